@@ -1,0 +1,115 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Trousseau;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Chooses Trousseau's key provider and store, and lets other packages add their own.</summary>
+public static class TrousseauBuilderExtensions
+{
+    /// <summary>
+    /// Uses the local key ring: versioned AES-256 keys in a file (<c>Trousseau:Local:KeyFile</c>) created with mode
+    /// 0600 on first use. The embedded default.
+    /// </summary>
+    /// <param name="builder">The Trousseau builder.</param>
+    /// <param name="configure">Sets the options, after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    public static ITrousseauBuilder UseLocalKeyRing(this ITrousseauBuilder builder, Action<LocalKeyRingOptions>? configure = null)
+    {
+        var keyFile = builder.ConfigurationPath("Local:KeyFile");
+        builder.AddBackendOptions("Local", configure)
+            .Validate(o => !string.IsNullOrWhiteSpace(o.KeyFile), $"{keyFile} is required: the path of the local key ring file.");
+        builder.Services.TryAddSingleton<LocalKeyRingProvider>();
+        return builder.AddKeyProvider(LocalKeyRingProvider.ProviderName, sp => sp.GetRequiredService<LocalKeyRingProvider>());
+    }
+
+    /// <summary>Uses a store in process memory: records are lost when the process ends. For tests and demos.</summary>
+    /// <param name="builder">The Trousseau builder.</param>
+    /// <returns>The builder.</returns>
+    public static ITrousseauBuilder UseInMemoryStore(this ITrousseauBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<InMemorySecretStore>();
+        return builder.AddSecretStore(InMemorySecretStore.StoreName, sp => sp.GetRequiredService<InMemorySecretStore>());
+    }
+
+    /// <summary>
+    /// Makes a key provider available under <paramref name="name"/>. With one provider registered it is used; with
+    /// several, <c>Trousseau:KeyProvider</c> chooses.
+    /// </summary>
+    /// <param name="builder">The Trousseau builder.</param>
+    /// <param name="name">The name users select it by.</param>
+    /// <param name="factory">Creates the provider, once.</param>
+    /// <returns>The builder.</returns>
+    public static ITrousseauBuilder AddKeyProvider(this ITrousseauBuilder builder, string name, Func<IServiceProvider, IKeyProvider> factory) =>
+        AddBackend(builder, name, factory);
+
+    /// <summary>
+    /// Makes a store available under <paramref name="name"/>. With one store registered it is used; with several,
+    /// <c>Trousseau:Store</c> chooses.
+    /// </summary>
+    /// <param name="builder">The Trousseau builder.</param>
+    /// <param name="name">The name users select it by.</param>
+    /// <param name="factory">Creates the store, once.</param>
+    /// <returns>The builder.</returns>
+    public static ITrousseauBuilder AddSecretStore(this ITrousseauBuilder builder, string name, Func<IServiceProvider, ISecretStore> factory) =>
+        AddBackend(builder, name, factory);
+
+    /// <summary>
+    /// Registers a backend's options: bound from the child <paramref name="sectionName"/> of the builder's
+    /// configuration section (when it has one), then <paramref name="configure"/>, validated at start.
+    /// </summary>
+    /// <typeparam name="TOptions">The backend's options type.</typeparam>
+    /// <param name="builder">The Trousseau builder.</param>
+    /// <param name="sectionName">The child section, for example <c>Sqlite</c>.</param>
+    /// <param name="configure">Sets the options in code, after binding.</param>
+    /// <returns>The options builder, for adding validation.</returns>
+    public static OptionsBuilder<TOptions> AddBackendOptions<TOptions>(this ITrousseauBuilder builder, string sectionName, Action<TOptions>? configure = null)
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = builder.Services.AddOptions<TOptions>();
+        if (builder.Configuration is { } configuration)
+        {
+            options.Bind(configuration.GetSection(sectionName));
+        }
+
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        return options.ValidateOnStart();
+    }
+
+    /// <summary>
+    /// The full configuration key of a Trousseau setting, for error messages: <c>Trousseau:Sqlite:Path</c> when
+    /// the builder was given the <c>Trousseau</c> section.
+    /// </summary>
+    /// <param name="builder">The Trousseau builder.</param>
+    /// <param name="relativeKey">The key below the Trousseau section, or <see langword="null"/> for the section itself.</param>
+    /// <returns>The full key.</returns>
+    public static string ConfigurationPath(this ITrousseauBuilder builder, string? relativeKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var root = builder.Configuration?.Path ?? TrousseauServiceCollectionExtensions.DefaultSectionName;
+        return relativeKey is null ? root : Configuration.ConfigurationPath.Combine(root, relativeKey);
+    }
+
+    private static ITrousseauBuilder AddBackend<TBackend>(ITrousseauBuilder builder, string name, Func<IServiceProvider, TBackend> factory)
+        where TBackend : class
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(factory);
+        if (!builder.Services.Any(d => d.ServiceType == typeof(BackendRegistration<TBackend>)
+            && d.ImplementationInstance is BackendRegistration<TBackend> r && r.Name == name))
+        {
+            builder.Services.AddSingleton(new BackendRegistration<TBackend>(name, factory));
+        }
+
+        return builder;
+    }
+}

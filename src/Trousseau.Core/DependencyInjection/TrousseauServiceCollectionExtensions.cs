@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Trousseau;
+using Trousseau.Envelope;
+using Trousseau.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers Trousseau in a service collection.</summary>
+public static class TrousseauServiceCollectionExtensions
+{
+    /// <summary>The configuration section Trousseau reads by convention.</summary>
+    public const string DefaultSectionName = "Trousseau";
+
+    /// <summary>Registers <see cref="ITrousseau"/> with default options; choose backends on the returned builder.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>A builder for choosing the key provider and the store.</returns>
+    public static ITrousseauBuilder AddTrousseau(this IServiceCollection services) => AddCore(services, configuration: null);
+
+    /// <summary>Registers <see cref="ITrousseau"/>, configuring its options in code.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>A builder for choosing the key provider and the store.</returns>
+    public static ITrousseauBuilder AddTrousseau(this IServiceCollection services, Action<TrousseauOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var builder = AddCore(services, configuration: null);
+        services.Configure(configure);
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers <see cref="ITrousseau"/>, binding its options (and those of the backends chosen on the builder)
+    /// from a configuration section, usually <c>Trousseau</c>.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section to bind.</param>
+    /// <returns>A builder for choosing the key provider and the store.</returns>
+    public static ITrousseauBuilder AddTrousseau(this IServiceCollection services, IConfigurationSection configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var builder = AddCore(services, configuration);
+        services.Configure<TrousseauOptions>(configuration);
+        return builder;
+    }
+
+    private static TrousseauBuilder AddCore(IServiceCollection services, IConfigurationSection? configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = new TrousseauBuilder(services, configuration);
+
+        services.AddOptions<TrousseauOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>>(sp =>
+            new TrousseauOptionsValidator(
+                builder.ConfigurationPath(),
+                sp.GetServices<BackendRegistration<IKeyProvider>>(),
+                sp.GetServices<BackendRegistration<ISecretStore>>())));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
+        services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.KeyProvider));
+        services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));
+        services.TryAddSingleton<EnvelopeEncryptor>();
+        services.TryAddSingleton<ITrousseau, InProcessTrousseau>();
+        return builder;
+    }
+
+    private static TBackend Select<TBackend>(IServiceProvider services, string? name)
+        where TBackend : class
+    {
+        // The options validator has already rejected a missing or ambiguous choice with a message naming the key.
+        var registrations = services.GetServices<BackendRegistration<TBackend>>().ToList();
+        var chosen = name is null ? registrations.Single() : registrations.Last(r => r.Name == name);
+        return chosen.Factory(services);
+    }
+}

@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Envelope;
+
+/// <summary>
+/// Envelope encryption: AES-256-GCM under a data key that the key provider wraps once, the header and the caller's
+/// context authenticated as associated data. A warm cache makes encrypt and decrypt synchronous, with no
+/// key-provider call and one allocation (the output).
+/// </summary>
+internal sealed class EnvelopeEncryptor : IDisposable
+{
+    private const int StackAadLimit = 1024;
+
+    private readonly IKeyProvider _provider;
+    private readonly DataKeyOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly DataKeyCache _cache;
+    private readonly SemaphoreSlim _newKeyLock = new(1, 1);
+    private DataKey? _current;
+
+    public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, ILogger<EnvelopeEncryptor> logger)
+    {
+        _provider = provider;
+        _options = options.Value.DataKeys;
+        _time = time;
+        _logger = logger;
+        _cache = new DataKeyCache(_options.CacheSize, _options.CacheTimeToLive, time);
+    }
+
+    /// <summary>Number of unwrapped data keys held now.</summary>
+    public int CachedKeyCount => _cache.Count;
+
+    public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    {
+        var key = _current;
+        if (key is not null && IsFresh(key) && TryEncrypt(key, plaintext.Span, context.Span, out var result))
+        {
+            return new ValueTask<EncryptResult>(result);
+        }
+
+        return EncryptWithNewKeyAsync(plaintext, context, cancellationToken);
+    }
+
+    public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> envelope, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    {
+        var layout = EnvelopeFormat.Parse(envelope.Span);
+        if (_cache.TryGet(envelope.Span[layout.Wrapped], out var key) && TryDecrypt(key, envelope.Span, layout, context.Span, out var plaintext))
+        {
+            return new ValueTask<byte[]>(plaintext);
+        }
+
+        return DecryptWithUnwrapAsync(envelope, layout, context, cancellationToken);
+    }
+
+    /// <summary>Stops encrypting under the current data key, so that the next write wraps a new one (after a rotation).</summary>
+    public void RetireCurrentKey() => Interlocked.Exchange(ref _current, null);
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _newKeyLock.Dispose();
+    }
+
+    private bool IsFresh(DataKey key) =>
+        !key.IsDisposed
+        && key.CountUse() <= _options.MaxUses
+        && _time.GetElapsedTime(key.CreatedAt) < _options.MaxAge;
+
+    private async ValueTask<EncryptResult> EncryptWithNewKeyAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var key = await GetFreshKeyAsync(cancellationToken).ConfigureAwait(false);
+            if (TryEncrypt(key, plaintext.Span, context.Span, out var result))
+            {
+                return result;
+            }
+        }
+    }
+
+    private async ValueTask<DataKey> GetFreshKeyAsync(CancellationToken cancellationToken)
+    {
+        await _newKeyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var current = _current;
+            if (current is not null && IsFresh(current))
+            {
+                return current;
+            }
+
+            var plaintextKey = GC.AllocateUninitializedArray<byte>(EnvelopeFormat.KeySize, pinned: true);
+            try
+            {
+                RandomNumberGenerator.Fill(plaintextKey);
+                var wrapped = await _provider.WrapAsync(plaintextKey, cancellationToken).ConfigureAwait(false);
+                var key = _cache.Add(new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()));
+                Volatile.Write(ref _current, key);
+                Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
+                return key;
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintextKey);
+            }
+        }
+        finally
+        {
+            _newKeyLock.Release();
+        }
+    }
+
+    private async ValueTask<byte[]> DecryptWithUnwrapAsync(ReadOnlyMemory<byte> envelope, EnvelopeLayout layout, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    {
+        var provider = envelope.Span[layout.Provider];
+        if (!provider.SequenceEqual(System.Text.Encoding.ASCII.GetBytes(_provider.Name)))
+        {
+            throw EnvelopeFormat.Invalid($"it was written by another key provider than '{_provider.Name}'");
+        }
+
+        string keyId;
+        try
+        {
+            keyId = StrictUtf8.GetString(envelope.Span[layout.KeyId]);
+        }
+        catch (System.Text.DecoderFallbackException ex)
+        {
+            throw new InvalidCiphertextException("The ciphertext cannot be decrypted: its key id is not valid UTF-8.", ex);
+        }
+
+        var wrapped = new WrappedKey(keyId, layout.KeyVersion, envelope[layout.Wrapped].ToArray());
+        var plaintextKey = await _provider.UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
+        DataKey key;
+        try
+        {
+            key = _cache.Add(new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: _current);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintextKey);
+        }
+
+        if (!TryDecrypt(key, envelope.Span, layout, context.Span, out var plaintext))
+        {
+            throw new InvalidOperationException("A data key was evicted while it was being used.");
+        }
+
+        return plaintext;
+    }
+
+    private static bool TryEncrypt(DataKey key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> context, out EncryptResult result)
+    {
+        var aes = key.Rent();
+        if (aes is null)
+        {
+            result = null!;
+            return false;
+        }
+
+        try
+        {
+            var prefix = key.HeaderPrefix;
+            var headerLength = prefix.Length + EnvelopeFormat.NonceSize;
+            var output = GC.AllocateUninitializedArray<byte>(headerLength + plaintext.Length + EnvelopeFormat.TagSize);
+            var span = output.AsSpan();
+            prefix.CopyTo(span);
+            var nonce = span.Slice(prefix.Length, EnvelopeFormat.NonceSize);
+            RandomNumberGenerator.Fill(nonce);
+            var ciphertext = span.Slice(headerLength, plaintext.Length);
+            var tag = span.Slice(headerLength + plaintext.Length, EnvelopeFormat.TagSize);
+
+            byte[]? rented = null;
+            var aad = context.IsEmpty ? span[..headerLength] : Concat(span[..headerLength], context, stackalloc byte[StackAadLimit], ref rented);
+            try
+            {
+                aes.Encrypt(nonce, plaintext, ciphertext, tag, aad);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+
+            result = new EncryptResult(output, key.Provider, key.KeyId, key.KeyVersion);
+            return true;
+        }
+        finally
+        {
+            key.Return(aes);
+        }
+    }
+
+    private static bool TryDecrypt(DataKey key, ReadOnlySpan<byte> envelope, EnvelopeLayout layout, ReadOnlySpan<byte> context, out byte[] plaintext)
+    {
+        var aes = key.Rent();
+        if (aes is null)
+        {
+            plaintext = null!;
+            return false;
+        }
+
+        try
+        {
+            var headerLength = layout.HeaderLength;
+            var nonce = envelope.Slice(layout.NonceOffset, EnvelopeFormat.NonceSize);
+            var ciphertext = envelope[headerLength..^EnvelopeFormat.TagSize];
+            var tag = envelope[^EnvelopeFormat.TagSize..];
+            plaintext = GC.AllocateUninitializedArray<byte>(ciphertext.Length);
+
+            byte[]? rented = null;
+            var aad = context.IsEmpty ? envelope[..headerLength] : Concat(envelope[..headerLength], context, stackalloc byte[StackAadLimit], ref rented);
+            try
+            {
+                aes.Decrypt(nonce, ciphertext, tag, plaintext, aad);
+            }
+            catch (AuthenticationTagMismatchException ex)
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+                throw new InvalidCiphertextException(
+                    "The ciphertext cannot be decrypted: authentication failed (it was modified, or its context or name differs).",
+                    ex);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            key.Return(aes);
+        }
+    }
+
+    private static ReadOnlySpan<byte> Concat(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Span<byte> stack, ref byte[]? rented)
+    {
+        var length = first.Length + second.Length;
+        var buffer = length <= stack.Length ? stack : (rented = ArrayPool<byte>.Shared.Rent(length));
+        first.CopyTo(buffer);
+        second.CopyTo(buffer[first.Length..]);
+        return buffer[..length];
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+}

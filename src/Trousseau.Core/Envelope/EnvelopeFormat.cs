@@ -1,0 +1,145 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Trousseau.Envelope;
+
+/// <summary>
+/// Reads and writes the envelope byte layout (format version 1), documented in docs/envelope.md.
+/// </summary>
+internal static class EnvelopeFormat
+{
+    public const byte Version1 = 1;
+    public const byte AlgorithmAes256Gcm = 1;
+    public const int NonceSize = 12;
+    public const int TagSize = 16;
+    public const int KeySize = 32;
+    public const int MaxProviderLength = 64;
+    public const int MaxKeyIdLength = 1024;
+    public const int MaxWrappedLength = 4096;
+
+    // "TRS": the magic that opens every envelope.
+    private static ReadOnlySpan<byte> Magic => "TRS"u8;
+
+    /// <summary>Builds the fixed part of the header that precedes the nonce, for one data key.</summary>
+    public static byte[] BuildPrefix(string provider, string keyId, uint keyVersion, ReadOnlySpan<byte> wrapped)
+    {
+        var providerLength = Encoding.ASCII.GetByteCount(provider);
+        var keyIdLength = Encoding.UTF8.GetByteCount(keyId);
+        if (providerLength is 0 or > MaxProviderLength)
+        {
+            throw new ArgumentException($"Provider id must be 1 to {MaxProviderLength} ASCII bytes.", nameof(provider));
+        }
+
+        if (keyIdLength is 0 or > MaxKeyIdLength)
+        {
+            throw new ArgumentException($"Key id must be 1 to {MaxKeyIdLength} bytes.", nameof(keyId));
+        }
+
+        if (wrapped.Length is 0 or > MaxWrappedLength)
+        {
+            throw new ArgumentException($"Wrapped key must be 1 to {MaxWrappedLength} bytes.", nameof(wrapped));
+        }
+
+        var prefix = new byte[Magic.Length + 2 + 1 + providerLength + 2 + keyIdLength + 4 + 2 + wrapped.Length];
+        var span = prefix.AsSpan();
+        Magic.CopyTo(span);
+        span[3] = Version1;
+        span[4] = AlgorithmAes256Gcm;
+        span[5] = (byte)providerLength;
+        var offset = 6 + Encoding.ASCII.GetBytes(provider, span[6..]);
+        BinaryPrimitives.WriteUInt16BigEndian(span[offset..], (ushort)keyIdLength);
+        offset += 2;
+        offset += Encoding.UTF8.GetBytes(keyId, span[offset..]);
+        BinaryPrimitives.WriteUInt32BigEndian(span[offset..], keyVersion);
+        offset += 4;
+        BinaryPrimitives.WriteUInt16BigEndian(span[offset..], (ushort)wrapped.Length);
+        offset += 2;
+        wrapped.CopyTo(span[offset..]);
+        return prefix;
+    }
+
+    /// <summary>Parses an envelope's layout, checking every length; throws <see cref="InvalidCiphertextException"/>.</summary>
+    public static EnvelopeLayout Parse(ReadOnlySpan<byte> envelope)
+    {
+        if (envelope.Length < Magic.Length + 2 || !envelope.StartsWith(Magic))
+        {
+            throw Invalid("it is not a Trousseau envelope");
+        }
+
+        if (envelope[3] != Version1)
+        {
+            throw Invalid($"envelope format version {envelope[3]} is not supported (this build reads version {Version1})");
+        }
+
+        if (envelope[4] != AlgorithmAes256Gcm)
+        {
+            throw Invalid($"algorithm {envelope[4]} is not supported");
+        }
+
+        var reader = new LengthReader(envelope, 5);
+        var provider = reader.Read(lengthSize: 1, MaxProviderLength, "provider id");
+        var keyId = reader.Read(lengthSize: 2, MaxKeyIdLength, "key id");
+        var keyVersion = reader.ReadUInt32("key version");
+        var wrapped = reader.Read(lengthSize: 2, MaxWrappedLength, "wrapped key");
+        var nonceOffset = reader.Offset;
+        if (envelope.Length - nonceOffset < NonceSize + TagSize)
+        {
+            throw Invalid("it is truncated");
+        }
+
+        return new EnvelopeLayout(provider, keyId, keyVersion, wrapped, nonceOffset);
+    }
+
+    public static InvalidCiphertextException Invalid(string reason) =>
+        new($"The ciphertext cannot be decrypted: {reason}.");
+
+    private ref struct LengthReader(ReadOnlySpan<byte> data, int offset)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+
+        public int Offset { get; private set; } = offset;
+
+        public Range Read(int lengthSize, int maxLength, string field)
+        {
+            if (_data.Length - Offset < lengthSize)
+            {
+                throw Invalid("it is truncated");
+            }
+
+            int length = lengthSize == 1 ? _data[Offset] : BinaryPrimitives.ReadUInt16BigEndian(_data[Offset..]);
+            Offset += lengthSize;
+            if (length == 0 || length > maxLength)
+            {
+                throw Invalid($"its {field} length {length} is out of range");
+            }
+
+            if (_data.Length - Offset < length)
+            {
+                throw Invalid("it is truncated");
+            }
+
+            var range = new Range(Offset, Offset + length);
+            Offset += length;
+            return range;
+        }
+
+        public uint ReadUInt32(string field)
+        {
+            if (_data.Length - Offset < 4)
+            {
+                throw Invalid($"it is truncated in its {field}");
+            }
+
+            var value = BinaryPrimitives.ReadUInt32BigEndian(_data[Offset..]);
+            Offset += 4;
+            return value;
+        }
+    }
+}
+
+/// <summary>Where the parts of a parsed envelope are, as ranges into it.</summary>
+internal readonly record struct EnvelopeLayout(Range Provider, Range KeyId, uint KeyVersion, Range Wrapped, int NonceOffset)
+{
+    /// <summary>Length of the authenticated header: everything before the ciphertext, nonce included.</summary>
+    public int HeaderLength => NonceOffset + EnvelopeFormat.NonceSize;
+}

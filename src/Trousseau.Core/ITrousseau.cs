@@ -1,0 +1,98 @@
+namespace Trousseau;
+
+/// <summary>
+/// Trousseau's one interface: encryption of bytes, and encrypted secrets kept in a store. The in-process
+/// implementation comes from <c>services.AddTrousseau(...)</c>; a remote one talks to <c>trousseaud</c>.
+/// </summary>
+/// <remarks>
+/// Every method throws a subtype of <see cref="TrousseauException"/> for expected failures:
+/// <see cref="SecretNotFoundException"/>, <see cref="SecretConflictException"/>,
+/// <see cref="InvalidInputException"/>, <see cref="InvalidCiphertextException"/>,
+/// <see cref="DependencyUnavailableException"/> and <see cref="AccessForbiddenException"/>.
+/// </remarks>
+public interface ITrousseau
+{
+    /// <summary>Encrypts bytes into a self-describing envelope.</summary>
+    /// <param name="plaintext">At most <see cref="TrousseauLimits.MaxPlaintextBytes"/> bytes.</param>
+    /// <param name="context">
+    /// Optional associated data: not stored, but the same bytes must be given to <see cref="DecryptAsync"/>.
+    /// At most <see cref="TrousseauLimits.MaxContextBytes"/> bytes.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The ciphertext and the provider, key id and key version that protect it.</returns>
+    ValueTask<EncryptResult> EncryptAsync(
+        ReadOnlyMemory<byte> plaintext,
+        ReadOnlyMemory<byte> context = default,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Decrypts an envelope made by <see cref="EncryptAsync"/>.</summary>
+    /// <param name="ciphertext">The envelope, unchanged.</param>
+    /// <param name="context">The associated data given to <see cref="EncryptAsync"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The plaintext.</returns>
+    /// <exception cref="InvalidCiphertextException">The envelope is malformed, tampered with, or the context differs.</exception>
+    ValueTask<byte[]> DecryptAsync(
+        ReadOnlyMemory<byte> ciphertext,
+        ReadOnlyMemory<byte> context = default,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a secret; fails with a conflict if the name is taken.</summary>
+    /// <param name="name">The name; see <see cref="SecretNames"/>.</param>
+    /// <param name="type">The type, which decides the keys <paramref name="data"/> must hold.</param>
+    /// <param name="data">The data, key to value, at most <see cref="TrousseauLimits.MaxSecretDataBytes"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The new secret's metadata.</returns>
+    ValueTask<SecretMetadata> CreateSecretAsync(
+        string name,
+        SecretType type,
+        IReadOnlyDictionary<string, string> data,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Reads and decrypts a secret.</summary>
+    /// <param name="name">The name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The secret with its data.</returns>
+    ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces a secret's data (and optionally its type).</summary>
+    /// <param name="name">The name of an existing secret.</param>
+    /// <param name="data">The new data; replaces the old data whole.</param>
+    /// <param name="type">The new type, or <see langword="null"/> to keep the current one.</param>
+    /// <param name="expectedRevision">
+    /// When set, the write happens only if the secret is still at this revision; otherwise it fails with
+    /// <see cref="SecretConflictReason.RevisionMismatch"/>.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The secret's new metadata.</returns>
+    ValueTask<SecretMetadata> UpdateSecretAsync(
+        string name,
+        IReadOnlyDictionary<string, string> data,
+        SecretType? type = null,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a secret.</summary>
+    /// <param name="name">The name of an existing secret.</param>
+    /// <param name="expectedRevision">When set, deletes only if the secret is still at this revision.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists secrets whose names start with a prefix, in name order. Returns metadata only, never values.</summary>
+    /// <param name="prefix">The name prefix; empty lists every secret.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    /// <returns>The secrets' metadata.</returns>
+    IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Creates a secret whose value is made here, with a cryptographic random number generator, so that the caller
+    /// never sees it unless it reads the secret later.
+    /// </summary>
+    /// <param name="name">The name; fails with a conflict if it is taken.</param>
+    /// <param name="options">Type, key, length and alphabet; defaults when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The new secret's metadata (not its value).</returns>
+    ValueTask<SecretMetadata> GenerateSecretAsync(
+        string name,
+        SecretGenerationOptions? options = null,
+        CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,149 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using Trousseau.Envelope;
+
+namespace Trousseau.Internal;
+
+/// <summary>
+/// <see cref="ITrousseau"/> in this process: envelope encryption with the configured key provider, records kept in
+/// the configured store.
+/// </summary>
+internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretStore store, TimeProvider time) : ITrousseau
+{
+    private const int UpdateAttempts = 5;
+
+    public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
+    {
+        if (plaintext.Length > TrousseauLimits.MaxPlaintextBytes)
+        {
+            throw new InvalidInputException("plaintext", $"Plaintext is {plaintext.Length} bytes; the limit is {TrousseauLimits.MaxPlaintextBytes} bytes.");
+        }
+
+        ValidateContext(context);
+        return encryptor.EncryptAsync(plaintext, context, cancellationToken);
+    }
+
+    public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
+    {
+        ValidateContext(context);
+        return encryptor.DecryptAsync(ciphertext, context, cancellationToken);
+    }
+
+    public async ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        SecretData.Validate(type, data);
+        var now = Now();
+        var record = await SealAsync(name, type, now, now, data, cancellationToken).ConfigureAwait(false);
+        var revision = await store.CreateAsync(name, record, cancellationToken).ConfigureAwait(false);
+        return new SecretMetadata(name, type, revision, now, now);
+    }
+
+    public async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
+        var header = SecretRecord.ReadHeader(name, entry.Value.Span);
+        var aad = SecretRecord.AssociatedData(name, entry.Value.Span[..header.Length]);
+        var plaintext = await encryptor.DecryptAsync(entry.Value[header.Length..], aad, cancellationToken).ConfigureAwait(false);
+        var data = SecretRecord.DecodeData(name, plaintext);
+        return new Secret(new SecretMetadata(name, header.Type, entry.Revision, header.CreatedAt, header.UpdatedAt), data);
+    }
+
+    public async ValueTask<SecretMetadata> UpdateSecretAsync(
+        string name,
+        IReadOnlyDictionary<string, string> data,
+        SecretType? type = null,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        if (type is { } newType)
+        {
+            SecretData.Validate(newType, data);
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
+            if (expectedRevision is { } expected && expected != entry.Revision)
+            {
+                throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
+            }
+
+            var current = SecretRecord.ReadHeader(name, entry.Value.Span);
+            var effectiveType = type ?? current.Type;
+            SecretData.Validate(effectiveType, data);
+            var now = Now();
+            var record = await SealAsync(name, effectiveType, current.CreatedAt, now, data, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var revision = await store.UpdateAsync(name, record, entry.Revision, cancellationToken).ConfigureAwait(false);
+                return new SecretMetadata(name, effectiveType, revision, current.CreatedAt, now);
+            }
+            catch (SecretConflictException) when (expectedRevision is null && attempt < UpdateAttempts)
+            {
+                // Another writer won between our read and our write; the caller asked for no particular
+                // revision, so read again and write on top of theirs.
+            }
+        }
+    }
+
+    public ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        return store.DeleteAsync(name, expectedRevision, cancellationToken);
+    }
+
+    public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (!SecretNames.IsValidPrefix(prefix))
+        {
+            throw new InvalidInputException("prefix", "Invalid prefix: use characters of a-z, 0-9, '.', '_', '/', '-', starting with a letter or digit.");
+        }
+
+        await foreach (var entry in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            var header = SecretRecord.ReadHeader(entry.Key, entry.Value.Span);
+            yield return new SecretMetadata(entry.Key, header.Type, entry.Revision, header.CreatedAt, header.UpdatedAt);
+        }
+    }
+
+    public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        var (type, data) = SecretGenerator.Generate(options);
+        return CreateSecretAsync(name, type, data, cancellationToken);
+    }
+
+    private async ValueTask<byte[]> SealAsync(
+        string name,
+        SecretType type,
+        DateTimeOffset createdAt,
+        DateTimeOffset updatedAt,
+        IReadOnlyDictionary<string, string> data,
+        CancellationToken cancellationToken)
+    {
+        var header = SecretRecord.BuildHeader(type, createdAt, updatedAt);
+        var plaintext = SecretRecord.EncodeData(data);
+        try
+        {
+            var sealedData = await encryptor.EncryptAsync(plaintext, SecretRecord.AssociatedData(name, header), cancellationToken).ConfigureAwait(false);
+            return [.. header, .. sealedData.Ciphertext];
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
+
+    private static void ValidateContext(ReadOnlyMemory<byte> context)
+    {
+        if (context.Length > TrousseauLimits.MaxContextBytes)
+        {
+            throw new InvalidInputException("context", $"Context is {context.Length} bytes; the limit is {TrousseauLimits.MaxContextBytes} bytes.");
+        }
+    }
+}

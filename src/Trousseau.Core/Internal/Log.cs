@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Trousseau;
+
+/// <summary>Every log message of Trousseau.Core. None carries a secret, a token or key material.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Debug, "New data key wrapped by {Provider} key {KeyId} (version {KeyVersion})")]
+    public static partial void DataKeyCreated(ILogger logger, string provider, string keyId, uint keyVersion);
+
+    [LoggerMessage(1101, LogLevel.Information, "Created local key ring {Path} with key {KeyId}")]
+    public static partial void KeyRingCreated(ILogger logger, string path, string keyId);
+
+    [LoggerMessage(1102, LogLevel.Information, "Rotated local key ring {Path}: current key is now {KeyId} (version {KeyVersion})")]
+    public static partial void KeyRingRotated(ILogger logger, string path, string keyId, uint keyVersion);
+
+    [LoggerMessage(1103, LogLevel.Warning, "Local key ring {Path} is readable by others (mode {Mode}); it should be 0600")]
+    public static partial void KeyRingTooOpen(ILogger logger, string path, string mode);
+}

@@ -1,0 +1,41 @@
+namespace Trousseau;
+
+/// <summary>
+/// Options of the in-process library, bound from the <c>Trousseau</c> configuration section.
+/// </summary>
+public sealed class TrousseauOptions
+{
+    /// <summary>
+    /// Which registered key provider to use (<c>local</c>, <c>vault</c>, ...). May stay unset when exactly one is
+    /// registered.
+    /// </summary>
+    public string? KeyProvider { get; set; }
+
+    /// <summary>
+    /// Which registered store to use (<c>sqlite</c>, <c>etcd</c>, <c>memory</c>, ...). May stay unset when exactly
+    /// one is registered.
+    /// </summary>
+    public string? Store { get; set; }
+
+    /// <summary>Data-key (DEK) lifetime and caching, under <c>Trousseau:DataKeys</c>.</summary>
+    public DataKeyOptions DataKeys { get; set; } = new();
+}
+
+/// <summary>
+/// How long data keys live. A data key encrypts many records and is wrapped by the key provider once, so that
+/// steady-state reads and writes make no key-provider call.
+/// </summary>
+public sealed class DataKeyOptions
+{
+    /// <summary>The most records one data key encrypts before a new one is made. Default 1,048,576; at most 2^31.</summary>
+    public long MaxUses { get; set; } = 1 << 20;
+
+    /// <summary>How long one data key encrypts before a new one is made. Default one hour.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The most unwrapped data keys kept in memory for decryption. Default 1000.</summary>
+    public int CacheSize { get; set; } = 1000;
+
+    /// <summary>How long an unwrapped data key stays in memory before it is zeroed. Default one hour.</summary>
+    public TimeSpan CacheTimeToLive { get; set; } = TimeSpan.FromHours(1);
+}
