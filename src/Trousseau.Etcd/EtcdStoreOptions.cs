@@ -1,0 +1,29 @@
+namespace Trousseau.Etcd;
+
+/// <summary>
+/// How Trousseau reaches etcd, under <c>Trousseau:Etcd</c>. Names and defaults are those of the configuration
+/// contract (CONTRACT.md); the store that uses them arrives with issue #6.
+/// </summary>
+public sealed class EtcdStoreOptions
+{
+    /// <summary>The cluster's client URLs, <c>http(s)://host:port</c>; tried in turn on failure.</summary>
+    public IList<Uri> Endpoints { get; } = [];
+
+    /// <summary>The key prefix under which records live. Default <c>/trousseau/</c>.</summary>
+    public string Prefix { get; set; } = "/trousseau/";
+
+    /// <summary>etcd user name, when etcd auth is on.</summary>
+    public string? Username { get; set; }
+
+    /// <summary>etcd password, when etcd auth is on.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>A PEM bundle of CA certificates trusted for etcd's TLS.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>The client certificate (PEM) for mutual TLS.</summary>
+    public string? CertFile { get; set; }
+
+    /// <summary>The client certificate's private key (PEM).</summary>
+    public string? KeyFile { get; set; }
+}

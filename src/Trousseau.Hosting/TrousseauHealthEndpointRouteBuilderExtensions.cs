@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps Trousseau's liveness and readiness endpoints.</summary>
+public static class TrousseauHealthEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps <c>GET /healthz</c> (200 while the process lives) and <c>GET /readyz</c> (200 or 503, with a JSON entry per
+    /// check tagged <see cref="TrousseauHealthChecksBuilderExtensions.Tag"/>). Neither needs authentication.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <returns>The endpoint route builder.</returns>
+    public static IEndpointRouteBuilder MapTrousseauHealth(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync });
+        endpoints.MapHealthChecks("/readyz", new HealthCheckOptions
+        {
+            Predicate = r => r.Tags.Contains(TrousseauHealthChecksBuilderExtensions.Tag),
+            ResponseWriter = WriteAsync,
+        });
+        return endpoints;
+    }
+
+    private static async Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        await using (writer.ConfigureAwait(false))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status", Status(report.Status));
+            writer.WriteStartObject("checks");
+            foreach (var (name, entry) in report.Entries)
+            {
+                writer.WriteStartObject(name);
+                writer.WriteString("status", Status(entry.Status));
+                writer.WriteString("description", entry.Description);
+                writer.WriteNumber("durationMs", Math.Round(entry.Duration.TotalMilliseconds, 1));
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+    }
+
+    private static string Status(HealthStatus status) => status switch
+    {
+        HealthStatus.Healthy => "healthy",
+        HealthStatus.Degraded => "degraded",
+        _ => "unhealthy",
+    };
+}

@@ -1,0 +1,253 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Trousseau.Sqlite.Internal;
+
+namespace Trousseau.Sqlite;
+
+/// <summary>
+/// Encrypted secret records in one SQLite file. The database runs in WAL mode with full synchronous commits, so a
+/// crash mid-write leaves either the old record or the new one, never a torn one. Revisions come from one counter
+/// per database: they grow with every write and are never reused, even after a delete.
+/// </summary>
+public sealed class SqliteSecretStore : ISecretStore, IDisposable
+{
+    /// <summary>The store's name in configuration (<c>Trousseau:Store=sqlite</c>).</summary>
+    public const string StoreName = "sqlite";
+
+    private const string Dependency = "store:sqlite";
+    private const int SqliteConstraint = 19;
+
+    private readonly string _path;
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Lock _initializeLock = new();
+    private bool _initialized;
+
+    /// <summary>Creates the store; the file is opened, or created, on first use.</summary>
+    /// <param name="options">Where the file is.</param>
+    public SqliteSecretStore(IOptions<SqliteStoreOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var value = options.Value;
+        _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = _path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = (int)Math.Ceiling(value.BusyTimeout.TotalSeconds),
+        }.ToString();
+    }
+
+    /// <inheritdoc />
+    public string Name => StoreName;
+
+    /// <inheritdoc />
+    public async ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await Guard(async () =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT value, revision FROM secrets WHERE key = $key";
+            command.Parameters.AddWithValue("$key", key);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+                ? new StoreEntry(key, (byte[])reader[0], reader.GetInt64(1))
+                : null;
+        }).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
+        WriteAsync(key, (connection, transaction) =>
+        {
+            var revision = NextRevision(connection, transaction);
+            using var insert = Command(connection, transaction, "INSERT INTO secrets (key, value, revision) VALUES ($key, $value, $revision) ON CONFLICT (key) DO NOTHING");
+            insert.Parameters.AddWithValue("$key", key);
+            insert.Parameters.AddWithValue("$value", value.ToArray());
+            insert.Parameters.AddWithValue("$revision", revision);
+            return insert.ExecuteNonQuery() == 1
+                ? revision
+                : throw new SecretConflictException(key, SecretConflictReason.AlreadyExists);
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default) =>
+        WriteAsync(key, (connection, transaction) =>
+        {
+            var revision = NextRevision(connection, transaction);
+            using var update = Command(connection, transaction, "UPDATE secrets SET value = $value, revision = $revision WHERE key = $key AND revision = $expected");
+            update.Parameters.AddWithValue("$key", key);
+            update.Parameters.AddWithValue("$value", value.ToArray());
+            update.Parameters.AddWithValue("$revision", revision);
+            update.Parameters.AddWithValue("$expected", expectedRevision);
+            return update.ExecuteNonQuery() == 1 ? revision : throw Mismatch(connection, transaction, key);
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+        await WriteAsync(key, (connection, transaction) =>
+        {
+            using var delete = Command(connection, transaction, "DELETE FROM secrets WHERE key = $key AND ($expected IS NULL OR revision = $expected)");
+            delete.Parameters.AddWithValue("$key", key);
+            delete.Parameters.AddWithValue("$expected", expectedRevision is { } expected ? expected : DBNull.Value);
+            return delete.ExecuteNonQuery() == 1 ? 0L : throw Mismatch(connection, transaction, key);
+        }, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var entries = await Guard(async () =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = prefix.Length == 0
+                ? "SELECT key, value, revision FROM secrets ORDER BY key"
+                : "SELECT key, value, revision FROM secrets WHERE key >= $prefix AND substr(key, 1, length($prefix)) = $prefix ORDER BY key";
+            command.Parameters.AddWithValue("$prefix", prefix);
+            var result = new List<StoreEntry>();
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result.Add(new StoreEntry(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2)));
+            }
+
+            return result;
+        }).ConfigureAwait(false);
+
+        foreach (var entry in entries)
+        {
+            yield return entry;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM revision_counter";
+            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return DependencyHealth.Healthy($"SQLite store {_path}");
+        }
+        catch (Exception ex) when (ex is DependencyUnavailableException or SqliteException)
+        {
+            return DependencyHealth.Unhealthy(ex.Message);
+        }
+    }
+
+    /// <summary>Releases pooled connections to the file.</summary>
+    public void Dispose()
+    {
+        _writeLock.Dispose();
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+    }
+
+    private async ValueTask<long> WriteAsync(string key, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await Guard(() =>
+            {
+                using var transaction = connection.BeginTransaction(deferred: false);
+                var result = write(connection, transaction);
+                transaction.Commit();
+                return Task.FromResult(result);
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async ValueTask<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            if (!Volatile.Read(ref _initialized))
+            {
+                Initialize();
+            }
+
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA synchronous = FULL";
+            pragma.ExecuteNonQuery();
+            return connection;
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw Unavailable(ex);
+        }
+    }
+
+    private void Initialize()
+    {
+        lock (_initializeLock)
+        {
+            if (_initialized)
+            {
+                return;
+            }
+
+            OwnerOnlyFile.EnsureExists(_path);
+            using var connection = new SqliteConnection(_connectionString);
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = Schema.Create;
+            command.ExecuteNonQuery();
+            Volatile.Write(ref _initialized, true);
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string text)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = text;
+        return command;
+    }
+
+    private static long NextRevision(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var command = Command(connection, transaction, "UPDATE revision_counter SET value = value + 1 WHERE id = 1 RETURNING value");
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static TrousseauException Mismatch(SqliteConnection connection, SqliteTransaction transaction, string key)
+    {
+        using var exists = Command(connection, transaction, "SELECT 1 FROM secrets WHERE key = $key");
+        exists.Parameters.AddWithValue("$key", key);
+        return exists.ExecuteScalar() is null
+            ? new SecretNotFoundException(key)
+            : new SecretConflictException(key, SecretConflictReason.RevisionMismatch);
+    }
+
+    private async Task<T> Guard<T>(Func<Task<T>> operation)
+    {
+        try
+        {
+            return await operation().ConfigureAwait(false);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode != SqliteConstraint)
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    private DependencyUnavailableException Unavailable(Exception ex) =>
+        new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}", ex);
+}

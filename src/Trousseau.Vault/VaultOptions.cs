@@ -1,0 +1,60 @@
+namespace Trousseau.Vault;
+
+/// <summary>
+/// How Trousseau reaches Vault, under <c>Trousseau:Vault</c>. Names and defaults are those of the configuration
+/// contract (CONTRACT.md); the Transit provider that uses them arrives with issue #5.
+/// </summary>
+public sealed class VaultOptions
+{
+    /// <summary>Vault's address, for example <c>https://vault:8200</c>.</summary>
+    public Uri? Address { get; set; }
+
+    /// <summary>The Vault Enterprise namespace, sent as <c>X-Vault-Namespace</c>; none by default.</summary>
+    public string? Namespace { get; set; }
+
+    /// <summary>The Transit secrets engine's mount. Default <c>transit</c>.</summary>
+    public string TransitMount { get; set; } = "transit";
+
+    /// <summary>The Transit key that wraps data keys. Default <c>trousseau</c>.</summary>
+    public string KeyName { get; set; } = "trousseau";
+
+    /// <summary>A PEM bundle of CA certificates trusted for Vault's TLS; the system's by default.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>An optional KV v2 path (for example <c>secret/data/trousseau/config</c>) laid over local configuration.</summary>
+    public string? ConfigPath { get; set; }
+
+    /// <summary>How Trousseau logs in.</summary>
+    public VaultAuthOptions Auth { get; set; } = new();
+}
+
+/// <summary>How Trousseau logs in to Vault, under <c>Trousseau:Vault:Auth</c>.</summary>
+public sealed class VaultAuthOptions
+{
+    /// <summary><c>token</c> (default), <c>kubernetes</c> or <c>approle</c>.</summary>
+    public string Method { get; set; } = "token";
+
+    /// <summary>Token auth: the token itself. Prefer <see cref="TokenFile"/>.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>Token auth: a file holding the token.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>Kubernetes auth: the Vault role to log in as.</summary>
+    public string? Role { get; set; }
+
+    /// <summary>Kubernetes auth: the service-account token file, re-read at every login.</summary>
+    public string JwtFile { get; set; } = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+    /// <summary>Kubernetes auth: the auth method's mount. Default <c>kubernetes</c>.</summary>
+    public string Mount { get; set; } = "kubernetes";
+
+    /// <summary>AppRole auth: the role id.</summary>
+    public string? RoleId { get; set; }
+
+    /// <summary>AppRole auth: the secret id. Prefer <see cref="SecretIdFile"/>.</summary>
+    public string? SecretId { get; set; }
+
+    /// <summary>AppRole auth: a file holding the secret id.</summary>
+    public string? SecretIdFile { get; set; }
+}
