@@ -4,7 +4,7 @@ namespace Trousseau;
 
 /// <summary>Checks <see cref="TrousseauOptions"/> at start, naming the configuration key of each problem.</summary>
 internal sealed class TrousseauOptionsValidator(
-    string sectionPath,
+    TrousseauSectionPath sectionPath,
     IEnumerable<BackendRegistration<IKeyProvider>> keyProviders,
     IEnumerable<BackendRegistration<ISecretStore>> stores) : IValidateOptions<TrousseauOptions>
 {
@@ -64,5 +64,5 @@ internal sealed class TrousseauOptionsValidator(
         }
     }
 
-    private string Key(string relative) => $"{sectionPath}:{relative}";
+    private string Key(string relative) => $"{sectionPath.Value}:{relative}";
 }

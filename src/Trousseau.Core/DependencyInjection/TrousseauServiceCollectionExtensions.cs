@@ -53,11 +53,8 @@ public static class TrousseauServiceCollectionExtensions
         var builder = new TrousseauBuilder(services, configuration);
 
         services.AddOptions<TrousseauOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>>(sp =>
-            new TrousseauOptionsValidator(
-                builder.ConfigurationPath(),
-                sp.GetServices<BackendRegistration<IKeyProvider>>(),
-                sp.GetServices<BackendRegistration<ISecretStore>>())));
+        services.TryAddSingleton(new TrousseauSectionPath(builder.ConfigurationPath()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(typeof(ILogger<>), typeof(NullLogger<>));

@@ -1,0 +1,3 @@
+using Trousseau.Server;
+
+return await TrousseauServer.RunAsync(args);

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Configuration.Memory;
+
+namespace Trousseau.Server;
+
+/// <summary>
+/// trousseaud's configuration, lowest priority first: defaults derived from the data directory,
+/// <c>appsettings.json</c> beside the executable, <c>--config FILE</c>, environment variables, the command line.
+/// </summary>
+internal static class ServerConfiguration
+{
+    public const string SectionName = "Trousseau";
+    public const string DefaultUrls = "http://127.0.0.1:8787";
+
+    private const string ConfigFlag = "--config";
+
+    private static readonly Dictionary<string, string> FriendlyFlags = new(StringComparer.Ordinal)
+    {
+        ["--data-dir"] = "Trousseau:DataDir",
+        ["--urls"] = "Trousseau:Api:Urls",
+        ["--kms-socket"] = "Trousseau:Kms:Socket",
+    };
+
+    public static void Apply(ConfigurationManager configuration, string[] args, string environmentName)
+    {
+        var (configFile, rest) = SplitConfigFlag(args);
+        configuration.Sources.Clear();
+        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
+        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, $"appsettings.{environmentName}.json"), optional: true, reloadOnChange: false);
+        if (configFile is not null)
+        {
+            configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+        }
+
+        configuration.AddEnvironmentVariables();
+        configuration.AddCommandLine(rest, FriendlyFlags);
+
+        var dataDir = Path.GetFullPath(configuration["Trousseau:DataDir"]
+            ?? Environment.GetEnvironmentVariable("TROUSSEAU_HOME")
+            ?? ".trousseau");
+        configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults(dataDir) });
+    }
+
+    private static Dictionary<string, string?> Defaults(string dataDir) => new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Trousseau:DataDir"] = dataDir,
+        ["Trousseau:KeyProvider"] = "local",
+        ["Trousseau:Store"] = "sqlite",
+        ["Trousseau:Local:KeyFile"] = Path.Combine(dataDir, "local.keyring"),
+        ["Trousseau:Sqlite:Path"] = Path.Combine(dataDir, "store.db"),
+        ["Trousseau:Kms:Socket"] = Path.Combine(dataDir, "kms.sock"),
+        ["Trousseau:Api:Urls"] = DefaultUrls,
+        ["Trousseau:Api:Auth:TokenFile"] = Path.Combine(dataDir, "api.token"),
+    };
+
+    private static (string? ConfigFile, string[] Remaining) SplitConfigFlag(string[] args)
+    {
+        string? configFile = null;
+        var rest = new List<string>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == ConfigFlag)
+            {
+                configFile = i + 1 < args.Length ? args[++i] : throw new InvalidConfigurationException($"{ConfigFlag} needs a file path.");
+            }
+            else if (args[i].StartsWith(ConfigFlag + "=", StringComparison.Ordinal))
+            {
+                configFile = args[i][(ConfigFlag.Length + 1)..];
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+
+        return (configFile, [.. rest]);
+    }
+}

@@ -1,0 +1,27 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Server;
+
+/// <summary>Turns the exceptions that bad configuration raises at startup into one line that names the key.</summary>
+internal static partial class StartupErrors
+{
+    /// <summary>The one-line description of a configuration error, or <see langword="null"/> when it is something else.</summary>
+    public static string? DescribeConfigurationError(Exception exception) => exception switch
+    {
+        InvalidConfigurationException e => e.Message,
+        OptionsValidationException e => string.Join(" ", e.Failures),
+        AggregateException e when e.InnerExceptions.Select(DescribeConfigurationError).ToList() is var parts && parts.All(p => p is not null)
+            => string.Join(" ", parts),
+        InvalidOperationException e when ConversionFailure().Match(e.Message) is { Success: true } m
+            => $"{m.Groups["key"].Value} is not a valid {m.Groups["type"].Value}.",
+        FileNotFoundException e when e.Message.Contains("configuration file", StringComparison.Ordinal) => e.Message,
+        InvalidDataException e => $"{e.Message} {e.InnerException?.Message}".TrimEnd(),
+        _ => null,
+    };
+
+    // The binder's message is "Failed to convert configuration value '<value>' at '<key>' to type '<type>'."; the
+    // value is left out of what we print, since it may be sensitive.
+    [GeneratedRegex(@"^Failed to convert configuration value .* at '(?<key>[^']+)' to type '(?:System\.)?(?<type>[^']+)'")]
+    private static partial Regex ConversionFailure();
+}

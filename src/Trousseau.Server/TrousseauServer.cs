@@ -1,0 +1,66 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Server;
+
+/// <summary>trousseaud: the embedded default (local key ring, SQLite) or Vault and etcd, behind Trousseau's endpoints.</summary>
+internal static class TrousseauServer
+{
+    public const int ExitInvalidConfiguration = 2;
+    public const int ExitStartupFailure = 1;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication? app = null;
+        try
+        {
+            app = Build(args);
+
+            // Validated here rather than inside StartAsync, whose failure log would repeat configuration values.
+            app.Services.GetService<IStartupValidator>()?.Validate();
+            await app.StartAsync();
+        }
+        catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } message)
+        {
+            await Console.Error.WriteLineAsync($"trousseaud: invalid configuration: {message}");
+            await DisposeAsync(app);
+            return ExitInvalidConfiguration;
+        }
+        catch (IOException e)
+        {
+            await Console.Error.WriteLineAsync($"trousseaud: cannot start: {e.Message}");
+            await DisposeAsync(app);
+            return ExitStartupFailure;
+        }
+
+        await app.WaitForShutdownAsync();
+        await app.DisposeAsync();
+        return 0;
+    }
+
+    private static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        ServerConfiguration.Apply(builder.Configuration, args, builder.Environment.EnvironmentName);
+        var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
+
+        builder.WebHost.UseUrls(section["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
+        builder.Services.AddTrousseau(section)
+            .UseLocalKeyRing()
+            .UseSqliteStore()
+            .UseInMemoryStore();
+        builder.Services.AddHealthChecks().AddTrousseau();
+
+        var app = builder.Build();
+        app.MapTrousseauHealth();
+        return app;
+    }
+
+    private static async ValueTask DisposeAsync(WebApplication? app)
+    {
+        if (app is not null)
+        {
+            await app.DisposeAsync();
+        }
+    }
+}
