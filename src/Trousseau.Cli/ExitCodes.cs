@@ -1,0 +1,13 @@
+namespace Trousseau.Cli;
+
+/// <summary>clectl's exit codes, as CONTRACT.md lists them.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Error = 1;
+    public const int Usage = 2;
+    public const int NotFound = 3;
+    public const int Conflict = 4;
+    public const int Unauthorized = 5;
+    public const int Unavailable = 6;
+}

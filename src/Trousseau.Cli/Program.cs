@@ -1,0 +1,3 @@
+using Trousseau.Cli;
+
+return await Clectl.RunAsync(args, Console.Out, Console.Error);
