@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every Trousseau test: installs the test prerequisites it can (Debian packages, when root), builds the
+# solution with warnings as errors, then runs each test project.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || missing+=(python3-grpcio)
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: missing ${missing[*]}; install them (Debian packages) or the tests that need them skip" >&2
+  fi
+fi
+
+configuration=${CONFIGURATION:-Debug}
+dotnet build Trousseau.sln -c "$configuration" -nologo -v q
+status=0
+for project in tests/Unit/Trousseau.Tests.Unit.csproj tests/Integration/Trousseau.Tests.Integration.csproj; do
+  echo "test.sh: $project"
+  dotnet test "$project" -c "$configuration" --no-build -nologo -v q || status=1
+done
+exit $status

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+public sealed class CliHealthTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    [Fact]
+    public async Task Health_reports_each_check_and_exits_0_when_ready()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
+
+        var table = await ClectlAsync("health", "--server", server.BaseAddress.ToString());
+        Assert.Equal(0, table.ExitCode);
+        Assert.Contains("key-provider", table.Stdout, StringComparison.Ordinal);
+        Assert.Contains("store", table.Stdout, StringComparison.Ordinal);
+
+        var json = await ClectlAsync("health", "--server", server.BaseAddress.ToString(), "-o", "json");
+        Assert.Equal(0, json.ExitCode);
+        using var report = JsonDocument.Parse(json.Stdout);
+        Assert.Equal("healthy", report.RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Health_exits_6_with_one_line_when_no_server_listens()
+    {
+        var result = await ClectlAsync("health", "--server", $"http://127.0.0.1:{FreePort.Next()}");
+
+        Assert.Equal(6, result.ExitCode);
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Empty(result.Stdout);
+    }
+
+    [Fact]
+    public async Task Usage_errors_exit_2()
+    {
+        var result = await ClectlAsync("health", "-o", "yaml");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    private Task<ProcessResult> ClectlAsync(params string[] args) =>
+        DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, _temp.Path));
+}

@@ -1,0 +1,33 @@
+namespace Trousseau.Tests.Integration.Infrastructure;
+
+/// <summary>Finds the built trousseaud and clectl next to this test assembly's build configuration.</summary>
+internal static class RepositoryPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>The configuration this test assembly was built in (Debug or Release).</summary>
+    public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+
+    public static string ServerDll => Built("src/Trousseau.Server", "trousseaud.dll");
+
+    public static string CliDll => Built("src/Trousseau.Cli", "clectl.dll");
+
+    private static string Built(string project, string file)
+    {
+        var path = Path.Combine(Root, project, "bin", Configuration, "net10.0", file);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{file} is not built; build the solution first.", path);
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Trousseau.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Trousseau.sln not found above " + AppContext.BaseDirectory);
+    }
+}

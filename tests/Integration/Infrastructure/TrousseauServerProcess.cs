@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Trousseau.Tests.Integration.Infrastructure;
+
+/// <summary>trousseaud running as a real process on a free loopback port, with its own data directory.</summary>
+internal sealed class TrousseauServerProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private TrousseauServerProcess(Process process, Uri baseAddress)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Everything the server wrote to stdout and stderr so far.</summary>
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts trousseaud with <c>--data-dir</c> and returns once <c>/healthz</c> answers 200.</summary>
+    public static Task<TrousseauServerProcess> StartAsync(string dataDir, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartInAsync(Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], environment);
+
+    /// <summary>Starts trousseaud in <paramref name="workingDirectory"/> with exactly these arguments (plus a free port).</summary>
+    public static async Task<TrousseauServerProcess> StartInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var baseAddress = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
+        string[] allArgs = ["--urls", baseAddress.GetLeftPart(UriPartial.Authority), .. args];
+        var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, allArgs, workingDirectory, environment);
+        var server = new TrousseauServerProcess(Process.Start(info)!, baseAddress);
+        await server.WaitUntilLiveAsync();
+        return server;
+    }
+
+    /// <summary>Sends SIGTERM and waits for the process to exit; returns its exit code.</summary>
+    public async Task<int> StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _process.WaitForExitAsync(cts.Token);
+        }
+
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        Http.Dispose();
+    }
+
+    private async Task WaitUntilLiveAsync()
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"trousseaud exited with {_process.ExitCode} while starting:\n{Log}");
+            }
+
+            try
+            {
+                using var response = await Http.GetAsync(new Uri(BaseAddress, "healthz"));
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet: poll again.
+            }
+
+            await Task.Delay(PollInterval);
+        }
+
+        throw new TimeoutException($"trousseaud did not answer /healthz within {StartTimeout.TotalSeconds} s:\n{Log}");
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_log)
+            {
+                _log.AppendLine(line);
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using System.Net;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+public sealed class ServerStartupTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    [Fact]
+    public async Task Embedded_default_serves_health_and_keeps_its_files_owner_only()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+
+        using var live = await server.Http.GetAsync(new Uri(server.BaseAddress, "healthz"));
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+
+        using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        Assert.Equal("healthy", report.RootElement.GetProperty("status").GetString());
+        var checks = report.RootElement.GetProperty("checks");
+        Assert.Equal("healthy", checks.GetProperty("key-provider").GetProperty("status").GetString());
+        Assert.Equal("healthy", checks.GetProperty("store").GetProperty("status").GetString());
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(dataDir));
+        foreach (var file in new[] { "local.keyring", "store.db" })
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dataDir, file)));
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+    }
+
+    [Fact]
+    public async Task Data_directory_is_the_flag_else_TROUSSEAU_HOME_else_dot_trousseau()
+    {
+        var home = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = _temp.Combine("home") };
+        var workingDirectory = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        await using (var server = await TrousseauServerProcess.StartInAsync(workingDirectory, [], environment: null))
+        {
+            await AssertReadyAsync(server);
+        }
+
+        Assert.True(File.Exists(Path.Combine(workingDirectory, ".trousseau", "store.db")));
+
+        await using (var server = await TrousseauServerProcess.StartInAsync(workingDirectory, [], home))
+        {
+            await AssertReadyAsync(server);
+        }
+
+        Assert.True(File.Exists(_temp.Combine("home", "store.db")));
+
+        await using (var server = await TrousseauServerProcess.StartInAsync(workingDirectory, ["--data-dir", _temp.Combine("flag")], home))
+        {
+            await AssertReadyAsync(server);
+        }
+
+        Assert.True(File.Exists(_temp.Combine("flag", "store.db")));
+    }
+
+    [Theory]
+    [InlineData("--Trousseau:DataKeys:MaxUses=0", "Trousseau:DataKeys:MaxUses")]
+    [InlineData("--Trousseau:DataKeys:MaxUses=lots", "Trousseau:DataKeys:MaxUses")]
+    [InlineData("--Trousseau:Store=floppy", "Trousseau:Store")]
+    [InlineData("--Trousseau:KeyProvider=magic", "Trousseau:KeyProvider")]
+    [InlineData("--Trousseau:Sqlite:BusyTimeout=-00:00:01", "Trousseau:Sqlite:BusyTimeout")]
+    public async Task Invalid_configuration_exits_2_with_one_line_naming_the_key(string setting, string key)
+    {
+        var result = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), setting]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(key, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("lots", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Invalid_configuration_from_environment_and_config_file_is_named_too()
+    {
+        var fromEnvironment = await RunServerToExitAsync(["--data-dir", _temp.Combine("data")],
+            new Dictionary<string, string?> { ["Trousseau__DataKeys__CacheSize"] = "0" });
+        Assert.Equal(2, fromEnvironment.ExitCode);
+        Assert.Contains("Trousseau:DataKeys:CacheSize", fromEnvironment.Stderr, StringComparison.Ordinal);
+
+        var file = _temp.Combine("bad.json");
+        await File.WriteAllTextAsync(file, """{ "Trousseau": { "DataKeys": { "MaxAge": "-01:00:00" } } }""");
+        var fromFile = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--config", file]);
+        Assert.Equal(2, fromFile.ExitCode);
+        Assert.Contains("Trousseau:DataKeys:MaxAge", fromFile.Stderr, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(file, "{ not json");
+        var malformed = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--config", file]);
+        Assert.Equal(2, malformed.ExitCode);
+        Assert.Contains(file, malformed.Stderr, StringComparison.Ordinal);
+
+        var missing = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--config", _temp.Combine("absent.json")]);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("absent.json", missing.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Config_file_settings_are_overridden_by_the_command_line()
+    {
+        var file = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(file, """{ "Trousseau": { "Store": "floppy" } }""");
+
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--config", file, "--Trousseau:Store=memory"]);
+
+        using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+        using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        Assert.Contains("memory", report.RootElement.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.False(File.Exists(_temp.Combine("data", "store.db")));
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    private static async Task AssertReadyAsync(TrousseauServerProcess server)
+    {
+        using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    private Task<ProcessResult> RunServerToExitAsync(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        string[] withPort = ["--urls", $"http://127.0.0.1:{FreePort.Next()}", .. args];
+        return DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path, environment));
+    }
+}
