@@ -62,6 +62,7 @@ public static class TrousseauServiceCollectionExtensions
         services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));
         services.TryAddSingleton<EnvelopeEncryptor>();
         services.TryAddSingleton<ITrousseau, InProcessTrousseau>();
+        services.TryAddSingleton<IKeyAdministration, InProcessKeyAdministration>();
         return builder;
     }
 

@@ -16,4 +16,10 @@ internal static partial class Log
 
     [LoggerMessage(1103, LogLevel.Warning, "Local key ring {Path} is readable by others (mode {Mode}); it should be 0600")]
     public static partial void KeyRingTooOpen(ILogger logger, string path, string mode);
+
+    [LoggerMessage(1201, LogLevel.Information, "Rotated the {Provider} key: new writes use {KeyId}")]
+    public static partial void KeyRotated(ILogger logger, string provider, string keyId);
+
+    [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}")]
+    public static partial void Rewrapped(ILogger logger, long count, string keyId);
 }

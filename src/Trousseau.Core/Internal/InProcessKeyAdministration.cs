@@ -1,0 +1,100 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Trousseau.Envelope;
+
+namespace Trousseau.Internal;
+
+/// <summary><see cref="IKeyAdministration"/> in this process, over the configured key provider and store.</summary>
+internal sealed class InProcessKeyAdministration(
+    IKeyProvider provider,
+    ISecretStore store,
+    EnvelopeEncryptor encryptor,
+    ILogger<InProcessKeyAdministration> logger) : IKeyAdministration
+{
+    private const int RewrapAttempts = 5;
+
+    public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var key = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+        return new KeyStatus(provider.Name, key.KeyId, key.Version);
+    }
+
+    public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
+    {
+        var key = await provider.RotateAsync(cancellationToken).ConfigureAwait(false);
+        encryptor.RetireCurrentKey();
+        Log.KeyRotated(logger, provider.Name, key.KeyId);
+        return new KeyStatus(provider.Name, key.KeyId, key.Version);
+    }
+
+    public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
+    {
+        var current = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+        long rewrapped = 0;
+        await foreach (var entry in store.ListAsync("", cancellationToken).ConfigureAwait(false))
+        {
+            if (await RewrapAsync(entry, current.KeyId, cancellationToken).ConfigureAwait(false))
+            {
+                rewrapped++;
+            }
+        }
+
+        Log.Rewrapped(logger, rewrapped, current.KeyId);
+        return rewrapped;
+    }
+
+    private async ValueTask<bool> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var header = SecretRecord.ReadHeader(entry.Key, entry.Value.Span);
+            var envelope = entry.Value[header.Length..];
+            if (KeyIdOf(envelope.Span) == currentKeyId)
+            {
+                return false;
+            }
+
+            var aad = SecretRecord.AssociatedData(entry.Key, entry.Value.Span[..header.Length]);
+            var plaintext = await encryptor.DecryptAsync(envelope, aad, cancellationToken).ConfigureAwait(false);
+            EncryptResult sealedData;
+            try
+            {
+                sealedData = await encryptor.EncryptAsync(plaintext, aad, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+            }
+
+            byte[] record = [.. entry.Value.Span[..header.Length], .. sealedData.Ciphertext];
+            try
+            {
+                await store.UpdateAsync(entry.Key, record, entry.Revision, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (SecretConflictException) when (attempt < RewrapAttempts)
+            {
+                // Written since we listed it: look again, the writer may already have used the current key.
+            }
+            catch (SecretNotFoundException)
+            {
+                return false;
+            }
+
+            var latest = await store.GetAsync(entry.Key, cancellationToken).ConfigureAwait(false);
+            if (latest is null)
+            {
+                return false;
+            }
+
+            entry = latest;
+        }
+    }
+
+    private static string KeyIdOf(ReadOnlySpan<byte> envelope)
+    {
+        var layout = EnvelopeFormat.Parse(envelope);
+        return Encoding.UTF8.GetString(envelope[layout.KeyId]);
+    }
+}

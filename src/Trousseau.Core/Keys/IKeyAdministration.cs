@@ -1,0 +1,30 @@
+namespace Trousseau;
+
+/// <summary>
+/// Administration of the key that protects stored secrets: its status, rotation, and rewrapping every stored
+/// secret under the current key. Implemented in process and by the remote client of a trousseaud.
+/// </summary>
+public interface IKeyAdministration
+{
+    /// <summary>The key provider and the key that new writes are encrypted under.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The current key.</returns>
+    ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Rotates the key provider's key (a new version with a new key id); new writes use it at once, and data
+    /// under older versions stays readable.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The new current key.</returns>
+    ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Re-encrypts every stored secret that is not under the current key, without changing its data, type or
+    /// times. Each record is replaced by compare-and-swap, so a concurrent update is never overwritten; a record
+    /// already under the current key is skipped, so an interrupted rewrap resumes where it stopped when run again.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call; records rewrapped so far stay rewrapped.</param>
+    /// <returns>The number of records rewrapped.</returns>
+    ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default);
+}

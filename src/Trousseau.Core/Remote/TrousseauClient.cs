@@ -1,0 +1,238 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Trousseau.Remote;
+
+/// <summary>
+/// <see cref="ITrousseau"/> and <see cref="IKeyAdministration"/> over the HTTP API of a trousseaud, raising the same
+/// typed exceptions as the in-process library. Thread-safe; reuse one instance.
+/// </summary>
+public sealed class TrousseauClient : ITrousseau, IKeyAdministration
+{
+    private const string Dependency = "trousseaud";
+
+    private readonly HttpClient _http;
+    private readonly AuthenticationHeaderValue? _authorization;
+
+    /// <summary>Creates a client.</summary>
+    /// <param name="http">
+    /// An <see cref="HttpClient"/> whose <see cref="HttpClient.BaseAddress"/> is the trousseaud URL; the caller
+    /// owns it (for example from <c>IHttpClientFactory</c>).
+    /// </param>
+    /// <param name="token">The API bearer token, or <see langword="null"/> when the server needs none.</param>
+    public TrousseauClient(HttpClient http, string? token = null)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        if (http.BaseAddress is null)
+        {
+            throw new ArgumentException("The HttpClient needs a BaseAddress: the trousseaud URL.", nameof(http));
+        }
+
+        _http = http;
+        _authorization = string.IsNullOrEmpty(token) ? null : new AuthenticationHeaderValue("Bearer", token);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
+    {
+        var body = new EncryptBody(Convert.ToBase64String(plaintext.Span), context.IsEmpty ? null : Convert.ToBase64String(context.Span));
+        var result = await SendAsync(HttpMethod.Post, "v1/encrypt", Content(body, WireJson.Default.EncryptBody), WireJson.Default.EncryptedBody, null, null, cancellationToken).ConfigureAwait(false);
+        return new EncryptResult(Convert.FromBase64String(result.Ciphertext), result.Provider, result.KeyId, result.KeyVersion);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
+    {
+        var body = new DecryptBody(Convert.ToBase64String(ciphertext.Span), context.IsEmpty ? null : Convert.ToBase64String(context.Span));
+        var result = await SendAsync(HttpMethod.Post, "v1/decrypt", Content(body, WireJson.Default.DecryptBody), WireJson.Default.DecryptedBody, null, null, cancellationToken).ConfigureAwait(false);
+        return Convert.FromBase64String(result.Plaintext);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        ArgumentNullException.ThrowIfNull(data);
+        var body = new CreateSecretBody(name, type.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
+        var result = await SendAsync(HttpMethod.Post, "v1/secrets", Content(body, WireJson.Default.CreateSecretBody), WireJson.Default.SecretMetadataBody, name, null, cancellationToken).ConfigureAwait(false);
+        return result.ToMetadata();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        var result = await SendAsync(HttpMethod.Get, SecretPath(name), null, WireJson.Default.SecretBody, name, null, cancellationToken).ConfigureAwait(false);
+        return new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SecretMetadata> UpdateSecretAsync(
+        string name,
+        IReadOnlyDictionary<string, string> data,
+        SecretType? type = null,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        ArgumentNullException.ThrowIfNull(data);
+        var body = new UpdateSecretBody(type?.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
+        var result = await SendAsync(HttpMethod.Put, SecretPath(name), Content(body, WireJson.Default.UpdateSecretBody), WireJson.Default.SecretMetadataBody, name, expectedRevision, cancellationToken)
+            .ConfigureAwait(false);
+        return result.ToMetadata();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        using var response = await SendRawAsync(HttpMethod.Delete, SecretPath(name), null, name, expectedRevision, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var path = prefix.Length == 0 ? "v1/secrets" : "v1/secrets?prefix=" + Uri.EscapeDataString(prefix);
+        var result = await SendAsync(HttpMethod.Get, path, null, WireJson.Default.SecretListBody, null, null, cancellationToken).ConfigureAwait(false);
+        foreach (var item in result.Items)
+        {
+            yield return item.ToMetadata();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        options ??= new SecretGenerationOptions();
+        var body = new GenerateSecretBody(
+            options.Type.Value,
+            options.Key,
+            options.Length,
+            options.Alphabet == SecretGenerationOptions.DefaultAlphabet ? null : options.Alphabet,
+            options.Username,
+            options.Endpoint);
+        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/generate", Content(body, WireJson.Default.GenerateSecretBody), WireJson.Default.SecretMetadataBody, name, null, cancellationToken)
+            .ConfigureAwait(false);
+        return result.ToMetadata();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await SendAsync(HttpMethod.Get, "v1/keys", null, WireJson.Default.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
+        return new KeyStatus(result.Provider, result.KeyId, result.Version);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await SendAsync(HttpMethod.Post, "v1/keys/rotate", null, WireJson.Default.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
+        return new KeyStatus(result.Provider, result.KeyId, result.Version);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", null, WireJson.Default.RewrapBody, null, null, cancellationToken).ConfigureAwait(false);
+        return result.Rewrapped;
+    }
+
+    private static string SecretPath(string name) => "v1/secrets/" + string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
+
+    private static JsonContent Content<T>(T body, JsonTypeInfo<T> typeInfo) => JsonContent.Create(body, typeInfo);
+
+    private async Task<T> SendAsync<T>(
+        HttpMethod method,
+        string path,
+        HttpContent? content,
+        JsonTypeInfo<T> responseType,
+        string? name,
+        long? expectedRevision,
+        CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(method, path, content, name, expectedRevision, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await response.Content.ReadFromJsonAsync(responseType, cancellationToken).ConfigureAwait(false)
+                ?? throw new DependencyUnavailableException(Dependency, $"trousseaud answered {method} {path} with an empty body.");
+        }
+        catch (JsonException ex)
+        {
+            throw new DependencyUnavailableException(Dependency, $"trousseaud answered {method} {path} with a body that is not the expected JSON.", ex);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(
+        HttpMethod method,
+        string path,
+        HttpContent? content,
+        string? name,
+        long? expectedRevision,
+        CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = content };
+        request.Headers.Authorization = _authorization;
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (expectedRevision is { } revision)
+        {
+            request.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{revision}\""));
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new DependencyUnavailableException(Dependency, $"Cannot reach trousseaud at {_http.BaseAddress}: {ex.Message}", ex);
+        }
+        catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new DependencyUnavailableException(Dependency, $"trousseaud at {_http.BaseAddress} did not answer in time.", ex);
+        }
+
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+
+        using (response)
+        {
+            throw await ToExceptionAsync(response, name, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<Exception> ToExceptionAsync(HttpResponseMessage response, string? name, CancellationToken cancellationToken)
+    {
+        ProblemBody? problem = null;
+        try
+        {
+            problem = await response.Content.ReadFromJsonAsync(WireJson.Default.ProblemBody, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // Not problem details (a proxy's page, say): the status code alone decides.
+        }
+
+        var status = (int)response.StatusCode;
+        var detail = problem?.Detail ?? problem?.Title ?? $"trousseaud answered {status} {response.ReasonPhrase}.";
+        var secretName = name ?? "";
+        return (problem?.Type, response.StatusCode) switch
+        {
+            (ProblemTypes.NotFound, _) or (null, HttpStatusCode.NotFound) => new SecretNotFoundException(secretName),
+            (ProblemTypes.AlreadyExists, _) or (null, HttpStatusCode.Conflict) => new SecretConflictException(secretName, SecretConflictReason.AlreadyExists),
+            (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
+            (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
+            (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
+            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, detail),
+            _ => new InvalidInputException("request", detail),
+        };
+    }
+}
