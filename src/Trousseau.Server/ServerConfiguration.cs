@@ -40,6 +40,27 @@ internal static class ServerConfiguration
         configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults(dataDir) });
     }
 
+    /// <summary>Refuses <c>Api:Auth:Mode=none</c> unless every API URL is on loopback.</summary>
+    public static void CheckAuthBinding(IConfiguration section, string urls)
+    {
+        if (!string.Equals(section["Api:Auth:Mode"], "none", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IsLoopback(uri.Host))
+            {
+                throw new InvalidConfigurationException(
+                    $"Trousseau:Api:Auth:Mode is 'none', which is allowed only when Trousseau:Api:Urls binds to loopback, not '{url}'.");
+            }
+        }
+    }
+
+    private static bool IsLoopback(string host) =>
+        host is "localhost" || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
+
     private static Dictionary<string, string?> Defaults(string dataDir) => new(StringComparer.OrdinalIgnoreCase)
     {
         ["Trousseau:DataDir"] = dataDir,

@@ -26,7 +26,7 @@ internal static class TrousseauServer
             await DisposeAsync(app);
             return ExitInvalidConfiguration;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             await Console.Error.WriteLineAsync($"trousseaud: cannot start: {e.Message}");
             await DisposeAsync(app);
@@ -44,15 +44,19 @@ internal static class TrousseauServer
         ServerConfiguration.Apply(builder.Configuration, args, builder.Environment.EnvironmentName);
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
 
-        builder.WebHost.UseUrls(section["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
+        var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
+        ServerConfiguration.CheckAuthBinding(section, urls);
+        builder.WebHost.UseUrls(urls);
         builder.Services.AddTrousseau(section)
             .UseLocalKeyRing()
             .UseSqliteStore()
-            .UseInMemoryStore();
+            .UseInMemoryStore()
+            .AddHttpApi();
         builder.Services.AddHealthChecks().AddTrousseau();
 
         var app = builder.Build();
         app.MapTrousseauHealth();
+        app.MapTrousseauApi();
         return app;
     }
 

@@ -1,0 +1,41 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Hosting.Api;
+
+/// <summary>Admits a request to the API according to <see cref="TrousseauApiAuthOptions.Mode"/>.</summary>
+internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> options, IServiceProvider services) : IEndpointFilter
+{
+    private const string BearerPrefix = "Bearer ";
+
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        switch (options.Value.Auth.Mode)
+        {
+            case TrousseauApiAuthMode.None when !IsLoopback(http.Connection.LocalIpAddress):
+                return new(ApiProblems.Forbidden("Authentication mode 'none' accepts loopback connections only."));
+            case TrousseauApiAuthMode.None:
+                return next(context);
+            default:
+                var header = http.Request.Headers.Authorization.ToString();
+                if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    http.Response.Headers.WWWAuthenticate = "Bearer";
+                    return new(ApiProblems.Unauthenticated("Send the API token as 'Authorization: Bearer <token>'."));
+                }
+
+                if (!services.GetRequiredService<ApiToken>().Matches(header[BearerPrefix.Length..].Trim()))
+                {
+                    http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+                    return new(ApiProblems.Unauthenticated("The API token is not valid."));
+                }
+
+                return next(context);
+        }
+    }
+
+    private static bool IsLoopback(IPAddress? address) => address is null || IPAddress.IsLoopback(address);
+}

@@ -1,0 +1,45 @@
+using Microsoft.AspNetCore.Http;
+using Trousseau.Remote;
+
+namespace Trousseau.Hosting.Api;
+
+/// <summary>
+/// The one place where Trousseau's exceptions become HTTP answers: <c>application/problem+json</c> with a status,
+/// a title, a detail that never holds a secret, and a <c>type</c> the remote client maps back to the exception.
+/// </summary>
+internal static class ApiProblems
+{
+    public static IResult FromException(Exception exception) => exception switch
+    {
+        SecretNotFoundException e => Problem(StatusCodes.Status404NotFound, "Secret not found", e.Message, ProblemTypes.NotFound),
+        SecretConflictException { Reason: SecretConflictReason.AlreadyExists } e =>
+            Problem(StatusCodes.Status409Conflict, "Secret already exists", e.Message, ProblemTypes.AlreadyExists),
+        SecretConflictException e => Problem(StatusCodes.Status412PreconditionFailed, "Revision mismatch", e.Message, ProblemTypes.RevisionMismatch),
+        SecretTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, "Secret too large", e.Message, ProblemTypes.TooLarge),
+        InvalidInputException e => Problem(StatusCodes.Status400BadRequest, "Invalid input", e.Message, ProblemTypes.InvalidInput),
+        InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, "Invalid ciphertext", e.Message, ProblemTypes.InvalidCiphertext),
+        AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, "Forbidden", e.Message, ProblemTypes.Forbidden),
+        DependencyUnavailableException e => Problem(StatusCodes.Status503ServiceUnavailable, "Dependency unavailable", e.Message, ProblemTypes.Unavailable),
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+            Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", "The request body exceeds the limit.", ProblemTypes.TooLarge),
+        BadHttpRequestException e => Problem(e.StatusCode, "Bad request", e.Message, ProblemTypes.InvalidInput),
+        _ => throw new InvalidOperationException("Not a Trousseau API error.", exception),
+    };
+
+    public static bool IsMapped(Exception exception) => exception is TrousseauException or BadHttpRequestException;
+
+    public static IResult Invalid(string detail) => Problem(StatusCodes.Status400BadRequest, "Invalid input", detail, ProblemTypes.InvalidInput);
+
+    public static IResult Unauthenticated(string detail) =>
+        Problem(StatusCodes.Status401Unauthorized, "Unauthenticated", detail, ProblemTypes.Unauthenticated);
+
+    public static IResult Forbidden(string detail) => Problem(StatusCodes.Status403Forbidden, "Forbidden", detail, ProblemTypes.Forbidden);
+
+    public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, ProblemTypes.NotFound);
+
+    public static IResult UnsupportedMediaType() =>
+        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json.", ProblemTypes.InvalidInput);
+
+    private static IResult Problem(int status, string title, string detail, string type) =>
+        Results.Problem(detail: detail, statusCode: status, title: title, type: type);
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Hosting.Api;
+
+/// <summary>Reads and checks what a request sends: its JSON body (bounded) and its <c>If-Match</c> revision.</summary>
+internal static class ApiRequests
+{
+    /// <summary>The body, or an error result: 415 for a non-JSON type, 413 when too large, 400 when malformed.</summary>
+    public static async Task<(T? Body, IResult? Error)> ReadJsonAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo)
+        where T : class
+    {
+        var request = context.Request;
+        if (request.ContentType is { } contentType && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return (null, ApiProblems.UnsupportedMediaType());
+        }
+
+        var limit = context.RequestServices.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.MaxRequestBodyBytes;
+        if (request.ContentLength > limit)
+        {
+            return (null, ApiProblems.FromException(new BadHttpRequestException("too large", StatusCodes.Status413PayloadTooLarge)));
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = limit;
+        }
+
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync(request.Body, typeInfo, context.RequestAborted);
+            return body is null ? (null, ApiProblems.Invalid("The request body must be a JSON object.")) : (body, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, ApiProblems.Invalid($"The request body is not valid JSON for this route: {Describe(e)}"));
+        }
+    }
+
+    /// <summary>The revision of <c>If-Match: "N"</c> (or <see langword="null"/> without one, or with <c>*</c>).</summary>
+    public static bool TryGetExpectedRevision(HttpContext context, out long? revision)
+    {
+        revision = null;
+        var header = context.Request.Headers.IfMatch.ToString().Trim();
+        if (header.Length == 0 || header == "*")
+        {
+            return true;
+        }
+
+        var value = header.StartsWith("W/", StringComparison.Ordinal) ? header[2..] : header;
+        value = value.Trim('"');
+        if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0)
+        {
+            revision = parsed;
+            return true;
+        }
+
+        return false;
+    }
+
+    // The serializer's message names the JSON path and position but never echoes values; keep only that part.
+    private static string Describe(JsonException e) =>
+        e.Path is { } path ? $"problem at {path} (line {e.LineNumber + 1}, byte {e.BytePositionInLine})." : "it could not be parsed.";
+}

@@ -1,0 +1,228 @@
+using Microsoft.AspNetCore.Http;
+using Trousseau.Remote;
+
+namespace Trousseau.Hosting.Api;
+
+/// <summary>The handlers of <c>/v1/secrets</c>, <c>/v1/keys</c>, <c>/v1/encrypt</c> and <c>/v1/decrypt</c>.</summary>
+internal static class SecretEndpoints
+{
+    private const string GenerateSuffix = "/generate";
+
+    public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau)
+    {
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.CreateSecretBody);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (body!.Name is not { } name)
+        {
+            return ApiProblems.Invalid("'name' is required.");
+        }
+
+        if (ParseType(body.Type, SecretType.Opaque) is not { } type)
+        {
+            return UnknownType(body.Type);
+        }
+
+        if (body.Data is not { } data)
+        {
+            return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
+        }
+
+        var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
+        SetETag(context, metadata.Revision);
+        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
+    }
+
+    public static async Task<IResult> GetAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        var secret = await trousseau.GetSecretAsync(name, context.RequestAborted);
+        SetETag(context, secret.Metadata.Revision);
+        context.Response.Headers.CacheControl = "no-store";
+        return Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
+    }
+
+    public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        {
+            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+        }
+
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.UpdateSecretBody);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        SecretType? type = null;
+        if (body!.Type is not null)
+        {
+            if (ParseType(body.Type, SecretType.Opaque) is not { } parsed)
+            {
+                return UnknownType(body.Type);
+            }
+
+            type = parsed;
+        }
+
+        if (body.Data is not { } data)
+        {
+            return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
+        }
+
+        var metadata = await trousseau.UpdateSecretAsync(name, data, type, expected, context.RequestAborted);
+        SetETag(context, metadata.Revision);
+        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+    }
+
+    public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        {
+            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+        }
+
+        await trousseau.DeleteSecretAsync(name, expected, context.RequestAborted);
+        return Results.NoContent();
+    }
+
+    public static async Task<IResult> ListAsync(HttpContext context, ITrousseau trousseau, string? prefix)
+    {
+        var items = new List<SecretMetadataBody>();
+        await foreach (var metadata in trousseau.ListSecretsAsync(prefix ?? "", context.RequestAborted))
+        {
+            items.Add(SecretMetadataBody.From(metadata));
+        }
+
+        return Results.Json(new SecretListBody(items), WireJson.Default.SecretListBody);
+    }
+
+    /// <summary><c>POST /v1/secrets/{name}/generate</c>; any other POST below <c>/v1/secrets/</c> is not a route.</summary>
+    public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, string path)
+    {
+        if (!path.EndsWith(GenerateSuffix, StringComparison.Ordinal))
+        {
+            return ApiProblems.NotFound($"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, or POST /v1/secrets/{{name}}{GenerateSuffix}.");
+        }
+
+        var name = path[..^GenerateSuffix.Length];
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.GenerateSecretBody);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (ParseType(body!.Type, SecretType.Opaque) is not { } type)
+        {
+            return UnknownType(body.Type);
+        }
+
+        var options = new SecretGenerationOptions { Type = type, Key = body.Key, Username = body.Username, Endpoint = body.Endpoint };
+        if (body.Length is { } length)
+        {
+            options.Length = length;
+        }
+
+        if (body.Alphabet is { } alphabet)
+        {
+            options.Alphabet = alphabet;
+        }
+
+        var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
+        SetETag(context, metadata.Revision);
+        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
+    }
+
+    public static async Task<IResult> KeyStatusAsync(HttpContext context, IKeyAdministration keys) =>
+        Results.Json(KeyStatusBody.From(await keys.GetKeyStatusAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+
+    public static async Task<IResult> RotateAsync(HttpContext context, IKeyAdministration keys) =>
+        Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+
+    public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys) =>
+        Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), WireJson.Default.RewrapBody);
+
+    public static async Task<IResult> EncryptAsync(HttpContext context, ITrousseau trousseau)
+    {
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EncryptBody);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (!TryBase64(body!.Plaintext, "plaintext", required: true, out var plaintext, out error)
+            || !TryBase64(body.Context, "context", required: false, out var encryptionContext, out error))
+        {
+            return error!;
+        }
+
+        var result = await trousseau.EncryptAsync(plaintext, encryptionContext, context.RequestAborted);
+        return Results.Json(
+            new EncryptedBody(Convert.ToBase64String(result.Ciphertext), result.KeyId, result.Provider, result.KeyVersion),
+            WireJson.Default.EncryptedBody);
+    }
+
+    public static async Task<IResult> DecryptAsync(HttpContext context, ITrousseau trousseau)
+    {
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.DecryptBody);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (!TryBase64(body!.Ciphertext, "ciphertext", required: true, out var ciphertext, out error)
+            || !TryBase64(body.Context, "context", required: false, out var encryptionContext, out error))
+        {
+            return error!;
+        }
+
+        var plaintext = await trousseau.DecryptAsync(ciphertext, encryptionContext, context.RequestAborted);
+        return Results.Json(new DecryptedBody(Convert.ToBase64String(plaintext)), WireJson.Default.DecryptedBody);
+    }
+
+    private static SecretType? ParseType(string? value, SecretType fallback)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (value.Length == 0)
+        {
+            return null;
+        }
+
+        var type = new SecretType(value);
+        return type.IsKnown ? type : null;
+    }
+
+    private static IResult UnknownType(string? type) =>
+        ApiProblems.Invalid($"'type' must be 'opaque' or 'login', not '{type}'.");
+
+    private static bool TryBase64(string? value, string field, bool required, out byte[] bytes, out IResult? error)
+    {
+        bytes = [];
+        error = null;
+        if (value is null)
+        {
+            error = required ? ApiProblems.Invalid($"'{field}' is required (base64).") : null;
+            return !required;
+        }
+
+        try
+        {
+            bytes = Convert.FromBase64String(value);
+            return true;
+        }
+        catch (FormatException)
+        {
+            error = ApiProblems.Invalid($"'{field}' is not valid base64.");
+            return false;
+        }
+    }
+
+    private static void SetETag(HttpContext context, long revision) => context.Response.Headers.ETag = $"\"{revision}\"";
+}

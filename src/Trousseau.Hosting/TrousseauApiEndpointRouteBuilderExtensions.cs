@@ -1,0 +1,46 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Trousseau.Hosting.Api;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps Trousseau's HTTP API onto an ASP.NET Core application.</summary>
+public static class TrousseauApiEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, delete, list, generate), <c>/v1/keys</c>
+    /// (status, rotate, rewrap), <c>/v1/encrypt</c> and <c>/v1/decrypt</c>, authenticated as
+    /// <c>Trousseau:Api:Auth</c> says, errors as problem details. Register it first with
+    /// <c>AddTrousseau(...).AddHttpApi()</c>.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <returns>The route group, for adding conventions.</returns>
+    public static RouteGroupBuilder MapTrousseauApi(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<ApiAuthenticationFilter>() is null)
+        {
+            throw new InvalidOperationException("MapTrousseauApi needs its services: call services.AddTrousseau(...).AddHttpApi() first.");
+        }
+
+        var api = endpoints.MapGroup("/v1");
+        api.AddEndpointFilter<ApiAuthenticationFilter>();
+        api.AddEndpointFilter<ApiExceptionFilter>();
+
+        api.MapPost("/secrets", SecretEndpoints.CreateAsync);
+        api.MapGet("/secrets", SecretEndpoints.ListAsync);
+        api.MapGet("/secrets/{**name}", SecretEndpoints.GetAsync);
+        api.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync);
+        api.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync);
+        api.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync);
+
+        api.MapGet("/keys", SecretEndpoints.KeyStatusAsync);
+        api.MapPost("/keys/rotate", SecretEndpoints.RotateAsync);
+        api.MapPost("/keys/rewrap", SecretEndpoints.RewrapAsync);
+
+        api.MapPost("/encrypt", SecretEndpoints.EncryptAsync);
+        api.MapPost("/decrypt", SecretEndpoints.DecryptAsync);
+        return api;
+    }
+}
