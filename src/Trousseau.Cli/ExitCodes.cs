@@ -10,4 +10,14 @@ internal static class ExitCodes
     public const int Conflict = 4;
     public const int Unauthorized = 5;
     public const int Unavailable = 6;
+
+    public static int For(Exception exception) => exception switch
+    {
+        CliUsageException => Usage,
+        SecretNotFoundException => NotFound,
+        SecretConflictException => Conflict,
+        AccessForbiddenException => Unauthorized,
+        DependencyUnavailableException => Unavailable,
+        _ => Error,
+    };
 }

@@ -1,0 +1,29 @@
+using System.CommandLine;
+
+namespace Trousseau.Cli;
+
+/// <summary>Runs a command's body, turning failures into one line on stderr and the contract's exit code.</summary>
+internal static class CliAction
+{
+    public static void Set(Command command, CliConsole console, Func<ParseResult, CancellationToken, Task<int>> body) =>
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            try
+            {
+                return await body(parse, cancellationToken);
+            }
+            catch (Exception e) when (e is TrousseauException or CliUsageException or IOException or UnauthorizedAccessException)
+            {
+                await console.Error.WriteLineAsync("clectl: " + e.Message.ReplaceLineEndings(" "));
+                return ExitCodes.For(e);
+            }
+        });
+
+    /// <summary>Runs <paramref name="call"/> with a client for the resolved connection.</summary>
+    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call)
+    {
+        var connection = GlobalOptions.Connection(parse);
+        using var http = connection.CreateHttpClient();
+        return await call(connection.CreateClient(http));
+    }
+}

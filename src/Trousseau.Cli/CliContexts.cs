@@ -1,0 +1,56 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Trousseau.Cli;
+
+/// <summary>
+/// Named trousseaud instances ("contexts") and the one in use, kept in
+/// <c>$XDG_CONFIG_HOME/trousseau/config.json</c> (else <c>~/.config/trousseau/config.json</c>), mode 0600.
+/// </summary>
+internal sealed class CliContexts
+{
+    public string? Current { get; set; }
+
+    public SortedDictionary<string, CliContext> Contexts { get; set; } = new(StringComparer.Ordinal);
+
+    public static string DefaultPath
+    {
+        get
+        {
+            var configHome = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
+            if (string.IsNullOrEmpty(configHome))
+            {
+                configHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
+            }
+
+            return Path.Combine(configHome, "trousseau", "config.json");
+        }
+    }
+
+    public static CliContexts Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return new CliContexts();
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), CliJson.Default.CliContexts) ?? new CliContexts();
+        }
+        catch (JsonException e)
+        {
+            throw new CliUsageException($"{path} is not a valid clectl configuration ({e.Message}); fix or remove it.");
+        }
+    }
+
+    public void Save(string path) =>
+        OwnerOnlyFile.WriteAtomically(path, JsonSerializer.SerializeToUtf8Bytes(this, CliJson.Default.CliContexts), overwrite: true);
+}
+
+/// <summary>One trousseaud instance clectl can talk to.</summary>
+internal sealed record CliContext(string Server, string? TokenFile);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(CliContexts))]
+internal sealed partial class CliJson : JsonSerializerContext;

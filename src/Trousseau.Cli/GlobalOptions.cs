@@ -1,0 +1,43 @@
+using System.CommandLine;
+
+namespace Trousseau.Cli;
+
+/// <summary>The options every clectl command takes.</summary>
+internal static class GlobalOptions
+{
+    public static readonly Option<string?> Server = new("--server")
+    {
+        Description = "trousseaud URL (else the context, $TROUSSEAU_SERVER, or " + Cli.Connection.DefaultServer + ").",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Token = new("--token")
+    {
+        Description = "API token (else $TROUSSEAU_TOKEN, --token-file, or the token file of the data directory).",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> TokenFile = new("--token-file")
+    {
+        Description = "File holding the API token.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Context = new("--context")
+    {
+        Description = "Use this named context instead of the current one.",
+        Recursive = true,
+    };
+
+    public static readonly Option<OutputFormat> Output = new("--output", "-o")
+    {
+        Description = "Output format: table or json.",
+        DefaultValueFactory = _ => OutputFormat.Table,
+        Recursive = true,
+    };
+
+    public static IEnumerable<Option> All => [Server, Token, TokenFile, Context, Output];
+
+    public static Connection Connection(ParseResult parse) =>
+        Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), parse.GetValue(Context));
+}

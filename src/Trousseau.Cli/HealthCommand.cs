@@ -1,0 +1,59 @@
+using System.CommandLine;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Trousseau.Cli;
+
+/// <summary><c>clectl health</c>: the readiness of trousseaud and of each of its dependencies.</summary>
+internal static class HealthCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("health", "Show whether trousseaud is ready, with the state of its key provider and store.");
+        CliAction.Set(command, console, async (parse, cancellationToken) =>
+        {
+            var connection = GlobalOptions.Connection(parse);
+            using var http = connection.CreateHttpClient();
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.GetAsync(new Uri("readyz", UriKind.Relative), cancellationToken);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new DependencyUnavailableException("trousseaud", $"cannot reach {connection.Server}: {e.Message}", e);
+            }
+
+            using (response)
+            {
+                JsonElement report;
+                try
+                {
+                    report = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+                }
+                catch (JsonException e)
+                {
+                    throw new DependencyUnavailableException("trousseaud", $"{connection.Server}readyz did not answer with a health report.", e);
+                }
+
+                if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
+                {
+                    await console.Out.WriteLineAsync(report.GetRawText());
+                }
+                else
+                {
+                    var rows = report.GetProperty("checks").EnumerateObject().Select(check => new[]
+                    {
+                        check.Name,
+                        check.Value.GetProperty("status").GetString() ?? "",
+                        check.Value.TryGetProperty("description", out var d) ? d.GetString() ?? "" : "",
+                    });
+                    await Output.TableAsync(console.Out, ["CHECK", "STATUS", "DETAIL"], rows);
+                }
+
+                return response.IsSuccessStatusCode ? ExitCodes.Ok : ExitCodes.Unavailable;
+            }
+        });
+        return command;
+    }
+}

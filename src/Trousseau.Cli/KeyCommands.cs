@@ -1,0 +1,65 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace Trousseau.Cli;
+
+/// <summary><c>clectl key status|rotate|rewrap</c>.</summary>
+internal static class KeyCommands
+{
+    public static Command Create(CliConsole console)
+    {
+        var key = new Command("key", "The key that protects stored secrets.");
+
+        var status = new Command("status", "Show the key provider and the current key id.");
+        CliAction.Set(status, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
+        {
+            await PrintAsync(console, parse, await client.GetKeyStatusAsync(ct));
+            return ExitCodes.Ok;
+        }));
+
+        var rotate = new Command("rotate", "Rotate the key: new writes use a new key version; older data stays readable.");
+        CliAction.Set(rotate, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
+        {
+            await PrintAsync(console, parse, await client.RotateKeyAsync(ct));
+            return ExitCodes.Ok;
+        }));
+
+        var rewrap = new Command("rewrap", "Re-encrypt every stored secret under the current key, on the server.");
+        CliAction.Set(rewrap, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
+        {
+            var count = await client.RewrapSecretsAsync(ct);
+            if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
+            {
+                await Output.JsonAsync(console.Out, json =>
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("rewrapped", count);
+                    json.WriteEndObject();
+                });
+            }
+            else
+            {
+                await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"rewrapped {count} secrets"));
+            }
+
+            return ExitCodes.Ok;
+        }));
+
+        key.Subcommands.Add(status);
+        key.Subcommands.Add(rotate);
+        key.Subcommands.Add(rewrap);
+        return key;
+    }
+
+    private static Task PrintAsync(CliConsole console, ParseResult parse, KeyStatus status) =>
+        parse.GetValue(GlobalOptions.Output) == OutputFormat.Json
+            ? Output.JsonAsync(console.Out, json =>
+            {
+                json.WriteStartObject();
+                json.WriteString("keyId", status.KeyId);
+                json.WriteString("provider", status.Provider);
+                json.WriteNumber("version", status.Version);
+                json.WriteEndObject();
+            })
+            : Output.TableAsync(console.Out, ["PROVIDER", "VERSION", "KEY ID"], [[status.Provider, status.Version.ToString(CultureInfo.InvariantCulture), status.KeyId]]);
+}

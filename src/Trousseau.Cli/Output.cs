@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Trousseau.Cli;
+
+/// <summary>Prints results as aligned tables or as JSON.</summary>
+internal static class Output
+{
+    private static readonly JsonWriterOptions Indented = new() { Indented = true };
+
+    public static async Task TableAsync(TextWriter writer, string[] headers, IEnumerable<string[]> rows)
+    {
+        var all = rows.Prepend(headers).ToList();
+        var widths = Enumerable.Range(0, headers.Length).Select(i => all.Max(r => r[i].Length)).ToArray();
+        foreach (var row in all)
+        {
+            var cells = row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i]));
+            await writer.WriteLineAsync(string.Join("  ", cells).TrimEnd());
+        }
+    }
+
+    public static async Task JsonAsync(TextWriter writer, Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, Indented))
+        {
+            write(json);
+        }
+
+        await writer.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    public static void Metadata(Utf8JsonWriter json, SecretMetadata metadata)
+    {
+        json.WriteString("name", metadata.Name);
+        json.WriteString("type", metadata.Type.Value);
+        json.WriteNumber("revision", metadata.Revision);
+        json.WriteString("createdAt", metadata.CreatedAt);
+        json.WriteString("updatedAt", metadata.UpdatedAt);
+    }
+
+    public static string[] Row(SecretMetadata metadata) =>
+    [
+        metadata.Name,
+        metadata.Type.Value,
+        metadata.Revision.ToString(CultureInfo.InvariantCulture),
+        metadata.UpdatedAt.ToString("u", CultureInfo.InvariantCulture),
+    ];
+
+    public static readonly string[] MetadataHeaders = ["NAME", "TYPE", "REVISION", "UPDATED"];
+
+    public static Task MetadataAsync(TextWriter writer, OutputFormat format, SecretMetadata metadata) => format == OutputFormat.Json
+        ? JsonAsync(writer, json =>
+        {
+            json.WriteStartObject();
+            Metadata(json, metadata);
+            json.WriteEndObject();
+        })
+        : TableAsync(writer, MetadataHeaders, [Row(metadata)]);
+}

@@ -1,0 +1,284 @@
+using System.CommandLine;
+
+namespace Trousseau.Cli;
+
+/// <summary><c>clectl secret create|generate|get|update|delete|list</c>.</summary>
+internal static class SecretCommands
+{
+    private static readonly Argument<string> Name = new("name") { Description = "The secret's name, for example db/orders." };
+
+    private static readonly Option<string> Type = new("--type")
+    {
+        Description = "Secret type: opaque (any keys) or login (username, password, endpoint).",
+        DefaultValueFactory = _ => "opaque",
+    };
+
+    private static readonly Option<string[]> FromLiteral = new("--from-literal") { Description = "A key and its value, K=V (repeatable)." };
+
+    private static readonly Option<string[]> FromFile = new("--from-file") { Description = "A key and a file holding its value, K=PATH (repeatable)." };
+
+    private static readonly Option<string?> Username = new("--username") { Description = "The username of a login secret." };
+
+    private static readonly Option<bool> PasswordStdin = new("--password-stdin") { Description = "Read the password of a login secret from stdin." };
+
+    private static readonly Option<string?> Endpoint = new("--endpoint") { Description = "The endpoint (URL) of a login secret." };
+
+    private static readonly Option<long?> IfRevision = new("--if-revision") { Description = "Only if the secret is still at this revision." };
+
+    private static readonly Option<string?> Key = new("--key") { Description = "Print only this key's value, raw." };
+
+    private static readonly Option<string?> GenerateKey = new("--key") { Description = "The key that receives the generated value (opaque; default 'value')." };
+
+    private static readonly Option<int?> Length = new("--length") { Description = "Length of the generated value (default 32)." };
+
+    private static readonly Option<string?> Prefix = new("--prefix") { Description = "Only names starting with this prefix." };
+
+    public static Command Create(CliConsole console)
+    {
+        var secret = new Command("secret", "Create, read, update, delete and list secrets.");
+        secret.Subcommands.Add(CreateCommand(console));
+        secret.Subcommands.Add(GenerateCommand(console));
+        secret.Subcommands.Add(GetCommand(console));
+        secret.Subcommands.Add(UpdateCommand(console));
+        secret.Subcommands.Add(DeleteCommand(console));
+        secret.Subcommands.Add(ListCommand(console));
+        return secret;
+    }
+
+    private static Command CreateCommand(CliConsole console)
+    {
+        var command = new Command("create", "Create a secret from values you bring.") { Name, Type, FromLiteral, FromFile, Username, PasswordStdin, Endpoint };
+        CliAction.Set(command, console, async (parse, ct) =>
+        {
+            var type = ParseType(parse.GetValue(Type));
+            var data = await ReadDataAsync(parse, console);
+            return await CliAction.WithClientAsync(parse, async client =>
+            {
+                var metadata = await client.CreateSecretAsync(parse.GetValue(Name)!, type, data, ct);
+                await Output.MetadataAsync(console.Out, parse.GetValue(GlobalOptions.Output), metadata);
+                return ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+
+    private static Command GenerateCommand(CliConsole console)
+    {
+        var command = new Command("generate", "Create a secret whose value the server generates; the value is not printed.")
+        {
+            Name, Type, GenerateKey, Length, Username, Endpoint,
+        };
+        CliAction.Set(command, console, async (parse, ct) =>
+        {
+            var options = new SecretGenerationOptions
+            {
+                Type = ParseType(parse.GetValue(Type)),
+                Key = parse.GetValue(GenerateKey),
+                Username = parse.GetValue(Username),
+                Endpoint = parse.GetValue(Endpoint),
+            };
+            if (parse.GetValue(Length) is { } length)
+            {
+                options.Length = length;
+            }
+
+            return await CliAction.WithClientAsync(parse, async client =>
+            {
+                var metadata = await client.GenerateSecretAsync(parse.GetValue(Name)!, options, ct);
+                await Output.MetadataAsync(console.Out, parse.GetValue(GlobalOptions.Output), metadata);
+                return ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+
+    private static Command GetCommand(CliConsole console)
+    {
+        var command = new Command("get", "Print a secret with its values, or one value alone with --key.") { Name, Key };
+        CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
+        {
+            var secret = await client.GetSecretAsync(parse.GetValue(Name)!, ct);
+            if (parse.GetValue(Key) is { } key)
+            {
+                if (!secret.Data.TryGetValue(key, out var value))
+                {
+                    await console.Error.WriteLineAsync($"clectl: secret '{secret.Name}' has no key '{key}'.");
+                    return ExitCodes.NotFound;
+                }
+
+                await console.Out.WriteAsync(value);
+                return ExitCodes.Ok;
+            }
+
+            if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
+            {
+                await Output.JsonAsync(console.Out, json =>
+                {
+                    json.WriteStartObject();
+                    Output.Metadata(json, secret.Metadata);
+                    json.WriteStartObject("data");
+                    foreach (var (k, v) in secret.Data.OrderBy(p => p.Key, StringComparer.Ordinal))
+                    {
+                        json.WriteString(k, v);
+                    }
+
+                    json.WriteEndObject();
+                    json.WriteEndObject();
+                });
+            }
+            else
+            {
+                await Output.TableAsync(console.Out, Output.MetadataHeaders, [Output.Row(secret.Metadata)]);
+                await console.Out.WriteLineAsync();
+                await Output.TableAsync(console.Out, ["KEY", "VALUE"], secret.Data.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new[] { p.Key, p.Value }));
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command UpdateCommand(CliConsole console)
+    {
+        var command = new Command("update", "Set keys of a secret (others are kept), by compare-and-swap on its revision.")
+        {
+            Name, FromLiteral, FromFile, Username, PasswordStdin, Endpoint, IfRevision,
+        };
+        CliAction.Set(command, console, async (parse, ct) =>
+        {
+            var changes = await ReadDataAsync(parse, console);
+            if (changes.Count == 0)
+            {
+                throw new CliUsageException("Nothing to update: give --from-literal, --from-file, --username, --password-stdin or --endpoint.");
+            }
+
+            return await CliAction.WithClientAsync(parse, async client =>
+            {
+                var name = parse.GetValue(Name)!;
+                var current = await client.GetSecretAsync(name, ct);
+                var merged = new Dictionary<string, string>(current.Data, StringComparer.Ordinal);
+                foreach (var (k, v) in changes)
+                {
+                    merged[k] = v;
+                }
+
+                var expected = parse.GetValue(IfRevision) ?? current.Metadata.Revision;
+                var metadata = await client.UpdateSecretAsync(name, merged, expectedRevision: expected, cancellationToken: ct);
+                await Output.MetadataAsync(console.Out, parse.GetValue(GlobalOptions.Output), metadata);
+                return ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+
+    private static Command DeleteCommand(CliConsole console)
+    {
+        var command = new Command("delete", "Delete a secret.") { Name, IfRevision };
+        CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
+        {
+            var name = parse.GetValue(Name)!;
+            await client.DeleteSecretAsync(name, parse.GetValue(IfRevision), ct);
+            await console.Out.WriteLineAsync($"deleted {name}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command ListCommand(CliConsole console)
+    {
+        var command = new Command("list", "List secrets (names and metadata, never values).") { Prefix };
+        CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
+        {
+            var items = new List<SecretMetadata>();
+            await foreach (var metadata in client.ListSecretsAsync(parse.GetValue(Prefix) ?? "", ct))
+            {
+                items.Add(metadata);
+            }
+
+            if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
+            {
+                await Output.JsonAsync(console.Out, json =>
+                {
+                    json.WriteStartObject();
+                    json.WriteStartArray("items");
+                    foreach (var item in items)
+                    {
+                        json.WriteStartObject();
+                        Output.Metadata(json, item);
+                        json.WriteEndObject();
+                    }
+
+                    json.WriteEndArray();
+                    json.WriteEndObject();
+                });
+            }
+            else
+            {
+                await Output.TableAsync(console.Out, Output.MetadataHeaders, items.Select(Output.Row));
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static SecretType ParseType(string? value) => value switch
+    {
+        "opaque" => SecretType.Opaque,
+        "login" => SecretType.Login,
+        _ => throw new CliUsageException($"--type must be opaque or login, not '{value}'."),
+    };
+
+    private static async Task<Dictionary<string, string>> ReadDataAsync(ParseResult parse, CliConsole console)
+    {
+        var data = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var literal in parse.GetValue(FromLiteral) ?? [])
+        {
+            var (key, value) = Split(literal, "--from-literal");
+            Add(data, key, value);
+        }
+
+        foreach (var fileSpec in parse.GetValue(FromFile) ?? [])
+        {
+            var (key, path) = Split(fileSpec, "--from-file");
+            Add(data, key, await File.ReadAllTextAsync(path));
+        }
+
+        if (parse.GetValue(Username) is { } username)
+        {
+            Add(data, "username", username);
+        }
+
+        if (parse.GetValue(PasswordStdin))
+        {
+            var password = (await console.In.ReadToEndAsync()).TrimEnd('\n').TrimEnd('\r');
+            if (password.Length == 0)
+            {
+                throw new CliUsageException("--password-stdin read an empty password.");
+            }
+
+            Add(data, "password", password);
+        }
+
+        if (parse.GetValue(Endpoint) is { } endpoint)
+        {
+            Add(data, "endpoint", endpoint);
+        }
+
+        return data;
+    }
+
+    private static (string Key, string Value) Split(string spec, string option)
+    {
+        var at = spec.IndexOf('=', StringComparison.Ordinal);
+        return at > 0 ? (spec[..at], spec[(at + 1)..]) : throw new CliUsageException($"{option} takes KEY=VALUE; got a value without a key.");
+    }
+
+    private static void Add(Dictionary<string, string> data, string key, string value)
+    {
+        if (!data.TryAdd(key, value))
+        {
+            throw new CliUsageException($"Key '{key}' is given twice.");
+        }
+    }
+}
