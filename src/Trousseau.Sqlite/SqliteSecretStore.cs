@@ -22,6 +22,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Lock _initializeLock = new();
+    private readonly PointReaderPool _readers;
     private bool _initialized;
 
     /// <summary>Creates the store; the file is opened, or created, on first use.</summary>
@@ -39,25 +40,39 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             Pooling = true,
             DefaultTimeout = (int)Math.Ceiling(value.BusyTimeout.TotalSeconds),
         }.ToString();
+        _readers = new PointReaderPool(_connectionString, maxIdle: Math.Max(4, 2 * Environment.ProcessorCount));
     }
 
     /// <inheritdoc />
     public string Name => StoreName;
 
     /// <inheritdoc />
-    public async ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
+    public ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
-        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await Guard(async () =>
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        PointReader reader;
+        try
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT value, revision FROM secrets WHERE key = $key";
-            command.Parameters.AddWithValue("$key", key);
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-                ? new StoreEntry(key, (byte[])reader[0], reader.GetInt64(1))
-                : null;
-        }).ConfigureAwait(false);
+            EnsureInitialized();
+            reader = _readers.Rent();
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw Unavailable(ex);
+        }
+
+        try
+        {
+            var entry = reader.Read(key);
+            _readers.Return(reader);
+            return new ValueTask<StoreEntry?>(entry);
+        }
+        catch (SqliteException ex)
+        {
+            reader.Dispose();
+            throw Unavailable(ex);
+        }
     }
 
     /// <inheritdoc />
@@ -146,6 +161,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     public void Dispose()
     {
         _writeLock.Dispose();
+        _readers.Dispose();
         using var connection = new SqliteConnection(_connectionString);
         SqliteConnection.ClearPool(connection);
     }
@@ -176,11 +192,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         var connection = new SqliteConnection(_connectionString);
         try
         {
-            if (!Volatile.Read(ref _initialized))
-            {
-                Initialize();
-            }
-
+            EnsureInitialized();
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA synchronous = FULL";
@@ -191,6 +203,14 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             throw Unavailable(ex);
+        }
+    }
+
+    private void EnsureInitialized()
+    {
+        if (!Volatile.Read(ref _initialized))
+        {
+            Initialize();
         }
     }
 
