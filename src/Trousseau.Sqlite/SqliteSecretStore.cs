@@ -8,7 +8,9 @@ namespace Trousseau.Sqlite;
 /// <summary>
 /// Encrypted secret records in one SQLite file. The database runs in WAL mode with full synchronous commits, so a
 /// crash mid-write leaves either the old record or the new one, never a torn one. Revisions come from one counter
-/// per database: they grow with every write and are never reused, even after a delete.
+/// per database: they grow with every write and are never reused, even after a delete. The file belongs to one
+/// store instance at a time (an advisory lock on <c>&lt;path&gt;.lock</c>), which lets reads be answered from an
+/// in-memory copy of the encrypted records that every write keeps in step.
 /// </summary>
 public sealed class SqliteSecretStore : ISecretStore, IDisposable
 {
@@ -23,6 +25,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Lock _initializeLock = new();
     private readonly PointReaderPool _readers;
+    private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024);
+    private OwnerLock? _ownerLock;
     private bool _initialized;
 
     /// <summary>Creates the store; the file is opened, or created, on first use.</summary>
@@ -40,7 +44,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             Pooling = true,
             DefaultTimeout = (int)Math.Ceiling(value.BusyTimeout.TotalSeconds),
         }.ToString();
-        _readers = new PointReaderPool(_connectionString, maxIdle: Math.Max(4, 2 * Environment.ProcessorCount));
+        _readers = new PointReaderPool(_connectionString, maxIdle: Math.Max(16, 4 * Environment.ProcessorCount));
     }
 
     /// <inheritdoc />
@@ -51,7 +55,13 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
+        if (_cache.TryGet(key, out var cached))
+        {
+            return new ValueTask<StoreEntry?>(cached);
+        }
+
         PointReader reader;
+        var generation = _cache.Generation;
         try
         {
             EnsureInitialized();
@@ -66,6 +76,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         {
             var entry = reader.Read(key);
             _readers.Return(reader);
+            if (entry is not null)
+            {
+                _cache.AddIfUnchanged(entry, generation);
+            }
+
             return new ValueTask<StoreEntry?>(entry);
         }
         catch (SqliteException ex)
@@ -76,35 +91,41 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
-        WriteAsync(key, (connection, transaction) =>
+    public ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
+    {
+        var bytes = value.ToArray();
+        return WriteAsync(key, bytes, (connection, transaction) =>
         {
             var revision = NextRevision(connection, transaction);
             using var insert = Command(connection, transaction, "INSERT INTO secrets (key, value, revision) VALUES ($key, $value, $revision) ON CONFLICT (key) DO NOTHING");
             insert.Parameters.AddWithValue("$key", key);
-            insert.Parameters.AddWithValue("$value", value.ToArray());
+            insert.Parameters.AddWithValue("$value", bytes);
             insert.Parameters.AddWithValue("$revision", revision);
             return insert.ExecuteNonQuery() == 1
                 ? revision
                 : throw new SecretConflictException(key, SecretConflictReason.AlreadyExists);
         }, cancellationToken);
+    }
 
     /// <inheritdoc />
-    public ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default) =>
-        WriteAsync(key, (connection, transaction) =>
+    public ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default)
+    {
+        var bytes = value.ToArray();
+        return WriteAsync(key, bytes, (connection, transaction) =>
         {
             var revision = NextRevision(connection, transaction);
             using var update = Command(connection, transaction, "UPDATE secrets SET value = $value, revision = $revision WHERE key = $key AND revision = $expected");
             update.Parameters.AddWithValue("$key", key);
-            update.Parameters.AddWithValue("$value", value.ToArray());
+            update.Parameters.AddWithValue("$value", bytes);
             update.Parameters.AddWithValue("$revision", revision);
             update.Parameters.AddWithValue("$expected", expectedRevision);
             return update.ExecuteNonQuery() == 1 ? revision : throw Mismatch(connection, transaction, key);
         }, cancellationToken);
+    }
 
     /// <inheritdoc />
     public async ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-        await WriteAsync(key, (connection, transaction) =>
+        await WriteAsync(key, value: null, (connection, transaction) =>
         {
             using var delete = Command(connection, transaction, "DELETE FROM secrets WHERE key = $key AND ($expected IS NULL OR revision = $expected)");
             delete.Parameters.AddWithValue("$key", key);
@@ -162,11 +183,13 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         _writeLock.Dispose();
         _readers.Dispose();
+        _ownerLock?.Dispose();
         using var connection = new SqliteConnection(_connectionString);
         SqliteConnection.ClearPool(connection);
     }
 
-    private async ValueTask<long> WriteAsync(string key, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="write"/> in one immediate transaction; <paramref name="value"/> is the record written (null: deleted).</summary>
+    private async ValueTask<long> WriteAsync(string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -178,6 +201,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                 using var transaction = connection.BeginTransaction(deferred: false);
                 var result = write(connection, transaction);
                 transaction.Commit();
+                _cache.Written(key, value is null ? null : new StoreEntry(key, value, result));
                 return Task.FromResult(result);
             }).ConfigureAwait(false);
         }
@@ -224,6 +248,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             }
 
             OwnerOnlyFile.EnsureExists(_path);
+            _ownerLock = OwnerLock.Acquire(_path);
             using var connection = new SqliteConnection(_connectionString);
             connection.Open();
             using var command = connection.CreateCommand();
