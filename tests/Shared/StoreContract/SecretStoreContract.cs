@@ -1,0 +1,274 @@
+using System.Security.Cryptography;
+using Xunit;
+
+namespace Trousseau.Tests.StoreContract;
+
+/// <summary>
+/// What every <see cref="ISecretStore"/> promises. A store's test class derives from this and says how to open
+/// the store; the same facts then run against memory, SQLite and etcd.
+/// </summary>
+public abstract class SecretStoreContract
+{
+    /// <summary>Opens an empty store (or one whose keys do not collide with other tests).</summary>
+    protected abstract ISecretStore OpenStore();
+
+    /// <summary>A key unique to this test, so that stores shared between tests do not collide.</summary>
+    protected virtual string Key(string name) => name;
+
+    private static byte[] Value(string text) => System.Text.Encoding.UTF8.GetBytes(text);
+
+    private static string Text(ReadOnlyMemory<byte> value) => System.Text.Encoding.UTF8.GetString(value.Span);
+
+    [Fact]
+    public async Task Create_then_get_returns_the_value_and_a_positive_revision()
+    {
+        var store = OpenStore();
+
+        var revision = await store.CreateAsync(Key("app/one"), Value("v1"));
+        var entry = await store.GetAsync(Key("app/one"));
+
+        Assert.True(revision > 0);
+        Assert.NotNull(entry);
+        Assert.Equal(Key("app/one"), entry.Key);
+        Assert.Equal(Value("v1"), entry.Value.ToArray());
+        Assert.Equal(revision, entry.Revision);
+    }
+
+    [Fact]
+    public async Task Get_of_a_missing_key_returns_null()
+    {
+        var store = OpenStore();
+
+        Assert.Null(await store.GetAsync(Key("missing")));
+    }
+
+    [Fact]
+    public async Task Create_of_an_existing_key_conflicts_and_keeps_the_first_value()
+    {
+        var store = OpenStore();
+        var revision = await store.CreateAsync(Key("dup"), Value("first"));
+
+        var error = await Assert.ThrowsAsync<SecretConflictException>(async () => await store.CreateAsync(Key("dup"), Value("second")));
+
+        Assert.Equal(SecretConflictReason.AlreadyExists, error.Reason);
+        var entry = await store.GetAsync(Key("dup"));
+        Assert.Equal(("first", revision), (Text(entry!.Value), entry.Revision));
+    }
+
+    [Fact]
+    public async Task Update_at_the_current_revision_replaces_the_value_and_raises_the_revision()
+    {
+        var store = OpenStore();
+        var created = await store.CreateAsync(Key("upd"), Value("v1"));
+
+        var updated = await store.UpdateAsync(Key("upd"), Value("v2"), created);
+
+        Assert.True(updated > created);
+        var entry = await store.GetAsync(Key("upd"));
+        Assert.Equal(("v2", updated), (Text(entry!.Value), entry.Revision));
+    }
+
+    [Fact]
+    public async Task Update_at_a_stale_revision_conflicts_and_changes_nothing()
+    {
+        var store = OpenStore();
+        var created = await store.CreateAsync(Key("stale"), Value("v1"));
+        var updated = await store.UpdateAsync(Key("stale"), Value("v2"), created);
+
+        var error = await Assert.ThrowsAsync<SecretConflictException>(async () => await store.UpdateAsync(Key("stale"), Value("v3"), created));
+
+        Assert.Equal(SecretConflictReason.RevisionMismatch, error.Reason);
+        var entry = await store.GetAsync(Key("stale"));
+        Assert.Equal(("v2", updated), (Text(entry!.Value), entry.Revision));
+    }
+
+    [Fact]
+    public async Task Update_of_a_missing_key_is_not_found()
+    {
+        var store = OpenStore();
+
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await store.UpdateAsync(Key("nothing"), Value("v"), 1));
+        Assert.Null(await store.GetAsync(Key("nothing")));
+    }
+
+    [Fact]
+    public async Task Delete_removes_the_key_and_a_second_delete_is_not_found()
+    {
+        var store = OpenStore();
+        await store.CreateAsync(Key("del"), Value("v"));
+
+        await store.DeleteAsync(Key("del"));
+
+        Assert.Null(await store.GetAsync(Key("del")));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await store.DeleteAsync(Key("del")));
+    }
+
+    [Fact]
+    public async Task Delete_at_a_stale_revision_conflicts_and_keeps_the_record()
+    {
+        var store = OpenStore();
+        var created = await store.CreateAsync(Key("keep"), Value("v1"));
+        var updated = await store.UpdateAsync(Key("keep"), Value("v2"), created);
+
+        await Assert.ThrowsAsync<SecretConflictException>(async () => await store.DeleteAsync(Key("keep"), created));
+        Assert.NotNull(await store.GetAsync(Key("keep")));
+
+        await store.DeleteAsync(Key("keep"), updated);
+        Assert.Null(await store.GetAsync(Key("keep")));
+    }
+
+    [Fact]
+    public async Task A_recreated_key_never_gets_an_old_revision_back()
+    {
+        var store = OpenStore();
+        var first = await store.CreateAsync(Key("again"), Value("v1"));
+        var second = await store.UpdateAsync(Key("again"), Value("v2"), first);
+        await store.DeleteAsync(Key("again"));
+
+        var recreated = await store.CreateAsync(Key("again"), Value("v3"));
+
+        Assert.True(recreated > second);
+        await Assert.ThrowsAsync<SecretConflictException>(async () => await store.UpdateAsync(Key("again"), Value("v4"), first));
+    }
+
+    [Fact]
+    public async Task List_returns_exactly_the_keys_under_the_prefix_in_ordinal_order()
+    {
+        var store = OpenStore();
+        foreach (var name in new[] { "team/b", "team/a", "team/a/nested", "teams/x", "other/a", "team" })
+        {
+            await store.CreateAsync(Key(name), Value(name));
+        }
+
+        var listed = await ToListAsync(store.ListAsync(Key("team/")));
+
+        Assert.Equal([Key("team/a"), Key("team/a/nested"), Key("team/b")], listed.Select(e => e.Key));
+        Assert.All(listed, e => Assert.Equal(Value(e.Key[(e.Key.IndexOf("team/", StringComparison.Ordinal))..]), e.Value.ToArray()));
+    }
+
+    [Fact]
+    public async Task List_with_a_prefix_that_matches_nothing_is_empty()
+    {
+        var store = OpenStore();
+        await store.CreateAsync(Key("present"), Value("v"));
+
+        Assert.Empty(await ToListAsync(store.ListAsync(Key("absent/"))));
+    }
+
+    [Fact]
+    public async Task List_does_not_treat_prefix_characters_as_patterns()
+    {
+        var store = OpenStore();
+        await store.CreateAsync(Key("a_b/one"), Value("1"));
+        await store.CreateAsync(Key("axb/two"), Value("2"));
+        await store.CreateAsync(Key("a%b/three"), Value("3"));
+
+        Assert.Equal([Key("a_b/one")], (await ToListAsync(store.ListAsync(Key("a_b/")))).Select(e => e.Key));
+        Assert.Equal([Key("a%b/three")], (await ToListAsync(store.ListAsync(Key("a%b/")))).Select(e => e.Key));
+    }
+
+    [Fact]
+    public async Task Values_up_to_one_mebibyte_round_trip_exactly()
+    {
+        var store = OpenStore();
+        var value = RandomNumberGenerator.GetBytes(1024 * 1024);
+
+        var created = await store.CreateAsync(Key("big"), value);
+        var replacement = RandomNumberGenerator.GetBytes(1024 * 1024);
+        var updated = await store.UpdateAsync(Key("big"), replacement, created);
+
+        var entry = await store.GetAsync(Key("big"));
+        Assert.Equal(updated, entry!.Revision);
+        Assert.True(entry.Value.Span.SequenceEqual(replacement));
+    }
+
+    [Fact]
+    public async Task Of_concurrent_updates_at_one_revision_exactly_one_wins()
+    {
+        var store = OpenStore();
+        var created = await store.CreateAsync(Key("race"), Value("start"));
+        using var start = new ManualResetEventSlim();
+
+        var attempts = Enumerable.Range(0, 12).Select(i => Task.Run(async () =>
+        {
+            start.Wait();
+            try
+            {
+                return (Writer: i, Revision: (long?)await store.UpdateAsync(Key("race"), Value($"writer-{i}"), created));
+            }
+            catch (SecretConflictException)
+            {
+                return (Writer: i, Revision: null);
+            }
+        })).ToList();
+        start.Set();
+        var results = await Task.WhenAll(attempts);
+
+        var winner = Assert.Single(results, r => r.Revision is not null);
+        var entry = await store.GetAsync(Key("race"));
+        Assert.Equal(($"writer-{winner.Writer}", winner.Revision!.Value), (Text(entry!.Value), entry.Revision));
+    }
+
+    [Fact]
+    public async Task Of_concurrent_creates_of_one_key_exactly_one_wins()
+    {
+        var store = OpenStore();
+        using var start = new ManualResetEventSlim();
+
+        var attempts = Enumerable.Range(0, 12).Select(i => Task.Run(async () =>
+        {
+            start.Wait();
+            try
+            {
+                await store.CreateAsync(Key("first"), Value($"writer-{i}"));
+                return i;
+            }
+            catch (SecretConflictException)
+            {
+                return -1;
+            }
+        })).ToList();
+        start.Set();
+        var results = await Task.WhenAll(attempts);
+
+        var winner = Assert.Single(results, r => r >= 0);
+        Assert.Equal(Value($"writer-{winner}"), (await store.GetAsync(Key("first")))!.Value.ToArray());
+    }
+
+    [Fact]
+    public async Task Concurrent_writers_to_different_keys_all_land()
+    {
+        var store = OpenStore();
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
+        {
+            var revision = await store.CreateAsync(Key($"many/{i:D2}"), Value($"v{i}"));
+            await store.UpdateAsync(Key($"many/{i:D2}"), Value($"w{i}"), revision);
+        })));
+
+        var listed = await ToListAsync(store.ListAsync(Key("many/")));
+        Assert.Equal(50, listed.Count);
+        Assert.All(listed, e => Assert.Equal(Value($"w{int.Parse(e.Key[^2..], System.Globalization.CultureInfo.InvariantCulture)}"), e.Value.ToArray()));
+    }
+
+    [Fact]
+    public async Task The_store_reports_healthy()
+    {
+        var store = OpenStore();
+
+        var health = await store.CheckHealthAsync();
+
+        Assert.True(health.IsHealthy, health.Description);
+    }
+
+    private static async Task<List<StoreEntry>> ToListAsync(IAsyncEnumerable<StoreEntry> entries)
+    {
+        var list = new List<StoreEntry>();
+        await foreach (var entry in entries)
+        {
+            list.Add(entry);
+        }
+
+        return list;
+    }
+}

@@ -1,0 +1,153 @@
+using System.Text;
+using Trousseau.Tests.Unit.Support;
+
+namespace Trousseau.Tests.Unit.Envelope;
+
+/// <summary>Data keys are wrapped once and reused within their limits, so steady-state calls never reach the key provider.</summary>
+public sealed class DataKeyTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+    private readonly ManualTimeProvider _time = new();
+    private readonly LocalKeyRingProvider _ring;
+    private readonly CountingKeyProvider _provider;
+
+    public DataKeyTests()
+    {
+        _ring = KeyRings.Open(_directory.Combine("ring.json"), _time);
+        _provider = new CountingKeyProvider(_ring);
+    }
+
+    public void Dispose()
+    {
+        _ring.Dispose();
+        _directory.Dispose();
+    }
+
+    [Fact]
+    public async Task Round_trip_returns_the_plaintext_and_names_the_key()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time);
+        var current = await _ring.GetCurrentKeyAsync();
+
+        var sealedData = await encryptor.EncryptAsync("hunter2"u8.ToArray(), "ctx"u8.ToArray(), default);
+        var opened = await encryptor.DecryptAsync(sealedData.Ciphertext, "ctx"u8.ToArray(), default);
+
+        Assert.Equal("hunter2", Encoding.UTF8.GetString(opened));
+        Assert.Equal(("local", current.KeyId, current.Version), (sealedData.Provider, sealedData.KeyId, sealedData.KeyVersion));
+        Assert.DoesNotContain("hunter2", Encoding.Latin1.GetString(sealedData.Ciphertext), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_same_plaintext_twice_gives_different_ciphertexts()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time);
+
+        var first = await encryptor.EncryptAsync("same"u8.ToArray(), default, default);
+        var second = await encryptor.EncryptAsync("same"u8.ToArray(), default, default);
+
+        Assert.NotEqual(first.Ciphertext, second.Ciphertext);
+    }
+
+    [Fact]
+    public async Task Many_encryptions_and_decryptions_make_one_provider_call()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time);
+
+        var envelopes = new List<byte[]>();
+        for (var i = 0; i < 500; i++)
+        {
+            envelopes.Add((await encryptor.EncryptAsync(BitConverter.GetBytes(i), default, default)).Ciphertext);
+        }
+
+        for (var i = 0; i < envelopes.Count; i++)
+        {
+            Assert.Equal(i, BitConverter.ToInt32(await encryptor.DecryptAsync(envelopes[i], default, default)));
+        }
+
+        Assert.Equal((1, 0), (_provider.Wraps, _provider.Unwraps));
+    }
+
+    [Fact]
+    public async Task A_new_data_key_is_made_after_max_uses()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.MaxUses = 10);
+
+        for (var i = 0; i < 25; i++)
+        {
+            await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
+        }
+
+        Assert.Equal(3, _provider.Wraps);
+    }
+
+    [Fact]
+    public async Task A_new_data_key_is_made_after_max_age()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.MaxAge = TimeSpan.FromMinutes(5));
+        var before = await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
+
+        _time.Advance(TimeSpan.FromMinutes(6));
+        var after = await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
+
+        Assert.Equal(2, _provider.Wraps);
+        Assert.Equal("x", Encoding.UTF8.GetString(await encryptor.DecryptAsync(before.Ciphertext, default, default)));
+        Assert.Equal("x", Encoding.UTF8.GetString(await encryptor.DecryptAsync(after.Ciphertext, default, default)));
+    }
+
+    [Fact]
+    public async Task An_evicted_data_key_is_unwrapped_again_when_old_data_is_read()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheTimeToLive = TimeSpan.FromMinutes(10));
+        var old = await encryptor.EncryptAsync("old"u8.ToArray(), default, default);
+
+        _time.Advance(TimeSpan.FromMinutes(11));
+
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+        Assert.Equal(1, _provider.Unwraps);
+    }
+
+    [Fact]
+    public async Task A_second_encryptor_reads_what_the_first_wrote_with_one_unwrap()
+    {
+        using var writer = KeyRings.Encryptor(_provider, _time);
+        var envelopes = new List<byte[]>();
+        for (var i = 0; i < 20; i++)
+        {
+            envelopes.Add((await writer.EncryptAsync(BitConverter.GetBytes(i), default, default)).Ciphertext);
+        }
+
+        using var reader = KeyRings.Encryptor(_provider, _time);
+        foreach (var envelope in envelopes)
+        {
+            await reader.DecryptAsync(envelope, default, default);
+        }
+
+        Assert.Equal(1, _provider.Unwraps);
+    }
+
+    [Fact]
+    public async Task After_a_rotation_new_data_uses_the_new_key_and_old_data_stays_readable()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time);
+        var old = await encryptor.EncryptAsync("old"u8.ToArray(), default, default);
+
+        var rotated = await _ring.RotateAsync();
+        encryptor.RetireCurrentKey();
+        var fresh = await encryptor.EncryptAsync("new"u8.ToArray(), default, default);
+
+        Assert.Equal((rotated.KeyId, rotated.Version), (fresh.KeyId, fresh.KeyVersion));
+        Assert.NotEqual(old.KeyId, fresh.KeyId);
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+    }
+
+    [Fact]
+    public async Task Concurrent_first_writes_wrap_one_data_key()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time);
+
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(async () => await encryptor.EncryptAsync(BitConverter.GetBytes(i), default, default))));
+
+        Assert.Equal(1, _provider.Wraps);
+    }
+}
