@@ -1,0 +1,116 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Trousseau.Sqlite;
+using Trousseau.Tests.Unit.Support;
+
+namespace Trousseau.Tests.Unit.DependencyInjection;
+
+public sealed class ServiceRegistrationTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    private static IConfigurationSection Section(params (string Key, string Value)[] settings) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(s => KeyValuePair.Create<string, string?>(s.Key, s.Value)))
+            .Build()
+            .GetSection("Trousseau");
+
+    private ServiceCollection EmbeddedDefault(IConfigurationSection section)
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(section)
+            .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
+            .UseSqliteStore(store => store.Path = _directory.Combine("secrets.db"))
+            .UseInMemoryStore();
+        return services;
+    }
+
+    [Fact]
+    public async Task Every_registered_service_resolves()
+    {
+        var services = EmbeddedDefault(Section(("Trousseau:Store", "sqlite")));
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+
+        foreach (var descriptor in services.Where(d => !d.ServiceType.IsGenericTypeDefinition))
+        {
+            Assert.NotEmpty(provider.GetServices(descriptor.ServiceType).OfType<object>());
+        }
+
+        Assert.IsType<SqliteSecretStore>(provider.GetRequiredService<ISecretStore>());
+        Assert.IsType<LocalKeyRingProvider>(provider.GetRequiredService<IKeyProvider>());
+    }
+
+    [Fact]
+    public async Task The_configured_store_is_the_one_used()
+    {
+        await using var provider = EmbeddedDefault(Section(("Trousseau:Store", "memory"))).BuildServiceProvider();
+
+        Assert.IsType<InMemorySecretStore>(provider.GetRequiredService<ISecretStore>());
+    }
+
+    [Fact]
+    public async Task Two_stores_without_a_choice_name_the_key_to_set()
+    {
+        await using var provider = EmbeddedDefault(Section()).BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+
+        Assert.Contains("Trousseau:Store must name the store to use: one of sqlite, memory.", error.Failures);
+    }
+
+    [Fact]
+    public async Task An_unknown_backend_is_named_with_its_key_and_the_choices()
+    {
+        await using var provider = EmbeddedDefault(Section(("Trousseau:Store", "redis"), ("Trousseau:KeyProvider", "kms"))).BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+
+        Assert.Contains("Trousseau:Store is 'redis', which is not an available store: use one of sqlite, memory.", error.Failures);
+        Assert.Contains("Trousseau:KeyProvider is 'kms', which is not an available key provider: use one of local.", error.Failures);
+    }
+
+    [Theory]
+    [InlineData("Trousseau:DataKeys:MaxUses", "0")]
+    [InlineData("Trousseau:DataKeys:MaxAge", "-00:01:00")]
+    [InlineData("Trousseau:DataKeys:CacheSize", "0")]
+    [InlineData("Trousseau:DataKeys:CacheTimeToLive", "00:00:00")]
+    public async Task Out_of_range_data_key_settings_are_named(string key, string value)
+    {
+        await using var provider = EmbeddedDefault(Section(("Trousseau:Store", "memory"), (key, value))).BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+
+        Assert.StartsWith(key + " must ", Assert.Single(error.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task No_backend_at_all_says_which_builder_call_is_missing()
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { });
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+
+        Assert.Contains(error.Failures, f => f.Contains("UseLocalKeyRing()", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("UseSqliteStore() or UseInMemoryStore()", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Options_set_in_code_reach_the_library()
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(options => options.DataKeys.MaxUses = 2)
+            .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
+            .UseInMemoryStore();
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.Equal(2, provider.GetRequiredService<IOptions<TrousseauOptions>>().Value.DataKeys.MaxUses);
+        var trousseau = provider.GetRequiredService<ITrousseau>();
+        var sealedBytes = await trousseau.EncryptAsync("x"u8.ToArray());
+        Assert.Equal("x"u8.ToArray(), await trousseau.DecryptAsync(sealedBytes.Ciphertext));
+    }
+}

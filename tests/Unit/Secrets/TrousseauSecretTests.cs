@@ -1,0 +1,247 @@
+using System.Text;
+using Trousseau.Tests.Unit.Support;
+
+namespace Trousseau.Tests.Unit.Secrets;
+
+/// <summary>The secrets half of <see cref="ITrousseau"/>, in process, as an application uses it.</summary>
+public sealed class TrousseauSecretTests : IDisposable
+{
+    private readonly ManualTimeProvider _time = new();
+    private readonly LocalTrousseau _local;
+
+    public TrousseauSecretTests() => _local = new LocalTrousseau(_time);
+
+    private ITrousseau Trousseau => _local.Trousseau;
+
+    public void Dispose() => _local.Dispose();
+
+    private static Dictionary<string, string> Data(params (string Key, string Value)[] pairs) =>
+        pairs.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+
+    [Fact]
+    public async Task A_created_secret_reads_back_with_its_metadata()
+    {
+        var created = await Trousseau.CreateSecretAsync("payments/db", SecretType.Login, Data(("username", "app"), ("password", "s3cret"), ("endpoint", "db:5432")));
+
+        var secret = await Trousseau.GetSecretAsync("payments/db");
+
+        Assert.Equal(created, secret.Metadata);
+        Assert.Equal(SecretType.Login, secret.Type);
+        Assert.Equal("s3cret", secret.Data["password"]);
+        Assert.Equal(_time.GetUtcNow(), created.CreatedAt);
+        Assert.DoesNotContain("s3cret", secret.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stored_records_hold_no_plaintext()
+    {
+        await Trousseau.CreateSecretAsync("plain/check", SecretType.Opaque, Data(("token", "VISIBLE-IF-LEAKED")));
+
+        var entry = await _local.Store.GetAsync("plain/check");
+
+        Assert.DoesNotContain("VISIBLE-IF-LEAKED", Encoding.Latin1.GetString(entry!.Value.Span), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Creating_an_existing_name_conflicts_and_keeps_the_first()
+    {
+        await Trousseau.CreateSecretAsync("dup", SecretType.Opaque, Data(("k", "first")));
+
+        var error = await Assert.ThrowsAsync<SecretConflictException>(async () => await Trousseau.CreateSecretAsync("dup", SecretType.Opaque, Data(("k", "second"))));
+
+        Assert.Equal(SecretConflictReason.AlreadyExists, error.Reason);
+        Assert.Equal("first", (await Trousseau.GetSecretAsync("dup")).Data["k"]);
+    }
+
+    [Fact]
+    public async Task Update_replaces_the_data_keeps_the_creation_time_and_checks_the_revision()
+    {
+        var created = await Trousseau.CreateSecretAsync("svc/api", SecretType.Opaque, Data(("key", "v1")));
+        _time.Advance(TimeSpan.FromMinutes(3));
+
+        var updated = await Trousseau.UpdateSecretAsync("svc/api", Data(("key", "v2")), expectedRevision: created.Revision);
+        var stale = await Assert.ThrowsAsync<SecretConflictException>(
+            async () => await Trousseau.UpdateSecretAsync("svc/api", Data(("key", "v3")), expectedRevision: created.Revision));
+
+        var secret = await Trousseau.GetSecretAsync("svc/api");
+        Assert.Equal(SecretConflictReason.RevisionMismatch, stale.Reason);
+        Assert.Equal("v2", secret.Data["key"]);
+        Assert.Equal(created.CreatedAt, secret.Metadata.CreatedAt);
+        Assert.Equal(created.CreatedAt + TimeSpan.FromMinutes(3), secret.Metadata.UpdatedAt);
+        Assert.True(updated.Revision > created.Revision);
+    }
+
+    [Fact]
+    public async Task Missing_secrets_are_not_found_for_every_operation()
+    {
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("nope"));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.UpdateSecretAsync("nope", Data(("k", "v"))));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.DeleteSecretAsync("nope"));
+    }
+
+    [Fact]
+    public async Task Delete_checks_the_revision_when_given()
+    {
+        var created = await Trousseau.CreateSecretAsync("gone", SecretType.Opaque, Data(("k", "v")));
+        await Trousseau.UpdateSecretAsync("gone", Data(("k", "w")));
+
+        await Assert.ThrowsAsync<SecretConflictException>(async () => await Trousseau.DeleteSecretAsync("gone", created.Revision));
+        await Trousseau.DeleteSecretAsync("gone");
+
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gone"));
+    }
+
+    [Fact]
+    public async Task List_returns_metadata_under_the_prefix_only()
+    {
+        await Trousseau.CreateSecretAsync("team/a", SecretType.Opaque, Data(("k", "1")));
+        await Trousseau.CreateSecretAsync("team/b", SecretType.Login, Data(("username", "u"), ("password", "p")));
+        await Trousseau.CreateSecretAsync("other/c", SecretType.Opaque, Data(("k", "3")));
+
+        var listed = new List<SecretMetadata>();
+        await foreach (var item in Trousseau.ListSecretsAsync("team/"))
+        {
+            listed.Add(item);
+        }
+
+        Assert.Equal(["team/a", "team/b"], listed.Select(m => m.Name));
+        Assert.Equal([SecretType.Opaque, SecretType.Login], listed.Select(m => m.Type));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("Upper")]
+    [InlineData("/leading")]
+    [InlineData("trailing/")]
+    [InlineData("has space")]
+    [InlineData("dot..ok-but-ends-with.")]
+    public async Task Bad_names_are_refused_and_nothing_is_stored(string name)
+    {
+        var error = await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync(name, SecretType.Opaque, Data(("k", "v"))));
+
+        Assert.Equal("name", error.Field);
+        await foreach (var unused in _local.Store.ListAsync(string.Empty))
+        {
+            Assert.Fail("a refused secret was stored");
+        }
+    }
+
+    [Fact]
+    public async Task A_name_longer_than_253_characters_is_refused()
+    {
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync(new string('a', 254), SecretType.Opaque, Data(("k", "v"))));
+        await Trousseau.CreateSecretAsync(new string('a', 253), SecretType.Opaque, Data(("k", "v")));
+    }
+
+    [Fact]
+    public async Task Login_secrets_need_a_username_and_password_and_hold_nothing_else()
+    {
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l1", SecretType.Login, Data(("username", "u"))));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l2", SecretType.Login, Data(("password", "p"))));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l3", SecretType.Login, Data(("username", "u"), ("password", "p"), ("extra", "x"))));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l4", new SecretType("certificate"), Data(("k", "v"))));
+    }
+
+    [Fact]
+    public async Task Data_over_one_mebibyte_is_refused_and_data_just_under_is_kept()
+    {
+        var overhead = "k".Length;
+        await Assert.ThrowsAsync<SecretTooLargeException>(
+            async () => await Trousseau.CreateSecretAsync("big", SecretType.Opaque, Data(("k", new string('x', TrousseauLimits.MaxSecretDataBytes)))));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("big"));
+
+        await Trousseau.CreateSecretAsync("big", SecretType.Opaque, Data(("k", new string('x', TrousseauLimits.MaxSecretDataBytes - overhead))));
+        Assert.Equal(TrousseauLimits.MaxSecretDataBytes - overhead, (await Trousseau.GetSecretAsync("big")).Data["k"].Length);
+    }
+
+    [Fact]
+    public async Task A_record_moved_to_another_name_does_not_decrypt()
+    {
+        await Trousseau.CreateSecretAsync("origin", SecretType.Opaque, Data(("k", "v")));
+        var entry = await _local.Store.GetAsync("origin");
+        await _local.Store.CreateAsync("moved", entry!.Value);
+
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("moved"));
+    }
+
+    [Fact]
+    public async Task Generated_secrets_use_the_default_length_and_alphabet()
+    {
+        var generated = await Trousseau.GenerateSecretAsync("gen/default");
+
+        var value = Assert.Single((await Trousseau.GetSecretAsync("gen/default")).Data).Value;
+        Assert.Equal(SecretType.Opaque, generated.Type);
+        Assert.Equal(SecretGenerationOptions.DefaultLength, value.Length);
+        Assert.All(value, c => Assert.Contains(c, SecretGenerationOptions.DefaultAlphabet));
+    }
+
+    [Fact]
+    public async Task Generated_values_honour_length_and_alphabet_and_differ()
+    {
+        var options = new SecretGenerationOptions { Key = "pin", Length = 40, Alphabet = "0123456789" };
+        await Trousseau.GenerateSecretAsync("gen/one", options);
+        await Trousseau.GenerateSecretAsync("gen/two", options);
+
+        var one = (await Trousseau.GetSecretAsync("gen/one")).Data["pin"];
+        var two = (await Trousseau.GetSecretAsync("gen/two")).Data["pin"];
+
+        Assert.Equal(40, one.Length);
+        Assert.All(one, c => Assert.InRange(c, '0', '9'));
+        Assert.NotEqual(one, two);
+    }
+
+    [Fact]
+    public async Task A_generated_login_secret_gets_a_password_beside_its_username()
+    {
+        await Trousseau.GenerateSecretAsync("gen/login", new SecretGenerationOptions { Type = SecretType.Login, Username = "svc", Endpoint = "https://db" });
+
+        var secret = await Trousseau.GetSecretAsync("gen/login");
+
+        Assert.Equal("svc", secret.Data["username"]);
+        Assert.Equal("https://db", secret.Data["endpoint"]);
+        Assert.Equal(SecretGenerationOptions.DefaultLength, secret.Data["password"].Length);
+    }
+
+    [Theory]
+    [InlineData(0, SecretGenerationOptions.DefaultAlphabet)]
+    [InlineData(SecretGenerationOptions.MaxLength + 1, SecretGenerationOptions.DefaultAlphabet)]
+    [InlineData(10, "a")]
+    [InlineData(10, "aaaa")]
+    public async Task Bad_generation_options_are_refused(int length, string alphabet)
+    {
+        await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("gen/bad", new SecretGenerationOptions { Length = length, Alphabet = alphabet }));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gen/bad"));
+    }
+
+    [Fact]
+    public async Task Bytes_encrypt_and_decrypt_with_their_context()
+    {
+        var sealedBytes = await Trousseau.EncryptAsync("payload"u8.ToArray(), "tenant-1"u8.ToArray());
+
+        Assert.Equal("payload", Encoding.UTF8.GetString(await Trousseau.DecryptAsync(sealedBytes.Ciphertext, "tenant-1"u8.ToArray())));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.DecryptAsync(sealedBytes.Ciphertext, "tenant-2"u8.ToArray()));
+    }
+
+    [Fact]
+    public async Task Rewrap_moves_every_secret_to_the_current_key_and_keeps_the_values()
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            await Trousseau.CreateSecretAsync($"wrap/{i}", SecretType.Opaque, Data(("k", $"v{i}")));
+        }
+
+        var before = await _local.Keys.GetKeyStatusAsync();
+        var after = await _local.Keys.RotateKeyAsync();
+        var rewrapped = await _local.Keys.RewrapSecretsAsync();
+        var again = await _local.Keys.RewrapSecretsAsync();
+
+        Assert.NotEqual(before.KeyId, after.KeyId);
+        Assert.Equal(10, rewrapped);
+        Assert.Equal(0, again);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal($"v{i}", (await Trousseau.GetSecretAsync($"wrap/{i}")).Data["k"]);
+        }
+    }
+}
