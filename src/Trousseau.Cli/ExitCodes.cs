@@ -11,9 +11,14 @@ internal static class ExitCodes
     public const int Unauthorized = 5;
     public const int Unavailable = 6;
 
+    /// <summary>
+    /// The exit code for an error. Input the server refuses (a bad name, data over the limit, a login secret without
+    /// a username) is the caller's to fix, so it counts as a usage error, like a bad flag.
+    /// </summary>
     public static int For(Exception exception) => exception switch
     {
         CliUsageException => Usage,
+        InvalidInputException => Usage,
         SecretNotFoundException => NotFound,
         SecretConflictException => Conflict,
         AccessForbiddenException => Unauthorized,

@@ -1,0 +1,66 @@
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>One clectl, two trousseaud instances, switched by context.</summary>
+public sealed class CliContextTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private TrousseauServerProcess _first = null!;
+    private TrousseauServerProcess _second = null!;
+    private ClectlRunner _clectl = null!;
+
+    public async Task InitializeAsync()
+    {
+        var servers = await Task.WhenAll(
+            TrousseauServerProcess.StartAsync(_temp.Combine("first")),
+            TrousseauServerProcess.StartAsync(_temp.Combine("second")));
+        (_first, _second) = (servers[0], servers[1]);
+        _clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _first.DisposeAsync();
+        await _second.DisposeAsync();
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Contexts_choose_the_instance_and_are_stored_owner_only()
+    {
+        await SetContextAsync("first", _first, "first");
+        await SetContextAsync("second", _second, "second");
+
+        Ok(await _clectl.RunAsync("secret", "create", "where/am-i", "--from-literal", "k=on-first"));
+        Ok(await _clectl.RunAsync("context", "use", "second"));
+        Ok(await _clectl.RunAsync("secret", "create", "where/am-i", "--from-literal", "k=on-second"));
+
+        Assert.Equal("on-second", (await _clectl.RunAsync("secret", "get", "where/am-i", "--key", "k")).Stdout);
+        Assert.Equal("on-first", (await _clectl.RunAsync("--context", "first", "secret", "get", "where/am-i", "--key", "k")).Stdout);
+        Assert.Equal("on-first", (await _clectl.RunAsync("secret", "get", "where/am-i", "--key", "k", "--server", _first.BaseAddress.ToString(), "--token-file", _temp.Combine("first", "api.token"))).Stdout);
+
+        var list = await _clectl.RunAsync("context", "list", "-o", "json");
+        Ok(list);
+        using var contexts = JsonDocument.Parse(list.Stdout);
+        Assert.Equal("second", contexts.RootElement.GetProperty("current").GetString());
+        Assert.Equal(["first", "second"], contexts.RootElement.GetProperty("contexts").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_temp.Combine("config", "trousseau", "config.json")));
+    }
+
+    [Fact]
+    public async Task An_unknown_context_is_a_usage_error()
+    {
+        var result = await _clectl.RunAsync("--context", "nowhere", "secret", "list");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("nowhere", result.Stderr, StringComparison.Ordinal);
+    }
+
+    private async Task SetContextAsync(string name, TrousseauServerProcess server, string dataDir) =>
+        Ok(await _clectl.RunAsync("context", "set", name, "--server", server.BaseAddress.ToString(), "--token-file", _temp.Combine(dataDir, "api.token")));
+
+    private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
+}

@@ -1,0 +1,173 @@
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>A new user's first session: trousseaud on the embedded default and clectl, both as real processes.</summary>
+public sealed class CliSecretTests : IAsyncLifetime, IDisposable
+{
+    private const string Password = "Tr0ub4dor-&-3-horse-battery";
+
+    private readonly TempDirectory _temp = new();
+    private TrousseauServerProcess _server = null!;
+    private ClectlRunner _clectl = null!;
+
+    private string DataDir => _temp.Combine("data");
+
+    public async Task InitializeAsync()
+    {
+        _server = await TrousseauServerProcess.StartAsync(DataDir);
+        _clectl = ClectlRunner.For(_server, DataDir, _temp.Path);
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Login_secret_walkthrough_create_read_update_list_delete()
+    {
+        var create = await _clectl.RunWithInputAsync(Password + "\n", "secret", "create", "payments/db", "--type", "login", "--username", "app", "--password-stdin", "--endpoint", "postgres://db:5432");
+        AssertOk(create);
+        Assert.DoesNotContain(Password, create.Stdout, StringComparison.Ordinal);
+
+        var password = await _clectl.RunAsync("secret", "get", "payments/db", "--key", "password");
+        AssertOk(password);
+        Assert.Equal(Password, password.Stdout);
+
+        AssertOk(await _clectl.RunAsync("secret", "update", "payments/db", "--from-literal", "password=rotated-value-2"));
+        var after = await GetJsonAsync("payments/db");
+        Assert.Equal("rotated-value-2", after.GetProperty("data").GetProperty("password").GetString());
+        Assert.Equal("app", after.GetProperty("data").GetProperty("username").GetString());
+        Assert.Equal("login", after.GetProperty("type").GetString());
+
+        AssertOk(await _clectl.RunAsync("secret", "create", "payments/api", "--from-literal", "token=abc-123"));
+        var list = await _clectl.RunAsync("secret", "list", "--prefix", "payments/");
+        AssertOk(list);
+        Assert.Contains("payments/db", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains("payments/api", list.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("rotated-value-2", list.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("abc-123", list.Stdout, StringComparison.Ordinal);
+
+        var delete = await _clectl.RunAsync("secret", "delete", "payments/db");
+        AssertOk(delete);
+        var missing = await _clectl.RunAsync("secret", "get", "payments/db");
+        AssertFails(missing, 3);
+    }
+
+    [Fact]
+    public async Task Generate_makes_a_40_character_value_on_the_server_without_printing_it()
+    {
+        var generate = await _clectl.RunAsync("secret", "generate", "gen/session-key", "--key", "value", "--length", "40", "-o", "json");
+        AssertOk(generate);
+        using var metadata = JsonDocument.Parse(generate.Stdout);
+        Assert.False(metadata.RootElement.TryGetProperty("data", out _));
+
+        var value = await _clectl.RunAsync("secret", "get", "gen/session-key", "--key", "value");
+        AssertOk(value);
+        Assert.Equal(40, value.Stdout.Length);
+        Assert.DoesNotContain(value.Stdout, generate.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(value.Stdout, generate.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Duplicate_create_and_stale_revision_exit_4_and_change_nothing()
+    {
+        AssertOk(await _clectl.RunAsync("secret", "create", "dup/one", "--from-literal", "k=first"));
+        var first = await GetJsonAsync("dup/one");
+        var revision = first.GetProperty("revision").GetInt64();
+
+        AssertFails(await _clectl.RunAsync("secret", "create", "dup/one", "--from-literal", "k=second"), 4);
+        AssertOk(await _clectl.RunAsync("secret", "update", "dup/one", "--from-literal", "k=third", "--if-revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        AssertFails(await _clectl.RunAsync("secret", "update", "dup/one", "--from-literal", "k=fourth", "--if-revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture)), 4);
+        AssertFails(await _clectl.RunAsync("secret", "delete", "dup/one", "--if-revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture)), 4);
+
+        Assert.Equal("third", (await _clectl.RunAsync("secret", "get", "dup/one", "--key", "k")).Stdout);
+    }
+
+    [Fact]
+    public async Task A_wrong_or_missing_token_exits_5_and_reveals_nothing()
+    {
+        AssertOk(await _clectl.RunAsync("secret", "create", "auth/check", "--from-literal", "k=guarded-value"));
+
+        var wrong = await _clectl.With(("TROUSSEAU_TOKEN", "not-the-token")).RunAsync("secret", "get", "auth/check");
+        var none = await _clectl.With(("TROUSSEAU_HOME", _temp.Combine("elsewhere"))).RunAsync("secret", "list");
+
+        AssertFails(wrong, 5);
+        Assert.DoesNotContain("guarded-value", wrong.Stdout + wrong.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(0, none.ExitCode);
+        Assert.Empty(none.Stdout);
+    }
+
+    [Fact]
+    public async Task Values_come_from_files_and_get_prints_a_table_or_json()
+    {
+        var file = _temp.Combine("cert.pem");
+        await File.WriteAllTextAsync(file, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+        AssertOk(await _clectl.RunAsync("secret", "create", "tls/site", "--from-file", $"cert={file}", "--from-literal", "host=example.org"));
+
+        var table = await _clectl.RunAsync("secret", "get", "tls/site");
+        var json = await GetJsonAsync("tls/site");
+        var raw = await _clectl.RunAsync("secret", "get", "tls/site", "--key", "cert");
+
+        AssertOk(table);
+        Assert.Contains("example.org", table.Stdout, StringComparison.Ordinal);
+        Assert.Equal(await File.ReadAllTextAsync(file), json.GetProperty("data").GetProperty("cert").GetString());
+        Assert.Equal(await File.ReadAllTextAsync(file), raw.Stdout);
+        AssertFails(await _clectl.RunAsync("secret", "get", "tls/site", "--key", "absent"), 3);
+    }
+
+    [Fact]
+    public async Task Bad_names_and_bad_arguments_exit_2_without_contacting_storage()
+    {
+        AssertFails(await _clectl.RunAsync("secret", "create", "Bad Name", "--from-literal", "k=v"), 2);
+        AssertFails(await _clectl.RunAsync("secret", "create", "ok/name", "--from-literal", "no-equals-sign"), 2);
+        AssertFails(await _clectl.RunAsync("secret", "update", "ok/name"), 2);
+        AssertFails(await _clectl.RunAsync("secret", "frobnicate"), 2);
+
+        var list = await _clectl.RunAsync("secret", "list", "-o", "json");
+        AssertOk(list);
+        Assert.DoesNotContain("ok/name", list.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Key_rotate_changes_the_key_id_and_rewrap_moves_every_secret()
+    {
+        AssertOk(await _clectl.RunAsync("secret", "create", "keys/a", "--from-literal", "k=value-a"));
+        AssertOk(await _clectl.RunAsync("secret", "create", "keys/b", "--from-literal", "k=value-b"));
+        var before = await JsonAsync("key", "status");
+
+        var rotated = await JsonAsync("key", "rotate");
+        var status = await JsonAsync("key", "status");
+        var rewrap = await JsonAsync("key", "rewrap");
+        var again = await JsonAsync("key", "rewrap");
+
+        Assert.NotEqual(before.GetProperty("keyId").GetString(), rotated.GetProperty("keyId").GetString());
+        Assert.Equal(rotated.GetProperty("keyId").GetString(), status.GetProperty("keyId").GetString());
+        Assert.Equal("local", status.GetProperty("provider").GetString());
+        Assert.True(rewrap.GetProperty("rewrapped").GetInt64() >= 2);
+        Assert.Equal(0, again.GetProperty("rewrapped").GetInt64());
+        Assert.Equal("value-a", (await _clectl.RunAsync("secret", "get", "keys/a", "--key", "k")).Stdout);
+    }
+
+    private async Task<JsonElement> GetJsonAsync(string name) => await JsonAsync("secret", "get", name);
+
+    private async Task<JsonElement> JsonAsync(params string[] args)
+    {
+        var result = await _clectl.RunAsync([.. args, "-o", "json"]);
+        AssertOk(result);
+        using var document = JsonDocument.Parse(result.Stdout);
+        return document.RootElement.Clone();
+    }
+
+    private static void AssertOk(ProcessResult result) =>
+        Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
+
+    private static void AssertFails(ProcessResult result, int exitCode)
+    {
+        Assert.True(result.ExitCode == exitCode, $"expected exit {exitCode}, got {result.ExitCode}: {result.Stderr}");
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("clectl: ", line, StringComparison.Ordinal);
+        Assert.Empty(result.Stdout);
+    }
+}

@@ -1,0 +1,34 @@
+namespace Trousseau.Tests.Integration.Infrastructure;
+
+/// <summary>
+/// Runs the real clectl as a process, with its own working directory and <c>XDG_CONFIG_HOME</c>, and with the
+/// server address and token taken from the environment variables a user would set.
+/// </summary>
+internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<string, string?> environment)
+{
+    /// <summary>A runner pointed at <paramref name="server"/> with the token file of its data directory.</summary>
+    public static ClectlRunner For(TrousseauServerProcess server, string dataDir, string workingDirectory) =>
+        new(workingDirectory, new Dictionary<string, string?>
+        {
+            ["TROUSSEAU_SERVER"] = server.BaseAddress.ToString(),
+            ["TROUSSEAU_HOME"] = dataDir,
+            ["XDG_CONFIG_HOME"] = Path.Combine(workingDirectory, "config"),
+        });
+
+    public Task<ProcessResult> RunAsync(params string[] args) => RunWithInputAsync(stdin: null, args);
+
+    public Task<ProcessResult> RunWithInputAsync(string? stdin, params string[] args) =>
+        DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, workingDirectory, environment), stdin);
+
+    /// <summary>The same runner with some environment variables changed (a null value removes one).</summary>
+    public ClectlRunner With(params (string Name, string? Value)[] changes)
+    {
+        var copy = new Dictionary<string, string?>(environment);
+        foreach (var (name, value) in changes)
+        {
+            copy[name] = value;
+        }
+
+        return new ClectlRunner(workingDirectory, copy);
+    }
+}
