@@ -43,7 +43,10 @@ internal static class ApiRequests
         }
     }
 
-    /// <summary>The revision of <c>If-Match: "N"</c> (or <see langword="null"/> without one, or with <c>*</c>).</summary>
+    /// <summary>
+    /// The revision of <c>If-Match: "N"</c> (or <see langword="null"/> without one, or with <c>*</c>). A weak tag
+    /// (<c>W/"N"</c>) is refused: If-Match compares strongly (RFC 9110, section 13.1.1), and a revision is strong.
+    /// </summary>
     public static bool TryGetExpectedRevision(HttpContext context, out long? revision)
     {
         revision = null;
@@ -53,8 +56,7 @@ internal static class ApiRequests
             return true;
         }
 
-        var value = header.StartsWith("W/", StringComparison.Ordinal) ? header[2..] : header;
-        value = value.Trim('"');
+        var value = header.Length > 2 && header[0] == '"' && header[^1] == '"' ? header[1..^1] : header;
         if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0)
         {
             revision = parsed;

@@ -1,0 +1,306 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>Every route of the HTTP API on a real trousseaud, with the bad inputs a client can send.</summary>
+public sealed class HttpApiTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private TrousseauServerProcess _server = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
+        _http = new HttpClient { BaseAddress = _server.BaseAddress };
+        var token = (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim();
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _server.DisposeAsync();
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Create_get_update_delete_follow_the_contract()
+    {
+        using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"api/crud","type":"login","data":{"username":"u","password":"p1"}}""");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var metadata = await JsonAsync(created);
+        Assert.False(metadata.TryGetProperty("data", out _));
+        var revision = metadata.GetProperty("revision").GetInt64();
+
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/crud");
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal($"\"{revision}\"", read.Headers.ETag?.ToString());
+        var secret = await JsonAsync(read);
+        Assert.Equal("p1", secret.GetProperty("data").GetProperty("password").GetString());
+        Assert.Equal("login", secret.GetProperty("type").GetString());
+
+        using var updated = await SendAsync(HttpMethod.Put, "v1/secrets/api/crud", """{"data":{"username":"u","password":"p2"}}""", ifMatch: revision);
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        using var stale = await SendAsync(HttpMethod.Put, "v1/secrets/api/crud", """{"data":{"username":"u","password":"p3"}}""", ifMatch: revision);
+        await AssertProblemAsync(stale, HttpStatusCode.PreconditionFailed);
+        using var staleDelete = await SendAsync(HttpMethod.Delete, "v1/secrets/api/crud", ifMatch: revision);
+        await AssertProblemAsync(staleDelete, HttpStatusCode.PreconditionFailed);
+        Assert.Equal("p2", await PasswordAsync("api/crud"));
+
+        using var deleted = await SendAsync(HttpMethod.Delete, "v1/secrets/api/crud");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        using var gone = await SendAsync(HttpMethod.Get, "v1/secrets/api/crud");
+        await AssertProblemAsync(gone, HttpStatusCode.NotFound);
+        using var goneAgain = await SendAsync(HttpMethod.Delete, "v1/secrets/api/crud");
+        await AssertProblemAsync(goneAgain, HttpStatusCode.NotFound);
+        using var updateGone = await SendAsync(HttpMethod.Put, "v1/secrets/api/crud", """{"data":{"k":"v"}}""");
+        await AssertProblemAsync(updateGone, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Create_of_an_existing_name_is_409_and_keeps_the_first()
+    {
+        using var first = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"api/dup","type":"opaque","data":{"k":"first"}}""");
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+
+        using var second = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"api/dup","type":"opaque","data":{"k":"second"}}""");
+
+        await AssertProblemAsync(second, HttpStatusCode.Conflict);
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/dup");
+        Assert.Equal("first", (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString());
+    }
+
+    [Fact]
+    public async Task List_returns_items_under_the_prefix_without_values()
+    {
+        foreach (var name in new[] { "lst/a", "lst/b", "lstx/c" })
+        {
+            using var created = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"{{{name}}}","type":"opaque","data":{"k":"value-of-{{{name}}}"}}""");
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=lst/");
+        var text = await list.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        using var document = JsonDocument.Parse(text);
+        var items = document.RootElement.GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(["lst/a", "lst/b"], items.Select(i => i.GetProperty("name").GetString()));
+        Assert.All(items, i => Assert.False(i.TryGetProperty("data", out _)));
+        Assert.DoesNotContain("value-of-", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Generate_creates_a_value_on_the_server_and_returns_metadata_only()
+    {
+        using var generated = await SendAsync(HttpMethod.Post, "v1/secrets/api/generated/generate", """{"type":"opaque","key":"token","length":40}""");
+        var body = await generated.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.Created, generated.StatusCode);
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/generated");
+        var value = (await JsonAsync(read)).GetProperty("data").GetProperty("token").GetString()!;
+        Assert.Equal(40, value.Length);
+        Assert.DoesNotContain(value, body, StringComparison.Ordinal);
+
+        using var again = await SendAsync(HttpMethod.Post, "v1/secrets/api/generated/generate", """{"type":"opaque"}""");
+        await AssertProblemAsync(again, HttpStatusCode.Conflict);
+    }
+
+    [Theory]
+    [InlineData("{\"name\":\"bad/json\",\"type\":\"opaque\",\"data\":{\"k\":\"v\"}", "bad/json")]
+    [InlineData("{\"name\":\"bad/number\",\"type\":\"opaque\",\"data\":{\"k\":42}}", "bad/number")]
+    [InlineData("{\"name\":\"bad/array\",\"type\":\"opaque\",\"data\":[\"k\"]}", "bad/array")]
+    [InlineData("{\"name\":\"bad/extra\",\"type\":\"opaque\",\"data\":{\"k\":\"v\"},\"admin\":true}", "bad/extra")]
+    [InlineData("{\"name\":\"bad/type\",\"type\":\"certificate\",\"data\":{\"k\":\"v\"}}", "bad/type")]
+    [InlineData("{\"name\":\"bad/login\",\"type\":\"login\",\"data\":{\"password\":\"p\"}}", "bad/login")]
+    [InlineData("{\"name\":\"bad/nodata\",\"type\":\"opaque\"}", "bad/nodata")]
+    [InlineData("{\"name\":\"Bad Name\",\"type\":\"opaque\",\"data\":{\"k\":\"v\"}}", "bad name")]
+    [InlineData("{\"name\":\"/lead\",\"type\":\"opaque\",\"data\":{\"k\":\"v\"}}", "lead")]
+    [InlineData("null", "null")]
+    [InlineData("", "empty")]
+    public async Task A_bad_create_body_is_400_problem_json_and_stores_nothing(string body, string label)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "v1/secrets", body);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()), label);
+        Assert.Empty(await NamesAsync("bad/"));
+    }
+
+    [Fact]
+    public async Task A_bad_name_in_the_path_is_400()
+    {
+        using var upper = await SendAsync(HttpMethod.Get, "v1/secrets/Upper/Case");
+        using var dots = await SendAsync(HttpMethod.Put, "v1/secrets/ends-with-dot.", """{"data":{"k":"v"}}""");
+
+        await AssertProblemAsync(upper, HttpStatusCode.BadRequest);
+        await AssertProblemAsync(dots, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Data_over_one_mebibyte_is_413_and_a_body_over_the_request_limit_too()
+    {
+        var overData = new string('x', 1024 * 1024 + 1);
+        using var tooLarge = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"big/data","type":"opaque","data":{"k":"{{{overData}}}"}}""");
+        var hugeBody = new string('y', 5 * 1024 * 1024);
+        using var hugeRequest = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"big/body","type":"opaque","data":{"k":"{{{hugeBody}}}"}}""");
+
+        await AssertProblemAsync(tooLarge, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, hugeRequest.StatusCode);
+        Assert.Empty(await NamesAsync("big/"));
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_json_is_415()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/secrets")
+        {
+            Content = new StringContent("""{"name":"ct/x","type":"opaque","data":{"k":"v"}}""", Encoding.UTF8, "text/plain"),
+        };
+        using var response = await _http.SendAsync(request);
+
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Empty(await NamesAsync("ct/"));
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("\"abc\"")]
+    [InlineData("W/\"1\"")]
+    [InlineData("\"1")]
+    [InlineData("\"-1\"")]
+    public async Task A_malformed_if_match_is_400_and_changes_nothing(string ifMatch)
+    {
+        using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"im/one","type":"opaque","data":{"k":"v1"}}""");
+        Assert.True(created.IsSuccessStatusCode || created.StatusCode == HttpStatusCode.Conflict);
+
+        using var request = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/im/one") { Content = Json("""{"data":{"k":"changed"}}""") };
+        request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        using var response = await _http.SendAsync(request);
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/im/one");
+        Assert.Equal("v1", (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString());
+    }
+
+    [Fact]
+    public async Task Requests_without_a_valid_token_are_401_with_a_challenge()
+    {
+        using var anonymous = new HttpClient { BaseAddress = _server.BaseAddress };
+        using var none = await anonymous.GetAsync(new Uri("v1/secrets", UriKind.Relative));
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, "v1/secrets");
+        wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "wrong-token");
+        using var wrongResponse = await anonymous.SendAsync(wrong);
+        using var basic = new HttpRequestMessage(HttpMethod.Get, "v1/keys");
+        basic.Headers.Authorization = new AuthenticationHeaderValue("Basic", "dXNlcjpwYXNz");
+        using var basicResponse = await anonymous.SendAsync(basic);
+
+        foreach (var response in new[] { none, wrongResponse, basicResponse })
+        {
+            await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+            Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        }
+
+        using var health = await anonymous.GetAsync(new Uri("readyz", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Readyz_reports_the_key_provider_and_the_store()
+    {
+        using var response = await _http.GetAsync(new Uri("readyz", UriKind.Relative));
+        var report = await JsonAsync(response);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var checks = report.GetProperty("checks");
+        Assert.Equal("healthy", checks.GetProperty("key-provider").GetProperty("status").GetString());
+        Assert.Equal("healthy", checks.GetProperty("store").GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Encrypt_and_decrypt_round_trip_with_context_and_refuse_garbage()
+    {
+        using var encrypted = await SendAsync(HttpMethod.Post, "v1/encrypt", """{"plaintext":"aGVsbG8gd29ybGQ=","context":"dGVuYW50LTE="}""");
+        Assert.Equal(HttpStatusCode.OK, encrypted.StatusCode);
+        var ciphertext = (await JsonAsync(encrypted)).GetProperty("ciphertext").GetString();
+
+        using var decrypted = await SendAsync(HttpMethod.Post, "v1/decrypt", $$$"""{"ciphertext":"{{{ciphertext}}}","context":"dGVuYW50LTE="}""");
+        using var otherContext = await SendAsync(HttpMethod.Post, "v1/decrypt", $$$"""{"ciphertext":"{{{ciphertext}}}","context":"dGVuYW50LTI="}""");
+        using var garbage = await SendAsync(HttpMethod.Post, "v1/decrypt", """{"ciphertext":"VFJTAQEFbG9jYWwAAAAAAA=="}""");
+        using var notBase64 = await SendAsync(HttpMethod.Post, "v1/decrypt", """{"ciphertext":"%%%"}""");
+        using var noPlaintext = await SendAsync(HttpMethod.Post, "v1/encrypt", """{}""");
+
+        Assert.Equal("aGVsbG8gd29ybGQ=", (await JsonAsync(decrypted)).GetProperty("plaintext").GetString());
+        await AssertProblemAsync(otherContext, HttpStatusCode.BadRequest);
+        await AssertProblemAsync(garbage, HttpStatusCode.BadRequest);
+        await AssertProblemAsync(notBase64, HttpStatusCode.BadRequest);
+        await AssertProblemAsync(noPlaintext, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Key_routes_report_rotate_and_rewrap()
+    {
+        using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"keys/one","type":"opaque","data":{"k":"v"}}""");
+        using var status = await SendAsync(HttpMethod.Get, "v1/keys");
+        var before = await JsonAsync(status);
+        using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate");
+        var after = await JsonAsync(rotate);
+        using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap");
+
+        Assert.Equal("local", before.GetProperty("provider").GetString());
+        Assert.NotEqual(before.GetProperty("keyId").GetString(), after.GetProperty("keyId").GetString());
+        Assert.True((await JsonAsync(rewrap)).GetProperty("rewrapped").GetInt64() >= 1);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null, long? ifMatch = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = Json(body);
+        }
+
+        if (ifMatch is { } revision)
+        {
+            request.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{revision}\""));
+        }
+
+        return await _http.SendAsync(request);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
+    {
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return document.RootElement.Clone();
+    }
+
+    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await JsonAsync(response);
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
+        return problem;
+    }
+
+    private async Task<string> PasswordAsync(string name)
+    {
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/" + name);
+        return (await JsonAsync(read)).GetProperty("data").GetProperty("password").GetString()!;
+    }
+
+    private async Task<List<string>> NamesAsync(string prefix)
+    {
+        using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=" + Uri.EscapeDataString(prefix));
+        return (await JsonAsync(list)).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+    }
+}
