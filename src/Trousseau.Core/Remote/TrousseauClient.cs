@@ -57,6 +57,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     {
         SecretNames.Validate(name);
         ArgumentNullException.ThrowIfNull(data);
+        SecretData.Validate(type, data);
         var body = new CreateSecretBody(name, type.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
         var result = await SendAsync(HttpMethod.Post, "v1/secrets", Content(body, WireJson.Default.CreateSecretBody), WireJson.Default.SecretMetadataBody, name, null, cancellationToken).ConfigureAwait(false);
         return result.ToMetadata();
@@ -80,6 +81,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     {
         SecretNames.Validate(name);
         ArgumentNullException.ThrowIfNull(data);
+
+        // Without a type the server keeps the stored one and checks its rules; keys and size are checked here.
+        SecretData.Validate(type ?? SecretType.Opaque, data);
         var body = new UpdateSecretBody(type?.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
         var result = await SendAsync(HttpMethod.Put, SecretPath(name), Content(body, WireJson.Default.UpdateSecretBody), WireJson.Default.SecretMetadataBody, name, expectedRevision, cancellationToken)
             .ConfigureAwait(false);

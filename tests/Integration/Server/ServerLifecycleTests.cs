@@ -74,59 +74,122 @@ public sealed class ServerLifecycleTests : IDisposable
     public async Task Sigterm_under_write_load_exits_0_and_keeps_every_acknowledged_write()
     {
         await using var server = await TrousseauServerProcess.StartAsync(DataDir);
-        var token = (await File.ReadAllTextAsync(Path.Combine(DataDir, "api.token"))).Trim();
-        using var http = new HttpClient { BaseAddress = server.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var big = new string('x', 900 * 1024);
+        using var load = await WriteLoad.StartAsync(server, DataDir);
 
-        using var writes = new CancellationTokenSource();
-        var acknowledged = new List<string>();
-        var writer = Task.Run(async () =>
-        {
-            for (var i = 0; !writes.IsCancellationRequested; i++)
-            {
-                var name = $"inflight/{i}";
-                using var body = new StringContent($"{{\"name\":\"{name}\",\"type\":\"opaque\",\"data\":{{\"v\":\"{big}\"}}}}", Encoding.UTF8, "application/json");
-                try
-                {
-                    using var response = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), body);
-                    if (response.StatusCode == HttpStatusCode.Created)
-                    {
-                        lock (acknowledged)
-                        {
-                            acknowledged.Add(name);
-                        }
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    return;
-                }
-            }
-        });
-
-        await WaitUntilAsync(() => { lock (acknowledged) { return acknowledged.Count >= 3; } });
+        await load.WaitForAcknowledgedAsync(3);
         var exitCode = await server.StopAsync();
-        await writes.CancelAsync();
-        await writer;
+        var acknowledged = await load.StopAsync();
 
         Assert.Equal(0, exitCode);
-        await using var restarted = await TrousseauServerProcess.StartAsync(DataDir);
-        var clectl = ClectlRunner.For(restarted, DataDir, _temp.Path);
-        foreach (var name in acknowledged)
-        {
-            Assert.Equal(big.Length, (await clectl.RunAsync("secret", "get", name, "--key", "v")).Stdout.Length);
-        }
+        await AssertAllReadableAsync(acknowledged);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    [Fact]
+    public async Task A_crash_mid_write_loses_no_acknowledged_write_and_leaves_no_torn_record()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!condition())
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir);
+        using var load = await WriteLoad.StartAsync(server, DataDir);
+
+        await load.WaitForAcknowledgedAsync(5);
+        await server.KillAsync();
+        var acknowledged = await load.StopAsync();
+
+        await AssertAllReadableAsync(acknowledged);
+    }
+
+    private async Task AssertAllReadableAsync(IReadOnlyCollection<string> acknowledged)
+    {
+        await using var restarted = await TrousseauServerProcess.StartAsync(DataDir);
+        var clectl = ClectlRunner.For(restarted, DataDir, _temp.Path);
+        var list = await clectl.RunAsync("secret", "list", "--prefix", "load/", "-o", "json");
+        Ok(list);
+        using var listed = System.Text.Json.JsonDocument.Parse(list.Stdout);
+        var names = listed.RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+
+        Assert.Subset(names.ToHashSet(), acknowledged.ToHashSet());
+        foreach (var name in names)
         {
-            await Task.Delay(20, timeout.Token);
+            var value = await clectl.RunAsync("secret", "get", name, "--key", "v");
+            Ok(value);
+            Assert.Equal(WriteLoad.ValueLength, value.Stdout.Length);
         }
     }
 
     private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
+
+    /// <summary>Creates large secrets as fast as the server takes them and remembers which ones it acknowledged.</summary>
+    private sealed class WriteLoad : IDisposable
+    {
+        public const int ValueLength = 900 * 1024;
+
+        private readonly HttpClient _http;
+        private readonly List<string> _acknowledged = [];
+        private readonly CancellationTokenSource _stop = new();
+        private readonly SemaphoreSlim _progress = new(0);
+        private Task _writer = Task.CompletedTask;
+
+        private WriteLoad(HttpClient http) => _http = http;
+
+        public static async Task<WriteLoad> StartAsync(TrousseauServerProcess server, string dataDir)
+        {
+            var http = new HttpClient { BaseAddress = server.BaseAddress };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim());
+            var load = new WriteLoad(http);
+            load._writer = Task.Run(load.RunAsync);
+            return load;
+        }
+
+        public async Task WaitForAcknowledgedAsync(int count)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            for (var i = 0; i < count; i++)
+            {
+                await _progress.WaitAsync(timeout.Token);
+            }
+        }
+
+        public async Task<IReadOnlyCollection<string>> StopAsync()
+        {
+            await _stop.CancelAsync();
+            await _writer;
+            lock (_acknowledged)
+            {
+                return [.. _acknowledged];
+            }
+        }
+
+        public void Dispose()
+        {
+            _http.Dispose();
+            _stop.Dispose();
+            _progress.Dispose();
+        }
+
+        private async Task RunAsync()
+        {
+            var value = new string('x', ValueLength);
+            for (var i = 0; !_stop.IsCancellationRequested; i++)
+            {
+                var name = $"load/{i:D5}";
+                using var body = new StringContent($"{{\"name\":\"{name}\",\"type\":\"opaque\",\"data\":{{\"v\":\"{value}\"}}}}", Encoding.UTF8, "application/json");
+                try
+                {
+                    using var response = await _http.PostAsync(new Uri("v1/secrets", UriKind.Relative), body, _stop.Token);
+                    if (response.StatusCode == HttpStatusCode.Created)
+                    {
+                        lock (_acknowledged)
+                        {
+                            _acknowledged.Add(name);
+                        }
+
+                        _progress.Release();
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
 }

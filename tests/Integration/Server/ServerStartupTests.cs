@@ -116,6 +116,28 @@ public sealed class ServerStartupTests : IDisposable
         Assert.False(File.Exists(_temp.Combine("data", "store.db")));
     }
 
+    [Fact]
+    public async Task Auth_mode_none_serves_loopback_callers_without_a_token()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--Trousseau:Api:Auth:Mode=none"]);
+
+        using var keys = await server.Http.GetAsync(new Uri(server.BaseAddress, "v1/keys"));
+
+        Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+    }
+
+    [Fact]
+    public async Task Auth_mode_none_on_a_non_loopback_address_exits_2_naming_the_key()
+    {
+        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+            RepositoryPaths.ServerDll,
+            ["--urls", $"http://0.0.0.0:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), "--Trousseau:Api:Auth:Mode=none"],
+            _temp.Path));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Trousseau:Api:Auth:Mode", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
     public void Dispose() => _temp.Dispose();
 
     private static async Task AssertReadyAsync(TrousseauServerProcess server)

@@ -1,0 +1,95 @@
+using System.Text;
+using Trousseau.Remote;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Remote;
+
+/// <summary>The remote <see cref="ITrousseau"/> against a real trousseaud: same calls, same typed errors as in process.</summary>
+public sealed class TrousseauClientTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private TrousseauServerProcess _server = null!;
+    private HttpClient _http = null!;
+    private TrousseauClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
+        _http = new HttpClient { BaseAddress = _server.BaseAddress };
+        _client = new TrousseauClient(_http, (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _server.DisposeAsync();
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    private static Dictionary<string, string> Data(string key, string value) => new(StringComparer.Ordinal) { [key] = value };
+
+    [Fact]
+    public async Task Secrets_round_trip_through_the_interface()
+    {
+        ITrousseau trousseau = _client;
+        var created = await trousseau.CreateSecretAsync("remote/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "p" });
+        var updated = await trousseau.UpdateSecretAsync("remote/login", new Dictionary<string, string> { ["username"] = "u", ["password"] = "q" }, expectedRevision: created.Revision);
+        var secret = await trousseau.GetSecretAsync("remote/login");
+        var generated = await trousseau.GenerateSecretAsync("remote/generated", new SecretGenerationOptions { Length = 24 });
+        var listed = new List<string>();
+        await foreach (var item in trousseau.ListSecretsAsync("remote/"))
+        {
+            listed.Add(item.Name);
+        }
+
+        Assert.Equal(updated, secret.Metadata);
+        Assert.Equal("q", secret.Data["password"]);
+        Assert.Equal(SecretType.Login, secret.Type);
+        Assert.Equal(24, (await trousseau.GetSecretAsync(generated.Name)).Data.Single().Value.Length);
+        Assert.Equal(["remote/generated", "remote/login"], listed);
+
+        await trousseau.DeleteSecretAsync("remote/login", updated.Revision);
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await trousseau.GetSecretAsync("remote/login"));
+    }
+
+    [Fact]
+    public async Task Server_errors_arrive_as_the_same_typed_exceptions()
+    {
+        var created = await _client.CreateSecretAsync("remote/typed", SecretType.Opaque, Data("k", "v"));
+        await _client.UpdateSecretAsync("remote/typed", Data("k", "w"));
+
+        var exists = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.CreateSecretAsync("remote/typed", SecretType.Opaque, Data("k", "v")));
+        var stale = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.UpdateSecretAsync("remote/typed", Data("k", "x"), expectedRevision: created.Revision));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _client.DeleteSecretAsync("remote/absent"));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await _client.CreateSecretAsync("remote/login-bad", SecretType.Login, Data("password", "p")));
+        await Assert.ThrowsAsync<SecretTooLargeException>(async () => await _client.CreateSecretAsync("remote/big", SecretType.Opaque, Data("k", new string('x', TrousseauLimits.MaxSecretDataBytes + 1))));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await _client.DecryptAsync(Encoding.ASCII.GetBytes("TRS garbage that is long enough to parse")));
+
+        Assert.Equal(SecretConflictReason.AlreadyExists, exists.Reason);
+        Assert.Equal(SecretConflictReason.RevisionMismatch, stale.Reason);
+    }
+
+    [Fact]
+    public async Task A_wrong_token_is_forbidden_and_a_stopped_server_is_unavailable()
+    {
+        using var http = new HttpClient { BaseAddress = _server.BaseAddress };
+        var wrong = new TrousseauClient(http, "not-the-token");
+        await Assert.ThrowsAsync<AccessForbiddenException>(async () => await wrong.GetKeyStatusAsync());
+
+        using var nowhere = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{FreePort.Next()}/") };
+        var down = new TrousseauClient(nowhere, "token");
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await down.GetSecretAsync("any"));
+        Assert.DoesNotContain("token", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bytes_encrypted_remotely_decrypt_remotely_under_the_same_context_only()
+    {
+        var sealedBytes = await _client.EncryptAsync("remote payload"u8.ToArray(), "ctx-a"u8.ToArray());
+
+        Assert.Equal("local", sealedBytes.Provider);
+        Assert.Equal("remote payload", Encoding.UTF8.GetString(await _client.DecryptAsync(sealedBytes.Ciphertext, "ctx-a"u8.ToArray())));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await _client.DecryptAsync(sealedBytes.Ciphertext, "ctx-b"u8.ToArray()));
+    }
+}
