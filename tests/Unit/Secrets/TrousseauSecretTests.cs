@@ -244,4 +244,34 @@ public sealed class TrousseauSecretTests : IDisposable
             Assert.Equal($"v{i}", (await Trousseau.GetSecretAsync($"wrap/{i}")).Data["k"]);
         }
     }
+
+    [Fact]
+    public async Task Rewrap_beside_concurrent_writers_never_loses_a_write()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            await Trousseau.CreateSecretAsync($"busy/{i:D2}", SecretType.Opaque, Data(("k", "v0")));
+        }
+
+        await _local.Keys.RotateKeyAsync();
+        var writers = Task.Run(async () =>
+        {
+            for (var round = 1; round <= 5; round++)
+            {
+                for (var i = 0; i < 50; i++)
+                {
+                    await Trousseau.UpdateSecretAsync($"busy/{i:D2}", Data(("k", $"v{round}")));
+                }
+            }
+        });
+        var rewrapped = await _local.Keys.RewrapSecretsAsync();
+        await writers;
+
+        Assert.InRange(rewrapped, 0, 50);
+        Assert.Equal(0, await _local.Keys.RewrapSecretsAsync());
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal("v5", (await Trousseau.GetSecretAsync($"busy/{i:D2}")).Data["k"]);
+        }
+    }
 }
