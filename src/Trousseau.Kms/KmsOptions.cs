@@ -1,14 +1,24 @@
 namespace Trousseau.Kms;
 
-/// <summary>
-/// The KMS plugin's socket, under <c>Trousseau:Kms</c>. Names and defaults are those of the configuration contract
-/// (CONTRACT.md); the gRPC services arrive with issue #4.
-/// </summary>
+/// <summary>The Kubernetes KMS plugin, under <c>Trousseau:Kms</c>.</summary>
 public sealed class KmsOptions
 {
-    /// <summary>Whether <c>trousseaud</c> serves the KMS plugin. Default <see langword="true"/>.</summary>
+    /// <summary>Whether the host serves the KMS plugin. Default <see langword="true"/>.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The Unix socket kube-apiserver calls; <c>&lt;data dir&gt;/kms.sock</c> in <c>trousseaud</c>.</summary>
+    /// <summary>
+    /// The Unix socket kube-apiserver calls, for example <c>/var/run/kmsplugin/socket.sock</c>; <c>trousseaud</c>
+    /// defaults it to <c>&lt;data dir&gt;/kms.sock</c>. The parent directory is created (mode 0700) when missing,
+    /// a stale socket file is replaced, the socket is made 0600 and removed on shutdown.
+    /// </summary>
     public string? Socket { get; set; }
+
+    /// <summary>
+    /// How long one key-provider call may take before the plugin answers UNAVAILABLE. Default 2 s, inside
+    /// kube-apiserver's 3 s deadline.
+    /// </summary>
+    public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a healthy Status result is reused before the provider is asked again. Default 5 s.</summary>
+    public TimeSpan StatusCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -51,7 +51,8 @@ internal static class TrousseauServer
             .UseLocalKeyRing()
             .UseSqliteStore()
             .UseInMemoryStore()
-            .AddHttpApi();
+            .AddHttpApi()
+            .AddKmsPlugin();
         builder.Services.AddHealthChecks().AddTrousseau();
 
         var app = builder.Build();

@@ -1,0 +1,245 @@
+using System.Reflection;
+using System.Text;
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using Trousseau.Kms.Grpc;
+
+namespace Trousseau.Kms;
+
+/// <summary>
+/// The KMS v2 and v1 services over one key provider: kube-apiserver's DEKs (or, in v2, its key seeds) are wrapped
+/// and unwrapped by the provider's key-encryption key. Every rule kube-apiserver checks is enforced here.
+/// </summary>
+internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> options, TimeProvider time)
+{
+    public const int MaxKeyIdBytes = 1024;
+    public const int MaxCiphertextBytes = 1024;
+    public const int MaxPlaintextBytes = 512;
+    public const int MaxAnnotationBytes = 32 * 1024;
+    public const string V1Version = "v1beta1";
+    public const string RuntimeName = "trousseau";
+
+    private readonly KmsOptions _options = options.Value;
+    private readonly Lock _statusLock = new();
+    private long? _healthyAt;
+
+    /// <summary>The methods, by the paths gRPC calls them at.</summary>
+    public IReadOnlyDictionary<string, UnaryMethod> Methods() => new Dictionary<string, UnaryMethod>(StringComparer.Ordinal)
+    {
+        ["/v2.KeyManagementService/Status"] = new(V2.StatusRequest.Parser, async (_, ct) => await StatusAsync(ct).ConfigureAwait(false)),
+        ["/v2.KeyManagementService/Encrypt"] = new(V2.EncryptRequest.Parser, async (m, ct) => await EncryptAsync((V2.EncryptRequest)m, ct).ConfigureAwait(false)),
+        ["/v2.KeyManagementService/Decrypt"] = new(V2.DecryptRequest.Parser, async (m, ct) => await DecryptAsync((V2.DecryptRequest)m, ct).ConfigureAwait(false)),
+        ["/v1beta1.KeyManagementService/Version"] = new(V1Beta1.VersionRequest.Parser, (m, _) => ValueTask.FromResult<IMessage>(Version((V1Beta1.VersionRequest)m))),
+        ["/v1beta1.KeyManagementService/Encrypt"] = new(V1Beta1.EncryptRequest.Parser, async (m, ct) => await EncryptAsync((V1Beta1.EncryptRequest)m, ct).ConfigureAwait(false)),
+        ["/v1beta1.KeyManagementService/Decrypt"] = new(V1Beta1.DecryptRequest.Parser, async (m, ct) => await DecryptAsync((V1Beta1.DecryptRequest)m, ct).ConfigureAwait(false)),
+    };
+
+    /// <summary>
+    /// Status: the provider's health, reused for <see cref="KmsOptions.StatusCacheDuration"/> while healthy (an
+    /// unhealthy answer is never reused, so recovery shows at the next poll), and its current key id, which
+    /// providers keep in memory, so a rotation shows at once.
+    /// </summary>
+    public async ValueTask<V2.StatusResponse> StatusAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var healthy = await IsHealthyAsync(cancellationToken).ConfigureAwait(false);
+            var key = await CallProviderAsync(provider.GetCurrentKeyAsync, cancellationToken).ConfigureAwait(false);
+            return new V2.StatusResponse { Version = "v2", Healthz = healthy ?? "ok", KeyId = key.KeyId };
+        }
+        catch (GrpcException e) when (e.Status == GrpcStatusCode.Unavailable)
+        {
+            lock (_statusLock)
+            {
+                _healthyAt = null;
+            }
+
+            return new V2.StatusResponse { Version = "v2", Healthz = e.Message, KeyId = "unavailable" };
+        }
+    }
+
+    /// <summary>Null when healthy, else the provider's description of what is wrong.</summary>
+    private async ValueTask<string?> IsHealthyAsync(CancellationToken cancellationToken)
+    {
+        lock (_statusLock)
+        {
+            if (_healthyAt is { } at && time.GetElapsedTime(at) < _options.StatusCacheDuration)
+            {
+                return null;
+            }
+        }
+
+        var health = await CallProviderAsync(provider.CheckHealthAsync, cancellationToken).ConfigureAwait(false);
+        lock (_statusLock)
+        {
+            _healthyAt = health.IsHealthy ? time.GetTimestamp() : null;
+        }
+
+        return health.IsHealthy ? null : health.Description;
+    }
+
+    public async ValueTask<V2.EncryptResponse> EncryptAsync(V2.EncryptRequest request, CancellationToken cancellationToken)
+    {
+        CheckPlaintext(request.Plaintext);
+        var wrapped = await WrapAsync(request.Plaintext, cancellationToken).ConfigureAwait(false);
+        var ciphertext = KmsCiphertext.ForV2(wrapped);
+        CheckOutput(ciphertext, wrapped.KeyId);
+
+        return new V2.EncryptResponse { Ciphertext = ByteString.CopyFrom(ciphertext), KeyId = wrapped.KeyId };
+    }
+
+    public async ValueTask<V2.DecryptResponse> DecryptAsync(V2.DecryptRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Ciphertext.IsEmpty)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, "ciphertext is empty.");
+        }
+
+        if (request.KeyId.Length == 0 || Encoding.UTF8.GetByteCount(request.KeyId) > MaxKeyIdBytes)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"key_id must be 1 to {MaxKeyIdBytes} bytes.");
+        }
+
+        CheckAnnotations(request.Annotations);
+        var wrapped = Invalid(() => KmsCiphertext.ParseV2(request.Ciphertext.Span, request.KeyId));
+        var plaintext = await UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
+        return new V2.DecryptResponse { Plaintext = ByteString.CopyFrom(plaintext) };
+    }
+
+    public static V1Beta1.VersionResponse Version(V1Beta1.VersionRequest request)
+    {
+        CheckV1Version(request.Version);
+        return new V1Beta1.VersionResponse { Version = V1Version, RuntimeName = RuntimeName, RuntimeVersion = RuntimeVersion };
+    }
+
+    public async ValueTask<V1Beta1.EncryptResponse> EncryptAsync(V1Beta1.EncryptRequest request, CancellationToken cancellationToken)
+    {
+        CheckV1Version(request.Version);
+        CheckPlaintext(request.Plain);
+        var wrapped = await WrapAsync(request.Plain, cancellationToken).ConfigureAwait(false);
+        return new V1Beta1.EncryptResponse { Cipher = ByteString.CopyFrom(KmsCiphertext.ForV1(wrapped)) };
+    }
+
+    public async ValueTask<V1Beta1.DecryptResponse> DecryptAsync(V1Beta1.DecryptRequest request, CancellationToken cancellationToken)
+    {
+        CheckV1Version(request.Version);
+        if (request.Cipher.IsEmpty)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, "cipher is empty.");
+        }
+
+        var wrapped = Invalid(() => KmsCiphertext.ParseV1(request.Cipher.Span));
+        var plaintext = await UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
+        return new V1Beta1.DecryptResponse { Plain = ByteString.CopyFrom(plaintext) };
+    }
+
+    /// <summary>The assembly's version as semver (major.minor.patch).</summary>
+    private static string RuntimeVersion { get; } =
+        typeof(KmsPlugin).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    private ValueTask<WrappedKey> WrapAsync(ByteString plaintext, CancellationToken cancellationToken) =>
+        CallProviderAsync(ct => provider.WrapAsync(plaintext.Memory, ct), cancellationToken);
+
+    private ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken) =>
+        CallProviderAsync(ct => provider.UnwrapAsync(wrapped, ct), cancellationToken);
+
+    /// <summary>
+    /// Calls the provider within <see cref="KmsOptions.ProviderTimeout"/>, translating its typed errors: bad
+    /// ciphertext → INVALID_ARGUMENT, provider down or slow → UNAVAILABLE.
+    /// </summary>
+    private async ValueTask<T> CallProviderAsync<T>(Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ProviderTimeout);
+        try
+        {
+            return await call(timeout.Token).ConfigureAwait(false);
+        }
+        catch (InvalidCiphertextException e)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, e.Message);
+        }
+        catch (DependencyUnavailableException e)
+        {
+            throw new GrpcException(GrpcStatusCode.Unavailable, e.Message);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new GrpcException(GrpcStatusCode.Unavailable, $"The key provider '{provider.Name}' did not answer within {_options.ProviderTimeout.TotalSeconds:0.###} s.");
+        }
+    }
+
+    private static WrappedKey Invalid(Func<WrappedKey> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (InvalidCiphertextException e)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, e.Message);
+        }
+    }
+
+    private static void CheckPlaintext(ByteString plaintext)
+    {
+        if (plaintext.IsEmpty || plaintext.Length > MaxPlaintextBytes)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"plaintext must be 1 to {MaxPlaintextBytes} bytes, not {plaintext.Length}.");
+        }
+    }
+
+    private static void CheckOutput(byte[] ciphertext, string keyId)
+    {
+        if (ciphertext.Length > MaxCiphertextBytes || keyId.Length == 0 || Encoding.UTF8.GetByteCount(keyId) > MaxKeyIdBytes)
+        {
+            throw new GrpcException(GrpcStatusCode.Internal, "The key provider's output does not fit KMS v2's limits (ciphertext and key_id at most 1024 bytes).");
+        }
+    }
+
+    private static void CheckV1Version(string version)
+    {
+        if (version.Length != 0 && version != V1Version)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"Unsupported KMS API version; this service speaks {V1Version}.");
+        }
+    }
+
+    private static void CheckAnnotations(Google.Protobuf.Collections.MapField<string, ByteString> annotations)
+    {
+        var total = 0;
+        foreach (var (key, value) in annotations)
+        {
+            if (!IsDnsSubdomain(key))
+            {
+                throw new GrpcException(GrpcStatusCode.InvalidArgument, "Annotation keys must be fully qualified domain names.");
+            }
+
+            total += Encoding.UTF8.GetByteCount(key) + value.Length;
+        }
+
+        if (total > MaxAnnotationBytes)
+        {
+            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"Annotations total {total} bytes; the limit is {MaxAnnotationBytes}.");
+        }
+    }
+
+    /// <summary>A DNS subdomain name (RFC 1123): dot-separated labels of a-z, 0-9 and '-', at most 253 characters.</summary>
+    private static bool IsDnsSubdomain(string name)
+    {
+        if (name.Length is 0 or > 253 || !name.Contains('.', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        foreach (var label in name.Split('.'))
+        {
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-' || !label.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
