@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || missing+=(python3-grpcio)
+/usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
