@@ -17,6 +17,7 @@ internal static class Clectl
         root.Subcommands.Add(KeyCommands.Create(console));
         root.Subcommands.Add(HealthCommand.Create(console));
         root.Subcommands.Add(ContextCommands.Create(console));
+        root.Subcommands.Add(KmsCommands.Create(console));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

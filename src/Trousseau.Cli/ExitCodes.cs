@@ -23,6 +23,7 @@ internal static class ExitCodes
         SecretConflictException => Conflict,
         AccessForbiddenException => Unauthorized,
         DependencyUnavailableException => Unavailable,
+        Kms.Grpc.GrpcException { Status: Kms.Grpc.GrpcStatusCode.Unavailable or Kms.Grpc.GrpcStatusCode.DeadlineExceeded } => Unavailable,
         _ => Error,
     };
 }

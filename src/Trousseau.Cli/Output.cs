@@ -6,7 +6,8 @@ namespace Trousseau.Cli;
 /// <summary>Prints results as aligned tables or as JSON.</summary>
 internal static class Output
 {
-    private static readonly JsonWriterOptions Indented = new() { Indented = true };
+    // Terminal and script output, never HTML: keep '+', '<', '&' and non-ASCII letters readable.
+    private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static async Task TableAsync(TextWriter writer, string[] headers, IEnumerable<string[]> rows)
     {
