@@ -149,11 +149,13 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     /// </summary>
     private async ValueTask<T> CallProviderAsync<T>(Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.ProviderTimeout);
         try
         {
-            return await call(timeout.Token).ConfigureAwait(false);
+            // A provider answering from memory (the local ring, a warm cache) completes at once: no timer then.
+            var pending = call(cancellationToken);
+            return pending.IsCompletedSuccessfully
+                ? pending.Result
+                : await pending.AsTask().WaitAsync(_options.ProviderTimeout, time, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidCiphertextException e)
         {
@@ -163,7 +165,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         {
             throw new GrpcException(GrpcStatusCode.Unavailable, e.Message);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (TimeoutException)
         {
             throw new GrpcException(GrpcStatusCode.Unavailable, $"The key provider '{provider.Name}' did not answer within {_options.ProviderTimeout.TotalSeconds:0.###} s.");
         }
