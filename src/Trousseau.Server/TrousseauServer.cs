@@ -47,17 +47,34 @@ internal static class TrousseauServer
         var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
         ServerConfiguration.CheckAuthBinding(section, urls);
         builder.WebHost.UseUrls(urls);
-        builder.Services.AddTrousseau(section)
+
+        // With the API off, Api:Urls still serves /healthz and /readyz for probes, but no /v1 route.
+        var apiEnabled = section.GetValue("Api:Enabled", defaultValue: true);
+        if (!apiEnabled && !section.GetValue("Kms:Enabled", defaultValue: true))
+        {
+            throw new InvalidConfigurationException(
+                $"{ServerConfiguration.SectionName}:Api:Enabled and {ServerConfiguration.SectionName}:Kms:Enabled are both false: trousseaud would serve nothing.");
+        }
+
+        var trousseau = builder.Services.AddTrousseau(section)
             .UseLocalKeyRing()
             .UseSqliteStore()
             .UseInMemoryStore()
-            .AddHttpApi()
             .AddKmsPlugin();
+        if (apiEnabled)
+        {
+            trousseau.AddHttpApi();
+        }
+
         builder.Services.AddHealthChecks().AddTrousseau();
 
         var app = builder.Build();
         app.MapTrousseauHealth();
-        app.MapTrousseauApi();
+        if (apiEnabled)
+        {
+            app.MapTrousseauApi();
+        }
+
         return app;
     }
 

@@ -68,6 +68,9 @@ public sealed class ServerStartupTests : IDisposable
     [InlineData("--Trousseau:Store=floppy", "Trousseau:Store")]
     [InlineData("--Trousseau:KeyProvider=magic", "Trousseau:KeyProvider")]
     [InlineData("--Trousseau:Sqlite:BusyTimeout=-00:00:01", "Trousseau:Sqlite:BusyTimeout")]
+    [InlineData("--Trousseau:Kms:ProviderTimeout=-00:00:01", "Trousseau:Kms:ProviderTimeout")]
+    [InlineData("--Trousseau:Kms:Enabled=lots", "Trousseau:Kms:Enabled")]
+    [InlineData("--Trousseau:Api:Enabled=lots", "Trousseau:Api:Enabled")]
     public async Task Invalid_configuration_exits_2_with_one_line_naming_the_key(string setting, string key)
     {
         var result = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), setting]);
@@ -136,6 +139,28 @@ public sealed class ServerStartupTests : IDisposable
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("Trousseau:Api:Auth:Mode", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Api_and_kms_can_each_be_turned_off_but_not_both()
+    {
+        await using (var kmsOnly = await TrousseauServerProcess.StartAsync(_temp.Combine("kms-only"), ["--Trousseau:Api:Enabled=false"]))
+        {
+            using var secrets = await kmsOnly.Http.GetAsync(new Uri(kmsOnly.BaseAddress, "v1/secrets"));
+            Assert.Equal(HttpStatusCode.NotFound, secrets.StatusCode);
+            await AssertReadyAsync(kmsOnly);
+            Assert.True(File.Exists(_temp.Combine("kms-only", "kms.sock")));
+            Assert.False(File.Exists(_temp.Combine("kms-only", "api.token")));
+        }
+
+        await using (var apiOnly = await TrousseauServerProcess.StartAsync(_temp.Combine("api-only"), ["--Trousseau:Kms:Enabled=false"]))
+        {
+            Assert.False(File.Exists(_temp.Combine("api-only", "kms.sock")));
+        }
+
+        var neither = await RunServerToExitAsync(["--data-dir", _temp.Combine("neither"), "--Trousseau:Api:Enabled=false", "--Trousseau:Kms:Enabled=false"]);
+        Assert.Equal(2, neither.ExitCode);
+        Assert.Contains("Trousseau:Kms:Enabled", neither.Stderr, StringComparison.Ordinal);
     }
 
     public void Dispose() => _temp.Dispose();
