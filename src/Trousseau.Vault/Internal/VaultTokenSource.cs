@@ -1,0 +1,208 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Vault.Internal;
+
+/// <summary>
+/// Holds the Vault token and keeps it alive in process: token (value or file), Kubernetes (the JWT file re-read
+/// at each login, since projected tokens rotate) or AppRole. One login or renewal runs at a time. The token is
+/// renewed at about two thirds of its TTL; when renewal fails, when the max TTL nears, or when Vault answers 403,
+/// the source logs in again. A failed login is never remembered: the next call tries again.
+/// </summary>
+internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, ILogger<VaultTokenSource> logger) : IDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private Lease? _lease;
+
+    /// <summary>Logins and renewals so far, for metrics.</summary>
+    public long Renewals => Interlocked.Read(ref _renewals);
+
+    public long Logins => Interlocked.Read(ref _logins);
+
+    /// <summary>Seconds until the current token expires, or null without one or for a token that never expires.</summary>
+    public double? TimeToLiveSeconds => _lease is { ExpiresAt: { } expires } ? (expires - time.GetUtcNow()).TotalSeconds : null;
+
+    private long _renewals;
+    private long _logins;
+
+    private VaultAuthOptions Auth => options.Value.Auth;
+
+    public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
+    {
+        var lease = Volatile.Read(ref _lease);
+        if (lease is not null && (lease.RefreshAt is not { } due || time.GetUtcNow() < due))
+        {
+            return lease.Token;
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lease = _lease;
+            if (lease is not null && (lease.RefreshAt is not { } refresh || time.GetUtcNow() < refresh))
+            {
+                return lease.Token;
+            }
+
+            try
+            {
+                lease = lease is null ? await AcquireAsync(cancellationToken).ConfigureAwait(false) : await RefreshAsync(lease, cancellationToken).ConfigureAwait(false);
+            }
+            catch (VaultRequestException e)
+            {
+                // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down.
+                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials: {e.Errors}");
+            }
+
+            Volatile.Write(ref _lease, lease);
+            return lease.Token;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Drops <paramref name="token"/> after Vault refused it (403), so the next call logs in again.</summary>
+    public void Reject(string token)
+    {
+        var lease = Volatile.Read(ref _lease);
+        if (lease is not null && lease.Token == token)
+        {
+            Interlocked.CompareExchange(ref _lease, null, lease);
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    private async Task<Lease> AcquireAsync(CancellationToken cancellationToken)
+    {
+        var method = Auth.Method.ToLowerInvariant();
+        if (method == "token")
+        {
+            var token = StaticToken();
+            var lookup = await http.SendAsync<object, TokenLookupResponse>(
+                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken).ConfigureAwait(false);
+            var data = lookup.Value?.Data;
+            return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token);
+        }
+
+        Interlocked.Increment(ref _logins);
+        var auth = method switch
+        {
+            "kubernetes" => await LoginAsync(
+                $"v1/auth/{Auth.Mount.Trim('/')}/login",
+                new KubernetesLogin(Auth.Role!, (await ReadSecretFileAsync(Auth.JwtFile, "Vault:Auth:JwtFile", cancellationToken).ConfigureAwait(false)).Trim()),
+                VaultJson.Default.KubernetesLogin,
+                cancellationToken).ConfigureAwait(false),
+            "approle" => await LoginAsync(
+                "v1/auth/approle/login",
+                new AppRoleLogin(Auth.RoleId!, Auth.SecretId ?? (await ReadSecretFileAsync(Auth.SecretIdFile!, "Vault:Auth:SecretIdFile", cancellationToken).ConfigureAwait(false)).Trim()),
+                VaultJson.Default.AppRoleLogin,
+                cancellationToken).ConfigureAwait(false),
+            _ => throw new InvalidOperationException($"Unknown Vault auth method '{Auth.Method}'."),
+        };
+        LogLoggedIn(logger, Auth.Method, auth.LeaseDuration);
+        return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login);
+    }
+
+    private async Task<Lease> RefreshAsync(Lease lease, CancellationToken cancellationToken)
+    {
+        if (lease.Renewable && lease.ExpiresAt is { } expires && time.GetUtcNow() < expires)
+        {
+            try
+            {
+                var renewed = await http.SendAsync(
+                    HttpMethod.Post, "v1/auth/token/renew-self", new RenewSelf(null), VaultJson.Default.RenewSelf, VaultJson.Default.VaultAuthResponse, lease.Token, cancellationToken).ConfigureAwait(false);
+                if (renewed.Value?.Auth is { } auth)
+                {
+                    Interlocked.Increment(ref _renewals);
+                    var previousTtl = lease.Ttl.TotalSeconds;
+                    LogRenewed(logger, auth.LeaseDuration);
+
+                    // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
+                    if (lease.Method == VaultAuthMethod.Token || auth.LeaseDuration >= previousTtl / 2)
+                    {
+                        return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method);
+                    }
+                }
+            }
+            catch (VaultRequestException e) when (e.Status is HttpStatusCode.Forbidden or HttpStatusCode.BadRequest)
+            {
+                LogRenewFailed(logger, (int)e.Status);
+            }
+        }
+
+        return await AcquireAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<VaultAuth> LoginAsync<TBody>(string path, TBody body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type, CancellationToken cancellationToken)
+    {
+        var answer = await http.SendAsync(HttpMethod.Post, path, body, type, VaultJson.Default.VaultAuthResponse, token: null, cancellationToken).ConfigureAwait(false);
+        return answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
+    }
+
+    private string StaticToken()
+    {
+        if (Auth.Token is { Length: > 0 } token)
+        {
+            return token;
+        }
+
+        return ReadSecretFile(Auth.TokenFile!, "Vault:Auth:TokenFile").Trim();
+    }
+
+    private static async Task<string> ReadSecretFileAsync(string path, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Trousseau:{key} '{path}' cannot be read: {e.Message}", e);
+        }
+    }
+
+    private static string ReadSecretFile(string path, string key)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Trousseau:{key} '{path}' cannot be read: {e.Message}", e);
+        }
+    }
+
+    private Lease NewLease(string token, long ttlSeconds, bool renewable, VaultAuthMethod method)
+    {
+        var now = time.GetUtcNow();
+        if (ttlSeconds <= 0)
+        {
+            return new Lease(token, null, null, TimeSpan.Zero, renewable, method);
+        }
+
+        var ttl = TimeSpan.FromSeconds(ttlSeconds);
+        return new Lease(token, now + ttl, now + (ttl * 2 / 3), ttl, renewable, method);
+    }
+
+    private enum VaultAuthMethod
+    {
+        Token,
+        Login,
+    }
+
+    private sealed record Lease(string Token, DateTimeOffset? ExpiresAt, DateTimeOffset? RefreshAt, TimeSpan Ttl, bool Renewable, VaultAuthMethod Method);
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Logged in to Vault with {Method} auth; token TTL {TtlSeconds} s.")]
+    private static partial void LogLoggedIn(ILogger logger, string method, long ttlSeconds);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Debug, Message = "Renewed the Vault token; TTL {TtlSeconds} s.")]
+    private static partial void LogRenewed(ILogger logger, long ttlSeconds);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Renewing the Vault token failed with {Status}; logging in again.")]
+    private static partial void LogRenewFailed(ILogger logger, int status);
+}

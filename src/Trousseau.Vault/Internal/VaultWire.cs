@@ -1,0 +1,69 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Trousseau.Vault.Internal;
+
+/// <summary>Vault's <c>{"errors":[...]}</c> body.</summary>
+internal sealed record VaultErrors([property: JsonPropertyName("errors")] IReadOnlyList<string>? Errors);
+
+/// <summary>The <c>auth</c> block of a login or renew answer.</summary>
+internal sealed record VaultAuth(
+    [property: JsonPropertyName("client_token")] string ClientToken,
+    [property: JsonPropertyName("lease_duration")] long LeaseDuration,
+    [property: JsonPropertyName("renewable")] bool Renewable);
+
+internal sealed record VaultAuthResponse([property: JsonPropertyName("auth")] VaultAuth? Auth);
+
+internal sealed record TokenLookup(
+    [property: JsonPropertyName("ttl")] long Ttl,
+    [property: JsonPropertyName("renewable")] bool Renewable);
+
+internal sealed record TokenLookupResponse([property: JsonPropertyName("data")] TokenLookup? Data);
+
+internal sealed record KubernetesLogin([property: JsonPropertyName("role")] string Role, [property: JsonPropertyName("jwt")] string Jwt);
+
+internal sealed record AppRoleLogin([property: JsonPropertyName("role_id")] string RoleId, [property: JsonPropertyName("secret_id")] string SecretId);
+
+internal sealed record RenewSelf([property: JsonPropertyName("increment")] string? Increment);
+
+internal sealed record TransitEncrypt([property: JsonPropertyName("plaintext")] string Plaintext);
+
+internal sealed record TransitDecrypt([property: JsonPropertyName("ciphertext")] string Ciphertext);
+
+internal sealed record TransitCiphertext([property: JsonPropertyName("ciphertext")] string Ciphertext);
+
+internal sealed record TransitCiphertextResponse([property: JsonPropertyName("data")] TransitCiphertext? Data);
+
+internal sealed record TransitPlaintext([property: JsonPropertyName("plaintext")] string Plaintext);
+
+internal sealed record TransitPlaintextResponse([property: JsonPropertyName("data")] TransitPlaintext? Data);
+
+/// <summary>A Transit key as <c>GET {mount}/keys/{name}</c> describes it; <c>keys</c> maps version → creation.</summary>
+internal sealed record TransitKey(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("latest_version")] uint LatestVersion,
+    [property: JsonPropertyName("min_decryption_version")] uint MinDecryptionVersion,
+    [property: JsonPropertyName("keys")] Dictionary<string, JsonElement>? Keys);
+
+internal sealed record TransitKeyResponse([property: JsonPropertyName("data")] TransitKey? Data);
+
+internal sealed record HealthResponse(
+    [property: JsonPropertyName("initialized")] bool Initialized,
+    [property: JsonPropertyName("sealed")] bool Sealed,
+    [property: JsonPropertyName("standby")] bool Standby);
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(VaultErrors))]
+[JsonSerializable(typeof(VaultAuthResponse))]
+[JsonSerializable(typeof(TokenLookupResponse))]
+[JsonSerializable(typeof(KubernetesLogin))]
+[JsonSerializable(typeof(AppRoleLogin))]
+[JsonSerializable(typeof(RenewSelf))]
+[JsonSerializable(typeof(TransitEncrypt))]
+[JsonSerializable(typeof(TransitDecrypt))]
+[JsonSerializable(typeof(TransitCiphertextResponse))]
+[JsonSerializable(typeof(TransitPlaintextResponse))]
+[JsonSerializable(typeof(TransitKeyResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+internal sealed partial class VaultJson : JsonSerializerContext;

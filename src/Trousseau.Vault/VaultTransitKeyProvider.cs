@@ -1,0 +1,197 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Trousseau.Vault.Internal;
+
+namespace Trousseau.Vault;
+
+/// <summary>
+/// A key provider backed by a HashiCorp Vault Transit key: wrapping is Transit encrypt, unwrapping Transit decrypt,
+/// rotation Transit rotate. The key id names the Transit key's identity (address, mount, name and the creation
+/// time of its first version, hashed) and its latest version, for example <c>vault-5be1c0a2d4f3e6b7-v3</c>, so
+/// a deleted and recreated key never repeats an id. Key facts are cached briefly; a wrap that reports a newer
+/// version refreshes them at once.
+/// </summary>
+public sealed class VaultTransitKeyProvider : IKeyProvider
+{
+    /// <summary>The provider id written into envelopes.</summary>
+    public const string ProviderName = "vault";
+
+    private static readonly TimeSpan KeyCacheDuration = TimeSpan.FromSeconds(10);
+
+    private readonly VaultHttp _http;
+    private readonly VaultTokenSource _tokens;
+    private readonly VaultOptions _options;
+    private readonly TimeProvider _time;
+    private readonly string _keyPath;
+    private CurrentKey? _current;
+
+    internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time)
+    {
+        _http = http;
+        _tokens = tokens;
+        _options = options.Value;
+        _time = time;
+        _keyPath = $"v1/{_options.TransitMount.Trim('/')}";
+    }
+
+    /// <inheritdoc />
+    public string Name => ProviderName;
+
+    /// <inheritdoc />
+    public async ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) =>
+        (await CurrentAsync(cancellationToken).ConfigureAwait(false)).Key;
+
+    /// <inheritdoc />
+    public async ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
+    {
+        var answer = await CallAsync(
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/encrypt/{_options.KeyName}", new TransitEncrypt(Convert.ToBase64String(plaintext.Span)), VaultJson.Default.TransitEncrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+        var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("encrypt");
+        var version = ParseVersion(ciphertext) ?? throw Malformed("encrypt");
+        var current = await CurrentAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
+        return new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(ciphertext));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(wrapped);
+        var ciphertext = Encoding.ASCII.GetString(wrapped.Ciphertext.Span);
+        var current = await CurrentAsync(cancellationToken).ConfigureAwait(false);
+        if (ParseVersion(ciphertext) is not { } version || version != wrapped.KeyVersion || wrapped.KeyId != KeyId(current.Identity, version))
+        {
+            throw new InvalidCiphertextException($"The key id '{Shorten(wrapped.KeyId)}' was not issued for Vault Transit key '{_options.KeyName}'.");
+        }
+
+        VaultAnswer<TransitPlaintextResponse> answer;
+        try
+        {
+            answer = await CallAsync(
+                token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/decrypt/{_options.KeyName}", new TransitDecrypt(ciphertext), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitPlaintextResponse, token, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultRequestException e) when (e.Status == HttpStatusCode.BadRequest)
+        {
+            throw new InvalidCiphertextException($"Vault Transit refused the wrapped key: {e.Errors}");
+        }
+
+        try
+        {
+            return Convert.FromBase64String(answer.Value?.Data?.Plaintext ?? throw Malformed("decrypt"));
+        }
+        catch (FormatException)
+        {
+            throw Malformed("decrypt");
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default)
+    {
+        await CallAsync(
+            token => _http.SendAsync<object, object>(HttpMethod.Post, $"{_keyPath}/keys/{_options.KeyName}/rotate", null, null, null, token, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _current, null);
+        return await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var answer = await _http.SendAsync<object, HealthResponse>(HttpMethod.Get, "v1/sys/health", null, null, VaultJson.Default.HealthResponse, null, cancellationToken, statusIsAnswer: true).ConfigureAwait(false);
+            var state = (int)answer.Status switch
+            {
+                200 => null,
+                429 or 473 => null,
+                501 => "Vault is not initialized",
+                503 => "Vault is sealed",
+                472 => "Vault is a disaster-recovery secondary",
+                var other => $"Vault health answered {other}",
+            };
+            if (state is not null)
+            {
+                return DependencyHealth.Unhealthy(state);
+            }
+
+            var key = await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+            return DependencyHealth.Healthy($"Vault Transit key {_options.KeyName}, current key {key.KeyId}");
+        }
+        catch (DependencyUnavailableException e)
+        {
+            return DependencyHealth.Unhealthy(e.Message);
+        }
+    }
+
+    private async ValueTask<(string Identity, KeyInfo Key)> CurrentAsync(CancellationToken cancellationToken, uint refreshBelow = 0)
+    {
+        var cached = Volatile.Read(ref _current);
+        if (cached is not null && cached.Key.Version >= refreshBelow && _time.GetElapsedTime(cached.At) < KeyCacheDuration)
+        {
+            return (cached.Identity, cached.Key);
+        }
+
+        var answer = await CallAsync(
+            token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+        var key = answer.Value?.Data ?? throw Malformed("keys");
+        var firstVersion = key.Keys is { } versions && versions.TryGetValue("1", out var created) ? created.ToString() : "";
+        var identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{_options.Address}|{_options.Namespace}|{_options.TransitMount}|{_options.KeyName}|{firstVersion}")))[..16];
+        var info = new KeyInfo(KeyId(identity, key.LatestVersion), key.LatestVersion);
+        Volatile.Write(ref _current, new CurrentKey(identity, info, _time.GetTimestamp()));
+        return (identity, info);
+    }
+
+    /// <summary>Runs a call with the current token; on 403 drops the token, logs in again and retries once.</summary>
+    private async Task<T> CallAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
+    {
+        var token = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await call(token).ConfigureAwait(false);
+        }
+        catch (VaultRequestException e) when (e.Status == HttpStatusCode.Forbidden)
+        {
+            _tokens.Reject(token);
+            var fresh = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await call(fresh).ConfigureAwait(false);
+            }
+            catch (VaultRequestException again) when (again.Status == HttpStatusCode.Forbidden)
+            {
+                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault denies Trousseau access to Transit key '{_options.KeyName}': {again.Errors}");
+            }
+        }
+        catch (VaultRequestException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault has no Transit key '{_options.KeyName}' under mount '{_options.TransitMount}'.");
+        }
+    }
+
+    private static string KeyId(string identity, uint version) => string.Create(CultureInfo.InvariantCulture, $"vault-{identity}-v{version}");
+
+    /// <summary>The N of <c>vault:vN:...</c>.</summary>
+    private static uint? ParseVersion(string ciphertext)
+    {
+        if (!ciphertext.StartsWith("vault:v", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var end = ciphertext.IndexOf(':', 7);
+        return end > 7 && uint.TryParse(ciphertext.AsSpan(7, end - 7), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0 ? version : null;
+    }
+
+    private static DependencyUnavailableException Malformed(string operation) =>
+        new(VaultHttp.Dependency, $"Vault's answer to Transit {operation} is not what its API documents.");
+
+    private sealed record CurrentKey(string Identity, KeyInfo Key, long At);
+
+    private static string Shorten(string value) => value.Length <= 80 ? value : value[..80] + "...";
+}

@@ -1,0 +1,455 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Trousseau.Tests.Integration.Vault;
+
+/// <summary>
+/// A stand-in for HashiCorp Vault (no Vault binary can be installed here), on real Kestrel, following Vault's
+/// documented HTTP API: Transit (aes256-gcm96; ciphertext <c>vault:vN:</c> + base64 of nonce ‖ ciphertext ‖ tag;
+/// batch_input; rotate; min_decryption_version), token lookup-self and renew-self with TTL and max TTL,
+/// Kubernetes and AppRole login, sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes.
+/// Fault switches: seal, latency, 5xx, revoke every token.
+/// </summary>
+internal sealed class VaultTestServer : IAsyncDisposable
+{
+    private static readonly string[] DefaultPolicies = ["default"];
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, TokenEntry> _tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TransitKey> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KubernetesRole> _kubernetesRoles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _appRoles = new(StringComparer.Ordinal);
+    private int _failures;
+    private long _transitCalls;
+
+    private VaultTestServer(WebApplication app)
+    {
+        _app = app;
+        RootToken = "hvs.root-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        _tokens[RootToken] = new TokenEntry(null, null, Renewable: false, TimeSpan.Zero);
+    }
+
+    public Uri Address { get; private set; } = null!;
+
+    public string RootToken { get; }
+
+    /// <summary>While true, every endpoint but sys/health answers 503 "Vault is sealed", and health says sealed.</summary>
+    public bool Sealed { get; set; }
+
+    /// <summary>Added to every answer.</summary>
+    public TimeSpan Latency { get; set; }
+
+    /// <summary>Transit encrypt and decrypt calls so far (batch calls count once).</summary>
+    public long TransitCalls => Interlocked.Read(ref _transitCalls);
+
+    public static async Task<VaultTestServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var server = new VaultTestServer(app);
+        app.Run(server.HandleAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        server.Address = new Uri(address);
+        return server;
+    }
+
+    /// <summary>The next <paramref name="count"/> requests answer 500.</summary>
+    public void FailNext(int count) => Interlocked.Exchange(ref _failures, count);
+
+    /// <summary>Revokes every token but the root token, as <c>vault token revoke</c> would.</summary>
+    public void RevokeAllTokens()
+    {
+        foreach (var token in _tokens.Keys.Where(t => t != RootToken))
+        {
+            _tokens.TryRemove(token, out _);
+        }
+    }
+
+    /// <summary>A token with a TTL, as an operator would create with <c>vault token create -ttl</c>.</summary>
+    public string CreateToken(TimeSpan ttl, TimeSpan maxTtl, bool renewable = true)
+    {
+        var token = NewToken();
+        var now = DateTimeOffset.UtcNow;
+        _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable, ttl);
+        return token;
+    }
+
+    public void AddKubernetesRole(string role, string jwt, TimeSpan ttl, TimeSpan maxTtl) => _kubernetesRoles[role] = new KubernetesRole(jwt, ttl, maxTtl);
+
+    public void AddAppRole(string roleId, string secretId) => _appRoles[roleId] = secretId;
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private static string NewToken() => "hvs." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        if (Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(Latency, context.RequestAborted);
+        }
+
+        var path = context.Request.Path.Value ?? "";
+        var method = context.Request.Method;
+        if (path == "/v1/sys/health")
+        {
+            context.Response.StatusCode = Sealed ? 503 : 200;
+            await context.Response.WriteAsJsonAsync(new { initialized = true, @sealed = Sealed, standby = false });
+            return;
+        }
+
+        if (Sealed)
+        {
+            await ErrorAsync(context, 503, "Vault is sealed");
+            return;
+        }
+
+        if (Volatile.Read(ref _failures) > 0 && Interlocked.Decrement(ref _failures) >= 0)
+        {
+            await ErrorAsync(context, 500, "internal error");
+            return;
+        }
+
+        JsonObject body;
+        try
+        {
+            body = context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0
+                ? JsonNode.Parse(await new StreamReader(context.Request.Body).ReadToEndAsync()) as JsonObject ?? []
+                : [];
+        }
+        catch (JsonException)
+        {
+            await ErrorAsync(context, 400, "failed to parse JSON input");
+            return;
+        }
+
+        var segments = path.Trim('/').Split('/');
+        switch (segments)
+        {
+            case ["v1", "auth", "approle", "login"] when method == "POST":
+                await AppRoleLoginAsync(context, body);
+                return;
+            case ["v1", "auth", _, "login"] when method == "POST":
+                await KubernetesLoginAsync(context, body);
+                return;
+        }
+
+        var token = context.Request.Headers["X-Vault-Token"].ToString();
+        if (!_tokens.TryGetValue(token, out var entry) || entry.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow)
+        {
+            await ErrorAsync(context, 403, "permission denied");
+            return;
+        }
+
+        switch (segments)
+        {
+            case ["v1", "auth", "token", "lookup-self"] when method == "GET":
+                await context.Response.WriteAsJsonAsync(new { data = new { ttl = entry.ExpiresAt is { } e ? (long)(e - DateTimeOffset.UtcNow).TotalSeconds : 0, renewable = entry.Renewable, policies = DefaultPolicies } });
+                return;
+            case ["v1", "auth", "token", "renew-self"] when method is "POST" or "PUT":
+                await RenewAsync(context, token, entry);
+                return;
+            case ["v1", var mount, "encrypt", var name] when method is "POST" or "PUT" && mount != "auth":
+                Interlocked.Increment(ref _transitCalls);
+                await EncryptAsync(context, name, body);
+                return;
+            case ["v1", var mount, "decrypt", var name] when method is "POST" or "PUT" && mount != "auth":
+                Interlocked.Increment(ref _transitCalls);
+                await DecryptAsync(context, name, body);
+                return;
+            case ["v1", _, "keys", var name] when method == "GET":
+                await ReadKeyAsync(context, name);
+                return;
+            case ["v1", _, "keys", var name] when method is "POST" or "PUT":
+                _keys.TryAdd(name, new TransitKey());
+                context.Response.StatusCode = 204;
+                return;
+            case ["v1", _, "keys", var name, "rotate"] when method is "POST" or "PUT":
+                if (!_keys.TryGetValue(name, out var key))
+                {
+                    await ErrorAsync(context, 400, "encryption key not found");
+                    return;
+                }
+
+                key.Rotate();
+                context.Response.StatusCode = 204;
+                return;
+            case ["v1", _, "keys", var name, "config"] when method is "POST" or "PUT":
+                if (_keys.TryGetValue(name, out var configured) && body["min_decryption_version"]?.GetValue<int>() is { } min)
+                {
+                    configured.MinDecryptionVersion = min;
+                }
+
+                context.Response.StatusCode = 204;
+                return;
+            default:
+                context.Response.StatusCode = 404;
+                await context.Response.WriteAsJsonAsync(new { errors = Array.Empty<string>() });
+                return;
+        }
+    }
+
+    private async Task RenewAsync(HttpContext context, string token, TokenEntry entry)
+    {
+        if (!entry.Renewable || entry.ExpiresAt is null)
+        {
+            await ErrorAsync(context, 400, "lease is not renewable");
+            return;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var expires = now + entry.Ttl;
+        if (entry.MaxExpiresAt is { } max && expires > max)
+        {
+            expires = max;
+        }
+
+        _tokens[token] = entry with { ExpiresAt = expires };
+        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)(expires - now).TotalSeconds, renewable = true } });
+    }
+
+    private async Task KubernetesLoginAsync(HttpContext context, JsonObject body)
+    {
+        var roleName = body["role"]?.GetValue<string>() ?? "";
+        if (!_kubernetesRoles.TryGetValue(roleName, out var role))
+        {
+            await ErrorAsync(context, 400, $"invalid role name \"{roleName}\"");
+            return;
+        }
+
+        if (body["jwt"]?.GetValue<string>() != role.Jwt)
+        {
+            await ErrorAsync(context, 403, "permission denied");
+            return;
+        }
+
+        await IssueAsync(context, role.Ttl, role.MaxTtl);
+    }
+
+    private async Task AppRoleLoginAsync(HttpContext context, JsonObject body)
+    {
+        var roleId = body["role_id"]?.GetValue<string>() ?? "";
+        if (!_appRoles.TryGetValue(roleId, out var secretId) || body["secret_id"]?.GetValue<string>() != secretId)
+        {
+            await ErrorAsync(context, 400, "invalid role or secret ID");
+            return;
+        }
+
+        await IssueAsync(context, TimeSpan.FromMinutes(20), TimeSpan.FromHours(1));
+    }
+
+    private async Task IssueAsync(HttpContext context, TimeSpan ttl, TimeSpan maxTtl)
+    {
+        var token = CreateToken(ttl, maxTtl);
+        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)ttl.TotalSeconds, renewable = true, policies = DefaultPolicies } });
+    }
+
+    private async Task EncryptAsync(HttpContext context, string name, JsonObject body)
+    {
+        var key = _keys.GetOrAdd(name, _ => new TransitKey());
+        if (body["batch_input"] is JsonArray batch)
+        {
+            var results = batch.Select(item => (object)Seal(key, item?["plaintext"]?.GetValue<string>())).ToList();
+            await context.Response.WriteAsJsonAsync(new { data = new { batch_results = results } });
+            return;
+        }
+
+        var result = Seal(key, body["plaintext"]?.GetValue<string>());
+        if (result.Error is { } error)
+        {
+            await ErrorAsync(context, 400, error);
+            return;
+        }
+
+        await context.Response.WriteAsJsonAsync(new { data = new { ciphertext = result.Ciphertext, key_version = result.KeyVersion } });
+    }
+
+    private async Task DecryptAsync(HttpContext context, string name, JsonObject body)
+    {
+        if (!_keys.TryGetValue(name, out var key))
+        {
+            await ErrorAsync(context, 400, "encryption key not found");
+            return;
+        }
+
+        if (body["batch_input"] is JsonArray batch)
+        {
+            var results = batch.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).Select(r => r.Error is null ? (object)new { plaintext = r.Plaintext } : new { error = r.Error }).ToList();
+            await context.Response.WriteAsJsonAsync(new { data = new { batch_results = results } });
+            return;
+        }
+
+        var (plaintext, failure) = Open(key, body["ciphertext"]?.GetValue<string>());
+        if (failure is not null)
+        {
+            await ErrorAsync(context, 400, failure);
+            return;
+        }
+
+        await context.Response.WriteAsJsonAsync(new { data = new { plaintext } });
+    }
+
+    private async Task ReadKeyAsync(HttpContext context, string name)
+    {
+        if (!_keys.TryGetValue(name, out var key))
+        {
+            context.Response.StatusCode = 404;
+            await context.Response.WriteAsJsonAsync(new { errors = Array.Empty<string>() });
+            return;
+        }
+
+        var versions = key.Versions;
+        await context.Response.WriteAsJsonAsync(new
+        {
+            data = new
+            {
+                name,
+                type = "aes256-gcm96",
+                latest_version = versions.Count,
+                min_decryption_version = key.MinDecryptionVersion,
+                min_encryption_version = 0,
+                deletion_allowed = false,
+                exportable = false,
+                supports_encryption = true,
+                supports_decryption = true,
+                keys = versions.Select((v, i) => (i, v)).ToDictionary(p => (p.i + 1).ToString(CultureInfo.InvariantCulture), p => p.v.Created),
+            },
+        });
+    }
+
+    private static SealResult Seal(TransitKey key, string? plaintextBase64)
+    {
+        byte[] plaintext;
+        try
+        {
+            plaintext = Convert.FromBase64String(plaintextBase64 ?? throw new FormatException());
+        }
+        catch (FormatException)
+        {
+            return new SealResult(null, 0, plaintextBase64 is null ? "missing plaintext to encrypt" : "failed to base64-decode plaintext");
+        }
+
+        var (version, material) = key.Latest;
+        var output = new byte[12 + plaintext.Length + 16];
+        RandomNumberGenerator.Fill(output.AsSpan(0, 12));
+        using var aes = new AesGcm(material, 16);
+        aes.Encrypt(output.AsSpan(0, 12), plaintext, output.AsSpan(12, plaintext.Length), output.AsSpan(12 + plaintext.Length));
+        return new SealResult($"vault:v{version}:{Convert.ToBase64String(output)}", version, null);
+    }
+
+    private static (string? Plaintext, string? Error) Open(TransitKey key, string? ciphertext)
+    {
+        if (ciphertext is null || !ciphertext.StartsWith("vault:v", StringComparison.Ordinal))
+        {
+            return (null, "invalid ciphertext: no prefix");
+        }
+
+        var parts = ciphertext.Split(':', 3);
+        if (parts.Length != 3 || !int.TryParse(parts[1].AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+        {
+            return (null, "invalid ciphertext: no prefix");
+        }
+
+        var versions = key.Versions;
+        if (version < 1 || version > versions.Count)
+        {
+            return (null, "invalid key version");
+        }
+
+        if (version < key.MinDecryptionVersion)
+        {
+            return (null, "ciphertext or signature version is disallowed by policy (too old)");
+        }
+
+        byte[] data;
+        try
+        {
+            data = Convert.FromBase64String(parts[2]);
+        }
+        catch (FormatException)
+        {
+            return (null, "invalid ciphertext: could not decode base64");
+        }
+
+        if (data.Length < 28)
+        {
+            return (null, "invalid ciphertext: too short");
+        }
+
+        var plaintext = new byte[data.Length - 28];
+        try
+        {
+            using var aes = new AesGcm(versions[version - 1].Material, 16);
+            aes.Decrypt(data.AsSpan(0, 12), data.AsSpan(12, plaintext.Length), data.AsSpan(12 + plaintext.Length), plaintext);
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            return (null, "cipher: message authentication failed");
+        }
+
+        return (Convert.ToBase64String(plaintext), null);
+    }
+
+    private static async Task ErrorAsync(HttpContext context, int status, string error)
+    {
+        context.Response.StatusCode = status;
+        await context.Response.WriteAsJsonAsync(new { errors = new[] { error } });
+    }
+
+    private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl);
+
+    private sealed record KubernetesRole(string Jwt, TimeSpan Ttl, TimeSpan MaxTtl);
+
+    private sealed record SealResult(string? Ciphertext, int KeyVersion, string? Error);
+
+    private sealed class TransitKey
+    {
+        private readonly Lock _lock = new();
+        private readonly List<(byte[] Material, long Created)> _versions = [(RandomNumberGenerator.GetBytes(32), DateTimeOffset.UtcNow.ToUnixTimeSeconds())];
+
+        public int MinDecryptionVersion { get; set; } = 1;
+
+        public IReadOnlyList<(byte[] Material, long Created)> Versions
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _versions];
+                }
+            }
+        }
+
+        public (int Version, byte[] Material) Latest
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return (_versions.Count, _versions[^1].Material);
+                }
+            }
+        }
+
+        public void Rotate()
+        {
+            lock (_lock)
+            {
+                _versions.Add((RandomNumberGenerator.GetBytes(32), DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Trousseau.Vault;
+
+namespace Trousseau.Tests.Integration.Vault;
+
+/// <summary>Vault Transit as Trousseau's key provider, over Vault's HTTP API.</summary>
+public sealed class VaultTransitTests : IAsyncLifetime
+{
+    private VaultTarget _vault = null!;
+    private readonly List<ServiceProvider> _providers = [];
+
+    public async Task InitializeAsync() => _vault = await VaultTarget.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var provider in _providers)
+        {
+            await provider.DisposeAsync();
+        }
+
+        await _vault.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Wrap_and_unwrap_round_trip_and_rotation_changes_the_key_id_but_not_old_data()
+    {
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var dek = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+
+        var before = await provider.GetCurrentKeyAsync();
+        var wrapped = await provider.WrapAsync(dek);
+        var rotated = await provider.RotateAsync();
+        var wrappedAfter = await provider.WrapAsync(dek);
+
+        Assert.Equal("vault", provider.Name);
+        Assert.StartsWith("vault:v1:", Encoding.ASCII.GetString(wrapped.Ciphertext.Span), StringComparison.Ordinal);
+        Assert.Equal(before.KeyId, wrapped.KeyId);
+        Assert.Equal(2u, rotated.Version);
+        Assert.NotEqual(before.KeyId, rotated.KeyId);
+        Assert.Equal(rotated.KeyId, wrappedAfter.KeyId);
+        Assert.Equal(dek, await provider.UnwrapAsync(wrapped));
+        Assert.Equal(dek, await provider.UnwrapAsync(wrappedAfter));
+    }
+
+    [Fact]
+    public async Task Foreign_key_ids_and_tampered_ciphertext_are_invalid_ciphertext()
+    {
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        var tampered = wrapped.Ciphertext.ToArray();
+        // A character well inside the base64 body: its every bit is significant (the last ones may be padding).
+        tampered[20] = tampered[20] == (byte)'A' ? (byte)'B' : (byte)'A';
+
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { KeyId = "vault-0000000000000000-v1" }));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { Ciphertext = tampered }));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { Ciphertext = "not-vault"u8.ToArray() }));
+    }
+
+    [Fact]
+    public async Task Two_hundred_secret_writes_make_at_most_five_transit_calls()
+    {
+        var (services, transitCalls) = await BuildAsync();
+        var trousseau = services.GetRequiredService<ITrousseau>();
+
+        for (var i = 0; i < 200; i++)
+        {
+            await trousseau.CreateSecretAsync($"dek-cache/{i:D3}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
+        }
+
+        Assert.Equal("v199", (await trousseau.GetSecretAsync("dek-cache/199")).Data["k"]);
+        Assert.InRange(transitCalls.Count, 1, 5);
+    }
+
+    [Fact]
+    public async Task A_sealed_vault_is_a_fast_typed_unavailable_error_and_unsealing_recovers_without_restart()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.WrapAsync("warm"u8.ToArray());
+
+        server.Sealed = true;
+        var clock = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        clock.Stop();
+        var health = await provider.CheckHealthAsync();
+
+        Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
+        Assert.False(health.IsHealthy);
+        Assert.Contains("sealed", health.Description, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"the unavailable error took {clock.Elapsed}");
+
+        server.Sealed = false;
+        Assert.True((await provider.CheckHealthAsync()).IsHealthy);
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
+    }
+
+    [Fact]
+    public async Task Transient_5xx_answers_are_retried_and_4xx_are_not()
+    {
+        var server = RequireTestServer();
+        var (services, calls) = await BuildAsync();
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+
+        server.FailNext(2);
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        var before = calls.Count;
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { Ciphertext = Encoding.ASCII.GetBytes("vault:v1:AAAA") }));
+
+        Assert.Equal(1, calls.Count - before);
+    }
+
+    [Fact]
+    public async Task Kubernetes_auth_with_a_5_second_ttl_survives_a_minute_of_traffic()
+    {
+        var server = RequireTestServer();
+        using var jwtDirectory = new Infrastructure.TempDirectory();
+        var jwtFile = jwtDirectory.Combine("token");
+        await File.WriteAllTextAsync(jwtFile, "jwt-1");
+        server.AddKubernetesRole("trousseau", "jwt-1", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
+        var (services, _) = await BuildAsync(o =>
+        {
+            o.Auth.Method = "kubernetes";
+            o.Auth.Role = "trousseau";
+            o.Auth.JwtFile = jwtFile;
+        });
+        var provider = services.GetRequiredService<IKeyProvider>();
+
+        var until = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1);
+        var calls = 0;
+        while (DateTimeOffset.UtcNow < until)
+        {
+            Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
+            calls++;
+            if (calls == 50)
+            {
+                // Projected service-account tokens rotate: the next login must read the new one.
+                await File.WriteAllTextAsync(jwtFile, "jwt-2");
+                server.AddKubernetesRole("trousseau", "jwt-2", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
+            }
+
+            await Task.Delay(200);
+        }
+
+        var tokens = services.GetRequiredService<Trousseau.Vault.Internal.VaultTokenSource>();
+        Assert.True(tokens.Renewals >= 3, $"renewals: {tokens.Renewals}");
+        Assert.True(tokens.Logins >= 3, $"logins: {tokens.Logins}");
+    }
+
+    [Fact]
+    public async Task Revoked_tokens_are_replaced_by_a_new_login_and_approle_works()
+    {
+        var server = RequireTestServer();
+        server.AddAppRole("role-id-1", "secret-id-1");
+        var (services, _) = await BuildAsync(o =>
+        {
+            o.Auth.Method = "approle";
+            o.Auth.RoleId = "role-id-1";
+            o.Auth.SecretId = "secret-id-1";
+        });
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.WrapAsync("dek"u8.ToArray());
+
+        server.RevokeAllTokens();
+
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
+        Assert.Equal(2, services.GetRequiredService<Trousseau.Vault.Internal.VaultTokenSource>().Logins);
+    }
+
+    [Fact]
+    public async Task A_wrong_token_is_forbidden_and_its_value_appears_in_no_error()
+    {
+        const string Wrong = "hvs.definitely-not-a-valid-token";
+        var (services, _) = await BuildAsync(o => o.Auth.Token = Wrong);
+        var provider = services.GetRequiredService<IKeyProvider>();
+
+        var error = await Assert.ThrowsAnyAsync<TrousseauException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        Assert.DoesNotContain(Wrong, error.ToString(), StringComparison.Ordinal);
+    }
+
+    private VaultTestServer RequireTestServer() =>
+        _vault.TestServer ?? throw new InvalidOperationException("This test switches Vault faults, which only the in-repo Vault test server offers; unset VAULT_ADDR to run it.");
+
+    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null)
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var calls = new List<string>();
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { })
+            .UseVaultTransit(o =>
+            {
+                o.Address = _vault.Address;
+                o.KeyName = keyName;
+                o.Auth.Token = _vault.Token;
+                configure?.Invoke(o);
+            })
+            .UseInMemoryStore();
+        services.AddHttpClient("Trousseau.Vault").AddHttpMessageHandler(() => new CountingHandler(calls));
+        var provider = services.BuildServiceProvider();
+        _providers.Add(provider);
+        return (provider, calls);
+    }
+
+    /// <summary>Records every Transit encrypt or decrypt request that leaves the process.</summary>
+    private sealed class CountingHandler(List<string> calls) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var path = request.RequestUri!.AbsolutePath;
+            if (path.Contains("/encrypt/", StringComparison.Ordinal) || path.Contains("/decrypt/", StringComparison.Ordinal))
+            {
+                lock (calls)
+                {
+                    calls.Add(path);
+                }
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
