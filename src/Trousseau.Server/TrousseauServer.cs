@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Options;
+using Trousseau.Vault;
 
 namespace Trousseau.Server;
 
@@ -56,8 +57,18 @@ internal static class TrousseauServer
                 $"{ServerConfiguration.SectionName}:Api:Enabled and {ServerConfiguration.SectionName}:Kms:Enabled are both false: trousseaud would serve nothing.");
         }
 
-        var trousseau = builder.Services.AddTrousseau(section)
-            .UseLocalKeyRing()
+        // Vault's settings are checked only when Vault is the chosen provider, so register it only then.
+        var trousseau = builder.Services.AddTrousseau(section);
+        if (string.Equals(section["KeyProvider"], VaultTransitKeyProvider.ProviderName, StringComparison.Ordinal))
+        {
+            trousseau.UseVaultTransit();
+        }
+        else
+        {
+            trousseau.UseLocalKeyRing();
+        }
+
+        trousseau
             .UseSqliteStore()
             .UseInMemoryStore()
             .AddKmsPlugin();

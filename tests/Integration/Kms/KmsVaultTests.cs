@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Net;
+using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.Integration.Vault;
+
+namespace Trousseau.Tests.Integration.Kms;
+
+/// <summary>trousseaud as the KMS plugin with Vault Transit as the provider, configured from settings alone.</summary>
+public sealed class KmsVaultTests : IAsyncLifetime, IDisposable
+{
+    private const string Status = "/v2.KeyManagementService/Status";
+    private const string Encrypt = "/v2.KeyManagementService/Encrypt";
+    private const string Decrypt = "/v2.KeyManagementService/Decrypt";
+    private static readonly string Dek = Convert.ToBase64String(Enumerable.Range(100, 32).Select(i => (byte)i).ToArray());
+
+    private readonly TempDirectory _temp = new();
+    private VaultTarget _vault = null!;
+    private TrousseauServerProcess _server = null!;
+    private KmsPeer _peer = null!;
+
+    private string Socket => _temp.Combine("data", "kms.sock");
+
+    public async Task InitializeAsync()
+    {
+        _vault = await VaultTarget.StartAsync();
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var tokenFile = _temp.Combine("vault-token");
+        await File.WriteAllTextAsync(tokenFile, _vault.Token);
+        _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"),
+        [
+            "--Trousseau:KeyProvider=vault",
+            $"--Trousseau:Vault:Address={_vault.Address}",
+            $"--Trousseau:Vault:KeyName={keyName}",
+            $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
+            "--Trousseau:Kms:StatusCacheDuration=00:00:00",
+        ]);
+        _peer = KmsPeer.Start(Socket);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _peer.DisposeAsync();
+        await _server.DisposeAsync();
+        await _vault.DisposeAsync();
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Kms_v2_round_trips_through_vault_transit_and_rotation_keeps_old_data()
+    {
+        var status = Ok(await _peer.CallAsync(Status));
+        var first = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var rotate = await ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path).RunAsync("key", "rotate", "-o", "json");
+        var after = Ok(await _peer.CallAsync(Status));
+        var second = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var old = Ok(await _peer.CallAsync(Decrypt, new { ciphertext = first.GetProperty("ciphertext").GetString(), key_id = first.GetProperty("key_id").GetString() }));
+
+        Assert.Equal("ok", status.GetProperty("healthz").GetString());
+        Assert.StartsWith("vault-", status.GetProperty("key_id").GetString(), StringComparison.Ordinal);
+        Assert.Equal(status.GetProperty("key_id").GetString(), first.GetProperty("key_id").GetString());
+        Assert.True(rotate.ExitCode == 0, rotate.Stderr);
+        Assert.NotEqual(status.GetProperty("key_id").GetString(), after.GetProperty("key_id").GetString());
+        Assert.Equal(after.GetProperty("key_id").GetString(), second.GetProperty("key_id").GetString());
+        Assert.InRange(Convert.FromBase64String(second.GetProperty("ciphertext").GetString()!).Length, 1, 1024);
+        Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
+        Assert.DoesNotContain(_vault.Token, _server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_sealed_vault_makes_status_unhealthy_calls_unavailable_fast_and_readiness_503_until_unsealed()
+    {
+        var vault = _vault.TestServer ?? throw new InvalidOperationException("Sealing needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
+        var before = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+
+        vault.Sealed = true;
+        var status = Ok(await _peer.CallAsync(Status));
+        var clock = Stopwatch.StartNew();
+        var refused = await _peer.CallAsync(Encrypt, new { plaintext = Dek });
+        clock.Stop();
+        using var ready = await _server.Http.GetAsync(new Uri(_server.BaseAddress, "readyz"));
+
+        Assert.NotEqual("ok", status.GetProperty("healthz").GetString());
+        Assert.Equal("UNAVAILABLE", refused.GetProperty("code").GetString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"UNAVAILABLE took {clock.Elapsed}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+
+        vault.Sealed = false;
+        var recovered = Ok(await _peer.CallAsync(Status));
+        var old = Ok(await _peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
+        using var readyAgain = await _server.Http.GetAsync(new Uri(_server.BaseAddress, "readyz"));
+
+        Assert.Equal("ok", recovered.GetProperty("healthz").GetString());
+        Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
+        Assert.Equal(HttpStatusCode.OK, readyAgain.StatusCode);
+    }
+
+    [Fact]
+    public async Task Secrets_are_stored_under_the_vault_key_through_clectl()
+    {
+        var clectl = ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path);
+
+        var create = await clectl.RunAsync("secret", "create", "vault/db", "--from-literal", "password=vault-protected");
+        var read = await clectl.RunAsync("secret", "get", "vault/db", "--key", "password");
+        var status = await clectl.RunAsync("key", "status", "-o", "json");
+
+        Assert.True(create.ExitCode == 0, create.Stderr);
+        Assert.Equal("vault-protected", read.Stdout);
+        Assert.Contains("\"provider\": \"vault\"", status.Stdout, StringComparison.Ordinal);
+    }
+
+    private static System.Text.Json.JsonElement Ok(System.Text.Json.JsonElement result)
+    {
+        Assert.True(result.GetProperty("code").GetString() == "OK", $"{result.GetProperty("code")}: {result.GetProperty("details")}");
+        return result.GetProperty("response");
+    }
+}
