@@ -10,6 +10,7 @@ internal static partial class StartupErrors
     public static string? DescribeConfigurationError(Exception exception) => exception switch
     {
         InvalidConfigurationException e => e.Message,
+        Trousseau.Vault.VaultConfigPathException e => e.Message,
         OptionsValidationException e => string.Join(" ", e.Failures),
         AggregateException e when e.InnerExceptions.Select(DescribeConfigurationError).ToList() is var parts && parts.All(p => p is not null)
             => string.Join(" ", parts),

@@ -15,7 +15,7 @@ internal static class TrousseauServer
         WebApplication? app = null;
         try
         {
-            app = Build(args);
+            app = await BuildAsync(args);
 
             // Validated here rather than inside StartAsync, whose failure log would repeat configuration values.
             app.Services.GetService<IStartupValidator>()?.Validate();
@@ -27,7 +27,7 @@ internal static class TrousseauServer
             await DisposeAsync(app);
             return ExitInvalidConfiguration;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or DependencyUnavailableException)
         {
             await Console.Error.WriteLineAsync($"trousseaud: cannot start: {e.Message}");
             await DisposeAsync(app);
@@ -39,11 +39,17 @@ internal static class TrousseauServer
         return 0;
     }
 
-    private static WebApplication Build(string[] args)
+    private static async Task<WebApplication> BuildAsync(string[] args)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         ServerConfiguration.Apply(builder.Configuration, args, builder.Environment.EnvironmentName);
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
+
+        // Vault:ConfigPath's KV v2 data is laid over everything local.
+        if (!string.IsNullOrWhiteSpace(section["Vault:ConfigPath"]))
+        {
+            builder.Configuration.AddInMemoryCollection(await VaultConfigOverlay.LoadAsync(section));
+        }
 
         var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
         ServerConfiguration.CheckAuthBinding(section, urls);

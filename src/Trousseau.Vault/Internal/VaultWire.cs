@@ -66,4 +66,5 @@ internal sealed record HealthResponse(
 [JsonSerializable(typeof(TransitPlaintextResponse))]
 [JsonSerializable(typeof(TransitKeyResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(JsonElement))]
 internal sealed partial class VaultJson : JsonSerializerContext;

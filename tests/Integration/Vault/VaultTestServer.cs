@@ -29,6 +29,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TransitKey> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KubernetesRole> _kubernetesRoles = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _appRoles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, List<JsonObject>> _kv = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _forbiddenPaths = new(StringComparer.Ordinal);
+    private readonly List<string> _issued = [];
     private int _failures;
     private long _transitCalls;
 
@@ -48,6 +51,18 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     /// <summary>Added to every answer.</summary>
     public TimeSpan Latency { get; set; }
+
+    /// <summary>Every token issued so far but the root token (revoked ones included), to check they leak nowhere.</summary>
+    public IReadOnlyCollection<string> IssuedTokens
+    {
+        get
+        {
+            lock (_issued)
+            {
+                return [.. _issued];
+            }
+        }
+    }
 
     /// <summary>Transit encrypt and decrypt calls so far (batch calls count once).</summary>
     public long TransitCalls => Interlocked.Read(ref _transitCalls);
@@ -82,6 +97,11 @@ internal sealed class VaultTestServer : IAsyncDisposable
     public string CreateToken(TimeSpan ttl, TimeSpan maxTtl, bool renewable = true)
     {
         var token = NewToken();
+        lock (_issued)
+        {
+            _issued.Add(token);
+        }
+
         var now = DateTimeOffset.UtcNow;
         _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable, ttl);
         return token;
@@ -90,6 +110,15 @@ internal sealed class VaultTestServer : IAsyncDisposable
     public void AddKubernetesRole(string role, string jwt, TimeSpan ttl, TimeSpan maxTtl) => _kubernetesRoles[role] = new KubernetesRole(jwt, ttl, maxTtl);
 
     public void AddAppRole(string roleId, string secretId) => _appRoles[roleId] = secretId;
+
+    /// <summary>Writes a KV v2 secret, as <c>vault kv put</c> would; <paramref name="path"/> is like <c>secret/data/app</c>.</summary>
+    public void PutKv(string path, JsonObject data) => _kv.AddOrUpdate(path, _ => [data], (_, versions) => { lock (versions) { versions.Add(data); } return versions; });
+
+    /// <summary>Creates a Transit key, as <c>vault write -f transit/keys/NAME</c> would.</summary>
+    public void CreateKey(string name) => _keys.TryAdd(name, new TransitKey());
+
+    /// <summary>Makes <paramref name="path"/> answer 403 to every token but the root token, as a policy without it would.</summary>
+    public void Forbid(string path) => _forbiddenPaths[path] = true;
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
@@ -170,6 +199,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 Interlocked.Increment(ref _transitCalls);
                 await DecryptAsync(context, name, body);
                 return;
+            case ["v1", var mount, "data", ..] when segments.Length > 3 && mount != "auth":
+                await KeyValueAsync(context, string.Join('/', segments.Skip(1)), token, body);
+                return;
             case ["v1", _, "keys", var name] when method == "GET":
                 await ReadKeyAsync(context, name);
                 return;
@@ -200,6 +232,63 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 await context.Response.WriteAsJsonAsync(new { errors = Array.Empty<string>() });
                 return;
         }
+    }
+
+    private async Task KeyValueAsync(HttpContext context, string path, string token, JsonObject body)
+    {
+        if (_forbiddenPaths.ContainsKey(path) && token != RootToken)
+        {
+            await ErrorAsync(context, 403, "permission denied");
+            return;
+        }
+
+        if (context.Request.Method == "GET")
+        {
+            if (!_kv.TryGetValue(path, out var versions))
+            {
+                context.Response.StatusCode = 404;
+                await context.Response.WriteAsJsonAsync(new { errors = Array.Empty<string>() });
+                return;
+            }
+
+            JsonObject latest;
+            int version;
+            lock (versions)
+            {
+                (latest, version) = (versions[^1], versions.Count);
+            }
+
+            await context.Response.WriteAsJsonAsync(new { data = new { data = latest, metadata = new { version, destroyed = false, deletion_time = "" } } });
+            return;
+        }
+
+        var data = body["data"] as JsonObject;
+        if (data is null)
+        {
+            await ErrorAsync(context, 400, "no data provided");
+            return;
+        }
+
+        var list = _kv.GetOrAdd(path, _ => []);
+        lock (list)
+        {
+            if (body["options"]?["cas"]?.GetValue<int>() is { } cas && cas != list.Count)
+            {
+                context.Response.StatusCode = 400;
+            }
+            else
+            {
+                list.Add((JsonObject)data.DeepClone());
+            }
+        }
+
+        if (context.Response.StatusCode == 400)
+        {
+            await ErrorAsync(context, 400, "check-and-set parameter did not match the current version");
+            return;
+        }
+
+        await context.Response.WriteAsJsonAsync(new { data = new { version = list.Count, destroyed = false } });
     }
 
     private async Task RenewAsync(HttpContext context, string token, TokenEntry entry)

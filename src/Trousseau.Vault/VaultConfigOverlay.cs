@@ -1,0 +1,109 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Trousseau.Vault.Internal;
+
+namespace Trousseau.Vault;
+
+/// <summary>
+/// Reads the KV v2 secret named by <c>Trousseau:Vault:ConfigPath</c> (for example
+/// <c>secret/data/trousseau/config</c>) so that its <c>data</c> can be laid over local configuration. Keys are
+/// relative to the <c>Trousseau</c> section (<c>"Store": "etcd"</c> sets <c>Trousseau:Store</c>); nested objects
+/// and arrays flatten the usual way (<c>Etcd:Endpoints:0</c>).
+/// </summary>
+public static class VaultConfigOverlay
+{
+    /// <summary>Fetches the overlay with the Vault address and auth of <paramref name="section"/>.</summary>
+    /// <param name="section">The <c>Trousseau</c> configuration section, holding <c>Vault:*</c>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Full configuration keys (under the section's path) and their values; empty without a ConfigPath.</returns>
+    /// <exception cref="VaultConfigPathException">The path is missing or Vault forbids reading it.</exception>
+    /// <exception cref="DependencyUnavailableException">Vault cannot be reached or refuses Trousseau's credentials.</exception>
+    public static async Task<IReadOnlyDictionary<string, string?>> LoadAsync(IConfigurationSection section, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        var path = section["Vault:ConfigPath"];
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return new Dictionary<string, string?>();
+        }
+
+        var services = new ServiceCollection();
+        services.AddTrousseau(section).UseVaultTransit();
+        var provider = services.BuildServiceProvider();
+        await using var disposal = provider.ConfigureAwait(false);
+        var options = provider.GetRequiredService<IOptions<VaultOptions>>().Value;
+        var http = provider.GetRequiredService<VaultHttp>();
+        var token = await provider.GetRequiredService<VaultTokenSource>().GetTokenAsync(cancellationToken).ConfigureAwait(false);
+        var key = $"{section.Path}:Vault:ConfigPath";
+
+        VaultAnswer<JsonElement> answer;
+        try
+        {
+            answer = await http.SendAsync<object, JsonElement>(HttpMethod.Get, "v1/" + path.Trim('/'), null, null, VaultJson.Default.JsonElement, token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultRequestException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            throw new VaultConfigPathException($"{key} '{path}' does not exist in Vault at {options.Address}.");
+        }
+        catch (VaultRequestException e) when (e.Status == HttpStatusCode.Forbidden)
+        {
+            throw new VaultConfigPathException($"{key} '{path}' cannot be read: Vault answered {e.Errors}.");
+        }
+
+        if (answer.Value.ValueKind != JsonValueKind.Object
+            || !answer.Value.TryGetProperty("data", out var outer) || outer.ValueKind != JsonValueKind.Object
+            || !outer.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
+        {
+            throw new VaultConfigPathException($"{key} '{path}' is not a KV v2 secret (expected data.data); for KV v2 the path includes 'data/', for example secret/data/trousseau/config.");
+        }
+
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        Flatten(data, section.Path, values);
+        return values;
+    }
+
+    private static void Flatten(JsonElement element, string prefix, Dictionary<string, string?> values)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    Flatten(property.Value, $"{prefix}:{property.Name}", values);
+                }
+
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    Flatten(item, $"{prefix}:{index++}", values);
+                }
+
+                break;
+            case JsonValueKind.String:
+                values[prefix] = element.GetString();
+                break;
+            case JsonValueKind.Null:
+                values[prefix] = null;
+                break;
+            default:
+                values[prefix] = element.GetRawText();
+                break;
+        }
+    }
+}
+
+/// <summary><c>Trousseau:Vault:ConfigPath</c> names a path that is missing, forbidden or not a KV v2 secret.</summary>
+public sealed class VaultConfigPathException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What is wrong, naming the key and the path (never a value).</param>
+    public VaultConfigPathException(string message)
+        : base(message)
+    {
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Vault;
+
+/// <summary>trousseaud configured for Vault from settings alone: Kubernetes auth, the KV v2 overlay, its errors.</summary>
+public sealed class VaultServerTests : IAsyncLifetime, IDisposable
+{
+    private const string ConfigPath = "secret/data/trousseau/config";
+    private readonly TempDirectory _temp = new();
+    private VaultTestServer _vault = null!;
+    private string _keyName = null!;
+
+    public async Task InitializeAsync()
+    {
+        _vault = await VaultTestServer.StartAsync();
+        _keyName = VaultTarget.UniqueKeyName();
+        _vault.CreateKey(_keyName);
+    }
+
+    public async Task DisposeAsync() => await _vault.DisposeAsync();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Kubernetes_auth_from_configuration_alone_serves_secrets_and_logs_no_token_or_jwt()
+    {
+        const string Jwt = "eyJhbGciOiJSUzI1NiJ9.service-account-token.signature";
+        var jwtFile = _temp.Combine("sa-token");
+        await File.WriteAllTextAsync(jwtFile, Jwt);
+        _vault.AddKubernetesRole("trousseau-kms", Jwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        var settings = _temp.Combine("appsettings.json");
+        await File.WriteAllTextAsync(settings, $$"""
+            { "Trousseau": { "KeyProvider": "vault", "Vault": { "Address": "{{_vault.Address}}", "KeyName": "{{_keyName}}",
+              "Auth": { "Method": "kubernetes", "Role": "trousseau-kms", "JwtFile": "{{jwtFile}}" } } } }
+            """);
+
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--config", settings]);
+        var clectl = ClectlRunner.For(server, _temp.Combine("data"), _temp.Path);
+        var create = await clectl.RunAsync("secret", "create", "k8s/auth", "--from-literal", "k=v");
+        var read = await clectl.RunAsync("secret", "get", "k8s/auth", "--key", "k");
+        await server.StopAsync();
+
+        Assert.True(create.ExitCode == 0, create.Stderr + server.Log);
+        Assert.Equal("v", read.Stdout);
+        Assert.NotEmpty(_vault.IssuedTokens);
+        Assert.DoesNotContain(Jwt, server.Log, StringComparison.Ordinal);
+        Assert.All(_vault.IssuedTokens, token => Assert.DoesNotContain(token, server.Log, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_kv_v2_overlay_is_laid_over_local_configuration()
+    {
+        _vault.PutKv(ConfigPath, new JsonObject { ["Store"] = "memory", ["DataKeys"] = new JsonObject { ["MaxUses"] = "1000" } });
+
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Store=sqlite", $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
+        using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+        using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Contains("memory", report.RootElement.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.False(File.Exists(_temp.Combine("data", "store.db")));
+    }
+
+    [Fact]
+    public async Task A_missing_or_forbidden_config_path_stops_startup_with_exit_2_naming_the_key()
+    {
+        var missing = await RunToExitAsync([.. VaultArgs(), "--Trousseau:Vault:ConfigPath=secret/data/nowhere"]);
+
+        _vault.PutKv(ConfigPath, new JsonObject { ["Store"] = "memory" });
+        _vault.Forbid(ConfigPath);
+        var limited = _vault.CreateToken(TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        var tokenFile = _temp.Combine("limited-token");
+        await File.WriteAllTextAsync(tokenFile, limited);
+        var forbidden = await RunToExitAsync([.. VaultArgs(tokenFile), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
+
+        foreach (var result in new[] { missing, forbidden })
+        {
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains("Trousseau:Vault:ConfigPath", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.DoesNotContain(limited, result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task An_unreachable_vault_at_startup_is_one_clear_line_and_exit_1()
+    {
+        var result = await RunToExitAsync(["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address=http://127.0.0.1:{FreePort.Next()}", "--Trousseau:Vault:Auth:Token=t", "--Trousseau:Vault:ConfigPath=secret/data/x"]);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("cannot be reached", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    private string[] VaultArgs(string? tokenFile = null)
+    {
+        if (tokenFile is null)
+        {
+            tokenFile = _temp.Combine("root-token");
+            File.WriteAllText(tokenFile, _vault.RootToken);
+        }
+
+        return ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address={_vault.Address}", $"--Trousseau:Vault:KeyName={_keyName}", $"--Trousseau:Vault:Auth:TokenFile={tokenFile}"];
+    }
+
+    private Task<ProcessResult> RunToExitAsync(string[] args) =>
+        DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), .. args], _temp.Path));
+}
