@@ -89,6 +89,80 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         }
     }
 
+    /// <summary>
+    /// Wraps many values in one Transit call (<c>batch_input</c>). Vault reports errors per item, so one bad item
+    /// does not fail the others.
+    /// </summary>
+    /// <param name="plaintexts">The values to wrap.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>One result per input, in order: the wrapped value, or Vault's error for that item.</returns>
+    public async Task<IReadOnlyList<VaultBatchResult<WrappedKey>>> WrapBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> plaintexts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plaintexts);
+        var items = plaintexts.Select(p => new TransitBatchItem(Plaintext: Convert.ToBase64String(p.Span))).ToList();
+        var results = await BatchAsync("encrypt", items, plaintexts.Count, cancellationToken).ConfigureAwait(false);
+        var current = await CurrentAsync(cancellationToken, refreshBelow: results.Select(r => r.Ciphertext is null ? 0 : ParseVersion(r.Ciphertext) ?? 0).DefaultIfEmpty(0u).Max()).ConfigureAwait(false);
+        return results.Select(r => r.Error is { } error || r.Ciphertext is null || ParseVersion(r.Ciphertext) is not { } version
+            ? new VaultBatchResult<WrappedKey>(default, r.Error ?? "Vault returned no ciphertext for this item")
+            : new VaultBatchResult<WrappedKey>(new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(r.Ciphertext)), null)).ToList();
+    }
+
+    /// <summary>Unwraps many values in one Transit call, with Vault's errors per item (a tampered item fails alone).</summary>
+    /// <param name="wrapped">Values <see cref="WrapAsync"/> or <see cref="WrapBatchAsync"/> returned.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>One result per input, in order: the plaintext, or the reason it could not be unwrapped.</returns>
+    public async Task<IReadOnlyList<VaultBatchResult<byte[]>>> UnwrapBatchAsync(IReadOnlyList<WrappedKey> wrapped, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(wrapped);
+        var items = wrapped.Select(w => new TransitBatchItem(Ciphertext: Encoding.ASCII.GetString(w.Ciphertext.Span))).ToList();
+        var results = await BatchAsync("decrypt", items, wrapped.Count, cancellationToken).ConfigureAwait(false);
+        return results.Select(r => r.Error is null && r.Plaintext is not null
+            ? new VaultBatchResult<byte[]>(Convert.FromBase64String(r.Plaintext), null)
+            : new VaultBatchResult<byte[]>(null, r.Error ?? "Vault returned no plaintext for this item")).ToList();
+    }
+
+    /// <summary>
+    /// Re-encrypts a wrapped value under the key's latest version inside Vault (Transit rewrap): the plaintext
+    /// never leaves Vault.
+    /// </summary>
+    /// <param name="wrapped">A value wrapped under any still-decryptable version.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The same value wrapped under the latest version.</returns>
+    public async Task<WrappedKey> RewrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(wrapped);
+        VaultAnswer<TransitCiphertextResponse> answer;
+        try
+        {
+            answer = await CallAsync(
+                token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/rewrap/{_options.KeyName}", new TransitDecrypt(Encoding.ASCII.GetString(wrapped.Ciphertext.Span)), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultRequestException e) when (e.Status == HttpStatusCode.BadRequest)
+        {
+            throw new InvalidCiphertextException($"Vault Transit refused to rewrap the value: {e.Errors}");
+        }
+
+        var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("rewrap");
+        var version = ParseVersion(ciphertext) ?? throw Malformed("rewrap");
+        var current = await CurrentAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
+        return new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(ciphertext));
+    }
+
+    /// <summary>Has Vault generate a 256-bit data key (Transit datakey/plaintext): the key and its wrapped form.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The plaintext key (the caller zeroes it after use) and the key wrapped under the latest version.</returns>
+    public async Task<(byte[] Plaintext, WrappedKey Wrapped)> GenerateDataKeyAsync(CancellationToken cancellationToken = default)
+    {
+        var answer = await CallAsync(
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/datakey/plaintext/{_options.KeyName}", new TransitDataKeyRequest(256), VaultJson.Default.TransitDataKeyRequest, VaultJson.Default.TransitDataKeyResponse, token, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+        var data = answer.Value?.Data ?? throw Malformed("datakey");
+        var version = ParseVersion(data.Ciphertext) ?? throw Malformed("datakey");
+        var current = await CurrentAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
+        return (Convert.FromBase64String(data.Plaintext ?? throw Malformed("datakey")), new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(data.Ciphertext)));
+    }
+
     /// <inheritdoc />
     public async ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default)
     {
@@ -104,7 +178,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     {
         try
         {
-            var answer = await _http.SendAsync<object, HealthResponse>(HttpMethod.Get, "v1/sys/health", null, null, VaultJson.Default.HealthResponse, null, cancellationToken, statusIsAnswer: true).ConfigureAwait(false);
+            var answer = await _http.SendAsync<object, HealthResponse>(HttpMethod.Get, "v1/sys/health", null, null, VaultJson.Default.HealthResponse, null, cancellationToken, isAnswer: _ => true).ConfigureAwait(false);
             var state = (int)answer.Status switch
             {
                 200 => null,
@@ -126,6 +200,22 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         {
             return DependencyHealth.Unhealthy(e.Message);
         }
+    }
+
+    private async Task<IReadOnlyList<TransitBatchResult>> BatchAsync(string operation, List<TransitBatchItem> items, int count, CancellationToken cancellationToken)
+    {
+        var answer = await CallAsync(
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/{operation}/{_options.KeyName}", new TransitBatchRequest(items), VaultJson.Default.TransitBatchRequest, VaultJson.Default.TransitBatchResponse, token, cancellationToken, isAnswer: status => status == HttpStatusCode.BadRequest),
+            cancellationToken).ConfigureAwait(false);
+
+        // Vault answers 400 when every item failed, still with batch_results.
+        var results = answer.Value?.Data?.BatchResults;
+        if (results is null || results.Count != count)
+        {
+            throw Malformed(operation + " (batch)");
+        }
+
+        return results;
     }
 
     private async ValueTask<(string Identity, KeyInfo Key)> CurrentAsync(CancellationToken cancellationToken, uint refreshBelow = 0)

@@ -19,7 +19,10 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Sends one request; <paramref name="token"/> goes in <c>X-Vault-Token</c> when given.</summary>
+    /// <summary>
+    /// Sends one request; <paramref name="token"/> goes in <c>X-Vault-Token</c> when given. Statuses for which
+    /// <paramref name="isAnswer"/> holds are decoded like a success (sys/health's codes, a batch's 400).
+    /// </summary>
     public async Task<VaultAnswer<TResponse>> SendAsync<TBody, TResponse>(
         HttpMethod method,
         string path,
@@ -28,7 +31,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
         JsonTypeInfo<TResponse>? responseType,
         string? token,
         CancellationToken cancellationToken,
-        bool statusIsAnswer = false)
+        Func<HttpStatusCode, bool>? isAnswer = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -55,7 +58,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
             {
                 using var response = await clients.CreateClient(ClientName).SendAsync(request, timeout.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
-                if (response.IsSuccessStatusCode || statusIsAnswer)
+                if (response.IsSuccessStatusCode || isAnswer?.Invoke(response.StatusCode) == true)
                 {
                     var value = responseType is null || response.StatusCode == HttpStatusCode.NoContent
                         ? default

@@ -30,6 +30,29 @@ internal sealed record TransitEncrypt([property: JsonPropertyName("plaintext")] 
 
 internal sealed record TransitDecrypt([property: JsonPropertyName("ciphertext")] string Ciphertext);
 
+internal sealed record TransitBatchItem(
+    [property: JsonPropertyName("plaintext")] string? Plaintext = null,
+    [property: JsonPropertyName("ciphertext")] string? Ciphertext = null);
+
+internal sealed record TransitBatchRequest([property: JsonPropertyName("batch_input")] IReadOnlyList<TransitBatchItem> BatchInput);
+
+internal sealed record TransitBatchResult(
+    [property: JsonPropertyName("ciphertext")] string? Ciphertext,
+    [property: JsonPropertyName("plaintext")] string? Plaintext,
+    [property: JsonPropertyName("error")] string? Error);
+
+internal sealed record TransitBatchResults([property: JsonPropertyName("batch_results")] IReadOnlyList<TransitBatchResult>? BatchResults);
+
+internal sealed record TransitBatchResponse([property: JsonPropertyName("data")] TransitBatchResults? Data);
+
+internal sealed record TransitDataKey(
+    [property: JsonPropertyName("plaintext")] string? Plaintext,
+    [property: JsonPropertyName("ciphertext")] string Ciphertext);
+
+internal sealed record TransitDataKeyResponse([property: JsonPropertyName("data")] TransitDataKey? Data);
+
+internal sealed record TransitDataKeyRequest([property: JsonPropertyName("bits")] int Bits);
+
 internal sealed record TransitCiphertext([property: JsonPropertyName("ciphertext")] string Ciphertext);
 
 internal sealed record TransitCiphertextResponse([property: JsonPropertyName("data")] TransitCiphertext? Data);
@@ -67,4 +90,8 @@ internal sealed record HealthResponse(
 [JsonSerializable(typeof(TransitKeyResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(TransitBatchRequest))]
+[JsonSerializable(typeof(TransitBatchResponse))]
+[JsonSerializable(typeof(TransitDataKeyRequest))]
+[JsonSerializable(typeof(TransitDataKeyResponse))]
 internal sealed partial class VaultJson : JsonSerializerContext;

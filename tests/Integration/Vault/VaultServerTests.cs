@@ -51,6 +51,38 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Rewrap_moves_every_secret_to_the_latest_vault_key_version()
+    {
+        var dataDir = _temp.Combine("data");
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, VaultArgs()))
+        {
+            var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal(0, (await clectl.RunAsync("secret", "create", $"moved/{i}", "--from-literal", $"k=value-{i}")).ExitCode);
+            }
+
+            Assert.Equal(0, (await clectl.RunAsync("key", "rotate")).ExitCode);
+            var rewrap = await clectl.RunAsync("key", "rewrap", "-o", "json");
+            using var count = JsonDocument.Parse(rewrap.Stdout);
+            Assert.Equal(5, count.RootElement.GetProperty("rewrapped").GetInt64());
+            await server.StopAsync();
+        }
+
+        // Vault now refuses version 1: only secrets really moved to version 2 can still be read (after a restart,
+        // so that no data key is left in memory).
+        _vault.SetMinDecryptionVersion(_keyName, 2);
+        await using var restarted = await TrousseauServerProcess.StartAsync(dataDir, VaultArgs());
+        var again = ClectlRunner.For(restarted, dataDir, _temp.Path);
+        for (var i = 0; i < 5; i++)
+        {
+            var read = await again.RunAsync("secret", "get", $"moved/{i}", "--key", "k");
+            Assert.True(read.ExitCode == 0, read.Stderr);
+            Assert.Equal($"value-{i}", read.Stdout);
+        }
+    }
+
+    [Fact]
     public async Task The_kv_v2_overlay_is_laid_over_local_configuration()
     {
         _vault.PutKv(ConfigPath, new JsonObject { ["Store"] = "memory", ["DataKeys"] = new JsonObject { ["MaxUses"] = "1000" } });

@@ -117,6 +117,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// <summary>Creates a Transit key, as <c>vault write -f transit/keys/NAME</c> would.</summary>
     public void CreateKey(string name) => _keys.TryAdd(name, new TransitKey());
 
+    /// <summary>Refuses to decrypt versions below <paramref name="version"/>, as <c>vault write transit/keys/NAME/config min_decryption_version=N</c>.</summary>
+    public void SetMinDecryptionVersion(string name, int version) => _keys[name].MinDecryptionVersion = version;
+
     /// <summary>Makes <paramref name="path"/> answer 403 to every token but the root token, as a policy without it would.</summary>
     public void Forbid(string path) => _forbiddenPaths[path] = true;
 
@@ -201,6 +204,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 return;
             case ["v1", var mount, "data", ..] when segments.Length > 3 && mount != "auth":
                 await KeyValueAsync(context, string.Join('/', segments.Skip(1)), token, body);
+                return;
+            case ["v1", var mount, "rewrap", var name] when method is "POST" or "PUT" && mount != "auth":
+                await RewrapAsync(context, name, body);
+                return;
+            case ["v1", var mount, "datakey", "plaintext", var name] when method is "POST" or "PUT" && mount != "auth":
+                Interlocked.Increment(ref _transitCalls);
+                await DataKeyAsync(context, name);
                 return;
             case ["v1", _, "keys", var name] when method == "GET":
                 await ReadKeyAsync(context, name);
@@ -351,7 +361,11 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var key = _keys.GetOrAdd(name, _ => new TransitKey());
         if (body["batch_input"] is JsonArray batch)
         {
-            var results = batch.Select(item => (object)Seal(key, item?["plaintext"]?.GetValue<string>())).ToList();
+            var sealedItems = batch.Select(item => Seal(key, item?["plaintext"]?.GetValue<string>())).ToList();
+            var results = sealedItems.Select(r => r.Error is null ? (object)new { ciphertext = r.Ciphertext, key_version = r.KeyVersion } : new { error = r.Error }).ToList();
+
+            // Vault answers 400 when any item failed, with every item's result.
+            context.Response.StatusCode = sealedItems.Any(r => r.Error is not null) ? 400 : 200;
             await context.Response.WriteAsJsonAsync(new { data = new { batch_results = results } });
             return;
         }
@@ -376,7 +390,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         if (body["batch_input"] is JsonArray batch)
         {
-            var results = batch.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).Select(r => r.Error is null ? (object)new { plaintext = r.Plaintext } : new { error = r.Error }).ToList();
+            var opened = batch.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).ToList();
+            var results = opened.Select(r => r.Error is null ? (object)new { plaintext = r.Plaintext } : new { error = r.Error }).ToList();
+            context.Response.StatusCode = opened.Any(r => r.Error is not null) ? 400 : 200;
             await context.Response.WriteAsJsonAsync(new { data = new { batch_results = results } });
             return;
         }
@@ -389,6 +405,33 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         await context.Response.WriteAsJsonAsync(new { data = new { plaintext } });
+    }
+
+    private async Task RewrapAsync(HttpContext context, string name, JsonObject body)
+    {
+        if (!_keys.TryGetValue(name, out var key))
+        {
+            await ErrorAsync(context, 400, "encryption key not found");
+            return;
+        }
+
+        var (plaintext, failure) = Open(key, body["ciphertext"]?.GetValue<string>());
+        if (failure is not null)
+        {
+            await ErrorAsync(context, 400, failure);
+            return;
+        }
+
+        var result = Seal(key, plaintext);
+        await context.Response.WriteAsJsonAsync(new { data = new { ciphertext = result.Ciphertext, key_version = result.KeyVersion } });
+    }
+
+    private async Task DataKeyAsync(HttpContext context, string name)
+    {
+        var key = _keys.GetOrAdd(name, _ => new TransitKey());
+        var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        var result = Seal(key, plaintext);
+        await context.Response.WriteAsJsonAsync(new { data = new { plaintext, ciphertext = result.Ciphertext, key_version = result.KeyVersion } });
     }
 
     private async Task ReadKeyAsync(HttpContext context, string name)

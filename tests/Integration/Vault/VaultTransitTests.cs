@@ -61,6 +61,34 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Batch_calls_report_errors_per_item_and_rewrap_and_datakey_use_the_latest_version()
+    {
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+
+        var wrapped = await provider.WrapBatchAsync(["one"u8.ToArray(), "two"u8.ToArray(), "three"u8.ToArray()]);
+        var good = wrapped.Select(r => r.Value!).ToList();
+        var broken = good[1] with { Ciphertext = Encoding.ASCII.GetBytes("vault:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") };
+        var unwrapped = await provider.UnwrapBatchAsync([good[0], broken, good[2]]);
+
+        Assert.All(wrapped, r => Assert.True(r.Succeeded));
+        Assert.Equal("one"u8.ToArray(), unwrapped[0].Value);
+        Assert.False(unwrapped[1].Succeeded);
+        Assert.Contains("message authentication failed", unwrapped[1].Error, StringComparison.Ordinal);
+        Assert.Equal("three"u8.ToArray(), unwrapped[2].Value);
+
+        await provider.RotateAsync();
+        var rewrapped = await provider.RewrapAsync(good[0]);
+        var (plaintext, dataKey) = await provider.GenerateDataKeyAsync();
+
+        Assert.Equal(2u, rewrapped.KeyVersion);
+        Assert.Equal("one"u8.ToArray(), await provider.UnwrapAsync(rewrapped));
+        Assert.Equal(32, plaintext.Length);
+        Assert.Equal(2u, dataKey.KeyVersion);
+        Assert.Equal(plaintext, await provider.UnwrapAsync(dataKey));
+    }
+
+    [Fact]
     public async Task Two_hundred_secret_writes_make_at_most_five_transit_calls()
     {
         var (services, transitCalls) = await BuildAsync();
