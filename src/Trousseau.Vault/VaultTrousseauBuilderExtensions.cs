@@ -42,6 +42,8 @@ public static class VaultTrousseauBuilderExtensions
         builder.Services.TryAddSingleton<VaultTokenSource>();
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton<ICallerVerifier>(sp => new VaultKubernetesCallerVerifier(
+            sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));
         return builder.AddKeyProvider(VaultTransitKeyProvider.ProviderName, sp => sp.GetRequiredService<VaultTransitKeyProvider>());
     }
 

@@ -15,6 +15,8 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
         var http = context.HttpContext;
         switch (options.Value.Auth.Mode)
         {
+            case TrousseauApiAuthMode.Kubernetes:
+                return VerifyCallerAsync(context, next);
             case TrousseauApiAuthMode.None when !IsLoopback(http.Connection.LocalIpAddress):
                 return new(ApiProblems.Forbidden("Authentication mode 'none' accepts loopback connections only."));
             case TrousseauApiAuthMode.None:
@@ -35,6 +37,36 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
 
                 return next(context);
         }
+    }
+
+    private async ValueTask<object?> VerifyCallerAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var header = http.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) || header.Length == BearerPrefix.Length)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+            return ApiProblems.Unauthenticated("Send your Kubernetes service-account token as 'Authorization: Bearer <token>'.");
+        }
+
+        bool allowed;
+        try
+        {
+            allowed = await services.GetRequiredService<ICallerVerifier>()
+                .IsAllowedAsync(header[BearerPrefix.Length..].Trim(), options.Value.Auth.KubernetesRole!, http.RequestAborted);
+        }
+        catch (DependencyUnavailableException e)
+        {
+            return ApiProblems.FromException(e);
+        }
+
+        if (!allowed)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+            return ApiProblems.Unauthenticated("The service-account token was not accepted for this API.");
+        }
+
+        return await next(context);
     }
 
     private static bool IsLoopback(IPAddress? address) => address is null || IPAddress.IsLoopback(address);

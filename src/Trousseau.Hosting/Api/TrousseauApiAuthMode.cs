@@ -8,4 +8,10 @@ public enum TrousseauApiAuthMode
 
     /// <summary>No authentication; requests are accepted only on loopback connections.</summary>
     None,
+
+    /// <summary>
+    /// The caller's Kubernetes service-account JWT, checked by logging in to Vault's Kubernetes auth with
+    /// <see cref="TrousseauApiAuthOptions.KubernetesRole"/>; needs the Vault key provider.
+    /// </summary>
+    Kubernetes,
 }

@@ -11,4 +11,7 @@ public sealed class TrousseauApiAuthOptions
     /// token and mode 0600 when absent.
     /// </summary>
     public string? TokenFile { get; set; }
+
+    /// <summary>The Vault Kubernetes auth role callers must satisfy in <see cref="TrousseauApiAuthMode.Kubernetes"/> mode.</summary>
+    public string? KubernetesRole { get; set; }
 }

@@ -83,6 +83,40 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Api_kubernetes_mode_admits_callers_whose_service_account_token_vault_accepts()
+    {
+        const string CallerJwt = "caller.service-account.jwt";
+        _vault.AddKubernetesRole("api-callers", CallerJwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [.. VaultArgs(), "--Trousseau:Api:Auth:Mode=kubernetes", "--Trousseau:Api:Auth:KubernetesRole=api-callers"]);
+        var clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_SERVER"] = server.BaseAddress.ToString(), ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
+
+        var admitted = await clectl.RunAsync("--token", CallerJwt, "key", "status");
+        var again = await clectl.RunAsync("--token", CallerJwt, "secret", "list");
+        var refused = await clectl.RunAsync("--token", "some.other.jwt", "key", "status");
+        var anonymous = await clectl.RunAsync("key", "status");
+
+        Assert.True(admitted.ExitCode == 0, admitted.Stderr);
+        Assert.Equal(0, again.ExitCode);
+        Assert.Equal(5, refused.ExitCode);
+        Assert.Equal(5, anonymous.ExitCode);
+        Assert.False(File.Exists(Path.Combine(dataDir, "api.token")));
+        Assert.DoesNotContain(CallerJwt, server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Api_kubernetes_mode_without_vault_or_role_is_exit_2_naming_the_key()
+    {
+        var noVault = await RunToExitAsync(["--Trousseau:Api:Auth:Mode=kubernetes", "--Trousseau:Api:Auth:KubernetesRole=r"]);
+        var noRole = await RunToExitAsync([.. VaultArgs(), "--Trousseau:Api:Auth:Mode=kubernetes"]);
+
+        Assert.Equal(2, noVault.ExitCode);
+        Assert.Contains("Trousseau:Api:Auth:Mode", noVault.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, noRole.ExitCode);
+        Assert.Contains("Trousseau:Api:Auth:KubernetesRole", noRole.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_kv_v2_overlay_is_laid_over_local_configuration()
     {
         _vault.PutKv(ConfigPath, new JsonObject { ["Store"] = "memory", ["DataKeys"] = new JsonObject { ["MaxUses"] = "1000" } });

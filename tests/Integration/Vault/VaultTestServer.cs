@@ -194,6 +194,10 @@ internal sealed class VaultTestServer : IAsyncDisposable
             case ["v1", "auth", "token", "renew-self"] when method is "POST" or "PUT":
                 await RenewAsync(context, token, entry);
                 return;
+            case ["v1", "auth", "token", "revoke-self"] when method is "POST" or "PUT":
+                _tokens.TryRemove(token, out _);
+                context.Response.StatusCode = 204;
+                return;
             case ["v1", var mount, "encrypt", var name] when method is "POST" or "PUT" && mount != "auth":
                 Interlocked.Increment(ref _transitCalls);
                 await EncryptAsync(context, name, body);
