@@ -26,7 +26,10 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     private readonly VaultOptions _options;
     private readonly TimeProvider _time;
     private readonly string _keyPath;
+    private static readonly TimeSpan HealthReuse = TimeSpan.FromSeconds(10);
+
     private CurrentKey? _current;
+    private HealthAt? _healthy;
 
     internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time)
     {
@@ -173,8 +176,31 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         return await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// The provider's health: a healthy answer less than 10 s old (the background monitor refreshes it every 5 s)
+    /// is reused; otherwise Vault is asked now. An unhealthy answer is never reused, so recovery shows at once.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The provider's health.</returns>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _healthy) is { } healthy && _time.GetElapsedTime(healthy.At) < HealthReuse)
+        {
+            return healthy.Health;
+        }
+
+        return await RefreshHealthAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Asks Vault for its health now and remembers a healthy answer.</summary>
+    internal async ValueTask<DependencyHealth> RefreshHealthAsync(CancellationToken cancellationToken)
+    {
+        var health = await CheckHealthNowAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _healthy, health.IsHealthy ? new HealthAt(health, _time.GetTimestamp()) : null);
+        return health;
+    }
+
+    private async ValueTask<DependencyHealth> CheckHealthNowAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -240,6 +266,20 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     /// <summary>Runs a call with the current token; on 403 drops the token, logs in again and retries once.</summary>
     private async Task<T> CallAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await CallWithTokenAsync(call, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DependencyUnavailableException)
+        {
+            // Vault just failed us: readiness and KMS Status must not keep saying healthy.
+            Volatile.Write(ref _healthy, null);
+            throw;
+        }
+    }
+
+    private async Task<T> CallWithTokenAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
+    {
         var token = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -282,6 +322,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         new(VaultHttp.Dependency, $"Vault's answer to Transit {operation} is not what its API documents.");
 
     private sealed record CurrentKey(string Identity, KeyInfo Key, long At);
+
+    private sealed record HealthAt(DependencyHealth Health, long At);
 
     private static string Shorten(string value) => value.Length <= 80 ? value : value[..80] + "...";
 }

@@ -10,10 +10,23 @@ namespace Trousseau.Vault.Internal;
 /// renewed at about two thirds of its TTL; when renewal fails, when the max TTL nears, or when Vault answers 403,
 /// the source logs in again. A failed login is never remembered: the next call tries again.
 /// </summary>
-internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, ILogger<VaultTokenSource> logger) : IDisposable
+internal sealed partial class VaultTokenSource : IDisposable
 {
+    private readonly VaultHttp _http;
+    private readonly IOptions<VaultOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Lease? _lease;
+
+    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, ILogger<VaultTokenSource> logger)
+    {
+        _http = http;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        VaultMetrics.Track(this, options.Value.Auth.Method.ToLowerInvariant(), options.Value.Address?.Authority);
+    }
 
     /// <summary>Logins and renewals so far, for metrics.</summary>
     public long Renewals => Interlocked.Read(ref _renewals);
@@ -21,17 +34,17 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
     public long Logins => Interlocked.Read(ref _logins);
 
     /// <summary>Seconds until the current token expires, or null without one or for a token that never expires.</summary>
-    public double? TimeToLiveSeconds => _lease is { ExpiresAt: { } expires } ? (expires - time.GetUtcNow()).TotalSeconds : null;
+    public double? TimeToLiveSeconds => _lease is { ExpiresAt: { } expires } ? (expires - _time.GetUtcNow()).TotalSeconds : null;
 
     private long _renewals;
     private long _logins;
 
-    private VaultAuthOptions Auth => options.Value.Auth;
+    private VaultAuthOptions Auth => _options.Value.Auth;
 
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
         var lease = Volatile.Read(ref _lease);
-        if (lease is not null && (lease.RefreshAt is not { } due || time.GetUtcNow() < due))
+        if (lease is not null && (lease.RefreshAt is not { } due || _time.GetUtcNow() < due))
         {
             return lease.Token;
         }
@@ -40,7 +53,7 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
         try
         {
             lease = _lease;
-            if (lease is not null && (lease.RefreshAt is not { } refresh || time.GetUtcNow() < refresh))
+            if (lease is not null && (lease.RefreshAt is not { } refresh || _time.GetUtcNow() < refresh))
             {
                 return lease.Token;
             }
@@ -74,7 +87,11 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
         }
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        VaultMetrics.Untrack(this);
+        _gate.Dispose();
+    }
 
     private async Task<Lease> AcquireAsync(CancellationToken cancellationToken)
     {
@@ -82,13 +99,14 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
         if (method == "token")
         {
             var token = StaticToken();
-            var lookup = await http.SendAsync<object, TokenLookupResponse>(
+            var lookup = await _http.SendAsync<object, TokenLookupResponse>(
                 HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken).ConfigureAwait(false);
             var data = lookup.Value?.Data;
             return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token);
         }
 
         Interlocked.Increment(ref _logins);
+        VaultMetrics.Logins.Add(1, new KeyValuePair<string, object?>("auth.method", method));
         var auth = method switch
         {
             "kubernetes" => await LoginAsync(
@@ -103,23 +121,24 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
                 cancellationToken).ConfigureAwait(false),
             _ => throw new InvalidOperationException($"Unknown Vault auth method '{Auth.Method}'."),
         };
-        LogLoggedIn(logger, Auth.Method, auth.LeaseDuration);
+        LogLoggedIn(_logger, Auth.Method, auth.LeaseDuration);
         return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login);
     }
 
     private async Task<Lease> RefreshAsync(Lease lease, CancellationToken cancellationToken)
     {
-        if (lease.Renewable && lease.ExpiresAt is { } expires && time.GetUtcNow() < expires)
+        if (lease.Renewable && lease.ExpiresAt is { } expires && _time.GetUtcNow() < expires)
         {
             try
             {
-                var renewed = await http.SendAsync(
+                var renewed = await _http.SendAsync(
                     HttpMethod.Post, "v1/auth/token/renew-self", new RenewSelf(null), VaultJson.Default.RenewSelf, VaultJson.Default.VaultAuthResponse, lease.Token, cancellationToken).ConfigureAwait(false);
                 if (renewed.Value?.Auth is { } auth)
                 {
                     Interlocked.Increment(ref _renewals);
+                    VaultMetrics.Renewals.Add(1, new KeyValuePair<string, object?>("auth.method", Auth.Method.ToLowerInvariant()));
                     var previousTtl = lease.Ttl.TotalSeconds;
-                    LogRenewed(logger, auth.LeaseDuration);
+                    LogRenewed(_logger, auth.LeaseDuration);
 
                     // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
                     if (lease.Method == VaultAuthMethod.Token || auth.LeaseDuration >= previousTtl / 2)
@@ -130,7 +149,7 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
             }
             catch (VaultRequestException e) when (e.Status is HttpStatusCode.Forbidden or HttpStatusCode.BadRequest)
             {
-                LogRenewFailed(logger, (int)e.Status);
+                LogRenewFailed(_logger, (int)e.Status);
             }
         }
 
@@ -139,7 +158,7 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
 
     private async Task<VaultAuth> LoginAsync<TBody>(string path, TBody body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type, CancellationToken cancellationToken)
     {
-        var answer = await http.SendAsync(HttpMethod.Post, path, body, type, VaultJson.Default.VaultAuthResponse, token: null, cancellationToken).ConfigureAwait(false);
+        var answer = await _http.SendAsync(HttpMethod.Post, path, body, type, VaultJson.Default.VaultAuthResponse, token: null, cancellationToken).ConfigureAwait(false);
         return answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
     }
 
@@ -179,7 +198,7 @@ internal sealed partial class VaultTokenSource(VaultHttp http, IOptions<VaultOpt
 
     private Lease NewLease(string token, long ttlSeconds, bool renewable, VaultAuthMethod method)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         if (ttlSeconds <= 0)
         {
             return new Lease(token, null, null, TimeSpan.Zero, renewable, method);

@@ -75,15 +75,15 @@ public sealed class KmsVaultTests : IAsyncLifetime, IDisposable
         var before = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
 
         vault.Sealed = true;
-        var status = Ok(await _peer.CallAsync(Status));
         var clock = Stopwatch.StartNew();
         var refused = await _peer.CallAsync(Encrypt, new { plaintext = Dek });
         clock.Stop();
+        var status = Ok(await _peer.CallAsync(Status));
         using var ready = await _server.Http.GetAsync(new Uri(_server.BaseAddress, "readyz"));
 
-        Assert.NotEqual("ok", status.GetProperty("healthz").GetString());
         Assert.Equal("UNAVAILABLE", refused.GetProperty("code").GetString());
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"UNAVAILABLE took {clock.Elapsed}");
+        Assert.NotEqual("ok", status.GetProperty("healthz").GetString());
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
 
         vault.Sealed = false;
@@ -94,6 +94,24 @@ public sealed class KmsVaultTests : IAsyncLifetime, IDisposable
         Assert.Equal("ok", recovered.GetProperty("healthz").GetString());
         Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
         Assert.Equal(HttpStatusCode.OK, readyAgain.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_slow_vault_gives_unavailable_within_the_apiserver_deadline()
+    {
+        var vault = _vault.TestServer ?? throw new InvalidOperationException("Latency needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
+        Ok(await _peer.CallAsync(Status));
+
+        vault.Latency = TimeSpan.FromSeconds(4);
+        var clock = Stopwatch.StartNew();
+        var slow = await _peer.CallAsync(Encrypt, new { plaintext = Dek }, timeoutSeconds: 3);
+        clock.Stop();
+        vault.Latency = TimeSpan.Zero;
+
+        Assert.Equal("UNAVAILABLE", slow.GetProperty("code").GetString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"UNAVAILABLE took {clock.Elapsed}");
+        Assert.Contains("did not answer", slow.GetProperty("details").GetString(), StringComparison.Ordinal);
+        Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
     }
 
     [Fact]

@@ -49,6 +49,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// <summary>While true, every endpoint but sys/health answers 503 "Vault is sealed", and health says sealed.</summary>
     public bool Sealed { get; set; }
 
+    /// <summary>When set, sys/health answers this status (429 standby, 501 not initialized, ...).</summary>
+    public int? HealthStatus { get; set; }
+
     /// <summary>Added to every answer.</summary>
     public TimeSpan Latency { get; set; }
 
@@ -138,8 +141,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var method = context.Request.Method;
         if (path == "/v1/sys/health")
         {
-            context.Response.StatusCode = Sealed ? 503 : 200;
-            await context.Response.WriteAsJsonAsync(new { initialized = true, @sealed = Sealed, standby = false });
+            context.Response.StatusCode = Sealed ? 503 : HealthStatus ?? 200;
+            await context.Response.WriteAsJsonAsync(new { initialized = HealthStatus != 501, @sealed = Sealed, standby = HealthStatus == 429 });
             return;
         }
 

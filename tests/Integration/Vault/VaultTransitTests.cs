@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Trousseau.Vault;
@@ -128,6 +129,30 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Health_follows_sys_health_standby_uninitialized_and_unreachable()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+
+        server.HealthStatus = 429;
+        var standby = await provider.RefreshHealthAsync(default);
+        server.HealthStatus = 501;
+        var uninitialized = await provider.RefreshHealthAsync(default);
+        server.HealthStatus = null;
+        var healthy = await provider.RefreshHealthAsync(default);
+        await server.DisposeAsync();
+        var unreachable = await provider.RefreshHealthAsync(default);
+
+        Assert.True(standby.IsHealthy, standby.Description);
+        Assert.False(uninitialized.IsHealthy);
+        Assert.Contains("not initialized", uninitialized.Description, StringComparison.Ordinal);
+        Assert.True(healthy.IsHealthy, healthy.Description);
+        Assert.False(unreachable.IsHealthy);
+        Assert.Contains("cannot be reached", unreachable.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Transient_5xx_answers_are_retried_and_4xx_are_not()
     {
         var server = RequireTestServer();
@@ -158,6 +183,34 @@ public sealed class VaultTransitTests : IAsyncLifetime
             o.Auth.JwtFile = jwtFile;
         });
         var provider = services.GetRequiredService<IKeyProvider>();
+        long renewalsMeasured = 0;
+        var ttls = new List<double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TrousseauDiagnostics.MeterName && instrument.Name.StartsWith("trousseau.vault.token.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            if (instrument.Name == "trousseau.vault.token.renewals")
+            {
+                Interlocked.Add(ref renewalsMeasured, value);
+            }
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name == "trousseau.vault.token.ttl" && tags.ToArray().Contains(new KeyValuePair<string, object?>("server.address", server.Address.Authority)))
+            {
+                lock (ttls)
+                {
+                    ttls.Add(value);
+                }
+            }
+        });
+        listener.Start();
 
         var until = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1);
         var calls = 0;
@@ -172,12 +225,19 @@ public sealed class VaultTransitTests : IAsyncLifetime
                 server.AddKubernetesRole("trousseau", "jwt-2", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
             }
 
+            listener.RecordObservableInstruments();
             await Task.Delay(200);
         }
 
         var tokens = services.GetRequiredService<Trousseau.Vault.Internal.VaultTokenSource>();
         Assert.True(tokens.Renewals >= 3, $"renewals: {tokens.Renewals}");
         Assert.True(tokens.Logins >= 3, $"logins: {tokens.Logins}");
+        Assert.True(Interlocked.Read(ref renewalsMeasured) >= tokens.Renewals, $"renewals measured: {renewalsMeasured}");
+        lock (ttls)
+        {
+            Assert.NotEmpty(ttls);
+            Assert.All(ttls, ttl => Assert.InRange(ttl, 0, 5.5));
+        }
     }
 
     [Fact]
