@@ -32,6 +32,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, List<JsonObject>> _kv = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _forbiddenPaths = new(StringComparer.Ordinal);
     private readonly List<string> _issued = [];
+    private readonly List<string> _namespaces = [];
     private int _failures;
     private long _transitCalls;
 
@@ -48,6 +49,18 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     /// <summary>While true, every endpoint but sys/health answers 503 "Vault is sealed", and health says sealed.</summary>
     public bool Sealed { get; set; }
+
+    /// <summary>The <c>X-Vault-Namespace</c> header of every request so far, in order (empty when absent).</summary>
+    public IReadOnlyList<string> Namespaces
+    {
+        get
+        {
+            lock (_namespaces)
+            {
+                return [.. _namespaces];
+            }
+        }
+    }
 
     /// <summary>When set, sys/health answers this status (429 standby, 501 not initialized, ...).</summary>
     public int? HealthStatus { get; set; }
@@ -139,6 +152,11 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         var path = context.Request.Path.Value ?? "";
         var method = context.Request.Method;
+        lock (_namespaces)
+        {
+            _namespaces.Add(context.Request.Headers["X-Vault-Namespace"].ToString());
+        }
+
         if (path == "/v1/sys/health")
         {
             context.Response.StatusCode = Sealed ? 503 : HealthStatus ?? 200;

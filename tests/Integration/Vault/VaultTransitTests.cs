@@ -153,6 +153,21 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Every_request_carries_the_configured_namespace()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync(o => o.Namespace = "team-a/payments");
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var before = server.Namespaces.Count;
+
+        await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray()));
+
+        var sent = server.Namespaces.Skip(before).ToList();
+        Assert.NotEmpty(sent);
+        Assert.All(sent, n => Assert.Equal("team-a/payments", n));
+    }
+
+    [Fact]
     public async Task Transient_5xx_answers_are_retried_and_4xx_are_not()
     {
         var server = RequireTestServer();
