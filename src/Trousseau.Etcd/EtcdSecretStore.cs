@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Trousseau.Etcd.Internal;
+
+namespace Trousseau.Etcd;
+
+/// <summary>
+/// Encrypted secret records in etcd v3, through its JSON gateway, under <c>Etcd:Prefix</c>. Creates, updates and
+/// deletes are transactions that compare the key's create or mod revision, so concurrent writers (other
+/// trousseaud instances included) never overwrite each other; a record's revision is etcd's <c>mod_revision</c>.
+/// Values are envelopes only: etcd never sees a plaintext.
+/// </summary>
+public sealed class EtcdSecretStore : ISecretStore
+{
+    /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
+    public const string StoreName = "etcd";
+
+    private const int PageSize = 500;
+    private readonly EtcdGateway _gateway;
+    private readonly string _prefix;
+
+    internal EtcdSecretStore(EtcdGateway gateway, IOptions<EtcdStoreOptions> options)
+    {
+        _gateway = gateway;
+        _prefix = options.Value.Prefix;
+    }
+
+    /// <inheritdoc />
+    public string Name => StoreName;
+
+    /// <inheritdoc />
+    public async ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var response = await RangeAsync(new RangeRequest(Encode(key)), cancellationToken).ConfigureAwait(false);
+        return response.Kvs is [var kv, ..] ? ToEntry(kv) : null;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
+    {
+        var encoded = Encode(key);
+        var txn = await TxnAsync(
+            new TxnRequest(
+                [new Compare(encoded, "EQUAL", "CREATE", CreateRevision: "0")],
+                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span)))],
+                []),
+            cancellationToken).ConfigureAwait(false);
+        return txn.Succeeded ? Revision(txn.Header) : throw new SecretConflictException(key, SecretConflictReason.AlreadyExists);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default)
+    {
+        var encoded = Encode(key);
+        var txn = await TxnAsync(
+            new TxnRequest(
+                [new Compare(encoded, "EQUAL", "MOD", ModRevision: expectedRevision.ToString(CultureInfo.InvariantCulture))],
+                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span)))],
+                [new RequestOp(RequestRange: new RangeRequest(encoded))]),
+            cancellationToken).ConfigureAwait(false);
+        return txn.Succeeded ? Revision(txn.Header) : throw Refused(key, txn);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default)
+    {
+        var encoded = Encode(key);
+        var compare = expectedRevision is { } revision
+            ? new Compare(encoded, "EQUAL", "MOD", ModRevision: revision.ToString(CultureInfo.InvariantCulture))
+            : new Compare(encoded, "GREATER", "CREATE", CreateRevision: "0");
+        var txn = await TxnAsync(
+            new TxnRequest([compare], [new RequestOp(RequestDeleteRange: new DeleteRangeRequest(encoded))], [new RequestOp(RequestRange: new RangeRequest(encoded))]),
+            cancellationToken).ConfigureAwait(false);
+        if (!txn.Succeeded)
+        {
+            throw Refused(key, txn);
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var start = Encoding.UTF8.GetBytes(_prefix + prefix);
+        var end = Convert.ToBase64String(PrefixEnd(start));
+        string? atRevision = null;
+        var from = start;
+        while (true)
+        {
+            var page = await RangeAsync(new RangeRequest(Convert.ToBase64String(from), end, PageSize, atRevision, "ASCEND", "KEY"), cancellationToken).ConfigureAwait(false);
+            atRevision ??= page.Header?.Revision;
+            var kvs = page.Kvs ?? [];
+            foreach (var kv in kvs)
+            {
+                yield return ToEntry(kv);
+            }
+
+            if (!page.More || kvs.Count == 0)
+            {
+                yield break;
+            }
+
+            // Continue just after the last key of this page, at the same revision: a consistent snapshot.
+            from = [.. Convert.FromBase64String(kvs[^1].Key), 0];
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var response = await RangeAsync(new RangeRequest(Encode("health-probe"), Limit: 1), cancellationToken).ConfigureAwait(false);
+            return DependencyHealth.Healthy($"etcd store under '{_prefix}', revision {response.Header?.Revision}");
+        }
+        catch (DependencyUnavailableException e)
+        {
+            return DependencyHealth.Unhealthy(e.Message);
+        }
+    }
+
+    private Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken) =>
+        _gateway.PostAsync("kv/range", request, EtcdJson.Default.RangeRequest, EtcdJson.Default.RangeResponse, cancellationToken);
+
+    private Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken) =>
+        _gateway.PostAsync("kv/txn", request, EtcdJson.Default.TxnRequest, EtcdJson.Default.TxnResponse, cancellationToken);
+
+    private string Encode(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return Convert.ToBase64String(Encoding.UTF8.GetBytes(_prefix + key));
+    }
+
+    private StoreEntry ToEntry(KeyValue kv)
+    {
+        var key = Encoding.UTF8.GetString(Convert.FromBase64String(kv.Key))[_prefix.Length..];
+        return new StoreEntry(key, kv.Value is null ? ReadOnlyMemory<byte>.Empty : Convert.FromBase64String(kv.Value), ParseRevision(kv.ModRevision));
+    }
+
+    private static Exception Refused(string key, TxnResponse txn) =>
+        txn.Responses is [{ ResponseRange.Kvs: [_, ..] }, ..]
+            ? new SecretConflictException(key, SecretConflictReason.RevisionMismatch)
+            : new SecretNotFoundException(key);
+
+    private static long Revision(ResponseHeader? header) => ParseRevision(header?.Revision);
+
+    private static long ParseRevision(string? value) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var revision) && revision > 0
+            ? revision
+            : throw new DependencyUnavailableException(EtcdGateway.Dependency, "etcd answered without a revision.");
+
+    /// <summary>The smallest key greater than every key starting with <paramref name="prefix"/> (etcd's prefix range end).</summary>
+    private static byte[] PrefixEnd(byte[] prefix)
+    {
+        var end = prefix.ToArray();
+        for (var i = end.Length - 1; i >= 0; i--)
+        {
+            if (end[i] < 0xFF)
+            {
+                end[i]++;
+                return end[..(i + 1)];
+            }
+        }
+
+        return [0];
+    }
+}

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Etcd;
+
+/// <summary>A real etcd (Debian etcd-server) on free loopback ports with a temporary data directory; stop and start keep its data.</summary>
+internal sealed class EtcdProcess : IAsyncDisposable
+{
+    private readonly TempDirectory _data = new();
+    private readonly int _peerPort = FreePort.Next();
+    private Process? _process;
+
+    private EtcdProcess() => ClientUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
+
+    public Uri ClientUrl { get; }
+
+    private static readonly string[] Locations = ["/usr/bin/etcd", "/usr/local/bin/etcd"];
+
+    public static string Binary =>
+        Locations.FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException("etcd is not installed: install the Debian package etcd-server (./test.sh does it when run as root).");
+
+    public static async Task<EtcdProcess> StartAsync()
+    {
+        var etcd = new EtcdProcess();
+        await etcd.StartAgainAsync();
+        return etcd;
+    }
+
+    /// <summary>Starts etcd (again) on the same ports and data, and waits until it serves.</summary>
+    public async Task StartAgainAsync()
+    {
+        var info = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[]
+        {
+            "--name", "test", "--data-dir", _data.Combine("member"),
+            "--listen-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority), "--advertise-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority),
+            "--listen-peer-urls", $"http://127.0.0.1:{_peerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{_peerPort}",
+            "--initial-cluster", $"test=http://127.0.0.1:{_peerPort}", "--log-level", "error",
+        })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(info)!;
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        using var http = new HttpClient { BaseAddress = ClientUrl };
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            try
+            {
+                using var health = await http.GetAsync(new Uri("health", UriKind.Relative), deadline.Token);
+                if (health.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not serving yet.
+            }
+
+            await Task.Delay(50, deadline.Token);
+        }
+    }
+
+    /// <summary>Kills etcd, as a crash or a lost node would.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process?.Dispose();
+        _data.Dispose();
+    }
+}
