@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Options;
+using Trousseau.Etcd;
 using Trousseau.Vault;
 
 namespace Trousseau.Server;
@@ -72,6 +73,12 @@ internal static class TrousseauServer
         else
         {
             trousseau.UseLocalKeyRing();
+        }
+
+        // Likewise etcd's settings are checked only when etcd is the chosen store.
+        if (string.Equals(section["Store"], EtcdSecretStore.StoreName, StringComparison.Ordinal))
+        {
+            trousseau.UseEtcdStore();
         }
 
         trousseau

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Etcd;
+
+/// <summary>trousseaud with <c>Trousseau:Store=etcd</c> on a real etcd, driven with clectl.</summary>
+public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private EtcdProcess _etcd = null!;
+    private TrousseauServerProcess _server = null!;
+    private ClectlRunner _clectl = null!;
+
+    private string DataDir => _temp.Combine("data");
+
+    public async Task InitializeAsync()
+    {
+        _etcd = await EtcdProcess.StartAsync();
+        _server = await StartServerAsync(DataDir);
+        _clectl = ClectlRunner.For(_server, DataDir, _temp.Path);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _etcd.DisposeAsync();
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Etcdctl_sees_only_ciphertext_under_the_prefix()
+    {
+        const string Value = "plaintext-that-etcd-must-not-see";
+        Ok(await _clectl.RunWithInputAsync(Value, "secret", "create", "etcd/login", "--type", "login", "--username", "app", "--password-stdin"));
+        Ok(await _clectl.RunAsync("secret", "create", "etcd/opaque", "--from-literal", $"k={Value}"));
+
+        var dump = await EtcdctlAsync("get", "--prefix", "/trousseau/");
+
+        Assert.Contains("/trousseau/etcd/login", dump, StringComparison.Ordinal);
+        Assert.Contains("/trousseau/etcd/opaque", dump, StringComparison.Ordinal);
+        Assert.DoesNotContain(Value, dump, StringComparison.Ordinal);
+        Assert.Equal(Value, (await _clectl.RunAsync("secret", "get", "etcd/login", "--key", "password")).Stdout);
+    }
+
+    [Fact]
+    public async Task Of_12_concurrent_updates_at_one_revision_exactly_one_wins_and_the_rest_exit_4()
+    {
+        Ok(await _clectl.RunAsync("secret", "create", "etcd/race", "--from-literal", "k=start"));
+        var revision = JsonDocument.Parse((await _clectl.RunAsync("secret", "get", "etcd/race", "-o", "json")).Stdout).RootElement.GetProperty("revision").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
+            _clectl.RunAsync("secret", "update", "etcd/race", "--from-literal", $"k=writer-{i}", "--if-revision", revision)));
+
+        var winner = Assert.Single(results, r => r.ExitCode == 0);
+        Assert.All(results.Where(r => r != winner), r => Assert.Equal(4, r.ExitCode));
+        var value = (await _clectl.RunAsync("secret", "get", "etcd/race", "--key", "k")).Stdout;
+        Assert.StartsWith("writer-", value, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_etcd_down_writes_fail_fast_as_unavailable_and_the_service_recovers_by_itself()
+    {
+        Ok(await _clectl.RunAsync("secret", "create", "etcd/before", "--from-literal", "k=kept"));
+
+        await _etcd.StopAsync();
+        var clock = Stopwatch.StartNew();
+        var write = await _clectl.RunAsync("secret", "create", "etcd/during", "--from-literal", "k=lost");
+        clock.Stop();
+        using var ready = await _server.Http.GetAsync(new Uri(_server.BaseAddress, "readyz"));
+
+        Assert.Equal(6, write.ExitCode);
+        Assert.Contains("etcd", write.Stderr, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the unavailable error took {clock.Elapsed}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+
+        await _etcd.StartAgainAsync();
+        Ok(await _clectl.RunAsync("secret", "create", "etcd/after", "--from-literal", "k=new"));
+        using var readyAgain = await _server.Http.GetAsync(new Uri(_server.BaseAddress, "readyz"));
+
+        Assert.Equal(HttpStatusCode.OK, readyAgain.StatusCode);
+        Assert.Equal("kept", (await _clectl.RunAsync("secret", "get", "etcd/before", "--key", "k")).Stdout);
+        Assert.Equal(3, (await _clectl.RunAsync("secret", "get", "etcd/during")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Two_instances_on_one_etcd_see_each_others_writes_at_once()
+    {
+        await using var second = await StartServerAsync(_temp.Combine("second"), keyFile: Path.Combine(DataDir, "local.keyring"));
+        var other = ClectlRunner.For(second, _temp.Combine("second"), _temp.Path);
+
+        Ok(await _clectl.RunAsync("secret", "create", "etcd/shared", "--from-literal", "k=from-first"));
+        var seen = await other.RunAsync("secret", "get", "etcd/shared", "--key", "k");
+        Ok(await other.RunAsync("secret", "update", "etcd/shared", "--from-literal", "k=from-second"));
+
+        Assert.Equal("from-first", seen.Stdout);
+        Assert.Equal("from-second", (await _clectl.RunAsync("secret", "get", "etcd/shared", "--key", "k")).Stdout);
+    }
+
+    private Task<TrousseauServerProcess> StartServerAsync(string dataDir, string? keyFile = null) =>
+        TrousseauServerProcess.StartAsync(dataDir,
+        [
+            "--Trousseau:Store=etcd",
+            $"--Trousseau:Etcd:Endpoints:0={_etcd.ClientUrl}",
+            .. keyFile is null ? Array.Empty<string>() : [$"--Trousseau:Local:KeyFile={keyFile}"],
+        ]);
+
+    private async Task<string> EtcdctlAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["ETCDCTL_API"] = "3";
+        info.ArgumentList.Add("--endpoints=" + _etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var result = await DotnetProcess.RunAsync(info);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return result.Stdout;
+    }
+
+    private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
+}
