@@ -7,12 +7,22 @@ namespace Trousseau.Tests.Integration.Etcd;
 internal sealed class EtcdProcess : IAsyncDisposable
 {
     private readonly TempDirectory _data = new();
-    private readonly int _peerPort = FreePort.Next();
+    private readonly string _name;
+    private readonly int _peerPort;
+    private string _initialCluster;
     private Process? _process;
 
-    private EtcdProcess() => ClientUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
+    private EtcdProcess(string name, int peerPort)
+    {
+        _name = name;
+        _peerPort = peerPort;
+        _initialCluster = $"{name}={PeerUrl}";
+        ClientUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
+    }
 
     public Uri ClientUrl { get; }
+
+    private string PeerUrl => $"http://127.0.0.1:{_peerPort}";
 
     private static readonly string[] Locations = ["/usr/bin/etcd", "/usr/local/bin/etcd"];
 
@@ -22,9 +32,23 @@ internal sealed class EtcdProcess : IAsyncDisposable
 
     public static async Task<EtcdProcess> StartAsync()
     {
-        var etcd = new EtcdProcess();
+        var etcd = new EtcdProcess("test", FreePort.Next());
         await etcd.StartAgainAsync();
         return etcd;
+    }
+
+    /// <summary>Starts a cluster of <paramref name="size"/> members on loopback and waits until every member serves.</summary>
+    public static async Task<IReadOnlyList<EtcdProcess>> StartClusterAsync(int size)
+    {
+        var members = Enumerable.Range(0, size).Select(i => new EtcdProcess($"member{i}", FreePort.Next())).ToList();
+        var cluster = string.Join(',', members.Select(m => $"{m._name}={m.PeerUrl}"));
+        foreach (var member in members)
+        {
+            member._initialCluster = cluster;
+        }
+
+        await Task.WhenAll(members.Select(m => m.StartAgainAsync()));
+        return members;
     }
 
     /// <summary>Starts etcd (again) on the same ports and data, and waits until it serves.</summary>
@@ -33,10 +57,10 @@ internal sealed class EtcdProcess : IAsyncDisposable
         var info = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[]
         {
-            "--name", "test", "--data-dir", _data.Combine("member"),
+            "--name", _name, "--data-dir", _data.Combine("member"),
             "--listen-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority), "--advertise-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority),
-            "--listen-peer-urls", $"http://127.0.0.1:{_peerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{_peerPort}",
-            "--initial-cluster", $"test=http://127.0.0.1:{_peerPort}", "--log-level", "error",
+            "--listen-peer-urls", PeerUrl, "--initial-advertise-peer-urls", PeerUrl,
+            "--initial-cluster", _initialCluster, "--initial-cluster-state", "new", "--log-level", "error",
         })
         {
             info.ArgumentList.Add(arg);

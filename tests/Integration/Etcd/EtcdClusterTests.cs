@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Etcd;
+
+/// <summary>trousseaud on a 3-member etcd cluster: members (the leader too) die and come back under write load.</summary>
+public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private IReadOnlyList<EtcdProcess> _members = [];
+
+    public async Task InitializeAsync() => _members = await EtcdProcess.StartClusterAsync(3);
+
+    public async Task DisposeAsync()
+    {
+        foreach (var member in _members)
+        {
+            await member.DisposeAsync();
+        }
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Writes_continue_while_a_member_and_then_the_leader_are_killed_and_nothing_acknowledged_is_lost()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir,
+            ["--Trousseau:Store=etcd", .. _members.Select((m, i) => $"--Trousseau:Etcd:Endpoints:{i}={m.ClientUrl}")]);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim());
+        var acknowledged = new List<string>();
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var name = $"ha/{i:D5}";
+                using var body = new StringContent($$$"""{"name":"{{{name}}}","type":"opaque","data":{"k":"v{{{i}}}"}}""", Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), body);
+                if (response.StatusCode == HttpStatusCode.Created)
+                {
+                    lock (acknowledged)
+                    {
+                        acknowledged.Add(name);
+                    }
+                }
+            }
+        });
+
+        await WaitForMoreAcknowledgedAsync(acknowledged, 20);
+        var follower = await FollowerAsync();
+        await follower.StopAsync();
+        await WaitForMoreAcknowledgedAsync(acknowledged, 20);
+        await follower.StartAgainAsync();
+
+        var leader = await LeaderAsync();
+        await leader.StopAsync();
+        await WaitForMoreAcknowledgedAsync(acknowledged, 20);
+        await leader.StartAgainAsync();
+        await WaitForMoreAcknowledgedAsync(acknowledged, 20);
+
+        await stop.CancelAsync();
+        await writer;
+
+        var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+        var list = await clectl.RunAsync("secret", "list", "--prefix", "ha/", "-o", "json");
+        Assert.True(list.ExitCode == 0, list.Stderr);
+        var stored = JsonDocument.Parse(list.Stdout).RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()).ToHashSet();
+        List<string> expected;
+        lock (acknowledged)
+        {
+            expected = [.. acknowledged];
+        }
+
+        Assert.True(expected.Count >= 80, $"only {expected.Count} writes were acknowledged");
+        Assert.All(expected, name => Assert.Contains(name, stored));
+    }
+
+    private static async Task WaitForMoreAcknowledgedAsync(List<string> acknowledged, int more)
+    {
+        int target;
+        lock (acknowledged)
+        {
+            target = acknowledged.Count + more;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            lock (acknowledged)
+            {
+                if (acknowledged.Count >= target)
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    private async Task<EtcdProcess> LeaderAsync() => (await StatusesAsync()).Single(s => s.IsLeader).Member;
+
+    private async Task<EtcdProcess> FollowerAsync() => (await StatusesAsync()).First(s => !s.IsLeader).Member;
+
+    private async Task<List<(EtcdProcess Member, bool IsLeader)>> StatusesAsync()
+    {
+        var statuses = new List<(EtcdProcess, bool)>();
+        foreach (var member in _members)
+        {
+            using var http = new HttpClient { BaseAddress = member.ClientUrl };
+            using var response = await http.PostAsync(new Uri("v3/maintenance/status", UriKind.Relative), JsonContent.Create(new { }));
+            var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            statuses.Add((member, status.GetProperty("header").GetProperty("member_id").GetString() == status.GetProperty("leader").GetString()));
+        }
+
+        return statuses;
+    }
+}
