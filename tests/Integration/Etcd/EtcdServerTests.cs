@@ -99,6 +99,32 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
         Assert.Equal("from-second", (await _clectl.RunAsync("secret", "get", "etcd/shared", "--key", "k")).Stdout);
     }
 
+    [Fact]
+    public async Task Username_and_password_auth_is_used_and_a_wrong_password_is_unavailable()
+    {
+        await EtcdctlAsync("user", "add", "root:root-pass-1");
+        await EtcdctlAsync("user", "add", "trousseau:etcd-pass-2");
+        await EtcdctlAsync("role", "add", "trousseau");
+        await EtcdctlAsync("role", "grant-permission", "trousseau", "--prefix=true", "readwrite", "/trousseau/");
+        await EtcdctlAsync("user", "grant-role", "trousseau", "trousseau");
+        await EtcdctlAsync("auth", "enable");
+
+        await using var authed = await TrousseauServerProcess.StartAsync(_temp.Combine("authed"),
+            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={_etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=etcd-pass-2"]);
+        await using var wrong = await TrousseauServerProcess.StartAsync(_temp.Combine("wrong"),
+            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={_etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=not-it"]);
+        var good = ClectlRunner.For(authed, _temp.Combine("authed"), _temp.Path);
+        var bad = ClectlRunner.For(wrong, _temp.Combine("wrong"), _temp.Path);
+
+        Ok(await good.RunAsync("secret", "create", "etcd/authed", "--from-literal", "k=v"));
+        Assert.Equal("v", (await good.RunAsync("secret", "get", "etcd/authed", "--key", "k")).Stdout);
+        var refused = await bad.RunAsync("secret", "get", "etcd/authed");
+        Assert.Equal(6, refused.ExitCode);
+        Assert.Contains("refused Trousseau's credentials", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("etcd-pass-2", authed.Log + wrong.Log + refused.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await RunEtcdctlAsync("get", "--prefix", "/trousseau/")).ExitCode);
+    }
+
     private Task<TrousseauServerProcess> StartServerAsync(string dataDir, string? keyFile = null) =>
         TrousseauServerProcess.StartAsync(dataDir,
         [
@@ -109,6 +135,13 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
 
     private async Task<string> EtcdctlAsync(params string[] args)
     {
+        var result = await RunEtcdctlAsync(args);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return result.Stdout;
+    }
+
+    private Task<ProcessResult> RunEtcdctlAsync(params string[] args)
+    {
         var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         info.Environment["ETCDCTL_API"] = "3";
         info.ArgumentList.Add("--endpoints=" + _etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
@@ -117,9 +150,7 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
             info.ArgumentList.Add(arg);
         }
 
-        var result = await DotnetProcess.RunAsync(info);
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return result.Stdout;
+        return DotnetProcess.RunAsync(info);
     }
 
     private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
