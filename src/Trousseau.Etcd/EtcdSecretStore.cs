@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd.Internal;
 
@@ -12,7 +13,7 @@ namespace Trousseau.Etcd;
 /// trousseaud instances included) never overwrite each other; a record's revision is etcd's <c>mod_revision</c>.
 /// Values are envelopes only: etcd never sees a plaintext.
 /// </summary>
-public sealed class EtcdSecretStore : ISecretStore
+public sealed class EtcdSecretStore : IWatchableSecretStore
 {
     /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
     public const string StoreName = "etcd";
@@ -109,6 +110,84 @@ public sealed class EtcdSecretStore : ISecretStore
     }
 
     /// <inheritdoc />
+    public async IAsyncEnumerable<StoreChange> WatchAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var channel = Channel.CreateUnbounded<StoreChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var pump = PumpWatchAsync(prefix, channel.Writer, stop.Token);
+        try
+        {
+            await foreach (var change in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return change;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>
+    /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
+    /// revision seen, and after a compaction it reports a reset and starts again from the current revision.
+    /// </summary>
+    private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
+    {
+        var start = Encoding.UTF8.GetBytes(_prefix + prefix);
+        var key = Convert.ToBase64String(start);
+        var end = Convert.ToBase64String(PrefixEnd(start));
+        long? next = null;
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                next ??= await CurrentRevisionAsync(cancellationToken).ConfigureAwait(false) + 1;
+                using var response = await _gateway.OpenStreamAsync(
+                    "watch", new WatchRequest(new WatchCreateRequest(key, end, next.Value.ToString(CultureInfo.InvariantCulture))), EtcdJson.Default.WatchRequest, cancellationToken).ConfigureAwait(false);
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+                backoff = TimeSpan.FromMilliseconds(250);
+                while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+                {
+                    if (System.Text.Json.JsonSerializer.Deserialize(line, EtcdJson.Default.WatchResponse)?.Result is not { } result)
+                    {
+                        break;
+                    }
+
+                    if (result.Canceled || result.CompactRevision is not null)
+                    {
+                        next = null;
+                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, ParseRevisionOrZero(result.CompactRevision)), cancellationToken).ConfigureAwait(false);
+                        break;
+                    }
+
+                    foreach (var change in result.Events ?? [])
+                    {
+                        if (change.Kv is { } kv)
+                        {
+                            var revision = ParseRevision(kv.ModRevision);
+                            next = revision + 1;
+                            await changes.WriteAsync(new StoreChange(ToKey(kv.Key), change.Type == "DELETE" ? StoreChangeKind.Delete : StoreChangeKind.Put, revision), cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                }
+            }
+            catch (Exception e) when (e is DependencyUnavailableException or HttpRequestException or IOException or System.Text.Json.JsonException)
+            {
+                // etcd went away: wait, then resume after the last revision seen.
+                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    private static long ParseRevisionOrZero(string? value) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var revision) ? revision : 0;
+
+    /// <inheritdoc />
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
         try
@@ -121,6 +200,11 @@ public sealed class EtcdSecretStore : ISecretStore
             return DependencyHealth.Unhealthy(e.Message);
         }
     }
+
+    private async Task<long> CurrentRevisionAsync(CancellationToken cancellationToken) =>
+        Revision((await RangeAsync(new RangeRequest(Encode("watch-probe"), Limit: 1), cancellationToken).ConfigureAwait(false)).Header);
+
+    private string ToKey(string encoded) => Encoding.UTF8.GetString(Convert.FromBase64String(encoded))[_prefix.Length..];
 
     private Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken) =>
         _gateway.PostAsync("kv/range", request, EtcdJson.Default.RangeRequest, EtcdJson.Default.RangeResponse, cancellationToken);
@@ -136,8 +220,7 @@ public sealed class EtcdSecretStore : ISecretStore
 
     private StoreEntry ToEntry(KeyValue kv)
     {
-        var key = Encoding.UTF8.GetString(Convert.FromBase64String(kv.Key))[_prefix.Length..];
-        return new StoreEntry(key, kv.Value is null ? ReadOnlyMemory<byte>.Empty : Convert.FromBase64String(kv.Value), ParseRevision(kv.ModRevision));
+        return new StoreEntry(ToKey(kv.Key), kv.Value is null ? ReadOnlyMemory<byte>.Empty : Convert.FromBase64String(kv.Value), ParseRevision(kv.ModRevision));
     }
 
     private static Exception Refused(string key, TxnResponse txn) =>

@@ -90,6 +90,39 @@ internal sealed class EtcdGateway(IHttpClientFactory clients, IOptions<EtcdStore
         throw new DependencyUnavailableException(Dependency, lastFailure ?? "etcd cannot be reached.");
     }
 
+    /// <summary>Opens a streaming call (watch) on the first endpoint that accepts it; the caller reads and disposes it.</summary>
+    public async Task<HttpResponseMessage> OpenStreamAsync<TRequest>(string path, TRequest body, JsonTypeInfo<TRequest> requestType, CancellationToken cancellationToken)
+    {
+        string? lastFailure = null;
+        foreach (var endpoint in options.Value.Endpoints.Skip(Volatile.Read(ref _preferred)).Concat(options.Value.Endpoints.Take(Volatile.Read(ref _preferred))))
+        {
+            try
+            {
+                var token = await AuthTokenAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(endpoint, "v3/" + path)) { Content = JsonContent.Create(body, requestType) };
+                if (token is not null)
+                {
+                    request.Headers.TryAddWithoutValidation("Authorization", token);
+                }
+
+                var response = await clients.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
+                {
+                    return response;
+                }
+
+                lastFailure = $"etcd at {endpoint} answered {(int)response.StatusCode} to {path}";
+                response.Dispose();
+            }
+            catch (HttpRequestException e)
+            {
+                lastFailure = $"etcd at {endpoint} cannot be reached: {e.Message}";
+            }
+        }
+
+        throw new DependencyUnavailableException(Dependency, lastFailure ?? "No etcd endpoint is configured.");
+    }
+
     public void Dispose() => _authGate.Dispose();
 
     private async Task<string?> AuthTokenAsync(Uri endpoint, CancellationToken cancellationToken)

@@ -53,6 +53,24 @@ internal sealed record TxnResponse(
     [property: JsonPropertyName("succeeded")] bool Succeeded,
     [property: JsonPropertyName("responses")] IReadOnlyList<ResponseOp>? Responses);
 
+internal sealed record WatchCreateRequest(
+    [property: JsonPropertyName("key")] string Key,
+    [property: JsonPropertyName("range_end")] string RangeEnd,
+    [property: JsonPropertyName("start_revision")] string StartRevision);
+
+internal sealed record WatchRequest([property: JsonPropertyName("create_request")] WatchCreateRequest CreateRequest);
+
+internal sealed record WatchEvent([property: JsonPropertyName("type")] string? Type, [property: JsonPropertyName("kv")] KeyValue? Kv);
+
+internal sealed record WatchResult(
+    [property: JsonPropertyName("header")] ResponseHeader? Header,
+    [property: JsonPropertyName("created")] bool Created,
+    [property: JsonPropertyName("canceled")] bool Canceled,
+    [property: JsonPropertyName("compact_revision")] string? CompactRevision,
+    [property: JsonPropertyName("events")] IReadOnlyList<WatchEvent>? Events);
+
+internal sealed record WatchResponse([property: JsonPropertyName("result")] WatchResult? Result, [property: JsonPropertyName("error")] GatewayError? Error);
+
 internal sealed record AuthenticateRequest([property: JsonPropertyName("name")] string Name, [property: JsonPropertyName("password")] string Password);
 
 internal sealed record AuthenticateResponse([property: JsonPropertyName("token")] string? Token);
@@ -75,5 +93,7 @@ internal sealed record StatusResponse([property: JsonPropertyName("header")] Res
 [JsonSerializable(typeof(AuthenticateResponse))]
 [JsonSerializable(typeof(GatewayError))]
 [JsonSerializable(typeof(StatusRequest))]
+[JsonSerializable(typeof(WatchRequest))]
+[JsonSerializable(typeof(WatchResponse))]
 [JsonSerializable(typeof(StatusResponse))]
 internal sealed partial class EtcdJson : JsonSerializerContext;
