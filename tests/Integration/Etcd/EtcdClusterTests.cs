@@ -4,12 +4,16 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
 
 /// <summary>trousseaud on a 3-member etcd cluster: members (the leader too) die and come back under write load.</summary>
 public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
 {
+    /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
+    public static string? SkipReason => EtcdProcess.SkipReason;
+
     private readonly TempDirectory _temp = new();
     private IReadOnlyList<EtcdProcess> _members = [];
 
@@ -25,7 +29,7 @@ public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    [Fact]
+    [StoreFact]
     public async Task Writes_continue_while_a_member_and_then_the_leader_are_killed_and_nothing_acknowledged_is_lost()
     {
         var dataDir = _temp.Combine("data");

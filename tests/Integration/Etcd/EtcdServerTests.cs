@@ -2,12 +2,16 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
 
 /// <summary>trousseaud with <c>Trousseau:Store=etcd</c> on a real etcd, driven with clectl.</summary>
 public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
 {
+    /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
+    public static string? SkipReason => EtcdProcess.SkipReason;
+
     private readonly TempDirectory _temp = new();
     private EtcdProcess _etcd = null!;
     private TrousseauServerProcess _server = null!;
@@ -30,7 +34,7 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    [Fact]
+    [StoreFact]
     public async Task Etcdctl_sees_only_ciphertext_under_the_prefix()
     {
         const string Value = "plaintext-that-etcd-must-not-see";
@@ -45,7 +49,7 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
         Assert.Equal(Value, (await _clectl.RunAsync("secret", "get", "etcd/login", "--key", "password")).Stdout);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Of_12_concurrent_updates_at_one_revision_exactly_one_wins_and_the_rest_exit_4()
     {
         Ok(await _clectl.RunAsync("secret", "create", "etcd/race", "--from-literal", "k=start"));
@@ -60,7 +64,7 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
         Assert.StartsWith("writer-", value, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task With_etcd_down_writes_fail_fast_as_unavailable_and_the_service_recovers_by_itself()
     {
         Ok(await _clectl.RunAsync("secret", "create", "etcd/before", "--from-literal", "k=kept"));
@@ -85,7 +89,7 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
         Assert.Equal(3, (await _clectl.RunAsync("secret", "get", "etcd/during")).ExitCode);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Two_instances_on_one_etcd_see_each_others_writes_at_once()
     {
         await using var second = await StartServerAsync(_temp.Combine("second"), keyFile: Path.Combine(DataDir, "local.keyring"));
@@ -99,7 +103,7 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
         Assert.Equal("from-second", (await _clectl.RunAsync("secret", "get", "etcd/shared", "--key", "k")).Stdout);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Username_and_password_auth_is_used_and_a_wrong_password_is_unavailable()
     {
         await EtcdctlAsync("user", "add", "root:root-pass-1");

@@ -1,12 +1,16 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using Trousseau.Etcd;
+using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
 
 /// <summary>Change notifications from a real etcd, across an etcd restart.</summary>
 public sealed class EtcdWatchTests : IAsyncLifetime
 {
+    /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
+    public static string? SkipReason => EtcdProcess.SkipReason;
+
     private EtcdProcess _etcd = null!;
     private ServiceProvider _services = null!;
 
@@ -26,7 +30,7 @@ public sealed class EtcdWatchTests : IAsyncLifetime
         await _etcd.DisposeAsync();
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_watch_reports_puts_and_deletes_under_its_prefix_only_and_survives_an_etcd_restart()
     {
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));

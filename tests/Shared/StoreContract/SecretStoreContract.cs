@@ -19,7 +19,7 @@ public abstract class SecretStoreContract
 
     private static string Text(ReadOnlyMemory<byte> value) => System.Text.Encoding.UTF8.GetString(value.Span);
 
-    [Fact]
+    [StoreFact]
     public async Task Create_then_get_returns_the_value_and_a_positive_revision()
     {
         var store = OpenStore();
@@ -34,7 +34,7 @@ public abstract class SecretStoreContract
         Assert.Equal(revision, entry.Revision);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Get_of_a_missing_key_returns_null()
     {
         var store = OpenStore();
@@ -42,7 +42,7 @@ public abstract class SecretStoreContract
         Assert.Null(await store.GetAsync(Key("missing")));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Create_of_an_existing_key_conflicts_and_keeps_the_first_value()
     {
         var store = OpenStore();
@@ -55,7 +55,7 @@ public abstract class SecretStoreContract
         Assert.Equal(("first", revision), (Text(entry!.Value), entry.Revision));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Update_at_the_current_revision_replaces_the_value_and_raises_the_revision()
     {
         var store = OpenStore();
@@ -68,7 +68,7 @@ public abstract class SecretStoreContract
         Assert.Equal(("v2", updated), (Text(entry!.Value), entry.Revision));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Update_at_a_stale_revision_conflicts_and_changes_nothing()
     {
         var store = OpenStore();
@@ -82,7 +82,7 @@ public abstract class SecretStoreContract
         Assert.Equal(("v2", updated), (Text(entry!.Value), entry.Revision));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Update_of_a_missing_key_is_not_found()
     {
         var store = OpenStore();
@@ -91,7 +91,7 @@ public abstract class SecretStoreContract
         Assert.Null(await store.GetAsync(Key("nothing")));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Delete_removes_the_key_and_a_second_delete_is_not_found()
     {
         var store = OpenStore();
@@ -103,7 +103,7 @@ public abstract class SecretStoreContract
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await store.DeleteAsync(Key("del")));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Delete_at_a_stale_revision_conflicts_and_keeps_the_record()
     {
         var store = OpenStore();
@@ -117,7 +117,7 @@ public abstract class SecretStoreContract
         Assert.Null(await store.GetAsync(Key("keep")));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_recreated_key_never_gets_an_old_revision_back()
     {
         var store = OpenStore();
@@ -131,7 +131,7 @@ public abstract class SecretStoreContract
         await Assert.ThrowsAsync<SecretConflictException>(async () => await store.UpdateAsync(Key("again"), Value("v4"), first));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task List_returns_exactly_the_keys_under_the_prefix_in_ordinal_order()
     {
         var store = OpenStore();
@@ -146,7 +146,7 @@ public abstract class SecretStoreContract
         Assert.All(listed, e => Assert.Equal(Value(e.Key[(e.Key.IndexOf("team/", StringComparison.Ordinal))..]), e.Value.ToArray()));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task List_with_a_prefix_that_matches_nothing_is_empty()
     {
         var store = OpenStore();
@@ -155,7 +155,7 @@ public abstract class SecretStoreContract
         Assert.Empty(await ToListAsync(store.ListAsync(Key("absent/"))));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task List_does_not_treat_prefix_characters_as_patterns()
     {
         var store = OpenStore();
@@ -167,7 +167,7 @@ public abstract class SecretStoreContract
         Assert.Equal([Key("a%b/three")], (await ToListAsync(store.ListAsync(Key("a%b/")))).Select(e => e.Key));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Values_up_to_one_mebibyte_round_trip_exactly()
     {
         var store = OpenStore();
@@ -182,7 +182,7 @@ public abstract class SecretStoreContract
         Assert.True(entry.Value.Span.SequenceEqual(replacement));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Of_concurrent_updates_at_one_revision_exactly_one_wins()
     {
         var store = OpenStore();
@@ -209,7 +209,7 @@ public abstract class SecretStoreContract
         Assert.Equal(($"writer-{winner.Writer}", winner.Revision!.Value), (Text(entry!.Value), entry.Revision));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Of_concurrent_creates_of_one_key_exactly_one_wins()
     {
         var store = OpenStore();
@@ -235,7 +235,7 @@ public abstract class SecretStoreContract
         Assert.Equal(Value($"writer-{winner}"), (await store.GetAsync(Key("first")))!.Value.ToArray());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Concurrent_writers_to_different_keys_all_land()
     {
         var store = OpenStore();
@@ -251,7 +251,7 @@ public abstract class SecretStoreContract
         Assert.All(listed, e => Assert.Equal(Value($"w{int.Parse(e.Key[^2..], System.Globalization.CultureInfo.InvariantCulture)}"), e.Value.ToArray()));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task The_store_reports_healthy()
     {
         var store = OpenStore();
