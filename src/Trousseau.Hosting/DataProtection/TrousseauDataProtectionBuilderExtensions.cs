@@ -1,0 +1,26 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
+using Trousseau;
+using Trousseau.Hosting.DataProtection;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Protects ASP.NET Core Data Protection keys at rest with Trousseau.</summary>
+public static class TrousseauDataProtectionBuilderExtensions
+{
+    /// <summary>
+    /// Encrypts every Data Protection key with <see cref="ITrousseau"/> before it is persisted (wherever
+    /// <c>PersistKeysTo...</c> puts it), and decrypts it on load. Register Trousseau itself with
+    /// <c>AddTrousseau()</c>.
+    /// </summary>
+    /// <param name="builder">The Data Protection builder.</param>
+    /// <returns>The builder.</returns>
+    public static IDataProtectionBuilder ProtectKeysWithTrousseau(this IDataProtectionBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(services =>
+            new ConfigureOptions<KeyManagementOptions>(options => options.XmlEncryptor = new TrousseauXmlEncryptor(services.GetRequiredService<ITrousseau>())));
+        return builder;
+    }
+}

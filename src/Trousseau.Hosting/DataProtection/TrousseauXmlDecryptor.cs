@@ -1,0 +1,30 @@
+using System.Text;
+using System.Xml.Linq;
+using Microsoft.AspNetCore.DataProtection.XmlEncryption;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Trousseau.Hosting.DataProtection;
+
+/// <summary>Decrypts what <see cref="TrousseauXmlEncryptor"/> wrote; Data Protection activates it by type.</summary>
+internal sealed class TrousseauXmlDecryptor(IServiceProvider services) : IXmlDecryptor
+{
+    public XElement Decrypt(XElement encryptedElement)
+    {
+        ArgumentNullException.ThrowIfNull(encryptedElement);
+        var ciphertext = encryptedElement.Element("ciphertext")?.Value
+            ?? throw new InvalidCiphertextException($"The Data Protection key element has no <ciphertext> ({TrousseauXmlEncryptor.ElementName} expected).");
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(ciphertext);
+        }
+        catch (FormatException)
+        {
+            throw new InvalidCiphertextException("The Data Protection key ciphertext is not base64.");
+        }
+
+        var trousseau = services.GetRequiredService<ITrousseau>();
+        var plaintext = trousseau.DecryptAsync(bytes, TrousseauXmlEncryptor.Context).AsTask().GetAwaiter().GetResult();
+        return XElement.Parse(Encoding.UTF8.GetString(plaintext));
+    }
+}
