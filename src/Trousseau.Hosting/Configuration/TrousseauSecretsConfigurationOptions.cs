@@ -1,0 +1,20 @@
+namespace Trousseau.Hosting;
+
+/// <summary>Where <c>AddTrousseauSecrets</c> reads secrets and how it keeps them fresh.</summary>
+public sealed class TrousseauSecretsConfigurationOptions
+{
+    /// <summary>The library to read through: an in-process instance, or a <c>TrousseauClient</c> for a trousseaud.</summary>
+    public ITrousseau? Trousseau { get; set; }
+
+    /// <summary>Only secrets under this prefix become configuration; the prefix is dropped from the keys.</summary>
+    public string Prefix { get; set; } = "";
+
+    /// <summary>How often to look for changed secrets (by revision; unchanged secrets are not read again). Default 30 s.</summary>
+    public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>When set (the etcd store), changes reload at once instead of waiting for the next poll.</summary>
+    public IWatchableSecretStore? Watch { get; set; }
+
+    /// <summary>Whether startup goes on with no values when the secrets cannot be read. Default <see langword="false"/>.</summary>
+    public bool Optional { get; set; }
+}

@@ -1,0 +1,152 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Trousseau.Hosting.Configuration;
+
+/// <summary>
+/// Secrets as configuration: secret <c>db/login</c> with key <c>password</c> becomes <c>db:login:password</c>
+/// (under the configured prefix). Reloads when a secret's revision changes, by polling and, with an etcd store,
+/// by watching; <c>IOptionsMonitor</c> then sees the new values. Values live only in memory.
+/// </summary>
+internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvider, IDisposable
+{
+    private readonly TrousseauSecretsConfigurationOptions _options;
+    private readonly ITrousseau _trousseau;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _reload = new(1, 1);
+    private Dictionary<string, long> _revisions = new(StringComparer.Ordinal);
+    private Task? _polling;
+    private Task? _watching;
+
+    public TrousseauSecretsConfigurationProvider(TrousseauSecretsConfigurationOptions options)
+    {
+        _options = options;
+        _trousseau = options.Trousseau ?? throw new ArgumentException("TrousseauSecretsConfigurationOptions.Trousseau is required.", nameof(options));
+        if (options.ReloadInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("TrousseauSecretsConfigurationOptions.ReloadInterval must be positive.", nameof(options));
+        }
+    }
+
+    public override void Load()
+    {
+        try
+        {
+            ReloadAsync(force: true, _stop.Token).GetAwaiter().GetResult();
+        }
+        catch (TrousseauException) when (_options.Optional)
+        {
+            Data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        }
+
+        _polling ??= Task.Run(PollAsync);
+        if (_options.Watch is not null)
+        {
+            _watching ??= Task.Run(WatchAsync);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _stop.Dispose();
+        _reload.Dispose();
+    }
+
+    private async Task PollAsync()
+    {
+        using var timer = new PeriodicTimer(_options.ReloadInterval);
+        while (await WaitAsync(timer).ConfigureAwait(false))
+        {
+            await TryReloadAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task WatchAsync()
+    {
+        try
+        {
+            await foreach (var change in _options.Watch!.WatchAsync(_options.Prefix, _stop.Token).ConfigureAwait(false))
+            {
+                await TryReloadAsync().ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
+    }
+
+    private async Task<bool> WaitAsync(PeriodicTimer timer)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task TryReloadAsync()
+    {
+        try
+        {
+            if (await ReloadAsync(force: false, _stop.Token).ConfigureAwait(false))
+            {
+                OnReload();
+            }
+        }
+        catch (Exception e) when (e is TrousseauException or OperationCanceledException)
+        {
+            // Keep the last good values; the next poll or change tries again.
+        }
+    }
+
+    /// <summary>Reads the secrets again if any revision changed; returns whether the values changed.</summary>
+    private async Task<bool> ReloadAsync(bool force, CancellationToken cancellationToken)
+    {
+        await _reload.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var revisions = new Dictionary<string, long>(StringComparer.Ordinal);
+            await foreach (var metadata in _trousseau.ListSecretsAsync(_options.Prefix, cancellationToken).ConfigureAwait(false))
+            {
+                revisions[metadata.Name] = metadata.Revision;
+            }
+
+            if (!force && revisions.Count == _revisions.Count && revisions.All(r => _revisions.TryGetValue(r.Key, out var known) && known == r.Value))
+            {
+                return false;
+            }
+
+            var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (var name in revisions.Keys)
+            {
+                Secret secret;
+                try
+                {
+                    secret = await _trousseau.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
+                }
+                catch (SecretNotFoundException)
+                {
+                    continue;
+                }
+
+                var section = name[_options.Prefix.Length..].Replace('/', ':');
+                foreach (var (key, value) in secret.Data)
+                {
+                    data[ConfigurationPath.Combine(section, key)] = value;
+                }
+            }
+
+            Data = data;
+            _revisions = revisions;
+            return true;
+        }
+        finally
+        {
+            _reload.Release();
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Trousseau.Etcd;
+using Trousseau.Remote;
+using Trousseau.Tests.Integration.Etcd;
+using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.StoreContract;
+
+namespace Trousseau.Tests.Integration.Hosting;
+
+/// <summary>Secrets as <see cref="IConfiguration"/>, seen through <see cref="IOptionsMonitor{TOptions}"/> as they change.</summary>
+public sealed class SecretsConfigurationTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    /// <summary>Read by <see cref="StoreFactAttribute"/> for the etcd test.</summary>
+    public static string? SkipReason => EtcdProcess.SkipReason;
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task In_process_secrets_become_configuration_and_updates_reach_options_monitor_within_the_interval()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "first" });
+        await trousseau.CreateSecretAsync("other/ignored", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+
+        await using var app = App(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(200); });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        var configuration = app.GetRequiredService<IConfiguration>();
+
+        Assert.Equal(("app", "first"), (monitor.CurrentValue.Username, monitor.CurrentValue.Password));
+        Assert.Null(configuration["other:ignored:k"]);
+
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "second" });
+
+        await WaitUntilAsync(() => monitor.CurrentValue.Password == "second");
+    }
+
+    [Fact]
+    public async Task Secrets_from_a_remote_trousseaud_reload_too()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var client = new TrousseauClient(http, (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+        await client.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "remote", ["password"] = "one" });
+
+        await using var app = App(o => { o.Trousseau = client; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(200); });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        Assert.Equal("one", monitor.CurrentValue.Password);
+
+        await client.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "remote", ["password"] = "two" });
+
+        await WaitUntilAsync(() => monitor.CurrentValue.Password == "two");
+    }
+
+    [StoreFact]
+    public async Task With_an_etcd_watch_a_change_arrives_long_before_the_next_poll()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var library = Library(store => store.UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl)), storeName: "etcd");
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "watched-1" });
+
+        await using var app = App(o =>
+        {
+            o.Trousseau = trousseau;
+            o.Prefix = "app/";
+            o.ReloadInterval = TimeSpan.FromHours(1);
+            o.Watch = library.GetRequiredService<EtcdSecretStore>();
+        });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        Assert.Equal("watched-1", monitor.CurrentValue.Password);
+
+        // The watch opens in the background; keep writing new revisions until one is seen.
+        var attempt = 2;
+        await WaitUntilAsync(() =>
+        {
+            if (monitor.CurrentValue.Password?.StartsWith("watched-", StringComparison.Ordinal) == true && monitor.CurrentValue.Password != "watched-1")
+            {
+                return true;
+            }
+
+            trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "u", ["password"] = $"watched-{attempt++}" }).AsTask().GetAwaiter().GetResult();
+            return false;
+        });
+    }
+
+    private ServiceProvider Library(Action<ITrousseauBuilder> store, string? storeName = null)
+    {
+        var services = new ServiceCollection();
+        var builder = services.AddTrousseau(o => o.Store = storeName).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"));
+        store(builder);
+        return services.BuildServiceProvider();
+    }
+
+    private static ServiceProvider App(Action<Trousseau.Hosting.TrousseauSecretsConfigurationOptions> configure)
+    {
+        var configuration = new ConfigurationBuilder().AddTrousseauSecrets(configure).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.Configure<DbLogin>(configuration.GetSection("db:login"));
+        return services.BuildServiceProvider();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            await Task.Delay(50, timeout.Token);
+        }
+    }
+
+    /// <summary>What an application binds its database login to.</summary>
+    public sealed class DbLogin
+    {
+        public string? Username { get; set; }
+
+        public string? Password { get; set; }
+    }
+}
