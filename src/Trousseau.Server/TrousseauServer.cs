@@ -91,9 +91,11 @@ internal static class TrousseauServer
         }
 
         builder.Services.AddHealthChecks().AddTrousseau();
+        builder.Services.AddTrousseauMetrics();
 
         var app = builder.Build();
         app.MapTrousseauHealth();
+        app.MapTrousseauMetrics();
         if (apiEnabled)
         {
             app.MapTrousseauApi();

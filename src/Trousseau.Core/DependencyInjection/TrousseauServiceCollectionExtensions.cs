@@ -61,7 +61,8 @@ public static class TrousseauServiceCollectionExtensions
         services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.KeyProvider));
         services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));
         services.TryAddSingleton<EnvelopeEncryptor>();
-        services.TryAddSingleton<ITrousseau, InProcessTrousseau>();
+        services.TryAddSingleton<InProcessTrousseau>();
+        services.TryAddSingleton<ITrousseau, InstrumentedTrousseau>();
         services.TryAddSingleton<IKeyAdministration, InProcessKeyAdministration>();
         return builder;
     }

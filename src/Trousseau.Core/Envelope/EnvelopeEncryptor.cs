@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Trousseau.Internal;
 
 namespace Trousseau.Envelope;
 
@@ -13,6 +14,8 @@ namespace Trousseau.Envelope;
 internal sealed class EnvelopeEncryptor : IDisposable
 {
     private const int StackAadLimit = 1024;
+    private static readonly KeyValuePair<string, object?> EncryptTag = new("operation", "encrypt");
+    private static readonly KeyValuePair<string, object?> DecryptTag = new("operation", "decrypt");
 
     private readonly IKeyProvider _provider;
     private readonly DataKeyOptions _options;
@@ -39,9 +42,11 @@ internal sealed class EnvelopeEncryptor : IDisposable
         var key = _current;
         if (key is not null && IsFresh(key) && TryEncrypt(key, plaintext.Span, context.Span, out var result))
         {
+            TrousseauTelemetry.DataKeyCacheHits.Add(1, EncryptTag);
             return new ValueTask<EncryptResult>(result);
         }
 
+        TrousseauTelemetry.DataKeyCacheMisses.Add(1, EncryptTag);
         return EncryptWithNewKeyAsync(plaintext, context, cancellationToken);
     }
 
@@ -50,9 +55,11 @@ internal sealed class EnvelopeEncryptor : IDisposable
         var layout = EnvelopeFormat.Parse(envelope.Span);
         if (_cache.TryGet(envelope.Span[layout.Wrapped], out var key) && TryDecrypt(key, envelope.Span, layout, context.Span, out var plaintext))
         {
+            TrousseauTelemetry.DataKeyCacheHits.Add(1, DecryptTag);
             return new ValueTask<byte[]>(plaintext);
         }
 
+        TrousseauTelemetry.DataKeyCacheMisses.Add(1, DecryptTag);
         return DecryptWithUnwrapAsync(envelope, layout, context, cancellationToken);
     }
 

@@ -30,6 +30,7 @@ internal sealed partial class UnaryGrpcEndpoint(IReadOnlyDictionary<string, Unar
             return;
         }
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         response.ContentType = "application/grpc";
         response.Headers["grpc-accept-encoding"] = "identity";
         GrpcStatusCode status;
@@ -69,6 +70,7 @@ internal sealed partial class UnaryGrpcEndpoint(IReadOnlyDictionary<string, Unar
             (status, message) = (GrpcStatusCode.Internal, "The plugin failed unexpectedly; see its log.");
         }
 
+        KmsTelemetry.Record(context.Request.Path.Value, status, started);
         response.AppendTrailer("grpc-status", ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (message is not null)
         {
