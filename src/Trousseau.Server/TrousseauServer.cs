@@ -84,7 +84,8 @@ internal static class TrousseauServer
         trousseau
             .UseSqliteStore()
             .UseInMemoryStore()
-            .AddKmsPlugin();
+            .AddKmsPlugin()
+            .AddWorker();
         if (apiEnabled)
         {
             trousseau.AddHttpApi();

@@ -66,6 +66,16 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// <summary>Stops encrypting under the current data key, so that the next write wraps a new one (after a rotation).</summary>
     public void RetireCurrentKey() => Interlocked.Exchange(ref _current, null);
 
+    /// <summary>Retires the current data key if another key than <paramref name="keyId"/> wrapped it (a rotation made elsewhere).</summary>
+    public void RetireUnlessWrappedBy(string keyId)
+    {
+        var current = Volatile.Read(ref _current);
+        if (current is not null && current.KeyId != keyId)
+        {
+            Interlocked.CompareExchange(ref _current, null, current);
+        }
+    }
+
     public void Dispose()
     {
         _cache.Dispose();

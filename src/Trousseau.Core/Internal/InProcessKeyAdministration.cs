@@ -28,15 +28,20 @@ internal sealed class InProcessKeyAdministration(
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
+    private const int ProgressEvery = 500;
+
     public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
         var current = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+
+        // The key may have rotated outside this process (Vault's CLI, another instance): new data keys first.
+        encryptor.RetireUnlessWrappedBy(current.KeyId);
         long rewrapped = 0;
         await foreach (var entry in store.ListAsync("", cancellationToken).ConfigureAwait(false))
         {
-            if (await RewrapAsync(entry, current.KeyId, cancellationToken).ConfigureAwait(false))
+            if (await RewrapAsync(entry, current.KeyId, cancellationToken).ConfigureAwait(false) && ++rewrapped % ProgressEvery == 0)
             {
-                rewrapped++;
+                Log.RewrapProgress(logger, rewrapped, current.KeyId);
             }
         }
 

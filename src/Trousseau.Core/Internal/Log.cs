@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}")]
     public static partial void Rewrapped(ILogger logger, long count, string keyId);
+
+    [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Count} stored secrets moved to {KeyId} so far")]
+    public static partial void RewrapProgress(ILogger logger, long count, string keyId);
 }

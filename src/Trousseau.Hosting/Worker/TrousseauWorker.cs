@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Hosting.Worker;
+
+/// <summary>
+/// Keeps the key provider's health and key id fresh, and after a rotation (through Trousseau or outside it, for
+/// example with Vault's CLI) re-encrypts the stored secrets under the new key, logging progress. Failures are
+/// logged and retried at the next tick; the worker never stops the host.
+/// </summary>
+internal sealed partial class TrousseauWorker(
+    IKeyProvider provider,
+    IKeyAdministration keys,
+    IOptions<TrousseauWorkerOptions> options,
+    TimeProvider time,
+    ILogger<TrousseauWorker> logger) : BackgroundService
+{
+    private string? _lastKeyId;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.Interval, time);
+        do
+        {
+            await TickAsync(stoppingToken).ConfigureAwait(false);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    private async Task TickAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var health = await provider.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+            if (!health.IsHealthy)
+            {
+                LogUnhealthy(logger, provider.Name, health.Description);
+                return;
+            }
+
+            var key = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+            var previous = _lastKeyId;
+            _lastKeyId = key.KeyId;
+            if (previous is null)
+            {
+                LogWatching(logger, provider.Name, key.KeyId);
+            }
+
+            if (previous is not null && previous != key.KeyId && options.Value.RewrapAfterRotation)
+            {
+                LogRotationSeen(logger, previous, key.KeyId);
+                var count = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
+                LogRewrapDone(logger, count, key.KeyId);
+            }
+        }
+        catch (TrousseauException e)
+        {
+            // The next tick tries again; a rewrap resumes where it stopped, since moved secrets are skipped.
+            _lastKeyId = null;
+            LogTickFailed(logger, e.GetType().Name, e.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "Worker watching key provider {Provider}; current key {KeyId}")]
+    private static partial void LogWatching(ILogger logger, string provider, string keyId);
+
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Key provider {Provider} is unhealthy: {Reason}")]
+    private static partial void LogUnhealthy(ILogger logger, string provider, string reason);
+
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "The current key changed from {Previous} to {Current}; rewrapping stored secrets")]
+    private static partial void LogRotationSeen(ILogger logger, string previous, string current);
+
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Rewrap after rotation finished: {Count} stored secrets now under {KeyId}")]
+    private static partial void LogRewrapDone(ILogger logger, long count, string keyId);
+
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Worker tick failed with {Error}: {Message}")]
+    private static partial void LogTickFailed(ILogger logger, string error, string message);
+}

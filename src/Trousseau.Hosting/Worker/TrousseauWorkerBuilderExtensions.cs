@@ -1,0 +1,43 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Trousseau.Hosting;
+using Trousseau.Hosting.Worker;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds Trousseau's background worker to a generic host.</summary>
+public static class TrousseauWorkerBuilderExtensions
+{
+    /// <summary>
+    /// Runs the worker while the host runs: it keeps provider health and the key id fresh and rewraps stored
+    /// secrets after a rotation. Options bind from <c>Trousseau:Worker</c>.
+    /// </summary>
+    /// <param name="builder">The Trousseau builder.</param>
+    /// <param name="configure">Sets options in code, after configuration.</param>
+    /// <returns>The builder.</returns>
+    public static ITrousseauBuilder AddWorker(this ITrousseauBuilder builder, Action<TrousseauWorkerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddBackendOptions("Worker", configure)
+            .Validate(o => o.Interval >= TimeSpan.FromMilliseconds(100) && o.Interval <= TimeSpan.FromHours(24), $"{builder.ConfigurationPath("Worker:Interval")} must be between 00:00:00.1 and 1.00:00:00.");
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
+        return builder;
+    }
+
+    /// <summary>The same as <c>AddTrousseau(...).AddWorker()</c>, for a service collection that already has Trousseau.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets options in code.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddTrousseauWorker(this IServiceCollection services, Action<TrousseauWorkerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<TrousseauWorkerOptions>();
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
+        return services;
+    }
+}

@@ -1,0 +1,11 @@
+namespace Trousseau.Hosting;
+
+/// <summary>The background worker, under <c>Trousseau:Worker</c>.</summary>
+public sealed class TrousseauWorkerOptions
+{
+    /// <summary>How often the worker checks the key provider's health and current key. Default 30 s.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether a new current key (a rotation, made anywhere) starts a rewrap of stored secrets. Default on.</summary>
+    public bool RewrapAfterRotation { get; set; } = true;
+}

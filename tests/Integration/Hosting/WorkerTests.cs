@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Hosting;
+
+/// <summary>The background worker in a generic host.</summary>
+public sealed class WorkerTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task A_rotation_made_outside_trousseau_is_seen_and_every_secret_is_rewrapped_and_logged()
+    {
+        var log = new CapturingLoggerProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddProvider(log);
+        builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseInMemoryStore()
+            .AddWorker(o => o.Interval = TimeSpan.FromMilliseconds(100));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var trousseau = host.Services.GetRequiredService<ITrousseau>();
+        for (var i = 0; i < 30; i++)
+        {
+            await trousseau.CreateSecretAsync($"worker/{i:D2}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
+        }
+
+        await WaitUntilAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+        var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
+
+        await WaitUntilAsync(
+            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 30 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
+            () => string.Join(" | ", log.Messages));
+        Assert.Contains(log.Messages, m => m.Contains("The current key changed", StringComparison.Ordinal));
+        Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());
+        Assert.Equal("v7", (await trousseau.GetSecretAsync("worker/07")).Data["k"]);
+        await host.StopAsync();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, Func<string>? describe = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, describe?.Invoke() ?? "the condition did not hold within 30 s");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Keeps every formatted log message, to check what an operator would read.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider, ILogger
+    {
+        private readonly ConcurrentQueue<string> _messages = new();
+
+        public IReadOnlyCollection<string> Messages => _messages;
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            _messages.Enqueue(formatter(state, exception));
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
