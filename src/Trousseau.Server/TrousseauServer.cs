@@ -35,6 +35,7 @@ internal static class TrousseauServer
             return ExitStartupFailure;
         }
 
+        using var telemetry = OtlpExport.StartIfConfigured();
         await app.WaitForShutdownAsync();
         await app.DisposeAsync();
         return 0;
