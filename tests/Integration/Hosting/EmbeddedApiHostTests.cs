@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Hosting;
+
+/// <summary>
+/// An application of its own (not trousseaud) on Kestrel with <c>AddTrousseau</c>, <c>MapTrousseauApi</c>, the health
+/// checks and <c>/metrics</c>: what a .NET team gets by referencing Trousseau.Hosting.
+/// </summary>
+public sealed class EmbeddedApiHostTests : IDisposable
+{
+    private const string Password = "embedded-canary-5f1c9a";
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task An_application_serves_the_api_health_and_metrics_without_leaking_a_value()
+    {
+        await using var app = await StartAsync(trousseau => trousseau.UseInMemoryStore());
+        using var http = Client(app, await TokenAsync());
+
+        using var created = await http.PostAsync("v1/secrets", Json($$$"""{"name":"app/db","type":"login","data":{"username":"orders","password":"{{{Password}}}"}}"""));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var read = await http.GetAsync("v1/secrets/app/db");
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        using (var secret = JsonDocument.Parse(await read.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal(Password, secret.RootElement.GetProperty("data").GetProperty("password").GetString());
+        }
+
+        using var ready = await http.GetAsync("readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        using (var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()))
+        {
+            var checks = report.RootElement.GetProperty("checks");
+            Assert.Equal("healthy", checks.GetProperty("key-provider").GetProperty("status").GetString());
+            Assert.Equal("healthy", checks.GetProperty("store").GetProperty("status").GetString());
+        }
+
+        var metrics = await http.GetStringAsync("metrics");
+        Assert.Contains("trousseau_operation_duration_seconds_count{", metrics, StringComparison.Ordinal);
+        Assert.Contains("operation=\"secret.create\"", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Errors_are_problem_details_and_callers_without_the_token_are_refused()
+    {
+        await using var app = await StartAsync(trousseau => trousseau.UseInMemoryStore());
+        using var anonymous = Client(app, token: null);
+        using var wrong = Client(app, "not-the-token");
+        using var http = Client(app, await TokenAsync());
+
+        using var refused = await anonymous.GetAsync("v1/secrets/app/db");
+        await AssertProblemAsync(refused, HttpStatusCode.Unauthorized);
+        using var rejected = await wrong.PostAsync("v1/secrets", Json("""{"name":"app/x","data":{"k":"v"}}"""));
+        await AssertProblemAsync(rejected, HttpStatusCode.Unauthorized);
+        using var missing = await http.GetAsync("v1/secrets/app/nothing-here");
+        await AssertProblemAsync(missing, HttpStatusCode.NotFound);
+        using var malformed = await http.PostAsync("v1/secrets", Json("""{"name":"app/x","data":"""));
+        await AssertProblemAsync(malformed, HttpStatusCode.BadRequest);
+        using var badName = await http.PostAsync("v1/secrets", Json("""{"name":"../etc/passwd","data":{"k":"v"}}"""));
+        await AssertProblemAsync(badName, HttpStatusCode.BadRequest);
+
+        using var list = await http.GetAsync("v1/secrets");
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        Assert.DoesNotContain("app/x", await list.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_store_that_is_down_makes_readyz_503_and_the_api_answer_503_fast()
+    {
+        var deadEndpoint = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        await using var app = await StartAsync(trousseau => trousseau.UseEtcdStore(etcd => etcd.Endpoints.Add(deadEndpoint)));
+        using var http = Client(app, await TokenAsync());
+
+        using var ready = await http.GetAsync("readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        using (var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()))
+        {
+            var checks = report.RootElement.GetProperty("checks");
+            Assert.Equal("healthy", checks.GetProperty("key-provider").GetProperty("status").GetString());
+            Assert.Equal("unhealthy", checks.GetProperty("store").GetProperty("status").GetString());
+        }
+
+        using var read = await http.GetAsync("v1/secrets/app/db");
+        await AssertProblemAsync(read, HttpStatusCode.ServiceUnavailable);
+        using var live = await http.GetAsync("healthz");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+    }
+
+    [Fact]
+    public void MapTrousseauApi_without_its_services_names_the_missing_call()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddTrousseau(_ => { }).UseInMemoryStore();
+        using var app = builder.Build();
+
+        var error = Assert.Throws<InvalidOperationException>(() => app.MapTrousseauApi());
+
+        Assert.Contains("AddHttpApi()", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task<WebApplication> StartAsync(Action<ITrousseauBuilder> store)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var trousseau = builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .AddHttpApi(api => api.Auth.TokenFile = _temp.Combine("api.token"));
+        store(trousseau);
+        builder.Services.AddHealthChecks().AddTrousseau();
+        builder.Services.AddTrousseauMetrics();
+
+        var app = builder.Build();
+        app.MapTrousseauApi();
+        app.MapTrousseauHealth();
+        app.MapTrousseauMetrics();
+        await app.StartAsync();
+        return app;
+    }
+
+    private async Task<string> TokenAsync() => (await File.ReadAllTextAsync(_temp.Combine("api.token"))).Trim();
+
+    private static HttpClient Client(WebApplication app, string? token)
+    {
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal((int)expected, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrWhiteSpace(problem.RootElement.GetProperty("detail").GetString()));
+    }
+}
