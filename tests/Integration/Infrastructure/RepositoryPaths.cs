@@ -1,6 +1,6 @@
 namespace Trousseau.Tests.Integration.Infrastructure;
 
-/// <summary>Finds the built trousseaud and clectl next to this test assembly's build configuration.</summary>
+/// <summary>Finds the built trousseaud, clectl and samples next to this test assembly's build configuration.</summary>
 internal static class RepositoryPaths
 {
     public static string Root { get; } = FindRoot();
@@ -11,6 +11,10 @@ internal static class RepositoryPaths
     public static string ServerDll => Built("src/Trousseau.Server", "trousseaud.dll");
 
     public static string CliDll => Built("src/Trousseau.Cli", "clectl.dll");
+
+    public static string WebAppSampleDll => Built("samples/WebApp", "Trousseau.Samples.WebApp.dll");
+
+    public static string WorkerSampleDll => Built("samples/Worker", "Trousseau.Samples.Worker.dll");
 
     private static string Built(string project, string file)
     {

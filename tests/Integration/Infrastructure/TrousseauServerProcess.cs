@@ -3,7 +3,9 @@ using System.Text;
 
 namespace Trousseau.Tests.Integration.Infrastructure;
 
-/// <summary>trousseaud running as a real process on a free loopback port, with its own data directory.</summary>
+/// <summary>
+/// trousseaud (or another web host of ours, such as a sample) running as a real process on a free loopback port.
+/// </summary>
 internal sealed class TrousseauServerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
@@ -11,9 +13,11 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _log = new();
+    private readonly string _name;
 
-    private TrousseauServerProcess(Process process, Uri baseAddress)
+    private TrousseauServerProcess(Process process, Uri baseAddress, string name)
     {
+        _name = name;
         _process = process;
         BaseAddress = baseAddress;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
@@ -43,13 +47,20 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         StartInAsync(Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], environment);
 
     /// <summary>Starts trousseaud in <paramref name="workingDirectory"/> with exactly these arguments (plus a free port).</summary>
-    public static async Task<TrousseauServerProcess> StartInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
+    public static Task<TrousseauServerProcess> StartInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartHostAsync(RepositoryPaths.ServerDll, workingDirectory, args, "healthz", environment);
+
+    /// <summary>
+    /// Starts the web host <paramref name="dll"/> with these arguments plus <c>--urls</c> on a free port, and returns
+    /// once <paramref name="probe"/> answers 200.
+    /// </summary>
+    public static async Task<TrousseauServerProcess> StartHostAsync(string dll, string workingDirectory, IEnumerable<string> args, string probe, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var baseAddress = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
         string[] allArgs = ["--urls", baseAddress.GetLeftPart(UriPartial.Authority), .. args];
-        var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, allArgs, workingDirectory, environment);
-        var server = new TrousseauServerProcess(Process.Start(info)!, baseAddress);
-        await server.WaitUntilLiveAsync();
+        var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
+        var server = new TrousseauServerProcess(Process.Start(info)!, baseAddress, Path.GetFileNameWithoutExtension(dll));
+        await server.WaitUntilLiveAsync(probe);
         return server;
     }
 
@@ -84,19 +95,19 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         Http.Dispose();
     }
 
-    private async Task WaitUntilLiveAsync()
+    private async Task WaitUntilLiveAsync(string probe)
     {
         var deadline = DateTime.UtcNow + StartTimeout;
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"trousseaud exited with {_process.ExitCode} while starting:\n{Log}");
+                throw new InvalidOperationException($"{_name} exited with {_process.ExitCode} while starting:\n{Log}");
             }
 
             try
             {
-                using var response = await Http.GetAsync(new Uri(BaseAddress, "healthz"));
+                using var response = await Http.GetAsync(new Uri(BaseAddress, probe));
                 if (response.IsSuccessStatusCode)
                 {
                     return;
@@ -110,7 +121,7 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
             await Task.Delay(PollInterval);
         }
 
-        throw new TimeoutException($"trousseaud did not answer /healthz within {StartTimeout.TotalSeconds} s:\n{Log}");
+        throw new TimeoutException($"{_name} did not answer /{probe} within {StartTimeout.TotalSeconds} s:\n{Log}");
     }
 
     private void Append(string? line)

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Options;
+using Trousseau.Remote;
+using Trousseau.Samples.WebApp;
+
+// An application that gets its database login from a trousseaud, as configuration. With the README's two commands
+// and `clectl secret create db/orders --type login ...`, it runs as is: the defaults below are trousseaud's.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var broker = builder.Configuration.GetSection("Broker").Get<BrokerSettings>() ?? new BrokerSettings();
+
+// Secret db/orders, data key password, becomes configuration key orders:password, bound to OrdersDatabase.
+using var http = new HttpClient { BaseAddress = broker.Server };
+builder.Configuration.AddTrousseauSecrets(secrets =>
+{
+    secrets.Trousseau = new TrousseauClient(http, File.ReadAllText(broker.TokenFile).Trim());
+    secrets.Prefix = "db/";
+    secrets.ReloadInterval = broker.ReloadInterval;
+});
+builder.Services.Configure<OrdersDatabase>(builder.Configuration.GetSection("orders"));
+
+var app = builder.Build();
+
+// Shows what the application would connect with, and never the password itself.
+app.MapGet("/", (IOptionsMonitor<OrdersDatabase> database) => database.CurrentValue switch
+{
+    { Password.Length: > 0 } current => Results.Ok(new
+    {
+        current.Username,
+        current.Endpoint,
+        PasswordSet = true,
+    }),
+    _ => Results.Problem("Secret db/orders has no password yet.", statusCode: StatusCodes.Status503ServiceUnavailable),
+});
+
+app.Run();

@@ -1,0 +1,104 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Trousseau.Remote;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Hosting;
+
+/// <summary>The programs in <c>samples/</c> do what their READMEs say, run as real processes.</summary>
+public sealed class SamplesTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Web_app_reads_its_login_from_trousseaud_as_configuration_and_sees_an_update()
+    {
+        const string Password = "sample-canary-93be0d";
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var broker = new TrousseauClient(http, (await File.ReadAllTextAsync(tokenFile)).Trim());
+        await broker.CreateSecretAsync("db/orders", SecretType.Login, Login("orders", Password));
+
+        await using var app = await TrousseauServerProcess.StartHostAsync(
+            RepositoryPaths.WebAppSampleDll,
+            _temp.Path,
+            ["--Broker:Server", server.BaseAddress.ToString(), "--Broker:TokenFile", tokenFile, "--Broker:ReloadInterval", "00:00:00.200"],
+            probe: "");
+        var first = await app.Http.GetStringAsync(app.BaseAddress);
+        Assert.Equal("orders", Json(first).GetProperty("username").GetString());
+        Assert.True(Json(first).GetProperty("passwordSet").GetBoolean());
+        Assert.DoesNotContain(Password, first, StringComparison.Ordinal);
+
+        await broker.UpdateSecretAsync("db/orders", Login("orders-v2", Password + "-rotated"));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        string current;
+        do
+        {
+            current = await app.Http.GetStringAsync(app.BaseAddress);
+        }
+        while (Json(current).GetProperty("username").GetString() != "orders-v2" && DateTime.UtcNow < deadline);
+
+        Assert.Equal("orders-v2", Json(current).GetProperty("username").GetString());
+        Assert.DoesNotContain(Password, app.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Worker_seals_reports_that_its_key_ring_opens_and_its_stored_key_verifies()
+    {
+        string[] once = ["--Reports:Count", "1"];
+        var firstRun = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, once, _temp.Path));
+        var secondRun = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, once, _temp.Path));
+
+        Assert.True(firstRun.ExitCode == 0, firstRun.Stdout + firstRun.Stderr);
+        Assert.True(secondRun.ExitCode == 0, secondRun.Stdout + secondRun.Stderr);
+        Assert.Contains("Generated signing key reports/signing-key", firstRun.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Generated signing key", secondRun.Stdout, StringComparison.Ordinal);
+
+        var data = _temp.Combine(".trousseau-sample");
+        var reports = Directory.GetFiles(Path.Combine(data, "reports"), "*.sealed");
+        Assert.Equal(2, reports.Length);
+
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(data, "local.keyring"))
+            .UseSqliteStore(sqlite => sqlite.Path = Path.Combine(data, "secrets.db"));
+        await using var provider = services.BuildServiceProvider();
+        var trousseau = provider.GetRequiredService<ITrousseau>();
+        var signingKey = (await trousseau.GetSecretAsync("reports/signing-key")).Data["key"];
+        Assert.Equal(64, signingKey.Length);
+        Assert.DoesNotContain(signingKey, firstRun.Stdout + secondRun.Stdout, StringComparison.Ordinal);
+
+        foreach (var report in reports)
+        {
+            var ciphertext = await File.ReadAllBytesAsync(report);
+            var plaintext = Encoding.UTF8.GetString(await trousseau.DecryptAsync(ciphertext));
+            Assert.StartsWith("orders processed by ", plaintext, StringComparison.Ordinal);
+            Assert.DoesNotContain("orders processed", Encoding.Latin1.GetString(ciphertext), StringComparison.Ordinal);
+
+            var signature = Convert.FromHexString(await File.ReadAllTextAsync(report + ".sig"));
+            Assert.Equal(HMACSHA256.HashData(Encoding.UTF8.GetBytes(signingKey), ciphertext), signature);
+        }
+    }
+
+    private static Dictionary<string, string> Login(string username, string password) => new()
+    {
+        ["username"] = username,
+        ["password"] = password,
+        ["endpoint"] = "postgres://db:5432/orders",
+    };
+
+    private static JsonElement Json(string body)
+    {
+        using var document = JsonDocument.Parse(body);
+        return document.RootElement.Clone();
+    }
+}
