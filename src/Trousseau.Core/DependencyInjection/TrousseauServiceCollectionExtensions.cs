@@ -61,7 +61,8 @@ public static class TrousseauServiceCollectionExtensions
         services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.KeyProvider));
         services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));
         services.TryAddSingleton<EnvelopeEncryptor>();
-        services.TryAddSingleton<InProcessTrousseau>();
+        services.TryAddSingleton(sp => new InProcessTrousseau(
+            sp.GetRequiredService<EnvelopeEncryptor>(), new TracedSecretStore(sp.GetRequiredService<ISecretStore>()), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ITrousseau, InstrumentedTrousseau>();
         services.TryAddSingleton<IKeyAdministration, InProcessKeyAdministration>();
         return builder;

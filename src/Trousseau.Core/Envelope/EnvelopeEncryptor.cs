@@ -114,7 +114,12 @@ internal sealed class EnvelopeEncryptor : IDisposable
             try
             {
                 RandomNumberGenerator.Fill(plaintextKey);
-                var wrapped = await _provider.WrapAsync(plaintextKey, cancellationToken).ConfigureAwait(false);
+                WrappedKey wrapped;
+                using (var span = TrousseauTelemetry.StartDependency("keyprovider", "wrap", _provider.Name))
+                {
+                    wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(plaintextKey, cancellationToken)).ConfigureAwait(false);
+                }
+
                 var key = _cache.Add(new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()));
                 Volatile.Write(ref _current, key);
                 Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
@@ -150,7 +155,12 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         var wrapped = new WrappedKey(keyId, layout.KeyVersion, envelope[layout.Wrapped].ToArray());
-        var plaintextKey = await _provider.UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
+        byte[] plaintextKey;
+        using (var span = TrousseauTelemetry.StartDependency("keyprovider", "unwrap", _provider.Name))
+        {
+            plaintextKey = await TrousseauTelemetry.ObserveAsync(span, _provider.UnwrapAsync(wrapped, cancellationToken)).ConfigureAwait(false);
+        }
+
         DataKey key;
         try
         {

@@ -19,6 +19,47 @@ internal static class TrousseauTelemetry
     public static readonly Counter<long> DataKeyCacheMisses = Meter.CreateCounter<long>(
         "trousseau.datakey.cache.misses", unit: "{operation}", description: "Encryptions and decryptions that needed the key provider.");
 
+    /// <summary>
+    /// Starts a client span for one call to a dependency, <c>trousseau.{kind}.{operation}</c>, tagged with the
+    /// backend's name (<c>trousseau.{kind}</c>); <see langword="null"/> when nobody listens.
+    /// </summary>
+    public static Activity? StartDependency(string kind, string operation, string backend)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = Source.StartActivity($"trousseau.{kind}.{operation}", ActivityKind.Client);
+        activity?.SetTag("trousseau." + kind, backend);
+        return activity;
+    }
+
+    /// <summary>Marks a span failed with the error's kind (see <see cref="Outcome"/>), never its message.</summary>
+    public static void Fail(Activity? activity, Exception exception)
+    {
+        if (activity is not null)
+        {
+            var outcome = Outcome(exception);
+            activity.SetTag("trousseau.outcome", outcome);
+            activity.SetStatus(ActivityStatusCode.Error, outcome);
+        }
+    }
+
+    /// <summary>Awaits a dependency call, marking <paramref name="span"/> failed if it throws.</summary>
+    public static async ValueTask<T> ObserveAsync<T>(Activity? span, ValueTask<T> call)
+    {
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Fail(span, e);
+            throw;
+        }
+    }
+
     /// <summary>The outcome tag of a failure: the error's kind, never its message.</summary>
     public static string Outcome(Exception exception) => exception switch
     {

@@ -31,6 +31,7 @@ internal sealed partial class UnaryGrpcEndpoint(IReadOnlyDictionary<string, Unar
         }
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var span = KmsTelemetry.Start(context.Request.Path.Value);
         response.ContentType = "application/grpc";
         response.Headers["grpc-accept-encoding"] = "identity";
         GrpcStatusCode status;
@@ -70,7 +71,7 @@ internal sealed partial class UnaryGrpcEndpoint(IReadOnlyDictionary<string, Unar
             (status, message) = (GrpcStatusCode.Internal, "The plugin failed unexpectedly; see its log.");
         }
 
-        KmsTelemetry.Record(context.Request.Path.Value, status, started);
+        KmsTelemetry.Record(span, context.Request.Path.Value, status, started);
         response.AppendTrailer("grpc-status", ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (message is not null)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -17,6 +18,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
     public const string Dependency = "vault";
     private const int Attempts = 3;
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+    private static readonly ActivitySource Source = new(TrousseauDiagnostics.ActivitySourceName);
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
@@ -32,6 +34,34 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
         string? token,
         CancellationToken cancellationToken,
         Func<HttpStatusCode, bool>? isAnswer = null)
+    {
+        // One client span per call, retries included; the path names a mount and a key, never a secret.
+        using var span = Source.StartActivity("trousseau.vault.request", ActivityKind.Client);
+        span?.SetTag("http.request.method", method.Method);
+        span?.SetTag("url.path", "/" + path.TrimStart('/'));
+        try
+        {
+            var answer = await SendWithRetriesAsync(method, path, body, bodyType, responseType, token, span, isAnswer, cancellationToken).ConfigureAwait(false);
+            span?.SetTag("http.response.status_code", (int)answer.Status);
+            return answer;
+        }
+        catch (Exception e)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e is VaultRequestException request ? ((int)request.Status).ToString(System.Globalization.CultureInfo.InvariantCulture) : e.GetType().Name);
+            throw;
+        }
+    }
+
+    private async Task<VaultAnswer<TResponse>> SendWithRetriesAsync<TBody, TResponse>(
+        HttpMethod method,
+        string path,
+        TBody? body,
+        JsonTypeInfo<TBody>? bodyType,
+        JsonTypeInfo<TResponse>? responseType,
+        string? token,
+        Activity? span,
+        Func<HttpStatusCode, bool>? isAnswer,
+        CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -51,6 +81,11 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
             if (body is not null && bodyType is not null)
             {
                 request.Content = JsonContent.Create(body, bodyType);
+            }
+
+            if (attempt > 1)
+            {
+                span?.SetTag("http.request.resend_count", attempt - 1);
             }
 
             string failure;

@@ -37,7 +37,8 @@ public sealed class OtlpExportTests : IDisposable
         var endpoint = collector.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
 
         var dataDir = _temp.Combine("data");
-        await using var server = await TrousseauServerProcess.StartAsync(dataDir, environment: new Dictionary<string, string?>
+        var socket = _temp.Combine("run", "kms.sock");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--kms-socket", socket], environment: new Dictionary<string, string?>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
@@ -47,6 +48,12 @@ public sealed class OtlpExportTests : IDisposable
         var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
         Assert.Equal(0, (await clectl.RunAsync("secret", "create", "otlp/db", "--from-literal", $"password={Value}")).ExitCode);
         Assert.Equal(0, (await clectl.RunAsync("secret", "get", "otlp/db")).ExitCode);
+        await using (var peer = KmsPeer.Start(socket))
+        {
+            var dek = Convert.ToBase64String(Encoding.ASCII.GetBytes(Value.PadRight(32, '-')));
+            Assert.Equal("OK", (await peer.CallAsync("/v2.KeyManagementService/Encrypt", new { plaintext = dek, uid = "uid-1" })).GetProperty("code").GetString());
+        }
+
         Assert.Equal(0, await server.StopAsync());
 
         var paths = received.Select(r => r.Path).ToHashSet();
@@ -54,6 +61,10 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Contains("/v1/metrics", paths);
         var everything = string.Concat(received.Select(r => Encoding.Latin1.GetString(r.Body)));
         Assert.Contains("trousseau.secret.create", everything, StringComparison.Ordinal);
+        Assert.Contains("trousseau.store.create", everything, StringComparison.Ordinal);
+        Assert.Contains("trousseau.keyprovider.wrap", everything, StringComparison.Ordinal);
+        Assert.Contains("trousseau.kms.request", everything, StringComparison.Ordinal);
+        Assert.Contains("v2.KeyManagementService/Encrypt", everything, StringComparison.Ordinal);
         Assert.Contains("trousseau.operation.duration", everything, StringComparison.Ordinal);
         Assert.DoesNotContain(Value, everything, StringComparison.Ordinal);
     }

@@ -287,6 +287,56 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.DoesNotContain(Wrong, error.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_secret_write_is_one_trace_through_the_store_the_key_provider_and_vault_without_its_value()
+    {
+        const string Value = "trace-canary-c41d07";
+        var (services, _) = await BuildAsync();
+        var trousseau = services.GetRequiredService<ITrousseau>();
+        using var testSource = new ActivitySource("Trousseau.Tests");
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is TrousseauDiagnostics.ActivitySourceName or "Trousseau.Tests",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                lock (spans)
+                {
+                    spans.Add(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        ActivityTraceId traceId;
+        using (var root = testSource.StartActivity("test")!)
+        {
+            traceId = root.TraceId;
+            await trousseau.CreateSecretAsync("traced/db", SecretType.Opaque, new Dictionary<string, string> { ["password"] = Value });
+        }
+
+        List<Activity> trace;
+        lock (spans)
+        {
+            trace = spans.Where(a => a.TraceId == traceId).ToList();
+        }
+
+        var create = trace.Single(a => a.OperationName == "trousseau.secret.create");
+        var store = trace.Single(a => a.OperationName == "trousseau.store.create");
+        var wrap = trace.Single(a => a.OperationName == "trousseau.keyprovider.wrap");
+        var vault = trace.Single(a => a.ParentSpanId == wrap.SpanId && ((string?)a.GetTagItem("url.path"))?.Contains("/transit/encrypt/", StringComparison.Ordinal) == true);
+        Assert.Equal(create.SpanId, store.ParentSpanId);
+        Assert.Equal(create.SpanId, wrap.ParentSpanId);
+        Assert.Equal("memory", store.GetTagItem("trousseau.store"));
+        Assert.Equal("vault", wrap.GetTagItem("trousseau.keyprovider"));
+        Assert.Equal("trousseau.vault.request", vault.OperationName);
+        Assert.Equal(ActivityKind.Client, vault.Kind);
+        Assert.Equal(200, vault.GetTagItem("http.response.status_code"));
+        var tagValues = trace.SelectMany(a => a.TagObjects).Select(t => t.Value?.ToString() ?? "").ToList();
+        Assert.DoesNotContain(tagValues, v => v.Contains(Value, StringComparison.Ordinal) || v.Contains("traced/db", StringComparison.Ordinal));
+    }
+
     private VaultTestServer RequireTestServer() =>
         _vault.TestServer ?? throw new InvalidOperationException("This test switches Vault faults, which only the in-repo Vault test server offers; unset VAULT_ADDR to run it.");
 

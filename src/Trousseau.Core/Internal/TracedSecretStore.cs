@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace Trousseau.Internal;
+
+/// <summary>
+/// Gives each call to the store a client span, <c>trousseau.store.{operation}</c>, under the operation that made it.
+/// Keys (secret names) and values are never tags.
+/// </summary>
+internal sealed class TracedSecretStore(ISecretStore inner) : ISecretStore
+{
+    public string Name => inner.Name;
+
+    public async ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        using var span = Start("get");
+        return await TrousseauTelemetry.ObserveAsync(span, inner.GetAsync(key, cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
+    {
+        using var span = Start("create");
+        return await TrousseauTelemetry.ObserveAsync(span, inner.CreateAsync(key, value, cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default)
+    {
+        using var span = Start("update");
+        return await TrousseauTelemetry.ObserveAsync(span, inner.UpdateAsync(key, value, expectedRevision, cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default)
+    {
+        using var span = Start("delete");
+        try
+        {
+            await inner.DeleteAsync(key, expectedRevision, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            TrousseauTelemetry.Fail(span, e);
+            throw;
+        }
+    }
+
+    public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var span = Start("list");
+        await foreach (var entry in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            yield return entry;
+        }
+    }
+
+    public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) => inner.CheckHealthAsync(cancellationToken);
+
+    private Activity? Start(string operation) => TrousseauTelemetry.StartDependency("store", operation, inner.Name);
+}
