@@ -13,6 +13,7 @@ internal sealed class InProcessKeyAdministration(
     ILogger<InProcessKeyAdministration> logger) : IKeyAdministration
 {
     private const int RewrapAttempts = 5;
+    private const int ProgressEvery = 500;
 
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
@@ -28,8 +29,6 @@ internal sealed class InProcessKeyAdministration(
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
-    private const int ProgressEvery = 500;
-
     public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
         var current = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
@@ -39,7 +38,19 @@ internal sealed class InProcessKeyAdministration(
         long rewrapped = 0;
         await foreach (var entry in store.ListAsync("", cancellationToken).ConfigureAwait(false))
         {
-            if (await RewrapAsync(entry, current.KeyId, cancellationToken).ConfigureAwait(false) && ++rewrapped % ProgressEvery == 0)
+            bool moved;
+            try
+            {
+                moved = await RewrapAsync(entry, current.KeyId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidCiphertextException)
+            {
+                // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
+                Log.RewrapSkipped(logger, entry.Key);
+                continue;
+            }
+
+            if (moved && ++rewrapped % ProgressEvery == 0)
             {
                 Log.RewrapProgress(logger, rewrapped, current.KeyId);
             }

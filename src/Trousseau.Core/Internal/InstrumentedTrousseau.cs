@@ -109,6 +109,7 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
         {
             activity.SetTag("trousseau.operation", operation);
             activity.SetTag("trousseau.provider", provider.Name);
+            activity.SetTag("trousseau.store", store.Name);
             activity.SetTag("trousseau.outcome", outcome);
             if (outcome != "ok")
             {

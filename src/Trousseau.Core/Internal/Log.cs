@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Count} stored secrets moved to {KeyId} so far")]
     public static partial void RewrapProgress(ILogger logger, long count, string keyId);
+
+    [LoggerMessage(1204, LogLevel.Warning, "Rewrap left secret {Name} as it is: it cannot be decrypted (damaged, or written under a key this provider does not have)")]
+    public static partial void RewrapSkipped(ILogger logger, string name);
 }

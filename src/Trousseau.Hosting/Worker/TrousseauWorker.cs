@@ -40,24 +40,23 @@ internal sealed partial class TrousseauWorker(
             }
 
             var key = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
-            var previous = _lastKeyId;
-            _lastKeyId = key.KeyId;
-            if (previous is null)
+            if (_lastKeyId is null)
             {
                 LogWatching(logger, provider.Name, key.KeyId);
             }
-
-            if (previous is not null && previous != key.KeyId && options.Value.RewrapAfterRotation)
+            else if (_lastKeyId != key.KeyId && options.Value.RewrapAfterRotation)
             {
-                LogRotationSeen(logger, previous, key.KeyId);
+                LogRotationSeen(logger, _lastKeyId, key.KeyId);
                 var count = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
                 LogRewrapDone(logger, count, key.KeyId);
             }
+
+            // Moved on only once the rewrap is done, so that a failed one runs again at the next tick.
+            _lastKeyId = key.KeyId;
         }
         catch (TrousseauException e)
         {
             // The next tick tries again; a rewrap resumes where it stopped, since moved secrets are skipped.
-            _lastKeyId = null;
             LogTickFailed(logger, e.GetType().Name, e.Message);
         }
     }

@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Trousseau.Etcd;
+using Trousseau.Tests.Integration.Etcd;
 using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Hosting;
 
@@ -10,6 +13,9 @@ namespace Trousseau.Tests.Integration.Hosting;
 public sealed class WorkerTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
+
+    /// <summary>Read by <see cref="StoreFactAttribute"/> for the etcd test.</summary>
+    public static string? SkipReason => EtcdProcess.SkipReason;
 
     public void Dispose() => _temp.Dispose();
 
@@ -40,6 +46,42 @@ public sealed class WorkerTests : IDisposable
         Assert.Contains(log.Messages, m => m.Contains("The current key changed", StringComparison.Ordinal));
         Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());
         Assert.Equal("v7", (await trousseau.GetSecretAsync("worker/07")).Data["k"]);
+        await host.StopAsync();
+    }
+
+    [StoreFact]
+    public async Task A_rewrap_cut_short_by_an_etcd_outage_runs_again_when_etcd_is_back_and_passes_over_a_damaged_record()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var log = new CapturingLoggerProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddProvider(log);
+        builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl))
+            .AddWorker(o => o.Interval = TimeSpan.FromMilliseconds(100));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var trousseau = host.Services.GetRequiredService<ITrousseau>();
+        for (var i = 0; i < 20; i++)
+        {
+            await trousseau.CreateSecretAsync($"outage/{i:D2}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
+        }
+
+        await host.Services.GetRequiredService<ISecretStore>().CreateAsync("outage/damaged", "\u0001not a sealed record"u8.ToArray());
+        await WaitUntilAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+
+        await etcd.StopAsync();
+        var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
+        await WaitUntilAsync(() => log.Messages.Any(m => m.StartsWith("Worker tick failed with DependencyUnavailableException", StringComparison.Ordinal)));
+        await etcd.StartAgainAsync();
+
+        await WaitUntilAsync(
+            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 20 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
+            () => string.Join(" | ", log.Messages));
+        Assert.Contains(log.Messages, m => m.StartsWith("Rewrap left secret outage/damaged as it is", StringComparison.Ordinal));
+        Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());
+        Assert.Equal("v13", (await trousseau.GetSecretAsync("outage/13")).Data["k"]);
         await host.StopAsync();
     }
 
