@@ -19,7 +19,7 @@ public static class TrousseauWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Worker", configure)
-            .Validate(o => o.Interval >= TimeSpan.FromMilliseconds(100) && o.Interval <= TimeSpan.FromHours(24), $"{builder.ConfigurationPath("Worker:Interval")} must be between 00:00:00.1 and 1.00:00:00.");
+            .Validate(HasValidInterval, $"{builder.ConfigurationPath("Worker:Interval")} {IntervalRange}");
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return builder;
     }
@@ -31,13 +31,18 @@ public static class TrousseauWorkerBuilderExtensions
     public static IServiceCollection AddTrousseauWorker(this IServiceCollection services, Action<TrousseauWorkerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<TrousseauWorkerOptions>();
+        var options = services.AddOptions<TrousseauWorkerOptions>().Validate(HasValidInterval, $"The worker's Interval {IntervalRange}").ValidateOnStart();
         if (configure is not null)
         {
-            services.Configure(configure);
+            options.Configure(configure);
         }
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return services;
     }
+
+    private const string IntervalRange = "must be between 00:00:00.1 and 1.00:00:00.";
+
+    private static bool HasValidInterval(TrousseauWorkerOptions options) =>
+        options.Interval >= TimeSpan.FromMilliseconds(100) && options.Interval <= TimeSpan.FromHours(24);
 }

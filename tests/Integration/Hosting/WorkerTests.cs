@@ -85,6 +85,31 @@ public sealed class WorkerTests : IDisposable
         await host.StopAsync();
     }
 
+    [Theory]
+    [InlineData("builder")]
+    [InlineData("services")]
+    public async Task An_interval_out_of_range_stops_the_host_at_start_naming_it(string registration)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        var trousseau = builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseInMemoryStore();
+        if (registration == "builder")
+        {
+            trousseau.AddWorker(o => o.Interval = TimeSpan.Zero);
+        }
+        else
+        {
+            builder.Services.AddTrousseauWorker(o => o.Interval = TimeSpan.Zero);
+        }
+
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("Interval must be between 00:00:00.1 and 1.00:00:00.", error.Message, StringComparison.Ordinal);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, Func<string>? describe = null)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
