@@ -13,7 +13,8 @@ internal sealed class InProcessKeyAdministration(
     ILogger<InProcessKeyAdministration> logger) : IKeyAdministration
 {
     private const int RewrapAttempts = 5;
-    private const int ProgressEvery = 500;
+    private const int BatchSize = 500;
+    private const int BatchParallelism = 8;
 
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
@@ -35,29 +36,44 @@ internal sealed class InProcessKeyAdministration(
 
         // The key may have rotated outside this process (Vault's CLI, another instance): new data keys first.
         encryptor.RetireUnlessWrappedBy(current.KeyId);
-        long rewrapped = 0;
+        var progress = new RewrapProgress();
+        var batch = new List<StoreEntry>(BatchSize);
         await foreach (var entry in store.ListAsync("", cancellationToken).ConfigureAwait(false))
         {
-            bool moved;
+            batch.Add(entry);
+            if (batch.Count == BatchSize)
+            {
+                await RewrapBatchAsync(batch, current.KeyId, progress, cancellationToken).ConfigureAwait(false);
+                Log.RewrapProgress(logger, progress.Checked, progress.Moved, current.KeyId);
+                batch.Clear();
+            }
+        }
+
+        await RewrapBatchAsync(batch, current.KeyId, progress, cancellationToken).ConfigureAwait(false);
+        Log.Rewrapped(logger, progress.Moved, current.KeyId);
+        return progress.Moved;
+    }
+
+    /// <summary>Rewraps one page of the listing, a few records at a time, since each is a store round trip.</summary>
+    private async Task RewrapBatchAsync(List<StoreEntry> batch, string currentKeyId, RewrapProgress progress, CancellationToken cancellationToken)
+    {
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(batch, parallel, async (entry, token) =>
+        {
             try
             {
-                moved = await RewrapAsync(entry, current.KeyId, cancellationToken).ConfigureAwait(false);
+                if (await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false))
+                {
+                    Interlocked.Increment(ref progress.Moved);
+                }
             }
             catch (InvalidCiphertextException)
             {
                 // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
                 Log.RewrapSkipped(logger, entry.Key);
-                continue;
             }
-
-            if (moved && ++rewrapped % ProgressEvery == 0)
-            {
-                Log.RewrapProgress(logger, rewrapped, current.KeyId);
-            }
-        }
-
-        Log.Rewrapped(logger, rewrapped, current.KeyId);
-        return rewrapped;
+        }).ConfigureAwait(false);
+        progress.Checked += batch.Count;
     }
 
     private async ValueTask<bool> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
@@ -112,5 +128,11 @@ internal sealed class InProcessKeyAdministration(
     {
         var layout = EnvelopeFormat.Parse(envelope);
         return Encoding.UTF8.GetString(envelope[layout.KeyId]);
+    }
+
+    private sealed class RewrapProgress
+    {
+        public long Checked;
+        public long Moved;
     }
 }

@@ -23,8 +23,8 @@ internal static partial class Log
     [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}")]
     public static partial void Rewrapped(ILogger logger, long count, string keyId);
 
-    [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Count} stored secrets moved to {KeyId} so far")]
-    public static partial void RewrapProgress(ILogger logger, long count, string keyId);
+    [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Checked} stored secrets checked, {Moved} moved to {KeyId} so far")]
+    public static partial void RewrapProgress(ILogger logger, long @checked, long moved, string keyId);
 
     [LoggerMessage(1204, LogLevel.Warning, "Rewrap left secret {Name} as it is: it cannot be decrypted (damaged, or written under a key this provider does not have)")]
     public static partial void RewrapSkipped(ILogger logger, string name);

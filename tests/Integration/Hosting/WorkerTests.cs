@@ -20,7 +20,7 @@ public sealed class WorkerTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public async Task A_rotation_made_outside_trousseau_is_seen_and_every_secret_is_rewrapped_and_logged()
+    public async Task A_rotation_made_outside_trousseau_is_seen_and_every_secret_is_rewrapped_in_batches_with_progress_logged()
     {
         var log = new CapturingLoggerProvider();
         var builder = Host.CreateApplicationBuilder();
@@ -32,20 +32,22 @@ public sealed class WorkerTests : IDisposable
         using var host = builder.Build();
         await host.StartAsync();
         var trousseau = host.Services.GetRequiredService<ITrousseau>();
-        for (var i = 0; i < 30; i++)
+        for (var i = 0; i < 1100; i++)
         {
-            await trousseau.CreateSecretAsync($"worker/{i:D2}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
+            await trousseau.CreateSecretAsync($"worker/{i:D4}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
         }
 
         await WaitUntilAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
         var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
 
         await WaitUntilAsync(
-            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 30 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
+            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 1100 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
             () => string.Join(" | ", log.Messages));
         Assert.Contains(log.Messages, m => m.Contains("The current key changed", StringComparison.Ordinal));
+        Assert.Contains($"Rewrap in progress: 500 stored secrets checked, 500 moved to {rotated.KeyId} so far", log.Messages);
+        Assert.Contains($"Rewrap in progress: 1000 stored secrets checked, 1000 moved to {rotated.KeyId} so far", log.Messages);
         Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());
-        Assert.Equal("v7", (await trousseau.GetSecretAsync("worker/07")).Data["k"]);
+        Assert.Equal("v707", (await trousseau.GetSecretAsync("worker/0707")).Data["k"]);
         await host.StopAsync();
     }
 
