@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,15 +7,13 @@ namespace Trousseau.Benchmarks;
 
 /// <summary>
 /// Secret get and update through <see cref="ITrousseau"/> on etcd, beside the same etcd operations through its
-/// JSON gateway with a value of the same size and no encryption: the gap is what Trousseau adds. Starts its own
-/// single-member etcd (Debian etcd-server) on free loopback ports.
+/// JSON gateway with a value of the same size and no encryption: the gap is what Trousseau adds.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
 public class EtcdBenchmarks : IDisposable
 {
-    private Process _etcd = null!;
-    private string _directory = null!;
+    private EtcdServer _etcd = null!;
     private ServiceProvider _services = null!;
     private ITrousseau _trousseau = null!;
     private HttpClient _raw = null!;
@@ -28,21 +24,13 @@ public class EtcdBenchmarks : IDisposable
     [GlobalSetup]
     public void Setup()
     {
-        _directory = Directory.CreateTempSubdirectory("trousseau-bench-etcd-").FullName;
-        var client = $"http://127.0.0.1:{FreePort()}";
-        var peer = $"http://127.0.0.1:{FreePort()}";
-        _etcd = Process.Start(new ProcessStartInfo("etcd",
-        [
-            "--data-dir", Path.Combine(_directory, "etcd"), "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", $"default={peer}", "--log-level", "error",
-        ]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-        _raw = new HttpClient { BaseAddress = new Uri(client + "/") };
-        WaitForEtcd();
+        _etcd = new EtcdServer();
+        _raw = _etcd.Http;
 
         var services = new ServiceCollection();
         services.AddTrousseau(_ => { })
-            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(_directory, "ring.json"))
-            .UseEtcdStore(etcd => etcd.Endpoints.Add(new Uri(client)));
+            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(_etcd.Directory, "ring.json"))
+            .UseEtcdStore(etcd => etcd.Endpoints.Add(_etcd.ClientUrl));
         _services = services.BuildServiceProvider();
         _trousseau = _services.GetRequiredService<ITrousseau>();
         _data = new Dictionary<string, string>(StringComparer.Ordinal) { ["username"] = "app", ["password"] = new string('p', 32) };
@@ -85,19 +73,7 @@ public class EtcdBenchmarks : IDisposable
     public void Dispose()
     {
         _services?.Dispose();
-        _raw?.Dispose();
-        if (_etcd is { HasExited: false })
-        {
-            _etcd.Kill();
-            _etcd.WaitForExit();
-        }
-
         _etcd?.Dispose();
-        if (_directory is not null && Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-
         GC.SuppressFinalize(this);
     }
 
@@ -108,35 +84,4 @@ public class EtcdBenchmarks : IDisposable
     }
 
     private HttpResponseMessage Post(string path, object body) => _raw.PostAsJsonAsync(path, body).GetAwaiter().GetResult();
-
-    private void WaitForEtcd()
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                using var health = _raw.GetAsync(new Uri("health", UriKind.Relative)).GetAwaiter().GetResult();
-                if (health.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not serving yet.
-            }
-
-            Thread.Sleep(50);
-        }
-
-        throw new InvalidOperationException("etcd did not start; install the Debian package etcd-server.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
