@@ -36,27 +36,33 @@ internal sealed class InProcessKeyAdministration(
 
         // The key may have rotated outside this process (Vault's CLI, another instance): new data keys first.
         encryptor.RetireUnlessWrappedBy(current.KeyId);
-        var progress = new RewrapProgress();
+        long checkedCount = 0;
+        long moved = 0;
         var batch = new List<StoreEntry>(BatchSize);
         await foreach (var entry in store.ListAsync("", cancellationToken).ConfigureAwait(false))
         {
             batch.Add(entry);
             if (batch.Count == BatchSize)
             {
-                await RewrapBatchAsync(batch, current.KeyId, progress, cancellationToken).ConfigureAwait(false);
-                Log.RewrapProgress(logger, progress.Checked, progress.Moved, current.KeyId);
+                moved += await RewrapBatchAsync(batch, current.KeyId, cancellationToken).ConfigureAwait(false);
+                checkedCount += batch.Count;
+                Log.RewrapProgress(logger, checkedCount, moved, current.KeyId);
                 batch.Clear();
             }
         }
 
-        await RewrapBatchAsync(batch, current.KeyId, progress, cancellationToken).ConfigureAwait(false);
-        Log.Rewrapped(logger, progress.Moved, current.KeyId);
-        return progress.Moved;
+        moved += await RewrapBatchAsync(batch, current.KeyId, cancellationToken).ConfigureAwait(false);
+        Log.Rewrapped(logger, moved, current.KeyId);
+        return moved;
     }
 
-    /// <summary>Rewraps one page of the listing, a few records at a time, since each is a store round trip.</summary>
-    private async Task RewrapBatchAsync(List<StoreEntry> batch, string currentKeyId, RewrapProgress progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rewraps one page of the listing, a few records at a time, since each is a store round trip; returns how many
+    /// it moved.
+    /// </summary>
+    private async Task<long> RewrapBatchAsync(List<StoreEntry> batch, string currentKeyId, CancellationToken cancellationToken)
     {
+        long moved = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(batch, parallel, async (entry, token) =>
         {
@@ -64,7 +70,7 @@ internal sealed class InProcessKeyAdministration(
             {
                 if (await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false))
                 {
-                    Interlocked.Increment(ref progress.Moved);
+                    Interlocked.Increment(ref moved);
                 }
             }
             catch (InvalidCiphertextException)
@@ -73,7 +79,7 @@ internal sealed class InProcessKeyAdministration(
                 Log.RewrapSkipped(logger, entry.Key);
             }
         }).ConfigureAwait(false);
-        progress.Checked += batch.Count;
+        return moved;
     }
 
     private async ValueTask<bool> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
@@ -128,11 +134,5 @@ internal sealed class InProcessKeyAdministration(
     {
         var layout = EnvelopeFormat.Parse(envelope);
         return Encoding.UTF8.GetString(envelope[layout.KeyId]);
-    }
-
-    private sealed class RewrapProgress
-    {
-        public long Checked;
-        public long Moved;
     }
 }

@@ -32,15 +32,7 @@ internal sealed class TracedSecretStore(ISecretStore inner) : ISecretStore
     public async ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default)
     {
         using var span = Start("delete");
-        try
-        {
-            await inner.DeleteAsync(key, expectedRevision, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            TrousseauTelemetry.Fail(span, e);
-            throw;
-        }
+        await TrousseauTelemetry.ObserveAsync(span, inner.DeleteAsync(key, expectedRevision, cancellationToken)).ConfigureAwait(false);
     }
 
     public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -60,6 +60,20 @@ internal static class TrousseauTelemetry
         }
     }
 
+    /// <summary>Awaits a dependency call that returns nothing, marking <paramref name="span"/> failed if it throws.</summary>
+    public static async ValueTask ObserveAsync(Activity? span, ValueTask call)
+    {
+        try
+        {
+            await call.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Fail(span, e);
+            throw;
+        }
+    }
+
     /// <summary>The outcome tag of a failure: the error's kind, never its message.</summary>
     public static string Outcome(Exception exception) => exception switch
     {

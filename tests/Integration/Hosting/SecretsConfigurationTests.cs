@@ -36,7 +36,7 @@ public sealed class SecretsConfigurationTests : IDisposable
 
         await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "second" });
 
-        await WaitUntilAsync(() => monitor.CurrentValue.Password == "second");
+        await Eventually.HoldsAsync(() => monitor.CurrentValue.Password == "second");
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public sealed class SecretsConfigurationTests : IDisposable
 
         await client.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "remote", ["password"] = "two" });
 
-        await WaitUntilAsync(() => monitor.CurrentValue.Password == "two");
+        await Eventually.HoldsAsync(() => monitor.CurrentValue.Password == "two");
     }
 
     [StoreFact]
@@ -76,7 +76,7 @@ public sealed class SecretsConfigurationTests : IDisposable
 
         // The watch opens in the background; keep writing new revisions until one is seen.
         var attempt = 2;
-        await WaitUntilAsync(() =>
+        await Eventually.HoldsAsync(() =>
         {
             if (monitor.CurrentValue.Password?.StartsWith("watched-", StringComparison.Ordinal) == true && monitor.CurrentValue.Password != "watched-1")
             {
@@ -103,15 +103,6 @@ public sealed class SecretsConfigurationTests : IDisposable
         services.AddSingleton<IConfiguration>(configuration);
         services.Configure<DbLogin>(configuration.GetSection("db:login"));
         return services.BuildServiceProvider();
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            await Task.Delay(50, timeout.Token);
-        }
     }
 
     /// <summary>What an application binds its database login to.</summary>

@@ -37,10 +37,10 @@ public sealed class WorkerTests : IDisposable
             await trousseau.CreateSecretAsync($"worker/{i:D4}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
         }
 
-        await WaitUntilAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+        await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
         var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
 
-        await WaitUntilAsync(
+        await Eventually.HoldsAsync(
             () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 1100 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
             () => string.Join(" | ", log.Messages));
         Assert.Contains(log.Messages, m => m.Contains("The current key changed", StringComparison.Ordinal));
@@ -71,14 +71,14 @@ public sealed class WorkerTests : IDisposable
         }
 
         await host.Services.GetRequiredService<ISecretStore>().CreateAsync("outage/damaged", "\u0001not a sealed record"u8.ToArray());
-        await WaitUntilAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+        await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
 
         await etcd.StopAsync();
         var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
-        await WaitUntilAsync(() => log.Messages.Any(m => m.StartsWith("Worker tick failed with DependencyUnavailableException", StringComparison.Ordinal)));
+        await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker tick failed with DependencyUnavailableException", StringComparison.Ordinal)));
         await etcd.StartAgainAsync();
 
-        await WaitUntilAsync(
+        await Eventually.HoldsAsync(
             () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 20 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
             () => string.Join(" | ", log.Messages));
         Assert.Contains(log.Messages, m => m.StartsWith("Rewrap left secret outage/damaged as it is", StringComparison.Ordinal));
@@ -110,16 +110,6 @@ public sealed class WorkerTests : IDisposable
 
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("Interval must be between 00:00:00.1 and 1.00:00:00.", error.Message, StringComparison.Ordinal);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, Func<string>? describe = null)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, describe?.Invoke() ?? "the condition did not hold within 30 s");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>Keeps every formatted log message, to check what an operator would read.</summary>

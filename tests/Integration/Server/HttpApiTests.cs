@@ -48,19 +48,19 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
         using var updated = await SendAsync(HttpMethod.Put, "v1/secrets/api/crud", """{"data":{"username":"u","password":"p2"}}""", ifMatch: revision);
         Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
         using var stale = await SendAsync(HttpMethod.Put, "v1/secrets/api/crud", """{"data":{"username":"u","password":"p3"}}""", ifMatch: revision);
-        await AssertProblemAsync(stale, HttpStatusCode.PreconditionFailed);
+        await Problems.AssertAsync(stale, HttpStatusCode.PreconditionFailed);
         using var staleDelete = await SendAsync(HttpMethod.Delete, "v1/secrets/api/crud", ifMatch: revision);
-        await AssertProblemAsync(staleDelete, HttpStatusCode.PreconditionFailed);
+        await Problems.AssertAsync(staleDelete, HttpStatusCode.PreconditionFailed);
         Assert.Equal("p2", await PasswordAsync("api/crud"));
 
         using var deleted = await SendAsync(HttpMethod.Delete, "v1/secrets/api/crud");
         Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         using var gone = await SendAsync(HttpMethod.Get, "v1/secrets/api/crud");
-        await AssertProblemAsync(gone, HttpStatusCode.NotFound);
+        await Problems.AssertAsync(gone, HttpStatusCode.NotFound);
         using var goneAgain = await SendAsync(HttpMethod.Delete, "v1/secrets/api/crud");
-        await AssertProblemAsync(goneAgain, HttpStatusCode.NotFound);
+        await Problems.AssertAsync(goneAgain, HttpStatusCode.NotFound);
         using var updateGone = await SendAsync(HttpMethod.Put, "v1/secrets/api/crud", """{"data":{"k":"v"}}""");
-        await AssertProblemAsync(updateGone, HttpStatusCode.NotFound);
+        await Problems.AssertAsync(updateGone, HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
 
         using var second = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"api/dup","type":"opaque","data":{"k":"second"}}""");
 
-        await AssertProblemAsync(second, HttpStatusCode.Conflict);
+        await Problems.AssertAsync(second, HttpStatusCode.Conflict);
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/dup");
         Assert.Equal("first", (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString());
     }
@@ -109,7 +109,7 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
         Assert.DoesNotContain(value, body, StringComparison.Ordinal);
 
         using var again = await SendAsync(HttpMethod.Post, "v1/secrets/api/generated/generate", """{"type":"opaque"}""");
-        await AssertProblemAsync(again, HttpStatusCode.Conflict);
+        await Problems.AssertAsync(again, HttpStatusCode.Conflict);
     }
 
     [Theory]
@@ -128,7 +128,7 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
     {
         using var response = await SendAsync(HttpMethod.Post, "v1/secrets", body);
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await Problems.AssertAsync(response, HttpStatusCode.BadRequest);
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()), label);
         Assert.Empty(await NamesAsync("bad/"));
     }
@@ -139,8 +139,8 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
         using var upper = await SendAsync(HttpMethod.Get, "v1/secrets/Upper/Case");
         using var dots = await SendAsync(HttpMethod.Put, "v1/secrets/ends-with-dot.", """{"data":{"k":"v"}}""");
 
-        await AssertProblemAsync(upper, HttpStatusCode.BadRequest);
-        await AssertProblemAsync(dots, HttpStatusCode.BadRequest);
+        await Problems.AssertAsync(upper, HttpStatusCode.BadRequest);
+        await Problems.AssertAsync(dots, HttpStatusCode.BadRequest);
     }
 
     [Fact]
@@ -151,7 +151,7 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
         var hugeBody = new string('y', 5 * 1024 * 1024);
         using var hugeRequest = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"big/body","type":"opaque","data":{"k":"{{{hugeBody}}}"}}""");
 
-        await AssertProblemAsync(tooLarge, HttpStatusCode.RequestEntityTooLarge);
+        await Problems.AssertAsync(tooLarge, HttpStatusCode.RequestEntityTooLarge);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, hugeRequest.StatusCode);
         Assert.Empty(await NamesAsync("big/"));
     }
@@ -165,7 +165,7 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
         };
         using var response = await _http.SendAsync(request);
 
-        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        await Problems.AssertAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Empty(await NamesAsync("ct/"));
     }
 
@@ -184,7 +184,7 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
         request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
         using var response = await _http.SendAsync(request);
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        await Problems.AssertAsync(response, HttpStatusCode.BadRequest);
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/im/one");
         Assert.Equal("v1", (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString());
     }
@@ -203,7 +203,7 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
 
         foreach (var response in new[] { none, wrongResponse, basicResponse })
         {
-            await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+            await Problems.AssertAsync(response, HttpStatusCode.Unauthorized);
             Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
         }
 
@@ -237,10 +237,10 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
         using var noPlaintext = await SendAsync(HttpMethod.Post, "v1/encrypt", """{}""");
 
         Assert.Equal("aGVsbG8gd29ybGQ=", (await JsonAsync(decrypted)).GetProperty("plaintext").GetString());
-        await AssertProblemAsync(otherContext, HttpStatusCode.BadRequest);
-        await AssertProblemAsync(garbage, HttpStatusCode.BadRequest);
-        await AssertProblemAsync(notBase64, HttpStatusCode.BadRequest);
-        await AssertProblemAsync(noPlaintext, HttpStatusCode.BadRequest);
+        await Problems.AssertAsync(otherContext, HttpStatusCode.BadRequest);
+        await Problems.AssertAsync(garbage, HttpStatusCode.BadRequest);
+        await Problems.AssertAsync(notBase64, HttpStatusCode.BadRequest);
+        await Problems.AssertAsync(noPlaintext, HttpStatusCode.BadRequest);
     }
 
     [Fact]
@@ -280,16 +280,6 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
     {
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return document.RootElement.Clone();
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await JsonAsync(response);
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
-        return problem;
     }
 
     private async Task<string> PasswordAsync(string name)
