@@ -6,14 +6,14 @@ namespace Trousseau;
 public sealed class TrousseauOptions
 {
     /// <summary>
-    /// Which registered key provider to use (<c>local</c>, <c>vault</c>, ...). May stay unset when exactly one is
-    /// registered.
+    /// Which registered key provider to use (<c>local</c>, <c>vault</c>, ...), compared without regard to case. May
+    /// stay unset when exactly one is registered.
     /// </summary>
     public string? KeyProvider { get; set; }
 
     /// <summary>
-    /// Which registered store to use (<c>sqlite</c>, <c>etcd</c>, <c>memory</c>, ...). May stay unset when exactly
-    /// one is registered.
+    /// Which registered store to use (<c>sqlite</c>, <c>etcd</c>, <c>memory</c>, ...), compared without regard to
+    /// case. May stay unset when exactly one is registered.
     /// </summary>
     public string? Store { get; set; }
 

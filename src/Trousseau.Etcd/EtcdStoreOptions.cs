@@ -1,8 +1,7 @@
 namespace Trousseau.Etcd;
 
 /// <summary>
-/// How Trousseau reaches etcd, under <c>Trousseau:Etcd</c>. Names and defaults are those of the configuration
-/// contract (CONTRACT.md); the store that uses them arrives with issue #6.
+/// How Trousseau reaches etcd, under <c>Trousseau:Etcd</c>; <see cref="EtcdSecretStore"/> uses them.
 /// </summary>
 public sealed class EtcdStoreOptions
 {

@@ -19,14 +19,8 @@ public static class EtcdTrousseauBuilderExtensions
     public static ITrousseauBuilder UseEtcdStore(this ITrousseauBuilder builder, Action<EtcdStoreOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        string Key(string name) => builder.ConfigurationPath("Etcd:" + name);
-        builder.AddBackendOptions("Etcd", configure)
-            .Validate(o => o.Endpoints.Count > 0, $"{Key("Endpoints")} must list at least one etcd endpoint, for example http://127.0.0.1:2379.")
-            .Validate(o => o.Endpoints.All(e => e.IsAbsoluteUri && (e.Scheme == Uri.UriSchemeHttp || e.Scheme == Uri.UriSchemeHttps)), $"{Key("Endpoints")} must be http(s) URLs.")
-            .Validate(o => o.Prefix.Length > 0 && o.Prefix.EndsWith('/'), $"{Key("Prefix")} must end with '/', for example /trousseau/.")
-            .Validate(o => string.IsNullOrEmpty(o.Password) || !string.IsNullOrEmpty(o.Username), $"{Key("Username")} is required with {Key("Password")}.")
-            .Validate(o => (o.CertFile is null) == (o.KeyFile is null), $"{Key("CertFile")} and {Key("KeyFile")} go together.")
-            .Validate(o => new[] { o.CaFile, o.CertFile, o.KeyFile }.All(f => f is null || File.Exists(f)), $"{Key("CaFile")}, {Key("CertFile")} or {Key("KeyFile")} names a file that does not exist.");
+        builder.AddBackendOptions("Etcd", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
 
         builder.Services.AddHttpClient(EtcdGateway.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(sp => EtcdTls.CreateHandler(sp.GetRequiredService<IOptions<EtcdStoreOptions>>().Value));

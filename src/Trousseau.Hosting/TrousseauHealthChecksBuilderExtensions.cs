@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Trousseau;
 using Trousseau.Hosting.Internal;
@@ -22,8 +23,21 @@ public static class TrousseauHealthChecksBuilderExtensions
     public static IHealthChecksBuilder AddTrousseau(this IHealthChecksBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<DependencyStateLog>();
         return builder
-            .Add(new HealthCheckRegistration(KeyProviderCheckName, sp => new DependencyHealthCheck(sp.GetRequiredService<IKeyProvider>().CheckHealthAsync), HealthStatus.Unhealthy, [Tag]))
-            .Add(new HealthCheckRegistration(StoreCheckName, sp => new DependencyHealthCheck(sp.GetRequiredService<ISecretStore>().CheckHealthAsync), HealthStatus.Unhealthy, [Tag]));
+            .Add(new HealthCheckRegistration(KeyProviderCheckName, sp => KeyProviderCheck(sp), HealthStatus.Unhealthy, [Tag]))
+            .Add(new HealthCheckRegistration(StoreCheckName, sp => StoreCheck(sp), HealthStatus.Unhealthy, [Tag]));
+    }
+
+    private static DependencyHealthCheck KeyProviderCheck(IServiceProvider services)
+    {
+        var provider = services.GetRequiredService<IKeyProvider>();
+        return new DependencyHealthCheck(DependencyStateLog.KeyProviderName(provider), provider.CheckHealthAsync, services.GetRequiredService<DependencyStateLog>());
+    }
+
+    private static DependencyHealthCheck StoreCheck(IServiceProvider services)
+    {
+        var store = services.GetRequiredService<ISecretStore>();
+        return new DependencyHealthCheck(DependencyStateLog.StoreName(store), store.CheckHealthAsync, services.GetRequiredService<DependencyStateLog>());
     }
 }

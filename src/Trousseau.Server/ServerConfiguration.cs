@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Configuration.Memory;
 
 namespace Trousseau.Server;
@@ -58,8 +60,69 @@ internal static class ServerConfiguration
         }
     }
 
+    /// <summary>
+    /// Fails with one line naming the address when another process already listens on one of the API's addresses,
+    /// before anything starts. Addresses given by host name are left for Kestrel to bind.
+    /// </summary>
+    public static void CheckAddressesFree(string urls)
+    {
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (ListenAddress(url) is not { } endpoint)
+            {
+                continue;
+            }
+
+            var probe = new TcpListener(endpoint);
+            try
+            {
+                probe.Start();
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                throw new IOException($"{url} is already in use by another process; stop it or choose another address with --urls.", e);
+            }
+            finally
+            {
+                probe.Stop();
+            }
+        }
+    }
+
+    private static IPEndPoint? ListenAddress(string url)
+    {
+        // Kestrel reads "*" and "+" as every address, which Uri does not parse as a host.
+        var normalized = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
+        if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || uri.Port <= 0)
+        {
+            return null;
+        }
+
+        var address = uri.Host == "localhost" ? IPAddress.Loopback
+            : IPAddress.TryParse(uri.Host.Trim('[', ']'), out var parsed) ? parsed
+            : null;
+        return address is null ? null : new IPEndPoint(address, uri.Port);
+    }
+
+    /// <summary>
+    /// The backend that <c>Trousseau:<paramref name="key"/></c> names, matched without regard to case and returned
+    /// as spelled in <paramref name="choices"/>; the first choice when the key is unset.
+    /// </summary>
+    public static string Choose(IConfiguration section, string key, params string[] choices)
+    {
+        var given = section[key];
+        if (string.IsNullOrWhiteSpace(given))
+        {
+            return choices[0];
+        }
+
+        return choices.FirstOrDefault(c => string.Equals(c, given.Trim(), StringComparison.OrdinalIgnoreCase))
+            ?? throw new InvalidConfigurationException(
+                $"{SectionName}:{key} is '{given}', which trousseaud does not know: use one of {string.Join(", ", choices)} (case-insensitive).");
+    }
+
     private static bool IsLoopback(string host) =>
-        host is "localhost" || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
+        host is "localhost" || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
 
     private static Dictionary<string, string?> Defaults(string dataDir) => new(StringComparer.OrdinalIgnoreCase)
     {

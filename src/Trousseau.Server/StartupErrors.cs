@@ -15,14 +15,32 @@ internal static partial class StartupErrors
         AggregateException e when e.InnerExceptions.Select(DescribeConfigurationError).ToList() is var parts && parts.All(p => p is not null)
             => string.Join(" ", parts),
         InvalidOperationException e when ConversionFailure().Match(e.Message) is { Success: true } m
-            => $"{m.Groups["key"].Value} is not a valid {m.Groups["type"].Value}.",
+            => DescribeConversionFailure(m.Groups["key"].Value, m.Groups["value"].Value, m.Groups["type"].Value),
         FileNotFoundException e when e.Message.Contains("configuration file", StringComparison.Ordinal) => e.Message,
         InvalidDataException e => $"{e.Message} {e.InnerException?.Message}".TrimEnd(),
         _ => null,
     };
 
-    // The binder's message is "Failed to convert configuration value '<value>' at '<key>' to type '<type>'."; the
-    // value is left out of what we print, since it may be sensitive.
-    [GeneratedRegex(@"^Failed to convert configuration value .* at '(?<key>[^']+)' to type '(?:System\.)?(?<type>[^']+)'")]
+    private static string DescribeConversionFailure(string key, string value, string type)
+    {
+        var expected = type switch
+        {
+            "TimeSpan" => "a time span such as 00:00:30",
+            "Boolean" => "true or false",
+            "Int32" or "Int64" => "a whole number",
+            "Uri" => "a URL",
+            _ => type.Contains("AuthMode", StringComparison.Ordinal) ? "one of token, kubernetes, none (case-insensitive)" : $"a {type}",
+        };
+
+        // A token, password or secret id is never echoed.
+        var shown = SensitiveKey().IsMatch(key) ? "the value given" : $"'{value}'";
+        return $"{key} is {shown}, which is not {expected}.";
+    }
+
+    // The binder's message is "Failed to convert configuration value '<value>' at '<key>' to type '<type>'.".
+    [GeneratedRegex(@"^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']+)' to type '(?:System\.)?(?<type>[^']+)'")]
     private static partial Regex ConversionFailure();
+
+    [GeneratedRegex("(Token|Password|Secret|Key)$", RegexOptions.IgnoreCase)]
+    private static partial Regex SensitiveKey();
 }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
+using Trousseau.Sqlite;
 using Trousseau.Vault;
 
 namespace Trousseau.Server;
@@ -13,6 +14,12 @@ internal static class TrousseauServer
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (ServerUsage.Requested(args) is { } usage)
+        {
+            await Console.Out.WriteLineAsync(usage);
+            return 0;
+        }
+
         WebApplication? app = null;
         try
         {
@@ -21,17 +28,19 @@ internal static class TrousseauServer
             // Validated here rather than inside StartAsync, whose failure log would repeat configuration values.
             app.Services.GetService<IStartupValidator>()?.Validate();
             await app.StartAsync();
+            var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
+            Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
         }
         catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } message)
         {
             await Console.Error.WriteLineAsync($"trousseaud: invalid configuration: {message}");
-            await DisposeAsync(app);
+            await StopAsync(app);
             return ExitInvalidConfiguration;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or DependencyUnavailableException)
         {
             await Console.Error.WriteLineAsync($"trousseaud: cannot start: {e.Message}");
-            await DisposeAsync(app);
+            await StopAsync(app);
             return ExitStartupFailure;
         }
 
@@ -55,6 +64,7 @@ internal static class TrousseauServer
 
         var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
         ServerConfiguration.CheckAuthBinding(section, urls);
+        ServerConfiguration.CheckAddressesFree(urls);
         builder.WebHost.UseUrls(urls);
 
         // With the API off, Api:Urls still serves /healthz and /readyz for probes, but no /v1 route.
@@ -65,26 +75,32 @@ internal static class TrousseauServer
                 $"{ServerConfiguration.SectionName}:Api:Enabled and {ServerConfiguration.SectionName}:Kms:Enabled are both false: trousseaud would serve nothing.");
         }
 
-        // Vault's settings are checked only when Vault is the chosen provider, so register it only then.
+        // One choice decides which backend is registered, so only the chosen backend's settings are checked.
         var trousseau = builder.Services.AddTrousseau(section);
-        if (string.Equals(section["KeyProvider"], VaultTransitKeyProvider.ProviderName, StringComparison.Ordinal))
+        switch (ServerConfiguration.Choose(section, "KeyProvider", LocalKeyRingProvider.ProviderName, VaultTransitKeyProvider.ProviderName))
         {
-            trousseau.UseVaultTransit();
-        }
-        else
-        {
-            trousseau.UseLocalKeyRing();
+            case VaultTransitKeyProvider.ProviderName:
+                trousseau.UseVaultTransit();
+                break;
+            default:
+                trousseau.UseLocalKeyRing();
+                break;
         }
 
-        // Likewise etcd's settings are checked only when etcd is the chosen store.
-        if (string.Equals(section["Store"], EtcdSecretStore.StoreName, StringComparison.Ordinal))
+        switch (ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName))
         {
-            trousseau.UseEtcdStore();
+            case EtcdSecretStore.StoreName:
+                trousseau.UseEtcdStore();
+                break;
+            case InMemorySecretStore.StoreName:
+                trousseau.UseInMemoryStore();
+                break;
+            default:
+                trousseau.UseSqliteStore();
+                break;
         }
 
         trousseau
-            .UseSqliteStore()
-            .UseInMemoryStore()
             .AddKmsPlugin()
             .AddWorker();
         if (apiEnabled)
@@ -106,11 +122,23 @@ internal static class TrousseauServer
         return app;
     }
 
-    private static async ValueTask DisposeAsync(WebApplication? app)
+    /// <summary>Stops what a failed start had already started (the KMS socket, background services), then disposes.</summary>
+    private static async ValueTask StopAsync(WebApplication? app)
     {
-        if (app is not null)
+        if (app is null)
         {
-            await app.DisposeAsync();
+            return;
         }
+
+        try
+        {
+            await app.StopAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // A service that did not start has nothing to stop.
+        }
+
+        await app.DisposeAsync();
     }
 }

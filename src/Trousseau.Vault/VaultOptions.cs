@@ -1,8 +1,7 @@
 namespace Trousseau.Vault;
 
 /// <summary>
-/// How Trousseau reaches Vault, under <c>Trousseau:Vault</c>. Names and defaults are those of the configuration
-/// contract (CONTRACT.md); the Transit provider that uses them arrives with issue #5.
+/// How Trousseau reaches Vault, under <c>Trousseau:Vault</c>; <see cref="VaultTransitKeyProvider"/> uses them.
 /// </summary>
 public sealed class VaultOptions
 {

@@ -21,15 +21,8 @@ public static class VaultTrousseauBuilderExtensions
     public static ITrousseauBuilder UseVaultTransit(this ITrousseauBuilder builder, Action<VaultOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        string Key(string name) => builder.ConfigurationPath("Vault:" + name);
-        builder.AddBackendOptions("Vault", configure)
-            .Validate(o => o.Address is { IsAbsoluteUri: true } a && (a.Scheme == Uri.UriSchemeHttp || a.Scheme == Uri.UriSchemeHttps), $"{Key("Address")} must be an http(s) URL, for example https://vault:8200.")
-            .Validate(o => IsMethod(o, "token") || IsMethod(o, "kubernetes") || IsMethod(o, "approle"), $"{Key("Auth:Method")} must be token, kubernetes or approle.")
-            .Validate(o => !IsMethod(o, "token") || !string.IsNullOrEmpty(o.Auth.Token) || !string.IsNullOrEmpty(o.Auth.TokenFile), $"{Key("Auth:Token")} or {Key("Auth:TokenFile")} is required for token auth.")
-            .Validate(o => !IsMethod(o, "kubernetes") || !string.IsNullOrEmpty(o.Auth.Role), $"{Key("Auth:Role")} is required for kubernetes auth.")
-            .Validate(o => !IsMethod(o, "approle") || (!string.IsNullOrEmpty(o.Auth.RoleId) && (!string.IsNullOrEmpty(o.Auth.SecretId) || !string.IsNullOrEmpty(o.Auth.SecretIdFile))), $"{Key("Auth:RoleId")} and {Key("Auth:SecretId")} (or {Key("Auth:SecretIdFile")}) are required for approle auth.")
-            .Validate(o => !string.IsNullOrWhiteSpace(o.TransitMount) && !string.IsNullOrWhiteSpace(o.KeyName), $"{Key("TransitMount")} and {Key("KeyName")} must not be empty.")
-            .Validate(o => o.CaFile is null || File.Exists(o.CaFile), $"{Key("CaFile")} names a file that does not exist.");
+        builder.AddBackendOptions("Vault", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>>(new VaultOptionsValidator(builder.ConfigurationPath("Vault"))));
 
         builder.Services.AddHttpClient(VaultHttp.ClientName, (sp, client) =>
             {
@@ -48,6 +41,4 @@ public static class VaultTrousseauBuilderExtensions
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));
         return builder.AddKeyProvider(VaultTransitKeyProvider.ProviderName, sp => sp.GetRequiredService<VaultTransitKeyProvider>());
     }
-
-    private static bool IsMethod(VaultOptions options, string method) => string.Equals(options.Auth.Method, method, StringComparison.OrdinalIgnoreCase);
 }

@@ -49,7 +49,7 @@ internal sealed class TrousseauOptionsValidator(
 
     private void CheckChoice(List<string> failures, string key, string what, string? chosen, IEnumerable<string> available, string hint)
     {
-        var names = available.Distinct(StringComparer.Ordinal).ToList();
+        var names = available.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         if (names.Count == 0)
         {
             failures.Add($"No {what} is registered: call {hint} on the Trousseau builder.");
@@ -58,9 +58,9 @@ internal sealed class TrousseauOptionsValidator(
         {
             failures.Add($"{Key(key)} must name the {what} to use: one of {string.Join(", ", names)}.");
         }
-        else if (chosen is not null && !names.Contains(chosen, StringComparer.Ordinal))
+        else if (chosen is not null && !names.Contains(chosen, StringComparer.OrdinalIgnoreCase))
         {
-            failures.Add($"{Key(key)} is '{chosen}', which is not an available {what}: use one of {string.Join(", ", names)}.");
+            failures.Add($"{Key(key)} is '{chosen}', which is not an available {what}: use one of {string.Join(", ", names)} (case-insensitive).");
         }
     }
 

@@ -73,7 +73,7 @@ public static class TrousseauServiceCollectionExtensions
     {
         // The options validator has already rejected a missing or ambiguous choice with a message naming the key.
         var registrations = services.GetServices<BackendRegistration<TBackend>>().ToList();
-        var chosen = name is null ? registrations.Single() : registrations.Last(r => r.Name == name);
+        var chosen = name is null ? registrations.Single() : registrations.Last(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase));
         return chosen.Factory(services);
     }
 }

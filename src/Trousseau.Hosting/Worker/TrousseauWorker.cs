@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Trousseau.Hosting.Internal;
 
 namespace Trousseau.Hosting.Worker;
 
@@ -13,6 +14,7 @@ internal sealed partial class TrousseauWorker(
     IKeyProvider provider,
     IKeyAdministration keys,
     IOptions<TrousseauWorkerOptions> options,
+    DependencyStateLog stateLog,
     TimeProvider time,
     ILogger<TrousseauWorker> logger) : BackgroundService
 {
@@ -33,9 +35,9 @@ internal sealed partial class TrousseauWorker(
         try
         {
             var health = await provider.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+            stateLog.Observe(DependencyStateLog.KeyProviderName(provider), health);
             if (!health.IsHealthy)
             {
-                LogUnhealthy(logger, provider.Name, health.Description);
                 return;
             }
 
@@ -47,8 +49,8 @@ internal sealed partial class TrousseauWorker(
             else if (_lastKeyId != key.KeyId && options.Value.RewrapAfterRotation)
             {
                 LogRotationSeen(logger, _lastKeyId, key.KeyId);
-                var count = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
-                LogRewrapDone(logger, count, key.KeyId);
+                var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
+                LogRewrapDone(logger, moved, key.KeyId);
             }
 
             // Moved on only once the rewrap is done, so that a failed one runs again at the next tick.
@@ -64,14 +66,11 @@ internal sealed partial class TrousseauWorker(
     [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "Worker watching key provider {Provider}; current key {KeyId}")]
     private static partial void LogWatching(ILogger logger, string provider, string keyId);
 
-    [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Key provider {Provider} is unhealthy: {Reason}")]
-    private static partial void LogUnhealthy(ILogger logger, string provider, string reason);
-
     [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "The current key changed from {Previous} to {Current}; rewrapping stored secrets")]
     private static partial void LogRotationSeen(ILogger logger, string previous, string current);
 
-    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Rewrap after rotation finished: {Count} stored secrets now under {KeyId}")]
-    private static partial void LogRewrapDone(ILogger logger, long count, string keyId);
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Rewrap after rotation finished: {Moved} stored secrets moved to {KeyId}; the others were already under it")]
+    private static partial void LogRewrapDone(ILogger logger, long moved, string keyId);
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Worker tick failed with {Error}: {Message}")]
     private static partial void LogTickFailed(ILogger logger, string error, string message);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Trousseau.Hosting;
+using Trousseau.Hosting.Internal;
 using Trousseau.Hosting.Worker;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -20,6 +21,7 @@ public static class TrousseauWorkerBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Worker", configure)
             .Validate(HasValidInterval, $"{builder.ConfigurationPath("Worker:Interval")} {IntervalRange}");
+        builder.Services.TryAddSingleton<DependencyStateLog>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return builder;
     }
@@ -37,6 +39,7 @@ public static class TrousseauWorkerBuilderExtensions
             options.Configure(configure);
         }
 
+        services.TryAddSingleton<DependencyStateLog>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return services;
     }

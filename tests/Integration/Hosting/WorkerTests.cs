@@ -41,7 +41,7 @@ public sealed class WorkerTests : IDisposable
         var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
 
         await Eventually.HoldsAsync(
-            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 1100 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
+            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 1100 stored secrets moved to " + rotated.KeyId, StringComparison.Ordinal)),
             () => string.Join(" | ", log.Messages));
         Assert.Contains(log.Messages, m => m.Contains("The current key changed", StringComparison.Ordinal));
         Assert.Contains($"Rewrap in progress: 500 stored secrets checked, 500 moved to {rotated.KeyId} so far", log.Messages);
@@ -79,7 +79,7 @@ public sealed class WorkerTests : IDisposable
         await etcd.StartAgainAsync();
 
         await Eventually.HoldsAsync(
-            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 20 stored secrets now under " + rotated.KeyId, StringComparison.Ordinal)),
+            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 20 stored secrets moved to " + rotated.KeyId, StringComparison.Ordinal)),
             () => string.Join(" | ", log.Messages));
         Assert.Contains(log.Messages, m => m.StartsWith("Rewrap left secret outage/damaged as it is", StringComparison.Ordinal));
         Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Etcd.Internal;
+
+/// <summary>
+/// Checks <see cref="EtcdStoreOptions"/> at start. Each failure names the configuration key, the value given (never
+/// the password) and what would be valid.
+/// </summary>
+internal sealed class EtcdOptionsValidator(string sectionPath) : IValidateOptions<EtcdStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, EtcdStoreOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Endpoints.Count == 0)
+        {
+            failures.Add($"{Key("Endpoints")} must list at least one etcd endpoint, for example http://127.0.0.1:2379.");
+        }
+
+        foreach (var endpoint in options.Endpoints.Where(e => !e.IsAbsoluteUri || (e.Scheme != Uri.UriSchemeHttp && e.Scheme != Uri.UriSchemeHttps)))
+        {
+            failures.Add($"{Key("Endpoints")} holds '{endpoint.OriginalString}', which is not an http(s) URL such as http://127.0.0.1:2379.");
+        }
+
+        if (options.Prefix.Length == 0 || !options.Prefix.EndsWith('/'))
+        {
+            failures.Add($"{Key("Prefix")} is '{options.Prefix}', which does not end with '/' (for example /trousseau/).");
+        }
+
+        if (!string.IsNullOrEmpty(options.Password) && string.IsNullOrEmpty(options.Username))
+        {
+            failures.Add($"{Key("Username")} is required with {Key("Password")}.");
+        }
+
+        if ((options.CertFile is null) != (options.KeyFile is null))
+        {
+            failures.Add($"{Key("CertFile")} and {Key("KeyFile")} go together: set both for mutual TLS, or neither.");
+        }
+
+        foreach (var (key, file) in new[] { ("CaFile", options.CaFile), ("CertFile", options.CertFile), ("KeyFile", options.KeyFile) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                failures.Add($"{Key(key)} names {Path.GetFullPath(file)}, which does not exist.");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private string Key(string relative) => $"{sectionPath}:{relative}";
+}
