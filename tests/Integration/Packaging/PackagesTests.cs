@@ -1,18 +1,23 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Packaging;
 
 /// <summary><c>dotnet pack</c> of the solution gives the libraries and the clectl tool, each fit to publish.</summary>
-public sealed class PackagesTests(PackagesTests.PackedSolution packed) : IClassFixture<PackagesTests.PackedSolution>, IDisposable
+public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) : IClassFixture<PackagesTests.PackedSolution>, IDisposable
 {
+    private const string RepositoryUrl = "https://github.com/trousseau-dotnet/trousseau";
+
     private static readonly string[] Libraries =
         ["Trousseau.Core", "Trousseau.Vault", "Trousseau.Etcd", "Trousseau.Sqlite", "Trousseau.Kms", "Trousseau.Hosting"];
 
     private readonly TempDirectory _temp = new();
     private readonly string _packages = packed.Directory;
+
+    public static TheoryData<string> Packages => [.. Libraries, "Trousseau.Cli"];
 
     public void Dispose() => _temp.Dispose();
 
@@ -43,6 +48,81 @@ public sealed class PackagesTests(PackagesTests.PackedSolution packed) : IClassF
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Packages))]
+    public void Every_package_has_a_readme_of_its_own_that_says_how_to_install_it(string id)
+    {
+        var readme = Readme(id);
+
+        Assert.Equal($"# {id}", readme.Split('\n')[0].TrimEnd());
+        Assert.NotEqual(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "README.md")), readme);
+        Assert.Contains(id == "Trousseau.Cli" ? "dotnet tool install -g Trousseau.Cli" : $"dotnet add package {id}", readme, StringComparison.Ordinal);
+        Assert.Contains(id == "Trousseau.Cli" ? "```sh\nclectl " : "```csharp\n", readme, StringComparison.Ordinal);
+        Assert.DoesNotContain("dotnet run --project", readme, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Packages))]
+    public void Every_link_in_a_package_readme_is_absolute_so_that_it_works_on_nuget_org(string id)
+    {
+        var prose = FencedCode().Replace(Readme(id), "");
+        var targets = Link().Matches(prose).Select(m => m.Groups["target"].Value).ToList();
+
+        Assert.NotEmpty(targets);
+        Assert.All(targets, target => Assert.StartsWith("https://", target, StringComparison.Ordinal));
+        Assert.Contains(RepositoryUrl, targets);
+    }
+
+    [Theory]
+    [MemberData(nameof(Packages))]
+    public void Every_package_names_the_repository_and_the_project_site(string id)
+    {
+        var metadata = Nuspec(PackagePath(id));
+        var repository = metadata.Element(metadata.Name.Namespace + "repository");
+
+        Assert.Equal(RepositoryUrl, Value(metadata, "projectUrl"));
+        Assert.NotNull(repository);
+        Assert.Equal("git", repository.Attribute("type")?.Value);
+        Assert.Equal(RepositoryUrl, repository.Attribute("url")?.Value);
+    }
+
+    [Theory]
+    [MemberData(nameof(Packages))]
+    public void Every_package_ships_the_apache_license_text_beside_its_license_expression(string id)
+    {
+        using var package = ZipFile.OpenRead(PackagePath(id));
+        var license = package.GetEntry("LICENSE");
+
+        Assert.Equal("Apache-2.0", Value(Nuspec(package), "license"));
+        Assert.NotNull(license);
+        using var reader = new StreamReader(license.Open());
+        var text = reader.ReadToEnd();
+        Assert.Equal(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "LICENSE")), text);
+        Assert.Contains("Version 2.0, January 2004", text, StringComparison.Ordinal);
+        Assert.Contains("END OF TERMS AND CONDITIONS", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Packages))]
+    public void Every_package_has_a_symbols_package_beside_it_with_the_pdbs_of_its_assemblies(string id)
+    {
+        var path = PackagePath(id);
+        var symbols = Path.ChangeExtension(path, ".snupkg");
+
+        Assert.True(File.Exists(symbols), $"{Path.GetFileName(symbols)} is missing beside {Path.GetFileName(path)}");
+        using var package = ZipFile.OpenRead(path);
+        using var symbolPackage = ZipFile.OpenRead(symbols);
+        var pdbs = symbolPackage.Entries.Select(e => e.FullName).Where(n => n.EndsWith(".pdb", StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal);
+        var ownAssemblies = package.Entries.Select(e => e.FullName)
+            .Where(n => Path.GetFileName(n) is var file && file.EndsWith(".dll", StringComparison.Ordinal)
+                && (file.StartsWith("Trousseau.", StringComparison.Ordinal) || file == "clectl.dll"))
+            .ToList();
+
+        Assert.Equal(Value(Nuspec(package), "version"), Value(Nuspec(symbolPackage), "version"));
+        Assert.Contains(id == "Trousseau.Cli" ? "tools/net10.0/any/clectl.dll" : $"lib/net10.0/{id}.dll", ownAssemblies);
+        Assert.All(ownAssemblies, dll => Assert.Contains(Path.ChangeExtension(dll, ".pdb"), pdbs));
+    }
+
     [Fact]
     public async Task The_clectl_tool_package_runs_and_reports_the_package_version()
     {
@@ -63,6 +143,25 @@ public sealed class PackagesTests(PackagesTests.PackedSolution packed) : IClassF
 
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith(version, result.Stdout.Trim(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Markdown inline links and images <c>[text](target)</c>, reference definitions <c>[label]: target</c>, autolinks
+    /// <c>&lt;target&gt;</c>, and HTML <c>href</c> and <c>src</c> attributes.
+    /// </summary>
+    [GeneratedRegex(@"\]\((?<target>[^)\s]+)[^)]*\)|^\s{0,3}\[[^\]]+\]:\s*(?<target>\S+)|<(?<target>[a-z][a-z0-9+.-]*:[^>\s]+)>|\b(?:href|src)\s*=\s*[""'](?<target>[^""']+)", RegexOptions.Multiline)]
+    private static partial Regex Link();
+
+    [GeneratedRegex(@"^\s*```.*?^\s*```", RegexOptions.Multiline | RegexOptions.Singleline)]
+    private static partial Regex FencedCode();
+
+    private string Readme(string id)
+    {
+        using var package = ZipFile.OpenRead(PackagePath(id));
+        var name = Value(Nuspec(package), "readme");
+        Assert.NotNull(name);
+        using var reader = new StreamReader(package.GetEntry(name)!.Open());
+        return reader.ReadToEnd();
     }
 
     private string PackagePath(string id) =>
