@@ -7,6 +7,14 @@ using Trousseau.Samples.WebApp;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var broker = builder.Configuration.GetSection("Broker").Get<BrokerSettings>() ?? new BrokerSettings();
 
+if (!File.Exists(broker.TokenFile))
+{
+    Console.Error.WriteLine(
+        $"WebApp: the broker's token file {Path.GetFullPath(broker.TokenFile)} does not exist. Start trousseaud first " +
+        "(dotnet run --project src/Trousseau.Server, from the repository root), or point --Broker:TokenFile at its api.token.");
+    return 2;
+}
+
 // Secret db/orders, data key password, becomes configuration key orders:password, bound to OrdersDatabase.
 using var http = new HttpClient { BaseAddress = broker.Server };
 builder.Configuration.AddTrousseauSecrets(secrets =>
@@ -31,4 +39,5 @@ app.MapGet("/", (IOptionsMonitor<OrdersDatabase> database) => database.CurrentVa
     _ => Results.Problem("Secret db/orders has no password yet.", statusCode: StatusCodes.Status503ServiceUnavailable),
 });
 
-app.Run();
+await app.RunAsync();
+return 0;
