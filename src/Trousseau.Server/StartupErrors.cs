@@ -32,15 +32,10 @@ internal static partial class StartupErrors
             _ => type.Contains("AuthMode", StringComparison.Ordinal) ? "one of token, kubernetes, none (case-insensitive)" : $"a {type}",
         };
 
-        // A token, password or secret id is never echoed.
-        var shown = SensitiveKey().IsMatch(key) ? "the value given" : $"'{value}'";
-        return $"{key} is {shown}, which is not {expected}.";
+        return $"{key} is '{value}', which is not {expected}.";
     }
 
     // The binder's message is "Failed to convert configuration value '<value>' at '<key>' to type '<type>'.".
     [GeneratedRegex(@"^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']+)' to type '(?:System\.)?(?<type>[^']+)'")]
     private static partial Regex ConversionFailure();
-
-    [GeneratedRegex("(Token|Password|Secret|Key)$", RegexOptions.IgnoreCase)]
-    private static partial Regex SensitiveKey();
 }

@@ -63,22 +63,90 @@ public sealed class ServerStartupTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--Trousseau:DataKeys:MaxUses=0", "Trousseau:DataKeys:MaxUses")]
-    [InlineData("--Trousseau:DataKeys:MaxUses=lots", "Trousseau:DataKeys:MaxUses")]
-    [InlineData("--Trousseau:Store=floppy", "Trousseau:Store")]
-    [InlineData("--Trousseau:KeyProvider=magic", "Trousseau:KeyProvider")]
-    [InlineData("--Trousseau:Sqlite:BusyTimeout=-00:00:01", "Trousseau:Sqlite:BusyTimeout")]
-    [InlineData("--Trousseau:Kms:ProviderTimeout=-00:00:01", "Trousseau:Kms:ProviderTimeout")]
-    [InlineData("--Trousseau:Kms:Enabled=lots", "Trousseau:Kms:Enabled")]
-    [InlineData("--Trousseau:Api:Enabled=lots", "Trousseau:Api:Enabled")]
-    public async Task Invalid_configuration_exits_2_with_one_line_naming_the_key(string setting, string key)
+    [InlineData("--Trousseau:DataKeys:MaxUses=0", "Trousseau:DataKeys:MaxUses", "between 1 and 2147483648, not 0")]
+    [InlineData("--Trousseau:DataKeys:MaxUses=lots", "Trousseau:DataKeys:MaxUses", "'lots', which is not a whole number")]
+    [InlineData("--Trousseau:Store=postgres", "Trousseau:Store", "'postgres', which trousseaud does not know: use one of sqlite, etcd, memory (case-insensitive)")]
+    [InlineData("--Trousseau:KeyProvider=magic", "Trousseau:KeyProvider", "'magic', which trousseaud does not know: use one of local, vault (case-insensitive)")]
+    [InlineData("--Trousseau:Sqlite:BusyTimeout=-00:00:01", "Trousseau:Sqlite:BusyTimeout", "at most 10 minutes")]
+    [InlineData("--Trousseau:Kms:ProviderTimeout=-00:00:01", "Trousseau:Kms:ProviderTimeout", "at most 00:00:30")]
+    [InlineData("--Trousseau:Kms:Enabled=lots", "Trousseau:Kms:Enabled", "'lots', which is not true or false")]
+    [InlineData("--Trousseau:Api:Enabled=lots", "Trousseau:Api:Enabled", "'lots', which is not true or false")]
+    [InlineData("--Trousseau:Worker:Interval=soon", "Trousseau:Worker:Interval", "'soon', which is not a time span such as 00:00:30")]
+    [InlineData("--Trousseau:Api:Auth:Mode=ldap", "Trousseau:Api:Auth:Mode", "'ldap', which is not one of token, kubernetes, none")]
+    public async Task Invalid_configuration_exits_2_with_one_line_naming_the_key_the_value_and_what_is_valid(string setting, string key, string explanation)
     {
         var result = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), setting]);
 
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(key, line, StringComparison.Ordinal);
-        Assert.DoesNotContain("lots", line, StringComparison.Ordinal);
+        Assert.Contains(explanation, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Backend_names_are_matched_without_regard_to_case()
+    {
+        await using (var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--Trousseau:KeyProvider=LOCAL", "--Trousseau:Store=Memory"]))
+        {
+            await AssertReadyAsync(server);
+        }
+
+        // Vault is chosen (its settings are checked), not refused as an unknown provider.
+        var vault = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--Trousseau:KeyProvider=Vault"]);
+        Assert.Equal(2, vault.ExitCode);
+        Assert.Contains("Trousseau:Vault:Address is required", vault.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_tls_file_is_named_with_its_full_path()
+    {
+        var result = await RunServerToExitAsync(
+            ["--data-dir", _temp.Combine("data"), "--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1",
+             "--Trousseau:Vault:Auth:TokenFile=token", "--Trousseau:Vault:CaFile=certs/vault-ca.pem"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"Trousseau:Vault:CaFile names {_temp.Combine("certs", "vault-ca.pem")}, which does not exist.", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_and_version_print_and_exit_0_without_starting()
+    {
+        var help = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--help"]);
+        Assert.Equal(0, help.ExitCode);
+        foreach (var flag in new[] { "--data-dir", "--urls", "--kms-socket", "--config", "--version", "TROUSSEAU_HOME", "Exit codes" })
+        {
+            Assert.Contains(flag, help.Stdout, StringComparison.Ordinal);
+        }
+
+        var version = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--version"]);
+        Assert.Equal(0, version.ExitCode);
+        Assert.Matches(@"^trousseaud \d+\.\d+\.\d+", version.Stdout);
+        Assert.False(Directory.Exists(_temp.Combine("data")), "--help or --version started the server");
+    }
+
+    [Fact]
+    public async Task A_port_in_use_stops_the_start_with_one_line_naming_the_address_and_no_stack_trace()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", url, "--data-dir", _temp.Combine("data")], _temp.Path));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"trousseaud: cannot start: {url} is already in use by another process; stop it or choose another address with --urls.", result.Stderr.Trim());
+        Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_server_logs_where_its_data_directory_and_token_file_are()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+
+        await Eventually.HoldsAsync(() => server.Log.Contains($"data directory {dataDir}", StringComparison.Ordinal), () => server.Log);
+        Assert.Contains($"API bearer token file: {Path.Combine(dataDir, "api.token")}", server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain((await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim(), server.Log, StringComparison.Ordinal);
     }
 
     [Fact]
