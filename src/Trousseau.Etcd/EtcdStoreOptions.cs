@@ -1,8 +1,8 @@
 namespace Trousseau.Etcd;
 
 /// <summary>
-/// How Trousseau reaches etcd, under <c>Trousseau:Etcd</c>. Names and defaults are those of the configuration
-/// contract (CONTRACT.md); the store that uses them arrives with issue #6.
+/// How the etcd store reaches etcd, under <c>Trousseau:Etcd</c>. Used only when etcd is the chosen store
+/// (<c>Trousseau:Store=etcd</c>).
 /// </summary>
 public sealed class EtcdStoreOptions
 {

@@ -1,8 +1,8 @@
 namespace Trousseau.Vault;
 
 /// <summary>
-/// How Trousseau reaches Vault, under <c>Trousseau:Vault</c>. Names and defaults are those of the configuration
-/// contract (CONTRACT.md); the Transit provider that uses them arrives with issue #5.
+/// How the Vault Transit key provider reaches Vault and logs in, under <c>Trousseau:Vault</c>. Used only when Vault
+/// is the chosen key provider (<c>Trousseau:KeyProvider=vault</c>).
 /// </summary>
 public sealed class VaultOptions
 {
