@@ -1,5 +1,6 @@
 using System.Collections;
 using System.ComponentModel;
+using System.Globalization;
 using System.Reflection;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -8,6 +9,7 @@ using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Kms;
@@ -65,7 +67,7 @@ public sealed partial class ReferenceDocTests : IDisposable
             }
         }
 
-        var bound = BoundOptions.SelectMany(o => BindableKeys(o.Type, o.Section, o.Type.Name)).ToList();
+        var bound = BoundOptions.SelectMany(o => BindableKeys(o.Type, o.Section, [])).ToList();
         var readByServer = ServerSource().SelectMany(s => ServerKey().Matches(s.Text).Select(m => (Key: Relative(m.Groups["key"].Value), s.File))).ToList();
 
         problems.AddRange(UnmappedOptionsTypes().Select(t =>
@@ -78,6 +80,50 @@ public sealed partial class ReferenceDocTests : IDisposable
             $"{section.Name}: `{d}` is documented, but no options class binds Trousseau:{d} and no trousseaud code reads it."));
         problems.AddRange(documented.GroupBy(d => d, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g =>
             $"{section.Name}: `{g.Key}` is documented {g.Count()} times."));
+        AssertNone(problems);
+    }
+
+    [Fact]
+    public void Every_documented_setting_reaches_its_option_when_registered_as_trousseaud_registers_it()
+    {
+        var keys = BoundOptions.Select(o => (o.Type, Keys: BindableKeys(o.Type, o.Section, []).ToList())).ToList();
+        var values = keys.SelectMany(o => o.Keys.Select(k => (Key: k, Value: SampleValue(k, Activator.CreateInstance(o.Type)!)))).ToList();
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => KeyValuePair.Create($"Trousseau:{v.Key.Key}{(v.Key.IsList ? ":0" : "")}", (string?)v.Value)))
+            .Build();
+
+        // The registrations of trousseaud (src/Trousseau.Server/TrousseauServer.cs), with every backend at once.
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTrousseau(configuration.GetSection("Trousseau"))
+            .UseLocalKeyRing().UseVaultTransit().UseEtcdStore().UseSqliteStore().UseInMemoryStore()
+            .AddKmsPlugin().AddWorker().AddHttpApi();
+        using var provider = services.BuildServiceProvider();
+
+        var problems = new List<string>();
+        foreach (var (type, typeKeys) in keys)
+        {
+            var options = Activator.CreateInstance(type)!;
+            var configure = typeof(IConfigureOptions<>).MakeGenericType(type);
+            foreach (var step in provider.GetServices(configure))
+            {
+                configure.GetMethod(nameof(IConfigureOptions<object>.Configure))!.Invoke(step, [options]);
+            }
+
+            foreach (var key in typeKeys)
+            {
+                var expected = values.Single(v => v.Key == key).Value;
+                var actual = key.Read(options);
+                var bound = key.IsList
+                    ? actual is IEnumerable items && items.Cast<object>().Any(i => Convert.ToString(i, CultureInfo.InvariantCulture) == expected)
+                    : Equals(actual, TypeDescriptor.GetConverter(Nullable.GetUnderlyingType(key.ValueType) ?? key.ValueType).ConvertFromInvariantString(expected));
+                if (!bound)
+                {
+                    problems.Add($"Setting Trousseau:{key.Key} did not reach {key.Origin}: the section of {type.Name} in {nameof(BoundOptions)} is wrong, or trousseaud's registration binds it elsewhere.");
+                }
+            }
+        }
+
         AssertNone(problems);
     }
 
@@ -174,11 +220,11 @@ public sealed partial class ReferenceDocTests : IDisposable
     public void The_exit_codes_documented_are_those_of_the_code()
     {
         var problems = new List<string>();
-        var server = ServerSource().SelectMany(s => ExitConstant().Matches(s.Text)).Select(m => int.Parse(m.Groups["code"].Value, System.Globalization.CultureInfo.InvariantCulture)).Append(0);
+        var server = ServerSource().SelectMany(s => ExitConstant().Matches(s.Text)).Select(m => int.Parse(m.Groups["code"].Value, CultureInfo.InvariantCulture)).Append(0);
         CompareCodes(problems, _reference.Section("trousseaud exit codes"), server, "src/Trousseau.Server (its Exit* constants, and 0)");
 
         var cliSource = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "src/Trousseau.Cli/ExitCodes.cs"));
-        var cli = CliExitCode().Matches(cliSource).Select(m => int.Parse(m.Groups["code"].Value, System.Globalization.CultureInfo.InvariantCulture));
+        var cli = CliExitCode().Matches(cliSource).Select(m => int.Parse(m.Groups["code"].Value, CultureInfo.InvariantCulture));
         CompareCodes(problems, _reference.Section("clectl exit codes"), cli, "src/Trousseau.Cli/ExitCodes.cs");
         AssertNone(problems);
     }
@@ -282,33 +328,60 @@ public sealed partial class ReferenceDocTests : IDisposable
     /// The configuration keys of <paramref name="type"/> below <paramref name="prefix"/>, as the configuration binder
     /// sees them: a value it can convert from a string, or a list, is one key; an object's properties are keys below it.
     /// </summary>
-    private static IEnumerable<(string Key, string Origin)> BindableKeys(Type type, string prefix, string origin)
+    private static IEnumerable<BoundKey> BindableKeys(Type type, string prefix, IReadOnlyList<PropertyInfo> parents)
     {
         foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod?.IsPublic == true && p.GetIndexParameters().Length == 0))
         {
             var name = property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? property.Name;
             var key = prefix.Length == 0 ? name : $"{prefix}:{name}";
+            var path = parents.Append(property).ToList();
             var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            var settable = property.SetMethod?.IsPublic == true;
             if (TypeDescriptor.GetConverter(propertyType).CanConvertFrom(typeof(string)))
             {
-                if (settable)
+                if (property.SetMethod?.IsPublic == true)
                 {
-                    yield return (key, $"{origin}.{property.Name}");
+                    yield return new BoundKey(key, path);
                 }
             }
             else if (typeof(IEnumerable).IsAssignableFrom(propertyType))
             {
-                yield return (key, $"{origin}.{property.Name} (a list)");
+                yield return new BoundKey(key, path);
             }
             else
             {
-                foreach (var nested in BindableKeys(propertyType, key, $"{origin}.{property.Name}"))
+                foreach (var nested in BindableKeys(propertyType, key, path))
                 {
                     yield return nested;
                 }
             }
         }
+    }
+
+    /// <summary>A value for <paramref name="key"/> that differs from its default, as configuration text.</summary>
+    private static string SampleValue(BoundKey key, object defaults)
+    {
+        var type = Nullable.GetUnderlyingType(key.ValueType) ?? key.ValueType;
+        return type switch
+        {
+            _ when type == typeof(bool) => (!(bool)key.Read(defaults)!).ToString(CultureInfo.InvariantCulture),
+            _ when type == typeof(TimeSpan) => "00:00:07",
+            _ when type == typeof(int) || type == typeof(long) => "7",
+            _ when type == typeof(Uri) || key.IsList => "http://sample.test:7/",
+            _ when type.IsEnum => Enum.GetNames(type).First(n => !Equals(Enum.Parse(type, n), key.Read(defaults))),
+            _ => "sample-" + key.Key.Replace(':', '-'),
+        };
+    }
+
+    /// <summary>A configuration key and the chain of properties it binds to, from the options class down.</summary>
+    private sealed record BoundKey(string Key, IReadOnlyList<PropertyInfo> Path)
+    {
+        public string Origin => Path[0].DeclaringType!.Name + "." + string.Join('.', Path.Select(p => p.Name));
+
+        public Type ValueType => Path[^1].PropertyType;
+
+        public bool IsList => ValueType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(ValueType);
+
+        public object? Read(object options) => Path.Aggregate<PropertyInfo, object?>(options, (target, property) => target is null ? null : property.GetValue(target));
     }
 
     private static IEnumerable<Type> UnmappedOptionsTypes()
