@@ -28,7 +28,11 @@ internal sealed partial class MarkdownDocument
         new(relativePath, File.ReadAllLines(Path.Combine(Infrastructure.RepositoryPaths.Root, relativePath)), level: 0);
 
     /// <summary>The section under the heading with this exact text, down to the next heading of the same or a higher level.</summary>
-    public MarkdownDocument Section(string heading)
+    public MarkdownDocument Section(string heading) =>
+        FindSection(heading) ?? throw new Xunit.Sdk.XunitException($"{Name} has no heading '{heading}'.");
+
+    /// <summary>The section under the heading with this exact text, or <see langword="null"/> when there is none.</summary>
+    public MarkdownDocument? FindSection(string heading)
     {
         for (var i = 0; i < _lines.Length; i++)
         {
@@ -44,7 +48,7 @@ internal sealed partial class MarkdownDocument
             }
         }
 
-        throw new Xunit.Sdk.XunitException($"{Name} has no heading '{heading}'.");
+        return null;
     }
 
     /// <summary>The body rows of every table in this section (header and separator rows left out), cells trimmed.</summary>

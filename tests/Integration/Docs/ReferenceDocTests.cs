@@ -84,7 +84,7 @@ public sealed partial class ReferenceDocTests : IDisposable
     }
 
     [Fact]
-    public void Every_documented_setting_reaches_its_option_when_registered_as_trousseaud_registers_it()
+    public void Every_option_is_set_by_its_key_under_Trousseau_through_the_registrations_of_trousseaud()
     {
         var keys = BoundOptions.Select(o => (o.Type, Keys: BindableKeys(o.Type, o.Section, []).ToList())).ToList();
         var values = keys.SelectMany(o => o.Keys.Select(k => (Key: k, Value: SampleValue(k, Activator.CreateInstance(o.Type)!)))).ToList();
@@ -186,7 +186,12 @@ public sealed partial class ReferenceDocTests : IDisposable
         var leaves = tree.Where(c => c.Path.Count > 0 && c.Subcommands.Count == 0).ToList();
         foreach (var leaf in leaves)
         {
-            var group = commands.Section(leaf.Path[0]);
+            if (commands.FindSection(leaf.Path[0]) is not { } group)
+            {
+                problems.Add($"{commands.Name}: missing a heading '{leaf.Path[0]}' with a row for `{leaf.CommandLine}`.");
+                continue;
+            }
+
             var row = CommandRows(group).FirstOrDefault(r => r.Command == string.Join(' ', leaf.Path));
             if (row.Command is null)
             {
