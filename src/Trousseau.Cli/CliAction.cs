@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Trousseau.Cli;
 
-/// <summary>Runs a command's body, turning failures into one line on stderr and the contract's exit code.</summary>
+/// <summary>Runs a command's body, turning failures into one line on stderr and the documented exit code.</summary>
 internal static class CliAction
 {
     public static void Set(Command command, CliConsole console, Func<ParseResult, CancellationToken, Task<int>> body) =>

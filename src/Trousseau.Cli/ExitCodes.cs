@@ -1,6 +1,6 @@
 namespace Trousseau.Cli;
 
-/// <summary>clectl's exit codes, as CONTRACT.md lists them.</summary>
+/// <summary>clectl's exit codes, as docs/reference.md lists them.</summary>
 internal static class ExitCodes
 {
     public const int Ok = 0;

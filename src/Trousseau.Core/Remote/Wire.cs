@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace Trousseau.Remote;
 
-// The JSON bodies of trousseaud's HTTP API (CONTRACT.md), shared by the server endpoints and the remote client.
+// The JSON bodies of trousseaud's HTTP API (docs/reference.md), shared by the server endpoints and the remote client.
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed record CreateSecretBody(string? Name, string? Type, Dictionary<string, string>? Data);
