@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Api;
 
@@ -18,17 +19,11 @@ public static class TrousseauApiBuilderExtensions
     public static ITrousseauBuilder AddHttpApi(this ITrousseauBuilder builder, Action<TrousseauApiOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var tokenFile = builder.ConfigurationPath("Api:Auth:TokenFile");
-        var maxBody = builder.ConfigurationPath("Api:MaxRequestBodyBytes");
-        var mode = builder.ConfigurationPath("Api:Auth:Mode");
-        var role = builder.ConfigurationPath("Api:Auth:KubernetesRole");
-        builder.AddBackendOptions("Api", configure)
-            .Validate(o => o.Auth.Mode != TrousseauApiAuthMode.Token || !string.IsNullOrWhiteSpace(o.Auth.TokenFile), $"{tokenFile} is required when the API uses token authentication.")
-            .Validate(o => o.Auth.Mode != TrousseauApiAuthMode.Kubernetes || !string.IsNullOrWhiteSpace(o.Auth.KubernetesRole), $"{role} is required when {mode} is kubernetes.")
-            .Validate<IServiceProvider>(
-                (o, services) => o.Auth.Mode != TrousseauApiAuthMode.Kubernetes || services.GetService<Trousseau.ICallerVerifier>() is not null,
-                $"{mode} is kubernetes, which checks callers through Vault: use the Vault key provider (Trousseau:KeyProvider=vault).")
-            .Validate(o => o.MaxRequestBodyBytes is >= 64 * 1024 and <= 64L * 1024 * 1024, $"{maxBody} must be between 65536 and 67108864.");
+        var sectionPath = builder.ConfigurationPath("Api");
+        var keyProviderKey = builder.ConfigurationPath("KeyProvider");
+        builder.AddBackendOptions("Api", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
+            services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));
         builder.Services.TryAddSingleton<ApiToken>();
         builder.Services.TryAddSingleton<ApiAuthenticationFilter>();
         builder.Services.TryAddSingleton<ApiExceptionFilter>();

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Trousseau;
 using Trousseau.Kms;
+using Trousseau.Kms.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -18,16 +20,8 @@ public static class KmsTrousseauBuilderExtensions
     public static ITrousseauBuilder AddKmsPlugin(this ITrousseauBuilder builder, Action<KmsOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddBackendOptions("Kms", configure)
-            .Validate(
-                o => !o.Enabled || !string.IsNullOrWhiteSpace(o.Socket),
-                $"{builder.ConfigurationPath("Kms:Socket")} must be set when {builder.ConfigurationPath("Kms:Enabled")} is true.")
-            .Validate(
-                o => o.ProviderTimeout > TimeSpan.Zero && o.ProviderTimeout <= TimeSpan.FromSeconds(30),
-                $"{builder.ConfigurationPath("Kms:ProviderTimeout")} must be a time span above 00:00:00 and at most 00:00:30.")
-            .Validate(
-                o => o.StatusCacheDuration >= TimeSpan.Zero && o.StatusCacheDuration <= TimeSpan.FromSeconds(50),
-                $"{builder.ConfigurationPath("Kms:StatusCacheDuration")} must be a time span from 00:00:00 to 00:00:50.");
+        builder.AddBackendOptions("Kms", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>>(new KmsOptionsValidator(builder.ConfigurationPath("Kms"))));
         builder.Services.TryAddSingleton<KmsPlugin>();
         builder.Services.AddHostedService<KmsSocketHost>();
         return builder;

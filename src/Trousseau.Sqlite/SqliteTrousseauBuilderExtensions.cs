@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Trousseau.Sqlite;
+using Trousseau.Sqlite.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -14,11 +16,8 @@ public static class SqliteTrousseauBuilderExtensions
     /// <returns>The builder.</returns>
     public static ITrousseauBuilder UseSqliteStore(this ITrousseauBuilder builder, Action<SqliteStoreOptions>? configure = null)
     {
-        var path = builder.ConfigurationPath("Sqlite:Path");
-        var busyTimeout = builder.ConfigurationPath("Sqlite:BusyTimeout");
-        builder.AddBackendOptions("Sqlite", configure)
-            .Validate(o => !string.IsNullOrWhiteSpace(o.Path), $"{path} is required: the path of the SQLite database file.")
-            .Validate(o => o.BusyTimeout > TimeSpan.Zero && o.BusyTimeout <= TimeSpan.FromMinutes(10), $"{busyTimeout} must be a positive time span of at most 10 minutes.");
+        builder.AddBackendOptions("Sqlite", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteStoreOptions>>(new SqliteStoreOptionsValidator(builder.ConfigurationPath("Sqlite"))));
         builder.Services.TryAddSingleton<SqliteSecretStore>();
         return builder.AddSecretStore(SqliteSecretStore.StoreName, sp => sp.GetRequiredService<SqliteSecretStore>());
     }

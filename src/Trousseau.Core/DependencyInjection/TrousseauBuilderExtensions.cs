@@ -18,9 +18,8 @@ public static class TrousseauBuilderExtensions
     /// <returns>The builder.</returns>
     public static ITrousseauBuilder UseLocalKeyRing(this ITrousseauBuilder builder, Action<LocalKeyRingOptions>? configure = null)
     {
-        var keyFile = builder.ConfigurationPath("Local:KeyFile");
-        builder.AddBackendOptions("Local", configure)
-            .Validate(o => !string.IsNullOrWhiteSpace(o.KeyFile), $"{keyFile} is required: the path of the local key ring file.");
+        builder.AddBackendOptions("Local", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>>(new LocalKeyRingOptionsValidator(builder.ConfigurationPath("Local"))));
         builder.Services.TryAddSingleton<LocalKeyRingProvider>();
         return builder.AddKeyProvider(LocalKeyRingProvider.ProviderName, sp => sp.GetRequiredService<LocalKeyRingProvider>());
     }

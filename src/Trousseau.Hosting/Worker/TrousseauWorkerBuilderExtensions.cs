@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Internal;
 using Trousseau.Hosting.Worker;
@@ -19,8 +20,8 @@ public static class TrousseauWorkerBuilderExtensions
     public static ITrousseauBuilder AddWorker(this ITrousseauBuilder builder, Action<TrousseauWorkerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddBackendOptions("Worker", configure)
-            .Validate(HasValidInterval, $"{builder.ConfigurationPath("Worker:Interval")} {IntervalRange}");
+        builder.AddBackendOptions("Worker", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>>(new TrousseauWorkerOptionsValidator(builder.ConfigurationPath("Worker"))));
         builder.Services.TryAddSingleton<DependencyStateLog>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return builder;
@@ -33,7 +34,8 @@ public static class TrousseauWorkerBuilderExtensions
     public static IServiceCollection AddTrousseauWorker(this IServiceCollection services, Action<TrousseauWorkerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<TrousseauWorkerOptions>().Validate(HasValidInterval, $"The worker's Interval {IntervalRange}").ValidateOnStart();
+        var options = services.AddOptions<TrousseauWorkerOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>>(new TrousseauWorkerOptionsValidator(sectionPath: null)));
         if (configure is not null)
         {
             options.Configure(configure);
@@ -43,9 +45,4 @@ public static class TrousseauWorkerBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return services;
     }
-
-    private const string IntervalRange = "must be between 00:00:00.1 and 1.00:00:00.";
-
-    private static bool HasValidInterval(TrousseauWorkerOptions options) =>
-        options.Interval >= TimeSpan.FromMilliseconds(100) && options.Interval <= TimeSpan.FromHours(24);
 }

@@ -109,7 +109,7 @@ public sealed class WorkerTests : IDisposable
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync());
-        Assert.Contains("Interval must be between 00:00:00.1 and 1.00:00:00.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Interval is 00:00:00; it must be at least 00:00:00.1 and at most 1.00:00:00.", error.Message, StringComparison.Ordinal);
     }
 
     /// <summary>Keeps every formatted log message, to check what an operator would read.</summary>
