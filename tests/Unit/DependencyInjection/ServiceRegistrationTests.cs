@@ -68,8 +68,8 @@ public sealed class ServiceRegistrationTests : IDisposable
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
 
-        Assert.Contains("Trousseau:Store is 'redis', which is not an available store: use one of sqlite, memory.", error.Failures);
-        Assert.Contains("Trousseau:KeyProvider is 'kms', which is not an available key provider: use one of local.", error.Failures);
+        Assert.Contains("Trousseau:Store is 'redis', which is not an available store: use one of sqlite, memory (case-insensitive).", error.Failures);
+        Assert.Contains("Trousseau:KeyProvider is 'kms', which is not an available key provider: use one of local (case-insensitive).", error.Failures);
     }
 
     [Theory]
