@@ -36,7 +36,7 @@ public sealed class CliHealthTests : IDisposable
     [Fact]
     public async Task Usage_errors_exit_2()
     {
-        var result = await ClectlAsync("health", "-o", "yaml");
+        var result = await ClectlAsync("health", "-o", "xml");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
