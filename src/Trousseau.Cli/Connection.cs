@@ -53,9 +53,9 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
 
     private static (string? Token, string Source) FindToken(string? token, string? tokenFile, NamedContext? named, NamedContext? current)
     {
-        if (token is not null)
+        if (NullIfEmpty(token) is { } fromFlag)
         {
-            return (token, "--token");
+            return (fromFlag, "--token");
         }
 
         if (tokenFile is not null)

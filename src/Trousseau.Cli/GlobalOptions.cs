@@ -13,13 +13,13 @@ internal static class GlobalOptions
 
     public static readonly Option<string?> Token = new("--token")
     {
-        Description = "API token (else $TROUSSEAU_TOKEN, --token-file, or the token file of the data directory).",
+        Description = "API token (else --token-file, the context's token, $TROUSSEAU_TOKEN, or api.token in the data directory: " + DataDirectory.Rule + ").",
         Recursive = true,
     };
 
     public static readonly Option<string?> TokenFile = new("--token-file")
     {
-        Description = "File holding the API token.",
+        Description = "File holding the API token (trousseaud writes it to api.token in its data directory).",
         Recursive = true,
     };
 

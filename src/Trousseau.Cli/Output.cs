@@ -31,28 +31,6 @@ internal static class Output
         _ => table(writer),
     };
 
-    public static async Task JsonAsync(TextWriter writer, Action<Utf8JsonWriter> write) =>
-        await writer.WriteLineAsync(System.Text.Encoding.UTF8.GetString(Serialize(write)));
-
-    public static async Task YamlAsync(TextWriter writer, Action<Utf8JsonWriter> write)
-    {
-        using var document = JsonDocument.Parse(Serialize(write));
-        using var yaml = new StringWriter(CultureInfo.InvariantCulture);
-        Yaml.Write(yaml, document.RootElement);
-        await writer.WriteAsync(yaml.ToString());
-    }
-
-    private static byte[] Serialize(Action<Utf8JsonWriter> write)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, Indented))
-        {
-            write(json);
-        }
-
-        return buffer.ToArray();
-    }
-
     public static void Metadata(Utf8JsonWriter json, SecretMetadata metadata)
     {
         json.WriteString("name", metadata.Name);
@@ -82,4 +60,26 @@ internal static class Output
             json.WriteEndObject();
         },
         w => TableAsync(w, MetadataHeaders, [Row(metadata)]));
+
+    private static async Task JsonAsync(TextWriter writer, Action<Utf8JsonWriter> write) =>
+        await writer.WriteLineAsync(System.Text.Encoding.UTF8.GetString(Serialize(write)));
+
+    private static async Task YamlAsync(TextWriter writer, Action<Utf8JsonWriter> write)
+    {
+        using var document = JsonDocument.Parse(Serialize(write));
+        using var yaml = new StringWriter(CultureInfo.InvariantCulture);
+        Yaml.Write(yaml, document.RootElement);
+        await writer.WriteAsync(yaml.ToString());
+    }
+
+    private static byte[] Serialize(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, Indented))
+        {
+            write(json);
+        }
+
+        return buffer.ToArray();
+    }
 }

@@ -34,7 +34,7 @@ internal static class ShellCompletion
                 _files
             fi
         }
-        compdef _clectl clectl
+        if [[ "${funcstack[1]}" == _clectl ]]; then _clectl "$@"; else compdef _clectl clectl; fi
 
         """;
 
