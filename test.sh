@@ -11,6 +11,9 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 /usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
 # The first-hour test runs the README's and the samples' commands, which use curl.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# clectl's completion scripts are tested in the shells they are for.
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v fish >/dev/null 2>&1 || missing+=(fish)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 
 namespace Trousseau.Cli;
 
@@ -6,6 +8,24 @@ namespace Trousseau.Cli;
 internal static class Clectl
 {
     public static async Task<int> RunAsync(string[] args, CliConsole console)
+    {
+        var root = CreateRoot(console);
+        if (args is [ShellCompletion.CompleteCommand, .. var words])
+        {
+            return await ShellCompletion.CompleteAsync(root, words, console.Out);
+        }
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            await console.Error.WriteLineAsync("clectl: " + ParseErrors.Describe(parsed));
+            return ExitCodes.Usage;
+        }
+
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = console.Out, Error = console.Error });
+    }
+
+    private static RootCommand CreateRoot(CliConsole console)
     {
         var root = new RootCommand("clectl: create, read, update and delete Trousseau secrets on one or many trousseaud instances.");
         foreach (var option in GlobalOptions.All)
@@ -18,15 +38,29 @@ internal static class Clectl
         root.Subcommands.Add(HealthCommand.Create(console));
         root.Subcommands.Add(ContextCommands.Create(console));
         root.Subcommands.Add(KmsCommands.Create(console));
+        root.Subcommands.Add(ShellCompletion.Create(console));
 
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
+        ShowHelpOnGroups(root, new GroupHelpAction((HelpAction)root.Options.OfType<HelpOption>().Single().Action!));
+        return root;
+    }
+
+    /// <summary>As kubectl does: a command that only groups others (clectl, clectl secret, ...) prints its help, exit 0.</summary>
+    private static void ShowHelpOnGroups(Command command, GroupHelpAction help)
+    {
+        if (command.Subcommands.Count > 0 && command.Action is null)
         {
-            var messages = string.Join(" ", parsed.Errors.Select(e => e.Message.ReplaceLineEndings(" ")));
-            await console.Error.WriteLineAsync($"clectl: {messages} (see clectl --help)");
-            return ExitCodes.Usage;
+            command.Action = help;
         }
 
-        return await parsed.InvokeAsync(new InvocationConfiguration { Output = console.Out, Error = console.Error });
+        foreach (var subcommand in command.Subcommands)
+        {
+            ShowHelpOnGroups(subcommand, help);
+        }
+    }
+
+    /// <summary>The help, as the action of a command that groups others; unlike <c>--help</c>, it keeps parse errors.</summary>
+    private sealed class GroupHelpAction(HelpAction help) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult) => help.Invoke(parseResult);
     }
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Trousseau.Cli;
 
-/// <summary>Runs a command's body, turning failures into one line on stderr and the documented exit code.</summary>
+/// <summary>Runs a command's body, turning failures into one line on stderr and the exit code of <see cref="ExitCodes"/>.</summary>
 internal static class CliAction
 {
     public static void Set(Command command, CliConsole console, Func<ParseResult, CancellationToken, Task<int>> body) =>
@@ -19,11 +19,22 @@ internal static class CliAction
             }
         });
 
-    /// <summary>Runs <paramref name="call"/> with a client for the resolved connection.</summary>
+    /// <summary>
+    /// Runs <paramref name="call"/> with a client for the resolved connection. A 401 becomes a message saying
+    /// where the token came from, or where clectl looked for one.
+    /// </summary>
     public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call)
     {
         var connection = GlobalOptions.Connection(parse);
-        using var http = connection.CreateHttpClient();
-        return await call(connection.CreateClient(http));
+        using var watch = new UnauthenticatedWatch();
+        using var http = connection.CreateHttpClient(watch);
+        try
+        {
+            return await call(connection.CreateClient(http));
+        }
+        catch (AccessForbiddenException e) when (watch.Seen)
+        {
+            throw new AccessForbiddenException(connection.Unauthenticated(e.Message), e);
+        }
     }
 }

@@ -48,8 +48,8 @@ internal sealed class CliContexts
         OwnerOnlyFile.WriteAtomically(path, JsonSerializer.SerializeToUtf8Bytes(this, CliJson.Default.CliContexts), overwrite: true);
 }
 
-/// <summary>One trousseaud instance clectl can talk to.</summary>
-internal sealed record CliContext(string Server, string? TokenFile);
+/// <summary>One trousseaud instance clectl can talk to, with the file holding its API token or the token itself.</summary>
+internal sealed record CliContext(string Server, string? TokenFile, string? Token = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CliContexts))]

@@ -1,3 +1,4 @@
+using System.Net;
 using Trousseau.Remote;
 
 namespace Trousseau.Cli;
@@ -5,64 +6,126 @@ namespace Trousseau.Cli;
 /// <summary>
 /// Which trousseaud to call and with which token, flags first, then the environment, then the configuration
 /// file. Server: <c>--server</c>, the <c>--context</c> named, <c>$TROUSSEAU_SERVER</c>, the current context,
-/// http://127.0.0.1:8787. Token: <c>--token</c>, <c>--token-file</c>, the token file of the <c>--context</c> named,
-/// <c>$TROUSSEAU_TOKEN</c>, the current context's token file, <c>api.token</c> in <c>$TROUSSEAU_HOME</c> or
-/// <c>./.trousseau</c>. The current context stands aside when the environment names a server.
+/// http://127.0.0.1:8787. Token: <c>--token</c>, <c>--token-file</c>, the token of the <c>--context</c> named,
+/// <c>$TROUSSEAU_TOKEN</c>, the current context's token, <c>api.token</c> in the data directory
+/// (<c>$TROUSSEAU_HOME</c>, else <c>./.trousseau</c>). The current context stands aside when the environment
+/// names a server.
 /// </summary>
-internal sealed record Connection(Uri Server, string? Token)
+/// <param name="Server">The trousseaud URL, ending in '/'.</param>
+/// <param name="Token">The API token, or <see langword="null"/> when none was found (the server may need none).</param>
+/// <param name="TokenSource">Where the token came from, for messages (never the token itself); where clectl looked when there is none.</param>
+internal sealed record Connection(Uri Server, string? Token, string TokenSource)
 {
     public const string DefaultServer = "http://127.0.0.1:8787";
 
     public static Connection Resolve(string? server, string? token, string? tokenFile, string? contextName)
     {
         var named = contextName is null ? null : FindContext(contextName);
-        var environmentServer = Environment.GetEnvironmentVariable("TROUSSEAU_SERVER");
-        var current = named is null && server is null && string.IsNullOrEmpty(environmentServer) ? CurrentContext() : null;
+        var environmentServer = NullIfEmpty(Environment.GetEnvironmentVariable("TROUSSEAU_SERVER"));
+        var current = named is null && server is null && environmentServer is null ? CurrentContext() : null;
 
-        server ??= named?.Server ?? (string.IsNullOrEmpty(environmentServer) ? null : environmentServer) ?? current?.Server ?? DefaultServer;
+        server ??= named?.Context.Server ?? environmentServer ?? current?.Context.Server ?? DefaultServer;
         if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
             throw new CliUsageException($"'{server}' is not an http(s) URL.");
         }
 
-        tokenFile ??= named?.TokenFile;
-        token ??= tokenFile is not null ? ReadToken(tokenFile, explicitFile: true) : null;
-        token ??= NullIfEmpty(Environment.GetEnvironmentVariable("TROUSSEAU_TOKEN"));
-        token ??= current?.TokenFile is { } currentFile ? ReadToken(currentFile, explicitFile: true) : ReadToken(DefaultTokenFile(), explicitFile: false);
-        return new Connection(uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/"), token);
+        var (found, source) = FindToken(token, tokenFile, named, current);
+        return new Connection(uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/"), found, source);
     }
 
-    private static CliContext FindContext(string name) =>
+    public TrousseauClient CreateClient(HttpClient http) => new(http, Token);
+
+    public HttpClient CreateHttpClient(HttpMessageHandler? handler = null) =>
+        new(handler ?? new HttpClientHandler()) { BaseAddress = Server, Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>
+    /// The one line to print when trousseaud answered 401: where clectl looked when it had no token, else which
+    /// token was refused; never the token itself.
+    /// </summary>
+    public string Unauthenticated(string serverDetail) => Token is null
+        ? $"trousseaud at {Server} wants an API token and clectl found none; it looked for --token, --token-file, " +
+          $"$TROUSSEAU_TOKEN, a context's token and {TokenSource}. Pass --token-file <data dir>/api.token, " +
+          "set TROUSSEAU_HOME to trousseaud's data directory, or save both with " +
+          "'clectl context set NAME --server URL --token-file FILE'."
+        : $"trousseaud at {Server} refused the API token from {TokenSource} ({serverDetail.TrimEnd('.')}); " +
+          "use the api.token of that server's data directory.";
+
+    private static (string? Token, string Source) FindToken(string? token, string? tokenFile, NamedContext? named, NamedContext? current)
+    {
+        if (NullIfEmpty(token) is { } fromFlag)
+        {
+            return (fromFlag, "--token");
+        }
+
+        if (tokenFile is not null)
+        {
+            return (ReadToken(tokenFile, "--token-file"), $"--token-file {Path.GetFullPath(tokenFile)}");
+        }
+
+        if (named is not null && FromContext(named) is { } fromNamed)
+        {
+            return fromNamed;
+        }
+
+        if (NullIfEmpty(Environment.GetEnvironmentVariable("TROUSSEAU_TOKEN")) is { } fromEnvironment)
+        {
+            return (fromEnvironment, "$TROUSSEAU_TOKEN");
+        }
+
+        if (current is not null && FromContext(current) is { } fromCurrent)
+        {
+            return fromCurrent;
+        }
+
+        var path = DataDirectory.TokenFile;
+        var source = DataDirectory.FromEnvironment ? $"the token file {path} (from $TROUSSEAU_HOME)" : $"the token file {path} ($TROUSSEAU_HOME is not set)";
+        return File.Exists(path) && ReadToken(path, "the data directory's token file") is { } fromFile ? (fromFile, source) : (null, source);
+    }
+
+    private static (string? Token, string Source)? FromContext(NamedContext named) => named.Context switch
+    {
+        { Token: { Length: > 0 } stored } => (stored, $"context '{named.Name}'"),
+        { TokenFile: { } file } => (ReadToken(file, $"context '{named.Name}'"), $"the token file {file} of context '{named.Name}'"),
+        _ => null,
+    };
+
+    private static NamedContext FindContext(string name) =>
         CliContexts.Load(CliContexts.DefaultPath).Contexts.TryGetValue(name, out var context)
-            ? context
+            ? new NamedContext(name, context)
             : throw new CliUsageException($"No context named '{name}'; see clectl context list.");
 
-    private static CliContext? CurrentContext()
+    private static NamedContext? CurrentContext()
     {
         var contexts = CliContexts.Load(CliContexts.DefaultPath);
-        return contexts.Current is { } name && contexts.Contexts.TryGetValue(name, out var context) ? context : null;
+        return contexts.Current is { } name && contexts.Contexts.TryGetValue(name, out var context) ? new NamedContext(name, context) : null;
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    public TrousseauClient CreateClient(HttpClient http) => new(http, Token);
-
-    public HttpClient CreateHttpClient() => new() { BaseAddress = Server, Timeout = TimeSpan.FromSeconds(60) };
-
-    private static string DefaultTokenFile()
-    {
-        var home = Environment.GetEnvironmentVariable("TROUSSEAU_HOME");
-        return Path.Combine(string.IsNullOrEmpty(home) ? ".trousseau" : home, "api.token");
-    }
-
-    private static string? ReadToken(string path, bool explicitFile)
+    private static string? ReadToken(string path, string namedBy)
     {
         if (!File.Exists(path))
         {
-            return explicitFile ? throw new CliUsageException($"Token file {path} does not exist.") : null;
+            throw new CliUsageException($"The token file {Path.GetFullPath(path)} (from {namedBy}) does not exist.");
         }
 
         var token = File.ReadAllText(path).Trim();
         return token.Length == 0 ? null : token;
+    }
+
+    private sealed record NamedContext(string Name, CliContext Context);
+}
+
+/// <summary>Notes whether trousseaud answered 401, which the client reports as forbidden like a 403.</summary>
+internal sealed class UnauthenticatedWatch() : DelegatingHandler(new HttpClientHandler())
+{
+    public bool Seen { get; private set; }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken);
+        Seen |= response.StatusCode == HttpStatusCode.Unauthorized;
+        return response;
     }
 }

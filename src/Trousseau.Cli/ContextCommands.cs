@@ -1,17 +1,27 @@
 using System.CommandLine;
+using System.CommandLine.Completions;
 
 namespace Trousseau.Cli;
 
 /// <summary><c>clectl context set|use|list</c>: several trousseaud instances, one current.</summary>
 internal static class ContextCommands
 {
-    private static readonly Argument<string> Name = new("name") { Description = "The context's name." };
+    private static readonly Argument<string> Name = new("name")
+    {
+        Description = "The context's name.",
+        CompletionSources = { _ => CliContexts.Load(CliContexts.DefaultPath).Contexts.Keys.Select(name => new CompletionItem(name)) },
+    };
 
     public static Command Create(CliConsole console)
     {
         var context = new Command("context", "Name trousseaud instances and choose the current one.");
 
-        var set = new Command("set", "Add or change a context (--server URL, optional --token-file F); the first one becomes current.") { Name };
+        var set = new Command(
+            "set",
+            "Add or change a context: --server URL, and --token-file FILE or --token T (kept in the owner-only contexts file); the first one becomes current.")
+        {
+            Name,
+        };
         CliAction.Set(set, console, async (parse, _) =>
         {
             var server = parse.GetValue(GlobalOptions.Server) ?? throw new CliUsageException("context set needs --server URL.");
@@ -24,7 +34,13 @@ internal static class ContextCommands
             var contexts = CliContexts.Load(path);
             var name = parse.GetValue(Name)!;
             var tokenFile = parse.GetValue(GlobalOptions.TokenFile) is { } file ? Path.GetFullPath(file) : null;
-            contexts.Contexts[name] = new CliContext(server, tokenFile);
+            var token = parse.GetValue(GlobalOptions.Token);
+            if (tokenFile is not null && token is not null)
+            {
+                throw new CliUsageException("context set takes --token-file or --token, not both.");
+            }
+
+            contexts.Contexts[name] = new CliContext(server, tokenFile, token);
             contexts.Current ??= name;
             contexts.Save(path);
             await console.Out.WriteLineAsync($"context {name} set");
@@ -48,13 +64,14 @@ internal static class ContextCommands
             return ExitCodes.Ok;
         });
 
-        var list = new Command("list", "List the contexts; * marks the current one.");
+        var list = new Command("list", "List the contexts; * marks the current one. Stored tokens are never printed.");
         CliAction.Set(list, console, async (parse, _) =>
         {
             var contexts = CliContexts.Load(CliContexts.DefaultPath);
-            if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
-            {
-                await Output.JsonAsync(console.Out, json =>
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
                 {
                     json.WriteStartObject();
                     json.WriteString("current", contexts.Current);
@@ -65,18 +82,15 @@ internal static class ContextCommands
                         json.WriteString("name", name);
                         json.WriteString("server", ctx.Server);
                         json.WriteString("tokenFile", ctx.TokenFile);
+                        json.WriteBoolean("tokenStored", ctx.Token is not null);
                         json.WriteEndObject();
                     }
 
                     json.WriteEndArray();
                     json.WriteEndObject();
-                });
-            }
-            else
-            {
-                await Output.TableAsync(console.Out, ["CURRENT", "NAME", "SERVER", "TOKEN FILE"], contexts.Contexts.Select(p =>
-                    new[] { p.Key == contexts.Current ? "*" : "", p.Key, p.Value.Server, p.Value.TokenFile ?? "" }));
-            }
+                },
+                w => Output.TableAsync(w, ["CURRENT", "NAME", "SERVER", "TOKEN"], contexts.Contexts.Select(p =>
+                    new[] { p.Key == contexts.Current ? "*" : "", p.Key, p.Value.Server, p.Value.TokenFile ?? (p.Value.Token is null ? "" : "(stored)") })));
 
             return ExitCodes.Ok;
         });

@@ -1,6 +1,6 @@
 namespace Trousseau.Cli;
 
-/// <summary>clectl's exit codes, as docs/reference.md lists them.</summary>
+/// <summary>clectl's exit codes, the table docs/reference.md lists.</summary>
 internal static class ExitCodes
 {
     public const int Ok = 0;
@@ -12,8 +12,9 @@ internal static class ExitCodes
     public const int Unavailable = 6;
 
     /// <summary>
-    /// The exit code for an error. Input the server refuses (a bad name, data over the limit, a login secret without
-    /// a username) is the caller's to fix, so it counts as a usage error, like a bad flag.
+    /// The exit code for an error. Input the server or the KMS plugin refuses (a bad name, data over the limit, a
+    /// login secret without a username, an unknown key id, a ciphertext that is not one) is the caller's to fix, so it
+    /// counts as a usage error, like a bad flag.
     /// </summary>
     public static int For(Exception exception) => exception switch
     {
@@ -23,6 +24,7 @@ internal static class ExitCodes
         SecretConflictException => Conflict,
         AccessForbiddenException => Unauthorized,
         DependencyUnavailableException => Unavailable,
+        Kms.Grpc.GrpcException { Status: Kms.Grpc.GrpcStatusCode.InvalidArgument } => Usage,
         Kms.Grpc.GrpcException { Status: Kms.Grpc.GrpcStatusCode.Unavailable or Kms.Grpc.GrpcStatusCode.DeadlineExceeded } => Unavailable,
         _ => Error,
     };

@@ -13,13 +13,13 @@ internal static class GlobalOptions
 
     public static readonly Option<string?> Token = new("--token")
     {
-        Description = "API token (else $TROUSSEAU_TOKEN, --token-file, or the token file of the data directory).",
+        Description = "API token (else --token-file, the context's token, $TROUSSEAU_TOKEN, or api.token in the data directory: " + DataDirectory.Rule + ").",
         Recursive = true,
     };
 
     public static readonly Option<string?> TokenFile = new("--token-file")
     {
-        Description = "File holding the API token.",
+        Description = "File holding the API token (trousseaud writes it to api.token in its data directory).",
         Recursive = true,
     };
 
@@ -29,15 +29,39 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static readonly Option<OutputFormat> Output = new("--output", "-o")
-    {
-        Description = "Output format: table or json.",
-        DefaultValueFactory = _ => OutputFormat.Table,
-        Recursive = true,
-    };
+    public static readonly Option<OutputFormat> Output = CreateOutputOption();
 
     public static IEnumerable<Option> All => [Server, Token, TokenFile, Context, Output];
 
     public static Connection Connection(ParseResult parse) =>
         Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), parse.GetValue(Context));
+
+    private static Option<OutputFormat> CreateOutputOption()
+    {
+        var option = new Option<OutputFormat>("--output", "-o")
+        {
+            Description = "Output format: table (the default), json or yaml.",
+            HelpName = "table|json|yaml",
+            Recursive = true,
+            CustomParser = result =>
+            {
+                var value = result.Tokens[0].Value;
+                switch (value.ToLowerInvariant())
+                {
+                    case "table":
+                        return OutputFormat.Table;
+                    case "json":
+                        return OutputFormat.Json;
+                    case "yaml":
+                        return OutputFormat.Yaml;
+                    default:
+                        result.AddError($"'{value}' is not an output format; use -o table, -o json or -o yaml.");
+                        return OutputFormat.Table;
+                }
+            },
+        };
+        option.CompletionSources.Clear();
+        option.CompletionSources.Add("table", "json", "yaml");
+        return option;
+    }
 }

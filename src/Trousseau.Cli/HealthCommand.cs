@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Trousseau.Cli;
@@ -29,27 +28,24 @@ internal static class HealthCommand
                 JsonElement report;
                 try
                 {
-                    report = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+                    using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+                    report = document.RootElement.Clone();
                 }
                 catch (JsonException e)
                 {
                     throw new DependencyUnavailableException("trousseaud", $"{connection.Server}readyz did not answer with a health report.", e);
                 }
 
-                if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
-                {
-                    await console.Out.WriteLineAsync(report.GetRawText());
-                }
-                else
-                {
-                    var rows = report.GetProperty("checks").EnumerateObject().Select(check => new[]
+                await Output.WriteAsync(
+                    console.Out,
+                    parse.GetValue(GlobalOptions.Output),
+                    report.WriteTo,
+                    w => Output.TableAsync(w, ["CHECK", "STATUS", "DETAIL"], report.GetProperty("checks").EnumerateObject().Select(check => new[]
                     {
                         check.Name,
                         check.Value.GetProperty("status").GetString() ?? "",
                         check.Value.TryGetProperty("description", out var d) ? d.GetString() ?? "" : "",
-                    });
-                    await Output.TableAsync(console.Out, ["CHECK", "STATUS", "DETAIL"], rows);
-                }
+                    })));
 
                 return response.IsSuccessStatusCode ? ExitCodes.Ok : ExitCodes.Unavailable;
             }

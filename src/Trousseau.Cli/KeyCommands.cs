@@ -28,20 +28,16 @@ internal static class KeyCommands
         CliAction.Set(rewrap, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
         {
             var count = await client.RewrapSecretsAsync(ct);
-            if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
-            {
-                await Output.JsonAsync(console.Out, json =>
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
                 {
                     json.WriteStartObject();
                     json.WriteNumber("rewrapped", count);
                     json.WriteEndObject();
-                });
-            }
-            else
-            {
-                await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"rewrapped {count} secrets"));
-            }
-
+                },
+                w => w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"rewrapped {count} secrets")));
             return ExitCodes.Ok;
         }));
 
@@ -51,15 +47,16 @@ internal static class KeyCommands
         return key;
     }
 
-    private static Task PrintAsync(CliConsole console, ParseResult parse, KeyStatus status) =>
-        parse.GetValue(GlobalOptions.Output) == OutputFormat.Json
-            ? Output.JsonAsync(console.Out, json =>
-            {
-                json.WriteStartObject();
-                json.WriteString("keyId", status.KeyId);
-                json.WriteString("provider", status.Provider);
-                json.WriteNumber("version", status.Version);
-                json.WriteEndObject();
-            })
-            : Output.TableAsync(console.Out, ["PROVIDER", "VERSION", "KEY ID"], [[status.Provider, status.Version.ToString(CultureInfo.InvariantCulture), status.KeyId]]);
+    private static Task PrintAsync(CliConsole console, ParseResult parse, KeyStatus status) => Output.WriteAsync(
+        console.Out,
+        parse.GetValue(GlobalOptions.Output),
+        json =>
+        {
+            json.WriteStartObject();
+            json.WriteString("keyId", status.KeyId);
+            json.WriteString("provider", status.Provider);
+            json.WriteNumber("version", status.Version);
+            json.WriteEndObject();
+        },
+        w => Output.TableAsync(w, ["PROVIDER", "VERSION", "KEY ID"], [[status.Provider, status.Version.ToString(CultureInfo.InvariantCulture), status.KeyId]]));
 }

@@ -1,25 +1,29 @@
 using System.CommandLine;
 using Google.Protobuf;
 using Trousseau.Kms.Grpc;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using V2 = Trousseau.Kms.V2;
 
 namespace Trousseau.Cli;
 
-/// <summary><c>clectl kms status|encrypt|decrypt --socket PATH</c>: talk to any KMS v2 plugin as kube-apiserver does.</summary>
+/// <summary>
+/// <c>clectl kms status|encrypt|decrypt [--socket PATH]</c>: talk to any KMS v2 plugin as kube-apiserver does.
+/// <c>encrypt</c> prints one line, <c>KEY-ID CIPHERTEXT</c>, that <c>decrypt</c> reads back from stdin.
+/// </summary>
 internal static class KmsCommands
 {
     private const string Service = "/v2.KeyManagementService/";
 
-    private static readonly Option<string> Socket = new("--socket")
+    private static readonly Option<string?> Socket = new("--socket")
     {
-        Description = "The KMS plugin's Unix socket, for example /var/run/kmsplugin/socket.sock.",
-        Required = true,
+        Description = $"The KMS plugin's Unix socket (default: kms.sock in trousseaud's data directory, {DataDirectory.Rule}).",
+        HelpName = "path",
     };
 
     private static readonly Option<string?> KeyId = new("--key-id")
     {
-        Description = "The key id that Encrypt returned with the ciphertext.",
-        Required = true,
+        Description = "The key id Encrypt returned with the ciphertext (default: the one on stdin, as kms encrypt prints it).",
     };
 
     private static readonly Option<double> Timeout = new("--timeout")
@@ -30,61 +34,65 @@ internal static class KmsCommands
 
     public static Command Create(CliConsole console)
     {
-        var kms = new Command("kms", "Call a Kubernetes KMS v2 plugin over its Unix socket.");
+        var kms = new Command("kms", "Call a Kubernetes KMS v2 plugin over its Unix socket (trousseaud's, or any other with --socket).");
 
         var status = new Command("status", "Show the plugin's version, health and current key id; exit 6 unless healthy.") { Socket, Timeout };
         CliAction.Set(status, console, async (parse, ct) =>
         {
             using var client = Client(parse);
             var response = await client.CallAsync(Service + "Status", new V2.StatusRequest(), V2.StatusResponse.Parser, ct);
-            await (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json
-                ? Output.JsonAsync(console.Out, json =>
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
                 {
                     json.WriteStartObject();
                     json.WriteString("version", response.Version);
                     json.WriteString("healthz", response.Healthz);
                     json.WriteString("keyId", response.KeyId);
                     json.WriteEndObject();
-                })
-                : Output.TableAsync(console.Out, ["VERSION", "HEALTHZ", "KEY ID"], [[response.Version, response.Healthz, response.KeyId]]));
+                },
+                w => Output.TableAsync(w, ["VERSION", "HEALTHZ", "KEY ID"], [[response.Version, response.Healthz, response.KeyId]]));
             return response.Healthz == "ok" ? ExitCodes.Ok : ExitCodes.Unavailable;
         });
 
-        var encrypt = new Command("encrypt", "Encrypt the bytes read from stdin; print the key id and the base64 ciphertext.") { Socket, Timeout };
+        var encrypt = new Command(
+            "encrypt",
+            "Encrypt the bytes read from stdin; print one line, KEY-ID CIPHERTEXT (base64), that kms decrypt reads (-o json|yaml: an object with keyId and ciphertext).")
+        {
+            Socket, Timeout,
+        };
         CliAction.Set(encrypt, console, async (parse, ct) =>
         {
             var plaintext = await ReadStdinAsync(ct);
             using var client = Client(parse);
             var response = await client.CallAsync(Service + "Encrypt", new V2.EncryptRequest { Plaintext = ByteString.CopyFrom(plaintext), Uid = Guid.NewGuid().ToString() }, V2.EncryptResponse.Parser, ct);
             var ciphertext = response.Ciphertext.ToBase64();
-            await (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json
-                ? Output.JsonAsync(console.Out, json =>
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
                 {
                     json.WriteStartObject();
                     json.WriteString("keyId", response.KeyId);
                     json.WriteString("ciphertext", ciphertext);
                     json.WriteEndObject();
-                })
-                : Output.TableAsync(console.Out, ["KEY ID", "CIPHERTEXT"], [[response.KeyId, ciphertext]]));
+                },
+                w => w.WriteLineAsync($"{response.KeyId} {ciphertext}"));
             return ExitCodes.Ok;
         });
 
-        var decrypt = new Command("decrypt", "Decrypt the base64 ciphertext read from stdin; write the plaintext bytes to stdout.") { Socket, KeyId, Timeout };
+        var decrypt = new Command(
+            "decrypt",
+            "Decrypt what kms encrypt printed (its line, JSON or YAML), or a bare base64 ciphertext with --key-id, read from stdin; write the plaintext bytes to stdout.")
+        {
+            Socket, KeyId, Timeout,
+        };
         CliAction.Set(decrypt, console, async (parse, ct) =>
         {
-            var text = System.Text.Encoding.ASCII.GetString(await ReadStdinAsync(ct)).Trim();
-            byte[] ciphertext;
-            try
-            {
-                ciphertext = Convert.FromBase64String(text);
-            }
-            catch (FormatException)
-            {
-                throw new CliUsageException("The ciphertext on stdin is not base64.");
-            }
-
+            var (keyId, ciphertext) = ParseEncrypted(System.Text.Encoding.UTF8.GetString(await ReadStdinAsync(ct)).Trim(), parse.GetValue(KeyId));
             using var client = Client(parse);
-            var response = await client.CallAsync(Service + "Decrypt", new V2.DecryptRequest { Ciphertext = ByteString.CopyFrom(ciphertext), KeyId = parse.GetValue(KeyId)!, Uid = Guid.NewGuid().ToString() }, V2.DecryptResponse.Parser, ct);
+            var response = await client.CallAsync(Service + "Decrypt", new V2.DecryptRequest { Ciphertext = ByteString.CopyFrom(ciphertext), KeyId = keyId, Uid = Guid.NewGuid().ToString() }, V2.DecryptResponse.Parser, ct);
             await console.Out.FlushAsync(ct);
             await using var stdout = Console.OpenStandardOutput();
             await stdout.WriteAsync(response.Plaintext.Memory, ct);
@@ -105,7 +113,73 @@ internal static class KmsCommands
             throw new CliUsageException("--timeout takes seconds between 0 and 300.");
         }
 
-        return new UnaryGrpcClient(parse.GetValue(Socket)!, TimeSpan.FromSeconds(seconds));
+        return new UnaryGrpcClient(parse.GetValue(Socket) ?? DataDirectory.KmsSocket, TimeSpan.FromSeconds(seconds));
+    }
+
+    /// <summary>
+    /// Reads what <c>kms encrypt</c> printed: its line <c>KEY-ID CIPHERTEXT</c>, or its <c>-o json</c> or
+    /// <c>-o yaml</c> object (JSON is YAML too), or a bare ciphertext; <c>--key-id</c>, when given, names the key.
+    /// </summary>
+    private static (string KeyId, byte[] Ciphertext) ParseEncrypted(string text, string? keyIdOption)
+    {
+        string? keyId;
+        string ciphertext;
+        if (text.StartsWith('{') || text.Contains('\n', StringComparison.Ordinal))
+        {
+            var fields = ReadMapping(text);
+            fields.TryGetValue("keyId", out keyId);
+            ciphertext = fields.TryGetValue("ciphertext", out var value) ? value : throw new CliUsageException("The object on stdin has no 'ciphertext'; pipe in what kms encrypt prints.");
+        }
+        else
+        {
+            var space = text.LastIndexOfAny([' ', '\t']);
+            (keyId, ciphertext) = space < 0 ? (null, text) : (text[..space].Trim(), text[(space + 1)..]);
+        }
+
+        keyId = keyIdOption ?? keyId;
+        if (string.IsNullOrEmpty(keyId))
+        {
+            throw new CliUsageException("stdin holds a ciphertext without its key id: pass --key-id, or pipe in the line kms encrypt prints.");
+        }
+
+        try
+        {
+            return (keyId, Convert.FromBase64String(ciphertext));
+        }
+        catch (FormatException)
+        {
+            throw new CliUsageException("The ciphertext on stdin is not base64.");
+        }
+    }
+
+    private static Dictionary<string, string> ReadMapping(string text)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            var parser = new Parser(new StringReader(text));
+            parser.Consume<StreamStart>();
+            parser.Consume<DocumentStart>();
+            parser.Consume<MappingStart>();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                var key = parser.Consume<Scalar>().Value;
+                if (parser.TryConsume<Scalar>(out var value))
+                {
+                    fields[key] = value.Value;
+                }
+                else
+                {
+                    parser.SkipThisAndNestedEvents();
+                }
+            }
+        }
+        catch (YamlException e)
+        {
+            throw new CliUsageException($"stdin is not what kms encrypt prints ({e.Message.ReplaceLineEndings(" ")}).");
+        }
+
+        return fields;
     }
 
     /// <summary>Reads stdin as bytes (a DEK is binary), at most 64 KiB.</summary>

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Trousseau.Cli;
 
-/// <summary>Prints results as aligned tables or as JSON.</summary>
+/// <summary>Prints results as aligned tables, as JSON or as YAML.</summary>
 internal static class Output
 {
     // Terminal and script output, never HTML: keep '+', '<', '&' and non-ASCII letters readable.
@@ -20,16 +20,16 @@ internal static class Output
         }
     }
 
-    public static async Task JsonAsync(TextWriter writer, Action<Utf8JsonWriter> write)
+    /// <summary>
+    /// Prints a result in <paramref name="format"/>: <paramref name="table"/> for <see cref="OutputFormat.Table"/>,
+    /// else the document that <paramref name="document"/> writes, as JSON or translated to YAML.
+    /// </summary>
+    public static Task WriteAsync(TextWriter writer, OutputFormat format, Action<Utf8JsonWriter> document, Func<TextWriter, Task> table) => format switch
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, Indented))
-        {
-            write(json);
-        }
-
-        await writer.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+        OutputFormat.Json => JsonAsync(writer, document),
+        OutputFormat.Yaml => YamlAsync(writer, document),
+        _ => table(writer),
+    };
 
     public static void Metadata(Utf8JsonWriter json, SecretMetadata metadata)
     {
@@ -50,12 +50,36 @@ internal static class Output
 
     public static readonly string[] MetadataHeaders = ["NAME", "TYPE", "REVISION", "UPDATED"];
 
-    public static Task MetadataAsync(TextWriter writer, OutputFormat format, SecretMetadata metadata) => format == OutputFormat.Json
-        ? JsonAsync(writer, json =>
+    public static Task MetadataAsync(TextWriter writer, OutputFormat format, SecretMetadata metadata) => WriteAsync(
+        writer,
+        format,
+        json =>
         {
             json.WriteStartObject();
             Metadata(json, metadata);
             json.WriteEndObject();
-        })
-        : TableAsync(writer, MetadataHeaders, [Row(metadata)]);
+        },
+        w => TableAsync(w, MetadataHeaders, [Row(metadata)]));
+
+    private static async Task JsonAsync(TextWriter writer, Action<Utf8JsonWriter> write) =>
+        await writer.WriteLineAsync(System.Text.Encoding.UTF8.GetString(Serialize(write)));
+
+    private static async Task YamlAsync(TextWriter writer, Action<Utf8JsonWriter> write)
+    {
+        using var document = JsonDocument.Parse(Serialize(write));
+        using var yaml = new StringWriter(CultureInfo.InvariantCulture);
+        Yaml.Write(yaml, document.RootElement);
+        await writer.WriteAsync(yaml.ToString());
+    }
+
+    private static byte[] Serialize(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, Indented))
+        {
+            write(json);
+        }
+
+        return buffer.ToArray();
+    }
 }

@@ -10,7 +10,9 @@ internal static class SecretCommands
     private static readonly Option<string> Type = new("--type")
     {
         Description = "Secret type: opaque (any keys) or login (username, password, endpoint).",
+        HelpName = "opaque|login",
         DefaultValueFactory = _ => "opaque",
+        CompletionSources = { { "opaque", "login" } },
     };
 
     private static readonly Option<string[]> FromLiteral = new("--from-literal") { Description = "A key and its value, K=V (repeatable)." };
@@ -52,6 +54,13 @@ internal static class SecretCommands
         {
             var type = ParseType(parse.GetValue(Type));
             var data = await ReadDataAsync(parse, console);
+            if (data.Count == 0)
+            {
+                throw new CliUsageException(
+                    $"Nothing to store in '{parse.GetValue(Name)}': give --from-literal K=V or --from-file K=PATH (repeatable), " +
+                    "or --username, --password-stdin and --endpoint for --type login; clectl secret generate makes a value on the server.");
+            }
+
             return await CliAction.WithClientAsync(parse, async client =>
             {
                 var metadata = await client.CreateSecretAsync(parse.GetValue(Name)!, type, data, ct);
@@ -110,28 +119,29 @@ internal static class SecretCommands
                 return ExitCodes.Ok;
             }
 
-            if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
-            {
-                await Output.JsonAsync(console.Out, json =>
+            var data = secret.Data.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
                 {
                     json.WriteStartObject();
                     Output.Metadata(json, secret.Metadata);
                     json.WriteStartObject("data");
-                    foreach (var (k, v) in secret.Data.OrderBy(p => p.Key, StringComparer.Ordinal))
+                    foreach (var (k, v) in data)
                     {
                         json.WriteString(k, v);
                     }
 
                     json.WriteEndObject();
                     json.WriteEndObject();
+                },
+                async w =>
+                {
+                    await Output.TableAsync(w, Output.MetadataHeaders, [Output.Row(secret.Metadata)]);
+                    await w.WriteLineAsync();
+                    await Output.TableAsync(w, ["KEY", "VALUE"], data.Select(p => new[] { p.Key, p.Value }));
                 });
-            }
-            else
-            {
-                await Output.TableAsync(console.Out, Output.MetadataHeaders, [Output.Row(secret.Metadata)]);
-                await console.Out.WriteLineAsync();
-                await Output.TableAsync(console.Out, ["KEY", "VALUE"], secret.Data.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new[] { p.Key, p.Value }));
-            }
 
             return ExitCodes.Ok;
         }));
@@ -178,7 +188,17 @@ internal static class SecretCommands
         {
             var name = parse.GetValue(Name)!;
             await client.DeleteSecretAsync(name, parse.GetValue(IfRevision), ct);
-            await console.Out.WriteLineAsync($"deleted {name}");
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
+                {
+                    json.WriteStartObject();
+                    json.WriteString("name", name);
+                    json.WriteBoolean("deleted", true);
+                    json.WriteEndObject();
+                },
+                w => w.WriteLineAsync($"deleted {name}"));
             return ExitCodes.Ok;
         }));
         return command;
@@ -195,9 +215,10 @@ internal static class SecretCommands
                 items.Add(metadata);
             }
 
-            if (parse.GetValue(GlobalOptions.Output) == OutputFormat.Json)
-            {
-                await Output.JsonAsync(console.Out, json =>
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
                 {
                     json.WriteStartObject();
                     json.WriteStartArray("items");
@@ -210,12 +231,8 @@ internal static class SecretCommands
 
                     json.WriteEndArray();
                     json.WriteEndObject();
-                });
-            }
-            else
-            {
-                await Output.TableAsync(console.Out, Output.MetadataHeaders, items.Select(Output.Row));
-            }
+                },
+                w => Output.TableAsync(w, Output.MetadataHeaders, items.Select(Output.Row)));
 
             return ExitCodes.Ok;
         }));
@@ -241,7 +258,7 @@ internal static class SecretCommands
         foreach (var fileSpec in parse.GetValue(FromFile) ?? [])
         {
             var (key, path) = Split(fileSpec, "--from-file");
-            Add(data, key, await File.ReadAllTextAsync(path));
+            Add(data, key, await ReadValueFileAsync(path));
         }
 
         if (parse.GetValue(Username) is { } username)
@@ -266,6 +283,18 @@ internal static class SecretCommands
         }
 
         return data;
+    }
+
+    private static async Task<string> ReadValueFileAsync(string path)
+    {
+        try
+        {
+            return await File.ReadAllTextAsync(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliUsageException($"--from-file cannot read {Path.GetFullPath(path)}: {e.Message}");
+        }
     }
 
     private static (string Key, string Value) Split(string spec, string option)

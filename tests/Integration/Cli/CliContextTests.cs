@@ -51,6 +51,40 @@ public sealed class CliContextTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Context_set_keeps_a_token_given_with_token_and_list_never_prints_it()
+    {
+        var token = (await File.ReadAllTextAsync(_temp.Combine("first", "api.token"))).Trim();
+        Ok(await _clectl.RunAsync("context", "set", "inline", "--server", _first.BaseAddress.ToString(), "--token", token));
+
+        Ok(await _clectl.RunAsync("secret", "create", "inline/token", "--from-literal", "k=v"));
+        var table = await _clectl.RunAsync("context", "list");
+        var json = await _clectl.RunAsync("context", "list", "-o", "json");
+        var yaml = await _clectl.RunAsync("context", "list", "-o", "yaml");
+
+        Assert.All([table, json, yaml], result =>
+        {
+            Ok(result);
+            Assert.DoesNotContain(token, result.Stdout, StringComparison.Ordinal);
+        });
+        Assert.Contains("(stored)", table.Stdout, StringComparison.Ordinal);
+        using var contexts = JsonDocument.Parse(json.Stdout);
+        Assert.True(contexts.RootElement.GetProperty("contexts")[0].GetProperty("tokenStored").GetBoolean());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_temp.Combine("config", "trousseau", "config.json")));
+    }
+
+    [Fact]
+    public async Task Context_mistakes_exit_2()
+    {
+        Assert.Equal(2, (await _clectl.RunAsync("context", "use", "nowhere")).ExitCode);
+        Assert.Equal(2, (await _clectl.RunAsync("context", "set", "no-server")).ExitCode);
+        Assert.Equal(2, (await _clectl.RunAsync("context", "set", "bad-url", "--server", "ftp://example.org")).ExitCode);
+        Assert.Equal(2, (await _clectl.RunAsync("context", "set", "both", "--server", _first.BaseAddress.ToString(), "--token", "t", "--token-file", _temp.Combine("first", "api.token"))).ExitCode);
+        Assert.Equal(2, (await _clectl.RunAsync("context", "lst")).ExitCode);
+
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
+    [Fact]
     public async Task An_unknown_context_is_a_usage_error()
     {
         var result = await _clectl.RunAsync("--context", "nowhere", "secret", "list");

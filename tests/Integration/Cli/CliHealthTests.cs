@@ -24,6 +24,34 @@ public sealed class CliHealthTests : IDisposable
     }
 
     [Fact]
+    public async Task Health_json_is_indented_and_yaml_carries_the_same_checks()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
+
+        var json = await ClectlAsync("health", "--server", server.BaseAddress.ToString(), "-o", "json");
+        var yaml = await ClectlAsync("health", "--server", server.BaseAddress.ToString(), "-o", "yaml");
+
+        Assert.Equal(0, json.ExitCode);
+        Assert.StartsWith("{\n  \"status\": \"healthy\",\n  \"checks\": {\n", json.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, yaml.ExitCode);
+        Assert.StartsWith("status: healthy\nchecks:\n  key-provider:\n    status: healthy\n", yaml.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\n  store:\n    status: healthy\n", yaml.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Health_exits_6_and_shows_the_failing_check_when_the_key_provider_is_down()
+    {
+        string[] vaultDown = ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address=http://127.0.0.1:{FreePort.Next()}", "--Trousseau:Vault:Auth:Token=unused", "--Trousseau:Kms:Enabled=false"];
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), vaultDown);
+
+        var result = await ClectlAsync("health", "--server", server.BaseAddress.ToString());
+
+        Assert.Equal(6, result.ExitCode);
+        var keyProvider = Assert.Single(result.Stdout.Split('\n'), line => line.StartsWith("key-provider", StringComparison.Ordinal));
+        Assert.Contains("unhealthy", keyProvider, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Health_exits_6_with_one_line_when_no_server_listens()
     {
         var result = await ClectlAsync("health", "--server", $"http://127.0.0.1:{FreePort.Next()}");
@@ -36,7 +64,7 @@ public sealed class CliHealthTests : IDisposable
     [Fact]
     public async Task Usage_errors_exit_2()
     {
-        var result = await ClectlAsync("health", "-o", "yaml");
+        var result = await ClectlAsync("health", "-o", "xml");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));

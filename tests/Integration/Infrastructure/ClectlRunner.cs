@@ -15,10 +15,36 @@ internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<
             ["XDG_CONFIG_HOME"] = Path.Combine(workingDirectory, "config"),
         });
 
+    public string WorkingDirectory => workingDirectory;
+
     public Task<ProcessResult> RunAsync(params string[] args) => RunWithInputAsync(stdin: null, args);
 
     public Task<ProcessResult> RunWithInputAsync(string? stdin, params string[] args) =>
         DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, workingDirectory, environment), stdin);
+
+    /// <summary>
+    /// Runs <paramref name="script"/> with <paramref name="shell"/> (<c>bash</c>, <c>zsh</c>, <c>fish</c>), in which
+    /// the command <c>clectl</c> is the real clectl, as a user types it.
+    /// </summary>
+    public Task<ProcessResult> ShellAsync(string shell, string script)
+    {
+        var bin = Path.Combine(workingDirectory, "clectl-bin");
+        var wrapper = Path.Combine(bin, "clectl");
+        if (!File.Exists(wrapper))
+        {
+            Directory.CreateDirectory(bin);
+            File.WriteAllText(wrapper, $"#!/bin/sh\nexec dotnet '{RepositoryPaths.CliDll}' \"$@\"\n");
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var info = DotnetProcess.StartInfo(RepositoryPaths.CliDll, [], workingDirectory, environment);
+        info.FileName = shell;
+        info.ArgumentList.Clear();
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        info.Environment["PATH"] = bin + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
+        return DotnetProcess.RunAsync(info);
+    }
 
     /// <summary>The same runner with some environment variables changed (a null value removes one).</summary>
     public ClectlRunner With(params (string Name, string? Value)[] changes)
@@ -31,4 +57,7 @@ internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<
 
         return new ClectlRunner(workingDirectory, copy);
     }
+
+    /// <summary>The same runner in another working directory.</summary>
+    public ClectlRunner In(string directory) => new(directory, environment);
 }

@@ -61,7 +61,7 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
 
         Assert.Equal(dek, decrypted.Stdout);
         Assert.Equal(statusJson.RootElement.GetProperty("keyId").GetString(), keyId);
-        Assert.Equal(1, wrongKey.ExitCode);
+        Assert.Equal(2, wrongKey.ExitCode);
         Assert.Contains("InvalidArgument", wrongKey.Stderr, StringComparison.Ordinal);
         Assert.Equal(6, noSocket.ExitCode);
         Assert.Contains("no such socket", noSocket.Stderr, StringComparison.Ordinal);

@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+
+namespace Trousseau.Cli;
+
+/// <summary>
+/// Turns the parser's errors into clectl's one line: the errors, a "did you mean" when an unknown command or option
+/// is close to a known one, and the help to read.
+/// </summary>
+internal static class ParseErrors
+{
+    public static string Describe(ParseResult parse)
+    {
+        var path = Path(parse.CommandResult);
+        var unmatched = parse.UnmatchedTokens;
+        var messages = parse.Errors
+            .Select(e => e.Message.ReplaceLineEndings(" "))
+            .Where(message => !unmatched.Any(token => message.Contains($"'{token}'", StringComparison.Ordinal)))
+            .ToList();
+        if (unmatched.Count > 0)
+        {
+            // The first unknown word is the mistake; those after it are usually its own arguments.
+            var token = unmatched[0];
+            var suggestions = Suggest(token, Candidates(parse.CommandResult, token)).Select(c => $"'{c}'").ToList();
+            var kind = token.StartsWith('-') ? "Unknown option" : parse.CommandResult.Command.Subcommands.Count > 0 ? "Unknown command" : "Unexpected argument";
+            messages.Insert(0, $"{kind} '{token}' for '{path}'." + (suggestions.Count > 0 ? $" Did you mean {string.Join(" or ", suggestions)}?" : ""));
+        }
+
+        return $"{string.Join(" ", messages)} (see {path} --help)";
+    }
+
+    /// <summary>Known names within a small edit distance of <paramref name="token"/>, or starting with it.</summary>
+    private static IEnumerable<string> Suggest(string token, IEnumerable<string> candidates)
+    {
+        var typed = token.TrimStart('-');
+        if (typed.Length < 2)
+        {
+            return [];
+        }
+
+        var limit = typed.Length >= 6 ? 2 : 1;
+        return candidates
+            .Select(c => (Name: c, Distance: Distance(token, c)))
+            .Where(c => c.Distance <= limit || (c.Name.StartsWith(token, StringComparison.OrdinalIgnoreCase) && c.Name.Length > token.Length))
+            .OrderBy(c => c.Distance)
+            .ThenBy(c => c.Name, StringComparer.Ordinal)
+            .Select(c => c.Name)
+            .Distinct(StringComparer.Ordinal)
+            .Take(3);
+    }
+
+    private static IEnumerable<string> Candidates(CommandResult result, string token)
+    {
+        if (!token.StartsWith('-'))
+        {
+            return result.Command.Subcommands.Where(c => !c.Hidden).SelectMany(c => c.Aliases.Prepend(c.Name));
+        }
+
+        return OptionsInScope(result).Where(o => !o.Hidden).SelectMany(o => o.Aliases.Prepend(o.Name)).Where(name => name.StartsWith('-'));
+    }
+
+    /// <summary>The options a command takes: its own and the recursive ones of the commands above it.</summary>
+    public static IEnumerable<Option> OptionsInScope(CommandResult result)
+    {
+        var options = result.Command.Options.AsEnumerable();
+        for (var parent = result.Parent as CommandResult; parent is not null; parent = parent.Parent as CommandResult)
+        {
+            options = options.Concat(parent.Command.Options.Where(o => o.Recursive));
+        }
+
+        return options;
+    }
+
+    private static string Path(CommandResult result)
+    {
+        var names = new List<string>();
+        for (var current = result; current.Parent is CommandResult parent; current = parent)
+        {
+            names.Insert(0, current.Command.Name);
+        }
+
+        return string.Join(' ', names.Prepend("clectl"));
+    }
+
+    /// <summary>Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours, ignoring case.</summary>
+    private static int Distance(string a, string b)
+    {
+        a = a.ToLowerInvariant();
+        b = b.ToLowerInvariant();
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return d[a.Length, b.Length];
+    }
+}

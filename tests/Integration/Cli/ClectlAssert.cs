@@ -1,0 +1,20 @@
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>What every clectl run promises: exit 0, or the documented exit code with one line on stderr and nothing on stdout.</summary>
+internal static class ClectlAssert
+{
+    public static void Ok(ProcessResult result) =>
+        Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
+
+    /// <summary>Asserts the exit code and the one-line error; returns that line.</summary>
+    public static string Fails(ProcessResult result, int exitCode)
+    {
+        Assert.True(result.ExitCode == exitCode, $"expected exit {exitCode}, got {result.ExitCode}: {result.Stderr}");
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("clectl: ", line, StringComparison.Ordinal);
+        Assert.Empty(result.Stdout);
+        return line;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary><c>clectl kms</c> against trousseaud's KMS socket: the pipe from encrypt to decrypt, the default socket, exit codes.</summary>
+[Collection(ClectlAgainstOneServer.Name)]
+public sealed class CliKmsTests(ClectlFixture fixture)
+{
+    [Fact]
+    public async Task Encrypt_output_pipes_into_decrypt_with_the_data_directory_socket()
+    {
+        var result = await fixture.Clectl.ShellAsync("bash", "set -o pipefail; printf hi | clectl kms encrypt | clectl kms decrypt");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal("hi", result.Stdout);
+    }
+
+    [Fact]
+    public async Task Encrypt_prints_the_key_id_and_ciphertext_on_one_line_or_as_json_or_yaml_which_decrypt_reads()
+    {
+        var line = await fixture.Clectl.RunWithInputAsync("secret-dek", "kms", "encrypt");
+        var json = await fixture.Clectl.RunWithInputAsync("secret-dek", "kms", "encrypt", "-o", "json");
+        var yaml = await fixture.Clectl.RunWithInputAsync("secret-dek", "kms", "encrypt", "-o", "yaml");
+
+        ClectlAssert.Ok(line);
+        using var document = JsonDocument.Parse(json.Stdout);
+        var keyId = document.RootElement.GetProperty("keyId").GetString()!;
+        var ciphertext = document.RootElement.GetProperty("ciphertext").GetString()!;
+        Assert.Matches($"^{keyId} [A-Za-z0-9+/]+=*\n$", line.Stdout);
+        Assert.StartsWith($"keyId: {keyId}\nciphertext: ", yaml.Stdout, StringComparison.Ordinal);
+        foreach (var encrypted in new[] { line.Stdout, json.Stdout, yaml.Stdout })
+        {
+            Assert.Equal("secret-dek", (await fixture.Clectl.RunWithInputAsync(encrypted, "kms", "decrypt")).Stdout);
+        }
+
+        Assert.Equal("secret-dek", (await fixture.Clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--key-id", keyId, "--socket", fixture.KmsSocket)).Stdout);
+    }
+
+    [Fact]
+    public async Task Input_the_plugin_refuses_exits_2()
+    {
+        var encrypted = await fixture.Clectl.RunWithInputAsync("dek", "kms", "encrypt");
+        var ciphertext = encrypted.Stdout.Trim().Split(' ')[^1];
+
+        var wrongKey = ClectlAssert.Fails(await fixture.Clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--key-id", "not-issued"), 2);
+        var notOurs = ClectlAssert.Fails(await fixture.Clectl.RunWithInputAsync("local-key " + Convert.ToBase64String(new byte[48]), "kms", "decrypt"), 2);
+        ClectlAssert.Fails(await fixture.Clectl.RunWithInputAsync("local-key not*base64", "kms", "decrypt"), 2);
+        ClectlAssert.Fails(await fixture.Clectl.RunWithInputAsync(ciphertext, "kms", "decrypt"), 2);
+        ClectlAssert.Fails(await fixture.Clectl.RunWithInputAsync("", "kms", "encrypt"), 2);
+
+        Assert.Contains("InvalidArgument", wrongKey, StringComparison.Ordinal);
+        Assert.Contains("InvalidArgument", notOurs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_socket_nobody_serves_exits_6_and_names_it()
+    {
+        var home = fixture.NewDirectory();
+        var elsewhere = Path.Combine(fixture.NewDirectory(), "absent.sock");
+
+        var defaulted = ClectlAssert.Fails(await fixture.Clectl.With(("TROUSSEAU_HOME", home)).RunAsync("kms", "status"), 6);
+        var named = ClectlAssert.Fails(await fixture.Clectl.RunAsync("kms", "status", "--socket", elsewhere), 6);
+
+        Assert.Contains(Path.Combine(home, "kms.sock"), defaulted, StringComparison.Ordinal);
+        Assert.Contains(elsewhere, named, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Socket_help_names_the_data_directory_default()
+    {
+        var help = await fixture.Clectl.RunAsync("kms", "status", "--help");
+
+        ClectlAssert.Ok(help);
+        Assert.Contains("kms.sock in trousseaud's data directory, $TROUSSEAU_HOME, else ./.trousseau", help.Stdout.ReplaceLineEndings(" "), StringComparison.Ordinal);
+        Assert.DoesNotContain("/var/run", help.Stdout, StringComparison.Ordinal);
+    }
+}

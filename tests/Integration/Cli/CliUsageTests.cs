@@ -1,0 +1,64 @@
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>clectl's help, its usage errors (exit 2) and its suggestions, without any server.</summary>
+public sealed class CliUsageTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly ClectlRunner _clectl;
+
+    public CliUsageTests() =>
+        _clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Bare_clectl_prints_the_help_and_exits_0()
+    {
+        var result = await _clectl.RunAsync();
+
+        ClectlAssert.Ok(result);
+        Assert.Contains("Usage:", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("completion", result.Stdout, StringComparison.Ordinal);
+        Assert.Empty(result.Stderr);
+    }
+
+    [Fact]
+    public async Task A_command_group_alone_prints_its_help_and_exits_0()
+    {
+        var result = await _clectl.RunAsync("secret");
+
+        ClectlAssert.Ok(result);
+        Assert.Contains("clectl secret [command] [options]", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_shows_the_output_formats_in_lower_case()
+    {
+        var result = await _clectl.RunAsync("secret", "get", "--help");
+
+        ClectlAssert.Ok(result);
+        Assert.Contains("-o, --output <table|json|yaml>", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_output_format_exits_2_naming_the_valid_ones()
+    {
+        var line = ClectlAssert.Fails(await _clectl.RunAsync("secret", "list", "-o", "xml"), 2);
+
+        Assert.Contains("'xml' is not an output format; use -o table, -o json or -o yaml.", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("secert list", "Unknown command 'secert' for 'clectl'. Did you mean 'secret'?")]
+    [InlineData("secret crate db", "Unknown command 'crate' for 'clectl secret'. Did you mean 'create'?")]
+    [InlineData("secret create db --from-litral k=v", "Unknown option '--from-litral' for 'clectl secret create'. Did you mean '--from-literal'?")]
+    [InlineData("kms stauts", "Unknown command 'stauts' for 'clectl kms'. Did you mean 'status'?")]
+    public async Task Unknown_commands_and_options_exit_2_with_did_you_mean(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
+    }
+}
