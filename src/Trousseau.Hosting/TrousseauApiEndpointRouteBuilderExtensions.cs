@@ -27,6 +27,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         var api = endpoints.MapGroup("/v1");
         api.AddEndpointFilter<ApiAuthenticationFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
+        api.AddEndpointFilter<RequestTargetFilter>();
 
         api.MapPost("/secrets", SecretEndpoints.CreateAsync);
         api.MapGet("/secrets", SecretEndpoints.ListAsync);

@@ -47,8 +47,13 @@ internal sealed record DecryptedBody(string Plaintext);
 
 internal sealed record ProblemBody(string? Type, string? Title, int? Status, string? Detail);
 
+// Camel-case names as the web defaults, but read strictly: exact property names, numbers only as JSON numbers, and
+// a property given twice is an error rather than "the last one wins".
 [JsonSourceGenerationOptions(
     JsonSerializerDefaults.Web,
+    PropertyNameCaseInsensitive = false,
+    NumberHandling = JsonNumberHandling.Strict,
+    AllowDuplicateProperties = false,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CreateSecretBody))]
 [JsonSerializable(typeof(UpdateSecretBody))]

@@ -20,9 +20,7 @@ internal static class ApiProblems
         InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, "Invalid ciphertext", e.Message, ProblemTypes.InvalidCiphertext),
         AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, "Forbidden", e.Message, ProblemTypes.Forbidden),
         DependencyUnavailableException e => Problem(StatusCodes.Status503ServiceUnavailable, "Dependency unavailable", e.Message, ProblemTypes.Unavailable),
-        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
-            Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", "The request body exceeds the limit.", ProblemTypes.TooLarge),
-        BadHttpRequestException e => Problem(e.StatusCode, "Bad request", e.Message, ProblemTypes.InvalidInput),
+        BadHttpRequestException e => BodyRejected(e.StatusCode, e.Message),
         _ => throw new InvalidOperationException("Not a Trousseau API error.", exception),
     };
 
@@ -37,8 +35,18 @@ internal static class ApiProblems
 
     public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, ProblemTypes.NotFound);
 
+    public static IResult BodyTooLarge() =>
+        Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", "The request body exceeds the limit.", ProblemTypes.TooLarge);
+
+    /// <summary>A request body the server would not read to the end: too large, too slow or malformed framing.</summary>
+    /// <param name="status">The server's status for it: 413, 408 or 400.</param>
+    /// <param name="reason">The server's message, which names the fault and never the body's content.</param>
+    public static IResult BodyRejected(int status, string reason) => status == StatusCodes.Status413PayloadTooLarge
+        ? BodyTooLarge()
+        : Problem(status, "Bad request", $"The request body could not be read: {reason}", ProblemTypes.InvalidInput);
+
     public static IResult UnsupportedMediaType() =>
-        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json.", ProblemTypes.InvalidInput);
+        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
 
     private static IResult Problem(int status, string title, string detail, string type) =>
         Results.Problem(detail: detail, statusCode: status, title: title, type: type);

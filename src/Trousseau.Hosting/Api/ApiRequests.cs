@@ -5,18 +5,22 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Trousseau.Hosting.Api;
 
 /// <summary>Reads and checks what a request sends: its JSON body (bounded) and its <c>If-Match</c> revision.</summary>
 internal static class ApiRequests
 {
-    /// <summary>The body, or an error result: 415 for a non-JSON type, 413 when too large, 400 when malformed.</summary>
+    /// <summary>
+    /// The body, or an error result: 415 unless the type is <c>application/json</c> in UTF-8, 413 when too large,
+    /// 400 when the JSON does not match <paramref name="typeInfo"/> or the transfer framing is malformed.
+    /// </summary>
     public static async Task<(T? Body, IResult? Error)> ReadJsonAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo)
         where T : class
     {
         var request = context.Request;
-        if (request.ContentType is { } contentType && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        if (!IsUtf8Json(request.ContentType))
         {
             return (null, ApiProblems.UnsupportedMediaType());
         }
@@ -24,7 +28,7 @@ internal static class ApiRequests
         var limit = context.RequestServices.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.MaxRequestBodyBytes;
         if (request.ContentLength > limit)
         {
-            return (null, ApiProblems.FromException(new BadHttpRequestException("too large", StatusCodes.Status413PayloadTooLarge)));
+            return (null, ApiProblems.BodyTooLarge());
         }
 
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
@@ -39,7 +43,17 @@ internal static class ApiRequests
         }
         catch (JsonException e)
         {
-            return (null, ApiProblems.Invalid($"The request body is not valid JSON for this route: {Describe(e)}"));
+            return (null, ApiProblems.Invalid($"The request body is not valid JSON for this route: {Describe(e)} Each property is spelled as documented (case-sensitive), appears once and has the documented JSON type."));
+        }
+        catch (BadHttpRequestException e)
+        {
+            return (null, ApiProblems.BodyRejected(e.StatusCode, e.Message));
+        }
+        catch (IOException e)
+        {
+            // Kestrel reports some malformed framing as a plain IOException rather than a BadHttpRequestException:
+            // a chunk size of 2^31 or more overflows ("Bad chunk size data.").
+            return (null, ApiProblems.BodyRejected(StatusCodes.Status400BadRequest, e.Message));
         }
     }
 
@@ -65,6 +79,14 @@ internal static class ApiRequests
 
         return false;
     }
+
+    // application/json, whose only parameter may be charset=utf-8 (RFC 8259, section 8.1: JSON is UTF-8).
+    private static bool IsUtf8Json(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
+        && mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        && mediaType.Parameters.All(p =>
+            p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase)
+            && HeaderUtilities.RemoveQuotes(p.Value).Equals("utf-8", StringComparison.OrdinalIgnoreCase));
 
     // The serializer's message names the JSON path and position but never echoes values; keep only that part.
     private static string Describe(JsonException e) =>

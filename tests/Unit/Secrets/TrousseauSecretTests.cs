@@ -115,6 +115,8 @@ public sealed class TrousseauSecretTests : IDisposable
     [InlineData("trailing/")]
     [InlineData("has space")]
     [InlineData("dot..ok-but-ends-with.")]
+    [InlineData("tmp/../prod/db")]
+    [InlineData("tmp//db")]
     public async Task Bad_names_are_refused_and_nothing_is_stored(string name)
     {
         var error = await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync(name, SecretType.Opaque, Data(("k", "v"))));
