@@ -16,7 +16,14 @@ internal static class HealthCommand
             HttpResponseMessage response;
             try
             {
-                response = await http.GetAsync(new Uri("readyz", UriKind.Relative), cancellationToken);
+                // The token, when clectl has one, lets the server show each check's details.
+                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("readyz", UriKind.Relative));
+                if (connection.Token is { } token)
+                {
+                    request.Headers.Authorization = new("Bearer", token);
+                }
+
+                response = await http.SendAsync(request, cancellationToken);
             }
             catch (HttpRequestException e)
             {

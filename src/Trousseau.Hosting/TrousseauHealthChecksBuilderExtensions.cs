@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Trousseau;
 using Trousseau.Hosting.Internal;
 
@@ -17,27 +18,20 @@ public static class TrousseauHealthChecksBuilderExtensions
     /// <summary>The tag both checks carry, so that a readiness endpoint can select them.</summary>
     public const string Tag = "trousseau";
 
-    /// <summary>Adds one check for the key provider and one for the store, tagged <see cref="Tag"/>.</summary>
+    /// <summary>
+    /// Adds one check for the key provider and one for the store, tagged <see cref="Tag"/>. Both answer from a background
+    /// monitor that checks each dependency every 5 seconds, so that a probe never calls Vault or etcd itself.
+    /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <returns>The builder.</returns>
     public static IHealthChecksBuilder AddTrousseau(this IHealthChecksBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton<DependencyStateLog>();
+        builder.Services.TryAddSingleton<DependencyMonitor>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DependencyMonitor>(sp => sp.GetRequiredService<DependencyMonitor>()));
         return builder
-            .Add(new HealthCheckRegistration(KeyProviderCheckName, sp => KeyProviderCheck(sp), HealthStatus.Unhealthy, [Tag]))
-            .Add(new HealthCheckRegistration(StoreCheckName, sp => StoreCheck(sp), HealthStatus.Unhealthy, [Tag]));
-    }
-
-    private static DependencyHealthCheck KeyProviderCheck(IServiceProvider services)
-    {
-        var provider = services.GetRequiredService<IKeyProvider>();
-        return new DependencyHealthCheck(DependencyStateLog.KeyProviderName(provider), provider.CheckHealthAsync, services.GetRequiredService<DependencyStateLog>());
-    }
-
-    private static DependencyHealthCheck StoreCheck(IServiceProvider services)
-    {
-        var store = services.GetRequiredService<ISecretStore>();
-        return new DependencyHealthCheck(DependencyStateLog.StoreName(store), store.CheckHealthAsync, services.GetRequiredService<DependencyStateLog>());
+            .Add(new HealthCheckRegistration(KeyProviderCheckName, sp => new DependencyHealthCheck(() => sp.GetRequiredService<DependencyMonitor>().KeyProvider), HealthStatus.Unhealthy, [Tag]))
+            .Add(new HealthCheckRegistration(StoreCheckName, sp => new DependencyHealthCheck(() => sp.GetRequiredService<DependencyMonitor>().Store), HealthStatus.Unhealthy, [Tag]));
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Trousseau.Hosting.Api;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -12,8 +13,11 @@ namespace Microsoft.AspNetCore.Builder;
 public static class TrousseauHealthEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>GET /healthz</c> (200 while the process lives) and <c>GET /readyz</c> (200 or 503, with a JSON entry per
-    /// check tagged <see cref="TrousseauHealthChecksBuilderExtensions.Tag"/>). Neither needs authentication.
+    /// Maps <c>GET /healthz</c> (200 while the process lives; it asks no dependency) and <c>GET /readyz</c> (200 or 503,
+    /// with a JSON entry per check tagged <see cref="TrousseauHealthChecksBuilderExtensions.Tag"/>, answered from the
+    /// background monitor's last result). Neither needs authentication; each check's description (which may name
+    /// addresses, paths and key ids) is shown only to a caller that presents the API token, or to a loopback caller
+    /// when the API's authentication mode is <c>none</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>The endpoint route builder.</returns>
@@ -31,6 +35,7 @@ public static class TrousseauHealthEndpointRouteBuilderExtensions
 
     private static async Task WriteAsync(HttpContext context, HealthReport report)
     {
+        var showDetails = HealthDetailsAccess.IsAllowed(context);
         context.Response.ContentType = "application/json";
         context.Response.Headers.CacheControl = "no-store";
         var writer = new Utf8JsonWriter(context.Response.BodyWriter);
@@ -43,7 +48,11 @@ public static class TrousseauHealthEndpointRouteBuilderExtensions
             {
                 writer.WriteStartObject(name);
                 writer.WriteString("status", Status(entry.Status));
-                writer.WriteString("description", entry.Description);
+                if (showDetails)
+                {
+                    writer.WriteString("description", entry.Description);
+                }
+
                 writer.WriteNumber("durationMs", Math.Round(entry.Duration.TotalMilliseconds, 1));
                 writer.WriteEndObject();
             }

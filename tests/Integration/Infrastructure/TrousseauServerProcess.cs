@@ -1,3 +1,4 @@
+using System.Net;
 using System.Diagnostics;
 using System.Text;
 
@@ -94,6 +95,19 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         _process.Dispose();
         Http.Dispose();
     }
+
+    /// <summary>
+    /// Waits until <c>/readyz</c> answers <paramref name="expected"/>: readiness follows the background check of the
+    /// dependencies, so it may lag a change by up to that check's interval.
+    /// </summary>
+    public Task WaitForReadinessAsync(HttpStatusCode expected) =>
+        Eventually.HoldsAsync(
+            async () =>
+            {
+                using var ready = await Http.GetAsync(new Uri(BaseAddress, "readyz"));
+                return ready.StatusCode == expected;
+            },
+            () => $"/readyz did not answer {(int)expected}:\n{Log}");
 
     private async Task WaitUntilLiveAsync(string probe)
     {

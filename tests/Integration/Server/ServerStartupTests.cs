@@ -189,7 +189,9 @@ public sealed class ServerStartupTests : IDisposable
 
         await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--config", file, "--Trousseau:Store=memory"]);
 
-        using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
+        request.Headers.Authorization = new("Bearer", (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+        using var ready = await server.Http.SendAsync(request);
         using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
         Assert.Contains("memory", report.RootElement.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.OrdinalIgnoreCase);
         Assert.False(File.Exists(_temp.Combine("data", "store.db")));

@@ -122,7 +122,9 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         _vault.PutKv(ConfigPath, new JsonObject { ["Store"] = "memory", ["DataKeys"] = new JsonObject { ["MaxUses"] = "1000" } });
 
         await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Store=sqlite", $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
-        using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
+        request.Headers.Authorization = new("Bearer", (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+        using var ready = await server.Http.SendAsync(request);
         using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
 
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);

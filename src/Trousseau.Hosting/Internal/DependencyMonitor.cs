@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Hosting;
+
+namespace Trousseau.Hosting.Internal;
+
+/// <summary>
+/// Asks the key provider and the store for their health in the background, every <see cref="Interval"/>, so that
+/// readiness probes answer from memory: however often <c>/readyz</c> is called, and however long a dependency stays
+/// down, it costs at most one check per dependency per interval. A state change is logged once.
+/// </summary>
+internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore store, DependencyStateLog stateLog, TimeProvider time) : BackgroundService
+{
+    /// <summary>How often each dependency is checked; also the most a readiness answer lags behind.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long one check may take before the dependency counts as unavailable.</summary>
+    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(4);
+
+    private static readonly DependencyHealth NotCheckedYet = DependencyHealth.Unhealthy("not checked yet");
+
+    // Replaced whole, so that a reader on another thread never sees half of an update.
+    private volatile Results _last = new(NotCheckedYet, NotCheckedYet);
+
+    /// <summary>The key provider's health as last checked.</summary>
+    public DependencyHealth KeyProvider => _last.KeyProvider;
+
+    /// <summary>The store's health as last checked.</summary>
+    public DependencyHealth Store => _last.Store;
+
+    /// <summary>Checks once before the host goes on starting, so that the first readiness answer is already real.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await CheckAllAsync(cancellationToken).ConfigureAwait(false);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            await CheckAllAsync(stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CheckAllAsync(CancellationToken cancellationToken)
+    {
+        var providerCheck = CheckAsync(provider.CheckHealthAsync, cancellationToken);
+        var storeCheck = CheckAsync(store.CheckHealthAsync, cancellationToken);
+        var results = new Results(await providerCheck.ConfigureAwait(false), await storeCheck.ConfigureAwait(false));
+        _last = results;
+        stateLog.Observe(DependencyStateLog.KeyProviderName(provider), results.KeyProvider);
+        stateLog.Observe(DependencyStateLog.StoreName(store), results.Store);
+    }
+
+    private static async Task<DependencyHealth> CheckAsync(Func<CancellationToken, ValueTask<DependencyHealth>> check, CancellationToken stoppingToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(CheckTimeout);
+        try
+        {
+            return await check(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return DependencyHealth.Unhealthy($"no answer within {CheckTimeout.TotalSeconds:0} s");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Whatever a dependency throws, readiness reports it; the monitor itself never stops.
+            return DependencyHealth.Unhealthy(e.Message);
+        }
+    }
+
+    private sealed record Results(DependencyHealth KeyProvider, DependencyHealth Store);
+}

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>/readyz tells what a probe needs without costing a dependency call per hit, and details only to the token's holder.</summary>
+public sealed class ReadinessTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Readiness_answers_from_the_background_check_so_probes_never_call_vault_themselves()
+    {
+        // A "Vault" that accepts connections and closes them at once, counting each.
+        using var vault = new TcpListener(IPAddress.Loopback, 0);
+        vault.Start();
+        var connections = 0;
+        var accepting = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var client = await vault.AcceptTcpClientAsync();
+                Interlocked.Increment(ref connections);
+            }
+        });
+
+        await using var server = await TrousseauServerProcess.StartAsync(
+            _temp.Combine("data"),
+            ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address=http://127.0.0.1:{((IPEndPoint)vault.LocalEndpoint).Port}", "--Trousseau:Vault:Auth:Token=t"]);
+        await Eventually.HoldsAsync(() => Volatile.Read(ref connections) > 0);
+
+        var before = Volatile.Read(ref connections);
+        for (var i = 0; i < 60; i++)
+        {
+            using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        }
+
+        // Sixty probes; at most one background round (with its retries) can fall inside them.
+        Assert.InRange(Volatile.Read(ref connections) - before, 0, 6);
+
+        using var live = await server.Http.GetAsync(new Uri(server.BaseAddress, "healthz"));
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.False(accepting.IsFaulted);
+    }
+
+    [Fact]
+    public async Task Check_details_are_shown_only_to_a_caller_with_the_api_token()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+
+        var anonymous = await ReadyAsync(server, token: null);
+        var withToken = await ReadyAsync(server, (await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim());
+        var withWrongToken = await ReadyAsync(server, "not-the-token");
+
+        foreach (var report in new[] { anonymous, withWrongToken })
+        {
+            Assert.Equal("healthy", report.GetProperty("checks").GetProperty("key-provider").GetProperty("status").GetString());
+            Assert.False(report.GetProperty("checks").GetProperty("key-provider").TryGetProperty("description", out _));
+            Assert.DoesNotContain("local-", report.GetRawText(), StringComparison.Ordinal);
+            Assert.DoesNotContain(dataDir, report.GetRawText(), StringComparison.Ordinal);
+        }
+
+        Assert.Contains("current key local-", withToken.GetProperty("checks").GetProperty("key-provider").GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Contains(dataDir, withToken.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
+    private static async Task<JsonElement> ReadyAsync(TrousseauServerProcess server, string? token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
+        if (token is not null)
+        {
+            request.Headers.Authorization = new("Bearer", token);
+        }
+
+        using var response = await server.Http.SendAsync(request);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return document.RootElement.Clone();
+    }
+}
