@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Trousseau.Vault.Internal;
 
@@ -9,26 +11,33 @@ namespace Trousseau.Vault;
 
 /// <summary>
 /// A key provider backed by a HashiCorp Vault Transit key: wrapping is Transit encrypt, unwrapping Transit decrypt,
-/// rotation Transit rotate. The key id names the Transit key's identity (address, mount, name and the creation
-/// time of its first version, hashed) and its latest version, for example <c>vault-5be1c0a2d4f3e6b7-v3</c>, so
-/// a deleted and recreated key never repeats an id. Key facts are cached briefly; a wrap that reports a newer
-/// version refreshes them at once.
+/// rotation Transit rotate. The key id names the Transit key and its latest version, for example
+/// <c>vault-5be1c0a2d4f3e6b7-v3</c>: the hex is a hash of the key's path in Vault (namespace, mount and name, with
+/// the slashes around them dropped) and of the creation time Vault lists for that version. It never depends on how
+/// Vault's address or the mount is written nor on which older versions Vault still lists, and a key deleted and
+/// recreated does not repeat an id. Unwrapping trusts Vault, which authenticates its own ciphertext: a key id is
+/// accepted when it has this form and names the version of the ciphertext (<c>vault:vN:</c>), as every key id this
+/// provider ever issued does. Key facts are cached briefly; a wrap that reports a newer version refreshes them at once.
 /// </summary>
 public sealed class VaultTransitKeyProvider : IKeyProvider
 {
     /// <summary>The provider id written into envelopes.</summary>
     public const string ProviderName = "vault";
 
+    private const string KeyIdPrefix = "vault-";
+    private const int KeyIdHexLength = 16;
     private static readonly TimeSpan KeyCacheDuration = TimeSpan.FromSeconds(10);
+    private static readonly SearchValues<char> LowerHexDigits = SearchValues.Create("0123456789abcdef");
 
     private readonly VaultHttp _http;
     private readonly VaultTokenSource _tokens;
     private readonly VaultOptions _options;
     private readonly TimeProvider _time;
     private readonly string _keyPath;
+    private readonly string _identityPath;
     private static readonly TimeSpan HealthReuse = TimeSpan.FromSeconds(10);
 
-    private CurrentKey? _current;
+    private KeyFacts? _facts;
     private HealthAt? _healthy;
 
     internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time)
@@ -38,6 +47,10 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         _options = options.Value;
         _time = time;
         _keyPath = $"v1/{_options.TransitMount.Trim('/')}";
+
+        // The key's path as Vault resolves it: a namespace header and a mount prefix name the same place.
+        var mountPath = $"{_options.Namespace}/{_options.TransitMount}".Split('/', StringSplitOptions.RemoveEmptyEntries);
+        _identityPath = $"{string.Join('/', mountPath)}/keys/{_options.KeyName}";
     }
 
     /// <inheritdoc />
@@ -45,7 +58,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
 
     /// <inheritdoc />
     public async ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) =>
-        (await CurrentAsync(cancellationToken).ConfigureAwait(false)).Key;
+        (await FactsAsync(cancellationToken).ConfigureAwait(false)).Current;
 
     /// <inheritdoc />
     public async ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
@@ -55,8 +68,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
             cancellationToken).ConfigureAwait(false);
         var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("encrypt");
         var version = ParseVersion(ciphertext) ?? throw Malformed("encrypt");
-        var current = await CurrentAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
-        return new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(ciphertext));
+        var facts = await FactsAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
+        return new WrappedKey(KeyId(facts.Created, version), version, Encoding.ASCII.GetBytes(ciphertext));
     }
 
     /// <inheritdoc />
@@ -64,10 +77,15 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     {
         ArgumentNullException.ThrowIfNull(wrapped);
         var ciphertext = Encoding.ASCII.GetString(wrapped.Ciphertext.Span);
-        var current = await CurrentAsync(cancellationToken).ConfigureAwait(false);
-        if (ParseVersion(ciphertext) is not { } version || version != wrapped.KeyVersion || wrapped.KeyId != KeyId(current.Identity, version))
+        if (ParseVersion(ciphertext) is not { } version)
         {
-            throw new InvalidCiphertextException($"The key id '{Shorten(wrapped.KeyId)}' was not issued for Vault Transit key '{_options.KeyName}'.");
+            throw new InvalidCiphertextException("The wrapped key is not Vault Transit ciphertext (vault:vN:...).");
+        }
+
+        // Vault authenticates the ciphertext and the version in its prefix: the key id only has to agree with them.
+        if (version != wrapped.KeyVersion || !NamesVersion(wrapped.KeyId, version))
+        {
+            throw new InvalidCiphertextException($"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not a Vault Transit key id for version {version}, the version that made this ciphertext.");
         }
 
         VaultAnswer<TransitPlaintextResponse> answer;
@@ -104,10 +122,10 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         ArgumentNullException.ThrowIfNull(plaintexts);
         var items = plaintexts.Select(p => new TransitBatchItem(Plaintext: Convert.ToBase64String(p.Span))).ToList();
         var results = await BatchAsync("encrypt", items, plaintexts.Count, cancellationToken).ConfigureAwait(false);
-        var current = await CurrentAsync(cancellationToken, refreshBelow: results.Select(r => r.Ciphertext is null ? 0 : ParseVersion(r.Ciphertext) ?? 0).DefaultIfEmpty(0u).Max()).ConfigureAwait(false);
+        var facts = await FactsAsync(cancellationToken, refreshBelow: results.Select(r => r.Ciphertext is null ? 0 : ParseVersion(r.Ciphertext) ?? 0).DefaultIfEmpty(0u).Max()).ConfigureAwait(false);
         return results.Select(r => r.Error is { } error || r.Ciphertext is null || ParseVersion(r.Ciphertext) is not { } version
             ? new VaultBatchResult<WrappedKey>(default, r.Error ?? "Vault returned no ciphertext for this item")
-            : new VaultBatchResult<WrappedKey>(new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(r.Ciphertext)), null)).ToList();
+            : new VaultBatchResult<WrappedKey>(new WrappedKey(KeyId(facts.Created, version), version, Encoding.ASCII.GetBytes(r.Ciphertext)), null)).ToList();
     }
 
     /// <summary>Unwraps many values in one Transit call, with Vault's errors per item (a tampered item fails alone).</summary>
@@ -148,8 +166,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
 
         var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("rewrap");
         var version = ParseVersion(ciphertext) ?? throw Malformed("rewrap");
-        var current = await CurrentAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
-        return new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(ciphertext));
+        var facts = await FactsAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
+        return new WrappedKey(KeyId(facts.Created, version), version, Encoding.ASCII.GetBytes(ciphertext));
     }
 
     /// <summary>Has Vault generate a 256-bit data key (Transit datakey/plaintext): the key and its wrapped form.</summary>
@@ -162,8 +180,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
             cancellationToken).ConfigureAwait(false);
         var data = answer.Value?.Data ?? throw Malformed("datakey");
         var version = ParseVersion(data.Ciphertext) ?? throw Malformed("datakey");
-        var current = await CurrentAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
-        return (Convert.FromBase64String(data.Plaintext ?? throw Malformed("datakey")), new WrappedKey(KeyId(current.Identity, version), version, Encoding.ASCII.GetBytes(data.Ciphertext)));
+        var facts = await FactsAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
+        return (Convert.FromBase64String(data.Plaintext ?? throw Malformed("datakey")), new WrappedKey(KeyId(facts.Created, version), version, Encoding.ASCII.GetBytes(data.Ciphertext)));
     }
 
     /// <inheritdoc />
@@ -172,7 +190,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         await CallAsync(
             token => _http.SendAsync<object, object>(HttpMethod.Post, $"{_keyPath}/keys/{_options.KeyName}/rotate", null, null, null, token, cancellationToken),
             cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _current, null);
+        Volatile.Write(ref _facts, null);
         return await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -244,23 +262,31 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         return results;
     }
 
-    private async ValueTask<(string Identity, KeyInfo Key)> CurrentAsync(CancellationToken cancellationToken, uint refreshBelow = 0)
+    /// <summary>The key's latest version and each listed version's creation time, read at most every 10 s.</summary>
+    private async ValueTask<KeyFacts> FactsAsync(CancellationToken cancellationToken, uint refreshBelow = 0)
     {
-        var cached = Volatile.Read(ref _current);
-        if (cached is not null && cached.Key.Version >= refreshBelow && _time.GetElapsedTime(cached.At) < KeyCacheDuration)
+        var cached = Volatile.Read(ref _facts);
+        if (cached is not null && cached.Current.Version >= refreshBelow && _time.GetElapsedTime(cached.At) < KeyCacheDuration)
         {
-            return (cached.Identity, cached.Key);
+            return cached;
         }
 
         var answer = await CallAsync(
             token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken),
             cancellationToken).ConfigureAwait(false);
         var key = answer.Value?.Data ?? throw Malformed("keys");
-        var firstVersion = key.Keys is { } versions && versions.TryGetValue("1", out var created) ? created.ToString() : "";
-        var identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{_options.Address}|{_options.Namespace}|{_options.TransitMount}|{_options.KeyName}|{firstVersion}")))[..16];
-        var info = new KeyInfo(KeyId(identity, key.LatestVersion), key.LatestVersion);
-        Volatile.Write(ref _current, new CurrentKey(identity, info, _time.GetTimestamp()));
-        return (identity, info);
+        var created = new Dictionary<uint, string>();
+        foreach (var (name, entry) in key.Keys ?? [])
+        {
+            if (uint.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+            {
+                created[version] = CreationTime(entry);
+            }
+        }
+
+        var facts = new KeyFacts(new KeyInfo(KeyId(created, key.LatestVersion), key.LatestVersion), created, _time.GetTimestamp());
+        Volatile.Write(ref _facts, facts);
+        return facts;
     }
 
     /// <summary>Runs a call with the current token; on 403 drops the token, logs in again and retries once.</summary>
@@ -304,7 +330,33 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         }
     }
 
-    private static string KeyId(string identity, uint version) => string.Create(CultureInfo.InvariantCulture, $"vault-{identity}-v{version}");
+    /// <summary>
+    /// <c>vault-</c>, 16 hex digits of SHA-256 over the key's path and the version's creation time (empty when Vault
+    /// lists none, as for versions it archived), <c>-v</c> and the version.
+    /// </summary>
+    private string KeyId(IReadOnlyDictionary<uint, string> creationTimes, uint version)
+    {
+        var created = creationTimes.GetValueOrDefault(version, "");
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{_identityPath}@{created}"));
+        return string.Create(CultureInfo.InvariantCulture, $"{KeyIdPrefix}{Convert.ToHexStringLower(hash)[..KeyIdHexLength]}-v{version}");
+    }
+
+    /// <summary>Whether <paramref name="keyId"/> has the form of every key id this provider issued, for <paramref name="version"/>.</summary>
+    private static bool NamesVersion(string keyId, uint version)
+    {
+        var suffix = string.Create(CultureInfo.InvariantCulture, $"-v{version}");
+        return keyId.Length == KeyIdPrefix.Length + KeyIdHexLength + suffix.Length
+            && keyId.StartsWith(KeyIdPrefix, StringComparison.Ordinal)
+            && keyId.EndsWith(suffix, StringComparison.Ordinal)
+            && !keyId.AsSpan(KeyIdPrefix.Length, KeyIdHexLength).ContainsAnyExcept(LowerHexDigits);
+    }
+
+    /// <summary>A version's creation time as Vault lists it: seconds for symmetric keys, <c>creation_time</c> for asymmetric ones.</summary>
+    private static string CreationTime(JsonElement entry) => entry.ValueKind switch
+    {
+        JsonValueKind.Object => entry.TryGetProperty("creation_time", out var time) ? time.GetRawText() : "",
+        _ => entry.GetRawText(),
+    };
 
     /// <summary>The N of <c>vault:vN:...</c>.</summary>
     private static uint? ParseVersion(string ciphertext)
@@ -321,9 +373,11 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     private static DependencyUnavailableException Malformed(string operation) =>
         new(VaultHttp.Dependency, $"Vault's answer to Transit {operation} is not what its API documents.");
 
-    private sealed record CurrentKey(string Identity, KeyInfo Key, long At);
+    /// <summary>What the read-key answer said: the current key, and each listed version's creation time.</summary>
+    private sealed record KeyFacts(KeyInfo Current, IReadOnlyDictionary<uint, string> Created, long At);
 
     private sealed record HealthAt(DependencyHealth Health, long At);
 
-    private static string Shorten(string value) => value.Length <= 80 ? value : value[..80] + "...";
+    private static string Printable(string keyId) =>
+        keyId.Length <= 80 && keyId.All(c => c is >= ' ' and <= '~') ? keyId : "(unprintable)";
 }

@@ -15,6 +15,7 @@ public sealed class KmsVaultTests : IAsyncLifetime, IDisposable
 
     private readonly TempDirectory _temp = new();
     private VaultTarget _vault = null!;
+    private string _keyName = null!;
     private TrousseauServerProcess _server = null!;
     private KmsPeer _peer = null!;
 
@@ -23,19 +24,9 @@ public sealed class KmsVaultTests : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         _vault = await VaultTarget.StartAsync();
-        var keyName = VaultTarget.UniqueKeyName();
-        await _vault.CreateKeyAsync(keyName);
-        var tokenFile = _temp.Combine("vault-token");
-        await File.WriteAllTextAsync(tokenFile, _vault.Token);
-        _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"),
-        [
-            "--Trousseau:KeyProvider=vault",
-            $"--Trousseau:Vault:Address={_vault.Address}",
-            $"--Trousseau:Vault:KeyName={keyName}",
-            $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
-            "--Trousseau:Kms:StatusCacheDuration=00:00:00",
-        ]);
-        _peer = KmsPeer.Start(Socket);
+        _keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(_keyName);
+        await StartAsync(_vault.Address);
     }
 
     public async Task DisposeAsync()
@@ -124,6 +115,80 @@ public sealed class KmsVaultTests : IAsyncLifetime, IDisposable
         Assert.True(create.ExitCode == 0, create.Stderr);
         Assert.Equal("vault-protected", read.Stdout);
         Assert.Contains("\"provider\": \"vault\"", status.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Key_ids_survive_a_respelled_vault_address_and_mount_and_the_previous_releases_key_ids_still_decrypt()
+    {
+        var status = Ok(await _peer.CallAsync(Status));
+        var encrypted = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var ciphertext = encrypted.GetProperty("ciphertext").GetString();
+        var keyId = encrypted.GetProperty("key_id").GetString();
+        var previous = PreviousVaultKeyIds.For(_vault.Address, null, "transit", _keyName, await _vault.ReadKeyAsync(_keyName), 1);
+
+        var changes = new (Uri Address, string Mount)[] { (await _vault.AlternateAddressAsync(), "transit"), (_vault.Address, "transit/"), (await _vault.AlternateAddressAsync(), "/transit/") };
+        foreach (var (address, mount) in changes)
+        {
+            await RestartAsync(address, mount);
+            var after = Ok(await _peer.CallAsync(Status));
+            var withCurrent = await _peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId });
+            var withPrevious = await _peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
+
+            Assert.Equal(status.GetProperty("key_id").GetString(), after.GetProperty("key_id").GetString());
+            Assert.Equal(Dek, Ok(withCurrent).GetProperty("plaintext").GetString());
+            Assert.Equal(Dek, Ok(withPrevious).GetProperty("plaintext").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Archiving_version_1_changes_no_key_id_and_current_and_previous_key_ids_decrypt_what_vault_still_allows()
+    {
+        var underVersion1 = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var rotate = await ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path).RunAsync("key", "rotate");
+        var underVersion2 = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var status = Ok(await _peer.CallAsync(Status));
+        var previous = PreviousVaultKeyIds.For(_vault.Address, null, "transit", _keyName, await _vault.ReadKeyAsync(_keyName), 2);
+
+        await _vault.ConfigureKeyAsync(_keyName, new Dictionary<string, string> { ["min_decryption_version"] = "2" });
+        await RestartAsync(_vault.Address);
+        var after = Ok(await _peer.CallAsync(Status));
+        var ciphertext = underVersion2.GetProperty("ciphertext").GetString();
+        var withCurrent = await _peer.CallAsync(Decrypt, new { ciphertext, key_id = underVersion2.GetProperty("key_id").GetString() });
+        var withPrevious = await _peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
+        var archived = await _peer.CallAsync(Decrypt, new { ciphertext = underVersion1.GetProperty("ciphertext").GetString(), key_id = underVersion1.GetProperty("key_id").GetString() });
+
+        Assert.True(rotate.ExitCode == 0, rotate.Stderr);
+        Assert.Equal(status.GetProperty("key_id").GetString(), after.GetProperty("key_id").GetString());
+        Assert.Equal(Dek, Ok(withCurrent).GetProperty("plaintext").GetString());
+        Assert.Equal(Dek, Ok(withPrevious).GetProperty("plaintext").GetString());
+        Assert.Equal("INVALID_ARGUMENT", archived.GetProperty("code").GetString());
+        Assert.Contains("disallowed by policy (too old)", archived.GetProperty("details").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts trousseaud as the KMS plugin over the test's Vault key, and the peer on its socket.</summary>
+    private async Task StartAsync(Uri address, string mount = "transit")
+    {
+        var tokenFile = _temp.Combine("vault-token");
+        await File.WriteAllTextAsync(tokenFile, _vault.Token);
+        _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"),
+        [
+            "--Trousseau:KeyProvider=vault",
+            $"--Trousseau:Vault:Address={address}",
+            $"--Trousseau:Vault:TransitMount={mount}",
+            $"--Trousseau:Vault:KeyName={_keyName}",
+            $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
+            "--Trousseau:Kms:StatusCacheDuration=00:00:00",
+        ]);
+        _peer = KmsPeer.Start(Socket);
+    }
+
+    /// <summary>Stops trousseaud as an operator's restart does (SIGTERM) and starts it with this Vault configuration.</summary>
+    private async Task RestartAsync(Uri address, string mount = "transit")
+    {
+        await _peer.DisposeAsync();
+        await _server.StopAsync();
+        await _server.DisposeAsync();
+        await StartAsync(address, mount);
     }
 
     private static System.Text.Json.JsonElement Ok(System.Text.Json.JsonElement result)

@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Vault;
@@ -54,6 +57,58 @@ internal sealed class VaultTarget : IAsyncDisposable
         using var http = Client();
         using var response = await http.PostAsync(new Uri($"v1/transit/keys/{name}", UriKind.Relative), JsonContent.Create(new { type = "aes256-gcm96" }));
         response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Reads a Transit key (<c>vault read transit/keys/NAME</c>): the answer's <c>data</c>.</summary>
+    public async Task<JsonElement> ReadKeyAsync(string name)
+    {
+        using var http = Client();
+        using var answer = JsonDocument.Parse(await http.GetStringAsync(new Uri($"v1/transit/keys/{name}", UriKind.Relative)));
+        return answer.RootElement.GetProperty("data").Clone();
+    }
+
+    /// <summary>Rotates a Transit key, as <c>vault write -f transit/keys/NAME/rotate</c> would.</summary>
+    public async Task RotateKeyAsync(string name)
+    {
+        using var http = Client();
+        using var response = await http.PostAsync(new Uri($"v1/transit/keys/{name}/rotate", UriKind.Relative), null);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>
+    /// Tunes a Transit key, as <c>vault write transit/keys/NAME/config min_decryption_version=2</c> would (the CLI
+    /// sends its values as strings, and so does this).
+    /// </summary>
+    public async Task ConfigureKeyAsync(string name, IReadOnlyDictionary<string, string> settings)
+    {
+        using var http = Client();
+        using var response = await http.PostAsync(new Uri($"v1/transit/keys/{name}/config", UriKind.Relative), JsonContent.Create(settings));
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Deletes a Transit key, as <c>vault delete transit/keys/NAME</c> would (after deletion_allowed=true).</summary>
+    public async Task DeleteKeyAsync(string name)
+    {
+        using var http = Client();
+        using var response = await http.DeleteAsync(new Uri($"v1/transit/keys/{name}", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>
+    /// This Vault's address spelled another way: <c>localhost</c> for a loopback IP and the reverse, or the IP
+    /// address a plain-HTTP host name resolves to.
+    /// </summary>
+    public async Task<Uri> AlternateAddressAsync()
+    {
+        var host = Address.Host switch
+        {
+            "127.0.0.1" or "[::1]" => "localhost",
+            "localhost" => "127.0.0.1",
+            var name when Address.Scheme == Uri.UriSchemeHttp && Address.HostNameType == UriHostNameType.Dns =>
+                (await Dns.GetHostAddressesAsync(name)).First(a => a.AddressFamily == AddressFamily.InterNetwork).ToString(),
+            _ => throw new InvalidOperationException($"Spelling Vault's address two ways needs a loopback or plain-HTTP address; {Address} is neither."),
+        };
+        return new UriBuilder(Address) { Host = host }.Uri;
     }
 
     public async ValueTask DisposeAsync()

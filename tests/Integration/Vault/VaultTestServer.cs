@@ -16,7 +16,9 @@ namespace Trousseau.Tests.Integration.Vault;
 /// <summary>
 /// A stand-in for HashiCorp Vault (no Vault binary can be installed here), on real Kestrel, following Vault's
 /// documented HTTP API: Transit (aes256-gcm96; ciphertext <c>vault:vN:</c> + base64 of nonce ‖ ciphertext ‖ tag;
-/// batch_input; rotate; min_decryption_version), token lookup-self and renew-self with TTL and max TTL,
+/// batch_input; rotate; <c>keys/NAME/config</c> with min_decryption_version, min_encryption_version and
+/// deletion_allowed, versions below min_decryption_version archived as Vault archives them; key deletion), token
+/// lookup-self and renew-self with TTL and max TTL,
 /// Kubernetes and AppRole login, sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes.
 /// Fault switches: seal, latency, 5xx, revoke every token.
 /// </summary>
@@ -133,8 +135,18 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// <summary>Creates a Transit key, as <c>vault write -f transit/keys/NAME</c> would.</summary>
     public void CreateKey(string name) => _keys.TryAdd(name, new TransitKey());
 
-    /// <summary>Refuses to decrypt versions below <paramref name="version"/>, as <c>vault write transit/keys/NAME/config min_decryption_version=N</c>.</summary>
-    public void SetMinDecryptionVersion(string name, int version) => _keys[name].MinDecryptionVersion = version;
+    /// <summary>
+    /// Refuses to decrypt versions below <paramref name="version"/> and archives them, as
+    /// <c>vault write transit/keys/NAME/config min_decryption_version=N</c>.
+    /// </summary>
+    public void SetMinDecryptionVersion(string name, int version)
+    {
+        var (error, _) = _keys[name].Configure(version, null, null);
+        if (error is not null)
+        {
+            throw new ArgumentOutOfRangeException(nameof(version), error);
+        }
+    }
 
     /// <summary>Makes <paramref name="path"/> answer 403 to every token but the root token, as a policy without it would.</summary>
     public void Forbid(string path) => _forbiddenPaths[path] = true;
@@ -241,26 +253,23 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 await ReadKeyAsync(context, name);
                 return;
             case ["v1", _, "keys", var name] when method is "POST" or "PUT":
-                _keys.TryAdd(name, new TransitKey());
-                context.Response.StatusCode = 204;
+                await CreateKeyAsync(context, name);
+                return;
+            case ["v1", _, "keys", var name] when method == "DELETE":
+                await DeleteKeyAsync(context, name);
                 return;
             case ["v1", _, "keys", var name, "rotate"] when method is "POST" or "PUT":
                 if (!_keys.TryGetValue(name, out var key))
                 {
-                    await ErrorAsync(context, 400, "encryption key not found");
+                    await ErrorAsync(context, 400, "key not found");
                     return;
                 }
 
                 key.Rotate();
-                context.Response.StatusCode = 204;
+                await DataAsync(context, key.Describe(name));
                 return;
             case ["v1", _, "keys", var name, "config"] when method is "POST" or "PUT":
-                if (_keys.TryGetValue(name, out var configured) && body["min_decryption_version"]?.GetValue<int>() is { } min)
-                {
-                    configured.MinDecryptionVersion = min;
-                }
-
-                context.Response.StatusCode = 204;
+                await ConfigureKeyAsync(context, name, body);
                 return;
             default:
                 context.Response.StatusCode = 404;
@@ -391,7 +400,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
             // Vault answers 400 when any item failed, with every item's result.
             context.Response.StatusCode = sealedItems.Any(r => r.Error is not null) ? 400 : 200;
-            await context.Response.WriteAsJsonAsync(new { data = new { batch_results = results } });
+            await DataAsync(context, new { batch_results = results });
             return;
         }
 
@@ -402,7 +411,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        await context.Response.WriteAsJsonAsync(new { data = new { ciphertext = result.Ciphertext, key_version = result.KeyVersion } });
+        await DataAsync(context, new { ciphertext = result.Ciphertext, key_version = result.KeyVersion });
     }
 
     private async Task DecryptAsync(HttpContext context, string name, JsonObject body)
@@ -418,7 +427,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             var opened = batch.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).ToList();
             var results = opened.Select(r => r.Error is null ? (object)new { plaintext = r.Plaintext } : new { error = r.Error }).ToList();
             context.Response.StatusCode = opened.Any(r => r.Error is not null) ? 400 : 200;
-            await context.Response.WriteAsJsonAsync(new { data = new { batch_results = results } });
+            await DataAsync(context, new { batch_results = results });
             return;
         }
 
@@ -429,7 +438,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        await context.Response.WriteAsJsonAsync(new { data = new { plaintext } });
+        await DataAsync(context, new { plaintext });
     }
 
     private async Task RewrapAsync(HttpContext context, string name, JsonObject body)
@@ -448,7 +457,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         var result = Seal(key, plaintext);
-        await context.Response.WriteAsJsonAsync(new { data = new { ciphertext = result.Ciphertext, key_version = result.KeyVersion } });
+        await DataAsync(context, new { ciphertext = result.Ciphertext, key_version = result.KeyVersion });
     }
 
     private async Task DataKeyAsync(HttpContext context, string name)
@@ -456,7 +465,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var key = _keys.GetOrAdd(name, _ => new TransitKey());
         var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         var result = Seal(key, plaintext);
-        await context.Response.WriteAsJsonAsync(new { data = new { plaintext, ciphertext = result.Ciphertext, key_version = result.KeyVersion } });
+        await DataAsync(context, new { plaintext, ciphertext = result.Ciphertext, key_version = result.KeyVersion });
     }
 
     private async Task ReadKeyAsync(HttpContext context, string name)
@@ -468,23 +477,103 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        var versions = key.Versions;
-        await context.Response.WriteAsJsonAsync(new
+        await DataAsync(context, key.Describe(name));
+    }
+
+    private async Task CreateKeyAsync(HttpContext context, string name)
+    {
+        var created = false;
+        var key = _keys.GetOrAdd(name, _ =>
         {
-            data = new
-            {
-                name,
-                type = "aes256-gcm96",
-                latest_version = versions.Count,
-                min_decryption_version = key.MinDecryptionVersion,
-                min_encryption_version = 0,
-                deletion_allowed = false,
-                exportable = false,
-                supports_encryption = true,
-                supports_decryption = true,
-                keys = versions.Select((v, i) => (i, v)).ToDictionary(p => (p.i + 1).ToString(CultureInfo.InvariantCulture), p => p.v.Created),
-            },
+            created = true;
+            return new TransitKey();
         });
+        await DataAsync(context, key.Describe(name), created ? null : [$"key {name} already existed"]);
+    }
+
+    private async Task DeleteKeyAsync(HttpContext context, string name)
+    {
+        // Vault's lock manager refuses with a plain error, which its HTTP layer answers with 400.
+        if (!_keys.TryGetValue(name, out var key))
+        {
+            await ErrorAsync(context, 400, $"error deleting policy {name}: could not delete policy; not found");
+            return;
+        }
+
+        if (!key.DeletionAllowed)
+        {
+            await ErrorAsync(context, 400, $"error deleting policy {name}: deletion is not allowed for this policy");
+            return;
+        }
+
+        _keys.TryRemove(name, out _);
+        context.Response.StatusCode = 204;
+    }
+
+    private async Task ConfigureKeyAsync(HttpContext context, string name, JsonObject body)
+    {
+        if (!_keys.TryGetValue(name, out var key))
+        {
+            await ErrorAsync(context, 400, $"no existing key named {name} could be found");
+            return;
+        }
+
+        if (!TryReadInt(body, "min_decryption_version", out var minDecryption, out var invalid)
+            || !TryReadInt(body, "min_encryption_version", out var minEncryption, out invalid)
+            || !TryReadBool(body, "deletion_allowed", out var deletionAllowed, out invalid))
+        {
+            await ErrorAsync(context, 400, invalid);
+            return;
+        }
+
+        var (error, warning) = key.Configure(minDecryption, minEncryption, deletionAllowed);
+        if (error is not null)
+        {
+            await ErrorAsync(context, 400, error);
+            return;
+        }
+
+        await DataAsync(context, key.Describe(name), warning is null ? null : [warning]);
+    }
+
+    /// <summary>An integer parameter as Vault's framework reads one: a JSON number or a string holding one.</summary>
+    private static bool TryReadInt(JsonObject body, string field, out int? value, out string error)
+    {
+        (value, error) = (null, "");
+        if (!body.TryGetPropertyValue(field, out var node) || node is null)
+        {
+            return true;
+        }
+
+        var text = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : node.ToJsonString();
+        if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        error = $"error converting input {node.ToJsonString()} for field \"{field}\"";
+        return false;
+    }
+
+    /// <summary>A boolean parameter as Vault's framework reads one: a JSON boolean or a string holding one.</summary>
+    private static bool TryReadBool(JsonObject body, string field, out bool? value, out string error)
+    {
+        (value, error) = (null, "");
+        if (!body.TryGetPropertyValue(field, out var node) || node is null)
+        {
+            return true;
+        }
+
+        var text = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : node.ToJsonString();
+        if (bool.TryParse(text, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        error = $"error converting input {node.ToJsonString()} for field \"{field}\"";
+        return false;
     }
 
     private static SealResult Seal(TransitKey key, string? plaintextBase64)
@@ -507,34 +596,41 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return new SealResult($"vault:v{version}:{Convert.ToBase64String(output)}", version, null);
     }
 
+    /// <summary>Decrypts as Vault's <c>Policy.DecryptWithFactory</c> does, with its checks in its order and its error texts.</summary>
     private static (string? Plaintext, string? Error) Open(TransitKey key, string? ciphertext)
     {
-        if (ciphertext is null || !ciphertext.StartsWith("vault:v", StringComparison.Ordinal))
+        const string Prefix = "vault:v";
+        if (ciphertext is null || !ciphertext.StartsWith(Prefix, StringComparison.Ordinal))
         {
             return (null, "invalid ciphertext: no prefix");
         }
 
-        var parts = ciphertext.Split(':', 3);
-        if (parts.Length != 3 || !int.TryParse(parts[1].AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+        var parts = ciphertext[Prefix.Length..].Split(':', 2);
+        if (parts.Length != 2)
         {
-            return (null, "invalid ciphertext: no prefix");
+            return (null, "invalid ciphertext: wrong number of fields");
         }
 
-        var versions = key.Versions;
-        if (version < 1 || version > versions.Count)
+        if (!int.TryParse(parts[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var version))
         {
-            return (null, "invalid key version");
+            return (null, "invalid ciphertext: version number could not be decoded");
         }
 
-        if (version < key.MinDecryptionVersion)
+        // Keys numbered from 0 before Vault 0.3 are read as version 1.
+        if (version == 0)
         {
-            return (null, "ciphertext or signature version is disallowed by policy (too old)");
+            version = 1;
+        }
+
+        if (key.DecryptionKey(version) is not { } material)
+        {
+            return (null, version > key.LatestVersion ? "invalid ciphertext: version is too new" : "ciphertext or signature version is disallowed by policy (too old)");
         }
 
         byte[] data;
         try
         {
-            data = Convert.FromBase64String(parts[2]);
+            data = Convert.FromBase64String(parts[1]);
         }
         catch (FormatException)
         {
@@ -543,13 +639,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         if (data.Length < 28)
         {
-            return (null, "invalid ciphertext: too short");
+            return (null, "invalid ciphertext length");
         }
 
         var plaintext = new byte[data.Length - 28];
         try
         {
-            using var aes = new AesGcm(versions[version - 1].Material, 16);
+            using var aes = new AesGcm(material, 16);
             aes.Decrypt(data.AsSpan(0, 12), data.AsSpan(12, plaintext.Length), data.AsSpan(12 + plaintext.Length), plaintext);
         }
         catch (AuthenticationTagMismatchException)
@@ -559,6 +655,21 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         return (Convert.ToBase64String(plaintext), null);
     }
+
+    /// <summary>Vault's answer envelope around <paramref name="data"/>, with the status already set (200 unless told).</summary>
+    private static Task DataAsync(HttpContext context, object data, IReadOnlyList<string>? warnings = null) =>
+        context.Response.WriteAsJsonAsync(new
+        {
+            request_id = Guid.NewGuid().ToString(),
+            lease_id = "",
+            renewable = false,
+            lease_duration = 0,
+            data,
+            wrap_info = (object?)null,
+            warnings,
+            auth = (object?)null,
+            mount_type = "transit",
+        });
 
     private static async Task ErrorAsync(HttpContext context, int status, string error)
     {
@@ -572,20 +683,37 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private sealed record SealResult(string? Ciphertext, int KeyVersion, string? Error);
 
+    /// <summary>
+    /// A Transit key: its versions, and the configuration <c>keys/NAME/config</c> sets. As in Vault's
+    /// <c>Policy.handleArchiving</c>, versions below min_decryption_version are archived: the read-key answer no
+    /// longer lists them and they decrypt nothing, until min_decryption_version is lowered again.
+    /// </summary>
     private sealed class TransitKey
     {
         private readonly Lock _lock = new();
-        private readonly List<(byte[] Material, long Created)> _versions = [(RandomNumberGenerator.GetBytes(32), DateTimeOffset.UtcNow.ToUnixTimeSeconds())];
+        private readonly List<(byte[] Material, long Created)> _versions = [NewVersion()];
+        private int _minDecryptionVersion = 1;
+        private int _minEncryptionVersion;
+        private bool _deletionAllowed;
 
-        public int MinDecryptionVersion { get; set; } = 1;
-
-        public IReadOnlyList<(byte[] Material, long Created)> Versions
+        public bool DeletionAllowed
         {
             get
             {
                 lock (_lock)
                 {
-                    return [.. _versions];
+                    return _deletionAllowed;
+                }
+            }
+        }
+
+        public int LatestVersion
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _versions.Count;
                 }
             }
         }
@@ -601,12 +729,107 @@ internal sealed class VaultTestServer : IAsyncDisposable
             }
         }
 
+        /// <summary>The key material of <paramref name="version"/>, or null when it is too new or below min_decryption_version.</summary>
+        public byte[]? DecryptionKey(int version)
+        {
+            lock (_lock)
+            {
+                return version > _versions.Count || version < _minDecryptionVersion ? null : _versions[version - 1].Material;
+            }
+        }
+
         public void Rotate()
         {
             lock (_lock)
             {
-                _versions.Add((RandomNumberGenerator.GetBytes(32), DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+                _versions.Add(NewVersion());
             }
         }
+
+        /// <summary>Vault's <c>pathKeysConfigWrite</c> for these three fields: all applied, or none with Vault's error.</summary>
+        public (string? Error, string? Warning) Configure(int? minDecryption, int? minEncryption, bool? deletionAllowed)
+        {
+            lock (_lock)
+            {
+                var latest = _versions.Count;
+                var (newMinDecryption, newMinEncryption) = (_minDecryptionVersion, _minEncryptionVersion);
+                string? warning = null;
+                if (minDecryption is { } decryption)
+                {
+                    if (decryption < 0)
+                    {
+                        return ("min decryption version cannot be negative", null);
+                    }
+
+                    if (decryption == 0)
+                    {
+                        decryption = 1;
+                        warning = "since Vault 0.3, transit key numbering starts at 1; forcing minimum to 1";
+                    }
+
+                    if (decryption != newMinDecryption && decryption > latest)
+                    {
+                        return ($"cannot set min decryption version of {decryption}, latest key version is {latest}", null);
+                    }
+
+                    newMinDecryption = decryption;
+                }
+
+                if (minEncryption is { } encryption)
+                {
+                    if (encryption < 0)
+                    {
+                        return ("min encryption version cannot be negative", null);
+                    }
+
+                    if (encryption != newMinEncryption && encryption > latest)
+                    {
+                        return ($"cannot set min encryption version of {encryption}, latest key version is {latest}", null);
+                    }
+
+                    newMinEncryption = encryption;
+                }
+
+                if (newMinEncryption > 0 && newMinEncryption < newMinDecryption)
+                {
+                    return ($"cannot set min encryption/decryption values; min encryption version of {newMinEncryption} must be greater than or equal to min decryption version of {newMinDecryption}", null);
+                }
+
+                (_minDecryptionVersion, _minEncryptionVersion) = (newMinDecryption, newMinEncryption);
+                _deletionAllowed = deletionAllowed ?? _deletionAllowed;
+                return (null, warning);
+            }
+        }
+
+        /// <summary>The <c>data</c> of Vault's read-key answer (<c>formatKeyPolicy</c>) for an aes256-gcm96 key.</summary>
+        public object Describe(string name)
+        {
+            lock (_lock)
+            {
+                return new
+                {
+                    name,
+                    type = "aes256-gcm96",
+                    derived = false,
+                    deletion_allowed = _deletionAllowed,
+                    min_available_version = 0,
+                    min_decryption_version = _minDecryptionVersion,
+                    min_encryption_version = _minEncryptionVersion,
+                    latest_version = _versions.Count,
+                    exportable = false,
+                    allow_plaintext_backup = false,
+                    supports_encryption = true,
+                    supports_decryption = true,
+                    supports_signing = false,
+                    supports_derivation = true,
+                    auto_rotate_period = 0,
+                    imported_key = false,
+                    keys = Enumerable.Range(_minDecryptionVersion, _versions.Count - _minDecryptionVersion + 1)
+                        .ToDictionary(v => v.ToString(CultureInfo.InvariantCulture), v => _versions[v - 1].Created),
+                };
+            }
+        }
+
+        private static (byte[] Material, long Created) NewVersion() => (RandomNumberGenerator.GetBytes(32), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
     }
 }

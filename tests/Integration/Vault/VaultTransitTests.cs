@@ -47,7 +47,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Foreign_key_ids_and_tampered_ciphertext_are_invalid_ciphertext()
+    public async Task Key_ids_of_another_form_or_version_and_tampered_ciphertext_are_invalid_ciphertext()
     {
         var (services, _) = await BuildAsync();
         var provider = services.GetRequiredService<IKeyProvider>();
@@ -56,9 +56,119 @@ public sealed class VaultTransitTests : IAsyncLifetime
         // A character well inside the base64 body: its every bit is significant (the last ones may be padding).
         tampered[20] = tampered[20] == (byte)'A' ? (byte)'B' : (byte)'A';
 
-        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { KeyId = "vault-0000000000000000-v1" }));
+        foreach (var keyId in new[] { "local-9f2c4e1a7b3d5e60-v1", "vault-0000000000000000-v2", "vault-00000000-v1", "vault-0000000000000000-v01", "vault-0000000000000000-v1 " })
+        {
+            await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { KeyId = keyId }));
+        }
+
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { KeyVersion = 2 }));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { Ciphertext = tampered }));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { Ciphertext = "not-vault"u8.ToArray() }));
+    }
+
+    [Fact]
+    public async Task The_key_id_and_wrapped_keys_do_not_depend_on_how_the_vault_address_is_spelled()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var alternate = await _vault.AlternateAddressAsync();
+        var (asConfigured, _) = await BuildAsync(keyName: keyName);
+        var (respelled, _) = await BuildAsync(o => o.Address = alternate, keyName);
+        var first = asConfigured.GetRequiredService<IKeyProvider>();
+        var second = respelled.GetRequiredService<IKeyProvider>();
+
+        var wrapped = await first.WrapAsync("dek"u8.ToArray());
+
+        Assert.NotEqual(_vault.Address, alternate);
+        Assert.Equal((await first.GetCurrentKeyAsync()).KeyId, (await second.GetCurrentKeyAsync()).KeyId);
+        Assert.Equal(wrapped.KeyId, (await second.GetCurrentKeyAsync()).KeyId);
+        Assert.Equal("dek"u8.ToArray(), await second.UnwrapAsync(wrapped));
+    }
+
+    [Fact]
+    public async Task The_key_id_and_wrapped_keys_do_not_depend_on_slashes_around_the_transit_mount()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (plain, _) = await BuildAsync(o => o.TransitMount = "transit", keyName);
+        var wrapped = await plain.GetRequiredService<IKeyProvider>().WrapAsync("dek"u8.ToArray());
+
+        foreach (var mount in new[] { "transit/", "/transit", "/transit/" })
+        {
+            var (slashed, _) = await BuildAsync(o => o.TransitMount = mount, keyName);
+            var provider = slashed.GetRequiredService<IKeyProvider>();
+
+            Assert.Equal(wrapped.KeyId, (await provider.GetCurrentKeyAsync()).KeyId);
+            Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(wrapped));
+        }
+    }
+
+    [Fact]
+    public async Task Archiving_version_1_with_min_decryption_version_keeps_the_key_id_and_what_vault_still_decrypts()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (services, _) = await BuildAsync(keyName: keyName);
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var underVersion1 = await provider.WrapAsync("one"u8.ToArray());
+        await provider.RotateAsync();
+        var underVersion2 = await provider.WrapAsync("two"u8.ToArray());
+        var before = await provider.GetCurrentKeyAsync();
+
+        await _vault.ConfigureKeyAsync(keyName, new Dictionary<string, string> { ["min_decryption_version"] = "2" });
+        var listed = await _vault.ReadKeyAsync(keyName);
+        var (restarted, _) = await BuildAsync(keyName: keyName);
+        var after = restarted.GetRequiredService<IKeyProvider>();
+
+        Assert.Equal("2", Assert.Single(listed.GetProperty("keys").EnumerateObject()).Name);
+        Assert.Equal(before, await after.GetCurrentKeyAsync());
+        Assert.Equal("two"u8.ToArray(), await after.UnwrapAsync(underVersion2));
+        var refused = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await after.UnwrapAsync(underVersion1));
+        Assert.Contains("ciphertext or signature version is disallowed by policy (too old)", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_wrapped_under_the_previous_key_id_format_unwraps_whatever_the_address_or_mount_spelling()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (original, _) = await BuildAsync(keyName: keyName);
+        var provider = original.GetRequiredService<IKeyProvider>();
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        await provider.RotateAsync();
+        var wrappedAfterRotation = await provider.WrapAsync("dek-2"u8.ToArray());
+        var key = await _vault.ReadKeyAsync(keyName);
+        var alternate = await _vault.AlternateAddressAsync();
+
+        var (respelled, _) = await BuildAsync(o => (o.Address, o.TransitMount) = (alternate, "transit/"), keyName);
+        var reader = respelled.GetRequiredService<IKeyProvider>();
+
+        Assert.Equal("dek"u8.ToArray(), await reader.UnwrapAsync(wrapped with { KeyId = PreviousVaultKeyIds.For(_vault.Address, null, "transit", keyName, key, 1) }));
+        Assert.Equal("dek-2"u8.ToArray(), await reader.UnwrapAsync(wrappedAfterRotation with { KeyId = PreviousVaultKeyIds.For(_vault.Address, null, "transit", keyName, key, 2) }));
+    }
+
+    [Fact]
+    public async Task A_deleted_and_recreated_key_never_repeats_a_key_id()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (services, _) = await BuildAsync(keyName: keyName);
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var first = await provider.GetCurrentKeyAsync();
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        var created = (await _vault.ReadKeyAsync(keyName)).GetProperty("keys").GetProperty("1").GetInt64();
+
+        await _vault.ConfigureKeyAsync(keyName, new Dictionary<string, string> { ["deletion_allowed"] = "true" });
+        await _vault.DeleteKeyAsync(keyName);
+        // Vault stamps key versions in whole seconds: an operator's recreation comes at least a second later.
+        await Infrastructure.Eventually.HoldsAsync(() => DateTimeOffset.UtcNow.ToUnixTimeSeconds() > created + 1);
+        await _vault.CreateKeyAsync(keyName);
+        var (recreated, _) = await BuildAsync(keyName: keyName);
+        var second = await recreated.GetRequiredService<IKeyProvider>().GetCurrentKeyAsync();
+
+        Assert.Equal(first.Version, second.Version);
+        Assert.NotEqual(first.KeyId, second.KeyId);
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await recreated.GetRequiredService<IKeyProvider>().UnwrapAsync(wrapped));
     }
 
     [Fact]
@@ -340,10 +450,15 @@ public sealed class VaultTransitTests : IAsyncLifetime
     private VaultTestServer RequireTestServer() =>
         _vault.TestServer ?? throw new InvalidOperationException("This test switches Vault faults, which only the in-repo Vault test server offers; unset VAULT_ADDR to run it.");
 
-    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null)
+    /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
+    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null)
     {
-        var keyName = VaultTarget.UniqueKeyName();
-        await _vault.CreateKeyAsync(keyName);
+        if (keyName is null)
+        {
+            keyName = VaultTarget.UniqueKeyName();
+            await _vault.CreateKeyAsync(keyName);
+        }
+
         var calls = new List<string>();
         var services = new ServiceCollection();
         services.AddTrousseau(_ => { })
