@@ -1,3 +1,7 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
 namespace Trousseau;
 
 /// <summary>
@@ -12,7 +16,13 @@ public static class OwnerOnlyFile
         UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
-    /// <summary>Creates <paramref name="path"/>'s directory (mode 0700) when it does not exist.</summary>
+    private const string TemporarySuffix = ".tmp";
+    private const int TemporaryIdLength = 32;
+
+    /// <summary>
+    /// Creates <paramref name="path"/>'s directory (mode 0700) when it does not exist, and flushes the directories
+    /// that received a new entry, so that the new directories survive a power loss.
+    /// </summary>
     /// <param name="path">A file path.</param>
     public static void EnsureParentDirectory(string path)
     {
@@ -22,19 +32,30 @@ public static class OwnerOnlyFile
             return;
         }
 
+        var created = new Stack<string>();
+        for (var missing = directory; !string.IsNullOrEmpty(missing) && !Directory.Exists(missing); missing = Path.GetDirectoryName(missing))
+        {
+            created.Push(missing);
+        }
+
         if (OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(directory);
+            return;
         }
-        else
+
+        Directory.CreateDirectory(directory, DirectoryMode0700);
+        foreach (var newDirectory in created)
         {
-            Directory.CreateDirectory(directory, DirectoryMode0700);
+            FlushDirectory(Path.GetDirectoryName(newDirectory)!);
         }
     }
 
     /// <summary>
-    /// Writes <paramref name="contents"/> to <paramref name="path"/> with mode 0600, all or nothing: a temporary file
-    /// is written, flushed to disk, then renamed over the target.
+    /// Writes <paramref name="contents"/> to <paramref name="path"/> with mode 0600, all or nothing, durably: a
+    /// temporary file beside it (<c>NAME.&lt;32 hex&gt;.tmp</c>) is written and flushed to disk, renamed over the
+    /// target, and the directory is flushed so that the rename itself survives a power loss. On failure the
+    /// temporary file is deleted; only a killed process leaves one (see <see cref="FindTemporaries"/>).
     /// </summary>
     /// <param name="path">The file to write.</param>
     /// <param name="contents">The whole contents.</param>
@@ -42,8 +63,9 @@ public static class OwnerOnlyFile
     /// <returns><see langword="false"/> when <paramref name="overwrite"/> is false and the file already exists.</returns>
     public static bool WriteAtomically(string path, ReadOnlySpan<byte> contents, bool overwrite)
     {
+        path = Path.GetFullPath(path);
         EnsureParentDirectory(path);
-        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        var temporary = $"{path}.{Guid.NewGuid():N}{TemporarySuffix}";
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {
@@ -58,26 +80,53 @@ public static class OwnerOnlyFile
                 stream.Flush(flushToDisk: true);
             }
 
-            if (overwrite)
-            {
-                File.Move(temporary, path, overwrite: true);
-                return true;
-            }
-
             try
             {
-                File.Move(temporary, path, overwrite: false);
-                return true;
+                File.Move(temporary, path, overwrite);
             }
-            catch (IOException) when (File.Exists(path))
+            catch (IOException) when (!overwrite && File.Exists(path))
             {
                 return false;
             }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                FlushDirectory(Path.GetDirectoryName(path)!);
+            }
+
+            return true;
         }
         finally
         {
             File.Delete(temporary);
         }
+    }
+
+    /// <summary>
+    /// The temporary files that <see cref="WriteAtomically"/> left beside <paramref name="path"/> because its process
+    /// was killed mid-write. They may hold what the file holds (key material, tokens): delete them, but only while no
+    /// other process can be writing <paramref name="path"/>, since a live write's temporary file looks the same.
+    /// </summary>
+    /// <param name="path">The file that was being written.</param>
+    /// <returns>The full paths of the temporary files, none when the directory does not exist.</returns>
+    public static IReadOnlyList<string> FindTemporaries(string path)
+    {
+        path = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(path);
+        var prefix = Path.GetFileName(path) + ".";
+        if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
+        {
+            return [];
+        }
+
+        return [.. Directory.EnumerateFiles(directory, prefix + "*" + TemporarySuffix).Where(candidate =>
+        {
+            var name = Path.GetFileName(candidate);
+            return name.Length == prefix.Length + TemporaryIdLength + TemporarySuffix.Length
+                && name.StartsWith(prefix, StringComparison.Ordinal)
+                && name.EndsWith(TemporarySuffix, StringComparison.Ordinal)
+                && name[prefix.Length..^TemporarySuffix.Length].All(char.IsAsciiHexDigitLower);
+        })];
     }
 
     /// <summary>Creates an empty file with mode 0600 (and its directory with 0700) unless it exists.</summary>
@@ -102,5 +151,47 @@ public static class OwnerOnlyFile
 
         var mode = File.GetUnixFileMode(path);
         return (mode & GroupOrOther) != 0 ? mode : null;
+    }
+
+    /// <summary>
+    /// fsync(2) of a directory, which makes the entries created, renamed or removed in it durable. .NET opens no
+    /// directory as a file, so this asks libc. A file system that cannot flush directories (EINVAL) has nothing to do.
+    /// </summary>
+    private static void FlushDirectory(string directory)
+    {
+        using var handle = Libc.Open(Encoding.UTF8.GetBytes(directory + "\0"), Libc.ReadOnlyCloseOnExec);
+        if (handle.IsInvalid)
+        {
+            throw FlushFailed(directory, Marshal.GetLastPInvokeError());
+        }
+
+        if (Libc.Fsync(handle) != 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            if (error != Libc.InvalidArgument)
+            {
+                throw FlushFailed(directory, error);
+            }
+        }
+    }
+
+    private static IOException FlushFailed(string directory, int error) =>
+        new($"The directory '{directory}' cannot be flushed to disk: {Marshal.GetPInvokeErrorMessage(error)}.");
+
+    private static class Libc
+    {
+        public const int InvalidArgument = 22;
+
+        // O_RDONLY | O_CLOEXEC; O_CLOEXEC differs between systems.
+        public static readonly int ReadOnlyCloseOnExec =
+            OperatingSystem.IsMacOS() ? 0x1000000 : OperatingSystem.IsFreeBSD() ? 0x100000 : 0x80000;
+
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern SafeFileHandle Open(byte[] path, int flags);
+
+        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern int Fsync(SafeFileHandle handle);
     }
 }

@@ -11,7 +11,8 @@ public static class TrousseauBuilderExtensions
 {
     /// <summary>
     /// Uses the local key ring: versioned AES-256 keys in a file (<c>Trousseau:Local:KeyFile</c>) created with mode
-    /// 0600 on first use. The embedded default.
+    /// 0600 on first use. The embedded default. At start the file must read whole, and a missing file while the store
+    /// holds secrets sealed under a local key stops the start instead of being replaced by a new, useless ring.
     /// </summary>
     /// <param name="builder">The Trousseau builder.</param>
     /// <param name="configure">Sets the options, after configuration binding.</param>
@@ -19,7 +20,9 @@ public static class TrousseauBuilderExtensions
     public static ITrousseauBuilder UseLocalKeyRing(this ITrousseauBuilder builder, Action<LocalKeyRingOptions>? configure = null)
     {
         builder.AddBackendOptions("Local", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>>(new LocalKeyRingOptionsValidator(builder.ConfigurationPath("Local"))));
+        var sectionPath = builder.ConfigurationPath("Local");
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>>(new LocalKeyRingOptionsValidator(sectionPath)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>, LocalKeyRingStartupCheck>(sp => new LocalKeyRingStartupCheck(sectionPath, sp)));
         builder.Services.TryAddSingleton<LocalKeyRingProvider>();
         return builder.AddKeyProvider(LocalKeyRingProvider.ProviderName, sp => sp.GetRequiredService<LocalKeyRingProvider>());
     }

@@ -17,6 +17,18 @@ internal static partial class Log
     [LoggerMessage(1103, LogLevel.Warning, "Local key ring {Path} is readable by others (mode {Mode}); it should be 0600")]
     public static partial void KeyRingTooOpen(ILogger logger, string path, string mode);
 
+    [LoggerMessage(1104, LogLevel.Warning, "Deleted {Count} temporary copies of local key ring {Path} that an interrupted write left behind")]
+    public static partial void KeyRingTemporariesDeleted(ILogger logger, string path, int count);
+
+    [LoggerMessage(1105, LogLevel.Information, "Local key ring {Path} was changed by another process: loaded key versions up to {KeyId} (version {KeyVersion})")]
+    public static partial void KeyRingReloaded(ILogger logger, string path, string keyId, uint keyVersion);
+
+    [LoggerMessage(1106, LogLevel.Warning, "Local key ring {Path} disappeared while in use; it is written again from the key versions held in memory")]
+    public static partial void KeyRingWrittenFromMemory(ILogger logger, string path);
+
+    [LoggerMessage(1107, LogLevel.Warning, "Local key ring {Path} does not exist, and the store could not be asked whether secrets need it ({Reason}); a new key ring will be created on first use")]
+    public static partial void KeyRingMissingUnchecked(ILogger logger, string path, string reason);
+
     [LoggerMessage(1201, LogLevel.Information, "Rotated the {Provider} key: new writes use {KeyId}")]
     public static partial void KeyRotated(ILogger logger, string provider, string keyId);
 

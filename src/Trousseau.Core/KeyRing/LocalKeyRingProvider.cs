@@ -1,7 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -9,24 +6,32 @@ namespace Trousseau;
 
 /// <summary>
 /// The embedded default key provider: versioned AES-256 keys in a local file. Wrapping uses the newest version;
-/// every older version stays available for unwrapping. Key ids look like <c>local-9f2c4e1a7b3d5e60-v2</c>: the
-/// ring's random id and the version, so an id names one key version and is never reused, even by a new ring.
+/// every older version stays available for unwrapping. Key ids look like <c>local-9f2c4e1a7b3d5e60-v2-5d1f0a2c</c>:
+/// the ring's random id, the version and a fingerprint of the key, so an id names one key and is never reused, even
+/// by a new ring or by a ring restored from an older copy.
 /// </summary>
-public sealed partial class LocalKeyRingProvider : IKeyProvider, IDisposable
+/// <remarks>
+/// Processes may share the file: creation and rotation hold an advisory lock beside it (<c>&lt;file&gt;.lock</c>)
+/// and start from what is on disk, so they add versions one after another and never fork one. A version another
+/// process added is loaded when a wrapped key asks for it. Every write replaces the file whole: it is written
+/// beside, flushed, renamed over the old one, and the directory is flushed.
+/// </remarks>
+public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 {
     /// <summary>The provider id written into envelopes.</summary>
     public const string ProviderName = "local";
 
-    private const int FormatVersion = 1;
     private const int NonceSize = 12;
-    private const int TagSize = 16;
-    private const int KeySize = 32;
+    private const int TagSize = LocalKeyRingKey.TagSize;
 
     private readonly string _path;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private Ring? _ring;
+    private LocalKeyRing? _ring;
+
+    // When the file was last read or written by this provider, to notice that another process changed it.
+    private (DateTime LastWrite, long Length)? _seen;
 
     /// <summary>Creates the provider; the key file is read, or created, on first use.</summary>
     /// <param name="options">Where the key file is.</param>
@@ -66,8 +71,13 @@ public sealed partial class LocalKeyRingProvider : IKeyProvider, IDisposable
     public ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(wrapped);
-        var ring = Load();
-        var key = ring.Find(wrapped.KeyVersion);
+        var key = Load().Find(wrapped.KeyVersion);
+        if (key is null || key.Info.KeyId != wrapped.KeyId)
+        {
+            // Another process sharing the file may have added the version since this one read it.
+            key = Reload().Find(wrapped.KeyVersion);
+        }
+
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
             throw new InvalidCiphertextException($"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring.");
@@ -96,24 +106,52 @@ public sealed partial class LocalKeyRingProvider : IKeyProvider, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Under the lock beside the file, the ring on disk is read first and the new version follows the newest one
+    /// there or in memory. A file that disappeared while in use is written again from memory, with every version.
+    /// </remarks>
     public ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            var ring = Load();
-            var material = RandomNumberGenerator.GetBytes(KeySize);
+            var current = Load();
             try
             {
-                var entry = new KeyFileEntry(ring.Current.Info.Version + 1, _time.GetUtcNow(), Convert.ToBase64String(material));
-                var rotated = ring.With(RingKey.FromEntry(ring.Id, entry));
-                Save(rotated.ToFile(), overwrite: true);
-                _ring = rotated;
-                Log.KeyRingRotated(_logger, _path, rotated.Current.Info.KeyId, rotated.Current.Info.Version);
-                return new(rotated.Current.Info);
+                using (LocalKeyRingFile.Lock(_path))
+                {
+                    DeleteTemporaries();
+                    var latest = current;
+                    if (Seen() is { } seen)
+                    {
+                        latest = current.Merge(LocalKeyRingFile.Read(_path));
+                        _seen = seen;
+                    }
+                    else
+                    {
+                        Log.KeyRingWrittenFromMemory(_logger, _path);
+                    }
+
+                    Volatile.Write(ref _ring, latest);
+                    var rotated = latest.With(LocalKeyRingKey.Issue(latest.Id, latest.Current.Info.Version + 1, _time.GetUtcNow()));
+                    try
+                    {
+                        LocalKeyRingFile.Write(_path, rotated);
+                    }
+                    catch
+                    {
+                        rotated.Current.Dispose();
+                        throw;
+                    }
+
+                    Volatile.Write(ref _ring, rotated);
+                    _seen = Seen();
+                    Log.KeyRingRotated(_logger, _path, rotated.Current.Info.KeyId, rotated.Current.Info.Version);
+                    return new(rotated.Current.Info);
+                }
             }
-            finally
+            catch (Exception ex) when (LocalKeyRingFile.IsFileProblem(ex))
             {
-                CryptographicOperations.ZeroMemory(material);
+                throw LocalKeyRingFile.Unusable(_path, ex);
             }
         }
     }
@@ -141,7 +179,7 @@ public sealed partial class LocalKeyRingProvider : IKeyProvider, IDisposable
         }
     }
 
-    private Ring Load()
+    private LocalKeyRing Load()
     {
         var ring = Volatile.Read(ref _ring);
         if (ring is not null)
@@ -151,24 +189,31 @@ public sealed partial class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         lock (_lock)
         {
-            return _ring ??= ReadOrCreate();
+            return _ring ??= Open();
         }
     }
 
-    private Ring ReadOrCreate()
+    /// <summary>Reads the ring, or creates it when there is no file; first deletes what a killed write left.</summary>
+    private LocalKeyRing Open()
     {
         try
         {
+            if (OwnerOnlyFile.FindTemporaries(_path).Count > 0)
+            {
+                using (LocalKeyRingFile.Lock(_path))
+                {
+                    DeleteTemporaries();
+                }
+            }
+
             if (!File.Exists(_path))
             {
-                var material = RandomNumberGenerator.GetBytes(KeySize);
-                var file = new KeyFile(FormatVersion, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), [new KeyFileEntry(1, _time.GetUtcNow(), Convert.ToBase64String(material))]);
-                CryptographicOperations.ZeroMemory(material);
-                if (Save(file, overwrite: false))
+                using (LocalKeyRingFile.Lock(_path))
                 {
-                    var created = Ring.FromFile(file);
-                    Log.KeyRingCreated(_logger, _path, created.Current.Info.KeyId);
-                    return created;
+                    if (!File.Exists(_path))
+                    {
+                        return Create();
+                    }
                 }
             }
 
@@ -177,142 +222,90 @@ public sealed partial class LocalKeyRingProvider : IKeyProvider, IDisposable
                 Log.KeyRingTooOpen(_logger, _path, Convert.ToString((int)mode, 8));
             }
 
-            var bytes = File.ReadAllBytes(_path);
-            try
-            {
-                var parsed = JsonSerializer.Deserialize(bytes, KeyFileJson.Default.KeyFile)
-                    ?? throw new InvalidDataException("the file is empty");
-                return Ring.FromFile(parsed);
-            }
-            finally
-            {
-                CryptographicOperations.ZeroMemory(bytes);
-            }
+            var seen = Seen();
+            var ring = LocalKeyRingFile.Read(_path);
+            _seen = seen;
+            return ring;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or InvalidDataException or FormatException)
+        catch (Exception ex) when (LocalKeyRingFile.IsFileProblem(ex))
         {
-            throw new DependencyUnavailableException(
-                $"key-provider:{ProviderName}",
-                $"The local key ring '{_path}' cannot be used: {(ex is JsonException ? "it is not valid key ring JSON" : ex.Message)}",
-                ex is JsonException ? null : ex);
+            throw LocalKeyRingFile.Unusable(_path, ex);
         }
     }
 
-    private bool Save(KeyFile file, bool overwrite)
+    private LocalKeyRing Create()
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(file, KeyFileJson.Default.KeyFile);
+        var ringId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var ring = new LocalKeyRing(ringId, [LocalKeyRingKey.Issue(ringId, 1, _time.GetUtcNow())]);
         try
         {
-            return OwnerOnlyFile.WriteAtomically(_path, bytes, overwrite);
+            LocalKeyRingFile.Write(_path, ring);
         }
-        finally
+        catch
         {
-            CryptographicOperations.ZeroMemory(bytes);
+            ring.Dispose();
+            throw;
         }
+
+        _seen = Seen();
+        Log.KeyRingCreated(_logger, _path, ring.Current.Info.KeyId);
+        return ring;
     }
 
-    private static string Printable(string keyId) =>
-        keyId.Length <= 64 && keyId.All(c => c is >= ' ' and <= '~') ? keyId : "(unprintable)";
-
-    /// <summary>One key version, ready to use.</summary>
-    private sealed class RingKey(KeyInfo info, DateTimeOffset created, byte[] material) : IDisposable
+    /// <summary>Takes in the versions another process added to the file since this provider last read or wrote it.</summary>
+    private LocalKeyRing Reload()
     {
-        public KeyInfo Info { get; } = info;
-
-        public DateTimeOffset Created { get; } = created;
-
-        public AesGcm Cipher { get; } = new(material, TagSize);
-
-        public byte[] AssociatedData { get; } = Encoding.UTF8.GetBytes($"trousseau/local-wrap/v1:{info.KeyId}");
-
-        public byte[] Material { get; } = material;
-
-        public static RingKey FromEntry(string ringId, KeyFileEntry entry)
+        lock (_lock)
         {
-            var material = Convert.FromBase64String(entry.Key ?? string.Empty);
-            if (material.Length != KeySize)
+            var ring = Load();
+            var seen = Seen();
+            if (seen is null || seen == _seen)
             {
-                CryptographicOperations.ZeroMemory(material);
-                throw new InvalidDataException($"key version {entry.Version} is not {KeySize} bytes");
+                return ring;
             }
 
-            return new RingKey(new KeyInfo($"{ProviderName}-{ringId}-v{entry.Version}", entry.Version), entry.Created, material);
-        }
-
-        public void Dispose()
-        {
-            Cipher.Dispose();
-            CryptographicOperations.ZeroMemory(Material);
-        }
-    }
-
-    /// <summary>An immutable snapshot of the key ring.</summary>
-    private sealed class Ring(string ringId, RingKey[] keys) : IDisposable
-    {
-        public string Id => ringId;
-
-        public RingKey Current => keys[^1];
-
-        /// <summary>A new snapshot with one more key; this one's keys are shared, not copied.</summary>
-        public Ring With(RingKey key) => new(ringId, [.. keys, key]);
-
-        public RingKey? Find(uint version) => version >= 1 && version <= keys.Length ? keys[version - 1] : null;
-
-        public KeyFile ToFile() =>
-            new(FormatVersion, ringId, [.. keys.Select(k => new KeyFileEntry(k.Info.Version, k.Created, Convert.ToBase64String(k.Material)))]);
-
-        public static Ring FromFile(KeyFile file)
-        {
-            if (file.Format != FormatVersion)
+            _seen = seen;
+            try
             {
-                throw new InvalidDataException($"key ring format {file.Format} is not supported");
-            }
-
-            if (file.RingId is not { Length: 16 } || !file.RingId.All(char.IsAsciiHexDigitLower))
-            {
-                throw new InvalidDataException("ringId must be 16 lower-case hex digits");
-            }
-
-            if (file.Keys is not { Count: > 0 })
-            {
-                throw new InvalidDataException("it holds no key");
-            }
-
-            var keys = new RingKey[file.Keys.Count];
-            for (var i = 0; i < keys.Length; i++)
-            {
-                var entry = file.Keys[i];
-                if (entry.Version != i + 1)
+                var merged = ring.Merge(LocalKeyRingFile.Read(_path));
+                if (merged != ring)
                 {
-                    throw new InvalidDataException($"key versions must count 1, 2, 3...; found {entry.Version} at position {i + 1}");
+                    Volatile.Write(ref _ring, merged);
+                    Log.KeyRingReloaded(_logger, _path, merged.Current.Info.KeyId, merged.Current.Info.Version);
                 }
 
-                keys[i] = RingKey.FromEntry(file.RingId, entry);
+                return merged;
             }
-
-            return new Ring(file.RingId, keys);
-        }
-
-        public void Dispose()
-        {
-            foreach (var key in keys)
+            catch (Exception ex) when (LocalKeyRingFile.IsFileProblem(ex))
             {
-                key.Dispose();
+                // Keep serving the versions held in memory; the next rotation reports what is wrong with the file.
+                return ring;
             }
         }
     }
 
-    internal sealed record KeyFile(
-        [property: JsonPropertyName("format")] int Format,
-        [property: JsonPropertyName("ringId")] string RingId,
-        [property: JsonPropertyName("keys")] List<KeyFileEntry> Keys);
+    /// <summary>Deletes the temporary copies a killed write left beside the file; call it holding the file's lock.</summary>
+    private void DeleteTemporaries()
+    {
+        var leftovers = OwnerOnlyFile.FindTemporaries(_path);
+        foreach (var leftover in leftovers)
+        {
+            File.Delete(leftover);
+        }
 
-    internal sealed record KeyFileEntry(
-        [property: JsonPropertyName("version")] uint Version,
-        [property: JsonPropertyName("created")] DateTimeOffset Created,
-        [property: JsonPropertyName("key")] string Key);
+        if (leftovers.Count > 0)
+        {
+            Log.KeyRingTemporariesDeleted(_logger, _path, leftovers.Count);
+        }
+    }
 
-    [JsonSerializable(typeof(KeyFile))]
-    [JsonSourceGenerationOptions(WriteIndented = true)]
-    internal sealed partial class KeyFileJson : JsonSerializerContext;
+    private (DateTime LastWrite, long Length)? Seen()
+    {
+        var file = new FileInfo(_path);
+        return file.Exists ? (file.LastWriteTimeUtc, file.Length) : null;
+    }
+
+    /// <summary>A key id fit for an error message: itself when short and printable ASCII.</summary>
+    internal static string Printable(string keyId) =>
+        keyId.Length <= 64 && keyId.All(c => c is >= ' ' and <= '~') ? keyId : "(unprintable)";
 }

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Trousseau;
+
+/// <summary>
+/// The key ring file (JSON, mode 0600) and the lock beside it. Format 2 keeps, for every key version, its key id
+/// and a check value, and the latest version ever issued: a damaged or trimmed file is refused when it is read,
+/// instead of failing every unwrap later. A format 1 file (no key ids, no check values) is read as it is and
+/// written as format 2 at its next rotation.
+/// </summary>
+internal static partial class LocalKeyRingFile
+{
+    private const int Format1 = 1;
+    private const int Format2 = 2;
+    private const string Dependency = $"key-provider:{LocalKeyRingProvider.ProviderName}";
+
+    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Reads and checks the whole ring.</summary>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing.</exception>
+    /// <exception cref="JsonException">The file is not key ring JSON.</exception>
+    /// <exception cref="FormatException">A key or check value is not base64.</exception>
+    public static LocalKeyRing Read(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        try
+        {
+            return Parse(JsonSerializer.Deserialize(bytes, KeyFileJson.Default.KeyFile) ?? throw new InvalidDataException("the file is empty"));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bytes);
+        }
+    }
+
+    /// <summary>Replaces the file with <paramref name="ring"/> in format 2, all or nothing and flushed to disk.</summary>
+    public static void Write(string path, LocalKeyRing ring)
+    {
+        var file = new KeyFile(
+            Format2,
+            ring.Id,
+            ring.Current.Info.Version,
+            [.. ring.Keys.Select(k => new KeyFileEntry(k.Info.Version, k.Info.KeyId, k.Created, Convert.ToBase64String(k.Material), Convert.ToBase64String(k.Check)))]);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(file, KeyFileJson.Default.KeyFile);
+        try
+        {
+            OwnerOnlyFile.WriteAtomically(path, bytes, overwrite: true);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bytes);
+        }
+    }
+
+    /// <summary>
+    /// Takes the exclusive advisory lock <c>&lt;path&gt;.lock</c> (created with mode 0600), waiting up to 10 s for
+    /// another process or provider to release it. The system releases it when the process ends, even on a crash.
+    /// </summary>
+    /// <exception cref="DependencyUnavailableException">The lock stayed taken for 10 s.</exception>
+    public static IDisposable Lock(string path)
+    {
+        var lockPath = path + ".lock";
+        OwnerOnlyFile.EnsureParentDirectory(lockPath);
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        // Real time, not the injected clock: the holder is another process, which no test clock moves.
+        var waiting = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockPath, options);
+            }
+            catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+            {
+                if (waiting.Elapsed >= LockPatience)
+                {
+                    throw new DependencyUnavailableException(
+                        Dependency, $"The local key ring '{path}' has been locked by another process for {LockPatience.TotalSeconds:0} s (lock file {lockPath}).", ex);
+                }
+
+                Thread.Sleep(LockRetryDelay);
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="exception"/> is one that reading or writing the ring raises for a bad file.</summary>
+    public static bool IsFileProblem(Exception exception) =>
+        exception is IOException or UnauthorizedAccessException or JsonException or InvalidDataException or FormatException;
+
+    /// <summary>The error for a ring that cannot be used, naming the file; never the file's content.</summary>
+    public static DependencyUnavailableException Unusable(string path, Exception exception) =>
+        new(Dependency,
+            $"The local key ring '{path}' cannot be used: {(exception is JsonException ? "it is not valid key ring JSON" : exception.Message)}",
+            exception is JsonException ? null : exception);
+
+    private static LocalKeyRing Parse(KeyFile file)
+    {
+        if (file.Format is not (Format1 or Format2))
+        {
+            throw new InvalidDataException($"key ring format {file.Format} is not supported (this version reads formats {Format1} and {Format2})");
+        }
+
+        if (file.RingId is not { Length: 16 } || !file.RingId.All(char.IsAsciiHexDigitLower))
+        {
+            throw new InvalidDataException("ringId must be 16 lower-case hex digits");
+        }
+
+        if (file.Keys is not { Count: > 0 })
+        {
+            throw new InvalidDataException("it holds no key");
+        }
+
+        var count = file.Keys.Count;
+        if (file.Format == Format2 && file.LatestVersion != count)
+        {
+            var held = count == 1 ? "version 1" : $"versions 1 to {count}";
+            throw new InvalidDataException(file.LatestVersion > count
+                ? $"key version {file.LatestVersion} was issued but the file holds key {held} only: it was damaged or edited; restore it from a backup"
+                : $"it holds key {held}, beyond the latest version issued, {file.LatestVersion}: the file is damaged; restore it from a backup");
+        }
+
+        var keys = new List<LocalKeyRingKey>(count);
+        try
+        {
+            foreach (var entry in file.Keys)
+            {
+                keys.Add(ParseKey(file, entry, expectedVersion: (uint)keys.Count + 1));
+            }
+        }
+        catch
+        {
+            keys.ForEach(k => k.Dispose());
+            throw;
+        }
+
+        return new LocalKeyRing(file.RingId, [.. keys]);
+    }
+
+    private static LocalKeyRingKey ParseKey(KeyFile file, KeyFileEntry entry, uint expectedVersion)
+    {
+        if (entry.Version != expectedVersion)
+        {
+            throw new InvalidDataException($"key versions must count 1, 2, 3...; found {entry.Version} at position {expectedVersion}");
+        }
+
+        byte[]? check = null;
+        if (file.Format == Format2)
+        {
+            if (entry.KeyId is null || entry.Check is null)
+            {
+                throw new InvalidDataException($"key version {entry.Version} has no keyId or no check value");
+            }
+
+            check = Convert.FromBase64String(entry.Check);
+        }
+
+        return LocalKeyRingKey.Load(file.RingId, entry.Version, entry.KeyId, entry.Created, Convert.FromBase64String(entry.Key ?? string.Empty), check);
+    }
+
+    internal sealed record KeyFile(
+        [property: JsonPropertyName("format")] int Format,
+        [property: JsonPropertyName("ringId")] string RingId,
+        [property: JsonPropertyName("latestVersion")] uint LatestVersion,
+        [property: JsonPropertyName("keys")] List<KeyFileEntry> Keys);
+
+    internal sealed record KeyFileEntry(
+        [property: JsonPropertyName("version")] uint Version,
+        [property: JsonPropertyName("keyId")] string? KeyId,
+        [property: JsonPropertyName("created")] DateTimeOffset Created,
+        [property: JsonPropertyName("key")] string Key,
+        [property: JsonPropertyName("check")] string? Check);
+
+    [JsonSerializable(typeof(KeyFile))]
+    [JsonSourceGenerationOptions(WriteIndented = true)]
+    internal sealed partial class KeyFileJson : JsonSerializerContext;
+}

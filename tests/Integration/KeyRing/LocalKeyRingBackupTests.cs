@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using Trousseau.Tests.Integration.Cli;
+using Trousseau.Tests.Integration.Docs;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.KeyRing;
+
+/// <summary>The backup and restore procedure of docs/reference.md, run as written.</summary>
+public sealed class LocalKeyRingBackupTests : IDisposable
+{
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private readonly TempDirectory _temp = new();
+
+    private string DataDir => _temp.Combine("data");
+
+    private string KeyRingFile => _temp.Combine("data", "local.keyring");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task A_key_ring_backed_up_while_trousseaud_runs_and_restored_after_its_loss_decrypts_every_secret()
+    {
+        var (backup, restore) = DocumentedProcedure();
+        var environment = new Dictionary<string, string?>
+        {
+            ["TROUSSEAU_HOME"] = DataDir,
+            ["KEYRING_BACKUP"] = _temp.Combine("backup", "local.keyring"),
+        };
+        Directory.CreateDirectory(_temp.Combine("backup"));
+
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            var clectl = Clectl(server);
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "before", "--from-literal", "k=before"));
+            ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "after", "--from-literal", "k=after"));
+            await RunAsync(backup, environment);
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        File.Delete(KeyRingFile);
+        var refused = await DotnetProcess.RunAsync(
+            DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path),
+            timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(2, refused.ExitCode);
+
+        await RunAsync(restore, environment);
+
+        Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(environment["KEYRING_BACKUP"]!));
+        Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(KeyRingFile));
+        await using var restored = await TrousseauServerProcess.StartAsync(DataDir);
+        var restoredClectl = Clectl(restored);
+        Assert.Equal("before", (await restoredClectl.RunAsync("secret", "get", "before", "--key", "k")).Stdout);
+        Assert.Equal("after", (await restoredClectl.RunAsync("secret", "get", "after", "--key", "k")).Stdout);
+    }
+
+    /// <summary>The two shell blocks of the reference's backup and restore section: the backup, then the restore.</summary>
+    private static (string Backup, string Restore) DocumentedProcedure()
+    {
+        var section = MarkdownDocument.Load("docs/reference.md").Section("Local key ring: backup and restore");
+        var blocks = new List<string>();
+        List<string>? block = null;
+        foreach (var line in section.Lines)
+        {
+            if (line.StartsWith("```", StringComparison.Ordinal))
+            {
+                if (block is null)
+                {
+                    block = [];
+                }
+                else
+                {
+                    blocks.Add(string.Join('\n', block));
+                    block = null;
+                }
+            }
+            else
+            {
+                block?.Add(line);
+            }
+        }
+
+        Assert.True(blocks.Count == 2, $"{section.Name} should hold two shell blocks (backup, restore), not {blocks.Count}");
+        return (blocks[0], blocks[1]);
+    }
+
+    private async Task RunAsync(string commands, IReadOnlyDictionary<string, string?> environment)
+    {
+        var info = new ProcessStartInfo("bash", ["-e", "-c", commands])
+        {
+            WorkingDirectory = _temp.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        var result = await DotnetProcess.RunAsync(info);
+        Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
+    }
+
+    private ClectlRunner Clectl(TrousseauServerProcess server) =>
+        ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
+}

@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using Trousseau.Tests.Integration.Cli;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.KeyRing;
+
+/// <summary>trousseaud's local key ring at start and under two daemons: never silently replaced, never forked.</summary>
+public sealed class LocalKeyRingServerTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    private string DataDir => _temp.Combine("data");
+
+    private string KeyRingFile => _temp.Combine("data", "local.keyring");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task A_missing_key_ring_while_the_store_holds_secrets_under_it_stops_trousseaud_with_exit_2_naming_the_file()
+    {
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            ClectlAssert.Ok(await Clectl(server).RunAsync("secret", "create", "db", "--from-literal", "password=hunter2"));
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        File.Move(KeyRingFile, _temp.Combine("elsewhere.keyring"));
+        var result = await RunServerToExitAsync(["--data-dir", DataDir]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: invalid configuration: Trousseau:Local:KeyFile is '{KeyRingFile}', which does not exist, but the store holds secrets", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(KeyRingFile), "a new key ring was created although stored secrets need the old one");
+    }
+
+    [Fact]
+    public async Task A_key_ring_with_a_flipped_bit_stops_trousseaud_at_start_naming_the_file_and_the_key_version()
+    {
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            ClectlAssert.Ok(await Clectl(server).RunAsync("secret", "create", "db", "--from-literal", "password=hunter2"));
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyRingFile))!;
+        var key = Convert.FromBase64String(file["keys"]![0]!["key"]!.GetValue<string>());
+        key[0] ^= 0x01;
+        file["keys"]![0]!["key"] = Convert.ToBase64String(key);
+        await File.WriteAllTextAsync(KeyRingFile, file.ToJsonString());
+        var result = await RunServerToExitAsync(["--data-dir", DataDir]);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The local key ring '{KeyRingFile}' cannot be used: key version 1", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_temporary_key_ring_copy_left_by_a_killed_rotation_is_deleted_at_start()
+    {
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        var leftover = $"{KeyRingFile}.{Guid.NewGuid():N}.tmp";
+        File.Copy(KeyRingFile, leftover);
+
+        await using var restarted = await TrousseauServerProcess.StartAsync(DataDir);
+
+        await Eventually.HoldsAsync(() => !File.Exists(leftover), () => $"{leftover}, which holds every key, is still there:\n{restarted.Log}");
+    }
+
+    [Fact]
+    public async Task Two_daemons_on_one_data_directory_rotate_in_turn_and_every_secret_and_kms_ciphertext_still_decrypts()
+    {
+        var secondSocket = _temp.Combine("second", "kms.sock");
+        await using var first = await TrousseauServerProcess.StartAsync(DataDir);
+        var firstClectl = Clectl(first);
+        ClectlAssert.Ok(await firstClectl.RunAsync("secret", "create", "before", "--from-literal", "k=before"));
+        await using var second = await TrousseauServerProcess.StartAsync(DataDir, ["--kms-socket", secondSocket]);
+        var secondClectl = Clectl(second);
+
+        var rotatedBySecond = await secondClectl.RunAsync("key", "rotate", "-o", "json");
+        var encryptedBySecond = await secondClectl.RunWithInputAsync("kms data key", "kms", "encrypt", "--socket", secondSocket);
+        var rotatedByFirst = await firstClectl.RunAsync("key", "rotate", "-o", "json");
+        ClectlAssert.Ok(await firstClectl.RunAsync("secret", "create", "after", "--from-literal", "k=after"));
+        await second.StopAsync();
+        await first.StopAsync();
+
+        Assert.Equal(2, JsonNode.Parse(rotatedBySecond.Stdout)!["version"]!.GetValue<int>());
+        Assert.Equal(3, JsonNode.Parse(rotatedByFirst.Stdout)!["version"]!.GetValue<int>());
+        await using var restarted = await TrousseauServerProcess.StartAsync(DataDir);
+        var clectl = Clectl(restarted);
+        Assert.Equal("before", (await clectl.RunAsync("secret", "get", "before", "--key", "k")).Stdout);
+        Assert.Equal("after", (await clectl.RunAsync("secret", "get", "after", "--key", "k")).Stdout);
+        var decrypted = await clectl.RunWithInputAsync(encryptedBySecond.Stdout, "kms", "decrypt");
+        ClectlAssert.Ok(decrypted);
+        Assert.Equal("kms data key", decrypted.Stdout);
+    }
+
+    private ClectlRunner Clectl(TrousseauServerProcess server) =>
+        ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
+
+    private Task<ProcessResult> RunServerToExitAsync(string[] args)
+    {
+        string[] withPort = ["--urls", $"http://127.0.0.1:{FreePort.Next()}", .. args];
+        return DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path), timeout: TimeSpan.FromSeconds(30));
+    }
+}

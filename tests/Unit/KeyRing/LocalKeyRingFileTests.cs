@@ -1,0 +1,143 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Trousseau.Tests.Unit.Support;
+
+namespace Trousseau.Tests.Unit.KeyRing;
+
+/// <summary>What the key ring file holds, and what becomes of a file that was damaged, trimmed or restored from an older copy.</summary>
+public sealed class LocalKeyRingFileTests : IDisposable
+{
+    // A key ring file exactly as the first release wrote it (format 1), and data keys it wrapped under each version.
+    private const string FormatOneFile = """
+        {
+          "format": 1,
+          "ringId": "4424c62d242d9d33",
+          "keys": [
+            {
+              "version": 1,
+              "created": "2026-11-25T23:38:26.636431+00:00",
+              "key": "PUwTvK1aH4HjsCnILiSqzxUFnIh841kg5iHASRxttMU="
+            },
+            {
+              "version": 2,
+              "created": "2026-11-25T23:38:26.7435428+00:00",
+              "key": "Zt0CFOsKkAXTOYc2A2FMBAvOOLsj4x0Gl2vcM/x4gu4="
+            }
+          ]
+        }
+        """;
+
+    private static readonly WrappedKey FormatOneWrappedV1 = new(
+        "local-4424c62d242d9d33-v1", 1, Convert.FromBase64String("QkcmGdEQ+QBXfOdELVstReYLR3LCp+NwthvsshWbSHMEQy65ip11SdLEwp6fFudZ"));
+
+    private static readonly WrappedKey FormatOneWrappedV2 = new(
+        "local-4424c62d242d9d33-v2", 2, Convert.FromBase64String("U830BU6USzNb89U48b4FxeCzrqvK9g8dntEh7JrQuQfC3mVyBEfYjJoR86xVIjWB"));
+
+    private readonly TempDirectory _directory = new();
+
+    private string KeyFile => _directory.Combine("ring.json");
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task A_key_ring_written_in_the_first_format_unwraps_what_it_wrapped_and_keeps_doing_so_after_a_rotation()
+    {
+        await File.WriteAllTextAsync(KeyFile, FormatOneFile);
+
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            Assert.Equal(new KeyInfo("local-4424c62d242d9d33-v2", 2), await ring.GetCurrentKeyAsync());
+            Assert.Equal("format-1 data key v1", Encoding.UTF8.GetString(await ring.UnwrapAsync(FormatOneWrappedV1)));
+            Assert.Equal("format-1 data key v2", Encoding.UTF8.GetString(await ring.UnwrapAsync(FormatOneWrappedV2)));
+            Assert.Equal(3u, (await ring.RotateAsync()).Version);
+        }
+
+        using var reopened = KeyRings.Open(KeyFile);
+        Assert.Equal("format-1 data key v1", Encoding.UTF8.GetString(await reopened.UnwrapAsync(FormatOneWrappedV1)));
+        Assert.Equal("format-1 data key v2", Encoding.UTF8.GetString(await reopened.UnwrapAsync(FormatOneWrappedV2)));
+        Assert.Equal(3u, (await reopened.GetCurrentKeyAsync()).Version);
+    }
+
+    [Fact]
+    public async Task A_flipped_bit_in_a_key_is_refused_when_the_ring_is_opened_naming_the_file_and_the_version()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        var key = Convert.FromBase64String(file["keys"]![0]!["key"]!.GetValue<string>());
+        key[7] ^= 0x10;
+        file["keys"]![0]!["key"] = Convert.ToBase64String(key);
+        await File.WriteAllTextAsync(KeyFile, file.ToJsonString());
+
+        using var damaged = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await damaged.GetCurrentKeyAsync());
+
+        Assert.Contains(KeyFile, error.Message, StringComparison.Ordinal);
+        Assert.Contains("key version 1", error.Message, StringComparison.Ordinal);
+        Assert.False((await damaged.CheckHealthAsync()).IsHealthy);
+    }
+
+    [Fact]
+    public async Task A_key_ring_whose_newest_version_was_removed_is_refused_instead_of_issuing_that_version_again()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        file["keys"]!.AsArray().RemoveAt(1);
+        await File.WriteAllTextAsync(KeyFile, file.ToJsonString());
+
+        using var trimmed = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await trimmed.RotateAsync());
+
+        Assert.Contains(KeyFile, error.Message, StringComparison.Ordinal);
+        Assert.Contains("key version 2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_ring_restored_from_an_older_copy_never_issues_a_key_id_it_issued_before()
+    {
+        var olderCopy = _directory.Combine("ring.backup");
+        KeyInfo lost;
+        WrappedKey wrappedUnderLost;
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.GetCurrentKeyAsync();
+            File.Copy(KeyFile, olderCopy);
+            lost = await ring.RotateAsync();
+            wrappedUnderLost = await ring.WrapAsync("written after the copy"u8.ToArray());
+        }
+
+        File.Copy(olderCopy, KeyFile, overwrite: true);
+        using var restored = KeyRings.Open(KeyFile);
+        var reissued = await restored.RotateAsync();
+
+        Assert.Equal(lost.Version, reissued.Version);
+        Assert.NotEqual(lost.KeyId, reissued.KeyId);
+        var error = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(wrappedUnderLost));
+        Assert.Contains("is not in this key ring", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Every_key_version_is_stored_with_its_key_id_and_a_check_value()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        var keys = file["keys"]!.AsArray();
+
+        Assert.Equal(2, file["format"]!.GetValue<int>());
+        Assert.Equal(2, keys.Count);
+        using var reopened = KeyRings.Open(KeyFile);
+        Assert.Equal((await reopened.GetCurrentKeyAsync()).KeyId, keys[1]!["keyId"]!.GetValue<string>());
+        Assert.All(keys, k => Assert.Equal(16, Convert.FromBase64String(k!["check"]!.GetValue<string>()).Length));
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text;
+using Trousseau.Tests.Unit.Support;
+
+namespace Trousseau.Tests.Unit.KeyRing;
+
+/// <summary>
+/// Several providers on one key ring file (as two processes on one data directory would be), and the file's
+/// leftovers: each rotation starts from what is on disk, under a lock, so no key version is ever lost or forked.
+/// </summary>
+public sealed class LocalKeyRingSharingTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    private string KeyFile => _directory.Combine("keys", "local.keyring");
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task Two_providers_that_rotate_in_turn_keep_every_version_the_other_made()
+    {
+        using var first = KeyRings.Open(KeyFile);
+        using var second = KeyRings.Open(KeyFile);
+        await first.GetCurrentKeyAsync();
+        await second.GetCurrentKeyAsync();
+
+        var rotatedByFirst = await first.RotateAsync();
+        var wrappedByFirst = await first.WrapAsync("first"u8.ToArray());
+        var rotatedBySecond = await second.RotateAsync();
+        var wrappedBySecond = await second.WrapAsync("second"u8.ToArray());
+
+        Assert.Equal(2u, rotatedByFirst.Version);
+        Assert.Equal(3u, rotatedBySecond.Version);
+        using var restarted = KeyRings.Open(KeyFile);
+        Assert.Equal("first", Encoding.UTF8.GetString(await restarted.UnwrapAsync(wrappedByFirst)));
+        Assert.Equal("second", Encoding.UTF8.GetString(await restarted.UnwrapAsync(wrappedBySecond)));
+        Assert.Equal(rotatedBySecond, await restarted.GetCurrentKeyAsync());
+    }
+
+    [Fact]
+    public async Task Concurrent_rotations_from_two_providers_each_issue_a_version_of_their_own()
+    {
+        const int RotationsEach = 10;
+        using var first = KeyRings.Open(KeyFile);
+        using var second = KeyRings.Open(KeyFile);
+        await first.GetCurrentKeyAsync();
+
+        var rotations = await Task.WhenAll(
+            Task.Run(() => RotateAsync(first, RotationsEach)),
+            Task.Run(() => RotateAsync(second, RotationsEach)));
+
+        var issued = rotations.SelectMany(r => r).ToList();
+        Assert.Equal(2 * RotationsEach, issued.Select(k => k.Version).Distinct().Count());
+        using var restarted = KeyRings.Open(KeyFile);
+        Assert.Equal((uint)(1 + (2 * RotationsEach)), (await restarted.GetCurrentKeyAsync()).Version);
+    }
+
+    [Fact]
+    public async Task A_provider_unwraps_under_a_version_another_provider_added_after_it_loaded_the_ring()
+    {
+        using var first = KeyRings.Open(KeyFile);
+        using var second = KeyRings.Open(KeyFile);
+        await first.GetCurrentKeyAsync();
+        await second.GetCurrentKeyAsync();
+
+        await second.RotateAsync();
+        var wrapped = await second.WrapAsync("made elsewhere"u8.ToArray());
+
+        Assert.Equal("made elsewhere", Encoding.UTF8.GetString(await first.UnwrapAsync(wrapped)));
+    }
+
+    [Fact]
+    public async Task A_key_ring_file_deleted_while_in_use_is_written_again_with_every_version_at_the_next_rotation()
+    {
+        using var ring = KeyRings.Open(KeyFile);
+        var wrapped = await ring.WrapAsync("v1"u8.ToArray());
+        File.Delete(KeyFile);
+
+        var rotated = await ring.RotateAsync();
+
+        using var restarted = KeyRings.Open(KeyFile);
+        Assert.Equal(rotated, await restarted.GetCurrentKeyAsync());
+        Assert.Equal("v1", Encoding.UTF8.GetString(await restarted.UnwrapAsync(wrapped)));
+    }
+
+    [Fact]
+    public async Task A_temporary_copy_left_by_a_killed_write_is_deleted_when_the_ring_is_opened()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.GetCurrentKeyAsync();
+        }
+
+        var leftover = $"{KeyFile}.{Guid.NewGuid():N}.tmp";
+        var unrelated = $"{KeyFile}.notes.tmp";
+        File.Copy(KeyFile, leftover);
+        await File.WriteAllTextAsync(unrelated, "not ours");
+
+        using var reopened = KeyRings.Open(KeyFile);
+        await reopened.GetCurrentKeyAsync();
+
+        Assert.False(File.Exists(leftover), "the temporary copy, which holds every key, is still there");
+        Assert.True(File.Exists(unrelated));
+    }
+
+    [Fact]
+    public async Task The_lock_file_beside_the_ring_is_readable_by_its_owner_only()
+    {
+        using var ring = KeyRings.Open(KeyFile);
+
+        await ring.RotateAsync();
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(KeyFile + ".lock"));
+    }
+
+    private static async Task<List<KeyInfo>> RotateAsync(LocalKeyRingProvider ring, int times)
+    {
+        var issued = new List<KeyInfo>();
+        for (var i = 0; i < times; i++)
+        {
+            issued.Add(await ring.RotateAsync());
+        }
+
+        return issued;
+    }
+}
