@@ -14,6 +14,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 # clectl's completion scripts are tested in the shells they are for.
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
+# The key ring durability test watches its fsync calls with strace.
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
