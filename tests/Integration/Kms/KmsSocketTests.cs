@@ -190,6 +190,23 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         Assert.Empty(Directory.GetFileSystemEntries(directory));
     }
 
+    [Fact]
+    public async Task A_socket_directory_too_long_for_the_socket_to_be_bound_in_is_refused_naming_the_path()
+    {
+        using var temp = new TempDirectory();
+        var directory = temp.Combine(new string('d', 94 - temp.Path.Length - 1));
+        var socket = Path.Combine(directory, "kms.sock");
+
+        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+            RepositoryPaths.ServerDll,
+            ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", temp.Combine("data"), "--kms-socket", socket],
+            temp.Path));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"trousseaud: cannot start: The KMS socket path {socket} is too long for a Unix socket address; choose a shorter path.", result.Stderr.Trim());
+        Assert.Empty(Directory.GetFileSystemEntries(directory));
+    }
+
     /// <summary>
     /// Watches for <paramref name="path"/> on a thread of its own, looking as often as it can, and gives its mode at
     /// the first sight of it (<see langword="null"/> if it does not appear in time).
