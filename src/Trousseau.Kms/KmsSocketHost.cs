@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Trousseau.Kms.Grpc;
+using Trousseau.Kms.Internal;
 
 namespace Trousseau.Kms;
 
@@ -20,6 +21,7 @@ internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOption
 
     private readonly ILogger _logger = loggerFactory.CreateLogger<KmsSocketHost>();
     private WebApplication? _app;
+    private Socket? _listener;
     private string? _socket;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -31,28 +33,41 @@ internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOption
         }
 
         var socket = Path.GetFullPath(settings.Socket ?? throw new InvalidOperationException("Trousseau:Kms:Socket is required when the KMS plugin is enabled."));
-        PrepareSocketPath(socket);
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        // Kestrel is handed a socket that already listens, owner-only, at its path: binding it itself would create the
+        // socket file with the umask's mode, open to others until a chmod after start.
+        var listener = OwnerOnlyUnixSocket.Listen(socket);
+        WebApplication? app = null;
+        try
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = MaxMessageBytes + 5;
-            kestrel.ListenUnixSocket(socket, listen => listen.Protocols = HttpProtocols.Http2);
-        });
-        var app = builder.Build();
-        var endpoint = new UnaryGrpcEndpoint(plugin.Methods(), MaxMessageBytes, _logger);
-        app.Run(endpoint.HandleAsync);
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(loggerFactory);
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.AddServerHeader = false;
+                kestrel.Limits.MaxRequestBodySize = MaxMessageBytes + 5;
+                kestrel.ListenHandle((ulong)listener.Handle, listen => listen.Protocols = HttpProtocols.Http2);
+            });
+            app = builder.Build();
+            var endpoint = new UnaryGrpcEndpoint(plugin.Methods(), MaxMessageBytes, _logger);
+            app.Run(endpoint.HandleAsync);
 
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        if (!OperatingSystem.IsWindows())
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            (_app, _listener, _socket) = (app, listener, socket);
+        }
+        catch
         {
-            File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+
+            listener.Dispose();
+            File.Delete(socket);
+            throw;
         }
 
-        (_app, _socket) = (app, socket);
         LogListening(_logger, socket);
     }
 
@@ -61,7 +76,7 @@ internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOption
         if (_app is { } app)
         {
             await app.StopAsync(cancellationToken).ConfigureAwait(false);
-            DeleteSocket();
+            Release();
         }
     }
 
@@ -71,57 +86,20 @@ internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOption
         {
             _app = null;
             await app.DisposeAsync().ConfigureAwait(false);
-            DeleteSocket();
+            Release();
         }
     }
 
-    /// <summary>Creates the socket's directory (0700) and removes a socket file left by a process that is gone.</summary>
-    private static void PrepareSocketPath(string socket)
+    /// <summary>Closes the listening socket (Kestrel only borrowed it) and removes its file, once.</summary>
+    private void Release()
     {
-        var directory = Path.GetDirectoryName(socket)!;
-        if (!Directory.Exists(directory))
-        {
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(directory);
-            }
-            else
-            {
-                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-        }
-
-        if (!File.Exists(socket))
-        {
-            return;
-        }
-
-        // .NET does not tell a socket from an empty file; a file with content is surely not a socket.
-        if (new FileInfo(socket).Length != 0)
-        {
-            throw new IOException($"The KMS socket path {socket} is a file with content, not a socket; refusing to replace it.");
-        }
-
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(socket));
-        }
-        catch (SocketException)
-        {
-            File.Delete(socket);
-            return;
-        }
-
-        throw new IOException($"The KMS socket {socket} is in use by another process.");
-    }
-
-    private void DeleteSocket()
-    {
+        _listener?.Dispose();
         if (_socket is { } socket && File.Exists(socket))
         {
             File.Delete(socket);
         }
+
+        (_listener, _socket) = (null, null);
     }
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "KMS plugin (v2, v1beta1) listening on {Socket}.")]

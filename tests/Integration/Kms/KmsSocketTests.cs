@@ -7,42 +7,64 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Kms;
 
-/// <summary>clectl kms against trousseaud's socket, and what the socket does with requests that are not proper gRPC.</summary>
-public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
+/// <summary>One trousseaud serving its KMS socket in its data directory, with an HTTP/2 client on that socket.</summary>
+public sealed class KmsSocketFixture : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _temp = new();
     private TrousseauServerProcess _server = null!;
-    private HttpClient _http = null!;
 
-    private string Socket => _temp.Combine("data", "kms.sock");
+    internal string Directory => _temp.Path;
+
+    internal string Socket => _temp.Combine("data", "kms.sock");
+
+    internal HttpClient Http { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(Socket), ct);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        })
-        { BaseAddress = new Uri("http://localhost") };
+        Http = KmsSocketTests.ClientFor(Socket);
     }
 
     public async Task DisposeAsync()
     {
-        _http.Dispose();
+        Http.Dispose();
         await _server.DisposeAsync();
     }
 
     public void Dispose() => _temp.Dispose();
+}
+
+/// <summary>
+/// clectl kms against trousseaud's socket, what the socket does with requests that are not proper gRPC, and how the
+/// socket comes to be: owner-only from its first instant, in a directory nobody else may write.
+/// </summary>
+public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<KmsSocketFixture>
+{
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode ReadableByAll = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private string Socket => fixture.Socket;
+
+    private HttpClient Http => fixture.Http;
+
+    /// <summary>An HTTP/2 client whose every connection goes to the Unix socket <paramref name="socket"/>.</summary>
+    internal static HttpClient ClientFor(string socket) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (_, ct) =>
+        {
+            var connection = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await connection.ConnectAsync(new UnixDomainSocketEndPoint(socket), ct);
+            return new NetworkStream(connection, ownsSocket: true);
+        },
+    })
+    { BaseAddress = new Uri("http://localhost") };
 
     [Fact]
     public async Task Clectl_kms_reports_status_and_round_trips_binary_bytes()
     {
-        var clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?>());
+        var clectl = new ClectlRunner(fixture.Directory, new Dictionary<string, string?>());
         var status = await clectl.RunAsync("kms", "status", "--socket", Socket, "-o", "json");
         Assert.True(status.ExitCode == 0, status.Stderr);
         using var statusJson = JsonDocument.Parse(status.Stdout);
@@ -57,7 +79,7 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
 
         var decrypted = await clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--socket", Socket, "--key-id", keyId);
         var wrongKey = await clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--socket", Socket, "--key-id", "not-issued");
-        var noSocket = await clectl.RunAsync("kms", "status", "--socket", _temp.Combine("absent.sock"));
+        var noSocket = await clectl.RunAsync("kms", "status", "--socket", Path.Combine(fixture.Directory, "absent.sock"));
 
         Assert.Equal(dek, decrypted.Stdout);
         Assert.Equal(statusJson.RootElement.GetProperty("keyId").GetString(), keyId);
@@ -70,7 +92,7 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_compressed_frame_is_unimplemented()
     {
-        var (status, _) = await CallAsync("/v2.KeyManagementService/Status", Frame([], compressed: true));
+        var (status, _) = await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([], compressed: true));
 
         Assert.Equal("12", status);
     }
@@ -81,9 +103,9 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
         var truncated = Frame(new byte[10])[..8];
         var notProtobuf = Frame([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
 
-        Assert.Equal("13", (await CallAsync("/v2.KeyManagementService/Encrypt", truncated)).Status);
-        Assert.Equal("13", (await CallAsync("/v2.KeyManagementService/Encrypt", notProtobuf)).Status);
-        Assert.Equal("13", (await CallAsync("/v2.KeyManagementService/Encrypt", [])).Status);
+        Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", truncated)).Status);
+        Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", notProtobuf)).Status);
+        Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", [])).Status);
     }
 
     [Fact]
@@ -92,14 +114,14 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
         var header = new byte[5];
         BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(1), 512 * 1024 * 1024);
 
-        Assert.Equal("8", (await CallAsync("/v2.KeyManagementService/Encrypt", header)).Status);
+        Assert.Equal("8", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", header)).Status);
     }
 
     [Fact]
     public async Task A_malformed_deadline_is_invalid_argument_and_a_well_formed_one_is_honoured()
     {
-        Assert.Equal("3", (await CallAsync("/v2.KeyManagementService/Status", Frame([]), timeout: "soon")).Status);
-        Assert.Equal("0", (await CallAsync("/v2.KeyManagementService/Status", Frame([]), timeout: "2S")).Status);
+        Assert.Equal("3", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "soon")).Status);
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "2S")).Status);
     }
 
     [Fact]
@@ -109,12 +131,113 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
         wrongType.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var get = new HttpRequestMessage(HttpMethod.Get, "/v1/secrets") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
-        using var wrongTypeResponse = await _http.SendAsync(wrongType);
-        using var getResponse = await _http.SendAsync(get);
+        using var wrongTypeResponse = await Http.SendAsync(wrongType);
+        using var getResponse = await Http.SendAsync(get);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongTypeResponse.StatusCode);
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, getResponse.StatusCode);
-        Assert.Equal("0", (await CallAsync("/v2.KeyManagementService/Status", Frame([]))).Status);
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]))).Status);
+    }
+
+    [Fact]
+    public async Task Under_a_permissive_umask_the_socket_is_owner_only_from_the_instant_it_appears_in_a_shared_directory()
+    {
+        using var temp = new TempDirectory();
+        var directory = temp.Combine("run");
+        Directory.CreateDirectory(directory);
+        File.SetUnixFileMode(directory, ReadableByAll);
+        var socket = Path.Combine(directory, "kms.sock");
+        var firstSight = ModeAtFirstSight(socket);
+
+        // With umask 000 a socket bound in place is born srwxrwxrwx: connectable by anyone until it is chmod'ed.
+        await using var server = ShellScript.Start(
+            $"umask 000\nexec dotnet '{RepositoryPaths.ServerDll}' --urls http://127.0.0.1:{FreePort.Next()} --data-dir '{temp.Combine("data")}' --kms-socket '{socket}'\n",
+            temp.Path,
+            temp.Path,
+            new Dictionary<string, string?>());
+        var mode = await firstSight;
+        Assert.True(mode is not null, $"{socket} did not appear within {StartTimeout.TotalSeconds} s:\n{server.Stdout}\n{server.Stderr}");
+        using var http = ClientFor(socket);
+
+        Assert.Equal(OwnerReadWrite, mode);
+        Assert.Equal("0", (await CallAsync(http, "/v2.KeyManagementService/Status", Frame([]))).Status);
+        Assert.Equal(ReadableByAll, File.GetUnixFileMode(directory));
+        Assert.Equal(["kms.sock"], Directory.GetFileSystemEntries(directory).Select(Path.GetFileName));
+    }
+
+    [Theory]
+    [InlineData("0770")]
+    [InlineData("0757")]
+    [InlineData("1777")]
+    public async Task A_socket_directory_that_group_or_others_may_write_is_refused_naming_it_and_its_mode(string octal)
+    {
+        using var temp = new TempDirectory();
+        var directory = temp.Combine("run");
+        Directory.CreateDirectory(directory);
+        var mode = (UnixFileMode)Convert.ToInt32(octal, 8);
+        File.SetUnixFileMode(directory, mode);
+
+        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+            RepositoryPaths.ServerDll,
+            ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", temp.Combine("data"), "--kms-socket", Path.Combine(directory, "kms.sock")],
+            temp.Path));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: cannot start: The KMS socket directory {directory} is writable by group or others (mode {octal}), who could replace the socket; remove that access (chmod go-w {directory}) or put the socket in another directory.",
+            result.Stderr.Trim());
+        Assert.Equal(mode, File.GetUnixFileMode(directory));
+        Assert.Empty(Directory.GetFileSystemEntries(directory));
+    }
+
+    [Fact]
+    public async Task A_socket_directory_too_long_for_the_socket_to_be_bound_in_is_refused_naming_the_path()
+    {
+        using var temp = new TempDirectory();
+        var directory = temp.Combine(new string('d', 94 - temp.Path.Length - 1));
+        var socket = Path.Combine(directory, "kms.sock");
+
+        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+            RepositoryPaths.ServerDll,
+            ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", temp.Combine("data"), "--kms-socket", socket],
+            temp.Path));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"trousseaud: cannot start: The KMS socket path {socket} is too long for a Unix socket address; choose a shorter path.", result.Stderr.Trim());
+        Assert.Empty(Directory.GetFileSystemEntries(directory));
+    }
+
+    /// <summary>
+    /// Watches for <paramref name="path"/> on a thread of its own, looking as often as it can, and gives its mode at
+    /// the first sight of it (<see langword="null"/> if it does not appear in time).
+    /// </summary>
+    private static Task<UnixFileMode?> ModeAtFirstSight(string path)
+    {
+        var seen = new TaskCompletionSource<UnixFileMode?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watcher = new Thread(() =>
+        {
+            var deadline = DateTime.UtcNow + StartTimeout;
+            while (DateTime.UtcNow < deadline)
+            {
+                try
+                {
+                    if (File.Exists(path))
+                    {
+                        seen.SetResult(File.GetUnixFileMode(path));
+                        return;
+                    }
+                }
+                catch (FileNotFoundException)
+                {
+                    // Gone again between the two looks: keep watching.
+                }
+            }
+
+            seen.SetResult(null);
+        })
+        { IsBackground = true };
+        watcher.Start();
+        return seen.Task;
     }
 
     private static byte[] Frame(byte[] message, bool compressed = false)
@@ -126,7 +249,7 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
         return frame;
     }
 
-    private async Task<(string? Status, string? Message)> CallAsync(string path, byte[] body, string? timeout = null)
+    private static async Task<(string? Status, string? Message)> CallAsync(HttpClient http, string path, byte[] body, string? timeout = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path)
         {
@@ -141,7 +264,7 @@ public sealed class KmsSocketTests : IAsyncLifetime, IDisposable
             request.Headers.TryAddWithoutValidation("grpc-timeout", timeout);
         }
 
-        using var response = await _http.SendAsync(request);
+        using var response = await http.SendAsync(request);
         await response.Content.ReadAsByteArrayAsync();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (Trailer(response, "grpc-status"), Trailer(response, "grpc-message"));

@@ -1,0 +1,158 @@
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+
+namespace Trousseau.Kms.Internal;
+
+/// <summary>
+/// A listening Unix socket that nobody but its owner can connect to, from the first instant it appears at its path:
+/// it is bound in a fresh directory of mode 0700 beside that path, made 0600 there, and only then moved onto the
+/// path. The move is a rename on one file system, so the socket keeps listening: it is bound to its inode, not its name.
+/// </summary>
+internal static class OwnerOnlyUnixSocket
+{
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode OwnerOnlySocket = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+
+    /// <summary>
+    /// Listens on <paramref name="path"/>: creates its directory (0700) when missing, refuses a directory that group or
+    /// others may write, replaces a socket file left by a process that is gone, and refuses one that a live process
+    /// serves.
+    /// </summary>
+    /// <param name="path">The socket's full path.</param>
+    /// <returns>The listening socket, which the caller owns.</returns>
+    /// <exception cref="IOException">The path or its directory cannot be used, with a message that says why.</exception>
+    public static Socket Listen(string path)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        if (Directory.Exists(directory))
+        {
+            RefuseIfWritableByOthers(directory);
+        }
+        else
+        {
+            OwnerOnlyFile.EnsureParentDirectory(path);
+        }
+
+        RemoveStaleSocket(path);
+        return OperatingSystem.IsWindows() ? ListenInPlace(path) : ListenPrivatelyThenMove(path);
+    }
+
+    private static void RefuseIfWritableByOthers(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var mode = File.GetUnixFileMode(directory);
+        if ((mode & WritableByOthers) != 0)
+        {
+            var octal = Convert.ToString((int)mode, 8).PadLeft(4, '0');
+            throw new IOException(
+                $"The KMS socket directory {directory} is writable by group or others (mode {octal}), who could replace the socket; "
+                + $"remove that access (chmod go-w {directory}) or put the socket in another directory.");
+        }
+    }
+
+    private static void RemoveStaleSocket(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new IOException($"The KMS socket path {path} is a directory, not a socket; refusing to replace it.");
+        }
+
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        // .NET does not tell a socket from an empty file; a file with content is surely not a socket.
+        if (new FileInfo(path).Length != 0)
+        {
+            throw new IOException($"The KMS socket path {path} is a file with content, not a socket; refusing to replace it.");
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+            return;
+        }
+
+        throw InUse(path);
+    }
+
+    /// <summary>Windows has no file modes: the socket is bound where it belongs, under the directory's ACL.</summary>
+    private static Socket ListenInPlace(string path)
+    {
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(EndPoint(path, path));
+            listener.Listen();
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static Socket ListenPrivatelyThenMove(string path)
+    {
+        // Short names, since a Unix socket address holds little more than 100 bytes.
+        var staging = Path.Combine(Path.GetDirectoryName(path)!, ".kms-" + Path.GetRandomFileName()[..6]);
+        var staged = Path.Combine(staging, "s");
+        Directory.CreateDirectory(staging, OwnerOnlyDirectory);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(EndPoint(staged, path));
+            listener.Listen();
+            File.SetUnixFileMode(staged, OwnerOnlySocket);
+            try
+            {
+                File.Move(staged, path, overwrite: false);
+            }
+            catch (IOException e) when (File.Exists(path))
+            {
+                throw InUse(path, e);
+            }
+
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static UnixDomainSocketEndPoint EndPoint(string bound, string path)
+    {
+        try
+        {
+            // The final path is checked too: kube-apiserver must be able to connect to it.
+            _ = new UnixDomainSocketEndPoint(path);
+            return new UnixDomainSocketEndPoint(bound);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new IOException($"The KMS socket path {path} is too long for a Unix socket address; choose a shorter path.", e);
+        }
+    }
+
+    private static IOException InUse(string path, Exception? inner = null) =>
+        new($"The KMS socket {path} is in use by another process.", inner);
+}
