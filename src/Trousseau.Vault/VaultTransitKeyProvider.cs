@@ -275,16 +275,15 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         catch (AccessForbiddenException)
         {
             _tokens.Reject(token);
-        }
-
-        var fresh = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await call(fresh).ConfigureAwait(false);
-        }
-        catch (AccessForbiddenException again)
-        {
-            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault denies Trousseau access to Transit key '{_options.KeyName}' even after logging in again. {again.Message}", again);
+            var fresh = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await call(fresh).ConfigureAwait(false);
+            }
+            catch (AccessForbiddenException again)
+            {
+                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault denies Trousseau access to Transit key '{_options.KeyName}' even after logging in again. {again.Message}", again);
+            }
         }
     }
 
