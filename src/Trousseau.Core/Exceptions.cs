@@ -78,8 +78,26 @@ public sealed class DependencyUnavailableException : TrousseauException
         Dependency = dependency;
     }
 
+    /// <summary>Creates the exception for a dependency that said when to try again.</summary>
+    /// <param name="dependency">Which dependency is unavailable, for example <c>vault</c>.</param>
+    /// <param name="message">What went wrong, without secrets.</param>
+    /// <param name="retryAfter">How long the dependency asked callers to wait (its <c>Retry-After</c>), if it said.</param>
+    /// <param name="innerException">The underlying cause, if any.</param>
+    public DependencyUnavailableException(string dependency, string message, TimeSpan? retryAfter, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Dependency = dependency;
+        RetryAfter = retryAfter;
+    }
+
     /// <summary>Which dependency is unavailable, for example <c>store:sqlite</c> or <c>key-provider:vault</c>.</summary>
     public string Dependency { get; }
+
+    /// <summary>
+    /// How long the dependency asked callers to wait before trying again (a rate limit's <c>Retry-After</c>), or
+    /// <see langword="null"/> when it did not say.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; }
 }
 
 /// <summary>The caller's input breaks a rule (a name, a type, a data key, a length). Nothing was changed.</summary>

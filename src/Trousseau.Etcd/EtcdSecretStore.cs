@@ -175,7 +175,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                     }
                 }
             }
-            catch (Exception e) when (e is DependencyUnavailableException or HttpRequestException or IOException or System.Text.Json.JsonException)
+            catch (Exception e) when (e is TrousseauException or HttpRequestException or IOException or System.Text.Json.JsonException)
             {
                 // etcd went away: wait, then resume after the last revision seen.
                 await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);

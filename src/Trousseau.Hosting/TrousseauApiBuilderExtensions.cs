@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -11,7 +13,10 @@ public static class TrousseauApiBuilderExtensions
 {
     /// <summary>
     /// Registers what <c>app.MapTrousseauApi()</c> needs, with options bound from <c>Trousseau:Api</c> and validated
-    /// at start (a token file is required in token mode).
+    /// at start (a token file is required in token mode), and an <see cref="IExceptionHandler"/> with the exception
+    /// handler middleware at the start of the pipeline: a failure the API did not expect is answered with problem
+    /// details (500, <c>urn:trousseau:problem:internal</c>) and logged. The handler answers for the API's routes
+    /// only; the application's other routes and its own exception handlers keep working as before.
     /// </summary>
     /// <param name="builder">The Trousseau builder.</param>
     /// <param name="configure">Sets the options, after configuration binding.</param>
@@ -27,6 +32,8 @@ public static class TrousseauApiBuilderExtensions
         builder.Services.TryAddSingleton<ApiToken>();
         builder.Services.TryAddSingleton<ApiAuthenticationFilter>();
         builder.Services.TryAddSingleton<ApiExceptionFilter>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IExceptionHandler, ApiExceptionHandler>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, ApiExceptionHandlerStartupFilter>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ApiTokenInitializer>());
         return builder;
     }

@@ -11,8 +11,8 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, delete, list, generate), <c>/v1/keys</c>
     /// (status, rotate, rewrap), <c>/v1/encrypt</c> and <c>/v1/decrypt</c>, authenticated as
-    /// <c>Trousseau:Api:Auth</c> says, errors as problem details. Register it first with
-    /// <c>AddTrousseau(...).AddHttpApi()</c>.
+    /// <c>Trousseau:Api:Auth</c> says, errors as problem details (unexpected ones too, through the exception handler
+    /// <c>AddHttpApi</c> registers). Register it first with <c>AddTrousseau(...).AddHttpApi()</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>The route group, for adding conventions.</returns>
@@ -24,7 +24,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
             throw new InvalidOperationException("MapTrousseauApi needs its services: call services.AddTrousseau(...).AddHttpApi() first.");
         }
 
-        var api = endpoints.MapGroup("/v1");
+        var api = endpoints.MapGroup("/v1").WithMetadata(TrousseauApiEndpointMetadata.Instance);
         api.AddEndpointFilter<ApiAuthenticationFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
         api.AddEndpointFilter<RequestTargetFilter>();

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
 using Trousseau.Sqlite;
@@ -11,6 +12,7 @@ internal static class TrousseauServer
 {
     public const int ExitInvalidConfiguration = 2;
     public const int ExitStartupFailure = 1;
+    public const int ExitBackgroundServiceFailed = 1;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -46,9 +48,23 @@ internal static class TrousseauServer
 
         using var telemetry = OtlpExport.StartIfConfigured();
         await app.WaitForShutdownAsync();
+
+        // The host stops itself when a background service faults (BackgroundServiceExceptionBehavior.StopHost): that
+        // is a failure, and a supervisor that restarts on failure must see one.
+        var failed = FaultedBackgroundService(app.Services);
         await app.DisposeAsync();
+        if (failed is not null)
+        {
+            await Console.Error.WriteLineAsync($"trousseaud: stopped because a background service failed ({failed}); see the log above.");
+            return ExitBackgroundServiceFailed;
+        }
+
         return 0;
     }
+
+    /// <summary>The type name of a background service whose work ended with an exception, if any.</summary>
+    private static string? FaultedBackgroundService(IServiceProvider services) =>
+        services.GetServices<IHostedService>().OfType<BackgroundService>().FirstOrDefault(s => s.ExecuteTask is { IsFaulted: true })?.GetType().Name;
 
     private static async Task<WebApplication> BuildAsync(string[] args)
     {

@@ -42,15 +42,16 @@ public static class VaultConfigOverlay
         VaultAnswer<JsonElement> answer;
         try
         {
-            answer = await http.SendAsync<object, JsonElement>(HttpMethod.Get, "v1/" + path.Trim('/'), null, null, VaultJson.Default.JsonElement, token, cancellationToken).ConfigureAwait(false);
+            answer = await http.SendAsync<object, JsonElement>(HttpMethod.Get, "v1/" + path.Trim('/'), null, null, VaultJson.Default.JsonElement, token, cancellationToken, isAnswer: status => status == HttpStatusCode.NotFound).ConfigureAwait(false);
         }
-        catch (VaultRequestException e) when (e.Status == HttpStatusCode.NotFound)
+        catch (AccessForbiddenException e)
+        {
+            throw new VaultConfigPathException($"{key} '{path}' cannot be read: {e.Message}.");
+        }
+
+        if (answer.Status == HttpStatusCode.NotFound)
         {
             throw new VaultConfigPathException($"{key} '{path}' does not exist in Vault at {options.Address}.");
-        }
-        catch (VaultRequestException e) when (e.Status == HttpStatusCode.Forbidden)
-        {
-            throw new VaultConfigPathException($"{key} '{path}' cannot be read: Vault answered {e.Errors}.");
         }
 
         if (answer.Value.ValueKind != JsonValueKind.Object

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -45,15 +44,23 @@ public sealed class VaultKubernetesCallerVerifier : ICallerVerifier
         bool allowed;
         try
         {
+            // Vault answers 400 (unknown role, malformed JWT) or 403 (JWT not accepted) to a caller it does not admit.
             var answer = await _http.SendAsync(
-                HttpMethod.Post, $"v1/auth/{_options.Auth.Mount.Trim('/')}/login", new KubernetesLogin(role, credential), VaultJson.Default.KubernetesLogin, VaultJson.Default.VaultAuthResponse, token: null, cancellationToken).ConfigureAwait(false);
+                HttpMethod.Post,
+                $"v1/auth/{_options.Auth.Mount.Trim('/')}/login",
+                new KubernetesLogin(role, credential),
+                VaultJson.Default.KubernetesLogin,
+                VaultJson.Default.VaultAuthResponse,
+                token: null,
+                cancellationToken,
+                badRequest: static errors => new AccessForbiddenException(errors)).ConfigureAwait(false);
             allowed = true;
             if (answer.Value?.Auth?.ClientToken is { } issued)
             {
                 await RevokeAsync(issued, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (VaultRequestException e) when (e.Status is HttpStatusCode.BadRequest or HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+        catch (AccessForbiddenException)
         {
             allowed = false;
         }
@@ -73,7 +80,7 @@ public sealed class VaultKubernetesCallerVerifier : ICallerVerifier
         {
             await _http.SendAsync<object, object>(HttpMethod.Post, "v1/auth/token/revoke-self", null, null, null, token, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is VaultRequestException or DependencyUnavailableException)
+        catch (TrousseauException)
         {
             // The caller is admitted either way; the token Vault issued expires with its TTL.
         }

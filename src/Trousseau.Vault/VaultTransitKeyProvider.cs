@@ -88,17 +88,9 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
             throw new InvalidCiphertextException($"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not a Vault Transit key id for version {version}, the version that made this ciphertext.");
         }
 
-        VaultAnswer<TransitPlaintextResponse> answer;
-        try
-        {
-            answer = await CallAsync(
-                token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/decrypt/{_options.KeyName}", new TransitDecrypt(ciphertext), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitPlaintextResponse, token, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (VaultRequestException e) when (e.Status == HttpStatusCode.BadRequest)
-        {
-            throw new InvalidCiphertextException($"Vault Transit refused the wrapped key: {e.Errors}");
-        }
+        var answer = await CallAsync(
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/decrypt/{_options.KeyName}", new TransitDecrypt(ciphertext), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitPlaintextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused the wrapped key: {errors}")),
+            cancellationToken).ConfigureAwait(false);
 
         try
         {
@@ -152,17 +144,9 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     public async Task<WrappedKey> RewrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(wrapped);
-        VaultAnswer<TransitCiphertextResponse> answer;
-        try
-        {
-            answer = await CallAsync(
-                token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/rewrap/{_options.KeyName}", new TransitDecrypt(Encoding.ASCII.GetString(wrapped.Ciphertext.Span)), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (VaultRequestException e) when (e.Status == HttpStatusCode.BadRequest)
-        {
-            throw new InvalidCiphertextException($"Vault Transit refused to rewrap the value: {e.Errors}");
-        }
+        var answer = await CallAsync(
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/rewrap/{_options.KeyName}", new TransitDecrypt(Encoding.ASCII.GetString(wrapped.Ciphertext.Span)), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused to rewrap the value: {errors}")),
+            cancellationToken).ConfigureAwait(false);
 
         var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("rewrap");
         var version = ParseVersion(ciphertext) ?? throw Malformed("rewrap");
@@ -240,7 +224,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
             var key = await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
             return DependencyHealth.Healthy($"Vault Transit key {_options.KeyName}, current key {key.KeyId}");
         }
-        catch (DependencyUnavailableException e)
+        catch (TrousseauException e)
         {
             return DependencyHealth.Unhealthy(e.Message);
         }
@@ -289,7 +273,10 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         return facts;
     }
 
-    /// <summary>Runs a call with the current token; on 403 drops the token, logs in again and retries once.</summary>
+    /// <summary>
+    /// Runs a call with the current token; when Vault refuses the token (401, 403) drops it, logs in again and retries
+    /// once. Refused again, Vault is unavailable to Trousseau: its policy or credentials need an operator.
+    /// </summary>
     private async Task<T> CallAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
     {
         try
@@ -311,7 +298,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         {
             return await call(token).ConfigureAwait(false);
         }
-        catch (VaultRequestException e) when (e.Status == HttpStatusCode.Forbidden)
+        catch (AccessForbiddenException)
         {
             _tokens.Reject(token);
             var fresh = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
@@ -319,14 +306,10 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
             {
                 return await call(fresh).ConfigureAwait(false);
             }
-            catch (VaultRequestException again) when (again.Status == HttpStatusCode.Forbidden)
+            catch (AccessForbiddenException again)
             {
-                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault denies Trousseau access to Transit key '{_options.KeyName}': {again.Errors}");
+                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault denies Trousseau access to Transit key '{_options.KeyName}' even after logging in again. {again.Message}", again);
             }
-        }
-        catch (VaultRequestException e) when (e.Status == HttpStatusCode.NotFound)
-        {
-            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault has no Transit key '{_options.KeyName}' under mount '{_options.TransitMount}'.");
         }
     }
 

@@ -4,20 +4,23 @@ namespace Trousseau.Envelope;
 
 /// <summary>
 /// One plaintext data key (DEK), its wrapped form and its envelope header. The key bytes live in a pinned array
-/// that is zeroed on <see cref="Dispose"/>; <see cref="AesGcm"/> instances are pooled per key because one instance
-/// must not be used by two threads at once.
+/// that is zeroed when the last reference is released: the cache holds one, the encryptor one for its current key,
+/// and every encryption or decryption one while it runs, so evicting a key never pulls it from under a reader.
+/// <see cref="AesGcm"/> instances are pooled per key because one instance must not be used by two threads at once.
 /// </summary>
-internal sealed class DataKey : IDisposable
+internal sealed class DataKey
 {
     private const int PoolSize = 4;
 
     private readonly byte[] _key;
     private readonly AesGcm?[] _pool = new AesGcm?[PoolSize];
-    private readonly Lock _lock = new();
     private long _uses;
-    private bool _disposed;
+    private int _references = 1;
 
-    /// <summary>Takes ownership of a copy of <paramref name="plaintextKey"/>; the caller zeroes its own copy.</summary>
+    /// <summary>
+    /// Takes a copy of <paramref name="plaintextKey"/> (the caller zeroes its own copy) and gives the caller the
+    /// first reference, to be given back with <see cref="Release"/>.
+    /// </summary>
     public DataKey(ReadOnlySpan<byte> plaintextKey, WrappedKey wrapped, string provider, long createdAt)
     {
         if (plaintextKey.Length != EnvelopeFormat.KeySize)
@@ -52,13 +55,44 @@ internal sealed class DataKey : IDisposable
 
     public long LastUsed { get; set; }
 
-    public bool IsDisposed => Volatile.Read(ref _disposed);
-
     /// <summary>Counts one more encryption under this key and returns the new count.</summary>
     public long CountUse() => Interlocked.Increment(ref _uses);
 
-    /// <summary>Takes an <see cref="AesGcm"/> for this key, or <see langword="null"/> once the key is disposed.</summary>
-    public AesGcm? Rent()
+    /// <summary>Takes one more reference, unless the key was already zeroed; a reference keeps the key usable.</summary>
+    public bool TryAcquire()
+    {
+        var references = Volatile.Read(ref _references);
+        while (references > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _references, references + 1, references);
+            if (seen == references)
+            {
+                return true;
+            }
+
+            references = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>Gives back a reference; the last one zeroes the key.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) != 0)
+        {
+            return;
+        }
+
+        CryptographicOperations.ZeroMemory(_key);
+        for (var i = 0; i < _pool.Length; i++)
+        {
+            Interlocked.Exchange(ref _pool[i], null)?.Dispose();
+        }
+    }
+
+    /// <summary>Takes an <see cref="AesGcm"/> for this key; the caller holds a reference until it gives it back.</summary>
+    public AesGcm Rent()
     {
         for (var i = 0; i < _pool.Length; i++)
         {
@@ -69,51 +103,20 @@ internal sealed class DataKey : IDisposable
             }
         }
 
-        lock (_lock)
-        {
-            return _disposed ? null : new AesGcm(_key, EnvelopeFormat.TagSize);
-        }
+        return new AesGcm(_key, EnvelopeFormat.TagSize);
     }
 
-    /// <summary>Gives back an instance from <see cref="Rent"/>.</summary>
+    /// <summary>Gives back an instance from <see cref="Rent"/>, before the caller releases its reference.</summary>
     public void Return(AesGcm instance)
     {
-        if (!IsDisposed)
+        for (var i = 0; i < _pool.Length; i++)
         {
-            for (var i = 0; i < _pool.Length; i++)
+            if (Interlocked.CompareExchange(ref _pool[i], instance, null) is null)
             {
-                if (Interlocked.CompareExchange(ref _pool[i], instance, null) is null)
-                {
-                    // Dispose may have emptied the pool meanwhile: take it back out if so.
-                    if (IsDisposed && Interlocked.CompareExchange(ref _pool[i], null, instance) == instance)
-                    {
-                        instance.Dispose();
-                    }
-
-                    return;
-                }
+                return;
             }
         }
 
         instance.Dispose();
-    }
-
-    public void Dispose()
-    {
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            Volatile.Write(ref _disposed, true);
-            CryptographicOperations.ZeroMemory(_key);
-        }
-
-        for (var i = 0; i < _pool.Length; i++)
-        {
-            Interlocked.Exchange(ref _pool[i], null)?.Dispose();
-        }
     }
 }

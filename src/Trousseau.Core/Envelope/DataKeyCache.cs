@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Trousseau.Envelope;
 
 /// <summary>
-/// Unwrapped data keys by their wrapped bytes, bounded in count and age. Evicted keys are disposed, which zeroes
-/// them. Lookups by span allocate nothing.
+/// Unwrapped data keys by their wrapped bytes, bounded in count and age. The cache holds one reference on each key
+/// it lists; a key is zeroed once it has left the cache and its last user has released it, so eviction never fails a
+/// read in progress. Lookups by span allocate nothing.
 /// </summary>
 internal sealed class DataKeyCache : IDisposable
 {
@@ -27,40 +29,55 @@ internal sealed class DataKeyCache : IDisposable
 
     public int Count => _entries.Count;
 
-    public bool TryGet(ReadOnlySpan<byte> wrapped, out DataKey key)
+    /// <summary>Finds the key for <paramref name="wrapped"/> and takes a reference on it for the caller, who releases it after use.</summary>
+    public bool TryLease(ReadOnlySpan<byte> wrapped, [NotNullWhen(true)] out DataKey? key)
     {
-        if (_bySpan.TryGetValue(wrapped, out key!) && !key.IsDisposed)
+        if (_bySpan.TryGetValue(wrapped, out var cached))
         {
             var now = _time.GetTimestamp();
-            if (_time.GetElapsedTime(key.CreatedAt, now) < _timeToLive)
+            if (_time.GetElapsedTime(cached.CreatedAt, now) >= _timeToLive)
             {
-                key.LastUsed = now;
+                Remove(cached);
+            }
+            else if (cached.TryAcquire())
+            {
+                cached.LastUsed = now;
+                key = cached;
                 return true;
             }
-
-            Remove(key);
         }
 
-        key = null!;
+        key = null;
         return false;
     }
 
-    /// <summary>Adds a key, or returns the one already cached for the same wrapped bytes (disposing the newcomer).</summary>
-    public DataKey Add(DataKey key, DataKey? keep = null)
+    /// <summary>
+    /// Adds <paramref name="key"/>, on which the caller holds a reference, and returns the key the caller should use
+    /// with that reference: <paramref name="key"/>, or the one already cached for the same wrapped bytes (then
+    /// <paramref name="key"/> is released). Least recently used keys beyond the capacity leave the cache, but never
+    /// <paramref name="keep"/>; a key that leaves it stays usable until its last user releases it.
+    /// </summary>
+    public DataKey AddLeased(DataKey key, DataKey? keep)
     {
-        var cached = _entries.GetOrAdd(key.Wrapped, key);
-        if (!ReferenceEquals(cached, key))
+        key.TryAcquire();
+        while (true)
         {
-            if (!cached.IsDisposed)
+            var cached = _entries.GetOrAdd(key.Wrapped, key);
+            if (ReferenceEquals(cached, key))
             {
-                key.Dispose();
-                return cached;
+                break;
             }
 
-            _entries[key.Wrapped] = key;
+            // A key whose last reference is gone has already left the dictionary: adding again then succeeds.
+            if (cached.TryAcquire())
+            {
+                key.Release();
+                key.Release();
+                return cached;
+            }
         }
 
-        while (_entries.Count > _capacity && EvictLeastRecentlyUsed(keep ?? key))
+        while (_entries.Count > _capacity && EvictLeastRecentlyUsed(keep))
         {
         }
 
@@ -71,7 +88,7 @@ internal sealed class DataKeyCache : IDisposable
     {
         if (_entries.TryRemove(new KeyValuePair<byte[], DataKey>(key.Wrapped, key)))
         {
-            key.Dispose();
+            key.Release();
         }
     }
 
@@ -80,7 +97,7 @@ internal sealed class DataKeyCache : IDisposable
         var now = _time.GetTimestamp();
         foreach (var (_, key) in _entries)
         {
-            if (key.IsDisposed || _time.GetElapsedTime(key.CreatedAt, now) >= _timeToLive)
+            if (_time.GetElapsedTime(key.CreatedAt, now) >= _timeToLive)
             {
                 Remove(key);
             }
@@ -96,7 +113,7 @@ internal sealed class DataKeyCache : IDisposable
         }
     }
 
-    private bool EvictLeastRecentlyUsed(DataKey keep)
+    private bool EvictLeastRecentlyUsed(DataKey? keep)
     {
         DataKey? oldest = null;
         foreach (var (_, key) in _entries)

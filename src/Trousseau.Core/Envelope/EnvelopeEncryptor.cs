@@ -9,7 +9,8 @@ namespace Trousseau.Envelope;
 /// <summary>
 /// Envelope encryption: AES-256-GCM under a data key that the key provider wraps once, the header and the caller's
 /// context authenticated as associated data. A warm cache makes encrypt and decrypt synchronous, with no
-/// key-provider call and one allocation (the output).
+/// key-provider call and one allocation (the output). Every operation holds a reference on the data key it uses, so
+/// cache pressure or a rotation never zeroes a key under it.
 /// </summary>
 internal sealed class EnvelopeEncryptor : IDisposable
 {
@@ -39,11 +40,21 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
-        var key = _current;
-        if (key is not null && IsFresh(key) && TryEncrypt(key, plaintext.Span, context.Span, out var result))
+        var key = Volatile.Read(ref _current);
+        if (key is not null && key.TryAcquire())
         {
-            TrousseauTelemetry.DataKeyCacheHits.Add(1, EncryptTag);
-            return new ValueTask<EncryptResult>(result);
+            try
+            {
+                if (IsFresh(key))
+                {
+                    TrousseauTelemetry.DataKeyCacheHits.Add(1, EncryptTag);
+                    return new ValueTask<EncryptResult>(Encrypt(key, plaintext.Span, context.Span));
+                }
+            }
+            finally
+            {
+                key.Release();
+            }
         }
 
         TrousseauTelemetry.DataKeyCacheMisses.Add(1, EncryptTag);
@@ -53,10 +64,18 @@ internal sealed class EnvelopeEncryptor : IDisposable
     public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> envelope, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
         var layout = EnvelopeFormat.Parse(envelope.Span);
-        if (_cache.TryGet(envelope.Span[layout.Wrapped], out var key) && TryDecrypt(key, envelope.Span, layout, context.Span, out var plaintext))
+        if (_cache.TryLease(envelope.Span[layout.Wrapped], out var key))
         {
-            TrousseauTelemetry.DataKeyCacheHits.Add(1, DecryptTag);
-            return new ValueTask<byte[]>(plaintext);
+            try
+            {
+                var plaintext = Decrypt(key, envelope.Span, layout, context.Span);
+                TrousseauTelemetry.DataKeyCacheHits.Add(1, DecryptTag);
+                return new ValueTask<byte[]>(plaintext);
+            }
+            finally
+            {
+                key.Release();
+            }
         }
 
         TrousseauTelemetry.DataKeyCacheMisses.Add(1, DecryptTag);
@@ -64,50 +83,57 @@ internal sealed class EnvelopeEncryptor : IDisposable
     }
 
     /// <summary>Stops encrypting under the current data key, so that the next write wraps a new one (after a rotation).</summary>
-    public void RetireCurrentKey() => Interlocked.Exchange(ref _current, null);
+    public void RetireCurrentKey() => Interlocked.Exchange(ref _current, null)?.Release();
 
     /// <summary>Retires the current data key if another key than <paramref name="keyId"/> wrapped it (a rotation made elsewhere).</summary>
     public void RetireUnlessWrappedBy(string keyId)
     {
         var current = Volatile.Read(ref _current);
-        if (current is not null && current.KeyId != keyId)
+        if (current is not null && current.KeyId != keyId && Interlocked.CompareExchange(ref _current, null, current) == current)
         {
-            Interlocked.CompareExchange(ref _current, null, current);
+            current.Release();
         }
     }
 
     public void Dispose()
     {
+        RetireCurrentKey();
         _cache.Dispose();
         _newKeyLock.Dispose();
     }
 
     private bool IsFresh(DataKey key) =>
-        !key.IsDisposed
-        && key.CountUse() <= _options.MaxUses
+        key.CountUse() <= _options.MaxUses
         && _time.GetElapsedTime(key.CreatedAt) < _options.MaxAge;
 
     private async ValueTask<EncryptResult> EncryptWithNewKeyAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
-        while (true)
+        var key = await GetFreshKeyAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var key = await GetFreshKeyAsync(cancellationToken).ConfigureAwait(false);
-            if (TryEncrypt(key, plaintext.Span, context.Span, out var result))
-            {
-                return result;
-            }
+            return Encrypt(key, plaintext.Span, context.Span);
+        }
+        finally
+        {
+            key.Release();
         }
     }
 
+    /// <summary>The current data key, or a new one made current; the caller holds a reference on it and releases it.</summary>
     private async ValueTask<DataKey> GetFreshKeyAsync(CancellationToken cancellationToken)
     {
         await _newKeyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var current = _current;
-            if (current is not null && IsFresh(current))
+            var current = Volatile.Read(ref _current);
+            if (current is not null && current.TryAcquire())
             {
-                return current;
+                if (IsFresh(current))
+                {
+                    return current;
+                }
+
+                current.Release();
             }
 
             var plaintextKey = GC.AllocateUninitializedArray<byte>(EnvelopeFormat.KeySize, pinned: true);
@@ -120,8 +146,12 @@ internal sealed class EnvelopeEncryptor : IDisposable
                     wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(plaintextKey, cancellationToken)).ConfigureAwait(false);
                 }
 
-                var key = _cache.Add(new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()));
-                Volatile.Write(ref _current, key);
+                var fresh = new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
+                var key = _cache.AddLeased(fresh, keep: fresh);
+
+                // The encryptor's own reference on its current key, given back when the key is retired or replaced.
+                key.TryAcquire();
+                Interlocked.Exchange(ref _current, key)?.Release();
                 Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
                 return key;
             }
@@ -164,30 +194,27 @@ internal sealed class EnvelopeEncryptor : IDisposable
         DataKey key;
         try
         {
-            key = _cache.Add(new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: _current);
+            key = _cache.AddLeased(new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: Volatile.Read(ref _current));
         }
         finally
         {
             CryptographicOperations.ZeroMemory(plaintextKey);
         }
 
-        if (!TryDecrypt(key, envelope.Span, layout, context.Span, out var plaintext))
+        try
         {
-            throw new InvalidOperationException("A data key was evicted while it was being used.");
+            return Decrypt(key, envelope.Span, layout, context.Span);
         }
-
-        return plaintext;
+        finally
+        {
+            key.Release();
+        }
     }
 
-    private static bool TryEncrypt(DataKey key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> context, out EncryptResult result)
+    /// <summary>Encrypts under <paramref name="key"/>, on which the caller holds a reference.</summary>
+    private static EncryptResult Encrypt(DataKey key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> context)
     {
         var aes = key.Rent();
-        if (aes is null)
-        {
-            result = null!;
-            return false;
-        }
-
         try
         {
             var prefix = key.HeaderPrefix;
@@ -214,8 +241,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 }
             }
 
-            result = new EncryptResult(output, key.Provider, key.KeyId, key.KeyVersion);
-            return true;
+            return new EncryptResult(output, key.Provider, key.KeyId, key.KeyVersion);
         }
         finally
         {
@@ -223,22 +249,17 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
     }
 
-    private static bool TryDecrypt(DataKey key, ReadOnlySpan<byte> envelope, EnvelopeLayout layout, ReadOnlySpan<byte> context, out byte[] plaintext)
+    /// <summary>Decrypts with <paramref name="key"/>, on which the caller holds a reference.</summary>
+    private static byte[] Decrypt(DataKey key, ReadOnlySpan<byte> envelope, EnvelopeLayout layout, ReadOnlySpan<byte> context)
     {
         var aes = key.Rent();
-        if (aes is null)
-        {
-            plaintext = null!;
-            return false;
-        }
-
         try
         {
             var headerLength = layout.HeaderLength;
             var nonce = envelope.Slice(layout.NonceOffset, EnvelopeFormat.NonceSize);
             var ciphertext = envelope[headerLength..^EnvelopeFormat.TagSize];
             var tag = envelope[^EnvelopeFormat.TagSize..];
-            plaintext = GC.AllocateUninitializedArray<byte>(ciphertext.Length);
+            var plaintext = GC.AllocateUninitializedArray<byte>(ciphertext.Length);
 
             byte[]? rented = null;
             var aad = context.IsEmpty ? envelope[..headerLength] : Concat(envelope[..headerLength], context, stackalloc byte[StackAadLimit], ref rented);
@@ -261,7 +282,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 }
             }
 
-            return true;
+            return plaintext;
         }
         finally
         {

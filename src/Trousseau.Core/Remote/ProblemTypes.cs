@@ -2,7 +2,7 @@ namespace Trousseau.Remote;
 
 /// <summary>
 /// The <c>type</c> of the problem details trousseaud answers with, one per Trousseau exception, so that the remote
-/// client raises the same typed exception as the in-process library.
+/// client raises the same typed exception as the in-process library, and one for a failure the server did not expect.
 /// </summary>
 internal static class ProblemTypes
 {
@@ -15,4 +15,5 @@ internal static class ProblemTypes
     public const string Unavailable = "urn:trousseau:problem:unavailable";
     public const string Unauthenticated = "urn:trousseau:problem:unauthenticated";
     public const string Forbidden = "urn:trousseau:problem:forbidden";
+    public const string Internal = "urn:trousseau:problem:internal";
 }

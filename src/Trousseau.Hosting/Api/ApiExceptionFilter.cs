@@ -2,7 +2,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace Trousseau.Hosting.Api;
 
-/// <summary>Answers the API's requests that fail with a Trousseau exception with the matching problem details.</summary>
+/// <summary>
+/// Answers the API's requests that fail with a Trousseau exception with the matching problem details; anything else
+/// goes on to <see cref="ApiExceptionHandler"/>.
+/// </summary>
 internal sealed class ApiExceptionFilter : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -13,12 +16,7 @@ internal sealed class ApiExceptionFilter : IEndpointFilter
         }
         catch (Exception e) when (ApiProblems.IsMapped(e))
         {
-            if (e is DependencyUnavailableException)
-            {
-                context.HttpContext.Response.Headers.RetryAfter = "1";
-            }
-
-            return ApiProblems.FromException(e);
+            return ApiProblems.ForException(e, context.HttpContext.Response);
         }
     }
 }

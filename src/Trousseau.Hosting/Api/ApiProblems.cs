@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Trousseau.Remote;
 
@@ -9,6 +10,21 @@ namespace Trousseau.Hosting.Api;
 /// </summary>
 internal static class ApiProblems
 {
+    /// <summary>
+    /// The answer to <paramref name="exception"/>: its problem for a Trousseau error (a 503 with <c>Retry-After</c>,
+    /// the dependency's own when it gave one, else 1 s), the internal-error problem for anything else.
+    /// </summary>
+    public static IResult ForException(Exception exception, HttpResponse response)
+    {
+        if (exception is DependencyUnavailableException unavailable)
+        {
+            var seconds = unavailable.RetryAfter is { } wait ? Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)) : 1;
+            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return IsMapped(exception) ? FromException(exception) : Internal();
+    }
+
     public static IResult FromException(Exception exception) => exception switch
     {
         SecretNotFoundException e => Problem(StatusCodes.Status404NotFound, "Secret not found", e.Message, ProblemTypes.NotFound),
@@ -44,6 +60,10 @@ internal static class ApiProblems
     public static IResult BodyRejected(int status, string reason) => status == StatusCodes.Status413PayloadTooLarge
         ? BodyTooLarge()
         : Problem(status, "Bad request", $"The request body could not be read: {reason}", ProblemTypes.InvalidInput);
+
+    /// <summary>A failure the server did not expect: its detail says where to look, never what the exception said.</summary>
+    public static IResult Internal() =>
+        Problem(StatusCodes.Status500InternalServerError, "Internal error", "The server failed unexpectedly; its log holds the error.", ProblemTypes.Internal);
 
     public static IResult UnsupportedMediaType() =>
         Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);

@@ -7,8 +7,8 @@ namespace Trousseau.Hosting.Worker;
 
 /// <summary>
 /// Keeps the key provider's health and key id fresh, and after a rotation (through Trousseau or outside it, for
-/// example with Vault's CLI) re-encrypts the stored secrets under the new key, logging progress. Failures are
-/// logged and retried at the next tick; the worker never stops the host.
+/// example with Vault's CLI) re-encrypts the stored secrets under the new key, logging progress. Failures, typed or
+/// not, are logged and retried at the next tick; the worker never stops the host.
 /// </summary>
 internal sealed partial class TrousseauWorker(
     IKeyProvider provider,
@@ -61,6 +61,10 @@ internal sealed partial class TrousseauWorker(
             // The next tick tries again; a rewrap resumes where it stopped, since moved secrets are skipped.
             LogTickFailed(logger, e.GetType().Name, e.Message);
         }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogTickFailedUnexpectedly(logger, e);
+        }
     }
 
     [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "Worker watching key provider {Provider}; current key {KeyId}")]
@@ -74,4 +78,7 @@ internal sealed partial class TrousseauWorker(
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Worker tick failed with {Error}: {Message}")]
     private static partial void LogTickFailed(ILogger logger, string error, string message);
+
+    [LoggerMessage(EventId = 6005, Level = LogLevel.Error, Message = "Worker tick failed unexpectedly; trying again at the next tick")]
+    private static partial void LogTickFailedUnexpectedly(ILogger logger, Exception exception);
 }

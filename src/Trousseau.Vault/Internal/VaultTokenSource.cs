@@ -7,8 +7,9 @@ namespace Trousseau.Vault.Internal;
 /// <summary>
 /// Holds the Vault token and keeps it alive in process: token (value or file), Kubernetes (the JWT file re-read
 /// at each login, since projected tokens rotate) or AppRole. One login or renewal runs at a time. The token is
-/// renewed at about two thirds of its TTL; when renewal fails, when the max TTL nears, or when Vault answers 403,
-/// the source logs in again. A failed login is never remembered: the next call tries again.
+/// renewed at about two thirds of its TTL; when renewal fails, when the max TTL nears, or when Vault answers 401 or
+/// 403 (<see cref="Reject"/>), the source logs in again. Credentials Vault refuses make Vault unavailable to
+/// Trousseau (nothing Trousseau's callers can fix). A failed login is never remembered: the next call tries again.
 /// </summary>
 internal sealed partial class VaultTokenSource : IDisposable
 {
@@ -62,10 +63,10 @@ internal sealed partial class VaultTokenSource : IDisposable
             {
                 lease = lease is null ? await AcquireAsync(cancellationToken).ConfigureAwait(false) : await RefreshAsync(lease, cancellationToken).ConfigureAwait(false);
             }
-            catch (VaultRequestException e)
+            catch (AccessForbiddenException e)
             {
                 // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down.
-                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials: {e.Errors}");
+                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials. {e.Message}", e);
             }
 
             Volatile.Write(ref _lease, lease);
@@ -77,7 +78,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
-    /// <summary>Drops <paramref name="token"/> after Vault refused it (403), so the next call logs in again.</summary>
+    /// <summary>Drops <paramref name="token"/> after Vault refused it (401 or 403), so the next call logs in again.</summary>
     public void Reject(string token)
     {
         var lease = Volatile.Read(ref _lease);
@@ -129,36 +130,52 @@ internal sealed partial class VaultTokenSource : IDisposable
     {
         if (lease.Renewable && lease.ExpiresAt is { } expires && _time.GetUtcNow() < expires)
         {
-            try
+            // A renewal Vault refuses (the token was revoked, or is not renewable after all) means logging in again.
+            var renewed = await _http.SendAsync(
+                HttpMethod.Post,
+                "v1/auth/token/renew-self",
+                new RenewSelf(null),
+                VaultJson.Default.RenewSelf,
+                VaultJson.Default.VaultAuthResponse,
+                lease.Token,
+                cancellationToken,
+                isAnswer: IsRenewalRefused).ConfigureAwait(false);
+            if (IsRenewalRefused(renewed.Status))
             {
-                var renewed = await _http.SendAsync(
-                    HttpMethod.Post, "v1/auth/token/renew-self", new RenewSelf(null), VaultJson.Default.RenewSelf, VaultJson.Default.VaultAuthResponse, lease.Token, cancellationToken).ConfigureAwait(false);
-                if (renewed.Value?.Auth is { } auth)
-                {
-                    Interlocked.Increment(ref _renewals);
-                    VaultMetrics.Renewals.Add(1, new KeyValuePair<string, object?>("auth.method", Auth.Method.ToLowerInvariant()));
-                    var previousTtl = lease.Ttl.TotalSeconds;
-                    LogRenewed(_logger, auth.LeaseDuration);
-
-                    // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
-                    if (lease.Method == VaultAuthMethod.Token || auth.LeaseDuration >= previousTtl / 2)
-                    {
-                        return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method);
-                    }
-                }
+                LogRenewFailed(_logger, (int)renewed.Status);
             }
-            catch (VaultRequestException e) when (e.Status is HttpStatusCode.Forbidden or HttpStatusCode.BadRequest)
+            else if (renewed.Value?.Auth is { } auth)
             {
-                LogRenewFailed(_logger, (int)e.Status);
+                Interlocked.Increment(ref _renewals);
+                VaultMetrics.Renewals.Add(1, new KeyValuePair<string, object?>("auth.method", Auth.Method.ToLowerInvariant()));
+                var previousTtl = lease.Ttl.TotalSeconds;
+                LogRenewed(_logger, auth.LeaseDuration);
+
+                // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
+                if (lease.Method == VaultAuthMethod.Token || auth.LeaseDuration >= previousTtl / 2)
+                {
+                    return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method);
+                }
             }
         }
 
         return await AcquireAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    private static bool IsRenewalRefused(HttpStatusCode status) => status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
+
     private async Task<VaultAuth> LoginAsync<TBody>(string path, TBody body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type, CancellationToken cancellationToken)
     {
-        var answer = await _http.SendAsync(HttpMethod.Post, path, body, type, VaultJson.Default.VaultAuthResponse, token: null, cancellationToken).ConfigureAwait(false);
+        // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused.
+        var answer = await _http.SendAsync(
+            HttpMethod.Post,
+            path,
+            body,
+            type,
+            VaultJson.Default.VaultAuthResponse,
+            token: null,
+            cancellationToken,
+            badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}")).ConfigureAwait(false);
         return answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
     }
 

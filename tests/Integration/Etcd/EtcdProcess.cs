@@ -9,13 +9,15 @@ internal sealed class EtcdProcess : IAsyncDisposable
     private readonly TempDirectory _data = new();
     private readonly string _name;
     private readonly int _peerPort;
+    private readonly string[] _extraArgs;
     private string _initialCluster;
     private Process? _process;
 
-    private EtcdProcess(string name, int peerPort)
+    private EtcdProcess(string name, int peerPort, string[]? extraArgs = null)
     {
         _name = name;
         _peerPort = peerPort;
+        _extraArgs = extraArgs ?? [];
         _initialCluster = $"{name}={PeerUrl}";
         ClientUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
     }
@@ -36,9 +38,10 @@ internal sealed class EtcdProcess : IAsyncDisposable
         Locations.FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException("etcd is not installed: install the Debian package etcd-server (./test.sh does it when run as root).");
 
-    public static async Task<EtcdProcess> StartAsync()
+    /// <summary>Starts one etcd, with <paramref name="extraArgs"/> after the usual flags (for example a request size limit).</summary>
+    public static async Task<EtcdProcess> StartAsync(params string[] extraArgs)
     {
-        var etcd = new EtcdProcess("test", FreePort.Next());
+        var etcd = new EtcdProcess("test", FreePort.Next(), extraArgs);
         await etcd.StartAgainAsync();
         return etcd;
     }
@@ -61,13 +64,15 @@ internal sealed class EtcdProcess : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         var info = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[]
-        {
+        string[] args =
+        [
             "--name", _name, "--data-dir", _data.Combine("member"),
             "--listen-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority), "--advertise-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority),
             "--listen-peer-urls", PeerUrl, "--initial-advertise-peer-urls", PeerUrl,
             "--initial-cluster", _initialCluster, "--initial-cluster-state", "new", "--log-level", "error",
-        })
+            .. _extraArgs,
+        ];
+        foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }

@@ -31,6 +31,9 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
 
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>Whether the process has ended (by itself or killed).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Everything the server wrote to stdout and stderr so far.</summary>
     public string Log
     {

@@ -20,7 +20,7 @@ namespace Trousseau.Tests.Integration.Vault;
 /// deletion_allowed, versions below min_decryption_version archived as Vault archives them; key deletion), token
 /// lookup-self and renew-self with TTL and max TTL,
 /// Kubernetes and AppRole login, sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes.
-/// Fault switches: seal, latency, 5xx, revoke every token.
+/// Fault switches: seal, latency, 5xx, revoke every token, any status on chosen paths (<see cref="Fault"/>).
 /// </summary>
 internal sealed class VaultTestServer : IAsyncDisposable
 {
@@ -69,6 +69,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     /// <summary>Added to every answer.</summary>
     public TimeSpan Latency { get; set; }
+
+    /// <summary>
+    /// While set, every request but sys/health whose path matches is answered with the fault's status, Vault's
+    /// <c>{"errors":[...]}</c> body and, when given, <c>Retry-After</c> (as a rate-limit quota's 429 is); null
+    /// answers normally again.
+    /// </summary>
+    public VaultFault? Fault { get; set; }
 
     /// <summary>Every token issued so far but the root token (revoked ones included), to check they leak nowhere.</summary>
     public IReadOnlyCollection<string> IssuedTokens
@@ -179,6 +186,17 @@ internal sealed class VaultTestServer : IAsyncDisposable
         if (Sealed)
         {
             await ErrorAsync(context, 503, "Vault is sealed");
+            return;
+        }
+
+        if (Fault is { } fault && (fault.PathContains is null || path.Contains(fault.PathContains, StringComparison.Ordinal)))
+        {
+            if (fault.RetryAfter is { } retryAfter)
+            {
+                context.Response.Headers.RetryAfter = ((int)retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            }
+
+            await ErrorAsync(context, fault.Status, fault.Error);
             return;
         }
 
@@ -676,6 +694,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
         context.Response.StatusCode = status;
         await context.Response.WriteAsJsonAsync(new { errors = new[] { error } });
     }
+
+    /// <summary>What <see cref="Fault"/> answers: a status, Vault's error text, an optional <c>Retry-After</c>, on every path or those containing <see cref="PathContains"/>.</summary>
+    public sealed record VaultFault(int Status, string Error, TimeSpan? RetryAfter = null, string? PathContains = null);
 
     private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl);
 

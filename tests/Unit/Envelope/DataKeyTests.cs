@@ -1,4 +1,5 @@
 using System.Text;
+using Trousseau.Envelope;
 using Trousseau.Tests.Unit.Support;
 
 namespace Trousseau.Tests.Unit.Envelope;
@@ -149,5 +150,92 @@ public sealed class DataKeyTests : IDisposable
         await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(async () => await encryptor.EncryptAsync(BitConverter.GetBytes(i), default, default))));
 
         Assert.Equal(1, _provider.Wraps);
+    }
+
+    [Fact]
+    public async Task With_a_one_key_cache_data_under_older_keys_stays_readable()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheSize = 1);
+        var envelopes = await WriteUnderDataKeysAsync(encryptor, 3);
+
+        foreach (var (value, envelope) in envelopes)
+        {
+            Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(envelope, default, default)));
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public async Task Concurrent_reads_under_cache_pressure_never_fail(int cacheSize)
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheSize = cacheSize);
+        var envelopes = await WriteUnderDataKeysAsync(encryptor, 24);
+
+        var reads = Enumerable.Range(0, 2000).Select(i => FailureOfAsync(async () =>
+        {
+            var (value, envelope) = envelopes[i % envelopes.Count];
+            Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(envelope, default, default)));
+        }));
+        var failures = (await Task.WhenAll(reads)).OfType<string>().ToList();
+
+        Assert.True(failures.Count == 0, $"{failures.Count} of 2000 reads failed, first: {failures.FirstOrDefault()}");
+        Assert.InRange(encryptor.CachedKeyCount, 0, cacheSize);
+    }
+
+    [Fact]
+    public async Task Writes_rotations_and_reads_at_once_with_a_one_key_cache_never_fail()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheSize = 1);
+        var envelopes = await WriteUnderDataKeysAsync(encryptor, 4);
+
+        var work = Enumerable.Range(0, 600).Select(i => FailureOfAsync(async () =>
+        {
+            switch (i % 3)
+            {
+                case 0:
+                    var (value, envelope) = envelopes[i % envelopes.Count];
+                    Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(envelope, default, default)));
+                    break;
+                case 1:
+                    var written = await encryptor.EncryptAsync(Encoding.UTF8.GetBytes($"new-{i}"), default, default);
+                    Assert.Equal($"new-{i}", Encoding.UTF8.GetString(await encryptor.DecryptAsync(written.Ciphertext, default, default)));
+                    break;
+                default:
+                    encryptor.RetireCurrentKey();
+                    break;
+            }
+        }));
+        var failures = (await Task.WhenAll(work)).OfType<string>().ToList();
+
+        Assert.True(failures.Count == 0, $"{failures.Count} of 600 operations failed, first: {failures.FirstOrDefault()}");
+    }
+
+    /// <summary>Runs <paramref name="operation"/> on the thread pool; null when it succeeded, else what it threw.</summary>
+    private static Task<string?> FailureOfAsync(Func<Task> operation) => Task.Run(async () =>
+    {
+        try
+        {
+            await operation();
+            return null;
+        }
+        catch (Exception e)
+        {
+            return $"{e.GetType().Name}: {e.Message}";
+        }
+    });
+
+    /// <summary>Writes one value under each of <paramref name="count"/> data keys (a new key for each, as after a rotation).</summary>
+    private static async Task<List<(string Value, byte[] Envelope)>> WriteUnderDataKeysAsync(EnvelopeEncryptor encryptor, int count)
+    {
+        var envelopes = new List<(string, byte[])>();
+        for (var i = 0; i < count; i++)
+        {
+            encryptor.RetireCurrentKey();
+            var value = $"value-{i}";
+            envelopes.Add((value, (await encryptor.EncryptAsync(Encoding.UTF8.GetBytes(value), default, default)).Ciphertext));
+        }
+
+        return envelopes;
     }
 }
