@@ -26,7 +26,6 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
     public const string StoreName = "etcd";
 
-    private const int PageSize = 500;
     private readonly EtcdGateway _gateway;
     private readonly string _prefix;
 
@@ -108,8 +107,10 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             }
         }
 
+        // No sort order: etcd returns keys in ascending order anyway, and asking for one makes it read the whole rest
+        // of the range before it applies the limit.
         var keys = await RangeAsync(
-            new RangeRequest(Convert.ToBase64String(from), Convert.ToBase64String(RangeEnd(prefix, start)), limit, SortOrder: "ASCEND", SortTarget: "KEY", KeysOnly: true),
+            new RangeRequest(Convert.ToBase64String(from), Convert.ToBase64String(RangeEnd(prefix, start)), limit, KeysOnly: true),
             cancellationToken).ConfigureAwait(false);
         if (keys.Kvs is not [var first, ..] kvs)
         {
