@@ -42,7 +42,8 @@ measure() {
     args=(--etcd "$client/")
   fi
   dotnet "$1/Trousseau.Benchmarks.dll" listing seed --store "$2" --dir "$data" --count "$count" --size "$size" "${args[@]}"
-  dotnet "$1/Trousseau.Benchmarks.dll" listing list --store "$2" --dir "$data" "${args[@]}"
+  (dotnet "$1/Trousseau.Benchmarks.dll" listing list --store "$2" --dir "$data" "${args[@]}") 2>"$data/list.err" \
+    || echo "listing failed: $(grep -m1 Exception "$data/list.err")"
   if [ -n "$etcd_pid" ]; then kill $etcd_pid; wait $etcd_pid 2>/dev/null || true; etcd_pid=; fi
   rm -rf "$data"
 }
@@ -50,7 +51,7 @@ measure() {
 trees=(.)
 [ -n "$baseline" ] && trees=("$baseline" .)
 for tree in "${trees[@]}"; do
-  out="$work/build-${#tree}-$RANDOM"
+  out=$(mktemp -d -p "$work")
   build "$tree" "$out"
   for store in sqlite etcd; do
     echo "== $([ "$tree" = . ] && echo this tree || echo "baseline $tree"), $store, $count secrets of $size characters"

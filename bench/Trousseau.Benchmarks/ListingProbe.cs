@@ -61,8 +61,10 @@ internal static class ListingProbe
 
     private static async Task SeedAsync(ITrousseau trousseau, int count, int size)
     {
+        // Up to 32 writes at a time, and no more than 4 MiB of values in flight, so that etcd answers each in time.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(4 * 1024 * 1024 / size, 1, 32) };
         var clock = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), parallel, async (i, ct) =>
         {
             var data = new Dictionary<string, string>(StringComparer.Ordinal) { ["value"] = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", size) };
             await trousseau.CreateSecretAsync(FormattableString.Invariant($"listing/{i:D7}"), SecretType.Opaque, data, ct);
