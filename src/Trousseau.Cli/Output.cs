@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using YamlDotNet.Core;
 
 namespace Trousseau.Cli;
 
@@ -135,9 +136,11 @@ internal static class Output
 
     private static async Task YamlListAsync<T>(TextWriter writer, IAsyncEnumerable<IReadOnlyList<T>> pages, Action<Utf8JsonWriter, T> item)
     {
-        var list = Yaml.StartList(writer, "items");
+        // Started on the first page, so that a listing refused from the start prints nothing.
+        IEmitter? list = null;
         await foreach (var page in pages)
         {
+            list ??= Yaml.StartList(writer, "items");
             foreach (var value in page)
             {
                 using var document = JsonDocument.Parse(Serialize(json =>
@@ -152,7 +155,7 @@ internal static class Output
             await writer.FlushAsync();
         }
 
-        Yaml.EndList(list);
+        Yaml.EndList(list ?? Yaml.StartList(writer, "items"));
         await writer.FlushAsync();
     }
 

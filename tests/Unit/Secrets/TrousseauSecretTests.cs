@@ -315,6 +315,23 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
+    public async Task Rewrap_goes_through_every_page_of_the_listing()
+    {
+        var count = TrousseauLimits.DefaultListPageSize * 2 + 1;
+        for (var i = 0; i < count; i++)
+        {
+            await Trousseau.CreateSecretAsync($"pages/{i:D4}", SecretType.Opaque, Data(("k", $"v{i}")));
+        }
+
+        await _local.Keys.RotateKeyAsync();
+        var rewrapped = await _local.Keys.RewrapSecretsAsync();
+
+        Assert.Equal(count, rewrapped);
+        Assert.Equal(0, await _local.Keys.RewrapSecretsAsync());
+        Assert.Equal($"v{count - 1}", (await Trousseau.GetSecretAsync($"pages/{count - 1:D4}")).Data["k"]);
+    }
+
+    [Fact]
     public async Task Rewrap_beside_concurrent_writers_never_loses_a_write()
     {
         for (var i = 0; i < 50; i++)
