@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using YamlDotNet.Core;
 
 namespace Trousseau.Cli;
 
@@ -12,13 +14,30 @@ internal static class Output
     public static async Task TableAsync(TextWriter writer, string[] headers, IEnumerable<string[]> rows)
     {
         var all = rows.Prepend(headers).ToList();
-        var widths = Enumerable.Range(0, headers.Length).Select(i => all.Max(r => r[i].Length)).ToArray();
+        var widths = Widen(new int[headers.Length], all);
         foreach (var row in all)
         {
-            var cells = row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i]));
-            await writer.WriteLineAsync(string.Join("  ", cells).TrimEnd());
+            await writer.WriteLineAsync(Line(row, widths));
         }
     }
+
+    /// <summary>
+    /// Prints a list that arrives in pages, each page as soon as it comes, so a long listing starts at once and is
+    /// never held whole: a table whose columns widen where a later page needs it, or one <c>{"items": [...]}</c>
+    /// document in JSON or YAML.
+    /// </summary>
+    public static Task ListAsync<T>(
+        TextWriter writer,
+        OutputFormat format,
+        IAsyncEnumerable<IReadOnlyList<T>> pages,
+        string[] headers,
+        Func<T, string[]> row,
+        Action<Utf8JsonWriter, T> item) => format switch
+        {
+            OutputFormat.Json => JsonListAsync(writer, pages, item),
+            OutputFormat.Yaml => YamlListAsync(writer, pages, item),
+            _ => TableListAsync(writer, pages, headers, row),
+        };
 
     /// <summary>
     /// Prints a result in <paramref name="format"/>: <paramref name="table"/> for <see cref="OutputFormat.Table"/>,
@@ -60,6 +79,91 @@ internal static class Output
             json.WriteEndObject();
         },
         w => TableAsync(w, MetadataHeaders, [Row(metadata)]));
+
+    private static async Task TableListAsync<T>(TextWriter writer, IAsyncEnumerable<IReadOnlyList<T>> pages, string[] headers, Func<T, string[]> row)
+    {
+        int[]? widths = null;
+        await foreach (var page in pages)
+        {
+            var rows = page.Select(row).ToList();
+            if (widths is null)
+            {
+                rows.Insert(0, headers);
+                widths = new int[headers.Length];
+            }
+
+            widths = Widen(widths, rows);
+            foreach (var cells in rows)
+            {
+                await writer.WriteLineAsync(Line(cells, widths));
+            }
+
+            await writer.FlushAsync();
+        }
+    }
+
+    private static async Task JsonListAsync<T>(TextWriter writer, IAsyncEnumerable<IReadOnlyList<T>> pages, Action<Utf8JsonWriter, T> item)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using var json = new Utf8JsonWriter(buffer, Indented);
+        json.WriteStartObject();
+        json.WriteStartArray("items");
+        await foreach (var page in pages)
+        {
+            foreach (var value in page)
+            {
+                json.WriteStartObject();
+                item(json, value);
+                json.WriteEndObject();
+            }
+
+            await WrittenAsync();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await WrittenAsync();
+        await writer.WriteLineAsync();
+
+        async Task WrittenAsync()
+        {
+            json.Flush();
+            await writer.WriteAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+            await writer.FlushAsync();
+            buffer.ResetWrittenCount();
+        }
+    }
+
+    private static async Task YamlListAsync<T>(TextWriter writer, IAsyncEnumerable<IReadOnlyList<T>> pages, Action<Utf8JsonWriter, T> item)
+    {
+        // Started on the first page, so that a listing refused from the start prints nothing.
+        IEmitter? list = null;
+        await foreach (var page in pages)
+        {
+            list ??= Yaml.StartList(writer, "items");
+            foreach (var value in page)
+            {
+                using var document = JsonDocument.Parse(Serialize(json =>
+                {
+                    json.WriteStartObject();
+                    item(json, value);
+                    json.WriteEndObject();
+                }));
+                Yaml.WriteItem(list, document.RootElement);
+            }
+
+            await writer.FlushAsync();
+        }
+
+        Yaml.EndList(list ?? Yaml.StartList(writer, "items"));
+        await writer.FlushAsync();
+    }
+
+    private static int[] Widen(int[] widths, IEnumerable<string[]> rows) =>
+        [.. widths.Select((width, i) => rows.Select(r => r[i].Length).Append(width).Max())];
+
+    private static string Line(string[] cells, int[] widths) =>
+        string.Join("  ", cells.Select((cell, i) => i == cells.Length - 1 ? cell : cell.PadRight(widths[i]))).TrimEnd();
 
     private static async Task JsonAsync(TextWriter writer, Action<Utf8JsonWriter> write) =>
         await writer.WriteLineAsync(System.Text.Encoding.UTF8.GetString(Serialize(write)));

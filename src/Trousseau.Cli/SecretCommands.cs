@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.CompilerServices;
 
 namespace Trousseau.Cli;
 
@@ -206,37 +207,32 @@ internal static class SecretCommands
 
     private static Command ListCommand(CliConsole console)
     {
-        var command = new Command("list", "List secrets (names and metadata, never values).") { Prefix };
+        var command = new Command("list", "List secrets (names and metadata, never values), printed page by page as the server sends them.") { Prefix };
         CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
         {
-            var items = new List<SecretMetadata>();
-            await foreach (var metadata in client.ListSecretsAsync(parse.GetValue(Prefix) ?? "", ct))
-            {
-                items.Add(metadata);
-            }
-
-            await Output.WriteAsync(
+            await Output.ListAsync(
                 console.Out,
                 parse.GetValue(GlobalOptions.Output),
-                json =>
-                {
-                    json.WriteStartObject();
-                    json.WriteStartArray("items");
-                    foreach (var item in items)
-                    {
-                        json.WriteStartObject();
-                        Output.Metadata(json, item);
-                        json.WriteEndObject();
-                    }
-
-                    json.WriteEndArray();
-                    json.WriteEndObject();
-                },
-                w => Output.TableAsync(w, Output.MetadataHeaders, items.Select(Output.Row)));
-
+                PagesAsync(client, parse.GetValue(Prefix) ?? "", ct),
+                Output.MetadataHeaders,
+                Output.Row,
+                Output.Metadata);
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>Every page of a listing, asking for the next one only when the previous one has been printed.</summary>
+    private static async IAsyncEnumerable<IReadOnlyList<SecretMetadata>> PagesAsync(Remote.TrousseauClient client, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? continuationToken = null;
+        do
+        {
+            var page = await client.ListSecretsPageAsync(prefix, continuationToken, cancellationToken: cancellationToken);
+            yield return page.Items;
+            continuationToken = page.ContinuationToken;
+        }
+        while (continuationToken is not null);
     }
 
     private static SecretType ParseType(string? value) => value switch

@@ -77,11 +77,37 @@ public interface ITrousseau
     /// <param name="cancellationToken">Cancels the call.</param>
     ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Lists secrets whose names start with a prefix, in name order. Returns metadata only, never values.</summary>
+    /// <summary>
+    /// Lists secrets whose names start with a prefix, in name order. Returns metadata only, never values. Reads one
+    /// page of <see cref="TrousseauLimits.DefaultListPageSize"/> at a time as the enumeration goes, so memory stays
+    /// bounded however many secrets there are; see <see cref="ListSecretsPageAsync"/> for what a change made during
+    /// the listing does.
+    /// </summary>
     /// <param name="prefix">The name prefix; empty lists every secret.</param>
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     /// <returns>The secrets' metadata.</returns>
+    /// <exception cref="InvalidInputException">The prefix cannot start a secret name.</exception>
     IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lists one page of the secrets whose names start with a prefix, in name order: metadata only, never values.
+    /// Give each page's <see cref="SecretPage.ContinuationToken"/> back for the next one. A page may hold fewer than
+    /// <paramref name="limit"/> items. Each page is read as the store is when it is asked for: a secret that exists
+    /// from the first page to the last is listed exactly once; one created or deleted meanwhile may or may not be.
+    /// </summary>
+    /// <param name="prefix">The name prefix; empty lists every secret.</param>
+    /// <param name="continuationToken">The previous page's token, or <see langword="null"/> for the first page.</param>
+    /// <param name="limit">The most items the page holds: 1 to <see cref="TrousseauLimits.MaxListPageSize"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page.</returns>
+    /// <exception cref="InvalidInputException">
+    /// The prefix cannot start a secret name, the limit is out of range, or the token is not one this listing gave.
+    /// </exception>
+    ValueTask<SecretPage> ListSecretsPageAsync(
+        string prefix = "",
+        string? continuationToken = null,
+        int limit = TrousseauLimits.DefaultListPageSize,
+        CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Creates a secret whose value is made here, with a cryptographic random number generator, so that the caller

@@ -17,4 +17,10 @@ public static class TrousseauLimits
 
     /// <summary>The largest context (associated data) <see cref="ITrousseau.EncryptAsync"/> takes.</summary>
     public const int MaxContextBytes = 4096;
+
+    /// <summary>The page size of a listing when the caller names none (<see cref="ITrousseau.ListSecretsPageAsync"/>).</summary>
+    public const int DefaultListPageSize = 500;
+
+    /// <summary>The largest page a listing returns (<see cref="ITrousseau.ListSecretsPageAsync"/>).</summary>
+    public const int MaxListPageSize = 1000;
 }

@@ -13,12 +13,19 @@ namespace Trousseau.Etcd;
 /// trousseaud instances included) never overwrite each other; a record's revision is etcd's <c>mod_revision</c>.
 /// Values are envelopes only: etcd never sees a plaintext.
 /// </summary>
+/// <remarks>
+/// Each record <c>&lt;prefix&gt;&lt;key&gt;</c> has a head entry, <c>&lt;prefix&gt;</c>, the byte 0xFF, then the key,
+/// holding the record's first <see cref="StoreEntryHead.MaxLength"/> bytes, written in the same transaction as the
+/// record. A listing reads keys without values, then the head entries of those keys, so it never transfers a
+/// record. UTF-8 keys never hold the byte 0xFF, so head entries and records never collide. A head entry older than
+/// its record (the record was written by a build without head entries) is not trusted: the listing reads that
+/// record once and writes its head entry.
+/// </remarks>
 public sealed class EtcdSecretStore : IWatchableSecretStore
 {
     /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
     public const string StoreName = "etcd";
 
-    private const int PageSize = 500;
     private readonly EtcdGateway _gateway;
     private readonly string _prefix;
 
@@ -46,7 +53,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         var txn = await TxnAsync(
             new TxnRequest(
                 [new Compare(encoded, "EQUAL", "CREATE", CreateRevision: "0")],
-                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span)))],
+                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span))), PutHead(key, value.Span)],
                 []),
             cancellationToken).ConfigureAwait(false);
         return txn.Succeeded ? Revision(txn.Header) : throw new SecretConflictException(key, SecretConflictReason.AlreadyExists);
@@ -59,7 +66,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         var txn = await TxnAsync(
             new TxnRequest(
                 [new Compare(encoded, "EQUAL", "MOD", ModRevision: expectedRevision.ToString(CultureInfo.InvariantCulture))],
-                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span)))],
+                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span))), PutHead(key, value.Span)],
                 [new RequestOp(RequestRange: new RangeRequest(encoded))]),
             cancellationToken).ConfigureAwait(false);
         return txn.Succeeded ? Revision(txn.Header) : throw Refused(key, txn);
@@ -73,7 +80,10 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             ? new Compare(encoded, "EQUAL", "MOD", ModRevision: revision.ToString(CultureInfo.InvariantCulture))
             : new Compare(encoded, "GREATER", "CREATE", CreateRevision: "0");
         var txn = await TxnAsync(
-            new TxnRequest([compare], [new RequestOp(RequestDeleteRange: new DeleteRangeRequest(encoded))], [new RequestOp(RequestRange: new RangeRequest(encoded))]),
+            new TxnRequest(
+                [compare],
+                [new RequestOp(RequestDeleteRange: new DeleteRangeRequest(encoded)), new RequestOp(RequestDeleteRange: new DeleteRangeRequest(Convert.ToBase64String(HeadKey(key))))],
+                [new RequestOp(RequestRange: new RangeRequest(encoded))]),
             cancellationToken).ConfigureAwait(false);
         if (!txn.Succeeded)
         {
@@ -82,31 +92,57 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var start = Encoding.UTF8.GetBytes(_prefix + prefix);
-        var end = Convert.ToBase64String(PrefixEnd(start));
-        string? atRevision = null;
         var from = start;
-        while (true)
+        if (startAfter is not null)
         {
-            var page = await RangeAsync(new RangeRequest(Convert.ToBase64String(from), end, PageSize, atRevision, "ASCEND", "KEY"), cancellationToken).ConfigureAwait(false);
-            atRevision ??= page.Header?.Revision;
-            var kvs = page.Kvs ?? [];
-            foreach (var kv in kvs)
+            byte[] after = [.. Encoding.UTF8.GetBytes(_prefix + startAfter), 0];
+            if (after.AsSpan().SequenceCompareTo(start) > 0)
             {
-                yield return ToEntry(kv);
+                from = after;
             }
-
-            if (!page.More || kvs.Count == 0)
-            {
-                yield break;
-            }
-
-            // Continue just after the last key of this page, at the same revision: a consistent snapshot.
-            from = [.. Convert.FromBase64String(kvs[^1].Key), 0];
         }
+
+        // No sort order: etcd returns keys in ascending order anyway, and asking for one makes it read the whole rest
+        // of the range before it applies the limit.
+        var keys = await RangeAsync(
+            new RangeRequest(Convert.ToBase64String(from), Convert.ToBase64String(RangeEnd(prefix, start)), limit, KeysOnly: true),
+            cancellationToken).ConfigureAwait(false);
+        if (keys.Kvs is not [var first, ..] kvs)
+        {
+            return new StorePage([], HasMore: false);
+        }
+
+        // The head entries of exactly these keys, at the same revision: one consistent view of the page.
+        var heads = await RangeAsync(
+            new RangeRequest(Convert.ToBase64String(HeadKey(ToKey(first.Key))), Convert.ToBase64String([.. HeadKey(ToKey(kvs[^1].Key)), 0]), Revision: keys.Header?.Revision),
+            cancellationToken).ConfigureAwait(false);
+        var headsByKey = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
+        foreach (var head in heads.Kvs ?? [])
+        {
+            headsByKey[FromHeadKey(head.Key)] = head;
+        }
+
+        var entries = new List<StoreEntryHead>(kvs.Count);
+        foreach (var kv in kvs)
+        {
+            var key = ToKey(kv.Key);
+            var revision = ParseRevision(kv.ModRevision);
+            if (headsByKey.TryGetValue(key, out var head) && ParseRevision(head.ModRevision) >= revision)
+            {
+                entries.Add(new StoreEntryHead(key, head.Value is null ? ReadOnlyMemory<byte>.Empty : Convert.FromBase64String(head.Value), revision));
+            }
+            else if (await WriteHeadAsync(key, cancellationToken).ConfigureAwait(false) is { } written)
+            {
+                entries.Add(written);
+            }
+        }
+
+        return new StorePage(entries, keys.More);
     }
 
     /// <inheritdoc />
@@ -138,7 +174,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     {
         var start = Encoding.UTF8.GetBytes(_prefix + prefix);
         var key = Convert.ToBase64String(start);
-        var end = Convert.ToBase64String(PrefixEnd(start));
+        var end = Convert.ToBase64String(RangeEnd(prefix, start));
         long? next = null;
         var backoff = TimeSpan.FromMilliseconds(250);
         while (!cancellationToken.IsCancellationRequested)
@@ -201,6 +237,27 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         }
     }
 
+    /// <summary>
+    /// Reads a record whose head entry is missing or older than the record, and writes its head entry if the record
+    /// is still the one read; returns what the listing shows, or <see langword="null"/> when the record is gone.
+    /// </summary>
+    private async Task<StoreEntryHead?> WriteHeadAsync(string key, CancellationToken cancellationToken)
+    {
+        if (await GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } entry)
+        {
+            return null;
+        }
+
+        var head = entry.Value[..Math.Min(entry.Value.Length, StoreEntryHead.MaxLength)].ToArray();
+        await TxnAsync(
+            new TxnRequest(
+                [new Compare(Encode(key), "EQUAL", "MOD", ModRevision: entry.Revision.ToString(CultureInfo.InvariantCulture))],
+                [PutHead(key, head)],
+                []),
+            cancellationToken).ConfigureAwait(false);
+        return new StoreEntryHead(key, head, entry.Revision);
+    }
+
     private async Task<long> CurrentRevisionAsync(CancellationToken cancellationToken) =>
         Revision((await RangeAsync(new RangeRequest(Encode("watch-probe"), Limit: 1), cancellationToken).ConfigureAwait(false)).Header);
 
@@ -217,6 +274,21 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         ArgumentNullException.ThrowIfNull(key);
         return Convert.ToBase64String(Encoding.UTF8.GetBytes(_prefix + key));
     }
+
+    /// <summary>Where the head entry of <paramref name="key"/> lives: the prefix, the byte 0xFF, then the key.</summary>
+    private byte[] HeadKey(string key) => [.. Encoding.UTF8.GetBytes(_prefix), 0xFF, .. Encoding.UTF8.GetBytes(key)];
+
+    private string FromHeadKey(string encoded) => Encoding.UTF8.GetString(Convert.FromBase64String(encoded).AsSpan(Encoding.UTF8.GetByteCount(_prefix) + 1));
+
+    private RequestOp PutHead(string key, ReadOnlySpan<byte> value) =>
+        new(RequestPut: new PutRequest(Convert.ToBase64String(HeadKey(key)), Convert.ToBase64String(value[..Math.Min(value.Length, StoreEntryHead.MaxLength)])));
+
+    /// <summary>
+    /// The end of the range of records under <paramref name="prefix"/>, which starts at <paramref name="start"/>;
+    /// under the empty prefix, it stops before the head entries.
+    /// </summary>
+    private byte[] RangeEnd(string prefix, byte[] start) =>
+        prefix.Length == 0 ? [.. Encoding.UTF8.GetBytes(_prefix), 0xFF] : PrefixEnd(start);
 
     private StoreEntry ToEntry(KeyValue kv)
     {

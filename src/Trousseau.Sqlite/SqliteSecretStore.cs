@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Trousseau.Sqlite.Internal;
@@ -134,31 +134,40 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Reads the <c>secret_heads</c> table, where triggers keep each record's first bytes, key and revision: a page
+    /// costs one short read transaction over small rows, however large the records are.
+    /// </remarks>
+    public async ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var entries = await Guard(async () =>
+        return await Guard(async () =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = prefix.Length == 0
-                ? "SELECT key, value, revision FROM secrets ORDER BY key"
-                : "SELECT key, value, revision FROM secrets WHERE key >= $prefix AND substr(key, 1, length($prefix)) = $prefix ORDER BY key";
-            command.Parameters.AddWithValue("$prefix", prefix);
-            var result = new List<StoreEntry>();
+            var after = startAfter is not null && Utf8Compare(startAfter, prefix) >= 0;
+            command.CommandText = "SELECT key, head, revision FROM secret_heads WHERE "
+                + (after ? "key > $start" : "key >= $start")
+                + (prefix.Length > 0 ? " AND key < CAST($end AS TEXT)" : "")
+                + " ORDER BY key LIMIT $limit";
+            command.Parameters.AddWithValue("$start", after ? startAfter : prefix);
+            command.Parameters.AddWithValue("$end", PrefixEnd(prefix));
+            command.Parameters.AddWithValue("$limit", limit + 1);
+            var entries = new List<StoreEntryHead>(Math.Min(limit, 1024));
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                result.Add(new StoreEntry(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2)));
+                if (entries.Count == limit)
+                {
+                    return new StorePage(entries, HasMore: true);
+                }
+
+                entries.Add(new StoreEntryHead(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2)));
             }
 
-            return result;
+            return new StorePage(entries, HasMore: false);
         }).ConfigureAwait(false);
-
-        foreach (var entry in entries)
-        {
-            yield return entry;
-        }
     }
 
     /// <inheritdoc />
@@ -251,9 +260,22 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             _ownerLock = OwnerLock.Acquire(_path);
             using var connection = new SqliteConnection(_connectionString);
             connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = Schema.Create;
-            command.ExecuteNonQuery();
+            using (var create = connection.CreateCommand())
+            {
+                create.CommandText = Schema.Create;
+                create.ExecuteNonQuery();
+            }
+
+            using var version = connection.CreateCommand();
+            version.CommandText = "PRAGMA user_version";
+            if ((long)version.ExecuteScalar()! < Schema.Version)
+            {
+                using var transaction = connection.BeginTransaction(deferred: false);
+                using var upgrade = Command(connection, transaction, Schema.AddHeads);
+                upgrade.ExecuteNonQuery();
+                transaction.Commit();
+            }
+
             Volatile.Write(ref _initialized, true);
         }
     }
@@ -279,6 +301,23 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         return exists.ExecuteScalar() is null
             ? new SecretNotFoundException(key)
             : new SecretConflictException(key, SecretConflictReason.RevisionMismatch);
+    }
+
+    /// <summary>Compares as SQLite's default collation does: by UTF-8 bytes.</summary>
+    private static int Utf8Compare(string left, string right) =>
+        Encoding.UTF8.GetBytes(left).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(right));
+
+    /// <summary>The smallest UTF-8 byte string above every key that starts with <paramref name="prefix"/>.</summary>
+    private static byte[] PrefixEnd(string prefix)
+    {
+        // Well-formed UTF-8 never holds the byte 0xFF, so raising the last byte always works.
+        var end = Encoding.UTF8.GetBytes(prefix);
+        if (end.Length > 0)
+        {
+            end[^1]++;
+        }
+
+        return end;
     }
 
     private async Task<T> Guard<T>(Func<Task<T>> operation)

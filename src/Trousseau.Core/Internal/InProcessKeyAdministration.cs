@@ -38,37 +38,43 @@ internal sealed class InProcessKeyAdministration(
         encryptor.RetireUnlessWrappedBy(current.KeyId);
         long checkedCount = 0;
         long moved = 0;
-        var batch = new List<StoreEntry>(BatchSize);
-        await foreach (var entry in store.ListAsync("", cancellationToken).ConfigureAwait(false))
+        string? startAfter = null;
+        StorePage page;
+        do
         {
-            batch.Add(entry);
-            if (batch.Count == BatchSize)
+            page = await store.ListAsync("", startAfter, BatchSize, cancellationToken).ConfigureAwait(false);
+            moved += await RewrapBatchAsync(page.Entries, current.KeyId, cancellationToken).ConfigureAwait(false);
+            checkedCount += page.Entries.Count;
+            if (page.Entries.Count > 0)
             {
-                moved += await RewrapBatchAsync(batch, current.KeyId, cancellationToken).ConfigureAwait(false);
-                checkedCount += batch.Count;
+                startAfter = page.Entries[^1].Key;
+            }
+
+            if (page.HasMore)
+            {
                 Log.RewrapProgress(logger, checkedCount, moved, current.KeyId);
-                batch.Clear();
             }
         }
+        while (page.HasMore && page.Entries.Count > 0);
 
-        moved += await RewrapBatchAsync(batch, current.KeyId, cancellationToken).ConfigureAwait(false);
         Log.Rewrapped(logger, moved, current.KeyId);
         return moved;
     }
 
     /// <summary>
-    /// Rewraps one page of the listing, a few records at a time, since each is a store round trip; returns how many
-    /// it moved.
+    /// Rewraps the records of one page of the listing, a few at a time, since each is a store read and a write;
+    /// returns how many it moved. The listing gives keys only: each record is read whole just before it is rewrapped.
     /// </summary>
-    private async Task<long> RewrapBatchAsync(List<StoreEntry> batch, string currentKeyId, CancellationToken cancellationToken)
+    private async Task<long> RewrapBatchAsync(IReadOnlyList<StoreEntryHead> batch, string currentKeyId, CancellationToken cancellationToken)
     {
         long moved = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(batch, parallel, async (entry, token) =>
+        await Parallel.ForEachAsync(batch, parallel, async (listed, token) =>
         {
             try
             {
-                if (await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false))
+                if (await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
+                    && await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false))
                 {
                     Interlocked.Increment(ref moved);
                 }
@@ -76,7 +82,7 @@ internal sealed class InProcessKeyAdministration(
             catch (InvalidCiphertextException)
             {
                 // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
-                Log.RewrapSkipped(logger, entry.Key);
+                Log.RewrapSkipped(logger, listed.Key);
             }
         }).ConfigureAwait(false);
         return moved;
@@ -113,7 +119,7 @@ internal sealed class InProcessKeyAdministration(
             }
             catch (SecretConflictException) when (attempt < RewrapAttempts)
             {
-                // Written since we listed it: look again, the writer may already have used the current key.
+                // Written since we read it: look again, the writer may already have used the current key.
             }
             catch (SecretNotFoundException)
             {

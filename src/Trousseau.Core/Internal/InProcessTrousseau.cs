@@ -97,16 +97,37 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
     public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (!SecretNames.IsValidPrefix(prefix))
+        ValidatePrefix(prefix);
+        string? startAfter = null;
+        StorePage page;
+        do
         {
-            throw new InvalidInputException("prefix", "Invalid prefix: use characters of a-z, 0-9, '.', '_', '/', '-', starting with a letter or digit.");
+            page = await store.ListAsync(prefix, startAfter, TrousseauLimits.DefaultListPageSize, cancellationToken).ConfigureAwait(false);
+            foreach (var entry in page.Entries)
+            {
+                yield return ToMetadata(entry);
+                startAfter = entry.Key;
+            }
+        }
+        while (page.HasMore && page.Entries.Count > 0);
+    }
+
+    public async ValueTask<SecretPage> ListSecretsPageAsync(
+        string prefix = "",
+        string? continuationToken = null,
+        int limit = TrousseauLimits.DefaultListPageSize,
+        CancellationToken cancellationToken = default)
+    {
+        ValidatePrefix(prefix);
+        if (limit is < 1 or > TrousseauLimits.MaxListPageSize)
+        {
+            throw new InvalidInputException("limit", $"The page size (limit) must be from 1 to {TrousseauLimits.MaxListPageSize}, not {limit}.");
         }
 
-        await foreach (var entry in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
-        {
-            var header = SecretRecord.ReadHeader(entry.Key, entry.Value.Span);
-            yield return new SecretMetadata(entry.Key, header.Type, entry.Revision, header.CreatedAt, header.UpdatedAt);
-        }
+        var startAfter = string.IsNullOrEmpty(continuationToken) ? null : ContinuationToken.Read(continuationToken, prefix);
+        var page = await store.ListAsync(prefix, startAfter, limit, cancellationToken).ConfigureAwait(false);
+        var items = page.Entries.Select(ToMetadata).ToList();
+        return new SecretPage(items, page.HasMore && items.Count > 0 ? ContinuationToken.Create(items[^1].Name) : null);
     }
 
     public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default)
@@ -135,6 +156,20 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         {
             CryptographicOperations.ZeroMemory(plaintext);
         }
+    }
+
+    private static void ValidatePrefix(string prefix)
+    {
+        if (!SecretNames.IsValidPrefix(prefix))
+        {
+            throw new InvalidInputException("prefix", "Invalid prefix: use characters of a-z, 0-9, '.', '_', '/', '-', starting with a letter or digit.");
+        }
+    }
+
+    private static SecretMetadata ToMetadata(StoreEntryHead entry)
+    {
+        var header = SecretRecord.ReadHeader(entry.Key, entry.Head.Span);
+        return new SecretMetadata(entry.Key, header.Type, entry.Revision, header.CreatedAt, header.UpdatedAt);
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());

@@ -51,6 +51,9 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
         }
     }
 
+    public ValueTask<SecretPage> ListSecretsPageAsync(string prefix = "", string? continuationToken = null, int limit = TrousseauLimits.DefaultListPageSize, CancellationToken cancellationToken = default) =>
+        TraceAsync("secret.list", () => inner.ListSecretsPageAsync(prefix, continuationToken, limit, cancellationToken));
+
     public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
         TraceAsync("secret.generate", () => inner.GenerateSecretAsync(name, options, cancellationToken));
 

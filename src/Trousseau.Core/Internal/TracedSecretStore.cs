@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 
 namespace Trousseau.Internal;
 
@@ -35,13 +34,10 @@ internal sealed class TracedSecretStore(ISecretStore inner) : ISecretStore
         await TrousseauTelemetry.ObserveAsync(span, inner.DeleteAsync(key, expectedRevision, cancellationToken)).ConfigureAwait(false);
     }
 
-    public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default)
     {
         using var span = Start("list");
-        await foreach (var entry in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
-        {
-            yield return entry;
-        }
+        return await TrousseauTelemetry.ObserveAsync(span, inner.ListAsync(prefix, startAfter, limit, cancellationToken)).ConfigureAwait(false);
     }
 
     public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) => inner.CheckHealthAsync(cancellationToken);

@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
@@ -100,13 +102,41 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// <inheritdoc />
     public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prefix);
-        var path = prefix.Length == 0 ? "v1/secrets" : "v1/secrets?prefix=" + Uri.EscapeDataString(prefix);
-        var result = await SendAsync(HttpMethod.Get, path, null, WireJson.Default.SecretListBody, null, null, cancellationToken).ConfigureAwait(false);
-        foreach (var item in result.Items)
+        string? continuationToken = null;
+        do
         {
-            yield return item.ToMetadata();
+            var page = await ListSecretsPageAsync(prefix, continuationToken, TrousseauLimits.DefaultListPageSize, cancellationToken).ConfigureAwait(false);
+            foreach (var item in page.Items)
+            {
+                yield return item;
+            }
+
+            continuationToken = page.ContinuationToken;
         }
+        while (continuationToken is not null);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SecretPage> ListSecretsPageAsync(
+        string prefix = "",
+        string? continuationToken = null,
+        int limit = TrousseauLimits.DefaultListPageSize,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var path = new StringBuilder("v1/secrets?limit=").Append(limit.ToString(CultureInfo.InvariantCulture));
+        if (prefix.Length > 0)
+        {
+            path.Append("&prefix=").Append(Uri.EscapeDataString(prefix));
+        }
+
+        if (!string.IsNullOrEmpty(continuationToken))
+        {
+            path.Append("&continue=").Append(Uri.EscapeDataString(continuationToken));
+        }
+
+        var result = await SendAsync(HttpMethod.Get, path.ToString(), null, WireJson.Default.SecretListBody, null, null, cancellationToken).ConfigureAwait(false);
+        return new SecretPage([.. result.Items.Select(item => item.ToMetadata())], result.Continue);
     }
 
     /// <inheritdoc />

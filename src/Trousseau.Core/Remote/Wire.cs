@@ -26,7 +26,7 @@ internal sealed record SecretBody(string Name, string Type, IReadOnlyDictionary<
     public static SecretBody From(Secret s) => new(s.Name, s.Type.Value, s.Data, s.Metadata.Revision, s.Metadata.CreatedAt, s.Metadata.UpdatedAt);
 }
 
-internal sealed record SecretListBody(IReadOnlyList<SecretMetadataBody> Items);
+internal sealed record SecretListBody(IReadOnlyList<SecretMetadataBody> Items, string? Continue = null);
 
 internal sealed record KeyStatusBody(string KeyId, string Provider, uint Version)
 {

@@ -7,7 +7,8 @@ namespace Trousseau;
 /// <summary>
 /// The stored form of a secret: a small clear header (format, type, timestamps) followed by an envelope whose
 /// plaintext is the data. The envelope's associated data binds the name and the header, so a record copied to
-/// another name, or with its type or times changed, does not decrypt. Layout in docs/envelope.md.
+/// another name, or with its type or times changed, does not decrypt. The header is at most 50 bytes, so it lies
+/// within the <see cref="StoreEntryHead"/> a store listing returns. Layout in docs/envelope.md.
 /// </summary>
 internal static class SecretRecord
 {

@@ -42,11 +42,19 @@ public interface ISecretStore
     /// <exception cref="SecretConflictException">The revision differs.</exception>
     ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Lists the records whose keys start with <paramref name="prefix"/>, in ordinal key order.</summary>
+    /// <summary>
+    /// Lists one page of the records whose keys start with <paramref name="prefix"/>, in ordinal key order, each with
+    /// the head of its value only (<see cref="StoreEntryHead"/>): a listing never reads whole records, and its memory
+    /// is bounded by <paramref name="limit"/>. Pages are read one at a time, each as the store is then: a key present
+    /// from the first page to the last is listed exactly once, and keys created or deleted meanwhile never disturb
+    /// the others.
+    /// </summary>
     /// <param name="prefix">The key prefix; empty lists all.</param>
-    /// <param name="cancellationToken">Cancels the enumeration.</param>
-    /// <returns>The records.</returns>
-    IAsyncEnumerable<StoreEntry> ListAsync(string prefix, CancellationToken cancellationToken = default);
+    /// <param name="startAfter">The last key of the previous page, or <see langword="null"/> for the first page.</param>
+    /// <param name="limit">The most entries the page holds; at least 1.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page.</returns>
+    ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Checks whether the store can serve reads and writes now.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>

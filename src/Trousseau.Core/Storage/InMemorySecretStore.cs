@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Trousseau;
 
 /// <summary>
@@ -63,18 +61,20 @@ public sealed class InMemorySecretStore : ISecretStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoreEntry> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default)
     {
-        StoreEntry[] matches;
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
-            matches = [.. _entries.Values.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal))];
-        }
-
-        foreach (var entry in matches)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            yield return entry;
+            var matches = _entries.Values
+                .SkipWhile(e => string.CompareOrdinal(e.Key, prefix) < 0 || (startAfter is not null && string.CompareOrdinal(e.Key, startAfter) <= 0))
+                .TakeWhile(e => e.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .Take(limit + 1)
+                .ToList();
+            var page = matches.Take(limit).Select(e => new StoreEntryHead(e.Key, e.Value[..Math.Min(e.Value.Length, StoreEntryHead.MaxLength)], e.Revision));
+            return new(new StorePage([.. page], matches.Count > limit));
         }
     }
 

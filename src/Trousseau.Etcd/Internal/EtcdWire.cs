@@ -17,8 +17,7 @@ internal sealed record RangeRequest(
     [property: JsonPropertyName("range_end")] string? RangeEnd = null,
     [property: JsonPropertyName("limit")] long? Limit = null,
     [property: JsonPropertyName("revision")] string? Revision = null,
-    [property: JsonPropertyName("sort_order")] string? SortOrder = null,
-    [property: JsonPropertyName("sort_target")] string? SortTarget = null);
+    [property: JsonPropertyName("keys_only")] bool? KeysOnly = null);
 
 internal sealed record RangeResponse(
     [property: JsonPropertyName("header")] ResponseHeader? Header,

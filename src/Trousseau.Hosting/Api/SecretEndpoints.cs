@@ -1,4 +1,6 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Trousseau.Remote;
 
 namespace Trousseau.Hosting.Api;
@@ -89,15 +91,22 @@ internal static class SecretEndpoints
         return Results.NoContent();
     }
 
-    public static async Task<IResult> ListAsync(HttpContext context, ITrousseau trousseau, string? prefix)
+    /// <summary>
+    /// <c>GET /v1/secrets?prefix=P&amp;limit=N&amp;continue=T</c>: one page of metadata, with the token of the next page
+    /// as <c>continue</c> while there is one. Without <c>limit</c>, a page holds up to
+    /// <see cref="TrousseauLimits.DefaultListPageSize"/> items.
+    /// </summary>
+    public static async Task<IResult> ListAsync(HttpContext context, ITrousseau trousseau, string? prefix, string? limit, [FromQuery(Name = "continue")] string? continueToken)
     {
-        var items = new List<SecretMetadataBody>();
-        await foreach (var metadata in trousseau.ListSecretsAsync(prefix ?? "", context.RequestAborted))
+        var pageSize = TrousseauLimits.DefaultListPageSize;
+        if (!string.IsNullOrEmpty(limit)
+            && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > TrousseauLimits.MaxListPageSize))
         {
-            items.Add(SecretMetadataBody.From(metadata));
+            return ApiProblems.Invalid($"'limit' must be a whole number from 1 to {TrousseauLimits.MaxListPageSize}.");
         }
 
-        return Results.Json(new SecretListBody(items), WireJson.Default.SecretListBody);
+        var page = await trousseau.ListSecretsPageAsync(prefix ?? "", continueToken, pageSize, context.RequestAborted);
+        return Results.Json(new SecretListBody([.. page.Items.Select(SecretMetadataBody.From)], page.ContinuationToken), WireJson.Default.SecretListBody);
     }
 
     /// <summary><c>POST /v1/secrets/{name}/generate</c>; any other POST below <c>/v1/secrets/</c> is not a route.</summary>

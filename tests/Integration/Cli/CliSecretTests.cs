@@ -56,6 +56,31 @@ public sealed class CliSecretTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task List_prints_every_secret_of_every_page_in_name_order()
+    {
+        var names = Enumerable.Range(0, TrousseauLimits.DefaultListPageSize + 25).Select(i => $"bulk/{i:D4}").ToList();
+        using (var http = new HttpClient { BaseAddress = _server.BaseAddress })
+        {
+            var client = new Trousseau.Remote.TrousseauClient(http, (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+            await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, ct) =>
+                await client.CreateSecretAsync(name, SecretType.Opaque, new Dictionary<string, string> { ["k"] = "bulk-value" }, ct));
+        }
+
+        var table = await _clectl.RunAsync("secret", "list", "--prefix", "bulk/");
+        var json = await JsonAsync("secret", "list", "--prefix", "bulk/");
+        var yaml = await _clectl.RunAsync("secret", "list", "--prefix", "bulk/", "-o", "yaml");
+
+        AssertOk(table);
+        var lines = table.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("NAME", lines[0], StringComparison.Ordinal);
+        Assert.Equal(names, lines.Skip(1).Select(line => line.Split(' ')[0]));
+        Assert.Equal(names, json.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()));
+        AssertOk(yaml);
+        Assert.Equal(names, yaml.Stdout.Split('\n').Where(l => l.StartsWith("- name: ", StringComparison.Ordinal)).Select(l => l["- name: ".Length..]));
+        Assert.DoesNotContain("bulk-value", table.Stdout + yaml.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Generate_makes_a_40_character_value_on_the_server_without_printing_it()
     {
         var generate = await _clectl.RunAsync("secret", "generate", "gen/session-key", "--key", "value", "--length", "40", "-o", "json");

@@ -54,6 +54,31 @@ public sealed class TrousseauClientTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task The_remote_listing_pages_like_the_in_process_one()
+    {
+        var names = Enumerable.Range(0, 5).Select(i => $"remote-pages/{i}").ToList();
+        foreach (var name in names)
+        {
+            await _client.CreateSecretAsync(name, SecretType.Opaque, Data("k", "v"));
+        }
+
+        var first = await _client.ListSecretsPageAsync("remote-pages/", limit: 3);
+        var second = await _client.ListSecretsPageAsync("remote-pages/", first.ContinuationToken, limit: 3);
+        var all = new List<string>();
+        await foreach (var item in _client.ListSecretsAsync("remote-pages/"))
+        {
+            all.Add(item.Name);
+        }
+
+        Assert.Equal(names, [.. first.Items.Select(m => m.Name), .. second.Items.Select(m => m.Name)]);
+        Assert.NotNull(first.ContinuationToken);
+        Assert.Null(second.ContinuationToken);
+        Assert.Equal(names, all);
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await _client.ListSecretsPageAsync("remote-pages/", limit: 0));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await _client.ListSecretsPageAsync("other/", first.ContinuationToken));
+    }
+
+    [Fact]
     public async Task Server_errors_arrive_as_the_same_typed_exceptions()
     {
         var created = await _client.CreateSecretAsync("remote/typed", SecretType.Opaque, Data("k", "v"));

@@ -97,6 +97,68 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task List_pages_follow_limit_and_continue_and_never_hold_values()
+    {
+        var names = new[] { "pages/a", "pages/b", "pages/c", "pages/d", "pages/e" };
+        foreach (var name in names.Reverse())
+        {
+            using var created = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"{{{name}}}","type":"opaque","data":{"k":"value-of-{{{name}}}"}}""");
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        var pages = new List<JsonElement>();
+        var texts = new List<string>();
+        string? next = null;
+        do
+        {
+            using var page = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=pages/&limit=2" + (next is null ? "" : "&continue=" + Uri.EscapeDataString(next)));
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            texts.Add(await page.Content.ReadAsStringAsync());
+            using var document = JsonDocument.Parse(texts[^1]);
+            var body = document.RootElement.Clone();
+            pages.Add(body);
+            next = body.TryGetProperty("continue", out var token) ? token.GetString() : null;
+        }
+        while (next is not null && pages.Count < 10);
+
+        Assert.Equal([2, 2, 1], pages.Select(p => p.GetProperty("items").GetArrayLength()));
+        Assert.Equal(names, pages.SelectMany(p => p.GetProperty("items").EnumerateArray()).Select(i => i.GetProperty("name").GetString()));
+        Assert.All(
+            pages.SelectMany(p => p.GetProperty("items").EnumerateArray()),
+            i => Assert.Equal(["name", "type", "revision", "createdAt", "updatedAt"], i.EnumerateObject().Select(p => p.Name)));
+        Assert.All(texts, t => Assert.DoesNotContain("value-of-", t, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task List_without_a_limit_answers_as_before_when_one_page_holds_everything()
+    {
+        using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"compat/only","type":"opaque","data":{"k":"v"}}""");
+        using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=compat/");
+
+        var body = await JsonAsync(list);
+
+        Assert.Equal(["compat/only"], body.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()));
+        Assert.False(body.TryGetProperty("continue", out _));
+    }
+
+    [Theory]
+    [InlineData("limit=0")]
+    [InlineData("limit=-1")]
+    [InlineData("limit=1001")]
+    [InlineData("limit=ten")]
+    [InlineData("limit=1.5")]
+    [InlineData("limit=99999999999")]
+    [InlineData("continue=not-a-token")]
+    [InlineData("prefix=other/&continue=AWJhZC9h")]
+    public async Task A_bad_limit_or_continuation_token_is_400(string query)
+    {
+        using var list = await SendAsync(HttpMethod.Get, "v1/secrets?" + query);
+
+        var problem = await Problems.AssertAsync(list, HttpStatusCode.BadRequest);
+        Assert.Contains(query.Contains("limit", StringComparison.Ordinal) ? "limit" : "continuation token", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Generate_creates_a_value_on_the_server_and_returns_metadata_only()
     {
         using var generated = await SendAsync(HttpMethod.Post, "v1/secrets/api/generated/generate", """{"type":"opaque","key":"token","length":40}""");

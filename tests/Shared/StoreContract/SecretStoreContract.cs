@@ -140,10 +140,115 @@ public abstract class SecretStoreContract
             await store.CreateAsync(Key(name), Value(name));
         }
 
-        var listed = await ToListAsync(store.ListAsync(Key("team/")));
+        var listed = await ListAllAsync(store, Key("team/"));
 
         Assert.Equal([Key("team/a"), Key("team/a/nested"), Key("team/b")], listed.Select(e => e.Key));
-        Assert.All(listed, e => Assert.Equal(Value(e.Key[(e.Key.IndexOf("team/", StringComparison.Ordinal))..]), e.Value.ToArray()));
+        Assert.All(listed, e => Assert.Equal(Value(e.Key[(e.Key.IndexOf("team/", StringComparison.Ordinal))..]), e.Head.ToArray()));
+    }
+
+    [StoreFact]
+    public async Task A_listing_returns_the_first_64_bytes_of_each_value_and_never_more()
+    {
+        var store = OpenStore();
+        var large = RandomNumberGenerator.GetBytes(1024 * 1024);
+        var exact = RandomNumberGenerator.GetBytes(StoreEntryHead.MaxLength);
+        await store.CreateAsync(Key("heads/large"), large);
+        await store.CreateAsync(Key("heads/exact"), exact);
+        await store.CreateAsync(Key("heads/short"), Value("short"));
+
+        var listed = (await ListAllAsync(store, Key("heads/"))).ToDictionary(e => e.Key, e => e.Head.ToArray());
+
+        Assert.Equal(large[..StoreEntryHead.MaxLength], listed[Key("heads/large")]);
+        Assert.Equal(exact, listed[Key("heads/exact")]);
+        Assert.Equal(Value("short"), listed[Key("heads/short")]);
+    }
+
+    [StoreFact]
+    public async Task A_listing_shows_each_record_as_last_written()
+    {
+        var store = OpenStore();
+        var created = await store.CreateAsync(Key("written/one"), Value("first"));
+        var updated = await store.UpdateAsync(Key("written/one"), Value("second"), created);
+        await store.CreateAsync(Key("written/gone"), Value("gone"));
+        await store.DeleteAsync(Key("written/gone"));
+        await store.CreateAsync(Key("written/again"), Value("old"));
+        await store.DeleteAsync(Key("written/again"));
+        var recreated = await store.CreateAsync(Key("written/again"), Value("new"));
+
+        var listed = await ListAllAsync(store, Key("written/"));
+
+        Assert.Equal(
+            [(Key("written/again"), "new", recreated), (Key("written/one"), "second", updated)],
+            listed.Select(e => (e.Key, Text(e.Head), e.Revision)));
+    }
+
+    [StoreFact]
+    public async Task Pages_hold_at_most_the_limit_and_follow_each_other_in_key_order()
+    {
+        var store = OpenStore();
+        var names = Enumerable.Range(0, 7).Select(i => Key($"paged/{i:D2}")).ToList();
+        foreach (var name in names.AsEnumerable().Reverse())
+        {
+            await store.CreateAsync(name, Value(name));
+        }
+
+        await store.CreateAsync(Key("page"), Value("before the prefix"));
+        await store.CreateAsync(Key("paged0"), Value("after the prefix"));
+
+        var first = await store.ListAsync(Key("paged/"), startAfter: null, limit: 3);
+        var second = await store.ListAsync(Key("paged/"), first.Entries[^1].Key, limit: 3);
+        var third = await store.ListAsync(Key("paged/"), second.Entries[^1].Key, limit: 3);
+
+        Assert.Equal(names[..3], first.Entries.Select(e => e.Key));
+        Assert.Equal(names[3..6], second.Entries.Select(e => e.Key));
+        Assert.Equal(names[6..], third.Entries.Select(e => e.Key));
+        Assert.Equal((true, true, false), (first.HasMore, second.HasMore, third.HasMore));
+    }
+
+    [StoreFact]
+    public async Task Records_created_or_deleted_between_pages_do_not_disturb_the_others()
+    {
+        var store = OpenStore();
+        for (var i = 1; i <= 10; i++)
+        {
+            await store.CreateAsync(Key($"moving/{i:D2}"), Value("v"));
+        }
+
+        var listed = new List<string>();
+        var first = await store.ListAsync(Key("moving/"), startAfter: null, limit: 4);
+        listed.AddRange(first.Entries.Select(e => e.Key));
+        await store.DeleteAsync(Key("moving/04"));
+        await store.DeleteAsync(Key("moving/05"));
+        await store.CreateAsync(Key("moving/02b"), Value("behind the listing"));
+        await store.CreateAsync(Key("moving/07b"), Value("ahead of the listing"));
+        var startAfter = first.Entries[^1].Key;
+        StorePage page;
+        do
+        {
+            page = await store.ListAsync(Key("moving/"), startAfter, limit: 4);
+            listed.AddRange(page.Entries.Select(e => e.Key));
+            startAfter = page.Entries.Count > 0 ? page.Entries[^1].Key : startAfter;
+        }
+        while (page.HasMore);
+
+        string[] expected = ["01", "02", "03", "04", "06", "07", "07b", "08", "09", "10"];
+        Assert.Equal(expected.Select(n => Key($"moving/{n}")), listed);
+    }
+
+    [StoreFact]
+    public async Task A_listing_continues_after_a_key_that_no_longer_exists()
+    {
+        var store = OpenStore();
+        foreach (var name in new[] { "resume/a", "resume/b", "resume/c" })
+        {
+            await store.CreateAsync(Key(name), Value(name));
+        }
+
+        await store.DeleteAsync(Key("resume/b"));
+        var page = await store.ListAsync(Key("resume/"), Key("resume/b"), limit: 10);
+
+        Assert.Equal([Key("resume/c")], page.Entries.Select(e => e.Key));
+        Assert.False(page.HasMore);
     }
 
     [StoreFact]
@@ -152,7 +257,7 @@ public abstract class SecretStoreContract
         var store = OpenStore();
         await store.CreateAsync(Key("present"), Value("v"));
 
-        Assert.Empty(await ToListAsync(store.ListAsync(Key("absent/"))));
+        Assert.Empty(await ListAllAsync(store, Key("absent/")));
     }
 
     [StoreFact]
@@ -163,8 +268,8 @@ public abstract class SecretStoreContract
         await store.CreateAsync(Key("axb/two"), Value("2"));
         await store.CreateAsync(Key("a%b/three"), Value("3"));
 
-        Assert.Equal([Key("a_b/one")], (await ToListAsync(store.ListAsync(Key("a_b/")))).Select(e => e.Key));
-        Assert.Equal([Key("a%b/three")], (await ToListAsync(store.ListAsync(Key("a%b/")))).Select(e => e.Key));
+        Assert.Equal([Key("a_b/one")], (await ListAllAsync(store, Key("a_b/"))).Select(e => e.Key));
+        Assert.Equal([Key("a%b/three")], (await ListAllAsync(store, Key("a%b/"))).Select(e => e.Key));
     }
 
     [StoreFact]
@@ -246,9 +351,9 @@ public abstract class SecretStoreContract
             await store.UpdateAsync(Key($"many/{i:D2}"), Value($"w{i}"), revision);
         })));
 
-        var listed = await ToListAsync(store.ListAsync(Key("many/")));
+        var listed = await ListAllAsync(store, Key("many/"));
         Assert.Equal(50, listed.Count);
-        Assert.All(listed, e => Assert.Equal(Value($"w{int.Parse(e.Key[^2..], System.Globalization.CultureInfo.InvariantCulture)}"), e.Value.ToArray()));
+        Assert.All(listed, e => Assert.Equal(Value($"w{int.Parse(e.Key[^2..], System.Globalization.CultureInfo.InvariantCulture)}"), e.Head.ToArray()));
     }
 
     [StoreFact]
@@ -261,13 +366,20 @@ public abstract class SecretStoreContract
         Assert.True(health.IsHealthy, health.Description);
     }
 
-    private static async Task<List<StoreEntry>> ToListAsync(IAsyncEnumerable<StoreEntry> entries)
+    /// <summary>Every entry under <paramref name="prefix"/>, page after page of a few entries each.</summary>
+    protected static async Task<List<StoreEntryHead>> ListAllAsync(ISecretStore store, string prefix)
     {
-        var list = new List<StoreEntry>();
-        await foreach (var entry in entries)
+        var list = new List<StoreEntryHead>();
+        string? startAfter = null;
+        StorePage page;
+        do
         {
-            list.Add(entry);
+            page = await store.ListAsync(prefix, startAfter, limit: 4);
+            Assert.True(page.Entries.Count <= 4, $"a page of limit 4 held {page.Entries.Count} entries");
+            list.AddRange(page.Entries);
+            startAfter = page.Entries.Count > 0 ? page.Entries[^1].Key : startAfter;
         }
+        while (page.HasMore);
 
         return list;
     }

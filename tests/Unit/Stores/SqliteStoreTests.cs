@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Trousseau.Sqlite;
 using Trousseau.Tests.StoreContract;
@@ -49,7 +51,7 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         var store = Open(DatabasePath);
         await store.CreateAsync("one", "v"u8.ToArray());
 
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly");
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode";
@@ -80,6 +82,72 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
 
         await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("any"));
         Assert.False((await store.CheckHealthAsync()).IsHealthy);
+    }
+
+    [Fact]
+    public async Task A_database_from_before_listings_read_heads_only_lists_every_record_after_the_upgrade()
+    {
+        var large = RandomNumberGenerator.GetBytes(256 * 1024);
+        Execute(
+            """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE secrets (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE revision_counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+            INSERT INTO revision_counter (id, value) VALUES (1, 7);
+            INSERT INTO secrets (key, value, revision) VALUES ('old/large', $large, 3), ('old/small', x'6869', 7);
+            PRAGMA user_version = 1;
+            """,
+            ("$large", large));
+        var store = Open(DatabasePath);
+
+        var page = await store.ListAsync("old/", startAfter: null, limit: 10);
+
+        Assert.Equal(
+            [("old/large", Convert.ToHexString(large[..StoreEntryHead.MaxLength]), 3L), ("old/small", "6869", 7L)],
+            page.Entries.Select(e => (e.Key, Convert.ToHexString(e.Head.Span), e.Revision)));
+        Assert.True(await store.CreateAsync("old/new", "v"u8.ToArray()) > 7);
+    }
+
+    [Fact]
+    public async Task Writes_by_a_build_that_lists_whole_records_keep_listings_right()
+    {
+        var store = Open(DatabasePath);
+        var kept = await store.CreateAsync("mixed/kept", "v1"u8.ToArray());
+        await store.CreateAsync("mixed/deleted", "v"u8.ToArray());
+        store.Dispose();
+
+        // What an older build writes: the records table only, and its own schema version.
+        Execute(
+            """
+            UPDATE secrets SET value = x'7632', revision = 100 WHERE key = 'mixed/kept';
+            DELETE FROM secrets WHERE key = 'mixed/deleted';
+            INSERT INTO secrets (key, value, revision) VALUES ('mixed/added', x'6e6577', 101);
+            UPDATE revision_counter SET value = 101;
+            PRAGMA user_version = 1;
+            """);
+        var reopened = Open(DatabasePath);
+
+        var page = await reopened.ListAsync("mixed/", startAfter: null, limit: 10);
+
+        Assert.True(kept < 100);
+        Assert.Equal(
+            [("mixed/added", "new", 101L), ("mixed/kept", "v2", 100L)],
+            page.Entries.Select(e => (e.Key, System.Text.Encoding.UTF8.GetString(e.Head.Span), e.Revision)));
+    }
+
+    private void Execute(string sql, params (string Name, object Value)[] parameters)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        command.ExecuteNonQuery();
     }
 
     private SqliteSecretStore Open(string path)
