@@ -86,15 +86,25 @@ internal sealed class LocalKeyRingStartupCheck(string sectionPath, IServiceProvi
         try
         {
             // Options validation is synchronous; the store is asked on a pool thread, free of any caller's context.
+            // A listing gives record heads only, so each record is read whole until one sealed under a local key turns up.
             return Task.Run(async () =>
             {
-                await foreach (var entry in store.ListAsync(string.Empty).ConfigureAwait(false))
+                string? after = null;
+                StorePage page;
+                do
                 {
-                    if (LocalKeyIdOf(entry) is { } keyId)
+                    page = await store.ListAsync(string.Empty, after, TrousseauLimits.DefaultListPageSize).ConfigureAwait(false);
+                    foreach (var head in page.Entries)
                     {
-                        return ((string Name, string KeyId)?)(entry.Key, keyId);
+                        if (await store.GetAsync(head.Key).ConfigureAwait(false) is { } entry && LocalKeyIdOf(entry) is { } keyId)
+                        {
+                            return ((string Name, string KeyId)?)(entry.Key, keyId);
+                        }
+
+                        after = head.Key;
                     }
                 }
+                while (page.HasMore);
 
                 return null;
             }).GetAwaiter().GetResult();
