@@ -57,7 +57,6 @@ public static class TrousseauServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
         services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.KeyProvider));
         services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));
         services.TryAddSingleton<EnvelopeEncryptor>();

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Trousseau.Internal;
 
@@ -26,12 +27,12 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly SemaphoreSlim _newKeyLock = new(1, 1);
     private DataKey? _current;
 
-    public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, ILogger<EnvelopeEncryptor> logger)
+    public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, ILogger<EnvelopeEncryptor>? logger = null)
     {
         _provider = provider;
         _options = options.Value.DataKeys;
         _time = time;
-        _logger = logger;
+        _logger = logger ?? NullLogger<EnvelopeEncryptor>.Instance;
         _cache = new DataKeyCache(_options.CacheSize, _options.CacheTimeToLive, time);
     }
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Trousseau.Envelope;
 
 namespace Trousseau.Internal;
@@ -10,8 +11,10 @@ internal sealed class InProcessKeyAdministration(
     IKeyProvider provider,
     ISecretStore store,
     EnvelopeEncryptor encryptor,
-    ILogger<InProcessKeyAdministration> logger) : IKeyAdministration
+    ILogger<InProcessKeyAdministration>? logger = null) : IKeyAdministration
 {
+    private readonly ILogger _logger = logger ?? NullLogger<InProcessKeyAdministration>.Instance;
+
     private const int RewrapAttempts = 5;
     private const int BatchSize = 500;
     private const int BatchParallelism = 8;
@@ -26,7 +29,7 @@ internal sealed class InProcessKeyAdministration(
     {
         var key = await provider.RotateAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireCurrentKey();
-        Log.KeyRotated(logger, provider.Name, key.KeyId);
+        Log.KeyRotated(_logger, provider.Name, key.KeyId);
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
@@ -52,12 +55,12 @@ internal sealed class InProcessKeyAdministration(
 
             if (page.HasMore)
             {
-                Log.RewrapProgress(logger, checkedCount, moved, current.KeyId);
+                Log.RewrapProgress(_logger, checkedCount, moved, current.KeyId);
             }
         }
         while (page.HasMore && page.Entries.Count > 0);
 
-        Log.Rewrapped(logger, moved, current.KeyId);
+        Log.Rewrapped(_logger, moved, current.KeyId);
         return moved;
     }
 
@@ -82,7 +85,7 @@ internal sealed class InProcessKeyAdministration(
             catch (InvalidCiphertextException)
             {
                 // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
-                Log.RewrapSkipped(logger, listed.Key);
+                Log.RewrapSkipped(_logger, listed.Key);
             }
         }).ConfigureAwait(false);
         return moved;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau;
@@ -36,13 +37,13 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// <summary>Creates the provider; the key file is read, or created, on first use.</summary>
     /// <param name="options">Where the key file is.</param>
     /// <param name="time">The clock used for key creation times.</param>
-    /// <param name="logger">Receives creation and rotation events (never key material).</param>
-    public LocalKeyRingProvider(IOptions<LocalKeyRingOptions> options, TimeProvider time, ILogger<LocalKeyRingProvider> logger)
+    /// <param name="logger">Receives creation and rotation events (never key material); none when the application has no logging.</param>
+    public LocalKeyRingProvider(IOptions<LocalKeyRingOptions> options, TimeProvider time, ILogger<LocalKeyRingProvider>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _path = Path.GetFullPath(options.Value.KeyFile ?? throw new ArgumentException("LocalKeyRingOptions.KeyFile is required.", nameof(options)));
         _time = time;
-        _logger = logger;
+        _logger = logger ?? NullLogger<LocalKeyRingProvider>.Instance;
     }
 
     /// <inheritdoc />

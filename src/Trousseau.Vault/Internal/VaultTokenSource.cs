@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau.Vault.Internal;
@@ -20,12 +21,12 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Lease? _lease;
 
-    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, ILogger<VaultTokenSource> logger)
+    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, ILogger<VaultTokenSource>? logger = null)
     {
         _http = http;
         _options = options;
         _time = time;
-        _logger = logger;
+        _logger = logger ?? NullLogger<VaultTokenSource>.Instance;
         VaultMetrics.Track(this, options.Value.Auth.Method.ToLowerInvariant(), options.Value.Address?.Authority);
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Trousseau.Sqlite;
 using Trousseau.Tests.Unit.Support;
@@ -41,6 +42,33 @@ public sealed class ServiceRegistrationTests : IDisposable
 
         Assert.IsType<SqliteSecretStore>(provider.GetRequiredService<ISecretStore>());
         Assert.IsType<LocalKeyRingProvider>(provider.GetRequiredService<IKeyProvider>());
+    }
+
+    [Fact]
+    public async Task Adding_trousseau_before_logging_leaves_every_logger_of_the_application_working()
+    {
+        var services = EmbeddedDefault(Section(("Trousseau:Store", "sqlite")));
+        var written = new List<string>();
+        services.AddLogging(logging => logging.AddProvider(new ListLoggerProvider(written)));
+        await using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<ILogger<ServiceRegistrationTests>>().Log(LogLevel.Warning, default, "the application's own line", null, (line, _) => line);
+        await provider.GetRequiredService<ITrousseau>().CreateSecretAsync("app/key", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+
+        Assert.Contains("the application's own line", written);
+        Assert.Contains(written, line => line.StartsWith("Created local key ring", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Trousseau_works_without_any_logging_registered()
+    {
+        await using var provider = EmbeddedDefault(Section(("Trousseau:Store", "sqlite"))).BuildServiceProvider();
+
+        var trousseau = provider.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/key", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+
+        Assert.Equal("v", (await trousseau.GetSecretAsync("app/key")).Data["k"]);
+        Assert.Null(provider.GetService<ILoggerFactory>());
     }
 
     [Fact]
@@ -112,5 +140,30 @@ public sealed class ServiceRegistrationTests : IDisposable
         var trousseau = provider.GetRequiredService<ITrousseau>();
         var sealedBytes = await trousseau.EncryptAsync("x"u8.ToArray());
         Assert.Equal("x"u8.ToArray(), await trousseau.DecryptAsync(sealedBytes.Ciphertext));
+    }
+
+    private sealed class ListLoggerProvider(List<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new ListLogger(lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class ListLogger(List<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (lines)
+                {
+                    lines.Add(formatter(state, exception));
+                }
+            }
+        }
     }
 }
