@@ -136,9 +136,9 @@ internal sealed class SoakFaults(SoakSystem system, SoakTimeline timeline)
             using var answer = JsonDocument.Parse(body);
             note = response.StatusCode == HttpStatusCode.OK
                 ? $"{field} {answer.RootElement.GetProperty(field)}"
-                : $"answered {(int)response.StatusCode}: {answer.RootElement.GetProperty("detail").GetString()}";
+                : $"answered {(int)response.StatusCode}: {body}";
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or JsonException or KeyNotFoundException)
         {
             note = "no answer: " + e.Message;
         }

@@ -328,7 +328,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
             using var response = await system.Api.SendAsync(request);
             return new ApiAnswer(response.StatusCode, await response.Content.ReadAsStringAsync());
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
             return new ApiAnswer(null, e.Message);
         }

@@ -1,12 +1,13 @@
 using System.Globalization;
+using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Soak;
 
 /// <summary>
 /// The soak's settings, from the environment: <c>TROUSSEAU_SOAK_SECONDS</c> (how long the load runs, 60 by default;
 /// the last round of faults is always finished), <c>TROUSSEAU_SOAK_SEED</c> (the order of the faults, random by
-/// default and printed) and <c>TROUSSEAU_SOAK_OUTPUT</c> (where the summary and trousseaud's logs go, by default
-/// <c>soak/</c> beside the test assembly).
+/// default and printed) and <c>TROUSSEAU_SOAK_OUTPUT</c> (where the summary and trousseaud's logs go, relative to the
+/// repository; by default <c>soak/</c> beside the test assembly).
 /// </summary>
 internal sealed record SoakSettings(TimeSpan Duration, int Seed, string Output)
 {
@@ -15,7 +16,7 @@ internal sealed record SoakSettings(TimeSpan Duration, int Seed, string Output)
         var seconds = Number("TROUSSEAU_SOAK_SECONDS") ?? 60;
         var seed = Number("TROUSSEAU_SOAK_SEED") ?? Random.Shared.Next();
         var output = Environment.GetEnvironmentVariable("TROUSSEAU_SOAK_OUTPUT") is { Length: > 0 } path
-            ? Path.GetFullPath(path)
+            ? Path.GetFullPath(path, RepositoryPaths.Root)
             : Path.Combine(AppContext.BaseDirectory, "soak");
         Directory.CreateDirectory(output);
         foreach (var old in Directory.EnumerateFiles(output, "trousseaud-*.log").Append(Path.Combine(output, SummaryFile)))
