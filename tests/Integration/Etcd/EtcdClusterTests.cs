@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -57,12 +56,12 @@ public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
         });
 
         await WaitForMoreAcknowledgedAsync(acknowledged, 20);
-        var follower = await FollowerAsync();
+        var follower = await EtcdProcess.FollowerAsync(_members);
         await follower.StopAsync();
         await WaitForMoreAcknowledgedAsync(acknowledged, 20);
         await follower.StartAgainAsync();
 
-        var leader = await LeaderAsync();
+        var leader = await EtcdProcess.LeaderAsync(_members);
         await leader.StopAsync();
         await WaitForMoreAcknowledgedAsync(acknowledged, 20);
         await leader.StartAgainAsync();
@@ -106,23 +105,5 @@ public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
 
             await Task.Delay(20, timeout.Token);
         }
-    }
-
-    private async Task<EtcdProcess> LeaderAsync() => (await StatusesAsync()).Single(s => s.IsLeader).Member;
-
-    private async Task<EtcdProcess> FollowerAsync() => (await StatusesAsync()).First(s => !s.IsLeader).Member;
-
-    private async Task<List<(EtcdProcess Member, bool IsLeader)>> StatusesAsync()
-    {
-        var statuses = new List<(EtcdProcess, bool)>();
-        foreach (var member in _members)
-        {
-            using var http = new HttpClient { BaseAddress = member.ClientUrl };
-            using var response = await http.PostAsync(new Uri("v3/maintenance/status", UriKind.Relative), JsonContent.Create(new { }));
-            var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-            statuses.Add((member, status.GetProperty("header").GetProperty("member_id").GetString() == status.GetProperty("leader").GetString()));
-        }
-
-        return statuses;
     }
 }

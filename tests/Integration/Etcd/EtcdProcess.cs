@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Etcd;
@@ -60,6 +62,12 @@ internal sealed class EtcdProcess : IAsyncDisposable
         return members;
     }
 
+    /// <summary>The member <paramref name="members"/> (every one running) have elected leader, waiting out an election.</summary>
+    public static Task<EtcdProcess> LeaderAsync(IReadOnlyList<EtcdProcess> members) => MemberAsync(members, leader: true);
+
+    /// <summary>A member of <paramref name="members"/> (every one running) that is not the leader, once one is elected.</summary>
+    public static Task<EtcdProcess> FollowerAsync(IReadOnlyList<EtcdProcess> members) => MemberAsync(members, leader: false);
+
     /// <summary>Starts etcd (again) on the same ports and data, and waits until it serves.</summary>
     public async Task StartAgainAsync()
     {
@@ -108,6 +116,44 @@ internal sealed class EtcdProcess : IAsyncDisposable
         {
             process.Kill();
             await process.WaitForExitAsync();
+        }
+    }
+
+    private static async Task<EtcdProcess> MemberAsync(IReadOnlyList<EtcdProcess> members, bool leader)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var roles = new List<(EtcdProcess Member, bool? IsLeader)>();
+            foreach (var member in members)
+            {
+                roles.Add((member, await member.IsLeaderAsync(deadline.Token)));
+            }
+
+            // While an election is under way no member, or two for a moment, may call itself leader.
+            if (roles.All(r => r.IsLeader is not null) && roles.Count(r => r.IsLeader == true) == 1)
+            {
+                return roles.First(r => r.IsLeader == leader).Member;
+            }
+
+            await Task.Delay(50, deadline.Token);
+        }
+    }
+
+    /// <summary>Whether this member is the leader by its own status, or null when it does not answer.</summary>
+    private async Task<bool?> IsLeaderAsync(CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = ClientUrl, Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            using var response = await http.PostAsync(new Uri("v3/maintenance/status", UriKind.Relative), JsonContent.Create(new { }), cancellationToken);
+            using var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            return status.RootElement.TryGetProperty("leader", out var leaderId)
+                && status.RootElement.GetProperty("header").GetProperty("member_id").GetString() == leaderId.GetString();
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException || e is TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
         }
     }
 
