@@ -50,7 +50,8 @@ internal sealed class InProcessKeyAdministration(
                 startAfter = page.Entries[^1].Key;
             }
 
-            if (page.HasMore)
+            // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
+            if (page.HasMore && moved > 0)
             {
                 Log.RewrapProgress(logger, checkedCount, moved, current.KeyId);
             }
