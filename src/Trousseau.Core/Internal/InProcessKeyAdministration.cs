@@ -53,7 +53,8 @@ internal sealed class InProcessKeyAdministration(
                 startAfter = page.Entries[^1].Key;
             }
 
-            if (page.HasMore)
+            // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
+            if (page.HasMore && moved > 0)
             {
                 Log.RewrapProgress(_logger, checkedCount, moved, current.KeyId);
             }
@@ -102,19 +103,21 @@ internal sealed class InProcessKeyAdministration(
                 return false;
             }
 
-            var aad = SecretRecord.AssociatedData(entry.Key, entry.Value.Span[..header.Length]);
-            var plaintext = await encryptor.DecryptAsync(envelope, aad, cancellationToken).ConfigureAwait(false);
+            // The record gets a new store revision, but its data does not change: the header keeps the secret's revision.
+            var keptHeader = SecretRecord.BuildHeader(header.Type, header.CreatedAt, header.UpdatedAt, header.RevisionAt(entry.Revision));
+            var plaintext = await encryptor.DecryptAsync(envelope, SecretRecord.AssociatedData(entry.Key, entry.Value.Span[..header.Length]), cancellationToken)
+                .ConfigureAwait(false);
             EncryptResult sealedData;
             try
             {
-                sealedData = await encryptor.EncryptAsync(plaintext, aad, cancellationToken).ConfigureAwait(false);
+                sealedData = await encryptor.EncryptAsync(plaintext, SecretRecord.AssociatedData(entry.Key, keptHeader), cancellationToken).ConfigureAwait(false);
             }
             finally
             {
                 CryptographicOperations.ZeroMemory(plaintext);
             }
 
-            byte[] record = [.. entry.Value.Span[..header.Length], .. sealedData.Ciphertext];
+            byte[] record = [.. keptHeader, .. sealedData.Ciphertext];
             try
             {
                 await store.UpdateAsync(entry.Key, record, entry.Revision, cancellationToken).ConfigureAwait(false);

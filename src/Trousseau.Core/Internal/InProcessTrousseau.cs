@@ -8,9 +8,15 @@ namespace Trousseau.Internal;
 /// <see cref="ITrousseau"/> in this process: envelope encryption with the configured key provider, records kept in
 /// the configured store.
 /// </summary>
+/// <remarks>
+/// A secret's revision is the store revision of the write that last changed its data (<see cref="RecordHeader.RevisionAt"/>).
+/// A rewrap moves the record to a new store revision but keeps that one, so a write made at a revision read before
+/// the rewrap compares it with the secret's revision, and compares-and-swaps on the store revision it read: when only
+/// a rewrap moved the record in between, it reads again and goes on.
+/// </remarks>
 internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretStore store, TimeProvider time) : ITrousseau
 {
-    private const int UpdateAttempts = 5;
+    private const int WriteAttempts = 5;
 
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
@@ -47,7 +53,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         var aad = SecretRecord.AssociatedData(name, entry.Value.Span[..header.Length]);
         var plaintext = await encryptor.DecryptAsync(entry.Value[header.Length..], aad, cancellationToken).ConfigureAwait(false);
         var data = SecretRecord.DecodeData(name, plaintext);
-        return new Secret(new SecretMetadata(name, header.Type, entry.Revision, header.CreatedAt, header.UpdatedAt), data);
+        return new Secret(new SecretMetadata(name, header.Type, header.RevisionAt(entry.Revision), header.CreatedAt, header.UpdatedAt), data);
     }
 
     public async ValueTask<SecretMetadata> UpdateSecretAsync(
@@ -66,12 +72,12 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         for (var attempt = 1; ; attempt++)
         {
             var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
-            if (expectedRevision is { } expected && expected != entry.Revision)
+            var current = SecretRecord.ReadHeader(name, entry.Value.Span);
+            if (expectedRevision is { } expected && expected != current.RevisionAt(entry.Revision))
             {
                 throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
             }
 
-            var current = SecretRecord.ReadHeader(name, entry.Value.Span);
             var effectiveType = type ?? current.Type;
             SecretData.Validate(effectiveType, data);
             var now = Now();
@@ -81,18 +87,41 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
                 var revision = await store.UpdateAsync(name, record, entry.Revision, cancellationToken).ConfigureAwait(false);
                 return new SecretMetadata(name, effectiveType, revision, current.CreatedAt, now);
             }
-            catch (SecretConflictException) when (expectedRevision is null && attempt < UpdateAttempts)
+            catch (SecretConflictException) when (attempt < WriteAttempts)
             {
-                // Another writer won between our read and our write; the caller asked for no particular
-                // revision, so read again and write on top of theirs.
+                // Written between our read and our write: read again. A write of the data changed the revision, so
+                // an expected revision now fails the check above; a rewrap kept it, so the update goes on.
             }
         }
     }
 
-    public ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
+    public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
     {
         SecretNames.Validate(name);
-        return store.DeleteAsync(name, expectedRevision, cancellationToken);
+        if (expectedRevision is not { } expected)
+        {
+            await store.DeleteAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
+            if (expected != SecretRecord.ReadHeader(name, entry.Value.Span).RevisionAt(entry.Revision))
+            {
+                throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
+            }
+
+            try
+            {
+                await store.DeleteAsync(name, entry.Revision, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (SecretConflictException) when (attempt < WriteAttempts)
+            {
+                // Written between our read and our delete: check the revision again, as an update does.
+            }
+        }
     }
 
     public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -169,7 +198,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     private static SecretMetadata ToMetadata(StoreEntryHead entry)
     {
         var header = SecretRecord.ReadHeader(entry.Key, entry.Head.Span);
-        return new SecretMetadata(entry.Key, header.Type, entry.Revision, header.CreatedAt, header.UpdatedAt);
+        return new SecretMetadata(entry.Key, header.Type, header.RevisionAt(entry.Revision), header.CreatedAt, header.UpdatedAt);
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());

@@ -5,7 +5,10 @@ namespace Trousseau;
 /// </summary>
 /// <param name="Name">The secret's name.</param>
 /// <param name="Type">The secret's type.</param>
-/// <param name="Revision">The store revision of the current version; changes on every write, never reused.</param>
+/// <param name="Revision">
+/// The store revision of the write that last changed the data: changes on every create and update, never reused
+/// (not even after a delete), and kept by a rewrap, which changes no data.
+/// </param>
 /// <param name="CreatedAt">When the secret was created.</param>
 /// <param name="UpdatedAt">When the secret was last written.</param>
 public sealed record SecretMetadata(

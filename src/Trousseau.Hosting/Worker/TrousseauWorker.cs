@@ -10,6 +10,11 @@ namespace Trousseau.Hosting.Worker;
 /// example with Vault's CLI) re-encrypts the stored secrets under the new key, logging progress. Failures, typed or
 /// not, are logged and retried at the next tick; the worker never stops the host.
 /// </summary>
+/// <remarks>
+/// Its first pass after start is a rewrap too, since nothing in memory tells whether a rewrap was cut short by the
+/// process's end (a kill, a crash, a stop) or the key rotated while the process was down. The pass reads each record
+/// once, a page at a time, and moves only those not under the current key; a store wholly under it is left unwritten.
+/// </remarks>
 internal sealed partial class TrousseauWorker(
     IKeyProvider provider,
     IKeyAdministration keys,
@@ -19,6 +24,7 @@ internal sealed partial class TrousseauWorker(
     ILogger<TrousseauWorker> logger) : BackgroundService
 {
     private string? _lastKeyId;
+    private bool _watching;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -42,18 +48,29 @@ internal sealed partial class TrousseauWorker(
             }
 
             var key = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
-            if (_lastKeyId is null)
+            if (!_watching)
             {
                 LogWatching(logger, provider.Name, key.KeyId);
-            }
-            else if (_lastKeyId != key.KeyId && options.Value.RewrapAfterRotation)
-            {
-                LogRotationSeen(logger, _lastKeyId, key.KeyId);
-                var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
-                LogRewrapDone(logger, moved, key.KeyId);
+                _watching = true;
             }
 
-            // Moved on only once the rewrap is done, so that a failed one runs again at the next tick.
+            if (_lastKeyId != key.KeyId && options.Value.RewrapAfterRotation)
+            {
+                if (_lastKeyId is null)
+                {
+                    LogStartRewrap(logger, key.KeyId);
+                    var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
+                    LogStartRewrapDone(logger, moved, key.KeyId);
+                }
+                else
+                {
+                    LogRotationSeen(logger, _lastKeyId, key.KeyId);
+                    var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
+                    LogRewrapDone(logger, moved, key.KeyId);
+                }
+            }
+
+            // Moved on only once the rewrap is done, so that a failed one (at start too) runs again at the next tick.
             _lastKeyId = key.KeyId;
         }
         catch (TrousseauException e)
@@ -69,6 +86,12 @@ internal sealed partial class TrousseauWorker(
 
     [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "Worker watching key provider {Provider}; current key {KeyId}")]
     private static partial void LogWatching(ILogger logger, string provider, string keyId);
+
+    [LoggerMessage(EventId = 6006, Level = LogLevel.Information, Message = "Rewrapping at start any stored secret not under the current key {KeyId}, which a rewrap cut short or a rotation while stopped leaves behind")]
+    private static partial void LogStartRewrap(ILogger logger, string keyId);
+
+    [LoggerMessage(EventId = 6007, Level = LogLevel.Information, Message = "Rewrap at start finished: {Moved} stored secrets moved to {KeyId}; the others were already under it")]
+    private static partial void LogStartRewrapDone(ILogger logger, long moved, string keyId);
 
     [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "The current key changed from {Previous} to {Current}; rewrapping stored secrets")]
     private static partial void LogRotationSeen(ILogger logger, string previous, string current);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Trousseau.Etcd;
+using Trousseau.Hosting;
 using Trousseau.Tests.Integration.Etcd;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
@@ -51,6 +52,52 @@ public sealed class WorkerTests : IDisposable
         await host.StopAsync();
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_rotation_made_while_the_host_was_stopped_is_rewrapped_at_the_next_start_unless_rewraps_are_off(bool rewrapAfterRotation)
+    {
+        var created = new List<SecretMetadata>();
+        string rotatedKeyId;
+        using (var stopped = BuildHost(new CapturingLoggerProvider(), worker: null))
+        {
+            var trousseau = stopped.Services.GetRequiredService<ITrousseau>();
+            for (var i = 0; i < 30; i++)
+            {
+                created.Add(await trousseau.CreateSecretAsync($"offline/{i:D2}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" }));
+            }
+
+            rotatedKeyId = (await stopped.Services.GetRequiredService<IKeyAdministration>().RotateKeyAsync()).KeyId;
+        }
+
+        var log = new CapturingLoggerProvider();
+        using var host = BuildHost(log, o =>
+        {
+            o.Interval = TimeSpan.FromMilliseconds(100);
+            o.RewrapAfterRotation = rewrapAfterRotation;
+        });
+        await host.StartAsync();
+
+        var keys = host.Services.GetRequiredService<IKeyAdministration>();
+        if (rewrapAfterRotation)
+        {
+            await Eventually.HoldsAsync(
+                () => log.Messages.Contains($"Rewrap at start finished: 30 stored secrets moved to {rotatedKeyId}; the others were already under it"),
+                () => string.Join(" | ", log.Messages));
+            Assert.Equal(0, await keys.RewrapSecretsAsync());
+        }
+        else
+        {
+            await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+            Assert.Equal(30, await keys.RewrapSecretsAsync());
+            Assert.DoesNotContain(log.Messages, m => m.Contains("at start", StringComparison.Ordinal));
+        }
+
+        var listed = await host.Services.GetRequiredService<ITrousseau>().ListSecretsAsync("offline/").ToListAsync();
+        Assert.Equal(created.Select(m => m.Revision), listed.Select(m => m.Revision));
+        await host.StopAsync();
+    }
+
     [StoreFact]
     public async Task A_rewrap_cut_short_by_an_etcd_outage_runs_again_when_etcd_is_back_and_passes_over_a_damaged_record()
     {
@@ -65,9 +112,10 @@ public sealed class WorkerTests : IDisposable
         using var host = builder.Build();
         await host.StartAsync();
         var trousseau = host.Services.GetRequiredService<ITrousseau>();
+        var created = new List<SecretMetadata>();
         for (var i = 0; i < 20; i++)
         {
-            await trousseau.CreateSecretAsync($"outage/{i:D2}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
+            created.Add(await trousseau.CreateSecretAsync($"outage/{i:D2}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" }));
         }
 
         await host.Services.GetRequiredService<ISecretStore>().CreateAsync("outage/damaged", "\u0001not a sealed record"u8.ToArray());
@@ -83,7 +131,9 @@ public sealed class WorkerTests : IDisposable
             () => string.Join(" | ", log.Messages));
         Assert.Contains(log.Messages, m => m.StartsWith("Rewrap left secret outage/damaged as it is", StringComparison.Ordinal));
         Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());
-        Assert.Equal("v13", (await trousseau.GetSecretAsync("outage/13")).Data["k"]);
+        var read = await trousseau.GetSecretAsync("outage/13");
+        Assert.Equal("v13", read.Data["k"]);
+        Assert.Equal(created[13].Revision, read.Revision);
         await host.StopAsync();
     }
 
@@ -110,6 +160,22 @@ public sealed class WorkerTests : IDisposable
 
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("Interval is 00:00:00; it must be at least 00:00:00.1 and at most 1.00:00:00.", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A host on a SQLite file and a key ring in this test's directory, which outlive it; with the worker unless <paramref name="worker"/> is null.</summary>
+    private IHost BuildHost(CapturingLoggerProvider log, Action<TrousseauWorkerOptions>? worker)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddProvider(log);
+        var trousseau = builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseSqliteStore(o => o.Path = _temp.Combine("store.db"));
+        if (worker is not null)
+        {
+            trousseau.AddWorker(worker);
+        }
+
+        return builder.Build();
     }
 
     /// <summary>Keeps every formatted log message, to check what an operator would read.</summary>

@@ -64,6 +64,42 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task An_etag_read_before_a_rewrap_still_updates_and_deletes_while_a_real_change_in_between_gets_412()
+    {
+        using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"etag/kept","type":"opaque","data":{"k":"v1"}}""");
+        using var other = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"etag/other","type":"opaque","data":{"k":"o1"}}""");
+        var etag = created.Headers.ETag!.Tag;
+        var otherEtag = other.Headers.ETag!.Tag;
+        using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate");
+        using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap");
+        Assert.True((await JsonAsync(rewrap)).GetProperty("rewrapped").GetInt64() >= 2);
+
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/etag/kept");
+        using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=etag/");
+        Assert.Equal(etag, read.Headers.ETag!.Tag);
+        Assert.Equal(etag, $"\"{(await JsonAsync(read)).GetProperty("revision").GetInt64()}\"");
+        Assert.Equal(
+            [etag, otherEtag],
+            (await JsonAsync(list)).GetProperty("items").EnumerateArray().Select(i => $"\"{i.GetProperty("revision").GetInt64()}\""));
+
+        using var updated = await SendAsync(HttpMethod.Put, "v1/secrets/etag/kept", """{"data":{"k":"v2"}}""", ifMatch: Revision(etag));
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        var newEtag = updated.Headers.ETag!.Tag;
+        Assert.NotEqual(etag, newEtag);
+        using var deleted = await SendAsync(HttpMethod.Delete, "v1/secrets/etag/other", ifMatch: Revision(otherEtag));
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+
+        using var concurrent = await SendAsync(HttpMethod.Put, "v1/secrets/etag/kept", """{"data":{"k":"v3"}}""");
+        using var stale = await SendAsync(HttpMethod.Put, "v1/secrets/etag/kept", """{"data":{"k":"v4"}}""", ifMatch: Revision(newEtag));
+        using var staleDelete = await SendAsync(HttpMethod.Delete, "v1/secrets/etag/kept", ifMatch: Revision(newEtag));
+        Assert.Equal(HttpStatusCode.OK, concurrent.StatusCode);
+        await Problems.AssertAsync(stale, HttpStatusCode.PreconditionFailed);
+        await Problems.AssertAsync(staleDelete, HttpStatusCode.PreconditionFailed);
+        using var final = await SendAsync(HttpMethod.Get, "v1/secrets/etag/kept");
+        Assert.Equal("v3", (await JsonAsync(final)).GetProperty("data").GetProperty("k").GetString());
+    }
+
+    [Fact]
     public async Task Create_of_an_existing_name_is_409_and_keeps_the_first()
     {
         using var first = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"api/dup","type":"opaque","data":{"k":"first"}}""");
@@ -335,6 +371,8 @@ public sealed class HttpApiTests : IAsyncLifetime, IDisposable
 
         return await _http.SendAsync(request);
     }
+
+    private static long Revision(string etag) => long.Parse(etag.Trim('"'), System.Globalization.CultureInfo.InvariantCulture);
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 

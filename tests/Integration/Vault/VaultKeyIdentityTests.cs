@@ -118,7 +118,8 @@ public sealed class VaultKeyIdentityTests(VaultFixture fixture) : IClassFixture<
         var key = await Vault.ReadKeyAsync(_keyName);
         await WriteAsPreviousReleaseAsync("legacy/db", "password", "from-the-previous-release", key);
 
-        await using var server = await StartAsync(await Vault.AlternateAddressAsync(), "transit/");
+        // The worker's rewrap at start would move the secret first: this test is about the operator's rewrap.
+        await using var server = await StartAsync(await Vault.AlternateAddressAsync(), "transit/", "--Trousseau:Worker:RewrapAfterRotation=false");
         var clectl = ClectlRunner.For(server, DataDir, _temp.Path);
         var read = await clectl.RunAsync("secret", "get", "legacy/db", "--key", "password");
         var rewrap = await clectl.RunAsync("key", "rewrap", "-o", "json");
@@ -153,7 +154,7 @@ public sealed class VaultKeyIdentityTests(VaultFixture fixture) : IClassFixture<
         await provider.GetRequiredService<ITrousseau>().CreateSecretAsync(name, SecretType.Opaque, new Dictionary<string, string> { [dataKey] = value });
     }
 
-    private async Task<TrousseauServerProcess> StartAsync(Uri address, string mount = "transit")
+    private async Task<TrousseauServerProcess> StartAsync(Uri address, string mount = "transit", params string[] settings)
     {
         var tokenFile = _temp.Combine("vault-token");
         await File.WriteAllTextAsync(tokenFile, Vault.Token);
@@ -165,6 +166,7 @@ public sealed class VaultKeyIdentityTests(VaultFixture fixture) : IClassFixture<
             $"--Trousseau:Vault:KeyName={_keyName}",
             $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
             "--Trousseau:Kms:Enabled=false",
+            .. settings,
         ]);
     }
 

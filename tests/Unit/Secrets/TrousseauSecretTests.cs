@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using Trousseau.Tests.Unit.Support;
 
@@ -329,6 +330,107 @@ public sealed class TrousseauSecretTests : IDisposable
         Assert.Equal(count, rewrapped);
         Assert.Equal(0, await _local.Keys.RewrapSecretsAsync());
         Assert.Equal($"v{count - 1}", (await Trousseau.GetSecretAsync($"pages/{count - 1:D4}")).Data["k"]);
+    }
+
+    [Fact]
+    public async Task A_rewrap_keeps_every_revision_so_writes_at_a_revision_read_before_it_succeed()
+    {
+        var kept = await Trousseau.CreateSecretAsync("keep/a", SecretType.Opaque, Data(("k", "a1")));
+        await Trousseau.CreateSecretAsync("keep/b", SecretType.Opaque, Data(("k", "b1")));
+        var updated = await Trousseau.UpdateSecretAsync("keep/b", Data(("k", "b2")));
+        await _local.Keys.RotateKeyAsync();
+
+        Assert.Equal(2, await _local.Keys.RewrapSecretsAsync());
+
+        var read = await Trousseau.GetSecretAsync("keep/a");
+        var listed = await Trousseau.ListSecretsAsync("keep/").ToListAsync();
+        Assert.Equal(kept, read.Metadata);
+        Assert.Equal([kept.Revision, updated.Revision], listed.Select(m => m.Revision));
+        Assert.Equal([kept.Revision, updated.Revision], (await Trousseau.ListSecretsPageAsync("keep/")).Items.Select(m => m.Revision));
+        var written = await Trousseau.UpdateSecretAsync("keep/a", Data(("k", "a2")), expectedRevision: kept.Revision);
+        await Trousseau.DeleteSecretAsync("keep/b", updated.Revision);
+        Assert.True(written.Revision > updated.Revision);
+        Assert.Equal("a2", (await Trousseau.GetSecretAsync("keep/a")).Data["k"]);
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("keep/b"));
+    }
+
+    [Fact]
+    public async Task After_a_rewrap_a_revision_older_than_the_last_change_of_the_data_still_conflicts()
+    {
+        var created = await Trousseau.CreateSecretAsync("older/a", SecretType.Opaque, Data(("k", "v1")));
+        var updated = await Trousseau.UpdateSecretAsync("older/a", Data(("k", "v2")));
+        await _local.Keys.RotateKeyAsync();
+        await _local.Keys.RewrapSecretsAsync();
+
+        var stale = await Assert.ThrowsAsync<SecretConflictException>(
+            async () => await Trousseau.UpdateSecretAsync("older/a", Data(("k", "v3")), expectedRevision: created.Revision));
+        await Assert.ThrowsAsync<SecretConflictException>(async () => await Trousseau.DeleteSecretAsync("older/a", created.Revision));
+
+        Assert.Equal(SecretConflictReason.RevisionMismatch, stale.Reason);
+        var secret = await Trousseau.GetSecretAsync("older/a");
+        Assert.Equal("v2", secret.Data["k"]);
+        Assert.Equal(updated.Revision, secret.Revision);
+    }
+
+    [Fact]
+    public async Task A_secret_deleted_and_created_again_never_gets_a_revision_it_had_before_even_after_rewraps()
+    {
+        var first = await Trousseau.CreateSecretAsync("again/a", SecretType.Opaque, Data(("k", "v1")));
+        await _local.Keys.RotateKeyAsync();
+        await _local.Keys.RewrapSecretsAsync();
+        await Trousseau.DeleteSecretAsync("again/a", first.Revision);
+
+        var second = await Trousseau.CreateSecretAsync("again/a", SecretType.Opaque, Data(("k", "v2")));
+
+        Assert.True(second.Revision > first.Revision);
+        await Assert.ThrowsAsync<SecretConflictException>(
+            async () => await Trousseau.UpdateSecretAsync("again/a", Data(("k", "v3")), expectedRevision: first.Revision));
+    }
+
+    [Fact]
+    public async Task A_revision_kept_by_a_rewrap_is_authenticated_so_editing_it_in_the_store_breaks_the_record()
+    {
+        var created = await Trousseau.CreateSecretAsync("edit/a", SecretType.Opaque, Data(("k", "v")));
+        await _local.Keys.RotateKeyAsync();
+        await _local.Keys.RewrapSecretsAsync();
+        var entry = await _local.Store.GetAsync("edit/a");
+        var edited = entry!.Value.ToArray();
+        var header = 2 + edited[1] + 16;
+        Assert.Equal(created.Revision, BinaryPrimitives.ReadInt64BigEndian(edited.AsSpan(header)));
+        BinaryPrimitives.WriteInt64BigEndian(edited.AsSpan(header), created.Revision + 1000);
+
+        await _local.Store.UpdateAsync("edit/a", edited, entry.Revision);
+
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("edit/a"));
+    }
+
+    [Fact]
+    public async Task Updates_at_revisions_read_before_a_rewrap_succeed_while_it_moves_the_same_secrets()
+    {
+        var revisions = new long[200];
+        for (var i = 0; i < revisions.Length; i++)
+        {
+            revisions[i] = (await Trousseau.CreateSecretAsync($"race/{i:D3}", SecretType.Opaque, Data(("k", "v0")))).Revision;
+        }
+
+        await _local.Keys.RotateKeyAsync();
+
+        // The rewrap goes up from the first name while the writers come down from the last, so they cross.
+        var rewrap = _local.Keys.RewrapSecretsAsync().AsTask();
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            for (var i = revisions.Length - 1 - w; i >= 0; i -= 4)
+            {
+                await Trousseau.UpdateSecretAsync($"race/{i:D3}", Data(("k", "v1")), expectedRevision: revisions[i]);
+            }
+        })).ToList();
+        await rewrap;
+        await Task.WhenAll(writers);
+
+        for (var i = 0; i < revisions.Length; i++)
+        {
+            Assert.Equal("v1", (await Trousseau.GetSecretAsync($"race/{i:D3}")).Data["k"]);
+        }
     }
 
     [Fact]
