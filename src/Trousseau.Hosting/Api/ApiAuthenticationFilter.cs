@@ -17,19 +17,18 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
         {
             case TrousseauApiAuthMode.Kubernetes:
                 return VerifyCallerAsync(context, next);
-            case TrousseauApiAuthMode.None when !IsLoopback(http.Connection.LocalIpAddress):
+            case TrousseauApiAuthMode.None when !IsLoopback(http.Connection):
                 return new(ApiProblems.Forbidden("Authentication mode 'none' accepts loopback connections only."));
             case TrousseauApiAuthMode.None:
                 return next(context);
             default:
-                var header = http.Request.Headers.Authorization.ToString();
-                if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
+                if (BearerToken(http.Request) is not { } presented)
                 {
                     http.Response.Headers.WWWAuthenticate = "Bearer";
                     return new(ApiProblems.Unauthenticated("Send the API token as 'Authorization: Bearer <token>'."));
                 }
 
-                if (!services.GetRequiredService<ApiToken>().Matches(header[BearerPrefix.Length..].Trim()))
+                if (!services.GetRequiredService<ApiToken>().Matches(presented))
                 {
                     http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
                     return new(ApiProblems.Unauthenticated("The API token is not valid."));
@@ -42,8 +41,7 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
     private async ValueTask<object?> VerifyCallerAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var header = http.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) || header.Length == BearerPrefix.Length)
+        if (BearerToken(http.Request) is not { Length: > 0 } jwt)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return ApiProblems.Unauthenticated("Send your Kubernetes service-account token as 'Authorization: Bearer <token>'.");
@@ -53,7 +51,7 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
         try
         {
             allowed = await services.GetRequiredService<ICallerVerifier>()
-                .IsAllowedAsync(header[BearerPrefix.Length..].Trim(), options.Value.Auth.KubernetesRole!, http.RequestAborted);
+                .IsAllowedAsync(jwt, options.Value.Auth.KubernetesRole!, http.RequestAborted);
         }
         catch (DependencyUnavailableException e)
         {
@@ -69,5 +67,14 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
         return await next(context);
     }
 
-    private static bool IsLoopback(IPAddress? address) => address is null || IPAddress.IsLoopback(address);
+    /// <summary>The credential of an <c>Authorization: Bearer</c> header, or <see langword="null"/> without one.</summary>
+    public static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        return header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) ? header[BearerPrefix.Length..].Trim() : null;
+    }
+
+    /// <summary>Whether the connection came in on a loopback address, the only one mode <c>none</c> serves.</summary>
+    public static bool IsLoopback(ConnectionInfo connection) =>
+        connection.LocalIpAddress is not { } address || IPAddress.IsLoopback(address);
 }

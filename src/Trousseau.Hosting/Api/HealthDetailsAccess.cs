@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -12,8 +11,6 @@ namespace Trousseau.Hosting.Api;
 /// </summary>
 internal static class HealthDetailsAccess
 {
-    private const string BearerPrefix = "Bearer ";
-
     public static bool IsAllowed(HttpContext context)
     {
         if (context.RequestServices.GetService<ApiToken>() is not { } token)
@@ -22,11 +19,10 @@ internal static class HealthDetailsAccess
         }
 
         var options = context.RequestServices.GetRequiredService<IOptions<TrousseauApiOptions>>().Value;
-        var header = context.Request.Headers.Authorization.ToString();
         return options.Auth.Mode switch
         {
-            TrousseauApiAuthMode.None => context.Connection.RemoteIpAddress is not { } remote || IPAddress.IsLoopback(remote),
-            TrousseauApiAuthMode.Token => header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && token.Matches(header[BearerPrefix.Length..].Trim()),
+            TrousseauApiAuthMode.None => ApiAuthenticationFilter.IsLoopback(context.Connection),
+            TrousseauApiAuthMode.Token => ApiAuthenticationFilter.BearerToken(context.Request) is { } presented && token.Matches(presented),
             _ => false,
         };
     }

@@ -500,6 +500,6 @@ public sealed partial class ReferenceDocTests : IDisposable
     [GeneratedRegex(@"public const int \w+ = (?<code>\d+);")]
     private static partial Regex CliExitCode();
 
-    [GeneratedRegex(@"CONTRACT\.md|DESIGN\.md|STYLE\.md|contract document|project's contract|arrives with issue|issue #\d", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"CONTRACT\.md|DESIGN\.md|STYLE\.md|contract\s+document|project's\s+contract|arrives\s+with\s+issue|issue\s+#\d", RegexOptions.IgnoreCase)]
     private static partial Regex OutsideSpec();
 }
