@@ -386,6 +386,54 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_policy_that_still_denies_the_key_after_a_fresh_login_is_forbidden_not_unavailable()
+    {
+        var server = RequireTestServer();
+        server.AddAppRole("role-id-policy", "secret-id-policy");
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        server.Forbid($"transit/encrypt/{keyName}");
+        var (services, _) = await BuildAsync(o =>
+        {
+            o.Auth.Method = "approle";
+            o.Auth.RoleId = "role-id-policy";
+            o.Auth.SecretId = "secret-id-policy";
+        }, keyName);
+        var provider = services.GetRequiredService<IKeyProvider>();
+
+        var refused = await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        Assert.Contains("permission denied", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(2, server.Count($"transit/encrypt/{keyName}", 403));
+        Assert.Equal(2, server.Count("auth/approle/login", 200));
+    }
+
+    [Theory]
+    [InlineData("datakey/plaintext/", """{"data":{"plaintext":"not base64!","ciphertext":"vault:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}""")]
+    [InlineData("decrypt/", """{"data":{"batch_results":[{"plaintext":"not base64!"}]}}""")]
+    public async Task A_vault_answer_with_malformed_base64_is_unavailable_not_a_crash(string path, string body)
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+
+        server.Fault = new VaultTestServer.VaultFault(200, "", PathContains: path, Body: body);
+        try
+        {
+            var error = path.StartsWith("datakey", StringComparison.Ordinal)
+                ? await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.GenerateDataKeyAsync())
+                : await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.UnwrapBatchAsync([wrapped]));
+
+            Assert.Contains("not what its API documents", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            server.Fault = null;
+        }
+    }
+
+    [Fact]
     public async Task A_wrong_token_is_forbidden_and_its_value_appears_in_no_error()
     {
         const string Wrong = "hvs.definitely-not-a-valid-token";
