@@ -97,6 +97,7 @@ internal static class TrousseauServer
         {
             case VaultTransitKeyProvider.ProviderName:
                 trousseau.UseVaultTransit();
+                builder.Services.AddSingleton<IValidateOptions<VaultOptions>, VaultKmsTimeoutValidator>();
                 break;
             default:
                 trousseau.UseLocalKeyRing();

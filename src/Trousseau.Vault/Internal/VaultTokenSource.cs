@@ -102,7 +102,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             var token = StaticToken();
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
-                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken).ConfigureAwait(false);
+                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
             var data = lookup.Value?.Data;
             return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token);
         }
@@ -140,7 +140,8 @@ internal sealed partial class VaultTokenSource : IDisposable
                 VaultJson.Default.VaultAuthResponse,
                 lease.Token,
                 cancellationToken,
-                isAnswer: IsRenewalRefused).ConfigureAwait(false);
+                isAnswer: IsRenewalRefused,
+                repeatable: true).ConfigureAwait(false);
             if (IsRenewalRefused(renewed.Status))
             {
                 LogRenewFailed(_logger, (int)renewed.Status);
@@ -167,7 +168,8 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     private async Task<VaultAuth> LoginAsync<TBody>(string path, TBody body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type, CancellationToken cancellationToken)
     {
-        // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused.
+        // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused. A login
+        // is sent once: an AppRole secret id may be good for one use only.
         var answer = await _http.SendAsync(
             HttpMethod.Post,
             path,
@@ -176,7 +178,8 @@ internal sealed partial class VaultTokenSource : IDisposable
             VaultJson.Default.VaultAuthResponse,
             token: null,
             cancellationToken,
-            badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}")).ConfigureAwait(false);
+            badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}"),
+            repeatable: false).ConfigureAwait(false);
         return answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
     }
 

@@ -169,24 +169,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
     public int Count(string pathContains, int? status = null) =>
         Requests.Count(r => r.Path.Contains(pathContains, StringComparison.Ordinal) && (status is null || r.Status == status));
 
-    /// <summary>Writes a KV v2 secret, as <c>vault kv put</c> would; <paramref name="path"/> is like <c>secret/data/app</c>.</summary>
-    public void PutKv(string path, JsonObject data) => _kv.AddOrUpdate(path, _ => [data], (_, versions) => { lock (versions) { versions.Add(data); } return versions; });
-
     /// <summary>Creates a Transit key, as <c>vault write -f transit/keys/NAME</c> would.</summary>
     public void CreateKey(string name) => _keys.TryAdd(name, new TransitKey());
-
-    /// <summary>
-    /// Refuses to decrypt versions below <paramref name="version"/> and archives them, as
-    /// <c>vault write transit/keys/NAME/config min_decryption_version=N</c>.
-    /// </summary>
-    public void SetMinDecryptionVersion(string name, int version)
-    {
-        var (error, _) = _keys[name].Configure(version, null, null);
-        if (error is not null)
-        {
-            throw new ArgumentOutOfRangeException(nameof(version), error);
-        }
-    }
 
     /// <summary>
     /// Makes <paramref name="path"/> (for example <c>transit/encrypt/KEY</c> or <c>secret/data/app</c>) answer 403 to
@@ -200,6 +184,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        var arrived = DateTimeOffset.UtcNow;
         try
         {
             await AnswerAsync(context);
@@ -208,7 +193,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         {
             lock (_requests)
             {
-                _requests.Add(new VaultRequest(context.Request.Method, (context.Request.Path.Value ?? "").Replace("/v1/", "", StringComparison.Ordinal), context.Response.StatusCode));
+                _requests.Add(new VaultRequest(context.Request.Method, (context.Request.Path.Value ?? "").Replace("/v1/", "", StringComparison.Ordinal), context.Response.StatusCode, arrived));
             }
         }
     }
@@ -760,8 +745,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// </summary>
     public sealed record VaultFault(int Status, string Error, TimeSpan? RetryAfter = null, string? PathContains = null, string? Body = null);
 
-    /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status.</summary>
-    public sealed record VaultRequest(string Method, string Path, int Status);
+    /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status, when it arrived.</summary>
+    public sealed record VaultRequest(string Method, string Path, int Status, DateTimeOffset At);
 
     private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl);
 

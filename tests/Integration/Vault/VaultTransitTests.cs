@@ -37,6 +37,8 @@ public sealed class VaultTransitTests : IAsyncLifetime
         var wrappedAfter = await provider.WrapAsync(dek);
 
         Assert.Equal("vault", provider.Name);
+        Assert.Matches(KeyIdShape(1), before.KeyId);
+        Assert.Matches(KeyIdShape(2), rotated.KeyId);
         Assert.StartsWith("vault:v1:", Encoding.ASCII.GetString(wrapped.Ciphertext.Span), StringComparison.Ordinal);
         Assert.Equal(before.KeyId, wrapped.KeyId);
         Assert.Equal(2u, rotated.Version);
@@ -215,7 +217,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_sealed_vault_is_a_fast_typed_unavailable_error_and_unsealing_recovers_without_restart()
+    public async Task A_sealed_vault_is_a_typed_unavailable_error_after_exactly_two_retries_and_unsealing_recovers_without_restart()
     {
         var server = RequireTestServer();
         var (services, _) = await BuildAsync();
@@ -223,15 +225,14 @@ public sealed class VaultTransitTests : IAsyncLifetime
         await provider.WrapAsync("warm"u8.ToArray());
 
         server.Sealed = true;
-        var clock = Stopwatch.StartNew();
+        var before = server.Count("/encrypt/", 503);
         var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
-        clock.Stop();
         var health = await provider.CheckHealthAsync();
 
         Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, server.Count("/encrypt/", 503) - before);
         Assert.False(health.IsHealthy);
         Assert.Contains("sealed", health.Description, StringComparison.Ordinal);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"the unavailable error took {clock.Elapsed}");
 
         server.Sealed = false;
         Assert.True((await provider.CheckHealthAsync()).IsHealthy);
@@ -290,7 +291,70 @@ public sealed class VaultTransitTests : IAsyncLifetime
         var before = calls.Count;
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { Ciphertext = Encoding.ASCII.GetBytes("vault:v1:AAAA") }));
 
+        Assert.Equal(2, server.Count("/encrypt/", 500));
+        Assert.Equal(1, server.Count("/encrypt/", 200));
         Assert.Equal(1, calls.Count - before);
+    }
+
+    [Fact]
+    public async Task A_key_rotation_and_a_login_are_sent_once_whatever_vault_answers()
+    {
+        var server = RequireTestServer();
+        server.AddAppRole("role-id-once", "secret-id-once");
+        var (services, _) = await BuildAsync(o =>
+        {
+            o.Auth.Method = "approle";
+            o.Auth.RoleId = "role-id-once";
+            o.Auth.SecretId = "secret-id-once";
+        });
+        var provider = services.GetRequiredService<IKeyProvider>();
+
+        server.Fault = new VaultTestServer.VaultFault(500, "internal error", PathContains: "/login");
+        var login = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var logins = server.Count("auth/approle/login");
+        server.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", PathContains: "/rotate");
+        var rotation = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.RotateAsync());
+        server.Fault = null;
+
+        Assert.Contains("500", login.Message, StringComparison.Ordinal);
+        Assert.Equal(1, logins);
+        Assert.Contains("sealed", rotation.Message, StringComparison.Ordinal);
+        Assert.Equal(1, server.Count("/rotate"));
+        Assert.Equal(1u, (await provider.GetCurrentKeyAsync()).Version);
+    }
+
+    [Fact]
+    public async Task A_retry_after_longer_than_the_call_can_wait_ends_the_retries_and_reaches_the_caller()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+
+        server.Fault = new VaultTestServer.VaultFault(429, "rate limit quota exceeded", RetryAfter: TimeSpan.FromSeconds(7), PathContains: "/encrypt/");
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        server.Fault = null;
+
+        Assert.Equal(TimeSpan.FromSeconds(7), error.RetryAfter);
+        Assert.Equal(1, server.Count("/encrypt/"));
+    }
+
+    [Fact]
+    public async Task A_retry_after_the_call_can_wait_is_waited_before_each_retry()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync(o => o.Timeout = TimeSpan.FromSeconds(10));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+
+        server.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", RetryAfter: TimeSpan.FromSeconds(1), PathContains: "/encrypt/");
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        server.Fault = null;
+        var sent = server.Requests.Where(r => r.Path.Contains("/encrypt/", StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
+        Assert.Equal(3, sent.Count);
+        Assert.All(sent.Zip(sent.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= TimeSpan.FromSeconds(1), $"a retry came {pair.Second.At - pair.First.At} after a Retry-After of 1 s"));
     }
 
     [Fact]
@@ -354,7 +418,11 @@ public sealed class VaultTransitTests : IAsyncLifetime
             await Task.Delay(200);
         }
 
+        // Renewal and re-login ahead of expiry mean Vault never had to refuse a token: a re-login after a 403 would
+        // hide an expired token, so the server's 403s are counted.
         var tokens = services.GetRequiredService<Trousseau.Vault.Internal.VaultTokenSource>();
+        Assert.Equal(0, server.Count("", 403));
+        Assert.Equal(tokens.Logins, server.Count("auth/kubernetes/login", 200));
         Assert.True(tokens.Renewals >= 3, $"renewals: {tokens.Renewals}");
         Assert.True(tokens.Logins >= 3, $"logins: {tokens.Logins}");
         Assert.True(Interlocked.Read(ref renewalsMeasured) >= tokens.Renewals, $"renewals measured: {renewalsMeasured}");
@@ -383,6 +451,8 @@ public sealed class VaultTransitTests : IAsyncLifetime
 
         Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
         Assert.Equal(2, services.GetRequiredService<Trousseau.Vault.Internal.VaultTokenSource>().Logins);
+        Assert.Equal(1, server.Count("", 403));
+        Assert.Equal(2, server.Count("auth/approle/login", 200));
     }
 
     [Fact]
@@ -434,14 +504,16 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_wrong_token_is_forbidden_and_its_value_appears_in_no_error()
+    public async Task A_token_vault_refuses_makes_vault_unavailable_and_its_value_appears_in_no_error()
     {
         const string Wrong = "hvs.definitely-not-a-valid-token";
         var (services, _) = await BuildAsync(o => o.Auth.Token = Wrong);
         var provider = services.GetRequiredService<IKeyProvider>();
 
-        var error = await Assert.ThrowsAnyAsync<TrousseauException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
 
+        Assert.Contains("Vault refused Trousseau's token credentials", error.Message, StringComparison.Ordinal);
+        Assert.IsType<AccessForbiddenException>(error.InnerException);
         Assert.DoesNotContain(Wrong, error.ToString(), StringComparison.Ordinal);
     }
 
@@ -495,8 +567,10 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.DoesNotContain(tagValues, v => v.Contains(Value, StringComparison.Ordinal) || v.Contains("traced/db", StringComparison.Ordinal));
     }
 
-    private VaultTestServer RequireTestServer() =>
-        _vault.TestServer ?? throw new InvalidOperationException("This test switches Vault faults, which only the in-repo Vault test server offers; unset VAULT_ADDR to run it.");
+    /// <summary>The exact form of a Vault key id: <c>vault-</c>, 16 lowercase hex digits, <c>-v</c> and the version.</summary>
+    private static string KeyIdShape(uint version) => $"^vault-[0-9a-f]{{16}}-v{version}$";
+
+    private VaultTestServer RequireTestServer() => _vault.RequireTestServer();
 
     /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
     private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null)
