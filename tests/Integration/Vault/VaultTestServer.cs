@@ -68,6 +68,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The clock token TTLs run on; a test that drives time itself shares its clock with the provider.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
     /// <summary>When set, sys/health answers this status (429 standby, 501 not initialized, ...).</summary>
     public int? HealthStatus { get; set; }
 
@@ -143,7 +146,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             _issued.Add(token);
         }
 
-        var now = DateTimeOffset.UtcNow;
+        var now = Clock.GetUtcNow();
         _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable, ttl);
         return token;
     }
@@ -272,7 +275,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         var token = context.Request.Headers["X-Vault-Token"].ToString();
-        if (!_tokens.TryGetValue(token, out var entry) || entry.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow)
+        if (!_tokens.TryGetValue(token, out var entry) || entry.ExpiresAt is { } expires && expires <= Clock.GetUtcNow())
         {
             await ErrorAsync(context, 403, "permission denied");
             return;
@@ -287,7 +290,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         switch (segments)
         {
             case ["v1", "auth", "token", "lookup-self"] when method == "GET":
-                await context.Response.WriteAsJsonAsync(new { data = new { ttl = entry.ExpiresAt is { } e ? (long)(e - DateTimeOffset.UtcNow).TotalSeconds : 0, renewable = entry.Renewable, policies = DefaultPolicies } });
+                await context.Response.WriteAsJsonAsync(new { data = new { ttl = entry.ExpiresAt is { } e ? (long)(e - Clock.GetUtcNow()).TotalSeconds : 0, renewable = entry.Renewable, policies = DefaultPolicies } });
                 return;
             case ["v1", "auth", "token", "renew-self"] when method is "POST" or "PUT":
                 await RenewAsync(context, token, entry);
@@ -405,7 +408,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        var now = DateTimeOffset.UtcNow;
+        var now = Clock.GetUtcNow();
         var expires = now + entry.Ttl;
         if (entry.MaxExpiresAt is { } max && expires > max)
         {

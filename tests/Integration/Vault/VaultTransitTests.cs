@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Trousseau.Vault;
 
 namespace Trousseau.Tests.Integration.Vault;
@@ -202,7 +203,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Two_hundred_secret_writes_make_at_most_five_transit_calls()
+    public async Task Two_hundred_secret_writes_and_a_read_make_one_transit_call()
     {
         var (services, transitCalls) = await BuildAsync();
         var trousseau = services.GetRequiredService<ITrousseau>();
@@ -213,7 +214,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
         }
 
         Assert.Equal("v199", (await trousseau.GetSecretAsync("dek-cache/199")).Data["k"]);
-        Assert.InRange(transitCalls.Count, 1, 5);
+        Assert.Single(transitCalls);
     }
 
     [Fact]
@@ -358,9 +359,11 @@ public sealed class VaultTransitTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Kubernetes_auth_with_a_5_second_ttl_survives_a_minute_of_traffic()
+    public async Task Kubernetes_auth_with_a_5_second_ttl_survives_a_minute_of_traffic_without_vault_refusing_a_token()
     {
         var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        server.Clock = clock;
         using var jwtDirectory = new Infrastructure.TempDirectory();
         var jwtFile = jwtDirectory.Combine("token");
         await File.WriteAllTextAsync(jwtFile, "jwt-1");
@@ -370,7 +373,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
             o.Auth.Method = "kubernetes";
             o.Auth.Role = "trousseau";
             o.Auth.JwtFile = jwtFile;
-        });
+        }, time: clock);
         var provider = services.GetRequiredService<IKeyProvider>();
         long renewalsMeasured = 0;
         var ttls = new List<double>();
@@ -401,12 +404,10 @@ public sealed class VaultTransitTests : IAsyncLifetime
         });
         listener.Start();
 
-        var until = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1);
-        var calls = 0;
-        while (DateTimeOffset.UtcNow < until)
+        // A minute of traffic, a call every 200 ms, on the clock Vault's token TTLs and the provider share.
+        for (var calls = 1; calls <= 300; calls++)
         {
             Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
-            calls++;
             if (calls == 50)
             {
                 // Projected service-account tokens rotate: the next login must read the new one.
@@ -415,7 +416,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
             }
 
             listener.RecordObservableInstruments();
-            await Task.Delay(200);
+            clock.Advance(TimeSpan.FromMilliseconds(200));
         }
 
         // Renewal and re-login ahead of expiry mean Vault never had to refuse a token: a re-login after a 403 would
@@ -573,7 +574,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
     private VaultTestServer RequireTestServer() => _vault.RequireTestServer();
 
     /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
-    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null)
+    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null, TimeProvider? time = null)
     {
         if (keyName is null)
         {
@@ -583,6 +584,11 @@ public sealed class VaultTransitTests : IAsyncLifetime
 
         var calls = new List<string>();
         var services = new ServiceCollection();
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+
         services.AddTrousseau(_ => { })
             .UseVaultTransit(o =>
             {
