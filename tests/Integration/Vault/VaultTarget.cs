@@ -90,6 +90,16 @@ internal sealed class VaultTarget : IAsyncDisposable
         response.EnsureSuccessStatusCode();
     }
 
+    /// <summary>Sends a key configuration as <see cref="ConfigureKeyAsync"/> does and returns Vault's status and <c>errors</c>, whatever they are.</summary>
+    public async Task<(HttpStatusCode Status, IReadOnlyList<string> Errors)> TryConfigureKeyAsync(string name, IReadOnlyDictionary<string, string> settings)
+    {
+        using var http = Client();
+        using var response = await http.PostAsync(new Uri($"v1/transit/keys/{name}/config", UriKind.Relative), JsonContent.Create(settings));
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var errors = body.RootElement.TryGetProperty("errors", out var list) ? list.EnumerateArray().Select(e => e.GetString() ?? "").ToList() : [];
+        return (response.StatusCode, errors);
+    }
+
     /// <summary>Deletes a Transit key, as <c>vault delete transit/keys/NAME</c> would (after deletion_allowed=true).</summary>
     public async Task DeleteKeyAsync(string name)
     {

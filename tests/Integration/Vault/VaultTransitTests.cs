@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -128,6 +129,28 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.Equal("two"u8.ToArray(), await after.UnwrapAsync(underVersion2));
         var refused = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await after.UnwrapAsync(underVersion1));
         Assert.Contains("ciphertext or signature version is disallowed by policy (too old)", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_bad_key_configuration_is_refused_with_400_and_vaults_errors_and_changes_nothing()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        await _vault.RotateKeyAsync(keyName);
+
+        var tooNew = await _vault.TryConfigureKeyAsync(keyName, new Dictionary<string, string> { ["min_decryption_version"] = "3" });
+        var negative = await _vault.TryConfigureKeyAsync(keyName, new Dictionary<string, string> { ["min_encryption_version"] = "-1" });
+        var belowDecryption = await _vault.TryConfigureKeyAsync(keyName, new Dictionary<string, string> { ["min_decryption_version"] = "2", ["min_encryption_version"] = "1" });
+        var key = await _vault.ReadKeyAsync(keyName);
+
+        Assert.Equal(HttpStatusCode.BadRequest, tooNew.Status);
+        Assert.Equal("cannot set min decryption version of 3, latest key version is 2", Assert.Single(tooNew.Errors));
+        Assert.Equal(HttpStatusCode.BadRequest, negative.Status);
+        Assert.Equal("min encryption version cannot be negative", Assert.Single(negative.Errors));
+        Assert.Equal(HttpStatusCode.BadRequest, belowDecryption.Status);
+        Assert.Equal("cannot set min encryption/decryption values; min encryption version of 1 must be greater than or equal to min decryption version of 2", Assert.Single(belowDecryption.Errors));
+        Assert.Equal(1, key.GetProperty("min_decryption_version").GetInt32());
+        Assert.Equal(["1", "2"], key.GetProperty("keys").EnumerateObject().Select(v => v.Name).Order());
     }
 
     [Fact]
