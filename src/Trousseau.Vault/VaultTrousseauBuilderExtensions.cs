@@ -33,6 +33,7 @@ public static class VaultTrousseauBuilderExtensions
             .ConfigurePrimaryHttpMessageHandler(sp => VaultTls.CreateHandler(sp.GetRequiredService<IOptions<VaultOptions>>().Value.CaFile));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<VaultHttp>();
+        builder.Services.TryAddSingleton<VaultMetrics>();
         builder.Services.TryAddSingleton<VaultTokenSource>();
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));
