@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
 namespace Trousseau.Server;
@@ -9,16 +10,24 @@ namespace Trousseau.Server;
 /// <summary>
 /// trousseaud's OpenTelemetry: Trousseau's, ASP.NET Core's and HttpClient's metrics on <c>/metrics</c> for
 /// Prometheus; with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> set, traces and metrics over OTLP too, the exporter reading the
-/// standard <c>OTEL_*</c> variables (protocol, headers, service name, sampler).
+/// standard <c>OTEL_*</c> variables (protocol, headers, sampler). The service is <c>trousseaud</c> unless
+/// <c>OTEL_SERVICE_NAME</c> names it.
 /// </summary>
 internal static class ServerTelemetry
 {
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    public const string ServiceNameVariable = "OTEL_SERVICE_NAME";
 
     public static void Add(WebApplicationBuilder builder)
     {
         var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(OtlpEndpointVariable));
-        var telemetry = builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        var telemetry = builder.Services.AddOpenTelemetry();
+        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(ServiceNameVariable)))
+        {
+            telemetry.ConfigureResource(resource => resource.AddService(serviceName: "trousseaud", serviceVersion: ServerUsage.Version));
+        }
+
+        telemetry.WithMetrics(metrics =>
         {
             metrics.AddTrousseauInstrumentation().AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddPrometheusExporter();
             if (otlp)
