@@ -38,6 +38,24 @@ public sealed class TelemetryTests : IDisposable
     }
 
     [Fact]
+    public async Task A_listing_the_caller_stops_early_is_measured_as_a_success()
+    {
+        var meters = _local.Services.GetRequiredService<IMeterFactory>();
+        using var durations = new MetricCollector<double>(meters, TrousseauDiagnostics.MeterName, "trousseau.operation.duration");
+        await _local.Trousseau.CreateSecretAsync("list/a", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+        await _local.Trousseau.CreateSecretAsync("list/b", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+
+        await foreach (var first in _local.Trousseau.ListSecretsAsync("list/"))
+        {
+            Assert.Equal("list/a", first.Name);
+            break;
+        }
+
+        var listed = Assert.Single(durations.GetMeasurementSnapshot(), m => (string?)m.Tags["trousseau.operation"] == "secret.list");
+        Assert.False(listed.Tags.ContainsKey("error.type"));
+    }
+
+    [Fact]
     public async Task Data_key_cache_hits_and_misses_are_counted_by_operation()
     {
         var meters = _local.Services.GetRequiredService<IMeterFactory>();
