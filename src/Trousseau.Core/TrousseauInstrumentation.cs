@@ -54,6 +54,29 @@ public sealed class TrousseauInstrumentation : IDisposable
     public Histogram<double> CreateDurationHistogram(string name, string description) =>
         Meter.CreateHistogram(name, unit: "s", description: description, tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
 
+    /// <summary>
+    /// The <c>error.type</c> tag of a failure, the same on every Trousseau span and measurement: Trousseau's error kind
+    /// (<c>not_found</c>, <c>conflict</c>, <c>unavailable</c>, <c>invalid_ciphertext</c>, <c>invalid_input</c>,
+    /// <c>forbidden</c>), <c>cancelled</c>, else the exception's type name; never its message.
+    /// </summary>
+    /// <param name="exception">The failure.</param>
+    /// <returns>The tag value.</returns>
+    public static string ErrorType(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return exception switch
+        {
+            SecretNotFoundException => "not_found",
+            SecretConflictException => "conflict",
+            DependencyUnavailableException => "unavailable",
+            InvalidCiphertextException => "invalid_ciphertext",
+            InvalidInputException => "invalid_input",
+            AccessForbiddenException => "forbidden",
+            OperationCanceledException => "cancelled",
+            _ => exception.GetType().FullName ?? "_OTHER",
+        };
+    }
+
     /// <summary>Disposes the activity source; the meter is the factory's to dispose.</summary>
     public void Dispose() => ActivitySource.Dispose();
 

@@ -53,7 +53,7 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
                     }
                     catch (Exception e)
                     {
-                        errorType = TrousseauTelemetry.ErrorTypeOf(e);
+                        errorType = TrousseauInstrumentation.ErrorType(e);
                         throw;
                     }
 
@@ -85,7 +85,7 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
         }
         catch (Exception e)
         {
-            Record(operation, started, TrousseauTelemetry.ErrorTypeOf(e), activity);
+            Record(operation, started, TrousseauInstrumentation.ErrorType(e), activity);
             throw;
         }
 
@@ -108,7 +108,7 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
         }
         catch (Exception e)
         {
-            Record(operation, started, TrousseauTelemetry.ErrorTypeOf(e), activity);
+            Record(operation, started, TrousseauInstrumentation.ErrorType(e), activity);
             throw;
         }
     }

@@ -43,7 +43,7 @@ internal static class TrousseauTelemetry
         return activity;
     }
 
-    /// <summary>Marks a span failed with the error's type (see <see cref="ErrorTypeOf"/>), never its message.</summary>
+    /// <summary>Marks a span failed with the error's type (see <see cref="TrousseauInstrumentation.ErrorType"/>), never its message.</summary>
     public static void Fail(Activity? activity, string errorType)
     {
         if (activity is not null)
@@ -62,7 +62,7 @@ internal static class TrousseauTelemetry
         }
         catch (Exception e)
         {
-            Fail(span, ErrorTypeOf(e));
+            Fail(span, TrousseauInstrumentation.ErrorType(e));
             throw;
         }
     }
@@ -76,23 +76,8 @@ internal static class TrousseauTelemetry
         }
         catch (Exception e)
         {
-            Fail(span, ErrorTypeOf(e));
+            Fail(span, TrousseauInstrumentation.ErrorType(e));
             throw;
         }
     }
-
-    /// <summary>
-    /// The <c>error.type</c> of a failure: Trousseau's error kind, else the exception's type name; never its message.
-    /// </summary>
-    public static string ErrorTypeOf(Exception exception) => exception switch
-    {
-        SecretNotFoundException => "not_found",
-        SecretConflictException => "conflict",
-        DependencyUnavailableException => "unavailable",
-        InvalidCiphertextException => "invalid_ciphertext",
-        InvalidInputException => "invalid_input",
-        AccessForbiddenException => "forbidden",
-        OperationCanceledException => "cancelled",
-        _ => exception.GetType().FullName ?? "_OTHER",
-    };
 }
