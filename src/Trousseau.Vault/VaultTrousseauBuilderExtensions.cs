@@ -35,6 +35,7 @@ public static class VaultTrousseauBuilderExtensions
                 pipeline, context.ServiceProvider.GetRequiredService<IOptions<VaultOptions>>().Value, context.ServiceProvider.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<VaultHttp>();
+        builder.Services.TryAddSingleton<VaultMetrics>();
         builder.Services.TryAddSingleton<VaultTokenSource>();
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));

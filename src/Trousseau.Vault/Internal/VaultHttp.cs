@@ -14,12 +14,11 @@ namespace Trousseau.Vault.Internal;
 /// place where Vault's answers become Trousseau's exceptions (<see cref="Refusal"/>); they carry Vault's
 /// <c>errors</c> and its <c>Retry-After</c>, never the token or the body sent.
 /// </summary>
-internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOptions> options, TimeProvider time)
+internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOptions> options, TrousseauInstrumentation instrumentation, TimeProvider time)
 {
     public const string ClientName = "Trousseau.Vault";
     public const string Dependency = "vault";
     private const string NoDetail = "no error detail";
-    private static readonly ActivitySource Source = new(TrousseauDiagnostics.ActivitySourceName);
 
     /// <summary>
     /// Sends one request; <paramref name="token"/> goes in <c>X-Vault-Token</c> when given. A
@@ -43,17 +42,23 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
         bool repeatable = false)
     {
         // One client span per call, retries included; the path names a mount and a key, never a secret.
-        using var span = Source.StartActivity("trousseau.vault.request", ActivityKind.Client);
+        using var span = instrumentation.ActivitySource.StartActivity("trousseau.vault.request", ActivityKind.Client);
         span?.SetTag("http.request.method", method.Method);
         span?.SetTag("url.path", "/" + path.TrimStart('/'));
+        if (span is not null && options.Value.Address is { } address)
+        {
+            span.SetTag("server.address", address.Host);
+            span.SetTag("server.port", address.Port);
+        }
         try
         {
             return await SendOnceAsync(method, path, body, bodyType, responseType, token, isAnswer, badRequest, repeatable, span, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            span?.SetTag("error.type", e.GetType().Name);
-            span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+            var errorType = TrousseauInstrumentation.ErrorType(e);
+            span?.SetTag("error.type", errorType);
+            span?.SetStatus(ActivityStatusCode.Error, errorType);
             throw;
         }
     }

@@ -17,17 +17,19 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly VaultHttp _http;
     private readonly IOptions<VaultOptions> _options;
     private readonly TimeProvider _time;
+    private readonly VaultMetrics _metrics;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Lease? _lease;
 
-    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, ILogger<VaultTokenSource>? logger = null)
+    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, VaultMetrics metrics, ILogger<VaultTokenSource>? logger = null)
     {
         _http = http;
         _options = options;
         _time = time;
         _logger = logger ?? NullLogger<VaultTokenSource>.Instance;
-        VaultMetrics.Track(this, options.Value.Auth.Method.ToLowerInvariant(), options.Value.Address?.Authority);
+        _metrics = metrics;
+        metrics.ObserveTimeToLive(() => TimeToLiveSeconds);
     }
 
     /// <summary>Logins and renewals so far, for metrics.</summary>
@@ -89,11 +91,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        VaultMetrics.Untrack(this);
-        _gate.Dispose();
-    }
+    public void Dispose() => _gate.Dispose();
 
     private async Task<Lease> AcquireAsync(CancellationToken cancellationToken)
     {
@@ -108,7 +106,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
 
         Interlocked.Increment(ref _logins);
-        VaultMetrics.Logins.Add(1, new KeyValuePair<string, object?>("auth.method", method));
+        _metrics.LoggedIn();
         var auth = method switch
         {
             "kubernetes" => await LoginAsync(
@@ -149,7 +147,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             else if (renewed.Value?.Auth is { } auth)
             {
                 Interlocked.Increment(ref _renewals);
-                VaultMetrics.Renewals.Add(1, new KeyValuePair<string, object?>("auth.method", Auth.Method.ToLowerInvariant()));
+                _metrics.Renewed();
                 var previousTtl = lease.Ttl.TotalSeconds;
                 LogRenewed(_logger, auth.LeaseDuration);
 

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Trousseau.Vault;
 
@@ -398,34 +399,10 @@ public sealed class VaultTransitTests : IAsyncLifetime
             o.Auth.JwtFile = jwtFile;
         }, time: clock);
         var provider = services.GetRequiredService<IKeyProvider>();
-        long renewalsMeasured = 0;
-        var ttls = new List<double>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == TrousseauDiagnostics.MeterName && instrument.Name.StartsWith("trousseau.vault.token.", StringComparison.Ordinal))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
-        {
-            if (instrument.Name == "trousseau.vault.token.renewals")
-            {
-                Interlocked.Add(ref renewalsMeasured, value);
-            }
-        });
-        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
-        {
-            if (instrument.Name == "trousseau.vault.token.ttl" && tags.ToArray().Contains(new KeyValuePair<string, object?>("server.address", server.Address.Authority)))
-            {
-                lock (ttls)
-                {
-                    ttls.Add(value);
-                }
-            }
-        });
-        listener.Start();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var renewals = new MetricCollector<long>(meters, TrousseauDiagnostics.MeterName, "trousseau.vault.token.renewals");
+        using var logins = new MetricCollector<long>(meters, TrousseauDiagnostics.MeterName, "trousseau.vault.token.logins");
+        using var ttls = new MetricCollector<double>(meters, TrousseauDiagnostics.MeterName, "trousseau.vault.token.ttl");
 
         // A minute of traffic, a call every 200 ms, on the clock Vault's token TTLs and the provider share.
         for (var calls = 1; calls <= 300; calls++)
@@ -438,7 +415,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
                 server.AddKubernetesRole("trousseau", "jwt-2", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
             }
 
-            listener.RecordObservableInstruments();
+            ttls.RecordObservableInstruments();
             clock.Advance(TimeSpan.FromMilliseconds(200));
         }
 
@@ -449,12 +426,17 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.Equal(tokens.Logins, server.Count("auth/kubernetes/login", 200));
         Assert.True(tokens.Renewals >= 3, $"renewals: {tokens.Renewals}");
         Assert.True(tokens.Logins >= 3, $"logins: {tokens.Logins}");
-        Assert.True(Interlocked.Read(ref renewalsMeasured) >= tokens.Renewals, $"renewals measured: {renewalsMeasured}");
-        lock (ttls)
+        Assert.Equal(tokens.Renewals, renewals.GetMeasurementSnapshot().EvaluateAsCounter());
+        Assert.Equal(tokens.Logins, logins.GetMeasurementSnapshot().EvaluateAsCounter());
+        var observed = ttls.GetMeasurementSnapshot();
+        Assert.NotEmpty(observed);
+        Assert.All(observed, ttl =>
         {
-            Assert.NotEmpty(ttls);
-            Assert.All(ttls, ttl => Assert.InRange(ttl, 0, 5.5));
-        }
+            Assert.InRange(ttl.Value, 0, 5.5);
+            Assert.Equal("kubernetes", ttl.Tags["trousseau.vault.auth.method"]);
+            Assert.Equal(server.Address.Host, ttl.Tags["server.address"]);
+            Assert.Equal(server.Address.Port, ttl.Tags["server.port"]);
+        });
     }
 
     [Fact]
@@ -582,8 +564,8 @@ public sealed class VaultTransitTests : IAsyncLifetime
         var vault = trace.Single(a => a.ParentSpanId == wrap.SpanId && ((string?)a.GetTagItem("url.path"))?.Contains("/transit/encrypt/", StringComparison.Ordinal) == true);
         Assert.Equal(create.SpanId, store.ParentSpanId);
         Assert.Equal(create.SpanId, wrap.ParentSpanId);
-        Assert.Equal("memory", store.GetTagItem("trousseau.store"));
-        Assert.Equal("vault", wrap.GetTagItem("trousseau.keyprovider"));
+        Assert.Equal("memory", store.GetTagItem("db.system.name"));
+        Assert.Equal("vault", wrap.GetTagItem("trousseau.key_provider"));
         Assert.Equal("trousseau.vault.request", vault.OperationName);
         Assert.Equal(ActivityKind.Client, vault.Kind);
         Assert.Equal(200, vault.GetTagItem("http.response.status_code"));
