@@ -15,6 +15,7 @@ internal sealed class AnswerDroppingProxy : IAsyncDisposable
     private readonly List<(TcpClient Client, TcpClient Server)> _connections = [];
     private readonly Task _accepting;
     private volatile bool _dropAnswers;
+    private volatile bool _refuse;
 
     private AnswerDroppingProxy(Uri target)
     {
@@ -32,11 +33,17 @@ internal sealed class AnswerDroppingProxy : IAsyncDisposable
     public void DropAnswers() => _dropAnswers = true;
 
     /// <summary>Closes every open connection, and lets answers through again on the connections that follow.</summary>
-    public void CutAndHeal()
+    public void CutAndHeal() => Cut(refuse: false);
+
+    /// <summary>Closes every open connection and refuses new ones, as if etcd were unreachable, until <see cref="CutAndHeal"/>.</summary>
+    public void CutAndRefuse() => Cut(refuse: true);
+
+    private void Cut(bool refuse)
     {
         lock (_connections)
         {
             _dropAnswers = false;
+            _refuse = refuse;
             foreach (var (client, server) in _connections)
             {
                 client.Client.LingerState = new LingerOption(true, 0);
@@ -60,6 +67,12 @@ internal sealed class AnswerDroppingProxy : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 return;
+            }
+
+            if (_refuse)
+            {
+                client.Dispose();
+                continue;
             }
 
             var server = new TcpClient();

@@ -109,6 +109,39 @@ internal sealed class EtcdProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs etcdctl against this etcd and returns its output; fails the test when it exits non-zero.</summary>
+    public async Task<string> CtlAsync(params string[] args)
+    {
+        var result = await RunCtlAsync(args);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return result.Stdout;
+    }
+
+    /// <summary>Runs etcdctl against this etcd.</summary>
+    public Task<ProcessResult> RunCtlAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["ETCDCTL_API"] = "3";
+        info.ArgumentList.Add("--endpoints=" + ClientUrl.GetLeftPart(UriPartial.Authority));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return DotnetProcess.RunAsync(info);
+    }
+
+    /// <summary>Adds a user with read-write access to <paramref name="prefix"/> (and root), then turns auth on.</summary>
+    public async Task EnableAuthAsync(string user, string password, string prefix)
+    {
+        await CtlAsync("user", "add", "root:root-pass-1");
+        await CtlAsync("user", "add", $"{user}:{password}");
+        await CtlAsync("role", "add", user);
+        await CtlAsync("role", "grant-permission", user, "--prefix=true", "readwrite", prefix);
+        await CtlAsync("user", "grant-role", user, user);
+        await CtlAsync("auth", "enable");
+    }
+
     /// <summary>Kills etcd, as a crash or a lost node would.</summary>
     public async Task StopAsync()
     {

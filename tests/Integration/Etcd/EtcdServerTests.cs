@@ -56,7 +56,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         Ok(await _clectl.RunWithInputAsync(Value, "secret", "create", "etcd/login", "--type", "login", "--username", "app", "--password-stdin"));
         Ok(await _clectl.RunAsync("secret", "create", "etcd/opaque", "--from-literal", $"k={Value}"));
 
-        var dump = await EtcdctlAsync(shared.Etcd, "get", "--prefix", "/trousseau/");
+        var dump = await shared.Etcd.CtlAsync("get", "--prefix", "/trousseau/");
 
         Assert.Contains("/trousseau/etcd/login", dump, StringComparison.Ordinal);
         Assert.Contains("/trousseau/etcd/opaque", dump, StringComparison.Ordinal);
@@ -123,12 +123,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
     public async Task Username_and_password_auth_is_used_and_a_wrong_password_is_unavailable()
     {
         await using var etcd = await EtcdProcess.StartAsync();
-        await EtcdctlAsync(etcd, "user", "add", "root:root-pass-1");
-        await EtcdctlAsync(etcd, "user", "add", "trousseau:etcd-pass-2");
-        await EtcdctlAsync(etcd, "role", "add", "trousseau");
-        await EtcdctlAsync(etcd, "role", "grant-permission", "trousseau", "--prefix=true", "readwrite", "/trousseau/");
-        await EtcdctlAsync(etcd, "user", "grant-role", "trousseau", "trousseau");
-        await EtcdctlAsync(etcd, "auth", "enable");
+        await etcd.EnableAuthAsync("trousseau", "etcd-pass-2", "/trousseau/");
 
         await using var authed = await TrousseauServerProcess.StartAsync(_temp.Combine("authed"),
             ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=etcd-pass-2"]);
@@ -143,7 +138,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         Assert.Equal(6, refused.ExitCode);
         Assert.Contains("refused Trousseau's credentials", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("etcd-pass-2", authed.Log + wrong.Log + refused.Stderr, StringComparison.Ordinal);
-        Assert.NotEqual(0, (await RunEtcdctlAsync(etcd, "get", "--prefix", "/trousseau/")).ExitCode);
+        Assert.NotEqual(0, (await etcd.RunCtlAsync("get", "--prefix", "/trousseau/")).ExitCode);
     }
 
     internal static Task<TrousseauServerProcess> StartServerAsync(EtcdProcess etcd, string dataDir, string? keyFile = null) =>
@@ -153,26 +148,6 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
             $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}",
             .. keyFile is null ? Array.Empty<string>() : [$"--Trousseau:Local:KeyFile={keyFile}"],
         ]);
-
-    private static async Task<string> EtcdctlAsync(EtcdProcess etcd, params string[] args)
-    {
-        var result = await RunEtcdctlAsync(etcd, args);
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return result.Stdout;
-    }
-
-    private static Task<ProcessResult> RunEtcdctlAsync(EtcdProcess etcd, params string[] args)
-    {
-        var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.Environment["ETCDCTL_API"] = "3";
-        info.ArgumentList.Add("--endpoints=" + etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        return DotnetProcess.RunAsync(info);
-    }
 
     private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
 }

@@ -122,6 +122,30 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         Assert.Null(await direct.GetAsync("lost/one"));
     }
 
+    [StoreFact]
+    public async Task A_watch_that_missed_compacted_history_reports_a_reset_then_follows_again()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
+        var watched = OpenStore(prefix, proxy.Url);
+        var direct = OpenStore(prefix);
+        await using var watch = new WatchRecorder(watched, "", c => c.Key?.StartsWith("probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => direct.CreateAsync($"probe-{probe}", "p"u8.ToArray()).AsTask());
+
+        proxy.CutAndRefuse();
+        await direct.CreateAsync("missed/one", "1"u8.ToArray());
+        var last = await direct.CreateAsync("missed/two", "2"u8.ToArray());
+        await fixture.Etcd.CtlAsync("compact", last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        proxy.CutAndHeal();
+        var reset = await watch.NextAsync("reset after the compaction");
+        await watch.WaitUntilOpenAsync(probe => direct.CreateAsync($"probe-again-{probe}", "p"u8.ToArray()).AsTask());
+        var after = await direct.CreateAsync("followed", "3"u8.ToArray());
+
+        Assert.Equal(StoreChangeKind.Reset, reset.Kind);
+        Assert.Equal(new StoreChange("followed", StoreChangeKind.Put, after), await watch.NextAsync("write after the reset"));
+        await watch.StopAsync();
+    }
+
     /// <summary>
     /// Runs <paramref name="write"/> while the proxy swallows etcd's answers; once etcd shows the write applied
     /// (<paramref name="applied"/>), cuts the connection under the waiting call, and returns what the call answers.
