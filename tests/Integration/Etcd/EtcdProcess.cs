@@ -110,15 +110,20 @@ internal sealed class EtcdProcess : IAsyncDisposable
     }
 
     /// <summary>Runs etcdctl against this etcd and returns its output; fails the test when it exits non-zero.</summary>
-    public async Task<string> CtlAsync(params string[] args)
+    public Task<string> CtlAsync(params string[] args) => CtlWithInputAsync(null, args);
+
+    /// <summary>Runs etcdctl against this etcd with <paramref name="stdin"/> as its input; fails the test when it exits non-zero.</summary>
+    public async Task<string> CtlWithInputAsync(string? stdin, params string[] args)
     {
-        var result = await RunCtlAsync(args);
+        var result = await RunCtlAsync(stdin, args);
         Assert.True(result.ExitCode == 0, result.Stderr);
         return result.Stdout;
     }
 
     /// <summary>Runs etcdctl against this etcd.</summary>
-    public Task<ProcessResult> RunCtlAsync(params string[] args)
+    public Task<ProcessResult> RunCtlAsync(params string[] args) => RunCtlAsync(null, args);
+
+    private Task<ProcessResult> RunCtlAsync(string? stdin, string[] args)
     {
         var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         info.Environment["ETCDCTL_API"] = "3";
@@ -128,7 +133,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        return DotnetProcess.RunAsync(info);
+        return DotnetProcess.RunAsync(info, stdin);
     }
 
     /// <summary>Adds a user with read-write access to <paramref name="prefix"/> (and root), then turns auth on.</summary>
