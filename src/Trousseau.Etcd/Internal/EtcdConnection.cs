@@ -115,7 +115,12 @@ internal sealed class EtcdConnection : IDisposable
             return new InvalidInputException("request", $"etcd refused the request: {detail}");
         }
 
-        return new DependencyUnavailableException(Dependency, $"etcd did not serve the {call} ({e.StatusCode}): {detail}", e);
+        return e.StatusCode switch
+        {
+            StatusCode.Unavailable => new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
+            StatusCode.DeadlineExceeded => new DependencyUnavailableException(Dependency, $"etcd did not answer the {call} within {CallTimeout.TotalSeconds:0} s", e),
+            _ => new DependencyUnavailableException(Dependency, $"etcd did not serve the {call} ({e.StatusCode}): {detail}", e),
+        };
     }
 
     public void Dispose() => _client.Dispose();
