@@ -24,7 +24,7 @@ peer="http://127.0.0.1:$(free_port)"
 etcd --data-dir "$data/etcd" --listen-client-urls "$client" --advertise-client-urls "$client" --listen-peer-urls "$peer" \
   --initial-advertise-peer-urls "$peer" --initial-cluster "default=$peer" --log-level error >"$data/etcd.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
 until curl -sf "$client/health" >/dev/null; do sleep 0.1; done
 
 run() { echo "$1 $(dotnet "$2/bench/EtcdLatency/bin/Release/net10.0/EtcdLatency.dll" "$client" "$operations")"; }

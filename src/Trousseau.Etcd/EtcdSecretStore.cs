@@ -180,8 +180,8 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
-    /// revision seen, and after a compaction (or a watch etcd cancels) it reports a reset and starts again from the
-    /// current revision.
+    /// revision seen (also when etcd cancels the watch), and after a compaction of the history it missed it reports a
+    /// reset and starts again from the current revision.
     /// </summary>
     private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
     {
@@ -202,7 +202,13 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                 {
                     var response = call.ResponseStream.Current;
                     backoff = TimeSpan.FromMilliseconds(250);
-                    if (response.Canceled || response.CompactRevision != 0)
+                    if (response.Canceled && response.CompactRevision == 0)
+                    {
+                        // Not for lost history (permissions, for example): wait, then watch again from the same revision.
+                        throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
+                    }
+
+                    if (response.CompactRevision != 0)
                     {
                         next = null;
                         await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.CompactRevision), cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Trousseau;
 using Trousseau.Etcd;
@@ -23,8 +22,7 @@ public static class EtcdTrousseauBuilderExtensions
         builder.AddBackendOptions("Etcd", configure);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
 
-        builder.Services.TryAddSingleton(sp => new EtcdConnection(
-            sp.GetRequiredService<IOptions<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>()));
+        builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(sp => new EtcdSecretStore(sp.GetRequiredService<EtcdConnection>(), sp.GetRequiredService<IOptions<EtcdStoreOptions>>()));
         return builder.AddSecretStore(EtcdSecretStore.StoreName, sp => sp.GetRequiredService<EtcdSecretStore>());
     }

@@ -3,7 +3,6 @@ using Etcdserverpb;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Configuration;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau.Etcd.Internal;
@@ -28,16 +27,15 @@ internal sealed class EtcdConnection : IDisposable
     private readonly EtcdClient _client;
     private readonly TimeProvider _time;
 
-    public EtcdConnection(IOptions<EtcdStoreOptions> options, TimeProvider time, ILoggerFactory? loggerFactory)
+    public EtcdConnection(IOptions<EtcdStoreOptions> options, TimeProvider time)
     {
         var settings = options.Value;
         _time = time;
         var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
         var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
-        void Channel(GrpcChannelOptions channel) => ConfigureChannel(channel, loggerFactory);
         _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)
-            ? new EtcdClient(endpoints, ssl => EtcdTls.Configure(ssl, settings), serverName: serverName, configureChannelOptions: Channel)
-            : new EtcdClient(endpoints, serverName: serverName, configureChannelOptions: Channel);
+            ? new EtcdClient(endpoints, ssl => EtcdTls.Configure(ssl, settings), serverName: serverName, configureChannelOptions: ConfigureChannel)
+            : new EtcdClient(endpoints, serverName: serverName, configureChannelOptions: ConfigureChannel);
         if (!string.IsNullOrEmpty(settings.Username))
         {
             _client.SetCredentials(settings.Username, settings.Password ?? "");
@@ -129,10 +127,10 @@ internal sealed class EtcdConnection : IDisposable
 
     /// <summary>
     /// Replaces dotnet-etcd's retry policy (see the remarks on the class), keeps its balancing over the endpoints,
-    /// reconnects to a member that comes back within a second or two, and logs calls through the application's
-    /// loggers (category <c>Grpc.Net.Client</c>).
+    /// and reconnects to a member that comes back within a second or two. The channel logs nothing: an etcd outage is
+    /// reported by the store's health, once, not by a log line per call.
     /// </summary>
-    private static void ConfigureChannel(GrpcChannelOptions channel, ILoggerFactory? loggerFactory)
+    private static void ConfigureChannel(GrpcChannelOptions channel)
     {
         var service = channel.ServiceConfig ??= new ServiceConfig();
         service.MethodConfigs.Clear();
@@ -144,7 +142,6 @@ internal sealed class EtcdConnection : IDisposable
         service.MethodConfigs.Add(new MethodConfig { Names = { MethodName.Default }, RetryPolicy = Retry(StatusCode.Unauthenticated) });
         channel.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
         channel.MaxReconnectBackoff = TimeSpan.FromSeconds(2);
-        channel.LoggerFactory = loggerFactory;
         if (channel.HttpHandler is SocketsHttpHandler handler)
         {
             handler.ConnectTimeout = TimeSpan.FromSeconds(2);
