@@ -1,14 +1,17 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading.Channels;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Mvccpb;
 using Trousseau.Etcd.Internal;
 
 namespace Trousseau.Etcd;
 
 /// <summary>
-/// Encrypted secret records in etcd v3, through its JSON gateway, under <c>Etcd:Prefix</c>. Creates, updates and
+/// Encrypted secret records in etcd v3, through its gRPC API, under <c>Etcd:Prefix</c>. Creates, updates and
 /// deletes are transactions that compare the key's create or mod revision, so concurrent writers (other
 /// trousseaud instances included) never overwrite each other; a record's revision is etcd's <c>mod_revision</c>.
 /// Values are envelopes only: etcd never sees a plaintext.
@@ -19,20 +22,23 @@ namespace Trousseau.Etcd;
 /// record. A listing reads keys without values, then the head entries of those keys, so it never transfers a
 /// record. UTF-8 keys never hold the byte 0xFF, so head entries and records never collide. A head entry older than
 /// its record (the record was written by a build without head entries) is not trusted: the listing reads that
-/// record once and writes its head entry.
+/// record once and writes its head entry. A write whose answer was lost (the connection dropped after it was sent) is
+/// read back: when etcd holds what was written, the write succeeded at that revision.
 /// </remarks>
 public sealed class EtcdSecretStore : IWatchableSecretStore
 {
     /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
     public const string StoreName = "etcd";
 
-    private readonly EtcdGateway _gateway;
+    private readonly EtcdConnection _etcd;
     private readonly string _prefix;
+    private readonly ByteString _prefixBytes;
 
-    internal EtcdSecretStore(EtcdGateway gateway, IOptions<EtcdStoreOptions> options)
+    internal EtcdSecretStore(EtcdConnection etcd, IOptions<EtcdStoreOptions> options)
     {
-        _gateway = gateway;
+        _etcd = etcd;
         _prefix = options.Value.Prefix;
+        _prefixBytes = ByteString.CopyFromUtf8(_prefix);
     }
 
     /// <inheritdoc />
@@ -41,53 +47,60 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     /// <inheritdoc />
     public async ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        var response = await RangeAsync(new RangeRequest(Encode(key)), cancellationToken).ConfigureAwait(false);
-        return response.Kvs is [var kv, ..] ? ToEntry(kv) : null;
+        var response = await _etcd.RangeAsync(new RangeRequest { Key = Encode(key) }, cancellationToken).ConfigureAwait(false);
+        return response.Kvs is [var kv, ..] ? new StoreEntry(ToKey(kv.Key), kv.Value.Memory, kv.ModRevision) : null;
     }
 
     /// <inheritdoc />
     public async ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
         var encoded = Encode(key);
-        var txn = await TxnAsync(
-            new TxnRequest(
-                [new Compare(encoded, "EQUAL", "CREATE", CreateRevision: "0")],
-                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span))), PutHead(key, value.Span)],
-                []),
-            cancellationToken).ConfigureAwait(false);
-        return txn.Succeeded ? Revision(txn.Header) : throw new SecretConflictException(key, SecretConflictReason.AlreadyExists);
+        var txn = new TxnRequest
+        {
+            Compare = { new Compare { Key = encoded, Result = Compare.Types.CompareResult.Equal, Target = Compare.Types.CompareTarget.Create, CreateRevision = 0 } },
+            Success = { Put(encoded, value.Span), PutHead(key, value.Span) },
+        };
+        var response = await _etcd.TxnAsync(txn, ct => LandedAsync(key, value, ct), cancellationToken).ConfigureAwait(false);
+        return response.Succeeded ? response.Header.Revision : throw new SecretConflictException(key, SecretConflictReason.AlreadyExists);
     }
 
     /// <inheritdoc />
     public async ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default)
     {
         var encoded = Encode(key);
-        var txn = await TxnAsync(
-            new TxnRequest(
-                [new Compare(encoded, "EQUAL", "MOD", ModRevision: expectedRevision.ToString(CultureInfo.InvariantCulture))],
-                [new RequestOp(RequestPut: new PutRequest(encoded, Convert.ToBase64String(value.Span))), PutHead(key, value.Span)],
-                [new RequestOp(RequestRange: new RangeRequest(encoded))]),
-            cancellationToken).ConfigureAwait(false);
-        return txn.Succeeded ? Revision(txn.Header) : throw Refused(key, txn);
+        var txn = new TxnRequest
+        {
+            Compare = { ModRevisionIs(encoded, expectedRevision) },
+            Success = { Put(encoded, value.Span), PutHead(key, value.Span) },
+            Failure = { new RequestOp { RequestRange = new RangeRequest { Key = encoded, KeysOnly = true } } },
+        };
+        var response = await _etcd.TxnAsync(txn, ct => LandedAsync(key, value, ct), cancellationToken).ConfigureAwait(false);
+        return response.Succeeded ? response.Header.Revision : throw Refused(key, response);
     }
 
     /// <inheritdoc />
     public async ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default)
     {
         var encoded = Encode(key);
-        var compare = expectedRevision is { } revision
-            ? new Compare(encoded, "EQUAL", "MOD", ModRevision: revision.ToString(CultureInfo.InvariantCulture))
-            : new Compare(encoded, "GREATER", "CREATE", CreateRevision: "0");
-        var txn = await TxnAsync(
-            new TxnRequest(
-                [compare],
-                [new RequestOp(RequestDeleteRange: new DeleteRangeRequest(encoded)), new RequestOp(RequestDeleteRange: new DeleteRangeRequest(Convert.ToBase64String(HeadKey(key))))],
-                [new RequestOp(RequestRange: new RangeRequest(encoded))]),
-            cancellationToken).ConfigureAwait(false);
-        if (!txn.Succeeded)
+        var txn = new TxnRequest
         {
-            throw Refused(key, txn);
+            Compare =
+            {
+                expectedRevision is { } revision
+                    ? ModRevisionIs(encoded, revision)
+                    : new Compare { Key = encoded, Result = Compare.Types.CompareResult.Greater, Target = Compare.Types.CompareTarget.Create, CreateRevision = 0 },
+            },
+            Success =
+            {
+                new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = encoded } },
+                new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = HeadKey(key) } },
+            },
+            Failure = { new RequestOp { RequestRange = new RangeRequest { Key = encoded, KeysOnly = true } } },
+        };
+        var response = await _etcd.TxnAsync(txn, ct => GoneAsync(encoded, ct), cancellationToken).ConfigureAwait(false);
+        if (!response.Succeeded)
+        {
+            throw Refused(key, response);
         }
     }
 
@@ -109,8 +122,8 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
         // No sort order: etcd returns keys in ascending order anyway, and asking for one makes it read the whole rest
         // of the range before it applies the limit.
-        var keys = await RangeAsync(
-            new RangeRequest(Convert.ToBase64String(from), Convert.ToBase64String(RangeEnd(prefix, start)), limit, KeysOnly: true),
+        var keys = await _etcd.RangeAsync(
+            new RangeRequest { Key = ByteString.CopyFrom(from), RangeEnd = ByteString.CopyFrom(RangeEnd(prefix, start)), Limit = limit, KeysOnly = true },
             cancellationToken).ConfigureAwait(false);
         if (keys.Kvs is not [var first, ..] kvs)
         {
@@ -118,11 +131,11 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         }
 
         // The head entries of exactly these keys, at the same revision: one consistent view of the page.
-        var heads = await RangeAsync(
-            new RangeRequest(Convert.ToBase64String(HeadKey(ToKey(first.Key))), Convert.ToBase64String([.. HeadKey(ToKey(kvs[^1].Key)), 0]), Revision: keys.Header?.Revision),
+        var heads = await _etcd.RangeAsync(
+            new RangeRequest { Key = HeadKey(ToKey(first.Key)), RangeEnd = ByteString.CopyFrom([.. HeadKey(ToKey(kvs[^1].Key)).Span, 0]), Revision = keys.Header.Revision },
             cancellationToken).ConfigureAwait(false);
         var headsByKey = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
-        foreach (var head in heads.Kvs ?? [])
+        foreach (var head in heads.Kvs)
         {
             headsByKey[FromHeadKey(head.Key)] = head;
         }
@@ -131,10 +144,9 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         foreach (var kv in kvs)
         {
             var key = ToKey(kv.Key);
-            var revision = ParseRevision(kv.ModRevision);
-            if (headsByKey.TryGetValue(key, out var head) && ParseRevision(head.ModRevision) >= revision)
+            if (headsByKey.TryGetValue(key, out var head) && head.ModRevision >= kv.ModRevision)
             {
-                entries.Add(new StoreEntryHead(key, head.Value is null ? ReadOnlyMemory<byte>.Empty : Convert.FromBase64String(head.Value), revision));
+                entries.Add(new StoreEntryHead(key, head.Value.Memory, kv.ModRevision));
             }
             else if (await WriteHeadAsync(key, cancellationToken).ConfigureAwait(false) is { } written)
             {
@@ -168,13 +180,14 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
-    /// revision seen, and after a compaction it reports a reset and starts again from the current revision.
+    /// revision seen (also when etcd cancels the watch), and after a compaction of the history it missed it reports a
+    /// reset and starts again from the current revision.
     /// </summary>
     private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
     {
         var start = Encoding.UTF8.GetBytes(_prefix + prefix);
-        var key = Convert.ToBase64String(start);
-        var end = Convert.ToBase64String(RangeEnd(prefix, start));
+        var key = ByteString.CopyFrom(start);
+        var end = ByteString.CopyFrom(RangeEnd(prefix, start));
         long? next = null;
         var backoff = TimeSpan.FromMilliseconds(250);
         while (!cancellationToken.IsCancellationRequested)
@@ -182,36 +195,35 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             try
             {
                 next ??= await CurrentRevisionAsync(cancellationToken).ConfigureAwait(false) + 1;
-                using var response = await _gateway.OpenStreamAsync(
-                    "watch", new WatchRequest(new WatchCreateRequest(key, end, next.Value.ToString(CultureInfo.InvariantCulture))), EtcdJson.Default.WatchRequest, cancellationToken).ConfigureAwait(false);
-                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
-                backoff = TimeSpan.FromMilliseconds(250);
-                while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+                using var call = _etcd.Watch(cancellationToken);
+                await call.RequestStream.WriteAsync(
+                    new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next.Value } }, cancellationToken).ConfigureAwait(false);
+                while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
                 {
-                    if (System.Text.Json.JsonSerializer.Deserialize(line, EtcdJson.Default.WatchResponse)?.Result is not { } result)
+                    var response = call.ResponseStream.Current;
+                    backoff = TimeSpan.FromMilliseconds(250);
+                    if (response.Canceled && response.CompactRevision == 0)
                     {
-                        break;
+                        // Not for lost history (permissions, for example): wait, then watch again from the same revision.
+                        throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
                     }
 
-                    if (result.Canceled || result.CompactRevision is not null)
+                    if (response.CompactRevision != 0)
                     {
                         next = null;
-                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, ParseRevisionOrZero(result.CompactRevision)), cancellationToken).ConfigureAwait(false);
+                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.CompactRevision), cancellationToken).ConfigureAwait(false);
                         break;
                     }
 
-                    foreach (var change in result.Events ?? [])
+                    foreach (var change in response.Events)
                     {
-                        if (change.Kv is { } kv)
-                        {
-                            var revision = ParseRevision(kv.ModRevision);
-                            next = revision + 1;
-                            await changes.WriteAsync(new StoreChange(ToKey(kv.Key), change.Type == "DELETE" ? StoreChangeKind.Delete : StoreChangeKind.Put, revision), cancellationToken).ConfigureAwait(false);
-                        }
+                        next = change.Kv.ModRevision + 1;
+                        var kind = change.Type == Event.Types.EventType.Delete ? StoreChangeKind.Delete : StoreChangeKind.Put;
+                        await changes.WriteAsync(new StoreChange(ToKey(change.Kv.Key), kind, change.Kv.ModRevision), cancellationToken).ConfigureAwait(false);
                     }
                 }
             }
-            catch (Exception e) when (e is TrousseauException or HttpRequestException or IOException or System.Text.Json.JsonException)
+            catch (Exception e) when (e is TrousseauException or RpcException or IOException && !cancellationToken.IsCancellationRequested)
             {
                 // etcd went away: wait, then resume after the last revision seen.
                 await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
@@ -220,16 +232,13 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         }
     }
 
-    private static long ParseRevisionOrZero(string? value) =>
-        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var revision) ? revision : 0;
-
     /// <inheritdoc />
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
         try
         {
-            var response = await RangeAsync(new RangeRequest(Encode("health-probe"), Limit: 1), cancellationToken).ConfigureAwait(false);
-            return DependencyHealth.Healthy($"etcd store under '{_prefix}', revision {response.Header?.Revision}");
+            var response = await _etcd.RangeAsync(new RangeRequest { Key = Encode("health-probe"), Limit = 1 }, cancellationToken).ConfigureAwait(false);
+            return DependencyHealth.Healthy($"etcd store under '{_prefix}', revision {response.Header.Revision}");
         }
         catch (DependencyUnavailableException e)
         {
@@ -248,64 +257,58 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             return null;
         }
 
-        var head = entry.Value[..Math.Min(entry.Value.Length, StoreEntryHead.MaxLength)].ToArray();
-        await TxnAsync(
-            new TxnRequest(
-                [new Compare(Encode(key), "EQUAL", "MOD", ModRevision: entry.Revision.ToString(CultureInfo.InvariantCulture))],
-                [PutHead(key, head)],
-                []),
-            cancellationToken).ConfigureAwait(false);
+        var head = entry.Value[..Math.Min(entry.Value.Length, StoreEntryHead.MaxLength)];
+        var txn = new TxnRequest { Compare = { ModRevisionIs(Encode(key), entry.Revision) }, Success = { PutHead(key, head.Span) } };
+        await _etcd.TxnAsync(txn, _ => Task.FromResult<long?>(null), cancellationToken).ConfigureAwait(false);
         return new StoreEntryHead(key, head, entry.Revision);
     }
 
+    /// <summary>After a write whose answer was lost: the revision at which etcd holds exactly <paramref name="value"/> under the key, if it does.</summary>
+    private async Task<long?> LandedAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken) =>
+        await GetAsync(key, cancellationToken).ConfigureAwait(false) is { } entry && entry.Value.Span.SequenceEqual(value.Span) ? entry.Revision : null;
+
+    /// <summary>After a delete whose answer was lost: the current revision if the key is gone.</summary>
+    private async Task<long?> GoneAsync(ByteString encoded, CancellationToken cancellationToken)
+    {
+        var response = await _etcd.RangeAsync(new RangeRequest { Key = encoded, KeysOnly = true }, cancellationToken).ConfigureAwait(false);
+        return response.Kvs.Count == 0 ? response.Header.Revision : null;
+    }
+
     private async Task<long> CurrentRevisionAsync(CancellationToken cancellationToken) =>
-        Revision((await RangeAsync(new RangeRequest(Encode("watch-probe"), Limit: 1), cancellationToken).ConfigureAwait(false)).Header);
+        (await _etcd.RangeAsync(new RangeRequest { Key = Encode("watch-probe"), Limit = 1 }, cancellationToken).ConfigureAwait(false)).Header.Revision;
 
-    private string ToKey(string encoded) => Encoding.UTF8.GetString(Convert.FromBase64String(encoded))[_prefix.Length..];
+    private string ToKey(ByteString encoded) => Encoding.UTF8.GetString(encoded.Span[_prefixBytes.Length..]);
 
-    private Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken) =>
-        _gateway.PostAsync("kv/range", request, EtcdJson.Default.RangeRequest, EtcdJson.Default.RangeResponse, cancellationToken);
-
-    private Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken) =>
-        _gateway.PostAsync("kv/txn", request, EtcdJson.Default.TxnRequest, EtcdJson.Default.TxnResponse, cancellationToken);
-
-    private string Encode(string key)
+    private ByteString Encode(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return Convert.ToBase64String(Encoding.UTF8.GetBytes(_prefix + key));
+        return ByteString.CopyFromUtf8(_prefix + key);
     }
 
     /// <summary>Where the head entry of <paramref name="key"/> lives: the prefix, the byte 0xFF, then the key.</summary>
-    private byte[] HeadKey(string key) => [.. Encoding.UTF8.GetBytes(_prefix), 0xFF, .. Encoding.UTF8.GetBytes(key)];
+    private ByteString HeadKey(string key) => ByteString.CopyFrom([.. _prefixBytes.Span, 0xFF, .. Encoding.UTF8.GetBytes(key)]);
 
-    private string FromHeadKey(string encoded) => Encoding.UTF8.GetString(Convert.FromBase64String(encoded).AsSpan(Encoding.UTF8.GetByteCount(_prefix) + 1));
+    private string FromHeadKey(ByteString encoded) => Encoding.UTF8.GetString(encoded.Span[(_prefixBytes.Length + 1)..]);
 
-    private RequestOp PutHead(string key, ReadOnlySpan<byte> value) =>
-        new(RequestPut: new PutRequest(Convert.ToBase64String(HeadKey(key)), Convert.ToBase64String(value[..Math.Min(value.Length, StoreEntryHead.MaxLength)])));
+    private static RequestOp Put(ByteString key, ReadOnlySpan<byte> value) =>
+        new() { RequestPut = new PutRequest { Key = key, Value = ByteString.CopyFrom(value) } };
+
+    private RequestOp PutHead(string key, ReadOnlySpan<byte> value) => Put(HeadKey(key), value[..Math.Min(value.Length, StoreEntryHead.MaxLength)]);
+
+    private static Compare ModRevisionIs(ByteString key, long revision) =>
+        new() { Key = key, Result = Compare.Types.CompareResult.Equal, Target = Compare.Types.CompareTarget.Mod, ModRevision = revision };
 
     /// <summary>
     /// The end of the range of records under <paramref name="prefix"/>, which starts at <paramref name="start"/>;
     /// under the empty prefix, it stops before the head entries.
     /// </summary>
     private byte[] RangeEnd(string prefix, byte[] start) =>
-        prefix.Length == 0 ? [.. Encoding.UTF8.GetBytes(_prefix), 0xFF] : PrefixEnd(start);
-
-    private StoreEntry ToEntry(KeyValue kv)
-    {
-        return new StoreEntry(ToKey(kv.Key), kv.Value is null ? ReadOnlyMemory<byte>.Empty : Convert.FromBase64String(kv.Value), ParseRevision(kv.ModRevision));
-    }
+        prefix.Length == 0 ? [.. _prefixBytes.Span, 0xFF] : PrefixEnd(start);
 
     private static Exception Refused(string key, TxnResponse txn) =>
-        txn.Responses is [{ ResponseRange.Kvs: [_, ..] }, ..]
+        txn.Responses is [{ ResponseRange.Kvs.Count: > 0 }, ..]
             ? new SecretConflictException(key, SecretConflictReason.RevisionMismatch)
             : new SecretNotFoundException(key);
-
-    private static long Revision(ResponseHeader? header) => ParseRevision(header?.Revision);
-
-    private static long ParseRevision(string? value) =>
-        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var revision) && revision > 0
-            ? revision
-            : throw new DependencyUnavailableException(EtcdGateway.Dependency, "etcd answered without a revision.");
 
     /// <summary>The smallest key greater than every key starting with <paramref name="prefix"/> (etcd's prefix range end).</summary>
     private static byte[] PrefixEnd(byte[] prefix)

@@ -5,7 +5,7 @@ namespace Trousseau.Etcd;
 /// </summary>
 public sealed class EtcdStoreOptions
 {
-    /// <summary>The cluster's client URLs, <c>http(s)://host:port</c>; tried in turn on failure.</summary>
+    /// <summary>The cluster's client URLs, <c>http(s)://host:port</c>, all http or all https; calls go to the members that are connected.</summary>
     public IList<Uri> Endpoints { get; } = [];
 
     /// <summary>The key prefix under which records live. Default <c>/trousseau/</c>.</summary>

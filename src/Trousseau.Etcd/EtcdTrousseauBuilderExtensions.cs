@@ -22,10 +22,8 @@ public static class EtcdTrousseauBuilderExtensions
         builder.AddBackendOptions("Etcd", configure);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
 
-        builder.Services.AddHttpClient(EtcdGateway.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(sp => EtcdTls.CreateHandler(sp.GetRequiredService<IOptions<EtcdStoreOptions>>().Value));
-        builder.Services.TryAddSingleton<EtcdGateway>();
-        builder.Services.TryAddSingleton(sp => new EtcdSecretStore(sp.GetRequiredService<EtcdGateway>(), sp.GetRequiredService<IOptions<EtcdStoreOptions>>()));
+        builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton(sp => new EtcdSecretStore(sp.GetRequiredService<EtcdConnection>(), sp.GetRequiredService<IOptions<EtcdStoreOptions>>()));
         return builder.AddSecretStore(EtcdSecretStore.StoreName, sp => sp.GetRequiredService<EtcdSecretStore>());
     }
 }

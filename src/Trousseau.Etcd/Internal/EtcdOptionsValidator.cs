@@ -21,14 +21,19 @@ internal sealed class EtcdOptionsValidator(string sectionPath) : IValidateOption
             failures.Add($"{Key("Endpoints")} holds '{endpoint.OriginalString}', which is not an http(s) URL such as http://127.0.0.1:2379.");
         }
 
+        if (options.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps) && options.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttp))
+        {
+            failures.Add($"{Key("Endpoints")} mixes http and https URLs: etcd is reached with TLS on every endpoint or on none.");
+        }
+
         if (options.Prefix.Length == 0 || !options.Prefix.EndsWith('/'))
         {
             failures.Add($"{Key("Prefix")} is '{options.Prefix}', which does not end with '/' (for example /trousseau/).");
         }
 
-        if (!string.IsNullOrEmpty(options.Password) && string.IsNullOrEmpty(options.Username))
+        if (string.IsNullOrWhiteSpace(options.Password) != string.IsNullOrWhiteSpace(options.Username))
         {
-            failures.Add($"{Key("Username")} is required with {Key("Password")}.");
+            failures.Add($"{Key("Username")} and {Key("Password")} go together: set both for etcd auth, or neither.");
         }
 
         if ((options.CertFile is null) != (options.KeyFile is null))

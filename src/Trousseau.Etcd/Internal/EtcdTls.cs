@@ -3,18 +3,16 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace Trousseau.Etcd.Internal;
 
-/// <summary>The HTTP handler for etcd: its CA bundle and client certificate when configured.</summary>
+/// <summary>etcd's TLS: its CA bundle and the client certificate when configured.</summary>
 internal static class EtcdTls
 {
-    public static SocketsHttpHandler CreateHandler(EtcdStoreOptions options)
+    /// <summary>
+    /// Trusts the CA bundle (else the system's CAs) and presents the client certificate. The channel reaches every
+    /// member under the first endpoint's host name, so a member's certificate is accepted when it names the host of
+    /// any configured endpoint; a certificate that does not chain to a trusted CA never is.
+    /// </summary>
+    public static void Configure(SslClientAuthenticationOptions ssl, EtcdStoreOptions options)
     {
-        var handler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2), PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        if (options.CaFile is null && options.CertFile is null)
-        {
-            return handler;
-        }
-
-        var ssl = new SslClientAuthenticationOptions();
         if (options.CaFile is not null)
         {
             var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
@@ -29,7 +27,9 @@ internal static class EtcdTls
             ssl.ClientCertificates = [X509Certificate2.CreateFromPemFile(options.CertFile, options.KeyFile)];
         }
 
-        handler.SslOptions = ssl;
-        return handler;
+        var hosts = options.Endpoints.Select(e => e.IdnHost).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        ssl.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            errors == SslPolicyErrors.None
+            || (errors == SslPolicyErrors.RemoteCertificateNameMismatch && certificate is X509Certificate2 presented && hosts.Exists(h => presented.MatchesHostname(h)));
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography.X509Certificates;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -12,16 +13,18 @@ internal sealed class EtcdProcess : IAsyncDisposable
     private readonly string _name;
     private readonly int _peerPort;
     private readonly string[] _extraArgs;
+    private readonly EtcdTlsFiles? _tls;
     private string _initialCluster;
     private Process? _process;
 
-    private EtcdProcess(string name, int peerPort, string[]? extraArgs = null)
+    private EtcdProcess(string name, int peerPort, string[]? extraArgs = null, EtcdTlsFiles? tls = null)
     {
         _name = name;
         _peerPort = peerPort;
         _extraArgs = extraArgs ?? [];
+        _tls = tls;
         _initialCluster = $"{name}={PeerUrl}";
-        ClientUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
+        ClientUrl = new Uri($"{(tls is null ? "http" : "https")}://127.0.0.1:{FreePort.Next()}/");
     }
 
     public Uri ClientUrl { get; }
@@ -44,6 +47,14 @@ internal sealed class EtcdProcess : IAsyncDisposable
     public static async Task<EtcdProcess> StartAsync(params string[] extraArgs)
     {
         var etcd = new EtcdProcess("test", FreePort.Next(), extraArgs);
+        await etcd.StartAgainAsync();
+        return etcd;
+    }
+
+    /// <summary>Starts one etcd serving clients over TLS with <paramref name="tls"/>'s server certificate, asking clients for a certificate its CA issued.</summary>
+    public static async Task<EtcdProcess> StartTlsAsync(EtcdTlsFiles tls)
+    {
+        var etcd = new EtcdProcess("test", FreePort.Next(), ["--cert-file", tls.ServerCert, "--key-file", tls.ServerKey, "--client-cert-auth", "--trusted-ca-file", tls.CaFile], tls);
         await etcd.StartAgainAsync();
         return etcd;
     }
@@ -88,7 +99,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
         _process = Process.Start(info)!;
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        using var http = new HttpClient { BaseAddress = ClientUrl };
+        using var http = new HttpClient(ProbeHandler()) { BaseAddress = ClientUrl };
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (true)
         {
@@ -107,6 +118,62 @@ internal sealed class EtcdProcess : IAsyncDisposable
 
             await Task.Delay(50, deadline.Token);
         }
+    }
+
+    /// <summary>The handler of this class's own probes: over TLS it trusts the test CA and presents the client certificate.</summary>
+    private SocketsHttpHandler ProbeHandler()
+    {
+        if (_tls is null)
+        {
+            return new SocketsHttpHandler();
+        }
+
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        var authorities = new X509Certificate2Collection();
+        authorities.ImportFromPemFile(_tls.CaFile);
+        policy.CustomTrustStore.AddRange(authorities);
+        return new SocketsHttpHandler
+        {
+            SslOptions = { ClientCertificates = [X509Certificate2.CreateFromPemFile(_tls.ClientCert, _tls.ClientKey)], CertificateChainPolicy = policy },
+        };
+    }
+
+    /// <summary>Runs etcdctl against this etcd and returns its output; fails the test when it exits non-zero.</summary>
+    public Task<string> CtlAsync(params string[] args) => CtlWithInputAsync(null, args);
+
+    /// <summary>Runs etcdctl against this etcd with <paramref name="stdin"/> as its input; fails the test when it exits non-zero.</summary>
+    public async Task<string> CtlWithInputAsync(string? stdin, params string[] args)
+    {
+        var result = await RunCtlAsync(stdin, args);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return result.Stdout;
+    }
+
+    /// <summary>Runs etcdctl against this etcd.</summary>
+    public Task<ProcessResult> RunCtlAsync(params string[] args) => RunCtlAsync(null, args);
+
+    private Task<ProcessResult> RunCtlAsync(string? stdin, string[] args)
+    {
+        var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["ETCDCTL_API"] = "3";
+        info.ArgumentList.Add("--endpoints=" + ClientUrl.GetLeftPart(UriPartial.Authority));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return DotnetProcess.RunAsync(info, stdin);
+    }
+
+    /// <summary>Adds a user with read-write access to <paramref name="prefix"/> (and root), then turns auth on.</summary>
+    public async Task EnableAuthAsync(string user, string password, string prefix)
+    {
+        await CtlAsync("user", "add", "root:root-pass-1");
+        await CtlAsync("user", "add", $"{user}:{password}");
+        await CtlAsync("role", "add", user);
+        await CtlAsync("role", "grant-permission", user, "--prefix=true", "readwrite", prefix);
+        await CtlAsync("user", "grant-role", user, user);
+        await CtlAsync("auth", "enable");
     }
 
     /// <summary>Kills etcd, as a crash or a lost node would.</summary>

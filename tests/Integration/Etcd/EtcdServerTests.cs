@@ -6,31 +6,46 @@ using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
 
-/// <summary>trousseaud with <c>Trousseau:Store=etcd</c> on a real etcd, driven with clectl.</summary>
-public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
+/// <summary>One etcd and one trousseaud on it, shared by the tests of <see cref="EtcdServerTests"/>.</summary>
+public sealed class EtcdServerFixture : IAsyncLifetime, IDisposable
+{
+    internal TempDirectory Temp { get; } = new();
+
+    internal EtcdProcess Etcd { get; private set; } = null!;
+
+    internal TrousseauServerProcess Server { get; private set; } = null!;
+
+    internal ClectlRunner Clectl { get; private set; } = null!;
+
+    internal string DataDir => Temp.Combine("data");
+
+    public async Task InitializeAsync()
+    {
+        Etcd = await EtcdProcess.StartAsync();
+        Server = await EtcdServerTests.StartServerAsync(Etcd, DataDir);
+        Clectl = ClectlRunner.For(Server, DataDir, Temp.Path);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Etcd.DisposeAsync();
+    }
+
+    public void Dispose() => Temp.Dispose();
+}
+
+/// <summary>
+/// trousseaud with <c>Trousseau:Store=etcd</c> on a real etcd, driven with clectl. Tests share one etcd and server,
+/// each with secrets of its own; those that stop etcd or turn its auth on start their own.
+/// </summary>
+public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<EtcdServerFixture>, IDisposable
 {
     /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
     public static string? SkipReason => EtcdProcess.SkipReason;
 
     private readonly TempDirectory _temp = new();
-    private EtcdProcess _etcd = null!;
-    private TrousseauServerProcess _server = null!;
-    private ClectlRunner _clectl = null!;
-
-    private string DataDir => _temp.Combine("data");
-
-    public async Task InitializeAsync()
-    {
-        _etcd = await EtcdProcess.StartAsync();
-        _server = await StartServerAsync(DataDir);
-        _clectl = ClectlRunner.For(_server, DataDir, _temp.Path);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _etcd.DisposeAsync();
-    }
+    private readonly ClectlRunner _clectl = shared.Clectl;
 
     public void Dispose() => _temp.Dispose();
 
@@ -41,7 +56,7 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
         Ok(await _clectl.RunWithInputAsync(Value, "secret", "create", "etcd/login", "--type", "login", "--username", "app", "--password-stdin"));
         Ok(await _clectl.RunAsync("secret", "create", "etcd/opaque", "--from-literal", $"k={Value}"));
 
-        var dump = await EtcdctlAsync("get", "--prefix", "/trousseau/");
+        var dump = await shared.Etcd.CtlAsync("get", "--prefix", "/trousseau/");
 
         Assert.Contains("/trousseau/etcd/login", dump, StringComparison.Ordinal);
         Assert.Contains("/trousseau/etcd/opaque", dump, StringComparison.Ordinal);
@@ -67,29 +82,33 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
     [StoreFact]
     public async Task With_etcd_down_writes_fail_fast_as_unavailable_and_the_service_recovers_by_itself()
     {
-        Ok(await _clectl.RunAsync("secret", "create", "etcd/before", "--from-literal", "k=kept"));
+        await using var etcd = await EtcdProcess.StartAsync();
+        var dataDir = _temp.Combine("outage");
+        await using var server = await StartServerAsync(etcd, dataDir);
+        var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+        Ok(await clectl.RunAsync("secret", "create", "etcd/before", "--from-literal", "k=kept"));
 
-        await _etcd.StopAsync();
+        await etcd.StopAsync();
         var clock = Stopwatch.StartNew();
-        var write = await _clectl.RunAsync("secret", "create", "etcd/during", "--from-literal", "k=lost");
+        var write = await clectl.RunAsync("secret", "create", "etcd/during", "--from-literal", "k=lost");
         clock.Stop();
 
         Assert.Equal(6, write.ExitCode);
         Assert.Contains("etcd", write.Stderr, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the unavailable error took {clock.Elapsed}");
-        await _server.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable);
+        await server.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable);
 
-        await _etcd.StartAgainAsync();
-        Ok(await _clectl.RunAsync("secret", "create", "etcd/after", "--from-literal", "k=new"));
-        await _server.WaitForReadinessAsync(HttpStatusCode.OK);
-        Assert.Equal("kept", (await _clectl.RunAsync("secret", "get", "etcd/before", "--key", "k")).Stdout);
-        Assert.Equal(3, (await _clectl.RunAsync("secret", "get", "etcd/during")).ExitCode);
+        await etcd.StartAgainAsync();
+        Ok(await clectl.RunAsync("secret", "create", "etcd/after", "--from-literal", "k=new"));
+        await server.WaitForReadinessAsync(HttpStatusCode.OK);
+        Assert.Equal("kept", (await clectl.RunAsync("secret", "get", "etcd/before", "--key", "k")).Stdout);
+        Assert.Equal(3, (await clectl.RunAsync("secret", "get", "etcd/during")).ExitCode);
     }
 
     [StoreFact]
     public async Task Two_instances_on_one_etcd_see_each_others_writes_at_once()
     {
-        await using var second = await StartServerAsync(_temp.Combine("second"), keyFile: Path.Combine(DataDir, "local.keyring"));
+        await using var second = await StartServerAsync(shared.Etcd, _temp.Combine("second"), keyFile: Path.Combine(shared.DataDir, "local.keyring"));
         var other = ClectlRunner.For(second, _temp.Combine("second"), _temp.Path);
 
         Ok(await _clectl.RunAsync("secret", "create", "etcd/shared", "--from-literal", "k=from-first"));
@@ -103,17 +122,13 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
     [StoreFact]
     public async Task Username_and_password_auth_is_used_and_a_wrong_password_is_unavailable()
     {
-        await EtcdctlAsync("user", "add", "root:root-pass-1");
-        await EtcdctlAsync("user", "add", "trousseau:etcd-pass-2");
-        await EtcdctlAsync("role", "add", "trousseau");
-        await EtcdctlAsync("role", "grant-permission", "trousseau", "--prefix=true", "readwrite", "/trousseau/");
-        await EtcdctlAsync("user", "grant-role", "trousseau", "trousseau");
-        await EtcdctlAsync("auth", "enable");
+        await using var etcd = await EtcdProcess.StartAsync();
+        await etcd.EnableAuthAsync("trousseau", "etcd-pass-2", "/trousseau/");
 
         await using var authed = await TrousseauServerProcess.StartAsync(_temp.Combine("authed"),
-            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={_etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=etcd-pass-2"]);
+            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=etcd-pass-2"]);
         await using var wrong = await TrousseauServerProcess.StartAsync(_temp.Combine("wrong"),
-            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={_etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=not-it"]);
+            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=not-it"]);
         var good = ClectlRunner.For(authed, _temp.Combine("authed"), _temp.Path);
         var bad = ClectlRunner.For(wrong, _temp.Combine("wrong"), _temp.Path);
 
@@ -123,36 +138,16 @@ public sealed class EtcdServerTests : IAsyncLifetime, IDisposable
         Assert.Equal(6, refused.ExitCode);
         Assert.Contains("refused Trousseau's credentials", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("etcd-pass-2", authed.Log + wrong.Log + refused.Stderr, StringComparison.Ordinal);
-        Assert.NotEqual(0, (await RunEtcdctlAsync("get", "--prefix", "/trousseau/")).ExitCode);
+        Assert.NotEqual(0, (await etcd.RunCtlAsync("get", "--prefix", "/trousseau/")).ExitCode);
     }
 
-    private Task<TrousseauServerProcess> StartServerAsync(string dataDir, string? keyFile = null) =>
+    internal static Task<TrousseauServerProcess> StartServerAsync(EtcdProcess etcd, string dataDir, string? keyFile = null) =>
         TrousseauServerProcess.StartAsync(dataDir,
         [
             "--Trousseau:Store=etcd",
-            $"--Trousseau:Etcd:Endpoints:0={_etcd.ClientUrl}",
+            $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}",
             .. keyFile is null ? Array.Empty<string>() : [$"--Trousseau:Local:KeyFile={keyFile}"],
         ]);
-
-    private async Task<string> EtcdctlAsync(params string[] args)
-    {
-        var result = await RunEtcdctlAsync(args);
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return result.Stdout;
-    }
-
-    private Task<ProcessResult> RunEtcdctlAsync(params string[] args)
-    {
-        var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.Environment["ETCDCTL_API"] = "3";
-        info.ArgumentList.Add("--endpoints=" + _etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        return DotnetProcess.RunAsync(info);
-    }
 
     private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
 }

@@ -2,21 +2,10 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
-
-/// <summary>Starts one etcd for a test class.</summary>
-public sealed class EtcdFixture : IAsyncLifetime
-{
-    internal EtcdProcess Etcd { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Etcd = await EtcdProcess.StartAsync();
-
-    public async Task DisposeAsync() => await Etcd.DisposeAsync();
-}
 
 /// <summary>The foundation's store contract, on a real etcd; each test under its own prefix.</summary>
 public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreContract, IClassFixture<EtcdFixture>, IDisposable
@@ -28,12 +17,12 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
 
     protected override ISecretStore OpenStore() => OpenStore($"/contract-{Guid.NewGuid():N}/");
 
-    private Trousseau.Etcd.EtcdSecretStore OpenStore(string prefix)
+    private Trousseau.Etcd.EtcdSecretStore OpenStore(string prefix, Uri? endpoint = null)
     {
         var services = new ServiceCollection();
         services.AddTrousseau(_ => { }).UseEtcdStore(o =>
         {
-            o.Endpoints.Add(fixture.Etcd.ClientUrl);
+            o.Endpoints.Add(endpoint ?? fixture.Etcd.ClientUrl);
             o.Prefix = prefix;
         });
         var provider = services.BuildServiceProvider();
@@ -94,46 +83,81 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     public async Task Head_entries_never_show_in_a_listing_or_a_watch_of_everything()
     {
         var store = OpenStore($"/contract-{Guid.NewGuid():N}/");
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        var seen = Channel.CreateUnbounded<StoreChange>();
-        var watching = Task.Run(async () =>
-        {
-            await foreach (var change in store.WatchAsync("", stop.Token))
-            {
-                await seen.Writer.WriteAsync(change);
-            }
-        });
-
-        // The watch starts at the revision current when it opens: write probes until it reports one.
-        for (var probe = 0; ; probe++)
-        {
-            await store.CreateAsync($"probe-{probe}", "p"u8.ToArray());
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            if (await seen.Reader.WaitToReadAsync(wait.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default))
-            {
-                break;
-            }
-        }
+        await using var watch = new WatchRecorder(store, "", c => c.Key?.StartsWith("probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => store.CreateAsync($"probe-{probe}", "p"u8.ToArray()).AsTask());
 
         await store.CreateAsync("all/one", "1"u8.ToArray());
         await store.CreateAsync("all/two", "2"u8.ToArray());
         await store.DeleteAsync("all/one");
         var listed = (await store.ListAsync("", startAfter: null, limit: 100)).Entries.Select(e => e.Key).ToList();
-        var changes = new List<(string?, StoreChangeKind)>();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (changes.Count < 3)
+        List<(string?, StoreChangeKind)> changes = [];
+        foreach (var write in new[] { "create of all/one", "create of all/two", "delete of all/one" })
         {
-            var change = await seen.Reader.ReadAsync(timeout.Token);
-            if (change.Key?.StartsWith("probe-", StringComparison.Ordinal) != true)
-            {
-                changes.Add((change.Key, change.Kind));
-            }
+            var change = await watch.NextAsync(write);
+            changes.Add((change.Key, change.Kind));
         }
 
         Assert.Equal(["all/two"], listed.Where(k => !k.StartsWith("probe-", StringComparison.Ordinal)));
         Assert.Equal([("all/one", StoreChangeKind.Put), ("all/two", StoreChangeKind.Put), ("all/one", StoreChangeKind.Delete)], changes);
-        await stop.CancelAsync();
-        await watching.ContinueWith(_ => { }, TaskScheduler.Default);
+        await watch.StopAsync();
+    }
+
+    [StoreFact]
+    public async Task A_write_whose_answer_is_lost_after_etcd_applied_it_is_reported_as_done()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
+        var store = OpenStore(prefix, proxy.Url);
+        var direct = OpenStore(prefix);
+        await store.CreateAsync("lost/warm-up", "w"u8.ToArray());
+
+        var created = await AfterLostAnswerAsync(proxy, () => store.CreateAsync("lost/one", "v1"u8.ToArray()).AsTask(), async () => await direct.GetAsync("lost/one") is not null);
+        var afterCreate = await direct.GetAsync("lost/one");
+        var updated = await AfterLostAnswerAsync(proxy, () => store.UpdateAsync("lost/one", "v2"u8.ToArray(), created).AsTask(), async () => (await direct.GetAsync("lost/one"))?.Revision != created);
+        var afterUpdate = await direct.GetAsync("lost/one");
+        await AfterLostAnswerAsync(proxy, async () => { await store.DeleteAsync("lost/one", updated); return 0; }, async () => await direct.GetAsync("lost/one") is null);
+
+        Assert.Equal(("v1", created), (Encoding.UTF8.GetString(afterCreate!.Value.Span), afterCreate.Revision));
+        Assert.Equal(("v2", updated), (Encoding.UTF8.GetString(afterUpdate!.Value.Span), afterUpdate.Revision));
+        Assert.Null(await direct.GetAsync("lost/one"));
+    }
+
+    [StoreFact]
+    public async Task A_watch_that_missed_compacted_history_reports_a_reset_then_follows_again()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
+        var watched = OpenStore(prefix, proxy.Url);
+        var direct = OpenStore(prefix);
+        await using var watch = new WatchRecorder(watched, "", c => c.Key?.StartsWith("probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => direct.CreateAsync($"probe-{probe}", "p"u8.ToArray()).AsTask());
+
+        proxy.CutAndRefuse();
+        await direct.CreateAsync("missed/one", "1"u8.ToArray());
+        var last = await direct.CreateAsync("missed/two", "2"u8.ToArray());
+        await fixture.Etcd.CtlAsync("compact", last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        proxy.CutAndHeal();
+        var reset = await watch.NextAsync("reset after the compaction");
+        await watch.WaitUntilOpenAsync(probe => direct.CreateAsync($"probe-again-{probe}", "p"u8.ToArray()).AsTask());
+        var after = await direct.CreateAsync("followed", "3"u8.ToArray());
+
+        Assert.Equal(StoreChangeKind.Reset, reset.Kind);
+        Assert.Equal(new StoreChange("followed", StoreChangeKind.Put, after), await watch.NextAsync("write after the reset"));
+        await watch.StopAsync();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> while the proxy swallows etcd's answers; once etcd shows the write applied
+    /// (<paramref name="applied"/>), cuts the connection under the waiting call, and returns what the call answers.
+    /// </summary>
+    private static async Task<long> AfterLostAnswerAsync(AnswerDroppingProxy proxy, Func<Task<long>> write, Func<Task<bool>> applied)
+    {
+        proxy.DropAnswers();
+        var call = write();
+        await Infrastructure.Eventually.HoldsAsync(applied, () => "etcd never applied the write sent through the proxy");
+        Assert.False(call.IsCompleted, "the write answered although etcd's answer was swallowed");
+        proxy.CutAndHeal();
+        return await call;
     }
 
     private async Task PutAsync(string key, byte[] value)

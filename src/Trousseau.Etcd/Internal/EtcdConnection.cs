@@ -1,0 +1,167 @@
+using dotnet_etcd;
+using Etcdserverpb;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Etcd.Internal;
+
+/// <summary>
+/// etcd's native gRPC API through dotnet-etcd: one channel over every configured endpoint (calls go to the members
+/// that are connected, so a lost member is left out), TLS and username/password auth when configured, and a deadline
+/// on every unary call. This is the one place where etcd's answers become Trousseau's exceptions
+/// (<see cref="Failure"/>).
+/// </summary>
+/// <remarks>
+/// dotnet-etcd's channel retries every call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads
+/// are retried, briefly (a read is safe to repeat); a transaction is sent once, and when its answer is lost the
+/// caller reads back what it wrote (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again
+/// once: etcd did not run it, and dotnet-etcd fetches a new token on that answer.
+/// </remarks>
+internal sealed class EtcdConnection : IDisposable
+{
+    public const string Dependency = "store:etcd";
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+
+    private readonly EtcdClient _client;
+    private readonly TimeProvider _time;
+
+    public EtcdConnection(IOptions<EtcdStoreOptions> options, TimeProvider time)
+    {
+        var settings = options.Value;
+        _time = time;
+        var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
+        var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
+        _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)
+            ? new EtcdClient(endpoints, ssl => EtcdTls.Configure(ssl, settings), serverName: serverName, configureChannelOptions: ConfigureChannel)
+            : new EtcdClient(endpoints, serverName: serverName, configureChannelOptions: ConfigureChannel);
+        if (!string.IsNullOrEmpty(settings.Username))
+        {
+            _client.SetCredentials(settings.Username, settings.Password ?? "");
+        }
+    }
+
+    public async Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.GetAsync(request, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            throw Failure(e, "range");
+        }
+    }
+
+    /// <summary>
+    /// Sends a transaction once. When its answer is lost (the connection dropped after it was sent, the deadline
+    /// passed, etcd timed out the proposal), it may or may not have been applied: <paramref name="readBack"/> then
+    /// says, from what etcd holds now, at which revision the write landed, or <see langword="null"/> when it cannot
+    /// be seen; a write that landed is answered as a success, anything else as the failure it was.
+    /// </summary>
+    public async Task<TxnResponse> TxnAsync(TxnRequest request, Func<CancellationToken, Task<long?>> readBack, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.TransactionAsync(request, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled
+            && !cancellationToken.IsCancellationRequested)
+        {
+            var failure = Failure(e, "txn");
+            long? landed;
+            try
+            {
+                landed = await readBack(cancellationToken).ConfigureAwait(false);
+            }
+            catch (DependencyUnavailableException)
+            {
+                throw failure;
+            }
+
+            return landed is { } revision ? new TxnResponse { Succeeded = true, Header = new ResponseHeader { Revision = revision } } : throw failure;
+        }
+        catch (RpcException e)
+        {
+            throw Failure(e, "txn");
+        }
+    }
+
+    /// <summary>Opens a watch stream (no deadline: it stays open); the caller writes its create request and reads.</summary>
+    public AsyncDuplexStreamingCall<WatchRequest, WatchResponse> Watch(CancellationToken cancellationToken) =>
+        _client.GetConnection().WatchClient.Watch(cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// What etcd's refusal of a call means. Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed
+    /// authentication): etcd is unavailable to Trousseau. A request etcd finds invalid (INVALID_ARGUMENT, for example
+    /// one over its request size limit): the caller's input. Anything else (no member reachable, no leader, a
+    /// deadline, a compacted revision, a full database): unavailable.
+    /// </summary>
+    public static TrousseauException Failure(RpcException e, string call)
+    {
+        var detail = e.Status.Detail;
+        if (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied
+            || detail.Contains("authentication failed", StringComparison.OrdinalIgnoreCase)
+            || detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase))
+        {
+            return new DependencyUnavailableException(Dependency, $"etcd refused Trousseau's credentials: {detail}", e);
+        }
+
+        if (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            return new InvalidInputException("request", $"etcd refused the request: {detail}");
+        }
+
+        return e.StatusCode switch
+        {
+            StatusCode.Unavailable => new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
+            StatusCode.DeadlineExceeded => new DependencyUnavailableException(Dependency, $"etcd did not answer the {call} within {CallTimeout.TotalSeconds:0} s", e),
+            _ => new DependencyUnavailableException(Dependency, $"etcd did not serve the {call} ({e.StatusCode}): {detail}", e),
+        };
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private DateTime Deadline() => (_time.GetUtcNow() + CallTimeout).UtcDateTime;
+
+    /// <summary>
+    /// Replaces dotnet-etcd's retry policy (see the remarks on the class), keeps its balancing over the endpoints,
+    /// and reconnects to a member that comes back within a second or two. The channel logs nothing: an etcd outage is
+    /// reported by the store's health, once, not by a log line per call.
+    /// </summary>
+    private static void ConfigureChannel(GrpcChannelOptions channel)
+    {
+        var service = channel.ServiceConfig ??= new ServiceConfig();
+        service.MethodConfigs.Clear();
+        service.MethodConfigs.Add(new MethodConfig
+        {
+            Names = { new MethodName { Service = "etcdserverpb.KV", Method = "Range" } },
+            RetryPolicy = Retry(StatusCode.Unavailable, StatusCode.Unauthenticated),
+        });
+        service.MethodConfigs.Add(new MethodConfig { Names = { MethodName.Default }, RetryPolicy = Retry(StatusCode.Unauthenticated) });
+        channel.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
+        channel.MaxReconnectBackoff = TimeSpan.FromSeconds(2);
+        if (channel.HttpHandler is SocketsHttpHandler handler)
+        {
+            handler.ConnectTimeout = TimeSpan.FromSeconds(2);
+        }
+    }
+
+    private static RetryPolicy Retry(params StatusCode[] codes)
+    {
+        var policy = new RetryPolicy
+        {
+            MaxAttempts = 3,
+            InitialBackoff = TimeSpan.FromMilliseconds(100),
+            MaxBackoff = TimeSpan.FromMilliseconds(500),
+            BackoffMultiplier = 2,
+        };
+        foreach (var code in codes)
+        {
+            policy.RetryableStatusCodes.Add(code);
+        }
+
+        return policy;
+    }
+}
