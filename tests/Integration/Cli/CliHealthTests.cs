@@ -73,5 +73,5 @@ public sealed class CliHealthTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private Task<ProcessResult> ClectlAsync(params string[] args) =>
-        DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, _temp.Path));
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, _temp.Path));
 }

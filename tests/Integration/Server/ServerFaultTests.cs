@@ -44,7 +44,7 @@ public sealed class ServerFaultTests : IDisposable
         var environment = new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location };
         var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path, environment);
 
-        var result = await DotnetProcess.RunAsync(info);
+        var result = await ChildProcess.RunAsync(info);
 
         Assert.True(result.ExitCode == 1, $"exit code {result.ExitCode}\n{result.Stdout}\n{result.Stderr}");
         Assert.Contains(StartupHook.FailureMessage, result.Stdout + result.Stderr, StringComparison.Ordinal);

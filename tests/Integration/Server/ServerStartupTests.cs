@@ -139,7 +139,7 @@ public sealed class ServerStartupTests : IDisposable
         taken.Start();
         var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
 
-        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", url, "--data-dir", _temp.Combine("data")], _temp.Path));
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", url, "--data-dir", _temp.Combine("data")], _temp.Path));
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal($"trousseaud: cannot start: {url} is already in use by another process; stop it or choose another address with --urls.", result.Stderr.Trim());
@@ -210,7 +210,7 @@ public sealed class ServerStartupTests : IDisposable
     [Fact]
     public async Task Auth_mode_none_on_a_non_loopback_address_exits_2_naming_the_key()
     {
-        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
             RepositoryPaths.ServerDll,
             ["--urls", $"http://0.0.0.0:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), "--Trousseau:Api:Auth:Mode=none"],
             _temp.Path));
@@ -252,6 +252,6 @@ public sealed class ServerStartupTests : IDisposable
     private Task<ProcessResult> RunServerToExitAsync(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
     {
         string[] withPort = ["--urls", $"http://127.0.0.1:{FreePort.Next()}", .. args];
-        return DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path, environment));
+        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path, environment));
     }
 }

@@ -1,4 +1,0 @@
-namespace Trousseau.Tests.Integration.Infrastructure;
-
-/// <summary>What a finished process left behind.</summary>
-internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr);
