@@ -437,35 +437,34 @@ public sealed class TrousseauSecretTests : IDisposable
     [Fact]
     public async Task Rewrap_beside_concurrent_writers_never_loses_a_write()
     {
-        // The writers change the even secrets only, each write at the revision of the writer's previous one: a
-        // rewrap that put back what it had read over a newer write would make the next write conflict (the secret's
-        // revision went back) and leave an older value. The odd secrets see no writer, so the rewrap must move them.
+        // A writer's update lands between the rewrap's read of each even secret and its write of it; the odd
+        // secrets see no writer. The rewrap must keep every written value and move only what it read last.
+        InterleavingStore store = null!;
+        using var local = new LocalTrousseau(_time, inner => store = new InterleavingStore(inner));
         var revisions = new long[50];
         for (var i = 0; i < revisions.Length; i++)
         {
-            revisions[i] = (await Trousseau.CreateSecretAsync($"busy/{i:D2}", SecretType.Opaque, Data(("k", "v0")))).Revision;
+            revisions[i] = (await local.Trousseau.CreateSecretAsync($"busy/{i:D2}", SecretType.Opaque, Data(("k", "v0")))).Revision;
         }
 
-        await _local.Keys.RotateKeyAsync();
-        var writers = Task.Run(async () =>
+        await local.Keys.RotateKeyAsync();
+        for (var i = 0; i < revisions.Length; i += 2)
         {
-            for (var round = 1; round <= 5; round++)
-            {
-                for (var i = 0; i < revisions.Length; i += 2)
-                {
-                    revisions[i] = (await Trousseau.UpdateSecretAsync($"busy/{i:D2}", Data(("k", $"v{round}")), expectedRevision: revisions[i])).Revision;
-                }
-            }
-        });
-        var rewrapped = await _local.Keys.RewrapSecretsAsync();
-        await writers;
+            var name = $"busy/{i:D2}";
+            var index = i;
+            store.BeforeNextUpdateOf(name, async () =>
+                revisions[index] = (await local.Trousseau.UpdateSecretAsync(name, Data(("k", "written")), expectedRevision: revisions[index])).Revision);
+        }
 
-        Assert.InRange(rewrapped, revisions.Length / 2, revisions.Length);
-        Assert.Equal(0, await _local.Keys.RewrapSecretsAsync());
+        var rewrapped = await local.Keys.RewrapSecretsAsync();
+
+        // The even secrets were already under the new key when the rewrap looked again: it moved the odd ones.
+        Assert.Equal(revisions.Length / 2, rewrapped);
+        Assert.Equal(0, await local.Keys.RewrapSecretsAsync());
         for (var i = 0; i < revisions.Length; i++)
         {
-            var secret = await Trousseau.GetSecretAsync($"busy/{i:D2}");
-            Assert.Equal((i % 2 == 0 ? "v5" : "v0", revisions[i]), (secret.Data["k"], secret.Metadata.Revision));
+            var secret = await local.Trousseau.GetSecretAsync($"busy/{i:D2}");
+            Assert.Equal((i % 2 == 0 ? "written" : "v0", revisions[i]), (secret.Data["k"], secret.Metadata.Revision));
         }
     }
 }

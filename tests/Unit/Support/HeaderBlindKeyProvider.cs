@@ -1,28 +1,28 @@
 namespace Trousseau.Tests.Unit.Support;
 
 /// <summary>
-/// A key provider that unwraps whatever it is handed to its one data key: it ignores the key id, the version and the
-/// wrapped bytes of the envelope's header, so a damaged header reaches the encryptor's own checks (its parsing and
-/// AES-GCM over the header) instead of being refused here. It counts its unwraps.
+/// A key provider with one data key that it hands out for whatever it is asked to unwrap: it ignores the key id, the
+/// version and the wrapped bytes of an envelope's header, so a damaged header reaches the encryptor's own checks
+/// (its parsing and AES-GCM over the header) instead of being refused here. Wrapping a data key makes it the one key.
 /// </summary>
 internal sealed class HeaderBlindKeyProvider(string name, KeyInfo key, byte[] dataKey) : IKeyProvider
 {
-    private int _unwraps;
+    private static readonly byte[] WrappedBytes = "WRAPPED-DEK-BLIND"u8.ToArray();
+
+    private byte[] _dataKey = dataKey.ToArray();
 
     public string Name => name;
 
-    public int Unwraps => Volatile.Read(ref _unwraps);
-
     public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(key);
 
-    public ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException("The header-blind provider only unwraps its one known key.");
-
-    public ValueTask<byte[]> UnwrapAsync(WrappedKey wrappedKey, CancellationToken cancellationToken = default)
+    public ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
     {
-        Interlocked.Increment(ref _unwraps);
-        return ValueTask.FromResult(dataKey.ToArray());
+        Volatile.Write(ref _dataKey, plaintext.ToArray());
+        return ValueTask.FromResult(new WrappedKey(key.KeyId, key.Version, WrappedBytes.ToArray()));
     }
+
+    public ValueTask<byte[]> UnwrapAsync(WrappedKey wrappedKey, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Volatile.Read(ref _dataKey).ToArray());
 
     public ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default) =>
         throw new NotSupportedException("The header-blind provider has one key.");
