@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Trousseau.Tests.Support;
+namespace Trousseau.Tests.Integration.Infrastructure;
 
 /// <summary>Runs a program (trousseaud, clectl, bash, git, etcdctl) as a real child process, to its exit.</summary>
 public static class ChildProcess

@@ -1,4 +1,4 @@
-namespace Trousseau.Tests.Support;
+namespace Trousseau.Tests.Integration.Infrastructure;
 
 /// <summary>What a finished process left behind.</summary>
 public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr);

@@ -1,4 +1,4 @@
-namespace Trousseau.Tests.Support;
+namespace Trousseau.Tests.Integration.Infrastructure;
 
 /// <summary>A fresh directory under the system temp directory, deleted on dispose.</summary>
 public sealed class TempDirectory : IDisposable

@@ -136,13 +136,9 @@ public sealed class EmbeddedApiHostTests : IDisposable
     private static HttpClient Client(WebApplication app, string? token)
     {
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) };
-        if (token is not null)
-        {
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return http;
+        return token is null
+            ? new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) }
+            : BearerClient.Create(new Uri(address + "/"), token);
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -51,12 +51,8 @@ public sealed class ServerFaultTests : IDisposable
         Assert.Contains("trousseaud: stopped because a background service failed", result.Stderr, StringComparison.Ordinal);
     }
 
-    private async Task<HttpClient> ClientAsync(TrousseauServerProcess server)
-    {
-        var http = new HttpClient { BaseAddress = server.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(DataDir, "api.token"))).Trim());
-        return http;
-    }
+    private Task<HttpClient> ClientAsync(TrousseauServerProcess server) =>
+        BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
 
     private static async Task CreateAsync(HttpClient http, string name, string value)
     {

@@ -190,7 +190,7 @@ public sealed class ServerStartupTests : IDisposable
         await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--config", file, "--Trousseau:Store=memory"]);
 
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
-        request.Headers.Authorization = new("Bearer", (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+        request.Headers.Authorization = new("Bearer", await BearerClient.ReadTokenAsync(_temp.Combine("data", "api.token")));
         using var ready = await server.Http.SendAsync(request);
         using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
         Assert.Contains("memory", report.RootElement.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.OrdinalIgnoreCase);
