@@ -78,7 +78,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
     }
 
     [Fact]
-    public async Task A_store_that_is_down_makes_readyz_503_and_the_api_answer_503_fast()
+    public async Task A_store_that_is_down_makes_readyz_503_and_the_api_answer_503_with_a_retry_after()
     {
         var deadEndpoint = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         await using var app = await StartAsync(trousseau => trousseau.UseEtcdStore(etcd => etcd.Endpoints.Add(deadEndpoint)));
@@ -95,6 +95,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
 
         using var read = await http.GetAsync("v1/secrets/app/db");
         await AssertProblemAsync(read, HttpStatusCode.ServiceUnavailable);
+        Assert.True(read.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {read.Headers.RetryAfter}");
         using var live = await http.GetAsync("healthz");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Trousseau.Tests.Integration.Cli;
 using Trousseau.Tests.Integration.Docs;
 using Trousseau.Tests.Integration.Infrastructure;
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Trousseau.Tests.Integration.Cli;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.KeyRing;

@@ -77,14 +77,14 @@ public sealed class TrousseauClientTests : IClassFixture<ApiServerFixture>, IDis
     [Fact]
     public async Task Server_errors_arrive_as_the_same_typed_exceptions()
     {
-        var created = await _client.CreateSecretAsync("remote/typed", SecretType.Opaque, Data("k", "v"));
-        await _client.UpdateSecretAsync("remote/typed", Data("k", "w"));
+        var created = await _client.CreateSecretAsync("errors/typed", SecretType.Opaque, Data("k", "v"));
+        await _client.UpdateSecretAsync("errors/typed", Data("k", "w"));
 
-        var exists = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.CreateSecretAsync("remote/typed", SecretType.Opaque, Data("k", "v")));
-        var stale = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.UpdateSecretAsync("remote/typed", Data("k", "x"), expectedRevision: created.Revision));
-        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _client.DeleteSecretAsync("remote/absent"));
-        await Assert.ThrowsAsync<InvalidInputException>(async () => await _client.CreateSecretAsync("remote/login-bad", SecretType.Login, Data("password", "p")));
-        await Assert.ThrowsAsync<SecretTooLargeException>(async () => await _client.CreateSecretAsync("remote/big", SecretType.Opaque, Data("k", new string('x', TrousseauLimits.MaxSecretDataBytes + 1))));
+        var exists = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.CreateSecretAsync("errors/typed", SecretType.Opaque, Data("k", "v")));
+        var stale = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.UpdateSecretAsync("errors/typed", Data("k", "x"), expectedRevision: created.Revision));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _client.DeleteSecretAsync("errors/absent"));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await _client.CreateSecretAsync("errors/login-bad", SecretType.Login, Data("password", "p")));
+        await Assert.ThrowsAsync<SecretTooLargeException>(async () => await _client.CreateSecretAsync("errors/big", SecretType.Opaque, Data("k", new string('x', TrousseauLimits.MaxSecretDataBytes + 1))));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await _client.DecryptAsync(Encoding.ASCII.GetBytes("TRS garbage that is long enough to parse")));
 
         Assert.Equal(SecretConflictReason.AlreadyExists, exists.Reason);

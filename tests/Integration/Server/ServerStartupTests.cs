@@ -4,7 +4,8 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
 
-public sealed class ServerStartupTests : IDisposable
+/// <summary>How trousseaud starts: where its files go, what it refuses to start with, and what it says when it does.</summary>
+public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture<ApiServerFixture>, IDisposable
 {
     private readonly TempDirectory _temp = new();
 
@@ -149,12 +150,11 @@ public sealed class ServerStartupTests : IDisposable
     [Fact]
     public async Task The_server_logs_where_its_data_directory_and_token_file_are()
     {
-        var dataDir = _temp.Combine("data");
-        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        var (server, dataDir) = (started.Server, started.DataDir);
 
         await Eventually.HoldsAsync(() => server.Log.Contains($"data directory {dataDir}", StringComparison.Ordinal), () => server.Log);
         Assert.Contains($"API bearer token file: {Path.Combine(dataDir, "api.token")}", server.Log, StringComparison.Ordinal);
-        Assert.DoesNotContain((await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim(), server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(started.Token, server.Log, StringComparison.Ordinal);
     }
 
     [Fact]
