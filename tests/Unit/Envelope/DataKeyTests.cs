@@ -74,11 +74,14 @@ public sealed class DataKeyTests : IDisposable
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.MaxUses = 10);
 
-        for (var i = 0; i < 25; i++)
+        for (var i = 0; i < 20; i++)
         {
             await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
         }
 
+        // Twenty records fill two data keys exactly; the twenty-first needs a third.
+        Assert.Equal(2, _provider.Wraps);
+        await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
         Assert.Equal(3, _provider.Wraps);
     }
 
