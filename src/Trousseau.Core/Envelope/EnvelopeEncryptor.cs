@@ -150,6 +150,9 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 }
 
                 var fresh = new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
+
+                // The record this key is made for is its first use, counted as IsFresh counts every later one.
+                fresh.CountUse();
                 var key = _cache.AddLeased(fresh, keep: fresh);
 
                 // The encryptor's own reference on its current key, given back when the key is retired or replaced.

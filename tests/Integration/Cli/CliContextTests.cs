@@ -3,47 +3,70 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Cli;
 
-/// <summary>One clectl, two trousseaud instances, switched by context.</summary>
-public sealed class CliContextTests : IAsyncLifetime, IDisposable
+/// <summary>Two trousseaud instances on the embedded default, started once for the context tests.</summary>
+public sealed class TwoServersFixture : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _temp = new();
-    private TrousseauServerProcess _first = null!;
-    private TrousseauServerProcess _second = null!;
-    private ClectlRunner _clectl = null!;
+
+    internal TrousseauServerProcess First { get; private set; } = null!;
+
+    internal TrousseauServerProcess Second { get; private set; } = null!;
+
+    /// <summary>The bearer token file of the server whose data directory is <paramref name="dataDir"/> (first or second).</summary>
+    public string TokenFile(string dataDir) => _temp.Combine(dataDir, "api.token");
 
     public async Task InitializeAsync()
     {
         var servers = await Task.WhenAll(
             TrousseauServerProcess.StartAsync(_temp.Combine("first")),
             TrousseauServerProcess.StartAsync(_temp.Combine("second")));
-        (_first, _second) = (servers[0], servers[1]);
-        _clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
+        (First, Second) = (servers[0], servers[1]);
     }
 
     public async Task DisposeAsync()
     {
-        await _first.DisposeAsync();
-        await _second.DisposeAsync();
+        await First.DisposeAsync();
+        await Second.DisposeAsync();
     }
+
+    public void Dispose() => _temp.Dispose();
+}
+
+/// <summary>One clectl, two trousseaud instances, switched by context; each test has a clectl configuration of its own.</summary>
+public sealed class CliContextTests : IClassFixture<TwoServersFixture>, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly TwoServersFixture _servers;
+    private readonly ClectlRunner _clectl;
+
+    public CliContextTests(TwoServersFixture servers)
+    {
+        _servers = servers;
+        _clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
+    }
+
+    private TrousseauServerProcess First => _servers.First;
+
+    private TrousseauServerProcess Second => _servers.Second;
 
     public void Dispose() => _temp.Dispose();
 
     [Fact]
     public async Task Contexts_choose_the_instance_and_are_stored_owner_only()
     {
-        await SetContextAsync("first", _first, "first");
-        await SetContextAsync("second", _second, "second");
+        await SetContextAsync("first", First, "first");
+        await SetContextAsync("second", Second, "second");
 
-        Ok(await _clectl.RunAsync("secret", "create", "where/am-i", "--from-literal", "k=on-first"));
-        Ok(await _clectl.RunAsync("context", "use", "second"));
-        Ok(await _clectl.RunAsync("secret", "create", "where/am-i", "--from-literal", "k=on-second"));
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "where/am-i", "--from-literal", "k=on-first"));
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "use", "second"));
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "where/am-i", "--from-literal", "k=on-second"));
 
         Assert.Equal("on-second", (await _clectl.RunAsync("secret", "get", "where/am-i", "--key", "k")).Stdout);
         Assert.Equal("on-first", (await _clectl.RunAsync("--context", "first", "secret", "get", "where/am-i", "--key", "k")).Stdout);
-        Assert.Equal("on-first", (await _clectl.RunAsync("secret", "get", "where/am-i", "--key", "k", "--server", _first.BaseAddress.ToString(), "--token-file", _temp.Combine("first", "api.token"))).Stdout);
+        Assert.Equal("on-first", (await _clectl.RunAsync("secret", "get", "where/am-i", "--key", "k", "--server", First.BaseAddress.ToString(), "--token-file", _servers.TokenFile("first"))).Stdout);
 
         var list = await _clectl.RunAsync("context", "list", "-o", "json");
-        Ok(list);
+        ClectlAssert.Ok(list);
         using var contexts = JsonDocument.Parse(list.Stdout);
         Assert.Equal("second", contexts.RootElement.GetProperty("current").GetString());
         Assert.Equal(["first", "second"], contexts.RootElement.GetProperty("contexts").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
@@ -53,17 +76,17 @@ public sealed class CliContextTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Context_set_keeps_a_token_given_with_token_and_list_never_prints_it()
     {
-        var token = (await File.ReadAllTextAsync(_temp.Combine("first", "api.token"))).Trim();
-        Ok(await _clectl.RunAsync("context", "set", "inline", "--server", _first.BaseAddress.ToString(), "--token", token));
+        var token = await BearerClient.ReadTokenAsync(_servers.TokenFile("first"));
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "set", "inline", "--server", First.BaseAddress.ToString(), "--token", token));
 
-        Ok(await _clectl.RunAsync("secret", "create", "inline/token", "--from-literal", "k=v"));
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "inline/token", "--from-literal", "k=v"));
         var table = await _clectl.RunAsync("context", "list");
         var json = await _clectl.RunAsync("context", "list", "-o", "json");
         var yaml = await _clectl.RunAsync("context", "list", "-o", "yaml");
 
         Assert.All([table, json, yaml], result =>
         {
-            Ok(result);
+            ClectlAssert.Ok(result);
             Assert.DoesNotContain(token, result.Stdout, StringComparison.Ordinal);
         });
         Assert.Contains("(stored)", table.Stdout, StringComparison.Ordinal);
@@ -78,7 +101,7 @@ public sealed class CliContextTests : IAsyncLifetime, IDisposable
         Assert.Equal(2, (await _clectl.RunAsync("context", "use", "nowhere")).ExitCode);
         Assert.Equal(2, (await _clectl.RunAsync("context", "set", "no-server")).ExitCode);
         Assert.Equal(2, (await _clectl.RunAsync("context", "set", "bad-url", "--server", "ftp://example.org")).ExitCode);
-        Assert.Equal(2, (await _clectl.RunAsync("context", "set", "both", "--server", _first.BaseAddress.ToString(), "--token", "t", "--token-file", _temp.Combine("first", "api.token"))).ExitCode);
+        Assert.Equal(2, (await _clectl.RunAsync("context", "set", "both", "--server", First.BaseAddress.ToString(), "--token", "t", "--token-file", _servers.TokenFile("first"))).ExitCode);
         Assert.Equal(2, (await _clectl.RunAsync("context", "lst")).ExitCode);
 
         Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
@@ -94,7 +117,5 @@ public sealed class CliContextTests : IAsyncLifetime, IDisposable
     }
 
     private async Task SetContextAsync(string name, TrousseauServerProcess server, string dataDir) =>
-        Ok(await _clectl.RunAsync("context", "set", name, "--server", server.BaseAddress.ToString(), "--token-file", _temp.Combine(dataDir, "api.token")));
-
-    private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "set", name, "--server", server.BaseAddress.ToString(), "--token-file", _servers.TokenFile(dataDir)));
 }

@@ -3,14 +3,15 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Cli;
 
-public sealed class CliHealthTests : IDisposable
+/// <summary><c>clectl health</c>: the checks of a ready server share one; the others need a server down, or none.</summary>
+public sealed class CliHealthTests(ApiServerFixture ready) : IClassFixture<ApiServerFixture>, IDisposable
 {
     private readonly TempDirectory _temp = new();
 
     [Fact]
     public async Task Health_reports_each_check_and_exits_0_when_ready()
     {
-        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
+        var server = ready.Server;
 
         var table = await ClectlAsync("health", "--server", server.BaseAddress.ToString());
         Assert.Equal(0, table.ExitCode);
@@ -26,7 +27,7 @@ public sealed class CliHealthTests : IDisposable
     [Fact]
     public async Task Health_json_is_indented_and_yaml_carries_the_same_checks()
     {
-        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
+        var server = ready.Server;
 
         var json = await ClectlAsync("health", "--server", server.BaseAddress.ToString(), "-o", "json");
         var yaml = await ClectlAsync("health", "--server", server.BaseAddress.ToString(), "-o", "yaml");
@@ -73,5 +74,5 @@ public sealed class CliHealthTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private Task<ProcessResult> ClectlAsync(params string[] args) =>
-        DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, _temp.Path));
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, _temp.Path));
 }

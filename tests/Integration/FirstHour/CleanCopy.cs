@@ -16,14 +16,9 @@ internal sealed partial class CleanCopy
 
     public static async Task<CleanCopy> CreateAsync(string destination)
     {
-        var list = Process.Start(new ProcessStartInfo("git", ["-C", RepositoryPaths.Root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        })!;
-        var files = await list.StandardOutput.ReadToEndAsync();
-        await list.WaitForExitAsync();
-        Assert.Equal(0, list.ExitCode);
+        var list = await ChildProcess.RunAsync(new ProcessStartInfo("git", ["-C", RepositoryPaths.Root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]));
+        Assert.True(list.ExitCode == 0, list.Stderr);
+        var files = list.Stdout;
 
         foreach (var file in files.Split('\0', StringSplitOptions.RemoveEmptyEntries))
         {

@@ -1,3 +1,4 @@
+using System.Net;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.FirstHour;
@@ -71,29 +72,32 @@ public sealed class FirstHourTests : IDisposable
     {
         var server = ShellScript.Start(run, copy.Root, scratch, environment);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + BuildAndRun;
-        while (true)
+        try
         {
-            try
-            {
-                if ((await http.GetAsync(new Uri("http://127.0.0.1:8787/healthz"))).IsSuccessStatusCode)
+            await Eventually.ReturnsAsync(
+                async () =>
                 {
-                    return server;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                // Not listening yet: dotnet run is still building.
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                var output = server.Stdout + server.Stderr;
-                await server.DisposeAsync();
-                Assert.Fail($"trousseaud did not answer on http://127.0.0.1:8787 within {BuildAndRun.TotalMinutes} min:\n{output}");
-            }
-
-            await Task.Delay(250);
+                    try
+                    {
+                        using var response = await http.GetAsync(new Uri("http://127.0.0.1:8787/healthz"));
+                        return (HttpStatusCode?)response.StatusCode;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                    {
+                        // Not listening yet: dotnet run is still building.
+                        return null;
+                    }
+                },
+                status => status == HttpStatusCode.OK,
+                BuildAndRun,
+                "trousseaud, started with dotnet run, to answer http://127.0.0.1:8787/healthz with 200",
+                status => $"{(status is null ? "no answer" : $"{(int)status}")}; the commands printed:\n{server.Stdout}\n{server.Stderr}");
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
         }
     }
 }

@@ -88,12 +88,10 @@ public sealed class ApiExceptionHandlerTests : IDisposable
         return app;
     }
 
-    private async Task<HttpClient> ClientAsync(WebApplication app)
+    private Task<HttpClient> ClientAsync(WebApplication app)
     {
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(_temp.Combine("api.token"))).Trim());
-        return http;
+        return BearerClient.FromTokenFileAsync(new Uri(address + "/"), _temp.Combine("api.token"));
     }
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient http, string path, bool fail)

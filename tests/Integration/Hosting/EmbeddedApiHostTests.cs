@@ -80,7 +80,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
     }
 
     [Fact]
-    public async Task A_store_that_is_down_makes_readyz_503_and_the_api_answer_503_fast()
+    public async Task A_store_that_is_down_makes_readyz_503_and_the_api_answer_503_with_a_retry_after()
     {
         var deadEndpoint = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         await using var app = await StartAsync(trousseau => trousseau.UseEtcdStore(etcd => etcd.Endpoints.Add(deadEndpoint)));
@@ -97,6 +97,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
 
         using var read = await http.GetAsync("v1/secrets/app/db");
         await AssertProblemAsync(read, HttpStatusCode.ServiceUnavailable);
+        Assert.True(read.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {read.Headers.RetryAfter}");
         using var live = await http.GetAsync("healthz");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
     }
@@ -138,13 +139,9 @@ public sealed class EmbeddedApiHostTests : IDisposable
     private static HttpClient Client(WebApplication app, string? token)
     {
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) };
-        if (token is not null)
-        {
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return http;
+        return token is null
+            ? new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) }
+            : BearerClient.Create(new Uri(address + "/"), token);
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

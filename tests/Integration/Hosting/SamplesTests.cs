@@ -46,8 +46,8 @@ public sealed class SamplesTests : IDisposable
     public async Task Worker_seals_reports_that_its_key_ring_opens_and_its_stored_key_verifies()
     {
         string[] once = ["--Reports:Count", "1"];
-        var firstRun = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, once, _temp.Path));
-        var secondRun = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, once, _temp.Path));
+        var firstRun = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, once, _temp.Path));
+        var secondRun = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, once, _temp.Path));
 
         Assert.True(firstRun.ExitCode == 0, firstRun.Stdout + firstRun.Stderr);
         Assert.True(secondRun.ExitCode == 0, secondRun.Stdout + secondRun.Stderr);

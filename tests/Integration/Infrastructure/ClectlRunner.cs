@@ -20,7 +20,7 @@ internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<
     public Task<ProcessResult> RunAsync(params string[] args) => RunWithInputAsync(stdin: null, args);
 
     public Task<ProcessResult> RunWithInputAsync(string? stdin, params string[] args) =>
-        DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, workingDirectory, environment), stdin);
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, workingDirectory, environment), stdin);
 
     /// <summary>
     /// Runs <paramref name="script"/> with <paramref name="shell"/> (<c>bash</c>, <c>zsh</c>, <c>fish</c>), in which
@@ -43,7 +43,7 @@ internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add(script);
         info.Environment["PATH"] = bin + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
-        return DotnetProcess.RunAsync(info);
+        return ChildProcess.RunAsync(info);
     }
 
     /// <summary>The same runner with some environment variables changed (a null value removes one).</summary>

@@ -1,13 +1,14 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace Trousseau.Tests.Integration.Infrastructure;
 
-/// <summary>Runs a built .NET program (trousseaud, clectl) as a real child process.</summary>
+/// <summary>Starts a built .NET program (trousseaud, clectl, a sample) as a real child process.</summary>
 internal static class DotnetProcess
 {
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
-
+    /// <summary>
+    /// Start information for <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>, with the Trousseau settings of
+    /// the test runner's own environment removed and <paramref name="environment"/> added.
+    /// </summary>
     public static ProcessStartInfo StartInfo(string dll, IEnumerable<string> args, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet")
@@ -37,40 +38,7 @@ internal static class DotnetProcess
         return info;
     }
 
-    /// <summary>Runs to completion, feeding <paramref name="stdin"/>, and returns exit code and output.</summary>
-    public static async Task<ProcessResult> RunAsync(ProcessStartInfo info, string? stdin = null, TimeSpan? timeout = null)
-    {
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + info.FileName);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Describe(info)} did not finish in time; stderr so far: {await stderr}");
-        }
-
-        return new ProcessResult(process.ExitCode, await stdout, await stderr);
-    }
-
-    public static string Describe(ProcessStartInfo info)
-    {
-        var text = new StringBuilder(Path.GetFileName(info.ArgumentList[0]));
-        foreach (var arg in info.ArgumentList.Skip(1))
-        {
-            text.Append(' ').Append(arg);
-        }
-
-        return text.ToString();
-    }
+    /// <summary>Runs <paramref name="info"/> to its exit: <see cref="ChildProcess.RunAsync"/>, under the name the KMS and Vault suites call.</summary>
+    public static Task<ProcessResult> RunAsync(ProcessStartInfo info, string? stdin = null, TimeSpan? timeout = null) =>
+        ChildProcess.RunAsync(info, stdin, timeout);
 }

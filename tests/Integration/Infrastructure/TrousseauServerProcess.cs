@@ -10,7 +10,7 @@ namespace Trousseau.Tests.Integration.Infrastructure;
 internal sealed class TrousseauServerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Process _process;
     private readonly StringBuilder _log = new();
@@ -75,8 +75,15 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         {
             using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             await kill.WaitForExitAsync();
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await _process.WaitForExitAsync(cts.Token);
+            using var cts = new CancellationTokenSource(StopTimeout);
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"{_name} did not exit within {StopTimeout.TotalSeconds} s of SIGTERM:\n{Log}");
+            }
         }
 
         return _process.ExitCode;
@@ -112,34 +119,25 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
             },
             () => $"/readyz did not answer {(int)expected}:\n{Log}");
 
-    private async Task WaitUntilLiveAsync(string probe)
-    {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process.HasExited)
+    private Task WaitUntilLiveAsync(string probe) =>
+        Eventually.ReturnsAsync(
+            async () =>
             {
-                throw new InvalidOperationException($"{_name} exited with {_process.ExitCode} while starting:\n{Log}");
-            }
-
-            try
-            {
-                using var response = await Http.GetAsync(new Uri(BaseAddress, probe));
-                if (response.IsSuccessStatusCode)
+                Assert.False(_process.HasExited, $"{_name} exited with {(_process.HasExited ? _process.ExitCode : 0)} while starting:\n{Log}");
+                try
                 {
-                    return;
+                    using var response = await Http.GetAsync(new Uri(BaseAddress, probe));
+                    return (HttpStatusCode?)response.StatusCode;
                 }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet: poll again.
-            }
-
-            await Task.Delay(PollInterval);
-        }
-
-        throw new TimeoutException($"{_name} did not answer /{probe} within {StartTimeout.TotalSeconds} s:\n{Log}");
-    }
+                catch (HttpRequestException)
+                {
+                    return null;
+                }
+            },
+            status => status == HttpStatusCode.OK,
+            StartTimeout,
+            $"{_name} to answer /{probe} with 200",
+            status => $"{(status is null ? "no answer" : $"{(int)status}")}; its output:\n{Log}");
 
     private void Append(string? line)
     {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Trousseau.Tests.Integration.Cli;
 using Trousseau.Tests.Integration.Docs;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -40,7 +39,7 @@ public sealed class LocalKeyRingBackupTests : IDisposable
         }
 
         File.Delete(KeyRingFile);
-        var refused = await DotnetProcess.RunAsync(
+        var refused = await ChildProcess.RunAsync(
             DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path),
             timeout: TimeSpan.FromSeconds(30));
         Assert.Equal(2, refused.ExitCode);
@@ -100,7 +99,7 @@ public sealed class LocalKeyRingBackupTests : IDisposable
             info.Environment[name] = value;
         }
 
-        var result = await DotnetProcess.RunAsync(info);
+        var result = await ChildProcess.RunAsync(info);
         Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
     }
 

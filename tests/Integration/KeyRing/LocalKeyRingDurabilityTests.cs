@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Trousseau.Tests.Integration.Cli;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Trousseau.Tests.Integration.Cli;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.KeyRing;
@@ -106,6 +105,6 @@ public sealed class LocalKeyRingServerTests : IDisposable
     private Task<ProcessResult> RunServerToExitAsync(string[] args)
     {
         string[] withPort = ["--urls", $"http://127.0.0.1:{FreePort.Next()}", .. args];
-        return DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path), timeout: TimeSpan.FromSeconds(30));
+        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path), timeout: TimeSpan.FromSeconds(30));
     }
 }

@@ -4,28 +4,24 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Remote;
 
-/// <summary>The remote <see cref="ITrousseau"/> against a real trousseaud: same calls, same typed errors as in process.</summary>
-public sealed class TrousseauClientTests : IAsyncLifetime, IDisposable
+/// <summary>
+/// The remote <see cref="ITrousseau"/> against a real trousseaud: same calls, same typed errors as in process. The
+/// tests share one server, each under names of its own.
+/// </summary>
+public sealed class TrousseauClientTests : IClassFixture<ApiServerFixture>, IDisposable
 {
-    private readonly TempDirectory _temp = new();
-    private TrousseauServerProcess _server = null!;
-    private HttpClient _http = null!;
-    private TrousseauClient _client = null!;
+    private readonly ApiServerFixture _fixture;
+    private readonly HttpClient _http;
+    private readonly TrousseauClient _client;
 
-    public async Task InitializeAsync()
+    public TrousseauClientTests(ApiServerFixture fixture)
     {
-        _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
-        _http = new HttpClient { BaseAddress = _server.BaseAddress };
-        _client = new TrousseauClient(_http, (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+        _fixture = fixture;
+        _http = new HttpClient { BaseAddress = fixture.Server.BaseAddress };
+        _client = new TrousseauClient(_http, fixture.Token);
     }
 
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _server.DisposeAsync();
-    }
-
-    public void Dispose() => _temp.Dispose();
+    public void Dispose() => _http.Dispose();
 
     private static Dictionary<string, string> Data(string key, string value) => new(StringComparer.Ordinal) { [key] = value };
 
@@ -81,14 +77,14 @@ public sealed class TrousseauClientTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Server_errors_arrive_as_the_same_typed_exceptions()
     {
-        var created = await _client.CreateSecretAsync("remote/typed", SecretType.Opaque, Data("k", "v"));
-        await _client.UpdateSecretAsync("remote/typed", Data("k", "w"));
+        var created = await _client.CreateSecretAsync("errors/typed", SecretType.Opaque, Data("k", "v"));
+        await _client.UpdateSecretAsync("errors/typed", Data("k", "w"));
 
-        var exists = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.CreateSecretAsync("remote/typed", SecretType.Opaque, Data("k", "v")));
-        var stale = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.UpdateSecretAsync("remote/typed", Data("k", "x"), expectedRevision: created.Revision));
-        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _client.DeleteSecretAsync("remote/absent"));
-        await Assert.ThrowsAsync<InvalidInputException>(async () => await _client.CreateSecretAsync("remote/login-bad", SecretType.Login, Data("password", "p")));
-        await Assert.ThrowsAsync<SecretTooLargeException>(async () => await _client.CreateSecretAsync("remote/big", SecretType.Opaque, Data("k", new string('x', TrousseauLimits.MaxSecretDataBytes + 1))));
+        var exists = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.CreateSecretAsync("errors/typed", SecretType.Opaque, Data("k", "v")));
+        var stale = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.UpdateSecretAsync("errors/typed", Data("k", "x"), expectedRevision: created.Revision));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _client.DeleteSecretAsync("errors/absent"));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await _client.CreateSecretAsync("errors/login-bad", SecretType.Login, Data("password", "p")));
+        await Assert.ThrowsAsync<SecretTooLargeException>(async () => await _client.CreateSecretAsync("errors/big", SecretType.Opaque, Data("k", new string('x', TrousseauLimits.MaxSecretDataBytes + 1))));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await _client.DecryptAsync(Encoding.ASCII.GetBytes("TRS garbage that is long enough to parse")));
 
         Assert.Equal(SecretConflictReason.AlreadyExists, exists.Reason);
@@ -98,14 +94,20 @@ public sealed class TrousseauClientTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_wrong_token_is_forbidden_and_a_stopped_server_is_unavailable()
     {
-        using var http = new HttpClient { BaseAddress = _server.BaseAddress };
+        using var http = new HttpClient { BaseAddress = _fixture.Server.BaseAddress };
         var wrong = new TrousseauClient(http, "not-the-token");
         await Assert.ThrowsAsync<AccessForbiddenException>(async () => await wrong.GetKeyStatusAsync());
 
-        using var nowhere = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{FreePort.Next()}/") };
-        var down = new TrousseauClient(nowhere, "token");
-        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await down.GetSecretAsync("any"));
-        Assert.DoesNotContain("token", error.Message, StringComparison.Ordinal);
+        using var temp = new TempDirectory();
+        await using var stopped = await TrousseauServerProcess.StartAsync(temp.Combine("data"));
+        var token = await BearerClient.ReadTokenAsync(temp.Combine("data", "api.token"));
+        using var toStopped = new HttpClient { BaseAddress = stopped.BaseAddress };
+        var client = new TrousseauClient(toStopped, token);
+        Assert.Equal("local", (await client.GetKeyStatusAsync()).Provider);
+        Assert.Equal(0, await stopped.StopAsync());
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetSecretAsync("any"));
+        Assert.DoesNotContain(token, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -7,38 +7,6 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
 
-/// <summary>One trousseaud on the embedded default, with an authenticated client, for a test class.</summary>
-public sealed class ApiServerFixture : IAsyncLifetime, IDisposable
-{
-    private readonly TempDirectory _temp = new();
-
-    internal TrousseauServerProcess Server { get; private set; } = null!;
-
-    internal HttpClient Http { get; private set; } = null!;
-
-    internal string Token { get; private set; } = "";
-
-    internal string DataDir => _temp.Combine("data");
-
-    internal string WorkingDirectory => _temp.Path;
-
-    public async Task InitializeAsync()
-    {
-        Server = await TrousseauServerProcess.StartAsync(DataDir);
-        Token = (await File.ReadAllTextAsync(Path.Combine(DataDir, "api.token"))).Trim();
-        Http = new HttpClient { BaseAddress = Server.BaseAddress };
-        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        await Server.DisposeAsync();
-    }
-
-    public void Dispose() => _temp.Dispose();
-}
-
 /// <summary>
 /// The API holds names, bodies and framing to its documented rules: what it refuses is a 400 (or 415) problem, and
 /// a refused request never acts on another secret.

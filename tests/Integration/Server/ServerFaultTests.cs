@@ -44,19 +44,15 @@ public sealed class ServerFaultTests : IDisposable
         var environment = new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location };
         var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path, environment);
 
-        var result = await DotnetProcess.RunAsync(info);
+        var result = await ChildProcess.RunAsync(info);
 
         Assert.True(result.ExitCode == 1, $"exit code {result.ExitCode}\n{result.Stdout}\n{result.Stderr}");
         Assert.Contains(StartupHook.FailureMessage, result.Stdout + result.Stderr, StringComparison.Ordinal);
         Assert.Contains("trousseaud: stopped because a background service failed", result.Stderr, StringComparison.Ordinal);
     }
 
-    private async Task<HttpClient> ClientAsync(TrousseauServerProcess server)
-    {
-        var http = new HttpClient { BaseAddress = server.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(DataDir, "api.token"))).Trim());
-        return http;
-    }
+    private Task<HttpClient> ClientAsync(TrousseauServerProcess server) =>
+        BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
 
     private static async Task CreateAsync(HttpClient http, string name, string value)
     {

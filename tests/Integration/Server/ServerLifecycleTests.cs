@@ -22,9 +22,9 @@ public sealed class ServerLifecycleTests : IDisposable
         await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
         {
             var clectl = ClectlRunner.For(server, DataDir, _temp.Path);
-            Ok(await clectl.RunWithInputAsync(Password, "secret", "create", "db/login", "--type", "login", "--username", "app", "--password-stdin"));
-            Ok(await clectl.RunAsync("secret", "generate", "db/generated", "--length", "40"));
-            Ok(await clectl.RunAsync("secret", "get", "db/login"));
+            ClectlAssert.Ok(await clectl.RunWithInputAsync(Password, "secret", "create", "db/login", "--type", "login", "--username", "app", "--password-stdin"));
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "generate", "db/generated", "--length", "40"));
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "get", "db/login"));
             Assert.Equal(0, await server.StopAsync());
             firstLog = server.Log;
         }
@@ -102,7 +102,7 @@ public sealed class ServerLifecycleTests : IDisposable
         await using var restarted = await TrousseauServerProcess.StartAsync(DataDir);
         var clectl = ClectlRunner.For(restarted, DataDir, _temp.Path);
         var list = await clectl.RunAsync("secret", "list", "--prefix", "load/", "-o", "json");
-        Ok(list);
+        ClectlAssert.Ok(list);
         using var listed = System.Text.Json.JsonDocument.Parse(list.Stdout);
         var names = listed.RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
 
@@ -110,12 +110,10 @@ public sealed class ServerLifecycleTests : IDisposable
         foreach (var name in names)
         {
             var value = await clectl.RunAsync("secret", "get", name, "--key", "v");
-            Ok(value);
+            ClectlAssert.Ok(value);
             Assert.Equal(WriteLoad.ValueLength, value.Stdout.Length);
         }
     }
-
-    private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
 
     /// <summary>Creates large secrets as fast as the server takes them and remembers which ones it acknowledged.</summary>
     private sealed class WriteLoad : IDisposable
@@ -125,28 +123,31 @@ public sealed class ServerLifecycleTests : IDisposable
         private readonly HttpClient _http;
         private readonly List<string> _acknowledged = [];
         private readonly CancellationTokenSource _stop = new();
-        private readonly SemaphoreSlim _progress = new(0);
         private Task _writer = Task.CompletedTask;
 
         private WriteLoad(HttpClient http) => _http = http;
 
         public static async Task<WriteLoad> StartAsync(TrousseauServerProcess server, string dataDir)
         {
-            var http = new HttpClient { BaseAddress = server.BaseAddress };
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim());
+            var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
             var load = new WriteLoad(http);
             load._writer = Task.Run(load.RunAsync);
             return load;
         }
 
-        public async Task WaitForAcknowledgedAsync(int count)
+        private int Acknowledged
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            for (var i = 0; i < count; i++)
+            get
             {
-                await _progress.WaitAsync(timeout.Token);
+                lock (_acknowledged)
+                {
+                    return _acknowledged.Count;
+                }
             }
         }
+
+        public Task WaitForAcknowledgedAsync(int count) =>
+            Eventually.HoldsAsync(() => Acknowledged >= count, () => $"{Acknowledged} writes acknowledged", TimeSpan.FromSeconds(60));
 
         public async Task<IReadOnlyCollection<string>> StopAsync()
         {
@@ -162,7 +163,6 @@ public sealed class ServerLifecycleTests : IDisposable
         {
             _http.Dispose();
             _stop.Dispose();
-            _progress.Dispose();
         }
 
         private async Task RunAsync()
@@ -181,8 +181,6 @@ public sealed class ServerLifecycleTests : IDisposable
                         {
                             _acknowledged.Add(name);
                         }
-
-                        _progress.Release();
                     }
                 }
                 catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)

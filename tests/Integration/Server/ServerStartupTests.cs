@@ -4,7 +4,8 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
 
-public sealed class ServerStartupTests : IDisposable
+/// <summary>How trousseaud starts: where its files go, what it refuses to start with, and what it says when it does.</summary>
+public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture<ApiServerFixture>, IDisposable
 {
     private readonly TempDirectory _temp = new();
 
@@ -139,7 +140,7 @@ public sealed class ServerStartupTests : IDisposable
         taken.Start();
         var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
 
-        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", url, "--data-dir", _temp.Combine("data")], _temp.Path));
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", url, "--data-dir", _temp.Combine("data")], _temp.Path));
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal($"trousseaud: cannot start: {url} is already in use by another process; stop it or choose another address with --urls.", result.Stderr.Trim());
@@ -149,12 +150,11 @@ public sealed class ServerStartupTests : IDisposable
     [Fact]
     public async Task The_server_logs_where_its_data_directory_and_token_file_are()
     {
-        var dataDir = _temp.Combine("data");
-        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        var (server, dataDir) = (started.Server, started.DataDir);
 
         await Eventually.HoldsAsync(() => server.Log.Contains($"data directory {dataDir}", StringComparison.Ordinal), () => server.Log);
         Assert.Contains($"API bearer token file: {Path.Combine(dataDir, "api.token")}", server.Log, StringComparison.Ordinal);
-        Assert.DoesNotContain((await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim(), server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(started.Token, server.Log, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -190,7 +190,7 @@ public sealed class ServerStartupTests : IDisposable
         await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--config", file, "--Trousseau:Store=memory"]);
 
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
-        request.Headers.Authorization = new("Bearer", (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+        request.Headers.Authorization = new("Bearer", await BearerClient.ReadTokenAsync(_temp.Combine("data", "api.token")));
         using var ready = await server.Http.SendAsync(request);
         using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
         Assert.Contains("memory", report.RootElement.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.OrdinalIgnoreCase);
@@ -210,7 +210,7 @@ public sealed class ServerStartupTests : IDisposable
     [Fact]
     public async Task Auth_mode_none_on_a_non_loopback_address_exits_2_naming_the_key()
     {
-        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
             RepositoryPaths.ServerDll,
             ["--urls", $"http://0.0.0.0:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), "--Trousseau:Api:Auth:Mode=none"],
             _temp.Path));
@@ -252,6 +252,6 @@ public sealed class ServerStartupTests : IDisposable
     private Task<ProcessResult> RunServerToExitAsync(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
     {
         string[] withPort = ["--urls", $"http://127.0.0.1:{FreePort.Next()}", .. args];
-        return DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path, environment));
+        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path, environment));
     }
 }

@@ -59,13 +59,8 @@ public sealed class WorkerRestartTests : IDisposable
         }
     }
 
-    private HttpClient Client(TrousseauServerProcess server)
-    {
-        var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        var token = File.ReadAllText(Path.Combine(DataDir, "api.token")).Trim();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return http;
-    }
+    private HttpClient Client(TrousseauServerProcess server) =>
+        BearerClient.Create(server.BaseAddress, File.ReadAllText(Path.Combine(DataDir, "api.token")).Trim(), TimeSpan.FromSeconds(60));
 
     private static async Task<Dictionary<string, long>> CreateSecretsAsync(HttpClient http)
     {

@@ -172,9 +172,8 @@ internal sealed class SoakSystem : IAsyncDisposable
     private async Task StartTrousseaudAsync()
     {
         var process = await TrousseauServerProcess.StartAsync(_dataDir, _args);
-        ApiToken = (await File.ReadAllTextAsync(Path.Combine(_dataDir, "api.token"))).Trim();
-        var api = new HttpClient { BaseAddress = process.BaseAddress, Timeout = ApiTimeout };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiToken);
+        ApiToken = await BearerClient.ReadTokenAsync(Path.Combine(_dataDir, "api.token"));
+        var api = BearerClient.Create(process.BaseAddress, ApiToken, ApiTimeout);
 
         var generation = new Generation(process, api);
         lock (_generations)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Trousseau.Envelope;
 using Trousseau.Sqlite;
 using Trousseau.Tests.Unit.Support;
 
@@ -136,10 +137,19 @@ public sealed class ServiceRegistrationTests : IDisposable
             .UseInMemoryStore();
         await using var provider = services.BuildServiceProvider();
 
-        Assert.Equal(2, provider.GetRequiredService<IOptions<TrousseauOptions>>().Value.DataKeys.MaxUses);
         var trousseau = provider.GetRequiredService<ITrousseau>();
-        var sealedBytes = await trousseau.EncryptAsync("x"u8.ToArray());
-        Assert.Equal("x"u8.ToArray(), await trousseau.DecryptAsync(sealedBytes.Ciphertext));
+        var envelopes = new List<byte[]>();
+        for (var i = 0; i < 5; i++)
+        {
+            envelopes.Add((await trousseau.EncryptAsync("x"u8.ToArray())).Ciphertext);
+        }
+
+        // Two uses per data key: five encryptions need three, each wrapped anew and named in its envelope's header.
+        Assert.Equal(3, envelopes.Select(e => Convert.ToHexString(e[EnvelopeFormat.Parse(e).Wrapped])).Distinct().Count());
+        foreach (var envelope in envelopes)
+        {
+            Assert.Equal("x"u8.ToArray(), await trousseau.DecryptAsync(envelope));
+        }
     }
 
     private sealed class ListLoggerProvider(List<string> lines) : ILoggerProvider

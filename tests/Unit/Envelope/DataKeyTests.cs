@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Trousseau.Envelope;
 using Trousseau.Tests.Unit.Support;
 
@@ -8,7 +9,7 @@ namespace Trousseau.Tests.Unit.Envelope;
 public sealed class DataKeyTests : IDisposable
 {
     private readonly TempDirectory _directory = new();
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly LocalKeyRingProvider _ring;
     private readonly CountingKeyProvider _provider;
 
@@ -73,11 +74,14 @@ public sealed class DataKeyTests : IDisposable
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.MaxUses = 10);
 
-        for (var i = 0; i < 25; i++)
+        for (var i = 0; i < 20; i++)
         {
             await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
         }
 
+        // Twenty records fill two data keys exactly; the twenty-first needs a third.
+        Assert.Equal(2, _provider.Wraps);
+        await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
         Assert.Equal(3, _provider.Wraps);
     }
 
@@ -104,6 +108,25 @@ public sealed class DataKeyTests : IDisposable
         _time.Advance(TimeSpan.FromMinutes(11));
 
         Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+        Assert.Equal(1, _provider.Unwraps);
+    }
+
+    [Fact]
+    public async Task Data_keys_leave_the_cache_once_their_time_to_live_has_passed_even_without_reads()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheTimeToLive = TimeSpan.FromMinutes(10));
+        var old = await encryptor.EncryptAsync("old"u8.ToArray(), default, default);
+        encryptor.RetireCurrentKey();
+        await encryptor.EncryptAsync("new"u8.ToArray(), default, default);
+        Assert.Equal(2, encryptor.CachedKeyCount);
+
+        _time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(2, encryptor.CachedKeyCount);
+
+        // The sweeper runs on the encryptor's clock, at most a minute apart: no read is needed to drop them.
+        _time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(0, encryptor.CachedKeyCount);
         Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
         Assert.Equal(1, _provider.Unwraps);
     }

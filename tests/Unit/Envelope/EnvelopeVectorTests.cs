@@ -23,6 +23,10 @@ public sealed class EnvelopeVectorTests
     internal static IKeyProvider VectorProvider() =>
         new FixedKeyProvider("test", new KeyInfo("test-key-1", 1), Wrapped, DataKeyBytes);
 
+    /// <summary>A provider that hands out the vector's data key for any wrapped bytes (see <see cref="HeaderBlindKeyProvider"/>).</summary>
+    internal static HeaderBlindKeyProvider HeaderBlindVectorProvider() =>
+        new("test", new KeyInfo("test-key-1", 1), DataKeyBytes);
+
     internal static byte[] VectorEnvelope() => Vector.ToArray();
 
     internal static byte[] VectorContext() => Context.ToArray();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Trousseau.Tests.Unit.Support;
 
 namespace Trousseau.Tests.Unit.Secrets;
@@ -7,7 +8,7 @@ namespace Trousseau.Tests.Unit.Secrets;
 /// <summary>The secrets half of <see cref="ITrousseau"/>, in process, as an application uses it.</summary>
 public sealed class TrousseauSecretTests : IDisposable
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly LocalTrousseau _local;
 
     public TrousseauSecretTests() => _local = new LocalTrousseau(_time);
@@ -436,30 +437,34 @@ public sealed class TrousseauSecretTests : IDisposable
     [Fact]
     public async Task Rewrap_beside_concurrent_writers_never_loses_a_write()
     {
-        for (var i = 0; i < 50; i++)
+        // A writer's update lands between the rewrap's read of each even secret and its write of it; the odd
+        // secrets see no writer. The rewrap must keep every written value and move only what it read last.
+        InterleavingStore store = null!;
+        using var local = new LocalTrousseau(_time, inner => store = new InterleavingStore(inner));
+        var revisions = new long[50];
+        for (var i = 0; i < revisions.Length; i++)
         {
-            await Trousseau.CreateSecretAsync($"busy/{i:D2}", SecretType.Opaque, Data(("k", "v0")));
+            revisions[i] = (await local.Trousseau.CreateSecretAsync($"busy/{i:D2}", SecretType.Opaque, Data(("k", "v0")))).Revision;
         }
 
-        await _local.Keys.RotateKeyAsync();
-        var writers = Task.Run(async () =>
+        await local.Keys.RotateKeyAsync();
+        for (var i = 0; i < revisions.Length; i += 2)
         {
-            for (var round = 1; round <= 5; round++)
-            {
-                for (var i = 0; i < 50; i++)
-                {
-                    await Trousseau.UpdateSecretAsync($"busy/{i:D2}", Data(("k", $"v{round}")));
-                }
-            }
-        });
-        var rewrapped = await _local.Keys.RewrapSecretsAsync();
-        await writers;
+            var name = $"busy/{i:D2}";
+            var index = i;
+            store.BeforeNextUpdateOf(name, async () =>
+                revisions[index] = (await local.Trousseau.UpdateSecretAsync(name, Data(("k", "written")), expectedRevision: revisions[index])).Revision);
+        }
 
-        Assert.InRange(rewrapped, 0, 50);
-        Assert.Equal(0, await _local.Keys.RewrapSecretsAsync());
-        for (var i = 0; i < 50; i++)
+        var rewrapped = await local.Keys.RewrapSecretsAsync();
+
+        // The even secrets were already under the new key when the rewrap looked again: it moved the odd ones.
+        Assert.Equal(revisions.Length / 2, rewrapped);
+        Assert.Equal(0, await local.Keys.RewrapSecretsAsync());
+        for (var i = 0; i < revisions.Length; i++)
         {
-            Assert.Equal("v5", (await Trousseau.GetSecretAsync($"busy/{i:D2}")).Data["k"]);
+            var secret = await local.Trousseau.GetSecretAsync($"busy/{i:D2}");
+            Assert.Equal((i % 2 == 0 ? "written" : "v0", revisions[i]), (secret.Data["k"], secret.Metadata.Revision));
         }
     }
 }

@@ -8,12 +8,19 @@ internal sealed class LocalTrousseau : IDisposable
     private readonly TempDirectory _directory = new();
     private readonly ServiceProvider _services;
 
-    public LocalTrousseau(TimeProvider? time = null)
+    /// <param name="time">The clock, when not the system's.</param>
+    /// <param name="decorateStore">Wraps the in-memory store that the library then uses, when given.</param>
+    public LocalTrousseau(TimeProvider? time = null, Func<ISecretStore, ISecretStore>? decorateStore = null)
     {
         var services = new ServiceCollection();
         if (time is not null)
         {
             services.AddSingleton(time);
+        }
+
+        if (decorateStore is not null)
+        {
+            services.AddSingleton(sp => decorateStore(sp.GetRequiredService<InMemorySecretStore>()));
         }
 
         services.AddTrousseau(_ => { })

@@ -1,4 +1,4 @@
 namespace Trousseau.Tests.Integration.Infrastructure;
 
 /// <summary>What a finished process left behind.</summary>
-internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr);
+public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr);

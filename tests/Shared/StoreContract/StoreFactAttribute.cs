@@ -4,12 +4,12 @@ using Xunit.Sdk;
 namespace Trousseau.Tests.StoreContract;
 
 /// <summary>
-/// A fact that the test class may skip at run time: when the class has a static <c>SkipReason</c> property that
+/// A fact that the test class may skip at run time: when the test class has a static <c>SkipReason</c> property that
 /// returns a reason (an external dependency such as etcd is not installed, outside CI), the test is reported as
 /// skipped with it. Under <c>CI=true</c> the classes return no reason, so a missing dependency fails.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
-[XunitTestCaseDiscoverer("Trousseau.Tests.StoreContract.StoreFactDiscoverer", "Trousseau.Tests.Integration")]
+[XunitTestCaseDiscoverer("Trousseau.Tests.StoreContract.StoreFactDiscoverer", "Trousseau.Tests.Shared")]
 public sealed class StoreFactAttribute : FactAttribute;
 
 /// <summary>Discovers <see cref="StoreFactAttribute"/> tests, skipping those whose class gives a reason.</summary>

@@ -1,10 +1,9 @@
-using Trousseau.Tests.Integration.Infrastructure;
-
-namespace Trousseau.Tests.Integration.Cli;
+namespace Trousseau.Tests.Integration.Infrastructure;
 
 /// <summary>What every clectl run promises: exit 0, or the documented exit code with one line on stderr and nothing on stdout.</summary>
 internal static class ClectlAssert
 {
+    /// <summary>Asserts exit 0; the failure message carries clectl's stderr.</summary>
     public static void Ok(ProcessResult result) =>
         Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
 

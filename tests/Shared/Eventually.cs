@@ -1,0 +1,74 @@
+using System.Runtime.CompilerServices;
+
+namespace Trousseau.Tests.Integration.Infrastructure;
+
+/// <summary>
+/// Waits for a condition that something else (a worker, a reload, another process) makes true, polling until a
+/// deadline. On timeout the test fails with what was awaited and the last thing seen, never with a bare cancellation.
+/// </summary>
+public static class Eventually
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// Returns once <paramref name="condition"/> holds. After <paramref name="timeout"/> (30 s unless given) the test
+    /// fails naming <paramref name="awaited"/> (the condition's source text unless given) and what
+    /// <paramref name="describe"/> says of the last state.
+    /// </summary>
+    public static Task HoldsAsync(
+        Func<bool> condition,
+        Func<string>? describe = null,
+        TimeSpan? timeout = null,
+        [CallerArgumentExpression(nameof(condition))] string? awaited = null) =>
+        HoldsAsync(() => Task.FromResult(condition()), describe, timeout, awaited);
+
+    /// <inheritdoc cref="HoldsAsync(Func{bool}, Func{string}?, TimeSpan?, string?)"/>
+    public static async Task HoldsAsync(
+        Func<Task<bool>> condition,
+        Func<string>? describe = null,
+        TimeSpan? timeout = null,
+        [CallerArgumentExpression(nameof(condition))] string? awaited = null) =>
+        await ReturnsAsync(condition, held => held, timeout, awaited, _ => describe?.Invoke() ?? "it did not hold");
+
+    /// <summary>
+    /// Calls <paramref name="probe"/> until what it returns satisfies <paramref name="accept"/>, and returns that.
+    /// An exception from the probe counts as "not yet". After <paramref name="timeout"/> (30 s unless given) the test
+    /// fails naming <paramref name="awaited"/> and the last value (through <paramref name="show"/>) or exception seen.
+    /// </summary>
+    public static async Task<T> ReturnsAsync<T>(
+        Func<Task<T>> probe,
+        Func<T, bool> accept,
+        TimeSpan? timeout = null,
+        [CallerArgumentExpression(nameof(accept))] string? awaited = null,
+        Func<T, string>? show = null)
+    {
+        var limit = timeout ?? DefaultTimeout;
+        var deadline = DateTime.UtcNow + limit;
+        string last;
+        while (true)
+        {
+            try
+            {
+                var value = await probe();
+                if (accept(value))
+                {
+                    return value;
+                }
+
+                last = show is null ? $"{value}" : show(value);
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                last = $"{e.GetType().Name}: {e.Message}";
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail($"Waited {limit.TotalSeconds} s for {awaited}; last seen: {last}");
+            }
+
+            await Task.Delay(PollInterval);
+        }
+    }
+}
