@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Grpc.Core;
 
-namespace Trousseau.Kms.Grpc;
+namespace Trousseau.Kms.Internal;
 
 /// <summary>KMS request spans and metrics on the <c>Trousseau</c> source and meter, by method and gRPC status.</summary>
 internal static class KmsTelemetry
@@ -24,20 +25,23 @@ internal static class KmsTelemetry
     }
 
     /// <summary>Ends a call: its status on the span, one count and one duration on the meter.</summary>
-    public static void Record(Activity? activity, string? path, GrpcStatusCode status, long started)
+    public static void Record(Activity? activity, string? path, StatusCode status, long started)
     {
-        var tags = new TagList { { "method", Method(path) }, { "grpc.status", status.ToString() } };
+        var tags = new TagList { { "method", Method(path) }, { "grpc.status", StatusName(status) } };
         Requests.Add(1, tags);
         Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
         if (activity is not null)
         {
             activity.SetTag("rpc.grpc.status_code", (int)status);
-            if (status != GrpcStatusCode.Ok)
+            if (status != StatusCode.OK)
             {
                 activity.SetStatus(ActivityStatusCode.Error, status.ToString());
             }
         }
     }
+
+    // The series keep the names they had before grpc-dotnet: "Ok", then the status names as gRPC spells them.
+    private static string StatusName(StatusCode status) => status == StatusCode.OK ? "Ok" : status.ToString();
 
     // Only known methods become tag values, so a caller cannot grow the series with made-up paths.
     private static string Method(string? path) =>
