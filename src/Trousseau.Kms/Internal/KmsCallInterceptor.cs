@@ -13,37 +13,63 @@ namespace Trousseau.Kms.Internal;
 /// </summary>
 internal sealed class KmsCallInterceptor(ILogger<KmsCallInterceptor> logger, TimeProvider time) : Interceptor
 {
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
         ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
         var started = Stopwatch.GetTimestamp();
-        using var span = KmsTelemetry.Start(context.Method);
-        var status = StatusCode.OK;
+        var span = KmsTelemetry.Start(context.Method);
+        Task<TResponse> call;
         try
         {
-            return await continuation(request, context).ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            status = e.StatusCode;
-            throw;
+            call = continuation(request, context);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            var mapped = Map(e, context);
-            if (mapped.StatusCode == StatusCode.Internal)
-            {
-                Log.UnexpectedCallFailure(logger, context.Method, e);
-            }
-
-            status = mapped.StatusCode;
-            throw new RpcException(mapped);
+            call = Task.FromException<TResponse>(e);
         }
-        finally
+
+        // The local key ring and a warm cache answer at once; such a call needs no state machine of its own.
+        if (call.IsCompletedSuccessfully)
         {
-            KmsTelemetry.Record(span, context.Method, status, started);
+            KmsTelemetry.Record(span, context.Method, StatusCode.OK, started);
+            span?.Dispose();
+            return call;
+        }
+
+        return CompleteAsync(call, context, span, started);
+    }
+
+    private async Task<TResponse> CompleteAsync<TResponse>(Task<TResponse> call, ServerCallContext context, Activity? span, long started)
+    {
+        using (span)
+        {
+            var status = StatusCode.OK;
+            try
+            {
+                return await call.ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                status = e.StatusCode;
+                throw;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                var mapped = Map(e, context);
+                if (mapped.StatusCode == StatusCode.Internal)
+                {
+                    Log.UnexpectedCallFailure(logger, context.Method, e);
+                }
+
+                status = mapped.StatusCode;
+                throw new RpcException(mapped);
+            }
+            finally
+            {
+                KmsTelemetry.Record(span, context.Method, status, started);
+            }
         }
     }
 

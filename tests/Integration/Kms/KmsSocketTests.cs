@@ -79,18 +79,19 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         using var statusJson = JsonDocument.Parse(status.Stdout);
         Assert.Equal("ok", statusJson.RootElement.GetProperty("healthz").GetString());
 
-        var dek = string.Concat(Enumerable.Range(0, 32).Select(i => (char)('A' + (i % 26))));
-        var encrypted = await clectl.RunWithInputAsync(dek, "kms", "encrypt", "--socket", Socket, "-o", "json");
-        Assert.True(encrypted.ExitCode == 0, encrypted.Stderr);
-        using var encryptedJson = JsonDocument.Parse(encrypted.Stdout);
-        var keyId = encryptedJson.RootElement.GetProperty("keyId").GetString()!;
-        var ciphertext = encryptedJson.RootElement.GetProperty("ciphertext").GetString()!;
+        // Every byte value a DEK may hold, NUL, newline and bytes that are not UTF-8 among them.
+        var dek = Enumerable.Range(0, 256).Select(i => (byte)(255 - i)).ToArray();
+        await File.WriteAllBytesAsync(Path.Combine(fixture.Directory, "dek.bin"), dek);
+        var piped = await clectl.ShellAsync("bash", $"set -o pipefail; clectl kms encrypt --socket '{Socket}' < dek.bin | tee encrypted.txt | clectl kms decrypt --socket '{Socket}' > decrypted.bin");
+        Assert.True(piped.ExitCode == 0, piped.Stderr);
+        var (keyId, ciphertext) = (File.ReadAllText(Path.Combine(fixture.Directory, "encrypted.txt")).Trim().Split(' ') is [var id, var text] ? (id, text) : throw new InvalidOperationException("kms encrypt printed no KEY-ID CIPHERTEXT line."));
 
         var decrypted = await clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--socket", Socket, "--key-id", keyId);
         var wrongKey = await clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--socket", Socket, "--key-id", "not-issued");
         var noSocket = await clectl.RunAsync("kms", "status", "--socket", Path.Combine(fixture.Directory, "absent.sock"));
 
-        Assert.Equal(dek, decrypted.Stdout);
+        Assert.Equal(dek, await File.ReadAllBytesAsync(Path.Combine(fixture.Directory, "decrypted.bin")));
+        Assert.True(decrypted.ExitCode == 0, decrypted.Stderr);
         Assert.Equal(statusJson.RootElement.GetProperty("keyId").GetString(), keyId);
         Assert.Equal(2, wrongKey.ExitCode);
         Assert.Contains("InvalidArgument", wrongKey.Stderr, StringComparison.Ordinal);
