@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Trousseau.Envelope;
@@ -20,6 +22,7 @@ public class EnvelopeBenchmarks : IDisposable
     private readonly byte[] _sealedTag = new byte[16];
     private readonly byte[] _context = "bench/secret"u8.ToArray();
     private string _directory = null!;
+    private ServiceProvider _metrics = null!;
     private LocalKeyRingProvider _ring = null!;
     private EnvelopeEncryptor _encryptor = null!;
     private AesGcm _aes = null!;
@@ -39,7 +42,9 @@ public class EnvelopeBenchmarks : IDisposable
             Options.Create(new LocalKeyRingOptions { KeyFile = Path.Combine(_directory, "ring.json") }),
             TimeProvider.System,
             NullLogger<LocalKeyRingProvider>.Instance);
-        _encryptor = new EnvelopeEncryptor(_ring, Options.Create(new TrousseauOptions()), TimeProvider.System, NullLogger<EnvelopeEncryptor>.Instance);
+        _metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        _encryptor = new EnvelopeEncryptor(
+            _ring, Options.Create(new TrousseauOptions()), TimeProvider.System, new TrousseauInstrumentation(_metrics.GetRequiredService<IMeterFactory>()), NullLogger<EnvelopeEncryptor>.Instance);
         _aes = new AesGcm(_key, 16);
         _plaintext = RandomNumberGenerator.GetBytes(Size);
         _ciphertext = new byte[Size];
@@ -75,6 +80,7 @@ public class EnvelopeBenchmarks : IDisposable
     {
         _encryptor?.Dispose();
         _ring?.Dispose();
+        _metrics?.Dispose();
         _aes?.Dispose();
         if (_directory is not null && Directory.Exists(_directory))
         {

@@ -46,7 +46,6 @@ internal static class TrousseauServer
             return ExitStartupFailure;
         }
 
-        using var telemetry = OtlpExport.StartIfConfigured();
         await app.WaitForShutdownAsync();
 
         // The host stops itself when a background service faults (BackgroundServiceExceptionBehavior.StopHost): that
@@ -97,6 +96,7 @@ internal static class TrousseauServer
         {
             case VaultTransitKeyProvider.ProviderName:
                 trousseau.UseVaultTransit();
+                builder.Services.AddSingleton<IValidateOptions<VaultOptions>, VaultKmsTimeoutValidator>();
                 break;
             default:
                 trousseau.UseLocalKeyRing();
@@ -125,11 +125,11 @@ internal static class TrousseauServer
         }
 
         builder.Services.AddHealthChecks().AddTrousseau();
-        builder.Services.AddTrousseauMetrics();
+        ServerTelemetry.Add(builder);
 
         var app = builder.Build();
         app.MapTrousseauHealth();
-        app.MapTrousseauMetrics();
+        ServerTelemetry.MapMetrics(app);
         if (apiEnabled)
         {
             app.MapTrousseauApi();

@@ -42,7 +42,7 @@ public static class VaultConfigOverlay
         VaultAnswer<JsonElement> answer;
         try
         {
-            answer = await http.SendAsync<object, JsonElement>(HttpMethod.Get, "v1/" + path.Trim('/'), null, null, VaultJson.Default.JsonElement, token, cancellationToken, isAnswer: status => status == HttpStatusCode.NotFound).ConfigureAwait(false);
+            answer = await http.SendAsync<object, JsonElement>(HttpMethod.Get, "v1/" + path.Trim('/'), null, null, VaultJson.Default.JsonElement, token, cancellationToken, isAnswer: status => status == HttpStatusCode.NotFound, repeatable: true).ConfigureAwait(false);
         }
         catch (AccessForbiddenException e)
         {

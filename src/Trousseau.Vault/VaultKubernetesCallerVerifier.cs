@@ -53,7 +53,8 @@ public sealed class VaultKubernetesCallerVerifier : ICallerVerifier
                 VaultJson.Default.VaultAuthResponse,
                 token: null,
                 cancellationToken,
-                badRequest: static errors => new AccessForbiddenException(errors)).ConfigureAwait(false);
+                badRequest: static errors => new AccessForbiddenException(errors),
+                repeatable: false).ConfigureAwait(false);
             allowed = true;
             if (answer.Value?.Auth?.ClientToken is { } issued)
             {

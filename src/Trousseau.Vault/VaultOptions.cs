@@ -23,6 +23,19 @@ public sealed class VaultOptions
     /// <summary>An optional KV v2 path (for example <c>secret/data/trousseau/config</c>) laid over local configuration.</summary>
     public string? ConfigPath { get; set; }
 
+    /// <summary>
+    /// How long one call to Vault may take in all, retries and their waits included; then it fails as unavailable.
+    /// Default 2 s. trousseaud refuses to start when it exceeds <c>Kms:ProviderTimeout</c> with the KMS plugin on.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long one attempt of a call that is safe to repeat (reads, encrypt, decrypt, datakey, token renewal) may
+    /// take before it is abandoned and retried. Default 1 s; at most <see cref="Timeout"/>. Logins and key rotation
+    /// are sent once and bounded by <see cref="Timeout"/> alone.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How Trousseau logs in.</summary>
     public VaultAuthOptions Auth { get; set; } = new();
 }

@@ -64,7 +64,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     public async ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
     {
         var answer = await CallAsync(
-            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/encrypt/{_options.KeyName}", new TransitEncrypt(Convert.ToBase64String(plaintext.Span)), VaultJson.Default.TransitEncrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken),
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/encrypt/{_options.KeyName}", new TransitEncrypt(Convert.ToBase64String(plaintext.Span)), VaultJson.Default.TransitEncrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);
         var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("encrypt");
         var version = ParseVersion(ciphertext) ?? throw Malformed("encrypt");
@@ -89,17 +89,10 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         }
 
         var answer = await CallAsync(
-            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/decrypt/{_options.KeyName}", new TransitDecrypt(ciphertext), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitPlaintextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused the wrapped key: {errors}")),
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/decrypt/{_options.KeyName}", new TransitDecrypt(ciphertext), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitPlaintextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused the wrapped key: {errors}"), repeatable: true),
             cancellationToken).ConfigureAwait(false);
 
-        try
-        {
-            return Convert.FromBase64String(answer.Value?.Data?.Plaintext ?? throw Malformed("decrypt"));
-        }
-        catch (FormatException)
-        {
-            throw Malformed("decrypt");
-        }
+        return FromBase64(answer.Value?.Data?.Plaintext, "decrypt");
     }
 
     /// <summary>
@@ -130,7 +123,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         var items = wrapped.Select(w => new TransitBatchItem(Ciphertext: Encoding.ASCII.GetString(w.Ciphertext.Span))).ToList();
         var results = await BatchAsync("decrypt", items, wrapped.Count, cancellationToken).ConfigureAwait(false);
         return results.Select(r => r.Error is null && r.Plaintext is not null
-            ? new VaultBatchResult<byte[]>(Convert.FromBase64String(r.Plaintext), null)
+            ? new VaultBatchResult<byte[]>(FromBase64(r.Plaintext, "decrypt (batch)"), null)
             : new VaultBatchResult<byte[]>(null, r.Error ?? "Vault returned no plaintext for this item")).ToList();
     }
 
@@ -145,7 +138,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     {
         ArgumentNullException.ThrowIfNull(wrapped);
         var answer = await CallAsync(
-            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/rewrap/{_options.KeyName}", new TransitDecrypt(Encoding.ASCII.GetString(wrapped.Ciphertext.Span)), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused to rewrap the value: {errors}")),
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/rewrap/{_options.KeyName}", new TransitDecrypt(Encoding.ASCII.GetString(wrapped.Ciphertext.Span)), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused to rewrap the value: {errors}"), repeatable: true),
             cancellationToken).ConfigureAwait(false);
 
         var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("rewrap");
@@ -160,19 +153,19 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     public async Task<(byte[] Plaintext, WrappedKey Wrapped)> GenerateDataKeyAsync(CancellationToken cancellationToken = default)
     {
         var answer = await CallAsync(
-            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/datakey/plaintext/{_options.KeyName}", new TransitDataKeyRequest(256), VaultJson.Default.TransitDataKeyRequest, VaultJson.Default.TransitDataKeyResponse, token, cancellationToken),
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/datakey/plaintext/{_options.KeyName}", new TransitDataKeyRequest(256), VaultJson.Default.TransitDataKeyRequest, VaultJson.Default.TransitDataKeyResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);
         var data = answer.Value?.Data ?? throw Malformed("datakey");
         var version = ParseVersion(data.Ciphertext) ?? throw Malformed("datakey");
         var facts = await FactsAsync(cancellationToken, refreshBelow: version).ConfigureAwait(false);
-        return (Convert.FromBase64String(data.Plaintext ?? throw Malformed("datakey")), new WrappedKey(KeyId(facts.Created, version), version, Encoding.ASCII.GetBytes(data.Ciphertext)));
+        return (FromBase64(data.Plaintext, "datakey"), new WrappedKey(KeyId(facts.Created, version), version, Encoding.ASCII.GetBytes(data.Ciphertext)));
     }
 
     /// <inheritdoc />
     public async ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default)
     {
         await CallAsync(
-            token => _http.SendAsync<object, object>(HttpMethod.Post, $"{_keyPath}/keys/{_options.KeyName}/rotate", null, null, null, token, cancellationToken),
+            token => _http.SendAsync<object, object>(HttpMethod.Post, $"{_keyPath}/keys/{_options.KeyName}/rotate", null, null, null, token, cancellationToken, repeatable: false),
             cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref _facts, null);
         return await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
@@ -206,7 +199,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     {
         try
         {
-            var answer = await _http.SendAsync<object, HealthResponse>(HttpMethod.Get, "v1/sys/health", null, null, VaultJson.Default.HealthResponse, null, cancellationToken, isAnswer: _ => true).ConfigureAwait(false);
+            // Sent once: sys/health's 5xx (sealed, not initialized) are its answer, not a failure to retry.
+            var answer = await _http.SendAsync<object, HealthResponse>(HttpMethod.Get, "v1/sys/health", null, null, VaultJson.Default.HealthResponse, null, cancellationToken, isAnswer: _ => true, repeatable: false).ConfigureAwait(false);
             var state = (int)answer.Status switch
             {
                 200 => null,
@@ -233,7 +227,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     private async Task<IReadOnlyList<TransitBatchResult>> BatchAsync(string operation, List<TransitBatchItem> items, int count, CancellationToken cancellationToken)
     {
         var answer = await CallAsync(
-            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/{operation}/{_options.KeyName}", new TransitBatchRequest(items), VaultJson.Default.TransitBatchRequest, VaultJson.Default.TransitBatchResponse, token, cancellationToken, isAnswer: status => status == HttpStatusCode.BadRequest),
+            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/{operation}/{_options.KeyName}", new TransitBatchRequest(items), VaultJson.Default.TransitBatchRequest, VaultJson.Default.TransitBatchResponse, token, cancellationToken, isAnswer: status => status == HttpStatusCode.BadRequest, repeatable: true),
             cancellationToken).ConfigureAwait(false);
 
         // Vault answers 400 when every item failed, still with batch_results.
@@ -256,7 +250,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
         }
 
         var answer = await CallAsync(
-            token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken),
+            token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);
         var key = answer.Value?.Data ?? throw Malformed("keys");
         var created = new Dictionary<uint, string>();
@@ -275,7 +269,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
 
     /// <summary>
     /// Runs a call with the current token; when Vault refuses the token (401, 403) drops it, logs in again and retries
-    /// once. Refused again, Vault is unavailable to Trousseau: its policy or credentials need an operator.
+    /// once. Refused again with a token Vault has just issued, the refusal stands: Vault's policy forbids Trousseau
+    /// the call (<see cref="AccessForbiddenException"/>), which an operator must grant.
     /// </summary>
     private async Task<T> CallAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
     {
@@ -308,7 +303,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
             }
             catch (AccessForbiddenException again)
             {
-                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault denies Trousseau access to Transit key '{_options.KeyName}' even after logging in again. {again.Message}", again);
+                throw new AccessForbiddenException($"Vault's policy denies Trousseau's token the Transit key '{_options.KeyName}', even after logging in again. {again.Message}", again);
             }
         }
     }
@@ -351,6 +346,19 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
 
         var end = ciphertext.IndexOf(':', 7);
         return end > 7 && uint.TryParse(ciphertext.AsSpan(7, end - 7), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0 ? version : null;
+    }
+
+    /// <summary>Vault's base64 plaintext, decoded; anything else is an answer its API does not document.</summary>
+    private static byte[] FromBase64(string? base64, string operation)
+    {
+        try
+        {
+            return Convert.FromBase64String(base64 ?? throw Malformed(operation));
+        }
+        catch (FormatException)
+        {
+            throw Malformed(operation);
+        }
     }
 
     private static DependencyUnavailableException Malformed(string operation) =>

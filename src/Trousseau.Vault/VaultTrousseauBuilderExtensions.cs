@@ -30,9 +30,12 @@ public static class VaultTrousseauBuilderExtensions
                 client.BaseAddress = new Uri(address.AbsoluteUri.TrimEnd('/') + "/");
                 client.Timeout = Timeout.InfiniteTimeSpan;
             })
-            .ConfigurePrimaryHttpMessageHandler(sp => VaultTls.CreateHandler(sp.GetRequiredService<IOptions<VaultOptions>>().Value.CaFile));
+            .ConfigurePrimaryHttpMessageHandler(sp => VaultTls.CreateHandler(sp.GetRequiredService<IOptions<VaultOptions>>().Value.CaFile))
+            .AddResilienceHandler(VaultResilience.PipelineName, (pipeline, context) => VaultResilience.Configure(
+                pipeline, context.ServiceProvider.GetRequiredService<IOptions<VaultOptions>>().Value, context.ServiceProvider.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<VaultHttp>();
+        builder.Services.TryAddSingleton<VaultMetrics>();
         builder.Services.TryAddSingleton<VaultTokenSource>();
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));

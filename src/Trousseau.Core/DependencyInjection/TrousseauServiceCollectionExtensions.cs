@@ -57,11 +57,14 @@ public static class TrousseauServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<TrousseauInstrumentation>();
         services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.KeyProvider));
         services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));
         services.TryAddSingleton<EnvelopeEncryptor>();
         services.TryAddSingleton(sp => new InProcessTrousseau(
-            sp.GetRequiredService<EnvelopeEncryptor>(), new TracedSecretStore(sp.GetRequiredService<ISecretStore>()), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<EnvelopeEncryptor>(), new TracedSecretStore(sp.GetRequiredService<ISecretStore>(), sp.GetRequiredService<TrousseauInstrumentation>()),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ITrousseau, InstrumentedTrousseau>();
         services.TryAddSingleton<IKeyAdministration, InProcessKeyAdministration>();
         return builder;

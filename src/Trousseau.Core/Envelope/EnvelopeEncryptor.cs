@@ -16,22 +16,24 @@ namespace Trousseau.Envelope;
 internal sealed class EnvelopeEncryptor : IDisposable
 {
     private const int StackAadLimit = 1024;
-    private static readonly KeyValuePair<string, object?> EncryptTag = new("operation", "encrypt");
-    private static readonly KeyValuePair<string, object?> DecryptTag = new("operation", "decrypt");
+    private static readonly KeyValuePair<string, object?> EncryptTag = new(TrousseauTelemetry.Operation, "encrypt");
+    private static readonly KeyValuePair<string, object?> DecryptTag = new(TrousseauTelemetry.Operation, "decrypt");
 
     private readonly IKeyProvider _provider;
     private readonly DataKeyOptions _options;
     private readonly TimeProvider _time;
+    private readonly TrousseauInstrumentation _instrumentation;
     private readonly ILogger _logger;
     private readonly DataKeyCache _cache;
     private readonly SemaphoreSlim _newKeyLock = new(1, 1);
     private DataKey? _current;
 
-    public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, ILogger<EnvelopeEncryptor>? logger = null)
+    public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, TrousseauInstrumentation instrumentation, ILogger<EnvelopeEncryptor>? logger = null)
     {
         _provider = provider;
         _options = options.Value.DataKeys;
         _time = time;
+        _instrumentation = instrumentation;
         _logger = logger ?? NullLogger<EnvelopeEncryptor>.Instance;
         _cache = new DataKeyCache(_options.CacheSize, _options.CacheTimeToLive, time);
     }
@@ -48,7 +50,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
             {
                 if (IsFresh(key))
                 {
-                    TrousseauTelemetry.DataKeyCacheHits.Add(1, EncryptTag);
+                    _instrumentation.DataKeyCacheHits.Add(1, EncryptTag);
                     return new ValueTask<EncryptResult>(Encrypt(key, plaintext.Span, context.Span));
                 }
             }
@@ -58,7 +60,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
             }
         }
 
-        TrousseauTelemetry.DataKeyCacheMisses.Add(1, EncryptTag);
+        _instrumentation.DataKeyCacheMisses.Add(1, EncryptTag);
         return EncryptWithNewKeyAsync(plaintext, context, cancellationToken);
     }
 
@@ -70,7 +72,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
             try
             {
                 var plaintext = Decrypt(key, envelope.Span, layout, context.Span);
-                TrousseauTelemetry.DataKeyCacheHits.Add(1, DecryptTag);
+                _instrumentation.DataKeyCacheHits.Add(1, DecryptTag);
                 return new ValueTask<byte[]>(plaintext);
             }
             finally
@@ -79,7 +81,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
             }
         }
 
-        TrousseauTelemetry.DataKeyCacheMisses.Add(1, DecryptTag);
+        _instrumentation.DataKeyCacheMisses.Add(1, DecryptTag);
         return DecryptWithUnwrapAsync(envelope, layout, context, cancellationToken);
     }
 
@@ -142,7 +144,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
             {
                 RandomNumberGenerator.Fill(plaintextKey);
                 WrappedKey wrapped;
-                using (var span = TrousseauTelemetry.StartDependency("keyprovider", "wrap", _provider.Name))
+                using (var span = _instrumentation.StartKeyProvider("wrap", _provider.Name))
                 {
                     wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(plaintextKey, cancellationToken)).ConfigureAwait(false);
                 }
@@ -187,7 +189,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
         var wrapped = new WrappedKey(keyId, layout.KeyVersion, envelope[layout.Wrapped].ToArray());
         byte[] plaintextKey;
-        using (var span = TrousseauTelemetry.StartDependency("keyprovider", "unwrap", _provider.Name))
+        using (var span = _instrumentation.StartKeyProvider("unwrap", _provider.Name))
         {
             plaintextKey = await TrousseauTelemetry.ObserveAsync(span, _provider.UnwrapAsync(wrapped, cancellationToken)).ConfigureAwait(false);
         }

@@ -5,9 +5,10 @@ namespace Trousseau.Internal;
 
 /// <summary>
 /// Adds a span (<c>trousseau.{operation}</c>) and a duration measurement to every <see cref="ITrousseau"/> call,
-/// tagged with the operation, key provider, store and outcome. Secret names and values are never tags.
+/// tagged with the operation, key provider, store and, on failure, the error type. Secret names and values are
+/// never tags.
 /// </summary>
-internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvider provider, ISecretStore store) : ITrousseau
+internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvider provider, ISecretStore store, TrousseauInstrumentation instrumentation) : ITrousseau
 {
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
         TraceAsync("encrypt", () => inner.EncryptAsync(plaintext, context, cancellationToken));
@@ -33,21 +34,37 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
 
     public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using var activity = TrousseauTelemetry.Source.StartActivity("trousseau.secret.list");
+        var activity = instrumentation.ActivitySource.StartActivity("trousseau.secret.list");
         var started = Stopwatch.GetTimestamp();
-        var completed = false;
+        string? errorType = null;
         try
         {
-            await foreach (var item in inner.ListSecretsAsync(prefix, cancellationToken).ConfigureAwait(false))
+            var items = inner.ListSecretsAsync(prefix, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using (items.ConfigureAwait(false))
             {
-                yield return item;
-            }
+                while (true)
+                {
+                    try
+                    {
+                        if (!await items.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            break;
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        errorType = TrousseauInstrumentation.ErrorType(e);
+                        throw;
+                    }
 
-            completed = true;
+                    yield return items.Current;
+                }
+            }
         }
         finally
         {
-            Record("secret.list", started, completed ? "ok" : "error", activity);
+            // A caller that stops early has not failed.
+            Record("secret.list", started, errorType, activity);
         }
     }
 
@@ -59,7 +76,7 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
 
     private ValueTask<T> TraceAsync<T>(string operation, Func<ValueTask<T>> call)
     {
-        var activity = TrousseauTelemetry.Source.StartActivity("trousseau." + operation);
+        var activity = instrumentation.ActivitySource.StartActivity("trousseau." + operation);
         var started = Stopwatch.GetTimestamp();
         ValueTask<T> pending;
         try
@@ -68,13 +85,13 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
         }
         catch (Exception e)
         {
-            Record(operation, started, TrousseauTelemetry.Outcome(e), activity);
+            Record(operation, started, TrousseauInstrumentation.ErrorType(e), activity);
             throw;
         }
 
         if (pending.IsCompletedSuccessfully)
         {
-            Record(operation, started, "ok", activity);
+            Record(operation, started, errorType: null, activity);
             return pending;
         }
 
@@ -86,37 +103,42 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
         try
         {
             var result = await pending.ConfigureAwait(false);
-            Record(operation, started, "ok", activity);
+            Record(operation, started, errorType: null, activity);
             return result;
         }
         catch (Exception e)
         {
-            Record(operation, started, TrousseauTelemetry.Outcome(e), activity);
+            Record(operation, started, TrousseauInstrumentation.ErrorType(e), activity);
             throw;
         }
     }
 
-    private void Record(string operation, long started, string outcome, Activity? activity)
+    private void Record(string operation, long started, string? errorType, Activity? activity)
     {
-        if (TrousseauTelemetry.OperationDuration.Enabled)
+        if (instrumentation.OperationDuration.Enabled)
         {
-            TrousseauTelemetry.OperationDuration.Record(
-                Stopwatch.GetElapsedTime(started).TotalSeconds,
-                new KeyValuePair<string, object?>("operation", operation),
-                new KeyValuePair<string, object?>("provider", provider.Name),
-                new KeyValuePair<string, object?>("store", store.Name),
-                new KeyValuePair<string, object?>("outcome", outcome));
+            var tags = new TagList
+            {
+                { TrousseauTelemetry.Operation, operation },
+                { TrousseauTelemetry.KeyProvider, provider.Name },
+                { TrousseauTelemetry.Store, store.Name },
+            };
+            if (errorType is not null)
+            {
+                tags.Add(TrousseauTelemetry.ErrorType, errorType);
+            }
+
+            instrumentation.OperationDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
         }
 
         if (activity is not null)
         {
-            activity.SetTag("trousseau.operation", operation);
-            activity.SetTag("trousseau.provider", provider.Name);
-            activity.SetTag("trousseau.store", store.Name);
-            activity.SetTag("trousseau.outcome", outcome);
-            if (outcome != "ok")
+            activity.SetTag(TrousseauTelemetry.Operation, operation);
+            activity.SetTag(TrousseauTelemetry.KeyProvider, provider.Name);
+            activity.SetTag(TrousseauTelemetry.Store, store.Name);
+            if (errorType is not null)
             {
-                activity.SetStatus(ActivityStatusCode.Error, outcome);
+                TrousseauTelemetry.Fail(activity, errorType);
             }
 
             activity.Dispose();

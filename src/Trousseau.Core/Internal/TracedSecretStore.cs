@@ -3,10 +3,11 @@ using System.Diagnostics;
 namespace Trousseau.Internal;
 
 /// <summary>
-/// Gives each call to the store a client span, <c>trousseau.store.{operation}</c>, under the operation that made it.
-/// Keys (secret names) and values are never tags.
+/// Gives each call to the store a client span, <c>trousseau.store.{operation}</c>, under the operation that made it,
+/// tagged <c>db.system.name</c> (the store's name) and <c>db.operation.name</c>. Keys (secret names) and values are
+/// never tags.
 /// </summary>
-internal sealed class TracedSecretStore(ISecretStore inner) : ISecretStore
+internal sealed class TracedSecretStore(ISecretStore inner, TrousseauInstrumentation instrumentation) : ISecretStore
 {
     public string Name => inner.Name;
 
@@ -42,5 +43,5 @@ internal sealed class TracedSecretStore(ISecretStore inner) : ISecretStore
 
     public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) => inner.CheckHealthAsync(cancellationToken);
 
-    private Activity? Start(string operation) => TrousseauTelemetry.StartDependency("store", operation, inner.Name);
+    private Activity? Start(string operation) => instrumentation.StartStore(operation, inner.Name);
 }

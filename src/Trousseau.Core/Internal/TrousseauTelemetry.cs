@@ -1,48 +1,55 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 
 namespace Trousseau.Internal;
 
-/// <summary>The library's traces and metrics, under <see cref="TrousseauDiagnostics"/>' names. Tags never carry secrets.</summary>
+/// <summary>
+/// Tag names and helpers for Core's spans and measurements on <see cref="TrousseauInstrumentation"/>. Names follow
+/// the OpenTelemetry semantic conventions where one applies (<c>db.*</c>, <c>error.type</c>), else <c>trousseau.*</c>;
+/// spans and metrics share them. Tags never carry secrets.
+/// </summary>
 internal static class TrousseauTelemetry
 {
-    public static readonly ActivitySource Source = new(TrousseauDiagnostics.ActivitySourceName);
-
-    public static readonly Meter Meter = new(TrousseauDiagnostics.MeterName);
-
-    public static readonly Histogram<double> OperationDuration = Meter.CreateHistogram<double>(
-        "trousseau.operation.duration", unit: "s", description: "Duration of Trousseau operations, by operation, provider, store and outcome.");
-
-    public static readonly Counter<long> DataKeyCacheHits = Meter.CreateCounter<long>(
-        "trousseau.datakey.cache.hits", unit: "{operation}", description: "Encryptions and decryptions served by a cached data key.");
-
-    public static readonly Counter<long> DataKeyCacheMisses = Meter.CreateCounter<long>(
-        "trousseau.datakey.cache.misses", unit: "{operation}", description: "Encryptions and decryptions that needed the key provider.");
+    public const string Operation = "trousseau.operation";
+    public const string KeyProvider = "trousseau.key_provider";
+    public const string Store = "trousseau.store";
+    public const string ErrorType = "error.type";
+    public const string DbSystem = "db.system.name";
+    public const string DbOperation = "db.operation.name";
 
     /// <summary>
-    /// Starts a client span for one call to a dependency, <c>trousseau.{kind}.{operation}</c>, tagged with the
-    /// backend's name (<c>trousseau.{kind}</c>); <see langword="null"/> when nobody listens.
+    /// Starts the client span of one key-provider call, <c>trousseau.keyprovider.{operation}</c>;
+    /// <see langword="null"/> when nobody listens.
     /// </summary>
-    public static Activity? StartDependency(string kind, string operation, string backend)
+    public static Activity? StartKeyProvider(this TrousseauInstrumentation instrumentation, string operation, string provider)
     {
-        if (!Source.HasListeners())
-        {
-            return null;
-        }
-
-        var activity = Source.StartActivity($"trousseau.{kind}.{operation}", ActivityKind.Client);
-        activity?.SetTag("trousseau." + kind, backend);
+        var activity = instrumentation.ActivitySource.StartActivity("trousseau.keyprovider." + operation, ActivityKind.Client);
+        activity?.SetTag(KeyProvider, provider);
         return activity;
     }
 
-    /// <summary>Marks a span failed with the error's kind (see <see cref="Outcome"/>), never its message.</summary>
-    public static void Fail(Activity? activity, Exception exception)
+    /// <summary>
+    /// Starts the client span of one store call, <c>trousseau.store.{operation}</c>, tagged as a database call;
+    /// <see langword="null"/> when nobody listens.
+    /// </summary>
+    public static Activity? StartStore(this TrousseauInstrumentation instrumentation, string operation, string store)
+    {
+        var activity = instrumentation.ActivitySource.StartActivity("trousseau.store." + operation, ActivityKind.Client);
+        if (activity is not null)
+        {
+            activity.SetTag(DbSystem, store);
+            activity.SetTag(DbOperation, operation);
+        }
+
+        return activity;
+    }
+
+    /// <summary>Marks a span failed with the error's type (see <see cref="TrousseauInstrumentation.ErrorType"/>), never its message.</summary>
+    public static void Fail(Activity? activity, string errorType)
     {
         if (activity is not null)
         {
-            var outcome = Outcome(exception);
-            activity.SetTag("trousseau.outcome", outcome);
-            activity.SetStatus(ActivityStatusCode.Error, outcome);
+            activity.SetTag(ErrorType, errorType);
+            activity.SetStatus(ActivityStatusCode.Error, errorType);
         }
     }
 
@@ -55,7 +62,7 @@ internal static class TrousseauTelemetry
         }
         catch (Exception e)
         {
-            Fail(span, e);
+            Fail(span, TrousseauInstrumentation.ErrorType(e));
             throw;
         }
     }
@@ -69,21 +76,8 @@ internal static class TrousseauTelemetry
         }
         catch (Exception e)
         {
-            Fail(span, e);
+            Fail(span, TrousseauInstrumentation.ErrorType(e));
             throw;
         }
     }
-
-    /// <summary>The outcome tag of a failure: the error's kind, never its message.</summary>
-    public static string Outcome(Exception exception) => exception switch
-    {
-        SecretNotFoundException => "not_found",
-        SecretConflictException => "conflict",
-        DependencyUnavailableException => "unavailable",
-        InvalidCiphertextException => "invalid_ciphertext",
-        InvalidInputException => "invalid_input",
-        AccessForbiddenException => "forbidden",
-        OperationCanceledException => "cancelled",
-        _ => "error",
-    };
 }

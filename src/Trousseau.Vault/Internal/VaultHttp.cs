@@ -4,27 +4,26 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Options;
+using Polly.Timeout;
 
 namespace Trousseau.Vault.Internal;
 
 /// <summary>
-/// Vault's HTTP API: one request, with the namespace header, a per-call timeout, and retries with exponential
-/// backoff and jitter on connection failures, timeouts, 5xx and 412 (a standby not caught up yet), never on other
-/// 4xx. This is the one place where Vault's answers become Trousseau's exceptions (<see cref="Refusal"/>); they carry
-/// Vault's <c>errors</c> and its <c>Retry-After</c>, never the token or the body sent.
+/// Vault's HTTP API: one request, with the namespace header, through the Vault HttpClient's resilience pipeline
+/// (<see cref="VaultResilience"/>: timeouts, and retries for requests sent with <c>repeatable</c>). This is the one
+/// place where Vault's answers become Trousseau's exceptions (<see cref="Refusal"/>); they carry Vault's
+/// <c>errors</c> and its <c>Retry-After</c>, never the token or the body sent.
 /// </summary>
-internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOptions> options, TimeProvider time)
+internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOptions> options, TrousseauInstrumentation instrumentation, TimeProvider time)
 {
     public const string ClientName = "Trousseau.Vault";
     public const string Dependency = "vault";
-    private const int Attempts = 3;
     private const string NoDetail = "no error detail";
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
-    private static readonly ActivitySource Source = new(TrousseauDiagnostics.ActivitySourceName);
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Sends one request; <paramref name="token"/> goes in <c>X-Vault-Token</c> when given. Statuses for which
+    /// Sends one request; <paramref name="token"/> goes in <c>X-Vault-Token</c> when given. A
+    /// <paramref name="repeatable"/> request (a read, encrypt, decrypt, datakey, renewal: nothing a second copy
+    /// would repeat) is retried on transient failures; any other is sent once. Statuses for which
     /// <paramref name="isAnswer"/> holds are decoded like a success (sys/health's codes, a batch's 400). Any other
     /// failure throws a <see cref="TrousseauException"/>: <see cref="AccessForbiddenException"/> for 401 and 403
     /// (the token is not, or no longer, allowed), what <paramref name="badRequest"/> makes of Vault's errors for a 400
@@ -39,41 +38,50 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
         string? token,
         CancellationToken cancellationToken,
         Func<HttpStatusCode, bool>? isAnswer = null,
-        Func<string, TrousseauException>? badRequest = null)
+        Func<string, TrousseauException>? badRequest = null,
+        bool repeatable = false)
     {
         // One client span per call, retries included; the path names a mount and a key, never a secret.
-        using var span = Source.StartActivity("trousseau.vault.request", ActivityKind.Client);
+        using var span = instrumentation.ActivitySource.StartActivity("trousseau.vault.request", ActivityKind.Client);
         span?.SetTag("http.request.method", method.Method);
         span?.SetTag("url.path", "/" + path.TrimStart('/'));
+        if (span is not null && options.Value.Address is { } address)
+        {
+            span.SetTag("server.address", address.Host);
+            span.SetTag("server.port", address.Port);
+        }
         try
         {
-            return await SendWithRetriesAsync(method, path, body, bodyType, responseType, token, span, isAnswer, badRequest, cancellationToken).ConfigureAwait(false);
+            return await SendOnceAsync(method, path, body, bodyType, responseType, token, isAnswer, badRequest, repeatable, span, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            span?.SetTag("error.type", e.GetType().Name);
-            span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+            var errorType = TrousseauInstrumentation.ErrorType(e);
+            span?.SetTag("error.type", errorType);
+            span?.SetStatus(ActivityStatusCode.Error, errorType);
             throw;
         }
     }
 
-    private async Task<VaultAnswer<TResponse>> SendWithRetriesAsync<TBody, TResponse>(
+    private async Task<VaultAnswer<TResponse>> SendOnceAsync<TBody, TResponse>(
         HttpMethod method,
         string path,
         TBody? body,
         JsonTypeInfo<TBody>? bodyType,
         JsonTypeInfo<TResponse>? responseType,
         string? token,
-        Activity? span,
         Func<HttpStatusCode, bool>? isAnswer,
         Func<string, TrousseauException>? badRequest,
+        bool repeatable,
+        Activity? span,
         CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        var started = time.GetTimestamp();
+        try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(CallTimeout);
             using var request = new HttpRequestMessage(method, path);
+            request.Options.Set(VaultResilience.Repeatable, repeatable);
+            request.Options.Set(VaultResilience.StartedAt, started);
             if (token is not null)
             {
                 request.Headers.TryAddWithoutValidation("X-Vault-Token", token);
@@ -89,48 +97,47 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
                 request.Content = JsonContent.Create(body, bodyType);
             }
 
-            if (attempt > 1)
-            {
-                span?.SetTag("http.request.resend_count", attempt - 1);
-            }
+            using var response = await clients.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            span?.SetTag("http.response.status_code", (int)response.StatusCode);
 
-            TrousseauException failure;
+            // The pipeline bounds the wait for Vault's answer; its body gets what is left of Vault:Timeout.
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            reading.CancelAfter(TimeLeft(started));
             try
             {
-                using var response = await clients.CreateClient(ClientName).SendAsync(request, timeout.Token).ConfigureAwait(false);
-                span?.SetTag("http.response.status_code", (int)response.StatusCode);
                 if (response.IsSuccessStatusCode || isAnswer?.Invoke(response.StatusCode) == true)
                 {
                     var value = responseType is null || response.StatusCode == HttpStatusCode.NoContent
                         ? default
-                        : await ReadAsync(response, path, responseType, timeout.Token).ConfigureAwait(false);
+                        : await ReadAsync(response, path, responseType, reading.Token).ConfigureAwait(false);
                     return new VaultAnswer<TResponse>(response.StatusCode, value);
                 }
 
-                var errors = await ReadErrorsAsync(response, timeout.Token).ConfigureAwait(false);
-                failure = Refusal(response.StatusCode, path, errors, RetryAfter(response), badRequest);
-                if (!IsTransient(response.StatusCode))
-                {
-                    throw failure;
-                }
+                var errors = await ReadErrorsAsync(response, reading.Token).ConfigureAwait(false);
+                throw Refusal(response.StatusCode, path, errors, VaultResilience.RetryAfter(response, time), badRequest);
             }
-            catch (Exception e) when (e is HttpRequestException or IOException)
+            catch (OperationCanceledException e) when (reading.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                failure = new DependencyUnavailableException(Dependency, $"Vault at {options.Value.Address} cannot be reached: {e.Message}", e);
+                throw NoAnswer(path, e);
             }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                failure = new DependencyUnavailableException(Dependency, $"Vault did not answer {path} within {CallTimeout.TotalSeconds:0} s.");
-            }
-
-            if (attempt == Attempts)
-            {
-                throw failure;
-            }
-
-            var backoff = FirstBackoff * Math.Pow(2, attempt - 1);
-            await Task.Delay(backoff * (0.5 + Random.Shared.NextDouble()), time, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw new DependencyUnavailableException(Dependency, $"Vault at {options.Value.Address} cannot be reached: {e.Message}", e);
+        }
+        catch (TimeoutRejectedException e)
+        {
+            throw NoAnswer(path, e);
+        }
+    }
+
+    private DependencyUnavailableException NoAnswer(string path, Exception inner) =>
+        new(Dependency, $"Vault did not answer {path} within {options.Value.Timeout.TotalSeconds:0.###} s (Trousseau:Vault:Timeout).", inner);
+
+    private TimeSpan TimeLeft(long started)
+    {
+        var left = options.Value.Timeout - time.GetElapsedTime(started);
+        return left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
     }
 
     /// <summary>
@@ -152,16 +159,6 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
             _ => new DependencyUnavailableException(Dependency, answered, retryAfter),
         };
     }
-
-    /// <summary>Statuses worth a quick retry: a failing or sealed server, and a standby that has not caught up (412).</summary>
-    private static bool IsTransient(HttpStatusCode status) => (int)status >= 500 || status == HttpStatusCode.PreconditionFailed;
-
-    private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
-    {
-        { Delta: { } delta } => delta,
-        { Date: { } date } when date > time.GetUtcNow() => date - time.GetUtcNow(),
-        _ => null,
-    };
 
     private static async Task<T?> ReadAsync<T>(HttpResponseMessage response, string path, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {

@@ -1,29 +1,43 @@
-using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
 
 namespace Trousseau.Vault.Internal;
 
-/// <summary>Vault token metrics on the <c>Trousseau</c> meter: TTL left, renewals and logins, by auth method.</summary>
-internal static class VaultMetrics
+/// <summary>
+/// Vault token metrics on <see cref="TrousseauInstrumentation.Meter"/>: TTL left, renewals and logins, each tagged
+/// with the auth method and Vault's host and port.
+/// </summary>
+internal sealed class VaultMetrics
 {
-    private static readonly Meter Meter = new(TrousseauDiagnostics.MeterName);
-    private static readonly ConcurrentDictionary<VaultTokenSource, KeyValuePair<string, object?>[]> Sources = new();
+    private readonly TrousseauInstrumentation _instrumentation;
+    private readonly Counter<long> _renewals;
+    private readonly Counter<long> _logins;
+    private readonly KeyValuePair<string, object?>[] _tags;
 
-    public static readonly Counter<long> Renewals = Meter.CreateCounter<long>("trousseau.vault.token.renewals", unit: "{renewal}", description: "Vault token renewals.");
+    public VaultMetrics(TrousseauInstrumentation instrumentation, IOptions<VaultOptions> options)
+    {
+        _instrumentation = instrumentation;
+        var vault = options.Value;
+        _tags =
+        [
+            new("trousseau.vault.auth.method", vault.Auth.Method.ToLowerInvariant()),
+            new("server.address", vault.Address?.Host),
+            new("server.port", vault.Address?.Port),
+        ];
+        _renewals = instrumentation.Meter.CreateCounter<long>("trousseau.vault.token.renewals", unit: "{renewal}", description: "Vault token renewals.");
+        _logins = instrumentation.Meter.CreateCounter<long>("trousseau.vault.token.logins", unit: "{login}", description: "Vault logins (Kubernetes or AppRole).");
+    }
 
-    public static readonly Counter<long> Logins = Meter.CreateCounter<long>("trousseau.vault.token.logins", unit: "{login}", description: "Vault logins (Kubernetes or AppRole).");
-
-    static VaultMetrics() =>
-        Meter.CreateObservableGauge(
+    /// <summary>Reports the token's time to live, read from <paramref name="timeToLiveSeconds"/> at each collection.</summary>
+    public void ObserveTimeToLive(Func<double?> timeToLiveSeconds) =>
+        _instrumentation.Meter.CreateObservableGauge(
             "trousseau.vault.token.ttl",
-            () => Sources.Select(s => s.Key.TimeToLiveSeconds is { } ttl ? new Measurement<double>(ttl, s.Value) : (Measurement<double>?)null)
-                .OfType<Measurement<double>>(),
+            () => timeToLiveSeconds() is { } ttl ? [new Measurement<double>(ttl, _tags)] : Array.Empty<Measurement<double>>(),
             unit: "s",
             description: "Seconds until the Vault token expires.");
 
-    /// <summary>Reports <paramref name="source"/>'s TTL, tagged with its auth method and Vault's host and port.</summary>
-    public static void Track(VaultTokenSource source, string method, string? server) =>
-        Sources[source] = [new("auth.method", method), new("server.address", server)];
+    public void Renewed() => _renewals.Add(1, new TagList(_tags));
 
-    public static void Untrack(VaultTokenSource source) => Sources.TryRemove(source, out _);
+    public void LoggedIn() => _logins.Add(1, new TagList(_tags));
 }

@@ -9,6 +9,8 @@ namespace Trousseau.Vault.Internal;
 internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptions<VaultOptions>
 {
     private static readonly string[] Methods = ["token", "kubernetes", "approle"];
+    private static readonly TimeSpan MinTimeout = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(5);
 
     public ValidateOptionsResult Validate(string? name, VaultOptions options)
     {
@@ -48,6 +50,16 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
         if (string.IsNullOrWhiteSpace(options.KeyName))
         {
             failures.Add($"{Key("KeyName")} must not be empty (default trousseau).");
+        }
+
+        if (options.Timeout < MinTimeout || options.Timeout > MaxTimeout)
+        {
+            failures.Add($"{Key("Timeout")} is {options.Timeout:c}; it must be at least {MinTimeout:c} and at most {MaxTimeout:c}.");
+        }
+
+        if (options.AttemptTimeout < MinTimeout || options.AttemptTimeout > options.Timeout)
+        {
+            failures.Add($"{Key("AttemptTimeout")} is {options.AttemptTimeout:c}; it must be at least {MinTimeout:c} and at most {Key("Timeout")} ({options.Timeout:c}).");
         }
 
         if (options.CaFile is { } caFile && !File.Exists(caFile))

@@ -17,17 +17,19 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly VaultHttp _http;
     private readonly IOptions<VaultOptions> _options;
     private readonly TimeProvider _time;
+    private readonly VaultMetrics _metrics;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Lease? _lease;
 
-    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, ILogger<VaultTokenSource>? logger = null)
+    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, VaultMetrics metrics, ILogger<VaultTokenSource>? logger = null)
     {
         _http = http;
         _options = options;
         _time = time;
         _logger = logger ?? NullLogger<VaultTokenSource>.Instance;
-        VaultMetrics.Track(this, options.Value.Auth.Method.ToLowerInvariant(), options.Value.Address?.Authority);
+        _metrics = metrics;
+        metrics.ObserveTimeToLive(() => TimeToLiveSeconds);
     }
 
     /// <summary>Logins and renewals so far, for metrics.</summary>
@@ -89,11 +91,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        VaultMetrics.Untrack(this);
-        _gate.Dispose();
-    }
+    public void Dispose() => _gate.Dispose();
 
     private async Task<Lease> AcquireAsync(CancellationToken cancellationToken)
     {
@@ -102,13 +100,13 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             var token = StaticToken();
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
-                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken).ConfigureAwait(false);
+                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
             var data = lookup.Value?.Data;
             return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token);
         }
 
         Interlocked.Increment(ref _logins);
-        VaultMetrics.Logins.Add(1, new KeyValuePair<string, object?>("auth.method", method));
+        _metrics.LoggedIn();
         var auth = method switch
         {
             "kubernetes" => await LoginAsync(
@@ -140,7 +138,8 @@ internal sealed partial class VaultTokenSource : IDisposable
                 VaultJson.Default.VaultAuthResponse,
                 lease.Token,
                 cancellationToken,
-                isAnswer: IsRenewalRefused).ConfigureAwait(false);
+                isAnswer: IsRenewalRefused,
+                repeatable: true).ConfigureAwait(false);
             if (IsRenewalRefused(renewed.Status))
             {
                 LogRenewFailed(_logger, (int)renewed.Status);
@@ -148,7 +147,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             else if (renewed.Value?.Auth is { } auth)
             {
                 Interlocked.Increment(ref _renewals);
-                VaultMetrics.Renewals.Add(1, new KeyValuePair<string, object?>("auth.method", Auth.Method.ToLowerInvariant()));
+                _metrics.Renewed();
                 var previousTtl = lease.Ttl.TotalSeconds;
                 LogRenewed(_logger, auth.LeaseDuration);
 
@@ -167,7 +166,8 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     private async Task<VaultAuth> LoginAsync<TBody>(string path, TBody body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type, CancellationToken cancellationToken)
     {
-        // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused.
+        // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused. A login
+        // is sent once: an AppRole secret id may be good for one use only.
         var answer = await _http.SendAsync(
             HttpMethod.Post,
             path,
@@ -176,7 +176,8 @@ internal sealed partial class VaultTokenSource : IDisposable
             VaultJson.Default.VaultAuthResponse,
             token: null,
             cancellationToken,
-            badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}")).ConfigureAwait(false);
+            badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}"),
+            repeatable: false).ConfigureAwait(false);
         return answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
     }
 

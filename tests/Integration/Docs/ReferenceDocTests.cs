@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Kms;
@@ -151,7 +152,7 @@ public sealed partial class ReferenceDocTests : IDisposable
             {
                 if (!routes.Any(r => (endpoint.Methods is null || r.Method == method) && Matches(endpoint.Pattern, r.Path)))
                 {
-                    problems.Add($"{section.Name}: missing {method} {endpoint.Pattern}, which MapTrousseauApi, MapTrousseauHealth or MapTrousseauMetrics maps.");
+                    problems.Add($"{section.Name}: missing {method} {endpoint.Pattern}, which MapTrousseauApi, MapTrousseauHealth or trousseaud's Prometheus exporter maps.");
                 }
             }
         }
@@ -321,11 +322,13 @@ public sealed partial class ReferenceDocTests : IDisposable
             .UseInMemoryStore()
             .AddHttpApi(api => api.Auth.TokenFile = _temp.Combine("api.token"));
         builder.Services.AddHealthChecks().AddTrousseau();
-        builder.Services.AddTrousseauMetrics();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddTrousseauInstrumentation().AddPrometheusExporter());
         var app = builder.Build();
         app.MapTrousseauApi();
         app.MapTrousseauHealth();
-        app.MapTrousseauMetrics();
+
+        // trousseaud serves /metrics with OpenTelemetry's Prometheus exporter.
+        app.MapPrometheusScrapingEndpoint();
         return app;
     }
 

@@ -8,13 +8,15 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Hosting;
 
 /// <summary>
 /// An application of its own (not trousseaud) on Kestrel with <c>AddTrousseau</c>, <c>MapTrousseauApi</c>, the health
-/// checks and <c>/metrics</c>: what a .NET team gets by referencing Trousseau.Hosting.
+/// checks and OpenTelemetry's Prometheus exporter subscribed with <c>AddTrousseauInstrumentation</c>: what a .NET team
+/// gets by referencing Trousseau.Hosting.
 /// </summary>
 public sealed class EmbeddedApiHostTests : IDisposable
 {
@@ -49,7 +51,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
 
         var metrics = await http.GetStringAsync("metrics");
         Assert.Contains("trousseau_operation_duration_seconds_count{", metrics, StringComparison.Ordinal);
-        Assert.Contains("operation=\"secret.create\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("trousseau_operation=\"secret.create\"", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain(Password, metrics, StringComparison.Ordinal);
     }
 
@@ -121,12 +123,12 @@ public sealed class EmbeddedApiHostTests : IDisposable
             .AddHttpApi(api => api.Auth.TokenFile = _temp.Combine("api.token"));
         store(trousseau);
         builder.Services.AddHealthChecks().AddTrousseau();
-        builder.Services.AddTrousseauMetrics();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddTrousseauInstrumentation().AddPrometheusExporter());
 
         var app = builder.Build();
         app.MapTrousseauApi();
         app.MapTrousseauHealth();
-        app.MapTrousseauMetrics();
+        app.MapPrometheusScrapingEndpoint();
         await app.StartAsync();
         return app;
     }

@@ -48,6 +48,21 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
         }
     }
 
+    [Fact]
+    public void No_library_depends_on_the_OpenTelemetry_SDK_or_on_a_prerelease_package()
+    {
+        foreach (var id in Libraries)
+        {
+            var metadata = Nuspec(PackagePath(id));
+            var dependencies = metadata.Descendants(metadata.Name.Namespace + "dependency")
+                .Select(d => (Id: d.Attribute("id")!.Value, Version: d.Attribute("version")!.Value))
+                .ToList();
+
+            Assert.DoesNotContain(dependencies, d => d.Id.StartsWith("OpenTelemetry", StringComparison.Ordinal) && d.Id != "OpenTelemetry.Api");
+            Assert.DoesNotContain(dependencies, d => d.Version.Contains('-', StringComparison.Ordinal));
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Packages))]
     public void Every_package_has_a_readme_of_its_own_that_says_how_to_install_it(string id)

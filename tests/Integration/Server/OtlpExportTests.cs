@@ -11,7 +11,10 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
 
-/// <summary>trousseaud exports traces and metrics over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>
+/// <summary>
+/// trousseaud exports traces and metrics over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set: its own, ASP.NET
+/// Core's and HttpClient's, with no secret value and no secret name (request spans carry the route, not the path).
+/// </summary>
 public sealed class OtlpExportTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -66,6 +69,9 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Contains("trousseau.kms.request", everything, StringComparison.Ordinal);
         Assert.Contains("v2.KeyManagementService/Encrypt", everything, StringComparison.Ordinal);
         Assert.Contains("trousseau.operation.duration", everything, StringComparison.Ordinal);
+        Assert.Contains("/v1/secrets/{**name}", everything, StringComparison.Ordinal);
+        Assert.Contains("http.server.request.duration", everything, StringComparison.Ordinal);
         Assert.DoesNotContain(Value, everything, StringComparison.Ordinal);
+        Assert.DoesNotContain("otlp/db", everything, StringComparison.Ordinal);
     }
 }

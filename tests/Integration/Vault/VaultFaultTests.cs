@@ -50,6 +50,30 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
         Assert.Equal("OK", (await daemon.Kms.CallAsync(KmsEncrypt, new { plaintext = Dek })).GetProperty("code").GetString());
     }
 
+    [Fact]
+    public async Task A_vault_policy_denying_a_call_after_a_fresh_login_answers_403_and_clectl_exit_5_not_unavailable()
+    {
+        daemon.Vault.Fault = new VaultTestServer.VaultFault(403, "permission denied", PathContains: "/rotate");
+        try
+        {
+            var before = daemon.Vault.Count("/rotate", 403);
+            using var rotate = await daemon.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), null);
+            var problem = await Problems.AssertAsync(rotate, HttpStatusCode.Forbidden);
+            var refusals = daemon.Vault.Count("/rotate", 403) - before;
+            var clectl = await daemon.Clectl.RunAsync("key", "rotate");
+
+            Assert.Equal("urn:trousseau:problem:forbidden", problem.GetProperty("type").GetString());
+            Assert.Contains("permission denied", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Equal(2, refusals);
+            Assert.True(clectl.ExitCode == 5, clectl.Stdout + clectl.Stderr);
+            Assert.False(daemon.Server.HasExited, daemon.Server.Log);
+        }
+        finally
+        {
+            daemon.Vault.Fault = null;
+        }
+    }
+
     [Theory]
     [InlineData(412, "required index state not present")]
     [InlineData(400, "invalid key name")]
@@ -83,10 +107,14 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
         await daemon.AssertRecoversAsync();
     }
 
-    /// <summary>The Vault test server and one trousseaud on it, with the KMS socket and a kube-apiserver-like peer.</summary>
+    /// <summary>
+    /// The Vault test server (through <see cref="VaultTarget"/>, which refuses a real Vault for fault switches) and
+    /// one trousseaud on it, with the KMS socket and a kube-apiserver-like peer.
+    /// </summary>
     public sealed class Daemon : IAsyncLifetime, IDisposable
     {
         private readonly TempDirectory _temp = new();
+        private VaultTarget _target = null!;
 
         internal VaultTestServer Vault { get; private set; } = null!;
 
@@ -102,11 +130,12 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
 
         public async Task InitializeAsync()
         {
-            Vault = await VaultTestServer.StartAsync();
+            _target = await VaultTarget.StartAsync();
+            Vault = _target.RequireTestServer();
             var keyName = VaultTarget.UniqueKeyName();
-            Vault.CreateKey(keyName);
+            await _target.CreateKeyAsync(keyName);
             var tokenFile = _temp.Combine("vault-token");
-            await File.WriteAllTextAsync(tokenFile, Vault.RootToken);
+            await File.WriteAllTextAsync(tokenFile, _target.Token);
             Server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"),
             [
                 "--Trousseau:KeyProvider=vault",
@@ -126,7 +155,7 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
             await Kms.DisposeAsync();
             Http.Dispose();
             await Server.DisposeAsync();
-            await Vault.DisposeAsync();
+            await _target.DisposeAsync();
         }
 
         public void Dispose() => _temp.Dispose();

@@ -5,19 +5,23 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Vault;
 
-/// <summary>trousseaud configured for Vault from settings alone: Kubernetes auth, the KV v2 overlay, its errors.</summary>
+/// <summary>
+/// trousseaud configured for Vault from settings alone: Kubernetes auth at the configured mount, the KV v2 overlay,
+/// rewrap before archiving old key versions, its errors. A real Vault when <c>VAULT_ADDR</c> is set
+/// (<see cref="VaultTarget"/>).
+/// </summary>
 public sealed class VaultServerTests : IAsyncLifetime, IDisposable
 {
     private const string ConfigPath = "secret/data/trousseau/config";
     private readonly TempDirectory _temp = new();
-    private VaultTestServer _vault = null!;
+    private VaultTarget _vault = null!;
     private string _keyName = null!;
 
     public async Task InitializeAsync()
     {
-        _vault = await VaultTestServer.StartAsync();
+        _vault = await VaultTarget.StartAsync();
         _keyName = VaultTarget.UniqueKeyName();
-        _vault.CreateKey(_keyName);
+        await _vault.CreateKeyAsync(_keyName);
     }
 
     public async Task DisposeAsync() => await _vault.DisposeAsync();
@@ -30,7 +34,8 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         const string Jwt = "eyJhbGciOiJSUzI1NiJ9.service-account-token.signature";
         var jwtFile = _temp.Combine("sa-token");
         await File.WriteAllTextAsync(jwtFile, Jwt);
-        _vault.AddKubernetesRole("trousseau-kms", Jwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        var vault = _vault.RequireTestServer();
+        vault.AddKubernetesRole("trousseau-kms", Jwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
         var settings = _temp.Combine("appsettings.json");
         await File.WriteAllTextAsync(settings, $$"""
             { "Trousseau": { "KeyProvider": "vault", "Vault": { "Address": "{{_vault.Address}}", "KeyName": "{{_keyName}}",
@@ -45,9 +50,60 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
 
         Assert.True(create.ExitCode == 0, create.Stderr + server.Log);
         Assert.Equal("v", read.Stdout);
-        Assert.NotEmpty(_vault.IssuedTokens);
+        Assert.Equal(1, vault.Count("auth/kubernetes/login", 200));
+        Assert.NotEmpty(vault.IssuedTokens);
         Assert.DoesNotContain(Jwt, server.Log, StringComparison.Ordinal);
-        Assert.All(_vault.IssuedTokens, token => Assert.DoesNotContain(token, server.Log, StringComparison.Ordinal));
+        Assert.All(vault.IssuedTokens, token => Assert.DoesNotContain(token, server.Log, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Kubernetes_auth_logs_in_at_the_configured_mount_only()
+    {
+        const string Jwt = "eyJhbGciOiJSUzI1NiJ9.mounted-elsewhere.signature";
+        var jwtFile = _temp.Combine("sa-token");
+        await File.WriteAllTextAsync(jwtFile, Jwt);
+        var vault = _vault.RequireTestServer();
+        vault.AddKubernetesRole("trousseau-kms", Jwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1), mount: "k8s-prod");
+        string[] kubernetes = ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address={_vault.Address}", $"--Trousseau:Vault:KeyName={_keyName}",
+            "--Trousseau:Vault:Auth:Method=kubernetes", "--Trousseau:Vault:Auth:Role=trousseau-kms", $"--Trousseau:Vault:Auth:JwtFile={jwtFile}", "--Trousseau:Kms:Enabled=false"];
+
+        ProcessResult atDefault, atMount;
+        await using (var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), kubernetes))
+        {
+            atDefault = await ClectlRunner.For(server, _temp.Combine("data"), _temp.Path).RunAsync("secret", "create", "k8s/default", "--from-literal", "k=v");
+            await server.StopAsync();
+        }
+
+        await using (var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. kubernetes, "--Trousseau:Vault:Auth:Mount=k8s-prod"]))
+        {
+            atMount = await ClectlRunner.For(server, _temp.Combine("data"), _temp.Path).RunAsync("secret", "create", "k8s/mounted", "--from-literal", "k=v");
+            await server.StopAsync();
+        }
+
+        Assert.Equal(6, atDefault.ExitCode);
+        Assert.Contains("auth/kubernetes/login", atDefault.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, vault.Count("auth/kubernetes/login", 200));
+        Assert.True(atMount.ExitCode == 0, atMount.Stderr);
+        Assert.Equal(1, vault.Count("auth/k8s-prod/login", 200));
+    }
+
+    [Fact]
+    public async Task A_vault_timeout_longer_than_the_kms_provider_timeout_is_exit_2_naming_both_keys()
+    {
+        var refused = await RunToExitAsync([.. VaultArgs(), "--Trousseau:Vault:Timeout=00:00:05", "--Trousseau:Kms:ProviderTimeout=00:00:02"]);
+
+        Assert.Equal(2, refused.ExitCode);
+        var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("Trousseau:Vault:Timeout is 00:00:05, more than Trousseau:Kms:ProviderTimeout (00:00:02)", line, StringComparison.Ordinal);
+
+        // Without the KMS plugin, or with a provider timeout to match, the same Vault timeout starts.
+        foreach (var fits in new[] { "--Trousseau:Kms:Enabled=false", "--Trousseau:Kms:ProviderTimeout=00:00:05" })
+        {
+            await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Vault:Timeout=00:00:05", fits]);
+            var status = await ClectlRunner.For(server, _temp.Combine("data"), _temp.Path).RunAsync("key", "status");
+            Assert.True(status.ExitCode == 0, fits + ": " + status.Stderr);
+            await server.StopAsync();
+        }
     }
 
     [Fact]
@@ -69,9 +125,11 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
             await server.StopAsync();
         }
 
-        // Vault now refuses version 1: only secrets really moved to version 2 can still be read (after a restart,
-        // so that no data key is left in memory).
-        _vault.SetMinDecryptionVersion(_keyName, 2);
+        // Vault now archives version 1 and refuses it: only secrets really moved to version 2 can still be read
+        // (after a restart, so that no data key is left in memory), and the key Vault lists starts at version 2.
+        await _vault.ConfigureKeyAsync(_keyName, new Dictionary<string, string> { ["min_decryption_version"] = "2" });
+        var listed = await _vault.ReadKeyAsync(_keyName);
+        Assert.Equal(["2"], listed.GetProperty("keys").EnumerateObject().Select(v => v.Name));
         await using var restarted = await TrousseauServerProcess.StartAsync(dataDir, VaultArgs());
         var again = ClectlRunner.For(restarted, dataDir, _temp.Path);
         for (var i = 0; i < 5; i++)
@@ -86,7 +144,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     public async Task Api_kubernetes_mode_admits_callers_whose_service_account_token_vault_accepts()
     {
         const string CallerJwt = "caller.service-account.jwt";
-        _vault.AddKubernetesRole("api-callers", CallerJwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        _vault.RequireTestServer().AddKubernetesRole("api-callers", CallerJwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, [.. VaultArgs(), "--Trousseau:Api:Auth:Mode=kubernetes", "--Trousseau:Api:Auth:KubernetesRole=api-callers"]);
         var clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_SERVER"] = server.BaseAddress.ToString(), ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
@@ -119,7 +177,8 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task The_kv_v2_overlay_is_laid_over_local_configuration()
     {
-        _vault.PutKv(ConfigPath, new JsonObject { ["Store"] = "memory", ["DataKeys"] = new JsonObject { ["MaxUses"] = "1000" } });
+        // A string and a nested boolean, each of which changes something a user sees.
+        await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Store"] = "memory", ["Kms"] = new JsonObject { ["Enabled"] = false } });
 
         await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Store=sqlite", $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
@@ -130,6 +189,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("memory", report.RootElement.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.OrdinalIgnoreCase);
         Assert.False(File.Exists(_temp.Combine("data", "store.db")));
+        Assert.False(File.Exists(_temp.Combine("data", "kms.sock")));
     }
 
     [Fact]
@@ -137,9 +197,10 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     {
         var missing = await RunToExitAsync([.. VaultArgs(), "--Trousseau:Vault:ConfigPath=secret/data/nowhere"]);
 
-        _vault.PutKv(ConfigPath, new JsonObject { ["Store"] = "memory" });
-        _vault.Forbid(ConfigPath);
-        var limited = _vault.CreateToken(TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        var vault = _vault.RequireTestServer();
+        await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Store"] = "memory" });
+        vault.Forbid(ConfigPath);
+        var limited = vault.CreateToken(TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
         var tokenFile = _temp.Combine("limited-token");
         await File.WriteAllTextAsync(tokenFile, limited);
         var forbidden = await RunToExitAsync([.. VaultArgs(tokenFile), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
@@ -166,7 +227,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         if (tokenFile is null)
         {
             tokenFile = _temp.Combine("root-token");
-            File.WriteAllText(tokenFile, _vault.RootToken);
+            File.WriteAllText(tokenFile, _vault.Token);
         }
 
         return ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address={_vault.Address}", $"--Trousseau:Vault:KeyName={_keyName}", $"--Trousseau:Vault:Auth:TokenFile={tokenFile}"];

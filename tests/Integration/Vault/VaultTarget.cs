@@ -1,27 +1,24 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
-using Trousseau.Tests.Integration.Infrastructure;
+using System.Text.Json.Nodes;
 
 namespace Trousseau.Tests.Integration.Vault;
 
 /// <summary>
-/// The Vault the tests talk to: a real one when <c>VAULT_ADDR</c> and <c>VAULT_TOKEN</c> are set; else <c>vault</c> or
-/// <c>bao</c> from PATH in dev mode; else the in-repo <see cref="VaultTestServer"/>. Fault switches exist only on
-/// the in-repo server (<see cref="TestServer"/>).
+/// The Vault every Vault test talks to: a real one when <c>VAULT_ADDR</c> and <c>VAULT_TOKEN</c> are set (Transit
+/// enabled at <c>transit</c>, KV v2 at <c>secret</c>, as a dev server has them), else the in-repo
+/// <see cref="VaultTestServer"/>. Fault switches, auth roles and policies exist only on the in-repo server
+/// (<see cref="RequireTestServer"/>).
 /// </summary>
 internal sealed class VaultTarget : IAsyncDisposable
 {
-    private readonly Process? _devServer;
-
-    private VaultTarget(Uri address, string token, VaultTestServer? testServer, Process? devServer)
+    private VaultTarget(Uri address, string token, VaultTestServer? testServer)
     {
         Address = address;
         Token = token;
         TestServer = testServer;
-        _devServer = devServer;
     }
 
     public Uri Address { get; }
@@ -34,18 +31,25 @@ internal sealed class VaultTarget : IAsyncDisposable
     {
         if (Environment.GetEnvironmentVariable("VAULT_ADDR") is { Length: > 0 } address && Environment.GetEnvironmentVariable("VAULT_TOKEN") is { Length: > 0 } token)
         {
-            var real = new VaultTarget(new Uri(address), token, null, null);
+            var real = new VaultTarget(new Uri(address), token, null);
             await real.EnableTransitAsync();
             return real;
         }
 
-        if ((FindOnPath("vault") ?? FindOnPath("bao")) is { } binary)
-        {
-            return await StartDevServerAsync(binary);
-        }
-
         var server = await VaultTestServer.StartAsync();
-        return new VaultTarget(server.Address, server.RootToken, server, null);
+        return new VaultTarget(server.Address, server.RootToken, server);
+    }
+
+    /// <summary>The in-repo server, for a test that switches faults or sets up auth roles and policies.</summary>
+    public VaultTestServer RequireTestServer() =>
+        TestServer ?? throw new InvalidOperationException("This test switches Vault faults or sets up auth roles and policies, which only the in-repo Vault test server offers; unset VAULT_ADDR to run it.");
+
+    /// <summary>Writes a KV v2 secret, as <c>vault kv put</c> would; <paramref name="path"/> is like <c>secret/data/app</c>.</summary>
+    public async Task PutKvAsync(string path, JsonObject data)
+    {
+        using var http = Client();
+        using var response = await http.PostAsync(new Uri($"v1/{path}", UriKind.Relative), JsonContent.Create(new JsonObject { ["data"] = data }));
+        response.EnsureSuccessStatusCode();
     }
 
     /// <summary>A Transit key name no other test uses.</summary>
@@ -86,6 +90,16 @@ internal sealed class VaultTarget : IAsyncDisposable
         response.EnsureSuccessStatusCode();
     }
 
+    /// <summary>Sends a key configuration as <see cref="ConfigureKeyAsync"/> does and returns Vault's status and <c>errors</c>, whatever they are.</summary>
+    public async Task<(HttpStatusCode Status, IReadOnlyList<string> Errors)> TryConfigureKeyAsync(string name, IReadOnlyDictionary<string, string> settings)
+    {
+        using var http = Client();
+        using var response = await http.PostAsync(new Uri($"v1/transit/keys/{name}/config", UriKind.Relative), JsonContent.Create(settings));
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var errors = body.RootElement.TryGetProperty("errors", out var list) ? list.EnumerateArray().Select(e => e.GetString() ?? "").ToList() : [];
+        return (response.StatusCode, errors);
+    }
+
     /// <summary>Deletes a Transit key, as <c>vault delete transit/keys/NAME</c> would (after deletion_allowed=true).</summary>
     public async Task DeleteKeyAsync(string name)
     {
@@ -117,13 +131,6 @@ internal sealed class VaultTarget : IAsyncDisposable
         {
             await TestServer.DisposeAsync();
         }
-
-        if (_devServer is not null)
-        {
-            _devServer.Kill(entireProcessTree: true);
-            await _devServer.WaitForExitAsync();
-            _devServer.Dispose();
-        }
     }
 
     private HttpClient Client()
@@ -144,47 +151,4 @@ internal sealed class VaultTarget : IAsyncDisposable
             response.EnsureSuccessStatusCode();
         }
     }
-
-    private static async Task<VaultTarget> StartDevServerAsync(string binary)
-    {
-        var port = FreePort.Next();
-        var token = "dev-" + Guid.NewGuid().ToString("N");
-        var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "server", "-dev", $"-dev-root-token-id={token}", $"-dev-listen-address=127.0.0.1:{port}" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info)!;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var target = new VaultTarget(new Uri($"http://127.0.0.1:{port}/"), token, null, process);
-        using var http = new HttpClient { BaseAddress = target.Address };
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            try
-            {
-                using var health = await http.GetAsync(new Uri("v1/sys/health", UriKind.Relative), deadline.Token);
-                if (health.IsSuccessStatusCode)
-                {
-                    break;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100, deadline.Token);
-        }
-
-        await target.EnableTransitAsync();
-        return target;
-    }
-
-    private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, name))
-            .FirstOrDefault(File.Exists);
 }

@@ -18,9 +18,11 @@ namespace Trousseau.Tests.Integration.Vault;
 /// documented HTTP API: Transit (aes256-gcm96; ciphertext <c>vault:vN:</c> + base64 of nonce ‖ ciphertext ‖ tag;
 /// batch_input; rotate; <c>keys/NAME/config</c> with min_decryption_version, min_encryption_version and
 /// deletion_allowed, versions below min_decryption_version archived as Vault archives them; key deletion), token
-/// lookup-self and renew-self with TTL and max TTL,
-/// Kubernetes and AppRole login, sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes.
-/// Fault switches: seal, latency, 5xx, revoke every token, any status on chosen paths (<see cref="Fault"/>).
+/// lookup-self and renew-self with TTL and max TTL, Kubernetes and AppRole login only where those methods are
+/// mounted (<c>auth/MOUNT/login</c>; anything else is a token-checked path, as in Vault), policies that deny a path,
+/// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every request is recorded with the
+/// status it got (<see cref="Requests"/>), so tests count retries, logins and refusals where Vault would see them.
+/// Fault switches: seal, latency, 5xx, revoke every token, any status or body on chosen paths (<see cref="Fault"/>).
 /// </summary>
 internal sealed class VaultTestServer : IAsyncDisposable
 {
@@ -33,6 +35,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, string> _appRoles = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, List<JsonObject>> _kv = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _forbiddenPaths = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _authMounts = new(StringComparer.Ordinal);
+    private readonly List<VaultRequest> _requests = [];
     private readonly List<string> _issued = [];
     private readonly List<string> _namespaces = [];
     private int _failures;
@@ -64,6 +68,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The clock token TTLs run on; a test that drives time itself shares its clock with the provider.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
     /// <summary>When set, sys/health answers this status (429 standby, 501 not initialized, ...).</summary>
     public int? HealthStatus { get; set; }
 
@@ -85,6 +92,18 @@ internal sealed class VaultTestServer : IAsyncDisposable
             lock (_issued)
             {
                 return [.. _issued];
+            }
+        }
+    }
+
+    /// <summary>Every request answered so far, in order: method, path (without <c>/v1/</c>) and status.</summary>
+    public IReadOnlyList<VaultRequest> Requests
+    {
+        get
+        {
+            lock (_requests)
+            {
+                return [.. _requests];
             }
         }
     }
@@ -127,35 +146,39 @@ internal sealed class VaultTestServer : IAsyncDisposable
             _issued.Add(token);
         }
 
-        var now = DateTimeOffset.UtcNow;
+        var now = Clock.GetUtcNow();
         _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable, ttl);
         return token;
     }
 
-    public void AddKubernetesRole(string role, string jwt, TimeSpan ttl, TimeSpan maxTtl) => _kubernetesRoles[role] = new KubernetesRole(jwt, ttl, maxTtl);
+    /// <summary>
+    /// A Kubernetes auth role, with the method mounted at <paramref name="mount"/> as <c>vault auth enable
+    /// -path=MOUNT kubernetes</c> would.
+    /// </summary>
+    public void AddKubernetesRole(string role, string jwt, TimeSpan ttl, TimeSpan maxTtl, string mount = "kubernetes")
+    {
+        _authMounts[mount] = "kubernetes";
+        _kubernetesRoles[role] = new KubernetesRole(jwt, ttl, maxTtl);
+    }
 
-    public void AddAppRole(string roleId, string secretId) => _appRoles[roleId] = secretId;
+    /// <summary>An AppRole role, with the method mounted at <c>approle</c> as <c>vault auth enable approle</c> would.</summary>
+    public void AddAppRole(string roleId, string secretId)
+    {
+        _authMounts["approle"] = "approle";
+        _appRoles[roleId] = secretId;
+    }
 
-    /// <summary>Writes a KV v2 secret, as <c>vault kv put</c> would; <paramref name="path"/> is like <c>secret/data/app</c>.</summary>
-    public void PutKv(string path, JsonObject data) => _kv.AddOrUpdate(path, _ => [data], (_, versions) => { lock (versions) { versions.Add(data); } return versions; });
+    /// <summary>Requests so far whose path (without <c>/v1/</c>) contains <paramref name="pathContains"/>, answered <paramref name="status"/> when given.</summary>
+    public int Count(string pathContains, int? status = null) =>
+        Requests.Count(r => r.Path.Contains(pathContains, StringComparison.Ordinal) && (status is null || r.Status == status));
 
     /// <summary>Creates a Transit key, as <c>vault write -f transit/keys/NAME</c> would.</summary>
     public void CreateKey(string name) => _keys.TryAdd(name, new TransitKey());
 
     /// <summary>
-    /// Refuses to decrypt versions below <paramref name="version"/> and archives them, as
-    /// <c>vault write transit/keys/NAME/config min_decryption_version=N</c>.
+    /// Makes <paramref name="path"/> (for example <c>transit/encrypt/KEY</c> or <c>secret/data/app</c>) answer 403 to
+    /// every token but the root token, as a policy without it would.
     /// </summary>
-    public void SetMinDecryptionVersion(string name, int version)
-    {
-        var (error, _) = _keys[name].Configure(version, null, null);
-        if (error is not null)
-        {
-            throw new ArgumentOutOfRangeException(nameof(version), error);
-        }
-    }
-
-    /// <summary>Makes <paramref name="path"/> answer 403 to every token but the root token, as a policy without it would.</summary>
     public void Forbid(string path) => _forbiddenPaths[path] = true;
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
@@ -163,6 +186,22 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private static string NewToken() => "hvs." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     private async Task HandleAsync(HttpContext context)
+    {
+        var arrived = DateTimeOffset.UtcNow;
+        try
+        {
+            await AnswerAsync(context);
+        }
+        finally
+        {
+            lock (_requests)
+            {
+                _requests.Add(new VaultRequest(context.Request.Method, (context.Request.Path.Value ?? "").Replace("/v1/", "", StringComparison.Ordinal), context.Response.StatusCode, arrived));
+            }
+        }
+    }
+
+    private async Task AnswerAsync(HttpContext context)
     {
         if (Latency > TimeSpan.Zero)
         {
@@ -196,6 +235,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 context.Response.Headers.RetryAfter = ((int)retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
             }
 
+            if (fault.Body is { } raw)
+            {
+                context.Response.StatusCode = fault.Status;
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(raw);
+                return;
+            }
+
             await ErrorAsync(context, fault.Status, fault.Error);
             return;
         }
@@ -220,18 +267,21 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         var segments = path.Trim('/').Split('/');
-        switch (segments)
+        // Only a mounted auth method has a login path; any other path needs a token, as Vault's router has it.
+        if (segments is ["v1", "auth", var authMount, "login"] && method is "POST" or "PUT" && _authMounts.TryGetValue(authMount, out var authType))
         {
-            case ["v1", "auth", "approle", "login"] when method == "POST":
-                await AppRoleLoginAsync(context, body);
-                return;
-            case ["v1", "auth", _, "login"] when method == "POST":
-                await KubernetesLoginAsync(context, body);
-                return;
+            await (authType == "approle" ? AppRoleLoginAsync(context, body) : KubernetesLoginAsync(context, body));
+            return;
         }
 
         var token = context.Request.Headers["X-Vault-Token"].ToString();
-        if (!_tokens.TryGetValue(token, out var entry) || entry.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow)
+        if (!_tokens.TryGetValue(token, out var entry) || entry.ExpiresAt is { } expires && expires <= Clock.GetUtcNow())
+        {
+            await ErrorAsync(context, 403, "permission denied");
+            return;
+        }
+
+        if (token != RootToken && _forbiddenPaths.ContainsKey(string.Join('/', segments.Skip(1))))
         {
             await ErrorAsync(context, 403, "permission denied");
             return;
@@ -240,7 +290,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         switch (segments)
         {
             case ["v1", "auth", "token", "lookup-self"] when method == "GET":
-                await context.Response.WriteAsJsonAsync(new { data = new { ttl = entry.ExpiresAt is { } e ? (long)(e - DateTimeOffset.UtcNow).TotalSeconds : 0, renewable = entry.Renewable, policies = DefaultPolicies } });
+                await context.Response.WriteAsJsonAsync(new { data = new { ttl = entry.ExpiresAt is { } e ? (long)(e - Clock.GetUtcNow()).TotalSeconds : 0, renewable = entry.Renewable, policies = DefaultPolicies } });
                 return;
             case ["v1", "auth", "token", "renew-self"] when method is "POST" or "PUT":
                 await RenewAsync(context, token, entry);
@@ -258,7 +308,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 await DecryptAsync(context, name, body);
                 return;
             case ["v1", var mount, "data", ..] when segments.Length > 3 && mount != "auth":
-                await KeyValueAsync(context, string.Join('/', segments.Skip(1)), token, body);
+                await KeyValueAsync(context, string.Join('/', segments.Skip(1)), body);
                 return;
             case ["v1", var mount, "rewrap", var name] when method is "POST" or "PUT" && mount != "auth":
                 await RewrapAsync(context, name, body);
@@ -289,6 +339,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
             case ["v1", _, "keys", var name, "config"] when method is "POST" or "PUT":
                 await ConfigureKeyAsync(context, name, body);
                 return;
+            case ["v1", "auth", ..]:
+                await ErrorAsync(context, 404, $"no handler for route \"{string.Join('/', segments.Skip(1))}\". route entry not found.");
+                return;
             default:
                 context.Response.StatusCode = 404;
                 await context.Response.WriteAsJsonAsync(new { errors = Array.Empty<string>() });
@@ -296,14 +349,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
     }
 
-    private async Task KeyValueAsync(HttpContext context, string path, string token, JsonObject body)
+    private async Task KeyValueAsync(HttpContext context, string path, JsonObject body)
     {
-        if (_forbiddenPaths.ContainsKey(path) && token != RootToken)
-        {
-            await ErrorAsync(context, 403, "permission denied");
-            return;
-        }
-
         if (context.Request.Method == "GET")
         {
             if (!_kv.TryGetValue(path, out var versions))
@@ -361,7 +408,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        var now = DateTimeOffset.UtcNow;
+        var now = Clock.GetUtcNow();
         var expires = now + entry.Ttl;
         if (entry.MaxExpiresAt is { } max && expires > max)
         {
@@ -695,8 +742,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
         await context.Response.WriteAsJsonAsync(new { errors = new[] { error } });
     }
 
-    /// <summary>What <see cref="Fault"/> answers: a status, Vault's error text, an optional <c>Retry-After</c>, on every path or those containing <see cref="PathContains"/>.</summary>
-    public sealed record VaultFault(int Status, string Error, TimeSpan? RetryAfter = null, string? PathContains = null);
+    /// <summary>
+    /// What <see cref="Fault"/> answers: a status, Vault's error text (or, with <see cref="Body"/>, that raw JSON
+    /// body instead), an optional <c>Retry-After</c>, on every path or those containing <see cref="PathContains"/>.
+    /// </summary>
+    public sealed record VaultFault(int Status, string Error, TimeSpan? RetryAfter = null, string? PathContains = null, string? Body = null);
+
+    /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status, when it arrived.</summary>
+    public sealed record VaultRequest(string Method, string Path, int Status, DateTimeOffset At);
 
     private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl);
 

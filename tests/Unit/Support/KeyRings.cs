@@ -13,6 +13,6 @@ internal static class KeyRings
     {
         var options = new TrousseauOptions();
         configure?.Invoke(options.DataKeys);
-        return new EnvelopeEncryptor(provider, Options.Create(options), time ?? TimeProvider.System, NullLogger<EnvelopeEncryptor>.Instance);
+        return new EnvelopeEncryptor(provider, Options.Create(options), time ?? TimeProvider.System, TestInstrumentation.Shared, NullLogger<EnvelopeEncryptor>.Instance);
     }
 }

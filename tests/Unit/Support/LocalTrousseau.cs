@@ -22,6 +22,8 @@ internal sealed class LocalTrousseau : IDisposable
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
+    public IServiceProvider Services => _services;
+
     public ITrousseau Trousseau => _services.GetRequiredService<ITrousseau>();
 
     public ISecretStore Store => _services.GetRequiredService<ISecretStore>();
