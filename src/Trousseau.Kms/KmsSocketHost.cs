@@ -15,7 +15,7 @@ namespace Trousseau.Kms;
 /// HTTP API the application serves: nothing but the KMS services and the standard gRPC health service is reachable
 /// through the socket.
 /// </summary>
-internal sealed class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOptions> options, ILoggerFactory loggerFactory, TimeProvider time) : IHostedService, IAsyncDisposable
+internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IOptions<KmsOptions> options, ILoggerFactory loggerFactory, TimeProvider time) : IHostedService, IAsyncDisposable
 {
     private const int MaxMessageBytes = 64 * 1024;
 
@@ -45,6 +45,7 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOptions> optio
             builder.Services.AddSingleton(loggerFactory);
             builder.Services.AddSingleton(time);
             builder.Services.AddSingleton(plugin);
+            builder.Services.AddSingleton(telemetry);
             builder.Services.AddSingleton<KmsV2Service>();
             builder.Services.AddSingleton<KmsV1Service>();
             builder.Services.AddSingleton<KmsCallInterceptor>();

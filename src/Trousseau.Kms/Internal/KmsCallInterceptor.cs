@@ -11,7 +11,7 @@ namespace Trousseau.Kms.Internal;
 /// Trousseau → PERMISSION_DENIED; the call's deadline passed → DEADLINE_EXCEEDED; anything else → INTERNAL, logged
 /// with its exception. Messages come from Trousseau's own exceptions, which never carry key material.
 /// </summary>
-internal sealed class KmsCallInterceptor(ILogger<KmsCallInterceptor> logger, TimeProvider time) : Interceptor
+internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, ILogger<KmsCallInterceptor> logger, TimeProvider time) : Interceptor
 {
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
@@ -19,7 +19,7 @@ internal sealed class KmsCallInterceptor(ILogger<KmsCallInterceptor> logger, Tim
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
         var started = Stopwatch.GetTimestamp();
-        var span = KmsTelemetry.Start(context.Method);
+        var span = telemetry.Start(context.Method);
         Task<TResponse> call;
         try
         {
@@ -33,7 +33,7 @@ internal sealed class KmsCallInterceptor(ILogger<KmsCallInterceptor> logger, Tim
         // The local key ring and a warm cache answer at once; such a call needs no state machine of its own.
         if (call.IsCompletedSuccessfully)
         {
-            KmsTelemetry.Record(span, context.Method, StatusCode.OK, started);
+            telemetry.Record(span, context.Method, StatusCode.OK, started);
             span?.Dispose();
             return call;
         }
@@ -68,7 +68,7 @@ internal sealed class KmsCallInterceptor(ILogger<KmsCallInterceptor> logger, Tim
             }
             finally
             {
-                KmsTelemetry.Record(span, context.Method, status, started);
+                telemetry.Record(span, context.Method, status, started);
             }
         }
     }

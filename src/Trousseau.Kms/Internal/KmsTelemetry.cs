@@ -1,35 +1,57 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Grpc.Core;
 
 namespace Trousseau.Kms.Internal;
 
-/// <summary>KMS request spans and metrics on the <c>Trousseau</c> source and meter, by method and gRPC status.</summary>
-internal static class KmsTelemetry
+/// <summary>
+/// KMS call spans and metrics on <see cref="TrousseauInstrumentation"/>: the <c>trousseau.kms.request</c> server span,
+/// the <c>trousseau.kms.requests</c> counter and the <c>trousseau.kms.request.duration</c> histogram, each tagged with
+/// the semantic conventions' <c>rpc.system</c>, <c>rpc.service</c>, <c>rpc.method</c> and <c>rpc.grpc.status_code</c>.
+/// </summary>
+internal sealed class KmsTelemetry
 {
-    private static readonly ActivitySource Source = new(TrousseauDiagnostics.ActivitySourceName);
-
-    private static readonly Meter Meter = new(TrousseauDiagnostics.MeterName);
-
-    private static readonly Counter<long> Requests = Meter.CreateCounter<long>("trousseau.kms.requests", unit: "{request}", description: "KMS plugin calls, by method and gRPC status.");
-
-    private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("trousseau.kms.request.duration", unit: "s", description: "KMS plugin call duration, by method and gRPC status.");
-
-    /// <summary>Starts the server span of one KMS call, <c>trousseau.kms.request</c>.</summary>
-    public static Activity? Start(string? path)
+    // The six methods' tag values, split once: a call does not allocate them.
+    private static readonly FrozenDictionary<string, (string Service, string Method)> Methods = new[]
     {
-        var activity = Source.StartActivity("trousseau.kms.request", ActivityKind.Server);
-        activity?.SetTag("rpc.system", "grpc");
-        activity?.SetTag("rpc.method", Method(path));
+        "/v2.KeyManagementService/Status", "/v2.KeyManagementService/Encrypt", "/v2.KeyManagementService/Decrypt",
+        "/v1beta1.KeyManagementService/Version", "/v1beta1.KeyManagementService/Encrypt", "/v1beta1.KeyManagementService/Decrypt",
+    }.ToFrozenDictionary(path => path, path => (path[1..path.LastIndexOf('/')], path[(path.LastIndexOf('/') + 1)..]), StringComparer.Ordinal);
+
+    private readonly ActivitySource _source;
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _duration;
+
+    public KmsTelemetry(TrousseauInstrumentation instrumentation)
+    {
+        _source = instrumentation.ActivitySource;
+        _requests = instrumentation.Meter.CreateCounter<long>("trousseau.kms.requests", unit: "{request}", description: "KMS plugin calls, by service, method and gRPC status.");
+        _duration = instrumentation.CreateDurationHistogram("trousseau.kms.request.duration", "KMS plugin call duration, by service, method and gRPC status.");
+    }
+
+    /// <summary>Starts the server span of one KMS call, from its path (<c>/v2.KeyManagementService/Encrypt</c>).</summary>
+    public Activity? Start(string path)
+    {
+        var activity = _source.StartActivity("trousseau.kms.request", ActivityKind.Server);
+        if (activity is not null)
+        {
+            var (service, method) = Split(path);
+            activity.SetTag("rpc.system", "grpc");
+            activity.SetTag("rpc.service", service);
+            activity.SetTag("rpc.method", method);
+        }
+
         return activity;
     }
 
     /// <summary>Ends a call: its status on the span, one count and one duration on the meter.</summary>
-    public static void Record(Activity? activity, string? path, StatusCode status, long started)
+    public void Record(Activity? activity, string path, StatusCode status, long started)
     {
-        var tags = new TagList { { "method", Method(path) }, { "grpc.status", StatusName(status) } };
-        Requests.Add(1, tags);
-        Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        var (service, method) = Split(path);
+        var tags = new TagList { { "rpc.system", "grpc" }, { "rpc.service", service }, { "rpc.method", method }, { "rpc.grpc.status_code", (int)status } };
+        _requests.Add(1, tags);
+        _duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
         if (activity is not null)
         {
             activity.SetTag("rpc.grpc.status_code", (int)status);
@@ -40,13 +62,7 @@ internal static class KmsTelemetry
         }
     }
 
-    // The series keep the names they had before grpc-dotnet: "Ok", then the status names as gRPC spells them.
-    private static string StatusName(StatusCode status) => status == StatusCode.OK ? "Ok" : status.ToString();
-
-    // Only known methods become tag values, so a caller cannot grow the series with made-up paths.
-    private static string Method(string? path) =>
-        path is "/v2.KeyManagementService/Status" or "/v2.KeyManagementService/Encrypt" or "/v2.KeyManagementService/Decrypt"
-            or "/v1beta1.KeyManagementService/Version" or "/v1beta1.KeyManagementService/Encrypt" or "/v1beta1.KeyManagementService/Decrypt"
-            ? path.TrimStart('/')
-            : "unknown";
+    // Only the KMS services' own methods become tag values, so a caller cannot grow the series with made-up paths.
+    private static (string Service, string Method) Split(string path) =>
+        Methods.TryGetValue(path, out var names) ? names : ("unknown", "unknown");
 }
