@@ -12,7 +12,7 @@ internal static class CliAction
             {
                 return await body(parse, cancellationToken);
             }
-            catch (Exception e) when (e is TrousseauException or CliUsageException or Kms.Grpc.GrpcException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)
             {
                 await console.Error.WriteLineAsync("clectl: " + e.Message.ReplaceLineEndings(" "));
                 return ExitCodes.For(e);

@@ -24,8 +24,8 @@ internal static class ExitCodes
         SecretConflictException => Conflict,
         AccessForbiddenException => Unauthorized,
         DependencyUnavailableException => Unavailable,
-        Kms.Grpc.GrpcException { Status: Kms.Grpc.GrpcStatusCode.InvalidArgument } => Usage,
-        Kms.Grpc.GrpcException { Status: Kms.Grpc.GrpcStatusCode.Unavailable or Kms.Grpc.GrpcStatusCode.DeadlineExceeded } => Unavailable,
+        KmsCallException { Status: Grpc.Core.StatusCode.InvalidArgument } => Usage,
+        KmsCallException { Status: Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.DeadlineExceeded } => Unavailable,
         _ => Error,
     };
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using System.Net.Sockets;
 using Google.Protobuf;
-using Trousseau.Kms.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using V2 = Trousseau.Kms.V2;
@@ -9,12 +11,11 @@ namespace Trousseau.Cli;
 
 /// <summary>
 /// <c>clectl kms status|encrypt|decrypt [--socket PATH]</c>: talk to any KMS v2 plugin as kube-apiserver does.
-/// <c>encrypt</c> prints one line, <c>KEY-ID CIPHERTEXT</c>, that <c>decrypt</c> reads back from stdin.
+/// <c>encrypt</c> prints one line, <c>KEY-ID CIPHERTEXT</c>, that <c>decrypt</c> reads back from stdin. Calls go
+/// through Grpc.Net.Client over the Unix socket, with <c>--timeout</c> as the call's deadline.
 /// </summary>
 internal static class KmsCommands
 {
-    private const string Service = "/v2.KeyManagementService/";
-
     private static readonly Option<string?> Socket = new("--socket")
     {
         Description = $"The KMS plugin's Unix socket (default: kms.sock in trousseaud's data directory, {DataDirectory.Rule}).",
@@ -39,8 +40,7 @@ internal static class KmsCommands
         var status = new Command("status", "Show the plugin's version, health and current key id; exit 6 unless healthy.") { Socket, Timeout };
         CliAction.Set(status, console, async (parse, ct) =>
         {
-            using var client = Client(parse);
-            var response = await client.CallAsync(Service + "Status", new V2.StatusRequest(), V2.StatusResponse.Parser, ct);
+            var response = await CallAsync(parse, (client, options) => client.StatusAsync(new V2.StatusRequest(), options), ct);
             await Output.WriteAsync(
                 console.Out,
                 parse.GetValue(GlobalOptions.Output),
@@ -65,8 +65,8 @@ internal static class KmsCommands
         CliAction.Set(encrypt, console, async (parse, ct) =>
         {
             var plaintext = await ReadStdinAsync(ct);
-            using var client = Client(parse);
-            var response = await client.CallAsync(Service + "Encrypt", new V2.EncryptRequest { Plaintext = ByteString.CopyFrom(plaintext), Uid = Guid.NewGuid().ToString() }, V2.EncryptResponse.Parser, ct);
+            var request = new V2.EncryptRequest { Plaintext = ByteString.CopyFrom(plaintext), Uid = Guid.NewGuid().ToString() };
+            var response = await CallAsync(parse, (client, options) => client.EncryptAsync(request, options), ct);
             var ciphertext = response.Ciphertext.ToBase64();
             await Output.WriteAsync(
                 console.Out,
@@ -91,8 +91,8 @@ internal static class KmsCommands
         CliAction.Set(decrypt, console, async (parse, ct) =>
         {
             var (keyId, ciphertext) = ParseEncrypted(System.Text.Encoding.UTF8.GetString(await ReadStdinAsync(ct)).Trim(), parse.GetValue(KeyId));
-            using var client = Client(parse);
-            var response = await client.CallAsync(Service + "Decrypt", new V2.DecryptRequest { Ciphertext = ByteString.CopyFrom(ciphertext), KeyId = keyId, Uid = Guid.NewGuid().ToString() }, V2.DecryptResponse.Parser, ct);
+            var request = new V2.DecryptRequest { Ciphertext = ByteString.CopyFrom(ciphertext), KeyId = keyId, Uid = Guid.NewGuid().ToString() };
+            var response = await CallAsync(parse, (client, options) => client.DecryptAsync(request, options), ct);
             await console.Out.FlushAsync(ct);
             await using var stdout = Console.OpenStandardOutput();
             await stdout.WriteAsync(response.Plaintext.Memory, ct);
@@ -105,7 +105,14 @@ internal static class KmsCommands
         return kms;
     }
 
-    private static UnaryGrpcClient Client(ParseResult parse)
+    /// <summary>
+    /// One call on a channel to the socket, within <c>--timeout</c>. A failure becomes a <see cref="KmsCallException"/>
+    /// that says whether the socket could not be reached or what the plugin answered.
+    /// </summary>
+    private static async Task<TResponse> CallAsync<TResponse>(
+        ParseResult parse,
+        Func<V2.KeyManagementService.KeyManagementServiceClient, CallOptions, AsyncUnaryCall<TResponse>> call,
+        CancellationToken cancellationToken)
     {
         var seconds = parse.GetValue(Timeout);
         if (seconds is <= 0 or > 300)
@@ -113,7 +120,62 @@ internal static class KmsCommands
             throw new CliUsageException("--timeout takes seconds between 0 and 300.");
         }
 
-        return new UnaryGrpcClient(parse.GetValue(Socket) ?? DataDirectory.KmsSocket, TimeSpan.FromSeconds(seconds));
+        var socket = parse.GetValue(Socket) ?? DataDirectory.KmsSocket;
+        using var channel = Channel(socket);
+        var client = new V2.KeyManagementService.KeyManagementServiceClient(channel);
+        try
+        {
+            return await call(client, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(seconds), cancellationToken: cancellationToken));
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is { } failure)
+        {
+            var reason = !File.Exists(socket) ? "no such socket" : SocketError(failure)?.Message ?? failure.Message;
+            throw new KmsCallException(StatusCode.Unavailable, $"cannot reach the KMS socket {socket}: {reason}");
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded)
+        {
+            throw new KmsCallException(e.StatusCode, $"the KMS plugin on {socket} did not answer within {seconds} s.");
+        }
+        catch (RpcException e)
+        {
+            throw new KmsCallException(e.StatusCode, $"the KMS plugin answered {e.StatusCode}: {e.Status.Detail}");
+        }
+    }
+
+    /// <summary>A gRPC channel whose every connection goes to the Unix socket at <paramref name="socket"/>.</summary>
+    private static GrpcChannel Channel(string socket) => GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, cancellationToken) =>
+            {
+                var connection = new System.Net.Sockets.Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await connection.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
+                    return new NetworkStream(connection, ownsSocket: true);
+                }
+                catch
+                {
+                    connection.Dispose();
+                    throw;
+                }
+            },
+        },
+        DisposeHttpClient = true,
+    });
+
+    private static SocketException? SocketError(Exception? exception)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is SocketException socketError)
+            {
+                return socketError;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -1,14 +1,16 @@
 using System.Reflection;
 using System.Text;
 using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Options;
-using Trousseau.Kms.Grpc;
 
 namespace Trousseau.Kms;
 
 /// <summary>
 /// The KMS v2 and v1 services over one key provider: kube-apiserver's DEKs (or, in v2, its key seeds) are wrapped
-/// and unwrapped by the provider's key-encryption key. Every rule kube-apiserver checks is enforced here.
+/// and unwrapped by the provider's key-encryption key. Every rule kube-apiserver checks is enforced here; a broken
+/// rule ends the call with INVALID_ARGUMENT, and the provider's typed errors reach the caller through
+/// <see cref="Internal.KmsCallInterceptor"/>.
 /// </summary>
 internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> options, TimeProvider time)
 {
@@ -23,17 +25,6 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     private readonly Lock _statusLock = new();
     private long? _healthyAt;
 
-    /// <summary>The methods, by the paths gRPC calls them at.</summary>
-    public IReadOnlyDictionary<string, UnaryMethod> Methods() => new Dictionary<string, UnaryMethod>(StringComparer.Ordinal)
-    {
-        ["/v2.KeyManagementService/Status"] = new(V2.StatusRequest.Parser, async (_, ct) => await StatusAsync(ct).ConfigureAwait(false)),
-        ["/v2.KeyManagementService/Encrypt"] = new(V2.EncryptRequest.Parser, async (m, ct) => await EncryptAsync((V2.EncryptRequest)m, ct).ConfigureAwait(false)),
-        ["/v2.KeyManagementService/Decrypt"] = new(V2.DecryptRequest.Parser, async (m, ct) => await DecryptAsync((V2.DecryptRequest)m, ct).ConfigureAwait(false)),
-        ["/v1beta1.KeyManagementService/Version"] = new(V1Beta1.VersionRequest.Parser, (m, _) => ValueTask.FromResult<IMessage>(Version((V1Beta1.VersionRequest)m))),
-        ["/v1beta1.KeyManagementService/Encrypt"] = new(V1Beta1.EncryptRequest.Parser, async (m, ct) => await EncryptAsync((V1Beta1.EncryptRequest)m, ct).ConfigureAwait(false)),
-        ["/v1beta1.KeyManagementService/Decrypt"] = new(V1Beta1.DecryptRequest.Parser, async (m, ct) => await DecryptAsync((V1Beta1.DecryptRequest)m, ct).ConfigureAwait(false)),
-    };
-
     /// <summary>
     /// Status: the provider's health, reused for <see cref="KmsOptions.StatusCacheDuration"/> while healthy (an
     /// unhealthy answer is never reused, so recovery shows at the next poll), and its current key id, which
@@ -47,7 +38,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
             var key = await CallProviderAsync(provider.GetCurrentKeyAsync, cancellationToken).ConfigureAwait(false);
             return new V2.StatusResponse { Version = "v2", Healthz = healthy ?? "ok", KeyId = key.KeyId };
         }
-        catch (GrpcException e) when (e.Status == GrpcStatusCode.Unavailable)
+        catch (DependencyUnavailableException e)
         {
             lock (_statusLock)
             {
@@ -92,16 +83,16 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     {
         if (request.Ciphertext.IsEmpty)
         {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, "ciphertext is empty.");
+            throw Invalid("ciphertext is empty.");
         }
 
         if (request.KeyId.Length == 0 || Encoding.UTF8.GetByteCount(request.KeyId) > MaxKeyIdBytes)
         {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"key_id must be 1 to {MaxKeyIdBytes} bytes.");
+            throw Invalid($"key_id must be 1 to {MaxKeyIdBytes} bytes.");
         }
 
         CheckAnnotations(request.Annotations);
-        var wrapped = Invalid(() => KmsCiphertext.ParseV2(request.Ciphertext.Span, request.KeyId));
+        var wrapped = KmsCiphertext.ParseV2(request.Ciphertext.Span, request.KeyId);
         var plaintext = await UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
         return new V2.DecryptResponse { Plaintext = ByteString.CopyFrom(plaintext) };
     }
@@ -125,10 +116,10 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         CheckV1Version(request.Version);
         if (request.Cipher.IsEmpty)
         {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, "cipher is empty.");
+            throw Invalid("cipher is empty.");
         }
 
-        var wrapped = Invalid(() => KmsCiphertext.ParseV1(request.Cipher.Span));
+        var wrapped = KmsCiphertext.ParseV1(request.Cipher.Span);
         var plaintext = await UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
         return new V1Beta1.DecryptResponse { Plain = ByteString.CopyFrom(plaintext) };
     }
@@ -144,8 +135,8 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         CallProviderAsync(ct => provider.UnwrapAsync(wrapped, ct), cancellationToken);
 
     /// <summary>
-    /// Calls the provider within <see cref="KmsOptions.ProviderTimeout"/>, translating its typed errors: bad
-    /// ciphertext → INVALID_ARGUMENT, provider down or slow → UNAVAILABLE.
+    /// Calls the provider within <see cref="KmsOptions.ProviderTimeout"/>: a provider too slow for it is as good as
+    /// down, so the call ends UNAVAILABLE inside kube-apiserver's own deadline.
     /// </summary>
     private async ValueTask<T> CallProviderAsync<T>(Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
     {
@@ -157,37 +148,22 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
                 ? pending.Result
                 : await pending.AsTask().WaitAsync(_options.ProviderTimeout, time, cancellationToken).ConfigureAwait(false);
         }
-        catch (InvalidCiphertextException e)
+        catch (TimeoutException e)
         {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, e.Message);
-        }
-        catch (DependencyUnavailableException e)
-        {
-            throw new GrpcException(GrpcStatusCode.Unavailable, e.Message);
-        }
-        catch (TimeoutException)
-        {
-            throw new GrpcException(GrpcStatusCode.Unavailable, $"The key provider '{provider.Name}' did not answer within {_options.ProviderTimeout.TotalSeconds:0.###} s.");
+            throw new DependencyUnavailableException(
+                $"key-provider:{provider.Name}",
+                $"The key provider '{provider.Name}' did not answer within {_options.ProviderTimeout.TotalSeconds:0.###} s.",
+                e);
         }
     }
 
-    private static WrappedKey Invalid(Func<WrappedKey> parse)
-    {
-        try
-        {
-            return parse();
-        }
-        catch (InvalidCiphertextException e)
-        {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, e.Message);
-        }
-    }
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 
     private static void CheckPlaintext(ByteString plaintext)
     {
         if (plaintext.IsEmpty || plaintext.Length > MaxPlaintextBytes)
         {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"plaintext must be 1 to {MaxPlaintextBytes} bytes, not {plaintext.Length}.");
+            throw Invalid($"plaintext must be 1 to {MaxPlaintextBytes} bytes, not {plaintext.Length}.");
         }
     }
 
@@ -195,7 +171,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     {
         if (ciphertext.Length > MaxCiphertextBytes || keyId.Length == 0 || Encoding.UTF8.GetByteCount(keyId) > MaxKeyIdBytes)
         {
-            throw new GrpcException(GrpcStatusCode.Internal, "The key provider's output does not fit KMS v2's limits (ciphertext and key_id at most 1024 bytes).");
+            throw new RpcException(new Status(StatusCode.Internal, "The key provider's output does not fit KMS v2's limits (ciphertext and key_id at most 1024 bytes)."));
         }
     }
 
@@ -203,7 +179,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     {
         if (version.Length != 0 && version != V1Version)
         {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"Unsupported KMS API version; this service speaks {V1Version}.");
+            throw Invalid($"Unsupported KMS API version; this service speaks {V1Version}.");
         }
     }
 
@@ -214,7 +190,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         {
             if (!IsDnsSubdomain(key))
             {
-                throw new GrpcException(GrpcStatusCode.InvalidArgument, "Annotation keys must be fully qualified domain names.");
+                throw Invalid("Annotation keys must be fully qualified domain names.");
             }
 
             total += Encoding.UTF8.GetByteCount(key) + value.Length;
@@ -222,7 +198,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
 
         if (total > MaxAnnotationBytes)
         {
-            throw new GrpcException(GrpcStatusCode.InvalidArgument, $"Annotations total {total} bytes; the limit is {MaxAnnotationBytes}.");
+            throw Invalid($"Annotations total {total} bytes; the limit is {MaxAnnotationBytes}.");
         }
     }
 

@@ -6,16 +6,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Trousseau.Kms.Grpc;
 using Trousseau.Kms.Internal;
 
 namespace Trousseau.Kms;
 
 /// <summary>
-/// Serves the KMS plugin on its Unix socket with a Kestrel of its own (HTTP/2 only), apart from any HTTP API the
-/// application serves: nothing but the KMS methods is reachable through the socket.
+/// Serves the KMS plugin on its Unix socket with grpc-dotnet on a Kestrel of its own (HTTP/2 only), apart from any
+/// HTTP API the application serves: nothing but the KMS services and the standard gRPC health service is reachable
+/// through the socket.
 /// </summary>
-internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOptions> options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IOptions<KmsOptions> options, ILoggerFactory loggerFactory, TimeProvider time) : IHostedService, IAsyncDisposable
 {
     private const int MaxMessageBytes = 64 * 1024;
 
@@ -43,15 +43,30 @@ internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOption
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.Services.AddSingleton(loggerFactory);
+            builder.Services.AddSingleton(time);
+            builder.Services.AddSingleton(plugin);
+            builder.Services.AddSingleton(telemetry);
+            builder.Services.AddSingleton<KmsV2Service>();
+            builder.Services.AddSingleton<KmsV1Service>();
+            builder.Services.AddSingleton<KmsCallInterceptor>();
+            builder.Services
+                .AddGrpc(grpc =>
+                {
+                    grpc.MaxReceiveMessageSize = MaxMessageBytes;
+                    grpc.MaxSendMessageSize = MaxMessageBytes;
+                })
+                .AddServiceOptions<KmsV2Service>(service => service.Interceptors.Add<KmsCallInterceptor>())
+                .AddServiceOptions<KmsV1Service>(service => service.Interceptors.Add<KmsCallInterceptor>());
+            builder.Services.AddGrpcHealthChecks().AddCheck<KmsHealthCheck>("kms");
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
-                kestrel.Limits.MaxRequestBodySize = MaxMessageBytes + 5;
                 kestrel.ListenHandle((ulong)listener.Handle, listen => listen.Protocols = HttpProtocols.Http2);
             });
             app = builder.Build();
-            var endpoint = new UnaryGrpcEndpoint(plugin.Methods(), MaxMessageBytes, _logger);
-            app.Run(endpoint.HandleAsync);
+            app.MapGrpcService<KmsV2Service>();
+            app.MapGrpcService<KmsV1Service>();
+            app.MapGrpcHealthChecksService();
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             (_app, _listener, _socket) = (app, listener, socket);
@@ -68,7 +83,7 @@ internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOption
             throw;
         }
 
-        LogListening(_logger, socket);
+        Log.Listening(_logger, socket);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -101,7 +116,4 @@ internal sealed partial class KmsSocketHost(KmsPlugin plugin, IOptions<KmsOption
 
         (_listener, _socket) = (null, null);
     }
-
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "KMS plugin (v2, v1beta1) listening on {Socket}.")]
-    private static partial void LogListening(ILogger logger, string socket);
 }

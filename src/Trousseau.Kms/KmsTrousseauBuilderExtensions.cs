@@ -23,6 +23,7 @@ public static class KmsTrousseauBuilderExtensions
         builder.AddBackendOptions("Kms", configure);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>>(new KmsOptionsValidator(builder.ConfigurationPath("Kms"))));
         builder.Services.TryAddSingleton<KmsPlugin>();
+        builder.Services.TryAddSingleton<KmsTelemetry>();
         builder.Services.AddHostedService<KmsSocketHost>();
         return builder;
     }

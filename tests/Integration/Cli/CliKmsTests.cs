@@ -67,6 +67,32 @@ public sealed class CliKmsTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task Clectl_kms_runs_on_a_dotnet_that_has_no_aspnet_core_runtime()
+    {
+        using var runtimeConfig = JsonDocument.Parse(await File.ReadAllTextAsync(Path.ChangeExtension(RepositoryPaths.CliDll, ".runtimeconfig.json")));
+        var options = runtimeConfig.RootElement.GetProperty("runtimeOptions");
+        Assert.False(options.TryGetProperty("frameworks", out _), "clectl names more than one shared framework.");
+        Assert.Equal("Microsoft.NETCore.App", options.GetProperty("framework").GetProperty("name").GetString());
+
+        // A .NET installation of the base runtime alone: this machine's dotnet host and Microsoft.NETCore.App, nothing else.
+        var root = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));
+        var bare = fixture.NewDirectory();
+        File.Copy(Path.Combine(root, "dotnet"), Path.Combine(bare, "dotnet"));
+        File.CreateSymbolicLink(Path.Combine(bare, "host"), Path.Combine(root, "host"));
+        Directory.CreateDirectory(Path.Combine(bare, "shared"));
+        File.CreateSymbolicLink(Path.Combine(bare, "shared", "Microsoft.NETCore.App"), Path.Combine(root, "shared", "Microsoft.NETCore.App"));
+        var info = DotnetProcess.StartInfo(RepositoryPaths.CliDll, ["kms", "status", "--socket", fixture.KmsSocket, "-o", "json"], bare);
+        info.FileName = Path.Combine(bare, "dotnet");
+        info.Environment["DOTNET_ROOT"] = bare;
+
+        var status = await DotnetProcess.RunAsync(info);
+
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        using var json = JsonDocument.Parse(status.Stdout);
+        Assert.Equal("ok", json.RootElement.GetProperty("healthz").GetString());
+    }
+
+    [Fact]
     public async Task Socket_help_names_the_data_directory_default()
     {
         var help = await fixture.Clectl.RunAsync("kms", "status", "--help");

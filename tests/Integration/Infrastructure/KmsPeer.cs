@@ -5,7 +5,9 @@ namespace Trousseau.Tests.Integration.Infrastructure;
 
 /// <summary>
 /// kube-apiserver's side of the KMS socket, played by tests/Integration/Kms/kms_peer.py on python3-grpcio (gRPC's
-/// C core): an implementation independent of Trousseau's. One long-lived channel, one JSON line per call.
+/// C core): an implementation independent of Trousseau's. One process and one long-lived channel, kept by a test
+/// class's fixture across its tests and across plugin restarts (the channel reconnects, as kube-apiserver's does);
+/// one JSON line per call.
 /// </summary>
 internal sealed class KmsPeer : IAsyncDisposable
 {
@@ -37,7 +39,10 @@ internal sealed class KmsPeer : IAsyncDisposable
     public Task<JsonElement> CallAsync(string method, object? request = null, double timeoutSeconds = 3) =>
         SendAsync(new Dictionary<string, object?> { ["method"] = method, ["request"] = request ?? new { }, ["timeout"] = timeoutSeconds });
 
-    /// <summary>The same call <paramref name="count"/> times at once; the result holds <c>codes</c> and <c>responses</c>.</summary>
+    /// <summary>
+    /// The same call <paramref name="count"/> times, every one started on the channel before any answer is awaited;
+    /// the result holds <c>codes</c> and <c>responses</c>.
+    /// </summary>
     public Task<JsonElement> CallManyAsync(string method, object request, int count) =>
         SendAsync(new Dictionary<string, object?> { ["method"] = method, ["request"] = request, ["repeat"] = count, ["timeout"] = 10 });
 

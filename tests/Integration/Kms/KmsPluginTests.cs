@@ -4,78 +4,124 @@ using Trousseau.Tests.Integration.Infrastructure;
 namespace Trousseau.Tests.Integration.Kms;
 
 /// <summary>
-/// trousseaud's KMS socket called as kube-apiserver calls it, by an independent gRPC implementation, against the
-/// rules kube-apiserver enforces for KMS v2 and v1.
+/// One trousseaud serving its KMS socket and one python3-grpcio peer on it, shared by <see cref="KmsPluginTests"/>.
+/// Tests that restart the plugin leave a running one behind; the peer's channel reconnects, as kube-apiserver's does.
 /// </summary>
-public sealed class KmsPluginTests : IAsyncLifetime, IDisposable
+public sealed class KmsPluginFixture : IAsyncLifetime, IDisposable
 {
-    private const string Status = "/v2.KeyManagementService/Status";
-    private const string Encrypt = "/v2.KeyManagementService/Encrypt";
-    private const string Decrypt = "/v2.KeyManagementService/Decrypt";
-    private static readonly string Dek = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
-
-    private static readonly string[] RefusalCodes = ["INVALID_ARGUMENT", "FAILED_PRECONDITION"];
-
     private readonly TempDirectory _temp = new();
-    private TrousseauServerProcess _server = null!;
-    private KmsPeer _peer = null!;
 
-    private string DataDir => _temp.Combine("data");
+    internal TrousseauServerProcess Server { get; private set; } = null!;
 
-    private string Socket => _temp.Combine("run", "kms", "plugin.sock");
+    internal KmsPeer Peer { get; private set; } = null!;
+
+    internal string Directory => _temp.Path;
+
+    internal string DataDir => _temp.Combine("data");
+
+    internal string Socket => _temp.Combine("run", "kms", "plugin.sock");
 
     public async Task InitializeAsync()
     {
-        _server = await StartServerAsync();
-        _peer = KmsPeer.Start(Socket);
+        Server = await StartServerAsync();
+        Peer = KmsPeer.Start(Socket);
+    }
+
+    /// <summary>Starts trousseaud again on the same data directory and socket, after the test stopped or killed it.</summary>
+    internal async Task RestartAsync()
+    {
+        await Server.DisposeAsync();
+        Server = await StartServerAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await _peer.DisposeAsync();
-        await _server.DisposeAsync();
+        await Peer.DisposeAsync();
+        await Server.DisposeAsync();
     }
 
     public void Dispose() => _temp.Dispose();
 
+    private Task<TrousseauServerProcess> StartServerAsync() => TrousseauServerProcess.StartAsync(DataDir, ["--kms-socket", Socket]);
+}
+
+/// <summary>
+/// trousseaud's KMS socket called as kube-apiserver calls it, by an independent gRPC implementation, against the
+/// rules kube-apiserver enforces for KMS v2 and v1.
+/// </summary>
+public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<KmsPluginFixture>
+{
+    private const string Status = "/v2.KeyManagementService/Status";
+    private const string Encrypt = "/v2.KeyManagementService/Encrypt";
+    private const string Decrypt = "/v2.KeyManagementService/Decrypt";
+    private const string LocalKeyId = "^local-[0-9a-f]{16}-v[0-9]+-[0-9a-f]{8}$";
+    private static readonly byte[] DekBytes = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+    private static readonly string Dek = Convert.ToBase64String(DekBytes);
+
+    private static readonly string[] RefusalCodes = ["INVALID_ARGUMENT", "FAILED_PRECONDITION"];
+
+    private KmsPeer Peer => fixture.Peer;
+
+    private string Socket => fixture.Socket;
+
     [Fact]
     public async Task Status_reports_v2_ok_and_the_key_id_that_encrypt_uses()
     {
-        var status = Ok(await _peer.CallAsync(Status));
-        var again = Ok(await _peer.CallAsync(Status));
-        var encrypted = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek, uid = "uid-1" }));
+        var status = Ok(await Peer.CallAsync(Status));
+        var again = Ok(await Peer.CallAsync(Status));
+        var encrypted = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek, uid = "uid-1" }));
 
         Assert.Equal("v2", status.GetProperty("version").GetString());
         Assert.Equal("ok", status.GetProperty("healthz").GetString());
         var keyId = status.GetProperty("key_id").GetString()!;
-        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(keyId), 1, 1024);
+        Assert.Matches(LocalKeyId, keyId);
         Assert.Equal(keyId, again.GetProperty("key_id").GetString());
         Assert.Equal(keyId, encrypted.GetProperty("key_id").GetString());
     }
 
     [Fact]
-    public async Task Encrypt_gives_small_fresh_ciphertexts_that_decrypt_to_the_plaintext()
+    public async Task Encrypt_gives_small_fresh_ciphertexts_without_annotations_that_hold_no_part_of_the_dek_and_decrypt_to_it()
     {
-        var first = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var second = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var first = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var second = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
 
         var ciphertext = first.GetProperty("ciphertext").GetString()!;
+        var bytes = Convert.FromBase64String(ciphertext);
         Assert.NotEqual(ciphertext, second.GetProperty("ciphertext").GetString());
-        Assert.InRange(Convert.FromBase64String(ciphertext).Length, 1, 1024);
-        Assert.DoesNotContain(Dek, ciphertext, StringComparison.Ordinal);
-        if (first.TryGetProperty("annotations", out var annotations))
-        {
-            Assert.All(annotations.EnumerateObject(), a => Assert.Matches("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$", a.Name));
-        }
+        Assert.InRange(bytes.Length, DekBytes.Length + 16, 1024);
+        Assert.Equal(1, bytes[0]);
+        Assert.All(Enumerable.Range(0, DekBytes.Length - 7), offset => Assert.True(
+            bytes.AsSpan().IndexOf(DekBytes.AsSpan(offset, 8)) < 0,
+            $"The ciphertext holds the DEK's bytes {offset} to {offset + 7}."));
 
-        var decrypted = Ok(await _peer.CallAsync(Decrypt, new { ciphertext, key_id = first.GetProperty("key_id").GetString(), uid = "uid-2" }));
+        // The plugin adds no annotations (proto3 JSON leaves an empty map out), so kube-apiserver stores none.
+        Assert.False(first.TryGetProperty("annotations", out _));
+
+        var decrypted = Ok(await Peer.CallAsync(Decrypt, new { ciphertext, key_id = first.GetProperty("key_id").GetString(), uid = "uid-2" }));
         Assert.Equal(Dek, decrypted.GetProperty("plaintext").GetString());
+    }
+
+    [Fact]
+    public async Task Decrypt_accepts_annotations_whose_keys_are_domain_names_within_the_size_limit()
+    {
+        var encrypted = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var ciphertext = encrypted.GetProperty("ciphertext").GetString();
+        var keyId = encrypted.GetProperty("key_id").GetString();
+        var small = new Dictionary<string, string> { ["version.encryption.k8s.io"] = Convert.ToBase64String("1"u8.ToArray()) };
+        var tooLarge = new Dictionary<string, string> { ["big.example.com"] = Convert.ToBase64String(new byte[32 * 1024]) };
+
+        var accepted = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = small });
+        var refused = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = tooLarge });
+
+        Assert.Equal(Dek, Ok(accepted).GetProperty("plaintext").GetString());
+        Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
+        Assert.Contains("the limit is 32768", refused.GetProperty("details").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Decrypt_refuses_foreign_key_ids_tampered_garbage_and_empty_input()
     {
-        var encrypted = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var encrypted = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var ciphertext = Convert.FromBase64String(encrypted.GetProperty("ciphertext").GetString()!);
         var keyId = encrypted.GetProperty("key_id").GetString()!;
         var tampered = ciphertext.ToArray();
@@ -83,34 +129,34 @@ public sealed class KmsPluginTests : IAsyncLifetime, IDisposable
 
         var refused = new[]
         {
-            await _peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = "local-0000000000000000-v1" }),
-            await _peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = "some-other-plugin-key" }),
-            await _peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(tampered), key_id = keyId }),
-            await _peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String("garbage that is not ours"u8.ToArray()), key_id = keyId }),
-            await _peer.CallAsync(Decrypt, new { ciphertext = "", key_id = keyId }),
-            await _peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = "" }),
-            await _peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = keyId, annotations = new Dictionary<string, string> { ["Not A DNS Name"] = "eA==" } }),
-            await _peer.CallAsync(Encrypt, new { plaintext = "" }),
+            await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = "local-0000000000000000-v1" }),
+            await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = "some-other-plugin-key" }),
+            await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(tampered), key_id = keyId }),
+            await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String("garbage that is not ours"u8.ToArray()), key_id = keyId }),
+            await Peer.CallAsync(Decrypt, new { ciphertext = "", key_id = keyId }),
+            await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = "" }),
+            await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = keyId, annotations = new Dictionary<string, string> { ["Not A DNS Name"] = "eA==" } }),
+            await Peer.CallAsync(Encrypt, new { plaintext = "" }),
         };
 
         Assert.All(refused, r => Assert.Contains(r.GetProperty("code").GetString(), RefusalCodes));
         Assert.All(refused, r => Assert.False(string.IsNullOrEmpty(r.GetProperty("details").GetString())));
-        Assert.Equal(Dek, Ok(await _peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = keyId })).GetProperty("plaintext").GetString());
+        Assert.Equal(Dek, Ok(await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = keyId })).GetProperty("plaintext").GetString());
     }
 
     [Fact]
     public async Task After_a_rotation_status_shows_the_new_key_at_once_and_old_ciphertext_still_decrypts()
     {
-        var before = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var clectl = ClectlRunner.For(_server, DataDir, _temp.Path);
+        var before = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var clectl = ClectlRunner.For(fixture.Server, fixture.DataDir, fixture.Directory);
         var rotate = await clectl.RunAsync("key", "rotate", "-o", "json");
         Assert.True(rotate.ExitCode == 0, rotate.Stderr);
         using var rotated = JsonDocument.Parse(rotate.Stdout);
         var newKeyId = rotated.RootElement.GetProperty("keyId").GetString();
 
-        var status = Ok(await _peer.CallAsync(Status));
-        var after = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var old = Ok(await _peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
+        var status = Ok(await Peer.CallAsync(Status));
+        var after = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var old = Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
 
         Assert.NotEqual(before.GetProperty("key_id").GetString(), newKeyId);
         Assert.Equal(newKeyId, status.GetProperty("key_id").GetString());
@@ -119,41 +165,54 @@ public sealed class KmsPluginTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task Two_hundred_concurrent_round_trips_all_succeed()
+    public async Task Two_hundred_round_trips_issued_at_once_on_one_channel_all_succeed()
     {
-        var encrypted = await _peer.CallManyAsync(Encrypt, new { plaintext = Dek }, 200);
+        var encrypted = await Peer.CallManyAsync(Encrypt, new { plaintext = Dek }, 200);
         var responses = encrypted.GetProperty("responses").EnumerateArray().ToList();
         Assert.Equal(200, encrypted.GetProperty("codes").GetProperty("OK").GetInt32());
         Assert.Equal(200, responses.Select(r => r.GetProperty("ciphertext").GetString()).Distinct().Count());
 
         var sample = responses[137];
-        var decrypted = await _peer.CallManyAsync(Decrypt, new { ciphertext = sample.GetProperty("ciphertext").GetString(), key_id = sample.GetProperty("key_id").GetString() }, 200);
+        var decrypted = await Peer.CallManyAsync(Decrypt, new { ciphertext = sample.GetProperty("ciphertext").GetString(), key_id = sample.GetProperty("key_id").GetString() }, 200);
         Assert.Equal(200, decrypted.GetProperty("codes").GetProperty("OK").GetInt32());
         Assert.All(decrypted.GetProperty("responses").EnumerateArray(), r => Assert.Equal(Dek, r.GetProperty("plaintext").GetString()));
     }
 
     [Fact]
+    public async Task A_deadline_of_thousands_of_hours_is_honoured_as_no_deadline_at_all()
+    {
+        // 10^7 s (about 2,800 hours) is past the 2^32 ms a CancellationTokenSource timer takes.
+        var status = await Peer.CallAsync(Status, timeoutSeconds: 1e7);
+        var encrypted = await Peer.CallAsync(Encrypt, new { plaintext = Dek }, timeoutSeconds: 1e7);
+
+        Assert.Equal("ok", Ok(status).GetProperty("healthz").GetString());
+        Assert.Equal(Ok(status).GetProperty("key_id").GetString(), Ok(encrypted).GetProperty("key_id").GetString());
+    }
+
+    [Fact]
     public async Task Kms_v1_answers_version_and_passes_the_apiserver_health_probe()
     {
-        var version = Ok(await _peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = "v1beta1" }));
+        var version = Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = "v1beta1" }));
         var ping = Convert.ToBase64String("ping"u8.ToArray());
-        var encrypted = Ok(await _peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = ping }));
-        var decrypted = Ok(await _peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = encrypted.GetProperty("cipher").GetString() }));
+        var encrypted = Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = ping }));
+        var decrypted = Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = encrypted.GetProperty("cipher").GetString() }));
         var tampered = Convert.FromBase64String(encrypted.GetProperty("cipher").GetString()!);
         tampered[^2] ^= 0x80;
-        var refused = await _peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = Convert.ToBase64String(tampered) });
+        var refused = await Peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = Convert.ToBase64String(tampered) });
+        var otherVersion = await Peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = "v1" });
 
         Assert.Equal("v1beta1", version.GetProperty("version").GetString());
         Assert.Equal("trousseau", version.GetProperty("runtime_name").GetString());
         Assert.Matches(@"^\d+\.\d+\.\d+", version.GetProperty("runtime_version").GetString());
         Assert.Equal(ping, decrypted.GetProperty("plain").GetString());
         Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
+        Assert.Equal("INVALID_ARGUMENT", otherVersion.GetProperty("code").GetString());
     }
 
     [Fact]
     public async Task An_unknown_method_is_unimplemented()
     {
-        var result = await _peer.CallAsync("/v2.KeyManagementService/Rotate");
+        var result = await Peer.CallAsync("/v2.KeyManagementService/Rotate");
 
         Assert.Equal("UNIMPLEMENTED", result.GetProperty("code").GetString());
     }
@@ -161,26 +220,26 @@ public sealed class KmsPluginTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task The_socket_is_owner_only_removed_on_shutdown_and_the_client_reconnects_after_a_restart()
     {
-        var before = Ok(await _peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var before = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Socket));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(Socket)!));
 
-        Assert.Equal(0, await _server.StopAsync());
+        Assert.Equal(0, await fixture.Server.StopAsync());
         Assert.False(File.Exists(Socket));
-        Assert.Equal("UNAVAILABLE", (await _peer.CallAsync(Status)).GetProperty("code").GetString());
+        Assert.Equal("UNAVAILABLE", (await Peer.CallAsync(Status)).GetProperty("code").GetString());
 
-        await _server.DisposeAsync();
-        _server = await StartServerAsync();
+        await fixture.RestartAsync();
         var status = await WaitForOkAsync(Status);
-        var old = Ok(await _peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
+        var old = Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
 
         Assert.Equal("ok", status.GetProperty("healthz").GetString());
         Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
     }
 
     [Fact]
-    public async Task A_stale_socket_left_by_a_crash_is_replaced_and_a_live_one_is_not_taken_over()
+    public async Task A_live_socket_is_not_taken_over_and_keeps_answering_and_a_stale_one_left_by_a_crash_is_replaced()
     {
+        var before = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         using var second = new TempDirectory();
         var refused = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
             RepositoryPaths.ServerDll,
@@ -189,29 +248,29 @@ public sealed class KmsPluginTests : IAsyncLifetime, IDisposable
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("in use", refused.Stderr, StringComparison.Ordinal);
 
-        await _server.KillAsync();
+        // Still the first plugin that answers: it decrypts what it encrypted, which the second one's key ring could not.
+        var afterRefusal = await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() });
+        Assert.Equal(Dek, Ok(afterRefusal).GetProperty("plaintext").GetString());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Socket));
+
+        await fixture.Server.KillAsync();
         Assert.True(File.Exists(Socket));
-        await _server.DisposeAsync();
-        _server = await StartServerAsync();
+        await fixture.RestartAsync();
 
         Assert.Equal("ok", (await WaitForOkAsync(Status)).GetProperty("healthz").GetString());
     }
 
-    private Task<TrousseauServerProcess> StartServerAsync() => TrousseauServerProcess.StartAsync(DataDir, ["--kms-socket", Socket]);
-
     private async Task<JsonElement> WaitForOkAsync(string method)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        JsonElement result;
+        while ((result = await Peer.CallAsync(method)).GetProperty("code").GetString() != "OK")
         {
-            var result = await _peer.CallAsync(method);
-            if (result.GetProperty("code").GetString() == "OK")
-            {
-                return result.GetProperty("response");
-            }
-
-            await Task.Delay(100, timeout.Token);
+            Assert.True(DateTime.UtcNow < deadline, $"{method} did not answer OK within 60 s; last: {result.GetProperty("code")}: {result.GetProperty("details")}");
+            await Task.Delay(100);
         }
+
+        return result.GetProperty("response");
     }
 
     private static JsonElement Ok(JsonElement result)

@@ -1,8 +1,12 @@
 using System.Buffers.Binary;
+using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Kms;
@@ -49,8 +53,14 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
 
     private HttpClient Http => fixture.Http;
 
-    /// <summary>An HTTP/2 client whose every connection goes to the Unix socket <paramref name="socket"/>.</summary>
-    internal static HttpClient ClientFor(string socket) => new(new SocketsHttpHandler
+    /// <summary>An HTTP/2 client whose every connection goes to the Unix socket <paramref name="socket"/>, for raw frames.</summary>
+    internal static HttpClient ClientFor(string socket) => new(UnixSocketHandler(socket)) { BaseAddress = new Uri("http://localhost") };
+
+    /// <summary>A Grpc.Net.Client channel whose every connection goes to the Unix socket <paramref name="socket"/>.</summary>
+    internal static GrpcChannel ChannelFor(string socket) =>
+        GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = UnixSocketHandler(socket), DisposeHttpClient = true });
+
+    private static SocketsHttpHandler UnixSocketHandler(string socket) => new()
     {
         ConnectCallback = async (_, ct) =>
         {
@@ -58,8 +68,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
             await connection.ConnectAsync(new UnixDomainSocketEndPoint(socket), ct);
             return new NetworkStream(connection, ownsSocket: true);
         },
-    })
-    { BaseAddress = new Uri("http://localhost") };
+    };
 
     [Fact]
     public async Task Clectl_kms_reports_status_and_round_trips_binary_bytes()
@@ -70,18 +79,19 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         using var statusJson = JsonDocument.Parse(status.Stdout);
         Assert.Equal("ok", statusJson.RootElement.GetProperty("healthz").GetString());
 
-        var dek = string.Concat(Enumerable.Range(0, 32).Select(i => (char)('A' + (i % 26))));
-        var encrypted = await clectl.RunWithInputAsync(dek, "kms", "encrypt", "--socket", Socket, "-o", "json");
-        Assert.True(encrypted.ExitCode == 0, encrypted.Stderr);
-        using var encryptedJson = JsonDocument.Parse(encrypted.Stdout);
-        var keyId = encryptedJson.RootElement.GetProperty("keyId").GetString()!;
-        var ciphertext = encryptedJson.RootElement.GetProperty("ciphertext").GetString()!;
+        // Every byte value a DEK may hold, NUL, newline and bytes that are not UTF-8 among them.
+        var dek = Enumerable.Range(0, 256).Select(i => (byte)(255 - i)).ToArray();
+        await File.WriteAllBytesAsync(Path.Combine(fixture.Directory, "dek.bin"), dek);
+        var piped = await clectl.ShellAsync("bash", $"set -o pipefail; clectl kms encrypt --socket '{Socket}' < dek.bin | tee encrypted.txt | clectl kms decrypt --socket '{Socket}' > decrypted.bin");
+        Assert.True(piped.ExitCode == 0, piped.Stderr);
+        var (keyId, ciphertext) = (File.ReadAllText(Path.Combine(fixture.Directory, "encrypted.txt")).Trim().Split(' ') is [var id, var text] ? (id, text) : throw new InvalidOperationException("kms encrypt printed no KEY-ID CIPHERTEXT line."));
 
         var decrypted = await clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--socket", Socket, "--key-id", keyId);
         var wrongKey = await clectl.RunWithInputAsync(ciphertext, "kms", "decrypt", "--socket", Socket, "--key-id", "not-issued");
         var noSocket = await clectl.RunAsync("kms", "status", "--socket", Path.Combine(fixture.Directory, "absent.sock"));
 
-        Assert.Equal(dek, decrypted.Stdout);
+        Assert.Equal(dek, await File.ReadAllBytesAsync(Path.Combine(fixture.Directory, "decrypted.bin")));
+        Assert.True(decrypted.ExitCode == 0, decrypted.Stderr);
         Assert.Equal(statusJson.RootElement.GetProperty("keyId").GetString(), keyId);
         Assert.Equal(2, wrongKey.ExitCode);
         Assert.Contains("InvalidArgument", wrongKey.Stderr, StringComparison.Ordinal);
@@ -90,22 +100,31 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
-    public async Task A_compressed_frame_is_unimplemented()
+    public async Task A_message_compressed_with_an_algorithm_the_plugin_lacks_is_unimplemented_gzip_is_served_and_a_compressed_flag_without_an_encoding_is_internal()
     {
-        var (status, _) = await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([], compressed: true));
+        using var gzipped = new MemoryStream();
+        await using (var gzip = new GZipStream(gzipped, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            // An empty StatusRequest: nothing to write, but a gzip stream of its own.
+        }
 
-        Assert.Equal("12", status);
+        Assert.Equal("12", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([0x01], compressed: true), encoding: "x-lzma")).Status);
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame(gzipped.ToArray(), compressed: true), encoding: "gzip")).Status);
+        Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([], compressed: true))).Status);
     }
 
     [Fact]
-    public async Task A_truncated_frame_and_a_frame_that_is_not_protobuf_are_internal_errors()
+    public async Task A_truncated_or_missing_message_is_internal_one_that_is_not_protobuf_is_refused_and_the_plugin_keeps_serving()
     {
         var truncated = Frame(new byte[10])[..8];
         var notProtobuf = Frame([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
 
         Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", truncated)).Status);
-        Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", notProtobuf)).Status);
         Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", [])).Status);
+
+        // grpc-dotnet answers UNKNOWN for a request message it cannot parse.
+        Assert.Equal("2", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", notProtobuf)).Status);
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]))).Status);
     }
 
     [Fact]
@@ -118,9 +137,11 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
-    public async Task A_malformed_deadline_is_invalid_argument_and_a_well_formed_one_is_honoured()
+    public async Task A_malformed_deadline_is_ignored_and_the_largest_one_the_header_can_carry_is_honoured()
     {
-        Assert.Equal("3", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "soon")).Status);
+        // 99999999H is over 11,000 years; a timer of that length cannot be armed at once, and must not fail the call.
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "soon")).Status);
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "99999999H")).Status);
         Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "2S")).Status);
     }
 
@@ -135,8 +156,21 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         using var getResponse = await Http.SendAsync(get);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongTypeResponse.StatusCode);
-        Assert.Equal(HttpStatusCode.UnsupportedMediaType, getResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, getResponse.StatusCode);
         Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]))).Status);
+    }
+
+    [Fact]
+    public async Task The_standard_grpc_health_service_on_the_socket_reports_serving()
+    {
+        using var channel = ChannelFor(Socket);
+        var health = new Health.HealthClient(channel);
+
+        var overall = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => health.CheckAsync(new HealthCheckRequest { Service = "no.such.Service" }).ResponseAsync);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, overall.Status);
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
     }
 
     [Fact]
@@ -240,7 +274,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         return seen.Task;
     }
 
-    private static byte[] Frame(byte[] message, bool compressed = false)
+    internal static byte[] Frame(byte[] message, bool compressed = false)
     {
         var frame = new byte[5 + message.Length];
         frame[0] = compressed ? (byte)1 : (byte)0;
@@ -249,7 +283,8 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         return frame;
     }
 
-    private static async Task<(string? Status, string? Message)> CallAsync(HttpClient http, string path, byte[] body, string? timeout = null)
+    /// <summary>One call sent as raw frames; the status and message are the plugin's own trailers.</summary>
+    internal static async Task<(string? Status, string? Message)> CallAsync(HttpClient http, string path, byte[] body, string? timeout = null, string? encoding = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path)
         {
@@ -262,6 +297,11 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         if (timeout is not null)
         {
             request.Headers.TryAddWithoutValidation("grpc-timeout", timeout);
+        }
+
+        if (encoding is not null)
+        {
+            request.Headers.TryAddWithoutValidation("grpc-encoding", encoding);
         }
 
         using var response = await http.SendAsync(request);

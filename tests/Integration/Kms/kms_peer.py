@@ -8,14 +8,17 @@ Usage: kms_peer.py SOCKET
 Reads one JSON call per line on stdin and answers one JSON line on stdout:
   {"method": "/v2.KeyManagementService/Encrypt", "request": {"plaintext": "<base64>"}, "timeout": 3}
   -> {"code": "OK", "details": "", "response": {...}}   (proto3 JSON mapping: bytes as base64)
-  {"method": ..., "request": ..., "repeat": 200, "parallel": true}
+  {"method": ..., "request": ..., "repeat": 200}
   -> {"codes": {"OK": 200}, "responses": [...]}
-The channel stays open between calls, as kube-apiserver's does, also while the plugin restarts.
+A repeated call is issued that many times at once: every call is started on the channel before any answer is
+awaited, as kube-apiserver does under load (HTTP/2 then caps how many streams are open together, at the plugin's
+SETTINGS_MAX_CONCURRENT_STREAMS).
+The channel stays open between calls, as kube-apiserver's does, also while the plugin restarts. One process serves a
+whole test class: it reads calls until stdin closes.
 """
 import base64
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -96,25 +99,22 @@ def main():
                                     request_serializer=lambda m: m.SerializeToString(),
                                     response_deserializer=response_class.FromString))
 
-    def call(method, request, timeout):
-        if method not in stubs:
-            # An unknown method: raw bytes, as a confused client would send.
-            raw = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
-            try:
-                raw(b"", timeout=timeout)
-                return {"code": "OK", "details": "", "response": {}}
-            except grpc.RpcError as error:
-                return {"code": error.code().name, "details": error.details() or ""}
-        request_class, stub = stubs[method]
-        message = json_format.ParseDict(request, request_class())
+    def outcome(future):
         try:
-            response = stub(message, timeout=timeout, wait_for_ready=False)
-            return {"code": "OK", "details": "",
-                    "response": json_format.MessageToDict(response, preserving_proto_field_name=True)}
+            response = future.result()
+            return {"code": "OK", "details": "", "response": {} if response is None else
+                    json_format.MessageToDict(response, preserving_proto_field_name=True)}
         except grpc.RpcError as error:
             return {"code": error.code().name, "details": error.details() or ""}
 
-    executor = ThreadPoolExecutor(max_workers=32)
+    def start(method, request, timeout):
+        if method not in stubs:
+            # An unknown method: raw bytes, as a confused client would send.
+            raw = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: None)
+            return raw.future(b"", timeout=timeout)
+        request_class, stub = stubs[method]
+        return stub.future(json_format.ParseDict(request, request_class()), timeout=timeout, wait_for_ready=False)
+
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -122,13 +122,14 @@ def main():
         method, request, timeout = command["method"], command.get("request", {}), command.get("timeout", 3)
         repeat = command.get("repeat")
         if repeat:
-            results = list(executor.map(lambda _: call(method, request, timeout), range(repeat)))
+            futures = [start(method, request, timeout) for _ in range(repeat)]
+            results = [outcome(future) for future in futures]
             codes = {}
             for result in results:
                 codes[result["code"]] = codes.get(result["code"], 0) + 1
             answer = {"codes": codes, "responses": [r.get("response") for r in results]}
         else:
-            answer = call(method, request, timeout)
+            answer = outcome(start(method, request, timeout))
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 

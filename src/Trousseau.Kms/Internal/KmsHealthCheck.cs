@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Trousseau.Kms.Internal;
+
+/// <summary>
+/// The plugin's health for the standard gRPC health service on the socket (<c>grpc.health.v1.Health</c>): what
+/// KMS v2 Status reports, SERVING while the key provider answers healthy.
+/// </summary>
+internal sealed class KmsHealthCheck(KmsPlugin plugin) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var status = await plugin.StatusAsync(cancellationToken).ConfigureAwait(false);
+        return status.Healthz == "ok" ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(status.Healthz);
+    }
+}

@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace Trousseau.Kms.Internal;
+
+/// <summary>The KMS plugin's log messages.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "KMS call {Method} failed unexpectedly.")]
+    public static partial void UnexpectedCallFailure(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "KMS plugin (v2, v1beta1) listening on {Socket}, with the gRPC health service.")]
+    public static partial void Listening(ILogger logger, string socket);
+}
