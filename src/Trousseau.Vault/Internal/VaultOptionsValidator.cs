@@ -3,8 +3,9 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Vault.Internal;
 
 /// <summary>
-/// Checks <see cref="VaultOptions"/> at start. Each failure names the configuration key, the value given (never a
-/// token or secret id) and what would be valid.
+/// Checks the settings of <see cref="VaultOptions"/> that DataAnnotations cannot at start: the address's scheme, the
+/// credentials each auth method needs, the CA file. Each failure names the configuration key, the value given (never
+/// a token or secret id) and what would be valid. <see cref="VaultOptionsAnnotationsValidator"/> checks the rest.
 /// </summary>
 internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptions<VaultOptions>
 {
@@ -13,11 +14,7 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
     public ValidateOptionsResult Validate(string? name, VaultOptions options)
     {
         var failures = new List<string>();
-        if (options.Address is null)
-        {
-            failures.Add($"{Key("Address")} is required: Vault's http(s) URL, for example https://vault:8200.");
-        }
-        else if (!options.Address.IsAbsoluteUri || (options.Address.Scheme != Uri.UriSchemeHttp && options.Address.Scheme != Uri.UriSchemeHttps))
+        if (options.Address is not null && (!options.Address.IsAbsoluteUri || (options.Address.Scheme != Uri.UriSchemeHttp && options.Address.Scheme != Uri.UriSchemeHttps)))
         {
             failures.Add($"{Key("Address")} is '{options.Address.OriginalString}', which is not an http(s) URL such as https://vault:8200.");
         }
@@ -38,16 +35,6 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
         else if (IsMethod(auth, "approle") && (string.IsNullOrEmpty(auth.RoleId) || (string.IsNullOrEmpty(auth.SecretId) && string.IsNullOrEmpty(auth.SecretIdFile))))
         {
             failures.Add($"{Key("Auth:RoleId")} and {Key("Auth:SecretId")} (or {Key("Auth:SecretIdFile")}) are required for approle auth.");
-        }
-
-        if (string.IsNullOrWhiteSpace(options.TransitMount))
-        {
-            failures.Add($"{Key("TransitMount")} must not be empty (default transit).");
-        }
-
-        if (string.IsNullOrWhiteSpace(options.KeyName))
-        {
-            failures.Add($"{Key("KeyName")} must not be empty (default trousseau).");
         }
 
         if (options.CaFile is { } caFile && !File.Exists(caFile))
