@@ -137,11 +137,13 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
     }
 
     [Fact]
-    public void The_client_depends_on_the_core_library_alone()
+    public void The_client_depends_on_the_core_library_alone_and_not_on_asp_net_core()
     {
-        var dependencies = Dependencies(PackagePath("Trousseau.Client")).Select(d => d.Id);
+        var path = PackagePath("Trousseau.Client");
+        var metadata = Nuspec(path);
 
-        Assert.Equal(["Trousseau.Core"], dependencies);
+        Assert.Equal(["Trousseau.Core"], Dependencies(path).Select(d => d.Id));
+        Assert.Empty(metadata.Descendants(metadata.Name.Namespace + "frameworkReference"));
     }
 
     [Theory]
