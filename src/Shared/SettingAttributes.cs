@@ -1,3 +1,4 @@
+using System.Collections;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 
@@ -7,16 +8,21 @@ namespace Trousseau;
 // generator. A failure message names the configuration key (in ErrorMessage), the value given and what is valid.
 
 /// <summary>
-/// A setting that must be given and must not be blank. <see cref="ValidationAttribute.ErrorMessage"/> is a format
-/// whose <c>{0}</c> is the value given: <c>not set</c>, or the value in quotes.
+/// A setting that must be given: not blank (a string), not empty (a list). <see cref="ValidationAttribute.ErrorMessage"/>
+/// is a format whose <c>{0}</c> is the value given: <c>not set</c>, <c>empty</c> (a list), or the string in quotes.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property)]
 internal sealed class RequiredSettingAttribute : RequiredAttribute
 {
     protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
-        IsValid(value)
+        IsValid(value) && value is not ICollection { Count: 0 }
             ? ValidationResult.Success
-            : new ValidationResult(string.Format(CultureInfo.InvariantCulture, ErrorMessageString, value is null ? "not set" : $"'{value}'"));
+            : new ValidationResult(string.Format(CultureInfo.InvariantCulture, ErrorMessageString, value switch
+            {
+                null => "not set",
+                ICollection => "empty",
+                _ => $"'{value}'",
+            }));
 }
 
 /// <summary>

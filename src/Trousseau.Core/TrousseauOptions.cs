@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau;
@@ -21,7 +20,7 @@ public sealed class TrousseauOptions
     public string? Store { get; set; }
 
     /// <summary>Data-key (DEK) lifetime and caching, under <c>Trousseau:DataKeys</c>.</summary>
-    [Required(ErrorMessage = "Trousseau:DataKeys must not be null.")]
+    [RequiredSetting(ErrorMessage = "Trousseau:DataKeys is {0}; it must hold the data-key settings.")]
     [ValidateObjectMembers]
     public DataKeyOptions DataKeys { get; set; } = new();
 }

@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace Trousseau.Etcd;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Trousseau.Etcd;
 public sealed class EtcdStoreOptions
 {
     /// <summary>The cluster's client URLs, <c>http(s)://host:port</c>; tried in turn on failure.</summary>
-    [MinLength(1, ErrorMessage = "Trousseau:Etcd:Endpoints lists no endpoint; it must list at least one etcd endpoint, for example http://127.0.0.1:2379.")]
+    [RequiredSetting(ErrorMessage = "Trousseau:Etcd:Endpoints is {0}; it must list at least one etcd endpoint, for example http://127.0.0.1:2379.")]
     public IList<Uri> Endpoints { get; } = [];
 
     /// <summary>The key prefix under which records live. Default <c>/trousseau/</c>.</summary>

@@ -117,6 +117,18 @@ public sealed class ServiceRegistrationTests : IDisposable
     }
 
     [Fact]
+    public async Task Data_key_settings_set_to_null_in_code_are_named()
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(options => options.DataKeys = null!).UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json")).UseInMemoryStore();
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+
+        Assert.Equal("Trousseau:DataKeys is not set; it must hold the data-key settings.", Assert.Single(error.Failures));
+    }
+
+    [Fact]
     public async Task A_bad_backend_setting_is_reported_once_with_its_full_key_the_value_given_and_what_is_valid()
     {
         var services = new ServiceCollection();
