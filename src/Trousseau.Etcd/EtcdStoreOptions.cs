@@ -6,6 +6,7 @@ namespace Trousseau.Etcd;
 public sealed class EtcdStoreOptions
 {
     /// <summary>The cluster's client URLs, <c>http(s)://host:port</c>, all http or all https; calls go to the members that are connected.</summary>
+    [RequiredSetting(ErrorMessage = "Trousseau:Etcd:Endpoints is {0}; it must list at least one etcd endpoint, for example http://127.0.0.1:2379.")]
     public IList<Uri> Endpoints { get; } = [];
 
     /// <summary>The key prefix under which records live. Default <c>/trousseau/</c>.</summary>

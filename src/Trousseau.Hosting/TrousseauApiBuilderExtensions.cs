@@ -27,6 +27,7 @@ public static class TrousseauApiBuilderExtensions
         var sectionPath = builder.ConfigurationPath("Api");
         var keyProviderKey = builder.ConfigurationPath("KeyProvider");
         builder.AddBackendOptions("Api", configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsAnnotationsValidator>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
             services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));
         builder.Services.TryAddSingleton<ApiToken>();

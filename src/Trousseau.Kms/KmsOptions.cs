@@ -18,8 +18,10 @@ public sealed class KmsOptions
     /// How long one key-provider call may take before the plugin answers UNAVAILABLE. Default 2 s, inside
     /// kube-apiserver's 3 s deadline.
     /// </summary>
+    [SettingRange("00:00:00", "00:00:30", MinimumIsExclusive = true, ErrorMessage = "Trousseau:Kms:ProviderTimeout is {0}; it must be above 00:00:00 and at most 00:00:30.")]
     public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long a healthy Status result is reused before the provider is asked again. Default 5 s.</summary>
+    [SettingRange("00:00:00", "00:00:50", ErrorMessage = "Trousseau:Kms:StatusCacheDuration is {0}; it must be at least 00:00:00 and at most 00:00:50.")]
     public TimeSpan StatusCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -4,8 +4,10 @@ namespace Trousseau.Sqlite;
 public sealed class SqliteStoreOptions
 {
     /// <summary>The database file; created, with its directory (mode 0700), when absent. Required.</summary>
+    [RequiredSetting(ErrorMessage = "Trousseau:Sqlite:Path is {0}; it must be the path of the SQLite database file (for example /var/lib/trousseau/store.db).")]
     public string? Path { get; set; }
 
     /// <summary>How long a write waits for another process holding the database lock. Default 5 seconds.</summary>
+    [SettingRange("00:00:00", "00:10:00", MinimumIsExclusive = true, ErrorMessage = "Trousseau:Sqlite:BusyTimeout is {0}; it must be above 00:00:00 and at most 00:10:00.")]
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

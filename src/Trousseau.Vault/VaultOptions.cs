@@ -6,15 +6,18 @@ namespace Trousseau.Vault;
 public sealed class VaultOptions
 {
     /// <summary>Vault's address, for example <c>https://vault:8200</c>.</summary>
+    [RequiredSetting(ErrorMessage = "Trousseau:Vault:Address is required: Vault's http(s) URL, for example https://vault:8200.")]
     public Uri? Address { get; set; }
 
     /// <summary>The Vault Enterprise namespace, sent as <c>X-Vault-Namespace</c>; none by default.</summary>
     public string? Namespace { get; set; }
 
     /// <summary>The Transit secrets engine's mount. Default <c>transit</c>.</summary>
+    [RequiredSetting(ErrorMessage = "Trousseau:Vault:TransitMount is {0}; it must name the Transit mount (default transit).")]
     public string TransitMount { get; set; } = "transit";
 
     /// <summary>The Transit key that wraps data keys. Default <c>trousseau</c>.</summary>
+    [RequiredSetting(ErrorMessage = "Trousseau:Vault:KeyName is {0}; it must name the Transit key (default trousseau).")]
     public string KeyName { get; set; } = "trousseau";
 
     /// <summary>A PEM bundle of CA certificates trusted for Vault's TLS; the system's by default.</summary>
@@ -27,6 +30,7 @@ public sealed class VaultOptions
     /// How long one call to Vault may take in all, retries and their waits included; then it fails as unavailable.
     /// Default 2 s. trousseaud refuses to start when it exceeds <c>Kms:ProviderTimeout</c> with the KMS plugin on.
     /// </summary>
+    [SettingRange("00:00:00.01", "00:05:00", ErrorMessage = "Trousseau:Vault:Timeout is {0}; it must be at least 00:00:00.01 and at most 00:05:00.")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>

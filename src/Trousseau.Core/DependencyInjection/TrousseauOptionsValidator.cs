@@ -2,48 +2,21 @@ using Microsoft.Extensions.Options;
 
 namespace Trousseau;
 
-/// <summary>Checks <see cref="TrousseauOptions"/> at start, naming the configuration key of each problem.</summary>
+/// <summary>
+/// Checks the choice of key provider and store in <see cref="TrousseauOptions"/> at start against the backends
+/// registered, naming the configuration key of each problem. <see cref="TrousseauOptionsAnnotationsValidator"/> checks
+/// the rest.
+/// </summary>
 internal sealed class TrousseauOptionsValidator(
     TrousseauSectionPath sectionPath,
     IEnumerable<BackendRegistration<IKeyProvider>> keyProviders,
     IEnumerable<BackendRegistration<ISecretStore>> stores) : IValidateOptions<TrousseauOptions>
 {
-    private const long MaxDataKeyUses = 1L << 31;
-
     public ValidateOptionsResult Validate(string? name, TrousseauOptions options)
     {
-        var failures = new List<string>();
+        var failures = new List<string>(2);
         CheckChoice(failures, "KeyProvider", "key provider", options.KeyProvider, keyProviders.Select(r => r.Name), "UseLocalKeyRing()");
         CheckChoice(failures, "Store", "store", options.Store, stores.Select(r => r.Name), "UseSqliteStore() or UseInMemoryStore()");
-
-        var keys = options.DataKeys;
-        if (keys is null)
-        {
-            failures.Add($"{Key("DataKeys")} must not be null.");
-        }
-        else
-        {
-            if (keys.MaxUses is < 1 or > MaxDataKeyUses)
-            {
-                failures.Add($"{Key("DataKeys:MaxUses")} must be between 1 and {MaxDataKeyUses}, not {keys.MaxUses}.");
-            }
-
-            if (keys.MaxAge <= TimeSpan.Zero)
-            {
-                failures.Add($"{Key("DataKeys:MaxAge")} must be a positive time span (for example 01:00:00), not {keys.MaxAge}.");
-            }
-
-            if (keys.CacheSize is < 1 or > 1_000_000)
-            {
-                failures.Add($"{Key("DataKeys:CacheSize")} must be between 1 and 1000000, not {keys.CacheSize}.");
-            }
-
-            if (keys.CacheTimeToLive <= TimeSpan.Zero)
-            {
-                failures.Add($"{Key("DataKeys:CacheTimeToLive")} must be a positive time span (for example 01:00:00), not {keys.CacheTimeToLive}.");
-            }
-        }
-
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -23,7 +23,7 @@ internal sealed class LocalKeyRingStartupCheck(string sectionPath, IServiceProvi
 {
     public ValidateOptionsResult Validate(string? name, LocalKeyRingOptions options)
     {
-        // LocalKeyRingOptionsValidator reports a missing path.
+        // LocalKeyRingOptionsAnnotationsValidator reports a missing path.
         if (string.IsNullOrWhiteSpace(options.KeyFile) || !IsSelected())
         {
             return ValidateOptionsResult.Skip;

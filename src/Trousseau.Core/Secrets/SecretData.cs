@@ -2,15 +2,31 @@ using System.Text;
 
 namespace Trousseau;
 
-/// <summary>The rules for a secret's data, by type. Error messages name keys, never values.</summary>
-internal static class SecretData
+/// <summary>
+/// The rules for a secret's data, by type: data keys of 1 to 253 characters of <c>A-Z a-z 0-9 . _ -</c>, at most
+/// <see cref="TrousseauLimits.MaxSecretDataBytes"/> in all, and for a login secret a non-empty
+/// <see cref="UsernameKey"/> and <see cref="PasswordKey"/>, an optional <see cref="EndpointKey"/> and nothing else.
+/// Error messages name keys, never values.
+/// </summary>
+public static class SecretData
 {
+    /// <summary>The user name of a login secret.</summary>
     public const string UsernameKey = "username";
+
+    /// <summary>The password of a login secret.</summary>
     public const string PasswordKey = "password";
+
+    /// <summary>The optional endpoint of a login secret.</summary>
     public const string EndpointKey = "endpoint";
+
+    /// <summary>The data key of a generated opaque secret when none is given.</summary>
     public const string DefaultValueKey = "value";
 
-    /// <summary>Checks type and data; throws <see cref="InvalidInputException"/> or <see cref="SecretTooLargeException"/>.</summary>
+    /// <summary>Checks a secret's type and data against the rules.</summary>
+    /// <param name="type">The secret's type; it must be a known one.</param>
+    /// <param name="data">The secret's data, key to value.</param>
+    /// <exception cref="InvalidInputException">The type is unknown, or the data breaks a rule.</exception>
+    /// <exception cref="SecretTooLargeException">The data is over <see cref="TrousseauLimits.MaxSecretDataBytes"/>.</exception>
     public static void Validate(SecretType type, IReadOnlyDictionary<string, string>? data)
     {
         if (!type.IsKnown)
@@ -55,6 +71,8 @@ internal static class SecretData
     }
 
     /// <summary>Checks one data key: 1 to 253 characters of letters, digits, '.', '_' and '-'.</summary>
+    /// <param name="key">The data key.</param>
+    /// <exception cref="InvalidInputException">The key breaks the rule.</exception>
     public static void ValidateKey(string? key)
     {
         if (key is null || key.Length is 0 or > TrousseauLimits.MaxDataKeyLength || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))

@@ -3,19 +3,15 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Etcd.Internal;
 
 /// <summary>
-/// Checks <see cref="EtcdStoreOptions"/> at start. Each failure names the configuration key, the value given (never
-/// the password) and what would be valid.
+/// Checks the settings of <see cref="EtcdStoreOptions"/> that DataAnnotations cannot at start: endpoint schemes, the
+/// prefix, settings that go together, files. Each failure names the configuration key, the value given (never the
+/// password) and what would be valid. <see cref="EtcdOptionsAnnotationsValidator"/> checks the rest.
 /// </summary>
 internal sealed class EtcdOptionsValidator(string sectionPath) : IValidateOptions<EtcdStoreOptions>
 {
     public ValidateOptionsResult Validate(string? name, EtcdStoreOptions options)
     {
         var failures = new List<string>();
-        if (options.Endpoints.Count == 0)
-        {
-            failures.Add($"{Key("Endpoints")} must list at least one etcd endpoint, for example http://127.0.0.1:2379.");
-        }
-
         foreach (var endpoint in options.Endpoints.Where(e => !e.IsAbsoluteUri || (e.Scheme != Uri.UriSchemeHttp && e.Scheme != Uri.UriSchemeHttps)))
         {
             failures.Add($"{Key("Endpoints")} holds '{endpoint.OriginalString}', which is not an http(s) URL such as http://127.0.0.1:2379.");

@@ -10,5 +10,6 @@ public sealed class TrousseauApiOptions
     /// The largest request body accepted, in bytes (default 4 MiB: room for 1 MiB of secret data as escaped JSON).
     /// Larger bodies are refused with 413.
     /// </summary>
+    [SettingRange(64 * 1024, 64L * 1024 * 1024, ErrorMessage = "Trousseau:Api:MaxRequestBodyBytes is {0}; it must be at least 65536 (64 KiB) and at most 67108864 (64 MiB).")]
     public long MaxRequestBodyBytes { get; set; } = 4L * 1024 * 1024;
 }

@@ -4,17 +4,16 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Hosting.Api;
 
 /// <summary>
-/// Checks <see cref="TrousseauApiOptions"/> at start. Each failure names the configuration key, the value given
-/// and what would be valid. Kubernetes mode needs an <see cref="ICallerVerifier"/>, looked up only in that mode.
+/// Checks the authentication settings of <see cref="TrousseauApiOptions"/> at start, which depend on the mode. Each
+/// failure names the configuration key, the value given and what would be valid. Kubernetes mode needs an
+/// <see cref="ICallerVerifier"/>, looked up only in that mode. <see cref="TrousseauApiOptionsAnnotationsValidator"/>
+/// checks the rest.
 /// </summary>
 /// <param name="sectionPath">The API's section, for example <c>Trousseau:Api</c>.</param>
 /// <param name="keyProviderKey">The key that chooses the key provider, for example <c>Trousseau:KeyProvider</c>.</param>
 /// <param name="services">Where the caller verifier is looked up.</param>
 internal sealed class TrousseauApiOptionsValidator(string sectionPath, string keyProviderKey, IServiceProvider services) : IValidateOptions<TrousseauApiOptions>
 {
-    private const long MinRequestBodyBytes = 64 * 1024;
-    private const long MaxRequestBodyBytes = 64L * 1024 * 1024;
-
     public ValidateOptionsResult Validate(string? name, TrousseauApiOptions options)
     {
         var failures = new List<string>();
@@ -36,11 +35,6 @@ internal sealed class TrousseauApiOptionsValidator(string sectionPath, string ke
             {
                 failures.Add($"{mode} is 'kubernetes', which checks callers through Vault and needs the Vault key provider; set {keyProviderKey} to vault, or set {mode} to token or none.");
             }
-        }
-
-        if (options.MaxRequestBodyBytes is < MinRequestBodyBytes or > MaxRequestBodyBytes)
-        {
-            failures.Add($"{Key("MaxRequestBodyBytes")} is {options.MaxRequestBodyBytes}; it must be at least {MinRequestBodyBytes} (64 KiB) and at most {MaxRequestBodyBytes} (64 MiB).");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

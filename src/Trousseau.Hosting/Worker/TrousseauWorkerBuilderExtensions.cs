@@ -21,7 +21,7 @@ public static class TrousseauWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Worker", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>>(new TrousseauWorkerOptionsValidator(builder.ConfigurationPath("Worker"))));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>, TrousseauWorkerOptionsAnnotationsValidator>());
         builder.Services.TryAddSingleton<DependencyStateLog>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return builder;
@@ -35,7 +35,7 @@ public static class TrousseauWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         var options = services.AddOptions<TrousseauWorkerOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>>(new TrousseauWorkerOptionsValidator(sectionPath: null)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>, TrousseauWorkerOptionsAnnotationsValidator>());
         if (configure is not null)
         {
             options.Configure(configure);

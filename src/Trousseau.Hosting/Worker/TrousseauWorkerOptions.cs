@@ -4,6 +4,7 @@ namespace Trousseau.Hosting;
 public sealed class TrousseauWorkerOptions
 {
     /// <summary>How often the worker checks the key provider's health and current key. Default 30 s.</summary>
+    [SettingRange("00:00:00.1", "1.00:00:00", ErrorMessage = "Trousseau:Worker:Interval is {0}; it must be at least 00:00:00.1 and at most 1.00:00:00.")]
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

@@ -3,23 +3,19 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Vault.Internal;
 
 /// <summary>
-/// Checks <see cref="VaultOptions"/> at start. Each failure names the configuration key, the value given (never a
-/// token or secret id) and what would be valid.
+/// Checks the settings of <see cref="VaultOptions"/> that DataAnnotations cannot at start: the address's scheme, the
+/// credentials each auth method needs, the CA file. Each failure names the configuration key, the value given (never
+/// a token or secret id) and what would be valid. <see cref="VaultOptionsAnnotationsValidator"/> checks the rest.
 /// </summary>
 internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptions<VaultOptions>
 {
     private static readonly string[] Methods = ["token", "kubernetes", "approle"];
-    private static readonly TimeSpan MinTimeout = TimeSpan.FromMilliseconds(10);
-    private static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan MinAttemptTimeout = TimeSpan.FromMilliseconds(10);
 
     public ValidateOptionsResult Validate(string? name, VaultOptions options)
     {
         var failures = new List<string>();
-        if (options.Address is null)
-        {
-            failures.Add($"{Key("Address")} is required: Vault's http(s) URL, for example https://vault:8200.");
-        }
-        else if (!options.Address.IsAbsoluteUri || (options.Address.Scheme != Uri.UriSchemeHttp && options.Address.Scheme != Uri.UriSchemeHttps))
+        if (options.Address is not null && (!options.Address.IsAbsoluteUri || (options.Address.Scheme != Uri.UriSchemeHttp && options.Address.Scheme != Uri.UriSchemeHttps)))
         {
             failures.Add($"{Key("Address")} is '{options.Address.OriginalString}', which is not an http(s) URL such as https://vault:8200.");
         }
@@ -42,24 +38,9 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
             failures.Add($"{Key("Auth:RoleId")} and {Key("Auth:SecretId")} (or {Key("Auth:SecretIdFile")}) are required for approle auth.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.TransitMount))
+        if (options.AttemptTimeout < MinAttemptTimeout || options.AttemptTimeout > options.Timeout)
         {
-            failures.Add($"{Key("TransitMount")} must not be empty (default transit).");
-        }
-
-        if (string.IsNullOrWhiteSpace(options.KeyName))
-        {
-            failures.Add($"{Key("KeyName")} must not be empty (default trousseau).");
-        }
-
-        if (options.Timeout < MinTimeout || options.Timeout > MaxTimeout)
-        {
-            failures.Add($"{Key("Timeout")} is {options.Timeout:c}; it must be at least {MinTimeout:c} and at most {MaxTimeout:c}.");
-        }
-
-        if (options.AttemptTimeout < MinTimeout || options.AttemptTimeout > options.Timeout)
-        {
-            failures.Add($"{Key("AttemptTimeout")} is {options.AttemptTimeout:c}; it must be at least {MinTimeout:c} and at most {Key("Timeout")} ({options.Timeout:c}).");
+            failures.Add($"{Key("AttemptTimeout")} is {options.AttemptTimeout:c}; it must be at least {MinAttemptTimeout:c} and at most {Key("Timeout")} ({options.Timeout:c}).");
         }
 
         if (options.CaFile is { } caFile && !File.Exists(caFile))

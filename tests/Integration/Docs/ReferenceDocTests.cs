@@ -14,6 +14,7 @@ using OpenTelemetry.Metrics;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Kms;
+using Trousseau.Remote;
 using Trousseau.Sqlite;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Vault;
@@ -240,7 +241,7 @@ public sealed partial class ReferenceDocTests : IDisposable
     {
         var section = _reference.Section("Errors");
         var documented = section.TableRows().SelectMany(row => MarkdownDocument.CodeSpans(row[0])).ToHashSet(StringComparer.Ordinal);
-        var problemTypes = typeof(TrousseauException).Assembly.GetType("Trousseau.Remote.ProblemTypes", throwOnError: true)!
+        var problemTypes = typeof(ProblemTypes)
             .GetFields(BindingFlags.Public | BindingFlags.Static)
             .Select(f => (string)f.GetRawConstantValue()!)
             .ToList();

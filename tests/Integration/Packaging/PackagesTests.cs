@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -12,7 +15,7 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
     private const string RepositoryUrl = "https://github.com/trousseau-dotnet/trousseau";
 
     private static readonly string[] Libraries =
-        ["Trousseau.Core", "Trousseau.Vault", "Trousseau.Etcd", "Trousseau.Sqlite", "Trousseau.Kms", "Trousseau.Hosting"];
+        ["Trousseau.Core", "Trousseau.Client", "Trousseau.Vault", "Trousseau.Etcd", "Trousseau.Sqlite", "Trousseau.Kms", "Trousseau.Hosting"];
 
     private readonly TempDirectory _temp = new();
     private readonly string _packages = packed.Directory;
@@ -139,6 +142,56 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
     }
 
     [Fact]
+    public void Trousseau_Hosting_does_not_bring_the_kms_plugin_but_brings_the_client()
+    {
+        var dependencies = Dependencies(PackagePath("Trousseau.Hosting")).Select(d => d.Id).ToList();
+
+        Assert.DoesNotContain("Trousseau.Kms", dependencies);
+        Assert.Contains("Trousseau.Client", dependencies);
+        Assert.Contains("Trousseau.Core", dependencies);
+    }
+
+    [Fact]
+    public void The_client_depends_on_the_core_library_alone_and_not_on_asp_net_core()
+    {
+        var path = PackagePath("Trousseau.Client");
+        var metadata = Nuspec(path);
+
+        Assert.Equal(["Trousseau.Core"], Dependencies(path).Select(d => d.Id));
+        Assert.Empty(metadata.Descendants(metadata.Name.Namespace + "frameworkReference"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Packages))]
+    public void No_package_depends_on_a_prerelease_package(string id)
+    {
+        var prerelease = Dependencies(PackagePath(id)).Where(d => d.Version.Contains('-', StringComparison.Ordinal)).Select(d => $"{d.Id} {d.Version}");
+
+        Assert.Empty(prerelease);
+    }
+
+    [Fact]
+    public void No_shipped_assembly_lets_another_shipped_assembly_see_its_internals()
+    {
+        var shipped = Libraries.Append("clectl").Append("trousseaud").ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var grants = new List<string>();
+        foreach (var id in Libraries.Append("Trousseau.Cli"))
+        {
+            using var package = ZipFile.OpenRead(PackagePath(id));
+            var own = package.GetEntry(id == "Trousseau.Cli" ? "tools/net10.0/any/clectl.dll" : $"lib/net10.0/{id}.dll");
+            Assert.NotNull(own);
+            grants.AddRange(InternalsVisibleTo(own).Where(shipped.Contains).Select(friend => $"{own.Name} -> {friend}"));
+        }
+
+        using (var stream = File.OpenRead(RepositoryPaths.ServerDll))
+        {
+            grants.AddRange(InternalsVisibleTo(stream).Where(shipped.Contains).Select(friend => $"trousseaud.dll -> {friend}"));
+        }
+
+        Assert.Empty(grants);
+    }
+
+    [Fact]
     public async Task The_clectl_tool_package_runs_and_reports_the_package_version()
     {
         var path = PackagePath("Trousseau.Cli");
@@ -181,6 +234,49 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
 
     private string PackagePath(string id) =>
         Directory.GetFiles(_packages, $"{id}.*.nupkg").Single(p => Value(Nuspec(p), "id") == id);
+
+    /// <summary>The packages a package depends on, over all its target frameworks.</summary>
+    private static List<(string Id, string Version)> Dependencies(string path)
+    {
+        var metadata = Nuspec(path);
+        return [.. metadata.Descendants(metadata.Name.Namespace + "dependency")
+            .Select(d => (d.Attribute("id")!.Value, d.Attribute("version")?.Value ?? ""))
+            .Distinct()];
+    }
+
+    /// <summary>The assembly names an assembly's <see cref="InternalsVisibleToAttribute"/>s name, without their public keys.</summary>
+    private static List<string> InternalsVisibleTo(ZipArchiveEntry assembly)
+    {
+        using var compressed = assembly.Open();
+        using var copy = new MemoryStream();
+        compressed.CopyTo(copy);
+        copy.Position = 0;
+        return InternalsVisibleTo(copy);
+    }
+
+    private static List<string> InternalsVisibleTo(Stream assembly)
+    {
+        using var pe = new PEReader(assembly);
+        var reader = pe.GetMetadataReader();
+        var friends = new List<string>();
+        foreach (var handle in reader.GetAssemblyDefinition().GetCustomAttributes())
+        {
+            var attribute = reader.GetCustomAttribute(handle);
+            if (attribute.Constructor.Kind != HandleKind.MemberReference
+                || reader.GetMemberReference((MemberReferenceHandle)attribute.Constructor).Parent is not { Kind: HandleKind.TypeReference } parent
+                || reader.GetString(reader.GetTypeReference((TypeReferenceHandle)parent).Name) != nameof(InternalsVisibleToAttribute))
+            {
+                continue;
+            }
+
+            // The blob is a prolog (0x0001) and then the one string argument.
+            var blob = reader.GetBlobReader(attribute.Value);
+            blob.ReadUInt16();
+            friends.Add(blob.ReadSerializedString()!.Split(',')[0].Trim());
+        }
+
+        return friends;
+    }
 
     private static string? Value(XElement metadata, string name) => metadata.Element(metadata.Name.Namespace + name)?.Value;
 

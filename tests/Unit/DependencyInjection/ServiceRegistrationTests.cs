@@ -112,7 +112,70 @@ public sealed class ServiceRegistrationTests : IDisposable
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
 
-        Assert.StartsWith(key + " must ", Assert.Single(error.Failures), StringComparison.Ordinal);
+        var failure = Assert.Single(error.Failures);
+        Assert.StartsWith(key + " must ", failure, StringComparison.Ordinal);
+        Assert.EndsWith($", not {value}.", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Data_key_settings_set_to_null_in_code_are_named()
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(options => options.DataKeys = null!).UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json")).UseInMemoryStore();
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+
+        Assert.Equal("Trousseau:DataKeys is not set; it must hold the data-key settings.", Assert.Single(error.Failures));
+    }
+
+    [Fact]
+    public async Task A_bad_backend_setting_is_reported_once_with_its_full_key_the_value_given_and_what_is_valid()
+    {
+        var services = new ServiceCollection();
+        var section = Section(("Trousseau:Sqlite:Path", " "), ("Trousseau:Sqlite:BusyTimeout", "00:10:01"));
+        services.AddTrousseau(section).UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json")).UseSqliteStore();
+        services.AddTrousseau(section).UseLocalKeyRing().UseSqliteStore();
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
+
+        Assert.Equal(
+            [
+                "Trousseau:Sqlite:Path is ' '; it must be the path of the SQLite database file (for example /var/lib/trousseau/store.db).",
+                "Trousseau:Sqlite:BusyTimeout is 00:10:01; it must be above 00:00:00 and at most 00:10:00.",
+            ],
+            error.Failures);
+    }
+
+    [Fact]
+    public async Task A_missing_key_ring_path_says_it_is_not_set()
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(Section()).UseLocalKeyRing().UseInMemoryStore();
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<LocalKeyRingOptions>>().Value);
+
+        Assert.Equal(
+            "Trousseau:Local:KeyFile is not set; it must be the path of the local key ring file (for example /var/lib/trousseau/local.keyring).",
+            Assert.Single(error.Failures));
+    }
+
+    [Fact]
+    public void Each_options_validator_is_registered_once_however_often_the_builder_methods_are_called()
+    {
+        var services = EmbeddedDefault(Section(("Trousseau:Store", "sqlite")));
+        services.AddTrousseau(Section()).UseLocalKeyRing().UseSqliteStore().UseInMemoryStore();
+
+        var validators = services.Where(d => d.ServiceType.IsGenericType && d.ServiceType.GetGenericTypeDefinition() == typeof(IValidateOptions<>))
+            .Select(d => (d.ServiceType, Implementation: d.ImplementationType ?? d.ImplementationInstance?.GetType() ?? d.ImplementationFactory!.Method.ReturnType))
+            .ToList();
+
+        Assert.Equal(validators.Distinct().Count(), validators.Count);
+        Assert.Equal(2, validators.Count(v => v.ServiceType == typeof(IValidateOptions<TrousseauOptions>)));
+        Assert.Equal(2, validators.Count(v => v.ServiceType == typeof(IValidateOptions<LocalKeyRingOptions>)));
+        Assert.Single(validators, v => v.ServiceType == typeof(IValidateOptions<SqliteStoreOptions>));
     }
 
     [Fact]
