@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
@@ -22,8 +21,7 @@ public sealed class EtcdAnswerTests : IDisposable
         await using var etcd = await EtcdProcess.StartAsync("--max-request-bytes", "16384");
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}"]);
-        using var http = new HttpClient { BaseAddress = server.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim());
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
 
         using var small = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/small","data":{"k":"v"}}"""));
         using var large = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"etcd/large","data":{"k":"{{{new string('x', 64 * 1024)}}}"}}"""));

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -34,8 +33,7 @@ public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir,
             ["--Trousseau:Store=etcd", .. _members.Select((m, i) => $"--Trousseau:Etcd:Endpoints:{i}={m.ClientUrl}")]);
-        using var http = new HttpClient { BaseAddress = server.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim());
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
         var acknowledged = new List<string>();
         using var stop = new CancellationTokenSource();
         var writer = Task.Run(async () =>
@@ -86,28 +84,19 @@ public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
 
     private static async Task WaitForMoreAcknowledgedAsync(List<string> acknowledged, int more, string stage)
     {
-        int target;
+        var target = Count(acknowledged) + more;
+        await Eventually.HoldsAsync(
+            () => Count(acknowledged) >= target,
+            () => $"writes stalled: {Count(acknowledged)} acknowledged in all, {target - Count(acknowledged)} short",
+            TimeSpan.FromSeconds(60),
+            $"{more} more acknowledged writes {stage}");
+    }
+
+    private static int Count(List<string> acknowledged)
+    {
         lock (acknowledged)
         {
-            target = acknowledged.Count + more;
-        }
-
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            int count;
-            lock (acknowledged)
-            {
-                count = acknowledged.Count;
-            }
-
-            if (count >= target)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"writes stalled {stage}: {count} acknowledged in all, {target - count} short of {more} more within 60 s");
-            await Task.Delay(20);
+            return acknowledged.Count;
         }
     }
 }

@@ -99,25 +99,16 @@ internal sealed class EtcdProcess : IAsyncDisposable
         _process = Process.Start(info)!;
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        using var http = new HttpClient(ProbeHandler()) { BaseAddress = ClientUrl };
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            try
+        using var http = new HttpClient(ProbeHandler()) { BaseAddress = ClientUrl, Timeout = TimeSpan.FromSeconds(5) };
+        await Eventually.ReturnsAsync(
+            async () =>
             {
-                using var health = await http.GetAsync(new Uri("health", UriKind.Relative), deadline.Token);
-                if (health.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not serving yet.
-            }
-
-            await Task.Delay(50, deadline.Token);
-        }
+                using var health = await http.GetAsync(new Uri("health", UriKind.Relative));
+                return health.StatusCode;
+            },
+            status => (int)status is >= 200 and < 300,
+            awaited: $"etcd {_name} to answer /health at {ClientUrl}",
+            show: status => $"{(int)status} {status}");
     }
 
     /// <summary>The handler of this class's own probes: over TLS it trusts the test CA and presents the client certificate.</summary>
@@ -154,7 +145,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
 
     private Task<ProcessResult> RunCtlAsync(string? stdin, string[] args)
     {
-        var info = new ProcessStartInfo("etcdctl") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo("etcdctl");
         info.Environment["ETCDCTL_API"] = "3";
         info.ArgumentList.Add("--endpoints=" + ClientUrl.GetLeftPart(UriPartial.Authority));
         foreach (var arg in args)
@@ -162,7 +153,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        return DotnetProcess.RunAsync(info, stdin);
+        return ChildProcess.RunAsync(info, stdin);
     }
 
     /// <summary>Adds a user with read-write access to <paramref name="prefix"/> (and root), then turns auth on.</summary>
@@ -188,37 +179,36 @@ internal sealed class EtcdProcess : IAsyncDisposable
 
     private static async Task<EtcdProcess> MemberAsync(IReadOnlyList<EtcdProcess> members, bool leader)
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            var roles = new List<(EtcdProcess Member, bool? IsLeader)>();
-            foreach (var member in members)
+        // While an election is under way no member, or two for a moment, may call itself leader.
+        var roles = await Eventually.ReturnsAsync(
+            async () =>
             {
-                roles.Add((member, await member.IsLeaderAsync(deadline.Token)));
-            }
+                var roles = new List<(EtcdProcess Member, bool? IsLeader)>();
+                foreach (var member in members)
+                {
+                    roles.Add((member, await member.IsLeaderAsync()));
+                }
 
-            // While an election is under way no member, or two for a moment, may call itself leader.
-            if (roles.All(r => r.IsLeader is not null) && roles.Count(r => r.IsLeader == true) == 1)
-            {
-                return roles.First(r => r.IsLeader == leader).Member;
-            }
-
-            await Task.Delay(50, deadline.Token);
-        }
+                return roles;
+            },
+            roles => roles.All(r => r.IsLeader is not null) && roles.Count(r => r.IsLeader == true) == 1,
+            awaited: "every etcd member to answer and exactly one to call itself leader",
+            show: roles => string.Join(", ", roles.Select(r => $"{r.Member._name}: {r.IsLeader switch { true => "leader", false => "follower", null => "no answer" }}")));
+        return roles.First(r => r.IsLeader == leader).Member;
     }
 
-    /// <summary>Whether this member is the leader by its own status, or null when it does not answer.</summary>
-    private async Task<bool?> IsLeaderAsync(CancellationToken cancellationToken)
+    /// <summary>Whether this member is the leader by its own status, or null when it does not answer within 5 s.</summary>
+    private async Task<bool?> IsLeaderAsync()
     {
         using var http = new HttpClient { BaseAddress = ClientUrl, Timeout = TimeSpan.FromSeconds(5) };
         try
         {
-            using var response = await http.PostAsync(new Uri("v3/maintenance/status", UriKind.Relative), JsonContent.Create(new { }), cancellationToken);
-            using var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            using var response = await http.PostAsync(new Uri("v3/maintenance/status", UriKind.Relative), JsonContent.Create(new { }));
+            using var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
             return status.RootElement.TryGetProperty("leader", out var leaderId)
                 && status.RootElement.GetProperty("header").GetProperty("member_id").GetString() == leaderId.GetString();
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException || e is TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or TaskCanceledException)
         {
             return null;
         }

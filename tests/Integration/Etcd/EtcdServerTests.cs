@@ -53,8 +53,8 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
     public async Task Etcdctl_sees_only_ciphertext_under_the_prefix()
     {
         const string Value = "plaintext-that-etcd-must-not-see";
-        Ok(await _clectl.RunWithInputAsync(Value, "secret", "create", "etcd/login", "--type", "login", "--username", "app", "--password-stdin"));
-        Ok(await _clectl.RunAsync("secret", "create", "etcd/opaque", "--from-literal", $"k={Value}"));
+        ClectlAssert.Ok(await _clectl.RunWithInputAsync(Value, "secret", "create", "etcd/login", "--type", "login", "--username", "app", "--password-stdin"));
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "etcd/opaque", "--from-literal", $"k={Value}"));
 
         var dump = await shared.Etcd.CtlAsync("get", "--prefix", "/trousseau/");
 
@@ -67,7 +67,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
     [StoreFact]
     public async Task Of_12_concurrent_updates_at_one_revision_exactly_one_wins_and_the_rest_exit_4()
     {
-        Ok(await _clectl.RunAsync("secret", "create", "etcd/race", "--from-literal", "k=start"));
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "etcd/race", "--from-literal", "k=start"));
         var revision = JsonDocument.Parse((await _clectl.RunAsync("secret", "get", "etcd/race", "-o", "json")).Stdout).RootElement.GetProperty("revision").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
@@ -86,7 +86,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         var dataDir = _temp.Combine("outage");
         await using var server = await StartServerAsync(etcd, dataDir);
         var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
-        Ok(await clectl.RunAsync("secret", "create", "etcd/before", "--from-literal", "k=kept"));
+        ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "etcd/before", "--from-literal", "k=kept"));
 
         await etcd.StopAsync();
         var clock = Stopwatch.StartNew();
@@ -99,7 +99,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         await server.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable);
 
         await etcd.StartAgainAsync();
-        Ok(await clectl.RunAsync("secret", "create", "etcd/after", "--from-literal", "k=new"));
+        ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "etcd/after", "--from-literal", "k=new"));
         await server.WaitForReadinessAsync(HttpStatusCode.OK);
         Assert.Equal("kept", (await clectl.RunAsync("secret", "get", "etcd/before", "--key", "k")).Stdout);
         Assert.Equal(3, (await clectl.RunAsync("secret", "get", "etcd/during")).ExitCode);
@@ -111,9 +111,9 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         await using var second = await StartServerAsync(shared.Etcd, _temp.Combine("second"), keyFile: Path.Combine(shared.DataDir, "local.keyring"));
         var other = ClectlRunner.For(second, _temp.Combine("second"), _temp.Path);
 
-        Ok(await _clectl.RunAsync("secret", "create", "etcd/shared", "--from-literal", "k=from-first"));
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "etcd/shared", "--from-literal", "k=from-first"));
         var seen = await other.RunAsync("secret", "get", "etcd/shared", "--key", "k");
-        Ok(await other.RunAsync("secret", "update", "etcd/shared", "--from-literal", "k=from-second"));
+        ClectlAssert.Ok(await other.RunAsync("secret", "update", "etcd/shared", "--from-literal", "k=from-second"));
 
         Assert.Equal("from-first", seen.Stdout);
         Assert.Equal("from-second", (await _clectl.RunAsync("secret", "get", "etcd/shared", "--key", "k")).Stdout);
@@ -132,7 +132,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         var good = ClectlRunner.For(authed, _temp.Combine("authed"), _temp.Path);
         var bad = ClectlRunner.For(wrong, _temp.Combine("wrong"), _temp.Path);
 
-        Ok(await good.RunAsync("secret", "create", "etcd/authed", "--from-literal", "k=v"));
+        ClectlAssert.Ok(await good.RunAsync("secret", "create", "etcd/authed", "--from-literal", "k=v"));
         Assert.Equal("v", (await good.RunAsync("secret", "get", "etcd/authed", "--key", "k")).Stdout);
         var refused = await bad.RunAsync("secret", "get", "etcd/authed");
         Assert.Equal(6, refused.ExitCode);
@@ -148,6 +148,4 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
             $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}",
             .. keyFile is null ? Array.Empty<string>() : [$"--Trousseau:Local:KeyFile={keyFile}"],
         ]);
-
-    private static void Ok(ProcessResult result) => Assert.True(result.ExitCode == 0, $"clectl exited {result.ExitCode}: {result.Stderr}");
 }

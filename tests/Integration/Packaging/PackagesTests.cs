@@ -207,7 +207,7 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
 
         var unpacked = _temp.Combine("tool");
         ZipFile.ExtractToDirectory(path, unpacked);
-        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(Path.Combine(unpacked, "tools", "net10.0", "any", "clectl.dll"), ["--version"], _temp.Path));
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(Path.Combine(unpacked, "tools", "net10.0", "any", "clectl.dll"), ["--version"], _temp.Path));
 
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith(version, result.Stdout.Trim(), StringComparison.Ordinal);
@@ -306,12 +306,9 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
             var info = new ProcessStartInfo("dotnet")
             {
                 WorkingDirectory = RepositoryPaths.Root,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
                 ArgumentList = { "pack", "Trousseau.sln", "--no-build", "-c", RepositoryPaths.Configuration, "-o", Directory, "-nologo", "-v", "q" },
             };
-            var pack = await DotnetProcess.RunAsync(info, timeout: TimeSpan.FromMinutes(3));
+            var pack = await ChildProcess.RunAsync(info, timeout: TimeSpan.FromMinutes(3));
             Assert.True(pack.ExitCode == 0, pack.Stdout + pack.Stderr);
         }
 

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -144,8 +143,7 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
                 $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
                 "--Trousseau:Kms:StatusCacheDuration=00:00:00",
             ]);
-            Http = new HttpClient { BaseAddress = Server.BaseAddress };
-            Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
+            Http = await BearerClient.FromTokenFileAsync(Server.BaseAddress, _temp.Combine("data", "api.token"));
             Clectl = ClectlRunner.For(Server, _temp.Combine("data"), _temp.Path);
             Kms = KmsPeer.Start(Socket);
         }

@@ -181,9 +181,8 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Store"] = "memory", ["Kms"] = new JsonObject { ["Enabled"] = false } });
 
         await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Store=sqlite", $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
-        request.Headers.Authorization = new("Bearer", (await File.ReadAllTextAsync(_temp.Combine("data", "api.token"))).Trim());
-        using var ready = await server.Http.SendAsync(request);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, _temp.Combine("data", "api.token"));
+        using var ready = await http.GetAsync(new Uri("readyz", UriKind.Relative));
         using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
 
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
@@ -234,5 +233,5 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     }
 
     private Task<ProcessResult> RunToExitAsync(string[] args) =>
-        DotnetProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), .. args], _temp.Path));
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), .. args], _temp.Path));
 }
