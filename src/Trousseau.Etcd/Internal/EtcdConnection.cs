@@ -96,7 +96,7 @@ internal sealed class EtcdConnection : IDisposable
     /// What etcd's refusal of a call means. Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed
     /// authentication): etcd is unavailable to Trousseau. A request etcd finds invalid (INVALID_ARGUMENT, for example
     /// one over its request size limit): the caller's input. Anything else (no member reachable, no leader, a
-    /// deadline, a compacted revision, a full database): unavailable.
+    /// deadline, a connection broken under the call, a compacted revision, a full database): unavailable.
     /// </summary>
     public static TrousseauException Failure(RpcException e, string call)
     {
@@ -116,6 +116,10 @@ internal sealed class EtcdConnection : IDisposable
         return e.StatusCode switch
         {
             StatusCode.Unavailable => new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
+            // A connection that broke under the call (a TLS refusal of the client certificate arrives after the
+            // handshake) is grpc-dotnet's INTERNAL with the transport's exception inside: etcd cannot be reached.
+            StatusCode.Internal when e.Status.DebugException is HttpRequestException or IOException =>
+                new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
             StatusCode.DeadlineExceeded => new DependencyUnavailableException(Dependency, $"etcd did not answer the {call} within {CallTimeout.TotalSeconds:0} s", e),
             _ => new DependencyUnavailableException(Dependency, $"etcd did not serve the {call} ({e.StatusCode}): {detail}", e),
         };

@@ -85,7 +85,7 @@ public sealed class CliKmsTests(ClectlFixture fixture)
         info.FileName = Path.Combine(bare, "dotnet");
         info.Environment["DOTNET_ROOT"] = bare;
 
-        var status = await DotnetProcess.RunAsync(info);
+        var status = await ChildProcess.RunAsync(info);
 
         Assert.True(status.ExitCode == 0, status.Stderr);
         using var json = JsonDocument.Parse(status.Stdout);

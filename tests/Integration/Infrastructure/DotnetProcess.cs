@@ -37,8 +37,4 @@ internal static class DotnetProcess
 
         return info;
     }
-
-    /// <summary>Runs <paramref name="info"/> to its exit: <see cref="ChildProcess.RunAsync"/>, under the name the KMS and Vault suites call.</summary>
-    public static Task<ProcessResult> RunAsync(ProcessStartInfo info, string? stdin = null, TimeSpan? timeout = null) =>
-        ChildProcess.RunAsync(info, stdin, timeout);
 }

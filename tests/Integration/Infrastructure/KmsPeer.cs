@@ -79,4 +79,11 @@ internal sealed class KmsPeer : IAsyncDisposable
         process.WaitForExit();
         return process.ExitCode;
     }
+
+    /// <summary>The response of a call the peer made, after asserting that its status is OK (the status and details otherwise).</summary>
+    public static JsonElement Ok(JsonElement result)
+    {
+        Assert.True(result.GetProperty("code").GetString() == "OK", $"{result.GetProperty("code")}: {result.GetProperty("details")}");
+        return result.GetProperty("response");
+    }
 }

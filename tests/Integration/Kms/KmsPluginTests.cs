@@ -67,9 +67,9 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     [Fact]
     public async Task Status_reports_v2_ok_and_the_key_id_that_encrypt_uses()
     {
-        var status = Ok(await Peer.CallAsync(Status));
-        var again = Ok(await Peer.CallAsync(Status));
-        var encrypted = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek, uid = "uid-1" }));
+        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
+        var again = KmsPeer.Ok(await Peer.CallAsync(Status));
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek, uid = "uid-1" }));
 
         Assert.Equal("v2", status.GetProperty("version").GetString());
         Assert.Equal("ok", status.GetProperty("healthz").GetString());
@@ -82,8 +82,8 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     [Fact]
     public async Task Encrypt_gives_small_fresh_ciphertexts_without_annotations_that_hold_no_part_of_the_dek_and_decrypt_to_it()
     {
-        var first = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var second = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var first = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var second = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
 
         var ciphertext = first.GetProperty("ciphertext").GetString()!;
         var bytes = Convert.FromBase64String(ciphertext);
@@ -97,14 +97,14 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         // The plugin adds no annotations (proto3 JSON leaves an empty map out), so kube-apiserver stores none.
         Assert.False(first.TryGetProperty("annotations", out _));
 
-        var decrypted = Ok(await Peer.CallAsync(Decrypt, new { ciphertext, key_id = first.GetProperty("key_id").GetString(), uid = "uid-2" }));
+        var decrypted = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext, key_id = first.GetProperty("key_id").GetString(), uid = "uid-2" }));
         Assert.Equal(Dek, decrypted.GetProperty("plaintext").GetString());
     }
 
     [Fact]
     public async Task Decrypt_accepts_annotations_whose_keys_are_domain_names_within_the_size_limit()
     {
-        var encrypted = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var ciphertext = encrypted.GetProperty("ciphertext").GetString();
         var keyId = encrypted.GetProperty("key_id").GetString();
         var small = new Dictionary<string, string> { ["version.encryption.k8s.io"] = Convert.ToBase64String("1"u8.ToArray()) };
@@ -113,7 +113,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         var accepted = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = small });
         var refused = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = tooLarge });
 
-        Assert.Equal(Dek, Ok(accepted).GetProperty("plaintext").GetString());
+        Assert.Equal(Dek, KmsPeer.Ok(accepted).GetProperty("plaintext").GetString());
         Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
         Assert.Contains("the limit is 32768", refused.GetProperty("details").GetString(), StringComparison.Ordinal);
     }
@@ -121,7 +121,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     [Fact]
     public async Task Decrypt_refuses_foreign_key_ids_tampered_garbage_and_empty_input()
     {
-        var encrypted = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var ciphertext = Convert.FromBase64String(encrypted.GetProperty("ciphertext").GetString()!);
         var keyId = encrypted.GetProperty("key_id").GetString()!;
         var tampered = ciphertext.ToArray();
@@ -141,22 +141,22 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
 
         Assert.All(refused, r => Assert.Contains(r.GetProperty("code").GetString(), RefusalCodes));
         Assert.All(refused, r => Assert.False(string.IsNullOrEmpty(r.GetProperty("details").GetString())));
-        Assert.Equal(Dek, Ok(await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = keyId })).GetProperty("plaintext").GetString());
+        Assert.Equal(Dek, KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = Convert.ToBase64String(ciphertext), key_id = keyId })).GetProperty("plaintext").GetString());
     }
 
     [Fact]
     public async Task After_a_rotation_status_shows_the_new_key_at_once_and_old_ciphertext_still_decrypts()
     {
-        var before = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var clectl = ClectlRunner.For(fixture.Server, fixture.DataDir, fixture.Directory);
         var rotate = await clectl.RunAsync("key", "rotate", "-o", "json");
         Assert.True(rotate.ExitCode == 0, rotate.Stderr);
         using var rotated = JsonDocument.Parse(rotate.Stdout);
         var newKeyId = rotated.RootElement.GetProperty("keyId").GetString();
 
-        var status = Ok(await Peer.CallAsync(Status));
-        var after = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var old = Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
+        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
+        var after = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var old = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
 
         Assert.NotEqual(before.GetProperty("key_id").GetString(), newKeyId);
         Assert.Equal(newKeyId, status.GetProperty("key_id").GetString());
@@ -185,17 +185,17 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         var status = await Peer.CallAsync(Status, timeoutSeconds: 1e7);
         var encrypted = await Peer.CallAsync(Encrypt, new { plaintext = Dek }, timeoutSeconds: 1e7);
 
-        Assert.Equal("ok", Ok(status).GetProperty("healthz").GetString());
-        Assert.Equal(Ok(status).GetProperty("key_id").GetString(), Ok(encrypted).GetProperty("key_id").GetString());
+        Assert.Equal("ok", KmsPeer.Ok(status).GetProperty("healthz").GetString());
+        Assert.Equal(KmsPeer.Ok(status).GetProperty("key_id").GetString(), KmsPeer.Ok(encrypted).GetProperty("key_id").GetString());
     }
 
     [Fact]
     public async Task Kms_v1_answers_version_and_passes_the_apiserver_health_probe()
     {
-        var version = Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = "v1beta1" }));
+        var version = KmsPeer.Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = "v1beta1" }));
         var ping = Convert.ToBase64String("ping"u8.ToArray());
-        var encrypted = Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = ping }));
-        var decrypted = Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = encrypted.GetProperty("cipher").GetString() }));
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = ping }));
+        var decrypted = KmsPeer.Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = encrypted.GetProperty("cipher").GetString() }));
         var tampered = Convert.FromBase64String(encrypted.GetProperty("cipher").GetString()!);
         tampered[^2] ^= 0x80;
         var refused = await Peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = Convert.ToBase64String(tampered) });
@@ -220,7 +220,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     [Fact]
     public async Task The_socket_is_owner_only_removed_on_shutdown_and_the_client_reconnects_after_a_restart()
     {
-        var before = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Socket));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(Socket)!));
 
@@ -230,7 +230,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
 
         await fixture.RestartAsync();
         var status = await WaitForOkAsync(Status);
-        var old = Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
+        var old = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
 
         Assert.Equal("ok", status.GetProperty("healthz").GetString());
         Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
@@ -239,9 +239,9 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     [Fact]
     public async Task A_live_socket_is_not_taken_over_and_keeps_answering_and_a_stale_one_left_by_a_crash_is_replaced()
     {
-        var before = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         using var second = new TempDirectory();
-        var refused = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+        var refused = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
             RepositoryPaths.ServerDll,
             ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", second.Combine("data"), "--kms-socket", Socket],
             second.Path));
@@ -250,7 +250,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
 
         // Still the first plugin that answers: it decrypts what it encrypted, which the second one's key ring could not.
         var afterRefusal = await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() });
-        Assert.Equal(Dek, Ok(afterRefusal).GetProperty("plaintext").GetString());
+        Assert.Equal(Dek, KmsPeer.Ok(afterRefusal).GetProperty("plaintext").GetString());
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Socket));
 
         await fixture.Server.KillAsync();
@@ -262,20 +262,12 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
 
     private async Task<JsonElement> WaitForOkAsync(string method)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        JsonElement result;
-        while ((result = await Peer.CallAsync(method)).GetProperty("code").GetString() != "OK")
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{method} did not answer OK within 60 s; last: {result.GetProperty("code")}: {result.GetProperty("details")}");
-            await Task.Delay(100);
-        }
-
-        return result.GetProperty("response");
-    }
-
-    private static JsonElement Ok(JsonElement result)
-    {
-        Assert.True(result.GetProperty("code").GetString() == "OK", $"{result.GetProperty("code")}: {result.GetProperty("details")}");
+        var result = await Eventually.ReturnsAsync(
+            () => Peer.CallAsync(method),
+            r => r.GetProperty("code").GetString() == "OK",
+            TimeSpan.FromSeconds(60),
+            awaited: $"{method} to answer OK",
+            show: r => $"{r.GetProperty("code")}: {r.GetProperty("details")}");
         return result.GetProperty("response");
     }
 }

@@ -211,7 +211,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         var mode = (UnixFileMode)Convert.ToInt32(octal, 8);
         File.SetUnixFileMode(directory, mode);
 
-        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
             RepositoryPaths.ServerDll,
             ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", temp.Combine("data"), "--kms-socket", Path.Combine(directory, "kms.sock")],
             temp.Path));
@@ -231,7 +231,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         var directory = temp.Combine(new string('d', 94 - temp.Path.Length - 1));
         var socket = Path.Combine(directory, "kms.sock");
 
-        var result = await DotnetProcess.RunAsync(DotnetProcess.StartInfo(
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
             RepositoryPaths.ServerDll,
             ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", temp.Combine("data"), "--kms-socket", socket],
             temp.Path));

@@ -70,12 +70,12 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
     [Fact]
     public async Task Kms_v2_round_trips_through_vault_transit_and_rotation_keeps_old_data()
     {
-        var status = Ok(await Peer.CallAsync(Status));
-        var first = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
+        var first = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var rotate = await ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path).RunAsync("key", "rotate", "-o", "json");
-        var after = Ok(await Peer.CallAsync(Status));
-        var second = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var old = Ok(await Peer.CallAsync(Decrypt, new { ciphertext = first.GetProperty("ciphertext").GetString(), key_id = first.GetProperty("key_id").GetString() }));
+        var after = KmsPeer.Ok(await Peer.CallAsync(Status));
+        var second = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var old = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = first.GetProperty("ciphertext").GetString(), key_id = first.GetProperty("key_id").GetString() }));
 
         Assert.Equal("ok", status.GetProperty("healthz").GetString());
         Assert.StartsWith("vault-", status.GetProperty("key_id").GetString(), StringComparison.Ordinal);
@@ -92,14 +92,14 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
     public async Task A_sealed_vault_makes_status_and_the_grpc_health_service_unhealthy_calls_unavailable_within_the_apiserver_deadline_and_readiness_503_until_unsealed()
     {
         var vault = Target.TestServer ?? throw new InvalidOperationException("Sealing needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
-        var before = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         using var channel = KmsSocketTests.ChannelFor(fixture.Socket);
         var health = new Health.HealthClient(channel);
 
         vault.Sealed = true;
         // Within kube-apiserver's 3 s deadline, or the peer would see DEADLINE_EXCEEDED instead.
         var refused = await Peer.CallAsync(Encrypt, new { plaintext = Dek }, timeoutSeconds: 3);
-        var status = Ok(await Peer.CallAsync(Status));
+        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
         var sealedHealth = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
 
         Assert.Equal("UNAVAILABLE", refused.GetProperty("code").GetString());
@@ -108,8 +108,8 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
         await _server.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable);
 
         vault.Sealed = false;
-        var recovered = Ok(await Peer.CallAsync(Status));
-        var old = Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
+        var recovered = KmsPeer.Ok(await Peer.CallAsync(Status));
+        var old = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
         var unsealedHealth = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
 
         Assert.Equal("ok", recovered.GetProperty("healthz").GetString());
@@ -125,7 +125,7 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
     public async Task A_slow_vault_gives_unavailable_within_the_apiserver_deadline()
     {
         var vault = Target.TestServer ?? throw new InvalidOperationException("Latency needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
-        Ok(await Peer.CallAsync(Status));
+        KmsPeer.Ok(await Peer.CallAsync(Status));
 
         vault.Latency = TimeSpan.FromSeconds(4);
         // Kms:ProviderTimeout (2 s) ends the call before kube-apiserver's 3 s deadline would.
@@ -134,14 +134,14 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
 
         Assert.Equal("UNAVAILABLE", slow.GetProperty("code").GetString());
         Assert.Contains("did not answer", slow.GetProperty("details").GetString(), StringComparison.Ordinal);
-        Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
     }
 
     [Fact]
     public async Task A_deadline_that_passes_while_vault_is_slow_ends_the_call_deadline_exceeded_and_the_plugin_keeps_serving()
     {
         var vault = Target.TestServer ?? throw new InvalidOperationException("Latency needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
-        Ok(await Peer.CallAsync(Status));
+        KmsPeer.Ok(await Peer.CallAsync(Status));
         using var http = KmsSocketTests.ClientFor(fixture.Socket);
         var request = KmsSocketTests.Frame([0x0a, 0x20, .. Convert.FromBase64String(Dek)]);
 
@@ -153,7 +153,7 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
 
         Assert.Equal("DEADLINE_EXCEEDED", peerCall.GetProperty("code").GetString());
         Assert.Equal("4", rawStatus);
-        Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         Assert.DoesNotContain("failed unexpectedly", _server.Log, StringComparison.Ordinal);
     }
 
@@ -174,8 +174,8 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
     [Fact]
     public async Task Key_ids_survive_a_respelled_vault_address_and_mount_and_the_previous_releases_key_ids_still_decrypt()
     {
-        var status = Ok(await Peer.CallAsync(Status));
-        var encrypted = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var ciphertext = encrypted.GetProperty("ciphertext").GetString();
         var keyId = encrypted.GetProperty("key_id").GetString();
         var previous = PreviousVaultKeyIds.For(Target.Address, null, "transit", _keyName, await Target.ReadKeyAsync(_keyName), 1);
@@ -184,28 +184,28 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
         foreach (var (address, mount) in changes)
         {
             await RestartAsync(address, mount);
-            var after = Ok(await Peer.CallAsync(Status));
+            var after = KmsPeer.Ok(await Peer.CallAsync(Status));
             var withCurrent = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId });
             var withPrevious = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
 
             Assert.Equal(status.GetProperty("key_id").GetString(), after.GetProperty("key_id").GetString());
-            Assert.Equal(Dek, Ok(withCurrent).GetProperty("plaintext").GetString());
-            Assert.Equal(Dek, Ok(withPrevious).GetProperty("plaintext").GetString());
+            Assert.Equal(Dek, KmsPeer.Ok(withCurrent).GetProperty("plaintext").GetString());
+            Assert.Equal(Dek, KmsPeer.Ok(withPrevious).GetProperty("plaintext").GetString());
         }
     }
 
     [Fact]
     public async Task Archiving_version_1_changes_no_key_id_and_current_and_previous_key_ids_decrypt_what_vault_still_allows()
     {
-        var underVersion1 = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var underVersion1 = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var rotate = await ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path).RunAsync("key", "rotate");
-        var underVersion2 = Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var status = Ok(await Peer.CallAsync(Status));
+        var underVersion2 = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
         var previous = PreviousVaultKeyIds.For(Target.Address, null, "transit", _keyName, await Target.ReadKeyAsync(_keyName), 2);
 
         await Target.ConfigureKeyAsync(_keyName, new Dictionary<string, string> { ["min_decryption_version"] = "2" });
         await RestartAsync(Target.Address);
-        var after = Ok(await Peer.CallAsync(Status));
+        var after = KmsPeer.Ok(await Peer.CallAsync(Status));
         var ciphertext = underVersion2.GetProperty("ciphertext").GetString();
         var withCurrent = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = underVersion2.GetProperty("key_id").GetString() });
         var withPrevious = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
@@ -213,8 +213,8 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
 
         Assert.True(rotate.ExitCode == 0, rotate.Stderr);
         Assert.Equal(status.GetProperty("key_id").GetString(), after.GetProperty("key_id").GetString());
-        Assert.Equal(Dek, Ok(withCurrent).GetProperty("plaintext").GetString());
-        Assert.Equal(Dek, Ok(withPrevious).GetProperty("plaintext").GetString());
+        Assert.Equal(Dek, KmsPeer.Ok(withCurrent).GetProperty("plaintext").GetString());
+        Assert.Equal(Dek, KmsPeer.Ok(withPrevious).GetProperty("plaintext").GetString());
         Assert.Equal("INVALID_ARGUMENT", archived.GetProperty("code").GetString());
         Assert.Contains("disallowed by policy (too old)", archived.GetProperty("details").GetString(), StringComparison.Ordinal);
     }
@@ -252,11 +252,5 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
         await _server.StopAsync();
         await _server.DisposeAsync();
         await StartAsync(address, mount);
-    }
-
-    private static System.Text.Json.JsonElement Ok(System.Text.Json.JsonElement result)
-    {
-        Assert.True(result.GetProperty("code").GetString() == "OK", $"{result.GetProperty("code")}: {result.GetProperty("details")}");
-        return result.GetProperty("response");
     }
 }
