@@ -529,34 +529,13 @@ public sealed class VaultTransitTests : IAsyncLifetime
         const string Value = "trace-canary-c41d07";
         var (services, _) = await BuildAsync();
         var trousseau = services.GetRequiredService<ITrousseau>();
-        using var testSource = new ActivitySource("Trousseau.Tests");
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
+        using var recorder = new Infrastructure.TraceRecorder();
+        using (recorder.StartRoot())
         {
-            ShouldListenTo = source => source.Name is TrousseauDiagnostics.ActivitySourceName or "Trousseau.Tests",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                lock (spans)
-                {
-                    spans.Add(activity);
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
-
-        ActivityTraceId traceId;
-        using (var root = testSource.StartActivity("test")!)
-        {
-            traceId = root.TraceId;
             await trousseau.CreateSecretAsync("traced/db", SecretType.Opaque, new Dictionary<string, string> { ["password"] = Value });
         }
 
-        List<Activity> trace;
-        lock (spans)
-        {
-            trace = spans.Where(a => a.TraceId == traceId).ToList();
-        }
+        var trace = recorder.Spans;
 
         var create = trace.Single(a => a.OperationName == "trousseau.secret.create");
         var store = trace.Single(a => a.OperationName == "trousseau.store.create");

@@ -86,34 +86,13 @@ public sealed class TelemetryTests : IDisposable
     [Fact]
     public async Task A_failed_read_is_one_trace_with_database_and_error_tags_and_no_secret_name()
     {
-        using var testSource = new ActivitySource("Trousseau.Tests.Unit");
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
+        using var recorder = new TraceRecorder();
+        using (recorder.StartRoot())
         {
-            ShouldListenTo = source => source.Name is TrousseauDiagnostics.ActivitySourceName or "Trousseau.Tests.Unit",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                lock (spans)
-                {
-                    spans.Add(activity);
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
-
-        ActivityTraceId traceId;
-        using (var root = testSource.StartActivity("test")!)
-        {
-            traceId = root.TraceId;
             await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _local.Trousseau.GetSecretAsync("app/absent"));
         }
 
-        List<Activity> trace;
-        lock (spans)
-        {
-            trace = spans.Where(a => a.TraceId == traceId && a.Source.Name == TrousseauDiagnostics.ActivitySourceName).ToList();
-        }
+        var trace = recorder.Spans;
 
         var get = Assert.Single(trace, a => a.OperationName == "trousseau.secret.get");
         Assert.Equal("not_found", get.GetTagItem("error.type"));
