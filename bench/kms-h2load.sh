@@ -1,40 +1,80 @@
 #!/usr/bin/env bash
 # Load test of trousseaud's KMS v2 Encrypt with h2load (Debian package nghttp2-client) over the plugin's Unix
-# socket, on the embedded default (local key ring). Usage: bench/kms-h2load.sh [requests] [clients] [streams]
+# socket, on the embedded default (local key ring).
+#
+# Usage: bench/kms-h2load.sh [-n requests] [-c clients] [-m streams] [-r rounds] [-w warm-up] [tree ...]
+#
+# Each tree (a checkout of this repository; this one when none is named) is built in Release and its trousseaud
+# started. All of them run side by side and idle while another is measured: each round measures every tree once, the
+# order turning round by round, so that the other work on the machine weighs on all of them alike. The last lines give
+# each tree's median req/s and, from one more run with h2load's per-request log, its latency percentiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requests=${1:-200000}
-clients=${2:-4}
-streams=${3:-16}
+requests=200000 clients=4 streams=16 rounds=3 warmup=100000
+while getopts n:c:m:r:w: option; do
+  case $option in
+    n) requests=$OPTARG ;; c) clients=$OPTARG ;; m) streams=$OPTARG ;; r) rounds=$OPTARG ;; w) warmup=$OPTARG ;;
+    *) echo "usage: $0 [-n requests] [-c clients] [-m streams] [-r rounds] [-w warm-up] [tree ...]" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+trees=("$@")
+[[ ${#trees[@]} -gt 0 ]] || trees=("$PWD")
 command -v h2load >/dev/null || { echo "kms-h2load.sh: install h2load (apt-get install nghttp2-client)" >&2; exit 1; }
 
-dotnet build src/Trousseau.Server -c Release -nologo -v q >/dev/null
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-Logging__LogLevel__Default=Warning dotnet src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll --data-dir "$data" --urls "http://127.0.0.1:$port" >"$data/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-until [[ -S "$data/kms.sock" ]]; do sleep 0.1; done
+work=$(mktemp -d)
+servers=()
+trap 'for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
 # One gRPC frame: uncompressed, 34-byte message = EncryptRequest{plaintext (field 1) = 32 bytes, a DEK's size}.
-{ printf '\x00\x00\x00\x00\x22\x0a\x20'; head -c 32 /dev/urandom; } >"$data/encrypt.bin"
-args=(-B "unix:$data/kms.sock" -d "$data/encrypt.bin" -H 'content-type: application/grpc' -H 'te: trailers'
-      "http://localhost/v2.KeyManagementService/Encrypt")
+{ printf '\x00\x00\x00\x00\x22\x0a\x20'; head -c 32 /dev/urandom; } >"$work/encrypt.bin"
+url=http://localhost/v2.KeyManagementService/Encrypt
+load() { # socket, requests, extra h2load arguments...
+  local socket=$1 count=$2
+  shift 2
+  h2load -n "$count" -c "$clients" -m "$streams" "$@" -B "unix:$socket" -d "$work/encrypt.bin" \
+    -H 'content-type: application/grpc' -H 'te: trailers' "$url"
+}
 
-# h2load counts HTTP statuses only, and a gRPC error is HTTP 200 too: check one answer's trailer and frame first.
-curl -s --http2-prior-knowledge --unix-socket "$data/kms.sock" -H 'content-type: application/grpc' -H 'te: trailers' \
-  --data-binary @"$data/encrypt.bin" -o "$data/answer.bin" -D - http://localhost/v2.KeyManagementService/Encrypt |
-  grep -q '^grpc-status: 0' || { echo "kms-h2load.sh: Encrypt did not answer grpc-status 0" >&2; exit 1; }
-[[ $(head -c 1 "$data/answer.bin" | od -An -tx1 | tr -d ' ') == 00 && $(stat -c %s "$data/answer.bin") -gt 40 ]] ||
-  { echo "kms-h2load.sh: Encrypt's answer holds no ciphertext frame" >&2; exit 1; }
-echo "checked: Encrypt answers grpc-status 0 with a $(($(stat -c %s "$data/answer.bin") - 5))-byte EncryptResponse"
+for i in "${!trees[@]}"; do
+  tree=$(cd "${trees[$i]}" && pwd)
+  trees[$i]=$tree
+  dotnet build "$tree/src/Trousseau.Server" -c Release -nologo -v q >/dev/null
+  data="$work/$i"
+  mkdir "$data"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  Logging__LogLevel__Default=Warning dotnet "$tree/src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll" \
+    --data-dir "$data" --urls "http://127.0.0.1:$port" >"$data/server.log" 2>&1 &
+  servers+=($!)
+  until [[ -S "$data/kms.sock" ]]; do sleep 0.1; done
 
-h2load -n 20000 -c "$clients" -m "$streams" "${args[@]}" >/dev/null
-for run in 1 2 3; do
-  echo "== throughput, run $run"
-  h2load -n "$requests" -c "$clients" -m "$streams" "${args[@]}" | grep -E '^(finished in|requests:|status codes:)'
+  # h2load counts HTTP statuses only, and a gRPC error is HTTP 200 too: check one answer's trailer and frame first.
+  curl -s --http2-prior-knowledge --unix-socket "$data/kms.sock" -H 'content-type: application/grpc' -H 'te: trailers' \
+    --data-binary @"$work/encrypt.bin" -o "$data/answer.bin" -D - "$url" |
+    grep -q '^grpc-status: 0' || { echo "kms-h2load.sh: $tree: Encrypt did not answer grpc-status 0" >&2; exit 1; }
+  [[ $(head -c 1 "$data/answer.bin" | od -An -tx1 | tr -d ' ') == 00 && $(stat -c %s "$data/answer.bin") -gt 40 ]] ||
+    { echo "kms-h2load.sh: $tree: Encrypt's answer holds no ciphertext frame" >&2; exit 1; }
+  echo "tree $i: $tree ($(git -C "$tree" rev-parse --short HEAD)): Encrypt answers grpc-status 0 with a $(($(stat -c %s "$data/answer.bin") - 5))-byte EncryptResponse"
+  load "$data/kms.sock" "$warmup" >/dev/null
 done
-# Writing the per-request log slows h2load itself, so latency percentiles come from a second run.
-echo "== latency"
-h2load -n "$requests" -c "$clients" -m "$streams" --log-file="$data/requests.tsv" "${args[@]}" | grep -E '^finished in'
-sort -n -k3 "$data/requests.tsv" | awk '{ t[NR] = $3 } END { printf "latency p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n", t[int(NR*0.5)]/1000, t[int(NR*0.99)]/1000, t[int(NR*0.999)]/1000 }'
+
+count=${#trees[@]}
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  for turn in $(seq 0 $((count - 1))); do
+    i=$(((round - 1 + turn) % count))
+    result=$(load "$work/$i/kms.sock" "$requests")
+    grep -q "succeeded, 0 failed, 0 errored" <<<"$result" || { echo "kms-h2load.sh: tree $i: failed requests" >&2; echo "$result" >&2; exit 1; }
+    rate=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$result")
+    echo "$rate" >>"$work/$i/rates"
+    echo "tree $i: $rate req/s"
+  done
+done
+
+# Writing the per-request log slows h2load itself, so latency percentiles come from a run of their own.
+for i in "${!trees[@]}"; do
+  load "$work/$i/kms.sock" "$requests" --log-file="$work/$i/requests.tsv" >/dev/null
+  median=$(sort -n "$work/$i/rates" | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
+  sort -n -k3 "$work/$i/requests.tsv" | awk -v tree="$i" -v median="$median" '{ t[NR] = $3 } END {
+    printf "tree %s: median %.0f req/s; latency p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n", tree, median, t[int(NR*0.5)]/1000, t[int(NR*0.99)]/1000, t[int(NR*0.999)]/1000 }'
+done

@@ -35,7 +35,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         try
         {
             var healthy = await IsHealthyAsync(cancellationToken).ConfigureAwait(false);
-            var key = await CallProviderAsync(provider.GetCurrentKeyAsync, cancellationToken).ConfigureAwait(false);
+            var key = await WithinTimeout(provider.GetCurrentKeyAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
             return new V2.StatusResponse { Version = "v2", Healthz = healthy ?? "ok", KeyId = key.KeyId };
         }
         catch (DependencyUnavailableException e)
@@ -60,7 +60,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
             }
         }
 
-        var health = await CallProviderAsync(provider.CheckHealthAsync, cancellationToken).ConfigureAwait(false);
+        var health = await WithinTimeout(provider.CheckHealthAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         lock (_statusLock)
         {
             _healthyAt = health.IsHealthy ? time.GetTimestamp() : null;
@@ -129,24 +129,24 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         typeof(KmsPlugin).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     private ValueTask<WrappedKey> WrapAsync(ByteString plaintext, CancellationToken cancellationToken) =>
-        CallProviderAsync(ct => provider.WrapAsync(plaintext.Memory, ct), cancellationToken);
+        WithinTimeout(provider.WrapAsync(plaintext.Memory, cancellationToken), cancellationToken);
 
     private ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken) =>
-        CallProviderAsync(ct => provider.UnwrapAsync(wrapped, ct), cancellationToken);
+        WithinTimeout(provider.UnwrapAsync(wrapped, cancellationToken), cancellationToken);
 
     /// <summary>
-    /// Calls the provider within <see cref="KmsOptions.ProviderTimeout"/>: a provider too slow for it is as good as
-    /// down, so the call ends UNAVAILABLE inside kube-apiserver's own deadline.
+    /// A provider call, given <see cref="KmsOptions.ProviderTimeout"/> to finish: a provider too slow for it is as good
+    /// as down, so the call ends UNAVAILABLE inside kube-apiserver's own deadline. A provider answering from memory
+    /// (the local ring, a warm cache) has completed already, and is passed through without a timer or a state machine.
     /// </summary>
-    private async ValueTask<T> CallProviderAsync<T>(Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
+    private ValueTask<T> WithinTimeout<T>(ValueTask<T> pending, CancellationToken cancellationToken) =>
+        pending.IsCompletedSuccessfully ? pending : WaitAsync(pending, cancellationToken);
+
+    private async ValueTask<T> WaitAsync<T>(ValueTask<T> pending, CancellationToken cancellationToken)
     {
         try
         {
-            // A provider answering from memory (the local ring, a warm cache) completes at once: no timer then.
-            var pending = call(cancellationToken);
-            return pending.IsCompletedSuccessfully
-                ? pending.Result
-                : await pending.AsTask().WaitAsync(_options.ProviderTimeout, time, cancellationToken).ConfigureAwait(false);
+            return await pending.AsTask().WaitAsync(_options.ProviderTimeout, time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {

@@ -12,12 +12,15 @@ namespace Trousseau.Kms.Internal;
 /// </summary>
 internal sealed class KmsTelemetry
 {
-    // The six methods' tag values, split once: a call does not allocate them.
-    private static readonly FrozenDictionary<string, (string Service, string Method)> Methods = new[]
+    // The six methods' tag values, split once, and each method's metric tags for every gRPC status built once: a
+    // call neither splits its path nor boxes its status code.
+    private static readonly FrozenDictionary<string, MethodTags> Methods = new[]
     {
         "/v2.KeyManagementService/Status", "/v2.KeyManagementService/Encrypt", "/v2.KeyManagementService/Decrypt",
         "/v1beta1.KeyManagementService/Version", "/v1beta1.KeyManagementService/Encrypt", "/v1beta1.KeyManagementService/Decrypt",
-    }.ToFrozenDictionary(path => path, path => (path[1..path.LastIndexOf('/')], path[(path.LastIndexOf('/') + 1)..]), StringComparer.Ordinal);
+    }.ToFrozenDictionary(path => path, path => new MethodTags(path[1..path.LastIndexOf('/')], path[(path.LastIndexOf('/') + 1)..]), StringComparer.Ordinal);
+
+    private static readonly MethodTags Unknown = new("unknown", "unknown");
 
     private readonly ActivitySource _source;
     private readonly Counter<long> _requests;
@@ -33,13 +36,18 @@ internal sealed class KmsTelemetry
     /// <summary>Starts the server span of one KMS call, from its path (<c>/v2.KeyManagementService/Encrypt</c>).</summary>
     public Activity? Start(string path)
     {
+        if (!_source.HasListeners())
+        {
+            return null;
+        }
+
         var activity = _source.StartActivity("trousseau.kms.request", ActivityKind.Server);
         if (activity is not null)
         {
-            var (service, method) = Split(path);
+            var names = Find(path);
             activity.SetTag("rpc.system", "grpc");
-            activity.SetTag("rpc.service", service);
-            activity.SetTag("rpc.method", method);
+            activity.SetTag("rpc.service", names.Service);
+            activity.SetTag("rpc.method", names.Method);
         }
 
         return activity;
@@ -48,13 +56,12 @@ internal sealed class KmsTelemetry
     /// <summary>Ends a call: its status on the span, one count and one duration on the meter.</summary>
     public void Record(Activity? activity, string path, StatusCode status, long started)
     {
-        var (service, method) = Split(path);
-        var tags = new TagList { { "rpc.system", "grpc" }, { "rpc.service", service }, { "rpc.method", method }, { "rpc.grpc.status_code", (int)status } };
+        var tags = Find(path).For(status);
         _requests.Add(1, tags);
         _duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
         if (activity is not null)
         {
-            activity.SetTag("rpc.grpc.status_code", (int)status);
+            activity.SetTag("rpc.grpc.status_code", tags[^1].Value);
             if (status != StatusCode.OK)
             {
                 activity.SetStatus(ActivityStatusCode.Error, status.ToString());
@@ -63,6 +70,28 @@ internal sealed class KmsTelemetry
     }
 
     // Only the KMS services' own methods become tag values, so a caller cannot grow the series with made-up paths.
-    private static (string Service, string Method) Split(string path) =>
-        Methods.TryGetValue(path, out var names) ? names : ("unknown", "unknown");
+    private static MethodTags Find(string path) => Methods.GetValueOrDefault(path, Unknown);
+
+    /// <summary>One method's tag values, and its metric tags for each gRPC status (0 to 16).</summary>
+    private sealed class MethodTags
+    {
+        private readonly KeyValuePair<string, object?>[][] _byStatus;
+
+        public MethodTags(string service, string method)
+        {
+            (Service, Method) = (service, method);
+            _byStatus = Enumerable.Range(0, (int)StatusCode.Unauthenticated + 1).Select(status => Build((StatusCode)status)).ToArray();
+        }
+
+        public string Service { get; }
+
+        public string Method { get; }
+
+        /// <summary>The four metric tags for <paramref name="status"/>, the status code last.</summary>
+        public ReadOnlySpan<KeyValuePair<string, object?>> For(StatusCode status) =>
+            (uint)status < (uint)_byStatus.Length ? _byStatus[(int)status] : Build(status);
+
+        private KeyValuePair<string, object?>[] Build(StatusCode status) =>
+            [new("rpc.system", "grpc"), new("rpc.service", Service), new("rpc.method", Method), new("rpc.grpc.status_code", (int)status)];
+    }
 }
