@@ -9,7 +9,7 @@ namespace Trousseau.Tests.StoreContract;
 /// skipped with it. Under <c>CI=true</c> the classes return no reason, so a missing dependency fails.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
-[XunitTestCaseDiscoverer("Trousseau.Tests.StoreContract.StoreFactDiscoverer", "Trousseau.Tests.Shared")]
+[XunitTestCaseDiscoverer("Trousseau.Tests.StoreContract.StoreFactDiscoverer", "Trousseau.Tests.Support")]
 public sealed class StoreFactAttribute : FactAttribute;
 
 /// <summary>Discovers <see cref="StoreFactAttribute"/> tests, skipping those whose class gives a reason.</summary>
