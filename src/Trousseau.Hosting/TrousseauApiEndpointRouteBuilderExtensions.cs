@@ -25,23 +25,24 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         }
 
         var api = endpoints.MapGroup("/v1").WithMetadata(TrousseauApiEndpointMetadata.Instance);
+        api.AddEndpointFilter<ApiCallFilter>();
         api.AddEndpointFilter<ApiAuthenticationFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
         api.AddEndpointFilter<RequestTargetFilter>();
 
-        api.MapPost("/secrets", SecretEndpoints.CreateAsync);
-        api.MapGet("/secrets", SecretEndpoints.ListAsync);
-        api.MapGet("/secrets/{**name}", SecretEndpoints.GetAsync);
-        api.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync);
-        api.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync);
-        api.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync);
+        api.MapPost("/secrets", SecretEndpoints.CreateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Create));
+        api.MapGet("/secrets", SecretEndpoints.ListAsync).WithMetadata(new ApiActionMetadata(ApiAction.List));
+        api.MapGet("/secrets/{**name}", SecretEndpoints.GetAsync).WithMetadata(new ApiActionMetadata(ApiAction.Read));
+        api.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
+        api.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync).WithMetadata(new ApiActionMetadata(ApiAction.Delete));
+        api.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(new ApiActionMetadata(ApiAction.Generate));
 
-        api.MapGet("/keys", SecretEndpoints.KeyStatusAsync);
-        api.MapPost("/keys/rotate", SecretEndpoints.RotateAsync);
-        api.MapPost("/keys/rewrap", SecretEndpoints.RewrapAsync);
+        api.MapGet("/keys", SecretEndpoints.KeyStatusAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
+        api.MapPost("/keys/rotate", SecretEndpoints.RotateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
+        api.MapPost("/keys/rewrap", SecretEndpoints.RewrapAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
 
-        api.MapPost("/encrypt", SecretEndpoints.EncryptAsync);
-        api.MapPost("/decrypt", SecretEndpoints.DecryptAsync);
+        api.MapPost("/encrypt", SecretEndpoints.EncryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Encrypt));
+        api.MapPost("/decrypt", SecretEndpoints.DecryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Decrypt));
         return api;
     }
 }

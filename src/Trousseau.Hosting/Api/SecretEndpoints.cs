@@ -23,6 +23,8 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'name' is required.");
         }
 
+        ApiCall.Of(context).SecretName = name;
+
         if (ParseType(body.Type, SecretType.Opaque) is not { } type)
         {
             return UnknownType(body.Type);
@@ -118,6 +120,7 @@ internal static class SecretEndpoints
         }
 
         var name = path[..^GenerateSuffix.Length];
+        ApiCall.Of(context).SecretName = name;
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.GenerateSecretBody);
         if (error is not null)
         {
@@ -233,5 +236,9 @@ internal static class SecretEndpoints
         }
     }
 
-    private static void SetETag(HttpContext context, long revision) => context.Response.Headers.ETag = $"\"{revision}\"";
+    private static void SetETag(HttpContext context, long revision)
+    {
+        context.Response.Headers.ETag = $"\"{revision}\"";
+        ApiCall.Of(context).Revision = revision;
+    }
 }

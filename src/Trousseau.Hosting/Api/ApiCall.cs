@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Trousseau.Hosting.Api;
+
+/// <summary>
+/// What is known about one API request as it goes through the pipeline: filled by the authentication filter
+/// (<see cref="Identity"/>), the handlers (<see cref="SecretName"/>, <see cref="Revision"/>) and read by the policy
+/// check and the audit trail. Never holds a value, token, plaintext or ciphertext.
+/// </summary>
+internal sealed class ApiCall
+{
+    /// <summary>The route's action, or <see langword="null"/> for a route any identity may call.</summary>
+    public string? Action { get; init; }
+
+    /// <summary>Who is calling, once authenticated: <c>admin</c>, <c>system:serviceaccount:NS:NAME</c>, a certificate subject.</summary>
+    public string? Identity { get; set; }
+
+    /// <summary>The secret the call is about, when it names one.</summary>
+    public string? SecretName { get; set; }
+
+    /// <summary>The secret's revision after the call, when it has one.</summary>
+    public long? Revision { get; set; }
+
+    /// <summary>The call record of <paramref name="context"/>, created on first use.</summary>
+    public static ApiCall Of(HttpContext context)
+    {
+        if (context.Features.Get<ApiCall>() is { } call)
+        {
+            return call;
+        }
+
+        call = new ApiCall { Action = context.GetEndpoint()?.Metadata.GetMetadata<ApiActionMetadata>()?.Name };
+        context.Features.Set(call);
+        return call;
+    }
+}
