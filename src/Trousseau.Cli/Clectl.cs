@@ -38,6 +38,7 @@ internal static class Clectl
         root.Subcommands.Add(HealthCommand.Create(console));
         root.Subcommands.Add(ContextCommands.Create(console));
         root.Subcommands.Add(KmsCommands.Create(console));
+        root.Subcommands.Add(AuditCommands.Create(console));
         root.Subcommands.Add(ShellCompletion.Create(console));
 
         ShowHelpOnGroups(root, new GroupHelpAction((HelpAction)root.Options.OfType<HelpOption>().Single().Action!));

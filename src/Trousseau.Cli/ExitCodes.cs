@@ -11,6 +11,9 @@ internal static class ExitCodes
     public const int Unauthorized = 5;
     public const int Unavailable = 6;
 
+    /// <summary><c>audit verify</c>: a line of the audit trail does not hold the hash of the line before it.</summary>
+    public const int AuditTrailBroken = 7;
+
     /// <summary>
     /// The exit code for an error. Input the server or the KMS plugin refuses (a bad name, data over the limit, a
     /// login secret without a username, an unknown key id, a ciphertext that is not one) is the caller's to fix, so it

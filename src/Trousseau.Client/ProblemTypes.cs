@@ -27,6 +27,12 @@ public static class ProblemTypes
     /// <summary>The key provider or the store cannot serve (503); <see cref="DependencyUnavailableException"/>.</summary>
     public const string Unavailable = "urn:trousseau:problem:unavailable";
 
+    /// <summary>
+    /// The server cannot write its audit trail and answers no call it cannot record (503);
+    /// <see cref="DependencyUnavailableException"/>.
+    /// </summary>
+    public const string AuditUnavailable = "urn:trousseau:problem:audit-unavailable";
+
     /// <summary>No bearer token, or one that is not valid (401); <see cref="AccessForbiddenException"/>.</summary>
     public const string Unauthenticated = "urn:trousseau:problem:unauthenticated";
 

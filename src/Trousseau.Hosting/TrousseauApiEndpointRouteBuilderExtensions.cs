@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Trousseau;
 using Trousseau.Hosting.Api;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -12,7 +13,8 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
     /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, delete, list, generate), <c>/v1/keys</c>
     /// (status, rotate, rewrap), <c>/v1/encrypt</c> and <c>/v1/decrypt</c>, authenticated as
     /// <c>Trousseau:Api:Auth</c> says, errors as problem details (unexpected ones too, through the exception handler
-    /// <c>AddHttpApi</c> registers). Register it first with <c>AddTrousseau(...).AddHttpApi()</c>.
+    /// <c>AddHttpApi</c> registers), each call recorded in the audit trail when <c>AddAuditTrail</c> registered one.
+    /// Register it first with <c>AddTrousseau(...).AddHttpApi()</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>The route group, for adding conventions.</returns>
@@ -25,6 +27,11 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         }
 
         var api = endpoints.MapGroup("/v1").WithMetadata(TrousseauApiEndpointMetadata.Instance);
+        if (endpoints.ServiceProvider.GetService<IAuditTrail>() is not null)
+        {
+            api.AddEndpointFilter<ApiAuditFilter>();
+        }
+
         api.AddEndpointFilter<ApiCallFilter>();
         api.AddEndpointFilter<ApiAuthenticationFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,9 +14,10 @@ namespace Trousseau.Kms;
 /// <summary>
 /// Serves the KMS plugin on its Unix socket with grpc-dotnet on a Kestrel of its own (HTTP/2 only), apart from any
 /// HTTP API the application serves: nothing but the KMS services and the standard gRPC health service is reachable
-/// through the socket.
+/// through the socket. With an audit trail registered, each connection's peer process is read from the socket as it
+/// is accepted, for the records of its calls.
 /// </summary>
-internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IOptions<KmsOptions> options, ILoggerFactory loggerFactory, TimeProvider time) : IHostedService, IAsyncDisposable
+internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IOptions<KmsOptions> options, ILoggerFactory loggerFactory, TimeProvider time, IAuditTrail? audit = null) : IHostedService, IAsyncDisposable
 {
     private const int MaxMessageBytes = 64 * 1024;
 
@@ -37,6 +39,7 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
         // Kestrel is handed a socket that already listens, owner-only, at its path: binding it itself would create the
         // socket file with the umask's mode, open to others until a chmod after start.
         var listener = OwnerOnlyUnixSocket.Listen(socket);
+        var callAudit = new KmsCallAudit(audit);
         WebApplication? app = null;
         try
         {
@@ -54,6 +57,7 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
             builder.Services.AddSingleton(telemetry);
             builder.Services.AddSingleton<KmsV2Service>();
             builder.Services.AddSingleton<KmsV1Service>();
+            builder.Services.AddSingleton(callAudit);
             builder.Services.AddSingleton<KmsCallInterceptor>();
             builder.Services
                 .AddGrpc(grpc =>
@@ -67,7 +71,22 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
-                kestrel.ListenHandle((ulong)listener.Handle, listen => listen.Protocols = HttpProtocols.Http2);
+                kestrel.ListenHandle((ulong)listener.Handle, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    if (callAudit.IsEnabled)
+                    {
+                        listen.Use(next => connection =>
+                        {
+                            if (KmsCaller.Of(connection.Features.Get<IConnectionSocketFeature>()?.Socket) is { } caller)
+                            {
+                                connection.Features.Set(caller);
+                            }
+
+                            return next(connection);
+                        });
+                    }
+                });
             });
             app = builder.Build();
             app.MapGrpcService<KmsV2Service>().DisableHttpMetrics();

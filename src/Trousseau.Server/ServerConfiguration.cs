@@ -134,6 +134,7 @@ internal static class ServerConfiguration
         ["Trousseau:Kms:Socket"] = Path.Combine(dataDir, "kms.sock"),
         ["Trousseau:Api:Urls"] = DefaultUrls,
         ["Trousseau:Api:Auth:TokenFile"] = Path.Combine(dataDir, "api.token"),
+        ["Trousseau:Audit:Path"] = Path.Combine(dataDir, "audit.log"),
     };
 
     private static (string? ConfigFile, string[] Remaining) SplitConfigFlag(string[] args)

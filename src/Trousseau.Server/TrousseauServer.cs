@@ -116,7 +116,9 @@ internal static class TrousseauServer
                 break;
         }
 
+        // The audit trail first, so that it is open before the KMS socket takes calls.
         trousseau
+            .AddAuditTrail()
             .AddKmsPlugin()
             .AddWorker();
         if (apiEnabled)

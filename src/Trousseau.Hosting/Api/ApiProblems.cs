@@ -36,6 +36,7 @@ internal static class ApiProblems
         InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, "Invalid ciphertext", e.Message, ProblemTypes.InvalidCiphertext),
         AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, "Forbidden", e.Message, ProblemTypes.Forbidden),
         DependencyUnavailableException e => Problem(StatusCodes.Status503ServiceUnavailable, "Dependency unavailable", e.Message, ProblemTypes.Unavailable),
+        AuditUnavailableException => AuditUnavailable(),
         BadHttpRequestException e => BodyRejected(e.StatusCode, e.Message),
         _ => throw new InvalidOperationException("Not a Trousseau API error.", exception),
     };
@@ -64,6 +65,10 @@ internal static class ApiProblems
     /// <summary>A failure the server did not expect: its detail says where to look, never what the exception said.</summary>
     public static IResult Internal() =>
         Problem(StatusCodes.Status500InternalServerError, "Internal error", "The server failed unexpectedly; its log holds the error.", ProblemTypes.Internal);
+
+    /// <summary>The call was not answered because its audit record could not be written; the detail says nothing of the record.</summary>
+    public static IResult AuditUnavailable() =>
+        Problem(StatusCodes.Status503ServiceUnavailable, "Audit trail unavailable", "The server cannot write its audit trail, and answers no call it cannot record; its log says why.", ProblemTypes.AuditUnavailable);
 
     public static IResult UnsupportedMediaType() =>
         Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
@@ -6,12 +7,14 @@ using Microsoft.Extensions.Logging;
 namespace Trousseau.Kms.Internal;
 
 /// <summary>
-/// Around every KMS call: its span and metrics, and the status the caller gets for each error. Bad input and
-/// ciphertext not made here → INVALID_ARGUMENT; provider down, slow or rate-limited → UNAVAILABLE; provider refusing
-/// Trousseau → PERMISSION_DENIED; the call's deadline passed → DEADLINE_EXCEEDED; anything else → INTERNAL, logged
-/// with its exception. Messages come from Trousseau's own exceptions, which never carry key material.
+/// Around every KMS call: its span and metrics, its audit record, and the status the caller gets for each error. Bad
+/// input and ciphertext not made here → INVALID_ARGUMENT; provider down, slow or rate-limited → UNAVAILABLE; provider
+/// refusing Trousseau → PERMISSION_DENIED; the call's deadline passed → DEADLINE_EXCEEDED; anything else → INTERNAL,
+/// logged with its exception. Messages come from Trousseau's own exceptions, which never carry key material. An
+/// Encrypt or Decrypt is refused (UNAVAILABLE) before it runs while the audit trail cannot record it, and its answer
+/// is replaced by UNAVAILABLE when its record cannot be written.
 /// </summary>
-internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, ILogger<KmsCallInterceptor> logger, TimeProvider time) : Interceptor
+internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, KmsCallAudit audit, ILogger<KmsCallInterceptor> logger, TimeProvider time) : Interceptor
 {
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request,
@@ -20,40 +23,50 @@ internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, ILogger<KmsCall
     {
         var started = Stopwatch.GetTimestamp();
         var span = telemetry.Start(context.Method);
+        var action = audit.ActionOf(context.Method);
         Task<TResponse> call;
-        try
+        if (action is not null && !audit.CanRecord())
         {
-            call = continuation(request, context);
+            call = Task.FromException<TResponse>(new RpcException(KmsCallAudit.Unavailable));
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        else
         {
-            call = Task.FromException<TResponse>(e);
+            try
+            {
+                call = continuation(request, context);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                call = Task.FromException<TResponse>(e);
+            }
         }
 
         // The local key ring and a warm cache answer at once; such a call needs no state machine of its own.
         if (call.IsCompletedSuccessfully)
         {
-            telemetry.Record(span, context.Method, StatusCode.OK, started);
+            var status = action is null || audit.TryRecord(context, action, StatusCode.OK, span) ? StatusCode.OK : StatusCode.Unavailable;
+            telemetry.Record(span, context.Method, status, started);
             span?.Dispose();
-            return call;
+            return status == StatusCode.OK ? call : Task.FromException<TResponse>(new RpcException(KmsCallAudit.Unavailable));
         }
 
-        return CompleteAsync(call, context, span, started);
+        return CompleteAsync(call, context, action, span, started);
     }
 
-    private async Task<TResponse> CompleteAsync<TResponse>(Task<TResponse> call, ServerCallContext context, Activity? span, long started)
+    private async Task<TResponse> CompleteAsync<TResponse>(Task<TResponse> call, ServerCallContext context, string? action, Activity? span, long started)
     {
         using (span)
         {
+            Exception? failure = null;
             var status = StatusCode.OK;
+            TResponse? response = default;
             try
             {
-                return await call.ConfigureAwait(false);
+                response = await call.ConfigureAwait(false);
             }
             catch (RpcException e)
             {
-                status = e.StatusCode;
-                throw;
+                (failure, status) = (e, e.StatusCode);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -63,13 +76,21 @@ internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, ILogger<KmsCall
                     Log.UnexpectedCallFailure(logger, context.Method, e);
                 }
 
-                status = mapped.StatusCode;
-                throw new RpcException(mapped);
+                (failure, status) = (new RpcException(mapped), mapped.StatusCode);
             }
-            finally
+
+            if (action is not null && !audit.TryRecord(context, action, status, span))
             {
-                telemetry.Record(span, context.Method, status, started);
+                (failure, status) = (new RpcException(KmsCallAudit.Unavailable), StatusCode.Unavailable);
             }
+
+            telemetry.Record(span, context.Method, status, started);
+            if (failure is not null)
+            {
+                ExceptionDispatchInfo.Throw(failure);
+            }
+
+            return response!;
         }
     }
 
@@ -77,6 +98,7 @@ internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, ILogger<KmsCall
     {
         InvalidCiphertextException or InvalidInputException => new Status(StatusCode.InvalidArgument, exception.Message),
         DependencyUnavailableException => new Status(StatusCode.Unavailable, exception.Message),
+        AuditUnavailableException => KmsCallAudit.Unavailable,
         AccessForbiddenException => new Status(StatusCode.PermissionDenied, exception.Message),
         OperationCanceledException when context.CancellationToken.IsCancellationRequested => context.Deadline <= time.GetUtcNow().UtcDateTime
             ? new Status(StatusCode.DeadlineExceeded, "The call's deadline passed.")

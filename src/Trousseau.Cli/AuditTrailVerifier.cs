@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Trousseau.Cli;
+
+/// <summary>What <see cref="AuditTrailVerifier"/> found in one trail.</summary>
+/// <param name="Trail">The current file, as given.</param>
+/// <param name="Files">The files read, oldest first: the rotated ones (<c>FILE.N</c> … <c>FILE.1</c>), then FILE.</param>
+/// <param name="Lines">The lines checked, in all files.</param>
+/// <param name="StartsAtGenesis">
+/// Whether the oldest line names the genesis value, so that nothing before it is missing; otherwise the oldest file
+/// follows one that is no longer kept.
+/// </param>
+/// <param name="LastHash">The SHA-256 of the last line, which the next line will name; <see langword="null"/> for an empty trail.</param>
+/// <param name="Break">Where and how the chain breaks, or <see langword="null"/> when it is whole.</param>
+internal sealed record AuditTrailReport(string Trail, IReadOnlyList<string> Files, long Lines, bool StartsAtGenesis, string? LastHash, string? Break);
+
+/// <summary>
+/// Checks an audit trail's hash chain (see <see cref="AuditChain"/>) over its rotated files, oldest first: each line
+/// must be a JSON object whose <c>prev</c> is the SHA-256 of the exact bytes of the line before it. The first line that
+/// fails is named; a changed line shows as the line after it not following it. Lines cut from the end of the newest
+/// file, or whole files from the oldest end, leave no trace in the chain itself: compare <c>LastHash</c> with a copy
+/// kept elsewhere.
+/// </summary>
+internal static class AuditTrailVerifier
+{
+    private const int HashHexLength = 64;
+
+    public static AuditTrailReport Verify(string trail)
+    {
+        var files = RotatedPredecessors(trail).Append(trail).ToList();
+        string? previousHash = null;
+        string? previousPlace = null;
+        var startsAtGenesis = false;
+        long lines = 0;
+        foreach (var file in files)
+        {
+            using var stream = Open(file);
+            var number = 0;
+            foreach (var (line, terminated) in ReadLines(stream))
+            {
+                number++;
+                var place = $"{file} line {number}";
+                if (!terminated)
+                {
+                    return Broken($"{place} is incomplete (no line feed at its end): a write was cut short, or the file was cut");
+                }
+
+                if (Previous(line) is not { } prev)
+                {
+                    return Broken($"{place} is not an audit record: a JSON object whose \"{AuditChain.PreviousField}\" is a SHA-256 in lowercase hex");
+                }
+
+                if (previousHash is null)
+                {
+                    startsAtGenesis = prev == AuditChain.Genesis;
+                }
+                else if (prev != previousHash)
+                {
+                    return Broken(number == 1
+                        ? $"{place} does not follow {previousPlace}: its \"prev\" is not the SHA-256 of that line; that line was changed, or lines were removed, inserted or reordered between them"
+                        : $"{place} does not follow line {number - 1}: its \"prev\" is not the SHA-256 of line {number - 1}; line {number - 1} was changed, or lines were removed, inserted or reordered between them");
+                }
+
+                previousHash = AuditChain.Hash(line);
+                previousPlace = place;
+                lines++;
+            }
+        }
+
+        return new AuditTrailReport(trail, files, lines, previousHash is null || startsAtGenesis, previousHash, null);
+
+        AuditTrailReport Broken(string reason) => new(trail, files, lines, startsAtGenesis, previousHash, reason);
+    }
+
+    /// <summary>The rotated files of <paramref name="trail"/> (<c>FILE.1</c>, <c>FILE.2</c>, …) that exist, oldest (highest number) first.</summary>
+    private static IEnumerable<string> RotatedPredecessors(string trail)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(trail))!;
+        var prefix = Path.GetFileName(trail) + ".";
+        if (!Directory.Exists(directory))
+        {
+            return [];
+        }
+
+        return Directory.EnumerateFiles(directory, prefix + "*")
+            .Select(path => Path.GetFileName(path)[prefix.Length..])
+            .Where(suffix => suffix.Length > 0 && suffix[0] != '0' && suffix.All(char.IsAsciiDigit))
+            .Select(suffix => int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var generation) ? generation : 0)
+            .Where(generation => generation > 0)
+            .OrderDescending()
+            .Select(generation => $"{trail}.{generation.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    private static FileStream Open(string file)
+    {
+        try
+        {
+            return File.OpenRead(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliUsageException($"cannot read the audit file {file}: {e.Message}");
+        }
+    }
+
+    /// <summary>The lines of <paramref name="stream"/>, split at line feeds only, as exact bytes without their line feed.</summary>
+    private static IEnumerable<(byte[] Line, bool Terminated)> ReadLines(Stream stream)
+    {
+        var buffer = new byte[64 * 1024];
+        var pending = new MemoryStream();
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            var chunk = buffer.AsMemory(0, read);
+            int feed;
+            while ((feed = chunk.Span.IndexOf((byte)'\n')) >= 0)
+            {
+                pending.Write(chunk.Span[..feed]);
+                yield return (pending.ToArray(), true);
+                pending.SetLength(0);
+                chunk = chunk[(feed + 1)..];
+            }
+
+            pending.Write(chunk.Span);
+        }
+
+        if (pending.Length > 0)
+        {
+            yield return (pending.ToArray(), false);
+        }
+    }
+
+    /// <summary>The line's <c>prev</c> when it is a JSON object with one that is a lowercase hex SHA-256, else <see langword="null"/>.</summary>
+    private static string? Previous(byte[] line)
+    {
+        try
+        {
+            using var record = JsonDocument.Parse(line);
+            return record.RootElement.ValueKind == JsonValueKind.Object
+                && record.RootElement.TryGetProperty(AuditChain.PreviousField, out var prev)
+                && prev.ValueKind == JsonValueKind.String
+                && prev.GetString() is { Length: HashHexLength } hash
+                && hash.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f')
+                ? hash
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,23 @@
+namespace Trousseau;
+
+/// <summary>
+/// Where the hosts record every call they serve, one <see cref="AuditRecord"/> each, before the caller gets its
+/// answer. A host asks <see cref="CanRecord"/> before it acts, and answers with an error instead of its result when
+/// <see cref="Append"/> fails, so that nothing is done or disclosed that the trail does not hold. The Hosting package
+/// implements it (<c>AddAuditTrail</c>); the HTTP API and the KMS plugin use it when it is registered.
+/// </summary>
+public interface IAuditTrail
+{
+    /// <summary>
+    /// Whether a record can be expected to be written, asked before a call acts: <see langword="false"/> while the
+    /// trail's last write failed (until a write succeeds again) or its file cannot be opened (tried again here). A
+    /// trail that lets calls go on when it cannot write (fail-open) always answers <see langword="true"/>.
+    /// </summary>
+    /// <returns>Whether the call may go on.</returns>
+    bool CanRecord();
+
+    /// <summary>Appends one record, written through to the operating system before it returns.</summary>
+    /// <param name="record">The call to record.</param>
+    /// <exception cref="AuditUnavailableException">The record could not be written and the trail refuses calls it cannot record.</exception>
+    void Append(AuditRecord record);
+}

@@ -1,0 +1,57 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Trousseau.Hosting.Audit;
+
+/// <summary>
+/// One record as one line of JSON, its fields always present and in this order: <c>time</c>, <c>source</c>,
+/// <c>requestId</c>, <c>traceId</c>, <c>identity</c>, <c>action</c>, <c>secret</c>, <c>revision</c>, <c>outcome</c>,
+/// <c>httpStatus</c>, <c>grpcStatus</c>, <c>remote</c>, <c>prev</c>; <see langword="null"/> where a field does not apply.
+/// Characters outside ASCII are escaped, so a line is the same bytes in any encoding that extends ASCII.
+/// </summary>
+internal static class AuditLine
+{
+    /// <summary>The line, ending with its line feed.</summary>
+    /// <param name="record">The call.</param>
+    /// <param name="time">When it was recorded.</param>
+    /// <param name="previous">The hash of the line before (<see cref="AuditChain"/>).</param>
+    public static byte[] Format(AuditRecord record, DateTimeOffset time, string previous)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("time", time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            json.WriteString("source", record.Source);
+            json.WriteString("requestId", record.RequestId);
+            json.WriteString("traceId", record.TraceId);
+            json.WriteString("identity", record.Identity);
+            json.WriteString("action", record.Action);
+            json.WriteString("secret", record.SecretName);
+            WriteNumber(json, "revision", record.Revision);
+            json.WriteString("outcome", record.Outcome);
+            WriteNumber(json, "httpStatus", record.HttpStatus);
+            json.WriteString("grpcStatus", record.GrpcStatus);
+            json.WriteString("remote", record.RemoteAddress);
+            json.WriteString(AuditChain.PreviousField, previous);
+            json.WriteEndObject();
+        }
+
+        buffer.GetSpan(1)[0] = (byte)'\n';
+        buffer.Advance(1);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteNumber(Utf8JsonWriter json, string name, long? value)
+    {
+        if (value is { } number)
+        {
+            json.WriteNumber(name, number);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+}

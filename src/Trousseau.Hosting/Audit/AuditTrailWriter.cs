@@ -1,0 +1,347 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Trousseau.Hosting.Audit;
+
+/// <summary>
+/// The audit trail as a file of JSON lines (or standard output), one writer for the whole process: each record is
+/// appended under a lock and handed to the operating system (an unbuffered write) before <see cref="Append"/> returns;
+/// it is not synced to disk one by one, only when the file is rotated and when the host stops. Each line carries the
+/// hash of the line before it, across restarts (the chain goes on from the file's last line) and rotations (the file
+/// is renamed <c>PATH.1</c>, older ones shift up to <c>PATH.N</c>, and the new file's first line names the old file's
+/// last). A file that cannot be opened is tried again at the next call; a failed write makes the trail unavailable
+/// until a write succeeds again.
+/// </summary>
+internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
+{
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private readonly Lock _lock = new();
+    private readonly TrousseauAuditOptions _options;
+    private readonly string? _path;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    private FileStream? _file;
+    private long _length;
+    private string? _previous;
+    private bool _writeFailed;
+    private bool _failing;
+    private long _missed;
+
+    // Whether the next record can be expected to be written, read without the lock by CanRecord's fast path.
+    private volatile bool _ready;
+
+    public AuditTrailWriter(IOptions<TrousseauAuditOptions> options, ILoggerFactory loggers, TimeProvider time)
+    {
+        _options = options.Value;
+        _path = _options.Path == TrousseauAuditOptions.StandardOutput ? null : System.IO.Path.GetFullPath(_options.Path!);
+        _logger = loggers.CreateLogger<AuditTrailWriter>();
+        _time = time;
+        if (_path is null)
+        {
+            (_previous, _ready) = (AuditChain.Genesis, true);
+        }
+    }
+
+    private string Trail => _path ?? "standard output";
+
+    public bool CanRecord()
+    {
+        if (_ready || _options.FailOpen)
+        {
+            return true;
+        }
+
+        lock (_lock)
+        {
+            if (_writeFailed || _path is null || _file is not null)
+            {
+                return !_writeFailed;
+            }
+
+            try
+            {
+                Open();
+                return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Failed(e, writing: false, missed: 0);
+                return false;
+            }
+        }
+    }
+
+    public void Append(AuditRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        lock (_lock)
+        {
+            var writing = false;
+            try
+            {
+                if (_path is not null && _file is null)
+                {
+                    Open();
+                }
+
+                writing = true;
+                var line = AuditLine.Format(record, _time.GetUtcNow(), _previous!);
+                if (_file is null)
+                {
+                    WriteToStandardOutput(line);
+                }
+                else
+                {
+                    WriteToFile(line);
+                }
+
+                _previous = AuditChain.Hash(line.AsSpan(0, line.Length - 1));
+                Recovered();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Failed(e, writing, missed: 1);
+                if (!_options.FailOpen)
+                {
+                    throw new AuditUnavailableException("The audit trail cannot be written, and calls it cannot record are refused; the server's log says why.", e);
+                }
+            }
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_path is null)
+            {
+                LogTrail(_logger, Trail, _options.FailOpen);
+                return Task.CompletedTask;
+            }
+
+            try
+            {
+                Open();
+                LogTrail(_logger, Trail, _options.FailOpen);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Failed(e, writing: false, missed: 0);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_file is { } file)
+            {
+                _file = null;
+                _ready = false;
+                try
+                {
+                    file.Flush(flushToDisk: true);
+                }
+                catch (IOException e)
+                {
+                    LogNotSynced(_logger, Trail, e);
+                }
+                finally
+                {
+                    file.Dispose();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opens the file, creating it (0600) when absent, and drops a last line that a crash or a full disk cut short. The
+    /// first time, the chain goes on from the file's last line, else from the last line of <c>PATH.1</c>, else from
+    /// the genesis value.
+    /// </summary>
+    private void Open()
+    {
+        var path = _path!;
+        OwnerOnlyFile.EnsureParentDirectory(path);
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerReadWrite;
+        }
+
+        var file = new FileStream(path, options);
+        try
+        {
+            var length = file.Length;
+            var (complete, lastLine) = AuditFileTail.Read(file.SafeFileHandle, length);
+            if (complete < length)
+            {
+                file.SetLength(complete);
+                LogIncompleteLineRemoved(_logger, Trail, length - complete);
+            }
+
+            _previous ??= lastLine is not null ? AuditChain.Hash(lastLine)
+                : File.Exists(Rotated(1)) && AuditFileTail.LastLine(Rotated(1)) is { } rotatedLast ? AuditChain.Hash(rotatedLast)
+                : AuditChain.Genesis;
+            (_file, _length) = (file, complete);
+            _ready = !_writeFailed;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private void WriteToFile(byte[] line)
+    {
+        if (_length > 0 && _length + line.Length > _options.MaxFileBytes)
+        {
+            Rotate();
+        }
+
+        var file = _file!;
+        try
+        {
+            file.Position = _length;
+            file.Write(line);
+            _length += line.Length;
+        }
+        catch
+        {
+            Close(truncateTo: _length);
+            throw;
+        }
+    }
+
+    private static void WriteToStandardOutput(byte[] line)
+    {
+        // Through Console.Out, whose lock keeps the line whole beside the console log; the line is ASCII.
+        Console.Out.Write(System.Text.Encoding.ASCII.GetString(line));
+        Console.Out.Flush();
+    }
+
+    /// <summary>Syncs and closes the full file, shifts the rotated ones up (deleting the oldest) and opens a new file.</summary>
+    private void Rotate()
+    {
+        var file = _file!;
+        _file = null;
+        try
+        {
+            file.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            file.Dispose();
+        }
+
+        File.Delete(Rotated(_options.MaxFiles));
+        for (var generation = _options.MaxFiles - 1; generation >= 1; generation--)
+        {
+            if (File.Exists(Rotated(generation)))
+            {
+                File.Move(Rotated(generation), Rotated(generation + 1), overwrite: true);
+            }
+        }
+
+        var previousFile = Rotated(1);
+        File.Move(_path!, previousFile, overwrite: true);
+        Open();
+        LogRotated(_logger, Trail, previousFile);
+    }
+
+    /// <summary>Closes the file after a failed write, first cutting off what part of the line was written, if it can.</summary>
+    private void Close(long truncateTo)
+    {
+        if (_file is not { } file)
+        {
+            return;
+        }
+
+        _file = null;
+        try
+        {
+            file.SetLength(truncateTo);
+        }
+        catch (IOException)
+        {
+            // The next Open drops a partial line that could not be cut off here.
+        }
+        finally
+        {
+            file.Dispose();
+        }
+    }
+
+    private string Rotated(int generation) => $"{_path}.{generation}";
+
+    /// <summary>
+    /// Notes a failure, logged once per burst. A file that could not be opened is tried again before the next call; a
+    /// failed write (or rotation) keeps the trail unavailable until a write succeeds.
+    /// </summary>
+    private void Failed(Exception exception, bool writing, int missed)
+    {
+        _writeFailed |= writing;
+        _ready = false;
+        _missed += missed;
+        if (_failing)
+        {
+            return;
+        }
+
+        _failing = true;
+        if (_options.FailOpen)
+        {
+            LogCannotWriteGoingOn(_logger, Trail, exception);
+        }
+        else
+        {
+            LogCannotWriteRefusing(_logger, Trail, exception);
+        }
+    }
+
+    private void Recovered()
+    {
+        _writeFailed = false;
+        _ready = true;
+        if (_failing)
+        {
+            _failing = false;
+            LogWritableAgain(_logger, Trail, _missed);
+            _missed = 0;
+        }
+    }
+
+    [LoggerMessage(EventId = 6300, Level = LogLevel.Information, Message = "Audit trail: {Trail} (fail-open: {FailOpen})")]
+    private static partial void LogTrail(ILogger logger, string trail, bool failOpen);
+
+    [LoggerMessage(EventId = 6301, Level = LogLevel.Error, Message = "The audit trail {Trail} cannot be written: the API and the KMS plugin refuse calls until it can (Trousseau:Audit:FailOpen is false)")]
+    private static partial void LogCannotWriteRefusing(ILogger logger, string trail, Exception exception);
+
+    [LoggerMessage(EventId = 6302, Level = LogLevel.Error, Message = "The audit trail {Trail} cannot be written: calls go on without their record until it can (Trousseau:Audit:FailOpen is true)")]
+    private static partial void LogCannotWriteGoingOn(ILogger logger, string trail, Exception exception);
+
+    [LoggerMessage(EventId = 6303, Level = LogLevel.Information, Message = "The audit trail {Trail} is written again; {Missed} records could not be written meanwhile")]
+    private static partial void LogWritableAgain(ILogger logger, string trail, long missed);
+
+    [LoggerMessage(EventId = 6304, Level = LogLevel.Warning, Message = "Removed an incomplete last line ({Bytes} bytes) from the audit trail {Trail}: a write cut short by a crash or a full disk")]
+    private static partial void LogIncompleteLineRemoved(ILogger logger, string trail, long bytes);
+
+    [LoggerMessage(EventId = 6305, Level = LogLevel.Information, Message = "Rotated the audit trail {Trail} to {Rotated}")]
+    private static partial void LogRotated(ILogger logger, string trail, string rotated);
+
+    [LoggerMessage(EventId = 6306, Level = LogLevel.Warning, Message = "The audit trail {Trail} could not be synced to disk as it was closed")]
+    private static partial void LogNotSynced(ILogger logger, string trail, Exception exception);
+}
