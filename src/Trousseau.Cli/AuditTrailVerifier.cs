@@ -83,8 +83,10 @@ internal static class AuditTrailVerifier
             return [];
         }
 
-        return Directory.EnumerateFiles(directory, prefix + "*")
-            .Select(path => Path.GetFileName(path)[prefix.Length..])
+        return Directory.EnumerateFiles(directory)
+            .Select(Path.GetFileName)
+            .Where(name => name!.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(name => name![prefix.Length..])
             .Where(suffix => suffix.Length > 0 && suffix[0] != '0' && suffix.All(char.IsAsciiDigit))
             .Select(suffix => int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var generation) ? generation : 0)
             .Where(generation => generation > 0)

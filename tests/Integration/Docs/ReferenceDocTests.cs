@@ -41,6 +41,7 @@ public sealed partial class ReferenceDocTests : IDisposable
         (typeof(KmsOptions), "Kms"),
         (typeof(TrousseauApiOptions), "Api"),
         (typeof(TrousseauWorkerOptions), "Worker"),
+        (typeof(TrousseauAuditOptions), "Audit"),
     ];
 
     /// <summary>Public options types that are not configuration of trousseaud: set in code or sent in a request.</summary>
@@ -99,7 +100,7 @@ public sealed partial class ReferenceDocTests : IDisposable
         services.AddLogging();
         services.AddTrousseau(configuration.GetSection("Trousseau"))
             .UseLocalKeyRing().UseVaultTransit().UseEtcdStore().UseSqliteStore().UseInMemoryStore()
-            .AddKmsPlugin().AddWorker().AddHttpApi();
+            .AddAuditTrail().AddKmsPlugin().AddWorker().AddHttpApi();
         using var provider = services.BuildServiceProvider();
 
         var problems = new List<string>();

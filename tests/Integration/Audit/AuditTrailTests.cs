@@ -1,0 +1,335 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Audit;
+
+/// <summary>One trousseaud on the embedded default, writing its audit trail to <c>audit.log</c> in its data directory.</summary>
+public sealed class AuditServerFixture : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    internal TrousseauServerProcess Server { get; private set; } = null!;
+
+    internal HttpClient Http { get; private set; } = null!;
+
+    internal string Token { get; private set; } = "";
+
+    internal string DataDir => _temp.Combine("data");
+
+    internal string Trail => _temp.Combine("data", "audit.log");
+
+    internal string Socket => _temp.Combine("data", "kms.sock");
+
+    internal ClectlRunner Clectl => new(_temp.Path, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
+
+    /// <summary>A fresh directory for a test's own files.</summary>
+    internal string NewDirectory() => Directory.CreateDirectory(_temp.Combine(Guid.NewGuid().ToString("N")[..8])).FullName;
+
+    public async Task InitializeAsync()
+    {
+        Server = await TrousseauServerProcess.StartAsync(DataDir);
+        Token = await BearerClient.ReadTokenAsync(Path.Combine(DataDir, "api.token"));
+        Http = BearerClient.Create(Server.BaseAddress, Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        await Server.DisposeAsync();
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
+
+/// <summary>
+/// The audit trail through a real trousseaud: one hash-chained JSON line per API call and per KMS Encrypt or Decrypt,
+/// never a value or a token; <c>clectl audit verify</c> on the real files and on tampered copies; rotation and restarts
+/// keeping the chain; and what a call gets when its record cannot be written.
+/// </summary>
+public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<AuditServerFixture>
+{
+    private static readonly string[] Fields =
+        ["time", "source", "requestId", "traceId", "identity", "action", "secret", "revision", "outcome", "httpStatus", "grpcStatus", "remote", "prev"];
+
+    private static readonly string Genesis = new('0', 64);
+
+    [Fact]
+    public async Task Each_api_call_is_one_line_with_its_identity_action_secret_outcome_and_status_and_never_a_value_or_token()
+    {
+        var name = "audit/db-" + Guid.NewGuid().ToString("N")[..8];
+        var value = "value-" + Guid.NewGuid().ToString("N");
+        var wrongToken = "wrong-token-" + Guid.NewGuid().ToString("N");
+
+        using var created = await fixture.Http.PostAsJsonAsync("v1/secrets", new { name, data = new { password = value } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var revision = long.Parse(created.Headers.ETag!.Tag.Trim('"'), System.Globalization.CultureInfo.InvariantCulture);
+        using var read = await fixture.Http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        using var intruder = BearerClient.Create(fixture.Server.BaseAddress, wrongToken);
+        using var denied = await intruder.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
+        using var missing = await fixture.Http.GetAsync(new Uri($"v1/secrets/{name}-absent", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using var rotated = await fixture.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+
+        var text = await File.ReadAllTextAsync(fixture.Trail);
+        var records = Records(text);
+        var ofSecret = records.Where(r => r.GetProperty("secret").GetString() == name).ToList();
+        Assert.Equal(3, ofSecret.Count);
+        AssertRecord(ofSecret[0], "create", name, "ok", 201, revision);
+        AssertRecord(ofSecret[1], "read", name, "ok", 200, revision);
+        AssertRecord(ofSecret[2], "read", name, "unauthenticated", 401, null);
+        Assert.Equal(JsonValueKind.Null, ofSecret[2].GetProperty("identity").ValueKind);
+        AssertRecord(Assert.Single(records, r => r.GetProperty("secret").GetString() == name + "-absent"), "read", name + "-absent", "not-found", 404, null);
+        AssertRecord(records.Last(r => r.GetProperty("action").GetString() == "keys"), "keys", null, "ok", 200, null);
+
+        foreach (var record in ofSecret)
+        {
+            Assert.Equal(Fields, record.EnumerateObject().Select(p => p.Name));
+            Assert.Equal("api", record.GetProperty("source").GetString());
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", record.GetProperty("time").GetString());
+            Assert.False(string.IsNullOrEmpty(record.GetProperty("requestId").GetString()));
+            Assert.StartsWith("127.0.0.1:", record.GetProperty("remote").GetString(), StringComparison.Ordinal);
+            Assert.Equal(JsonValueKind.Null, record.GetProperty("grpcStatus").ValueKind);
+        }
+
+        Assert.DoesNotContain(value, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(wrongToken, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(fixture.Token, text, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fixture.Trail));
+    }
+
+    [Fact]
+    public async Task Kms_encrypt_and_decrypt_are_recorded_with_the_callers_uid_and_grpc_status_and_status_calls_are_not()
+    {
+        var plaintext = Convert.ToBase64String(Encoding.ASCII.GetBytes("dek-" + Guid.NewGuid().ToString("N")));
+        var before = Records(await File.ReadAllTextAsync(fixture.Trail)).Count(r => r.GetProperty("source").GetString() == "kms");
+
+        await using (var peer = KmsPeer.Start(fixture.Socket))
+        {
+            KmsPeer.Ok(await peer.CallAsync("/v2.KeyManagementService/Status"));
+            var encrypted = KmsPeer.Ok(await peer.CallAsync("/v2.KeyManagementService/Encrypt", new { plaintext }));
+            var ciphertext = encrypted.GetProperty("ciphertext").GetString()!;
+            KmsPeer.Ok(await peer.CallAsync("/v2.KeyManagementService/Decrypt", new { ciphertext, key_id = encrypted.GetProperty("key_id").GetString() }));
+            var refused = await peer.CallAsync("/v2.KeyManagementService/Decrypt", new { ciphertext = Convert.ToBase64String(new byte[40]), key_id = "not-issued-here" });
+            Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
+            KmsPeer.Ok(await peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = plaintext }));
+
+            var text = await File.ReadAllTextAsync(fixture.Trail);
+            Assert.DoesNotContain(plaintext, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(ciphertext, text, StringComparison.Ordinal);
+        }
+
+        var kms = Records(await File.ReadAllTextAsync(fixture.Trail)).Where(r => r.GetProperty("source").GetString() == "kms").Skip(before).ToList();
+        Assert.Equal(["encrypt", "decrypt", "decrypt", "encrypt"], kms.Select(r => r.GetProperty("action").GetString()));
+        Assert.Equal(["OK", "OK", "INVALID_ARGUMENT", "OK"], kms.Select(r => r.GetProperty("grpcStatus").GetString()));
+        Assert.Equal(["ok", "ok", "invalid", "ok"], kms.Select(r => r.GetProperty("outcome").GetString()));
+        foreach (var record in kms)
+        {
+            Assert.Equal(Fields, record.EnumerateObject().Select(p => p.Name));
+            Assert.Equal($"uid:{CurrentUid()}", record.GetProperty("identity").GetString());
+            Assert.Matches("^pid:[1-9][0-9]*$", record.GetProperty("remote").GetString());
+            Assert.Equal(JsonValueKind.Null, record.GetProperty("secret").ValueKind);
+            Assert.Equal(JsonValueKind.Null, record.GetProperty("httpStatus").ValueKind);
+        }
+    }
+
+    [Fact]
+    public async Task Clectl_audit_verify_passes_on_the_real_trail_and_names_the_line_an_edit_a_drop_or_a_swap_breaks()
+    {
+        // Calls at once: the one writer keeps them whole lines in one chain.
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            using var response = await fixture.Http.GetAsync(new Uri($"v1/secrets/audit/parallel-{i}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }));
+
+        var intact = await fixture.Clectl.RunAsync("audit", "verify", fixture.Trail);
+        ClectlAssert.Ok(intact);
+        Assert.Contains(fixture.Trail, intact.Stdout, StringComparison.Ordinal);
+        Assert.Contains("genesis", intact.Stdout, StringComparison.Ordinal);
+        var json = await fixture.Clectl.RunAsync("audit", "verify", fixture.Trail, "-o", "json");
+        ClectlAssert.Ok(json);
+        using (var report = JsonDocument.Parse(json.Stdout))
+        {
+            var trail = Assert.Single(report.RootElement.GetProperty("trails").EnumerateArray());
+            Assert.True(trail.GetProperty("lines").GetInt64() >= 40);
+            Assert.True(trail.GetProperty("startsAtGenesis").GetBoolean());
+        }
+
+        var lines = (await File.ReadAllTextAsync(fixture.Trail)).Split('\n')[..^1];
+        var edited = lines.ToArray();
+        edited[2] = edited[2].Replace("\"time\":\"2", "\"time\":\"1", StringComparison.Ordinal);
+        var dropped = lines.Where((_, i) => i != 2).ToArray();
+        var swapped = lines.ToArray();
+        (swapped[2], swapped[3]) = (swapped[3], swapped[2]);
+
+        var editedError = ClectlAssert.Fails(await VerifyCopyAsync(edited), 7);
+        var droppedError = ClectlAssert.Fails(await VerifyCopyAsync(dropped), 7);
+        var swappedError = ClectlAssert.Fails(await VerifyCopyAsync(swapped), 7);
+
+        Assert.Contains("audit.log line 4 does not follow line 3", editedError, StringComparison.Ordinal);
+        Assert.Contains("audit.log line 3 does not follow line 2", droppedError, StringComparison.Ordinal);
+        Assert.Contains("audit.log line 3 does not follow line 2", swappedError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rotation_and_restarts_keep_one_chain_across_files_and_a_line_cut_short_is_dropped()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        string[] settings = ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=2"];
+        var server = await TrousseauServerProcess.StartAsync(dataDir, settings);
+        try
+        {
+            await CallsAsync(server, dataDir, 15);
+            Assert.True(File.Exists(trail + ".2"), "15 records of about 350 bytes fill more than three files of 1024 bytes");
+            Assert.False(File.Exists(trail + ".3"), "Audit:MaxFiles=2 keeps two rotated files");
+            foreach (var file in new[] { trail, trail + ".1", trail + ".2" })
+            {
+                Assert.InRange(new FileInfo(file).Length, 1, 1024);
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
+
+            Assert.Equal(Sha256(LastLine(trail + ".1")), FirstRecord(trail).GetProperty("prev").GetString());
+
+            Assert.Equal(0, await server.StopAsync());
+            var lastBefore = LastLine(trail);
+            await File.AppendAllTextAsync(trail, "{\"time\":\"20");
+            server = await TrousseauServerProcess.StartAsync(dataDir, settings);
+            await CallsAsync(server, dataDir, 1);
+
+            Assert.Contains("Removed an incomplete last line (11 bytes)", server.Log, StringComparison.Ordinal);
+            var verified = await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail);
+            ClectlAssert.Ok(verified);
+            Assert.Contains("after-removed-file", verified.Stdout, StringComparison.Ordinal);
+            Assert.Contains(Records(string.Join('\n', Files(trail).Select(File.ReadAllText))), r => r.GetProperty("prev").GetString() == Sha256(lastBefore));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_trail_that_cannot_be_written_refuses_calls_before_they_act_until_it_can_be_written_again()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        Directory.CreateDirectory(trail);
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        var clectl = new ClectlRunner(temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = dataDir, ["XDG_CONFIG_HOME"] = temp.Combine("config") });
+
+        using var refused = await http.PostAsJsonAsync("v1/secrets", new { name = "audit/refused", data = new { k = "v" } });
+        var problem = await Problems.AssertAsync(refused, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
+        var kms = ClectlAssert.Fails(await clectl.RunWithInputAsync("dek", "kms", "encrypt"), 6);
+        Assert.Contains("audit trail", kms, StringComparison.Ordinal);
+
+        Directory.Delete(trail);
+        using var absent = await http.GetAsync(new Uri("v1/secrets/audit/refused", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
+        using var created = await http.PostAsJsonAsync("v1/secrets", new { name = "audit/refused", data = new { k = "v" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        Assert.Equal(["read", "create"], Records(await File.ReadAllTextAsync(trail)).Select(r => r.GetProperty("action").GetString()));
+        await Eventually.HoldsAsync(() => server.Log.Contains("is written again; 2 records could not be written meanwhile", StringComparison.Ordinal), () => server.Log);
+        Assert.Equal(1, Occurrences(server.Log, "cannot be written: the API and the KMS plugin refuse calls"));
+    }
+
+    [Fact]
+    public async Task With_fail_open_calls_go_on_when_the_trail_cannot_be_written_and_the_failure_is_logged_once()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        Directory.CreateDirectory(Path.Combine(dataDir, "audit.log"));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:FailOpen=true"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        using var created = await http.PostAsJsonAsync("v1/secrets", new { name = "audit/open", data = new { k = "v" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var read = await http.GetAsync(new Uri("v1/secrets/audit/open", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        var clectl = new ClectlRunner(temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = dataDir });
+        ClectlAssert.Ok(await clectl.RunWithInputAsync("dek", "kms", "encrypt"));
+
+        Assert.Equal(1, Occurrences(server.Log, "calls go on without their record"));
+    }
+
+    [Fact]
+    public async Task With_path_dash_the_lines_go_to_standard_output_starting_from_the_genesis_value()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:Path=-"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        using var missing = await http.GetAsync(new Uri("v1/secrets/audit/stdout", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+
+        var line = await Eventually.ReturnsAsync(
+            () => Task.FromResult(server.Log.Split('\n').FirstOrDefault(l => l.StartsWith("{\"time\":", StringComparison.Ordinal))),
+            found => found is not null,
+            show: _ => server.Log);
+        using var record = JsonDocument.Parse(line!);
+        Assert.Equal("audit/stdout", record.RootElement.GetProperty("secret").GetString());
+        Assert.Equal(Genesis, record.RootElement.GetProperty("prev").GetString());
+        Assert.False(File.Exists(Path.Combine(dataDir, "audit.log")));
+    }
+
+    private static void AssertRecord(JsonElement record, string action, string? secret, string outcome, int status, long? revision)
+    {
+        Assert.Equal(action, record.GetProperty("action").GetString());
+        Assert.Equal(secret, record.GetProperty("secret").GetString());
+        Assert.Equal(outcome, record.GetProperty("outcome").GetString());
+        Assert.Equal(status, record.GetProperty("httpStatus").GetInt32());
+        Assert.Equal(revision, record.GetProperty("revision").ValueKind == JsonValueKind.Null ? null : record.GetProperty("revision").GetInt64());
+    }
+
+    private async Task<ProcessResult> VerifyCopyAsync(string[] lines)
+    {
+        var copy = Path.Combine(fixture.NewDirectory(), "audit.log");
+        await File.WriteAllTextAsync(copy, string.Join('\n', lines) + "\n");
+        return await fixture.Clectl.RunAsync("audit", "verify", copy);
+    }
+
+    private static async Task CallsAsync(TrousseauServerProcess server, string dataDir, int count)
+    {
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        for (var i = 0; i < count; i++)
+        {
+            using var response = await http.GetAsync(new Uri($"v1/secrets/audit/rotation-{i}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+    }
+
+    private static List<JsonElement> Records(string text) =>
+        [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+        {
+            using var document = JsonDocument.Parse(line);
+            return document.RootElement.Clone();
+        })];
+
+    private static JsonElement FirstRecord(string file) => Records(File.ReadAllLines(file)[0])[0];
+
+    private static string LastLine(string file) => File.ReadAllLines(file)[^1];
+
+    /// <summary>The trail's files, oldest first.</summary>
+    private static IEnumerable<string> Files(string trail) =>
+        Enumerable.Range(1, 9).Select(n => $"{trail}.{n}").Where(File.Exists).Reverse().Append(trail);
+
+    private static string Sha256(string line) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(line)));
+
+    private static int Occurrences(string text, string part) => text.Split(part).Length - 1;
+
+    private static string CurrentUid() =>
+        File.ReadLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1];
+}
