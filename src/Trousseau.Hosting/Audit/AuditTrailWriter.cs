@@ -11,7 +11,8 @@ namespace Trousseau.Hosting.Audit;
 /// hash of the line before it, across restarts (the chain goes on from the file's last line) and rotations (the file
 /// is renamed <c>PATH.1</c>, older ones shift up to <c>PATH.N</c>, and the new file's first line names the old file's
 /// last). A file that cannot be opened is tried again at the next call; a failed write makes the trail unavailable
-/// until a write succeeds again.
+/// until a write succeeds again. An exclusive advisory lock on <c>PATH.lock</c>, held from the first open until the
+/// host stops, keeps a second process from writing the same trail.
 /// </summary>
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
@@ -23,6 +24,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
+    private FileStream? _ownerLock;
     private FileStream? _file;
     private long _length;
     private string? _previous;
@@ -163,6 +165,9 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                     file.Dispose();
                 }
             }
+
+            _ownerLock?.Dispose();
+            _ownerLock = null;
         }
     }
 
@@ -175,13 +180,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     {
         var path = _path!;
         OwnerOnlyFile.EnsureParentDirectory(path);
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = 0 };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = OwnerReadWrite;
-        }
-
-        var file = new FileStream(path, options);
+        _ownerLock ??= TakeOwnerLock(path);
+        var file = new FileStream(path, OwnerOnly(FileShare.Read));
         try
         {
             var length = file.Length;
@@ -203,6 +203,30 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             file.Dispose();
             throw;
         }
+    }
+
+    private static FileStream TakeOwnerLock(string path)
+    {
+        var lockPath = path + ".lock";
+        try
+        {
+            return new FileStream(lockPath, OwnerOnly(FileShare.None));
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new IOException($"The audit trail {path} is written by another process (lock file {lockPath}).", e);
+        }
+    }
+
+    private static FileStreamOptions OwnerOnly(FileShare share)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = share, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerReadWrite;
+        }
+
+        return options;
     }
 
     private void WriteToFile(byte[] line)

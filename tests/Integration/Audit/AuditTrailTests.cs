@@ -246,6 +246,24 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_second_process_cannot_write_a_trail_another_one_writes()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var before = await File.ReadAllTextAsync(fixture.Trail);
+        await using var second = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Store=memory", $"--Trousseau:Audit:Path={fixture.Trail}", "--Trousseau:Kms:Enabled=false"]);
+        using var http = await BearerClient.FromTokenFileAsync(second.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        using var refused = await http.GetAsync(new Uri("v1/secrets/audit/second", UriKind.Relative));
+
+        var problem = await Problems.AssertAsync(refused, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
+        Assert.Contains($"is written by another process (lock file {fixture.Trail}.lock)", second.Log, StringComparison.Ordinal);
+        Assert.StartsWith(before, await File.ReadAllTextAsync(fixture.Trail), StringComparison.Ordinal);
+        Assert.DoesNotContain("audit/second", await File.ReadAllTextAsync(fixture.Trail), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task With_fail_open_calls_go_on_when_the_trail_cannot_be_written_and_the_failure_is_logged_once()
     {
         using var temp = new TempDirectory();
