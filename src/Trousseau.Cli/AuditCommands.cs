@@ -11,7 +11,7 @@ internal static class AuditCommands
 {
     private static readonly Argument<string[]> Files = new("file")
     {
-        Description = "The trail's current file (audit.log in trousseaud's data directory by default); its rotated files FILE.1, FILE.2, … are read with it. Several FILEs are several trails.",
+        Description = "The trail's current file (trousseaud writes audit.log in its data directory); its rotated files FILE.1, FILE.2, … are read with it. Several FILEs are several trails.",
         Arity = ArgumentArity.OneOrMore,
     };
 
