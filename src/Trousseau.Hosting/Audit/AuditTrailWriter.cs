@@ -184,6 +184,11 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         var file = new FileStream(path, OwnerOnly(FileShare.Read));
         try
         {
+            if (!file.CanSeek)
+            {
+                throw new IOException($"The audit trail {path} is not a regular file; give a file's path, or - for standard output.");
+            }
+
             var length = file.Length;
             var (complete, lastLine) = AuditFileTail.Read(file.SafeFileHandle, length);
             if (complete < length)
