@@ -26,6 +26,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
 
         var api = endpoints.MapGroup("/v1").WithMetadata(TrousseauApiEndpointMetadata.Instance);
         api.AddEndpointFilter<ApiCallFilter>();
+        api.AddEndpointFilter<BrowserRequestFilter>();
         api.AddEndpointFilter<ApiAuthenticationFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
         api.AddEndpointFilter<RequestTargetFilter>();
