@@ -49,7 +49,7 @@ public class EnvelopeBenchmarks : IDisposable
         _plaintext = RandomNumberGenerator.GetBytes(Size);
         _ciphertext = new byte[Size];
         _aes.Encrypt(_sealedNonce, _plaintext, _ciphertext, _sealedTag, _context);
-        _envelope = _encryptor.EncryptAsync(_plaintext, _context, default).AsTask().GetAwaiter().GetResult().Ciphertext;
+        _envelope = _encryptor.EncryptAsync(EnvelopePurpose.Api, _plaintext, _context, default).AsTask().GetAwaiter().GetResult().Ciphertext;
     }
 
     [Benchmark(Baseline = true, Description = "raw AES-GCM encrypt")]
@@ -62,7 +62,7 @@ public class EnvelopeBenchmarks : IDisposable
     }
 
     [Benchmark(Description = "envelope encrypt")]
-    public ValueTask<EncryptResult> EnvelopeEncrypt() => _encryptor.EncryptAsync(_plaintext, _context, default);
+    public ValueTask<EncryptResult> EnvelopeEncrypt() => _encryptor.EncryptAsync(EnvelopePurpose.Api, _plaintext, _context, default);
 
     [Benchmark(Description = "raw AES-GCM decrypt")]
     public byte[] RawDecrypt()
@@ -73,7 +73,7 @@ public class EnvelopeBenchmarks : IDisposable
     }
 
     [Benchmark(Description = "envelope decrypt")]
-    public ValueTask<byte[]> EnvelopeDecrypt() => _encryptor.DecryptAsync(_envelope, _context, default);
+    public ValueTask<byte[]> EnvelopeDecrypt() => _encryptor.DecryptAsync(EnvelopePurpose.Api, _envelope, _context, default);
 
     [GlobalCleanup]
     public void Dispose()

@@ -39,6 +39,18 @@ public static class ProblemTypes
     /// <summary>The caller may not do this (403); <see cref="AccessForbiddenException"/>.</summary>
     public const string Forbidden = "urn:trousseau:problem:forbidden";
 
+    /// <summary>
+    /// A request from another site (403): an <c>Origin</c> other than the API's own, or <c>Sec-Fetch-Site</c>
+    /// <c>cross-site</c> or <c>same-site</c>, as a web page in a browser sends; <see cref="AccessForbiddenException"/>.
+    /// </summary>
+    public const string CrossSite = "urn:trousseau:problem:cross-site";
+
+    /// <summary>
+    /// A request on a loopback address whose <c>Host</c> is neither a loopback name nor one of
+    /// <c>Trousseau:Api:AllowedHosts</c> (421), as a page using DNS rebinding sends; <see cref="InvalidInputException"/>.
+    /// </summary>
+    public const string HostNotAllowed = "urn:trousseau:problem:host-not-allowed";
+
     /// <summary>A failure the server did not expect (500); its log holds the error.</summary>
     public const string Internal = "urn:trousseau:problem:internal";
 }

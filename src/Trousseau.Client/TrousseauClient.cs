@@ -166,20 +166,23 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// <inheritdoc />
     public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Post, "v1/keys/rotate", null, WireJson.Default.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Post, "v1/keys/rotate", EmptyJsonObject(), WireJson.Default.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
         return new KeyStatus(result.Provider, result.KeyId, result.Version);
     }
 
     /// <inheritdoc />
     public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", null, WireJson.Default.RewrapBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", EmptyJsonObject(), WireJson.Default.RewrapBody, null, null, cancellationToken).ConfigureAwait(false);
         return result.Rewrapped;
     }
 
     private static string SecretPath(string name) => "v1/secrets/" + string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
 
     private static JsonContent Content<T>(T body, JsonTypeInfo<T> typeInfo) => JsonContent.Create(body, typeInfo);
+
+    /// <summary><c>{}</c> as JSON, for a POST that takes no input: the API refuses a POST without a JSON content type.</summary>
+    private static StringContent EmptyJsonObject() => new("{}", Encoding.UTF8, "application/json");
 
     private async Task<T> SendAsync<T>(
         HttpMethod method,
@@ -264,7 +267,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             (ProblemTypes.AlreadyExists, _) or (null, HttpStatusCode.Conflict) => new SecretConflictException(secretName, SecretConflictReason.AlreadyExists),
             (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
-            (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
+            (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
             (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, detail),
             _ => new InvalidInputException("request", detail),
         };

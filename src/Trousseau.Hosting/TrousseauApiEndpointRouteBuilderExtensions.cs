@@ -33,6 +33,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         }
 
         api.AddEndpointFilter<ApiCallFilter>();
+        api.AddEndpointFilter<BrowserRequestFilter>();
         api.AddEndpointFilter<ApiAuthenticationFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
         api.AddEndpointFilter<RequestTargetFilter>();

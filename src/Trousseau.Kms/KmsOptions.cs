@@ -21,6 +21,16 @@ public sealed class KmsOptions
     [SettingRange("00:00:00", "00:00:30", MinimumIsExclusive = true, ErrorMessage = "Trousseau:Kms:ProviderTimeout is {0}; it must be above 00:00:00 and at most 00:00:30.")]
     public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Whether Decrypt accepts ciphertexts in the formats written before the plugin labelled its wraps with its purpose
+    /// (formats 1 and 2), so that what kube-apiserver stored before an upgrade still decrypts. Default
+    /// <see langword="true"/>. Such a ciphertext cannot be told apart from a Trousseau data key written before the
+    /// upgrade, which therefore also unwraps through the socket while this is on; data keys written since carry their
+    /// own label and are always refused. Set it to <see langword="false"/> once kube-apiserver has re-encrypted what it
+    /// stores (docs/kms.md).
+    /// </summary>
+    public bool AcceptLegacyCiphertext { get; set; } = true;
+
     /// <summary>How long a healthy Status result is reused before the provider is asked again. Default 5 s.</summary>
     [SettingRange("00:00:00", "00:00:50", ErrorMessage = "Trousseau:Kms:StatusCacheDuration is {0}; it must be at least 00:00:00 and at most 00:00:50.")]
     public TimeSpan StatusCacheDuration { get; set; } = TimeSpan.FromSeconds(5);

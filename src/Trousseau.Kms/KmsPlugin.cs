@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
@@ -12,6 +13,14 @@ namespace Trousseau.Kms;
 /// rule ends the call with INVALID_ARGUMENT, and the provider's typed errors reach the caller through
 /// <see cref="Internal.KmsCallInterceptor"/>.
 /// </summary>
+/// <remarks>
+/// The plugin unwraps only what it wrapped: it wraps the KMS purpose label followed by kube-apiserver's key, and
+/// Decrypt hands back a key only from behind that label. The provider's own authentication binds the label, so the
+/// wrapped data key of a Trousseau envelope (a stored record, an encrypt result, a Data Protection key), which the
+/// same provider wraps behind another label, is refused and never returned. A ciphertext from before the label
+/// (formats 1 and 2) is unwrapped while <see cref="KmsOptions.AcceptLegacyCiphertext"/> allows it, unless what it
+/// holds carries any Trousseau label.
+/// </remarks>
 internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> options, TimeProvider time)
 {
     public const int MaxKeyIdBytes = 1024;
@@ -92,9 +101,8 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         }
 
         CheckAnnotations(request.Annotations);
-        var wrapped = KmsCiphertext.ParseV2(request.Ciphertext.Span, request.KeyId);
-        var plaintext = await UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
-        return new V2.DecryptResponse { Plaintext = ByteString.CopyFrom(plaintext) };
+        var plaintext = await UnwrapAsync(KmsCiphertext.ParseV2(request.Ciphertext.Span, request.KeyId), cancellationToken).ConfigureAwait(false);
+        return new V2.DecryptResponse { Plaintext = UnsafeByteOperations.UnsafeWrap(plaintext) };
     }
 
     public static V1Beta1.VersionResponse Version(V1Beta1.VersionRequest request)
@@ -119,20 +127,57 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
             throw Invalid("cipher is empty.");
         }
 
-        var wrapped = KmsCiphertext.ParseV1(request.Cipher.Span);
-        var plaintext = await UnwrapAsync(wrapped, cancellationToken).ConfigureAwait(false);
-        return new V1Beta1.DecryptResponse { Plain = ByteString.CopyFrom(plaintext) };
+        var plaintext = await UnwrapAsync(KmsCiphertext.ParseV1(request.Cipher.Span), cancellationToken).ConfigureAwait(false);
+        return new V1Beta1.DecryptResponse { Plain = UnsafeByteOperations.UnsafeWrap(plaintext) };
     }
 
     /// <summary>The assembly's version as semver (major.minor.patch).</summary>
     private static string RuntimeVersion { get; } =
         typeof(KmsPlugin).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    private ValueTask<WrappedKey> WrapAsync(ByteString plaintext, CancellationToken cancellationToken) =>
-        WithinTimeout(provider.WrapAsync(plaintext.Memory, cancellationToken), cancellationToken);
+    /// <summary>Wraps the KMS purpose label followed by <paramref name="plaintext"/>.</summary>
+    private async ValueTask<WrappedKey> WrapAsync(ByteString plaintext, CancellationToken cancellationToken)
+    {
+        var labelled = WrapPurpose.Label(WrapPurpose.Kms, plaintext.Span);
+        try
+        {
+            return await WithinTimeout(provider.WrapAsync(labelled, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(labelled);
+        }
+    }
 
-    private ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken) =>
-        WithinTimeout(provider.UnwrapAsync(wrapped, cancellationToken), cancellationToken);
+    /// <summary>
+    /// The key behind the KMS purpose label; or, from a ciphertext written before the label, the bare key, when legacy
+    /// ciphertexts are accepted and the key holds no Trousseau label. Anything else is refused without its contents.
+    /// </summary>
+    private async ValueTask<byte[]> UnwrapAsync(KmsWrapped wrapped, CancellationToken cancellationToken)
+    {
+        if (!wrapped.Labelled && !_options.AcceptLegacyCiphertext)
+        {
+            throw new InvalidCiphertextException(
+                "The ciphertext was not wrapped by this KMS plugin: it has no KMS purpose label (the format written before it), and Trousseau:Kms:AcceptLegacyCiphertext is false.");
+        }
+
+        var unwrapped = await WithinTimeout(provider.UnwrapAsync(wrapped.Key, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (wrapped.Labelled)
+        {
+            return WrapPurpose.Unlabel(WrapPurpose.Kms, unwrapped) ?? throw NotWrappedHere();
+        }
+
+        if (unwrapped.AsSpan().StartsWith(WrapPurpose.LabelPrefix))
+        {
+            CryptographicOperations.ZeroMemory(unwrapped);
+            throw NotWrappedHere();
+        }
+
+        return unwrapped;
+    }
+
+    private static InvalidCiphertextException NotWrappedHere() =>
+        new("The ciphertext was not wrapped by this KMS plugin: the key provider wrapped it for another purpose (a Trousseau data key, not a key kube-apiserver gave the plugin).");
 
     /// <summary>
     /// A provider call, given <see cref="KmsOptions.ProviderTimeout"/> to finish: a provider too slow for it is as good

@@ -109,6 +109,10 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
         }
 
         Log.Listening(_logger, socket);
+        if (options.Value.AcceptLegacyCiphertext)
+        {
+            Log.AcceptingLegacyCiphertext(_logger);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

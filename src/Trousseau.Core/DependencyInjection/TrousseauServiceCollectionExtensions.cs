@@ -67,6 +67,7 @@ public static class TrousseauServiceCollectionExtensions
             sp.GetRequiredService<EnvelopeEncryptor>(), new TracedSecretStore(sp.GetRequiredService<ISecretStore>(), sp.GetRequiredService<TrousseauInstrumentation>()),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ITrousseau, InstrumentedTrousseau>();
+        services.TryAddSingleton(sp => new DataProtectionKeyEncryptor(sp.GetRequiredService<EnvelopeEncryptor>()));
         services.TryAddSingleton<IKeyAdministration, InProcessKeyAdministration>();
         return builder;
     }

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 namespace Trousseau.Envelope;
 
 /// <summary>
-/// One plaintext data key (DEK), its wrapped form and its envelope header. The key bytes live in a pinned array
+/// One plaintext data key (DEK) of one purpose, its wrapped form and its envelope header. The key bytes live in a pinned array
 /// that is zeroed when the last reference is released: the cache holds one, the encryptor one for its current key,
 /// and every encryption or decryption one while it runs, so evicting a key never pulls it from under a reader.
 /// <see cref="AesGcm"/> instances are pooled per key because one instance must not be used by two threads at once.
@@ -21,7 +21,7 @@ internal sealed class DataKey
     /// Takes a copy of <paramref name="plaintextKey"/> (the caller zeroes its own copy) and gives the caller the
     /// first reference, to be given back with <see cref="Release"/>.
     /// </summary>
-    public DataKey(ReadOnlySpan<byte> plaintextKey, WrappedKey wrapped, string provider, long createdAt)
+    public DataKey(EnvelopePurpose purpose, ReadOnlySpan<byte> plaintextKey, WrappedKey wrapped, string provider, long createdAt)
     {
         if (plaintextKey.Length != EnvelopeFormat.KeySize)
         {
@@ -30,14 +30,18 @@ internal sealed class DataKey
 
         _key = GC.AllocateUninitializedArray<byte>(EnvelopeFormat.KeySize, pinned: true);
         plaintextKey.CopyTo(_key);
+        Purpose = purpose;
         Wrapped = wrapped.Ciphertext.ToArray();
         Provider = provider;
         KeyId = wrapped.KeyId;
         KeyVersion = wrapped.KeyVersion;
         CreatedAt = createdAt;
         LastUsed = createdAt;
-        HeaderPrefix = EnvelopeFormat.BuildPrefix(provider, KeyId, KeyVersion, Wrapped);
+        HeaderPrefix = purpose == EnvelopePurpose.Unlabelled ? [] : EnvelopeFormat.BuildPrefix(purpose, provider, KeyId, KeyVersion, Wrapped);
     }
+
+    /// <summary>The purpose whose label the provider unwrapped with this key; <see cref="EnvelopePurpose.Unlabelled"/> for a format 1 key.</summary>
+    public EnvelopePurpose Purpose { get; }
 
     public byte[] Wrapped { get; }
 
@@ -47,7 +51,7 @@ internal sealed class DataKey
 
     public uint KeyVersion { get; }
 
-    /// <summary>The envelope bytes before the nonce, the same for every record this key encrypts.</summary>
+    /// <summary>The envelope bytes before the nonce, the same for every record this key encrypts; empty for a format 1 key, which encrypts nothing.</summary>
     public byte[] HeaderPrefix { get; }
 
     /// <summary>When the key was made or unwrapped, as a <see cref="TimeProvider"/> timestamp.</summary>

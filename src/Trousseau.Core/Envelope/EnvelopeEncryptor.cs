@@ -13,6 +13,12 @@ namespace Trousseau.Envelope;
 /// key-provider call and one allocation (the output). Every operation holds a reference on the data key it uses, so
 /// cache pressure or a rotation never zeroes a key under it.
 /// </summary>
+/// <remarks>
+/// Each <see cref="EnvelopePurpose"/> has data keys of its own: the provider wraps each one behind its purpose's
+/// label, and the envelope header names the purpose. An envelope opens only for the purpose it names, with a data key
+/// that unwraps to that purpose's label; a format 1 envelope, which names none, opens where
+/// <see cref="EnvelopePurposes.OpensUnlabelled"/> allows.
+/// </remarks>
 internal sealed class EnvelopeEncryptor : IDisposable
 {
     private const int StackAadLimit = 1024;
@@ -26,7 +32,9 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly ILogger _logger;
     private readonly DataKeyCache _cache;
     private readonly SemaphoreSlim _newKeyLock = new(1, 1);
-    private DataKey? _current;
+
+    // The data key each purpose encrypts under now, by purpose.
+    private readonly DataKey?[] _current = new DataKey?[EnvelopePurposes.Count];
 
     public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, TrousseauInstrumentation instrumentation, ILogger<EnvelopeEncryptor>? logger = null)
     {
@@ -41,9 +49,9 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// <summary>Number of unwrapped data keys held now.</summary>
     public int CachedKeyCount => _cache.Count;
 
-    public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    public ValueTask<EncryptResult> EncryptAsync(EnvelopePurpose purpose, ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
-        var key = Volatile.Read(ref _current);
+        var key = Volatile.Read(ref _current[(int)purpose]);
         if (key is not null && key.TryAcquire())
         {
             try
@@ -61,16 +69,18 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         _instrumentation.DataKeyCacheMisses.Add(1, EncryptTag);
-        return EncryptWithNewKeyAsync(plaintext, context, cancellationToken);
+        return EncryptWithNewKeyAsync(purpose, plaintext, context, cancellationToken);
     }
 
-    public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> envelope, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    public ValueTask<byte[]> DecryptAsync(EnvelopePurpose purpose, ReadOnlyMemory<byte> envelope, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
         var layout = EnvelopeFormat.Parse(envelope.Span);
+        CheckPurpose(layout.Purpose, purpose, context.Span);
         if (_cache.TryLease(envelope.Span[layout.Wrapped], out var key))
         {
             try
             {
+                CheckKeyPurpose(key, layout.Purpose);
                 var plaintext = Decrypt(key, envelope.Span, layout, context.Span);
                 _instrumentation.DataKeyCacheHits.Add(1, DecryptTag);
                 return new ValueTask<byte[]>(plaintext);
@@ -85,16 +95,25 @@ internal sealed class EnvelopeEncryptor : IDisposable
         return DecryptWithUnwrapAsync(envelope, layout, context, cancellationToken);
     }
 
-    /// <summary>Stops encrypting under the current data key, so that the next write wraps a new one (after a rotation).</summary>
-    public void RetireCurrentKey() => Interlocked.Exchange(ref _current, null)?.Release();
+    /// <summary>Stops encrypting under the current data keys, so that the next write of each purpose wraps a new one (after a rotation).</summary>
+    public void RetireCurrentKey()
+    {
+        for (var i = 0; i < _current.Length; i++)
+        {
+            Interlocked.Exchange(ref _current[i], null)?.Release();
+        }
+    }
 
-    /// <summary>Retires the current data key if another key than <paramref name="keyId"/> wrapped it (a rotation made elsewhere).</summary>
+    /// <summary>Retires each current data key that another key than <paramref name="keyId"/> wrapped (a rotation made elsewhere).</summary>
     public void RetireUnlessWrappedBy(string keyId)
     {
-        var current = Volatile.Read(ref _current);
-        if (current is not null && current.KeyId != keyId && Interlocked.CompareExchange(ref _current, null, current) == current)
+        for (var i = 0; i < _current.Length; i++)
         {
-            current.Release();
+            var current = Volatile.Read(ref _current[i]);
+            if (current is not null && current.KeyId != keyId && Interlocked.CompareExchange(ref _current[i], null, current) == current)
+            {
+                current.Release();
+            }
         }
     }
 
@@ -109,9 +128,34 @@ internal sealed class EnvelopeEncryptor : IDisposable
         key.CountUse() <= _options.MaxUses
         && _time.GetElapsedTime(key.CreatedAt) < _options.MaxAge;
 
-    private async ValueTask<EncryptResult> EncryptWithNewKeyAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    /// <summary>Refuses an envelope that names another purpose, or a format 1 envelope this purpose must not open.</summary>
+    private static void CheckPurpose(EnvelopePurpose named, EnvelopePurpose wanted, ReadOnlySpan<byte> context)
     {
-        var key = await GetFreshKeyAsync(cancellationToken).ConfigureAwait(false);
+        if (named == EnvelopePurpose.Unlabelled)
+        {
+            if (!EnvelopePurposes.OpensUnlabelled(wanted, context))
+            {
+                throw EnvelopeFormat.Invalid("it is a format 1 envelope whose context is that of a stored secret record or of the Data Protection key ring, which encrypt/decrypt never opens");
+            }
+        }
+        else if (named != wanted)
+        {
+            throw EnvelopeFormat.Invalid($"it was made for {EnvelopePurposes.Describe(named)}, not for {EnvelopePurposes.Describe(wanted)}");
+        }
+    }
+
+    /// <summary>Refuses a data key whose unwrapped label is not the purpose its envelope names.</summary>
+    private static void CheckKeyPurpose(DataKey key, EnvelopePurpose named)
+    {
+        if (key.Purpose != named)
+        {
+            throw EnvelopeFormat.Invalid("its data key was wrapped for another purpose than the envelope names");
+        }
+    }
+
+    private async ValueTask<EncryptResult> EncryptWithNewKeyAsync(EnvelopePurpose purpose, ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    {
+        var key = await GetFreshKeyAsync(purpose, cancellationToken).ConfigureAwait(false);
         try
         {
             return Encrypt(key, plaintext.Span, context.Span);
@@ -122,13 +166,13 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
     }
 
-    /// <summary>The current data key, or a new one made current; the caller holds a reference on it and releases it.</summary>
-    private async ValueTask<DataKey> GetFreshKeyAsync(CancellationToken cancellationToken)
+    /// <summary>The purpose's current data key, or a new one made current; the caller holds a reference on it and releases it.</summary>
+    private async ValueTask<DataKey> GetFreshKeyAsync(EnvelopePurpose purpose, CancellationToken cancellationToken)
     {
         await _newKeyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var current = Volatile.Read(ref _current);
+            var current = Volatile.Read(ref _current[(int)purpose]);
             if (current is not null && current.TryAcquire())
             {
                 if (IsFresh(current))
@@ -140,16 +184,18 @@ internal sealed class EnvelopeEncryptor : IDisposable
             }
 
             var plaintextKey = GC.AllocateUninitializedArray<byte>(EnvelopeFormat.KeySize, pinned: true);
+            byte[]? labelled = null;
             try
             {
                 RandomNumberGenerator.Fill(plaintextKey);
+                labelled = WrapPurpose.Label(EnvelopePurposes.WrapLabel(purpose), plaintextKey);
                 WrappedKey wrapped;
                 using (var span = _instrumentation.StartKeyProvider("wrap", _provider.Name))
                 {
-                    wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(plaintextKey, cancellationToken)).ConfigureAwait(false);
+                    wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(labelled, cancellationToken)).ConfigureAwait(false);
                 }
 
-                var fresh = new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
+                var fresh = new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
 
                 // The record this key is made for is its first use, counted as IsFresh counts every later one.
                 fresh.CountUse();
@@ -157,13 +203,14 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
                 // The encryptor's own reference on its current key, given back when the key is retired or replaced.
                 key.TryAcquire();
-                Interlocked.Exchange(ref _current, key)?.Release();
+                Interlocked.Exchange(ref _current[(int)purpose], key)?.Release();
                 Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
                 return key;
             }
             finally
             {
                 CryptographicOperations.ZeroMemory(plaintextKey);
+                CryptographicOperations.ZeroMemory(labelled);
             }
         }
         finally
@@ -191,16 +238,17 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         var wrapped = new WrappedKey(keyId, layout.KeyVersion, envelope[layout.Wrapped].ToArray());
-        byte[] plaintextKey;
+        byte[] unwrapped;
         using (var span = _instrumentation.StartKeyProvider("unwrap", _provider.Name))
         {
-            plaintextKey = await TrousseauTelemetry.ObserveAsync(span, _provider.UnwrapAsync(wrapped, cancellationToken)).ConfigureAwait(false);
+            unwrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.UnwrapAsync(wrapped, cancellationToken)).ConfigureAwait(false);
         }
 
+        var plaintextKey = Unlabel(layout.Purpose, unwrapped);
         DataKey key;
         try
         {
-            key = _cache.AddLeased(new DataKey(plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: Volatile.Read(ref _current));
+            key = _cache.AddLeased(new DataKey(layout.Purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: Volatile.Read(ref _current[(int)layout.Purpose]));
         }
         finally
         {
@@ -215,6 +263,27 @@ internal sealed class EnvelopeEncryptor : IDisposable
         {
             key.Release();
         }
+    }
+
+    /// <summary>
+    /// The data key in what the provider unwrapped for an envelope of <paramref name="purpose"/>: behind that purpose's
+    /// label, or bare in a format 1 envelope; <paramref name="unwrapped"/> is zeroed.
+    /// </summary>
+    private static byte[] Unlabel(EnvelopePurpose purpose, byte[] unwrapped)
+    {
+        if (purpose != EnvelopePurpose.Unlabelled)
+        {
+            return WrapPurpose.Unlabel(EnvelopePurposes.WrapLabel(purpose), unwrapped)
+                ?? throw EnvelopeFormat.Invalid("its data key was not wrapped for the purpose the envelope names");
+        }
+
+        if (unwrapped.AsSpan().StartsWith(WrapPurpose.LabelPrefix))
+        {
+            CryptographicOperations.ZeroMemory(unwrapped);
+            throw EnvelopeFormat.Invalid("its data key was wrapped for a purpose, which a format 1 envelope does not name");
+        }
+
+        return unwrapped;
     }
 
     /// <summary>Encrypts under <paramref name="key"/>, on which the caller holds a reference.</summary>

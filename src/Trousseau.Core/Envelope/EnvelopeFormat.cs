@@ -4,11 +4,13 @@ using System.Text;
 namespace Trousseau.Envelope;
 
 /// <summary>
-/// Reads and writes the envelope byte layout (format version 1), documented in docs/envelope.md.
+/// Reads and writes the envelope byte layout, documented in docs/envelope.md: writes format version 2, whose header
+/// names the envelope's purpose, and reads format 1 too, which has no purpose byte.
 /// </summary>
 internal static class EnvelopeFormat
 {
     public const byte Version1 = 1;
+    public const byte Version2 = 2;
     public const byte AlgorithmAes256Gcm = 1;
     public const int NonceSize = 12;
     public const int TagSize = 16;
@@ -20,9 +22,14 @@ internal static class EnvelopeFormat
     // "TRS": the magic that opens every envelope.
     private static ReadOnlySpan<byte> Magic => "TRS"u8;
 
-    /// <summary>Builds the fixed part of the header that precedes the nonce, for one data key.</summary>
-    public static byte[] BuildPrefix(string provider, string keyId, uint keyVersion, ReadOnlySpan<byte> wrapped)
+    /// <summary>Builds the fixed part of the header that precedes the nonce (format 2), for one data key of one purpose.</summary>
+    public static byte[] BuildPrefix(EnvelopePurpose purpose, string provider, string keyId, uint keyVersion, ReadOnlySpan<byte> wrapped)
     {
+        if (!EnvelopePurposes.IsLabelled((byte)purpose))
+        {
+            throw new ArgumentOutOfRangeException(nameof(purpose), purpose, "Envelopes are written for a purpose.");
+        }
+
         var providerLength = Encoding.ASCII.GetByteCount(provider);
         var keyIdLength = Encoding.UTF8.GetByteCount(keyId);
         if (providerLength is 0 or > MaxProviderLength)
@@ -40,13 +47,14 @@ internal static class EnvelopeFormat
             throw new ArgumentException($"Wrapped key must be 1 to {MaxWrappedLength} bytes.", nameof(wrapped));
         }
 
-        var prefix = new byte[Magic.Length + 2 + 1 + providerLength + 2 + keyIdLength + 4 + 2 + wrapped.Length];
+        var prefix = new byte[Magic.Length + 3 + 1 + providerLength + 2 + keyIdLength + 4 + 2 + wrapped.Length];
         var span = prefix.AsSpan();
         Magic.CopyTo(span);
-        span[3] = Version1;
+        span[3] = Version2;
         span[4] = AlgorithmAes256Gcm;
-        span[5] = (byte)providerLength;
-        var offset = 6 + Encoding.ASCII.GetBytes(provider, span[6..]);
+        span[5] = (byte)purpose;
+        span[6] = (byte)providerLength;
+        var offset = 7 + Encoding.ASCII.GetBytes(provider, span[7..]);
         BinaryPrimitives.WriteUInt16BigEndian(span[offset..], (ushort)keyIdLength);
         offset += 2;
         offset += Encoding.UTF8.GetBytes(keyId, span[offset..]);
@@ -66,9 +74,9 @@ internal static class EnvelopeFormat
             throw Invalid("it is not a Trousseau envelope");
         }
 
-        if (envelope[3] != Version1)
+        if (envelope[3] is not (Version1 or Version2))
         {
-            throw Invalid($"envelope format version {envelope[3]} is not supported (this build reads version {Version1})");
+            throw Invalid($"envelope format version {envelope[3]} is not supported (this build reads versions {Version1} and {Version2})");
         }
 
         if (envelope[4] != AlgorithmAes256Gcm)
@@ -76,7 +84,20 @@ internal static class EnvelopeFormat
             throw Invalid($"algorithm {envelope[4]} is not supported");
         }
 
-        var reader = new LengthReader(envelope, 5);
+        var purpose = EnvelopePurpose.Unlabelled;
+        var offset = 5;
+        if (envelope[3] == Version2)
+        {
+            if (envelope.Length < 6 || !EnvelopePurposes.IsLabelled(envelope[5]))
+            {
+                throw Invalid(envelope.Length < 6 ? "it is truncated" : $"purpose {envelope[5]} is not one this build knows");
+            }
+
+            purpose = (EnvelopePurpose)envelope[5];
+            offset = 6;
+        }
+
+        var reader = new LengthReader(envelope, offset);
         var provider = reader.Read(lengthSize: 1, MaxProviderLength, "provider id");
         var keyId = reader.Read(lengthSize: 2, MaxKeyIdLength, "key id");
         var keyVersion = reader.ReadUInt32("key version");
@@ -87,7 +108,7 @@ internal static class EnvelopeFormat
             throw Invalid("it is truncated");
         }
 
-        return new EnvelopeLayout(provider, keyId, keyVersion, wrapped, nonceOffset);
+        return new EnvelopeLayout(purpose, provider, keyId, keyVersion, wrapped, nonceOffset);
     }
 
     public static InvalidCiphertextException Invalid(string reason) =>
@@ -137,8 +158,8 @@ internal static class EnvelopeFormat
     }
 }
 
-/// <summary>Where the parts of a parsed envelope are, as ranges into it.</summary>
-internal readonly record struct EnvelopeLayout(Range Provider, Range KeyId, uint KeyVersion, Range Wrapped, int NonceOffset)
+/// <summary>An envelope's purpose (<see cref="EnvelopePurpose.Unlabelled"/> in format 1), and where its parts are, as ranges into it.</summary>
+internal readonly record struct EnvelopeLayout(EnvelopePurpose Purpose, Range Provider, Range KeyId, uint KeyVersion, Range Wrapped, int NonceOffset)
 {
     /// <summary>Length of the authenticated header: everything before the ciphertext, nonce included.</summary>
     public int HeaderLength => NonceOffset + EnvelopeFormat.NonceSize;

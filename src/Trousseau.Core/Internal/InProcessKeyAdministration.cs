@@ -98,19 +98,19 @@ internal sealed class InProcessKeyAdministration(
         {
             var header = SecretRecord.ReadHeader(entry.Key, entry.Value.Span);
             var envelope = entry.Value[header.Length..];
-            if (KeyIdOf(envelope.Span) == currentKeyId)
+            if (IsCurrent(envelope.Span, currentKeyId))
             {
                 return false;
             }
 
             // The record gets a new store revision, but its data does not change: the header keeps the secret's revision.
             var keptHeader = SecretRecord.BuildHeader(header.Type, header.CreatedAt, header.UpdatedAt, header.RevisionAt(entry.Revision));
-            var plaintext = await encryptor.DecryptAsync(envelope, SecretRecord.AssociatedData(entry.Key, entry.Value.Span[..header.Length]), cancellationToken)
+            var plaintext = await encryptor.DecryptAsync(EnvelopePurpose.Store, envelope, SecretRecord.AssociatedData(entry.Key, entry.Value.Span[..header.Length]), cancellationToken)
                 .ConfigureAwait(false);
             EncryptResult sealedData;
             try
             {
-                sealedData = await encryptor.EncryptAsync(plaintext, SecretRecord.AssociatedData(entry.Key, keptHeader), cancellationToken).ConfigureAwait(false);
+                sealedData = await encryptor.EncryptAsync(EnvelopePurpose.Store, plaintext, SecretRecord.AssociatedData(entry.Key, keptHeader), cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -142,9 +142,13 @@ internal sealed class InProcessKeyAdministration(
         }
     }
 
-    private static string KeyIdOf(ReadOnlySpan<byte> envelope)
+    /// <summary>
+    /// Whether a record's envelope is under the current key and names the store's purpose: a format 1 envelope, whose
+    /// data key every purpose shared, is rewrapped even under the current key.
+    /// </summary>
+    private static bool IsCurrent(ReadOnlySpan<byte> envelope, string currentKeyId)
     {
         var layout = EnvelopeFormat.Parse(envelope);
-        return Encoding.UTF8.GetString(envelope[layout.KeyId]);
+        return layout.Purpose == EnvelopePurpose.Store && Encoding.UTF8.GetString(envelope[layout.KeyId]) == currentKeyId;
     }
 }

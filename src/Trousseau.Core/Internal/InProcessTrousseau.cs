@@ -6,7 +6,8 @@ namespace Trousseau.Internal;
 
 /// <summary>
 /// <see cref="ITrousseau"/> in this process: envelope encryption with the configured key provider, records kept in
-/// the configured store.
+/// the configured store. Encrypt and decrypt use the <see cref="EnvelopePurpose.Api"/> purpose and records the
+/// <see cref="EnvelopePurpose.Store"/> one, so no context given to decrypt opens a record.
 /// </summary>
 /// <remarks>
 /// A secret's revision is the store revision of the write that last changed its data (<see cref="RecordHeader.RevisionAt"/>).
@@ -26,13 +27,13 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         }
 
         ValidateContext(context);
-        return encryptor.EncryptAsync(plaintext, context, cancellationToken);
+        return encryptor.EncryptAsync(EnvelopePurpose.Api, plaintext, context, cancellationToken);
     }
 
     public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
         ValidateContext(context);
-        return encryptor.DecryptAsync(ciphertext, context, cancellationToken);
+        return encryptor.DecryptAsync(EnvelopePurpose.Api, ciphertext, context, cancellationToken);
     }
 
     public async ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default)
@@ -51,7 +52,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
         var header = SecretRecord.ReadHeader(name, entry.Value.Span);
         var aad = SecretRecord.AssociatedData(name, entry.Value.Span[..header.Length]);
-        var plaintext = await encryptor.DecryptAsync(entry.Value[header.Length..], aad, cancellationToken).ConfigureAwait(false);
+        var plaintext = await encryptor.DecryptAsync(EnvelopePurpose.Store, entry.Value[header.Length..], aad, cancellationToken).ConfigureAwait(false);
         var data = SecretRecord.DecodeData(name, plaintext);
         return new Secret(new SecretMetadata(name, header.Type, header.RevisionAt(entry.Revision), header.CreatedAt, header.UpdatedAt), data);
     }
@@ -178,7 +179,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         var plaintext = SecretRecord.EncodeData(data);
         try
         {
-            var sealedData = await encryptor.EncryptAsync(plaintext, SecretRecord.AssociatedData(name, header), cancellationToken).ConfigureAwait(false);
+            var sealedData = await encryptor.EncryptAsync(EnvelopePurpose.Store, plaintext, SecretRecord.AssociatedData(name, header), cancellationToken).ConfigureAwait(false);
             return [.. header, .. sealedData.Ciphertext];
         }
         finally

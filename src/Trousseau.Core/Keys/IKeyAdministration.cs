@@ -20,8 +20,8 @@ public interface IKeyAdministration
     ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Re-encrypts every stored secret that is not under the current key, without changing its data, type or
-    /// times. Each record is replaced by compare-and-swap, so a concurrent update is never overwritten; a record
+    /// Re-encrypts every stored secret that is not under the current key, or whose envelope is in format 1 (written
+    /// before data keys had a purpose), without changing its data, type or times. Each record is replaced by compare-and-swap, so a concurrent update is never overwritten; a record
     /// already under the current key is skipped, so an interrupted rewrap resumes where it stopped when run again.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call; records rewrapped so far stay rewrapped.</param>

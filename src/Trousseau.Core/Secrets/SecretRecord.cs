@@ -22,7 +22,8 @@ internal static class SecretRecord
     private const byte FormatVersionWithRevision = 2;
     private const int MaxTypeLength = 32;
 
-    private static ReadOnlySpan<byte> AadLabel => "trousseau/secret/v1\0"u8;
+    /// <summary>What the associated data of every record starts with.</summary>
+    public static ReadOnlySpan<byte> AadLabel => "trousseau/secret/v1\0"u8;
 
     /// <summary>Builds the clear header of a record.</summary>
     /// <param name="type">The secret's type.</param>

@@ -50,6 +50,11 @@ internal static class ApiProblems
 
     public static IResult Forbidden(string detail) => Problem(StatusCodes.Status403Forbidden, "Forbidden", detail, ProblemTypes.Forbidden);
 
+    public static IResult CrossSite(string detail) => Problem(StatusCodes.Status403Forbidden, "Cross-site request", detail, ProblemTypes.CrossSite);
+
+    public static IResult HostNotAllowed(string detail) =>
+        Problem(StatusCodes.Status421MisdirectedRequest, "Host not allowed", detail, ProblemTypes.HostNotAllowed);
+
     public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, ProblemTypes.NotFound);
 
     public static IResult BodyTooLarge() =>

@@ -80,8 +80,8 @@ internal static class ApiRequests
         return false;
     }
 
-    // application/json, whose only parameter may be charset=utf-8 (RFC 8259, section 8.1: JSON is UTF-8).
-    private static bool IsUtf8Json(string? contentType) =>
+    /// <summary>Whether the content type is application/json, whose only parameter may be charset=utf-8 (RFC 8259, section 8.1: JSON is UTF-8).</summary>
+    public static bool IsUtf8Json(string? contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
         && mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
         && mediaType.Parameters.All(p =>

@@ -7,6 +7,14 @@ public sealed class TrousseauApiOptions
     public TrousseauApiAuthOptions Auth { get; set; } = new();
 
     /// <summary>
+    /// Host names (without a port) that a request arriving on a loopback address may carry in its <c>Host</c> header,
+    /// besides <c>localhost</c> and loopback IP addresses, for example a name in <c>/etc/hosts</c> or that of a
+    /// reverse proxy on the same machine. Any other is refused (421), since a web page reaches a loopback server
+    /// under a name of its own through DNS rebinding. Default none. Requests on other addresses are not checked.
+    /// </summary>
+    public IList<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>
     /// The largest request body accepted, in bytes (default 4 MiB: room for 1 MiB of secret data as escaped JSON).
     /// Larger bodies are refused with 413.
     /// </summary>

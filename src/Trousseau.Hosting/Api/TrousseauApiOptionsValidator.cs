@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Hosting.Api;
 
 /// <summary>
-/// Checks the authentication settings of <see cref="TrousseauApiOptions"/> at start, which depend on the mode. Each
+/// Checks the authentication settings of <see cref="TrousseauApiOptions"/> at start, which depend on the mode, and the
+/// allowed hosts. Each
 /// failure names the configuration key, the value given and what would be valid. Kubernetes mode needs an
 /// <see cref="ICallerVerifier"/>, looked up only in that mode. <see cref="TrousseauApiOptionsAnnotationsValidator"/>
 /// checks the rest.
@@ -34,6 +35,15 @@ internal sealed class TrousseauApiOptionsValidator(string sectionPath, string ke
             if (services.GetService<ICallerVerifier>() is null)
             {
                 failures.Add($"{mode} is 'kubernetes', which checks callers through Vault and needs the Vault key provider; set {keyProviderKey} to vault, or set {mode} to token or none.");
+            }
+        }
+
+        for (var i = 0; i < options.AllowedHosts.Count; i++)
+        {
+            var host = options.AllowedHosts[i];
+            if (Uri.CheckHostName(host) is not (UriHostNameType.Dns or UriHostNameType.IPv4 or UriHostNameType.IPv6))
+            {
+                failures.Add($"{Key($"AllowedHosts:{i}")} is {Given(host)}; it must be a host name without a port or a scheme (for example broker.internal).");
             }
         }
 

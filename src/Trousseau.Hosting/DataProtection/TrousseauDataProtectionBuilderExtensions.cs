@@ -10,9 +10,10 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class TrousseauDataProtectionBuilderExtensions
 {
     /// <summary>
-    /// Encrypts every Data Protection key with <see cref="ITrousseau"/> before it is persisted (wherever
-    /// <c>PersistKeysTo...</c> puts it), and decrypts it on load. Register Trousseau itself with
-    /// <c>AddTrousseau()</c>.
+    /// Encrypts every Data Protection key with Trousseau before it is persisted (wherever <c>PersistKeysTo...</c> puts
+    /// it), and decrypts it on load. Register Trousseau itself with <c>AddTrousseau()</c>: the keys then have a purpose
+    /// of their own (<see cref="DataProtectionKeyEncryptor"/>) that no encrypt/decrypt caller can open. With only a
+    /// remote <see cref="ITrousseau"/>, they go through its encrypt and decrypt.
     /// </summary>
     /// <param name="builder">The Data Protection builder.</param>
     /// <returns>The builder.</returns>
@@ -20,7 +21,7 @@ public static class TrousseauDataProtectionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(services =>
-            new ConfigureOptions<KeyManagementOptions>(options => options.XmlEncryptor = new TrousseauXmlEncryptor(services.GetRequiredService<ITrousseau>())));
+            new ConfigureOptions<KeyManagementOptions>(options => options.XmlEncryptor = new TrousseauXmlEncryptor(services)));
         return builder;
     }
 }

@@ -1,7 +1,6 @@
 using System.Text;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.DataProtection.XmlEncryption;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Trousseau.Hosting.DataProtection;
 
@@ -23,8 +22,7 @@ internal sealed class TrousseauXmlDecryptor(IServiceProvider services) : IXmlDec
             throw new InvalidCiphertextException("The Data Protection key ciphertext is not base64.");
         }
 
-        var trousseau = services.GetRequiredService<ITrousseau>();
-        var plaintext = trousseau.DecryptAsync(bytes, TrousseauXmlEncryptor.Context).AsTask().GetAwaiter().GetResult();
+        var plaintext = KeyRingEncryption.Decrypt(services, bytes);
         return XElement.Parse(Encoding.UTF8.GetString(plaintext));
     }
 }

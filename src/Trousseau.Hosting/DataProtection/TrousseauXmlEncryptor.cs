@@ -8,18 +8,15 @@ namespace Trousseau.Hosting.DataProtection;
 /// Encrypts ASP.NET Core Data Protection key XML with Trousseau (the configured key provider, for example Vault
 /// Transit), so that persisted key files hold no plaintext key material.
 /// </summary>
-internal sealed class TrousseauXmlEncryptor(ITrousseau trousseau) : IXmlEncryptor
+internal sealed class TrousseauXmlEncryptor(IServiceProvider services) : IXmlEncryptor
 {
     internal const string ElementName = "trousseauEncryptedKey";
-    internal static readonly byte[] Context = "Microsoft.AspNetCore.DataProtection key ring"u8.ToArray();
 
     public EncryptedXmlInfo Encrypt(XElement plaintextElement)
     {
         ArgumentNullException.ThrowIfNull(plaintextElement);
         var plaintext = Encoding.UTF8.GetBytes(plaintextElement.ToString(SaveOptions.DisableFormatting));
-
-        // Data Protection's encryptor interface is synchronous; with a warm data-key cache this completes at once.
-        var result = trousseau.EncryptAsync(plaintext, Context).AsTask().GetAwaiter().GetResult();
+        var result = KeyRingEncryption.Encrypt(services, plaintext);
         var element = new XElement(
             ElementName,
             new XAttribute("provider", result.Provider),

@@ -10,4 +10,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "KMS plugin (v2, v1beta1) listening on {Socket}, with the gRPC health service.")]
     public static partial void Listening(ILogger logger, string socket);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "KMS Decrypt accepts ciphertexts written before the plugin labelled its wraps (Trousseau:Kms:AcceptLegacyCiphertext is true): a Trousseau data key written before that version also unwraps through the socket. Set it to false once kube-apiserver has re-encrypted what it stores (docs/kms.md).")]
+    public static partial void AcceptingLegacyCiphertext(ILogger logger);
 }

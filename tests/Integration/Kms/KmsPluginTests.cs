@@ -89,7 +89,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         var bytes = Convert.FromBase64String(ciphertext);
         Assert.NotEqual(ciphertext, second.GetProperty("ciphertext").GetString());
         Assert.InRange(bytes.Length, DekBytes.Length + 16, 1024);
-        Assert.Equal(1, bytes[0]);
+        Assert.Equal(3, bytes[0]);
         Assert.All(Enumerable.Range(0, DekBytes.Length - 7), offset => Assert.True(
             bytes.AsSpan().IndexOf(DekBytes.AsSpan(offset, 8)) < 0,
             $"The ciphertext holds the DEK's bytes {offset} to {offset + 7}."));

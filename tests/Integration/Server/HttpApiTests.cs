@@ -56,8 +56,8 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         using var other = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"etag/other","type":"opaque","data":{"k":"o1"}}""");
         var etag = created.Headers.ETag!.Tag;
         var otherEtag = other.Headers.ETag!.Tag;
-        using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate");
-        using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap");
+        using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate", "{}");
+        using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", "{}");
         Assert.Equal(2, (await JsonAsync(rewrap)).GetProperty("rewrapped").GetInt64());
 
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/etag/kept");
@@ -334,9 +334,9 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"keys/one","type":"opaque","data":{"k":"v"}}""");
         using var status = await SendAsync(HttpMethod.Get, "v1/keys");
         var before = await JsonAsync(status);
-        using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate");
+        using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate", "{}");
         var after = await JsonAsync(rotate);
-        using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap");
+        using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", "{}");
 
         Assert.Equal("local", before.GetProperty("provider").GetString());
         Assert.NotEqual(before.GetProperty("keyId").GetString(), after.GetProperty("keyId").GetString());

@@ -63,7 +63,7 @@ public sealed class ServerFaultTests : IDisposable
 
     private static async Task RotateAsync(HttpClient http)
     {
-        using var rotated = await http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), null);
+        using var rotated = await http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
     }
 

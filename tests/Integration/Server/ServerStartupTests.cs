@@ -76,6 +76,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     [InlineData("--Trousseau:Kms:StatusCacheDuration=00:01:00", "Trousseau:Kms:StatusCacheDuration", "is 00:01:00; it must be at least 00:00:00 and at most 00:00:50.")]
     [InlineData("--Trousseau:Kms:Socket=", "Trousseau:Kms:Socket", "is ''; while Trousseau:Kms:Enabled is true it must be the path of the Unix socket")]
     [InlineData("--Trousseau:Api:MaxRequestBodyBytes=1024", "Trousseau:Api:MaxRequestBodyBytes", "is 1024; it must be at least 65536 (64 KiB) and at most 67108864 (64 MiB).")]
+    [InlineData("--Trousseau:Api:AllowedHosts:0=broker.test:8787", "Trousseau:Api:AllowedHosts:0", "is 'broker.test:8787'; it must be a host name without a port or a scheme")]
     [InlineData("--Trousseau:Api:Auth:TokenFile=", "Trousseau:Api:Auth:TokenFile", "is ''; while Trousseau:Api:Auth:Mode is token it must be the path of the bearer token file")]
     [InlineData("--Trousseau:Worker:Interval=00:00:00", "Trousseau:Worker:Interval", "is 00:00:00; it must be at least 00:00:00.1 and at most 1.00:00:00.")]
     [InlineData("--Trousseau:Kms:Enabled=lots", "Trousseau:Kms:Enabled", "'lots', which is not true or false")]

@@ -31,7 +31,7 @@ public sealed class WorkerRestartTests : IDisposable
         {
             using var http = Client(server);
             revisions = await CreateSecretsAsync(http);
-            using var rotate = await http.PostAsync("v1/keys/rotate", null);
+            using var rotate = await http.PostAsync("v1/keys/rotate", new StringContent("{}", Encoding.UTF8, "application/json"));
             rotatedKeyId = (await rotate.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("keyId").GetString()!;
 
             // The worker sees the rotation at its next tick and starts moving records: kill it as soon as it has.
@@ -78,7 +78,8 @@ public sealed class WorkerRestartTests : IDisposable
 
     /// <summary>
     /// The key id each stored record is sealed under, read from the SQLite file as docs/envelope.md lays records out:
-    /// the record header (format 1, or 2 with the kept revision), then the envelope, whose key id follows the provider id.
+    /// the record header (format 1, or 2 with the kept revision), then the envelope, whose key id follows the provider id
+    /// (after a purpose byte in envelope format 2).
     /// </summary>
     private Dictionary<string, string> StoredKeyIds()
     {
@@ -92,7 +93,8 @@ public sealed class WorkerRestartTests : IDisposable
         {
             var record = (byte[])reader.GetValue(1);
             var envelope = record.AsSpan(2 + record[1] + 16 + (record[0] == 2 ? 8 : 0));
-            var keyIdAt = 6 + envelope[5];
+            var providerAt = envelope[3] == 2 ? 6 : 5;
+            var keyIdAt = providerAt + 1 + envelope[providerAt];
             var keyIdLength = BinaryPrimitives.ReadUInt16BigEndian(envelope[keyIdAt..]);
             keyIds[reader.GetString(0)] = Encoding.UTF8.GetString(envelope.Slice(keyIdAt + 2, keyIdLength));
         }

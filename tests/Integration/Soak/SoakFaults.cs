@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Etcd;
 using Trousseau.Tests.Integration.Vault;
@@ -131,7 +132,7 @@ internal sealed class SoakFaults(SoakSystem system, SoakTimeline timeline)
         string note;
         try
         {
-            using var response = await system.Api.PostAsync(new Uri(path, UriKind.Relative), null);
+            using var response = await system.Api.PostAsync(new Uri(path, UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
             var body = await response.Content.ReadAsStringAsync();
             using var answer = JsonDocument.Parse(body);
             note = response.StatusCode == HttpStatusCode.OK

@@ -24,7 +24,7 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
         try
         {
             var refused = await daemon.Kms.CallAsync(KmsEncrypt, new { plaintext = Dek });
-            using var rotate = await daemon.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), null);
+            using var rotate = await daemon.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
             var problem = await Problems.AssertAsync(rotate, HttpStatusCode.ServiceUnavailable);
             await Eventually.HoldsAsync(async () => await daemon.ReadyStatusAsync() == HttpStatusCode.ServiceUnavailable, () => "/readyz stayed 200 while Vault answered 429\n" + daemon.Server.Log);
             var status = await daemon.Kms.CallAsync(KmsStatus);
@@ -56,7 +56,7 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
         try
         {
             var before = daemon.Vault.Count("/rotate", 403);
-            using var rotate = await daemon.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), null);
+            using var rotate = await daemon.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
             var problem = await Problems.AssertAsync(rotate, HttpStatusCode.Forbidden);
             var refusals = daemon.Vault.Count("/rotate", 403) - before;
             var clectl = await daemon.Clectl.RunAsync("key", "rotate");

@@ -31,8 +31,8 @@ public sealed class DataKeyTests : IDisposable
         using var encryptor = KeyRings.Encryptor(_provider, _time);
         var current = await _ring.GetCurrentKeyAsync();
 
-        var sealedData = await encryptor.EncryptAsync("hunter2"u8.ToArray(), "ctx"u8.ToArray(), default);
-        var opened = await encryptor.DecryptAsync(sealedData.Ciphertext, "ctx"u8.ToArray(), default);
+        var sealedData = await encryptor.EncryptAsync(EnvelopePurpose.Api, "hunter2"u8.ToArray(), "ctx"u8.ToArray(), default);
+        var opened = await encryptor.DecryptAsync(EnvelopePurpose.Api, sealedData.Ciphertext, "ctx"u8.ToArray(), default);
 
         Assert.Equal("hunter2", Encoding.UTF8.GetString(opened));
         Assert.Equal(("local", current.KeyId, current.Version), (sealedData.Provider, sealedData.KeyId, sealedData.KeyVersion));
@@ -44,8 +44,8 @@ public sealed class DataKeyTests : IDisposable
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time);
 
-        var first = await encryptor.EncryptAsync("same"u8.ToArray(), default, default);
-        var second = await encryptor.EncryptAsync("same"u8.ToArray(), default, default);
+        var first = await encryptor.EncryptAsync(EnvelopePurpose.Api, "same"u8.ToArray(), default, default);
+        var second = await encryptor.EncryptAsync(EnvelopePurpose.Api, "same"u8.ToArray(), default, default);
 
         Assert.NotEqual(first.Ciphertext, second.Ciphertext);
     }
@@ -58,12 +58,12 @@ public sealed class DataKeyTests : IDisposable
         var envelopes = new List<byte[]>();
         for (var i = 0; i < 500; i++)
         {
-            envelopes.Add((await encryptor.EncryptAsync(BitConverter.GetBytes(i), default, default)).Ciphertext);
+            envelopes.Add((await encryptor.EncryptAsync(EnvelopePurpose.Api, BitConverter.GetBytes(i), default, default)).Ciphertext);
         }
 
         for (var i = 0; i < envelopes.Count; i++)
         {
-            Assert.Equal(i, BitConverter.ToInt32(await encryptor.DecryptAsync(envelopes[i], default, default)));
+            Assert.Equal(i, BitConverter.ToInt32(await encryptor.DecryptAsync(EnvelopePurpose.Api, envelopes[i], default, default)));
         }
 
         Assert.Equal((1, 0), (_provider.Wraps, _provider.Unwraps));
@@ -76,12 +76,12 @@ public sealed class DataKeyTests : IDisposable
 
         for (var i = 0; i < 20; i++)
         {
-            await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
+            await encryptor.EncryptAsync(EnvelopePurpose.Api, "x"u8.ToArray(), default, default);
         }
 
         // Twenty records fill two data keys exactly; the twenty-first needs a third.
         Assert.Equal(2, _provider.Wraps);
-        await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
+        await encryptor.EncryptAsync(EnvelopePurpose.Api, "x"u8.ToArray(), default, default);
         Assert.Equal(3, _provider.Wraps);
     }
 
@@ -89,26 +89,26 @@ public sealed class DataKeyTests : IDisposable
     public async Task A_new_data_key_is_made_after_max_age()
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.MaxAge = TimeSpan.FromMinutes(5));
-        var before = await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
+        var before = await encryptor.EncryptAsync(EnvelopePurpose.Api, "x"u8.ToArray(), default, default);
 
         _time.Advance(TimeSpan.FromMinutes(6));
-        var after = await encryptor.EncryptAsync("x"u8.ToArray(), default, default);
+        var after = await encryptor.EncryptAsync(EnvelopePurpose.Api, "x"u8.ToArray(), default, default);
 
         Assert.Equal(2, _provider.Wraps);
-        Assert.Equal("x", Encoding.UTF8.GetString(await encryptor.DecryptAsync(before.Ciphertext, default, default)));
-        Assert.Equal("x", Encoding.UTF8.GetString(await encryptor.DecryptAsync(after.Ciphertext, default, default)));
+        Assert.Equal("x", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, before.Ciphertext, default, default)));
+        Assert.Equal("x", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, after.Ciphertext, default, default)));
     }
 
     [Fact]
     public async Task An_evicted_data_key_is_unwrapped_again_when_old_data_is_read()
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheTimeToLive = TimeSpan.FromMinutes(10));
-        var old = await encryptor.EncryptAsync("old"u8.ToArray(), default, default);
+        var old = await encryptor.EncryptAsync(EnvelopePurpose.Api, "old"u8.ToArray(), default, default);
 
         _time.Advance(TimeSpan.FromMinutes(11));
 
-        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
-        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, old.Ciphertext, default, default)));
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, old.Ciphertext, default, default)));
         Assert.Equal(1, _provider.Unwraps);
     }
 
@@ -116,9 +116,9 @@ public sealed class DataKeyTests : IDisposable
     public async Task Data_keys_leave_the_cache_once_their_time_to_live_has_passed_even_without_reads()
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheTimeToLive = TimeSpan.FromMinutes(10));
-        var old = await encryptor.EncryptAsync("old"u8.ToArray(), default, default);
+        var old = await encryptor.EncryptAsync(EnvelopePurpose.Api, "old"u8.ToArray(), default, default);
         encryptor.RetireCurrentKey();
-        await encryptor.EncryptAsync("new"u8.ToArray(), default, default);
+        await encryptor.EncryptAsync(EnvelopePurpose.Api, "new"u8.ToArray(), default, default);
         Assert.Equal(2, encryptor.CachedKeyCount);
 
         _time.Advance(TimeSpan.FromMinutes(9));
@@ -127,7 +127,7 @@ public sealed class DataKeyTests : IDisposable
         // The sweeper runs on the encryptor's clock, at most a minute apart: no read is needed to drop them.
         _time.Advance(TimeSpan.FromMinutes(2));
         Assert.Equal(0, encryptor.CachedKeyCount);
-        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, old.Ciphertext, default, default)));
         Assert.Equal(1, _provider.Unwraps);
     }
 
@@ -138,13 +138,13 @@ public sealed class DataKeyTests : IDisposable
         var envelopes = new List<byte[]>();
         for (var i = 0; i < 20; i++)
         {
-            envelopes.Add((await writer.EncryptAsync(BitConverter.GetBytes(i), default, default)).Ciphertext);
+            envelopes.Add((await writer.EncryptAsync(EnvelopePurpose.Api, BitConverter.GetBytes(i), default, default)).Ciphertext);
         }
 
         using var reader = KeyRings.Encryptor(_provider, _time);
         foreach (var envelope in envelopes)
         {
-            await reader.DecryptAsync(envelope, default, default);
+            await reader.DecryptAsync(EnvelopePurpose.Api, envelope, default, default);
         }
 
         Assert.Equal(1, _provider.Unwraps);
@@ -154,15 +154,15 @@ public sealed class DataKeyTests : IDisposable
     public async Task After_a_rotation_new_data_uses_the_new_key_and_old_data_stays_readable()
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time);
-        var old = await encryptor.EncryptAsync("old"u8.ToArray(), default, default);
+        var old = await encryptor.EncryptAsync(EnvelopePurpose.Api, "old"u8.ToArray(), default, default);
 
         var rotated = await _ring.RotateAsync();
         encryptor.RetireCurrentKey();
-        var fresh = await encryptor.EncryptAsync("new"u8.ToArray(), default, default);
+        var fresh = await encryptor.EncryptAsync(EnvelopePurpose.Api, "new"u8.ToArray(), default, default);
 
         Assert.Equal((rotated.KeyId, rotated.Version), (fresh.KeyId, fresh.KeyVersion));
         Assert.NotEqual(old.KeyId, fresh.KeyId);
-        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(old.Ciphertext, default, default)));
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, old.Ciphertext, default, default)));
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public sealed class DataKeyTests : IDisposable
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time);
 
-        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(async () => await encryptor.EncryptAsync(BitConverter.GetBytes(i), default, default))));
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(async () => await encryptor.EncryptAsync(EnvelopePurpose.Api, BitConverter.GetBytes(i), default, default))));
 
         Assert.Equal(1, _provider.Wraps);
     }
@@ -183,7 +183,7 @@ public sealed class DataKeyTests : IDisposable
 
         foreach (var (value, envelope) in envelopes)
         {
-            Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(envelope, default, default)));
+            Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope, default, default)));
         }
     }
 
@@ -198,7 +198,7 @@ public sealed class DataKeyTests : IDisposable
         var reads = Enumerable.Range(0, 2000).Select(i => FailureOfAsync(async () =>
         {
             var (value, envelope) = envelopes[i % envelopes.Count];
-            Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(envelope, default, default)));
+            Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope, default, default)));
         }));
         var failures = (await Task.WhenAll(reads)).OfType<string>().ToList();
 
@@ -218,11 +218,11 @@ public sealed class DataKeyTests : IDisposable
             {
                 case 0:
                     var (value, envelope) = envelopes[i % envelopes.Count];
-                    Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(envelope, default, default)));
+                    Assert.Equal(value, Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope, default, default)));
                     break;
                 case 1:
-                    var written = await encryptor.EncryptAsync(Encoding.UTF8.GetBytes($"new-{i}"), default, default);
-                    Assert.Equal($"new-{i}", Encoding.UTF8.GetString(await encryptor.DecryptAsync(written.Ciphertext, default, default)));
+                    var written = await encryptor.EncryptAsync(EnvelopePurpose.Api, Encoding.UTF8.GetBytes($"new-{i}"), default, default);
+                    Assert.Equal($"new-{i}", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, written.Ciphertext, default, default)));
                     break;
                 default:
                     encryptor.RetireCurrentKey();
@@ -256,7 +256,7 @@ public sealed class DataKeyTests : IDisposable
         {
             encryptor.RetireCurrentKey();
             var value = $"value-{i}";
-            envelopes.Add((value, (await encryptor.EncryptAsync(Encoding.UTF8.GetBytes(value), default, default)).Ciphertext));
+            envelopes.Add((value, (await encryptor.EncryptAsync(EnvelopePurpose.Api, Encoding.UTF8.GetBytes(value), default, default)).Ciphertext));
         }
 
         return envelopes;

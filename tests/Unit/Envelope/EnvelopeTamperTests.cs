@@ -1,4 +1,5 @@
 using System.Text;
+using Trousseau.Envelope;
 using Trousseau.Tests.Unit.Support;
 
 namespace Trousseau.Tests.Unit.Envelope;
@@ -15,7 +16,7 @@ public sealed class EnvelopeTamperTests
         for (var length = 0; length < envelope.Length; length++)
         {
             await Assert.ThrowsAsync<InvalidCiphertextException>(
-                async () => await encryptor.DecryptAsync(envelope.AsMemory(0, length), EnvelopeVectorTests.VectorContext(), default));
+                async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope.AsMemory(0, length), EnvelopeVectorTests.VectorContext(), default));
         }
     }
 
@@ -26,8 +27,8 @@ public sealed class EnvelopeTamperTests
         // is refused only if the encryptor authenticates the header itself. The envelope is written here, so that
         // it is the encryptor's own header that is checked.
         using var encryptor = KeyRings.Encryptor(EnvelopeVectorTests.HeaderBlindVectorProvider());
-        var envelope = (await encryptor.EncryptAsync("trousseau tamper test"u8.ToArray(), EnvelopeVectorTests.VectorContext(), default)).Ciphertext;
-        Assert.Equal("trousseau tamper test", Encoding.UTF8.GetString(await encryptor.DecryptAsync(envelope, EnvelopeVectorTests.VectorContext(), default)));
+        var envelope = (await encryptor.EncryptAsync(EnvelopePurpose.Api, "trousseau tamper test"u8.ToArray(), EnvelopeVectorTests.VectorContext(), default)).Ciphertext;
+        Assert.Equal("trousseau tamper test", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope, EnvelopeVectorTests.VectorContext(), default)));
 
         for (var bit = 0; bit < envelope.Length * 8; bit++)
         {
@@ -35,7 +36,7 @@ public sealed class EnvelopeTamperTests
             damaged[bit / 8] ^= (byte)(1 << (bit % 8));
 
             await Assert.ThrowsAsync<InvalidCiphertextException>(
-                async () => await encryptor.DecryptAsync(damaged, EnvelopeVectorTests.VectorContext(), default));
+                async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, damaged, EnvelopeVectorTests.VectorContext(), default));
         }
     }
 
@@ -46,7 +47,7 @@ public sealed class EnvelopeTamperTests
         using var encryptor = KeyRings.Encryptor(EnvelopeVectorTests.VectorProvider());
 
         await Assert.ThrowsAsync<InvalidCiphertextException>(
-            async () => await encryptor.DecryptAsync(envelope.Append((byte)0).ToArray(), EnvelopeVectorTests.VectorContext(), default));
+            async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope.Append((byte)0).ToArray(), EnvelopeVectorTests.VectorContext(), default));
     }
 
     [Fact]
@@ -55,14 +56,14 @@ public sealed class EnvelopeTamperTests
         using var encryptor = KeyRings.Encryptor(EnvelopeVectorTests.VectorProvider());
 
         await Assert.ThrowsAsync<InvalidCiphertextException>(
-            async () => await encryptor.DecryptAsync(EnvelopeVectorTests.VectorEnvelope(), "ctX"u8.ToArray(), default));
+            async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, EnvelopeVectorTests.VectorEnvelope(), "ctX"u8.ToArray(), default));
         await Assert.ThrowsAsync<InvalidCiphertextException>(
-            async () => await encryptor.DecryptAsync(EnvelopeVectorTests.VectorEnvelope(), default, default));
+            async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, EnvelopeVectorTests.VectorEnvelope(), default, default));
     }
 
     [Theory]
     [InlineData(0)]
-    [InlineData(2)]
+    [InlineData(3)]
     [InlineData(255)]
     public async Task An_unknown_format_version_is_refused_with_a_clear_reason(byte version)
     {
@@ -71,7 +72,7 @@ public sealed class EnvelopeTamperTests
         using var encryptor = KeyRings.Encryptor(EnvelopeVectorTests.VectorProvider());
 
         var error = await Assert.ThrowsAsync<InvalidCiphertextException>(
-            async () => await encryptor.DecryptAsync(envelope, EnvelopeVectorTests.VectorContext(), default));
+            async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope, EnvelopeVectorTests.VectorContext(), default));
 
         Assert.Contains($"format version {version}", error.Message, StringComparison.Ordinal);
     }
@@ -86,7 +87,7 @@ public sealed class EnvelopeTamperTests
         {
             var garbage = new byte[random.Next(0, 300)];
             random.NextBytes(garbage);
-            await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await encryptor.DecryptAsync(garbage, default, default));
+            await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, garbage, default, default));
         }
     }
 
@@ -99,7 +100,7 @@ public sealed class EnvelopeTamperTests
         using var encryptor = KeyRings.Encryptor(counting);
 
         var error = await Assert.ThrowsAsync<InvalidCiphertextException>(
-            async () => await encryptor.DecryptAsync(EnvelopeVectorTests.VectorEnvelope(), EnvelopeVectorTests.VectorContext(), default));
+            async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, EnvelopeVectorTests.VectorEnvelope(), EnvelopeVectorTests.VectorContext(), default));
 
         Assert.Contains("another key provider", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, counting.Unwraps);

@@ -1,0 +1,241 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Xml.Linq;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>One trousseaud on the embedded default, its KMS socket with the python gRPC peer on it, and an API client.</summary>
+public sealed class PurposeSeparationFixture : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    internal TrousseauServerProcess Server { get; private set; } = null!;
+
+    internal HttpClient Http { get; private set; } = null!;
+
+    internal KmsPeer Peer { get; private set; } = null!;
+
+    internal string DataDir => _temp.Combine("data");
+
+    internal string KeysDirectory => _temp.Combine("dataprotection-keys");
+
+    public async Task InitializeAsync()
+    {
+        Server = await TrousseauServerProcess.StartAsync(DataDir);
+        Http = await BearerClient.FromTokenFileAsync(Server.BaseAddress, Path.Combine(DataDir, "api.token"));
+        Peer = KmsPeer.Start(Path.Combine(DataDir, "kms.sock"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Peer.DisposeAsync();
+        Http.Dispose();
+        await Server.DisposeAsync();
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
+
+/// <summary>
+/// What an API caller or a process on the KMS socket can open: only what was made for it. The attacker here reads
+/// store.db as a file (no API token needed for that) and replays what it finds to the API and to the KMS socket.
+/// </summary>
+public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : IClassFixture<PurposeSeparationFixture>
+{
+    private const string V2Decrypt = "/v2.KeyManagementService/Decrypt";
+    private const string V1Decrypt = "/v1beta1.KeyManagementService/Decrypt";
+    private static readonly byte[] DataProtectionContext = "Microsoft.AspNetCore.DataProtection key ring"u8.ToArray();
+
+    [Fact]
+    public async Task A_stored_records_wrapped_data_key_is_refused_by_kms_decrypt_in_every_ciphertext_format()
+    {
+        var record = await CreateAndReadRecordAsync("purpose/kms-replay");
+
+        foreach (var format in new byte[] { 1, 3 })
+        {
+            var v2 = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(format, record.Envelope)), key_id = record.Envelope.KeyId });
+            AssertRefusedByKms(v2);
+        }
+
+        foreach (var format in new byte[] { 2, 4 })
+        {
+            var v1 = await fixture.Peer.CallAsync(V1Decrypt, new { version = "v1beta1", cipher = Convert.ToBase64String(KmsV1Ciphertext(format, record.Envelope)) });
+            AssertRefusedByKms(v1);
+        }
+    }
+
+    [Fact]
+    public async Task A_stored_record_is_refused_by_the_decrypt_endpoint_even_with_the_stores_own_context()
+    {
+        var record = await CreateAndReadRecordAsync("purpose/api-replay");
+        var storeContext = (byte[])[.. "trousseau/secret/v1\0"u8, .. Encoding.UTF8.GetBytes(record.Name), 0, .. record.Header];
+
+        foreach (var context in new[] { storeContext, [], "purpose/api-replay"u8.ToArray() })
+        {
+            using var response = await DecryptAsync(record.EnvelopeBytes, context);
+
+            var problem = await Problems.AssertAsync(response, HttpStatusCode.BadRequest);
+            Assert.Equal("urn:trousseau:problem:invalid-ciphertext", problem.GetProperty("type").GetString());
+            Assert.DoesNotContain("s3cret-value", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_data_protection_key_of_an_app_sharing_the_key_ring_is_refused_by_the_decrypt_endpoint()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(fixture.DataDir, "local.keyring"))
+            .UseInMemoryStore();
+        services.AddDataProtection()
+            .SetApplicationName("purpose-tests")
+            .PersistKeysToFileSystem(new DirectoryInfo(fixture.KeysDirectory))
+            .ProtectKeysWithTrousseau();
+        await using (var app = services.BuildServiceProvider())
+        {
+            app.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Protect("cookie");
+        }
+
+        var keyFile = Assert.Single(Directory.GetFiles(fixture.KeysDirectory, "key-*.xml"));
+        var ciphertext = Convert.FromBase64String(XDocument.Load(keyFile).Descendants("ciphertext").Single().Value);
+
+        foreach (var context in new[] { DataProtectionContext, [] })
+        {
+            using var response = await DecryptAsync(ciphertext, context);
+
+            var problem = await Problems.AssertAsync(response, HttpStatusCode.BadRequest);
+            Assert.Equal("urn:trousseau:problem:invalid-ciphertext", problem.GetProperty("type").GetString());
+            Assert.DoesNotContain("masterKey", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Encrypt_and_decrypt_through_the_api_still_round_trip_with_and_without_a_context()
+    {
+        foreach (var context in new[] { "tenant-a"u8.ToArray(), DataProtectionContext, [] })
+        {
+            using var encrypted = await fixture.Http.PostAsJsonAsync("v1/encrypt", new { plaintext = Convert.ToBase64String("round trip"u8), context = Base64OrNull(context) });
+            Assert.Equal(HttpStatusCode.OK, encrypted.StatusCode);
+            var ciphertext = Convert.FromBase64String((await encrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ciphertext").GetString()!);
+
+            using var decrypted = await DecryptAsync(ciphertext, context);
+
+            Assert.Equal(HttpStatusCode.OK, decrypted.StatusCode);
+            Assert.Equal("round trip", Encoding.UTF8.GetString(Convert.FromBase64String((await decrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("plaintext").GetString()!)));
+        }
+    }
+
+    [Fact]
+    public async Task An_api_ciphertexts_data_key_is_refused_by_kms_decrypt()
+    {
+        using var encrypted = await fixture.Http.PostAsJsonAsync("v1/encrypt", new { plaintext = Convert.ToBase64String("api data"u8) });
+        var envelope = EnvelopeFields.Parse(Convert.FromBase64String((await encrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ciphertext").GetString()!));
+
+        var refused = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(1, envelope)), key_id = envelope.KeyId });
+
+        AssertRefusedByKms(refused);
+    }
+
+    [Fact]
+    public async Task A_kms_ciphertext_written_before_the_upgrade_still_decrypts_through_the_socket()
+    {
+        var seed = RandomNumberGenerator.GetBytes(32);
+        WrappedKey wrapped;
+        using (var ring = new LocalKeyRingProvider(Options.Create(new LocalKeyRingOptions { KeyFile = Path.Combine(fixture.DataDir, "local.keyring") }), TimeProvider.System))
+        {
+            // What the plugin wrote before its wraps carried a purpose: the bare key, in format 1.
+            wrapped = await ring.WrapAsync(seed);
+        }
+
+        var envelope = new EnvelopeFields(wrapped.KeyId, wrapped.KeyVersion, wrapped.Ciphertext.ToArray());
+        var decrypted = KmsPeer.Ok(await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(1, envelope)), key_id = envelope.KeyId }));
+        var decryptedV1 = KmsPeer.Ok(await fixture.Peer.CallAsync(V1Decrypt, new { version = "v1beta1", cipher = Convert.ToBase64String(KmsV1Ciphertext(2, envelope)) }));
+
+        Assert.Equal(seed, Convert.FromBase64String(decrypted.GetProperty("plaintext").GetString()!));
+        Assert.Equal(seed, Convert.FromBase64String(decryptedV1.GetProperty("plain").GetString()!));
+        Assert.Contains("Trousseau:Kms:AcceptLegacyCiphertext is true", fixture.Server.Log, StringComparison.Ordinal);
+    }
+
+    private static void AssertRefusedByKms(JsonElement result)
+    {
+        Assert.Equal("INVALID_ARGUMENT", result.GetProperty("code").GetString());
+        Assert.Contains("not wrapped by this KMS plugin", result.GetProperty("details").GetString(), StringComparison.Ordinal);
+        Assert.False(result.TryGetProperty("response", out _));
+    }
+
+    private Task<HttpResponseMessage> DecryptAsync(byte[] ciphertext, byte[] context) =>
+        fixture.Http.PostAsJsonAsync("v1/decrypt", new { ciphertext = Convert.ToBase64String(ciphertext), context = Base64OrNull(context) });
+
+    private static string? Base64OrNull(byte[] bytes) => bytes.Length == 0 ? null : Convert.ToBase64String(bytes);
+
+    /// <summary>Creates a secret through the API, then reads its raw record from store.db as any reader of the file could.</summary>
+    private async Task<StoredRecord> CreateAndReadRecordAsync(string name)
+    {
+        using var created = await fixture.Http.PostAsJsonAsync("v1/secrets", new { name, type = "opaque", data = new Dictionary<string, string> { ["password"] = "s3cret-value" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(fixture.DataDir, "store.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT value FROM secrets WHERE key = $key";
+        command.Parameters.AddWithValue("$key", name);
+        var value = (byte[])(await command.ExecuteScalarAsync())!;
+
+        // The record's clear header: format, type length, type, created and updated times (and a revision in format 2).
+        var headerLength = 2 + value[1] + 16 + (value[0] == 2 ? 8 : 0);
+        var envelope = value[headerLength..];
+        return new StoredRecord(name, value[..headerLength], envelope, EnvelopeFields.Parse(envelope));
+    }
+
+    private static byte[] KmsV2Ciphertext(byte format, EnvelopeFields envelope)
+    {
+        var output = new byte[5 + envelope.Wrapped.Length];
+        output[0] = format;
+        BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(1), envelope.KeyVersion);
+        envelope.Wrapped.CopyTo(output, 5);
+        return output;
+    }
+
+    private static byte[] KmsV1Ciphertext(byte format, EnvelopeFields envelope)
+    {
+        var keyId = Encoding.UTF8.GetBytes(envelope.KeyId);
+        var output = new byte[7 + keyId.Length + envelope.Wrapped.Length];
+        output[0] = format;
+        BinaryPrimitives.WriteUInt16BigEndian(output.AsSpan(1), (ushort)keyId.Length);
+        keyId.CopyTo(output, 3);
+        BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(3 + keyId.Length), envelope.KeyVersion);
+        envelope.Wrapped.CopyTo(output, 7 + keyId.Length);
+        return output;
+    }
+
+    private sealed record StoredRecord(string Name, byte[] Header, byte[] EnvelopeBytes, EnvelopeFields Envelope);
+
+    /// <summary>The fields of an envelope's header, read as docs/envelope.md lays them out.</summary>
+    private sealed record EnvelopeFields(string KeyId, uint KeyVersion, byte[] Wrapped)
+    {
+        public static EnvelopeFields Parse(byte[] envelope)
+        {
+            Assert.Equal("TRS"u8.ToArray(), envelope[..3]);
+
+            // Format 2 has a purpose byte after the algorithm; format 1 none.
+            var offset = envelope[3] == 2 ? 6 : 5;
+            offset += 1 + envelope[offset];
+            var keyIdLength = BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset));
+            var keyId = Encoding.UTF8.GetString(envelope, offset + 2, keyIdLength);
+            offset += 2 + keyIdLength;
+            var keyVersion = BinaryPrimitives.ReadUInt32BigEndian(envelope.AsSpan(offset));
+            var wrappedLength = BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset + 4));
+            return new EnvelopeFields(keyId, keyVersion, envelope[(offset + 6)..(offset + 6 + wrappedLength)]);
+        }
+    }
+}
