@@ -31,7 +31,13 @@ internal static class GlobalOptions
 
     public static readonly Option<OutputFormat> Output = CreateOutputOption();
 
-    public static IEnumerable<Option> All => [Server, Token, TokenFile, Context, Output];
+    public static readonly Option<bool> Raw = new("--raw")
+    {
+        Description = "Print secret values as stored, control characters too (on a terminal they are shown escaped).",
+        Recursive = true,
+    };
+
+    public static IEnumerable<Option> All => [Server, Token, TokenFile, Context, Output, Raw];
 
     public static Connection Connection(ParseResult parse) =>
         Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), parse.GetValue(Context));

@@ -65,8 +65,8 @@ internal static class ApiProblems
     public static IResult Internal() =>
         Problem(StatusCodes.Status500InternalServerError, "Internal error", "The server failed unexpectedly; its log holds the error.", ProblemTypes.Internal);
 
-    public static IResult UnsupportedMediaType() =>
-        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
+    public static IResult UnsupportedMediaType(string mediaType) =>
+        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the body as {mediaType} in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
 
     private static IResult Problem(int status, string title, string detail, string type) =>
         Results.Problem(detail: detail, statusCode: status, title: title, type: type);
