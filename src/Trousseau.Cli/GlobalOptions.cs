@@ -13,7 +13,7 @@ internal static class GlobalOptions
 
     public static readonly Option<string?> Token = new("--token")
     {
-        Description = "API token (else --token-file, the context's token, $TROUSSEAU_TOKEN, or api.token in the data directory: " + DataDirectory.Rule + ").",
+        Description = "API token (else --token-file, the context's token, $TROUSSEAU_TOKEN, or, for the default server only, api.token in the data directory: " + DataDirectory.Rule + ").",
         Recursive = true,
     };
 

@@ -1,4 +1,5 @@
 using Trousseau.Tests.Integration.Infrastructure;
+using YamlDotNet.Serialization;
 
 namespace Trousseau.Tests.Integration.Cli;
 
@@ -44,6 +45,24 @@ public sealed class CliTerminalOutputTests(ClectlFixture fixture)
 
         ClectlAssert.Ok(piped);
         Assert.Equal(Value, piped.Stdout);
+    }
+
+    [Fact]
+    public async Task Yaml_output_escapes_control_characters_and_reads_back_as_stored()
+    {
+        var file = Path.Combine(fixture.NewDirectory(), "value.bin");
+        await File.WriteAllTextAsync(file, Value + "\nsecond line");
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "term/yaml", "--from-file", $"k={file}"));
+
+        var onTerminal = await OnTerminalAsync("clectl secret get term/yaml -o yaml");
+        var piped = await fixture.Clectl.RunAsync("secret", "get", "term/yaml", "-o", "yaml");
+
+        ClectlAssert.Ok(onTerminal);
+        Assert.DoesNotContain("\u001b[2J", onTerminal.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u0007", onTerminal.Stdout, StringComparison.Ordinal);
+        ClectlAssert.Ok(piped);
+        var read = new DeserializerBuilder().Build().Deserialize<Dictionary<string, object>>(piped.Stdout);
+        Assert.Equal(Value + "\nsecond line", Assert.IsType<Dictionary<object, object>>(read["data"])["k"]);
     }
 
     [Fact]
