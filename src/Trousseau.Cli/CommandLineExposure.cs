@@ -22,7 +22,7 @@ internal static class CommandLineExposure
             if (given(parse))
             {
                 await error.WriteLineAsync(
-                    $"clectl: warning: {option} puts {what} on the command line, where other users of this machine can read it in the process list; use {instead}.");
+                    $"clectl: warning: {option} puts {what} on the command line, which other users of this machine can read in the process list; use {instead}.");
             }
         }
     }

@@ -19,6 +19,8 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
 {
     public const string DefaultServer = "http://127.0.0.1:8787";
 
+    private static readonly Uri DefaultUri = new(DefaultServer);
+
     public static Connection Resolve(string? server, string? token, string? tokenFile, string? contextName)
     {
         var named = contextName is null ? null : FindContext(contextName);
@@ -106,8 +108,8 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
         Uri.TryCreate(contextServer, UriKind.Absolute, out var uri) && Normalize(uri) == server;
 
     private static bool IsDefault(Uri server) =>
-        server.Scheme == Uri.UriSchemeHttp
-        && server.Port == 8787
+        server.Scheme == DefaultUri.Scheme
+        && server.Port == DefaultUri.Port
         && server.AbsolutePath == "/"
         && server.Host is "127.0.0.1" or "localhost" or "[::1]";
 
