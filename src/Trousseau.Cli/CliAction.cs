@@ -10,6 +10,7 @@ internal static class CliAction
         {
             try
             {
+                await CommandLineExposure.WarnAsync(parse, console.Error);
                 return await body(parse, cancellationToken);
             }
             catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)

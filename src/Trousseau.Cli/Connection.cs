@@ -9,7 +9,8 @@ namespace Trousseau.Cli;
 /// http://127.0.0.1:8787. Token: <c>--token</c>, <c>--token-file</c>, the token of the <c>--context</c> named,
 /// <c>$TROUSSEAU_TOKEN</c>, the current context's token, <c>api.token</c> in the data directory
 /// (<c>$TROUSSEAU_HOME</c>, else <c>./.trousseau</c>). The current context stands aside when the environment
-/// names a server.
+/// names a server. A token found rather than given goes only to the server it belongs to: a context's to that
+/// context's server, the data directory's to the default server; elsewhere none is sent.
 /// </summary>
 /// <param name="Server">The trousseaud URL, ending in '/'.</param>
 /// <param name="Token">The API token, or <see langword="null"/> when none was found (the server may need none).</param>
@@ -17,6 +18,8 @@ namespace Trousseau.Cli;
 internal sealed record Connection(Uri Server, string? Token, string TokenSource)
 {
     public const string DefaultServer = "http://127.0.0.1:8787";
+
+    private static readonly Uri DefaultUri = new(DefaultServer);
 
     public static Connection Resolve(string? server, string? token, string? tokenFile, string? contextName)
     {
@@ -30,9 +33,16 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
             throw new CliUsageException($"'{server}' is not an http(s) URL.");
         }
 
-        var (found, source) = FindToken(token, tokenFile, named, current);
-        return new Connection(uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/"), found, source);
+        var resolved = Normalize(uri);
+        var (found, source) = FindToken(token, tokenFile, named, current, resolved);
+        return new Connection(resolved, found, source);
     }
+
+    /// <summary>
+    /// Whether this is the default server, the one <c>trousseaud</c> serves when started without <c>--urls</c>:
+    /// http on port 8787 of the loopback address (spelt 127.0.0.1, localhost or [::1]).
+    /// </summary>
+    public bool IsDefaultServer => IsDefault(Server);
 
     public TrousseauClient CreateClient(HttpClient http) => new(http, Token);
 
@@ -43,15 +53,24 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
     /// The one line to print when trousseaud answered 401: where clectl looked when it had no token, else which
     /// token was refused; never the token itself.
     /// </summary>
-    public string Unauthenticated(string serverDetail) => Token is null
-        ? $"trousseaud at {Server} wants an API token and clectl found none; it looked for --token, --token-file, " +
-          $"$TROUSSEAU_TOKEN, a context's token and {TokenSource}. Pass --token-file <data dir>/api.token, " +
-          "set TROUSSEAU_HOME to trousseaud's data directory, or save both with " +
-          "'clectl context set NAME --server URL --token-file FILE'."
-        : $"trousseaud at {Server} refused the API token from {TokenSource} ({serverDetail.TrimEnd('.')}); " +
-          "use the api.token of that server's data directory.";
+    public string Unauthenticated(string serverDetail) => (Token, IsDefaultServer) switch
+    {
+        (null, true) =>
+            $"trousseaud at {Server} wants an API token and clectl found none; it looked for --token, --token-file, " +
+            $"$TROUSSEAU_TOKEN, a context's token and {TokenSource}. Pass --token-file <data dir>/api.token, " +
+            "set TROUSSEAU_HOME to trousseaud's data directory, or save both with " +
+            "'clectl context set NAME --server URL --token-file FILE'.",
+        (null, false) =>
+            $"trousseaud at {Server} wants an API token and clectl sent none: no --token, --token-file, $TROUSSEAU_TOKEN " +
+            $"or context of this server gave one, and clectl sends {TokenSource} only to the default server {DefaultServer}. " +
+            "Pass --token-file FILE or set TROUSSEAU_TOKEN, or save both with " +
+            $"'clectl context set NAME --server {Server} --token-file FILE'.",
+        _ =>
+            $"trousseaud at {Server} refused the API token from {TokenSource} ({serverDetail.TrimEnd('.')}); " +
+            "use the api.token of that server's data directory.",
+    };
 
-    private static (string? Token, string Source) FindToken(string? token, string? tokenFile, NamedContext? named, NamedContext? current)
+    private static (string? Token, string Source) FindToken(string? token, string? tokenFile, NamedContext? named, NamedContext? current, Uri server)
     {
         if (NullIfEmpty(token) is { } fromFlag)
         {
@@ -63,7 +82,7 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
             return (ReadToken(tokenFile, "--token-file"), $"--token-file {Path.GetFullPath(tokenFile)}");
         }
 
-        if (named is not null && FromContext(named) is { } fromNamed)
+        if (named is not null && SameServer(named.Context.Server, server) && FromContext(named) is { } fromNamed)
         {
             return fromNamed;
         }
@@ -80,8 +99,19 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
 
         var path = DataDirectory.TokenFile;
         var source = DataDirectory.FromEnvironment ? $"the token file {path} (from $TROUSSEAU_HOME)" : $"the token file {path} ($TROUSSEAU_HOME is not set)";
-        return File.Exists(path) && ReadToken(path, "the data directory's token file") is { } fromFile ? (fromFile, source) : (null, source);
+        return IsDefault(server) && File.Exists(path) && ReadToken(path, "the data directory's token file") is { } fromFile ? (fromFile, source) : (null, source);
     }
+
+    private static Uri Normalize(Uri uri) => uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/");
+
+    private static bool SameServer(string contextServer, Uri server) =>
+        Uri.TryCreate(contextServer, UriKind.Absolute, out var uri) && Normalize(uri) == server;
+
+    private static bool IsDefault(Uri server) =>
+        server.Scheme == DefaultUri.Scheme
+        && server.Port == DefaultUri.Port
+        && server.AbsolutePath == "/"
+        && server.Host is "127.0.0.1" or "localhost" or "[::1]";
 
     private static (string? Token, string Source)? FromContext(NamedContext named) => named.Context switch
     {

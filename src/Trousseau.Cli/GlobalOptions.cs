@@ -13,7 +13,7 @@ internal static class GlobalOptions
 
     public static readonly Option<string?> Token = new("--token")
     {
-        Description = "API token (else --token-file, the context's token, $TROUSSEAU_TOKEN, or api.token in the data directory: " + DataDirectory.Rule + ").",
+        Description = "API token (else --token-file, the context's token, $TROUSSEAU_TOKEN, or, for the default server only, api.token in the data directory: " + DataDirectory.Rule + ").",
         Recursive = true,
     };
 
@@ -31,7 +31,13 @@ internal static class GlobalOptions
 
     public static readonly Option<OutputFormat> Output = CreateOutputOption();
 
-    public static IEnumerable<Option> All => [Server, Token, TokenFile, Context, Output];
+    public static readonly Option<bool> Raw = new("--raw")
+    {
+        Description = "Print secret values as stored, control characters too (on a terminal they are shown escaped).",
+        Recursive = true,
+    };
+
+    public static IEnumerable<Option> All => [Server, Token, TokenFile, Context, Output, Raw];
 
     public static Connection Connection(ParseResult parse) =>
         Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), parse.GetValue(Context));

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 
 namespace Trousseau.Cli;
 
-/// <summary><c>clectl secret create|generate|get|update|delete|list</c>.</summary>
+/// <summary><c>clectl secret create|generate|get|update|regenerate|delete|list</c>.</summary>
 internal static class SecretCommands
 {
     private static readonly Argument<string> Name = new("name") { Description = "The secret's name, for example db/orders." };
@@ -16,7 +16,8 @@ internal static class SecretCommands
         CompletionSources = { { "opaque", "login" } },
     };
 
-    private static readonly Option<string[]> FromLiteral = new("--from-literal") { Description = "A key and its value, K=V (repeatable)." };
+    /// <summary><c>--from-literal K=V</c>: a value on the command line, which <see cref="CommandLineExposure"/> warns about.</summary>
+    public static readonly Option<string[]> FromLiteral = new("--from-literal") { Description = "A key and its value, K=V (repeatable; visible in the process list: prefer --from-file)." };
 
     private static readonly Option<string[]> FromFile = new("--from-file") { Description = "A key and a file holding its value, K=PATH (repeatable)." };
 
@@ -28,11 +29,18 @@ internal static class SecretCommands
 
     private static readonly Option<long?> IfRevision = new("--if-revision") { Description = "Only if the secret is still at this revision." };
 
-    private static readonly Option<string?> Key = new("--key") { Description = "Print only this key's value, raw." };
+    private static readonly Option<string?> Key = new("--key") { Description = "Print only this key's value, as stored (escaped on a terminal unless --raw)." };
 
     private static readonly Option<string?> GenerateKey = new("--key") { Description = "The key that receives the generated value (opaque; default 'value')." };
 
     private static readonly Option<int?> Length = new("--length") { Description = "Length of the generated value (default 32)." };
+
+    private static readonly Option<string?> RegenerateKey = new("--key")
+    {
+        Description = "The key that receives the new value (default: a login secret's password, an opaque secret's only key).",
+    };
+
+    private static readonly Option<string[]> Remove = new("--remove") { Description = "Remove this key (repeatable)." };
 
     private static readonly Option<string?> Prefix = new("--prefix") { Description = "Only names starting with this prefix." };
 
@@ -43,6 +51,7 @@ internal static class SecretCommands
         secret.Subcommands.Add(GenerateCommand(console));
         secret.Subcommands.Add(GetCommand(console));
         secret.Subcommands.Add(UpdateCommand(console));
+        secret.Subcommands.Add(RegenerateCommand(console));
         secret.Subcommands.Add(DeleteCommand(console));
         secret.Subcommands.Add(ListCommand(console));
         return secret;
@@ -104,10 +113,11 @@ internal static class SecretCommands
 
     private static Command GetCommand(CliConsole console)
     {
-        var command = new Command("get", "Print a secret with its values, or one value alone with --key.") { Name, Key };
+        var command = new Command("get", "Print a secret with its values, or one value alone with --key; on a terminal, control characters are shown escaped unless --raw.") { Name, Key };
         CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
         {
             var secret = await client.GetSecretAsync(parse.GetValue(Name)!, ct);
+            var escape = console.OutIsTerminal && !parse.GetValue(GlobalOptions.Raw);
             if (parse.GetValue(Key) is { } key)
             {
                 if (!secret.Data.TryGetValue(key, out var value))
@@ -116,7 +126,7 @@ internal static class SecretCommands
                     return ExitCodes.NotFound;
                 }
 
-                await console.Out.WriteAsync(value);
+                await console.Out.WriteAsync(escape ? TerminalText.Value(value) : value);
                 return ExitCodes.Ok;
             }
 
@@ -141,7 +151,7 @@ internal static class SecretCommands
                 {
                     await Output.TableAsync(w, Output.MetadataHeaders, [Output.Row(secret.Metadata)]);
                     await w.WriteLineAsync();
-                    await Output.TableAsync(w, ["KEY", "VALUE"], data.Select(p => new[] { p.Key, p.Value }));
+                    await Output.TableAsync(w, ["KEY", "VALUE"], data.Select(p => new[] { p.Key, escape ? TerminalText.Cell(p.Value) : p.Value }));
                 });
 
             return ExitCodes.Ok;
@@ -151,30 +161,53 @@ internal static class SecretCommands
 
     private static Command UpdateCommand(CliConsole console)
     {
-        var command = new Command("update", "Set keys of a secret (others are kept), by compare-and-swap on its revision.")
+        var command = new Command("update", "Set or remove keys of a secret and keep the others; the server merges, so no value is read.")
         {
-            Name, FromLiteral, FromFile, Username, PasswordStdin, Endpoint, IfRevision,
+            Name, FromLiteral, FromFile, Username, PasswordStdin, Endpoint, Remove, IfRevision,
         };
         CliAction.Set(command, console, async (parse, ct) =>
         {
-            var changes = await ReadDataAsync(parse, console);
+            var changes = (await ReadDataAsync(parse, console)).ToDictionary(p => p.Key, string? (p) => p.Value, StringComparer.Ordinal);
+            foreach (var key in parse.GetValue(Remove) ?? [])
+            {
+                if (!changes.TryAdd(key, null))
+                {
+                    throw new CliUsageException($"Key '{key}' is both set and removed (or removed twice).");
+                }
+            }
+
             if (changes.Count == 0)
             {
-                throw new CliUsageException("Nothing to update: give --from-literal, --from-file, --username, --password-stdin or --endpoint.");
+                throw new CliUsageException("Nothing to update: give --from-literal, --from-file, --username, --password-stdin, --endpoint or --remove.");
             }
 
             return await CliAction.WithClientAsync(parse, async client =>
             {
-                var name = parse.GetValue(Name)!;
-                var current = await client.GetSecretAsync(name, ct);
-                var merged = new Dictionary<string, string>(current.Data, StringComparer.Ordinal);
-                foreach (var (k, v) in changes)
-                {
-                    merged[k] = v;
-                }
+                var metadata = await client.PatchSecretAsync(parse.GetValue(Name)!, changes, parse.GetValue(IfRevision), ct);
+                await Output.MetadataAsync(console.Out, parse.GetValue(GlobalOptions.Output), metadata);
+                return ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
 
-                var expected = parse.GetValue(IfRevision) ?? current.Metadata.Revision;
-                var metadata = await client.UpdateSecretAsync(name, merged, expectedRevision: expected, cancellationToken: ct);
+    private static Command RegenerateCommand(CliConsole console)
+    {
+        var command = new Command("regenerate", "Replace one value of a secret with a new one the server generates; the value is not printed.")
+        {
+            Name, RegenerateKey, Length, IfRevision,
+        };
+        CliAction.Set(command, console, (parse, ct) =>
+        {
+            var options = new SecretRegenerationOptions { Key = parse.GetValue(RegenerateKey) };
+            if (parse.GetValue(Length) is { } length)
+            {
+                options.Length = length;
+            }
+
+            return CliAction.WithClientAsync(parse, async client =>
+            {
+                var metadata = await client.RegenerateSecretAsync(parse.GetValue(Name)!, options, parse.GetValue(IfRevision), ct);
                 await Output.MetadataAsync(console.Out, parse.GetValue(GlobalOptions.Output), metadata);
                 return ExitCodes.Ok;
             });

@@ -79,7 +79,10 @@ internal static partial class Yaml
 
     private static Scalar String(string value)
     {
-        var style = value.Contains('\n', StringComparison.Ordinal) ? ScalarStyle.Literal
+        // A literal block holds printable characters only (YAML 1.2, c-printable); a value with another control
+        // character (ESC, CR, C1) is double-quoted, where the emitter escapes it ("\e", "\r").
+        var style = value.Any(c => char.IsControl(c) && c is not ('\n' or '\t')) ? ScalarStyle.DoubleQuoted
+            : value.Contains('\n', StringComparison.Ordinal) ? ScalarStyle.Literal
             : NotAString().IsMatch(value) ? ScalarStyle.DoubleQuoted
             : ScalarStyle.Any;
         return new Scalar(AnchorName.Empty, TagName.Empty, value, style, isPlainImplicit: true, isQuotedImplicit: true);

@@ -16,6 +16,7 @@ namespace Trousseau.Remote;
 public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 {
     private const string Dependency = "trousseaud";
+    private const string MergePatchMediaType = "application/merge-patch+json";
 
     private readonly HttpClient _http;
     private readonly AuthenticationHeaderValue? _authorization;
@@ -93,6 +94,33 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     }
 
     /// <inheritdoc />
+    /// <remarks>Sends <c>PATCH /v1/secrets/{name}</c> with only the changes: the values kept are never read.</remarks>
+    public async ValueTask<SecretMetadata> PatchSecretAsync(
+        string name,
+        IReadOnlyDictionary<string, string?> changes,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        ArgumentNullException.ThrowIfNull(changes);
+        if (changes.Count == 0)
+        {
+            throw new InvalidInputException("data", "A patch needs at least one data key: a string value sets it, null removes it.");
+        }
+
+        foreach (var key in changes.Keys)
+        {
+            SecretData.ValidateKey(key);
+        }
+
+        var body = new PatchSecretBody(new Dictionary<string, string?>(changes, StringComparer.Ordinal));
+        var content = JsonContent.Create(body, WireJson.Default.PatchSecretBody, new MediaTypeHeaderValue(MergePatchMediaType));
+        var result = await SendAsync(HttpMethod.Patch, SecretPath(name), content, WireJson.Default.SecretMetadataBody, name, expectedRevision, cancellationToken)
+            .ConfigureAwait(false);
+        return result.ToMetadata();
+    }
+
+    /// <inheritdoc />
     public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
     {
         SecretNames.Validate(name);
@@ -152,6 +180,25 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             options.Username,
             options.Endpoint);
         var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/generate", Content(body, WireJson.Default.GenerateSecretBody), WireJson.Default.SecretMetadataBody, name, null, cancellationToken)
+            .ConfigureAwait(false);
+        return result.ToMetadata();
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Sends <c>POST /v1/secrets/{name}/regenerate</c>; the answer holds the metadata only, never the value.</remarks>
+    public async ValueTask<SecretMetadata> RegenerateSecretAsync(
+        string name,
+        SecretRegenerationOptions? options = null,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        options ??= new SecretRegenerationOptions();
+        var body = new RegenerateSecretBody(
+            options.Key,
+            options.Length,
+            options.Alphabet == SecretGenerationOptions.DefaultAlphabet ? null : options.Alphabet);
+        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/regenerate", Content(body, WireJson.Default.RegenerateSecretBody), WireJson.Default.SecretMetadataBody, name, expectedRevision, cancellationToken)
             .ConfigureAwait(false);
         return result.ToMetadata();
     }

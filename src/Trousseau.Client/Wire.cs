@@ -20,6 +20,24 @@ public sealed record CreateSecretBody(string? Name, string? Type, Dictionary<str
 public sealed record UpdateSecretBody(string? Type, Dictionary<string, string>? Data);
 
 /// <summary>
+/// The body of <c>PATCH /v1/secrets/{name}</c>, sent as <c>application/merge-patch+json</c>: a JSON merge patch
+/// (RFC 7396) of the secret, of which only <c>data</c> can change.
+/// </summary>
+/// <param name="Data">The data keys to change: a string sets the key, <see langword="null"/> removes it.</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record PatchSecretBody(Dictionary<string, string?>? Data);
+
+/// <summary>
+/// The body of <c>POST /v1/secrets/{name}/regenerate</c>: a new value, made by the server, for one key of an existing
+/// secret. Each member left <see langword="null"/> takes the default of <see cref="SecretRegenerationOptions"/>.
+/// </summary>
+/// <param name="Key">The data key that receives the new value.</param>
+/// <param name="Length">The new value's length, in characters.</param>
+/// <param name="Alphabet">The characters the value is drawn from.</param>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record RegenerateSecretBody(string? Key, int? Length, string? Alphabet);
+
+/// <summary>
 /// The body of <c>POST /v1/secrets/{name}/generate</c>: creates a secret whose value the server generates. Each
 /// member left <see langword="null"/> takes the default of <see cref="SecretGenerationOptions"/>.
 /// </summary>
@@ -143,6 +161,8 @@ public sealed record ProblemBody(string? Type, string? Title, int? Status, strin
 [JsonSerializable(typeof(CreateSecretBody))]
 [JsonSerializable(typeof(UpdateSecretBody))]
 [JsonSerializable(typeof(GenerateSecretBody))]
+[JsonSerializable(typeof(PatchSecretBody))]
+[JsonSerializable(typeof(RegenerateSecretBody))]
 [JsonSerializable(typeof(SecretMetadataBody))]
 [JsonSerializable(typeof(SecretBody))]
 [JsonSerializable(typeof(SecretListBody))]

@@ -71,6 +71,56 @@ public interface ITrousseau
         long? expectedRevision = null,
         CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Changes some keys of a secret's data and keeps the others, as a JSON merge patch (RFC 7396) of the data does:
+    /// the merge happens here, by compare-and-swap on the stored record, so the caller never reads the values it keeps.
+    /// </summary>
+    /// <param name="name">The name of an existing secret.</param>
+    /// <param name="changes">
+    /// At least one data key: a key with a value sets that value, a key with <see langword="null"/> removes the key
+    /// (removing a key the secret does not hold changes nothing). The merged data must still obey the secret type's
+    /// rules (a login secret keeps a non-empty <c>username</c> and <c>password</c>) and
+    /// <see cref="TrousseauLimits.MaxSecretDataBytes"/>.
+    /// </param>
+    /// <param name="expectedRevision">
+    /// When set, the write happens only if the secret is still at this revision; otherwise it fails with
+    /// <see cref="SecretConflictReason.RevisionMismatch"/>. Without it, a concurrent write makes the merge start again
+    /// from the new data, so no change is lost.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The secret's new metadata.</returns>
+    /// <exception cref="SecretNotFoundException">There is no such secret.</exception>
+    /// <exception cref="InvalidInputException">No change, a bad key, or merged data the type does not allow.</exception>
+    /// <exception cref="SecretTooLargeException">The merged data is over <see cref="TrousseauLimits.MaxSecretDataBytes"/>.</exception>
+    ValueTask<SecretMetadata> PatchSecretAsync(
+        string name,
+        IReadOnlyDictionary<string, string?> changes,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces one value of an existing secret with a new one made here, with a cryptographic random number
+    /// generator, and keeps every other key: the new value never leaves this implementation unless the secret is read.
+    /// </summary>
+    /// <param name="name">The name of an existing secret.</param>
+    /// <param name="options">
+    /// Which key (by default a login secret's <c>password</c>, or an opaque secret's only key), length and alphabet;
+    /// defaults when <see langword="null"/>.
+    /// </param>
+    /// <param name="expectedRevision">When set, the write happens only if the secret is still at this revision.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The secret's new metadata (not its value).</returns>
+    /// <exception cref="SecretNotFoundException">There is no such secret.</exception>
+    /// <exception cref="InvalidInputException">
+    /// The key is not one of the secret's (or not <c>password</c> for a login secret), no key is given for an opaque
+    /// secret with several, or the length or alphabet is out of range.
+    /// </exception>
+    ValueTask<SecretMetadata> RegenerateSecretAsync(
+        string name,
+        SecretRegenerationOptions? options = null,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default);
+
     /// <summary>Deletes a secret.</summary>
     /// <param name="name">The name of an existing secret.</param>
     /// <param name="expectedRevision">When set, deletes only if the secret is still at this revision.</param>

@@ -10,7 +10,7 @@ namespace Microsoft.AspNetCore.Builder;
 public static class TrousseauApiEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, delete, list, generate), <c>/v1/keys</c>
+    /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, patch, delete, list, generate, regenerate), <c>/v1/keys</c>
     /// (status, rotate, rewrap), <c>/v1/encrypt</c> and <c>/v1/decrypt</c>, authenticated as
     /// <c>Trousseau:Api:Auth</c> says, errors as problem details (unexpected ones too, through the exception handler
     /// <c>AddHttpApi</c> registers), each call recorded in the audit trail when <c>AddAuditTrail</c> registered one.
@@ -42,6 +42,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         api.MapGet("/secrets", SecretEndpoints.ListAsync).WithMetadata(new ApiActionMetadata(ApiAction.List));
         api.MapGet("/secrets/{**name}", SecretEndpoints.GetAsync).WithMetadata(new ApiActionMetadata(ApiAction.Read));
         api.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
+        api.MapPatch("/secrets/{**name}", SecretEndpoints.PatchAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
         api.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync).WithMetadata(new ApiActionMetadata(ApiAction.Delete));
         api.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(new ApiActionMetadata(ApiAction.Generate));
 

@@ -51,9 +51,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         SecretNames.Validate(name);
         var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
         var header = SecretRecord.ReadHeader(name, entry.Value.Span);
-        var aad = SecretRecord.AssociatedData(name, entry.Value.Span[..header.Length]);
-        var plaintext = await encryptor.DecryptAsync(EnvelopePurpose.Store, entry.Value[header.Length..], aad, cancellationToken).ConfigureAwait(false);
-        var data = SecretRecord.DecodeData(name, plaintext);
+        var data = await OpenAsync(name, entry, header, cancellationToken).ConfigureAwait(false);
         return new Secret(new SecretMetadata(name, header.Type, header.RevisionAt(entry.Revision), header.CreatedAt, header.UpdatedAt), data);
     }
 
@@ -94,6 +92,58 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
                 // an expected revision now fails the check above; a rewrap kept it, so the update goes on.
             }
         }
+    }
+
+    public ValueTask<SecretMetadata> PatchSecretAsync(
+        string name,
+        IReadOnlyDictionary<string, string?> changes,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        if (changes is null || changes.Count == 0)
+        {
+            throw new InvalidInputException("data", "A patch needs at least one data key: a string value sets it, null removes it.");
+        }
+
+        foreach (var key in changes.Keys)
+        {
+            SecretData.ValidateKey(key);
+        }
+
+        var patch = new Dictionary<string, string?>(changes, StringComparer.Ordinal);
+        return ChangeDataAsync(
+            name,
+            expectedRevision,
+            (_, data) =>
+            {
+                foreach (var (key, value) in patch)
+                {
+                    if (value is null)
+                    {
+                        data.Remove(key);
+                    }
+                    else
+                    {
+                        data[key] = value;
+                    }
+                }
+
+                return data;
+            },
+            cancellationToken);
+    }
+
+    public ValueTask<SecretMetadata> RegenerateSecretAsync(
+        string name,
+        SecretRegenerationOptions? options = null,
+        long? expectedRevision = null,
+        CancellationToken cancellationToken = default)
+    {
+        SecretNames.Validate(name);
+        options ??= new SecretRegenerationOptions();
+        SecretGenerator.Validate(options);
+        return ChangeDataAsync(name, expectedRevision, (type, data) => SecretGenerator.Regenerate(name, type, data, options), cancellationToken);
     }
 
     public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
@@ -165,6 +215,49 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         SecretNames.Validate(name);
         var (type, data) = SecretGenerator.Generate(options);
         return CreateSecretAsync(name, type, data, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads a secret's data, changes it and writes it back by compare-and-swap on the record read, under the type it
+    /// has; when another write came in between, reads again and changes the new data (unless
+    /// <paramref name="expectedRevision"/> pins the revision, which then no longer matches).
+    /// </summary>
+    private async ValueTask<SecretMetadata> ChangeDataAsync(
+        string name,
+        long? expectedRevision,
+        Func<SecretType, Dictionary<string, string>, IReadOnlyDictionary<string, string>> change,
+        CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
+            var current = SecretRecord.ReadHeader(name, entry.Value.Span);
+            if (expectedRevision is { } expected && expected != current.RevisionAt(entry.Revision))
+            {
+                throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
+            }
+
+            var data = change(current.Type, await OpenAsync(name, entry, current, cancellationToken).ConfigureAwait(false));
+            SecretData.Validate(current.Type, data);
+            var now = Now();
+            var record = await SealAsync(name, current.Type, current.CreatedAt, now, data, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var revision = await store.UpdateAsync(name, record, entry.Revision, cancellationToken).ConfigureAwait(false);
+                return new SecretMetadata(name, current.Type, revision, current.CreatedAt, now);
+            }
+            catch (SecretConflictException) when (attempt < WriteAttempts)
+            {
+                // Written between our read and our write: read again and apply the change to what is there now.
+            }
+        }
+    }
+
+    private async ValueTask<Dictionary<string, string>> OpenAsync(string name, StoreEntry entry, RecordHeader header, CancellationToken cancellationToken)
+    {
+        var aad = SecretRecord.AssociatedData(name, entry.Value.Span[..header.Length]);
+        var plaintext = await encryptor.DecryptAsync(EnvelopePurpose.Store, entry.Value[header.Length..], aad, cancellationToken).ConfigureAwait(false);
+        return SecretRecord.DecodeData(name, plaintext);
     }
 
     private async ValueTask<byte[]> SealAsync(

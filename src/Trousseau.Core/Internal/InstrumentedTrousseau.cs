@@ -25,6 +25,12 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
     public ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
         TraceAsync("secret.update", () => inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken));
 
+    public ValueTask<SecretMetadata> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+        TraceAsync("secret.patch", () => inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken));
+
+    public ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+        TraceAsync("secret.regenerate", () => inner.RegenerateSecretAsync(name, options, expectedRevision, cancellationToken));
+
     public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
         await TraceAsync("secret.delete", async () =>
         {

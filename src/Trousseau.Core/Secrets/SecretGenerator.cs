@@ -2,24 +2,16 @@ using System.Security.Cryptography;
 
 namespace Trousseau;
 
-/// <summary>Turns <see cref="SecretGenerationOptions"/> into a secret's type and data.</summary>
+/// <summary>
+/// Turns <see cref="SecretGenerationOptions"/> into a secret's type and data, and <see cref="SecretRegenerationOptions"/>
+/// into a secret's data with one value made anew.
+/// </summary>
 internal static class SecretGenerator
 {
     public static (SecretType Type, Dictionary<string, string> Data) Generate(SecretGenerationOptions? options)
     {
         options ??= new SecretGenerationOptions();
-        if (options.Length is < 1 or > SecretGenerationOptions.MaxLength)
-        {
-            throw new InvalidInputException("length", $"Length must be between 1 and {SecretGenerationOptions.MaxLength}, not {options.Length}.");
-        }
-
-        var alphabet = options.Alphabet;
-        if (alphabet is null || alphabet.Length < 2 || alphabet.Any(char.IsControl) || alphabet.Distinct().Count() != alphabet.Length)
-        {
-            throw new InvalidInputException("alphabet", "The alphabet needs at least two distinct characters and no control characters.");
-        }
-
-        var value = RandomNumberGenerator.GetString(alphabet, options.Length);
+        var value = NewValue(options.Length, options.Alphabet);
         if (options.Type == SecretType.Login)
         {
             if (options.Key is not null && options.Key != SecretData.PasswordKey)
@@ -53,5 +45,73 @@ internal static class SecretGenerator
         var key = options.Key ?? SecretData.DefaultValueKey;
         SecretData.ValidateKey(key);
         return (options.Type, new Dictionary<string, string>(StringComparer.Ordinal) { [key] = value });
+    }
+
+    /// <summary>
+    /// The secret's data with a new value for the key <paramref name="options"/> names, or the one key a
+    /// regeneration can mean: a login secret's <c>password</c>, an opaque secret's only key.
+    /// </summary>
+    public static Dictionary<string, string> Regenerate(string name, SecretType type, IReadOnlyDictionary<string, string> data, SecretRegenerationOptions options)
+    {
+        var key = RegeneratedKey(name, type, data, options.Key);
+        return new Dictionary<string, string>(data, StringComparer.Ordinal) { [key] = NewValue(options.Length, options.Alphabet) };
+    }
+
+    /// <summary>Checks what <see cref="Regenerate"/> can check before it reads the secret.</summary>
+    public static void Validate(SecretRegenerationOptions options)
+    {
+        if (options.Key is { } key)
+        {
+            SecretData.ValidateKey(key);
+        }
+
+        ValidateValueShape(options.Length, options.Alphabet);
+    }
+
+    private static string RegeneratedKey(string name, SecretType type, IReadOnlyDictionary<string, string> data, string? key)
+    {
+        if (type == SecretType.Login)
+        {
+            return key is null or SecretData.PasswordKey
+                ? SecretData.PasswordKey
+                : throw new InvalidInputException("key", $"Secret '{name}' is a login secret: its generated value is always its 'password', not '{key}'.");
+        }
+
+        if (key is not null)
+        {
+            return data.ContainsKey(key)
+                ? key
+                : throw new InvalidInputException("key", $"Secret '{name}' has no key '{key}'; its keys are {KeyList(data)}.");
+        }
+
+        return data.Count == 1
+            ? data.Keys.Single()
+            : throw new InvalidInputException(
+                "key",
+                data.Count == 0
+                    ? $"Secret '{name}' has no keys: name the key to regenerate."
+                    : $"Secret '{name}' has several keys ({KeyList(data)}): name the one to regenerate.");
+    }
+
+    private static string KeyList(IReadOnlyDictionary<string, string> data) =>
+        string.Join(", ", data.Keys.Order(StringComparer.Ordinal).Select(k => $"'{k}'"));
+
+    private static string NewValue(int length, string alphabet)
+    {
+        ValidateValueShape(length, alphabet);
+        return RandomNumberGenerator.GetString(alphabet, length);
+    }
+
+    private static void ValidateValueShape(int length, string? alphabet)
+    {
+        if (length is < 1 or > SecretGenerationOptions.MaxLength)
+        {
+            throw new InvalidInputException("length", $"Length must be between 1 and {SecretGenerationOptions.MaxLength}, not {length}.");
+        }
+
+        if (alphabet is null || alphabet.Length < 2 || alphabet.Any(char.IsControl) || alphabet.Distinct().Count() != alphabet.Length)
+        {
+            throw new InvalidInputException("alphabet", "The alphabet needs at least two distinct characters and no control characters.");
+        }
     }
 }

@@ -75,8 +75,8 @@ internal static class ApiProblems
     public static IResult AuditUnavailable() =>
         Problem(StatusCodes.Status503ServiceUnavailable, "Audit trail unavailable", "The server cannot write its audit trail, and answers no call it cannot record; its log says why.", ProblemTypes.AuditUnavailable);
 
-    public static IResult UnsupportedMediaType() =>
-        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
+    public static IResult UnsupportedMediaType(string mediaType) =>
+        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the body as {mediaType} in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
 
     private static IResult Problem(int status, string title, string detail, string type) =>
         Results.Problem(detail: detail, statusCode: status, title: title, type: type);

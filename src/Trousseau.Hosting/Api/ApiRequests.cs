@@ -12,17 +12,23 @@ namespace Trousseau.Hosting.Api;
 /// <summary>Reads and checks what a request sends: its JSON body (bounded) and its <c>If-Match</c> revision.</summary>
 internal static class ApiRequests
 {
+    /// <summary>The media type of a JSON merge patch (RFC 7396), the body of <c>PATCH /v1/secrets/{name}</c>.</summary>
+    public const string MergePatchMediaType = "application/merge-patch+json";
+
+    /// <summary>The media type of every other request body.</summary>
+    public const string JsonMediaType = "application/json";
+
     /// <summary>
-    /// The body, or an error result: 415 unless the type is <c>application/json</c> in UTF-8, 413 when too large,
-    /// 400 when the JSON does not match <paramref name="typeInfo"/> or the transfer framing is malformed.
+    /// The body, or an error result: 415 unless the type is <paramref name="mediaType"/> in UTF-8, 413 when too
+    /// large, 400 when the JSON does not match <paramref name="typeInfo"/> or the transfer framing is malformed.
     /// </summary>
-    public static async Task<(T? Body, IResult? Error)> ReadJsonAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo)
+    public static async Task<(T? Body, IResult? Error)> ReadJsonAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, string mediaType = JsonMediaType)
         where T : class
     {
         var request = context.Request;
-        if (!IsUtf8Json(request.ContentType))
+        if (!IsUtf8(request.ContentType, mediaType))
         {
-            return (null, ApiProblems.UnsupportedMediaType());
+            return (null, ApiProblems.UnsupportedMediaType(mediaType));
         }
 
         var limit = context.RequestServices.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.MaxRequestBodyBytes;
@@ -80,10 +86,17 @@ internal static class ApiRequests
         return false;
     }
 
-    /// <summary>Whether the content type is application/json, whose only parameter may be charset=utf-8 (RFC 8259, section 8.1: JSON is UTF-8).</summary>
-    public static bool IsUtf8Json(string? contentType) =>
+    /// <summary>
+    /// Whether the content type is JSON (<c>application/json</c> or <c>application/merge-patch+json</c>), whose only
+    /// parameter may be charset=utf-8: a type a web page cannot send to another site without a CORS preflight.
+    /// </summary>
+    public static bool IsJson(string? contentType) =>
+        IsUtf8(contentType, JsonMediaType) || IsUtf8(contentType, MergePatchMediaType);
+
+    // The JSON media type expected, whose only parameter may be charset=utf-8 (RFC 8259, section 8.1: JSON is UTF-8).
+    private static bool IsUtf8(string? contentType, string expected) =>
         MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
-        && mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        && mediaType.MediaType.Equals(expected, StringComparison.OrdinalIgnoreCase)
         && mediaType.Parameters.All(p =>
             p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase)
             && HeaderUtilities.RemoveQuotes(p.Value).Equals("utf-8", StringComparison.OrdinalIgnoreCase));

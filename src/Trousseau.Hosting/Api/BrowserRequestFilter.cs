@@ -34,9 +34,9 @@ internal sealed class BrowserRequestFilter(IOptions<TrousseauApiOptions> options
             return new(ApiProblems.CrossSite($"The API does not serve requests from other sites ({reason}); call it from a program, not a web page."));
         }
 
-        if (ChangesState(request.Method) && !ApiRequests.IsUtf8Json(request.ContentType))
+        if (ChangesState(request.Method) && !ApiRequests.IsJson(request.ContentType))
         {
-            return new(ApiProblems.UnsupportedMediaType());
+            return new(ApiProblems.UnsupportedMediaType(ApiRequests.JsonMediaType));
         }
 
         return next(context);

@@ -9,6 +9,7 @@ namespace Trousseau.Hosting.Api;
 internal static class SecretEndpoints
 {
     private const string GenerateSuffix = "/generate";
+    private const string RegenerateSuffix = "/regenerate";
 
     public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau)
     {
@@ -82,6 +83,33 @@ internal static class SecretEndpoints
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
     }
 
+    /// <summary>
+    /// <c>PATCH /v1/secrets/{name}</c>: a JSON merge patch (RFC 7396) of the secret, <c>{"data": {"k": "v", "gone": null}}</c>,
+    /// merged on the server so that the client never reads the values it keeps.
+    /// </summary>
+    public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        {
+            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+        }
+
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.PatchSecretBody, ApiRequests.MergePatchMediaType);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (body!.Data is not { Count: > 0 } changes)
+        {
+            return ApiProblems.Invalid("'data' is required and cannot be removed: an object of at least one data key, each a string to set it or null to remove it.");
+        }
+
+        var metadata = await trousseau.PatchSecretAsync(name, changes, expected, context.RequestAborted);
+        SetETag(context, metadata.Revision);
+        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+    }
+
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string name)
     {
         if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
@@ -111,12 +139,22 @@ internal static class SecretEndpoints
         return Results.Json(new SecretListBody([.. page.Items.Select(SecretMetadataBody.From)], page.ContinuationToken), WireJson.Default.SecretListBody);
     }
 
-    /// <summary><c>POST /v1/secrets/{name}/generate</c>; any other POST below <c>/v1/secrets/</c> is not a route.</summary>
+    /// <summary>
+    /// <c>POST /v1/secrets/{name}/generate</c> and <c>POST /v1/secrets/{name}/regenerate</c>; any other POST below
+    /// <c>/v1/secrets/</c> is not a route.
+    /// </summary>
     public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, string path)
     {
+        if (path.EndsWith(RegenerateSuffix, StringComparison.Ordinal))
+        {
+            return await RegenerateAsync(context, trousseau, path[..^RegenerateSuffix.Length]);
+        }
+
         if (!path.EndsWith(GenerateSuffix, StringComparison.Ordinal))
         {
-            return ApiProblems.NotFound($"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, or POST /v1/secrets/{{name}}{GenerateSuffix}.");
+            return ApiProblems.NotFound(
+                $"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, POST /v1/secrets/{{name}}{GenerateSuffix} " +
+                $"or POST /v1/secrets/{{name}}{RegenerateSuffix}.");
         }
 
         var name = path[..^GenerateSuffix.Length];
@@ -146,6 +184,40 @@ internal static class SecretEndpoints
         var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>
+    /// <c>POST /v1/secrets/{name}/regenerate</c>: a new value made on the server for one key of an existing secret;
+    /// the answer is the metadata, never the value.
+    /// </summary>
+    private static async Task<IResult> RegenerateAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        ApiCall.Of(context).SecretName = name;
+        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        {
+            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+        }
+
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.RegenerateSecretBody);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var options = new SecretRegenerationOptions { Key = body!.Key };
+        if (body.Length is { } length)
+        {
+            options.Length = length;
+        }
+
+        if (body.Alphabet is { } alphabet)
+        {
+            options.Alphabet = alphabet;
+        }
+
+        var metadata = await trousseau.RegenerateSecretAsync(name, options, expected, context.RequestAborted);
+        SetETag(context, metadata.Revision);
+        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
     }
 
     public static async Task<IResult> KeyStatusAsync(HttpContext context, IKeyAdministration keys) =>

@@ -12,7 +12,7 @@ public sealed class CliAuthTests(ClectlFixture fixture)
     public async Task Without_a_token_clectl_names_the_token_file_it_looked_for_and_what_to_do()
     {
         var workingDirectory = fixture.NewDirectory();
-        var clectl = fixture.Clectl.In(workingDirectory).With(("TROUSSEAU_HOME", null));
+        var clectl = fixture.Clectl.In(workingDirectory).With(("TROUSSEAU_HOME", null), ("TROUSSEAU_TOKEN", null));
 
         var line = ClectlAssert.Fails(await clectl.RunAsync("secret", "list"), 5);
 
@@ -28,7 +28,7 @@ public sealed class CliAuthTests(ClectlFixture fixture)
     {
         var home = fixture.NewDirectory();
 
-        var line = ClectlAssert.Fails(await fixture.Clectl.With(("TROUSSEAU_HOME", home)).RunAsync("key", "status"), 5);
+        var line = ClectlAssert.Fails(await fixture.Clectl.With(("TROUSSEAU_HOME", home), ("TROUSSEAU_TOKEN", null)).RunAsync("key", "status"), 5);
 
         Assert.Contains(Path.Combine(home, "api.token"), line, StringComparison.Ordinal);
         Assert.Contains("from $TROUSSEAU_HOME", line, StringComparison.Ordinal);
@@ -65,7 +65,7 @@ public sealed class CliAuthTests(ClectlFixture fixture)
     {
         var data = Path.Combine(fixture.NewDirectory(), "data");
         await using var open = await TrousseauServerProcess.StartAsync(data, ["--Trousseau:Api:Auth:Mode=none"]);
-        var noToken = fixture.Clectl.In(fixture.NewDirectory()).With(("TROUSSEAU_HOME", null));
+        var noToken = fixture.Clectl.In(fixture.NewDirectory()).With(("TROUSSEAU_HOME", null), ("TROUSSEAU_TOKEN", null));
 
         ClectlAssert.Ok(await noToken.RunAsync("health"));
         ClectlAssert.Ok(await noToken.With(("TROUSSEAU_SERVER", open.BaseAddress.ToString())).RunAsync("secret", "create", "open/one", "--from-literal", "k=v"));

@@ -15,7 +15,7 @@ public sealed class CliCompletionTests : IDisposable
 
     [Theory]
     [InlineData("clectl sec", "secret")]
-    [InlineData("clectl secret ''", "create delete generate get list update")]
+    [InlineData("clectl secret ''", "create delete generate get list regenerate update")]
     [InlineData("clectl secret create db --from-l", "--from-literal")]
     [InlineData("clectl -o ''", "json table yaml")]
     [InlineData("clectl secret create db --type l", "login")]

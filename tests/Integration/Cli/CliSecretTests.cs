@@ -107,7 +107,7 @@ public sealed class CliSecretTests(ClectlFixture fixture)
         var token = await BearerClient.ReadTokenAsync(Path.Combine(fixture.DataDir, "api.token"));
 
         var wrong = await _clectl.With(("TROUSSEAU_TOKEN", "not-the-token")).RunAsync("secret", "get", "auth/check");
-        var none = await _clectl.With(("TROUSSEAU_HOME", fixture.NewDirectory())).RunAsync("secret", "get", "auth/check");
+        var none = await _clectl.With(("TROUSSEAU_TOKEN", null)).RunAsync("secret", "get", "auth/check");
 
         foreach (var refused in new[] { wrong, none })
         {

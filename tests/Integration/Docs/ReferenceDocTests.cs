@@ -45,7 +45,7 @@ public sealed partial class ReferenceDocTests : IDisposable
     ];
 
     /// <summary>Public options types that are not configuration of trousseaud: set in code or sent in a request.</summary>
-    private static readonly Type[] UnboundOptions = [typeof(SecretGenerationOptions), typeof(TrousseauSecretsConfigurationOptions)];
+    private static readonly Type[] UnboundOptions = [typeof(SecretGenerationOptions), typeof(SecretRegenerationOptions), typeof(TrousseauSecretsConfigurationOptions)];
 
     private readonly MarkdownDocument _reference = MarkdownDocument.Load(ReferencePath);
     private readonly TempDirectory _temp = new();

@@ -6,14 +6,22 @@ namespace Trousseau.Tests.Integration.Infrastructure;
 /// </summary>
 internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<string, string?> environment)
 {
-    /// <summary>A runner pointed at <paramref name="server"/> with the token file of its data directory.</summary>
-    public static ClectlRunner For(TrousseauServerProcess server, string dataDir, string workingDirectory) =>
-        new(workingDirectory, new Dictionary<string, string?>
+    /// <summary>
+    /// A runner pointed at <paramref name="server"/> with the token of its data directory in <c>TROUSSEAU_TOKEN</c>, as
+    /// a user of a server on another address than the default gives it (clectl sends the data directory's token file
+    /// only to the default server), and that data directory as <c>TROUSSEAU_HOME</c>.
+    /// </summary>
+    public static ClectlRunner For(TrousseauServerProcess server, string dataDir, string workingDirectory)
+    {
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        return new(workingDirectory, new Dictionary<string, string?>
         {
             ["TROUSSEAU_SERVER"] = server.BaseAddress.ToString(),
+            ["TROUSSEAU_TOKEN"] = File.Exists(tokenFile) ? File.ReadAllText(tokenFile).Trim() : null,
             ["TROUSSEAU_HOME"] = dataDir,
             ["XDG_CONFIG_HOME"] = Path.Combine(workingDirectory, "config"),
         });
+    }
 
     public string WorkingDirectory => workingDirectory;
 

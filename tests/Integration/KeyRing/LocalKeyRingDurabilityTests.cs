@@ -45,7 +45,7 @@ public sealed partial class LocalKeyRingDurabilityTests : IDisposable
             });
             await Eventually.HoldsAsync(async () => (await clectl.RunAsync("health")).ExitCode == 0);
 
-            ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
+            ClectlAssert.Ok(await clectl.RunAsync("key", "rotate", "--token-file", Path.Combine(dataDir, "api.token")));
 
             var keyRing = Path.Combine(dataDir, "local.keyring");
             await Eventually.HoldsAsync(

@@ -467,4 +467,65 @@ public sealed class TrousseauSecretTests : IDisposable
             Assert.Equal((i % 2 == 0 ? "written" : "v0", revisions[i]), (secret.Data["k"], secret.Metadata.Revision));
         }
     }
+
+    [Fact]
+    public async Task A_patch_or_regenerate_that_another_write_overtakes_is_merged_into_the_new_data()
+    {
+        // Another writer's change lands between the server's read of the secret and its write: without an expected
+        // revision, the patch and the regeneration start again from the new data, so neither change is lost.
+        InterleavingStore store = null!;
+        using var local = new LocalTrousseau(_time, inner => store = new InterleavingStore(inner));
+        await local.Trousseau.CreateSecretAsync("merge/patch", SecretType.Opaque, Data(("a", "1"), ("old", "x")));
+        await local.Trousseau.CreateSecretAsync("merge/login", SecretType.Login, Data(("username", "app"), ("password", "first")));
+        store.BeforeNextUpdateOf("merge/patch", async () => await local.Trousseau.PatchSecretAsync("merge/patch", new Dictionary<string, string?> { ["b"] = "2" }));
+        store.BeforeNextUpdateOf("merge/login", async () => await local.Trousseau.PatchSecretAsync("merge/login", new Dictionary<string, string?> { ["endpoint"] = "db:5432" }));
+
+        var patched = await local.Trousseau.PatchSecretAsync("merge/patch", new Dictionary<string, string?> { ["a"] = "10", ["old"] = null });
+        var regenerated = await local.Trousseau.RegenerateSecretAsync("merge/login");
+
+        var patchedData = await local.Trousseau.GetSecretAsync("merge/patch");
+        var login = await local.Trousseau.GetSecretAsync("merge/login");
+        Assert.Equal(Data(("a", "10"), ("b", "2")), patchedData.Data);
+        Assert.Equal(patched.Revision, patchedData.Metadata.Revision);
+        Assert.Equal(("app", "db:5432"), (login.Data["username"], login.Data["endpoint"]));
+        Assert.NotEqual("first", login.Data["password"]);
+        Assert.Equal(SecretGenerationOptions.DefaultLength, login.Data["password"].Length);
+        Assert.Equal(regenerated.Revision, login.Metadata.Revision);
+    }
+
+    [Fact]
+    public async Task A_patch_or_regenerate_at_an_expected_revision_that_another_write_overtakes_conflicts_and_writes_nothing()
+    {
+        InterleavingStore store = null!;
+        using var local = new LocalTrousseau(_time, inner => store = new InterleavingStore(inner));
+        var revision = (await local.Trousseau.CreateSecretAsync("merge/cas", SecretType.Opaque, Data(("value", "v0")))).Revision;
+        store.BeforeNextUpdateOf("merge/cas", async () => await local.Trousseau.PatchSecretAsync("merge/cas", new Dictionary<string, string?> { ["value"] = "theirs" }));
+
+        var patch = await Assert.ThrowsAsync<SecretConflictException>(async () =>
+            await local.Trousseau.PatchSecretAsync("merge/cas", new Dictionary<string, string?> { ["value"] = "mine" }, expectedRevision: revision));
+        var regenerate = await Assert.ThrowsAsync<SecretConflictException>(async () =>
+            await local.Trousseau.RegenerateSecretAsync("merge/cas", expectedRevision: revision));
+
+        Assert.Equal(SecretConflictReason.RevisionMismatch, patch.Reason);
+        Assert.Equal(SecretConflictReason.RevisionMismatch, regenerate.Reason);
+        Assert.Equal("theirs", (await local.Trousseau.GetSecretAsync("merge/cas")).Data["value"]);
+    }
+
+    [Fact]
+    public async Task Patch_and_regenerate_refuse_bad_input_before_they_change_anything()
+    {
+        var created = await Trousseau.CreateSecretAsync("merge/bad", SecretType.Login, Data(("username", "app"), ("password", "p")));
+
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.PatchSecretAsync("merge/bad", new Dictionary<string, string?>()));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.PatchSecretAsync("merge/bad", new Dictionary<string, string?> { ["bad key"] = "v" }));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.PatchSecretAsync("merge/bad", new Dictionary<string, string?> { ["username"] = null }));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.RegenerateSecretAsync("merge/bad", new SecretRegenerationOptions { Key = "username" }));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.RegenerateSecretAsync("merge/bad", new SecretRegenerationOptions { Length = 0 }));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.PatchSecretAsync("merge/none", new Dictionary<string, string?> { ["k"] = "v" }));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.RegenerateSecretAsync("merge/none"));
+
+        var secret = await Trousseau.GetSecretAsync("merge/bad");
+        Assert.Equal(created, secret.Metadata);
+        Assert.Equal(Data(("username", "app"), ("password", "p")), secret.Data);
+    }
 }
