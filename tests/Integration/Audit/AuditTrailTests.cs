@@ -74,7 +74,7 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
         Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
         using var missing = await fixture.Http.GetAsync(new Uri($"v1/secrets/{name}-absent", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
-        using var rotated = await fixture.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), null);
+        using var rotated = await fixture.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
 
         var text = await File.ReadAllTextAsync(fixture.Trail);
