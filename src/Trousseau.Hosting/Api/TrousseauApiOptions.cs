@@ -6,6 +6,9 @@ public sealed class TrousseauApiOptions
     /// <summary>How callers are authenticated.</summary>
     public TrousseauApiAuthOptions Auth { get; set; } = new();
 
+    /// <summary>TLS: the server certificate, and the CA of client certificates for mutual TLS.</summary>
+    public TrousseauApiTlsOptions Tls { get; set; } = new();
+
     /// <summary>
     /// The largest request body accepted, in bytes (default 4 MiB: room for 1 MiB of secret data as escaped JSON).
     /// Larger bodies are refused with 413.
