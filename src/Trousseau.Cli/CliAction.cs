@@ -22,12 +22,13 @@ internal static class CliAction
 
     /// <summary>
     /// Runs <paramref name="call"/> with a client for the resolved connection. A 401 becomes a message saying
-    /// where the token came from, or where clectl looked for one.
+    /// where the token came from, or where clectl looked for one; a TLS connection closed unanswered, one saying why
+    /// that may be.
     /// </summary>
     public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call)
     {
         var connection = GlobalOptions.Connection(parse);
-        using var watch = new UnauthenticatedWatch();
+        using var watch = new UnauthenticatedWatch(connection.CreateHandler());
         using var http = connection.CreateHttpClient(watch);
         try
         {
@@ -36,6 +37,10 @@ internal static class CliAction
         catch (AccessForbiddenException e) when (watch.Seen)
         {
             throw new AccessForbiddenException(connection.Unauthenticated(e.Message), e);
+        }
+        catch (DependencyUnavailableException e) when (connection.ExplainUnanswered(e) is { } explained)
+        {
+            throw explained;
         }
     }
 }

@@ -48,8 +48,11 @@ internal sealed class CliContexts
         OwnerOnlyFile.WriteAtomically(path, JsonSerializer.SerializeToUtf8Bytes(this, CliJson.Default.CliContexts), overwrite: true);
 }
 
-/// <summary>One trousseaud instance clectl can talk to, with the file holding its API token or the token itself.</summary>
-internal sealed record CliContext(string Server, string? TokenFile, string? Token = null);
+/// <summary>
+/// One trousseaud instance clectl can talk to, with the file holding its API token or the token itself, and the
+/// paths (never the contents) of the CA file and of the client certificate and key for TLS.
+/// </summary>
+internal sealed record CliContext(string Server, string? TokenFile, string? Token = null, string? CaFile = null, string? CertFile = null, string? KeyFile = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CliContexts))]

@@ -4,24 +4,26 @@ using Trousseau.Remote;
 namespace Trousseau.Cli;
 
 /// <summary>
-/// Which trousseaud to call and with which token, flags first, then the environment, then the configuration
-/// file. Server: <c>--server</c>, the <c>--context</c> named, <c>$TROUSSEAU_SERVER</c>, the current context,
-/// http://127.0.0.1:8787. Token: <c>--token</c>, <c>--token-file</c>, the token of the <c>--context</c> named,
-/// <c>$TROUSSEAU_TOKEN</c>, the current context's token, <c>api.token</c> in the data directory
-/// (<c>$TROUSSEAU_HOME</c>, else <c>./.trousseau</c>). The current context stands aside when the environment
-/// names a server. A token found rather than given goes only to the server it belongs to: a context's to that
-/// context's server, the data directory's to the default server; elsewhere none is sent.
+/// Which trousseaud to call, with which token and TLS files, flags first, then the environment, then the
+/// configuration file. Server: <c>--server</c>, the <c>--context</c> named, <c>$TROUSSEAU_SERVER</c>, the current
+/// context, http://127.0.0.1:8787. Token: <c>--token</c>, <c>--token-file</c>, the token of the <c>--context</c>
+/// named, <c>$TROUSSEAU_TOKEN</c>, the current context's token, <c>api.token</c> in the data directory
+/// (<c>$TROUSSEAU_HOME</c>, else <c>./.trousseau</c>). CA file, and client certificate with its key: the options,
+/// else the <c>--context</c> named, else the current context. The current context stands aside when the
+/// environment names a server. A token found rather than given goes only to the server it belongs to: a
+/// context's to that context's server, the data directory's to the default server; elsewhere none is sent.
 /// </summary>
 /// <param name="Server">The trousseaud URL, ending in '/'.</param>
 /// <param name="Token">The API token, or <see langword="null"/> when none was found (the server may need none).</param>
 /// <param name="TokenSource">Where the token came from, for messages (never the token itself); where clectl looked when there is none.</param>
-internal sealed record Connection(Uri Server, string? Token, string TokenSource)
+/// <param name="Tls">The CA file and client certificate to use over https.</param>
+internal sealed record Connection(Uri Server, string? Token, string TokenSource, ConnectionTls Tls)
 {
     public const string DefaultServer = "http://127.0.0.1:8787";
 
     private static readonly Uri DefaultUri = new(DefaultServer);
 
-    public static Connection Resolve(string? server, string? token, string? tokenFile, string? contextName)
+    public static Connection Resolve(string? server, string? token, string? tokenFile, ConnectionTls tls, string? contextName)
     {
         var named = contextName is null ? null : FindContext(contextName);
         var environmentServer = NullIfEmpty(Environment.GetEnvironmentVariable("TROUSSEAU_SERVER"));
@@ -35,7 +37,9 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
 
         var resolved = Normalize(uri);
         var (found, source) = FindToken(token, tokenFile, named, current, resolved);
-        return new Connection(resolved, found, source);
+        var context = (named ?? current)?.Context;
+        var (certFile, keyFile) = tls.CertFile is not null ? (tls.CertFile, tls.KeyFile) : (context?.CertFile, context?.KeyFile);
+        return new Connection(resolved, found, source, new ConnectionTls(tls.CaFile ?? context?.CaFile, certFile, keyFile));
     }
 
     /// <summary>
@@ -46,8 +50,46 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
 
     public TrousseauClient CreateClient(HttpClient http) => new(http, Token);
 
+    /// <summary>The handler that sends requests, trusting the CA file and presenting the client certificate.</summary>
+    public HttpMessageHandler CreateHandler()
+    {
+        try
+        {
+            return TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = Tls.CaFile, CertFile = Tls.CertFile, KeyFile = Tls.KeyFile });
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            throw new CliUsageException($"{e.Message} (from --ca-file, --cert, --key or the context)");
+        }
+    }
+
+    /// <summary>
+    /// Why a request could not be sent: for a failed TLS handshake, what the handshake said; for a connection that
+    /// trousseaud closed unanswered over TLS, the likely cause, since a server that requires a client certificate
+    /// (under TLS 1.3) refuses it only after the handshake.
+    /// </summary>
+    public string Describe(HttpRequestException exception) => exception.HttpRequestError switch
+    {
+        HttpRequestError.SecureConnectionError => $"the TLS handshake failed: {exception.GetBaseException().Message}",
+        HttpRequestError.ResponseEnded when Server.Scheme == Uri.UriSchemeHttps => $"{exception.Message} {ClosedUnanswered()}",
+        _ => exception.Message,
+    };
+
+    /// <summary>
+    /// <paramref name="exception"/> with <see cref="Describe"/>'s account of an unanswered TLS connection added, or
+    /// <see langword="null"/> when it is not about one.
+    /// </summary>
+    public DependencyUnavailableException? ExplainUnanswered(DependencyUnavailableException exception) =>
+        exception.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } && Server.Scheme == Uri.UriSchemeHttps
+            ? new DependencyUnavailableException("trousseaud", $"{exception.Message} {ClosedUnanswered()}", exception)
+            : null;
+
+    private string ClosedUnanswered() => Tls.CertFile is null
+        ? "trousseaud closed the connection without answering, as it does when it requires a client certificate (mutual TLS) and none was sent: give one with --cert and --key."
+        : $"trousseaud closed the connection without answering, as it does when it requires a client certificate and does not accept {Tls.CertFile}: it must be issued under the CA of the server's Trousseau:Api:Tls:ClientCaFile.";
+
     public HttpClient CreateHttpClient(HttpMessageHandler? handler = null) =>
-        new(handler ?? new HttpClientHandler()) { BaseAddress = Server, Timeout = TimeSpan.FromSeconds(60) };
+        new(handler ?? CreateHandler()) { BaseAddress = Server, Timeout = TimeSpan.FromSeconds(60) };
 
     /// <summary>
     /// The one line to print when trousseaud answered 401: where clectl looked when it had no token, else which
@@ -147,8 +189,11 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource)
     private sealed record NamedContext(string Name, CliContext Context);
 }
 
+/// <summary>The TLS files of a connection, as absolute paths, each <see langword="null"/> when not given.</summary>
+internal sealed record ConnectionTls(string? CaFile, string? CertFile, string? KeyFile);
+
 /// <summary>Notes whether trousseaud answered 401, which the client reports as forbidden like a 403.</summary>
-internal sealed class UnauthenticatedWatch() : DelegatingHandler(new HttpClientHandler())
+internal sealed class UnauthenticatedWatch(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
     public bool Seen { get; private set; }
 

@@ -18,7 +18,7 @@ internal static class ContextCommands
 
         var set = new Command(
             "set",
-            "Add or change a context: --server URL, and --token-file FILE or --token T (kept in the owner-only contexts file); the first one becomes current.")
+            "Add or change a context: --server URL, --token-file FILE or --token T (kept in the owner-only contexts file), and for TLS --ca-file FILE and --cert FILE --key FILE (their paths); the first one becomes current.")
         {
             Name,
         };
@@ -40,7 +40,8 @@ internal static class ContextCommands
                 throw new CliUsageException("context set takes --token-file or --token, not both.");
             }
 
-            contexts.Contexts[name] = new CliContext(server, tokenFile, token);
+            var tls = GlobalOptions.Tls(parse);
+            contexts.Contexts[name] = new CliContext(server, tokenFile, token, tls.CaFile, tls.CertFile, tls.KeyFile);
             contexts.Current ??= name;
             contexts.Save(path);
             await console.Out.WriteLineAsync($"context {name} set");
@@ -83,6 +84,9 @@ internal static class ContextCommands
                         json.WriteString("server", ctx.Server);
                         json.WriteString("tokenFile", ctx.TokenFile);
                         json.WriteBoolean("tokenStored", ctx.Token is not null);
+                        json.WriteString("caFile", ctx.CaFile);
+                        json.WriteString("certFile", ctx.CertFile);
+                        json.WriteString("keyFile", ctx.KeyFile);
                         json.WriteEndObject();
                     }
 

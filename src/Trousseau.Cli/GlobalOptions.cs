@@ -23,6 +23,24 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> CaFile = new("--ca-file")
+    {
+        Description = "PEM file of the CA that trousseaud's certificate must chain to, instead of the system's (else the context's).",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Cert = new("--cert")
+    {
+        Description = "PEM client certificate for mutual TLS, with --key (else the context's).",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> ClientKey = new("--key")
+    {
+        Description = "PEM private key of --cert. Give it before the command: after secret get, generate and regenerate, --key names a secret's key.",
+        Recursive = true,
+    };
+
     public static readonly Option<string?> Context = new("--context")
     {
         Description = "Use this named context instead of the current one.",
@@ -37,10 +55,27 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static IEnumerable<Option> All => [Server, Token, TokenFile, Context, Output, Raw];
+    public static IEnumerable<Option> All => [Server, Token, TokenFile, CaFile, Cert, ClientKey, Context, Output, Raw];
 
     public static Connection Connection(ParseResult parse) =>
-        Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), parse.GetValue(Context));
+        Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), Tls(parse), parse.GetValue(Context));
+
+    /// <summary>The TLS files given as options, as absolute paths; a certificate needs its key and the reverse.</summary>
+    public static ConnectionTls Tls(ParseResult parse)
+    {
+        var cert = parse.GetValue(Cert);
+        var key = parse.GetValue(ClientKey);
+        if ((cert is null) != (key is null))
+        {
+            throw new CliUsageException(cert is null
+                ? "--key needs --cert: give the client certificate and its key together (before the command)."
+                : "--cert needs --key: give the client certificate and its key together (before the command).");
+        }
+
+        return new ConnectionTls(FullPath(parse.GetValue(CaFile)), FullPath(cert), FullPath(key));
+    }
+
+    private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);
 
     private static Option<OutputFormat> CreateOutputOption()
     {

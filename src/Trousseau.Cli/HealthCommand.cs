@@ -27,7 +27,7 @@ internal static class HealthCommand
             }
             catch (HttpRequestException e)
             {
-                throw new DependencyUnavailableException("trousseaud", $"cannot reach {connection.Server}: {e.Message}", e);
+                throw new DependencyUnavailableException("trousseaud", $"cannot reach {connection.Server}: {connection.Describe(e)}", e);
             }
 
             using (response)

@@ -275,7 +275,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         }
         catch (HttpRequestException ex)
         {
-            throw new DependencyUnavailableException(Dependency, $"Cannot reach trousseaud at {_http.BaseAddress}: {ex.Message}", ex);
+            throw new DependencyUnavailableException(Dependency, $"Cannot reach trousseaud at {_http.BaseAddress}: {Describe(ex)}", ex);
         }
         catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -292,6 +292,15 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             throw await ToExceptionAsync(response, name, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Why a request could not be sent: for a failed TLS handshake, what the handshake said (for example why the
+    /// server's certificate was refused) rather than "see inner exception".
+    /// </summary>
+    private static string Describe(HttpRequestException exception) =>
+        exception.HttpRequestError == HttpRequestError.SecureConnectionError
+            ? $"the TLS handshake failed: {exception.GetBaseException().Message}"
+            : exception.Message;
 
     private static async Task<Exception> ToExceptionAsync(HttpResponseMessage response, string? name, CancellationToken cancellationToken)
     {

@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Api;
@@ -13,7 +15,8 @@ public static class TrousseauApiBuilderExtensions
 {
     /// <summary>
     /// Registers what <c>app.MapTrousseauApi()</c> needs, with options bound from <c>Trousseau:Api</c> and validated
-    /// at start (a token file is required in token mode), and an <see cref="IExceptionHandler"/> with the exception
+    /// at start (a token file is required in token mode; the TLS files of <c>Trousseau:Api:Tls</c>, when set, must be
+    /// usable), the reloading certificate that <c>UseTrousseauApiTls</c> serves, and an <see cref="IExceptionHandler"/> with the exception
     /// handler middleware at the start of the pipeline: a failure the API did not expect is answered with problem
     /// details (500, <c>urn:trousseau:problem:internal</c>) and logged. The handler answers for the API's routes
     /// only; the application's other routes and its own exception handlers keep working as before.
@@ -26,10 +29,16 @@ public static class TrousseauApiBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var sectionPath = builder.ConfigurationPath("Api");
         var keyProviderKey = builder.ConfigurationPath("KeyProvider");
+        var tlsPath = builder.ConfigurationPath("Api:Tls");
         builder.AddBackendOptions("Api", configure);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsAnnotationsValidator>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
             services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, ApiTlsOptionsValidator>(_ => new ApiTlsOptionsValidator(tlsPath)));
+        builder.Services.TryAddSingleton(services => new ApiTlsCertificate(
+            tlsPath,
+            services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Tls,
+            (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<ApiTlsCertificate>()));
         builder.Services.TryAddSingleton<ApiToken>();
         builder.Services.TryAddSingleton<ApiAuthenticationFilter>();
         builder.Services.TryAddSingleton<ApiExceptionFilter>();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration.Memory;
+using Trousseau.Hosting;
 
 namespace Trousseau.Server;
 
@@ -42,20 +43,71 @@ internal static class ServerConfiguration
         configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults(dataDir) });
     }
 
-    /// <summary>Refuses <c>Api:Auth:Mode=none</c> unless every API URL is on loopback.</summary>
-    public static void CheckAuthBinding(IConfiguration section, string urls)
+    /// <summary>
+    /// Refuses <c>Kestrel:Endpoints</c>, which Kestrel would serve instead of <c>Trousseau:Api:Urls</c>, on addresses
+    /// and with certificates that none of trousseaud's checks would have seen.
+    /// </summary>
+    public static void RefuseKestrelEndpoints(IConfiguration configuration)
     {
-        if (!string.Equals(section["Api:Auth:Mode"], "none", StringComparison.OrdinalIgnoreCase))
+        if (configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
         {
-            return;
+            throw new InvalidConfigurationException(
+                $"Kestrel:Endpoints is set, but trousseaud listens on {SectionName}:Api:Urls (--urls) only, with the TLS settings of {SectionName}:Api:Tls: "
+                + $"put each endpoint's URL in {SectionName}:Api:Urls (separated by ';') and remove Kestrel:Endpoints.");
+        }
+    }
+
+    /// <summary>
+    /// Refuses an <c>https://</c> URL without a certificate to serve, a certificate with no <c>https://</c> URL to serve
+    /// it on (which would leave the API on plain HTTP unawares), and HTTPS while the API is off.
+    /// </summary>
+    public static void CheckTls(IConfiguration section, string urls, bool apiEnabled)
+    {
+        var https = Split(urls).FirstOrDefault(IsHttps);
+        var hasCertificate = !string.IsNullOrWhiteSpace(section["Api:Tls:CertFile"]);
+        if (https is not null && !apiEnabled)
+        {
+            throw new InvalidConfigurationException(
+                $"{SectionName}:Api:Urls has '{https}', but with {SectionName}:Api:Enabled false trousseaud serves only its probes, over plain HTTP: use an http:// URL.");
         }
 
-        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        if (https is not null && !hasCertificate)
         {
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IsLoopback(uri.Host))
+            throw new InvalidConfigurationException(
+                $"{SectionName}:Api:Urls has '{https}', which needs a certificate: set {SectionName}:Api:Tls:CertFile and {SectionName}:Api:Tls:KeyFile (PEM files).");
+        }
+
+        if (https is null && hasCertificate && apiEnabled)
+        {
+            throw new InvalidConfigurationException(
+                $"{SectionName}:Api:Tls:CertFile is set, but no URL of {SectionName}:Api:Urls ('{urls}') is https://, so the API would be served without TLS: "
+                + "use https://HOST:PORT, or remove the TLS settings.");
+        }
+    }
+
+    /// <summary>
+    /// Refuses to serve the API where callers would authenticate in the clear or not at all: with <paramref name="mode"/>
+    /// none, every URL must be on loopback; with a bearer token or a Kubernetes token, every plain <c>http://</c> URL must
+    /// be on loopback unless <c>Api:AllowInsecureHttp</c> is true (a TLS proxy in front of trousseaud).
+    /// </summary>
+    public static void CheckAuthBinding(IConfiguration section, TrousseauApiAuthMode mode)
+    {
+        var urls = section["Api:Urls"] ?? DefaultUrls;
+        var allowInsecureHttp = section.GetValue<bool>("Api:AllowInsecureHttp");
+        foreach (var url in Split(urls).Where(u => !IsLoopback(u)))
+        {
+            if (mode == TrousseauApiAuthMode.None)
             {
                 throw new InvalidConfigurationException(
-                    $"Trousseau:Api:Auth:Mode is 'none', which is allowed only when Trousseau:Api:Urls binds to loopback, not '{url}'.");
+                    $"{SectionName}:Api:Auth:Mode is 'none', which is allowed only when every URL of {SectionName}:Api:Urls is on loopback, not '{url}'.");
+            }
+
+            if (!IsHttps(url) && !allowInsecureHttp)
+            {
+                throw new InvalidConfigurationException(
+                    $"{SectionName}:Api:Urls has '{url}', plain HTTP beyond loopback, where callers' credentials ({SectionName}:Api:Auth:Mode is "
+                    + $"'{mode.ToString().ToLowerInvariant()}') would cross the network in the clear: serve https:// with {SectionName}:Api:Tls:CertFile and KeyFile, "
+                    + $"listen on loopback, or set {SectionName}:Api:AllowInsecureHttp=true when a TLS proxy in front of trousseaud encrypts the traffic.");
             }
         }
     }
@@ -66,7 +118,7 @@ internal static class ServerConfiguration
     /// </summary>
     public static void CheckAddressesFree(string urls)
     {
-        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var url in Split(urls))
         {
             if (ListenAddress(url) is not { } endpoint)
             {
@@ -121,8 +173,15 @@ internal static class ServerConfiguration
                 $"{SectionName}:{key} is '{given}', which trousseaud does not know: use one of {string.Join(", ", choices)} (case-insensitive).");
     }
 
-    private static bool IsLoopback(string host) =>
-        host is "localhost" || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+    private static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static bool IsHttps(string url) => url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Whether Kestrel binds <paramref name="url"/> to loopback only: <c>localhost</c> or a loopback address. Any other
+    /// host name, <c>*</c> and <c>+</c> bind every interface.
+    /// </summary>
+    private static bool IsLoopback(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.IsLoopback;
 
     private static Dictionary<string, string?> Defaults(string dataDir) => new(StringComparer.OrdinalIgnoreCase)
     {

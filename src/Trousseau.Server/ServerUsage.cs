@@ -14,6 +14,8 @@ internal static class ServerUsage
           --data-dir DIR      Data directory: key ring, SQLite store, API token, KMS socket
                               (default: $TROUSSEAU_HOME, else ./.trousseau).
           --urls URL[;URL]    HTTP API addresses (Trousseau:Api:Urls; default http://127.0.0.1:8787).
+                              https:// needs Trousseau:Api:Tls:CertFile and KeyFile; plain http://
+                              beyond loopback needs Trousseau:Api:AllowInsecureHttp=true.
           --kms-socket PATH   KMS plugin socket (Trousseau:Kms:Socket; default <data dir>/kms.sock).
           --config FILE       A JSON file with a "Trousseau" section, over appsettings.json.
           --Trousseau:Key=V   Any setting, for example --Trousseau:KeyProvider=vault (also as the

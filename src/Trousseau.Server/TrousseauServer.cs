@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
+using Trousseau.Hosting;
 using Trousseau.Sqlite;
 using Trousseau.Vault;
 
@@ -29,6 +31,7 @@ internal static class TrousseauServer
 
             // Validated here rather than inside StartAsync, whose failure log would repeat configuration values.
             app.Services.GetService<IStartupValidator>()?.Validate();
+            CheckApiBinding(app);
             await app.StartAsync();
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
@@ -77,17 +80,23 @@ internal static class TrousseauServer
             builder.Configuration.AddInMemoryCollection(await VaultConfigOverlay.LoadAsync(section));
         }
 
-        var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
-        ServerConfiguration.CheckAuthBinding(section, urls);
-        ServerConfiguration.CheckAddressesFree(urls);
-        builder.WebHost.UseUrls(urls);
-
         // With the API off, Api:Urls still serves /healthz and /readyz for probes, but no /v1 route.
         var apiEnabled = section.GetValue("Api:Enabled", defaultValue: true);
         if (!apiEnabled && !section.GetValue("Kms:Enabled", defaultValue: true))
         {
             throw new InvalidConfigurationException(
                 $"{ServerConfiguration.SectionName}:Api:Enabled and {ServerConfiguration.SectionName}:Kms:Enabled are both false: trousseaud would serve nothing.");
+        }
+
+        var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
+        ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
+        ServerConfiguration.CheckTls(section, urls, apiEnabled);
+        ServerConfiguration.CheckAddressesFree(urls);
+        builder.WebHost.UseUrls(urls);
+        if (apiEnabled)
+        {
+            // https:// URLs serve Api:Tls's certificate, read again when its files change.
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.UseTrousseauApiTls());
         }
 
         // One choice decides which backend is registered, so only the chosen backend's settings are checked.
@@ -138,6 +147,19 @@ internal static class TrousseauServer
         }
 
         return app;
+    }
+
+    /// <summary>
+    /// Checks, with the authentication mode as the API reads it (so that <c>None</c> or <c> none</c> is no way around),
+    /// that the API's URLs do not expose it unauthenticated or with credentials in the clear.
+    /// </summary>
+    private static void CheckApiBinding(WebApplication app)
+    {
+        var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
+        if (section.GetValue("Api:Enabled", defaultValue: true))
+        {
+            ServerConfiguration.CheckAuthBinding(section, app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode);
+        }
     }
 
     /// <summary>Stops what a failed start had already started (the KMS socket, background services), then disposes.</summary>

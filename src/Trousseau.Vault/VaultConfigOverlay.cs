@@ -11,15 +11,29 @@ namespace Trousseau.Vault;
 /// Reads the KV v2 secret named by <c>Trousseau:Vault:ConfigPath</c> (for example
 /// <c>secret/data/trousseau/config</c>) so that its <c>data</c> can be laid over local configuration. Keys are
 /// relative to the <c>Trousseau</c> section (<c>"Store": "etcd"</c> sets <c>Trousseau:Store</c>); nested objects
-/// and arrays flatten the usual way (<c>Etcd:Endpoints:0</c>).
+/// and arrays flatten the usual way (<c>Etcd:Prefix</c>). The overlay may tune what trousseaud does, never whom it
+/// trusts, or whoever may write that KV path could take the broker over: these settings, and every key below them,
+/// stay local: Vault's address, CA and login (<c>Vault:Address</c>, <c>Vault:CaFile</c>, <c>Vault:Auth</c>); etcd's
+/// endpoints and TLS files; the key provider (<c>KeyProvider</c>, <c>KeyProviders</c>) and the local key ring
+/// (<c>Local</c>); the HTTP API (<c>Api</c>: addresses, authentication, TLS, policies); the audit trail (<c>Audit</c>).
 /// </summary>
 public static class VaultConfigOverlay
 {
+    private static readonly string[] LocalOnlySettings =
+    [
+        "Vault:Address", "Vault:CaFile", "Vault:Auth",
+        "Etcd:Endpoints", "Etcd:CaFile", "Etcd:CertFile", "Etcd:KeyFile",
+        "KeyProvider", "KeyProviders", "Local",
+        "Api", "Audit",
+    ];
+
     /// <summary>Fetches the overlay with the Vault address and auth of <paramref name="section"/>.</summary>
     /// <param name="section">The <c>Trousseau</c> configuration section, holding <c>Vault:*</c>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>Full configuration keys (under the section's path) and their values; empty without a ConfigPath.</returns>
-    /// <exception cref="VaultConfigPathException">The path is missing or Vault forbids reading it.</exception>
+    /// <exception cref="VaultConfigPathException">
+    /// The path is missing, Vault forbids reading it, or its data sets a setting that must stay local.
+    /// </exception>
     /// <exception cref="DependencyUnavailableException">Vault cannot be reached or refuses Trousseau's credentials.</exception>
     public static async Task<IReadOnlyDictionary<string, string?>> LoadAsync(IConfigurationSection section, CancellationToken cancellationToken = default)
     {
@@ -63,8 +77,21 @@ public static class VaultConfigOverlay
 
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         Flatten(data, section.Path, values);
+        var refused = values.Keys.Where(k => IsLocalOnly(k[(section.Path.Length + 1)..])).Order(StringComparer.OrdinalIgnoreCase).ToList();
+        if (refused.Count > 0)
+        {
+            var named = refused.Count == 1 ? refused[0] : $"{string.Join(", ", refused[..^1])} and {refused[^1]}";
+            throw new VaultConfigPathException(
+                $"{key} '{path}' sets {named}, which only local configuration may set: the overlay may not change Vault's address, CA or login, "
+                + "etcd's endpoints or TLS files, the key provider, the local key ring, the HTTP API or the audit trail. Remove them from that secret.");
+        }
+
         return values;
     }
+
+    private static bool IsLocalOnly(string relativeKey) => LocalOnlySettings.Any(setting =>
+        relativeKey.Equals(setting, StringComparison.OrdinalIgnoreCase)
+        || relativeKey.StartsWith(setting + ConfigurationPath.KeyDelimiter, StringComparison.OrdinalIgnoreCase));
 
     private static void Flatten(JsonElement element, string prefix, Dictionary<string, string?> values)
     {
@@ -98,7 +125,10 @@ public static class VaultConfigOverlay
     }
 }
 
-/// <summary><c>Trousseau:Vault:ConfigPath</c> names a path that is missing, forbidden or not a KV v2 secret.</summary>
+/// <summary>
+/// <c>Trousseau:Vault:ConfigPath</c> names a path that is missing, forbidden or not a KV v2 secret, or whose data sets a
+/// setting that must stay local.
+/// </summary>
 public sealed class VaultConfigPathException : Exception
 {
     /// <summary>Creates the exception.</summary>

@@ -7,7 +7,8 @@ namespace Trousseau.Hosting.Api;
 
 /// <summary>
 /// The API bearer token: read from its file, or made with a cryptographic RNG and written there (0600) on first
-/// start. Only its SHA-256 is kept, and presented tokens are compared by hash in constant time.
+/// start. An existing file that group or others may use is refused: whoever can read it holds the API. Only its
+/// SHA-256 is kept, and presented tokens are compared by hash in constant time.
 /// </summary>
 internal sealed class ApiToken
 {
@@ -36,6 +37,14 @@ internal sealed class ApiToken
             {
                 return created;
             }
+        }
+
+        if (OwnerOnlyFile.OpenModeOrNull(path) is { } mode)
+        {
+            var fullPath = Path.GetFullPath(path);
+            throw new IOException(
+                $"The API token file {fullPath} has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; "
+                + $"run 'chmod 600 {fullPath}' (and replace the token if someone else may have read it), then start again.");
         }
 
         var token = File.ReadAllText(path).Trim();

@@ -6,6 +6,9 @@ public sealed class TrousseauApiOptions
     /// <summary>How callers are authenticated.</summary>
     public TrousseauApiAuthOptions Auth { get; set; } = new();
 
+    /// <summary>TLS: the server certificate, and the CA of client certificates for mutual TLS.</summary>
+    public TrousseauApiTlsOptions Tls { get; set; } = new();
+
     /// <summary>
     /// Host names (without a port) that a request arriving on a loopback address may carry in its <c>Host</c> header,
     /// besides <c>localhost</c> and loopback IP addresses, for example a name in <c>/etc/hosts</c> or that of a

@@ -16,11 +16,12 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly string _name;
 
-    private TrousseauServerProcess(Process process, Uri baseAddress, string name)
+    private TrousseauServerProcess(Process process, ServerListener listener, string name)
     {
         _name = name;
         _process = process;
-        BaseAddress = baseAddress;
+        BaseAddress = listener.BaseAddress;
+        Http = listener.CreateClient();
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
@@ -29,7 +30,8 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+    /// <summary>A client of the server (over TLS, one that trusts its CA), with no token.</summary>
+    public HttpClient Http { get; }
 
     /// <summary>Whether the process has ended (by itself or killed).</summary>
     public bool HasExited => _process.HasExited;
@@ -46,24 +48,29 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts trousseaud with <c>--data-dir</c> and returns once <c>/healthz</c> answers 200.</summary>
-    public static Task<TrousseauServerProcess> StartAsync(string dataDir, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null) =>
-        StartInAsync(Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], environment);
+    /// <summary>
+    /// Starts trousseaud with <c>--data-dir</c>, listening as <paramref name="listener"/> says (plain HTTP on a free
+    /// loopback port unless given), and returns once <c>/healthz</c> answers 200.
+    /// </summary>
+    public static Task<TrousseauServerProcess> StartAsync(
+        string dataDir, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null, ServerListener? listener = null) =>
+        StartHostAsync(RepositoryPaths.ServerDll, Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], "healthz", environment, listener);
 
     /// <summary>Starts trousseaud in <paramref name="workingDirectory"/> with exactly these arguments (plus a free port).</summary>
     public static Task<TrousseauServerProcess> StartInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
         StartHostAsync(RepositoryPaths.ServerDll, workingDirectory, args, "healthz", environment);
 
     /// <summary>
-    /// Starts the web host <paramref name="dll"/> with these arguments plus <c>--urls</c> on a free port, and returns
-    /// once <paramref name="probe"/> answers 200.
+    /// Starts the web host <paramref name="dll"/> with these arguments plus <c>--urls</c> (plain HTTP on a free loopback
+    /// port unless <paramref name="listener"/> says otherwise), and returns once <paramref name="probe"/> answers 200.
     /// </summary>
-    public static async Task<TrousseauServerProcess> StartHostAsync(string dll, string workingDirectory, IEnumerable<string> args, string probe, IReadOnlyDictionary<string, string?>? environment = null)
+    public static async Task<TrousseauServerProcess> StartHostAsync(
+        string dll, string workingDirectory, IEnumerable<string> args, string probe, IReadOnlyDictionary<string, string?>? environment = null, ServerListener? listener = null)
     {
-        var baseAddress = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
-        string[] allArgs = ["--urls", baseAddress.GetLeftPart(UriPartial.Authority), .. args];
+        listener ??= ServerListener.Loopback();
+        string[] allArgs = ["--urls", listener.Urls, .. args];
         var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
-        var server = new TrousseauServerProcess(Process.Start(info)!, baseAddress, Path.GetFileNameWithoutExtension(dll));
+        var server = new TrousseauServerProcess(Process.Start(info)!, listener, Path.GetFileNameWithoutExtension(dll));
         await server.WaitUntilLiveAsync(probe);
         return server;
     }

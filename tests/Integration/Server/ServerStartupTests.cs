@@ -220,6 +220,25 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Contains("Trousseau:Api:Auth:Mode", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0644")]
+    [InlineData("0620")]
+    public async Task An_api_token_file_open_to_group_or_others_stops_the_start_naming_the_file_its_mode_and_the_fix(string mode)
+    {
+        var tokenFile = _temp.Combine("data", "api.token");
+        Directory.CreateDirectory(_temp.Combine("data"));
+        await File.WriteAllTextAsync(tokenFile, "a-token-others-may-read\n");
+        File.SetUnixFileMode(tokenFile, (UnixFileMode)Convert.ToInt32(mode, 8));
+
+        var result = await RunServerToExitAsync(["--data-dir", _temp.Combine("data")]);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"The API token file {tokenFile} has mode {mode}", line, StringComparison.Ordinal);
+        Assert.Contains($"chmod 600 {tokenFile}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("a-token-others-may-read", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Api_and_kms_can_each_be_turned_off_but_not_both()
     {

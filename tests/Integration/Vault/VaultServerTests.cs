@@ -191,6 +191,25 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         Assert.False(File.Exists(_temp.Combine("data", "kms.sock")));
     }
 
+    [Theory]
+    [InlineData("""{ "Vault": { "Address": "http://127.0.0.1:9" } }""", "Trousseau:Vault:Address")]
+    [InlineData("""{ "Vault": { "Auth": { "Method": "token", "Token": "s.overlay-token" } } }""", "Trousseau:Vault:Auth:Method and Trousseau:Vault:Auth:Token")]
+    [InlineData("""{ "Vault": { "CaFile": "/tmp/other-ca.pem" } }""", "Trousseau:Vault:CaFile")]
+    [InlineData("""{ "Api": { "Auth": { "Mode": "none" } } }""", "Trousseau:Api:Auth:Mode")]
+    [InlineData("""{ "Api:Urls": "http://0.0.0.0:8787" }""", "Trousseau:Api:Urls")]
+    [InlineData("""{ "KeyProvider": "local", "Store": "memory" }""", "Trousseau:KeyProvider")]
+    public async Task The_kv_v2_overlay_may_not_change_whom_trousseaud_trusts_or_how_its_api_is_served(string overlay, string refusedKeys)
+    {
+        await _vault.PutKvAsync(ConfigPath, JsonNode.Parse(overlay)!.AsObject());
+
+        var result = await RunToExitAsync([.. VaultArgs(), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"Trousseau:Vault:ConfigPath '{ConfigPath}' sets {refusedKeys}, which", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("s.overlay-token", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_missing_or_forbidden_config_path_stops_startup_with_exit_2_naming_the_key()
     {

@@ -1,0 +1,117 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Trousseau.Remote;
+
+/// <summary>
+/// The <see cref="HttpMessageHandler"/> for an <see cref="HttpClient"/> that calls trousseaud over TLS: it trusts the
+/// CA of <see cref="TrousseauClientTlsOptions.CaFile"/> (else the system's) and presents the client certificate of
+/// <see cref="TrousseauClientTlsOptions.CertFile"/>. A server certificate that is not trusted or not issued for the
+/// host called fails the request with an <see cref="HttpRequestException"/> whose inner
+/// <see cref="AuthenticationException"/> says why, which <see cref="TrousseauClient"/> reports as trousseaud being
+/// unavailable.
+/// </summary>
+public static class TrousseauHttpHandler
+{
+    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
+
+    /// <summary>Creates the handler; the caller owns it (or the <see cref="HttpClient"/> it is given to).</summary>
+    /// <param name="tls">The CA and client certificate files.</param>
+    /// <returns>A handler to pass to <see cref="HttpClient(HttpMessageHandler)"/>.</returns>
+    /// <exception cref="ArgumentException">A certificate is given without its key, or the reverse.</exception>
+    /// <exception cref="FileNotFoundException">A file does not exist; the message names its full path.</exception>
+    /// <exception cref="InvalidDataException">A file does not hold what it should; the message names its full path.</exception>
+    public static SocketsHttpHandler Create(TrousseauClientTlsOptions tls)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        if (string.IsNullOrEmpty(tls.CertFile) != string.IsNullOrEmpty(tls.KeyFile))
+        {
+            throw new ArgumentException("A client certificate needs its key: set both CertFile and KeyFile, or neither.", nameof(tls));
+        }
+
+        var handler = new SocketsHttpHandler();
+        var caFile = tls.CaFile is null ? null : Existing(tls.CaFile);
+        var authorities = caFile is null ? null : ReadCertificates(caFile);
+        if (authorities is not null)
+        {
+            handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = X509RevocationMode.NoCheck,
+                DisableCertificateDownloads = true,
+                ApplicationPolicy = { new Oid(ServerAuthentication) },
+            };
+            handler.SslOptions.CertificateChainPolicy.CustomTrustStore.AddRange(authorities);
+        }
+
+        handler.SslOptions.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+            errors == SslPolicyErrors.None ? true : throw new AuthenticationException(Refusal((sender as SslStream)?.TargetHostName, certificate, chain, errors, caFile));
+
+        if (tls.CertFile is not null)
+        {
+            handler.SslOptions.ClientCertificateContext = ClientCertificate(Existing(tls.CertFile), Existing(tls.KeyFile!));
+        }
+
+        return handler;
+    }
+
+    private static string Refusal(string? host, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, string? caFile)
+    {
+        if (certificate is null)
+        {
+            return $"trousseaud at {host} sent no TLS certificate.";
+        }
+
+        var described = $"{certificate.Subject}, issued by {certificate.Issuer}";
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            var status = string.Join(", ", chain?.ChainStatus.Select(s => s.Status).Distinct() ?? []);
+            return caFile is null
+                ? $"the TLS certificate of trousseaud at {host} ({described}) is not trusted by this system's CAs ({status}); give the CA that issued it as the CA file."
+                : $"the TLS certificate of trousseaud at {host} ({described}) does not chain to a CA in {caFile} ({status}).";
+        }
+
+        return $"the TLS certificate of trousseaud ({described}) is not issued for {host}: its subject alternative names do not include it.";
+    }
+
+    private static SslStreamCertificateContext ClientCertificate(string certFile, string keyFile)
+    {
+        var chain = ReadCertificates(certFile);
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            // ArgumentException: a key of the certificate's algorithm that is not the certificate's.
+            throw new InvalidDataException($"{keyFile} is not the unencrypted PEM private key of the certificate in {certFile}.", e);
+        }
+
+        var intermediates = new X509Certificate2Collection(chain.Where(c => c.Thumbprint != certificate.Thumbprint).ToArray());
+        return SslStreamCertificateContext.Create(certificate, intermediates, offline: true);
+    }
+
+    private static string Existing(string path)
+    {
+        var fullPath = Path.GetFullPath(path);
+        return File.Exists(fullPath) ? fullPath : throw new FileNotFoundException($"The file {fullPath} does not exist.", fullPath);
+    }
+
+    private static X509Certificate2Collection ReadCertificates(string path)
+    {
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPemFile(path);
+        }
+        catch (CryptographicException e)
+        {
+            throw new InvalidDataException($"{path} holds a PEM certificate that cannot be read.", e);
+        }
+
+        return certificates.Count > 0 ? certificates : throw new InvalidDataException($"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).");
+    }
+}

@@ -1,0 +1,155 @@
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Trousseau.Hosting.Api;
+
+/// <summary>
+/// What the files of <see cref="TrousseauApiTlsOptions"/> hold, read whole: the server certificate with its key and
+/// intermediates, ready for a handshake, and the CAs of client certificates. <see cref="Load"/> fails with a message
+/// that names the setting and the file, never their contents.
+/// </summary>
+internal sealed class ApiTlsMaterial : IDisposable
+{
+    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
+    private const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
+
+    private readonly X509Certificate2Collection? _clientAuthorities;
+
+    private ApiTlsMaterial(X509Certificate2 certificate, X509Certificate2Collection intermediates, X509Certificate2Collection? clientAuthorities)
+    {
+        Certificate = certificate;
+        Intermediates = intermediates;
+        _clientAuthorities = clientAuthorities;
+        Context = SslStreamCertificateContext.Create(certificate, intermediates, offline: true);
+    }
+
+    /// <summary>The server certificate, with its private key.</summary>
+    public X509Certificate2 Certificate { get; }
+
+    /// <summary>The CA certificates that followed the server certificate in its file.</summary>
+    public X509Certificate2Collection Intermediates { get; }
+
+    /// <summary>The certificate and its intermediates, as a handshake sends them.</summary>
+    public SslStreamCertificateContext Context { get; }
+
+    /// <summary>Reads the files that <paramref name="tls"/> names; <c>CertFile</c> and <c>KeyFile</c> must be set.</summary>
+    /// <param name="tls">The TLS options.</param>
+    /// <param name="sectionPath">Their configuration section, for example <c>Trousseau:Api:Tls</c>, to name keys in messages.</param>
+    /// <exception cref="ApiTlsFileException">A file is missing, unreadable, or does not hold what it should.</exception>
+    public static ApiTlsMaterial Load(TrousseauApiTlsOptions tls, string sectionPath)
+    {
+        var certKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.CertFile)}";
+        var keyKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.KeyFile)}";
+        var caKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.ClientCaFile)}";
+        var certFile = Existing(certKey, tls.CertFile!);
+        var keyFile = Existing(keyKey, tls.KeyFile!);
+        var chain = ReadCertificates(certKey, certFile);
+        var clientAuthorities = string.IsNullOrWhiteSpace(tls.ClientCaFile) ? null : ReadCertificates(caKey, Existing(caKey, tls.ClientCaFile));
+
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            // ArgumentException: a key of the certificate's algorithm that is not the certificate's.
+            throw new ApiTlsFileException($"{keyKey} names {keyFile}, which is not the unencrypted PEM private key of the certificate in {certFile}.");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ApiTlsFileException($"{keyKey} names {keyFile}, which cannot be read: {e.Message}");
+        }
+
+        if (certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault() is { } usage
+            && !usage.EnhancedKeyUsages.Cast<Oid>().Any(oid => oid.Value == ServerAuthentication))
+        {
+            var subject = certificate.Subject;
+            certificate.Dispose();
+            throw new ApiTlsFileException($"{certKey} names {certFile}, whose certificate ({subject}) is not for servers: its extended key usage lacks serverAuth.");
+        }
+
+        // The file's first certificate is the server's, read again above with its key; the others go out with it.
+        var intermediates = new X509Certificate2Collection();
+        foreach (var read in chain)
+        {
+            if (read.Thumbprint == certificate.Thumbprint)
+            {
+                read.Dispose();
+            }
+            else
+            {
+                intermediates.Add(read);
+            }
+        }
+
+        return new ApiTlsMaterial(certificate, intermediates, clientAuthorities);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="clientCertificate"/> chains to a CA of <c>ClientCaFile</c> (with the intermediates the
+    /// client sent along in <paramref name="presented"/>), is within its validity and is for clients. Revocation is not
+    /// checked.
+    /// </summary>
+    public bool TrustsClient(X509Certificate2 clientCertificate, X509Chain? presented)
+    {
+        if (_clientAuthorities is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(_clientAuthorities);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.DisableCertificateDownloads = true;
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ClientAuthentication));
+        if (presented is not null)
+        {
+            chain.ChainPolicy.ExtraStore.AddRange(presented.ChainPolicy.ExtraStore);
+        }
+
+        return chain.Build(clientCertificate);
+    }
+
+    public void Dispose()
+    {
+        Certificate.Dispose();
+        foreach (var certificate in Intermediates.Concat(_clientAuthorities ?? []))
+        {
+            certificate.Dispose();
+        }
+    }
+
+    private static string Existing(string key, string path)
+    {
+        var fullPath = Path.GetFullPath(path);
+        return File.Exists(fullPath) ? fullPath : throw new ApiTlsFileException($"{key} names {fullPath}, which does not exist.");
+    }
+
+    private static X509Certificate2Collection ReadCertificates(string key, string path)
+    {
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPemFile(path);
+        }
+        catch (CryptographicException)
+        {
+            // A certificate block that does not decode: the count below reports it.
+            certificates.Clear();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ApiTlsFileException($"{key} names {path}, which cannot be read: {e.Message}");
+        }
+
+        return certificates.Count > 0
+            ? certificates
+            : throw new ApiTlsFileException($"{key} names {path}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).");
+    }
+}
+
+/// <summary>A file of the API's TLS settings cannot be used; the message names the setting and the file.</summary>
+internal sealed class ApiTlsFileException(string message) : Exception(message);

@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trousseau.Hosting;
+using Trousseau.Remote;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// trousseaud (and an application of its own) over HTTPS: the certificate of <c>Api:Tls</c> with its chain, replaced
+/// when its files change without a restart, kept when the new files cannot be used, and the settings refused at start.
+/// </summary>
+public sealed class TlsTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly TestCertificateAuthority _root = TestCertificateAuthority.Create("trousseau test root");
+    private readonly string _caFile;
+
+    public TlsTests() => _caFile = _root.WriteCertificate(_temp.Combine("ca.pem"));
+
+    public void Dispose()
+    {
+        _root.Dispose();
+        _temp.Dispose();
+    }
+
+    [Fact]
+    public async Task A_renewed_certificate_swapped_in_as_a_kubernetes_secret_volume_does_is_served_without_a_restart()
+    {
+        // The layout kubelet gives a secret volume: tls.crt -> ..data/tls.crt, ..data -> a timestamped directory,
+        // renewed by writing a new directory and renaming a new ..data link over the old one.
+        var volume = Directory.CreateDirectory(_temp.Combine("tls")).FullName;
+        var first = _root.IssueServer();
+        await WriteVolumeAsync(volume, "..2025_01_01", first);
+        File.CreateSymbolicLink(Path.Combine(volume, "tls.crt"), Path.Combine("..data", "tls.crt"));
+        File.CreateSymbolicLink(Path.Combine(volume, "tls.key"), Path.Combine("..data", "tls.key"));
+        await using var server = await StartAsync(Path.Combine(volume, "tls.crt"), Path.Combine(volume, "tls.key"));
+        Assert.Equal(first.Thumbprint, await ServedThumbprintAsync(server.BaseAddress));
+
+        // The renewal comes from an intermediate CA: a client that trusts the root only needs the chain sent along.
+        using var intermediate = _root.CreateIntermediate("trousseau test intermediate");
+        var renewed = intermediate.IssueServer();
+        await WriteVolumeAsync(volume, "..2025_02_01", renewed);
+
+        await Eventually.ReturnsAsync(() => ServedThumbprintAsync(server.BaseAddress), served => served == renewed.Thumbprint);
+        using var live = await server.Http.GetAsync(new Uri(server.BaseAddress, "healthz"));
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Contains($"API TLS certificate CN=127.0.0.1 (thumbprint {renewed.Thumbprint}", server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Files_rewritten_half_way_leave_the_previous_certificate_served_with_a_warning_until_they_are_whole()
+    {
+        var (certFile, keyFile) = (_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
+        var first = _root.IssueServer();
+        first.WriteTo(certFile, keyFile);
+        await using var server = await StartAsync(certFile, keyFile);
+        var renewed = _root.IssueServer();
+
+        // The certificate half written, then whole but with the previous key: neither can be served.
+        await File.WriteAllTextAsync(certFile, renewed.CertificatePem[..(renewed.CertificatePem.Length / 2)]);
+        await Eventually.HoldsAsync(
+            async () => await ServedThumbprintAsync(server.BaseAddress) == first.Thumbprint
+                && server.Log.Contains($"Trousseau:Api:Tls:CertFile names {certFile}, which holds no PEM certificate", StringComparison.Ordinal),
+            () => server.Log);
+        await File.WriteAllTextAsync(certFile, renewed.CertificatePem);
+        await Eventually.HoldsAsync(
+            async () => await ServedThumbprintAsync(server.BaseAddress) == first.Thumbprint
+                && server.Log.Contains($"Trousseau:Api:Tls:KeyFile names {keyFile}, which is not the unencrypted PEM private key of the certificate in {certFile}", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.Contains($"Still serving CN=127.0.0.1 (thumbprint {first.Thumbprint})", server.Log, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(keyFile, renewed.KeyPem);
+
+        await Eventually.ReturnsAsync(() => ServedThumbprintAsync(server.BaseAddress), served => served == renewed.Thumbprint);
+        Assert.DoesNotContain("PRIVATE KEY", server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(renewed.KeyPem.Split('\n')[1], server.Log, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("cert-only", "Trousseau:Api:Tls:KeyFile is not set; with Trousseau:Api:Tls:CertFile set it must name the PEM private key of that certificate.")]
+    [InlineData("key-only", "Trousseau:Api:Tls:CertFile is not set; with Trousseau:Api:Tls:KeyFile set it must name the PEM certificate of that key.")]
+    [InlineData("missing-cert", "Trousseau:Api:Tls:CertFile names {dir}/absent.pem, which does not exist.")]
+    [InlineData("not-pem", "Trousseau:Api:Tls:CertFile names {dir}/server.pem, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).")]
+    [InlineData("wrong-key", "Trousseau:Api:Tls:KeyFile names {dir}/other-key.pem, which is not the unencrypted PEM private key of the certificate in {dir}/server.pem.")]
+    [InlineData("missing-client-ca", "Trousseau:Api:Tls:ClientCaFile names {dir}/absent-ca.pem, which does not exist.")]
+    [InlineData("client-ca-only", "Trousseau:Api:Tls:ClientCaFile is set, but client certificates are asked for only over TLS: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile too.")]
+    [InlineData("https-without-cert", "Trousseau:Api:Urls has 'https://127.0.0.1:{port}', which needs a certificate: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile (PEM files).")]
+    [InlineData("cert-without-https", "Trousseau:Api:Tls:CertFile is set, but no URL of Trousseau:Api:Urls ('http://127.0.0.1:{port}') is https://")]
+    [InlineData("https-without-api", "Trousseau:Api:Urls has 'https://127.0.0.1:{port}', but with Trousseau:Api:Enabled false trousseaud serves only its probes, over plain HTTP")]
+    public async Task Unusable_tls_settings_stop_the_start_with_exit_2_naming_the_key_and_the_full_path(string setup, string message)
+    {
+        var (certFile, keyFile) = (_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
+        _root.IssueServer().WriteTo(certFile, keyFile);
+        _root.IssueServer().WriteTo(_temp.Combine("other.pem"), _temp.Combine("other-key.pem"));
+        var port = FreePort.Next();
+        var (https, http) = ($"https://127.0.0.1:{port}", $"http://127.0.0.1:{port}");
+        string[] args = setup switch
+        {
+            "cert-only" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}"],
+            "key-only" => ["--urls", http, $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
+            "missing-cert" => ["--urls", https, "--Trousseau:Api:Tls:CertFile=absent.pem", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
+            "not-pem" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={WriteNotPem(certFile)}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
+            "wrong-key" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("other-key.pem")}"],
+            "missing-client-ca" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}", "--Trousseau:Api:Tls:ClientCaFile=absent-ca.pem"],
+            "client-ca-only" => ["--urls", http, $"--Trousseau:Api:Tls:ClientCaFile={_caFile}"],
+            "https-without-cert" => ["--urls", https],
+            "cert-without-https" => ["--urls", http, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
+            _ => ["--urls", https, "--Trousseau:Api:Enabled=false", $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
+        };
+
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--data-dir", _temp.Combine("data"), .. args], _temp.Path), timeout: TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(message.Replace("{dir}", _temp.Path, StringComparison.Ordinal).Replace("{port}", $"{port}", StringComparison.Ordinal), line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_application_serves_the_api_over_https_with_UseTrousseauApiTls_and_the_client_checks_the_ca()
+    {
+        await using var app = await StartApplicationAsync(clientCaFile: null);
+        var address = AddressOf(app);
+
+        using var trusting = new HttpClient(TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = _caFile })) { BaseAddress = address };
+        var status = await new TrousseauClient(trusting).GetKeyStatusAsync();
+
+        using var other = TestCertificateAuthority.Create("another CA");
+        var otherCa = other.WriteCertificate(_temp.Combine("other-ca.pem"));
+        using var distrusting = new HttpClient(TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = otherCa })) { BaseAddress = address };
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await new TrousseauClient(distrusting).GetKeyStatusAsync());
+
+        Assert.Equal("local", status.Provider);
+        Assert.Contains($"does not chain to a CA in {otherCa}", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("issued by CN=trousseau test root", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_a_client_ca_only_a_client_certificate_it_issued_gets_through_and_reaches_the_request()
+    {
+        await using var app = await StartApplicationAsync(clientCaFile: _caFile);
+        var address = AddressOf(app);
+        _root.IssueClient("CN=deployer").WriteTo(_temp.Combine("client.pem"), _temp.Combine("client-key.pem"));
+        using var other = TestCertificateAuthority.Create("another CA");
+        other.IssueClient("CN=deployer").WriteTo(_temp.Combine("other-client.pem"), _temp.Combine("other-client-key.pem"));
+
+        using var withCertificate = new HttpClient(TrousseauHttpHandler.Create(new TrousseauClientTlsOptions
+        {
+            CaFile = _caFile, CertFile = _temp.Combine("client.pem"), KeyFile = _temp.Combine("client-key.pem"),
+        })) { BaseAddress = address };
+        using var withOther = new HttpClient(TrousseauHttpHandler.Create(new TrousseauClientTlsOptions
+        {
+            CaFile = _caFile, CertFile = _temp.Combine("other-client.pem"), KeyFile = _temp.Combine("other-client-key.pem"),
+        })) { BaseAddress = address };
+        using var without = new HttpClient(TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = _caFile })) { BaseAddress = address };
+
+        Assert.Equal("CN=deployer", await withCertificate.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+        await Assert.ThrowsAsync<HttpRequestException>(() => withOther.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+        await Assert.ThrowsAsync<HttpRequestException>(() => without.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+    }
+
+    /// <summary>
+    /// An application of its own on Kestrel with the API over HTTPS through <c>UseTrousseauApiTls</c>, and a route that
+    /// answers the subject of the connection's client certificate.
+    /// </summary>
+    private async Task<WebApplication> StartApplicationAsync(string? clientCaFile)
+    {
+        var (certFile, keyFile) = (_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
+        _root.IssueServer().WriteTo(certFile, keyFile);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelHttpsConfiguration().UseUrls("https://127.0.0.1:0").ConfigureKestrel(kestrel => kestrel.UseTrousseauApiTls());
+        builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("local.keyring"))
+            .UseInMemoryStore()
+            .AddHttpApi(api =>
+            {
+                api.Auth.Mode = TrousseauApiAuthMode.None;
+                api.Tls.CertFile = certFile;
+                api.Tls.KeyFile = keyFile;
+                api.Tls.ClientCaFile = clientCaFile;
+            });
+        var app = builder.Build();
+        app.MapTrousseauApi();
+        app.MapGet("/client-certificate", (HttpContext context) => context.Connection.ClientCertificate?.Subject ?? "none");
+        await app.StartAsync();
+        return app;
+    }
+
+    private static Uri AddressOf(WebApplication app) =>
+        new(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
+
+    private Task<TrousseauServerProcess> StartAsync(string certFile, string keyFile) =>
+        TrousseauServerProcess.StartAsync(
+            _temp.Combine("data"),
+            [$"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}", "--Trousseau:Kms:Enabled=false"],
+            listener: ServerListener.Https(() => TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = _caFile })));
+
+    /// <summary>Writes the certificate in a new directory of the volume and points <c>..data</c> at it in one rename, as kubelet does.</summary>
+    private static async Task WriteVolumeAsync(string volume, string version, IssuedCertificate certificate)
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(volume, version)).FullName;
+        certificate.WriteTo(Path.Combine(directory, "tls.crt"), Path.Combine(directory, "tls.key"));
+        var link = Path.Combine(volume, "..data_tmp");
+        File.CreateSymbolicLink(link, version);
+        var rename = await ChildProcess.RunAsync(new ProcessStartInfo("mv", ["-T", link, Path.Combine(volume, "..data")]));
+        Assert.True(rename.ExitCode == 0, rename.Stderr);
+    }
+
+    /// <summary>
+    /// The thumbprint of the certificate a new TLS connection to <paramref name="address"/> is served, which must chain
+    /// to the root CA, through the intermediates sent with it.
+    /// </summary>
+    private async Task<string> ServedThumbprintAsync(Uri address)
+    {
+        using var root = X509Certificate2.CreateFromPem(_root.CertificatePem);
+        var trust = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck, DisableCertificateDownloads = true };
+        trust.CustomTrustStore.Add(root);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        await using var tls = new SslStream(tcp.GetStream());
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = address.Host, CertificateChainPolicy = trust });
+        return tls.RemoteCertificate!.GetCertHashString();
+    }
+
+    private static string WriteNotPem(string path)
+    {
+        File.WriteAllText(path, "not a certificate\n");
+        return path;
+    }
+}
