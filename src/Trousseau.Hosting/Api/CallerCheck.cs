@@ -10,7 +10,8 @@ namespace Trousseau.Hosting.Api;
 /// each), so that a flood of tokens cannot become a flood of logins: an answer is kept for as long as the login's
 /// lease lasts, at most 30 s (a refusal 5 s), for the 10,000 tokens used most recently; concurrent checks of one token
 /// share one login; and at most <see cref="TrousseauApiAuthOptions.MaxLoginsPerSecond"/> logins start each second
-/// (a token bucket refilled every second), a check over that being answered "retry after".
+/// (a token bucket of ASP.NET Core's rate limiting, refilled every second), a check over that being answered "retry
+/// after".
 /// </summary>
 internal sealed class CallerCheck : IDisposable
 {
@@ -26,7 +27,6 @@ internal sealed class CallerCheck : IDisposable
     private readonly CallerCache _cache;
     private readonly Dictionary<string, TaskCompletionSource<CallerCheckResult>> _inFlight = new(StringComparer.Ordinal);
     private readonly TokenBucketRateLimiter _logins;
-    private readonly ITimer _refill;
 
     public CallerCheck(ICallerVerifier verifier, IOptions<TrousseauApiOptions> options, TimeProvider time, int capacity = DefaultCapacity)
     {
@@ -41,9 +41,8 @@ internal sealed class CallerCheck : IDisposable
             TokensPerPeriod = auth.MaxLoginsPerSecond,
             ReplenishmentPeriod = Period,
             QueueLimit = 0,
-            AutoReplenishment = false,
+            AutoReplenishment = true,
         });
-        _refill = time.CreateTimer(_ => _logins.TryReplenish(), null, Period, Period);
     }
 
     /// <summary>
@@ -89,11 +88,7 @@ internal sealed class CallerCheck : IDisposable
         return await answer.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public void Dispose()
-    {
-        _refill.Dispose();
-        _logins.Dispose();
-    }
+    public void Dispose() => _logins.Dispose();
 
     private async Task LoginAsync(string key, string credential, TaskCompletionSource<CallerCheckResult> login)
     {
