@@ -10,7 +10,7 @@ namespace Trousseau.Hosting.Api;
 /// <summary>
 /// Admits a request to the API according to <see cref="TrousseauApiAuthOptions.Mode"/> and records who is calling,
 /// in <see cref="ApiCall.Identity"/> and as <see cref="HttpContext.User"/> (named after the identity, its
-/// authentication type saying how it was proven). Mode token: the API token is <see cref="Admin"/>. Mode kubernetes:
+/// authentication type saying how it was proven; also given to a handler's <see cref="ClaimsPrincipal"/> parameter). Mode token: the API token is <see cref="Admin"/>. Mode kubernetes:
 /// the service-account JWT, checked through Vault by <see cref="CallerCheck"/>, is
 /// <c>system:serviceaccount:NS:NAME</c>. In both, a request without a bearer token is the subject of the client
 /// certificate its HTTPS connection accepted, if any. Mode none (loopback only): every caller is
@@ -40,6 +40,16 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
 
         ApiCall.Of(http).Identity = identity;
         http.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, identity!)], proof));
+
+        // A handler's ClaimsPrincipal parameter was bound to HttpContext.User before the filters ran.
+        for (var i = 0; i < context.Arguments.Count; i++)
+        {
+            if (context.Arguments[i] is ClaimsPrincipal)
+            {
+                context.Arguments[i] = http.User;
+            }
+        }
+
         return await next(context);
     }
 

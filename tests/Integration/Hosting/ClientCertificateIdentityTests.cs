@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -19,7 +20,7 @@ namespace Trousseau.Tests.Integration.Hosting;
 /// <summary>
 /// Mutual TLS: an application serving the API on Kestrel over HTTPS that requires a client certificate issued by its
 /// own CA. A request without a bearer token is the certificate's subject, to which policies apply; a bearer token,
-/// when sent, is what identifies the caller.
+/// when sent, is what identifies the caller; either way the caller is ASP.NET Core's <c>HttpContext.User</c>.
 /// </summary>
 public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTests.MutualTlsApi api) : IClassFixture<ClientCertificateIdentityTests.MutualTlsApi>
 {
@@ -41,6 +42,7 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
             Assert.Equal(["read", "create"], body.RootElement.GetProperty("actions").EnumerateArray().Select(a => a.GetString()));
         }
 
+        Assert.Equal($"{Subject} (certificate)", await http.GetStringAsync(new Uri("v1/app/me", UriKind.Relative)));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var problem = await Problems.AssertAsync(refused, HttpStatusCode.Forbidden);
         Assert.Contains($"The identity '{Subject}' may not do 'create' on the secret 'prod/db'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
@@ -57,6 +59,7 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
 
         using var body = JsonDocument.Parse(await whoami.Content.ReadAsStringAsync());
         Assert.Equal("admin", body.RootElement.GetProperty("identity").GetString());
+        Assert.Equal("admin (token)", await admin.GetStringAsync(new Uri("v1/app/me", UriKind.Relative)));
         await Problems.AssertAsync(refused, HttpStatusCode.Unauthorized);
     }
 
@@ -103,7 +106,9 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
                     api.Policies.Add(new TrousseauApiPolicy { Subjects = { "admin" }, Secrets = { "**" }, Actions = { "read" } });
                 });
             _app = builder.Build();
-            _app.MapTrousseauApi();
+
+            // A route of the application's own in the API's group sees the caller as ASP.NET Core's user.
+            _app.MapTrousseauApi().MapGet("/app/me", (ClaimsPrincipal user) => $"{user.Identity?.Name} ({user.Identity?.AuthenticationType})");
             await _app.StartAsync();
         }
 
