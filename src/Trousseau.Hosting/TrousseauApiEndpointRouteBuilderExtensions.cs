@@ -11,8 +11,9 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, delete, list, generate), <c>/v1/keys</c>
     /// (status, rotate, rewrap), <c>/v1/encrypt</c>, <c>/v1/decrypt</c> and <c>/v1/auth/whoami</c>, authenticated as
-    /// <c>Trousseau:Api:Auth</c> says and allowed as <c>Trousseau:Api:Policies</c> says, errors as problem details (unexpected ones too, through the exception handler
-    /// <c>AddHttpApi</c> registers). Register it first with <c>AddTrousseau(...).AddHttpApi()</c>.
+    /// <c>Trousseau:Api:Auth</c> says and allowed as <c>Trousseau:Api:Policies</c> says, errors as problem details
+    /// (unexpected ones too, through the exception handler <c>AddHttpApi</c> registers). Register it first with
+    /// <c>AddTrousseau(...).AddHttpApi()</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>The route group, for adding conventions.</returns>
