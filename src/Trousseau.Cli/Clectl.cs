@@ -35,6 +35,7 @@ internal static class Clectl
 
         root.Subcommands.Add(SecretCommands.Create(console));
         root.Subcommands.Add(KeyCommands.Create(console));
+        root.Subcommands.Add(AuthCommands.Create(console));
         root.Subcommands.Add(HealthCommand.Create(console));
         root.Subcommands.Add(ContextCommands.Create(console));
         root.Subcommands.Add(KmsCommands.Create(console));

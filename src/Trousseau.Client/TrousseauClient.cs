@@ -224,6 +224,14 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         return result.Rewrapped;
     }
 
+    /// <summary>Who the server takes this client for, and what its policies allow it (<c>GET /v1/auth/whoami</c>).</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The caller's identity, its actions and the policies that name it.</returns>
+    /// <exception cref="AccessForbiddenException">The server refused the token.</exception>
+    /// <exception cref="DependencyUnavailableException">The server cannot be reached or cannot answer now.</exception>
+    public async ValueTask<WhoAmIBody> WhoAmIAsync(CancellationToken cancellationToken = default) =>
+        await SendAsync(HttpMethod.Get, "v1/auth/whoami", null, WireJson.Default.WhoAmIBody, null, null, cancellationToken).ConfigureAwait(false);
+
     private static string SecretPath(string name) => "v1/secrets/" + string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
 
     private static JsonContent Content<T>(T body, JsonTypeInfo<T> typeInfo) => JsonContent.Create(body, typeInfo);

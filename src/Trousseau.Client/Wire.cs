@@ -139,6 +139,20 @@ public sealed record DecryptBody(string? Ciphertext, string? Context);
 /// <param name="Plaintext">The decrypted bytes, in base64.</param>
 public sealed record DecryptedBody(string Plaintext);
 
+/// <summary>The answer to <c>GET /v1/auth/whoami</c>: who the server takes the caller for, and what it may do.</summary>
+/// <param name="Identity">
+/// The caller's identity: <c>admin</c> (the API token), <c>system:serviceaccount:&lt;namespace&gt;:&lt;name&gt;</c>
+/// (Kubernetes mode), a client certificate's subject (mutual TLS) or <c>anonymous</c> (mode <c>none</c>).
+/// </param>
+/// <param name="Actions">Every action some policy allows the caller, in the documented order.</param>
+/// <param name="Policies">The policies that name the caller; without any policy configured, one allowing every action on every secret.</param>
+public sealed record WhoAmIBody(string Identity, IReadOnlyList<string> Actions, IReadOnlyList<WhoAmIPolicyBody> Policies);
+
+/// <summary>One policy that names the caller, as <c>GET /v1/auth/whoami</c> shows it.</summary>
+/// <param name="Secrets">The globs of the secret names it covers (<c>**</c> for all).</param>
+/// <param name="Actions">The actions it allows on them.</param>
+public sealed record WhoAmIPolicyBody(IReadOnlyList<string> Secrets, IReadOnlyList<string> Actions);
+
 /// <summary>
 /// An error answer of the API (RFC 9457 problem details); <paramref name="Type"/> is one of <see cref="ProblemTypes"/>.
 /// </summary>
@@ -172,5 +186,6 @@ public sealed record ProblemBody(string? Type, string? Title, int? Status, strin
 [JsonSerializable(typeof(EncryptedBody))]
 [JsonSerializable(typeof(DecryptBody))]
 [JsonSerializable(typeof(DecryptedBody))]
+[JsonSerializable(typeof(WhoAmIBody))]
 [JsonSerializable(typeof(ProblemBody))]
 public sealed partial class WireJson : JsonSerializerContext;

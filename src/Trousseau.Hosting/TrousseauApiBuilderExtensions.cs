@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Trousseau;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Api;
 
@@ -16,7 +17,8 @@ public static class TrousseauApiBuilderExtensions
     /// <summary>
     /// Registers what <c>app.MapTrousseauApi()</c> needs, with options bound from <c>Trousseau:Api</c> and validated
     /// at start (a token file is required in token mode; the TLS files of <c>Trousseau:Api:Tls</c>, when set, must be
-    /// usable), the reloading certificate that <c>UseTrousseauApiTls</c> serves, and an <see cref="IExceptionHandler"/> with the exception
+    /// usable; each of <c>Api:Policies</c> must name identities, known actions and valid globs), the reloading
+    /// certificate that <c>UseTrousseauApiTls</c> serves, and an <see cref="IExceptionHandler"/> with the exception
     /// handler middleware at the start of the pipeline: a failure the API did not expect is answered with problem
     /// details (500, <c>urn:trousseau:problem:internal</c>) and logged. The handler answers for the API's routes
     /// only; the application's other routes and its own exception handlers keep working as before.
@@ -40,7 +42,10 @@ public static class TrousseauApiBuilderExtensions
             services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Tls,
             (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<ApiTlsCertificate>()));
         builder.Services.TryAddSingleton<ApiToken>();
-        builder.Services.TryAddSingleton<ApiAuthenticationFilter>();
+        builder.Services.TryAddSingleton(services => new ApiAuthenticationFilter(services.GetRequiredService<IOptions<TrousseauApiOptions>>(), services, sectionPath));
+        builder.Services.TryAddSingleton(services => new CallerCheck(
+            services.GetRequiredService<ICallerVerifier>(), services.GetRequiredService<IOptions<TrousseauApiOptions>>(), services.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton(services => new ApiPolicies(services.GetRequiredService<IOptions<TrousseauApiOptions>>(), $"{sectionPath}:Policies"));
         builder.Services.TryAddSingleton<ApiExceptionFilter>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IExceptionHandler, ApiExceptionHandler>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, ApiExceptionHandlerStartupFilter>());

@@ -10,18 +10,19 @@ namespace Microsoft.AspNetCore.Builder;
 public static class TrousseauApiEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, patch, delete, list, generate, regenerate), <c>/v1/keys</c>
-    /// (status, rotate, rewrap), <c>/v1/encrypt</c> and <c>/v1/decrypt</c>, authenticated as
-    /// <c>Trousseau:Api:Auth</c> says, errors as problem details (unexpected ones too, through the exception handler
-    /// <c>AddHttpApi</c> registers), each call recorded in the audit trail when <c>AddAuditTrail</c> registered one.
-    /// Register it first with <c>AddTrousseau(...).AddHttpApi()</c>.
+    /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, patch, delete, list, generate, regenerate),
+    /// <c>/v1/keys</c> (status, rotate, rewrap), <c>/v1/encrypt</c>, <c>/v1/decrypt</c> and <c>/v1/auth/whoami</c>,
+    /// authenticated as <c>Trousseau:Api:Auth</c> says and allowed as <c>Trousseau:Api:Policies</c> says, errors as
+    /// problem details (unexpected ones too, through the exception handler <c>AddHttpApi</c> registers), each call
+    /// recorded in the audit trail when <c>AddAuditTrail</c> registered one. Register it first with
+    /// <c>AddTrousseau(...).AddHttpApi()</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>The route group, for adding conventions.</returns>
     public static RouteGroupBuilder MapTrousseauApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        if (endpoints.ServiceProvider.GetService<ApiAuthenticationFilter>() is null)
+        if (endpoints.ServiceProvider.GetService<ApiAuthenticationFilter>() is not { } authentication)
         {
             throw new InvalidOperationException("MapTrousseauApi needs its services: call services.AddTrousseau(...).AddHttpApi() first.");
         }
@@ -34,7 +35,8 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
 
         api.AddEndpointFilter<ApiCallFilter>();
         api.AddEndpointFilter<BrowserRequestFilter>();
-        api.AddEndpointFilter<ApiAuthenticationFilter>();
+        api.AddEndpointFilter(authentication);
+        api.AddEndpointFilter<ApiAuthorizationFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
         api.AddEndpointFilter<RequestTargetFilter>();
 
@@ -52,6 +54,8 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
 
         api.MapPost("/encrypt", SecretEndpoints.EncryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Encrypt));
         api.MapPost("/decrypt", SecretEndpoints.DecryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Decrypt));
+
+        api.MapGet("/auth/whoami", AuthEndpoints.WhoAmI);
         return api;
     }
 }

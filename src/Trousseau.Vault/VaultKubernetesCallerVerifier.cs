@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Options;
 using Trousseau.Vault.Internal;
 
@@ -8,46 +5,37 @@ namespace Trousseau.Vault;
 
 /// <summary>
 /// Admits an HTTP API caller whose Kubernetes service-account JWT logs in to Vault's Kubernetes auth under the
-/// configured role (the mount of <c>Vault:Auth:Mount</c>). The token Vault issues for the caller is revoked at once;
-/// answers are cached by the JWT's SHA-256 for 30 seconds (5 for a refusal), never by the JWT itself.
+/// configured role (the mount of <c>Vault:Auth:Mount</c>), as the service account Vault names in the login's
+/// <c>auth.metadata</c>: <c>system:serviceaccount:&lt;service_account_namespace&gt;:&lt;service_account_name&gt;</c>.
+/// Each call is one login, sent once (never retried); the token Vault issues for the caller is revoked at once.
 /// </summary>
 public sealed class VaultKubernetesCallerVerifier : ICallerVerifier
 {
-    private static readonly TimeSpan AllowedFor = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan RefusedFor = TimeSpan.FromSeconds(5);
-    private const int MaxCached = 10_000;
+    private const string NamespaceKey = "service_account_namespace";
+    private const string NameKey = "service_account_name";
 
     private readonly VaultHttp _http;
     private readonly VaultOptions _options;
-    private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, (bool Allowed, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
 
-    internal VaultKubernetesCallerVerifier(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time)
+    internal VaultKubernetesCallerVerifier(VaultHttp http, IOptions<VaultOptions> options)
     {
         _http = http;
         _options = options.Value;
-        _time = time;
     }
 
     /// <inheritdoc />
-    public async ValueTask<bool> IsAllowedAsync(string credential, string role, CancellationToken cancellationToken = default)
+    public async ValueTask<VerifiedCaller?> VerifyAsync(string credential, string role, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(credential);
         ArgumentException.ThrowIfNullOrEmpty(role);
-        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(role + "\n" + credential)));
-        var now = _time.GetUtcNow();
-        if (_cache.TryGetValue(key, out var cached) && cached.Until > now)
-        {
-            return cached.Allowed;
-        }
-
-        bool allowed;
+        var path = $"v1/auth/{_options.Auth.Mount.Trim('/')}/login";
+        VaultAuth? auth;
         try
         {
             // Vault answers 400 (unknown role, malformed JWT) or 403 (JWT not accepted) to a caller it does not admit.
             var answer = await _http.SendAsync(
                 HttpMethod.Post,
-                $"v1/auth/{_options.Auth.Mount.Trim('/')}/login",
+                path,
                 new KubernetesLogin(role, credential),
                 VaultJson.Default.KubernetesLogin,
                 VaultJson.Default.VaultAuthResponse,
@@ -55,24 +43,26 @@ public sealed class VaultKubernetesCallerVerifier : ICallerVerifier
                 cancellationToken,
                 badRequest: static errors => new AccessForbiddenException(errors),
                 repeatable: false).ConfigureAwait(false);
-            allowed = true;
-            if (answer.Value?.Auth?.ClientToken is { } issued)
-            {
-                await RevokeAsync(issued, cancellationToken).ConfigureAwait(false);
-            }
+            auth = answer.Value?.Auth;
         }
         catch (AccessForbiddenException)
         {
-            allowed = false;
+            return null;
         }
 
-        if (_cache.Count >= MaxCached)
+        if (auth?.ClientToken is { } issued)
         {
-            _cache.Clear();
+            await RevokeAsync(issued, cancellationToken).ConfigureAwait(false);
         }
 
-        _cache[key] = (allowed, now + (allowed ? AllowedFor : RefusedFor));
-        return allowed;
+        if (auth?.Metadata is not { } metadata
+            || !metadata.TryGetValue(NamespaceKey, out var serviceAccountNamespace) || string.IsNullOrEmpty(serviceAccountNamespace)
+            || !metadata.TryGetValue(NameKey, out var serviceAccountName) || string.IsNullOrEmpty(serviceAccountName))
+        {
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault admitted the caller at {path} but its answer names no service account ({NamespaceKey} and {NameKey} in auth.metadata), which a Kubernetes auth login documents.");
+        }
+
+        return new VerifiedCaller($"system:serviceaccount:{serviceAccountNamespace}:{serviceAccountName}", TimeSpan.FromSeconds(Math.Max(0, auth.LeaseDuration)));
     }
 
     private async Task RevokeAsync(string token, CancellationToken cancellationToken)

@@ -42,7 +42,7 @@ public static class VaultTrousseauBuilderExtensions
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VaultHealthMonitor>());
         builder.Services.TryAddSingleton<ICallerVerifier>(sp => new VaultKubernetesCallerVerifier(
-            sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<IOptions<VaultOptions>>()));
         return builder.AddKeyProvider(VaultTransitKeyProvider.ProviderName, sp => sp.GetRequiredService<VaultTransitKeyProvider>());
     }
 }

@@ -1,9 +1,10 @@
 namespace Trousseau;
 
 /// <summary>
-/// Decides whether a caller of the HTTP API may use it, from the bearer credential it presents. The Vault package
-/// implements it for <c>Api:Auth:Mode=kubernetes</c>: the caller's service-account JWT must log in to Vault's
-/// Kubernetes auth under a role.
+/// Decides who a caller of the HTTP API is, from the bearer credential it presents. The Vault package implements it
+/// for <c>Api:Auth:Mode=kubernetes</c>: the caller's service-account JWT must log in to Vault's Kubernetes auth under
+/// a role, and the service account Vault names is the caller's identity. The API caches each answer and bounds how
+/// often it asks; an implementation asks its backend on every call.
 /// </summary>
 public interface ICallerVerifier
 {
@@ -11,7 +12,18 @@ public interface ICallerVerifier
     /// <param name="credential">The bearer credential, for example a service-account JWT.</param>
     /// <param name="role">The role the credential must satisfy.</param>
     /// <param name="cancellationToken">Cancels the check.</param>
-    /// <returns>Whether the caller is admitted.</returns>
+    /// <returns>The caller, when the credential is admitted; <see langword="null"/> when it is refused.</returns>
     /// <exception cref="DependencyUnavailableException">The verifier's backend cannot answer now.</exception>
-    ValueTask<bool> IsAllowedAsync(string credential, string role, CancellationToken cancellationToken = default);
+    ValueTask<VerifiedCaller?> VerifyAsync(string credential, string role, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A caller an <see cref="ICallerVerifier"/> admitted.</summary>
+/// <param name="Identity">
+/// Who the caller is, as policies name it: for a Kubernetes service account,
+/// <c>system:serviceaccount:&lt;namespace&gt;:&lt;name&gt;</c>.
+/// </param>
+/// <param name="ValidFor">
+/// How long the backend vouches for the credential (for Vault, the lease of the login); an answer is not reused
+/// for longer. <see cref="TimeSpan.Zero"/> when the backend set no limit.
+/// </param>
+public sealed record VerifiedCaller(string Identity, TimeSpan ValidFor);

@@ -18,6 +18,9 @@ internal static class ApiAction
 
     /// <summary>Every action, in the order the documentation lists them.</summary>
     public static IReadOnlyList<string> All { get; } = [Read, List, Create, Update, Delete, Generate, Keys, Encrypt, Decrypt];
+
+    /// <summary>Whether <paramref name="action"/> acts on secrets by name; <c>keys</c>, <c>encrypt</c> and <c>decrypt</c> do not.</summary>
+    public static bool ActsOnSecrets(string action) => action is not (Keys or Encrypt or Decrypt);
 }
 
 /// <summary>The <see cref="ApiAction"/> of a route; routes without one (<c>/v1/auth/whoami</c>) need only an identity.</summary>

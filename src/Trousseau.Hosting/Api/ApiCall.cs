@@ -12,7 +12,10 @@ internal sealed class ApiCall
     /// <summary>The route's action, or <see langword="null"/> for a route any identity may call.</summary>
     public string? Action { get; init; }
 
-    /// <summary>Who is calling, once authenticated: <c>admin</c>, <c>system:serviceaccount:NS:NAME</c>, a certificate subject.</summary>
+    /// <summary>
+    /// Who is calling, once authenticated: <c>admin</c>, <c>system:serviceaccount:NS:NAME</c>, a certificate subject,
+    /// or <c>anonymous</c> (mode <c>none</c>).
+    /// </summary>
     public string? Identity { get; set; }
 
     /// <summary>The secret the call is about, when it names one.</summary>

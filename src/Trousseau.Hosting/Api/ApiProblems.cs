@@ -14,18 +14,13 @@ internal static class ApiProblems
     /// The answer to <paramref name="exception"/>: its problem for a Trousseau error (a 503 with <c>Retry-After</c>,
     /// the dependency's own when it gave one, else 1 s), the internal-error problem for anything else.
     /// </summary>
-    public static IResult ForException(Exception exception, HttpResponse response)
+    public static IResult ForException(Exception exception, HttpResponse response) => exception switch
     {
-        if (exception is DependencyUnavailableException unavailable)
-        {
-            var seconds = unavailable.RetryAfter is { } wait ? Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)) : 1;
-            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        }
+        DependencyUnavailableException unavailable => Unavailable(unavailable.Message, unavailable.RetryAfter, response),
+        _ => IsMapped(exception) ? FromException(exception) : Internal(),
+    };
 
-        return IsMapped(exception) ? FromException(exception) : Internal();
-    }
-
-    public static IResult FromException(Exception exception) => exception switch
+    private static IResult FromException(Exception exception) => exception switch
     {
         SecretNotFoundException e => Problem(StatusCodes.Status404NotFound, "Secret not found", e.Message, ProblemTypes.NotFound),
         SecretConflictException { Reason: SecretConflictReason.AlreadyExists } e =>
@@ -35,7 +30,6 @@ internal static class ApiProblems
         InvalidInputException e => Problem(StatusCodes.Status400BadRequest, "Invalid input", e.Message, ProblemTypes.InvalidInput),
         InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, "Invalid ciphertext", e.Message, ProblemTypes.InvalidCiphertext),
         AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, "Forbidden", e.Message, ProblemTypes.Forbidden),
-        DependencyUnavailableException e => Problem(StatusCodes.Status503ServiceUnavailable, "Dependency unavailable", e.Message, ProblemTypes.Unavailable),
         AuditUnavailableException => AuditUnavailable(),
         BadHttpRequestException e => BodyRejected(e.StatusCode, e.Message),
         _ => throw new InvalidOperationException("Not a Trousseau API error.", exception),
@@ -47,6 +41,14 @@ internal static class ApiProblems
 
     public static IResult Unauthenticated(string detail) =>
         Problem(StatusCodes.Status401Unauthorized, "Unauthenticated", detail, ProblemTypes.Unauthenticated);
+
+    /// <summary>A 503 that says when to try again: <c>Retry-After</c> in whole seconds, <paramref name="retryAfter"/> rounded up, else 1.</summary>
+    public static IResult Unavailable(string detail, TimeSpan? retryAfter, HttpResponse response)
+    {
+        var seconds = retryAfter is { } wait ? Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)) : 1;
+        response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return Problem(StatusCodes.Status503ServiceUnavailable, "Dependency unavailable", detail, ProblemTypes.Unavailable);
+    }
 
     public static IResult Forbidden(string detail) => Problem(StatusCodes.Status403Forbidden, "Forbidden", detail, ProblemTypes.Forbidden);
 

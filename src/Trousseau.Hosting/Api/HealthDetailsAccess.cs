@@ -22,7 +22,7 @@ internal static class HealthDetailsAccess
         return options.Auth.Mode switch
         {
             TrousseauApiAuthMode.None => ApiAuthenticationFilter.IsLoopback(context.Connection),
-            TrousseauApiAuthMode.Token => ApiAuthenticationFilter.BearerToken(context.Request) is { } presented && token.Matches(presented),
+            TrousseauApiAuthMode.Token => ApiAuthenticationFilter.TryReadBearer(context.Request, out var presented) && presented is not null && token.Matches(presented),
             _ => false,
         };
     }

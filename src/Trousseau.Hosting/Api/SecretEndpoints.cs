@@ -11,7 +11,7 @@ internal static class SecretEndpoints
     private const string GenerateSuffix = "/generate";
     private const string RegenerateSuffix = "/regenerate";
 
-    public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau)
+    public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies)
     {
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.CreateSecretBody);
         if (error is not null)
@@ -25,6 +25,10 @@ internal static class SecretEndpoints
         }
 
         ApiCall.Of(context).SecretName = name;
+        if (policies.Deny(context) is { } denied)
+        {
+            return denied;
+        }
 
         if (ParseType(body.Type, SecretType.Opaque) is not { } type)
         {
@@ -124,9 +128,15 @@ internal static class SecretEndpoints
     /// <summary>
     /// <c>GET /v1/secrets?prefix=P&amp;limit=N&amp;continue=T</c>: one page of metadata, with the token of the next page
     /// as <c>continue</c> while there is one. Without <c>limit</c>, a page holds up to
-    /// <see cref="TrousseauLimits.DefaultListPageSize"/> items.
+    /// <see cref="TrousseauLimits.DefaultListPageSize"/> items, of which only those the caller may list are shown.
     /// </summary>
-    public static async Task<IResult> ListAsync(HttpContext context, ITrousseau trousseau, string? prefix, string? limit, [FromQuery(Name = "continue")] string? continueToken)
+    public static async Task<IResult> ListAsync(
+        HttpContext context,
+        ITrousseau trousseau,
+        ApiPolicies policies,
+        string? prefix,
+        string? limit,
+        [FromQuery(Name = "continue")] string? continueToken)
     {
         var pageSize = TrousseauLimits.DefaultListPageSize;
         if (!string.IsNullOrEmpty(limit)
@@ -136,18 +146,20 @@ internal static class SecretEndpoints
         }
 
         var page = await trousseau.ListSecretsPageAsync(prefix ?? "", continueToken, pageSize, context.RequestAborted);
-        return Results.Json(new SecretListBody([.. page.Items.Select(SecretMetadataBody.From)], page.ContinuationToken), WireJson.Default.SecretListBody);
+        var identity = ApiCall.Of(context).Identity!;
+        var listed = page.Items.Where(item => policies.Allows(identity, ApiAction.List, item.Name)).Select(SecretMetadataBody.From);
+        return Results.Json(new SecretListBody([.. listed], page.ContinuationToken), WireJson.Default.SecretListBody);
     }
 
     /// <summary>
     /// <c>POST /v1/secrets/{name}/generate</c> and <c>POST /v1/secrets/{name}/regenerate</c>; any other POST below
     /// <c>/v1/secrets/</c> is not a route.
     /// </summary>
-    public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, string path)
+    public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies, string path)
     {
         if (path.EndsWith(RegenerateSuffix, StringComparison.Ordinal))
         {
-            return await RegenerateAsync(context, trousseau, path[..^RegenerateSuffix.Length]);
+            return await RegenerateAsync(context, trousseau, policies, path[..^RegenerateSuffix.Length]);
         }
 
         if (!path.EndsWith(GenerateSuffix, StringComparison.Ordinal))
@@ -159,6 +171,11 @@ internal static class SecretEndpoints
 
         var name = path[..^GenerateSuffix.Length];
         ApiCall.Of(context).SecretName = name;
+        if (policies.Deny(context) is { } denied)
+        {
+            return denied;
+        }
+
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.GenerateSecretBody);
         if (error is not null)
         {
@@ -190,9 +207,14 @@ internal static class SecretEndpoints
     /// <c>POST /v1/secrets/{name}/regenerate</c>: a new value made on the server for one key of an existing secret;
     /// the answer is the metadata, never the value.
     /// </summary>
-    private static async Task<IResult> RegenerateAsync(HttpContext context, ITrousseau trousseau, string name)
+    private static async Task<IResult> RegenerateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies, string name)
     {
         ApiCall.Of(context).SecretName = name;
+        if (policies.Deny(context) is { } denied)
+        {
+            return denied;
+        }
+
         if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
         {
             return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");

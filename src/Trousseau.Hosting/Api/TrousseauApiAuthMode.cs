@@ -6,7 +6,7 @@ public enum TrousseauApiAuthMode
     /// <summary>A bearer token, read from (or created in) <see cref="TrousseauApiAuthOptions.TokenFile"/>.</summary>
     Token,
 
-    /// <summary>No authentication; requests are accepted only on loopback connections.</summary>
+    /// <summary>No authentication; requests are accepted only on loopback connections, each as the identity <c>anonymous</c>.</summary>
     None,
 
     /// <summary>

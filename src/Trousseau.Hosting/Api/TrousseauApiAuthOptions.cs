@@ -14,4 +14,12 @@ public sealed class TrousseauApiAuthOptions
 
     /// <summary>The Vault Kubernetes auth role callers must satisfy in <see cref="TrousseauApiAuthMode.Kubernetes"/> mode.</summary>
     public string? KubernetesRole { get; set; }
+
+    /// <summary>
+    /// In <see cref="TrousseauApiAuthMode.Kubernetes"/> mode, how many bearer tokens per second, at most, are checked
+    /// with a Vault login (tokens already checked are answered from memory and never count); a request over the
+    /// limit is answered 503 with <c>Retry-After</c>. 50 by default.
+    /// </summary>
+    [SettingRange(1, 10_000, ErrorMessage = "Trousseau:Api:Auth:MaxLoginsPerSecond is {0}; it must be a whole number from 1 to 10000.")]
+    public int MaxLoginsPerSecond { get; set; } = 50;
 }

@@ -1,9 +1,12 @@
+using Microsoft.Extensions.Options;
+
 namespace Trousseau.Hosting;
 
 /// <summary>Options of Trousseau's HTTP API (<c>Trousseau:Api</c>).</summary>
 public sealed class TrousseauApiOptions
 {
     /// <summary>How callers are authenticated.</summary>
+    [ValidateObjectMembers]
     public TrousseauApiAuthOptions Auth { get; set; } = new();
 
     /// <summary>TLS: the server certificate, and the CA of client certificates for mutual TLS.</summary>
@@ -23,4 +26,11 @@ public sealed class TrousseauApiOptions
     /// </summary>
     [SettingRange(64 * 1024, 64L * 1024 * 1024, ErrorMessage = "Trousseau:Api:MaxRequestBodyBytes is {0}; it must be at least 65536 (64 KiB) and at most 67108864 (64 MiB).")]
     public long MaxRequestBodyBytes { get; set; } = 4L * 1024 * 1024;
+
+    /// <summary>
+    /// What each authenticated identity may do. Empty (the default): any authenticated identity may do everything.
+    /// Otherwise a call is allowed only when some policy names its identity, its action and, for an action on a
+    /// secret, the secret.
+    /// </summary>
+    public IList<TrousseauApiPolicy> Policies { get; } = [];
 }

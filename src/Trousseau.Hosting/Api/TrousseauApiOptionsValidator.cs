@@ -4,9 +4,9 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Hosting.Api;
 
 /// <summary>
-/// Checks the authentication settings of <see cref="TrousseauApiOptions"/> at start, which depend on the mode, and the
-/// allowed hosts. Each
-/// failure names the configuration key, the value given and what would be valid. Kubernetes mode needs an
+/// Checks the authentication settings of <see cref="TrousseauApiOptions"/> at start, which depend on the mode, the
+/// allowed hosts and each entry of <see cref="TrousseauApiOptions.Policies"/>. Each failure names the configuration
+/// key (down to the list item, as in <c>Trousseau:Api:Policies:0:Actions:1</c>), the value given and what would be valid. Kubernetes mode needs an
 /// <see cref="ICallerVerifier"/>, looked up only in that mode. <see cref="TrousseauApiOptionsAnnotationsValidator"/>
 /// checks the rest.
 /// </summary>
@@ -47,7 +47,56 @@ internal sealed class TrousseauApiOptionsValidator(string sectionPath, string ke
             }
         }
 
+        for (var i = 0; i < options.Policies.Count; i++)
+        {
+            ValidatePolicy(options.Policies[i], Key($"Policies:{i}"), failures);
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidatePolicy(TrousseauApiPolicy policy, string key, List<string> failures)
+    {
+        var actions = string.Join(", ", ApiAction.All);
+        if (policy.Subjects.Count == 0)
+        {
+            failures.Add($"{key}:Subjects is empty; list at least one identity glob, for example admin or system:serviceaccount:payments:*.");
+        }
+
+        for (var j = 0; j < policy.Subjects.Count; j++)
+        {
+            if (ApiGlob.SubjectProblem(policy.Subjects[j]) is { } problem)
+            {
+                failures.Add($"{key}:Subjects:{j} is {Given(policy.Subjects[j])}, which is not an identity glob: {problem}.");
+            }
+        }
+
+        if (policy.Actions.Count == 0)
+        {
+            failures.Add($"{key}:Actions is empty; list at least one of {actions}.");
+        }
+
+        for (var j = 0; j < policy.Actions.Count; j++)
+        {
+            if (!ApiAction.All.Contains(policy.Actions[j], StringComparer.OrdinalIgnoreCase))
+            {
+                failures.Add($"{key}:Actions:{j} is {Given(policy.Actions[j])}, which is not an action; use {actions}.");
+            }
+        }
+
+        var onSecrets = ApiAction.All.FirstOrDefault(a => ApiAction.ActsOnSecrets(a) && policy.Actions.Contains(a, StringComparer.OrdinalIgnoreCase));
+        if (policy.Secrets.Count == 0 && onSecrets is not null)
+        {
+            failures.Add($"{key}:Secrets is empty, but {key}:Actions holds '{onSecrets}', which acts on secrets; list at least one secret name glob, for example payments/** (or ** for every secret).");
+        }
+
+        for (var j = 0; j < policy.Secrets.Count; j++)
+        {
+            if (ApiGlob.SecretProblem(policy.Secrets[j]) is { } problem)
+            {
+                failures.Add($"{key}:Secrets:{j} is {Given(policy.Secrets[j])}, which is not a secret name glob: {problem}.");
+            }
+        }
     }
 
     private static string Given(string? value) => value is null ? "not set" : $"'{value}'";

@@ -6,11 +6,15 @@ namespace Trousseau.Vault.Internal;
 /// <summary>Vault's <c>{"errors":[...]}</c> body.</summary>
 internal sealed record VaultErrors([property: JsonPropertyName("errors")] IReadOnlyList<string>? Errors);
 
-/// <summary>The <c>auth</c> block of a login or renew answer.</summary>
+/// <summary>
+/// The <c>auth</c> block of a login or renew answer; <c>metadata</c> is what the auth method says of the caller (for
+/// Kubernetes auth, <c>service_account_namespace</c> and <c>service_account_name</c>).
+/// </summary>
 internal sealed record VaultAuth(
     [property: JsonPropertyName("client_token")] string ClientToken,
     [property: JsonPropertyName("lease_duration")] long LeaseDuration,
-    [property: JsonPropertyName("renewable")] bool Renewable);
+    [property: JsonPropertyName("renewable")] bool Renewable,
+    [property: JsonPropertyName("metadata")] IReadOnlyDictionary<string, string>? Metadata = null);
 
 internal sealed record VaultAuthResponse([property: JsonPropertyName("auth")] VaultAuth? Auth);
 

@@ -92,7 +92,7 @@ public sealed partial class ReferenceDocTests : IDisposable
         var keys = BoundOptions.Select(o => (o.Type, Keys: BindableKeys(o.Type, o.Section, []).ToList())).ToList();
         var values = keys.SelectMany(o => o.Keys.Select(k => (Key: k, Value: SampleValue(k, Activator.CreateInstance(o.Type)!)))).ToList();
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(values.Select(v => KeyValuePair.Create($"Trousseau:{v.Key.Key}{(v.Key.IsList ? ":0" : "")}", (string?)v.Value)))
+            .AddInMemoryCollection(values.Select(v => KeyValuePair.Create(v.Key.SampleConfigurationKey, (string?)v.Value)))
             .Build();
 
         // The registrations of trousseaud (src/Trousseau.Server/TrousseauServer.cs), with every backend at once.
@@ -118,7 +118,9 @@ public sealed partial class ReferenceDocTests : IDisposable
                 var expected = values.Single(v => v.Key == key).Value;
                 var actual = key.Read(options);
                 var bound = key.IsList
-                    ? actual is IEnumerable items && items.Cast<object>().Any(i => Convert.ToString(i, CultureInfo.InvariantCulture) == expected)
+                    ? actual is IEnumerable items && items.Cast<object>().Any(i => key.ItemMember is { } member
+                        ? Convert.ToString(member.GetValue(i) is IEnumerable<string> texts ? texts.FirstOrDefault() : member.GetValue(i), CultureInfo.InvariantCulture) == expected
+                        : Convert.ToString(i, CultureInfo.InvariantCulture) == expected)
                     : Equals(actual, TypeDescriptor.GetConverter(Nullable.GetUnderlyingType(key.ValueType) ?? key.ValueType).ConvertFromInvariantString(expected));
                 if (!bound)
                 {
@@ -390,6 +392,25 @@ public sealed partial class ReferenceDocTests : IDisposable
         public Type ValueType => Path[^1].PropertyType;
 
         public bool IsList => ValueType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(ValueType);
+
+        /// <summary>
+        /// For a list of objects (such as <c>Api:Policies</c>), the first property of an item, which the sample value
+        /// sets (its first entry, when it is a list of strings); <see langword="null"/> for a list of values.
+        /// </summary>
+        public PropertyInfo? ItemMember => IsList
+            && ValueType.GetInterfaces().Append(ValueType).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>)) is { } enumerable
+            && enumerable.GetGenericArguments()[0] is var item
+            && !TypeDescriptor.GetConverter(item).CanConvertFrom(typeof(string))
+                ? item.GetProperties(BindingFlags.Public | BindingFlags.Instance)[0]
+                : null;
+
+        /// <summary>The configuration key the sample value is set at: the key, its first item, or its first item's first member.</summary>
+        public string SampleConfigurationKey => (IsList, ItemMember) switch
+        {
+            (false, _) => $"Trousseau:{Key}",
+            (true, null) => $"Trousseau:{Key}:0",
+            (true, { } member) => $"Trousseau:{Key}:0:{member.Name}{(member.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(member.PropertyType) ? ":0" : "")}",
+        };
 
         public object? Read(object options) => Path.Aggregate<PropertyInfo, object?>(options, (target, property) => target is null ? null : property.GetValue(target));
     }

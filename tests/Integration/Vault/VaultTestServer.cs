@@ -19,10 +19,12 @@ namespace Trousseau.Tests.Integration.Vault;
 /// batch_input; rotate; <c>keys/NAME/config</c> with min_decryption_version, min_encryption_version and
 /// deletion_allowed, versions below min_decryption_version archived as Vault archives them; key deletion), token
 /// lookup-self and renew-self with TTL and max TTL, Kubernetes and AppRole login only where those methods are
-/// mounted (<c>auth/MOUNT/login</c>; anything else is a token-checked path, as in Vault), policies that deny a path,
+/// mounted (<c>auth/MOUNT/login</c>; anything else is a token-checked path, as in Vault; a Kubernetes login answers
+/// the service account's namespace and name in <c>auth.metadata</c>, as Vault does), policies that deny a path,
 /// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every request is recorded with the
 /// status it got (<see cref="Requests"/>), so tests count retries, logins and refusals where Vault would see them.
-/// Fault switches: seal, latency, 5xx, revoke every token, any status or body on chosen paths (<see cref="Fault"/>).
+/// Fault switches: seal, latency, 5xx, revoke every token, any status or body on chosen paths (<see cref="Fault"/>),
+/// answers held back on chosen paths until the test lets them go (<see cref="Hold"/>).
 /// </summary>
 internal sealed class VaultTestServer : IAsyncDisposable
 {
@@ -83,6 +85,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// answers normally again.
     /// </summary>
     public VaultFault? Fault { get; set; }
+
+    /// <summary>
+    /// While set, every request whose path matches waits, before it is answered, until the hold's task completes;
+    /// null answers at once again.
+    /// </summary>
+    public VaultHold? Hold { get; set; }
 
     /// <summary>Every token issued so far but the root token (revoked ones included), to check they leak nowhere.</summary>
     public IReadOnlyCollection<string> IssuedTokens
@@ -153,12 +161,22 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     /// <summary>
     /// A Kubernetes auth role, with the method mounted at <paramref name="mount"/> as <c>vault auth enable
-    /// -path=MOUNT kubernetes</c> would.
+    /// -path=MOUNT kubernetes</c> would, that admits <paramref name="jwt"/> as the service account
+    /// <paramref name="serviceAccountNamespace"/>/<paramref name="serviceAccountName"/> (as Kubernetes' TokenReview
+    /// would tell Vault). Called again for the same role, it admits one more token, with the last TTLs given.
     /// </summary>
-    public void AddKubernetesRole(string role, string jwt, TimeSpan ttl, TimeSpan maxTtl, string mount = "kubernetes")
+    public void AddKubernetesRole(
+        string role,
+        string jwt,
+        TimeSpan ttl,
+        TimeSpan maxTtl,
+        string mount = "kubernetes",
+        string serviceAccountNamespace = "default",
+        string serviceAccountName = "default")
     {
         _authMounts[mount] = "kubernetes";
-        _kubernetesRoles[role] = new KubernetesRole(jwt, ttl, maxTtl);
+        var entry = _kubernetesRoles.AddOrUpdate(role, _ => new KubernetesRole(ttl, maxTtl, new(StringComparer.Ordinal)), (_, existing) => existing with { Ttl = ttl, MaxTtl = maxTtl });
+        entry.Accounts[jwt] = new ServiceAccount(serviceAccountNamespace, serviceAccountName);
     }
 
     /// <summary>An AppRole role, with the method mounted at <c>approle</c> as <c>vault auth enable approle</c> would.</summary>
@@ -209,6 +227,11 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         var path = context.Request.Path.Value ?? "";
+        if (Hold is { } hold && path.Contains(hold.PathContains, StringComparison.Ordinal))
+        {
+            await hold.Release.WaitAsync(context.RequestAborted);
+        }
+
         var method = context.Request.Method;
         lock (_namespaces)
         {
@@ -428,13 +451,21 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        if (body["jwt"]?.GetValue<string>() != role.Jwt)
+        if (body["jwt"]?.GetValue<string>() is not { } jwt || !role.Accounts.TryGetValue(jwt, out var account))
         {
             await ErrorAsync(context, 403, "permission denied");
             return;
         }
 
-        await IssueAsync(context, role.Ttl, role.MaxTtl);
+        // Vault's documented answer: the service account TokenReview named, in auth.metadata.
+        await IssueAsync(context, role.Ttl, role.MaxTtl, new Dictionary<string, string>
+        {
+            ["role"] = roleName,
+            ["service_account_name"] = account.Name,
+            ["service_account_namespace"] = account.Namespace,
+            ["service_account_secret_name"] = "",
+            ["service_account_uid"] = Guid.NewGuid().ToString(),
+        });
     }
 
     private async Task AppRoleLoginAsync(HttpContext context, JsonObject body)
@@ -449,10 +480,10 @@ internal sealed class VaultTestServer : IAsyncDisposable
         await IssueAsync(context, TimeSpan.FromMinutes(20), TimeSpan.FromHours(1));
     }
 
-    private async Task IssueAsync(HttpContext context, TimeSpan ttl, TimeSpan maxTtl)
+    private async Task IssueAsync(HttpContext context, TimeSpan ttl, TimeSpan maxTtl, Dictionary<string, string>? metadata = null)
     {
         var token = CreateToken(ttl, maxTtl);
-        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)ttl.TotalSeconds, renewable = true, policies = DefaultPolicies } });
+        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)ttl.TotalSeconds, renewable = true, policies = DefaultPolicies, metadata } });
     }
 
     private async Task EncryptAsync(HttpContext context, string name, JsonObject body)
@@ -748,12 +779,17 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// </summary>
     public sealed record VaultFault(int Status, string Error, TimeSpan? RetryAfter = null, string? PathContains = null, string? Body = null);
 
+    /// <summary>What <see cref="Hold"/> holds back: requests whose path contains <see cref="PathContains"/>, until <see cref="Release"/> completes.</summary>
+    public sealed record VaultHold(string PathContains, Task Release);
+
     /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status, when it arrived.</summary>
     public sealed record VaultRequest(string Method, string Path, int Status, DateTimeOffset At);
 
     private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl);
 
-    private sealed record KubernetesRole(string Jwt, TimeSpan Ttl, TimeSpan MaxTtl);
+    private sealed record KubernetesRole(TimeSpan Ttl, TimeSpan MaxTtl, ConcurrentDictionary<string, ServiceAccount> Accounts);
+
+    private sealed record ServiceAccount(string Namespace, string Name);
 
     private sealed record SealResult(string? Ciphertext, int KeyVersion, string? Error);
 

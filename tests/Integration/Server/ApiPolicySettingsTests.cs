@@ -1,0 +1,57 @@
+using System.Net;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// <c>Trousseau:Api:Policies</c> as trousseaud reads it at start: a policy it cannot apply stops the start with exit 2
+/// and one line naming the item and the value; a valid one applies to the token mode's <c>admin</c> too.
+/// </summary>
+public sealed class ApiPolicySettingsTests : IDisposable
+{
+    private const string Policy = "--Trousseau:Api:Policies:0:";
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData(new[] { "Subjects:0=admin", "Secrets:0=**", "Actions:0=read", "Actions:1=raed" }, "Trousseau:Api:Policies:0:Actions:1 is 'raed', which is not an action; use read, list, create, update, delete, generate, keys, encrypt, decrypt")]
+    [InlineData(new[] { "Secrets:0=**", "Actions:0=read" }, "Trousseau:Api:Policies:0:Subjects is empty")]
+    [InlineData(new[] { "Subjects:0=admin", "Secrets:0=**" }, "Trousseau:Api:Policies:0:Actions is empty")]
+    [InlineData(new[] { "Subjects:0=admin", "Actions:0=keys", "Actions:1=Update" }, "Trousseau:Api:Policies:0:Secrets is empty, but Trousseau:Api:Policies:0:Actions holds 'update', which acts on secrets")]
+    [InlineData(new[] { "Subjects:0=admin", "Secrets:0=Payments/*", "Actions:0=read" }, "Trousseau:Api:Policies:0:Secrets:0 is 'Payments/*', which is not a secret name glob: it holds a character no secret name has")]
+    [InlineData(new[] { "Subjects:0=admin", "Secrets:0=db/***", "Actions:0=read" }, "Trousseau:Api:Policies:0:Secrets:0 is 'db/***', which is not a secret name glob: it holds '***'")]
+    [InlineData(new[] { "Subjects:0= ", "Secrets:0=**", "Actions:0=read" }, "Trousseau:Api:Policies:0:Subjects:0 is ' ', which is not an identity glob: it is only white space")]
+    public async Task A_policy_trousseaud_cannot_apply_stops_the_start_with_exit_2_naming_the_item_and_the_value(string[] settings, string explanation)
+    {
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
+            RepositoryPaths.ServerDll,
+            ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), .. settings.Select(s => Policy + s)],
+            _temp.Path));
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(explanation, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Policies_apply_to_the_api_token_and_actions_on_no_secret_need_no_secret_globs()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [$"{Policy}Subjects:0=adm?n", $"{Policy}Actions:0=KEYS"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        using var keys = await http.GetAsync(new Uri("v1/keys", UriKind.Relative));
+        using var list = await http.GetAsync(new Uri("v1/secrets", UriKind.Relative));
+        using var whoami = await http.GetAsync(new Uri("v1/auth/whoami", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+        var refused = await Problems.AssertAsync(list, HttpStatusCode.Forbidden);
+        Assert.Contains("The identity 'admin' may not do 'list' on any secret", refused.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var body = JsonDocument.Parse(await whoami.Content.ReadAsStringAsync());
+        Assert.Equal("admin", body.RootElement.GetProperty("identity").GetString());
+        Assert.Equal(["keys"], body.RootElement.GetProperty("actions").EnumerateArray().Select(a => a.GetString()));
+        Assert.Empty(Assert.Single(body.RootElement.GetProperty("policies").EnumerateArray()).GetProperty("secrets").EnumerateArray());
+    }
+}

@@ -1,0 +1,203 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Vault;
+
+/// <summary>
+/// <c>Api:Policies</c> through trousseaud in Kubernetes mode: each action allowed to the service accounts a policy
+/// names and refused (403 naming the identity, the action and the secret, clectl exit 5) to others, changing nothing;
+/// secret globs; listings filtered; and what <c>whoami</c> shows each caller.
+/// </summary>
+public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture<KubernetesApiFixture>
+{
+    private const string Intruder = "system:serviceaccount:other:intruder";
+    private static readonly string[] EveryAction = ["read", "list", "create", "update", "delete", "generate", "keys", "encrypt", "decrypt"];
+
+    [Theory]
+    [InlineData("read")]
+    [InlineData("list")]
+    [InlineData("create")]
+    [InlineData("update")]
+    [InlineData("delete")]
+    [InlineData("generate")]
+    [InlineData("keys")]
+    [InlineData("encrypt")]
+    [InlineData("decrypt")]
+    public async Task Each_action_is_allowed_to_the_identities_a_policy_names_and_refused_to_others_changing_nothing(string action)
+    {
+        using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
+        using var intruder = fixture.Client(KubernetesApiFixture.IntruderJwt);
+        var name = $"payments/{action}-{Guid.NewGuid():N}";
+        if (action is "read" or "update" or "delete")
+        {
+            await CreateAsync(orders, name, "before");
+        }
+
+        var ciphertext = action == "decrypt" ? await EncryptAsync(orders) : null;
+
+        using var denied = await SendAsync(intruder, action, name, ciphertext);
+        var problem = await Problems.AssertAsync(denied, HttpStatusCode.Forbidden);
+        Assert.Equal("urn:trousseau:problem:forbidden", problem.GetProperty("type").GetString());
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains(Intruder, detail, StringComparison.Ordinal);
+        Assert.Contains($"'{action}'", detail, StringComparison.Ordinal);
+        // A caller no policy allows to create, generate or list at all is told so before its body or the store is read.
+        Assert.Contains(action switch { "create" or "generate" or "list" => "on any secret", "keys" or "encrypt" or "decrypt" => "", _ => $"on the secret '{name}'" }, detail, StringComparison.Ordinal);
+        Assert.Contains("Trousseau:Api:Policies", detail, StringComparison.Ordinal);
+        await AssertUnchangedAsync(orders, action, name);
+
+        using var allowed = await SendAsync(orders, action, name, ciphertext);
+        Assert.True(allowed.IsSuccessStatusCode, $"{action}: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
+    public async Task A_star_stays_within_one_segment_of_a_name_and_two_stars_cross_segments()
+    {
+        using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
+        using var reader = fixture.Client(KubernetesApiFixture.ReaderJwt);
+        var id = Guid.NewGuid().ToString("N")[..8];
+        await CreateAsync(orders, $"payments/top-{id}", "v");
+        await CreateAsync(orders, $"payments/eu/deep-{id}", "v");
+
+        using var top = await reader.GetAsync(new Uri($"v1/secrets/payments/top-{id}", UriKind.Relative));
+        using var deep = await reader.GetAsync(new Uri($"v1/secrets/payments/eu/deep-{id}", UriKind.Relative));
+        using var deepByOrders = await orders.GetAsync(new Uri($"v1/secrets/payments/eu/deep-{id}", UriKind.Relative));
+        using var write = await reader.PutAsync(new Uri($"v1/secrets/payments/top-{id}", UriKind.Relative), Json("""{"data":{"k":"w"}}"""));
+        using var elsewhere = await orders.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"billing/{{{id}}}","data":{"k":"v"}}"""));
+
+        Assert.Equal(HttpStatusCode.OK, top.StatusCode);
+        await Problems.AssertAsync(deep, HttpStatusCode.Forbidden);
+        Assert.Equal(HttpStatusCode.OK, deepByOrders.StatusCode);
+        await Problems.AssertAsync(write, HttpStatusCode.Forbidden);
+        Assert.Contains($"'billing/{id}'", (await Problems.AssertAsync(elsewhere, HttpStatusCode.Forbidden)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_listing_shows_only_the_secrets_the_identity_may_list()
+    {
+        using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
+        using var reader = fixture.Client(KubernetesApiFixture.ReaderJwt);
+        var prefix = $"payments/list-{Guid.NewGuid():N}"[..30];
+        await CreateAsync(orders, $"{prefix}a", "v");
+        await CreateAsync(orders, $"{prefix}b/nested", "v");
+
+        var byOrders = await ListAsync(orders, prefix);
+        var byReader = await ListAsync(reader, prefix);
+
+        Assert.Equal([$"{prefix}a", $"{prefix}b/nested"], byOrders);
+        Assert.Equal([$"{prefix}a"], byReader);
+    }
+
+    [Fact]
+    public async Task Clectl_exits_5_on_a_refused_call_naming_the_identity_the_action_and_the_secret()
+    {
+        var clectl = fixture.Clectl(KubernetesApiFixture.IntruderJwt);
+
+        var read = await clectl.RunAsync("secret", "get", "payments/anything");
+        var rotate = await clectl.RunAsync("key", "rotate");
+
+        var line = ClectlAssert.Fails(read, 5);
+        Assert.Contains(Intruder, line, StringComparison.Ordinal);
+        Assert.Contains("'read'", line, StringComparison.Ordinal);
+        Assert.Contains("'payments/anything'", line, StringComparison.Ordinal);
+        Assert.Contains("'keys'", ClectlAssert.Fails(rotate, 5), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Whoami_shows_each_service_account_and_the_policies_that_name_it()
+    {
+        var orders = await fixture.Clectl(KubernetesApiFixture.OrdersJwt).RunAsync("auth", "whoami", "-o", "json");
+        var reader = await fixture.Clectl(KubernetesApiFixture.ReaderJwt).RunAsync("auth", "whoami", "-o", "json");
+        using var http = fixture.Client(KubernetesApiFixture.IntruderJwt);
+        using var intruder = await http.GetAsync(new Uri("v1/auth/whoami", UriKind.Relative));
+        var table = await fixture.Clectl(KubernetesApiFixture.ReaderJwt).RunAsync("auth", "whoami");
+
+        ClectlAssert.Ok(orders);
+        using (var body = JsonDocument.Parse(orders.Stdout))
+        {
+            Assert.Equal("system:serviceaccount:payments:orders", body.RootElement.GetProperty("identity").GetString());
+            Assert.Equal(EveryAction, Strings(body.RootElement.GetProperty("actions")));
+            var policy = Assert.Single(body.RootElement.GetProperty("policies").EnumerateArray());
+            Assert.Equal(["payments/**"], Strings(policy.GetProperty("secrets")));
+        }
+
+        ClectlAssert.Ok(reader);
+        using (var body = JsonDocument.Parse(reader.Stdout))
+        {
+            Assert.Equal("system:serviceaccount:audit:reader", body.RootElement.GetProperty("identity").GetString());
+            Assert.Equal(["read", "list", "keys"], Strings(body.RootElement.GetProperty("actions")));
+            var policy = Assert.Single(body.RootElement.GetProperty("policies").EnumerateArray());
+            Assert.Equal(["payments/*"], Strings(policy.GetProperty("secrets")));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, intruder.StatusCode);
+        using (var body = JsonDocument.Parse(await intruder.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal(Intruder, body.RootElement.GetProperty("identity").GetString());
+            Assert.Empty(Strings(body.RootElement.GetProperty("actions")));
+            Assert.Empty(body.RootElement.GetProperty("policies").EnumerateArray());
+        }
+
+        ClectlAssert.Ok(table);
+        Assert.Contains("system:serviceaccount:audit:reader", table.Stdout, StringComparison.Ordinal);
+        Assert.Contains(table.Stdout.Split('\n'), l => l.StartsWith("read,list,keys", StringComparison.Ordinal) && l.EndsWith("payments/*", StringComparison.Ordinal));
+    }
+
+    private static Task<HttpResponseMessage> SendAsync(HttpClient http, string action, string name, string? ciphertext) => action switch
+    {
+        "read" => http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative)),
+        "list" => http.GetAsync(new Uri("v1/secrets?prefix=payments/", UriKind.Relative)),
+        "create" => http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}","data":{"k":"created"}}""")),
+        "update" => http.PutAsync(new Uri($"v1/secrets/{name}", UriKind.Relative), Json("""{"data":{"k":"after"}}""")),
+        "delete" => http.DeleteAsync(new Uri($"v1/secrets/{name}", UriKind.Relative)),
+        "generate" => http.PostAsync(new Uri($"v1/secrets/{name}/generate", UriKind.Relative), Json("{}")),
+        "keys" => http.GetAsync(new Uri("v1/keys", UriKind.Relative)),
+        "encrypt" => http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), Json("""{"plaintext":"aGk="}""")),
+        "decrypt" => http.PostAsync(new Uri("v1/decrypt", UriKind.Relative), Json($$"""{"ciphertext":"{{ciphertext}}"}""")),
+        _ => throw new ArgumentOutOfRangeException(nameof(action), action, "not an action"),
+    };
+
+    /// <summary>What a refused call must have left as it was: the secret absent, or present with its data.</summary>
+    private static async Task AssertUnchangedAsync(HttpClient orders, string action, string name)
+    {
+        using var read = await orders.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+        if (action is "create" or "generate")
+        {
+            Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        }
+        else if (action is "read" or "update" or "delete")
+        {
+            Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+            using var secret = JsonDocument.Parse(await read.Content.ReadAsStringAsync());
+            Assert.Equal("before", secret.RootElement.GetProperty("data").GetProperty("k").GetString());
+        }
+    }
+
+    private static async Task CreateAsync(HttpClient http, string name, string value)
+    {
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}","data":{"k":"{{{value}}}"}}"""));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    }
+
+    private static async Task<string> EncryptAsync(HttpClient http)
+    {
+        using var encrypted = await http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), Json("""{"plaintext":"aGk="}"""));
+        Assert.Equal(HttpStatusCode.OK, encrypted.StatusCode);
+        using var body = JsonDocument.Parse(await encrypted.Content.ReadAsStringAsync());
+        return body.RootElement.GetProperty("ciphertext").GetString()!;
+    }
+
+    private static async Task<List<string>> ListAsync(HttpClient http, string prefix)
+    {
+        using var list = await http.GetAsync(new Uri($"v1/secrets?prefix={Uri.EscapeDataString(prefix)}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        using var body = JsonDocument.Parse(await list.Content.ReadAsStringAsync());
+        return [.. body.RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!)];
+    }
+
+    private static List<string?> Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString())];
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
