@@ -106,6 +106,33 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task The_audit_trail_holds_an_allowed_read_a_refused_read_and_a_rotation_with_each_callers_identity()
+    {
+        using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
+        using var intruder = fixture.Client(KubernetesApiFixture.IntruderJwt);
+        var name = $"payments/audited-{Guid.NewGuid():N}";
+        await CreateAsync(orders, name, "audited-value-4f1e");
+        using var read = await orders.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+        using var refused = await intruder.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+        using var rotated = await orders.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+
+        var text = await File.ReadAllTextAsync(Path.Combine(fixture.WorkingDirectory, "data", "audit.log"));
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        var aboutSecret = lines.Where(line => line.GetProperty("secret").GetString() == name && line.GetProperty("action").GetString() == "read").ToList();
+        Assert.Contains(aboutSecret, line => Fields(line) == ("system:serviceaccount:payments:orders", "ok", 200));
+        Assert.Contains(aboutSecret, line => Fields(line) == (Intruder, "denied", 403));
+        Assert.Contains(lines, line => line.GetProperty("action").GetString() == "keys" && Fields(line) == ("system:serviceaccount:payments:orders", "ok", 200));
+        Assert.DoesNotContain("audited-value-4f1e", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(KubernetesApiFixture.OrdersJwt, text, StringComparison.Ordinal);
+
+        static (string?, string?, int) Fields(JsonElement line) =>
+            (line.GetProperty("identity").GetString(), line.GetProperty("outcome").GetString(), line.GetProperty("httpStatus").GetInt32());
+    }
+
+    [Fact]
     public async Task Whoami_shows_each_service_account_and_the_policies_that_name_it()
     {
         var orders = await fixture.Clectl(KubernetesApiFixture.OrdersJwt).RunAsync("auth", "whoami", "-o", "json");
