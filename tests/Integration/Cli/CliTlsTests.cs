@@ -120,6 +120,21 @@ public sealed class CliTlsTests(TlsServersFixture servers) : IClassFixture<TlsSe
     }
 
     [Fact]
+    public async Task Under_mutual_tls_a_caller_without_a_token_is_its_certificates_subject_and_with_the_token_admin()
+    {
+        var clectl = ClectlRunner.For(servers.Mutual, servers.MutualDataDir, _temp.Path);
+        string[] certificate = ["--ca-file", servers.CaFile, "--cert", servers.ClientCert, "--key", servers.ClientKey];
+
+        var bySubject = await clectl.With(("TROUSSEAU_TOKEN", null)).RunAsync([.. certificate, "auth", "whoami", "-o", "json"]);
+        var byToken = await clectl.RunAsync([.. certificate, "auth", "whoami", "-o", "json"]);
+
+        ClectlAssert.Ok(bySubject);
+        ClectlAssert.Ok(byToken);
+        Assert.Equal("CN=deployer", JsonDocument.Parse(bySubject.Stdout).RootElement.GetProperty("identity").GetString());
+        Assert.Equal("admin", JsonDocument.Parse(byToken.Stdout).RootElement.GetProperty("identity").GetString());
+    }
+
+    [Fact]
     public async Task A_context_keeps_the_paths_of_the_tls_files_and_uses_them()
     {
         var clectl = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
