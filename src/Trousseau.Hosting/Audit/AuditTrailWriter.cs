@@ -11,12 +11,15 @@ namespace Trousseau.Hosting.Audit;
 /// hash of the line before it, across restarts (the chain goes on from the file's last line) and rotations (the file
 /// is renamed <c>PATH.1</c>, older ones shift up to <c>PATH.N</c>, and the new file's first line names the old file's
 /// last). A file that cannot be opened is tried again at the next call; a failed write makes the trail unavailable
-/// until a write succeeds again. An exclusive advisory lock on <c>PATH.lock</c>, held from the first open until the
-/// host stops, keeps a second process from writing the same trail.
+/// until a write succeeds again. Processes may share the trail (two daemons on one data directory): each line is
+/// written holding an exclusive advisory lock on <c>PATH.lock</c>, after catching up with what other processes wrote
+/// (the chain goes on from the file's last line) or reopening the file when another process rotated it (the lock
+/// file's first 8 bytes count rotations).
 /// </summary>
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
     private readonly TrousseauAuditOptions _options;
@@ -24,7 +27,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
-    private FileStream? _ownerLock;
+    private FileStream? _held;
+    private long _rotations;
     private FileStream? _file;
     private long _length;
     private string? _previous;
@@ -65,7 +69,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
             try
             {
-                Open();
+                EnterTrail();
+                ExitTrail();
                 return true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -84,23 +89,25 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             var writing = false;
             try
             {
-                if (_path is not null && _file is null)
+                if (_path is null)
                 {
-                    Open();
-                }
-
-                writing = true;
-                var line = AuditLine.Format(record, _time.GetUtcNow(), _previous!);
-                if (_file is null)
-                {
-                    WriteToStandardOutput(line);
+                    writing = true;
+                    WriteLine(record, WriteToStandardOutput);
                 }
                 else
                 {
-                    WriteToFile(line);
+                    EnterTrail();
+                    try
+                    {
+                        writing = true;
+                        WriteLine(record, WriteToFile);
+                    }
+                    finally
+                    {
+                        ExitTrail();
+                    }
                 }
 
-                _previous = AuditChain.Hash(line.AsSpan(0, line.Length - 1));
                 Recovered();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -126,7 +133,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
             try
             {
-                Open();
+                EnterTrail();
+                ExitTrail();
                 LogTrail(_logger, Trail, _options.FailOpen);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -166,22 +174,84 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 }
             }
 
-            _ownerLock?.Dispose();
-            _ownerLock = null;
         }
     }
 
     /// <summary>
-    /// Opens the file, creating it (0600) when absent, and drops a last line that a crash or a full disk cut short. The
-    /// first time, the chain goes on from the file's last line, else from the last line of <c>PATH.1</c>, else from
-    /// the genesis value.
+    /// Takes the trail's lock (waiting up to 5 s for another process that holds it), then makes the open file the
+    /// trail's current one and the chain follow its last line: opens the file when it is not open or another process
+    /// rotated it, and reads its last line again when another process appended to it.
     /// </summary>
-    private void Open()
+    private void EnterTrail()
     {
         var path = _path!;
         OwnerOnlyFile.EnsureParentDirectory(path);
-        _ownerLock ??= TakeOwnerLock(path);
-        var file = new FileStream(path, OwnerOnly(FileShare.Read));
+        _held = WaitForTrailLock(path);
+        try
+        {
+            var rotations = ReadRotations();
+            if (_file is null || rotations != _rotations)
+            {
+                Close(truncateTo: null);
+                Open();
+                _rotations = rotations;
+            }
+            else if (_file.Length != _length)
+            {
+                FollowTail(_file);
+            }
+        }
+        catch
+        {
+            ExitTrail();
+            throw;
+        }
+    }
+
+    private void ExitTrail()
+    {
+        _held?.Dispose();
+        _held = null;
+    }
+
+    private static FileStream WaitForTrailLock(string path)
+    {
+        var lockPath = path + ".lock";
+        // Real time, not the injected clock: the holder is another process, which no test clock moves.
+        var waiting = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockPath, OwnerOnly(FileShare.None));
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && waiting.Elapsed >= LockPatience)
+            {
+                throw new IOException($"The audit trail {path} has been locked by another process for {LockPatience.TotalSeconds:0} s (lock file {lockPath}).", e);
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+            {
+                // Another process is writing a line: a few microseconds.
+            }
+
+            Thread.Sleep(1);
+        }
+    }
+
+    private long ReadRotations()
+    {
+        Span<byte> count = stackalloc byte[sizeof(long)];
+        return RandomAccess.Read(_held!.SafeFileHandle, count, 0) == count.Length ? BitConverter.ToInt64(count) : 0;
+    }
+
+    private void WriteRotations(long rotations) =>
+        RandomAccess.Write(_held!.SafeFileHandle, BitConverter.GetBytes(rotations), 0);
+
+    /// <summary>Opens the file, creating it (0600) when absent, and follows its last line.</summary>
+    private void Open()
+    {
+        var path = _path!;
+        var file = new FileStream(path, OwnerOnly(FileShare.ReadWrite));
         try
         {
             if (!file.CanSeek)
@@ -189,18 +259,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 throw new IOException($"The audit trail {path} is not a regular file; give a file's path, or - for standard output.");
             }
 
-            var length = file.Length;
-            var (complete, lastLine) = AuditFileTail.Read(file.SafeFileHandle, length);
-            if (complete < length)
-            {
-                file.SetLength(complete);
-                LogIncompleteLineRemoved(_logger, Trail, length - complete);
-            }
-
-            _previous ??= lastLine is not null ? AuditChain.Hash(lastLine)
-                : File.Exists(Rotated(1)) && AuditFileTail.LastLine(Rotated(1)) is { } rotatedLast ? AuditChain.Hash(rotatedLast)
-                : AuditChain.Genesis;
-            (_file, _length) = (file, complete);
+            FollowTail(file);
+            _file = file;
             _ready = !_writeFailed;
         }
         catch
@@ -210,17 +270,31 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         }
     }
 
-    private static FileStream TakeOwnerLock(string path)
+    /// <summary>
+    /// Drops a last line that a crash or a full disk cut short, and makes the chain go on from the file's last line,
+    /// else from the last line of <c>PATH.1</c>, else from the genesis value.
+    /// </summary>
+    private void FollowTail(FileStream file)
     {
-        var lockPath = path + ".lock";
-        try
+        var length = file.Length;
+        var (complete, lastLine) = AuditFileTail.Read(file.SafeFileHandle, length);
+        if (complete < length)
         {
-            return new FileStream(lockPath, OwnerOnly(FileShare.None));
+            file.SetLength(complete);
+            LogIncompleteLineRemoved(_logger, Trail, length - complete);
         }
-        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
-        {
-            throw new IOException($"The audit trail {path} is written by another process (lock file {lockPath}).", e);
-        }
+
+        _previous = lastLine is not null ? AuditChain.Hash(lastLine)
+            : File.Exists(Rotated(1)) && AuditFileTail.LastLine(Rotated(1)) is { } rotatedLast ? AuditChain.Hash(rotatedLast)
+            : AuditChain.Genesis;
+        _length = complete;
+    }
+
+    private void WriteLine(AuditRecord record, Action<byte[]> write)
+    {
+        var line = AuditLine.Format(record, _time.GetUtcNow(), _previous!);
+        write(line);
+        _previous = AuditChain.Hash(line.AsSpan(0, line.Length - 1));
     }
 
     private static FileStreamOptions OwnerOnly(FileShare share)
@@ -287,12 +361,14 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
         var previousFile = Rotated(1);
         File.Move(_path!, previousFile, overwrite: true);
+        _rotations++;
+        WriteRotations(_rotations);
         Open();
         LogRotated(_logger, Trail, previousFile);
     }
 
-    /// <summary>Closes the file after a failed write, first cutting off what part of the line was written, if it can.</summary>
-    private void Close(long truncateTo)
+    /// <summary>Closes the file; after a failed write, first cuts off what part of the line was written, if it can.</summary>
+    private void Close(long? truncateTo)
     {
         if (_file is not { } file)
         {
@@ -302,7 +378,10 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         _file = null;
         try
         {
-            file.SetLength(truncateTo);
+            if (truncateTo is { } length)
+            {
+                file.SetLength(length);
+            }
         }
         catch (IOException)
         {
