@@ -7,55 +7,22 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Audit;
 
-/// <summary>One trousseaud on the embedded default, writing its audit trail to <c>audit.log</c> in its data directory.</summary>
-public sealed class AuditServerFixture : IAsyncLifetime, IDisposable
-{
-    private readonly TempDirectory _temp = new();
-
-    internal TrousseauServerProcess Server { get; private set; } = null!;
-
-    internal HttpClient Http { get; private set; } = null!;
-
-    internal string Token { get; private set; } = "";
-
-    internal string DataDir => _temp.Combine("data");
-
-    internal string Trail => _temp.Combine("data", "audit.log");
-
-    internal string Socket => _temp.Combine("data", "kms.sock");
-
-    internal ClectlRunner Clectl => new(_temp.Path, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = _temp.Combine("config") });
-
-    /// <summary>A fresh directory for a test's own files.</summary>
-    internal string NewDirectory() => Directory.CreateDirectory(_temp.Combine(Guid.NewGuid().ToString("N")[..8])).FullName;
-
-    public async Task InitializeAsync()
-    {
-        Server = await TrousseauServerProcess.StartAsync(DataDir);
-        Token = await BearerClient.ReadTokenAsync(Path.Combine(DataDir, "api.token"));
-        Http = BearerClient.Create(Server.BaseAddress, Token);
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        await Server.DisposeAsync();
-    }
-
-    public void Dispose() => _temp.Dispose();
-}
-
 /// <summary>
 /// The audit trail through a real trousseaud: one hash-chained JSON line per API call and per KMS Encrypt or Decrypt,
 /// never a value or a token; <c>clectl audit verify</c> on the real files and on tampered copies; rotation and restarts
 /// keeping the chain; and what a call gets when its record cannot be written.
 /// </summary>
-public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<AuditServerFixture>
+public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
     private static readonly string[] Fields =
         ["time", "source", "requestId", "traceId", "identity", "action", "secret", "revision", "outcome", "httpStatus", "grpcStatus", "remote", "prev"];
 
     private static readonly string Genesis = new('0', 64);
+
+    /// <summary>The fixture's trail, <c>audit.log</c> in its data directory.</summary>
+    private string Trail => Path.Combine(fixture.DataDir, "audit.log");
+
+    private ClectlRunner Clectl => new(fixture.WorkingDirectory, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = Path.Combine(fixture.WorkingDirectory, "config") });
 
     [Fact]
     public async Task Each_api_call_is_one_line_with_its_identity_action_secret_outcome_and_status_and_never_a_value_or_token()
@@ -77,7 +44,7 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
         using var rotated = await fixture.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
 
-        var text = await File.ReadAllTextAsync(fixture.Trail);
+        var text = await File.ReadAllTextAsync(Trail);
         var records = Records(text);
         var ofSecret = records.Where(r => r.GetProperty("secret").GetString() == name).ToList();
         Assert.Equal(3, ofSecret.Count);
@@ -101,16 +68,16 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
         Assert.DoesNotContain(value, text, StringComparison.Ordinal);
         Assert.DoesNotContain(wrongToken, text, StringComparison.Ordinal);
         Assert.DoesNotContain(fixture.Token, text, StringComparison.Ordinal);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fixture.Trail));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Trail));
     }
 
     [Fact]
     public async Task Kms_encrypt_and_decrypt_are_recorded_with_the_callers_uid_and_grpc_status_and_status_calls_are_not()
     {
         var plaintext = Convert.ToBase64String(Encoding.ASCII.GetBytes("dek-" + Guid.NewGuid().ToString("N")));
-        var before = Records(await File.ReadAllTextAsync(fixture.Trail)).Count(r => r.GetProperty("source").GetString() == "kms");
+        var before = Records(await File.ReadAllTextAsync(Trail)).Count(r => r.GetProperty("source").GetString() == "kms");
 
-        await using (var peer = KmsPeer.Start(fixture.Socket))
+        await using (var peer = KmsPeer.Start(Path.Combine(fixture.DataDir, "kms.sock")))
         {
             KmsPeer.Ok(await peer.CallAsync("/v2.KeyManagementService/Status"));
             var encrypted = KmsPeer.Ok(await peer.CallAsync("/v2.KeyManagementService/Encrypt", new { plaintext }));
@@ -120,12 +87,12 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
             Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
             KmsPeer.Ok(await peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = plaintext }));
 
-            var text = await File.ReadAllTextAsync(fixture.Trail);
+            var text = await File.ReadAllTextAsync(Trail);
             Assert.DoesNotContain(plaintext, text, StringComparison.Ordinal);
             Assert.DoesNotContain(ciphertext, text, StringComparison.Ordinal);
         }
 
-        var kms = Records(await File.ReadAllTextAsync(fixture.Trail)).Where(r => r.GetProperty("source").GetString() == "kms").Skip(before).ToList();
+        var kms = Records(await File.ReadAllTextAsync(Trail)).Where(r => r.GetProperty("source").GetString() == "kms").Skip(before).ToList();
         Assert.Equal(["encrypt", "decrypt", "decrypt", "encrypt"], kms.Select(r => r.GetProperty("action").GetString()));
         Assert.Equal(["OK", "OK", "INVALID_ARGUMENT", "OK"], kms.Select(r => r.GetProperty("grpcStatus").GetString()));
         Assert.Equal(["ok", "ok", "invalid", "ok"], kms.Select(r => r.GetProperty("outcome").GetString()));
@@ -149,11 +116,11 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }));
 
-        var intact = await fixture.Clectl.RunAsync("audit", "verify", fixture.Trail);
+        var intact = await Clectl.RunAsync("audit", "verify", Trail);
         ClectlAssert.Ok(intact);
-        Assert.Contains(fixture.Trail, intact.Stdout, StringComparison.Ordinal);
+        Assert.Contains(Trail, intact.Stdout, StringComparison.Ordinal);
         Assert.Contains("genesis", intact.Stdout, StringComparison.Ordinal);
-        var json = await fixture.Clectl.RunAsync("audit", "verify", fixture.Trail, "-o", "json");
+        var json = await Clectl.RunAsync("audit", "verify", Trail, "-o", "json");
         ClectlAssert.Ok(json);
         using (var report = JsonDocument.Parse(json.Stdout))
         {
@@ -162,7 +129,7 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
             Assert.True(trail.GetProperty("startsAtGenesis").GetBoolean());
         }
 
-        var lines = (await File.ReadAllTextAsync(fixture.Trail)).Split('\n')[..^1];
+        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
         var edited = lines.ToArray();
         edited[2] = edited[2].Replace("\"time\":\"2", "\"time\":\"1", StringComparison.Ordinal);
         var dropped = lines.Where((_, i) => i != 2).ToArray();
@@ -315,9 +282,9 @@ public sealed class AuditTrailTests(AuditServerFixture fixture) : IClassFixture<
 
     private async Task<ProcessResult> VerifyCopyAsync(string[] lines)
     {
-        var copy = Path.Combine(fixture.NewDirectory(), "audit.log");
+        var copy = Path.Combine(Directory.CreateDirectory(Path.Combine(fixture.WorkingDirectory, Guid.NewGuid().ToString("N")[..8])).FullName, "audit.log");
         await File.WriteAllTextAsync(copy, string.Join('\n', lines) + "\n");
-        return await fixture.Clectl.RunAsync("audit", "verify", copy);
+        return await Clectl.RunAsync("audit", "verify", copy);
     }
 
     private static async Task CallsAsync(TrousseauServerProcess server, string dataDir, int count)
