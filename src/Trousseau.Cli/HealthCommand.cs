@@ -8,7 +8,7 @@ internal static class HealthCommand
 {
     public static Command Create(CliConsole console)
     {
-        var command = new Command("health", "Show whether trousseaud is ready, with the state of its key provider and store.");
+        var command = new Command("health", "Show whether trousseaud is ready, with the state of its key provider, store and audit trail.");
         CliAction.Set(command, console, async (parse, cancellationToken) =>
         {
             var connection = GlobalOptions.Connection(parse);

@@ -200,8 +200,19 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
         var kms = ClectlAssert.Fails(await clectl.RunWithInputAsync("dek", "kms", "encrypt"), 6);
         Assert.Contains("audit trail", kms, StringComparison.Ordinal);
+        using (var notReady = await http.GetAsync(new Uri("readyz", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+            var audit = (await notReady.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").GetProperty("audit");
+            Assert.Equal("unhealthy", audit.GetProperty("status").GetString());
+        }
 
         Directory.Delete(trail);
+        using (var ready = await http.GetAsync(new Uri("readyz", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
         using var absent = await http.GetAsync(new Uri("v1/secrets/audit/refused", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
         using var created = await http.PostAsJsonAsync("v1/secrets", new { name = "audit/refused", data = new { k = "v" } });
