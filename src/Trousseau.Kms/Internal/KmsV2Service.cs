@@ -3,11 +3,22 @@ using Trousseau.Kms.V2;
 
 namespace Trousseau.Kms.Internal;
 
-/// <summary>KMS v2 (<c>v2.KeyManagementService</c>), the API kube-apiserver calls since Kubernetes 1.29.</summary>
-internal sealed class KmsV2Service(KmsPlugin plugin) : KeyManagementService.KeyManagementServiceBase
+/// <summary>
+/// KMS v2 (<c>v2.KeyManagementService</c>), the API kube-apiserver calls since Kubernetes 1.29. Status reports the
+/// audit trail too: while it cannot be written, Encrypt and Decrypt are refused, and <c>healthz</c> says so.
+/// </summary>
+internal sealed class KmsV2Service(KmsPlugin plugin, KmsCallAudit audit) : KeyManagementService.KeyManagementServiceBase
 {
-    public override Task<StatusResponse> Status(StatusRequest request, ServerCallContext context) =>
-        plugin.StatusAsync(context.CancellationToken).AsTask();
+    public override async Task<StatusResponse> Status(StatusRequest request, ServerCallContext context)
+    {
+        var status = await plugin.StatusAsync(context.CancellationToken).ConfigureAwait(false);
+        if (status.Healthz == "ok" && audit.Refusal is { } refusal)
+        {
+            status.Healthz = refusal;
+        }
+
+        return status;
+    }
 
     public override Task<EncryptResponse> Encrypt(EncryptRequest request, ServerCallContext context) =>
         plugin.EncryptAsync(request, context.CancellationToken).AsTask();

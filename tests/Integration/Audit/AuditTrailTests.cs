@@ -207,11 +207,17 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
             Assert.Equal("unhealthy", audit.GetProperty("status").GetString());
         }
 
+        var kmsStatus = await clectl.RunAsync("kms", "status");
+        Assert.Equal(6, kmsStatus.ExitCode);
+        Assert.Contains("audit trail cannot be written", kmsStatus.Stdout, StringComparison.Ordinal);
+
         Directory.Delete(trail);
         using (var ready = await http.GetAsync(new Uri("readyz", UriKind.Relative)))
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }
+
+        ClectlAssert.Ok(await clectl.RunAsync("kms", "status"));
 
         using var absent = await http.GetAsync(new Uri("v1/secrets/audit/refused", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
