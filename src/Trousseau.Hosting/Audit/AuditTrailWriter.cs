@@ -19,7 +19,6 @@ namespace Trousseau.Hosting.Audit;
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
     private readonly TrousseauAuditOptions _options;
@@ -27,7 +26,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
-    private FileStream? _held;
+    private readonly AuditTrailLock? _trailLock;
     private long _rotations;
     private FileStream? _file;
     private long _length;
@@ -48,6 +47,10 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         if (_path is null)
         {
             (_previous, _ready) = (AuditChain.Genesis, true);
+        }
+        else
+        {
+            _trailLock = new AuditTrailLock(_path);
         }
     }
 
@@ -174,6 +177,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 }
             }
 
+            _trailLock?.Dispose();
         }
     }
 
@@ -184,12 +188,10 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     /// </summary>
     private void EnterTrail()
     {
-        var path = _path!;
-        OwnerOnlyFile.EnsureParentDirectory(path);
-        _held = WaitForTrailLock(path);
+        _trailLock!.Enter();
         try
         {
-            var rotations = ReadRotations();
+            var rotations = _trailLock.ReadRotations();
             if (_file is null || rotations != _rotations)
             {
                 Close(truncateTo: null);
@@ -208,44 +210,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         }
     }
 
-    private void ExitTrail()
-    {
-        _held?.Dispose();
-        _held = null;
-    }
-
-    private static FileStream WaitForTrailLock(string path)
-    {
-        var lockPath = path + ".lock";
-        // Real time, not the injected clock: the holder is another process, which no test clock moves.
-        var waiting = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return new FileStream(lockPath, OwnerOnly(FileShare.None));
-            }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && waiting.Elapsed >= LockPatience)
-            {
-                throw new IOException($"The audit trail {path} has been locked by another process for {LockPatience.TotalSeconds:0} s (lock file {lockPath}).", e);
-            }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
-            {
-                // Another process is writing a line: a few microseconds.
-            }
-
-            Thread.Sleep(1);
-        }
-    }
-
-    private long ReadRotations()
-    {
-        Span<byte> count = stackalloc byte[sizeof(long)];
-        return RandomAccess.Read(_held!.SafeFileHandle, count, 0) == count.Length ? BitConverter.ToInt64(count) : 0;
-    }
-
-    private void WriteRotations(long rotations) =>
-        RandomAccess.Write(_held!.SafeFileHandle, BitConverter.GetBytes(rotations), 0);
+    private void ExitTrail() => _trailLock!.Exit();
 
     /// <summary>Opens the file, creating it (0600) when absent, and follows its last line.</summary>
     private void Open()
@@ -297,7 +262,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         _previous = AuditChain.Hash(line.AsSpan(0, line.Length - 1));
     }
 
-    private static FileStreamOptions OwnerOnly(FileShare share)
+    /// <summary>Opening a file for reading and writing, unbuffered, creating it with mode 0600 when absent.</summary>
+    internal static FileStreamOptions OwnerOnly(FileShare share)
     {
         var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = share, BufferSize = 0 };
         if (!OperatingSystem.IsWindows())
@@ -362,7 +328,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         var previousFile = Rotated(1);
         File.Move(_path!, previousFile, overwrite: true);
         _rotations++;
-        WriteRotations(_rotations);
+        _trailLock!.WriteRotations(_rotations);
         Open();
         LogRotated(_logger, Trail, previousFile);
     }
