@@ -12,21 +12,17 @@ namespace Trousseau.Hosting.Audit;
 /// </summary>
 internal static class AuditLine
 {
-    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
-
-    /// <summary>Writes the line, ending with its line feed, to <paramref name="output"/>.</summary>
-    /// <param name="output">Where the line goes.</param>
+    /// <summary>The line, ending with its line feed.</summary>
     /// <param name="record">The call.</param>
     /// <param name="time">When it was recorded.</param>
     /// <param name="previous">The hash of the line before (<see cref="AuditChain"/>).</param>
-    public static void Format(IBufferWriter<byte> output, AuditRecord record, DateTimeOffset time, string previous)
+    public static byte[] Format(AuditRecord record, DateTimeOffset time, string previous)
     {
-        Span<char> timeText = stackalloc char[TimeFormat.Length];
-        time.UtcDateTime.TryFormat(timeText, out var timeLength, TimeFormat, CultureInfo.InvariantCulture);
-        using (var json = new Utf8JsonWriter(output))
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("time", timeText[..timeLength]);
+            json.WriteString("time", time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
             json.WriteString("source", record.Source);
             json.WriteString("requestId", record.RequestId);
             json.WriteString("traceId", record.TraceId);
@@ -42,8 +38,9 @@ internal static class AuditLine
             json.WriteEndObject();
         }
 
-        output.GetSpan(1)[0] = (byte)'\n';
-        output.Advance(1);
+        buffer.GetSpan(1)[0] = (byte)'\n';
+        buffer.Advance(1);
+        return buffer.WrittenSpan.ToArray();
     }
 
     private static void WriteNumber(Utf8JsonWriter json, string name, long? value)

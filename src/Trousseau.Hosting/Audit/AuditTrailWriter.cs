@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -7,9 +6,8 @@ namespace Trousseau.Hosting.Audit;
 
 /// <summary>
 /// The audit trail as a file of JSON lines (or standard output), one writer for the whole process: each record is
-/// appended under a lock and handed to the operating system (an unbuffered write) before <see cref="Append"/> returns,
-/// the records of calls that came while another call's were written going out together in one write; it is not
-/// synced to disk one by one, only when the file is rotated and when the host stops. Each line carries the
+/// appended under a lock and handed to the operating system (an unbuffered write) before <see cref="Append"/> returns;
+/// it is not synced to disk one by one, only when the file is rotated and when the host stops. Each line carries the
 /// hash of the line before it, across restarts (the chain goes on from the file's last line) and rotations (the file
 /// is renamed <c>PATH.1</c>, older ones shift up to <c>PATH.N</c>, and the new file's first line names the old file's
 /// last). A file that cannot be opened is tried again at the next call; a failed write makes the trail unavailable
@@ -23,9 +21,6 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly Lock _lock = new();
-    private readonly Lock _queueLock = new();
-    private readonly ArrayBufferWriter<byte> _line = new(512);
-    private readonly ArrayBufferWriter<byte> _lines = new(4096);
     private readonly TrousseauAuditOptions _options;
     private readonly string? _path;
     private readonly ILogger _logger;
@@ -39,10 +34,6 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private bool _writeFailed;
     private bool _failing;
     private long _missed;
-
-    // Records waiting for the lock (under _queueLock), and an empty list to swap in when they are taken (under _lock).
-    private List<QueuedRecord> _queue = [];
-    private List<QueuedRecord> _spare = [];
 
     // Whether the next record can be expected to be written, read without the lock by CanRecord's fast path.
     private volatile bool _ready;
@@ -96,23 +87,40 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     public void Append(AuditRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var queued = new QueuedRecord(record);
-        lock (_queueLock)
-        {
-            _queue.Add(queued);
-        }
-
         lock (_lock)
         {
-            if (!queued.Done)
+            var writing = false;
+            try
             {
-                WriteQueue();
-            }
-        }
+                if (_path is null)
+                {
+                    writing = true;
+                    WriteLine(record, WriteToStandardOutput);
+                }
+                else
+                {
+                    EnterTrail();
+                    try
+                    {
+                        writing = true;
+                        WriteLine(record, WriteToFile);
+                    }
+                    finally
+                    {
+                        ExitTrail();
+                    }
+                }
 
-        if (queued.Failure is { } failure)
-        {
-            throw new AuditUnavailableException("The audit trail cannot be written, and calls it cannot record are refused; the server's log says why.", failure);
+                Recovered();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Failed(e, writing, missed: 1);
+                if (!_options.FailOpen)
+                {
+                    throw new AuditUnavailableException("The audit trail cannot be written, and calls it cannot record are refused; the server's log says why.", e);
+                }
+            }
         }
     }
 
@@ -247,67 +255,11 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         _length = complete;
     }
 
-    /// <summary>
-    /// Writes every queued record, in the order queued, the records of the calls that queued theirs while the lock
-    /// was held going out in one write (one per file, when the trail is rotated on the way). A record not written is
-    /// marked failed, unless the trail fails open and the cause is the trail's.
-    /// </summary>
-    private void WriteQueue()
+    private void WriteLine(AuditRecord record, Action<byte[]> write)
     {
-        List<QueuedRecord> batch;
-        lock (_queueLock)
-        {
-            (batch, _queue) = (_queue, _spare);
-        }
-
-        var writing = false;
-        try
-        {
-            if (_path is null)
-            {
-                writing = true;
-                WriteToStandardOutput(batch);
-            }
-            else
-            {
-                EnterTrail();
-                try
-                {
-                    writing = true;
-                    WriteToFile(batch);
-                }
-                finally
-                {
-                    ExitTrail();
-                }
-            }
-
-            Recovered();
-        }
-        catch (Exception e)
-        {
-            var trailFailed = e is IOException or UnauthorizedAccessException;
-            var missed = batch.Count(queued => !queued.Done);
-            if (trailFailed)
-            {
-                Failed(e, writing, missed);
-            }
-
-            foreach (var queued in batch.Where(queued => !queued.Done))
-            {
-                (queued.Done, queued.Failure) = (true, trailFailed && _options.FailOpen ? null : e);
-            }
-
-            if (!trailFailed)
-            {
-                throw;
-            }
-        }
-        finally
-        {
-            batch.Clear();
-            _spare = batch;
-        }
+        var line = AuditLine.Format(record, _time.GetUtcNow(), _previous!);
+        write(line);
+        _previous = AuditChain.Hash(line.AsSpan(0, line.Length - 1));
     }
 
     /// <summary>Opening a file for reading and writing, unbuffered, creating it with mode 0600 when absent.</summary>
@@ -322,80 +274,32 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         return options;
     }
 
-    /// <summary>Writes the records' lines to the file, rotating it before a line would take it past its maximum size.</summary>
-    private void WriteToFile(List<QueuedRecord> batch)
+    private void WriteToFile(byte[] line)
     {
-        var previous = _previous!;
-        var first = 0;
-        _lines.ResetWrittenCount();
-        for (var next = 0; next < batch.Count; next++)
+        if (_length > 0 && _length + line.Length > _options.MaxFileBytes)
         {
-            _line.ResetWrittenCount();
-            AuditLine.Format(_line, batch[next].Record, _time.GetUtcNow(), previous);
-            var line = _line.WrittenSpan;
-            var length = _length + _lines.WrittenCount;
-            if (length > 0 && length + line.Length > _options.MaxFileBytes)
-            {
-                WriteLines(batch, first, next, previous);
-                first = next;
-                Rotate();
-            }
-
-            _lines.Write(line);
-            previous = AuditChain.Hash(line[..^1]);
-        }
-
-        WriteLines(batch, first, batch.Count, previous);
-    }
-
-    /// <summary>Writes the lines in <see cref="_lines"/>, those of the records from <paramref name="first"/> to before <paramref name="end"/>, the last one's hash being <paramref name="previous"/>.</summary>
-    private void WriteLines(List<QueuedRecord> batch, int first, int end, string previous)
-    {
-        if (first == end)
-        {
-            return;
+            Rotate();
         }
 
         var file = _file!;
         try
         {
             file.Position = _length;
-            file.Write(_lines.WrittenSpan);
+            file.Write(line);
+            _length += line.Length;
         }
         catch
         {
             Close(truncateTo: _length);
             throw;
         }
-
-        _length += _lines.WrittenCount;
-        _previous = previous;
-        _lines.ResetWrittenCount();
-        for (var written = first; written < end; written++)
-        {
-            batch[written].Done = true;
-        }
     }
 
-    private void WriteToStandardOutput(List<QueuedRecord> batch)
+    private static void WriteToStandardOutput(byte[] line)
     {
-        var previous = _previous!;
-        _lines.ResetWrittenCount();
-        foreach (var queued in batch)
-        {
-            var start = _lines.WrittenCount;
-            AuditLine.Format(_lines, queued.Record, _time.GetUtcNow(), previous);
-            previous = AuditChain.Hash(_lines.WrittenSpan[start..^1]);
-        }
-
-        // Through Console.Out, whose lock keeps the lines whole beside the console log; the lines are ASCII.
-        Console.Out.Write(System.Text.Encoding.ASCII.GetString(_lines.WrittenSpan));
+        // Through Console.Out, whose lock keeps the line whole beside the console log; the line is ASCII.
+        Console.Out.Write(System.Text.Encoding.ASCII.GetString(line));
         Console.Out.Flush();
-        _previous = previous;
-        foreach (var queued in batch)
-        {
-            queued.Done = true;
-        }
     }
 
     /// <summary>Syncs and closes the full file, shifts the rotated ones up (deleting the oldest) and opens a new file.</summary>
@@ -492,18 +396,6 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             LogWritableAgain(_logger, Trail, _missed);
             _missed = 0;
         }
-    }
-
-    /// <summary>A record waiting to be written, and what came of it (set under the writer's lock).</summary>
-    private sealed class QueuedRecord(AuditRecord record)
-    {
-        public AuditRecord Record { get; } = record;
-
-        /// <summary>Whether the record was handed to the operating system, or given up on (<see cref="Failure"/>).</summary>
-        public bool Done { get; set; }
-
-        /// <summary>Why the record was not written, when its call must fail.</summary>
-        public Exception? Failure { get; set; }
     }
 
     [LoggerMessage(EventId = 6300, Level = LogLevel.Information, Message = "Audit trail: {Trail} (fail-open: {FailOpen})")]
