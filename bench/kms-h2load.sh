@@ -2,10 +2,11 @@
 # Load test of trousseaud's KMS v2 Encrypt with h2load (Debian package nghttp2-client) over the plugin's Unix
 # socket, on the embedded default (local key ring).
 #
-# Usage: bench/kms-h2load.sh [-n requests] [-c clients] [-m streams] [-r rounds] [-w warm-up] ['tree [argument ...]' ...]
+# Usage: bench/kms-h2load.sh [-n requests] [-c clients] [-m streams] [-r rounds] [-w warm-up] ['[VAR=value ...] tree [argument ...]' ...]
 #
 # Each tree (a checkout of this repository; this one when none is named) is built in Release and its trousseaud
-# started, with the arguments that follow the tree in the same word, e.g. '/tmp/main --Trousseau:Audit:Path=-'. All of them run side by side and idle while another is measured: each round measures every tree once, the
+# started, with the environment variables that come before the tree and the arguments that follow it in the same word,
+# e.g. '/tmp/main --Trousseau:Audit:Path=-' or 'DOTNET_gcServer=0 /tmp/main'. All of them run side by side and idle while another is measured: each round measures every tree once, the
 # order turning round by round, so that the other work on the machine weighs on all of them alike. The last lines give
 # each tree's median req/s and, from one more run with h2load's per-request log, its latency percentiles.
 set -euo pipefail
@@ -14,7 +15,7 @@ requests=200000 clients=4 streams=16 rounds=3 warmup=100000
 while getopts n:c:m:r:w: option; do
   case $option in
     n) requests=$OPTARG ;; c) clients=$OPTARG ;; m) streams=$OPTARG ;; r) rounds=$OPTARG ;; w) warmup=$OPTARG ;;
-    *) echo "usage: $0 [-n requests] [-c clients] [-m streams] [-r rounds] [-w warm-up] ['tree [argument ...]' ...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-n requests] [-c clients] [-m streams] [-r rounds] [-w warm-up] ['[VAR=value ...] tree [argument ...]' ...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -38,13 +39,15 @@ load() { # socket, requests, extra h2load arguments...
 
 for i in "${!trees[@]}"; do
   read -r -a words <<<"${trees[$i]}"
+  variables=()
+  while [[ ${words[0]} == *=* ]]; do variables+=("${words[0]}"); words=("${words[@]:1}"); done
   tree=$(cd "${words[0]}" && pwd)
   arguments=("${words[@]:1}")
   dotnet build "$tree/src/Trousseau.Server" -c Release -nologo -v q >/dev/null
   data="$work/$i"
   mkdir "$data"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  Logging__LogLevel__Default=Warning dotnet "$tree/src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll" \
+  env Logging__LogLevel__Default=Warning "${variables[@]}" dotnet "$tree/src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll" \
     --data-dir "$data" --urls "http://127.0.0.1:$port" "${arguments[@]}" >"$data/server.log" 2>&1 &
   servers+=($!)
   until [[ -S "$data/kms.sock" ]]; do sleep 0.1; done
@@ -55,7 +58,7 @@ for i in "${!trees[@]}"; do
     grep -q '^grpc-status: 0' || { echo "kms-h2load.sh: $tree: Encrypt did not answer grpc-status 0" >&2; exit 1; }
   [[ $(head -c 1 "$data/answer.bin" | od -An -tx1 | tr -d ' ') == 00 && $(stat -c %s "$data/answer.bin") -gt 40 ]] ||
     { echo "kms-h2load.sh: $tree: Encrypt's answer holds no ciphertext frame" >&2; exit 1; }
-  echo "tree $i: $tree ($(git -C "$tree" rev-parse --short HEAD))${arguments[*]:+ ${arguments[*]}}: Encrypt answers grpc-status 0 with a $(($(stat -c %s "$data/answer.bin") - 5))-byte EncryptResponse"
+  echo "tree $i: ${variables[*]:+${variables[*]} }$tree ($(git -C "$tree" rev-parse --short HEAD))${arguments[*]:+ ${arguments[*]}}: Encrypt answers grpc-status 0 with a $(($(stat -c %s "$data/answer.bin") - 5))-byte EncryptResponse"
   load "$data/kms.sock" "$warmup" >/dev/null
 done
 
