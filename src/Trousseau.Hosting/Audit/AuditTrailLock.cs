@@ -8,18 +8,16 @@ namespace Trousseau.Hosting.Audit;
 /// The exclusive advisory lock that processes sharing an audit trail write each line under: <c>flock(2)</c> on
 /// <c>PATH.lock</c>, the lock that .NET takes on Unix for <see cref="FileShare.None"/>, whose first 8 bytes count the
 /// trail's rotations. On Linux the file stays open between lines and is locked and unlocked with <c>flock</c> itself;
-/// after each lock it is checked to still be linked, so that a lock file deleted meanwhile is replaced by the one at
-/// its path, which other processes lock. Elsewhere it is opened for each line and closed after it.
+/// after each lock it is checked (statx) to still be linked, so that a lock file deleted meanwhile is replaced by the
+/// one at its path, which other processes lock. Elsewhere, and where statx cannot be called, it is opened for each
+/// line and closed after it.
 /// </summary>
 internal sealed class AuditTrailLock(string trail) : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
 
-    // Whether flock and statx can be called: Linux, with a libc that has statx (glibc 2.28, musl 1.2.5).
-    private static bool s_keepsOpen = OperatingSystem.IsLinux();
-
     private readonly string _path = trail + ".lock";
-    private readonly byte[] _status = new byte[Libc.StatxBytes];
+    private readonly LinuxFileStatus _status = new();
     private FileStream? _file;
 
     // The file's handle, taken once: FileStream.SafeFileHandle seeks the file each time it is read.
@@ -54,7 +52,7 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
         }
 
         _held = false;
-        if (!s_keepsOpen || Libc.Flock(_handle!, Libc.Unlock) != 0)
+        if (!LinuxFileStatus.IsAvailable || Libc.Flock(_handle!, Libc.Unlock) != 0)
         {
             Close();
         }
@@ -93,7 +91,7 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
             }
         }
 
-        return !s_keepsOpen || TryLockKept();
+        return !LinuxFileStatus.IsAvailable || TryLockKept();
     }
 
     /// <summary>flock on the open file (held already when it was just opened), then whether it is still the file at its path.</summary>
@@ -112,41 +110,25 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
             throw new IOException($"The audit trail's lock file {_path} cannot be locked: {Marshal.GetPInvokeErrorMessage(error)}.");
         }
 
-        var links = LinkCount(handle);
-        if (links is null)
+        uint? links;
+        try
         {
-            // No statx in this libc: open the file for each line instead, and let that open's lock stand.
-            s_keepsOpen = false;
-            return true;
+            links = _status.LinkCount(handle);
+        }
+        catch
+        {
+            Close();
+            throw;
         }
 
-        if (links > 0)
+        // Without statx (an older libc, a seccomp profile refusing it) the file is opened for each line from now on.
+        if (links is not 0)
         {
             return true;
         }
 
         Close();
         return TryEnter();
-    }
-
-    /// <summary>The file's link count, or <see langword="null"/> where statx is missing (an older libc) or refused (a container's seccomp profile).</summary>
-    private uint? LinkCount(SafeFileHandle handle)
-    {
-        try
-        {
-            if (Libc.Statx(handle, Libc.EmptyPath, Libc.AtEmptyPath, Libc.StatxNlink, _status) != 0)
-            {
-                var error = Marshal.GetLastPInvokeError();
-                return error is Libc.NotImplemented or Libc.NotPermitted ? null
-                    : throw new IOException($"The audit trail's lock file {_path} cannot be examined: {Marshal.GetPInvokeErrorMessage(error)}.");
-            }
-        }
-        catch (EntryPointNotFoundException)
-        {
-            return null;
-        }
-
-        return BitConverter.ToUInt32(_status, Libc.StatxNlinkOffset);
     }
 
     private void Close()
@@ -159,25 +141,11 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
     {
         public const int ExclusiveNonBlocking = 2 | 4; // LOCK_EX | LOCK_NB
         public const int Unlock = 8; // LOCK_UN
-        public const int NotPermitted = 1; // EPERM
         public const int Interrupted = 4; // EINTR
         public const int WouldBlock = 11; // EWOULDBLOCK
-        public const int NotImplemented = 38; // ENOSYS
-        public const int AtEmptyPath = 0x1000;
-        public const uint StatxNlink = 0x4;
-
-        // struct statx, the same on every Linux architecture: stx_nlink is the u32 after u32 mask, u32 blksize, u64 attributes.
-        public const int StatxBytes = 256;
-        public const int StatxNlinkOffset = 16;
-
-        public static readonly byte[] EmptyPath = [0];
 
         [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int Flock(SafeFileHandle handle, int operation);
-
-        [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Statx(SafeFileHandle directory, byte[] path, int flags, uint mask, [Out] byte[] status);
     }
 }

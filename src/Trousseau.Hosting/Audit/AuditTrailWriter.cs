@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau.Hosting.Audit;
 
@@ -27,8 +28,12 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly TimeProvider _time;
 
     private readonly AuditTrailLock? _trailLock;
+    private readonly LinuxFileStatus _status = new();
     private long _rotations;
     private FileStream? _file;
+
+    // _file's handle, taken once: FileStream.SafeFileHandle seeks the file each time it is read.
+    private SafeFileHandle? _handle;
     private long _length;
     private string? _previous;
     private bool _writeFailed;
@@ -161,7 +166,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         {
             if (_file is { } file)
             {
-                _file = null;
+                (_file, _handle) = (null, null);
                 _ready = false;
                 try
                 {
@@ -198,7 +203,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 Open();
                 _rotations = rotations;
             }
-            else if (_file.Length != _length)
+            else if ((_status.Size(_handle!) ?? _file.Length) != _length)
             {
                 FollowTail(_file);
             }
@@ -225,7 +230,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             }
 
             FollowTail(file);
-            _file = file;
+            (_file, _handle) = (file, file.SafeFileHandle);
             _ready = !_writeFailed;
         }
         catch
@@ -306,7 +311,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private void Rotate()
     {
         var file = _file!;
-        _file = null;
+        (_file, _handle) = (null, null);
         try
         {
             file.Flush(flushToDisk: true);
@@ -341,7 +346,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             return;
         }
 
-        _file = null;
+        (_file, _handle) = (null, null);
         try
         {
             if (truncateTo is { } length)
