@@ -8,7 +8,8 @@
 # started, with the environment variables that come before the tree and the arguments that follow it in the same word,
 # e.g. '/tmp/main --Trousseau:Audit:Path=-' or 'DOTNET_gcServer=0 /tmp/main'. All of them run side by side and idle while another is measured: each round measures every tree once, the
 # order turning round by round, so that the other work on the machine weighs on all of them alike. The last lines give
-# each tree's median req/s and, from one more run with h2load's per-request log, its latency percentiles.
+# each tree's median req/s and server CPU time per call and, from one more run with h2load's per-request log, its
+# latency percentiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=200000 clients=4 streams=16 rounds=3 warmup=100000
@@ -62,23 +63,31 @@ for i in "${!trees[@]}"; do
   load "$data/kms.sock" "$warmup" >/dev/null
 done
 
+# The server's own CPU time (user + system, from /proc/PID/stat) per call: steadier than req/s on a shared machine.
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{ print $14 + $15 }' "/proc/${servers[$1]}/stat"; }
+median() { sort -n "$1" | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
+
 count=${#trees[@]}
 for round in $(seq 1 "$rounds"); do
   echo "== round $round, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   for turn in $(seq 0 $((count - 1))); do
     i=$(((round - 1 + turn) % count))
+    before=$(cpu "$i")
     result=$(load "$work/$i/kms.sock" "$requests")
+    used=$(($(cpu "$i") - before))
     grep -q "succeeded, 0 failed, 0 errored" <<<"$result" || { echo "kms-h2load.sh: tree $i: failed requests" >&2; echo "$result" >&2; exit 1; }
     rate=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$result")
     echo "$rate" >>"$work/$i/rates"
-    echo "tree $i: $rate req/s"
+    percall=$(awk -v used="$used" -v ticks="$ticks" -v n="$requests" 'BEGIN { printf "%.2f", used / ticks / n * 1e6 }')
+    echo "$percall" >>"$work/$i/cpu"
+    echo "tree $i: $rate req/s, $percall µs CPU per call"
   done
 done
 
 # Writing the per-request log slows h2load itself, so latency percentiles come from a run of their own.
 for i in "${!trees[@]}"; do
   load "$work/$i/kms.sock" "$requests" --log-file="$work/$i/requests.tsv" >/dev/null
-  median=$(sort -n "$work/$i/rates" | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
-  sort -n -k3 "$work/$i/requests.tsv" | awk -v tree="$i" -v median="$median" '{ t[NR] = $3 } END {
-    printf "tree %s: median %.0f req/s; latency p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n", tree, median, t[int(NR*0.5)]/1000, t[int(NR*0.99)]/1000, t[int(NR*0.999)]/1000 }'
+  sort -n -k3 "$work/$i/requests.tsv" | awk -v tree="$i" -v rate="$(median "$work/$i/rates")" -v cpu="$(median "$work/$i/cpu")" '{ t[NR] = $3 } END {
+    printf "tree %s: median %.0f req/s, %.2f µs CPU per call; latency p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n", tree, rate, cpu, t[int(NR*0.5)]/1000, t[int(NR*0.99)]/1000, t[int(NR*0.999)]/1000 }'
 done
