@@ -6,10 +6,10 @@
 #
 # Each tree (a checkout of this repository; this one when none is named) is built in Release and its trousseaud
 # started, with the environment variables that come before the tree and the arguments that follow it in the same word,
-# e.g. '/tmp/main --Trousseau:Audit:Path=-' or 'DOTNET_gcServer=0 /tmp/main'. All of them run side by side and idle while another is measured: each round measures every tree once, the
-# order turning round by round, so that the other work on the machine weighs on all of them alike. The last lines give
-# each tree's median req/s and server CPU time per call and, from one more run with h2load's per-request log, its
-# latency percentiles.
+# e.g. '/tmp/main --Trousseau:Audit:Path=-' or 'DOTNET_gcServer=0 /tmp/main'. All of them run side by side and idle
+# while another is measured: each round measures every tree once, the order turning round by round, so that the other
+# work on the machine weighs on all of them alike. The last lines give each tree's median req/s and server CPU time per
+# call and, from one more run with h2load's per-request log, its latency percentiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=200000 clients=4 streams=16 rounds=3 warmup=100000
