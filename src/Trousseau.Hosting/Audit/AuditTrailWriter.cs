@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau.Hosting.Audit;
 
@@ -19,7 +20,6 @@ namespace Trousseau.Hosting.Audit;
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
     private readonly TrousseauAuditOptions _options;
@@ -27,9 +27,13 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
-    private FileStream? _held;
+    private readonly AuditTrailLock? _trailLock;
+    private readonly LinuxFileStatus _status = new();
     private long _rotations;
     private FileStream? _file;
+
+    // _file's handle, taken once: FileStream.SafeFileHandle seeks the file each time it is read.
+    private SafeFileHandle? _handle;
     private long _length;
     private string? _previous;
     private bool _writeFailed;
@@ -48,6 +52,10 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         if (_path is null)
         {
             (_previous, _ready) = (AuditChain.Genesis, true);
+        }
+        else
+        {
+            _trailLock = new AuditTrailLock(_path);
         }
     }
 
@@ -158,7 +166,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         {
             if (_file is { } file)
             {
-                _file = null;
+                (_file, _handle) = (null, null);
                 _ready = false;
                 try
                 {
@@ -174,6 +182,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 }
             }
 
+            _trailLock?.Dispose();
         }
     }
 
@@ -184,19 +193,17 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     /// </summary>
     private void EnterTrail()
     {
-        var path = _path!;
-        OwnerOnlyFile.EnsureParentDirectory(path);
-        _held = WaitForTrailLock(path);
+        _trailLock!.Enter();
         try
         {
-            var rotations = ReadRotations();
+            var rotations = _trailLock.ReadRotations();
             if (_file is null || rotations != _rotations)
             {
                 Close(truncateTo: null);
                 Open();
                 _rotations = rotations;
             }
-            else if (_file.Length != _length)
+            else if ((_status.Size(_handle!) ?? _file.Length) != _length)
             {
                 FollowTail(_file);
             }
@@ -208,44 +215,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         }
     }
 
-    private void ExitTrail()
-    {
-        _held?.Dispose();
-        _held = null;
-    }
-
-    private static FileStream WaitForTrailLock(string path)
-    {
-        var lockPath = path + ".lock";
-        // Real time, not the injected clock: the holder is another process, which no test clock moves.
-        var waiting = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return new FileStream(lockPath, OwnerOnly(FileShare.None));
-            }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && waiting.Elapsed >= LockPatience)
-            {
-                throw new IOException($"The audit trail {path} has been locked by another process for {LockPatience.TotalSeconds:0} s (lock file {lockPath}).", e);
-            }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
-            {
-                // Another process is writing a line: a few microseconds.
-            }
-
-            Thread.Sleep(1);
-        }
-    }
-
-    private long ReadRotations()
-    {
-        Span<byte> count = stackalloc byte[sizeof(long)];
-        return RandomAccess.Read(_held!.SafeFileHandle, count, 0) == count.Length ? BitConverter.ToInt64(count) : 0;
-    }
-
-    private void WriteRotations(long rotations) =>
-        RandomAccess.Write(_held!.SafeFileHandle, BitConverter.GetBytes(rotations), 0);
+    private void ExitTrail() => _trailLock!.Exit();
 
     /// <summary>Opens the file, creating it (0600) when absent, and follows its last line.</summary>
     private void Open()
@@ -260,7 +230,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             }
 
             FollowTail(file);
-            _file = file;
+            (_file, _handle) = (file, file.SafeFileHandle);
             _ready = !_writeFailed;
         }
         catch
@@ -297,7 +267,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         _previous = AuditChain.Hash(line.AsSpan(0, line.Length - 1));
     }
 
-    private static FileStreamOptions OwnerOnly(FileShare share)
+    /// <summary>Opening a file for reading and writing, unbuffered, creating it with mode 0600 when absent.</summary>
+    internal static FileStreamOptions OwnerOnly(FileShare share)
     {
         var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = share, BufferSize = 0 };
         if (!OperatingSystem.IsWindows())
@@ -340,7 +311,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private void Rotate()
     {
         var file = _file!;
-        _file = null;
+        (_file, _handle) = (null, null);
         try
         {
             file.Flush(flushToDisk: true);
@@ -362,7 +333,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         var previousFile = Rotated(1);
         File.Move(_path!, previousFile, overwrite: true);
         _rotations++;
-        WriteRotations(_rotations);
+        _trailLock!.WriteRotations(_rotations);
         Open();
         LogRotated(_logger, Trail, previousFile);
     }
@@ -375,7 +346,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             return;
         }
 
-        _file = null;
+        (_file, _handle) = (null, null);
         try
         {
             if (truncateTo is { } length)

@@ -249,6 +249,25 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_daemon_whose_lock_file_was_deleted_shares_the_new_one_with_a_daemon_started_after()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        string[] settings = ["--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"];
+        await using var first = await TrousseauServerProcess.StartAsync(dataDir, settings);
+        await CallsAsync(first, dataDir, 1);
+        File.Delete(trail + ".lock");
+        await using var second = await TrousseauServerProcess.StartAsync(dataDir, settings);
+
+        await Task.WhenAll(CallsAsync(first, dataDir, 100), CallsAsync(second, dataDir, 100));
+
+        var verified = await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail, "-o", "json");
+        ClectlAssert.Ok(verified);
+        Assert.Equal(201, Records(await File.ReadAllTextAsync(trail)).Count(r => r.GetProperty("action").GetString() == "read"));
+    }
+
+    [Fact]
     public async Task With_fail_open_calls_go_on_when_the_trail_cannot_be_written_and_the_failure_is_logged_once()
     {
         using var temp = new TempDirectory();
