@@ -64,26 +64,22 @@ internal static class ApiRequests
     }
 
     /// <summary>
-    /// The revision of <c>If-Match: "N"</c> (or <see langword="null"/> without one, or with <c>*</c>). A weak tag
-    /// (<c>W/"N"</c>) is refused: If-Match compares strongly (RFC 9110, section 13.1.1), and a revision is strong.
+    /// The revision of <c>If-Match: "N"</c> (<see langword="null"/> without one, or with <c>*</c>), or a 400 error
+    /// result. A weak tag (<c>W/"N"</c>) is refused: If-Match compares strongly (RFC 9110, section 13.1.1), and a
+    /// revision is strong.
     /// </summary>
-    public static bool TryGetExpectedRevision(HttpContext context, out long? revision)
+    public static (long? Revision, IResult? Error) ReadExpectedRevision(HttpContext context)
     {
-        revision = null;
         var header = context.Request.Headers.IfMatch.ToString().Trim();
         if (header.Length == 0 || header == "*")
         {
-            return true;
+            return (null, null);
         }
 
         var value = header.Length > 2 && header[0] == '"' && header[^1] == '"' ? header[1..^1] : header;
-        if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0)
-        {
-            revision = parsed;
-            return true;
-        }
-
-        return false;
+        return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0
+            ? (parsed, null)
+            : (null, ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\"."));
     }
 
     /// <summary>

@@ -55,9 +55,10 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string name)
     {
-        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
+        if (revisionError is not null)
         {
-            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+            return revisionError;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.UpdateSecretBody);
@@ -93,9 +94,10 @@ internal static class SecretEndpoints
     /// </summary>
     public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string name)
     {
-        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
+        if (revisionError is not null)
         {
-            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+            return revisionError;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.PatchSecretBody, ApiRequests.MergePatchMediaType);
@@ -116,9 +118,10 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string name)
     {
-        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
+        if (revisionError is not null)
         {
-            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+            return revisionError;
         }
 
         await trousseau.DeleteSecretAsync(name, expected, context.RequestAborted);
@@ -215,9 +218,10 @@ internal static class SecretEndpoints
             return denied;
         }
 
-        if (!ApiRequests.TryGetExpectedRevision(context, out var expected))
+        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
+        if (revisionError is not null)
         {
-            return ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\".");
+            return revisionError;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.RegenerateSecretBody);

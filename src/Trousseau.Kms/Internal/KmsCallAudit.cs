@@ -31,8 +31,19 @@ internal sealed class KmsCallAudit(IAuditTrail? trail)
     /// <summary>Whether a call may go on: see <see cref="IAuditTrail.CanRecord"/>.</summary>
     public bool CanRecord() => trail!.CanRecord();
 
-    /// <summary>Why Encrypt and Decrypt are refused now (the trail cannot be written), or <see langword="null"/> when they are not.</summary>
-    public string? Refusal => trail is not null && !trail.CanRecord() ? Unavailable.Detail : null;
+    /// <summary>
+    /// The plugin's <paramref name="status"/>, whose <c>healthz</c> says why Encrypt and Decrypt are refused while the
+    /// trail cannot be written.
+    /// </summary>
+    public V2.StatusResponse Report(V2.StatusResponse status)
+    {
+        if (status.Healthz == "ok" && trail is not null && !trail.CanRecord())
+        {
+            status.Healthz = Unavailable.Detail;
+        }
+
+        return status;
+    }
 
     /// <summary>Records one call; <see langword="false"/> when the record could not be written and the call must fail.</summary>
     public bool TryRecord(ServerCallContext context, string action, StatusCode status, Activity? span)

@@ -10,9 +10,7 @@ internal sealed class KmsHealthCheck(KmsPlugin plugin, KmsCallAudit audit) : IHe
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var status = await plugin.StatusAsync(cancellationToken).ConfigureAwait(false);
-        return status.Healthz != "ok" ? HealthCheckResult.Unhealthy(status.Healthz)
-            : audit.Refusal is { } refusal ? HealthCheckResult.Unhealthy(refusal)
-            : HealthCheckResult.Healthy();
+        var status = audit.Report(await plugin.StatusAsync(cancellationToken).ConfigureAwait(false));
+        return status.Healthz == "ok" ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(status.Healthz);
     }
 }

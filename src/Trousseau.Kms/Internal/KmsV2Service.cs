@@ -9,16 +9,8 @@ namespace Trousseau.Kms.Internal;
 /// </summary>
 internal sealed class KmsV2Service(KmsPlugin plugin, KmsCallAudit audit) : KeyManagementService.KeyManagementServiceBase
 {
-    public override async Task<StatusResponse> Status(StatusRequest request, ServerCallContext context)
-    {
-        var status = await plugin.StatusAsync(context.CancellationToken).ConfigureAwait(false);
-        if (status.Healthz == "ok" && audit.Refusal is { } refusal)
-        {
-            status.Healthz = refusal;
-        }
-
-        return status;
-    }
+    public override async Task<StatusResponse> Status(StatusRequest request, ServerCallContext context) =>
+        audit.Report(await plugin.StatusAsync(context.CancellationToken).ConfigureAwait(false));
 
     public override Task<EncryptResponse> Encrypt(EncryptRequest request, ServerCallContext context) =>
         plugin.EncryptAsync(request, context.CancellationToken).AsTask();
