@@ -3,7 +3,7 @@ namespace Trousseau;
 /// <summary>
 /// Where the hosts record every call they serve, one <see cref="AuditRecord"/> each, before the caller gets its
 /// answer. A host asks <see cref="CanRecord"/> before it acts, and answers with an error instead of its result when
-/// <see cref="Append"/> fails, so that nothing is done or disclosed that the trail does not hold. The Hosting package
+/// <see cref="AppendAsync"/> fails, so that nothing is done or disclosed that the trail does not hold. The Hosting package
 /// implements it (<c>AddAuditTrail</c>); the HTTP API and the KMS plugin use it when it is registered.
 /// </summary>
 public interface IAuditTrail
@@ -16,8 +16,12 @@ public interface IAuditTrail
     /// <returns>Whether the call may go on.</returns>
     bool CanRecord();
 
-    /// <summary>Appends one record, written through to the operating system before it returns.</summary>
+    /// <summary>
+    /// Appends one record, written through to the operating system before the returned task completes. Records
+    /// appended concurrently may be written together.
+    /// </summary>
     /// <param name="record">The call to record.</param>
+    /// <returns>A task that completes once the record is written.</returns>
     /// <exception cref="AuditUnavailableException">The record could not be written and the trail refuses calls it cannot record.</exception>
-    void Append(AuditRecord record);
+    ValueTask AppendAsync(AuditRecord record);
 }

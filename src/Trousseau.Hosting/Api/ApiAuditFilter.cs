@@ -19,7 +19,7 @@ internal sealed class ApiAuditFilter(IAuditTrail trail) : IEndpointFilter
         if (!trail.CanRecord())
         {
             var refused = ApiProblems.AuditUnavailable();
-            TryAppend(http, StatusCodes.Status503ServiceUnavailable);
+            await TryAppendAsync(http, StatusCodes.Status503ServiceUnavailable);
             return refused;
         }
 
@@ -31,13 +31,13 @@ internal sealed class ApiAuditFilter(IAuditTrail trail) : IEndpointFilter
         catch (Exception)
         {
             // An exception no filter mapped: the exception handler answers 500, or nobody when the caller went away.
-            TryAppend(http, http.RequestAborted.IsCancellationRequested ? null : StatusCodes.Status500InternalServerError);
+            await TryAppendAsync(http, http.RequestAborted.IsCancellationRequested ? null : StatusCodes.Status500InternalServerError);
             throw;
         }
 
         try
         {
-            trail.Append(Record(http, StatusOf(result, http.Response)));
+            await trail.AppendAsync(Record(http, StatusOf(result, http.Response)));
         }
         catch (AuditUnavailableException)
         {
@@ -55,11 +55,11 @@ internal sealed class ApiAuditFilter(IAuditTrail trail) : IEndpointFilter
     };
 
     /// <summary>Records a call whose answer is an error whatever happens, so that a record that cannot be written changes nothing.</summary>
-    private void TryAppend(HttpContext http, int? status)
+    private async ValueTask TryAppendAsync(HttpContext http, int? status)
     {
         try
         {
-            trail.Append(Record(http, status));
+            await trail.AppendAsync(Record(http, status));
         }
         catch (AuditUnavailableException)
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -6,22 +7,27 @@ using Microsoft.Win32.SafeHandles;
 namespace Trousseau.Hosting.Audit;
 
 /// <summary>
-/// The audit trail as a file of JSON lines (or standard output), one writer for the whole process: each record is
-/// appended under a lock and handed to the operating system (an unbuffered write) before <see cref="Append"/> returns;
-/// it is not synced to disk one by one, only when the file is rotated and when the host stops. Each line carries the
-/// hash of the line before it, across restarts (the chain goes on from the file's last line) and rotations (the file
-/// is renamed <c>PATH.1</c>, older ones shift up to <c>PATH.N</c>, and the new file's first line names the old file's
-/// last). A file that cannot be opened is tried again at the next call; a failed write makes the trail unavailable
-/// until a write succeeds again. Processes may share the trail (two daemons on one data directory): each line is
-/// written holding an exclusive advisory lock on <c>PATH.lock</c>, after catching up with what other processes wrote
-/// (the chain goes on from the file's last line) or reopening the file when another process rotated it (the lock
-/// file's first 8 bytes count rotations).
+/// The audit trail as a file of JSON lines (or standard output), one writer for the whole process. Each record is
+/// handed to the operating system (an unbuffered write) before <see cref="AppendAsync"/> completes; it is not synced to
+/// disk one by one, only when the file is rotated and when the host stops. Records that arrive while a write is under
+/// way wait for it and are then written together, with one write and one lock, so that concurrent calls share the cost
+/// of a write instead of queueing for it one by one. Each line carries the hash of the line before it, across restarts
+/// (the chain goes on from the file's last line) and rotations (the file is renamed <c>PATH.1</c>, older ones shift up
+/// to <c>PATH.N</c>, and the new file's first line names the old file's last). A file that cannot be opened is tried
+/// again at the next call; a failed write makes the trail unavailable until a write succeeds again. Processes may share
+/// the trail (two daemons on one data directory): lines are written holding an exclusive advisory lock on
+/// <c>PATH.lock</c>, after catching up with what other processes wrote (the chain goes on from the file's last line) or
+/// reopening the file when another process rotated it (the lock file's first 8 bytes count rotations).
 /// </summary>
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    // _lock guards the file and the chain; _queueLock the lines waiting to be written, which one caller at a time
+    // writes together (see AppendAsync).
     private readonly Lock _lock = new();
+    private readonly Lock _queueLock = new();
+    private readonly ArrayBufferWriter<byte> _buffer = new(16 * 1024);
     private readonly TrousseauAuditOptions _options;
     private readonly string? _path;
     private readonly ILogger _logger;
@@ -42,6 +48,9 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
     // Whether the next record can be expected to be written, read without the lock by CanRecord's fast path.
     private volatile bool _ready;
+
+    private List<PendingLine> _waiting = [];
+    private bool _writing;
 
     public AuditTrailWriter(IOptions<TrousseauAuditOptions> options, ILoggerFactory loggers, TimeProvider time)
     {
@@ -89,44 +98,30 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         }
     }
 
-    public void Append(AuditRecord record)
+    public ValueTask AppendAsync(AuditRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        lock (_lock)
+        var line = new PendingLine(AuditLine.FormatBody(record, _time.GetUtcNow()));
+        lock (_queueLock)
         {
-            var writing = false;
-            try
+            _waiting.Add(line);
+            if (_writing)
             {
-                if (_path is null)
-                {
-                    writing = true;
-                    WriteLine(record, WriteToStandardOutput);
-                }
-                else
-                {
-                    EnterTrail();
-                    try
-                    {
-                        writing = true;
-                        WriteLine(record, WriteToFile);
-                    }
-                    finally
-                    {
-                        ExitTrail();
-                    }
-                }
+                return new ValueTask(line.Wait());
+            }
 
-                Recovered();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Failed(e, writing, missed: 1);
-                if (!_options.FailOpen)
-                {
-                    throw new AuditUnavailableException("The audit trail cannot be written, and calls it cannot record are refused; the server's log says why.", e);
-                }
-            }
+            _writing = true;
         }
+
+        // No write under way: this caller writes what is waiting, its own line among it, and hands what comes
+        // meanwhile to the thread pool, so that its own answer waits for one write only.
+        WriteWaiting();
+        if (!StopWritingIfNoneWaiting())
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static writer => writer.WriteUntilNoneWaiting(), this, preferLocal: false);
+        }
+
+        return line.Failure is { } failure ? ValueTask.FromException(failure) : ValueTask.CompletedTask;
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -260,13 +255,6 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         _length = complete;
     }
 
-    private void WriteLine(AuditRecord record, Action<byte[]> write)
-    {
-        var line = AuditLine.Format(record, _time.GetUtcNow(), _previous!);
-        write(line);
-        _previous = AuditChain.Hash(line.AsSpan(0, line.Length - 1));
-    }
-
     /// <summary>Opening a file for reading and writing, unbuffered, creating it with mode 0600 when absent.</summary>
     internal static FileStreamOptions OwnerOnly(FileShare share)
     {
@@ -279,31 +267,169 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         return options;
     }
 
-    private void WriteToFile(byte[] line)
+    private void WriteWaiting()
     {
-        if (_length > 0 && _length + line.Length > _options.MaxFileBytes)
+        List<PendingLine> batch;
+        lock (_queueLock)
         {
-            Rotate();
+            (batch, _waiting) = (_waiting, []);
         }
 
+        var written = 0;
+        Exception? failure = null;
+        try
+        {
+            lock (_lock)
+            {
+                Write(batch, ref written);
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Complete(i < written ? null : failure);
+        }
+    }
+
+    private void WriteUntilNoneWaiting()
+    {
+        do
+        {
+            WriteWaiting();
+        }
+        while (!StopWritingIfNoneWaiting());
+    }
+
+    private bool StopWritingIfNoneWaiting()
+    {
+        lock (_queueLock)
+        {
+            _writing = _waiting.Count > 0;
+            return !_writing;
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="batch"/> with one write (two when the file is rotated on the way), counting the lines
+    /// written in <paramref name="written"/>; <see cref="AuditUnavailableException"/> for the others when a write fails,
+    /// unless the trail is fail-open. The caller holds <see cref="_lock"/>.
+    /// </summary>
+    private void Write(List<PendingLine> batch, ref int written)
+    {
+        var writing = false;
+        try
+        {
+            if (_path is null)
+            {
+                writing = true;
+                var previous = Chain(batch, 0, batch.Count, _previous!);
+                WriteToStandardOutput(_buffer.WrittenSpan);
+                (_previous, written) = (previous, batch.Count);
+            }
+            else
+            {
+                EnterTrail();
+                try
+                {
+                    writing = true;
+                    WriteToFile(batch, ref written);
+                }
+                finally
+                {
+                    ExitTrail();
+                }
+            }
+
+            Recovered();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(e, writing, missed: batch.Count - written);
+            if (_options.FailOpen)
+            {
+                written = batch.Count;
+                return;
+            }
+
+            throw new AuditUnavailableException("The audit trail cannot be written, and calls it cannot record are refused; the server's log says why.", e);
+        }
+        finally
+        {
+            _buffer.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>Writes the batch's lines at the file's end, rotating the file first where the next line would not fit.</summary>
+    private void WriteToFile(List<PendingLine> batch, ref int written)
+    {
+        var first = 0;
+        var pending = 0L;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var length = batch[i].Body.Length + AuditLine.EndBytes;
+            if (_length + pending > 0 && _length + pending + length > _options.MaxFileBytes)
+            {
+                AppendToFile(batch, first, i);
+                written = i;
+                (first, pending) = (i, 0);
+                Rotate();
+            }
+
+            pending += length;
+        }
+
+        AppendToFile(batch, first, batch.Count);
+        written = batch.Count;
+    }
+
+    /// <summary>Writes lines <paramref name="from"/> to <paramref name="to"/> (exclusive) of the batch with one write.</summary>
+    private void AppendToFile(List<PendingLine> batch, int from, int to)
+    {
+        if (from == to)
+        {
+            return;
+        }
+
+        var previous = Chain(batch, from, to, _previous!);
         var file = _file!;
         try
         {
             file.Position = _length;
-            file.Write(line);
-            _length += line.Length;
+            file.Write(_buffer.WrittenSpan);
+            _length += _buffer.WrittenCount;
+            _previous = previous;
         }
         catch
         {
             Close(truncateTo: _length);
             throw;
         }
+        finally
+        {
+            _buffer.ResetWrittenCount();
+        }
     }
 
-    private static void WriteToStandardOutput(byte[] line)
+    /// <summary>Puts lines <paramref name="from"/> to <paramref name="to"/> (exclusive) into the buffer, each carrying the hash of the one before.</summary>
+    /// <returns>The hash of the last of them.</returns>
+    private string Chain(List<PendingLine> batch, int from, int to, string previous)
     {
-        // Through Console.Out, whose lock keeps the line whole beside the console log; the line is ASCII.
-        Console.Out.Write(System.Text.Encoding.ASCII.GetString(line));
+        for (var i = from; i < to; i++)
+        {
+            previous = AuditLine.Complete(_buffer, batch[i].Body, previous);
+        }
+
+        return previous;
+    }
+
+    private static void WriteToStandardOutput(ReadOnlySpan<byte> lines)
+    {
+        // Through Console.Out, whose lock keeps the lines whole beside the console log; they are ASCII.
+        Console.Out.Write(System.Text.Encoding.ASCII.GetString(lines));
         Console.Out.Flush();
     }
 
@@ -423,4 +549,36 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
     [LoggerMessage(EventId = 6306, Level = LogLevel.Warning, Message = "The audit trail {Trail} could not be synced to disk as it was closed")]
     private static partial void LogNotSynced(ILogger logger, string trail, Exception exception);
+
+    /// <summary>A line waiting to be written, and how its caller learns the outcome.</summary>
+    private sealed class PendingLine(byte[] body)
+    {
+        private TaskCompletionSource? _waiter;
+
+        public byte[] Body { get; } = body;
+
+        /// <summary>Why the line was not written, once it was tried; <see langword="null"/> when it was.</summary>
+        public Exception? Failure { get; private set; }
+
+        /// <summary>A task for a caller that waits while another caller writes. Called before the line is taken from the queue.</summary>
+        public Task Wait() => (_waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+        public void Complete(Exception? failure)
+        {
+            Failure = failure;
+            if (_waiter is null)
+            {
+                return;
+            }
+
+            if (failure is null)
+            {
+                _waiter.SetResult();
+            }
+            else
+            {
+                _waiter.SetException(failure);
+            }
+        }
+    }
 }

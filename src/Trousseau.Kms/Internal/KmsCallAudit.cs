@@ -46,13 +46,14 @@ internal sealed class KmsCallAudit(IAuditTrail? trail)
     }
 
     /// <summary>Records one call; <see langword="false"/> when the record could not be written and the call must fail.</summary>
-    public bool TryRecord(ServerCallContext context, string action, StatusCode status, Activity? span)
+    public ValueTask<bool> TryRecordAsync(ServerCallContext context, string action, StatusCode status, Activity? span)
     {
         var http = context.GetHttpContext();
         var caller = http.Features.Get<KmsCaller>();
+        ValueTask appended;
         try
         {
-            trail!.Append(new AuditRecord
+            appended = trail!.AppendAsync(new AuditRecord
             {
                 Source = AuditRecord.KmsSource,
                 RequestId = http.TraceIdentifier,
@@ -63,6 +64,25 @@ internal sealed class KmsCallAudit(IAuditTrail? trail)
                 GrpcStatus = NameOf(status),
                 RemoteAddress = caller?.Address,
             });
+        }
+        catch (AuditUnavailableException)
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        if (appended.IsCompletedSuccessfully)
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        return WrittenAsync(appended);
+    }
+
+    private static async ValueTask<bool> WrittenAsync(ValueTask appended)
+    {
+        try
+        {
+            await appended.ConfigureAwait(false);
             return true;
         }
         catch (AuditUnavailableException)

@@ -12,7 +12,7 @@ namespace Trousseau.Kms.Internal;
 /// refusing Trousseau → PERMISSION_DENIED; the call's deadline passed → DEADLINE_EXCEEDED; anything else → INTERNAL,
 /// logged with its exception. Messages come from Trousseau's own exceptions, which never carry key material. An
 /// Encrypt or Decrypt is refused (UNAVAILABLE) before it runs while the audit trail cannot record it, and its answer
-/// is replaced by UNAVAILABLE when its record cannot be written.
+/// waits for its record: it is replaced by UNAVAILABLE when the record cannot be written.
 /// </summary>
 internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, KmsCallAudit audit, ILogger<KmsCallInterceptor> logger, TimeProvider time) : Interceptor
 {
@@ -41,16 +41,33 @@ internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, KmsCallAudit au
             }
         }
 
-        // The local key ring and a warm cache answer at once; such a call needs no state machine of its own.
+        // The local key ring and a warm cache answer at once, and a trail with no write under way records at once;
+        // such a call needs no state machine of its own.
         if (call.IsCompletedSuccessfully)
         {
-            var status = action is null || audit.TryRecord(context, action, StatusCode.OK, span) ? StatusCode.OK : StatusCode.Unavailable;
+            var recorded = action is null ? ValueTask.FromResult(true) : audit.TryRecordAsync(context, action, StatusCode.OK, span);
+            if (!recorded.IsCompletedSuccessfully)
+            {
+                return AnswerWhenRecordedAsync(call, recorded, context, span, started);
+            }
+
+            var status = recorded.Result ? StatusCode.OK : StatusCode.Unavailable;
             telemetry.Record(span, context.Method, status, started);
             span?.Dispose();
             return status == StatusCode.OK ? call : Task.FromException<TResponse>(new RpcException(KmsCallAudit.Unavailable));
         }
 
         return CompleteAsync(call, context, action, span, started);
+    }
+
+    private async Task<TResponse> AnswerWhenRecordedAsync<TResponse>(Task<TResponse> call, ValueTask<bool> recorded, ServerCallContext context, Activity? span, long started)
+    {
+        using (span)
+        {
+            var status = await recorded.ConfigureAwait(false) ? StatusCode.OK : StatusCode.Unavailable;
+            telemetry.Record(span, context.Method, status, started);
+            return status == StatusCode.OK ? await call.ConfigureAwait(false) : throw new RpcException(KmsCallAudit.Unavailable);
+        }
     }
 
     private async Task<TResponse> CompleteAsync<TResponse>(Task<TResponse> call, ServerCallContext context, string? action, Activity? span, long started)
@@ -79,7 +96,7 @@ internal sealed class KmsCallInterceptor(KmsTelemetry telemetry, KmsCallAudit au
                 (failure, status) = (new RpcException(mapped), mapped.StatusCode);
             }
 
-            if (action is not null && !audit.TryRecord(context, action, status, span))
+            if (action is not null && !await audit.TryRecordAsync(context, action, status, span).ConfigureAwait(false))
             {
                 (failure, status) = (new RpcException(KmsCallAudit.Unavailable), StatusCode.Unavailable);
             }

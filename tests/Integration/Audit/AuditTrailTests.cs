@@ -249,6 +249,29 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Concurrent_calls_written_together_each_get_one_line_and_keep_one_chain_across_rotations()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        string[] settings = ["--Trousseau:Audit:MaxFileBytes=20000", "--Trousseau:Audit:MaxFiles=50", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"];
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, settings);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        var names = Enumerable.Range(0, 300).Select(i => $"audit/concurrent-{i}").ToList();
+        await Task.WhenAll(names.Select(async name =>
+        {
+            using var response = await http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }));
+
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+        Assert.True(File.Exists(trail + ".4"), "300 records of about 350 bytes fill five files of 20000 bytes");
+        var records = Records(string.Join('\n', Files(trail).Select(File.ReadAllText)));
+        Assert.Equal(names.Order(StringComparer.Ordinal), records.Select(r => r.GetProperty("secret").GetString()).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task A_daemon_whose_lock_file_was_deleted_shares_the_new_one_with_a_daemon_started_after()
     {
         using var temp = new TempDirectory();
