@@ -43,7 +43,12 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
         WebApplication? app = null;
         try
         {
-            var builder = WebApplication.CreateSlimBuilder();
+            // An empty builder: the socket reads no settings of its own. A slim or default builder would read
+            // appsettings.json and the environment from the working directory, whose Kestrel endpoints would serve
+            // Encrypt and Decrypt beside the socket, and would watch that directory's whole tree for changes.
+            var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+            builder.WebHost.UseKestrelCore();
+            builder.Services.AddRoutingCore();
 
             // ASP.NET Core's hosting diagnostics would give every call an Activity, a log scope and the
             // http.server.* instruments, doubling what KmsCallInterceptor records; with its logger off and the
@@ -52,6 +57,10 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
             builder.Logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+
+            // The application logs its own start and stop; the socket's host would repeat them, naming the temporary
+            // path the socket was bound at before it was moved to its own (KmsSocketHost logs that one).
+            builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
             builder.Services.AddSingleton(time);
             builder.Services.AddSingleton(plugin);
             builder.Services.AddSingleton(telemetry);

@@ -71,6 +71,23 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     };
 
     [Fact]
+    public async Task An_appsettings_json_in_the_working_directory_does_not_open_the_plugin_on_a_tcp_port()
+    {
+        // An ASP.NET Core project's own settings, where a developer might start trousseaud: its Kestrel endpoint must
+        // not serve kube-apiserver's Encrypt and Decrypt to the network beside the owner-only socket.
+        using var temp = new TempDirectory();
+        var port = FreePort.Next();
+        await File.WriteAllTextAsync(temp.Combine("appsettings.json"), $$$"""{"Kestrel":{"Endpoints":{"App":{"Url":"http://127.0.0.1:{{{port}}}","Protocols":"Http2"} } } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(temp.Combine("data"), ["--Trousseau:Store=memory"]);
+
+        var status = await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("kms", "status", "--socket", temp.Combine("data", "kms.sock"));
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        using var tcp = new TcpClient();
+        var refused = await Assert.ThrowsAsync<SocketException>(() => tcp.ConnectAsync(IPAddress.Loopback, port));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+    }
+
+    [Fact]
     public async Task Clectl_kms_reports_status_and_round_trips_binary_bytes()
     {
         var clectl = new ClectlRunner(fixture.Directory, new Dictionary<string, string?>());
