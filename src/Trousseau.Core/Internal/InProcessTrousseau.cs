@@ -76,8 +76,9 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             SecretData.Validate(newType, data);
         }
 
-        // The guess never answers by itself: an expected revision it does not know, a type whose rules the data breaks,
-        // or a refused write, and the update reads the record and answers from what is there.
+        // A remembered record never answers by itself: when the expected revision is not the remembered one, the data
+        // breaks the remembered type's rules, or the store refuses the write, the update reads the record and answers
+        // from what is there.
         if (_headers.TryGet(name, out var known)
             && (expectedRevision is null || expectedRevision == known.Revision)
             && (type is not null || Fits(known.Type, data)))
