@@ -14,10 +14,19 @@ namespace Trousseau.Internal;
 /// A rewrap moves the record to a new store revision but keeps that one, so a write made at a revision read before
 /// the rewrap compares it with the secret's revision, and compares-and-swaps on the store revision it read: when only
 /// a rewrap moved the record in between, it reads again and goes on.
+/// <para>
+/// It remembers the header and store revision of the record it last saw of recently used secrets
+/// (<see cref="RecordHeaderCache"/>), so an update of one of them is a single compare-and-swap at that store revision,
+/// with no read first. When the record moved since (another instance, a rewrap, a delete), the store refuses the
+/// write and the update reads the record and goes on as it would have without the guess.
+/// </para>
 /// </remarks>
 internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretStore store, TimeProvider time) : ITrousseau
 {
     private const int WriteAttempts = 5;
+    private const int RememberedRecords = 4096;
+
+    private readonly RecordHeaderCache _headers = new(RememberedRecords);
 
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
@@ -43,14 +52,13 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         var now = Now();
         var record = await SealAsync(name, type, now, now, data, cancellationToken).ConfigureAwait(false);
         var revision = await store.CreateAsync(name, record, cancellationToken).ConfigureAwait(false);
-        return new SecretMetadata(name, type, revision, now, now);
+        return Remember(new SecretMetadata(name, type, revision, now, now));
     }
 
     public async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
     {
         SecretNames.Validate(name);
-        var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
-        var header = SecretRecord.ReadHeader(name, entry.Value.Span);
+        var (entry, header) = await ReadAsync(name, cancellationToken).ConfigureAwait(false);
         var data = await OpenAsync(name, entry, header, cancellationToken).ConfigureAwait(false);
         return new Secret(new SecretMetadata(name, header.Type, header.RevisionAt(entry.Revision), header.CreatedAt, header.UpdatedAt), data);
     }
@@ -68,10 +76,26 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             SecretData.Validate(newType, data);
         }
 
+        // A remembered record never answers by itself: when the expected revision is not the remembered one, the data
+        // breaks the remembered type's rules, or the store refuses the write, the update reads the record and answers
+        // from what is there.
+        if (_headers.TryGet(name, out var known)
+            && (expectedRevision is null || expectedRevision == known.Revision)
+            && (type is not null || Fits(known.Type, data)))
+        {
+            try
+            {
+                return await WriteDataAsync(name, type ?? known.Type, known.CreatedAt, data, known.StoreRevision, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SecretConflictException or SecretNotFoundException)
+            {
+                // The record moved or went since this process saw it. The reads below have all their attempts.
+            }
+        }
+
         for (var attempt = 1; ; attempt++)
         {
-            var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
-            var current = SecretRecord.ReadHeader(name, entry.Value.Span);
+            var (entry, current) = await ReadAsync(name, cancellationToken).ConfigureAwait(false);
             if (expectedRevision is { } expected && expected != current.RevisionAt(entry.Revision))
             {
                 throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
@@ -79,12 +103,9 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
             var effectiveType = type ?? current.Type;
             SecretData.Validate(effectiveType, data);
-            var now = Now();
-            var record = await SealAsync(name, effectiveType, current.CreatedAt, now, data, cancellationToken).ConfigureAwait(false);
             try
             {
-                var revision = await store.UpdateAsync(name, record, entry.Revision, cancellationToken).ConfigureAwait(false);
-                return new SecretMetadata(name, effectiveType, revision, current.CreatedAt, now);
+                return await WriteDataAsync(name, effectiveType, current.CreatedAt, data, entry.Revision, cancellationToken).ConfigureAwait(false);
             }
             catch (SecretConflictException) when (attempt < WriteAttempts)
             {
@@ -149,6 +170,19 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
     {
         SecretNames.Validate(name);
+        try
+        {
+            await DeleteRecordAsync(name, expectedRevision, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _headers.Forget(name);
+        }
+    }
+
+    /// <summary>Deletes a secret's record, after checking the secret's revision when <paramref name="expectedRevision"/> is given.</summary>
+    private async ValueTask DeleteRecordAsync(string name, long? expectedRevision, CancellationToken cancellationToken)
+    {
         if (expectedRevision is not { } expected)
         {
             await store.DeleteAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -157,8 +191,8 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
         for (var attempt = 1; ; attempt++)
         {
-            var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
-            if (expected != SecretRecord.ReadHeader(name, entry.Value.Span).RevisionAt(entry.Revision))
+            var (entry, header) = await ReadAsync(name, cancellationToken).ConfigureAwait(false);
+            if (expected != header.RevisionAt(entry.Revision))
             {
                 throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
             }
@@ -230,8 +264,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     {
         for (var attempt = 1; ; attempt++)
         {
-            var entry = await store.GetAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new SecretNotFoundException(name);
-            var current = SecretRecord.ReadHeader(name, entry.Value.Span);
+            var (entry, current) = await ReadAsync(name, cancellationToken).ConfigureAwait(false);
             if (expectedRevision is { } expected && expected != current.RevisionAt(entry.Revision))
             {
                 throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
@@ -239,17 +272,77 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
             var data = change(current.Type, await OpenAsync(name, entry, current, cancellationToken).ConfigureAwait(false));
             SecretData.Validate(current.Type, data);
-            var now = Now();
-            var record = await SealAsync(name, current.Type, current.CreatedAt, now, data, cancellationToken).ConfigureAwait(false);
             try
             {
-                var revision = await store.UpdateAsync(name, record, entry.Revision, cancellationToken).ConfigureAwait(false);
-                return new SecretMetadata(name, current.Type, revision, current.CreatedAt, now);
+                return await WriteDataAsync(name, current.Type, current.CreatedAt, data, entry.Revision, cancellationToken).ConfigureAwait(false);
             }
             catch (SecretConflictException) when (attempt < WriteAttempts)
             {
                 // Written between our read and our write: read again and apply the change to what is there now.
             }
+        }
+    }
+
+    /// <summary>Reads a secret's record and its header, and remembers them; throws <see cref="SecretNotFoundException"/> when there is none.</summary>
+    private async ValueTask<(StoreEntry Entry, RecordHeader Header)> ReadAsync(string name, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(name, cancellationToken).ConfigureAwait(false) is not { } entry)
+        {
+            _headers.Forget(name);
+            throw new SecretNotFoundException(name);
+        }
+
+        var header = SecretRecord.ReadHeader(name, entry.Value.Span);
+        _headers.Remember(name, new CachedHeader(header.Type, header.CreatedAt, header.RevisionAt(entry.Revision), entry.Revision));
+        return (entry, header);
+    }
+
+    /// <summary>
+    /// Seals new data under a secret's type and creation time and writes it by compare-and-swap on
+    /// <paramref name="storeRevision"/>; remembers the record written, or forgets the secret when the write fails.
+    /// </summary>
+    private async ValueTask<SecretMetadata> WriteDataAsync(
+        string name,
+        SecretType type,
+        DateTimeOffset createdAt,
+        IReadOnlyDictionary<string, string> data,
+        long storeRevision,
+        CancellationToken cancellationToken)
+    {
+        var now = Now();
+        var record = await SealAsync(name, type, createdAt, now, data, cancellationToken).ConfigureAwait(false);
+        long revision;
+        try
+        {
+            revision = await store.UpdateAsync(name, record, storeRevision, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _headers.Forget(name);
+            throw;
+        }
+
+        return Remember(new SecretMetadata(name, type, revision, createdAt, now));
+    }
+
+    /// <summary>Remembers the record a write of the data just made, whose revision is its store revision.</summary>
+    private SecretMetadata Remember(SecretMetadata written)
+    {
+        _headers.Remember(written.Name, new CachedHeader(written.Type, written.CreatedAt, written.Revision, written.Revision));
+        return written;
+    }
+
+    /// <summary>Whether <paramref name="data"/> keeps the rules of <paramref name="type"/>.</summary>
+    private static bool Fits(SecretType type, IReadOnlyDictionary<string, string> data)
+    {
+        try
+        {
+            SecretData.Validate(type, data);
+            return true;
+        }
+        catch (InvalidInputException)
+        {
+            return false;
         }
     }
 

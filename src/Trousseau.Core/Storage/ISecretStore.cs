@@ -5,6 +5,10 @@ namespace Trousseau;
 /// Revisions are positive, grow with every write, and are never reused for the same store, even after a delete.
 /// Implementations: in-memory, SQLite, etcd.
 /// </summary>
+/// <remarks>
+/// Trousseau remembers the revision of the records it last read or wrote and updates them by compare-and-swap at
+/// that revision without reading them again, so a revision must never name two different records of one key.
+/// </remarks>
 public interface ISecretStore
 {
     /// <summary>The store's name, for example <c>sqlite</c>; used in health reports and errors.</summary>

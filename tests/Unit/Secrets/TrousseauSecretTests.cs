@@ -214,6 +214,20 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
+    public async Task An_update_without_a_type_keeps_to_the_rules_of_the_type_the_secret_has()
+    {
+        var created = await Trousseau.CreateSecretAsync("l5", SecretType.Login, Data(("username", "u"), ("password", "p")));
+        await Trousseau.UpdateSecretAsync("l5", Data(("username", "u"), ("password", "p2")));
+
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.UpdateSecretAsync("l5", Data(("token", "t"))));
+        await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.UpdateSecretAsync("l5", Data(("username", "u"))));
+
+        var secret = await Trousseau.GetSecretAsync("l5");
+        Assert.Equal((SecretType.Login, "p2"), (secret.Type, secret.Data["password"]));
+        Assert.Equal(created.CreatedAt, secret.Metadata.CreatedAt);
+    }
+
+    [Fact]
     public async Task Data_over_one_mebibyte_is_refused_and_data_just_under_is_kept()
     {
         var overhead = "k".Length;
