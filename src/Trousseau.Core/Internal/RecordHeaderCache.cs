@@ -46,6 +46,14 @@ internal sealed class RecordHeaderCache(int capacity)
                     return;
                 }
 
+                // Read again unchanged, the usual case of a read: a use, with nothing to allocate.
+                if (existing.Value.Header == header)
+                {
+                    _recency.Remove(existing);
+                    _recency.AddFirst(existing);
+                    return;
+                }
+
                 Remove(existing);
             }
 
