@@ -272,6 +272,33 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task When_a_rotation_fails_under_concurrent_calls_every_answer_given_has_its_line_and_the_others_are_refused()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        string[] settings = ["--Trousseau:Audit:MaxFileBytes=4000", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"];
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, settings);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        // The file fills after about ten lines, and the rotation cannot move it to a name a directory holds.
+        Directory.CreateDirectory(trail + ".1");
+        var answers = await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
+        {
+            var name = $"audit/full-{i}";
+            using var response = await http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+            return (Name: name, response.StatusCode);
+        }));
+
+        var answered = answers.Where(a => a.StatusCode == HttpStatusCode.NotFound).Select(a => a.Name).Order(StringComparer.Ordinal).ToList();
+        Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable }));
+        Assert.InRange(answered.Count, 1, 99);
+        var records = Records(await File.ReadAllTextAsync(trail));
+        Assert.Equal(answered, records.Where(r => r.GetProperty("httpStatus").GetInt32() == 404).Select(r => r.GetProperty("secret").GetString()).Order(StringComparer.Ordinal));
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+    }
+
+    [Fact]
     public async Task A_daemon_whose_lock_file_was_deleted_shares_the_new_one_with_a_daemon_started_after()
     {
         using var temp = new TempDirectory();
