@@ -28,6 +28,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly Lock _lock = new();
     private readonly Lock _queueLock = new();
     private readonly ArrayBufferWriter<byte> _buffer = new(16 * 1024);
+    private readonly ArrayBufferWriter<byte> _line = new(512);
     private readonly TrousseauAuditOptions _options;
     private readonly string? _path;
     private readonly ILogger _logger;
@@ -101,7 +102,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     public ValueTask AppendAsync(AuditRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var line = new PendingLine(AuditLine.FormatBody(record, _time.GetUtcNow()));
+        var line = new PendingLine(record);
         lock (_queueLock)
         {
             _waiting.Add(line);
@@ -326,7 +327,13 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             if (_path is null)
             {
                 writing = true;
-                var previous = Chain(batch, 0, batch.Count, _previous!);
+                var previous = _previous!;
+                foreach (var line in batch)
+                {
+                    previous = Format(line.Record, previous);
+                    _buffer.Write(_line.WrittenSpan);
+                }
+
                 WriteToStandardOutput(_buffer.WrittenSpan);
                 (_previous, written) = (previous, batch.Count);
             }
@@ -363,38 +370,39 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         }
     }
 
-    /// <summary>Writes the batch's lines at the file's end, rotating the file first where the next line would not fit.</summary>
+    /// <summary>
+    /// Writes the batch's lines at the file's end, with one write, or two when the file has to be rotated before a line
+    /// that would not fit.
+    /// </summary>
     private void WriteToFile(List<PendingLine> batch, ref int written)
     {
-        var first = 0;
-        var pending = 0L;
+        var previous = _previous!;
         for (var i = 0; i < batch.Count; i++)
         {
-            var length = batch[i].Body.Length + AuditLine.EndBytes;
-            if (_length + pending > 0 && _length + pending + length > _options.MaxFileBytes)
+            var next = Format(batch[i].Record, previous);
+            if (_length + _buffer.WrittenCount > 0 && _length + _buffer.WrittenCount + _line.WrittenCount > _options.MaxFileBytes)
             {
-                AppendToFile(batch, first, i);
+                AppendToFile(previous);
                 written = i;
-                (first, pending) = (i, 0);
                 Rotate();
             }
 
-            pending += length;
+            _buffer.Write(_line.WrittenSpan);
+            previous = next;
         }
 
-        AppendToFile(batch, first, batch.Count);
+        AppendToFile(previous);
         written = batch.Count;
     }
 
-    /// <summary>Writes lines <paramref name="from"/> to <paramref name="to"/> (exclusive) of the batch with one write.</summary>
-    private void AppendToFile(List<PendingLine> batch, int from, int to)
+    /// <summary>Writes the buffered lines at the file's end; <paramref name="previous"/> is the hash of the last of them.</summary>
+    private void AppendToFile(string previous)
     {
-        if (from == to)
+        if (_buffer.WrittenCount == 0)
         {
             return;
         }
 
-        var previous = Chain(batch, from, to, _previous!);
         var file = _file!;
         try
         {
@@ -414,16 +422,15 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         }
     }
 
-    /// <summary>Puts lines <paramref name="from"/> to <paramref name="to"/> (exclusive) into the buffer, each carrying the hash of the one before.</summary>
-    /// <returns>The hash of the last of them.</returns>
-    private string Chain(List<PendingLine> batch, int from, int to, string previous)
+    /// <summary>
+    /// Formats a record's line, stamped now, into <see cref="_line"/>. A rotation before the line leaves the hash it
+    /// carries right, since the new file's first line names the old file's last.
+    /// </summary>
+    /// <returns>The line's hash.</returns>
+    private string Format(AuditRecord record, string previous)
     {
-        for (var i = from; i < to; i++)
-        {
-            previous = AuditLine.Complete(_buffer, batch[i].Body, previous);
-        }
-
-        return previous;
+        _line.ResetWrittenCount();
+        return AuditLine.Write(_line, record, _time.GetUtcNow(), previous);
     }
 
     private static void WriteToStandardOutput(ReadOnlySpan<byte> lines)
@@ -551,11 +558,11 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private static partial void LogNotSynced(ILogger logger, string trail, Exception exception);
 
     /// <summary>A line waiting to be written, and how its caller learns the outcome.</summary>
-    private sealed class PendingLine(byte[] body)
+    private sealed class PendingLine(AuditRecord record)
     {
         private TaskCompletionSource? _waiter;
 
-        public byte[] Body { get; } = body;
+        public AuditRecord Record { get; } = record;
 
         /// <summary>Why the line was not written, once it was tried; <see langword="null"/> when it was.</summary>
         public Exception? Failure { get; private set; }

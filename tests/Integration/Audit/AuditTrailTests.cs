@@ -269,6 +269,8 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         Assert.True(File.Exists(trail + ".4"), "300 records of about 350 bytes fill five files of 20000 bytes");
         var records = Records(string.Join('\n', Files(trail).Select(File.ReadAllText)));
         Assert.Equal(names.Order(StringComparer.Ordinal), records.Select(r => r.GetProperty("secret").GetString()).Order(StringComparer.Ordinal));
+        var times = records.Select(r => r.GetProperty("time").GetString()!).ToList();
+        Assert.Equal(times.Order(StringComparer.Ordinal), times);
     }
 
     [Fact]
