@@ -75,8 +75,9 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
         foreach (var result in new[] { get, health })
         {
             var line = ClectlAssert.Fails(result, 6);
-            Assert.Contains(first, line, StringComparison.Ordinal);
-            Assert.Contains(second, line, StringComparison.Ordinal);
+            Assert.Contains($"{first} (", line, StringComparison.Ordinal);
+            Assert.Contains($"{second} (", line, StringComparison.Ordinal);
+            Assert.True(line.IndexOf(first, StringComparison.Ordinal) < line.IndexOf(second, StringComparison.Ordinal), line);
         }
     }
 
