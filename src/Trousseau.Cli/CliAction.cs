@@ -21,26 +21,23 @@ internal static class CliAction
         });
 
     /// <summary>
-    /// Runs <paramref name="call"/> with a client for the resolved connection. A 401 becomes a message saying
-    /// where the token came from, or where clectl looked for one; a TLS connection closed unanswered, one saying why
-    /// that may be.
+    /// Runs <paramref name="call"/> with a client for the resolved connection, sending each request through
+    /// <see cref="ServerFailover"/>. A 401 becomes a message saying where the token came from, or where clectl looked
+    /// for one.
     /// </summary>
     public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call)
     {
         var connection = GlobalOptions.Connection(parse);
-        using var watch = new UnauthenticatedWatch(connection.CreateHandler());
+        using var failover = new ServerFailover(connection, connection.CreateHandler());
+        using var watch = new UnauthenticatedWatch(failover);
         using var http = connection.CreateHttpClient(watch);
         try
         {
-            return await call(connection.CreateClient(http));
+            return await call(Connection.CreateClient(http));
         }
         catch (AccessForbiddenException e) when (watch.Seen)
         {
-            throw new AccessForbiddenException(connection.Unauthenticated(e.Message), e);
-        }
-        catch (DependencyUnavailableException e) when (connection.ExplainUnanswered(e) is { } explained)
-        {
-            throw explained;
+            throw new AccessForbiddenException(Connection.Unauthenticated(failover.Current, e.Message), e);
         }
     }
 }

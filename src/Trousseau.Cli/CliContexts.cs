@@ -49,8 +49,9 @@ internal sealed class CliContexts
 }
 
 /// <summary>
-/// One trousseaud instance clectl can talk to, with the file holding its API token or the token itself, and the
-/// paths (never the contents) of the CA file and of the client certificate and key for TLS.
+/// One trousseaud instance clectl can talk to (or several, their URLs separated by commas in <c>Server</c>, tried in
+/// order), with the file holding its API token or the token itself, and the paths (never the contents) of the CA file
+/// and of the client certificate and key for TLS.
 /// </summary>
 internal sealed record CliContext(string Server, string? TokenFile, string? Token = null, string? CaFile = null, string? CertFile = null, string? KeyFile = null);
 

@@ -4,20 +4,19 @@ using Trousseau.Remote;
 namespace Trousseau.Cli;
 
 /// <summary>
-/// Which trousseaud to call, with which token and TLS files, flags first, then the environment, then the
-/// configuration file. Server: <c>--server</c>, the <c>--context</c> named, <c>$TROUSSEAU_SERVER</c>, the current
-/// context, http://127.0.0.1:8787. Token: <c>--token</c>, <c>--token-file</c>, the token of the <c>--context</c>
-/// named, <c>$TROUSSEAU_TOKEN</c>, the current context's token, <c>api.token</c> in the data directory
-/// (<c>$TROUSSEAU_HOME</c>, else <c>./.trousseau</c>). CA file, and client certificate with its key: the options,
-/// else the <c>--context</c> named, else the current context. The current context stands aside when the
-/// environment names a server. A token found rather than given goes only to the server it belongs to: a
-/// context's to that context's server, the data directory's to the default server; elsewhere none is sent.
+/// Which trousseaud servers to call, with which token and TLS files, flags first, then the environment, then the
+/// configuration file. Servers: <c>--server</c>, the <c>--context</c> named, <c>$TROUSSEAU_SERVER</c>, the current
+/// context, http://127.0.0.1:8787; each is one URL or a list tried in order (see <see cref="ServerFailover"/>).
+/// Token: <c>--token</c>, <c>--token-file</c>, the token of the <c>--context</c> named, <c>$TROUSSEAU_TOKEN</c>, the
+/// current context's token, <c>api.token</c> in the data directory (<c>$TROUSSEAU_HOME</c>, else <c>./.trousseau</c>).
+/// CA file, and client certificate with its key: the options, else the <c>--context</c> named, else the current
+/// context; they apply to every server. The current context stands aside when the environment names a server. A token
+/// found rather than given goes only to the server it belongs to: a context's to that context's servers, the data
+/// directory's to the default server; elsewhere none is sent. So each server of a list gets its own token, or none.
 /// </summary>
-/// <param name="Server">The trousseaud URL, ending in '/'.</param>
-/// <param name="Token">The API token, or <see langword="null"/> when none was found (the server may need none).</param>
-/// <param name="TokenSource">Where the token came from, for messages (never the token itself); where clectl looked when there is none.</param>
+/// <param name="Servers">The servers to call, in the order to try them; at least one.</param>
 /// <param name="Tls">The CA file and client certificate to use over https.</param>
-internal sealed record Connection(Uri Server, string? Token, string TokenSource, ConnectionTls Tls)
+internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, ConnectionTls Tls)
 {
     public const string DefaultServer = "http://127.0.0.1:8787";
 
@@ -29,33 +28,43 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource,
         var environmentServer = NullIfEmpty(Environment.GetEnvironmentVariable("TROUSSEAU_SERVER"));
         var current = named is null && server is null && environmentServer is null ? CurrentContext() : null;
 
-        server ??= named?.Context.Server ?? environmentServer ?? current?.Context.Server ?? DefaultServer;
-        if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        var (list, source) = (server, named, environmentServer, current) switch
         {
-            throw new CliUsageException($"'{server}' is not an http(s) URL.");
-        }
-
-        var resolved = Normalize(uri);
-        var (found, source) = FindToken(token, tokenFile, named, current, resolved);
+            ({ } flag, _, _, _) => (flag, "--server"),
+            (_, { } namedContext, _, _) => (namedContext.Context.Server, $"the server of context '{namedContext.Name}'"),
+            (_, _, { } environment, _) => (environment, "$TROUSSEAU_SERVER"),
+            (_, _, _, { } currentContext) => (currentContext.Context.Server, $"the server of context '{currentContext.Name}'"),
+            _ => (DefaultServer, "the default server"),
+        };
+        var servers = ServerList.Parse(list, source)
+            .Select(url =>
+            {
+                var (found, tokenSource) = FindToken(token, tokenFile, named, current, url);
+                return new ServerEndpoint(url, found, tokenSource);
+            })
+            .ToList();
         var context = (named ?? current)?.Context;
         var (certFile, keyFile) = tls.CertFile is not null ? (tls.CertFile, tls.KeyFile) : (context?.CertFile, context?.KeyFile);
-        return new Connection(resolved, found, source, new ConnectionTls(tls.CaFile ?? context?.CaFile, certFile, keyFile));
+        return new Connection(servers, new ConnectionTls(tls.CaFile ?? context?.CaFile, certFile, keyFile));
     }
 
     /// <summary>
-    /// Whether this is the default server, the one <c>trousseaud</c> serves when started without <c>--urls</c>:
-    /// http on port 8787 of the loopback address (spelt 127.0.0.1, localhost or [::1]).
+    /// A client for these servers: <see cref="ServerFailover"/>, in <paramref name="http"/>'s handlers, sends each
+    /// server its own token.
     /// </summary>
-    public bool IsDefaultServer => IsDefault(Server);
+    public static TrousseauClient CreateClient(HttpClient http) => new(http);
 
-    public TrousseauClient CreateClient(HttpClient http) => new(http, Token);
-
-    /// <summary>The handler that sends requests, trusting the CA file and presenting the client certificate.</summary>
-    public HttpMessageHandler CreateHandler()
+    /// <summary>
+    /// The handler that sends requests, trusting the CA file and presenting the client certificate, and giving up on a
+    /// connection (TCP and TLS) after <see cref="ServerFailover.ConnectTimeout"/>.
+    /// </summary>
+    public SocketsHttpHandler CreateHandler()
     {
         try
         {
-            return TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = Tls.CaFile, CertFile = Tls.CertFile, KeyFile = Tls.KeyFile });
+            var handler = TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = Tls.CaFile, CertFile = Tls.CertFile, KeyFile = Tls.KeyFile });
+            handler.ConnectTimeout = ServerFailover.ConnectTimeout;
+            return handler;
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {
@@ -64,53 +73,58 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource,
     }
 
     /// <summary>
-    /// Why a request could not be sent: for a failed TLS handshake, what the handshake said; for a connection that
-    /// trousseaud closed unanswered over TLS, the likely cause, since a server that requires a client certificate
-    /// (under TLS 1.3) refuses it only after the handshake.
+    /// An <see cref="HttpClient"/> on <paramref name="failover"/> (or a handler around it), whose base address is the
+    /// first server; the failover sends each request where it goes and bounds how long it waits for an answer.
     /// </summary>
-    public string Describe(HttpRequestException exception) => exception.HttpRequestError switch
-    {
-        HttpRequestError.SecureConnectionError => $"the TLS handshake failed: {exception.GetBaseException().Message}",
-        HttpRequestError.ResponseEnded when Server.Scheme == Uri.UriSchemeHttps => $"{exception.Message} {ClosedUnanswered()}",
-        _ => exception.Message,
-    };
+    public HttpClient CreateHttpClient(HttpMessageHandler failover) =>
+        new(failover) { BaseAddress = Servers[0].Url, Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>
-    /// <paramref name="exception"/> with <see cref="Describe"/>'s account of an unanswered TLS connection added, or
-    /// <see langword="null"/> when it is not about one.
+    /// Why a request to <paramref name="server"/> failed without an answer: for a failed TLS handshake, what the
+    /// handshake said; for a connection that trousseaud closed unanswered over TLS, the likely cause, since a server
+    /// that requires a client certificate (under TLS 1.3) refuses it only after the handshake.
     /// </summary>
-    public DependencyUnavailableException? ExplainUnanswered(DependencyUnavailableException exception) =>
-        exception.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } && Server.Scheme == Uri.UriSchemeHttps
-            ? new DependencyUnavailableException("trousseaud", $"{exception.Message} {ClosedUnanswered()}", exception)
-            : null;
+    public string Describe(ServerEndpoint server, HttpRequestException exception) => exception.HttpRequestError switch
+    {
+        HttpRequestError.SecureConnectionError => $"the TLS handshake failed: {exception.GetBaseException().Message}",
+        HttpRequestError.ResponseEnded when server.Url.Scheme == Uri.UriSchemeHttps => $"{exception.Message} {ClosedUnanswered()}",
+        _ => exception.Message,
+    };
 
     private string ClosedUnanswered() => Tls.CertFile is null
         ? "trousseaud closed the connection without answering, as it does when it requires a client certificate (mutual TLS) and none was sent: give one with --cert and --key."
         : $"trousseaud closed the connection without answering, as it does when it requires a client certificate and does not accept {Tls.CertFile}: it must be issued under the CA of the server's Trousseau:Api:Tls:ClientCaFile.";
 
-    public HttpClient CreateHttpClient(HttpMessageHandler? handler = null) =>
-        new(handler ?? CreateHandler()) { BaseAddress = Server, Timeout = TimeSpan.FromSeconds(60) };
-
     /// <summary>
-    /// The one line to print when trousseaud answered 401: where clectl looked when it had no token, else which
-    /// token was refused; never the token itself.
+    /// The one line to print when <paramref name="server"/> answered 401: where clectl looked when it had no token for
+    /// it, else which token was refused; never the token itself.
     /// </summary>
-    public string Unauthenticated(string serverDetail) => (Token, IsDefaultServer) switch
+    public static string Unauthenticated(ServerEndpoint server, string serverDetail) => (server.Token, server.IsDefault) switch
     {
         (null, true) =>
-            $"trousseaud at {Server} wants an API token and clectl found none; it looked for --token, --token-file, " +
-            $"$TROUSSEAU_TOKEN, a context's token and {TokenSource}. Pass --token-file <data dir>/api.token, " +
+            $"trousseaud at {server} wants an API token and clectl found none; it looked for --token, --token-file, " +
+            $"$TROUSSEAU_TOKEN, a context's token and {server.TokenSource}. Pass --token-file <data dir>/api.token, " +
             "set TROUSSEAU_HOME to trousseaud's data directory, or save both with " +
             "'clectl context set NAME --server URL --token-file FILE'.",
         (null, false) =>
-            $"trousseaud at {Server} wants an API token and clectl sent none: no --token, --token-file, $TROUSSEAU_TOKEN " +
-            $"or context of this server gave one, and clectl sends {TokenSource} only to the default server {DefaultServer}. " +
+            $"trousseaud at {server} wants an API token and clectl sent none: no --token, --token-file, $TROUSSEAU_TOKEN " +
+            $"or context of this server gave one, and clectl sends {server.TokenSource} only to the default server {DefaultServer}. " +
             "Pass --token-file FILE or set TROUSSEAU_TOKEN, or save both with " +
-            $"'clectl context set NAME --server {Server} --token-file FILE'.",
+            $"'clectl context set NAME --server {server} --token-file FILE'.",
         _ =>
-            $"trousseaud at {Server} refused the API token from {TokenSource} ({serverDetail.TrimEnd('.')}); " +
+            $"trousseaud at {server} refused the API token from {server.TokenSource} ({serverDetail.TrimEnd('.')}); " +
             "use the api.token of that server's data directory.",
     };
+
+    /// <summary>
+    /// Whether <paramref name="server"/> is the default server, the one <c>trousseaud</c> serves when started without
+    /// <c>--urls</c>: http on port 8787 of the loopback address (spelt 127.0.0.1, localhost or [::1]).
+    /// </summary>
+    public static bool IsDefault(Uri server) =>
+        server.Scheme == DefaultUri.Scheme
+        && server.Port == DefaultUri.Port
+        && server.AbsolutePath == "/"
+        && server.Host is "127.0.0.1" or "localhost" or "[::1]";
 
     private static (string? Token, string Source) FindToken(string? token, string? tokenFile, NamedContext? named, NamedContext? current, Uri server)
     {
@@ -124,7 +138,7 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource,
             return (ReadToken(tokenFile, "--token-file"), $"--token-file {Path.GetFullPath(tokenFile)}");
         }
 
-        if (named is not null && SameServer(named.Context.Server, server) && FromContext(named) is { } fromNamed)
+        if (named is not null && AmongServers(named.Context.Server, server) && FromContext(named) is { } fromNamed)
         {
             return fromNamed;
         }
@@ -144,16 +158,7 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource,
         return IsDefault(server) && File.Exists(path) && ReadToken(path, "the data directory's token file") is { } fromFile ? (fromFile, source) : (null, source);
     }
 
-    private static Uri Normalize(Uri uri) => uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/");
-
-    private static bool SameServer(string contextServer, Uri server) =>
-        Uri.TryCreate(contextServer, UriKind.Absolute, out var uri) && Normalize(uri) == server;
-
-    private static bool IsDefault(Uri server) =>
-        server.Scheme == DefaultUri.Scheme
-        && server.Port == DefaultUri.Port
-        && server.AbsolutePath == "/"
-        && server.Host is "127.0.0.1" or "localhost" or "[::1]";
+    private static bool AmongServers(string contextServers, Uri server) => ServerList.ParseOrEmpty(contextServers).Contains(server);
 
     private static (string? Token, string Source)? FromContext(NamedContext named) => named.Context switch
     {
@@ -187,6 +192,19 @@ internal sealed record Connection(Uri Server, string? Token, string TokenSource,
     }
 
     private sealed record NamedContext(string Name, CliContext Context);
+}
+
+/// <summary>One server of a connection, with the token clectl sends it.</summary>
+/// <param name="Url">The trousseaud URL, ending in '/'.</param>
+/// <param name="Token">The API token for this server, or <see langword="null"/> when none belongs to it (the server may need none).</param>
+/// <param name="TokenSource">Where the token came from, for messages (never the token itself); where clectl looked when there is none.</param>
+internal sealed record ServerEndpoint(Uri Url, string? Token, string TokenSource)
+{
+    /// <summary>Whether this is the default server (see <see cref="Connection.IsDefault"/>), the only one the data directory's token goes to.</summary>
+    public bool IsDefault => Connection.IsDefault(Url);
+
+    /// <summary>The URL; never the token.</summary>
+    public override string ToString() => Url.AbsoluteUri;
 }
 
 /// <summary>The TLS files of a connection, as absolute paths, each <see langword="null"/> when not given.</summary>

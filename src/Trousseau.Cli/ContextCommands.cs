@@ -18,17 +18,13 @@ internal static class ContextCommands
 
         var set = new Command(
             "set",
-            "Add or change a context: --server URL, --token-file FILE or --token T (kept in the owner-only contexts file), and for TLS --ca-file FILE and --cert FILE --key FILE (their paths); the first one becomes current.")
+            "Add or change a context: --server URL (or URL,URL... tried in order), --token-file FILE or --token T (kept in the owner-only contexts file), and for TLS --ca-file FILE and --cert FILE --key FILE (their paths); the first one becomes current.")
         {
             Name,
         };
         CliAction.Set(set, console, async (parse, _) =>
         {
-            var server = parse.GetValue(GlobalOptions.Server) ?? throw new CliUsageException("context set needs --server URL.");
-            if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            {
-                throw new CliUsageException($"'{server}' is not an http(s) URL.");
-            }
+            var server = ServerList.Canonical(parse.GetValue(GlobalOptions.Server) ?? throw new CliUsageException("context set needs --server URL[,URL...]."), "--server");
 
             var path = CliContexts.DefaultPath;
             var contexts = CliContexts.Load(path);

@@ -7,7 +7,11 @@ internal static class GlobalOptions
 {
     public static readonly Option<string?> Server = new("--server")
     {
-        Description = "trousseaud URL (else the context, $TROUSSEAU_SERVER, or " + Cli.Connection.DefaultServer + ").",
+        Description = "trousseaud URL, or several separated by commas, tried in order: clectl moves to the next only when a "
+            + $"server cannot be reached (connection refused, unknown host, no connection within {ServerFailover.ConnectTimeout.TotalSeconds:0} s, TLS handshake failed), "
+            + "never once a request may have reached one (any answer, 5xx too, or one cut off), so a write is never sent twice. "
+            + "Else the context, $TROUSSEAU_SERVER, or " + Cli.Connection.DefaultServer + ".",
+        HelpName = "URL[,URL...]",
         Recursive = true,
     };
 

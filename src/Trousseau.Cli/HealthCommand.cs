@@ -8,54 +8,55 @@ internal static class HealthCommand
 {
     public static Command Create(CliConsole console)
     {
-        var command = new Command("health", "Show whether trousseaud is ready, with the state of its key provider, store and audit trail.");
+        var command = new Command("health", "Show which server answered and whether it is ready, with the state of its key provider, store and audit trail.");
         CliAction.Set(command, console, async (parse, cancellationToken) =>
         {
             var connection = GlobalOptions.Connection(parse);
-            using var http = connection.CreateHttpClient();
-            HttpResponseMessage response;
+            using var failover = new ServerFailover(connection, connection.CreateHandler());
+            using var http = connection.CreateHttpClient(failover);
+
+            // The token, when clectl has one for the server, lets the server show each check's details.
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("readyz", UriKind.Relative));
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var server = failover.Current;
+            JsonElement report;
             try
             {
-                // The token, when clectl has one, lets the server show each check's details.
-                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("readyz", UriKind.Relative));
-                if (connection.Token is { } token)
-                {
-                    request.Headers.Authorization = new("Bearer", token);
-                }
-
-                response = await http.SendAsync(request, cancellationToken);
+                using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+                report = document.RootElement.Clone();
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (e is JsonException or HttpIOException)
             {
-                throw new DependencyUnavailableException("trousseaud", $"cannot reach {connection.Server}: {connection.Describe(e)}", e);
+                throw new DependencyUnavailableException("trousseaud", $"{server}readyz did not answer with a health report.", e);
             }
 
-            using (response)
-            {
-                JsonElement report;
-                try
+            await Output.WriteAsync(
+                console.Out,
+                parse.GetValue(GlobalOptions.Output),
+                json =>
                 {
-                    using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
-                    report = document.RootElement.Clone();
-                }
-                catch (JsonException e)
-                {
-                    throw new DependencyUnavailableException("trousseaud", $"{connection.Server}readyz did not answer with a health report.", e);
-                }
+                    json.WriteStartObject();
+                    foreach (var property in report.EnumerateObject())
+                    {
+                        property.WriteTo(json);
+                    }
 
-                await Output.WriteAsync(
-                    console.Out,
-                    parse.GetValue(GlobalOptions.Output),
-                    report.WriteTo,
-                    w => Output.TableAsync(w, ["CHECK", "STATUS", "DETAIL"], report.GetProperty("checks").EnumerateObject().Select(check => new[]
+                    json.WriteString("server", server.ToString());
+                    json.WriteEndObject();
+                },
+                async w =>
+                {
+                    await Output.TableAsync(w, ["SERVER"], [[server.ToString()]]);
+                    await w.WriteLineAsync();
+                    await Output.TableAsync(w, ["CHECK", "STATUS", "DETAIL"], report.GetProperty("checks").EnumerateObject().Select(check => new[]
                     {
                         check.Name,
                         check.Value.GetProperty("status").GetString() ?? "",
                         check.Value.TryGetProperty("description", out var d) ? d.GetString() ?? "" : "",
-                    })));
+                    }));
+                });
 
-                return response.IsSuccessStatusCode ? ExitCodes.Ok : ExitCodes.Unavailable;
-            }
+            return response.IsSuccessStatusCode ? ExitCodes.Ok : ExitCodes.Unavailable;
         });
         return command;
     }

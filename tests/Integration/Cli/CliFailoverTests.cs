@@ -1,0 +1,232 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>
+/// <c>--server URL,URL</c>: clectl sends each request to the first server it can connect to, in order, and never sends
+/// a request on to the next server once one may have received it.
+/// </summary>
+[Collection(ClectlAgainstOneServer.Name)]
+public sealed class CliFailoverTests(ClectlFixture fixture)
+{
+    private const string DefaultServer = "http://127.0.0.1:8787";
+
+    private string Live => fixture.Server.BaseAddress.ToString();
+
+    [Fact]
+    public async Task A_first_server_that_cannot_be_reached_is_skipped_for_create_get_and_list()
+    {
+        var servers = $"{Dead()},{Live}";
+
+        var create = await fixture.Clectl.RunAsync("--server", servers, "secret", "create", "failover/flag", "--from-literal", "k=created-past-a-dead-server");
+        var get = await fixture.Clectl.RunAsync("--server", servers, "secret", "get", "failover/flag", "--key", "k");
+        var list = await fixture.Clectl.RunAsync("--server", servers, "secret", "list", "--prefix", "failover/");
+
+        ClectlAssert.Ok(create);
+        ClectlAssert.Ok(get);
+        Assert.Equal("created-past-a-dead-server", get.Stdout);
+        ClectlAssert.Ok(list);
+        Assert.Contains("failover/flag", list.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TROUSSEAU_SERVER_takes_a_list_with_spaces_around_the_commas()
+    {
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "failover/environment", "--from-literal", "k=from-the-environment-list"));
+        var clectl = fixture.Clectl.With(("TROUSSEAU_SERVER", $"{Dead()} , {Dead()} ,{Live}"));
+
+        var get = await clectl.RunAsync("secret", "get", "failover/environment", "--key", "k");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("from-the-environment-list", get.Stdout);
+    }
+
+    [Fact]
+    public async Task A_context_keeps_the_list_sends_its_token_to_the_server_that_answers_and_lists_it()
+    {
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "failover/context", "--from-literal", "k=through-a-context"));
+        var clectl = fixture.Clectl.In(fixture.NewDirectory()).With(("TROUSSEAU_SERVER", null), ("TROUSSEAU_TOKEN", null), ("TROUSSEAU_HOME", null), ("XDG_CONFIG_HOME", fixture.NewDirectory()));
+        var servers = $"{Dead()},{Live}";
+        ClectlAssert.Ok(await clectl.RunAsync("context", "set", "pair", "--server", servers, "--token-file", Path.Combine(fixture.DataDir, "api.token")));
+
+        var get = await clectl.RunAsync("secret", "get", "failover/context", "--key", "k");
+        var table = await clectl.RunAsync("context", "list");
+        var json = await clectl.RunAsync("context", "list", "-o", "json");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("through-a-context", get.Stdout);
+        Assert.Contains(servers, table.Stdout, StringComparison.Ordinal);
+        using var contexts = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(servers, contexts.RootElement.GetProperty("contexts")[0].GetProperty("server").GetString());
+    }
+
+    [Fact]
+    public async Task When_no_server_can_be_reached_clectl_exits_6_with_one_line_naming_each()
+    {
+        var (first, second) = (Dead(), Dead());
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{first},{second}", "secret", "get", "failover/anything");
+        var health = await fixture.Clectl.RunAsync("--server", $"{first},{second}", "health");
+
+        foreach (var result in new[] { get, health })
+        {
+            var line = ClectlAssert.Fails(result, 6);
+            Assert.Contains($"{first} (", line, StringComparison.Ordinal);
+            Assert.Contains($"{second} (", line, StringComparison.Ordinal);
+            Assert.True(line.IndexOf(first, StringComparison.Ordinal) < line.IndexOf(second, StringComparison.Ordinal), line);
+        }
+    }
+
+    [Theory]
+    [InlineData(StatusCodes.Status500InternalServerError)]
+    [InlineData(StatusCodes.Status503ServiceUnavailable)]
+    public async Task A_server_that_answers_with_an_error_status_gets_the_request_alone(int status)
+    {
+        await using var failing = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: status, title: "Unavailable", detail: "The store cannot be reached."));
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("failover/once"), statusCode: StatusCodes.Status201Created));
+
+        var create = await fixture.Clectl.RunAsync("--server", $"{failing.BaseAddress},{next.BaseAddress}", "secret", "create", "failover/once", "--from-literal", "k=v");
+
+        ClectlAssert.Fails(create, 6);
+        Assert.Equal("POST", Assert.Single(failing.Requests).Method);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
+    public async Task A_server_that_closes_the_connection_without_answering_gets_the_request_alone()
+    {
+        using var closing = new UnansweringServer();
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("failover/cut-off"), statusCode: StatusCodes.Status201Created));
+
+        var create = await fixture.Clectl.RunAsync("--server", $"{closing.BaseAddress},{next.BaseAddress}", "secret", "create", "failover/cut-off", "--from-literal", "k=v");
+
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains(closing.BaseAddress.ToString(), line, StringComparison.Ordinal);
+        Assert.Equal(1, closing.Connections);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
+    public async Task With_a_list_each_server_gets_only_the_token_that_belongs_to_it()
+    {
+        await using var other = await RecordingServer.StartAsync(_ => Results.Problem(
+            statusCode: StatusCodes.Status401Unauthorized,
+            title: "Unauthenticated",
+            detail: "A bearer token is required.",
+            type: "urn:trousseau:problem:unauthenticated"));
+        var workingDirectory = fixture.NewDirectory();
+        Directory.CreateDirectory(Path.Combine(workingDirectory, ".trousseau"));
+        await File.WriteAllTextAsync(Path.Combine(workingDirectory, ".trousseau", "api.token"), "local-token-77e1\n");
+        var clectl = fixture.Clectl.In(workingDirectory).With(("TROUSSEAU_HOME", null), ("TROUSSEAU_TOKEN", null), ("TROUSSEAU_SERVER", null), ("XDG_CONFIG_HOME", fixture.NewDirectory()));
+        var tokenFile = Path.Combine(fixture.NewDirectory(), "pair.token");
+        await File.WriteAllTextAsync(tokenFile, "context-token-5a90\n");
+        ClectlAssert.Ok(await clectl.RunAsync("context", "set", "pair", "--server", $"{Dead()},{other.BaseAddress}", "--token-file", tokenFile));
+
+        var dataDirectoryToken = await clectl.RunAsync("--server", $"{other.BaseAddress},{DefaultServer}", "secret", "list");
+        var givenAfterFailover = await clectl.RunAsync("--server", $"{Dead()},{other.BaseAddress}", "--token", "given-token-c3d2", "secret", "list");
+        var givenToTheFirst = await clectl.RunAsync("--server", $"{other.BaseAddress},{Dead()}", "--token", "given-token-c3d2", "secret", "list");
+        var contextServer = await clectl.RunAsync("--context", "pair", "--server", other.BaseAddress.ToString(), "secret", "list");
+
+        var unauthenticated = ClectlAssert.Fails(dataDirectoryToken, 5);
+        Assert.Contains($"trousseaud at {other.BaseAddress} wants an API token and clectl sent none", unauthenticated, StringComparison.Ordinal);
+        ClectlAssert.Fails(givenAfterFailover, 5);
+        ClectlAssert.Fails(givenToTheFirst, 5);
+        ClectlAssert.Fails(contextServer, 5);
+        Assert.Equal(
+            [null, "Bearer given-token-c3d2", "Bearer given-token-c3d2", "Bearer context-token-5a90"],
+            other.Requests.Select(r => r.Header("Authorization")));
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:1,,http://127.0.0.1:2", "empty")]
+    [InlineData("http://127.0.0.1:1,", "empty")]
+    [InlineData("http://127.0.0.1:1, ftp://files.example.org", "'ftp://files.example.org'")]
+    [InlineData("http://127.0.0.1:1,127.0.0.1:2", "'127.0.0.1:2'")]
+    public async Task A_bad_entry_in_a_list_exits_2_naming_it_and_stores_nothing(string servers, string named)
+    {
+        var clectl = fixture.Clectl.With(("XDG_CONFIG_HOME", fixture.NewDirectory()));
+
+        var flag = await clectl.RunAsync("--server", servers, "secret", "list");
+        var environment = await clectl.With(("TROUSSEAU_SERVER", servers)).RunAsync("secret", "list");
+        var context = await clectl.RunAsync("context", "set", "bad", "--server", servers);
+        var contexts = await clectl.RunAsync("context", "list", "-o", "json");
+
+        Assert.Contains(named, ClectlAssert.Fails(flag, 2), StringComparison.Ordinal);
+        Assert.Contains(named, ClectlAssert.Fails(environment, 2), StringComparison.Ordinal);
+        Assert.Contains("TROUSSEAU_SERVER", ClectlAssert.Fails(environment, 2), StringComparison.Ordinal);
+        Assert.Contains(named, ClectlAssert.Fails(context, 2), StringComparison.Ordinal);
+        using var stored = JsonDocument.Parse(contexts.Stdout);
+        Assert.Empty(stored.RootElement.GetProperty("contexts").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Health_names_the_server_that_answered()
+    {
+        var servers = $"{Dead()},{Live}";
+
+        var table = await fixture.Clectl.RunAsync("--server", servers, "health");
+        var json = await fixture.Clectl.RunAsync("--server", servers, "health", "-o", "json");
+
+        ClectlAssert.Ok(table);
+        Assert.Contains(Live, table.Stdout, StringComparison.Ordinal);
+        ClectlAssert.Ok(json);
+        using var report = JsonDocument.Parse(json.Stdout);
+        Assert.Equal("healthy", report.RootElement.GetProperty("status").GetString());
+        Assert.Equal(Live, report.RootElement.GetProperty("server").GetString());
+    }
+
+    /// <summary>A loopback URL with nothing listening on its port.</summary>
+    private static string Dead() => $"http://127.0.0.1:{FreePort.Next()}/";
+
+    private static object Metadata(string name) =>
+        new { name, type = "opaque", revision = 1, createdAt = "2025-01-01T00:00:00.000+00:00", updatedAt = "2025-01-01T00:00:00.000+00:00" };
+
+    /// <summary>
+    /// A server that accepts each connection, reads the request's first bytes and closes it without an answer, as a
+    /// server that crashes while handling a request does; it counts the connections.
+    /// </summary>
+    private sealed class UnansweringServer : IDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly Task _accepting;
+        private int _connections;
+
+        public UnansweringServer()
+        {
+            _listener.Start();
+            BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+            _accepting = AcceptAsync();
+        }
+
+        public Uri BaseAddress { get; }
+
+        public int Connections => Volatile.Read(ref _connections);
+
+        public void Dispose()
+        {
+            _listener.Dispose();
+            _accepting.Wait();
+        }
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    using var client = await _listener.AcceptTcpClientAsync();
+                    Interlocked.Increment(ref _connections);
+                    await client.GetStream().ReadAtLeastAsync(new byte[4096], 1, throwOnEndOfStream: false);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // The listener was stopped.
+            }
+        }
+    }
+}
