@@ -33,6 +33,6 @@ dotnet build Trousseau.sln -c "$configuration" -nologo -v q
 status=0
 for project in tests/Unit/Trousseau.Tests.Unit.csproj tests/Integration/Trousseau.Tests.Integration.csproj; do
   echo "test.sh: $project"
-  dotnet test "$project" -c "$configuration" --no-build -nologo -v q || status=1
+  dotnet test "$project" -c "$configuration" --no-build -nologo || status=1
 done
 exit $status
