@@ -315,9 +315,9 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     }
 
     /// <summary>
-    /// Writes <paramref name="batch"/> with one write (two when the file is rotated on the way), counting the lines
-    /// written in <paramref name="written"/>; <see cref="AuditUnavailableException"/> for the others when a write fails,
-    /// unless the trail is fail-open. The caller holds <see cref="_lock"/>.
+    /// Writes <paramref name="batch"/>, counting the lines written in <paramref name="written"/>;
+    /// <see cref="AuditUnavailableException"/> for the others when a write fails, unless the trail is fail-open. The
+    /// caller holds <see cref="_lock"/>.
     /// </summary>
     private void Write(List<PendingLine> batch, ref int written)
     {
@@ -327,15 +327,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             if (_path is null)
             {
                 writing = true;
-                var previous = _previous!;
-                foreach (var line in batch)
-                {
-                    previous = Format(line.Record, previous);
-                    _buffer.Write(_line.WrittenSpan);
-                }
-
-                WriteToStandardOutput(_buffer.WrittenSpan);
-                (_previous, written) = (previous, batch.Count);
+                WriteLines(batch, ref written);
             }
             else
             {
@@ -343,7 +335,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 try
                 {
                     writing = true;
-                    WriteToFile(batch, ref written);
+                    WriteLines(batch, ref written);
                 }
                 finally
                 {
@@ -364,25 +356,23 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
             throw new AuditUnavailableException("The audit trail cannot be written, and calls it cannot record are refused; the server's log says why.", e);
         }
-        finally
-        {
-            _buffer.ResetWrittenCount();
-        }
     }
 
     /// <summary>
-    /// Writes the batch's lines at the file's end, with one write, or two when the file has to be rotated before a line
-    /// that would not fit.
+    /// Writes the batch's lines with one write per file they go into: the file is rotated first where the next line
+    /// would take it past <see cref="TrousseauAuditOptions.MaxFileBytes"/> (never on standard output).
     /// </summary>
-    private void WriteToFile(List<PendingLine> batch, ref int written)
+    private void WriteLines(List<PendingLine> batch, ref int written)
     {
+        _buffer.ResetWrittenCount();
         var previous = _previous!;
         for (var i = 0; i < batch.Count; i++)
         {
             var next = Format(batch[i].Record, previous);
-            if (_length + _buffer.WrittenCount > 0 && _length + _buffer.WrittenCount + _line.WrittenCount > _options.MaxFileBytes)
+            var buffered = _length + _buffer.WrittenCount;
+            if (_path is not null && buffered > 0 && buffered + _line.WrittenCount > _options.MaxFileBytes)
             {
-                AppendToFile(previous);
+                Flush(previous);
                 written = i;
                 Rotate();
             }
@@ -391,34 +381,50 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             previous = next;
         }
 
-        AppendToFile(previous);
+        Flush(previous);
         written = batch.Count;
     }
 
-    /// <summary>Writes the buffered lines at the file's end; <paramref name="previous"/> is the hash of the last of them.</summary>
-    private void AppendToFile(string previous)
+    /// <summary>Writes the buffered lines at the trail's end; <paramref name="previous"/> is the hash of the last of them.</summary>
+    private void Flush(string previous)
     {
         if (_buffer.WrittenCount == 0)
         {
             return;
         }
 
+        try
+        {
+            if (_path is null)
+            {
+                WriteToStandardOutput(_buffer.WrittenSpan);
+            }
+            else
+            {
+                WriteToFile(_buffer.WrittenSpan);
+            }
+
+            _previous = previous;
+        }
+        finally
+        {
+            _buffer.ResetWrittenCount();
+        }
+    }
+
+    private void WriteToFile(ReadOnlySpan<byte> lines)
+    {
         var file = _file!;
         try
         {
             file.Position = _length;
-            file.Write(_buffer.WrittenSpan);
-            _length += _buffer.WrittenCount;
-            _previous = previous;
+            file.Write(lines);
+            _length += lines.Length;
         }
         catch
         {
             Close(truncateTo: _length);
             throw;
-        }
-        finally
-        {
-            _buffer.ResetWrittenCount();
         }
     }
 

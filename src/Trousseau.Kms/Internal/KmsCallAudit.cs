@@ -46,14 +46,13 @@ internal sealed class KmsCallAudit(IAuditTrail? trail)
     }
 
     /// <summary>Records one call; <see langword="false"/> when the record could not be written and the call must fail.</summary>
-    public ValueTask<bool> TryRecordAsync(ServerCallContext context, string action, StatusCode status, Activity? span)
+    public async ValueTask<bool> TryRecordAsync(ServerCallContext context, string action, StatusCode status, Activity? span)
     {
         var http = context.GetHttpContext();
         var caller = http.Features.Get<KmsCaller>();
-        ValueTask appended;
         try
         {
-            appended = trail!.AppendAsync(new AuditRecord
+            await trail!.AppendAsync(new AuditRecord
             {
                 Source = AuditRecord.KmsSource,
                 RequestId = http.TraceIdentifier,
@@ -63,26 +62,7 @@ internal sealed class KmsCallAudit(IAuditTrail? trail)
                 Outcome = OutcomeOf(status),
                 GrpcStatus = NameOf(status),
                 RemoteAddress = caller?.Address,
-            });
-        }
-        catch (AuditUnavailableException)
-        {
-            return ValueTask.FromResult(false);
-        }
-
-        if (appended.IsCompletedSuccessfully)
-        {
-            return ValueTask.FromResult(true);
-        }
-
-        return WrittenAsync(appended);
-    }
-
-    private static async ValueTask<bool> WrittenAsync(ValueTask appended)
-    {
-        try
-        {
-            await appended.ConfigureAwait(false);
+            }).ConfigureAwait(false);
             return true;
         }
         catch (AuditUnavailableException)
