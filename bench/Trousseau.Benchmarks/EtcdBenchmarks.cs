@@ -1,13 +1,15 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using BenchmarkDotNet.Attributes;
+using dotnet_etcd;
+using Etcdserverpb;
+using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Trousseau.Benchmarks;
 
 /// <summary>
-/// Secret get and update through <see cref="ITrousseau"/> on etcd, beside the same etcd operations through its
-/// JSON gateway with a value of the same size and no encryption: the gap is what Trousseau adds.
+/// Secret get and update through <see cref="ITrousseau"/> on etcd, beside the same etcd operations made directly with
+/// the same gRPC client (dotnet-etcd), on values of the same sizes and with no encryption: the gap is what Trousseau
+/// adds. An update is one compare-and-swap transaction that writes the record and its head entry, as the store's is.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
@@ -16,16 +18,19 @@ public class EtcdBenchmarks : IDisposable
     private EtcdServer _etcd = null!;
     private ServiceProvider _services = null!;
     private ITrousseau _trousseau = null!;
-    private HttpClient _raw = null!;
+    private EtcdClient _raw = null!;
     private Dictionary<string, string> _data = null!;
-    private string _rawKey = null!;
-    private string _rawValue = null!;
+    private ByteString _rawKey = null!;
+    private ByteString _rawHeadKey = null!;
+    private ByteString _rawValue = null!;
+    private ByteString _rawHead = null!;
+    private long _rawRevision;
 
     [GlobalSetup]
     public void Setup()
     {
         _etcd = new EtcdServer();
-        _raw = _etcd.Http;
+        _raw = new EtcdClient(_etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
 
         var services = new ServiceCollection();
         services.AddTrousseau(_ => { })
@@ -36,34 +41,35 @@ public class EtcdBenchmarks : IDisposable
         _data = new Dictionary<string, string>(StringComparer.Ordinal) { ["username"] = "app", ["password"] = new string('p', 32) };
         _trousseau.CreateSecretAsync("bench/login", SecretType.Login, _data).AsTask().GetAwaiter().GetResult();
 
-        // The raw baseline stores a value as large as the encrypted record, under its own key.
-        var stored = Range("/trousseau/bench/login").GetProperty("kvs")[0].GetProperty("value").GetString()!;
-        _rawKey = Convert.ToBase64String("/raw/bench/login"u8.ToArray());
-        _rawValue = Convert.ToBase64String(new byte[Convert.FromBase64String(stored).Length]);
-        Post("v3/kv/put", new { key = _rawKey, value = _rawValue }).Dispose();
+        // The raw baseline writes values as large as the encrypted record and its head entry, under keys of its own.
+        var stored = _raw.Get(new RangeRequest { Key = ByteString.CopyFromUtf8("/trousseau/"), RangeEnd = ByteString.CopyFrom([0xFF]) }).Kvs;
+        var record = stored.Single(kv => kv.Key.ToStringUtf8() == "/trousseau/bench/login");
+        var head = stored.Single(kv => kv != record && kv.Key.Span.EndsWith("bench/login"u8));
+        (_rawKey, _rawHeadKey) = (ByteString.CopyFromUtf8("/raw/bench/login"), ByteString.CopyFromUtf8("/raw/head/bench/login"));
+        (_rawValue, _rawHead) = (ByteString.CopyFrom(new byte[record.Value.Length]), ByteString.CopyFrom(new byte[head.Value.Length]));
+        _rawRevision = _raw.Put(new PutRequest { Key = _rawKey, Value = _rawValue }).Header.Revision;
     }
 
     [Benchmark(Baseline = true, Description = "raw etcd get (same size)")]
-    public async Task<JsonElement> RawGet()
-    {
-        using var response = await _raw.PostAsJsonAsync("v3/kv/range", new { key = _rawKey });
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
+    public async Task<RangeResponse> RawGet() => await _raw.GetAsync(new RangeRequest { Key = _rawKey });
 
     [Benchmark(Description = "ITrousseau get secret")]
     public ValueTask<Secret> TrousseauGet() => _trousseau.GetSecretAsync("bench/login");
 
-    [Benchmark(Description = "raw etcd read + CAS put (same size)")]
-    public async Task<JsonElement> RawUpdate()
+    [Benchmark(Description = "raw etcd CAS put of record and head (same sizes)")]
+    public async Task<TxnResponse> RawUpdate()
     {
-        using var read = await _raw.PostAsJsonAsync("v3/kv/range", new { key = _rawKey });
-        var revision = (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("kvs")[0].GetProperty("mod_revision").GetString();
-        using var txn = await _raw.PostAsJsonAsync("v3/kv/txn", new
+        var txn = await _raw.TransactionAsync(new TxnRequest
         {
-            compare = new[] { new { key = _rawKey, result = "EQUAL", target = "MOD", mod_revision = revision } },
-            success = new[] { new { request_put = new { key = _rawKey, value = _rawValue } } },
+            Compare = { new Compare { Key = _rawKey, Result = Compare.Types.CompareResult.Equal, Target = Compare.Types.CompareTarget.Mod, ModRevision = _rawRevision } },
+            Success =
+            {
+                new RequestOp { RequestPut = new PutRequest { Key = _rawKey, Value = _rawValue } },
+                new RequestOp { RequestPut = new PutRequest { Key = _rawHeadKey, Value = _rawHead } },
+            },
         });
-        return await txn.Content.ReadFromJsonAsync<JsonElement>();
+        _rawRevision = txn.Succeeded ? txn.Header.Revision : throw new InvalidOperationException("The raw compare-and-swap was refused.");
+        return txn;
     }
 
     [Benchmark(Description = "ITrousseau update secret")]
@@ -73,15 +79,8 @@ public class EtcdBenchmarks : IDisposable
     public void Dispose()
     {
         _services?.Dispose();
+        _raw?.Dispose();
         _etcd?.Dispose();
         GC.SuppressFinalize(this);
     }
-
-    private JsonElement Range(string key)
-    {
-        using var response = Post("v3/kv/range", new { key = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(key)) });
-        return response.Content.ReadFromJsonAsync<JsonElement>().GetAwaiter().GetResult();
-    }
-
-    private HttpResponseMessage Post(string path, object body) => _raw.PostAsJsonAsync(path, body).GetAwaiter().GetResult();
 }
