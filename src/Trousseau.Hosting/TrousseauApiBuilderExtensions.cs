@@ -36,7 +36,6 @@ public static class TrousseauApiBuilderExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsAnnotationsValidator>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
             services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, ApiTlsOptionsValidator>(_ => new ApiTlsOptionsValidator(tlsPath)));
         builder.Services.TryAddSingleton(services => new ApiTlsCertificate(
             tlsPath,
             services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Tls,

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
@@ -105,7 +107,7 @@ internal static class TrousseauServer
         {
             case VaultTransitKeyProvider.ProviderName:
                 trousseau.UseVaultTransit();
-                builder.Services.AddSingleton<IValidateOptions<VaultOptions>, VaultKmsTimeoutValidator>();
+                builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>, VaultKmsTimeoutValidator>());
                 break;
             default:
                 trousseau.UseLocalKeyRing();

@@ -4,11 +4,13 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Hosting.Api;
 
 /// <summary>
-/// Checks the authentication settings of <see cref="TrousseauApiOptions"/> at start, which depend on the mode, the
-/// allowed hosts and each entry of <see cref="TrousseauApiOptions.Policies"/>. Each failure names the configuration
-/// key (down to the list item, as in <c>Trousseau:Api:Policies:0:Actions:1</c>), the value given and what would be valid. Kubernetes mode needs an
-/// <see cref="ICallerVerifier"/>, looked up only in that mode. <see cref="TrousseauApiOptionsAnnotationsValidator"/>
-/// checks the rest.
+/// Checks the settings of <see cref="TrousseauApiOptions"/> at start that depend on one another: authentication,
+/// which depends on the mode, the allowed hosts, each entry of <see cref="TrousseauApiOptions.Policies"/>, and TLS (a
+/// certificate needs its key and the reverse, a client CA needs a certificate, and the files must exist and hold what
+/// they should). Each failure names the configuration key (down to the list item, as in
+/// <c>Trousseau:Api:Policies:0:Actions:1</c>), the value given or the file's full path, and what would be valid.
+/// Kubernetes mode needs an <see cref="ICallerVerifier"/>, looked up only in that mode.
+/// <see cref="TrousseauApiOptionsAnnotationsValidator"/> checks the rest.
 /// </summary>
 /// <param name="sectionPath">The API's section, for example <c>Trousseau:Api</c>.</param>
 /// <param name="keyProviderKey">The key that chooses the key provider, for example <c>Trousseau:KeyProvider</c>.</param>
@@ -50,6 +52,11 @@ internal sealed class TrousseauApiOptionsValidator(string sectionPath, string ke
         for (var i = 0; i < options.Policies.Count; i++)
         {
             ValidatePolicy(options.Policies[i], Key($"Policies:{i}"), failures);
+        }
+
+        if (TlsProblem(options.Tls) is { } tlsProblem)
+        {
+            failures.Add(tlsProblem);
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
@@ -96,6 +103,37 @@ internal sealed class TrousseauApiOptionsValidator(string sectionPath, string ke
             {
                 failures.Add($"{key}:Secrets:{j} is {Given(policy.Secrets[j])}, which is not a secret name glob: {problem}.");
             }
+        }
+    }
+
+    private string? TlsProblem(TrousseauApiTlsOptions tls)
+    {
+        var hasCertificate = !string.IsNullOrWhiteSpace(tls.CertFile);
+        var hasKey = !string.IsNullOrWhiteSpace(tls.KeyFile);
+        var cert = Key($"Tls:{nameof(TrousseauApiTlsOptions.CertFile)}");
+        var key = Key($"Tls:{nameof(TrousseauApiTlsOptions.KeyFile)}");
+        if (hasCertificate != hasKey)
+        {
+            return hasCertificate
+                ? $"{key} is not set; with {cert} set it must name the PEM private key of that certificate."
+                : $"{cert} is not set; with {key} set it must name the PEM certificate of that key.";
+        }
+
+        if (!hasCertificate)
+        {
+            return string.IsNullOrWhiteSpace(tls.ClientCaFile)
+                ? null
+                : $"{Key($"Tls:{nameof(TrousseauApiTlsOptions.ClientCaFile)}")} is set, but client certificates are asked for only over TLS: set {cert} and {key} too.";
+        }
+
+        try
+        {
+            ApiTlsMaterial.Load(tls, Key("Tls")).Dispose();
+            return null;
+        }
+        catch (ApiTlsFileException e)
+        {
+            return e.Message;
         }
     }
 
