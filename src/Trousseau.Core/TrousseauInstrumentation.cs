@@ -26,6 +26,8 @@ public sealed class TrousseauInstrumentation : IDisposable
         Meter = meterFactory.Create(new MeterOptions(TrousseauDiagnostics.MeterName) { Version = version });
         OperationDuration = CreateDurationHistogram(
             "trousseau.operation.duration", "Duration of Trousseau operations (encrypt, decrypt, secret calls), by operation, key provider, store and error type.");
+        StoreCallDuration = CreateDurationHistogram(
+            "db.client.operation.duration", "Duration of calls to the secret store, by store (db.system.name), call (db.operation.name) and error type.");
         DataKeyCacheHits = Meter.CreateCounter<long>(
             "trousseau.datakey.cache.hits", unit: "{operation}", description: "Encryptions and decryptions served by a cached data key.");
         DataKeyCacheMisses = Meter.CreateCounter<long>(
@@ -39,6 +41,8 @@ public sealed class TrousseauInstrumentation : IDisposable
     public Meter Meter { get; }
 
     internal Histogram<double> OperationDuration { get; }
+
+    internal Histogram<double> StoreCallDuration { get; }
 
     internal Counter<long> DataKeyCacheHits { get; }
 

@@ -66,18 +66,4 @@ internal static class TrousseauTelemetry
             throw;
         }
     }
-
-    /// <summary>Awaits a dependency call that returns nothing, marking <paramref name="span"/> failed if it throws.</summary>
-    public static async ValueTask ObserveAsync(Activity? span, ValueTask call)
-    {
-        try
-        {
-            await call.ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            Fail(span, TrousseauInstrumentation.ErrorType(e));
-            throw;
-        }
-    }
 }

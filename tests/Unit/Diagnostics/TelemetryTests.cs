@@ -38,6 +38,39 @@ public sealed class TelemetryTests : IDisposable
     }
 
     [Fact]
+    public async Task Store_calls_are_measured_with_the_tags_of_their_spans()
+    {
+        var meters = _local.Services.GetRequiredService<IMeterFactory>();
+        using var durations = new MetricCollector<double>(meters, TrousseauDiagnostics.MeterName, "db.client.operation.duration");
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == TrousseauDiagnostics.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = span => { if (span.OperationName.StartsWith("trousseau.store.", StringComparison.Ordinal)) { spans.Add(span); } },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await _local.Trousseau.CreateSecretAsync("app/db", SecretType.Opaque, new Dictionary<string, string> { ["password"] = Value });
+        await _local.Trousseau.GetSecretAsync("app/db");
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _local.Trousseau.DeleteSecretAsync("app/absent"));
+
+        var measurements = durations.GetMeasurementSnapshot();
+        Assert.Equal(spans.Count, measurements.Count);
+        Assert.Equal(["create", "get", "delete"], measurements.Select(m => (string?)m.Tags["db.operation.name"]));
+        for (var i = 0; i < spans.Count; i++)
+        {
+            Assert.Equal(spans[i].GetTagItem("db.system.name"), measurements[i].Tags["db.system.name"]);
+            Assert.Equal(spans[i].GetTagItem("db.operation.name"), measurements[i].Tags["db.operation.name"]);
+            Assert.Equal(spans[i].GetTagItem("error.type"), measurements[i].Tags.GetValueOrDefault("error.type"));
+        }
+
+        Assert.All(measurements, m => Assert.Equal("memory", m.Tags["db.system.name"]));
+        Assert.Equal("not_found", measurements[^1].Tags["error.type"]);
+        Assert.DoesNotContain(measurements.SelectMany(m => m.Tags.Values), v => v is string s && (s.Contains(Value, StringComparison.Ordinal) || s.Contains("app/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task A_listing_the_caller_stops_early_is_measured_as_a_success()
     {
         var meters = _local.Services.GetRequiredService<IMeterFactory>();
