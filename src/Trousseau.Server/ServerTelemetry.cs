@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -9,20 +10,27 @@ namespace Trousseau.Server;
 
 /// <summary>
 /// trousseaud's OpenTelemetry: Trousseau's, ASP.NET Core's and HttpClient's metrics on <c>/metrics</c> for
-/// Prometheus; with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> set, traces and metrics over OTLP too, the exporter reading the
-/// standard <c>OTEL_*</c> variables (protocol, headers, sampler). The service is <c>trousseaud</c> unless
-/// <c>OTEL_SERVICE_NAME</c> names it.
+/// Prometheus; over OTLP too, traces with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>
+/// set, metrics with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_METRICS_ENDPOINT</c> set, the exporter
+/// reading the standard <c>OTEL_*</c> settings (protocol, headers, sampler) from the environment or the configuration
+/// files, as these switches do. The service is <c>trousseaud</c> unless <c>OTEL_SERVICE_NAME</c> names it.
 /// </summary>
 internal static class ServerTelemetry
 {
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
     public const string ServiceNameVariable = "OTEL_SERVICE_NAME";
+    private const string OtlpTracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    private const string OtlpMetricsEndpointVariable = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 
     public static void Add(WebApplicationBuilder builder)
     {
-        var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(OtlpEndpointVariable));
+        bool IsSet(string key) => !string.IsNullOrWhiteSpace(builder.Configuration[key]);
+        var tracesEndpoint = SignalEndpoint(OtlpTracesEndpointVariable, builder.Configuration[OtlpTracesEndpointVariable]);
+        var metricsEndpoint = SignalEndpoint(OtlpMetricsEndpointVariable, builder.Configuration[OtlpMetricsEndpointVariable]);
+        var otlpTraces = IsSet(OtlpEndpointVariable) || tracesEndpoint is not null;
+        var otlpMetrics = IsSet(OtlpEndpointVariable) || metricsEndpoint is not null;
         var telemetry = builder.Services.AddOpenTelemetry();
-        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(ServiceNameVariable)))
+        if (!IsSet(ServiceNameVariable))
         {
             telemetry.ConfigureResource(resource => resource.AddService(serviceName: "trousseaud", serviceVersion: ServerUsage.Version));
         }
@@ -30,21 +38,46 @@ internal static class ServerTelemetry
         telemetry.WithMetrics(metrics =>
         {
             metrics.AddTrousseauInstrumentation().AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddPrometheusExporter();
-            if (otlp)
+            if (otlpMetrics)
             {
-                metrics.AddOtlpExporter();
+                metrics.AddOtlpExporter(otlp => UseSignalEndpoint(otlp, metricsEndpoint));
             }
         });
 
         // Without an exporter nobody reads spans, so none are recorded.
-        if (otlp)
+        if (otlpTraces)
         {
             telemetry.WithTracing(tracing => tracing
                 .AddTrousseauInstrumentation()
                 .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.EnrichWithHttpResponse = PathAsRoute)
                 .AddHttpClientInstrumentation()
-                .AddOtlpExporter());
+                .AddOtlpExporter(otlp => UseSignalEndpoint(otlp, tracesEndpoint)));
         }
+    }
+
+    /// <summary>
+    /// A signal's own endpoint (<c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>, <c>..._METRICS_ENDPOINT</c>) is used as
+    /// given, path included, ahead of <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, as the OpenTelemetry specification says; the
+    /// exporter reads only the latter by itself.
+    /// </summary>
+    private static void UseSignalEndpoint(OtlpExporterOptions otlp, Uri? endpoint)
+    {
+        if (endpoint is not null)
+        {
+            otlp.Endpoint = endpoint;
+        }
+    }
+
+    private static Uri? SignalEndpoint(string variable, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        return Uri.TryCreate(value, UriKind.Absolute, out var endpoint) && (endpoint.Scheme == Uri.UriSchemeHttp || endpoint.Scheme == Uri.UriSchemeHttps)
+            ? endpoint
+            : throw new InvalidConfigurationException($"{variable} is '{value}'; it must be an http:// or https:// URL, for example http://collector:4318/v1/traces.");
     }
 
     /// <summary>Serves <c>GET /metrics</c> in the Prometheus text format, without authentication.</summary>

@@ -12,8 +12,9 @@ using Trousseau.Tests.Integration.Infrastructure;
 namespace Trousseau.Tests.Integration.Server;
 
 /// <summary>
-/// trousseaud exports traces and metrics over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set: its own, ASP.NET
-/// Core's and HttpClient's, with no secret value and no secret name (request spans carry the route, not the path).
+/// trousseaud exports traces and metrics over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (or only traces with
+/// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): its own, ASP.NET Core's and HttpClient's, with no secret value and no secret
+/// name (request spans carry the route, not the path).
 /// </summary>
 public sealed class OtlpExportTests : IDisposable
 {
@@ -25,19 +26,8 @@ public sealed class OtlpExportTests : IDisposable
     public async Task Traces_and_metrics_reach_the_collector_without_secret_values()
     {
         const string Value = "otlp-canary-77ab2e";
-        var received = new ConcurrentQueue<(string Path, byte[] Body)>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var collector = builder.Build();
-        collector.Run(async context =>
-        {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
-            received.Enqueue((context.Request.Path.Value ?? "", body.ToArray()));
-        });
-        await collector.StartAsync();
-        var endpoint = collector.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        await using var collector = await Collector.StartAsync();
+        var endpoint = collector.Endpoint;
 
         var dataDir = _temp.Combine("data");
         var socket = _temp.Combine("run", "kms.sock");
@@ -59,6 +49,7 @@ public sealed class OtlpExportTests : IDisposable
 
         Assert.Equal(0, await server.StopAsync());
 
+        var received = collector.Received;
         var paths = received.Select(r => r.Path).ToHashSet();
         Assert.Contains("/v1/traces", paths);
         Assert.Contains("/v1/metrics", paths);
@@ -73,5 +64,60 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Contains("http.server.request.duration", everything, StringComparison.Ordinal);
         Assert.DoesNotContain(Value, everything, StringComparison.Ordinal);
         Assert.DoesNotContain("otlp/db", everything, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_traces_endpoint_alone_exports_traces_and_no_metrics()
+    {
+        await using var collector = await Collector.StartAsync();
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+        Assert.Equal(0, (await clectl.RunAsync("secret", "create", "otlp/traces", "--from-literal", "k=v")).ExitCode);
+        Assert.Equal(0, await server.StopAsync());
+
+        var paths = collector.Received.Select(r => r.Path).ToList();
+        Assert.Contains("/v1/traces", paths);
+        Assert.DoesNotContain("/v1/metrics", paths);
+        Assert.Contains("trousseau.secret.create", string.Concat(collector.Received.Select(r => Encoding.Latin1.GetString(r.Body))), StringComparison.Ordinal);
+    }
+
+    /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
+    private sealed class Collector : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+
+        private Collector(WebApplication app, string endpoint, ConcurrentQueue<(string Path, byte[] Body)> received) =>
+            (_app, Endpoint, Received) = (app, endpoint, received);
+
+        /// <summary>The collector's base URL, without a path.</summary>
+        public string Endpoint { get; }
+
+        public ConcurrentQueue<(string Path, byte[] Body)> Received { get; }
+
+        public static async Task<Collector> StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var app = builder.Build();
+            var received = new ConcurrentQueue<(string Path, byte[] Body)>();
+            app.Run(async context =>
+            {
+                using var body = new MemoryStream();
+                await context.Request.Body.CopyToAsync(body);
+                received.Enqueue((context.Request.Path.Value ?? "", body.ToArray()));
+            });
+            await app.StartAsync();
+            return new Collector(app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(), received);
+        }
+
+        public ValueTask DisposeAsync() => _app.DisposeAsync();
     }
 }
