@@ -3,9 +3,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
-using Google.Protobuf;
 using Grpc.Net.Client;
 using Trousseau.Kms.V2;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -60,9 +60,9 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private string Socket => fixture.Socket;
-
     private static readonly byte[] Dek = Enumerable.Range(7, 32).Select(i => (byte)i).ToArray();
+
+    private string Socket => fixture.Socket;
 
     private HttpClient Http => fixture.Http;
 
