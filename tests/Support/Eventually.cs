@@ -33,7 +33,8 @@ public static class Eventually
 
     /// <summary>
     /// Calls <paramref name="probe"/> until what it returns satisfies <paramref name="accept"/>, and returns that.
-    /// An exception from the probe counts as "not yet". After <paramref name="timeout"/> (30 s unless given) the test
+    /// An exception from the probe counts as "not yet" (only one that <paramref name="transient"/> accepts, when
+    /// given; any other ends the wait and is thrown). After <paramref name="timeout"/> (30 s unless given) the test
     /// fails naming <paramref name="awaited"/> and the last value (through <paramref name="show"/>) or exception seen.
     /// </summary>
     public static async Task<T> ReturnsAsync<T>(
@@ -41,7 +42,8 @@ public static class Eventually
         Func<T, bool> accept,
         TimeSpan? timeout = null,
         [CallerArgumentExpression(nameof(accept))] string? awaited = null,
-        Func<T, string>? show = null)
+        Func<T, string>? show = null,
+        Func<Exception, bool>? transient = null)
     {
         var limit = timeout ?? DefaultTimeout;
         var deadline = DateTime.UtcNow + limit;
@@ -58,7 +60,7 @@ public static class Eventually
 
                 last = show is null ? $"{value}" : show(value);
             }
-            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException && (transient is null || transient(e)))
             {
                 last = $"{e.GetType().Name}: {e.Message}";
             }

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Security.Cryptography.X509Certificates;
-using System.Net.Http.Json;
-using System.Text.Json;
+using dotnet_etcd;
+using Etcdserverpb;
+using Grpc.Core;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Etcd;
@@ -200,15 +201,13 @@ internal sealed class EtcdProcess : IAsyncDisposable
     /// <summary>Whether this member is the leader by its own status, or null when it does not answer within 5 s.</summary>
     private async Task<bool?> IsLeaderAsync()
     {
-        using var http = new HttpClient { BaseAddress = ClientUrl, Timeout = TimeSpan.FromSeconds(5) };
+        using var etcd = new EtcdClient(ClientUrl.GetLeftPart(UriPartial.Authority));
         try
         {
-            using var response = await http.PostAsync(new Uri("v3/maintenance/status", UriKind.Relative), JsonContent.Create(new { }));
-            using var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-            return status.RootElement.TryGetProperty("leader", out var leaderId)
-                && status.RootElement.GetProperty("header").GetProperty("member_id").GetString() == leaderId.GetString();
+            var status = await etcd.StatusAsync(new StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
+            return status.Header.MemberId == status.Leader;
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or TaskCanceledException)
+        catch (RpcException)
         {
             return null;
         }

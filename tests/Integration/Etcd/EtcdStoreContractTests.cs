@@ -1,7 +1,8 @@
-using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using dotnet_etcd;
+using Etcdserverpb;
+using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 using Trousseau.Tests.StoreContract;
 
@@ -12,6 +13,8 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
 {
     /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
     public static string? SkipReason => EtcdProcess.SkipReason;
+
+    private static readonly TimeSpan EtcdCallTimeout = TimeSpan.FromSeconds(10);
 
     private readonly List<ServiceProvider> _providers = [];
 
@@ -160,19 +163,19 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         return await call;
     }
 
+    /// <summary>Writes <paramref name="value"/> under <paramref name="key"/> with etcd's own client, bypassing the store.</summary>
     private async Task PutAsync(string key, byte[] value)
     {
-        using var http = new HttpClient { BaseAddress = fixture.Etcd.ClientUrl };
-        using var response = await http.PostAsJsonAsync("v3/kv/put", new { key = Convert.ToBase64String(Encoding.UTF8.GetBytes(key)), value = Convert.ToBase64String(value) });
-        response.EnsureSuccessStatusCode();
+        using var etcd = new EtcdClient(fixture.Etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
+        await etcd.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(value) }, deadline: DateTime.UtcNow.Add(EtcdCallTimeout));
     }
 
+    /// <summary>What etcd holds under <paramref name="key"/> (empty when nothing), read with etcd's own client.</summary>
     private async Task<byte[]> RangeValueAsync(byte[] key)
     {
-        using var http = new HttpClient { BaseAddress = fixture.Etcd.ClientUrl };
-        using var response = await http.PostAsJsonAsync("v3/kv/range", new { key = Convert.ToBase64String(key) });
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return body.TryGetProperty("kvs", out var kvs) ? Convert.FromBase64String(kvs[0].GetProperty("value").GetString()!) : [];
+        using var etcd = new EtcdClient(fixture.Etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
+        var range = await etcd.GetAsync(new RangeRequest { Key = ByteString.CopyFrom(key) }, deadline: DateTime.UtcNow.Add(EtcdCallTimeout));
+        return range.Kvs.Count == 0 ? [] : range.Kvs[0].Value.ToByteArray();
     }
 
     public void Dispose()

@@ -59,6 +59,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     private static readonly string Dek = Convert.ToBase64String(DekBytes);
 
     private static readonly string[] RefusalCodes = ["INVALID_ARGUMENT", "FAILED_PRECONDITION"];
+    private static readonly TimeSpan RestartTimeout = TimeSpan.FromSeconds(60);
 
     private KmsPeer Peer => fixture.Peer;
 
@@ -229,7 +230,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         Assert.Equal("UNAVAILABLE", (await Peer.CallAsync(Status)).GetProperty("code").GetString());
 
         await fixture.RestartAsync();
-        var status = await WaitForOkAsync(Status);
+        var status = await Peer.WaitForOkAsync(Status, RestartTimeout);
         var old = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
 
         Assert.Equal("ok", status.GetProperty("healthz").GetString());
@@ -257,17 +258,6 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         Assert.True(File.Exists(Socket));
         await fixture.RestartAsync();
 
-        Assert.Equal("ok", (await WaitForOkAsync(Status)).GetProperty("healthz").GetString());
-    }
-
-    private async Task<JsonElement> WaitForOkAsync(string method)
-    {
-        var result = await Eventually.ReturnsAsync(
-            () => Peer.CallAsync(method),
-            r => r.GetProperty("code").GetString() == "OK",
-            TimeSpan.FromSeconds(60),
-            awaited: $"{method} to answer OK",
-            show: r => $"{r.GetProperty("code")}: {r.GetProperty("details")}");
-        return result.GetProperty("response");
+        Assert.Equal("ok", (await Peer.WaitForOkAsync(Status, RestartTimeout)).GetProperty("healthz").GetString());
     }
 }

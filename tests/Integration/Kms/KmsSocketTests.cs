@@ -1,17 +1,21 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
+using Trousseau.Kms.V2;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Kms;
 
-/// <summary>One trousseaud serving its KMS socket in its data directory, with an HTTP/2 client on that socket.</summary>
+/// <summary>
+/// One trousseaud serving its KMS socket in its data directory, with a Grpc.Net.Client channel on that socket and a
+/// plain HTTP/2 client for the requests no gRPC client would send.
+/// </summary>
 public sealed class KmsSocketFixture : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -23,14 +27,21 @@ public sealed class KmsSocketFixture : IAsyncLifetime, IDisposable
 
     internal HttpClient Http { get; private set; } = null!;
 
+    internal GrpcChannel Channel { get; private set; } = null!;
+
+    internal KmsV2Client Kms { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
         Http = KmsSocketTests.ClientFor(Socket);
+        Channel = KmsSocketTests.ChannelFor(Socket);
+        Kms = new KmsV2Client(Channel.CreateCallInvoker());
     }
 
     public async Task DisposeAsync()
     {
+        Channel.Dispose();
         Http.Dispose();
         await _server.DisposeAsync();
     }
@@ -49,16 +60,32 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    private static readonly byte[] Dek = Enumerable.Range(7, 32).Select(i => (byte)i).ToArray();
+
     private string Socket => fixture.Socket;
 
     private HttpClient Http => fixture.Http;
 
+    private KmsV2Client Kms => fixture.Kms;
+
     /// <summary>An HTTP/2 client whose every connection goes to the Unix socket <paramref name="socket"/>, for raw frames.</summary>
     internal static HttpClient ClientFor(string socket) => new(UnixSocketHandler(socket)) { BaseAddress = new Uri("http://localhost") };
 
-    /// <summary>A Grpc.Net.Client channel whose every connection goes to the Unix socket <paramref name="socket"/>.</summary>
-    internal static GrpcChannel ChannelFor(string socket) =>
-        GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = UnixSocketHandler(socket), DisposeHttpClient = true });
+    /// <summary>
+    /// A Grpc.Net.Client channel whose every connection goes to the Unix socket <paramref name="socket"/>, through
+    /// <paramref name="around"/> when given.
+    /// </summary>
+    internal static GrpcChannel ChannelFor(string socket, DelegatingHandler? around = null)
+    {
+        HttpMessageHandler handler = UnixSocketHandler(socket);
+        if (around is not null)
+        {
+            around.InnerHandler = handler;
+            handler = around;
+        }
+
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+    }
 
     private static SocketsHttpHandler UnixSocketHandler(string socket) => new()
     {
@@ -119,14 +146,14 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     [Fact]
     public async Task A_message_compressed_with_an_algorithm_the_plugin_lacks_is_unimplemented_gzip_is_served_and_a_compressed_flag_without_an_encoding_is_internal()
     {
-        using var gzipped = new MemoryStream();
-        await using (var gzip = new GZipStream(gzipped, CompressionLevel.Fastest, leaveOpen: true))
-        {
-            // An empty StatusRequest: nothing to write, but a gzip stream of its own.
-        }
+        // Grpc.Net.Client compresses every request message with the algorithm this header names.
+        var gzip = new CallOptions(new Metadata { { "grpc-internal-encoding-request", "gzip" } });
 
+        var encrypted = await Kms.EncryptAsync(new EncryptRequest { Plaintext = ByteString.CopyFrom(Dek) }, gzip);
+        var decrypted = await Kms.DecryptAsync(new DecryptRequest { Ciphertext = encrypted.Ciphertext, KeyId = encrypted.KeyId }, gzip);
+
+        Assert.Equal(Dek, decrypted.Plaintext.ToByteArray());
         Assert.Equal("12", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([0x01], compressed: true), encoding: "x-lzma")).Status);
-        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame(gzipped.ToArray(), compressed: true), encoding: "gzip")).Status);
         Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([], compressed: true))).Status);
     }
 
@@ -141,7 +168,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
 
         // grpc-dotnet answers UNKNOWN for a request message it cannot parse.
         Assert.Equal("2", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", notProtobuf)).Status);
-        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]))).Status);
+        Assert.Equal("ok", (await Kms.StatusAsync()).Healthz);
     }
 
     [Fact]
@@ -159,7 +186,13 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         // 99999999H is over 11,000 years; a timer of that length cannot be armed at once, and must not fail the call.
         Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "soon")).Status);
         Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "99999999H")).Status);
-        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "2S")).Status);
+
+        // Grpc.Net.Client sends a deadline decades away as its own largest timeout, 99999999S (over three years).
+        var decadesAway = await Kms.EncryptAsync(new EncryptRequest { Plaintext = ByteString.CopyFrom(Dek) }, new CallOptions(deadline: DateTime.UtcNow.AddYears(30)));
+        var inTwoSeconds = await Kms.StatusAsync(new CallOptions(deadline: DateTime.UtcNow.AddSeconds(2)));
+
+        Assert.Equal(inTwoSeconds.KeyId, decadesAway.KeyId);
+        Assert.Equal("ok", inTwoSeconds.Healthz);
     }
 
     [Fact]
@@ -174,7 +207,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongTypeResponse.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, getResponse.StatusCode);
-        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]))).Status);
+        Assert.Equal("ok", (await Kms.StatusAsync()).Healthz);
     }
 
     [Fact]
@@ -208,10 +241,10 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
             new Dictionary<string, string?>());
         var mode = await firstSight;
         Assert.True(mode is not null, $"{socket} did not appear within {StartTimeout.TotalSeconds} s:\n{server.Stdout}\n{server.Stderr}");
-        using var http = ClientFor(socket);
+        using var channel = ChannelFor(socket);
 
         Assert.Equal(OwnerReadWrite, mode);
-        Assert.Equal("0", (await CallAsync(http, "/v2.KeyManagementService/Status", Frame([]))).Status);
+        Assert.Equal("ok", (await new KmsV2Client(channel.CreateCallInvoker()).StatusAsync()).Healthz);
         Assert.Equal(ReadableByAll, File.GetUnixFileMode(directory));
         Assert.Equal(["kms.sock"], Directory.GetFileSystemEntries(directory).Select(Path.GetFileName));
     }
@@ -291,7 +324,15 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         return seen.Task;
     }
 
-    internal static byte[] Frame(byte[] message, bool compressed = false)
+    /// <summary>One length-prefixed gRPC message, exactly as given (the compressed flag set when asked).</summary>
+    /// <remarks>
+    /// Raw frames (this and <see cref="CallAsync"/>) stay only for what no gRPC client library sends: a compressed
+    /// flag with no encoding, or with one the client has no codec for; a truncated frame; a length prefix past the
+    /// size limit; bytes that are not protobuf; a grpc-timeout that is malformed or longer than a client writes
+    /// (99999999H); a content type that is not gRPC. Every well-formed call goes through Grpc.Net.Client
+    /// (<see cref="KmsV2Client"/>), deadlines included.
+    /// </remarks>
+    private static byte[] Frame(byte[] message, bool compressed = false)
     {
         var frame = new byte[5 + message.Length];
         frame[0] = compressed ? (byte)1 : (byte)0;
@@ -301,7 +342,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     }
 
     /// <summary>One call sent as raw frames; the status and message are the plugin's own trailers.</summary>
-    internal static async Task<(string? Status, string? Message)> CallAsync(HttpClient http, string path, byte[] body, string? timeout = null, string? encoding = null)
+    private static async Task<(string? Status, string? Message)> CallAsync(HttpClient http, string path, byte[] body, string? timeout = null, string? encoding = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path)
         {

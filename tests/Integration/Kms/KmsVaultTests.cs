@@ -1,78 +1,144 @@
 using System.Net;
+using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Health.V1;
+using Trousseau.Kms.V2;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.Integration.Vault;
 
 namespace Trousseau.Tests.Integration.Kms;
 
 /// <summary>
-/// One Vault and one python3-grpcio peer, shared by <see cref="KmsVaultTests"/>. The peer's channel stays on the
-/// socket path while each test starts (and restarts) its own trousseaud there, as kube-apiserver's channel does.
+/// One Vault and one <see cref="VaultKmsPlugin"/> on it, shared by <see cref="KmsVaultTests"/>. Tests that restart
+/// trousseaud with another Vault address or mount, or change the key's policy, start a plugin of their own.
 /// </summary>
-public sealed class KmsVaultFixture : IAsyncLifetime, IDisposable
+public sealed class KmsVaultFixture : IAsyncLifetime
 {
-    private readonly TempDirectory _temp = new();
-
     internal VaultTarget Vault { get; private set; } = null!;
 
-    internal KmsPeer Peer { get; private set; } = null!;
-
-    internal string Socket => _temp.Combine("run", "kms.sock");
+    internal VaultKmsPlugin Plugin { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         Vault = await VaultTarget.StartAsync();
-        Peer = KmsPeer.Start(Socket);
+        Plugin = await VaultKmsPlugin.StartAsync(Vault);
     }
 
     public async Task DisposeAsync()
     {
-        await Peer.DisposeAsync();
+        await Plugin.DisposeAsync();
         await Vault.DisposeAsync();
     }
+}
 
-    public void Dispose() => _temp.Dispose();
+/// <summary>
+/// trousseaud as the KMS plugin over a Transit key of its own, configured from settings alone, with a
+/// python3-grpcio peer on its socket. The peer's channel stays on the socket path while trousseaud restarts there,
+/// as kube-apiserver's channel does.
+/// </summary>
+internal sealed class VaultKmsPlugin : IAsyncDisposable
+{
+    private const string Status = "/v2.KeyManagementService/Status";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly TempDirectory _temp = new();
+    private readonly VaultTarget _vault;
+
+    private VaultKmsPlugin(VaultTarget vault) => _vault = vault;
+
+    public string KeyName { get; } = VaultTarget.UniqueKeyName();
+
+    public string Socket => _temp.Combine("run", "kms.sock");
+
+    public TrousseauServerProcess Server { get; private set; } = null!;
+
+    public KmsPeer Peer { get; private set; } = null!;
+
+    public ClectlRunner Clectl => ClectlRunner.For(Server, _temp.Combine("data"), _temp.Path);
+
+    /// <summary>Creates a Transit key and starts trousseaud as the KMS plugin over it, with its peer.</summary>
+    public static async Task<VaultKmsPlugin> StartAsync(VaultTarget vault)
+    {
+        var plugin = new VaultKmsPlugin(vault);
+        await vault.CreateKeyAsync(plugin.KeyName);
+        plugin.Peer = KmsPeer.Start(plugin.Socket);
+        await plugin.StartServerAsync(vault.Address, "transit");
+        return plugin;
+    }
+
+    /// <summary>Stops trousseaud as an operator's restart does (SIGTERM) and starts it with this Vault configuration.</summary>
+    public async Task RestartAsync(Uri address, string mount = "transit")
+    {
+        await Server.StopAsync();
+        await Server.DisposeAsync();
+        await StartServerAsync(address, mount);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Peer.DisposeAsync();
+        await Server.DisposeAsync();
+        _temp.Dispose();
+    }
+
+    private async Task StartServerAsync(Uri address, string mount)
+    {
+        var tokenFile = _temp.Combine("vault-token");
+        await File.WriteAllTextAsync(tokenFile, _vault.Token);
+        Server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"),
+        [
+            "--kms-socket", Socket,
+            "--Trousseau:KeyProvider=vault",
+            $"--Trousseau:Vault:Address={address}",
+            $"--Trousseau:Vault:TransitMount={mount}",
+            $"--Trousseau:Vault:KeyName={KeyName}",
+            $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
+            "--Trousseau:Kms:StatusCacheDuration=00:00:00",
+        ]);
+        await Peer.WaitForOkAsync(Status, StartTimeout);
+    }
 }
 
 /// <summary>trousseaud as the KMS plugin with Vault Transit as the provider, configured from settings alone.</summary>
-public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVaultFixture>, IAsyncLifetime, IDisposable
+/// <remarks>
+/// Most tests share the fixture's plugin, which serves them in turn; a test that reads the log looks only at what
+/// was written since it began.
+/// </remarks>
+public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
 {
     private const string Status = "/v2.KeyManagementService/Status";
     private const string Encrypt = "/v2.KeyManagementService/Encrypt";
     private const string Decrypt = "/v2.KeyManagementService/Decrypt";
-    private static readonly string Dek = Convert.ToBase64String(Enumerable.Range(100, 32).Select(i => (byte)i).ToArray());
+    private static readonly byte[] DekBytes = Enumerable.Range(100, 32).Select(i => (byte)i).ToArray();
+    private static readonly string Dek = Convert.ToBase64String(DekBytes);
 
-    private readonly TempDirectory _temp = new();
-    private readonly string _keyName = VaultTarget.UniqueKeyName();
-    private TrousseauServerProcess _server = null!;
+    private readonly KmsVaultFixture _fixture;
 
-    private VaultTarget Target => fixture.Vault;
-
-    private KmsPeer Peer => fixture.Peer;
-
-    public async Task InitializeAsync()
+    public KmsVaultTests(KmsVaultFixture fixture)
     {
+        _fixture = fixture;
         if (Target.TestServer is { } vault)
         {
             // A test that failed half-way must not leave the shared Vault sealed or slow for the next one.
             vault.Sealed = false;
             vault.Latency = TimeSpan.Zero;
         }
-
-        await Target.CreateKeyAsync(_keyName);
-        await StartAsync(Target.Address);
     }
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    private VaultTarget Target => _fixture.Vault;
 
-    public void Dispose() => _temp.Dispose();
+    private VaultKmsPlugin Plugin => _fixture.Plugin;
+
+    private TrousseauServerProcess Server => Plugin.Server;
+
+    private KmsPeer Peer => Plugin.Peer;
 
     [Fact]
     public async Task Kms_v2_round_trips_through_vault_transit_and_rotation_keeps_old_data()
     {
         var status = KmsPeer.Ok(await Peer.CallAsync(Status));
         var first = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var rotate = await ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path).RunAsync("key", "rotate", "-o", "json");
+        var rotate = await Plugin.Clectl.RunAsync("key", "rotate", "-o", "json");
         var after = KmsPeer.Ok(await Peer.CallAsync(Status));
         var second = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var old = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = first.GetProperty("ciphertext").GetString(), key_id = first.GetProperty("key_id").GetString() }));
@@ -85,15 +151,16 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
         Assert.Equal(after.GetProperty("key_id").GetString(), second.GetProperty("key_id").GetString());
         Assert.InRange(Convert.FromBase64String(second.GetProperty("ciphertext").GetString()!).Length, 1, 1024);
         Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
-        Assert.DoesNotContain(Target.Token, _server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(Target.Token, Server.Log, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task A_sealed_vault_makes_status_and_the_grpc_health_service_unhealthy_calls_unavailable_within_the_apiserver_deadline_and_readiness_503_until_unsealed()
     {
         var vault = Target.TestServer ?? throw new InvalidOperationException("Sealing needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
+        var logFrom = Server.Log.Length;
         var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        using var channel = KmsSocketTests.ChannelFor(fixture.Socket);
+        using var channel = KmsSocketTests.ChannelFor(Plugin.Socket);
         var health = new Health.HealthClient(channel);
 
         vault.Sealed = true;
@@ -105,7 +172,7 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
         Assert.Equal("UNAVAILABLE", refused.GetProperty("code").GetString());
         Assert.NotEqual("ok", status.GetProperty("healthz").GetString());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, sealedHealth.Status);
-        await _server.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable);
+        await Server.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable);
 
         vault.Sealed = false;
         var recovered = KmsPeer.Ok(await Peer.CallAsync(Status));
@@ -115,10 +182,10 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
         Assert.Equal("ok", recovered.GetProperty("healthz").GetString());
         Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, unsealedHealth.Status);
-        await _server.WaitForReadinessAsync(HttpStatusCode.OK);
+        await Server.WaitForReadinessAsync(HttpStatusCode.OK);
 
         // The outage is logged once, as the provider's; the refused call adds no line of grpc-dotnet's own.
-        Assert.DoesNotContain("Error status code", _server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Error status code", Server.Log[logFrom..], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -142,25 +209,32 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
     {
         var vault = Target.TestServer ?? throw new InvalidOperationException("Latency needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
         KmsPeer.Ok(await Peer.CallAsync(Status));
-        using var http = KmsSocketTests.ClientFor(fixture.Socket);
-        var request = KmsSocketTests.Frame([0x0a, 0x20, .. Convert.FromBase64String(Dek)]);
+        var logFrom = Server.Log.Length;
+        var answers = new PluginAnswers();
+        using var channel = KmsSocketTests.ChannelFor(Plugin.Socket, answers);
+        var kms = new KmsV2Client(channel.CreateCallInvoker());
 
         vault.Latency = TimeSpan.FromSeconds(4);
-        // The peer's deadline is what kube-apiserver sees; the raw call shows the plugin's own answer in its trailers.
+        // The peer's deadline is what kube-apiserver sees; Grpc.Net.Client's, through PluginAnswers, shows the
+        // plugin's own answer as well.
         var peerCall = await Peer.CallAsync(Encrypt, new { plaintext = Dek }, timeoutSeconds: 0.5);
-        var (rawStatus, _) = await KmsSocketTests.CallAsync(http, Encrypt, request, timeout: "500m");
+        var clientCall = await Assert.ThrowsAsync<RpcException>(() => kms.EncryptAsync(
+            new EncryptRequest { Plaintext = ByteString.CopyFrom(DekBytes) },
+            new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(500))));
+        var pluginStatus = await answers.LastStatus;
         vault.Latency = TimeSpan.Zero;
 
         Assert.Equal("DEADLINE_EXCEEDED", peerCall.GetProperty("code").GetString());
-        Assert.Equal("4", rawStatus);
+        Assert.Equal(StatusCode.DeadlineExceeded, clientCall.StatusCode);
+        Assert.Equal($"{(int)StatusCode.DeadlineExceeded}", pluginStatus);
         KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        Assert.DoesNotContain("failed unexpectedly", _server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("failed unexpectedly", Server.Log[logFrom..], StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Secrets_are_stored_under_the_vault_key_through_clectl()
     {
-        var clectl = ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path);
+        var clectl = Plugin.Clectl;
 
         var create = await clectl.RunAsync("secret", "create", "vault/db", "--from-literal", "password=vault-protected");
         var read = await clectl.RunAsync("secret", "get", "vault/db", "--key", "password");
@@ -174,19 +248,22 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
     [Fact]
     public async Task Key_ids_survive_a_respelled_vault_address_and_mount_and_the_previous_releases_key_ids_still_decrypt()
     {
-        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
-        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        // Restarts with other spellings of the address and mount: a plugin of its own, not the shared one.
+        await using var plugin = await VaultKmsPlugin.StartAsync(Target);
+        var peer = plugin.Peer;
+        var status = KmsPeer.Ok(await peer.CallAsync(Status));
+        var encrypted = KmsPeer.Ok(await peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var ciphertext = encrypted.GetProperty("ciphertext").GetString();
         var keyId = encrypted.GetProperty("key_id").GetString();
-        var previous = PreviousVaultKeyIds.For(Target.Address, null, "transit", _keyName, await Target.ReadKeyAsync(_keyName), 1);
+        var previous = PreviousVaultKeyIds.For(Target.Address, null, "transit", plugin.KeyName, await Target.ReadKeyAsync(plugin.KeyName), 1);
 
         var changes = new (Uri Address, string Mount)[] { (await Target.AlternateAddressAsync(), "transit"), (Target.Address, "transit/"), (await Target.AlternateAddressAsync(), "/transit/") };
         foreach (var (address, mount) in changes)
         {
-            await RestartAsync(address, mount);
-            var after = KmsPeer.Ok(await Peer.CallAsync(Status));
-            var withCurrent = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId });
-            var withPrevious = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
+            await plugin.RestartAsync(address, mount);
+            var after = KmsPeer.Ok(await peer.CallAsync(Status));
+            var withCurrent = await peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId });
+            var withPrevious = await peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
 
             Assert.Equal(status.GetProperty("key_id").GetString(), after.GetProperty("key_id").GetString());
             Assert.Equal(Dek, KmsPeer.Ok(withCurrent).GetProperty("plaintext").GetString());
@@ -197,19 +274,22 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
     [Fact]
     public async Task Archiving_version_1_changes_no_key_id_and_current_and_previous_key_ids_decrypt_what_vault_still_allows()
     {
-        var underVersion1 = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var rotate = await ClectlRunner.For(_server, _temp.Combine("data"), _temp.Path).RunAsync("key", "rotate");
-        var underVersion2 = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
-        var status = KmsPeer.Ok(await Peer.CallAsync(Status));
-        var previous = PreviousVaultKeyIds.For(Target.Address, null, "transit", _keyName, await Target.ReadKeyAsync(_keyName), 2);
+        // Changes its key's policy and restarts: a plugin (and key) of its own, not the shared one.
+        await using var plugin = await VaultKmsPlugin.StartAsync(Target);
+        var peer = plugin.Peer;
+        var underVersion1 = KmsPeer.Ok(await peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var rotate = await plugin.Clectl.RunAsync("key", "rotate");
+        var underVersion2 = KmsPeer.Ok(await peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var status = KmsPeer.Ok(await peer.CallAsync(Status));
+        var previous = PreviousVaultKeyIds.For(Target.Address, null, "transit", plugin.KeyName, await Target.ReadKeyAsync(plugin.KeyName), 2);
 
-        await Target.ConfigureKeyAsync(_keyName, new Dictionary<string, string> { ["min_decryption_version"] = "2" });
-        await RestartAsync(Target.Address);
-        var after = KmsPeer.Ok(await Peer.CallAsync(Status));
+        await Target.ConfigureKeyAsync(plugin.KeyName, new Dictionary<string, string> { ["min_decryption_version"] = "2" });
+        await plugin.RestartAsync(Target.Address);
+        var after = KmsPeer.Ok(await peer.CallAsync(Status));
         var ciphertext = underVersion2.GetProperty("ciphertext").GetString();
-        var withCurrent = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = underVersion2.GetProperty("key_id").GetString() });
-        var withPrevious = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
-        var archived = await Peer.CallAsync(Decrypt, new { ciphertext = underVersion1.GetProperty("ciphertext").GetString(), key_id = underVersion1.GetProperty("key_id").GetString() });
+        var withCurrent = await peer.CallAsync(Decrypt, new { ciphertext, key_id = underVersion2.GetProperty("key_id").GetString() });
+        var withPrevious = await peer.CallAsync(Decrypt, new { ciphertext, key_id = previous });
+        var archived = await peer.CallAsync(Decrypt, new { ciphertext = underVersion1.GetProperty("ciphertext").GetString(), key_id = underVersion1.GetProperty("key_id").GetString() });
 
         Assert.True(rotate.ExitCode == 0, rotate.Stderr);
         Assert.Equal(status.GetProperty("key_id").GetString(), after.GetProperty("key_id").GetString());
@@ -219,38 +299,25 @@ public sealed class KmsVaultTests(KmsVaultFixture fixture) : IClassFixture<KmsVa
         Assert.Contains("disallowed by policy (too old)", archived.GetProperty("details").GetString(), StringComparison.Ordinal);
     }
 
-    /// <summary>Starts trousseaud as the KMS plugin over the test's Vault key, on the socket the peer calls.</summary>
-    private async Task StartAsync(Uri address, string mount = "transit")
+    /// <summary>
+    /// Lets every exchange run to the plugin's own end, whatever the client's deadline, and keeps the grpc-status of
+    /// the last one. Grpc.Net.Client enforces a deadline itself and resets the stream when it passes; that reset would
+    /// race the plugin's own timer, and the plugin's answer would go unseen.
+    /// </summary>
+    private sealed class PluginAnswers : DelegatingHandler
     {
-        var tokenFile = _temp.Combine("vault-token");
-        await File.WriteAllTextAsync(tokenFile, Target.Token);
-        _server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"),
-        [
-            "--kms-socket", fixture.Socket,
-            "--Trousseau:KeyProvider=vault",
-            $"--Trousseau:Vault:Address={address}",
-            $"--Trousseau:Vault:TransitMount={mount}",
-            $"--Trousseau:Vault:KeyName={_keyName}",
-            $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
-            "--Trousseau:Kms:StatusCacheDuration=00:00:00",
-        ]);
+        private TaskCompletionSource<string?> _last = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        // The peer's channel outlives the plugin it last talked to; like kube-apiserver's, it may fail a call or two
-        // (UNAVAILABLE) before it has reconnected.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        System.Text.Json.JsonElement status;
-        while ((status = await Peer.CallAsync(Status)).GetProperty("code").GetString() != "OK")
+        /// <summary>The grpc-status the plugin gave the last exchange, once it has ended.</summary>
+        public Task<string?> LastStatus => _last.Task;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            Assert.True(DateTime.UtcNow < deadline, $"The plugin on {fixture.Socket} did not answer Status OK within 60 s; last: {status.GetProperty("code")}: {status.GetProperty("details")}");
-            await Task.Delay(100);
+            var answered = _last = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var response = await base.SendAsync(request, CancellationToken.None);
+            await response.Content.LoadIntoBufferAsync(CancellationToken.None);
+            answered.SetResult(response.TrailingHeaders.TryGetValues("grpc-status", out var values) || response.Headers.TryGetValues("grpc-status", out values) ? values.First() : null);
+            return response;
         }
-    }
-
-    /// <summary>Stops trousseaud as an operator's restart does (SIGTERM) and starts it with this Vault configuration.</summary>
-    private async Task RestartAsync(Uri address, string mount = "transit")
-    {
-        await _server.StopAsync();
-        await _server.DisposeAsync();
-        await StartAsync(address, mount);
     }
 }

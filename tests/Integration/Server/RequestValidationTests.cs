@@ -279,14 +279,23 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
     /// </summary>
     private async Task<(int Status, string? ContentType, string Body)> SendRawAsync(string request)
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var limit = TimeSpan.FromSeconds(30);
+        using var deadline = new CancellationTokenSource(limit);
         using var client = new TcpClient();
-        await client.ConnectAsync(fixture.Server.BaseAddress.Host, fixture.Server.BaseAddress.Port, deadline.Token);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), deadline.Token);
-
         using var received = new MemoryStream();
-        await stream.CopyToAsync(received, deadline.Token);
+        try
+        {
+            await client.ConnectAsync(fixture.Server.BaseAddress.Host, fixture.Server.BaseAddress.Port, deadline.Token);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), deadline.Token);
+            await stream.CopyToAsync(received, deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            Assert.Fail($"trousseaud at {fixture.Server.BaseAddress} did not answer '{request.Split("\r\n")[0]}' and close the connection within {limit.TotalSeconds} s; "
+                + $"it sent '{Encoding.UTF8.GetString(received.ToArray())}'; its log:\n{fixture.Server.Log}");
+        }
+
         var text = Encoding.UTF8.GetString(received.ToArray());
         var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
         Assert.True(headEnd > 0, $"no complete answer: '{text}'");

@@ -32,7 +32,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
     /// <summary>Longer than kube-apiserver's 3 s, so that slow answers are measured rather than cut off.</summary>
     private static readonly TimeSpan KmsTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long the final check retries one secret or ciphertext that the service says is unavailable.</summary>
+    /// <summary>How long the final check retries one listing, secret or ciphertext that the service says is unavailable.</summary>
     private static readonly TimeSpan VerifyPatience = TimeSpan.FromSeconds(60);
 
     private static readonly string Padding = Convert.ToBase64String(RandomNumberGenerator.GetBytes(192));
@@ -63,16 +63,18 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         await system.Server.WaitForReadinessAsync(HttpStatusCode.OK);
         using var http = new HttpClient { BaseAddress = system.Server.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var client = new TrousseauClient(http, system.ApiToken);
-        var stored = await PatientlyAsync(async () =>
-        {
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            await foreach (var item in client.ListSecretsAsync(Prefix))
+        var stored = await PatientlyAsync(
+            async () =>
             {
-                names.Add(item.Name);
-            }
+                var names = new HashSet<string>(StringComparer.Ordinal);
+                await foreach (var item in client.ListSecretsAsync(Prefix))
+                {
+                    names.Add(item.Name);
+                }
 
-            return names;
-        });
+                return names;
+            },
+            $"the secrets under {Prefix} to be listed (final check)");
 
         List<SoakLedgerEntry> entries;
         lock (_entries)
@@ -114,22 +116,12 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
 
     private static string SecretPath(string name) => "v1/secrets/" + name;
 
-    /// <summary>Retries <paramref name="call"/> while trousseaud says a dependency is unavailable, for up to a minute.</summary>
-    private static async Task<T> PatientlyAsync<T>(Func<Task<T>> call)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (DependencyUnavailableException) when (clock.Elapsed < VerifyPatience)
-            {
-                await Task.Delay(200);
-            }
-        }
-    }
+    /// <summary>
+    /// Retries <paramref name="call"/> while trousseaud says a dependency is unavailable; after a minute the test
+    /// fails naming <paramref name="awaited"/> and the last refusal. Any other exception is thrown at once.
+    /// </summary>
+    private static Task<T> PatientlyAsync<T>(Func<Task<T>> call, string awaited) =>
+        Eventually.ReturnsAsync(call, _ => true, VerifyPatience, awaited, transient: e => e is DependencyUnavailableException);
 
     private async Task WriteAsync(int writer, Random random, CancellationToken stop)
     {
@@ -442,7 +434,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
 
         try
         {
-            var secret = await PatientlyAsync(async () => await client.GetSecretAsync(entry.Name));
+            var secret = await PatientlyAsync(async () => await client.GetSecretAsync(entry.Name), $"{entry.Name} to be read back (final check)");
             if (entry.CheckRead(secret.Data.GetValueOrDefault("value"), secret.Revision, before) is { } problem)
             {
                 figures.Lost.Add(entry.Name, problem + " (final read)");
@@ -454,7 +446,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         {
             figures.Lost.Add(entry.Name, $"{entry.Name}: listed but not found at the end");
         }
-        catch (Exception e) when (e is InvalidCiphertextException or DependencyUnavailableException)
+        catch (InvalidCiphertextException e)
         {
             figures.Undecryptable.Add(entry.Name, $"{entry.Name}: {e.Message} (final read)");
         }
@@ -464,17 +456,11 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
     {
         foreach (var record in records)
         {
-            var clock = Stopwatch.StartNew();
-            while (await DecryptAsync(peer, record, countAnswer: false) == "UNAVAILABLE")
-            {
-                if (clock.Elapsed > VerifyPatience)
-                {
-                    figures.Undecryptable.Add(record.Ciphertext, $"a KMS ciphertext under {record.KeyId} was still UNAVAILABLE after {VerifyPatience.TotalSeconds} s (final check)");
-                    break;
-                }
-
-                await Task.Delay(200);
-            }
+            await Eventually.ReturnsAsync(
+                () => DecryptAsync(peer, record, countAnswer: false),
+                code => code != "UNAVAILABLE",
+                VerifyPatience,
+                awaited: $"a KMS ciphertext under {record.KeyId} to be answered other than UNAVAILABLE (final check)");
         }
     }
 
