@@ -128,8 +128,8 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         var started = Stopwatch.GetTimestamp();
         var answers = await Task.WhenAll(clients.Select(c => c.GetAsync(new Uri("v1/keys", UriKind.Relative))));
         var elapsed = Stopwatch.GetElapsedTime(started);
-        using var during = await known.GetAsync(new Uri("v1/keys", UriKind.Relative));
         var logins = fixture.Logins - before;
+        using var during = await known.GetAsync(new Uri("v1/keys", UriKind.Relative));
         clients.ForEach(c => c.Dispose());
 
         // One login a second: the bucket holds at most one, and its one-second refill comes at most once more than
@@ -139,6 +139,7 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.ServiceUnavailable }));
         Assert.Equal(logins, answers.Count(a => a.StatusCode == HttpStatusCode.Unauthorized));
         var throttled = answers.Where(a => a.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
+        Assert.NotEmpty(throttled);
         var problem = await Problems.AssertAsync(throttled[0], HttpStatusCode.ServiceUnavailable);
         Assert.Contains("Trousseau:Api:Auth:MaxLoginsPerSecond", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.True(throttled[0].Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {throttled[0].Headers.RetryAfter}");
