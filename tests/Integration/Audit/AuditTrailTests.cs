@@ -74,7 +74,8 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     [Fact]
     public async Task Kms_encrypt_and_decrypt_are_recorded_with_the_callers_uid_and_grpc_status_and_status_calls_are_not()
     {
-        var plaintext = Convert.ToBase64String(Encoding.ASCII.GetBytes("dek-" + Guid.NewGuid().ToString("N")));
+        var dek = RandomNumberGenerator.GetBytes(32);
+        var plaintext = Convert.ToBase64String(dek);
         var before = Records(await File.ReadAllTextAsync(Trail)).Count(r => r.GetProperty("source").GetString() == "kms");
 
         await using (var peer = KmsPeer.Start(Path.Combine(fixture.DataDir, "kms.sock")))
@@ -87,9 +88,9 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
             Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
             KmsPeer.Ok(await peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = plaintext }));
 
-            var text = await File.ReadAllTextAsync(Trail);
-            Assert.DoesNotContain(plaintext, text, StringComparison.Ordinal);
-            Assert.DoesNotContain(ciphertext, text, StringComparison.Ordinal);
+            var trail = await File.ReadAllBytesAsync(Trail);
+            AssertHoldsNoPartOf(dek, trail, "DEK");
+            AssertHoldsNoPartOf(Convert.FromBase64String(ciphertext), trail, "ciphertext");
         }
 
         var kms = Records(await File.ReadAllTextAsync(Trail)).Where(r => r.GetProperty("source").GetString() == "kms").Skip(before).ToList();
@@ -110,9 +111,10 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     public async Task Clectl_audit_verify_passes_on_the_real_trail_and_names_the_line_an_edit_a_drop_or_a_swap_breaks()
     {
         // Calls at once: the one writer keeps them whole lines in one chain.
-        await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        var names = Enumerable.Range(0, 40).Select(i => $"audit/parallel-{Guid.NewGuid():N}").ToList();
+        await Task.WhenAll(names.Select(async name =>
         {
-            using var response = await fixture.Http.GetAsync(new Uri($"v1/secrets/audit/parallel-{i}", UriKind.Relative));
+            using var response = await fixture.Http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }));
 
@@ -122,14 +124,17 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         Assert.Contains("genesis", intact.Stdout, StringComparison.Ordinal);
         var json = await Clectl.RunAsync("audit", "verify", Trail, "-o", "json");
         ClectlAssert.Ok(json);
+        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
         using (var report = JsonDocument.Parse(json.Stdout))
         {
             var trail = Assert.Single(report.RootElement.GetProperty("trails").EnumerateArray());
-            Assert.True(trail.GetProperty("lines").GetInt64() >= 40);
+            Assert.Equal(lines.Length, trail.GetProperty("lines").GetInt64());
             Assert.True(trail.GetProperty("startsAtGenesis").GetBoolean());
         }
 
-        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
+        var ofCalls = Records(string.Join('\n', lines)).Where(r => r.GetProperty("secret").GetString() is { } secret && names.Contains(secret)).ToList();
+        Assert.Equal(names.Order(StringComparer.Ordinal), ofCalls.Select(r => r.GetProperty("secret").GetString()).Order(StringComparer.Ordinal));
+        Assert.All(ofCalls, r => AssertRecord(r, "read", r.GetProperty("secret").GetString(), "not-found", 404, null));
         var edited = lines.ToArray();
         edited[2] = edited[2].Replace("\"time\":\"2", "\"time\":\"1", StringComparison.Ordinal);
         var dropped = lines.Where((_, i) => i != 2).ToArray();
@@ -366,6 +371,23 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         Assert.Equal(outcome, record.GetProperty("outcome").GetString());
         Assert.Equal(status, record.GetProperty("httpStatus").GetInt32());
         Assert.Equal(revision, record.GetProperty("revision").ValueKind == JsonValueKind.Null ? null : record.GetProperty("revision").GetInt64());
+    }
+
+    /// <summary>
+    /// Fails if <paramref name="file"/> holds 8 bytes in a row of <paramref name="sent"/>, as they are or in base64 at
+    /// any of the three alignments a longer encoded buffer could give them.
+    /// </summary>
+    private static void AssertHoldsNoPartOf(byte[] sent, byte[] file, string what)
+    {
+        Assert.All(Enumerable.Range(0, sent.Length - 7), offset => Assert.True(
+            file.AsSpan().IndexOf(sent.AsSpan(offset, 8)) < 0,
+            $"The trail holds the {what}'s bytes {offset} to {offset + 7}."));
+        var text = Encoding.ASCII.GetString(file);
+        Assert.All(Enumerable.Range(0, 3), skip =>
+        {
+            var whole = (sent.Length - skip) / 3 * 3;
+            Assert.DoesNotContain(Convert.ToBase64String(sent, skip, whole), text, StringComparison.Ordinal);
+        });
     }
 
     private async Task<ProcessResult> VerifyCopyAsync(string[] lines)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
@@ -9,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Hosting;
@@ -22,7 +22,7 @@ public sealed class ApiExceptionHandlerTests : IDisposable
     private const string FailHeader = "X-Test-Fail";
     private const string Failure = "an application filter failed";
     private readonly TempDirectory _temp = new();
-    private readonly ExceptionLog _log = new();
+    private readonly FakeLogCollector _log = new();
 
     public void Dispose() => _temp.Dispose();
 
@@ -39,7 +39,7 @@ public sealed class ApiExceptionHandlerTests : IDisposable
 
         Assert.Equal("urn:trousseau:problem:internal", problem.GetProperty("type").GetString());
         Assert.DoesNotContain(Failure, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Contains(_log.Entries, e => e.Message.Contains("GET /v1/secrets failed unexpectedly", StringComparison.Ordinal) && e.Exception?.Message == Failure);
+        Assert.Contains(_log.GetSnapshot(), e => e.Message.Contains("GET /v1/secrets failed unexpectedly", StringComparison.Ordinal) && e.Exception?.Message == Failure);
         Assert.Equal(HttpStatusCode.InternalServerError, own.StatusCode);
         Assert.NotEqual("application/problem+json", own.Content.Headers.ContentType?.MediaType);
         Assert.Equal(HttpStatusCode.OK, fine.StatusCode);
@@ -63,7 +63,7 @@ public sealed class ApiExceptionHandlerTests : IDisposable
     private async Task<WebApplication> StartAsync(bool ownHandler)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders().AddProvider(_log);
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(_log));
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddTrousseau(_ => { })
             .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
@@ -113,27 +113,6 @@ public sealed class ApiExceptionHandlerTests : IDisposable
             httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             await httpContext.Response.WriteAsync("handled by the application", cancellationToken);
             return true;
-        }
-    }
-
-    private sealed class ExceptionLog : ILoggerProvider, ILogger
-    {
-        private readonly ConcurrentQueue<(string Message, Exception? Exception)> _entries = new();
-
-        public IReadOnlyCollection<(string Message, Exception? Exception)> Entries => _entries;
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _entries.Enqueue((formatter(state, exception), exception));
-
-        public void Dispose()
-        {
         }
     }
 }

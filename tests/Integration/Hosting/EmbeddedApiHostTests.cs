@@ -29,7 +29,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
     public async Task An_application_serves_the_api_health_and_metrics_without_leaking_a_value()
     {
         await using var app = await StartAsync(trousseau => trousseau.UseInMemoryStore());
-        using var http = Client(app, await TokenAsync());
+        using var http = await ClientAsync(app);
 
         using var created = await http.PostAsync("v1/secrets", Json($$$"""{"name":"app/db","type":"login","data":{"username":"orders","password":"{{{Password}}}"}}"""));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -61,7 +61,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
         await using var app = await StartAsync(trousseau => trousseau.UseInMemoryStore());
         using var anonymous = Client(app, token: null);
         using var wrong = Client(app, "not-the-token");
-        using var http = Client(app, await TokenAsync());
+        using var http = await ClientAsync(app);
 
         using var refused = await anonymous.GetAsync("v1/secrets/app/db");
         await AssertProblemAsync(refused, HttpStatusCode.Unauthorized);
@@ -84,7 +84,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
     {
         var deadEndpoint = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         await using var app = await StartAsync(trousseau => trousseau.UseEtcdStore(etcd => etcd.Endpoints.Add(deadEndpoint)));
-        using var http = Client(app, await TokenAsync());
+        using var http = await ClientAsync(app);
 
         using var ready = await http.GetAsync("readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
@@ -134,15 +134,14 @@ public sealed class EmbeddedApiHostTests : IDisposable
         return app;
     }
 
-    private async Task<string> TokenAsync() => (await File.ReadAllTextAsync(_temp.Combine("api.token"))).Trim();
+    /// <summary>A client with the token the API wrote to its token file.</summary>
+    private Task<HttpClient> ClientAsync(WebApplication app) => BearerClient.FromTokenFileAsync(Address(app), _temp.Combine("api.token"));
 
-    private static HttpClient Client(WebApplication app, string? token)
-    {
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return token is null
-            ? new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) }
-            : BearerClient.Create(new Uri(address + "/"), token);
-    }
+    private static HttpClient Client(WebApplication app, string? token) =>
+        token is null ? new HttpClient { BaseAddress = Address(app), Timeout = TimeSpan.FromSeconds(30) } : BearerClient.Create(Address(app), token);
+
+    private static Uri Address(WebApplication app) =>
+        new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single() + "/");
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 

@@ -23,7 +23,7 @@ public sealed class SamplesTests : IDisposable
         await using var server = await TrousseauServerProcess.StartAsync(dataDir);
         var tokenFile = Path.Combine(dataDir, "api.token");
         using var http = new HttpClient { BaseAddress = server.BaseAddress };
-        var broker = new TrousseauClient(http, (await File.ReadAllTextAsync(tokenFile)).Trim());
+        var broker = new TrousseauClient(http, await BearerClient.ReadTokenAsync(tokenFile));
         await broker.CreateSecretAsync("db/orders", SecretType.Login, Login("orders", Password));
 
         await using var app = await TrousseauServerProcess.StartHostAsync(

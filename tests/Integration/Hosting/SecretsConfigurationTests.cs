@@ -10,7 +10,7 @@ using Trousseau.Tests.StoreContract;
 namespace Trousseau.Tests.Integration.Hosting;
 
 /// <summary>Secrets as <see cref="IConfiguration"/>, seen through <see cref="IOptionsMonitor{TOptions}"/> as they change.</summary>
-public sealed class SecretsConfigurationTests : IDisposable
+public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<EtcdFixture>, IDisposable
 {
     private readonly TempDirectory _temp = new();
 
@@ -61,8 +61,14 @@ public sealed class SecretsConfigurationTests : IDisposable
     [StoreFact]
     public async Task With_an_etcd_watch_a_change_arrives_long_before_the_next_poll()
     {
-        await using var etcd = await EtcdProcess.StartAsync();
-        await using var library = Library(store => store.UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl)), storeName: "etcd");
+        var prefix = $"/configuration-{Guid.NewGuid():N}/";
+        await using var library = Library(
+            store => store.UseEtcdStore(o =>
+            {
+                o.Endpoints.Add(etcd.Etcd.ClientUrl);
+                o.Prefix = prefix;
+            }),
+            storeName: "etcd");
         var trousseau = library.GetRequiredService<ITrousseau>();
         await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "watched-1" });
 

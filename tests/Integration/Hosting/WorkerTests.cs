@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Tests.Integration.Etcd;
@@ -23,9 +23,9 @@ public sealed class WorkerTests : IDisposable
     [Fact]
     public async Task A_rotation_made_outside_trousseau_is_seen_and_every_secret_is_rewrapped_in_batches_with_progress_logged()
     {
-        var log = new CapturingLoggerProvider();
+        var log = new FakeLogCollector();
         var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders().AddProvider(log);
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(log));
         builder.Services.AddTrousseau(_ => { })
             .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
             .UseInMemoryStore()
@@ -38,15 +38,15 @@ public sealed class WorkerTests : IDisposable
             await trousseau.CreateSecretAsync($"worker/{i:D4}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
         }
 
-        await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
         var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
 
         await Eventually.HoldsAsync(
-            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 1100 stored secrets moved to " + rotated.KeyId, StringComparison.Ordinal)),
-            () => string.Join(" | ", log.Messages));
-        Assert.Contains(log.Messages, m => m.Contains("The current key changed", StringComparison.Ordinal));
-        Assert.Contains($"Rewrap in progress: 500 stored secrets checked, 500 moved to {rotated.KeyId} so far", log.Messages);
-        Assert.Contains($"Rewrap in progress: 1000 stored secrets checked, 1000 moved to {rotated.KeyId} so far", log.Messages);
+            () => Messages(log).Any(m => m.StartsWith("Rewrap after rotation finished: 1100 stored secrets moved to " + rotated.KeyId, StringComparison.Ordinal)),
+            () => string.Join(" | ", Messages(log)));
+        Assert.Contains(Messages(log), m => m.Contains("The current key changed", StringComparison.Ordinal));
+        Assert.Contains($"Rewrap in progress: 500 stored secrets checked, 500 moved to {rotated.KeyId} so far", Messages(log));
+        Assert.Contains($"Rewrap in progress: 1000 stored secrets checked, 1000 moved to {rotated.KeyId} so far", Messages(log));
         Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());
         Assert.Equal("v707", (await trousseau.GetSecretAsync("worker/0707")).Data["k"]);
         await host.StopAsync();
@@ -59,7 +59,7 @@ public sealed class WorkerTests : IDisposable
     {
         var created = new List<SecretMetadata>();
         string rotatedKeyId;
-        using (var stopped = BuildHost(new CapturingLoggerProvider(), worker: null))
+        using (var stopped = BuildHost(new FakeLogCollector(), worker: null))
         {
             var trousseau = stopped.Services.GetRequiredService<ITrousseau>();
             for (var i = 0; i < 30; i++)
@@ -70,7 +70,7 @@ public sealed class WorkerTests : IDisposable
             rotatedKeyId = (await stopped.Services.GetRequiredService<IKeyAdministration>().RotateKeyAsync()).KeyId;
         }
 
-        var log = new CapturingLoggerProvider();
+        var log = new FakeLogCollector();
         using var host = BuildHost(log, o =>
         {
             o.Interval = TimeSpan.FromMilliseconds(100);
@@ -82,15 +82,15 @@ public sealed class WorkerTests : IDisposable
         if (rewrapAfterRotation)
         {
             await Eventually.HoldsAsync(
-                () => log.Messages.Contains($"Rewrap at start finished: 30 stored secrets moved to {rotatedKeyId}; the others were already under it"),
-                () => string.Join(" | ", log.Messages));
+                () => Messages(log).Contains($"Rewrap at start finished: 30 stored secrets moved to {rotatedKeyId}; the others were already under it"),
+                () => string.Join(" | ", Messages(log)));
             Assert.Equal(0, await keys.RewrapSecretsAsync());
         }
         else
         {
-            await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+            await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
             Assert.Equal(30, await keys.RewrapSecretsAsync());
-            Assert.DoesNotContain(log.Messages, m => m.Contains("at start", StringComparison.Ordinal));
+            Assert.DoesNotContain(Messages(log), m => m.Contains("at start", StringComparison.Ordinal));
         }
 
         var listed = await host.Services.GetRequiredService<ITrousseau>().ListSecretsAsync("offline/").ToListAsync();
@@ -101,10 +101,11 @@ public sealed class WorkerTests : IDisposable
     [StoreFact]
     public async Task A_rewrap_cut_short_by_an_etcd_outage_runs_again_when_etcd_is_back_and_passes_over_a_damaged_record()
     {
+        // An etcd of its own, not the shared EtcdFixture: this test stops etcd and starts it again.
         await using var etcd = await EtcdProcess.StartAsync();
-        var log = new CapturingLoggerProvider();
+        var log = new FakeLogCollector();
         var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders().AddProvider(log);
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(log));
         builder.Services.AddTrousseau(_ => { })
             .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
             .UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl))
@@ -119,17 +120,17 @@ public sealed class WorkerTests : IDisposable
         }
 
         await host.Services.GetRequiredService<ISecretStore>().CreateAsync("outage/damaged", "\u0001not a sealed record"u8.ToArray());
-        await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
 
         await etcd.StopAsync();
         var rotated = await host.Services.GetRequiredService<IKeyProvider>().RotateAsync();
-        await Eventually.HoldsAsync(() => log.Messages.Any(m => m.StartsWith("Worker tick failed with DependencyUnavailableException", StringComparison.Ordinal)));
+        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Worker tick failed with DependencyUnavailableException", StringComparison.Ordinal)));
         await etcd.StartAgainAsync();
 
         await Eventually.HoldsAsync(
-            () => log.Messages.Any(m => m.StartsWith("Rewrap after rotation finished: 20 stored secrets moved to " + rotated.KeyId, StringComparison.Ordinal)),
-            () => string.Join(" | ", log.Messages));
-        Assert.Contains(log.Messages, m => m.StartsWith("Rewrap left secret outage/damaged as it is", StringComparison.Ordinal));
+            () => Messages(log).Any(m => m.StartsWith("Rewrap after rotation finished: 20 stored secrets moved to " + rotated.KeyId, StringComparison.Ordinal)),
+            () => string.Join(" | ", Messages(log)));
+        Assert.Contains(Messages(log), m => m.StartsWith("Rewrap left secret outage/damaged as it is", StringComparison.Ordinal));
         Assert.Equal(0, await host.Services.GetRequiredService<IKeyAdministration>().RewrapSecretsAsync());
         var read = await trousseau.GetSecretAsync("outage/13");
         Assert.Equal("v13", read.Data["k"]);
@@ -162,11 +163,14 @@ public sealed class WorkerTests : IDisposable
         Assert.Contains("Interval is 00:00:00; it must be at least 00:00:00.1 and at most 1.00:00:00.", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The log messages so far, as an operator would read them.</summary>
+    private static List<string> Messages(FakeLogCollector log) => [.. log.GetSnapshot().Select(r => r.Message)];
+
     /// <summary>A host on a SQLite file and a key ring in this test's directory, which outlive it; with the worker unless <paramref name="worker"/> is null.</summary>
-    private IHost BuildHost(CapturingLoggerProvider log, Action<TrousseauWorkerOptions>? worker)
+    private IHost BuildHost(FakeLogCollector log, Action<TrousseauWorkerOptions>? worker)
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders().AddProvider(log);
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(log));
         var trousseau = builder.Services.AddTrousseau(_ => { })
             .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
             .UseSqliteStore(o => o.Path = _temp.Combine("store.db"));
@@ -176,29 +180,5 @@ public sealed class WorkerTests : IDisposable
         }
 
         return builder.Build();
-    }
-
-    /// <summary>Keeps every formatted log message, to check what an operator would read.</summary>
-    private sealed class CapturingLoggerProvider : ILoggerProvider, ILogger
-    {
-        private readonly ConcurrentQueue<string> _messages = new();
-
-        public IReadOnlyCollection<string> Messages => _messages;
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            _messages.Enqueue(formatter(state, exception));
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -56,6 +56,18 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         string dataDir, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null, ServerListener? listener = null) =>
         StartHostAsync(RepositoryPaths.ServerDll, Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], "healthz", environment, listener);
 
+    /// <summary>
+    /// Runs trousseaud with <c>--data-dir</c> to its exit, as a start it refuses or a <c>--help</c> does, listening as
+    /// <paramref name="listener"/> says (plain HTTP on a free loopback port unless given), and returns its exit code and
+    /// output. A trousseaud still running after the time a start is given is killed, and the test fails.
+    /// </summary>
+    public static Task<ProcessResult> RunToExitAsync(
+        string dataDir, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null, ServerListener? listener = null)
+    {
+        string[] args = ["--urls", (listener ?? ServerListener.Loopback()).Urls, "--data-dir", dataDir, .. extraArgs ?? []];
+        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, args, Path.GetDirectoryName(dataDir)!, environment), timeout: StartTimeout);
+    }
+
     /// <summary>Starts trousseaud in <paramref name="workingDirectory"/> with exactly these arguments (plus a free port).</summary>
     public static Task<TrousseauServerProcess> StartInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
         StartHostAsync(RepositoryPaths.ServerDll, workingDirectory, args, "healthz", environment);

@@ -24,7 +24,7 @@ public sealed class LocalKeyRingServerTests : IDisposable
         }
 
         File.Move(KeyRingFile, _temp.Combine("elsewhere.keyring"));
-        var result = await RunServerToExitAsync(["--data-dir", DataDir]);
+        var result = await TrousseauServerProcess.RunToExitAsync(DataDir);
 
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -47,7 +47,7 @@ public sealed class LocalKeyRingServerTests : IDisposable
         key[0] ^= 0x01;
         file["keys"]![0]!["key"] = Convert.ToBase64String(key);
         await File.WriteAllTextAsync(KeyRingFile, file.ToJsonString());
-        var result = await RunServerToExitAsync(["--data-dir", DataDir]);
+        var result = await TrousseauServerProcess.RunToExitAsync(DataDir);
 
         Assert.Equal(1, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -101,10 +101,4 @@ public sealed class LocalKeyRingServerTests : IDisposable
 
     private ClectlRunner Clectl(TrousseauServerProcess server) =>
         ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
-
-    private Task<ProcessResult> RunServerToExitAsync(string[] args)
-    {
-        string[] withPort = ["--urls", $"http://127.0.0.1:{FreePort.Next()}", .. args];
-        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path), timeout: TimeSpan.FromSeconds(30));
-    }
 }

@@ -18,7 +18,7 @@ public sealed class ApiBindingTests : IDisposable
     [InlineData("None ")]
     public async Task Auth_mode_none_however_it_is_spelled_is_refused_beyond_loopback(string mode)
     {
-        var result = await RunToExitAsync(["--urls", $"http://0.0.0.0:{FreePort.Next()}", $"--Trousseau:Api:Auth:Mode={mode}"]);
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:Api:Auth:Mode={mode}"], listener: ServerListener.AllInterfaces());
 
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -28,7 +28,7 @@ public sealed class ApiBindingTests : IDisposable
     [Fact]
     public async Task Kestrel_endpoints_cannot_serve_the_api_on_addresses_the_checks_never_saw()
     {
-        var result = await RunToExitAsync(["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--Trousseau:Api:Auth:Mode=none", $"--Kestrel:Endpoints:Public:Url=http://0.0.0.0:{FreePort.Next()}"]);
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:Api:Auth:Mode=none", $"--Kestrel:Endpoints:Public:Url=http://0.0.0.0:{FreePort.Next()}"]);
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("Kestrel:Endpoints", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
@@ -37,7 +37,7 @@ public sealed class ApiBindingTests : IDisposable
     [Fact]
     public async Task Token_auth_over_plain_http_beyond_loopback_exits_2_unless_insecure_http_is_allowed()
     {
-        var refused = await RunToExitAsync(["--urls", $"http://0.0.0.0:{FreePort.Next()}"]);
+        var refused = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), listener: ServerListener.AllInterfaces());
 
         Assert.Equal(2, refused.ExitCode);
         var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -54,7 +54,7 @@ public sealed class ApiBindingTests : IDisposable
     [Fact]
     public async Task Auth_mode_none_stays_loopback_only_even_with_insecure_http_allowed()
     {
-        var result = await RunToExitAsync(["--urls", $"http://0.0.0.0:{FreePort.Next()}", "--Trousseau:Api:Auth:Mode=none", "--Trousseau:Api:AllowInsecureHttp=true"]);
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:Api:Auth:Mode=none", "--Trousseau:Api:AllowInsecureHttp=true"], listener: ServerListener.AllInterfaces());
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("Trousseau:Api:Auth:Mode is 'none'", result.Stderr, StringComparison.Ordinal);
@@ -70,7 +70,4 @@ public sealed class ApiBindingTests : IDisposable
 
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
-
-    private Task<ProcessResult> RunToExitAsync(string[] args) =>
-        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--data-dir", _temp.Combine("data"), .. args], _temp.Path), timeout: TimeSpan.FromSeconds(20));
 }

@@ -41,11 +41,16 @@ public sealed class ReadinessTests : IDisposable
         }
 
         // Sixty probes; at most one background round (with its retries) can fall inside them.
-        Assert.InRange(Volatile.Read(ref connections) - before, 0, 6);
+        var afterProbes = Volatile.Read(ref connections);
+        Assert.InRange(afterProbes - before, 0, 6);
 
         using var live = await server.Http.GetAsync(new Uri(server.BaseAddress, "healthz"));
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        Assert.False(accepting.IsFaulted);
+
+        // The count above is worth something only if "Vault" was counting all along: the next background round reaches it.
+        await Eventually.HoldsAsync(
+            () => Volatile.Read(ref connections) > afterProbes,
+            () => $"no background check reached the fake Vault after the probes (its accept loop: {accepting.Status}, {accepting.Exception?.InnerException?.Message})");
     }
 
     [Fact]
@@ -54,9 +59,11 @@ public sealed class ReadinessTests : IDisposable
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir);
 
-        var anonymous = await ReadyAsync(server, token: null);
-        var withToken = await ReadyAsync(server, (await File.ReadAllTextAsync(Path.Combine(dataDir, "api.token"))).Trim());
-        var withWrongToken = await ReadyAsync(server, "not-the-token");
+        using var holder = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var stranger = BearerClient.Create(server.BaseAddress, "not-the-token");
+        var anonymous = await ReadyAsync(server.Http);
+        var withToken = await ReadyAsync(holder);
+        var withWrongToken = await ReadyAsync(stranger);
 
         foreach (var report in new[] { anonymous, withWrongToken })
         {
@@ -70,15 +77,9 @@ public sealed class ReadinessTests : IDisposable
         Assert.Contains(dataDir, withToken.GetProperty("checks").GetProperty("store").GetProperty("description").GetString(), StringComparison.Ordinal);
     }
 
-    private static async Task<JsonElement> ReadyAsync(TrousseauServerProcess server, string? token)
+    private static async Task<JsonElement> ReadyAsync(HttpClient http)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "readyz"));
-        if (token is not null)
-        {
-            request.Headers.Authorization = new("Bearer", token);
-        }
-
-        using var response = await server.Http.SendAsync(request);
+        using var response = await http.GetAsync(new Uri("readyz", UriKind.Relative));
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return document.RootElement.Clone();
     }

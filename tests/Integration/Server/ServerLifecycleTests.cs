@@ -44,7 +44,7 @@ public sealed class ServerLifecycleTests : IDisposable
             Assert.False(bytes.Contains(generated.Stdout, StringComparison.Ordinal), $"{file} holds the generated value in plaintext");
         }
 
-        var token = (await File.ReadAllTextAsync(Path.Combine(DataDir, "api.token"))).Trim();
+        var token = await BearerClient.ReadTokenAsync(Path.Combine(DataDir, "api.token"));
         foreach (var log in new[] { firstLog, restarted.Log })
         {
             Assert.DoesNotContain(Password, log, StringComparison.Ordinal);

@@ -85,7 +85,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     [InlineData("--Trousseau:Api:Auth:Mode=ldap", "Trousseau:Api:Auth:Mode", "'ldap', which is not one of token, kubernetes, none")]
     public async Task Invalid_configuration_exits_2_with_one_line_naming_the_key_the_value_and_what_is_valid(string setting, string key, string explanation)
     {
-        var result = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), setting]);
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [setting]);
 
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -102,7 +102,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         }
 
         // Vault is chosen (its settings are checked), not refused as an unknown provider.
-        var vault = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--Trousseau:KeyProvider=Vault"]);
+        var vault = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:KeyProvider=Vault"]);
         Assert.Equal(2, vault.ExitCode);
         Assert.Contains("Trousseau:Vault:Address is required", vault.Stderr, StringComparison.Ordinal);
     }
@@ -110,8 +110,8 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     [Fact]
     public async Task A_missing_tls_file_is_named_with_its_full_path()
     {
-        var result = await RunServerToExitAsync(
-            ["--data-dir", _temp.Combine("data"), "--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1",
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
+            ["--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1",
              "--Trousseau:Vault:Auth:TokenFile=token", "--Trousseau:Vault:CaFile=certs/vault-ca.pem"]);
 
         Assert.Equal(2, result.ExitCode);
@@ -121,14 +121,14 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     [Fact]
     public async Task Help_and_version_print_and_exit_0_without_starting()
     {
-        var help = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--help"]);
+        var help = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--help"]);
         Assert.Equal(0, help.ExitCode);
         foreach (var flag in new[] { "--data-dir", "--urls", "--kms-socket", "--config", "--version", "TROUSSEAU_HOME", "Exit codes" })
         {
             Assert.Contains(flag, help.Stdout, StringComparison.Ordinal);
         }
 
-        var version = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--version"]);
+        var version = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--version"]);
         Assert.Equal(0, version.ExitCode);
         Assert.Matches(@"^trousseaud \d+\.\d+\.\d+", version.Stdout);
         Assert.False(Directory.Exists(_temp.Combine("data")), "--help or --version started the server");
@@ -141,7 +141,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         taken.Start();
         var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
 
-        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", url, "--data-dir", _temp.Combine("data")], _temp.Path));
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), listener: new ServerListener(url, new Uri(url)));
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal($"trousseaud: cannot start: {url} is already in use by another process; stop it or choose another address with --urls.", result.Stderr.Trim());
@@ -161,23 +161,23 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     [Fact]
     public async Task Invalid_configuration_from_environment_and_config_file_is_named_too()
     {
-        var fromEnvironment = await RunServerToExitAsync(["--data-dir", _temp.Combine("data")],
-            new Dictionary<string, string?> { ["Trousseau__DataKeys__CacheSize"] = "0" });
+        var fromEnvironment = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
+            environment: new Dictionary<string, string?> { ["Trousseau__DataKeys__CacheSize"] = "0" });
         Assert.Equal(2, fromEnvironment.ExitCode);
         Assert.Contains("Trousseau:DataKeys:CacheSize", fromEnvironment.Stderr, StringComparison.Ordinal);
 
         var file = _temp.Combine("bad.json");
         await File.WriteAllTextAsync(file, """{ "Trousseau": { "DataKeys": { "MaxAge": "-01:00:00" } } }""");
-        var fromFile = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--config", file]);
+        var fromFile = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--config", file]);
         Assert.Equal(2, fromFile.ExitCode);
         Assert.Contains("Trousseau:DataKeys:MaxAge", fromFile.Stderr, StringComparison.Ordinal);
 
         await File.WriteAllTextAsync(file, "{ not json");
-        var malformed = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--config", file]);
+        var malformed = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--config", file]);
         Assert.Equal(2, malformed.ExitCode);
         Assert.Contains(file, malformed.Stderr, StringComparison.Ordinal);
 
-        var missing = await RunServerToExitAsync(["--data-dir", _temp.Combine("data"), "--config", _temp.Combine("absent.json")]);
+        var missing = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--config", _temp.Combine("absent.json")]);
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("absent.json", missing.Stderr, StringComparison.Ordinal);
     }
@@ -230,7 +230,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         await File.WriteAllTextAsync(tokenFile, "a-token-others-may-read\n");
         File.SetUnixFileMode(tokenFile, (UnixFileMode)Convert.ToInt32(mode, 8));
 
-        var result = await RunServerToExitAsync(["--data-dir", _temp.Combine("data")]);
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"));
 
         Assert.Equal(1, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -256,7 +256,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
             Assert.False(File.Exists(_temp.Combine("api-only", "kms.sock")));
         }
 
-        var neither = await RunServerToExitAsync(["--data-dir", _temp.Combine("neither"), "--Trousseau:Api:Enabled=false", "--Trousseau:Kms:Enabled=false"]);
+        var neither = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("neither"), ["--Trousseau:Api:Enabled=false", "--Trousseau:Kms:Enabled=false"]);
         Assert.Equal(2, neither.ExitCode);
         Assert.Contains("Trousseau:Kms:Enabled", neither.Stderr, StringComparison.Ordinal);
     }
@@ -267,11 +267,5 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     {
         using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-    }
-
-    private Task<ProcessResult> RunServerToExitAsync(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
-    {
-        string[] withPort = ["--urls", $"http://127.0.0.1:{FreePort.Next()}", .. args];
-        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, withPort, _temp.Path, environment));
     }
 }

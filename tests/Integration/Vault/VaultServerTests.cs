@@ -90,7 +90,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_vault_timeout_longer_than_the_kms_provider_timeout_is_exit_2_naming_both_keys()
     {
-        var refused = await RunToExitAsync([.. VaultArgs(), "--Trousseau:Vault:Timeout=00:00:05", "--Trousseau:Kms:ProviderTimeout=00:00:02"]);
+        var refused = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Vault:Timeout=00:00:05", "--Trousseau:Kms:ProviderTimeout=00:00:02"]);
 
         Assert.Equal(2, refused.ExitCode);
         var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -165,8 +165,8 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Api_kubernetes_mode_without_vault_or_role_is_exit_2_naming_the_key()
     {
-        var noVault = await RunToExitAsync(["--Trousseau:Api:Auth:Mode=kubernetes", "--Trousseau:Api:Auth:KubernetesRole=r"]);
-        var noRole = await RunToExitAsync([.. VaultArgs(), "--Trousseau:Api:Auth:Mode=kubernetes"]);
+        var noVault = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:Api:Auth:Mode=kubernetes", "--Trousseau:Api:Auth:KubernetesRole=r"]);
+        var noRole = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Api:Auth:Mode=kubernetes"]);
 
         Assert.Equal(2, noVault.ExitCode);
         Assert.Contains("Trousseau:Api:Auth:Mode", noVault.Stderr, StringComparison.Ordinal);
@@ -202,7 +202,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     {
         await _vault.PutKvAsync(ConfigPath, JsonNode.Parse(overlay)!.AsObject());
 
-        var result = await RunToExitAsync([.. VaultArgs(), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
 
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -213,7 +213,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_missing_or_forbidden_config_path_stops_startup_with_exit_2_naming_the_key()
     {
-        var missing = await RunToExitAsync([.. VaultArgs(), "--Trousseau:Vault:ConfigPath=secret/data/nowhere"]);
+        var missing = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Vault:ConfigPath=secret/data/nowhere"]);
 
         var vault = _vault.RequireTestServer();
         await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Store"] = "memory" });
@@ -221,7 +221,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         var limited = vault.CreateToken(TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
         var tokenFile = _temp.Combine("limited-token");
         await File.WriteAllTextAsync(tokenFile, limited);
-        var forbidden = await RunToExitAsync([.. VaultArgs(tokenFile), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
+        var forbidden = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(tokenFile), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
 
         foreach (var result in new[] { missing, forbidden })
         {
@@ -234,7 +234,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task An_unreachable_vault_at_startup_is_one_clear_line_and_exit_1()
     {
-        var result = await RunToExitAsync(["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address=http://127.0.0.1:{FreePort.Next()}", "--Trousseau:Vault:Auth:Token=t", "--Trousseau:Vault:ConfigPath=secret/data/x"]);
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address=http://127.0.0.1:{FreePort.Next()}", "--Trousseau:Vault:Auth:Token=t", "--Trousseau:Vault:ConfigPath=secret/data/x"]);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("cannot be reached", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
@@ -250,7 +250,4 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
 
         return ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address={_vault.Address}", $"--Trousseau:Vault:KeyName={_keyName}", $"--Trousseau:Vault:Auth:TokenFile={tokenFile}"];
     }
-
-    private Task<ProcessResult> RunToExitAsync(string[] args) =>
-        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), .. args], _temp.Path));
 }

@@ -49,12 +49,12 @@ public sealed class ServiceRegistrationTests : IDisposable
     public async Task Adding_trousseau_before_logging_leaves_every_logger_of_the_application_working()
     {
         var services = EmbeddedDefault(Section(("Trousseau:Store", "sqlite")));
-        var written = new List<string>();
-        services.AddLogging(logging => logging.AddProvider(new ListLoggerProvider(written)));
+        services.AddLogging(logging => logging.AddFakeLogging());
         await using var provider = services.BuildServiceProvider();
 
         provider.GetRequiredService<ILogger<ServiceRegistrationTests>>().Log(LogLevel.Warning, default, "the application's own line", null, (line, _) => line);
         await provider.GetRequiredService<ITrousseau>().CreateSecretAsync("app/key", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+        var written = provider.GetFakeLogCollector().GetSnapshot().Select(r => r.Message).ToList();
 
         Assert.Contains("the application's own line", written);
         Assert.Contains(written, line => line.StartsWith("Created local key ring", StringComparison.Ordinal));
@@ -212,31 +212,6 @@ public sealed class ServiceRegistrationTests : IDisposable
         foreach (var envelope in envelopes)
         {
             Assert.Equal("x"u8.ToArray(), await trousseau.DecryptAsync(envelope));
-        }
-    }
-
-    private sealed class ListLoggerProvider(List<string> lines) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new ListLogger(lines);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class ListLogger(List<string> lines) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                lock (lines)
-                {
-                    lines.Add(formatter(state, exception));
-                }
-            }
         }
     }
 }
