@@ -242,10 +242,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     {
         var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         using var second = new TempDirectory();
-        var refused = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
-            RepositoryPaths.ServerDll,
-            ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", second.Combine("data"), "--kms-socket", Socket],
-            second.Path));
+        var refused = await TrousseauServerProcess.RunToExitAsync(second.Combine("data"), ["--kms-socket", Socket]);
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("in use", refused.Stderr, StringComparison.Ordinal);
 

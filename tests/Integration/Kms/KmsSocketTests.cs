@@ -261,10 +261,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         var mode = (UnixFileMode)Convert.ToInt32(octal, 8);
         File.SetUnixFileMode(directory, mode);
 
-        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
-            RepositoryPaths.ServerDll,
-            ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", temp.Combine("data"), "--kms-socket", Path.Combine(directory, "kms.sock")],
-            temp.Path));
+        var result = await TrousseauServerProcess.RunToExitAsync(temp.Combine("data"), ["--kms-socket", Path.Combine(directory, "kms.sock")]);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal(
@@ -281,10 +278,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         var directory = temp.Combine(new string('d', 94 - temp.Path.Length - 1));
         var socket = Path.Combine(directory, "kms.sock");
 
-        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
-            RepositoryPaths.ServerDll,
-            ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", temp.Combine("data"), "--kms-socket", socket],
-            temp.Path));
+        var result = await TrousseauServerProcess.RunToExitAsync(temp.Combine("data"), ["--kms-socket", socket]);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal($"trousseaud: cannot start: The KMS socket path {socket} is too long for a Unix socket address; choose a shorter path.", result.Stderr.Trim());
