@@ -27,7 +27,7 @@ internal sealed class EtcdConnection : IDisposable
     public const string Dependency = "store:etcd";
 
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
-    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
     /// <summary>Asks etcd to end a watch when its member has no leader (etcd's <c>WithRequireLeader</c>), so the watch moves to another member instead of going silent.</summary>
     private static readonly Metadata RequireLeader = new() { { "hasleader", "true" } };
