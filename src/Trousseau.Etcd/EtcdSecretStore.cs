@@ -6,6 +6,8 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Mvccpb;
+using Polly;
+using Polly.Retry;
 using Trousseau.Etcd.Internal;
 
 namespace Trousseau.Etcd;
@@ -29,6 +31,22 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 {
     /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
     public const string StoreName = "etcd";
+
+    /// <summary>
+    /// How the watch waits before it opens its stream again after a failure: exponential backoff with jitter from
+    /// 250 ms to 5 s, for as long as the watch is read.
+    /// </summary>
+    private static readonly ResiliencePipeline WatchRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e) && !args.Context.CancellationToken.IsCancellationRequested),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(250),
+            MaxDelay = TimeSpan.FromSeconds(5),
+            MaxRetryAttempts = int.MaxValue,
+        })
+        .Build();
 
     private readonly EtcdConnection _etcd;
     private readonly string _prefix;
@@ -181,7 +199,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
     /// revision seen (also when etcd cancels the watch), and after a compaction of the history it missed it reports a
-    /// reset and starts again from the current revision.
+    /// reset and starts again from the current revision. A failure it does not retry ends the watch: the reader sees it.
     /// </summary>
     private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
     {
@@ -189,45 +207,67 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         var key = ByteString.CopyFrom(start);
         var end = ByteString.CopyFrom(RangeEnd(prefix, start));
         long? next = null;
-        var backoff = TimeSpan.FromMilliseconds(250);
-        while (!cancellationToken.IsCancellationRequested)
+        Exception? failure = null;
+        try
         {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await WatchRetry.ExecuteAsync(FollowAsync, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            failure = e;
+        }
+        finally
+        {
+            changes.TryComplete(failure);
+        }
+
+        // One watch stream, from the revision after the last one seen. It returns when it should be opened again at
+        // once: after a compaction, or when it broke after it had worked. Any other end is a failure, retried later.
+        async ValueTask FollowAsync(CancellationToken token)
+        {
+            next ??= await CurrentRevisionAsync(token).ConfigureAwait(false) + 1;
+            using var call = _etcd.Watch(token);
+            await call.RequestStream.WriteAsync(
+                new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next.Value } }, token).ConfigureAwait(false);
+            var worked = false;
             try
             {
-                next ??= await CurrentRevisionAsync(cancellationToken).ConfigureAwait(false) + 1;
-                using var call = _etcd.Watch(cancellationToken);
-                await call.RequestStream.WriteAsync(
-                    new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next.Value } }, cancellationToken).ConfigureAwait(false);
-                while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+                while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
                 {
                     var response = call.ResponseStream.Current;
-                    backoff = TimeSpan.FromMilliseconds(250);
-                    if (response.Canceled && response.CompactRevision == 0)
-                    {
-                        // Not for lost history (permissions, for example): wait, then watch again from the same revision.
-                        throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
-                    }
-
                     if (response.CompactRevision != 0)
                     {
                         next = null;
-                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.CompactRevision), cancellationToken).ConfigureAwait(false);
-                        break;
+                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.CompactRevision), token).ConfigureAwait(false);
+                        return;
                     }
 
+                    if (response.Canceled)
+                    {
+                        // Not for lost history (permissions, for example): watch again later from the same revision.
+                        throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
+                    }
+
+                    worked = true;
                     foreach (var change in response.Events)
                     {
                         next = change.Kv.ModRevision + 1;
                         var kind = change.Type == Event.Types.EventType.Delete ? StoreChangeKind.Delete : StoreChangeKind.Put;
-                        await changes.WriteAsync(new StoreChange(ToKey(change.Kv.Key), kind, change.Kv.ModRevision), cancellationToken).ConfigureAwait(false);
+                        await changes.WriteAsync(new StoreChange(ToKey(change.Kv.Key), kind, change.Kv.ModRevision), token).ConfigureAwait(false);
                     }
                 }
             }
-            catch (Exception e) when (e is TrousseauException or RpcException or IOException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (worked && IsTransient(e) && !token.IsCancellationRequested)
             {
-                // etcd went away: wait, then resume after the last revision seen.
-                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                return;
+            }
+
+            if (!worked)
+            {
+                throw new DependencyUnavailableException(EtcdConnection.Dependency, "etcd ended the watch stream before it answered");
             }
         }
     }
@@ -273,6 +313,9 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         var response = await _etcd.RangeAsync(new RangeRequest { Key = encoded, KeysOnly = true }, cancellationToken).ConfigureAwait(false);
         return response.Kvs.Count == 0 ? response.Header.Revision : null;
     }
+
+    /// <summary>Whether the watch outlives <paramref name="e"/>: etcd unavailable, a broken stream, a lost connection.</summary>
+    private static bool IsTransient(Exception e) => e is TrousseauException or RpcException or IOException;
 
     private async Task<long> CurrentRevisionAsync(CancellationToken cancellationToken) =>
         (await _etcd.RangeAsync(new RangeRequest { Key = Encode("watch-probe"), Limit = 1 }, cancellationToken).ConfigureAwait(false)).Header.Revision;

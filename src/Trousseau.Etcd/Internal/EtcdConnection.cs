@@ -14,15 +14,23 @@ namespace Trousseau.Etcd.Internal;
 /// (<see cref="Failure"/>).
 /// </summary>
 /// <remarks>
-/// dotnet-etcd's channel retries every call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads
-/// are retried, briefly (a read is safe to repeat); a transaction is sent once, and when its answer is lost the
-/// caller reads back what it wrote (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again
-/// once: etcd did not run it, and dotnet-etcd fetches a new token on that answer.
+/// As etcd's own Go client does, a call waits for a connection to a member within its deadline (gRPC's
+/// wait-for-ready) rather than failing at once while the channel reconnects, so the first call after etcd comes back
+/// goes through; with no member reachable, a call fails when its deadline passes. dotnet-etcd's channel retries every
+/// call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads are retried, briefly (a read is safe to
+/// repeat); a transaction is sent once, and when its answer is lost the caller reads back what it wrote
+/// (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once: etcd did not run it, and
+/// dotnet-etcd fetches a new token on that answer.
 /// </remarks>
 internal sealed class EtcdConnection : IDisposable
 {
     public const string Dependency = "store:etcd";
+
+    /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>Asks etcd to end a watch when its member has no leader (etcd's <c>WithRequireLeader</c>), so the watch moves to another member instead of going silent.</summary>
+    private static readonly Metadata RequireLeader = new() { { "hasleader", "true" } };
 
     private readonly EtcdClient _client;
     private readonly TimeProvider _time;
@@ -46,7 +54,11 @@ internal sealed class EtcdConnection : IDisposable
     {
         try
         {
-            return await _client.GetAsync(request, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await _client.GetConnection().KVClient.RangeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The etcd range was cancelled by its caller.", e, cancellationToken);
         }
         catch (RpcException e)
         {
@@ -64,10 +76,13 @@ internal sealed class EtcdConnection : IDisposable
     {
         try
         {
-            return await _client.TransactionAsync(request, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await _client.GetConnection().KVClient.TxnAsync(request, Call(cancellationToken)).ConfigureAwait(false);
         }
-        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled
-            && !cancellationToken.IsCancellationRequested)
+        catch (RpcException e) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The etcd txn was cancelled by its caller.", e, cancellationToken);
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled)
         {
             var failure = Failure(e, "txn");
             long? landed;
@@ -88,9 +103,12 @@ internal sealed class EtcdConnection : IDisposable
         }
     }
 
-    /// <summary>Opens a watch stream (no deadline: it stays open); the caller writes its create request and reads.</summary>
+    /// <summary>
+    /// Opens a watch stream (no deadline: it stays open) that etcd ends when its member loses the leader; the caller
+    /// writes its create request and reads.
+    /// </summary>
     public AsyncDuplexStreamingCall<WatchRequest, WatchResponse> Watch(CancellationToken cancellationToken) =>
-        _client.GetConnection().WatchClient.Watch(cancellationToken: cancellationToken);
+        _client.GetConnection().WatchClient.Watch(RequireLeader, cancellationToken: cancellationToken);
 
     /// <summary>
     /// What etcd's refusal of a call means. Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed
@@ -120,22 +138,29 @@ internal sealed class EtcdConnection : IDisposable
             // handshake) is grpc-dotnet's INTERNAL with the transport's exception inside: etcd cannot be reached.
             StatusCode.Internal when e.Status.DebugException is HttpRequestException or IOException =>
                 new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
-            StatusCode.DeadlineExceeded => new DependencyUnavailableException(Dependency, $"etcd did not answer the {call} within {CallTimeout.TotalSeconds:0} s", e),
+            // Also when no member could be connected to: the call waited for one until its deadline.
+            StatusCode.DeadlineExceeded =>
+                new DependencyUnavailableException(Dependency, $"etcd cannot be reached: it did not answer the {call} within {CallTimeout.TotalSeconds:0} s", e),
             _ => new DependencyUnavailableException(Dependency, $"etcd did not serve the {call} ({e.StatusCode}): {detail}", e),
         };
     }
 
     public void Dispose() => _client.Dispose();
 
-    private DateTime Deadline() => (_time.GetUtcNow() + CallTimeout).UtcDateTime;
+    /// <summary>A unary call's options: its deadline, the caller's token, and a wait for a connection within that deadline.</summary>
+    private CallOptions Call(CancellationToken cancellationToken) =>
+        new CallOptions(deadline: (_time.GetUtcNow() + CallTimeout).UtcDateTime, cancellationToken: cancellationToken).WithWaitForReady();
 
     /// <summary>
     /// Replaces dotnet-etcd's retry policy (see the remarks on the class), keeps its balancing over the endpoints,
-    /// and reconnects to a member that comes back within a second or two. The channel logs nothing: an etcd outage is
-    /// reported by the store's health, once, not by a log line per call.
+    /// and tries a member that is down again at least every second, so a call waiting for a connection finds the member
+    /// back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd turns both
+    /// into <see cref="OperationCanceledException"/>, which would hide a deadline from <see cref="Failure"/>). The
+    /// channel logs nothing: an etcd outage is reported by the store's health, once, not by a log line per call.
     /// </summary>
     private static void ConfigureChannel(GrpcChannelOptions channel)
     {
+        channel.ThrowOperationCanceledOnCancellation = false;
         var service = channel.ServiceConfig ??= new ServiceConfig();
         service.MethodConfigs.Clear();
         service.MethodConfigs.Add(new MethodConfig
@@ -145,7 +170,7 @@ internal sealed class EtcdConnection : IDisposable
         });
         service.MethodConfigs.Add(new MethodConfig { Names = { MethodName.Default }, RetryPolicy = Retry(StatusCode.Unauthenticated) });
         channel.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
-        channel.MaxReconnectBackoff = TimeSpan.FromSeconds(2);
+        channel.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
         if (channel.HttpHandler is SocketsHttpHandler handler)
         {
             handler.ConnectTimeout = TimeSpan.FromSeconds(2);

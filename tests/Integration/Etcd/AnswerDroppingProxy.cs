@@ -5,11 +5,13 @@ namespace Trousseau.Tests.Integration.Etcd;
 
 /// <summary>
 /// A TCP relay in front of etcd that can swallow etcd's answers while still passing requests on, then cut every
-/// connection: what a client sees when the network fails after its request reached etcd.
+/// connection: what a client sees when the network fails after its request reached etcd. It can also stop listening,
+/// so that connecting is refused as when etcd is down, and listen again on the same port.
 /// </summary>
 internal sealed class AnswerDroppingProxy : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private TcpListener _listener = new(IPAddress.Loopback, 0);
+    private TaskCompletionSource _listening = new();
     private readonly Uri _target;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(TcpClient Client, TcpClient Server)> _connections = [];
@@ -21,6 +23,7 @@ internal sealed class AnswerDroppingProxy : IAsyncDisposable
     {
         _target = target;
         _listener.Start();
+        _listening.SetResult();
         Url = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
         _accepting = AcceptAsync();
     }
@@ -37,6 +40,29 @@ internal sealed class AnswerDroppingProxy : IAsyncDisposable
 
     /// <summary>Closes every open connection and refuses new ones, as if etcd were unreachable, until <see cref="CutAndHeal"/>.</summary>
     public void CutAndRefuse() => Cut(refuse: true);
+
+    /// <summary>Closes every connection and stops listening: connecting is refused, as when etcd is down, until <see cref="ListenAgain"/>.</summary>
+    public void Unplug()
+    {
+        lock (_connections)
+        {
+            _listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _listener.Stop();
+        }
+
+        CutAndHeal();
+    }
+
+    /// <summary>Listens again on the same port after <see cref="Unplug"/>.</summary>
+    public void ListenAgain()
+    {
+        lock (_connections)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, Url.Port);
+            _listener.Start();
+            _listening.SetResult();
+        }
+    }
 
     private void Cut(bool refuse)
     {
@@ -59,14 +85,27 @@ internal sealed class AnswerDroppingProxy : IAsyncDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
+            TcpListener listener;
+            Task listening;
+            lock (_connections)
+            {
+                (listener, listening) = (_listener, _listening.Task);
+            }
+
             TcpClient client;
             try
             {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                await listening.WaitAsync(_stop.Token);
+                client = await listener.AcceptTcpClientAsync(_stop.Token);
             }
             catch (OperationCanceledException)
             {
                 return;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Unplugged (before or while accepting): wait until it listens again.
+                continue;
             }
 
             if (_refuse)
@@ -110,7 +149,11 @@ internal sealed class AnswerDroppingProxy : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _listener.Stop();
+        lock (_connections)
+        {
+            _listener.Stop();
+        }
+
         await _accepting;
         CutAndHeal();
         _stop.Dispose();

@@ -178,6 +178,22 @@ internal sealed class EtcdProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops etcd with SIGSTOP: its connections stay open but nothing answers, as with a hung host.</summary>
+    public Task FreezeAsync() => SignalAsync("-STOP");
+
+    /// <summary>Lets a frozen etcd run again (SIGCONT).</summary>
+    public Task ThawAsync() => SignalAsync("-CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        var process = _process ?? throw new InvalidOperationException($"etcd {_name} is not running.");
+        var info = new ProcessStartInfo("kill");
+        info.ArgumentList.Add(signal);
+        info.ArgumentList.Add(process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var result = await ChildProcess.RunAsync(info);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+    }
+
     private static async Task<EtcdProcess> MemberAsync(IReadOnlyList<EtcdProcess> members, bool leader)
     {
         // While an election is under way no member, or two for a moment, may call itself leader.

@@ -126,6 +126,22 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     }
 
     [StoreFact]
+    public async Task The_first_write_once_etcd_can_be_reached_again_goes_through()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
+        var store = OpenStore(prefix, proxy.Url);
+        await store.CreateAsync("back/warm-up", "w"u8.ToArray());
+
+        proxy.Unplug();
+        await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("back/warm-up"));
+        proxy.ListenAgain();
+        var created = await store.CreateAsync("back/one", "v1"u8.ToArray());
+
+        Assert.Equal(created, (await OpenStore(prefix).GetAsync("back/one"))?.Revision);
+    }
+
+    [StoreFact]
     public async Task A_watch_that_missed_compacted_history_reports_a_reset_then_follows_again()
     {
         var prefix = $"/contract-{Guid.NewGuid():N}/";

@@ -52,4 +52,32 @@ public sealed class EtcdWatchTests : IAsyncLifetime
         Assert.Equal(new StoreChange("config/after-restart", StoreChangeKind.Put, afterRestart), await watch.NextAsync("write after the restart"));
         await watch.StopAsync();
     }
+
+    [StoreFact]
+    public async Task A_read_of_a_frozen_etcd_is_unavailable_naming_the_deadline_and_a_watch_opened_meanwhile_follows_once_it_thaws()
+    {
+        await _etcd.FreezeAsync();
+        await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
+
+        // Begun after the watch's first call to etcd, so that call has met its deadline too when this one has.
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await Store.GetAsync("config/app"));
+        await _etcd.ThawAsync();
+        await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
+        var created = await Store.CreateAsync("config/app", "v1"u8.ToArray());
+
+        Assert.Contains("did not answer the range within 3 s", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(new StoreChange("config/app", StoreChangeKind.Put, created), await watch.NextAsync("create after the thaw"));
+        await watch.StopAsync();
+    }
+
+    [StoreFact]
+    public async Task A_watch_whose_store_is_disposed_ends_with_the_error_instead_of_waiting_forever()
+    {
+        await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
+
+        await _services.DisposeAsync();
+
+        Assert.IsType<ObjectDisposedException>(await watch.FaultAsync());
+    }
 }

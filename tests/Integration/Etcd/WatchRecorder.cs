@@ -84,6 +84,14 @@ internal sealed class WatchRecorder : IAsyncDisposable
         Assert.True(ended is null or OperationCanceledException, $"the watch failed instead of ending when asked: {ended}");
     }
 
+    /// <summary>Waits for the watch to end by itself and returns the exception it ended with; fails the test if it does not end, or ends without one.</summary>
+    public async Task<Exception> FaultAsync()
+    {
+        var ended = await Task.WhenAny(_watching, Task.Delay(Deadline));
+        Assert.True(ended == _watching, $"the watch neither ended nor failed within {Deadline.TotalSeconds} s");
+        return await Record.ExceptionAsync(() => _watching) ?? throw new Xunit.Sdk.XunitException("the watch ended without an error");
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
