@@ -74,6 +74,10 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         {
             // Disposed.
         }
+        catch (Exception e) when (e is TrousseauException or ObjectDisposedException)
+        {
+            // The store gave up the watch (it retries what is transient itself); polling goes on.
+        }
     }
 
     private async Task<bool> WaitAsync(PeriodicTimer timer)
