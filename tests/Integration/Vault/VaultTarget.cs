@@ -43,9 +43,9 @@ internal sealed class VaultTarget : IAsyncDisposable
             {
                 await real.EnableTransitAsync();
             }
-            catch (HttpRequestException e)
+            catch (HttpRequestException e) when (e.StatusCode is null)
             {
-                throw new InvalidOperationException($"Vault at VAULT_ADDR ({address}) is unreachable: {e.Message} Start it, or unset VAULT_ADDR and VAULT_TOKEN to test against the in-repo Vault test server.", e);
+                throw new InvalidOperationException($"Vault at VAULT_ADDR ({address}) is unreachable: {e.Message.TrimEnd('.')}. Start it, or unset VAULT_ADDR and VAULT_TOKEN to test against the in-repo Vault test server.", e);
             }
 
             return real;

@@ -18,7 +18,8 @@ namespace Trousseau.Tests.Integration.Vault;
 /// documented HTTP API: Transit (aes256-gcm96; ciphertext <c>vault:vN:</c> + base64 of nonce ‖ ciphertext ‖ tag;
 /// batch_input; rotate; <c>keys/NAME/config</c> with min_decryption_version, min_encryption_version and
 /// deletion_allowed, versions below min_decryption_version archived as Vault archives them; key deletion), token
-/// lookup-self and renew-self with TTL and max TTL, Kubernetes and AppRole login only where those methods are
+/// lookup-self and renew-self with TTL and max TTL, enabling a secrets engine (<c>sys/mounts/PATH</c>, answered as for
+/// a path in use), Kubernetes and AppRole login only where those methods are
 /// mounted (<c>auth/MOUNT/login</c>; anything else is a token-checked path, as in Vault; each mount has its own roles;
 /// a Kubernetes login answers the service account's namespace and name in <c>auth.metadata</c>, as Vault does; an
 /// AppRole secret id good for a number of uses is refused once they are used up, as with Vault's
@@ -385,6 +386,10 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 return;
             case ["v1", _, "keys", var name, "config"] when method is "POST" or "PUT":
                 await ConfigureKeyAsync(context, name, body);
+                return;
+            case ["v1", "sys", "mounts", .. var mount] when method is "POST" or "PUT" && mount.Length > 0:
+                // Transit and KV v2 answer at every mount already, as if enabled: Vault's answer to enabling one again.
+                await ErrorAsync(context, 400, $"path is already in use at {string.Join('/', mount)}/");
                 return;
             case ["v1", "auth", ..]:
                 await ErrorAsync(context, 404, $"no handler for route \"{string.Join('/', segments.Skip(1))}\". route entry not found.");
