@@ -295,6 +295,28 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
         Assert.Contains("cannot be reached", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    [VaultTestServerFact]
+    public async Task A_config_path_that_moves_trousseaud_to_another_vault_namespace_gets_a_login_there_and_the_first_is_revoked()
+    {
+        var vault = _vault.RequireTestServer();
+        var (roleId, secretId) = (Guid.NewGuid().ToString(), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        vault.AddAppRole(roleId, secretId);
+        await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Kms"] = new JsonObject { ["Enabled"] = false }, ["Vault"] = new JsonObject { ["Namespace"] = "team-b" } });
+        var (logins, issued, sent) = (vault.Count("auth/approle/login", 200), vault.IssuedTokens.Count, vault.Namespaces.Count);
+
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. await AppRoleArgsAsync(roleId, secretId), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
+        var create = await ClectlRunner.For(server, _temp.Combine("data"), _temp.Path).RunAsync("secret", "create", "moved/db", "--from-literal", "k=v");
+
+        Assert.True(create.ExitCode == 0, create.Stderr + server.Log);
+        Assert.Equal(2, vault.Count("auth/approle/login", 200) - logins);
+        var tokens = vault.IssuedTokens.Skip(issued).ToList();
+        Assert.Equal(2, tokens.Count);
+        Assert.False(vault.IsLive(tokens[0]), "the login made outside namespace team-b was not revoked");
+        Assert.True(vault.IsLive(tokens[1]));
+        Assert.Equal("team-b", vault.Namespaces[^1]);
+        Assert.Contains("", vault.Namespaces.Skip(sent));
+    }
+
     /// <summary>trousseaud on this test's key, logged in with AppRole; the secret id in a file, as an operator would deliver it.</summary>
     private async Task<string[]> AppRoleArgsAsync(string roleId, string secretId)
     {
