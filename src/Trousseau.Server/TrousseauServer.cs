@@ -76,11 +76,10 @@ internal static class TrousseauServer
         ServerConfiguration.Apply(builder.Configuration, args, builder.Environment.EnvironmentName);
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
 
-        // Vault:ConfigPath's KV v2 data is laid over everything local.
-        if (!string.IsNullOrWhiteSpace(section["Vault:ConfigPath"]))
-        {
-            builder.Configuration.AddInMemoryCollection(await VaultConfigOverlay.LoadAsync(section));
-        }
+        // Vault:ConfigPath's KV v2 data is laid over everything local. Its Vault login goes to the Vault key provider,
+        // or is revoked when the overlay is disposed.
+        await using var overlay = await VaultConfigOverlay.LoadAsync(section);
+        builder.Configuration.AddInMemoryCollection(overlay.Values);
 
         // With the API off, Api:Urls still serves /healthz and /readyz for probes, but no /v1 route.
         var apiEnabled = section.GetValue("Api:Enabled", defaultValue: true);
@@ -107,6 +106,7 @@ internal static class TrousseauServer
         {
             case VaultTransitKeyProvider.ProviderName:
                 trousseau.UseVaultTransit();
+                overlay.HandLoginTo(builder.Services);
                 builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>, VaultKmsTimeoutValidator>());
                 break;
             default:

@@ -16,8 +16,11 @@ namespace Trousseau.Vault;
 /// stay local: Vault's address, CA and login (<c>Vault:Address</c>, <c>Vault:CaFile</c>, <c>Vault:Auth</c>); etcd's
 /// endpoints and TLS files; the key provider (<c>KeyProvider</c>, <c>KeyProviders</c>) and the local key ring
 /// (<c>Local</c>); the HTTP API (<c>Api</c>: addresses, authentication, TLS, policies); the audit trail (<c>Audit</c>).
+/// Reading the path takes a Vault login; <see cref="HandLoginTo"/> gives it to the Vault key provider, so that the
+/// host logs in once (an AppRole secret id may be good for one login only). A login not handed over is revoked when
+/// the overlay is disposed.
 /// </summary>
-public static class VaultConfigOverlay
+public sealed class VaultConfigOverlay : IAsyncDisposable
 {
     private static readonly string[] LocalOnlySettings =
     [
@@ -27,30 +30,107 @@ public static class VaultConfigOverlay
         "Api", "Audit",
     ];
 
+    private readonly ServiceProvider? _vault;
+    private readonly string? _localNamespace;
+    private readonly string _namespaceKey;
+    private VaultTokenSource.Lease? _login;
+
+    private VaultConfigOverlay(IReadOnlyDictionary<string, string?> values, ServiceProvider? vault, VaultTokenSource.Lease? login, IConfigurationSection section)
+    {
+        Values = values;
+        _vault = vault;
+        _login = login;
+        _localNamespace = section["Vault:Namespace"];
+        _namespaceKey = $"{section.Path}:Vault:Namespace";
+    }
+
+    /// <summary>Full configuration keys (under the section's path) and their values; empty without a ConfigPath.</summary>
+    public IReadOnlyDictionary<string, string?> Values { get; }
+
     /// <summary>Fetches the overlay with the Vault address and auth of <paramref name="section"/>.</summary>
     /// <param name="section">The <c>Trousseau</c> configuration section, holding <c>Vault:*</c>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>Full configuration keys (under the section's path) and their values; empty without a ConfigPath.</returns>
+    /// <returns>The overlay, holding the Vault login it made until <see cref="HandLoginTo"/> or disposal.</returns>
     /// <exception cref="VaultConfigPathException">
     /// The path is missing, Vault forbids reading it, or its data sets a setting that must stay local.
     /// </exception>
     /// <exception cref="DependencyUnavailableException">Vault cannot be reached or refuses Trousseau's credentials.</exception>
-    public static async Task<IReadOnlyDictionary<string, string?>> LoadAsync(IConfigurationSection section, CancellationToken cancellationToken = default)
+    public static async Task<VaultConfigOverlay> LoadAsync(IConfigurationSection section, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(section);
         var path = section["Vault:ConfigPath"];
         if (string.IsNullOrWhiteSpace(path))
         {
-            return new Dictionary<string, string?>();
+            return new VaultConfigOverlay(new Dictionary<string, string?>(), null, null, section);
         }
 
         var services = new ServiceCollection();
         services.AddTrousseau(section).UseVaultTransit();
         var provider = services.BuildServiceProvider();
-        await using var disposal = provider.ConfigureAwait(false);
+        var tokens = provider.GetRequiredService<VaultTokenSource>();
+        try
+        {
+            var token = await tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
+            var values = await ReadAsync(provider, section, path, token, cancellationToken).ConfigureAwait(false);
+            return new VaultConfigOverlay(values, provider, tokens.CurrentLease, section);
+        }
+        catch
+        {
+            await ReleaseAsync(provider, tokens.CurrentLease).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Gives the Vault login made to read the overlay to the Vault key provider registered in
+    /// <paramref name="services"/> (<c>UseVaultTransit</c>), so that it does not log in again. Not when the overlay
+    /// changes <c>Vault:Namespace</c>, where that login does not belong; the login is then revoked on disposal.
+    /// </summary>
+    /// <param name="services">The host's services, where <c>UseVaultTransit</c> registers the key provider.</param>
+    public void HandLoginTo(IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var overlaidNamespace = Values.TryGetValue(_namespaceKey, out var space) ? space : _localNamespace;
+        if (_login is { } login && string.Equals(overlaidNamespace ?? "", _localNamespace ?? "", StringComparison.Ordinal))
+        {
+            services.AddSingleton(new VaultLoginHandOver(login));
+            _login = null;
+        }
+    }
+
+    /// <summary>Revokes the Vault login this overlay made unless <see cref="HandLoginTo"/> took it; a configured token is never revoked.</summary>
+    /// <returns>A task that completes when the login is revoked (or Vault could not be asked) and the overlay's Vault client is released.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_vault is not null)
+        {
+            var login = _login;
+            _login = null;
+            await ReleaseAsync(_vault, login).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ReleaseAsync(ServiceProvider vault, VaultTokenSource.Lease? login)
+    {
+        if (login is { Method: VaultTokenSource.VaultAuthMethod.Login })
+        {
+            try
+            {
+                await vault.GetRequiredService<VaultHttp>().SendAsync<object, object>(HttpMethod.Post, "v1/auth/token/revoke-self", null, null, null, login.Token, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TrousseauException)
+            {
+                // Vault out of reach or refusing: the token lapses at the end of its TTL, as it would have anyway.
+            }
+        }
+
+        await vault.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyDictionary<string, string?>> ReadAsync(ServiceProvider provider, IConfigurationSection section, string path, string token, CancellationToken cancellationToken)
+    {
         var options = provider.GetRequiredService<IOptions<VaultOptions>>().Value;
         var http = provider.GetRequiredService<VaultHttp>();
-        var token = await provider.GetRequiredService<VaultTokenSource>().GetTokenAsync(cancellationToken).ConfigureAwait(false);
         var key = $"{section.Path}:Vault:ConfigPath";
 
         VaultAnswer<JsonElement> answer;

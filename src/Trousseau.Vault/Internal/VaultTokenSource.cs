@@ -11,6 +11,8 @@ namespace Trousseau.Vault.Internal;
 /// renewed at about two thirds of its TTL; when renewal fails, when the max TTL nears, or when Vault answers 401 or
 /// 403 (<see cref="Reject"/>), the source logs in again. Credentials Vault refuses make Vault unavailable to
 /// Trousseau (nothing Trousseau's callers can fix). A failed login is never remembered: the next call tries again.
+/// A login handed over by <see cref="VaultConfigOverlay"/> (<see cref="VaultLoginHandOver"/>) is the first lease, so
+/// that trousseaud logs in once even with a single-use AppRole secret id.
 /// </summary>
 internal sealed partial class VaultTokenSource : IDisposable
 {
@@ -22,8 +24,9 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Lease? _lease;
 
-    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, VaultMetrics metrics, ILogger<VaultTokenSource>? logger = null)
+    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, VaultMetrics metrics, ILogger<VaultTokenSource>? logger = null, VaultLoginHandOver? handOver = null)
     {
+        _lease = handOver?.Lease;
         _http = http;
         _options = options;
         _time = time;
@@ -44,6 +47,9 @@ internal sealed partial class VaultTokenSource : IDisposable
     private long _logins;
 
     private VaultAuthOptions Auth => _options.Value.Auth;
+
+    /// <summary>The lease held now, or null before the first login or after a refusal.</summary>
+    public Lease? CurrentLease => Volatile.Read(ref _lease);
 
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
@@ -227,13 +233,19 @@ internal sealed partial class VaultTokenSource : IDisposable
         return new Lease(token, now + ttl, now + (ttl * 2 / 3), ttl, renewable, method);
     }
 
-    private enum VaultAuthMethod
+    /// <summary>How a lease's token was obtained: configured (never to be revoked by Trousseau) or by a login.</summary>
+    public enum VaultAuthMethod
     {
         Token,
         Login,
     }
 
-    private sealed record Lease(string Token, DateTimeOffset? ExpiresAt, DateTimeOffset? RefreshAt, TimeSpan Ttl, bool Renewable, VaultAuthMethod Method);
+    /// <summary>A Vault token, when it expires and is due for renewal, its TTL, and how it was obtained.</summary>
+    public sealed record Lease(string Token, DateTimeOffset? ExpiresAt, DateTimeOffset? RefreshAt, TimeSpan Ttl, bool Renewable, VaultAuthMethod Method)
+    {
+        /// <summary>Everything but the token, which must appear in no log or message.</summary>
+        public override string ToString() => $"Lease {{ ExpiresAt = {ExpiresAt}, Ttl = {Ttl}, Renewable = {Renewable}, Method = {Method} }}";
+    }
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Logged in to Vault with {Method} auth; token TTL {TtlSeconds} s.")]
     private static partial void LogLoggedIn(ILogger logger, string method, long ttlSeconds);

@@ -154,10 +154,10 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
         Assert.DoesNotContain(Target.Token, Server.Log, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_sealed_vault_makes_status_and_the_grpc_health_service_unhealthy_calls_unavailable_within_the_apiserver_deadline_and_readiness_503_until_unsealed()
     {
-        var vault = Target.TestServer ?? throw new InvalidOperationException("Sealing needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
+        var vault = Target.RequireTestServer();
         var logFrom = Server.Log.Length;
         var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         using var channel = KmsSocketTests.ChannelFor(Plugin.Socket);
@@ -188,10 +188,10 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
         Assert.DoesNotContain("Error status code", Server.Log[logFrom..], StringComparison.Ordinal);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_slow_vault_gives_unavailable_within_the_apiserver_deadline()
     {
-        var vault = Target.TestServer ?? throw new InvalidOperationException("Latency needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
+        var vault = Target.RequireTestServer();
         KmsPeer.Ok(await Peer.CallAsync(Status));
 
         vault.Latency = TimeSpan.FromSeconds(4);
@@ -204,10 +204,10 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
         KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_deadline_that_passes_while_vault_is_slow_ends_the_call_deadline_exceeded_and_the_plugin_keeps_serving()
     {
-        var vault = Target.TestServer ?? throw new InvalidOperationException("Latency needs the in-repo Vault test server; unset VAULT_ADDR to run this test.");
+        var vault = Target.RequireTestServer();
         KmsPeer.Ok(await Peer.CallAsync(Status));
         var logFrom = Server.Log.Length;
         var answers = new PluginAnswers();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Trousseau.Tests.Integration.Etcd;
 using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.Integration.Vault;
 using Trousseau.Tests.StoreContract;
 using Xunit.Abstractions;
 
@@ -18,8 +19,11 @@ namespace Trousseau.Tests.Integration.Soak;
 [Trait("Category", "Soak")]
 public sealed class ChaosSoakTests(ITestOutputHelper output) : IDisposable
 {
-    /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
-    public static string? SkipReason => EtcdProcess.SkipReason;
+    /// <summary>
+    /// Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI, or when a real Vault is
+    /// configured (the fault script needs the in-repo Vault test server).
+    /// </summary>
+    public static string? SkipReason => EtcdProcess.SkipReason ?? VaultTarget.TestServerSkipReason;
 
     private readonly TempDirectory _temp = new();
 

@@ -14,7 +14,7 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
 {
     private const int Concurrent = 8;
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Concurrent_requests_with_one_new_token_cost_one_vault_login()
     {
         var jwt = fixture.NewCaller("payments", "batch");
@@ -40,7 +40,7 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         Assert.Equal(1, fixture.Logins - before);
     }
 
-    [Theory]
+    [VaultTestServerTheory]
     [InlineData(404)]
     [InlineData(429)]
     [InlineData(500)]
@@ -71,7 +71,7 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
     }
 
-    [Theory]
+    [VaultTestServerTheory]
     [InlineData(400)]
     [InlineData(403)]
     public async Task A_token_vault_refuses_is_401(int status)
@@ -93,7 +93,7 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         Assert.Equal("Bearer error=\"invalid_token\"", refused.Headers.WwwAuthenticate.ToString());
     }
 
-    [Theory]
+    [VaultTestServerTheory]
     [InlineData("Bearer")]
     [InlineData("Bearer ")]
     [InlineData("Bearer      ")]
@@ -114,7 +114,7 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         Assert.Equal(before, fixture.Logins);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_flood_of_new_tokens_is_held_to_the_login_rate_while_known_callers_go_on()
     {
         await using var limited = await fixture.StartServerAsync("limited", "--Trousseau:Api:Auth:MaxLoginsPerSecond=1");

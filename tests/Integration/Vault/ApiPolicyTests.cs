@@ -15,7 +15,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
     private const string Intruder = "system:serviceaccount:other:intruder";
     private static readonly string[] EveryAction = ["read", "list", "create", "update", "delete", "generate", "keys", "encrypt", "decrypt"];
 
-    [Theory]
+    [VaultTestServerTheory]
     [InlineData("read")]
     [InlineData("list")]
     [InlineData("create")]
@@ -52,7 +52,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         Assert.True(allowed.IsSuccessStatusCode, $"{action}: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_star_stays_within_one_segment_of_a_name_and_two_stars_cross_segments()
     {
         using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
@@ -74,7 +74,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         Assert.Contains($"'billing/{id}'", (await Problems.AssertAsync(elsewhere, HttpStatusCode.Forbidden)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_listing_shows_only_the_secrets_the_identity_may_list()
     {
         using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
@@ -90,7 +90,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         Assert.Equal([$"{prefix}a"], byReader);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Clectl_exits_5_on_a_refused_call_naming_the_identity_the_action_and_the_secret()
     {
         var clectl = fixture.Clectl(KubernetesApiFixture.IntruderJwt);
@@ -105,7 +105,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         Assert.Contains("'keys'", ClectlAssert.Fails(rotate, 5), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task The_audit_trail_holds_an_allowed_read_a_refused_read_and_a_rotation_with_each_callers_identity()
     {
         using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
@@ -132,7 +132,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
             (line.GetProperty("identity").GetString(), line.GetProperty("outcome").GetString(), line.GetProperty("httpStatus").GetInt32());
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Whoami_shows_each_service_account_and_the_policies_that_name_it()
     {
         var orders = await fixture.Clectl(KubernetesApiFixture.OrdersJwt).RunAsync("auth", "whoami", "-o", "json");

@@ -9,7 +9,8 @@ namespace Trousseau.Tests.Integration.Vault;
 /// Kubernetes auth (role <see cref="Role"/>), with the <c>Api:Policies</c> of a settings file, shared by the tests of
 /// a class. Service accounts: <c>payments:orders</c> (every action on <c>payments/**</c>), <c>audit:reader</c>
 /// (read and list on <c>payments/*</c> only, keys) and <c>other:intruder</c> (known to Vault, named by no policy).
-/// Tests that need a caller never seen before make one with <see cref="NewCaller"/>.
+/// Tests that need a caller never seen before make one with <see cref="NewCaller"/>. Against a real Vault (see
+/// <see cref="VaultTarget"/>) every test that uses it is skipped, and nothing is started.
 /// </summary>
 public sealed class KubernetesApiFixture : IAsyncLifetime, IDisposable
 {
@@ -28,6 +29,7 @@ public sealed class KubernetesApiFixture : IAsyncLifetime, IDisposable
         """;
 
     private readonly TempDirectory _temp = new();
+    private VaultTarget? _target;
 
     internal VaultTestServer Vault { get; private set; } = null!;
 
@@ -37,7 +39,13 @@ public sealed class KubernetesApiFixture : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        Vault = await VaultTestServer.StartAsync();
+        if (VaultTarget.TestServerSkipReason is not null)
+        {
+            return;
+        }
+
+        _target = await VaultTarget.StartAsync();
+        Vault = _target.RequireTestServer();
         Vault.CreateKey("trousseau");
         AddCaller(OrdersJwt, "payments", "orders");
         AddCaller(ReaderJwt, "audit", "reader");
@@ -107,8 +115,13 @@ public sealed class KubernetesApiFixture : IAsyncLifetime, IDisposable
 
     public async Task DisposeAsync()
     {
+        if (_target is null)
+        {
+            return;
+        }
+
         await Server.DisposeAsync();
-        await Vault.DisposeAsync();
+        await _target.DisposeAsync();
     }
 
     public void Dispose() => _temp.Dispose();

@@ -16,7 +16,7 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
     private const string KmsStatus = "/v2.KeyManagementService/Status";
     private static readonly string Dek = Convert.ToBase64String(Enumerable.Range(7, 32).Select(i => (byte)i).ToArray());
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_vault_answering_429_leaves_trousseaud_up_unready_and_unavailable_with_retry_after_then_it_recovers_by_itself()
     {
         await daemon.CreateSecretAsync("throttled/before", "kept");
@@ -49,7 +49,7 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
         Assert.Equal("OK", (await daemon.Kms.CallAsync(KmsEncrypt, new { plaintext = Dek })).GetProperty("code").GetString());
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_vault_policy_denying_a_call_after_a_fresh_login_answers_403_and_clectl_exit_5_not_unavailable()
     {
         daemon.Vault.Fault = new VaultTestServer.VaultFault(403, "permission denied", PathContains: "/rotate");
@@ -73,7 +73,7 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
         }
     }
 
-    [Theory]
+    [VaultTestServerTheory]
     [InlineData(412, "required index state not present")]
     [InlineData(400, "invalid key name")]
     public async Task A_vault_refusing_key_reads_leaves_trousseaud_up_answering_503_not_500(int status, string error)
@@ -108,12 +108,13 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
 
     /// <summary>
     /// The Vault test server (through <see cref="VaultTarget"/>, which refuses a real Vault for fault switches) and
-    /// one trousseaud on it, with the KMS socket and a kube-apiserver-like peer.
+    /// one trousseaud on it, with the KMS socket and a kube-apiserver-like peer. Against a real Vault every test of
+    /// the class is skipped, and nothing is started.
     /// </summary>
     public sealed class Daemon : IAsyncLifetime, IDisposable
     {
         private readonly TempDirectory _temp = new();
-        private VaultTarget _target = null!;
+        private VaultTarget? _target;
 
         internal VaultTestServer Vault { get; private set; } = null!;
 
@@ -129,6 +130,11 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
 
         public async Task InitializeAsync()
         {
+            if (VaultTarget.TestServerSkipReason is not null)
+            {
+                return;
+            }
+
             _target = await VaultTarget.StartAsync();
             Vault = _target.RequireTestServer();
             var keyName = VaultTarget.UniqueKeyName();
@@ -150,6 +156,11 @@ public sealed class VaultFaultTests(VaultFaultTests.Daemon daemon) : IClassFixtu
 
         public async Task DisposeAsync()
         {
+            if (_target is null)
+            {
+                return;
+            }
+
             await Kms.DisposeAsync();
             Http.Dispose();
             await Server.DisposeAsync();

@@ -6,16 +6,6 @@ using Trousseau.Vault;
 
 namespace Trousseau.Tests.Integration.Vault;
 
-/// <summary>Starts one Vault (a real one when <c>VAULT_ADDR</c> and <c>VAULT_TOKEN</c> are set) for a test class.</summary>
-public sealed class VaultFixture : IAsyncLifetime
-{
-    internal VaultTarget Vault { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Vault = await VaultTarget.StartAsync();
-
-    public async Task DisposeAsync() => await Vault.DisposeAsync();
-}
-
 /// <summary>
 /// trousseaud keeps its secrets through what operators change around a Vault Transit key: how Vault's address or
 /// the mount is written, versions Vault archives, and key ids written by the previous release.

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -7,28 +8,25 @@ namespace Trousseau.Tests.Integration.Vault;
 
 /// <summary>
 /// trousseaud configured for Vault from settings alone: Kubernetes auth at the configured mount, the KV v2 overlay,
-/// rewrap before archiving old key versions, its errors. A real Vault when <c>VAULT_ADDR</c> is set
-/// (<see cref="VaultTarget"/>).
+/// rewrap before archiving old key versions, its errors. One Vault for the class (<see cref="VaultFixture"/>: a
+/// real one when <c>VAULT_ADDR</c> is set); each test has its own Transit key and KV path.
 /// </summary>
-public sealed class VaultServerTests : IAsyncLifetime, IDisposable
+public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<VaultFixture>, IAsyncLifetime, IDisposable
 {
-    private const string ConfigPath = "secret/data/trousseau/config";
     private readonly TempDirectory _temp = new();
-    private VaultTarget _vault = null!;
-    private string _keyName = null!;
+    private readonly VaultTarget _vault = fixture.ForNextTest();
+    private readonly string _keyName = VaultTarget.UniqueKeyName();
 
-    public async Task InitializeAsync()
-    {
-        _vault = await VaultTarget.StartAsync();
-        _keyName = VaultTarget.UniqueKeyName();
-        await _vault.CreateKeyAsync(_keyName);
-    }
+    /// <summary>This test's own KV v2 path for <c>Vault:ConfigPath</c>.</summary>
+    private string ConfigPath => $"secret/data/{_keyName}/config";
 
-    public async Task DisposeAsync() => await _vault.DisposeAsync();
+    public async Task InitializeAsync() => await _vault.CreateKeyAsync(_keyName);
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     public void Dispose() => _temp.Dispose();
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Kubernetes_auth_from_configuration_alone_serves_secrets_and_logs_no_token_or_jwt()
     {
         const string Jwt = "eyJhbGciOiJSUzI1NiJ9.service-account-token.signature";
@@ -36,6 +34,8 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         await File.WriteAllTextAsync(jwtFile, Jwt);
         var vault = _vault.RequireTestServer();
         vault.AddKubernetesRole("trousseau-kms", Jwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        var logins = vault.Count("auth/kubernetes/login", 200);
+        var issued = vault.IssuedTokens.Count;
         var settings = _temp.Combine("appsettings.json");
         await File.WriteAllTextAsync(settings, $$"""
             { "Trousseau": { "KeyProvider": "vault", "Vault": { "Address": "{{_vault.Address}}", "KeyName": "{{_keyName}}",
@@ -50,13 +50,13 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
 
         Assert.True(create.ExitCode == 0, create.Stderr + server.Log);
         Assert.Equal("v", read.Stdout);
-        Assert.Equal(1, vault.Count("auth/kubernetes/login", 200));
-        Assert.NotEmpty(vault.IssuedTokens);
+        Assert.Equal(1, vault.Count("auth/kubernetes/login", 200) - logins);
+        Assert.Equal(issued + 1, vault.IssuedTokens.Count);
         Assert.DoesNotContain(Jwt, server.Log, StringComparison.Ordinal);
         Assert.All(vault.IssuedTokens, token => Assert.DoesNotContain(token, server.Log, StringComparison.Ordinal));
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Kubernetes_auth_logs_in_at_the_configured_mount_only()
     {
         const string Jwt = "eyJhbGciOiJSUzI1NiJ9.mounted-elsewhere.signature";
@@ -64,6 +64,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         await File.WriteAllTextAsync(jwtFile, Jwt);
         var vault = _vault.RequireTestServer();
         vault.AddKubernetesRole("trousseau-kms", Jwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1), mount: "k8s-prod");
+        var (atDefaultLogins, atMountLogins) = (vault.Count("auth/kubernetes/login", 200), vault.Count("auth/k8s-prod/login", 200));
         string[] kubernetes = ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address={_vault.Address}", $"--Trousseau:Vault:KeyName={_keyName}",
             "--Trousseau:Vault:Auth:Method=kubernetes", "--Trousseau:Vault:Auth:Role=trousseau-kms", $"--Trousseau:Vault:Auth:JwtFile={jwtFile}", "--Trousseau:Kms:Enabled=false"];
 
@@ -82,9 +83,9 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
 
         Assert.Equal(6, atDefault.ExitCode);
         Assert.Contains("auth/kubernetes/login", atDefault.Stderr, StringComparison.Ordinal);
-        Assert.Equal(0, vault.Count("auth/kubernetes/login", 200));
+        Assert.Equal(atDefaultLogins, vault.Count("auth/kubernetes/login", 200));
         Assert.True(atMount.ExitCode == 0, atMount.Stderr);
-        Assert.Equal(1, vault.Count("auth/k8s-prod/login", 200));
+        Assert.Equal(1, vault.Count("auth/k8s-prod/login", 200) - atMountLogins);
     }
 
     [Fact]
@@ -140,7 +141,7 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
         }
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Api_kubernetes_mode_admits_callers_whose_service_account_token_vault_accepts()
     {
         const string CallerJwt = "caller.service-account.jwt";
@@ -211,24 +212,78 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task A_missing_or_forbidden_config_path_stops_startup_with_exit_2_naming_the_key()
+    public async Task A_missing_config_path_stops_startup_with_exit_2_naming_the_key()
     {
-        var missing = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Vault:ConfigPath=secret/data/nowhere"]);
+        var missing = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(), $"--Trousseau:Vault:ConfigPath=secret/data/{_keyName}/nowhere"]);
 
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains($"Trousseau:Vault:ConfigPath 'secret/data/{_keyName}/nowhere' does not exist", Assert.Single(missing.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_forbidden_config_path_stops_startup_with_exit_2_naming_the_key_and_not_the_token()
+    {
         var vault = _vault.RequireTestServer();
         await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Store"] = "memory" });
         vault.Forbid(ConfigPath);
         var limited = vault.CreateToken(TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
         var tokenFile = _temp.Combine("limited-token");
         await File.WriteAllTextAsync(tokenFile, limited);
+
         var forbidden = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. VaultArgs(tokenFile), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
 
-        foreach (var result in new[] { missing, forbidden })
+        Assert.Equal(2, forbidden.ExitCode);
+        Assert.Contains($"Trousseau:Vault:ConfigPath '{ConfigPath}' cannot be read", Assert.Single(forbidden.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        Assert.DoesNotContain(limited, forbidden.Stderr, StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
+    public async Task AppRole_with_a_single_use_secret_id_and_a_config_path_logs_in_once_and_serves()
+    {
+        var vault = _vault.RequireTestServer();
+        var (roleId, secretId) = (Guid.NewGuid().ToString(), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        vault.AddAppRole(roleId, secretId, secretIdNumUses: 1);
+        await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Kms"] = new JsonObject { ["Enabled"] = false } });
+        var (logins, issued) = (vault.Count("auth/approle/login"), vault.IssuedTokens.Count);
+
+        ProcessResult create, read;
+        string log;
+        await using (var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. await AppRoleArgsAsync(roleId, secretId), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]))
         {
-            Assert.Equal(2, result.ExitCode);
-            Assert.Contains("Trousseau:Vault:ConfigPath", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
-            Assert.DoesNotContain(limited, result.Stderr, StringComparison.Ordinal);
+            var clectl = ClectlRunner.For(server, _temp.Combine("data"), _temp.Path);
+            create = await clectl.RunAsync("secret", "create", "approle/db", "--from-literal", "password=once");
+            read = await clectl.RunAsync("secret", "get", "approle/db", "--key", "password");
+            await server.StopAsync();
+            log = server.Log;
         }
+
+        Assert.True(create.ExitCode == 0, create.Stderr + log);
+        Assert.Equal("once", read.Stdout);
+        Assert.Equal(1, vault.Count("auth/approle/login") - logins);
+        var token = Assert.Single(vault.IssuedTokens.Skip(issued));
+        Assert.True(vault.IsLive(token), "the token of the one login was revoked although the key provider kept it");
+        Assert.DoesNotContain(secretId, log, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, log, StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
+    public async Task The_config_path_login_is_revoked_when_the_key_provider_does_not_keep_it()
+    {
+        var vault = _vault.RequireTestServer();
+        var (roleId, secretId) = (Guid.NewGuid().ToString(), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        vault.AddAppRole(roleId, secretId);
+        await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Kms"] = new JsonObject { ["Enabled"] = false } });
+        var (issued, revoked) = (vault.IssuedTokens.Count, vault.Count("auth/token/revoke-self", 204));
+
+        // The local key ring as the key provider: only the overlay needed Vault.
+        string[] args = [.. (await AppRoleArgsAsync(roleId, secretId)).Where(a => !a.StartsWith("--Trousseau:KeyProvider=", StringComparison.Ordinal)), "--Trousseau:KeyProvider=local", $"--Trousseau:Vault:ConfigPath={ConfigPath}"];
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), args);
+        var status = await ClectlRunner.For(server, _temp.Combine("data"), _temp.Path).RunAsync("key", "status");
+
+        Assert.True(status.ExitCode == 0, status.Stderr + server.Log);
+        var token = Assert.Single(vault.IssuedTokens.Skip(issued));
+        Assert.False(vault.IsLive(token), "the overlay's login outlived its use");
+        Assert.Equal(1, vault.Count("auth/token/revoke-self", 204) - revoked);
     }
 
     [Fact]
@@ -238,6 +293,37 @@ public sealed class VaultServerTests : IAsyncLifetime, IDisposable
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("cannot be reached", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_config_path_that_moves_trousseaud_to_another_vault_namespace_gets_a_login_there_and_the_first_is_revoked()
+    {
+        var vault = _vault.RequireTestServer();
+        var (roleId, secretId) = (Guid.NewGuid().ToString(), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        vault.AddAppRole(roleId, secretId);
+        await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Kms"] = new JsonObject { ["Enabled"] = false }, ["Vault"] = new JsonObject { ["Namespace"] = "team-b" } });
+        var (logins, issued, sent) = (vault.Count("auth/approle/login", 200), vault.IssuedTokens.Count, vault.Namespaces.Count);
+
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. await AppRoleArgsAsync(roleId, secretId), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]);
+        var create = await ClectlRunner.For(server, _temp.Combine("data"), _temp.Path).RunAsync("secret", "create", "moved/db", "--from-literal", "k=v");
+
+        Assert.True(create.ExitCode == 0, create.Stderr + server.Log);
+        Assert.Equal(2, vault.Count("auth/approle/login", 200) - logins);
+        var tokens = vault.IssuedTokens.Skip(issued).ToList();
+        Assert.Equal(2, tokens.Count);
+        Assert.False(vault.IsLive(tokens[0]), "the login made outside namespace team-b was not revoked");
+        Assert.True(vault.IsLive(tokens[1]));
+        Assert.Equal("team-b", vault.Namespaces[^1]);
+        Assert.Contains("", vault.Namespaces.Skip(sent));
+    }
+
+    /// <summary>trousseaud on this test's key, logged in with AppRole; the secret id in a file, as an operator would deliver it.</summary>
+    private async Task<string[]> AppRoleArgsAsync(string roleId, string secretId)
+    {
+        var secretIdFile = _temp.Combine("secret-id");
+        await File.WriteAllTextAsync(secretIdFile, secretId);
+        return ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address={_vault.Address}", $"--Trousseau:Vault:KeyName={_keyName}",
+            "--Trousseau:Vault:Auth:Method=approle", $"--Trousseau:Vault:Auth:RoleId={roleId}", $"--Trousseau:Vault:Auth:SecretIdFile={secretIdFile}"];
     }
 
     private string[] VaultArgs(string? tokenFile = null)

@@ -10,10 +10,17 @@ namespace Trousseau.Tests.Integration.Vault;
 /// The Vault every Vault test talks to: a real one when <c>VAULT_ADDR</c> and <c>VAULT_TOKEN</c> are set (Transit
 /// enabled at <c>transit</c>, KV v2 at <c>secret</c>, as a dev server has them), else the in-repo
 /// <see cref="VaultTestServer"/>. Fault switches, auth roles and policies exist only on the in-repo server
-/// (<see cref="RequireTestServer"/>).
+/// (<see cref="RequireTestServer"/>): tests that need them carry <see cref="VaultTestServerFactAttribute"/> or
+/// <see cref="VaultTestServerTheoryAttribute"/>, and are skipped against a real Vault.
 /// </summary>
 internal sealed class VaultTarget : IAsyncDisposable
 {
+    /// <summary>Why a test that needs the in-repo server is skipped: a real Vault is configured; null when none is.</summary>
+    public static string? TestServerSkipReason =>
+        RealVault() is var (address, _)
+            ? $"Needs the in-repo Vault test server (fault switches, auth roles, policies, clock or request counts), and VAULT_ADDR ({address}) and VAULT_TOKEN name a real Vault; unset them to run it."
+            : null;
+
     private VaultTarget(Uri address, string token, VaultTestServer? testServer)
     {
         Address = address;
@@ -29,10 +36,18 @@ internal sealed class VaultTarget : IAsyncDisposable
 
     public static async Task<VaultTarget> StartAsync()
     {
-        if (Environment.GetEnvironmentVariable("VAULT_ADDR") is { Length: > 0 } address && Environment.GetEnvironmentVariable("VAULT_TOKEN") is { Length: > 0 } token)
+        if (RealVault() is var (address, token))
         {
             var real = new VaultTarget(new Uri(address), token, null);
-            await real.EnableTransitAsync();
+            try
+            {
+                await real.EnableTransitAsync();
+            }
+            catch (HttpRequestException e) when (e.StatusCode is null)
+            {
+                throw new InvalidOperationException($"Vault at VAULT_ADDR ({address}) is unreachable: {e.Message.TrimEnd('.')}. Start it, or unset VAULT_ADDR and VAULT_TOKEN to test against the in-repo Vault test server.", e);
+            }
+
             return real;
         }
 
@@ -42,7 +57,7 @@ internal sealed class VaultTarget : IAsyncDisposable
 
     /// <summary>The in-repo server, for a test that switches faults or sets up auth roles and policies.</summary>
     public VaultTestServer RequireTestServer() =>
-        TestServer ?? throw new InvalidOperationException("This test switches Vault faults or sets up auth roles and policies, which only the in-repo Vault test server offers; unset VAULT_ADDR to run it.");
+        TestServer ?? throw new InvalidOperationException(TestServerSkipReason + " Mark the test [VaultTestServerFact] or [VaultTestServerTheory].");
 
     /// <summary>Writes a KV v2 secret, as <c>vault kv put</c> would; <paramref name="path"/> is like <c>secret/data/app</c>.</summary>
     public async Task PutKvAsync(string path, JsonObject data)
@@ -132,6 +147,11 @@ internal sealed class VaultTarget : IAsyncDisposable
             await TestServer.DisposeAsync();
         }
     }
+
+    private static (string Address, string Token)? RealVault() =>
+        Environment.GetEnvironmentVariable("VAULT_ADDR") is { Length: > 0 } address && Environment.GetEnvironmentVariable("VAULT_TOKEN") is { Length: > 0 } token
+            ? (address, token)
+            : null;
 
     private HttpClient Client()
     {

@@ -18,9 +18,12 @@ namespace Trousseau.Tests.Integration.Vault;
 /// documented HTTP API: Transit (aes256-gcm96; ciphertext <c>vault:vN:</c> + base64 of nonce ‖ ciphertext ‖ tag;
 /// batch_input; rotate; <c>keys/NAME/config</c> with min_decryption_version, min_encryption_version and
 /// deletion_allowed, versions below min_decryption_version archived as Vault archives them; key deletion), token
-/// lookup-self and renew-self with TTL and max TTL, Kubernetes and AppRole login only where those methods are
-/// mounted (<c>auth/MOUNT/login</c>; anything else is a token-checked path, as in Vault; a Kubernetes login answers
-/// the service account's namespace and name in <c>auth.metadata</c>, as Vault does), policies that deny a path,
+/// lookup-self and renew-self with TTL and max TTL, enabling a secrets engine (<c>sys/mounts/PATH</c>, answered as for
+/// a path in use), Kubernetes and AppRole login only where those methods are
+/// mounted (<c>auth/MOUNT/login</c>; anything else is a token-checked path, as in Vault; each mount has its own roles;
+/// a Kubernetes login answers the service account's namespace and name in <c>auth.metadata</c>, as Vault does; an
+/// AppRole secret id good for a number of uses is refused once they are used up, as with Vault's
+/// <c>secret_id_num_uses</c>), token revoke-self, policies that deny a path,
 /// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every request is recorded with the
 /// status it got (<see cref="Requests"/>), so tests count retries, logins and refusals where Vault would see them.
 /// Fault switches: seal, latency, 5xx, revoke every token, any status or body on chosen paths (<see cref="Fault"/>),
@@ -33,8 +36,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, TokenEntry> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TransitKey> _keys = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, KubernetesRole> _kubernetesRoles = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, string> _appRoles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Mount, string Role), KubernetesRole> _kubernetesRoles = new();
+    private readonly ConcurrentDictionary<string, AppRoleSecret> _appRoles = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, List<JsonObject>> _kv = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _forbiddenPaths = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _authMounts = new(StringComparer.Ordinal);
@@ -175,15 +178,37 @@ internal sealed class VaultTestServer : IAsyncDisposable
         string serviceAccountName = "default")
     {
         _authMounts[mount] = "kubernetes";
-        var entry = _kubernetesRoles.AddOrUpdate(role, _ => new KubernetesRole(ttl, maxTtl, new(StringComparer.Ordinal)), (_, existing) => existing with { Ttl = ttl, MaxTtl = maxTtl });
+        var entry = _kubernetesRoles.AddOrUpdate((mount, role), _ => new KubernetesRole(ttl, maxTtl, new(StringComparer.Ordinal)), (_, existing) => existing with { Ttl = ttl, MaxTtl = maxTtl });
         entry.Accounts[jwt] = new ServiceAccount(serviceAccountNamespace, serviceAccountName);
     }
 
-    /// <summary>An AppRole role, with the method mounted at <c>approle</c> as <c>vault auth enable approle</c> would.</summary>
-    public void AddAppRole(string roleId, string secretId)
+    /// <summary>
+    /// An AppRole role, with the method mounted at <c>approle</c> as <c>vault auth enable approle</c> would, and a
+    /// secret id for it: good for <paramref name="secretIdNumUses"/> logins (as <c>vault write
+    /// auth/approle/role/NAME/secret-id secret_id_num_uses=N</c> makes one), or for any number when 0.
+    /// </summary>
+    public void AddAppRole(string roleId, string secretId, int secretIdNumUses = 0)
     {
         _authMounts["approle"] = "approle";
-        _appRoles[roleId] = secretId;
+        _appRoles[roleId] = new AppRoleSecret(secretId, secretIdNumUses);
+    }
+
+    /// <summary>Whether <paramref name="token"/> is still good: issued, not revoked and not expired.</summary>
+    public bool IsLive(string token) => _tokens.TryGetValue(token, out var entry) && (entry.ExpiresAt is not { } expires || expires > Clock.GetUtcNow());
+
+    /// <summary>
+    /// Turns every fault switch off and the clock back to the system's, so that a test that failed half-way leaves
+    /// nothing on for the next test on a shared server.
+    /// </summary>
+    public void ClearFaults()
+    {
+        Sealed = false;
+        Latency = TimeSpan.Zero;
+        Fault = null;
+        Hold = null;
+        HealthStatus = null;
+        Clock = TimeProvider.System;
+        FailNext(0);
     }
 
     /// <summary>Requests so far whose path (without <c>/v1/</c>) contains <paramref name="pathContains"/>, answered <paramref name="status"/> when given.</summary>
@@ -293,7 +318,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         // Only a mounted auth method has a login path; any other path needs a token, as Vault's router has it.
         if (segments is ["v1", "auth", var authMount, "login"] && method is "POST" or "PUT" && _authMounts.TryGetValue(authMount, out var authType))
         {
-            await (authType == "approle" ? AppRoleLoginAsync(context, body) : KubernetesLoginAsync(context, body));
+            await (authType == "approle" ? AppRoleLoginAsync(context, body) : KubernetesLoginAsync(context, authMount, body));
             return;
         }
 
@@ -361,6 +386,10 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 return;
             case ["v1", _, "keys", var name, "config"] when method is "POST" or "PUT":
                 await ConfigureKeyAsync(context, name, body);
+                return;
+            case ["v1", "sys", "mounts", .. var mount] when method is "POST" or "PUT" && mount.Length > 0:
+                // Transit and KV v2 answer at every mount already, as if enabled: Vault's answer to enabling one again.
+                await ErrorAsync(context, 400, $"path is already in use at {string.Join('/', mount)}/");
                 return;
             case ["v1", "auth", ..]:
                 await ErrorAsync(context, 404, $"no handler for route \"{string.Join('/', segments.Skip(1))}\". route entry not found.");
@@ -442,10 +471,10 @@ internal sealed class VaultTestServer : IAsyncDisposable
         await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)(expires - now).TotalSeconds, renewable = true } });
     }
 
-    private async Task KubernetesLoginAsync(HttpContext context, JsonObject body)
+    private async Task KubernetesLoginAsync(HttpContext context, string mount, JsonObject body)
     {
         var roleName = body["role"]?.GetValue<string>() ?? "";
-        if (!_kubernetesRoles.TryGetValue(roleName, out var role))
+        if (!_kubernetesRoles.TryGetValue((mount, roleName), out var role))
         {
             await ErrorAsync(context, 400, $"invalid role name \"{roleName}\"");
             return;
@@ -470,8 +499,10 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task AppRoleLoginAsync(HttpContext context, JsonObject body)
     {
+        // Vault's answer to an unknown role, a wrong secret id and one whose uses are spent (Vault deletes it at its
+        // last use, path_login.go) alike.
         var roleId = body["role_id"]?.GetValue<string>() ?? "";
-        if (!_appRoles.TryGetValue(roleId, out var secretId) || body["secret_id"]?.GetValue<string>() != secretId)
+        if (!_appRoles.TryGetValue(roleId, out var secret) || body["secret_id"]?.GetValue<string>() != secret.SecretId || !secret.TryUse())
         {
             await ErrorAsync(context, 400, "invalid role or secret ID");
             return;
@@ -790,6 +821,17 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private sealed record KubernetesRole(TimeSpan Ttl, TimeSpan MaxTtl, ConcurrentDictionary<string, ServiceAccount> Accounts);
 
     private sealed record ServiceAccount(string Namespace, string Name);
+
+    /// <summary>An AppRole secret id and the logins it has left (unlimited when created with 0 uses).</summary>
+    private sealed class AppRoleSecret(string secretId, int numUses)
+    {
+        private readonly bool _limited = numUses > 0;
+        private int _left = numUses;
+
+        public string SecretId { get; } = secretId;
+
+        public bool TryUse() => !_limited || Interlocked.Decrement(ref _left) >= 0;
+    }
 
     private sealed record SealResult(string? Ciphertext, int KeyVersion, string? Error);
 

@@ -9,13 +9,17 @@ using Trousseau.Vault;
 
 namespace Trousseau.Tests.Integration.Vault;
 
-/// <summary>Vault Transit as Trousseau's key provider, over Vault's HTTP API.</summary>
-public sealed class VaultTransitTests : IAsyncLifetime
+/// <summary>
+/// Vault Transit as Trousseau's key provider, over Vault's HTTP API. One Vault for the class
+/// (<see cref="VaultFixture"/>: a real one when <c>VAULT_ADDR</c> is set); each test has its own Transit keys, and
+/// counts the in-repo server's requests from where it starts.
+/// </summary>
+public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<VaultFixture>, IAsyncLifetime
 {
-    private VaultTarget _vault = null!;
+    private readonly VaultTarget _vault = fixture.ForNextTest();
     private readonly List<ServiceProvider> _providers = [];
 
-    public async Task InitializeAsync() => _vault = await VaultTarget.StartAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
@@ -23,8 +27,6 @@ public sealed class VaultTransitTests : IAsyncLifetime
         {
             await provider.DisposeAsync();
         }
-
-        await _vault.DisposeAsync();
     }
 
     [Fact]
@@ -241,7 +243,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.Single(transitCalls);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_sealed_vault_is_a_typed_unavailable_error_after_exactly_two_retries_and_unsealing_recovers_without_restart()
     {
         var server = RequireTestServer();
@@ -264,11 +266,14 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Health_follows_sys_health_standby_uninitialized_and_unreachable()
     {
-        var server = RequireTestServer();
-        var (services, _) = await BuildAsync();
+        // A server of its own, since this test stops it.
+        var server = await VaultTestServer.StartAsync();
+        var keyName = VaultTarget.UniqueKeyName();
+        server.CreateKey(keyName);
+        var (services, _) = await BuildAsync(o => (o.Address, o.Auth.Token) = (server.Address, server.RootToken), keyName);
         var provider = services.GetRequiredService<VaultTransitKeyProvider>();
 
         server.HealthStatus = 429;
@@ -288,7 +293,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.Contains("cannot be reached", unreachable.Description, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Every_request_carries_the_configured_namespace()
     {
         var server = RequireTestServer();
@@ -303,33 +308,35 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.All(sent, n => Assert.Equal("team-a/payments", n));
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Transient_5xx_answers_are_retried_and_4xx_are_not()
     {
         var server = RequireTestServer();
         var (services, calls) = await BuildAsync();
         var provider = services.GetRequiredService<IKeyProvider>();
         await provider.GetCurrentKeyAsync();
+        var (failed, encrypted) = (server.Count("/encrypt/", 500), server.Count("/encrypt/", 200));
 
         server.FailNext(2);
         var wrapped = await provider.WrapAsync("dek"u8.ToArray());
         var before = calls.Count;
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await provider.UnwrapAsync(wrapped with { Ciphertext = Encoding.ASCII.GetBytes("vault:v1:AAAA") }));
 
-        Assert.Equal(2, server.Count("/encrypt/", 500));
-        Assert.Equal(1, server.Count("/encrypt/", 200));
+        Assert.Equal(2, server.Count("/encrypt/", 500) - failed);
+        Assert.Equal(1, server.Count("/encrypt/", 200) - encrypted);
         Assert.Equal(1, calls.Count - before);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_key_rotation_and_a_login_are_sent_once_whatever_vault_answers()
     {
         var server = RequireTestServer();
         var provider = await AppRoleProviderAsync(server, "role-id-once", "secret-id-once");
+        var (loginsBefore, rotationsBefore) = (server.Count("auth/approle/login"), server.Count("/rotate"));
 
         server.Fault = new VaultTestServer.VaultFault(500, "internal error", PathContains: "/login");
         var login = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
-        var logins = server.Count("auth/approle/login");
+        var logins = server.Count("auth/approle/login") - loginsBefore;
         server.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", PathContains: "/rotate");
         var rotation = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.RotateAsync());
         server.Fault = null;
@@ -337,11 +344,11 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.Contains("500", login.Message, StringComparison.Ordinal);
         Assert.Equal(1, logins);
         Assert.Contains("sealed", rotation.Message, StringComparison.Ordinal);
-        Assert.Equal(1, server.Count("/rotate"));
+        Assert.Equal(1, server.Count("/rotate") - rotationsBefore);
         Assert.Equal(1u, (await provider.GetCurrentKeyAsync()).Version);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_retry_after_longer_than_the_call_can_wait_ends_the_retries_and_reaches_the_caller()
     {
         var server = RequireTestServer();
@@ -349,26 +356,29 @@ public sealed class VaultTransitTests : IAsyncLifetime
         var provider = services.GetRequiredService<IKeyProvider>();
         await provider.GetCurrentKeyAsync();
 
+        var before = server.Count("/encrypt/");
+
         server.Fault = new VaultTestServer.VaultFault(429, "rate limit quota exceeded", RetryAfter: TimeSpan.FromSeconds(7), PathContains: "/encrypt/");
         var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
         server.Fault = null;
 
         Assert.Equal(TimeSpan.FromSeconds(7), error.RetryAfter);
-        Assert.Equal(1, server.Count("/encrypt/"));
+        Assert.Equal(1, server.Count("/encrypt/") - before);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_retry_after_the_call_can_wait_is_waited_before_each_retry()
     {
         var server = RequireTestServer();
         var (services, _) = await BuildAsync(o => o.Timeout = TimeSpan.FromSeconds(10));
         var provider = services.GetRequiredService<IKeyProvider>();
         await provider.GetCurrentKeyAsync();
+        var before = server.Requests.Count;
 
         server.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", RetryAfter: TimeSpan.FromSeconds(1), PathContains: "/encrypt/");
         var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
         server.Fault = null;
-        var sent = server.Requests.Where(r => r.Path.Contains("/encrypt/", StringComparison.Ordinal)).ToList();
+        var sent = server.Requests.Skip(before).Where(r => r.Path.Contains("/encrypt/", StringComparison.Ordinal)).ToList();
 
         Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
         Assert.Equal(3, sent.Count);
@@ -377,12 +387,13 @@ public sealed class VaultTransitTests : IAsyncLifetime
         Assert.All(sent.Zip(sent.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= TimeSpan.FromMilliseconds(900), $"a retry came {pair.Second.At - pair.First.At} after a Retry-After of 1 s"));
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Kubernetes_auth_with_a_5_second_ttl_survives_a_minute_of_traffic_without_vault_refusing_a_token()
     {
         var server = RequireTestServer();
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         server.Clock = clock;
+        var (refusedBefore, loginsBefore) = (server.Count("", 403), server.Count("auth/kubernetes/login", 200));
         using var jwtDirectory = new Infrastructure.TempDirectory();
         var jwtFile = jwtDirectory.Combine("token");
         await File.WriteAllTextAsync(jwtFile, "jwt-1");
@@ -417,8 +428,8 @@ public sealed class VaultTransitTests : IAsyncLifetime
         // Renewal and re-login ahead of expiry mean Vault never had to refuse a token: a re-login after a 403 would
         // hide an expired token, so the server's 403s are counted.
         var tokens = services.GetRequiredService<Trousseau.Vault.Internal.VaultTokenSource>();
-        Assert.Equal(0, server.Count("", 403));
-        Assert.Equal(tokens.Logins, server.Count("auth/kubernetes/login", 200));
+        Assert.Equal(0, server.Count("", 403) - refusedBefore);
+        Assert.Equal(tokens.Logins, server.Count("auth/kubernetes/login", 200) - loginsBefore);
         Assert.True(tokens.Renewals >= 3, $"renewals: {tokens.Renewals}");
         Assert.True(tokens.Logins >= 3, $"logins: {tokens.Logins}");
         Assert.Equal(tokens.Renewals, renewals.GetMeasurementSnapshot().EvaluateAsCounter());
@@ -434,37 +445,39 @@ public sealed class VaultTransitTests : IAsyncLifetime
         });
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task Revoked_tokens_are_replaced_by_a_new_login_and_approle_works()
     {
         var server = RequireTestServer();
+        var (refused, logins) = (server.Count("", 403), server.Count("auth/approle/login", 200));
         var provider = await AppRoleProviderAsync(server, "role-id-1", "secret-id-1");
         await provider.WrapAsync("dek"u8.ToArray());
 
         server.RevokeAllTokens();
 
         Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
-        Assert.Equal(1, server.Count("", 403));
-        Assert.Equal(2, server.Count("auth/approle/login", 200));
+        Assert.Equal(1, server.Count("", 403) - refused);
+        Assert.Equal(2, server.Count("auth/approle/login", 200) - logins);
     }
 
-    [Fact]
+    [VaultTestServerFact]
     public async Task A_policy_that_still_denies_the_key_after_a_fresh_login_is_forbidden_not_unavailable()
     {
         var server = RequireTestServer();
         var keyName = VaultTarget.UniqueKeyName();
         await _vault.CreateKeyAsync(keyName);
         server.Forbid($"transit/encrypt/{keyName}");
+        var logins = server.Count("auth/approle/login", 200);
         var provider = await AppRoleProviderAsync(server, "role-id-policy", "secret-id-policy", keyName);
 
         var refused = await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
 
         Assert.Contains("permission denied", refused.Message, StringComparison.Ordinal);
         Assert.Equal(2, server.Count($"transit/encrypt/{keyName}", 403));
-        Assert.Equal(2, server.Count("auth/approle/login", 200));
+        Assert.Equal(2, server.Count("auth/approle/login", 200) - logins);
     }
 
-    [Theory]
+    [VaultTestServerTheory]
     [InlineData("datakey/plaintext/", """{"data":{"plaintext":"not base64!","ciphertext":"vault:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}""")]
     [InlineData("decrypt/", """{"data":{"batch_results":[{"plaintext":"not base64!"}]}}""")]
     public async Task A_vault_answer_with_malformed_base64_is_unavailable_not_a_crash(string path, string body)
@@ -537,7 +550,6 @@ public sealed class VaultTransitTests : IAsyncLifetime
 
     private VaultTestServer RequireTestServer() => _vault.RequireTestServer();
 
-    /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
     /// <summary>The Vault key provider signed in with AppRole, the role and secret id made known to the test server first.</summary>
     private async Task<IKeyProvider> AppRoleProviderAsync(VaultTestServer server, string roleId, string secretId, string? keyName = null)
     {
@@ -553,6 +565,7 @@ public sealed class VaultTransitTests : IAsyncLifetime
         return services.GetRequiredService<IKeyProvider>();
     }
 
+    /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
     private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null, TimeProvider? time = null)
     {
         if (keyName is null)
