@@ -20,7 +20,7 @@ public static class EtcdTrousseauBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Etcd", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>, EtcdOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<EtcdStoreOptions, EtcdOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
 
         builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));

@@ -33,7 +33,7 @@ public static class TrousseauApiBuilderExtensions
         var keyProviderKey = builder.ConfigurationPath("KeyProvider");
         var tlsPath = builder.ConfigurationPath("Api:Tls");
         builder.AddBackendOptions("Api", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<TrousseauApiOptions, TrousseauApiOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
             services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));
         builder.Services.TryAddSingleton(services => new ApiTlsCertificate(

@@ -32,7 +32,7 @@ public static class TrousseauAuditBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var first = !builder.Services.Any(service => service.ServiceType == typeof(AuditTrailWriter));
         builder.AddBackendOptions("Audit", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauAuditOptions>, TrousseauAuditOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<TrousseauAuditOptions, TrousseauAuditOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddSingleton(sp => new AuditTrailWriter(
             sp.GetRequiredService<IOptions<TrousseauAuditOptions>>(),
             sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,

@@ -21,7 +21,7 @@ public static class KmsTrousseauBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Kms", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>, KmsOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<KmsOptions, KmsOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>>(new KmsOptionsValidator(builder.ConfigurationPath("Kms"))));
         builder.Services.TryAddSingleton<KmsPlugin>();
         builder.Services.TryAddSingleton<KmsTelemetry>();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Trousseau;
 using Trousseau.Sqlite;
 using Trousseau.Sqlite.Internal;
 
@@ -17,7 +18,7 @@ public static class SqliteTrousseauBuilderExtensions
     public static ITrousseauBuilder UseSqliteStore(this ITrousseauBuilder builder, Action<SqliteStoreOptions>? configure = null)
     {
         builder.AddBackendOptions("Sqlite", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteStoreOptions>, SqliteStoreOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<SqliteStoreOptions, SqliteStoreOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddSingleton<SqliteSecretStore>();
         return builder.AddSecretStore(SqliteSecretStore.StoreName, sp => sp.GetRequiredService<SqliteSecretStore>());
     }

@@ -22,7 +22,7 @@ public static class VaultTrousseauBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Vault", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>, VaultOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<VaultOptions, VaultOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>>(new VaultOptionsValidator(builder.ConfigurationPath("Vault"))));
 
         builder.Services.AddHttpClient(VaultHttp.ClientName, (sp, client) =>

@@ -21,7 +21,7 @@ public static class TrousseauBuilderExtensions
     {
         builder.AddBackendOptions("Local", configure);
         var sectionPath = builder.ConfigurationPath("Local");
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>, LocalKeyRingOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<LocalKeyRingOptions, LocalKeyRingOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>, LocalKeyRingStartupCheck>(sp => new LocalKeyRingStartupCheck(sectionPath, sp)));
         builder.Services.TryAddSingleton<LocalKeyRingProvider>();
         return builder.AddKeyProvider(LocalKeyRingProvider.ProviderName, sp => sp.GetRequiredService<LocalKeyRingProvider>());

@@ -54,7 +54,7 @@ public static class TrousseauServiceCollectionExtensions
 
         services.AddOptions<TrousseauOptions>().ValidateOnStart();
         services.TryAddSingleton(new TrousseauSectionPath(builder.ConfigurationPath()));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsAnnotationsValidator>());
+        services.AddAnnotationsValidator<TrousseauOptions, TrousseauOptionsAnnotationsValidator>(builder.ConfigurationPath());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);

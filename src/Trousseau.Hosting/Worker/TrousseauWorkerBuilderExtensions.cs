@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Trousseau;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Internal;
 using Trousseau.Hosting.Worker;
@@ -21,7 +22,7 @@ public static class TrousseauWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Worker", configure);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>, TrousseauWorkerOptionsAnnotationsValidator>());
+        builder.Services.AddAnnotationsValidator<TrousseauWorkerOptions, TrousseauWorkerOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddSingleton<DependencyStateLog>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return builder;

@@ -214,4 +214,24 @@ public sealed class ServiceRegistrationTests : IDisposable
             Assert.Equal("x"u8.ToArray(), await trousseau.DecryptAsync(envelope));
         }
     }
+
+    [Fact]
+    public void Settings_errors_name_the_keys_of_the_section_the_application_gave_AddTrousseau()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["App:Secrets:DataKeys:MaxUses"] = "0",
+            ["App:Secrets:Sqlite:Path"] = " ",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddTrousseau(configuration.GetSection("App:Secrets")).UseSqliteStore();
+        using var provider = services.BuildServiceProvider();
+
+        var dataKeys = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+        var sqlite = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
+
+        Assert.Contains("App:Secrets:DataKeys:MaxUses must be between 1 and 2147483648, not 0.", dataKeys.Message, StringComparison.Ordinal);
+        Assert.Contains("App:Secrets:Sqlite:Path is ' '", sqlite.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Trousseau:", dataKeys.Message + sqlite.Message, StringComparison.Ordinal);
+    }
 }
