@@ -43,11 +43,23 @@ public sealed class TelemetryTests : IDisposable
         var meters = _local.Services.GetRequiredService<IMeterFactory>();
         using var durations = new MetricCollector<double>(meters, TrousseauDiagnostics.MeterName, "db.client.operation.duration");
         var spans = new List<Activity>();
+
+        // This instance's source only: other tests' Trousseau instances, running meanwhile, have sources of the same name.
+        var source = _local.Services.GetRequiredService<TrousseauInstrumentation>().ActivitySource;
         using var listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == TrousseauDiagnostics.ActivitySourceName,
+            ShouldListenTo = candidate => ReferenceEquals(candidate, source),
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = span => { if (span.OperationName.StartsWith("trousseau.store.", StringComparison.Ordinal)) { spans.Add(span); } },
+            ActivityStopped = span =>
+            {
+                if (span.OperationName.StartsWith("trousseau.store.", StringComparison.Ordinal))
+                {
+                    lock (spans)
+                    {
+                        spans.Add(span);
+                    }
+                }
+            },
         };
         ActivitySource.AddActivityListener(listener);
 
