@@ -22,7 +22,8 @@ public static class KmsTrousseauBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions("Kms", configure);
         builder.Services.AddAnnotationsValidator<KmsOptions, KmsOptionsAnnotationsValidator>(builder.ConfigurationPath());
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>>(new KmsOptionsValidator(builder.ConfigurationPath("Kms"))));
+        var sectionPath = builder.ConfigurationPath("Kms");
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>, KmsOptionsValidator>(services => new KmsOptionsValidator(sectionPath, services)));
         builder.Services.TryAddSingleton<KmsPlugin>();
         builder.Services.TryAddSingleton<KmsTelemetry>();
         builder.Services.AddHostedService<KmsSocketHost>();

@@ -1,7 +1,5 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
@@ -107,7 +105,6 @@ internal static class TrousseauServer
             case VaultTransitKeyProvider.ProviderName:
                 trousseau.UseVaultTransit();
                 overlay.HandLoginTo(builder.Services);
-                builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>, VaultKmsTimeoutValidator>());
                 break;
             default:
                 trousseau.UseLocalKeyRing();

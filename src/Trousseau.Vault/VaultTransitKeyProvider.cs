@@ -19,7 +19,7 @@ namespace Trousseau.Vault;
 /// accepted when it has this form and names the version of the ciphertext (<c>vault:vN:</c>), as every key id this
 /// provider ever issued does. Key facts are cached briefly; a wrap that reports a newer version refreshes them at once.
 /// </summary>
-public sealed class VaultTransitKeyProvider : IKeyProvider
+public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider
 {
     /// <summary>The provider id written into envelopes.</summary>
     public const string ProviderName = "vault";
@@ -40,8 +40,9 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
     private KeyFacts? _facts;
     private HealthAt? _healthy;
 
-    internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time)
+    internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time, string timeoutKey)
     {
+        CallTimeLimitKey = timeoutKey;
         _http = http;
         _tokens = tokens;
         _options = options.Value;
@@ -55,6 +56,12 @@ public sealed class VaultTransitKeyProvider : IKeyProvider
 
     /// <inheritdoc />
     public string Name => ProviderName;
+
+    /// <inheritdoc />
+    public TimeSpan CallTimeLimit => _options.Timeout;
+
+    /// <inheritdoc />
+    public string CallTimeLimitKey { get; }
 
     /// <inheritdoc />
     public async ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) =>

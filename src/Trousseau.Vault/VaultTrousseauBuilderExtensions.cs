@@ -38,8 +38,9 @@ public static class VaultTrousseauBuilderExtensions
         builder.Services.TryAddSingleton<VaultHttp>();
         builder.Services.TryAddSingleton<VaultMetrics>();
         builder.Services.TryAddSingleton<VaultTokenSource>();
+        var timeoutKey = builder.ConfigurationPath("Vault:Timeout");
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(
-            sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>(), timeoutKey));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VaultHealthMonitor>());
         builder.Services.TryAddSingleton<ICallerVerifier>(sp => new VaultKubernetesCallerVerifier(
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<IOptions<VaultOptions>>()));
