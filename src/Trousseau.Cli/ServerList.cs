@@ -32,18 +32,8 @@ internal static class ServerList
     /// <summary>The URLs of <paramref name="value"/>, or none when it is not a valid list.</summary>
     public static IReadOnlyList<Uri> ParseOrEmpty(string value)
     {
-        var servers = new List<Uri>();
-        foreach (var entry in value.Split(',', StringSplitOptions.TrimEntries))
-        {
-            if (TryParseUrl(entry) is not { } uri)
-            {
-                return [];
-            }
-
-            servers.Add(uri);
-        }
-
-        return servers;
+        var servers = value.Split(',', StringSplitOptions.TrimEntries).Select(TryParseUrl).ToList();
+        return servers.Contains(null) ? [] : servers.OfType<Uri>().ToList();
     }
 
     /// <summary>The list as clectl stores and shows it: the entries, trimmed, joined by commas.</summary>

@@ -114,14 +114,7 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
     {
         if (login is { Method: VaultTokenSource.VaultAuthMethod.Login })
         {
-            try
-            {
-                await vault.GetRequiredService<VaultHttp>().SendAsync<object, object>(HttpMethod.Post, "v1/auth/token/revoke-self", null, null, null, login.Token, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (TrousseauException)
-            {
-                // Vault out of reach or refusing: the token lapses at the end of its TTL, as it would have anyway.
-            }
+            await vault.GetRequiredService<VaultHttp>().TryRevokeAsync(login.Token, CancellationToken.None).ConfigureAwait(false);
         }
 
         await vault.DisposeAsync().ConfigureAwait(false);

@@ -52,7 +52,7 @@ public sealed class VaultKubernetesCallerVerifier : ICallerVerifier
 
         if (auth?.ClientToken is { } issued)
         {
-            await RevokeAsync(issued, cancellationToken).ConfigureAwait(false);
+            await _http.TryRevokeAsync(issued, cancellationToken).ConfigureAwait(false);
         }
 
         if (auth?.Metadata is not { } metadata
@@ -63,17 +63,5 @@ public sealed class VaultKubernetesCallerVerifier : ICallerVerifier
         }
 
         return new VerifiedCaller($"system:serviceaccount:{serviceAccountNamespace}:{serviceAccountName}", TimeSpan.FromSeconds(Math.Max(0, auth.LeaseDuration)));
-    }
-
-    private async Task RevokeAsync(string token, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _http.SendAsync<object, object>(HttpMethod.Post, "v1/auth/token/revoke-self", null, null, null, token, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TrousseauException)
-        {
-            // The caller is admitted either way; the token Vault issued expires with its TTL.
-        }
     }
 }

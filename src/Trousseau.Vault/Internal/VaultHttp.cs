@@ -21,6 +21,22 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
     private const string NoDetail = "no error detail";
 
     /// <summary>
+    /// Revokes <paramref name="token"/> (<c>auth/token/revoke-self</c>), sent once. A Vault out of reach or refusing is
+    /// let be: the token lapses at the end of its TTL.
+    /// </summary>
+    public async Task TryRevokeAsync(string token, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendAsync<object, object>(HttpMethod.Post, "v1/auth/token/revoke-self", null, null, null, token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TrousseauException)
+        {
+            // The token expires with its TTL.
+        }
+    }
+
+    /// <summary>
     /// Sends one request; <paramref name="token"/> goes in <c>X-Vault-Token</c> when given. A
     /// <paramref name="repeatable"/> request (a read, encrypt, decrypt, datakey, renewal: nothing a second copy
     /// would repeat) is retried on transient failures; any other is sent once. Statuses for which
