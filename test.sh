@@ -33,6 +33,7 @@ dotnet build Trousseau.sln -c "$configuration" -nologo -v q
 status=0
 for project in tests/Unit/Trousseau.Tests.Unit.csproj tests/Integration/Trousseau.Tests.Integration.csproj; do
   echo "test.sh: $project"
-  dotnet test "$project" -c "$configuration" --no-build -nologo || status=1
+  # A test that hangs ends the run after 10 minutes, naming the test, instead of holding it until CI gives up.
+  dotnet test "$project" -c "$configuration" --no-build -nologo --blame-hang-timeout 10m --blame-hang-dump-type none || status=1
 done
 exit $status
