@@ -25,6 +25,8 @@ public sealed class KmsSocketFixture : IAsyncLifetime, IDisposable
 
     internal string Socket => _temp.Combine("data", "kms.sock");
 
+    internal TrousseauServerProcess Server => _server;
+
     internal HttpClient Http { get; private set; } = null!;
 
     internal GrpcChannel Channel { get; private set; } = null!;
