@@ -71,7 +71,8 @@ public sealed class KmsMisbehavingClientTests(KmsSocketFixture fixture) : IClass
 
         var refused = 0;
         var answersStarted = 0;
-        while (refused + answersStarted < 150 && await stalled.ReadFrameAsync() is { } frame)
+        using var reading = new CancellationTokenSource(CloseTimeout);
+        while (refused + answersStarted < 150 && await stalled.ReadFrameAsync(reading.Token) is { } frame)
         {
             refused += frame.Type == RawHttp2Connection.RstStream && frame.Payload[3] == RefusedStream ? 1 : 0;
             answersStarted += frame.Type == RawHttp2Connection.Headers ? 1 : 0;

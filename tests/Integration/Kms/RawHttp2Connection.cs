@@ -12,20 +12,20 @@ namespace Trousseau.Tests.Integration.Kms;
 /// </summary>
 internal sealed class RawHttp2Connection : IDisposable
 {
-    public const byte Data = 0x0, Headers = 0x1, RstStream = 0x3, Settings = 0x4, Ping = 0x6, GoAway = 0x7, WindowUpdate = 0x8;
-    public const byte EndStream = 0x1, EndHeaders = 0x4, Ack = 0x1;
+    public const byte Data = 0x0;
+    public const byte Headers = 0x1;
+    public const byte RstStream = 0x3;
+    public const byte Settings = 0x4;
+    public const byte GoAway = 0x7;
+    public const byte EndStream = 0x1;
+    public const byte EndHeaders = 0x4;
     public const ushort SettingsInitialWindowSize = 0x4;
 
     private static readonly byte[] Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
 
-    private readonly Socket _socket;
     private readonly NetworkStream _stream;
 
-    private RawHttp2Connection(Socket socket)
-    {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
-    }
+    private RawHttp2Connection(Socket socket) => _stream = new NetworkStream(socket, ownsSocket: true);
 
     /// <summary>Connects to <paramref name="path"/> and sends nothing.</summary>
     public static async Task<RawHttp2Connection> ConnectAsync(string path)
