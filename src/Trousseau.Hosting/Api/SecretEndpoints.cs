@@ -5,7 +5,11 @@ using Trousseau.Remote;
 
 namespace Trousseau.Hosting.Api;
 
-/// <summary>The handlers of <c>/v1/secrets</c>, <c>/v1/keys</c>, <c>/v1/encrypt</c> and <c>/v1/decrypt</c>.</summary>
+/// <summary>
+/// The handlers of <c>/v1/secrets</c>, <c>/v1/keys</c>, <c>/v1/encrypt</c> and <c>/v1/decrypt</c>. A <c>PUT</c>,
+/// <c>PATCH</c> or <c>DELETE</c> of <c>/v1/secrets</c> or <c>/v1/secrets/</c> (a script's empty name) reaches its
+/// handler without a name, which the name rule then refuses with a 400 problem.
+/// </summary>
 internal static class SecretEndpoints
 {
     private const string GenerateSuffix = "/generate";
@@ -53,7 +57,7 @@ internal static class SecretEndpoints
         return Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
     }
 
-    public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string name)
+    public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
         var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
         if (revisionError is not null)
@@ -83,7 +87,7 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
         }
 
-        var metadata = await trousseau.UpdateSecretAsync(name, data, type, expected, context.RequestAborted);
+        var metadata = await trousseau.UpdateSecretAsync(name ?? "", data, type, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
     }
@@ -92,7 +96,7 @@ internal static class SecretEndpoints
     /// <c>PATCH /v1/secrets/{name}</c>: a JSON merge patch (RFC 7396) of the secret, <c>{"data": {"k": "v", "gone": null}}</c>,
     /// merged on the server so that the client never reads the values it keeps.
     /// </summary>
-    public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string name)
+    public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
         var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
         if (revisionError is not null)
@@ -111,12 +115,12 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required and cannot be removed: an object of at least one data key, each a string to set it or null to remove it.");
         }
 
-        var metadata = await trousseau.PatchSecretAsync(name, changes, expected, context.RequestAborted);
+        var metadata = await trousseau.PatchSecretAsync(name ?? "", changes, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
     }
 
-    public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string name)
+    public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
         var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
         if (revisionError is not null)
@@ -124,7 +128,7 @@ internal static class SecretEndpoints
             return revisionError;
         }
 
-        await trousseau.DeleteSecretAsync(name, expected, context.RequestAborted);
+        await trousseau.DeleteSecretAsync(name ?? "", expected, context.RequestAborted);
         return Results.NoContent();
     }
 
