@@ -127,6 +127,22 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
         }
     }
 
+    [Fact]
+    public async Task A_mistyped_value_under_a_huge_data_key_gets_a_short_detail_that_does_not_repeat_the_key()
+    {
+        var key = new string('q', 512 * 1024);
+
+        using var response = await Http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent($$$"""{"name":"huge-key/a","data":{"{{{key}}}":5}}""", Encoding.UTF8, "application/json"));
+
+        var detail = (await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.DoesNotContain("qqqq", detail, StringComparison.Ordinal);
+        Assert.Contains("line 1, byte", detail, StringComparison.Ordinal);
+        Assert.True(detail.Length < 1024, $"the detail is {detail.Length} characters long");
+        Assert.Empty(await NamesAsync("huge-key/"));
+    }
+
     [Theory]
     [InlineData("POST", "v1/secrets", """{"name":"chunked-big/new","data":{"k":""", "}}")]
     [InlineData("PUT", "v1/secrets/chunked-big/kept", """{"data":{"k":""", "}}")]
