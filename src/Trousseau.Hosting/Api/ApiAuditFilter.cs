@@ -67,14 +67,6 @@ internal sealed class ApiAuditFilter(IAuditTrail trail) : IEndpointFilter
         }
     }
 
-    /// <summary>
-    /// The name as the line records it: as the caller sent it, but a name longer than any valid one (which a body can
-    /// carry up to <c>Api:MaxRequestBodyBytes</c>) is cut to <see cref="TrousseauLimits.MaxNameLength"/> characters
-    /// followed by <c>…</c>, so that a refused call cannot write megabytes into the trail.
-    /// </summary>
-    private static string? Recorded(string? name) =>
-        name is { Length: > TrousseauLimits.MaxNameLength } ? string.Concat(name.AsSpan(0, TrousseauLimits.MaxNameLength), "…") : name;
-
     private static AuditRecord Record(HttpContext http, int? status)
     {
         var call = ApiCall.Of(http);
@@ -86,7 +78,7 @@ internal sealed class ApiAuditFilter(IAuditTrail trail) : IEndpointFilter
             TraceId = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.TraceId.ToHexString() : null,
             Identity = call.Identity,
             Action = call.Action,
-            SecretName = Recorded(call.SecretName),
+            SecretName = call.ShownSecretName,
             Revision = call.Revision,
             Outcome = status is { } code ? AuditOutcome.ForHttpStatus(code) : AuditOutcome.Cancelled,
             HttpStatus = status,

@@ -54,4 +54,22 @@ public sealed class ApiPolicySettingsTests : IDisposable
         Assert.Equal(["keys"], body.RootElement.GetProperty("actions").EnumerateArray().Select(a => a.GetString()));
         Assert.Empty(Assert.Single(body.RootElement.GetProperty("policies").EnumerateArray()).GetProperty("secrets").EnumerateArray());
     }
+
+    [Fact]
+    public async Task A_create_the_policies_refuse_names_its_secret_in_at_most_253_characters_however_long_the_name()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir, [$"{Policy}Subjects:0=admin", $"{Policy}Secrets:0=team/**", $"{Policy}Actions:0=create"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        var name = "other/" + new string('z', 1024 * 1024);
+
+        using var created = await http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent(JsonSerializer.Serialize(new { name, data = new { k = "v" } }), System.Text.Encoding.UTF8, "application/json"));
+
+        var detail = (await Problems.AssertAsync(created, HttpStatusCode.Forbidden)).GetProperty("detail").GetString()!;
+        Assert.Equal($"The identity 'admin' may not do 'create' on the secret '{name[..253]}…': no entry of Trousseau:Api:Policies allows it.", detail);
+        Assert.DoesNotContain(File.ReadAllLines(Path.Combine(dataDir, "audit.log")), line => line.Length > 1024);
+    }
 }
