@@ -313,8 +313,9 @@ internal static class SecretEndpoints
         return type.IsKnown ? type : null;
     }
 
+    // The type as sent, cut after 40 characters: no type name is longer, and a body may carry megabytes of one.
     private static IResult UnknownType(string? type) =>
-        ApiProblems.Invalid($"'type' must be 'opaque' or 'login', not '{type}'.");
+        ApiProblems.Invalid($"'type' must be 'opaque' or 'login', not '{(type is { Length: > 40 } ? string.Concat(type.AsSpan(0, 40), "…") : type)}'.");
 
     private static bool TryBase64(string? value, string field, bool required, out byte[] bytes, out IResult? error)
     {

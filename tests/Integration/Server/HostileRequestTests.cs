@@ -144,6 +144,27 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("POST", "v1/secrets", """{"name":"long-type/new","data":{"k":"v"},"type":""")]
+    [InlineData("PUT", "v1/secrets/long-type/kept", """{"data":{"k":"v"},"type":""")]
+    [InlineData("POST", "v1/secrets/long-type/made/generate", """{"type":""")]
+    public async Task An_unknown_type_far_over_any_type_name_gets_a_short_detail(string method, string path, string opening)
+    {
+        await EnsureAsync("long-type/kept", "original");
+        using var request = new HttpRequestMessage(new HttpMethod(method), path)
+        {
+            Content = new StringContent(opening + "\"" + new string('t', 64 * 1024) + "\"}", Encoding.UTF8, "application/json"),
+        };
+
+        using var response = await Http.SendAsync(request);
+
+        var detail = (await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.StartsWith("'type' must be 'opaque' or 'login', not 'tttt", detail, StringComparison.Ordinal);
+        Assert.True(detail.Length < 1024, $"the detail is {detail.Length} characters long");
+        Assert.Equal(["long-type/kept"], await NamesAsync("long-type/"));
+        Assert.Equal("original", await ValueAsync("long-type/kept"));
+    }
+
+    [Theory]
     [InlineData("POST", "v1/secrets", """{"name":"chunked-big/new","data":{"k":""", "}}")]
     [InlineData("PUT", "v1/secrets/chunked-big/kept", """{"data":{"k":""", "}}")]
     [InlineData("POST", "v1/encrypt", """{"plaintext":""", "}")]
