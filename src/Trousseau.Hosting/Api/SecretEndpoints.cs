@@ -133,9 +133,11 @@ internal static class SecretEndpoints
     }
 
     /// <summary>
-    /// <c>GET /v1/secrets?prefix=P&amp;limit=N&amp;continue=T</c>: one page of metadata, with the token of the next page
-    /// as <c>continue</c> while there is one. Without <c>limit</c>, a page holds up to
-    /// <see cref="TrousseauLimits.DefaultListPageSize"/> items, of which only those the caller may list are shown.
+    /// <c>GET /v1/secrets?prefix=P&amp;limit=N&amp;continue=T</c>: one page of the metadata the caller may list, with the
+    /// token of the next page as <c>continue</c> while there is one. Without <c>limit</c>, a page holds up to
+    /// <see cref="TrousseauLimits.DefaultListPageSize"/> items. The store is read on past the secrets the caller may not
+    /// list until the page is full or the listing ends, so that <c>continue</c> always leads on from a secret the page
+    /// showed: a token from a hidden secret would name it.
     /// </summary>
     public static async Task<IResult> ListAsync(
         HttpContext context,
@@ -152,10 +154,26 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid($"'limit' must be a whole number from 1 to {TrousseauLimits.MaxListPageSize}.");
         }
 
-        var page = await trousseau.ListSecretsPageAsync(prefix ?? "", continueToken, pageSize, context.RequestAborted);
         var identity = ApiCall.Of(context).Identity!;
-        var listed = page.Items.Where(item => policies.Allows(identity, ApiAction.List, item.Name)).Select(SecretMetadataBody.From);
-        return Results.Json(new SecretListBody([.. listed], page.ContinuationToken), WireJson.Default.SecretListBody);
+        var listed = new List<SecretMetadataBody>(pageSize);
+        var token = string.IsNullOrEmpty(continueToken) ? null : continueToken;
+        do
+        {
+            var page = await trousseau.ListSecretsPageAsync(prefix ?? "", token, pageSize, context.RequestAborted);
+            token = page.ContinuationToken;
+            foreach (var item in page.Items.Where(item => policies.Allows(identity, ApiAction.List, item.Name)))
+            {
+                listed.Add(SecretMetadataBody.From(item));
+                if (listed.Count == pageSize)
+                {
+                    token = ReferenceEquals(item, page.Items[^1]) ? page.ContinuationToken : SecretPage.ContinueAfter(item.Name);
+                    return Results.Json(new SecretListBody([.. listed], token), WireJson.Default.SecretListBody);
+                }
+            }
+        }
+        while (token is not null);
+
+        return Results.Json(new SecretListBody([.. listed], null), WireJson.Default.SecretListBody);
     }
 
     /// <summary>
