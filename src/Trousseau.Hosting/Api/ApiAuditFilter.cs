@@ -78,7 +78,7 @@ internal sealed class ApiAuditFilter(IAuditTrail trail) : IEndpointFilter
             TraceId = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.TraceId.ToHexString() : null,
             Identity = call.Identity,
             Action = call.Action,
-            SecretName = call.SecretName,
+            SecretName = call.ShownSecretName,
             Revision = call.Revision,
             Outcome = status is { } code ? AuditOutcome.ForHttpStatus(code) : AuditOutcome.Cancelled,
             HttpStatus = status,

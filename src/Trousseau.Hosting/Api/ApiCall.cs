@@ -21,6 +21,16 @@ internal sealed class ApiCall
     /// <summary>The secret the call is about, when it names one.</summary>
     public string? SecretName { get; set; }
 
+    /// <summary>
+    /// <see cref="SecretName"/> as the audit trail and error details show it: as the caller sent it, but a name longer
+    /// than any valid one (a body can carry one up to <c>Api:MaxRequestBodyBytes</c>) cut to
+    /// <see cref="TrousseauLimits.MaxNameLength"/> characters followed by <c>…</c>, so that a refused call cannot write
+    /// megabytes into the trail or an answer.
+    /// </summary>
+    public string? ShownSecretName => SecretName is { Length: > TrousseauLimits.MaxNameLength } name
+        ? string.Concat(name.AsSpan(0, TrousseauLimits.MaxNameLength), "…")
+        : SecretName;
+
     /// <summary>The secret's revision after the call, when it has one.</summary>
     public long? Revision { get; set; }
 

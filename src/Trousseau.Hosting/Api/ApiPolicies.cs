@@ -46,7 +46,7 @@ internal sealed class ApiPolicies(IOptions<TrousseauApiOptions> options, string 
             return null;
         }
 
-        var target = (ApiAction.ActsOnSecrets(action), call.SecretName) switch
+        var target = (ApiAction.ActsOnSecrets(action), call.ShownSecretName) switch
         {
             (false, _) => "",
             (true, null) => " on any secret",

@@ -18,6 +18,9 @@ internal static class ApiRequests
     /// <summary>The media type of every other request body.</summary>
     public const string JsonMediaType = "application/json";
 
+    // The longest JSON path a problem repeats; a longer one is left out, as an invalid name or data key is.
+    private const int MaxEchoedPathLength = 300;
+
     /// <summary>
     /// The body, or an error result: 415 unless the type is <paramref name="mediaType"/> in UTF-8, 413 when too
     /// large, 400 when the JSON does not match <paramref name="typeInfo"/> or the transfer framing is malformed.
@@ -97,7 +100,12 @@ internal static class ApiRequests
             p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase)
             && HeaderUtilities.RemoveQuotes(p.Value).Equals("utf-8", StringComparison.OrdinalIgnoreCase));
 
-    // The serializer's message names the JSON path and position but never echoes values; keep only that part.
-    private static string Describe(JsonException e) =>
-        e.Path is { } path ? $"problem at {path} (line {e.LineNumber + 1}, byte {e.BytePositionInLine})." : "it could not be parsed.";
+    // The serializer's message names the JSON path and position but never echoes values; keep only that part, and the
+    // path only while it is short: it holds the body's property names, among them data keys of any length.
+    private static string Describe(JsonException e) => e.Path switch
+    {
+        null => "it could not be parsed.",
+        { Length: <= MaxEchoedPathLength } path => $"problem at {path} (line {e.LineNumber + 1}, byte {e.BytePositionInLine}).",
+        _ => $"problem at line {e.LineNumber + 1}, byte {e.BytePositionInLine}, under a property name too long to repeat.",
+    };
 }

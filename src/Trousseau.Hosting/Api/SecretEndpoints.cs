@@ -5,7 +5,11 @@ using Trousseau.Remote;
 
 namespace Trousseau.Hosting.Api;
 
-/// <summary>The handlers of <c>/v1/secrets</c>, <c>/v1/keys</c>, <c>/v1/encrypt</c> and <c>/v1/decrypt</c>.</summary>
+/// <summary>
+/// The handlers of <c>/v1/secrets</c>, <c>/v1/keys</c>, <c>/v1/encrypt</c> and <c>/v1/decrypt</c>. A <c>PUT</c>,
+/// <c>PATCH</c> or <c>DELETE</c> of <c>/v1/secrets</c> or <c>/v1/secrets/</c> (a script's empty name) reaches its
+/// handler without a name, which the name rule then refuses with a 400 problem.
+/// </summary>
 internal static class SecretEndpoints
 {
     private const string GenerateSuffix = "/generate";
@@ -53,7 +57,7 @@ internal static class SecretEndpoints
         return Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
     }
 
-    public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string name)
+    public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
         var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
         if (revisionError is not null)
@@ -83,7 +87,7 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
         }
 
-        var metadata = await trousseau.UpdateSecretAsync(name, data, type, expected, context.RequestAborted);
+        var metadata = await trousseau.UpdateSecretAsync(name ?? "", data, type, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
     }
@@ -92,7 +96,7 @@ internal static class SecretEndpoints
     /// <c>PATCH /v1/secrets/{name}</c>: a JSON merge patch (RFC 7396) of the secret, <c>{"data": {"k": "v", "gone": null}}</c>,
     /// merged on the server so that the client never reads the values it keeps.
     /// </summary>
-    public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string name)
+    public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
         var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
         if (revisionError is not null)
@@ -111,12 +115,12 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required and cannot be removed: an object of at least one data key, each a string to set it or null to remove it.");
         }
 
-        var metadata = await trousseau.PatchSecretAsync(name, changes, expected, context.RequestAborted);
+        var metadata = await trousseau.PatchSecretAsync(name ?? "", changes, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
     }
 
-    public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string name)
+    public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
         var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
         if (revisionError is not null)
@@ -124,14 +128,16 @@ internal static class SecretEndpoints
             return revisionError;
         }
 
-        await trousseau.DeleteSecretAsync(name, expected, context.RequestAborted);
+        await trousseau.DeleteSecretAsync(name ?? "", expected, context.RequestAborted);
         return Results.NoContent();
     }
 
     /// <summary>
-    /// <c>GET /v1/secrets?prefix=P&amp;limit=N&amp;continue=T</c>: one page of metadata, with the token of the next page
-    /// as <c>continue</c> while there is one. Without <c>limit</c>, a page holds up to
-    /// <see cref="TrousseauLimits.DefaultListPageSize"/> items, of which only those the caller may list are shown.
+    /// <c>GET /v1/secrets?prefix=P&amp;limit=N&amp;continue=T</c>: one page of the metadata the caller may list, with the
+    /// token of the next page as <c>continue</c> while there is one. Without <c>limit</c>, a page holds up to
+    /// <see cref="TrousseauLimits.DefaultListPageSize"/> items. The store is read on past the secrets the caller may not
+    /// list until the page is full or the listing ends, so that <c>continue</c> always leads on from a secret the page
+    /// showed: a token from a hidden secret would name it.
     /// </summary>
     public static async Task<IResult> ListAsync(
         HttpContext context,
@@ -148,10 +154,26 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid($"'limit' must be a whole number from 1 to {TrousseauLimits.MaxListPageSize}.");
         }
 
-        var page = await trousseau.ListSecretsPageAsync(prefix ?? "", continueToken, pageSize, context.RequestAborted);
         var identity = ApiCall.Of(context).Identity!;
-        var listed = page.Items.Where(item => policies.Allows(identity, ApiAction.List, item.Name)).Select(SecretMetadataBody.From);
-        return Results.Json(new SecretListBody([.. listed], page.ContinuationToken), WireJson.Default.SecretListBody);
+        var listed = new List<SecretMetadataBody>(pageSize);
+        var token = string.IsNullOrEmpty(continueToken) ? null : continueToken;
+        do
+        {
+            var page = await trousseau.ListSecretsPageAsync(prefix ?? "", token, pageSize, context.RequestAborted);
+            token = page.ContinuationToken;
+            foreach (var item in page.Items.Where(item => policies.Allows(identity, ApiAction.List, item.Name)))
+            {
+                listed.Add(SecretMetadataBody.From(item));
+                if (listed.Count == pageSize)
+                {
+                    token = ReferenceEquals(item, page.Items[^1]) ? page.ContinuationToken : SecretPage.ContinueAfter(item.Name);
+                    return Results.Json(new SecretListBody([.. listed], token), WireJson.Default.SecretListBody);
+                }
+            }
+        }
+        while (token is not null);
+
+        return Results.Json(new SecretListBody([.. listed], null), WireJson.Default.SecretListBody);
     }
 
     /// <summary>
@@ -309,8 +331,9 @@ internal static class SecretEndpoints
         return type.IsKnown ? type : null;
     }
 
+    // The type as sent, cut after 40 characters: no type name is longer, and a body may carry megabytes of one.
     private static IResult UnknownType(string? type) =>
-        ApiProblems.Invalid($"'type' must be 'opaque' or 'login', not '{type}'.");
+        ApiProblems.Invalid($"'type' must be 'opaque' or 'login', not '{(type is { Length: > 40 } ? string.Concat(type.AsSpan(0, 40), "…") : type)}'.");
 
     private static bool TryBase64(string? value, string field, bool required, out byte[] bytes, out IResult? error)
     {

@@ -54,4 +54,62 @@ public sealed class ApiPolicySettingsTests : IDisposable
         Assert.Equal(["keys"], body.RootElement.GetProperty("actions").EnumerateArray().Select(a => a.GetString()));
         Assert.Empty(Assert.Single(body.RootElement.GetProperty("policies").EnumerateArray()).GetProperty("secrets").EnumerateArray());
     }
+
+    [Fact]
+    public async Task A_create_the_policies_refuse_names_its_secret_in_at_most_253_characters_however_long_the_name()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir, [$"{Policy}Subjects:0=admin", $"{Policy}Secrets:0=team/**", $"{Policy}Actions:0=create"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        var name = "other/" + new string('z', 1024 * 1024);
+
+        using var created = await http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent(JsonSerializer.Serialize(new { name, data = new { k = "v" } }), System.Text.Encoding.UTF8, "application/json"));
+
+        var detail = (await Problems.AssertAsync(created, HttpStatusCode.Forbidden)).GetProperty("detail").GetString()!;
+        Assert.Equal($"The identity 'admin' may not do 'create' on the secret '{name[..253]}…': no entry of Trousseau:Api:Policies allows it.", detail);
+        Assert.DoesNotContain(File.ReadAllLines(Path.Combine(dataDir, "audit.log")), line => line.Length > 1024);
+    }
+
+    [Fact]
+    public async Task Paging_a_listing_the_policies_filter_hands_out_no_token_that_names_a_secret_the_identity_may_not_list()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir,
+            [$"{Policy}Subjects:0=admin", $"{Policy}Secrets:0=**", $"{Policy}Actions:0=create",
+             "--Trousseau:Api:Policies:1:Subjects:0=admin", "--Trousseau:Api:Policies:1:Secrets:0=team/**", "--Trousseau:Api:Policies:1:Actions:0=list"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        string[] hidden = ["acme/payroll-db", "customers/bigbank/vpn", "zeta/hidden"];
+        foreach (var name in hidden.Append("team/app").Append("team/web"))
+        {
+            using var created = await http.PostAsync(
+                new Uri("v1/secrets", UriKind.Relative),
+                new StringContent(JsonSerializer.Serialize(new { name, data = new { k = "v" } }), System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        var listed = new List<string>();
+        var tokens = new List<string>();
+        string? token = null;
+        do
+        {
+            using var page = await http.GetAsync(new Uri("v1/secrets?limit=1" + (token is null ? "" : "&continue=" + Uri.EscapeDataString(token)), UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            using var body = JsonDocument.Parse(await page.Content.ReadAsStringAsync());
+            listed.AddRange(body.RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!));
+            token = body.RootElement.TryGetProperty("continue", out var next) ? next.GetString() : null;
+            tokens.AddRange(token is null ? [] : [token]);
+        }
+        while (token is not null && tokens.Count <= 10);
+
+        Assert.Equal(["team/app", "team/web"], listed);
+        foreach (var handedOut in tokens)
+        {
+            var text = System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(handedOut));
+            Assert.DoesNotContain(hidden, name => text.Contains(name, StringComparison.Ordinal));
+        }
+    }
 }

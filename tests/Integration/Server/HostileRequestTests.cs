@@ -1,0 +1,260 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// The API called as a careless script or an attacker would: methods a route does not take, a name left empty or
+/// far too long, names the rule refuses, bodies over the limit without a length, repeated query parameters. Each is
+/// refused with a problem a client can act on, changes nothing, and leaves the audit trail short and readable.
+/// </summary>
+public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
+{
+    private const string InvalidInput = "urn:trousseau:problem:invalid-input";
+
+    private HttpClient Http => fixture.Http;
+
+    private string Trail => Path.Combine(fixture.DataDir, "audit.log");
+
+    [Theory]
+    [InlineData("PUT", "v1/secrets")]
+    [InlineData("PUT", "v1/secrets/")]
+    [InlineData("PATCH", "v1/secrets")]
+    [InlineData("PATCH", "v1/secrets/")]
+    [InlineData("DELETE", "v1/secrets")]
+    [InlineData("DELETE", "v1/secrets/")]
+    public async Task A_write_to_the_collection_or_to_an_empty_name_is_400_naming_the_name_rule_and_changes_nothing(string method, string path)
+    {
+        await EnsureAsync("empty-name/kept", "original");
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method != "DELETE")
+        {
+            request.Content = new StringContent("""{"data":{"k":"changed"}}""", Encoding.UTF8, method == "PATCH" ? "application/merge-patch+json" : "application/json");
+        }
+
+        using var response = await Http.SendAsync(request);
+
+        var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        Assert.StartsWith("Invalid secret name '': use 1 to 253 characters", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["empty-name/kept"], await NamesAsync("empty-name/"));
+        Assert.Equal("original", await ValueAsync("empty-name/kept"));
+    }
+
+    [Theory]
+    [InlineData("OPTIONS", "v1/secrets/methods/x", "DELETE, GET, PATCH, POST, PUT")]
+    [InlineData("TRACE", "v1/secrets/methods/x", "DELETE, GET, PATCH, POST, PUT")]
+    [InlineData("DELETE", "v1/keys", "GET")]
+    [InlineData("GET", "v1/keys/rotate", "POST")]
+    [InlineData("GET", "v1/keys/rewrap", "POST")]
+    [InlineData("PUT", "v1/encrypt", "POST")]
+    [InlineData("GET", "v1/decrypt", "POST")]
+    [InlineData("POST", "v1/auth/whoami", "GET")]
+    public async Task A_route_called_with_another_method_is_405_naming_the_methods_it_takes_and_is_not_recorded(string method, string path, string allow)
+    {
+        await EnsureAsync("methods/x", "original");
+        var linesBefore = File.ReadAllLines(Trail).Length;
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+
+        using var response = await Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(allow, string.Join(", ", response.Content.Headers.Allow.Order(StringComparer.Ordinal)));
+        Assert.Equal(linesBefore, File.ReadAllLines(Trail).Length);
+        Assert.Equal("original", await ValueAsync("methods/x"));
+    }
+
+    [Theory]
+    [InlineData("target/")]
+    [InlineData("target%2F")]
+    [InlineData("names%2Ftarget")]
+    [InlineData("Target")]
+    [InlineData("%E2%84%AAelvin")]
+    [InlineData("target%20")]
+    [InlineData("target%0A")]
+    public async Task A_url_name_the_rule_refuses_is_400_naming_the_rule_and_never_reaches_a_similar_secret(string suffix)
+    {
+        var revision = await EnsureAsync("names/target", "original");
+        await EnsureAsync("names/kelvin", "original");
+
+        using var put = new HttpRequestMessage(HttpMethod.Put, RawUri("v1/secrets/names/" + suffix))
+        {
+            Content = new StringContent("""{"data":{"k":"changed"}}""", Encoding.UTF8, "application/json"),
+        };
+        using var putResponse = await Http.SendAsync(put);
+        using var deleteResponse = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, RawUri("v1/secrets/names/" + suffix)));
+
+        foreach (var response in new[] { putResponse, deleteResponse })
+        {
+            var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+            Assert.Contains("Invalid secret name", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(["names/kelvin", "names/target"], await NamesAsync("names/"));
+        using var read = await Http.GetAsync(new Uri("v1/secrets/names/target", UriKind.Relative));
+        Assert.Equal(revision, (await JsonAsync(read)).GetProperty("revision").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_name_far_over_the_limit_is_refused_and_recorded_cut_to_the_longest_valid_name()
+    {
+        var inBody = "long-body/" + new string('x', 1024 * 1024);
+        var inUrl = "long-url/" + new string('y', 4000);
+
+        using var created = await Http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent(JsonSerializer.Serialize(new { name = inBody, data = new { k = "v" } }), Encoding.UTF8, "application/json"));
+        using var read = await Http.GetAsync(new Uri("v1/secrets/" + inUrl, UriKind.Relative));
+
+        foreach (var response in new[] { created, read })
+        {
+            var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+            Assert.DoesNotContain("xxxx", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("yyyy", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        var lines = File.ReadAllLines(Trail);
+        foreach (var (name, action) in new[] { (inBody, "create"), (inUrl, "read") })
+        {
+            var line = Assert.Single(lines, l => l.Contains($"\"secret\":\"{name[..20]}", StringComparison.Ordinal));
+            using var record = JsonDocument.Parse(line);
+            Assert.Equal(action, record.RootElement.GetProperty("action").GetString());
+            Assert.Equal("invalid", record.RootElement.GetProperty("outcome").GetString());
+            Assert.Equal(name[..253] + "…", record.RootElement.GetProperty("secret").GetString());
+            Assert.True(line.Length < 1024, $"the audit line of a refused {action} is {line.Length} characters long");
+        }
+    }
+
+    [Fact]
+    public async Task A_mistyped_value_under_a_huge_data_key_gets_a_short_detail_that_does_not_repeat_the_key()
+    {
+        var key = new string('q', 512 * 1024);
+
+        using var response = await Http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent($$$"""{"name":"huge-key/a","data":{"{{{key}}}":5}}""", Encoding.UTF8, "application/json"));
+
+        var detail = (await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.DoesNotContain("qqqq", detail, StringComparison.Ordinal);
+        Assert.Contains("line 1, byte", detail, StringComparison.Ordinal);
+        Assert.True(detail.Length < 1024, $"the detail is {detail.Length} characters long");
+        Assert.Empty(await NamesAsync("huge-key/"));
+    }
+
+    [Theory]
+    [InlineData("POST", "v1/secrets", """{"name":"long-type/new","data":{"k":"v"},"type":""")]
+    [InlineData("PUT", "v1/secrets/long-type/kept", """{"data":{"k":"v"},"type":""")]
+    [InlineData("POST", "v1/secrets/long-type/made/generate", """{"type":""")]
+    public async Task An_unknown_type_far_over_any_type_name_gets_a_short_detail(string method, string path, string opening)
+    {
+        await EnsureAsync("long-type/kept", "original");
+        using var request = new HttpRequestMessage(new HttpMethod(method), path)
+        {
+            Content = new StringContent(opening + "\"" + new string('t', 64 * 1024) + "\"}", Encoding.UTF8, "application/json"),
+        };
+
+        using var response = await Http.SendAsync(request);
+
+        var detail = (await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.StartsWith("'type' must be 'opaque' or 'login', not 'tttt", detail, StringComparison.Ordinal);
+        Assert.True(detail.Length < 1024, $"the detail is {detail.Length} characters long");
+        Assert.Equal(["long-type/kept"], await NamesAsync("long-type/"));
+        Assert.Equal("original", await ValueAsync("long-type/kept"));
+    }
+
+    [Theory]
+    [InlineData("POST", "v1/secrets", """{"name":"chunked-big/new","data":{"k":""", "}}")]
+    [InlineData("PUT", "v1/secrets/chunked-big/kept", """{"data":{"k":""", "}}")]
+    [InlineData("POST", "v1/encrypt", """{"plaintext":""", "}")]
+    public async Task A_body_over_the_limit_sent_without_a_length_is_413_and_changes_nothing(string method, string path, string opening, string closing)
+    {
+        await EnsureAsync("chunked-big/kept", "original");
+        var body = Encoding.UTF8.GetBytes(opening + "\"" + new string('A', 5 * 1024 * 1024) + "\"" + closing);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new StreamContent(new MemoryStream(body)) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await Http.SendAsync(request);
+
+        var problem = await Problems.AssertAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal("urn:trousseau:problem:too-large", problem.GetProperty("type").GetString());
+        Assert.Equal(["chunked-big/kept"], await NamesAsync("chunked-big/"));
+        Assert.Equal("original", await ValueAsync("chunked-big/kept"));
+    }
+
+    [Theory]
+    [InlineData("prefix=query-a/&prefix=query-b/")]
+    [InlineData("limit=1&limit=2")]
+    [InlineData("limit=1e9")]
+    [InlineData("limit=+5")]
+    public async Task A_listing_with_a_repeated_or_odd_parameter_is_400_rather_than_a_guess(string query)
+    {
+        await EnsureAsync("query-a/one", "v");
+
+        using var list = await Http.GetAsync(new Uri("v1/secrets?" + query, UriKind.Relative));
+
+        await AssertInvalidInputAsync(list, HttpStatusCode.BadRequest);
+    }
+
+    [Theory]
+    [InlineData("\"1\", \"2\"")]
+    [InlineData("\"99999999999999999999\"")]
+    [InlineData("\"\"")]
+    [InlineData("\"0\"")]
+    public async Task A_garbage_if_match_on_delete_is_400_and_deletes_nothing(string ifMatch)
+    {
+        var revision = await EnsureAsync("if-match/kept", "original");
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "v1/secrets/if-match/kept");
+        request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+
+        using var response = await Http.SendAsync(request);
+
+        var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("If-Match", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var read = await Http.GetAsync(new Uri("v1/secrets/if-match/kept", UriKind.Relative));
+        Assert.Equal(revision, (await JsonAsync(read)).GetProperty("revision").GetInt64());
+    }
+
+    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
+    {
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return document.RootElement.Clone();
+    }
+
+    private static async Task<JsonElement> AssertInvalidInputAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        var problem = await Problems.AssertAsync(response, status);
+        Assert.Equal(InvalidInput, problem.GetProperty("type").GetString());
+        return problem;
+    }
+
+    /// <summary>An absolute URI sent as written: no dot-segment removal, no unescaping.</summary>
+    private Uri RawUri(string path) =>
+        new(fixture.Server.BaseAddress + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+
+    /// <summary>Creates an opaque secret <c>{"k": value}</c> unless it exists; returns its revision.</summary>
+    private async Task<long> EnsureAsync(string name, string value)
+    {
+        using var created = await Http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent($$$"""{"name":"{{{name}}}","type":"opaque","data":{"k":"{{{value}}}"}}""", Encoding.UTF8, "application/json"));
+        Assert.True(created.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict, $"creating {name}: {created.StatusCode}");
+        using var read = await Http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
+        return (await JsonAsync(read)).GetProperty("revision").GetInt64();
+    }
+
+    private async Task<string?> ValueAsync(string name)
+    {
+        using var read = await Http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
+        return (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString();
+    }
+
+    private async Task<List<string>> NamesAsync(string prefix)
+    {
+        using var list = await Http.GetAsync(new Uri("v1/secrets?prefix=" + Uri.EscapeDataString(prefix), UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        return (await JsonAsync(list)).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+    }
+}
