@@ -4,11 +4,11 @@ namespace Trousseau.Kms.Internal;
 
 /// <summary>
 /// Kestrel's limits on the KMS socket, set here rather than left to Kestrel's defaults, for local callers that
-/// misbehave. kube-apiserver keeps one connection and opens a new one at once when the plugin closes it, so a
-/// connection with no call under way is closed after <see cref="IdleTimeout"/> (Kestrel's default, 130 s, let a client
-/// that connects and sends nothing hold a descriptor that long). A call whose request stalls, or whose caller stops
-/// reading its answer, ends its connection once it moves fewer than 240 bytes/s after a 5 s grace. docs/reference.md
-/// lists these limits in its KMS section.
+/// misbehave. A call whose request stalls, or whose caller stops reading its answer, ends its connection once it moves
+/// fewer than 240 bytes/s after a 5 s grace. A connection with no call under way is left to Kestrel's keep-alive
+/// timeout (130 s), longer than kube-apiserver's Status poll (every minute), so the plugin never closes its
+/// connection: a close shortly after an idle spell races the caller's next call, which a gRPC client can then see fail
+/// as UNAVAILABLE. docs/reference.md lists these limits in its KMS section.
 /// </summary>
 internal static class KmsSocketLimits
 {
@@ -21,17 +21,12 @@ internal static class KmsSocketLimits
     /// <summary>Request headers on one call, gRPC metadata included.</summary>
     public const int MaxHeaderCount = 100;
 
-    /// <summary>How long a connection with no call under way, or a call's headers, may wait for the client: 10 s.</summary>
-    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(10);
-
     /// <summary>The slowest a request may arrive, or an answer be read, after the first 5 s: 240 bytes/s.</summary>
     public static readonly MinDataRate MinDataRate = new(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
 
     /// <summary>Applies the limits to the socket's Kestrel.</summary>
     public static void Apply(KestrelServerLimits limits)
     {
-        limits.KeepAliveTimeout = IdleTimeout;
-        limits.RequestHeadersTimeout = IdleTimeout;
         limits.MinRequestBodyDataRate = MinDataRate;
         limits.MinResponseDataRate = MinDataRate;
         limits.MaxRequestHeadersTotalSize = MaxHeadersTotalBytes;
