@@ -34,19 +34,30 @@ internal sealed class EtcdConnection : IDisposable
 
     private readonly EtcdClient _client;
     private readonly TimeProvider _time;
+    private readonly EtcdStoreOptions _settings;
 
     public EtcdConnection(IOptions<EtcdStoreOptions> options, TimeProvider time)
     {
         var settings = options.Value;
         _time = time;
+        _settings = settings;
         var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
         var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
         _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)
             ? new EtcdClient(endpoints, ssl => EtcdTls.Configure(ssl, settings), serverName: serverName, configureChannelOptions: ConfigureChannel)
             : new EtcdClient(endpoints, serverName: serverName, configureChannelOptions: ConfigureChannel);
-        if (!string.IsNullOrEmpty(settings.Username))
+        SignInAgain();
+    }
+
+    /// <summary>
+    /// Drops the token in use, so the next call signs in with the configured user and password (nothing without a
+    /// user). Calls do so by themselves when etcd refuses their token; a watch is not told why etcd cancelled it.
+    /// </summary>
+    public void SignInAgain()
+    {
+        if (!string.IsNullOrEmpty(_settings.Username))
         {
-            _client.SetCredentials(settings.Username, settings.Password ?? "");
+            _client.SetCredentials(_settings.Username, _settings.Password ?? "");
         }
     }
 
@@ -152,8 +163,10 @@ internal sealed class EtcdConnection : IDisposable
         new CallOptions(deadline: (_time.GetUtcNow() + CallTimeout).UtcDateTime, cancellationToken: cancellationToken).WithWaitForReady();
 
     /// <summary>
-    /// Replaces dotnet-etcd's retry policy (see the remarks on the class), keeps its balancing over the endpoints,
-    /// and tries a member that is down again at least every second, so a call waiting for a connection finds the member
+    /// Replaces dotnet-etcd's retry policy (see the remarks on the class) and turns off its retry throttling (after a
+    /// handful of refused attempts it stopped every retry, so from the sixth expired token on a call failed instead of
+    /// signing in again; the retries here are few and within each call's deadline), keeps its balancing over the
+    /// endpoints, and tries a member that is down again at least every second, so a call waiting for a connection finds the member
     /// back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd turns both
     /// into <see cref="OperationCanceledException"/>, which would hide a deadline from <see cref="Failure"/>). The
     /// channel logs nothing: an etcd outage is reported by the store's health, once, not by a log line per call.
@@ -162,6 +175,7 @@ internal sealed class EtcdConnection : IDisposable
     {
         channel.ThrowOperationCanceledOnCancellation = false;
         var service = channel.ServiceConfig ??= new ServiceConfig();
+        service.RetryThrottling = null;
         service.MethodConfigs.Clear();
         service.MethodConfigs.Add(new MethodConfig
         {
