@@ -17,8 +17,10 @@ namespace Trousseau.Etcd.Internal;
 /// As etcd's own Go client does, a call waits for a connection to a member within its deadline (gRPC's
 /// wait-for-ready) rather than failing at once while the channel reconnects, so the first call after etcd comes back
 /// goes through; with no member reachable, a call fails when its deadline passes. dotnet-etcd's channel retries every
-/// call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads are retried, briefly (a read is safe to
-/// repeat); a transaction is sent once, and when its answer is lost the caller reads back what it wrote
+/// call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads are repeated (a read is safe to repeat):
+/// a read its member has not answered within a second (a hung member keeps its connection open, so the channel goes on
+/// picking it) is sent to the next member as well, and the first answer wins; a read refused as <c>UNAVAILABLE</c> is
+/// sent again at once; three attempts at most, within the deadline. A transaction is sent once, and when its answer is lost the caller reads back what it wrote
 /// (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once: etcd did not run it, and
 /// dotnet-etcd fetches a new token on that answer.
 /// </remarks>
@@ -28,6 +30,9 @@ internal sealed class EtcdConnection : IDisposable
 
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long a read waits for its member's answer before it asks the next member as well.</summary>
+    private static readonly TimeSpan ReadHedgingDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>Asks etcd to end a watch when its member has no leader (etcd's <c>WithRequireLeader</c>), so the watch moves to another member instead of going silent.</summary>
     private static readonly Metadata RequireLeader = new() { { "hasleader", "true" } };
@@ -180,7 +185,12 @@ internal sealed class EtcdConnection : IDisposable
         service.MethodConfigs.Add(new MethodConfig
         {
             Names = { new MethodName { Service = "etcdserverpb.KV", Method = "Range" } },
-            RetryPolicy = Retry(StatusCode.Unavailable, StatusCode.Unauthenticated),
+            HedgingPolicy = new HedgingPolicy
+            {
+                MaxAttempts = 3,
+                HedgingDelay = ReadHedgingDelay,
+                NonFatalStatusCodes = { StatusCode.Unavailable, StatusCode.Unauthenticated },
+            },
         });
         service.MethodConfigs.Add(new MethodConfig { Names = { MethodName.Default }, RetryPolicy = Retry(StatusCode.Unauthenticated) });
         channel.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
