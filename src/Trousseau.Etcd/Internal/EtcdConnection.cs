@@ -20,8 +20,8 @@ namespace Trousseau.Etcd.Internal;
 /// call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads are repeated (a read is safe to repeat):
 /// a read its member has not answered within a second (a hung member keeps its connection open, so the channel goes on
 /// picking it) is sent to the next member as well, and the first answer wins; a read refused as <c>UNAVAILABLE</c> is
-/// sent again at once; three attempts at most, within the deadline. A transaction is sent once, and when its answer is lost the caller reads back what it wrote
-/// (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once: etcd did not run it, and
+/// sent again at once; three attempts at most, within the deadline. A transaction is sent once, and when its answer
+/// is lost the caller reads back what it wrote (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once: etcd did not run it, and
 /// dotnet-etcd fetches a new token on that answer.
 /// </remarks>
 internal sealed class EtcdConnection : IDisposable
@@ -171,8 +171,8 @@ internal sealed class EtcdConnection : IDisposable
     /// Replaces dotnet-etcd's retry policy (see the remarks on the class) and turns off its retry throttling (after a
     /// handful of refused attempts it stopped every retry, so from the sixth expired token on a call failed instead of
     /// signing in again; the retries here are few and within each call's deadline), keeps its balancing over the
-    /// endpoints, and tries a member that is down again at least every second, so a call waiting for a connection finds the member
-    /// back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd turns both
+    /// endpoints, and tries a member that is down again at least every second, so a call waiting for a connection finds
+    /// the member back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd turns both
     /// into <see cref="OperationCanceledException"/>, which would hide a deadline from <see cref="Failure"/>). The
     /// channel logs nothing: an etcd outage is reported by the store's health, once, not by a log line per call.
     /// </summary>
