@@ -248,6 +248,9 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                     if (response.Canceled)
                     {
                         // Not for lost history (permissions, for example): watch again later from the same revision.
+                        // etcd cancels a watch opened with an expired token as "permission denied", and no status
+                        // tells the channel to drop that token: sign in again, or every new attempt would present it.
+                        _etcd.SignInAgain();
                         throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
                     }
 

@@ -17,9 +17,11 @@ namespace Trousseau.Etcd.Internal;
 /// As etcd's own Go client does, a call waits for a connection to a member within its deadline (gRPC's
 /// wait-for-ready) rather than failing at once while the channel reconnects, so the first call after etcd comes back
 /// goes through; with no member reachable, a call fails when its deadline passes. dotnet-etcd's channel retries every
-/// call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads are retried, briefly (a read is safe to
-/// repeat); a transaction is sent once, and when its answer is lost the caller reads back what it wrote
-/// (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once: etcd did not run it, and
+/// call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads are repeated (a read is safe to repeat):
+/// a read its member has not answered within a second (a hung member keeps its connection open, so the channel goes on
+/// picking it) is sent to the next member as well, and the first answer wins; a read refused as <c>UNAVAILABLE</c> is
+/// sent again at once; three attempts at most, within the deadline. A transaction is sent once, and when its answer
+/// is lost the caller reads back what it wrote (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once: etcd did not run it, and
 /// dotnet-etcd fetches a new token on that answer.
 /// </remarks>
 internal sealed class EtcdConnection : IDisposable
@@ -29,24 +31,38 @@ internal sealed class EtcdConnection : IDisposable
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
+    /// <summary>How long a read waits for its member's answer before it asks the next member as well.</summary>
+    private static readonly TimeSpan ReadHedgingDelay = TimeSpan.FromSeconds(1);
+
     /// <summary>Asks etcd to end a watch when its member has no leader (etcd's <c>WithRequireLeader</c>), so the watch moves to another member instead of going silent.</summary>
     private static readonly Metadata RequireLeader = new() { { "hasleader", "true" } };
 
     private readonly EtcdClient _client;
     private readonly TimeProvider _time;
+    private readonly EtcdStoreOptions _settings;
 
     public EtcdConnection(IOptions<EtcdStoreOptions> options, TimeProvider time)
     {
         var settings = options.Value;
         _time = time;
+        _settings = settings;
         var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
         var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
         _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)
             ? new EtcdClient(endpoints, ssl => EtcdTls.Configure(ssl, settings), serverName: serverName, configureChannelOptions: ConfigureChannel)
             : new EtcdClient(endpoints, serverName: serverName, configureChannelOptions: ConfigureChannel);
-        if (!string.IsNullOrEmpty(settings.Username))
+        SignInAgain();
+    }
+
+    /// <summary>
+    /// Drops the token in use, so the next call signs in with the configured user and password (nothing without a
+    /// user). Calls do so by themselves when etcd refuses their token; a watch is not told why etcd cancelled it.
+    /// </summary>
+    public void SignInAgain()
+    {
+        if (!string.IsNullOrEmpty(_settings.Username))
         {
-            _client.SetCredentials(settings.Username, settings.Password ?? "");
+            _client.SetCredentials(_settings.Username, _settings.Password ?? "");
         }
     }
 
@@ -152,9 +168,11 @@ internal sealed class EtcdConnection : IDisposable
         new CallOptions(deadline: (_time.GetUtcNow() + CallTimeout).UtcDateTime, cancellationToken: cancellationToken).WithWaitForReady();
 
     /// <summary>
-    /// Replaces dotnet-etcd's retry policy (see the remarks on the class), keeps its balancing over the endpoints,
-    /// and tries a member that is down again at least every second, so a call waiting for a connection finds the member
-    /// back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd turns both
+    /// Replaces dotnet-etcd's retry policy (see the remarks on the class) and turns off its retry throttling (after a
+    /// handful of refused attempts it stopped every retry, so from the sixth expired token on a call failed instead of
+    /// signing in again; the retries here are few and within each call's deadline), keeps its balancing over the
+    /// endpoints, and tries a member that is down again at least every second, so a call waiting for a connection finds
+    /// the member back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd turns both
     /// into <see cref="OperationCanceledException"/>, which would hide a deadline from <see cref="Failure"/>). The
     /// channel logs nothing: an etcd outage is reported by the store's health, once, not by a log line per call.
     /// </summary>
@@ -162,11 +180,17 @@ internal sealed class EtcdConnection : IDisposable
     {
         channel.ThrowOperationCanceledOnCancellation = false;
         var service = channel.ServiceConfig ??= new ServiceConfig();
+        service.RetryThrottling = null;
         service.MethodConfigs.Clear();
         service.MethodConfigs.Add(new MethodConfig
         {
             Names = { new MethodName { Service = "etcdserverpb.KV", Method = "Range" } },
-            RetryPolicy = Retry(StatusCode.Unavailable, StatusCode.Unauthenticated),
+            HedgingPolicy = new HedgingPolicy
+            {
+                MaxAttempts = 3,
+                HedgingDelay = ReadHedgingDelay,
+                NonFatalStatusCodes = { StatusCode.Unavailable, StatusCode.Unauthenticated },
+            },
         });
         service.MethodConfigs.Add(new MethodConfig { Names = { MethodName.Default }, RetryPolicy = Retry(StatusCode.Unauthenticated) });
         channel.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);

@@ -1,12 +1,14 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Trousseau.Etcd;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
 
-/// <summary>trousseaud on a 3-member etcd cluster: members (the leader too) die and come back under write load.</summary>
+/// <summary>A 3-member etcd cluster: members (the leader too) die and come back under trousseaud's write load, or hang.</summary>
 public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
 {
     /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
@@ -80,6 +82,47 @@ public sealed class EtcdClusterTests : IAsyncLifetime, IDisposable
         }
 
         Assert.All(expected, name => Assert.Contains(name, stored));
+    }
+
+    [StoreFact]
+    public async Task With_a_follower_frozen_every_read_and_health_check_is_answered_by_the_live_members()
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { }).UseEtcdStore(o =>
+        {
+            foreach (var member in _members)
+            {
+                o.Endpoints.Add(member.ClientUrl);
+            }
+        });
+        await using var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredService<EtcdSecretStore>();
+        var written = new Dictionary<string, long>();
+        for (var i = 0; i < 6; i++)
+        {
+            written[$"frozen/{i}"] = await store.CreateAsync($"frozen/{i}", "v"u8.ToArray());
+        }
+
+        // A hung host: its connections stay open and accept requests, but nothing answers them.
+        var follower = await EtcdProcess.FollowerAsync(_members);
+        await follower.FreezeAsync();
+        var read = new Dictionary<string, long?>();
+        var health = new List<DependencyHealth>();
+        try
+        {
+            foreach (var key in written.Keys)
+            {
+                read[key] = (await store.GetAsync(key))?.Revision;
+                health.Add(await store.CheckHealthAsync());
+            }
+        }
+        finally
+        {
+            await follower.ThawAsync();
+        }
+
+        Assert.Equal(written.Select(w => (w.Key, (long?)w.Value)), read.Select(r => (r.Key, r.Value)));
+        Assert.All(health, h => Assert.True(h.IsHealthy, h.Description));
     }
 
     private static async Task WaitForMoreAcknowledgedAsync(List<string> acknowledged, int more, string stage)

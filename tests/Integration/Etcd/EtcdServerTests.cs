@@ -167,6 +167,45 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         Assert.NotEqual(0, (await etcd.RunCtlAsync("get", "--prefix", "/trousseau/")).ExitCode);
     }
 
+    [StoreFact]
+    public async Task A_listing_over_several_pages_while_secrets_are_written_shows_each_earlier_secret_once_in_order()
+    {
+        using var http = await BearerClient.FromTokenFileAsync(shared.Server.BaseAddress, Path.Combine(shared.DataDir, "api.token"));
+        var before = Enumerable.Range(0, 1100).Select(i => $"etcd/paged/{i:D4}").ToList();
+        await Parallel.ForEachAsync(before, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, ct) =>
+        {
+            using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}","data":{"k":"v"}}"""), ct);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        });
+
+        // While clectl pages through them (500 a page): updates of earlier secrets, and secrets created and deleted
+        // between them, on every page.
+        using var stop = new CancellationTokenSource();
+        var writes = 0;
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var name = before[i * 37 % before.Count];
+                using var updated = await http.PutAsync(new Uri($"v1/secrets/{name}", UriKind.Relative), Json($$$"""{"data":{"k":"w{{{i}}}"}}"""));
+                using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}-new","data":{"k":"n"}}"""));
+                using var deleted = await http.DeleteAsync(new Uri($"v1/secrets/{name}-new", UriKind.Relative));
+                Interlocked.Increment(ref writes);
+            }
+        });
+        await Eventually.HoldsAsync(() => Volatile.Read(ref writes) > 0, () => "the writer wrote nothing", TimeSpan.FromSeconds(30), "a first round of writes");
+        var list = await _clectl.RunAsync("secret", "list", "--prefix", "etcd/paged/", "-o", "json");
+        var writesDuringList = Volatile.Read(ref writes);
+        await stop.CancelAsync();
+        await writer;
+
+        Assert.True(list.ExitCode == 0, list.Stderr);
+        var listed = JsonDocument.Parse(list.Stdout).RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+        Assert.Equal(listed.Order(StringComparer.Ordinal), listed);
+        Assert.Equal(listed.Distinct(StringComparer.Ordinal), listed);
+        Assert.Equal(before, listed.Where(n => !n.EndsWith("-new", StringComparison.Ordinal)));
+    }
+
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
 
     internal static Task<TrousseauServerProcess> StartServerAsync(EtcdProcess etcd, string dataDir, string? keyFile = null) =>

@@ -20,12 +20,16 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
 
     protected override ISecretStore OpenStore() => OpenStore($"/contract-{Guid.NewGuid():N}/");
 
-    private Trousseau.Etcd.EtcdSecretStore OpenStore(string prefix, Uri? endpoint = null)
+    private Trousseau.Etcd.EtcdSecretStore OpenStore(string prefix, params Uri[] endpoints)
     {
         var services = new ServiceCollection();
         services.AddTrousseau(_ => { }).UseEtcdStore(o =>
         {
-            o.Endpoints.Add(endpoint ?? fixture.Etcd.ClientUrl);
+            foreach (var endpoint in endpoints is [] ? [fixture.Etcd.ClientUrl] : endpoints)
+            {
+                o.Endpoints.Add(endpoint);
+            }
+
             o.Prefix = prefix;
         });
         var provider = services.BuildServiceProvider();
@@ -50,6 +54,26 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         while (page.HasMore);
 
         Assert.Equal(names, listed);
+    }
+
+    [StoreFact]
+    public async Task An_endpoint_down_from_the_start_is_left_out_and_every_call_goes_to_the_live_one()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        var down = new Uri($"http://127.0.0.1:{Infrastructure.FreePort.Next()}/");
+        var store = OpenStore(prefix, down, fixture.Etcd.ClientUrl);
+
+        var created = new List<long?>();
+        var read = new List<long?>();
+        for (var i = 0; i < 10; i++)
+        {
+            created.Add(await store.CreateAsync($"down/{i}", "v"u8.ToArray()));
+            read.Add((await store.GetAsync($"down/{i}"))?.Revision);
+        }
+
+        var health = await store.CheckHealthAsync();
+        Assert.Equal(created, read);
+        Assert.True(health.IsHealthy, health.Description);
     }
 
     [StoreFact]
