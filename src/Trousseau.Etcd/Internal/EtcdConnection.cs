@@ -176,6 +176,14 @@ internal sealed class EtcdConnection : IDisposable
     /// into <see cref="OperationCanceledException"/>, which would hide a deadline from <see cref="Failure"/>). The
     /// channel logs nothing: an etcd outage is reported by the store's health, once, not by a log line per call.
     /// </summary>
+    /// <remarks>
+    /// The handler has no <c>ConnectTimeout</c>. grpc-dotnet (2.85) bounds a member's whole reconnect loop by it, and
+    /// when it expires the member goes idle and a new loop is started from that very state change, before the old
+    /// loop has let go: if the new one looks first, it sees the old one still running and stops, and the member is left
+    /// "connecting" with nothing connecting it. Every call then waits out its deadline until the process restarts. A
+    /// member that refuses connections is still tried again at least every second; one whose address drops packets
+    /// holds a connection attempt until the system gives up on it, while calls fail at their own deadlines.
+    /// </remarks>
     private static void ConfigureChannel(GrpcChannelOptions channel)
     {
         channel.ThrowOperationCanceledOnCancellation = false;
@@ -195,10 +203,6 @@ internal sealed class EtcdConnection : IDisposable
         service.MethodConfigs.Add(new MethodConfig { Names = { MethodName.Default }, RetryPolicy = Retry(StatusCode.Unauthenticated) });
         channel.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
         channel.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
-        if (channel.HttpHandler is SocketsHttpHandler handler)
-        {
-            handler.ConnectTimeout = TimeSpan.FromSeconds(2);
-        }
     }
 
     private static RetryPolicy Retry(params StatusCode[] codes)
