@@ -21,7 +21,7 @@ public sealed class KmsMisbehavingClientTests(KmsSocketFixture fixture) : IClass
 
     private static readonly byte[] Dek = Enumerable.Range(7, 32).Select(i => (byte)i).ToArray();
 
-    private static readonly byte[] EncryptMessage = GrpcMessage(new EncryptRequest { Plaintext = ByteString.CopyFrom(Dek) });
+    private static readonly byte[] EncryptMessage = RawHttp2Connection.GrpcMessage(new EncryptRequest { Plaintext = ByteString.CopyFrom(Dek) }.ToByteArray());
 
     private string AuditLog => Path.Combine(fixture.Directory, "data", "audit.log");
 
@@ -176,11 +176,5 @@ public sealed class KmsMisbehavingClientTests(KmsSocketFixture fixture) : IClass
         }
 
         return metadata;
-    }
-
-    private static byte[] GrpcMessage(IMessage message)
-    {
-        var body = message.ToByteArray();
-        return [0, (byte)(body.Length >> 24), (byte)(body.Length >> 16), (byte)(body.Length >> 8), (byte)body.Length, .. body];
     }
 }

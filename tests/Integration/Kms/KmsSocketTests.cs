@@ -155,15 +155,15 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         var decrypted = await Kms.DecryptAsync(new DecryptRequest { Ciphertext = encrypted.Ciphertext, KeyId = encrypted.KeyId }, gzip);
 
         Assert.Equal(Dek, decrypted.Plaintext.ToByteArray());
-        Assert.Equal("12", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([0x01], compressed: true), encoding: "x-lzma")).Status);
-        Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([], compressed: true))).Status);
+        Assert.Equal("12", (await CallAsync(Http, "/v2.KeyManagementService/Status", RawHttp2Connection.GrpcMessage([0x01], compressed: true), encoding: "x-lzma")).Status);
+        Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Status", RawHttp2Connection.GrpcMessage([], compressed: true))).Status);
     }
 
     [Fact]
     public async Task A_truncated_or_missing_message_is_internal_one_that_is_not_protobuf_is_refused_and_the_plugin_keeps_serving()
     {
-        var truncated = Frame(new byte[10])[..8];
-        var notProtobuf = Frame([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        var truncated = RawHttp2Connection.GrpcMessage(new byte[10])[..8];
+        var notProtobuf = RawHttp2Connection.GrpcMessage([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
 
         Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", truncated)).Status);
         Assert.Equal("13", (await CallAsync(Http, "/v2.KeyManagementService/Encrypt", [])).Status);
@@ -186,8 +186,8 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     public async Task A_malformed_deadline_is_ignored_and_the_largest_one_the_header_can_carry_is_honoured()
     {
         // 99999999H is over 11,000 years; a timer of that length cannot be armed at once, and must not fail the call.
-        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "soon")).Status);
-        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", Frame([]), timeout: "99999999H")).Status);
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", RawHttp2Connection.GrpcMessage([]), timeout: "soon")).Status);
+        Assert.Equal("0", (await CallAsync(Http, "/v2.KeyManagementService/Status", RawHttp2Connection.GrpcMessage([]), timeout: "99999999H")).Status);
 
         // Grpc.Net.Client sends a deadline decades away as its own largest timeout, 99999999S (over three years).
         var decadesAway = await Kms.EncryptAsync(new EncryptRequest { Plaintext = ByteString.CopyFrom(Dek) }, new CallOptions(deadline: DateTime.UtcNow.AddYears(30)));
@@ -200,7 +200,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     [Fact]
     public async Task Requests_that_are_not_grpc_get_plain_http_errors_and_the_plugin_keeps_serving()
     {
-        using var wrongType = new HttpRequestMessage(HttpMethod.Post, "/v2.KeyManagementService/Status") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact, Content = new ByteArrayContent(Frame([])) };
+        using var wrongType = new HttpRequestMessage(HttpMethod.Post, "/v2.KeyManagementService/Status") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact, Content = new ByteArrayContent(RawHttp2Connection.GrpcMessage([])) };
         wrongType.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var get = new HttpRequestMessage(HttpMethod.Get, "/v1/secrets") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
@@ -320,24 +320,14 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
         return seen.Task;
     }
 
-    /// <summary>One length-prefixed gRPC message, exactly as given (the compressed flag set when asked).</summary>
+    /// <summary>One call sent as raw frames; the status and message are the plugin's own trailers.</summary>
     /// <remarks>
-    /// Raw frames (this and <see cref="CallAsync"/>) stay only for what no gRPC client library sends: a compressed
-    /// flag with no encoding, or with one the client has no codec for; a truncated frame; a length prefix past the
-    /// size limit; bytes that are not protobuf; a grpc-timeout that is malformed or longer than a client writes
-    /// (99999999H); a content type that is not gRPC. Every well-formed call goes through Grpc.Net.Client
+    /// Raw frames (this and <see cref="RawHttp2Connection.GrpcMessage"/>) stay only for what no gRPC client library
+    /// sends: a compressed flag with no encoding, or with one the client has no codec for; a truncated frame; a length
+    /// prefix past the size limit; bytes that are not protobuf; a grpc-timeout that is malformed or longer than a client
+    /// writes (99999999H); a content type that is not gRPC. Every well-formed call goes through Grpc.Net.Client
     /// (<see cref="KmsV2Client"/>), deadlines included.
     /// </remarks>
-    private static byte[] Frame(byte[] message, bool compressed = false)
-    {
-        var frame = new byte[5 + message.Length];
-        frame[0] = compressed ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
-        message.CopyTo(frame, 5);
-        return frame;
-    }
-
-    /// <summary>One call sent as raw frames; the status and message are the plugin's own trailers.</summary>
     private static async Task<(string? Status, string? Message)> CallAsync(HttpClient http, string path, byte[] body, string? timeout = null, string? encoding = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path)

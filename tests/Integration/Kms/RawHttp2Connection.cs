@@ -69,6 +69,16 @@ internal sealed class RawHttp2Connection : IDisposable
         return [.. block];
     }
 
+    /// <summary>One length-prefixed gRPC message, exactly as given (the compressed flag set when asked).</summary>
+    public static byte[] GrpcMessage(byte[] message, bool compressed = false)
+    {
+        var framed = new byte[5 + message.Length];
+        framed[0] = compressed ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteUInt32BigEndian(framed.AsSpan(1), (uint)message.Length);
+        message.CopyTo(framed, 5);
+        return framed;
+    }
+
     /// <summary>One frame: its 9-byte header and <paramref name="payload"/>.</summary>
     public static byte[] FrameOf(byte type, byte flags, int streamId, byte[] payload)
     {
