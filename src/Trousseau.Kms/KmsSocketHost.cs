@@ -14,8 +14,8 @@ namespace Trousseau.Kms;
 /// <summary>
 /// Serves the KMS plugin on its Unix socket with grpc-dotnet on a Kestrel of its own (HTTP/2 only), apart from any
 /// HTTP API the application serves: nothing but the KMS services and the standard gRPC health service is reachable
-/// through the socket, under the limits of <see cref="KmsSocketLimits"/>. With an audit trail registered, each connection's peer process is read from the socket as it
-/// is accepted, for the records of its calls.
+/// through the socket, under the limits of <see cref="KmsSocketLimits"/>. With an audit trail registered, each
+/// connection's peer process is read from the socket as it is accepted, for the records of its calls.
 /// </summary>
 internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IOptions<KmsOptions> options, ILoggerFactory loggerFactory, TimeProvider time, IAuditTrail? audit = null) : IHostedService, IAsyncDisposable
 {

@@ -22,6 +22,9 @@ public static class SecretData
     /// <summary>The data key of a generated opaque secret when none is given.</summary>
     public const string DefaultValueKey = "value";
 
+    // No type name is longer: an unknown one is repeated up to this length.
+    private const int MaxTypeNameLength = 40;
+
     /// <summary>Checks a secret's type and data against the rules.</summary>
     /// <param name="type">The secret's type; it must be a known one.</param>
     /// <param name="data">The secret's data, key to value.</param>
@@ -31,7 +34,7 @@ public static class SecretData
     {
         if (!type.IsKnown)
         {
-            throw new InvalidInputException("type", $"Unknown secret type '{Shorten(type.Value)}': use 'opaque' or 'login'.");
+            throw new InvalidInputException("type", $"Unknown secret type '{Excerpt.Of(type.Value, MaxTypeNameLength)}': use 'opaque' or 'login'.");
         }
 
         if (data is null)
@@ -90,6 +93,4 @@ public static class SecretData
             throw new InvalidInputException("data", $"A login secret needs a non-empty '{key}'.");
         }
     }
-
-    private static string Shorten(string text) => text.Length <= 40 ? text : string.Concat(text.AsSpan(0, 40), "...");
 }

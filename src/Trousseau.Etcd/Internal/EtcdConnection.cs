@@ -14,15 +14,15 @@ namespace Trousseau.Etcd.Internal;
 /// (<see cref="Failure"/>).
 /// </summary>
 /// <remarks>
-/// As etcd's own Go client does, a call waits for a connection to a member within its deadline (gRPC's
-/// wait-for-ready) rather than failing at once while the channel reconnects, so the first call after etcd comes back
-/// goes through; with no member reachable, a call fails when its deadline passes. dotnet-etcd's channel retries every
-/// call five times over several seconds on <c>UNAVAILABLE</c>. Here only reads are repeated (a read is safe to repeat):
-/// a read its member has not answered within a second (a hung member keeps its connection open, so the channel goes on
-/// picking it) is sent to the next member as well, and the first answer wins; a read refused as <c>UNAVAILABLE</c> is
-/// sent again at once; three attempts at most, within the deadline. A transaction is sent once, and when its answer
-/// is lost the caller reads back what it wrote (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once: etcd did not run it, and
-/// dotnet-etcd fetches a new token on that answer.
+/// As etcd's own Go client does, a call waits for a connection to a member within its deadline (gRPC's wait-for-ready)
+/// rather than failing at once while the channel reconnects, so the first call after etcd comes back goes through; with
+/// no member reachable, a call fails when its deadline passes. dotnet-etcd's channel retries every call five times over
+/// several seconds on <c>UNAVAILABLE</c>. Here only reads are repeated (a read is safe to repeat): a read its member
+/// has not answered within a second (a hung member keeps its connection open, so the channel goes on picking it) is
+/// sent to the next member as well, and the first answer wins; a read refused as <c>UNAVAILABLE</c> is sent again at
+/// once; three attempts at most, within the deadline. A transaction is sent once, and when its answer is lost the
+/// caller reads back what it wrote (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once:
+/// etcd did not run it, and dotnet-etcd fetches a new token on that answer.
 /// </remarks>
 internal sealed class EtcdConnection : IDisposable
 {
@@ -172,9 +172,10 @@ internal sealed class EtcdConnection : IDisposable
     /// handful of refused attempts it stopped every retry, so from the sixth expired token on a call failed instead of
     /// signing in again; the retries here are few and within each call's deadline), keeps its balancing over the
     /// endpoints, and tries a member that is down again at least every second, so a call waiting for a connection finds
-    /// the member back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd turns both
-    /// into <see cref="OperationCanceledException"/>, which would hide a deadline from <see cref="Failure"/>). The
-    /// channel logs nothing: an etcd outage is reported by the store's health, once, not by a log line per call.
+    /// the member back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd
+    /// turns both into <see cref="OperationCanceledException"/>, which would hide a deadline from
+    /// <see cref="Failure"/>). The channel logs nothing: an etcd outage is reported by the store's health, once, not by
+    /// a log line per call.
     /// </summary>
     /// <remarks>
     /// The handler has no <c>ConnectTimeout</c>. grpc-dotnet (2.85) bounds a member's whole reconnect loop by it, and

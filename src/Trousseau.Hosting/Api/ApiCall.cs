@@ -27,9 +27,7 @@ internal sealed class ApiCall
     /// <see cref="TrousseauLimits.MaxNameLength"/> characters followed by <c>…</c>, so that a refused call cannot write
     /// megabytes into the trail or an answer.
     /// </summary>
-    public string? ShownSecretName => SecretName is { Length: > TrousseauLimits.MaxNameLength } name
-        ? string.Concat(name.AsSpan(0, TrousseauLimits.MaxNameLength), "…")
-        : SecretName;
+    public string? ShownSecretName => SecretName is { } name ? Excerpt.Of(name, TrousseauLimits.MaxNameLength) : null;
 
     /// <summary>The secret's revision after the call, when it has one.</summary>
     public long? Revision { get; set; }

@@ -333,7 +333,7 @@ internal static class SecretEndpoints
 
     // The type as sent, cut after 40 characters: no type name is longer, and a body may carry megabytes of one.
     private static IResult UnknownType(string? type) =>
-        ApiProblems.Invalid($"'type' must be 'opaque' or 'login', not '{(type is { Length: > 40 } ? string.Concat(type.AsSpan(0, 40), "…") : type)}'.");
+        ApiProblems.Invalid($"'type' must be 'opaque' or 'login', not '{Excerpt.Of(type ?? "", 40)}'.");
 
     private static bool TryBase64(string? value, string field, bool required, out byte[] bytes, out IResult? error)
     {

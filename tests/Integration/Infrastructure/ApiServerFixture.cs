@@ -20,6 +20,10 @@ public sealed class ApiServerFixture : IAsyncLifetime, IDisposable
 
     internal string WorkingDirectory => _temp.Path;
 
+    /// <summary>An absolute URI of the server sent as written: no dot-segment removal, no unescaping.</summary>
+    internal Uri RawUri(string path) =>
+        new(Server.BaseAddress + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+
     public async Task InitializeAsync()
     {
         Server = await TrousseauServerProcess.StartAsync(DataDir);

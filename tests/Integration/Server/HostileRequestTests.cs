@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -13,7 +14,6 @@ namespace Trousseau.Tests.Integration.Server;
 /// </summary>
 public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
-    private const string InvalidInput = "urn:trousseau:problem:invalid-input";
 
     private HttpClient Http => fixture.Http;
 
@@ -37,7 +37,7 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
         using var response = await Http.SendAsync(request);
 
-        var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
         Assert.StartsWith("Invalid secret name '': use 1 to 253 characters", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(["empty-name/kept"], await NamesAsync("empty-name/"));
         Assert.Equal("original", await ValueAsync("empty-name/kept"));
@@ -79,22 +79,22 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
         var revision = await EnsureAsync("names/target", "original");
         await EnsureAsync("names/kelvin", "original");
 
-        using var put = new HttpRequestMessage(HttpMethod.Put, RawUri("v1/secrets/names/" + suffix))
+        using var put = new HttpRequestMessage(HttpMethod.Put, fixture.RawUri("v1/secrets/names/" + suffix))
         {
             Content = new StringContent("""{"data":{"k":"changed"}}""", Encoding.UTF8, "application/json"),
         };
         using var putResponse = await Http.SendAsync(put);
-        using var deleteResponse = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, RawUri("v1/secrets/names/" + suffix)));
+        using var deleteResponse = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, fixture.RawUri("v1/secrets/names/" + suffix)));
 
         foreach (var response in new[] { putResponse, deleteResponse })
         {
-            var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+            var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
             Assert.Contains("Invalid secret name", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
 
         Assert.Equal(["names/kelvin", "names/target"], await NamesAsync("names/"));
         using var read = await Http.GetAsync(new Uri("v1/secrets/names/target", UriKind.Relative));
-        Assert.Equal(revision, (await JsonAsync(read)).GetProperty("revision").GetInt64());
+        Assert.Equal(revision, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64());
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
         foreach (var response in new[] { created, read })
         {
-            var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+            var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
             Assert.DoesNotContain("xxxx", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.DoesNotContain("yyyy", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
@@ -136,7 +136,7 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
             new Uri("v1/secrets", UriKind.Relative),
             new StringContent($$$"""{"name":"huge-key/a","data":{"{{{key}}}":5}}""", Encoding.UTF8, "application/json"));
 
-        var detail = (await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        var detail = (await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
         Assert.DoesNotContain("qqqq", detail, StringComparison.Ordinal);
         Assert.Contains("line 1, byte", detail, StringComparison.Ordinal);
         Assert.True(detail.Length < 1024, $"the detail is {detail.Length} characters long");
@@ -157,7 +157,7 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
         using var response = await Http.SendAsync(request);
 
-        var detail = (await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        var detail = (await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
         Assert.StartsWith("'type' must be 'opaque' or 'login', not 'tttt", detail, StringComparison.Ordinal);
         Assert.True(detail.Length < 1024, $"the detail is {detail.Length} characters long");
         Assert.Equal(["long-type/kept"], await NamesAsync("long-type/"));
@@ -195,7 +195,7 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
         using var list = await Http.GetAsync(new Uri("v1/secrets?" + query, UriKind.Relative));
 
-        await AssertInvalidInputAsync(list, HttpStatusCode.BadRequest);
+        await Problems.AssertInvalidInputAsync(list, HttpStatusCode.BadRequest);
     }
 
     [Theory]
@@ -211,28 +211,13 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
         using var response = await Http.SendAsync(request);
 
-        var problem = await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
         Assert.Contains("If-Match", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var read = await Http.GetAsync(new Uri("v1/secrets/if-match/kept", UriKind.Relative));
-        Assert.Equal(revision, (await JsonAsync(read)).GetProperty("revision").GetInt64());
+        Assert.Equal(revision, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64());
     }
 
-    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
-    {
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return document.RootElement.Clone();
-    }
 
-    private static async Task<JsonElement> AssertInvalidInputAsync(HttpResponseMessage response, HttpStatusCode status)
-    {
-        var problem = await Problems.AssertAsync(response, status);
-        Assert.Equal(InvalidInput, problem.GetProperty("type").GetString());
-        return problem;
-    }
-
-    /// <summary>An absolute URI sent as written: no dot-segment removal, no unescaping.</summary>
-    private Uri RawUri(string path) =>
-        new(fixture.Server.BaseAddress + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
 
     /// <summary>Creates an opaque secret <c>{"k": value}</c> unless it exists; returns its revision.</summary>
     private async Task<long> EnsureAsync(string name, string value)
@@ -242,19 +227,19 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
             new StringContent($$$"""{"name":"{{{name}}}","type":"opaque","data":{"k":"{{{value}}}"}}""", Encoding.UTF8, "application/json"));
         Assert.True(created.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict, $"creating {name}: {created.StatusCode}");
         using var read = await Http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
-        return (await JsonAsync(read)).GetProperty("revision").GetInt64();
+        return (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64();
     }
 
     private async Task<string?> ValueAsync(string name)
     {
         using var read = await Http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
-        return (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString();
+        return (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("k").GetString();
     }
 
     private async Task<List<string>> NamesAsync(string prefix)
     {
         using var list = await Http.GetAsync(new Uri("v1/secrets?prefix=" + Uri.EscapeDataString(prefix), UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
-        return (await JsonAsync(list)).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+        return (await list.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
     }
 }

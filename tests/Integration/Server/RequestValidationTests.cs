@@ -13,7 +13,6 @@ namespace Trousseau.Tests.Integration.Server;
 /// </summary>
 public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
-    private const string InvalidInput = "urn:trousseau:problem:invalid-input";
 
     private HttpClient Http => fixture.Http;
 
@@ -59,7 +58,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
 
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"repro/tmp/../prod/db","type":"opaque","data":{"k":"tmp-value"}}""");
 
-        await AssertInvalidInputAsync(created, HttpStatusCode.BadRequest);
+        await Problems.AssertInvalidInputAsync(created, HttpStatusCode.BadRequest);
         Assert.Equal(["repro/prod/db"], await NamesAsync("repro/"));
         Assert.Equal("prod-value", await ValueAsync("repro/prod/db"));
     }
@@ -72,7 +71,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
     {
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"{{{name}}}","type":"opaque","data":{"k":"v"}}""");
 
-        await AssertInvalidInputAsync(created, HttpStatusCode.BadRequest);
+        await Problems.AssertInvalidInputAsync(created, HttpStatusCode.BadRequest);
         Assert.Empty(await NamesAsync("body/"));
     }
 
@@ -81,7 +80,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
     public async Task A_dot_or_empty_segment_in_the_url_is_400_and_touches_no_other_secret(string method, string path)
     {
         var revision = await EnsureAsync("dots/target", "original");
-        using var request = new HttpRequestMessage(new HttpMethod(method), RawUri("v1/secrets/" + path));
+        using var request = new HttpRequestMessage(new HttpMethod(method), fixture.RawUri("v1/secrets/" + path));
         request.Content = method switch
         {
             "PUT" => Json("""{"data":{"k":"changed"}}"""),
@@ -91,7 +90,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
 
         using var response = await Http.SendAsync(request);
 
-        await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/dots/target");
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         var secret = await JsonAsync(read);
@@ -137,7 +136,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
     {
         using var response = await SendAsync(HttpMethod.Post, "v1/secrets", body);
 
-        await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
         Assert.Empty(await NamesAsync("strict/"));
     }
 
@@ -155,7 +154,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
 
         using var response = await SendAsync(new HttpMethod(method), path, body);
 
-        await AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal(["strict-other/put"], await NamesAsync("strict-other/"));
         Assert.Equal("original", await ValueAsync("strict-other/put"));
     }
@@ -182,7 +181,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
 
         using var response = await Http.SendAsync(request);
 
-        await AssertInvalidInputAsync(response, HttpStatusCode.UnsupportedMediaType);
+        await Problems.AssertInvalidInputAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Empty(await NamesAsync("media/"));
     }
 
@@ -216,7 +215,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
 
         Assert.Equal(400, status);
         Assert.Equal("application/problem+json", contentType);
-        Assert.Contains(InvalidInput, body, StringComparison.Ordinal);
+        Assert.Contains(Problems.InvalidInput, body, StringComparison.Ordinal);
         Assert.DoesNotContain(" at ", body, StringComparison.Ordinal);
         Assert.Equal(["chunked/target"], await NamesAsync("chunked/"));
         Assert.Equal("original", await ValueAsync("chunked/target"));
@@ -230,15 +229,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         return document.RootElement.Clone();
     }
 
-    private static async Task AssertInvalidInputAsync(HttpResponseMessage response, HttpStatusCode status)
-    {
-        var problem = await Problems.AssertAsync(response, status);
-        Assert.Equal(InvalidInput, problem.GetProperty("type").GetString());
-    }
 
-    /// <summary>An absolute URI sent as written: no dot-segment removal, no unescaping.</summary>
-    private Uri RawUri(string path) =>
-        new(fixture.Server.BaseAddress + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null)
     {
