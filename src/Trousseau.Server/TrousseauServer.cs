@@ -73,10 +73,14 @@ internal static class TrousseauServer
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         ServerConfiguration.Apply(builder.Configuration, args, builder.Environment.EnvironmentName);
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
+        ServerSettings.RefuseUnknown(section);
 
         // Vault:ConfigPath's KV v2 data is laid over everything local. Its Vault login goes to the Vault key provider,
         // or is revoked when the overlay is disposed.
         await using var overlay = await VaultConfigOverlay.LoadAsync(section);
+        ServerSettings.RefuseUnknown(
+            new ConfigurationBuilder().AddInMemoryCollection(overlay.Values).Build().GetSection(ServerConfiguration.SectionName),
+            $"{section.Path}:Vault:ConfigPath '{section["Vault:ConfigPath"]}'");
         builder.Configuration.AddInMemoryCollection(overlay.Values);
 
         // With the API off, Api:Urls still serves /healthz and /readyz for probes, but no /v1 route.

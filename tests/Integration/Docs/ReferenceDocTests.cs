@@ -133,6 +133,27 @@ public sealed partial class ReferenceDocTests : IDisposable
     }
 
     [Fact]
+    public async Task Trousseaud_accepts_every_setting_it_binds_or_reads_and_refuses_only_the_misspelt_one()
+    {
+        var accepted = BoundOptions.SelectMany(o => BindableKeys(o.Type, o.Section, [])).SelectMany(k => k.EveryConfigurationKey)
+            .Concat(ServerSource().SelectMany(s => ServerKey().Matches(s.Text)).Select(m => $"Trousseau:{Relative(m.Groups["key"].Value)}"))
+            .Distinct(StringComparer.OrdinalIgnoreCase)
+            .ToList();
+        Assert.Contains("Trousseau:Api:Policies:0:Actions:0", accepted);
+
+        // The values are never read: an unknown key is refused before any setting is used.
+        var args = accepted.Select(k => $"--{k}=sample").Append("--Trousseau:Api:Tls:ClientCaFil=/etc/ca.pem");
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            "trousseaud: invalid configuration: Trousseau:Api:Tls:ClientCaFil (did you mean Trousseau:Api:Tls:ClientCaFile?) is not a setting of trousseaud. "
+            + "Every setting is listed in docs/reference.md of the Trousseau repository.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Fact]
     public async Task Every_mapped_route_is_documented_and_every_documented_route_is_mapped()
     {
         var section = _reference.Section("Routes");
@@ -397,11 +418,13 @@ public sealed partial class ReferenceDocTests : IDisposable
         /// For a list of objects (such as <c>Api:Policies</c>), the first property of an item, which the sample value
         /// sets (its first entry, when it is a list of strings); <see langword="null"/> for a list of values.
         /// </summary>
-        public PropertyInfo? ItemMember => IsList
+        public PropertyInfo? ItemMember => ItemType is { } item && !TypeDescriptor.GetConverter(item).CanConvertFrom(typeof(string))
+            ? item.GetProperties(BindingFlags.Public | BindingFlags.Instance)[0]
+            : null;
+
+        private Type? ItemType => IsList
             && ValueType.GetInterfaces().Append(ValueType).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>)) is { } enumerable
-            && enumerable.GetGenericArguments()[0] is var item
-            && !TypeDescriptor.GetConverter(item).CanConvertFrom(typeof(string))
-                ? item.GetProperties(BindingFlags.Public | BindingFlags.Instance)[0]
+                ? enumerable.GetGenericArguments()[0]
                 : null;
 
         /// <summary>The configuration key the sample value is set at: the key, its first item, or its first item's first member.</summary>
@@ -411,6 +434,14 @@ public sealed partial class ReferenceDocTests : IDisposable
             (true, null) => $"Trousseau:{Key}:0",
             (true, { } member) => $"Trousseau:{Key}:0:{member.Name}{(member.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(member.PropertyType) ? ":0" : "")}",
         };
+
+        /// <summary>
+        /// Every configuration key that sets this one: the key, its first item, or each member of its first item.
+        /// </summary>
+        public IEnumerable<string> EveryConfigurationKey => IsList && ItemMember is not null
+            ? ItemType!.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(member =>
+                $"Trousseau:{Key}:0:{member.Name}{(member.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(member.PropertyType) ? ":0" : "")}")
+            : [SampleConfigurationKey];
 
         public object? Read(object options) => Path.Aggregate<PropertyInfo, object?>(options, (target, property) => target is null ? null : property.GetValue(target));
     }

@@ -199,7 +199,8 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
     [InlineData("""{ "Api": { "Auth": { "Mode": "none" } } }""", "Trousseau:Api:Auth:Mode")]
     [InlineData("""{ "Api:Urls": "http://0.0.0.0:8787" }""", "Trousseau:Api:Urls")]
     [InlineData("""{ "KeyProvider": "local", "Store": "memory" }""", "Trousseau:KeyProvider")]
-    public async Task The_kv_v2_overlay_may_not_change_whom_trousseaud_trusts_or_how_its_api_is_served(string overlay, string refusedKeys)
+    [InlineData("""{ "Worker": { "Intervall": "00:01:00" }, "Retries": "3" }""", "Trousseau:Retries and Trousseau:Worker:Intervall (did you mean Trousseau:Worker:Interval?)")]
+    public async Task The_kv_v2_overlay_may_not_change_whom_trousseaud_trusts_or_how_its_api_is_served_nor_set_what_is_no_setting(string overlay, string refusedKeys)
     {
         await _vault.PutKvAsync(ConfigPath, JsonNode.Parse(overlay)!.AsObject());
 

@@ -1,0 +1,143 @@
+using System.Collections;
+using System.ComponentModel;
+using System.Reflection;
+using Trousseau.Etcd;
+using Trousseau.Hosting;
+using Trousseau.Kms;
+using Trousseau.Sqlite;
+using Trousseau.Vault;
+
+namespace Trousseau.Server;
+
+/// <summary>
+/// The settings trousseaud knows below <c>Trousseau</c>: those its options classes bind and those it reads itself.
+/// Any other key is refused at start, so that a misspelt setting (<c>Api:Tls:ClientCaFil</c>, <c>Audit:FailOpn</c>)
+/// cannot leave a default in force unnoticed, as the configuration binder would.
+/// </summary>
+internal static class ServerSettings
+{
+    /// <summary>Where a list's index stands in a known key.</summary>
+    private const string Index = "#";
+
+    private static readonly (Type Options, string Section)[] BoundOptions =
+    [
+        (typeof(TrousseauOptions), ""),
+        (typeof(LocalKeyRingOptions), "Local"),
+        (typeof(SqliteStoreOptions), "Sqlite"),
+        (typeof(EtcdStoreOptions), "Etcd"),
+        (typeof(VaultOptions), "Vault"),
+        (typeof(KmsOptions), "Kms"),
+        (typeof(TrousseauApiOptions), "Api"),
+        (typeof(TrousseauWorkerOptions), "Worker"),
+        (typeof(TrousseauAuditOptions), "Audit"),
+    ];
+
+    /// <summary>Settings that trousseaud reads itself rather than through an options class.</summary>
+    private static readonly string[] ReadByServer = ["DataDir", "KeyProvider", "Store", "Api:Enabled", "Kms:Enabled", "Api:Urls", "Api:AllowInsecureHttp"];
+
+    private static readonly string[][] Known =
+    [
+        .. BoundOptions.SelectMany(o => Keys(o.Options, o.Section.Length == 0 ? [] : [o.Section])),
+        .. ReadByServer.Select(k => k.Split(':')),
+    ];
+
+    /// <summary>
+    /// Refuses the keys below <paramref name="section"/> that are no setting of trousseaud, naming each (never its
+    /// value) with the nearest setting when one is a slip of the keyboard away.
+    /// </summary>
+    /// <param name="section">The <c>Trousseau</c> section.</param>
+    /// <param name="origin">What set the keys, for the message, when it is not the local configuration.</param>
+    /// <exception cref="InvalidConfigurationException">A key is not a setting.</exception>
+    public static void RefuseUnknown(IConfigurationSection section, string? origin = null)
+    {
+        var unknown = section.AsEnumerable(makePathsRelative: true)
+            .Where(pair => pair.Value is not null && !IsKnown(pair.Key.Split(':')))
+            .Select(pair => Describe(section.Path, pair.Key))
+            .Order(StringComparer.OrdinalIgnoreCase)
+            .ToList();
+        if (unknown.Count == 0)
+        {
+            return;
+        }
+
+        var named = unknown.Count == 1 ? unknown[0] : $"{string.Join(", ", unknown[..^1])} and {unknown[^1]}";
+        var what = unknown.Count == 1 ? "is not a setting" : "are not settings";
+        var refused = origin is null ? $"{named} {what}" : $"{origin} sets {named}, which {what}";
+        throw new InvalidConfigurationException($"{refused} of trousseaud. Every setting is listed in docs/reference.md of the Trousseau repository.");
+    }
+
+    private static bool IsKnown(string[] key) => Known.Any(known => Matches(known, key));
+
+    private static bool Matches(string[] known, string[] key) =>
+        known.Length == key.Length
+        && known.Zip(key).All(pair => pair.First == Index ? pair.Second.All(char.IsAsciiDigit) && pair.Second.Length > 0 : string.Equals(pair.First, pair.Second, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The key, with the nearest known setting when it differs by at most a slip or two.</summary>
+    private static string Describe(string sectionPath, string relativeKey)
+    {
+        var key = relativeKey.Split(':');
+        var nearest = Known
+            .Select(known => string.Join(':', known.Select((segment, i) => segment == Index ? (i < key.Length && key[i].All(char.IsAsciiDigit) && key[i].Length > 0 ? key[i] : "0") : segment)))
+            .Select(candidate => (Candidate: candidate, Distance: EditDistance(candidate.ToLowerInvariant(), relativeKey.ToLowerInvariant())))
+            .MinBy(c => c.Distance);
+        var full = $"{sectionPath}:{relativeKey}";
+        return nearest.Distance <= Math.Max(2, relativeKey.Length / 6) ? $"{full} (did you mean {sectionPath}:{nearest.Candidate}?)" : full;
+    }
+
+    /// <summary>
+    /// The configuration keys of <paramref name="type"/> below <paramref name="prefix"/>, as the binder reads them: a
+    /// value converted from a string is one key, a list's items are keys below an index, an object's properties are
+    /// keys below it.
+    /// </summary>
+    private static IEnumerable<string[]> Keys(Type type, string[] prefix)
+    {
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod?.IsPublic == true && p.GetIndexParameters().Length == 0))
+        {
+            string[] key = [.. prefix, property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? property.Name];
+            foreach (var nested in ValueKeys(Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType, key, settable: property.SetMethod?.IsPublic == true))
+            {
+                yield return nested;
+            }
+        }
+    }
+
+    private static IEnumerable<string[]> ValueKeys(Type type, string[] key, bool settable)
+    {
+        if (TypeDescriptor.GetConverter(type).CanConvertFrom(typeof(string)))
+        {
+            return settable ? [key] : [];
+        }
+
+        if (type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>)) is { } enumerable)
+        {
+            // A list is also one key, whose value the binder ignores: the validators then report the list as empty.
+            return ValueKeys(enumerable.GetGenericArguments()[0], [.. key, Index], settable: true).Prepend(key);
+        }
+
+        return typeof(IEnumerable).IsAssignableFrom(type) ? [key] : Keys(type, key);
+    }
+
+    /// <summary>The Levenshtein distance: how many characters to insert, delete or replace to turn one text into the other.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+}
