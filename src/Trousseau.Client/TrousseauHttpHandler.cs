@@ -33,7 +33,7 @@ public static class TrousseauHttpHandler
 
         var handler = new SocketsHttpHandler();
         var caFile = tls.CaFile is null ? null : Existing(tls.CaFile);
-        var authorities = caFile is null ? null : ReadCertificates(caFile);
+        var authorities = caFile is null ? null : PemFiles.ReadCertificates(caFile);
         if (authorities is not null)
         {
             handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy
@@ -78,18 +78,8 @@ public static class TrousseauHttpHandler
 
     private static SslStreamCertificateContext ClientCertificate(string certFile, string keyFile)
     {
-        var chain = ReadCertificates(certFile);
-        X509Certificate2 certificate;
-        try
-        {
-            certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
-        }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
-        {
-            // ArgumentException: a key of the certificate's algorithm that is not the certificate's.
-            throw new InvalidDataException($"{keyFile} is not the unencrypted PEM private key of the certificate in {certFile}.", e);
-        }
-
+        var chain = PemFiles.ReadCertificates(certFile);
+        var certificate = PemFiles.ReadCertificateWithKey(certFile, keyFile);
         var intermediates = new X509Certificate2Collection(chain.Where(c => c.Thumbprint != certificate.Thumbprint).ToArray());
         return SslStreamCertificateContext.Create(certificate, intermediates, offline: true);
     }
@@ -98,20 +88,5 @@ public static class TrousseauHttpHandler
     {
         var fullPath = Path.GetFullPath(path);
         return File.Exists(fullPath) ? fullPath : throw new FileNotFoundException($"The file {fullPath} does not exist.", fullPath);
-    }
-
-    private static X509Certificate2Collection ReadCertificates(string path)
-    {
-        var certificates = new X509Certificate2Collection();
-        try
-        {
-            certificates.ImportFromPemFile(path);
-        }
-        catch (CryptographicException e)
-        {
-            throw new InvalidDataException($"{path} holds a PEM certificate that cannot be read.", e);
-        }
-
-        return certificates.Count > 0 ? certificates : throw new InvalidDataException($"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).");
     }
 }

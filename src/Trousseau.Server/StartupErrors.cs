@@ -11,9 +11,11 @@ internal static partial class StartupErrors
     {
         InvalidConfigurationException e => e.Message,
         Trousseau.Vault.VaultConfigPathException e => e.Message,
-        OptionsValidationException e => string.Join(" ", e.Failures),
+        OptionsValidationException e => string.Join(" ", e.Failures.Distinct()),
+
+        // One failure can be reported twice: by the options it is in, and by a check of other options that reads them.
         AggregateException e when e.InnerExceptions.Select(DescribeConfigurationError).ToList() is var parts && parts.All(p => p is not null)
-            => string.Join(" ", parts),
+            => string.Join(" ", parts.Distinct()),
         InvalidOperationException e when ConversionFailure().Match(e.Message) is { Success: true } m
             => DescribeConversionFailure(m.Groups["key"].Value, m.Groups["value"].Value, m.Groups["type"].Value),
         FileNotFoundException e when e.Message.Contains("configuration file", StringComparison.Ordinal) => e.Message,

@@ -37,12 +37,14 @@ internal sealed class EtcdOptionsValidator(string sectionPath) : IValidateOption
             failures.Add($"{Key("CertFile")} and {Key("KeyFile")} go together: set both for mutual TLS, or neither.");
         }
 
-        foreach (var (key, file) in new[] { ("CaFile", options.CaFile), ("CertFile", options.CertFile), ("KeyFile", options.KeyFile) })
+        if (options.CaFile is { } caFile && PemFiles.Check(caFile, Key("CaFile")) is { } caProblem)
         {
-            if (file is not null && !File.Exists(file))
-            {
-                failures.Add($"{Key(key)} names {Path.GetFullPath(file)}, which does not exist.");
-            }
+            failures.Add(caProblem);
+        }
+
+        if (options is { CertFile: { } certFile, KeyFile: { } keyFile } && PemFiles.Check(certFile, keyFile, Key("CertFile"), Key("KeyFile")) is { } certificateProblem)
+        {
+            failures.Add(certificateProblem);
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -16,15 +16,13 @@ internal static class EtcdTls
         if (options.CaFile is not null)
         {
             var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            var authorities = new X509Certificate2Collection();
-            authorities.ImportFromPemFile(options.CaFile);
-            policy.CustomTrustStore.AddRange(authorities);
+            policy.CustomTrustStore.AddRange(PemFiles.ReadCertificates(options.CaFile));
             ssl.CertificateChainPolicy = policy;
         }
 
         if (options.CertFile is not null && options.KeyFile is not null)
         {
-            ssl.ClientCertificates = [X509Certificate2.CreateFromPemFile(options.CertFile, options.KeyFile)];
+            ssl.ClientCertificates = [PemFiles.ReadCertificateWithKey(options.CertFile, options.KeyFile)];
         }
 
         var hosts = options.Endpoints.Select(e => e.IdnHost).Distinct(StringComparer.OrdinalIgnoreCase).ToList();

@@ -42,26 +42,21 @@ internal sealed class ApiTlsMaterial : IDisposable
         var certKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.CertFile)}";
         var keyKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.KeyFile)}";
         var caKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.ClientCaFile)}";
-        var certFile = Existing(certKey, tls.CertFile!);
-        var keyFile = Existing(keyKey, tls.KeyFile!);
-        var chain = ReadCertificates(certKey, certFile);
-        var clientAuthorities = string.IsNullOrWhiteSpace(tls.ClientCaFile) ? null : ReadCertificates(caKey, Existing(caKey, tls.ClientCaFile));
-
+        X509Certificate2Collection chain;
         X509Certificate2 certificate;
+        X509Certificate2Collection? clientAuthorities;
         try
         {
-            certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+            chain = PemFiles.ReadCertificates(tls.CertFile!, certKey);
+            certificate = PemFiles.ReadCertificateWithKey(tls.CertFile!, tls.KeyFile!, certKey, keyKey);
+            clientAuthorities = string.IsNullOrWhiteSpace(tls.ClientCaFile) ? null : PemFiles.ReadCertificates(tls.ClientCaFile, caKey);
         }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        catch (InvalidDataException e)
         {
-            // ArgumentException: a key of the certificate's algorithm that is not the certificate's.
-            throw new ApiTlsFileException($"{keyKey} names {keyFile}, which is not the unencrypted PEM private key of the certificate in {certFile}.");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ApiTlsFileException($"{keyKey} names {keyFile}, which cannot be read: {e.Message}");
+            throw new ApiTlsFileException(e.Message);
         }
 
+        var certFile = Path.GetFullPath(tls.CertFile!);
         if (certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault() is { } usage
             && !usage.EnhancedKeyUsages.Cast<Oid>().Any(oid => oid.Value == ServerAuthentication))
         {
@@ -120,34 +115,6 @@ internal sealed class ApiTlsMaterial : IDisposable
         {
             certificate.Dispose();
         }
-    }
-
-    private static string Existing(string key, string path)
-    {
-        var fullPath = Path.GetFullPath(path);
-        return File.Exists(fullPath) ? fullPath : throw new ApiTlsFileException($"{key} names {fullPath}, which does not exist.");
-    }
-
-    private static X509Certificate2Collection ReadCertificates(string key, string path)
-    {
-        var certificates = new X509Certificate2Collection();
-        try
-        {
-            certificates.ImportFromPemFile(path);
-        }
-        catch (CryptographicException)
-        {
-            // A certificate block that does not decode: the count below reports it.
-            certificates.Clear();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ApiTlsFileException($"{key} names {path}, which cannot be read: {e.Message}");
-        }
-
-        return certificates.Count > 0
-            ? certificates
-            : throw new ApiTlsFileException($"{key} names {path}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).");
     }
 }
 

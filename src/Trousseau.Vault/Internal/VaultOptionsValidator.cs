@@ -43,9 +43,9 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
             failures.Add($"{Key("AttemptTimeout")} is {options.AttemptTimeout:c}; it must be at least {MinAttemptTimeout:c} and at most {Key("Timeout")} ({options.Timeout:c}).");
         }
 
-        if (options.CaFile is { } caFile && !File.Exists(caFile))
+        if (options.CaFile is { } caFile && PemFiles.Check(caFile, Key("CaFile")) is { } problem)
         {
-            failures.Add($"{Key("CaFile")} names {Path.GetFullPath(caFile)}, which does not exist.");
+            failures.Add(problem);
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -14,8 +14,7 @@ internal static class VaultTls
             return handler;
         }
 
-        var authorities = new X509Certificate2Collection();
-        authorities.ImportFromPemFile(caFile);
+        var authorities = PemFiles.ReadCertificates(caFile);
         handler.SslOptions = new SslClientAuthenticationOptions
         {
             CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { }, RevocationMode = X509RevocationMode.NoCheck },

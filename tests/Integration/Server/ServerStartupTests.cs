@@ -115,7 +115,9 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
              "--Trousseau:Vault:Auth:TokenFile=token", "--Trousseau:Vault:CaFile=certs/vault-ca.pem"]);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains($"Trousseau:Vault:CaFile names {_temp.Combine("certs", "vault-ca.pem")}, which does not exist.", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: Trousseau:Vault:CaFile names {_temp.Combine("certs", "vault-ca.pem")}, which does not exist.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
     [Fact]

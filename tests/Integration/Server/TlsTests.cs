@@ -127,6 +127,34 @@ public sealed class TlsTests : IDisposable
         Assert.Contains(message.Replace("{dir}", _temp.Path, StringComparison.Ordinal).Replace("{port}", $"{port}", StringComparison.Ordinal), line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("vault-ca-not-pem", "Trousseau:Vault:CaFile names {dir}/server.pem, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).")]
+    [InlineData("etcd-ca-not-pem", "Trousseau:Etcd:CaFile names {dir}/server.pem, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).")]
+    [InlineData("etcd-cert-not-pem", "Trousseau:Etcd:CertFile names {dir}/server.pem, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).")]
+    [InlineData("etcd-wrong-key", "Trousseau:Etcd:KeyFile names {dir}/other-key.pem, which is not the unencrypted PEM private key of the certificate in {dir}/server.pem.")]
+    public async Task Unusable_tls_files_for_vault_and_etcd_stop_the_start_with_exit_2_naming_the_key_and_the_full_path(string setup, string message)
+    {
+        var (certFile, keyFile) = (_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
+        _root.IssueServer().WriteTo(certFile, keyFile);
+        _root.IssueServer().WriteTo(_temp.Combine("other.pem"), _temp.Combine("other-key.pem"));
+        string[] vault = ["--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=https://127.0.0.1:1", "--Trousseau:Vault:Auth:Token=unused"];
+        string[] etcd = ["--Trousseau:Store=etcd", "--Trousseau:Etcd:Endpoints:0=https://127.0.0.1:1"];
+        string[] args = setup switch
+        {
+            "vault-ca-not-pem" => [.. vault, $"--Trousseau:Vault:CaFile={WriteNotPem(certFile)}"],
+            "etcd-ca-not-pem" => [.. etcd, $"--Trousseau:Etcd:CaFile={WriteNotPem(certFile)}"],
+            "etcd-cert-not-pem" => [.. etcd, $"--Trousseau:Etcd:CertFile={WriteNotPem(certFile)}", $"--Trousseau:Etcd:KeyFile={keyFile}"],
+            _ => [.. etcd, $"--Trousseau:Etcd:CertFile={certFile}", $"--Trousseau:Etcd:KeyFile={_temp.Combine("other-key.pem")}"],
+        };
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: {message.Replace("{dir}", _temp.Path, StringComparison.Ordinal)}",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     [Fact]
     public async Task An_application_serves_the_api_over_https_with_UseTrousseauApiTls_and_the_client_checks_the_ca()
     {

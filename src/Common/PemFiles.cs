@@ -1,0 +1,112 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Trousseau;
+
+// Linked into Trousseau.Hosting, Trousseau.Client, Trousseau.Vault and Trousseau.Etcd: reading the PEM certificates
+// and keys that their TLS settings name, with one wording for each way such a file can be wrong.
+
+/// <summary>
+/// Reads PEM certificate and private key files. A file that cannot be used fails with a message naming the setting
+/// that gave it (when there is one) and its full path, never its contents.
+/// </summary>
+internal static class PemFiles
+{
+    /// <summary>The certificates of the PEM file at <paramref name="path"/>, in their order in the file.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="setting">The setting that names the file, for the message, for example <c>Trousseau:Etcd:CaFile</c>.</param>
+    /// <exception cref="InvalidDataException">The file does not exist, cannot be read, or holds no certificate that can be read.</exception>
+    public static X509Certificate2Collection ReadCertificates(string path, string? setting = null)
+    {
+        var fullPath = Existing(path, setting);
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPemFile(fullPath);
+        }
+        catch (CryptographicException)
+        {
+            throw Unusable(setting, fullPath, "holds a PEM certificate that cannot be read");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unusable(setting, fullPath, $"cannot be read: {e.Message}");
+        }
+
+        return certificates.Count > 0 ? certificates : throw Unusable(setting, fullPath, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+
+    /// <summary>The first certificate of <paramref name="certFile"/> with the private key of <paramref name="keyFile"/>.</summary>
+    /// <param name="certFile">The certificate file.</param>
+    /// <param name="keyFile">The private key file.</param>
+    /// <param name="certSetting">The setting that names the certificate file, for the message.</param>
+    /// <param name="keySetting">The setting that names the key file, for the message.</param>
+    /// <exception cref="InvalidDataException">
+    /// A file does not exist or cannot be read, the certificate file holds no certificate, or the key file does not hold
+    /// the certificate's unencrypted private key.
+    /// </exception>
+    public static X509Certificate2 ReadCertificateWithKey(string certFile, string keyFile, string? certSetting = null, string? keySetting = null)
+    {
+        foreach (var certificate in ReadCertificates(certFile, certSetting))
+        {
+            certificate.Dispose();
+        }
+
+        var (fullCertFile, fullKeyFile) = (Path.GetFullPath(certFile), Existing(keyFile, keySetting));
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(fullCertFile, fullKeyFile);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            // ArgumentException: a key of the certificate's algorithm that is not the certificate's.
+            throw Unusable(keySetting, fullKeyFile, $"is not the unencrypted PEM private key of the certificate in {fullCertFile}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unusable(keySetting, fullKeyFile, $"cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>Why the certificates of <paramref name="path"/> cannot be used, or <see langword="null"/>: a check at start.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="setting">The setting that names the file.</param>
+    /// <returns>The message, naming the setting and the file.</returns>
+    public static string? Check(string path, string setting) => Problem(() => ReadCertificates(path, setting));
+
+    /// <summary>Why a certificate and its key cannot be used, or <see langword="null"/>: a check at start.</summary>
+    /// <param name="certFile">The certificate file.</param>
+    /// <param name="keyFile">The private key file.</param>
+    /// <param name="certSetting">The setting that names the certificate file.</param>
+    /// <param name="keySetting">The setting that names the key file.</param>
+    /// <returns>The message, naming the setting and the file at fault.</returns>
+    public static string? Check(string certFile, string keyFile, string certSetting, string keySetting) =>
+        Problem(() => [ReadCertificateWithKey(certFile, keyFile, certSetting, keySetting)]);
+
+    private static string? Problem(Func<IEnumerable<X509Certificate2>> read)
+    {
+        try
+        {
+            foreach (var certificate in read())
+            {
+                certificate.Dispose();
+            }
+
+            return null;
+        }
+        catch (InvalidDataException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>A file that cannot be used: <c>SETTING names PATH, which PROBLEM.</c>, or <c>PATH PROBLEM.</c> without a setting.</summary>
+    private static InvalidDataException Unusable(string? setting, string path, string problem) =>
+        new(setting is null ? $"{path} {problem}." : $"{setting} names {path}, which {problem}.");
+
+    private static string Existing(string path, string? setting)
+    {
+        var fullPath = Path.GetFullPath(path);
+        return File.Exists(fullPath) ? fullPath : throw Unusable(setting, fullPath, "does not exist");
+    }
+}
