@@ -17,6 +17,12 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies)
     {
+        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
+        if (preconditionError is not null)
+        {
+            return preconditionError;
+        }
+
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.CreateSecretBody);
         if (error is not null)
         {
@@ -44,25 +50,47 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
         }
 
+        if (await preconditions!.ForCreateAsync(trousseau, name, context.RequestAborted) is { } failed)
+        {
+            return failed;
+        }
+
         var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
+    /// <summary>
+    /// <c>GET</c> and <c>HEAD /v1/secrets/{name}</c>: the secret with its data (the server leaves out the body of a
+    /// <c>HEAD</c>), or 304 when <c>If-None-Match</c> names its revision.
+    /// </summary>
     public static async Task<IResult> GetAsync(HttpContext context, ITrousseau trousseau, string name)
     {
+        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
+        if (preconditionError is not null)
+        {
+            return preconditionError;
+        }
+
         var secret = await trousseau.GetSecretAsync(name, context.RequestAborted);
         SetETag(context, secret.Metadata.Revision);
         context.Response.Headers.CacheControl = "no-store";
-        return Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
+        return preconditions!.ForRead(name, secret.Metadata.Revision)
+            ?? Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
     }
 
     public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
+        if (preconditionError is not null)
         {
-            return revisionError;
+            return preconditionError;
+        }
+
+        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name ?? "", context.RequestAborted);
+        if (failed is not null)
+        {
+            return failed;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.UpdateSecretBody);
@@ -98,10 +126,16 @@ internal static class SecretEndpoints
     /// </summary>
     public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
+        if (preconditionError is not null)
         {
-            return revisionError;
+            return preconditionError;
+        }
+
+        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name ?? "", context.RequestAborted);
+        if (failed is not null)
+        {
+            return failed;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.PatchSecretBody, ApiRequests.MergePatchMediaType);
@@ -122,10 +156,16 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
+        if (preconditionError is not null)
         {
-            return revisionError;
+            return preconditionError;
+        }
+
+        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name ?? "", context.RequestAborted);
+        if (failed is not null)
+        {
+            return failed;
         }
 
         await trousseau.DeleteSecretAsync(name ?? "", expected, context.RequestAborted);
@@ -201,6 +241,12 @@ internal static class SecretEndpoints
             return denied;
         }
 
+        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
+        if (preconditionError is not null)
+        {
+            return preconditionError;
+        }
+
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.GenerateSecretBody);
         if (error is not null)
         {
@@ -223,6 +269,11 @@ internal static class SecretEndpoints
             options.Alphabet = alphabet;
         }
 
+        if (await preconditions!.ForCreateAsync(trousseau, name, context.RequestAborted) is { } failed)
+        {
+            return failed;
+        }
+
         var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
@@ -240,10 +291,16 @@ internal static class SecretEndpoints
             return denied;
         }
 
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
+        if (preconditionError is not null)
         {
-            return revisionError;
+            return preconditionError;
+        }
+
+        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name, context.RequestAborted);
+        if (failed is not null)
+        {
+            return failed;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.RegenerateSecretBody);
