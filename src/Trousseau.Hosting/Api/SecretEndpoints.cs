@@ -17,12 +17,6 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies)
     {
-        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
-        if (preconditionError is not null)
-        {
-            return preconditionError;
-        }
-
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.CreateSecretBody);
         if (error is not null)
         {
@@ -50,7 +44,7 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
         }
 
-        if (await preconditions!.ForCreateAsync(trousseau, name, context.RequestAborted) is { } failed)
+        if (await SecretPreconditions.CheckCreateAsync(context, trousseau, name) is { } failed)
         {
             return failed;
         }
@@ -66,31 +60,19 @@ internal static class SecretEndpoints
     /// </summary>
     public static async Task<IResult> GetAsync(HttpContext context, ITrousseau trousseau, string name)
     {
-        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
-        if (preconditionError is not null)
-        {
-            return preconditionError;
-        }
-
         var secret = await trousseau.GetSecretAsync(name, context.RequestAborted);
         SetETag(context, secret.Metadata.Revision);
         context.Response.Headers.CacheControl = "no-store";
-        return preconditions!.ForRead(name, secret.Metadata.Revision)
+        return SecretPreconditions.CheckRead(context.Request, name, secret.Metadata.Revision)
             ?? Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
     }
 
     public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
-        if (preconditionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name ?? "");
+        if (refusal is not null)
         {
-            return preconditionError;
-        }
-
-        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name ?? "", context.RequestAborted);
-        if (failed is not null)
-        {
-            return failed;
+            return refusal;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.UpdateSecretBody);
@@ -126,16 +108,10 @@ internal static class SecretEndpoints
     /// </summary>
     public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
-        if (preconditionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name ?? "");
+        if (refusal is not null)
         {
-            return preconditionError;
-        }
-
-        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name ?? "", context.RequestAborted);
-        if (failed is not null)
-        {
-            return failed;
+            return refusal;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.PatchSecretBody, ApiRequests.MergePatchMediaType);
@@ -156,16 +132,10 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
-        if (preconditionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name ?? "");
+        if (refusal is not null)
         {
-            return preconditionError;
-        }
-
-        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name ?? "", context.RequestAborted);
-        if (failed is not null)
-        {
-            return failed;
+            return refusal;
         }
 
         await trousseau.DeleteSecretAsync(name ?? "", expected, context.RequestAborted);
@@ -241,12 +211,6 @@ internal static class SecretEndpoints
             return denied;
         }
 
-        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
-        if (preconditionError is not null)
-        {
-            return preconditionError;
-        }
-
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.GenerateSecretBody);
         if (error is not null)
         {
@@ -269,7 +233,7 @@ internal static class SecretEndpoints
             options.Alphabet = alphabet;
         }
 
-        if (await preconditions!.ForCreateAsync(trousseau, name, context.RequestAborted) is { } failed)
+        if (await SecretPreconditions.CheckCreateAsync(context, trousseau, name) is { } failed)
         {
             return failed;
         }
@@ -291,16 +255,10 @@ internal static class SecretEndpoints
             return denied;
         }
 
-        var (preconditions, preconditionError) = SecretPreconditions.Read(context.Request);
-        if (preconditionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name);
+        if (refusal is not null)
         {
-            return preconditionError;
-        }
-
-        var (expected, failed) = await preconditions!.ForChangeAsync(trousseau, name, context.RequestAborted);
-        if (failed is not null)
-        {
-            return failed;
+            return refusal;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.RegenerateSecretBody);

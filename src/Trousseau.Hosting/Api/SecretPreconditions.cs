@@ -13,9 +13,6 @@ namespace Trousseau.Hosting.Api;
 /// </summary>
 internal sealed class SecretPreconditions
 {
-    private const string IfMatch = "If-Match";
-    private const string IfNoneMatch = "If-None-Match";
-
     private readonly RevisionTags? _ifMatch;
     private readonly RevisionTags? _ifNoneMatch;
 
@@ -25,65 +22,59 @@ internal sealed class SecretPreconditions
         _ifNoneMatch = ifNoneMatch;
     }
 
-    /// <summary>The request's preconditions, or a 400 error result naming the malformed header.</summary>
-    public static (SecretPreconditions? Preconditions, IResult? Error) Read(HttpRequest request)
-    {
-        if (!RevisionTags.TryParse(request.Headers.IfMatch.ToString(), allowWeak: false, out var ifMatch))
-        {
-            return (null, ApiProblems.Invalid(
-                "If-Match must be * or revision numbers in quotes, separated by commas, for example \"42\" or \"41\", \"42\"; a weak tag (W/\"42\") is not taken: If-Match compares strongly."));
-        }
-
-        if (!RevisionTags.TryParse(request.Headers.IfNoneMatch.ToString(), allowWeak: true, out var ifNoneMatch))
-        {
-            return (null, ApiProblems.Invalid(
-                "If-None-Match must be * or revision numbers in quotes, weak (W/\"42\") or not, separated by commas, for example \"42\" or \"41\", \"42\"."));
-        }
-
-        return (new SecretPreconditions(ifMatch, ifNoneMatch), null);
-    }
-
     /// <summary>
-    /// For a read of a secret at <paramref name="revision"/>: 412 when <c>If-Match</c> does not name it, 304 when
-    /// <c>If-None-Match</c> does; <see langword="null"/> to answer the read.
+    /// For a read of a secret at <paramref name="revision"/>: 400 when a header is malformed, 412 when <c>If-Match</c>
+    /// does not name the revision, 304 when <c>If-None-Match</c> does; <see langword="null"/> to answer the read.
     /// </summary>
-    public IResult? ForRead(string name, long revision)
+    public static IResult? CheckRead(HttpRequest request, string name, long revision)
     {
-        if (_ifMatch is { } ifMatch && !ifMatch.Names(revision))
+        if (Read(request, out var preconditions) is { } malformed)
+        {
+            return malformed;
+        }
+
+        if (preconditions._ifMatch is { } ifMatch && !ifMatch.Names(revision))
         {
             return ApiProblems.PreconditionFailed($"The secret '{name}' is not at a revision If-Match names.");
         }
 
-        return _ifNoneMatch is { } ifNoneMatch && ifNoneMatch.Names(revision)
+        return preconditions._ifNoneMatch is { } ifNoneMatch && ifNoneMatch.Names(revision)
             ? Results.StatusCode(StatusCodes.Status304NotModified)
             : null;
     }
 
     /// <summary>
     /// For a change of an existing secret (<c>PUT</c>, <c>PATCH</c>, <c>DELETE</c>, regenerate): the revision to write
-    /// at by compare-and-swap (<see langword="null"/>: any), or the 412 answer when a precondition fails. A secret that
-    /// does not exist throws <see cref="SecretNotFoundException"/>, with preconditions or not.
+    /// at by compare-and-swap (<see langword="null"/>: any), or the answer refusing the change: 400 when a header is
+    /// malformed, 412 when a precondition does not hold. A secret that does not exist throws
+    /// <see cref="SecretNotFoundException"/>, with preconditions or not.
     /// </summary>
-    public async ValueTask<(long? ExpectedRevision, IResult? Refusal)> ForChangeAsync(ITrousseau trousseau, string name, CancellationToken cancellationToken)
+    public static async ValueTask<(long? ExpectedRevision, IResult? Refusal)> CheckChangeAsync(HttpContext context, ITrousseau trousseau, string name)
     {
-        if (_ifMatch is null && _ifNoneMatch is null)
+        if (Read(context.Request, out var preconditions) is { } malformed)
+        {
+            return (null, malformed);
+        }
+
+        var (ifMatch, ifNoneMatch) = (preconditions._ifMatch, preconditions._ifNoneMatch);
+        if (ifMatch is null && ifNoneMatch is null)
         {
             return (null, null);
         }
 
-        if (_ifNoneMatch is null && _ifMatch!.Single is { } single)
+        if (ifNoneMatch is null && ifMatch!.Single is { } single)
         {
             // The write compares it itself, atomically; no read needed.
             return (single, null);
         }
 
-        var current = await CurrentRevisionAsync(trousseau, name, cancellationToken) ?? throw new SecretNotFoundException(name);
-        if (_ifMatch is { } ifMatch && !ifMatch.Names(current))
+        var current = await CurrentRevisionAsync(trousseau, name, context.RequestAborted) ?? throw new SecretNotFoundException(name);
+        if (ifMatch is not null && !ifMatch.Names(current))
         {
             return (null, ApiProblems.PreconditionFailed($"The secret '{name}' is not at a revision If-Match names; nothing was changed."));
         }
 
-        if (_ifNoneMatch is { } ifNoneMatch && ifNoneMatch.Names(current))
+        if (ifNoneMatch is not null && ifNoneMatch.Names(current))
         {
             return (null, ApiProblems.PreconditionFailed($"The secret '{name}' is at a revision If-None-Match names (* names any); nothing was changed."));
         }
@@ -93,13 +84,41 @@ internal sealed class SecretPreconditions
     }
 
     /// <summary>
-    /// For a create (<c>POST /v1/secrets</c>, generate): the 412 answer when <c>If-Match</c> asks for an existing
-    /// secret and there is none, else <see langword="null"/>; the create then answers 409 if the secret exists.
+    /// For a create (<c>POST /v1/secrets</c>, generate): 400 when a header is malformed, 412 when <c>If-Match</c> asks
+    /// for an existing secret and there is none, else <see langword="null"/>; the create then answers 409 if the
+    /// secret exists, whatever the preconditions.
     /// </summary>
-    public async ValueTask<IResult?> ForCreateAsync(ITrousseau trousseau, string name, CancellationToken cancellationToken) =>
-        _ifMatch is not null && await CurrentRevisionAsync(trousseau, name, cancellationToken) is null
+    public static async ValueTask<IResult?> CheckCreateAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        if (Read(context.Request, out var preconditions) is { } malformed)
+        {
+            return malformed;
+        }
+
+        return preconditions._ifMatch is not null && await CurrentRevisionAsync(trousseau, name, context.RequestAborted) is null
             ? ApiProblems.PreconditionFailed($"The secret '{name}' does not exist, and If-Match names an existing one; nothing was created.")
             : null;
+    }
+
+    /// <summary>Reads the request's preconditions; returns a 400 error result naming the header when one is malformed.</summary>
+    private static IResult? Read(HttpRequest request, out SecretPreconditions preconditions)
+    {
+        preconditions = new SecretPreconditions(null, null);
+        if (!RevisionTags.TryParse(request.Headers.IfMatch.ToString(), allowWeak: false, out var ifMatch))
+        {
+            return ApiProblems.Invalid(
+                "If-Match must be * or revision numbers in quotes, separated by commas, for example \"42\" or \"41\", \"42\"; a weak tag (W/\"42\") is not taken: If-Match compares strongly.");
+        }
+
+        if (!RevisionTags.TryParse(request.Headers.IfNoneMatch.ToString(), allowWeak: true, out var ifNoneMatch))
+        {
+            return ApiProblems.Invalid(
+                "If-None-Match must be * or revision numbers in quotes, weak (W/\"42\") or not, separated by commas, for example \"42\" or \"41\", \"42\".");
+        }
+
+        preconditions = new SecretPreconditions(ifMatch, ifNoneMatch);
+        return null;
+    }
 
     /// <summary>The secret's revision, or <see langword="null"/> when it does not exist; read from its metadata alone.</summary>
     private static async ValueTask<long?> CurrentRevisionAsync(ITrousseau trousseau, string name, CancellationToken cancellationToken)
