@@ -57,6 +57,10 @@ internal static class ApiProblems
     public static IResult HostNotAllowed(string detail) =>
         Problem(StatusCodes.Status421MisdirectedRequest, "Host not allowed", detail, ProblemTypes.HostNotAllowed);
 
+    /// <summary>A precondition (<c>If-Match</c>, <c>If-None-Match</c>) that does not hold: the type a revision mismatch has.</summary>
+    public static IResult PreconditionFailed(string detail) =>
+        Problem(StatusCodes.Status412PreconditionFailed, "Precondition failed", detail, ProblemTypes.RevisionMismatch);
+
     public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, ProblemTypes.NotFound);
 
     public static IResult BodyTooLarge() =>

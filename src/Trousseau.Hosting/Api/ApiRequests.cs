@@ -9,7 +9,7 @@ using Microsoft.Net.Http.Headers;
 
 namespace Trousseau.Hosting.Api;
 
-/// <summary>Reads and checks what a request sends: its JSON body (bounded) and its <c>If-Match</c> revision.</summary>
+/// <summary>Reads and checks what a request sends as its body: JSON, bounded.</summary>
 internal static class ApiRequests
 {
     /// <summary>The media type of a JSON merge patch (RFC 7396), the body of <c>PATCH /v1/secrets/{name}</c>.</summary>
@@ -64,25 +64,6 @@ internal static class ApiRequests
             // a chunk size of 2^31 or more overflows ("Bad chunk size data.").
             return (null, ApiProblems.BodyRejected(StatusCodes.Status400BadRequest, e.Message));
         }
-    }
-
-    /// <summary>
-    /// The revision of <c>If-Match: "N"</c> (<see langword="null"/> without one, or with <c>*</c>), or a 400 error
-    /// result. A weak tag (<c>W/"N"</c>) is refused: If-Match compares strongly (RFC 9110, section 13.1.1), and a
-    /// revision is strong.
-    /// </summary>
-    public static (long? Revision, IResult? Error) ReadExpectedRevision(HttpContext context)
-    {
-        var header = context.Request.Headers.IfMatch.ToString().Trim();
-        if (header.Length == 0 || header == "*")
-        {
-            return (null, null);
-        }
-
-        var value = header.Length > 2 && header[0] == '"' && header[^1] == '"' ? header[1..^1] : header;
-        return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0
-            ? (parsed, null)
-            : (null, ApiProblems.Invalid("If-Match must be a revision number in quotes, for example \"42\"."));
     }
 
     /// <summary>

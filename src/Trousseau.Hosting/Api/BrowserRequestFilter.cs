@@ -12,10 +12,11 @@ namespace Trousseau.Hosting.Api;
 /// <see cref="TrousseauApiOptions.AllowedHosts"/> (421): what a page sends after DNS rebinding made its own name
 /// resolve to 127.0.0.1;</item>
 /// <item>a request from another site (403): an <c>Origin</c> other than the API's own scheme, host and port, or
-/// <c>Sec-Fetch-Site: cross-site</c> or <c>same-site</c>;</item>
-/// <item>a POST, PUT or PATCH whose content type is not JSON (415), body or not: a page can send another site only
-/// such requests without asking it first (a CORS preflight), which the API never grants.</item>
+/// <c>Sec-Fetch-Site: cross-site</c> or <c>same-site</c>.</item>
 /// </list>
+/// Both run before authentication, so that such a request gets no further: no token is compared for it and, in mode
+/// <c>kubernetes</c>, Vault is not asked about it. <see cref="JsonContentTypeFilter"/>, after authentication, refuses
+/// the writes a page can send without a CORS preflight.
 /// </summary>
 internal sealed class BrowserRequestFilter(IOptions<TrousseauApiOptions> options) : IEndpointFilter
 {
@@ -32,11 +33,6 @@ internal sealed class BrowserRequestFilter(IOptions<TrousseauApiOptions> options
         if (CrossSiteReason(request) is { } reason)
         {
             return new(ApiProblems.CrossSite($"The API does not serve requests from other sites ({reason}); call it from a program, not a web page."));
-        }
-
-        if (ChangesState(request.Method) && !ApiRequests.IsJson(request.ContentType))
-        {
-            return new(ApiProblems.UnsupportedMediaType(ApiRequests.JsonMediaType));
         }
 
         return next(context);
@@ -79,9 +75,6 @@ internal sealed class BrowserRequestFilter(IOptions<TrousseauApiOptions> options
         && Uri.TryCreate($"{request.Scheme}://{request.Host.Value}", UriKind.Absolute, out var ours)
         && theirs.AbsolutePath == "/"
         && Uri.Compare(theirs, ours, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
-
-    private static bool ChangesState(string method) =>
-        HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method);
 
     /// <summary>A header value as an error message may quote it: short and printable ASCII.</summary>
     private static string Printable(string? value) =>

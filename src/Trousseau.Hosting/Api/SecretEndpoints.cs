@@ -44,25 +44,35 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
         }
 
+        if (await SecretPreconditions.CheckCreateAsync(context, trousseau, name) is { } failed)
+        {
+            return failed;
+        }
+
         var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
+    /// <summary>
+    /// <c>GET</c> and <c>HEAD /v1/secrets/{name}</c>: the secret with its data (the server leaves out the body of a
+    /// <c>HEAD</c>), or 304 when <c>If-None-Match</c> names its revision.
+    /// </summary>
     public static async Task<IResult> GetAsync(HttpContext context, ITrousseau trousseau, string name)
     {
         var secret = await trousseau.GetSecretAsync(name, context.RequestAborted);
         SetETag(context, secret.Metadata.Revision);
         context.Response.Headers.CacheControl = "no-store";
-        return Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
+        return SecretPreconditions.CheckRead(context.Request, name, secret.Metadata.Revision)
+            ?? Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
     }
 
     public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name ?? "");
+        if (refusal is not null)
         {
-            return revisionError;
+            return refusal;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.UpdateSecretBody);
@@ -98,10 +108,10 @@ internal static class SecretEndpoints
     /// </summary>
     public static async Task<IResult> PatchAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name ?? "");
+        if (refusal is not null)
         {
-            return revisionError;
+            return refusal;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.PatchSecretBody, ApiRequests.MergePatchMediaType);
@@ -122,10 +132,10 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)
     {
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name ?? "");
+        if (refusal is not null)
         {
-            return revisionError;
+            return refusal;
         }
 
         await trousseau.DeleteSecretAsync(name ?? "", expected, context.RequestAborted);
@@ -223,6 +233,11 @@ internal static class SecretEndpoints
             options.Alphabet = alphabet;
         }
 
+        if (await SecretPreconditions.CheckCreateAsync(context, trousseau, name) is { } failed)
+        {
+            return failed;
+        }
+
         var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
@@ -240,10 +255,10 @@ internal static class SecretEndpoints
             return denied;
         }
 
-        var (expected, revisionError) = ApiRequests.ReadExpectedRevision(context);
-        if (revisionError is not null)
+        var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name);
+        if (refusal is not null)
         {
-            return revisionError;
+            return refusal;
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.RegenerateSecretBody);

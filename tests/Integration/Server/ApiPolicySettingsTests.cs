@@ -45,8 +45,12 @@ public sealed class ApiPolicySettingsTests : IDisposable
         using var keys = await http.GetAsync(new Uri("v1/keys", UriKind.Relative));
         using var list = await http.GetAsync(new Uri("v1/secrets", UriKind.Relative));
         using var whoami = await http.GetAsync(new Uri("v1/auth/whoami", UriKind.Relative));
+        using var headKeys = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/keys"));
+        using var headList = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/secrets"));
 
         Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, headKeys.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, headList.StatusCode);
         var refused = await Problems.AssertAsync(list, HttpStatusCode.Forbidden);
         Assert.Contains("The identity 'admin' may not do 'list' on any secret", refused.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var body = JsonDocument.Parse(await whoami.Content.ReadAsStringAsync());
