@@ -1,6 +1,7 @@
 using System.Collections;
 using System.ComponentModel;
 using System.Reflection;
+using Microsoft.Extensions.Configuration;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Kms;
@@ -19,7 +20,8 @@ internal static class ServerSettings
     /// <summary>Where a list's index stands in a known key.</summary>
     private const string Index = "#";
 
-    private static readonly (Type Options, string Section)[] BoundOptions =
+    /// <summary>The options classes trousseaud binds, with the section below <c>Trousseau</c> each binds from.</summary>
+    public static readonly IReadOnlyList<(Type Options, string Section)> BoundOptions =
     [
         (typeof(TrousseauOptions), ""),
         (typeof(LocalKeyRingOptions), "Local"),

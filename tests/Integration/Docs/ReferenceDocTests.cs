@@ -15,6 +15,7 @@ using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Kms;
 using Trousseau.Remote;
+using Trousseau.Server;
 using Trousseau.Sqlite;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Vault;
@@ -31,18 +32,7 @@ public sealed partial class ReferenceDocTests : IDisposable
     private const string ReferencePath = "docs/reference.md";
 
     /// <summary>The options classes trousseaud binds, with the section below <c>Trousseau</c> each binds from.</summary>
-    private static readonly (Type Type, string Section)[] BoundOptions =
-    [
-        (typeof(TrousseauOptions), ""),
-        (typeof(LocalKeyRingOptions), "Local"),
-        (typeof(SqliteStoreOptions), "Sqlite"),
-        (typeof(EtcdStoreOptions), "Etcd"),
-        (typeof(VaultOptions), "Vault"),
-        (typeof(KmsOptions), "Kms"),
-        (typeof(TrousseauApiOptions), "Api"),
-        (typeof(TrousseauWorkerOptions), "Worker"),
-        (typeof(TrousseauAuditOptions), "Audit"),
-    ];
+    private static readonly IReadOnlyList<(Type Type, string Section)> BoundOptions = ServerSettings.BoundOptions;
 
     /// <summary>Public options types that are not configuration of trousseaud: set in code or sent in a request.</summary>
     private static readonly Type[] UnboundOptions = [typeof(SecretGenerationOptions), typeof(SecretRegenerationOptions), typeof(TrousseauSecretsConfigurationOptions)];
