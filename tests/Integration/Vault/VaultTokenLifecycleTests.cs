@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -44,7 +42,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task Each_kubernetes_login_after_kubelet_swapped_the_projected_token_sends_the_new_token()
     {
         var server = Server();
-        var token = ProjectedToken.Create(_files.Combine("serviceaccount"), Jwt());
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
         server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
         var provider = Kubernetes(token.Path);
         var (logins, succeeded) = (server.Count("auth/kubernetes/login"), server.Count("auth/kubernetes/login", 200));
@@ -75,7 +73,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task A_jwt_file_missing_empty_or_unreadable_at_a_login_is_an_unavailable_error_naming_the_file_and_nothing_is_sent(string damage)
     {
         var server = Server();
-        var token = ProjectedToken.Create(_files.Combine("serviceaccount"), Jwt());
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
         server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
         var provider = Kubernetes(token.Path);
         await RoundTripAsync(provider);
@@ -121,7 +119,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task A_token_vault_issues_as_not_renewable_is_never_renewed_and_is_replaced_by_a_login_before_it_expires()
     {
         var server = Server();
-        var token = ProjectedToken.Create(_files.Combine("serviceaccount"), Jwt());
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
         server.AddKubernetesRole(_role, token.Jwt, TimeSpan.FromSeconds(30), Minute, batchTokens: true);
         var provider = Kubernetes(token.Path);
         var (renewals, refused, logins) = (server.Count("renew-self"), server.Count("", 403), server.Count("auth/kubernetes/login", 200));
@@ -281,7 +279,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     /// <summary>A key provider logging in with Kubernetes auth as <see cref="_role"/>, with a JWT the role admits.</summary>
     private VaultTransitKeyProvider KubernetesWithTtl(TimeSpan ttl, TimeSpan maxTtl, bool batchTokens = false)
     {
-        var token = ProjectedToken.Create(_files.Combine("serviceaccount"), Jwt());
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
         Server().AddKubernetesRole(_role, token.Jwt, ttl, maxTtl, batchTokens: batchTokens);
         return Kubernetes(token.Path);
     }
@@ -372,85 +370,6 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         foreach (var secret in secrets)
         {
             Assert.DoesNotContain(texts, text => text.Contains(secret, StringComparison.Ordinal));
-        }
-    }
-
-    /// <summary>
-    /// A projected service-account token volume as kubelet lays it out: the token in a timestamped directory,
-    /// <c>..data</c> a symlink to it, and <c>token</c> a symlink through <c>..data</c>. A rotation writes a new
-    /// directory and swaps <c>..data</c> atomically (a new link renamed over it), then removes the old directory.
-    /// </summary>
-    private sealed class ProjectedToken
-    {
-        private readonly string _directory;
-        private string _current;
-        private int _generation;
-
-        private ProjectedToken(string directory, string jwt)
-        {
-            _directory = directory;
-            Jwt = jwt;
-            _current = WriteGeneration(jwt);
-        }
-
-        public string Jwt { get; private set; }
-
-        /// <summary>The path a pod reads: <c>&lt;volume&gt;/token</c>.</summary>
-        public string Path => System.IO.Path.Combine(_directory, "token");
-
-        public static ProjectedToken Create(string directory, string jwt)
-        {
-            Directory.CreateDirectory(directory);
-            var token = new ProjectedToken(directory, jwt);
-            File.CreateSymbolicLink(System.IO.Path.Combine(directory, "..data"), token._current);
-            File.CreateSymbolicLink(token.Path, System.IO.Path.Combine("..data", "token"));
-            return token;
-        }
-
-        public void Rotate(string jwt)
-        {
-            var previous = _current;
-            _current = WriteGeneration(jwt);
-            var swap = System.IO.Path.Combine(_directory, "..data_tmp");
-            File.CreateSymbolicLink(swap, _current);
-            if (Rename(Encoding.UTF8.GetBytes(swap + '\0'), Encoding.UTF8.GetBytes(System.IO.Path.Combine(_directory, "..data") + '\0')) != 0)
-            {
-                throw new IOException($"rename {swap}: errno {Marshal.GetLastPInvokeError()}");
-            }
-
-            Directory.Delete(System.IO.Path.Combine(_directory, previous), recursive: true);
-            Jwt = jwt;
-        }
-
-        /// <summary>What can go wrong with the file: it is <c>missing</c>, <c>empty</c>, or <c>a directory</c> (unreadable).</summary>
-        public void Damage(string damage)
-        {
-            switch (damage)
-            {
-                case "missing":
-                    File.Delete(Path);
-                    break;
-                case "empty":
-                    File.WriteAllText(System.IO.Path.Combine(_directory, _current, "token"), "");
-                    break;
-                default:
-                    File.Delete(Path);
-                    Directory.CreateDirectory(Path);
-                    break;
-            }
-        }
-
-        /// <summary>rename(2), as kubelet swaps <c>..data</c>; File.Move refuses a link to a directory.</summary>
-        [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        private static extern int Rename(byte[] oldPath, byte[] newPath);
-
-        private string WriteGeneration(string jwt)
-        {
-            var name = $"..2026_11_26_12_00_00.{++_generation}";
-            Directory.CreateDirectory(System.IO.Path.Combine(_directory, name));
-            File.WriteAllText(System.IO.Path.Combine(_directory, name, "token"), jwt);
-            return name;
         }
     }
 }
