@@ -151,7 +151,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             if (held is { ExpiresAt: { } expires } && now < expires)
             {
                 var left = expires - now;
-                var wait = left / 2 < MinRetryDelay ? MinRetryDelay : left / 2 > MaxRetryDelay ? MaxRetryDelay : left / 2;
+                var wait = TimeSpan.FromTicks(Math.Clamp((left / 2).Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
                 var kept = held with { RefreshAt = now + wait };
 
                 // Unless Vault refused the token meanwhile (Reject), it goes on serving calls until the next attempt.

@@ -89,6 +89,28 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     }
 
     [VaultTestServerFact]
+    public async Task A_jwt_file_missing_when_a_login_is_due_leaves_calls_working_on_the_valid_token_and_the_warning_names_the_file()
+    {
+        var server = Server();
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
+        var provider = Kubernetes(token.Path);
+        await RoundTripAsync(provider);
+        var logins = server.Count("/login");
+
+        // At 45 s the renewal meets the max TTL and a login is due, but the projected token is gone.
+        token.Damage("missing");
+        _clock.Advance(TimeSpan.FromSeconds(45));
+        await RoundTripAsync(provider);
+        await RoundTripAsync(provider);
+
+        var warning = Assert.Single(Warnings());
+        Assert.Contains($"Trousseau:Vault:Auth:JwtFile '{token.Path}' cannot be read", warning.Message, StringComparison.Ordinal);
+        Assert.Equal(0, server.Count("/login") - logins);
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
     public async Task An_empty_secret_id_file_at_a_login_is_an_unavailable_error_naming_the_file_and_nothing_is_sent()
     {
         var server = Server();
