@@ -37,6 +37,7 @@ public static class VaultTrousseauBuilderExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<VaultHttp>();
         builder.Services.TryAddSingleton<VaultMetrics>();
+        builder.Services.TryAddSingleton(new VaultSettingsPath(builder.ConfigurationPath("Vault")));
         builder.Services.TryAddSingleton<VaultTokenSource>();
         var timeoutKey = builder.ConfigurationPath("Vault:Timeout");
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(

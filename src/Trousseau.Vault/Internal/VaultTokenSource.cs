@@ -7,24 +7,43 @@ namespace Trousseau.Vault.Internal;
 
 /// <summary>
 /// Holds the Vault token and keeps it alive in process: token (value or file), Kubernetes (the JWT file re-read
-/// at each login, since projected tokens rotate) or AppRole. One login or renewal runs at a time. The token is
-/// renewed at about two thirds of its TTL; when renewal fails, when the max TTL nears, or when Vault answers 401 or
-/// 403 (<see cref="Reject"/>), the source logs in again. Credentials Vault refuses make Vault unavailable to
-/// Trousseau (nothing Trousseau's callers can fix). A failed login is never remembered: the next call tries again.
-/// A login handed over by <see cref="VaultConfigOverlay"/> (<see cref="VaultLoginHandOver"/>) is the first lease, so
+/// at each login, since projected tokens rotate) or AppRole. The token is renewed at about two thirds of its TTL; when
+/// renewal is refused, when the max TTL nears, or when Vault answers 401 or 403 (<see cref="Reject"/>), the source
+/// logs in again. One login or renewal runs at a time, and every call that needs it waits for that one and shares its
+/// outcome. A renewal or login that fails while the token is still valid leaves the token in use, and is tried again
+/// after half of the token's remaining life (1 to 30 s); without a valid token the failure reaches the calls waiting
+/// for it, and the next call tries again. A run of failures is logged once as a warning, then at debug level until one
+/// succeeds. Credentials Vault refuses make Vault unavailable to Trousseau (nothing Trousseau's callers can fix). A
+/// login handed over by <see cref="VaultConfigOverlay"/> (<see cref="VaultLoginHandOver"/>) is the first lease, so
 /// that trousseaud logs in once even with a single-use AppRole secret id.
 /// </summary>
 internal sealed partial class VaultTokenSource : IDisposable
 {
+    private static readonly TimeSpan MinRetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
     private readonly VaultHttp _http;
     private readonly IOptions<VaultOptions> _options;
     private readonly TimeProvider _time;
     private readonly VaultMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly string _settingsPath;
+    private readonly Lock _sync = new();
+    private readonly CancellationTokenSource _stopping = new();
     private Lease? _lease;
+    private Task<Lease>? _refresh;
+    private int _failuresInARow;
+    private long _renewals;
+    private long _logins;
 
-    public VaultTokenSource(VaultHttp http, IOptions<VaultOptions> options, TimeProvider time, VaultMetrics metrics, ILogger<VaultTokenSource>? logger = null, VaultLoginHandOver? handOver = null)
+    public VaultTokenSource(
+        VaultHttp http,
+        IOptions<VaultOptions> options,
+        TimeProvider time,
+        VaultMetrics metrics,
+        ILogger<VaultTokenSource>? logger = null,
+        VaultLoginHandOver? handOver = null,
+        VaultSettingsPath? settingsPath = null)
     {
         _lease = handOver?.Lease;
         _http = http;
@@ -32,19 +51,18 @@ internal sealed partial class VaultTokenSource : IDisposable
         _time = time;
         _logger = logger ?? NullLogger<VaultTokenSource>.Instance;
         _metrics = metrics;
+        _settingsPath = settingsPath?.Value ?? "Trousseau:Vault";
         metrics.ObserveTimeToLive(() => TimeToLiveSeconds);
     }
 
-    /// <summary>Logins and renewals so far, for metrics.</summary>
+    /// <summary>Renewals so far, for metrics.</summary>
     public long Renewals => Interlocked.Read(ref _renewals);
 
+    /// <summary>Successful logins so far, for metrics.</summary>
     public long Logins => Interlocked.Read(ref _logins);
 
     /// <summary>Seconds until the current token expires, or null without one or for a token that never expires.</summary>
     public double? TimeToLiveSeconds => _lease is { ExpiresAt: { } expires } ? (expires - _time.GetUtcNow()).TotalSeconds : null;
-
-    private long _renewals;
-    private long _logins;
 
     private VaultAuthOptions Auth => _options.Value.Auth;
 
@@ -53,38 +71,31 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
-        var lease = Volatile.Read(ref _lease);
-        if (lease is not null && (lease.RefreshAt is not { } due || _time.GetUtcNow() < due))
+        if (NotDue(Volatile.Read(ref _lease)) is { } token)
         {
-            return lease.Token;
+            return token;
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        Task<Lease> refresh;
+        lock (_sync)
         {
-            lease = _lease;
-            if (lease is not null && (lease.RefreshAt is not { } refresh || _time.GetUtcNow() < refresh))
+            var lease = _lease;
+            if (NotDue(lease) is { } current)
             {
-                return lease.Token;
+                return current;
             }
 
-            try
+            // One renewal or login at a time, shared by every call that needs it; it runs to its end (bounded by
+            // Vault:Timeout) even when the call that started it gives up.
+            if (_refresh is not { IsCompleted: false })
             {
-                lease = lease is null ? await AcquireAsync(cancellationToken).ConfigureAwait(false) : await RefreshAsync(lease, cancellationToken).ConfigureAwait(false);
-            }
-            catch (AccessForbiddenException e)
-            {
-                // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down.
-                throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials. {e.Message}", e);
+                _refresh = Task.Run(() => RefreshAsync(lease, _stopping.Token), CancellationToken.None);
             }
 
-            Volatile.Write(ref _lease, lease);
-            return lease.Token;
+            refresh = _refresh;
         }
-        finally
-        {
-            _gate.Release();
-        }
+
+        return (await refresh.WaitAsync(cancellationToken).ConfigureAwait(false)).Token;
     }
 
     /// <summary>Drops <paramref name="token"/> after Vault refused it (401 or 403), so the next call logs in again.</summary>
@@ -97,75 +108,148 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
+
+    /// <summary>The lease's token while it is not yet due for renewal, else null.</summary>
+    private string? NotDue(Lease? lease) => lease is not null && (lease.RefreshAt is not { } due || _time.GetUtcNow() < due) ? lease.Token : null;
+
+    /// <summary>
+    /// Renews <paramref name="lease"/> or logs in again (or, with none, logs in) and makes the outcome the current
+    /// lease. On failure, a lease still valid stays in use until the next attempt; otherwise the failure is thrown.
+    /// </summary>
+    private async Task<Lease> RefreshAsync(Lease? lease, CancellationToken cancellationToken)
+    {
+        var held = lease;
+        try
+        {
+            if (held is { Renewable: true } && IsValid(held) && await RenewAsync(held, cancellationToken).ConfigureAwait(false) is { } renewed)
+            {
+                // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
+                if (renewed.Method == VaultAuthMethod.Token || renewed.Ttl >= held.Ttl / 2)
+                {
+                    return Settle(renewed);
+                }
+
+                held = renewed;
+            }
+
+            return Settle(await AcquireAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (TrousseauException e)
+        {
+            // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down.
+            var failure = e is AccessForbiddenException
+                ? new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials. {e.Message}", e)
+                : e;
+            var level = ++_failuresInARow == 1 ? LogLevel.Warning : LogLevel.Debug;
+            var reason = failure.Message.TrimEnd('.');
+            var now = _time.GetUtcNow();
+            if (held is { ExpiresAt: { } expires } && now < expires)
+            {
+                var left = expires - now;
+                var wait = TimeSpan.FromTicks(Math.Clamp((left / 2).Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
+                var kept = held with { RefreshAt = now + wait };
+
+                // Unless Vault refused the token meanwhile (Reject), it goes on serving calls until the next attempt.
+                if (ReferenceEquals(Interlocked.CompareExchange(ref _lease, kept, lease), lease))
+                {
+                    var (secondsLeft, retrySeconds) = ((long)Math.Ceiling(left.TotalSeconds), (long)Math.Ceiling(wait.TotalSeconds));
+                    LogKeptToken(_logger, level, Auth.Method, reason, secondsLeft, retrySeconds);
+                    return kept;
+                }
+            }
+
+            LogNoToken(_logger, level, Auth.Method, reason);
+            if (ReferenceEquals(failure, e))
+            {
+                throw;
+            }
+
+            throw failure;
+        }
+    }
+
+    /// <summary>Makes <paramref name="lease"/> the current one, closing a run of failures.</summary>
+    private Lease Settle(Lease lease)
+    {
+        if (_failuresInARow > 0)
+        {
+            LogRecovered(_logger, _failuresInARow);
+            _failuresInARow = 0;
+        }
+
+        Volatile.Write(ref _lease, lease);
+        return lease;
+    }
+
+    private bool IsValid(Lease lease) => lease.ExpiresAt is not { } expires || _time.GetUtcNow() < expires;
 
     private async Task<Lease> AcquireAsync(CancellationToken cancellationToken)
     {
         var method = Auth.Method.ToLowerInvariant();
         if (method == "token")
         {
-            var token = StaticToken();
+            var token = Auth.Token is { Length: > 0 } configured
+                ? configured
+                : await ReadCredentialAsync(Auth.TokenFile!, "Auth:TokenFile", "a Vault token", cancellationToken).ConfigureAwait(false);
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
                 HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
             var data = lookup.Value?.Data;
             return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token);
         }
 
-        Interlocked.Increment(ref _logins);
-        _metrics.LoggedIn();
         var auth = method switch
         {
             "kubernetes" => await LoginAsync(
                 $"v1/auth/{Auth.Mount.Trim('/')}/login",
-                new KubernetesLogin(Auth.Role!, (await ReadSecretFileAsync(Auth.JwtFile, "Vault:Auth:JwtFile", cancellationToken).ConfigureAwait(false)).Trim()),
+                new KubernetesLogin(Auth.Role!, await ReadCredentialAsync(Auth.JwtFile, "Auth:JwtFile", "the service-account token (a JWT)", cancellationToken).ConfigureAwait(false)),
                 VaultJson.Default.KubernetesLogin,
                 cancellationToken).ConfigureAwait(false),
             "approle" => await LoginAsync(
                 "v1/auth/approle/login",
-                new AppRoleLogin(Auth.RoleId!, Auth.SecretId ?? (await ReadSecretFileAsync(Auth.SecretIdFile!, "Vault:Auth:SecretIdFile", cancellationToken).ConfigureAwait(false)).Trim()),
+                new AppRoleLogin(Auth.RoleId!, Auth.SecretId ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", cancellationToken).ConfigureAwait(false)),
                 VaultJson.Default.AppRoleLogin,
                 cancellationToken).ConfigureAwait(false),
             _ => throw new InvalidOperationException($"Unknown Vault auth method '{Auth.Method}'."),
         };
+        Interlocked.Increment(ref _logins);
+        _metrics.LoggedIn();
         LogLoggedIn(_logger, Auth.Method, auth.LeaseDuration);
         return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login);
     }
 
-    private async Task<Lease> RefreshAsync(Lease lease, CancellationToken cancellationToken)
+    /// <summary>The renewed lease, or null when Vault refuses to renew the token (revoked, or not renewable after all).</summary>
+    private async Task<Lease?> RenewAsync(Lease lease, CancellationToken cancellationToken)
     {
-        if (lease.Renewable && lease.ExpiresAt is { } expires && _time.GetUtcNow() < expires)
+        var renewed = await _http.SendAsync(
+            HttpMethod.Post,
+            "v1/auth/token/renew-self",
+            new RenewSelf(null),
+            VaultJson.Default.RenewSelf,
+            VaultJson.Default.VaultAuthResponse,
+            lease.Token,
+            cancellationToken,
+            isAnswer: IsRenewalRefused,
+            repeatable: true).ConfigureAwait(false);
+        if (IsRenewalRefused(renewed.Status))
         {
-            // A renewal Vault refuses (the token was revoked, or is not renewable after all) means logging in again.
-            var renewed = await _http.SendAsync(
-                HttpMethod.Post,
-                "v1/auth/token/renew-self",
-                new RenewSelf(null),
-                VaultJson.Default.RenewSelf,
-                VaultJson.Default.VaultAuthResponse,
-                lease.Token,
-                cancellationToken,
-                isAnswer: IsRenewalRefused,
-                repeatable: true).ConfigureAwait(false);
-            if (IsRenewalRefused(renewed.Status))
-            {
-                LogRenewFailed(_logger, (int)renewed.Status);
-            }
-            else if (renewed.Value?.Auth is { } auth)
-            {
-                Interlocked.Increment(ref _renewals);
-                _metrics.Renewed();
-                var previousTtl = lease.Ttl.TotalSeconds;
-                LogRenewed(_logger, auth.LeaseDuration);
-
-                // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
-                if (lease.Method == VaultAuthMethod.Token || auth.LeaseDuration >= previousTtl / 2)
-                {
-                    return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method);
-                }
-            }
+            LogRenewFailed(_logger, (int)renewed.Status);
+            return null;
         }
 
-        return await AcquireAsync(cancellationToken).ConfigureAwait(false);
+        if (renewed.Value?.Auth is not { } auth)
+        {
+            return null;
+        }
+
+        Interlocked.Increment(ref _renewals);
+        _metrics.Renewed();
+        LogRenewed(_logger, auth.LeaseDuration);
+        return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method);
     }
 
     private static bool IsRenewalRefused(HttpStatusCode status) => status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
@@ -187,38 +271,26 @@ internal sealed partial class VaultTokenSource : IDisposable
         return answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
     }
 
-    private string StaticToken()
+    /// <summary>
+    /// A credential read anew from <paramref name="path"/>, trimmed. A file that cannot be read or holds nothing is an
+    /// error naming the setting and the file, never what it holds, and nothing is sent to Vault.
+    /// </summary>
+    private async Task<string> ReadCredentialAsync(string path, string key, string holds, CancellationToken cancellationToken)
     {
-        if (Auth.Token is { Length: > 0 } token)
-        {
-            return token;
-        }
-
-        return ReadSecretFile(Auth.TokenFile!, "Vault:Auth:TokenFile").Trim();
-    }
-
-    private static async Task<string> ReadSecretFileAsync(string path, string key, CancellationToken cancellationToken)
-    {
+        string text;
         try
         {
-            return await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+            text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Trousseau:{key} '{path}' cannot be read: {e.Message}", e);
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"{_settingsPath}:{key} '{path}' cannot be read: {e.Message}", e);
         }
-    }
 
-    private static string ReadSecretFile(string path, string key)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Trousseau:{key} '{path}' cannot be read: {e.Message}", e);
-        }
+        var credential = text.Trim();
+        return credential.Length > 0
+            ? credential
+            : throw new DependencyUnavailableException(VaultHttp.Dependency, $"{_settingsPath}:{key} '{path}' is empty; it must hold {holds}.");
     }
 
     private Lease NewLease(string token, long ttlSeconds, bool renewable, VaultAuthMethod method)
@@ -255,4 +327,13 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Renewing the Vault token failed with {Status}; logging in again.")]
     private static partial void LogRenewFailed(ILogger logger, int status);
+
+    [LoggerMessage(EventId = 5005, Message = "Could not renew or replace the Vault token ({Method} auth): {Reason}. Going on with the current token, which expires in {SecondsLeft} s; trying again in {RetrySeconds} s.")]
+    private static partial void LogKeptToken(ILogger logger, LogLevel level, string method, string reason, long secondsLeft, long retrySeconds);
+
+    [LoggerMessage(EventId = 5006, Message = "Could not log in to Vault ({Method} auth): {Reason}. Calls to Vault fail until a login succeeds; the next call tries again.")]
+    private static partial void LogNoToken(ILogger logger, LogLevel level, string method, string reason);
+
+    [LoggerMessage(EventId = 5007, Level = LogLevel.Information, Message = "The Vault token was renewed or replaced again after {Failures} failed attempts.")]
+    private static partial void LogRecovered(ILogger logger, int failures);
 }

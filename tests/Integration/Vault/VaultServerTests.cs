@@ -57,6 +57,46 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
     }
 
     [VaultTestServerFact]
+    public async Task After_kubelet_rotated_the_projected_token_and_vault_revoked_its_token_trousseaud_logs_in_with_the_new_jwt_without_a_restart()
+    {
+        var (firstJwt, secondJwt) = ("eyJhbGciOiJSUzI1NiJ9.first-" + _keyName, "eyJhbGciOiJSUzI1NiJ9.second-" + _keyName);
+        var token = ProjectedServiceAccountToken.Create(_temp.Combine("serviceaccount"), firstJwt);
+        var vault = _vault.RequireTestServer();
+        vault.AddKubernetesRole("trousseau-rotating", firstJwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        var (logins, refusedLogins) = (vault.Count("auth/kubernetes/login", 200), vault.Count("auth/kubernetes/login", 403));
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"),
+        [
+            "--Trousseau:KeyProvider=vault",
+            $"--Trousseau:Vault:Address={_vault.Address}",
+            $"--Trousseau:Vault:KeyName={_keyName}",
+            "--Trousseau:Vault:Auth:Method=kubernetes",
+            "--Trousseau:Vault:Auth:Role=trousseau-rotating",
+            $"--Trousseau:Vault:Auth:JwtFile={token.Path}",
+        ]);
+        var clectl = ClectlRunner.For(server, _temp.Combine("data"), _temp.Path);
+        var create = await clectl.RunAsync("secret", "create", "k8s/rotated", "--from-literal", "k=v");
+
+        // kubelet swaps in a new token and the API server stops admitting the old one; then Vault's token is revoked,
+        // so the next call to Vault (a key rotation) needs a login.
+        token.Rotate(secondJwt);
+        vault.AddKubernetesRole("trousseau-rotating", secondJwt, TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        vault.RejectServiceAccountToken(firstJwt);
+        vault.RevokeAllTokens();
+        var rotate = await clectl.RunAsync("key", "rotate");
+        var read = await clectl.RunAsync("secret", "get", "k8s/rotated", "--key", "k");
+        await server.StopAsync();
+
+        Assert.True(create.ExitCode == 0, create.Stderr + server.Log);
+        Assert.True(rotate.ExitCode == 0, rotate.Stderr + server.Log);
+        Assert.Equal("v", read.Stdout);
+        Assert.Equal(2, vault.Count("auth/kubernetes/login", 200) - logins);
+        Assert.Equal(0, vault.Count("auth/kubernetes/login", 403) - refusedLogins);
+        Assert.DoesNotContain(firstJwt, server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(secondJwt, server.Log, StringComparison.Ordinal);
+        Assert.All(vault.IssuedTokens, issued => Assert.DoesNotContain(issued, server.Log, StringComparison.Ordinal));
+    }
+
+    [VaultTestServerFact]
     public async Task Kubernetes_auth_logs_in_at_the_configured_mount_only()
     {
         const string Jwt = "eyJhbGciOiJSUzI1NiJ9.mounted-elsewhere.signature";

@@ -21,7 +21,9 @@ namespace Trousseau.Tests.Integration.Vault;
 /// lookup-self and renew-self with TTL and max TTL, enabling a secrets engine (<c>sys/mounts/PATH</c>, answered as for
 /// a path in use), Kubernetes and AppRole login only where those methods are
 /// mounted (<c>auth/MOUNT/login</c>; anything else is a token-checked path, as in Vault; each mount has its own roles;
-/// a Kubernetes login answers the service account's namespace and name in <c>auth.metadata</c>, as Vault does; an
+/// a Kubernetes login answers the service account's namespace and name in <c>auth.metadata</c>, as Vault does, and
+/// refuses an empty role or JWT with 400 "missing role" / "missing jwt"; a role may issue batch tokens, which are
+/// not renewable; an
 /// AppRole secret id good for a number of uses is refused once they are used up, as with Vault's
 /// <c>secret_id_num_uses</c>), token revoke-self, policies that deny a path,
 /// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every request is recorded with the
@@ -149,24 +151,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
     }
 
     /// <summary>A token with a TTL, as an operator would create with <c>vault token create -ttl</c>.</summary>
-    public string CreateToken(TimeSpan ttl, TimeSpan maxTtl, bool renewable = true)
-    {
-        var token = NewToken();
-        lock (_issued)
-        {
-            _issued.Add(token);
-        }
-
-        var now = Clock.GetUtcNow();
-        _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable, ttl);
-        return token;
-    }
+    public string CreateToken(TimeSpan ttl, TimeSpan maxTtl, bool renewable = true) => Issue(ttl, maxTtl, renewable, batch: false);
 
     /// <summary>
     /// A Kubernetes auth role, with the method mounted at <paramref name="mount"/> as <c>vault auth enable
     /// -path=MOUNT kubernetes</c> would, that admits <paramref name="jwt"/> as the service account
     /// <paramref name="serviceAccountNamespace"/>/<paramref name="serviceAccountName"/> (as Kubernetes' TokenReview
-    /// would tell Vault). Called again for the same role, it admits one more token, with the last TTLs given.
+    /// would tell Vault). Called again for the same role, it admits one more token, with the last TTLs given. With
+    /// <paramref name="batchTokens"/> the role issues batch tokens (<c>token_type=batch</c>): not renewable.
     /// </summary>
     public void AddKubernetesRole(
         string role,
@@ -175,22 +167,40 @@ internal sealed class VaultTestServer : IAsyncDisposable
         TimeSpan maxTtl,
         string mount = "kubernetes",
         string serviceAccountNamespace = "default",
-        string serviceAccountName = "default")
+        string serviceAccountName = "default",
+        bool batchTokens = false)
     {
         _authMounts[mount] = "kubernetes";
-        var entry = _kubernetesRoles.AddOrUpdate((mount, role), _ => new KubernetesRole(ttl, maxTtl, new(StringComparer.Ordinal)), (_, existing) => existing with { Ttl = ttl, MaxTtl = maxTtl });
+        var entry = _kubernetesRoles.AddOrUpdate(
+            (mount, role),
+            _ => new KubernetesRole(ttl, maxTtl, batchTokens, new(StringComparer.Ordinal)),
+            (_, existing) => existing with { Ttl = ttl, MaxTtl = maxTtl, BatchTokens = batchTokens });
         entry.Accounts[jwt] = new ServiceAccount(serviceAccountNamespace, serviceAccountName);
+    }
+
+    /// <summary>
+    /// Makes every role refuse <paramref name="jwt"/> from now on, as Kubernetes' TokenReview refuses a projected
+    /// service-account token that expired after kubelet rotated it: Vault answers such a login 403.
+    /// </summary>
+    public void RejectServiceAccountToken(string jwt)
+    {
+        foreach (var role in _kubernetesRoles.Values)
+        {
+            role.Accounts.TryRemove(jwt, out _);
+        }
     }
 
     /// <summary>
     /// An AppRole role, with the method mounted at <c>approle</c> as <c>vault auth enable approle</c> would, and a
     /// secret id for it: good for <paramref name="secretIdNumUses"/> logins (as <c>vault write
-    /// auth/approle/role/NAME/secret-id secret_id_num_uses=N</c> makes one), or for any number when 0.
+    /// auth/approle/role/NAME/secret-id secret_id_num_uses=N</c> makes one), or for any number when 0. Its tokens
+    /// live <paramref name="ttl"/> (20 minutes unless given), renewable up to <paramref name="maxTtl"/> (1 hour), as the
+    /// role's <c>token_ttl</c> and <c>token_max_ttl</c> set them.
     /// </summary>
-    public void AddAppRole(string roleId, string secretId, int secretIdNumUses = 0)
+    public void AddAppRole(string roleId, string secretId, int secretIdNumUses = 0, TimeSpan? ttl = null, TimeSpan? maxTtl = null)
     {
         _authMounts["approle"] = "approle";
-        _appRoles[roleId] = new AppRoleSecret(secretId, secretIdNumUses);
+        _appRoles[roleId] = new AppRoleSecret(secretId, secretIdNumUses, ttl ?? TimeSpan.FromMinutes(20), maxTtl ?? TimeSpan.FromHours(1));
     }
 
     /// <summary>Whether <paramref name="token"/> is still good: issued, not revoked and not expired.</summary>
@@ -226,7 +236,25 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
-    private static string NewToken() => "hvs." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    /// <summary>Vault's token prefixes: <c>hvs.</c> for service tokens, <c>hvb.</c> for batch tokens.</summary>
+    private static string NewToken(bool batch = false) => (batch ? "hvb." : "hvs.") + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>
+    /// A token that lives <paramref name="ttl"/>. A batch token (<c>token_type=batch</c>) is never renewable: Vault's
+    /// login answer says <c>renewable: false</c>, and renew-self answers 400 "batch tokens cannot be renewed".
+    /// </summary>
+    private string Issue(TimeSpan ttl, TimeSpan maxTtl, bool renewable, bool batch)
+    {
+        var token = NewToken(batch);
+        lock (_issued)
+        {
+            _issued.Add(token);
+        }
+
+        var now = Clock.GetUtcNow();
+        _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable && !batch, ttl, batch);
+        return token;
+    }
 
     private async Task HandleAsync(HttpContext context)
     {
@@ -454,6 +482,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task RenewAsync(HttpContext context, string token, TokenEntry entry)
     {
+        // Vault's ExpirationManager.renewAuthEntry: a batch token is refused before anything else is looked at.
+        if (entry.Batch)
+        {
+            await ErrorAsync(context, 400, "batch tokens cannot be renewed");
+            return;
+        }
+
         if (!entry.Renewable || entry.ExpiresAt is null)
         {
             await ErrorAsync(context, 400, "lease is not renewable");
@@ -473,21 +508,30 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task KubernetesLoginAsync(HttpContext context, string mount, JsonObject body)
     {
+        // The Kubernetes auth plugin's pathLogin, in its order: an empty role or jwt is 400 "missing role" / "missing
+        // jwt", an unknown role 400 "invalid role name", a token TokenReview does not admit 403 "permission denied".
         var roleName = body["role"]?.GetValue<string>() ?? "";
+        var jwt = body["jwt"]?.GetValue<string>() ?? "";
+        if (roleName.Length == 0 || jwt.Length == 0)
+        {
+            await ErrorAsync(context, 400, roleName.Length == 0 ? "missing role" : "missing jwt");
+            return;
+        }
+
         if (!_kubernetesRoles.TryGetValue((mount, roleName), out var role))
         {
             await ErrorAsync(context, 400, $"invalid role name \"{roleName}\"");
             return;
         }
 
-        if (body["jwt"]?.GetValue<string>() is not { } jwt || !role.Accounts.TryGetValue(jwt, out var account))
+        if (!role.Accounts.TryGetValue(jwt, out var account))
         {
             await ErrorAsync(context, 403, "permission denied");
             return;
         }
 
         // Vault's documented answer: the service account TokenReview named, in auth.metadata.
-        await IssueAsync(context, role.Ttl, role.MaxTtl, new Dictionary<string, string>
+        await IssueAsync(context, role.Ttl, role.MaxTtl, role.BatchTokens, new Dictionary<string, string>
         {
             ["role"] = roleName,
             ["service_account_name"] = account.Name,
@@ -508,13 +552,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        await IssueAsync(context, TimeSpan.FromMinutes(20), TimeSpan.FromHours(1));
+        await IssueAsync(context, secret.Ttl, secret.MaxTtl, batch: false);
     }
 
-    private async Task IssueAsync(HttpContext context, TimeSpan ttl, TimeSpan maxTtl, Dictionary<string, string>? metadata = null)
+    private async Task IssueAsync(HttpContext context, TimeSpan ttl, TimeSpan maxTtl, bool batch, Dictionary<string, string>? metadata = null)
     {
-        var token = CreateToken(ttl, maxTtl);
-        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)ttl.TotalSeconds, renewable = true, policies = DefaultPolicies, metadata } });
+        var token = Issue(ttl, maxTtl, renewable: true, batch);
+        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)ttl.TotalSeconds, renewable = !batch, policies = DefaultPolicies, metadata } });
     }
 
     private async Task EncryptAsync(HttpContext context, string name, JsonObject body)
@@ -816,19 +860,23 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status, when it arrived.</summary>
     public sealed record VaultRequest(string Method, string Path, int Status, DateTimeOffset At);
 
-    private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl);
+    private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl, bool Batch = false);
 
-    private sealed record KubernetesRole(TimeSpan Ttl, TimeSpan MaxTtl, ConcurrentDictionary<string, ServiceAccount> Accounts);
+    private sealed record KubernetesRole(TimeSpan Ttl, TimeSpan MaxTtl, bool BatchTokens, ConcurrentDictionary<string, ServiceAccount> Accounts);
 
     private sealed record ServiceAccount(string Namespace, string Name);
 
-    /// <summary>An AppRole secret id and the logins it has left (unlimited when created with 0 uses).</summary>
-    private sealed class AppRoleSecret(string secretId, int numUses)
+    /// <summary>An AppRole secret id, the logins it has left (unlimited when created with 0 uses) and its role's token TTLs.</summary>
+    private sealed class AppRoleSecret(string secretId, int numUses, TimeSpan ttl, TimeSpan maxTtl)
     {
         private readonly bool _limited = numUses > 0;
         private int _left = numUses;
 
         public string SecretId { get; } = secretId;
+
+        public TimeSpan Ttl { get; } = ttl;
+
+        public TimeSpan MaxTtl { get; } = maxTtl;
 
         public bool TryUse() => !_limited || Interlocked.Decrement(ref _left) >= 0;
     }

@@ -1,0 +1,397 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Vault;
+
+namespace Trousseau.Tests.Integration.Vault;
+
+/// <summary>
+/// The Vault token's life inside the key provider, as a Kubernetes or Vault operator sees it: projected
+/// service-account tokens that kubelet rotates, renewals Vault caps or refuses, logins that fail while the token is
+/// still good, and many calls at the moment the token runs out. Time is a <see cref="FakeTimeProvider"/> shared with
+/// the Vault test server, so TTLs pass without waiting; what Vault saw is counted at the server, and the provider's
+/// log is captured to check that it says a failure once and never holds a JWT, a secret id or a token.
+/// </summary>
+public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixture<VaultFixture>, IAsyncLifetime, IDisposable
+{
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    private readonly VaultTarget _vault = fixture.ForNextTest();
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private readonly FakeLogCollector _log = new();
+    private readonly TempDirectory _files = new();
+    private readonly List<string> _credentials = [];
+    private readonly List<ServiceProvider> _providers = [];
+    private readonly string _role = "lifecycle-" + Guid.NewGuid().ToString("N")[..8];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var provider in _providers)
+        {
+            await provider.DisposeAsync();
+        }
+    }
+
+    public void Dispose() => _files.Dispose();
+
+    [VaultTestServerFact]
+    public async Task Each_kubernetes_login_after_kubelet_swapped_the_projected_token_sends_the_new_token()
+    {
+        var server = Server();
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
+        var provider = Kubernetes(token.Path);
+        var (logins, succeeded) = (server.Count("auth/kubernetes/login"), server.Count("auth/kubernetes/login", 200));
+        await RoundTripAsync(provider);
+
+        for (var rotation = 0; rotation < 2; rotation++)
+        {
+            // kubelet writes a new token and swaps ..data; the API server stops admitting the old one.
+            var previous = token.Jwt;
+            token.Rotate(Jwt());
+            server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
+            server.RejectServiceAccountToken(previous);
+
+            // Past two thirds of the TTL the renewal meets the max TTL (15 s left of 60): time to log in again.
+            _clock.Advance(TimeSpan.FromSeconds(45));
+            await RoundTripAsync(provider);
+        }
+
+        Assert.Equal(3, server.Count("auth/kubernetes/login", 200) - succeeded);
+        Assert.Equal(3, server.Count("auth/kubernetes/login") - logins);
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerTheory]
+    [InlineData("missing")]
+    [InlineData("empty")]
+    [InlineData("a directory")]
+    public async Task A_jwt_file_missing_empty_or_unreadable_at_a_login_is_an_unavailable_error_naming_the_file_and_nothing_is_sent(string damage)
+    {
+        var server = Server();
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
+        var provider = Kubernetes(token.Path);
+        await RoundTripAsync(provider);
+        var logins = server.Count("/login");
+
+        token.Damage(damage);
+        server.RevokeAllTokens();
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        Assert.Contains($"Trousseau:Vault:Auth:JwtFile '{token.Path}'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, server.Count("/login") - logins);
+        AssertNoCredentialLeaked(error);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_jwt_file_missing_when_a_login_is_due_leaves_calls_working_on_the_valid_token_and_the_warning_names_the_file()
+    {
+        var server = Server();
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
+        var provider = Kubernetes(token.Path);
+        await RoundTripAsync(provider);
+        var logins = server.Count("/login");
+
+        // At 45 s the renewal meets the max TTL and a login is due, but the projected token is gone.
+        token.Damage("missing");
+        _clock.Advance(TimeSpan.FromSeconds(45));
+        await RoundTripAsync(provider);
+        await RoundTripAsync(provider);
+
+        var warning = Assert.Single(Warnings());
+        Assert.Contains($"Trousseau:Vault:Auth:JwtFile '{token.Path}' cannot be read", warning.Message, StringComparison.Ordinal);
+        Assert.Equal(0, server.Count("/login") - logins);
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
+    public async Task An_empty_secret_id_file_at_a_login_is_an_unavailable_error_naming_the_file_and_nothing_is_sent()
+    {
+        var server = Server();
+        var (roleId, secretId) = ("role-" + Guid.NewGuid().ToString("N"), Secret());
+        server.AddAppRole(roleId, secretId);
+        var secretIdFile = _files.Combine("secret-id");
+        await File.WriteAllTextAsync(secretIdFile, secretId);
+        var provider = Build(o =>
+        {
+            o.Auth.Method = "approle";
+            o.Auth.RoleId = roleId;
+            o.Auth.SecretIdFile = secretIdFile;
+        });
+        await RoundTripAsync(provider);
+        var logins = server.Count("/login");
+
+        await File.WriteAllTextAsync(secretIdFile, "\n");
+        server.RevokeAllTokens();
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        Assert.Contains($"Trousseau:Vault:Auth:SecretIdFile '{secretIdFile}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("empty", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, server.Count("/login") - logins);
+        AssertNoCredentialLeaked(error);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_token_vault_issues_as_not_renewable_is_never_renewed_and_is_replaced_by_a_login_before_it_expires()
+    {
+        var server = Server();
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        server.AddKubernetesRole(_role, token.Jwt, TimeSpan.FromSeconds(30), Minute, batchTokens: true);
+        var provider = Kubernetes(token.Path);
+        var (renewals, refused, logins) = (server.Count("renew-self"), server.Count("", 403), server.Count("auth/kubernetes/login", 200));
+
+        // Two minutes of traffic, a call every 2 s.
+        for (var call = 0; call < 60; call++)
+        {
+            await RoundTripAsync(provider);
+            _clock.Advance(TimeSpan.FromSeconds(2));
+        }
+
+        Assert.Equal(0, server.Count("renew-self") - renewals);
+        Assert.Equal(0, server.Count("", 403) - refused);
+        Assert.InRange(server.Count("auth/kubernetes/login", 200) - logins, 5, 7);
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerTheory]
+    [InlineData("kubernetes", 400, "invalid role name \"trousseau\"")]
+    [InlineData("kubernetes", 403, "permission denied")]
+    [InlineData("kubernetes", 500, "internal error")]
+    [InlineData("approle", 400, "invalid role or secret ID")]
+    [InlineData("approle", 503, "Vault is sealed")]
+    public async Task A_login_failing_while_the_token_is_still_valid_leaves_calls_working_and_is_logged_once_without_credentials(string method, int status, string error)
+    {
+        var server = Server();
+        var provider = method == "kubernetes" ? KubernetesWithTtl(Minute, Minute) : AppRoleWithTtl(Minute, Minute);
+        await RoundTripAsync(provider);
+        var (failed, succeeded) = (server.Count("/login", status), server.Count("/login", 200));
+        var refused = server.Count("", 403) - server.Count("/login", 403);
+
+        // At 45 s the renewal grants the 15 s left before the max TTL: the provider logs in, and Vault refuses.
+        server.Fault = new VaultTestServer.VaultFault(status, error, PathContains: "/login");
+        _clock.Advance(TimeSpan.FromSeconds(45));
+        for (var call = 0; call < 5; call++)
+        {
+            await RoundTripAsync(provider);
+        }
+
+        var failedLogins = server.Count("/login", status) - failed;
+        var warnings = Warnings();
+
+        // Vault answers again; before the token's last 15 s are out, a login replaces it.
+        server.Fault = null;
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        await RoundTripAsync(provider);
+
+        Assert.Equal(1, failedLogins);
+        var warning = Assert.Single(warnings);
+        Assert.Contains(error, warning.Message, StringComparison.Ordinal);
+        Assert.Equal(1, server.Count("/login", 200) - succeeded);
+        Assert.Equal(refused, server.Count("", 403) - server.Count("/login", 403));
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
+    public async Task A_renewal_vault_refuses_with_403_is_followed_by_one_login_and_the_call_goes_on()
+    {
+        var server = Server();
+        var provider = KubernetesWithTtl(Minute, TimeSpan.FromHours(1));
+        await RoundTripAsync(provider);
+        var (renewals, logins) = (server.Count("renew-self", 403), server.Count("auth/kubernetes/login", 200));
+
+        server.RevokeAllTokens();
+        _clock.Advance(TimeSpan.FromSeconds(45));
+        await RoundTripAsync(provider);
+
+        Assert.Equal(1, server.Count("renew-self", 403) - renewals);
+        Assert.Equal(1, server.Count("auth/kubernetes/login", 200) - logins);
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
+    public async Task Vault_failing_a_renewal_leaves_the_valid_token_in_use_and_renewal_resumes_when_vault_answers_again()
+    {
+        var server = Server();
+        var provider = KubernetesWithTtl(Minute, TimeSpan.FromHours(1));
+        await RoundTripAsync(provider);
+        var (failed, renewed, logins) = (server.Count("renew-self", 500), server.Count("renew-self", 200), server.Count("/login"));
+
+        // The renewal and its two retries meet a Vault answering 500; the call after them goes through.
+        _clock.Advance(TimeSpan.FromSeconds(45));
+        server.FailNext(3);
+        await WhileTheClockRunsAsync(RoundTripAsync(provider));
+        for (var call = 0; call < 5; call++)
+        {
+            await RoundTripAsync(provider);
+        }
+
+        var failedRenewals = server.Count("renew-self", 500) - failed;
+        var warnings = Warnings();
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        await RoundTripAsync(provider);
+
+        Assert.Equal(3, failedRenewals);
+        Assert.Single(warnings);
+        Assert.Equal(1, server.Count("renew-self", 200) - renewed);
+        Assert.Equal(0, server.Count("/login") - logins);
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Calls_arriving_together_when_the_token_has_expired_share_one_login(bool loginFails)
+    {
+        var server = Server();
+        var provider = KubernetesWithTtl(TimeSpan.FromSeconds(30), Minute, batchTokens: true);
+        await RoundTripAsync(provider);
+        var logins = server.Count("/login");
+
+        // The token has expired; every call waits for the one login, held at the server until all have started.
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        var release = new TaskCompletionSource();
+        server.Hold = new VaultTestServer.VaultHold("/login", release.Task);
+        if (loginFails)
+        {
+            server.Fault = new VaultTestServer.VaultFault(500, "internal error", PathContains: "/login");
+        }
+
+        var calls = Enumerable.Range(0, 20).Select(_ => RoundTripAsync(provider)).ToList();
+        release.SetResult();
+        var outcomes = await Task.WhenAll(calls.Select(async call =>
+        {
+            try
+            {
+                await call;
+                return null;
+            }
+            catch (DependencyUnavailableException e)
+            {
+                return e;
+            }
+        }));
+
+        Assert.Equal(1, server.Count("/login") - logins);
+        if (loginFails)
+        {
+            Assert.All(outcomes, e => Assert.Contains("internal error", e?.Message, StringComparison.Ordinal));
+            Assert.Single(Warnings());
+        }
+        else
+        {
+            Assert.All(outcomes, Assert.Null);
+        }
+
+        AssertNoCredentialLeaked([.. outcomes.OfType<Exception>()]);
+    }
+
+    private VaultTestServer Server()
+    {
+        var server = _vault.RequireTestServer();
+        server.Clock = _clock;
+        return server;
+    }
+
+    /// <summary>A key provider logging in with Kubernetes auth as <see cref="_role"/>, with a JWT the role admits.</summary>
+    private VaultTransitKeyProvider KubernetesWithTtl(TimeSpan ttl, TimeSpan maxTtl, bool batchTokens = false)
+    {
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        Server().AddKubernetesRole(_role, token.Jwt, ttl, maxTtl, batchTokens: batchTokens);
+        return Kubernetes(token.Path);
+    }
+
+    private VaultTransitKeyProvider Kubernetes(string jwtFile) => Build(o =>
+    {
+        o.Auth.Method = "kubernetes";
+        o.Auth.Role = _role;
+        o.Auth.JwtFile = jwtFile;
+    });
+
+    /// <summary>A key provider logging in with AppRole, its secret id given in configuration.</summary>
+    private VaultTransitKeyProvider AppRoleWithTtl(TimeSpan ttl, TimeSpan maxTtl)
+    {
+        var (roleId, secretId) = ("role-" + Guid.NewGuid().ToString("N"), Secret());
+        Server().AddAppRole(roleId, secretId, ttl: ttl, maxTtl: maxTtl);
+        return Build(o =>
+        {
+            o.Auth.Method = "approle";
+            o.Auth.RoleId = roleId;
+            o.Auth.SecretId = secretId;
+        });
+    }
+
+    /// <summary>
+    /// The Vault key provider on the test clock, logging to <see cref="_log"/>. Its time limits are long, so that a
+    /// test advancing the clock for retries never cuts an attempt short.
+    /// </summary>
+    private VaultTransitKeyProvider Build(Action<VaultOptions> configure)
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        Server().CreateKey(keyName);
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(_clock);
+        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(new FakeLoggerProvider(_log)));
+        services.AddTrousseau(_ => { })
+            .UseVaultTransit(o =>
+            {
+                o.Address = _vault.Address;
+                o.KeyName = keyName;
+                o.Timeout = TimeSpan.FromMinutes(5);
+                o.AttemptTimeout = TimeSpan.FromMinutes(1);
+                configure(o);
+            })
+            .UseInMemoryStore();
+        var provider = services.BuildServiceProvider();
+        _providers.Add(provider);
+        return provider.GetRequiredService<VaultTransitKeyProvider>();
+    }
+
+    private static async Task RoundTripAsync(VaultTransitKeyProvider provider)
+    {
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(wrapped));
+    }
+
+    /// <summary>Waits for <paramref name="call"/>, moving the clock on so that its retries' backoff passes.</summary>
+    private async Task WhileTheClockRunsAsync(Task call)
+    {
+        await Eventually.HoldsAsync(() =>
+        {
+            _clock.Advance(TimeSpan.FromMilliseconds(50));
+            return call.IsCompleted;
+        });
+        await call;
+    }
+
+    private string Jwt() => Remember("eyJhbGciOiJSUzI1NiJ9.jwt-" + Guid.NewGuid().ToString("N"));
+
+    private string Secret() => Remember("secret-id-" + Guid.NewGuid().ToString("N"));
+
+    private string Remember(string credential)
+    {
+        _credentials.Add(credential);
+        return credential;
+    }
+
+    /// <summary>The provider's warnings and errors about its token so far.</summary>
+    private List<FakeLogRecord> Warnings() =>
+        [.. _log.GetSnapshot().Where(r => r.Level >= LogLevel.Warning && r.Category?.StartsWith("Trousseau.Vault", StringComparison.Ordinal) == true)];
+
+    /// <summary>No JWT, secret id or Vault token in any log record (exceptions included) nor in <paramref name="errors"/>.</summary>
+    private void AssertNoCredentialLeaked(params Exception[] errors)
+    {
+        var secrets = _credentials.Concat(_vault.RequireTestServer().IssuedTokens).ToList();
+        var texts = _log.GetSnapshot().Select(r => $"{r.Message} {r.Exception}").Concat(errors.Select(e => e.ToString())).ToList();
+        Assert.NotEmpty(texts);
+        foreach (var secret in secrets)
+        {
+            Assert.DoesNotContain(texts, text => text.Contains(secret, StringComparison.Ordinal));
+        }
+    }
+}
