@@ -192,9 +192,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         _writeLock.Dispose();
         _readers.Dispose();
+        ClearPool();
         _ownerLock?.Dispose();
-        using var connection = new SqliteConnection(_connectionString);
-        SqliteConnection.ClearPool(connection);
     }
 
     /// <summary>Runs <paramref name="write"/> in one immediate transaction; <paramref name="value"/> is the record written (null: deleted).</summary>
@@ -258,26 +257,49 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
             OwnerOnlyFile.EnsureExists(_path);
             _ownerLock = OwnerLock.Acquire(_path);
-            using var connection = new SqliteConnection(_connectionString);
-            connection.Open();
-            using (var create = connection.CreateCommand())
+            try
             {
-                create.CommandText = Schema.Create;
-                create.ExecuteNonQuery();
+                CreateOrUpgradeSchema();
             }
-
-            using var version = connection.CreateCommand();
-            version.CommandText = "PRAGMA user_version";
-            if ((long)version.ExecuteScalar()! < Schema.Version)
+            catch
             {
-                using var transaction = connection.BeginTransaction(deferred: false);
-                using var upgrade = Command(connection, transaction, Schema.AddHeads);
-                upgrade.ExecuteNonQuery();
-                transaction.Commit();
+                // Let go of the file, so that the next call tries again on whatever is there by then (the operator
+                // may have restored or removed it) instead of finding its own lock, or a pooled handle to the old file.
+                ClearPool();
+                _ownerLock.Dispose();
+                _ownerLock = null;
+                throw;
             }
 
             Volatile.Write(ref _initialized, true);
         }
+    }
+
+    private void CreateOrUpgradeSchema()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using (var create = connection.CreateCommand())
+        {
+            create.CommandText = Schema.Create;
+            create.ExecuteNonQuery();
+        }
+
+        using var version = connection.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        if ((long)version.ExecuteScalar()! < Schema.Version)
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var upgrade = Command(connection, transaction, Schema.AddHeads);
+            upgrade.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
+
+    private void ClearPool()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string text)

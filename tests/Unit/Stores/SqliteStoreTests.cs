@@ -74,14 +74,28 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
-    public async Task A_file_that_is_not_a_database_is_reported_unavailable()
+    public async Task A_file_that_is_not_a_database_is_reported_as_such_on_every_call_left_unchanged_and_replacing_it_recovers()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
-        await File.WriteAllTextAsync(DatabasePath, "this is not a database, just text that is long enough to have a header");
+        var garbage = "this is not a database, just text that is long enough to have a header"u8.ToArray();
+        await File.WriteAllBytesAsync(DatabasePath, garbage);
         var store = Open(DatabasePath);
 
-        await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("any"));
-        Assert.False((await store.CheckHealthAsync()).IsHealthy);
+        var first = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("any"));
+        var again = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("any", "v"u8.ToArray()));
+        var health = await store.CheckHealthAsync();
+
+        Assert.All(
+            new[] { first.Message, again.Message, health.Description },
+            message => Assert.Contains($"'{DatabasePath}'", message, StringComparison.Ordinal));
+        Assert.All(
+            new[] { first.Message, again.Message, health.Description },
+            message => Assert.Contains("not a database", message, StringComparison.Ordinal));
+        Assert.Equal(garbage, await File.ReadAllBytesAsync(DatabasePath));
+
+        File.Delete(DatabasePath);
+        await store.CreateAsync("any", "v"u8.ToArray());
+        Assert.Equal("v"u8.ToArray(), (await store.GetAsync("any"))!.Value.ToArray());
     }
 
     [Fact]
