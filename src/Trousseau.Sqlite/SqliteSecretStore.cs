@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using SQLitePCL;
 using Trousseau.Sqlite.Internal;
 
 namespace Trousseau.Sqlite;
@@ -175,7 +176,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT count(*) FROM revision_counter";
             await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
@@ -200,7 +201,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private async ValueTask<long> WriteAsync(string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -236,6 +237,26 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             await connection.DisposeAsync().ConfigureAwait(false);
             throw Unavailable(ex);
         }
+    }
+
+    /// <summary>
+    /// Opens a connection that can write. SQLite opens a file this process may not write read-only, without an error;
+    /// such a connection is refused here, and the pool emptied, so that the next call opens the file afresh and
+    /// writes again once the operator has fixed its mode.
+    /// </summary>
+    private async ValueTask<SqliteConnection> OpenWritableAsync(CancellationToken cancellationToken)
+    {
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (raw.sqlite3_db_readonly(connection.Handle, "main") != 1)
+        {
+            return connection;
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+        ClearPool();
+        throw new DependencyUnavailableException(
+            Dependency,
+            $"The SQLite store '{_path}' is read-only to this process: it can read the file but not write it. Give the user it runs as write access to the file and its directory (SQLite writes the -wal and -shm files beside it); the next write opens the file again.");
     }
 
     private void EnsureInitialized()

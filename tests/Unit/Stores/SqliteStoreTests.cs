@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Trousseau.Sqlite;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 using Trousseau.Tests.Unit.Support;
 
@@ -96,6 +97,51 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         File.Delete(DatabasePath);
         await store.CreateAsync("any", "v"u8.ToArray());
         Assert.Equal("v"u8.ToArray(), (await store.GetAsync("any"))!.Value.ToArray());
+    }
+
+    [Fact]
+    public async Task A_database_file_the_process_cannot_write_is_reported_unhealthy_and_writable_again_once_its_mode_is_fixed()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        await WriteProtectAsync(DatabasePath, protect: true);
+        try
+        {
+            var reopened = Open(DatabasePath);
+
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+            var health = await reopened.CheckHealthAsync();
+            var read = await reopened.GetAsync("kept");
+
+            Assert.Contains($"'{DatabasePath}' is read-only", refused.Message, StringComparison.Ordinal);
+            Assert.Equal((false, refused.Message), (health.IsHealthy, health.Description));
+            Assert.Equal("v1"u8.ToArray(), read!.Value.ToArray());
+
+            await WriteProtectAsync(DatabasePath, protect: false);
+            await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision);
+            Assert.True((await reopened.CheckHealthAsync()).IsHealthy);
+        }
+        finally
+        {
+            await WriteProtectAsync(DatabasePath, protect: false);
+        }
+    }
+
+    /// <summary>
+    /// Makes a file unwritable for this process: mode 0400, or, for root (whom modes do not stop), the immutable
+    /// attribute.
+    /// </summary>
+    private static async Task WriteProtectAsync(string path, bool protect)
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            File.SetUnixFileMode(path, protect ? UnixFileMode.UserRead : UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            return;
+        }
+
+        var chattr = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("chattr", [protect ? "+i" : "-i", path]));
+        Assert.True(chattr.ExitCode == 0, $"chattr could not change {path}: {chattr.Stderr}");
     }
 
     [Fact]
