@@ -49,6 +49,25 @@ public sealed class DataProtectionTests : IDisposable
         Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => stranger.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Unprotect(protectedPayload));
     }
 
+    [Fact]
+    public void Without_Trousseau_registered_the_first_protect_fails_naming_the_missing_call_and_writes_no_key()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDataProtection()
+            .SetApplicationName("trousseau-tests")
+            .PersistKeysToFileSystem(new DirectoryInfo(_temp.Combine("keys")))
+            .ProtectKeysWithTrousseau();
+        using var provider = services.BuildServiceProvider();
+
+        // Data Protection wraps whatever fails inside Protect; the cause is the inner exception.
+        var error = Assert.Throws<System.Security.Cryptography.CryptographicException>(() => provider.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Protect("payload"));
+
+        var cause = Assert.IsType<InvalidOperationException>(error.InnerException);
+        Assert.Contains("ProtectKeysWithTrousseau needs Trousseau: call services.AddTrousseau(...)", cause.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.Exists(_temp.Combine("keys")) ? Directory.GetFiles(_temp.Combine("keys")) : []);
+    }
+
     private ServiceProvider Build(string? keyRing = null)
     {
         var services = new ServiceCollection();
