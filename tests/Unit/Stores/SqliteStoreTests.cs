@@ -75,6 +75,21 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_second_store_reaching_the_same_file_through_a_symbolic_link_is_refused_too()
+    {
+        var first = Open(DatabasePath);
+        await first.CreateAsync("owned", "v"u8.ToArray());
+        var link = _directory.Combine("data", "alias.db");
+        File.CreateSymbolicLink(link, DatabasePath);
+        var second = Open(link);
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await second.GetAsync("owned"));
+
+        Assert.Contains("in use by another process or store instance", error.Message, StringComparison.Ordinal);
+        Assert.Contains(link, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_file_that_is_not_a_database_is_reported_as_such_on_every_call_left_unchanged_and_replacing_it_recovers()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
