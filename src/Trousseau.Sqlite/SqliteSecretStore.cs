@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -19,10 +20,12 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     public const string StoreName = "sqlite";
 
     private const string Dependency = "store:sqlite";
+    private const int SqliteBusy = 5;
     private const int SqliteConstraint = 19;
 
     private readonly string _path;
     private readonly string _connectionString;
+    private readonly TimeSpan _busyTimeout;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Lock _initializeLock = new();
     private readonly PointReaderPool _readers;
@@ -37,6 +40,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
+        _busyTimeout = value.BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = _path,
@@ -202,9 +206,18 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var started = Stopwatch.GetTimestamp();
+        if (!await _writeLock.WaitAsync(_busyTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            throw new DependencyUnavailableException(
+                Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
+        }
+
         try
         {
+            // One busy timeout for the whole write: the time spent behind this store's other writes counts.
+            var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
+            connection.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
             return await Guard(() =>
             {
                 using var transaction = connection.BeginTransaction(deferred: false);
@@ -368,6 +381,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         try
         {
             return await operation().ConfigureAwait(false);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteBusy)
+        {
+            throw new DependencyUnavailableException(
+                Dependency, $"The SQLite store '{_path}' is locked by another process: waited BusyTimeout ({_busyTimeout:c}) for it, and gave up.", ex);
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode != SqliteConstraint)
         {

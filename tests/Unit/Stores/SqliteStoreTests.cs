@@ -90,6 +90,45 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Writes_queued_behind_a_lock_held_by_another_process_each_give_up_after_the_busy_timeout_not_one_after_another()
+    {
+        var store = Open(DatabasePath, busyTimeout: TimeSpan.FromSeconds(1));
+        var revisions = new List<long>();
+        for (var i = 0; i < 8; i++)
+        {
+            revisions.Add(await store.CreateAsync($"queued/{i}", "v1"u8.ToArray()));
+        }
+
+        // Another process (sqlite3, a backup tool) holds the write lock for five busy timeouts. Writes queued one
+        // after another would wait one timeout each, and the last three would outlast the lock and go through.
+        using var holder = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        holder.Open();
+        using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+        }
+
+        // A write waits for SQLite's lock on the calling thread, so each starts on a thread of its own, as requests do.
+        var writes = revisions.Select((revision, i) => Task.Run(() => store.UpdateAsync($"queued/{i}", "v2"u8.ToArray(), revision).AsTask())).ToList();
+        await Task.WhenAny(Task.WhenAll(writes), Task.Delay(TimeSpan.FromSeconds(5)));
+        using (var rollback = holder.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        foreach (var write in writes)
+        {
+            var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => write);
+            Assert.StartsWith($"The SQLite store '{DatabasePath}' is ", error.Message, StringComparison.Ordinal);
+            Assert.Contains("waited BusyTimeout (00:00:01)", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.True(await store.UpdateAsync("queued/0", "v2"u8.ToArray(), revisions[0]) > revisions[^1]);
+    }
+
+    [Fact]
     public async Task A_file_that_is_not_a_database_is_reported_as_such_on_every_call_left_unchanged_and_replacing_it_recovers()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
@@ -225,9 +264,11 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         command.ExecuteNonQuery();
     }
 
-    private SqliteSecretStore Open(string path)
+    private SqliteSecretStore Open(string path, TimeSpan? busyTimeout = null)
     {
-        var store = new SqliteSecretStore(Options.Create(new SqliteStoreOptions { Path = path }));
+        var options = new SqliteStoreOptions { Path = path };
+        options.BusyTimeout = busyTimeout ?? options.BusyTimeout;
+        var store = new SqliteSecretStore(Options.Create(options));
         _opened.Add(store);
         return store;
     }
