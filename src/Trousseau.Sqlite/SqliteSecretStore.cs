@@ -22,6 +22,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private const string Dependency = "store:sqlite";
     private const int SqliteBusy = 5;
     private const int SqliteConstraint = 19;
+    private const int SqliteCannotOpen = 14;
 
     private readonly string _path;
     private readonly string _connectionString;
@@ -394,5 +395,10 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     }
 
     private DependencyUnavailableException Unavailable(Exception ex) =>
-        new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}", ex);
+        new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}{Hint(ex)}", ex);
+
+    /// <summary>What SQLite's "unable to open database file" leaves out: the file may be fine, and its directory not.</summary>
+    private string Hint(Exception ex) => ex is SqliteException { SqliteErrorCode: SqliteCannotOpen }
+        ? $" SQLite opens the file and creates its -wal and -shm files beside it: this process needs to read and write the file and the directory {System.IO.Path.GetDirectoryName(_path)}."
+        : "";
 }

@@ -182,15 +182,43 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_directory_the_process_cannot_write_is_named_as_the_cause_and_the_store_opens_once_it_is_writable()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        var directory = Path.GetDirectoryName(DatabasePath)!;
+        Assert.False(File.Exists(DatabasePath + "-wal"), "the last close should have removed the write-ahead log");
+        await WriteProtectAsync(directory, protect: true);
+        try
+        {
+            var reopened = Open(DatabasePath);
+
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("kept"));
+
+            Assert.Contains($"The SQLite store '{DatabasePath}' is unavailable", refused.Message, StringComparison.Ordinal);
+            Assert.Contains($"the directory {directory}", refused.Message, StringComparison.Ordinal);
+
+            await WriteProtectAsync(directory, protect: false);
+            Assert.Equal("v1"u8.ToArray(), (await reopened.GetAsync("kept"))!.Value.ToArray());
+        }
+        finally
+        {
+            await WriteProtectAsync(directory, protect: false);
+        }
+    }
+
     /// <summary>
-    /// Makes a file unwritable for this process: mode 0400, or, for root (whom modes do not stop), the immutable
-    /// attribute.
+    /// Makes a file or directory unwritable for this process: no write permission for its owner, or, for root (whom
+    /// modes do not stop), the immutable attribute.
     /// </summary>
     private static async Task WriteProtectAsync(string path, bool protect)
     {
         if (!Environment.IsPrivilegedProcess)
         {
-            File.SetUnixFileMode(path, protect ? UnixFileMode.UserRead : UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            var mode = File.GetUnixFileMode(path);
+            File.SetUnixFileMode(path, protect ? mode & ~UnixFileMode.UserWrite : mode | UnixFileMode.UserWrite);
             return;
         }
 
