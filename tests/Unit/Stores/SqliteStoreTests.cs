@@ -61,6 +61,18 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task The_database_its_write_ahead_files_and_its_lock_file_are_created_owner_only()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("canary", "v"u8.ToArray());
+
+        foreach (var file in new[] { DatabasePath, DatabasePath + "-wal", DatabasePath + "-shm", DatabasePath + ".lock" })
+        {
+            Assert.Equal((file, UnixFileMode.UserRead | UnixFileMode.UserWrite), (file, File.GetUnixFileMode(file)));
+        }
+    }
+
+    [Fact]
     public async Task A_second_store_on_the_same_file_is_refused_as_unavailable_until_the_first_closes()
     {
         var first = Open(DatabasePath);
