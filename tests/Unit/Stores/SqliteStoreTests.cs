@@ -166,6 +166,33 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_cut_short_is_reported_as_malformed_naming_the_file_and_is_left_unchanged()
+    {
+        var store = Open(DatabasePath);
+        for (var i = 0; i < 50; i++)
+        {
+            await store.CreateAsync($"record/{i:D2}", RandomNumberGenerator.GetBytes(2048));
+        }
+
+        store.Dispose();
+        using (var file = new FileStream(DatabasePath, FileMode.Open))
+        {
+            file.SetLength(8192);
+        }
+
+        var truncated = await File.ReadAllBytesAsync(DatabasePath);
+        var reopened = Open(DatabasePath);
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("record/49"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.CreateAsync("record/new", "v"u8.ToArray()));
+        reopened.Dispose();
+
+        Assert.All(new[] { read.Message, write.Message }, message => Assert.Contains($"The SQLite store '{DatabasePath}' is unavailable", message, StringComparison.Ordinal));
+        Assert.All(new[] { read.Message, write.Message }, message => Assert.Contains("malformed", message, StringComparison.Ordinal));
+        Assert.Equal(truncated, await File.ReadAllBytesAsync(DatabasePath));
+    }
+
+    [Fact]
     public async Task A_database_file_the_process_cannot_write_is_reported_unhealthy_and_writable_again_once_its_mode_is_fixed()
     {
         var store = Open(DatabasePath);
