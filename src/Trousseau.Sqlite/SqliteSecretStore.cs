@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using SQLitePCL;
 using Trousseau.Sqlite.Internal;
 
 namespace Trousseau.Sqlite;
@@ -18,10 +20,13 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     public const string StoreName = "sqlite";
 
     private const string Dependency = "store:sqlite";
+    private const int SqliteBusy = 5;
     private const int SqliteConstraint = 19;
+    private const int SqliteCannotOpen = 14;
 
     private readonly string _path;
     private readonly string _connectionString;
+    private readonly TimeSpan _busyTimeout;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Lock _initializeLock = new();
     private readonly PointReaderPool _readers;
@@ -36,6 +41,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
+        _busyTimeout = value.BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = _path,
@@ -175,7 +181,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT count(*) FROM revision_counter";
             await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
@@ -192,19 +198,27 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         _writeLock.Dispose();
         _readers.Dispose();
+        ClearPool();
         _ownerLock?.Dispose();
-        using var connection = new SqliteConnection(_connectionString);
-        SqliteConnection.ClearPool(connection);
     }
 
     /// <summary>Runs <paramref name="write"/> in one immediate transaction; <paramref name="value"/> is the record written (null: deleted).</summary>
     private async ValueTask<long> WriteAsync(string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
+        var started = Stopwatch.GetTimestamp();
+        if (!await _writeLock.WaitAsync(_busyTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            throw new DependencyUnavailableException(
+                Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
+        }
+
         try
         {
+            // One busy timeout for the whole write: the time spent behind this store's other writes counts.
+            var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
+            connection.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
             return await Guard(() =>
             {
                 using var transaction = connection.BeginTransaction(deferred: false);
@@ -239,6 +253,26 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens a connection that can write. SQLite opens a file this process may not write read-only, without an error;
+    /// such a connection is refused here, and the pool emptied, so that the next call opens the file afresh and
+    /// writes again once the operator has fixed its mode.
+    /// </summary>
+    private async ValueTask<SqliteConnection> OpenWritableAsync(CancellationToken cancellationToken)
+    {
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (raw.sqlite3_db_readonly(connection.Handle, "main") != 1)
+        {
+            return connection;
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+        ClearPool();
+        throw new DependencyUnavailableException(
+            Dependency,
+            $"The SQLite store '{_path}' is read-only to this process: it can read the file but not write it. Give the user it runs as write access to the file and its directory (SQLite writes the -wal and -shm files beside it); the next write opens the file again.");
+    }
+
     private void EnsureInitialized()
     {
         if (!Volatile.Read(ref _initialized))
@@ -258,26 +292,49 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
             OwnerOnlyFile.EnsureExists(_path);
             _ownerLock = OwnerLock.Acquire(_path);
-            using var connection = new SqliteConnection(_connectionString);
-            connection.Open();
-            using (var create = connection.CreateCommand())
+            try
             {
-                create.CommandText = Schema.Create;
-                create.ExecuteNonQuery();
+                CreateOrUpgradeSchema();
             }
-
-            using var version = connection.CreateCommand();
-            version.CommandText = "PRAGMA user_version";
-            if ((long)version.ExecuteScalar()! < Schema.Version)
+            catch
             {
-                using var transaction = connection.BeginTransaction(deferred: false);
-                using var upgrade = Command(connection, transaction, Schema.AddHeads);
-                upgrade.ExecuteNonQuery();
-                transaction.Commit();
+                // Let go of the file, so that the next call tries again on whatever is there by then (the operator
+                // may have restored or removed it) instead of finding its own lock, or a pooled handle to the old file.
+                ClearPool();
+                _ownerLock.Dispose();
+                _ownerLock = null;
+                throw;
             }
 
             Volatile.Write(ref _initialized, true);
         }
+    }
+
+    private void CreateOrUpgradeSchema()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using (var create = connection.CreateCommand())
+        {
+            create.CommandText = Schema.Create;
+            create.ExecuteNonQuery();
+        }
+
+        using var version = connection.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        if ((long)version.ExecuteScalar()! < Schema.Version)
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var upgrade = Command(connection, transaction, Schema.AddHeads);
+            upgrade.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
+
+    private void ClearPool()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string text)
@@ -326,6 +383,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         {
             return await operation().ConfigureAwait(false);
         }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteBusy)
+        {
+            throw new DependencyUnavailableException(
+                Dependency, $"The SQLite store '{_path}' is locked by another process: waited BusyTimeout ({_busyTimeout:c}) for it, and gave up.", ex);
+        }
         catch (SqliteException ex) when (ex.SqliteErrorCode != SqliteConstraint)
         {
             throw Unavailable(ex);
@@ -333,5 +395,10 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     }
 
     private DependencyUnavailableException Unavailable(Exception ex) =>
-        new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}", ex);
+        new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}{Hint(ex)}", ex);
+
+    /// <summary>What SQLite's "unable to open database file" leaves out: the file may be fine, and its directory not.</summary>
+    private string Hint(Exception ex) => ex is SqliteException { SqliteErrorCode: SqliteCannotOpen }
+        ? $" SQLite opens the file and creates its -wal and -shm files beside it: this process needs to read and write the file and the directory {System.IO.Path.GetDirectoryName(_path)}."
+        : "";
 }

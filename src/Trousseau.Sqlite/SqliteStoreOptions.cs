@@ -7,7 +7,10 @@ public sealed class SqliteStoreOptions
     [RequiredSetting(ErrorMessage = "Trousseau:Sqlite:Path is {0}; it must be the path of the SQLite database file (for example /var/lib/trousseau/store.db).")]
     public string? Path { get; set; }
 
-    /// <summary>How long a write waits for another process holding the database lock. Default 5 seconds.</summary>
+    /// <summary>
+    /// How long a write waits for the database, whether another process holds its lock or this store's earlier writes
+    /// are ahead in line, before it fails as unavailable. Default 5 seconds.
+    /// </summary>
     [SettingRange("00:00:00", "00:10:00", MinimumIsExclusive = true, ErrorMessage = "Trousseau:Sqlite:BusyTimeout is {0}; it must be above 00:00:00 and at most 00:10:00.")]
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

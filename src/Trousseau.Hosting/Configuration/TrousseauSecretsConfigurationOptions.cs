@@ -6,7 +6,10 @@ public sealed class TrousseauSecretsConfigurationOptions
     /// <summary>The library to read through: an in-process instance, or a <c>TrousseauClient</c> for a trousseaud.</summary>
     public ITrousseau? Trousseau { get; set; }
 
-    /// <summary>Only secrets under this prefix become configuration; the prefix is dropped from the keys.</summary>
+    /// <summary>
+    /// Only secrets under this prefix become configuration; the prefix is dropped from the keys. Empty (every secret),
+    /// or a path ending with <c>/</c> such as <c>db/</c>.
+    /// </summary>
     public string Prefix { get; set; } = "";
 
     /// <summary>How often to look for changed secrets (by revision; unchanged secrets are not read again). Default 30 s.</summary>
@@ -17,4 +20,12 @@ public sealed class TrousseauSecretsConfigurationOptions
 
     /// <summary>Whether startup goes on with no values when the secrets cannot be read. Default <see langword="false"/>.</summary>
     public bool Optional { get; set; }
+
+    /// <summary>
+    /// Called when reading the secrets fails and the configuration keeps what it had: at a reload after start (the
+    /// broker, store or key provider is down, a secret does not decrypt), or at start when <see cref="Optional"/> is set.
+    /// The next poll or change tries again. The exception names the dependency and the failure, never a secret value.
+    /// Default: none, and such failures go unreported.
+    /// </summary>
+    public Action<TrousseauException>? OnLoadError { get; set; }
 }

@@ -21,6 +21,13 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
     {
         _options = options;
         _trousseau = options.Trousseau ?? throw new ArgumentException("TrousseauSecretsConfigurationOptions.Trousseau is required.", nameof(options));
+        if (options.Prefix is not { } prefix || (prefix.Length > 0 && !prefix.EndsWith('/')))
+        {
+            throw new ArgumentException(
+                $"TrousseauSecretsConfigurationOptions.Prefix is '{options.Prefix}'; it must be empty or end with '/' (for example 'db/'): the secret names below it become configuration paths.",
+                nameof(options));
+        }
+
         if (options.ReloadInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("TrousseauSecretsConfigurationOptions.ReloadInterval must be positive.", nameof(options));
@@ -33,9 +40,10 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         {
             ReloadAsync(force: true, _stop.Token).GetAwaiter().GetResult();
         }
-        catch (TrousseauException) when (_options.Optional)
+        catch (TrousseauException e) when (_options.Optional)
         {
             Data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            _options.OnLoadError?.Invoke(e);
         }
 
         _polling ??= Task.Run(PollAsync);
@@ -101,9 +109,14 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                 OnReload();
             }
         }
-        catch (Exception e) when (e is TrousseauException or OperationCanceledException)
+        catch (TrousseauException e)
         {
             // Keep the last good values; the next poll or change tries again.
+            _options.OnLoadError?.Invoke(e);
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
         }
     }
 

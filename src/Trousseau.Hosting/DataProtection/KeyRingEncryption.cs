@@ -13,10 +13,14 @@ internal static class KeyRingEncryption
     public static EncryptResult Encrypt(IServiceProvider services, byte[] plaintext) =>
         services.GetService<DataProtectionKeyEncryptor>() is { } encryptor
             ? encryptor.EncryptAsync(plaintext).AsTask().GetAwaiter().GetResult()
-            : services.GetRequiredService<ITrousseau>().EncryptAsync(plaintext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult();
+            : RemoteTrousseau(services).EncryptAsync(plaintext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult();
 
     public static byte[] Decrypt(IServiceProvider services, byte[] ciphertext) =>
         services.GetService<DataProtectionKeyEncryptor>() is { } encryptor
             ? encryptor.DecryptAsync(ciphertext).AsTask().GetAwaiter().GetResult()
-            : services.GetRequiredService<ITrousseau>().DecryptAsync(ciphertext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult();
+            : RemoteTrousseau(services).DecryptAsync(ciphertext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult();
+
+    private static ITrousseau RemoteTrousseau(IServiceProvider services) =>
+        services.GetService<ITrousseau>() ?? throw new InvalidOperationException(
+            "ProtectKeysWithTrousseau needs Trousseau: call services.AddTrousseau(...) with a key provider and a store, or register the ITrousseau (a TrousseauClient) that encrypts the keys.");
 }

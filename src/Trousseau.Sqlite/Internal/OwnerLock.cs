@@ -11,9 +11,14 @@ internal sealed class OwnerLock : IDisposable
 
     private OwnerLock(FileStream file) => _file = file;
 
+    /// <summary>
+    /// Takes the lock beside the file <paramref name="databasePath"/> leads to, following symbolic links, so that two
+    /// stores reaching one file by different paths take one lock.
+    /// </summary>
     public static OwnerLock Acquire(string databasePath)
     {
-        var path = databasePath + ".lock";
+        var target = File.ResolveLinkTarget(databasePath, returnFinalTarget: true)?.FullName ?? databasePath;
+        var path = target + ".lock";
         var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {

@@ -49,6 +49,50 @@ public sealed class DataProtectionTests : IDisposable
         Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => stranger.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Unprotect(protectedPayload));
     }
 
+    [Fact]
+    public async Task With_the_key_provider_failing_protect_throws_and_no_new_key_replaces_the_unreadable_one()
+    {
+        string protectedPayload;
+        await using (var first = Build())
+        {
+            protectedPayload = first.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Protect("payload");
+        }
+
+        var keysBefore = Directory.GetFiles(_temp.Combine("keys"));
+        var ring = await File.ReadAllBytesAsync(_temp.Combine("ring.json"));
+        await File.WriteAllTextAsync(_temp.Combine("ring.json"), "{ not a key ring");
+        await using (var broken = Build())
+        {
+            var protector = broken.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders");
+
+            Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => protector.Protect("payload"));
+            Assert.Equal(keysBefore, Directory.GetFiles(_temp.Combine("keys")));
+        }
+
+        await File.WriteAllBytesAsync(_temp.Combine("ring.json"), ring);
+        await using var restored = Build();
+        Assert.Equal("payload", restored.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Unprotect(protectedPayload));
+    }
+
+    [Fact]
+    public void Without_Trousseau_registered_the_first_protect_fails_naming_the_missing_call_and_writes_no_key()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDataProtection()
+            .SetApplicationName("trousseau-tests")
+            .PersistKeysToFileSystem(new DirectoryInfo(_temp.Combine("keys")))
+            .ProtectKeysWithTrousseau();
+        using var provider = services.BuildServiceProvider();
+
+        // Data Protection wraps whatever fails inside Protect; the cause is the inner exception.
+        var error = Assert.Throws<System.Security.Cryptography.CryptographicException>(() => provider.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Protect("payload"));
+
+        var cause = Assert.IsType<InvalidOperationException>(error.InnerException);
+        Assert.Contains("ProtectKeysWithTrousseau needs Trousseau: call services.AddTrousseau(...)", cause.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.Exists(_temp.Combine("keys")) ? Directory.GetFiles(_temp.Combine("keys")) : []);
+    }
+
     private ServiceProvider Build(string? keyRing = null)
     {
         var services = new ServiceCollection();

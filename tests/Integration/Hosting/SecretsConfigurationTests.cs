@@ -58,6 +58,59 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         await Eventually.HoldsAsync(() => monitor.CurrentValue.Password == "two");
     }
 
+    [Fact]
+    public async Task A_broker_outage_after_start_keeps_the_values_fires_no_reload_reports_each_failure_and_a_deletion_after_it_is_reflected()
+    {
+        var data = _temp.Combine("data");
+        var listener = ServerListener.Loopback();
+        await using var server = await TrousseauServerProcess.StartAsync(data, listener: listener);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var client = new TrousseauClient(http, await BearerClient.ReadTokenAsync(_temp.Combine("data", "api.token")));
+        await client.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "remote", ["password"] = "kept-through-outage" });
+        await client.CreateSecretAsync("app/cache/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "deleted-later" });
+
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<TrousseauException>();
+        await using var app = App(o =>
+        {
+            o.Trousseau = client;
+            o.Prefix = "app/";
+            o.ReloadInterval = TimeSpan.FromMilliseconds(100);
+            o.OnLoadError = failures.Enqueue;
+        });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        var configuration = app.GetRequiredService<IConfiguration>();
+        var reloads = 0;
+        using var counting = Microsoft.Extensions.Primitives.ChangeToken.OnChange(configuration.GetReloadToken, () => Interlocked.Increment(ref reloads));
+
+        await server.KillAsync();
+        await Eventually.HoldsAsync(() => failures.Count >= 2);
+
+        var failure = Assert.IsType<DependencyUnavailableException>(failures.First());
+        Assert.Contains(server.BaseAddress.ToString(), failure.Message, StringComparison.Ordinal);
+        Assert.Equal("kept-through-outage", monitor.CurrentValue.Password);
+        Assert.Equal("deleted-later", configuration["cache:key:value"]);
+        Assert.Equal(0, Volatile.Read(ref reloads));
+
+        await using var restarted = await TrousseauServerProcess.StartAsync(data, listener: listener);
+        await client.DeleteSecretAsync("app/cache/key");
+
+        await Eventually.HoldsAsync(() => configuration["cache:key:value"] is null, () => $"cache:key:value is still '{configuration["cache:key:value"]}'");
+        Assert.Equal("kept-through-outage", monitor.CurrentValue.Password);
+        Assert.True(Volatile.Read(ref reloads) >= 1, "the deletion did not fire the reload token");
+    }
+
+    [Theory]
+    [InlineData("db")]
+    [InlineData("db/orders")]
+    public void A_prefix_that_does_not_end_with_a_slash_is_refused_when_configuration_is_built(string prefix)
+    {
+        var builder = new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = new TrousseauClient(new HttpClient { BaseAddress = new Uri("http://127.0.0.1:1") }, "token"); o.Prefix = prefix; });
+
+        var error = Assert.Throws<ArgumentException>(() => builder.Build());
+
+        Assert.Contains($"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; it must be empty or end with '/'", error.Message, StringComparison.Ordinal);
+    }
+
     [StoreFact]
     public async Task With_an_etcd_watch_a_change_arrives_long_before_the_next_poll()
     {

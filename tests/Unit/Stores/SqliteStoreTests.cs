@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Trousseau.Sqlite;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 using Trousseau.Tests.Unit.Support;
 
@@ -60,6 +61,18 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task The_database_its_write_ahead_files_and_its_lock_file_are_created_owner_only()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("canary", "v"u8.ToArray());
+
+        foreach (var file in new[] { DatabasePath, DatabasePath + "-wal", DatabasePath + "-shm", DatabasePath + ".lock" })
+        {
+            Assert.Equal((file, UnixFileMode.UserRead | UnixFileMode.UserWrite), (file, File.GetUnixFileMode(file)));
+        }
+    }
+
+    [Fact]
     public async Task A_second_store_on_the_same_file_is_refused_as_unavailable_until_the_first_closes()
     {
         var first = Open(DatabasePath);
@@ -74,14 +87,182 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
-    public async Task A_file_that_is_not_a_database_is_reported_unavailable()
+    public async Task A_second_store_reaching_the_same_file_through_a_symbolic_link_is_refused_too()
+    {
+        var first = Open(DatabasePath);
+        await first.CreateAsync("owned", "v"u8.ToArray());
+        var link = _directory.Combine("data", "alias.db");
+        File.CreateSymbolicLink(link, DatabasePath);
+        var second = Open(link);
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await second.GetAsync("owned"));
+
+        Assert.Contains("in use by another process or store instance", error.Message, StringComparison.Ordinal);
+        Assert.Contains(link, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Writes_queued_behind_a_lock_held_by_another_process_each_give_up_after_the_busy_timeout_not_one_after_another()
+    {
+        var store = Open(DatabasePath, busyTimeout: TimeSpan.FromSeconds(1));
+        var revisions = new List<long>();
+        for (var i = 0; i < 8; i++)
+        {
+            revisions.Add(await store.CreateAsync($"queued/{i}", "v1"u8.ToArray()));
+        }
+
+        // Another process (sqlite3, a backup tool) holds the write lock for five busy timeouts. Writes queued one
+        // after another would wait one timeout each, and the last three would outlast the lock and go through.
+        using var holder = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        holder.Open();
+        using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+        }
+
+        // A write waits for SQLite's lock on the calling thread, so each starts on a thread of its own, as requests do.
+        var writes = revisions.Select((revision, i) => Task.Run(() => store.UpdateAsync($"queued/{i}", "v2"u8.ToArray(), revision).AsTask())).ToList();
+        await Task.WhenAny(Task.WhenAll(writes), Task.Delay(TimeSpan.FromSeconds(5)));
+        using (var rollback = holder.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        foreach (var write in writes)
+        {
+            var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => write);
+            Assert.StartsWith($"The SQLite store '{DatabasePath}' is ", error.Message, StringComparison.Ordinal);
+            Assert.Contains("waited BusyTimeout (00:00:01)", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.True(await store.UpdateAsync("queued/0", "v2"u8.ToArray(), revisions[0]) > revisions[^1]);
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_a_database_is_reported_as_such_on_every_call_left_unchanged_and_replacing_it_recovers()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
-        await File.WriteAllTextAsync(DatabasePath, "this is not a database, just text that is long enough to have a header");
+        var garbage = "this is not a database, just text that is long enough to have a header"u8.ToArray();
+        await File.WriteAllBytesAsync(DatabasePath, garbage);
         var store = Open(DatabasePath);
 
-        await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("any"));
-        Assert.False((await store.CheckHealthAsync()).IsHealthy);
+        var first = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("any"));
+        var again = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("any", "v"u8.ToArray()));
+        var health = await store.CheckHealthAsync();
+
+        Assert.All(
+            new[] { first.Message, again.Message, health.Description },
+            message => Assert.Contains($"'{DatabasePath}'", message, StringComparison.Ordinal));
+        Assert.All(
+            new[] { first.Message, again.Message, health.Description },
+            message => Assert.Contains("not a database", message, StringComparison.Ordinal));
+        Assert.Equal(garbage, await File.ReadAllBytesAsync(DatabasePath));
+
+        File.Delete(DatabasePath);
+        await store.CreateAsync("any", "v"u8.ToArray());
+        Assert.Equal("v"u8.ToArray(), (await store.GetAsync("any"))!.Value.ToArray());
+    }
+
+    [Fact]
+    public async Task A_database_cut_short_is_reported_as_malformed_naming_the_file_and_is_left_unchanged()
+    {
+        var store = Open(DatabasePath);
+        for (var i = 0; i < 50; i++)
+        {
+            await store.CreateAsync($"record/{i:D2}", RandomNumberGenerator.GetBytes(2048));
+        }
+
+        store.Dispose();
+        using (var file = new FileStream(DatabasePath, FileMode.Open))
+        {
+            file.SetLength(8192);
+        }
+
+        var truncated = await File.ReadAllBytesAsync(DatabasePath);
+        var reopened = Open(DatabasePath);
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("record/49"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.CreateAsync("record/new", "v"u8.ToArray()));
+        reopened.Dispose();
+
+        Assert.All(new[] { read.Message, write.Message }, message => Assert.Contains($"The SQLite store '{DatabasePath}' is unavailable", message, StringComparison.Ordinal));
+        Assert.All(new[] { read.Message, write.Message }, message => Assert.Contains("malformed", message, StringComparison.Ordinal));
+        Assert.Equal(truncated, await File.ReadAllBytesAsync(DatabasePath));
+    }
+
+    [Fact]
+    public async Task A_database_file_the_process_cannot_write_is_reported_unhealthy_and_writable_again_once_its_mode_is_fixed()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        await WriteProtectAsync(DatabasePath, protect: true);
+        try
+        {
+            var reopened = Open(DatabasePath);
+
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+            var health = await reopened.CheckHealthAsync();
+            var read = await reopened.GetAsync("kept");
+
+            Assert.Contains($"'{DatabasePath}' is read-only", refused.Message, StringComparison.Ordinal);
+            Assert.Equal((false, refused.Message), (health.IsHealthy, health.Description));
+            Assert.Equal("v1"u8.ToArray(), read!.Value.ToArray());
+
+            await WriteProtectAsync(DatabasePath, protect: false);
+            await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision);
+            Assert.True((await reopened.CheckHealthAsync()).IsHealthy);
+        }
+        finally
+        {
+            await WriteProtectAsync(DatabasePath, protect: false);
+        }
+    }
+
+    [Fact]
+    public async Task A_directory_the_process_cannot_write_is_named_as_the_cause_and_the_store_opens_once_it_is_writable()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        var directory = Path.GetDirectoryName(DatabasePath)!;
+        Assert.False(File.Exists(DatabasePath + "-wal"), "the last close should have removed the write-ahead log");
+        await WriteProtectAsync(directory, protect: true);
+        try
+        {
+            var reopened = Open(DatabasePath);
+
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("kept"));
+
+            Assert.Contains($"The SQLite store '{DatabasePath}' is unavailable", refused.Message, StringComparison.Ordinal);
+            Assert.Contains($"the directory {directory}", refused.Message, StringComparison.Ordinal);
+
+            await WriteProtectAsync(directory, protect: false);
+            Assert.Equal("v1"u8.ToArray(), (await reopened.GetAsync("kept"))!.Value.ToArray());
+        }
+        finally
+        {
+            await WriteProtectAsync(directory, protect: false);
+        }
+    }
+
+    /// <summary>
+    /// Makes a file or directory unwritable for this process: no write permission for its owner, or, for root (whom
+    /// modes do not stop), the immutable attribute.
+    /// </summary>
+    private static async Task WriteProtectAsync(string path, bool protect)
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            var mode = File.GetUnixFileMode(path);
+            File.SetUnixFileMode(path, protect ? mode & ~UnixFileMode.UserWrite : mode | UnixFileMode.UserWrite);
+            return;
+        }
+
+        var chattr = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("chattr", [protect ? "+i" : "-i", path]));
+        Assert.True(chattr.ExitCode == 0, $"chattr could not change {path}: {chattr.Stderr}");
     }
 
     [Fact]
@@ -150,9 +331,11 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         command.ExecuteNonQuery();
     }
 
-    private SqliteSecretStore Open(string path)
+    private SqliteSecretStore Open(string path, TimeSpan? busyTimeout = null)
     {
-        var store = new SqliteSecretStore(Options.Create(new SqliteStoreOptions { Path = path }));
+        var options = new SqliteStoreOptions { Path = path };
+        options.BusyTimeout = busyTimeout ?? options.BusyTimeout;
+        var store = new SqliteSecretStore(Options.Create(options));
         _opened.Add(store);
         return store;
     }
