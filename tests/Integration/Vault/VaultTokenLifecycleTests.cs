@@ -42,9 +42,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task Each_kubernetes_login_after_kubelet_swapped_the_projected_token_sends_the_new_token()
     {
         var server = Server();
-        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
-        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
-        var provider = Kubernetes(token.Path);
+        var (provider, token) = KubernetesWithTtl(Minute, Minute);
         var (logins, succeeded) = (server.Count("auth/kubernetes/login"), server.Count("auth/kubernetes/login", 200));
         await RoundTripAsync(provider);
 
@@ -73,9 +71,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task A_jwt_file_missing_empty_or_unreadable_at_a_login_is_an_unavailable_error_naming_the_file_and_nothing_is_sent(string damage)
     {
         var server = Server();
-        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
-        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
-        var provider = Kubernetes(token.Path);
+        var (provider, token) = KubernetesWithTtl(Minute, Minute);
         await RoundTripAsync(provider);
         var logins = server.Count("/login");
 
@@ -92,9 +88,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task A_jwt_file_missing_when_a_login_is_due_leaves_calls_working_on_the_valid_token_and_the_warning_names_the_file()
     {
         var server = Server();
-        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
-        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
-        var provider = Kubernetes(token.Path);
+        var (provider, token) = KubernetesWithTtl(Minute, Minute);
         await RoundTripAsync(provider);
         var logins = server.Count("/login");
 
@@ -141,9 +135,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task A_token_vault_issues_as_not_renewable_is_never_renewed_and_is_replaced_by_a_login_before_it_expires()
     {
         var server = Server();
-        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
-        server.AddKubernetesRole(_role, token.Jwt, TimeSpan.FromSeconds(30), Minute, batchTokens: true);
-        var provider = Kubernetes(token.Path);
+        var (provider, _) = KubernetesWithTtl(TimeSpan.FromSeconds(30), Minute, batchTokens: true);
         var (renewals, refused, logins) = (server.Count("renew-self"), server.Count("", 403), server.Count("auth/kubernetes/login", 200));
 
         // Two minutes of traffic, a call every 2 s.
@@ -168,7 +160,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task A_login_failing_while_the_token_is_still_valid_leaves_calls_working_and_is_logged_once_without_credentials(string method, int status, string error)
     {
         var server = Server();
-        var provider = method == "kubernetes" ? KubernetesWithTtl(Minute, Minute) : AppRoleWithTtl(Minute, Minute);
+        var provider = method == "kubernetes" ? KubernetesWithTtl(Minute, Minute).Provider : AppRoleWithTtl(Minute, Minute);
         await RoundTripAsync(provider);
         var (failed, succeeded) = (server.Count("/login", status), server.Count("/login", 200));
         var refused = server.Count("", 403) - server.Count("/login", 403);
@@ -201,7 +193,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task A_renewal_vault_refuses_with_403_is_followed_by_one_login_and_the_call_goes_on()
     {
         var server = Server();
-        var provider = KubernetesWithTtl(Minute, TimeSpan.FromHours(1));
+        var (provider, _) = KubernetesWithTtl(Minute, TimeSpan.FromHours(1));
         await RoundTripAsync(provider);
         var (renewals, logins) = (server.Count("renew-self", 403), server.Count("auth/kubernetes/login", 200));
 
@@ -218,7 +210,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task Vault_failing_a_renewal_leaves_the_valid_token_in_use_and_renewal_resumes_when_vault_answers_again()
     {
         var server = Server();
-        var provider = KubernetesWithTtl(Minute, TimeSpan.FromHours(1));
+        var (provider, _) = KubernetesWithTtl(Minute, TimeSpan.FromHours(1));
         await RoundTripAsync(provider);
         var (failed, renewed, logins) = (server.Count("renew-self", 500), server.Count("renew-self", 200), server.Count("/login"));
 
@@ -249,7 +241,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
     public async Task Calls_arriving_together_when_the_token_has_expired_share_one_login(bool loginFails)
     {
         var server = Server();
-        var provider = KubernetesWithTtl(TimeSpan.FromSeconds(30), Minute, batchTokens: true);
+        var (provider, _) = KubernetesWithTtl(TimeSpan.FromSeconds(30), Minute, batchTokens: true);
         await RoundTripAsync(provider);
         var logins = server.Count("/login");
 
@@ -298,12 +290,15 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         return server;
     }
 
-    /// <summary>A key provider logging in with Kubernetes auth as <see cref="_role"/>, with a JWT the role admits.</summary>
-    private VaultTransitKeyProvider KubernetesWithTtl(TimeSpan ttl, TimeSpan maxTtl, bool batchTokens = false)
+    /// <summary>
+    /// A key provider logging in with Kubernetes auth as <see cref="_role"/>, with the projected token it reads, whose
+    /// JWT the role admits.
+    /// </summary>
+    private (VaultTransitKeyProvider Provider, ProjectedServiceAccountToken Token) KubernetesWithTtl(TimeSpan ttl, TimeSpan maxTtl, bool batchTokens = false)
     {
         var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
         Server().AddKubernetesRole(_role, token.Jwt, ttl, maxTtl, batchTokens: batchTokens);
-        return Kubernetes(token.Path);
+        return (Kubernetes(token.Path), token);
     }
 
     private VaultTransitKeyProvider Kubernetes(string jwtFile) => Build(o =>
