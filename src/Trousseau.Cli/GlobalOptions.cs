@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 
 namespace Trousseau.Cli;
 
@@ -51,6 +52,8 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<double> RequestTimeout = CreateRequestTimeoutOption();
+
     public static readonly Option<OutputFormat> Output = CreateOutputOption();
 
     public static readonly Option<bool> Raw = new("--raw")
@@ -59,7 +62,7 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static IEnumerable<Option> All => [Server, Token, TokenFile, CaFile, Cert, ClientKey, Context, Output, Raw];
+    public static IEnumerable<Option> All => [Server, Token, TokenFile, CaFile, Cert, ClientKey, Context, RequestTimeout, Output, Raw];
 
     public static Connection Connection(ParseResult parse) =>
         Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), Tls(parse), parse.GetValue(Context));
@@ -79,7 +82,43 @@ internal static class GlobalOptions
         return new ConnectionTls(FullPath(parse.GetValue(CaFile)), FullPath(cert), FullPath(key));
     }
 
+    /// <summary>
+    /// The failover over the resolved connection's servers, waiting for each answer as long as
+    /// <c>--request-timeout</c> says.
+    /// </summary>
+    public static ServerFailover Failover(ParseResult parse)
+    {
+        var connection = Connection(parse);
+        return new ServerFailover(connection, connection.CreateHandler(), TimeSpan.FromSeconds(parse.GetValue(RequestTimeout)));
+    }
+
     private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);
+
+    private static Option<double> CreateRequestTimeoutOption()
+    {
+        var valid = $"seconds above 0, at most {ServerFailover.MaxAnswerTimeout.TotalSeconds:0}";
+        return new Option<double>("--request-timeout")
+        {
+            Description = $"How long to wait for a server's answer once connected, in seconds (default {ServerFailover.DefaultAnswerTimeout.TotalSeconds:0}); "
+                + "a server that does not answer in time ends the command with exit 6, and the request goes to no other server.",
+            HelpName = "SECONDS",
+            Recursive = true,
+            DefaultValueFactory = _ => ServerFailover.DefaultAnswerTimeout.TotalSeconds,
+            CustomParser = result =>
+            {
+                var value = result.Tokens[0].Value;
+                if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+                    && seconds > 0
+                    && seconds <= ServerFailover.MaxAnswerTimeout.TotalSeconds)
+                {
+                    return seconds;
+                }
+
+                result.AddError($"--request-timeout '{value}' is not valid; give {valid} (for example --request-timeout 120).");
+                return ServerFailover.DefaultAnswerTimeout.TotalSeconds;
+            },
+        };
+    }
 
     private static Option<OutputFormat> CreateOutputOption()
     {

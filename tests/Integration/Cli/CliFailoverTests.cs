@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -91,15 +89,30 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
 
         var create = await fixture.Clectl.RunAsync("--server", $"{failing.BaseAddress},{next.BaseAddress}", "secret", "create", "failover/once", "--from-literal", "k=v");
 
-        ClectlAssert.Fails(create, 6);
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains($"trousseaud at {failing.BaseAddress} answered {status}", line, StringComparison.Ordinal);
+        Assert.Contains("The store cannot be reached.", line, StringComparison.Ordinal);
         Assert.Equal("POST", Assert.Single(failing.Requests).Method);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
+    public async Task A_proxy_error_page_is_reported_naming_the_server_with_exit_6()
+    {
+        using var proxy = TcpStandIn.Writing("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<h1>502</h1>\n");
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("failover/proxy"), statusCode: StatusCodes.Status201Created));
+
+        var delete = await fixture.Clectl.RunAsync("--server", $"{proxy.BaseAddress},{next.BaseAddress}", "secret", "delete", "failover/proxy");
+
+        var line = ClectlAssert.Fails(delete, 6);
+        Assert.Equal($"clectl: trousseaud at {proxy.BaseAddress} answered 502 Bad Gateway.", line);
         Assert.Empty(next.Requests);
     }
 
     [Fact]
     public async Task A_server_that_closes_the_connection_without_answering_gets_the_request_alone()
     {
-        using var closing = new UnansweringServer();
+        using var closing = TcpStandIn.Closing();
         await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("failover/cut-off"), statusCode: StatusCodes.Status201Created));
 
         var create = await fixture.Clectl.RunAsync("--server", $"{closing.BaseAddress},{next.BaseAddress}", "secret", "create", "failover/cut-off", "--from-literal", "k=v");
@@ -184,49 +197,4 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
 
     private static object Metadata(string name) =>
         new { name, type = "opaque", revision = 1, createdAt = "2025-01-01T00:00:00.000+00:00", updatedAt = "2025-01-01T00:00:00.000+00:00" };
-
-    /// <summary>
-    /// A server that accepts each connection, reads the request's first bytes and closes it without an answer, as a
-    /// server that crashes while handling a request does; it counts the connections.
-    /// </summary>
-    private sealed class UnansweringServer : IDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly Task _accepting;
-        private int _connections;
-
-        public UnansweringServer()
-        {
-            _listener.Start();
-            BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
-            _accepting = AcceptAsync();
-        }
-
-        public Uri BaseAddress { get; }
-
-        public int Connections => Volatile.Read(ref _connections);
-
-        public void Dispose()
-        {
-            _listener.Dispose();
-            _accepting.Wait();
-        }
-
-        private async Task AcceptAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    using var client = await _listener.AcceptTcpClientAsync();
-                    Interlocked.Increment(ref _connections);
-                    await client.GetStream().ReadAtLeastAsync(new byte[4096], 1, throwOnEndOfStream: false);
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // The listener was stopped.
-            }
-        }
-    }
 }
