@@ -31,6 +31,20 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_server_that_never_completes_the_tls_handshake_is_skipped_since_the_request_was_not_sent()
+    {
+        using var hung = TcpStandIn.Silent();
+        var silentTls = new UriBuilder(hung.BaseAddress) { Scheme = Uri.UriSchemeHttps }.Uri;
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "fault/past-tls", "--from-file", $"k={ValueFile()}"));
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{silentTls},{fixture.Server.BaseAddress}", "secret", "get", "fault/past-tls", "--key", "k");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("fault-value-4c1e", get.Stdout);
+        Assert.Equal(1, hung.Connections);
+    }
+
+    [Fact]
     public async Task An_answer_cut_off_after_its_headers_exits_6_naming_the_server()
     {
         using var cut = TcpStandIn.Writing(Headers + "{\"name\":\"fault/cut\",");
