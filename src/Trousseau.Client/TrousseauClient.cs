@@ -310,6 +310,19 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             ? sent[..^path.Length]
             : _http.BaseAddress!.AbsoluteUri;
 
+    /// <summary>How long a 429 asks callers to wait: its <c>Retry-After</c>, as seconds or a date.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow,
+        _ => null,
+    };
+
+    /// <summary>The message of a 429 (from trousseaud or a proxy in front of it): a limit, not an error of the request.</summary>
+    private static string RateLimited(string answered, string? explained, TimeSpan? retryAfter) =>
+        (explained is null ? answered : $"{answered}: {explained.TrimEnd('.')}")
+        + (retryAfter is { } wait ? $"; it asks to wait {Math.Max(0, Math.Ceiling(wait.TotalSeconds)):0} s before trying again." : "; try again later.");
+
     /// <summary>
     /// Why a request could not be sent: for a failed TLS handshake, what the handshake said (for example why the
     /// server's certificate was refused) rather than "see inner exception".
@@ -347,6 +360,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
             (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
+            (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, RetryAfter(response)), RetryAfter(response)),
             (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}"),
             _ => new InvalidInputException("request", detail),
         };

@@ -58,6 +58,20 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_rate_limit_of_a_proxy_in_front_exits_6_naming_the_server_and_the_wait_it_asks()
+    {
+        await using var limited = await RecordingServer.StartAsync(_ => new RateLimited());
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("fault/limited"), statusCode: StatusCodes.Status201Created));
+
+        var create = await fixture.Clectl.RunAsync("--server", $"{limited.BaseAddress},{next.BaseAddress}", "secret", "create", "fault/limited", "--from-file", $"k={ValueFile()}");
+
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains($"trousseaud at {limited.BaseAddress} answered 429 Too Many Requests", line, StringComparison.Ordinal);
+        Assert.Contains("30 s", line, StringComparison.Ordinal);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
     public async Task An_answer_that_is_not_trousseauds_json_exits_6_naming_the_server()
     {
         await using var stranger = await RecordingServer.StartAsync(_ => Results.Text("<html>welcome</html>", "text/html", statusCode: StatusCodes.Status201Created));
@@ -112,6 +126,18 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         var path = Path.Combine(fixture.NewDirectory(), "value");
         File.WriteAllText(path, "fault-value-4c1e");
         return path;
+    }
+
+    /// <summary>What a rate-limiting proxy answers: 429 with <c>Retry-After</c> and a page of its own.</summary>
+    private sealed class RateLimited : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            httpContext.Response.Headers.RetryAfter = "30";
+            httpContext.Response.ContentType = "text/html";
+            return httpContext.Response.WriteAsync("<h1>429 Too Many Requests</h1>");
+        }
     }
 
     private static object Metadata(string name) =>
