@@ -8,9 +8,9 @@ internal static class GlobalOptions
 {
     public static readonly Option<string?> Server = new("--server")
     {
-        Description = "trousseaud URL, or several separated by commas, tried in order: clectl moves to the next only when a "
+        Description = "trousseaud URL, or several separated by commas, tried in order: clectl moves to the next when a "
             + $"server cannot be reached (connection refused, unknown host, no connection within {ServerFailover.ConnectTimeout.TotalSeconds:0} s, TLS handshake failed), "
-            + "never once a request may have reached one (any answer, 5xx too, or one cut off), so a write is never sent twice. "
+            + "and a read also past a 5xx, an answer cut off or none in time; a write that may have reached a server goes nowhere else, so it is never sent twice. "
             + "Else the context, $TROUSSEAU_SERVER, or " + Cli.Connection.DefaultServer + ".",
         HelpName = "URL[,URL...]",
         Recursive = true,
@@ -100,7 +100,7 @@ internal static class GlobalOptions
         return new Option<double>("--request-timeout")
         {
             Description = $"How long to wait for a server's answer once connected, in seconds (default {ServerFailover.DefaultAnswerTimeout.TotalSeconds:0}); "
-                + "a server that does not answer in time ends the command with exit 6, and the request goes to no other server.",
+                + "a server that does not answer in time ends a write with exit 6 (a read moves on to the next server of a list).",
             HelpName = "SECONDS",
             Recursive = true,
             DefaultValueFactory = _ => ServerFailover.DefaultAnswerTimeout.TotalSeconds,

@@ -123,6 +123,66 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
         Assert.Empty(next.Requests);
     }
 
+    public static TheoryData<string> Faults => ["answers 503", "closes unanswered", "cuts its answer off", "never answers"];
+
+    [Theory]
+    [MemberData(nameof(Faults))]
+    public async Task A_read_moves_on_past_a_server_that_took_it_but_gave_no_usable_answer(string fault)
+    {
+        var name = "failover/read-" + fault.Replace(' ', '-');
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", name, "--from-literal", "k=read-past-a-fault"));
+        await using var unavailable = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."));
+        using var standIn = fault switch
+        {
+            "closes unanswered" => TcpStandIn.Closing(),
+            "cuts its answer off" => TcpStandIn.Writing("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n{\"name\":"),
+            _ => TcpStandIn.Silent(),
+        };
+        var faulty = fault == "answers 503" ? unavailable.BaseAddress : standIn.BaseAddress;
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{faulty},{Live}", "--request-timeout", "1", "secret", "get", name, "--key", "k");
+        var health = await fixture.Clectl.RunAsync("--server", $"{faulty},{Live}", "--request-timeout", "1", "health", "-o", "json");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("read-past-a-fault", get.Stdout);
+        ClectlAssert.Ok(health);
+        using var report = JsonDocument.Parse(health.Stdout);
+        Assert.Equal(Live, report.RootElement.GetProperty("server").GetString());
+
+        // Each read reached the faulty server first (.NET itself sends a GET again on a connection closed unanswered).
+        var taken = fault == "answers 503" ? unavailable.Requests.Count : standIn.Connections;
+        Assert.True(taken >= 2, $"the faulty server took {taken} requests or connections, not one for each of the two reads");
+    }
+
+    [Fact]
+    public async Task A_4xx_answer_to_a_read_is_the_answer_and_the_next_server_is_not_asked()
+    {
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "failover/only-on-live", "--from-literal", "k=v"));
+        await using var empty = await RecordingServer.StartAsync(_ => Results.Problem(
+            statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "No such secret.", type: "urn:trousseau:problem:not-found"));
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{empty.BaseAddress},{Live}", "secret", "get", "failover/only-on-live");
+
+        ClectlAssert.Fails(get, 3);
+        Assert.Single(empty.Requests);
+    }
+
+    [Fact]
+    public async Task A_read_that_no_server_answers_exits_6_naming_each_and_what_it_did()
+    {
+        await using var unavailable = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."));
+        using var closing = TcpStandIn.Closing();
+        var dead = Dead();
+
+        var list = await fixture.Clectl.RunAsync("--server", $"{unavailable.BaseAddress},{closing.BaseAddress},{dead}", "secret", "list");
+
+        var line = ClectlAssert.Fails(list, 6);
+        Assert.StartsWith("clectl: None of the 3 trousseaud servers answered, tried in order: ", line, StringComparison.Ordinal);
+        Assert.Contains($"{unavailable.BaseAddress} (answered 503 Service Unavailable)", line, StringComparison.Ordinal);
+        Assert.Contains($"{closing.BaseAddress} (", line, StringComparison.Ordinal);
+        Assert.Contains($"{dead} (Connection refused", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task With_a_list_each_server_gets_only_the_token_that_belongs_to_it()
     {
