@@ -347,7 +347,8 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         var status = (int)response.StatusCode;
         var answered = $"trousseaud at {server} answered {status} {response.ReasonPhrase}";
         var explained = problem?.Detail ?? problem?.Title;
-        var detail = explained ?? $"trousseaud answered {status} {response.ReasonPhrase}.";
+        var detail = explained ?? answered + ".";
+        var retryAfter = RetryAfter(response);
         var secretName = name ?? "";
         return (problem?.Type, response.StatusCode) switch
         {
@@ -360,7 +361,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
             (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
-            (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, RetryAfter(response)), RetryAfter(response)),
+            (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, retryAfter), retryAfter),
             (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}"),
             _ => new InvalidInputException("request", detail),
         };
