@@ -237,6 +237,28 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_server_url_with_a_password_exits_2_without_showing_it_and_stores_nothing()
+    {
+        var clectl = fixture.Clectl.With(("XDG_CONFIG_HOME", fixture.NewDirectory()));
+        var servers = $"{Live},http://deployer:pw-9f1c@127.0.0.1:{FreePort.Next()}/";
+
+        var flag = await clectl.RunAsync("--server", servers, "secret", "list");
+        var environment = await clectl.With(("TROUSSEAU_SERVER", servers)).RunAsync("secret", "list");
+        var context = await clectl.RunAsync("context", "set", "with-password", "--server", servers);
+        var contexts = await clectl.RunAsync("context", "list", "-o", "json");
+
+        foreach (var result in new[] { flag, environment, context })
+        {
+            var line = ClectlAssert.Fails(result, 2);
+            Assert.Contains("entry 2", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("pw-9f1c", line, StringComparison.Ordinal);
+        }
+
+        using var stored = JsonDocument.Parse(contexts.Stdout);
+        Assert.Empty(stored.RootElement.GetProperty("contexts").EnumerateArray());
+    }
+
+    [Fact]
     public async Task Health_names_the_server_that_answered()
     {
         var servers = $"{Dead()},{Live}";
