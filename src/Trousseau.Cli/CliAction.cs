@@ -27,10 +27,9 @@ internal static class CliAction
     /// </summary>
     public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call)
     {
-        var connection = GlobalOptions.Connection(parse);
-        using var failover = new ServerFailover(connection, connection.CreateHandler());
+        using var failover = GlobalOptions.Failover(parse);
         using var watch = new UnauthenticatedWatch(failover);
-        using var http = connection.CreateHttpClient(watch);
+        using var http = failover.Connection.CreateHttpClient(watch);
         try
         {
             return await call(Connection.CreateClient(http));

@@ -55,8 +55,9 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     public static TrousseauClient CreateClient(HttpClient http) => new(http);
 
     /// <summary>
-    /// The handler that sends requests, trusting the CA file and presenting the client certificate, and giving up on a
-    /// connection (TCP and TLS) after <see cref="ServerFailover.ConnectTimeout"/>.
+    /// The handler that sends requests, trusting the CA file and presenting the client certificate, giving up on a
+    /// connection (TCP and TLS) after <see cref="ServerFailover.ConnectTimeout"/>, and through the environment's proxy
+    /// for any server but one on this machine (see <see cref="LoopbackProxyBypass"/>).
     /// </summary>
     public SocketsHttpHandler CreateHandler()
     {
@@ -64,6 +65,7 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
         {
             var handler = TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = Tls.CaFile, CertFile = Tls.CertFile, KeyFile = Tls.KeyFile });
             handler.ConnectTimeout = ServerFailover.ConnectTimeout;
+            handler.Proxy = new LoopbackProxyBypass(HttpClient.DefaultProxy);
             return handler;
         }
         catch (Exception e) when (e is IOException or InvalidDataException)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 
 namespace Trousseau.Cli;
 
@@ -7,9 +8,9 @@ internal static class GlobalOptions
 {
     public static readonly Option<string?> Server = new("--server")
     {
-        Description = "trousseaud URL, or several separated by commas, tried in order: clectl moves to the next only when a "
+        Description = "trousseaud URL, or several separated by commas, tried in order: clectl moves to the next when a "
             + $"server cannot be reached (connection refused, unknown host, no connection within {ServerFailover.ConnectTimeout.TotalSeconds:0} s, TLS handshake failed), "
-            + "never once a request may have reached one (any answer, 5xx too, or one cut off), so a write is never sent twice. "
+            + "and a read also past a 5xx, an answer cut off or none in time; a write that may have reached a server goes nowhere else, so it is never sent twice. "
             + "Else the context, $TROUSSEAU_SERVER, or " + Cli.Connection.DefaultServer + ".",
         HelpName = "URL[,URL...]",
         Recursive = true,
@@ -51,6 +52,8 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<double> RequestTimeout = CreateRequestTimeoutOption();
+
     public static readonly Option<OutputFormat> Output = CreateOutputOption();
 
     public static readonly Option<bool> Raw = new("--raw")
@@ -59,7 +62,7 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static IEnumerable<Option> All => [Server, Token, TokenFile, CaFile, Cert, ClientKey, Context, Output, Raw];
+    public static IEnumerable<Option> All => [Server, Token, TokenFile, CaFile, Cert, ClientKey, Context, RequestTimeout, Output, Raw];
 
     public static Connection Connection(ParseResult parse) =>
         Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), Tls(parse), parse.GetValue(Context));
@@ -79,7 +82,43 @@ internal static class GlobalOptions
         return new ConnectionTls(FullPath(parse.GetValue(CaFile)), FullPath(cert), FullPath(key));
     }
 
+    /// <summary>
+    /// The failover over the resolved connection's servers, waiting for each answer as long as
+    /// <c>--request-timeout</c> says.
+    /// </summary>
+    public static ServerFailover Failover(ParseResult parse)
+    {
+        var connection = Connection(parse);
+        return new ServerFailover(connection, connection.CreateHandler(), TimeSpan.FromSeconds(parse.GetValue(RequestTimeout)));
+    }
+
     private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);
+
+    private static Option<double> CreateRequestTimeoutOption()
+    {
+        var valid = $"seconds above 0, at most {ServerFailover.MaxAnswerTimeout.TotalSeconds:0}";
+        return new Option<double>("--request-timeout")
+        {
+            Description = $"How long to wait for a server's answer once connected, in seconds (default {ServerFailover.DefaultAnswerTimeout.TotalSeconds:0}); "
+                + "a server that does not answer in time ends a write with exit 6 (a read moves on to the next server of a list).",
+            HelpName = "SECONDS",
+            Recursive = true,
+            DefaultValueFactory = _ => ServerFailover.DefaultAnswerTimeout.TotalSeconds,
+            CustomParser = result =>
+            {
+                var value = result.Tokens[0].Value;
+                if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+                    && seconds > 0
+                    && seconds <= ServerFailover.MaxAnswerTimeout.TotalSeconds)
+                {
+                    return seconds;
+                }
+
+                result.AddError($"--request-timeout '{value}' is not valid; give {valid} (for example --request-timeout 120).");
+                return ServerFailover.DefaultAnswerTimeout.TotalSeconds;
+            },
+        };
+    }
 
     private static Option<OutputFormat> CreateOutputOption()
     {

@@ -11,9 +11,8 @@ internal static class HealthCommand
         var command = new Command("health", "Show which server answered and whether it is ready, with the state of its key provider, store and audit trail.");
         CliAction.Set(command, console, async (parse, cancellationToken) =>
         {
-            var connection = GlobalOptions.Connection(parse);
-            using var failover = new ServerFailover(connection, connection.CreateHandler());
-            using var http = connection.CreateHttpClient(failover);
+            using var failover = GlobalOptions.Failover(parse);
+            using var http = failover.Connection.CreateHttpClient(failover);
 
             // The token, when clectl has one for the server, lets the server show each check's details.
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("readyz", UriKind.Relative));
@@ -25,7 +24,7 @@ internal static class HealthCommand
                 using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
                 report = document.RootElement.Clone();
             }
-            catch (Exception e) when (e is JsonException or HttpIOException)
+            catch (JsonException e)
             {
                 throw new DependencyUnavailableException("trousseaud", $"{server}readyz did not answer with a health report.", e);
             }

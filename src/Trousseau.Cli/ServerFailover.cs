@@ -4,24 +4,36 @@ namespace Trousseau.Cli;
 
 /// <summary>
 /// Sends each request to the first server of the connection, with that server's own token (or none), and on to the
-/// next, in order, only when a server cannot be reached: the connection could not be made (refused, a name that does
-/// not resolve, no connection within <see cref="ConnectTimeout"/>, a failed TLS handshake), so the request was
-/// certainly not processed. Once a request may have reached a server (any answer, a 5xx too; an answer cut off; no
-/// answer in time) it goes nowhere else, so a write is never applied twice, and that server takes every later request
-/// of the command. A failure to connect or to get an answer becomes a <see cref="DependencyUnavailableException"/>
-/// naming the server, or, when none could be reached, every server and why.
+/// next, in order, when a server cannot be reached: the connection could not be made (refused, a name that does not
+/// resolve, no connection within <see cref="ConnectTimeout"/>, a failed TLS handshake), so the request was certainly
+/// not processed. A write that may have reached a server (any answer, a 5xx too; an answer cut off; no whole answer
+/// in time) goes nowhere else, so it is never applied twice. A read (GET), which changes nothing, also moves on past a
+/// server that answered 5xx, cut its answer off or did not answer in time. The server that answered takes every later
+/// request of the command. Each answer is read whole within the answer timeout, so that reading it neither hangs nor
+/// fails later without naming the server. A failure becomes a <see cref="DependencyUnavailableException"/> naming the
+/// server, or, when several were tried, every server and why.
 /// </summary>
-internal sealed class ServerFailover(Connection connection, HttpMessageHandler inner) : DelegatingHandler(inner)
+/// <param name="connection">The servers, their tokens and the TLS files.</param>
+/// <param name="inner">The handler that connects (see <see cref="Connection.CreateHandler"/>).</param>
+/// <param name="answerTimeout">How long to wait for a whole answer once connected (<c>--request-timeout</c>).</param>
+internal sealed class ServerFailover(Connection connection, HttpMessageHandler inner, TimeSpan answerTimeout) : DelegatingHandler(inner)
 {
     private const string Dependency = "trousseaud";
+    private const string AnsweredPrefix = "answered ";
 
     /// <summary>How long clectl tries to connect to a server (TCP and TLS) before it counts as unreachable.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long clectl waits for a server's answer (its headers) once the request is sent.</summary>
-    public static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>How long clectl waits for a server's answer once connected, unless <c>--request-timeout</c> says.</summary>
+    public static readonly TimeSpan DefaultAnswerTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>The longest <c>--request-timeout</c>: an hour.</summary>
+    public static readonly TimeSpan MaxAnswerTimeout = TimeSpan.FromHours(1);
 
     private ServerEndpoint? _chosen;
+
+    /// <summary>The servers, their tokens and the TLS files.</summary>
+    public Connection Connection => connection;
 
     /// <summary>The server requests went to: the one that was reached, else (before any was) the first.</summary>
     public ServerEndpoint Current => _chosen ?? connection.Servers[0];
@@ -30,43 +42,107 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
     {
         var relative = RelativeToFirstServer(request.RequestUri);
         var candidates = _chosen is { } chosen ? [chosen] : connection.Servers;
-        var unreachable = new List<(ServerEndpoint Server, string Why)>(candidates.Count);
-        foreach (var server in candidates)
+        var read = request.Method == HttpMethod.Get;
+        var tried = new List<(ServerEndpoint Server, string Why)>(candidates.Count);
+        DependencyUnavailableException? failure = null;
+        for (var i = 0; i < candidates.Count; i++)
         {
+            var server = candidates[i];
+            var last = i == candidates.Count - 1;
             request.RequestUri = new Uri(server.Url, relative);
             request.Headers.Authorization = server.Token is { } token ? new AuthenticationHeaderValue("Bearer", token) : null;
-            using var answerTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            answerTimeout.CancelAfter(AnswerTimeout);
-            try
+            switch (await AttemptAsync(request, server, cancellationToken))
             {
-                var response = await base.SendAsync(request, answerTimeout.Token);
-                _chosen = server;
-                return response;
-            }
-            catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
-            {
-                unreachable.Add((server, connection.Describe(server, e)));
-            }
-            catch (OperationCanceledException e) when (e.InnerException is TimeoutException && !answerTimeout.IsCancellationRequested)
-            {
-                unreachable.Add((server, $"no connection within {ConnectTimeout.TotalSeconds:0} s"));
-            }
-            catch (HttpRequestException e)
-            {
-                _chosen = server;
-                throw new DependencyUnavailableException(Dependency, $"The request to trousseaud at {server} failed: {connection.Describe(server, e)}", e);
-            }
-            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-            {
-                _chosen = server;
-                throw new DependencyUnavailableException(Dependency, $"trousseaud at {server} did not answer within {AnswerTimeout.TotalSeconds:0} s.", e);
+                case NotReached(var why):
+                    tried.Add((server, why));
+                    break;
+                case Failed(var why, var failed) when read:
+                    tried.Add((server, why));
+                    failure = failed;
+                    break;
+                case Failed(_, var failed):
+                    _chosen = server;
+                    throw failed;
+                case Answered(var response) when read && !last && (int)response.StatusCode >= 500:
+                    tried.Add((server, $"{AnsweredPrefix}{(int)response.StatusCode} {response.ReasonPhrase}"));
+                    response.Dispose();
+                    break;
+                case Answered(var response):
+                    _chosen = server;
+                    return response;
             }
         }
 
-        throw new DependencyUnavailableException(Dependency, unreachable is [var (only, why)]
-            ? $"Cannot reach trousseaud at {only}: {why}"
-            : $"Cannot reach any of the {unreachable.Count} trousseaud servers, tried in order: {string.Join("; ", unreachable.Select(u => $"{u.Server} ({u.Why.TrimEnd('.')})"))}.");
+        var reached = failure is not null || tried.Any(t => t.Why.StartsWith(AnsweredPrefix, StringComparison.Ordinal));
+        throw tried switch
+        {
+            [_] when failure is not null => failure,
+            [var (only, why)] => new DependencyUnavailableException(Dependency, $"Cannot reach trousseaud at {only}: {why}"),
+            _ => new DependencyUnavailableException(
+                Dependency,
+                $"{(reached ? "None" : "Cannot reach any")} of the {tried.Count} trousseaud servers{(reached ? " answered" : "")}, tried in order: "
+                + string.Join("; ", tried.Select(t => $"{t.Server} ({t.Why.TrimEnd('.')})")) + ".",
+                failure),
+        };
     }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> to <paramref name="server"/> and reads the whole answer, within the connection
+    /// timeout and then the answer timeout.
+    /// </summary>
+    private async Task<Attempt> AttemptAsync(HttpRequestMessage request, ServerEndpoint server, CancellationToken cancellationToken)
+    {
+        // The deadline leaves the whole answer timeout after the longest connection, so that it never cuts a
+        // connection short: a server not connected to yet is unreachable, and the request goes on to the next.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(ConnectTimeout + answerTimeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await base.SendAsync(request, deadline.Token);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
+        {
+            return new NotReached(connection.Describe(server, e));
+        }
+        catch (OperationCanceledException e) when (e.InnerException is TimeoutException && !deadline.IsCancellationRequested)
+        {
+            return new NotReached($"no connection within {ConnectTimeout.TotalSeconds:0} s");
+        }
+        catch (HttpRequestException e)
+        {
+            var why = connection.Describe(server, e);
+            return new Failed(why, new DependencyUnavailableException(Dependency, $"The request to trousseaud at {server} failed: {why}", e));
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return NoAnswer(server, e);
+        }
+
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(deadline.Token);
+            return new Answered(response);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            response.Dispose();
+            var why = $"its answer was cut off: {e.GetBaseException().Message}";
+            return new Failed(why, new DependencyUnavailableException(Dependency, $"The answer of trousseaud at {server} was cut off: {e.GetBaseException().Message}", e));
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            response.Dispose();
+            return NoAnswer(server, e);
+        }
+    }
+
+    private Failed NoAnswer(ServerEndpoint server, Exception e) => new(
+        $"no answer within {answerTimeout.TotalSeconds:0.###} s",
+        new DependencyUnavailableException(
+            Dependency,
+            $"trousseaud at {server} did not answer within {answerTimeout.TotalSeconds:0.###} s (--request-timeout).",
+            e));
 
     /// <summary>The request's URI relative to the first server, the <see cref="HttpClient.BaseAddress"/> it was made on.</summary>
     private string RelativeToFirstServer(Uri? requestUri)
@@ -77,4 +153,16 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
             ? uri[first.Length..]
             : throw new InvalidOperationException($"clectl sends requests relative to {first}, not to {uri}.");
     }
+
+    /// <summary>How one server took a request.</summary>
+    private abstract record Attempt;
+
+    /// <summary>The server gave an answer, read whole.</summary>
+    private sealed record Answered(HttpResponseMessage Response) : Attempt;
+
+    /// <summary>No connection could be made, so the request was certainly not sent.</summary>
+    private sealed record NotReached(string Why) : Attempt;
+
+    /// <summary>The request may have reached the server, which gave no whole answer.</summary>
+    private sealed record Failed(string Why, DependencyUnavailableException Failure) : Attempt;
 }

@@ -2,7 +2,7 @@ namespace Trousseau.Cli;
 
 /// <summary>
 /// The servers of <c>--server</c>, <c>$TROUSSEAU_SERVER</c> or a context: one http(s) URL, or several separated by
-/// commas (spaces around a comma are ignored), tried in that order.
+/// commas (spaces around a comma are ignored), tried in that order; none may hold a user name or password.
 /// </summary>
 internal static class ServerList
 {
@@ -11,7 +11,10 @@ internal static class ServerList
     /// <summary>The URLs of <paramref name="value"/>, each ending in '/'.</summary>
     /// <param name="value">The list as given.</param>
     /// <param name="source">Where it was given (<c>--server</c>, <c>$TROUSSEAU_SERVER</c>, a context), for messages.</param>
-    /// <exception cref="CliUsageException">An entry is empty or not an http(s) URL; the message names it.</exception>
+    /// <exception cref="CliUsageException">
+    /// An entry is empty or not an http(s) URL (the message names it), or holds a user name or password (the message
+    /// gives its number, never the entry).
+    /// </exception>
     public static IReadOnlyList<Uri> Parse(string value, string source)
     {
         var entries = value.Split(',', StringSplitOptions.TrimEntries);
@@ -21,6 +24,14 @@ internal static class ServerList
             if (entries[i].Length == 0)
             {
                 throw new CliUsageException($"{source} '{value}' has an empty entry (number {i + 1} of {entries.Length}); {Valid}.");
+            }
+
+            if (Uri.TryCreate(entries[i], UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0)
+            {
+                // Neither the entry nor the list is repeated: the user info may hold a password.
+                throw new CliUsageException(
+                    $"{source} has a user name or password in entry {i + 1} of {entries.Length} (http://USER:PASSWORD@host); clectl takes no credentials in a URL: "
+                    + "remove them, and give the API token with --token-file or $TROUSSEAU_TOKEN.");
             }
 
             servers.Add(TryParseUrl(entries[i]) ?? throw new CliUsageException($"'{entries[i]}' (in {source} '{value}') is not an http(s) URL; {Valid}."));

@@ -252,11 +252,11 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         try
         {
             return await response.Content.ReadFromJsonAsync(responseType, cancellationToken).ConfigureAwait(false)
-                ?? throw new DependencyUnavailableException(Dependency, $"trousseaud answered {method} {path} with an empty body.");
+                ?? throw new DependencyUnavailableException(Dependency, $"trousseaud at {ServerOf(response.RequestMessage, path)} answered {method} {path} with an empty body.");
         }
         catch (JsonException ex)
         {
-            throw new DependencyUnavailableException(Dependency, $"trousseaud answered {method} {path} with a body that is not the expected JSON.", ex);
+            throw new DependencyUnavailableException(Dependency, $"trousseaud at {ServerOf(response.RequestMessage, path)} answered {method} {path} with a body that is not the expected JSON.", ex);
         }
     }
 
@@ -297,9 +297,31 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 
         using (response)
         {
-            throw await ToExceptionAsync(response, name, cancellationToken).ConfigureAwait(false);
+            throw await ToExceptionAsync(response, ServerOf(request, path), name, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The server <paramref name="request"/> went to: its URI without <paramref name="path"/>, which is the base
+    /// address unless a handler (a failover among servers) sent it elsewhere.
+    /// </summary>
+    private string ServerOf(HttpRequestMessage? request, string path) =>
+        request?.RequestUri is { IsAbsoluteUri: true, AbsoluteUri: var sent } && sent.EndsWith(path, StringComparison.Ordinal)
+            ? sent[..^path.Length]
+            : _http.BaseAddress!.AbsoluteUri;
+
+    /// <summary>How long a 429 asks callers to wait: its <c>Retry-After</c>, as seconds or a date.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow,
+        _ => null,
+    };
+
+    /// <summary>The message of a 429 (from trousseaud or a proxy in front of it): a limit, not an error of the request.</summary>
+    private static string RateLimited(string answered, string? explained, TimeSpan? retryAfter) =>
+        (explained is null ? answered : $"{answered}: {explained.TrimEnd('.')}")
+        + (retryAfter is { } wait ? $"; it asks to wait {Math.Max(0, Math.Ceiling(wait.TotalSeconds)):0} s before trying again." : "; try again later.");
 
     /// <summary>
     /// Why a request could not be sent: for a failed TLS handshake, what the handshake said (for example why the
@@ -310,7 +332,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             ? $"the TLS handshake failed: {exception.GetBaseException().Message}"
             : exception.Message;
 
-    private static async Task<Exception> ToExceptionAsync(HttpResponseMessage response, string? name, CancellationToken cancellationToken)
+    private static async Task<Exception> ToExceptionAsync(HttpResponseMessage response, string server, string? name, CancellationToken cancellationToken)
     {
         ProblemBody? problem = null;
         try
@@ -323,16 +345,24 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         }
 
         var status = (int)response.StatusCode;
-        var detail = problem?.Detail ?? problem?.Title ?? $"trousseaud answered {status} {response.ReasonPhrase}.";
+        var answered = $"trousseaud at {server} answered {status} {response.ReasonPhrase}";
+        var explained = problem?.Detail ?? problem?.Title;
+        var detail = explained ?? answered + ".";
+        var retryAfter = RetryAfter(response);
         var secretName = name ?? "";
         return (problem?.Type, response.StatusCode) switch
         {
+            (_, >= HttpStatusCode.MultipleChoices and < HttpStatusCode.BadRequest) => new InvalidInputException(
+                "server",
+                $"{answered}, a redirect to {response.Headers.Location?.ToString() ?? "no location"}, which is not followed: it would carry the request, "
+                + "secret values included, to an address not given. Give the address trousseaud serves its API on."),
             (ProblemTypes.NotFound, _) or (null, HttpStatusCode.NotFound) => new SecretNotFoundException(secretName),
             (ProblemTypes.AlreadyExists, _) or (null, HttpStatusCode.Conflict) => new SecretConflictException(secretName, SecretConflictReason.AlreadyExists),
             (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
             (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
-            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, detail),
+            (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, retryAfter), retryAfter),
+            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}"),
             _ => new InvalidInputException("request", detail),
         };
     }

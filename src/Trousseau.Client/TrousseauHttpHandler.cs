@@ -11,7 +11,8 @@ namespace Trousseau.Remote;
 /// <see cref="TrousseauClientTlsOptions.CertFile"/>. A server certificate that is not trusted or not issued for the
 /// host called fails the request with an <see cref="HttpRequestException"/> whose inner
 /// <see cref="AuthenticationException"/> says why, which <see cref="TrousseauClient"/> reports as trousseaud being
-/// unavailable.
+/// unavailable. It follows no redirect: trousseaud never sends one, and following it would carry the request, secret
+/// values included, to an address the caller did not give; <see cref="TrousseauClient"/> reports it as invalid input.
 /// </summary>
 public static class TrousseauHttpHandler
 {
@@ -31,7 +32,7 @@ public static class TrousseauHttpHandler
             throw new ArgumentException("A client certificate needs its key: set both CertFile and KeyFile, or neither.", nameof(tls));
         }
 
-        var handler = new SocketsHttpHandler();
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
         var caFile = tls.CaFile is null ? null : Existing(tls.CaFile);
         var authorities = caFile is null ? null : PemFiles.ReadCertificates(caFile);
         if (authorities is not null)

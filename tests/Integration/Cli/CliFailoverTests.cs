@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -91,15 +89,30 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
 
         var create = await fixture.Clectl.RunAsync("--server", $"{failing.BaseAddress},{next.BaseAddress}", "secret", "create", "failover/once", "--from-literal", "k=v");
 
-        ClectlAssert.Fails(create, 6);
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains($"trousseaud at {failing.BaseAddress} answered {status}", line, StringComparison.Ordinal);
+        Assert.Contains("The store cannot be reached.", line, StringComparison.Ordinal);
         Assert.Equal("POST", Assert.Single(failing.Requests).Method);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
+    public async Task A_proxy_error_page_is_reported_naming_the_server_with_exit_6()
+    {
+        using var proxy = TcpStandIn.Writing("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<h1>502</h1>\n");
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("failover/proxy"), statusCode: StatusCodes.Status201Created));
+
+        var delete = await fixture.Clectl.RunAsync("--server", $"{proxy.BaseAddress},{next.BaseAddress}", "secret", "delete", "failover/proxy");
+
+        var line = ClectlAssert.Fails(delete, 6);
+        Assert.Equal($"clectl: trousseaud at {proxy.BaseAddress} answered 502 Bad Gateway.", line);
         Assert.Empty(next.Requests);
     }
 
     [Fact]
     public async Task A_server_that_closes_the_connection_without_answering_gets_the_request_alone()
     {
-        using var closing = new UnansweringServer();
+        using var closing = TcpStandIn.Closing();
         await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("failover/cut-off"), statusCode: StatusCodes.Status201Created));
 
         var create = await fixture.Clectl.RunAsync("--server", $"{closing.BaseAddress},{next.BaseAddress}", "secret", "create", "failover/cut-off", "--from-literal", "k=v");
@@ -108,6 +121,66 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
         Assert.Contains(closing.BaseAddress.ToString(), line, StringComparison.Ordinal);
         Assert.Equal(1, closing.Connections);
         Assert.Empty(next.Requests);
+    }
+
+    public static TheoryData<string> Faults => ["answers 503", "closes unanswered", "cuts its answer off", "never answers"];
+
+    [Theory]
+    [MemberData(nameof(Faults))]
+    public async Task A_read_moves_on_past_a_server_that_took_it_but_gave_no_usable_answer(string fault)
+    {
+        var name = "failover/read-" + fault.Replace(' ', '-');
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", name, "--from-literal", "k=read-past-a-fault"));
+        await using var unavailable = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."));
+        using var standIn = fault switch
+        {
+            "closes unanswered" => TcpStandIn.Closing(),
+            "cuts its answer off" => TcpStandIn.Writing("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n{\"name\":"),
+            _ => TcpStandIn.Silent(),
+        };
+        var faulty = fault == "answers 503" ? unavailable.BaseAddress : standIn.BaseAddress;
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{faulty},{Live}", "--request-timeout", "1", "secret", "get", name, "--key", "k");
+        var health = await fixture.Clectl.RunAsync("--server", $"{faulty},{Live}", "--request-timeout", "1", "health", "-o", "json");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("read-past-a-fault", get.Stdout);
+        ClectlAssert.Ok(health);
+        using var report = JsonDocument.Parse(health.Stdout);
+        Assert.Equal(Live, report.RootElement.GetProperty("server").GetString());
+
+        // Each read reached the faulty server first (.NET itself sends a GET again on a connection closed unanswered).
+        var taken = fault == "answers 503" ? unavailable.Requests.Count : standIn.Connections;
+        Assert.True(taken >= 2, $"the faulty server took {taken} requests or connections, not one for each of the two reads");
+    }
+
+    [Fact]
+    public async Task A_4xx_answer_to_a_read_is_the_answer_and_the_next_server_is_not_asked()
+    {
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "failover/only-on-live", "--from-literal", "k=v"));
+        await using var empty = await RecordingServer.StartAsync(_ => Results.Problem(
+            statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "No such secret.", type: "urn:trousseau:problem:not-found"));
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{empty.BaseAddress},{Live}", "secret", "get", "failover/only-on-live");
+
+        ClectlAssert.Fails(get, 3);
+        Assert.Single(empty.Requests);
+    }
+
+    [Fact]
+    public async Task A_read_that_no_server_answers_exits_6_naming_each_and_what_it_did()
+    {
+        await using var unavailable = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."));
+        using var closing = TcpStandIn.Closing();
+        var dead = Dead();
+
+        var list = await fixture.Clectl.RunAsync("--server", $"{unavailable.BaseAddress},{closing.BaseAddress},{dead}", "secret", "list");
+
+        var line = ClectlAssert.Fails(list, 6);
+        Assert.StartsWith("clectl: None of the 3 trousseaud servers answered, tried in order: ", line, StringComparison.Ordinal);
+        Assert.Contains($"{unavailable.BaseAddress} (answered 503 Service Unavailable)", line, StringComparison.Ordinal);
+        Assert.Contains($"{closing.BaseAddress} (", line, StringComparison.Ordinal);
+        Assert.Contains($"{dead} (Connection refused", line, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -164,6 +237,28 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_server_url_with_a_password_exits_2_without_showing_it_and_stores_nothing()
+    {
+        var clectl = fixture.Clectl.With(("XDG_CONFIG_HOME", fixture.NewDirectory()));
+        var servers = $"{Live},http://deployer:pw-9f1c@127.0.0.1:{FreePort.Next()}/";
+
+        var flag = await clectl.RunAsync("--server", servers, "secret", "list");
+        var environment = await clectl.With(("TROUSSEAU_SERVER", servers)).RunAsync("secret", "list");
+        var context = await clectl.RunAsync("context", "set", "with-password", "--server", servers);
+        var contexts = await clectl.RunAsync("context", "list", "-o", "json");
+
+        foreach (var result in new[] { flag, environment, context })
+        {
+            var line = ClectlAssert.Fails(result, 2);
+            Assert.Contains("entry 2", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("pw-9f1c", line, StringComparison.Ordinal);
+        }
+
+        using var stored = JsonDocument.Parse(contexts.Stdout);
+        Assert.Empty(stored.RootElement.GetProperty("contexts").EnumerateArray());
+    }
+
+    [Fact]
     public async Task Health_names_the_server_that_answered()
     {
         var servers = $"{Dead()},{Live}";
@@ -184,49 +279,4 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
 
     private static object Metadata(string name) =>
         new { name, type = "opaque", revision = 1, createdAt = "2025-01-01T00:00:00.000+00:00", updatedAt = "2025-01-01T00:00:00.000+00:00" };
-
-    /// <summary>
-    /// A server that accepts each connection, reads the request's first bytes and closes it without an answer, as a
-    /// server that crashes while handling a request does; it counts the connections.
-    /// </summary>
-    private sealed class UnansweringServer : IDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly Task _accepting;
-        private int _connections;
-
-        public UnansweringServer()
-        {
-            _listener.Start();
-            BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
-            _accepting = AcceptAsync();
-        }
-
-        public Uri BaseAddress { get; }
-
-        public int Connections => Volatile.Read(ref _connections);
-
-        public void Dispose()
-        {
-            _listener.Dispose();
-            _accepting.Wait();
-        }
-
-        private async Task AcceptAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    using var client = await _listener.AcceptTcpClientAsync();
-                    Interlocked.Increment(ref _connections);
-                    await client.GetStream().ReadAtLeastAsync(new byte[4096], 1, throwOnEndOfStream: false);
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // The listener was stopped.
-            }
-        }
-    }
 }

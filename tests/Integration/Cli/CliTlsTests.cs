@@ -1,4 +1,6 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Trousseau.Remote;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -103,6 +105,28 @@ public sealed class CliTlsTests(TlsServersFixture servers) : IClassFixture<TlsSe
             StringComparison.Ordinal);
         Assert.Contains("is not trusted by this system's CAs", ClectlAssert.Fails(systemCas, 6), StringComparison.Ordinal);
         Assert.Contains($"does not chain to a CA in {servers.OtherCaFile}", ClectlAssert.Fails(health, 6), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_server_whose_certificate_fails_verification_gets_neither_request_nor_token_and_the_next_one_answers()
+    {
+        using var rogueCa = TestCertificateAuthority.Create("rogue CA");
+        var issued = rogueCa.IssueServer();
+        using var certificate = X509Certificate2.CreateFromPem(issued.CertificatePem, issued.KeyPem);
+        await using var impostor = await RecordingServer.StartAsync(_ => Results.Ok(), certificate);
+        var clectl = ClectlRunner.For(servers.Tls, servers.TlsDataDir, _temp.Path);
+        var valueFile = Path.Combine(_temp.Path, "impostor-value");
+        await File.WriteAllTextAsync(valueFile, "past-the-impostor");
+        var list = $"{impostor.BaseAddress},{servers.Tls.BaseAddress}";
+
+        var create = await clectl.RunAsync("--server", list, "--ca-file", servers.CaFile, "secret", "create", "tls/impostor", "--from-file", $"k={valueFile}");
+        var get = await clectl.RunAsync("--server", list, "--ca-file", servers.CaFile, "secret", "get", "tls/impostor", "--key", "k");
+
+        ClectlAssert.Ok(create);
+        ClectlAssert.Ok(get);
+        Assert.Equal("past-the-impostor", get.Stdout);
+        Assert.StartsWith("https://", impostor.BaseAddress.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Empty(impostor.Requests);
     }
 
     [Fact]

@@ -13,6 +13,21 @@ public sealed class CliTokenScopeTests(ClectlFixture fixture)
     private const string LocalToken = "local-token-0d5e1f";
     private const string DefaultServer = "http://127.0.0.1:8787";
 
+    [Theory]
+    [InlineData("HTTP_PROXY")]
+    [InlineData("http_proxy")]
+    [InlineData("ALL_PROXY")]
+    public async Task A_proxy_from_the_environment_never_gets_a_request_to_a_server_on_this_machine(string variable)
+    {
+        await using var proxy = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Bad Gateway", detail: "Proxy."));
+        var clectl = fixture.Clectl.With((variable, proxy.BaseAddress.ToString()));
+
+        var list = await clectl.RunAsync("secret", "list");
+
+        ClectlAssert.Ok(list);
+        Assert.Empty(proxy.Requests);
+    }
+
     [Fact]
     public async Task The_data_directory_token_is_never_sent_to_another_server()
     {

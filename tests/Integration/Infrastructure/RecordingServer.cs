@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -26,12 +28,22 @@ internal sealed class RecordingServer : IAsyncDisposable
     /// <summary>The requests received so far, in order.</summary>
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
 
-    /// <summary>Starts a server that answers every request with <paramref name="answer"/>.</summary>
-    public static async Task<RecordingServer> StartAsync(Func<RecordedRequest, IResult> answer)
+    /// <summary>
+    /// Starts a server that answers every request with <paramref name="answer"/>, over HTTPS with
+    /// <paramref name="certificate"/> when one is given.
+    /// </summary>
+    public static async Task<RecordingServer> StartAsync(Func<RecordedRequest, IResult> answer, X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
         var server = new RecordingServer(builder.Build());
         server._app.Run(async context =>
         {

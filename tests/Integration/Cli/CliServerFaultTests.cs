@@ -1,0 +1,145 @@
+using Microsoft.AspNetCore.Http;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>
+/// Servers that misbehave once a request reached them: clectl gives up within <c>--request-timeout</c>, exits 6 with
+/// one line naming the server, sends the request to no other server, and follows no redirect.
+/// </summary>
+[Collection(ClectlAgainstOneServer.Name)]
+public sealed class CliServerFaultTests(ClectlFixture fixture)
+{
+    private const string Headers = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n";
+
+    public static TheoryData<string> Hangs => ["silent", "headers then silent"];
+
+    [Theory]
+    [MemberData(nameof(Hangs))]
+    public async Task A_server_that_stops_answering_ends_the_command_within_the_request_timeout_with_exit_6(string hang)
+    {
+        using var hung = hang == "silent" ? TcpStandIn.Silent() : TcpStandIn.WritingThenSilent(Headers + "{\"name\":");
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("fault/hung"), statusCode: StatusCodes.Status201Created));
+
+        var create = await fixture.Clectl.RunAsync(
+            "--server", $"{hung.BaseAddress},{next.BaseAddress}", "--request-timeout", "1", "secret", "create", "fault/hung", "--from-file", $"k={ValueFile()}");
+
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains($"trousseaud at {hung.BaseAddress} did not answer within 1 s", line, StringComparison.Ordinal);
+        Assert.Equal(1, hung.Connections);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
+    public async Task A_server_that_never_completes_the_tls_handshake_is_skipped_since_the_request_was_not_sent()
+    {
+        using var hung = TcpStandIn.Silent();
+        var silentTls = new UriBuilder(hung.BaseAddress) { Scheme = Uri.UriSchemeHttps }.Uri;
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "fault/past-tls", "--from-file", $"k={ValueFile()}"));
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{silentTls},{fixture.Server.BaseAddress}", "secret", "get", "fault/past-tls", "--key", "k");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("fault-value-4c1e", get.Stdout);
+        Assert.Equal(1, hung.Connections);
+    }
+
+    [Fact]
+    public async Task An_answer_cut_off_after_its_headers_exits_6_naming_the_server()
+    {
+        using var cut = TcpStandIn.Writing(Headers + "{\"name\":\"fault/cut\",");
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("fault/cut"), statusCode: StatusCodes.Status201Created));
+
+        var create = await fixture.Clectl.RunAsync("--server", $"{cut.BaseAddress},{next.BaseAddress}", "secret", "create", "fault/cut", "--from-file", $"k={ValueFile()}");
+
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains($"The answer of trousseaud at {cut.BaseAddress} was cut off", line, StringComparison.Ordinal);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
+    public async Task A_rate_limit_of_a_proxy_in_front_exits_6_naming_the_server_and_the_wait_it_asks()
+    {
+        await using var limited = await RecordingServer.StartAsync(_ => new RateLimited());
+        await using var next = await RecordingServer.StartAsync(_ => Results.Json(Metadata("fault/limited"), statusCode: StatusCodes.Status201Created));
+
+        var create = await fixture.Clectl.RunAsync("--server", $"{limited.BaseAddress},{next.BaseAddress}", "secret", "create", "fault/limited", "--from-file", $"k={ValueFile()}");
+
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains($"trousseaud at {limited.BaseAddress} answered 429 Too Many Requests", line, StringComparison.Ordinal);
+        Assert.Contains("30 s", line, StringComparison.Ordinal);
+        Assert.Empty(next.Requests);
+    }
+
+    [Fact]
+    public async Task An_answer_that_is_not_trousseauds_json_exits_6_naming_the_server()
+    {
+        await using var stranger = await RecordingServer.StartAsync(_ => Results.Text("<html>welcome</html>", "text/html", statusCode: StatusCodes.Status201Created));
+
+        var create = await fixture.Clectl.RunAsync("--server", stranger.BaseAddress.ToString(), "secret", "create", "fault/stranger", "--from-file", $"k={ValueFile()}");
+
+        var line = ClectlAssert.Fails(create, 6);
+        Assert.Contains($"trousseaud at {stranger.BaseAddress} answered POST v1/secrets with a body that is not the expected JSON", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_redirect_is_not_followed_so_the_values_go_to_no_address_but_the_one_given()
+    {
+        await using var elsewhere = await RecordingServer.StartAsync(_ => Results.Json(Metadata("fault/redirected"), statusCode: StatusCodes.Status201Created));
+        var location = new Uri(elsewhere.BaseAddress, "v1/secrets");
+        await using var redirecting = await RecordingServer.StartAsync(_ => Results.Redirect(location.AbsoluteUri, permanent: false, preserveMethod: true));
+
+        var create = await fixture.Clectl.RunAsync("--server", redirecting.BaseAddress.ToString(), "secret", "create", "fault/redirected", "--from-file", $"k={ValueFile()}");
+
+        var line = ClectlAssert.Fails(create, 2);
+        Assert.Contains($"trousseaud at {redirecting.BaseAddress} answered 307", line, StringComparison.Ordinal);
+        Assert.Contains(location.AbsoluteUri, line, StringComparison.Ordinal);
+        Assert.Single(redirecting.Requests);
+        Assert.Empty(elsewhere.Requests);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("3601")]
+    [InlineData("soon")]
+    public async Task A_request_timeout_out_of_range_exits_2_naming_the_option_and_what_is_valid(string value)
+    {
+        var list = await fixture.Clectl.RunAsync("--request-timeout", value, "secret", "list");
+
+        var line = ClectlAssert.Fails(list, 2);
+        Assert.Contains("--request-timeout", line, StringComparison.Ordinal);
+        Assert.Contains("3600", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_request_timeout_in_range_leaves_a_live_server_answering()
+    {
+        var list = await fixture.Clectl.RunAsync("--request-timeout", "2.5", "secret", "list");
+
+        ClectlAssert.Ok(list);
+    }
+
+    /// <summary>A file holding a secret value, so that the command line holds none (and clectl warns of none).</summary>
+    private string ValueFile()
+    {
+        var path = Path.Combine(fixture.NewDirectory(), "value");
+        File.WriteAllText(path, "fault-value-4c1e");
+        return path;
+    }
+
+    /// <summary>What a rate-limiting proxy answers: 429 with <c>Retry-After</c> and a page of its own.</summary>
+    private sealed class RateLimited : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            httpContext.Response.Headers.RetryAfter = "30";
+            httpContext.Response.ContentType = "text/html";
+            return httpContext.Response.WriteAsync("<h1>429 Too Many Requests</h1>");
+        }
+    }
+
+    private static object Metadata(string name) =>
+        new { name, type = "opaque", revision = 1, createdAt = "2025-01-01T00:00:00.000+00:00", updatedAt = "2025-01-01T00:00:00.000+00:00" };
+}

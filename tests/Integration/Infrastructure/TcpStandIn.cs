@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Trousseau.Tests.Integration.Infrastructure;
+
+/// <summary>
+/// A stand-in for a server that misbehaves below HTTP, where Kestrel cannot show the fault: on a free loopback port it
+/// accepts each connection, reads the request's first bytes, writes the bytes given (possibly none) and then either
+/// closes the connection or keeps it open without another byte until disposed. It counts the connections.
+/// </summary>
+internal sealed class TcpStandIn : IDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly byte[] _reply;
+    private readonly bool _keepOpen;
+    private readonly Task _accepting;
+    private int _connections;
+
+    private TcpStandIn(string reply, bool keepOpen)
+    {
+        _reply = Encoding.ASCII.GetBytes(reply);
+        _keepOpen = keepOpen;
+        _listener.Start();
+        BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+        _accepting = AcceptAsync();
+    }
+
+    /// <summary>The server's URL, ending in '/'.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>How many connections it accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>A server that closes each connection without an answer, as one that crashes while handling a request.</summary>
+    public static TcpStandIn Closing() => new("", keepOpen: false);
+
+    /// <summary>A server that accepts and never answers, as a hung process whose socket is still open.</summary>
+    public static TcpStandIn Silent() => new("", keepOpen: true);
+
+    /// <summary>A server that writes <paramref name="reply"/> (raw HTTP/1.1, CRLF line ends) and then closes the connection.</summary>
+    public static TcpStandIn Writing(string reply) => new(reply, keepOpen: false);
+
+    /// <summary>A server that writes <paramref name="reply"/> and then sends nothing more, keeping the connection open.</summary>
+    public static TcpStandIn WritingThenSilent(string reply) => new(reply, keepOpen: true);
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _listener.Dispose();
+        _accepting.Wait();
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        var connections = new List<Task>();
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stopping.Token);
+                Interlocked.Increment(ref _connections);
+                connections.Add(ServeAsync(client));
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The stand-in was disposed.
+        }
+
+        await Task.WhenAll(connections);
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            try
+            {
+                var stream = client.GetStream();
+                await stream.ReadAtLeastAsync(new byte[4096], 1, throwOnEndOfStream: false, _stopping.Token);
+                await stream.WriteAsync(_reply, _stopping.Token);
+                if (_keepOpen)
+                {
+                    await Task.Delay(Timeout.Infinite, _stopping.Token);
+                }
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+            {
+                // The client went away, or the stand-in was disposed.
+            }
+        }
+    }
+}
