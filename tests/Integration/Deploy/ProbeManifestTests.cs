@@ -1,4 +1,7 @@
+using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Trousseau.Server;
 using Trousseau.Tests.Integration.Infrastructure;
 using YamlDotNet.RepresentationModel;
 
@@ -7,6 +10,7 @@ namespace Trousseau.Tests.Integration.Deploy;
 /// <summary>
 /// The Kubernetes manifests restart trousseaud only when the process itself is stuck, never because Vault or the store
 /// is down (a restart cannot fix those and throws away the data-key caches); start-up and readiness follow readiness.
+/// What they configure is what trousseaud reads.
 /// </summary>
 public sealed class ProbeManifestTests
 {
@@ -35,6 +39,24 @@ public sealed class ProbeManifestTests
         Assert.False(api.GetProperty("Enabled").GetBoolean());
         var podSpec = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)Load("deploy/kubernetes/daemonset.yaml")["spec"])["template"])["spec"];
         Assert.False(podSpec.Children.ContainsKey("hostNetwork"));
+    }
+
+    [Theory]
+    [InlineData("deploy/kubernetes/daemonset.yaml")]
+    [InlineData("deploy/kubernetes/static-pod.yaml")]
+    public void The_config_map_and_the_arguments_set_only_settings_trousseaud_knows(string manifest)
+    {
+        var configMap = Load("deploy/kubernetes/configmap.yaml");
+        var json = ((YamlScalarNode)((YamlMappingNode)configMap["data"])["config.json"]).Value!;
+        var args = ((YamlSequenceNode)Containers(manifest).Single()["args"]).Children.Select(a => ((YamlScalarNode)a).Value!).ToArray();
+        var configuration = new ConfigurationBuilder()
+            .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)))
+            .AddCommandLine(args)
+            .Build();
+
+        // trousseaud would refuse to start, naming the key, if either set a key that is no setting.
+        ServerSettings.RefuseUnknown(configuration.GetSection("Trousseau"));
+        Assert.NotEmpty(configuration.GetSection("Trousseau:Vault").GetChildren());
     }
 
     private static string ProbePath(YamlMappingNode container, string probe)
