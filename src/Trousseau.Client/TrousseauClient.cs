@@ -356,7 +356,11 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
                 "server",
                 $"{answered}, a redirect to {response.Headers.Location?.ToString() ?? "no location"}, which is not followed: it would carry the request, "
                 + "secret values included, to an address not given. Give the address trousseaud serves its API on."),
-            (ProblemTypes.NotFound, _) or (null, HttpStatusCode.NotFound) => new SecretNotFoundException(secretName),
+            (ProblemTypes.NotFound, _) => new SecretNotFoundException(secretName),
+
+            // trousseaud says "not found" with problem details; a bare 404 is another server's (a wrong address or path).
+            (null, HttpStatusCode.NotFound) => new DependencyUnavailableException(
+                Dependency, $"{answered} without trousseaud's problem details: is this the address trousseaud serves its API on?"),
             (ProblemTypes.AlreadyExists, _) or (null, HttpStatusCode.Conflict) => new SecretConflictException(secretName, SecretConflictReason.AlreadyExists),
             (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),

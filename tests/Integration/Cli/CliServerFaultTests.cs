@@ -30,6 +30,22 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Empty(next.Requests);
     }
 
+    [Theory]
+    [InlineData("secret", "get", "fault/elsewhere")]
+    [InlineData("secret", "delete", "fault/elsewhere")]
+    public async Task A_404_without_trousseauds_problem_details_is_not_taken_for_a_missing_secret(params string[] command)
+    {
+        // A web server or proxy at the address given (a wrong path prefix, another service): its 404 is its own.
+        using var other = TcpStandIn.Writing("HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 14\r\n\r\n<h1>404</h1>\r\n");
+
+        var result = await fixture.Clectl.RunAsync(["--server", other.BaseAddress.ToString(), .. command]);
+
+        Assert.Equal(
+            $"clectl: trousseaud at {other.BaseAddress} answered 404 Not Found without trousseaud's problem details: "
+            + "is this the address trousseaud serves its API on?",
+            ClectlAssert.Fails(result, 6));
+    }
+
     [Fact]
     public async Task A_server_that_never_completes_the_tls_handshake_is_skipped_since_the_request_was_not_sent()
     {
