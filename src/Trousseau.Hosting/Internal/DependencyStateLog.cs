@@ -30,7 +30,8 @@ internal sealed partial class DependencyStateLog(ILogger<DependencyStateLog> log
             _healthy[dependency] = health.IsHealthy;
             if (!health.IsHealthy)
             {
-                LogUnavailable(logger, dependency, health.Description);
+                // The message ends the reason with its own full stop.
+                LogUnavailable(logger, dependency, health.Description.TrimEnd('.'));
             }
             else if (known)
             {
