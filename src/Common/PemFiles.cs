@@ -36,7 +36,10 @@ internal static class PemFiles
         return certificates.Count > 0 ? certificates : throw Unusable(setting, fullPath, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
     }
 
-    /// <summary>The first certificate of <paramref name="certFile"/> with the private key of <paramref name="keyFile"/>.</summary>
+    /// <summary>
+    /// The first certificate of <paramref name="certFile"/> with the private key of <paramref name="keyFile"/>, and the
+    /// certificates that follow it in the file (its intermediates, which a handshake sends along).
+    /// </summary>
     /// <param name="certFile">The certificate file.</param>
     /// <param name="keyFile">The private key file.</param>
     /// <param name="certSetting">The setting that names the certificate file, for the message.</param>
@@ -45,27 +48,49 @@ internal static class PemFiles
     /// A file does not exist or cannot be read, the certificate file holds no certificate, or the key file does not hold
     /// the certificate's unencrypted private key.
     /// </exception>
-    public static X509Certificate2 ReadCertificateWithKey(string certFile, string keyFile, string? certSetting = null, string? keySetting = null)
+    public static (X509Certificate2 Certificate, X509Certificate2Collection Intermediates) ReadCertificateWithKey(
+        string certFile, string keyFile, string? certSetting = null, string? keySetting = null)
     {
-        foreach (var certificate in ReadCertificates(certFile, certSetting))
-        {
-            certificate.Dispose();
-        }
-
-        var (fullCertFile, fullKeyFile) = (Path.GetFullPath(certFile), Existing(keyFile, keySetting));
+        var chain = ReadCertificates(certFile, certSetting);
+        X509Certificate2 certificate;
+        var (fullCertFile, fullKeyFile) = (Path.GetFullPath(certFile), Path.GetFullPath(keyFile));
         try
         {
-            return X509Certificate2.CreateFromPemFile(fullCertFile, fullKeyFile);
+            certificate = X509Certificate2.CreateFromPemFile(fullCertFile, Existing(keyFile, keySetting));
         }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        catch (Exception e)
         {
+            Dispose(chain);
+
             // ArgumentException: a key of the certificate's algorithm that is not the certificate's.
-            throw Unusable(keySetting, fullKeyFile, $"is not the unencrypted PEM private key of the certificate in {fullCertFile}");
+            if (e is CryptographicException or ArgumentException)
+            {
+                throw Unusable(keySetting, fullKeyFile, $"is not the unencrypted PEM private key of the certificate in {fullCertFile}");
+            }
+
+            if (e is IOException or UnauthorizedAccessException)
+            {
+                throw Unusable(keySetting, fullKeyFile, $"cannot be read: {e.Message}");
+            }
+
+            throw;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+
+        // The file's first certificate is the one just read again with its key.
+        var intermediates = new X509Certificate2Collection();
+        foreach (var read in chain)
         {
-            throw Unusable(keySetting, fullKeyFile, $"cannot be read: {e.Message}");
+            if (read.Thumbprint == certificate.Thumbprint)
+            {
+                read.Dispose();
+            }
+            else
+            {
+                intermediates.Add(read);
+            }
         }
+
+        return (certificate, intermediates);
     }
 
     /// <summary>Why the certificates of <paramref name="path"/> cannot be used, or <see langword="null"/>: a check at start.</summary>
@@ -80,23 +105,32 @@ internal static class PemFiles
     /// <param name="certSetting">The setting that names the certificate file.</param>
     /// <param name="keySetting">The setting that names the key file.</param>
     /// <returns>The message, naming the setting and the file at fault.</returns>
-    public static string? Check(string certFile, string keyFile, string certSetting, string keySetting) =>
-        Problem(() => [ReadCertificateWithKey(certFile, keyFile, certSetting, keySetting)]);
+    public static string? Check(string certFile, string keyFile, string certSetting, string keySetting) => Problem(() =>
+    {
+        var (certificate, intermediates) = ReadCertificateWithKey(certFile, keyFile, certSetting, keySetting);
+        return [certificate, .. intermediates];
+    });
 
     private static string? Problem(Func<IEnumerable<X509Certificate2>> read)
     {
         try
         {
-            foreach (var certificate in read())
-            {
-                certificate.Dispose();
-            }
-
+            Dispose(read());
             return null;
         }
         catch (InvalidDataException e)
         {
             return e.Message;
+        }
+    }
+
+    /// <summary>Disposes each certificate read.</summary>
+    /// <param name="certificates">The certificates.</param>
+    public static void Dispose(IEnumerable<X509Certificate2> certificates)
+    {
+        foreach (var certificate in certificates)
+        {
+            certificate.Dispose();
         }
     }
 

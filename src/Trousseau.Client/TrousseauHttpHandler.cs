@@ -79,9 +79,7 @@ public static class TrousseauHttpHandler
 
     private static SslStreamCertificateContext ClientCertificate(string certFile, string keyFile)
     {
-        var chain = PemFiles.ReadCertificates(certFile);
-        var certificate = PemFiles.ReadCertificateWithKey(certFile, keyFile);
-        var intermediates = new X509Certificate2Collection(chain.Where(c => c.Thumbprint != certificate.Thumbprint).ToArray());
+        var (certificate, intermediates) = PemFiles.ReadCertificateWithKey(certFile, keyFile);
         return SslStreamCertificateContext.Create(certificate, intermediates, offline: true);
     }
 

@@ -34,8 +34,8 @@ internal static class ServerSettings
         (typeof(TrousseauAuditOptions), "Audit"),
     ];
 
-    /// <summary>Settings that trousseaud reads itself rather than through an options class.</summary>
-    private static readonly string[] ReadByServer = ["DataDir", "KeyProvider", "Store", "Api:Enabled", "Kms:Enabled", "Api:Urls", "Api:AllowInsecureHttp"];
+    /// <summary>Settings that trousseaud reads itself and no options class binds.</summary>
+    private static readonly string[] ReadByServer = ["DataDir", "Api:Enabled", "Api:Urls", "Api:AllowInsecureHttp"];
 
     private static readonly string[][] Known =
     [

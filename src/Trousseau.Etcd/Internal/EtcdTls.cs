@@ -22,7 +22,9 @@ internal static class EtcdTls
 
         if (options.CertFile is not null && options.KeyFile is not null)
         {
-            ssl.ClientCertificates = [PemFiles.ReadCertificateWithKey(options.CertFile, options.KeyFile)];
+            var (certificate, intermediates) = PemFiles.ReadCertificateWithKey(options.CertFile, options.KeyFile);
+            PemFiles.Dispose(intermediates);
+            ssl.ClientCertificates = [certificate];
         }
 
         var hosts = options.Endpoints.Select(e => e.IdnHost).Distinct(StringComparer.OrdinalIgnoreCase).ToList();

@@ -42,13 +42,12 @@ internal sealed class ApiTlsMaterial : IDisposable
         var certKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.CertFile)}";
         var keyKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.KeyFile)}";
         var caKey = $"{sectionPath}:{nameof(TrousseauApiTlsOptions.ClientCaFile)}";
-        X509Certificate2Collection chain;
         X509Certificate2 certificate;
+        X509Certificate2Collection intermediates;
         X509Certificate2Collection? clientAuthorities;
         try
         {
-            chain = PemFiles.ReadCertificates(tls.CertFile!, certKey);
-            certificate = PemFiles.ReadCertificateWithKey(tls.CertFile!, tls.KeyFile!, certKey, keyKey);
+            (certificate, intermediates) = PemFiles.ReadCertificateWithKey(tls.CertFile!, tls.KeyFile!, certKey, keyKey);
             clientAuthorities = string.IsNullOrWhiteSpace(tls.ClientCaFile) ? null : PemFiles.ReadCertificates(tls.ClientCaFile, caKey);
         }
         catch (InvalidDataException e)
@@ -61,22 +60,8 @@ internal sealed class ApiTlsMaterial : IDisposable
             && !usage.EnhancedKeyUsages.Cast<Oid>().Any(oid => oid.Value == ServerAuthentication))
         {
             var subject = certificate.Subject;
-            certificate.Dispose();
+            PemFiles.Dispose([certificate, .. intermediates]);
             throw new ApiTlsFileException($"{certKey} names {certFile}, whose certificate ({subject}) is not for servers: its extended key usage lacks serverAuth.");
-        }
-
-        // The file's first certificate is the server's, read again above with its key; the others go out with it.
-        var intermediates = new X509Certificate2Collection();
-        foreach (var read in chain)
-        {
-            if (read.Thumbprint == certificate.Thumbprint)
-            {
-                read.Dispose();
-            }
-            else
-            {
-                intermediates.Add(read);
-            }
         }
 
         return new ApiTlsMaterial(certificate, intermediates, clientAuthorities);
