@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Trousseau test: installs the test prerequisites it can (Debian packages, when root), builds the
-# solution with warnings as errors, then runs each test project.
+# solution with warnings as errors, publishes trousseaud as the native (Native AOT) executable users deploy, then runs
+# each test project, the integration tests against that executable.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,6 +17,9 @@ command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
 # The key ring durability test watches its fsync calls with strace.
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+# Native AOT compiles trousseaud with clang and links it against zlib.
+command -v clang >/dev/null 2>&1 || missing+=(clang)
+[[ -e /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -30,6 +34,12 @@ fi
 
 configuration=${CONFIGURATION:-Debug}
 dotnet build Trousseau.sln -c "$configuration" -nologo -v q
+if command -v clang >/dev/null 2>&1 && [[ -e /usr/include/zlib.h ]]; then
+  dotnet publish src/Trousseau.Server -c Release -o artifacts/test/trousseaud -nologo -v q
+  export TROUSSEAU_TEST_TROUSSEAUD=$PWD/artifacts/test/trousseaud/trousseaud
+else
+  echo "test.sh: without clang and zlib1g-dev the integration tests start trousseaud.dll, not the native trousseaud" >&2
+fi
 status=0
 for project in tests/Unit/Trousseau.Tests.Unit.csproj tests/Integration/Trousseau.Tests.Integration.csproj; do
   echo "test.sh: $project"

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -18,7 +19,7 @@ internal static partial class SectionNamedValidation
     /// Registers <typeparamref name="TValidator"/> (an <c>[OptionsValidator]</c>), its failures naming keys under
     /// <paramref name="section"/>, the configuration path of the application's Trousseau section.
     /// </summary>
-    public static void AddAnnotationsValidator<TOptions, TValidator>(this IServiceCollection services, string section)
+    public static void AddAnnotationsValidator<TOptions, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TValidator>(this IServiceCollection services, string section)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>, new()
     {

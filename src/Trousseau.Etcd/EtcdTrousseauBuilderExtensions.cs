@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Trousseau;
@@ -19,7 +20,7 @@ public static class EtcdTrousseauBuilderExtensions
     public static ITrousseauBuilder UseEtcdStore(this ITrousseauBuilder builder, Action<EtcdStoreOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddBackendOptions("Etcd", configure);
+        builder.AddBackendOptions<EtcdStoreOptions>("Etcd", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<EtcdStoreOptions, EtcdOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
 

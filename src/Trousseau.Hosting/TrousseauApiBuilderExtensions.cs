@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,7 +33,7 @@ public static class TrousseauApiBuilderExtensions
         var sectionPath = builder.ConfigurationPath("Api");
         var keyProviderKey = builder.ConfigurationPath("KeyProvider");
         var tlsPath = builder.ConfigurationPath("Api:Tls");
-        builder.AddBackendOptions("Api", configure);
+        builder.AddBackendOptions<TrousseauApiOptions>("Api", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<TrousseauApiOptions, TrousseauApiOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
             services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -31,7 +32,7 @@ public static class TrousseauAuditBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var first = !builder.Services.Any(service => service.ServiceType == typeof(AuditTrailWriter));
-        builder.AddBackendOptions("Audit", configure);
+        builder.AddBackendOptions<TrousseauAuditOptions>("Audit", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<TrousseauAuditOptions, TrousseauAuditOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddSingleton(sp => new AuditTrailWriter(
             sp.GetRequiredService<IOptions<TrousseauAuditOptions>>(),

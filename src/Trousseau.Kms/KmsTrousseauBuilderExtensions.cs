@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,7 @@ public static class KmsTrousseauBuilderExtensions
     public static ITrousseauBuilder AddKmsPlugin(this ITrousseauBuilder builder, Action<KmsOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddBackendOptions("Kms", configure);
+        builder.AddBackendOptions<KmsOptions>("Kms", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<KmsOptions, KmsOptionsAnnotationsValidator>(builder.ConfigurationPath());
         var sectionPath = builder.ConfigurationPath("Kms");
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>, KmsOptionsValidator>(services => new KmsOptionsValidator(sectionPath, services)));

@@ -1,5 +1,4 @@
-using System.Collections;
-using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Trousseau.Etcd;
@@ -36,6 +35,31 @@ internal static class ServerSettings
 
     /// <summary>Settings that trousseaud reads itself and no options class binds.</summary>
     private static readonly string[] ReadByServer = ["DataDir", "Api:Enabled", "Api:Urls", "Api:AllowInsecureHttp"];
+
+    private static readonly Type[] ListTypes =
+        [typeof(IEnumerable<>), typeof(ICollection<>), typeof(IList<>), typeof(List<>), typeof(IReadOnlyCollection<>), typeof(IReadOnlyList<>), typeof(ISet<>), typeof(HashSet<>)];
+
+    /// <summary>
+    /// The public properties of every class bound below <c>Trousseau</c>, the bound options and the classes they hold,
+    /// read here, where each class is named, so that a trimmed or Native AOT trousseaud keeps them.
+    /// </summary>
+    private static readonly Dictionary<Type, PropertyInfo[]> OptionsClasses = new(
+    [
+        Properties<TrousseauOptions>(),
+        Properties<DataKeyOptions>(),
+        Properties<LocalKeyRingOptions>(),
+        Properties<SqliteStoreOptions>(),
+        Properties<EtcdStoreOptions>(),
+        Properties<VaultOptions>(),
+        Properties<VaultAuthOptions>(),
+        Properties<KmsOptions>(),
+        Properties<TrousseauApiOptions>(),
+        Properties<TrousseauApiAuthOptions>(),
+        Properties<TrousseauApiTlsOptions>(),
+        Properties<TrousseauApiPolicy>(),
+        Properties<TrousseauWorkerOptions>(),
+        Properties<TrousseauAuditOptions>(),
+    ]);
 
     private static readonly string[][] Known =
     [
@@ -93,7 +117,10 @@ internal static class ServerSettings
     /// </summary>
     private static IEnumerable<string[]> Keys(Type type, string[] prefix)
     {
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod?.IsPublic == true && p.GetIndexParameters().Length == 0))
+        var properties = OptionsClasses.TryGetValue(type, out var listed)
+            ? listed
+            : throw new InvalidOperationException($"{type.FullName}, bound at Trousseau:{string.Join(':', prefix)}, is missing from {nameof(ServerSettings)}.{nameof(OptionsClasses)}.");
+        foreach (var property in properties.Where(p => p.GetMethod?.IsPublic == true && p.GetIndexParameters().Length == 0))
         {
             string[] key = [.. prefix, property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? property.Name];
             foreach (var nested in ValueKeys(Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType, key, settable: property.SetMethod?.IsPublic == true))
@@ -105,19 +132,33 @@ internal static class ServerSettings
 
     private static IEnumerable<string[]> ValueKeys(Type type, string[] key, bool settable)
     {
-        if (TypeDescriptor.GetConverter(type).CanConvertFrom(typeof(string)))
+        if (IsValue(type))
         {
             return settable ? [key] : [];
         }
 
-        if (type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>)) is { } enumerable)
+        if (ItemType(type) is { } item)
         {
             // A list is also one key, whose value the binder ignores: the validators then report the list as empty.
-            return ValueKeys(enumerable.GetGenericArguments()[0], [.. key, Index], settable: true).Prepend(key);
+            return ValueKeys(item, [.. key, Index], settable: true).Prepend(key);
         }
 
-        return typeof(IEnumerable).IsAssignableFrom(type) ? [key] : Keys(type, key);
+        return Keys(type, key);
     }
+
+    /// <summary>Whether the binder converts <paramref name="type"/> from one string, as it does the types options use.</summary>
+    private static bool IsValue(Type type) =>
+        type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(TimeSpan)
+        || type == typeof(DateTimeOffset) || type == typeof(DateTime) || type == typeof(Guid) || type == typeof(Uri) || type == typeof(Version);
+
+    /// <summary>The item type of an array or of a generic list, set or sequence; otherwise <see langword="null"/>.</summary>
+    private static Type? ItemType(Type type) =>
+        type.IsArray ? type.GetElementType()
+        : type.IsGenericType && ListTypes.Contains(type.GetGenericTypeDefinition()) ? type.GetGenericArguments()[0]
+        : null;
+
+    private static KeyValuePair<Type, PropertyInfo[]> Properties<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() =>
+        new(typeof(T), typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance));
 
     /// <summary>The Levenshtein distance: how many characters to insert, delete or replace to turn one text into the other.</summary>
     private static int EditDistance(string a, string b)

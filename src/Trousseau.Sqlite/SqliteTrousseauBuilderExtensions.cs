@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Trousseau;
@@ -17,7 +18,7 @@ public static class SqliteTrousseauBuilderExtensions
     /// <returns>The builder.</returns>
     public static ITrousseauBuilder UseSqliteStore(this ITrousseauBuilder builder, Action<SqliteStoreOptions>? configure = null)
     {
-        builder.AddBackendOptions("Sqlite", configure);
+        builder.AddBackendOptions<SqliteStoreOptions>("Sqlite", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<SqliteStoreOptions, SqliteStoreOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddSingleton<SqliteSecretStore>();
         return builder.AddSecretStore(SqliteSecretStore.StoreName, sp => sp.GetRequiredService<SqliteSecretStore>());

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,7 +22,7 @@ public static class VaultTrousseauBuilderExtensions
     public static ITrousseauBuilder UseVaultTransit(this ITrousseauBuilder builder, Action<VaultOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddBackendOptions("Vault", configure);
+        builder.AddBackendOptions<VaultOptions>("Vault", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<VaultOptions, VaultOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>>(new VaultOptionsValidator(builder.ConfigurationPath("Vault"))));
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -19,7 +20,7 @@ public static class TrousseauBuilderExtensions
     /// <returns>The builder.</returns>
     public static ITrousseauBuilder UseLocalKeyRing(this ITrousseauBuilder builder, Action<LocalKeyRingOptions>? configure = null)
     {
-        builder.AddBackendOptions("Local", configure);
+        builder.AddBackendOptions<LocalKeyRingOptions>("Local", static (options, section) => section.Bind(options), configure);
         var sectionPath = builder.ConfigurationPath("Local");
         builder.Services.AddAnnotationsValidator<LocalKeyRingOptions, LocalKeyRingOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>, LocalKeyRingStartupCheck>(sp => new LocalKeyRingStartupCheck(sectionPath, sp)));
@@ -60,22 +61,33 @@ public static class TrousseauBuilderExtensions
         AddBackend(builder, name, factory);
 
     /// <summary>
-    /// Registers a backend's options: bound from the child <paramref name="sectionName"/> of the builder's
-    /// configuration section (when it has one), then <paramref name="configure"/>, validated at start.
+    /// Registers a backend's options: bound by <paramref name="bind"/> from the child <paramref name="sectionName"/> of
+    /// the builder's configuration section (when it has one) and bound again when that configuration reloads, then
+    /// set by <paramref name="configure"/>, validated at start.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="bind"/> is usually <c>(options, section) =&gt; section.Bind(options)</c>, written where the
+    /// options type is known, so that the configuration binder's source generator can bind it without reflection, as
+    /// trimmed and Native AOT applications need.
+    /// </remarks>
     /// <typeparam name="TOptions">The backend's options type.</typeparam>
     /// <param name="builder">The Trousseau builder.</param>
     /// <param name="sectionName">The child section, for example <c>Sqlite</c>.</param>
+    /// <param name="bind">Copies the section's values onto the options.</param>
     /// <param name="configure">Sets the options in code, after binding.</param>
     /// <returns>The options builder, for adding validation.</returns>
-    public static OptionsBuilder<TOptions> AddBackendOptions<TOptions>(this ITrousseauBuilder builder, string sectionName, Action<TOptions>? configure = null)
+    public static OptionsBuilder<TOptions> AddBackendOptions<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TOptions>(
+        this ITrousseauBuilder builder, string sectionName, Action<TOptions, IConfiguration> bind, Action<TOptions>? configure = null)
         where TOptions : class
     {
         ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(bind);
         var options = builder.Services.AddOptions<TOptions>();
         if (builder.Configuration is { } configuration)
         {
-            options.Bind(configuration.GetSection(sectionName));
+            var section = configuration.GetSection(sectionName);
+            options.Configure(o => bind(o, section));
+            builder.Services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(new ConfigurationChangeTokenSource<TOptions>(options.Name, section));
         }
 
         if (configure is not null)

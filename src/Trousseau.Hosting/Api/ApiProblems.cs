@@ -10,6 +10,8 @@ namespace Trousseau.Hosting.Api;
 /// </summary>
 internal static class ApiProblems
 {
+    private const string ProblemContentType = "application/problem+json";
+
     /// <summary>
     /// The answer to <paramref name="exception"/>: its problem for a Trousseau error (a 503 with <c>Retry-After</c>,
     /// the dependency's own when it gave one, else 1 s), the internal-error problem for anything else.
@@ -84,6 +86,8 @@ internal static class ApiProblems
     public static IResult UnsupportedMediaType(string mediaType) =>
         Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the body as {mediaType} in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
 
+    // Written with the wire contract's own source-generated type, as clients read it, so that a problem is written the
+    // same in a Native AOT host, whatever JSON options the application set.
     private static IResult Problem(int status, string title, string detail, string type) =>
-        Results.Problem(detail: detail, statusCode: status, title: title, type: type);
+        Results.Json(new ProblemBody(type, title, status, detail), WireJson.Default.ProblemBody, ProblemContentType, status);
 }

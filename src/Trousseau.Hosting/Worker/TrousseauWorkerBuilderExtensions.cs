@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -21,7 +22,7 @@ public static class TrousseauWorkerBuilderExtensions
     public static ITrousseauBuilder AddWorker(this ITrousseauBuilder builder, Action<TrousseauWorkerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddBackendOptions("Worker", configure);
+        builder.AddBackendOptions<TrousseauWorkerOptions>("Worker", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<TrousseauWorkerOptions, TrousseauWorkerOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddSingleton<DependencyStateLog>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());

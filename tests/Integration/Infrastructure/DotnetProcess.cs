@@ -2,16 +2,18 @@ using System.Diagnostics;
 
 namespace Trousseau.Tests.Integration.Infrastructure;
 
-/// <summary>Starts a built .NET program (trousseaud, clectl, a sample) as a real child process.</summary>
+/// <summary>Starts a built .NET program (trousseaud, clectl, a sample) as a real child process, or a native build of one.</summary>
 internal static class DotnetProcess
 {
     /// <summary>
-    /// Start information for <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>, with the Trousseau settings of
-    /// the test runner's own environment removed and <paramref name="environment"/> added.
+    /// Start information for <c>dotnet <paramref name="program"/> <paramref name="args"/></c> (or the native executable
+    /// <paramref name="program"/> itself), with the Trousseau settings of the test runner's own environment removed and
+    /// <paramref name="environment"/> added.
     /// </summary>
-    public static ProcessStartInfo StartInfo(string dll, IEnumerable<string> args, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null)
+    public static ProcessStartInfo StartInfo(string program, IEnumerable<string> args, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var native = IsNative(program);
+        var info = new ProcessStartInfo(native ? program : "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardInput = true,
@@ -19,7 +21,11 @@ internal static class DotnetProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(dll);
+        if (!native)
+        {
+            info.ArgumentList.Add(program);
+        }
+
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -37,4 +43,9 @@ internal static class DotnetProcess
 
         return info;
     }
+
+    /// <summary>The shell words that start <paramref name="program"/>, for a script: <c>dotnet 'x.dll'</c> or <c>'x'</c>.</summary>
+    public static string ShellCommand(string program) => IsNative(program) ? $"'{program}'" : $"dotnet '{program}'";
+
+    private static bool IsNative(string program) => !program.EndsWith(".dll", StringComparison.Ordinal);
 }

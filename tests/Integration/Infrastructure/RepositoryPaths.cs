@@ -8,7 +8,14 @@ internal static class RepositoryPaths
     /// <summary>The configuration this test assembly was built in (Debug or Release).</summary>
     public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
 
+    /// <summary>The built trousseaud assembly, as the solution's build leaves it.</summary>
     public static string ServerDll => Built("src/Trousseau.Server", "trousseaud.dll");
+
+    /// <summary>
+    /// trousseaud as the tests start it: the built assembly, or the native executable that
+    /// <c>TROUSSEAU_TEST_TROUSSEAUD</c> names, so that the suite can run against a Native AOT publish.
+    /// </summary>
+    public static string Server => Environment.GetEnvironmentVariable("TROUSSEAU_TEST_TROUSSEAUD") is { Length: > 0 } native ? native : ServerDll;
 
     public static string CliDll => Built("src/Trousseau.Cli", "clectl.dll");
 

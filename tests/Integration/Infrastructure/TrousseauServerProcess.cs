@@ -54,7 +54,7 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
     /// </summary>
     public static Task<TrousseauServerProcess> StartAsync(
         string dataDir, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null, ServerListener? listener = null) =>
-        StartHostAsync(RepositoryPaths.ServerDll, Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], "healthz", environment, listener);
+        StartHostAsync(RepositoryPaths.Server, Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], "healthz", environment, listener);
 
     /// <summary>
     /// Runs trousseaud with <c>--data-dir</c> to its exit, as a start it refuses or a <c>--help</c> does, listening as
@@ -65,12 +65,12 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         string dataDir, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null, ServerListener? listener = null)
     {
         string[] args = ["--urls", (listener ?? ServerListener.Loopback()).Urls, "--data-dir", dataDir, .. extraArgs ?? []];
-        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, args, Path.GetDirectoryName(dataDir)!, environment), timeout: StartTimeout);
+        return ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, args, Path.GetDirectoryName(dataDir)!, environment), timeout: StartTimeout);
     }
 
     /// <summary>Starts trousseaud in <paramref name="workingDirectory"/> with exactly these arguments (plus a free port).</summary>
     public static Task<TrousseauServerProcess> StartInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
-        StartHostAsync(RepositoryPaths.ServerDll, workingDirectory, args, "healthz", environment);
+        StartHostAsync(RepositoryPaths.Server, workingDirectory, args, "healthz", environment);
 
     /// <summary>
     /// Starts the web host <paramref name="dll"/> with these arguments plus <c>--urls</c> (plain HTTP on a free loopback

@@ -40,7 +40,7 @@ public sealed class LocalKeyRingBackupTests : IDisposable
 
         File.Delete(KeyRingFile);
         var refused = await ChildProcess.RunAsync(
-            DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path),
+            DotnetProcess.StartInfo(RepositoryPaths.Server, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path),
             timeout: TimeSpan.FromSeconds(30));
         Assert.Equal(2, refused.ExitCode);
 

@@ -26,8 +26,8 @@ public sealed partial class LocalKeyRingDurabilityTests : IDisposable
         var dataDir = _temp.Combine("data");
         var trace = _temp.Combine("strace");
         var url = $"http://127.0.0.1:{FreePort.Next()}";
-        var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", url, "--data-dir", dataDir], _temp.Path);
-        string[] strace = ["-ff", "--seccomp-bpf", "-e", "trace=openat,fsync,rename,renameat,renameat2", "-o", trace, "dotnet"];
+        var info = DotnetProcess.StartInfo(RepositoryPaths.Server, ["--urls", url, "--data-dir", dataDir], _temp.Path);
+        string[] strace = ["-ff", "--seccomp-bpf", "-e", "trace=openat,fsync,rename,renameat,renameat2", "-o", trace, info.FileName];
         foreach (var argument in strace.Reverse())
         {
             info.ArgumentList.Insert(0, argument);

@@ -237,7 +237,7 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
 
         // With umask 000 a socket bound in place is born srwxrwxrwx: connectable by anyone until it is chmod'ed.
         await using var server = ShellScript.Start(
-            $"umask 000\nexec dotnet '{RepositoryPaths.ServerDll}' --urls http://127.0.0.1:{FreePort.Next()} --data-dir '{temp.Combine("data")}' --kms-socket '{socket}'\n",
+            $"umask 000\nexec {DotnetProcess.ShellCommand(RepositoryPaths.Server)} --urls http://127.0.0.1:{FreePort.Next()} --data-dir '{temp.Combine("data")}' --kms-socket '{socket}'\n",
             temp.Path,
             temp.Path,
             new Dictionary<string, string?>());

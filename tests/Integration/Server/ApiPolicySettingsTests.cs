@@ -26,7 +26,7 @@ public sealed class ApiPolicySettingsTests : IDisposable
     public async Task A_policy_trousseaud_cannot_apply_stops_the_start_with_exit_2_naming_the_item_and_the_value(string[] settings, string explanation)
     {
         var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
-            RepositoryPaths.ServerDll,
+            RepositoryPaths.Server,
             ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), .. settings.Select(s => Policy + s)],
             _temp.Path));
 

@@ -41,6 +41,8 @@ public sealed class ServerFaultTests : IDisposable
     [Fact]
     public async Task A_background_service_that_faults_stops_trousseaud_with_exit_code_1_not_0()
     {
+        // A startup hook is how the test adds a failing service, and only the .NET runtime runs hooks: this test starts
+        // the trousseaud assembly even when the suite runs against a native trousseaud.
         var environment = new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location };
         var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path, environment);
 

@@ -214,7 +214,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     public async Task Auth_mode_none_on_a_non_loopback_address_exits_2_naming_the_key()
     {
         var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(
-            RepositoryPaths.ServerDll,
+            RepositoryPaths.Server,
             ["--urls", $"http://0.0.0.0:{FreePort.Next()}", "--data-dir", _temp.Combine("data"), "--Trousseau:Api:Auth:Mode=none"],
             _temp.Path));
 

@@ -120,7 +120,7 @@ public sealed class TlsTests : IDisposable
             _ => ["--urls", https, "--Trousseau:Api:Enabled=false", $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
         };
 
-        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--data-dir", _temp.Combine("data"), .. args], _temp.Path), timeout: TimeSpan.FromSeconds(30));
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, ["--data-dir", _temp.Combine("data"), .. args], _temp.Path), timeout: TimeSpan.FromSeconds(30));
 
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
