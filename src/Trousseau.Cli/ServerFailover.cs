@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using Trousseau.Remote;
 
 namespace Trousseau.Cli;
 
@@ -8,9 +9,10 @@ namespace Trousseau.Cli;
 /// resolve, no connection within <see cref="ConnectTimeout"/>, a failed TLS handshake), so the request was certainly
 /// not processed. A write that may have reached a server (any answer, a 5xx too; an answer cut off; no whole answer
 /// in time) goes nowhere else, so it is never applied twice. A read (GET), which changes nothing, also moves on past a
-/// server that answered 5xx, cut its answer off or did not answer in time. The server that answered takes every later
-/// request of the command. Each answer is read whole within the answer timeout, so that reading it neither hangs nor
-/// fails later without naming the server. A failure becomes a <see cref="DependencyUnavailableException"/> naming the
+/// server that answered 5xx, cut its answer off, sent one too large or did not answer in time. The server that answered
+/// takes every later request of the command. Each answer is read whole within the answer timeout, and no further than
+/// <see cref="TrousseauClient.MaxAnswerBytes"/>, so that reading it neither hangs, nor grows without bound, nor fails
+/// later without naming the server. A failure becomes a <see cref="DependencyUnavailableException"/> naming the
 /// server, or, when several were tried, every server and why.
 /// </summary>
 /// <param name="connection">The servers, their tokens and the TLS files.</param>
@@ -121,8 +123,17 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
 
         try
         {
-            await response.Content.LoadIntoBufferAsync(deadline.Token);
+            await response.Content.LoadIntoBufferAsync(TrousseauClient.MaxAnswerBytes, deadline.Token);
             return new Answered(response);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
+        {
+            response.Dispose();
+            var limit = $"{TrousseauClient.MaxAnswerBytes / (1024 * 1024)} MiB";
+            return new Failed($"its answer runs past {limit}", new DependencyUnavailableException(
+                Dependency,
+                $"The answer of trousseaud at {server} runs past {limit}, more than trousseaud ever sends; it was not read further: is this the address trousseaud serves its API on?",
+                e));
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {

@@ -18,6 +18,14 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     private const string Dependency = "trousseaud";
     private const string MergePatchMediaType = "application/merge-patch+json";
 
+    /// <summary>
+    /// The largest answer the client reads, in bytes: 16 MiB. trousseaud's largest answer, a secret of 1 MiB
+    /// (<see cref="TrousseauLimits.MaxSecretDataBytes"/>) whose every byte is escaped in JSON, stays under 7 MiB; an
+    /// answer running past this limit (a broken or hostile server, or another one at that address) fails the call as
+    /// <see cref="DependencyUnavailableException"/> once this much has arrived, rather than growing without bound.
+    /// </summary>
+    public const int MaxAnswerBytes = 16 * 1024 * 1024;
+
     private readonly HttpClient _http;
     private readonly AuthenticationHeaderValue? _authorization;
 
@@ -288,6 +296,20 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
             throw new DependencyUnavailableException(Dependency, $"trousseaud at {_http.BaseAddress} did not answer in time.", ex);
+        }
+
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(MaxAnswerBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
+        {
+            response.Dispose();
+            throw new DependencyUnavailableException(
+                Dependency,
+                $"The answer of trousseaud at {ServerOf(request, path)} runs past {MaxAnswerBytes / (1024 * 1024)} MiB, more than trousseaud ever sends; "
+                + "it was not read further: is this the address trousseaud serves its API on?",
+                ex);
         }
 
         if (response.IsSuccessStatusCode)

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SQLitePCL;
 using Trousseau.Sqlite.Internal;
@@ -12,7 +14,10 @@ namespace Trousseau.Sqlite;
 /// crash mid-write leaves either the old record or the new one, never a torn one. Revisions come from one counter
 /// per database: they grow with every write and are never reused, even after a delete. The file belongs to one
 /// store instance at a time (an advisory lock on <c>&lt;path&gt;.lock</c>), which lets reads be answered from an
-/// in-memory copy of the encrypted records that every write keeps in step.
+/// in-memory copy of the encrypted records that every write keeps in step. The file and its <c>-wal</c> and <c>-shm</c>
+/// files are private (mode 0600): one found open to group or others when the store opens it (a restore, a copy) is set
+/// to 0600 with a warning naming it and its mode (a file of another user's, whose mode this process may not change,
+/// gets a warning saying how to fix it).
 /// </summary>
 public sealed class SqliteSecretStore : ISecretStore, IDisposable
 {
@@ -25,6 +30,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private const int SqliteCannotOpen = 14;
 
     private readonly string _path;
+    private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly TimeSpan _busyTimeout;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -36,9 +42,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
     /// <summary>Creates the store; the file is opened, or created, on first use.</summary>
     /// <param name="options">Where the file is.</param>
-    public SqliteSecretStore(IOptions<SqliteStoreOptions> options)
+    /// <param name="logger">Where warnings about the file go (a mode made private); none when <see langword="null"/>.</param>
+    public SqliteSecretStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSecretStore>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _logger = logger ?? (ILogger)NullLogger.Instance;
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
         _busyTimeout = value.BusyTimeout;
@@ -294,6 +302,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             _ownerLock = OwnerLock.Acquire(_path);
             try
             {
+                DatabaseFileModes.MakePrivate(_path, _logger);
                 CreateOrUpgradeSchema();
             }
             catch

@@ -26,9 +26,6 @@ internal static partial class Log
     [LoggerMessage(1106, LogLevel.Warning, "Local key ring {Path} disappeared while in use; it is written again from the key versions held in memory")]
     public static partial void KeyRingWrittenFromMemory(ILogger logger, string path);
 
-    [LoggerMessage(1107, LogLevel.Warning, "Local key ring {Path} does not exist, and the store could not be asked whether secrets need it ({Reason}); a new key ring will be created on first use")]
-    public static partial void KeyRingMissingUnchecked(ILogger logger, string path, string reason);
-
     [LoggerMessage(1201, LogLevel.Information, "Rotated the {Provider} key: new writes use {KeyId}")]
     public static partial void KeyRotated(ILogger logger, string provider, string keyId);
 

@@ -1,7 +1,5 @@
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Trousseau.Envelope;
 
@@ -16,8 +14,10 @@ namespace Trousseau;
 /// </summary>
 /// <remarks>
 /// The store is opened, and listed until the first such secret, only when the key file is missing: on a first
-/// start, or after the file was lost. A store out of reach then does not stop the start: a warning names the file,
-/// and the ring is created on first use, as on a first start.
+/// start, or after the file was lost. A store that cannot be read then (out of reach, damaged, not readable by this
+/// process) cannot show that no secret needs the lost ring, so the start fails with
+/// <see cref="DependencyUnavailableException"/> naming the key file and, through the store's own message, the store;
+/// no ring is created.
 /// </remarks>
 internal sealed class LocalKeyRingStartupCheck(string sectionPath, IServiceProvider services) : IValidateOptions<LocalKeyRingOptions>
 {
@@ -111,10 +111,12 @@ internal sealed class LocalKeyRingStartupCheck(string sectionPath, IServiceProvi
         }
         catch (DependencyUnavailableException ex)
         {
-            // A store that is down does not stop the start (readiness reports it); the ring is created as on a first start.
-            var logger = services.GetService<ILoggerFactory>()?.CreateLogger<LocalKeyRingProvider>() ?? NullLogger<LocalKeyRingProvider>.Instance;
-            Log.KeyRingMissingUnchecked(logger, path, ex.Message);
-            return null;
+            throw new DependencyUnavailableException(
+                ex.Dependency,
+                $"The local key ring '{path}' does not exist, and the store cannot be read to check that no secret needs it: {ex.Message.TrimEnd('.')}. " +
+                $"A new key ring is made only beside a store known to hold no secret sealed under a lost one: put the key ring back from its backup " +
+                $"(or set {sectionPath}:KeyFile to where it is), or make the store readable, then start again.",
+                ex);
         }
     }
 

@@ -87,6 +87,24 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Empty(next.Requests);
     }
 
+    [Theory]
+    [InlineData("200 OK", "get")]
+    [InlineData("500 Internal Server Error", "get")]
+    [InlineData("201 Created", "create")]
+    public async Task An_answer_that_never_ends_is_read_to_16_MiB_and_no_further_and_exits_6_naming_the_server(string status, string command)
+    {
+        using var endless = TcpStandIn.Endless(status);
+        string[] args = command == "get" ? ["secret", "get", "fault/endless"] : ["secret", "create", "fault/endless", "--from-file", $"k={ValueFile()}"];
+
+        // A heap limit far below what an unbounded read reaches, far above what 16 MiB takes.
+        var result = await fixture.Clectl.With(("DOTNET_GCHeapHardLimit", "0x10000000")).RunAsync(["--server", endless.BaseAddress.ToString(), .. args]);
+
+        Assert.Equal(
+            $"clectl: The answer of trousseaud at {endless.BaseAddress} runs past 16 MiB, more than trousseaud ever sends; "
+            + "it was not read further: is this the address trousseaud serves its API on?",
+            ClectlAssert.Fails(result, 6));
+    }
+
     [Fact]
     public async Task An_answer_that_is_not_trousseauds_json_exits_6_naming_the_server()
     {

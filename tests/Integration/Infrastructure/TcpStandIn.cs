@@ -7,7 +7,8 @@ namespace Trousseau.Tests.Integration.Infrastructure;
 /// <summary>
 /// A stand-in for a server that misbehaves below HTTP, where Kestrel cannot show the fault: on a free loopback port it
 /// accepts each connection, reads the request's first bytes, writes the bytes given (possibly none) and then either
-/// closes the connection or keeps it open without another byte until disposed. It counts the connections.
+/// closes the connection, keeps it open without another byte until disposed, or goes on writing one chunk of an HTTP
+/// chunked body after another for as long as the client reads. It counts the connections.
 /// </summary>
 internal sealed class TcpStandIn : IDisposable
 {
@@ -15,13 +16,15 @@ internal sealed class TcpStandIn : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly byte[] _reply;
     private readonly bool _keepOpen;
+    private readonly byte[]? _endlessChunk;
     private readonly Task _accepting;
     private int _connections;
 
-    private TcpStandIn(string reply, bool keepOpen)
+    private TcpStandIn(string reply, bool keepOpen, byte[]? endlessChunk = null)
     {
         _reply = Encoding.ASCII.GetBytes(reply);
         _keepOpen = keepOpen;
+        _endlessChunk = endlessChunk;
         _listener.Start();
         BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
         _accepting = AcceptAsync();
@@ -44,6 +47,20 @@ internal sealed class TcpStandIn : IDisposable
 
     /// <summary>A server that writes <paramref name="reply"/> and then sends nothing more, keeping the connection open.</summary>
     public static TcpStandIn WritingThenSilent(string reply) => new(reply, keepOpen: true);
+
+    /// <summary>
+    /// A server that answers with <paramref name="statusLine"/> (say <c>200 OK</c>) and a chunked JSON body that never
+    /// ends: <c>{"name":"aaaa…</c>, 64 KiB a chunk, until the client closes the connection.
+    /// </summary>
+    public static TcpStandIn Endless(string statusLine)
+    {
+        const int chunkSize = 64 * 1024;
+        var chunk = Encoding.ASCII.GetBytes($"{chunkSize:x}\r\n{new string('a', chunkSize)}\r\n");
+        return new(
+            $"HTTP/1.1 {statusLine}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{{\"name\":\"\r\n",
+            keepOpen: false,
+            chunk);
+    }
 
     public void Dispose()
     {
@@ -82,6 +99,11 @@ internal sealed class TcpStandIn : IDisposable
                 var stream = client.GetStream();
                 await stream.ReadAtLeastAsync(new byte[4096], 1, throwOnEndOfStream: false, _stopping.Token);
                 await stream.WriteAsync(_reply, _stopping.Token);
+                while (_endlessChunk is not null)
+                {
+                    await stream.WriteAsync(_endlessChunk, _stopping.Token);
+                }
+
                 if (_keepOpen)
                 {
                     await Task.Delay(Timeout.Infinite, _stopping.Token);

@@ -34,6 +34,32 @@ public sealed class LocalKeyRingServerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_missing_key_ring_beside_a_store_that_cannot_be_read_stops_trousseaud_naming_both_files_and_makes_no_new_ring()
+    {
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            ClectlAssert.Ok(await Clectl(server).RunAsync("secret", "create", "db", "--from-literal", "password=hunter2"));
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        // A damaged header: SQLite no longer takes the file for a database, so nobody can tell what it holds.
+        var storeFile = _temp.Combine("data", "store.db");
+        var damaged = await File.ReadAllBytesAsync(storeFile);
+        "not an SQLite header"u8.CopyTo(damaged);
+        await File.WriteAllBytesAsync(storeFile, damaged);
+        File.Move(KeyRingFile, _temp.Combine("elsewhere.keyring"));
+        var result = await TrousseauServerProcess.RunToExitAsync(DataDir);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The local key ring '{KeyRingFile}' does not exist, and the store cannot be read to check that no secret needs it: ", line, StringComparison.Ordinal);
+        Assert.Contains($"The SQLite store '{storeFile}' is unavailable", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(KeyRingFile), "a new key ring was created beside a store that could not be checked");
+        Assert.Equal(damaged, await File.ReadAllBytesAsync(storeFile));
+    }
+
+    [Fact]
     public async Task A_key_ring_with_a_flipped_bit_stops_trousseaud_at_start_naming_the_file_and_the_key_version()
     {
         await using (var server = await TrousseauServerProcess.StartAsync(DataDir))

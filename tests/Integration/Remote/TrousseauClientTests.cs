@@ -110,6 +110,23 @@ public sealed class TrousseauClientTests : IClassFixture<ApiServerFixture>, IDis
         Assert.DoesNotContain(token, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("200 OK")]
+    [InlineData("500 Internal Server Error")]
+    public async Task An_answer_that_never_ends_is_read_to_16_MiB_and_no_further_and_is_unavailable(string status)
+    {
+        using var endless = TcpStandIn.Endless(status);
+        using var http = new HttpClient { BaseAddress = endless.BaseAddress };
+        var client = new TrousseauClient(http);
+
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetSecretAsync("remote/endless"));
+
+        Assert.Equal(
+            $"The answer of trousseaud at {endless.BaseAddress} runs past 16 MiB, more than trousseaud ever sends; "
+            + "it was not read further: is this the address trousseaud serves its API on?",
+            failure.Message);
+    }
+
     [Fact]
     public async Task Bytes_encrypted_remotely_decrypt_remotely_under_the_same_context_only()
     {

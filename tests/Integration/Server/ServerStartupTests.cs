@@ -242,6 +242,38 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_store_restored_open_to_group_or_others_is_made_0600_with_a_warning_naming_each_file_and_its_old_mode()
+    {
+        var dataDir = _temp.Combine("restored");
+        string[] files = [Path.Combine(dataDir, "store.db"), Path.Combine(dataDir, "store.db-wal"), Path.Combine(dataDir, "store.db-shm")];
+        await using (var crashed = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            ClectlAssert.Ok(await ClectlRunner.For(crashed, dataDir, _temp.Path).RunAsync("secret", "create", "db", "--from-literal", "password=hunter2-restored"));
+
+            // Killed, so that the write-ahead log and its index stay beside the database, as in a copy of a live one.
+            await crashed.KillAsync();
+        }
+
+        foreach (var file in files)
+        {
+            File.SetUnixFileMode(file, (UnixFileMode)Convert.ToInt32("0644", 8));
+        }
+
+        await using var restarted = await TrousseauServerProcess.StartAsync(dataDir);
+        var get = await ClectlRunner.For(restarted, dataDir, _temp.Path).RunAsync("secret", "get", "db", "--key", "password");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("hunter2-restored", get.Stdout);
+        foreach (var file in files)
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            Assert.Contains($"SQLite store file {file} had mode 0644, which let group or others use it; it is now 0600", restarted.Log, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("hunter2-restored", restarted.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Api_and_kms_can_each_be_turned_off_but_not_both()
     {
         await using (var kmsOnly = await TrousseauServerProcess.StartAsync(_temp.Combine("kms-only"), ["--Trousseau:Api:Enabled=false"]))

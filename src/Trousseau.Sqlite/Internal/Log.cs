@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace Trousseau.Sqlite.Internal;
+
+/// <summary>The SQLite store's log messages.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "SQLite store file {Path} had mode {Mode}, which let group or others use it; it is now 0600")]
+    public static partial void FileModeTightened(ILogger logger, string path, string mode);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "SQLite store file {Path} has mode {Mode}, which lets group or others use it, and this process may not change it (it does not own the file): give it to the user trousseaud runs as and run 'chmod 600 {Path}'")]
+    public static partial void FileModeOpen(ILogger logger, string path, string mode);
+}
