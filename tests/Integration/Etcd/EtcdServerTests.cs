@@ -150,8 +150,10 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
 
         await using var authed = await TrousseauServerProcess.StartAsync(_temp.Combine("authed"),
             ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=etcd-pass-2"]);
+        // The second instance shares the first one's key ring: without one, a store it cannot read stops its start.
         await using var wrong = await TrousseauServerProcess.StartAsync(_temp.Combine("wrong"),
-            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=not-it"]);
+            ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}", "--Trousseau:Etcd:Username=trousseau", "--Trousseau:Etcd:Password=not-it",
+             $"--Trousseau:Local:KeyFile={Path.Combine(_temp.Combine("authed"), "local.keyring")}"]);
         var good = ClectlRunner.For(authed, _temp.Combine("authed"), _temp.Path);
         var bad = ClectlRunner.For(wrong, _temp.Combine("wrong"), _temp.Path);
 
