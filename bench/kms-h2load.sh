@@ -6,7 +6,8 @@
 #
 # Each tree (a checkout of this repository; this one when none is named) is built in Release and its trousseaud
 # started, with the environment variables that come before the tree and the arguments that follow it in the same word,
-# e.g. '/tmp/main --Trousseau:Audit:Path=-' or 'DOTNET_gcServer=0 /tmp/main'. All of them run side by side and idle
+# e.g. '/tmp/main --Trousseau:Audit:Path=-' or 'DOTNET_gcServer=0 /tmp/main'. With TROUSSEAUD_BUILD=native among the
+# variables, the tree's trousseaud is published as a native executable (Native AOT) and that one is started. All of them run side by side and idle
 # while another is measured: each round measures every tree once, the order turning round by round, so that the other
 # work on the machine weighs on all of them alike. The last lines give each tree's median req/s and server CPU time per
 # call and, from one more run with h2load's per-request log, its latency percentiles.
@@ -44,11 +45,17 @@ for i in "${!trees[@]}"; do
   while [[ ${words[0]} == *=* ]]; do variables+=("${words[0]}"); words=("${words[@]:1}"); done
   tree=$(cd "${words[0]}" && pwd)
   arguments=("${words[@]:1}")
-  dotnet build "$tree/src/Trousseau.Server" -c Release -nologo -v q >/dev/null
   data="$work/$i"
   mkdir "$data"
+  if [[ " ${variables[*]} " == *" TROUSSEAUD_BUILD=native "* ]]; then
+    dotnet publish "$tree/src/Trousseau.Server" -c Release -r linux-x64 -o "$data/bin" -nologo -v q >/dev/null
+    program=("$data/bin/trousseaud")
+  else
+    dotnet build "$tree/src/Trousseau.Server" -c Release -nologo -v q >/dev/null
+    program=(dotnet "$tree/src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll")
+  fi
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  env Logging__LogLevel__Default=Warning "${variables[@]}" dotnet "$tree/src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll" \
+  env Logging__LogLevel__Default=Warning "${variables[@]}" "${program[@]}" \
     --data-dir "$data" --urls "http://127.0.0.1:$port" "${arguments[@]}" >"$data/server.log" 2>&1 &
   servers+=($!)
   until [[ -S "$data/kms.sock" ]]; do sleep 0.1; done
