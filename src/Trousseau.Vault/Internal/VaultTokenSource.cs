@@ -167,32 +167,37 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
         catch (TrousseauException e)
         {
+            var now = _time.GetUtcNow();
+            var left = held?.ExpiresAt - now;
+            Lease? kept;
+            lock (_sync)
+            {
+                // A new token from the token file that replaced the lease meanwhile serves the calls. Unless Vault
+                // refused the token meanwhile (Reject), a valid one goes on serving them until the next attempt; any
+                // other is dropped, so that calls wait for the next login.
+                if (_lease is { } current && !ReferenceEquals(current, lease))
+                {
+                    return current;
+                }
+
+                kept = _lease is not null && left > TimeSpan.Zero ? held! with { RefreshAt = now + RetryDelay(left.Value) } : null;
+                if (_lease is not null)
+                {
+                    _lease = kept;
+                }
+            }
+
             // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down.
             var failure = e is AccessForbiddenException
                 ? new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials. {e.Message}", e)
                 : e;
             var level = ++_failuresInARow == 1 ? LogLevel.Warning : LogLevel.Debug;
             var reason = failure.Message.TrimEnd('.');
-            var now = _time.GetUtcNow();
-            lock (_sync)
+            if (kept is not null)
             {
-                // Unless Vault refused the token meanwhile (Reject), a valid one goes on serving calls until the next
-                // attempt; any other is dropped, so that calls wait for the next login.
-                if (ReferenceEquals(_lease, lease))
-                {
-                    if (held is { ExpiresAt: { } expires } && now < expires)
-                    {
-                        var left = expires - now;
-                        var wait = TimeSpan.FromTicks(Math.Clamp((left / 2).Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
-                        var kept = held with { RefreshAt = now + wait };
-                        _lease = kept;
-                        var (secondsLeft, retrySeconds) = ((long)Math.Ceiling(left.TotalSeconds), (long)Math.Ceiling(wait.TotalSeconds));
-                        LogKeptToken(_logger, level, Auth.Method, reason, secondsLeft, retrySeconds);
-                        return kept;
-                    }
-
-                    _lease = null;
-                }
+                var (secondsLeft, retrySeconds) = ((long)Math.Ceiling(left!.Value.TotalSeconds), (long)Math.Ceiling(RetryDelay(left.Value).TotalSeconds));
+                LogKeptToken(_logger, level, Auth.Method, reason, secondsLeft, retrySeconds);
+                return kept;
             }
 
             LogNoToken(_logger, level, Auth.Method, reason);
@@ -204,6 +209,9 @@ internal sealed partial class VaultTokenSource : IDisposable
             throw failure;
         }
     }
+
+    /// <summary>Half of what is left of a token's life, at least 1 s and at most 30 s.</summary>
+    private static TimeSpan RetryDelay(TimeSpan left) => TimeSpan.FromTicks(Math.Clamp((left / 2).Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
 
     /// <summary>
     /// Makes <paramref name="lease"/>, the outcome of a renewal or login begun from <paramref name="from"/>, the current

@@ -303,7 +303,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
 
         // At 45 s the renewal grants the 15 s left before the max TTL, so a login is due; Vault takes its time over
         // it (a TokenReview against a busy API server): the test server holds it until the test lets it go.
-        var login = new TaskCompletionSource();
+        var login = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         server.Hold = new VaultTestServer.VaultHold("/login", login.Task);
         _clock.Advance(TimeSpan.FromSeconds(45));
         try
