@@ -96,7 +96,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             return lease.Token;
         }
 
-        return (await RefreshAsync().WaitAsync(cancellationToken).ConfigureAwait(false)).Token;
+        return (await LeaseOrRefreshAsync().WaitAsync(cancellationToken).ConfigureAwait(false)).Token;
     }
 
     /// <summary>Drops <paramref name="token"/> after Vault refused it (401 or 403), so the next call logs in again.</summary>
@@ -121,7 +121,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// The current lease while it is valid, starting its renewal or login in the background when it is due and none
     /// runs; without a valid lease, the renewal or login under way (or a new one) for the caller to wait for.
     /// </summary>
-    private Task<Lease> RefreshAsync()
+    private Task<Lease> LeaseOrRefreshAsync()
     {
         lock (_sync)
         {
@@ -416,7 +416,8 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             try
             {
-                // A Kubernetes volume swaps a link (..data) and leaves the file's own link as it was.
+                // A FileInfo of a symlink describes the link: look at the file it leads to (a Kubernetes volume's
+                // ..data link included, which a new version swaps).
                 var file = File.ResolveLinkTarget(path, returnFinalTarget: true) as FileInfo ?? new FileInfo(path);
                 return file.Exists ? new FileStamp(file.FullName, file.LastWriteTimeUtc, file.Length) : Missing;
             }
