@@ -9,13 +9,18 @@ namespace Trousseau.Vault.Internal;
 /// Holds the Vault token and keeps it alive in process: token (value or file), Kubernetes (the JWT file re-read
 /// at each login, since projected tokens rotate) or AppRole. The token is renewed at about two thirds of its TTL; when
 /// renewal is refused, when the max TTL nears, or when Vault answers 401 or 403 (<see cref="Reject"/>), the source
-/// logs in again. One login or renewal runs at a time, and every call that needs it waits for that one and shares its
-/// outcome. A renewal or login that fails while the token is still valid leaves the token in use, and is tried again
-/// after half of the token's remaining life (1 to 30 s); without a valid token the failure reaches the calls waiting
-/// for it, and the next call tries again. A run of failures is logged once as a warning, then at debug level until one
-/// succeeds. Credentials Vault refuses make Vault unavailable to Trousseau (nothing Trousseau's callers can fix). A
-/// login handed over by <see cref="VaultConfigOverlay"/> (<see cref="VaultLoginHandOver"/>) is the first lease, so
-/// that trousseaud logs in once even with a single-use AppRole secret id.
+/// logs in again. While the token is valid a call never waits for a renewal or login: it goes on with the token, and
+/// the first call to find it due starts the renewal or login in the background. Only calls that find no valid token
+/// (none yet, expired, or refused by Vault) wait, all for the same login, and share its outcome; one renewal or login
+/// runs at a time. A renewal or login that fails while the token is still valid leaves the token in use, and is tried
+/// again after half of the token's remaining life (1 to 30 s); without a valid token the failure reaches the calls
+/// waiting for it, and the next call tries again. A run of failures is logged once as a warning, then at debug level
+/// until one succeeds. Credentials Vault refuses make Vault unavailable to Trousseau (nothing Trousseau's callers can
+/// fix). With <see cref="VaultAuthOptions.TokenFile"/>, each call looks at the file (where its links lead, its last
+/// write time and length) and reads it only when that changed: a new token there (a Vault Agent sink's) is used from
+/// that call on, and its TTL looked up in the background. A login handed over by <see cref="VaultConfigOverlay"/>
+/// (<see cref="VaultLoginHandOver"/>) is the first lease, so that trousseaud logs in once even with a single-use
+/// AppRole secret id.
 /// </summary>
 internal sealed partial class VaultTokenSource : IDisposable
 {
@@ -32,6 +37,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Lease? _lease;
     private Task<Lease>? _refresh;
+    private FileStamp? _tokenFileRead;
     private int _failuresInARow;
     private long _renewals;
     private long _logins;
@@ -66,45 +72,42 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     private VaultAuthOptions Auth => _options.Value.Auth;
 
+    /// <summary>The token file calls look at for a new token: token auth from <c>Auth:TokenFile</c> (a token given as a value wins).</summary>
+    private string? TokenFile =>
+        string.Equals(Auth.Method, "token", StringComparison.OrdinalIgnoreCase) && Auth.Token is not { Length: > 0 } && Auth.TokenFile is { Length: > 0 } file ? file : null;
+
     /// <summary>The lease held now, or null before the first login or after a refusal.</summary>
     public Lease? CurrentLease => Volatile.Read(ref _lease);
 
+    /// <summary>
+    /// A token to call Vault with: the current one while it is valid (starting its renewal or login in the background
+    /// when it is due), else the outcome of the login every call without a valid token waits for.
+    /// </summary>
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
-        if (NotDue(Volatile.Read(ref _lease)) is { } token)
+        var lease = Volatile.Read(ref _lease);
+        if (lease is not null && TokenFile is { } tokenFile && TokenFileChanged(tokenFile))
         {
-            return token;
+            lease = await TakeNewTokenFileAsync(tokenFile, cancellationToken).ConfigureAwait(false);
         }
 
-        Task<Lease> refresh;
-        lock (_sync)
+        if (lease is not null && IsValid(lease) && !IsDue(lease))
         {
-            var lease = _lease;
-            if (NotDue(lease) is { } current)
-            {
-                return current;
-            }
-
-            // One renewal or login at a time, shared by every call that needs it; it runs to its end (bounded by
-            // Vault:Timeout) even when the call that started it gives up.
-            if (_refresh is not { IsCompleted: false })
-            {
-                _refresh = Task.Run(() => RefreshAsync(lease, _stopping.Token), CancellationToken.None);
-            }
-
-            refresh = _refresh;
+            return lease.Token;
         }
 
-        return (await refresh.WaitAsync(cancellationToken).ConfigureAwait(false)).Token;
+        return (await LeaseOrRefreshAsync().WaitAsync(cancellationToken).ConfigureAwait(false)).Token;
     }
 
     /// <summary>Drops <paramref name="token"/> after Vault refused it (401 or 403), so the next call logs in again.</summary>
     public void Reject(string token)
     {
-        var lease = Volatile.Read(ref _lease);
-        if (lease is not null && lease.Token == token)
+        lock (_sync)
         {
-            Interlocked.CompareExchange(ref _lease, null, lease);
+            if (_lease?.Token == token)
+            {
+                _lease = null;
+            }
         }
     }
 
@@ -114,53 +117,87 @@ internal sealed partial class VaultTokenSource : IDisposable
         _stopping.Dispose();
     }
 
-    /// <summary>The lease's token while it is not yet due for renewal, else null.</summary>
-    private string? NotDue(Lease? lease) => lease is not null && (lease.RefreshAt is not { } due || _time.GetUtcNow() < due) ? lease.Token : null;
+    /// <summary>
+    /// The current lease while it is valid, starting its renewal or login in the background when it is due and none
+    /// runs; without a valid lease, the renewal or login under way (or a new one) for the caller to wait for.
+    /// </summary>
+    private Task<Lease> LeaseOrRefreshAsync()
+    {
+        lock (_sync)
+        {
+            var lease = _lease;
+            var valid = lease is not null && IsValid(lease);
+            if (_refresh is not { IsCompleted: false } && (!valid || IsDue(lease!)))
+            {
+                // It runs to its end (bounded by Vault:Timeout) even when every call that waits for it gives up. The
+                // lease's times count from now: Vault issues or renews the token no earlier.
+                var (started, stopping) = (_time.GetUtcNow(), _stopping.Token);
+                _refresh = Task.Run(() => RefreshAsync(lease, started, stopping), CancellationToken.None);
+
+                // A failure no call waits for is logged already; observing it keeps it off UnobservedTaskException.
+                _ = _refresh.ContinueWith(static refresh => refresh.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            return valid ? Task.FromResult(lease!) : _refresh!;
+        }
+    }
 
     /// <summary>
     /// Renews <paramref name="lease"/> or logs in again (or, with none, logs in) and makes the outcome the current
-    /// lease. On failure, a lease still valid stays in use until the next attempt; otherwise the failure is thrown.
+    /// lease. On failure, a lease still valid stays in use until the next attempt; otherwise it is dropped and the
+    /// failure is thrown.
     /// </summary>
-    private async Task<Lease> RefreshAsync(Lease? lease, CancellationToken cancellationToken)
+    private async Task<Lease> RefreshAsync(Lease? lease, DateTimeOffset started, CancellationToken cancellationToken)
     {
         var held = lease;
         try
         {
-            if (held is { Renewable: true } && IsValid(held) && await RenewAsync(held, cancellationToken).ConfigureAwait(false) is { } renewed)
+            if (held is { Renewable: true } && IsValid(held) && await RenewAsync(held, started, cancellationToken).ConfigureAwait(false) is { } renewed)
             {
                 // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
                 if (renewed.Method == VaultAuthMethod.Token || renewed.Ttl >= held.Ttl / 2)
                 {
-                    return Settle(renewed);
+                    return Settle(lease, renewed);
                 }
 
                 held = renewed;
             }
 
-            return Settle(await AcquireAsync(cancellationToken).ConfigureAwait(false));
+            return Settle(lease, await AcquireAsync(started, cancellationToken).ConfigureAwait(false));
         }
         catch (TrousseauException e)
         {
+            var now = _time.GetUtcNow();
+            var left = held?.ExpiresAt - now;
+            Lease? kept;
+            lock (_sync)
+            {
+                // A new token from the token file that replaced the lease meanwhile serves the calls. Unless Vault
+                // refused the token meanwhile (Reject), a valid one goes on serving them until the next attempt; any
+                // other is dropped, so that calls wait for the next login.
+                if (_lease is { } current && !ReferenceEquals(current, lease))
+                {
+                    return current;
+                }
+
+                kept = _lease is not null && left > TimeSpan.Zero ? held! with { RefreshAt = now + RetryDelay(left.Value) } : null;
+                if (_lease is not null)
+                {
+                    _lease = kept;
+                }
+            }
+
             // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down.
             var failure = e is AccessForbiddenException
                 ? new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials. {e.Message}", e)
                 : e;
             var level = ++_failuresInARow == 1 ? LogLevel.Warning : LogLevel.Debug;
             var reason = failure.Message.TrimEnd('.');
-            var now = _time.GetUtcNow();
-            if (held is { ExpiresAt: { } expires } && now < expires)
+            if (kept is not null)
             {
-                var left = expires - now;
-                var wait = TimeSpan.FromTicks(Math.Clamp((left / 2).Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
-                var kept = held with { RefreshAt = now + wait };
-
-                // Unless Vault refused the token meanwhile (Reject), it goes on serving calls until the next attempt.
-                if (ReferenceEquals(Interlocked.CompareExchange(ref _lease, kept, lease), lease))
-                {
-                    var (secondsLeft, retrySeconds) = ((long)Math.Ceiling(left.TotalSeconds), (long)Math.Ceiling(wait.TotalSeconds));
-                    LogKeptToken(_logger, level, Auth.Method, reason, secondsLeft, retrySeconds);
-                    return kept;
-                }
+                var (secondsLeft, retrySeconds) = ((long)Math.Ceiling(left!.Value.TotalSeconds), (long)Math.Ceiling(RetryDelay(left.Value).TotalSeconds));
+                LogKeptToken(_logger, level, Auth.Method, reason, secondsLeft, retrySeconds);
+                return kept;
             }
 
             LogNoToken(_logger, level, Auth.Method, reason);
@@ -173,8 +210,15 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
-    /// <summary>Makes <paramref name="lease"/> the current one, closing a run of failures.</summary>
-    private Lease Settle(Lease lease)
+    /// <summary>Half of what is left of a token's life, at least 1 s and at most 30 s.</summary>
+    private static TimeSpan RetryDelay(TimeSpan left) => TimeSpan.FromTicks(Math.Clamp((left / 2).Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
+
+    /// <summary>
+    /// Makes <paramref name="lease"/>, the outcome of a renewal or login begun from <paramref name="from"/>, the current
+    /// one, closing a run of failures; unless a new token from the token file replaced <paramref name="from"/>
+    /// meanwhile, which stays.
+    /// </summary>
+    private Lease Settle(Lease? from, Lease lease)
     {
         if (_failuresInARow > 0)
         {
@@ -182,24 +226,75 @@ internal sealed partial class VaultTokenSource : IDisposable
             _failuresInARow = 0;
         }
 
-        Volatile.Write(ref _lease, lease);
-        return lease;
+        lock (_sync)
+        {
+            if (_lease is { } current && !ReferenceEquals(current, from) && current.Token != lease.Token)
+            {
+                return current;
+            }
+
+            _lease = lease;
+            return lease;
+        }
+    }
+
+    /// <summary>Whether the token file is not what it was when its token was last read (or has not been read here yet).</summary>
+    private bool TokenFileChanged(string path) => Volatile.Read(ref _tokenFileRead) is not { } read || read != FileStamp.Of(path);
+
+    /// <summary>
+    /// The lease after reading a changed token file: a new token there replaces the current lease at once, due for a
+    /// lookup of its TTL (which the caller starts in the background); the same token, or a file that cannot be read
+    /// now, leaves the lease as it is (the next login reports such a file).
+    /// </summary>
+    private async ValueTask<Lease?> TakeNewTokenFileAsync(string path, CancellationToken cancellationToken)
+    {
+        string token;
+        try
+        {
+            token = await ReadTokenFileAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DependencyUnavailableException)
+        {
+            return Volatile.Read(ref _lease);
+        }
+
+        lock (_sync)
+        {
+            if (_lease is not { } current || current.Token == token)
+            {
+                return _lease;
+            }
+
+            _lease = new Lease(token, null, _time.GetUtcNow(), TimeSpan.Zero, Renewable: false, VaultAuthMethod.Token);
+        }
+
+        LogNewTokenFile(_logger, _settingsPath, path);
+        return Volatile.Read(ref _lease);
+    }
+
+    /// <summary>The token in <paramref name="path"/>, remembering what the file looked like before it was read.</summary>
+    private async Task<string> ReadTokenFileAsync(string path, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _tokenFileRead, FileStamp.Of(path));
+        return await ReadCredentialAsync(path, "Auth:TokenFile", "a Vault token", cancellationToken).ConfigureAwait(false);
     }
 
     private bool IsValid(Lease lease) => lease.ExpiresAt is not { } expires || _time.GetUtcNow() < expires;
 
-    private async Task<Lease> AcquireAsync(CancellationToken cancellationToken)
+    private bool IsDue(Lease lease) => lease.RefreshAt is { } due && _time.GetUtcNow() >= due;
+
+    private async Task<Lease> AcquireAsync(DateTimeOffset started, CancellationToken cancellationToken)
     {
         var method = Auth.Method.ToLowerInvariant();
         if (method == "token")
         {
             var token = Auth.Token is { Length: > 0 } configured
                 ? configured
-                : await ReadCredentialAsync(Auth.TokenFile!, "Auth:TokenFile", "a Vault token", cancellationToken).ConfigureAwait(false);
+                : await ReadTokenFileAsync(Auth.TokenFile!, cancellationToken).ConfigureAwait(false);
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
                 HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
             var data = lookup.Value?.Data;
-            return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token);
+            return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token, started);
         }
 
         var auth = method switch
@@ -219,11 +314,11 @@ internal sealed partial class VaultTokenSource : IDisposable
         Interlocked.Increment(ref _logins);
         _metrics.LoggedIn();
         LogLoggedIn(_logger, Auth.Method, auth.LeaseDuration);
-        return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login);
+        return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login, started);
     }
 
     /// <summary>The renewed lease, or null when Vault refuses to renew the token (revoked, or not renewable after all).</summary>
-    private async Task<Lease?> RenewAsync(Lease lease, CancellationToken cancellationToken)
+    private async Task<Lease?> RenewAsync(Lease lease, DateTimeOffset started, CancellationToken cancellationToken)
     {
         var renewed = await _http.SendAsync(
             HttpMethod.Post,
@@ -249,7 +344,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         Interlocked.Increment(ref _renewals);
         _metrics.Renewed();
         LogRenewed(_logger, auth.LeaseDuration);
-        return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method);
+        return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method, started);
     }
 
     private static bool IsRenewalRefused(HttpStatusCode status) => status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
@@ -293,16 +388,16 @@ internal sealed partial class VaultTokenSource : IDisposable
             : throw new DependencyUnavailableException(VaultHttp.Dependency, $"{_settingsPath}:{key} '{path}' is empty; it must hold {holds}.");
     }
 
-    private Lease NewLease(string token, long ttlSeconds, bool renewable, VaultAuthMethod method)
+    /// <summary>A lease for a token Vault issued or renewed for <paramref name="ttlSeconds"/> no earlier than <paramref name="started"/>.</summary>
+    private static Lease NewLease(string token, long ttlSeconds, bool renewable, VaultAuthMethod method, DateTimeOffset started)
     {
-        var now = _time.GetUtcNow();
         if (ttlSeconds <= 0)
         {
             return new Lease(token, null, null, TimeSpan.Zero, renewable, method);
         }
 
         var ttl = TimeSpan.FromSeconds(ttlSeconds);
-        return new Lease(token, now + ttl, now + (ttl * 2 / 3), ttl, renewable, method);
+        return new Lease(token, started + ttl, started + (ttl * 2 / 3), ttl, renewable, method);
     }
 
     /// <summary>How a lease's token was obtained: configured (never to be revoked by Trousseau) or by a login.</summary>
@@ -310,6 +405,27 @@ internal sealed partial class VaultTokenSource : IDisposable
     {
         Token,
         Login,
+    }
+
+    /// <summary>What a look at a file sees, to tell a change without reading it: the file its links lead to, its last write time and length.</summary>
+    private sealed record FileStamp(string? Target, DateTime LastWriteUtc, long Length)
+    {
+        private static readonly FileStamp Missing = new(null, default, -1);
+
+        public static FileStamp Of(string path)
+        {
+            try
+            {
+                // A FileInfo of a symlink describes the link: look at the file it leads to (a Kubernetes volume's
+                // ..data link included, which a new version swaps).
+                var file = File.ResolveLinkTarget(path, returnFinalTarget: true) as FileInfo ?? new FileInfo(path);
+                return file.Exists ? new FileStamp(file.FullName, file.LastWriteTimeUtc, file.Length) : Missing;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Missing;
+            }
+        }
     }
 
     /// <summary>A Vault token, when it expires and is due for renewal, its TTL, and how it was obtained.</summary>
@@ -336,4 +452,7 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     [LoggerMessage(EventId = 5007, Level = LogLevel.Information, Message = "The Vault token was renewed or replaced again after {Failures} failed attempts.")]
     private static partial void LogRecovered(ILogger logger, int failures);
+
+    [LoggerMessage(EventId = 5008, Level = LogLevel.Information, Message = "{SettingsPath}:Auth:TokenFile '{Path}' holds a new Vault token; calls use it from now on.")]
+    private static partial void LogNewTokenFile(ILogger logger, string settingsPath, string path);
 }
