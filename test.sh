@@ -17,6 +17,8 @@ command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
 # The key ring durability test watches its fsync calls with strace.
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+# The manifest tests render deploy/kms and deploy/broker with kubectl kustomize.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 # Native AOT compiles trousseaud with clang and links it against zlib.
 command -v clang >/dev/null 2>&1 || missing+=(clang)
 [[ -e /usr/include/zlib.h ]] || missing+=(zlib1g-dev)

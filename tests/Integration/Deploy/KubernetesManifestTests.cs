@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Trousseau.Server;
+using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.StoreContract;
+using YamlDotNet.RepresentationModel;
+
+namespace Trousseau.Tests.Integration.Deploy;
+
+/// <summary>
+/// The Kubernetes manifests as <c>kubectl kustomize deploy/kms</c> and <c>deploy/broker</c> render them, and the static
+/// pod: what they configure is what trousseaud reads, every file it names is mounted, the probes reach trousseaud where
+/// it listens, and they restart trousseaud only when the process itself is stuck, never because Vault or the store is
+/// down (a restart cannot fix those and throws away the data-key caches).
+/// </summary>
+public sealed class KubernetesManifestTests
+{
+    private const string Kms = "deploy/kms";
+    private const string Broker = "deploy/broker";
+    private const string StaticPod = "deploy/kms/static-pod.yaml";
+
+    private static readonly string[] ProbeKinds = ["livenessProbe", "startupProbe", "readinessProbe"];
+
+    /// <summary>Why these tests cannot run here, or null. Outside CI a missing kubectl skips them; under CI=true it fails them.</summary>
+    public static string? SkipReason =>
+        KubectlPath is not null || Environment.GetEnvironmentVariable("CI") == "true"
+            ? null
+            : "kubectl is not installed: install the Debian package kubernetes-client (./test.sh does it when run as root).";
+
+    public static TheoryData<string> Workloads => [Kms, Broker, StaticPod];
+
+    private static string? KubectlPath =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, "kubectl")).FirstOrDefault(File.Exists);
+
+    [StoreFact]
+    public async Task Kustomize_renders_the_kms_plugin_with_its_identities_settings_and_the_encryption_configuration()
+    {
+        var objects = await RenderAsync(Kms);
+
+        Assert.Equal(
+            ["ClusterRoleBinding/vault-token-reviewer", "ConfigMap/trousseau-encryption-configuration", "ConfigMap/trousseau-kms", "DaemonSet/trousseau-kms",
+             "Secret/vault-token-reviewer", "ServiceAccount/trousseau-kms", "ServiceAccount/vault-token-reviewer"],
+            objects.Select(o => $"{Scalar(o, "kind")}/{Scalar(o, "metadata", "name")}").Order(StringComparer.Ordinal));
+        var encryption = Scalar(Named(objects, "ConfigMap", "trousseau-encryption-configuration"), "data", "encryption-configuration.yaml");
+        Assert.Equal(File.ReadAllText(Path.Combine(RepositoryPaths.Root, Kms, "encryption-configuration.yaml")), encryption);
+
+        // kube-apiserver dials the socket the plugin listens on.
+        Assert.Contains($"endpoint: unix://{Settings(objects)["Trousseau:Kms:Socket"]}\n", encryption, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task Kustomize_renders_the_broker_in_its_own_namespace_with_its_service_and_disruption_budget()
+    {
+        var objects = await RenderAsync(Broker);
+
+        Assert.Equal(
+            ["ConfigMap/trousseau-broker", "Deployment/trousseau-broker", "Namespace/trousseau", "PodDisruptionBudget/trousseau-broker",
+             "Service/trousseau-broker", "ServiceAccount/trousseau-broker"],
+            objects.Select(o => $"{Scalar(o, "kind")}/{Scalar(o, "metadata", "name")}").Order(StringComparer.Ordinal));
+        Assert.All(objects.Where(o => Scalar(o, "kind") != "Namespace"), o => Assert.Equal("trousseau", Scalar(o, "metadata", "namespace")));
+    }
+
+    [StoreFact]
+    public async Task The_broker_replicas_share_their_state_and_a_disruption_or_an_update_leaves_the_others_serving()
+    {
+        var objects = await RenderAsync(Broker);
+        var deployment = Named(objects, "Deployment", "trousseau-broker");
+        var replicas = int.Parse(Scalar(deployment, "spec", "replicas"), CultureInfo.InvariantCulture);
+        var podLabels = Labels(Node(deployment, "spec", "template", "metadata", "labels"));
+        var settings = Settings(objects);
+
+        Assert.True(replicas >= 2, $"{replicas} replica(s) is no high availability");
+
+        // Replicas answer for one another only when they share the store and the keys: none may keep them on its own disk.
+        Assert.Equal("etcd", settings["Trousseau:Store"]);
+        Assert.Equal("vault", settings["Trousseau:KeyProvider"]);
+        Assert.Equal("-", settings["Trousseau:Audit:Path"]);
+        Assert.Equal("0", Scalar(deployment, "spec", "strategy", "rollingUpdate", "maxUnavailable"));
+        var budget = Named(objects, "PodDisruptionBudget", "trousseau-broker");
+        Assert.Equal(podLabels, Labels(Node(budget, "spec", "selector", "matchLabels")));
+        Assert.InRange(int.Parse(Scalar(budget, "spec", "maxUnavailable"), CultureInfo.InvariantCulture), 1, replicas - 1);
+        var service = Named(objects, "Service", "trousseau-broker");
+        Assert.Equal(podLabels, Labels(Node(service, "spec", "selector")));
+        Assert.Equal(
+            Scalar(Ports(Container(PodSpec(deployment))).Single(), "name"),
+            Scalar((YamlMappingNode)((YamlSequenceNode)Node(service, "spec", "ports")).Children.Single(), "targetPort"));
+    }
+
+    [StoreFact]
+    public async Task The_broker_serves_its_api_over_tls_to_callers_known_by_their_service_account_and_runs_unprivileged()
+    {
+        var objects = await RenderAsync(Broker);
+        var settings = Settings(objects);
+        var pod = PodSpec(Named(objects, "Deployment", "trousseau-broker"));
+
+        Assert.StartsWith("https://", settings["Trousseau:Api:Urls"], StringComparison.Ordinal);
+        Assert.Equal("kubernetes", settings["Trousseau:Api:Auth:Mode"]);
+        Assert.False(string.IsNullOrEmpty(settings["Trousseau:Api:Auth:KubernetesRole"]));
+        Assert.Equal("False", settings["Trousseau:Kms:Enabled"], ignoreCase: true);
+        Assert.Equal("true", Scalar(pod, "securityContext", "runAsNonRoot"));
+        Assert.Equal("false", Scalar(Container(pod), "securityContext", "allowPrivilegeEscalation"));
+        Assert.Equal("true", Scalar(Container(pod), "securityContext", "readOnlyRootFilesystem"));
+    }
+
+    [StoreTheory]
+    [MemberData(nameof(Workloads))]
+    public async Task Liveness_asks_only_the_process_while_startup_and_readiness_ask_readyz(string manifest)
+    {
+        var container = Container(PodSpec(Workload(await ObjectsAsync(manifest))));
+
+        Assert.Equal("/healthz", Scalar(Probe(container, "livenessProbe"), "path"));
+        Assert.Equal("/readyz", Scalar(Probe(container, "startupProbe"), "path"));
+        Assert.Equal("/readyz", Scalar(Probe(container, "readinessProbe"), "path"));
+    }
+
+    [StoreTheory]
+    [MemberData(nameof(Workloads))]
+    public async Task The_probes_reach_trousseaud_on_the_port_and_scheme_it_listens_with(string manifest)
+    {
+        var objects = await ObjectsAsync(manifest);
+        var pod = PodSpec(Workload(objects));
+        var container = Container(pod);
+        var urls = Settings(objects)["Trousseau:Api:Urls"]!;
+        var listens = new Uri(urls.Replace("0.0.0.0", "any-address", StringComparison.Ordinal));
+
+        // Without hostNetwork the kubelet connects to the pod's IP, so trousseaud must not listen on loopback only.
+        Assert.True(pod.Children.ContainsKey("hostNetwork") || listens.Host == "any-address", $"{manifest}: the kubelet cannot reach {urls}");
+        foreach (var probe in ProbeKinds.Select(name => Probe(container, name)))
+        {
+            var port = Scalar(probe, "port");
+            var number = Ports(container).Where(p => Scalar(p, "name") == port).Select(p => Scalar(p, "containerPort")).SingleOrDefault() ?? port;
+            Assert.Equal(listens.Port.ToString(CultureInfo.InvariantCulture), number);
+            Assert.Equal(listens.Scheme.ToUpperInvariant(), probe.Children.ContainsKey("scheme") ? Scalar(probe, "scheme") : "HTTP");
+        }
+    }
+
+    [StoreTheory]
+    [MemberData(nameof(Workloads))]
+    public async Task The_config_map_and_the_arguments_set_only_settings_trousseaud_knows_and_every_file_they_name_is_mounted(string manifest)
+    {
+        var objects = await ObjectsAsync(manifest);
+        var settings = Settings(objects);
+        var pod = PodSpec(Workload(objects));
+        var volumes = ((YamlSequenceNode)pod["volumes"]).Children.Cast<YamlMappingNode>().ToDictionary(v => Scalar(v, "name"));
+        var mounts = ((YamlSequenceNode)Container(pod)["volumeMounts"]).Children.Cast<YamlMappingNode>()
+            .Select(m => (Path: Scalar(m, "mountPath"), Volume: volumes[Scalar(m, "name")]))
+            .ToList();
+
+        // trousseaud would refuse to start, naming the key, if either set a key that is no setting.
+        ServerSettings.RefuseUnknown(settings.GetSection("Trousseau"));
+        Assert.NotEmpty(settings.GetSection("Trousseau:Vault").GetChildren());
+        var files = settings.AsEnumerable()
+            .Where(s => s.Value is not null && (s.Key.EndsWith("File", StringComparison.Ordinal) || s.Key.EndsWith(":Socket", StringComparison.Ordinal) || s.Key == "--config"))
+            .ToList();
+        Assert.NotEmpty(files);
+        foreach (var (key, path) in files)
+        {
+            // The volume mounted nearest above the file holds it; a config map of the manifests must have it as a key.
+            var mount = mounts.Where(m => path!.StartsWith(m.Path + "/", StringComparison.Ordinal)).MaxBy(m => m.Path.Length);
+            Assert.True(mount.Path is not null, $"{manifest}: {key} names {path}, which is on no volume the container mounts");
+            if (mount.Volume.Children.ContainsKey("configMap")
+                && objects.SingleOrDefault(o => Scalar(o, "kind") == "ConfigMap" && Scalar(o, "metadata", "name") == Scalar(mount.Volume, "configMap", "name")) is { } configMap)
+            {
+                var name = path![(mount.Path.Length + 1)..];
+                Assert.True(((YamlMappingNode)configMap["data"]).Children.ContainsKey(name), $"{manifest}: {key} names {path}, but config map {Scalar(configMap, "metadata", "name")} mounted at {mount.Path} has no {name}");
+            }
+        }
+    }
+
+    /// <summary>The objects of a kustomization as kubectl renders them, or the static pod with the KMS plugin's config maps.</summary>
+    private static async Task<IReadOnlyList<YamlMappingNode>> ObjectsAsync(string manifest) =>
+        manifest == StaticPod
+            ? [.. Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, StaticPod))), .. (await RenderAsync(Kms)).Where(o => Scalar(o, "kind") == "ConfigMap")]
+            : await RenderAsync(manifest);
+
+    private static async Task<IReadOnlyList<YamlMappingNode>> RenderAsync(string directory)
+    {
+        var info = new ProcessStartInfo(KubectlPath ?? "kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("kustomize");
+        info.ArgumentList.Add(Path.Combine(RepositoryPaths.Root, directory));
+        var result = await ChildProcess.RunAsync(info);
+        Assert.True(result.ExitCode == 0, $"kubectl kustomize {directory} exited {result.ExitCode}: {result.Stderr}");
+        return Parse(result.Stdout);
+    }
+
+    private static IReadOnlyList<YamlMappingNode> Parse(string yaml)
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        return [.. stream.Documents.Select(d => (YamlMappingNode)d.RootNode)];
+    }
+
+    /// <summary>
+    /// What the workload's config map (the <c>config.json</c> its <c>--config</c> names) and its arguments set, as
+    /// trousseaud reads them; the arguments also as <c>--config</c> and the like, to check the paths they name.
+    /// </summary>
+    private static IConfigurationRoot Settings(IReadOnlyList<YamlMappingNode> objects)
+    {
+        var pod = PodSpec(Workload(objects));
+        var holdingConfig = objects.Where(o => Scalar(o, "kind") == "ConfigMap" && ((YamlMappingNode)o["data"]).Children.ContainsKey("config.json")).ToList();
+        var mounted = ((YamlSequenceNode)pod["volumes"]).Children.Cast<YamlMappingNode>()
+            .Where(v => v.Children.ContainsKey("configMap"))
+            .SelectMany(v => holdingConfig.Where(o => Scalar(o, "metadata", "name") == Scalar(v, "configMap", "name")))
+            .ToList();
+
+        // The static pod reads the file from the node's disk, where it is a copy of the KMS plugin's config map.
+        var json = Scalar(Assert.Single(mounted.Count > 0 ? mounted : holdingConfig), "data", "config.json");
+        var args = ((YamlSequenceNode)Container(pod)["args"]).Children.Select(a => ((YamlScalarNode)a).Value!).ToArray();
+        var config = args.SkipWhile(a => a != "--config").Skip(1).First();
+        return new ConfigurationBuilder()
+            .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)))
+            .AddCommandLine(args.Where((_, i) => !(args[i] == "--config" || (i > 0 && args[i - 1] == "--config"))).ToArray())
+            .AddInMemoryCollection([new("--config", config)])
+            .Build();
+    }
+
+    private static YamlMappingNode Workload(IReadOnlyList<YamlMappingNode> objects) =>
+        objects.Single(o => Scalar(o, "kind") is "DaemonSet" or "Deployment" or "Pod");
+
+    private static YamlMappingNode Named(IReadOnlyList<YamlMappingNode> objects, string kind, string name) =>
+        objects.Single(o => Scalar(o, "kind") == kind && Scalar(o, "metadata", "name") == name);
+
+    private static YamlMappingNode PodSpec(YamlMappingNode workload) =>
+        Scalar(workload, "kind") == "Pod" ? (YamlMappingNode)workload["spec"] : (YamlMappingNode)Node(workload, "spec", "template", "spec");
+
+    private static YamlMappingNode Container(YamlMappingNode podSpec) =>
+        (YamlMappingNode)((YamlSequenceNode)podSpec["containers"]).Children.Single();
+
+    private static IEnumerable<YamlMappingNode> Ports(YamlMappingNode container) =>
+        container.Children.TryGetValue("ports", out var ports) ? ((YamlSequenceNode)ports).Children.Cast<YamlMappingNode>() : [];
+
+    private static YamlMappingNode Probe(YamlMappingNode container, string probe)
+    {
+        var node = (YamlMappingNode)container[probe];
+        Assert.False(node.Children.ContainsKey("exec"), $"{probe} runs a command; it should ask trousseaud's HTTP health endpoints");
+        return (YamlMappingNode)node["httpGet"];
+    }
+
+    private static Dictionary<string, string> Labels(YamlNode labels) =>
+        ((YamlMappingNode)labels).Children.ToDictionary(l => ((YamlScalarNode)l.Key).Value!, l => ((YamlScalarNode)l.Value).Value!);
+
+    private static YamlNode Node(YamlMappingNode root, params string[] path) =>
+        path.Aggregate((YamlNode)root, (node, key) => ((YamlMappingNode)node)[key]);
+
+    private static string Scalar(YamlMappingNode root, params string[] path) => ((YamlScalarNode)Node(root, path)).Value!;
+}
