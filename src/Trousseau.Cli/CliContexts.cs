@@ -51,9 +51,17 @@ internal sealed class CliContexts
 /// <summary>
 /// One trousseaud instance clectl can talk to (or several, their URLs separated by commas in <c>Server</c>, tried in
 /// order), with the file holding its API token or the token itself, and the paths (never the contents) of the CA file
-/// and of the client certificate and key for TLS.
+/// and of the client certificate and key for TLS; <c>AllowInsecureHttp</c> (true, else absent) lets its token go over
+/// plain http to its servers when they are not on this machine.
 /// </summary>
-internal sealed record CliContext(string Server, string? TokenFile, string? Token = null, string? CaFile = null, string? CertFile = null, string? KeyFile = null);
+internal sealed record CliContext(
+    string Server,
+    string? TokenFile,
+    string? Token = null,
+    string? CaFile = null,
+    string? CertFile = null,
+    string? KeyFile = null,
+    bool? AllowInsecureHttp = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CliContexts))]

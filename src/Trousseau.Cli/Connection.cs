@@ -13,6 +13,8 @@ namespace Trousseau.Cli;
 /// context; they apply to every server. The current context stands aside when the environment names a server. A token
 /// found rather than given goes only to the server it belongs to: a context's to that context's servers, the data
 /// directory's to the default server; elsewhere none is sent. So each server of a list gets its own token, or none.
+/// No token goes over plain http to a server that is not on this machine (see <see cref="RefuseClearText"/>) unless
+/// <c>--allow-insecure-http</c>, <c>$TROUSSEAU_ALLOW_INSECURE_HTTP</c> or the context of that server allows it.
 /// </summary>
 /// <param name="Servers">The servers to call, in the order to try them; at least one.</param>
 /// <param name="Tls">The CA file and client certificate to use over https.</param>
@@ -22,8 +24,12 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
 
     private static readonly Uri DefaultUri = new(DefaultServer);
 
-    public static Connection Resolve(string? server, string? token, string? tokenFile, ConnectionTls tls, string? contextName)
+    /// <summary>The environment variable that allows a token over plain http beyond this machine, as <c>--allow-insecure-http</c> does.</summary>
+    public const string AllowInsecureHttpVariable = "TROUSSEAU_ALLOW_INSECURE_HTTP";
+
+    public static Connection Resolve(string? server, string? token, string? tokenFile, ConnectionTls tls, string? contextName, bool allowInsecureHttp)
     {
+        allowInsecureHttp |= AllowInsecureHttpFromEnvironment();
         var named = contextName is null ? null : FindContext(contextName);
         var environmentServer = NullIfEmpty(Environment.GetEnvironmentVariable("TROUSSEAU_SERVER"));
         var current = named is null && server is null && environmentServer is null ? CurrentContext() : null;
@@ -44,6 +50,12 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
             })
             .ToList();
         var context = (named ?? current)?.Context;
+        foreach (var endpoint in servers)
+        {
+            var contextAllows = context is { AllowInsecureHttp: true } && AmongServers(context.Server, endpoint.Url);
+            RefuseClearText(endpoint, allowInsecureHttp || contextAllows);
+        }
+
         var (certFile, keyFile) = tls.CertFile is not null ? (tls.CertFile, tls.KeyFile) : (context?.CertFile, context?.KeyFile);
         return new Connection(servers, new ConnectionTls(tls.CaFile ?? context?.CaFile, certFile, keyFile));
     }
@@ -127,6 +139,35 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
         && server.Port == DefaultUri.Port
         && server.AbsolutePath == "/"
         && server.Host is "127.0.0.1" or "localhost" or "[::1]";
+
+    /// <summary>
+    /// Refuses, before anything is sent, to send <paramref name="server"/>'s token over plain http to an address that
+    /// is not on this machine (localhost, 127.0.0.0/8, [::1]), where it would cross the network in clear text, unless
+    /// <paramref name="allowed"/>. A server given no token is called as it is.
+    /// </summary>
+    private static void RefuseClearText(ServerEndpoint server, bool allowed)
+    {
+        if (server.Token is null || allowed || server.Url.Scheme != Uri.UriSchemeHttp || server.Url.IsLoopback)
+        {
+            return;
+        }
+
+        var secure = new UriBuilder(server.Url) { Scheme = Uri.UriSchemeHttps, Port = server.Url.Port }.Uri;
+        throw new CliUsageException(
+            $"Refusing to send the API token (from {server.TokenSource}) to {server} over plain HTTP: that server is not on this machine, "
+            + $"so the token would cross the network in clear text. Use https:// ({secure.AbsoluteUri}), or, on a network where clear text is acceptable, "
+            + $"pass --allow-insecure-http, set {AllowInsecureHttpVariable}=1, or save that choice with 'clectl context set NAME --server {server} --allow-insecure-http'.");
+    }
+
+    /// <summary><c>$TROUSSEAU_ALLOW_INSECURE_HTTP</c>: 1 or true allows, 0, false or unset does not; anything else is refused.</summary>
+    private static bool AllowInsecureHttpFromEnvironment() => Environment.GetEnvironmentVariable(AllowInsecureHttpVariable) switch
+    {
+        null or "" => false,
+        var value when value == "1" || value.Equals("true", StringComparison.OrdinalIgnoreCase) => true,
+        var value when value == "0" || value.Equals("false", StringComparison.OrdinalIgnoreCase) => false,
+        var value => throw new CliUsageException(
+            $"${AllowInsecureHttpVariable} is '{value}'; set it to 1 (or true) to allow sending the API token over plain HTTP to a server not on this machine, or to 0 (or false), or unset it."),
+    };
 
     private static (string? Token, string Source) FindToken(string? token, string? tokenFile, NamedContext? named, NamedContext? current, Uri server)
     {

@@ -18,7 +18,7 @@ internal static class ContextCommands
 
         var set = new Command(
             "set",
-            "Add or change a context: --server URL (or URL,URL... tried in order), --token-file FILE or --token T (kept in the owner-only contexts file), and for TLS --ca-file FILE and --cert FILE --key FILE (their paths); the first one becomes current.")
+            "Add or change a context: --server URL (or URL,URL... tried in order), --token-file FILE or --token T (kept in the owner-only contexts file), for TLS --ca-file FILE and --cert FILE --key FILE (their paths), and --allow-insecure-http to let the token go over plain http to these servers when they are not on this machine; the first one becomes current.")
         {
             Name,
         };
@@ -37,7 +37,8 @@ internal static class ContextCommands
             }
 
             var tls = GlobalOptions.Tls(parse);
-            contexts.Contexts[name] = new CliContext(server, tokenFile, token, tls.CaFile, tls.CertFile, tls.KeyFile);
+            var allowInsecureHttp = parse.GetValue(GlobalOptions.AllowInsecureHttp) ? true : (bool?)null;
+            contexts.Contexts[name] = new CliContext(server, tokenFile, token, tls.CaFile, tls.CertFile, tls.KeyFile, allowInsecureHttp);
             contexts.Current ??= name;
             contexts.Save(path);
             await console.Out.WriteLineAsync($"context {name} set");
@@ -83,6 +84,7 @@ internal static class ContextCommands
                         json.WriteString("caFile", ctx.CaFile);
                         json.WriteString("certFile", ctx.CertFile);
                         json.WriteString("keyFile", ctx.KeyFile);
+                        json.WriteBoolean("allowInsecureHttp", ctx.AllowInsecureHttp == true);
                         json.WriteEndObject();
                     }
 

@@ -52,6 +52,14 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> AllowInsecureHttp = new("--allow-insecure-http")
+    {
+        Description = "Send the API token over plain http:// to a server that is not on this machine, where it crosses the network in clear text "
+            + "(else $" + Cli.Connection.AllowInsecureHttpVariable + "=1, or the context's); without it clectl refuses and sends nothing. "
+            + "Only for a network where clear text is acceptable; use https:// otherwise.",
+        Recursive = true,
+    };
+
     public static readonly Option<double> RequestTimeout = CreateRequestTimeoutOption();
 
     public static readonly Option<OutputFormat> Output = CreateOutputOption();
@@ -62,10 +70,10 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static IEnumerable<Option> All => [Server, Token, TokenFile, CaFile, Cert, ClientKey, Context, RequestTimeout, Output, Raw];
+    public static IEnumerable<Option> All => [Server, Token, TokenFile, CaFile, Cert, ClientKey, Context, AllowInsecureHttp, RequestTimeout, Output, Raw];
 
     public static Connection Connection(ParseResult parse) =>
-        Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), Tls(parse), parse.GetValue(Context));
+        Cli.Connection.Resolve(parse.GetValue(Server), parse.GetValue(Token), parse.GetValue(TokenFile), Tls(parse), parse.GetValue(Context), parse.GetValue(AllowInsecureHttp));
 
     /// <summary>The TLS files given as options, as absolute paths; a certificate needs its key and the reverse.</summary>
     public static ConnectionTls Tls(ParseResult parse)

@@ -28,6 +28,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 
     private readonly HttpClient _http;
     private readonly AuthenticationHeaderValue? _authorization;
+    private readonly TimeProvider _timeProvider;
 
     /// <summary>Creates a client.</summary>
     /// <param name="http">
@@ -35,16 +36,48 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// owns it (for example from <c>IHttpClientFactory</c>).
     /// </param>
     /// <param name="token">The API bearer token, or <see langword="null"/> when the server needs none.</param>
+    /// <exception cref="ArgumentException">
+    /// The <see cref="HttpClient"/> has no <see cref="HttpClient.BaseAddress"/>; or a token is given for a plain
+    /// <c>http://</c> address not on this machine, where it would cross the network in clear text (see
+    /// <see cref="TrousseauClientOptions.AllowInsecureHttp"/>).
+    /// </exception>
     public TrousseauClient(HttpClient http, string? token = null)
+        : this(http, token, new TrousseauClientOptions())
+    {
+    }
+
+    /// <summary>Creates a client with options.</summary>
+    /// <param name="http">
+    /// An <see cref="HttpClient"/> whose <see cref="HttpClient.BaseAddress"/> is the trousseaud URL; the caller
+    /// owns it (for example from <c>IHttpClientFactory</c>).
+    /// </param>
+    /// <param name="token">The API bearer token, or <see langword="null"/> when the server needs none.</param>
+    /// <param name="options">Whether the token may cross the network in clear text, and the clock.</param>
+    /// <exception cref="ArgumentException">
+    /// The <see cref="HttpClient"/> has no <see cref="HttpClient.BaseAddress"/>; or it is a plain <c>http://</c> address
+    /// not on this machine, a token is given and <see cref="TrousseauClientOptions.AllowInsecureHttp"/> is not set.
+    /// </exception>
+    public TrousseauClient(HttpClient http, string? token, TrousseauClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(http);
-        if (http.BaseAddress is null)
+        ArgumentNullException.ThrowIfNull(options);
+        if (http.BaseAddress is not { } server)
         {
             throw new ArgumentException("The HttpClient needs a BaseAddress: the trousseaud URL.", nameof(http));
         }
 
+        var hasToken = !string.IsNullOrEmpty(token);
+        if (hasToken && !options.AllowInsecureHttp && server.Scheme == Uri.UriSchemeHttp && !server.IsLoopback)
+        {
+            throw new ArgumentException(
+                $"The HttpClient's BaseAddress {server.AbsoluteUri} is plain HTTP to a server that is not on this machine: the API token would cross the network in clear text. "
+                + $"Use an https:// address, or, on a network where clear text is acceptable, set {nameof(TrousseauClientOptions)}.{nameof(TrousseauClientOptions.AllowInsecureHttp)}.",
+                nameof(http));
+        }
+
         _http = http;
-        _authorization = string.IsNullOrEmpty(token) ? null : new AuthenticationHeaderValue("Bearer", token);
+        _authorization = hasToken ? new AuthenticationHeaderValue("Bearer", token) : null;
+        _timeProvider = options.TimeProvider ?? throw new ArgumentException($"{nameof(TrousseauClientOptions)}.{nameof(TrousseauClientOptions.TimeProvider)} is null; leave it unset for the system clock.", nameof(options));
     }
 
     /// <inheritdoc />
@@ -332,11 +365,11 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             ? sent[..^path.Length]
             : _http.BaseAddress!.AbsoluteUri;
 
-    /// <summary>How long a 429 asks callers to wait: its <c>Retry-After</c>, as seconds or a date.</summary>
-    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    /// <summary>How long a 429 asks callers to wait: its <c>Retry-After</c>, as seconds or a date (read against the client's clock).</summary>
+    private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
     {
         { Delta: { } delta } => delta,
-        { Date: { } date } => date - DateTimeOffset.UtcNow,
+        { Date: { } date } => date - _timeProvider.GetUtcNow(),
         _ => null,
     };
 
@@ -354,7 +387,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             ? $"the TLS handshake failed: {exception.GetBaseException().Message}"
             : exception.Message;
 
-    private static async Task<Exception> ToExceptionAsync(HttpResponseMessage response, string server, string? name, CancellationToken cancellationToken)
+    private async Task<Exception> ToExceptionAsync(HttpResponseMessage response, string server, string? name, CancellationToken cancellationToken)
     {
         ProblemBody? problem = null;
         try

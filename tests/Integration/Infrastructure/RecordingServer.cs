@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -12,7 +14,8 @@ using Microsoft.Extensions.Logging;
 namespace Trousseau.Tests.Integration.Infrastructure;
 
 /// <summary>
-/// A stand-in for a server clectl is pointed at, on Kestrel on a free loopback port: it records every request it gets
+/// A stand-in for a server clectl is pointed at, on Kestrel on a free loopback port (or another address of this
+/// machine, see <see cref="StartElsewhereAsync"/>): it records every request it gets
 /// (method, path, headers, body) and answers each with what the test gives it.
 /// </summary>
 internal sealed class RecordingServer : IAsyncDisposable
@@ -32,12 +35,36 @@ internal sealed class RecordingServer : IAsyncDisposable
     /// Starts a server that answers every request with <paramref name="answer"/>, over HTTPS with
     /// <paramref name="certificate"/> when one is given.
     /// </summary>
-    public static async Task<RecordingServer> StartAsync(Func<RecordedRequest, IResult> answer, X509Certificate2? certificate = null)
+    public static Task<RecordingServer> StartAsync(Func<RecordedRequest, IResult> answer, X509Certificate2? certificate = null) =>
+        StartAsync(answer, certificate, IPAddress.Loopback, host: null);
+
+    /// <summary>
+    /// Starts a plain-HTTP server that answers every request with <paramref name="answer"/> at an address that is not
+    /// loopback to a client: a non-loopback IPv4 address of this machine when it has one, else this machine's host name
+    /// (listening on the address it resolves to).
+    /// </summary>
+    public static Task<RecordingServer> StartElsewhereAsync(Func<RecordedRequest, IResult> answer)
+    {
+        var address = NetworkInterface.GetAllNetworkInterfaces()
+            .Where(i => i.OperationalStatus == OperationalStatus.Up && i.NetworkInterfaceType != NetworkInterfaceType.Loopback)
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        if (address is not null)
+        {
+            return StartAsync(answer, certificate: null, address, host: null);
+        }
+
+        var host = Dns.GetHostName();
+        return StartAsync(answer, certificate: null, Dns.GetHostAddresses(host).First(a => a.AddressFamily == AddressFamily.InterNetwork), host);
+    }
+
+    private static async Task<RecordingServer> StartAsync(Func<RecordedRequest, IResult> answer, X509Certificate2? certificate, IPAddress address, string? host)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrelHttpsConfiguration();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(address, 0, listen =>
         {
             if (certificate is not null)
             {
@@ -57,8 +84,8 @@ internal sealed class RecordingServer : IAsyncDisposable
             await answer(request).ExecuteAsync(context);
         });
         await server._app.StartAsync();
-        var address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        server.BaseAddress = new Uri(address + "/");
+        var listening = new Uri(server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        server.BaseAddress = new UriBuilder(listening) { Host = host ?? listening.Host, Path = "/" }.Uri;
         return server;
     }
 

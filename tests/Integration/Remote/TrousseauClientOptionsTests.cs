@@ -1,0 +1,74 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Time.Testing;
+using Trousseau.Remote;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Remote;
+
+/// <summary>
+/// What <see cref="TrousseauClientOptions"/> change: whether the token may go over plain HTTP to a server that is not
+/// on this machine, and the clock a <c>Retry-After</c> date is read against. The stand-ins are real Kestrel servers.
+/// </summary>
+public sealed class TrousseauClientOptionsTests
+{
+    private const string Token = "client-token-7a3e90";
+
+    [Fact]
+    public async Task A_token_is_never_sent_over_plain_http_to_another_machine()
+    {
+        await using var remote = await RecordingServer.StartElsewhereAsync(_ => KeyStatus());
+        using var http = new HttpClient { BaseAddress = remote.BaseAddress };
+
+        var refused = Assert.Throws<ArgumentException>(() => new TrousseauClient(http, Token));
+
+        Assert.Contains(remote.BaseAddress.AbsoluteUri, refused.Message, StringComparison.Ordinal);
+        Assert.Contains("https://", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(TrousseauClientOptions.AllowInsecureHttp), refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Token, refused.Message, StringComparison.Ordinal);
+        Assert.Empty(remote.Requests);
+    }
+
+    [Fact]
+    public async Task With_the_opt_in_or_without_a_token_plain_http_to_another_machine_is_called()
+    {
+        await using var remote = await RecordingServer.StartElsewhereAsync(_ => KeyStatus());
+        using var http = new HttpClient { BaseAddress = remote.BaseAddress };
+
+        await new TrousseauClient(http, Token, new TrousseauClientOptions { AllowInsecureHttp = true }).GetKeyStatusAsync();
+        await new TrousseauClient(http).GetKeyStatusAsync();
+
+        Assert.Collection(
+            remote.Requests,
+            withToken => Assert.Equal("Bearer " + Token, withToken.Header("Authorization")),
+            withoutToken => Assert.Null(withoutToken.Header("Authorization")));
+    }
+
+    [Fact]
+    public async Task A_retry_after_date_is_read_against_the_client_clock()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2031, 3, 14, 9, 26, 53, TimeSpan.Zero));
+        var retryAt = clock.GetUtcNow().AddSeconds(90).ToString("r", CultureInfo.InvariantCulture);
+        await using var limited = await RecordingServer.StartAsync(_ => new RateLimited(retryAt));
+        using var http = new HttpClient { BaseAddress = limited.BaseAddress };
+        var client = new TrousseauClient(http, Token, new TrousseauClientOptions { TimeProvider = clock });
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetKeyStatusAsync());
+
+        Assert.Equal(TimeSpan.FromSeconds(90), refused.RetryAfter);
+        Assert.Contains("wait 90 s", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static IResult KeyStatus() => Results.Json(new { provider = "local", keyId = "k1", version = 1 });
+
+    /// <summary>A 429 whose <c>Retry-After</c> is an HTTP date.</summary>
+    private sealed class RateLimited(string retryAt) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            httpContext.Response.Headers.RetryAfter = retryAt;
+            return Task.CompletedTask;
+        }
+    }
+}
