@@ -10,38 +10,40 @@ namespace Trousseau.Vault;
 /// <summary>
 /// Reads the KV v2 secret named by <c>Trousseau:Vault:ConfigPath</c> (for example
 /// <c>secret/data/trousseau/config</c>) so that its <c>data</c> can be laid over local configuration. Keys are
-/// relative to the <c>Trousseau</c> section (<c>"Store": "etcd"</c> sets <c>Trousseau:Store</c>); nested objects
-/// and arrays flatten the usual way (<c>Etcd:Prefix</c>). The overlay may tune what trousseaud does, never whom it
-/// trusts, or whoever may write that KV path could take the broker over: these settings, and every key below them,
-/// stay local: Vault's address, CA and login (<c>Vault:Address</c>, <c>Vault:CaFile</c>, <c>Vault:Auth</c>); etcd's
-/// endpoints and TLS files; the key provider (<c>KeyProvider</c>, <c>KeyProviders</c>) and the local key ring
-/// (<c>Local</c>); the HTTP API (<c>Api</c>: addresses, authentication, TLS, policies); the audit trail (<c>Audit</c>).
-/// Reading the path takes a Vault login; <see cref="HandLoginTo"/> gives it to the Vault key provider, so that the
-/// host logs in once (an AppRole secret id may be good for one login only). A login not handed over is revoked when
-/// the overlay is disposed.
+/// relative to the <c>Trousseau</c> section (<c>"Worker": {"Interval": "00:01:00"}</c> sets
+/// <c>Trousseau:Worker:Interval</c>); nested objects and arrays flatten the usual way. The overlay may tune what
+/// trousseaud does, never whom it trusts, which key wraps its data keys, where its secrets and files go or who may
+/// reach them, or whoever may write that KV path could take the broker over. These settings, and every key below
+/// them, stay local: Vault's address, CA and login (<c>Vault:Address</c>, <c>Vault:CaFile</c>, <c>Vault:Auth</c>);
+/// the Transit key (<c>Vault:Namespace</c>, <c>Vault:TransitMount</c>, <c>Vault:KeyName</c>); the overlay's own path
+/// (<c>Vault:ConfigPath</c>); the key provider (<c>KeyProvider</c>, <c>KeyProviders</c>) and the local key ring
+/// (<c>Local</c>); the store and where it keeps records (<c>Store</c>, <c>Sqlite:Path</c>, <c>Etcd</c>: endpoints,
+/// TLS files, prefix and login); the data directory (<c>DataDir</c>); the KMS socket and what it unwraps
+/// (<c>Kms:Socket</c>, <c>Kms:AcceptLegacyCiphertext</c>); the HTTP API (<c>Api</c>: addresses, authentication,
+/// TLS, policies); the audit trail (<c>Audit</c>). Reading the path takes a Vault login; <see cref="HandLoginTo"/>
+/// gives it to the Vault key provider, so that the host logs in once (an AppRole secret id may be good for one login
+/// only). A login not handed over is revoked when the overlay is disposed.
 /// </summary>
 public sealed class VaultConfigOverlay : IAsyncDisposable
 {
     private static readonly string[] LocalOnlySettings =
     [
         "Vault:Address", "Vault:CaFile", "Vault:Auth",
-        "Etcd:Endpoints", "Etcd:CaFile", "Etcd:CertFile", "Etcd:KeyFile",
+        "Vault:Namespace", "Vault:TransitMount", "Vault:KeyName", "Vault:ConfigPath",
         "KeyProvider", "KeyProviders", "Local",
+        "Store", "Sqlite:Path", "Etcd", "DataDir",
+        "Kms:Socket", "Kms:AcceptLegacyCiphertext",
         "Api", "Audit",
     ];
 
     private readonly ServiceProvider? _vault;
-    private readonly string? _localNamespace;
-    private readonly string _namespaceKey;
     private VaultTokenSource.Lease? _login;
 
-    private VaultConfigOverlay(IReadOnlyDictionary<string, string?> values, ServiceProvider? vault, VaultTokenSource.Lease? login, IConfigurationSection section)
+    private VaultConfigOverlay(IReadOnlyDictionary<string, string?> values, ServiceProvider? vault, VaultTokenSource.Lease? login)
     {
         Values = values;
         _vault = vault;
         _login = login;
-        _localNamespace = section["Vault:Namespace"];
-        _namespaceKey = $"{section.Path}:Vault:Namespace";
     }
 
     /// <summary>Full configuration keys (under the section's path) and their values; empty without a ConfigPath.</summary>
@@ -61,7 +63,7 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
         var path = section["Vault:ConfigPath"];
         if (string.IsNullOrWhiteSpace(path))
         {
-            return new VaultConfigOverlay(new Dictionary<string, string?>(), null, null, section);
+            return new VaultConfigOverlay(new Dictionary<string, string?>(), null, null);
         }
 
         var services = new ServiceCollection();
@@ -72,7 +74,7 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
         {
             var token = await tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
             var values = await ReadAsync(provider, section, path, token, cancellationToken).ConfigureAwait(false);
-            return new VaultConfigOverlay(values, provider, tokens.CurrentLease, section);
+            return new VaultConfigOverlay(values, provider, tokens.CurrentLease);
         }
         catch
         {
@@ -83,15 +85,14 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
 
     /// <summary>
     /// Gives the Vault login made to read the overlay to the Vault key provider registered in
-    /// <paramref name="services"/> (<c>UseVaultTransit</c>), so that it does not log in again. Not when the overlay
-    /// changes <c>Vault:Namespace</c>, where that login does not belong; the login is then revoked on disposal.
+    /// <paramref name="services"/> (<c>UseVaultTransit</c>), so that it does not log in again. The overlay cannot
+    /// change where that login belongs: Vault's address, namespace and login settings stay local.
     /// </summary>
     /// <param name="services">The host's services, where <c>UseVaultTransit</c> registers the key provider.</param>
     public void HandLoginTo(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var overlaidNamespace = Values.TryGetValue(_namespaceKey, out var space) ? space : _localNamespace;
-        if (_login is { } login && string.Equals(overlaidNamespace ?? "", _localNamespace ?? "", StringComparison.Ordinal))
+        if (_login is { } login)
         {
             services.AddSingleton(new VaultLoginHandOver(login));
             _login = null;
@@ -156,7 +157,8 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
             var named = refused.Count == 1 ? refused[0] : $"{string.Join(", ", refused[..^1])} and {refused[^1]}";
             throw new VaultConfigPathException(
                 $"{key} '{path}' sets {named}, which only local configuration may set: the overlay may not change Vault's address, CA or login, "
-                + "etcd's endpoints or TLS files, the key provider, the local key ring, the HTTP API or the audit trail. Remove them from that secret.");
+                + "the Transit key (namespace, mount, name), the key provider, the local key ring, the store or where it keeps records (SQLite path, etcd), "
+                + "the data directory, the KMS socket or what it accepts, the HTTP API or the audit trail. Remove them from that secret.");
         }
 
         return values;

@@ -53,19 +53,22 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
     }
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _stop.Dispose();
-        _reload.Dispose();
-    }
+    /// <summary>
+    /// Stops polling and watching, and ends a reload under way without changing the values or firing a reload. The
+    /// token source and the semaphore stay undisposed: such a reload (a call that ignores cancellation) may still use
+    /// them when it returns, and neither holds anything to release.
+    /// </summary>
+    public void Dispose() => _stop.Cancel();
 
     private async Task PollAsync()
     {
         using var timer = new PeriodicTimer(_options.ReloadInterval);
         while (await WaitAsync(timer).ConfigureAwait(false))
         {
-            await TryReloadAsync().ConfigureAwait(false);
+            if (!await TryReloadAsync().ConfigureAwait(false))
+            {
+                return;
+            }
         }
     }
 
@@ -75,7 +78,10 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         {
             await foreach (var change in _options.Watch!.WatchAsync(_options.Prefix, _stop.Token).ConfigureAwait(false))
             {
-                await TryReloadAsync().ConfigureAwait(false);
+                if (!await TryReloadAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
             }
         }
         catch (OperationCanceledException)
@@ -100,7 +106,8 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
     }
 
-    private async Task TryReloadAsync()
+    /// <summary>Reloads if a secret changed; returns whether to go on, which is not once disposed.</summary>
+    private async Task<bool> TryReloadAsync()
     {
         try
         {
@@ -108,15 +115,25 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
             {
                 OnReload();
             }
+
+            return true;
         }
-        catch (TrousseauException e)
+        catch (TrousseauException e) when (!_stop.IsCancellationRequested)
         {
             // Keep the last good values; the next poll or change tries again.
             _options.OnLoadError?.Invoke(e);
+            return true;
         }
-        catch (OperationCanceledException)
+        catch (ObjectDisposedException)
         {
-            // Disposed.
+            // The library it reads through was disposed first: the application is stopping.
+            return false;
+        }
+        catch (Exception e) when (e is OperationCanceledException or TrousseauException)
+        {
+            // Disposed during the reload, which ends here and changes nothing; a cancellation of the library's own (a
+            // timeout) leaves the next poll to try again.
+            return !_stop.IsCancellationRequested;
         }
     }
 
@@ -157,6 +174,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                 }
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             Data = data;
             _revisions = revisions;
             return true;

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -149,6 +151,42 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         });
     }
 
+    [Fact]
+    public async Task Disposing_the_configuration_while_a_reload_is_under_way_ends_that_reload_without_an_unobserved_exception()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new GatedListing(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "p" });
+        var unobserved = new ConcurrentQueue<AggregateException>();
+        EventHandler<UnobservedTaskExceptionEventArgs> record = (_, e) =>
+        {
+            if (e.Exception.InnerExceptions.Any(inner => inner.ToString().Contains(nameof(Trousseau.Hosting.Configuration.TrousseauSecretsConfigurationProvider), StringComparison.Ordinal)))
+            {
+                unobserved.Enqueue(e.Exception);
+            }
+        };
+
+        TaskScheduler.UnobservedTaskException += record;
+        try
+        {
+            DisposeWhileReloading(trousseau);
+
+            // Released on a thread without a synchronization context, the reload goes on on that thread to its end.
+            await Task.Run(trousseau.Release);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= record;
+        }
+
+        Assert.True(trousseau.Resumed, "the reload never went on past the gate");
+        Assert.Empty(unobserved);
+    }
+
     private ServiceProvider Library(Action<ITrousseauBuilder> store, string? storeName = null)
     {
         var services = new ServiceCollection();
@@ -166,11 +204,85 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         return services.BuildServiceProvider();
     }
 
+    /// <summary>
+    /// Builds the configuration, waits until a reload after the first load is held at the gate, then disposes the
+    /// configuration: nothing here outlives the call, so that a task it left faulted can be collected.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void DisposeWhileReloading(GatedListing trousseau)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(20); })
+            .Build();
+        trousseau.Held.WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        ((IDisposable)configuration).Dispose();
+    }
+
     /// <summary>What an application binds its database login to.</summary>
     public sealed class DbLogin
     {
         public string? Username { get; set; }
 
         public string? Password { get; set; }
+    }
+
+    /// <summary>The library, except that every listing after the first waits at a gate until <see cref="Release"/>.</summary>
+    private sealed class GatedListing(ITrousseau inner) : ITrousseau
+    {
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _gate = new();
+        private int _listings;
+
+        /// <summary>Completes when a listing waits at the gate.</summary>
+        public Task Held => _held.Task;
+
+        /// <summary>Whether a listing went on past the gate.</summary>
+        public bool Resumed { get; private set; }
+
+        public void Release() => _gate.SetResult();
+
+        public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Increment(ref _listings) > 1)
+            {
+                _held.TrySetResult();
+                await _gate.Task.ConfigureAwait(false);
+                Resumed = true;
+            }
+
+            await foreach (var metadata in inner.ListSecretsAsync(prefix, CancellationToken.None).ConfigureAwait(false))
+            {
+                yield return metadata;
+            }
+        }
+
+        public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
+            inner.EncryptAsync(plaintext, context, cancellationToken);
+
+        public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
+            inner.DecryptAsync(ciphertext, context, cancellationToken);
+
+        public ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default) =>
+            inner.CreateSecretAsync(name, type, data, cancellationToken);
+
+        public ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default) => inner.GetSecretAsync(name, cancellationToken);
+
+        public ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken);
+
+        public ValueTask<SecretMetadata> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken);
+
+        public ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.RegenerateSecretAsync(name, options, expectedRevision, cancellationToken);
+
+        public ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.DeleteSecretAsync(name, expectedRevision, cancellationToken);
+
+        public ValueTask<SecretPage> ListSecretsPageAsync(string prefix = "", string? continuationToken = null, int limit = TrousseauLimits.DefaultListPageSize, CancellationToken cancellationToken = default) =>
+            inner.ListSecretsPageAsync(prefix, continuationToken, limit, cancellationToken);
+
+        public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.GenerateSecretAsync(name, options, cancellationToken);
     }
 }
