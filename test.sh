@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Trousseau test: installs the test prerequisites it can (Debian packages, when root), builds the
-# solution with warnings as errors, publishes trousseaud as the native (Native AOT) executable users deploy, then runs
-# each test project, the integration tests against that executable.
+# solution with warnings as errors, publishes trousseaud and clectl as the native (Native AOT) executables users deploy,
+# then runs each test project, the integration tests against those executables.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,9 +38,11 @@ configuration=${CONFIGURATION:-Debug}
 dotnet build Trousseau.sln -c "$configuration" -nologo -v q
 if command -v clang >/dev/null 2>&1 && [[ -e /usr/include/zlib.h ]]; then
   dotnet publish src/Trousseau.Server -c Release -o artifacts/test/trousseaud -nologo -v q
+  dotnet publish src/Trousseau.Cli -c Release -o artifacts/test/clectl -nologo -v q
   export TROUSSEAU_TEST_TROUSSEAUD=$PWD/artifacts/test/trousseaud/trousseaud
+  export TROUSSEAU_TEST_CLECTL=$PWD/artifacts/test/clectl/clectl
 else
-  echo "test.sh: without clang and zlib1g-dev the integration tests start trousseaud.dll, not the native trousseaud" >&2
+  echo "test.sh: without clang and zlib1g-dev the integration tests start trousseaud.dll and clectl.dll, not the native executables" >&2
 fi
 status=0
 for project in tests/Unit/Trousseau.Tests.Unit.csproj tests/Integration/Trousseau.Tests.Integration.csproj; do

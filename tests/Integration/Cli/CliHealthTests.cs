@@ -74,5 +74,5 @@ public sealed class CliHealthTests(ApiServerFixture ready) : IClassFixture<ApiSe
     public void Dispose() => _temp.Dispose();
 
     private Task<ProcessResult> ClectlAsync(params string[] args) =>
-        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, _temp.Path));
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Cli, args, _temp.Path));
 }

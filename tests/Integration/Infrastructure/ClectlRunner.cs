@@ -28,7 +28,7 @@ internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<
     public Task<ProcessResult> RunAsync(params string[] args) => RunWithInputAsync(stdin: null, args);
 
     public Task<ProcessResult> RunWithInputAsync(string? stdin, params string[] args) =>
-        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.CliDll, args, workingDirectory, environment), stdin);
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Cli, args, workingDirectory, environment), stdin);
 
     /// <summary>
     /// Runs <paramref name="script"/> with <paramref name="shell"/> (<c>bash</c>, <c>zsh</c>, <c>fish</c>), in which
@@ -41,11 +41,11 @@ internal sealed class ClectlRunner(string workingDirectory, IReadOnlyDictionary<
         if (!File.Exists(wrapper))
         {
             Directory.CreateDirectory(bin);
-            File.WriteAllText(wrapper, $"#!/bin/sh\nexec dotnet '{RepositoryPaths.CliDll}' \"$@\"\n");
+            File.WriteAllText(wrapper, $"#!/bin/sh\nexec {DotnetProcess.ShellCommand(RepositoryPaths.Cli)} \"$@\"\n");
             File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        var info = DotnetProcess.StartInfo(RepositoryPaths.CliDll, [], workingDirectory, environment);
+        var info = DotnetProcess.StartInfo(RepositoryPaths.Cli, [], workingDirectory, environment);
         info.FileName = shell;
         info.ArgumentList.Clear();
         info.ArgumentList.Add("-c");

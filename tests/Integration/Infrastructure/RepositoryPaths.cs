@@ -19,6 +19,12 @@ internal static class RepositoryPaths
 
     public static string CliDll => Built("src/Trousseau.Cli", "clectl.dll");
 
+    /// <summary>
+    /// clectl as the tests run it: the built assembly, or the native executable that <c>TROUSSEAU_TEST_CLECTL</c> names,
+    /// so that the suite can run against a Native AOT publish.
+    /// </summary>
+    public static string Cli => Environment.GetEnvironmentVariable("TROUSSEAU_TEST_CLECTL") is { Length: > 0 } native ? native : CliDll;
+
     public static string WebAppSampleDll => Built("samples/WebApp", "Trousseau.Samples.WebApp.dll");
 
     public static string WorkerSampleDll => Built("samples/Worker", "Trousseau.Samples.Worker.dll");
