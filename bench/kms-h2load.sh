@@ -48,12 +48,13 @@ for i in "${!trees[@]}"; do
   data="$work/$i"
   mkdir "$data"
   if [[ " ${variables[*]} " == *" TROUSSEAUD_BUILD=native "* ]]; then
-    dotnet publish "$tree/src/Trousseau.Server" -c Release -r linux-x64 -o "$data/bin" -nologo -v q >/dev/null
+    build=(dotnet publish "$tree/src/Trousseau.Server" -c Release -r linux-x64 -o "$data/bin" -nologo -v q)
     program=("$data/bin/trousseaud")
   else
-    dotnet build "$tree/src/Trousseau.Server" -c Release -nologo -v q >/dev/null
+    build=(dotnet build "$tree/src/Trousseau.Server" -c Release -nologo -v q)
     program=(dotnet "$tree/src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll")
   fi
+  "${build[@]}" >"$data/build.log" 2>&1 || { echo "kms-h2load.sh: $tree: ${build[*]} failed:" >&2; cat "$data/build.log" >&2; exit 1; }
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   env Logging__LogLevel__Default=Warning "${variables[@]}" "${program[@]}" \
     --data-dir "$data" --urls "http://127.0.0.1:$port" "${arguments[@]}" >"$data/server.log" 2>&1 &
