@@ -19,19 +19,25 @@ internal static class ServerSettings
     /// <summary>Where a list's index stands in a known key.</summary>
     private const string Index = "#";
 
-    /// <summary>The options classes trousseaud binds, with the section below <c>Trousseau</c> each binds from.</summary>
-    public static readonly IReadOnlyList<(Type Options, string Section)> BoundOptions =
+    /// <summary>
+    /// The options classes trousseaud binds, each with the section below <c>Trousseau</c> it binds from and its public
+    /// properties, read here, where each class is named, so that a trimmed or Native AOT trousseaud keeps them.
+    /// </summary>
+    private static readonly (Type Options, string Section, PropertyInfo[] Properties)[] Bound =
     [
-        (typeof(TrousseauOptions), ""),
-        (typeof(LocalKeyRingOptions), "Local"),
-        (typeof(SqliteStoreOptions), "Sqlite"),
-        (typeof(EtcdStoreOptions), "Etcd"),
-        (typeof(VaultOptions), "Vault"),
-        (typeof(KmsOptions), "Kms"),
-        (typeof(TrousseauApiOptions), "Api"),
-        (typeof(TrousseauWorkerOptions), "Worker"),
-        (typeof(TrousseauAuditOptions), "Audit"),
+        Binds<TrousseauOptions>(""),
+        Binds<LocalKeyRingOptions>("Local"),
+        Binds<SqliteStoreOptions>("Sqlite"),
+        Binds<EtcdStoreOptions>("Etcd"),
+        Binds<VaultOptions>("Vault"),
+        Binds<KmsOptions>("Kms"),
+        Binds<TrousseauApiOptions>("Api"),
+        Binds<TrousseauWorkerOptions>("Worker"),
+        Binds<TrousseauAuditOptions>("Audit"),
     ];
+
+    /// <summary>The options classes trousseaud binds, with the section below <c>Trousseau</c> each binds from.</summary>
+    public static readonly IReadOnlyList<(Type Options, string Section)> BoundOptions = [.. Bound.Select(b => (b.Options, b.Section))];
 
     /// <summary>Settings that trousseaud reads itself and no options class binds.</summary>
     private static readonly string[] ReadByServer = ["DataDir", "Api:Enabled", "Api:Urls", "Api:AllowInsecureHttp"];
@@ -39,31 +45,20 @@ internal static class ServerSettings
     private static readonly Type[] ListTypes =
         [typeof(IEnumerable<>), typeof(ICollection<>), typeof(IList<>), typeof(List<>), typeof(IReadOnlyCollection<>), typeof(IReadOnlyList<>), typeof(ISet<>), typeof(HashSet<>)];
 
-    /// <summary>
-    /// The public properties of every class bound below <c>Trousseau</c>, the bound options and the classes they hold,
-    /// read here, where each class is named, so that a trimmed or Native AOT trousseaud keeps them.
-    /// </summary>
+    /// <summary>The public properties of every class bound below <c>Trousseau</c>: the bound options and the classes they hold.</summary>
     private static readonly Dictionary<Type, PropertyInfo[]> OptionsClasses = new(
     [
-        Properties<TrousseauOptions>(),
+        .. Bound.Select(b => KeyValuePair.Create(b.Options, b.Properties)),
         Properties<DataKeyOptions>(),
-        Properties<LocalKeyRingOptions>(),
-        Properties<SqliteStoreOptions>(),
-        Properties<EtcdStoreOptions>(),
-        Properties<VaultOptions>(),
         Properties<VaultAuthOptions>(),
-        Properties<KmsOptions>(),
-        Properties<TrousseauApiOptions>(),
         Properties<TrousseauApiAuthOptions>(),
         Properties<TrousseauApiTlsOptions>(),
         Properties<TrousseauApiPolicy>(),
-        Properties<TrousseauWorkerOptions>(),
-        Properties<TrousseauAuditOptions>(),
     ]);
 
     private static readonly string[][] Known =
     [
-        .. BoundOptions.SelectMany(o => Keys(o.Options, o.Section.Length == 0 ? [] : [o.Section])),
+        .. Bound.SelectMany(o => Keys(o.Options, o.Section.Length == 0 ? [] : [o.Section])),
         .. ReadByServer.Select(k => k.Split(':')),
     ];
 
@@ -156,6 +151,9 @@ internal static class ServerSettings
         type.IsArray ? type.GetElementType()
         : type.IsGenericType && ListTypes.Contains(type.GetGenericTypeDefinition()) ? type.GetGenericArguments()[0]
         : null;
+
+    private static (Type Options, string Section, PropertyInfo[] Properties) Binds<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(string section) =>
+        (typeof(T), section, Properties<T>().Value);
 
     private static KeyValuePair<Type, PropertyInfo[]> Properties<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>() =>
         new(typeof(T), typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance));

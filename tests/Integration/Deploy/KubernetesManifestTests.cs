@@ -151,8 +151,9 @@ public sealed class KubernetesManifestTests
         // trousseaud would refuse to start, naming the key, if either set a key that is no setting.
         ServerSettings.RefuseUnknown(settings.GetSection("Trousseau"));
         Assert.NotEmpty(settings.GetSection("Trousseau:Vault").GetChildren());
-        var files = settings.AsEnumerable()
-            .Where(s => s.Value is not null && (s.Key.EndsWith("File", StringComparison.Ordinal) || s.Key.EndsWith(":Socket", StringComparison.Ordinal) || s.Key == "--config"))
+        var files = settings.GetSection("Trousseau").AsEnumerable()
+            .Where(s => s.Value is not null && (s.Key.EndsWith("File", StringComparison.Ordinal) || s.Key.EndsWith(":Socket", StringComparison.Ordinal)))
+            .Append(new("--config", settings["config"]))
             .ToList();
         Assert.NotEmpty(files);
         foreach (var (key, path) in files)
@@ -194,7 +195,7 @@ public sealed class KubernetesManifestTests
 
     /// <summary>
     /// What the workload's config map (the <c>config.json</c> its <c>--config</c> names) and its arguments set, as
-    /// trousseaud reads them; the arguments also as <c>--config</c> and the like, to check the paths they name.
+    /// trousseaud reads them; the arguments also as keys of their own (<c>config</c>, <c>data-dir</c>).
     /// </summary>
     private static IConfigurationRoot Settings(IReadOnlyList<YamlMappingNode> objects)
     {
@@ -208,11 +209,10 @@ public sealed class KubernetesManifestTests
         // The static pod reads the file from the node's disk, where it is a copy of the KMS plugin's config map.
         var json = Scalar(Assert.Single(mounted.Count > 0 ? mounted : holdingConfig), "data", "config.json");
         var args = ((YamlSequenceNode)Container(pod)["args"]).Children.Select(a => ((YamlScalarNode)a).Value!).ToArray();
-        var config = args.SkipWhile(a => a != "--config").Skip(1).First();
+        Assert.Contains("--config", args);
         return new ConfigurationBuilder()
             .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)))
-            .AddCommandLine(args.Where((_, i) => !(args[i] == "--config" || (i > 0 && args[i - 1] == "--config"))).ToArray())
-            .AddInMemoryCollection([new("--config", config)])
+            .AddCommandLine(args)
             .Build();
     }
 

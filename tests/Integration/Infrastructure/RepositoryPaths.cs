@@ -15,7 +15,7 @@ internal static class RepositoryPaths
     /// trousseaud as the tests start it: the built assembly, or the native executable that
     /// <c>TROUSSEAU_TEST_TROUSSEAUD</c> names, so that the suite can run against a Native AOT publish.
     /// </summary>
-    public static string Server => Environment.GetEnvironmentVariable("TROUSSEAU_TEST_TROUSSEAUD") is { Length: > 0 } native ? native : ServerDll;
+    public static string Server => NativeOr("TROUSSEAU_TEST_TROUSSEAUD", ServerDll);
 
     public static string CliDll => Built("src/Trousseau.Cli", "clectl.dll");
 
@@ -23,11 +23,14 @@ internal static class RepositoryPaths
     /// clectl as the tests run it: the built assembly, or the native executable that <c>TROUSSEAU_TEST_CLECTL</c> names,
     /// so that the suite can run against a Native AOT publish.
     /// </summary>
-    public static string Cli => Environment.GetEnvironmentVariable("TROUSSEAU_TEST_CLECTL") is { Length: > 0 } native ? native : CliDll;
+    public static string Cli => NativeOr("TROUSSEAU_TEST_CLECTL", CliDll);
 
     public static string WebAppSampleDll => Built("samples/WebApp", "Trousseau.Samples.WebApp.dll");
 
     public static string WorkerSampleDll => Built("samples/Worker", "Trousseau.Samples.Worker.dll");
+
+    private static string NativeOr(string variable, string assembly) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } native ? native : assembly;
 
     private static string Built(string project, string file)
     {
