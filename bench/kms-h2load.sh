@@ -7,7 +7,9 @@
 # Each tree (a checkout of this repository; this one when none is named) is built in Release and its trousseaud
 # started, with the environment variables that come before the tree and the arguments that follow it in the same word,
 # e.g. '/tmp/main --Trousseau:Audit:Path=-' or 'DOTNET_gcServer=0 /tmp/main'. With TROUSSEAUD_BUILD=native among the
-# variables, the tree's trousseaud is published as a native executable (Native AOT) and that one is started. All of them run side by side and idle
+# variables, the tree's trousseaud is published as a native executable (Native AOT) and that one is started; with
+# TROUSSEAUD_BUILD=peer, the tree's bench/KmsPeer is started instead: a bare KMS v2 plugin on grpc-dotnet doing the same
+# AES-GCM wrap, which shows what the library alone costs per call. All of them run side by side and idle
 # while another is measured: each round measures every tree once, the order turning round by round, so that the other
 # work on the machine weighs on all of them alike. The last lines give each tree's median req/s and server CPU time per
 # call and, from one more run with h2load's per-request log, its latency percentiles.
@@ -50,14 +52,17 @@ for i in "${!trees[@]}"; do
   if [[ " ${variables[*]} " == *" TROUSSEAUD_BUILD=native "* ]]; then
     build=(dotnet publish "$tree/src/Trousseau.Server" -c Release -r linux-x64 -o "$data/bin" -nologo -v q)
     program=("$data/bin/trousseaud")
+  elif [[ " ${variables[*]} " == *" TROUSSEAUD_BUILD=peer "* ]]; then
+    build=(dotnet build "$tree/bench/KmsPeer" -c Release -nologo -v q)
+    program=(dotnet "$tree/bench/KmsPeer/bin/Release/net10.0/KmsPeer.dll" --socket "$data/kms.sock")
   else
     build=(dotnet build "$tree/src/Trousseau.Server" -c Release -nologo -v q)
     program=(dotnet "$tree/src/Trousseau.Server/bin/Release/net10.0/trousseaud.dll")
   fi
   "${build[@]}" >"$data/build.log" 2>&1 || { echo "kms-h2load.sh: $tree: ${build[*]} failed:" >&2; cat "$data/build.log" >&2; exit 1; }
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  env Logging__LogLevel__Default=Warning "${variables[@]}" "${program[@]}" \
-    --data-dir "$data" --urls "http://127.0.0.1:$port" "${arguments[@]}" >"$data/server.log" 2>&1 &
+  [[ ${program[1]} == */KmsPeer.dll ]] || program+=(--data-dir "$data" --urls "http://127.0.0.1:$port")
+  env Logging__LogLevel__Default=Warning "${variables[@]}" "${program[@]}" "${arguments[@]}" >"$data/server.log" 2>&1 &
   servers+=($!)
   until [[ -S "$data/kms.sock" ]]; do sleep 0.1; done
 
