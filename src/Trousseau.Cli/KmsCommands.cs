@@ -125,7 +125,8 @@ internal static class KmsCommands
         var client = new V2.KeyManagementService.KeyManagementServiceClient(channel);
         try
         {
-            return await call(client, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(seconds), cancellationToken: cancellationToken));
+            var deadline = TimeProvider.System.GetUtcNow().UtcDateTime.AddSeconds(seconds);
+            return await call(client, new CallOptions(deadline: deadline, cancellationToken: cancellationToken));
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is { } failure)
         {

@@ -17,7 +17,13 @@ namespace Trousseau.Kms;
 /// through the socket, under the limits of <see cref="KmsSocketLimits"/>. With an audit trail registered, each
 /// connection's peer process is read from the socket as it is accepted, for the records of its calls.
 /// </summary>
-internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IOptions<KmsOptions> options, ILoggerFactory loggerFactory, TimeProvider time, IAuditTrail? audit = null) : IHostedService, IAsyncDisposable
+internal sealed class KmsSocketHost(
+    KmsPlugin plugin,
+    KmsTelemetry telemetry,
+    IOptions<KmsOptions> options,
+    ILoggerFactory loggerFactory,
+    TimeProvider time,
+    IAuditTrail? audit = null) : IHostedService, IAsyncDisposable
 {
     private const int MaxMessageBytes = 64 * 1024;
 
@@ -34,7 +40,8 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
             return;
         }
 
-        var socket = Path.GetFullPath(settings.Socket ?? throw new InvalidOperationException("Trousseau:Kms:Socket is required when the KMS plugin is enabled."));
+        var socket = Path.GetFullPath(settings.Socket
+            ?? throw new InvalidOperationException("Trousseau:Kms:Socket is required when the KMS plugin is enabled."));
 
         // Kestrel is handed a socket that already listens, owner-only, at its path: binding it itself would create the
         // socket file with the umask's mode, open to others until a chmod after start.
@@ -46,7 +53,8 @@ internal sealed class KmsSocketHost(KmsPlugin plugin, KmsTelemetry telemetry, IO
             // An empty builder: the socket reads no settings of its own. A slim or default builder would read
             // appsettings.json and the environment from the working directory, whose Kestrel endpoints would serve
             // Encrypt and Decrypt beside the socket, and would watch that directory's whole tree for changes.
-            var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+            var builder = WebApplication.CreateEmptyBuilder(
+                new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
             builder.WebHost.UseKestrelCore();
             builder.Services.AddRoutingCore();
 

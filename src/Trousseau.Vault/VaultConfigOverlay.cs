@@ -18,9 +18,9 @@ namespace Trousseau.Vault;
 /// the Transit key (<c>Vault:Namespace</c>, <c>Vault:TransitMount</c>, <c>Vault:KeyName</c>); the overlay's own path
 /// (<c>Vault:ConfigPath</c>); the key provider (<c>KeyProvider</c>, <c>KeyProviders</c>) and the local key ring
 /// (<c>Local</c>); the store and where it keeps records (<c>Store</c>, <c>Sqlite:Path</c>, <c>Etcd</c>: endpoints,
-/// TLS files, prefix and login); the data directory (<c>DataDir</c>); the KMS socket and what it unwraps
-/// (<c>Kms:Socket</c>, <c>Kms:AcceptLegacyCiphertext</c>); the HTTP API (<c>Api</c>: addresses, authentication,
-/// TLS, policies); the audit trail (<c>Audit</c>). Reading the path takes a Vault login; <see cref="HandLoginTo"/>
+/// TLS files, prefix and login); the data directory (<c>DataDir</c>); whether the KMS plugin runs, its socket and
+/// what it unwraps (<c>Kms:Enabled</c>, <c>Kms:Socket</c>, <c>Kms:AcceptLegacyCiphertext</c>); the HTTP API
+/// (<c>Api</c>: whether it is served, addresses, authentication, TLS, policies); the audit trail (<c>Audit</c>). Reading the path takes a Vault login; <see cref="HandLoginTo"/>
 /// gives it to the Vault key provider, so that the host logs in once (an AppRole secret id may be good for one login
 /// only). A login not handed over is revoked when the overlay is disposed.
 /// </summary>
@@ -32,7 +32,7 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
         "Vault:Namespace", "Vault:TransitMount", "Vault:KeyName", "Vault:ConfigPath",
         "KeyProvider", "KeyProviders", "Local",
         "Store", "Sqlite:Path", "Etcd", "DataDir",
-        "Kms:Socket", "Kms:AcceptLegacyCiphertext",
+        "Kms:Enabled", "Kms:Socket", "Kms:AcceptLegacyCiphertext",
         "Api", "Audit",
     ];
 
@@ -158,7 +158,8 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
             throw new VaultConfigPathException(
                 $"{key} '{path}' sets {named}, which only local configuration may set: the overlay may not change Vault's address, CA or login, "
                 + "the Transit key (namespace, mount, name), the key provider, the local key ring, the store or where it keeps records (SQLite path, etcd), "
-                + "the data directory, the KMS socket or what it accepts, the HTTP API or the audit trail. Remove them from that secret.");
+                + "the data directory, whether the KMS plugin runs, its socket or what it accepts, the HTTP API or the audit trail. "
+                + "Remove them from that secret.");
         }
 
         return values;

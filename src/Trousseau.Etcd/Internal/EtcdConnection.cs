@@ -34,7 +34,10 @@ internal sealed class EtcdConnection : IDisposable
     /// <summary>How long a read waits for its member's answer before it asks the next member as well.</summary>
     private static readonly TimeSpan ReadHedgingDelay = TimeSpan.FromSeconds(1);
 
-    /// <summary>Asks etcd to end a watch when its member has no leader (etcd's <c>WithRequireLeader</c>), so the watch moves to another member instead of going silent.</summary>
+    /// <summary>
+    /// Asks etcd to end a watch when its member has no leader (etcd's <c>WithRequireLeader</c>), so the watch moves
+    /// to another member instead of going silent.
+    /// </summary>
     private static readonly Metadata RequireLeader = new() { { "hasleader", "true" } };
 
     private readonly EtcdClient _client;
@@ -49,7 +52,11 @@ internal sealed class EtcdConnection : IDisposable
         var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
         var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
         _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)
-            ? new EtcdClient(endpoints, ssl => EtcdTls.Configure(ssl, settings), serverName: serverName, configureChannelOptions: ConfigureChannel)
+            ? new EtcdClient(
+                endpoints,
+                ssl => EtcdTls.Configure(ssl, settings),
+                serverName: serverName,
+                configureChannelOptions: ConfigureChannel)
             : new EtcdClient(endpoints, serverName: serverName, configureChannelOptions: ConfigureChannel);
         SignInAgain();
     }
@@ -70,7 +77,9 @@ internal sealed class EtcdConnection : IDisposable
     {
         try
         {
-            return await _client.GetConnection().KVClient.RangeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+            return await _client.GetConnection().KVClient
+                .RangeAsync(request, Call(cancellationToken))
+                .ConfigureAwait(false);
         }
         catch (RpcException e) when (cancellationToken.IsCancellationRequested)
         {
@@ -88,17 +97,23 @@ internal sealed class EtcdConnection : IDisposable
     /// says, from what etcd holds now, at which revision the write landed, or <see langword="null"/> when it cannot
     /// be seen; a write that landed is answered as a success, anything else as the failure it was.
     /// </summary>
-    public async Task<TxnResponse> TxnAsync(TxnRequest request, Func<CancellationToken, Task<long?>> readBack, CancellationToken cancellationToken)
+    public async Task<TxnResponse> TxnAsync(
+        TxnRequest request,
+        Func<CancellationToken, Task<long?>> readBack,
+        CancellationToken cancellationToken)
     {
         try
         {
-            return await _client.GetConnection().KVClient.TxnAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+            return await _client.GetConnection().KVClient
+                .TxnAsync(request, Call(cancellationToken))
+                .ConfigureAwait(false);
         }
         catch (RpcException e) when (cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException("The etcd txn was cancelled by its caller.", e, cancellationToken);
         }
-        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled)
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded
+            or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled)
         {
             var failure = Failure(e, "txn");
             long? landed;
@@ -111,7 +126,9 @@ internal sealed class EtcdConnection : IDisposable
                 throw failure;
             }
 
-            return landed is { } revision ? new TxnResponse { Succeeded = true, Header = new ResponseHeader { Revision = revision } } : throw failure;
+            return landed is { } revision
+                ? new TxnResponse { Succeeded = true, Header = new ResponseHeader { Revision = revision } }
+                : throw failure;
         }
         catch (RpcException e)
         {
@@ -149,23 +166,32 @@ internal sealed class EtcdConnection : IDisposable
 
         return e.StatusCode switch
         {
-            StatusCode.Unavailable => new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
+            StatusCode.Unavailable =>
+                new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
             // A connection that broke under the call (a TLS refusal of the client certificate arrives after the
             // handshake) is grpc-dotnet's INTERNAL with the transport's exception inside: etcd cannot be reached.
             StatusCode.Internal when e.Status.DebugException is HttpRequestException or IOException =>
                 new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
             // Also when no member could be connected to: the call waited for one until its deadline.
-            StatusCode.DeadlineExceeded =>
-                new DependencyUnavailableException(Dependency, $"etcd cannot be reached: it did not answer the {call} within {CallTimeout.TotalSeconds:0} s", e),
-            _ => new DependencyUnavailableException(Dependency, $"etcd did not serve the {call} ({e.StatusCode}): {detail}", e),
+            StatusCode.DeadlineExceeded => new DependencyUnavailableException(
+                Dependency,
+                $"etcd cannot be reached: it did not answer the {call} within {CallTimeout.TotalSeconds:0} s",
+                e),
+            _ => new DependencyUnavailableException(
+                Dependency,
+                $"etcd did not serve the {call} ({e.StatusCode}): {detail}",
+                e),
         };
     }
 
     public void Dispose() => _client.Dispose();
 
-    /// <summary>A unary call's options: its deadline, the caller's token, and a wait for a connection within that deadline.</summary>
+    /// <summary>
+    /// A unary call's options: its deadline, the caller's token, and a wait for a connection within that deadline.
+    /// </summary>
     private CallOptions Call(CancellationToken cancellationToken) =>
-        new CallOptions(deadline: (_time.GetUtcNow() + CallTimeout).UtcDateTime, cancellationToken: cancellationToken).WithWaitForReady();
+        new CallOptions(deadline: (_time.GetUtcNow() + CallTimeout).UtcDateTime, cancellationToken: cancellationToken)
+            .WithWaitForReady();
 
     /// <summary>
     /// Replaces dotnet-etcd's retry policy (see the remarks on the class) and turns off its retry throttling (after a
@@ -201,7 +227,11 @@ internal sealed class EtcdConnection : IDisposable
                 NonFatalStatusCodes = { StatusCode.Unavailable, StatusCode.Unauthenticated },
             },
         });
-        service.MethodConfigs.Add(new MethodConfig { Names = { MethodName.Default }, RetryPolicy = Retry(StatusCode.Unauthenticated) });
+        service.MethodConfigs.Add(new MethodConfig
+        {
+            Names = { MethodName.Default },
+            RetryPolicy = Retry(StatusCode.Unauthenticated),
+        });
         channel.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
         channel.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
     }

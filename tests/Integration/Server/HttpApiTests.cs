@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -19,14 +20,14 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
     {
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"api/crud","type":"login","data":{"username":"u","password":"p1"}}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var metadata = await JsonAsync(created);
+        var metadata = await created.Content.ReadFromJsonAsync<JsonElement>();
         Assert.False(metadata.TryGetProperty("data", out _));
         var revision = metadata.GetProperty("revision").GetInt64();
 
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/crud");
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         Assert.Equal($"\"{revision}\"", read.Headers.ETag?.ToString());
-        var secret = await JsonAsync(read);
+        var secret = await read.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("p1", secret.GetProperty("data").GetProperty("password").GetString());
         Assert.Equal("login", secret.GetProperty("type").GetString());
 
@@ -58,15 +59,15 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         var otherEtag = other.Headers.ETag!.Tag;
         using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate", "{}");
         using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", "{}");
-        Assert.Equal(2, (await JsonAsync(rewrap)).GetProperty("rewrapped").GetInt64());
+        Assert.Equal(2, (await rewrap.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rewrapped").GetInt64());
 
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/etag/kept");
         using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=etag/");
         Assert.Equal(etag, read.Headers.ETag!.Tag);
-        Assert.Equal(etag, $"\"{(await JsonAsync(read)).GetProperty("revision").GetInt64()}\"");
+        Assert.Equal(etag, $"\"{(await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64()}\"");
         Assert.Equal(
             [etag, otherEtag],
-            (await JsonAsync(list)).GetProperty("items").EnumerateArray().Select(i => $"\"{i.GetProperty("revision").GetInt64()}\""));
+            (await list.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => $"\"{i.GetProperty("revision").GetInt64()}\""));
 
         using var updated = await SendAsync(HttpMethod.Put, "v1/secrets/etag/kept", """{"data":{"k":"v2"}}""", ifMatch: Revision(etag));
         Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
@@ -82,7 +83,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         await Problems.AssertAsync(stale, HttpStatusCode.PreconditionFailed);
         await Problems.AssertAsync(staleDelete, HttpStatusCode.PreconditionFailed);
         using var final = await SendAsync(HttpMethod.Get, "v1/secrets/etag/kept");
-        Assert.Equal("v3", (await JsonAsync(final)).GetProperty("data").GetProperty("k").GetString());
+        Assert.Equal("v3", (await final.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("k").GetString());
     }
 
     [Fact]
@@ -95,7 +96,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
 
         await Problems.AssertAsync(second, HttpStatusCode.Conflict);
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/dup");
-        Assert.Equal("first", (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString());
+        Assert.Equal("first", (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("k").GetString());
     }
 
     [Fact]
@@ -157,7 +158,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"compat/only","type":"opaque","data":{"k":"v"}}""");
         using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=compat/");
 
-        var body = await JsonAsync(list);
+        var body = await list.Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.Equal(["compat/only"], body.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()));
         Assert.False(body.TryGetProperty("continue", out _));
@@ -188,7 +189,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
 
         Assert.Equal(HttpStatusCode.Created, generated.StatusCode);
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/generated");
-        var value = (await JsonAsync(read)).GetProperty("data").GetProperty("token").GetString()!;
+        var value = (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("token").GetString()!;
         Assert.Equal(40, value.Length);
         Assert.DoesNotContain(value, body, StringComparison.Ordinal);
 
@@ -270,7 +271,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
 
         await Problems.AssertAsync(response, HttpStatusCode.BadRequest);
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/im/one");
-        Assert.Equal("v1", (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString());
+        Assert.Equal("v1", (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("k").GetString());
     }
 
     [Fact]
@@ -299,7 +300,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
     public async Task Readyz_reports_the_key_provider_and_the_store()
     {
         using var response = await _http.GetAsync(new Uri("readyz", UriKind.Relative));
-        var report = await JsonAsync(response);
+        var report = await response.Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var checks = report.GetProperty("checks");
@@ -312,7 +313,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
     {
         using var encrypted = await SendAsync(HttpMethod.Post, "v1/encrypt", """{"plaintext":"aGVsbG8gd29ybGQ=","context":"dGVuYW50LTE="}""");
         Assert.Equal(HttpStatusCode.OK, encrypted.StatusCode);
-        var ciphertext = (await JsonAsync(encrypted)).GetProperty("ciphertext").GetString();
+        var ciphertext = (await encrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ciphertext").GetString();
 
         using var decrypted = await SendAsync(HttpMethod.Post, "v1/decrypt", $$$"""{"ciphertext":"{{{ciphertext}}}","context":"dGVuYW50LTE="}""");
         using var otherContext = await SendAsync(HttpMethod.Post, "v1/decrypt", $$$"""{"ciphertext":"{{{ciphertext}}}","context":"dGVuYW50LTI="}""");
@@ -320,7 +321,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         using var notBase64 = await SendAsync(HttpMethod.Post, "v1/decrypt", """{"ciphertext":"%%%"}""");
         using var noPlaintext = await SendAsync(HttpMethod.Post, "v1/encrypt", """{}""");
 
-        Assert.Equal("aGVsbG8gd29ybGQ=", (await JsonAsync(decrypted)).GetProperty("plaintext").GetString());
+        Assert.Equal("aGVsbG8gd29ybGQ=", (await decrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("plaintext").GetString());
         await Problems.AssertAsync(otherContext, HttpStatusCode.BadRequest);
         await Problems.AssertAsync(garbage, HttpStatusCode.BadRequest);
         await Problems.AssertAsync(notBase64, HttpStatusCode.BadRequest);
@@ -333,14 +334,14 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         await using var own = await OwnServerAsync();
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"keys/one","type":"opaque","data":{"k":"v"}}""");
         using var status = await SendAsync(HttpMethod.Get, "v1/keys");
-        var before = await JsonAsync(status);
+        var before = await status.Content.ReadFromJsonAsync<JsonElement>();
         using var rotate = await SendAsync(HttpMethod.Post, "v1/keys/rotate", "{}");
-        var after = await JsonAsync(rotate);
+        var after = await rotate.Content.ReadFromJsonAsync<JsonElement>();
         using var rewrap = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", "{}");
 
         Assert.Equal("local", before.GetProperty("provider").GetString());
         Assert.NotEqual(before.GetProperty("keyId").GetString(), after.GetProperty("keyId").GetString());
-        Assert.Equal(1, (await JsonAsync(rewrap)).GetProperty("rewrapped").GetInt64());
+        Assert.Equal(1, (await rewrap.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rewrapped").GetInt64());
     }
 
     /// <summary>
@@ -388,21 +389,15 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
-    {
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return document.RootElement.Clone();
-    }
-
     private async Task<string> PasswordAsync(string name)
     {
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/" + name);
-        return (await JsonAsync(read)).GetProperty("data").GetProperty("password").GetString()!;
+        return (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("password").GetString()!;
     }
 
     private async Task<List<string>> NamesAsync(string prefix)
     {
         using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=" + Uri.EscapeDataString(prefix));
-        return (await JsonAsync(list)).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+        return (await list.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
     }
 }

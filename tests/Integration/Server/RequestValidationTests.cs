@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -93,7 +94,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/dots/target");
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
-        var secret = await JsonAsync(read);
+        var secret = await read.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(revision, secret.GetProperty("revision").GetInt64());
         Assert.Equal("original", secret.GetProperty("data").GetProperty("k").GetString());
         Assert.Equal(["dots/target"], await NamesAsync("dots/"));
@@ -223,14 +224,6 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
-    {
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return document.RootElement.Clone();
-    }
-
-
-
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null)
     {
         using var request = new HttpRequestMessage(method, path);
@@ -248,20 +241,20 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"{{{name}}}","type":"opaque","data":{"k":"{{{value}}}"}}""");
         Assert.True(created.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict, $"creating {name}: {created.StatusCode}");
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/" + name);
-        return (await JsonAsync(read)).GetProperty("revision").GetInt64();
+        return (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64();
     }
 
     private async Task<string?> ValueAsync(string name)
     {
         using var read = await SendAsync(HttpMethod.Get, "v1/secrets/" + name);
-        return (await JsonAsync(read)).GetProperty("data").GetProperty("k").GetString();
+        return (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("k").GetString();
     }
 
     private async Task<List<string>> NamesAsync(string prefix)
     {
         using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=" + Uri.EscapeDataString(prefix));
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
-        return (await JsonAsync(list)).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+        return (await list.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -24,7 +25,7 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
         using var patched = await PatchAsync("patch/basic", """{"data":{"port":"6432","mode":"tls","old":null}}""");
 
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
-        var metadata = await JsonAsync(patched);
+        var metadata = await patched.Content.ReadFromJsonAsync<JsonElement>();
         Assert.False(metadata.TryGetProperty("data", out _));
         Assert.Equal("patch/basic", metadata.GetProperty("name").GetString());
         var newRevision = metadata.GetProperty("revision").GetInt64();
@@ -66,7 +67,7 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
 
         using var endpoint = await PatchAsync("patch/login", """{"data":{"endpoint":"postgres://db:5432"}}""");
         Assert.Equal(HttpStatusCode.OK, endpoint.StatusCode);
-        var afterEndpoint = (await JsonAsync(endpoint)).GetProperty("revision").GetInt64();
+        var afterEndpoint = (await endpoint.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64();
 
         using var noPassword = await PatchAsync("patch/login", """{"data":{"password":null}}""");
         using var otherKey = await PatchAsync("patch/login", """{"data":{"pin":"1234"}}""");
@@ -119,7 +120,7 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
         Assert.Equal(before["username"], after["username"]);
         Assert.Equal(before["endpoint"], after["endpoint"]);
         Assert.DoesNotContain(after["password"], body, StringComparison.Ordinal);
-        var metadata = await JsonAsync(regenerated);
+        var metadata = await regenerated.Content.ReadFromJsonAsync<JsonElement>();
         Assert.False(metadata.TryGetProperty("data", out _));
         Assert.Equal("regen/login", metadata.GetProperty("name").GetString());
         Assert.Equal($"\"{metadata.GetProperty("revision").GetInt64()}\"", regenerated.Headers.ETag?.Tag);
@@ -175,7 +176,7 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
     {
         using var created = await PostAsync("v1/secrets", $$"""{"name":"{{name}}","type":"{{type}}","data":{{data}}}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        return (await JsonAsync(created)).GetProperty("revision").GetInt64();
+        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64();
     }
 
     private Task<HttpResponseMessage> PatchAsync(string name, string body, long? ifMatch = null, string contentType = MergePatch) =>
@@ -202,18 +203,12 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
     {
         using var read = await _http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
-        return (await JsonAsync(read)).GetProperty("data").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
+        return (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
     }
 
     private async Task<long> RevisionAsync(string name)
     {
         using var read = await _http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
-        return (await JsonAsync(read)).GetProperty("revision").GetInt64();
-    }
-
-    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
-    {
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return document.RootElement.Clone();
+        return (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64();
     }
 }

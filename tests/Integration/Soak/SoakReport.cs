@@ -39,11 +39,13 @@ internal static class SoakReport
         Line(text, $"| KMS ciphertexts decrypted again at the end | {load.CiphertextsVerified:N0} |");
         Line(text, $"| trousseaud processes | {system.Generations} ({system.InjectedKills} killed by the fault script) |");
         Line(text, $"| **trousseaud exits not injected** | **{system.UnexpectedExits.Count}** |");
+        Line(text, $"| **final check timed out before checking everything** | **{(load.FinalCheckTimeout is null ? 0 : 1)}** |");
         Line(text);
         List(text, "Unexpected answers (count, kind: one example)", figures.UnexpectedAnswers.OrderByDescending(a => a.Value.Count).Select(a => $"{a.Value.Count:N0} × {a.Key}: {a.Value.Example}"));
         List(text, "Lost writes (first examples)", figures.Lost.Examples);
         List(text, "Undecryptable (first examples)", figures.Undecryptable.Examples);
         List(text, "Unexpected exits", system.UnexpectedExits);
+        List(text, "Final check timeout", load.FinalCheckTimeout is { } timeout ? [timeout] : []);
         Line(text, $"## Timeline");
         Line(text);
         Line(text, $"| At | Fault | Recovered after | Failed calls | Note |");
