@@ -20,9 +20,10 @@ namespace Trousseau.Vault;
 /// (<c>Local</c>); the store and where it keeps records (<c>Store</c>, <c>Sqlite:Path</c>, <c>Etcd</c>: endpoints,
 /// TLS files, prefix and login); the data directory (<c>DataDir</c>); whether the KMS plugin runs, its socket and
 /// what it unwraps (<c>Kms:Enabled</c>, <c>Kms:Socket</c>, <c>Kms:AcceptLegacyCiphertext</c>); the HTTP API
-/// (<c>Api</c>: whether it is served, addresses, authentication, TLS, policies); the audit trail (<c>Audit</c>). Reading the path takes a Vault login; <see cref="HandLoginTo"/>
-/// gives it to the Vault key provider, so that the host logs in once (an AppRole secret id may be good for one login
-/// only). A login not handed over is revoked when the overlay is disposed.
+/// (<c>Api</c>: whether it is served, addresses, authentication, TLS, policies); the audit trail (<c>Audit</c>).
+/// Reading the path takes a Vault login; <see cref="HandLoginTo"/> gives it to the Vault key provider, so that the
+/// host logs in once (an AppRole secret id may be good for one login only). A login not handed over is revoked when
+/// the overlay is disposed.
 /// </summary>
 public sealed class VaultConfigOverlay : IAsyncDisposable
 {
