@@ -241,6 +241,26 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.DoesNotContain("a-token-others-may-read", result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(" \n")]
+    public async Task An_empty_api_token_file_stops_the_start_with_exit_1_naming_the_file_and_the_fix(string content)
+    {
+        var dataDir = _temp.Combine("data");
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        Directory.CreateDirectory(dataDir);
+        await File.WriteAllTextAsync(tokenFile, content);
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock")]);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The API token file {tokenFile} is empty", line, StringComparison.Ordinal);
+        Assert.Contains($"rm {tokenFile}", line, StringComparison.Ordinal);
+        Assert.False(File.Exists(_temp.Combine("kms.sock")), "the KMS socket was left behind");
+    }
+
     [Fact]
     public async Task A_store_restored_open_to_group_or_others_is_made_0600_with_a_warning_naming_each_file_and_its_old_mode()
     {
