@@ -185,6 +185,21 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_config_file_that_is_not_json_exits_2_naming_the_file_and_where_it_breaks()
+    {
+        var file = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(file, "{\n  \"Trousseau\": {\n    \"Store\": \"memory\"\n    \"KeyProvider\": \"local\"\n  }\n}\n");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--config", file]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: invalid configuration: Failed to load configuration from file '{file}'.", line, StringComparison.Ordinal);
+        Assert.Contains("It is not valid JSON at line 4, byte 5: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("LineNumber", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Config_file_settings_are_overridden_by_the_command_line()
     {
         var file = _temp.Combine("settings.json");
