@@ -116,7 +116,7 @@ internal static class ServerSettings
             var named = misplaced.Count == 1 ? misplaced[0] : $"{string.Join(", ", misplaced[..^1])} and {misplaced[^1]}";
             throw new InvalidConfigurationException(
                 $"{path} sets {named} at its top level, outside the {SectionName} section, where trousseaud reads no setting: "
-                + $"put {(misplaced.Count == 1 ? "it" : "them")} in it, as {{ \"{SectionName}\": {{ \"{misplaced[0]}\": ... }} }}.");
+                + $"move {(misplaced.Count == 1 ? "it" : "them")} into that section, as {{ \"{SectionName}\": {{ \"{misplaced[0]}\": ... }} }}.");
         }
     }
 

@@ -39,7 +39,7 @@ public sealed class UnknownSettingTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Equal(
             $"trousseaud: invalid configuration: {file} sets Api and Store at its top level, outside the Trousseau section, where trousseaud reads "
-            + "no setting: put them in it, as { \"Trousseau\": { \"Api\": ... } }.",
+            + "no setting: move them into that section, as { \"Trousseau\": { \"Api\": ... } }.",
             Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
