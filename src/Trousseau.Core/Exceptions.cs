@@ -49,7 +49,7 @@ public sealed class SecretConflictException : TrousseauException
     public SecretConflictException(string name, SecretConflictReason reason)
         : base(reason == SecretConflictReason.AlreadyExists
             ? $"Secret '{name}' already exists."
-            : $"Secret '{name}' has changed since the expected revision.")
+            : $"Secret '{name}' has changed since the expected revision, and nothing was changed: read it again for its current revision, then retry.")
     {
         Name = name;
         Reason = reason;

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Kms;
@@ -16,6 +17,9 @@ namespace Trousseau.Server;
 /// </summary>
 internal static class ServerSettings
 {
+    /// <summary>The section every setting is below.</summary>
+    private const string SectionName = "Trousseau";
+
     /// <summary>Where a list's index stands in a known key.</summary>
     private const string Index = "#";
 
@@ -85,6 +89,35 @@ internal static class ServerSettings
         var what = unknown.Count == 1 ? "is not a setting" : "are not settings";
         var refused = origin is null ? $"{named} {what}" : $"{origin} sets {named}, which {what}";
         throw new InvalidConfigurationException($"{refused} of trousseaud. Every setting is listed in docs/reference.md of the Trousseau repository.");
+    }
+
+    /// <summary>
+    /// Refuses settings of trousseaud written at the top level of a JSON settings file (<c>appsettings.json</c>,
+    /// <c>--config FILE</c>), outside the <c>Trousseau</c> section, where nothing would read them.
+    /// </summary>
+    /// <param name="configuration">trousseaud's configuration, with its sources.</param>
+    /// <exception cref="InvalidConfigurationException">A file sets one.</exception>
+    public static void RefuseOutsideSection(IConfigurationRoot configuration)
+    {
+        var settings = Known.Select(known => known[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var file in configuration.Providers.OfType<JsonConfigurationProvider>())
+        {
+            var misplaced = file.GetChildKeys([], parentPath: null)
+                .Where(settings.Contains)
+                .Distinct(StringComparer.OrdinalIgnoreCase)
+                .Order(StringComparer.OrdinalIgnoreCase)
+                .ToList();
+            if (misplaced.Count == 0)
+            {
+                continue;
+            }
+
+            var path = file.Source.FileProvider?.GetFileInfo(file.Source.Path!).PhysicalPath ?? file.Source.Path;
+            var named = misplaced.Count == 1 ? misplaced[0] : $"{string.Join(", ", misplaced[..^1])} and {misplaced[^1]}";
+            throw new InvalidConfigurationException(
+                $"{path} sets {named} at its top level, outside the {SectionName} section, where trousseaud reads no setting: "
+                + $"move {(misplaced.Count == 1 ? "it" : "them")} into that section, as {{ \"{SectionName}\": {{ \"{misplaced[0]}\": ... }} }}.");
+        }
     }
 
     private static bool IsKnown(string[] key) => Known.Any(known => Matches(known, key));

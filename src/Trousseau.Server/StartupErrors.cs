@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
@@ -19,9 +20,23 @@ internal static partial class StartupErrors
         InvalidOperationException e when ConversionFailure().Match(e.Message) is { Success: true } m
             => DescribeConversionFailure(m.Groups["key"].Value, m.Groups["value"].Value, m.Groups["type"].Value),
         FileNotFoundException e when e.Message.Contains("configuration file", StringComparison.Ordinal) => e.Message,
-        InvalidDataException e => $"{e.Message} {e.InnerException?.Message}".TrimEnd(),
+        InvalidDataException e => DescribeUnreadableFile(e),
         _ => null,
     };
+
+    /// <summary>
+    /// A settings file that does not load: .NET says only that it could not parse the JSON, so this adds where, with
+    /// lines and bytes counted from 1 as an editor counts them, and why.
+    /// </summary>
+    private static string DescribeUnreadableFile(InvalidDataException exception)
+    {
+        if (exception.InnerException?.InnerException is JsonException { LineNumber: { } line, BytePositionInLine: { } position } json)
+        {
+            return $"{exception.Message} It is not valid JSON at line {line + 1}, byte {position + 1}: {JsonLocation().Replace(json.Message, string.Empty)}";
+        }
+
+        return $"{exception.Message} {exception.InnerException?.Message}".TrimEnd();
+    }
 
     private static string DescribeConversionFailure(string key, string value, string type)
     {
@@ -36,6 +51,10 @@ internal static partial class StartupErrors
 
         return $"{key} is '{value}', which is not {expected}.";
     }
+
+    // System.Text.Json ends its messages with " Path: $.a | LineNumber: 3 | BytePositionInLine: 4.", counted from 0.
+    [GeneratedRegex(@"\s*(Path: \S* \| )?LineNumber: \d+ \| BytePositionInLine: \d+\.$")]
+    private static partial Regex JsonLocation();
 
     // The binder's message is "Failed to convert configuration value '<value>' at '<key>' to type '<type>'.".
     [GeneratedRegex(@"^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']+)' to type '(?:System\.)?(?<type>[^']+)'")]

@@ -48,6 +48,13 @@ internal sealed class ApiToken
         }
 
         var token = File.ReadAllText(path).Trim();
-        return token.Length > 0 ? token : throw new InvalidOperationException($"The API token file {path} is empty.");
+        if (token.Length == 0)
+        {
+            var fullPath = Path.GetFullPath(path);
+            throw new IOException(
+                $"The API token file {fullPath} is empty; write the token into it, or remove it ('rm {fullPath}') to have a new one made, then start again.");
+        }
+
+        return token;
     }
 }

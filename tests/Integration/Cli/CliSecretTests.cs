@@ -94,7 +94,8 @@ public sealed class CliSecretTests(ClectlFixture fixture)
 
         ClectlAssert.Fails(await _clectl.RunAsync("secret", "create", "dup/one", "--from-literal", "k=second"), 4);
         ClectlAssert.Ok(await _clectl.RunAsync("secret", "update", "dup/one", "--from-literal", "k=third", "--if-revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        ClectlAssert.Fails(await _clectl.RunAsync("secret", "update", "dup/one", "--from-literal", "k=fourth", "--if-revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture)), 4);
+        var stale = ClectlAssert.Fails(await _clectl.RunAsync("secret", "update", "dup/one", "--from-literal", "k=fourth", "--if-revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture)), 4);
+        Assert.Equal("clectl: Secret 'dup/one' has changed since the expected revision, and nothing was changed: read it again for its current revision, then retry.", stale);
         ClectlAssert.Fails(await _clectl.RunAsync("secret", "delete", "dup/one", "--if-revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture)), 4);
 
         Assert.Equal("third", (await _clectl.RunAsync("secret", "get", "dup/one", "--key", "k")).Stdout);

@@ -185,6 +185,21 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_config_file_that_is_not_json_exits_2_naming_the_file_and_where_it_breaks()
+    {
+        var file = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(file, "{\n  \"Trousseau\": {\n    \"Store\": \"memory\"\n    \"KeyProvider\": \"local\"\n  }\n}\n");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--config", file]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: invalid configuration: Failed to load configuration from file '{file}'.", line, StringComparison.Ordinal);
+        Assert.Contains("It is not valid JSON at line 4, byte 5: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("LineNumber", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Config_file_settings_are_overridden_by_the_command_line()
     {
         var file = _temp.Combine("settings.json");
@@ -239,6 +254,26 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Contains($"The API token file {tokenFile} has mode {mode}", line, StringComparison.Ordinal);
         Assert.Contains($"chmod 600 {tokenFile}", line, StringComparison.Ordinal);
         Assert.DoesNotContain("a-token-others-may-read", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(" \n")]
+    public async Task An_empty_api_token_file_stops_the_start_with_exit_1_naming_the_file_and_the_fix(string content)
+    {
+        var dataDir = _temp.Combine("data");
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        Directory.CreateDirectory(dataDir);
+        await File.WriteAllTextAsync(tokenFile, content);
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock")]);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The API token file {tokenFile} is empty", line, StringComparison.Ordinal);
+        Assert.Contains($"rm {tokenFile}", line, StringComparison.Ordinal);
+        Assert.False(File.Exists(_temp.Combine("kms.sock")), "the KMS socket was left behind");
     }
 
     [Fact]

@@ -29,6 +29,22 @@ public sealed class UnknownSettingTests : IDisposable
     }
 
     [Fact]
+    public async Task Settings_written_outside_the_Trousseau_section_of_a_config_file_exit_2_naming_the_file_and_them()
+    {
+        var file = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(file, """{ "Store": "memory", "Api": { "Urls": "http://127.0.0.1:9" }, "Logging": { "LogLevel": { "Default": "Warning" } } }""");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--config", file]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: {file} sets Api and Store at its top level, outside the Trousseau section, where trousseaud reads "
+            + "no setting: move them into that section, as { \"Trousseau\": { \"Api\": ... } }.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Fact]
     public async Task Every_unknown_key_from_every_source_is_named_at_once_and_never_its_value()
     {
         var environment = new Dictionary<string, string?> { ["Trousseau__Api__Auth__Mod"] = "kubernetes" };
