@@ -398,11 +398,16 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         var jwtFile = jwtDirectory.Combine("token");
         await File.WriteAllTextAsync(jwtFile, "jwt-1");
         server.AddKubernetesRole("trousseau", "jwt-1", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
+        // Vault's timeouts run on the same clock, which the loop moves 200 ms per call whatever a renewal or login in
+        // the background is doing. With the default 2 s, a login that a busy machine kept waiting for ten calls was cut
+        // off on the client after the server had answered it, and the two sides' counts never met. Five minutes is
+        // more than the loop moves the clock.
         var (services, _) = await BuildAsync(o =>
         {
             o.Auth.Method = "kubernetes";
             o.Auth.Role = "trousseau";
             o.Auth.JwtFile = jwtFile;
+            o.Timeout = o.AttemptTimeout = TimeSpan.FromMinutes(5);
         }, time: clock);
         var provider = services.GetRequiredService<IKeyProvider>();
         var meters = services.GetRequiredService<IMeterFactory>();
