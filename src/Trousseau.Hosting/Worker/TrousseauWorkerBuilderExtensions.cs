@@ -44,7 +44,8 @@ public static class TrousseauWorkerBuilderExtensions
         }
 
         services.TryAddSingleton<DependencyStateLog>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>(static sp =>
+            ActivatorUtilities.CreateInstance<TrousseauWorker>(InProcessRegistration.Require(sp, "AddTrousseauWorker()"))));
         return services;
     }
 }
