@@ -35,7 +35,7 @@ public static class TrousseauHealthChecksBuilderExtensions
                 services.GetRequiredService<IKeyProvider>(),
                 services.GetRequiredService<ISecretStore>(),
                 services.GetRequiredService<DependencyStateLog>(),
-                services.GetRequiredService<TimeProvider>());
+                services.GetService<TimeProvider>() ?? TimeProvider.System);
         });
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DependencyMonitor>(sp => sp.GetRequiredService<DependencyMonitor>()));
         return builder
