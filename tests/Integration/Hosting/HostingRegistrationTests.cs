@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Hosting;
@@ -38,6 +40,23 @@ public sealed class HostingRegistrationTests : IDisposable
 
         Assert.Equal(HealthStatus.Healthy, report.Status);
         Assert.Equal(["key-provider", "store"], report.Entries.Keys.Order());
+    }
+
+    [Fact]
+    public async Task A_misspelt_api_auth_mode_is_named_with_its_key_its_value_and_the_modes()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Trousseau:Api:Auth:Mode", "tokn")]);
+        builder.Services.AddTrousseau(builder.Configuration.GetSection("Trousseau"))
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseInMemoryStore()
+            .AddHttpApi(api => api.Auth.TokenFile = _temp.Combine("api.token"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Equal("Trousseau:Api:Auth:Mode is 'tokn', which is not one of token, kubernetes, none (case-insensitive).", Assert.Single(error.Failures));
+        Assert.False(File.Exists(_temp.Combine("api.token")));
     }
 
     [Fact]
