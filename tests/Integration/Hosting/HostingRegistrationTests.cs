@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -57,6 +58,19 @@ public sealed class HostingRegistrationTests : IDisposable
 
         Assert.Equal("Trousseau:Api:Auth:Mode is 'tokn', which is not one of token, kubernetes, none (case-insensitive).", Assert.Single(error.Failures));
         Assert.False(File.Exists(_temp.Combine("api.token")));
+    }
+
+    [Fact]
+    public void MapTrousseauHealth_without_trousseaus_checks_names_the_missing_call_rather_than_answer_ready_always()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddTrousseau(_ => { }).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json")).UseInMemoryStore();
+        builder.Services.AddHealthChecks();
+        using var app = builder.Build();
+
+        var error = Assert.Throws<InvalidOperationException>(() => app.MapTrousseauHealth());
+
+        Assert.Equal("MapTrousseauHealth needs Trousseau's health checks: call services.AddHealthChecks().AddTrousseau() first.", error.Message);
     }
 
     [Fact]
