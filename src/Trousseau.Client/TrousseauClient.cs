@@ -312,9 +312,15 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = content };
         request.Headers.Authorization = _authorization;
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        if (expectedRevision is { } revision)
+        if (expectedRevision is >= 1 and var revision)
         {
             request.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{revision}\""));
+        }
+        else if (expectedRevision is not null)
+        {
+            // No secret is ever at a revision below 1, and the API refuses one in If-Match as malformed. "Only if no
+            // revision is current" gives what the in-process library answers: a mismatch, or not found.
+            request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Any);
         }
 
         HttpResponseMessage response;

@@ -33,7 +33,14 @@ public static class TrousseauApiBuilderExtensions
         var sectionPath = builder.ConfigurationPath("Api");
         var keyProviderKey = builder.ConfigurationPath("KeyProvider");
         var tlsPath = builder.ConfigurationPath("Api:Tls");
-        builder.AddBackendOptions<TrousseauApiOptions>("Api", static (options, section) => section.Bind(options), configure);
+        builder.AddBackendOptions<TrousseauApiOptions>(
+            "Api",
+            static (options, section) =>
+            {
+                ApiAuthModeSetting.Check(section.GetSection("Auth:Mode"));
+                section.Bind(options);
+            },
+            configure);
         builder.Services.AddAnnotationsValidator<TrousseauApiOptions, TrousseauApiOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
             services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));

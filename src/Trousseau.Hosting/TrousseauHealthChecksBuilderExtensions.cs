@@ -28,7 +28,15 @@ public static class TrousseauHealthChecksBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton<DependencyStateLog>();
-        builder.Services.TryAddSingleton<DependencyMonitor>();
+        builder.Services.TryAddSingleton(static sp =>
+        {
+            var services = InProcessRegistration.Require(sp, "AddHealthChecks().AddTrousseau()");
+            return new DependencyMonitor(
+                services.GetRequiredService<IKeyProvider>(),
+                services.GetRequiredService<ISecretStore>(),
+                services.GetRequiredService<DependencyStateLog>(),
+                services.GetService<TimeProvider>() ?? TimeProvider.System);
+        });
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DependencyMonitor>(sp => sp.GetRequiredService<DependencyMonitor>()));
         return builder
             .Add(new HealthCheckRegistration(KeyProviderCheckName, sp => new DependencyHealthCheck(() => sp.GetRequiredService<DependencyMonitor>().KeyProvider), HealthStatus.Unhealthy, [Tag]))

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Trousseau.Hosting.Api;
+using Trousseau.Hosting.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -17,13 +18,20 @@ public static class TrousseauHealthEndpointRouteBuilderExtensions
     /// with a JSON entry per check tagged <see cref="TrousseauHealthChecksBuilderExtensions.Tag"/>, answered from the
     /// background monitor's last result). Neither needs authentication; each check's description (which may name
     /// addresses, paths and key ids) is shown only to a caller that presents the API token, or to a loopback caller
-    /// when the API's authentication mode is <c>none</c>.
+    /// when the API's authentication mode is <c>none</c>. Register the checks first with
+    /// <c>services.AddHealthChecks().AddTrousseau()</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>The endpoint route builder.</returns>
     public static IEndpointRouteBuilder MapTrousseauHealth(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<IServiceProviderIsService>() is { } registered && !registered.IsService(typeof(DependencyMonitor)))
+        {
+            // Without them /readyz would have no check to fail and answer 200 whatever the key provider and the store.
+            throw new InvalidOperationException("MapTrousseauHealth needs Trousseau's health checks: call services.AddHealthChecks().AddTrousseau() first.");
+        }
+
         endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync });
         endpoints.MapHealthChecks("/readyz", new HealthCheckOptions
         {

@@ -46,7 +46,7 @@ internal static partial class StartupErrors
             "Boolean" => "true or false",
             "Int32" or "Int64" => "a whole number",
             "Uri" => "a URL",
-            _ => type.Contains("AuthMode", StringComparison.Ordinal) ? "one of token, kubernetes, none (case-insensitive)" : $"a {type}",
+            _ => $"a {type}",
         };
 
         return $"{key} is '{value}', which is not {expected}.";

@@ -15,8 +15,8 @@ internal sealed class TrousseauOptionsValidator(
     public ValidateOptionsResult Validate(string? name, TrousseauOptions options)
     {
         var failures = new List<string>(2);
-        CheckChoice(failures, "KeyProvider", "key provider", options.KeyProvider, keyProviders.Select(r => r.Name), "UseLocalKeyRing()");
-        CheckChoice(failures, "Store", "store", options.Store, stores.Select(r => r.Name), "UseSqliteStore() or UseInMemoryStore()");
+        CheckChoice(failures, "KeyProvider", "key provider", options.KeyProvider, keyProviders.Select(r => r.Name), "UseLocalKeyRing() or UseVaultTransit() (package Trousseau.Vault)");
+        CheckChoice(failures, "Store", "store", options.Store, stores.Select(r => r.Name), "UseSqliteStore() (package Trousseau.Sqlite), UseEtcdStore() (package Trousseau.Etcd) or UseInMemoryStore()");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -17,7 +17,7 @@ internal sealed class EtcdOptionsValidator(string sectionPath) : IValidateOption
             failures.Add($"{Key("Endpoints")} holds '{endpoint.OriginalString}', which is not an http(s) URL such as http://127.0.0.1:2379.");
         }
 
-        if (options.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps) && options.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttp))
+        if (options.Endpoints.Any(e => e.IsAbsoluteUri && e.Scheme == Uri.UriSchemeHttps) && options.Endpoints.Any(e => e.IsAbsoluteUri && e.Scheme == Uri.UriSchemeHttp))
         {
             failures.Add($"{Key("Endpoints")} mixes http and https URLs: etcd is reached with TLS on every endpoint or on none.");
         }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Trousseau;
 using Trousseau.Hosting;
@@ -44,7 +45,17 @@ public static class TrousseauWorkerBuilderExtensions
         }
 
         services.TryAddSingleton<DependencyStateLog>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>(static sp =>
+        {
+            var trousseau = InProcessRegistration.Require(sp, "AddTrousseauWorker()");
+            return new TrousseauWorker(
+                trousseau.GetRequiredService<IKeyProvider>(),
+                trousseau.GetRequiredService<IKeyAdministration>(),
+                trousseau.GetRequiredService<IOptions<TrousseauWorkerOptions>>(),
+                trousseau.GetRequiredService<DependencyStateLog>(),
+                trousseau.GetService<TimeProvider>() ?? TimeProvider.System,
+                trousseau.GetRequiredService<ILogger<TrousseauWorker>>());
+        }));
         return services;
     }
 }

@@ -91,6 +91,26 @@ public sealed class TrousseauClientTests : IClassFixture<ApiServerFixture>, IDis
         Assert.Equal(SecretConflictReason.RevisionMismatch, stale.Reason);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public async Task A_revision_no_secret_can_be_at_is_a_mismatch_as_in_process_and_changes_nothing(long revision)
+    {
+        var name = $"stale/below-one{revision}";
+        var created = await _client.CreateSecretAsync(name, SecretType.Opaque, Data("k", "v"));
+
+        var update = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.UpdateSecretAsync(name, Data("k", "x"), expectedRevision: revision));
+        var patch = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.PatchSecretAsync(name, new Dictionary<string, string?> { ["k"] = "x" }, expectedRevision: revision));
+        var regenerate = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.RegenerateSecretAsync(name, expectedRevision: revision));
+        var delete = await Assert.ThrowsAsync<SecretConflictException>(async () => await _client.DeleteSecretAsync(name, revision));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await _client.UpdateSecretAsync("stale/absent", Data("k", "x"), expectedRevision: revision));
+
+        Assert.All([update, patch, regenerate, delete], e => Assert.Equal(SecretConflictReason.RevisionMismatch, e.Reason));
+        var secret = await _client.GetSecretAsync(name);
+        Assert.Equal(created, secret.Metadata);
+        Assert.Equal("v", secret.Data["k"]);
+    }
+
     [Fact]
     public async Task A_wrong_token_is_forbidden_and_a_stopped_server_is_unavailable()
     {

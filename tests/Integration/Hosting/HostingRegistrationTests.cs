@@ -1,0 +1,103 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Hosting;
+
+/// <summary>
+/// Where a hosting feature finds Trousseau: AddTrousseau in the application's services, or the services of a collection
+/// of its own (built first, for secrets as configuration) forwarded to them; and what it says when neither is there.
+/// </summary>
+public sealed class HostingRegistrationTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Health_checks_and_the_worker_run_on_trousseau_forwarded_from_a_collection_of_its_own()
+    {
+        await using var library = new ServiceCollection()
+            .AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseInMemoryStore()
+            .Services.BuildServiceProvider();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSingleton(library.GetRequiredService<ITrousseau>());
+        builder.Services.AddSingleton(library.GetRequiredService<IKeyProvider>());
+        builder.Services.AddSingleton(library.GetRequiredService<ISecretStore>());
+        builder.Services.AddSingleton(library.GetRequiredService<IKeyAdministration>());
+        builder.Services.AddHealthChecks().AddTrousseau();
+        builder.Services.AddTrousseauWorker();
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        var report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        await host.StopAsync();
+
+        Assert.Equal(HealthStatus.Healthy, report.Status);
+        Assert.Equal(["key-provider", "store"], report.Entries.Keys.Order());
+    }
+
+    [Fact]
+    public async Task A_misspelt_api_auth_mode_is_named_with_its_key_its_value_and_the_modes()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Trousseau:Api:Auth:Mode", "tokn")]);
+        builder.Services.AddTrousseau(builder.Configuration.GetSection("Trousseau"))
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseInMemoryStore()
+            .AddHttpApi(api => api.Auth.TokenFile = _temp.Combine("api.token"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Equal("Trousseau:Api:Auth:Mode is 'tokn', which is not one of token, kubernetes, none (case-insensitive).", Assert.Single(error.Failures));
+        Assert.False(File.Exists(_temp.Combine("api.token")));
+    }
+
+    [Fact]
+    public void MapTrousseauHealth_without_trousseaus_checks_names_the_missing_call_rather_than_answer_ready_always()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddTrousseau(_ => { }).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json")).UseInMemoryStore();
+        builder.Services.AddHealthChecks();
+        using var app = builder.Build();
+
+        var error = Assert.Throws<InvalidOperationException>(() => app.MapTrousseauHealth());
+
+        Assert.Equal("MapTrousseauHealth needs Trousseau's health checks: call services.AddHealthChecks().AddTrousseau() first.", error.Message);
+    }
+
+    [Fact]
+    public async Task Health_checks_without_AddTrousseau_stop_the_start_naming_the_missing_call()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddHealthChecks().AddTrousseau();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+
+        Assert.Equal(
+            "AddHealthChecks().AddTrousseau() needs Trousseau in this process: call services.AddTrousseau(...) with a key provider and a store.",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task The_worker_without_AddTrousseau_stops_the_start_naming_the_missing_call()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddTrousseauWorker();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+
+        Assert.Equal(
+            "AddTrousseauWorker() needs Trousseau in this process: call services.AddTrousseau(...) with a key provider and a store.",
+            error.Message);
+    }
+}
