@@ -81,7 +81,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
-            throw new InvalidCiphertextException($"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring.");
+            throw new InvalidCiphertextException(NotInRing(wrapped, Load().Current.Info.Version));
         }
 
         var data = wrapped.Ciphertext.Span;
@@ -305,6 +305,16 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         var file = new FileInfo(_path);
         return file.Exists ? (file.LastWriteTimeUtc, file.Length) : null;
     }
+
+    /// <summary>
+    /// Why a wrapped key names no key of this ring, and, since a key ring restored from an older copy (or another
+    /// installation's) is the usual cause for what was written here, which copy to put back.
+    /// </summary>
+    private static string NotInRing(WrappedKey wrapped, uint newest) =>
+        $"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring, whose newest version is {newest}: "
+        + (wrapped.KeyVersion > newest
+            ? $"if it was written here, the key ring was restored from a copy older than that version; put back a copy of the key ring taken after version {wrapped.KeyVersion} was made."
+            : "if it was written here, this is another key ring (restored from another installation, or made anew); put back the key ring it was written with.");
 
     /// <summary>A key id fit for an error message: itself when short and printable ASCII.</summary>
     internal static string Printable(string keyId) =>
