@@ -20,7 +20,11 @@ public sealed class DataDirectoryBackupTests : IDisposable
     public async Task A_backup_taken_while_trousseaud_runs_restores_every_secret_it_held_after_a_crash_left_a_newer_write_ahead_log()
     {
         var (backup, restore) = DocumentedProcedure();
-        var environment = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = DataDir, ["BACKUP"] = _temp.Combine("backup") };
+        var environment = new Dictionary<string, string?>
+        {
+            ["TROUSSEAU_HOME"] = DataDir,
+            ["BACKUP"] = _temp.Combine("backup"),
+        };
         Directory.CreateDirectory(_temp.Combine("backup"));
 
         await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
@@ -34,7 +38,9 @@ public sealed class DataDirectoryBackupTests : IDisposable
             await server.KillAsync();
         }
 
-        Assert.True(File.Exists(Path.Combine(DataDir, "store.db-wal")), "a killed trousseaud should leave its write-ahead log");
+        Assert.True(
+            File.Exists(Path.Combine(DataDir, "store.db-wal")),
+            "a killed trousseaud should leave its write-ahead log");
         await RunAsync(restore, environment);
 
         await using var restored = await TrousseauServerProcess.StartAsync(DataDir);

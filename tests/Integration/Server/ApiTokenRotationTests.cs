@@ -34,7 +34,9 @@ public sealed class ApiTokenRotationTests : IDisposable
         ReplaceOwnerOnly(oldTokenFile, oldToken + "\n");
         var refused = ClectlAssert.Fails(await clectl.RunAsync("--token-file", oldTokenFile, "secret", "list"), 5);
         Assert.Contains("refused the API token", refused, StringComparison.Ordinal);
-        await Eventually.HoldsAsync(() => server.Log.Contains($"The API token file {TokenFile} holds a new API token", StringComparison.Ordinal), () => server.Log);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"The API token file {TokenFile} holds a new API token", StringComparison.Ordinal),
+            () => server.Log);
         Assert.DoesNotContain(NewToken, server.Log, StringComparison.Ordinal);
         Assert.DoesNotContain(oldToken, server.Log, StringComparison.Ordinal);
     }
@@ -48,12 +50,16 @@ public sealed class ApiTokenRotationTests : IDisposable
 
         const string NewToken = "rotated-token-open-to-others-77c1";
         ReplaceOwnerOnly(TokenFile, NewToken + "\n");
-        File.SetUnixFileMode(TokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.SetUnixFileMode(
+            TokenFile,
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
 
         Assert.Equal(HttpStatusCode.OK, (await old.GetAsync("v1/secrets")).StatusCode);
         using var fresh = BearerClient.Create(server.BaseAddress, NewToken);
         Assert.Equal(HttpStatusCode.Unauthorized, (await fresh.GetAsync("v1/secrets")).StatusCode);
-        await Eventually.HoldsAsync(() => server.Log.Contains($"The API token file {TokenFile} has mode 0644", StringComparison.Ordinal), () => server.Log);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"The API token file {TokenFile} has mode 0644", StringComparison.Ordinal),
+            () => server.Log);
 
         File.SetUnixFileMode(TokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Assert.Equal(HttpStatusCode.OK, (await fresh.GetAsync("v1/secrets")).StatusCode);
