@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text;
+using Trousseau.Tests.Integration.Docs;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
@@ -26,8 +28,10 @@ public sealed class ApiTokenRotationTests : IDisposable
         var clectl = ClectlRunner.For(server, DataDir, _temp.Path).With(("TROUSSEAU_TOKEN", null));
         ClectlAssert.Ok(await clectl.RunAsync("--token-file", TokenFile, "secret", "list"));
 
-        const string NewToken = "rotated-token-4b1d7c0e9a2f6e3d";
-        ReplaceOwnerOnly(TokenFile, NewToken + "\n");
+        await RunDocumentedRotationAsync();
+        var newToken = await BearerClient.ReadTokenAsync(TokenFile);
+        Assert.Equal(43, newToken.Length);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(TokenFile));
 
         ClectlAssert.Ok(await clectl.RunAsync("--token-file", TokenFile, "secret", "list"));
         var oldTokenFile = _temp.Combine("old.token");
@@ -37,7 +41,7 @@ public sealed class ApiTokenRotationTests : IDisposable
         await Eventually.HoldsAsync(
             () => server.Log.Contains($"The API token file {TokenFile} holds a new API token", StringComparison.Ordinal),
             () => server.Log);
-        Assert.DoesNotContain(NewToken, server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(newToken, server.Log, StringComparison.Ordinal);
         Assert.DoesNotContain(oldToken, server.Log, StringComparison.Ordinal);
     }
 
@@ -65,6 +69,24 @@ public sealed class ApiTokenRotationTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await fresh.GetAsync("v1/secrets")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await old.GetAsync("v1/secrets")).StatusCode);
         Assert.DoesNotContain(NewToken, server.Log, StringComparison.Ordinal);
+    }
+
+    /// <summary>The shell block of the reference's section on rotating the API token, run as written.</summary>
+    private async Task RunDocumentedRotationAsync()
+    {
+        var section = MarkdownDocument.Load("docs/reference.md").Section("Rotating the API token");
+        var commands = Assert.Single(section.CodeBlocks());
+        var info = new ProcessStartInfo("bash", ["-e", "-c", commands])
+        {
+            WorkingDirectory = _temp.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.Environment["TROUSSEAU_HOME"] = DataDir;
+        var result = await ChildProcess.RunAsync(info);
+        Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
     }
 
     /// <summary>Writes the file as an operator replaces it: a new owner-only file renamed over the old one.</summary>
