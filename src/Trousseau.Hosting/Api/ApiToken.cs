@@ -63,7 +63,10 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
             try
             {
                 next = new Loaded(Hash(ReadExisting(_path, atStart: false)), stamp);
-                LogReplaced(logger, _fullPath);
+                if (!CryptographicOperations.FixedTimeEquals(next.Hash, previous.Hash))
+                {
+                    LogReplaced(logger, _fullPath);
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
