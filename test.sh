@@ -17,6 +17,8 @@ command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
 # The key ring durability test watches its fsync calls with strace.
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+# The data directory backup test runs the reference's commands, which use sqlite3.
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 # The manifest tests render deploy/kms and deploy/broker with kubectl kustomize.
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 # Native AOT compiles trousseaud with clang and links it against zlib.

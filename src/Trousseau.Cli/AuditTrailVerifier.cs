@@ -96,6 +96,11 @@ internal static class AuditTrailVerifier
 
     private static FileStream Open(string file)
     {
+        if (Directory.Exists(file))
+        {
+            throw new CliUsageException($"cannot read the audit file {file}: it is a directory; give a trail's current file, such as {Path.Combine(file, "audit.log")}.");
+        }
+
         try
         {
             return File.OpenRead(file);

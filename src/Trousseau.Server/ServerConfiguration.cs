@@ -44,6 +44,21 @@ internal static class ServerConfiguration
     }
 
     /// <summary>
+    /// Refuses a data directory that is a file, before any of the files below it is tried: each would fail on its
+    /// own, naming a file inside it, and the missing key ring's check would ask for a backup that nothing lost.
+    /// </summary>
+    public static void CheckDataDir(IConfiguration section)
+    {
+        var dataDir = section["DataDir"];
+        if (File.Exists(dataDir))
+        {
+            throw new InvalidConfigurationException(
+                $"{SectionName}:DataDir is '{dataDir}', which is a file, not a directory: give the path of a directory (created when missing) with --data-dir, "
+                + $"{SectionName}:DataDir or TROUSSEAU_HOME.");
+        }
+    }
+
+    /// <summary>
     /// Refuses <c>Kestrel:Endpoints</c>, which Kestrel would serve instead of <c>Trousseau:Api:Urls</c>, on addresses
     /// and with certificates that none of trousseaud's checks would have seen.
     /// </summary>

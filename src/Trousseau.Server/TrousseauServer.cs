@@ -93,6 +93,7 @@ internal static class TrousseauServer
         }
 
         var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
+        ServerConfiguration.CheckDataDir(section);
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
         ServerConfiguration.CheckAddressesFree(urls);

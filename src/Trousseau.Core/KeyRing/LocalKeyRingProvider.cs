@@ -81,7 +81,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
-            throw new InvalidCiphertextException($"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring.");
+            throw new InvalidCiphertextException(NotInRing(wrapped, Load()));
         }
 
         var data = wrapped.Ciphertext.Span;
@@ -304,6 +304,26 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     {
         var file = new FileInfo(_path);
         return file.Exists ? (file.LastWriteTimeUtc, file.Length) : null;
+    }
+
+    /// <summary>
+    /// Why a wrapped key names no key of this ring, and, since a key ring restored from an older copy (or another
+    /// installation's) is the usual cause for what was written here, which copy to put back. The key id's ring id
+    /// tells this ring's own keys (from a later copy) from another ring's.
+    /// </summary>
+    private static string NotInRing(WrappedKey wrapped, LocalKeyRing ring)
+    {
+        var newest = ring.Current.Info.Version;
+        var ownRing = wrapped.KeyId.StartsWith($"{ProviderName}-{ring.Id}-v", StringComparison.Ordinal);
+        var reason = (ownRing, wrapped.KeyVersion > newest) switch
+        {
+            (true, true) =>
+                $"the key ring was restored from a copy older than that version; put back a copy of the key ring taken after version {wrapped.KeyVersion} was made.",
+            (true, false) =>
+                $"the key ring was restored from a copy older than that key and has made another version {wrapped.KeyVersion} since; put back a copy of the key ring taken after that key was made.",
+            _ => "this is another key ring (restored from another installation, or made anew); put back the key ring it was written with.",
+        };
+        return $"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring, whose newest version is {newest}: if it was written here, {reason}";
     }
 
     /// <summary>A key id fit for an error message: itself when short and printable ASCII.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau.Hosting.Api;
@@ -10,23 +11,78 @@ namespace Trousseau.Hosting.Api;
 /// start. An existing file that group or others may use is refused: whoever can read it holds the API. Only its
 /// SHA-256 is kept, and presented tokens are compared by hash in constant time.
 /// </summary>
-internal sealed class ApiToken
+/// <remarks>
+/// The file is read again when it changes, so that an operator rotates the token by writing a new one into it while
+/// the server runs: each check compares the file's modification time, size and mode (through any symbolic link) with
+/// those last seen, and from the first request that sees the change on, only the new token is accepted. A changed
+/// file that cannot be used (removed, empty, open to group or others, unreadable) leaves the token in use, with one
+/// warning until the file changes again.
+/// </remarks>
+internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, ILogger<ApiToken> logger)
 {
     private const int TokenBytes = 32;
 
-    private readonly Lazy<byte[]> _hash;
-
-    public ApiToken(IOptions<TrousseauApiOptions> options)
-    {
-        var path = options.Value.Auth.TokenFile;
-        _hash = new Lazy<byte[]>(() => SHA256.HashData(Encoding.UTF8.GetBytes(LoadOrCreate(path!))));
-    }
+    private readonly string _path = options.Value.Auth.TokenFile!;
+    private readonly string _fullPath = Path.GetFullPath(options.Value.Auth.TokenFile!);
+    private readonly Lock _gate = new();
+    private Loaded? _loaded;
 
     /// <summary>Reads or creates the token file now, so that a start fails early when it cannot.</summary>
-    public void Load() => _ = _hash.Value;
+    public void Load() => _ = Current;
 
     public bool Matches(string presented) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _hash.Value);
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), Current.Hash);
+
+    private Loaded Current
+    {
+        get
+        {
+            var stamp = FileStamp.Of(_path);
+            return Volatile.Read(ref _loaded) is { } loaded && loaded.Stamp == stamp ? loaded : Reload(stamp);
+        }
+    }
+
+    private Loaded Reload(FileStamp stamp)
+    {
+        lock (_gate)
+        {
+            if (_loaded is not { } previous)
+            {
+                var created = LoadOrCreate(_path);
+                var first = new Loaded(Hash(created), FileStamp.Of(_path));
+                Volatile.Write(ref _loaded, first);
+                return first;
+            }
+
+            if (previous.Stamp == stamp)
+            {
+                return previous;
+            }
+
+            Loaded next;
+            try
+            {
+                next = new Loaded(Hash(ReadExisting(_path, atStart: false)), stamp);
+                if (!CryptographicOperations.FixedTimeEquals(next.Hash, previous.Hash))
+                {
+                    LogReplaced(logger, _fullPath);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                next = previous with { Stamp = stamp };
+                var reason = e is FileNotFoundException or DirectoryNotFoundException
+                    ? $"The API token file {_fullPath} does not exist; write the new token into it, or restart trousseaud to have a new one made."
+                    : e.Message;
+                LogUnusable(logger, reason);
+            }
+
+            Volatile.Write(ref _loaded, next);
+            return next;
+        }
+    }
+
+    private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
     private static string LoadOrCreate(string path)
     {
@@ -39,12 +95,21 @@ internal sealed class ApiToken
             }
         }
 
+        return ReadExisting(path, atStart: true);
+    }
+
+    /// <summary>
+    /// Reads the token of an existing file; the message of a file that cannot be used says what to do, and, at
+    /// start, to start again.
+    /// </summary>
+    private static string ReadExisting(string path, bool atStart)
+    {
         if (OwnerOnlyFile.OpenModeOrNull(path) is { } mode)
         {
             var fullPath = Path.GetFullPath(path);
             throw new IOException(
                 $"The API token file {fullPath} has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; "
-                + $"run 'chmod 600 {fullPath}' (and replace the token if someone else may have read it), then start again.");
+                + $"run 'chmod 600 {fullPath}' (and replace the token if someone else may have read it)" + (atStart ? ", then start again." : "."));
         }
 
         var token = File.ReadAllText(path).Trim();
@@ -52,9 +117,37 @@ internal sealed class ApiToken
         {
             var fullPath = Path.GetFullPath(path);
             throw new IOException(
-                $"The API token file {fullPath} is empty; write the token into it, or remove it ('rm {fullPath}') to have a new one made, then start again.");
+                atStart
+                    ? $"The API token file {fullPath} is empty; write the token into it, or remove it ('rm {fullPath}') to have a new one made, then start again."
+                    : $"The API token file {fullPath} is empty; write the token into it.");
         }
 
         return token;
+    }
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "The API token file {TokenFile} holds a new API token; requests must present it from now on, and the previous token is refused.")]
+    private static partial void LogReplaced(ILogger logger, string tokenFile);
+
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "The API token file changed but cannot be used: {Reason} Requests are checked against the token read before until the file changes again.")]
+    private static partial void LogUnusable(ILogger logger, string reason);
+
+    private sealed record Loaded(byte[] Hash, FileStamp Stamp);
+
+    /// <summary>The file's modification time, size and mode as last seen; the default when it could not be opened.</summary>
+    private readonly record struct FileStamp(DateTime LastWriteUtc, long Length, UnixFileMode Mode)
+    {
+        public static FileStamp Of(string path)
+        {
+            try
+            {
+                using var handle = File.OpenHandle(path);
+                var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(handle);
+                return new FileStamp(File.GetLastWriteTimeUtc(handle), RandomAccess.GetLength(handle), mode);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return default;
+            }
+        }
     }
 }

@@ -254,6 +254,16 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Verify_given_the_data_directory_instead_of_its_audit_file_exits_2_naming_the_file_to_give()
+    {
+        var line = ClectlAssert.Fails(await Clectl.RunAsync("audit", "verify", fixture.DataDir), 2);
+
+        Assert.Equal(
+            $"clectl: cannot read the audit file {fixture.DataDir}: it is a directory; give a trail's current file, such as {Trail}.",
+            line);
+    }
+
+    [Fact]
     public async Task Concurrent_calls_written_together_each_get_one_line_and_keep_one_chain_across_rotations()
     {
         using var temp = new TempDirectory();

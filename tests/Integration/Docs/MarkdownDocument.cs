@@ -70,6 +70,34 @@ internal sealed partial class MarkdownDocument
         }
     }
 
+    /// <summary>The fenced code blocks of this section that start at the margin, in order, each as its lines joined.</summary>
+    public IReadOnlyList<string> CodeBlocks()
+    {
+        var blocks = new List<string>();
+        List<string>? block = null;
+        foreach (var line in _lines)
+        {
+            if (line.StartsWith("```", StringComparison.Ordinal))
+            {
+                if (block is null)
+                {
+                    block = [];
+                }
+                else
+                {
+                    blocks.Add(string.Join('\n', block));
+                    block = null;
+                }
+            }
+            else
+            {
+                block?.Add(line);
+            }
+        }
+
+        return blocks;
+    }
+
     /// <summary>The texts of the code spans in <paramref name="markdown"/>, <c>\|</c> unescaped.</summary>
     public static IReadOnlyList<string> CodeSpans(string markdown) =>
         [.. CodeSpan().Matches(markdown).Select(m => m.Groups["code"].Value.Replace("\\|", "|", StringComparison.Ordinal))];

@@ -58,28 +58,7 @@ public sealed class LocalKeyRingBackupTests : IDisposable
     private static (string Backup, string Restore) DocumentedProcedure()
     {
         var section = MarkdownDocument.Load("docs/reference.md").Section("Local key ring: backup and restore");
-        var blocks = new List<string>();
-        List<string>? block = null;
-        foreach (var line in section.Lines)
-        {
-            if (line.StartsWith("```", StringComparison.Ordinal))
-            {
-                if (block is null)
-                {
-                    block = [];
-                }
-                else
-                {
-                    blocks.Add(string.Join('\n', block));
-                    block = null;
-                }
-            }
-            else
-            {
-                block?.Add(line);
-            }
-        }
-
+        var blocks = section.CodeBlocks();
         Assert.True(blocks.Count == 2, $"{section.Name} should hold two shell blocks (backup, restore), not {blocks.Count}");
         return (blocks[0], blocks[1]);
     }

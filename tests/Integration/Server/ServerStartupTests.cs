@@ -94,6 +94,21 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_data_directory_that_is_a_file_exits_2_naming_it_and_touches_nothing()
+    {
+        var file = _temp.Combine("data");
+        await File.WriteAllTextAsync(file, "not a directory");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(file);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: Trousseau:DataDir is '{file}', which is a file, not a directory: give the path of a directory (created when missing) with --data-dir, Trousseau:DataDir or TROUSSEAU_HOME.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal([file], Directory.GetFileSystemEntries(_temp.Path));
+    }
+
+    [Fact]
     public async Task Backend_names_are_matched_without_regard_to_case()
     {
         await using (var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), ["--Trousseau:KeyProvider=LOCAL", "--Trousseau:Store=Memory"]))

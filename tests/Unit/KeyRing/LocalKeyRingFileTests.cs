@@ -121,6 +121,7 @@ public sealed class LocalKeyRingFileTests : IDisposable
         Assert.NotEqual(lost.KeyId, reissued.KeyId);
         var error = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(wrappedUnderLost));
         Assert.Contains("is not in this key ring", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"has made another version {lost.Version} since; put back a copy of the key ring taken after that key was made", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using Trousseau.Tests.Integration.Docs;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.KeyRing;
+
+/// <summary>
+/// The data directory's backup and restore of docs/reference.md, run as written while trousseaud writes, and what a
+/// key ring restored from before a rotation says.
+/// </summary>
+public sealed class DataDirectoryBackupTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    private string DataDir => _temp.Combine("data");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task A_backup_taken_while_trousseaud_runs_restores_every_secret_it_held_after_a_crash_left_a_newer_write_ahead_log()
+    {
+        var (backup, restore) = DocumentedProcedure();
+        var environment = new Dictionary<string, string?>
+        {
+            ["TROUSSEAU_HOME"] = DataDir,
+            ["BACKUP"] = _temp.Combine("backup"),
+        };
+        Directory.CreateDirectory(_temp.Combine("backup"));
+
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            var clectl = Clectl(server);
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "before", "--from-literal", "k=before"));
+            ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "after", "--from-literal", "k=after"));
+            await RunAsync(backup, environment);
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "later", "--from-literal", "k=later"));
+            await server.KillAsync();
+        }
+
+        Assert.True(
+            File.Exists(Path.Combine(DataDir, "store.db-wal")),
+            "a killed trousseaud should leave its write-ahead log");
+        await RunAsync(restore, environment);
+
+        await using var restored = await TrousseauServerProcess.StartAsync(DataDir);
+        var again = Clectl(restored);
+        Assert.Equal("before", (await again.RunAsync("secret", "get", "before", "--key", "k")).Stdout);
+        Assert.Equal("after", (await again.RunAsync("secret", "get", "after", "--key", "k")).Stdout);
+        ClectlAssert.Fails(await again.RunAsync("secret", "get", "later"), 3);
+        Assert.DoesNotContain("had mode", restored.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_ring_restored_from_before_a_rotation_fails_each_secret_it_cannot_open_saying_to_put_back_a_newer_copy()
+    {
+        var keyRing = Path.Combine(DataDir, "local.keyring");
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            ClectlAssert.Ok(await Clectl(server).RunAsync("secret", "create", "app/db", "--from-literal", "k=v"));
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        File.Copy(keyRing, _temp.Combine("local.keyring.v1"));
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            var clectl = Clectl(server);
+            ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
+            ClectlAssert.Ok(await clectl.RunAsync("key", "rewrap"));
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        File.Copy(_temp.Combine("local.keyring.v1"), keyRing, overwrite: true);
+        await using var restored = await TrousseauServerProcess.StartAsync(DataDir);
+        var line = ClectlAssert.Fails(await Clectl(restored).RunAsync("secret", "get", "app/db"), 1);
+        Assert.Contains("(version 2) is not in this key ring, whose newest version is 1", line, StringComparison.Ordinal);
+        Assert.Contains("put back a copy of the key ring taken after version 2 was made", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>The two shell blocks of the reference's data directory section: the backup, then the restore.</summary>
+    private static (string Backup, string Restore) DocumentedProcedure()
+    {
+        var section = MarkdownDocument.Load("docs/reference.md").Section("Data directory: backup and restore");
+        var blocks = section.CodeBlocks();
+        Assert.True(blocks.Count == 2, $"{section.Name} should hold two shell blocks (backup, restore), not {blocks.Count}");
+        return (blocks[0], blocks[1]);
+    }
+
+    private async Task RunAsync(string commands, IReadOnlyDictionary<string, string?> environment)
+    {
+        var info = new ProcessStartInfo("bash", ["-e", "-c", commands])
+        {
+            WorkingDirectory = _temp.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        var result = await ChildProcess.RunAsync(info);
+        Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
+    }
+
+    private ClectlRunner Clectl(TrousseauServerProcess server) =>
+        ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Trousseau.Tests.Integration.Docs;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// Replacing the API token while trousseaud runs, as an operator rotates it: the file's new token is the one the server
+/// takes from the next request on, and the previous one, perhaps leaked, is refused.
+/// </summary>
+public sealed class ApiTokenRotationTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    private string DataDir => _temp.Combine("data");
+
+    private string TokenFile => _temp.Combine("data", "api.token");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task A_token_written_over_the_file_while_the_server_runs_is_the_only_one_accepted_from_then_on()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir);
+        var oldToken = await BearerClient.ReadTokenAsync(TokenFile);
+        var clectl = ClectlRunner.For(server, DataDir, _temp.Path).With(("TROUSSEAU_TOKEN", null));
+        ClectlAssert.Ok(await clectl.RunAsync("--token-file", TokenFile, "secret", "list"));
+
+        await RunDocumentedRotationAsync();
+        var newToken = await BearerClient.ReadTokenAsync(TokenFile);
+        Assert.Equal(43, newToken.Length);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(TokenFile));
+
+        ClectlAssert.Ok(await clectl.RunAsync("--token-file", TokenFile, "secret", "list"));
+        var oldTokenFile = _temp.Combine("old.token");
+        ReplaceOwnerOnly(oldTokenFile, oldToken + "\n");
+        var refused = ClectlAssert.Fails(await clectl.RunAsync("--token-file", oldTokenFile, "secret", "list"), 5);
+        Assert.Contains("refused the API token", refused, StringComparison.Ordinal);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"The API token file {TokenFile} holds a new API token", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.DoesNotContain(newToken, server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(oldToken, server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_replaced_token_file_open_to_others_is_not_used_until_chmod_600_and_the_old_token_goes_on_working()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir);
+        var oldToken = await BearerClient.ReadTokenAsync(TokenFile);
+        using var old = BearerClient.Create(server.BaseAddress, oldToken);
+
+        const string NewToken = "rotated-token-open-to-others-77c1";
+        ReplaceOwnerOnly(TokenFile, NewToken + "\n");
+        File.SetUnixFileMode(
+            TokenFile,
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        Assert.Equal(HttpStatusCode.OK, (await old.GetAsync("v1/secrets")).StatusCode);
+        using var fresh = BearerClient.Create(server.BaseAddress, NewToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fresh.GetAsync("v1/secrets")).StatusCode);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"The API token file {TokenFile} has mode 0644", StringComparison.Ordinal),
+            () => server.Log);
+
+        File.SetUnixFileMode(TokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Assert.Equal(HttpStatusCode.OK, (await fresh.GetAsync("v1/secrets")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await old.GetAsync("v1/secrets")).StatusCode);
+        Assert.DoesNotContain(NewToken, server.Log, StringComparison.Ordinal);
+    }
+
+    /// <summary>The shell block of the reference's section on rotating the API token, run as written.</summary>
+    private async Task RunDocumentedRotationAsync()
+    {
+        var section = MarkdownDocument.Load("docs/reference.md").Section("Rotating the API token");
+        var commands = Assert.Single(section.CodeBlocks());
+        var info = new ProcessStartInfo("bash", ["-e", "-c", commands])
+        {
+            WorkingDirectory = _temp.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.Environment["TROUSSEAU_HOME"] = DataDir;
+        var result = await ChildProcess.RunAsync(info);
+        Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
+    }
+
+    /// <summary>Writes the file as an operator replaces it: a new owner-only file renamed over the old one.</summary>
+    private static void ReplaceOwnerOnly(string path, string content)
+    {
+        var staging = path + ".new";
+        File.WriteAllText(staging, content, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        File.SetUnixFileMode(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(staging, path, overwrite: true);
+    }
+}
