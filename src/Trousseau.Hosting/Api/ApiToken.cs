@@ -22,8 +22,6 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 {
     private const int TokenBytes = 32;
 
-    private readonly string _path = options.Value.Auth.TokenFile!;
-    private readonly string _fullPath = Path.GetFullPath(options.Value.Auth.TokenFile!);
     private readonly Lock _gate = new();
     private Loaded? _loaded;
 
@@ -33,11 +31,14 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     public bool Matches(string presented) =>
         CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), Current.Hash);
 
+    // Read when the token is first used: in the modes without a token, no token file is set.
+    private string TokenFile => options.Value.Auth.TokenFile!;
+
     private Loaded Current
     {
         get
         {
-            var stamp = FileStamp.Of(_path);
+            var stamp = FileStamp.Of(TokenFile);
             return Volatile.Read(ref _loaded) is { } loaded && loaded.Stamp == stamp ? loaded : Reload(stamp);
         }
     }
@@ -48,8 +49,8 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
         {
             if (_loaded is not { } previous)
             {
-                var created = LoadOrCreate(_path);
-                var first = new Loaded(Hash(created), FileStamp.Of(_path));
+                var created = LoadOrCreate(TokenFile);
+                var first = new Loaded(Hash(created), FileStamp.Of(TokenFile));
                 Volatile.Write(ref _loaded, first);
                 return first;
             }
@@ -60,19 +61,20 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
             }
 
             Loaded next;
+            var fullPath = Path.GetFullPath(TokenFile);
             try
             {
-                next = new Loaded(Hash(ReadExisting(_path, atStart: false)), stamp);
+                next = new Loaded(Hash(ReadExisting(TokenFile, atStart: false)), stamp);
                 if (!CryptographicOperations.FixedTimeEquals(next.Hash, previous.Hash))
                 {
-                    LogReplaced(logger, _fullPath);
+                    LogReplaced(logger, fullPath);
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 next = previous with { Stamp = stamp };
                 var reason = e is FileNotFoundException or DirectoryNotFoundException
-                    ? $"The API token file {_fullPath} does not exist; write the new token into it, or restart trousseaud to have a new one made."
+                    ? $"The API token file {fullPath} does not exist; write the new token into it, or restart trousseaud to have a new one made."
                     : e.Message;
                 LogUnusable(logger, reason);
             }
