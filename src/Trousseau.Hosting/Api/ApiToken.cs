@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Trousseau.Hosting.Audit;
 
 namespace Trousseau.Hosting.Api;
 
@@ -13,10 +14,10 @@ namespace Trousseau.Hosting.Api;
 /// </summary>
 /// <remarks>
 /// The file is read again when it changes, so that an operator rotates the token by writing a new one into it while
-/// the server runs: each check compares the file's modification time, size and mode (through any symbolic link) with
-/// those last seen, and from the first request that sees the change on, only the new token is accepted. A changed
-/// file that cannot be used (removed, empty, open to group or others, unreadable) leaves the token in use, with one
-/// warning until the file changes again.
+/// the server runs: each check compares the file's identity, modification time, size and mode (through any symbolic
+/// link; one statx on Linux) with those last seen, and from the first request that sees the change on, only the new
+/// token is accepted. A changed file that cannot be used (removed, empty, open to group or others, unreadable) leaves
+/// the token in use, with one warning until the file changes again.
 /// </remarks>
 internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, ILogger<ApiToken> logger)
 {
@@ -31,14 +32,18 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     public bool Matches(string presented) =>
         CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), Current.Hash);
 
+    private byte[]? _utf8TokenFile;
+
     // Read when the token is first used: in the modes without a token, no token file is set.
     private string TokenFile => options.Value.Auth.TokenFile!;
+
+    private byte[] Utf8TokenFile => _utf8TokenFile ??= Encoding.UTF8.GetBytes(TokenFile + "\0");
 
     private Loaded Current
     {
         get
         {
-            var stamp = FileStamp.Of(TokenFile);
+            var stamp = FileStamp.Of(TokenFile, Utf8TokenFile);
             return Volatile.Read(ref _loaded) is { } loaded && loaded.Stamp == stamp ? loaded : Reload(stamp);
         }
     }
@@ -50,7 +55,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
             if (_loaded is not { } previous)
             {
                 var created = LoadOrCreate(TokenFile);
-                var first = new Loaded(Hash(created), FileStamp.Of(TokenFile));
+                var first = new Loaded(Hash(created), FileStamp.Of(TokenFile, Utf8TokenFile));
                 Volatile.Write(ref _loaded, first);
                 return first;
             }
@@ -135,16 +140,26 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 
     private sealed record Loaded(byte[] Hash, FileStamp Stamp);
 
-    /// <summary>The file's modification time, size and mode as last seen; the default when it could not be opened.</summary>
-    private readonly record struct FileStamp(DateTime LastWriteUtc, long Length, UnixFileMode Mode)
+    /// <summary>
+    /// The file as last seen: on Linux, its inode, size, mode and modification time from one statx, following links
+    /// (a Kubernetes Secret volume swaps its <c>..data</c> link); elsewhere, its modification time, size and mode read
+    /// through a handle. The default when it could not be examined.
+    /// </summary>
+    private readonly record struct FileStamp(PathVersion Version)
     {
-        public static FileStamp Of(string path)
+        public static FileStamp Of(string path, byte[] utf8Path)
         {
+            if (LinuxFileStatus.OfPath(utf8Path) is { } version)
+            {
+                return new FileStamp(version);
+            }
+
             try
             {
                 using var handle = File.OpenHandle(path);
                 var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(handle);
-                return new FileStamp(File.GetLastWriteTimeUtc(handle), RandomAccess.GetLength(handle), mode);
+                var modified = File.GetLastWriteTimeUtc(handle);
+                return new FileStamp(new PathVersion(0, RandomAccess.GetLength(handle), mode, modified.Ticks, 0));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

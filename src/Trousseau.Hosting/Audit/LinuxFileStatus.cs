@@ -4,28 +4,41 @@ using Microsoft.Win32.SafeHandles;
 namespace Trousseau.Hosting.Audit;
 
 /// <summary>
-/// statx(2) of an open file on Linux, asking for one field only. Unlike fstat, reading a file's size this way does not
-/// read its timestamps: since Linux 6.13, a file whose timestamps were read gets fine-grained ones at its next write,
-/// an inode update on every write for a file whose size is read before each line, as the audit trail's is.
+/// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not
+/// read its timestamps (since Linux 6.13, a file whose timestamps were read gets fine-grained ones at its next write,
+/// an inode update on every write for a file whose size is read before each line, as the audit trail's is). Of a
+/// path, following links: what identifies a version of a small file, in one system call (<see cref="OfPath"/>).
 /// </summary>
 internal sealed class LinuxFileStatus
 {
     private const int AtEmptyPath = 0x1000;
+    private const int CurrentDirectory = -100; // AT_FDCWD
+    private const uint ModeField = 0x2; // STATX_MODE
     private const uint LinkCountField = 0x4; // STATX_NLINK
+    private const uint ModifiedField = 0x40; // STATX_MTIME
+    private const uint InodeField = 0x100; // STATX_INO
     private const uint SizeField = 0x200; // STATX_SIZE
     private const int NotPermitted = 1; // EPERM
     private const int NotImplemented = 38; // ENOSYS
 
     // struct statx is the same on every Linux architecture: u32 mask, u32 blksize, u64 attributes, u32 nlink, u32 uid,
-    // u32 gid, u16 mode, u16 spare, u64 ino, u64 size, ...
+    // u32 gid, u16 mode, u16 spare, u64 ino, u64 size, u64 blocks, u64 attributes_mask, then the atime, btime, ctime
+    // and mtime timestamps of 16 bytes each (i64 seconds, u32 nanoseconds, i32 reserved).
     private const int StatusBytes = 256;
     private const int LinkCountOffset = 16;
+    private const int ModeOffset = 28;
+    private const int InodeOffset = 32;
     private const int SizeOffset = 40;
+    private const int ModifiedOffset = 112;
 
     private static readonly byte[] EmptyPath = [0];
 
     // Linux, with a libc that has statx (glibc 2.28, musl 1.2.5) and no seccomp profile refusing it.
     private static bool s_available = OperatingSystem.IsLinux();
+
+    // OfPath's buffer: it is called from many threads at once, and each needs its own.
+    [ThreadStatic]
+    private static byte[]? t_pathStatus;
 
     private readonly byte[] _status = new byte[StatusBytes];
 
@@ -39,6 +52,46 @@ internal sealed class LinuxFileStatus
     /// <summary>The file's size, or <see langword="null"/> where statx cannot be called.</summary>
     /// <param name="file">An open file.</param>
     public long? Size(SafeFileHandle file) => Read(file, SizeField) ? BitConverter.ToInt64(_status, SizeOffset) : null;
+
+    /// <summary>
+    /// The inode, size, permissions and modification time of the file at <paramref name="path"/>, following links;
+    /// the default when it cannot be examined (absent, not permitted), and <see langword="null"/> where statx cannot be
+    /// called.
+    /// </summary>
+    /// <param name="path">The path, in UTF-8 with a terminating zero byte.</param>
+    public static PathVersion? OfPath(byte[] path)
+    {
+        if (!s_available)
+        {
+            return null;
+        }
+
+        try
+        {
+            var status = t_pathStatus ??= new byte[StatusBytes];
+            if (Statx(CurrentDirectory, path, 0, InodeField | SizeField | ModeField | ModifiedField, status) == 0)
+            {
+                return new PathVersion(
+                    BitConverter.ToUInt64(status, InodeOffset),
+                    BitConverter.ToInt64(status, SizeOffset),
+                    (UnixFileMode)(BitConverter.ToUInt16(status, ModeOffset) & 0xFFF),
+                    BitConverter.ToInt64(status, ModifiedOffset),
+                    BitConverter.ToUInt32(status, ModifiedOffset + 8));
+            }
+
+            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
+            {
+                return default(PathVersion);
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc without statx: the caller falls back to what .NET offers.
+        }
+
+        s_available = false;
+        return null;
+    }
 
     private bool Read(SafeFileHandle file, uint field)
     {
@@ -72,4 +125,11 @@ internal sealed class LinuxFileStatus
     [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int Statx(SafeFileHandle directory, byte[] path, int flags, uint mask, [Out] byte[] status);
+
+    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int Statx(int directory, byte[] path, int flags, uint mask, [Out] byte[] status);
 }
+
+/// <summary>What tells one version of a file from another: its inode, size, permissions and modification time.</summary>
+internal readonly record struct PathVersion(ulong Inode, long Size, UnixFileMode Mode, long ModifiedSeconds, uint ModifiedNanoseconds);
