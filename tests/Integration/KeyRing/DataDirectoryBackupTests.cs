@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Trousseau.Tests.Integration.Docs;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -19,7 +18,7 @@ public sealed class DataDirectoryBackupTests : IDisposable
     [Fact]
     public async Task A_backup_taken_while_trousseaud_runs_restores_every_secret_it_held_after_a_crash_left_a_newer_write_ahead_log()
     {
-        var (backup, restore) = DocumentedProcedure();
+        var (backup, restore) = DocumentedShell.BackupAndRestore("Data directory: backup and restore");
         var environment = new Dictionary<string, string?>
         {
             ["TROUSSEAU_HOME"] = DataDir,
@@ -33,7 +32,7 @@ public sealed class DataDirectoryBackupTests : IDisposable
             ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "before", "--from-literal", "k=before"));
             ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
             ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "after", "--from-literal", "k=after"));
-            await RunAsync(backup, environment);
+            await DocumentedShell.RunAsync(backup, _temp.Path, environment);
             ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "later", "--from-literal", "k=later"));
             await server.KillAsync();
         }
@@ -41,7 +40,7 @@ public sealed class DataDirectoryBackupTests : IDisposable
         Assert.True(
             File.Exists(Path.Combine(DataDir, "store.db-wal")),
             "a killed trousseaud should leave its write-ahead log");
-        await RunAsync(restore, environment);
+        await DocumentedShell.RunAsync(restore, _temp.Path, environment);
 
         await using var restored = await TrousseauServerProcess.StartAsync(DataDir);
         var again = Clectl(restored);
@@ -75,34 +74,6 @@ public sealed class DataDirectoryBackupTests : IDisposable
         var line = ClectlAssert.Fails(await Clectl(restored).RunAsync("secret", "get", "app/db"), 1);
         Assert.Contains("(version 2) is not in this key ring, whose newest version is 1", line, StringComparison.Ordinal);
         Assert.Contains("put back a copy of the key ring taken after version 2 was made", line, StringComparison.Ordinal);
-    }
-
-    /// <summary>The two shell blocks of the reference's data directory section: the backup, then the restore.</summary>
-    private static (string Backup, string Restore) DocumentedProcedure()
-    {
-        var section = MarkdownDocument.Load("docs/reference.md").Section("Data directory: backup and restore");
-        var blocks = section.CodeBlocks();
-        Assert.True(blocks.Count == 2, $"{section.Name} should hold two shell blocks (backup, restore), not {blocks.Count}");
-        return (blocks[0], blocks[1]);
-    }
-
-    private async Task RunAsync(string commands, IReadOnlyDictionary<string, string?> environment)
-    {
-        var info = new ProcessStartInfo("bash", ["-e", "-c", commands])
-        {
-            WorkingDirectory = _temp.Path,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var (name, value) in environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        var result = await ChildProcess.RunAsync(info);
-        Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
     }
 
     private ClectlRunner Clectl(TrousseauServerProcess server) =>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Trousseau.Tests.Integration.Docs;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -20,7 +19,7 @@ public sealed class LocalKeyRingBackupTests : IDisposable
     [Fact]
     public async Task A_key_ring_backed_up_while_trousseaud_runs_and_restored_after_its_loss_decrypts_every_secret()
     {
-        var (backup, restore) = DocumentedProcedure();
+        var (backup, restore) = DocumentedShell.BackupAndRestore("Local key ring: backup and restore");
         var environment = new Dictionary<string, string?>
         {
             ["TROUSSEAU_HOME"] = DataDir,
@@ -34,7 +33,7 @@ public sealed class LocalKeyRingBackupTests : IDisposable
             ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "before", "--from-literal", "k=before"));
             ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
             ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "after", "--from-literal", "k=after"));
-            await RunAsync(backup, environment);
+            await DocumentedShell.RunAsync(backup, _temp.Path, environment);
             Assert.Equal(0, await server.StopAsync());
         }
 
@@ -44,7 +43,7 @@ public sealed class LocalKeyRingBackupTests : IDisposable
             timeout: TimeSpan.FromSeconds(30));
         Assert.Equal(2, refused.ExitCode);
 
-        await RunAsync(restore, environment);
+        await DocumentedShell.RunAsync(restore, _temp.Path, environment);
 
         Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(environment["KEYRING_BACKUP"]!));
         Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(KeyRingFile));
@@ -52,34 +51,6 @@ public sealed class LocalKeyRingBackupTests : IDisposable
         var restoredClectl = Clectl(restored);
         Assert.Equal("before", (await restoredClectl.RunAsync("secret", "get", "before", "--key", "k")).Stdout);
         Assert.Equal("after", (await restoredClectl.RunAsync("secret", "get", "after", "--key", "k")).Stdout);
-    }
-
-    /// <summary>The two shell blocks of the reference's backup and restore section: the backup, then the restore.</summary>
-    private static (string Backup, string Restore) DocumentedProcedure()
-    {
-        var section = MarkdownDocument.Load("docs/reference.md").Section("Local key ring: backup and restore");
-        var blocks = section.CodeBlocks();
-        Assert.True(blocks.Count == 2, $"{section.Name} should hold two shell blocks (backup, restore), not {blocks.Count}");
-        return (blocks[0], blocks[1]);
-    }
-
-    private async Task RunAsync(string commands, IReadOnlyDictionary<string, string?> environment)
-    {
-        var info = new ProcessStartInfo("bash", ["-e", "-c", commands])
-        {
-            WorkingDirectory = _temp.Path,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var (name, value) in environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        var result = await ChildProcess.RunAsync(info);
-        Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
     }
 
     private ClectlRunner Clectl(TrousseauServerProcess server) =>

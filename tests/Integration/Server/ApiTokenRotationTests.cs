@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Trousseau.Tests.Integration.Docs;
@@ -72,22 +71,11 @@ public sealed class ApiTokenRotationTests : IDisposable
     }
 
     /// <summary>The shell block of the reference's section on rotating the API token, run as written.</summary>
-    private async Task RunDocumentedRotationAsync()
-    {
-        var section = MarkdownDocument.Load("docs/reference.md").Section("Rotating the API token");
-        var commands = Assert.Single(section.CodeBlocks());
-        var info = new ProcessStartInfo("bash", ["-e", "-c", commands])
-        {
-            WorkingDirectory = _temp.Path,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.Environment["TROUSSEAU_HOME"] = DataDir;
-        var result = await ChildProcess.RunAsync(info);
-        Assert.True(result.ExitCode == 0, $"the documented commands failed ({result.ExitCode}):\n{commands}\n{result.Stderr}");
-    }
+    private Task RunDocumentedRotationAsync() =>
+        DocumentedShell.RunAsync(
+            Assert.Single(DocumentedShell.Blocks("Rotating the API token", 1)),
+            _temp.Path,
+            new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = DataDir });
 
     /// <summary>Writes the file as an operator replaces it: a new owner-only file renamed over the old one.</summary>
     private static void ReplaceOwnerOnly(string path, string content)
