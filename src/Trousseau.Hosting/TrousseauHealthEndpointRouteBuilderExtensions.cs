@@ -26,11 +26,11 @@ public static class TrousseauHealthEndpointRouteBuilderExtensions
     public static IEndpointRouteBuilder MapTrousseauHealth(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        if (endpoints.ServiceProvider.GetService<IServiceProviderIsService>() is { } registered && !registered.IsService(typeof(DependencyMonitor)))
-        {
-            // Without them /readyz would have no check to fail and answer 200 whatever the key provider and the store.
-            throw new InvalidOperationException("MapTrousseauHealth needs Trousseau's health checks: call services.AddHealthChecks().AddTrousseau() first.");
-        }
+        // Without the checks /readyz would have no check to fail and answer 200 whatever the key provider and the store.
+        InProcessRegistration.RequireRegistered(
+            endpoints.ServiceProvider,
+            typeof(DependencyMonitor),
+            "MapTrousseauHealth needs Trousseau's health checks: call services.AddHealthChecks().AddTrousseau() first.");
 
         endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync });
         endpoints.MapHealthChecks("/readyz", new HealthCheckOptions

@@ -25,14 +25,13 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 
     private readonly Lock _gate = new();
     private Loaded? _loaded;
+    private byte[]? _utf8TokenFile;
 
     /// <summary>Reads or creates the token file now, so that a start fails early when it cannot.</summary>
     public void Load() => _ = Current;
 
     public bool Matches(string presented) =>
         CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), Current.Hash);
-
-    private byte[]? _utf8TokenFile;
 
     // Read when the token is first used: in the modes without a token, no token file is set.
     private string TokenFile => options.Value.Auth.TokenFile!;
@@ -43,19 +42,19 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     {
         get
         {
-            var stamp = FileStamp.Of(TokenFile, Utf8TokenFile);
+            var stamp = StampOf(TokenFile, Utf8TokenFile);
             return Volatile.Read(ref _loaded) is { } loaded && loaded.Stamp == stamp ? loaded : Reload(stamp);
         }
     }
 
-    private Loaded Reload(FileStamp stamp)
+    private Loaded Reload(PathVersion stamp)
     {
         lock (_gate)
         {
             if (_loaded is not { } previous)
             {
                 var created = LoadOrCreate(TokenFile);
-                var first = new Loaded(Hash(created), FileStamp.Of(TokenFile, Utf8TokenFile));
+                var first = new Loaded(Hash(created), StampOf(TokenFile, Utf8TokenFile));
                 Volatile.Write(ref _loaded, first);
                 return first;
             }
@@ -138,33 +137,29 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "The API token file changed but cannot be used: {Reason} Requests are checked against the token read before until the file changes again.")]
     private static partial void LogUnusable(ILogger logger, string reason);
 
-    private sealed record Loaded(byte[] Hash, FileStamp Stamp);
+    private sealed record Loaded(byte[] Hash, PathVersion Stamp);
 
     /// <summary>
-    /// The file as last seen: on Linux, its inode, size, mode and modification time from one statx, following links
+    /// The file as it is now: on Linux, its inode, size, mode and modification time from one statx, following links
     /// (a Kubernetes Secret volume swaps its <c>..data</c> link); elsewhere, its modification time, size and mode read
-    /// through a handle. The default when it could not be examined.
+    /// through a handle. The default when it cannot be examined.
     /// </summary>
-    private readonly record struct FileStamp(PathVersion Version)
+    private static PathVersion StampOf(string path, byte[] utf8Path)
     {
-        public static FileStamp Of(string path, byte[] utf8Path)
+        if (LinuxFileStatus.OfPath(utf8Path) is { } version)
         {
-            if (LinuxFileStatus.OfPath(utf8Path) is { } version)
-            {
-                return new FileStamp(version);
-            }
+            return version;
+        }
 
-            try
-            {
-                using var handle = File.OpenHandle(path);
-                var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(handle);
-                var modified = File.GetLastWriteTimeUtc(handle);
-                return new FileStamp(new PathVersion(0, RandomAccess.GetLength(handle), mode, modified.Ticks, 0));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return default;
-            }
+        try
+        {
+            using var handle = File.OpenHandle(path);
+            var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(handle);
+            return new PathVersion(0, RandomAccess.GetLength(handle), mode, File.GetLastWriteTimeUtc(handle).Ticks, 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return default;
         }
     }
 }
