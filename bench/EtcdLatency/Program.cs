@@ -4,10 +4,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Trousseau;
 
 // Sequential secret get and update latency through ITrousseau on the etcd store, against a running etcd.
-// Usage: EtcdLatency <etcd client URL> <operations per kind>. Prints one line: get and update p50 and mean in µs.
-if (args is not [var endpoint, var countText] || !int.TryParse(countText, CultureInfo.InvariantCulture, out var count) || count < 1)
+// Usage: EtcdLatency <etcd client URL> <operations per kind> <warm-up seconds>. Prints one line: get and update p50 and
+// mean in µs.
+if (args is not [var endpoint, var countText, var warmUpText]
+    || !int.TryParse(countText, CultureInfo.InvariantCulture, out var count) || count < 1
+    || !double.TryParse(warmUpText, CultureInfo.InvariantCulture, out var warmUpSeconds) || warmUpSeconds < 0)
 {
-    Console.Error.WriteLine("usage: EtcdLatency <etcd client URL> <operations per kind>");
+    Console.Error.WriteLine("usage: EtcdLatency <etcd client URL> <operations per kind> <warm-up seconds>");
     return 2;
 }
 
@@ -27,8 +30,12 @@ try
     var data = new Dictionary<string, string>(StringComparer.Ordinal) { ["username"] = "app", ["password"] = new string('p', 32) };
     await trousseau.CreateSecretAsync("bench/login", SecretType.Login, data);
 
-    // Warm up connections, JIT and the data-key cache.
-    for (var i = 0; i < 200; i++)
+    // Warm up connections, the data-key cache and the JIT, with at least 200 calls of each kind. .NET compiles a method
+    // again, optimized, only after it has been called 30 times and no new method has needed compiling for 100 ms, so a
+    // couple of hundred calls leave part of the code unoptimized; a few seconds of calls reach the code that a
+    // long-running process runs.
+    var warmUp = Stopwatch.StartNew();
+    for (var i = 0; i < 200 || warmUp.Elapsed.TotalSeconds < warmUpSeconds; i++)
     {
         await trousseau.GetSecretAsync("bench/login");
         await trousseau.UpdateSecretAsync("bench/login", data);
