@@ -30,6 +30,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private const int SqliteCannotOpen = 14;
 
     private readonly string _path;
+    private readonly byte[] _pathBytes;
     private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly TimeSpan _busyTimeout;
@@ -38,6 +39,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly PointReaderPool _readers;
     private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024);
     private OwnerLock? _ownerLock;
+    private DatabaseFileIdentity? _openedFile;
+    private bool _fileMoved;
     private bool _initialized;
 
     /// <summary>Creates the store; the file is opened, or created, on first use.</summary>
@@ -49,6 +52,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         _logger = logger ?? (ILogger)NullLogger.Instance;
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
+        _pathBytes = DatabaseFileIdentity.PathBytes(_path);
         _busyTimeout = value.BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -69,6 +73,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
+        if (Volatile.Read(ref _fileMoved))
+        {
+            EnsureSameFile();
+        }
+
         if (_cache.TryGet(key, out var cached))
         {
             return new ValueTask<StoreEntry?>(cached);
@@ -79,6 +88,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         try
         {
             EnsureInitialized();
+            EnsureSameFile();
             reader = _readers.Rent();
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -248,6 +258,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         try
         {
             EnsureInitialized();
+            EnsureSameFile();
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA synchronous = FULL";
@@ -289,6 +300,30 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Refuses the call when the path no longer leads to the file the store opened: connections already open would go
+    /// on writing into the removed or replaced file, and new ones would open (or create) the one there now. Checked
+    /// again on every call that uses the file, so that the store answers again once the file is put back.
+    /// </summary>
+    private void EnsureSameFile()
+    {
+        if (_openedFile is not { } opened || DatabaseFileIdentity.Of(_pathBytes) is not { } now)
+        {
+            return;
+        }
+
+        var moved = now != opened;
+        Volatile.Write(ref _fileMoved, moved);
+        if (moved)
+        {
+            throw FileMoved();
+        }
+    }
+
+    private DependencyUnavailableException FileMoved() => new(
+        Dependency,
+        $"The SQLite store '{_path}' is no longer the file this store opened: it was {(File.Exists(_path) ? "replaced" : "removed")} while in use, and a write now would be lost with the old file, so reads and writes are refused. Put the file back, or restart the process (trousseaud) to open the file now at that path; restore a backup only while the process is stopped.");
+
     private void Initialize()
     {
         lock (_initializeLock)
@@ -300,6 +335,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
             OwnerOnlyFile.EnsureExists(_path);
             _ownerLock = OwnerLock.Acquire(_path);
+            _openedFile = DatabaseFileIdentity.Of(_pathBytes);
             try
             {
                 DatabaseFileModes.MakePrivate(_path, _logger);

@@ -166,6 +166,50 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_file_replaced_while_open_is_reported_unhealthy_every_call_is_refused_and_putting_it_back_recovers()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        var restored = _directory.Combine("restored.db");
+        var moved = _directory.Combine("moved.db");
+        File.Copy(DatabasePath, restored);
+        File.Move(DatabasePath, moved);
+        File.Move(restored, DatabasePath);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+        var health = await store.CheckHealthAsync();
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("kept"));
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' is no longer the file this store opened", refused.Message, StringComparison.Ordinal);
+        Assert.Equal((false, refused.Message), (health.IsHealthy, health.Description));
+        Assert.Equal(refused.Message, read.Message);
+
+        File.Move(DatabasePath, restored);
+        File.Move(moved, DatabasePath);
+        Assert.Equal("v1"u8.ToArray(), (await store.GetAsync("kept"))!.Value.ToArray());
+        var updated = await store.UpdateAsync("kept", "v2"u8.ToArray(), revision);
+        Assert.True((await store.CheckHealthAsync()).IsHealthy);
+        store.Dispose();
+        var reopened = Open(DatabasePath);
+        Assert.Equal(("v2", updated), (System.Text.Encoding.UTF8.GetString((await reopened.GetAsync("kept"))!.Value.Span), (await reopened.GetAsync("kept"))!.Revision));
+    }
+
+    [Fact]
+    public async Task A_database_file_removed_while_open_is_reported_unhealthy_and_writes_are_refused_not_lost()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        File.Delete(DatabasePath);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("later", "v"u8.ToArray()));
+        var health = await store.CheckHealthAsync();
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' is no longer the file this store opened", refused.Message, StringComparison.Ordinal);
+        Assert.False(health.IsHealthy);
+        Assert.False(File.Exists(DatabasePath));
+    }
+
+    [Fact]
     public async Task A_database_cut_short_is_reported_as_malformed_naming_the_file_and_is_left_unchanged()
     {
         var store = Open(DatabasePath);
