@@ -26,6 +26,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
     private const string Dependency = "store:sqlite";
     private const int SqliteBusy = 5;
+    private const int SqliteReadOnly = 8;
     private const int SqliteConstraint = 19;
     private const int SqliteCannotOpen = 14;
 
@@ -224,32 +225,55 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private async ValueTask<long> WriteAsync(string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
-        var started = Stopwatch.GetTimestamp();
-        if (!await _writeLock.WaitAsync(_busyTimeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw new DependencyUnavailableException(
-                Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
-        }
-
+        var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // One busy timeout for the whole write: the time spent behind this store's other writes counts.
-            var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
-            connection.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
-            return await Guard(() =>
+            var started = Stopwatch.GetTimestamp();
+            if (!await _writeLock.WaitAsync(_busyTimeout, cancellationToken).ConfigureAwait(false))
             {
-                using var transaction = connection.BeginTransaction(deferred: false);
-                var result = write(connection, transaction);
-                transaction.Commit();
-                _cache.Written(key, value is null ? null : new StoreEntry(key, value, result));
-                return Task.FromResult(result);
-            }).ConfigureAwait(false);
+                throw new DependencyUnavailableException(
+                    Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
+            }
+
+            try
+            {
+                // One busy timeout for the whole write: the time spent behind this store's other writes counts.
+                var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
+                var timeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
+                connection.DefaultTimeout = timeout;
+                try
+                {
+                    return await Guard(() => Task.FromResult(Commit(connection, key, value, write))).ConfigureAwait(false);
+                }
+                catch (DependencyUnavailableException ex) when (ex.InnerException is SqliteException { SqliteErrorCode: SqliteReadOnly })
+                {
+                    // The file was read-only a moment ago, and connections opened then (to read) kept SQLite's shared
+                    // index of the write-ahead log read-only for every connection of this process. Guard has closed the
+                    // idle ones: a connection opened now writes, if the file can be written again.
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
+                    connection.DefaultTimeout = timeout;
+                    return await Guard(() => Task.FromResult(Commit(connection, key, value, write))).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
         }
         finally
         {
-            _writeLock.Release();
+            await connection.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    private long Commit(SqliteConnection connection, string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write)
+    {
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var result = write(connection, transaction);
+        transaction.Commit();
+        _cache.Written(key, value is null ? null : new StoreEntry(key, value, result));
+        return result;
     }
 
     private async ValueTask<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -286,10 +310,20 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
 
         await connection.DisposeAsync().ConfigureAwait(false);
+        CloseIdleConnections();
+        throw ReadOnly(inner: null);
+    }
+
+    private DependencyUnavailableException ReadOnly(Exception? inner) => new(
+        Dependency,
+        $"The SQLite store '{_path}' is read-only to this process: it can read the file but not write it. Give the user it runs as write access to the file and its directory (SQLite writes the -wal and -shm files beside it); the next write opens the file again.",
+        inner);
+
+    /// <summary>Closes the pooled connections and the idle readers, so that the next call opens the file afresh.</summary>
+    private void CloseIdleConnections()
+    {
         ClearPool();
-        throw new DependencyUnavailableException(
-            Dependency,
-            $"The SQLite store '{_path}' is read-only to this process: it can read the file but not write it. Give the user it runs as write access to the file and its directory (SQLite writes the -wal and -shm files beside it); the next write opens the file again.");
+        _readers.Clear();
     }
 
     private void EnsureInitialized()
@@ -432,6 +466,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         {
             throw new DependencyUnavailableException(
                 Dependency, $"The SQLite store '{_path}' is locked by another process: waited BusyTimeout ({_busyTimeout:c}) for it, and gave up.", ex);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteReadOnly)
+        {
+            CloseIdleConnections();
+            throw ReadOnly(ex);
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode != SqliteConstraint)
         {

@@ -266,6 +266,70 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_and_lock_file_the_process_cannot_write_as_on_a_read_only_mount_still_answer_reads_and_refuse_writes_as_read_only()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        var lockFile = DatabasePath + ".lock";
+        await WriteProtectAsync(DatabasePath, protect: true);
+        await WriteProtectAsync(lockFile, protect: true);
+        try
+        {
+            var reopened = Open(DatabasePath);
+
+            var read = await reopened.GetAsync("kept");
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+            var second = Open(DatabasePath);
+            var inUse = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await second.GetAsync("kept"));
+
+            Assert.Equal("v1"u8.ToArray(), read!.Value.ToArray());
+            Assert.Contains($"'{DatabasePath}' is read-only", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("in use by another process or store instance", inUse.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await WriteProtectAsync(lockFile, protect: false);
+            await WriteProtectAsync(DatabasePath, protect: false);
+        }
+    }
+
+    [Fact]
+    public async Task A_store_read_while_its_files_were_read_only_writes_again_once_they_are_writable()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+
+        // What a read-only mount leaves: every file there, the write-ahead log's index among them, opened read-only.
+        string[] files = [DatabasePath, DatabasePath + ".lock", DatabasePath + "-shm"];
+        await File.WriteAllBytesAsync(DatabasePath + "-shm", new byte[32 * 1024]);
+        foreach (var file in files)
+        {
+            await WriteProtectAsync(file, protect: true);
+        }
+
+        var reopened = Open(DatabasePath);
+        try
+        {
+            Assert.Equal("v1"u8.ToArray(), (await reopened.GetAsync("kept"))!.Value.ToArray());
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+            Assert.Contains($"'{DatabasePath}' is read-only", refused.Message, StringComparison.Ordinal);
+            Assert.Equal("v1"u8.ToArray(), (await reopened.GetAsync("kept"))!.Value.ToArray());
+        }
+        finally
+        {
+            foreach (var file in files)
+            {
+                await WriteProtectAsync(file, protect: false);
+            }
+        }
+
+        Assert.True(await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision) > revision);
+        Assert.True((await reopened.CheckHealthAsync()).IsHealthy);
+    }
+
+    [Fact]
     public async Task A_directory_the_process_cannot_write_is_named_as_the_cause_and_the_store_opens_once_it_is_writable()
     {
         var store = Open(DatabasePath);
