@@ -17,7 +17,9 @@ namespace Trousseau.Sqlite;
 /// in-memory copy of the encrypted records that every write keeps in step. The file and its <c>-wal</c> and <c>-shm</c>
 /// files are private (mode 0600): one found open to group or others when the store opens it (a restore, a copy) is set
 /// to 0600 with a warning naming it and its mode (a file of another user's, whose mode this process may not change,
-/// gets a warning saying how to fix it).
+/// gets a warning saying how to fix it). On Linux, a file removed or replaced while the store has it open (a restore
+/// made while the process runs) is noticed by its inode, and every call is refused as unavailable until the file is
+/// put back, so that no write goes into the old file and is lost.
 /// </summary>
 public sealed class SqliteSecretStore : ISecretStore, IDisposable
 {
