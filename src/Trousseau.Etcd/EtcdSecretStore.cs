@@ -198,8 +198,9 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
-    /// revision seen (also when etcd cancels the watch), and after a compaction of the history it missed it reports a
-    /// reset and starts again from the current revision. A failure it does not retry ends the watch: the reader sees it.
+    /// revision seen (also when etcd cancels the watch), and after a compaction of the history it missed, or when etcd is
+    /// found behind that revision (its data lost or restored from an older snapshot), it reports a reset and starts
+    /// again from the current revision. A failure it does not retry ends the watch: the reader sees it.
     /// </summary>
     private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
     {
@@ -242,6 +243,16 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                     {
                         next = null;
                         await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.CompactRevision), token).ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (response.Header.Revision < next - 1)
+                    {
+                        // etcd is behind a revision this watch has seen: it came back without its data, or restored
+                        // from an older snapshot. Waiting for the revision to come round would miss every change until
+                        // then; what is there now is read again instead.
+                        next = null;
+                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.Header.Revision), token).ConfigureAwait(false);
                         return;
                     }
 

@@ -17,7 +17,9 @@ namespace Trousseau.Sqlite;
 /// in-memory copy of the encrypted records that every write keeps in step. The file and its <c>-wal</c> and <c>-shm</c>
 /// files are private (mode 0600): one found open to group or others when the store opens it (a restore, a copy) is set
 /// to 0600 with a warning naming it and its mode (a file of another user's, whose mode this process may not change,
-/// gets a warning saying how to fix it).
+/// gets a warning saying how to fix it). On Linux, a file removed or replaced while the store has it open (a restore
+/// made while the process runs) is noticed by its inode, and every call is refused as unavailable until the file is
+/// put back, so that no write goes into the old file and is lost.
 /// </summary>
 public sealed class SqliteSecretStore : ISecretStore, IDisposable
 {
@@ -26,10 +28,12 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
     private const string Dependency = "store:sqlite";
     private const int SqliteBusy = 5;
+    private const int SqliteReadOnly = 8;
     private const int SqliteConstraint = 19;
     private const int SqliteCannotOpen = 14;
 
     private readonly string _path;
+    private readonly byte[] _pathBytes;
     private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly TimeSpan _busyTimeout;
@@ -38,6 +42,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly PointReaderPool _readers;
     private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024);
     private OwnerLock? _ownerLock;
+    private DatabaseFileIdentity? _openedFile;
+    private bool _fileMoved;
     private bool _initialized;
 
     /// <summary>Creates the store; the file is opened, or created, on first use.</summary>
@@ -49,6 +55,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         _logger = logger ?? (ILogger)NullLogger.Instance;
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
+        _pathBytes = DatabaseFileIdentity.PathBytes(_path);
         _busyTimeout = value.BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -69,6 +76,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
+        if (Volatile.Read(ref _fileMoved))
+        {
+            EnsureSameFile();
+        }
+
         if (_cache.TryGet(key, out var cached))
         {
             return new ValueTask<StoreEntry?>(cached);
@@ -79,6 +91,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         try
         {
             EnsureInitialized();
+            EnsureSameFile();
             reader = _readers.Rent();
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -214,32 +227,55 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private async ValueTask<long> WriteAsync(string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
-        var started = Stopwatch.GetTimestamp();
-        if (!await _writeLock.WaitAsync(_busyTimeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw new DependencyUnavailableException(
-                Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
-        }
-
+        var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // One busy timeout for the whole write: the time spent behind this store's other writes counts.
-            var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
-            connection.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
-            return await Guard(() =>
+            var started = Stopwatch.GetTimestamp();
+            if (!await _writeLock.WaitAsync(_busyTimeout, cancellationToken).ConfigureAwait(false))
             {
-                using var transaction = connection.BeginTransaction(deferred: false);
-                var result = write(connection, transaction);
-                transaction.Commit();
-                _cache.Written(key, value is null ? null : new StoreEntry(key, value, result));
-                return Task.FromResult(result);
-            }).ConfigureAwait(false);
+                throw new DependencyUnavailableException(
+                    Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
+            }
+
+            try
+            {
+                // One busy timeout for the whole write: the time spent behind this store's other writes counts.
+                var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
+                var timeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
+                connection.DefaultTimeout = timeout;
+                try
+                {
+                    return await Guard(() => Task.FromResult(Commit(connection, key, value, write))).ConfigureAwait(false);
+                }
+                catch (DependencyUnavailableException ex) when (ex.InnerException is SqliteException { SqliteErrorCode: SqliteReadOnly })
+                {
+                    // The file was read-only a moment ago, and connections opened then (to read) kept SQLite's shared
+                    // index of the write-ahead log read-only for every connection of this process. Guard has closed the
+                    // idle ones: a connection opened now writes, if the file can be written again.
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
+                    connection.DefaultTimeout = timeout;
+                    return await Guard(() => Task.FromResult(Commit(connection, key, value, write))).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
         }
         finally
         {
-            _writeLock.Release();
+            await connection.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    private long Commit(SqliteConnection connection, string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write)
+    {
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var result = write(connection, transaction);
+        transaction.Commit();
+        _cache.Written(key, value is null ? null : new StoreEntry(key, value, result));
+        return result;
     }
 
     private async ValueTask<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -248,6 +284,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         try
         {
             EnsureInitialized();
+            EnsureSameFile();
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA synchronous = FULL";
@@ -275,10 +312,20 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
 
         await connection.DisposeAsync().ConfigureAwait(false);
+        CloseIdleConnections();
+        throw ReadOnly(inner: null);
+    }
+
+    private DependencyUnavailableException ReadOnly(Exception? inner) => new(
+        Dependency,
+        $"The SQLite store '{_path}' is read-only to this process: it can read the file but not write it. Give the user it runs as write access to the file and its directory (SQLite writes the -wal and -shm files beside it); the next write opens the file again.",
+        inner);
+
+    /// <summary>Closes the pooled connections and the idle readers, so that the next call opens the file afresh.</summary>
+    private void CloseIdleConnections()
+    {
         ClearPool();
-        throw new DependencyUnavailableException(
-            Dependency,
-            $"The SQLite store '{_path}' is read-only to this process: it can read the file but not write it. Give the user it runs as write access to the file and its directory (SQLite writes the -wal and -shm files beside it); the next write opens the file again.");
+        _readers.Clear();
     }
 
     private void EnsureInitialized()
@@ -288,6 +335,30 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             Initialize();
         }
     }
+
+    /// <summary>
+    /// Refuses the call when the path no longer leads to the file the store opened: connections already open would go
+    /// on writing into the removed or replaced file, and new ones would open (or create) the one there now. Checked
+    /// again on every call that uses the file, so that the store answers again once the file is put back.
+    /// </summary>
+    private void EnsureSameFile()
+    {
+        if (_openedFile is not { } opened || DatabaseFileIdentity.Of(_pathBytes) is not { } now)
+        {
+            return;
+        }
+
+        var moved = now != opened;
+        Volatile.Write(ref _fileMoved, moved);
+        if (moved)
+        {
+            throw FileMoved();
+        }
+    }
+
+    private DependencyUnavailableException FileMoved() => new(
+        Dependency,
+        $"The SQLite store '{_path}' is no longer the file this store opened: it was {(File.Exists(_path) ? "replaced" : "removed")} while in use, and a write now would be lost with the old file, so reads and writes are refused. Put the file back, or restart the process (trousseaud) to open the file now at that path; restore a backup only while the process is stopped.");
 
     private void Initialize()
     {
@@ -300,6 +371,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
             OwnerOnlyFile.EnsureExists(_path);
             _ownerLock = OwnerLock.Acquire(_path);
+            _openedFile = DatabaseFileIdentity.Of(_pathBytes);
             try
             {
                 DatabaseFileModes.MakePrivate(_path, _logger);
@@ -396,6 +468,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         {
             throw new DependencyUnavailableException(
                 Dependency, $"The SQLite store '{_path}' is locked by another process: waited BusyTimeout ({_busyTimeout:c}) for it, and gave up.", ex);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteReadOnly)
+        {
+            CloseIdleConnections();
+            throw ReadOnly(ex);
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode != SqliteConstraint)
         {

@@ -13,28 +13,50 @@ internal sealed class OwnerLock : IDisposable
 
     /// <summary>
     /// Takes the lock beside the file <paramref name="databasePath"/> leads to, following symbolic links, so that two
-    /// stores reaching one file by different paths take one lock.
+    /// stores reaching one file by different paths take one lock. A lock file this process may read but not write (its
+    /// mode, a read-only mount) is locked through a read-only handle, so that the database is still read.
     /// </summary>
     public static OwnerLock Acquire(string databasePath)
     {
         var target = File.ResolveLinkTarget(databasePath, returnFinalTarget: true)?.FullName ?? databasePath;
         var path = target + ".lock";
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
         try
         {
-            return new OwnerLock(new FileStream(path, options));
+            return Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException && File.Exists(path))
         {
-            throw new DependencyUnavailableException(
-                "store:sqlite", $"The SQLite store '{databasePath}' is in use by another process or store instance (lock file {path}).", ex);
+            try
+            {
+                return Open(path, FileMode.Open, FileAccess.Read);
+            }
+            catch (IOException inUse)
+            {
+                throw new DependencyUnavailableException(
+                    "store:sqlite", $"The SQLite store '{databasePath}' is in use by another process or store instance (lock file {path}).", inUse);
+            }
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw CannotCreate(databasePath, path, ex);
         }
     }
 
     public void Dispose() => _file.Dispose();
+
+    private static OwnerLock Open(string path, FileMode mode, FileAccess access)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows() && mode != FileMode.Open)
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return new OwnerLock(new FileStream(path, options));
+    }
+
+    private static DependencyUnavailableException CannotCreate(string databasePath, string path, Exception ex) => new(
+        "store:sqlite",
+        $"The SQLite store '{databasePath}' cannot be opened: its lock file {path} cannot be created ({ex.Message}). This process needs to write the directory {Path.GetDirectoryName(path)}.",
+        ex);
 }

@@ -36,12 +36,19 @@ internal sealed class PointReaderPool(string connectionString, int maxIdle) : ID
         _idle.Enqueue(reader);
     }
 
+    /// <summary>Closes the idle readers; the pool stays usable, and opens new ones as they are asked for.</summary>
+    public void Clear()
+    {
+        while (_idle.TryDequeue(out var reader))
+        {
+            Interlocked.Decrement(ref _idleCount);
+            reader.Dispose();
+        }
+    }
+
     public void Dispose()
     {
         Volatile.Write(ref _disposed, true);
-        while (_idle.TryDequeue(out var reader))
-        {
-            reader.Dispose();
-        }
+        Clear();
     }
 }

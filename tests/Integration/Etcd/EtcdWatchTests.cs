@@ -54,6 +54,30 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     }
 
     [StoreFact]
+    public async Task A_watch_reports_a_reset_when_etcd_comes_back_with_its_data_gone_and_then_follows_the_new_history()
+    {
+        await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
+        for (var i = 0; i < 10; i++)
+        {
+            await Store.CreateAsync($"config/before-{i}", "v"u8.ToArray());
+        }
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal($"config/before-{i}", (await watch.NextAsync($"create {i}")).Key);
+        }
+
+        await _etcd.StopAsync();
+        await _etcd.StartEmptyAsync();
+
+        Assert.Equal(StoreChangeKind.Reset, (await watch.NextAsync("a reset after etcd came back empty")).Kind);
+        var created = await Store.CreateAsync("config/after-rebuild", "v"u8.ToArray());
+        Assert.Equal(new StoreChange("config/after-rebuild", StoreChangeKind.Put, created), await watch.NextAsync("a write to the rebuilt etcd"));
+        await watch.StopAsync();
+    }
+
+    [StoreFact]
     public async Task A_read_of_a_frozen_etcd_is_unavailable_naming_the_deadline_and_a_watch_opened_meanwhile_follows_once_it_thaws()
     {
         await _etcd.FreezeAsync();

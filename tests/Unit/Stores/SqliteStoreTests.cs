@@ -166,6 +166,50 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_file_replaced_while_open_is_reported_unhealthy_every_call_is_refused_and_putting_it_back_recovers()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        var restored = _directory.Combine("restored.db");
+        var moved = _directory.Combine("moved.db");
+        File.Copy(DatabasePath, restored);
+        File.Move(DatabasePath, moved);
+        File.Move(restored, DatabasePath);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+        var health = await store.CheckHealthAsync();
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("kept"));
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' is no longer the file this store opened", refused.Message, StringComparison.Ordinal);
+        Assert.Equal((false, refused.Message), (health.IsHealthy, health.Description));
+        Assert.Equal(refused.Message, read.Message);
+
+        File.Move(DatabasePath, restored);
+        File.Move(moved, DatabasePath);
+        Assert.Equal("v1"u8.ToArray(), (await store.GetAsync("kept"))!.Value.ToArray());
+        var updated = await store.UpdateAsync("kept", "v2"u8.ToArray(), revision);
+        Assert.True((await store.CheckHealthAsync()).IsHealthy);
+        store.Dispose();
+        var reopened = Open(DatabasePath);
+        Assert.Equal(("v2", updated), (System.Text.Encoding.UTF8.GetString((await reopened.GetAsync("kept"))!.Value.Span), (await reopened.GetAsync("kept"))!.Revision));
+    }
+
+    [Fact]
+    public async Task A_database_file_removed_while_open_is_reported_unhealthy_and_writes_are_refused_not_lost()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        File.Delete(DatabasePath);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("later", "v"u8.ToArray()));
+        var health = await store.CheckHealthAsync();
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' is no longer the file this store opened", refused.Message, StringComparison.Ordinal);
+        Assert.False(health.IsHealthy);
+        Assert.False(File.Exists(DatabasePath));
+    }
+
+    [Fact]
     public async Task A_database_cut_short_is_reported_as_malformed_naming_the_file_and_is_left_unchanged()
     {
         var store = Open(DatabasePath);
@@ -219,6 +263,70 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         {
             await WriteProtectAsync(DatabasePath, protect: false);
         }
+    }
+
+    [Fact]
+    public async Task A_database_and_lock_file_the_process_cannot_write_as_on_a_read_only_mount_still_answer_reads_and_refuse_writes_as_read_only()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        var lockFile = DatabasePath + ".lock";
+        await WriteProtectAsync(DatabasePath, protect: true);
+        await WriteProtectAsync(lockFile, protect: true);
+        try
+        {
+            var reopened = Open(DatabasePath);
+
+            var read = await reopened.GetAsync("kept");
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+            var second = Open(DatabasePath);
+            var inUse = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await second.GetAsync("kept"));
+
+            Assert.Equal("v1"u8.ToArray(), read!.Value.ToArray());
+            Assert.Contains($"'{DatabasePath}' is read-only", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("in use by another process or store instance", inUse.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await WriteProtectAsync(lockFile, protect: false);
+            await WriteProtectAsync(DatabasePath, protect: false);
+        }
+    }
+
+    [Fact]
+    public async Task A_store_read_while_its_files_were_read_only_writes_again_once_they_are_writable()
+    {
+        var store = Open(DatabasePath);
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+
+        // What a read-only mount leaves: every file there, the write-ahead log's index among them, opened read-only.
+        string[] files = [DatabasePath, DatabasePath + ".lock", DatabasePath + "-shm"];
+        await File.WriteAllBytesAsync(DatabasePath + "-shm", new byte[32 * 1024]);
+        foreach (var file in files)
+        {
+            await WriteProtectAsync(file, protect: true);
+        }
+
+        var reopened = Open(DatabasePath);
+        try
+        {
+            Assert.Equal("v1"u8.ToArray(), (await reopened.GetAsync("kept"))!.Value.ToArray());
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision));
+            Assert.Contains($"'{DatabasePath}' is read-only", refused.Message, StringComparison.Ordinal);
+            Assert.Equal("v1"u8.ToArray(), (await reopened.GetAsync("kept"))!.Value.ToArray());
+        }
+        finally
+        {
+            foreach (var file in files)
+            {
+                await WriteProtectAsync(file, protect: false);
+            }
+        }
+
+        Assert.True(await reopened.UpdateAsync("kept", "v2"u8.ToArray(), revision) > revision);
+        Assert.True((await reopened.CheckHealthAsync()).IsHealthy);
     }
 
     [Fact]
