@@ -42,7 +42,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly PointReaderPool _readers;
     private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024);
     private OwnerLock? _ownerLock;
-    private DatabaseFileIdentity? _openedFile;
+    private FileIdentity? _openedFile;
     private bool _fileMoved;
     private bool _initialized;
 
@@ -55,7 +55,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         _logger = logger ?? (ILogger)NullLogger.Instance;
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
-        _pathBytes = DatabaseFileIdentity.PathBytes(_path);
+        _pathBytes = Encoding.UTF8.GetBytes(_path + '\0');
         _busyTimeout = value.BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -343,7 +343,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// </summary>
     private void EnsureSameFile()
     {
-        if (_openedFile is not { } opened || DatabaseFileIdentity.Of(_pathBytes) is not { } now)
+        if (_openedFile is not { } opened || LinuxFileStatus.OfPath(_pathBytes)?.File is not { } now)
         {
             return;
         }
@@ -371,7 +371,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
             OwnerOnlyFile.EnsureExists(_path);
             _ownerLock = OwnerLock.Acquire(_path);
-            _openedFile = DatabaseFileIdentity.Of(_pathBytes);
+            _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
             try
             {
                 DatabaseFileModes.MakePrivate(_path, _logger);

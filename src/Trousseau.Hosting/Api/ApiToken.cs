@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Trousseau.Hosting.Audit;
 
 namespace Trousseau.Hosting.Api;
 
@@ -155,7 +154,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
         {
             using var handle = File.OpenHandle(path);
             var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(handle);
-            return new PathVersion(0, RandomAccess.GetLength(handle), mode, File.GetLastWriteTimeUtc(handle).Ticks, 0);
+            return new PathVersion(default, RandomAccess.GetLength(handle), mode, File.GetLastWriteTimeUtc(handle).Ticks, 0);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -1,13 +1,16 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Trousseau.Hosting.Audit;
+namespace Trousseau;
+
+// Linked into Trousseau.Hosting (the audit trail, the API token file) and Trousseau.Sqlite (the database file).
 
 /// <summary>
 /// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not
 /// read its timestamps (since Linux 6.13, a file whose timestamps were read gets fine-grained ones at its next write,
 /// an inode update on every write for a file whose size is read before each line, as the audit trail's is). Of a
-/// path, following links: what identifies a version of a small file, in one system call (<see cref="OfPath"/>).
+/// path, following links: which file the path leads to and what identifies a version of it, in one system call
+/// (<see cref="OfPath"/>).
 /// </summary>
 internal sealed class LinuxFileStatus
 {
@@ -23,13 +26,16 @@ internal sealed class LinuxFileStatus
 
     // struct statx is the same on every Linux architecture: u32 mask, u32 blksize, u64 attributes, u32 nlink, u32 uid,
     // u32 gid, u16 mode, u16 spare, u64 ino, u64 size, u64 blocks, u64 attributes_mask, then the atime, btime, ctime
-    // and mtime timestamps of 16 bytes each (i64 seconds, u32 nanoseconds, i32 reserved).
+    // and mtime timestamps of 16 bytes each (i64 seconds, u32 nanoseconds, i32 reserved), then u32 rdev_major and
+    // rdev_minor, and u32 dev_major and dev_minor.
     private const int StatusBytes = 256;
     private const int LinkCountOffset = 16;
     private const int ModeOffset = 28;
     private const int InodeOffset = 32;
     private const int SizeOffset = 40;
     private const int ModifiedOffset = 112;
+    private const int DeviceMajorOffset = 136;
+    private const int DeviceMinorOffset = 140;
 
     private static readonly byte[] EmptyPath = [0];
 
@@ -54,9 +60,9 @@ internal sealed class LinuxFileStatus
     public long? Size(SafeFileHandle file) => Read(file, SizeField) ? BitConverter.ToInt64(_status, SizeOffset) : null;
 
     /// <summary>
-    /// The inode, size, permissions and modification time of the file at <paramref name="path"/>, following links;
-    /// the default when it cannot be examined (absent, not permitted), and <see langword="null"/> where statx cannot be
-    /// called.
+    /// The device, inode, size, permissions and modification time of the file at <paramref name="path"/>, following
+    /// links; the default when it cannot be examined (absent, not permitted), and <see langword="null"/> where statx
+    /// cannot be called.
     /// </summary>
     /// <param name="path">The path, in UTF-8 with a terminating zero byte.</param>
     public static PathVersion? OfPath(byte[] path)
@@ -72,7 +78,10 @@ internal sealed class LinuxFileStatus
             if (Statx(CurrentDirectory, path, 0, InodeField | SizeField | ModeField | ModifiedField, status) == 0)
             {
                 return new PathVersion(
-                    BitConverter.ToUInt64(status, InodeOffset),
+                    new FileIdentity(
+                        BitConverter.ToUInt32(status, DeviceMajorOffset),
+                        BitConverter.ToUInt32(status, DeviceMinorOffset),
+                        BitConverter.ToUInt64(status, InodeOffset)),
                     BitConverter.ToInt64(status, SizeOffset),
                     (UnixFileMode)(BitConverter.ToUInt16(status, ModeOffset) & 0xFFF),
                     BitConverter.ToInt64(status, ModifiedOffset),
@@ -131,5 +140,8 @@ internal sealed class LinuxFileStatus
     private static extern int Statx(int directory, byte[] path, int flags, uint mask, [Out] byte[] status);
 }
 
-/// <summary>What tells one version of a file from another: its inode, size, permissions and modification time.</summary>
-internal readonly record struct PathVersion(ulong Inode, long Size, UnixFileMode Mode, long ModifiedSeconds, uint ModifiedNanoseconds);
+/// <summary>What tells one version of a file from another: which file it is, its size, permissions and modification time.</summary>
+internal readonly record struct PathVersion(FileIdentity File, long Size, UnixFileMode Mode, long ModifiedSeconds, uint ModifiedNanoseconds);
+
+/// <summary>Which file it is: its device and inode, the same whatever path leads to it and whatever is written in it.</summary>
+internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode);
