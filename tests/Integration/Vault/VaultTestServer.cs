@@ -563,6 +563,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task EncryptAsync(HttpContext context, string name, JsonObject body)
     {
+        if (body["batch_input"] is JsonArray { Count: 0 })
+        {
+            await ErrorAsync(context, 400, "missing batch input to process");
+            return;
+        }
+
         var key = _keys.GetOrAdd(name, _ => new TransitKey());
         if (body["batch_input"] is JsonArray batch)
         {
@@ -587,6 +593,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task DecryptAsync(HttpContext context, string name, JsonObject body)
     {
+        if (body["batch_input"] is JsonArray { Count: 0 })
+        {
+            await ErrorAsync(context, 400, "missing batch input to process");
+            return;
+        }
+
         if (!_keys.TryGetValue(name, out var key))
         {
             await ErrorAsync(context, 400, "encryption key not found");

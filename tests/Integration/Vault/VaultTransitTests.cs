@@ -229,6 +229,21 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [Fact]
+    public async Task Empty_batches_are_answered_empty_without_asking_vault()
+    {
+        // Vault refuses an empty batch_input (400 "missing batch input to process"): nothing to send is no call.
+        var (services, transitCalls) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+
+        var wrapped = await provider.WrapBatchAsync([]);
+        var unwrapped = await provider.UnwrapBatchAsync([]);
+
+        Assert.Empty(wrapped);
+        Assert.Empty(unwrapped);
+        Assert.Empty(transitCalls);
+    }
+
+    [Fact]
     public async Task Two_hundred_secret_writes_and_a_read_make_one_transit_call()
     {
         var (services, transitCalls) = await BuildAsync();
