@@ -389,9 +389,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
             case ["v1", var mount, "rewrap", var name] when method is "POST" or "PUT" && mount != "auth":
                 await RewrapAsync(context, name, body);
                 return;
-            case ["v1", var mount, "datakey", "plaintext", var name] when method is "POST" or "PUT" && mount != "auth":
+            case ["v1", var mount, "datakey", var kind, var name] when method is "POST" or "PUT" && mount != "auth":
                 Interlocked.Increment(ref _transitCalls);
-                await DataKeyAsync(context, name);
+                await DataKeyAsync(context, kind, name, body);
                 return;
             case ["v1", _, "keys", var name] when method == "GET":
                 await ReadKeyAsync(context, name);
@@ -643,12 +643,42 @@ internal sealed class VaultTestServer : IAsyncDisposable
         await DataAsync(context, new { ciphertext = result.Ciphertext, key_version = result.KeyVersion });
     }
 
-    private async Task DataKeyAsync(HttpContext context, string name)
+    /// <summary>
+    /// Transit's datakey, in Vault's order: <c>bits</c> (128, 256 or 512; 256 when absent), then the path's kind
+    /// (<c>plaintext</c> answers the key too, <c>wrapped</c> only its ciphertext), then the key, which datakey never
+    /// creates.
+    /// </summary>
+    private async Task DataKeyAsync(HttpContext context, string kind, string name, JsonObject body)
     {
-        var key = _keys.GetOrAdd(name, _ => new TransitKey());
-        var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        if (!TryReadInt(body, "bits", out var bits, out var invalid))
+        {
+            await ErrorAsync(context, 400, invalid);
+            return;
+        }
+
+        if (bits is not (null or 128 or 256 or 512))
+        {
+            await ErrorAsync(context, 400, "invalid bit length");
+            return;
+        }
+
+        if (kind is not ("plaintext" or "wrapped"))
+        {
+            await ErrorAsync(context, 400, "Invalid path, must be 'plaintext' or 'wrapped'");
+            return;
+        }
+
+        if (!_keys.TryGetValue(name, out var key))
+        {
+            await ErrorAsync(context, 400, "encryption key not found");
+            return;
+        }
+
+        var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes((bits ?? 256) / 8));
         var result = Seal(key, plaintext);
-        await DataAsync(context, new { plaintext, ciphertext = result.Ciphertext, key_version = result.KeyVersion });
+        await DataAsync(context, kind == "plaintext"
+            ? new { key_version = result.KeyVersion, ciphertext = result.Ciphertext, plaintext }
+            : new { key_version = result.KeyVersion, ciphertext = result.Ciphertext });
     }
 
     private async Task ReadKeyAsync(HttpContext context, string name)
