@@ -569,18 +569,31 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        var key = _keys.GetOrAdd(name, _ => new TransitKey());
         if (body["batch_input"] is JsonArray batch)
         {
-            var sealedItems = batch.Select(item => Seal(key, item?["plaintext"]?.GetValue<string>())).ToList();
-            var results = sealedItems.Select(r => r.Error is null ? (object)new { ciphertext = r.Ciphertext, key_version = r.KeyVersion } : new { error = r.Error }).ToList();
+            // An item without the field is no item at all: Vault fails the whole request while decoding the batch.
+            if (MissingBatchField(batch, "plaintext", "missing plaintext to encrypt") is { } missing)
+            {
+                await ErrorAsync(context, 500, missing);
+                return;
+            }
 
-            // Vault answers 400 when any item failed, with every item's result.
-            context.Response.StatusCode = sealedItems.Any(r => r.Error is not null) ? 400 : 200;
-            await DataAsync(context, new { batch_results = results });
+            var batchKey = _keys.GetOrAdd(name, _ => new TransitKey());
+            var sealedItems = batch.Select(item => Seal(batchKey, item?["plaintext"]?.GetValue<string>())).ToList();
+            var results = sealedItems.Select((r, i) => r.Error is null
+                ? (object)new { ciphertext = r.Ciphertext, key_version = r.KeyVersion, reference = Reference(batch[i]) }
+                : new { error = r.Error, reference = Reference(batch[i]) }).ToList();
+            await BatchAnswerAsync(context, body, sealedItems.Count(r => r.Error is null), sealedItems.Count(r => r.Error is not null), new { batch_results = results });
             return;
         }
 
+        if (body["plaintext"] is null)
+        {
+            await ErrorAsync(context, 400, "missing plaintext to encrypt");
+            return;
+        }
+
+        var key = _keys.GetOrAdd(name, _ => new TransitKey());
         var result = Seal(key, body["plaintext"]?.GetValue<string>());
         if (result.Error is { } error)
         {
@@ -599,18 +612,34 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
+        // Vault's order: the batch is decoded and the single ciphertext checked before the key is looked up.
+        if (body["batch_input"] is JsonArray batch && MissingBatchField(batch, "ciphertext", "missing ciphertext to decrypt") is { } missing)
+        {
+            await ErrorAsync(context, 500, missing);
+            return;
+        }
+
+        if (body["batch_input"] is null && string.IsNullOrEmpty(body["ciphertext"]?.GetValue<string>()))
+        {
+            await ErrorAsync(context, 400, "missing ciphertext to decrypt");
+            return;
+        }
+
         if (!_keys.TryGetValue(name, out var key))
         {
             await ErrorAsync(context, 400, "encryption key not found");
             return;
         }
 
-        if (body["batch_input"] is JsonArray batch)
+        if (body["batch_input"] is JsonArray items)
         {
-            var opened = batch.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).ToList();
-            var results = opened.Select(r => r.Error is null ? (object)new { plaintext = r.Plaintext } : new { error = r.Error }).ToList();
-            context.Response.StatusCode = opened.Any(r => r.Error is not null) ? 400 : 200;
-            await DataAsync(context, new { batch_results = results });
+            var opened = items.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).ToList();
+
+            // A failed item still has its (empty) plaintext: only error is left out when empty.
+            var results = opened.Select((r, i) => r.Error is null
+                ? (object)new { plaintext = r.Plaintext, reference = Reference(items[i]) }
+                : new { plaintext = "", error = r.Error, reference = Reference(items[i]) }).ToList();
+            await BatchAnswerAsync(context, body, opened.Count(r => r.Error is null), opened.Count(r => r.Error is not null), new { batch_results = results });
             return;
         }
 
@@ -626,6 +655,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task RewrapAsync(HttpContext context, string name, JsonObject body)
     {
+        if (string.IsNullOrEmpty(body["ciphertext"]?.GetValue<string>()))
+        {
+            await ErrorAsync(context, 400, "missing ciphertext to decrypt");
+            return;
+        }
+
         if (!_keys.TryGetValue(name, out var key))
         {
             await ErrorAsync(context, 400, "encryption key not found");
@@ -789,16 +824,79 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// Vault's error for a batch one of whose items lacks <paramref name="field"/> (its batch decoder's, wrapped as an
+    /// internal error, which Vault answers 500), or null when every item has it.
+    /// </summary>
+    private static string? MissingBatchField(JsonArray batch, string field, string what)
+    {
+        var missing = batch.Select((item, i) => (item as JsonObject)?.ContainsKey(field) == true ? null : $"* '[{i}].{field}' {what}").OfType<string>().Order(StringComparer.Ordinal).ToList();
+        return missing.Count == 0
+            ? null
+            : $"1 error occurred:\n\t* failed to parse batch input: {missing.Count} error(s) decoding:\n\n{string.Join('\n', missing)}\n\n";
+    }
+
+    /// <summary>The caller's <c>reference</c> of a batch item, which Vault copies onto its result ("" when none).</summary>
+    private static string Reference(JsonNode? item) => item?["reference"]?.GetValue<string>() ?? "";
+
+    /// <summary>
+    /// A batch's answer, as Vault's <c>batchRequestResponse</c> gives it: 200 when every item succeeded, else 400 with
+    /// every item's result, or the caller's <c>partial_failure_response_code</c> (1-599) when some items succeeded.
+    /// </summary>
+    private static async Task BatchAnswerAsync(HttpContext context, JsonObject body, int succeeded, int failed, object data)
+    {
+        if (!TryReadInt(body, "partial_failure_response_code", out var partial, out var invalid))
+        {
+            await ErrorAsync(context, 400, invalid);
+            return;
+        }
+
+        context.Response.StatusCode = failed == 0 ? 200 : succeeded > 0 && partial is >= 1 and <= 599 ? partial.Value : 400;
+        await DataAsync(context, data);
+    }
+
+    /// <summary>
+    /// Decodes base64 as Go's <c>base64.StdEncoding</c> does, which Vault uses: padding required, line breaks skipped,
+    /// anything else refused with Go's message naming the offset of the offending input byte.
+    /// </summary>
+    private static byte[]? DecodeBase64(string text, out string error)
+    {
+        error = "";
+        var kept = new System.Text.StringBuilder(text.Length);
+        var offsets = new List<int>(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] is '\r' or '\n')
+            {
+                continue;
+            }
+
+            if (!(char.IsAsciiLetterOrDigit(text[i]) || text[i] is '+' or '/' or '='))
+            {
+                error = $"illegal base64 data at input byte {i}";
+                return null;
+            }
+
+            kept.Append(text[i]);
+            offsets.Add(i);
+        }
+
+        var padding = kept.ToString().IndexOf('=', StringComparison.Ordinal);
+        if (kept.Length % 4 != 0 || padding >= 0 && (padding < kept.Length - 2 || kept.ToString()[padding..].Any(c => c != '=')))
+        {
+            var at = padding >= 0 ? offsets[padding] : offsets.Count > 0 ? offsets[^1] + 1 - kept.Length % 4 : 0;
+            error = $"illegal base64 data at input byte {at}";
+            return null;
+        }
+
+        return Convert.FromBase64String(kept.ToString());
+    }
+
     private static SealResult Seal(TransitKey key, string? plaintextBase64)
     {
-        byte[] plaintext;
-        try
+        if (DecodeBase64(plaintextBase64 ?? "", out var invalid) is not { } plaintext)
         {
-            plaintext = Convert.FromBase64String(plaintextBase64 ?? throw new FormatException());
-        }
-        catch (FormatException)
-        {
-            return new SealResult(null, 0, plaintextBase64 is null ? "missing plaintext to encrypt" : "failed to base64-decode plaintext");
+            return new SealResult(null, 0, invalid);
         }
 
         var (version, material) = key.Latest;
@@ -840,19 +938,20 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return (null, version > key.LatestVersion ? "invalid ciphertext: version is too new" : "ciphertext or signature version is disallowed by policy (too old)");
         }
 
-        byte[] data;
-        try
-        {
-            data = Convert.FromBase64String(parts[1]);
-        }
-        catch (FormatException)
+        if (DecodeBase64(parts[1], out _) is not { } data)
         {
             return (null, "invalid ciphertext: could not decode base64");
         }
 
-        if (data.Length < 28)
+        // Vault checks only that the nonce is there; a shorter tag fails authentication, as Go's GCM has it.
+        if (data.Length < 12)
         {
             return (null, "invalid ciphertext length");
+        }
+
+        if (data.Length < 28)
+        {
+            return (null, "cipher: message authentication failed");
         }
 
         var plaintext = new byte[data.Length - 28];

@@ -1,0 +1,158 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Trousseau.Tests.Integration.Vault;
+
+/// <summary>
+/// Vault's documented HTTP API as Trousseau's Vault provider meets it, request by request: statuses, error texts and
+/// the shape of every answer. Against the in-repo <see cref="VaultTestServer"/> these check that the stand-in answers
+/// as Vault does; with <c>VAULT_ADDR</c> and <c>VAULT_TOKEN</c> set they run against the real Vault (but for those
+/// marked <see cref="VaultTestServerFactAttribute"/>), so a difference between the two shows as a failure here.
+/// </summary>
+public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<VaultFixture>
+{
+    private static readonly string[] EnvelopeFields = ["request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth", "mount_type"];
+
+    private readonly VaultTarget _vault = fixture.ForNextTest();
+
+    [Fact]
+    public async Task A_data_key_takes_128_256_or_512_bits_and_its_wrapped_form_answers_no_plaintext()
+    {
+        var key = await NewKeyAsync();
+
+        var (refused, refusal) = await _vault.SendAsync(HttpMethod.Post, $"transit/datakey/plaintext/{key}", new JsonObject { ["bits"] = 100 });
+        var (_, wrapped) = await _vault.SendAsync(HttpMethod.Post, $"transit/datakey/wrapped/{key}", new JsonObject { ["bits"] = 512 });
+        var (_, plain) = await _vault.SendAsync(HttpMethod.Post, $"transit/datakey/plaintext/{key}", new JsonObject { ["bits"] = 128 });
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+        Assert.Equal(["invalid bit length"], Errors(refusal));
+        Assert.Equal(["ciphertext", "key_version"], Fields(wrapped!.Value.GetProperty("data")));
+        Assert.Equal(1, wrapped.Value.GetProperty("data").GetProperty("key_version").GetInt32());
+        Assert.Equal(16, Convert.FromBase64String(plain!.Value.GetProperty("data").GetProperty("plaintext").GetString()!).Length);
+    }
+
+    [Fact]
+    public async Task Decrypt_tells_a_ciphertext_too_short_for_its_nonce_from_one_whose_tag_fails()
+    {
+        var key = await NewKeyAsync();
+
+        var (shortStatus, tooShort) = await DecryptAsync(key, "vault:v1:" + Convert.ToBase64String(new byte[11]));
+        var (forgedStatus, forged) = await DecryptAsync(key, "vault:v1:" + Convert.ToBase64String(new byte[20]));
+
+        Assert.Equal(HttpStatusCode.BadRequest, shortStatus);
+        Assert.Equal(["invalid ciphertext length"], Errors(tooShort));
+        Assert.Equal(HttpStatusCode.BadRequest, forgedStatus);
+        Assert.Equal(["cipher: message authentication failed"], Errors(forged));
+    }
+
+    [Fact]
+    public async Task A_missing_ciphertext_is_refused_before_the_key_is_looked_up()
+    {
+        var missingKey = VaultTarget.UniqueKeyName();
+
+        var (decryptStatus, decrypt) = await _vault.SendAsync(HttpMethod.Post, $"transit/decrypt/{missingKey}", []);
+        var (rewrapStatus, rewrap) = await _vault.SendAsync(HttpMethod.Post, $"transit/rewrap/{missingKey}", []);
+        var (unknownStatus, unknown) = await DecryptAsync(missingKey, "vault:v1:AAAA");
+
+        Assert.Equal(HttpStatusCode.BadRequest, decryptStatus);
+        Assert.Equal(["missing ciphertext to decrypt"], Errors(decrypt));
+        Assert.Equal(HttpStatusCode.BadRequest, rewrapStatus);
+        Assert.Equal(["missing ciphertext to decrypt"], Errors(rewrap));
+        Assert.Equal(HttpStatusCode.BadRequest, unknownStatus);
+        Assert.Equal(["encryption key not found"], Errors(unknown));
+    }
+
+    [Fact]
+    public async Task Plaintext_that_is_not_base64_is_refused_with_the_offset_of_the_bad_byte()
+    {
+        var key = await NewKeyAsync();
+
+        var (status, body) = await _vault.SendAsync(HttpMethod.Post, $"transit/encrypt/{key}", new JsonObject { ["plaintext"] = "abc!" });
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(["illegal base64 data at input byte 3"], Errors(body));
+    }
+
+    [Fact]
+    public async Task Batch_results_carry_each_items_reference_and_a_failed_decrypt_keeps_an_empty_plaintext()
+    {
+        var key = await NewKeyAsync();
+        var (_, encrypted) = await _vault.SendAsync(HttpMethod.Post, $"transit/encrypt/{key}", new JsonObject
+        {
+            ["batch_input"] = new JsonArray(new JsonObject { ["plaintext"] = "b25l", ["reference"] = "first" }, new JsonObject { ["plaintext"] = "dHdv" }),
+        });
+        var sealedItems = encrypted!.Value.GetProperty("data").GetProperty("batch_results").EnumerateArray().ToList();
+
+        var (status, decrypted) = await _vault.SendAsync(HttpMethod.Post, $"transit/decrypt/{key}", new JsonObject
+        {
+            ["batch_input"] = new JsonArray(
+                new JsonObject { ["ciphertext"] = sealedItems[0].GetProperty("ciphertext").GetString(), ["reference"] = "good" },
+                new JsonObject { ["ciphertext"] = "vault:v1:" + Convert.ToBase64String(new byte[40]), ["reference"] = "forged" }),
+        });
+        var opened = decrypted!.Value.GetProperty("data").GetProperty("batch_results").EnumerateArray().ToList();
+
+        Assert.Equal(["ciphertext", "key_version", "reference"], Fields(sealedItems[0]));
+        Assert.Equal("first", sealedItems[0].GetProperty("reference").GetString());
+        Assert.Equal("", sealedItems[1].GetProperty("reference").GetString());
+        Assert.Equal(1, sealedItems[1].GetProperty("key_version").GetInt32());
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(["plaintext", "reference"], Fields(opened[0]));
+        Assert.Equal("b25l", opened[0].GetProperty("plaintext").GetString());
+        Assert.Equal(["error", "plaintext", "reference"], Fields(opened[1]));
+        Assert.Equal("", opened[1].GetProperty("plaintext").GetString());
+        Assert.Equal("forged", opened[1].GetProperty("reference").GetString());
+        Assert.Equal("cipher: message authentication failed", opened[1].GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_partial_batch_failure_answers_the_status_asked_for_and_a_total_one_still_400()
+    {
+        var key = await NewKeyAsync();
+        var good = new JsonObject { ["plaintext"] = "b25l" };
+
+        var (partial, _) = await _vault.SendAsync(HttpMethod.Post, $"transit/encrypt/{key}", new JsonObject
+        {
+            ["partial_failure_response_code"] = 207,
+            ["batch_input"] = new JsonArray(good, new JsonObject { ["plaintext"] = "abc!" }),
+        });
+        var (total, _) = await _vault.SendAsync(HttpMethod.Post, $"transit/encrypt/{key}", new JsonObject
+        {
+            ["partial_failure_response_code"] = 207,
+            ["batch_input"] = new JsonArray(new JsonObject { ["plaintext"] = "abc!" }),
+        });
+
+        Assert.Equal((HttpStatusCode)207, partial);
+        Assert.Equal(HttpStatusCode.BadRequest, total);
+    }
+
+    [Fact]
+    public async Task A_batch_item_without_its_field_fails_the_whole_request()
+    {
+        var key = await NewKeyAsync();
+
+        var (status, body) = await _vault.SendAsync(HttpMethod.Post, $"transit/encrypt/{key}", new JsonObject
+        {
+            ["batch_input"] = new JsonArray(new JsonObject { ["plaintext"] = "b25l" }, new JsonObject { ["reference"] = "no plaintext" }),
+        });
+
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        Assert.Contains("'[1].plaintext' missing plaintext to encrypt", Assert.Single(Errors(body)), StringComparison.Ordinal);
+    }
+
+    private async Task<string> NewKeyAsync()
+    {
+        var key = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(key);
+        return key;
+    }
+
+    private Task<(HttpStatusCode Status, JsonElement? Body)> DecryptAsync(string key, string ciphertext) =>
+        _vault.SendAsync(HttpMethod.Post, $"transit/decrypt/{key}", new JsonObject { ["ciphertext"] = ciphertext });
+
+    private static List<string> Errors(JsonElement? body) =>
+        [.. body!.Value.GetProperty("errors").EnumerateArray().Select(e => e.GetString() ?? "")];
+
+    private static List<string> Fields(JsonElement element) =>
+        [.. element.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)];
+}
