@@ -140,6 +140,64 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
         Assert.Contains("'[1].plaintext' missing plaintext to encrypt", Assert.Single(Errors(body)), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Every_answer_with_a_body_has_vaults_envelope_and_token_lookup_describes_the_token()
+    {
+        var key = await NewKeyAsync();
+        var path = $"secret/data/shape-{Guid.NewGuid():N}";
+
+        var (_, lookup) = await _vault.SendAsync(HttpMethod.Get, "auth/token/lookup-self");
+        var (_, encrypted) = await _vault.SendAsync(HttpMethod.Post, $"transit/encrypt/{key}", new JsonObject { ["plaintext"] = "b25l" });
+        var (_, written) = await _vault.SendAsync(HttpMethod.Post, path, new JsonObject { ["data"] = new JsonObject { ["a"] = "b" } });
+        var (_, read) = await _vault.SendAsync(HttpMethod.Get, path);
+
+        foreach (var answer in new[] { lookup, encrypted, written, read })
+        {
+            Assert.Equal(EnvelopeFields.Order(StringComparer.Ordinal), Fields(answer!.Value));
+            Assert.True(Guid.TryParse(answer.Value.GetProperty("request_id").GetString(), out _));
+        }
+
+        var token = lookup!.Value.GetProperty("data");
+        Assert.Equal("token", lookup.Value.GetProperty("mount_type").GetString());
+        Assert.Equal(_vault.Token, token.GetProperty("id").GetString());
+        Assert.Subset(Fields(token).ToHashSet(), new HashSet<string> { "accessor", "creation_time", "creation_ttl", "display_name", "entity_id", "expire_time", "explicit_max_ttl", "id", "meta", "num_uses", "orphan", "path", "policies", "renewable", "ttl", "type" });
+        Assert.Equal(JsonValueKind.Number, token.GetProperty("ttl").ValueKind);
+        Assert.Equal("transit", encrypted!.Value.GetProperty("mount_type").GetString());
+        Assert.Equal(["ciphertext", "key_version"], Fields(encrypted.Value.GetProperty("data")));
+        Assert.Equal(["created_time", "custom_metadata", "deletion_time", "destroyed", "version"], Fields(written!.Value.GetProperty("data")));
+        Assert.Equal(["created_time", "custom_metadata", "deletion_time", "destroyed", "version"], Fields(read!.Value.GetProperty("data").GetProperty("metadata")));
+        Assert.Equal("b", read.Value.GetProperty("data").GetProperty("data").GetProperty("a").GetString());
+    }
+
+    [VaultTestServerFact]
+    public async Task Login_and_renewal_answer_the_whole_auth_block_with_data_null()
+    {
+        var server = _vault.RequireTestServer();
+        var jwt = "jwt-" + Guid.NewGuid().ToString("N");
+        server.AddKubernetesRole("shape", jwt, TimeSpan.FromMinutes(10), TimeSpan.FromHours(1), serviceAccountNamespace: "payments", serviceAccountName: "api");
+
+        var (_, login) = await _vault.SendAsync(HttpMethod.Post, "auth/kubernetes/login", new JsonObject { ["role"] = "shape", ["jwt"] = jwt });
+        var issued = login!.Value.GetProperty("auth").GetProperty("client_token").GetString()!;
+        var (_, renewal) = await _vault.SendAsync(HttpMethod.Post, "auth/token/renew-self", [], issued);
+        var (_, lookup) = await _vault.SendAsync(HttpMethod.Get, "auth/token/lookup-self", token: issued);
+
+        string[] authFields = ["accessor", "client_token", "entity_id", "lease_duration", "metadata", "mfa_requirement", "num_uses", "orphan", "policies", "renewable", "token_policies", "token_type"];
+        foreach (var answer in new[] { login, renewal })
+        {
+            Assert.Equal(EnvelopeFields.Order(StringComparer.Ordinal), Fields(answer!.Value));
+            Assert.Equal(JsonValueKind.Null, answer.Value.GetProperty("data").ValueKind);
+            Assert.Equal(authFields, Fields(answer.Value.GetProperty("auth")));
+            Assert.Equal("service", answer.Value.GetProperty("auth").GetProperty("token_type").GetString());
+        }
+
+        Assert.Equal("kubernetes", login.Value.GetProperty("mount_type").GetString());
+        Assert.Equal(600, login.Value.GetProperty("auth").GetProperty("lease_duration").GetInt64());
+        Assert.Equal("payments", login.Value.GetProperty("auth").GetProperty("metadata").GetProperty("service_account_namespace").GetString());
+        Assert.Equal(login.Value.GetProperty("auth").GetProperty("accessor").GetString(), renewal!.Value.GetProperty("auth").GetProperty("accessor").GetString());
+        Assert.Equal("auth/kubernetes/login", lookup!.Value.GetProperty("data").GetProperty("path").GetString());
+        Assert.Equal("api", lookup.Value.GetProperty("data").GetProperty("meta").GetProperty("service_account_name").GetString());
+    }
+
     private async Task<string> NewKeyAsync()
     {
         var key = VaultTarget.UniqueKeyName();

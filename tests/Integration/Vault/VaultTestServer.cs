@@ -40,7 +40,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TransitKey> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Mount, string Role), KubernetesRole> _kubernetesRoles = new();
     private readonly ConcurrentDictionary<string, AppRoleSecret> _appRoles = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, List<JsonObject>> _kv = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, List<KvVersion>> _kv = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _forbiddenPaths = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _authMounts = new(StringComparer.Ordinal);
     private readonly List<VaultRequest> _requests = [];
@@ -53,7 +53,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     {
         _app = app;
         RootToken = "hvs.root-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-        _tokens[RootToken] = new TokenEntry(null, null, Renewable: false, TimeSpan.Zero);
+        _tokens[RootToken] = new TokenEntry(null, null, Renewable: false, TimeSpan.Zero, Path: "auth/token/root", Policies: ["root"], IssuedAt: DateTimeOffset.UtcNow);
     }
 
     public Uri Address { get; private set; } = null!;
@@ -243,7 +243,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// A token that lives <paramref name="ttl"/>. A batch token (<c>token_type=batch</c>) is never renewable: Vault's
     /// login answer says <c>renewable: false</c>, and renew-self answers 400 "batch tokens cannot be renewed".
     /// </summary>
-    private string Issue(TimeSpan ttl, TimeSpan maxTtl, bool renewable, bool batch)
+    private string Issue(TimeSpan ttl, TimeSpan maxTtl, bool renewable, bool batch, string path = "auth/token/create", IReadOnlyDictionary<string, string>? meta = null)
     {
         var token = NewToken(batch);
         lock (_issued)
@@ -252,7 +252,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         var now = Clock.GetUtcNow();
-        _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable && !batch, ttl, batch);
+        _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable && !batch, ttl, path, DefaultPolicies, now, batch, meta);
         return token;
     }
 
@@ -366,7 +366,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         switch (segments)
         {
             case ["v1", "auth", "token", "lookup-self"] when method == "GET":
-                await context.Response.WriteAsJsonAsync(new { data = new { ttl = entry.ExpiresAt is { } e ? (long)(e - Clock.GetUtcNow()).TotalSeconds : 0, renewable = entry.Renewable, policies = DefaultPolicies } });
+                await EnvelopeAsync(context, "token", data: entry.Describe(token, Clock.GetUtcNow()));
                 return;
             case ["v1", "auth", "token", "renew-self"] when method is "POST" or "PUT":
                 await RenewAsync(context, token, entry);
@@ -440,14 +440,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 return;
             }
 
-            JsonObject latest;
+            KvVersion latest;
             int version;
             lock (versions)
             {
                 (latest, version) = (versions[^1], versions.Count);
             }
 
-            await context.Response.WriteAsJsonAsync(new { data = new { data = latest, metadata = new { version, destroyed = false, deletion_time = "" } } });
+            await EnvelopeAsync(context, "kv", data: new { data = latest.Data, metadata = KvMetadata(latest, version) });
             return;
         }
 
@@ -467,7 +467,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             }
             else
             {
-                list.Add((JsonObject)data.DeepClone());
+                list.Add(new KvVersion((JsonObject)data.DeepClone(), DateTimeOffset.UtcNow));
             }
         }
 
@@ -477,8 +477,25 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        await context.Response.WriteAsJsonAsync(new { data = new { version = list.Count, destroyed = false } });
+        KvVersion written;
+        int number;
+        lock (list)
+        {
+            (written, number) = (list[^1], list.Count);
+        }
+
+        await EnvelopeAsync(context, "kv", data: KvMetadata(written, number));
     }
+
+    /// <summary>A KV v2 version's metadata, as Vault answers it on read (<c>data.metadata</c>) and on write (<c>data</c>).</summary>
+    private static object KvMetadata(KvVersion version, int number) => new
+    {
+        created_time = version.Created.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture),
+        custom_metadata = (object?)null,
+        deletion_time = "",
+        destroyed = false,
+        version = number,
+    };
 
     private async Task RenewAsync(HttpContext context, string token, TokenEntry entry)
     {
@@ -503,7 +520,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         _tokens[token] = entry with { ExpiresAt = expires };
-        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)(expires - now).TotalSeconds, renewable = true } });
+        await EnvelopeAsync(context, "token", auth: entry.Auth(token, expires - now));
     }
 
     private async Task KubernetesLoginAsync(HttpContext context, string mount, JsonObject body)
@@ -531,7 +548,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         // Vault's documented answer: the service account TokenReview named, in auth.metadata.
-        await IssueAsync(context, role.Ttl, role.MaxTtl, role.BatchTokens, new Dictionary<string, string>
+        await IssueAsync(context, "kubernetes", $"auth/{mount}/login", role.Ttl, role.MaxTtl, role.BatchTokens, new Dictionary<string, string>
         {
             ["role"] = roleName,
             ["service_account_name"] = account.Name,
@@ -552,13 +569,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        await IssueAsync(context, secret.Ttl, secret.MaxTtl, batch: false);
+        await IssueAsync(context, "approle", "auth/approle/login", secret.Ttl, secret.MaxTtl, batch: false, new Dictionary<string, string> { ["role_name"] = "trousseau" });
     }
 
-    private async Task IssueAsync(HttpContext context, TimeSpan ttl, TimeSpan maxTtl, bool batch, Dictionary<string, string>? metadata = null)
+    /// <summary>A login's answer: Vault's envelope with <c>data</c> null and the new token in <c>auth</c>.</summary>
+    private async Task IssueAsync(HttpContext context, string mountType, string path, TimeSpan ttl, TimeSpan maxTtl, bool batch, Dictionary<string, string> metadata)
     {
-        var token = Issue(ttl, maxTtl, renewable: true, batch);
-        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)ttl.TotalSeconds, renewable = !batch, policies = DefaultPolicies, metadata } });
+        var token = Issue(ttl, maxTtl, renewable: true, batch, path, metadata);
+        await EnvelopeAsync(context, mountType, auth: _tokens[token].Auth(token, ttl));
     }
 
     private async Task EncryptAsync(HttpContext context, string name, JsonObject body)
@@ -968,8 +986,15 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return (Convert.ToBase64String(plaintext), null);
     }
 
-    /// <summary>Vault's answer envelope around <paramref name="data"/>, with the status already set (200 unless told).</summary>
+    /// <summary>A Transit answer: Vault's envelope around <paramref name="data"/>, with the status already set (200 unless told).</summary>
     private static Task DataAsync(HttpContext context, object data, IReadOnlyList<string>? warnings = null) =>
+        EnvelopeAsync(context, "transit", data, warnings: warnings);
+
+    /// <summary>
+    /// The envelope of every Vault answer with a body but errors: request_id, the lease fields, data, wrap_info,
+    /// warnings, auth and the type of the mount that answered, present even when null.
+    /// </summary>
+    private static Task EnvelopeAsync(HttpContext context, string mountType, object? data = null, object? auth = null, IReadOnlyList<string>? warnings = null) =>
         context.Response.WriteAsJsonAsync(new
         {
             request_id = Guid.NewGuid().ToString(),
@@ -979,8 +1004,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
             data,
             wrap_info = (object?)null,
             warnings,
-            auth = (object?)null,
-            mount_type = "transit",
+            auth,
+            mount_type = mountType,
         });
 
     private static async Task ErrorAsync(HttpContext context, int status, string error)
@@ -1001,7 +1026,67 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status, when it arrived.</summary>
     public sealed record VaultRequest(string Method, string Path, int Status, DateTimeOffset At);
 
-    private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl, bool Batch = false);
+    /// <summary>
+    /// A token: when it expires (never, for the root token), how far renewals may take it, the TTL a renewal asks
+    /// for, the path that created it, its policies and the auth method's metadata.
+    /// </summary>
+    private sealed record TokenEntry(
+        DateTimeOffset? ExpiresAt,
+        DateTimeOffset? MaxExpiresAt,
+        bool Renewable,
+        TimeSpan Ttl,
+        string Path,
+        IReadOnlyList<string> Policies,
+        DateTimeOffset IssuedAt,
+        bool Batch = false,
+        IReadOnlyDictionary<string, string>? Meta = null)
+    {
+        public string Accessor { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+
+        private string Type => Batch ? "batch" : "service";
+
+        /// <summary>The <c>data</c> of Vault's token lookup answer (<c>auth/token/lookup-self</c>).</summary>
+        public object Describe(string token, DateTimeOffset now) => new
+        {
+            accessor = Batch ? "" : Accessor,
+            creation_time = IssuedAt.ToUnixTimeSeconds(),
+            creation_ttl = (long)Ttl.TotalSeconds,
+            display_name = Path.Replace("auth/", "", StringComparison.Ordinal).Replace("/login", "", StringComparison.Ordinal).Replace('/', '-'),
+            entity_id = "",
+            expire_time = ExpiresAt?.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffK", CultureInfo.InvariantCulture),
+            explicit_max_ttl = 0,
+            id = token,
+            issue_time = IssuedAt.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffK", CultureInfo.InvariantCulture),
+            meta = Meta,
+            num_uses = 0,
+            orphan = true,
+            path = Path,
+            policies = Policies,
+            renewable = Renewable,
+            ttl = ExpiresAt is { } expires ? Math.Max(0, (long)(expires - now).TotalSeconds) : 0,
+            type = Type,
+        };
+
+        /// <summary>The <c>auth</c> block of a login or renewal answer, for <paramref name="lease"/> from now.</summary>
+        public object Auth(string token, TimeSpan lease) => new
+        {
+            client_token = token,
+            accessor = Batch ? "" : Accessor,
+            policies = Policies,
+            token_policies = Policies,
+            metadata = Meta,
+            lease_duration = (long)lease.TotalSeconds,
+            renewable = Renewable,
+            entity_id = "",
+            token_type = Type,
+            orphan = true,
+            mfa_requirement = (object?)null,
+            num_uses = 0,
+        };
+    }
+
+    /// <summary>One version of a KV v2 secret and when it was written.</summary>
+    private sealed record KvVersion(JsonObject Data, DateTimeOffset Created);
 
     private sealed record KubernetesRole(TimeSpan Ttl, TimeSpan MaxTtl, bool BatchTokens, ConcurrentDictionary<string, ServiceAccount> Accounts);
 
