@@ -198,6 +198,35 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
         Assert.Equal("api", lookup.Value.GetProperty("data").GetProperty("meta").GetProperty("service_account_name").GetString());
     }
 
+    [Fact]
+    public async Task Health_answers_vaults_body_without_a_token()
+    {
+        using var http = new HttpClient { BaseAddress = _vault.Address };
+
+        using var answer = JsonDocument.Parse(await http.GetStringAsync(new Uri("v1/sys/health", UriKind.Relative)));
+
+        Assert.Subset(Fields(answer.RootElement).ToHashSet(), new HashSet<string> { "initialized", "sealed", "standby", "performance_standby", "replication_performance_mode", "replication_dr_mode", "server_time_utc", "version", "enterprise", "cluster_name", "cluster_id", "echo_duration_ms", "clock_skew_ms" });
+        Assert.Equal(JsonValueKind.Number, answer.RootElement.GetProperty("server_time_utc").ValueKind);
+        Assert.False(answer.RootElement.GetProperty("sealed").GetBoolean());
+    }
+
+    [VaultTestServerFact]
+    public async Task A_sealed_node_reports_itself_sealed_and_standby_with_no_cluster()
+    {
+        var server = _vault.RequireTestServer();
+        server.Sealed = true;
+        using var http = new HttpClient { BaseAddress = _vault.Address };
+
+        using var answer = await http.GetAsync(new Uri("v1/sys/health", UriKind.Relative));
+        using var body = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+        server.Sealed = false;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+        Assert.True(body.RootElement.GetProperty("sealed").GetBoolean());
+        Assert.True(body.RootElement.GetProperty("standby").GetBoolean());
+        Assert.False(body.RootElement.TryGetProperty("cluster_id", out _));
+    }
+
     private async Task<string> NewKeyAsync()
     {
         var key = VaultTarget.UniqueKeyName();

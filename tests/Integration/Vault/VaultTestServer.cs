@@ -35,6 +35,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
 {
     private static readonly string[] DefaultPolicies = ["default"];
 
+    /// <summary>sys/health leaves cluster_name and cluster_id out while the node is sealed, as Vault does.</summary>
+    private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, TokenEntry> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TransitKey> _keys = new(StringComparer.Ordinal);
@@ -293,8 +296,27 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         if (path == "/v1/sys/health")
         {
+            // Vault's sys/health body: a sealed or uninitialized node also reports itself sealed and standby.
+            var initialized = HealthStatus != 501;
+            var isSealed = Sealed || !initialized;
             context.Response.StatusCode = Sealed ? 503 : HealthStatus ?? 200;
-            await context.Response.WriteAsJsonAsync(new { initialized = HealthStatus != 501, @sealed = Sealed, standby = HealthStatus == 429 });
+            await context.Response.WriteAsJsonAsync(new
+            {
+                initialized,
+                @sealed = isSealed,
+                standby = isSealed || HealthStatus is 429 or 473,
+                performance_standby = HealthStatus == 473,
+                replication_performance_mode = "disabled",
+                replication_dr_mode = "disabled",
+                server_time_utc = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                version = "1.20.0",
+                enterprise = false,
+                cluster_name = isSealed ? null : "vault-cluster-trousseau-test",
+                cluster_id = isSealed ? null : "8f4b1c9e-1c7a-4d4e-9a3b-2f6c0d9e7a51",
+                echo_duration_ms = 0,
+                clock_skew_ms = 0,
+                replication_primary_canary_age_ms = 0,
+            }, HealthJson);
             return;
         }
 
