@@ -141,6 +141,19 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
     }
 
     [Fact]
+    public async Task A_transit_operation_read_with_a_method_it_has_no_handler_for_is_405()
+    {
+        var key = await NewKeyAsync();
+
+        var (encrypt, body) = await _vault.SendAsync(HttpMethod.Get, $"transit/encrypt/{key}");
+        var (rotate, _) = await _vault.SendAsync(HttpMethod.Get, $"transit/keys/{key}/rotate");
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, encrypt);
+        Assert.Contains("unsupported operation", Assert.Single(Errors(body)), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, rotate);
+    }
+
+    [Fact]
     public async Task Every_answer_with_a_body_has_vaults_envelope_and_token_lookup_describes_the_token()
     {
         var key = await NewKeyAsync();

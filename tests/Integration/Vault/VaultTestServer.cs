@@ -437,6 +437,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
             case ["v1", _, "keys", var name, "config"] when method is "POST" or "PUT":
                 await ConfigureKeyAsync(context, name, body);
                 return;
+            case ["v1", var mount, "encrypt" or "decrypt" or "rewrap", _] when mount != "auth":
+            case ["v1", var dataKeyMount, "datakey", _, _] when dataKeyMount != "auth":
+            case ["v1", _, "keys", _, "rotate" or "config"]:
+                // The path exists but has no handler for this method: Vault's framework answers 405.
+                await ErrorAsync(context, 405, "1 error occurred:\n\t* unsupported operation\n\n");
+                return;
             case ["v1", "sys", "mounts", .. var mount] when method is "POST" or "PUT" && mount.Length > 0:
                 // Transit and KV v2 answer at every mount already, as if enabled: Vault's answer to enabling one again.
                 await ErrorAsync(context, 400, $"path is already in use at {string.Join('/', mount)}/");
