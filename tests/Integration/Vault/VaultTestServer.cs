@@ -26,7 +26,10 @@ namespace Trousseau.Tests.Integration.Vault;
 /// not renewable; an
 /// AppRole secret id good for a number of uses is refused once they are used up, as with Vault's
 /// <c>secret_id_num_uses</c>), token revoke-self, policies that deny a path,
-/// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every request is recorded with the
+/// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every answer with a body but errors has
+/// Vault's envelope (request_id, lease fields, data, wrap_info, warnings, auth, mount_type); batch results, datakey,
+/// decrypt's error texts and their order follow Vault's Transit source (<see cref="VaultApiShapeTests"/> checks the
+/// shapes, against a real Vault as well when one is configured). Every request is recorded with the
 /// status it got (<see cref="Requests"/>), so tests count retries, logins and refusals where Vault would see them.
 /// Fault switches: seal, latency, 5xx, revoke every token, any status or body on chosen paths (<see cref="Fault"/>),
 /// answers held back on chosen paths until the test lets them go (<see cref="Hold"/>).
