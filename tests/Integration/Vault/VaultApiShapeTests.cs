@@ -154,6 +154,25 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
     }
 
     [Fact]
+    public async Task Deleting_a_key_not_marked_deletable_or_not_there_is_400_and_a_deletion_answers_no_body()
+    {
+        var key = await NewKeyAsync();
+        var missing = VaultTarget.UniqueKeyName();
+
+        var (refusedStatus, refused) = await _vault.SendAsync(HttpMethod.Delete, $"transit/keys/{key}");
+        var (missingStatus, notThere) = await _vault.SendAsync(HttpMethod.Delete, $"transit/keys/{missing}");
+        await _vault.ConfigureKeyAsync(key, new Dictionary<string, string> { ["deletion_allowed"] = "true" });
+        var (deletedStatus, deleted) = await _vault.SendAsync(HttpMethod.Delete, $"transit/keys/{key}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, refusedStatus);
+        Assert.Equal([$"error deleting policy {key}: deletion is not allowed for this key"], Errors(refused));
+        Assert.Equal(HttpStatusCode.BadRequest, missingStatus);
+        Assert.Equal([$"error deleting policy {missing}: could not delete key; not found"], Errors(notThere));
+        Assert.Equal(HttpStatusCode.NoContent, deletedStatus);
+        Assert.Null(deleted);
+    }
+
+    [Fact]
     public async Task Every_answer_with_a_body_has_vaults_envelope_and_token_lookup_describes_the_token()
     {
         var key = await NewKeyAsync();

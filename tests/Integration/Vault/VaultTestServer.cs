@@ -790,16 +790,16 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task DeleteKeyAsync(HttpContext context, string name)
     {
-        // Vault's lock manager refuses with a plain error, which its HTTP layer answers with 400.
+        // Vault's lock manager refuses with a plain error, which the delete handler wraps and its HTTP layer answers 400.
         if (!_keys.TryGetValue(name, out var key))
         {
-            await ErrorAsync(context, 400, $"error deleting policy {name}: could not delete policy; not found");
+            await ErrorAsync(context, 400, $"error deleting policy {name}: could not delete key; not found");
             return;
         }
 
         if (!key.DeletionAllowed)
         {
-            await ErrorAsync(context, 400, $"error deleting policy {name}: deletion is not allowed for this policy");
+            await ErrorAsync(context, 400, $"error deleting policy {name}: deletion is not allowed for this key");
             return;
         }
 
