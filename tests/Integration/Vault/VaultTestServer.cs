@@ -550,7 +550,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             expires = max;
         }
 
-        _tokens[token] = entry with { ExpiresAt = expires };
+        _tokens[token] = entry with { ExpiresAt = expires, LastRenewal = now };
         await EnvelopeAsync(context, "token", auth: entry.Auth(token, expires - now));
     }
 
@@ -1070,33 +1070,56 @@ internal sealed class VaultTestServer : IAsyncDisposable
         IReadOnlyList<string> Policies,
         DateTimeOffset IssuedAt,
         bool Batch = false,
-        IReadOnlyDictionary<string, string>? Meta = null)
+        IReadOnlyDictionary<string, string>? Meta = null,
+        DateTimeOffset? LastRenewal = null)
     {
         public string Accessor { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
         private string Type => Batch ? "batch" : "service";
 
-        /// <summary>The <c>data</c> of Vault's token lookup answer (<c>auth/token/lookup-self</c>).</summary>
-        public object Describe(string token, DateTimeOffset now) => new
+        /// <summary>
+        /// The <c>data</c> of Vault's token lookup answer (<c>auth/token/lookup-self</c>). As in Vault's token store,
+        /// only a token with a lease (a TTL) says whether it is renewable and when it was issued and last renewed; the
+        /// root token's answer has none of these, and its expire_time is null.
+        /// </summary>
+        public Dictionary<string, object?> Describe(string token, DateTimeOffset now)
         {
-            accessor = Batch ? "" : Accessor,
-            creation_time = IssuedAt.ToUnixTimeSeconds(),
-            creation_ttl = (long)Ttl.TotalSeconds,
-            display_name = Path.Replace("auth/", "", StringComparison.Ordinal).Replace("/login", "", StringComparison.Ordinal).Replace('/', '-'),
-            entity_id = "",
-            expire_time = ExpiresAt?.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffK", CultureInfo.InvariantCulture),
-            explicit_max_ttl = 0,
-            id = token,
-            issue_time = IssuedAt.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffK", CultureInfo.InvariantCulture),
-            meta = Meta,
-            num_uses = 0,
-            orphan = true,
-            path = Path,
-            policies = Policies,
-            renewable = Renewable,
-            ttl = ExpiresAt is { } expires ? Math.Max(0, (long)(expires - now).TotalSeconds) : 0,
-            type = Type,
-        };
+            var data = new Dictionary<string, object?>
+            {
+                ["accessor"] = Batch ? "" : Accessor,
+                ["creation_time"] = IssuedAt.ToUnixTimeSeconds(),
+                ["creation_ttl"] = (long)Ttl.TotalSeconds,
+                ["display_name"] = Policies.Contains("root") ? "root" : Path.Replace("auth/", "", StringComparison.Ordinal).Replace("/login", "", StringComparison.Ordinal).Replace('/', '-'),
+                ["entity_id"] = "",
+                ["expire_time"] = null,
+                ["explicit_max_ttl"] = 0,
+                ["id"] = token,
+                ["meta"] = Meta,
+                ["num_uses"] = 0,
+                ["orphan"] = true,
+                ["path"] = Path,
+                ["policies"] = Policies,
+                ["ttl"] = 0L,
+                ["type"] = Type,
+            };
+            if (ExpiresAt is { } expires)
+            {
+                data["expire_time"] = Timestamp(expires);
+                data["ttl"] = Math.Max(0, (long)(expires - now).TotalSeconds);
+                data["renewable"] = Renewable;
+                data["issue_time"] = Timestamp(IssuedAt);
+                if (LastRenewal is { } renewed)
+                {
+                    data["last_renewal_time"] = renewed.ToUnixTimeSeconds();
+                    data["last_renewal"] = Timestamp(renewed);
+                }
+            }
+
+            return data;
+        }
+
+        /// <summary>A time as Go's JSON encoding writes it: RFC 3339 with fractional seconds.</summary>
+        private static string Timestamp(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
 
         /// <summary>The <c>auth</c> block of a login or renewal answer, for <paramref name="lease"/> from now.</summary>
         public object Auth(string token, TimeSpan lease) => new
