@@ -242,6 +242,33 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
     }
 
     [Fact]
+    public async Task A_token_vault_does_not_know_is_refused_as_permission_denied_and_invalid_token()
+    {
+        var (status, body) = await _vault.SendAsync(HttpMethod.Get, "auth/token/lookup-self", token: "hvs.made-up-" + Guid.NewGuid().ToString("N"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        var error = Assert.Single(Errors(body));
+        Assert.Contains("permission denied", error, StringComparison.Ordinal);
+        Assert.Contains("invalid token", error, StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_path_the_policy_denies_is_permission_denied_without_invalid_token()
+    {
+        var server = _vault.RequireTestServer();
+        var jwt = "jwt-" + Guid.NewGuid().ToString("N");
+        var key = await NewKeyAsync();
+        server.AddKubernetesRole("denied", jwt, TimeSpan.FromMinutes(10), TimeSpan.FromHours(1));
+        server.Forbid($"transit/encrypt/{key}");
+        var (_, login) = await _vault.SendAsync(HttpMethod.Post, "auth/kubernetes/login", new JsonObject { ["role"] = "denied", ["jwt"] = jwt });
+
+        var (status, body) = await _vault.SendAsync(HttpMethod.Post, $"transit/encrypt/{key}", new JsonObject { ["plaintext"] = "b25l" }, login!.Value.GetProperty("auth").GetProperty("client_token").GetString());
+
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal(["permission denied"], Errors(body));
+    }
+
+    [Fact]
     public async Task Health_answers_vaults_body_without_a_token()
     {
         using var http = new HttpClient { BaseAddress = _vault.Address };

@@ -378,7 +378,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var token = context.Request.Headers["X-Vault-Token"].ToString();
         if (!_tokens.TryGetValue(token, out var entry) || entry.ExpiresAt is { } expires && expires <= Clock.GetUtcNow())
         {
-            await ErrorAsync(context, 403, "permission denied");
+            // Vault adds "invalid token" to a refusal of a token it does not know (revoked, expired or made up),
+            // not to one its policy denies nor to a request with no token at all.
+            await ErrorAsync(context, 403, token.Length == 0 ? "permission denied" : "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n");
             return;
         }
 
