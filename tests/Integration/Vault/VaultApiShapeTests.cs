@@ -241,6 +241,15 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
         Assert.Equal("api", lookup.Value.GetProperty("data").GetProperty("meta").GetProperty("service_account_name").GetString());
     }
 
+    [VaultTestServerFact]
+    public async Task Renewing_the_root_token_which_has_no_lease_is_400_invalid_lease_id()
+    {
+        var (status, body) = await _vault.SendAsync(HttpMethod.Post, "auth/token/renew-self", []);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(["invalid lease ID"], Errors(body));
+    }
+
     [Fact]
     public async Task A_token_vault_does_not_know_is_refused_as_permission_denied_and_invalid_token()
     {

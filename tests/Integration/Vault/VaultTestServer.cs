@@ -539,7 +539,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        if (!entry.Renewable || entry.ExpiresAt is null)
+        // A token without a TTL (the root token) has no lease for Vault's expiration manager to find.
+        if (entry.ExpiresAt is null)
+        {
+            await ErrorAsync(context, 400, "invalid lease ID");
+            return;
+        }
+
+        if (!entry.Renewable)
         {
             await ErrorAsync(context, 400, "lease is not renewable");
             return;
