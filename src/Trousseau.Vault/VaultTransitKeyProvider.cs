@@ -108,10 +108,16 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// </summary>
     /// <param name="plaintexts">The values to wrap.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>One result per input, in order: the wrapped value, or Vault's error for that item.</returns>
+    /// <returns>One result per input, in order: the wrapped value, or Vault's error for that item; none, without a call, for no input.</returns>
     public async Task<IReadOnlyList<VaultBatchResult<WrappedKey>>> WrapBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> plaintexts, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plaintexts);
+        if (plaintexts.Count == 0)
+        {
+            // Vault refuses an empty batch_input (400 "missing batch input to process"): nothing to wrap, no call.
+            return [];
+        }
+
         var items = plaintexts.Select(p => new TransitBatchItem(Plaintext: Convert.ToBase64String(p.Span))).ToList();
         var results = await BatchAsync("encrypt", items, plaintexts.Count, cancellationToken).ConfigureAwait(false);
         var facts = await FactsAsync(cancellationToken, refreshBelow: results.Select(r => r.Ciphertext is null ? 0 : ParseVersion(r.Ciphertext) ?? 0).DefaultIfEmpty(0u).Max()).ConfigureAwait(false);
@@ -123,10 +129,15 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <summary>Unwraps many values in one Transit call, with Vault's errors per item (a tampered item fails alone).</summary>
     /// <param name="wrapped">Values <see cref="WrapAsync"/> or <see cref="WrapBatchAsync"/> returned.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>One result per input, in order: the plaintext, or the reason it could not be unwrapped.</returns>
+    /// <returns>One result per input, in order: the plaintext, or the reason it could not be unwrapped; none, without a call, for no input.</returns>
     public async Task<IReadOnlyList<VaultBatchResult<byte[]>>> UnwrapBatchAsync(IReadOnlyList<WrappedKey> wrapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(wrapped);
+        if (wrapped.Count == 0)
+        {
+            return [];
+        }
+
         var items = wrapped.Select(w => new TransitBatchItem(Ciphertext: Encoding.ASCII.GetString(w.Ciphertext.Span))).ToList();
         var results = await BatchAsync("decrypt", items, wrapped.Count, cancellationToken).ConfigureAwait(false);
         return results.Select(r => r.Error is null && r.Plaintext is not null

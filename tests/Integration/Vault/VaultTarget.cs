@@ -67,6 +67,24 @@ internal sealed class VaultTarget : IAsyncDisposable
         response.EnsureSuccessStatusCode();
     }
 
+    /// <summary>
+    /// Sends one request to Vault's HTTP API with this Vault's token, as <c>curl -H "X-Vault-Token: ..."
+    /// $VAULT_ADDR/v1/PATH</c> would, and returns the status and the JSON body (null when the answer has none).
+    /// </summary>
+    public async Task<(HttpStatusCode Status, JsonElement? Body)> SendAsync(HttpMethod method, string path, JsonObject? body = null, string? token = null)
+    {
+        using var http = Client(token);
+        using var request = new HttpRequestMessage(method, new Uri($"v1/{path}", UriKind.Relative));
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
     /// <summary>A Transit key name no other test uses.</summary>
     public static string UniqueKeyName() => "trousseau-test-" + Guid.NewGuid().ToString("N")[..10];
 
@@ -153,10 +171,10 @@ internal sealed class VaultTarget : IAsyncDisposable
             ? (address, token)
             : null;
 
-    private HttpClient Client()
+    private HttpClient Client(string? token = null)
     {
         var http = new HttpClient { BaseAddress = Address };
-        http.DefaultRequestHeaders.Add("X-Vault-Token", Token);
+        http.DefaultRequestHeaders.Add("X-Vault-Token", token ?? Token);
         return http;
     }
 

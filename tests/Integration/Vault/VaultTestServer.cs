@@ -26,7 +26,10 @@ namespace Trousseau.Tests.Integration.Vault;
 /// not renewable; an
 /// AppRole secret id good for a number of uses is refused once they are used up, as with Vault's
 /// <c>secret_id_num_uses</c>), token revoke-self, policies that deny a path,
-/// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every request is recorded with the
+/// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every answer with a body but errors has
+/// Vault's envelope (request_id, lease fields, data, wrap_info, warnings, auth, mount_type); batch results, datakey,
+/// decrypt's error texts and their order follow Vault's Transit source (<see cref="VaultApiShapeTests"/> checks the
+/// shapes, against a real Vault as well when one is configured). Every request is recorded with the
 /// status it got (<see cref="Requests"/>), so tests count retries, logins and refusals where Vault would see them.
 /// Fault switches: seal, latency, 5xx, revoke every token, any status or body on chosen paths (<see cref="Fault"/>),
 /// answers held back on chosen paths until the test lets them go (<see cref="Hold"/>).
@@ -35,12 +38,15 @@ internal sealed class VaultTestServer : IAsyncDisposable
 {
     private static readonly string[] DefaultPolicies = ["default"];
 
+    /// <summary>sys/health leaves cluster_name and cluster_id out while the node is sealed, as Vault does.</summary>
+    private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, TokenEntry> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TransitKey> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Mount, string Role), KubernetesRole> _kubernetesRoles = new();
     private readonly ConcurrentDictionary<string, AppRoleSecret> _appRoles = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, List<JsonObject>> _kv = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, List<KvVersion>> _kv = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _forbiddenPaths = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _authMounts = new(StringComparer.Ordinal);
     private readonly List<VaultRequest> _requests = [];
@@ -53,7 +59,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     {
         _app = app;
         RootToken = "hvs.root-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-        _tokens[RootToken] = new TokenEntry(null, null, Renewable: false, TimeSpan.Zero);
+        _tokens[RootToken] = new TokenEntry(null, null, Renewable: false, TimeSpan.Zero, Path: "auth/token/root", Policies: ["root"], IssuedAt: DateTimeOffset.UtcNow);
     }
 
     public Uri Address { get; private set; } = null!;
@@ -243,7 +249,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// A token that lives <paramref name="ttl"/>. A batch token (<c>token_type=batch</c>) is never renewable: Vault's
     /// login answer says <c>renewable: false</c>, and renew-self answers 400 "batch tokens cannot be renewed".
     /// </summary>
-    private string Issue(TimeSpan ttl, TimeSpan maxTtl, bool renewable, bool batch)
+    private string Issue(TimeSpan ttl, TimeSpan maxTtl, bool renewable, bool batch, string path = "auth/token/create", IReadOnlyDictionary<string, string>? meta = null)
     {
         var token = NewToken(batch);
         lock (_issued)
@@ -252,7 +258,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         var now = Clock.GetUtcNow();
-        _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable && !batch, ttl, batch);
+        _tokens[token] = new TokenEntry(now + ttl, now + maxTtl, renewable && !batch, ttl, path, DefaultPolicies, now, batch, meta);
         return token;
     }
 
@@ -293,8 +299,27 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         if (path == "/v1/sys/health")
         {
+            // Vault's sys/health body: a sealed or uninitialized node also reports itself sealed and standby.
+            var initialized = HealthStatus != 501;
+            var isSealed = Sealed || !initialized;
             context.Response.StatusCode = Sealed ? 503 : HealthStatus ?? 200;
-            await context.Response.WriteAsJsonAsync(new { initialized = HealthStatus != 501, @sealed = Sealed, standby = HealthStatus == 429 });
+            await context.Response.WriteAsJsonAsync(new
+            {
+                initialized,
+                @sealed = isSealed,
+                standby = isSealed || HealthStatus is 429 or 473,
+                performance_standby = HealthStatus == 473,
+                replication_performance_mode = "disabled",
+                replication_dr_mode = "disabled",
+                server_time_utc = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                version = "1.20.0",
+                enterprise = false,
+                cluster_name = isSealed ? null : "vault-cluster-trousseau-test",
+                cluster_id = isSealed ? null : "8f4b1c9e-1c7a-4d4e-9a3b-2f6c0d9e7a51",
+                echo_duration_ms = 0,
+                clock_skew_ms = 0,
+                replication_primary_canary_age_ms = 0,
+            }, HealthJson);
             return;
         }
 
@@ -353,7 +378,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var token = context.Request.Headers["X-Vault-Token"].ToString();
         if (!_tokens.TryGetValue(token, out var entry) || entry.ExpiresAt is { } expires && expires <= Clock.GetUtcNow())
         {
-            await ErrorAsync(context, 403, "permission denied");
+            // Vault adds "invalid token" to a refusal of a token it does not know (revoked, expired or made up),
+            // not to one its policy denies nor to a request with no token at all.
+            await ErrorAsync(context, 403, token.Length == 0 ? "permission denied" : "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n");
             return;
         }
 
@@ -366,7 +393,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         switch (segments)
         {
             case ["v1", "auth", "token", "lookup-self"] when method == "GET":
-                await context.Response.WriteAsJsonAsync(new { data = new { ttl = entry.ExpiresAt is { } e ? (long)(e - Clock.GetUtcNow()).TotalSeconds : 0, renewable = entry.Renewable, policies = DefaultPolicies } });
+                await EnvelopeAsync(context, "token", data: entry.Describe(token, Clock.GetUtcNow()));
                 return;
             case ["v1", "auth", "token", "renew-self"] when method is "POST" or "PUT":
                 await RenewAsync(context, token, entry);
@@ -389,9 +416,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
             case ["v1", var mount, "rewrap", var name] when method is "POST" or "PUT" && mount != "auth":
                 await RewrapAsync(context, name, body);
                 return;
-            case ["v1", var mount, "datakey", "plaintext", var name] when method is "POST" or "PUT" && mount != "auth":
+            case ["v1", var mount, "datakey", var kind, var name] when method is "POST" or "PUT" && mount != "auth":
                 Interlocked.Increment(ref _transitCalls);
-                await DataKeyAsync(context, name);
+                await DataKeyAsync(context, kind, name, body);
                 return;
             case ["v1", _, "keys", var name] when method == "GET":
                 await ReadKeyAsync(context, name);
@@ -414,6 +441,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 return;
             case ["v1", _, "keys", var name, "config"] when method is "POST" or "PUT":
                 await ConfigureKeyAsync(context, name, body);
+                return;
+            case ["v1", var mount, "encrypt" or "decrypt" or "rewrap", _] when mount != "auth":
+            case ["v1", var dataKeyMount, "datakey", _, _] when dataKeyMount != "auth":
+            case ["v1", _, "keys", _, "rotate" or "config"]:
+                // The path exists but has no handler for this method: Vault's framework answers 405.
+                await ErrorAsync(context, 405, "1 error occurred:\n\t* unsupported operation\n\n");
                 return;
             case ["v1", "sys", "mounts", .. var mount] when method is "POST" or "PUT" && mount.Length > 0:
                 // Transit and KV v2 answer at every mount already, as if enabled: Vault's answer to enabling one again.
@@ -440,14 +473,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 return;
             }
 
-            JsonObject latest;
+            KvVersion latest;
             int version;
             lock (versions)
             {
                 (latest, version) = (versions[^1], versions.Count);
             }
 
-            await context.Response.WriteAsJsonAsync(new { data = new { data = latest, metadata = new { version, destroyed = false, deletion_time = "" } } });
+            await EnvelopeAsync(context, "kv", data: new { data = latest.Data, metadata = KvMetadata(latest, version) });
             return;
         }
 
@@ -467,7 +500,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             }
             else
             {
-                list.Add((JsonObject)data.DeepClone());
+                list.Add(new KvVersion((JsonObject)data.DeepClone(), DateTimeOffset.UtcNow));
             }
         }
 
@@ -477,8 +510,25 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        await context.Response.WriteAsJsonAsync(new { data = new { version = list.Count, destroyed = false } });
+        KvVersion written;
+        int number;
+        lock (list)
+        {
+            (written, number) = (list[^1], list.Count);
+        }
+
+        await EnvelopeAsync(context, "kv", data: KvMetadata(written, number));
     }
+
+    /// <summary>A KV v2 version's metadata, as Vault answers it on read (<c>data.metadata</c>) and on write (<c>data</c>).</summary>
+    private static object KvMetadata(KvVersion version, int number) => new
+    {
+        created_time = version.Created.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture),
+        custom_metadata = (object?)null,
+        deletion_time = "",
+        destroyed = false,
+        version = number,
+    };
 
     private async Task RenewAsync(HttpContext context, string token, TokenEntry entry)
     {
@@ -489,7 +539,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        if (!entry.Renewable || entry.ExpiresAt is null)
+        // A token without a TTL (the root token) has no lease for Vault's expiration manager to find.
+        if (entry.ExpiresAt is null)
+        {
+            await ErrorAsync(context, 400, "invalid lease ID");
+            return;
+        }
+
+        if (!entry.Renewable)
         {
             await ErrorAsync(context, 400, "lease is not renewable");
             return;
@@ -502,8 +559,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
             expires = max;
         }
 
-        _tokens[token] = entry with { ExpiresAt = expires };
-        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)(expires - now).TotalSeconds, renewable = true } });
+        _tokens[token] = entry with { ExpiresAt = expires, LastRenewal = now };
+        await EnvelopeAsync(context, "token", auth: entry.Auth(token, expires - now));
     }
 
     private async Task KubernetesLoginAsync(HttpContext context, string mount, JsonObject body)
@@ -531,7 +588,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         // Vault's documented answer: the service account TokenReview named, in auth.metadata.
-        await IssueAsync(context, role.Ttl, role.MaxTtl, role.BatchTokens, new Dictionary<string, string>
+        await IssueAsync(context, "kubernetes", $"auth/{mount}/login", role.Ttl, role.MaxTtl, role.BatchTokens, new Dictionary<string, string>
         {
             ["role"] = roleName,
             ["service_account_name"] = account.Name,
@@ -552,29 +609,49 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        await IssueAsync(context, secret.Ttl, secret.MaxTtl, batch: false);
+        await IssueAsync(context, "approle", "auth/approle/login", secret.Ttl, secret.MaxTtl, batch: false, new Dictionary<string, string> { ["role_name"] = "trousseau" });
     }
 
-    private async Task IssueAsync(HttpContext context, TimeSpan ttl, TimeSpan maxTtl, bool batch, Dictionary<string, string>? metadata = null)
+    /// <summary>A login's answer: Vault's envelope with <c>data</c> null and the new token in <c>auth</c>.</summary>
+    private async Task IssueAsync(HttpContext context, string mountType, string path, TimeSpan ttl, TimeSpan maxTtl, bool batch, Dictionary<string, string> metadata)
     {
-        var token = Issue(ttl, maxTtl, renewable: true, batch);
-        await context.Response.WriteAsJsonAsync(new { auth = new { client_token = token, lease_duration = (long)ttl.TotalSeconds, renewable = !batch, policies = DefaultPolicies, metadata } });
+        var token = Issue(ttl, maxTtl, renewable: true, batch, path, metadata);
+        await EnvelopeAsync(context, mountType, auth: _tokens[token].Auth(token, ttl));
     }
 
     private async Task EncryptAsync(HttpContext context, string name, JsonObject body)
     {
-        var key = _keys.GetOrAdd(name, _ => new TransitKey());
-        if (body["batch_input"] is JsonArray batch)
+        if (body["batch_input"] is JsonArray { Count: 0 })
         {
-            var sealedItems = batch.Select(item => Seal(key, item?["plaintext"]?.GetValue<string>())).ToList();
-            var results = sealedItems.Select(r => r.Error is null ? (object)new { ciphertext = r.Ciphertext, key_version = r.KeyVersion } : new { error = r.Error }).ToList();
-
-            // Vault answers 400 when any item failed, with every item's result.
-            context.Response.StatusCode = sealedItems.Any(r => r.Error is not null) ? 400 : 200;
-            await DataAsync(context, new { batch_results = results });
+            await ErrorAsync(context, 400, "missing batch input to process");
             return;
         }
 
+        if (body["batch_input"] is JsonArray batch)
+        {
+            // An item without the field is no item at all: Vault fails the whole request while decoding the batch.
+            if (MissingBatchField(batch, "plaintext", "missing plaintext to encrypt") is { } missing)
+            {
+                await ErrorAsync(context, 500, missing);
+                return;
+            }
+
+            var batchKey = _keys.GetOrAdd(name, _ => new TransitKey());
+            var sealedItems = batch.Select(item => Seal(batchKey, item?["plaintext"]?.GetValue<string>())).ToList();
+            var results = sealedItems.Select((r, i) => r.Error is null
+                ? (object)new { ciphertext = r.Ciphertext, key_version = r.KeyVersion, reference = Reference(batch[i]) }
+                : new { error = r.Error, reference = Reference(batch[i]) }).ToList();
+            await BatchAnswerAsync(context, body, sealedItems.Count(r => r.Error is null), sealedItems.Count(r => r.Error is not null), new { batch_results = results });
+            return;
+        }
+
+        if (body["plaintext"] is null)
+        {
+            await ErrorAsync(context, 400, "missing plaintext to encrypt");
+            return;
+        }
+
+        var key = _keys.GetOrAdd(name, _ => new TransitKey());
         var result = Seal(key, body["plaintext"]?.GetValue<string>());
         if (result.Error is { } error)
         {
@@ -587,18 +664,40 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task DecryptAsync(HttpContext context, string name, JsonObject body)
     {
+        if (body["batch_input"] is JsonArray { Count: 0 })
+        {
+            await ErrorAsync(context, 400, "missing batch input to process");
+            return;
+        }
+
+        // Vault's order: the batch is decoded and the single ciphertext checked before the key is looked up.
+        if (body["batch_input"] is JsonArray batch && MissingBatchField(batch, "ciphertext", "missing ciphertext to decrypt") is { } missing)
+        {
+            await ErrorAsync(context, 500, missing);
+            return;
+        }
+
+        if (body["batch_input"] is null && string.IsNullOrEmpty(body["ciphertext"]?.GetValue<string>()))
+        {
+            await ErrorAsync(context, 400, "missing ciphertext to decrypt");
+            return;
+        }
+
         if (!_keys.TryGetValue(name, out var key))
         {
             await ErrorAsync(context, 400, "encryption key not found");
             return;
         }
 
-        if (body["batch_input"] is JsonArray batch)
+        if (body["batch_input"] is JsonArray items)
         {
-            var opened = batch.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).ToList();
-            var results = opened.Select(r => r.Error is null ? (object)new { plaintext = r.Plaintext } : new { error = r.Error }).ToList();
-            context.Response.StatusCode = opened.Any(r => r.Error is not null) ? 400 : 200;
-            await DataAsync(context, new { batch_results = results });
+            var opened = items.Select(item => Open(key, item?["ciphertext"]?.GetValue<string>())).ToList();
+
+            // A failed item still has its (empty) plaintext: only error is left out when empty.
+            var results = opened.Select((r, i) => r.Error is null
+                ? (object)new { plaintext = r.Plaintext, reference = Reference(items[i]) }
+                : new { plaintext = "", error = r.Error, reference = Reference(items[i]) }).ToList();
+            await BatchAnswerAsync(context, body, opened.Count(r => r.Error is null), opened.Count(r => r.Error is not null), new { batch_results = results });
             return;
         }
 
@@ -614,6 +713,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task RewrapAsync(HttpContext context, string name, JsonObject body)
     {
+        if (string.IsNullOrEmpty(body["ciphertext"]?.GetValue<string>()))
+        {
+            await ErrorAsync(context, 400, "missing ciphertext to decrypt");
+            return;
+        }
+
         if (!_keys.TryGetValue(name, out var key))
         {
             await ErrorAsync(context, 400, "encryption key not found");
@@ -631,12 +736,42 @@ internal sealed class VaultTestServer : IAsyncDisposable
         await DataAsync(context, new { ciphertext = result.Ciphertext, key_version = result.KeyVersion });
     }
 
-    private async Task DataKeyAsync(HttpContext context, string name)
+    /// <summary>
+    /// Transit's datakey, in Vault's order: <c>bits</c> (128, 256 or 512; 256 when absent), then the path's kind
+    /// (<c>plaintext</c> answers the key too, <c>wrapped</c> only its ciphertext), then the key, which datakey never
+    /// creates.
+    /// </summary>
+    private async Task DataKeyAsync(HttpContext context, string kind, string name, JsonObject body)
     {
-        var key = _keys.GetOrAdd(name, _ => new TransitKey());
-        var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        if (!TryReadInt(body, "bits", out var bits, out var invalid))
+        {
+            await ErrorAsync(context, 400, invalid);
+            return;
+        }
+
+        if (bits is not (null or 128 or 256 or 512))
+        {
+            await ErrorAsync(context, 400, "invalid bit length");
+            return;
+        }
+
+        if (kind is not ("plaintext" or "wrapped"))
+        {
+            await ErrorAsync(context, 400, "Invalid path, must be 'plaintext' or 'wrapped'");
+            return;
+        }
+
+        if (!_keys.TryGetValue(name, out var key))
+        {
+            await ErrorAsync(context, 400, "encryption key not found");
+            return;
+        }
+
+        var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes((bits ?? 256) / 8));
         var result = Seal(key, plaintext);
-        await DataAsync(context, new { plaintext, ciphertext = result.Ciphertext, key_version = result.KeyVersion });
+        await DataAsync(context, kind == "plaintext"
+            ? new { key_version = result.KeyVersion, ciphertext = result.Ciphertext, plaintext }
+            : new { key_version = result.KeyVersion, ciphertext = result.Ciphertext });
     }
 
     private async Task ReadKeyAsync(HttpContext context, string name)
@@ -664,16 +799,16 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private async Task DeleteKeyAsync(HttpContext context, string name)
     {
-        // Vault's lock manager refuses with a plain error, which its HTTP layer answers with 400.
+        // Vault's lock manager refuses with a plain error, which the delete handler wraps and its HTTP layer answers 400.
         if (!_keys.TryGetValue(name, out var key))
         {
-            await ErrorAsync(context, 400, $"error deleting policy {name}: could not delete policy; not found");
+            await ErrorAsync(context, 400, $"error deleting policy {name}: could not delete key; not found");
             return;
         }
 
         if (!key.DeletionAllowed)
         {
-            await ErrorAsync(context, 400, $"error deleting policy {name}: deletion is not allowed for this policy");
+            await ErrorAsync(context, 400, $"error deleting policy {name}: deletion is not allowed for this key");
             return;
         }
 
@@ -747,16 +882,79 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// Vault's error for a batch one of whose items lacks <paramref name="field"/> (its batch decoder's, wrapped as an
+    /// internal error, which Vault answers 500), or null when every item has it.
+    /// </summary>
+    private static string? MissingBatchField(JsonArray batch, string field, string what)
+    {
+        var missing = batch.Select((item, i) => (item as JsonObject)?.ContainsKey(field) == true ? null : $"* '[{i}].{field}' {what}").OfType<string>().Order(StringComparer.Ordinal).ToList();
+        return missing.Count == 0
+            ? null
+            : $"1 error occurred:\n\t* failed to parse batch input: {missing.Count} error(s) decoding:\n\n{string.Join('\n', missing)}\n\n";
+    }
+
+    /// <summary>The caller's <c>reference</c> of a batch item, which Vault copies onto its result ("" when none).</summary>
+    private static string Reference(JsonNode? item) => item?["reference"]?.GetValue<string>() ?? "";
+
+    /// <summary>
+    /// A batch's answer, as Vault's <c>batchRequestResponse</c> gives it: 200 when every item succeeded, else 400 with
+    /// every item's result, or the caller's <c>partial_failure_response_code</c> (1-599) when some items succeeded.
+    /// </summary>
+    private static async Task BatchAnswerAsync(HttpContext context, JsonObject body, int succeeded, int failed, object data)
+    {
+        if (!TryReadInt(body, "partial_failure_response_code", out var partial, out var invalid))
+        {
+            await ErrorAsync(context, 400, invalid);
+            return;
+        }
+
+        context.Response.StatusCode = failed == 0 ? 200 : succeeded > 0 && partial is >= 1 and <= 599 ? partial.Value : 400;
+        await DataAsync(context, data);
+    }
+
+    /// <summary>
+    /// Decodes base64 as Go's <c>base64.StdEncoding</c> does, which Vault uses: padding required, line breaks skipped,
+    /// anything else refused with Go's message naming the offset of the offending input byte.
+    /// </summary>
+    private static byte[]? DecodeBase64(string text, out string error)
+    {
+        error = "";
+        var kept = new System.Text.StringBuilder(text.Length);
+        var offsets = new List<int>(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] is '\r' or '\n')
+            {
+                continue;
+            }
+
+            if (!(char.IsAsciiLetterOrDigit(text[i]) || text[i] is '+' or '/' or '='))
+            {
+                error = $"illegal base64 data at input byte {i}";
+                return null;
+            }
+
+            kept.Append(text[i]);
+            offsets.Add(i);
+        }
+
+        var padding = kept.ToString().IndexOf('=', StringComparison.Ordinal);
+        if (kept.Length % 4 != 0 || padding >= 0 && (padding < kept.Length - 2 || kept.ToString()[padding..].Any(c => c != '=')))
+        {
+            var at = padding >= 0 ? offsets[padding] : offsets.Count > 0 ? offsets[^1] + 1 - kept.Length % 4 : 0;
+            error = $"illegal base64 data at input byte {at}";
+            return null;
+        }
+
+        return Convert.FromBase64String(kept.ToString());
+    }
+
     private static SealResult Seal(TransitKey key, string? plaintextBase64)
     {
-        byte[] plaintext;
-        try
+        if (DecodeBase64(plaintextBase64 ?? "", out var invalid) is not { } plaintext)
         {
-            plaintext = Convert.FromBase64String(plaintextBase64 ?? throw new FormatException());
-        }
-        catch (FormatException)
-        {
-            return new SealResult(null, 0, plaintextBase64 is null ? "missing plaintext to encrypt" : "failed to base64-decode plaintext");
+            return new SealResult(null, 0, invalid);
         }
 
         var (version, material) = key.Latest;
@@ -798,19 +996,20 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return (null, version > key.LatestVersion ? "invalid ciphertext: version is too new" : "ciphertext or signature version is disallowed by policy (too old)");
         }
 
-        byte[] data;
-        try
-        {
-            data = Convert.FromBase64String(parts[1]);
-        }
-        catch (FormatException)
+        if (DecodeBase64(parts[1], out _) is not { } data)
         {
             return (null, "invalid ciphertext: could not decode base64");
         }
 
-        if (data.Length < 28)
+        // Vault checks only that the nonce is there; a shorter tag fails authentication, as Go's GCM has it.
+        if (data.Length < 12)
         {
             return (null, "invalid ciphertext length");
+        }
+
+        if (data.Length < 28)
+        {
+            return (null, "cipher: message authentication failed");
         }
 
         var plaintext = new byte[data.Length - 28];
@@ -827,8 +1026,15 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return (Convert.ToBase64String(plaintext), null);
     }
 
-    /// <summary>Vault's answer envelope around <paramref name="data"/>, with the status already set (200 unless told).</summary>
+    /// <summary>A Transit answer: Vault's envelope around <paramref name="data"/>, with the status already set (200 unless told).</summary>
     private static Task DataAsync(HttpContext context, object data, IReadOnlyList<string>? warnings = null) =>
+        EnvelopeAsync(context, "transit", data, warnings: warnings);
+
+    /// <summary>
+    /// The envelope of every Vault answer with a body but errors: request_id, the lease fields, data, wrap_info,
+    /// warnings, auth and the type of the mount that answered, present even when null.
+    /// </summary>
+    private static Task EnvelopeAsync(HttpContext context, string mountType, object? data = null, object? auth = null, IReadOnlyList<string>? warnings = null) =>
         context.Response.WriteAsJsonAsync(new
         {
             request_id = Guid.NewGuid().ToString(),
@@ -838,8 +1044,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
             data,
             wrap_info = (object?)null,
             warnings,
-            auth = (object?)null,
-            mount_type = "transit",
+            auth,
+            mount_type = mountType,
         });
 
     private static async Task ErrorAsync(HttpContext context, int status, string error)
@@ -860,7 +1066,90 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status, when it arrived.</summary>
     public sealed record VaultRequest(string Method, string Path, int Status, DateTimeOffset At);
 
-    private sealed record TokenEntry(DateTimeOffset? ExpiresAt, DateTimeOffset? MaxExpiresAt, bool Renewable, TimeSpan Ttl, bool Batch = false);
+    /// <summary>
+    /// A token: when it expires (never, for the root token), how far renewals may take it, the TTL a renewal asks
+    /// for, the path that created it, its policies and the auth method's metadata.
+    /// </summary>
+    private sealed record TokenEntry(
+        DateTimeOffset? ExpiresAt,
+        DateTimeOffset? MaxExpiresAt,
+        bool Renewable,
+        TimeSpan Ttl,
+        string Path,
+        IReadOnlyList<string> Policies,
+        DateTimeOffset IssuedAt,
+        bool Batch = false,
+        IReadOnlyDictionary<string, string>? Meta = null,
+        DateTimeOffset? LastRenewal = null)
+    {
+        public string Accessor { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+
+        private string Type => Batch ? "batch" : "service";
+
+        /// <summary>
+        /// The <c>data</c> of Vault's token lookup answer (<c>auth/token/lookup-self</c>). As in Vault's token store,
+        /// only a token with a lease (a TTL) says whether it is renewable and when it was issued and last renewed; the
+        /// root token's answer has none of these, and its expire_time is null.
+        /// </summary>
+        public Dictionary<string, object?> Describe(string token, DateTimeOffset now)
+        {
+            var data = new Dictionary<string, object?>
+            {
+                ["accessor"] = Batch ? "" : Accessor,
+                ["creation_time"] = IssuedAt.ToUnixTimeSeconds(),
+                ["creation_ttl"] = (long)Ttl.TotalSeconds,
+                ["display_name"] = Policies.Contains("root") ? "root" : Path.Replace("auth/", "", StringComparison.Ordinal).Replace("/login", "", StringComparison.Ordinal).Replace('/', '-'),
+                ["entity_id"] = "",
+                ["expire_time"] = null,
+                ["explicit_max_ttl"] = 0,
+                ["id"] = token,
+                ["meta"] = Meta,
+                ["num_uses"] = 0,
+                ["orphan"] = true,
+                ["path"] = Path,
+                ["policies"] = Policies,
+                ["ttl"] = 0L,
+                ["type"] = Type,
+            };
+            if (ExpiresAt is { } expires)
+            {
+                data["expire_time"] = Timestamp(expires);
+                data["ttl"] = Math.Max(0, (long)(expires - now).TotalSeconds);
+                data["renewable"] = Renewable;
+                data["issue_time"] = Timestamp(IssuedAt);
+                if (LastRenewal is { } renewed)
+                {
+                    data["last_renewal_time"] = renewed.ToUnixTimeSeconds();
+                    data["last_renewal"] = Timestamp(renewed);
+                }
+            }
+
+            return data;
+        }
+
+        /// <summary>A time as Go's JSON encoding writes it: RFC 3339 with fractional seconds.</summary>
+        private static string Timestamp(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+
+        /// <summary>The <c>auth</c> block of a login or renewal answer, for <paramref name="lease"/> from now.</summary>
+        public object Auth(string token, TimeSpan lease) => new
+        {
+            client_token = token,
+            accessor = Batch ? "" : Accessor,
+            policies = Policies,
+            token_policies = Policies,
+            metadata = Meta,
+            lease_duration = (long)lease.TotalSeconds,
+            renewable = Renewable,
+            entity_id = "",
+            token_type = Type,
+            orphan = true,
+            mfa_requirement = (object?)null,
+            num_uses = 0,
+        };
+    }
+
+    /// <summary>One version of a KV v2 secret and when it was written.</summary>
+    private sealed record KvVersion(JsonObject Data, DateTimeOffset Created);
 
     private sealed record KubernetesRole(TimeSpan Ttl, TimeSpan MaxTtl, bool BatchTokens, ConcurrentDictionary<string, ServiceAccount> Accounts);
 

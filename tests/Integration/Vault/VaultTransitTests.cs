@@ -229,6 +229,36 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [Fact]
+    public async Task Empty_batches_are_answered_empty_without_asking_vault()
+    {
+        // Vault refuses an empty batch_input (400 "missing batch input to process"): nothing to send is no call.
+        var (services, transitCalls) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+
+        var wrapped = await provider.WrapBatchAsync([]);
+        var unwrapped = await provider.UnwrapBatchAsync([]);
+
+        Assert.Empty(wrapped);
+        Assert.Empty(unwrapped);
+        Assert.Empty(transitCalls);
+    }
+
+    [Fact]
+    public async Task A_data_key_under_a_missing_transit_key_is_refused_and_creates_no_key()
+    {
+        // Unlike encrypt, Transit's datakey never creates the key it is asked for.
+        var keyName = VaultTarget.UniqueKeyName();
+        var (services, _) = await BuildAsync(keyName: keyName);
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.GenerateDataKeyAsync());
+        var (status, _) = await _vault.SendAsync(HttpMethod.Get, $"transit/keys/{keyName}");
+
+        Assert.Contains("encryption key not found", error.Message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, status);
+    }
+
+    [Fact]
     public async Task Two_hundred_secret_writes_and_a_read_make_one_transit_call()
     {
         var (services, transitCalls) = await BuildAsync();
