@@ -61,4 +61,18 @@ public sealed class CliUsageTests : IDisposable
 
         Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("secret get", "Missing argument NAME for 'clectl secret get'.")]
+    [InlineData("secret create --type login", "Missing argument NAME for 'clectl secret create'.")]
+    [InlineData("context use", "Missing argument NAME for 'clectl context use'.")]
+    [InlineData("audit verify", "Missing argument FILE for 'clectl audit verify'.")]
+    [InlineData("completion", "Missing argument SHELL for 'clectl completion'.")]
+    [InlineData("secret generate db/orders --length", "--length needs a value.")]
+    public async Task A_missing_argument_or_option_value_exits_2_naming_it(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
+    }
 }
