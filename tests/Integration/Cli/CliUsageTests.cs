@@ -75,4 +75,20 @@ public sealed class CliUsageTests : IDisposable
 
         Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("secret generate db/orders --length abc", "--length 'abc' is not valid; give a whole number from 1 to 4096")]
+    [InlineData("secret regenerate db/orders --length 99999999999", "--length '99999999999' is not valid; give a whole number from 1 to 4096")]
+    [InlineData("secret delete db/orders --if-revision abc", "--if-revision 'abc' is not valid; give a revision, a whole number from 1")]
+    [InlineData("secret delete db/orders --if-revision 0", "--if-revision '0' is not valid; give a revision, a whole number from 1")]
+    [InlineData("secret update db/orders --remove k --if-revision -5", "--if-revision '-5' is not valid; give a revision, a whole number from 1")]
+    [InlineData("kms status --timeout soon", "--timeout 'soon' is not valid; give seconds above 0, at most 300")]
+    [InlineData("kms status --timeout 0", "--timeout '0' is not valid; give seconds above 0, at most 300")]
+    public async Task A_number_option_given_another_value_exits_2_naming_the_option_the_value_and_what_is_valid(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", error, StringComparison.Ordinal);
+    }
 }
