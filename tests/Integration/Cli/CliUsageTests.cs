@@ -91,4 +91,17 @@ public sealed class CliUsageTests : IDisposable
         Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
         Assert.DoesNotContain("System.", error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task An_empty_token_file_or_a_directory_given_as_one_exits_2_saying_so_before_calling_the_server()
+    {
+        var empty = _temp.Combine("empty.token");
+        File.WriteAllText(empty, "\n");
+
+        var fromEmpty = ClectlAssert.Fails(await _clectl.RunAsync("secret", "list", "--server", "http://127.0.0.1:1", "--token-file", empty), 2);
+        var fromDirectory = ClectlAssert.Fails(await _clectl.RunAsync("secret", "list", "--server", "http://127.0.0.1:1", "--token-file", _temp.Path), 2);
+
+        Assert.Equal($"clectl: The token file {empty} (from --token-file) is empty; it must hold the API token, as trousseaud writes it to api.token in its data directory.", fromEmpty);
+        Assert.Equal($"clectl: The token file {_temp.Path} (from --token-file) is a directory; give the API token file in it, for example {Path.Combine(_temp.Path, "api.token")}.", fromDirectory);
+    }
 }
