@@ -199,6 +199,22 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("prefix=query-a/&prefix=query-b/", "'prefix' is given 2 times; give it once.")]
+    [InlineData("limit=1&limit=2&limit=3", "'limit' is given 3 times; give it once.")]
+    [InlineData("prefx=query-a/", "'prefx' is not a parameter of GET /v1/secrets; it takes prefix, limit and continue (lower case, each at most once).")]
+    [InlineData("Prefix=query-a/", "'Prefix' is not a parameter of GET /v1/secrets; it takes prefix, limit and continue (lower case, each at most once).")]
+    [InlineData("prefix=query-a/&page=2", "'page' is not a parameter of GET /v1/secrets; it takes prefix, limit and continue (lower case, each at most once).")]
+    public async Task A_listing_with_a_misspelt_or_repeated_parameter_is_400_naming_it_rather_than_listing_every_secret(string query, string detail)
+    {
+        await EnsureAsync("query-a/one", "v");
+
+        using var list = await Http.GetAsync(new Uri("v1/secrets?" + query, UriKind.Relative));
+
+        var problem = await Problems.AssertInvalidInputAsync(list, HttpStatusCode.BadRequest);
+        Assert.Equal(detail, problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
     [InlineData("\"1\" \"2\"")]
     [InlineData("\"1\", *")]
     [InlineData("\"99999999999999999999\"")]
