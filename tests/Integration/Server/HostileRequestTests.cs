@@ -180,6 +180,9 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
         var problem = await Problems.AssertAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Equal("urn:trousseau:problem:too-large", problem.GetProperty("type").GetString());
+        Assert.Equal(
+            "The request body is over 4194304 bytes, the limit Trousseau:Api:MaxRequestBodyBytes sets.",
+            problem.GetProperty("detail").GetString());
         Assert.Equal(["chunked-big/kept"], await NamesAsync("chunked-big/"));
         Assert.Equal("original", await ValueAsync("chunked-big/kept"));
     }
