@@ -314,11 +314,17 @@ internal static class SecretEndpoints
     public static async Task<IResult> KeyStatusAsync(HttpContext context, IKeyAdministration keys) =>
         Results.Json(KeyStatusBody.From(await keys.GetKeyStatusAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
 
-    public static async Task<IResult> RotateAsync(HttpContext context, IKeyAdministration keys) =>
-        Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+    public static async Task<IResult> RotateAsync(HttpContext context, IKeyAdministration keys)
+    {
+        var (_, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EmptyBody);
+        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+    }
 
-    public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys) =>
-        Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), WireJson.Default.RewrapBody);
+    public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys)
+    {
+        var (_, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EmptyBody);
+        return error ?? Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), WireJson.Default.RewrapBody);
+    }
 
     public static async Task<IResult> EncryptAsync(HttpContext context, ITrousseau trousseau)
     {

@@ -218,6 +218,29 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("v1/keys/rotate", """{"keyName":"other"}""", "$.keyName")]
+    [InlineData("v1/keys/rotate", "not json", "$")]
+    [InlineData("v1/keys/rotate", "[]", "$")]
+    [InlineData("v1/keys/rewrap", """{"dryRun":true}""", "$.dryRun")]
+    [InlineData("v1/keys/rewrap", "", "$")]
+    public async Task A_key_rotation_or_rewrap_with_a_body_other_than_an_empty_object_is_400_and_rotates_nothing(string path, string body, string jsonPath)
+    {
+        var before = await KeyIdAsync();
+
+        using var response = await Http.PostAsync(new Uri(path, UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var detail = (await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.StartsWith($"The request body is not valid JSON for this route: problem at {jsonPath} ", detail, StringComparison.Ordinal);
+        Assert.Equal(before, await KeyIdAsync());
+    }
+
+    private async Task<string> KeyIdAsync()
+    {
+        using var keys = await Http.GetAsync(new Uri("v1/keys", UriKind.Relative));
+        return (await keys.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("keyId").GetString()!;
+    }
+
+    [Theory]
     [InlineData("\"1\" \"2\"")]
     [InlineData("\"1\", *")]
     [InlineData("\"99999999999999999999\"")]
