@@ -217,6 +217,20 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         Assert.Equal(ping, decrypted.GetProperty("plain").GetString());
         Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
         Assert.Equal("INVALID_ARGUMENT", otherVersion.GetProperty("code").GetString());
+        Assert.Equal("Unsupported KMS API version 'v1'; this service speaks v1beta1.", otherVersion.GetProperty("details").GetString());
+    }
+
+    [Fact]
+    public async Task A_key_id_over_the_limit_is_refused_naming_its_length_and_a_v1_version_past_64_characters_is_not_echoed()
+    {
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+
+        var longKeyId = await Peer.CallAsync(Decrypt, new { ciphertext = encrypted.GetProperty("ciphertext").GetString(), key_id = new string('k', 2000) });
+        var longVersion = await Peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = new string('v', 100) });
+
+        Assert.Equal("INVALID_ARGUMENT", longKeyId.GetProperty("code").GetString());
+        Assert.Equal("key_id must be 1 to 1024 bytes, not 2000.", longKeyId.GetProperty("details").GetString());
+        Assert.Equal("Unsupported KMS API version (100 characters); this service speaks v1beta1.", longVersion.GetProperty("details").GetString());
     }
 
     [Fact]
