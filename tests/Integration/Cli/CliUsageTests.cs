@@ -104,4 +104,26 @@ public sealed class CliUsageTests : IDisposable
         Assert.Equal($"clectl: The token file {empty} (from --token-file) is empty; it must hold the API token, as trousseaud writes it to api.token in its data directory.", fromEmpty);
         Assert.Equal($"clectl: The token file {_temp.Path} (from --token-file) is a directory; give the API token file in it, for example {Path.Combine(_temp.Path, "api.token")}.", fromDirectory);
     }
+
+    [Theory]
+    [InlineData("""{"contexts":{"x":{}}}""", "context 'x' has no server; set one with 'clectl context set x --server URL', or remove it.")]
+    [InlineData("""{"current":"x","contexts":{"x":{"server":null}}}""", "context 'x' has no server; set one with 'clectl context set x --server URL', or remove it.")]
+    [InlineData("""{"contexts":null}""", "'contexts' is null; it must be an object of named contexts.")]
+    [InlineData("""{"contexts":{"x":{"server":"http://127.0.0.1:1","token":5}}}""", "problem at $.contexts.x.token (line 1, byte 57)")]
+    [InlineData("""{"contexts":{"x":{"server":"http://127.0.0.1:1","token":"abc" "zzz"}}}""", "problem at $.contexts.x (line 1, byte 62)")]
+    public async Task A_damaged_contexts_file_exits_2_naming_the_file_and_the_problem_without_a_stack_trace(string json, string problem)
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, json);
+
+        foreach (var command in new[] { "context list", "secret list" })
+        {
+            var error = ClectlAssert.Fails(await _clectl.RunAsync(command.Split(' ')), 2);
+
+            Assert.StartsWith($"clectl: {file} is not a valid clectl configuration: {problem}", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("Trousseau.Cli", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("abc", error, StringComparison.Ordinal);
+        }
+    }
 }
