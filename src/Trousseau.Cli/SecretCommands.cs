@@ -316,6 +316,11 @@ internal static class SecretCommands
 
     private static async Task<string> ReadValueFileAsync(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new CliUsageException($"--from-file cannot read {Path.GetFullPath(path)}: it is a directory; give K=PATH with a file holding the value.");
+        }
+
         try
         {
             return await File.ReadAllTextAsync(path);

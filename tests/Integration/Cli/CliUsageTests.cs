@@ -126,4 +126,12 @@ public sealed class CliUsageTests : IDisposable
             Assert.DoesNotContain("abc", error, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_directory_given_to_from_file_exits_2_saying_it_is_a_directory()
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("secret", "create", "db/orders", "--from-file", $"k={_temp.Path}", "--server", "http://127.0.0.1:1"), 2);
+
+        Assert.Equal($"clectl: --from-file cannot read {_temp.Path}: it is a directory; give K=PATH with a file holding the value.", error);
+    }
 }
