@@ -40,6 +40,11 @@ internal static class ApiRequests
             return (null, ApiProblems.BodyTooLarge(limit));
         }
 
+        if (request.ContentLength == 0 || context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        {
+            return (null, ApiProblems.Invalid("The request body is empty; send a JSON object ({} at least, on the routes that take no input)."));
+        }
+
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
         {
             sizeFeature.MaxRequestBodySize = limit;

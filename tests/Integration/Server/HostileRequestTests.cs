@@ -222,7 +222,6 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     [InlineData("v1/keys/rotate", "not json", "$")]
     [InlineData("v1/keys/rotate", "[]", "$")]
     [InlineData("v1/keys/rewrap", """{"dryRun":true}""", "$.dryRun")]
-    [InlineData("v1/keys/rewrap", "", "$")]
     public async Task A_key_rotation_or_rewrap_with_a_body_other_than_an_empty_object_is_400_and_rotates_nothing(string path, string body, string jsonPath)
     {
         var before = await KeyIdAsync();
@@ -232,6 +231,27 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
         var detail = (await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
         Assert.StartsWith($"The request body is not valid JSON for this route: problem at {jsonPath} ", detail, StringComparison.Ordinal);
         Assert.Equal(before, await KeyIdAsync());
+    }
+
+    [Theory]
+    [InlineData("POST", "v1/secrets", "application/json")]
+    [InlineData("PUT", "v1/secrets/empty-body/kept", "application/json")]
+    [InlineData("PATCH", "v1/secrets/empty-body/kept", "application/merge-patch+json")]
+    [InlineData("POST", "v1/keys/rotate", "application/json")]
+    [InlineData("POST", "v1/encrypt", "application/json")]
+    public async Task A_json_request_without_a_body_is_400_saying_the_body_is_empty_and_changes_nothing(string method, string path, string contentType)
+    {
+        await EnsureAsync("empty-body/kept", "original");
+        var keyId = await KeyIdAsync();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new ByteArrayContent([]) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+
+        using var response = await Http.SendAsync(request);
+
+        var detail = (await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString();
+        Assert.Equal("The request body is empty; send a JSON object ({} at least, on the routes that take no input).", detail);
+        Assert.Equal("original", await ValueAsync("empty-body/kept"));
+        Assert.Equal(keyId, await KeyIdAsync());
     }
 
     private async Task<string> KeyIdAsync()
