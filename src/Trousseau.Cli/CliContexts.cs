@@ -34,15 +34,39 @@ internal sealed class CliContexts
             return new CliContexts();
         }
 
+        CliContexts? contexts;
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(path), CliJson.Default.CliContexts) ?? new CliContexts();
+            contexts = JsonSerializer.Deserialize(File.ReadAllBytes(path), CliJson.Default.CliContexts);
         }
         catch (JsonException e)
         {
-            throw new CliUsageException($"{path} is not a valid clectl configuration ({e.Message}); fix or remove it.");
+            // The serializer's message names .NET types and can quote a character of a stored token: keep the position.
+            throw Invalid(path, $"problem at {e.Path ?? "$"} (line {e.LineNumber + 1}, byte {e.BytePositionInLine}); fix or remove it.");
         }
+
+        if (contexts is null)
+        {
+            return new CliContexts();
+        }
+
+        if (contexts.Contexts is null)
+        {
+            throw Invalid(path, "'contexts' is null; it must be an object of named contexts.");
+        }
+
+        foreach (var (name, context) in contexts.Contexts)
+        {
+            if (context is null || string.IsNullOrWhiteSpace(context.Server))
+            {
+                throw Invalid(path, $"context '{name}' has no server; set one with 'clectl context set {name} --server URL', or remove it.");
+            }
+        }
+
+        return contexts;
     }
+
+    private static CliUsageException Invalid(string path, string problem) => new($"{path} is not a valid clectl configuration: {problem}");
 
     public void Save(string path) =>
         OwnerOnlyFile.WriteAtomically(path, JsonSerializer.SerializeToUtf8Bytes(this, CliJson.Default.CliContexts), overwrite: true);

@@ -178,7 +178,7 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
 
         if (tokenFile is not null)
         {
-            return (ReadToken(tokenFile, "--token-file"), $"--token-file {Path.GetFullPath(tokenFile)}");
+            return (ReadNamedToken(tokenFile, "--token-file"), $"--token-file {Path.GetFullPath(tokenFile)}");
         }
 
         if (named is not null && AmongServers(named.Context.Server, server) && FromContext(named) is { } fromNamed)
@@ -206,7 +206,7 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     private static (string? Token, string Source)? FromContext(NamedContext named) => named.Context switch
     {
         { Token: { Length: > 0 } stored } => (stored, $"context '{named.Name}'"),
-        { TokenFile: { } file } => (ReadToken(file, $"context '{named.Name}'"), $"the token file {file} of context '{named.Name}'"),
+        { TokenFile: { } file } => (ReadNamedToken(file, $"context '{named.Name}'"), $"the token file {file} of context '{named.Name}'"),
         _ => null,
     };
 
@@ -222,6 +222,23 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>
+    /// The token in the file a flag or a context names; a file that is missing, a directory or empty is an error, since
+    /// sending no token would only earn a 401 that blames the server.
+    /// </summary>
+    private static string ReadNamedToken(string path, string namedBy)
+    {
+        var fullPath = Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            throw new CliUsageException(
+                $"The token file {fullPath} (from {namedBy}) is a directory; give the API token file in it, for example {Path.Combine(fullPath, "api.token")}.");
+        }
+
+        return ReadToken(path, namedBy) ?? throw new CliUsageException(
+            $"The token file {fullPath} (from {namedBy}) is empty; it must hold the API token, as trousseaud writes it to api.token in its data directory.");
+    }
 
     private static string? ReadToken(string path, string namedBy)
     {

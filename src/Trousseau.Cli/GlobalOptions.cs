@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 
 namespace Trousseau.Cli;
 
@@ -102,31 +101,16 @@ internal static class GlobalOptions
 
     private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);
 
-    private static Option<double> CreateRequestTimeoutOption()
+    private static Option<double> CreateRequestTimeoutOption() => new("--request-timeout")
     {
-        var valid = $"seconds above 0, at most {ServerFailover.MaxAnswerTimeout.TotalSeconds:0}";
-        return new Option<double>("--request-timeout")
-        {
-            Description = $"How long to wait for a server's answer once connected, in seconds (default {ServerFailover.DefaultAnswerTimeout.TotalSeconds:0}); "
-                + "a server that does not answer in time ends a write with exit 6 (a read moves on to the next server of a list).",
-            HelpName = "SECONDS",
-            Recursive = true,
-            DefaultValueFactory = _ => ServerFailover.DefaultAnswerTimeout.TotalSeconds,
-            CustomParser = result =>
-            {
-                var value = result.Tokens[0].Value;
-                if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
-                    && seconds > 0
-                    && seconds <= ServerFailover.MaxAnswerTimeout.TotalSeconds)
-                {
-                    return seconds;
-                }
-
-                result.AddError($"--request-timeout '{value}' is not valid; give {valid} (for example --request-timeout 120).");
-                return ServerFailover.DefaultAnswerTimeout.TotalSeconds;
-            },
-        };
-    }
+        Description = $"How long to wait for a server's answer once connected, in seconds (default {ServerFailover.DefaultAnswerTimeout.TotalSeconds:0}); "
+            + "a server that does not answer in time ends a write with exit 6 (a read moves on to the next server of a list).",
+        HelpName = "SECONDS",
+        Recursive = true,
+        DefaultValueFactory = _ => ServerFailover.DefaultAnswerTimeout.TotalSeconds,
+        CustomParser = result => NumberOptions.Seconds(
+            result, ServerFailover.MaxAnswerTimeout.TotalSeconds, ServerFailover.DefaultAnswerTimeout.TotalSeconds, "for example --request-timeout 120"),
+    };
 
     private static Option<OutputFormat> CreateOutputOption()
     {

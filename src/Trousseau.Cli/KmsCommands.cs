@@ -31,6 +31,7 @@ internal static class KmsCommands
     {
         Description = "Seconds to wait for the plugin (kube-apiserver allows 3).",
         DefaultValueFactory = _ => 3,
+        CustomParser = result => NumberOptions.Seconds(result, 300, 3, "kube-apiserver allows 3"),
     };
 
     public static Command Create(CliConsole console)
@@ -115,11 +116,6 @@ internal static class KmsCommands
         CancellationToken cancellationToken)
     {
         var seconds = parse.GetValue(Timeout);
-        if (seconds is <= 0 or > 300)
-        {
-            throw new CliUsageException("--timeout takes seconds between 0 and 300.");
-        }
-
         var socket = parse.GetValue(Socket) ?? DataDirectory.KmsSocket;
         using var channel = Channel(socket);
         var client = new V2.KeyManagementService.KeyManagementServiceClient(channel);

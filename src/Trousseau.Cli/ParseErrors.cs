@@ -14,7 +14,8 @@ internal static class ParseErrors
         var path = Path(parse.CommandResult);
         var unmatched = parse.UnmatchedTokens;
         var messages = parse.Errors
-            .Select(e => e.Message.ReplaceLineEndings(" "))
+            .Select(e => MissingValue(e.SymbolResult) ?? e.Message.ReplaceLineEndings(" "))
+            .Distinct(StringComparer.Ordinal)
             .Where(message => !unmatched.Any(token => message.Contains($"'{token}'", StringComparison.Ordinal)))
             .ToList();
         if (unmatched.Count > 0)
@@ -28,6 +29,24 @@ internal static class ParseErrors
 
         return $"{string.Join(" ", messages)} (see {path} --help)";
     }
+
+    /// <summary>
+    /// What the parser's "Required argument missing" means, in clectl's words: the argument, as the reference writes it
+    /// (NAME), and the command that needs it; or the option given without its value. <see langword="null"/> for any other error.
+    /// </summary>
+    private static string? MissingValue(SymbolResult? result) => result switch
+    {
+        CommandResult command when command.Command.Arguments.FirstOrDefault(a => IsMissing(command.GetResult(a), a)) is { } argument =>
+            $"Missing argument {argument.Name.ToUpperInvariant()} for '{Path(command)}'. {argument.Description}",
+        ArgumentResult { Parent: CommandResult command } argument when IsMissing(argument, argument.Argument) =>
+            $"Missing argument {argument.Argument.Name.ToUpperInvariant()} for '{Path(command)}'. {argument.Argument.Description}",
+        OptionResult option when option.Tokens.Count == 0 && option.Option.Arity.MinimumNumberOfValues > 0 => $"{option.Option.Name} needs a value.",
+        ArgumentResult { Parent: OptionResult option } argument when IsMissing(argument, argument.Argument) => $"{option.Option.Name} needs a value.",
+        _ => null,
+    };
+
+    private static bool IsMissing(SymbolResult? result, Argument argument) =>
+        (result?.Tokens.Count ?? 0) < argument.Arity.MinimumNumberOfValues;
 
     /// <summary>Known names within a small edit distance of <paramref name="token"/>, or starting with it.</summary>
     private static IEnumerable<string> Suggest(string token, IEnumerable<string> candidates)

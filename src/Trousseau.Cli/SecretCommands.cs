@@ -27,13 +27,13 @@ internal static class SecretCommands
 
     private static readonly Option<string?> Endpoint = new("--endpoint") { Description = "The endpoint (URL) of a login secret." };
 
-    private static readonly Option<long?> IfRevision = new("--if-revision") { Description = "Only if the secret is still at this revision." };
+    private static readonly Option<long?> IfRevision = new("--if-revision") { Description = "Only if the secret is still at this revision.", CustomParser = NumberOptions.Revision };
 
     private static readonly Option<string?> Key = new("--key") { Description = "Print only this key's value, as stored (escaped on a terminal unless --raw)." };
 
     private static readonly Option<string?> GenerateKey = new("--key") { Description = "The key that receives the generated value (opaque; default 'value')." };
 
-    private static readonly Option<int?> Length = new("--length") { Description = "Length of the generated value (default 32)." };
+    private static readonly Option<int?> Length = new("--length") { Description = "Length of the generated value (default 32).", CustomParser = NumberOptions.Length };
 
     private static readonly Option<string?> RegenerateKey = new("--key")
     {
@@ -316,6 +316,11 @@ internal static class SecretCommands
 
     private static async Task<string> ReadValueFileAsync(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new CliUsageException($"--from-file cannot read {Path.GetFullPath(path)}: it is a directory; give K=PATH with a file holding the value.");
+        }
+
         try
         {
             return await File.ReadAllTextAsync(path);

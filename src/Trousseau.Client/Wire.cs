@@ -112,6 +112,13 @@ public sealed record KeyStatusBody(string KeyId, string Provider, uint Version)
     }
 }
 
+/// <summary>
+/// The body of <c>POST /v1/keys/rotate</c> and <c>POST /v1/keys/rewrap</c>, which take no input: <c>{}</c>, so that a
+/// request asking for something these routes do not do (another key, a dry run) changes nothing.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record EmptyBody;
+
 /// <summary>The answer to <c>POST /v1/keys/rewrap</c>.</summary>
 /// <param name="Rewrapped">How many stored secrets were sealed anew under the current key.</param>
 public sealed record RewrapBody(long Rewrapped);
@@ -182,6 +189,7 @@ public sealed record ProblemBody(string? Type, string? Title, int? Status, strin
 [JsonSerializable(typeof(SecretListBody))]
 [JsonSerializable(typeof(KeyStatusBody))]
 [JsonSerializable(typeof(RewrapBody))]
+[JsonSerializable(typeof(EmptyBody))]
 [JsonSerializable(typeof(EncryptBody))]
 [JsonSerializable(typeof(EncryptedBody))]
 [JsonSerializable(typeof(DecryptBody))]

@@ -95,9 +95,10 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
             throw Invalid("ciphertext is empty.");
         }
 
-        if (request.KeyId.Length == 0 || Encoding.UTF8.GetByteCount(request.KeyId) > MaxKeyIdBytes)
+        var keyIdBytes = Encoding.UTF8.GetByteCount(request.KeyId);
+        if (keyIdBytes is 0 or > MaxKeyIdBytes)
         {
-            throw Invalid($"key_id must be 1 to {MaxKeyIdBytes} bytes.");
+            throw Invalid($"key_id must be 1 to {MaxKeyIdBytes} bytes, not {keyIdBytes}.");
         }
 
         CheckAnnotations(request.Annotations);
@@ -224,7 +225,8 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     {
         if (version.Length != 0 && version != V1Version)
         {
-            throw Invalid($"Unsupported KMS API version; this service speaks {V1Version}.");
+            var shown = version.Length <= 64 && version.All(c => c is >= ' ' and <= '~') ? $"'{version}'" : $"({version.Length} characters)";
+            throw Invalid($"Unsupported KMS API version {shown}; this service speaks {V1Version}.");
         }
     }
 

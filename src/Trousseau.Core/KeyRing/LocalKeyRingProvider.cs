@@ -313,6 +313,15 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// </summary>
     private static string NotInRing(WrappedKey wrapped, LocalKeyRing ring)
     {
+        if (ring.Keys.FirstOrDefault(k => k.Info.KeyId == wrapped.KeyId) is { } named)
+        {
+            // The key id is this ring's, at another version than the wrap's: a caller (KMS v2 sends the key id beside
+            // the ciphertext) paired them wrongly; the ring itself is fine.
+            var wrappedUnder = ring.Find(wrapped.KeyVersion) is { } key ? $", whose key id is '{key.Info.KeyId}'" : "";
+            return $"The key id '{Printable(wrapped.KeyId)}' is version {named.Info.Version} of this key ring, but the ciphertext was wrapped under version "
+                + $"{wrapped.KeyVersion}{wrappedUnder}: the key id does not belong to this ciphertext (a KMS caller sends the key id Encrypt returned with it).";
+        }
+
         var newest = ring.Current.Info.Version;
         var ownRing = wrapped.KeyId.StartsWith($"{ProviderName}-{ring.Id}-v", StringComparison.Ordinal);
         var reason = (ownRing, wrapped.KeyVersion > newest) switch

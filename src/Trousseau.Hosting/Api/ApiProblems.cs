@@ -19,10 +19,10 @@ internal static class ApiProblems
     public static IResult ForException(Exception exception, HttpResponse response) => exception switch
     {
         DependencyUnavailableException unavailable => Unavailable(unavailable.Message, unavailable.RetryAfter, response),
-        _ => IsMapped(exception) ? FromException(exception) : Internal(),
+        _ => IsMapped(exception) ? FromException(exception, response.HttpContext) : Internal(),
     };
 
-    private static IResult FromException(Exception exception) => exception switch
+    private static IResult FromException(Exception exception, HttpContext context) => exception switch
     {
         SecretNotFoundException e => Problem(StatusCodes.Status404NotFound, "Secret not found", e.Message, ProblemTypes.NotFound),
         SecretConflictException { Reason: SecretConflictReason.AlreadyExists } e =>
@@ -33,7 +33,7 @@ internal static class ApiProblems
         InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, "Invalid ciphertext", e.Message, ProblemTypes.InvalidCiphertext),
         AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, "Forbidden", e.Message, ProblemTypes.Forbidden),
         AuditUnavailableException => AuditUnavailable(),
-        BadHttpRequestException e => BodyRejected(e.StatusCode, e.Message),
+        BadHttpRequestException e => BodyRejected(e.StatusCode, e.Message, ApiRequests.BodyLimit(context)),
         _ => throw new InvalidOperationException("Not a Trousseau API error.", exception),
     };
 
@@ -65,14 +65,19 @@ internal static class ApiProblems
 
     public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, ProblemTypes.NotFound);
 
-    public static IResult BodyTooLarge() =>
-        Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", "The request body exceeds the limit.", ProblemTypes.TooLarge);
+    /// <summary>A request body over <paramref name="limit"/> bytes, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
+    public static IResult BodyTooLarge(long limit) => Problem(
+        StatusCodes.Status413PayloadTooLarge,
+        "Request body too large",
+        $"The request body is over {limit.ToString(CultureInfo.InvariantCulture)} bytes, the limit Trousseau:Api:MaxRequestBodyBytes sets.",
+        ProblemTypes.TooLarge);
 
     /// <summary>A request body the server would not read to the end: too large, too slow or malformed framing.</summary>
     /// <param name="status">The server's status for it: 413, 408 or 400.</param>
     /// <param name="reason">The server's message, which names the fault and never the body's content.</param>
-    public static IResult BodyRejected(int status, string reason) => status == StatusCodes.Status413PayloadTooLarge
-        ? BodyTooLarge()
+    /// <param name="limit">The largest body accepted, named by a 413.</param>
+    public static IResult BodyRejected(int status, string reason, long limit) => status == StatusCodes.Status413PayloadTooLarge
+        ? BodyTooLarge(limit)
         : Problem(status, "Bad request", $"The request body could not be read: {reason}", ProblemTypes.InvalidInput);
 
     /// <summary>A failure the server did not expect: its detail says where to look, never what the exception said.</summary>

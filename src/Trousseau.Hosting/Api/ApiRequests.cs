@@ -34,10 +34,15 @@ internal static class ApiRequests
             return (null, ApiProblems.UnsupportedMediaType(mediaType));
         }
 
-        var limit = context.RequestServices.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.MaxRequestBodyBytes;
+        var limit = BodyLimit(context);
         if (request.ContentLength > limit)
         {
-            return (null, ApiProblems.BodyTooLarge());
+            return (null, ApiProblems.BodyTooLarge(limit));
+        }
+
+        if (request.ContentLength == 0 || context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        {
+            return (null, ApiProblems.Invalid("The request body is empty; send a JSON object ({} at least, on the routes that take no input)."));
         }
 
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
@@ -56,15 +61,19 @@ internal static class ApiRequests
         }
         catch (BadHttpRequestException e)
         {
-            return (null, ApiProblems.BodyRejected(e.StatusCode, e.Message));
+            return (null, ApiProblems.BodyRejected(e.StatusCode, e.Message, limit));
         }
         catch (IOException e)
         {
             // Kestrel reports some malformed framing as a plain IOException rather than a BadHttpRequestException:
             // a chunk size of 2^31 or more overflows ("Bad chunk size data.").
-            return (null, ApiProblems.BodyRejected(StatusCodes.Status400BadRequest, e.Message));
+            return (null, ApiProblems.BodyRejected(StatusCodes.Status400BadRequest, e.Message, limit));
         }
     }
+
+    /// <summary>The largest request body accepted, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
+    public static long BodyLimit(HttpContext context) =>
+        context.RequestServices.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.MaxRequestBodyBytes;
 
     /// <summary>
     /// Whether the content type is JSON (<c>application/json</c> or <c>application/merge-patch+json</c>), whose only

@@ -61,4 +61,77 @@ public sealed class CliUsageTests : IDisposable
 
         Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("secret get", "Missing argument NAME for 'clectl secret get'.")]
+    [InlineData("secret create --type login", "Missing argument NAME for 'clectl secret create'.")]
+    [InlineData("context use", "Missing argument NAME for 'clectl context use'.")]
+    [InlineData("audit verify", "Missing argument FILE for 'clectl audit verify'.")]
+    [InlineData("completion", "Missing argument SHELL for 'clectl completion'.")]
+    [InlineData("secret generate db/orders --length", "--length needs a value.")]
+    public async Task A_missing_argument_or_option_value_exits_2_naming_it(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("secret generate db/orders --length abc", "--length 'abc' is not valid; give a whole number from 1 to 4096")]
+    [InlineData("secret regenerate db/orders --length 99999999999", "--length '99999999999' is not valid; give a whole number from 1 to 4096")]
+    [InlineData("secret delete db/orders --if-revision abc", "--if-revision 'abc' is not valid; give a revision, a whole number from 1")]
+    [InlineData("secret delete db/orders --if-revision 0", "--if-revision '0' is not valid; give a revision, a whole number from 1")]
+    [InlineData("secret update db/orders --remove k --if-revision -5", "--if-revision '-5' is not valid; give a revision, a whole number from 1")]
+    [InlineData("kms status --timeout soon", "--timeout 'soon' is not valid; give seconds above 0, at most 300")]
+    [InlineData("kms status --timeout 0", "--timeout '0' is not valid; give seconds above 0, at most 300")]
+    public async Task A_number_option_given_another_value_exits_2_naming_the_option_the_value_and_what_is_valid(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_empty_token_file_or_a_directory_given_as_one_exits_2_saying_so_before_calling_the_server()
+    {
+        var empty = _temp.Combine("empty.token");
+        File.WriteAllText(empty, "\n");
+
+        var fromEmpty = ClectlAssert.Fails(await _clectl.RunAsync("secret", "list", "--server", "http://127.0.0.1:1", "--token-file", empty), 2);
+        var fromDirectory = ClectlAssert.Fails(await _clectl.RunAsync("secret", "list", "--server", "http://127.0.0.1:1", "--token-file", _temp.Path), 2);
+
+        Assert.Equal($"clectl: The token file {empty} (from --token-file) is empty; it must hold the API token, as trousseaud writes it to api.token in its data directory.", fromEmpty);
+        Assert.Equal($"clectl: The token file {_temp.Path} (from --token-file) is a directory; give the API token file in it, for example {Path.Combine(_temp.Path, "api.token")}.", fromDirectory);
+    }
+
+    [Theory]
+    [InlineData("""{"contexts":{"x":{}}}""", "context 'x' has no server; set one with 'clectl context set x --server URL', or remove it.")]
+    [InlineData("""{"current":"x","contexts":{"x":{"server":null}}}""", "context 'x' has no server; set one with 'clectl context set x --server URL', or remove it.")]
+    [InlineData("""{"contexts":null}""", "'contexts' is null; it must be an object of named contexts.")]
+    [InlineData("""{"contexts":{"x":{"server":"http://127.0.0.1:1","token":5}}}""", "problem at $.contexts.x.token (line 1, byte 57)")]
+    [InlineData("""{"contexts":{"x":{"server":"http://127.0.0.1:1","token":"abc" "zzz"}}}""", "problem at $.contexts.x (line 1, byte 62)")]
+    public async Task A_damaged_contexts_file_exits_2_naming_the_file_and_the_problem_without_a_stack_trace(string json, string problem)
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, json);
+
+        foreach (var command in new[] { "context list", "secret list" })
+        {
+            var error = ClectlAssert.Fails(await _clectl.RunAsync(command.Split(' ')), 2);
+
+            Assert.StartsWith($"clectl: {file} is not a valid clectl configuration: {problem}", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("Trousseau.Cli", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("abc", error, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_directory_given_to_from_file_exits_2_saying_it_is_a_directory()
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("secret", "create", "db/orders", "--from-file", $"k={_temp.Path}", "--server", "http://127.0.0.1:1"), 2);
+
+        Assert.Equal($"clectl: --from-file cannot read {_temp.Path}: it is a directory; give K=PATH with a file holding the value.", error);
+    }
 }

@@ -159,11 +159,20 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         var after = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         var old = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = before.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() }));
 
+        var mixed = await Peer.CallAsync(Decrypt, new { ciphertext = after.GetProperty("ciphertext").GetString(), key_id = before.GetProperty("key_id").GetString() });
+
         Assert.NotEqual(before.GetProperty("key_id").GetString(), newKeyId);
+        Assert.Equal("INVALID_ARGUMENT", mixed.GetProperty("code").GetString());
+        Assert.Equal(
+            $"The key id '{before.GetProperty("key_id").GetString()}' is version {Version(before.GetProperty("key_id").GetString()!)} of this key ring, "
+            + $"but the ciphertext was wrapped under version {Version(newKeyId!)}, whose key id is '{newKeyId}': the key id does not belong to this ciphertext (a KMS caller sends the key id Encrypt returned with it).",
+            mixed.GetProperty("details").GetString());
         Assert.Equal(newKeyId, status.GetProperty("key_id").GetString());
         Assert.Equal(newKeyId, after.GetProperty("key_id").GetString());
         Assert.Equal(Dek, old.GetProperty("plaintext").GetString());
     }
+
+    private static string Version(string localKeyId) => localKeyId.Split('-')[2].TrimStart('v');
 
     [Fact]
     public async Task Two_hundred_round_trips_issued_at_once_on_one_channel_all_succeed()
@@ -208,6 +217,20 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         Assert.Equal(ping, decrypted.GetProperty("plain").GetString());
         Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
         Assert.Equal("INVALID_ARGUMENT", otherVersion.GetProperty("code").GetString());
+        Assert.Equal("Unsupported KMS API version 'v1'; this service speaks v1beta1.", otherVersion.GetProperty("details").GetString());
+    }
+
+    [Fact]
+    public async Task A_key_id_over_the_limit_is_refused_naming_its_length_and_a_v1_version_past_64_characters_is_not_echoed()
+    {
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+
+        var longKeyId = await Peer.CallAsync(Decrypt, new { ciphertext = encrypted.GetProperty("ciphertext").GetString(), key_id = new string('k', 2000) });
+        var longVersion = await Peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = new string('v', 100) });
+
+        Assert.Equal("INVALID_ARGUMENT", longKeyId.GetProperty("code").GetString());
+        Assert.Equal("key_id must be 1 to 1024 bytes, not 2000.", longKeyId.GetProperty("details").GetString());
+        Assert.Equal("Unsupported KMS API version (100 characters); this service speaks v1beta1.", longVersion.GetProperty("details").GetString());
     }
 
     [Fact]

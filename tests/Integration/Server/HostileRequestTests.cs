@@ -180,6 +180,9 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
         var problem = await Problems.AssertAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Equal("urn:trousseau:problem:too-large", problem.GetProperty("type").GetString());
+        Assert.Equal(
+            "The request body is over 4194304 bytes, the limit Trousseau:Api:MaxRequestBodyBytes sets.",
+            problem.GetProperty("detail").GetString());
         Assert.Equal(["chunked-big/kept"], await NamesAsync("chunked-big/"));
         Assert.Equal("original", await ValueAsync("chunked-big/kept"));
     }
@@ -196,6 +199,65 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
         using var list = await Http.GetAsync(new Uri("v1/secrets?" + query, UriKind.Relative));
 
         await Problems.AssertInvalidInputAsync(list, HttpStatusCode.BadRequest);
+    }
+
+    [Theory]
+    [InlineData("prefix=query-a/&prefix=query-b/", "'prefix' is given 2 times; give it once.")]
+    [InlineData("limit=1&limit=2&limit=3", "'limit' is given 3 times; give it once.")]
+    [InlineData("prefx=query-a/", "'prefx' is not a parameter of GET /v1/secrets; it takes prefix, limit and continue (lower case, each at most once).")]
+    [InlineData("Prefix=query-a/", "'Prefix' is not a parameter of GET /v1/secrets; it takes prefix, limit and continue (lower case, each at most once).")]
+    [InlineData("prefix=query-a/&page=2", "'page' is not a parameter of GET /v1/secrets; it takes prefix, limit and continue (lower case, each at most once).")]
+    public async Task A_listing_with_a_misspelt_or_repeated_parameter_is_400_naming_it_rather_than_listing_every_secret(string query, string detail)
+    {
+        await EnsureAsync("query-a/one", "v");
+
+        using var list = await Http.GetAsync(new Uri("v1/secrets?" + query, UriKind.Relative));
+
+        var problem = await Problems.AssertInvalidInputAsync(list, HttpStatusCode.BadRequest);
+        Assert.Equal(detail, problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("v1/keys/rotate", """{"keyName":"other"}""", "$.keyName")]
+    [InlineData("v1/keys/rotate", "not json", "$")]
+    [InlineData("v1/keys/rotate", "[]", "$")]
+    [InlineData("v1/keys/rewrap", """{"dryRun":true}""", "$.dryRun")]
+    public async Task A_key_rotation_or_rewrap_with_a_body_other_than_an_empty_object_is_400_and_rotates_nothing(string path, string body, string jsonPath)
+    {
+        var before = await KeyIdAsync();
+
+        using var response = await Http.PostAsync(new Uri(path, UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var detail = (await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.StartsWith($"The request body is not valid JSON for this route: problem at {jsonPath} ", detail, StringComparison.Ordinal);
+        Assert.Equal(before, await KeyIdAsync());
+    }
+
+    [Theory]
+    [InlineData("POST", "v1/secrets", "application/json")]
+    [InlineData("PUT", "v1/secrets/empty-body/kept", "application/json")]
+    [InlineData("PATCH", "v1/secrets/empty-body/kept", "application/merge-patch+json")]
+    [InlineData("POST", "v1/keys/rotate", "application/json")]
+    [InlineData("POST", "v1/encrypt", "application/json")]
+    public async Task A_json_request_without_a_body_is_400_saying_the_body_is_empty_and_changes_nothing(string method, string path, string contentType)
+    {
+        await EnsureAsync("empty-body/kept", "original");
+        var keyId = await KeyIdAsync();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new ByteArrayContent([]) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+
+        using var response = await Http.SendAsync(request);
+
+        var detail = (await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString();
+        Assert.Equal("The request body is empty; send a JSON object ({} at least, on the routes that take no input).", detail);
+        Assert.Equal("original", await ValueAsync("empty-body/kept"));
+        Assert.Equal(keyId, await KeyIdAsync());
+    }
+
+    private async Task<string> KeyIdAsync()
+    {
+        using var keys = await Http.GetAsync(new Uri("v1/keys", UriKind.Relative));
+        return (await keys.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("keyId").GetString()!;
     }
 
     [Theory]

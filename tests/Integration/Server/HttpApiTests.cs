@@ -228,6 +228,9 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         await Problems.AssertAsync(dots, HttpStatusCode.BadRequest);
     }
 
+    private const string BodyOverTheLimit =
+        "The request body is over 4194304 bytes, the limit Trousseau:Api:MaxRequestBodyBytes sets.";
+
     [Fact]
     public async Task Data_over_one_mebibyte_is_413_and_a_body_over_the_request_limit_too()
     {
@@ -237,7 +240,8 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         using var hugeRequest = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"big/body","type":"opaque","data":{"k":"{{{hugeBody}}}"}}""");
 
         await Problems.AssertAsync(tooLarge, HttpStatusCode.RequestEntityTooLarge);
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, hugeRequest.StatusCode);
+        var huge = await Problems.AssertAsync(hugeRequest, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal(BodyOverTheLimit, huge.GetProperty("detail").GetString());
         Assert.Empty(await NamesAsync("big/"));
     }
 
