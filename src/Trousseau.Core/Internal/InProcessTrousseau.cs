@@ -138,19 +138,19 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             expectedRevision,
             (_, data) =>
             {
+                var changed = false;
                 foreach (var (key, value) in patch)
                 {
-                    if (value is null)
-                    {
-                        data.Remove(key);
-                    }
-                    else
+                    changed |= value is null
+                        ? data.Remove(key)
+                        : !data.TryGetValue(key, out var old) || !string.Equals(old, value, StringComparison.Ordinal);
+                    if (value is not null)
                     {
                         data[key] = value;
                     }
                 }
 
-                return data;
+                return changed ? data : null;
             },
             cancellationToken);
     }
@@ -259,7 +259,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     private async ValueTask<SecretMetadata> ChangeDataAsync(
         string name,
         long? expectedRevision,
-        Func<SecretType, Dictionary<string, string>, IReadOnlyDictionary<string, string>> change,
+        Func<SecretType, Dictionary<string, string>, IReadOnlyDictionary<string, string>?> change,
         CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
@@ -270,7 +270,14 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
                 throw new SecretConflictException(name, SecretConflictReason.RevisionMismatch);
             }
 
-            var data = change(current.Type, await OpenAsync(name, entry, current, cancellationToken).ConfigureAwait(false));
+            // A change that leaves every value as it is (a patch setting the values already there, or removing keys
+            // the secret does not hold) writes nothing: the secret keeps its revision, as Kubernetes keeps an object's
+            // resourceVersion through a patch that changes nothing.
+            if (change(current.Type, await OpenAsync(name, entry, current, cancellationToken).ConfigureAwait(false)) is not { } data)
+            {
+                return new SecretMetadata(name, current.Type, current.RevisionAt(entry.Revision), current.CreatedAt, current.UpdatedAt);
+            }
+
             SecretData.Validate(current.Type, data);
             try
             {

@@ -24,14 +24,14 @@ internal static class ApiProblems
 
     private static IResult FromException(Exception exception, HttpContext context) => exception switch
     {
-        SecretNotFoundException e => Problem(StatusCodes.Status404NotFound, "Secret not found", e.Message, ProblemTypes.NotFound),
+        SecretNotFoundException e => Problem(StatusCodes.Status404NotFound, e.Message, ProblemTypes.NotFound),
         SecretConflictException { Reason: SecretConflictReason.AlreadyExists } e =>
-            Problem(StatusCodes.Status409Conflict, "Secret already exists", e.Message, ProblemTypes.AlreadyExists),
-        SecretConflictException e => Problem(StatusCodes.Status412PreconditionFailed, "Revision mismatch", e.Message, ProblemTypes.RevisionMismatch),
-        SecretTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, "Secret too large", e.Message, ProblemTypes.TooLarge),
-        InvalidInputException e => Problem(StatusCodes.Status400BadRequest, "Invalid input", e.Message, ProblemTypes.InvalidInput),
-        InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, "Invalid ciphertext", e.Message, ProblemTypes.InvalidCiphertext),
-        AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, "Forbidden", e.Message, ProblemTypes.Forbidden),
+            Problem(StatusCodes.Status409Conflict, e.Message, ProblemTypes.AlreadyExists),
+        SecretConflictException e => Problem(StatusCodes.Status412PreconditionFailed, e.Message, ProblemTypes.RevisionMismatch),
+        SecretTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, e.Message, ProblemTypes.TooLarge),
+        InvalidInputException e => Problem(StatusCodes.Status400BadRequest, e.Message, ProblemTypes.InvalidInput),
+        InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, e.Message, ProblemTypes.InvalidCiphertext),
+        AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, e.Message, ProblemTypes.Forbidden),
         AuditUnavailableException => AuditUnavailable(),
         BadHttpRequestException e => BodyRejected(e.StatusCode, e.Message, ApiRequests.BodyLimit(context)),
         _ => throw new InvalidOperationException("Not a Trousseau API error.", exception),
@@ -39,36 +39,35 @@ internal static class ApiProblems
 
     public static bool IsMapped(Exception exception) => exception is TrousseauException or BadHttpRequestException;
 
-    public static IResult Invalid(string detail) => Problem(StatusCodes.Status400BadRequest, "Invalid input", detail, ProblemTypes.InvalidInput);
+    public static IResult Invalid(string detail) => Problem(StatusCodes.Status400BadRequest, detail, ProblemTypes.InvalidInput);
 
     public static IResult Unauthenticated(string detail) =>
-        Problem(StatusCodes.Status401Unauthorized, "Unauthenticated", detail, ProblemTypes.Unauthenticated);
+        Problem(StatusCodes.Status401Unauthorized, detail, ProblemTypes.Unauthenticated);
 
     /// <summary>A 503 that says when to try again: <c>Retry-After</c> in whole seconds, <paramref name="retryAfter"/> rounded up, else 1.</summary>
     public static IResult Unavailable(string detail, TimeSpan? retryAfter, HttpResponse response)
     {
         var seconds = retryAfter is { } wait ? Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)) : 1;
         response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return Problem(StatusCodes.Status503ServiceUnavailable, "Dependency unavailable", detail, ProblemTypes.Unavailable);
+        return Problem(StatusCodes.Status503ServiceUnavailable, detail, ProblemTypes.Unavailable);
     }
 
-    public static IResult Forbidden(string detail) => Problem(StatusCodes.Status403Forbidden, "Forbidden", detail, ProblemTypes.Forbidden);
+    public static IResult Forbidden(string detail) => Problem(StatusCodes.Status403Forbidden, detail, ProblemTypes.Forbidden);
 
-    public static IResult CrossSite(string detail) => Problem(StatusCodes.Status403Forbidden, "Cross-site request", detail, ProblemTypes.CrossSite);
+    public static IResult CrossSite(string detail) => Problem(StatusCodes.Status403Forbidden, detail, ProblemTypes.CrossSite);
 
     public static IResult HostNotAllowed(string detail) =>
-        Problem(StatusCodes.Status421MisdirectedRequest, "Host not allowed", detail, ProblemTypes.HostNotAllowed);
+        Problem(StatusCodes.Status421MisdirectedRequest, detail, ProblemTypes.HostNotAllowed);
 
     /// <summary>A precondition (<c>If-Match</c>, <c>If-None-Match</c>) that does not hold: the type a revision mismatch has.</summary>
     public static IResult PreconditionFailed(string detail) =>
-        Problem(StatusCodes.Status412PreconditionFailed, "Precondition failed", detail, ProblemTypes.RevisionMismatch);
+        Problem(StatusCodes.Status412PreconditionFailed, detail, ProblemTypes.RevisionMismatch);
 
-    public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, ProblemTypes.NotFound);
+    public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, detail, ProblemTypes.NotFound);
 
     /// <summary>A request body over <paramref name="limit"/> bytes, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
     public static IResult BodyTooLarge(long limit) => Problem(
         StatusCodes.Status413PayloadTooLarge,
-        "Request body too large",
         $"The request body is over {limit.ToString(CultureInfo.InvariantCulture)} bytes, the limit Trousseau:Api:MaxRequestBodyBytes sets.",
         ProblemTypes.TooLarge);
 
@@ -78,21 +77,43 @@ internal static class ApiProblems
     /// <param name="limit">The largest body accepted, named by a 413.</param>
     public static IResult BodyRejected(int status, string reason, long limit) => status == StatusCodes.Status413PayloadTooLarge
         ? BodyTooLarge(limit)
-        : Problem(status, "Bad request", $"The request body could not be read: {reason}", ProblemTypes.InvalidInput);
+        : Problem(status, $"The request body could not be read: {reason}", ProblemTypes.InvalidInput);
 
     /// <summary>A failure the server did not expect: its detail says where to look, never what the exception said.</summary>
     public static IResult Internal() =>
-        Problem(StatusCodes.Status500InternalServerError, "Internal error", "The server failed unexpectedly; its log holds the error.", ProblemTypes.Internal);
+        Problem(StatusCodes.Status500InternalServerError, "The server failed unexpectedly; its log holds the error.", ProblemTypes.Internal);
 
     /// <summary>The call was not answered because its audit record could not be written; the detail says nothing of the record.</summary>
     public static IResult AuditUnavailable() =>
-        Problem(StatusCodes.Status503ServiceUnavailable, "Audit trail unavailable", "The server cannot write its audit trail, and answers no call it cannot record; its log says why.", ProblemTypes.AuditUnavailable);
+        Problem(StatusCodes.Status503ServiceUnavailable, "The server cannot write its audit trail, and answers no call it cannot record; its log says why.", ProblemTypes.AuditUnavailable);
 
     public static IResult UnsupportedMediaType(string mediaType) =>
-        Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the body as {mediaType} in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
+        Problem(StatusCodes.Status415UnsupportedMediaType, $"Send the body as {mediaType} in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
 
     // Written with the wire contract's own source-generated type, as clients read it, so that a problem is written the
     // same in a Native AOT host, whatever JSON options the application set.
-    private static IResult Problem(int status, string title, string detail, string type) =>
-        Results.Json(new ProblemBody(type, title, status, detail), WireJson.Default.ProblemBody, ProblemContentType, status);
+    /// <summary>
+    /// A problem of <paramref name="type"/>, whose title is the type's own: RFC 9457 keeps a type's title the same from
+    /// occurrence to occurrence, whichever check found the problem; the detail says what happened this time.
+    /// </summary>
+    private static IResult Problem(int status, string detail, string type) =>
+        Results.Json(new ProblemBody(type, TitleOf(type), status, detail), WireJson.Default.ProblemBody, ProblemContentType, status);
+
+    private static string TitleOf(string type) => type switch
+    {
+        ProblemTypes.NotFound => "Not found",
+        ProblemTypes.AlreadyExists => "Secret already exists",
+        ProblemTypes.RevisionMismatch => "Revision mismatch",
+        ProblemTypes.InvalidInput => "Invalid input",
+        ProblemTypes.TooLarge => "Too large",
+        ProblemTypes.InvalidCiphertext => "Invalid ciphertext",
+        ProblemTypes.Unavailable => "Dependency unavailable",
+        ProblemTypes.AuditUnavailable => "Audit trail unavailable",
+        ProblemTypes.Unauthenticated => "Unauthenticated",
+        ProblemTypes.Forbidden => "Forbidden",
+        ProblemTypes.CrossSite => "Cross-site request",
+        ProblemTypes.HostNotAllowed => "Host not allowed",
+        ProblemTypes.Internal => "Internal error",
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not a Trousseau problem type."),
+    };
 }

@@ -14,7 +14,6 @@ namespace Trousseau.Tests.Integration.Server;
 /// </summary>
 public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
-
     private HttpClient Http => fixture.Http;
 
     private string Trail => Path.Combine(fixture.DataDir, "audit.log");
@@ -283,6 +282,55 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
 
 
     /// <summary>Creates an opaque secret <c>{"k": value}</c> unless it exists; returns its revision.</summary>
+    [Fact]
+    public async Task Each_problem_type_has_one_title_whichever_check_refused_the_request()
+    {
+        // RFC 9457: a problem type's title does not change from occurrence to occurrence. Each pair below reaches the
+        // same type through two different checks.
+        var revision = await EnsureAsync("titles/kept", "original");
+        var oversized = new string('x', TrousseauLimits.MaxSecretDataBytes + 1);
+        (string Method, string Path, string? Body, string ContentType, string? Precondition, string? Tag)[] requests =
+        [
+            ("GET", "v1/secrets/titles/absent", null, "application/json", null, null),
+            ("POST", "v1/secrets/titles/kept", "{}", "application/json", null, null),
+            ("PATCH", "v1/secrets/titles/kept", """{"data":{"k":"v"}}""", "application/merge-patch+json", "If-Match", $"\"{revision + 1000}\""),
+            ("PUT", "v1/secrets/titles/kept", """{"data":{"k":"v"}}""", "application/json", "If-None-Match", "*"),
+            ("PUT", "v1/secrets/titles/kept", DataOf(oversized), "application/json", null, null),
+            ("PUT", "v1/secrets/titles/kept", DataOf(new string('x', 5 * 1024 * 1024)), "application/json", null, null),
+            ("PUT", "v1/secrets/titles/kept", "{not json", "application/json", null, null),
+            ("PUT", "v1/secrets/titles/kept", """{"data":{"k":"v"}}""", "text/plain", null, null),
+        ];
+
+        static string DataOf(string value) => $$$"""{"data":{"k":"{{{value}}}"}}""";
+
+        var titles = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (var (method, path, body, contentType, precondition, tag) in requests)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative));
+            if (body is not null)
+            {
+                request.Content = new StringContent(body, Encoding.UTF8, contentType);
+            }
+
+            if (precondition is not null)
+            {
+                request.Headers.TryAddWithoutValidation(precondition, tag);
+            }
+
+            using var response = await Http.SendAsync(request);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            var type = problem.GetProperty("type").GetString()!;
+            (titles.TryGetValue(type, out var seen) ? seen : titles[type] = []).Add(problem.GetProperty("title").GetString()!);
+        }
+
+        Assert.Equal(
+            ["urn:trousseau:problem:invalid-input", "urn:trousseau:problem:not-found", "urn:trousseau:problem:revision-mismatch", "urn:trousseau:problem:too-large"],
+            titles.Keys.Order(StringComparer.Ordinal));
+        Assert.All(titles, pair => Assert.True(pair.Value.Count == 1, $"{pair.Key} has the titles {string.Join(", ", pair.Value)}"));
+        Assert.Equal("original", await ValueAsync("titles/kept"));
+    }
+
     private async Task<long> EnsureAsync(string name, string value)
     {
         using var created = await Http.PostAsync(

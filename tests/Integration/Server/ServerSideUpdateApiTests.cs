@@ -50,6 +50,31 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
         Assert.Equal("v2", (await DataAsync("patch/cas"))["k"]);
     }
 
+    [Theory]
+    [InlineData("""{"data":{"absent":null}}""")]
+    [InlineData("""{"data":{"k":"v1"}}""")]
+    [InlineData("""{"data":{"k":"v1","absent":null}}""")]
+    public async Task A_patch_that_changes_no_value_writes_nothing_and_keeps_the_revision(string patch)
+    {
+        var name = $"patch/noop-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name, """{"k":"v1"}""");
+        using var before = await _http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
+        var updatedAt = (await before.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("updatedAt").GetString();
+
+        using var patched = await PatchAsync(name, patch, ifMatch: revision);
+
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var metadata = await patched.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(revision, metadata.GetProperty("revision").GetInt64());
+        Assert.Equal(updatedAt, metadata.GetProperty("updatedAt").GetString());
+        Assert.Equal($"\"{revision}\"", patched.Headers.ETag?.Tag);
+        using var after = await _http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
+        var read = await after.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(revision, read.GetProperty("revision").GetInt64());
+        Assert.Equal(updatedAt, read.GetProperty("updatedAt").GetString());
+        Assert.Equal(new Dictionary<string, string> { ["k"] = "v1" }, await DataAsync(name));
+    }
+
     [Fact]
     public async Task Patching_a_secret_that_does_not_exist_gets_404_and_creates_nothing()
     {
