@@ -36,8 +36,9 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
 
     /// <summary>
     /// Status: the provider's health, reused for <see cref="KmsOptions.StatusCacheDuration"/> while healthy (an
-    /// unhealthy answer is never reused, so recovery shows at the next poll), and its current key id, which
-    /// providers keep in memory, so a rotation shows at once.
+    /// unhealthy answer is never reused, so recovery shows at the next poll), and its current key id as the provider
+    /// knows it: a rotation through this process shows at once, one made elsewhere once the provider's memory is
+    /// refreshed (Vault: within 10 s; the local key ring: at the worker's next tick).
     /// </summary>
     public async ValueTask<V2.StatusResponse> StatusAsync(CancellationToken cancellationToken)
     {

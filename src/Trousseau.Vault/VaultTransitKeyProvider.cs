@@ -17,7 +17,8 @@ namespace Trousseau.Vault;
 /// Vault's address or the mount is written nor on which older versions Vault still lists, and a key deleted and
 /// recreated does not repeat an id. Unwrapping trusts Vault, which authenticates its own ciphertext: a key id is
 /// accepted when it has this form and names the version of the ciphertext (<c>vault:vN:</c>), as every key id this
-/// provider ever issued does. Key facts are cached briefly; a wrap that reports a newer version refreshes them at once.
+/// provider ever issued does. Key facts are cached for 10 s; a wrap that reports a newer version, a rotation through
+/// this provider and <see cref="RefreshCurrentKeyAsync"/> (key status, rewrap) read them from Vault at once.
 /// </summary>
 public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider
 {
@@ -64,8 +65,14 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     public string CallTimeLimitKey { get; }
 
     /// <inheritdoc />
+    /// <remarks>Answered from key facts read at most 10 s ago; a rotation made in Vault directly may show only then.</remarks>
     public async ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) =>
         (await FactsAsync(cancellationToken).ConfigureAwait(false)).Current;
+
+    /// <inheritdoc />
+    /// <remarks>Reads the Transit key from Vault now, whatever is cached, and caches what Vault answered.</remarks>
+    public async ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default) =>
+        (await ReadFactsAsync(cancellationToken).ConfigureAwait(false)).Current;
 
     /// <inheritdoc />
     public async ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
@@ -185,8 +192,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         await CallAsync(
             token => _http.SendAsync<object, object>(HttpMethod.Post, $"{_keyPath}/keys/{_options.KeyName}/rotate", null, null, null, token, cancellationToken, repeatable: false),
             cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _facts, null);
-        return await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+        return await RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -267,6 +273,12 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             return cached;
         }
 
+        return await ReadFactsAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the key's facts from Vault now and caches them.</summary>
+    private async Task<KeyFacts> ReadFactsAsync(CancellationToken cancellationToken)
+    {
         var answer = await CallAsync(
             token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);

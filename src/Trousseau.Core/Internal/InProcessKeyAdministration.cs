@@ -21,7 +21,7 @@ internal sealed class InProcessKeyAdministration(
 
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
-        var key = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+        var key = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
@@ -35,9 +35,9 @@ internal sealed class InProcessKeyAdministration(
 
     public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
-        var current = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
-
-        // The key may have rotated outside this process (Vault's CLI, another instance): new data keys first.
+        // The key may have rotated outside this process (Vault's CLI, another instance): asked of the provider's
+        // source, not its memory, and new data keys first.
+        var current = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireUnlessWrappedBy(current.KeyId);
         long checkedCount = 0;
         long moved = 0;

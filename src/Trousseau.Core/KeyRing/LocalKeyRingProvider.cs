@@ -14,7 +14,7 @@ namespace Trousseau;
 /// <remarks>
 /// Processes may share the file: creation and rotation hold an advisory lock beside it (<c>&lt;file&gt;.lock</c>)
 /// and start from what is on disk, so they add versions one after another and never fork one. A version another
-/// process added is loaded when a wrapped key asks for it. Every write replaces the file whole: it is written
+/// process added is loaded when a wrapped key asks for it, and by <see cref="RefreshCurrentKeyAsync"/>. Every write replaces the file whole: it is written
 /// beside, flushed, renamed over the old one, and the directory is flushed.
 /// </remarks>
 public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
@@ -52,6 +52,14 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// <inheritdoc />
     public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) =>
         new(Load().Current.Info);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Reads the key file again when it changed since this provider last read or wrote it (another process sharing
+    /// it rotated), and takes in the versions added there: wraps use the newest from then on.
+    /// </remarks>
+    public ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default) =>
+        new(Reload().Current.Info);
 
     /// <inheritdoc />
     public ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)

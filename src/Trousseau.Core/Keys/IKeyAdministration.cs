@@ -6,7 +6,10 @@ namespace Trousseau;
 /// </summary>
 public interface IKeyAdministration
 {
-    /// <summary>The key provider and the key that new writes are encrypted under.</summary>
+    /// <summary>
+    /// The key provider and the key that new writes are encrypted under, asked of where the key lives (Vault, the key
+    /// ring file), so that a rotation made outside this process (Vault's CLI, another instance) shows at once.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The current key.</returns>
     ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default);
@@ -20,7 +23,8 @@ public interface IKeyAdministration
     ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Re-encrypts every stored secret that is not under the current key, or whose envelope is in format 1 (written
+    /// Re-encrypts every stored secret that is not under the current key (asked of where the key lives first, as
+    /// <see cref="GetKeyStatusAsync"/> does, so a rotation made outside this process is followed), or whose envelope is in format 1 (written
     /// before data keys had a purpose), without changing its data, type or times. Each record is replaced by compare-and-swap, so a concurrent update is never overwritten; a record
     /// already under the current key is skipped, so an interrupted rewrap resumes where it stopped when run again.
     /// </summary>

@@ -9,10 +9,23 @@ public interface IKeyProvider
     /// <summary>The provider's id, written into every envelope, for example <c>local</c> or <c>vault</c>.</summary>
     string Name { get; }
 
-    /// <summary>Returns the key that <see cref="WrapAsync"/> uses now.</summary>
+    /// <summary>
+    /// Returns the key that <see cref="WrapAsync"/> uses now, as the provider knows it: a rotation made outside this
+    /// process may show only later (see <see cref="RefreshCurrentKeyAsync"/>).
+    /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The current key's id and version.</returns>
     ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns the key that <see cref="WrapAsync"/> uses from now on, asked of where the key lives (Vault, the key
+    /// ring file) instead of answered from what the provider remembers, which may predate a rotation made outside this
+    /// process; what the provider remembers is brought up to date. For key status, rewrap and the background worker,
+    /// not for each call. A provider that remembers nothing keeps the default, <see cref="GetCurrentKeyAsync"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The current key's id and version.</returns>
+    ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default) => GetCurrentKeyAsync(cancellationToken);
 
     /// <summary>Encrypts <paramref name="plaintext"/> under the current key.</summary>
     /// <param name="plaintext">A small secret, such as a 32-byte data key.</param>

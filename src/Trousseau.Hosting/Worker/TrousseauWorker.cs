@@ -47,7 +47,8 @@ internal sealed partial class TrousseauWorker(
                 return;
             }
 
-            var key = await provider.GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+            // Asked of the provider's source, so that a rotation another process made reaches this one's wraps and KMS Status.
+            var key = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
             if (!_watching)
             {
                 LogWatching(logger, provider.Name, key.KeyId);

@@ -125,6 +125,50 @@ public sealed class LocalKeyRingServerTests : IDisposable
         Assert.Equal("kms data key", decrypted.Stdout);
     }
 
+    [Fact]
+    public async Task After_another_daemon_rotated_the_shared_key_ring_key_status_names_the_new_version_and_rewrap_moves_every_secret()
+    {
+        // Neither worker rewraps or looks at the key during the test: only the calls below may notice the rotation.
+        string[] quietWorker = ["--Trousseau:Worker:RewrapAfterRotation=false", "--Trousseau:Worker:Interval=1.00:00:00"];
+        await using var first = await TrousseauServerProcess.StartAsync(DataDir, quietWorker);
+        var firstClectl = Clectl(first);
+        for (var i = 0; i < 3; i++)
+        {
+            ClectlAssert.Ok(await firstClectl.RunAsync("secret", "create", $"moved/{i}", "--from-literal", $"k=value-{i}"));
+        }
+
+        await using var second = await TrousseauServerProcess.StartAsync(DataDir, [.. quietWorker, "--kms-socket", _temp.Combine("second", "kms.sock")]);
+        var rotated = await Clectl(second).RunAsync("key", "rotate", "-o", "json");
+        var status = await firstClectl.RunAsync("key", "status", "-o", "json");
+        var rewrap = await firstClectl.RunAsync("key", "rewrap", "-o", "json");
+        var rewrapAgain = await firstClectl.RunAsync("key", "rewrap", "-o", "json");
+
+        ClectlAssert.Ok(rotated);
+        ClectlAssert.Ok(status);
+        Assert.Equal(JsonNode.Parse(rotated.Stdout)!["keyId"]!.GetValue<string>(), JsonNode.Parse(status.Stdout)!["keyId"]!.GetValue<string>());
+        Assert.Equal(3, JsonNode.Parse(rewrap.Stdout)!["rewrapped"]!.GetValue<long>());
+        Assert.Equal(0, JsonNode.Parse(rewrapAgain.Stdout)!["rewrapped"]!.GetValue<long>());
+        Assert.Equal("value-1", (await firstClectl.RunAsync("secret", "get", "moved/1", "--key", "k")).Stdout);
+    }
+
+    [Fact]
+    public async Task After_another_daemon_rotated_the_shared_key_ring_kms_status_names_the_new_key_id_by_the_next_worker_tick()
+    {
+        var firstSocket = _temp.Combine("first", "kms.sock");
+        await using var first = await TrousseauServerProcess.StartAsync(DataDir, ["--kms-socket", firstSocket, "--Trousseau:Worker:Interval=00:00:00.2"]);
+        var firstClectl = Clectl(first);
+        ClectlAssert.Ok(await firstClectl.RunAsync("kms", "status", "--socket", firstSocket));
+        await using var second = await TrousseauServerProcess.StartAsync(DataDir, ["--kms-socket", _temp.Combine("second", "kms.sock")]);
+
+        var rotated = await Clectl(second).RunAsync("key", "rotate", "-o", "json");
+        ClectlAssert.Ok(rotated);
+        var newKeyId = JsonNode.Parse(rotated.Stdout)!["keyId"]!.GetValue<string>();
+
+        await Eventually.HoldsAsync(
+            async () => JsonNode.Parse((await firstClectl.RunAsync("kms", "status", "--socket", firstSocket, "-o", "json")).Stdout)!["keyId"]!.GetValue<string>() == newKeyId,
+            () => $"the first daemon's KMS Status never named {newKeyId}:\n{first.Log}");
+    }
+
     private ClectlRunner Clectl(TrousseauServerProcess server) =>
         ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
 }

@@ -36,6 +36,12 @@ internal sealed class PreviousReleaseVaultKeyProvider(IKeyProvider current, Func
         return key with { KeyId = previousKeyId(key.Version) };
     }
 
+    public async ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default)
+    {
+        var key = await current.RefreshCurrentKeyAsync(cancellationToken);
+        return key with { KeyId = previousKeyId(key.Version) };
+    }
+
     public async ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
     {
         var wrapped = await current.WrapAsync(plaintext, cancellationToken);

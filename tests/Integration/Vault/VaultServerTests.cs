@@ -181,6 +181,29 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
         }
     }
 
+    [Fact]
+    public async Task Right_after_a_rotation_made_in_vault_key_status_names_the_new_version_and_rewrap_moves_every_secret()
+    {
+        // The worker neither rewraps nor looks at the key during the test: only the calls below may notice the rotation.
+        await using var server = await TrousseauServerProcess.StartAsync(
+            _temp.Combine("data"), [.. VaultArgs(), "--Trousseau:Worker:RewrapAfterRotation=false", "--Trousseau:Worker:Interval=1.00:00:00"]);
+        var clectl = ClectlRunner.For(server, _temp.Combine("data"), _temp.Path);
+        for (var i = 0; i < 5; i++)
+        {
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "create", $"moved/{i}", "--from-literal", $"k=value-{i}"));
+        }
+
+        await _vault.RotateKeyAsync(_keyName);
+        var status = await clectl.RunAsync("key", "status", "-o", "json");
+        var rewrap = await clectl.RunAsync("key", "rewrap", "-o", "json");
+        var rewrapAgain = await clectl.RunAsync("key", "rewrap", "-o", "json");
+
+        ClectlAssert.Ok(status);
+        Assert.Equal(2, JsonNode.Parse(status.Stdout)!["version"]!.GetValue<int>());
+        Assert.Equal(5, JsonNode.Parse(rewrap.Stdout)!["rewrapped"]!.GetValue<long>());
+        Assert.Equal(0, JsonNode.Parse(rewrapAgain.Stdout)!["rewrapped"]!.GetValue<long>());
+    }
+
     [VaultTestServerFact]
     public async Task Api_kubernetes_mode_admits_callers_whose_service_account_token_vault_accepts()
     {

@@ -229,6 +229,34 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [Fact]
+    public async Task A_rewrap_right_after_a_rotation_made_in_vault_moves_every_secret_and_key_status_names_the_new_version()
+    {
+        // The clock stands still, so whatever the provider remembers of the key never grows old on its own.
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (services, _) = await BuildAsync(keyName: keyName, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var trousseau = services.GetRequiredService<ITrousseau>();
+        var keys = services.GetRequiredService<IKeyAdministration>();
+        for (var i = 0; i < 5; i++)
+        {
+            await trousseau.CreateSecretAsync($"moved/{i}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"value-{i}" });
+        }
+
+        var before = await keys.GetKeyStatusAsync();
+        await _vault.RotateKeyAsync(keyName);
+        var moved = await keys.RewrapSecretsAsync();
+        var after = await keys.GetKeyStatusAsync();
+        var movedAgain = await keys.RewrapSecretsAsync();
+
+        Assert.Equal(1u, before.Version);
+        Assert.Equal(5, moved);
+        Assert.Equal(2u, after.Version);
+        Assert.Matches(KeyIdShape(2), after.KeyId);
+        Assert.Equal(0, movedAgain);
+        Assert.Equal("value-3", (await trousseau.GetSecretAsync("moved/3")).Data["k"]);
+    }
+
+    [Fact]
     public async Task Empty_batches_are_answered_empty_without_asking_vault()
     {
         // Vault refuses an empty batch_input (400 "missing batch input to process"): nothing to send is no call.

@@ -14,6 +14,8 @@ internal sealed class CountingKeyProvider(IKeyProvider inner) : IKeyProvider
 
     public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) => inner.GetCurrentKeyAsync(cancellationToken);
 
+    public ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default) => inner.RefreshCurrentKeyAsync(cancellationToken);
+
     public ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _wraps);
