@@ -198,9 +198,10 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
-    /// revision seen (also when etcd cancels the watch), and after a compaction of the history it missed, or when etcd is
-    /// found behind that revision (its data lost or restored from an older snapshot), it reports a reset and starts
-    /// again from the current revision. A failure it does not retry ends the watch: the reader sees it.
+    /// revision seen (also when etcd cancels the watch); after a compaction of the history it missed, it reports a reset
+    /// and starts again from the current revision; when etcd is found behind that revision (its data lost or restored
+    /// from an older snapshot), it reports a reset and goes on right after the revision etcd answered with. A failure it
+    /// does not retry ends the watch: the reader sees it.
     /// </summary>
     private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
     {
@@ -246,16 +247,6 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                         return;
                     }
 
-                    if (response.Header.Revision < next - 1)
-                    {
-                        // etcd is behind a revision this watch has seen: it came back without its data, or restored
-                        // from an older snapshot. Waiting for the revision to come round would miss every change until
-                        // then; what is there now is read again instead.
-                        next = null;
-                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.Header.Revision), token).ConfigureAwait(false);
-                        return;
-                    }
-
                     if (response.Canceled)
                     {
                         // Not for lost history (permissions, for example): watch again later from the same revision.
@@ -263,6 +254,18 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                         // tells the channel to drop that token: sign in again, or every new attempt would present it.
                         _etcd.SignInAgain();
                         throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
+                    }
+
+                    if (response.Header.Revision > 0 && response.Header.Revision < next - 1)
+                    {
+                        // etcd is behind a revision this watch has seen: it came back without its data, or restored
+                        // from an older snapshot. Waiting for the revision to come round would miss every change until
+                        // then; what is there now is read again instead, and the watch goes on right after the
+                        // revision the reset names, so that a write made while it opens again is not skipped. (An
+                        // answer without a revision says nothing of it.)
+                        next = response.Header.Revision + 1;
+                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.Header.Revision), token).ConfigureAwait(false);
+                        return;
                     }
 
                     worked = true;
