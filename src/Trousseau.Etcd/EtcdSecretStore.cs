@@ -198,10 +198,10 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
-    /// revision seen (also when etcd cancels the watch); after a compaction of the history it missed, it reports a reset
-    /// and starts again from the current revision; when etcd is found behind that revision (its data lost or restored
-    /// from an older snapshot), it reports a reset and goes on right after the revision etcd answered with. A failure it
-    /// does not retry ends the watch: the reader sees it.
+    /// revision seen (also when etcd cancels the watch). After a compaction of the history it missed, or when etcd is
+    /// found behind that revision (its data lost or restored from an older snapshot), it reports a reset and goes on
+    /// right after a revision read before the reset was reported, so that nothing written after the reader's reload is
+    /// missed. A failure it does not retry ends the watch: the reader sees it.
     /// </summary>
     private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
     {
@@ -242,7 +242,10 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                     var response = call.ResponseStream.Current;
                     if (response.CompactRevision != 0)
                     {
-                        next = null;
+                        // The reader reads everything again once it sees the reset, so the watch goes on right after
+                        // the revision read before the reset is reported: a write made meanwhile is not skipped. (A
+                        // compaction's answer carries no revision of its own.)
+                        next = await CurrentRevisionAsync(token).ConfigureAwait(false) + 1;
                         await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.CompactRevision), token).ConfigureAwait(false);
                         return;
                     }

@@ -189,6 +189,29 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         await watch.StopAsync();
     }
 
+    [StoreFact]
+    public async Task A_write_made_as_soon_as_a_compaction_reset_is_seen_is_reported_by_the_watch()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
+        var watched = OpenStore(prefix, proxy.Url);
+        var direct = OpenStore(prefix);
+        await using var watch = new WatchRecorder(watched, "", c => c.Key?.StartsWith("probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => direct.CreateAsync($"probe-{probe}", "p"u8.ToArray()).AsTask());
+
+        proxy.CutAndRefuse();
+        await direct.CreateAsync("missed/one", "1"u8.ToArray());
+        var last = await direct.CreateAsync("missed/two", "2"u8.ToArray());
+        await fixture.Etcd.CtlAsync("compact", last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        proxy.CutAndHeal();
+        Assert.Equal(StoreChangeKind.Reset, (await watch.NextAsync("reset after the compaction")).Kind);
+        var after = await direct.CreateAsync("written-at-once", "3"u8.ToArray());
+
+        // A reader reloads what it follows once it sees the reset; a write made after that must come through the watch.
+        Assert.Equal(new StoreChange("written-at-once", StoreChangeKind.Put, after), await watch.NextAsync("the write made at once"));
+        await watch.StopAsync();
+    }
+
     /// <summary>
     /// Runs <paramref name="write"/> while the proxy swallows etcd's answers; once etcd shows the write applied
     /// (<paramref name="applied"/>), cuts the connection under the waiting call, and returns what the call answers.
