@@ -14,8 +14,8 @@ namespace Trousseau;
 /// <remarks>
 /// Processes may share the file: creation and rotation hold an advisory lock beside it (<c>&lt;file&gt;.lock</c>)
 /// and start from what is on disk, so they add versions one after another and never fork one. A version another
-/// process added is loaded when a wrapped key asks for it, and by <see cref="RefreshCurrentKeyAsync"/>. Every write replaces the file whole: it is written
-/// beside, flushed, renamed over the old one, and the directory is flushed.
+/// process added is loaded when a wrapped key asks for it, and by <see cref="RefreshCurrentKeyAsync"/>. Every write
+/// replaces the file whole: it is written beside, flushed, renamed over the old one, and the directory is flushed.
 /// </remarks>
 public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 {

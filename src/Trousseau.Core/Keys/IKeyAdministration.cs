@@ -24,9 +24,10 @@ public interface IKeyAdministration
 
     /// <summary>
     /// Re-encrypts every stored secret that is not under the current key (asked of where the key lives first, as
-    /// <see cref="GetKeyStatusAsync"/> does, so a rotation made outside this process is followed), or whose envelope is in format 1 (written
-    /// before data keys had a purpose), without changing its data, type or times. Each record is replaced by compare-and-swap, so a concurrent update is never overwritten; a record
-    /// already under the current key is skipped, so an interrupted rewrap resumes where it stopped when run again.
+    /// <see cref="GetKeyStatusAsync"/> does, so a rotation made outside this process is followed), or whose envelope
+    /// is in format 1 (written before data keys had a purpose), without changing its data, type or times. Each record
+    /// is replaced by compare-and-swap, so a concurrent update is never overwritten; a record already under the
+    /// current key is skipped, so an interrupted rewrap resumes where it stopped when run again.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call; records rewrapped so far stay rewrapped.</param>
     /// <returns>The number of records rewrapped.</returns>
