@@ -226,7 +226,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     {
         if (version.Length != 0 && version != V1Version)
         {
-            var shown = version.Length <= 64 && version.All(c => c is >= ' ' and <= '~') ? $"'{version}'" : $"({version.Length} characters)";
+            var shown = Excerpt.IsPrintable(version, 64) ? $"'{version}'" : $"({version.Length} characters)";
             throw Invalid($"Unsupported KMS API version {shown}; this service speaks {V1Version}.");
         }
     }

@@ -400,5 +400,5 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     private sealed record HealthAt(DependencyHealth Health, long At);
 
     private static string Printable(string keyId) =>
-        keyId.Length <= 80 && keyId.All(c => c is >= ' ' and <= '~') ? keyId : "(unprintable)";
+        Excerpt.IsPrintable(keyId, 80) ? keyId : "(unprintable)";
 }

@@ -345,5 +345,5 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
     /// <summary>A key id fit for an error message: itself when short and printable ASCII.</summary>
     internal static string Printable(string keyId) =>
-        keyId.Length <= 64 && keyId.All(c => c is >= ' ' and <= '~') ? keyId : "(unprintable)";
+        Excerpt.IsPrintable(keyId, 64) ? keyId : "(unprintable)";
 }

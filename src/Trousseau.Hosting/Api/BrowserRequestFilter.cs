@@ -78,5 +78,5 @@ internal sealed class BrowserRequestFilter(IOptions<TrousseauApiOptions> options
 
     /// <summary>A header value as an error message may quote it: short and printable ASCII.</summary>
     private static string Printable(string? value) =>
-        value is { Length: > 0 and <= 100 } && value.All(c => c is >= ' ' and <= '~') ? value : "(unprintable)";
+        value is { Length: > 0 } && Excerpt.IsPrintable(value, 100) ? value : "(unprintable)";
 }
