@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -19,7 +20,9 @@ namespace Trousseau.Sqlite;
 /// to 0600 with a warning naming it and its mode (a file of another user's, whose mode this process may not change,
 /// gets a warning saying how to fix it). On Linux, a file removed or replaced while the store has it open (a restore
 /// made while the process runs) is noticed by its inode, and every call is refused as unavailable until the file is
-/// put back, so that no write goes into the old file and is lost.
+/// put back, so that no write goes into the old file and is lost. On a full disk a write fails as unavailable, saying
+/// so and changing nothing, and goes through again once space is freed; the health check reports the store degraded
+/// below 16 MiB free.
 /// </summary>
 public sealed class SqliteSecretStore : ISecretStore, IDisposable
 {
@@ -29,11 +32,19 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private const string Dependency = "store:sqlite";
     private const int SqliteBusy = 5;
     private const int SqliteReadOnly = 8;
+    private const int SqliteFull = 13;
     private const int SqliteConstraint = 19;
     private const int SqliteCannotOpen = 14;
 
+    /// <summary>
+    /// Below this much free space the store reports itself degraded: room for the largest write (a secret of 1 MiB,
+    /// encrypted) a few times over, and for SQLite to copy a full write-ahead log (about 4 MiB) back into the database.
+    /// </summary>
+    private const long MinFreeBytes = 16 * 1024 * 1024;
+
     private readonly string _path;
     private readonly byte[] _pathBytes;
+    private readonly byte[] _directoryBytes;
     private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly TimeSpan _busyTimeout;
@@ -56,6 +67,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
         _pathBytes = Encoding.UTF8.GetBytes(_path + '\0');
+        _directoryBytes = Encoding.UTF8.GetBytes(System.IO.Path.GetDirectoryName(_path) + '\0');
         _busyTimeout = value.BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -198,6 +210,10 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Unhealthy when the file cannot be opened for writing or read; degraded when the file system holding it has less
+    /// than 16 MiB free: reads go on, and writes may fail with the disk full.
+    /// </remarks>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
         try
@@ -206,7 +222,9 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT count(*) FROM revision_counter";
             await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            return DependencyHealth.Healthy($"SQLite store {_path}");
+            return FileSystemSpace.Available(_directoryBytes) is { } free && free < MinFreeBytes
+                ? DependencyHealth.Degraded(string.Create(CultureInfo.InvariantCulture, $"SQLite store {_path}: the file system holding it has {free} bytes free, less than the {MinFreeBytes / (1024 * 1024)} MiB writes may need. Writes fail while it is full; free space there and they go through again, without a restart."))
+                : DependencyHealth.Healthy($"SQLite store {_path}");
         }
         catch (Exception ex) when (ex is DependencyUnavailableException or SqliteException)
         {
@@ -480,8 +498,12 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
     }
 
-    private DependencyUnavailableException Unavailable(Exception ex) =>
-        new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}{Hint(ex)}", ex);
+    private DependencyUnavailableException Unavailable(Exception ex) => ex is SqliteException { SqliteErrorCode: SqliteFull }
+        ? new(Dependency, $"The SQLite store '{_path}' cannot be written: the file system holding it is full ({FreeBytes()} bytes free); nothing was changed. Free space there, and the next call goes through without a restart.", ex)
+        : new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}{Hint(ex)}", ex);
+
+    private string FreeBytes() =>
+        FileSystemSpace.Available(_directoryBytes)?.ToString(CultureInfo.InvariantCulture) ?? "unknown";
 
     /// <summary>What SQLite's "unable to open database file" leaves out: the file may be fine, and its directory not.</summary>
     private string Hint(Exception ex) => ex is SqliteException { SqliteErrorCode: SqliteCannotOpen }

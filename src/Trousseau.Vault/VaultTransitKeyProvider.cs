@@ -18,7 +18,9 @@ namespace Trousseau.Vault;
 /// recreated does not repeat an id. Unwrapping trusts Vault, which authenticates its own ciphertext: a key id is
 /// accepted when it has this form and names the version of the ciphertext (<c>vault:vN:</c>), as every key id this
 /// provider ever issued does. Key facts are cached for 10 s; a wrap that reports a newer version, a rotation through
-/// this provider and <see cref="RefreshCurrentKeyAsync"/> (key status, rewrap) read them from Vault at once.
+/// this provider and <see cref="RefreshCurrentKeyAsync"/> (key status, rewrap) read them from Vault at once. Of reads
+/// that overlap, the answer to the one started last is kept, whichever arrives last: an answer given before a rotation
+/// never replaces a newer one, and a key deleted and recreated in Vault shows with its version 1 at the next read.
 /// </summary>
 public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider
 {
@@ -39,6 +41,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     private static readonly TimeSpan HealthReuse = TimeSpan.FromSeconds(10);
 
     private KeyFacts? _facts;
+    private long _factReads;
     private HealthAt? _healthy;
 
     internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time, string timeoutKey)
@@ -276,9 +279,13 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         return await ReadFactsAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reads the key's facts from Vault now and caches them.</summary>
+    /// <summary>
+    /// Reads the key's facts from Vault now and caches them, unless a read started after this one has already cached
+    /// its answer; returns the newer of the two.
+    /// </summary>
     private async Task<KeyFacts> ReadFactsAsync(CancellationToken cancellationToken)
     {
+        var read = Interlocked.Increment(ref _factReads);
         var answer = await CallAsync(
             token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);
@@ -292,9 +299,30 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             }
         }
 
-        var facts = new KeyFacts(new KeyInfo(KeyId(created, key.LatestVersion), key.LatestVersion), created, _time.GetTimestamp());
-        Volatile.Write(ref _facts, facts);
-        return facts;
+        return Remember(new KeyFacts(new KeyInfo(KeyId(created, key.LatestVersion), key.LatestVersion), created, _time.GetTimestamp(), read));
+    }
+
+    /// <summary>
+    /// Caches <paramref name="facts"/> unless the cache holds the answer to a read started later, and returns what the
+    /// cache holds then. Reads overlap (a check, a wrap, key status): an answer that Vault gave before a rotation may
+    /// arrive after the answer to a read started since. Which read started last decides, not which version is higher,
+    /// since a key deleted and recreated in Vault legitimately goes back to version 1.
+    /// </summary>
+    private KeyFacts Remember(KeyFacts facts)
+    {
+        var cached = Volatile.Read(ref _facts);
+        while (cached is null || cached.Read < facts.Read)
+        {
+            var seen = Interlocked.CompareExchange(ref _facts, facts, cached);
+            if (ReferenceEquals(seen, cached))
+            {
+                return facts;
+            }
+
+            cached = seen;
+        }
+
+        return cached;
     }
 
     /// <summary>
@@ -394,8 +422,11 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     private static DependencyUnavailableException Malformed(string operation) =>
         new(VaultHttp.Dependency, $"Vault's answer to Transit {operation} is not what its API documents.");
 
-    /// <summary>What the read-key answer said: the current key, and each listed version's creation time.</summary>
-    private sealed record KeyFacts(KeyInfo Current, IReadOnlyDictionary<uint, string> Created, long At);
+    /// <summary>
+    /// What the read-key answer said: the current key, and each listed version's creation time; when it arrived, and
+    /// the read's place in the order reads were started.
+    /// </summary>
+    private sealed record KeyFacts(KeyInfo Current, IReadOnlyDictionary<uint, string> Created, long At, long Read);
 
     private sealed record HealthAt(DependencyHealth Health, long At);
 

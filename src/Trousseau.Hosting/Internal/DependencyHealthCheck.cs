@@ -11,6 +11,12 @@ internal sealed class DependencyHealthCheck(Func<DependencyHealth> lastResult) :
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var health = lastResult();
-        return Task.FromResult(new HealthCheckResult(health.IsHealthy ? HealthStatus.Healthy : context.Registration.FailureStatus, health.Description));
+        var status = health switch
+        {
+            { IsHealthy: false } => context.Registration.FailureStatus,
+            { IsDegraded: true } => HealthStatus.Degraded,
+            _ => HealthStatus.Healthy,
+        };
+        return Task.FromResult(new HealthCheckResult(status, health.Description));
     }
 }

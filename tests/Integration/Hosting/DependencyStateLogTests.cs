@@ -25,4 +25,25 @@ public sealed class DependencyStateLogTests
                 record.Message),
             record => Assert.Equal("Store sqlite is available again.", record.Message));
     }
+
+    [Fact]
+    public void A_dependency_becoming_degraded_is_one_warning_and_its_recovery_one_line()
+    {
+        var logger = new FakeLogger<DependencyStateLog>();
+        var log = new DependencyStateLog(logger);
+        var degraded = DependencyHealth.Degraded("SQLite store /data/store.db: the file system holding it has 0 bytes free.");
+
+        log.Observe("Store sqlite", DependencyHealth.Healthy("ok"));
+        log.Observe("Store sqlite", degraded);
+        log.Observe("Store sqlite", degraded);
+        log.Observe("Store sqlite", DependencyHealth.Healthy("ok"));
+
+        Assert.Collection(
+            logger.Collector.GetSnapshot(),
+            record => Assert.Equal(
+                "Store sqlite is degraded: SQLite store /data/store.db: the file system holding it has 0 bytes free. "
+                + "Readiness stays up; requests it cannot serve answer 503 until it recovers.",
+                record.Message),
+            record => Assert.Equal("Store sqlite is available again.", record.Message));
+    }
 }

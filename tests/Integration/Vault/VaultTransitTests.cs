@@ -257,6 +257,54 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [Fact]
+    public async Task A_key_read_answered_before_a_rotation_in_vault_but_arriving_after_key_status_does_not_bring_the_older_key_back()
+    {
+        // The clock stands still, so whatever the provider remembers of the key never grows old on its own.
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var lateRead = new LateKeyReadHandler();
+        var (services, _) = await BuildAsync(keyName: keyName, time: new FakeTimeProvider(DateTimeOffset.UtcNow), answers: lateRead);
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var keys = services.GetRequiredService<IKeyAdministration>();
+
+        // A read of the key (what KMS Status asks) gets Vault's answer, version 1, late; meanwhile the key is rotated in
+        // Vault and key status reads version 2.
+        var slowRead = provider.GetCurrentKeyAsync().AsTask();
+        await lateRead.Answered;
+        await _vault.RotateKeyAsync(keyName);
+        var status = await keys.GetKeyStatusAsync();
+        lateRead.Release();
+        await slowRead;
+
+        var current = await provider.GetCurrentKeyAsync();
+        var health = await provider.CheckHealthAsync();
+
+        Assert.Equal(2u, status.Version);
+        Assert.Equal(status.KeyId, current.KeyId);
+        Assert.EndsWith($"current key {status.KeyId}", health.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_deleted_and_recreated_in_vault_shows_with_its_lower_version_at_the_next_key_status()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (services, _) = await BuildAsync(keyName: keyName, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var keys = services.GetRequiredService<IKeyAdministration>();
+        var rotated = await keys.RotateKeyAsync();
+
+        await _vault.ConfigureKeyAsync(keyName, new Dictionary<string, string> { ["deletion_allowed"] = "true" });
+        await _vault.DeleteKeyAsync(keyName);
+        await _vault.CreateKeyAsync(keyName);
+        var status = await keys.GetKeyStatusAsync();
+
+        Assert.Equal(2u, rotated.Version);
+        Assert.Equal(1u, status.Version);
+        Assert.Equal(status.KeyId, (await provider.GetCurrentKeyAsync()).KeyId);
+    }
+
+    [Fact]
     public async Task Empty_batches_are_answered_empty_without_asking_vault()
     {
         // Vault refuses an empty batch_input (400 "missing batch input to process"): nothing to send is no call.
@@ -632,7 +680,8 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
-    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null, TimeProvider? time = null)
+    /// <remarks><paramref name="answers"/>, when given, sees every request to Vault and its answer.</remarks>
+    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null, TimeProvider? time = null, DelegatingHandler? answers = null)
     {
         if (keyName is null)
         {
@@ -657,9 +706,44 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             })
             .UseInMemoryStore();
         services.AddHttpClient("Trousseau.Vault").AddHttpMessageHandler(() => new CountingHandler(calls));
+        if (answers is not null)
+        {
+            services.AddHttpClient("Trousseau.Vault").AddHttpMessageHandler(() => answers);
+        }
+
         var provider = services.BuildServiceProvider();
         _providers.Add(provider);
         return (provider, calls);
+    }
+
+    /// <summary>
+    /// Holds Vault's answer to the first read of the Transit key (<c>GET transit/keys/NAME</c>) until the test lets it
+    /// go, as a slow network would: Vault answers at once, and the provider sees the answer late.
+    /// </summary>
+    private sealed class LateKeyReadHandler : DelegatingHandler
+    {
+        private readonly TaskCompletionSource _answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _reads;
+
+        /// <summary>Completes once Vault has answered the first read.</summary>
+        public Task Answered => _answered.Task;
+
+        /// <summary>Hands the held answer to the provider.</summary>
+        public void Release() => _release.TrySetResult();
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath.Contains("/transit/keys/", StringComparison.Ordinal) && Interlocked.Increment(ref _reads) == 1)
+            {
+                await response.Content.LoadIntoBufferAsync(cancellationToken);
+                _answered.SetResult();
+                await _release.Task.WaitAsync(cancellationToken);
+            }
+
+            return response;
+        }
     }
 
     /// <summary>Records every Transit encrypt or decrypt request that leaves the process.</summary>
