@@ -44,9 +44,11 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         api.AddEndpointFilter<JsonContentTypeFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
         api.AddEndpointFilter<RequestTargetFilter>();
+        api.AddEndpointFilter<QueryParameterFilter>();
 
         api.MapPost("/secrets", SecretEndpoints.CreateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Create));
-        api.MapMethods("/secrets", GetAndHead, SecretEndpoints.ListAsync).WithMetadata(new ApiActionMetadata(ApiAction.List));
+        api.MapMethods("/secrets", GetAndHead, SecretEndpoints.ListAsync)
+            .WithMetadata(new ApiActionMetadata(ApiAction.List), new ApiQueryParameters(["prefix", "limit", "continue"]));
         api.MapMethods("/secrets/{**name}", GetAndHead, SecretEndpoints.GetAsync).WithMetadata(new ApiActionMetadata(ApiAction.Read));
         api.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
         api.MapPatch("/secrets/{**name}", SecretEndpoints.PatchAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
