@@ -149,7 +149,8 @@ public sealed class EmbeddedApiHostTests : IDisposable
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddTrousseauInstrumentation().AddPrometheusExporter());
 
         var app = builder.Build();
-        addRoutes?.Invoke(app.MapTrousseauApi());
+        var api = app.MapTrousseauApi();
+        addRoutes?.Invoke(api);
         app.MapTrousseauHealth();
         app.MapPrometheusScrapingEndpoint();
         await app.StartAsync();
