@@ -227,7 +227,7 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     /// The token in the file a flag or a context names; a file that is missing, a directory or empty is an error, since
     /// sending no token would only earn a 401 that blames the server.
     /// </summary>
-    private static string ReadNamedToken(string path, string namedBy)
+    public static string ReadNamedToken(string path, string namedBy)
     {
         var fullPath = Path.GetFullPath(path);
         if (Directory.Exists(fullPath))

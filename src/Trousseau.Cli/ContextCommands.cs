@@ -36,6 +36,12 @@ internal static class ContextCommands
                 throw new CliUsageException("context set takes --token-file or --token, not both.");
             }
 
+            if (tokenFile is not null)
+            {
+                // Found missing, empty or a directory now rather than at the first call through the context.
+                Connection.ReadNamedToken(tokenFile, "--token-file");
+            }
+
             var tls = GlobalOptions.Tls(parse);
             var allowInsecureHttp = parse.GetValue(GlobalOptions.AllowInsecureHttp) ? true : (bool?)null;
             contexts.Contexts[name] = new CliContext(server, tokenFile, token, tls.CaFile, tls.CertFile, tls.KeyFile, allowInsecureHttp);

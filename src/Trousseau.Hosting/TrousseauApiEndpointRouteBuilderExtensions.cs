@@ -15,7 +15,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the secrets API: <c>/v1/secrets</c> (create, get, update, patch, delete, list, generate, regenerate),
     /// <c>/v1/keys</c> (status, rotate, rewrap), <c>/v1/encrypt</c>, <c>/v1/decrypt</c> and <c>/v1/auth/whoami</c>
-    /// (each <c>GET</c> route answering <c>HEAD</c> as well),
+    /// (each <c>GET</c> route answering <c>HEAD</c> as well, and refusing a query parameter it does not take),
     /// authenticated as <c>Trousseau:Api:Auth</c> says and allowed as <c>Trousseau:Api:Policies</c> says, errors as
     /// problem details (unexpected ones too, through the exception handler <c>AddHttpApi</c> registers), each call
     /// recorded in the audit trail when <c>AddAuditTrail</c> registered one. Register it first with
@@ -45,22 +45,28 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         api.AddEndpointFilter<ApiExceptionFilter>();
         api.AddEndpointFilter<RequestTargetFilter>();
 
-        api.MapPost("/secrets", SecretEndpoints.CreateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Create));
-        api.MapMethods("/secrets", GetAndHead, SecretEndpoints.ListAsync).WithMetadata(new ApiActionMetadata(ApiAction.List));
-        api.MapMethods("/secrets/{**name}", GetAndHead, SecretEndpoints.GetAsync).WithMetadata(new ApiActionMetadata(ApiAction.Read));
-        api.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
-        api.MapPatch("/secrets/{**name}", SecretEndpoints.PatchAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
-        api.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync).WithMetadata(new ApiActionMetadata(ApiAction.Delete));
-        api.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(new ApiActionMetadata(ApiAction.Generate));
+        // Trousseau's own routes, in a group of their own inside the one returned: each refuses a query parameter it
+        // does not take, while a route the application adds to the returned group reads its query as it likes.
+        var routes = api.MapGroup("");
+        routes.AddEndpointFilter<QueryParameterFilter>();
 
-        api.MapMethods("/keys", GetAndHead, SecretEndpoints.KeyStatusAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
-        api.MapPost("/keys/rotate", SecretEndpoints.RotateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
-        api.MapPost("/keys/rewrap", SecretEndpoints.RewrapAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
+        routes.MapPost("/secrets", SecretEndpoints.CreateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Create));
+        routes.MapMethods("/secrets", GetAndHead, SecretEndpoints.ListAsync)
+            .WithMetadata(new ApiActionMetadata(ApiAction.List), new ApiQueryParameters(["prefix", "limit", "continue"]));
+        routes.MapMethods("/secrets/{**name}", GetAndHead, SecretEndpoints.GetAsync).WithMetadata(new ApiActionMetadata(ApiAction.Read));
+        routes.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
+        routes.MapPatch("/secrets/{**name}", SecretEndpoints.PatchAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
+        routes.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync).WithMetadata(new ApiActionMetadata(ApiAction.Delete));
+        routes.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(new ApiActionMetadata(ApiAction.Generate));
 
-        api.MapPost("/encrypt", SecretEndpoints.EncryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Encrypt));
-        api.MapPost("/decrypt", SecretEndpoints.DecryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Decrypt));
+        routes.MapMethods("/keys", GetAndHead, SecretEndpoints.KeyStatusAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
+        routes.MapPost("/keys/rotate", SecretEndpoints.RotateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
+        routes.MapPost("/keys/rewrap", SecretEndpoints.RewrapAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
 
-        api.MapMethods("/auth/whoami", GetAndHead, AuthEndpoints.WhoAmI);
+        routes.MapPost("/encrypt", SecretEndpoints.EncryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Encrypt));
+        routes.MapPost("/decrypt", SecretEndpoints.DecryptAsync).WithMetadata(new ApiActionMetadata(ApiAction.Decrypt));
+
+        routes.MapMethods("/auth/whoami", GetAndHead, AuthEndpoints.WhoAmI);
         return api;
     }
 }

@@ -4,8 +4,9 @@ namespace Trousseau;
 
 /// <summary>
 /// The rules for a secret's data, by type: data keys of 1 to 253 characters of <c>A-Z a-z 0-9 . _ -</c>, at most
-/// <see cref="TrousseauLimits.MaxSecretDataBytes"/> in all, and for a login secret a non-empty
-/// <see cref="UsernameKey"/> and <see cref="PasswordKey"/>, an optional <see cref="EndpointKey"/> and nothing else.
+/// <see cref="TrousseauLimits.MaxSecretDataBytes"/> in all, at least one key, and for a login secret a non-empty
+/// <see cref="UsernameKey"/> and <see cref="PasswordKey"/>, an optional <see cref="EndpointKey"/> that is not empty or
+/// only white space, and nothing else.
 /// Error messages name keys, never values.
 /// </summary>
 public static class SecretData
@@ -42,6 +43,11 @@ public static class SecretData
             throw new InvalidInputException("data", "Secret data is required.");
         }
 
+        if (data.Count == 0)
+        {
+            throw new InvalidInputException("data", "A secret holds at least one data key; 'data' is empty (delete the secret to remove every key).");
+        }
+
         long size = 0;
         foreach (var (key, value) in data)
         {
@@ -63,6 +69,11 @@ public static class SecretData
         {
             RequireNonEmpty(data, UsernameKey);
             RequireNonEmpty(data, PasswordKey);
+            if (data.TryGetValue(EndpointKey, out var endpoint))
+            {
+                ValidateEndpoint(endpoint, "data");
+            }
+
             foreach (var key in data.Keys)
             {
                 if (key is not (UsernameKey or PasswordKey or EndpointKey))
@@ -83,6 +94,18 @@ public static class SecretData
             throw new InvalidInputException(
                 "data",
                 $"Invalid data key{(key is { Length: <= 300 } ? $" '{key}'" : string.Empty)}: use 1 to {TrousseauLimits.MaxDataKeyLength} characters of A-Z, a-z, 0-9, '.', '_', '-'.");
+        }
+    }
+
+    /// <summary>Checks a login secret's endpoint: when there is one, it holds more than white space.</summary>
+    /// <param name="endpoint">The endpoint.</param>
+    /// <param name="field">The input field that carries it: <c>data</c>, or <c>endpoint</c> for a generated secret.</param>
+    /// <exception cref="InvalidInputException">The endpoint is empty or only white space.</exception>
+    internal static void ValidateEndpoint(string endpoint, string field)
+    {
+        if (string.IsNullOrWhiteSpace(endpoint))
+        {
+            throw new InvalidInputException(field, "A login secret's 'endpoint' is empty or only white space; leave it out when there is none.");
         }
     }
 

@@ -29,9 +29,10 @@ internal static class SecretGenerator
                 [SecretData.UsernameKey] = options.Username,
                 [SecretData.PasswordKey] = value,
             };
-            if (!string.IsNullOrEmpty(options.Endpoint))
+            if (options.Endpoint is { } endpoint)
             {
-                data[SecretData.EndpointKey] = options.Endpoint;
+                SecretData.ValidateEndpoint(endpoint, "endpoint");
+                data[SecretData.EndpointKey] = endpoint;
             }
 
             return (options.Type, data);

@@ -157,11 +157,6 @@ internal static class SecretEndpoints
         string? limit,
         [FromQuery(Name = "continue")] string? continueToken)
     {
-        if (ListQueryProblem(context.Request.Query) is { } queryProblem)
-        {
-            return queryProblem;
-        }
-
         var pageSize = TrousseauLimits.DefaultListPageSize;
         if (!string.IsNullOrEmpty(limit)
             && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > TrousseauLimits.MaxListPageSize))
@@ -189,29 +184,6 @@ internal static class SecretEndpoints
         while (token is not null);
 
         return Results.Json(new SecretListBody([.. listed], null), WireJson.Default.SecretListBody);
-    }
-
-    /// <summary>
-    /// A listing's query holds only <c>prefix</c>, <c>limit</c> and <c>continue</c>, spelt so, each at most once: a
-    /// misspelt filter (<c>prefx</c>) would otherwise list every secret, and a repeated one leave the server to guess.
-    /// </summary>
-    private static IResult? ListQueryProblem(IQueryCollection query)
-    {
-        foreach (var (key, values) in query)
-        {
-            if (key is not ("prefix" or "limit" or "continue"))
-            {
-                var shown = key.Length <= 64 ? key : key[..64] + "…";
-                return ApiProblems.Invalid($"'{shown}' is not a parameter of GET /v1/secrets; it takes prefix, limit and continue (lower case, each at most once).");
-            }
-
-            if (values.Count > 1)
-            {
-                return ApiProblems.Invalid($"'{key}' is given {values.Count} times; give it once.");
-            }
-        }
-
-        return null;
     }
 
     /// <summary>

@@ -32,6 +32,34 @@ public sealed class CliSecretExitCodeTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task An_empty_login_endpoint_exits_2_with_the_rule_whether_generated_or_given_and_stores_nothing()
+    {
+        var generated = ClectlAssert.Fails(
+            await _clectl.RunAsync("secret", "generate", "codes/endpoint-generated", "--type", "login", "--username", "u", "--endpoint", ""), 2);
+        var given = ClectlAssert.Fails(
+            await _clectl.RunWithInputAsync("p\n", "secret", "create", "codes/endpoint-given", "--type", "login", "--username", "u", "--password-stdin", "--endpoint", " "), 2);
+
+        Assert.All([generated, given], line => Assert.Equal(
+            "clectl: A login secret's 'endpoint' is empty or only white space; leave it out when there is none.", line));
+        ClectlAssert.Fails(await _clectl.RunAsync("secret", "get", "codes/endpoint-generated"), 3);
+        ClectlAssert.Fails(await _clectl.RunAsync("secret", "get", "codes/endpoint-given"), 3);
+    }
+
+    [Fact]
+    public async Task An_update_removing_every_key_exits_2_and_keeps_the_secret_as_it_was()
+    {
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "codes/every-key", "--from-literal", "a=1", "--from-literal", "b=2"));
+
+        var line = ClectlAssert.Fails(await _clectl.RunAsync("secret", "update", "codes/every-key", "--remove", "a", "--remove", "b"), 2);
+
+        Assert.Equal("clectl: A secret holds at least one data key; 'data' is empty (delete the secret to remove every key).", line);
+        var kept = await _clectl.RunAsync("secret", "get", "codes/every-key", "-o", "json");
+        ClectlAssert.Ok(kept);
+        using var secret = JsonDocument.Parse(kept.Stdout);
+        Assert.Equal(["a", "b"], secret.RootElement.GetProperty("data").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task A_from_file_path_that_does_not_exist_exits_2_and_names_the_path()
     {
         var missing = Path.Combine(fixture.NewDirectory(), "no-such.pem");

@@ -105,6 +105,30 @@ public sealed class CliUsageTests : IDisposable
         Assert.Equal($"clectl: The token file {_temp.Path} (from --token-file) is a directory; give the API token file in it, for example {Path.Combine(_temp.Path, "api.token")}.", fromDirectory);
     }
 
+    [Fact]
+    public async Task Context_set_with_a_token_file_that_is_missing_empty_or_a_directory_exits_2_naming_the_path_and_saves_nothing()
+    {
+        var missing = _temp.Combine("no-such.token");
+        var empty = _temp.Combine("empty.token");
+        File.WriteAllText(empty, "\n");
+
+        var lines = new[]
+        {
+            ClectlAssert.Fails(await _clectl.RunAsync("context", "set", "x", "--server", "http://127.0.0.1:1", "--token-file", missing), 2),
+            ClectlAssert.Fails(await _clectl.RunAsync("context", "set", "x", "--server", "http://127.0.0.1:1", "--token-file", empty), 2),
+            ClectlAssert.Fails(await _clectl.RunAsync("context", "set", "x", "--server", "http://127.0.0.1:1", "--token-file", _temp.Path), 2),
+        };
+
+        Assert.Equal(
+            [
+                $"clectl: The token file {missing} (from --token-file) does not exist.",
+                $"clectl: The token file {empty} (from --token-file) is empty; it must hold the API token, as trousseaud writes it to api.token in its data directory.",
+                $"clectl: The token file {_temp.Path} (from --token-file) is a directory; give the API token file in it, for example {Path.Combine(_temp.Path, "api.token")}.",
+            ],
+            lines);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
     [Theory]
     [InlineData("""{"contexts":{"x":{}}}""", "context 'x' has no server; set one with 'clectl context set x --server URL', or remove it.")]
     [InlineData("""{"current":"x","contexts":{"x":{"server":null}}}""", "context 'x' has no server; set one with 'clectl context set x --server URL', or remove it.")]

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
@@ -109,6 +110,21 @@ public sealed class EmbeddedApiHostTests : IDisposable
     }
 
     [Fact]
+    public async Task A_route_the_application_adds_to_the_api_group_reads_its_own_query_while_trousseau_routes_refuse_one_they_do_not_take()
+    {
+        await using var app = await StartAsync(trousseau => trousseau.UseInMemoryStore(), api => api.MapGet("/app/echo", (string q) => q));
+        using var http = await ClientAsync(app);
+
+        using var echoed = await http.GetAsync("v1/app/echo?q=hello");
+        using var refused = await http.GetAsync("v1/keys?q=hello");
+
+        Assert.Equal(HttpStatusCode.OK, echoed.StatusCode);
+        Assert.Equal("hello", await echoed.Content.ReadAsStringAsync());
+        var problem = await Problems.AssertInvalidInputAsync(refused, HttpStatusCode.BadRequest);
+        Assert.Equal("'q' is not a parameter of GET /v1/keys; it takes no query parameters.", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public void MapTrousseauApi_without_its_services_names_the_missing_call()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -120,7 +136,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
         Assert.Contains("AddHttpApi()", error.Message, StringComparison.Ordinal);
     }
 
-    private async Task<WebApplication> StartAsync(Action<ITrousseauBuilder> store)
+    private async Task<WebApplication> StartAsync(Action<ITrousseauBuilder> store, Action<RouteGroupBuilder>? addRoutes = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -133,7 +149,8 @@ public sealed class EmbeddedApiHostTests : IDisposable
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddTrousseauInstrumentation().AddPrometheusExporter());
 
         var app = builder.Build();
-        app.MapTrousseauApi();
+        var api = app.MapTrousseauApi();
+        addRoutes?.Invoke(api);
         app.MapTrousseauHealth();
         app.MapPrometheusScrapingEndpoint();
         await app.StartAsync();

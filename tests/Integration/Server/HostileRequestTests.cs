@@ -279,9 +279,44 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
         Assert.Equal(revision, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64());
     }
 
+    [Theory]
+    [InlineData("GET", "v1/secrets/query-other/kept?verison=3", null, "verison", "GET /v1/secrets/{name}")]
+    [InlineData("PUT", "v1/secrets/query-other/kept?x=1", """{"data":{"k":"changed"}}""", "x", "PUT /v1/secrets/{name}")]
+    [InlineData("PATCH", "v1/secrets/query-other/kept?x=1", """{"data":{"k":"changed"}}""", "x", "PATCH /v1/secrets/{name}")]
+    [InlineData("DELETE", "v1/secrets/query-other/kept?x=1", null, "x", "DELETE /v1/secrets/{name}")]
+    [InlineData("DELETE", "v1/secrets/query-other/kept?force&force", null, "force", "DELETE /v1/secrets/{name}")]
+    [InlineData("POST", "v1/secrets?prefix=query-other/", """{"name":"query-other/made","data":{"k":"v"}}""", "prefix", "POST /v1/secrets")]
+    [InlineData("POST", "v1/secrets/query-other/made/generate?length=8", "{}", "length", "POST /v1/secrets/{name}/generate")]
+    [InlineData("POST", "v1/secrets/query-other/kept/regenerate?key=k", "{}", "key", "POST /v1/secrets/{name}/regenerate")]
+    [InlineData("GET", "v1/keys?verbose=1", null, "verbose", "GET /v1/keys")]
+    [InlineData("POST", "v1/keys/rotate?dryRun=true", "{}", "dryRun", "POST /v1/keys/rotate")]
+    [InlineData("POST", "v1/keys/rewrap?dryRun=true", "{}", "dryRun", "POST /v1/keys/rewrap")]
+    [InlineData("POST", "v1/encrypt?x=1", """{"plaintext":"aGk="}""", "x", "POST /v1/encrypt")]
+    [InlineData("POST", "v1/decrypt?x=1", """{"ciphertext":"aGk="}""", "x", "POST /v1/decrypt")]
+    [InlineData("GET", "v1/auth/whoami?x=1", null, "x", "GET /v1/auth/whoami")]
+    public async Task A_query_parameter_on_a_route_that_takes_none_is_400_naming_it_and_the_call_does_nothing(
+        string method, string target, string? body, string parameter, string route)
+    {
+        var revision = await EnsureAsync("query-other/kept", "original");
+        var keyId = await KeyIdAsync();
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(target, UriKind.Relative));
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, method == "PATCH" ? "application/merge-patch+json" : "application/json");
+        }
 
+        using var response = await Http.SendAsync(request);
 
-    /// <summary>Creates an opaque secret <c>{"k": value}</c> unless it exists; returns its revision.</summary>
+        var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal($"'{parameter}' is not a parameter of {route}; it takes no query parameters.", problem.GetProperty("detail").GetString());
+        Assert.Equal(["query-other/kept"], await NamesAsync("query-other/"));
+        using var read = await Http.GetAsync(new Uri("v1/secrets/query-other/kept", UriKind.Relative));
+        var secret = await read.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(revision, secret.GetProperty("revision").GetInt64());
+        Assert.Equal("original", secret.GetProperty("data").GetProperty("k").GetString());
+        Assert.Equal(keyId, await KeyIdAsync());
+    }
+
     [Fact]
     public async Task Each_problem_type_has_one_title_whichever_check_refused_the_request()
     {
@@ -331,6 +366,7 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
         Assert.Equal("original", await ValueAsync("titles/kept"));
     }
 
+    /// <summary>Creates an opaque secret <c>{"k": value}</c> unless it exists; returns its revision.</summary>
     private async Task<long> EnsureAsync(string name, string value)
     {
         using var created = await Http.PostAsync(

@@ -14,6 +14,9 @@ namespace Trousseau.Tests.Integration.Server;
 /// </summary>
 public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
+    private const string EmptyDataDetail = "A secret holds at least one data key; 'data' is empty (delete the secret to remove every key).";
+
+    private const string EmptyEndpointDetail = "A login secret's 'endpoint' is empty or only white space; leave it out when there is none.";
 
     private HttpClient Http => fixture.Http;
 
@@ -158,6 +161,38 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal(["strict-other/put"], await NamesAsync("strict-other/"));
         Assert.Equal("original", await ValueAsync("strict-other/put"));
+    }
+
+    [Theory]
+    [InlineData("POST", "v1/secrets", """{"name":"empty-data/new","type":"opaque","data":{}}""")]
+    [InlineData("POST", "v1/secrets", """{"name":"empty-data/new","data":{}}""")]
+    [InlineData("PUT", "v1/secrets/empty-data/kept", """{"data":{}}""")]
+    [InlineData("PUT", "v1/secrets/empty-data/kept", """{"type":"opaque","data":{}}""")]
+    public async Task A_create_or_put_with_empty_data_is_400_naming_data_and_changes_nothing(string method, string path, string body)
+    {
+        var revision = await EnsureAsync("empty-data/kept", "original");
+
+        using var response = await SendAsync(new HttpMethod(method), path, body);
+
+        var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(EmptyDataDetail, problem.GetProperty("detail").GetString());
+        Assert.Equal(["empty-data/kept"], await NamesAsync("empty-data/"));
+        Assert.Equal(revision, await EnsureAsync("empty-data/kept", "original"));
+        Assert.Equal("original", await ValueAsync("empty-data/kept"));
+    }
+
+    [Theory]
+    [InlineData("v1/secrets/endpoint/made/generate", """{"type":"login","username":"u","endpoint":""}""")]
+    [InlineData("v1/secrets/endpoint/made/generate", """{"type":"login","username":"u","endpoint":" \t "}""")]
+    [InlineData("v1/secrets", """{"name":"endpoint/given","type":"login","data":{"username":"u","password":"p","endpoint":""}}""")]
+    [InlineData("v1/secrets", """{"name":"endpoint/given","type":"login","data":{"username":"u","password":"p","endpoint":"   "}}""")]
+    public async Task A_login_secret_with_an_empty_or_blank_endpoint_is_400_naming_it_whether_generated_or_given(string path, string body)
+    {
+        using var response = await SendAsync(HttpMethod.Post, path, body);
+
+        var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(EmptyEndpointDetail, problem.GetProperty("detail").GetString());
+        Assert.Empty(await NamesAsync("endpoint/"));
     }
 
     [Theory]

@@ -115,6 +115,21 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_patch_that_would_remove_every_key_is_400_naming_data_and_changes_nothing()
+    {
+        var revision = await CreateAsync("patch/every-key", """{"a":"1","b":"2"}""");
+
+        using var emptied = await PatchAsync("patch/every-key", """{"data":{"a":null,"b":null,"absent":null}}""");
+
+        var problem = await Problems.AssertInvalidInputAsync(emptied, HttpStatusCode.BadRequest);
+        Assert.Equal(
+            "A secret holds at least one data key; 'data' is empty (delete the secret to remove every key).",
+            problem.GetProperty("detail").GetString());
+        Assert.Equal(revision, await RevisionAsync("patch/every-key"));
+        Assert.Equal(new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" }, await DataAsync("patch/every-key"));
+    }
+
+    [Fact]
     public async Task A_patch_that_would_make_the_data_larger_than_1_MiB_gets_413()
     {
         await CreateAsync("patch/big", """{"a":"small"}""");

@@ -8,6 +8,10 @@ namespace Trousseau.Tests.Unit.Secrets;
 /// <summary>The secrets half of <see cref="ITrousseau"/>, in process, as an application uses it.</summary>
 public sealed class TrousseauSecretTests : IDisposable
 {
+    private const string EmptyDataMessage = "A secret holds at least one data key; 'data' is empty (delete the secret to remove every key).";
+
+    private const string EmptyEndpointMessage = "A login secret's 'endpoint' is empty or only white space; leave it out when there is none.";
+
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly LocalTrousseau _local;
 
@@ -211,6 +215,43 @@ public sealed class TrousseauSecretTests : IDisposable
         await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l2", SecretType.Login, Data(("password", "p"))));
         await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l3", SecretType.Login, Data(("username", "u"), ("password", "p"), ("extra", "x"))));
         await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l4", new SecretType("certificate"), Data(("k", "v"))));
+    }
+
+    [Fact]
+    public async Task A_secret_holds_at_least_one_key_so_empty_data_and_a_patch_removing_every_key_are_refused_and_change_nothing()
+    {
+        var created = await Trousseau.CreateSecretAsync("empty/kept", SecretType.Opaque, Data(("a", "1"), ("b", "2")));
+
+        var refusals = new[]
+        {
+            await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("empty/new", SecretType.Opaque, Data())),
+            await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.UpdateSecretAsync("empty/kept", Data())),
+            await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.UpdateSecretAsync("empty/kept", Data(), SecretType.Opaque)),
+            await Assert.ThrowsAsync<InvalidInputException>(
+                async () => await Trousseau.PatchSecretAsync("empty/kept", new Dictionary<string, string?> { ["a"] = null, ["b"] = null })),
+        };
+
+        Assert.All(refusals, e => Assert.Equal(("data", EmptyDataMessage), (e.Field, e.Message)));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("empty/new"));
+        var kept = await Trousseau.GetSecretAsync("empty/kept");
+        Assert.Equal(created.Revision, kept.Metadata.Revision);
+        Assert.Equal(Data(("a", "1"), ("b", "2")), kept.Data);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public async Task An_empty_or_blank_login_endpoint_is_refused_naming_it_whether_given_or_generated(string endpoint)
+    {
+        var given = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.CreateSecretAsync("endpoint/given", SecretType.Login, Data(("username", "u"), ("password", "p"), ("endpoint", endpoint))));
+        var generated = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("endpoint/generated", new SecretGenerationOptions { Type = SecretType.Login, Username = "u", Endpoint = endpoint }));
+
+        Assert.Equal(("data", EmptyEndpointMessage), (given.Field, given.Message));
+        Assert.Equal(("endpoint", EmptyEndpointMessage), (generated.Field, generated.Message));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("endpoint/given"));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("endpoint/generated"));
     }
 
     [Fact]
