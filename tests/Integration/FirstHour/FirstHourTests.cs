@@ -70,6 +70,7 @@ public sealed class FirstHourTests : IDisposable
 
     private static async Task<ShellScript> StartServerAsync(string run, CleanCopy copy, string scratch, Dictionary<string, string?> environment)
     {
+        AssertReadmePortIsFree();
         var server = ShellScript.Start(run, copy.Root, scratch, environment);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         try
@@ -98,6 +99,27 @@ public sealed class FirstHourTests : IDisposable
         {
             await server.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The README's trousseaud listens on 127.0.0.1:8787; another process there (a trousseaud left running) would
+    /// answer the session in its place, with a token the session cannot find.
+    /// </summary>
+    private static void AssertReadmePortIsFree()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 8787);
+        try
+        {
+            probe.Start();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            Assert.Fail($"127.0.0.1:8787, where the README's trousseaud listens, is taken by another process ({e.SocketErrorCode}); stop it and run the test again.");
+        }
+        finally
+        {
+            probe.Stop();
         }
     }
 }
