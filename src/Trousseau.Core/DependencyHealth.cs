@@ -14,4 +14,15 @@ public readonly record struct DependencyHealth(bool IsHealthy, string Descriptio
     /// <param name="description">What is wrong.</param>
     /// <returns>The result.</returns>
     public static DependencyHealth Unhealthy(string description) => new(false, description);
+
+    /// <summary>
+    /// Whether the dependency serves calls but something about it needs an operator's attention (readiness reports
+    /// it as degraded, and still ready). Only a healthy result can be degraded.
+    /// </summary>
+    public bool IsDegraded { get; init; }
+
+    /// <summary>A result that serves calls but needs attention.</summary>
+    /// <param name="description">What needs attention.</param>
+    /// <returns>The result.</returns>
+    public static DependencyHealth Degraded(string description) => new(true, description) { IsDegraded = true };
 }

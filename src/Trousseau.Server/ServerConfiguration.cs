@@ -8,6 +8,8 @@ namespace Trousseau.Server;
 /// <summary>
 /// trousseaud's configuration, lowest priority first: defaults derived from the data directory,
 /// <c>appsettings.json</c> beside the executable, <c>--config FILE</c>, environment variables, the command line.
+/// The JSON files are watched, so that the settings that follow a change (the etcd user and password, log levels) see
+/// an edited file without a restart; every other setting is read once, at start.
 /// </summary>
 internal static class ServerConfiguration
 {
@@ -27,11 +29,11 @@ internal static class ServerConfiguration
     {
         var (configFile, rest) = SplitConfigFlag(args);
         configuration.Sources.Clear();
-        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
-        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, $"appsettings.{environmentName}.json"), optional: true, reloadOnChange: false);
+        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: true);
+        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, $"appsettings.{environmentName}.json"), optional: true, reloadOnChange: true);
         if (configFile is not null)
         {
-            configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);
         }
 
         configuration.AddEnvironmentVariables();

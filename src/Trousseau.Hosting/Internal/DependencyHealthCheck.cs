@@ -11,6 +11,9 @@ internal sealed class DependencyHealthCheck(Func<DependencyHealth> lastResult) :
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var health = lastResult();
-        return Task.FromResult(new HealthCheckResult(health.IsHealthy ? HealthStatus.Healthy : context.Registration.FailureStatus, health.Description));
+        var status = !health.IsHealthy ? context.Registration.FailureStatus
+            : health.IsDegraded ? HealthStatus.Degraded
+            : HealthStatus.Healthy;
+        return Task.FromResult(new HealthCheckResult(status, health.Description));
     }
 }
