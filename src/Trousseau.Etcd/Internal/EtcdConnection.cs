@@ -35,7 +35,7 @@ internal sealed class EtcdConnection : IDisposable
     public const string Dependency = "store:etcd";
 
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
-    internal static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
     /// <summary>How long a read waits for its member's answer before it asks the next member as well.</summary>
     private static readonly TimeSpan ReadHedgingDelay = TimeSpan.FromSeconds(1);
@@ -85,10 +85,6 @@ internal sealed class EtcdConnection : IDisposable
             if (!string.IsNullOrEmpty(_credentials.Username))
             {
                 _client.SetCredentials(_credentials.Username, _credentials.Password ?? "");
-            }
-            else
-            {
-                _client.ClearCredentials();
             }
         }
     }
@@ -228,7 +224,8 @@ internal sealed class EtcdConnection : IDisposable
 
     /// <summary>
     /// Takes the user name and password of a changed configuration (one that validated: the options monitor does not
-    /// call back with one that did not), and signs in with them on the next call when they differ.
+    /// call back with one that did not), and signs in with them on the next call when they differ; without a user,
+    /// calls go without a token.
     /// </summary>
     private void FollowCredentials(EtcdStoreOptions settings)
     {
@@ -240,6 +237,10 @@ internal sealed class EtcdConnection : IDisposable
             }
 
             _credentials = (settings.Username, settings.Password);
+            if (string.IsNullOrEmpty(settings.Username))
+            {
+                _client.ClearCredentials();
+            }
         }
 
         SignInAgain();
