@@ -27,7 +27,7 @@ namespace Trousseau.Etcd.Internal;
 /// <para>
 /// The endpoints and TLS files are read once, at construction. The user name and password are followed: when the
 /// configuration changes them (a reloaded file), the next call signs in with the new ones. A configuration that
-/// does not validate is not taken: the credentials in use stay.
+/// does not validate, or has no user, is not taken: the credentials in use stay.
 /// </para>
 /// </remarks>
 internal sealed class EtcdConnection : IDisposable
@@ -224,23 +224,19 @@ internal sealed class EtcdConnection : IDisposable
 
     /// <summary>
     /// Takes the user name and password of a changed configuration (one that validated: the options monitor does not
-    /// call back with one that did not), and signs in with them on the next call when they differ; without a user,
-    /// calls go without a token.
+    /// call back with one that did not), and signs in with them on the next call when they differ. A configuration
+    /// without a user is not taken: a file read half-way looks the same, and turning etcd auth off takes a restart.
     /// </summary>
     private void FollowCredentials(EtcdStoreOptions settings)
     {
         lock (_credentialsLock)
         {
-            if (_credentials == (settings.Username, settings.Password))
+            if (string.IsNullOrEmpty(settings.Username) || _credentials == (settings.Username, settings.Password))
             {
                 return;
             }
 
             _credentials = (settings.Username, settings.Password);
-            if (string.IsNullOrEmpty(settings.Username))
-            {
-                _client.ClearCredentials();
-            }
         }
 
         SignInAgain();
