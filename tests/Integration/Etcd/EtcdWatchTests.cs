@@ -105,6 +105,20 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     }
 
     [StoreFact]
+    public async Task Concurrent_writes_and_reads_whose_answers_arrive_in_any_order_leave_the_store_health_not_degraded()
+    {
+        await Parallel.ForEachAsync(Enumerable.Range(0, 400), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        {
+            await Store.CreateAsync($"health/concurrent-{i}", "v"u8.ToArray(), ct);
+            await Store.GetAsync($"health/concurrent-{i / 2}", ct);
+        });
+
+        var health = await Store.CheckHealthAsync();
+
+        Assert.False(health.IsDegraded, health.Description);
+    }
+
+    [StoreFact]
     public async Task A_read_of_a_frozen_etcd_is_unavailable_naming_the_deadline_and_a_watch_opened_meanwhile_follows_once_it_thaws()
     {
         await _etcd.FreezeAsync();
