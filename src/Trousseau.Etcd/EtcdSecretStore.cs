@@ -293,12 +293,21 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Degraded (still serving calls) once etcd answered as another cluster than the one first answered with, or went
+    /// back to a revision below one it had answered with: secrets written before are then missing unless it was
+    /// restored from a snapshot that holds them. It stays so until the process restarts, or, for another cluster,
+    /// until the first one answers again.
+    /// </remarks>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
         try
         {
             var response = await _etcd.RangeAsync(new RangeRequest { Key = Encode("health-probe"), Limit = 1 }, cancellationToken).ConfigureAwait(false);
-            return DependencyHealth.Healthy($"etcd store under '{_prefix}', revision {response.Header.Revision}");
+            var healthy = $"etcd store under '{_prefix}', revision {response.Header.Revision}";
+            return _etcd.History.Change is { } change
+                ? DependencyHealth.Degraded($"{healthy}, but {change}")
+                : DependencyHealth.Healthy(healthy);
         }
         catch (DependencyUnavailableException e)
         {

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Trousseau;
 using Trousseau.Etcd;
@@ -12,7 +14,8 @@ public static class EtcdTrousseauBuilderExtensions
 {
     /// <summary>
     /// Registers the etcd store (<c>Trousseau:Store=etcd</c>), with options bound from <c>Trousseau:Etcd</c> and
-    /// checked at start.
+    /// checked at start. <c>Username</c> and <c>Password</c> are followed when the configuration reloads; the other
+    /// settings are read once.
     /// </summary>
     /// <param name="builder">The Trousseau builder.</param>
     /// <param name="configure">Sets options in code, after configuration.</param>
@@ -24,7 +27,10 @@ public static class EtcdTrousseauBuilderExtensions
         builder.Services.AddAnnotationsValidator<EtcdStoreOptions, EtcdOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
 
-        builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton(sp => new EtcdConnection(
+            sp.GetRequiredService<IOptionsMonitor<EtcdStoreOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<EtcdSecretStore>()));
         builder.Services.TryAddSingleton(sp => new EtcdSecretStore(sp.GetRequiredService<EtcdConnection>(), sp.GetRequiredService<IOptions<EtcdStoreOptions>>()));
         return builder.AddSecretStore(EtcdSecretStore.StoreName, sp => sp.GetRequiredService<EtcdSecretStore>());
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.FileProviders;
 using Trousseau.Hosting;
 
 namespace Trousseau.Server;
@@ -8,6 +9,8 @@ namespace Trousseau.Server;
 /// <summary>
 /// trousseaud's configuration, lowest priority first: defaults derived from the data directory,
 /// <c>appsettings.json</c> beside the executable, <c>--config FILE</c>, environment variables, the command line.
+/// The JSON files are polled for changes, so that the settings that follow a change (the etcd user and password, log
+/// levels) see an edited file without a restart; every other setting is read once, at start.
 /// </summary>
 internal static class ServerConfiguration
 {
@@ -27,11 +30,11 @@ internal static class ServerConfiguration
     {
         var (configFile, rest) = SplitConfigFlag(args);
         configuration.Sources.Clear();
-        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
-        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, $"appsettings.{environmentName}.json"), optional: true, reloadOnChange: false);
+        AddWatchedJsonFile(configuration, Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        AddWatchedJsonFile(configuration, Path.Combine(AppContext.BaseDirectory, $"appsettings.{environmentName}.json"), optional: true);
         if (configFile is not null)
         {
-            configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            AddWatchedJsonFile(configuration, Path.GetFullPath(configFile), optional: false);
         }
 
         configuration.AddEnvironmentVariables();
@@ -42,6 +45,26 @@ internal static class ServerConfiguration
             ?? ".trousseau");
         configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults(dataDir) });
     }
+
+    /// <summary>
+    /// Adds a JSON file that is read again when it changes. Its modification time is polled (every 4 s, through
+    /// symbolic links) rather than watched with inotify: a Kubernetes ConfigMap or Secret volume replaces its files by
+    /// swapping a symbolic link, which an inotify watch of the file's directory does not report, and each watch would
+    /// hold one of the few inotify instances a user may have.
+    /// </summary>
+    private static void AddWatchedJsonFile(ConfigurationManager configuration, string path, bool optional) =>
+        configuration.AddJsonFile(source =>
+        {
+            source.Path = path;
+            source.Optional = optional;
+            source.ReloadOnChange = true;
+            source.ResolveFileProvider();
+            if (source.FileProvider is PhysicalFileProvider files)
+            {
+                files.UsePollingFileWatcher = true;
+                files.UseActivePolling = true;
+            }
+        });
 
     /// <summary>
     /// Refuses a data directory that is a file, before any of the files below it is tried: each would fail on its

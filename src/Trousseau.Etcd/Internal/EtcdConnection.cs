@@ -3,6 +3,7 @@ using Etcdserverpb;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau.Etcd.Internal;
@@ -11,7 +12,7 @@ namespace Trousseau.Etcd.Internal;
 /// etcd's native gRPC API through dotnet-etcd: one channel over every configured endpoint (calls go to the members
 /// that are connected, so a lost member is left out), TLS and username/password auth when configured, and a deadline
 /// on every unary call. This is the one place where etcd's answers become Trousseau's exceptions
-/// (<see cref="Failure"/>).
+/// (<see cref="Failure"/>), and where their headers are read for a change of cluster (<see cref="History"/>).
 /// </summary>
 /// <remarks>
 /// As etcd's own Go client does, a call waits for a connection to a member within its deadline (gRPC's wait-for-ready)
@@ -23,6 +24,11 @@ namespace Trousseau.Etcd.Internal;
 /// once; three attempts at most, within the deadline. A transaction is sent once, and when its answer is lost the
 /// caller reads back what it wrote (<see cref="TxnAsync"/>). Any call refused for an expired token is sent again once:
 /// etcd did not run it, and dotnet-etcd fetches a new token on that answer.
+/// <para>
+/// The endpoints and TLS files are read once, at construction. The user name and password are followed: when the
+/// configuration changes them (a reloaded file), the next call signs in with the new ones. A configuration that
+/// does not validate, or has no user, is not taken: the credentials in use stay.
+/// </para>
 /// </remarks>
 internal sealed class EtcdConnection : IDisposable
 {
@@ -42,13 +48,16 @@ internal sealed class EtcdConnection : IDisposable
 
     private readonly EtcdClient _client;
     private readonly TimeProvider _time;
-    private readonly EtcdStoreOptions _settings;
+    private readonly IDisposable? _credentialChanges;
+    private readonly Lock _credentialsLock = new();
+    private (string? Username, string? Password) _credentials;
 
-    public EtcdConnection(IOptions<EtcdStoreOptions> options, TimeProvider time)
+    public EtcdConnection(IOptionsMonitor<EtcdStoreOptions> options, TimeProvider time, ILogger logger)
     {
-        var settings = options.Value;
+        var settings = options.CurrentValue;
         _time = time;
-        _settings = settings;
+        _credentials = (settings.Username, settings.Password);
+        History = new EtcdHistory(logger);
         var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
         var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
         _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)
@@ -59,7 +68,11 @@ internal sealed class EtcdConnection : IDisposable
                 configureChannelOptions: ConfigureChannel)
             : new EtcdClient(endpoints, serverName: serverName, configureChannelOptions: ConfigureChannel);
         SignInAgain();
+        _credentialChanges = options.OnChange(FollowCredentials);
     }
+
+    /// <summary>What etcd's answers said of its cluster since trousseaud connected.</summary>
+    public EtcdHistory History { get; }
 
     /// <summary>
     /// Drops the token in use, so the next call signs in with the configured user and password (nothing without a
@@ -67,19 +80,25 @@ internal sealed class EtcdConnection : IDisposable
     /// </summary>
     public void SignInAgain()
     {
-        if (!string.IsNullOrEmpty(_settings.Username))
+        lock (_credentialsLock)
         {
-            _client.SetCredentials(_settings.Username, _settings.Password ?? "");
+            if (!string.IsNullOrEmpty(_credentials.Username))
+            {
+                _client.SetCredentials(_credentials.Username, _credentials.Password ?? "");
+            }
         }
     }
 
     public async Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken)
     {
+        var reached = History.Reached;
         try
         {
-            return await _client.GetConnection().KVClient
+            var response = await _client.GetConnection().KVClient
                 .RangeAsync(request, Call(cancellationToken))
                 .ConfigureAwait(false);
+            History.Observe(response.Header, reached);
+            return response;
         }
         catch (RpcException e) when (cancellationToken.IsCancellationRequested)
         {
@@ -102,11 +121,14 @@ internal sealed class EtcdConnection : IDisposable
         Func<CancellationToken, Task<long?>> readBack,
         CancellationToken cancellationToken)
     {
+        var reached = History.Reached;
         try
         {
-            return await _client.GetConnection().KVClient
+            var response = await _client.GetConnection().KVClient
                 .TxnAsync(request, Call(cancellationToken))
                 .ConfigureAwait(false);
+            History.Observe(response.Header, reached);
+            return response;
         }
         catch (RpcException e) when (cancellationToken.IsCancellationRequested)
         {
@@ -121,9 +143,9 @@ internal sealed class EtcdConnection : IDisposable
             {
                 landed = await readBack(cancellationToken).ConfigureAwait(false);
             }
-            catch (DependencyUnavailableException)
+            catch (DependencyUnavailableException readFailure)
             {
-                throw failure;
+                throw ReadBackFailure(e, failure, readFailure);
             }
 
             return landed is { } revision
@@ -175,7 +197,7 @@ internal sealed class EtcdConnection : IDisposable
             // Also when no member could be connected to: the call waited for one until its deadline.
             StatusCode.DeadlineExceeded => new DependencyUnavailableException(
                 Dependency,
-                $"etcd cannot be reached: it did not answer the {call} within {CallTimeout.TotalSeconds:0} s",
+                $"etcd cannot be reached: it did not answer the {call} within {Seconds(CallTimeout)}",
                 e),
             _ => new DependencyUnavailableException(
                 Dependency,
@@ -184,7 +206,47 @@ internal sealed class EtcdConnection : IDisposable
         };
     }
 
-    public void Dispose() => _client.Dispose();
+    /// <summary>
+    /// A transaction whose answer was lost, and whose read-back failed as well: the message names both, and, when both
+    /// waited out their deadlines, the time the caller waited in all.
+    /// </summary>
+    private static DependencyUnavailableException ReadBackFailure(RpcException txn, TrousseauException failure, DependencyUnavailableException readFailure)
+    {
+        var bothTimedOut = txn.StatusCode == StatusCode.DeadlineExceeded
+            && readFailure.InnerException is RpcException { StatusCode: StatusCode.DeadlineExceeded };
+        var message = bothTimedOut
+            ? $"etcd cannot be reached: it did not answer the txn within {Seconds(CallTimeout)}, nor the read of whether it was applied within {Seconds(CallTimeout)} more ({Seconds(CallTimeout * 2)} in all)"
+            : $"{failure.Message}; the read of whether the txn was applied failed too: {readFailure.Message}";
+        return new DependencyUnavailableException(Dependency, message, txn);
+    }
+
+    private static string Seconds(TimeSpan time) => $"{time.TotalSeconds:0.#} s";
+
+    /// <summary>
+    /// Takes the user name and password of a changed configuration (one that validated: the options monitor does not
+    /// call back with one that did not), and signs in with them on the next call when they differ. A configuration
+    /// without a user is not taken: a file read half-way looks the same, and turning etcd auth off takes a restart.
+    /// </summary>
+    private void FollowCredentials(EtcdStoreOptions settings)
+    {
+        lock (_credentialsLock)
+        {
+            if (string.IsNullOrEmpty(settings.Username) || _credentials == (settings.Username, settings.Password))
+            {
+                return;
+            }
+
+            _credentials = (settings.Username, settings.Password);
+        }
+
+        SignInAgain();
+    }
+
+    public void Dispose()
+    {
+        _credentialChanges?.Dispose();
+        _client.Dispose();
+    }
 
     /// <summary>
     /// A unary call's options: its deadline, the caller's token, and a wait for a connection within that deadline.

@@ -16,6 +16,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
     private readonly string[] _extraArgs;
     private readonly EtcdTlsFiles? _tls;
     private string _initialCluster;
+    private string _clusterToken = "etcd-cluster";
     private Process? _process;
 
     private EtcdProcess(string name, int peerPort, string[]? extraArgs = null, EtcdTlsFiles? tls = null)
@@ -89,7 +90,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
             "--name", _name, "--data-dir", _data.Combine("member"),
             "--listen-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority), "--advertise-client-urls", ClientUrl.GetLeftPart(UriPartial.Authority),
             "--listen-peer-urls", PeerUrl, "--initial-advertise-peer-urls", PeerUrl,
-            "--initial-cluster", _initialCluster, "--initial-cluster-state", "new", "--log-level", "error",
+            "--initial-cluster", _initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", _clusterToken, "--log-level", "error",
             .. _extraArgs,
         ];
         foreach (var arg in args)
@@ -112,10 +113,15 @@ internal sealed class EtcdProcess : IAsyncDisposable
             show: status => $"{(int)status} {status}");
     }
 
-    /// <summary>Starts etcd again on the same ports with its data gone, as a member rebuilt from nothing: a new cluster whose revisions start again at 1.</summary>
-    public async Task StartEmptyAsync()
+    /// <summary>
+    /// Starts etcd again on the same ports with its data gone, as a member rebuilt from nothing: a new cluster whose
+    /// revisions start again at 1. With the same flags it has the same cluster id (etcd derives it from the members'
+    /// peer URLs and the initial cluster token); with another <paramref name="clusterToken"/> it has a new one.
+    /// </summary>
+    public async Task StartEmptyAsync(string? clusterToken = null)
     {
         Directory.Delete(_data.Combine("member"), recursive: true);
+        _clusterToken = clusterToken ?? _clusterToken;
         await StartAgainAsync();
     }
 

@@ -123,7 +123,8 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         using var written = await http.PutAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative), Json("""{"data":{"k":"after"}}"""));
 
         Assert.Contains("did not answer the range within 3 s", readProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Contains("did not answer the txn within 3 s", writeProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // The write's answer took both deadlines: the transaction's, then the read of whether it was applied.
+        Assert.Contains("did not answer the txn within 3 s, nor the read of whether it was applied within 3 s more (6 s in all)", writeProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, written.StatusCode);
         Assert.Equal("after", (await ClectlRunner.For(server, dataDir, _temp.Path).RunAsync("secret", "get", "etcd/frozen", "--key", "k")).Stdout);
     }
@@ -167,6 +168,74 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
     }
 
     [StoreFact]
+    public async Task A_new_etcd_password_written_to_the_config_file_is_used_by_the_next_call_without_a_restart()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await etcd.EnableAuthAsync("trousseau", "etcd-pass-old", "/trousseau/");
+        var dataDir = _temp.Combine("password");
+        var config = _temp.Combine("password.json");
+        await WriteEtcdConfigAsync(config, etcd, "etcd-pass-old");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/password","data":{"k":"v"}}""")))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await etcd.CtlWithInputAsync("etcd-pass-new\n", "--user", "root:root-pass-1", "user", "passwd", "trousseau", "--interactive=false");
+        using var refused = await http.GetAsync(new Uri("v1/secrets/etcd/password", UriKind.Relative));
+        var problem = await Problems.AssertAsync(refused, HttpStatusCode.ServiceUnavailable);
+        await WriteEtcdConfigAsync(config, etcd, "etcd-pass-new");
+        await Eventually.ReturnsAsync(
+            async () =>
+            {
+                using var read = await http.GetAsync(new Uri("v1/secrets/etcd/password", UriKind.Relative));
+                return read.StatusCode;
+            },
+            status => status == HttpStatusCode.OK,
+            awaited: "a read with the new password from the rewritten configuration file",
+            show: status => $"{(int)status}; the server's output:\n{server.Log}");
+
+        Assert.Contains("refused Trousseau's credentials", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.False(server.HasExited);
+        Assert.DoesNotContain("etcd-pass-", server.Log + problem.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task After_etcd_comes_back_as_a_new_empty_cluster_readiness_is_degraded_naming_both_cluster_ids_and_calls_still_work()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var dataDir = _temp.Combine("rebuilt");
+        await using var server = await StartServerAsync(etcd, dataDir);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/before-rebuild","data":{"k":"v"}}""")))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        var before = await StoreCheckAsync(http);
+        var firstId = await ClusterIdAsync(etcd);
+        await etcd.StopAsync();
+        await etcd.StartEmptyAsync(clusterToken: "rebuilt");
+        var secondId = await ClusterIdAsync(etcd);
+        var after = await Eventually.ReturnsAsync(
+            () => StoreCheckAsync(http),
+            check => check.Status == "degraded",
+            awaited: "the store check to say degraded after etcd came back empty",
+            show: check => $"{check.Status}: {check.Description}");
+        using var written = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/after-rebuild","data":{"k":"v"}}"""));
+        using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+
+        Assert.Equal("healthy", before.Status);
+        Assert.NotEqual(firstId, secondId);
+        Assert.Contains($"etcd cluster {firstId} when trousseaud connected, now {secondId}", after.Description, StringComparison.Ordinal);
+        Assert.Contains("not in it unless it was restored from a snapshot", after.Description, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, written.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Single(server.Log.Split('\n'), line => line.Contains($"etcd cluster {firstId}", StringComparison.Ordinal));
+    }
+
+    [StoreFact]
     public async Task A_listing_over_several_pages_while_secrets_are_written_shows_each_earlier_secret_once_in_order()
     {
         using var http = await BearerClient.FromTokenFileAsync(shared.Server.BaseAddress, Path.Combine(shared.DataDir, "api.token"));
@@ -206,6 +275,27 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
     }
 
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+
+    /// <summary>Writes a <c>--config</c> file that puts trousseaud on <paramref name="etcd"/> as user trousseau with <paramref name="password"/>.</summary>
+    private static Task WriteEtcdConfigAsync(string path, EtcdProcess etcd, string password) =>
+        File.WriteAllTextAsync(path, $$"""
+            { "Trousseau": { "Store": "etcd", "Etcd": { "Endpoints": ["{{etcd.ClientUrl}}"], "Username": "trousseau", "Password": "{{password}}" } } }
+            """);
+
+    /// <summary>The store's entry of <c>/readyz</c>, with its description (shown to a caller with the API token).</summary>
+    private static async Task<(string Status, string Description)> StoreCheckAsync(HttpClient http)
+    {
+        using var ready = await http.GetAsync(new Uri("readyz", UriKind.Relative));
+        var store = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("checks").GetProperty("store");
+        return (store.GetProperty("status").GetString()!, store.GetProperty("description").GetString()!);
+    }
+
+    /// <summary>The cluster id etcd answers with, in hex as etcd writes it.</summary>
+    private static async Task<string> ClusterIdAsync(EtcdProcess etcd)
+    {
+        var status = JsonDocument.Parse(await etcd.CtlAsync("endpoint", "status", "-w", "json")).RootElement[0];
+        return status.GetProperty("Status").GetProperty("header").GetProperty("cluster_id").GetUInt64().ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     internal static Task<TrousseauServerProcess> StartServerAsync(EtcdProcess etcd, string dataDir, string? keyFile = null) =>
         TrousseauServerProcess.StartAsync(dataDir,

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Trousseau.Etcd;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
@@ -75,6 +76,46 @@ public sealed class EtcdWatchTests : IAsyncLifetime
         var created = await Store.CreateAsync("config/after-rebuild", "v"u8.ToArray());
         Assert.Equal(new StoreChange("config/after-rebuild", StoreChangeKind.Put, created), await watch.NextAsync("a write to the rebuilt etcd"));
         await watch.StopAsync();
+    }
+
+    [StoreFact]
+    public async Task After_etcd_comes_back_empty_with_its_old_flags_the_store_health_is_degraded_naming_the_revision_it_went_back_from()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await Store.CreateAsync($"health/before-{i}", "v"u8.ToArray());
+        }
+
+        var before = await Store.CheckHealthAsync();
+        var reached = (await Store.GetAsync("health/before-4"))!.Revision;
+        await _etcd.StopAsync();
+        await _etcd.StartEmptyAsync();
+        var after = await Eventually.ReturnsAsync(
+            async () => await Store.CheckHealthAsync(),
+            health => health.Description.Contains("went back", StringComparison.Ordinal),
+            awaited: "the store's health to say that etcd went back",
+            show: health => health.Description);
+        var created = await Store.CreateAsync("health/after", "v"u8.ToArray());
+
+        Assert.False(before.IsDegraded, before.Description);
+        Assert.True(after.IsHealthy && after.IsDegraded, after.Description);
+        Assert.Contains($"etcd went back from revision {reached} to revision ", after.Description, StringComparison.Ordinal);
+        Assert.Contains("secrets written before are not in it unless it was restored from a snapshot", after.Description, StringComparison.Ordinal);
+        Assert.Equal(created, (await Store.GetAsync("health/after"))?.Revision);
+    }
+
+    [StoreFact]
+    public async Task Concurrent_writes_and_reads_whose_answers_arrive_in_any_order_leave_the_store_health_not_degraded()
+    {
+        await Parallel.ForEachAsync(Enumerable.Range(0, 400), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        {
+            await Store.CreateAsync($"health/concurrent-{i}", "v"u8.ToArray(), ct);
+            await Store.GetAsync($"health/concurrent-{i / 2}", ct);
+        });
+
+        var health = await Store.CheckHealthAsync();
+
+        Assert.False(health.IsDegraded, health.Description);
     }
 
     [StoreFact]

@@ -1,0 +1,93 @@
+using System.Globalization;
+using Etcdserverpb;
+using Microsoft.Extensions.Logging;
+
+namespace Trousseau.Etcd.Internal;
+
+/// <summary>
+/// What etcd's answers said of the cluster since trousseaud connected: the cluster id first answered with, and the
+/// highest revision that cluster answered with. A different cluster id (etcd rebuilt as a new cluster), or a revision
+/// lower than one already answered before the call was sent (etcd started again without its data, or restored from an
+/// older snapshot, with the same cluster id), is logged once and makes <see cref="Change"/> describe it. Calls are not
+/// refused: a snapshot restored on purpose looks the same.
+/// </summary>
+/// <remarks>
+/// Each call compares with the highest revision known when it was sent (<see cref="Reached"/>): etcd's reads and
+/// transactions are linearizable, so an answer is never behind a revision answered before the call began, while
+/// answers to concurrent calls may arrive in any order.
+/// </remarks>
+internal sealed class EtcdHistory(ILogger logger)
+{
+    private readonly Lock _lock = new();
+    private ulong _firstCluster;
+    private ulong _otherCluster;
+    private long _reached;
+    private (long Reached, long Now)? _wentBack;
+
+    /// <summary>The highest revision etcd answered with so far; read before a call is sent.</summary>
+    public long Reached => Volatile.Read(ref _reached);
+
+    /// <summary>What changed in etcd since trousseaud connected, or <see langword="null"/> when nothing did.</summary>
+    public string? Change
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_otherCluster != 0)
+                {
+                    return $"the etcd cluster changed since trousseaud connected (etcd cluster {Id(_firstCluster)} when trousseaud connected, now {Id(_otherCluster)}): "
+                        + "secrets written before are not in it unless it was restored from a snapshot";
+                }
+
+                return _wentBack is var (reached, now)
+                    ? $"etcd went back from revision {reached} to revision {now} since trousseaud connected (it started again without its data or was restored from an older snapshot): "
+                        + "secrets written before are not in it unless it was restored from a snapshot that holds them"
+                    : null;
+            }
+        }
+    }
+
+    /// <summary>Takes in the header of an answer to a call sent when <see cref="Reached"/> was <paramref name="reachedBefore"/>.</summary>
+    public void Observe(ResponseHeader? header, long reachedBefore)
+    {
+        if (header is not { ClusterId: not 0 })
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_firstCluster == 0)
+            {
+                _firstCluster = header.ClusterId;
+            }
+
+            if (header.ClusterId != _firstCluster)
+            {
+                if (header.ClusterId != _otherCluster)
+                {
+                    _otherCluster = header.ClusterId;
+                    Log.ClusterChanged(logger, Id(_firstCluster), Id(header.ClusterId));
+                }
+
+                return;
+            }
+
+            _otherCluster = 0;
+            if (header.Revision > 0 && header.Revision < reachedBefore && _wentBack is null)
+            {
+                _wentBack = (reachedBefore, header.Revision);
+                Log.RevisionWentBack(logger, reachedBefore, header.Revision);
+            }
+
+            if (header.Revision > _reached)
+            {
+                Volatile.Write(ref _reached, header.Revision);
+            }
+        }
+    }
+
+    /// <summary>A cluster id as etcd writes it: hexadecimal.</summary>
+    private static string Id(ulong id) => id.ToString("x", CultureInfo.InvariantCulture);
+}
