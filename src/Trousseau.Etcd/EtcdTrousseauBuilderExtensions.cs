@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Trousseau;
 using Trousseau.Etcd;
@@ -27,10 +25,7 @@ public static class EtcdTrousseauBuilderExtensions
         builder.Services.AddAnnotationsValidator<EtcdStoreOptions, EtcdOptionsAnnotationsValidator>(builder.ConfigurationPath());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
 
-        builder.Services.TryAddSingleton(sp => new EtcdConnection(
-            sp.GetRequiredService<IOptionsMonitor<EtcdStoreOptions>>(),
-            sp.GetRequiredService<TimeProvider>(),
-            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<EtcdSecretStore>()));
+        builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptionsMonitor<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(sp => new EtcdSecretStore(sp.GetRequiredService<EtcdConnection>(), sp.GetRequiredService<IOptions<EtcdStoreOptions>>()));
         return builder.AddSecretStore(EtcdSecretStore.StoreName, sp => sp.GetRequiredService<EtcdSecretStore>());
     }

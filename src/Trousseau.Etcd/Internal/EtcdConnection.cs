@@ -3,7 +3,6 @@ using Etcdserverpb;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Configuration;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau.Etcd.Internal;
@@ -52,12 +51,12 @@ internal sealed class EtcdConnection : IDisposable
     private readonly Lock _credentialsLock = new();
     private (string? Username, string? Password) _credentials;
 
-    public EtcdConnection(IOptionsMonitor<EtcdStoreOptions> options, TimeProvider time, ILogger logger)
+    public EtcdConnection(IOptionsMonitor<EtcdStoreOptions> options, TimeProvider time)
     {
         var settings = options.CurrentValue;
         _time = time;
         _credentials = (settings.Username, settings.Password);
-        History = new EtcdHistory(logger);
+        History = new EtcdHistory();
         var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
         var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
         _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)

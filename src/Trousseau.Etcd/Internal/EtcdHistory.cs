@@ -1,6 +1,5 @@
 using System.Globalization;
 using Etcdserverpb;
-using Microsoft.Extensions.Logging;
 
 namespace Trousseau.Etcd.Internal;
 
@@ -8,7 +7,8 @@ namespace Trousseau.Etcd.Internal;
 /// What etcd's answers said of the cluster since trousseaud connected: the cluster id first answered with, and the
 /// highest revision that cluster answered with. A different cluster id (etcd rebuilt as a new cluster), or a revision
 /// lower than one already answered before the call was sent (etcd started again without its data, or restored from an
-/// older snapshot, with the same cluster id), is logged once and makes <see cref="Change"/> describe it. Calls are not
+/// older snapshot, with the same cluster id), makes <see cref="Change"/> describe it, which the store's health check
+/// reports (and the host logs once). Calls are not
 /// refused: a snapshot restored on purpose looks the same.
 /// </summary>
 /// <remarks>
@@ -16,7 +16,7 @@ namespace Trousseau.Etcd.Internal;
 /// transactions are linearizable, so an answer is never behind a revision answered before the call began, while
 /// answers to concurrent calls may arrive in any order.
 /// </remarks>
-internal sealed class EtcdHistory(ILogger logger)
+internal sealed class EtcdHistory
 {
     private readonly Lock _lock = new();
     private ulong _firstCluster;
@@ -65,12 +65,7 @@ internal sealed class EtcdHistory(ILogger logger)
 
             if (header.ClusterId != _firstCluster)
             {
-                if (header.ClusterId != _otherCluster)
-                {
-                    _otherCluster = header.ClusterId;
-                    Log.ClusterChanged(logger, Id(_firstCluster), Id(header.ClusterId));
-                }
-
+                _otherCluster = header.ClusterId;
                 return;
             }
 
@@ -78,7 +73,6 @@ internal sealed class EtcdHistory(ILogger logger)
             if (header.Revision > 0 && header.Revision < reachedBefore && _wentBack is null)
             {
                 _wentBack = (reachedBefore, header.Revision);
-                Log.RevisionWentBack(logger, reachedBefore, header.Revision);
             }
 
             if (header.Revision > _reached)

@@ -65,6 +65,6 @@ internal sealed partial class DependencyStateLog(ILogger<DependencyStateLog> log
     [LoggerMessage(EventId = 6101, Level = LogLevel.Information, Message = "{Dependency} is available again.")]
     private static partial void LogRecovered(ILogger logger, string dependency);
 
-    [LoggerMessage(EventId = 6102, Level = LogLevel.Warning, Message = "{Dependency} is degraded: {Reason}. Readiness stays up, and calls it cannot serve answer 503.")]
+    [LoggerMessage(EventId = 6102, Level = LogLevel.Warning, Message = "{Dependency} is degraded: {Reason}. Readiness stays up.")]
     private static partial void LogDegraded(ILogger logger, string dependency, string reason);
 }

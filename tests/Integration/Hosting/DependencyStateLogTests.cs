@@ -42,7 +42,7 @@ public sealed class DependencyStateLogTests
             logger.Collector.GetSnapshot(),
             record => Assert.Equal(
                 "Store sqlite is degraded: SQLite store /data/store.db: the file system holding it has 0 bytes free. "
-                + "Readiness stays up, and calls it cannot serve answer 503.",
+                + "Readiness stays up.",
                 record.Message),
             record => Assert.Equal("Store sqlite is available again.", record.Message));
     }
