@@ -290,6 +290,21 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Theory]
+    [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "--Trousseau:Api:Policies:0:Actions:0=rotate")]
+    [InlineData("--Trousseau:Api:Urls=http://0.0.0.0:0", "--Trousseau:Api:Auth:Mode=token")]
+    public async Task An_api_setting_that_stops_the_start_leaves_no_store_behind(string first, string second)
+    {
+        var dataDir = _temp.Combine("data");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock"), first, second]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Trousseau:Api:", result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "store.db")), "a refused start created store.db");
+        Assert.False(File.Exists(Path.Combine(dataDir, "local.keyring")), "a refused start created local.keyring");
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData(" \n")]
     public async Task An_empty_api_token_file_stops_the_start_with_exit_1_naming_the_file_and_the_fix(string content)
