@@ -29,9 +29,11 @@ internal static class TrousseauServer
         {
             app = await BuildAsync(args);
 
-            // Validated here rather than inside StartAsync, whose failure log would repeat configuration values.
-            app.Services.GetService<IStartupValidator>()?.Validate();
+            // The API's settings first: they need no file, while validating the rest may create the store (the
+            // local key ring's check lists it). Then the others, here rather than inside StartAsync, whose failure
+            // log would repeat configuration values.
             CheckApiBinding(app);
+            app.Services.GetService<IStartupValidator>()?.Validate();
             await app.StartAsync();
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);

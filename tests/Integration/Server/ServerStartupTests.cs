@@ -271,6 +271,39 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.DoesNotContain("a-token-others-may-read", result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_refused_api_token_file_stops_the_start_before_the_kms_socket_and_the_worker_start()
+    {
+        var dataDir = _temp.Combine("data");
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        Directory.CreateDirectory(dataDir);
+        await File.WriteAllTextAsync(tokenFile, "a-token-others-may-read\n");
+        File.SetUnixFileMode(tokenFile, (UnixFileMode)Convert.ToInt32("0644", 8));
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock")]);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"The API token file {tokenFile} has mode 0644", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("KMS plugin (v2, v1beta1) listening", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Worker watching key provider", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Audit trail:", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "--Trousseau:Api:Policies:0:Actions:0=rotate")]
+    [InlineData("--Trousseau:Api:Urls=http://0.0.0.0:0", "--Trousseau:Api:Auth:Mode=token")]
+    public async Task An_api_setting_that_stops_the_start_leaves_no_store_behind(string first, string second)
+    {
+        var dataDir = _temp.Combine("data");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock"), first, second]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Trousseau:Api:", result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "store.db")), "a refused start created store.db");
+        Assert.False(File.Exists(Path.Combine(dataDir, "local.keyring")), "a refused start created local.keyring");
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData(" \n")]
