@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
+using Trousseau.Hosting.Api;
 using Trousseau.Sqlite;
 using Trousseau.Vault;
 
@@ -29,11 +30,15 @@ internal static class TrousseauServer
         {
             app = await BuildAsync(args);
 
-            // The API's settings first: they need no file, while validating the rest may create the store (the
-            // local key ring's check lists it). Then the others, here rather than inside StartAsync, whose failure
-            // log would repeat configuration values.
+            // Every setting before anything that looks at the machine, so that a bad one is named even when the port
+            // is taken too: the API's settings first, since they need no file while validating the rest may create
+            // the store (the local key ring's check lists it); then the others. Then the addresses and the API token
+            // file. All of it here rather than inside StartAsync, whose failure log would repeat configuration values
+            // and print a stack trace before trousseaud's one line.
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
+            ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
+            LoadApiToken(app);
             await app.StartAsync();
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
@@ -98,7 +103,6 @@ internal static class TrousseauServer
         ServerConfiguration.CheckDataDir(section);
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
-        ServerConfiguration.CheckAddressesFree(urls);
         builder.WebHost.UseUrls(urls);
         if (apiEnabled)
         {
@@ -166,6 +170,20 @@ internal static class TrousseauServer
         if (section.GetValue("Api:Enabled", defaultValue: true))
         {
             ServerConfiguration.CheckAuthBinding(section, app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode);
+        }
+    }
+
+    /// <summary>
+    /// Reads the API token file, or creates it, before the host starts: a file that group or others may use, or an
+    /// empty one, is refused here with its one line. The API reads it again when the host starts, for applications
+    /// that start their host themselves.
+    /// </summary>
+    private static void LoadApiToken(WebApplication app)
+    {
+        if (app.Services.GetService<ApiToken>() is { } token
+            && app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode == TrousseauApiAuthMode.Token)
+        {
+            token.Load();
         }
     }
 

@@ -165,6 +165,25 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Trousseau:Store=bogus", "Trousseau:Store is 'bogus'")]
+    [InlineData("--Trousseau:DataKeys:MaxUses=0", "Trousseau:DataKeys:MaxUses")]
+    [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "Trousseau:Api:Policies:0")]
+    public async Task A_bad_setting_is_named_rather_than_a_port_in_use(string setting, string named)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [setting], listener: new ServerListener(url, new Uri(url)));
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("trousseaud: invalid configuration: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("already in use", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_server_logs_where_its_data_directory_and_token_file_are()
     {
@@ -264,9 +283,10 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
 
         var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"));
 
+        // Its one line is all it prints: not the host's "Hosting failed to start" with a stack trace on stdout.
         Assert.Equal(1, result.ExitCode);
-        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains($"The API token file {tokenFile} has mode {mode}", line, StringComparison.Ordinal);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The API token file {tokenFile} has mode {mode}", line, StringComparison.Ordinal);
         Assert.Contains($"chmod 600 {tokenFile}", line, StringComparison.Ordinal);
         Assert.DoesNotContain("a-token-others-may-read", result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
@@ -318,7 +338,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock")]);
 
         Assert.Equal(1, result.ExitCode);
-        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith($"trousseaud: cannot start: The API token file {tokenFile} is empty", line, StringComparison.Ordinal);
         Assert.Contains($"rm {tokenFile}", line, StringComparison.Ordinal);
         Assert.False(File.Exists(_temp.Combine("kms.sock")), "the KMS socket was left behind");
