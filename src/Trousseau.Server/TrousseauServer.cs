@@ -5,6 +5,8 @@ using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Api;
+using Trousseau.Kms;
+using Trousseau.Kms.Internal;
 using Trousseau.Sqlite;
 using Trousseau.Vault;
 
@@ -39,6 +41,7 @@ internal static class TrousseauServer
             app.Services.GetService<IStartupValidator>()?.Validate();
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             LoadApiToken(app);
+            CheckKmsSocket(app);
             await app.StartAsync();
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
@@ -184,6 +187,19 @@ internal static class TrousseauServer
             && app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode == TrousseauApiAuthMode.Token)
         {
             token.Load();
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that
+    /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
+    /// refusal is its one line. The plugin checks again when it listens.
+    /// </summary>
+    private static void CheckKmsSocket(WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })
+        {
+            OwnerOnlyUnixSocket.Check(Path.GetFullPath(socket));
         }
     }
 

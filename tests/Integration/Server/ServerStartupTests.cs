@@ -310,6 +310,40 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Theory]
+    [InlineData("shared")]
+    [InlineData("socket-is-a-directory")]
+    [InlineData("too-long")]
+    public async Task A_kms_socket_that_cannot_be_served_stops_the_start_with_its_one_line_only(string problem)
+    {
+        var directory = _temp.Combine(problem == "too-long" ? new string('d', 100) : "run");
+        var socket = Path.Combine(directory, "kms.sock");
+        Directory.CreateDirectory(directory);
+        if (problem == "shared")
+        {
+            File.SetUnixFileMode(directory, (UnixFileMode)Convert.ToInt32("0777", 8));
+        }
+        else if (problem == "socket-is-a-directory")
+        {
+            Directory.CreateDirectory(socket);
+        }
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--kms-socket", socket]);
+
+        // Its one line is all it prints: not the host's "Hosting failed to start" with a stack trace on stdout.
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            problem switch
+            {
+                "shared" => $"trousseaud: cannot start: The KMS socket directory {directory} is writable by group or others (mode 0777)",
+                "socket-is-a-directory" => $"trousseaud: cannot start: The KMS socket path {socket} is a directory, not a socket",
+                _ => $"trousseaud: cannot start: The KMS socket path {socket} is too long for a Unix socket address",
+            },
+            line,
+            StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "--Trousseau:Api:Policies:0:Actions:0=rotate")]
     [InlineData("--Trousseau:Api:Urls=http://0.0.0.0:0", "--Trousseau:Api:Auth:Mode=token")]
     public async Task An_api_setting_that_stops_the_start_leaves_no_store_behind(string first, string second)
