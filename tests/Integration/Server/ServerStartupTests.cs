@@ -343,6 +343,41 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
             StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_key_ring_that_cannot_be_read_stops_the_start_with_its_one_line_only()
+    {
+        var dataDir = _temp.Combine("data");
+        var keyRing = Path.Combine(dataDir, "local.keyring");
+        Directory.CreateDirectory(dataDir);
+
+        // A link to itself: it cannot be opened, whoever runs the test (root reads a file of any mode).
+        File.CreateSymbolicLink(keyRing, "local.keyring");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock")]);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The local key ring '{keyRing}' cannot be used: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tls_certificate_file_that_is_not_pem_stops_the_start_with_its_one_line_only()
+    {
+        var certFile = _temp.Combine("tls.crt");
+        await File.WriteAllTextAsync(certFile, "not a certificate\n");
+        await File.WriteAllTextAsync(_temp.Combine("tls.key"), "not a key\n");
+        var url = $"https://127.0.0.1:{FreePort.Next()}";
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
+            [$"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("tls.key")}"],
+            listener: new ServerListener(url, new Uri(url)));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: Trousseau:Api:Tls:CertFile names {certFile}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).",
+            Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     [Theory]
     [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "--Trousseau:Api:Policies:0:Actions:0=rotate")]
     [InlineData("--Trousseau:Api:Urls=http://0.0.0.0:0", "--Trousseau:Api:Auth:Mode=token")]
