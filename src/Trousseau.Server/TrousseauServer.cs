@@ -184,10 +184,11 @@ internal static class TrousseauServer
     /// </summary>
     private static void LoadApiToken(WebApplication app)
     {
-        if (app.Services.GetService<ApiToken>() is { } token
-            && app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode == TrousseauApiAuthMode.Token)
+        var options = app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>();
+        if (app.Configuration.GetSection(ServerConfiguration.SectionName).GetValue("Api:Enabled", defaultValue: true)
+            && options.Value.Auth.Mode == TrousseauApiAuthMode.Token)
         {
-            token.Load();
+            new ApiToken(options, app.Services.GetRequiredService<ILogger<ApiToken>>()).Load();
         }
     }
 
