@@ -4,6 +4,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
+using Trousseau.Hosting.Api;
+using Trousseau.Kms;
+using Trousseau.Kms.Internal;
 using Trousseau.Sqlite;
 using Trousseau.Vault;
 
@@ -29,11 +32,17 @@ internal static class TrousseauServer
         {
             app = await BuildAsync(args);
 
-            // The API's settings first: they need no file, while validating the rest may create the store (the
-            // local key ring's check lists it). Then the others, here rather than inside StartAsync, whose failure
-            // log would repeat configuration values.
+            // Every setting before what the machine holds, so that a bad one is named even when the port is taken
+            // too: the API's settings first, since they need no file while validating the rest may create the store
+            // (the local key ring's check lists it); then the others. Then the addresses and the KMS socket path,
+            // which change nothing, and the API token file, which may be created. All of it here rather than inside
+            // StartAsync, whose failure log would repeat configuration values and print a stack trace before
+            // trousseaud's one line.
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
+            ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
+            CheckKmsSocket(app);
+            LoadApiToken(app);
             await app.StartAsync();
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
@@ -98,7 +107,6 @@ internal static class TrousseauServer
         ServerConfiguration.CheckDataDir(section);
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
-        ServerConfiguration.CheckAddressesFree(urls);
         builder.WebHost.UseUrls(urls);
         if (apiEnabled)
         {
@@ -166,6 +174,34 @@ internal static class TrousseauServer
         if (section.GetValue("Api:Enabled", defaultValue: true))
         {
             ServerConfiguration.CheckAuthBinding(section, app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode);
+        }
+    }
+
+    /// <summary>
+    /// Reads the API token file, or creates it, before the host starts: a file that group or others may use, or an
+    /// empty one, is refused here with its one line. The API reads it again when the host starts, for applications
+    /// that start their host themselves.
+    /// </summary>
+    private static void LoadApiToken(WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>();
+        if (app.Configuration.GetSection(ServerConfiguration.SectionName).GetValue("Api:Enabled", defaultValue: true)
+            && options.Value.Auth.Mode == TrousseauApiAuthMode.Token)
+        {
+            new ApiToken(options, app.Services.GetRequiredService<ILogger<ApiToken>>()).Load();
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that
+    /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
+    /// refusal is its one line. The plugin checks again when it listens.
+    /// </summary>
+    private static void CheckKmsSocket(WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })
+        {
+            OwnerOnlyUnixSocket.Check(Path.GetFullPath(socket));
         }
     }
 

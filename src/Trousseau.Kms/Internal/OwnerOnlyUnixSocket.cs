@@ -34,8 +34,30 @@ internal static class OwnerOnlyUnixSocket
             OwnerOnlyFile.EnsureParentDirectory(path);
         }
 
-        RemoveStaleSocket(path);
+        if (IsLeftBehind(path))
+        {
+            File.Delete(path);
+        }
+
         return OperatingSystem.IsWindows() ? ListenInPlace(path) : ListenPrivatelyThenMove(path);
+    }
+
+    /// <summary>
+    /// Refuses, changing nothing, what <see cref="Listen"/> would refuse before it binds: a directory that group or
+    /// others may write, a path that is not a socket or that a live process serves, a path too long to be bound.
+    /// </summary>
+    /// <param name="path">The socket's full path.</param>
+    /// <exception cref="IOException">The path or its directory cannot be used, with a message that says why.</exception>
+    public static void Check(string path)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        if (Directory.Exists(directory))
+        {
+            RefuseIfWritableByOthers(directory);
+        }
+
+        _ = IsLeftBehind(path);
+        _ = EndPoint(OperatingSystem.IsWindows() ? path : Path.Combine(StagingDirectory(path), "s"), path);
     }
 
     private static void RefuseIfWritableByOthers(string directory)
@@ -55,7 +77,11 @@ internal static class OwnerOnlyUnixSocket
         }
     }
 
-    private static void RemoveStaleSocket(string path)
+    /// <summary>
+    /// Whether <paramref name="path"/> is a socket file that no process serves any more, left by one that is gone;
+    /// refuses a path that is no socket, or one a live process serves.
+    /// </summary>
+    private static bool IsLeftBehind(string path)
     {
         if (Directory.Exists(path))
         {
@@ -64,7 +90,7 @@ internal static class OwnerOnlyUnixSocket
 
         if (!File.Exists(path))
         {
-            return;
+            return false;
         }
 
         // .NET does not tell a socket from an empty file; a file with content is surely not a socket.
@@ -80,8 +106,7 @@ internal static class OwnerOnlyUnixSocket
         }
         catch (SocketException)
         {
-            File.Delete(path);
-            return;
+            return true;
         }
 
         throw InUse(path);
@@ -107,8 +132,7 @@ internal static class OwnerOnlyUnixSocket
     [UnsupportedOSPlatform("windows")]
     private static Socket ListenPrivatelyThenMove(string path)
     {
-        // Short names, since a Unix socket address holds little more than 100 bytes.
-        var staging = Path.Combine(Path.GetDirectoryName(path)!, ".kms-" + Path.GetRandomFileName()[..6]);
+        var staging = StagingDirectory(path);
         var staged = Path.Combine(staging, "s");
         Directory.CreateDirectory(staging, OwnerOnlyDirectory);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -138,6 +162,9 @@ internal static class OwnerOnlyUnixSocket
             Directory.Delete(staging, recursive: true);
         }
     }
+
+    // Short names, since a Unix socket address holds little more than 100 bytes.
+    private static string StagingDirectory(string path) => Path.Combine(Path.GetDirectoryName(path)!, ".kms-" + Path.GetRandomFileName()[..6]);
 
     private static UnixDomainSocketEndPoint EndPoint(string bound, string path)
     {

@@ -165,6 +165,25 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Trousseau:Store=bogus", "Trousseau:Store is 'bogus'")]
+    [InlineData("--Trousseau:DataKeys:MaxUses=0", "Trousseau:DataKeys:MaxUses")]
+    [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "Trousseau:Api:Policies:0")]
+    public async Task A_bad_setting_is_named_rather_than_a_port_in_use(string setting, string named)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [setting], listener: new ServerListener(url, new Uri(url)));
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("trousseaud: invalid configuration: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("already in use", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_server_logs_where_its_data_directory_and_token_file_are()
     {
@@ -264,9 +283,10 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
 
         var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"));
 
+        // Its one line is all it prints: not the host's "Hosting failed to start" with a stack trace on stdout.
         Assert.Equal(1, result.ExitCode);
-        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains($"The API token file {tokenFile} has mode {mode}", line, StringComparison.Ordinal);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The API token file {tokenFile} has mode {mode}", line, StringComparison.Ordinal);
         Assert.Contains($"chmod 600 {tokenFile}", line, StringComparison.Ordinal);
         Assert.DoesNotContain("a-token-others-may-read", result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
@@ -287,6 +307,75 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.DoesNotContain("KMS plugin (v2, v1beta1) listening", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("Worker watching key provider", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("Audit trail:", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("shared")]
+    [InlineData("socket-is-a-directory")]
+    [InlineData("too-long")]
+    public async Task A_kms_socket_that_cannot_be_served_stops_the_start_with_its_one_line_only(string problem)
+    {
+        var directory = _temp.Combine(problem == "too-long" ? new string('d', 100) : "run");
+        var socket = Path.Combine(directory, "kms.sock");
+        Directory.CreateDirectory(directory);
+        if (problem == "shared")
+        {
+            File.SetUnixFileMode(directory, (UnixFileMode)Convert.ToInt32("0777", 8));
+        }
+        else if (problem == "socket-is-a-directory")
+        {
+            Directory.CreateDirectory(socket);
+        }
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--kms-socket", socket]);
+
+        // Its one line is all it prints: not the host's "Hosting failed to start" with a stack trace on stdout.
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            problem switch
+            {
+                "shared" => $"trousseaud: cannot start: The KMS socket directory {directory} is writable by group or others (mode 0777)",
+                "socket-is-a-directory" => $"trousseaud: cannot start: The KMS socket path {socket} is a directory, not a socket",
+                _ => $"trousseaud: cannot start: The KMS socket path {socket} is too long for a Unix socket address",
+            },
+            line,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_ring_that_cannot_be_read_stops_the_start_with_its_one_line_only()
+    {
+        var dataDir = _temp.Combine("data");
+        var keyRing = Path.Combine(dataDir, "local.keyring");
+        Directory.CreateDirectory(dataDir);
+
+        // A link to itself: it cannot be opened, whoever runs the test (root reads a file of any mode).
+        File.CreateSymbolicLink(keyRing, "local.keyring");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock")]);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The local key ring '{keyRing}' cannot be used: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tls_certificate_file_that_is_not_pem_stops_the_start_with_its_one_line_only()
+    {
+        var certFile = _temp.Combine("tls.crt");
+        await File.WriteAllTextAsync(certFile, "not a certificate\n");
+        await File.WriteAllTextAsync(_temp.Combine("tls.key"), "not a key\n");
+        var url = $"https://127.0.0.1:{FreePort.Next()}";
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
+            [$"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("tls.key")}"],
+            listener: new ServerListener(url, new Uri(url)));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: Trousseau:Api:Tls:CertFile names {certFile}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).",
+            Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
     [Theory]
@@ -318,7 +407,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock")]);
 
         Assert.Equal(1, result.ExitCode);
-        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith($"trousseaud: cannot start: The API token file {tokenFile} is empty", line, StringComparison.Ordinal);
         Assert.Contains($"rm {tokenFile}", line, StringComparison.Ordinal);
         Assert.False(File.Exists(_temp.Combine("kms.sock")), "the KMS socket was left behind");
