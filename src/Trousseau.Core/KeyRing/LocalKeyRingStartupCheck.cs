@@ -6,7 +6,8 @@ using Trousseau.Envelope;
 namespace Trousseau;
 
 /// <summary>
-/// Checks at start (with the other options) that the local key ring can serve what is stored. An existing key file
+/// Checks at start (with the other options) that the local key ring can serve what is stored. A key file path that
+/// is a directory is a configuration error. An existing key file
 /// must read whole, every key matching its check value; otherwise the start fails with
 /// <see cref="DependencyUnavailableException"/> naming the file. A missing key file is a configuration error when
 /// the store holds a secret sealed under a local key ring key: a new ring, which the first use would create, could
@@ -30,6 +31,12 @@ internal sealed class LocalKeyRingStartupCheck(string sectionPath, IServiceProvi
         }
 
         var path = Path.GetFullPath(options.KeyFile);
+        if (Directory.Exists(path))
+        {
+            // Else taken for a missing file, and the key provider would stay unavailable once started.
+            return ValidateOptionsResult.Fail($"{sectionPath}:KeyFile is '{path}', which is a directory; give the path of the key ring file.");
+        }
+
         if (File.Exists(path))
         {
             try

@@ -361,6 +361,20 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_key_ring_path_that_is_a_directory_stops_the_start_naming_the_setting()
+    {
+        var dataDir = _temp.Combine("data");
+        var keyRing = Directory.CreateDirectory(_temp.Combine("keys")).FullName;
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock"), $"--Trousseau:Local:KeyFile={keyRing}"]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"trousseaud: invalid configuration: Trousseau:Local:KeyFile is '{keyRing}', which is a directory; give the path of the key ring file.", line);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(keyRing));
+    }
+
+    [Fact]
     public async Task A_tls_certificate_file_that_is_not_pem_stops_the_start_with_its_one_line_only()
     {
         var certFile = _temp.Combine("tls.crt");
