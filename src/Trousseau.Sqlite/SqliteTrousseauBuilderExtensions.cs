@@ -20,6 +20,7 @@ public static class SqliteTrousseauBuilderExtensions
     {
         builder.AddBackendOptions<SqliteStoreOptions>("Sqlite", static (options, section) => section.Bind(options), configure);
         builder.Services.AddAnnotationsValidator<SqliteStoreOptions, SqliteStoreOptionsAnnotationsValidator>(builder.ConfigurationPath());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteStoreOptions>>(new SqliteStoreOptionsValidator(builder.ConfigurationPath("Sqlite"))));
         builder.Services.TryAddSingleton<SqliteSecretStore>();
         return builder.AddSecretStore(SqliteSecretStore.StoreName, sp => sp.GetRequiredService<SqliteSecretStore>());
     }

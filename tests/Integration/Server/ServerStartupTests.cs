@@ -375,6 +375,19 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_store_path_that_is_a_directory_stops_the_start_naming_the_setting()
+    {
+        var store = Directory.CreateDirectory(_temp.Combine("store")).FullName;
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--kms-socket", _temp.Combine("kms.sock"), $"--Trousseau:Sqlite:Path={store}"]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"trousseaud: invalid configuration: Trousseau:Sqlite:Path is '{store}', which is a directory; give the path of the SQLite database file (for example {store}/store.db).", line);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(store));
+    }
+
+    [Fact]
     public async Task A_tls_certificate_file_that_is_not_pem_stops_the_start_with_its_one_line_only()
     {
         var certFile = _temp.Combine("tls.crt");
