@@ -98,13 +98,28 @@ internal sealed class EtcdProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        _process = Process.Start(info)!;
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var process = _process = Process.Start(info)!;
+        process.ErrorDataReceived += (_, line) =>
+        {
+            if (line.Data is { } text)
+            {
+                errors.Enqueue(text);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         using var http = new HttpClient(ProbeHandler()) { BaseAddress = ClientUrl, Timeout = TimeSpan.FromSeconds(5) };
         await Eventually.ReturnsAsync(
             async () =>
             {
+                if (process.HasExited)
+                {
+                    // Not an answer to wait for: etcd gave up (a port taken meanwhile, a bad flag).
+                    process.WaitForExit();
+                    Assert.Fail($"etcd {_name} exited with {process.ExitCode} before it served {ClientUrl}: {string.Join('\n', errors)}");
+                }
+
                 using var health = await http.GetAsync(new Uri("health", UriKind.Relative));
                 return health.StatusCode;
             },
