@@ -4,9 +4,9 @@ namespace Trousseau;
 
 /// <summary>
 /// The rules for a secret's data, by type: data keys of 1 to 253 characters of <c>A-Z a-z 0-9 . _ -</c>, at most
-/// <see cref="TrousseauLimits.MaxSecretDataBytes"/> in all, at least one key, and for a login secret a non-empty
-/// <see cref="UsernameKey"/> and <see cref="PasswordKey"/>, an optional <see cref="EndpointKey"/> that is not empty or
-/// only white space, and nothing else.
+/// <see cref="TrousseauLimits.MaxSecretDataBytes"/> in all, at least one key, and for a login secret a
+/// <see cref="UsernameKey"/> that is not empty or only white space, a non-empty <see cref="PasswordKey"/>, an optional
+/// <see cref="EndpointKey"/> that is not empty or only white space, and nothing else.
 /// Error messages name keys, never values.
 /// </summary>
 public static class SecretData
@@ -69,6 +69,11 @@ public static class SecretData
         {
             RequireNonEmpty(data, UsernameKey);
             RequireNonEmpty(data, PasswordKey);
+            if (string.IsNullOrWhiteSpace(data[UsernameKey]))
+            {
+                throw new InvalidInputException("data", $"A login secret's '{UsernameKey}' is only white space; give the account's name.");
+            }
+
             if (data.TryGetValue(EndpointKey, out var endpoint))
             {
                 ValidateEndpoint(endpoint, "data");

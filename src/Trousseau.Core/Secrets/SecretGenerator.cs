@@ -19,7 +19,7 @@ internal static class SecretGenerator
                 throw new InvalidInputException("key", "A login secret's generated value is always its 'password'.");
             }
 
-            if (string.IsNullOrEmpty(options.Username))
+            if (string.IsNullOrWhiteSpace(options.Username))
             {
                 throw new InvalidInputException("username", "A generated login secret needs a username.");
             }

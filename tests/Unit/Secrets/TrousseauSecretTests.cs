@@ -254,6 +254,22 @@ public sealed class TrousseauSecretTests : IDisposable
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("endpoint/generated"));
     }
 
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("\t ")]
+    public async Task A_blank_login_username_is_refused_naming_it_whether_given_or_generated(string username)
+    {
+        var given = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.CreateSecretAsync("username/given", SecretType.Login, Data(("username", username), ("password", "p"))));
+        var generated = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("username/generated", new SecretGenerationOptions { Type = SecretType.Login, Username = username }));
+
+        Assert.Equal(("data", "A login secret's 'username' is only white space; give the account's name."), (given.Field, given.Message));
+        Assert.Equal(("username", "A generated login secret needs a username."), (generated.Field, generated.Message));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("username/given"));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("username/generated"));
+    }
+
     [Fact]
     public async Task An_update_without_a_type_keeps_to_the_rules_of_the_type_the_secret_has()
     {
