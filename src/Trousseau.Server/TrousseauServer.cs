@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Api;
@@ -44,6 +45,7 @@ internal static class TrousseauServer
             CheckKmsSocket(app);
             LoadApiToken(app);
             await app.StartAsync();
+            ReportChangesNotTaken(app);
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
         }
@@ -203,6 +205,32 @@ internal static class TrousseauServer
         {
             OwnerOnlyUnixSocket.Check(Path.GetFullPath(socket));
         }
+    }
+
+    /// <summary>
+    /// Logs why a changed configuration file is not taken, when the settings that follow a change (the etcd user and
+    /// password) no longer validate: the store keeps the ones in use, and without this line an operator would not
+    /// know that the edit did nothing.
+    /// </summary>
+    private static void ReportChangesNotTaken(WebApplication app)
+    {
+        if (app.Services.GetService<IOptionsFactory<EtcdStoreOptions>>() is not { } etcd
+            || !string.Equals(app.Configuration.GetSection(ServerConfiguration.SectionName)["Store"], EtcdSecretStore.StoreName, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        ChangeToken.OnChange(app.Configuration.GetReloadToken, () =>
+        {
+            try
+            {
+                etcd.Create(Options.DefaultName);
+            }
+            catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
+            {
+                Log.ChangeNotTaken(app.Logger, reason);
+            }
+        });
     }
 
     /// <summary>Stops what a failed start had already started (the KMS socket, background services), then disposes.</summary>

@@ -202,6 +202,32 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
     }
 
     [StoreFact]
+    public async Task A_config_file_rewritten_with_settings_that_do_not_validate_is_not_taken_and_the_log_says_why()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await etcd.EnableAuthAsync("trousseau", "etcd-pass-kept", "/trousseau/");
+        var dataDir = _temp.Combine("invalid-reload");
+        var config = _temp.Combine("invalid-reload.json");
+        await WriteEtcdConfigAsync(config, etcd, "etcd-pass-kept");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await File.WriteAllTextAsync(config, $$"""
+            { "Trousseau": { "Store": "etcd", "Etcd": { "Endpoints": ["{{etcd.ClientUrl}}"], "Username": "trousseau" } } }
+            """);
+        var warning = await Eventually.ReturnsAsync(
+            () => Task.FromResult(server.Log.Split('\n').FirstOrDefault(line => line.Contains("Trousseau:Etcd:Username and Trousseau:Etcd:Password go together", StringComparison.Ordinal))),
+            line => line is not null,
+            awaited: "a log line saying why the rewritten configuration is not taken",
+            show: _ => $"the server's output:\n{server.Log}");
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/after-invalid-reload","data":{"k":"v"}}"""));
+
+        Assert.StartsWith("The changed configuration is not taken: ", warning!.Trim(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.DoesNotContain("etcd-pass-", server.Log, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
     public async Task After_etcd_comes_back_as_a_new_empty_cluster_readiness_is_degraded_naming_both_cluster_ids_and_calls_still_work()
     {
         await using var etcd = await EtcdProcess.StartAsync();
