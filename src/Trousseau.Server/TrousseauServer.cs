@@ -214,12 +214,12 @@ internal static class TrousseauServer
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
-        if (app.Services.GetService<IOptionsFactory<EtcdStoreOptions>>() is not { } etcd
-            || !string.Equals(app.Configuration.GetSection(ServerConfiguration.SectionName)["Store"], EtcdSecretStore.StoreName, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(app.Configuration.GetSection(ServerConfiguration.SectionName)["Store"], EtcdSecretStore.StoreName, StringComparison.OrdinalIgnoreCase))
         {
             return;
         }
 
+        var etcd = app.Services.GetRequiredService<IOptionsFactory<EtcdStoreOptions>>();
         ChangeToken.OnChange(app.Configuration.GetReloadToken, () =>
         {
             try
