@@ -148,10 +148,22 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             return new StorePage([], HasMore: false);
         }
 
-        // The head entries of exactly these keys, at the same revision: one consistent view of the page.
-        var heads = await _etcd.RangeAsync(
-            new RangeRequest { Key = HeadKey(ToKey(first.Key)), RangeEnd = ByteString.CopyFrom([.. HeadKey(ToKey(kvs[^1].Key)).Span, 0]), Revision = keys.Header.Revision },
-            cancellationToken).ConfigureAwait(false);
+        // The head entries of exactly these keys, at the same revision: one consistent view of the page. When etcd no
+        // longer holds that revision (compacted since the keys were read, or etcd went back), the head entries as they
+        // are now: one is then trusted only when it was written with the very record read, at its revision.
+        var headsRange = new RangeRequest { Key = HeadKey(ToKey(first.Key)), RangeEnd = ByteString.CopyFrom([.. HeadKey(ToKey(kvs[^1].Key)).Span, 0]), Revision = keys.Header.Revision };
+        RangeResponse heads;
+        try
+        {
+            heads = await _etcd.RangeAsync(headsRange, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DependencyUnavailableException e) when (EtcdConnection.IsRevisionGone(e))
+        {
+            headsRange.Revision = 0;
+            heads = await _etcd.RangeAsync(headsRange, cancellationToken).ConfigureAwait(false);
+        }
+
+        var pinned = headsRange.Revision != 0;
         var headsByKey = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
         foreach (var head in heads.Kvs)
         {
@@ -162,7 +174,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         foreach (var kv in kvs)
         {
             var key = ToKey(kv.Key);
-            if (headsByKey.TryGetValue(key, out var head) && head.ModRevision >= kv.ModRevision)
+            if (headsByKey.TryGetValue(key, out var head) && (pinned ? head.ModRevision >= kv.ModRevision : head.ModRevision == kv.ModRevision))
             {
                 entries.Add(new StoreEntryHead(key, head.Value.Memory, kv.ModRevision));
             }
