@@ -148,10 +148,22 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             return new StorePage([], HasMore: false);
         }
 
-        // The head entries of exactly these keys, at the same revision: one consistent view of the page.
-        var heads = await _etcd.RangeAsync(
-            new RangeRequest { Key = HeadKey(ToKey(first.Key)), RangeEnd = ByteString.CopyFrom([.. HeadKey(ToKey(kvs[^1].Key)).Span, 0]), Revision = keys.Header.Revision },
-            cancellationToken).ConfigureAwait(false);
+        // The head entries of exactly these keys, at the same revision: one consistent view of the page. When etcd no
+        // longer holds that revision (compacted since the keys were read, or etcd went back), the head entries as they
+        // are now: one is then trusted only when it was written with the very record read, at its revision.
+        var headsRange = new RangeRequest { Key = HeadKey(ToKey(first.Key)), RangeEnd = ByteString.CopyFrom([.. HeadKey(ToKey(kvs[^1].Key)).Span, 0]), Revision = keys.Header.Revision };
+        RangeResponse heads;
+        try
+        {
+            heads = await _etcd.RangeAsync(headsRange, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DependencyUnavailableException e) when (EtcdConnection.IsRevisionGone(e))
+        {
+            headsRange.Revision = 0;
+            heads = await _etcd.RangeAsync(headsRange, cancellationToken).ConfigureAwait(false);
+        }
+
+        var pinned = headsRange.Revision != 0;
         var headsByKey = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
         foreach (var head in heads.Kvs)
         {
@@ -162,7 +174,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         foreach (var kv in kvs)
         {
             var key = ToKey(kv.Key);
-            if (headsByKey.TryGetValue(key, out var head) && head.ModRevision >= kv.ModRevision)
+            if (headsByKey.TryGetValue(key, out var head) && (pinned ? head.ModRevision >= kv.ModRevision : head.ModRevision == kv.ModRevision))
             {
                 entries.Add(new StoreEntryHead(key, head.Value.Memory, kv.ModRevision));
             }
@@ -198,10 +210,12 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
-    /// revision seen (also when etcd cancels the watch). After a compaction of the history it missed, or when etcd is
-    /// found behind that revision (its data lost or restored from an older snapshot), it reports a reset and goes on
-    /// right after a revision read before the reset was reported, so that nothing written after the reader's reload is
-    /// missed. A failure it does not retry ends the watch: the reader sees it.
+    /// revision seen (also when etcd cancels the watch). After a compaction of the history it missed, when etcd is
+    /// found behind that revision (its data lost or restored from an older snapshot), or when another etcd cluster
+    /// answers, it reports a reset and goes on right after a revision read before the reset was reported, so that
+    /// nothing written after the reader's reload is missed, and nothing of another history is passed on as a change.
+    /// Every answer's header feeds the store's health (<see cref="EtcdHistory"/>). A failure it does not retry ends the
+    /// watch: the reader sees it.
     /// </summary>
     private async Task PumpWatchAsync(string prefix, ChannelWriter<StoreChange> changes, CancellationToken cancellationToken)
     {
@@ -209,6 +223,7 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         var key = ByteString.CopyFrom(start);
         var end = ByteString.CopyFrom(RangeEnd(prefix, start));
         long? next = null;
+        ulong cluster = 0;
         Exception? failure = null;
         try
         {
@@ -226,26 +241,39 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             changes.TryComplete(failure);
         }
 
+        // Where the watch goes on after a reset: right after the revision of a linearizable read answered after etcd
+        // was found to have lost the history (here, by the cluster that answered it). The reader reads everything again
+        // once it sees the reset, so a write made meanwhile is not skipped. Returns the revision the reset names.
+        long RestartAfter(ResponseHeader now)
+        {
+            next = now.Revision + 1;
+            cluster = now.ClusterId;
+            return now.Revision;
+        }
+
         // One watch stream, from the revision after the last one seen. It returns when it should be opened again at
-        // once: after a compaction, or when it broke after it had worked. Any other end is a failure, retried later.
+        // once: after a reset, or when it broke after it had worked. Any other end is a failure, retried later.
         async ValueTask FollowAsync(CancellationToken token)
         {
-            next ??= await CurrentRevisionAsync(token).ConfigureAwait(false) + 1;
+            if (next is null)
+            {
+                RestartAfter(await CurrentAsync(token).ConfigureAwait(false));
+            }
+
             using var call = _etcd.Watch(token);
             await call.RequestStream.WriteAsync(
-                new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next.Value } }, token).ConfigureAwait(false);
+                new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next!.Value } }, token).ConfigureAwait(false);
             var worked = false;
             try
             {
                 while (await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
                 {
                     var response = call.ResponseStream.Current;
+                    _etcd.History.ObserveWatch(response.Header);
                     if (response.CompactRevision != 0)
                     {
-                        // The reader reads everything again once it sees the reset, so the watch goes on right after
-                        // the revision read before the reset is reported: a write made meanwhile is not skipped. (A
-                        // compaction's answer carries no revision of its own.)
-                        next = await CurrentRevisionAsync(token).ConfigureAwait(false) + 1;
+                        // A compaction's answer carries no revision of its own.
+                        RestartAfter(await CurrentAsync(token).ConfigureAwait(false));
                         await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.CompactRevision), token).ConfigureAwait(false);
                         return;
                     }
@@ -259,15 +287,9 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                         throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
                     }
 
-                    if (response.Header.Revision > 0 && response.Header.Revision < next - 1)
+                    if (await HistoryLostAsync(response.Header, token).ConfigureAwait(false) is { } reset)
                     {
-                        // etcd is behind a revision this watch has seen: it came back without its data, or restored
-                        // from an older snapshot. Waiting for the revision to come round would miss every change until
-                        // then; what is there now is read again instead, and the watch goes on right after the
-                        // revision the reset names, so that a write made while it opens again is not skipped. (An
-                        // answer without a revision says nothing of it.)
-                        next = response.Header.Revision + 1;
-                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, response.Header.Revision), token).ConfigureAwait(false);
+                        await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, reset), token).ConfigureAwait(false);
                         return;
                     }
 
@@ -289,6 +311,30 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             {
                 throw new DependencyUnavailableException(EtcdConnection.Dependency, "etcd ended the watch stream before it answered");
             }
+        }
+
+        // Whether the history this watch follows is gone, and if so the revision its reset names. Another cluster
+        // answering: its revisions are another history, which the watch would pass on as changes. A member behind a
+        // revision the watch has seen: it may only lag, or etcd came back without its data or from an older snapshot,
+        // where waiting for the revision to come round would miss every change until then; a linearizable read tells
+        // which (and its answer feeds the store's health). An answer without a cluster id or a revision says nothing.
+        async ValueTask<long?> HistoryLostAsync(ResponseHeader? header, CancellationToken token)
+        {
+            if (header is null)
+            {
+                return null;
+            }
+
+            cluster = cluster == 0 ? header.ClusterId : cluster;
+            var seen = next!.Value - 1;
+            var otherCluster = header.ClusterId != 0 && header.ClusterId != cluster;
+            if (!otherCluster && (header.Revision <= 0 || header.Revision >= seen))
+            {
+                return null;
+            }
+
+            var now = await CurrentAsync(token).ConfigureAwait(false);
+            return !otherCluster && now.ClusterId == cluster && now.Revision >= seen ? null : RestartAfter(now);
         }
     }
 
@@ -346,8 +392,9 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     /// <summary>Whether the watch outlives <paramref name="e"/>: etcd unavailable, a broken stream, a lost connection.</summary>
     private static bool IsTransient(Exception e) => e is TrousseauException or RpcException or IOException;
 
-    private async Task<long> CurrentRevisionAsync(CancellationToken cancellationToken) =>
-        (await _etcd.RangeAsync(new RangeRequest { Key = Encode("watch-probe"), Limit = 1 }, cancellationToken).ConfigureAwait(false)).Header.Revision;
+    /// <summary>The header of a linearizable read: the cluster that answers and its revision now.</summary>
+    private async Task<ResponseHeader> CurrentAsync(CancellationToken cancellationToken) =>
+        (await _etcd.RangeAsync(new RangeRequest { Key = Encode("watch-probe"), Limit = 1 }, cancellationToken).ConfigureAwait(false)).Header;
 
     private string ToKey(ByteString encoded) => Encoding.UTF8.GetString(encoded.Span[_prefixBytes.Length..]);
 

@@ -206,6 +206,14 @@ internal sealed class EtcdConnection : IDisposable
     }
 
     /// <summary>
+    /// Whether <paramref name="failure"/> is etcd's refusal of a read at a revision it does not hold: compacted since
+    /// (<c>OUT_OF_RANGE</c>, "required revision has been compacted"), or not reached (etcd went back since the revision
+    /// was answered).
+    /// </summary>
+    public static bool IsRevisionGone(TrousseauException failure) =>
+        failure.InnerException is RpcException { StatusCode: StatusCode.OutOfRange };
+
+    /// <summary>
     /// A transaction whose answer was lost, and whose read-back failed as well: the message names both, and, when both
     /// waited out their deadlines, the time the caller waited in all.
     /// </summary>

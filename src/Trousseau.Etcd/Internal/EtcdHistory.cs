@@ -14,7 +14,9 @@ namespace Trousseau.Etcd.Internal;
 /// <remarks>
 /// Each call compares with the highest revision known when it was sent (<see cref="Reached"/>): etcd's reads and
 /// transactions are linearizable, so an answer is never behind a revision answered before the call began, while
-/// answers to concurrent calls may arrive in any order.
+/// answers to concurrent calls may arrive in any order. Watch responses count too (<see cref="ObserveWatch"/>), so a
+/// process that mostly watches, whose own calls never reach the revisions its watch sees, still finds etcd behind
+/// them.
 /// </remarks>
 internal sealed class EtcdHistory
 {
@@ -81,6 +83,14 @@ internal sealed class EtcdHistory
             }
         }
     }
+
+    /// <summary>
+    /// Takes in the header of a watch response: its cluster id is judged as any answer's, and its revision raises
+    /// <see cref="Reached"/> (a revision a member has applied is committed, so a linearizable answer sent after it is
+    /// never lower). Its revision is not judged: a watch is served by its member alone, which may lag behind the
+    /// cluster, so a watch that finds its member behind asks with a linearizable read, whose answer is judged.
+    /// </summary>
+    public void ObserveWatch(ResponseHeader? header) => Observe(header, reachedBefore: 0);
 
     /// <summary>A cluster id as etcd writes it: hexadecimal.</summary>
     private static string Id(ulong id) => id.ToString("x", CultureInfo.InvariantCulture);

@@ -140,6 +140,24 @@ internal sealed class EtcdProcess : IAsyncDisposable
         await StartAgainAsync();
     }
 
+    /// <summary>Saves a snapshot of this etcd's data to <paramref name="path"/> (etcdctl snapshot save).</summary>
+    public Task SaveSnapshotAsync(string path) => CtlAsync("snapshot", "save", path);
+
+    /// <summary>
+    /// Starts etcd again on the same ports with its data replaced by <paramref name="snapshot"/>, as a member restored
+    /// from a backup: it holds the snapshot's keys at the snapshot's revision, as a new cluster (another cluster id)
+    /// when <paramref name="clusterToken"/> differs from the one it had.
+    /// </summary>
+    public async Task StartFromSnapshotAsync(string snapshot, string clusterToken)
+    {
+        Directory.Delete(_data.Combine("member"), recursive: true);
+        _clusterToken = clusterToken;
+        await CtlAsync(
+            "snapshot", "restore", snapshot, "--name", _name, "--data-dir", _data.Combine("member"), "--initial-cluster", _initialCluster,
+            "--initial-cluster-token", _clusterToken, "--initial-advertise-peer-urls", PeerUrl);
+        await StartAgainAsync();
+    }
+
     /// <summary>The handler of this class's own probes: over TLS it trusts the test CA and presents the client certificate.</summary>
     private SocketsHttpHandler ProbeHandler()
     {

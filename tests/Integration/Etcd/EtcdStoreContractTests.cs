@@ -4,6 +4,7 @@ using dotnet_etcd;
 using Etcdserverpb;
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
@@ -54,6 +55,49 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         while (page.HasMore);
 
         Assert.Equal(names, listed);
+    }
+
+    [StoreFact]
+    public async Task Listings_while_etcd_compacts_its_history_up_to_each_new_write_all_succeed()
+    {
+        var store = OpenStore();
+        for (var i = 0; i < 20; i++)
+        {
+            await store.CreateAsync($"listed/{i:D2}", "v"u8.ToArray());
+        }
+
+        // Another client writes and compacts right up to each write, as fast as it can: the history a listing read
+        // its keys at may be compacted before it reads their head entries.
+        using var etcd = new EtcdClient(fixture.Etcd.ClientUrl.GetLeftPart(UriPartial.Authority));
+        using var stop = new CancellationTokenSource();
+        var compactions = 0;
+        var compactor = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var put = await etcd.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"/compacted-{Guid.NewGuid():N}"), Value = ByteString.CopyFromUtf8("c") });
+                await etcd.CompactAsync(new CompactionRequest { Revision = put.Header.Revision });
+                Interlocked.Increment(ref compactions);
+            }
+        });
+        await Eventually.HoldsAsync(() => Volatile.Read(ref compactions) > 0, () => "no compaction yet");
+        var failures = new List<string>();
+        for (var i = 0; i < 300; i++)
+        {
+            try
+            {
+                Assert.Equal(20, (await store.ListAsync("listed/", null, limit: 50)).Entries.Count);
+            }
+            catch (TrousseauException e)
+            {
+                failures.Add(e.Message);
+            }
+        }
+
+        await stop.CancelAsync();
+        await compactor;
+
+        Assert.True(failures.Count == 0, $"{failures.Count} of 300 listings failed, the first with: {failures.FirstOrDefault()}");
     }
 
     [StoreFact]

@@ -79,6 +79,42 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     }
 
     [StoreFact]
+    public async Task A_watch_whose_etcd_comes_back_as_another_cluster_further_on_reports_a_reset_instead_of_passing_on_that_cluster_history()
+    {
+        // The other cluster: a backup of another etcd, whose history under the same prefix is longer than the one
+        // the watch has followed.
+        using var temp = new TempDirectory();
+        var snapshot = temp.Combine("other.db");
+        await using (var other = await EtcdProcess.StartAsync())
+        {
+            var otherServices = new ServiceCollection();
+            otherServices.AddTrousseau(_ => { }).UseEtcdStore(o => o.Endpoints.Add(other.ClientUrl));
+            await using var provider = otherServices.BuildServiceProvider();
+            for (var i = 0; i < 40; i++)
+            {
+                await provider.GetRequiredService<EtcdSecretStore>().CreateAsync($"config/other-{i}", "o"u8.ToArray());
+            }
+
+            await other.SaveSnapshotAsync(snapshot);
+        }
+
+        await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
+        var created = await Store.CreateAsync("config/before", "v"u8.ToArray());
+        Assert.Equal(new StoreChange("config/before", StoreChangeKind.Put, created), await watch.NextAsync("the write before the switch"));
+
+        await _etcd.StopAsync();
+        await _etcd.StartFromSnapshotAsync(snapshot, clusterToken: "restored-elsewhere");
+        var afterSwitch = await watch.NextAsync("the first change after etcd came back as another cluster");
+        var written = await Store.CreateAsync("config/after-switch", "v"u8.ToArray());
+
+        Assert.True(created < 40, $"the first cluster reached revision {created}, not below the other's history");
+        Assert.True(afterSwitch.Kind == StoreChangeKind.Reset, $"the watch passed on {afterSwitch} instead of a reset");
+        Assert.Equal(new StoreChange("config/after-switch", StoreChangeKind.Put, written), await watch.NextAsync("a write to the other cluster"));
+        await watch.StopAsync();
+    }
+
+    [StoreFact]
     public async Task After_etcd_comes_back_empty_with_its_old_flags_the_store_health_is_degraded_naming_the_revision_it_went_back_from()
     {
         for (var i = 0; i < 5; i++)
@@ -102,6 +138,51 @@ public sealed class EtcdWatchTests : IAsyncLifetime
         Assert.Contains($"etcd went back from revision {reached} to revision ", after.Description, StringComparison.Ordinal);
         Assert.Contains("secrets written before are not in it unless it was restored from a snapshot", after.Description, StringComparison.Ordinal);
         Assert.Equal(created, (await Store.GetAsync("health/after"))?.Revision);
+    }
+
+    [StoreFact]
+    public async Task A_watcher_whose_etcd_comes_back_empty_with_its_old_flags_reports_the_store_degraded_though_its_own_calls_never_saw_the_lost_revisions()
+    {
+        // Another process writes; this one only watches, so its own calls never reach the revisions it sees through
+        // the watch, and the health check's read alone cannot tell that etcd went back below them.
+        var writerServices = new ServiceCollection();
+        writerServices.AddTrousseau(_ => { }).UseEtcdStore(o => o.Endpoints.Add(_etcd.ClientUrl));
+        await using var writer = writerServices.BuildServiceProvider();
+        var writes = writer.GetRequiredService<EtcdSecretStore>();
+        long firstProbe = 0;
+        await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(async probe =>
+        {
+            var written = await writes.CreateAsync($"config/probe-{probe}", "p"u8.ToArray());
+            firstProbe = firstProbe == 0 ? written : firstProbe;
+        });
+        long seen = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            seen = await writes.CreateAsync($"config/before-{i}", "v"u8.ToArray());
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal($"config/before-{i}", (await watch.NextAsync($"create {i}")).Key);
+        }
+
+        await _etcd.StopAsync();
+        await _etcd.StartEmptyAsync();
+        Assert.Equal(StoreChangeKind.Reset, (await watch.NextAsync("a reset after etcd came back empty")).Kind);
+
+        // etcd back at or above every revision this store's own calls had reached (before the probes), still below
+        // what its watch had seen.
+        var now = 0L;
+        for (var i = 0; now < firstProbe; i++)
+        {
+            now = await writes.CreateAsync($"config/after-{i}", "v"u8.ToArray());
+        }
+
+        var health = await Store.CheckHealthAsync();
+
+        Assert.True(health.IsHealthy && health.IsDegraded, health.Description);
+        Assert.Contains($"etcd went back from revision {seen} to revision ", health.Description, StringComparison.Ordinal);
     }
 
     [StoreFact]
