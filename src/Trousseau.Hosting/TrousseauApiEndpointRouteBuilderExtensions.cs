@@ -32,6 +32,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         }
 
         var api = endpoints.MapGroup("/v1").WithMetadata(TrousseauApiEndpointMetadata.Instance);
+        api.AddEndpointFilter<NoSniffFilter>();
         if (endpoints.ServiceProvider.GetService<IAuditTrail>() is not null)
         {
             api.AddEndpointFilter<ApiAuditFilter>();

@@ -17,7 +17,7 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies)
     {
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.CreateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.CreateSecretBody);
         if (error is not null)
         {
             return error;
@@ -51,7 +51,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -64,7 +64,7 @@ internal static class SecretEndpoints
         SetETag(context, secret.Metadata.Revision);
         context.Response.Headers.CacheControl = "no-store";
         return SecretPreconditions.CheckRead(context.Request, name, secret.Metadata.Revision)
-            ?? Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
+            ?? Results.Json(SecretBody.From(secret), ApiJson.Wire.SecretBody);
     }
 
     public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string? name)
@@ -75,7 +75,7 @@ internal static class SecretEndpoints
             return refusal;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.UpdateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.UpdateSecretBody);
         if (error is not null)
         {
             return error;
@@ -99,7 +99,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.UpdateSecretAsync(name ?? "", data, type, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
 
     /// <summary>
@@ -114,7 +114,7 @@ internal static class SecretEndpoints
             return refusal;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.PatchSecretBody, ApiRequests.MergePatchMediaType);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.PatchSecretBody, ApiRequests.MergePatchMediaType);
         if (error is not null)
         {
             return error;
@@ -127,7 +127,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.PatchSecretAsync(name ?? "", changes, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
 
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)
@@ -177,13 +177,13 @@ internal static class SecretEndpoints
                 if (listed.Count == pageSize)
                 {
                     token = ReferenceEquals(item, page.Items[^1]) ? page.ContinuationToken : SecretPage.ContinueAfter(item.Name);
-                    return Results.Json(new SecretListBody([.. listed], token), WireJson.Default.SecretListBody);
+                    return Results.Json(new SecretListBody([.. listed], token), ApiJson.Wire.SecretListBody);
                 }
             }
         }
         while (token is not null);
 
-        return Results.Json(new SecretListBody([.. listed], null), WireJson.Default.SecretListBody);
+        return Results.Json(new SecretListBody([.. listed], null), ApiJson.Wire.SecretListBody);
     }
 
     /// <summary>
@@ -211,7 +211,7 @@ internal static class SecretEndpoints
             return denied;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.GenerateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.GenerateSecretBody);
         if (error is not null)
         {
             return error;
@@ -240,7 +240,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -261,7 +261,7 @@ internal static class SecretEndpoints
             return refusal;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.RegenerateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.RegenerateSecretBody);
         if (error is not null)
         {
             return error;
@@ -280,27 +280,27 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.RegenerateSecretAsync(name, options, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
 
     public static async Task<IResult> KeyStatusAsync(HttpContext context, IKeyAdministration keys) =>
-        Results.Json(KeyStatusBody.From(await keys.GetKeyStatusAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+        Results.Json(KeyStatusBody.From(await keys.GetKeyStatusAsync(context.RequestAborted)), ApiJson.Wire.KeyStatusBody);
 
     public static async Task<IResult> RotateAsync(HttpContext context, IKeyAdministration keys)
     {
-        var (_, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EmptyBody);
-        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+        var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
+        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), ApiJson.Wire.KeyStatusBody);
     }
 
     public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys)
     {
-        var (_, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EmptyBody);
-        return error ?? Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), WireJson.Default.RewrapBody);
+        var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
+        return error ?? Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), ApiJson.Wire.RewrapBody);
     }
 
     public static async Task<IResult> EncryptAsync(HttpContext context, ITrousseau trousseau)
     {
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EncryptBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EncryptBody);
         if (error is not null)
         {
             return error;
@@ -315,12 +315,12 @@ internal static class SecretEndpoints
         var result = await trousseau.EncryptAsync(plaintext, encryptionContext, context.RequestAborted);
         return Results.Json(
             new EncryptedBody(Convert.ToBase64String(result.Ciphertext), result.KeyId, result.Provider, result.KeyVersion),
-            WireJson.Default.EncryptedBody);
+            ApiJson.Wire.EncryptedBody);
     }
 
     public static async Task<IResult> DecryptAsync(HttpContext context, ITrousseau trousseau)
     {
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.DecryptBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.DecryptBody);
         if (error is not null)
         {
             return error;
@@ -333,7 +333,7 @@ internal static class SecretEndpoints
         }
 
         var plaintext = await trousseau.DecryptAsync(ciphertext, encryptionContext, context.RequestAborted);
-        return Results.Json(new DecryptedBody(Convert.ToBase64String(plaintext)), WireJson.Default.DecryptedBody);
+        return Results.Json(new DecryptedBody(Convert.ToBase64String(plaintext)), ApiJson.Wire.DecryptedBody);
     }
 
     private static SecretType? ParseType(string? value, SecretType fallback)
