@@ -283,10 +283,9 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
 
     [Theory]
     [InlineData("abc")]
-    [InlineData("\"abc\"")]
-    [InlineData("W/\"1\"")]
     [InlineData("\"1")]
-    [InlineData("\"-1\"")]
+    [InlineData("w/\"1\"")]
+    [InlineData("\"a\"b\"")]
     public async Task A_malformed_if_match_is_400_and_changes_nothing(string ifMatch)
     {
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"im/one","type":"opaque","data":{"k":"v1"}}""");
