@@ -56,14 +56,25 @@ internal static class SecretEndpoints
 
     /// <summary>
     /// <c>GET</c> and <c>HEAD /v1/secrets/{name}</c>: the secret with its data (the server leaves out the body of a
-    /// <c>HEAD</c>), or 304 when <c>If-None-Match</c> names its revision.
+    /// <c>HEAD</c>), or 304 when <c>If-None-Match</c> names its revision. The preconditions are checked against the
+    /// revision in the secret's metadata, so a 304 or 412 decrypts nothing: no key-provider call, and an answer while
+    /// Vault is down. When the secret changed between that check and the read, they are checked again on what was read.
     /// </summary>
     public static async Task<IResult> GetAsync(HttpContext context, ITrousseau trousseau, string name)
     {
+        context.Response.Headers.CacheControl = "no-store";
+        var (checkedRevision, answer) = await SecretPreconditions.CheckReadAsync(context, trousseau, name);
+        if (answer is not null)
+        {
+            SetETag(context, checkedRevision!.Value);
+            return answer;
+        }
+
         var secret = await trousseau.GetSecretAsync(name, context.RequestAborted);
         SetETag(context, secret.Metadata.Revision);
-        context.Response.Headers.CacheControl = "no-store";
-        return SecretPreconditions.CheckRead(context.Request, name, secret.Metadata.Revision)
+        return (checkedRevision is { } revision && revision != secret.Metadata.Revision
+                ? SecretPreconditions.CheckRead(context.Request, name, secret.Metadata.Revision)
+                : null)
             ?? Results.Json(SecretBody.From(secret), ApiJson.Wire.SecretBody);
     }
 

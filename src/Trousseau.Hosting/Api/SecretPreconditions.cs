@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace Trousseau.Hosting.Api;
 
@@ -22,6 +23,23 @@ internal sealed class SecretPreconditions
     {
         _ifMatch = ifMatch;
         _ifNoneMatch = ifNoneMatch;
+    }
+
+    /// <summary>
+    /// For a read: without <c>If-Match</c> or <c>If-None-Match</c>, nothing (no revision, no answer). With one, the
+    /// secret's revision read from its metadata (404 when it does not exist; its data is neither read nor decrypted)
+    /// and the answer <see cref="CheckRead"/> gives at that revision, or <see langword="null"/> to read the secret.
+    /// </summary>
+    public static async ValueTask<(long? Revision, IResult? Answer)> CheckReadAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        var headers = context.Request.Headers;
+        if (StringValues.IsNullOrEmpty(headers.IfMatch) && StringValues.IsNullOrEmpty(headers.IfNoneMatch))
+        {
+            return (null, null);
+        }
+
+        var revision = await CurrentRevisionAsync(trousseau, name, context.RequestAborted) ?? throw new SecretNotFoundException(name);
+        return (revision, CheckRead(context.Request, name, revision));
     }
 
     /// <summary>
