@@ -208,7 +208,7 @@ internal static class SecretEndpoints
             return await RegenerateAsync(context, trousseau, policies, path[..^RegenerateSuffix.Length]);
         }
 
-        if (!path.EndsWith(GenerateSuffix, StringComparison.Ordinal))
+        if (!IsPostRoute(path))
         {
             return ApiProblems.NotFound(
                 $"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, POST /v1/secrets/{{name}}{GenerateSuffix} " +
@@ -253,6 +253,13 @@ internal static class SecretEndpoints
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
+
+    /// <summary>
+    /// Whether a <c>POST /v1/secrets/{path}</c> is a route: <paramref name="path"/> ends in <c>/generate</c> or
+    /// <c>/regenerate</c>. Any other is answered 404 by <see cref="PostToSecretAsync"/>, whatever its query holds.
+    /// </summary>
+    public static bool IsPostRoute(string path) =>
+        path.EndsWith(GenerateSuffix, StringComparison.Ordinal) || path.EndsWith(RegenerateSuffix, StringComparison.Ordinal);
 
     /// <summary>
     /// <c>POST /v1/secrets/{name}/regenerate</c>: a new value made on the server for one key of an existing secret;

@@ -232,6 +232,23 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
         await Problems.AssertAsync(response, HttpStatusCode.NotFound);
     }
 
+    [Theory]
+    [InlineData("v1/secrets/routes/kept/bogus")]
+    [InlineData("v1/secrets/routes/kept")]
+    [InlineData("v1/secrets/routes/kept/generate/more")]
+    public async Task A_post_below_a_secret_that_is_no_route_answers_the_same_with_a_query_as_without(string path)
+    {
+        var revision = await CreateAsync("routes/kept");
+
+        using var plain = await SendAsync(HttpMethod.Post, path, "{}");
+        using var queried = await SendAsync(HttpMethod.Post, path + "?x=1", "{}");
+
+        var problem = await Problems.AssertAsync(plain, HttpStatusCode.NotFound);
+        var queriedProblem = await Problems.AssertAsync(queried, HttpStatusCode.NotFound);
+        Assert.Equal(problem.GetProperty("detail").GetString(), queriedProblem.GetProperty("detail").GetString());
+        Assert.Equal(revision, await RevisionAsync("v1/secrets/routes/kept"));
+    }
+
     private async Task<long> CreateAsync(string name)
     {
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"{{{name}}}","data":{"k":"v"}}""");
