@@ -32,6 +32,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         }
 
         var api = endpoints.MapGroup("/v1").WithMetadata(TrousseauApiEndpointMetadata.Instance);
+        api.AddEndpointFilter<NoSniffFilter>();
         if (endpoints.ServiceProvider.GetService<IAuditTrail>() is not null)
         {
             api.AddEndpointFilter<ApiAuditFilter>();
@@ -57,7 +58,9 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         routes.MapPut("/secrets/{**name}", SecretEndpoints.UpdateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
         routes.MapPatch("/secrets/{**name}", SecretEndpoints.PatchAsync).WithMetadata(new ApiActionMetadata(ApiAction.Update));
         routes.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync).WithMetadata(new ApiActionMetadata(ApiAction.Delete));
-        routes.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(new ApiActionMetadata(ApiAction.Generate));
+        routes.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(
+            new ApiActionMetadata(ApiAction.Generate),
+            new ApiRouteMatch(static request => request.RouteValues["path"] is string path && SecretEndpoints.IsPostRoute(path)));
 
         routes.MapMethods("/keys", GetAndHead, SecretEndpoints.KeyStatusAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
         routes.MapPost("/keys/rotate", SecretEndpoints.RotateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));

@@ -46,7 +46,8 @@ public static class TrousseauHealthEndpointRouteBuilderExtensions
         var showDetails = HealthDetailsAccess.IsAllowed(context);
         context.Response.ContentType = "application/json";
         context.Response.Headers.CacheControl = "no-store";
-        var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        ApiJson.NoSniff(context.Response);
+        var writer = new Utf8JsonWriter(context.Response.BodyWriter, ApiJson.WriterOptions);
         await using (writer.ConfigureAwait(false))
         {
             writer.WriteStartObject();

@@ -80,7 +80,8 @@ internal static class SecretGenerator
 
         if (key is not null)
         {
-            return data.ContainsKey(key)
+            // A secret an older version stored without keys takes the key named: that is how it gets a value again.
+            return data.ContainsKey(key) || data.Count == 0
                 ? key
                 : throw new InvalidInputException("key", $"Secret '{name}' has no key '{key}'; its keys are {KeyList(data)}.");
         }
@@ -90,7 +91,7 @@ internal static class SecretGenerator
             : throw new InvalidInputException(
                 "key",
                 data.Count == 0
-                    ? $"Secret '{name}' has no keys: name the key to regenerate."
+                    ? $"Secret '{name}' has no keys (an older version stored it so): name the key to give a new value, 'key' (clectl: --key KEY)."
                     : $"Secret '{name}' has several keys ({KeyList(data)}): name the one to regenerate.");
     }
 

@@ -26,6 +26,7 @@ internal sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> l
             LogUnexpected(logger, httpContext.Request.Method, (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? endpoint.DisplayName ?? "", exception);
         }
 
+        ApiJson.NoSniff(httpContext.Response);
         await ApiProblems.ForException(exception, httpContext.Response).ExecuteAsync(httpContext);
         return true;
     }

@@ -97,7 +97,7 @@ internal static class ApiProblems
     /// occurrence to occurrence, whichever check found the problem; the detail says what happened this time.
     /// </summary>
     private static IResult Problem(int status, string detail, string type) =>
-        Results.Json(new ProblemBody(type, TitleOf(type), status, detail), WireJson.Default.ProblemBody, ProblemContentType, status);
+        Results.Json(new ProblemBody(type, TitleOf(type), status, detail), ApiJson.Wire.ProblemBody, ProblemContentType, status);
 
     private static string TitleOf(string type) => type switch
     {

@@ -14,6 +14,6 @@ internal static class AuthEndpoints
         var actions = ApiAction.All.Where(a => named.Any(p => p.Actions.Contains(a, StringComparer.Ordinal))).ToList();
         return Results.Json(
             new WhoAmIBody(identity, actions, [.. named.Select(p => new WhoAmIPolicyBody([.. p.Secrets.Select(s => s.Pattern)], p.Actions))]),
-            WireJson.Default.WhoAmIBody);
+            ApiJson.Wire.WhoAmIBody);
     }
 }

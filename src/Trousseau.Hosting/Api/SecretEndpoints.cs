@@ -17,7 +17,7 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies)
     {
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.CreateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.CreateSecretBody);
         if (error is not null)
         {
             return error;
@@ -51,20 +51,31 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
     /// <c>GET</c> and <c>HEAD /v1/secrets/{name}</c>: the secret with its data (the server leaves out the body of a
-    /// <c>HEAD</c>), or 304 when <c>If-None-Match</c> names its revision.
+    /// <c>HEAD</c>), or 304 when <c>If-None-Match</c> names its revision. The preconditions are checked against the
+    /// revision in the secret's metadata, so a 304 or 412 decrypts nothing: no key-provider call, and an answer while
+    /// Vault is down. When the secret changed between that check and the read, they are checked again on what was read.
     /// </summary>
     public static async Task<IResult> GetAsync(HttpContext context, ITrousseau trousseau, string name)
     {
+        context.Response.Headers.CacheControl = "no-store";
+        var (checkedRevision, answer) = await SecretPreconditions.CheckReadAsync(context, trousseau, name);
+        if (answer is not null)
+        {
+            SetETag(context, checkedRevision!.Value);
+            return answer;
+        }
+
         var secret = await trousseau.GetSecretAsync(name, context.RequestAborted);
         SetETag(context, secret.Metadata.Revision);
-        context.Response.Headers.CacheControl = "no-store";
-        return SecretPreconditions.CheckRead(context.Request, name, secret.Metadata.Revision)
-            ?? Results.Json(SecretBody.From(secret), WireJson.Default.SecretBody);
+        return (checkedRevision is { } revision && revision != secret.Metadata.Revision
+                ? SecretPreconditions.CheckRead(context.Request, name, secret.Metadata.Revision)
+                : null)
+            ?? Results.Json(SecretBody.From(secret), ApiJson.Wire.SecretBody);
     }
 
     public static async Task<IResult> UpdateAsync(HttpContext context, ITrousseau trousseau, string? name)
@@ -75,7 +86,7 @@ internal static class SecretEndpoints
             return refusal;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.UpdateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.UpdateSecretBody);
         if (error is not null)
         {
             return error;
@@ -99,7 +110,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.UpdateSecretAsync(name ?? "", data, type, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
 
     /// <summary>
@@ -114,7 +125,7 @@ internal static class SecretEndpoints
             return refusal;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.PatchSecretBody, ApiRequests.MergePatchMediaType);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.PatchSecretBody, ApiRequests.MergePatchMediaType);
         if (error is not null)
         {
             return error;
@@ -127,7 +138,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.PatchSecretAsync(name ?? "", changes, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
 
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)
@@ -177,13 +188,13 @@ internal static class SecretEndpoints
                 if (listed.Count == pageSize)
                 {
                     token = ReferenceEquals(item, page.Items[^1]) ? page.ContinuationToken : SecretPage.ContinueAfter(item.Name);
-                    return Results.Json(new SecretListBody([.. listed], token), WireJson.Default.SecretListBody);
+                    return Results.Json(new SecretListBody([.. listed], token), ApiJson.Wire.SecretListBody);
                 }
             }
         }
         while (token is not null);
 
-        return Results.Json(new SecretListBody([.. listed], null), WireJson.Default.SecretListBody);
+        return Results.Json(new SecretListBody([.. listed], null), ApiJson.Wire.SecretListBody);
     }
 
     /// <summary>
@@ -197,7 +208,7 @@ internal static class SecretEndpoints
             return await RegenerateAsync(context, trousseau, policies, path[..^RegenerateSuffix.Length]);
         }
 
-        if (!path.EndsWith(GenerateSuffix, StringComparison.Ordinal))
+        if (!IsPostRoute(path))
         {
             return ApiProblems.NotFound(
                 $"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, POST /v1/secrets/{{name}}{GenerateSuffix} " +
@@ -211,7 +222,7 @@ internal static class SecretEndpoints
             return denied;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.GenerateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.GenerateSecretBody);
         if (error is not null)
         {
             return error;
@@ -240,8 +251,15 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
+
+    /// <summary>
+    /// Whether a <c>POST /v1/secrets/{path}</c> is a route: <paramref name="path"/> ends in <c>/generate</c> or
+    /// <c>/regenerate</c>. Any other is answered 404 by <see cref="PostToSecretAsync"/>, whatever its query holds.
+    /// </summary>
+    public static bool IsPostRoute(string path) =>
+        path.EndsWith(GenerateSuffix, StringComparison.Ordinal) || path.EndsWith(RegenerateSuffix, StringComparison.Ordinal);
 
     /// <summary>
     /// <c>POST /v1/secrets/{name}/regenerate</c>: a new value made on the server for one key of an existing secret;
@@ -261,7 +279,7 @@ internal static class SecretEndpoints
             return refusal;
         }
 
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.RegenerateSecretBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.RegenerateSecretBody);
         if (error is not null)
         {
             return error;
@@ -280,27 +298,27 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.RegenerateSecretAsync(name, options, expected, context.RequestAborted);
         SetETag(context, metadata.Revision);
-        return Results.Json(SecretMetadataBody.From(metadata), WireJson.Default.SecretMetadataBody);
+        return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
 
     public static async Task<IResult> KeyStatusAsync(HttpContext context, IKeyAdministration keys) =>
-        Results.Json(KeyStatusBody.From(await keys.GetKeyStatusAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+        Results.Json(KeyStatusBody.From(await keys.GetKeyStatusAsync(context.RequestAborted)), ApiJson.Wire.KeyStatusBody);
 
     public static async Task<IResult> RotateAsync(HttpContext context, IKeyAdministration keys)
     {
-        var (_, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EmptyBody);
-        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), WireJson.Default.KeyStatusBody);
+        var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
+        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), ApiJson.Wire.KeyStatusBody);
     }
 
     public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys)
     {
-        var (_, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EmptyBody);
-        return error ?? Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), WireJson.Default.RewrapBody);
+        var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
+        return error ?? Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), ApiJson.Wire.RewrapBody);
     }
 
     public static async Task<IResult> EncryptAsync(HttpContext context, ITrousseau trousseau)
     {
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.EncryptBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EncryptBody);
         if (error is not null)
         {
             return error;
@@ -315,12 +333,12 @@ internal static class SecretEndpoints
         var result = await trousseau.EncryptAsync(plaintext, encryptionContext, context.RequestAborted);
         return Results.Json(
             new EncryptedBody(Convert.ToBase64String(result.Ciphertext), result.KeyId, result.Provider, result.KeyVersion),
-            WireJson.Default.EncryptedBody);
+            ApiJson.Wire.EncryptedBody);
     }
 
     public static async Task<IResult> DecryptAsync(HttpContext context, ITrousseau trousseau)
     {
-        var (body, error) = await ApiRequests.ReadJsonAsync(context, WireJson.Default.DecryptBody);
+        var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.DecryptBody);
         if (error is not null)
         {
             return error;
@@ -333,7 +351,7 @@ internal static class SecretEndpoints
         }
 
         var plaintext = await trousseau.DecryptAsync(ciphertext, encryptionContext, context.RequestAborted);
-        return Results.Json(new DecryptedBody(Convert.ToBase64String(plaintext)), WireJson.Default.DecryptedBody);
+        return Results.Json(new DecryptedBody(Convert.ToBase64String(plaintext)), ApiJson.Wire.DecryptedBody);
     }
 
     private static SecretType? ParseType(string? value, SecretType fallback)

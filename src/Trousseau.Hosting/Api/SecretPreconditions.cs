@@ -1,13 +1,16 @@
+using System.Buffers;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace Trousseau.Hosting.Api;
 
 /// <summary>
 /// The conditional headers of a request on one secret, whose entity tag is its revision (RFC 9110, section 13):
-/// <c>If-Match</c>, compared strongly (a weak tag is refused with 400, as it could never match), and
-/// <c>If-None-Match</c>, compared weakly. Each is <c>*</c> or a list of revisions, <c>"41", "42"</c> (the quotes may be
-/// left out). They are evaluated in the order of section 13.2.2, and only where the request would otherwise succeed
+/// <c>If-Match</c>, compared strongly (section 13.1.1: a weak tag never matches, so a header of weak tags alone is
+/// false and answered 412), and <c>If-None-Match</c>, compared weakly. Each is <c>*</c> or a list of entity tags,
+/// <c>"41", "42"</c> (the quotes may be left out of a revision); a tag that is not a revision matches nothing. A
+/// header that is neither is malformed, 400. They are evaluated in the order of section 13.2.2, and only where the request would otherwise succeed
 /// (section 13.2.1): a secret that does not exist stays 404 for a read or a change, and one that exists stays 409 for
 /// a create.
 /// </summary>
@@ -23,6 +26,23 @@ internal sealed class SecretPreconditions
     }
 
     /// <summary>
+    /// For a read: without <c>If-Match</c> or <c>If-None-Match</c>, nothing (no revision, no answer). With one, the
+    /// secret's revision read from its metadata (404 when it does not exist; its data is neither read nor decrypted)
+    /// and the answer <see cref="CheckRead"/> gives at that revision, or <see langword="null"/> to read the secret.
+    /// </summary>
+    public static async ValueTask<(long? Revision, IResult? Answer)> CheckReadAsync(HttpContext context, ITrousseau trousseau, string name)
+    {
+        var headers = context.Request.Headers;
+        if (StringValues.IsNullOrEmpty(headers.IfMatch) && StringValues.IsNullOrEmpty(headers.IfNoneMatch))
+        {
+            return (null, null);
+        }
+
+        var revision = await CurrentRevisionAsync(trousseau, name, context.RequestAborted) ?? throw new SecretNotFoundException(name);
+        return (revision, CheckRead(context.Request, name, revision));
+    }
+
+    /// <summary>
     /// For a read of a secret at <paramref name="revision"/>: 400 when a header is malformed, 412 when <c>If-Match</c>
     /// does not name the revision, 304 when <c>If-None-Match</c> does; <see langword="null"/> to answer the read.
     /// </summary>
@@ -33,12 +53,12 @@ internal sealed class SecretPreconditions
             return malformed;
         }
 
-        if (preconditions._ifMatch is { } ifMatch && !ifMatch.Names(revision))
+        if (preconditions._ifMatch is { } ifMatch && !ifMatch.NamesStrongly(revision))
         {
-            return ApiProblems.PreconditionFailed($"The secret '{name}' is not at a revision If-Match names.");
+            return ApiProblems.PreconditionFailed($"The secret '{name}' is not at a revision If-Match names{WeakNote(ifMatch)}.");
         }
 
-        return preconditions._ifNoneMatch is { } ifNoneMatch && ifNoneMatch.Names(revision)
+        return preconditions._ifNoneMatch is { } ifNoneMatch && ifNoneMatch.NamesWeakly(revision)
             ? Results.StatusCode(StatusCodes.Status304NotModified)
             : null;
     }
@@ -69,12 +89,12 @@ internal sealed class SecretPreconditions
         }
 
         var current = await CurrentRevisionAsync(trousseau, name, context.RequestAborted) ?? throw new SecretNotFoundException(name);
-        if (ifMatch is not null && !ifMatch.Names(current))
+        if (ifMatch is not null && !ifMatch.NamesStrongly(current))
         {
-            return (null, ApiProblems.PreconditionFailed($"The secret '{name}' is not at a revision If-Match names; nothing was changed."));
+            return (null, ApiProblems.PreconditionFailed($"The secret '{name}' is not at a revision If-Match names{WeakNote(ifMatch)}; nothing was changed."));
         }
 
-        if (ifNoneMatch is not null && ifNoneMatch.Names(current))
+        if (ifNoneMatch is not null && ifNoneMatch.NamesWeakly(current))
         {
             return (null, ApiProblems.PreconditionFailed($"The secret '{name}' is at a revision If-None-Match names (* names any); nothing was changed."));
         }
@@ -104,21 +124,25 @@ internal sealed class SecretPreconditions
     private static IResult? Read(HttpRequest request, out SecretPreconditions preconditions)
     {
         preconditions = new SecretPreconditions(null, null);
-        if (!RevisionTags.TryParse(request.Headers.IfMatch.ToString(), allowWeak: false, out var ifMatch))
+        if (!RevisionTags.TryParse(request.Headers.IfMatch.ToString(), out var ifMatch))
         {
             return ApiProblems.Invalid(
-                "If-Match must be * or revision numbers in quotes, separated by commas, for example \"42\" or \"41\", \"42\"; a weak tag (W/\"42\") is not taken: If-Match compares strongly.");
+                "If-Match must be * or entity tags (revision numbers in quotes), separated by commas, for example \"42\" or \"41\", \"42\".");
         }
 
-        if (!RevisionTags.TryParse(request.Headers.IfNoneMatch.ToString(), allowWeak: true, out var ifNoneMatch))
+        if (!RevisionTags.TryParse(request.Headers.IfNoneMatch.ToString(), out var ifNoneMatch))
         {
             return ApiProblems.Invalid(
-                "If-None-Match must be * or revision numbers in quotes, weak (W/\"42\") or not, separated by commas, for example \"42\" or \"41\", \"42\".");
+                "If-None-Match must be * or entity tags (revision numbers in quotes, weak W/\"42\" or not), separated by commas, for example \"42\" or \"41\", W/\"42\".");
         }
 
         preconditions = new SecretPreconditions(ifMatch, ifNoneMatch);
         return null;
     }
+
+    /// <summary>Why an <c>If-Match</c> of weak tags failed, for the 412's detail.</summary>
+    private static string WeakNote(RevisionTags ifMatch) =>
+        ifMatch.HasWeakTag ? " (If-Match compares strongly: a weak tag, W/\"42\", never matches; send \"42\")" : "";
 
     /// <summary>The secret's revision, or <see langword="null"/> when it does not exist; read from its metadata alone.</summary>
     private static async ValueTask<long?> CurrentRevisionAsync(ITrousseau trousseau, string name, CancellationToken cancellationToken)
@@ -130,60 +154,137 @@ internal sealed class SecretPreconditions
         return page.Items is [var first] && first.Name == name ? first.Revision : null;
     }
 
-    /// <summary>A header's entity tags as revisions: <c>*</c> (<see cref="Any"/>) or a list.</summary>
-    private sealed record RevisionTags(bool Any, IReadOnlyList<long> Revisions)
+    /// <summary>
+    /// A header's entity tags as revisions: <c>*</c> (<see cref="Any"/>), or the revisions its strong tags name and
+    /// those its weak tags name. A well-formed tag that is not a revision (<c>"abc"</c>, <c>"0"</c>) names none.
+    /// </summary>
+    private sealed record RevisionTags(bool Any, IReadOnlyList<long> Strong, IReadOnlyList<long> Weak, bool HasWeakTag)
     {
-        /// <summary>The one revision of a list of one.</summary>
-        public long? Single => !Any && Revisions.Count == 1 ? Revisions[0] : null;
+        // etagc (RFC 9110, section 8.8.3): visible ASCII but the double quote (0x21 to 0x7E), and obs-text (0x80 to 0xFF).
+        private static readonly SearchValues<char> EntityTagCharacters = SearchValues.Create(
+            string.Concat(Enumerable.Range(0x21, 0xFF - 0x20).Where(c => c is not ('"' or 0x7F)).Select(c => (char)c)));
 
-        /// <summary>Whether the tags name an existing secret's <paramref name="revision"/>.</summary>
-        public bool Names(long revision) => Any || Revisions.Contains(revision);
+        private static readonly SearchValues<char> Digits = SearchValues.Create("0123456789");
+
+        /// <summary>The one revision a strong comparison can match, when there is exactly one: a compare-and-swap does the comparison.</summary>
+        public long? Single => !Any && Strong.Count == 1 ? Strong[0] : null;
+
+        /// <summary>Strong comparison (<c>If-Match</c>): a weak tag never matches.</summary>
+        public bool NamesStrongly(long revision) => Any || Strong.Contains(revision);
+
+        /// <summary>Weak comparison (<c>If-None-Match</c>): <c>W/"42"</c> and <c>"42"</c> both name revision 42.</summary>
+        public bool NamesWeakly(long revision) => Any || Strong.Contains(revision) || Weak.Contains(revision);
 
         /// <summary>
-        /// Parses the header (its lines joined by commas): <see langword="null"/> tags when it is absent or empty;
-        /// false when malformed, or holding a weak tag where <paramref name="allowWeak"/> is false, or a tag that is
-        /// not a revision (a whole number from 1), which no secret's entity tag could match.
+        /// Parses the header (its lines joined by commas, RFC 9110 section 8.8.3): <see langword="null"/> tags when it
+        /// is absent or empty; false when it is neither <c>*</c> nor a comma-separated list of entity tags
+        /// (<c>"42"</c>, <c>W/"42"</c>; a revision may be given without quotes, <c>42</c>).
         /// </summary>
-        public static bool TryParse(string header, bool allowWeak, out RevisionTags? tags)
+        public static bool TryParse(string header, out RevisionTags? tags)
         {
             tags = null;
-            var value = header.Trim();
+            var value = header.AsSpan().Trim(" \t");
             if (value.Length == 0)
             {
                 return true;
             }
 
-            if (value == "*")
+            if (value is "*")
             {
-                tags = new RevisionTags(true, []);
+                tags = new RevisionTags(true, [], [], false);
                 return true;
             }
 
-            var revisions = new List<long>();
-            foreach (var item in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            var (strong, weak, hasWeakTag, count) = (new List<long>(), new List<long>(), false, 0);
+            var expectTag = true;
+            while (true)
             {
-                var tag = item;
-                if (tag.StartsWith("W/", StringComparison.Ordinal))
+                value = value.TrimStart(" \t");
+                if (value.IsEmpty)
                 {
-                    if (!allowWeak)
-                    {
-                        return false;
-                    }
-
-                    tag = tag[2..];
+                    break;
                 }
 
-                var number = tag.Length > 2 && tag[0] == '"' && tag[^1] == '"' ? tag[1..^1] : tag;
-                if (!long.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var revision) || revision <= 0)
+                if (value[0] == ',')
+                {
+                    value = value[1..];
+                    expectTag = true;
+                    continue;
+                }
+
+                if (!expectTag || !TryReadTag(ref value, out var isWeak, out var revision))
                 {
                     return false;
                 }
 
-                revisions.Add(revision);
+                hasWeakTag |= isWeak;
+                if (revision is { } named)
+                {
+                    (isWeak ? weak : strong).Add(named);
+                }
+
+                (expectTag, count) = (false, count + 1);
             }
 
-            tags = revisions.Count == 0 ? null : new RevisionTags(false, revisions);
-            return tags is not null;
+            // A header of commas alone holds no tag: malformed.
+            tags = count > 0 ? new RevisionTags(false, strong, weak, hasWeakTag) : null;
+            return count > 0;
+        }
+
+        /// <summary>
+        /// Reads one entity tag from the start of <paramref name="value"/>: its weakness and the revision it names
+        /// (<see langword="null"/> for a well-formed tag that is not a revision, a whole number from 1).
+        /// </summary>
+        private static bool TryReadTag(ref ReadOnlySpan<char> value, out bool weak, out long? revision)
+        {
+            revision = null;
+            weak = value.StartsWith("W/", StringComparison.Ordinal);
+            if (weak)
+            {
+                value = value[2..];
+            }
+
+            ReadOnlySpan<char> opaque;
+            if (!value.IsEmpty && value[0] == '"')
+            {
+                var end = value[1..].IndexOf('"');
+                if (end < 0)
+                {
+                    return false;
+                }
+
+                opaque = value.Slice(1, end);
+                if (opaque.ContainsAnyExcept(EntityTagCharacters))
+                {
+                    return false;
+                }
+
+                value = value[(end + 2)..];
+            }
+            else
+            {
+                // A revision without quotes, as a script may write it; nothing else goes unquoted.
+                var end = value.IndexOfAnyExcept(Digits);
+                opaque = end < 0 ? value : value[..end];
+                if (weak || opaque.IsEmpty)
+                {
+                    return false;
+                }
+
+                value = value[opaque.Length..];
+            }
+
+            if (!value.IsEmpty && value[0] is not (',' or ' ' or '\t'))
+            {
+                return false;
+            }
+
+            if (long.TryParse(opaque, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0)
+            {
+                revision = number;
+            }
+
+            return true;
         }
     }
 }

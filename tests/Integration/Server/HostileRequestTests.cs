@@ -262,9 +262,8 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     [Theory]
     [InlineData("\"1\" \"2\"")]
     [InlineData("\"1\", *")]
-    [InlineData("\"99999999999999999999\"")]
-    [InlineData("\"\"")]
-    [InlineData("\"0\"")]
+    [InlineData("\"1\", \"2")]
+    [InlineData("W/")]
     public async Task A_garbage_if_match_on_delete_is_400_and_deletes_nothing(string ifMatch)
     {
         var revision = await EnsureAsync("if-match/kept", "original");

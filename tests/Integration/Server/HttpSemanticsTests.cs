@@ -89,6 +89,8 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     [InlineData("\"999999\", \"{0}\"", HttpStatusCode.NotModified)]
     [InlineData("*", HttpStatusCode.NotModified)]
     [InlineData("\"999999\"", HttpStatusCode.OK)]
+    [InlineData("\"abc\", W/\"\"", HttpStatusCode.OK)]
+    [InlineData("\"abc\", W/\"{0}\"", HttpStatusCode.NotModified)]
     public async Task A_conditional_get_or_head_is_304_with_the_etag_when_if_none_match_names_the_revision(string ifNoneMatch, HttpStatusCode status)
     {
         var revision = await CreateAsync("conditional/read");
@@ -180,6 +182,46 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     }
 
     [Theory]
+    [InlineData("PUT", "", """{"data":{"k":"changed"}}""", "W/\"{0}\"")]
+    [InlineData("PATCH", "", """{"data":{"k":"changed"}}""", "W/\"{0}\"")]
+    [InlineData("DELETE", "", null, "W/\"{0}\"")]
+    [InlineData("POST", "/regenerate", "{}", "W/\"{0}\"")]
+    [InlineData("PUT", "", """{"data":{"k":"changed"}}""", "W/\"{0}\", \"999999\"")]
+    [InlineData("PUT", "", """{"data":{"k":"changed"}}""", "\"abc\"")]
+    [InlineData("DELETE", "", null, "\"0\"")]
+    [InlineData("DELETE", "", null, "\"\"")]
+    [InlineData("DELETE", "", null, "\"99999999999999999999\"")]
+    [InlineData("GET", "", null, "W/\"{0}\"")]
+    public async Task An_if_match_that_names_no_revision_under_strong_comparison_is_412_and_changes_nothing(string method, string suffix, string? body, string ifMatch)
+    {
+        var name = $"conditional/strong-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name);
+
+        using var response = await SendAsync(
+            new HttpMethod(method), "v1/secrets/" + name + suffix, body, ifMatch: string.Format(CultureInfo.InvariantCulture, ifMatch, revision));
+
+        var problem = await Problems.AssertAsync(response, HttpStatusCode.PreconditionFailed);
+        Assert.Equal(ProblemTypes.RevisionMismatch, problem.GetProperty("type").GetString());
+        Assert.Equal(revision, await RevisionAsync("v1/secrets/" + name));
+    }
+
+    [Theory]
+    [InlineData("W/\"{0}\", \"{0}\"")]
+    [InlineData("\"abc\", \"{0}\"")]
+    [InlineData("\"\", W/\"{0}\", \"{0}\"")]
+    public async Task An_if_match_list_holding_the_revision_as_a_strong_tag_matches_whatever_else_it_holds(string tags)
+    {
+        var name = $"conditional/listed-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name);
+
+        using var put = await SendAsync(
+            HttpMethod.Put, "v1/secrets/" + name, """{"data":{"k":"changed"}}""", ifMatch: string.Format(CultureInfo.InvariantCulture, tags, revision));
+
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.NotEqual(revision, await RevisionAsync("v1/secrets/" + name));
+    }
+
+    [Theory]
     [InlineData("PUT", """{"data":{"k":"v"}}""", "*", null)]
     [InlineData("PATCH", """{"data":{"k":"v"}}""", "\"5\", \"6\"", null)]
     [InlineData("DELETE", null, null, "*")]
@@ -188,6 +230,23 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
         using var response = await SendAsync(new HttpMethod(method), "v1/secrets/conditional/absent", body, ifMatch, ifNoneMatch);
 
         await Problems.AssertAsync(response, HttpStatusCode.NotFound);
+    }
+
+    [Theory]
+    [InlineData("v1/secrets/routes/kept/bogus")]
+    [InlineData("v1/secrets/routes/kept")]
+    [InlineData("v1/secrets/routes/kept/generate/more")]
+    public async Task A_post_below_a_secret_that_is_no_route_answers_the_same_with_a_query_as_without(string path)
+    {
+        var revision = await CreateAsync("routes/kept");
+
+        using var plain = await SendAsync(HttpMethod.Post, path, "{}");
+        using var queried = await SendAsync(HttpMethod.Post, path + "?x=1", "{}");
+
+        var problem = await Problems.AssertAsync(plain, HttpStatusCode.NotFound);
+        var queriedProblem = await Problems.AssertAsync(queried, HttpStatusCode.NotFound);
+        Assert.Equal(problem.GetProperty("detail").GetString(), queriedProblem.GetProperty("detail").GetString());
+        Assert.Equal(revision, await RevisionAsync("v1/secrets/routes/kept"));
     }
 
     private async Task<long> CreateAsync(string name)

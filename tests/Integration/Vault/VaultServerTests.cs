@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -357,6 +358,41 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
         var token = Assert.Single(vault.IssuedTokens.Skip(issued));
         Assert.False(vault.IsLive(token), "the overlay's login outlived its use");
         Assert.Equal(1, vault.Count("auth/token/revoke-self", 204) - revoked);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_conditional_get_naming_the_current_revision_is_304_without_asking_vault_to_decrypt()
+    {
+        var vault = _vault.RequireTestServer();
+        var (data, tokenFile) = (_temp.Combine("data"), _temp.Combine("data", "api.token"));
+        string etag;
+        await using (var first = await TrousseauServerProcess.StartAsync(data, VaultArgs()))
+        {
+            using var http = await BearerClient.FromTokenFileAsync(first.BaseAddress, tokenFile);
+            using var created = await http.PostAsync(
+                new Uri("v1/secrets", UriKind.Relative), new StringContent("""{"name":"conditional/cold","data":{"k":"v"}}""", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            etag = created.Headers.ETag!.Tag;
+            await first.StopAsync();
+        }
+
+        // A new process holds no data key, so the value cannot be read without Vault decrypting one.
+        await using var server = await TrousseauServerProcess.StartAsync(data, VaultArgs());
+        using var client = await BearerClient.FromTokenFileAsync(server.BaseAddress, tokenFile);
+        var decrypts = vault.Count($"transit/decrypt/{_keyName}");
+        vault.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", PathContains: "transit/decrypt");
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, "v1/secrets/conditional/cold");
+        conditional.Headers.TryAddWithoutValidation("If-None-Match", etag);
+        using var notModified = await client.SendAsync(conditional);
+        var decryptsForConditional = vault.Count($"transit/decrypt/{_keyName}") - decrypts;
+        using var read = await client.GetAsync(new Uri("v1/secrets/conditional/cold", UriKind.Relative));
+        vault.ClearFaults();
+
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Equal(etag, notModified.Headers.ETag?.Tag);
+        Assert.Equal(0, decryptsForConditional);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, read.StatusCode);
+        Assert.True(vault.Count($"transit/decrypt/{_keyName}") > decrypts, "the plain read asked Vault for no decrypt");
     }
 
     [Fact]

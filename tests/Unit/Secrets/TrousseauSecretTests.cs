@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Trousseau.Envelope;
 using Trousseau.Tests.Unit.Support;
 
 namespace Trousseau.Tests.Unit.Secrets;
@@ -551,6 +553,27 @@ public sealed class TrousseauSecretTests : IDisposable
         Assert.Equal(SecretConflictReason.RevisionMismatch, patch.Reason);
         Assert.Equal(SecretConflictReason.RevisionMismatch, regenerate.Reason);
         Assert.Equal("theirs", (await local.Trousseau.GetSecretAsync("merge/cas")).Data["value"]);
+    }
+
+    [Fact]
+    public async Task Regenerating_a_secret_stored_without_keys_says_to_name_a_key_and_makes_the_key_named()
+    {
+        // Older versions stored a secret with no keys; the library now refuses to, so the record is written as they did.
+        var header = SecretRecord.BuildHeader(SecretType.Opaque, _time.GetUtcNow(), _time.GetUtcNow());
+        var sealedData = await _local.Services.GetRequiredService<EnvelopeEncryptor>().EncryptAsync(
+            EnvelopePurpose.Store, SecretRecord.EncodeData(new Dictionary<string, string>()), SecretRecord.AssociatedData("old/empty", header), CancellationToken.None);
+        await _local.Store.CreateAsync("old/empty", (byte[])[.. header, .. sealedData.Ciphertext]);
+
+        var unnamed = await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.RegenerateSecretAsync("old/empty"));
+        var regenerated = await Trousseau.RegenerateSecretAsync("old/empty", new SecretRegenerationOptions { Key = "token" });
+
+        Assert.Equal(
+            ("key", "Secret 'old/empty' has no keys (an older version stored it so): name the key to give a new value, 'key' (clectl: --key KEY)."),
+            (unnamed.Field, unnamed.Message));
+        var secret = await Trousseau.GetSecretAsync("old/empty");
+        Assert.Equal(["token"], secret.Data.Keys);
+        Assert.Equal(SecretGenerationOptions.DefaultLength, secret.Data["token"].Length);
+        Assert.Equal(regenerated, secret.Metadata);
     }
 
     [Fact]
