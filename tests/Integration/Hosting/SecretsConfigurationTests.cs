@@ -101,6 +101,52 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.True(Volatile.Read(ref reloads) >= 1, "the deletion did not fire the reload token");
     }
 
+    [Fact]
+    public async Task A_secret_that_does_not_decrypt_after_start_is_reported_by_name_keeps_its_last_values_and_holds_back_no_other_secret()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        var store = library.GetRequiredService<ISecretStore>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "first" });
+        await trousseau.CreateSecretAsync("app/cache/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "last-good" });
+        var failures = new ConcurrentQueue<TrousseauException>();
+        await using var app = App(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.OnLoadError = failures.Enqueue; });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        var configuration = app.GetRequiredService<IConfiguration>();
+
+        // A record sealed under another key ring (copied from another installation), and one whose ciphertext was damaged.
+        await store.CreateAsync("app/intruder", await SealedElsewhereAsync("app/intruder"));
+        var cached = (await store.GetAsync("app/cache/key"))!;
+        var damaged = cached.Value.ToArray();
+        damaged[^1] ^= 0xff;
+        await store.UpdateAsync("app/cache/key", damaged, cached.Revision);
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "second" });
+
+        await Eventually.HoldsAsync(() => monitor.CurrentValue.Password == "second", () => $"the password is still '{monitor.CurrentValue.Password}'");
+        Assert.Equal("last-good", configuration["cache:key:value"]);
+        Assert.Null(configuration["intruder:value"]);
+        await Eventually.HoldsAsync(() => failures.Any(f => f.Message.Contains("'app/intruder'", StringComparison.Ordinal)), () => string.Join(" | ", failures.Select(f => f.Message)));
+        Assert.Contains(failures, f => f is InvalidCiphertextException && f.Message.Contains("'app/cache/key'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_secret_that_does_not_decrypt_at_start_stops_the_start_naming_it_or_with_Optional_leaves_out_only_its_own_keys()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "readable" });
+        await library.GetRequiredService<ISecretStore>().CreateAsync("app/intruder", await SealedElsewhereAsync("app/intruder"));
+
+        var error = Assert.ThrowsAny<InvalidCiphertextException>(() => new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; }).Build());
+        Assert.Contains("'app/intruder'", error.Message, StringComparison.Ordinal);
+
+        var failures = new ConcurrentQueue<TrousseauException>();
+        await using var app = App(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.OnLoadError = failures.Enqueue; });
+        Assert.Equal("readable", app.GetRequiredService<IOptionsMonitor<DbLogin>>().CurrentValue.Password);
+        var failure = Assert.Single(failures);
+        Assert.Contains("'app/intruder'", failure.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("db")]
     [InlineData("db/orders")]
@@ -193,6 +239,16 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         var builder = services.AddTrousseau(o => o.Store = storeName).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"));
         store(builder);
         return services.BuildServiceProvider();
+    }
+
+    /// <summary>The stored record of a secret named <paramref name="name"/>, sealed by another installation with a key ring of its own.</summary>
+    private async Task<byte[]> SealedElsewhereAsync(string name)
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { }).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("elsewhere.json")).UseInMemoryStore();
+        await using var elsewhere = services.BuildServiceProvider();
+        await elsewhere.GetRequiredService<ITrousseau>().CreateSecretAsync(name, SecretType.Opaque, new Dictionary<string, string> { ["value"] = "not readable here" });
+        return (await elsewhere.GetRequiredService<ISecretStore>().GetAsync(name))!.Value.ToArray();
     }
 
     private static ServiceProvider App(Action<Trousseau.Hosting.TrousseauSecretsConfigurationOptions> configure)
