@@ -43,7 +43,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
         catch (TrousseauException e) when (_options.Optional)
         {
-            Data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            // The values stay as they were: none at startup, the last good ones at a reload the application asked for.
             _options.OnLoadError?.Invoke(e);
         }
 

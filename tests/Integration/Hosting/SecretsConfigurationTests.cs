@@ -147,6 +147,32 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Contains("'app/intruder'", failure.Message, StringComparison.Ordinal);
     }
 
+    [StoreFact]
+    public async Task With_Optional_a_reload_asked_for_during_an_etcd_outage_keeps_every_value_and_the_next_one_after_it_reads_again()
+    {
+        // An etcd of its own, not the shared EtcdFixture: this test stops etcd and starts it again.
+        await using var outage = await EtcdProcess.StartAsync();
+        await using var library = Library(store => store.UseEtcdStore(o => o.Endpoints.Add(outage.ClientUrl)), storeName: "etcd");
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "before-outage" });
+        var failures = new ConcurrentQueue<TrousseauException>();
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromHours(1); o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposeConfiguration = (IDisposable)configuration;
+
+        await outage.StopAsync();
+        configuration.Reload();
+
+        Assert.IsType<DependencyUnavailableException>(Assert.Single(failures));
+        Assert.Equal("before-outage", configuration["db:login:password"]);
+
+        await outage.StartAgainAsync();
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "after-outage" });
+        configuration.Reload();
+        Assert.Equal("after-outage", configuration["db:login:password"]);
+    }
+
     [Theory]
     [InlineData("db")]
     [InlineData("db/orders")]
