@@ -20,7 +20,7 @@ public sealed class TrousseauSecretsConfigurationOptions
 
     /// <summary>
     /// Whether startup goes on when the secrets cannot be read: with no values when the broker, store or key provider
-    /// cannot be reached, without its keys when a secret does not decrypt. Default <see langword="false"/>: startup
+    /// cannot be reached, without its keys when a secret does not decrypt or may not be read. Default <see langword="false"/>: startup
     /// stops with the <see cref="TrousseauException"/>.
     /// </summary>
     public bool Optional { get; set; }
@@ -28,8 +28,9 @@ public sealed class TrousseauSecretsConfigurationOptions
     /// <summary>
     /// Called when reading the secrets fails and the configuration keeps what it had: at a reload after start (the
     /// broker, store or key provider is down), or at start when <see cref="Optional"/> is set. Called too for each
-    /// secret that does not decrypt (an <see cref="InvalidCiphertextException"/> naming it): that secret keeps its last
-    /// values, or has none, while every other secret loads. The next poll or change tries again. The exception names
+    /// secret that does not decrypt or that the broker lets the application list but not read (an
+    /// <see cref="InvalidCiphertextException"/> or <see cref="AccessForbiddenException"/> naming it): that secret keeps
+    /// its last values, or has none, while every other secret loads. The next poll or change tries again. The exception names
     /// the dependency or the secret and the failure, never a secret value. Default: none, and such failures go
     /// unreported.
     /// </summary>

@@ -36,7 +36,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
 
     public override void Load()
     {
-        List<InvalidCiphertextException> unreadable = [];
+        List<TrousseauException> unreadable = [];
         try
         {
             unreadable = ReloadAsync(force: true, _stop.Token).GetAwaiter().GetResult().Unreadable;
@@ -142,7 +142,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
     }
 
-    private void Report(List<InvalidCiphertextException> unreadable)
+    private void Report(List<TrousseauException> unreadable)
     {
         foreach (var e in unreadable)
         {
@@ -151,13 +151,13 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
     }
 
     /// <summary>
-    /// Reads again the secrets whose revision moved, those added, and those that did not decrypt last time (all of them
-    /// when <paramref name="force"/>d); drops those deleted. Returns whether the values changed, and why each secret
-    /// that does not decrypt was not read: such a secret keeps its last values and holds back no other. A forced load
-    /// throws the first of them instead unless the source is optional, so that an application does not start without
-    /// it unawares.
+    /// Reads again the secrets whose revision moved, those added, and those that could not be read last time (all of
+    /// them when <paramref name="force"/>d); drops those deleted. Returns whether the values changed, and why each secret
+    /// that does not decrypt, or that the caller may list but not read, was not read: such a secret keeps its last
+    /// values and holds back no other. A forced load throws the first of them instead unless the source is optional, so
+    /// that an application does not start without it unawares.
     /// </summary>
-    private async Task<(bool Changed, List<InvalidCiphertextException> Unreadable)> ReloadAsync(bool force, CancellationToken cancellationToken)
+    private async Task<(bool Changed, List<TrousseauException> Unreadable)> ReloadAsync(bool force, CancellationToken cancellationToken)
     {
         await _reload.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -170,7 +170,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
 
             var changed = force || _secrets.Keys.Any(name => !revisions.ContainsKey(name));
             var secrets = new Dictionary<string, LoadedSecret>(StringComparer.Ordinal);
-            var unreadable = new List<InvalidCiphertextException>();
+            var unreadable = new List<TrousseauException>();
             foreach (var (name, revision) in revisions)
             {
                 var known = _secrets.GetValueOrDefault(name);
@@ -191,9 +191,9 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                     // Deleted since the listing.
                     changed |= known is not null;
                 }
-                catch (InvalidCiphertextException e)
+                catch (Exception e) when (e is InvalidCiphertextException or AccessForbiddenException)
                 {
-                    unreadable.Add(new InvalidCiphertextException($"Secret '{name}' was not loaded into configuration: {e.Message}", e));
+                    unreadable.Add(NotLoaded(name, e));
                     if (known is not null)
                     {
                         secrets[name] = known with { Readable = false };
@@ -221,6 +221,13 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
     }
 
+    /// <summary>Why one secret was left out, naming it, with the same type as <paramref name="cause"/>.</summary>
+    private static TrousseauException NotLoaded(string name, Exception cause)
+    {
+        var message = $"Secret '{name}' was not loaded into configuration: {cause.Message}";
+        return cause is AccessForbiddenException ? new AccessForbiddenException(message, cause) : new InvalidCiphertextException(message, cause);
+    }
+
     /// <summary>Secret <c>db/login</c> with key <c>password</c>, under prefix <c>app/</c>, becomes <c>db:login:password</c>.</summary>
     private Dictionary<string, string?> ToConfiguration(Dictionary<string, LoadedSecret> secrets)
     {
@@ -239,7 +246,8 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
 
     /// <summary>
     /// A secret as last read: its revision when read, and its data; not <paramref name="Readable"/> when the latest read
-    /// failed to decrypt it, and the data are the values it had before, read again at every reload until it decrypts.
+    /// failed (it did not decrypt, or was refused), and the data are the values it had before, read again at every
+    /// reload until it is read.
     /// </summary>
     private sealed record LoadedSecret(long Revision, IReadOnlyDictionary<string, string> Data, bool Readable);
 }

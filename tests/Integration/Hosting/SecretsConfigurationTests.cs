@@ -147,6 +147,35 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Contains("'app/intruder'", failure.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_secret_the_application_may_list_but_not_read_is_reported_by_name_and_holds_back_no_other_secret()
+    {
+        // The application's identity may list everything under app/ but read only app/db/**.
+        const string Policy = "--Trousseau:Api:Policies:";
+        await using var server = await TrousseauServerProcess.StartAsync(
+            _temp.Combine("data"),
+            [
+                $"{Policy}0:Subjects:0=admin", $"{Policy}0:Secrets:0=app/**", $"{Policy}0:Actions:0=list", $"{Policy}0:Actions:1=create", $"{Policy}0:Actions:2=update",
+                $"{Policy}1:Subjects:0=admin", $"{Policy}1:Secrets:0=app/db/**", $"{Policy}1:Actions:0=read",
+            ]);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var client = new TrousseauClient(http, await BearerClient.ReadTokenAsync(_temp.Combine("data", "api.token")));
+        await client.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "remote", ["password"] = "first" });
+        await client.CreateSecretAsync("app/payroll/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "not for this application" });
+
+        var failures = new ConcurrentQueue<TrousseauException>();
+        await using var app = App(o => { o.Trousseau = client; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.OnLoadError = failures.Enqueue; });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+
+        Assert.Equal("first", monitor.CurrentValue.Password);
+        var failure = Assert.IsType<AccessForbiddenException>(failures.First());
+        Assert.Contains("app/payroll/key", failure.Message, StringComparison.Ordinal);
+
+        await client.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "remote", ["password"] = "second" });
+        await Eventually.HoldsAsync(() => monitor.CurrentValue.Password == "second", () => $"the password is still '{monitor.CurrentValue.Password}'");
+        Assert.Null(app.GetRequiredService<IConfiguration>()["payroll:key:value"]);
+    }
+
     [StoreFact]
     public async Task With_Optional_a_reload_asked_for_during_an_etcd_outage_keeps_every_value_and_the_next_one_after_it_reads_again()
     {
