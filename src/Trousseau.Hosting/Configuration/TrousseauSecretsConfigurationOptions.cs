@@ -20,8 +20,8 @@ public sealed class TrousseauSecretsConfigurationOptions
 
     /// <summary>
     /// Whether startup goes on when the secrets cannot be read: with no values when the broker, store or key provider
-    /// cannot be reached, without its keys when a secret does not decrypt or may not be read. Default <see langword="false"/>: startup
-    /// stops with the <see cref="TrousseauException"/>.
+    /// cannot be reached, without its keys when a secret does not decrypt or may not be read. Default
+    /// <see langword="false"/>: startup stops with the <see cref="TrousseauException"/>.
     /// </summary>
     public bool Optional { get; set; }
 
