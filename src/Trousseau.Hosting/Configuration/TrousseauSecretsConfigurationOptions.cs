@@ -8,7 +8,8 @@ public sealed class TrousseauSecretsConfigurationOptions
 
     /// <summary>
     /// Only secrets under this prefix become configuration; the prefix is dropped from the keys. Empty (every secret),
-    /// or a path ending with <c>/</c> such as <c>db/</c>.
+    /// or a path ending with <c>/</c> such as <c>db/</c>, that a secret name can start with; any other value is refused
+    /// with an <see cref="ArgumentException"/> when the configuration is built.
     /// </summary>
     public string Prefix { get; set; } = "";
 

@@ -28,6 +28,13 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                 nameof(options));
         }
 
+        if (!SecretNames.IsValidPrefix(prefix))
+        {
+            throw new ArgumentException(
+                $"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; no secret name starts with it: names use a-z, 0-9, '.', '_', '/' and '-', start with a letter or digit, and have no empty, '.' or '..' segment.",
+                nameof(options));
+        }
+
         if (options.ReloadInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("TrousseauSecretsConfigurationOptions.ReloadInterval must be positive.", nameof(options));

@@ -214,6 +214,20 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Contains($"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; it must be empty or end with '/'", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("DB/")]
+    [InlineData("db orders/")]
+    [InlineData("/db/")]
+    public async Task A_prefix_no_secret_name_can_start_with_is_refused_when_configuration_is_built_even_when_optional(string prefix)
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var builder = new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = library.GetRequiredService<ITrousseau>(); o.Prefix = prefix; o.Optional = true; });
+
+        var error = Assert.Throws<ArgumentException>(() => builder.Build());
+
+        Assert.Contains($"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; no secret name starts with it", error.Message, StringComparison.Ordinal);
+    }
+
     [StoreFact]
     public async Task With_an_etcd_watch_a_change_arrives_long_before_the_next_poll()
     {
