@@ -102,9 +102,39 @@ public sealed class DataProtectionTests(VaultFixture fixture) : IClassFixture<Va
 
             server.Sealed = false;
 
-            Assert.Equal("payload", protector.Unprotect(protectedPayload));
+            await Eventually.ReturnsAsync(() => Task.FromResult(protector.Unprotect(protectedPayload)), unprotected => unprotected == "payload", transient: e => e is System.Security.Cryptography.CryptographicException);
             Assert.Equal("payload", protector.Unprotect(protector.Protect("payload")));
             Assert.Equal(keysBefore, Directory.GetFiles(_temp.Combine("keys")));
+        }
+        finally
+        {
+            server.Sealed = false;
+        }
+    }
+
+    [VaultTestServerFact]
+    public async Task With_Vault_sealed_at_start_a_protect_asks_Vault_once_and_not_again_for_each_retry_Data_Protection_makes()
+    {
+        var server = _vault.RequireTestServer();
+        var key = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(key);
+        await using (var first = Build(vaultKey: key))
+        {
+            first.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Protect("payload");
+        }
+
+        server.Sealed = true;
+        try
+        {
+            await using var app = Build(vaultKey: key);
+            var protector = app.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders");
+            var before = server.Requests.Count;
+
+            Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => protector.Protect("payload"));
+
+            // One Vault call with the client's own two retries; each call to a Vault that hangs costs Vault:Timeout.
+            var calls = server.Requests.Count - before;
+            Assert.True(calls <= 3, $"one protect made {calls} calls to a sealed Vault");
         }
         finally
         {
