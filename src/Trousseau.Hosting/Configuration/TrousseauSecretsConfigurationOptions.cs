@@ -31,8 +31,8 @@ public sealed class TrousseauSecretsConfigurationOptions
     /// broker, store or key provider is down), or at start when <see cref="Optional"/> is set. Called too for each
     /// secret that does not decrypt or that the broker lets the application list but not read (an
     /// <see cref="InvalidCiphertextException"/> or <see cref="AccessForbiddenException"/> naming it): that secret keeps
-    /// its last values, or has none, while every other secret loads. The next poll or change tries again. The exception names
-    /// the dependency or the secret and the failure, never a secret value. Default: none, and such failures go
+    /// its last values, or has none, while every other secret loads. The next poll or change tries again. The exception
+    /// names the dependency or the secret and the failure, never a secret value. Default: none, and such failures go
     /// unreported.
     /// </summary>
     public Action<TrousseauException>? OnLoadError { get; set; }
