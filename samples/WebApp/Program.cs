@@ -15,13 +15,17 @@ if (!File.Exists(broker.TokenFile))
     return 2;
 }
 
-// Secret db/orders, data key password, becomes configuration key orders:password, bound to OrdersDatabase.
+// Secret db/orders, data key password, becomes configuration key orders:password, bound to OrdersDatabase. Optional:
+// the app starts while the broker is down (answering 503 below) and reads the login once the broker is back; each
+// failed read is one line on stderr, naming the broker and the failure, never a value.
 using var http = new HttpClient { BaseAddress = broker.Server };
 builder.Configuration.AddTrousseauSecrets(secrets =>
 {
     secrets.Trousseau = new TrousseauClient(http, File.ReadAllText(broker.TokenFile).Trim());
     secrets.Prefix = "db/";
     secrets.ReloadInterval = broker.ReloadInterval;
+    secrets.Optional = true;
+    secrets.OnLoadError = error => Console.Error.WriteLine($"WebApp: secrets not read from the broker: {error.Message}");
 });
 builder.Services.Configure<OrdersDatabase>(builder.Configuration.GetSection("orders"));
 

@@ -8,7 +8,8 @@ public sealed class TrousseauSecretsConfigurationOptions
 
     /// <summary>
     /// Only secrets under this prefix become configuration; the prefix is dropped from the keys. Empty (every secret),
-    /// or a path ending with <c>/</c> such as <c>db/</c>.
+    /// or a path ending with <c>/</c> such as <c>db/</c>, that a secret name can start with; any other value is refused
+    /// with an <see cref="ArgumentException"/> when the configuration is built.
     /// </summary>
     public string Prefix { get; set; } = "";
 
@@ -18,14 +19,21 @@ public sealed class TrousseauSecretsConfigurationOptions
     /// <summary>When set (the etcd store), changes reload at once instead of waiting for the next poll.</summary>
     public IWatchableSecretStore? Watch { get; set; }
 
-    /// <summary>Whether startup goes on with no values when the secrets cannot be read. Default <see langword="false"/>.</summary>
+    /// <summary>
+    /// Whether startup goes on when the secrets cannot be read: with no values when the broker, store or key provider
+    /// cannot be reached, without its keys when a secret does not decrypt or may not be read. Default
+    /// <see langword="false"/>: startup stops with the <see cref="TrousseauException"/>.
+    /// </summary>
     public bool Optional { get; set; }
 
     /// <summary>
     /// Called when reading the secrets fails and the configuration keeps what it had: at a reload after start (the
-    /// broker, store or key provider is down, a secret does not decrypt), or at start when <see cref="Optional"/> is set.
-    /// The next poll or change tries again. The exception names the dependency and the failure, never a secret value.
-    /// Default: none, and such failures go unreported.
+    /// broker, store or key provider is down), or at start when <see cref="Optional"/> is set. Called too for each
+    /// secret that does not decrypt or that the broker lets the application list but not read (an
+    /// <see cref="InvalidCiphertextException"/> or <see cref="AccessForbiddenException"/> naming it): that secret keeps
+    /// its last values, or has none, while every other secret loads. The next poll or change tries again. The exception
+    /// names the dependency or the secret and the failure, never a secret value. Default: none, and such failures go
+    /// unreported.
     /// </summary>
     public Action<TrousseauException>? OnLoadError { get; set; }
 }

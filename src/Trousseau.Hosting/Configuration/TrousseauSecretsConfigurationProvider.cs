@@ -13,7 +13,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
     private readonly ITrousseau _trousseau;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _reload = new(1, 1);
-    private Dictionary<string, long> _revisions = new(StringComparer.Ordinal);
+    private Dictionary<string, LoadedSecret> _secrets = new(StringComparer.Ordinal);
     private Task? _polling;
     private Task? _watching;
 
@@ -28,6 +28,13 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                 nameof(options));
         }
 
+        if (!SecretNames.IsValidPrefix(prefix))
+        {
+            throw new ArgumentException(
+                $"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; no secret name starts with it: names use a-z, 0-9, '.', '_', '/' and '-', start with a letter or digit, and have no empty, '.' or '..' segment.",
+                nameof(options));
+        }
+
         if (options.ReloadInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("TrousseauSecretsConfigurationOptions.ReloadInterval must be positive.", nameof(options));
@@ -36,15 +43,18 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
 
     public override void Load()
     {
+        List<TrousseauException> unreadable = [];
         try
         {
-            ReloadAsync(force: true, _stop.Token).GetAwaiter().GetResult();
+            unreadable = ReloadAsync(force: true, _stop.Token).GetAwaiter().GetResult().Unreadable;
         }
         catch (TrousseauException e) when (_options.Optional)
         {
-            Data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            // The values stay as they were: none at startup, the last good ones at a reload the application asked for.
             _options.OnLoadError?.Invoke(e);
         }
+
+        Report(unreadable);
 
         _polling ??= Task.Run(PollAsync);
         if (_options.Watch is not null)
@@ -111,11 +121,13 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
     {
         try
         {
-            if (await ReloadAsync(force: false, _stop.Token).ConfigureAwait(false))
+            var (changed, unreadable) = await ReloadAsync(force: false, _stop.Token).ConfigureAwait(false);
+            if (changed)
             {
                 OnReload();
             }
 
+            Report(unreadable);
             return true;
         }
         catch (TrousseauException e) when (!_stop.IsCancellationRequested)
@@ -137,8 +149,22 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
     }
 
-    /// <summary>Reads the secrets again if any revision changed; returns whether the values changed.</summary>
-    private async Task<bool> ReloadAsync(bool force, CancellationToken cancellationToken)
+    private void Report(List<TrousseauException> unreadable)
+    {
+        foreach (var e in unreadable)
+        {
+            _options.OnLoadError?.Invoke(e);
+        }
+    }
+
+    /// <summary>
+    /// Reads again the secrets whose revision moved, those added, and those that could not be read last time (all of
+    /// them when <paramref name="force"/>d); drops those deleted. Returns whether the values changed, and why each secret
+    /// that does not decrypt, or that the caller may list but not read, was not read: such a secret keeps its last
+    /// values and holds back no other. A forced load throws the first of them instead unless the source is optional, so
+    /// that an application does not start without it unawares.
+    /// </summary>
+    private async Task<(bool Changed, List<TrousseauException> Unreadable)> ReloadAsync(bool force, CancellationToken cancellationToken)
     {
         await _reload.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -149,39 +175,86 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                 revisions[metadata.Name] = metadata.Revision;
             }
 
-            if (!force && revisions.Count == _revisions.Count && revisions.All(r => _revisions.TryGetValue(r.Key, out var known) && known == r.Value))
+            var changed = force || _secrets.Keys.Any(name => !revisions.ContainsKey(name));
+            var secrets = new Dictionary<string, LoadedSecret>(StringComparer.Ordinal);
+            var unreadable = new List<TrousseauException>();
+            foreach (var (name, revision) in revisions)
             {
-                return false;
-            }
-
-            var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            foreach (var name in revisions.Keys)
-            {
-                Secret secret;
-                try
+                var known = _secrets.GetValueOrDefault(name);
+                if (!force && known is { Readable: true } && known.Revision == revision)
                 {
-                    secret = await _trousseau.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
-                }
-                catch (SecretNotFoundException)
-                {
+                    secrets[name] = known;
                     continue;
                 }
 
-                var section = name[_options.Prefix.Length..].Replace('/', ':');
-                foreach (var (key, value) in secret.Data)
+                try
                 {
-                    data[ConfigurationPath.Combine(section, key)] = value;
+                    var secret = await _trousseau.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
+                    secrets[name] = new LoadedSecret(revision, secret.Data, Readable: true);
+                    changed = true;
+                }
+                catch (SecretNotFoundException)
+                {
+                    // Deleted since the listing.
+                    changed |= known is not null;
+                }
+                catch (Exception e) when (e is InvalidCiphertextException or AccessForbiddenException)
+                {
+                    unreadable.Add(NotLoaded(name, e));
+                    if (known is not null)
+                    {
+                        secrets[name] = known with { Readable = false };
+                    }
                 }
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            Data = data;
-            _revisions = revisions;
-            return true;
+            if (force && unreadable.Count > 0 && !_options.Optional)
+            {
+                throw unreadable[0];
+            }
+
+            _secrets = secrets;
+            if (changed)
+            {
+                Data = ToConfiguration(secrets);
+            }
+
+            return (changed, unreadable);
         }
         finally
         {
             _reload.Release();
         }
     }
+
+    /// <summary>Why one secret was left out, naming it, with the same type as <paramref name="cause"/>.</summary>
+    private static TrousseauException NotLoaded(string name, Exception cause)
+    {
+        var message = $"Secret '{name}' was not loaded into configuration: {cause.Message}";
+        return cause is AccessForbiddenException ? new AccessForbiddenException(message, cause) : new InvalidCiphertextException(message, cause);
+    }
+
+    /// <summary>Secret <c>db/login</c> with key <c>password</c>, under prefix <c>app/</c>, becomes <c>db:login:password</c>.</summary>
+    private Dictionary<string, string?> ToConfiguration(Dictionary<string, LoadedSecret> secrets)
+    {
+        var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, secret) in secrets)
+        {
+            var section = name[_options.Prefix.Length..].Replace('/', ':');
+            foreach (var (key, value) in secret.Data)
+            {
+                data[ConfigurationPath.Combine(section, key)] = value;
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// A secret as last read: its revision when read, and its data; not <paramref name="Readable"/> when the latest read
+    /// failed (it did not decrypt, or was refused), and the data are the values it had before, read again at every
+    /// reload until it is read.
+    /// </summary>
+    private sealed record LoadedSecret(long Revision, IReadOnlyDictionary<string, string> Data, bool Readable);
 }

@@ -11,14 +11,14 @@ internal static class KeyRingEncryption
 {
     // Data Protection's encryptor and decryptor interfaces are synchronous; with a warm data-key cache these complete at once.
     public static EncryptResult Encrypt(IServiceProvider services, byte[] plaintext) =>
-        services.GetService<DataProtectionKeyEncryptor>() is { } encryptor
+        services.GetRequiredService<KeyRingOutage>().Run(() => services.GetService<DataProtectionKeyEncryptor>() is { } encryptor
             ? encryptor.EncryptAsync(plaintext).AsTask().GetAwaiter().GetResult()
-            : RemoteTrousseau(services).EncryptAsync(plaintext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult();
+            : RemoteTrousseau(services).EncryptAsync(plaintext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult());
 
     public static byte[] Decrypt(IServiceProvider services, byte[] ciphertext) =>
-        services.GetService<DataProtectionKeyEncryptor>() is { } encryptor
+        services.GetRequiredService<KeyRingOutage>().Run(() => services.GetService<DataProtectionKeyEncryptor>() is { } encryptor
             ? encryptor.DecryptAsync(ciphertext).AsTask().GetAwaiter().GetResult()
-            : RemoteTrousseau(services).DecryptAsync(ciphertext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult();
+            : RemoteTrousseau(services).DecryptAsync(ciphertext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult());
 
     private static ITrousseau RemoteTrousseau(IServiceProvider services) =>
         services.GetService<ITrousseau>() ?? throw new InvalidOperationException(

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Trousseau;
 using Trousseau.Hosting.DataProtection;
@@ -20,6 +21,7 @@ public static class TrousseauDataProtectionBuilderExtensions
     public static IDataProtectionBuilder ProtectKeysWithTrousseau(this IDataProtectionBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton(services => new KeyRingOutage(services.GetService<TimeProvider>() ?? TimeProvider.System));
         builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(services =>
             new ConfigureOptions<KeyManagementOptions>(options => options.XmlEncryptor = new TrousseauXmlEncryptor(services)));
         return builder;

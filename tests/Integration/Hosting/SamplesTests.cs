@@ -43,6 +43,55 @@ public sealed class SamplesTests : IDisposable
     }
 
     [Fact]
+    public async Task Web_app_started_while_trousseaud_is_down_answers_503_with_a_one_line_reason_and_serves_the_login_once_it_is_back()
+    {
+        var dataDir = _temp.Combine("data");
+        var brokerListener = ServerListener.Loopback();
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, listener: brokerListener))
+        {
+            using var http = new HttpClient { BaseAddress = server.BaseAddress };
+            await new TrousseauClient(http, await BearerClient.ReadTokenAsync(tokenFile)).CreateSecretAsync("db/orders", SecretType.Login, Login("orders", "sample-canary-5d01c2"));
+        }
+
+        var appListener = ServerListener.Loopback();
+        var starting = TrousseauServerProcess.StartHostAsync(
+            RepositoryPaths.WebAppSampleDll,
+            _temp.Path,
+            ["--Broker:Server", brokerListener.BaseAddress.ToString(), "--Broker:TokenFile", tokenFile, "--Broker:ReloadInterval", "00:00:00.200"],
+            probe: "",
+            listener: appListener);
+        using var client = appListener.CreateClient();
+        await Eventually.HoldsAsync(async () =>
+        {
+            if (starting.IsCompleted)
+            {
+                // It exited (or, the broker being down, served the login): either way the test fails here, saying why.
+                await using var done = await starting;
+                Assert.Fail($"the app answered 200 with the broker down:\n{done.Log}");
+            }
+
+            try
+            {
+                using var answer = await client.GetAsync(appListener.BaseAddress);
+                return answer.StatusCode == HttpStatusCode.ServiceUnavailable;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        });
+
+        await using var restarted = await TrousseauServerProcess.StartAsync(dataDir, listener: brokerListener);
+        await using var app = await starting;
+        var served = await app.Http.GetStringAsync(app.BaseAddress);
+        Assert.Equal("orders", Json(served).GetProperty("username").GetString());
+        Assert.Contains($"Cannot reach trousseaud at {brokerListener.BaseAddress}", app.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", app.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("sample-canary-5d01c2", app.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Worker_seals_reports_that_its_key_ring_opens_and_its_stored_key_verifies()
     {
         string[] once = ["--Reports:Count", "1"];

@@ -101,6 +101,107 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.True(Volatile.Read(ref reloads) >= 1, "the deletion did not fire the reload token");
     }
 
+    [Fact]
+    public async Task A_secret_that_does_not_decrypt_after_start_is_reported_by_name_keeps_its_last_values_and_holds_back_no_other_secret()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        var store = library.GetRequiredService<ISecretStore>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "first" });
+        await trousseau.CreateSecretAsync("app/cache/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "last-good" });
+        var failures = new ConcurrentQueue<TrousseauException>();
+        await using var app = App(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.OnLoadError = failures.Enqueue; });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        var configuration = app.GetRequiredService<IConfiguration>();
+
+        // A record sealed under another key ring (copied from another installation), and one whose ciphertext was damaged.
+        await store.CreateAsync("app/intruder", await SealedElsewhereAsync("app/intruder"));
+        var cached = (await store.GetAsync("app/cache/key"))!;
+        var damaged = cached.Value.ToArray();
+        damaged[^1] ^= 0xff;
+        await store.UpdateAsync("app/cache/key", damaged, cached.Revision);
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "second" });
+
+        await Eventually.HoldsAsync(() => monitor.CurrentValue.Password == "second", () => $"the password is still '{monitor.CurrentValue.Password}'");
+        Assert.Equal("last-good", configuration["cache:key:value"]);
+        Assert.Null(configuration["intruder:value"]);
+        await Eventually.HoldsAsync(() => failures.Any(f => f.Message.Contains("'app/intruder'", StringComparison.Ordinal)), () => string.Join(" | ", failures.Select(f => f.Message)));
+        Assert.Contains(failures, f => f is InvalidCiphertextException && f.Message.Contains("'app/cache/key'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_secret_that_does_not_decrypt_at_start_stops_the_start_naming_it_or_with_Optional_leaves_out_only_its_own_keys()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "readable" });
+        await library.GetRequiredService<ISecretStore>().CreateAsync("app/intruder", await SealedElsewhereAsync("app/intruder"));
+
+        var error = Assert.ThrowsAny<InvalidCiphertextException>(() => new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; }).Build());
+        Assert.Contains("'app/intruder'", error.Message, StringComparison.Ordinal);
+
+        var failures = new ConcurrentQueue<TrousseauException>();
+        await using var app = App(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.OnLoadError = failures.Enqueue; });
+        Assert.Equal("readable", app.GetRequiredService<IOptionsMonitor<DbLogin>>().CurrentValue.Password);
+        var failure = Assert.Single(failures);
+        Assert.Contains("'app/intruder'", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_secret_the_application_may_list_but_not_read_is_reported_by_name_and_holds_back_no_other_secret()
+    {
+        // The application's identity may list everything under app/ but read only app/db/**.
+        const string Policy = "--Trousseau:Api:Policies:";
+        await using var server = await TrousseauServerProcess.StartAsync(
+            _temp.Combine("data"),
+            [
+                $"{Policy}0:Subjects:0=admin", $"{Policy}0:Secrets:0=app/**", $"{Policy}0:Actions:0=list", $"{Policy}0:Actions:1=create", $"{Policy}0:Actions:2=update",
+                $"{Policy}1:Subjects:0=admin", $"{Policy}1:Secrets:0=app/db/**", $"{Policy}1:Actions:0=read",
+            ]);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var client = new TrousseauClient(http, await BearerClient.ReadTokenAsync(_temp.Combine("data", "api.token")));
+        await client.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "remote", ["password"] = "first" });
+        await client.CreateSecretAsync("app/payroll/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "not for this application" });
+
+        var failures = new ConcurrentQueue<TrousseauException>();
+        await using var app = App(o => { o.Trousseau = client; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.OnLoadError = failures.Enqueue; });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+
+        Assert.Equal("first", monitor.CurrentValue.Password);
+        var failure = Assert.IsType<AccessForbiddenException>(failures.First());
+        Assert.Contains("app/payroll/key", failure.Message, StringComparison.Ordinal);
+
+        await client.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "remote", ["password"] = "second" });
+        await Eventually.HoldsAsync(() => monitor.CurrentValue.Password == "second", () => $"the password is still '{monitor.CurrentValue.Password}'");
+        Assert.Null(app.GetRequiredService<IConfiguration>()["payroll:key:value"]);
+    }
+
+    [StoreFact]
+    public async Task With_Optional_a_reload_asked_for_during_an_etcd_outage_keeps_every_value_and_the_next_one_after_it_reads_again()
+    {
+        // An etcd of its own, not the shared EtcdFixture: this test stops etcd and starts it again.
+        await using var outage = await EtcdProcess.StartAsync();
+        await using var library = Library(store => store.UseEtcdStore(o => o.Endpoints.Add(outage.ClientUrl)), storeName: "etcd");
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "before-outage" });
+        var failures = new ConcurrentQueue<TrousseauException>();
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromHours(1); o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposeConfiguration = (IDisposable)configuration;
+
+        await outage.StopAsync();
+        configuration.Reload();
+
+        Assert.IsType<DependencyUnavailableException>(Assert.Single(failures));
+        Assert.Equal("before-outage", configuration["db:login:password"]);
+
+        await outage.StartAgainAsync();
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "after-outage" });
+        configuration.Reload();
+        Assert.Equal("after-outage", configuration["db:login:password"]);
+    }
+
     [Theory]
     [InlineData("db")]
     [InlineData("db/orders")]
@@ -111,6 +212,20 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         var error = Assert.Throws<ArgumentException>(() => builder.Build());
 
         Assert.Contains($"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; it must be empty or end with '/'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("DB/")]
+    [InlineData("db orders/")]
+    [InlineData("/db/")]
+    public async Task A_prefix_no_secret_name_can_start_with_is_refused_when_configuration_is_built_even_when_optional(string prefix)
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var builder = new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = library.GetRequiredService<ITrousseau>(); o.Prefix = prefix; o.Optional = true; });
+
+        var error = Assert.Throws<ArgumentException>(() => builder.Build());
+
+        Assert.Contains($"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; no secret name starts with it", error.Message, StringComparison.Ordinal);
     }
 
     [StoreFact]
@@ -193,6 +308,16 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         var builder = services.AddTrousseau(o => o.Store = storeName).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"));
         store(builder);
         return services.BuildServiceProvider();
+    }
+
+    /// <summary>The stored record of a secret named <paramref name="name"/>, sealed by another installation with a key ring of its own.</summary>
+    private async Task<byte[]> SealedElsewhereAsync(string name)
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { }).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("elsewhere.json")).UseInMemoryStore();
+        await using var elsewhere = services.BuildServiceProvider();
+        await elsewhere.GetRequiredService<ITrousseau>().CreateSecretAsync(name, SecretType.Opaque, new Dictionary<string, string> { ["value"] = "not readable here" });
+        return (await elsewhere.GetRequiredService<ISecretStore>().GetAsync(name))!.Value.ToArray();
     }
 
     private static ServiceProvider App(Action<Trousseau.Hosting.TrousseauSecretsConfigurationOptions> configure)
