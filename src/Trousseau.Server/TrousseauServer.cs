@@ -34,11 +34,11 @@ internal static class TrousseauServer
             app = await BuildAsync(args);
 
             // Every setting before what the machine holds, so that a bad one is named even when the port is taken
-            // too: the API's settings first, since they need no file while validating the rest may create the store
-            // (the local key ring's check lists it); then the others. Then the addresses and the KMS socket path,
-            // which change nothing, and the API token file, which may be created. All of it here rather than inside
-            // StartAsync, whose failure log would repeat configuration values and print a stack trace before
-            // trousseaud's one line.
+            // too; none of it creates a file (the local key ring's check reads the store, which a SQLite store not
+            // yet created answers without creating it). Then the addresses and the KMS socket path, which change
+            // nothing either, and last the API token file, which may be created: a refused start leaves nothing
+            // behind. All of it here rather than inside StartAsync, whose failure log would repeat configuration
+            // values and print a stack trace before trousseaud's one line.
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);

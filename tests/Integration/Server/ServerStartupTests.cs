@@ -166,6 +166,30 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Theory]
+    [InlineData("port-in-use")]
+    [InlineData("shared-kms-socket-directory")]
+    public async Task A_start_refused_for_what_the_machine_holds_creates_no_data_directory(string problem)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = problem == "port-in-use" ? $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}" : $"http://127.0.0.1:{FreePort.Next()}";
+        var socketDirectory = Directory.CreateDirectory(_temp.Combine("run")).FullName;
+        if (problem == "shared-kms-socket-directory")
+        {
+            File.SetUnixFileMode(socketDirectory, (UnixFileMode)Convert.ToInt32("0777", 8));
+        }
+
+        var dataDir = _temp.Combine("data");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", Path.Combine(socketDirectory, "kms.sock")], listener: new ServerListener(url, new Uri(url)));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("trousseaud: cannot start: ", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dataDir), $"a refused start left {string.Join(", ", Directory.Exists(dataDir) ? Directory.GetFileSystemEntries(dataDir) : [])}");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(socketDirectory));
+    }
+
+    [Theory]
     [InlineData("--Trousseau:Store=bogus", "Trousseau:Store is 'bogus'")]
     [InlineData("--Trousseau:DataKeys:MaxUses=0", "Trousseau:DataKeys:MaxUses")]
     [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "Trousseau:Api:Policies:0")]
