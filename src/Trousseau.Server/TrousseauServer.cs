@@ -41,6 +41,7 @@ internal static class TrousseauServer
             // values and print a stack trace before trousseaud's one line.
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
+            CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
             LoadApiToken(app);
@@ -191,6 +192,24 @@ internal static class TrousseauServer
             && options.Value.Auth.Mode == TrousseauApiAuthMode.Token)
         {
             new ApiToken(options, app.Services.GetRequiredService<ILogger<ApiToken>>()).Load();
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before anything is created, an audit trail that cannot be written (a directory, a directory that cannot
+    /// be created or written) while <c>Audit:FailOpen</c> is false: every call would be refused until it can. With
+    /// <c>Audit:FailOpen</c> true the start goes on, and the trail's one warning says that calls go unrecorded.
+    /// </summary>
+    private static void CheckAuditTrail(WebApplication app)
+    {
+        var audit = app.Services.GetRequiredService<IOptions<TrousseauAuditOptions>>().Value;
+        if (audit is { FailOpen: false, Path: { } path } && path != TrousseauAuditOptions.StandardOutput
+            && WritableLocation.WhyFileCannotBeWritten(Path.GetFullPath(path)) is { } reason)
+        {
+            var key = $"{ServerConfiguration.SectionName}:Audit";
+            throw new InvalidConfigurationException(
+                $"{key}:Path is '{Path.GetFullPath(path)}', {reason}: every call would be refused until the audit trail can be written. Give a path where it can, "
+                + $"or - for standard output, or set {key}:FailOpen=true to serve calls unrecorded meanwhile.");
         }
     }
 

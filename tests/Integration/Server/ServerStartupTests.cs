@@ -430,6 +430,50 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Theory]
+    [InlineData("directory")]
+    [InlineData("under-a-file")]
+    [InlineData("write-protected-directory")]
+    public async Task An_audit_path_that_cannot_be_written_stops_the_start_with_exit_2_naming_the_setting_and_creates_nothing(string problem)
+    {
+        var dataDir = _temp.Combine("data");
+        var notADirectory = _temp.Combine("not-a-directory");
+        await File.WriteAllTextAsync(notADirectory, "a file");
+        await using var protectedDirectory = await WriteProtectedDirectory.CreateAsync(_temp.Combine("protected"));
+        var (trail, reason) = problem switch
+        {
+            "directory" => (Directory.CreateDirectory(_temp.Combine("audit")).FullName, "which is a directory"),
+            "under-a-file" => (Path.Combine(notADirectory, "audit", "audit.log"), $"whose directory {Path.Combine(notADirectory, "audit")} does not exist and cannot be created: {notADirectory} is a file, not a directory"),
+            _ => (Path.Combine(protectedDirectory.Path, "audit.log"), $"whose directory {protectedDirectory.Path} "),
+        };
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock"), $"--Trousseau:Audit:Path={trail}"]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: invalid configuration: Trousseau:Audit:Path is '{trail}', {reason}", line, StringComparison.Ordinal);
+        Assert.Contains("Trousseau:Audit:FailOpen=true", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dataDir), "a refused start created the data directory");
+        Assert.False(File.Exists(trail + ".lock"), "a refused start created the audit trail's lock file");
+    }
+
+    [Fact]
+    public async Task With_fail_open_an_audit_path_that_cannot_be_written_starts_with_one_warning_naming_the_setting_and_no_stack_trace()
+    {
+        var trail = Directory.CreateDirectory(_temp.Combine("audit")).FullName;
+
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [$"--Trousseau:Audit:Path={trail}", "--Trousseau:Audit:FailOpen=true"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, _temp.Combine("data", "api.token"));
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), new StringContent("""{"name":"unrecorded","data":{"k":"v"}}""", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var warning = Assert.Single(server.Log.Split('\n'), l => l.Contains(trail, StringComparison.Ordinal) && !l.Contains("Audit trail: ", StringComparison.Ordinal));
+        Assert.Equal(
+            $"Trousseau:Audit:Path is '{trail}', which is a directory: calls go on without their record until the audit trail can be written (Trousseau:Audit:FailOpen is true)",
+            warning.Trim());
+        Assert.DoesNotContain("   at ", server.Log, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--Trousseau:Api:Policies:0:Subjects:0=admin", "--Trousseau:Api:Policies:0:Actions:0=rotate")]
     [InlineData("--Trousseau:Api:Urls=http://0.0.0.0:0", "--Trousseau:Api:Auth:Mode=token")]
     public async Task An_api_setting_that_stops_the_start_leaves_no_store_behind(string first, string second)
