@@ -41,6 +41,7 @@ internal static class TrousseauServer
             // values and print a stack trace before trousseaud's one line.
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
+            ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, FilesCreatedAtStart(app));
             CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
@@ -192,6 +193,47 @@ internal static class TrousseauServer
             && options.Value.Auth.Mode == TrousseauApiAuthMode.Token)
         {
             new ApiToken(options, app.Services.GetRequiredService<ILogger<ApiToken>>()).Load();
+        }
+    }
+
+    /// <summary>
+    /// The files trousseaud may create at start or at its first call, besides the audit trail (which
+    /// <see cref="CheckAuditTrail"/> checks): those of the backends and endpoints in use, and the API token file when
+    /// it is absent.
+    /// </summary>
+    private static IEnumerable<string> FilesCreatedAtStart(WebApplication app)
+    {
+        var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
+        if (ServerConfiguration.Choose(section, "KeyProvider", LocalKeyRingProvider.ProviderName, VaultTransitKeyProvider.ProviderName) == LocalKeyRingProvider.ProviderName
+            && section["Local:KeyFile"] is { } keyFile)
+        {
+            yield return keyFile;
+        }
+
+        foreach (var provider in section.GetSection("KeyProviders").GetChildren())
+        {
+            if (provider["Local:KeyFile"] is { } providerKeyFile)
+            {
+                yield return providerKeyFile;
+            }
+        }
+
+        if (ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName) == SqliteSecretStore.StoreName
+            && section["Sqlite:Path"] is { } database)
+        {
+            yield return database;
+        }
+
+        if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })
+        {
+            yield return socket;
+        }
+
+        var api = app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value;
+        if (section.GetValue("Api:Enabled", defaultValue: true) && api.Auth.Mode == TrousseauApiAuthMode.Token
+            && api.Auth.TokenFile is { } tokenFile && !File.Exists(tokenFile))
+        {
+            yield return tokenFile;
         }
     }
 

@@ -108,6 +108,60 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Equal([file], Directory.GetFileSystemEntries(_temp.Path));
     }
 
+    [Theory]
+    [InlineData("--data-dir")]
+    [InlineData("TROUSSEAU_HOME")]
+    public async Task A_data_directory_that_cannot_be_written_stops_the_start_with_one_line_naming_it_and_the_setting_that_chose_it(string chosenBy)
+    {
+        await using var dataDir = await WriteProtectedDirectory.CreateAsync(_temp.Combine("data"));
+        var workingDirectory = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        string[] args = chosenBy == "--data-dir" ? ["--data-dir", dataDir.Path] : [];
+        var environment = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = chosenBy == "--data-dir" ? null : dataDir.Path };
+
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, [.. args, "--urls", ServerListener.Loopback().Urls], workingDirectory, environment));
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            $"trousseaud: cannot start: The data directory {dataDir.Path} (chosen by {(chosenBy == "--data-dir" ? "Trousseau:DataDir, which --data-dir sets" : "TROUSSEAU_HOME")}) ",
+            line,
+            StringComparison.Ordinal);
+        Assert.Contains(Environment.IsPrivilegedProcess ? "is immutable" : $"gives no write permission to the user this process runs as ({Environment.UserName})", line, StringComparison.Ordinal);
+        Assert.Contains("--data-dir, Trousseau:DataDir or TROUSSEAU_HOME", line, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dataDir.Path));
+    }
+
+    [Fact]
+    public async Task A_data_directory_under_a_file_exits_2_naming_the_file_and_touches_nothing()
+    {
+        var file = _temp.Combine("not-a-directory");
+        await File.WriteAllTextAsync(file, "a file");
+        var dataDir = Path.Combine(file, "data");
+
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, ["--data-dir", dataDir, "--urls", ServerListener.Loopback().Urls], _temp.Path));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: Trousseau:DataDir is '{dataDir}', which cannot be a directory: {file} is a file. Give the path of a directory "
+            + "(created when missing) with --data-dir, Trousseau:DataDir or TROUSSEAU_HOME.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal([file], Directory.GetFileSystemEntries(_temp.Path));
+    }
+
+    [Fact]
+    public async Task A_data_directory_that_cannot_be_written_is_no_obstacle_when_every_file_is_elsewhere()
+    {
+        await using var dataDir = await WriteProtectedDirectory.CreateAsync(_temp.Combine("data"));
+        var files = Directory.CreateDirectory(_temp.Combine("files")).FullName;
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir.Path,
+            [$"--Trousseau:Local:KeyFile={files}/local.keyring", $"--Trousseau:Sqlite:Path={files}/store.db", $"--kms-socket={files}/kms.sock",
+             $"--Trousseau:Api:Auth:TokenFile={files}/api.token", $"--Trousseau:Audit:Path={files}/audit.log"]);
+
+        await AssertReadyAsync(server);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dataDir.Path));
+    }
+
     [Fact]
     public async Task Backend_names_are_matched_without_regard_to_case()
     {
