@@ -269,27 +269,51 @@ internal static class TrousseauServer
     }
 
     /// <summary>
-    /// Logs why a changed configuration file is not taken, when the settings that follow a change (the etcd user and
-    /// password) no longer validate: the store keeps the ones in use, and without this line an operator would not
-    /// know that the edit did nothing.
+    /// Logs why a changed configuration file is not taken, in one line (event 9001), so that an operator learns at once
+    /// that an edit did nothing: a key that is no setting (which the next start would refuse), etcd settings that no
+    /// longer validate, or an etcd user removed while etcd auth is on (which only a restart turns off). The store keeps
+    /// the user and password in use in the last two cases.
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
-        if (!string.Equals(app.Configuration.GetSection(ServerConfiguration.SectionName)["Store"], EtcdSecretStore.StoreName, StringComparison.OrdinalIgnoreCase))
-        {
-            return;
-        }
-
-        var etcd = app.Services.GetRequiredService<IOptionsFactory<EtcdStoreOptions>>();
+        var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
+        var etcd = ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName) == EtcdSecretStore.StoreName
+            ? app.Services.GetRequiredService<IOptionsFactory<EtcdStoreOptions>>()
+            : null;
+        var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
         ChangeToken.OnChange(app.Configuration.GetReloadToken, () =>
         {
+            var reasons = new List<string>();
             try
             {
-                etcd.Create(Options.DefaultName);
+                ServerSettings.RefuseUnknown(section);
+            }
+            catch (InvalidConfigurationException e)
+            {
+                reasons.Add(e.Message);
+            }
+
+            try
+            {
+                if (etcd?.Create(Options.DefaultName).Username is { Length: > 0 })
+                {
+                    etcdAuth = true;
+                }
+                else if (etcdAuth)
+                {
+                    reasons.Add(
+                        $"{ServerConfiguration.SectionName}:Etcd:Username is no longer set, but etcd auth is on, and only a restart turns it off: "
+                        + "keep the user and password in the file, or restart trousseaud without them.");
+                }
             }
             catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
             {
-                Log.ChangeNotTaken(app.Logger, reason);
+                reasons.Add(reason);
+            }
+
+            if (reasons.Count > 0)
+            {
+                Log.ChangeNotTaken(app.Logger, string.Join(" ", reasons));
             }
         });
     }
