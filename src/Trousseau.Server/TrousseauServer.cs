@@ -35,10 +35,12 @@ internal static class TrousseauServer
 
             // Every setting before what the machine holds, so that a bad one is named even when the port is taken
             // too; none of it creates a file (the local key ring's check reads the store, which a SQLite store not
-            // yet created answers without creating it). Then the addresses and the KMS socket path, which change
-            // nothing either, and last the API token file, which may be created: a refused start leaves nothing
-            // behind. All of it here rather than inside StartAsync, whose failure log would repeat configuration
-            // values and print a stack trace before trousseaud's one line.
+            // yet created answers without creating it). Then whether files can be created in the data directory,
+            // so that a directory that refuses them is named rather than the first file tried in it (the audit
+            // trail, checked next); the addresses and the KMS socket path, which change nothing either; and last
+            // the API token file, which may be created: a refused start leaves nothing behind. All of it here rather
+            // than inside StartAsync, whose failure log would repeat configuration values and print a stack trace
+            // before trousseaud's one line.
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
             ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, FilesCreatedAtStart(app));
