@@ -72,13 +72,56 @@ internal static class ServerConfiguration
     /// </summary>
     public static void CheckDataDir(IConfiguration section)
     {
-        var dataDir = section["DataDir"];
+        var dataDir = section["DataDir"]!;
         if (File.Exists(dataDir))
         {
             throw new InvalidConfigurationException(
                 $"{SectionName}:DataDir is '{dataDir}', which is a file, not a directory: give the path of a directory (created when missing) with --data-dir, "
                 + $"{SectionName}:DataDir or TROUSSEAU_HOME.");
         }
+
+        for (var above = Path.GetDirectoryName(dataDir); above is not null && !Directory.Exists(above); above = Path.GetDirectoryName(above))
+        {
+            if (File.Exists(above))
+            {
+                throw new InvalidConfigurationException(
+                    $"{SectionName}:DataDir is '{dataDir}', which cannot be a directory: {above} is a file. Give the path of a directory (created when missing) "
+                    + $"with --data-dir, {SectionName}:DataDir or TROUSSEAU_HOME.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Refuses, with one line naming it and the setting that chose it, a data directory in which this process cannot
+    /// create files (no write permission for its user, a read-only file system), when trousseaud would create one of its
+    /// files there: else the first file tried there would fail in its own words (the audit trail, the key ring).
+    /// </summary>
+    /// <param name="configuration">trousseaud's configuration, with its sources.</param>
+    /// <param name="files">The files trousseaud may create at start, with the keys that name them.</param>
+    /// <exception cref="IOException">The directory cannot be written.</exception>
+    public static void CheckDataDirWritable(IConfigurationRoot configuration, IEnumerable<string> files)
+    {
+        var dataDir = configuration[$"{SectionName}:DataDir"]!;
+        var within = dataDir.TrimEnd('/') + "/";
+        if (files.Any(f => Path.GetFullPath(f).StartsWith(within, StringComparison.Ordinal))
+            && WritableLocation.WhyNoFileCanBeCreatedIn(dataDir) is { } why)
+        {
+            throw new IOException(
+                $"The data directory {dataDir} (chosen by {DataDirOrigin(configuration)}) {why}, and trousseaud creates its files there: give the user it runs as "
+                + $"({Environment.UserName}) write access there, or choose another directory with --data-dir, {SectionName}:DataDir or TROUSSEAU_HOME.");
+        }
+    }
+
+    /// <summary>What chose the data directory: the setting (from any source, --data-dir among them), TROUSSEAU_HOME, or the default.</summary>
+    private static string DataDirOrigin(IConfigurationRoot configuration)
+    {
+        // The first source holds the defaults derived from the data directory (see Apply).
+        if (configuration.Providers.Skip(1).Any(p => p.TryGet($"{SectionName}:DataDir", out var value) && value is not null))
+        {
+            return $"{SectionName}:DataDir, which --data-dir sets";
+        }
+
+        return Environment.GetEnvironmentVariable("TROUSSEAU_HOME") is not null ? "TROUSSEAU_HOME" : "default, .trousseau in the working directory";
     }
 
     /// <summary>

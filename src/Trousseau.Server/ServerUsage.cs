@@ -27,8 +27,8 @@ internal static class ServerUsage
         variables and the command line, each over the one before. Every key is listed in
         docs/reference.md of the Trousseau repository.
 
-        Exit codes: 0 stopped normally, 1 could not start (address in use, unreadable file,
-        dependency down), 2 invalid configuration.
+        Exit codes: 0 stopped normally, 1 could not start (address in use, a file or directory
+        that cannot be read or written, dependency down), 2 invalid configuration.
         """;
 
     /// <summary>The text to print instead of starting, or <see langword="null"/> to start the server.</summary>

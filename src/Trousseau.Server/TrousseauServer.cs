@@ -34,13 +34,17 @@ internal static class TrousseauServer
             app = await BuildAsync(args);
 
             // Every setting before what the machine holds, so that a bad one is named even when the port is taken
-            // too: the API's settings first, since they need no file while validating the rest may create the store
-            // (the local key ring's check lists it); then the others. Then the addresses and the KMS socket path,
-            // which change nothing, and the API token file, which may be created. All of it here rather than inside
-            // StartAsync, whose failure log would repeat configuration values and print a stack trace before
-            // trousseaud's one line.
+            // too; none of it creates a file (the local key ring's check reads the store, which a SQLite store not
+            // yet created answers without creating it). Then whether files can be created in the data directory,
+            // so that a directory that refuses them is named rather than the first file tried in it (the audit
+            // trail, checked next); the addresses and the KMS socket path, which change nothing either; and last
+            // the API token file, which may be created: a refused start leaves nothing behind. All of it here rather
+            // than inside StartAsync, whose failure log would repeat configuration values and print a stack trace
+            // before trousseaud's one line.
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
+            ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, FilesCreatedAtStart(app));
+            CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
             LoadApiToken(app);
@@ -195,6 +199,65 @@ internal static class TrousseauServer
     }
 
     /// <summary>
+    /// The files trousseaud may create at start or at its first call, besides the audit trail (which
+    /// <see cref="CheckAuditTrail"/> checks): those of the backends and endpoints in use, and the API token file when
+    /// it is absent.
+    /// </summary>
+    private static IEnumerable<string> FilesCreatedAtStart(WebApplication app)
+    {
+        var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
+        if (ServerConfiguration.Choose(section, "KeyProvider", LocalKeyRingProvider.ProviderName, VaultTransitKeyProvider.ProviderName) == LocalKeyRingProvider.ProviderName
+            && section["Local:KeyFile"] is { } keyFile)
+        {
+            yield return keyFile;
+        }
+
+        foreach (var provider in section.GetSection("KeyProviders").GetChildren())
+        {
+            if (provider["Local:KeyFile"] is { } providerKeyFile)
+            {
+                yield return providerKeyFile;
+            }
+        }
+
+        if (ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName) == SqliteSecretStore.StoreName
+            && section["Sqlite:Path"] is { } database)
+        {
+            yield return database;
+        }
+
+        if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })
+        {
+            yield return socket;
+        }
+
+        var api = app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value;
+        if (section.GetValue("Api:Enabled", defaultValue: true) && api.Auth.Mode == TrousseauApiAuthMode.Token
+            && api.Auth.TokenFile is { } tokenFile && !File.Exists(tokenFile))
+        {
+            yield return tokenFile;
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before anything is created, an audit trail that cannot be written (a directory, a directory that cannot
+    /// be created or written) while <c>Audit:FailOpen</c> is false: every call would be refused until it can. With
+    /// <c>Audit:FailOpen</c> true the start goes on, and the trail's one warning says that calls go unrecorded.
+    /// </summary>
+    private static void CheckAuditTrail(WebApplication app)
+    {
+        var audit = app.Services.GetRequiredService<IOptions<TrousseauAuditOptions>>().Value;
+        if (audit is { FailOpen: false, Path: { } path } && path != TrousseauAuditOptions.StandardOutput
+            && WritableLocation.WhyFileCannotBeWritten(Path.GetFullPath(path)) is { } reason)
+        {
+            var key = $"{ServerConfiguration.SectionName}:Audit";
+            throw new InvalidConfigurationException(
+                $"{key}:Path is '{Path.GetFullPath(path)}', {reason}: every call would be refused until the audit trail can be written. Give a path where it can, "
+                + $"or - for standard output, or set {key}:FailOpen=true to serve calls unrecorded meanwhile.");
+        }
+    }
+
+    /// <summary>
     /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that
     /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
     /// refusal is its one line. The plugin checks again when it listens.
@@ -208,27 +271,51 @@ internal static class TrousseauServer
     }
 
     /// <summary>
-    /// Logs why a changed configuration file is not taken, when the settings that follow a change (the etcd user and
-    /// password) no longer validate: the store keeps the ones in use, and without this line an operator would not
-    /// know that the edit did nothing.
+    /// Logs why a changed configuration file is not taken, in one line (event 9001), so that an operator learns at once
+    /// that an edit did nothing: a key that is no setting (which the next start would refuse), etcd settings that no
+    /// longer validate, or an etcd user removed while etcd auth is on (which only a restart turns off). The store keeps
+    /// the user and password in use in the last two cases.
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
-        if (!string.Equals(app.Configuration.GetSection(ServerConfiguration.SectionName)["Store"], EtcdSecretStore.StoreName, StringComparison.OrdinalIgnoreCase))
-        {
-            return;
-        }
-
-        var etcd = app.Services.GetRequiredService<IOptionsFactory<EtcdStoreOptions>>();
+        var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
+        var etcd = ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName) == EtcdSecretStore.StoreName
+            ? app.Services.GetRequiredService<IOptionsFactory<EtcdStoreOptions>>()
+            : null;
+        var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
         ChangeToken.OnChange(app.Configuration.GetReloadToken, () =>
         {
+            var reasons = new List<string>();
             try
             {
-                etcd.Create(Options.DefaultName);
+                ServerSettings.RefuseUnknown(section);
+            }
+            catch (InvalidConfigurationException e)
+            {
+                reasons.Add(e.Message);
+            }
+
+            try
+            {
+                if (etcd?.Create(Options.DefaultName).Username is { Length: > 0 })
+                {
+                    etcdAuth = true;
+                }
+                else if (etcdAuth)
+                {
+                    reasons.Add(
+                        $"{ServerConfiguration.SectionName}:Etcd:Username is no longer set, but etcd auth is on, and only a restart turns it off: "
+                        + "keep the user and password in the file, or restart trousseaud without them.");
+                }
             }
             catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
             {
-                Log.ChangeNotTaken(app.Logger, reason);
+                reasons.Add(reason);
+            }
+
+            if (reasons.Count > 0)
+            {
+                Log.ChangeNotTaken(app.Logger, string.Join(" ", reasons));
             }
         });
     }

@@ -57,7 +57,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private bool _fileMoved;
     private bool _initialized;
 
-    /// <summary>Creates the store; the file is opened, or created, on first use.</summary>
+    /// <summary>Creates the store; the file is opened on first use, and created by the first write or health check (a read of a file not yet created finds nothing).</summary>
     /// <param name="options">Where the file is.</param>
     /// <param name="logger">Where warnings about the file go (a mode made private); none when <see langword="null"/>.</param>
     public SqliteSecretStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSecretStore>? logger = null)
@@ -96,6 +96,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         if (_cache.TryGet(key, out var cached))
         {
             return new ValueTask<StoreEntry?>(cached);
+        }
+
+        if (NotCreatedYet())
+        {
+            return new ValueTask<StoreEntry?>((StoreEntry?)null);
         }
 
         PointReader reader;
@@ -181,6 +186,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(prefix);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        if (NotCreatedYet())
+        {
+            return new StorePage([], HasMore: false);
+        }
+
         using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await Guard(async () =>
         {
@@ -345,6 +355,12 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         ClearPool();
         _readers.Clear();
     }
+
+    /// <summary>
+    /// Whether this store has not opened its file and there is none to open: a read then finds nothing, and creates
+    /// nothing, so that a process that only looks (a start-up check that is refused later) leaves no file behind.
+    /// </summary>
+    private bool NotCreatedYet() => !Volatile.Read(ref _initialized) && !File.Exists(_path);
 
     private void EnsureInitialized()
     {

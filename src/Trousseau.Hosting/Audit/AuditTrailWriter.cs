@@ -141,6 +141,12 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 ExitTrail();
                 LogTrail(_logger, Trail, _options.FailOpen);
             }
+            catch (Exception e) when ((e is IOException or UnauthorizedAccessException) && _options.FailOpen)
+            {
+                // Calls go on unrecorded, as the settings ask: one line says why, without the exception's stack trace.
+                (_ready, _failing) = (false, true);
+                LogCannotOpenGoingOn(_logger, _path, WritableLocation.WhyFileCannotBeWritten(_path) ?? $"which cannot be opened: {e.Message}");
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 Failed(e, writing: false, missed: 0);
@@ -562,6 +568,9 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
     [LoggerMessage(EventId = 6306, Level = LogLevel.Warning, Message = "The audit trail {Trail} could not be synced to disk as it was closed")]
     private static partial void LogNotSynced(ILogger logger, string trail, Exception exception);
+
+    [LoggerMessage(EventId = 6307, Level = LogLevel.Warning, Message = "Trousseau:Audit:Path is '{Trail}', {Reason}: calls go on without their record until the audit trail can be written (Trousseau:Audit:FailOpen is true)")]
+    private static partial void LogCannotOpenGoingOn(ILogger logger, string trail, string reason);
 
     /// <summary>A line waiting to be written, and how its caller learns the outcome.</summary>
     private sealed class PendingLine(AuditRecord record)

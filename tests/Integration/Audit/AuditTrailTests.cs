@@ -195,10 +195,22 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         using var temp = new TempDirectory();
         var dataDir = temp.Combine("data");
         var trail = Path.Combine(dataDir, "audit.log");
-        Directory.CreateDirectory(trail);
-        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024"]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
         var clectl = new ClectlRunner(temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = dataDir, ["XDG_CONFIG_HOME"] = temp.Combine("config") });
+
+        // The file fills after a few lines, and its rotation cannot move it to a name a directory holds: a write fails.
+        // (A trail that cannot be written at start stops trousseaud instead, see ServerStartupTests.)
+        Directory.CreateDirectory(trail + ".1");
+        await Eventually.ReturnsAsync(
+            async () =>
+            {
+                using var read = await http.GetAsync(new Uri("v1/secrets/audit/filler", UriKind.Relative));
+                return read.StatusCode;
+            },
+            status => status == HttpStatusCode.ServiceUnavailable,
+            awaited: "a call whose record cannot be written once the trail's rotation fails",
+            show: status => $"{(int)status}; the server's output:\n{server.Log}");
 
         using var refused = await http.PostAsJsonAsync("v1/secrets", new { name = "audit/refused", data = new { k = "v" } });
         var problem = await Problems.AssertAsync(refused, HttpStatusCode.ServiceUnavailable);
@@ -216,7 +228,14 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         Assert.Equal(6, kmsStatus.ExitCode);
         Assert.Contains("audit trail cannot be written", kmsStatus.Stdout, StringComparison.Ordinal);
 
-        Directory.Delete(trail);
+        // Once the rotation can go through, the record of the next call, refused as it came while the trail failed, is
+        // written, and calls act again.
+        Directory.Delete(trail + ".1");
+        using (var lastRefused = await http.GetAsync(new Uri("v1/secrets/audit/refused", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, lastRefused.StatusCode);
+        }
+
         using (var ready = await http.GetAsync(new Uri("readyz", UriKind.Relative)))
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
@@ -229,9 +248,12 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         using var created = await http.PostAsJsonAsync("v1/secrets", new { name = "audit/refused", data = new { k = "v" } });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
 
-        Assert.Equal(["read", "create"], Records(await File.ReadAllTextAsync(trail)).Select(r => r.GetProperty("action").GetString()));
-        await Eventually.HoldsAsync(() => server.Log.Contains("is written again; 2 records could not be written meanwhile", StringComparison.Ordinal), () => server.Log);
+        Assert.Equal(
+            [("read", 503), ("read", 404), ("create", 201)],
+            Records(string.Join('\n', Files(trail).Select(File.ReadAllText))).Select(r => (r.GetProperty("action").GetString(), r.GetProperty("httpStatus").GetInt32())).TakeLast(3));
+        await Eventually.HoldsAsync(() => server.Log.Contains("is written again; ", StringComparison.Ordinal), () => server.Log);
         Assert.Equal(1, Occurrences(server.Log, "cannot be written: the API and the KMS plugin refuse calls"));
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
     }
 
     [Fact]

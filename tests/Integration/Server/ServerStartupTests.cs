@@ -108,6 +108,60 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Equal([file], Directory.GetFileSystemEntries(_temp.Path));
     }
 
+    [Theory]
+    [InlineData("--data-dir")]
+    [InlineData("TROUSSEAU_HOME")]
+    public async Task A_data_directory_that_cannot_be_written_stops_the_start_with_one_line_naming_it_and_the_setting_that_chose_it(string chosenBy)
+    {
+        await using var dataDir = await WriteProtectedDirectory.CreateAsync(_temp.Combine("data"));
+        var workingDirectory = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        string[] args = chosenBy == "--data-dir" ? ["--data-dir", dataDir.Path] : [];
+        var environment = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = chosenBy == "--data-dir" ? null : dataDir.Path };
+
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, [.. args, "--urls", ServerListener.Loopback().Urls], workingDirectory, environment));
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            $"trousseaud: cannot start: The data directory {dataDir.Path} (chosen by {(chosenBy == "--data-dir" ? "Trousseau:DataDir, which --data-dir sets" : "TROUSSEAU_HOME")}) ",
+            line,
+            StringComparison.Ordinal);
+        Assert.Contains(Environment.IsPrivilegedProcess ? "is immutable" : $"gives no write permission to the user this process runs as ({Environment.UserName})", line, StringComparison.Ordinal);
+        Assert.Contains("--data-dir, Trousseau:DataDir or TROUSSEAU_HOME", line, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dataDir.Path));
+    }
+
+    [Fact]
+    public async Task A_data_directory_under_a_file_exits_2_naming_the_file_and_touches_nothing()
+    {
+        var file = _temp.Combine("not-a-directory");
+        await File.WriteAllTextAsync(file, "a file");
+        var dataDir = Path.Combine(file, "data");
+
+        var result = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, ["--data-dir", dataDir, "--urls", ServerListener.Loopback().Urls], _temp.Path));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: Trousseau:DataDir is '{dataDir}', which cannot be a directory: {file} is a file. Give the path of a directory "
+            + "(created when missing) with --data-dir, Trousseau:DataDir or TROUSSEAU_HOME.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal([file], Directory.GetFileSystemEntries(_temp.Path));
+    }
+
+    [Fact]
+    public async Task A_data_directory_that_cannot_be_written_is_no_obstacle_when_every_file_is_elsewhere()
+    {
+        await using var dataDir = await WriteProtectedDirectory.CreateAsync(_temp.Combine("data"));
+        var files = Directory.CreateDirectory(_temp.Combine("files")).FullName;
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir.Path,
+            [$"--Trousseau:Local:KeyFile={files}/local.keyring", $"--Trousseau:Sqlite:Path={files}/store.db", $"--kms-socket={files}/kms.sock",
+             $"--Trousseau:Api:Auth:TokenFile={files}/api.token", $"--Trousseau:Audit:Path={files}/audit.log"]);
+
+        await AssertReadyAsync(server);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dataDir.Path));
+    }
+
     [Fact]
     public async Task Backend_names_are_matched_without_regard_to_case()
     {
@@ -163,6 +217,30 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Equal(1, result.ExitCode);
         Assert.Equal($"trousseaud: cannot start: {url} is already in use by another process; stop it or choose another address with --urls.", result.Stderr.Trim());
         Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("port-in-use")]
+    [InlineData("shared-kms-socket-directory")]
+    public async Task A_start_refused_for_what_the_machine_holds_creates_no_data_directory(string problem)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = problem == "port-in-use" ? $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}" : $"http://127.0.0.1:{FreePort.Next()}";
+        var socketDirectory = Directory.CreateDirectory(_temp.Combine("run")).FullName;
+        if (problem == "shared-kms-socket-directory")
+        {
+            File.SetUnixFileMode(socketDirectory, (UnixFileMode)Convert.ToInt32("0777", 8));
+        }
+
+        var dataDir = _temp.Combine("data");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", Path.Combine(socketDirectory, "kms.sock")], listener: new ServerListener(url, new Uri(url)));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("trousseaud: cannot start: ", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dataDir), $"a refused start left {string.Join(", ", Directory.Exists(dataDir) ? Directory.GetFileSystemEntries(dataDir) : [])}");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(socketDirectory));
     }
 
     [Theory]
@@ -403,6 +481,50 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Equal(
             $"trousseaud: invalid configuration: Trousseau:Api:Tls:CertFile names {certFile}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).",
             Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Theory]
+    [InlineData("directory")]
+    [InlineData("under-a-file")]
+    [InlineData("write-protected-directory")]
+    public async Task An_audit_path_that_cannot_be_written_stops_the_start_with_exit_2_naming_the_setting_and_creates_nothing(string problem)
+    {
+        var dataDir = _temp.Combine("data");
+        var notADirectory = _temp.Combine("not-a-directory");
+        await File.WriteAllTextAsync(notADirectory, "a file");
+        await using var protectedDirectory = await WriteProtectedDirectory.CreateAsync(_temp.Combine("protected"));
+        var (trail, reason) = problem switch
+        {
+            "directory" => (Directory.CreateDirectory(_temp.Combine("audit")).FullName, "which is a directory"),
+            "under-a-file" => (Path.Combine(notADirectory, "audit", "audit.log"), $"whose directory {Path.Combine(notADirectory, "audit")} does not exist and cannot be created: {notADirectory} is a file, not a directory"),
+            _ => (Path.Combine(protectedDirectory.Path, "audit.log"), $"whose directory {protectedDirectory.Path} "),
+        };
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--kms-socket", _temp.Combine("kms.sock"), $"--Trousseau:Audit:Path={trail}"]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: invalid configuration: Trousseau:Audit:Path is '{trail}', {reason}", line, StringComparison.Ordinal);
+        Assert.Contains("Trousseau:Audit:FailOpen=true", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dataDir), "a refused start created the data directory");
+        Assert.False(File.Exists(trail + ".lock"), "a refused start created the audit trail's lock file");
+    }
+
+    [Fact]
+    public async Task With_fail_open_an_audit_path_that_cannot_be_written_starts_with_one_warning_naming_the_setting_and_no_stack_trace()
+    {
+        var trail = Directory.CreateDirectory(_temp.Combine("audit")).FullName;
+
+        await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [$"--Trousseau:Audit:Path={trail}", "--Trousseau:Audit:FailOpen=true"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, _temp.Combine("data", "api.token"));
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), new StringContent("""{"name":"unrecorded","data":{"k":"v"}}""", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var warning = Assert.Single(server.Log.Split('\n'), l => l.Contains(trail, StringComparison.Ordinal) && !l.Contains("Audit trail: ", StringComparison.Ordinal));
+        Assert.Equal(
+            $"Trousseau:Audit:Path is '{trail}', which is a directory: calls go on without their record until the audit trail can be written (Trousseau:Audit:FailOpen is true)",
+            warning.Trim());
+        Assert.DoesNotContain("   at ", server.Log, StringComparison.Ordinal);
     }
 
     [Theory]

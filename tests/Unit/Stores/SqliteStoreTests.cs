@@ -47,6 +47,22 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Reads_before_the_file_exists_find_nothing_and_create_nothing_until_the_first_write()
+    {
+        var store = Open(DatabasePath);
+
+        var missing = await store.GetAsync("absent");
+        var page = await store.ListAsync(string.Empty, startAfter: null, limit: 10);
+        var created = File.Exists(DatabasePath) || File.Exists(DatabasePath + ".lock");
+        await store.CreateAsync("first", "v"u8.ToArray());
+
+        Assert.Null(missing);
+        Assert.Empty(page.Entries);
+        Assert.False(created, "a read created the database or its lock file");
+        Assert.Equal("first", Assert.Single((await store.ListAsync(string.Empty, startAfter: null, limit: 10)).Entries).Key);
+    }
+
+    [Fact]
     public async Task The_database_uses_write_ahead_logging()
     {
         var store = Open(DatabasePath);
