@@ -190,6 +190,30 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Lowering_max_files_removes_the_rotated_files_beyond_it_at_the_next_rotation_and_the_chain_stays_whole()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=4"]))
+        {
+            await CallsAsync(server, dataDir, 20);
+            Assert.True(File.Exists(trail + ".4"), "20 records of about 350 bytes fill more than five files of 1024 bytes");
+        }
+
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=2"]))
+        {
+            await CallsAsync(server, dataDir, 8);
+        }
+
+        var verified = await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail);
+        ClectlAssert.Ok(verified);
+        Assert.True(File.Exists(trail + ".2"));
+        Assert.False(File.Exists(trail + ".3"), "Audit:MaxFiles=2 keeps two rotated files");
+        Assert.False(File.Exists(trail + ".4"), "Audit:MaxFiles=2 keeps two rotated files");
+    }
+
+    [Fact]
     public async Task A_trail_that_cannot_be_written_refuses_calls_before_they_act_until_it_can_be_written_again()
     {
         using var temp = new TempDirectory();
