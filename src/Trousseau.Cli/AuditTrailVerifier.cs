@@ -41,6 +41,11 @@ internal static class AuditTrailVerifier
             {
                 number++;
                 var place = $"{file} line {number}";
+                if (line is null)
+                {
+                    return Broken($"{place} is not an audit record: it is longer than {AuditChain.MaxLineBytes.ToString(CultureInfo.InvariantCulture)} bytes, which no record is");
+                }
+
                 if (!terminated)
                 {
                     return Broken($"{place} is incomplete (no line feed at its end): a write was cut short, or the file was cut");
@@ -111,11 +116,15 @@ internal static class AuditTrailVerifier
         }
     }
 
-    /// <summary>The lines of <paramref name="stream"/>, split at line feeds only, as exact bytes without their line feed.</summary>
-    private static IEnumerable<(byte[] Line, bool Terminated)> ReadLines(Stream stream)
+    /// <summary>
+    /// The lines of <paramref name="stream"/>, split at line feeds only, as exact bytes without their line feed; a line
+    /// longer than <see cref="AuditChain.MaxLineBytes"/> as <see langword="null"/>, the rest of it not kept in memory.
+    /// </summary>
+    private static IEnumerable<(byte[]? Line, bool Terminated)> ReadLines(Stream stream)
     {
         var buffer = new byte[64 * 1024];
         var pending = new MemoryStream();
+        var overlong = false;
         int read;
         while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
@@ -123,18 +132,33 @@ internal static class AuditTrailVerifier
             int feed;
             while ((feed = chunk.Span.IndexOf((byte)'\n')) >= 0)
             {
-                pending.Write(chunk.Span[..feed]);
-                yield return (pending.ToArray(), true);
+                Keep(chunk.Span[..feed]);
+                yield return (overlong ? null : pending.ToArray(), true);
                 pending.SetLength(0);
+                overlong = false;
                 chunk = chunk[(feed + 1)..];
             }
 
-            pending.Write(chunk.Span);
+            Keep(chunk.Span);
         }
 
-        if (pending.Length > 0)
+        if (overlong || pending.Length > 0)
         {
-            yield return (pending.ToArray(), false);
+            yield return (overlong ? null : pending.ToArray(), false);
+        }
+
+        // Adds part of the current line to what is kept of it, unless that makes it too long to be a record.
+        void Keep(ReadOnlySpan<byte> part)
+        {
+            overlong |= pending.Length + part.Length > AuditChain.MaxLineBytes;
+            if (overlong)
+            {
+                pending.SetLength(0);
+            }
+            else
+            {
+                pending.Write(part);
+            }
         }
     }
 

@@ -151,6 +151,22 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Verify_names_a_line_longer_than_any_record_as_not_one_though_its_chain_holds()
+    {
+        using (var response = await fixture.Http.GetAsync(new Uri("v1/secrets/audit/long-line", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
+        var padded = $"{{\"prev\":\"{Sha256(lines[^1])}\",\"pad\":\"{new string('a', 2 * 1024 * 1024)}\"}}";
+
+        var error = ClectlAssert.Fails(await VerifyCopyAsync([.. lines, padded]), 7);
+
+        Assert.Contains($"audit.log line {lines.Length + 1} is not an audit record: it is longer than 1048576 bytes, which no record is.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rotation_and_restarts_keep_one_chain_across_files_and_a_line_cut_short_is_dropped()
     {
         using var temp = new TempDirectory();
