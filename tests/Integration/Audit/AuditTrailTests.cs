@@ -230,6 +230,43 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Verify_while_trousseaud_rotates_the_files_under_it_finds_the_chain_whole_every_time()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=3"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var done = new CancellationTokenSource();
+        var calls = Task.Run(async () =>
+        {
+            for (var i = 0; !done.IsCancellationRequested; i++)
+            {
+                using var response = await http.GetAsync(new Uri($"v1/secrets/audit/busy-{i}", UriKind.Relative));
+                Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            }
+        });
+
+        var clectl = new ClectlRunner(temp.Path, new Dictionary<string, string?>());
+        var results = new List<ProcessResult>();
+        try
+        {
+            for (var run = 0; run < 15; run++)
+            {
+                results.Add(await clectl.RunAsync("audit", "verify", trail));
+            }
+        }
+        finally
+        {
+            await done.CancelAsync();
+            await calls;
+        }
+
+        Assert.All(results, ClectlAssert.Ok);
+        Assert.True(File.Exists(trail + ".3"), "the calls rotated the trail");
+    }
+
+    [Fact]
     public async Task A_trail_that_cannot_be_written_refuses_calls_before_they_act_until_it_can_be_written_again()
     {
         using var temp = new TempDirectory();
