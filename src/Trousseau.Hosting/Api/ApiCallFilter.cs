@@ -18,7 +18,7 @@ internal sealed class ApiCallFilter : IEndpointFilter
         {
             call.SecretName = secret;
         }
-        else if (route.TryGetValue("path", out var path) && path is string posted)
+        else if (call.Action == ApiAction.Generate && route.TryGetValue("path", out var path) && path is string posted)
         {
             call.SecretName = SecretEndpoints.PostedSecretName(posted);
         }
