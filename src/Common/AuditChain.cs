@@ -15,6 +15,15 @@ internal static class AuditChain
     /// <summary>The name of the field that holds the previous line's hash.</summary>
     public const string PreviousField = "prev";
 
+    /// <summary>
+    /// The longest line a trail holds, in bytes: each text field of a record is cut to <see cref="MaxFieldLength"/>
+    /// characters, so a line stays well below it even with every character escaped; a longer line is not a record.
+    /// </summary>
+    public const int MaxLineBytes = 1024 * 1024;
+
+    /// <summary>The most characters of one text field of a line (an identity, a request id) before it is cut.</summary>
+    public const int MaxFieldLength = 8 * 1024;
+
     /// <summary>The <c>prev</c> of a trail's first line: 64 zeros.</summary>
     public static readonly string Genesis = new('0', 64);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
@@ -26,21 +27,43 @@ internal static class AuditTrailVerifier
 {
     private const int HashHexLength = 64;
 
+    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(5);
+
     public static AuditTrailReport Verify(string trail)
     {
-        var files = RotatedPredecessors(trail).Append(trail).ToList();
+        var opened = OpenTrail(trail);
+        try
+        {
+            return Verify(trail, opened);
+        }
+        finally
+        {
+            foreach (var (_, stream, _) in opened)
+            {
+                stream.Dispose();
+            }
+        }
+    }
+
+    private static AuditTrailReport Verify(string trail, List<(string File, FileStream Stream, long Length)> opened)
+    {
+        var files = opened.ConvertAll(o => o.File);
         string? previousHash = null;
         string? previousPlace = null;
         var startsAtGenesis = false;
         long lines = 0;
-        foreach (var file in files)
+        foreach (var (file, stream, length) in opened)
         {
-            using var stream = Open(file);
             var number = 0;
-            foreach (var (line, terminated) in ReadLines(stream))
+            foreach (var (line, terminated) in ReadLines(stream, length))
             {
                 number++;
                 var place = $"{file} line {number}";
+                if (line is null)
+                {
+                    return Broken($"{place} is not an audit record: it is longer than {AuditChain.MaxLineBytes.ToString(CultureInfo.InvariantCulture)} bytes, which no record is");
+                }
+
                 if (!terminated)
                 {
                     return Broken($"{place} is incomplete (no line feed at its end): a write was cut short, or the file was cut");
@@ -71,6 +94,67 @@ internal static class AuditTrailVerifier
         return new AuditTrailReport(trail, files, lines, previousHash is null || startsAtGenesis, previousHash, null);
 
         AuditTrailReport Broken(string reason) => new(trail, files, lines, startsAtGenesis, previousHash, reason);
+    }
+
+    /// <summary>
+    /// The trail's files, oldest first, each open with the length it had, as one snapshot: they are listed and opened
+    /// holding a shared lock on <c>FILE.lock</c>, which trousseaud holds exclusively while it writes a line or rotates
+    /// the files, so that a rotation under way is neither seen half done nor makes a file be read under another's
+    /// name; the files are read after the lock is released, the current one up to the length it had (its lines then
+    /// complete). A trail without a lock file (a copy) is opened as it is.
+    /// </summary>
+    private static List<(string File, FileStream Stream, long Length)> OpenTrail(string trail)
+    {
+        var opened = new List<(string, FileStream, long)>();
+        using var writers = HoldOffWriters(trail + ".lock");
+        try
+        {
+            foreach (var file in RotatedPredecessors(trail).Append(trail))
+            {
+                var stream = Open(file);
+                opened.Add((file, stream, stream.Length));
+            }
+
+            return opened;
+        }
+        catch
+        {
+            foreach (var (_, stream, _) in opened)
+            {
+                stream.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The lock file opened for reading, which on Unix takes a shared <c>flock</c> on it, waiting up to 5 s while a
+    /// writer holds it; <see langword="null"/> when there is none or it cannot be opened.
+    /// </summary>
+    private static FileStream? HoldOffWriters(string lockFile)
+    {
+        var waiting = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+            catch (IOException) when (waiting.Elapsed < LockPatience)
+            {
+                // trousseaud is writing a line: a few microseconds.
+                Thread.Sleep(1);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>The rotated files of <paramref name="trail"/> (<c>FILE.1</c>, <c>FILE.2</c>, …) that exist, oldest (highest number) first.</summary>
@@ -111,30 +195,50 @@ internal static class AuditTrailVerifier
         }
     }
 
-    /// <summary>The lines of <paramref name="stream"/>, split at line feeds only, as exact bytes without their line feed.</summary>
-    private static IEnumerable<(byte[] Line, bool Terminated)> ReadLines(Stream stream)
+    /// <summary>
+    /// The first <paramref name="length"/> bytes of <paramref name="stream"/> in lines, split at line feeds only, as exact bytes without their line feed; a line
+    /// longer than <see cref="AuditChain.MaxLineBytes"/> as <see langword="null"/>, the rest of it not kept in memory.
+    /// </summary>
+    private static IEnumerable<(byte[]? Line, bool Terminated)> ReadLines(Stream stream, long length)
     {
         var buffer = new byte[64 * 1024];
         var pending = new MemoryStream();
+        var overlong = false;
         int read;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        while (length > 0 && (read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, length))) > 0)
         {
+            length -= read;
             var chunk = buffer.AsMemory(0, read);
             int feed;
             while ((feed = chunk.Span.IndexOf((byte)'\n')) >= 0)
             {
-                pending.Write(chunk.Span[..feed]);
-                yield return (pending.ToArray(), true);
+                Keep(chunk.Span[..feed]);
+                yield return (overlong ? null : pending.ToArray(), true);
                 pending.SetLength(0);
+                overlong = false;
                 chunk = chunk[(feed + 1)..];
             }
 
-            pending.Write(chunk.Span);
+            Keep(chunk.Span);
         }
 
-        if (pending.Length > 0)
+        if (overlong || pending.Length > 0)
         {
-            yield return (pending.ToArray(), false);
+            yield return (overlong ? null : pending.ToArray(), false);
+        }
+
+        // Adds part of the current line to what is kept of it, unless that makes it too long to be a record.
+        void Keep(ReadOnlySpan<byte> part)
+        {
+            overlong |= pending.Length + part.Length > AuditChain.MaxLineBytes;
+            if (overlong)
+            {
+                pending.SetLength(0);
+            }
+            else
+            {
+                pending.Write(part);
+            }
         }
     }
 

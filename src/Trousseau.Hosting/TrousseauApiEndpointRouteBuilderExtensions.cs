@@ -60,7 +60,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         routes.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync).WithMetadata(new ApiActionMetadata(ApiAction.Delete));
         routes.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(
             new ApiActionMetadata(ApiAction.Generate),
-            new ApiRouteMatch(static request => request.RouteValues["path"] is string path && SecretEndpoints.IsPostRoute(path)));
+            new ApiRouteMatch(static request => request.RouteValues["path"] is string path && SecretEndpoints.PostedSecretName(path) is not null));
 
         routes.MapMethods("/keys", GetAndHead, SecretEndpoints.KeyStatusAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
         routes.MapPost("/keys/rotate", SecretEndpoints.RotateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));

@@ -13,7 +13,7 @@ namespace Trousseau.Hosting.Api;
 /// authentication type saying how it was proven; also given to a handler's <see cref="ClaimsPrincipal"/> parameter). Mode token: the API token is <see cref="Admin"/>. Mode kubernetes:
 /// the service-account JWT, checked through Vault by <see cref="CallerCheck"/>, is
 /// <c>system:serviceaccount:NS:NAME</c>. In both, a request without a bearer token is the subject of the client
-/// certificate its HTTPS connection accepted, if any. Mode none (loopback only): every caller is
+/// certificate its HTTPS connection accepted, if any (a certificate with an empty subject is refused). Mode none (loopback only): every caller is
 /// <see cref="Anonymous"/>. A malformed <c>Authorization</c> header is refused in every mode.
 /// </summary>
 /// <param name="options">The API options.</param>
@@ -110,7 +110,10 @@ internal sealed class ApiAuthenticationFilter(IOptions<TrousseauApiOptions> opti
         {
             if (http.Connection.ClientCertificate is { } certificate)
             {
-                return new(certificate.Subject, "certificate", null);
+                // A certificate named only by its alternative names would make every such client one empty identity.
+                return certificate.Subject.Length > 0
+                    ? new(certificate.Subject, "certificate", null)
+                    : Refuse(ApiProblems.Unauthenticated("The client certificate's subject is empty, so it names no identity: send a bearer token, or use a certificate whose subject names the client."));
             }
 
             http.Response.Headers.WWWAuthenticate = BearerScheme;

@@ -4,9 +4,9 @@ namespace Trousseau.Hosting.Api;
 
 /// <summary>
 /// Refuses, with 403, a call that <c>Api:Policies</c> does not allow its identity: the route's action on the secret
-/// the route names. A call whose secret is in its body (a create) or below its path (a generate) is checked here for
-/// the action alone, and again by its handler once the name is read, before anything is written; a listing is
-/// filtered item by item by its handler.
+/// the route names (a generate's and a regenerate's included, the path before <c>/generate</c> or <c>/regenerate</c>).
+/// A create, whose secret is in its body, is checked here for the action alone, and again by its handler once the name
+/// is read, before anything is written; a listing is filtered item by item by its handler.
 /// </summary>
 internal sealed class ApiAuthorizationFilter(ApiPolicies policies) : IEndpointFilter
 {

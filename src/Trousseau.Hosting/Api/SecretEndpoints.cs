@@ -15,6 +15,16 @@ internal static class SecretEndpoints
     private const string GenerateSuffix = "/generate";
     private const string RegenerateSuffix = "/regenerate";
 
+    /// <summary>
+    /// The secret a <c>POST /v1/secrets/{path}</c> acts on: <paramref name="path"/> without its <c>/generate</c> or
+    /// <c>/regenerate</c>, or <see langword="null"/> when it ends with neither: no route, answered 404 by
+    /// <see cref="PostToSecretAsync"/>, whatever its query holds.
+    /// </summary>
+    public static string? PostedSecretName(string path) =>
+        path.EndsWith(RegenerateSuffix, StringComparison.Ordinal) ? path[..^RegenerateSuffix.Length]
+        : path.EndsWith(GenerateSuffix, StringComparison.Ordinal) ? path[..^GenerateSuffix.Length]
+        : null;
+
     public static async Task<IResult> CreateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies)
     {
         var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.CreateSecretBody);
@@ -201,25 +211,22 @@ internal static class SecretEndpoints
     /// <c>POST /v1/secrets/{name}/generate</c> and <c>POST /v1/secrets/{name}/regenerate</c>; any other POST below
     /// <c>/v1/secrets/</c> is not a route.
     /// </summary>
-    public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies, string path)
+    /// <remarks>
+    /// <see cref="ApiCallFilter"/> has recorded the secret (<see cref="PostedSecretName"/>), so the policies were
+    /// checked on it before the handler runs.
+    /// </remarks>
+    public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, string path)
     {
-        if (path.EndsWith(RegenerateSuffix, StringComparison.Ordinal))
-        {
-            return await RegenerateAsync(context, trousseau, policies, path[..^RegenerateSuffix.Length]);
-        }
-
-        if (!IsPostRoute(path))
+        if (PostedSecretName(path) is not { } name)
         {
             return ApiProblems.NotFound(
                 $"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, POST /v1/secrets/{{name}}{GenerateSuffix} " +
                 $"or POST /v1/secrets/{{name}}{RegenerateSuffix}.");
         }
 
-        var name = path[..^GenerateSuffix.Length];
-        ApiCall.Of(context).SecretName = name;
-        if (policies.Deny(context) is { } denied)
+        if (path.EndsWith(RegenerateSuffix, StringComparison.Ordinal))
         {
-            return denied;
+            return await RegenerateAsync(context, trousseau, name);
         }
 
         var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.GenerateSecretBody);
@@ -255,24 +262,11 @@ internal static class SecretEndpoints
     }
 
     /// <summary>
-    /// Whether a <c>POST /v1/secrets/{path}</c> is a route: <paramref name="path"/> ends in <c>/generate</c> or
-    /// <c>/regenerate</c>. Any other is answered 404 by <see cref="PostToSecretAsync"/>, whatever its query holds.
-    /// </summary>
-    public static bool IsPostRoute(string path) =>
-        path.EndsWith(GenerateSuffix, StringComparison.Ordinal) || path.EndsWith(RegenerateSuffix, StringComparison.Ordinal);
-
-    /// <summary>
     /// <c>POST /v1/secrets/{name}/regenerate</c>: a new value made on the server for one key of an existing secret;
     /// the answer is the metadata, never the value.
     /// </summary>
-    private static async Task<IResult> RegenerateAsync(HttpContext context, ITrousseau trousseau, ApiPolicies policies, string name)
+    private static async Task<IResult> RegenerateAsync(HttpContext context, ITrousseau trousseau, string name)
     {
-        ApiCall.Of(context).SecretName = name;
-        if (policies.Deny(context) is { } denied)
-        {
-            return denied;
-        }
-
         var (expected, refusal) = await SecretPreconditions.CheckChangeAsync(context, trousseau, name);
         if (refusal is not null)
         {

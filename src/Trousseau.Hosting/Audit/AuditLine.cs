@@ -8,7 +8,9 @@ namespace Trousseau.Hosting.Audit;
 /// One record as one line of JSON, its fields always present and in this order: <c>time</c>, <c>source</c>,
 /// <c>requestId</c>, <c>traceId</c>, <c>identity</c>, <c>action</c>, <c>secret</c>, <c>revision</c>, <c>outcome</c>,
 /// <c>httpStatus</c>, <c>grpcStatus</c>, <c>remote</c>, <c>prev</c>; <see langword="null"/> where a field does not apply.
-/// Characters outside ASCII are escaped, so a line is the same bytes in any encoding that extends ASCII.
+/// Characters outside ASCII are escaped, so a line is the same bytes in any encoding that extends ASCII. Each text field
+/// is cut to <see cref="AuditChain.MaxFieldLength"/> characters followed by <c>…</c>, so that a line never exceeds
+/// <see cref="AuditChain.MaxLineBytes"/>.
 /// </summary>
 internal static class AuditLine
 {
@@ -24,17 +26,17 @@ internal static class AuditLine
         {
             json.WriteStartObject();
             json.WriteString("time", time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-            json.WriteString("source", record.Source);
-            json.WriteString("requestId", record.RequestId);
-            json.WriteString("traceId", record.TraceId);
-            json.WriteString("identity", record.Identity);
-            json.WriteString("action", record.Action);
-            json.WriteString("secret", record.SecretName);
+            json.WriteString("source", Cut(record.Source));
+            json.WriteString("requestId", Cut(record.RequestId));
+            json.WriteString("traceId", Cut(record.TraceId));
+            json.WriteString("identity", Cut(record.Identity));
+            json.WriteString("action", Cut(record.Action));
+            json.WriteString("secret", Cut(record.SecretName));
             WriteNumber(json, "revision", record.Revision);
-            json.WriteString("outcome", record.Outcome);
+            json.WriteString("outcome", Cut(record.Outcome));
             WriteNumber(json, "httpStatus", record.HttpStatus);
-            json.WriteString("grpcStatus", record.GrpcStatus);
-            json.WriteString("remote", record.RemoteAddress);
+            json.WriteString("grpcStatus", Cut(record.GrpcStatus));
+            json.WriteString("remote", Cut(record.RemoteAddress));
             json.WriteString(AuditChain.PreviousField, previous);
             json.WriteEndObject();
         }
@@ -44,6 +46,10 @@ internal static class AuditLine
         destination.Advance(1);
         return hash;
     }
+
+    // A field cut to AuditChain.MaxFieldLength characters, so that no line exceeds AuditChain.MaxLineBytes: an identity
+    // or a request id comes from outside (a certificate subject, an embedding application's TraceIdentifier).
+    private static string? Cut(string? text) => text is null ? null : Excerpt.Of(text, AuditChain.MaxFieldLength);
 
     private static void WriteNumber(Utf8JsonWriter json, string name, long? value)
     {

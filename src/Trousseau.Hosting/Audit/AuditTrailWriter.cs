@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -466,7 +467,11 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             file.Dispose();
         }
 
-        File.Delete(Rotated(_options.MaxFiles));
+        foreach (var beyond in RotatedFrom(_options.MaxFiles))
+        {
+            File.Delete(beyond);
+        }
+
         for (var generation = _options.MaxFiles - 1; generation >= 1; generation--)
         {
             if (File.Exists(Rotated(generation)))
@@ -510,6 +515,32 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     }
 
     private string Rotated(int generation) => $"{_path}.{generation}";
+
+    /// <summary>
+    /// The rotated files numbered <paramref name="first"/> or more, <c>PATH.N</c> with N written without leading zeros:
+    /// at a rotation, the one that would move past <c>Audit:MaxFiles</c> and those left by a larger <c>MaxFiles</c>
+    /// before a restart, which would otherwise sit before the kept files with a gap between them that
+    /// <c>clectl audit verify</c> reports as a break.
+    /// </summary>
+    private List<string> RotatedFrom(int first)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(_path!))!;
+        var prefix = Path.GetFileName(_path!) + ".";
+        return Directory.EnumerateFiles(directory)
+            .Where(file =>
+            {
+                var name = Path.GetFileName(file.AsSpan());
+                if (!name.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+
+                var suffix = name[prefix.Length..];
+                return suffix is [not '0', ..] && !suffix.ContainsAnyExceptInRange('0', '9')
+                    && (suffix.Length > 9 || int.Parse(suffix, CultureInfo.InvariantCulture) >= first);
+            })
+            .ToList();
+    }
 
     /// <summary>
     /// Notes a failure, logged once per burst. A file that could not be opened is tried again before the next call; a

@@ -151,6 +151,22 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Verify_names_a_line_longer_than_any_record_as_not_one_though_its_chain_holds()
+    {
+        using (var response = await fixture.Http.GetAsync(new Uri("v1/secrets/audit/long-line", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
+        var padded = $"{{\"prev\":\"{Sha256(lines[^1])}\",\"pad\":\"{new string('a', 2 * 1024 * 1024)}\"}}";
+
+        var error = ClectlAssert.Fails(await VerifyCopyAsync([.. lines, padded]), 7);
+
+        Assert.Contains($"audit.log line {lines.Length + 1} is not an audit record: it is longer than 1048576 bytes, which no record is.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rotation_and_restarts_keep_one_chain_across_files_and_a_line_cut_short_is_dropped()
     {
         using var temp = new TempDirectory();
@@ -187,6 +203,67 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         {
             await server.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task Lowering_max_files_removes_the_rotated_files_beyond_it_at_the_next_rotation_and_the_chain_stays_whole()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=4"]))
+        {
+            await CallsAsync(server, dataDir, 20);
+            Assert.True(File.Exists(trail + ".4"), "20 records of about 350 bytes fill more than five files of 1024 bytes");
+        }
+
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=2"]))
+        {
+            await CallsAsync(server, dataDir, 8);
+        }
+
+        var verified = await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail);
+        ClectlAssert.Ok(verified);
+        Assert.True(File.Exists(trail + ".2"));
+        Assert.False(File.Exists(trail + ".3"), "Audit:MaxFiles=2 keeps two rotated files");
+        Assert.False(File.Exists(trail + ".4"), "Audit:MaxFiles=2 keeps two rotated files");
+    }
+
+    [Fact]
+    public async Task Verify_while_trousseaud_rotates_the_files_under_it_finds_the_chain_whole_every_time()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=3"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var done = new CancellationTokenSource();
+        var calls = Task.Run(async () =>
+        {
+            for (var i = 0; !done.IsCancellationRequested; i++)
+            {
+                using var response = await http.GetAsync(new Uri($"v1/secrets/audit/busy-{i}", UriKind.Relative));
+                Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            }
+        });
+
+        var clectl = new ClectlRunner(temp.Path, new Dictionary<string, string?>());
+        var results = new List<ProcessResult>();
+        try
+        {
+            for (var run = 0; run < 15; run++)
+            {
+                results.Add(await clectl.RunAsync("audit", "verify", trail));
+            }
+        }
+        finally
+        {
+            await done.CancelAsync();
+            await calls;
+        }
+
+        Assert.All(results, ClectlAssert.Ok);
+        Assert.True(File.Exists(trail + ".3"), "the calls rotated the trail");
     }
 
     [Fact]

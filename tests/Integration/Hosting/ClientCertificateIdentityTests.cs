@@ -63,6 +63,19 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
         await Problems.AssertAsync(refused, HttpStatusCode.Unauthorized);
     }
 
+    [Fact]
+    public async Task A_client_certificate_with_an_empty_subject_names_no_identity_and_is_refused_with_401()
+    {
+        using var http = api.Client(token: null, withSubject: false);
+
+        using var whoami = await http.GetAsync(new Uri("v1/auth/whoami", UriKind.Relative));
+
+        var problem = await Problems.AssertAsync(whoami, HttpStatusCode.Unauthorized);
+        Assert.Equal(
+            "The client certificate's subject is empty, so it names no identity: send a bearer token, or use a certificate whose subject names the client.",
+            problem.GetProperty("detail").GetString());
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     /// <summary>
@@ -75,12 +88,14 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
         private readonly X509Certificate2 _ca = CreateAuthority();
         private readonly X509Certificate2 _serverCertificate;
         private readonly X509Certificate2 _clientCertificate;
+        private readonly X509Certificate2 _subjectlessCertificate;
         private WebApplication? _app;
 
         public MutualTlsApi()
         {
             _serverCertificate = Issue(_ca, "CN=localhost", serverAuth: true);
             _clientCertificate = Issue(_ca, Subject, serverAuth: false);
+            _subjectlessCertificate = Issue(_ca, "", serverAuth: false);
         }
 
         public string TokenFile => _temp.Combine("api.token");
@@ -125,17 +140,19 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
             _ca.Dispose();
             _serverCertificate.Dispose();
             _clientCertificate.Dispose();
+            _subjectlessCertificate.Dispose();
             _temp.Dispose();
         }
 
-        public HttpClient Client(string? token)
+        /// <summary>A client presenting the CA's certificate of <see cref="Subject"/>, or one with an empty subject.</summary>
+        public HttpClient Client(string? token, bool withSubject = true)
         {
             var handler = new HttpClientHandler
             {
                 ClientCertificateOptions = ClientCertificateOption.Manual,
                 ServerCertificateCustomValidationCallback = (_, certificate, _, _) => certificate is not null && IssuedByAuthority(certificate),
             };
-            handler.ClientCertificates.Add(_clientCertificate);
+            handler.ClientCertificates.Add(withSubject ? _clientCertificate : _subjectlessCertificate);
             var address = _app!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
             var http = new HttpClient(handler) { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) };
             if (token is not null)

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -122,6 +123,31 @@ public sealed class EmbeddedApiHostTests : IDisposable
         Assert.Equal("hello", await echoed.Content.ReadAsStringAsync());
         var problem = await Problems.AssertInvalidInputAsync(refused, HttpStatusCode.BadRequest);
         Assert.Equal("'q' is not a parameter of GET /v1/keys; it takes no query parameters.", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_request_id_of_megabytes_the_application_sets_is_cut_in_the_audit_line_and_the_trail_still_verifies()
+    {
+        var trail = _temp.Combine("audit.log");
+        var requestId = new string('r', 2 * 1024 * 1024);
+        await using var app = await StartAsync(
+            trousseau => trousseau.UseInMemoryStore().AddAuditTrail(audit => audit.Path = trail),
+            api => api.AddEndpointFilter((context, next) =>
+            {
+                context.HttpContext.TraceIdentifier = requestId;
+                return next(context);
+            }));
+        using var http = await ClientAsync(app);
+
+        using var missing = await http.GetAsync("v1/secrets/app/nothing-here");
+
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using (var record = JsonDocument.Parse(Assert.Single(await File.ReadAllLinesAsync(trail))))
+        {
+            Assert.Equal(requestId[..8192] + "…", record.RootElement.GetProperty("requestId").GetString());
+        }
+
+        ClectlAssert.Ok(await new ClectlRunner(_temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
     }
 
     [Fact]

@@ -77,6 +77,34 @@ public sealed class ApiPolicySettingsTests : IDisposable
         Assert.DoesNotContain(File.ReadAllLines(Path.Combine(dataDir, "audit.log")), line => line.Length > 1024);
     }
 
+    [Theory]
+    [InlineData("generate", """{}""")]
+    [InlineData("regenerate", """{"key":"k"}""")]
+    public async Task A_generate_the_policies_refuse_names_its_secret_in_the_answer_and_in_the_audit_trail(string route, string body)
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir, [$"{Policy}Subjects:0=admin", $"{Policy}Secrets:0=team/**", $"{Policy}Actions:0=read"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var stranger = BearerClient.Create(server.BaseAddress, "not-the-token");
+
+        using var refused = await http.PostAsync(
+            new Uri($"v1/secrets/prod/db/{route}", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        using var unauthenticated = await stranger.PostAsync(
+            new Uri($"v1/secrets/prod/db/{route}", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        var detail = (await Problems.AssertAsync(refused, HttpStatusCode.Forbidden)).GetProperty("detail").GetString();
+        Assert.Equal("The identity 'admin' may not do 'generate' on the secret 'prod/db': no entry of Trousseau:Api:Policies allows it.", detail);
+        Assert.Equal(HttpStatusCode.Unauthorized, unauthenticated.StatusCode);
+        var recorded = File.ReadAllLines(Path.Combine(dataDir, "audit.log")).Select(line =>
+        {
+            using var record = JsonDocument.Parse(line);
+            var r = record.RootElement;
+            return (r.GetProperty("identity").GetString(), r.GetProperty("outcome").GetString(), r.GetProperty("secret").GetString());
+        });
+        Assert.Equal([("admin", "denied", "prod/db"), (null, "unauthenticated", "prod/db")], recorded);
+    }
+
     [Fact]
     public async Task Paging_a_listing_the_policies_filter_hands_out_no_token_that_names_a_secret_the_identity_may_not_list()
     {
