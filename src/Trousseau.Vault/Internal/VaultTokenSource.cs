@@ -17,7 +17,8 @@ namespace Trousseau.Vault.Internal;
 /// waiting for it, and the next call tries again. A run of failures is logged once as a warning, then at debug level
 /// until one succeeds. Credentials Vault refuses make Vault unavailable to Trousseau (nothing Trousseau's callers can
 /// fix). With <see cref="VaultAuthOptions.TokenFile"/>, each call looks at the file (where its links lead, its last
-/// write time and length) and reads it only when that changed: a new token there (a Vault Agent sink's) is used from
+/// write time and length) and reads it only when that changed, or when it had been written less than one tick of a
+/// file system's clock before it was last read (a rewrite within that tick can leave the same stamp): a new token there (a Vault Agent sink's) is used from
 /// that call on, and its TTL looked up in the background. A login handed over by <see cref="VaultConfigOverlay"/>
 /// (<see cref="VaultLoginHandOver"/>) is the first lease, so that trousseaud logs in once even with a single-use
 /// AppRole secret id.
@@ -37,7 +38,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Lease? _lease;
     private Task<Lease>? _refresh;
-    private FileStamp? _tokenFileRead;
+    private TokenFileLook? _tokenFileRead;
     private int _failuresInARow;
     private long _renewals;
     private long _logins;
@@ -238,8 +239,12 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
-    /// <summary>Whether the token file is not what it was when its token was last read (or has not been read here yet).</summary>
-    private bool TokenFileChanged(string path) => Volatile.Read(ref _tokenFileRead) is not { } read || read != FileStamp.Of(path);
+    /// <summary>
+    /// Whether the token file is not what it was when its token was last read (or has not been read here yet), or was
+    /// written too shortly before that read for its time stamp to tell a rewrite since.
+    /// </summary>
+    private bool TokenFileChanged(string path) =>
+        Volatile.Read(ref _tokenFileRead) is not { } read || !read.Stamp.SettledBy(read.SeenAt) || read.Stamp != FileStamp.Of(path);
 
     /// <summary>
     /// The lease after reading a changed token file: a new token there replaces the current lease at once, due for a
@@ -275,7 +280,9 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>The token in <paramref name="path"/>, remembering what the file looked like before it was read.</summary>
     private async Task<string> ReadTokenFileAsync(string path, CancellationToken cancellationToken)
     {
-        Volatile.Write(ref _tokenFileRead, FileStamp.Of(path));
+        // The file system's clock, not the injected one: it is what stamps the file.
+        var seenAt = TimeProvider.System.GetUtcNow().UtcDateTime;
+        Volatile.Write(ref _tokenFileRead, new TokenFileLook(FileStamp.Of(path), seenAt));
         return await ReadCredentialAsync(path, "Auth:TokenFile", "a Vault token", cancellationToken).ConfigureAwait(false);
     }
 
@@ -407,10 +414,26 @@ internal sealed partial class VaultTokenSource : IDisposable
         Login,
     }
 
+    /// <summary>What a look at the token file saw, and when (by the system clock) it began.</summary>
+    private sealed record TokenFileLook(FileStamp Stamp, DateTime SeenAt);
+
     /// <summary>What a look at a file sees, to tell a change without reading it: the file its links lead to, its last write time and length.</summary>
     private sealed record FileStamp(string? Target, DateTime LastWriteUtc, long Length)
     {
+        /// <summary>
+        /// How coarse a file system's clock can be: Linux stamps files from a clock that moves in ticks of up to 10 ms,
+        /// and some file systems keep whole seconds (FAT two).
+        /// </summary>
+        private static readonly TimeSpan ClockTick = TimeSpan.FromSeconds(2);
+
         private static readonly FileStamp Missing = new(null, default, -1);
+
+        /// <summary>
+        /// Whether a look at <paramref name="seenAt"/> that saw this stamp rules out a rewrite since with the same stamp:
+        /// the file was last written at least one tick of the file system's clock before, so a later write stamps it
+        /// later.
+        /// </summary>
+        public bool SettledBy(DateTime seenAt) => seenAt - LastWriteUtc >= ClockTick;
 
         public static FileStamp Of(string path)
         {

@@ -357,6 +357,28 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerTheory]
+    [InlineData("a Vault Agent sink")]
+    [InlineData("a Secret volume")]
+    public async Task A_new_token_written_within_the_same_file_system_clock_tick_as_the_old_one_is_still_used_from_the_next_call(string writer)
+    {
+        var server = Server();
+        var file = TokenFile.Create(writer, _files.Combine("vault-token"), server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1)));
+        var provider = Build(o => o.Auth.TokenFile = file.Path);
+        await RoundTripAsync(provider);
+        var (refused, written) = (RefusedCalls(server), File.GetLastWriteTimeUtc(file.Path));
+
+        // The file system's clock moves in ticks of a few milliseconds (seconds on some file systems): a token of the
+        // same length written within the tick of the old one leaves the file with the same time stamp and length.
+        server.RevokeAllTokens();
+        file.Replace(server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1)));
+        File.SetLastWriteTimeUtc(file.Path, written);
+        await RoundTripAsync(provider);
+
+        Assert.Equal(refused, RefusedCalls(server));
+        AssertNoCredentialLeaked();
+    }
+
     private VaultTestServer Server()
     {
         var server = _vault.RequireTestServer();
