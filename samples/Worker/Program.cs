@@ -1,3 +1,4 @@
+using Trousseau;
 using Trousseau.Samples.Worker;
 
 // A worker that seals the reports it writes with Trousseau: each report is encrypted with ITrousseau and signed with
@@ -13,4 +14,19 @@ builder.Services.AddOptions<ReportOptions>()
     .ValidateOnStart();
 builder.Services.AddHostedService<ReportWorker>();
 
-await builder.Build().RunAsync();
+using var host = builder.Build();
+
+// The store opens at its first use: a data directory that another process holds (a worker still running) stops the
+// start here, with one line, before the workers run.
+try
+{
+    await host.Services.GetRequiredService<ITrousseau>().ListSecretsAsync("reports/").CountAsync();
+}
+catch (TrousseauException e)
+{
+    Console.Error.WriteLine($"Worker: {e.Message}");
+    return 1;
+}
+
+await host.RunAsync();
+return 0;

@@ -10,7 +10,8 @@ public interface IAuditTrail
 {
     /// <summary>
     /// Whether a record can be expected to be written, asked before a call acts: <see langword="false"/> while the
-    /// trail's last write failed (until a write succeeds again) or its file cannot be opened (tried again here). A
+    /// trail cannot be written. What failed is tried again here, writing no record, where it can be without writing one
+    /// (opening the file, for example); otherwise the answer stays <see langword="false"/> until a write succeeds. A
     /// trail that lets calls go on when it cannot write (fail-open) always answers <see langword="true"/>.
     /// </summary>
     /// <returns>Whether the call may go on.</returns>

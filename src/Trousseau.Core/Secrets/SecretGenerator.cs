@@ -73,6 +73,13 @@ internal static class SecretGenerator
     {
         if (type == SecretType.Login)
         {
+            if (data.Count == 0)
+            {
+                throw new InvalidInputException(
+                    "name",
+                    $"Secret '{name}' is a login secret with no keys (an older version stored it so): a new 'password' alone would leave it without its 'username'; give it both (clectl secret update {name} --username U --password-stdin).");
+            }
+
             return key is null or SecretData.PasswordKey
                 ? SecretData.PasswordKey
                 : throw new InvalidInputException("key", $"Secret '{name}' is a login secret: its generated value is always its 'password', not '{key}'.");

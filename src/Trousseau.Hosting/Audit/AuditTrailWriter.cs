@@ -14,8 +14,9 @@ namespace Trousseau.Hosting.Audit;
 /// way wait for it and are then written together, with one write and one lock, so that concurrent calls share the cost
 /// of a write instead of queueing for it one by one. Each line carries the hash of the line before it, across restarts
 /// (the chain goes on from the file's last line) and rotations (the file is renamed <c>PATH.1</c>, older ones shift up
-/// to <c>PATH.N</c>, and the new file's first line names the old file's last). A file that cannot be opened is tried
-/// again at the next call; a failed write makes the trail unavailable until a write succeeds again. Processes may share
+/// to <c>PATH.N</c>, and the new file's first line names the old file's last). A file that cannot be opened, a rotation
+/// that failed and a write refused for want of access are tried again before the next call (and when readiness is
+/// asked), writing no line; another failed write (a full disk) makes the trail unavailable until a write succeeds again. Processes may share
 /// the trail (two daemons on one data directory): lines are written holding an exclusive advisory lock on
 /// <c>PATH.lock</c>, after catching up with what other processes wrote (the chain goes on from the file's last line) or
 /// reopening the file when another process rotated it (the lock file's first 8 bytes count rotations).
@@ -44,7 +45,11 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private SafeFileHandle? _handle;
     private long _length;
     private string? _previous;
+    // A write of lines failed other than for want of access: only a write shows that the trail can be written again.
     private bool _writeFailed;
+
+    // A rotation failed (its file is closed): tried again before the next call.
+    private bool _rotationFailed;
     private bool _failing;
     private long _missed;
 
@@ -81,15 +86,27 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
         lock (_lock)
         {
-            if (_writeFailed || _path is null || _file is not null)
+            if (_writeFailed || _path is null || (_file is not null && !_rotationFailed))
             {
                 return !_writeFailed;
             }
 
+            // What failed is tried again, writing no line: opening the file, and a rotation that failed.
             try
             {
                 EnterTrail();
-                ExitTrail();
+                try
+                {
+                    if (_rotationFailed)
+                    {
+                        Rotate();
+                    }
+                }
+                finally
+                {
+                    ExitTrail();
+                }
+
                 return true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -457,7 +474,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private void Rotate()
     {
         var file = _file!;
-        (_file, _handle) = (null, null);
+        (_file, _handle, _rotationFailed) = (null, null, true);
         try
         {
             file.Flush(flushToDisk: true);
@@ -484,6 +501,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         File.Move(_path!, previousFile, overwrite: true);
         _rotations++;
         _trailLock!.WriteRotations(_rotations);
+        _rotationFailed = false;
         Open();
         LogRotated(_logger, Trail, previousFile);
     }
@@ -543,12 +561,13 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     }
 
     /// <summary>
-    /// Notes a failure, logged once per burst. A file that could not be opened is tried again before the next call; a
-    /// failed write (or rotation) keeps the trail unavailable until a write succeeds.
+    /// Notes a failure, logged once per burst. A file that could not be opened, a rotation that failed and a write
+    /// refused for want of access (an immutable file) are tried again before the next call, writing no line; another
+    /// failed write (a full disk) keeps the trail unavailable until a write succeeds.
     /// </summary>
     private void Failed(Exception exception, bool writing, int missed)
     {
-        _writeFailed |= writing;
+        _writeFailed |= writing && !_rotationFailed && exception is not UnauthorizedAccessException;
         _ready = false;
         _missed += missed;
         if (_failing)

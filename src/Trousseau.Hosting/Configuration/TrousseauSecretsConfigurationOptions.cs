@@ -13,7 +13,12 @@ public sealed class TrousseauSecretsConfigurationOptions
     /// </summary>
     public string Prefix { get; set; } = "";
 
-    /// <summary>How often to look for changed secrets (by revision; unchanged secrets are not read again). Default 30 s.</summary>
+    /// <summary>
+    /// How often to look for changed secrets (by revision; unchanged secrets are not read again). Default 30 s. Positive
+    /// and at most 49.17:02:47.294 (about 49.7 days), or <see cref="Timeout.InfiniteTimeSpan"/> to poll never, relying on
+    /// <see cref="Watch"/> (and <c>IConfigurationRoot.Reload()</c>); any other value is refused with an
+    /// <see cref="ArgumentException"/> when the configuration is built.
+    /// </summary>
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>When set (the etcd store), changes reload at once instead of waiting for the next poll.</summary>

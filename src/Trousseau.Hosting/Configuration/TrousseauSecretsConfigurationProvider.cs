@@ -17,6 +17,9 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
     private Task? _polling;
     private Task? _watching;
 
+    // The longest period a timer takes: 2^32 - 2 ms, about 49.7 days.
+    private static readonly TimeSpan MaxReloadInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     public TrousseauSecretsConfigurationProvider(TrousseauSecretsConfigurationOptions options)
     {
         _options = options;
@@ -35,9 +38,11 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                 nameof(options));
         }
 
-        if (options.ReloadInterval <= TimeSpan.Zero)
+        if (options.ReloadInterval != Timeout.InfiniteTimeSpan && (options.ReloadInterval <= TimeSpan.Zero || options.ReloadInterval > MaxReloadInterval))
         {
-            throw new ArgumentException("TrousseauSecretsConfigurationOptions.ReloadInterval must be positive.", nameof(options));
+            throw new ArgumentException(
+                $"TrousseauSecretsConfigurationOptions.ReloadInterval is {options.ReloadInterval}; it must be positive and at most 49.17:02:47.294, or Timeout.InfiniteTimeSpan to poll never (changes then arrive through Watch, and IConfigurationRoot.Reload()).",
+                nameof(options));
         }
     }
 
@@ -56,7 +61,11 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
 
         Report(unreadable);
 
-        _polling ??= Task.Run(PollAsync);
+        if (_options.ReloadInterval != Timeout.InfiniteTimeSpan)
+        {
+            _polling ??= Task.Run(PollAsync);
+        }
+
         if (_options.Watch is not null)
         {
             _watching ??= Task.Run(WatchAsync);
@@ -100,7 +109,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
         catch (Exception e) when (e is TrousseauException or ObjectDisposedException)
         {
-            // The store gave up the watch (it retries what is transient itself); polling goes on.
+            // The store gave up the watch (it retries what is transient itself); polling, if any, goes on.
         }
     }
 

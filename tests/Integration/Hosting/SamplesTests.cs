@@ -130,6 +130,31 @@ public sealed class SamplesTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_worker_whose_data_directory_another_process_holds_exits_non_zero_with_one_line_saying_so()
+    {
+        var firstRun = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, ["--Reports:Count", "1"], _temp.Path));
+        Assert.True(firstRun.ExitCode == 0, firstRun.Stdout + firstRun.Stderr);
+
+        // Another process (this test) holds the worker's store, as a worker still running would.
+        var data = _temp.Combine(".trousseau-sample");
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(data, "local.keyring"))
+            .UseSqliteStore(sqlite => sqlite.Path = Path.Combine(data, "secrets.db"));
+        await using var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<ITrousseau>().GetSecretAsync("reports/signing-key");
+
+        var second = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, ["--Reports:Count", "1"], _temp.Path));
+
+        Assert.NotEqual(0, second.ExitCode);
+        var said = (second.Stdout + second.Stderr).Trim();
+        Assert.DoesNotContain('\n', said);
+        Assert.StartsWith("Worker: ", said, StringComparison.Ordinal);
+        Assert.Contains("is in use by another process", said, StringComparison.Ordinal);
+    }
+
     private static Dictionary<string, string> Login(string username, string password) => new()
     {
         ["username"] = username,

@@ -228,8 +228,23 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Contains($"TrousseauSecretsConfigurationOptions.Prefix is '{prefix}'; no secret name starts with it", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("-00:00:01")]
+    [InlineData("50.00:00:00")]
+    [InlineData("10675199.02:48:05.4775807")]
+    public void A_reload_interval_that_is_not_positive_or_too_long_for_a_timer_is_refused_when_configuration_is_built(string interval)
+    {
+        var reloadInterval = TimeSpan.Parse(interval, System.Globalization.CultureInfo.InvariantCulture);
+        var builder = new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = new TrousseauClient(new HttpClient { BaseAddress = new Uri("http://127.0.0.1:1") }, "token"); o.ReloadInterval = reloadInterval; });
+
+        var error = Assert.Throws<ArgumentException>(() => builder.Build());
+
+        Assert.Contains($"TrousseauSecretsConfigurationOptions.ReloadInterval is {interval}; it must be positive and at most 49.17:02:47.294, or Timeout.InfiniteTimeSpan", error.Message, StringComparison.Ordinal);
+    }
+
     [StoreFact]
-    public async Task With_an_etcd_watch_a_change_arrives_long_before_the_next_poll()
+    public async Task With_an_etcd_watch_and_no_polling_a_change_arrives_through_the_watch()
     {
         var prefix = $"/configuration-{Guid.NewGuid():N}/";
         await using var library = Library(
@@ -246,7 +261,7 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         {
             o.Trousseau = trousseau;
             o.Prefix = "app/";
-            o.ReloadInterval = TimeSpan.FromHours(1);
+            o.ReloadInterval = Timeout.InfiniteTimeSpan;
             o.Watch = library.GetRequiredService<EtcdSecretStore>();
         });
         var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();

@@ -577,6 +577,27 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
+    public async Task Regenerating_a_login_secret_stored_without_keys_says_to_give_its_username_and_password_and_changes_nothing()
+    {
+        // Older versions stored a secret with no keys; the library now refuses to, so the record is written as they did.
+        var header = SecretRecord.BuildHeader(SecretType.Login, _time.GetUtcNow(), _time.GetUtcNow());
+        var sealedData = await _local.Services.GetRequiredService<EnvelopeEncryptor>().EncryptAsync(
+            EnvelopePurpose.Store, SecretRecord.EncodeData(new Dictionary<string, string>()), SecretRecord.AssociatedData("old/login", header), CancellationToken.None);
+        await _local.Store.CreateAsync("old/login", (byte[])[.. header, .. sealedData.Ciphertext]);
+        var before = (await Trousseau.GetSecretAsync("old/login")).Metadata;
+
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.RegenerateSecretAsync("old/login"));
+
+        Assert.Equal(
+            ("name", "Secret 'old/login' is a login secret with no keys (an older version stored it so): a new 'password' alone would leave it without its 'username'; give it both (clectl secret update old/login --username U --password-stdin)."),
+            (refused.Field, refused.Message));
+        Assert.Equal(before, (await Trousseau.GetSecretAsync("old/login")).Metadata);
+        await Trousseau.PatchSecretAsync("old/login", new Dictionary<string, string?> { ["username"] = "app", ["password"] = "p" });
+        await Trousseau.RegenerateSecretAsync("old/login");
+        Assert.NotEqual("p", (await Trousseau.GetSecretAsync("old/login")).Data["password"]);
+    }
+
+    [Fact]
     public async Task Patch_and_regenerate_refuse_bad_input_before_they_change_anything()
     {
         var created = await Trousseau.CreateSecretAsync("merge/bad", SecretType.Login, Data(("username", "app"), ("password", "p")));
