@@ -37,14 +37,14 @@ internal static class WritableLocation
     /// </summary>
     public static string? WhyNoFileCanBeCreatedIn(string directory)
     {
+        if (FileInTheWay(directory) is { } file)
+        {
+            return file == directory ? "is a file, not a directory" : $"does not exist and cannot be created: {file} is a file, not a directory";
+        }
+
         var existing = directory;
         while (!Directory.Exists(existing))
         {
-            if (File.Exists(existing))
-            {
-                return existing == directory ? "is a file, not a directory" : $"does not exist and cannot be created: {existing} is a file, not a directory";
-            }
-
             if (Path.GetDirectoryName(existing) is not { } parent)
             {
                 return null;
@@ -59,6 +59,23 @@ internal static class WritableLocation
         }
 
         return existing == directory ? denied : $"does not exist and cannot be created: {existing} {denied}";
+    }
+
+    /// <summary>
+    /// The file that keeps <paramref name="directory"/> from being a directory: the path itself, or the nearest of its
+    /// parents that exists, when that is a file; <see langword="null"/> when there is none.
+    /// </summary>
+    public static string? FileInTheWay(string directory)
+    {
+        for (string? path = directory; path is not null && !Directory.Exists(path); path = Path.GetDirectoryName(path))
+        {
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Why this process may not use <paramref name="path"/> as <paramref name="access"/> asks, as a clause that follows the path; <see langword="null"/> when it may.</summary>

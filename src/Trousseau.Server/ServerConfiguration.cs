@@ -73,22 +73,16 @@ internal static class ServerConfiguration
     public static void CheckDataDir(IConfiguration section)
     {
         var dataDir = section["DataDir"]!;
-        if (File.Exists(dataDir))
+        if (WritableLocation.FileInTheWay(dataDir) is not { } file)
         {
-            throw new InvalidConfigurationException(
-                $"{SectionName}:DataDir is '{dataDir}', which is a file, not a directory: give the path of a directory (created when missing) with --data-dir, "
-                + $"{SectionName}:DataDir or TROUSSEAU_HOME.");
+            return;
         }
 
-        for (var above = Path.GetDirectoryName(dataDir); above is not null && !Directory.Exists(above); above = Path.GetDirectoryName(above))
-        {
-            if (File.Exists(above))
-            {
-                throw new InvalidConfigurationException(
-                    $"{SectionName}:DataDir is '{dataDir}', which cannot be a directory: {above} is a file. Give the path of a directory (created when missing) "
-                    + $"with --data-dir, {SectionName}:DataDir or TROUSSEAU_HOME.");
-            }
-        }
+        throw new InvalidConfigurationException(file == dataDir
+            ? $"{SectionName}:DataDir is '{dataDir}', which is a file, not a directory: give the path of a directory (created when missing) with --data-dir, "
+                + $"{SectionName}:DataDir or TROUSSEAU_HOME."
+            : $"{SectionName}:DataDir is '{dataDir}', which cannot be a directory: {file} is a file. Give the path of a directory (created when missing) "
+                + $"with --data-dir, {SectionName}:DataDir or TROUSSEAU_HOME.");
     }
 
     /// <summary>
