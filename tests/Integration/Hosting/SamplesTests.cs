@@ -107,12 +107,7 @@ public sealed class SamplesTests : IDisposable
         var reports = Directory.GetFiles(Path.Combine(data, "reports"), "*.sealed");
         Assert.Equal(2, reports.Length);
 
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddTrousseau(_ => { })
-            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(data, "local.keyring"))
-            .UseSqliteStore(sqlite => sqlite.Path = Path.Combine(data, "secrets.db"));
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = WorkerStore(data);
         var trousseau = provider.GetRequiredService<ITrousseau>();
         var signingKey = (await trousseau.GetSecretAsync("reports/signing-key")).Data["key"];
         Assert.Equal(64, signingKey.Length);
@@ -138,12 +133,7 @@ public sealed class SamplesTests : IDisposable
 
         // Another process (this test) holds the worker's store, as a worker still running would.
         var data = _temp.Combine(".trousseau-sample");
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddTrousseau(_ => { })
-            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(data, "local.keyring"))
-            .UseSqliteStore(sqlite => sqlite.Path = Path.Combine(data, "secrets.db"));
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = WorkerStore(data);
         await provider.GetRequiredService<ITrousseau>().GetSecretAsync("reports/signing-key");
 
         var second = await ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.WorkerSampleDll, ["--Reports:Count", "1"], _temp.Path));
@@ -166,5 +156,16 @@ public sealed class SamplesTests : IDisposable
     {
         using var document = JsonDocument.Parse(body);
         return document.RootElement.Clone();
+    }
+
+    /// <summary>Trousseau over the Worker sample's data directory, as the sample itself opens it.</summary>
+    private static ServiceProvider WorkerStore(string data)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = Path.Combine(data, "local.keyring"))
+            .UseSqliteStore(sqlite => sqlite.Path = Path.Combine(data, "secrets.db"));
+        return services.BuildServiceProvider();
     }
 }
