@@ -193,6 +193,32 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
     }
 
     [VaultTestServerFact]
+    public async Task While_vault_is_sealed_status_is_unhealthy_under_the_key_id_it_last_had_so_kube_apiserver_sees_no_rotation()
+    {
+        var vault = Target.RequireTestServer();
+        var keyId = KmsPeer.Ok(await Peer.CallAsync(Status)).GetProperty("key_id").GetString();
+        var keyRead = $"transit/keys/{Plugin.KeyName}";
+        var refusedReads = vault.Count(keyRead, 503);
+
+        vault.Sealed = true;
+
+        // What the provider remembers of the key lasts 10 s; the Status answered once it has asked the sealed Vault
+        // for the key again is the one kube-apiserver sees for the rest of the outage.
+        var sealedStatus = KmsPeer.Ok(await Eventually.ReturnsAsync(
+            () => Peer.CallAsync(Status),
+            _ => vault.Count(keyRead, 503) > refusedReads,
+            awaited: $"a Status that asked the sealed Vault for {keyRead}",
+            show: r => r.ToString()));
+        vault.Sealed = false;
+        var recovered = KmsPeer.Ok(await Peer.CallAsync(Status));
+
+        Assert.NotEqual("ok", sealedStatus.GetProperty("healthz").GetString());
+        Assert.Equal(keyId, sealedStatus.GetProperty("key_id").GetString());
+        Assert.Equal("ok", recovered.GetProperty("healthz").GetString());
+        Assert.Equal(keyId, recovered.GetProperty("key_id").GetString());
+    }
+
+    [VaultTestServerFact]
     public async Task A_slow_vault_gives_unavailable_within_the_apiserver_deadline()
     {
         var vault = Target.RequireTestServer();
