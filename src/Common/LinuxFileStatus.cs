@@ -1,9 +1,11 @@
 using System.Runtime.InteropServices;
+using System.Text;
 using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
 
-// Linked into Trousseau.Hosting (the audit trail, the API token file) and Trousseau.Sqlite (the database file).
+// Linked into Trousseau.Hosting (the audit trail, the API token file), Trousseau.Sqlite (the database file) and
+// Trousseau.Kms (the owner of the socket's directory).
 
 /// <summary>
 /// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not
@@ -18,6 +20,7 @@ internal sealed class LinuxFileStatus
     private const int CurrentDirectory = -100; // AT_FDCWD
     private const uint ModeField = 0x2; // STATX_MODE
     private const uint LinkCountField = 0x4; // STATX_NLINK
+    private const uint OwnerField = 0x8; // STATX_UID
     private const uint ModifiedField = 0x40; // STATX_MTIME
     private const uint InodeField = 0x100; // STATX_INO
     private const uint SizeField = 0x200; // STATX_SIZE
@@ -30,6 +33,7 @@ internal sealed class LinuxFileStatus
     // rdev_minor, and u32 dev_major and dev_minor.
     private const int StatusBytes = 256;
     private const int LinkCountOffset = 16;
+    private const int OwnerOffset = 20;
     private const int ModeOffset = 28;
     private const int InodeOffset = 32;
     private const int SizeOffset = 40;
@@ -96,6 +100,40 @@ internal sealed class LinuxFileStatus
         catch (EntryPointNotFoundException)
         {
             // A libc without statx: the caller falls back to what .NET offers.
+        }
+
+        s_available = false;
+        return null;
+    }
+
+    /// <summary>
+    /// The user id that owns the file at <paramref name="path"/>, following links; <see langword="null"/> when it cannot
+    /// be examined (absent, not permitted) or where statx cannot be called.
+    /// </summary>
+    /// <param name="path">The path.</param>
+    public static uint? OwnerOf(string path)
+    {
+        if (!s_available)
+        {
+            return null;
+        }
+
+        try
+        {
+            var status = t_pathStatus ??= new byte[StatusBytes];
+            if (Statx(CurrentDirectory, Encoding.UTF8.GetBytes(path + "\0"), 0, OwnerField, status) == 0)
+            {
+                return BitConverter.ToUInt32(status, OwnerOffset);
+            }
+
+            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
+            {
+                return null;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc without statx: the caller does without.
         }
 
         s_available = false;

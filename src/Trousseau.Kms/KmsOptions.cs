@@ -9,8 +9,9 @@ public sealed class KmsOptions
     /// <summary>
     /// The Unix socket kube-apiserver calls, for example <c>/var/run/kmsplugin/socket.sock</c>; <c>trousseaud</c>
     /// defaults it to <c>&lt;data dir&gt;/kms.sock</c>. The parent directory is created (mode 0700) when missing and
-    /// refused when group or others may write it; a stale socket file is replaced; the socket is owner-only (0600)
-    /// from the instant it appears and removed on shutdown.
+    /// refused when group or others may write it, or when a user other than root or the one the application runs as
+    /// owns it; a stale socket file is replaced; the socket is owner-only (0600) from the instant it appears and
+    /// removed on shutdown.
     /// </summary>
     public string? Socket { get; set; }
 

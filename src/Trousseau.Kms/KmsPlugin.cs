@@ -33,6 +33,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     private readonly KmsOptions _options = options.Value;
     private readonly Lock _statusLock = new();
     private long? _healthyAt;
+    private string? _lastKeyId;
 
     /// <summary>
     /// Status: the provider's health, reused for <see cref="KmsOptions.StatusCacheDuration"/> while healthy (an
@@ -40,12 +41,19 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     /// knows it: a rotation through this process shows at once, one made elsewhere once the provider's memory is
     /// refreshed (Vault: within 10 s; the local key ring: at the worker's next tick).
     /// </summary>
+    /// <remarks>
+    /// While the provider cannot tell its current key, Status answers the key id it last reported: kube-apiserver takes
+    /// any other key id for a rotation and, its new data key refused, stops writing after a few minutes, where under an
+    /// unchanged one it keeps writing with the data key it holds. Only a plugin whose provider never answered has
+    /// no key id to give, and answers <c>unavailable</c>.
+    /// </remarks>
     public async ValueTask<V2.StatusResponse> StatusAsync(CancellationToken cancellationToken)
     {
         try
         {
             var healthy = await IsHealthyAsync(cancellationToken).ConfigureAwait(false);
             var key = await WithinTimeout(provider.GetCurrentKeyAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _lastKeyId, key.KeyId);
             return new V2.StatusResponse { Version = "v2", Healthz = healthy ?? "ok", KeyId = key.KeyId };
         }
         catch (DependencyUnavailableException e)
@@ -55,7 +63,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
                 _healthyAt = null;
             }
 
-            return new V2.StatusResponse { Version = "v2", Healthz = e.Message, KeyId = "unavailable" };
+            return new V2.StatusResponse { Version = "v2", Healthz = e.Message, KeyId = Volatile.Read(ref _lastKeyId) ?? "unavailable" };
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
@@ -31,6 +32,7 @@ internal sealed class KmsSocketHost(
     private WebApplication? _app;
     private Socket? _listener;
     private string? _socket;
+    private FileIdentity? _socketFile;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -112,7 +114,7 @@ internal sealed class KmsSocketHost(
             app.MapGrpcHealthChecksService().DisableHttpMetrics();
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            (_app, _listener, _socket) = (app, listener, socket);
+            (_app, _listener, _socket, _socketFile) = (app, listener, socket, IdentityOf(socket));
         }
         catch
         {
@@ -152,15 +154,21 @@ internal sealed class KmsSocketHost(
         }
     }
 
-    /// <summary>Closes the listening socket (Kestrel only borrowed it) and removes its file, once.</summary>
+    /// <summary>
+    /// Closes the listening socket (Kestrel only borrowed it) and removes its file, once: the file this host bound, not
+    /// one another plugin put at the path after this one's was removed, which that plugin serves.
+    /// </summary>
     private void Release()
     {
         _listener?.Dispose();
-        if (_socket is { } socket && File.Exists(socket))
+        if (_socket is { } socket && File.Exists(socket) && (_socketFile is null || IdentityOf(socket) == _socketFile))
         {
             File.Delete(socket);
         }
 
-        (_listener, _socket) = (null, null);
+        (_listener, _socket, _socketFile) = (null, null, null);
     }
+
+    /// <summary>Which file is at <paramref name="path"/>, or <see langword="null"/> where statx cannot tell.</summary>
+    private static FileIdentity? IdentityOf(string path) => LinuxFileStatus.OfPath(Encoding.UTF8.GetBytes(path + "\0"))?.File;
 }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
 namespace Trousseau.Kms.Internal;
@@ -7,17 +8,21 @@ namespace Trousseau.Kms.Internal;
 /// A listening Unix socket that nobody but its owner can connect to, from the first instant it appears at its path:
 /// it is bound in a fresh directory of mode 0700 beside that path, made 0600 there, and only then moved onto the
 /// path. The move is a rename on one file system, so the socket keeps listening: it is bound to its inode, not its name.
+/// The directory it is moved into must be one that nobody else may change: neither writable by group or others nor
+/// owned by a user other than root or the one this process runs as, since whoever may change it could replace the
+/// socket with one of their own, to which kube-apiserver would hand its keys.
 /// </summary>
 internal static class OwnerOnlyUnixSocket
 {
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlySocket = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+    private const uint Root = 0;
 
     /// <summary>
     /// Listens on <paramref name="path"/>: creates its directory (0700) when missing, refuses a directory that group or
-    /// others may write, replaces a socket file left by a process that is gone, and refuses one that a live process
-    /// serves.
+    /// others may write or that another user owns, replaces a socket file left by a process that is gone, and refuses
+    /// one that a live process serves.
     /// </summary>
     /// <param name="path">The socket's full path.</param>
     /// <returns>The listening socket, which the caller owns.</returns>
@@ -27,7 +32,7 @@ internal static class OwnerOnlyUnixSocket
         var directory = Path.GetDirectoryName(path)!;
         if (Directory.Exists(directory))
         {
-            RefuseIfWritableByOthers(directory);
+            RefuseIfOthersMayChange(directory);
         }
         else
         {
@@ -44,7 +49,8 @@ internal static class OwnerOnlyUnixSocket
 
     /// <summary>
     /// Refuses, changing nothing, what <see cref="Listen"/> would refuse before it binds: a directory that group or
-    /// others may write, a path that is not a socket or that a live process serves, a path too long to be bound.
+    /// others may write or that another user owns, a path that is not a socket or that a live process serves, a path
+    /// too long to be bound.
     /// </summary>
     /// <param name="path">The socket's full path.</param>
     /// <exception cref="IOException">The path or its directory cannot be used, with a message that says why.</exception>
@@ -53,14 +59,14 @@ internal static class OwnerOnlyUnixSocket
         var directory = Path.GetDirectoryName(path)!;
         if (Directory.Exists(directory))
         {
-            RefuseIfWritableByOthers(directory);
+            RefuseIfOthersMayChange(directory);
         }
 
         _ = IsLeftBehind(path);
         _ = EndPoint(OperatingSystem.IsWindows() ? path : Path.Combine(StagingDirectory(path), "s"), path);
     }
 
-    private static void RefuseIfWritableByOthers(string directory)
+    private static void RefuseIfOthersMayChange(string directory)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -74,6 +80,15 @@ internal static class OwnerOnlyUnixSocket
             throw new IOException(
                 $"The KMS socket directory {directory} is writable by group or others (mode {octal}), who could replace the socket; "
                 + $"remove that access (chmod go-w {directory}) or put the socket in another directory.");
+        }
+
+        // The owner of a directory may always rename what is in it, or give itself write access to it.
+        if (OperatingSystem.IsLinux() && LinuxFileStatus.OwnerOf(directory) is { } owner && owner != Root && owner != EffectiveUserId())
+        {
+            var self = EffectiveUserId();
+            throw new IOException(
+                $"The KMS socket directory {directory} belongs to user id {owner}, neither root nor the user this process runs as (uid {self}), who could replace the socket; "
+                + $"give it to root or that user (chown {self} {directory}) or put the socket in another directory.");
         }
     }
 
@@ -182,4 +197,8 @@ internal static class OwnerOnlyUnixSocket
 
     private static IOException InUse(string path, Exception? inner = null) =>
         new($"The KMS socket {path} is in use by another process.", inner);
+
+    [DllImport("libc", EntryPoint = "geteuid")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern uint EffectiveUserId();
 }

@@ -274,6 +274,28 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task A_plugin_stopping_after_another_took_over_its_removed_socket_path_leaves_the_new_socket_in_place()
+    {
+        using var temp = new TempDirectory();
+        var socket = temp.Combine("run", "kms.sock");
+        await using var first = await TrousseauServerProcess.StartAsync(temp.Combine("first"), ["--kms-socket", socket]);
+        await Eventually.HoldsAsync(() => File.Exists(socket));
+
+        // Someone removed the first plugin's socket file while it ran; a second plugin then started on the path.
+        File.Delete(socket);
+        await using var second = await TrousseauServerProcess.StartAsync(temp.Combine("second"), ["--kms-socket", socket]);
+        await Eventually.HoldsAsync(() => File.Exists(socket));
+
+        Assert.Equal(0, await first.StopAsync());
+
+        Assert.True(File.Exists(socket), $"the first plugin removed {socket}, the second plugin's socket, as it stopped");
+        using var channel = ChannelFor(socket);
+        Assert.Equal("ok", (await new KmsV2Client(channel.CreateCallInvoker()).StatusAsync()).Healthz);
+        Assert.Equal(0, await second.StopAsync());
+        Assert.False(File.Exists(socket), $"the second plugin left {socket} behind as it stopped");
+    }
+
+    [Fact]
     public async Task A_socket_directory_too_long_for_the_socket_to_be_bound_in_is_refused_naming_the_path()
     {
         using var temp = new TempDirectory();

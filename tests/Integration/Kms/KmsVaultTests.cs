@@ -43,8 +43,9 @@ internal sealed class VaultKmsPlugin : IAsyncDisposable
 
     private readonly TempDirectory _temp = new();
     private readonly VaultTarget _vault;
+    private readonly string[] _settings;
 
-    private VaultKmsPlugin(VaultTarget vault) => _vault = vault;
+    private VaultKmsPlugin(VaultTarget vault, string[] settings) => (_vault, _settings) = (vault, settings);
 
     public string KeyName { get; } = VaultTarget.UniqueKeyName();
 
@@ -60,10 +61,13 @@ internal sealed class VaultKmsPlugin : IAsyncDisposable
 
     public ClectlRunner Clectl => ClectlRunner.For(Server, _temp.Combine("data"), _temp.Path);
 
-    /// <summary>Creates a Transit key and starts trousseaud as the KMS plugin over it, with its peer.</summary>
-    public static async Task<VaultKmsPlugin> StartAsync(VaultTarget vault)
+    /// <summary>
+    /// Creates a Transit key and starts trousseaud as the KMS plugin over it, with its peer, and with
+    /// <paramref name="settings"/> (<c>--Trousseau:KEY=VALUE</c>) when given.
+    /// </summary>
+    public static async Task<VaultKmsPlugin> StartAsync(VaultTarget vault, string[]? settings = null)
     {
-        var plugin = new VaultKmsPlugin(vault);
+        var plugin = new VaultKmsPlugin(vault, settings ?? []);
         await vault.CreateKeyAsync(plugin.KeyName);
         plugin.Peer = KmsPeer.Start(plugin.Socket);
         await plugin.StartServerAsync(vault.Address, "transit");
@@ -98,6 +102,7 @@ internal sealed class VaultKmsPlugin : IAsyncDisposable
             $"--Trousseau:Vault:KeyName={KeyName}",
             $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
             "--Trousseau:Kms:StatusCacheDuration=00:00:00",
+            .. _settings,
         ]);
         await Peer.WaitForOkAsync(Status, StartTimeout);
     }
@@ -190,6 +195,62 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
 
         // The outage is logged once, as the provider's; the refused call adds no line of grpc-dotnet's own.
         Assert.DoesNotContain("Error status code", Server.Log[logFrom..], StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
+    public async Task While_vault_is_sealed_status_is_unhealthy_under_the_key_id_it_last_had_so_kube_apiserver_sees_no_rotation()
+    {
+        var vault = Target.RequireTestServer();
+        var keyId = KmsPeer.Ok(await Peer.CallAsync(Status)).GetProperty("key_id").GetString();
+        var keyRead = $"transit/keys/{Plugin.KeyName}";
+        var refusedReads = vault.Count(keyRead, 503);
+
+        vault.Sealed = true;
+
+        // What the provider remembers of the key lasts 10 s; the Status answered once it has asked the sealed Vault
+        // for the key again is the one kube-apiserver sees for the rest of the outage.
+        var sealedStatus = KmsPeer.Ok(await Eventually.ReturnsAsync(
+            () => Peer.CallAsync(Status),
+            _ => vault.Count(keyRead, 503) > refusedReads,
+            awaited: $"a Status that asked the sealed Vault for {keyRead}",
+            show: r => r.ToString()));
+        vault.Sealed = false;
+        var recovered = KmsPeer.Ok(await Peer.CallAsync(Status));
+
+        Assert.NotEqual("ok", sealedStatus.GetProperty("healthz").GetString());
+        Assert.Equal(keyId, sealedStatus.GetProperty("key_id").GetString());
+        Assert.Equal("ok", recovered.GetProperty("healthz").GetString());
+        Assert.Equal(keyId, recovered.GetProperty("key_id").GetString());
+    }
+
+    [VaultTestServerFact]
+    public async Task On_sigterm_an_encrypt_waiting_for_vault_is_answered_before_the_plugin_exits_and_the_socket_is_removed()
+    {
+        var vault = Target.RequireTestServer();
+
+        // Stopped by the test: a plugin of its own, whose calls may wait for Vault long enough to be stopped meanwhile.
+        await using var plugin = await VaultKmsPlugin.StartAsync(Target, ["--Trousseau:Kms:ProviderTimeout=00:00:20", "--Trousseau:Vault:Timeout=00:00:20"]);
+        var release = new TaskCompletionSource();
+        var heldBefore = vault.Held;
+        vault.Hold = new VaultTestServer.VaultHold($"transit/encrypt/{plugin.KeyName}", release.Task);
+        try
+        {
+            var call = plugin.Peer.CallAsync(Encrypt, new { plaintext = Dek }, timeoutSeconds: 30);
+            await Eventually.HoldsAsync(() => vault.Held > heldBefore);
+            var stopped = plugin.Server.StopAsync();
+            await Eventually.HoldsAsync(() => plugin.Server.Log.Contains("Application is shutting down", StringComparison.Ordinal));
+            release.SetResult();
+
+            var answered = KmsPeer.Ok(await call);
+            Assert.Equal(0, await stopped);
+            Assert.StartsWith("vault-", answered.GetProperty("key_id").GetString(), StringComparison.Ordinal);
+            Assert.False(File.Exists(plugin.Socket), $"{plugin.Socket} is left after the plugin exited");
+        }
+        finally
+        {
+            vault.Hold = null;
+            release.TrySetResult();
+        }
     }
 
     [VaultTestServerFact]

@@ -54,6 +54,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly List<string> _namespaces = [];
     private int _failures;
     private long _transitCalls;
+    private long _held;
 
     private VaultTestServer(WebApplication app)
     {
@@ -102,6 +103,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// null answers at once again.
     /// </summary>
     public VaultHold? Hold { get; set; }
+
+    /// <summary>How many requests <see cref="Hold"/> has held back so far, counted as each arrives.</summary>
+    public long Held => Interlocked.Read(ref _held);
 
     /// <summary>Every token issued so far but the root token (revoked ones included), to check they leak nowhere.</summary>
     public IReadOnlyCollection<string> IssuedTokens
@@ -288,6 +292,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var path = context.Request.Path.Value ?? "";
         if (Hold is { } hold && path.Contains(hold.PathContains, StringComparison.Ordinal))
         {
+            Interlocked.Increment(ref _held);
             await hold.Release.WaitAsync(context.RequestAborted);
         }
 
