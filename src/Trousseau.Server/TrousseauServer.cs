@@ -160,6 +160,7 @@ internal static class TrousseauServer
         ServerTelemetry.Add(builder);
 
         var app = builder.Build();
+        MarkEveryAnswerNoSniff(app);
         app.MapTrousseauHealth();
         ServerTelemetry.MapMetrics(app);
         if (apiEnabled)
@@ -169,6 +170,24 @@ internal static class TrousseauServer
 
         return app;
     }
+
+    /// <summary>
+    /// Marks every answer with <c>X-Content-Type-Options: nosniff</c>, those routing gives by itself included (404 for a
+    /// path no route serves, 405 for a method a route does not take), which no endpoint's own filter sees. It is set as
+    /// the answer starts, so that a handler clearing the headers (the exception handler's) cannot drop it.
+    /// </summary>
+    private static void MarkEveryAnswerNoSniff(WebApplication app) =>
+        app.Use(static (context, next) =>
+        {
+            context.Response.OnStarting(
+                static state =>
+                {
+                    ((HttpResponse)state).Headers.XContentTypeOptions = "nosniff";
+                    return Task.CompletedTask;
+                },
+                context.Response);
+            return next(context);
+        });
 
     /// <summary>
     /// Checks, with the authentication mode as the API reads it (so that <c>None</c> or <c> none</c> is no way around),
