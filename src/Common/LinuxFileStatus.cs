@@ -3,7 +3,8 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
 
-// Linked into Trousseau.Hosting (the audit trail, the API token file) and Trousseau.Sqlite (the database file).
+// Linked into Trousseau.Hosting (the audit trail; through FileStamp.cs, the API token file and the TLS files),
+// Trousseau.Sqlite (the database file), and, for FileStamp.cs, Trousseau.Core (the local key ring) and trousseaud.
 
 /// <summary>
 /// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not
