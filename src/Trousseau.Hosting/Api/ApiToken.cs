@@ -74,7 +74,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Read again while it settles, a file that stays unusable is warned about once.
+                // A file read again while it settles and still unusable is warned about once.
                 next = previous with { Look = look, Unusable = true };
                 if (!previous.Unusable || previous.Look.Stamp != look.Stamp)
                 {
