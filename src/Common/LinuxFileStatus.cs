@@ -4,8 +4,9 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
 
-// Linked into Trousseau.Hosting (the audit trail, the API token file), Trousseau.Sqlite (the database file) and
-// Trousseau.Kms (the owner of the socket's directory).
+// Linked into Trousseau.Hosting (the audit trail; through FileStamp.cs, the API token file and the TLS files),
+// Trousseau.Sqlite (the database file), Trousseau.Kms (the owner of the socket's directory), and, for FileStamp.cs,
+// Trousseau.Core (the local key ring) and trousseaud.
 
 /// <summary>
 /// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not

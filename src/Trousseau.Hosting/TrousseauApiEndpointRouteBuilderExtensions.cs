@@ -41,6 +41,7 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         api.AddEndpointFilter<ApiCallFilter>();
         api.AddEndpointFilter<BrowserRequestFilter>();
         api.AddEndpointFilter(authentication);
+        api.AddEndpointFilter<ApiRouteFilter>();
         api.AddEndpointFilter<ApiAuthorizationFilter>();
         api.AddEndpointFilter<JsonContentTypeFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
@@ -60,7 +61,9 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         routes.MapDelete("/secrets/{**name}", SecretEndpoints.DeleteAsync).WithMetadata(new ApiActionMetadata(ApiAction.Delete));
         routes.MapPost("/secrets/{**path}", SecretEndpoints.PostToSecretAsync).WithMetadata(
             new ApiActionMetadata(ApiAction.Generate),
-            new ApiRouteMatch(static request => request.RouteValues["path"] is string path && SecretEndpoints.PostedSecretName(path) is not null));
+            new ApiRouteMatch(
+                static request => request.RouteValues["path"] is string path && SecretEndpoints.PostedSecretName(path) is not null,
+                SecretEndpoints.NoPostRoute));
 
         routes.MapMethods("/keys", GetAndHead, SecretEndpoints.KeyStatusAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));
         routes.MapPost("/keys/rotate", SecretEndpoints.RotateAsync).WithMetadata(new ApiActionMetadata(ApiAction.Keys));

@@ -29,6 +29,7 @@ internal static class TrousseauServer
         }
 
         WebApplication? app = null;
+        StartFootprint? footprint = null;
         try
         {
             app = await BuildAsync(args);
@@ -40,13 +41,15 @@ internal static class TrousseauServer
             // trail, checked next); the addresses and the KMS socket path, which change nothing either; and last
             // the API token file, which may be created: a refused start leaves nothing behind. All of it here rather
             // than inside StartAsync, whose failure log would repeat configuration values and print a stack trace
-            // before trousseaud's one line.
+            // before trousseaud's one line. What only the host's start finds (a port Kestrel cannot bind on a host
+            // name's addresses) fails after files were created: they are taken away again (the footprint).
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
             ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, FilesCreatedAtStart(app));
             CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
+            footprint = StartFootprint.Before(FilesCreatedAtStart(app).Concat(AuditTrailFile(app)));
             LoadApiToken(app);
             await app.StartAsync();
             ReportChangesNotTaken(app);
@@ -57,12 +60,14 @@ internal static class TrousseauServer
         {
             await Console.Error.WriteLineAsync($"trousseaud: invalid configuration: {message}");
             await StopAsync(app);
+            footprint?.Remove();
             return ExitInvalidConfiguration;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or DependencyUnavailableException)
         {
             await Console.Error.WriteLineAsync($"trousseaud: cannot start: {e.Message}");
             await StopAsync(app);
+            footprint?.Remove();
             return ExitStartupFailure;
         }
 
@@ -160,6 +165,7 @@ internal static class TrousseauServer
         ServerTelemetry.Add(builder);
 
         var app = builder.Build();
+        MarkEveryAnswerNoSniff(app);
         app.MapTrousseauHealth();
         ServerTelemetry.MapMetrics(app);
         if (apiEnabled)
@@ -169,6 +175,24 @@ internal static class TrousseauServer
 
         return app;
     }
+
+    /// <summary>
+    /// Marks every answer with <c>X-Content-Type-Options: nosniff</c>, those routing gives by itself included (404 for a
+    /// path no route serves, 405 for a method a route does not take), which no endpoint's own filter sees. It is set as
+    /// the answer starts, so that a handler clearing the headers (the exception handler's) cannot drop it.
+    /// </summary>
+    private static void MarkEveryAnswerNoSniff(WebApplication app) =>
+        app.Use(static (context, next) =>
+        {
+            context.Response.OnStarting(
+                static state =>
+                {
+                    ((HttpResponse)state).Headers.XContentTypeOptions = "nosniff";
+                    return Task.CompletedTask;
+                },
+                context.Response);
+            return next(context);
+        });
 
     /// <summary>
     /// Checks, with the authentication mode as the API reads it (so that <c>None</c> or <c> none</c> is no way around),
@@ -236,6 +260,15 @@ internal static class TrousseauServer
             && api.Auth.TokenFile is { } tokenFile && !File.Exists(tokenFile))
         {
             yield return tokenFile;
+        }
+    }
+
+    /// <summary>The audit trail's file, unless it is standard output.</summary>
+    private static IEnumerable<string> AuditTrailFile(WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<TrousseauAuditOptions>>().Value.Path is { } path && path != TrousseauAuditOptions.StandardOutput)
+        {
+            yield return path;
         }
     }
 

@@ -31,8 +31,8 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     private readonly Lock _lock = new();
     private LocalKeyRing? _ring;
 
-    // When the file was last read or written by this provider, to notice that another process changed it.
-    private (DateTime LastWrite, long Length)? _seen;
+    // The file as this provider last read or wrote it, to notice that another process changed it.
+    private FileLook? _seen;
 
     /// <summary>Creates the provider; the key file is read, or created, on first use.</summary>
     /// <param name="options">Where the key file is.</param>
@@ -56,7 +56,8 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// <inheritdoc />
     /// <remarks>
     /// Reads the key file again when it changed since this provider last read or wrote it (another process sharing
-    /// it rotated), and takes in the versions added there: wraps use the newest from then on.
+    /// it rotated), or had been written less than 2 s before that (a rewrite within one tick of the file system's
+    /// clock can leave the same time stamp), and takes in the versions added there: wraps use the newest from then on.
     /// </remarks>
     public ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default) =>
         new(Reload().Current.Info);
@@ -130,7 +131,8 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
                 {
                     DeleteTemporaries();
                     var latest = current;
-                    if (Seen() is { } seen)
+                    var seen = FileLook.Take(_path);
+                    if (seen.Stamp.Found)
                     {
                         latest = current.Merge(LocalKeyRingFile.Read(_path));
                         _seen = seen;
@@ -153,7 +155,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
                     }
 
                     Volatile.Write(ref _ring, rotated);
-                    _seen = Seen();
+                    _seen = FileLook.Take(_path);
                     Log.KeyRingRotated(_logger, _path, rotated.Current.Info.KeyId, rotated.Current.Info.Version);
                     return new(rotated.Current.Info);
                 }
@@ -231,7 +233,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
                 Log.KeyRingTooOpen(_logger, _path, Convert.ToString((int)mode, 8));
             }
 
-            var seen = Seen();
+            var seen = FileLook.Take(_path);
             var ring = LocalKeyRingFile.Read(_path);
             _seen = seen;
             return ring;
@@ -256,7 +258,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
             throw;
         }
 
-        _seen = Seen();
+        _seen = FileLook.Take(_path);
         Log.KeyRingCreated(_logger, _path, ring.Current.Info.KeyId);
         return ring;
     }
@@ -267,8 +269,8 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         lock (_lock)
         {
             var ring = Load();
-            var seen = Seen();
-            if (seen is null || seen == _seen)
+            var seen = FileLook.Take(_path);
+            if (!seen.Stamp.Found || _seen?.IsCurrent(seen.Stamp) == true)
             {
                 return ring;
             }
@@ -306,12 +308,6 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         {
             Log.KeyRingTemporariesDeleted(_logger, _path, leftovers.Count);
         }
-    }
-
-    private (DateTime LastWrite, long Length)? Seen()
-    {
-        var file = new FileInfo(_path);
-        return file.Exists ? (file.LastWriteTimeUtc, file.Length) : null;
     }
 
     /// <summary>

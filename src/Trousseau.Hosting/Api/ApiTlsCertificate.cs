@@ -5,16 +5,19 @@ namespace Trousseau.Hosting.Api;
 
 /// <summary>
 /// The API's TLS material, read from the files of <see cref="TrousseauApiTlsOptions"/> and read again when they change.
-/// Each new connection compares the files' modification times and sizes (through any symbolic link, so that the swap
-/// of a Kubernetes secret volume's <c>..data</c> link counts) with those last seen, a few system calls; when they
-/// differ the files are read again. Files that cannot be used (written half-way, a key that does not match its
+/// Each new connection compares the files' identities, modification times, sizes and modes (through any symbolic link,
+/// so that the swap of a Kubernetes secret volume's <c>..data</c> link counts) with those last seen
+/// (<see cref="FileStamp"/>), a few system calls; when they differ, or while a file had been written less than 2 s
+/// before it was last read (<see cref="FileLook"/>: a rewrite within one tick of the file system's clock can leave them
+/// all the same), the files are read again. Files that cannot be used (written half-way, a key that does not match its
 /// certificate yet) leave the previous material in use, with one warning until they change again.
 /// </summary>
 internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApiTlsOptions tls, ILogger<ApiTlsCertificate> logger)
 {
     private readonly Lock _gate = new();
     private ApiTlsMaterial? _material;
-    private FileStamp[] _stamps = [];
+    private FileLook[] _looks = [];
+    private bool _unusable;
 
     /// <summary>The material for a new connection, read again first when the files changed.</summary>
     /// <exception cref="ApiTlsFileException">The first read fails.</exception>
@@ -22,8 +25,8 @@ internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApi
     {
         get
         {
-            var stamps = Stamp();
-            if (Volatile.Read(ref _material) is not { } material || !stamps.AsSpan().SequenceEqual(Volatile.Read(ref _stamps)))
+            var stamps = Stamps();
+            if (Volatile.Read(ref _material) is not { } material || !AreCurrent(Volatile.Read(ref _looks), stamps))
             {
                 material = Reload(stamps);
             }
@@ -64,11 +67,14 @@ internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApi
     {
         lock (_gate)
         {
-            if (_material is { } latest && stamps.AsSpan().SequenceEqual(_stamps))
+            if (_material is { } latest && AreCurrent(_looks, stamps))
             {
                 return latest;
             }
 
+            // Files read again while they settle are logged about only when what they hold or their stamps changed.
+            var looks = Looks();
+            var sameStamps = _looks.Select(l => l.Stamp).SequenceEqual(looks.Select(l => l.Stamp));
             ApiTlsMaterial loaded;
             try
             {
@@ -76,13 +82,25 @@ internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApi
             }
             catch (ApiTlsFileException e) when (_material is { } previous)
             {
-                Volatile.Write(ref _stamps, stamps);
-                LogUnusable(logger, e.Message, previous.Certificate.Subject, previous.Certificate.Thumbprint);
+                Volatile.Write(ref _looks, looks);
+                if (!(_unusable && sameStamps))
+                {
+                    LogUnusable(logger, e.Message, previous.Certificate.Subject, previous.Certificate.Thumbprint);
+                }
+
+                _unusable = true;
                 return previous;
             }
 
+            var unchanged = !_unusable && sameStamps && _material?.Certificate.Thumbprint == loaded.Certificate.Thumbprint;
             Volatile.Write(ref _material, loaded);
-            Volatile.Write(ref _stamps, stamps);
+            Volatile.Write(ref _looks, looks);
+            _unusable = false;
+            if (unchanged)
+            {
+                return loaded;
+            }
+
             var certificate = loaded.Certificate;
             var notAfter = certificate.NotAfter.ToUniversalTime();
             var certFile = Path.GetFullPath(tls.CertFile!);
@@ -91,30 +109,34 @@ internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApi
         }
     }
 
-    private FileStamp[] Stamp() => string.IsNullOrWhiteSpace(tls.ClientCaFile)
-        ? [FileStamp.Of(tls.CertFile!), FileStamp.Of(tls.KeyFile!)]
-        : [FileStamp.Of(tls.CertFile!), FileStamp.Of(tls.KeyFile!), FileStamp.Of(tls.ClientCaFile)];
+    /// <summary>Whether each file is still what the look at it read.</summary>
+    private static bool AreCurrent(FileLook[] looks, FileStamp[] stamps)
+    {
+        if (looks.Length != stamps.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < looks.Length; i++)
+        {
+            if (!looks[i].IsCurrent(stamps[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private string[] Files() => string.IsNullOrWhiteSpace(tls.ClientCaFile) ? [tls.CertFile!, tls.KeyFile!] : [tls.CertFile!, tls.KeyFile!, tls.ClientCaFile];
+
+    private FileStamp[] Stamps() => Array.ConvertAll(Files(), FileStamp.Of);
+
+    private FileLook[] Looks() => Array.ConvertAll(Files(), FileLook.Take);
 
     [LoggerMessage(EventId = 5200, Level = LogLevel.Information, Message = "API TLS certificate {Subject} (thumbprint {Thumbprint}, valid until {NotAfter:u}) read from {CertFile}")]
     private static partial void LogLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter, string certFile);
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "The API TLS files changed but cannot be used: {Reason} Still serving {Subject} (thumbprint {Thumbprint}) until they change again.")]
     private static partial void LogUnusable(ILogger logger, string reason, string subject, string thumbprint);
-
-    /// <summary>A file's modification time and size as last seen; the default when it could not be opened.</summary>
-    private readonly record struct FileStamp(DateTime LastWriteUtc, long Length)
-    {
-        public static FileStamp Of(string path)
-        {
-            try
-            {
-                using var handle = File.OpenHandle(path);
-                return new FileStamp(File.GetLastWriteTimeUtc(handle), RandomAccess.GetLength(handle));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return default;
-            }
-        }
-    }
 }

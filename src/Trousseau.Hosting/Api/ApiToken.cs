@@ -14,9 +14,11 @@ namespace Trousseau.Hosting.Api;
 /// <remarks>
 /// The file is read again when it changes, so that an operator rotates the token by writing a new one into it while
 /// the server runs: each check compares the file's identity, modification time, size and mode (through any symbolic
-/// link; one statx on Linux) with those last seen, and from the first request that sees the change on, only the new
-/// token is accepted. A changed file that cannot be used (removed, empty, open to group or others, unreadable) leaves
-/// the token in use, with one warning until the file changes again.
+/// link; one statx on Linux) with those last seen (<see cref="FileStamp"/>), and reads it again when they differ, or
+/// when it had been written less than 2 s before it was last read (<see cref="FileLook"/>: a rewrite within one tick
+/// of the file system's clock can leave them all the same); from the first request that sees the change on, only the
+/// new token is accepted. A changed file that cannot be used (removed, empty, open to group or others, unreadable)
+/// leaves the token in use, with one warning until the file changes again.
 /// </remarks>
 internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, ILogger<ApiToken> logger)
 {
@@ -24,7 +26,6 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 
     private readonly Lock _gate = new();
     private Loaded? _loaded;
-    private byte[]? _utf8TokenFile;
 
     /// <summary>Reads or creates the token file now, so that a start fails early when it cannot.</summary>
     public void Load() => _ = Current;
@@ -35,30 +36,28 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     // Read when the token is first used: in the modes without a token, no token file is set.
     private string TokenFile => options.Value.Auth.TokenFile!;
 
-    private byte[] Utf8TokenFile => _utf8TokenFile ??= Encoding.UTF8.GetBytes(TokenFile + "\0");
-
     private Loaded Current
     {
         get
         {
-            var stamp = StampOf(TokenFile, Utf8TokenFile);
-            return Volatile.Read(ref _loaded) is { } loaded && loaded.Stamp == stamp ? loaded : Reload(stamp);
+            var stamp = FileStamp.Of(TokenFile);
+            return Volatile.Read(ref _loaded) is { } loaded && loaded.Look.IsCurrent(stamp) ? loaded : Reload(stamp);
         }
     }
 
-    private Loaded Reload(PathVersion stamp)
+    private Loaded Reload(FileStamp stamp)
     {
         lock (_gate)
         {
+            var look = FileLook.Take(TokenFile);
             if (_loaded is not { } previous)
             {
-                var created = LoadOrCreate(TokenFile);
-                var first = new Loaded(Hash(created), StampOf(TokenFile, Utf8TokenFile));
+                var first = new Loaded(Hash(LoadOrCreate(TokenFile)), look, Unusable: false);
                 Volatile.Write(ref _loaded, first);
                 return first;
             }
 
-            if (previous.Stamp == stamp)
+            if (previous.Look.IsCurrent(stamp))
             {
                 return previous;
             }
@@ -67,7 +66,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
             var fullPath = Path.GetFullPath(TokenFile);
             try
             {
-                next = new Loaded(Hash(ReadExisting(TokenFile, atStart: false)), stamp);
+                next = new Loaded(Hash(ReadExisting(TokenFile, atStart: false)), look, Unusable: false);
                 if (!CryptographicOperations.FixedTimeEquals(next.Hash, previous.Hash))
                 {
                     LogReplaced(logger, fullPath);
@@ -75,11 +74,15 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                next = previous with { Stamp = stamp };
-                var reason = e is FileNotFoundException or DirectoryNotFoundException
-                    ? $"The API token file {fullPath} does not exist; write the new token into it, or restart trousseaud to have a new one made."
-                    : e.Message;
-                LogUnusable(logger, reason);
+                // A file read again while it settles and still unusable is warned about once.
+                next = previous with { Look = look, Unusable = true };
+                if (!previous.Unusable || previous.Look.Stamp != look.Stamp)
+                {
+                    var reason = e is FileNotFoundException or DirectoryNotFoundException
+                        ? $"The API token file {fullPath} does not exist; write the new token into it, or restart trousseaud to have a new one made."
+                        : e.Message;
+                    LogUnusable(logger, reason);
+                }
             }
 
             Volatile.Write(ref _loaded, next);
@@ -136,29 +139,6 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "The API token file changed but cannot be used: {Reason} Requests are checked against the token read before until the file changes again.")]
     private static partial void LogUnusable(ILogger logger, string reason);
 
-    private sealed record Loaded(byte[] Hash, PathVersion Stamp);
-
-    /// <summary>
-    /// The file as it is now: on Linux, its inode, size, mode and modification time from one statx, following links
-    /// (a Kubernetes Secret volume swaps its <c>..data</c> link); elsewhere, its modification time, size and mode read
-    /// through a handle. The default when it cannot be examined.
-    /// </summary>
-    private static PathVersion StampOf(string path, byte[] utf8Path)
-    {
-        if (LinuxFileStatus.OfPath(utf8Path) is { } version)
-        {
-            return version;
-        }
-
-        try
-        {
-            using var handle = File.OpenHandle(path);
-            var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(handle);
-            return new PathVersion(default, RandomAccess.GetLength(handle), mode, File.GetLastWriteTimeUtc(handle).Ticks, 0);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return default;
-        }
-    }
+    /// <summary>The token's hash, the look at the file taken before it was read, and whether that read failed.</summary>
+    private sealed record Loaded(byte[] Hash, FileLook Look, bool Unusable);
 }

@@ -17,14 +17,7 @@ internal sealed class QueryParameterFilter : IEndpointFilter
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var metadata = http.GetEndpoint()?.Metadata;
-        if (metadata?.GetMetadata<ApiRouteMatch>() is { } route && !route.Matches(http.Request))
-        {
-            // Not a route (POST /v1/secrets/db/bogus): its handler answers 404, as it does without a query.
-            return next(context);
-        }
-
-        var taken = metadata?.GetMetadata<ApiQueryParameters>()?.Names ?? [];
+        var taken = http.GetEndpoint()?.Metadata.GetMetadata<ApiQueryParameters>()?.Names ?? [];
         foreach (var (key, values) in http.Request.Query)
         {
             if (!taken.Contains(key, StringComparer.Ordinal))
@@ -71,13 +64,6 @@ internal sealed class QueryParameterFilter : IEndpointFilter
         return $"{request.Method} {route}";
     }
 }
-
-/// <summary>
-/// Which requests an endpoint that matches more than its routes (the <c>POST</c> below <c>/v1/secrets/</c>) serves as a
-/// route; <see cref="QueryParameterFilter"/> leaves the others to the handler, whose 404 does not depend on the query.
-/// </summary>
-/// <param name="Matches">Whether the request is one of the endpoint's routes.</param>
-internal sealed record ApiRouteMatch(Func<HttpRequest, bool> Matches);
 
 /// <summary>The query parameters a route takes (the listing's <c>prefix</c>, <c>limit</c> and <c>continue</c>); a route without it takes none.</summary>
 /// <param name="Names">The parameter names, spelt as the client must spell them.</param>

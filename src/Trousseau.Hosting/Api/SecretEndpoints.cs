@@ -16,9 +16,18 @@ internal static class SecretEndpoints
     private const string RegenerateSuffix = "/regenerate";
 
     /// <summary>
+    /// What a <c>POST</c> below <c>/v1/secrets/</c> that ends with neither <c>/generate</c> nor <c>/regenerate</c> is
+    /// answered, with 404.
+    /// </summary>
+    public const string NoPostRoute =
+        $"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, POST /v1/secrets/{{name}}{GenerateSuffix} " +
+        $"or POST /v1/secrets/{{name}}{RegenerateSuffix}.";
+
+    /// <summary>
     /// The secret a <c>POST /v1/secrets/{path}</c> acts on: <paramref name="path"/> without its <c>/generate</c> or
-    /// <c>/regenerate</c>, or <see langword="null"/> when it ends with neither: no route, answered 404 by
-    /// <see cref="PostToSecretAsync"/>, whatever its query holds.
+    /// <c>/regenerate</c>, or <see langword="null"/> when it ends with neither: no route, answered 404
+    /// (<see cref="NoPostRoute"/>) by <see cref="ApiRouteFilter"/> once the caller is authenticated, whatever its
+    /// body, query or the caller's rights.
     /// </summary>
     public static string? PostedSecretName(string path) =>
         path.EndsWith(RegenerateSuffix, StringComparison.Ordinal) ? path[..^RegenerateSuffix.Length]
@@ -212,17 +221,12 @@ internal static class SecretEndpoints
     /// <c>/v1/secrets/</c> is not a route.
     /// </summary>
     /// <remarks>
-    /// <see cref="ApiCallFilter"/> has recorded the secret (<see cref="PostedSecretName"/>), so the policies were
-    /// checked on it before the handler runs.
+    /// <see cref="ApiRouteFilter"/> has answered any other POST with 404, and <see cref="ApiCallFilter"/> has recorded the
+    /// secret (<see cref="PostedSecretName"/>), so the policies were checked on it before the handler runs.
     /// </remarks>
     public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, string path)
     {
-        if (PostedSecretName(path) is not { } name)
-        {
-            return ApiProblems.NotFound(
-                $"POST /v1/secrets/{{name}} is not a route; use POST /v1/secrets to create, POST /v1/secrets/{{name}}{GenerateSuffix} " +
-                $"or POST /v1/secrets/{{name}}{RegenerateSuffix}.");
-        }
+        var name = PostedSecretName(path) ?? throw new InvalidOperationException($"{nameof(ApiRouteFilter)} lets no other POST below /v1/secrets/ through.");
 
         if (path.EndsWith(RegenerateSuffix, StringComparison.Ordinal))
         {

@@ -70,6 +70,31 @@ public sealed class ApiTokenRotationTests : IDisposable
         Assert.DoesNotContain(NewToken, server.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_token_rewritten_in_place_with_the_same_length_and_time_stamp_right_after_it_was_read_is_taken()
+    {
+        // Both writes carry the same time stamp, as two writes within one tick of a coarse file system clock (or of a
+        // file server whose clock is ahead) do: here one a minute ahead, so that the server reads the first version
+        // within the same tick whatever the time it takes to start.
+        const string FirstToken = "first-token-written-before-the-server-read";
+        const string SecondToken = "other-token-written-within-the-same-tick-1";
+        Assert.Equal(FirstToken.Length, SecondToken.Length);
+        var stamp = DateTime.UtcNow.AddMinutes(1);
+        Directory.CreateDirectory(DataDir);
+        ReplaceOwnerOnly(TokenFile, FirstToken + "\n");
+        File.SetLastWriteTimeUtc(TokenFile, stamp);
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir);
+        using var first = BearerClient.Create(server.BaseAddress, FirstToken);
+        Assert.Equal(HttpStatusCode.OK, (await first.GetAsync("v1/secrets")).StatusCode);
+
+        await File.WriteAllTextAsync(TokenFile, SecondToken + "\n");
+        File.SetLastWriteTimeUtc(TokenFile, stamp);
+
+        using var second = BearerClient.Create(server.BaseAddress, SecondToken);
+        Assert.Equal(HttpStatusCode.OK, (await second.GetAsync("v1/secrets")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await first.GetAsync("v1/secrets")).StatusCode);
+    }
+
     /// <summary>The shell block of the reference's section on rotating the API token, run as written.</summary>
     private Task RunDocumentedRotationAsync() =>
         DocumentedShell.RunAsync(

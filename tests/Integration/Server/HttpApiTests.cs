@@ -204,6 +204,20 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         Assert.Equal(value, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("k").GetString());
     }
 
+    [Theory]
+    [InlineData("GET", "nothing/here", HttpStatusCode.NotFound)]
+    [InlineData("GET", "v1/nothing", HttpStatusCode.NotFound)]
+    [InlineData("GET", "v1/keys/rotate", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("PUT", "v1/keys", HttpStatusCode.MethodNotAllowed)]
+    public async Task Routings_own_404_and_405_answers_carry_nosniff_too(string method, string path, HttpStatusCode status)
+    {
+        using var response = await SendAsync(new HttpMethod(method), path);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.True(response.Headers.TryGetValues("X-Content-Type-Options", out var values), $"{method} /{path} answered {(int)status} without X-Content-Type-Options");
+        Assert.Equal("nosniff", Assert.Single(values));
+    }
+
     [Fact]
     public async Task Generate_creates_a_value_on_the_server_and_returns_metadata_only()
     {

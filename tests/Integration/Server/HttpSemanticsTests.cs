@@ -249,6 +249,25 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
         Assert.Equal(revision, await RevisionAsync("v1/secrets/routes/kept"));
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    public async Task A_post_below_a_secret_that_is_no_route_is_404_whatever_its_content_type(string? contentType)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/secrets/routes/typed/frobnicate");
+        if (contentType is not null)
+        {
+            request.Content = new StringContent("x");
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        }
+
+        using var response = await Http.SendAsync(request);
+
+        var problem = await Problems.AssertAsync(response, HttpStatusCode.NotFound);
+        Assert.Contains("is not a route", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
     private async Task<long> CreateAsync(string name)
     {
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", $$$"""{"name":"{{{name}}}","data":{"k":"v"}}""");

@@ -220,6 +220,33 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_start_that_fails_in_the_host_itself_leaves_no_new_file_and_keeps_those_there_before(bool dataDirExists)
+    {
+        // Kestrel binds a host name (neither an IP address nor localhost) on every address, which trousseaud cannot
+        // check before its host starts: the port another process holds on loopback makes the host's own start fail.
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://trousseau-test.invalid:{((IPEndPoint)taken.LocalEndpoint).Port}";
+        var dataDir = _temp.Combine("data");
+        var kept = Path.Combine(dataDir, "notes.txt");
+        if (dataDirExists)
+        {
+            Directory.CreateDirectory(dataDir);
+            await File.WriteAllTextAsync(kept, "the operator's own file");
+        }
+
+        var result = await TrousseauServerProcess.RunToExitAsync(
+            dataDir, ["--Trousseau:Api:AllowInsecureHttp=true"], listener: new ServerListener(url, new Uri(url)));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("trousseaud: cannot start: ", result.Stderr.Trim(), StringComparison.Ordinal);
+        var left = Directory.Exists(dataDir) ? Directory.GetFileSystemEntries(dataDir).Select(Path.GetFileName).Order().ToArray() : null;
+        Assert.Equal(dataDirExists ? ["notes.txt"] : null, left);
+    }
+
+    [Theory]
     [InlineData("port-in-use")]
     [InlineData("shared-kms-socket-directory")]
     public async Task A_start_refused_for_what_the_machine_holds_creates_no_data_directory(string problem)

@@ -88,6 +88,30 @@ public sealed class TlsTests : IDisposable
         Assert.DoesNotContain(renewed.KeyPem.Split('\n')[1], server.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_certificate_and_key_rewritten_in_place_with_the_same_lengths_and_time_stamps_right_after_they_were_read_are_served()
+    {
+        // Both versions carry the same time stamps, as writes within one tick of a coarse file system clock (or of a file
+        // server whose clock is ahead) do: here a minute ahead, so that the server reads the first version within the
+        // same tick whatever the time it takes to start.
+        var (certFile, keyFile) = (_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
+        var first = _root.IssueServer();
+        var renewed = IssueOfTheSameLengths(first);
+        var stamp = DateTime.UtcNow.AddMinutes(1);
+        first.WriteTo(certFile, keyFile);
+        File.SetLastWriteTimeUtc(certFile, stamp);
+        File.SetLastWriteTimeUtc(keyFile, stamp);
+        await using var server = await StartAsync(certFile, keyFile);
+        Assert.Equal(first.Thumbprint, await ServedThumbprintAsync(server.BaseAddress));
+
+        await File.WriteAllTextAsync(certFile, renewed.CertificatePem);
+        await File.WriteAllTextAsync(keyFile, renewed.KeyPem);
+        File.SetLastWriteTimeUtc(certFile, stamp);
+        File.SetLastWriteTimeUtc(keyFile, stamp);
+
+        Assert.Equal(renewed.Thumbprint, await ServedThumbprintAsync(server.BaseAddress));
+    }
+
     [Theory]
     [InlineData("cert-only", "Trousseau:Api:Tls:KeyFile is not set; with Trousseau:Api:Tls:CertFile set it must name the PEM private key of that certificate.")]
     [InlineData("key-only", "Trousseau:Api:Tls:CertFile is not set; with Trousseau:Api:Tls:KeyFile set it must name the PEM certificate of that key.")]
@@ -260,6 +284,21 @@ public sealed class TlsTests : IDisposable
         await using var tls = new SslStream(tcp.GetStream());
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = address.Host, CertificateChainPolicy = trust });
         return tls.RemoteCertificate!.GetCertHashString();
+    }
+
+    /// <summary>Another certificate and key whose PEM texts have the lengths of <paramref name="first"/>'s (the signature's length varies).</summary>
+    private IssuedCertificate IssueOfTheSameLengths(IssuedCertificate first)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var other = _root.IssueServer();
+            if (other.CertificatePem.Length == first.CertificatePem.Length && other.KeyPem.Length == first.KeyPem.Length)
+            {
+                return other;
+            }
+        }
+
+        throw new InvalidOperationException("No certificate of the same length was issued in 200 attempts.");
     }
 
     private static string WriteNotPem(string path)

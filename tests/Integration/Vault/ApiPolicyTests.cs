@@ -54,6 +54,23 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
     }
 
     [VaultTestServerFact]
+    public async Task A_post_below_a_secret_that_is_no_route_is_404_to_a_caller_no_policy_allows_to_generate()
+    {
+        using var intruder = fixture.Client(KubernetesApiFixture.IntruderJwt);
+        using var reader = fixture.Client(KubernetesApiFixture.ReaderJwt);
+
+        using var json = await intruder.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), Json("{}"));
+        using var readerJson = await reader.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), Json("{}"));
+        using var text = await intruder.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), new StringContent("x", Encoding.UTF8, "text/plain"));
+
+        foreach (var response in new[] { json, readerJson, text })
+        {
+            var problem = await Problems.AssertAsync(response, HttpStatusCode.NotFound);
+            Assert.Contains("is not a route", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [VaultTestServerFact]
     public async Task A_star_stays_within_one_segment_of_a_name_and_two_stars_cross_segments()
     {
         using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);

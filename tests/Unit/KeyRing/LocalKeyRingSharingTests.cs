@@ -69,6 +69,36 @@ public sealed class LocalKeyRingSharingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_ring_rewritten_in_place_with_the_same_length_and_time_stamp_right_after_it_was_read_is_taken_in()
+    {
+        // The ring with version 1, then with versions 1 and 2, as another provider wrote them elsewhere; the first padded
+        // to the second's length.
+        var elsewhere = _directory.Combine("elsewhere", "local.keyring");
+        using var maker = KeyRings.Open(elsewhere);
+        await maker.GetCurrentKeyAsync();
+        var withOne = await File.ReadAllTextAsync(elsewhere);
+        var rotated = await maker.RotateAsync();
+        var wrapped = await maker.WrapAsync("made elsewhere"u8.ToArray());
+        var withTwo = await File.ReadAllTextAsync(elsewhere);
+
+        // Both writes carry the same time stamp, as two writes within one tick of a coarse file system clock (or of a
+        // file server whose clock is ahead) do.
+        var stamp = DateTime.UtcNow.AddMinutes(1);
+        Directory.CreateDirectory(Path.GetDirectoryName(KeyFile)!);
+        await File.WriteAllTextAsync(KeyFile, withOne.PadRight(withTwo.Length));
+        File.SetUnixFileMode(KeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetLastWriteTimeUtc(KeyFile, stamp);
+        using var ring = KeyRings.Open(KeyFile);
+        Assert.Equal(1u, (await ring.GetCurrentKeyAsync()).Version);
+
+        await File.WriteAllTextAsync(KeyFile, withTwo);
+        File.SetLastWriteTimeUtc(KeyFile, stamp);
+
+        Assert.Equal("made elsewhere", Encoding.UTF8.GetString(await ring.UnwrapAsync(wrapped)));
+        Assert.Equal(rotated, await ring.RefreshCurrentKeyAsync());
+    }
+
+    [Fact]
     public async Task A_key_ring_file_deleted_while_in_use_is_written_again_with_every_version_at_the_next_rotation()
     {
         using var ring = KeyRings.Open(KeyFile);
