@@ -22,6 +22,9 @@ internal static class ServerTelemetry
     private const string OtlpTracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
     private const string OtlpMetricsEndpointVariable = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 
+    /// <summary>The <c>url.path</c> of a request span that matched no route.</summary>
+    private const string RedactedPath = "Redacted";
+
     public static void Add(WebApplicationBuilder builder)
     {
         bool IsSet(string key) => !string.IsNullOrWhiteSpace(builder.Configuration[key]);
@@ -85,13 +88,10 @@ internal static class ServerTelemetry
 
     /// <summary>
     /// A request's path names the secret (<c>/v1/secrets/prod/db</c>); the span keeps the route
-    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name.
+    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name. A request that matched no
+    /// route (404, a method the route does not take, 405) has none to keep: its path becomes
+    /// <see cref="RedactedPath"/>, as OpenTelemetry writes the values of a query.
     /// </summary>
-    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response)
-    {
-        if (response.HttpContext.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route })
-        {
-            activity.SetTag("url.path", route);
-        }
-    }
+    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response) =>
+        activity.SetTag("url.path", response.HttpContext.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route } ? route : RedactedPath);
 }
