@@ -13,12 +13,12 @@ namespace Trousseau.Server;
 /// Prometheus; over OTLP too, traces with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>
 /// set, metrics with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_METRICS_ENDPOINT</c> set, the exporter
 /// reading the standard <c>OTEL_*</c> settings (protocol, headers, sampler) from the environment or the configuration
-/// files, as these switches do. The service is <c>trousseaud</c> unless <c>OTEL_SERVICE_NAME</c> names it.
+/// files, as these switches do. The service is <c>trousseaud</c> unless <c>OTEL_SERVICE_NAME</c>, or a
+/// <c>service.name</c> in <c>OTEL_RESOURCE_ATTRIBUTES</c>, names it.
 /// </summary>
 internal static class ServerTelemetry
 {
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    public const string ServiceNameVariable = "OTEL_SERVICE_NAME";
     private const string OtlpTracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
     private const string OtlpMetricsEndpointVariable = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 
@@ -33,10 +33,12 @@ internal static class ServerTelemetry
         var otlpTraces = IsSet(OtlpEndpointVariable) || tracesEndpoint is not null;
         var otlpMetrics = IsSet(OtlpEndpointVariable) || metricsEndpoint is not null;
         var telemetry = builder.Services.AddOpenTelemetry();
-        if (!IsSet(ServiceNameVariable))
-        {
-            telemetry.ConfigureResource(resource => resource.AddService(serviceName: "trousseaud", serviceVersion: ServerUsage.Version));
-        }
+
+        // The SDK reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES before this default; read again after it, they
+        // override it, as the OpenTelemetry specification has them do.
+        telemetry.ConfigureResource(resource => resource
+            .AddService(serviceName: "trousseaud", serviceVersion: ServerUsage.Version)
+            .AddEnvironmentVariableDetector());
 
         telemetry.WithMetrics(metrics =>
         {
