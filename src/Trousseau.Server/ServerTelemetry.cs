@@ -27,11 +27,11 @@ internal static class ServerTelemetry
 
     public static void Add(WebApplicationBuilder builder)
     {
-        bool IsSet(string key) => !string.IsNullOrWhiteSpace(builder.Configuration[key]);
-        var tracesEndpoint = SignalEndpoint(OtlpTracesEndpointVariable, builder.Configuration[OtlpTracesEndpointVariable]);
-        var metricsEndpoint = SignalEndpoint(OtlpMetricsEndpointVariable, builder.Configuration[OtlpMetricsEndpointVariable]);
-        var otlpTraces = IsSet(OtlpEndpointVariable) || tracesEndpoint is not null;
-        var otlpMetrics = IsSet(OtlpEndpointVariable) || metricsEndpoint is not null;
+        var endpoint = OtlpEndpoint(OtlpEndpointVariable, builder.Configuration[OtlpEndpointVariable], "http://collector:4318");
+        var tracesEndpoint = OtlpEndpoint(OtlpTracesEndpointVariable, builder.Configuration[OtlpTracesEndpointVariable], "http://collector:4318/v1/traces");
+        var metricsEndpoint = OtlpEndpoint(OtlpMetricsEndpointVariable, builder.Configuration[OtlpMetricsEndpointVariable], "http://collector:4318/v1/metrics");
+        var otlpTraces = endpoint is not null || tracesEndpoint is not null;
+        var otlpMetrics = endpoint is not null || metricsEndpoint is not null;
         var telemetry = builder.Services.AddOpenTelemetry();
 
         // The SDK reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES before this default; read again after it, they
@@ -73,7 +73,11 @@ internal static class ServerTelemetry
         }
     }
 
-    private static Uri? SignalEndpoint(string variable, string? value)
+    /// <summary>
+    /// An OTLP endpoint setting, checked here since the exporter would pass over a value that is no URL and export
+    /// nowhere, saying nothing.
+    /// </summary>
+    private static Uri? OtlpEndpoint(string variable, string? value, string example)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
@@ -82,7 +86,7 @@ internal static class ServerTelemetry
 
         return Uri.TryCreate(value, UriKind.Absolute, out var endpoint) && (endpoint.Scheme == Uri.UriSchemeHttp || endpoint.Scheme == Uri.UriSchemeHttps)
             ? endpoint
-            : throw new InvalidConfigurationException($"{variable} is '{value}'; it must be an http:// or https:// URL, for example http://collector:4318/v1/traces.");
+            : throw new InvalidConfigurationException($"{variable} is '{value}'; it must be an http:// or https:// URL, for example {example}.");
     }
 
     /// <summary>Serves <c>GET /metrics</c> in the Prometheus text format, without authentication.</summary>

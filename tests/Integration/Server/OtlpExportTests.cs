@@ -89,6 +89,23 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Contains("trousseau.secret.create", string.Concat(collector.Received.Select(r => Encoding.Latin1.GetString(r.Body))), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318/v1/traces")]
+    [InlineData("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics")]
+    public async Task An_otlp_endpoint_that_is_not_an_http_url_stops_the_start_with_one_line_naming_it(string variable, string value)
+    {
+        var dataDir = _temp.Combine("data");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, environment: new Dictionary<string, string?> { [variable] = value });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"{variable} is '{value}'; it must be an http:// or https:// URL", line, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "api.token")));
+    }
+
     [Fact]
     public async Task A_request_that_matches_no_route_is_traced_without_its_path()
     {
