@@ -13,27 +13,32 @@ namespace Trousseau.Server;
 /// Prometheus; over OTLP too, traces with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>
 /// set, metrics with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>OTEL_EXPORTER_OTLP_METRICS_ENDPOINT</c> set, the exporter
 /// reading the standard <c>OTEL_*</c> settings (protocol, headers, sampler) from the environment or the configuration
-/// files, as these switches do. The service is <c>trousseaud</c> unless <c>OTEL_SERVICE_NAME</c> names it.
+/// files, as these switches do. The service is <c>trousseaud</c> unless <c>OTEL_SERVICE_NAME</c>, or a
+/// <c>service.name</c> in <c>OTEL_RESOURCE_ATTRIBUTES</c>, names it.
 /// </summary>
 internal static class ServerTelemetry
 {
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    public const string ServiceNameVariable = "OTEL_SERVICE_NAME";
     private const string OtlpTracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
     private const string OtlpMetricsEndpointVariable = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 
+    /// <summary>The <c>url.path</c> of a request span that matched no route.</summary>
+    private const string RedactedPath = "Redacted";
+
     public static void Add(WebApplicationBuilder builder)
     {
-        bool IsSet(string key) => !string.IsNullOrWhiteSpace(builder.Configuration[key]);
-        var tracesEndpoint = SignalEndpoint(OtlpTracesEndpointVariable, builder.Configuration[OtlpTracesEndpointVariable]);
-        var metricsEndpoint = SignalEndpoint(OtlpMetricsEndpointVariable, builder.Configuration[OtlpMetricsEndpointVariable]);
-        var otlpTraces = IsSet(OtlpEndpointVariable) || tracesEndpoint is not null;
-        var otlpMetrics = IsSet(OtlpEndpointVariable) || metricsEndpoint is not null;
+        var endpoint = OtlpEndpoint(OtlpEndpointVariable, builder.Configuration[OtlpEndpointVariable], "http://collector:4318");
+        var tracesEndpoint = OtlpEndpoint(OtlpTracesEndpointVariable, builder.Configuration[OtlpTracesEndpointVariable], "http://collector:4318/v1/traces");
+        var metricsEndpoint = OtlpEndpoint(OtlpMetricsEndpointVariable, builder.Configuration[OtlpMetricsEndpointVariable], "http://collector:4318/v1/metrics");
+        var otlpTraces = endpoint is not null || tracesEndpoint is not null;
+        var otlpMetrics = endpoint is not null || metricsEndpoint is not null;
         var telemetry = builder.Services.AddOpenTelemetry();
-        if (!IsSet(ServiceNameVariable))
-        {
-            telemetry.ConfigureResource(resource => resource.AddService(serviceName: "trousseaud", serviceVersion: ServerUsage.Version));
-        }
+
+        // The SDK reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES before this default; read again after it, they
+        // override it, as the OpenTelemetry specification has them do.
+        telemetry.ConfigureResource(resource => resource
+            .AddService(serviceName: "trousseaud", serviceVersion: ServerUsage.Version)
+            .AddEnvironmentVariableDetector());
 
         telemetry.WithMetrics(metrics =>
         {
@@ -68,7 +73,11 @@ internal static class ServerTelemetry
         }
     }
 
-    private static Uri? SignalEndpoint(string variable, string? value)
+    /// <summary>
+    /// An OTLP endpoint setting, checked here since the exporter would pass over a value that is no URL and export
+    /// nowhere, saying nothing.
+    /// </summary>
+    private static Uri? OtlpEndpoint(string variable, string? value, string example)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
@@ -77,7 +86,7 @@ internal static class ServerTelemetry
 
         return Uri.TryCreate(value, UriKind.Absolute, out var endpoint) && (endpoint.Scheme == Uri.UriSchemeHttp || endpoint.Scheme == Uri.UriSchemeHttps)
             ? endpoint
-            : throw new InvalidConfigurationException($"{variable} is '{value}'; it must be an http:// or https:// URL, for example http://collector:4318/v1/traces.");
+            : throw new InvalidConfigurationException($"{variable} is '{value}'; it must be an http:// or https:// URL, for example {example}.");
     }
 
     /// <summary>Serves <c>GET /metrics</c> in the Prometheus text format, without authentication.</summary>
@@ -85,13 +94,10 @@ internal static class ServerTelemetry
 
     /// <summary>
     /// A request's path names the secret (<c>/v1/secrets/prod/db</c>); the span keeps the route
-    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name.
+    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name. A request that matched no
+    /// route (404, a method the route does not take, 405) has none to keep: its path becomes
+    /// <see cref="RedactedPath"/>, as OpenTelemetry writes the values of a query.
     /// </summary>
-    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response)
-    {
-        if (response.HttpContext.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route })
-        {
-            activity.SetTag("url.path", route);
-        }
-    }
+    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response) =>
+        activity.SetTag("url.path", response.HttpContext.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route } ? route : RedactedPath);
 }

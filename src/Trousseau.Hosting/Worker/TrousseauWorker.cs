@@ -8,7 +8,9 @@ namespace Trousseau.Hosting.Worker;
 /// <summary>
 /// Keeps the key provider's health and key id fresh, and after a rotation (through Trousseau or outside it, for
 /// example with Vault's CLI) re-encrypts the stored secrets under the new key, logging progress. Failures, typed or
-/// not, are logged and retried at the next tick; the worker never stops the host.
+/// not, are retried at the next tick; the worker never stops the host. A run of failed ticks (a store down for an hour)
+/// is logged once when it begins, again only when the kind of failure changes, and once when a tick succeeds again;
+/// the ticks in between are logged at Debug.
 /// </summary>
 /// <remarks>
 /// Its first pass after start is a rewrap too, since nothing in memory tells whether a rewrap was cut short by the
@@ -24,7 +26,10 @@ internal sealed partial class TrousseauWorker(
     ILogger<TrousseauWorker> logger) : BackgroundService
 {
     private string? _lastKeyId;
+    private string? _rewrapAnnounced;
     private bool _watching;
+    private int _failedTicks;
+    private Type? _failure;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -57,15 +62,26 @@ internal sealed partial class TrousseauWorker(
 
             if (_lastKeyId != key.KeyId && options.Value.RewrapAfterRotation)
             {
+                // A rewrap that failed runs again at each tick; the operator is told of it once.
+                var announce = _rewrapAnnounced != key.KeyId;
+                _rewrapAnnounced = key.KeyId;
                 if (_lastKeyId is null)
                 {
-                    LogStartRewrap(logger, key.KeyId);
+                    if (announce)
+                    {
+                        LogStartRewrap(logger, key.KeyId);
+                    }
+
                     var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
                     LogStartRewrapDone(logger, moved, key.KeyId);
                 }
                 else
                 {
-                    LogRotationSeen(logger, _lastKeyId, key.KeyId);
+                    if (announce)
+                    {
+                        LogRotationSeen(logger, _lastKeyId, key.KeyId);
+                    }
+
                     var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
                     LogRewrapDone(logger, moved, key.KeyId);
                 }
@@ -73,15 +89,46 @@ internal sealed partial class TrousseauWorker(
 
             // Moved on only once the rewrap is done, so that a failed one (at start too) runs again at the next tick.
             _lastKeyId = key.KeyId;
+            if (_failedTicks > 0)
+            {
+                LogTicksSucceedAgain(logger, _failedTicks);
+                (_failedTicks, _failure) = (0, null);
+            }
         }
         catch (TrousseauException e)
         {
             // The next tick tries again; a rewrap resumes where it stopped, since moved secrets are skipped.
-            LogTickFailed(logger, e.GetType().Name, e.Message);
+            Failed(e, unexpected: false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            LogTickFailedUnexpectedly(logger, e);
+            Failed(e, unexpected: true);
+        }
+    }
+
+    /// <summary>
+    /// Logs a failed tick: at its level when it begins a run of failures or fails otherwise than the tick before, else
+    /// at Debug.
+    /// </summary>
+    private void Failed(Exception failure, bool unexpected)
+    {
+        _failedTicks++;
+        var previous = _failure;
+        _failure = failure.GetType();
+        if (_failure != previous)
+        {
+            if (unexpected)
+            {
+                LogTickFailedUnexpectedly(logger, failure);
+            }
+            else
+            {
+                LogTickFailed(logger, _failure.Name, failure.Message);
+            }
+        }
+        else if (logger.IsEnabled(LogLevel.Debug))
+        {
+            LogTickFailedAgain(logger, _failure.Name, _failedTicks, failure.Message);
         }
     }
 
@@ -105,4 +152,10 @@ internal sealed partial class TrousseauWorker(
 
     [LoggerMessage(EventId = 6005, Level = LogLevel.Error, Message = "Worker tick failed unexpectedly; trying again at the next tick")]
     private static partial void LogTickFailedUnexpectedly(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6008, Level = LogLevel.Debug, Message = "Worker tick failed again with {Error} ({Failures} ticks in a row): {Message}")]
+    private static partial void LogTickFailedAgain(ILogger logger, string error, int failures, string message);
+
+    [LoggerMessage(EventId = 6009, Level = LogLevel.Information, Message = "Worker ticks succeed again after {Failures} failed ticks")]
+    private static partial void LogTicksSucceedAgain(ILogger logger, int failures);
 }

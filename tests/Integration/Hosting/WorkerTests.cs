@@ -138,6 +138,41 @@ public sealed class WorkerTests : IDisposable
         await host.StopAsync();
     }
 
+    [StoreFact]
+    public async Task A_store_outage_over_many_ticks_logs_one_warning_per_outage_and_one_line_when_the_worker_recovers()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var log = new FakeLogCollector();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddFilter<FakeLoggerProvider>("Trousseau", LogLevel.Debug).AddProvider(new FakeLoggerProvider(log));
+        builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl))
+            .AddWorker(o => o.Interval = TimeSpan.FromMilliseconds(100));
+        using var host = builder.Build();
+        await host.StartAsync();
+        await host.Services.GetRequiredService<ITrousseau>().CreateSecretAsync("burst/one", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+        var provider = host.Services.GetRequiredService<IKeyProvider>();
+
+        for (var outage = 1; outage <= 2; outage++)
+        {
+            await etcd.StopAsync();
+            var rotated = await provider.RotateAsync();
+            await Eventually.HoldsAsync(() => TickFailures(log).Count >= 5 * outage, () => string.Join(" | ", Messages(log)));
+
+            Assert.Equal(outage, TickFailures(log).Count(r => r.Level >= LogLevel.Warning));
+            Assert.Equal(outage, Messages(log).Count(m => m.StartsWith("The current key changed", StringComparison.Ordinal)));
+            await etcd.StartAgainAsync();
+            await Eventually.HoldsAsync(
+                () => Messages(log).Count(m => m.StartsWith("Worker ticks succeed again after ", StringComparison.Ordinal)) == outage,
+                () => string.Join(" | ", Messages(log)));
+            Assert.Contains(Messages(log), m => m.StartsWith("Rewrap after rotation finished: 1 stored secrets moved to " + rotated.KeyId, StringComparison.Ordinal));
+        }
+
+        await host.StopAsync();
+    }
+
     [Theory]
     [InlineData("builder")]
     [InlineData("services")]
@@ -165,6 +200,10 @@ public sealed class WorkerTests : IDisposable
 
     /// <summary>The log messages so far, as an operator would read them.</summary>
     private static List<string> Messages(FakeLogCollector log) => [.. log.GetSnapshot().Select(r => r.Message)];
+
+    /// <summary>The worker's reports of failed ticks so far, whatever their level.</summary>
+    private static List<FakeLogRecord> TickFailures(FakeLogCollector log) =>
+        [.. log.GetSnapshot().Where(r => r.Message.StartsWith("Worker tick failed", StringComparison.Ordinal))];
 
     /// <summary>A host on a SQLite file and a key ring in this test's directory, which outlive it; with the worker unless <paramref name="worker"/> is null.</summary>
     private IHost BuildHost(FakeLogCollector log, Action<TrousseauWorkerOptions>? worker)

@@ -43,6 +43,26 @@ public sealed partial class MetricsTests : IDisposable
         Assert.DoesNotContain("metrics/db", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, null, "trousseaud")]
+    [InlineData("orders-kms", null, "orders-kms")]
+    [InlineData(null, "deployment.environment=prod,service.name=kms-node-1", "kms-node-1")]
+    [InlineData("orders-kms", "service.name=kms-node-1", "orders-kms")]
+    public async Task The_service_name_is_trousseaud_unless_OTEL_SERVICE_NAME_or_OTEL_RESOURCE_ATTRIBUTES_names_it(string? serviceName, string? resourceAttributes, string expected)
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_SERVICE_NAME"] = serviceName,
+            ["OTEL_RESOURCE_ATTRIBUTES"] = resourceAttributes,
+        });
+
+        using var response = await server.Http.GetAsync(new Uri(server.BaseAddress, "metrics"));
+        var series = Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(1, Single(series, "target_info", ("service_name", expected)));
+    }
+
     /// <summary>
     /// The value of the one series named <paramref name="name"/> whose labels are <paramref name="labels"/> (a
     /// <see langword="null"/> value: the label is absent); other labels may be present.

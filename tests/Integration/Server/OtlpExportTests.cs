@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -86,6 +87,56 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Contains("/v1/traces", paths);
         Assert.DoesNotContain("/v1/metrics", paths);
         Assert.Contains("trousseau.secret.create", string.Concat(collector.Received.Select(r => Encoding.Latin1.GetString(r.Body))), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318/v1/traces")]
+    [InlineData("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics")]
+    public async Task An_otlp_endpoint_that_is_not_an_http_url_stops_the_start_with_one_line_naming_it(string variable, string value)
+    {
+        var dataDir = _temp.Combine("data");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, environment: new Dictionary<string, string?> { [variable] = value });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"{variable} is '{value}'; it must be an http:// or https:// URL", line, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "api.token")));
+    }
+
+    [Fact]
+    public async Task A_request_that_matches_no_route_is_traced_without_its_path()
+    {
+        const string Name = "otlp-unrouted-canary";
+        await using var collector = await Collector.StartAsync();
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        var requests = new[]
+        {
+            (Method: HttpMethod.Options, Path: $"v1/secrets/{Name}/options", Status: HttpStatusCode.MethodNotAllowed),
+            (Method: new HttpMethod("PROPFIND"), Path: $"v1/secrets/{Name}/propfind", Status: HttpStatusCode.MethodNotAllowed),
+            (Method: HttpMethod.Get, Path: $"v1/secret/{Name}/misspelt", Status: HttpStatusCode.NotFound),
+        };
+        foreach (var (method, path, status) in requests)
+        {
+            using var request = new HttpRequestMessage(method, new Uri(server.BaseAddress, path));
+            using var response = await server.Http.SendAsync(request);
+            Assert.Equal(status, response.StatusCode);
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+
+        var traces = string.Concat(collector.Received.Where(r => r.Path == "/v1/traces").Select(r => Encoding.Latin1.GetString(r.Body)));
+        Assert.Contains("OPTIONS", traces, StringComparison.Ordinal);
+        Assert.Contains("PROPFIND", traces, StringComparison.Ordinal);
+        Assert.DoesNotContain(Name, traces, StringComparison.Ordinal);
     }
 
     /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
