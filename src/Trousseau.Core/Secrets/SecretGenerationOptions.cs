@@ -27,7 +27,10 @@ public sealed class SecretGenerationOptions
     /// <summary>Number of characters, 1 to <see cref="MaxLength"/>. Default <see cref="DefaultLength"/>.</summary>
     public int Length { get; set; } = DefaultLength;
 
-    /// <summary>The characters to draw from: at least two, all distinct, none a control character.</summary>
+    /// <summary>
+    /// The characters to draw from: at least two, all distinct, none a control character. A character beyond the Basic
+    /// Multilingual Plane (an emoji) counts as one, in the alphabet and in <see cref="Length"/>; half of one is refused.
+    /// </summary>
     public string Alphabet { get; set; } = DefaultAlphabet;
 
     /// <summary>For a login secret: the user name stored beside the generated password (required).</summary>

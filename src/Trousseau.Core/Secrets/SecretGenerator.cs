@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 
 namespace Trousseau;
 
@@ -66,7 +67,7 @@ internal static class SecretGenerator
             SecretData.ValidateKey(key);
         }
 
-        ValidateValueShape(options.Length, options.Alphabet);
+        _ = ValidateValueShape(options.Length, options.Alphabet);
     }
 
     private static string RegeneratedKey(string name, SecretType type, IReadOnlyDictionary<string, string> data, string? key)
@@ -105,22 +106,60 @@ internal static class SecretGenerator
     private static string KeyList(IReadOnlyDictionary<string, string> data) =>
         string.Join(", ", data.Keys.Order(StringComparer.Ordinal).Select(k => $"'{k}'"));
 
+    /// <summary>
+    /// <paramref name="length"/> characters drawn from <paramref name="alphabet"/>. A character beyond the Basic
+    /// Multilingual Plane is two UTF-16 units, drawn as one: a unit alone is half a character, which no encoding keeps.
+    /// </summary>
     private static string NewValue(int length, string alphabet)
     {
-        ValidateValueShape(length, alphabet);
-        return RandomNumberGenerator.GetString(alphabet, length);
+        var characters = ValidateValueShape(length, alphabet);
+        if (characters.Length == alphabet.Length)
+        {
+            return RandomNumberGenerator.GetString(alphabet, length);
+        }
+
+        var value = new StringBuilder(length * 2);
+        Span<char> units = stackalloc char[2];
+        foreach (var character in RandomNumberGenerator.GetItems<Rune>(characters, length))
+        {
+            value.Append(units[..character.EncodeToUtf16(units)]);
+        }
+
+        return value.ToString();
     }
 
-    private static void ValidateValueShape(int length, string? alphabet)
+    /// <summary>Checks the length and the alphabet; returns the alphabet's characters.</summary>
+    private static Rune[] ValidateValueShape(int length, string? alphabet)
     {
         if (length is < 1 or > SecretGenerationOptions.MaxLength)
         {
             throw new InvalidInputException("length", $"Length must be between 1 and {SecretGenerationOptions.MaxLength}, not {length}.");
         }
 
-        if (alphabet is null || alphabet.Length < 2 || alphabet.Any(char.IsControl) || alphabet.Distinct().Count() != alphabet.Length)
+        var characters = alphabet is null ? [] : CharactersOf(alphabet);
+        if (characters is null || characters.Length < 2 || characters.Any(Rune.IsControl) || characters.Distinct().Count() != characters.Length)
         {
-            throw new InvalidInputException("alphabet", "The alphabet needs at least two distinct characters and no control characters.");
+            throw new InvalidInputException("alphabet", "The alphabet needs at least two distinct characters, whole ones (no half of a surrogate pair), and no control characters.");
         }
+
+        return characters;
+    }
+
+    /// <summary>The characters of <paramref name="text"/>, or <see langword="null"/> when it holds half of one.</summary>
+    private static Rune[]? CharactersOf(string text)
+    {
+        var characters = new List<Rune>(text.Length);
+        for (var rest = text.AsSpan(); !rest.IsEmpty;)
+        {
+            if (Rune.DecodeFromUtf16(rest, out var character, out var units) != System.Buffers.OperationStatus.Done)
+            {
+                return null;
+            }
+
+            characters.Add(character);
+            rest = rest[units..];
+        }
+
+        return [.. characters];
     }
 }

@@ -335,6 +335,35 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
+    public async Task An_alphabet_of_characters_beyond_the_basic_plane_gives_whole_characters_and_length_counts_characters()
+    {
+        // Each emoji is two UTF-16 units: drawn unit by unit, a value holds halves that no encoding keeps.
+        const string alphabet = "ab\U0001F510\U0001F511";
+        await Trousseau.GenerateSecretAsync("gen/emoji", new SecretGenerationOptions { Length = 64, Alphabet = alphabet });
+
+        var value = (await Trousseau.GetSecretAsync("gen/emoji")).Data["value"];
+
+        var characters = value.EnumerateRunes().ToList();
+        Assert.Equal(64, characters.Count);
+        Assert.All(characters, c => Assert.Contains(c, alphabet.EnumerateRunes()));
+        Assert.Contains(characters, c => !c.IsBmp);
+    }
+
+    [Theory]
+    [InlineData(new[] { 'a', 'b', '\uD83D' })]
+    [InlineData(new[] { '\uDD10', 'a', 'b' })]
+    [InlineData(new[] { 'a', 'b', '\uD83D', '\uDD10', '\uD83D', '\uDD10' })]
+    public async Task An_alphabet_with_half_a_character_or_a_character_twice_is_refused(char[] units)
+    {
+        // As UTF-16 units: an attribute's strings are kept as UTF-8, which has no half characters.
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("gen/half", new SecretGenerationOptions { Length = 10, Alphabet = new string(units) }));
+
+        Assert.Equal("alphabet", refused.Field);
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gen/half"));
+    }
+
+    [Fact]
     public async Task A_generated_login_secret_gets_a_password_beside_its_username()
     {
         await Trousseau.GenerateSecretAsync("gen/login", new SecretGenerationOptions { Type = SecretType.Login, Username = "svc", Endpoint = "https://db" });
