@@ -20,6 +20,6 @@ public sealed class SecretRegenerationOptions
     /// </summary>
     public int Length { get; set; } = SecretGenerationOptions.DefaultLength;
 
-    /// <summary>The characters to draw from: at least two, all distinct, none a control character.</summary>
+    /// <summary>The characters to draw from, as <see cref="SecretGenerationOptions.Alphabet"/> has them.</summary>
     public string Alphabet { get; set; } = SecretGenerationOptions.DefaultAlphabet;
 }
