@@ -2,7 +2,10 @@ using System.CommandLine;
 
 namespace Trousseau.Cli;
 
-/// <summary>Runs a command's body, turning failures into one line on stderr and the exit code of <see cref="ExitCodes"/>.</summary>
+/// <summary>
+/// Runs a command's body, turning failures into one line on stderr, every control character escaped (see
+/// <see cref="TerminalText"/>), and the exit code of <see cref="ExitCodes"/>.
+/// </summary>
 internal static class CliAction
 {
     public static void Set(Command command, CliConsole console, Func<ParseResult, CancellationToken, Task<int>> body) =>
@@ -15,7 +18,9 @@ internal static class CliAction
             }
             catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)
             {
-                await console.Error.WriteLineAsync("clectl: " + e.Message.ReplaceLineEndings(" "));
+                // A server's words (problem details, a reason phrase, a Location) are in the message: escaped, no
+                // control character of theirs reaches the terminal.
+                await console.Error.WriteLineAsync("clectl: " + TerminalText.Cell(e.Message.ReplaceLineEndings(" ")));
                 return ExitCodes.For(e);
             }
         });

@@ -132,6 +132,39 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Empty(elsewhere.Requests);
     }
 
+    public static TheoryData<string, int, string> HostileWords => new()
+    {
+        {
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n"
+            + "{\"type\":\"urn:x\",\"title\":\"t\",\"status\":503,\"detail\":\"down\\u001b]0;owned\\u0007\\u001b[2J\\u009b31mall fine\\u0000\"}",
+            6,
+            @"answered 503 Service Unavailable: down\x1b]0;owned\x07\x1b[2J\u009b31mall fine\x00"
+        },
+        {
+            "HTTP/1.1 502 Bad\u001b[2J\u001b]0;owned\u0007Gateway\r\nContent-Type: text/html\r\nContent-Length: 4\r\n\r\n<p/>",
+            6,
+            @"answered 502 Bad\x1b[2J\x1b]0;owned\x07Gateway."
+        },
+        {
+            "HTTP/1.1 302 Found\r\nLocation: http://elsewhere.example/\u001b[2Jx\r\nContent-Length: 0\r\n\r\n",
+            2,
+            @"a redirect to http://elsewhere.example/\x1b[2Jx, which is not followed"
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileWords))]
+    public async Task Control_characters_in_a_servers_answer_reach_stderr_escaped_so_they_cannot_drive_the_terminal(string reply, int exitCode, string escaped)
+    {
+        using var hostile = TcpStandIn.Writing(reply);
+
+        var get = await fixture.Clectl.RunAsync("--server", hostile.BaseAddress.ToString(), "secret", "get", "fault/words");
+
+        var line = ClectlAssert.Fails(get, exitCode);
+        Assert.DoesNotContain(line, char.IsControl);
+        Assert.Contains(escaped, line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-1")]
