@@ -166,6 +166,29 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Theory]
+    [InlineData("application/json", "{}", "get")]
+    [InlineData("application/json", "{\"name\":null,\"type\":\"opaque\",\"data\":null,\"revision\":1,\"createdAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":\"2025-01-01T00:00:00Z\"}", "get")]
+    [InlineData("application/json; charset=no-such-charset", "{\"name\":\"fault/shape\",\"type\":\"opaque\",\"data\":{},\"revision\":1,\"createdAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":\"2025-01-01T00:00:00Z\"}", "get")]
+    [InlineData("application/json", "{}", "list")]
+    [InlineData("application/json", "{\"name\":\"fault/shape\"}", "create")]
+    public async Task A_json_answer_that_is_not_trousseauds_exits_6_naming_the_server_and_prints_nothing(string contentType, string body, string command)
+    {
+        using var stranger = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: {contentType}\r\nConnection: close\r\n\r\n{body}");
+        string[] args = command switch
+        {
+            "get" => ["secret", "get", "fault/shape"],
+            "list" => ["secret", "list", "-o", "json"],
+            _ => ["secret", "create", "fault/shape", "--from-file", $"k={ValueFile()}"],
+        };
+
+        var result = await fixture.Clectl.RunAsync(["--server", stranger.BaseAddress.ToString(), .. args]);
+
+        var line = ClectlAssert.Fails(result, 6);
+        Assert.StartsWith($"clectl: trousseaud at {stranger.BaseAddress} answered ", line, StringComparison.Ordinal);
+        Assert.EndsWith(" with a body that is not the expected JSON.", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("0")]
     [InlineData("-1")]
     [InlineData("3601")]
