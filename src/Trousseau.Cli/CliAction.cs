@@ -30,14 +30,21 @@ internal static class CliAction
     /// <see cref="ServerFailover"/>. A 401 becomes a message saying where the token came from, or where clectl looked
     /// for one.
     /// </summary>
-    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call)
+    public static Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call) =>
+        WithClientAsync(parse, (client, _) => call(client));
+
+    /// <summary>
+    /// As <see cref="WithClientAsync(ParseResult, Func{Remote.TrousseauClient, Task{int}})"/>, giving
+    /// <paramref name="call"/> the failover too, to name the server that answered.
+    /// </summary>
+    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, Task<int>> call)
     {
         using var failover = GlobalOptions.Failover(parse);
         using var watch = new UnauthenticatedWatch(failover);
         using var http = failover.Connection.CreateHttpClient(watch);
         try
         {
-            return await call(Connection.CreateClient(http));
+            return await call(Connection.CreateClient(http), failover);
         }
         catch (AccessForbiddenException e) when (watch.Seen)
         {

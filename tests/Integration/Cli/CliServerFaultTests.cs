@@ -189,6 +189,22 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Theory]
+    [InlineData("{\"items\":[],\"continue\":\"c1\"}", 1)]
+    [InlineData("{\"items\":[{\"name\":\"fault/loop\",\"type\":\"opaque\",\"revision\":1,\"updatedAt\":\"2025-01-01T00:00:00Z\",\"createdAt\":\"2025-01-01T00:00:00Z\"}],\"continue\":\"c1\"}", 2)]
+    public async Task A_listing_whose_continue_token_leads_nowhere_stops_with_exit_6_naming_the_server(string page, int requests)
+    {
+        using var looping = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{page}");
+
+        var list = await fixture.Clectl.RunAsync("--server", looping.BaseAddress.ToString(), "secret", "list");
+
+        Assert.True(list.ExitCode == 6, $"expected exit 6, got {list.ExitCode}: {list.Stderr}");
+        var line = Assert.Single(list.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"clectl: trousseaud at {looping.BaseAddress} answered page {requests} of the listing with", line, StringComparison.Ordinal);
+        Assert.Equal(requests, looping.Connections);
+        Assert.Equal(requests - 1, list.Stdout.Split('\n').Count(row => row.StartsWith("fault/loop ", StringComparison.Ordinal)));
+    }
+
+    [Theory]
     [InlineData("0")]
     [InlineData("-1")]
     [InlineData("3601")]
