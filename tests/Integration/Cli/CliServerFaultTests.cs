@@ -205,6 +205,21 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Theory]
+    [InlineData("[]", "table")]
+    [InlineData("[]", "json")]
+    [InlineData("{\"status\":\"healthy\"}", "table")]
+    [InlineData("{\"status\":\"healthy\",\"checks\":[]}", "table")]
+    [InlineData("{\"status\":\"healthy\",\"checks\":{\"store\":{\"status\":1}}}", "table")]
+    public async Task Health_from_a_server_whose_answer_is_json_but_no_health_report_exits_6_naming_it(string body, string format)
+    {
+        using var stranger = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{body}");
+
+        var health = await fixture.Clectl.RunAsync("--server", stranger.BaseAddress.ToString(), "health", "-o", format);
+
+        Assert.Equal($"clectl: {stranger.BaseAddress}readyz did not answer with a health report.", ClectlAssert.Fails(health, 6));
+    }
+
+    [Theory]
     [InlineData("0")]
     [InlineData("-1")]
     [InlineData("3601")]
