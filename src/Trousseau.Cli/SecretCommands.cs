@@ -151,7 +151,7 @@ internal static class SecretCommands
                 {
                     await Output.TableAsync(w, Output.MetadataHeaders, [Output.Row(secret.Metadata)]);
                     await w.WriteLineAsync();
-                    await Output.TableAsync(w, ["KEY", "VALUE"], data.Select(p => new[] { p.Key, escape ? TerminalText.Cell(p.Value) : p.Value }));
+                    await Output.TableAsync(w, ["KEY", "VALUE"], data.Select(p => new[] { p.Key, p.Value }), escape);
                 });
 
             return ExitCodes.Ok;

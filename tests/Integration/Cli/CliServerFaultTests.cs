@@ -220,6 +220,20 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Theory]
+    [InlineData("health", "{\"status\":\"healthy\",\"checks\":{\"store\\u001b[2J\":{\"status\":\"healthy\",\"description\":\"ok\\u001b]0;owned\\u0007\\u009b\"}}}", @"store\x1b[2J  healthy  ok\x1b]0;owned\x07\u009b")]
+    [InlineData("secret list", "{\"items\":[{\"name\":\"fault/\\u001b[2Jx\",\"type\":\"opaque\\r\",\"revision\":1,\"updatedAt\":\"2025-01-01T00:00:00Z\",\"createdAt\":\"2025-01-01T00:00:00Z\"}]}", @"fault/\x1b[2Jx  opaque\r  1")]
+    public async Task A_table_shows_the_control_characters_of_a_servers_answer_escaped(string command, string body, string row)
+    {
+        using var hostile = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{body}");
+
+        var result = await fixture.Clectl.RunAsync(["--server", hostile.BaseAddress.ToString(), .. command.Split(' ')]);
+
+        ClectlAssert.Ok(result);
+        Assert.DoesNotContain(result.Stdout, c => char.IsControl(c) && c != '\n');
+        Assert.Contains(row, result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("0")]
     [InlineData("-1")]
     [InlineData("3601")]
