@@ -2,7 +2,10 @@ using System.CommandLine;
 
 namespace Trousseau.Cli;
 
-/// <summary>Runs a command's body, turning failures into one line on stderr and the exit code of <see cref="ExitCodes"/>.</summary>
+/// <summary>
+/// Runs a command's body, turning failures into one line on stderr, every control character escaped (see
+/// <see cref="TerminalText"/>), and the exit code of <see cref="ExitCodes"/>.
+/// </summary>
 internal static class CliAction
 {
     public static void Set(Command command, CliConsole console, Func<ParseResult, CancellationToken, Task<int>> body) =>
@@ -15,7 +18,9 @@ internal static class CliAction
             }
             catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)
             {
-                await console.Error.WriteLineAsync("clectl: " + e.Message.ReplaceLineEndings(" "));
+                // A server's words (problem details, a reason phrase, a Location) are in the message: escaped, no
+                // control character of theirs reaches the terminal.
+                await console.Error.WriteLineAsync("clectl: " + TerminalText.Cell(e.Message.ReplaceLineEndings(" ")));
                 return ExitCodes.For(e);
             }
         });
@@ -25,14 +30,21 @@ internal static class CliAction
     /// <see cref="ServerFailover"/>. A 401 becomes a message saying where the token came from, or where clectl looked
     /// for one.
     /// </summary>
-    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call)
+    public static Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call) =>
+        WithClientAsync(parse, (client, _) => call(client));
+
+    /// <summary>
+    /// As <see cref="WithClientAsync(ParseResult, Func{Remote.TrousseauClient, Task{int}})"/>, giving
+    /// <paramref name="call"/> the failover too, to name the server that answered.
+    /// </summary>
+    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, Task<int>> call)
     {
         using var failover = GlobalOptions.Failover(parse);
         using var watch = new UnauthenticatedWatch(failover);
         using var http = failover.Connection.CreateHttpClient(watch);
         try
         {
-            return await call(Connection.CreateClient(http));
+            return await call(Connection.CreateClient(http), failover);
         }
         catch (AccessForbiddenException e) when (watch.Seen)
         {

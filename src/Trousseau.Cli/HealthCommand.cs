@@ -26,7 +26,12 @@ internal static class HealthCommand
             }
             catch (JsonException e)
             {
-                throw new DependencyUnavailableException("trousseaud", $"{server}readyz did not answer with a health report.", e);
+                throw NoReport(server, e);
+            }
+
+            if (!IsReport(report))
+            {
+                throw NoReport(server, inner: null);
             }
 
             await Output.WriteAsync(
@@ -50,7 +55,7 @@ internal static class HealthCommand
                     await Output.TableAsync(w, ["CHECK", "STATUS", "DETAIL"], report.GetProperty("checks").EnumerateObject().Select(check => new[]
                     {
                         check.Name,
-                        check.Value.GetProperty("status").GetString() ?? "",
+                        check.Value.GetProperty("status").GetString()!,
                         check.Value.TryGetProperty("description", out var d) ? d.GetString() ?? "" : "",
                     }));
                 });
@@ -59,4 +64,22 @@ internal static class HealthCommand
         });
         return command;
     }
+
+    private static DependencyUnavailableException NoReport(ServerEndpoint server, JsonException? inner) =>
+        new("trousseaud", $"{server}readyz did not answer with a health report.", inner);
+
+    /// <summary>
+    /// Whether <paramref name="report"/> has the shape of trousseaud's health report: an object whose <c>checks</c>
+    /// object holds, for each check, an object with a string <c>status</c> and, when there is one, a
+    /// <c>description</c> that is a string or null.
+    /// </summary>
+    private static bool IsReport(JsonElement report) =>
+        report.ValueKind == JsonValueKind.Object
+        && report.TryGetProperty("checks", out var checks)
+        && checks.ValueKind == JsonValueKind.Object
+        && checks.EnumerateObject().All(check =>
+            check.Value.ValueKind == JsonValueKind.Object
+            && check.Value.TryGetProperty("status", out var status)
+            && status.ValueKind == JsonValueKind.String
+            && (!check.Value.TryGetProperty("description", out var description) || description.ValueKind is JsonValueKind.String or JsonValueKind.Null));
 }

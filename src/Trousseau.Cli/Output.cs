@@ -11,9 +11,14 @@ internal static class Output
     // Terminal and script output, never HTML: keep '+', '<', '&' and non-ASCII letters readable.
     private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static async Task TableAsync(TextWriter writer, string[] headers, IEnumerable<string[]> rows)
+    /// <summary>
+    /// Prints <paramref name="rows"/> under <paramref name="headers"/>, columns aligned, every control character of a
+    /// cell escaped (see <see cref="TerminalText"/>) unless <paramref name="escape"/> is <see langword="false"/>, so
+    /// that what a server sent (names, check details) cannot drive the terminal.
+    /// </summary>
+    public static async Task TableAsync(TextWriter writer, string[] headers, IEnumerable<string[]> rows, bool escape = true)
     {
-        var all = rows.Prepend(headers).ToList();
+        var all = rows.Select(r => escape ? Escaped(r) : r).Prepend(headers).ToList();
         var widths = Widen(new int[headers.Length], all);
         foreach (var row in all)
         {
@@ -23,8 +28,8 @@ internal static class Output
 
     /// <summary>
     /// Prints a list that arrives in pages, each page as soon as it comes, so a long listing starts at once and is
-    /// never held whole: a table whose columns widen where a later page needs it, or one <c>{"items": [...]}</c>
-    /// document in JSON or YAML.
+    /// never held whole: a table whose columns widen where a later page needs it, its cells escaped as
+    /// <see cref="TableAsync"/> does, or one <c>{"items": [...]}</c> document in JSON or YAML.
     /// </summary>
     public static Task ListAsync<T>(
         TextWriter writer,
@@ -85,7 +90,7 @@ internal static class Output
         int[]? widths = null;
         await foreach (var page in pages)
         {
-            var rows = page.Select(row).ToList();
+            var rows = page.Select(row).Select(Escaped).ToList();
             if (widths is null)
             {
                 rows.Insert(0, headers);
@@ -158,6 +163,8 @@ internal static class Output
         Yaml.EndList(list ?? Yaml.StartList(writer, "items"));
         await writer.FlushAsync();
     }
+
+    private static string[] Escaped(string[] cells) => [.. cells.Select(TerminalText.Cell)];
 
     private static int[] Widen(int[] widths, IEnumerable<string[]> rows) =>
         [.. widths.Select((width, i) => rows.Select(r => r[i].Length).Append(width).Max())];

@@ -151,7 +151,7 @@ internal static class SecretCommands
                 {
                     await Output.TableAsync(w, Output.MetadataHeaders, [Output.Row(secret.Metadata)]);
                     await w.WriteLineAsync();
-                    await Output.TableAsync(w, ["KEY", "VALUE"], data.Select(p => new[] { p.Key, escape ? TerminalText.Cell(p.Value) : p.Value }));
+                    await Output.TableAsync(w, ["KEY", "VALUE"], data.Select(p => new[] { p.Key, p.Value }), escape);
                 });
 
             return ExitCodes.Ok;
@@ -241,12 +241,12 @@ internal static class SecretCommands
     private static Command ListCommand(CliConsole console)
     {
         var command = new Command("list", "List secrets (names and metadata, never values), printed page by page as the server sends them.") { Prefix };
-        CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
+        CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async (client, failover) =>
         {
             await Output.ListAsync(
                 console.Out,
                 parse.GetValue(GlobalOptions.Output),
-                PagesAsync(client, parse.GetValue(Prefix) ?? "", ct),
+                PagesAsync(client, failover, parse.GetValue(Prefix) ?? "", ct),
                 Output.MetadataHeaders,
                 Output.Row,
                 Output.Metadata);
@@ -255,17 +255,38 @@ internal static class SecretCommands
         return command;
     }
 
-    /// <summary>Every page of a listing, asking for the next one only when the previous one has been printed.</summary>
-    private static async IAsyncEnumerable<IReadOnlyList<SecretMetadata>> PagesAsync(Remote.TrousseauClient client, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Every page of a listing, asking for the next one only when the previous one has been printed. trousseaud gives a
+    /// <c>continue</c> token only with a page that holds secrets, and each leads on from the last of them; a page
+    /// without secrets but with a token, or a token given before, would have the listing ask for pages without end, so
+    /// it stops there, before printing that page, as unavailable, naming the server.
+    /// </summary>
+    private static async IAsyncEnumerable<IReadOnlyList<SecretMetadata>> PagesAsync(
+        Remote.TrousseauClient client, ServerFailover failover, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var given = new HashSet<string>(StringComparer.Ordinal);
         string? continuationToken = null;
-        do
+        for (var number = 1; ; number++)
         {
             var page = await client.ListSecretsPageAsync(prefix, continuationToken, cancellationToken: cancellationToken);
-            yield return page.Items;
             continuationToken = page.ContinuationToken;
+            if (continuationToken is null)
+            {
+                yield return page.Items;
+                yield break;
+            }
+
+            if (page.Items.Count == 0 || !given.Add(continuationToken))
+            {
+                var gave = page.Items.Count == 0 ? "no secrets but a continue token" : "a continue token it gave before";
+                throw new DependencyUnavailableException(
+                    "trousseaud",
+                    $"trousseaud at {failover.Current} answered page {number} of the listing with {gave}, which trousseaud never does: "
+                    + "the listing would not end, so clectl stopped there.");
+            }
+
+            yield return page.Items;
         }
-        while (continuationToken is not null);
     }
 
     private static SecretType ParseType(string? value) => value switch

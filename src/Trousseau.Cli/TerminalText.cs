@@ -4,9 +4,10 @@ using System.Text;
 namespace Trousseau.Cli;
 
 /// <summary>
-/// Secret values as a terminal may show them: every control character (C0, DEL and C1, so also ESC, which starts the
-/// sequences that move the cursor, clear the screen or set the window title) written as an escape, <c>\t</c>,
-/// <c>\n</c>, <c>\r</c>, <c>\xHH</c> or <c>\u00HH</c>. Other characters, backslashes included, are written as they are.
+/// Secret values, and the error line that may carry a server's words, as a terminal may show them: every control
+/// character (C0, DEL and C1, so also ESC, which starts the sequences that move the cursor, clear the screen or set the
+/// window title) written as an escape, <c>\t</c>, <c>\n</c>, <c>\r</c>, <c>\xHH</c> or <c>\u00HH</c>. Other
+/// characters, backslashes included, are written as they are.
 /// </summary>
 internal static class TerminalText
 {

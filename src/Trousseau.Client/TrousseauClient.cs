@@ -26,6 +26,17 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// </summary>
     public const int MaxAnswerBytes = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// The wire contract as answers are read: a property the contract never leaves out (a name, a type, a date, the
+    /// data) that is missing or null makes the answer not trousseaud's, so that a stranger's <c>{}</c> fails the call
+    /// rather than turning into a secret with no name or revision 0.
+    /// </summary>
+    private static readonly WireJson Answers = new(new JsonSerializerOptions(WireJson.Default.Options)
+    {
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+    });
+
     private readonly HttpClient _http;
     private readonly AuthenticationHeaderValue? _authorization;
     private readonly TimeProvider _timeProvider;
@@ -84,7 +95,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     public async ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
         var body = new EncryptBody(Convert.ToBase64String(plaintext.Span), context.IsEmpty ? null : Convert.ToBase64String(context.Span));
-        var result = await SendAsync(HttpMethod.Post, "v1/encrypt", Content(body, WireJson.Default.EncryptBody), WireJson.Default.EncryptedBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Post, "v1/encrypt", Content(body, WireJson.Default.EncryptBody), Answers.EncryptedBody, null, null, cancellationToken).ConfigureAwait(false);
         return new EncryptResult(Convert.FromBase64String(result.Ciphertext), result.Provider, result.KeyId, result.KeyVersion);
     }
 
@@ -92,7 +103,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     public async ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
         var body = new DecryptBody(Convert.ToBase64String(ciphertext.Span), context.IsEmpty ? null : Convert.ToBase64String(context.Span));
-        var result = await SendAsync(HttpMethod.Post, "v1/decrypt", Content(body, WireJson.Default.DecryptBody), WireJson.Default.DecryptedBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Post, "v1/decrypt", Content(body, WireJson.Default.DecryptBody), Answers.DecryptedBody, null, null, cancellationToken).ConfigureAwait(false);
         return Convert.FromBase64String(result.Plaintext);
     }
 
@@ -103,7 +114,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         ArgumentNullException.ThrowIfNull(data);
         SecretData.Validate(type, data);
         var body = new CreateSecretBody(name, type.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
-        var result = await SendAsync(HttpMethod.Post, "v1/secrets", Content(body, WireJson.Default.CreateSecretBody), WireJson.Default.SecretMetadataBody, name, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Post, "v1/secrets", Content(body, WireJson.Default.CreateSecretBody), Answers.SecretMetadataBody, name, null, cancellationToken).ConfigureAwait(false);
         return result.ToMetadata();
     }
 
@@ -111,7 +122,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     public async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
     {
         SecretNames.Validate(name);
-        var result = await SendAsync(HttpMethod.Get, SecretPath(name), null, WireJson.Default.SecretBody, name, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Get, SecretPath(name), null, Answers.SecretBody, name, null, cancellationToken).ConfigureAwait(false);
         return new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data);
     }
 
@@ -129,7 +140,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         // Without a type the server keeps the stored one and checks its rules; keys and size are checked here.
         SecretData.Validate(type ?? SecretType.Opaque, data);
         var body = new UpdateSecretBody(type?.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
-        var result = await SendAsync(HttpMethod.Put, SecretPath(name), Content(body, WireJson.Default.UpdateSecretBody), WireJson.Default.SecretMetadataBody, name, expectedRevision, cancellationToken)
+        var result = await SendAsync(HttpMethod.Put, SecretPath(name), Content(body, WireJson.Default.UpdateSecretBody), Answers.SecretMetadataBody, name, expectedRevision, cancellationToken)
             .ConfigureAwait(false);
         return result.ToMetadata();
     }
@@ -156,7 +167,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 
         var body = new PatchSecretBody(new Dictionary<string, string?>(changes, StringComparer.Ordinal));
         var content = JsonContent.Create(body, WireJson.Default.PatchSecretBody, new MediaTypeHeaderValue(MergePatchMediaType));
-        var result = await SendAsync(HttpMethod.Patch, SecretPath(name), content, WireJson.Default.SecretMetadataBody, name, expectedRevision, cancellationToken)
+        var result = await SendAsync(HttpMethod.Patch, SecretPath(name), content, Answers.SecretMetadataBody, name, expectedRevision, cancellationToken)
             .ConfigureAwait(false);
         return result.ToMetadata();
     }
@@ -204,7 +215,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             path.Append("&continue=").Append(Uri.EscapeDataString(continuationToken));
         }
 
-        var result = await SendAsync(HttpMethod.Get, path.ToString(), null, WireJson.Default.SecretListBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Get, path.ToString(), null, Answers.SecretListBody, null, null, cancellationToken).ConfigureAwait(false);
         return new SecretPage([.. result.Items.Select(item => item.ToMetadata())], result.Continue);
     }
 
@@ -220,7 +231,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             options.Alphabet == SecretGenerationOptions.DefaultAlphabet ? null : options.Alphabet,
             options.Username,
             options.Endpoint);
-        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/generate", Content(body, WireJson.Default.GenerateSecretBody), WireJson.Default.SecretMetadataBody, name, null, cancellationToken)
+        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/generate", Content(body, WireJson.Default.GenerateSecretBody), Answers.SecretMetadataBody, name, null, cancellationToken)
             .ConfigureAwait(false);
         return result.ToMetadata();
     }
@@ -239,7 +250,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             options.Key,
             options.Length,
             options.Alphabet == SecretGenerationOptions.DefaultAlphabet ? null : options.Alphabet);
-        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/regenerate", Content(body, WireJson.Default.RegenerateSecretBody), WireJson.Default.SecretMetadataBody, name, expectedRevision, cancellationToken)
+        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/regenerate", Content(body, WireJson.Default.RegenerateSecretBody), Answers.SecretMetadataBody, name, expectedRevision, cancellationToken)
             .ConfigureAwait(false);
         return result.ToMetadata();
     }
@@ -247,21 +258,21 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// <inheritdoc />
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Get, "v1/keys", null, WireJson.Default.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Get, "v1/keys", null, Answers.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
         return new KeyStatus(result.Provider, result.KeyId, result.Version);
     }
 
     /// <inheritdoc />
     public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Post, "v1/keys/rotate", EmptyJsonObject(), WireJson.Default.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Post, "v1/keys/rotate", EmptyJsonObject(), Answers.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
         return new KeyStatus(result.Provider, result.KeyId, result.Version);
     }
 
     /// <inheritdoc />
     public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", EmptyJsonObject(), WireJson.Default.RewrapBody, null, null, cancellationToken).ConfigureAwait(false);
+        var result = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", EmptyJsonObject(), Answers.RewrapBody, null, null, cancellationToken).ConfigureAwait(false);
         return result.Rewrapped;
     }
 
@@ -271,7 +282,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// <exception cref="AccessForbiddenException">The server refused the token.</exception>
     /// <exception cref="DependencyUnavailableException">The server cannot be reached or cannot answer now.</exception>
     public async ValueTask<WhoAmIBody> WhoAmIAsync(CancellationToken cancellationToken = default) =>
-        await SendAsync(HttpMethod.Get, "v1/auth/whoami", null, WireJson.Default.WhoAmIBody, null, null, cancellationToken).ConfigureAwait(false);
+        await SendAsync(HttpMethod.Get, "v1/auth/whoami", null, Answers.WhoAmIBody, null, null, cancellationToken).ConfigureAwait(false);
 
     private static string SecretPath(string name) => "v1/secrets/" + string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
 
@@ -295,8 +306,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             return await response.Content.ReadFromJsonAsync(responseType, cancellationToken).ConfigureAwait(false)
                 ?? throw new DependencyUnavailableException(Dependency, $"trousseaud at {ServerOf(response.RequestMessage, path)} answered {method} {path} with an empty body.");
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a charset in the Content-Type that .NET does not know.
             throw new DependencyUnavailableException(Dependency, $"trousseaud at {ServerOf(response.RequestMessage, path)} answered {method} {path} with a body that is not the expected JSON.", ex);
         }
     }

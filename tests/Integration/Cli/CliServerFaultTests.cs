@@ -132,6 +132,107 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Empty(elsewhere.Requests);
     }
 
+    public static TheoryData<string, int, string> HostileWords => new()
+    {
+        {
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n"
+            + "{\"type\":\"urn:x\",\"title\":\"t\",\"status\":503,\"detail\":\"down\\u001b]0;owned\\u0007\\u001b[2J\\u009b31mall fine\\u0000\"}",
+            6,
+            @"answered 503 Service Unavailable: down\x1b]0;owned\x07\x1b[2J\u009b31mall fine\x00"
+        },
+        {
+            "HTTP/1.1 502 Bad\u001b[2J\u001b]0;owned\u0007Gateway\r\nContent-Type: text/html\r\nContent-Length: 4\r\n\r\n<p/>",
+            6,
+            @"answered 502 Bad\x1b[2J\x1b]0;owned\x07Gateway."
+        },
+        {
+            "HTTP/1.1 302 Found\r\nLocation: http://elsewhere.example/\u001b[2Jx\r\nContent-Length: 0\r\n\r\n",
+            2,
+            @"a redirect to http://elsewhere.example/\x1b[2Jx, which is not followed"
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileWords))]
+    public async Task Control_characters_in_a_servers_answer_reach_stderr_escaped_so_they_cannot_drive_the_terminal(string reply, int exitCode, string escaped)
+    {
+        using var hostile = TcpStandIn.Writing(reply);
+
+        var get = await fixture.Clectl.RunAsync("--server", hostile.BaseAddress.ToString(), "secret", "get", "fault/words");
+
+        var line = ClectlAssert.Fails(get, exitCode);
+        Assert.DoesNotContain(line, char.IsControl);
+        Assert.Contains(escaped, line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("application/json", "{}", "get")]
+    [InlineData("application/json", "{\"name\":null,\"type\":\"opaque\",\"data\":null,\"revision\":1,\"createdAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":\"2025-01-01T00:00:00Z\"}", "get")]
+    [InlineData("application/json; charset=no-such-charset", "{\"name\":\"fault/shape\",\"type\":\"opaque\",\"data\":{},\"revision\":1,\"createdAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":\"2025-01-01T00:00:00Z\"}", "get")]
+    [InlineData("application/json", "{}", "list")]
+    [InlineData("application/json", "{\"name\":\"fault/shape\"}", "create")]
+    public async Task A_json_answer_that_is_not_trousseauds_exits_6_naming_the_server_and_prints_nothing(string contentType, string body, string command)
+    {
+        using var stranger = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: {contentType}\r\nConnection: close\r\n\r\n{body}");
+        string[] args = command switch
+        {
+            "get" => ["secret", "get", "fault/shape"],
+            "list" => ["secret", "list", "-o", "json"],
+            _ => ["secret", "create", "fault/shape", "--from-file", $"k={ValueFile()}"],
+        };
+
+        var result = await fixture.Clectl.RunAsync(["--server", stranger.BaseAddress.ToString(), .. args]);
+
+        var line = ClectlAssert.Fails(result, 6);
+        Assert.StartsWith($"clectl: trousseaud at {stranger.BaseAddress} answered ", line, StringComparison.Ordinal);
+        Assert.EndsWith(" with a body that is not the expected JSON.", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"items\":[],\"continue\":\"c1\"}", 1)]
+    [InlineData("{\"items\":[{\"name\":\"fault/loop\",\"type\":\"opaque\",\"revision\":1,\"updatedAt\":\"2025-01-01T00:00:00Z\",\"createdAt\":\"2025-01-01T00:00:00Z\"}],\"continue\":\"c1\"}", 2)]
+    public async Task A_listing_whose_continue_token_leads_nowhere_stops_with_exit_6_naming_the_server(string page, int requests)
+    {
+        using var looping = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{page}");
+
+        var list = await fixture.Clectl.RunAsync("--server", looping.BaseAddress.ToString(), "secret", "list");
+
+        Assert.True(list.ExitCode == 6, $"expected exit 6, got {list.ExitCode}: {list.Stderr}");
+        var line = Assert.Single(list.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"clectl: trousseaud at {looping.BaseAddress} answered page {requests} of the listing with", line, StringComparison.Ordinal);
+        Assert.Equal(requests, looping.Connections);
+        Assert.Equal(requests - 1, list.Stdout.Split('\n').Count(row => row.StartsWith("fault/loop ", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData("[]", "table")]
+    [InlineData("[]", "json")]
+    [InlineData("{\"status\":\"healthy\"}", "table")]
+    [InlineData("{\"status\":\"healthy\",\"checks\":[]}", "table")]
+    [InlineData("{\"status\":\"healthy\",\"checks\":{\"store\":{\"status\":1}}}", "table")]
+    public async Task Health_from_a_server_whose_answer_is_json_but_no_health_report_exits_6_naming_it(string body, string format)
+    {
+        using var stranger = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{body}");
+
+        var health = await fixture.Clectl.RunAsync("--server", stranger.BaseAddress.ToString(), "health", "-o", format);
+
+        Assert.Equal($"clectl: {stranger.BaseAddress}readyz did not answer with a health report.", ClectlAssert.Fails(health, 6));
+    }
+
+    [Theory]
+    [InlineData("health", "{\"status\":\"healthy\",\"checks\":{\"store\\u001b[2J\":{\"status\":\"healthy\",\"description\":\"ok\\u001b]0;owned\\u0007\\u009b\"}}}", @"store\x1b[2J  healthy  ok\x1b]0;owned\x07\u009b")]
+    [InlineData("secret list", "{\"items\":[{\"name\":\"fault/\\u001b[2Jx\",\"type\":\"opaque\\r\",\"revision\":1,\"updatedAt\":\"2025-01-01T00:00:00Z\",\"createdAt\":\"2025-01-01T00:00:00Z\"}]}", @"fault/\x1b[2Jx  opaque\r  1")]
+    public async Task A_table_shows_the_control_characters_of_a_servers_answer_escaped(string command, string body, string row)
+    {
+        using var hostile = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{body}");
+
+        var result = await fixture.Clectl.RunAsync(["--server", hostile.BaseAddress.ToString(), .. command.Split(' ')]);
+
+        ClectlAssert.Ok(result);
+        Assert.DoesNotContain(result.Stdout, c => char.IsControl(c) && c != '\n');
+        Assert.Contains(row, result.Stdout, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-1")]
