@@ -95,16 +95,18 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     public async ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
         var body = new EncryptBody(Convert.ToBase64String(plaintext.Span), context.IsEmpty ? null : Convert.ToBase64String(context.Span));
-        var result = await SendAsync(HttpMethod.Post, "v1/encrypt", Content(body, WireJson.Default.EncryptBody), Answers.EncryptedBody, null, null, cancellationToken).ConfigureAwait(false);
-        return new EncryptResult(Convert.FromBase64String(result.Ciphertext), result.Provider, result.KeyId, result.KeyVersion);
+        return await SendAsync(HttpMethod.Post, "v1/encrypt", Content(body, WireJson.Default.EncryptBody), Answers.EncryptedBody, null, null,
+            result => new EncryptResult(Convert.FromBase64String(result.Ciphertext), result.Provider, result.KeyId, result.KeyVersion),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
         var body = new DecryptBody(Convert.ToBase64String(ciphertext.Span), context.IsEmpty ? null : Convert.ToBase64String(context.Span));
-        var result = await SendAsync(HttpMethod.Post, "v1/decrypt", Content(body, WireJson.Default.DecryptBody), Answers.DecryptedBody, null, null, cancellationToken).ConfigureAwait(false);
-        return Convert.FromBase64String(result.Plaintext);
+        return await SendAsync(HttpMethod.Post, "v1/decrypt", Content(body, WireJson.Default.DecryptBody), Answers.DecryptedBody, null, null,
+            result => Convert.FromBase64String(result.Plaintext),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -114,16 +116,18 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         ArgumentNullException.ThrowIfNull(data);
         SecretData.Validate(type, data);
         var body = new CreateSecretBody(name, type.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
-        var result = await SendAsync(HttpMethod.Post, "v1/secrets", Content(body, WireJson.Default.CreateSecretBody), Answers.SecretMetadataBody, name, null, cancellationToken).ConfigureAwait(false);
-        return result.ToMetadata();
+        return await SendAsync(HttpMethod.Post, "v1/secrets", Content(body, WireJson.Default.CreateSecretBody), Answers.SecretMetadataBody, name, null,
+            result => result.ToMetadata(),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
     {
         SecretNames.Validate(name);
-        var result = await SendAsync(HttpMethod.Get, SecretPath(name), null, Answers.SecretBody, name, null, cancellationToken).ConfigureAwait(false);
-        return new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data);
+        return await SendAsync(HttpMethod.Get, SecretPath(name), null, Answers.SecretBody, name, null,
+            result => new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -140,9 +144,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         // Without a type the server keeps the stored one and checks its rules; keys and size are checked here.
         SecretData.Validate(type ?? SecretType.Opaque, data);
         var body = new UpdateSecretBody(type?.Value, new Dictionary<string, string>(data, StringComparer.Ordinal));
-        var result = await SendAsync(HttpMethod.Put, SecretPath(name), Content(body, WireJson.Default.UpdateSecretBody), Answers.SecretMetadataBody, name, expectedRevision, cancellationToken)
-            .ConfigureAwait(false);
-        return result.ToMetadata();
+        return await SendAsync(HttpMethod.Put, SecretPath(name), Content(body, WireJson.Default.UpdateSecretBody), Answers.SecretMetadataBody, name, expectedRevision,
+            result => result.ToMetadata(),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -167,9 +171,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 
         var body = new PatchSecretBody(new Dictionary<string, string?>(changes, StringComparer.Ordinal));
         var content = JsonContent.Create(body, WireJson.Default.PatchSecretBody, new MediaTypeHeaderValue(MergePatchMediaType));
-        var result = await SendAsync(HttpMethod.Patch, SecretPath(name), content, Answers.SecretMetadataBody, name, expectedRevision, cancellationToken)
-            .ConfigureAwait(false);
-        return result.ToMetadata();
+        return await SendAsync(HttpMethod.Patch, SecretPath(name), content, Answers.SecretMetadataBody, name, expectedRevision,
+            result => result.ToMetadata(),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -215,8 +219,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             path.Append("&continue=").Append(Uri.EscapeDataString(continuationToken));
         }
 
-        var result = await SendAsync(HttpMethod.Get, path.ToString(), null, Answers.SecretListBody, null, null, cancellationToken).ConfigureAwait(false);
-        return new SecretPage([.. result.Items.Select(item => item.ToMetadata())], result.Continue);
+        return await SendAsync(HttpMethod.Get, path.ToString(), null, Answers.SecretListBody, null, null,
+            result => new SecretPage([.. result.Items.Select(item => (item ?? throw new JsonException("A listed secret is null.")).ToMetadata())], result.Continue),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -231,9 +236,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             options.Alphabet == SecretGenerationOptions.DefaultAlphabet ? null : options.Alphabet,
             options.Username,
             options.Endpoint);
-        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/generate", Content(body, WireJson.Default.GenerateSecretBody), Answers.SecretMetadataBody, name, null, cancellationToken)
-            .ConfigureAwait(false);
-        return result.ToMetadata();
+        return await SendAsync(HttpMethod.Post, SecretPath(name) + "/generate", Content(body, WireJson.Default.GenerateSecretBody), Answers.SecretMetadataBody, name, null,
+            result => result.ToMetadata(),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -250,30 +255,33 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             options.Key,
             options.Length,
             options.Alphabet == SecretGenerationOptions.DefaultAlphabet ? null : options.Alphabet);
-        var result = await SendAsync(HttpMethod.Post, SecretPath(name) + "/regenerate", Content(body, WireJson.Default.RegenerateSecretBody), Answers.SecretMetadataBody, name, expectedRevision, cancellationToken)
-            .ConfigureAwait(false);
-        return result.ToMetadata();
+        return await SendAsync(HttpMethod.Post, SecretPath(name) + "/regenerate", Content(body, WireJson.Default.RegenerateSecretBody), Answers.SecretMetadataBody, name, expectedRevision,
+            result => result.ToMetadata(),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Get, "v1/keys", null, Answers.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
-        return new KeyStatus(result.Provider, result.KeyId, result.Version);
+        return await SendAsync(HttpMethod.Get, "v1/keys", null, Answers.KeyStatusBody, null, null,
+            result => new KeyStatus(result.Provider, result.KeyId, result.Version),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Post, "v1/keys/rotate", EmptyJsonObject(), Answers.KeyStatusBody, null, null, cancellationToken).ConfigureAwait(false);
-        return new KeyStatus(result.Provider, result.KeyId, result.Version);
+        return await SendAsync(HttpMethod.Post, "v1/keys/rotate", EmptyJsonObject(), Answers.KeyStatusBody, null, null,
+            result => new KeyStatus(result.Provider, result.KeyId, result.Version),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(HttpMethod.Post, "v1/keys/rewrap", EmptyJsonObject(), Answers.RewrapBody, null, null, cancellationToken).ConfigureAwait(false);
-        return result.Rewrapped;
+        return await SendAsync(HttpMethod.Post, "v1/keys/rewrap", EmptyJsonObject(), Answers.RewrapBody, null, null,
+            result => result.Rewrapped,
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Who the server takes this client for, and what its policies allow it (<c>GET /v1/auth/whoami</c>).</summary>
@@ -291,24 +299,43 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// <summary><c>{}</c> as JSON, for a POST that takes no input: the API refuses a POST without a JSON content type.</summary>
     private static StringContent EmptyJsonObject() => new("{}", Encoding.UTF8, "application/json");
 
-    private async Task<T> SendAsync<T>(
+    private Task<T> SendAsync<T>(
         HttpMethod method,
         string path,
         HttpContent? content,
         JsonTypeInfo<T> responseType,
         string? name,
         long? expectedRevision,
+        CancellationToken cancellationToken) =>
+        SendAsync(method, path, content, responseType, name, expectedRevision, static answer => answer, cancellationToken);
+
+    /// <summary>
+    /// Sends the request and reads its answer as <paramref name="responseType"/>, then turns it into what the caller
+    /// returns with <paramref name="convert"/>: an answer that is not trousseaud's (not JSON, a field missing, a type
+    /// or base64 text no secret or key has) fails the call as <see cref="DependencyUnavailableException"/>, naming
+    /// the server, rather than with whatever the conversion would throw.
+    /// </summary>
+    private async Task<TResult> SendAsync<TAnswer, TResult>(
+        HttpMethod method,
+        string path,
+        HttpContent? content,
+        JsonTypeInfo<TAnswer> responseType,
+        string? name,
+        long? expectedRevision,
+        Func<TAnswer, TResult> convert,
         CancellationToken cancellationToken)
     {
         using var response = await SendRawAsync(method, path, content, name, expectedRevision, cancellationToken).ConfigureAwait(false);
         try
         {
-            return await response.Content.ReadFromJsonAsync(responseType, cancellationToken).ConfigureAwait(false)
+            var answer = await response.Content.ReadFromJsonAsync(responseType, cancellationToken).ConfigureAwait(false)
                 ?? throw new DependencyUnavailableException(Dependency, $"trousseaud at {ServerOf(response.RequestMessage, path)} answered {method} {path} with an empty body.");
+            return convert(answer);
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException or FormatException)
         {
-            // InvalidOperationException: a charset in the Content-Type that .NET does not know.
+            // InvalidOperationException: a charset in the Content-Type that .NET does not know. ArgumentException and
+            // FormatException: a field no secret or key has (an empty type, base64 that is not).
             throw new DependencyUnavailableException(Dependency, $"trousseaud at {ServerOf(response.RequestMessage, path)} answered {method} {path} with a body that is not the expected JSON.", ex);
         }
     }

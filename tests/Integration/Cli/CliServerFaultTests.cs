@@ -171,6 +171,9 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     [InlineData("application/json; charset=no-such-charset", "{\"name\":\"fault/shape\",\"type\":\"opaque\",\"data\":{},\"revision\":1,\"createdAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":\"2025-01-01T00:00:00Z\"}", "get")]
     [InlineData("application/json", "{}", "list")]
     [InlineData("application/json", "{\"name\":\"fault/shape\"}", "create")]
+    [InlineData("application/json", "{\"items\":[null]}", "list")]
+    [InlineData("application/json", "{\"items\":[{\"name\":\"fault/shape\",\"type\":\"\",\"revision\":1,\"updatedAt\":\"2025-01-01T00:00:00Z\",\"createdAt\":\"2025-01-01T00:00:00Z\"}]}", "list")]
+    [InlineData("application/json", "{\"name\":\"fault/shape\",\"type\":\"\",\"data\":{},\"revision\":1,\"createdAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":\"2025-01-01T00:00:00Z\"}", "get")]
     public async Task A_json_answer_that_is_not_trousseauds_exits_6_naming_the_server_and_prints_nothing(string contentType, string body, string command)
     {
         using var stranger = TcpStandIn.Writing($"HTTP/1.1 200 OK\r\nContent-Type: {contentType}\r\nConnection: close\r\n\r\n{body}");
