@@ -8,7 +8,8 @@ namespace Trousseau.Tests.Integration.Remote;
 
 /// <summary>
 /// What <see cref="TrousseauClientOptions"/> change: whether the token may go over plain HTTP to a server that is not
-/// on this machine, and the clock a <c>Retry-After</c> date is read against. The stand-ins are real Kestrel servers.
+/// on this machine, and the clock a <c>Retry-After</c> date is read against; and how the client takes an answer no
+/// trousseaud gives. The stand-ins are real Kestrel servers.
 /// </summary>
 public sealed class TrousseauClientOptionsTests
 {
@@ -57,6 +58,18 @@ public sealed class TrousseauClientOptionsTests
 
         Assert.Equal(TimeSpan.FromSeconds(90), refused.RetryAfter);
         Assert.Contains("wait 90 s", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_decrypt_answer_whose_plaintext_is_not_base64_fails_as_unavailable_naming_the_server()
+    {
+        await using var stranger = await RecordingServer.StartAsync(_ => Results.Json(new { plaintext = "not base64!" }));
+        using var http = new HttpClient { BaseAddress = stranger.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.DecryptAsync(new byte[] { 1, 2, 3 }));
+
+        Assert.Equal($"trousseaud at {stranger.BaseAddress} answered POST v1/decrypt with a body that is not the expected JSON.", refused.Message);
     }
 
     private static IResult KeyStatus() => Results.Json(new { provider = "local", keyId = "k1", version = 1 });
