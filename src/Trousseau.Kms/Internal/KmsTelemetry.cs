@@ -53,7 +53,7 @@ internal sealed class KmsTelemetry
         return activity;
     }
 
-    /// <summary>Ends a call: its status on the span, one count and one duration on the meter.</summary>
+    /// <summary>Ends a call: its status on the span (an error only when the server failed), one count and one duration on the meter.</summary>
     public void Record(Activity? activity, string path, StatusCode status, long started)
     {
         var tags = Find(path).For(status);
@@ -62,12 +62,20 @@ internal sealed class KmsTelemetry
         if (activity is not null)
         {
             activity.SetTag("rpc.grpc.status_code", tags[^1].Value);
-            if (status != StatusCode.OK)
+            if (IsServerError(status))
             {
                 activity.SetStatus(ActivityStatusCode.Error, status.ToString());
             }
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="status"/> says the server failed, which the gRPC semantic conventions mark as an error on
+    /// a server span; the others (a bad argument, a key id not issued here, a call the caller cancelled) leave the span
+    /// unset, as a 4xx does an HTTP server span.
+    /// </summary>
+    private static bool IsServerError(StatusCode status) => status is StatusCode.Unknown or StatusCode.DeadlineExceeded
+        or StatusCode.Unimplemented or StatusCode.Internal or StatusCode.Unavailable or StatusCode.DataLoss;
 
     // Only the KMS services' own methods become tag values, so a caller cannot grow the series with made-up paths.
     private static MethodTags Find(string path) => Methods.GetValueOrDefault(path, Unknown);
