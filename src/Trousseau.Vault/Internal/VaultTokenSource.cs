@@ -44,6 +44,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private TokenFileLook? _tokenFileRead;
     private int _failuresInARow;
     private RefusedLogin? _refusedLogin;
+    private PolicyDenial? _policyDenial;
     private long _renewals;
     private long _logins;
 
@@ -104,15 +105,45 @@ internal sealed partial class VaultTokenSource : IDisposable
         return (await LeaseOrRefreshAsync().WaitAsync(cancellationToken).ConfigureAwait(false)).Token;
     }
 
-    /// <summary>Drops <paramref name="token"/> after Vault refused it (401 or 403), so the next call logs in again.</summary>
-    public void Reject(string token)
+    /// <summary>
+    /// Drops <paramref name="token"/> after Vault refused it (401 or 403), so that the next call logs in again, and
+    /// returns true; unless Vault refused this very token, fresh from a login, less than a backoff ago
+    /// (<see cref="DeniedAfterLogin"/>): then a policy denies the call, a new login would only make Vault issue one more
+    /// token, and the token is kept (false).
+    /// </summary>
+    public bool Reject(string token)
     {
         lock (_sync)
         {
+            if (_policyDenial is { } denial && denial.Token == token && _time.GetUtcNow() < denial.Until)
+            {
+                return false;
+            }
+
             if (_lease?.Token == token)
             {
                 _lease = null;
             }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Notes that Vault refused a call with <paramref name="token"/>, which the login after a refusal had just brought:
+    /// its policy denies the call. Until a backoff has passed (1 s, doubling at each such refusal in a row up to 30 s), a
+    /// refusal of this token keeps it (<see cref="Reject"/>); then the next refusal logs in again, since a role given the
+    /// policy meanwhile issues tokens that carry it.
+    /// </summary>
+    public void DeniedAfterLogin(string token)
+    {
+        lock (_sync)
+        {
+            var now = _time.GetUtcNow();
+            var backoff = _policyDenial is { } last && now - last.Until < MaxRetryDelay
+                ? TimeSpan.FromTicks(Math.Min(last.Backoff.Ticks * 2, MaxRetryDelay.Ticks))
+                : MinRetryDelay;
+            _policyDenial = new PolicyDenial(token, now + backoff, backoff);
         }
     }
 
@@ -480,6 +511,13 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// Vault's refusal.
     /// </summary>
     private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal);
+
+    /// <summary>A token a policy denied a call right after a login, until when such a refusal keeps it, and the backoff that led there.</summary>
+    private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff)
+    {
+        /// <summary>Everything but the token, which must appear in no log or message.</summary>
+        public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff} }}";
+    }
 
     /// <summary>What a look at the token file saw, and when (by the system clock) it began.</summary>
     private sealed record TokenFileLook(FileStamp Stamp, DateTime SeenAt);
