@@ -328,7 +328,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <summary>
     /// Runs a call with the current token; when Vault refuses the token (401, 403) drops it, logs in again and retries
     /// once. Refused again with a token Vault has just issued, the refusal stands: Vault's policy forbids Trousseau
-    /// the call (<see cref="AccessForbiddenException"/>), which an operator must grant.
+    /// the call (<see cref="AccessForbiddenException"/>), which an operator must grant. Calls that token meets refused
+    /// within a backoff after that (<see cref="VaultTokenSource.DeniedAfterLogin"/>) are forbidden without a login.
     /// </summary>
     private async Task<T> CallAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
     {
@@ -351,9 +352,13 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         {
             return await call(token).ConfigureAwait(false);
         }
-        catch (AccessForbiddenException)
+        catch (AccessForbiddenException refused)
         {
-            _tokens.Reject(token);
+            if (!_tokens.Reject(token))
+            {
+                throw PolicyDenies(refused);
+            }
+
             var fresh = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -361,10 +366,14 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             }
             catch (AccessForbiddenException again)
             {
-                throw new AccessForbiddenException($"Vault's policy denies Trousseau's token the Transit key '{_options.KeyName}', even after logging in again. {again.Message}", again);
+                _tokens.DeniedAfterLogin(fresh);
+                throw PolicyDenies(again);
             }
         }
     }
+
+    private AccessForbiddenException PolicyDenies(AccessForbiddenException refusal) =>
+        new($"Vault's policy denies Trousseau's token the Transit key '{_options.KeyName}', even after logging in again. {refusal.Message}", refusal);
 
     /// <summary>
     /// <c>vault-</c>, 16 hex digits of SHA-256 over the key's path and the version's creation time (empty when Vault

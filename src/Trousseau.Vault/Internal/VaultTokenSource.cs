@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -14,7 +16,8 @@ namespace Trousseau.Vault.Internal;
 /// (none yet, expired, or refused by Vault) wait, all for the same login, and share its outcome; one renewal or login
 /// runs at a time. A renewal or login that fails while the token is still valid leaves the token in use, and is tried
 /// again after half of the token's remaining life (1 to 30 s); without a valid token the failure reaches the calls
-/// waiting for it, and the next call tries again. A run of failures is logged once as a warning, then at debug level
+/// waiting for it, and the next call tries again, except that credentials Vault refused at login are not sent again
+/// before a backoff (1 s, doubling up to 30 s) unless they changed. A run of failures is logged once as a warning, then at debug level
 /// until one succeeds. Credentials Vault refuses make Vault unavailable to Trousseau (nothing Trousseau's callers can
 /// fix). With <see cref="VaultAuthOptions.TokenFile"/>, each call looks at the file (where its links lead, its last
 /// write time and length) and reads it only when that changed, or when it had been written less than one tick of a
@@ -40,6 +43,8 @@ internal sealed partial class VaultTokenSource : IDisposable
     private Task<Lease>? _refresh;
     private TokenFileLook? _tokenFileRead;
     private int _failuresInARow;
+    private RefusedLogin? _refusedLogin;
+    private PolicyDenial? _policyDenial;
     private long _renewals;
     private long _logins;
 
@@ -100,15 +105,45 @@ internal sealed partial class VaultTokenSource : IDisposable
         return (await LeaseOrRefreshAsync().WaitAsync(cancellationToken).ConfigureAwait(false)).Token;
     }
 
-    /// <summary>Drops <paramref name="token"/> after Vault refused it (401 or 403), so the next call logs in again.</summary>
-    public void Reject(string token)
+    /// <summary>
+    /// Drops <paramref name="token"/> after Vault refused it (401 or 403), so that the next call logs in again, and
+    /// returns true; unless Vault refused this very token, fresh from a login, less than a backoff ago
+    /// (<see cref="DeniedAfterLogin"/>): then a policy denies the call, a new login would only make Vault issue one more
+    /// token, and the token is kept (false).
+    /// </summary>
+    public bool Reject(string token)
     {
         lock (_sync)
         {
+            if (_policyDenial is { } denial && denial.Token == token && _time.GetUtcNow() < denial.Until)
+            {
+                return false;
+            }
+
             if (_lease?.Token == token)
             {
                 _lease = null;
             }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Notes that Vault refused a call with <paramref name="token"/>, which the login after a refusal had just brought:
+    /// its policy denies the call. Until a backoff has passed (1 s, doubling at each such refusal in a row up to 30 s), a
+    /// refusal of this token keeps it (<see cref="Reject"/>); then the next refusal logs in again, since a role given the
+    /// policy meanwhile issues tokens that carry it.
+    /// </summary>
+    public void DeniedAfterLogin(string token)
+    {
+        lock (_sync)
+        {
+            var now = _time.GetUtcNow();
+            var backoff = _policyDenial is { } last && now - last.Until < MaxRetryDelay
+                ? TimeSpan.FromTicks(Math.Min(last.Backoff.Ticks * 2, MaxRetryDelay.Ticks))
+                : MinRetryDelay;
+            _policyDenial = new PolicyDenial(token, now + backoff, backoff);
         }
     }
 
@@ -188,9 +223,11 @@ internal sealed partial class VaultTokenSource : IDisposable
                 }
             }
 
-            // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down.
-            var failure = e is AccessForbiddenException
-                ? new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials. {e.Message}", e)
+            // Vault refused Trousseau's own credentials: nothing the caller can fix, so the dependency is down; after a
+            // refused login, until the same credentials may be sent again.
+            var refusedLogin = _refusedLogin is { } refused && (ReferenceEquals(refused.Refusal, e) || ReferenceEquals(refused.Refusal, e.InnerException)) ? refused : null;
+            var failure = refusedLogin is not null ? Refused(refusedLogin, now)
+                : e is AccessForbiddenException ? new DependencyUnavailableException(VaultHttp.Dependency, $"Vault refused Trousseau's {Auth.Method} credentials. {e.Message}", e)
                 : e;
             var level = ++_failuresInARow == 1 ? LogLevel.Warning : LogLevel.Debug;
             var reason = failure.Message.TrimEnd('.');
@@ -201,7 +238,14 @@ internal sealed partial class VaultTokenSource : IDisposable
                 return kept;
             }
 
-            LogNoToken(_logger, level, Auth.Method, reason);
+            if (refusedLogin is not null)
+            {
+                LogLoginRefused(_logger, level, Auth.Method, reason);
+            }
+            else
+            {
+                LogNoToken(_logger, level, Auth.Method, reason);
+            }
             if (ReferenceEquals(failure, e))
             {
                 throw;
@@ -308,12 +352,16 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             "kubernetes" => await LoginAsync(
                 $"v1/auth/{Auth.Mount.Trim('/')}/login",
-                new KubernetesLogin(Auth.Role!, await ReadCredentialAsync(Auth.JwtFile, "Auth:JwtFile", "the service-account token (a JWT)", cancellationToken).ConfigureAwait(false)),
+                await ReadCredentialAsync(Auth.JwtFile, "Auth:JwtFile", "the service-account token (a JWT)", cancellationToken).ConfigureAwait(false),
+                "Auth:JwtFile",
+                jwt => new KubernetesLogin(Auth.Role!, jwt),
                 VaultJson.Default.KubernetesLogin,
                 cancellationToken).ConfigureAwait(false),
             "approle" => await LoginAsync(
                 "v1/auth/approle/login",
-                new AppRoleLogin(Auth.RoleId!, Auth.SecretId ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", cancellationToken).ConfigureAwait(false)),
+                Auth.SecretId ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", cancellationToken).ConfigureAwait(false),
+                Auth.SecretId is null ? "Auth:SecretIdFile" : null,
+                secretId => new AppRoleLogin(Auth.RoleId!, secretId),
                 VaultJson.Default.AppRoleLogin,
                 cancellationToken).ConfigureAwait(false),
             _ => throw new InvalidOperationException($"Unknown Vault auth method '{Auth.Method}'."),
@@ -356,21 +404,64 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     private static bool IsRenewalRefused(HttpStatusCode status) => status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
 
-    private async Task<VaultAuth> LoginAsync<TBody>(string path, TBody body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type, CancellationToken cancellationToken)
+    /// <summary>
+    /// Logs in at <paramref name="path"/> with <paramref name="credential"/> (read from the setting
+    /// <paramref name="credentialKey"/>, a file, when given). Credentials Vault refused are not sent again before their
+    /// backoff has passed (1 s after the first refusal, doubling at each one in a row up to 30 s): meanwhile the login
+    /// fails at once with Vault's refusal, unless the credential read now is another one (a service-account token
+    /// kubelet has rotated, a new secret id).
+    /// </summary>
+    private async Task<VaultAuth> LoginAsync<TBody>(
+        string path,
+        string credential,
+        string? credentialKey,
+        Func<string, TBody> body,
+        System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type,
+        CancellationToken cancellationToken)
     {
-        // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused. A login
-        // is sent once: an AppRole secret id may be good for one use only.
-        var answer = await _http.SendAsync(
-            HttpMethod.Post,
-            path,
-            body,
-            type,
-            VaultJson.Default.VaultAuthResponse,
-            token: null,
-            cancellationToken,
-            badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}"),
-            repeatable: false).ConfigureAwait(false);
-        return answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(credential));
+        var refused = _refusedLogin is { } last && CryptographicOperations.FixedTimeEquals(last.Credential, digest) ? last : null;
+        if (refused is not null && _time.GetUtcNow() is var now && now < refused.RetryAt)
+        {
+            throw Refused(refused, now);
+        }
+
+        try
+        {
+            // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused. A
+            // login is sent once: an AppRole secret id may be good for one use only.
+            var answer = await _http.SendAsync(
+                HttpMethod.Post,
+                path,
+                body(credential),
+                type,
+                VaultJson.Default.VaultAuthResponse,
+                token: null,
+                cancellationToken,
+                badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}"),
+                repeatable: false).ConfigureAwait(false);
+            var auth = answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
+            _refusedLogin = null;
+            return auth;
+        }
+        catch (AccessForbiddenException e)
+        {
+            var backoff = refused is null ? MinRetryDelay : TimeSpan.FromTicks(Math.Min(refused.Backoff.Ticks * 2, MaxRetryDelay.Ticks));
+            _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e);
+            throw;
+        }
+    }
+
+    /// <summary>Vault's refusal of a login, with when its credentials may be sent again (as its <c>RetryAfter</c>).</summary>
+    private DependencyUnavailableException Refused(RefusedLogin refused, DateTimeOffset now)
+    {
+        var wait = refused.RetryAt - now;
+        var unless = refused.CredentialKey is null ? "" : $", or as soon as {_settingsPath}:{refused.CredentialKey} holds another";
+        return new DependencyUnavailableException(
+            VaultHttp.Dependency,
+            $"Vault refused Trousseau's {Auth.Method} credentials. {refused.Refusal.Message.TrimEnd('.')}. They are sent again in {Math.Ceiling(wait.TotalSeconds):0} s{unless}.",
+            wait,
+            refused.Refusal);
     }
 
     /// <summary>
@@ -412,6 +503,20 @@ internal sealed partial class VaultTokenSource : IDisposable
     {
         Token,
         Login,
+    }
+
+    /// <summary>
+    /// A login Vault refused: the SHA-256 of the credential sent (never the credential), the setting of the file it
+    /// was read from (null when configured as a value), when it may be sent again, the backoff that led there, and
+    /// Vault's refusal.
+    /// </summary>
+    private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal);
+
+    /// <summary>A token a policy denied a call right after a login, until when such a refusal keeps it, and the backoff that led there.</summary>
+    private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff)
+    {
+        /// <summary>Everything but the token, which must appear in no log or message.</summary>
+        public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff} }}";
     }
 
     /// <summary>What a look at the token file saw, and when (by the system clock) it began.</summary>
@@ -472,6 +577,9 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     [LoggerMessage(EventId = 5006, Message = "Could not log in to Vault ({Method} auth): {Reason}. Calls to Vault fail until a login succeeds; the next call tries again.")]
     private static partial void LogNoToken(ILogger logger, LogLevel level, string method, string reason);
+
+    [LoggerMessage(EventId = 5009, Message = "Could not log in to Vault ({Method} auth): {Reason}. Calls to Vault fail until a login succeeds.")]
+    private static partial void LogLoginRefused(ILogger logger, LogLevel level, string method, string reason);
 
     [LoggerMessage(EventId = 5007, Level = LogLevel.Information, Message = "The Vault token was renewed or replaced again after {Failures} failed attempts.")]
     private static partial void LogRecovered(ILogger logger, int failures);

@@ -244,6 +244,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// </summary>
     public void Forbid(string path) => _forbiddenPaths[path] = true;
 
+    /// <summary>Lets every token call <paramref name="path"/> again, as adding it to the tokens' policy would (<see cref="Forbid"/>).</summary>
+    public void Allow(string path) => _forbiddenPaths.TryRemove(path, out _);
+
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
     /// <summary>Vault's token prefixes: <c>hvs.</c> for service tokens, <c>hvb.</c> for batch tokens.</summary>

@@ -200,6 +200,59 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerTheory]
+    [InlineData("a kubernetes role that does not exist", "invalid role name")]
+    [InlineData("a service-account token the role does not admit", "permission denied")]
+    [InlineData("an approle secret id that is wrong or used up", "invalid role or secret ID")]
+    public async Task Calls_after_vault_refused_the_login_fail_at_once_without_sending_the_same_credentials_again_until_a_backoff_passes(string refusal, string vaultError)
+    {
+        var server = Server();
+        var (provider, loginPath, repair) = Refused(refusal);
+        var logins = server.Count(loginPath);
+
+        // Every call needs a token, and the one login Vault refused is not sent again at each call.
+        var errors = new List<DependencyUnavailableException>();
+        for (var call = 0; call < 10; call++)
+        {
+            errors.Add(await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray())));
+        }
+
+        var refusedLogins = server.Count(loginPath) - logins;
+        var warnings = Warnings();
+
+        // The operator repairs Vault's side; after the backoff the next call logs in, without a restart.
+        repair();
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await RoundTripAsync(provider);
+
+        Assert.Equal(1, refusedLogins);
+        Assert.All(errors, e => Assert.Contains(vaultError, e.Message, StringComparison.Ordinal));
+        Assert.All(errors.Skip(1), e => Assert.NotNull(e.RetryAfter));
+        Assert.Single(warnings);
+        Assert.Equal(2, server.Count(loginPath) - logins);
+        AssertNoCredentialLeaked([.. errors]);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_service_account_token_vault_refused_is_not_waited_out_once_kubelet_has_written_a_new_one()
+    {
+        var server = Server();
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        server.AddKubernetesRole(_role, Jwt(), Minute, Minute);
+        var provider = Kubernetes(token.Path);
+        var logins = server.Count("auth/kubernetes/login");
+        await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        // kubelet writes a token the API server admits: the next call logs in with it at once.
+        token.Rotate(Jwt());
+        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
+        await RoundTripAsync(provider);
+
+        Assert.Equal(2, server.Count("auth/kubernetes/login") - logins);
+        AssertNoCredentialLeaked();
+    }
+
     [VaultTestServerFact]
     public async Task A_renewal_vault_refuses_with_403_is_followed_by_one_login_and_the_call_goes_on()
     {
@@ -384,6 +437,44 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         var server = _vault.RequireTestServer();
         server.Clock = _clock;
         return server;
+    }
+
+    /// <summary>
+    /// A key provider whose login Vault refuses as <paramref name="refusal"/> says, the path of that login, and what
+    /// the operator does on Vault's side so that the same credentials are admitted.
+    /// </summary>
+    private (VaultTransitKeyProvider Provider, string LoginPath, Action Repair) Refused(string refusal)
+    {
+        var server = Server();
+        switch (refusal)
+        {
+            case "a kubernetes role that does not exist":
+            {
+                var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+                server.AddKubernetesRole("someone-else", Jwt(), Minute, Minute);
+                return (Kubernetes(token.Path), "auth/kubernetes/login", () => server.AddKubernetesRole(_role, token.Jwt, Minute, Minute));
+            }
+
+            case "a service-account token the role does not admit":
+            {
+                var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+                server.AddKubernetesRole(_role, Jwt(), Minute, Minute);
+                return (Kubernetes(token.Path), "auth/kubernetes/login", () => server.AddKubernetesRole(_role, token.Jwt, Minute, Minute));
+            }
+
+            default:
+            {
+                var (roleId, secretId) = ("role-" + Guid.NewGuid().ToString("N"), Secret());
+                server.AddAppRole(roleId, Secret());
+                var provider = Build(o =>
+                {
+                    o.Auth.Method = "approle";
+                    o.Auth.RoleId = roleId;
+                    o.Auth.SecretId = secretId;
+                });
+                return (provider, "auth/approle/login", () => server.AddAppRole(roleId, secretId));
+            }
+        }
     }
 
     /// <summary>

@@ -591,6 +591,51 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         Assert.Equal(2, server.Count("auth/approle/login", 200) - logins);
     }
 
+    [VaultTestServerFact]
+    public async Task Calls_a_vault_policy_denies_log_in_again_once_not_each_and_are_served_as_soon_as_the_policy_allows_them()
+    {
+        var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (roleId, secretId) = ("role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"));
+        server.AddAppRole(roleId, secretId);
+        var (services, _) = await BuildAsync(
+            o =>
+            {
+                o.Auth.Method = "approle";
+                o.Auth.RoleId = roleId;
+                o.Auth.SecretId = secretId;
+            },
+            keyName,
+            clock);
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var logins = server.Count("auth/approle/login", 200);
+
+        // A policy without Transit encrypt on the key: every call is refused, and only the first logs in again to see
+        // whether a fresh token is allowed; the others do not each make Vault issue one more token.
+        server.Forbid($"transit/encrypt/{keyName}");
+        for (var call = 0; call < 5; call++)
+        {
+            await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        }
+
+        var loginsWhileDenied = server.Count("auth/approle/login", 200) - logins;
+
+        // Once the backoff has passed a refused call logs in again, since a role given the policy since issues tokens
+        // that carry it; once the policy allows the call, the token in hand is served at once.
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var loginsAfterBackoff = server.Count("auth/approle/login", 200) - logins;
+        server.Allow($"transit/encrypt/{keyName}");
+        await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray()));
+
+        Assert.Equal(1, loginsWhileDenied);
+        Assert.Equal(2, loginsAfterBackoff);
+        Assert.Equal(2, server.Count("auth/approle/login", 200) - logins);
+    }
+
     [VaultTestServerTheory]
     [InlineData("datakey/plaintext/", """{"data":{"plaintext":"not base64!","ciphertext":"vault:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}""")]
     [InlineData("decrypt/", """{"data":{"batch_results":[{"plaintext":"not base64!"}]}}""")]
