@@ -6,7 +6,7 @@ namespace Trousseau;
 
 // Linked into Trousseau.Hosting (the audit trail; through FileStamp.cs, the API token file and the TLS files),
 // Trousseau.Sqlite (the database file), Trousseau.Kms (the owner of the socket's directory), and, for FileStamp.cs,
-// Trousseau.Core (the local key ring) and trousseaud.
+// Trousseau.Core (the local key ring), Trousseau.Vault (the Vault token file) and trousseaud.
 
 /// <summary>
 /// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not

@@ -41,7 +41,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Lease? _lease;
     private Task<Lease>? _refresh;
-    private TokenFileLook? _tokenFileRead;
+    private FileLook? _tokenFileRead;
     private int _failuresInARow;
     private RefusedLogin? _refusedLogin;
     private PolicyDenial? _policyDenial;
@@ -288,7 +288,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// written too shortly before that read for its time stamp to tell a rewrite since.
     /// </summary>
     private bool TokenFileChanged(string path) =>
-        Volatile.Read(ref _tokenFileRead) is not { } read || !read.Stamp.SettledBy(read.SeenAt) || read.Stamp != FileStamp.Of(path);
+        Volatile.Read(ref _tokenFileRead) is not { } read || !read.IsCurrent(FileStamp.Of(path));
 
     /// <summary>
     /// The lease after reading a changed token file: a new token there replaces the current lease at once, due for a
@@ -324,9 +324,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>The token in <paramref name="path"/>, remembering what the file looked like before it was read.</summary>
     private async Task<string> ReadTokenFileAsync(string path, CancellationToken cancellationToken)
     {
-        // The file system's clock, not the injected one: it is what stamps the file.
-        var seenAt = TimeProvider.System.GetUtcNow().UtcDateTime;
-        Volatile.Write(ref _tokenFileRead, new TokenFileLook(FileStamp.Of(path), seenAt));
+        Volatile.Write(ref _tokenFileRead, FileLook.Take(path));
         return await ReadCredentialAsync(path, "Auth:TokenFile", "a Vault token", cancellationToken).ConfigureAwait(false);
     }
 
@@ -517,43 +515,6 @@ internal sealed partial class VaultTokenSource : IDisposable
     {
         /// <summary>Everything but the token, which must appear in no log or message.</summary>
         public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff} }}";
-    }
-
-    /// <summary>What a look at the token file saw, and when (by the system clock) it began.</summary>
-    private sealed record TokenFileLook(FileStamp Stamp, DateTime SeenAt);
-
-    /// <summary>What a look at a file sees, to tell a change without reading it: the file its links lead to, its last write time and length.</summary>
-    private sealed record FileStamp(string? Target, DateTime LastWriteUtc, long Length)
-    {
-        /// <summary>
-        /// How coarse a file system's clock can be: Linux stamps files from a clock that moves in ticks of up to 10 ms,
-        /// and some file systems keep whole seconds (FAT two).
-        /// </summary>
-        private static readonly TimeSpan ClockTick = TimeSpan.FromSeconds(2);
-
-        private static readonly FileStamp Missing = new(null, default, -1);
-
-        /// <summary>
-        /// Whether a look at <paramref name="seenAt"/> that saw this stamp rules out a rewrite since with the same stamp:
-        /// the file was last written at least one tick of the file system's clock before, so a later write stamps it
-        /// later.
-        /// </summary>
-        public bool SettledBy(DateTime seenAt) => seenAt - LastWriteUtc >= ClockTick;
-
-        public static FileStamp Of(string path)
-        {
-            try
-            {
-                // A FileInfo of a symlink describes the link: look at the file it leads to (a Kubernetes volume's
-                // ..data link included, which a new version swaps).
-                var file = File.ResolveLinkTarget(path, returnFinalTarget: true) as FileInfo ?? new FileInfo(path);
-                return file.Exists ? new FileStamp(file.FullName, file.LastWriteTimeUtc, file.Length) : Missing;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return Missing;
-            }
-        }
     }
 
     /// <summary>A Vault token, when it expires and is due for renewal, its TTL, and how it was obtained.</summary>
