@@ -527,9 +527,11 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await provider.WrapAsync("dek"u8.ToArray())));
             if (calls == 50)
             {
-                // Projected service-account tokens rotate: the next login must read the new one.
-                await File.WriteAllTextAsync(jwtFile, "jwt-2");
+                // Projected service-account tokens rotate: the next login must read the new one. Vault admits a token
+                // from the moment kubelet writes it, so it learns the new one first: the other way round, a login
+                // running beside the loop could send it in between and be refused.
                 server.AddKubernetesRole("trousseau", "jwt-2", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
+                await File.WriteAllTextAsync(jwtFile, "jwt-2");
             }
 
             ttls.RecordObservableInstruments();
