@@ -104,13 +104,7 @@ public sealed class WorkerTests : IDisposable
         // An etcd of its own, not the shared EtcdFixture: this test stops etcd and starts it again.
         await using var etcd = await EtcdProcess.StartAsync();
         var log = new FakeLogCollector();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(log));
-        builder.Services.AddTrousseau(_ => { })
-            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
-            .UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl))
-            .AddWorker(o => o.Interval = TimeSpan.FromMilliseconds(100));
-        using var host = builder.Build();
+        using var host = BuildEtcdHost(etcd, log, LogLevel.Information);
         await host.StartAsync();
         var trousseau = host.Services.GetRequiredService<ITrousseau>();
         var created = new List<SecretMetadata>();
@@ -143,13 +137,7 @@ public sealed class WorkerTests : IDisposable
     {
         await using var etcd = await EtcdProcess.StartAsync();
         var log = new FakeLogCollector();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders().AddFilter<FakeLoggerProvider>("Trousseau", LogLevel.Debug).AddProvider(new FakeLoggerProvider(log));
-        builder.Services.AddTrousseau(_ => { })
-            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
-            .UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl))
-            .AddWorker(o => o.Interval = TimeSpan.FromMilliseconds(100));
-        using var host = builder.Build();
+        using var host = BuildEtcdHost(etcd, log, LogLevel.Debug);
         await host.StartAsync();
         await host.Services.GetRequiredService<ITrousseau>().CreateSecretAsync("burst/one", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
         await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
@@ -204,6 +192,21 @@ public sealed class WorkerTests : IDisposable
     /// <summary>The worker's reports of failed ticks so far, whatever their level.</summary>
     private static List<FakeLogRecord> TickFailures(FakeLogCollector log) =>
         [.. log.GetSnapshot().Where(r => r.Message.StartsWith("Worker tick failed", StringComparison.Ordinal))];
+
+    /// <summary>
+    /// A host on <paramref name="etcd"/> and a key ring in this test's directory, its worker ticking every 100 ms,
+    /// Trousseau's log from <paramref name="level"/> up in <paramref name="log"/>.
+    /// </summary>
+    private IHost BuildEtcdHost(EtcdProcess etcd, FakeLogCollector log, LogLevel level)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddFilter<FakeLoggerProvider>("Trousseau", level).AddProvider(new FakeLoggerProvider(log));
+        builder.Services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json"))
+            .UseEtcdStore(o => o.Endpoints.Add(etcd.ClientUrl))
+            .AddWorker(o => o.Interval = TimeSpan.FromMilliseconds(100));
+        return builder.Build();
+    }
 
     /// <summary>A host on a SQLite file and a key ring in this test's directory, which outlive it; with the worker unless <paramref name="worker"/> is null.</summary>
     private IHost BuildHost(FakeLogCollector log, Action<TrousseauWorkerOptions>? worker)
