@@ -89,6 +89,17 @@ public sealed class KubernetesManifestTests
     }
 
     [StoreFact]
+    public async Task A_drain_can_evict_broker_replicas_that_are_not_ready_so_an_outage_of_vault_or_etcd_blocks_no_drain()
+    {
+        var budget = (YamlMappingNode)Named(await RenderAsync(Broker), "PodDisruptionBudget", "trousseau-broker")["spec"];
+
+        // Readiness follows Vault and etcd, so while either is down no replica is ready; a budget that waits for ready
+        // replicas before it lets one go would then refuse every eviction, and no node running a replica could be drained.
+        Assert.True(budget.Children.ContainsKey("unhealthyPodEvictionPolicy"), "the disruption budget keeps replicas that are not ready from being evicted");
+        Assert.Equal("AlwaysAllow", Scalar(budget, "unhealthyPodEvictionPolicy"));
+    }
+
+    [StoreFact]
     public async Task The_broker_serves_its_api_over_tls_to_callers_known_by_their_service_account_and_runs_unprivileged()
     {
         var objects = await RenderAsync(Broker);
