@@ -181,6 +181,30 @@ public sealed class KubernetesManifestTests
         }
     }
 
+    [StoreTheory]
+    [MemberData(nameof(Workloads))]
+    public async Task Every_workload_runs_under_the_runtime_default_seccomp_profile_without_capabilities_and_with_bounded_resources(string manifest)
+    {
+        var pod = PodSpec(Workload(await ObjectsAsync(manifest)));
+        var container = Container(pod);
+
+        // Neither the broker nor the KMS plugin makes a system call the runtime's default profile forbids.
+        var seccomp = new[] { container, pod }.Select(o => o.Children.TryGetValue("securityContext", out var context) ? (YamlMappingNode)context : null)
+            .FirstOrDefault(context => context?.Children.ContainsKey("seccompProfile") == true);
+        Assert.True(seccomp is not null, $"{manifest}: no seccompProfile, so the container runs unconfined");
+        Assert.Equal("RuntimeDefault", Scalar(seccomp!, "seccompProfile", "type"));
+        Assert.Equal("false", Scalar(container, "securityContext", "allowPrivilegeEscalation"));
+        Assert.Equal("ALL", ((YamlScalarNode)Assert.Single(((YamlSequenceNode)Node(container, "securityContext", "capabilities", "drop")).Children)).Value);
+        Assert.Equal("true", Scalar(container, "securityContext", "readOnlyRootFilesystem"));
+
+        // A control-plane node is shared with kube-apiserver and etcd: the scheduler reserves what trousseaud needs, and a
+        // leak ends in trousseaud's own restart rather than in the node running out of memory.
+        Assert.True(container.Children.ContainsKey("resources"), $"{manifest}: no resources requested or limited");
+        Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "requests", "cpu")));
+        Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "requests", "memory")));
+        Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "limits", "memory")));
+    }
+
     /// <summary>The objects of a kustomization as kubectl renders them, or the static pod with the KMS plugin's config maps.</summary>
     private static async Task<IReadOnlyList<YamlMappingNode>> ObjectsAsync(string manifest) =>
         manifest == StaticPod
