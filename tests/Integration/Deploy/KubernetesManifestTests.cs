@@ -205,6 +205,18 @@ public sealed class KubernetesManifestTests
         Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "limits", "memory")));
     }
 
+    [StoreFact]
+    public async Task The_static_pod_on_the_host_network_serves_health_and_metrics_on_the_nodes_loopback_only()
+    {
+        var objects = await ObjectsAsync(StaticPod);
+        var pod = PodSpec(Workload(objects));
+        var urls = Settings(objects)["Trousseau:Api:Urls"]!;
+
+        // On the host network an address of all interfaces is every address of the control-plane node.
+        Assert.Equal("true", Scalar(pod, "hostNetwork"));
+        Assert.All(urls.Split(';'), url => Assert.True(new Uri(url).IsLoopback, $"the static pod listens on {url}, beyond the node's loopback"));
+    }
+
     /// <summary>The objects of a kustomization as kubectl renders them, or the static pod with the KMS plugin's config maps.</summary>
     private static async Task<IReadOnlyList<YamlMappingNode>> ObjectsAsync(string manifest) =>
         manifest == StaticPod
