@@ -51,6 +51,20 @@ public sealed class KubernetesManifestTests
     }
 
     [StoreFact]
+    public async Task The_token_reviewers_token_is_mounted_in_no_pod_while_the_plugin_keeps_its_own_for_vault()
+    {
+        var objects = await RenderAsync(Kms);
+        var pod = PodSpec(Workload(objects));
+
+        // The plugin logs in to Vault with its own token; the reviewer's token, allowed to call TokenReview, is for Vault alone.
+        Assert.Equal("trousseau-kms", Scalar(pod, "serviceAccountName"));
+        Assert.False(pod.Children.ContainsKey("automountServiceAccountToken"), "the plugin needs its token for Vault's Kubernetes auth");
+        var reviewer = Named(objects, "ServiceAccount", "vault-token-reviewer");
+        Assert.True(reviewer.Children.ContainsKey("automountServiceAccountToken"), "a pod run as vault-token-reviewer would get its token mounted");
+        Assert.Equal("false", Scalar(reviewer, "automountServiceAccountToken"));
+    }
+
+    [StoreFact]
     public async Task Kustomize_renders_the_broker_in_its_own_namespace_with_its_service_and_disruption_budget()
     {
         var objects = await RenderAsync(Broker);
