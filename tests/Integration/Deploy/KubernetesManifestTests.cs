@@ -51,6 +51,20 @@ public sealed class KubernetesManifestTests
     }
 
     [StoreFact]
+    public async Task The_token_reviewers_token_is_mounted_in_no_pod_while_the_plugin_keeps_its_own_for_vault()
+    {
+        var objects = await RenderAsync(Kms);
+        var pod = PodSpec(Workload(objects));
+
+        // The plugin logs in to Vault with its own token; the reviewer's token, allowed to call TokenReview, is for Vault alone.
+        Assert.Equal("trousseau-kms", Scalar(pod, "serviceAccountName"));
+        Assert.False(pod.Children.ContainsKey("automountServiceAccountToken"), "the plugin needs its token for Vault's Kubernetes auth");
+        var reviewer = Named(objects, "ServiceAccount", "vault-token-reviewer");
+        Assert.True(reviewer.Children.ContainsKey("automountServiceAccountToken"), "a pod run as vault-token-reviewer would get its token mounted");
+        Assert.Equal("false", Scalar(reviewer, "automountServiceAccountToken"));
+    }
+
+    [StoreFact]
     public async Task Kustomize_renders_the_broker_in_its_own_namespace_with_its_service_and_disruption_budget()
     {
         var objects = await RenderAsync(Broker);
@@ -86,6 +100,17 @@ public sealed class KubernetesManifestTests
         Assert.Equal(
             Scalar(Ports(Container(PodSpec(deployment))).Single(), "name"),
             Scalar((YamlMappingNode)((YamlSequenceNode)Node(service, "spec", "ports")).Children.Single(), "targetPort"));
+    }
+
+    [StoreFact]
+    public async Task A_drain_can_evict_broker_replicas_that_are_not_ready_so_an_outage_of_vault_or_etcd_blocks_no_drain()
+    {
+        var budget = (YamlMappingNode)Named(await RenderAsync(Broker), "PodDisruptionBudget", "trousseau-broker")["spec"];
+
+        // Readiness follows Vault and etcd, so while either is down no replica is ready; a budget that waits for ready
+        // replicas before it lets one go would then refuse every eviction, and no node running a replica could be drained.
+        Assert.True(budget.Children.ContainsKey("unhealthyPodEvictionPolicy"), "the disruption budget keeps replicas that are not ready from being evicted");
+        Assert.Equal("AlwaysAllow", Scalar(budget, "unhealthyPodEvictionPolicy"));
     }
 
     [StoreFact]
@@ -168,6 +193,42 @@ public sealed class KubernetesManifestTests
                 Assert.True(((YamlMappingNode)configMap["data"]).Children.ContainsKey(name), $"{manifest}: {key} names {path}, but config map {Scalar(configMap, "metadata", "name")} mounted at {mount.Path} has no {name}");
             }
         }
+    }
+
+    [StoreTheory]
+    [MemberData(nameof(Workloads))]
+    public async Task Every_workload_runs_under_the_runtime_default_seccomp_profile_without_capabilities_and_with_bounded_resources(string manifest)
+    {
+        var pod = PodSpec(Workload(await ObjectsAsync(manifest)));
+        var container = Container(pod);
+
+        // Neither the broker nor the KMS plugin makes a system call the runtime's default profile forbids.
+        var seccomp = new[] { container, pod }.Select(o => o.Children.TryGetValue("securityContext", out var context) ? (YamlMappingNode)context : null)
+            .FirstOrDefault(context => context?.Children.ContainsKey("seccompProfile") == true);
+        Assert.True(seccomp is not null, $"{manifest}: no seccompProfile, so the container runs unconfined");
+        Assert.Equal("RuntimeDefault", Scalar(seccomp!, "seccompProfile", "type"));
+        Assert.Equal("false", Scalar(container, "securityContext", "allowPrivilegeEscalation"));
+        Assert.Equal("ALL", ((YamlScalarNode)Assert.Single(((YamlSequenceNode)Node(container, "securityContext", "capabilities", "drop")).Children)).Value);
+        Assert.Equal("true", Scalar(container, "securityContext", "readOnlyRootFilesystem"));
+
+        // A control-plane node is shared with kube-apiserver and etcd: the scheduler reserves what trousseaud needs, and a
+        // leak ends in trousseaud's own restart rather than in the node running out of memory.
+        Assert.True(container.Children.ContainsKey("resources"), $"{manifest}: no resources requested or limited");
+        Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "requests", "cpu")));
+        Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "requests", "memory")));
+        Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "limits", "memory")));
+    }
+
+    [StoreFact]
+    public async Task The_static_pod_on_the_host_network_serves_health_and_metrics_on_the_nodes_loopback_only()
+    {
+        var objects = await ObjectsAsync(StaticPod);
+        var pod = PodSpec(Workload(objects));
+        var urls = Settings(objects)["Trousseau:Api:Urls"]!;
+
+        // On the host network an address of all interfaces is every address of the control-plane node.
+        Assert.Equal("true", Scalar(pod, "hostNetwork"));
+        Assert.All(urls.Split(';'), url => Assert.True(new Uri(url).IsLoopback, $"the static pod listens on {url}, beyond the node's loopback"));
     }
 
     /// <summary>The objects of a kustomization as kubectl renders them, or the static pod with the KMS plugin's config maps.</summary>
