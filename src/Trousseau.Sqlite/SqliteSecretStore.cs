@@ -429,6 +429,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
+        RefuseNewerSchema(connection);
         using (var create = connection.CreateCommand())
         {
             create.CommandText = Schema.Create;
@@ -443,6 +444,23 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             using var upgrade = Command(connection, transaction, Schema.AddHeads);
             upgrade.ExecuteNonQuery();
             transaction.Commit();
+        }
+    }
+
+    /// <summary>
+    /// Refuses a file a later build has made or upgraded (a <c>user_version</c> above <see cref="Schema.Version"/>), before
+    /// anything is written to it: this build cannot know what that schema keeps, and could misread it or break it.
+    /// </summary>
+    private void RefuseNewerSchema(SqliteConnection connection)
+    {
+        using var version = connection.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        var found = (long)version.ExecuteScalar()!;
+        if (found > Schema.Version)
+        {
+            throw new DependencyUnavailableException(
+                Dependency,
+                $"The SQLite store '{_path}' has schema version {found}, newer than this build's {Schema.Version}: a later Trousseau made or upgraded it, and this build could misread or damage it, so it is neither read nor written and is left as it is. Run that later build on it, or restore the copy taken before the upgrade.");
         }
     }
 

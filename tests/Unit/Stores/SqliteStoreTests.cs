@@ -390,6 +390,26 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_of_a_newer_schema_version_is_refused_naming_the_file_and_its_version_and_left_unchanged()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        Execute("PRAGMA user_version = 3;");
+        var before = await File.ReadAllBytesAsync(DatabasePath);
+        var reopened = Open(DatabasePath);
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("kept"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.CreateAsync("new", "v"u8.ToArray()));
+        var health = await reopened.CheckHealthAsync();
+        reopened.Dispose();
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' has schema version 3, newer than this build's 2", read.Message, StringComparison.Ordinal);
+        Assert.Equal((read.Message, false, read.Message), (write.Message, health.IsHealthy, health.Description));
+        Assert.Equal(before, await File.ReadAllBytesAsync(DatabasePath));
+    }
+
+    [Fact]
     public async Task A_database_from_before_listings_read_heads_only_lists_every_record_after_the_upgrade()
     {
         var large = RandomNumberGenerator.GetBytes(256 * 1024);
