@@ -410,6 +410,22 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_of_another_application_is_refused_naming_the_file_and_gets_no_table_of_ours()
+    {
+        Execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers (name) VALUES ('ada');");
+        var store = Open(DatabasePath);
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("any"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("any", "v"u8.ToArray()));
+        var health = await store.CheckHealthAsync();
+        store.Dispose();
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' is a database of another application: it holds the table customers", read.Message, StringComparison.Ordinal);
+        Assert.Equal((read.Message, false, read.Message), (write.Message, health.IsHealthy, health.Description));
+        Assert.Equal(["customers"], Tables());
+    }
+
+    [Fact]
     public async Task A_database_from_before_listings_read_heads_only_lists_every_record_after_the_upgrade()
     {
         var large = RandomNumberGenerator.GetBytes(256 * 1024);
@@ -458,6 +474,22 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         Assert.Equal(
             [("mixed/added", "new", 101L), ("mixed/kept", "v2", 100L)],
             page.Entries.Select(e => (e.Key, System.Text.Encoding.UTF8.GetString(e.Head.Span), e.Revision)));
+    }
+
+    private List<string> Tables()
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False;Mode=ReadOnly");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name";
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     private void Execute(string sql, params (string Name, object Value)[] parameters)
