@@ -429,6 +429,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
+        RefuseNewerSchema(connection);
+        RefuseOtherApplication(connection);
         using (var create = connection.CreateCommand())
         {
             create.CommandText = Schema.Create;
@@ -444,6 +446,50 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             upgrade.ExecuteNonQuery();
             transaction.Commit();
         }
+    }
+
+    /// <summary>
+    /// Refuses a file a later build has made or upgraded (a <c>user_version</c> above <see cref="Schema.Version"/>), before
+    /// anything is written to it: this build cannot know what that schema keeps, and could misread it or break it.
+    /// </summary>
+    private void RefuseNewerSchema(SqliteConnection connection)
+    {
+        using var version = connection.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        var found = (long)version.ExecuteScalar()!;
+        if (found > Schema.Version)
+        {
+            throw new DependencyUnavailableException(
+                Dependency,
+                $"The SQLite store '{_path}' has schema version {found}, newer than this build's {Schema.Version}: a later Trousseau made or upgraded it, and this build could misread or damage it, so it is neither read nor written and is left as it is. Run that later build on it, or restore the copy taken before the upgrade.");
+        }
+    }
+
+    /// <summary>
+    /// Refuses a database that holds tables Trousseau never makes (<c>Sqlite:Path</c> set to another application's
+    /// file), before anything is written to it: its records would otherwise go into that file beside the other
+    /// application's data, and the store would look empty.
+    /// </summary>
+    private void RefuseOtherApplication(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT IN ('secrets', 'revision_counter', 'secret_heads') AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name LIMIT 6";
+        using var reader = command.ExecuteReader();
+        var others = new List<string>();
+        while (reader.Read())
+        {
+            others.Add(reader.GetString(0));
+        }
+
+        if (others.Count == 0)
+        {
+            return;
+        }
+
+        var named = string.Join(", ", others.Take(5)) + (others.Count > 5 ? ", ..." : "");
+        throw new DependencyUnavailableException(
+            Dependency,
+            $"The SQLite store '{_path}' is a database of another application: it holds the table{(others.Count > 1 ? "s" : "")} {named}, which Trousseau never makes, so it is neither read nor written and is left as it is. Set Trousseau:Sqlite:Path to Trousseau's own file, or to a path where no file is yet.");
     }
 
     private void ClearPool()

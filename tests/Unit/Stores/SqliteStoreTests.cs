@@ -390,6 +390,42 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_of_a_newer_schema_version_is_refused_naming_the_file_and_its_version_and_left_unchanged()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        Execute("PRAGMA user_version = 3;");
+        var before = await File.ReadAllBytesAsync(DatabasePath);
+        var reopened = Open(DatabasePath);
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("kept"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.CreateAsync("new", "v"u8.ToArray()));
+        var health = await reopened.CheckHealthAsync();
+        reopened.Dispose();
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' has schema version 3, newer than this build's 2", read.Message, StringComparison.Ordinal);
+        Assert.Equal((read.Message, false, read.Message), (write.Message, health.IsHealthy, health.Description));
+        Assert.Equal(before, await File.ReadAllBytesAsync(DatabasePath));
+    }
+
+    [Fact]
+    public async Task A_database_of_another_application_is_refused_naming_the_file_and_gets_no_table_of_ours()
+    {
+        Execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers (name) VALUES ('ada');");
+        var store = Open(DatabasePath);
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.GetAsync("any"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("any", "v"u8.ToArray()));
+        var health = await store.CheckHealthAsync();
+        store.Dispose();
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' is a database of another application: it holds the table customers", read.Message, StringComparison.Ordinal);
+        Assert.Equal((read.Message, false, read.Message), (write.Message, health.IsHealthy, health.Description));
+        Assert.Equal(["customers"], Tables());
+    }
+
+    [Fact]
     public async Task A_database_from_before_listings_read_heads_only_lists_every_record_after_the_upgrade()
     {
         var large = RandomNumberGenerator.GetBytes(256 * 1024);
@@ -438,6 +474,22 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         Assert.Equal(
             [("mixed/added", "new", 101L), ("mixed/kept", "v2", 100L)],
             page.Entries.Select(e => (e.Key, System.Text.Encoding.UTF8.GetString(e.Head.Span), e.Revision)));
+    }
+
+    private List<string> Tables()
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False;Mode=ReadOnly");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name";
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     private void Execute(string sql, params (string Name, object Value)[] parameters)

@@ -1,0 +1,59 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>Records of trousseaud's SQLite store changed by hand (the sqlite3 shell) while it is stopped.</summary>
+public sealed class StoreHandEditTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Values_swapped_between_two_records_are_refused_naming_each_secret_and_the_listing_still_answers()
+    {
+        var dataDir = _temp.Combine("data");
+        var storePath = Path.Combine(dataDir, "store.db");
+        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+            foreach (var name in new[] { "app/one", "app/two" })
+            {
+                using var created = await client.PostAsJsonAsync("v1/secrets", new { name, type = "opaque", data = new { value = name } });
+                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            }
+
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={storePath};Pooling=False"))
+        {
+            connection.Open();
+            using var swap = connection.CreateCommand();
+            swap.CommandText = """
+                CREATE TEMP TABLE before AS SELECT key, value FROM secrets;
+                UPDATE secrets SET value = (SELECT before.value FROM before WHERE before.key <> secrets.key);
+                SELECT count(*) FROM secrets JOIN before USING (key) WHERE secrets.value <> before.value;
+                """;
+            Assert.Equal(2L, swap.ExecuteScalar());
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var reader = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        foreach (var name in new[] { "app/one", "app/two" })
+        {
+            using var read = await reader.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+            var problem = await Problems.AssertAsync(read, HttpStatusCode.BadRequest);
+            Assert.StartsWith($"The stored record of secret '{name}' cannot be decrypted: authentication failed", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        using var listing = await reader.GetFromJsonAsync<JsonDocument>("v1/secrets?prefix=app/");
+        Assert.Equal(
+            ["app/one", "app/two"],
+            listing!.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
+    }
+}
