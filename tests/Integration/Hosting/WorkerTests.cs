@@ -140,7 +140,10 @@ public sealed class WorkerTests : IDisposable
         using var host = BuildEtcdHost(etcd, log, LogLevel.Debug);
         await host.StartAsync();
         await host.Services.GetRequiredService<ITrousseau>().CreateSecretAsync("burst/one", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
-        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Worker watching key provider local", StringComparison.Ordinal)));
+
+        // The rewrap at start done: an outage cutting it short would leave the worker rewrapping at start, not after a
+        // rotation, and announce it so.
+        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Rewrap at start finished", StringComparison.Ordinal)), () => string.Join(" | ", Messages(log)));
         var provider = host.Services.GetRequiredService<IKeyProvider>();
 
         for (var outage = 1; outage <= 2; outage++)
