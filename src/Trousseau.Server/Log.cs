@@ -10,4 +10,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 9001, Level = LogLevel.Warning, Message = "The changed configuration is not taken: {Reason} The settings in use stay until a change validates.")]
     public static partial void ChangeNotTaken(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 9002, Level = LogLevel.Warning, Message = "The data directory {DataDir} has mode {Mode}, which lets group or others add, replace or remove its files (a symbolic link where trousseaud writes, a token of their own): remove that access (chmod go-w) or choose another directory; files put there after the start are not checked.")]
+    public static partial void DataDirectoryShared(ILogger logger, string dataDir, string mode);
 }

@@ -46,6 +46,7 @@ internal static class TrousseauServer
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
             ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, FilesCreatedAtStart(app));
+            SharedDataDirectory.Check(app.Configuration.GetSection(ServerConfiguration.SectionName)["DataDir"]!, FilesInUse(app), app.Logger);
             CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
@@ -260,6 +261,40 @@ internal static class TrousseauServer
             && api.Auth.TokenFile is { } tokenFile && !File.Exists(tokenFile))
         {
             yield return tokenFile;
+        }
+    }
+
+    /// <summary>
+    /// Every file trousseaud may read, write or create at the paths its settings give: those created at start, the API
+    /// token file, the audit trail, and the lock, write-ahead and rotated files beside them.
+    /// </summary>
+    private static IEnumerable<string> FilesInUse(WebApplication app)
+    {
+        var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
+        foreach (var file in FilesCreatedAtStart(app))
+        {
+            yield return file;
+            foreach (var beside in new[] { ".lock", "-wal", "-shm", "-journal" })
+            {
+                yield return file + beside;
+            }
+        }
+
+        if (app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.TokenFile is { } tokenFile
+            && section.GetValue("Api:Enabled", defaultValue: true))
+        {
+            yield return tokenFile;
+        }
+
+        var audit = app.Services.GetRequiredService<IOptions<TrousseauAuditOptions>>().Value;
+        foreach (var trail in AuditTrailFile(app))
+        {
+            yield return trail;
+            yield return trail + ".lock";
+            for (var generation = 1; generation <= audit.MaxFiles; generation++)
+            {
+                yield return $"{trail}.{generation}";
+            }
         }
     }
 

@@ -14,9 +14,6 @@ internal static partial class Log
     [LoggerMessage(1102, LogLevel.Information, "Rotated local key ring {Path}: current key is now {KeyId} (version {KeyVersion})")]
     public static partial void KeyRingRotated(ILogger logger, string path, string keyId, uint keyVersion);
 
-    [LoggerMessage(1103, LogLevel.Warning, "Local key ring {Path} is readable by others (mode {Mode}); it should be 0600")]
-    public static partial void KeyRingTooOpen(ILogger logger, string path, string mode);
-
     [LoggerMessage(1104, LogLevel.Warning, "Deleted {Count} temporary copies of local key ring {Path} that an interrupted write left behind")]
     public static partial void KeyRingTemporariesDeleted(ILogger logger, string path, int count);
 

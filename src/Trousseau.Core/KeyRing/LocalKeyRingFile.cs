@@ -20,13 +20,23 @@ internal static partial class LocalKeyRingFile
     private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>Reads and checks the whole ring.</summary>
-    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <summary>
+    /// Reads and checks the whole ring. A file that group or others may use is refused rather than made 0600, as the API
+    /// token file is: a chmod does not take back what someone else read.
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be read, or group or others may use it.</exception>
     /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing.</exception>
     /// <exception cref="JsonException">The file is not key ring JSON.</exception>
     /// <exception cref="FormatException">A key or check value is not base64.</exception>
     public static LocalKeyRing Read(string path)
     {
+        if (OwnerOnlyFile.OpenModeOrNull(path) is { } mode)
+        {
+            throw new IOException(
+                $"it has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; run 'chmod 600 {path}', "
+                + "and if someone else may have read it, rotate the key and rewrap the secrets (clectl key rotate, clectl key rewrap).");
+        }
+
         var bytes = File.ReadAllBytes(path);
         try
         {

@@ -228,11 +228,6 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
                 }
             }
 
-            if (OwnerOnlyFile.OpenModeOrNull(_path) is { } mode)
-            {
-                Log.KeyRingTooOpen(_logger, _path, Convert.ToString((int)mode, 8));
-            }
-
             var seen = FileLook.Take(_path);
             var ring = LocalKeyRingFile.Read(_path);
             _seen = seen;

@@ -24,6 +24,9 @@ namespace Trousseau.Hosting.Audit;
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode GroupOrOther =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     // _lock guards the file and the chain; _queueLock the lines waiting to be written, which one caller at a time
     // writes together (see AppendAsync).
@@ -249,6 +252,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
                 throw new IOException($"The audit trail {path} is not a regular file; give a file's path, or - for standard output.");
             }
 
+            MakePrivate(file, path);
             FollowTail(file);
             (_file, _handle) = (file, file.SafeFileHandle);
             _ready = !_writeFailed;
@@ -257,6 +261,37 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         {
             file.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Sets an opened trail that group or others may use (restored or copied with mode 0644, say) to mode 0600, with a
+    /// warning naming it and the mode it had, as the SQLite store does with its files: it holds no value, but names who
+    /// did what to which secret, and others who may write it may cut it. A file this process may not change (another
+    /// user's) is named in a warning saying how to fix it.
+    /// </summary>
+    private void MakePrivate(FileStream file, string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var mode = File.GetUnixFileMode(file.SafeFileHandle);
+        if ((mode & GroupOrOther) == 0)
+        {
+            return;
+        }
+
+        var octal = Convert.ToString((int)mode, 8).PadLeft(4, '0');
+        try
+        {
+            File.SetUnixFileMode(file.SafeFileHandle, OwnerReadWrite);
+            LogModeTightened(_logger, path, octal);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            LogModeOpen(_logger, path, octal);
         }
     }
 
@@ -597,6 +632,12 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             _missed = 0;
         }
     }
+
+    [LoggerMessage(EventId = 6308, Level = LogLevel.Warning, Message = "The audit trail {Trail} had mode {Mode}, which let group or others use it; it is now 0600")]
+    private static partial void LogModeTightened(ILogger logger, string trail, string mode);
+
+    [LoggerMessage(EventId = 6309, Level = LogLevel.Warning, Message = "The audit trail {Trail} has mode {Mode}, which lets group or others use it, and this process may not change it (it does not own the file): give it to the user trousseaud runs as and run 'chmod 600 {Trail}'")]
+    private static partial void LogModeOpen(ILogger logger, string trail, string mode);
 
     [LoggerMessage(EventId = 6300, Level = LogLevel.Information, Message = "Audit trail: {Trail} (fail-open: {FailOpen})")]
     private static partial void LogTrail(ILogger logger, string trail, bool failOpen);

@@ -206,6 +206,29 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_trail_restored_open_to_group_or_others_is_made_0600_with_a_warning_naming_it_and_its_old_mode_and_its_chain_goes_on()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            await CallsAsync(server, dataDir, 1);
+        }
+
+        File.SetUnixFileMode(trail, (UnixFileMode)Convert.ToInt32("0644", 8));
+        await using (var restarted = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            await CallsAsync(restarted, dataDir, 1);
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(trail));
+            Assert.Contains($"The audit trail {trail} had mode 0644, which let group or others use it; it is now 0600", restarted.Log, StringComparison.Ordinal);
+        }
+
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+    }
+
+    [Fact]
     public async Task Lowering_max_files_removes_the_rotated_files_beyond_it_at_the_next_rotation_and_the_chain_stays_whole()
     {
         using var temp = new TempDirectory();

@@ -82,6 +82,26 @@ public sealed class LocalKeyRingServerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_ring_open_to_group_or_others_stops_trousseaud_at_start_naming_the_file_its_mode_and_the_fix()
+    {
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        File.SetUnixFileMode(KeyRingFile, (UnixFileMode)Convert.ToInt32("0644", 8));
+        var result = await TrousseauServerProcess.RunToExitAsync(DataDir);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            $"trousseaud: cannot start: The local key ring '{KeyRingFile}' cannot be used: it has mode 0644, which lets group or others read or change it; run 'chmod 600 {KeyRingFile}'",
+            line,
+            StringComparison.Ordinal);
+        Assert.Equal((UnixFileMode)Convert.ToInt32("0644", 8), File.GetUnixFileMode(KeyRingFile));
+    }
+
+    [Fact]
     public async Task A_temporary_key_ring_copy_left_by_a_killed_rotation_is_deleted_at_start()
     {
         await using (var server = await TrousseauServerProcess.StartAsync(DataDir))

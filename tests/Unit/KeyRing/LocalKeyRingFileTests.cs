@@ -43,6 +43,7 @@ public sealed class LocalKeyRingFileTests : IDisposable
     public async Task A_key_ring_written_in_the_first_format_unwraps_what_it_wrapped_and_keeps_doing_so_after_a_rotation()
     {
         await File.WriteAllTextAsync(KeyFile, FormatOneFile);
+        File.SetUnixFileMode(KeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         using (var ring = KeyRings.Open(KeyFile))
         {

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.StoreContract;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// A data directory that group or others may write, where another user of the machine can plant files before
+/// trousseaud starts: a symbolic link where trousseaud writes, a token or key ring of their own.
+/// </summary>
+public sealed class SharedDataDirectoryTests : IDisposable
+{
+    private const UnixFileMode WritableByAll = (UnixFileMode)0x1FF;
+    private const int Nobody = 65534;
+
+    // As the broker runs: a KMS socket in the data directory would be refused there by the socket's own check.
+    private static readonly string[] KmsOff = ["--Trousseau:Kms:Enabled=false"];
+
+    private readonly TempDirectory _temp = new();
+
+    /// <summary>Why the tests are skipped: giving a file to another user needs root.</summary>
+    public static string? SkipReason => Environment.IsPrivilegedProcess
+        ? null
+        : "Needs root, to give a planted file to another user (chown); run the tests as root to include it.";
+
+    [Fact]
+    public async Task A_symbolic_link_planted_where_the_audit_trail_goes_stops_the_start_and_the_file_it_leads_to_is_left_as_it_was()
+    {
+        var dataDir = SharedDirectory("shared");
+        var victim = _temp.Combine("someone-elses-file");
+        await File.WriteAllTextAsync(victim, "line one\nno newline at the end");
+        var auditTrail = Path.Combine(dataDir, "audit.log");
+        File.CreateSymbolicLink(auditTrail, victim);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, KmsOff);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: {auditTrail} is a symbolic link (to {victim}) in the data directory {dataDir}, which group or others may write", line, StringComparison.Ordinal);
+        Assert.Equal("line one\nno newline at the end", await File.ReadAllTextAsync(victim));
+    }
+
+    [StoreFact]
+    public async Task An_api_token_file_another_user_planted_stops_the_start_instead_of_making_their_token_admin()
+    {
+        var dataDir = SharedDirectory("shared");
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        await File.WriteAllTextAsync(tokenFile, "a-token-the-planter-knows\n");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var chown = await ChildProcess.RunAsync(new ProcessStartInfo("chown", [$"{Nobody}:{Nobody}", tokenFile]));
+        Assert.True(chown.ExitCode == 0, chown.Stderr);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, KmsOff);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            $"trousseaud: cannot start: {tokenFile} belongs to user id {Nobody}, neither root nor the user trousseaud runs as (uid 0), in the data directory {dataDir}, which group or others may write",
+            line,
+            StringComparison.Ordinal);
+        Assert.DoesNotContain("a-token-the-planter-knows", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_data_directory_others_may_write_with_nothing_planted_starts_with_a_warning_naming_it_its_mode_and_the_fix()
+    {
+        var dataDir = SharedDirectory("shared");
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, KmsOff);
+
+        Assert.Contains(
+            $"The data directory {dataDir} has mode 0777, which lets group or others add, replace or remove its files (a symbolic link where trousseaud writes, a token of their own): "
+            + "remove that access (chmod go-w) or choose another directory; files put there after the start are not checked.",
+            server.Log,
+            StringComparison.Ordinal);
+        Assert.Equal(0, await server.StopAsync());
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    private string SharedDirectory(string name)
+    {
+        var directory = Directory.CreateDirectory(_temp.Combine(name)).FullName;
+        File.SetUnixFileMode(directory, WritableByAll);
+        return directory;
+    }
+}
