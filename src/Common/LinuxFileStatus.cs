@@ -19,6 +19,7 @@ internal sealed class LinuxFileStatus
 {
     private const int AtEmptyPath = 0x1000;
     private const int CurrentDirectory = -100; // AT_FDCWD
+    private const uint Root = 0;
     private const uint ModeField = 0x2; // STATX_MODE
     private const uint LinkCountField = 0x4; // STATX_NLINK
     private const uint OwnerField = 0x8; // STATX_UID
@@ -140,6 +141,20 @@ internal sealed class LinuxFileStatus
         s_available = false;
         return null;
     }
+
+    /// <summary>
+    /// The owner of the file at <paramref name="path"/> when it is neither root nor the user this process runs as: a
+    /// user who may replace what is in a directory it owns, or who put a file there; <see langword="null"/> otherwise,
+    /// and where the owner cannot be told.
+    /// </summary>
+    /// <param name="path">The path.</param>
+    public static uint? StrangerOwning(string path) =>
+        OperatingSystem.IsLinux() && OwnerOf(path) is { } owner && owner != Root && owner != EffectiveUserId() ? owner : null;
+
+    /// <summary>The user id this process runs as.</summary>
+    [DllImport("libc", EntryPoint = "geteuid")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    public static extern uint EffectiveUserId();
 
     private bool Read(SafeFileHandle file, uint field)
     {

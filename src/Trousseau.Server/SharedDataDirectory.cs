@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace Trousseau.Server;
@@ -12,7 +11,6 @@ namespace Trousseau.Server;
 /// </summary>
 internal static class SharedDataDirectory
 {
-    private const uint Root = 0;
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
 
     /// <summary>
@@ -51,18 +49,14 @@ internal static class SharedDataDirectory
                     + $"Remove it (rm {file}) and {fix}");
             }
 
-            if (OperatingSystem.IsLinux() && info.Exists && LinuxFileStatus.OwnerOf(file) is { } owner && owner != Root && owner != EffectiveUserId())
+            if (info.Exists && LinuxFileStatus.StrangerOwning(file) is { } owner)
             {
                 throw new IOException(
-                    $"{file} belongs to user id {owner}, neither root nor the user trousseaud runs as (uid {EffectiveUserId()}), {where}: another user may have put it there. "
+                    $"{file} belongs to user id {owner}, neither root nor the user trousseaud runs as (uid {LinuxFileStatus.EffectiveUserId()}), {where}: another user may have put it there. "
                     + $"Remove it (rm {file}) and {fix}");
             }
         }
 
         Log.DataDirectoryShared(logger, dataDir, octal);
     }
-
-    [DllImport("libc", EntryPoint = "geteuid")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern uint EffectiveUserId();
 }

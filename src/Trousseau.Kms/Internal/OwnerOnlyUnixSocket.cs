@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
 namespace Trousseau.Kms.Internal;
@@ -17,7 +16,6 @@ internal static class OwnerOnlyUnixSocket
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlySocket = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
-    private const uint Root = 0;
 
     /// <summary>
     /// Listens on <paramref name="path"/>: creates its directory (0700) when missing, refuses a directory that group or
@@ -83,9 +81,9 @@ internal static class OwnerOnlyUnixSocket
         }
 
         // The owner of a directory may always rename what is in it, or give itself write access to it.
-        if (OperatingSystem.IsLinux() && LinuxFileStatus.OwnerOf(directory) is { } owner && owner != Root && owner != EffectiveUserId())
+        if (LinuxFileStatus.StrangerOwning(directory) is { } owner)
         {
-            var self = EffectiveUserId();
+            var self = LinuxFileStatus.EffectiveUserId();
             throw new IOException(
                 $"The KMS socket directory {directory} belongs to user id {owner}, neither root nor the user this process runs as (uid {self}), who could replace the socket; "
                 + $"give it to root or that user (chown {self} {directory}) or put the socket in another directory.");
@@ -197,8 +195,4 @@ internal static class OwnerOnlyUnixSocket
 
     private static IOException InUse(string path, Exception? inner = null) =>
         new($"The KMS socket {path} is in use by another process.", inner);
-
-    [DllImport("libc", EntryPoint = "geteuid")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern uint EffectiveUserId();
 }
