@@ -600,18 +600,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var keyName = VaultTarget.UniqueKeyName();
         await _vault.CreateKeyAsync(keyName);
-        var (roleId, secretId) = ("role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"));
-        server.AddAppRole(roleId, secretId);
-        var (services, _) = await BuildAsync(
-            o =>
-            {
-                o.Auth.Method = "approle";
-                o.Auth.RoleId = roleId;
-                o.Auth.SecretId = secretId;
-            },
-            keyName,
-            clock);
-        var provider = services.GetRequiredService<IKeyProvider>();
+        var provider = await AppRoleProviderAsync(server, "role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"), keyName, clock);
         await provider.GetCurrentKeyAsync();
         var logins = server.Count("auth/approle/login", 200);
 
@@ -711,8 +700,11 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
 
     private VaultTestServer RequireTestServer() => _vault.RequireTestServer();
 
-    /// <summary>The Vault key provider signed in with AppRole, the role and secret id made known to the test server first.</summary>
-    private async Task<IKeyProvider> AppRoleProviderAsync(VaultTestServer server, string roleId, string secretId, string? keyName = null)
+    /// <summary>
+    /// The Vault key provider signed in with AppRole, the role and secret id made known to the test server first, on
+    /// <paramref name="time"/> when given.
+    /// </summary>
+    private async Task<IKeyProvider> AppRoleProviderAsync(VaultTestServer server, string roleId, string secretId, string? keyName = null, TimeProvider? time = null)
     {
         server.AddAppRole(roleId, secretId);
         var (services, _) = await BuildAsync(
@@ -722,7 +714,8 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
                 o.Auth.RoleId = roleId;
                 o.Auth.SecretId = secretId;
             },
-            keyName);
+            keyName,
+            time);
         return services.GetRequiredService<IKeyProvider>();
     }
 
