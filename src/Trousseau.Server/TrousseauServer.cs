@@ -45,12 +45,13 @@ internal static class TrousseauServer
             // name's addresses) fails after files were created: they are taken away again (the footprint).
             CheckApiBinding(app);
             app.Services.GetService<IStartupValidator>()?.Validate();
-            ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, FilesCreatedAtStart(app));
-            SharedDataDirectory.Check(app.Configuration.GetSection(ServerConfiguration.SectionName)["DataDir"]!, FilesInUse(app), app.Logger);
+            var created = FilesCreatedAtStart(app).ToList();
+            ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, created);
+            SharedDataDirectory.Check(app.Configuration.GetSection(ServerConfiguration.SectionName)["DataDir"]!, FilesInUse(app, created), app.Logger);
             CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
-            footprint = StartFootprint.Before(FilesCreatedAtStart(app).Concat(AuditTrailFile(app)));
+            footprint = StartFootprint.Before(created.Concat(AuditTrailFile(app)));
             LoadApiToken(app);
             await app.StartAsync();
             ReportChangesNotTaken(app);
@@ -268,10 +269,10 @@ internal static class TrousseauServer
     /// Every file trousseaud may read, write or create at the paths its settings give: those created at start, the API
     /// token file, the audit trail, and the lock, write-ahead and rotated files beside them.
     /// </summary>
-    private static IEnumerable<string> FilesInUse(WebApplication app)
+    private static IEnumerable<string> FilesInUse(WebApplication app, IEnumerable<string> createdAtStart)
     {
         var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
-        foreach (var file in FilesCreatedAtStart(app))
+        foreach (var file in createdAtStart)
         {
             yield return file;
             foreach (var beside in new[] { ".lock", "-wal", "-shm", "-journal" })

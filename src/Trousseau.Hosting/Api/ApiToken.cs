@@ -26,6 +26,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 
     private readonly Lock _gate = new();
     private Loaded? _loaded;
+    private byte[]? _nativeTokenFile;
 
     /// <summary>Reads or creates the token file now, so that a start fails early when it cannot.</summary>
     public void Load() => _ = Current;
@@ -40,7 +41,8 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     {
         get
         {
-            var stamp = FileStamp.Of(TokenFile);
+            // Looked at on each request: the path is encoded once.
+            var stamp = FileStamp.Of(TokenFile, _nativeTokenFile ??= FileStamp.NativePath(TokenFile));
             return Volatile.Read(ref _loaded) is { } loaded && loaded.Look.IsCurrent(stamp) ? loaded : Reload(stamp);
         }
     }
