@@ -234,7 +234,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
         catch (System.Text.DecoderFallbackException ex)
         {
-            throw new InvalidCiphertextException("The ciphertext cannot be decrypted: its key id is not valid UTF-8.", ex);
+            throw EnvelopeFormat.Invalid("its key id is not valid UTF-8", ex);
         }
 
         var wrapped = new WrappedKey(keyId, layout.KeyVersion, envelope[layout.Wrapped].ToArray());
@@ -345,9 +345,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
             catch (AuthenticationTagMismatchException ex)
             {
                 CryptographicOperations.ZeroMemory(plaintext);
-                throw new InvalidCiphertextException(
-                    "The ciphertext cannot be decrypted: authentication failed (it was modified, or its context or name differs).",
-                    ex);
+                throw EnvelopeFormat.Invalid("authentication failed (it was modified, or its context or name differs)", ex);
             }
             finally
             {

@@ -111,8 +111,11 @@ internal static class EnvelopeFormat
         return new EnvelopeLayout(purpose, provider, keyId, keyVersion, wrapped, nonceOffset);
     }
 
-    public static InvalidCiphertextException Invalid(string reason) =>
-        new($"The ciphertext cannot be decrypted: {reason}.");
+    /// <summary>How every refusal of an envelope begins; what follows is the reason.</summary>
+    public const string RefusalPrefix = "The ciphertext cannot be decrypted: ";
+
+    public static InvalidCiphertextException Invalid(string reason, Exception? innerException = null) =>
+        new($"{RefusalPrefix}{reason}.", innerException);
 
     private ref struct LengthReader(ReadOnlySpan<byte> data, int offset)
     {

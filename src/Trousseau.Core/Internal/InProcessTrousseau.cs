@@ -26,9 +26,6 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     private const int WriteAttempts = 5;
     private const int RememberedRecords = 4096;
 
-    /// <summary>How the envelope's refusals begin (<see cref="EnvelopeFormat"/>, <see cref="EnvelopeEncryptor"/>); what follows is the reason.</summary>
-    private const string UndecryptablePrefix = "The ciphertext cannot be decrypted: ";
-
     private readonly RecordHeaderCache _headers = new(RememberedRecords);
 
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
@@ -368,7 +365,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         {
             // The envelope says why, not which record: a record edited in the store (a value moved from another secret)
             // is reported by the name it was read under.
-            var reason = ex.Message.StartsWith(UndecryptablePrefix, StringComparison.Ordinal) ? ex.Message[UndecryptablePrefix.Length..] : ex.Message;
+            var reason = ex.Message.StartsWith(EnvelopeFormat.RefusalPrefix, StringComparison.Ordinal) ? ex.Message[EnvelopeFormat.RefusalPrefix.Length..] : ex.Message;
             throw new InvalidCiphertextException($"The stored record of secret '{name}' cannot be decrypted: {reason}", ex);
         }
 
