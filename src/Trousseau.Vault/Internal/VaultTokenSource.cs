@@ -140,9 +140,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         lock (_sync)
         {
             var now = _time.GetUtcNow();
-            var backoff = _policyDenial is { } last && now - last.Until < MaxRetryDelay
-                ? TimeSpan.FromTicks(Math.Min(last.Backoff.Ticks * 2, MaxRetryDelay.Ticks))
-                : MinRetryDelay;
+            var backoff = Backoff(_policyDenial is { } last && now - last.Until < MaxRetryDelay ? last.Backoff : null);
             _policyDenial = new PolicyDenial(token, now + backoff, backoff);
         }
     }
@@ -254,6 +252,10 @@ internal sealed partial class VaultTokenSource : IDisposable
             throw failure;
         }
     }
+
+    /// <summary>The wait after a refusal: 1 s, or twice <paramref name="previous"/> (the refusal before, in a row) up to 30 s.</summary>
+    private static TimeSpan Backoff(TimeSpan? previous) =>
+        previous is { } last ? TimeSpan.FromTicks(Math.Min(last.Ticks * 2, MaxRetryDelay.Ticks)) : MinRetryDelay;
 
     /// <summary>Half of what is left of a token's life, at least 1 s and at most 30 s.</summary>
     private static TimeSpan RetryDelay(TimeSpan left) => TimeSpan.FromTicks(Math.Clamp((left / 2).Ticks, MinRetryDelay.Ticks, MaxRetryDelay.Ticks));
@@ -444,7 +446,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
         catch (AccessForbiddenException e)
         {
-            var backoff = refused is null ? MinRetryDelay : TimeSpan.FromTicks(Math.Min(refused.Backoff.Ticks * 2, MaxRetryDelay.Ticks));
+            var backoff = Backoff(refused?.Backoff);
             _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e);
             throw;
         }
