@@ -72,6 +72,18 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_path_with_dot_segments_is_refused_and_recorded_under_the_name_they_resolve_to()
+    {
+        var target = "audit/dots-" + Guid.NewGuid().ToString("N")[..8];
+
+        using var response = await fixture.Http.GetAsync(fixture.RawUri($"v1/secrets/app/x/../../{target}"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var record = Assert.Single(Records(await File.ReadAllTextAsync(Trail)), r => r.GetProperty("secret").GetString() == target);
+        AssertRecord(record, "read", target, "invalid", 400, null);
+    }
+
+    [Fact]
     public async Task Kms_encrypt_and_decrypt_are_recorded_with_the_callers_uid_and_grpc_status_and_status_calls_are_not()
     {
         var dek = RandomNumberGenerator.GetBytes(32);
