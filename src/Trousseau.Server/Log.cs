@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 9002, Level = LogLevel.Warning, Message = "The data directory {DataDir} has mode {Mode}, which lets group or others add, replace or remove its files (a symbolic link where trousseaud writes, a token of their own): remove that access (chmod go-w) or choose another directory; files put there after the start are not checked.")]
     public static partial void DataDirectoryShared(ILogger logger, string dataDir, string mode);
+
+    [LoggerMessage(EventId = 9003, Level = LogLevel.Warning, Message = "The changed configuration names a key that is no setting: {Reason} Nothing reads it, and the next start refuses it; the rest of the change is taken as usual.")]
+    public static partial void ChangeNamesUnknownKey(ILogger logger, string reason);
 }

@@ -340,10 +340,11 @@ internal static class TrousseauServer
     }
 
     /// <summary>
-    /// Logs why a changed configuration file is not taken, in one line (event 9001), so that an operator learns at once
-    /// that an edit did nothing: a key that is no setting (which the next start would refuse), etcd settings that no
-    /// longer validate, or an etcd user removed while etcd auth is on (which only a restart turns off). The store keeps
-    /// the user and password in use in the last two cases.
+    /// Logs, in one line each, what a changed configuration file does not change, so that an operator learns at once
+    /// that an edit did nothing: a key that is no setting (event 9003: nothing reads it and the next start would refuse
+    /// it, while the settings that follow changes take the rest of the file), and etcd settings that no longer validate
+    /// or an etcd user removed while etcd auth is on (event 9001: the store keeps the user and password in use; only a
+    /// restart turns etcd auth off).
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
@@ -354,16 +355,16 @@ internal static class TrousseauServer
         var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
         ChangeToken.OnChange(app.Configuration.GetReloadToken, () =>
         {
-            var reasons = new List<string>();
             try
             {
                 ServerSettings.RefuseUnknown(section);
             }
             catch (InvalidConfigurationException e)
             {
-                reasons.Add(e.Message);
+                Log.ChangeNamesUnknownKey(app.Logger, e.Message);
             }
 
+            var reasons = new List<string>();
             try
             {
                 if (etcd?.Create(Options.DefaultName).Username is { Length: > 0 })

@@ -12,6 +12,7 @@ namespace Trousseau.Tests.Integration.Server;
 public sealed class ConfigurationReloadTests : IDisposable
 {
     private const string NotTaken = "The changed configuration is not taken: ";
+    private const string UnknownKey = "The changed configuration names a key that is no setting: ";
 
     private readonly TempDirectory _temp = new();
 
@@ -29,14 +30,47 @@ public sealed class ConfigurationReloadTests : IDisposable
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
 
         await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Etcd": { "Pasword": "s3cr3t-typo" } } }""");
-        var warning = await WarningAsync(server, "Trousseau:Etcd:Pasword");
+        var warning = await WarningAsync(server, UnknownKey, "Trousseau:Etcd:Pasword");
 
         Assert.Equal(
-            $"{NotTaken}Trousseau:Etcd:Pasword (did you mean Trousseau:Etcd:Password?) is not a setting of trousseaud. Every setting is listed in "
-            + "docs/reference.md of the Trousseau repository. The settings in use stay until a change validates.",
+            $"{UnknownKey}Trousseau:Etcd:Pasword (did you mean Trousseau:Etcd:Password?) is not a setting of trousseaud. Every setting is listed in "
+            + "docs/reference.md of the Trousseau repository. Nothing reads it, and the next start refuses it; the rest of the change is taken as usual.",
             warning);
+        Assert.DoesNotContain(NotTaken, server.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cr3t", server.Log, StringComparison.Ordinal);
         Assert.False(server.HasExited);
+    }
+
+    [StoreFact]
+    public async Task A_new_etcd_password_beside_a_key_that_is_no_setting_is_taken_and_the_log_says_so_not_the_opposite()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await etcd.EnableAuthAsync("trousseau", "etcd-pass-old", "/trousseau/");
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        string Settings(string password, string extra) => $$"""
+            { "Trousseau": { "Store": "etcd", "Etcd": { "Endpoints": ["{{etcd.ClientUrl}}"], "Username": "trousseau", "Password": "{{password}}"{{extra}} } } }
+            """;
+        await File.WriteAllTextAsync(config, Settings("etcd-pass-old", ""));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await etcd.CtlWithInputAsync("etcd-pass-new\n", "--user", "root:root-pass-1", "user", "passwd", "trousseau", "--interactive=false");
+        await File.WriteAllTextAsync(config, Settings("etcd-pass-new", ", \"Pasword\": \"typo\""));
+        await WarningAsync(server, UnknownKey, "Trousseau:Etcd:Pasword");
+        var created = await Eventually.ReturnsAsync(
+            async () =>
+            {
+                using var response = await http.PostAsync(
+                    new Uri("v1/secrets", UriKind.Relative), new StringContent("""{"name":"reload/new-password","data":{"k":"v"}}""", System.Text.Encoding.UTF8, "application/json"));
+                return response.StatusCode;
+            },
+            status => status == HttpStatusCode.Created,
+            awaited: "a secret created with the new etcd password");
+
+        Assert.Equal(HttpStatusCode.Created, created);
+        Assert.DoesNotContain(NotTaken, server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("etcd-pass-", server.Log, StringComparison.Ordinal);
     }
 
     [StoreFact]
@@ -55,7 +89,7 @@ public sealed class ConfigurationReloadTests : IDisposable
         await File.WriteAllTextAsync(config, $$"""
             { "Trousseau": { "Store": "etcd", "Etcd": { "Endpoints": ["{{etcd.ClientUrl}}"] } } }
             """);
-        var warning = await WarningAsync(server, "Trousseau:Etcd:Username");
+        var warning = await WarningAsync(server, NotTaken, "Trousseau:Etcd:Username");
         using var created = await http.PostAsync(
             new Uri("v1/secrets", UriKind.Relative), new StringContent("""{"name":"reload/after-user-removed","data":{"k":"v"}}""", System.Text.Encoding.UTF8, "application/json"));
 
@@ -64,11 +98,11 @@ public sealed class ConfigurationReloadTests : IDisposable
         Assert.DoesNotContain("etcd-pass-", server.Log, StringComparison.Ordinal);
     }
 
-    /// <summary>The first line of the log saying that a changed configuration is not taken and naming <paramref name="key"/>.</summary>
-    private static async Task<string> WarningAsync(TrousseauServerProcess server, string key) =>
+    /// <summary>The first line of the log that starts with <paramref name="start"/> and names <paramref name="key"/>.</summary>
+    private static async Task<string> WarningAsync(TrousseauServerProcess server, string start, string key) =>
         (await Eventually.ReturnsAsync(
-            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(NotTaken, StringComparison.Ordinal) && l.Contains(key, StringComparison.Ordinal))),
+            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(start, StringComparison.Ordinal) && l.Contains(key, StringComparison.Ordinal))),
             line => line is not null,
-            awaited: $"a log line saying that the changed configuration is not taken, naming {key}",
+            awaited: $"a log line starting '{start}' and naming {key}",
             show: _ => $"the server's output:\n{server.Log}"))!;
 }
