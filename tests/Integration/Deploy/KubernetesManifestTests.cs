@@ -48,7 +48,7 @@ public sealed class KubernetesManifestTests
 
         Assert.Equal(
             ["ClusterRoleBinding/vault-token-reviewer", "ConfigMap/trousseau-encryption-configuration", "ConfigMap/trousseau-kms", "DaemonSet/trousseau-kms",
-             "Secret/vault-token-reviewer", "ServiceAccount/trousseau-kms", "ServiceAccount/vault-token-reviewer"],
+             "ServiceAccount/trousseau-kms"],
             objects.Select(o => $"{Scalar(o, "kind")}/{Scalar(o, "metadata", "name")}").Order(StringComparer.Ordinal));
         var encryption = Scalar(Named(objects, "ConfigMap", "trousseau-encryption-configuration"), "data", "encryption-configuration.yaml");
         Assert.Equal(File.ReadAllText(Path.Combine(RepositoryPaths.Root, Kms, "encryption-configuration.yaml")), encryption);
@@ -58,17 +58,30 @@ public sealed class KubernetesManifestTests
     }
 
     [StoreFact]
-    public async Task The_token_reviewers_token_is_mounted_in_no_pod_while_the_plugin_keeps_its_own_for_vault()
+    public async Task The_kms_plugin_logs_in_to_vault_with_its_own_service_accounts_token()
     {
-        var objects = await RenderAsync(Kms);
-        var pod = PodSpec(Workload(objects));
+        var pod = PodSpec(Workload(await RenderAsync(Kms)));
 
-        // The plugin logs in to Vault with its own token; the reviewer's token, allowed to call TokenReview, is for Vault alone.
         Assert.Equal("trousseau-kms", Scalar(pod, "serviceAccountName"));
         Assert.False(pod.Children.ContainsKey("automountServiceAccountToken"), "the plugin needs its token for Vault's Kubernetes auth");
-        var reviewer = Named(objects, "ServiceAccount", "vault-token-reviewer");
-        Assert.True(reviewer.Children.ContainsKey("automountServiceAccountToken"), "a pod run as vault-token-reviewer would get its token mounted");
-        Assert.Equal("false", Scalar(reviewer, "automountServiceAccountToken"));
+    }
+
+    [StoreFact]
+    public async Task Vault_reviews_tokens_with_its_own_rotated_token_so_the_kms_plugin_makes_no_token_that_never_expires()
+    {
+        var objects = await RenderAsync(Kms);
+
+        // A service-account-token Secret never expires, and whoever may read Secrets in kube-system may review tokens with it.
+        Assert.DoesNotContain(
+            objects,
+            o => Scalar(o, "kind") == "Secret" && o.Children.ContainsKey("type") && Scalar(o, "type") == "kubernetes.io/service-account-token");
+
+        // Vault, in the cluster (vault.<namespace>.svc), reviews with its own pod's token, which kubelet rotates.
+        var binding = Named(objects, "ClusterRoleBinding", "vault-token-reviewer");
+        Assert.Equal("system:auth-delegator", Scalar(binding, "roleRef", "name"));
+        var subject = (YamlMappingNode)Assert.Single(((YamlSequenceNode)binding["subjects"]).Children);
+        var vaultNamespace = new Uri(Settings(objects)["Trousseau:Vault:Address"]!).Host.Split('.')[1];
+        Assert.Equal(("ServiceAccount", "vault", vaultNamespace), (Scalar(subject, "kind"), Scalar(subject, "name"), Scalar(subject, "namespace")));
     }
 
     [StoreFact]
