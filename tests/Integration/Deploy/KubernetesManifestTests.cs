@@ -21,7 +21,12 @@ public sealed class KubernetesManifestTests
     private const string Broker = "deploy/broker";
     private const string StaticPod = "deploy/kms/static-pod.yaml";
 
+    // The user the image's base (mcr.microsoft.com/dotnet/runtime-deps) has for applications, "app".
+    private const string ImageUser = "1654";
+
     private static readonly string[] ProbeKinds = ["livenessProbe", "startupProbe", "readinessProbe"];
+
+    private static readonly string[] CommandKeys = ["command", "args"];
 
     /// <summary>Why these tests cannot run here, or null. Outside CI a missing kubectl skips them; under CI=true it fails them.</summary>
     public static string? SkipReason =>
@@ -30,6 +35,8 @@ public sealed class KubernetesManifestTests
             : "kubectl is not installed: install the Debian package kubernetes-client (./test.sh does it when run as root).";
 
     public static TheoryData<string> Workloads => [Kms, Broker, StaticPod];
+
+    public static TheoryData<string> KmsPlugins => [Kms, StaticPod];
 
     private static string? KubectlPath =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, "kubectl")).FirstOrDefault(File.Exists);
@@ -41,7 +48,7 @@ public sealed class KubernetesManifestTests
 
         Assert.Equal(
             ["ClusterRoleBinding/vault-token-reviewer", "ConfigMap/trousseau-encryption-configuration", "ConfigMap/trousseau-kms", "DaemonSet/trousseau-kms",
-             "Secret/vault-token-reviewer", "ServiceAccount/trousseau-kms", "ServiceAccount/vault-token-reviewer"],
+             "ServiceAccount/trousseau-kms"],
             objects.Select(o => $"{Scalar(o, "kind")}/{Scalar(o, "metadata", "name")}").Order(StringComparer.Ordinal));
         var encryption = Scalar(Named(objects, "ConfigMap", "trousseau-encryption-configuration"), "data", "encryption-configuration.yaml");
         Assert.Equal(File.ReadAllText(Path.Combine(RepositoryPaths.Root, Kms, "encryption-configuration.yaml")), encryption);
@@ -51,17 +58,30 @@ public sealed class KubernetesManifestTests
     }
 
     [StoreFact]
-    public async Task The_token_reviewers_token_is_mounted_in_no_pod_while_the_plugin_keeps_its_own_for_vault()
+    public async Task The_kms_plugin_logs_in_to_vault_with_its_own_service_accounts_token()
     {
-        var objects = await RenderAsync(Kms);
-        var pod = PodSpec(Workload(objects));
+        var pod = PodSpec(Workload(await RenderAsync(Kms)));
 
-        // The plugin logs in to Vault with its own token; the reviewer's token, allowed to call TokenReview, is for Vault alone.
         Assert.Equal("trousseau-kms", Scalar(pod, "serviceAccountName"));
         Assert.False(pod.Children.ContainsKey("automountServiceAccountToken"), "the plugin needs its token for Vault's Kubernetes auth");
-        var reviewer = Named(objects, "ServiceAccount", "vault-token-reviewer");
-        Assert.True(reviewer.Children.ContainsKey("automountServiceAccountToken"), "a pod run as vault-token-reviewer would get its token mounted");
-        Assert.Equal("false", Scalar(reviewer, "automountServiceAccountToken"));
+    }
+
+    [StoreFact]
+    public async Task Vault_reviews_tokens_with_its_own_rotated_token_so_the_kms_plugin_makes_no_token_that_never_expires()
+    {
+        var objects = await RenderAsync(Kms);
+
+        // A service-account-token Secret never expires, and whoever may read Secrets in kube-system may review tokens with it.
+        Assert.DoesNotContain(
+            objects,
+            o => Scalar(o, "kind") == "Secret" && o.Children.ContainsKey("type") && Scalar(o, "type") == "kubernetes.io/service-account-token");
+
+        // Vault, in the cluster (vault.<namespace>.svc), reviews with its own pod's token, which kubelet rotates.
+        var binding = Named(objects, "ClusterRoleBinding", "vault-token-reviewer");
+        Assert.Equal("system:auth-delegator", Scalar(binding, "roleRef", "name"));
+        var subject = (YamlMappingNode)Assert.Single(((YamlSequenceNode)binding["subjects"]).Children);
+        var vaultNamespace = new Uri(Settings(objects)["Trousseau:Vault:Address"]!).Host.Split('.')[1];
+        Assert.Equal(("ServiceAccount", "vault", vaultNamespace), (Scalar(subject, "kind"), Scalar(subject, "name"), Scalar(subject, "namespace")));
     }
 
     [StoreFact]
@@ -219,6 +239,88 @@ public sealed class KubernetesManifestTests
         Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", "limits", "memory")));
     }
 
+    [StoreTheory]
+    [MemberData(nameof(Workloads))]
+    public async Task Trousseaud_runs_as_the_images_non_root_user_in_every_workload(string manifest)
+    {
+        var pod = PodSpec(Workload(await ObjectsAsync(manifest)));
+        var container = Container(pod);
+
+        // A KMS plugin taken over as root on a control-plane node owns the node; as the image's user it owns its socket.
+        Assert.Equal("true", Effective(pod, container, "runAsNonRoot"));
+        Assert.Equal(ImageUser, Effective(pod, container, "runAsUser"));
+        Assert.Equal(ImageUser, Effective(pod, container, "runAsGroup"));
+    }
+
+    [StoreTheory]
+    [MemberData(nameof(KmsPlugins))]
+    public async Task An_init_container_with_only_chown_and_fowner_gives_the_socket_directory_to_the_plugins_user_before_it_starts(string manifest)
+    {
+        var objects = await ObjectsAsync(manifest);
+        var pod = PodSpec(Workload(objects));
+        var plugin = Container(pod);
+        var directory = Path.GetDirectoryName(Settings(objects)["Trousseau:Kms:Socket"])!;
+        var volume = Scalar(Mounts(plugin).Single(m => Scalar(m, "mountPath") == directory), "name");
+
+        // kubelet makes the host directory owned by root, mode 0755: the plugin's user could not make its socket there.
+        Assert.True(pod.Children.ContainsKey("initContainers"), $"{manifest}: nothing gives {directory} to the plugin's user");
+        var init = (YamlMappingNode)Assert.Single(((YamlSequenceNode)pod["initContainers"]).Children);
+        Assert.Equal(Scalar(plugin, "image"), Scalar(init, "image"));
+        var at = Scalar(Mounts(init).Single(m => Scalar(m, "name") == volume), "mountPath");
+        var command = CommandKeys.Where(key => init.Children.ContainsKey(key))
+            .SelectMany(key => ((YamlSequenceNode)init[key]).Children.Select(a => ((YamlScalarNode)a).Value!))
+            .ToList();
+        Assert.Equal("install", command[0]);
+        var (options, directories) = InstallArguments(command.Skip(1));
+        Assert.Contains("-d", options.Keys);
+        Assert.Contains(at, directories);
+
+        // What the plugin demands of its socket's directory: its own (or root's), and writable by nobody else.
+        Assert.Equal(Effective(pod, plugin, "runAsUser"), options["-o"]);
+        Assert.Equal(Effective(pod, plugin, "runAsGroup"), options["-g"]);
+        var mode = (UnixFileMode)Convert.ToInt32(options["-m"], 8);
+        Assert.Equal(UnixFileMode.None, mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute));
+
+        // Root, to give the directory away, with no capability beyond chown and chmod of a directory no longer its own.
+        Assert.Equal("0", Scalar(init, "securityContext", "runAsUser"));
+        Assert.Equal("false", Scalar(init, "securityContext", "runAsNonRoot"));
+        Assert.Equal("false", Scalar(init, "securityContext", "allowPrivilegeEscalation"));
+        Assert.Equal("true", Scalar(init, "securityContext", "readOnlyRootFilesystem"));
+        Assert.Equal(["ALL"], Values(Node(init, "securityContext", "capabilities", "drop")));
+        Assert.Equal(["CHOWN", "FOWNER"], Values(Node(init, "securityContext", "capabilities", "add")).Order(StringComparer.Ordinal));
+    }
+
+    [StoreTheory]
+    [MemberData(nameof(KmsPlugins))]
+    public async Task Every_host_directory_the_plugin_writes_is_given_to_its_user_before_it_starts(string manifest)
+    {
+        var objects = await ObjectsAsync(manifest);
+        var pod = PodSpec(Workload(objects));
+        var plugin = Container(pod);
+        var hostPaths = ((YamlSequenceNode)pod["volumes"]).Children.Cast<YamlMappingNode>()
+            .Where(v => v.Children.ContainsKey("hostPath"))
+            .Select(v => Scalar(v, "name"))
+            .ToHashSet(StringComparer.Ordinal);
+        var written = Mounts(plugin)
+            .Where(m => hostPaths.Contains(Scalar(m, "name")!) && !(m.Children.TryGetValue("readOnly", out var readOnly) && readOnly.ToString() == "true"))
+            .Select(m => Scalar(m, "name")!)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var init = pod.Children.TryGetValue("initContainers", out var inits)
+            ? ((YamlSequenceNode)inits).Children.Cast<YamlMappingNode>().SingleOrDefault()
+            : null;
+        var command = init is null ? [] : CommandKeys.Where(key => init.Children.ContainsKey(key))
+            .SelectMany(key => ((YamlSequenceNode)init[key]).Children.Select(a => ((YamlScalarNode)a).Value!))
+            .ToList();
+        var given = command is ["install", .. var arguments] && InstallArguments(arguments) is var (options, directories) && options.GetValueOrDefault("-o") == Effective(pod, plugin, "runAsUser")
+            ? Mounts(init!).Where(m => directories.Contains(Scalar(m, "mountPath")!)).Select(m => Scalar(m, "name")!).ToHashSet(StringComparer.Ordinal)
+            : [];
+
+        // kubelet makes a hostPath directory owned by root, mode 0755: the plugin's user could write nothing there.
+        Assert.NotEmpty(written);
+        Assert.All(written, volume => Assert.True(given.Contains(volume), $"{manifest}: the plugin writes the host directory of volume '{volume}', which nothing gives to its user"));
+    }
+
     [StoreFact]
     public async Task The_static_pod_on_the_host_network_serves_health_and_metrics_on_the_nodes_loopback_only()
     {
@@ -276,6 +378,46 @@ public sealed class KubernetesManifestTests
             .AddCommandLine(args)
             .Build();
     }
+
+    /// <summary>A container's security setting, or its pod's where the container sets none; null where neither does.</summary>
+    private static string? Effective(YamlMappingNode pod, YamlMappingNode container, string key) =>
+        new[] { container, pod }
+            .Select(o => o.Children.TryGetValue("securityContext", out var context) ? (YamlMappingNode)context : null)
+            .Where(context => context?.Children.ContainsKey(key) == true)
+            .Select(context => Scalar(context!, key))
+            .FirstOrDefault();
+
+    /// <summary>The options (<c>-d</c> alone; <c>-o</c>, <c>-g</c>, <c>-m</c> with their values) and the paths of an <c>install</c> command.</summary>
+    private static (Dictionary<string, string> Options, List<string> Paths) InstallArguments(IEnumerable<string> arguments)
+    {
+        var (options, paths) = (new Dictionary<string, string>(StringComparer.Ordinal), new List<string>());
+        using var each = arguments.GetEnumerator();
+        while (each.MoveNext())
+        {
+            var argument = each.Current;
+            if (argument is "-o" or "-g" or "-m")
+            {
+                Assert.True(each.MoveNext(), $"install {argument} has no value");
+                options[argument] = each.Current;
+            }
+            else if (argument.StartsWith('-'))
+            {
+                options[argument] = "";
+            }
+            else
+            {
+                paths.Add(argument);
+            }
+        }
+
+        return (options, paths);
+    }
+
+    private static IEnumerable<YamlMappingNode> Mounts(YamlMappingNode container) =>
+        ((YamlSequenceNode)container["volumeMounts"]).Children.Cast<YamlMappingNode>();
+
+    private static IEnumerable<string> Values(YamlNode sequence) =>
+        ((YamlSequenceNode)sequence).Children.Select(v => ((YamlScalarNode)v).Value!);
 
     private static YamlMappingNode Workload(IReadOnlyList<YamlMappingNode> objects) =>
         objects.Single(o => Scalar(o, "kind") is "DaemonSet" or "Deployment" or "Pod");
