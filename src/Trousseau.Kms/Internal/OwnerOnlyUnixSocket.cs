@@ -92,7 +92,7 @@ internal static class OwnerOnlyUnixSocket
 
     /// <summary>
     /// Whether <paramref name="path"/> is a socket file that no process serves any more, left by one that is gone;
-    /// refuses a path that is no socket, or one a live process serves.
+    /// refuses a path that is no socket, one a live process serves, or one this process may not connect to.
     /// </summary>
     private static bool IsLeftBehind(string path)
     {
@@ -112,14 +112,26 @@ internal static class OwnerOnlyUnixSocket
             throw new IOException($"The KMS socket path {path} is a file with content, not a socket; refusing to replace it.");
         }
 
+        // Only a refused connection shows that nothing serves the socket: one this process may not connect to (another
+        // user's, mode 0600) may be live, and replacing it would take kube-apiserver's calls from the plugin serving it.
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             probe.Connect(new UnixDomainSocketEndPoint(path));
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {
             return true;
+        }
+        catch (SocketException) when (!File.Exists(path))
+        {
+            return false;
+        }
+        catch (SocketException e)
+        {
+            throw new IOException(
+                $"The KMS socket path {path} is a socket this process may not connect to ({e.Message}): a process of another user may serve it; "
+                + "refusing to replace it. Stop that process, or remove the socket if nothing serves it.");
         }
 
         throw InUse(path);
