@@ -63,6 +63,19 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Theory]
+    [InlineData("help secret", "Unknown command 'help' for 'clectl'. (see clectl --help)")]
+    [InlineData("bogus secret list", "Unknown command 'bogus' for 'clectl'. (see clectl --help)")]
+    [InlineData("secret bogus get db", "Unknown command 'bogus' for 'clectl secret'. (see clectl secret --help)")]
+    [InlineData("secret lst list", "Unknown command 'lst' for 'clectl secret'. Did you mean 'list'? (see clectl secret --help)")]
+    [InlineData("secret list extra", "Unexpected argument 'extra' for 'clectl secret list'. (see clectl secret list --help)")]
+    public async Task An_unknown_word_before_a_command_is_named_for_the_command_it_was_given_to(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.Equal("clectl: " + expected, error);
+    }
+
+    [Theory]
     [InlineData("secret get", "Missing argument NAME for 'clectl secret get'.")]
     [InlineData("secret create --type login", "Missing argument NAME for 'clectl secret create'.")]
     [InlineData("context use", "Missing argument NAME for 'clectl context use'.")]
