@@ -7,6 +7,9 @@ namespace Trousseau.Cli;
 /// <summary>clectl's command tree and its invocation.</summary>
 internal static class Clectl
 {
+    /// <summary>The first word that asks for a command's help, as <c>--help</c> after it does.</summary>
+    public const string HelpCommand = "help";
+
     public static async Task<int> RunAsync(string[] args, CliConsole console)
     {
         var root = CreateRoot(console);
@@ -15,8 +18,15 @@ internal static class Clectl
             return await ShellCompletion.CompleteAsync(root, words, console.Out);
         }
 
+        // As kubectl help: 'clectl help secret get' is 'clectl secret get --help'.
+        if (args is [HelpCommand, .. var command])
+        {
+            args = [.. command, "--help"];
+        }
+
+        // An unknown word is an error with --help too, which would otherwise print the help of the command before it.
         var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
+        if (parsed.Errors.Count > 0 || parsed.UnmatchedTokens.Count > 0)
         {
             await console.Error.WriteLineAsync("clectl: " + ParseErrors.Describe(parsed));
             return ExitCodes.Usage;

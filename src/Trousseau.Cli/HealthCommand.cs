@@ -15,7 +15,9 @@ internal static class HealthCommand
             using var http = failover.Connection.CreateHttpClient(failover);
 
             // The token, when clectl has one for the server, lets the server show each check's details.
+            // A server that is not ready answers 503 with its report, which is printed even when it is the last of a list.
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("readyz", UriKind.Relative));
+            request.Options.Set(ServerFailover.LastAnswerAsItIs, true);
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var server = failover.Current;
             JsonElement report;

@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
-using YamlDotNet.Core;
 
 namespace Trousseau.Cli;
 
@@ -27,9 +25,11 @@ internal static class Output
     }
 
     /// <summary>
-    /// Prints a list that arrives in pages, each page as soon as it comes, so a long listing starts at once and is
-    /// never held whole: a table whose columns widen where a later page needs it, its cells escaped as
-    /// <see cref="TableAsync"/> does, or one <c>{"items": [...]}</c> document in JSON or YAML.
+    /// Prints a list that arrives in pages. A table, for people, prints each page as soon as it comes, so a long listing
+    /// starts at once, its columns widening where a later page needs it and its cells escaped as
+    /// <see cref="TableAsync"/> does; a page that fails leaves the rows printed so far. JSON and YAML, for scripts, print
+    /// one <c>{"items": [...]}</c> document once every page is in, and nothing when a page fails, so that a reader never
+    /// gets a cut document.
     /// </summary>
     public static Task ListAsync<T>(
         TextWriter writer,
@@ -39,9 +39,8 @@ internal static class Output
         Func<T, string[]> row,
         Action<Utf8JsonWriter, T> item) => format switch
         {
-            OutputFormat.Json => JsonListAsync(writer, pages, item),
-            OutputFormat.Yaml => YamlListAsync(writer, pages, item),
-            _ => TableListAsync(writer, pages, headers, row),
+            OutputFormat.Table => TableListAsync(writer, pages, headers, row),
+            _ => DocumentListAsync(writer, format, pages, item),
         };
 
     /// <summary>
@@ -107,61 +106,30 @@ internal static class Output
         }
     }
 
-    private static async Task JsonListAsync<T>(TextWriter writer, IAsyncEnumerable<IReadOnlyList<T>> pages, Action<Utf8JsonWriter, T> item)
+    private static async Task DocumentListAsync<T>(TextWriter writer, OutputFormat format, IAsyncEnumerable<IReadOnlyList<T>> pages, Action<Utf8JsonWriter, T> item)
     {
-        var buffer = new ArrayBufferWriter<byte>();
-        using var json = new Utf8JsonWriter(buffer, Indented);
-        json.WriteStartObject();
-        json.WriteStartArray("items");
+        var items = new List<T>();
         await foreach (var page in pages)
         {
-            foreach (var value in page)
+            items.AddRange(page);
+        }
+
+        void Document(Utf8JsonWriter json)
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("items");
+            foreach (var value in items)
             {
                 json.WriteStartObject();
                 item(json, value);
                 json.WriteEndObject();
             }
 
-            await WrittenAsync();
+            json.WriteEndArray();
+            json.WriteEndObject();
         }
 
-        json.WriteEndArray();
-        json.WriteEndObject();
-        await WrittenAsync();
-        await writer.WriteLineAsync();
-
-        async Task WrittenAsync()
-        {
-            json.Flush();
-            await writer.WriteAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
-            await writer.FlushAsync();
-            buffer.ResetWrittenCount();
-        }
-    }
-
-    private static async Task YamlListAsync<T>(TextWriter writer, IAsyncEnumerable<IReadOnlyList<T>> pages, Action<Utf8JsonWriter, T> item)
-    {
-        // Started on the first page, so that a listing refused from the start prints nothing.
-        IEmitter? list = null;
-        await foreach (var page in pages)
-        {
-            list ??= Yaml.StartList(writer, "items");
-            foreach (var value in page)
-            {
-                using var document = JsonDocument.Parse(Serialize(json =>
-                {
-                    json.WriteStartObject();
-                    item(json, value);
-                    json.WriteEndObject();
-                }));
-                Yaml.WriteItem(list, document.RootElement);
-            }
-
-            await writer.FlushAsync();
-        }
-
-        Yaml.EndList(list ?? Yaml.StartList(writer, "items"));
-        await writer.FlushAsync();
+        await (format == OutputFormat.Yaml ? YamlAsync(writer, Document) : JsonAsync(writer, Document));
     }
 
     private static string[] Escaped(string[] cells) => [.. cells.Select(TerminalText.Cell)];

@@ -11,8 +11,9 @@ internal static class ParseErrors
 {
     public static string Describe(ParseResult parse)
     {
-        var path = Path(parse.CommandResult);
         var unmatched = parse.UnmatchedTokens;
+        var command = unmatched.Count > 0 ? GivenTo(parse, unmatched[0]) : parse.CommandResult;
+        var path = Path(command);
         var messages = parse.Errors
             .Select(e => MissingValue(e.SymbolResult) ?? e.Message.ReplaceLineEndings(" "))
             .Distinct(StringComparer.Ordinal)
@@ -22,12 +23,29 @@ internal static class ParseErrors
         {
             // The first unknown word is the mistake; those after it are usually its own arguments.
             var token = unmatched[0];
-            var suggestions = Suggest(token, Candidates(parse.CommandResult, token)).Select(c => $"'{c}'").ToList();
-            var kind = token.StartsWith('-') ? "Unknown option" : parse.CommandResult.Command.Subcommands.Count > 0 ? "Unknown command" : "Unexpected argument";
+            var suggestions = Suggest(token, Candidates(command, token)).Select(c => $"'{c}'").ToList();
+            var kind = token.StartsWith('-') ? "Unknown option" : command.Command.Subcommands.Count > 0 ? "Unknown command" : "Unexpected argument";
             messages.Insert(0, $"{kind} '{token}' for '{path}'." + (suggestions.Count > 0 ? $" Did you mean {string.Join(" or ", suggestions)}?" : ""));
         }
 
         return $"{string.Join(" ", messages)} (see {path} --help)";
+    }
+
+    /// <summary>
+    /// The command <paramref name="token"/> was given to: the innermost command named before it on the command line
+    /// (in <c>clectl help secret</c>, clectl itself), not the command parsed last.
+    /// </summary>
+    private static CommandResult GivenTo(ParseResult parse, string token)
+    {
+        var tokens = parse.Tokens.ToList();
+        var position = tokens.FindIndex(t => t.Type != TokenType.Command && t.Value == token);
+        var command = parse.CommandResult;
+        while (position >= 0 && command.Parent is CommandResult parent && tokens.IndexOf(command.IdentifierToken) > position)
+        {
+            command = parent;
+        }
+
+        return command;
     }
 
     /// <summary>

@@ -240,7 +240,7 @@ internal static class SecretCommands
 
     private static Command ListCommand(CliConsole console)
     {
-        var command = new Command("list", "List secrets (names and metadata, never values), printed page by page as the server sends them.") { Prefix };
+        var command = new Command("list", "List secrets (names and metadata, never values); a table is printed page by page as the server sends them, JSON and YAML once every page is in (nothing when a page fails).") { Prefix };
         CliAction.Set(command, console, (parse, ct) => CliAction.WithClientAsync(parse, async (client, failover) =>
         {
             await Output.ListAsync(
@@ -256,10 +256,10 @@ internal static class SecretCommands
     }
 
     /// <summary>
-    /// Every page of a listing, asking for the next one only when the previous one has been printed. trousseaud gives a
+    /// Every page of a listing, asking for the next one only when the previous one has been taken. trousseaud gives a
     /// <c>continue</c> token only with a page that holds secrets, and each leads on from the last of them; a page
     /// without secrets but with a token, or a token given before, would have the listing ask for pages without end, so
-    /// it stops there, before printing that page, as unavailable, naming the server.
+    /// it stops there, before taking that page, as unavailable, naming the server.
     /// </summary>
     private static async IAsyncEnumerable<IReadOnlyList<SecretMetadata>> PagesAsync(
         Remote.TrousseauClient client, ServerFailover failover, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)

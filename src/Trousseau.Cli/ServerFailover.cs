@@ -1,4 +1,6 @@
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Trousseau.Remote;
 
 namespace Trousseau.Cli;
@@ -13,7 +15,8 @@ namespace Trousseau.Cli;
 /// takes every later request of the command. Each answer is read whole within the answer timeout, and no further than
 /// <see cref="TrousseauClient.MaxAnswerBytes"/>, so that reading it neither hangs, nor grows without bound, nor fails
 /// later without naming the server. A failure becomes a <see cref="DependencyUnavailableException"/> naming the
-/// server, or, when several were tried, every server and why.
+/// server, or, when several were tried, every server and why: a read whose last server answers 5xx too, after others
+/// were passed over, fails so (unless <see cref="LastAnswerAsItIs"/>), each 5xx with its problem details' words.
 /// </summary>
 /// <param name="connection">The servers, their tokens and the TLS files.</param>
 /// <param name="inner">The handler that connects (see <see cref="Connection.CreateHandler"/>).</param>
@@ -31,6 +34,13 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
 
     /// <summary>The longest <c>--request-timeout</c>: an hour.</summary>
     public static readonly TimeSpan MaxAnswerTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Set on a read whose caller takes the last server's 5xx answer as it is, even after other servers were passed
+    /// over: <c>health</c>, which prints the report of a server that is not ready. Any other read that every server
+    /// answered with 5xx fails naming each server and what it answered.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> LastAnswerAsItIs = new("Trousseau.Cli.LastAnswerAsItIs");
 
     private ServerEndpoint? _chosen;
 
@@ -65,8 +75,8 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
                 case Failed(_, var failed):
                     _chosen = server;
                     throw failed;
-                case Answered(var response) when read && !last && (int)response.StatusCode >= 500:
-                    tried.Add((server, $"{AnsweredPrefix}{(int)response.StatusCode} {response.ReasonPhrase}"));
+                case Answered(var response) when read && (int)response.StatusCode >= 500 && !(last && (tried.Count == 0 || TakesLastAnswer(request))):
+                    tried.Add((server, await AnsweredAsync(response, cancellationToken)));
                     response.Dispose();
                     break;
                 case Answered(var response):
@@ -145,6 +155,24 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
         {
             response.Dispose();
             return NoAnswer(server, e);
+        }
+    }
+
+    private static bool TakesLastAnswer(HttpRequestMessage request) => request.Options.TryGetValue(LastAnswerAsItIs, out var asItIs) && asItIs;
+
+    /// <summary>What a server answered with a 5xx: the status, and the detail (else the title) of its problem details, if any.</summary>
+    private static async Task<string> AnsweredAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var answered = $"{AnsweredPrefix}{(int)response.StatusCode} {response.ReasonPhrase}";
+        try
+        {
+            var problem = await response.Content.ReadFromJsonAsync(WireJson.Default.ProblemBody, cancellationToken);
+            return (problem?.Detail ?? problem?.Title) is { } explained ? $"{answered}: {explained}" : answered;
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // Not problem details (a proxy's page, say): the status alone says what it answered.
+            return answered;
         }
     }
 

@@ -21,29 +21,6 @@ internal static partial class Yaml
         emitter.Emit(new StreamEnd());
     }
 
-    /// <summary>Opens a document <c>{name: [...]}</c> whose items <see cref="WriteItem"/> adds as they come.</summary>
-    public static IEmitter StartList(TextWriter writer, string name)
-    {
-        var emitter = new Emitter(writer);
-        emitter.Emit(new StreamStart());
-        emitter.Emit(new DocumentStart());
-        emitter.Emit(new MappingStart(AnchorName.Empty, TagName.Empty, isImplicit: true, MappingStyle.Block));
-        emitter.Emit(String(name));
-        emitter.Emit(new SequenceStart(AnchorName.Empty, TagName.Empty, isImplicit: true, SequenceStyle.Block));
-        return emitter;
-    }
-
-    public static void WriteItem(IEmitter list, JsonElement item) => Emit(list, item);
-
-    /// <summary>Closes what <see cref="StartList"/> opened.</summary>
-    public static void EndList(IEmitter list)
-    {
-        list.Emit(new SequenceEnd());
-        list.Emit(new MappingEnd());
-        list.Emit(new DocumentEnd(isImplicit: true));
-        list.Emit(new StreamEnd());
-    }
-
     private static void Emit(IEmitter emitter, JsonElement element)
     {
         switch (element.ValueKind)

@@ -178,9 +178,30 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
 
         var line = ClectlAssert.Fails(list, 6);
         Assert.StartsWith("clectl: None of the 3 trousseaud servers answered, tried in order: ", line, StringComparison.Ordinal);
-        Assert.Contains($"{unavailable.BaseAddress} (answered 503 Service Unavailable)", line, StringComparison.Ordinal);
+        Assert.Contains($"{unavailable.BaseAddress} (answered 503 Service Unavailable: The store cannot be reached)", line, StringComparison.Ordinal);
         Assert.Contains($"{closing.BaseAddress} (", line, StringComparison.Ordinal);
         Assert.Contains($"{dead} (Connection refused", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("secret", "get", "failover/anywhere")]
+    [InlineData("secret", "list")]
+    [InlineData("key", "status")]
+    public async Task A_read_whose_last_server_answers_5xx_names_each_server_tried_and_what_it_answered(params string[] command)
+    {
+        var dead = Dead();
+        await using var unavailable = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."));
+        await using var failing = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Error", detail: "Vault is sealed\u001b[2J."));
+
+        var read = await fixture.Clectl.RunAsync(["--server", $"{dead},{unavailable.BaseAddress},{failing.BaseAddress}", .. command]);
+
+        var line = ClectlAssert.Fails(read, 6);
+        Assert.Equal(
+            "clectl: None of the 3 trousseaud servers answered, tried in order: "
+            + $"{dead} (Connection refused (127.0.0.1:{new Uri(dead).Port})); "
+            + $"{unavailable.BaseAddress} (answered 503 Service Unavailable: The store cannot be reached); "
+            + $"{failing.BaseAddress} (answered 500 Internal Server Error: Vault is sealed\\x1b[2J).",
+            line);
     }
 
     [Fact]

@@ -207,6 +207,44 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Equal(requests - 1, list.Stdout.Split('\n').Count(row => row.StartsWith("fault/loop ", StringComparison.Ordinal)));
     }
 
+    public static TheoryData<string, string> LaterPageFaults => new()
+    {
+        { "answers 503", "json" }, { "answers 503", "yaml" }, { "answers 503", "table" },
+        { "closes the connection", "json" }, { "closes the connection", "yaml" }, { "closes the connection", "table" },
+        { "answers html", "json" }, { "answers html", "yaml" }, { "answers html", "table" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LaterPageFaults))]
+    public async Task A_listing_whose_second_page_fails_prints_no_part_of_a_json_or_yaml_document_and_exits_6(string fault, string format)
+    {
+        var asked = 0;
+        await using var server = await RecordingServer.StartAsync(_ => Interlocked.Increment(ref asked) == 1
+            ? Results.Json(new { items = new[] { Metadata("fault/page-one") }, @continue = "c1" })
+            : fault switch
+            {
+                "answers 503" => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."),
+                "closes the connection" => new Aborted(),
+                _ => Results.Text("<html>maintenance</html>", "text/html"),
+            });
+
+        var list = await fixture.Clectl.RunAsync("--server", server.BaseAddress.ToString(), "secret", "list", "-o", format);
+
+        Assert.True(list.ExitCode == 6, $"expected exit 6, got {list.ExitCode}: {list.Stderr}");
+        var line = Assert.Single(list.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("clectl: ", line, StringComparison.Ordinal);
+        Assert.Contains(server.BaseAddress.ToString(), line, StringComparison.Ordinal);
+        if (format == "table")
+        {
+            // A table is for people and is printed as pages come: the rows so far stay, the exit code says it is cut.
+            Assert.Contains("fault/page-one", list.Stdout, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(list.Stdout);
+        }
+    }
+
     [Theory]
     [InlineData("[]", "table")]
     [InlineData("[]", "json")]
@@ -275,6 +313,16 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
             httpContext.Response.Headers.RetryAfter = "30";
             httpContext.Response.ContentType = "text/html";
             return httpContext.Response.WriteAsync("<h1>429 Too Many Requests</h1>");
+        }
+    }
+
+    /// <summary>What a server that goes down while answering does: it closes the connection without an answer.</summary>
+    private sealed class Aborted : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Abort();
+            return Task.CompletedTask;
         }
     }
 

@@ -33,6 +33,29 @@ public sealed class CliUsageTests : IDisposable
         Assert.Contains("clectl secret [command] [options]", result.Stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("help", "--help")]
+    [InlineData("help secret get", "secret get --help")]
+    [InlineData("help kms", "kms --help")]
+    public async Task Help_before_a_command_prints_that_commands_help_as_kubectl_help_does(string line, string same)
+    {
+        var help = await _clectl.RunAsync(line.Split(' '));
+        var flag = await _clectl.RunAsync(same.Split(' '));
+
+        ClectlAssert.Ok(help);
+        Assert.Contains("Usage:", help.Stdout, StringComparison.Ordinal);
+        Assert.Equal(flag.Stdout, help.Stdout);
+        Assert.Empty(help.Stderr);
+    }
+
+    [Fact]
+    public async Task Help_for_an_unknown_command_exits_2_naming_it()
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("help", "secert"), 2);
+
+        Assert.StartsWith("clectl: Unknown command 'secert' for 'clectl'. Did you mean 'secret'?", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Help_shows_the_output_formats_in_lower_case()
     {
@@ -60,6 +83,18 @@ public sealed class CliUsageTests : IDisposable
         var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
 
         Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("bogus secret list", "Unknown command 'bogus' for 'clectl'. (see clectl --help)")]
+    [InlineData("secret bogus get db", "Unknown command 'bogus' for 'clectl secret'. (see clectl secret --help)")]
+    [InlineData("secret lst list", "Unknown command 'lst' for 'clectl secret'. Did you mean 'list'? (see clectl secret --help)")]
+    [InlineData("secret list extra", "Unexpected argument 'extra' for 'clectl secret list'. (see clectl secret list --help)")]
+    public async Task An_unknown_word_before_a_command_is_named_for_the_command_it_was_given_to(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.Equal("clectl: " + expected, error);
     }
 
     [Theory]
