@@ -53,6 +53,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private long _logins;
     private bool _stopped;
     private bool _disposed;
+    private bool _loggedIn;
 
     public VaultTokenSource(
         VaultHttp http,
@@ -64,6 +65,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         VaultSettingsPath? settingsPath = null)
     {
         _lease = handOver?.Lease;
+        _loggedIn = handOver is not null;
         _http = http;
         _options = options;
         _time = time;
@@ -524,6 +526,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             _ => throw new InvalidOperationException($"Unknown Vault auth method '{Auth.Method}'."),
         };
         Interlocked.Increment(ref _logins);
+        _loggedIn = true;
         _metrics.LoggedIn();
         LogLoggedIn(_logger, Auth.Method, auth.LeaseDuration);
         return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login, started, string.Equals(auth.TokenType, "batch", StringComparison.Ordinal));
@@ -604,19 +607,26 @@ internal sealed partial class VaultTokenSource : IDisposable
         catch (AccessForbiddenException e)
         {
             var backoff = Backoff(refused?.Backoff);
-            _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e);
+            _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e, LoggedInBefore: credentialKey is null && _loggedIn);
             throw;
         }
     }
 
-    /// <summary>Vault's refusal of a login, with when its credentials may be sent again (as its <c>RetryAfter</c>).</summary>
+    /// <summary>
+    /// Vault's refusal of a login, with when its credentials may be sent again (as its <c>RetryAfter</c>). A secret id
+    /// configured as a value (<c>Auth:SecretId</c>) that had logged in before is named, with the fix: a single-use one
+    /// (<c>secret_id_num_uses=1</c>) is spent by the first login, and the max TTL always forces another.
+    /// </summary>
     private DependencyUnavailableException Refused(RefusedLogin refused, DateTimeOffset now)
     {
         var wait = refused.RetryAt - now;
         var unless = refused.CredentialKey is null ? "" : $", or as soon as {_settingsPath}:{refused.CredentialKey} holds another";
+        var spent = refused.LoggedInBefore
+            ? $" Vault refused the secret id of {_settingsPath}:Auth:SecretId, which had logged in before: a single-use secret id cannot log in twice, and the token's max TTL forces a new login; use {_settingsPath}:Auth:SecretIdFile instead, a file the operator writes a new secret id to."
+            : "";
         return new DependencyUnavailableException(
             VaultHttp.Dependency,
-            $"Vault refused Trousseau's {Auth.Method} credentials. {refused.Refusal.Message.TrimEnd('.')}. They are sent again in {Math.Ceiling(wait.TotalSeconds):0} s{unless}.",
+            $"Vault refused Trousseau's {Auth.Method} credentials. {refused.Refusal.Message.TrimEnd('.')}.{spent} They are sent again in {Math.Ceiling(wait.TotalSeconds):0} s{unless}.",
             wait,
             refused.Refusal);
     }
@@ -664,10 +674,10 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     /// <summary>
     /// A login Vault refused: the SHA-256 of the credential sent (never the credential), the setting of the file it
-    /// was read from (null when configured as a value), when it may be sent again, the backoff that led there, and
-    /// Vault's refusal.
+    /// was read from (null when configured as a value), when it may be sent again, the backoff that led there,
+    /// Vault's refusal, and whether that credential, configured as a value, had logged in before.
     /// </summary>
-    private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal);
+    private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal, bool LoggedInBefore);
 
     /// <summary>A token a policy denied a call right after a login, until when such a refusal keeps it, and the backoff that led there.</summary>
     private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff)

@@ -559,6 +559,38 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerFact]
+    public async Task A_configured_single_use_secret_id_vault_refuses_at_the_login_the_max_ttl_forces_is_named_with_the_fix()
+    {
+        var server = Server();
+        var (roleId, secretId) = ("role-" + Guid.NewGuid().ToString("N"), Secret());
+        server.AddAppRole(roleId, secretId, secretIdNumUses: 1, ttl: Minute, maxTtl: Minute);
+        var provider = Build(o =>
+        {
+            o.Auth.Method = "approle";
+            o.Auth.RoleId = roleId;
+            o.Auth.SecretId = secretId;
+        });
+        await RoundTripAsync(provider);
+
+        // At 45 s the max TTL forces a login, which sends the secret id a second time; the token expires at 60 s.
+        _clock.Advance(TimeSpan.FromSeconds(45));
+        await RoundTripAsync(provider);
+        await Eventually.HoldsAsync(() => Warnings().Count > 0);
+        _clock.Advance(TimeSpan.FromSeconds(16));
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var health = await provider.CheckHealthAsync();
+
+        foreach (var text in new[] { Assert.Single(Warnings()).Message, error.Message, health.Description })
+        {
+            Assert.Contains("Vault refused the secret id of Trousseau:Vault:Auth:SecretId", text, StringComparison.Ordinal);
+            Assert.Contains("a single-use secret id cannot log in twice", text, StringComparison.Ordinal);
+            Assert.Contains("use Trousseau:Vault:Auth:SecretIdFile", text, StringComparison.Ordinal);
+        }
+
+        AssertNoCredentialLeaked(error);
+    }
+
     private VaultTestServer Server()
     {
         var server = _vault.RequireTestServer();
