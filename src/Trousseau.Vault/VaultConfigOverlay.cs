@@ -75,11 +75,11 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
         {
             var token = await tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
             var values = await ReadAsync(provider, section, path, token, cancellationToken).ConfigureAwait(false);
-            return new VaultConfigOverlay(values, provider, tokens.CurrentLease);
+            return new VaultConfigOverlay(values, provider, tokens.TakeLease());
         }
         catch
         {
-            await ReleaseAsync(provider, tokens.CurrentLease).ConfigureAwait(false);
+            await ReleaseAsync(provider, tokens.TakeLease()).ConfigureAwait(false);
             throw;
         }
     }
@@ -114,7 +114,7 @@ public sealed class VaultConfigOverlay : IAsyncDisposable
 
     private static async Task ReleaseAsync(ServiceProvider vault, VaultTokenSource.Lease? login)
     {
-        if (login is { Method: VaultTokenSource.VaultAuthMethod.Login })
+        if (login is { Revocable: true })
         {
             await vault.GetRequiredService<VaultHttp>().TryRevokeAsync(login.Token, CancellationToken.None).ConfigureAwait(false);
         }

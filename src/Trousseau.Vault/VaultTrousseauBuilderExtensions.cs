@@ -44,6 +44,7 @@ public static class VaultTrousseauBuilderExtensions
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>(), timeoutKey));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VaultHealthMonitor>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VaultTokenRevocationAtStop>());
         builder.Services.TryAddSingleton<ICallerVerifier>(sp => new VaultKubernetesCallerVerifier(
             sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<IOptions<VaultOptions>>()));
         return builder.AddKeyProvider(VaultTransitKeyProvider.ProviderName, sp => sp.GetRequiredService<VaultTransitKeyProvider>());

@@ -21,18 +21,19 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
     private const string NoDetail = "no error detail";
 
     /// <summary>
-    /// Revokes <paramref name="token"/> (<c>auth/token/revoke-self</c>), sent once. A Vault out of reach or refusing is
-    /// let be: the token lapses at the end of its TTL.
+    /// Revokes <paramref name="token"/> (<c>auth/token/revoke-self</c>), sent once, and returns null; a Vault out of
+    /// reach or refusing is let be and its failure returned: the token lapses at the end of its TTL.
     /// </summary>
-    public async Task TryRevokeAsync(string token, CancellationToken cancellationToken)
+    public async Task<TrousseauException?> TryRevokeAsync(string token, CancellationToken cancellationToken)
     {
         try
         {
             await SendAsync<object, object>(HttpMethod.Post, "v1/auth/token/revoke-self", null, null, null, token, cancellationToken).ConfigureAwait(false);
+            return null;
         }
-        catch (TrousseauException)
+        catch (TrousseauException e)
         {
-            // The token expires with its TTL.
+            return e;
         }
     }
 

@@ -24,12 +24,14 @@ namespace Trousseau.Vault.Internal;
 /// file system's clock before it was last read (a rewrite within that tick can leave the same stamp): a new token there (a Vault Agent sink's) is used from
 /// that call on, and its TTL looked up in the background. A login handed over by <see cref="VaultConfigOverlay"/>
 /// (<see cref="VaultLoginHandOver"/>) is the first lease, so that trousseaud logs in once even with a single-use
-/// AppRole secret id.
+/// AppRole secret id. A token a login brought is revoked once it is dropped (replaced by another login, or refused by
+/// Vault), in the background, and when the host has stopped (<see cref="StopAsync"/>); a configured token never is.
 /// </summary>
 internal sealed partial class VaultTokenSource : IDisposable
 {
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxRevocationWait = TimeSpan.FromSeconds(5);
 
     private readonly VaultHttp _http;
     private readonly IOptions<VaultOptions> _options;
@@ -39,6 +41,8 @@ internal sealed partial class VaultTokenSource : IDisposable
     private readonly string _settingsPath;
     private readonly Lock _sync = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _abandon = new();
+    private readonly HashSet<Task> _revocations = [];
     private Lease? _lease;
     private Task<Lease>? _refresh;
     private FileLook? _tokenFileRead;
@@ -47,6 +51,9 @@ internal sealed partial class VaultTokenSource : IDisposable
     private PolicyDenial? _policyDenial;
     private long _renewals;
     private long _logins;
+    private bool _stopped;
+    private bool _disposed;
+    private bool _loggedIn;
 
     public VaultTokenSource(
         VaultHttp http,
@@ -58,6 +65,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         VaultSettingsPath? settingsPath = null)
     {
         _lease = handOver?.Lease;
+        _loggedIn = handOver is not null;
         _http = http;
         _options = options;
         _time = time;
@@ -82,8 +90,25 @@ internal sealed partial class VaultTokenSource : IDisposable
     private string? TokenFile =>
         string.Equals(Auth.Method, "token", StringComparison.OrdinalIgnoreCase) && Auth.Token is not { Length: > 0 } && Auth.TokenFile is { Length: > 0 } file ? file : null;
 
-    /// <summary>The lease held now, or null before the first login or after a refusal.</summary>
-    public Lease? CurrentLease => Volatile.Read(ref _lease);
+    /// <summary>
+    /// How long a token a login replaced is kept before it is revoked, so that calls still under way with it are not
+    /// refused (<c>Vault:Timeout</c> bounds each), and how long a stop waits for revocations: at most 5 s.
+    /// </summary>
+    private TimeSpan RevocationWait => TimeSpan.FromTicks(Math.Min(_options.Value.Timeout.Ticks, MaxRevocationWait.Ticks));
+
+    /// <summary>
+    /// Takes the lease held now (null before the first login or after a refusal) out of this source, which then
+    /// neither uses nor revokes it: <see cref="VaultConfigOverlay"/> hands it to the key provider or revokes it itself.
+    /// </summary>
+    public Lease? TakeLease()
+    {
+        lock (_sync)
+        {
+            var lease = _lease;
+            _lease = null;
+            return lease;
+        }
+    }
 
     /// <summary>
     /// A token to call Vault with: the current one while it is valid (starting its renewal or login in the background
@@ -120,9 +145,10 @@ internal sealed partial class VaultTokenSource : IDisposable
                 return false;
             }
 
-            if (_lease?.Token == token)
+            if (_lease is { } refused && refused.Token == token)
             {
                 _lease = null;
+                RevokeLater(refused);
             }
 
             return true;
@@ -145,10 +171,62 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
+    /// <summary>
+    /// Stops once the host has stopped and nothing calls Vault any more: a renewal or login under way is abandoned, and
+    /// the token of a login in use is revoked, with those dropped earlier still waiting, within
+    /// <see cref="RevocationWait"/> (or until <paramref name="cancellationToken"/>, the host's own limit); a Vault that
+    /// has not answered by then is not waited for, and the token lapses with its TTL.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (Volatile.Read(ref _refresh) is { } refresh)
+        {
+            // Ends at once, cancelled; its failure is logged already or of no interest now.
+            await ((Task)refresh).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        Task[] revocations;
+        lock (_sync)
+        {
+            if (_lease is { } current)
+            {
+                RevokeLater(current);
+            }
+
+            _lease = null;
+            _stopped = true;
+            revocations = [.. _revocations];
+        }
+
+        try
+        {
+            await Task.WhenAll(revocations).WaitAsync(RevocationWait, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            await _abandon.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(revocations).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Gives up revocations not sent yet (the services they need are being disposed), without revoking the token in use (<see cref="StopAsync"/> does).</summary>
     public void Dispose()
     {
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = _stopped = true;
+        }
+
+        _abandon.Cancel();
         _stopping.Cancel();
         _stopping.Dispose();
+        _abandon.Dispose();
     }
 
     /// <summary>
@@ -280,9 +358,90 @@ internal sealed partial class VaultTokenSource : IDisposable
                 return current;
             }
 
+            if (_lease is { } replaced && replaced.Token != lease.Token)
+            {
+                RevokeLater(replaced);
+            }
+
             _lease = lease;
             return lease;
         }
+    }
+
+    /// <summary>
+    /// Revokes the token of <paramref name="dropped"/> in the background when a login brought it (a configured token is
+    /// never revoked, nor a batch token, which Vault cannot revoke): after <see cref="RevocationWait"/>, so that calls
+    /// still under way with it are not refused, or at once when the host stops. Called under <see cref="_sync"/>.
+    /// </summary>
+    private void RevokeLater(Lease dropped)
+    {
+        if (!dropped.Revocable || _stopped)
+        {
+            return;
+        }
+
+        var (wait, stopping, abandon) = (RevocationWait, _stopping.Token, _abandon.Token);
+        var revocation = Task.Run(() => RevokeAsync(dropped, wait, stopping, abandon), CancellationToken.None);
+        _revocations.Add(revocation);
+        _ = revocation.ContinueWith(
+            done =>
+            {
+                lock (_sync)
+                {
+                    _revocations.Remove(done);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Revokes <paramref name="lease"/>'s token (<c>auth/token/revoke-self</c>, sent once) after <paramref name="wait"/>
+    /// (cut short by <paramref name="stopping"/>), unless it has expired meanwhile. Vault refusing it (it no longer
+    /// knows the token) is logged at debug level; Vault failing, or not answering before <paramref name="abandon"/>,
+    /// is one warning. Neither holds the token.
+    /// </summary>
+    private async Task RevokeAsync(Lease lease, TimeSpan wait, CancellationToken stopping, CancellationToken abandon)
+    {
+        try
+        {
+            await Task.Delay(wait, _time, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host stops: nothing calls Vault with the token any more.
+        }
+
+        if (!IsValid(lease))
+        {
+            return;
+        }
+
+        string reason;
+        try
+        {
+            abandon.ThrowIfCancellationRequested();
+            switch (await _http.TryRevokeAsync(lease.Token, abandon).ConfigureAwait(false))
+            {
+                case null:
+                    return;
+                case AccessForbiddenException refused:
+                    var known = refused.Message.TrimEnd('.');
+                    LogRevokedAlready(_logger, Auth.Method, known);
+                    return;
+                case var failure:
+                    reason = failure.Message.TrimEnd('.');
+                    break;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            reason = $"trousseaud stopped before Vault answered (it waits {wait.TotalSeconds:0.###} s at most)";
+        }
+
+        var secondsLeft = lease.ExpiresAt is { } expires ? (long)Math.Ceiling((expires - _time.GetUtcNow()).TotalSeconds) : 0;
+        LogNotRevoked(_logger, Auth.Method, reason, secondsLeft);
     }
 
     /// <summary>
@@ -345,7 +504,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
                 HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
             var data = lookup.Value?.Data;
-            return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token, started);
+            return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token, started, batch: false);
         }
 
         var auth = method switch
@@ -367,9 +526,10 @@ internal sealed partial class VaultTokenSource : IDisposable
             _ => throw new InvalidOperationException($"Unknown Vault auth method '{Auth.Method}'."),
         };
         Interlocked.Increment(ref _logins);
+        _loggedIn = true;
         _metrics.LoggedIn();
         LogLoggedIn(_logger, Auth.Method, auth.LeaseDuration);
-        return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login, started);
+        return NewLease(auth.ClientToken, auth.LeaseDuration, auth.Renewable, VaultAuthMethod.Login, started, string.Equals(auth.TokenType, "batch", StringComparison.Ordinal));
     }
 
     /// <summary>The renewed lease, or null when Vault refuses to renew the token (revoked, or not renewable after all).</summary>
@@ -399,7 +559,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         Interlocked.Increment(ref _renewals);
         _metrics.Renewed();
         LogRenewed(_logger, auth.LeaseDuration);
-        return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method, started);
+        return NewLease(lease.Token, auth.LeaseDuration, auth.Renewable, lease.Method, started, lease.Batch);
     }
 
     private static bool IsRenewalRefused(HttpStatusCode status) => status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
@@ -447,19 +607,26 @@ internal sealed partial class VaultTokenSource : IDisposable
         catch (AccessForbiddenException e)
         {
             var backoff = Backoff(refused?.Backoff);
-            _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e);
+            _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e, LoggedInBefore: credentialKey is null && _loggedIn);
             throw;
         }
     }
 
-    /// <summary>Vault's refusal of a login, with when its credentials may be sent again (as its <c>RetryAfter</c>).</summary>
+    /// <summary>
+    /// Vault's refusal of a login, with when its credentials may be sent again (as its <c>RetryAfter</c>). A secret id
+    /// configured as a value (<c>Auth:SecretId</c>) that had logged in before is named, with the fix: a single-use one
+    /// (<c>secret_id_num_uses=1</c>) is spent by the first login, and the max TTL always forces another.
+    /// </summary>
     private DependencyUnavailableException Refused(RefusedLogin refused, DateTimeOffset now)
     {
         var wait = refused.RetryAt - now;
         var unless = refused.CredentialKey is null ? "" : $", or as soon as {_settingsPath}:{refused.CredentialKey} holds another";
+        var spent = refused.LoggedInBefore
+            ? $" Vault refused the secret id of {_settingsPath}:Auth:SecretId, which had logged in before: a single-use secret id cannot log in twice, and the token's max TTL forces a new login; use {_settingsPath}:Auth:SecretIdFile instead, a file the operator writes a new secret id to."
+            : "";
         return new DependencyUnavailableException(
             VaultHttp.Dependency,
-            $"Vault refused Trousseau's {Auth.Method} credentials. {refused.Refusal.Message.TrimEnd('.')}. They are sent again in {Math.Ceiling(wait.TotalSeconds):0} s{unless}.",
+            $"Vault refused Trousseau's {Auth.Method} credentials. {refused.Refusal.Message.TrimEnd('.')}.{spent} They are sent again in {Math.Ceiling(wait.TotalSeconds):0} s{unless}.",
             wait,
             refused.Refusal);
     }
@@ -487,15 +654,15 @@ internal sealed partial class VaultTokenSource : IDisposable
     }
 
     /// <summary>A lease for a token Vault issued or renewed for <paramref name="ttlSeconds"/> no earlier than <paramref name="started"/>.</summary>
-    private static Lease NewLease(string token, long ttlSeconds, bool renewable, VaultAuthMethod method, DateTimeOffset started)
+    private static Lease NewLease(string token, long ttlSeconds, bool renewable, VaultAuthMethod method, DateTimeOffset started, bool batch)
     {
         if (ttlSeconds <= 0)
         {
-            return new Lease(token, null, null, TimeSpan.Zero, renewable, method);
+            return new Lease(token, null, null, TimeSpan.Zero, renewable, method, batch);
         }
 
         var ttl = TimeSpan.FromSeconds(ttlSeconds);
-        return new Lease(token, started + ttl, started + (ttl * 2 / 3), ttl, renewable, method);
+        return new Lease(token, started + ttl, started + (ttl * 2 / 3), ttl, renewable, method, batch);
     }
 
     /// <summary>How a lease's token was obtained: configured (never to be revoked by Trousseau) or by a login.</summary>
@@ -507,10 +674,10 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     /// <summary>
     /// A login Vault refused: the SHA-256 of the credential sent (never the credential), the setting of the file it
-    /// was read from (null when configured as a value), when it may be sent again, the backoff that led there, and
-    /// Vault's refusal.
+    /// was read from (null when configured as a value), when it may be sent again, the backoff that led there,
+    /// Vault's refusal, and whether that credential, configured as a value, had logged in before.
     /// </summary>
-    private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal);
+    private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal, bool LoggedInBefore);
 
     /// <summary>A token a policy denied a call right after a login, until when such a refusal keeps it, and the backoff that led there.</summary>
     private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff)
@@ -519,11 +686,14 @@ internal sealed partial class VaultTokenSource : IDisposable
         public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff} }}";
     }
 
-    /// <summary>A Vault token, when it expires and is due for renewal, its TTL, and how it was obtained.</summary>
-    public sealed record Lease(string Token, DateTimeOffset? ExpiresAt, DateTimeOffset? RefreshAt, TimeSpan Ttl, bool Renewable, VaultAuthMethod Method)
+    /// <summary>A Vault token, when it expires and is due for renewal, its TTL, how it was obtained, and whether Vault issued it as a batch token.</summary>
+    public sealed record Lease(string Token, DateTimeOffset? ExpiresAt, DateTimeOffset? RefreshAt, TimeSpan Ttl, bool Renewable, VaultAuthMethod Method, bool Batch = false)
     {
+        /// <summary>Whether Trousseau revokes the token once it no longer uses it: a login's, unless a batch token (Vault cannot revoke one).</summary>
+        public bool Revocable => Method == VaultAuthMethod.Login && !Batch;
+
         /// <summary>Everything but the token, which must appear in no log or message.</summary>
-        public override string ToString() => $"Lease {{ ExpiresAt = {ExpiresAt}, Ttl = {Ttl}, Renewable = {Renewable}, Method = {Method} }}";
+        public override string ToString() => $"Lease {{ ExpiresAt = {ExpiresAt}, Ttl = {Ttl}, Renewable = {Renewable}, Method = {Method}, Batch = {Batch} }}";
     }
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Logged in to Vault with {Method} auth; token TTL {TtlSeconds} s.")]
@@ -546,6 +716,12 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     [LoggerMessage(EventId = 5007, Level = LogLevel.Information, Message = "The Vault token was renewed or replaced again after {Failures} failed attempts.")]
     private static partial void LogRecovered(ILogger logger, int failures);
+
+    [LoggerMessage(EventId = 5010, Level = LogLevel.Debug, Message = "Vault refused to revoke the token of a {Method} login that trousseaud no longer uses, as it does a token it no longer knows (revoked or expired already): {Reason}.")]
+    private static partial void LogRevokedAlready(ILogger logger, string method, string reason);
+
+    [LoggerMessage(EventId = 5011, Level = LogLevel.Warning, Message = "The Vault token of a {Method} login that trousseaud no longer uses could not be revoked: {Reason}. It stays valid in Vault until its TTL ends, in {SecondsLeft} s.")]
+    private static partial void LogNotRevoked(ILogger logger, string method, string reason, long secondsLeft);
 
     [LoggerMessage(EventId = 5008, Level = LogLevel.Information, Message = "{SettingsPath}:Auth:TokenFile '{Path}' holds a new Vault token; calls use it from now on.")]
     private static partial void LogNewTokenFile(ILogger logger, string settingsPath, string path);

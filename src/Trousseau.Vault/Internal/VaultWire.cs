@@ -8,13 +8,15 @@ internal sealed record VaultErrors([property: JsonPropertyName("errors")] IReadO
 
 /// <summary>
 /// The <c>auth</c> block of a login or renew answer; <c>metadata</c> is what the auth method says of the caller (for
-/// Kubernetes auth, <c>service_account_namespace</c> and <c>service_account_name</c>).
+/// Kubernetes auth, <c>service_account_namespace</c> and <c>service_account_name</c>); <c>token_type</c> is
+/// <c>service</c> or <c>batch</c> (a batch token cannot be revoked).
 /// </summary>
 internal sealed record VaultAuth(
     [property: JsonPropertyName("client_token")] string ClientToken,
     [property: JsonPropertyName("lease_duration")] long LeaseDuration,
     [property: JsonPropertyName("renewable")] bool Renewable,
-    [property: JsonPropertyName("metadata")] IReadOnlyDictionary<string, string>? Metadata = null);
+    [property: JsonPropertyName("metadata")] IReadOnlyDictionary<string, string>? Metadata = null,
+    [property: JsonPropertyName("token_type")] string? TokenType = null);
 
 internal sealed record VaultAuthResponse([property: JsonPropertyName("auth")] VaultAuth? Auth);
 

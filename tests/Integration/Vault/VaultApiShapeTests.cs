@@ -262,6 +262,42 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
     }
 
     [VaultTestServerFact]
+    public async Task Revoke_self_answers_204_without_a_body_then_vault_refuses_the_token_and_a_batch_token_cannot_be_revoked()
+    {
+        var server = _vault.RequireTestServer();
+        var (serviceJwt, batchJwt) = ("jwt-" + Guid.NewGuid().ToString("N"), "jwt-" + Guid.NewGuid().ToString("N"));
+        server.AddKubernetesRole("revoked", serviceJwt, TimeSpan.FromMinutes(10), TimeSpan.FromHours(1));
+        server.AddKubernetesRole("batch", batchJwt, TimeSpan.FromMinutes(10), TimeSpan.FromHours(1), batchTokens: true);
+        var token = await LoginAsync("revoked", serviceJwt);
+        var batch = await LoginAsync("batch", batchJwt);
+
+        using var http = new HttpClient { BaseAddress = _vault.Address };
+        using var revoke = new HttpRequestMessage(HttpMethod.Post, new Uri("v1/auth/token/revoke-self", UriKind.Relative));
+        revoke.Headers.Add("X-Vault-Token", token);
+        using var revoked = await http.SendAsync(revoke);
+        var revokedBody = await revoked.Content.ReadAsByteArrayAsync();
+        var (lookupStatus, lookup) = await _vault.SendAsync(HttpMethod.Get, "auth/token/lookup-self", token: token);
+        var (againStatus, again) = await _vault.SendAsync(HttpMethod.Post, "auth/token/revoke-self", token: token);
+        var (batchStatus, batchRefusal) = await _vault.SendAsync(HttpMethod.Post, "auth/token/revoke-self", token: batch);
+        var (batchLookupStatus, _) = await _vault.SendAsync(HttpMethod.Get, "auth/token/lookup-self", token: batch);
+
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+        Assert.Empty(revokedBody);
+        Assert.Equal(HttpStatusCode.Forbidden, lookupStatus);
+        Assert.Equal(HttpStatusCode.Forbidden, againStatus);
+        foreach (var refusal in new[] { lookup, again })
+        {
+            var error = Assert.Single(Errors(refusal));
+            Assert.Contains("permission denied", error, StringComparison.Ordinal);
+            Assert.Contains("invalid token", error, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, batchStatus);
+        Assert.Equal(["batch tokens cannot be revoked"], Errors(batchRefusal));
+        Assert.Equal(HttpStatusCode.OK, batchLookupStatus);
+    }
+
+    [VaultTestServerFact]
     public async Task A_path_the_policy_denies_is_permission_denied_without_invalid_token()
     {
         var server = _vault.RequireTestServer();
@@ -311,6 +347,12 @@ public sealed class VaultApiShapeTests(VaultFixture fixture) : IClassFixture<Vau
         var key = VaultTarget.UniqueKeyName();
         await _vault.CreateKeyAsync(key);
         return key;
+    }
+
+    private async Task<string> LoginAsync(string role, string jwt)
+    {
+        var (_, login) = await _vault.SendAsync(HttpMethod.Post, "auth/kubernetes/login", new JsonObject { ["role"] = role, ["jwt"] = jwt });
+        return login!.Value.GetProperty("auth").GetProperty("client_token").GetString()!;
     }
 
     private Task<(HttpStatusCode Status, JsonElement? Body)> DecryptAsync(string key, string ciphertext) =>

@@ -312,21 +312,24 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
     }
 
     [VaultTestServerFact]
-    public async Task AppRole_with_a_single_use_secret_id_and_a_config_path_logs_in_once_and_serves()
+    public async Task AppRole_with_a_single_use_secret_id_and_a_config_path_logs_in_once_serves_and_revokes_that_token_when_it_stops()
     {
         var vault = _vault.RequireTestServer();
         var (roleId, secretId) = (Guid.NewGuid().ToString(), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
         vault.AddAppRole(roleId, secretId, secretIdNumUses: 1);
         await _vault.PutKvAsync(ConfigPath, new JsonObject { ["Worker"] = new JsonObject { ["Interval"] = "00:01:00" } });
-        var (logins, issued) = (vault.Count("auth/approle/login"), vault.IssuedTokens.Count);
+        var (logins, issued, revoked) = (vault.Count("auth/approle/login"), vault.IssuedTokens.Count, vault.Count("auth/token/revoke-self", 204));
 
         ProcessResult create, read;
-        string log;
+        string log, token;
+        bool liveWhileServing;
         await using (var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [.. await AppRoleArgsAsync(roleId, secretId), $"--Trousseau:Vault:ConfigPath={ConfigPath}"]))
         {
             var clectl = ClectlRunner.For(server, _temp.Combine("data"), _temp.Path);
             create = await clectl.RunAsync("secret", "create", "approle/db", "--from-literal", "password=once");
             read = await clectl.RunAsync("secret", "get", "approle/db", "--key", "password");
+            token = Assert.Single(vault.IssuedTokens.Skip(issued));
+            liveWhileServing = vault.IsLive(token);
             await server.StopAsync();
             log = server.Log;
         }
@@ -334,8 +337,9 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
         Assert.True(create.ExitCode == 0, create.Stderr + log);
         Assert.Equal("once", read.Stdout);
         Assert.Equal(1, vault.Count("auth/approle/login") - logins);
-        var token = Assert.Single(vault.IssuedTokens.Skip(issued));
-        Assert.True(vault.IsLive(token), "the token of the one login was revoked although the key provider kept it");
+        Assert.True(liveWhileServing, "the token of the one login was revoked although the key provider kept it");
+        Assert.False(vault.IsLive(token), "the token of trousseaud's login outlived trousseaud");
+        Assert.Equal(1, vault.Count("auth/token/revoke-self", 204) - revoked);
         Assert.DoesNotContain(secretId, log, StringComparison.Ordinal);
         Assert.DoesNotContain(token, log, StringComparison.Ordinal);
     }

@@ -25,7 +25,7 @@ namespace Trousseau.Tests.Integration.Vault;
 /// refuses an empty role or JWT with 400 "missing role" / "missing jwt"; a role may issue batch tokens, which are
 /// not renewable; an
 /// AppRole secret id good for a number of uses is refused once they are used up, as with Vault's
-/// <c>secret_id_num_uses</c>), token revoke-self, policies that deny a path,
+/// <c>secret_id_num_uses</c>), token revoke-self (a batch token refused, as Vault cannot revoke one), policies that deny a path,
 /// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every answer with a body but errors has
 /// Vault's envelope (request_id, lease fields, data, wrap_info, warnings, auth, mount_type); batch results, datakey,
 /// decrypt's error texts and their order follow Vault's Transit source (<see cref="VaultApiShapeTests"/> checks the
@@ -407,6 +407,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 await RenewAsync(context, token, entry);
                 return;
             case ["v1", "auth", "token", "revoke-self"] when method is "POST" or "PUT":
+                // Vault's token store (revokeCommon): a batch token is refused with 400; any other is revoked, 204 and
+                // no body, and refused from then on as a token Vault does not know.
+                if (entry.Batch)
+                {
+                    await ErrorAsync(context, 400, "batch tokens cannot be revoked");
+                    return;
+                }
+
                 _tokens.TryRemove(token, out _);
                 context.Response.StatusCode = 204;
                 return;

@@ -1,4 +1,6 @@
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -432,6 +434,163 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerTheory]
+    [InlineData("kubernetes", "the max TTL")]
+    [InlineData("approle", "the max TTL")]
+    [InlineData("kubernetes", "a renewal vault refuses")]
+    [InlineData("kubernetes", "a 403 to a call")]
+    public async Task A_login_token_dropped_for_a_new_login_is_revoked_and_vault_refuses_it_from_then_on(string method, string reason)
+    {
+        var server = Server();
+        var maxTtl = reason == "the max TTL" ? Minute : TimeSpan.FromHours(1);
+        var provider = method == "kubernetes" ? KubernetesWithTtl(Minute, maxTtl).Provider : AppRoleWithTtl(Minute, maxTtl);
+        var issued = server.IssuedTokens.Count;
+        await RoundTripAsync(provider);
+        var dropped = Assert.Single(server.IssuedTokens.Skip(issued));
+        var revoked = server.Count("auth/token/revoke-self", 204);
+
+        switch (reason)
+        {
+            case "the max TTL":
+                // At 45 s the renewal grants the 15 s left before the max TTL: a login replaces the token.
+                _clock.Advance(TimeSpan.FromSeconds(45));
+                await RoundTripAsync(provider);
+                break;
+            case "a renewal vault refuses":
+                server.Fault = new VaultTestServer.VaultFault(400, "lease is not renewable", PathContains: "renew-self");
+                _clock.Advance(TimeSpan.FromSeconds(45));
+                await RoundTripAsync(provider);
+                break;
+            default:
+                // Vault's policy refuses the call: the token is dropped, a login brings another, refused too.
+                server.Fault = new VaultTestServer.VaultFault(403, "permission denied", PathContains: "/encrypt/");
+                await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+                break;
+        }
+
+        await Eventually.HoldsAsync(() => server.IssuedTokens.Count - issued == 2);
+        server.Fault = null;
+        await WhileTheClockRunsAsync(() => server.Count("auth/token/revoke-self", 204) - revoked == 1);
+        var (status, _) = await _vault.SendAsync(HttpMethod.Get, "auth/token/lookup-self", token: dropped);
+        await RoundTripAsync(provider);
+
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.False(server.IsLive(dropped), "the token the login replaced is still good in Vault");
+        Assert.True(server.IsLive(server.IssuedTokens.Last()), "the token in use was revoked");
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerTheory]
+    [InlineData("Token")]
+    [InlineData("TokenFile")]
+    public async Task A_configured_token_is_never_revoked_when_vault_refuses_it_a_new_one_replaces_it_or_the_host_stops(string setting)
+    {
+        var server = Server();
+        var token = server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1));
+        var file = TokenFile.Create("a Vault Agent sink", _files.Combine("vault-token"), token);
+        var provider = Build(o =>
+        {
+            o.Auth.Token = setting == "Token" ? token : null;
+            o.Auth.TokenFile = setting == "TokenFile" ? file.Path : null;
+        });
+        await RoundTripAsync(provider);
+        var revocations = server.Count("revoke-self");
+
+        // Vault refuses a call with the token: it is dropped and taken again from configuration.
+        server.Fault = new VaultTestServer.VaultFault(403, "permission denied", PathContains: "/encrypt/");
+        await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        server.Fault = null;
+        var replacement = server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1));
+        if (setting == "TokenFile")
+        {
+            file.Replace(replacement);
+        }
+
+        await RoundTripAsync(provider);
+        await StopHostAsync();
+
+        Assert.Equal(revocations, server.Count("revoke-self"));
+        Assert.True(server.IsLive(token), "trousseaud revoked the token it was given");
+        Assert.True(server.IsLive(replacement), "trousseaud revoked the token it was given");
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerTheory]
+    [InlineData("kubernetes")]
+    [InlineData("approle")]
+    public async Task When_the_host_stops_the_login_token_in_use_is_revoked(string method)
+    {
+        var server = Server();
+        var provider = method == "kubernetes" ? KubernetesWithTtl(Minute, Minute).Provider : AppRoleWithTtl(Minute, Minute);
+        var issued = server.IssuedTokens.Count;
+        await RoundTripAsync(provider);
+        var token = Assert.Single(server.IssuedTokens.Skip(issued));
+        var revoked = server.Count("auth/token/revoke-self", 204);
+
+        await StopHostAsync();
+
+        Assert.Equal(1, server.Count("auth/token/revoke-self", 204) - revoked);
+        Assert.False(server.IsLive(token), "the login token outlived the host");
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
+    public async Task Stopping_the_host_gives_up_on_a_revocation_vault_does_not_answer_and_says_so_without_the_token()
+    {
+        var server = Server();
+        var (provider, _) = KubernetesWithTtl(Minute, Minute);
+        await RoundTripAsync(provider);
+        var held = server.Held;
+
+        var never = new TaskCompletionSource();
+        server.Hold = new VaultTestServer.VaultHold("revoke-self", never.Task);
+        try
+        {
+            await StopHostAsync();
+        }
+        finally
+        {
+            server.Hold = null;
+            never.SetResult();
+        }
+
+        Assert.Equal(1, server.Held - held);
+        Assert.Contains(Warnings(), w => w.Message.Contains("could not be revoked", StringComparison.Ordinal));
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
+    public async Task A_configured_single_use_secret_id_vault_refuses_at_the_login_the_max_ttl_forces_is_named_with_the_fix()
+    {
+        var server = Server();
+        var (roleId, secretId) = ("role-" + Guid.NewGuid().ToString("N"), Secret());
+        server.AddAppRole(roleId, secretId, secretIdNumUses: 1, ttl: Minute, maxTtl: Minute);
+        var provider = Build(o =>
+        {
+            o.Auth.Method = "approle";
+            o.Auth.RoleId = roleId;
+            o.Auth.SecretId = secretId;
+        });
+        await RoundTripAsync(provider);
+
+        // At 45 s the max TTL forces a login, which sends the secret id a second time; the token expires at 60 s.
+        _clock.Advance(TimeSpan.FromSeconds(45));
+        await RoundTripAsync(provider);
+        await Eventually.HoldsAsync(() => Warnings().Count > 0);
+        _clock.Advance(TimeSpan.FromSeconds(16));
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var health = await provider.CheckHealthAsync();
+
+        foreach (var text in new[] { Assert.Single(Warnings()).Message, error.Message, health.Description })
+        {
+            Assert.Contains("Vault refused the secret id of Trousseau:Vault:Auth:SecretId", text, StringComparison.Ordinal);
+            Assert.Contains("a single-use secret id cannot log in twice", text, StringComparison.Ordinal);
+            Assert.Contains("use Trousseau:Vault:Auth:SecretIdFile", text, StringComparison.Ordinal);
+        }
+
+        AssertNoCredentialLeaked(error);
+    }
+
     private VaultTestServer Server()
     {
         var server = _vault.RequireTestServer();
@@ -548,6 +707,20 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
             _clock.Advance(TimeSpan.FromMilliseconds(50));
             return condition();
         });
+    }
+
+    /// <summary>
+    /// Stops the services of the key provider built last as the .NET host stops them: each hosted service's
+    /// <c>StoppedAsync</c> once all have stopped, then the services are disposed.
+    /// </summary>
+    private async Task StopHostAsync()
+    {
+        var services = _providers[^1];
+        _providers.Remove(services);
+        var stopped = Task.WhenAll(services.GetServices<IHostedService>().OfType<IHostedLifecycleService>().Select(s => s.StoppedAsync(CancellationToken.None)));
+        await WhileTheClockRunsAsync(() => stopped.IsCompleted);
+        await stopped;
+        await services.DisposeAsync();
     }
 
     /// <summary>Calls Vault refused with 403 so far (logins aside): each one a call made with a token Vault no longer took.</summary>
