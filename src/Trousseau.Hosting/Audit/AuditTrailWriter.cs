@@ -240,11 +240,14 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
     private void ExitTrail() => _trailLock!.Exit();
 
-    /// <summary>Opens the file, creating it (0600) when absent, and follows its last line.</summary>
+    /// <summary>
+    /// Opens the file, creating it (0600) when absent, and follows its last line. In a directory that group or others
+    /// may write, a symbolic link or another user's file at its path is refused, not followed or used.
+    /// </summary>
     private void Open()
     {
         var path = _path!;
-        var file = new FileStream(path, OwnerOnly(FileShare.ReadWrite));
+        var file = SharedDirectoryFile.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
         try
         {
             if (!file.CanSeek)
@@ -313,18 +316,6 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             : File.Exists(Rotated(1)) && AuditFileTail.LastLine(Rotated(1)) is { } rotatedLast ? AuditChain.Hash(rotatedLast)
             : AuditChain.Genesis;
         _length = complete;
-    }
-
-    /// <summary>Opening a file for reading and writing, unbuffered, creating it with mode 0600 when absent.</summary>
-    internal static FileStreamOptions OwnerOnly(FileShare share)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = share, BufferSize = 0 };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = OwnerReadWrite;
-        }
-
-        return options;
     }
 
     private void WriteWaiting()

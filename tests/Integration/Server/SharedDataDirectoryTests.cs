@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 
@@ -15,6 +16,8 @@ public sealed class SharedDataDirectoryTests : IDisposable
 
     // As the broker runs: a KMS socket in the data directory would be refused there by the socket's own check.
     private static readonly string[] KmsOff = ["--Trousseau:Kms:Enabled=false"];
+
+    private static readonly string[] MemoryStoreKmsOff = ["--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"];
 
     private readonly TempDirectory _temp = new();
 
@@ -59,6 +62,66 @@ public sealed class SharedDataDirectoryTests : IDisposable
             line,
             StringComparison.Ordinal);
         Assert.DoesNotContain("a-token-the-planter-knows", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_symbolic_link_planted_after_the_start_where_the_audit_trail_is_reopened_is_refused_and_the_file_it_leads_to_gets_no_line()
+    {
+        var dataDir = SharedDirectory("shared");
+        var victim = _temp.Combine("someone-elses-file");
+        await File.WriteAllTextAsync(victim, "line one\n");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, MemoryStoreKmsOff);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var before = await http.GetAsync(new Uri("v1/secrets/planted/before", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, before.StatusCode);
+        }
+
+        // What the directory lets another user do without racing a rotation: replace the trail with a link, and the
+        // lock file, which they may unlink, with one that counts a rotation, so that trousseaud opens the trail's path
+        // again as it does after another daemon rotated it.
+        File.Delete(trail);
+        File.CreateSymbolicLink(trail, victim);
+        File.Delete(trail + ".lock");
+        await File.WriteAllBytesAsync(trail + ".lock", BitConverter.GetBytes(1L));
+
+        using var after = await http.GetAsync(new Uri("v1/secrets/planted/after", UriKind.Relative));
+
+        Assert.Equal("line one\n", await File.ReadAllTextAsync(victim));
+        var problem = await Problems.AssertAsync(after, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"{trail} is a symbolic link (to {victim}) in the directory {dataDir}, which group or others may write (mode 0777)", StringComparison.Ordinal),
+            () => server.Log);
+    }
+
+    [StoreFact]
+    public async Task An_audit_lock_file_another_user_planted_after_the_start_is_refused_naming_it_and_its_owner()
+    {
+        var dataDir = SharedDirectory("shared");
+        var lockFile = Path.Combine(dataDir, "audit.log.lock");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, MemoryStoreKmsOff);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var before = await http.GetAsync(new Uri("v1/secrets/planted/before", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, before.StatusCode);
+        }
+
+        File.Delete(lockFile);
+        await File.WriteAllBytesAsync(lockFile, BitConverter.GetBytes(0L));
+        var chown = await ChildProcess.RunAsync(new ProcessStartInfo("chown", [$"{Nobody}:{Nobody}", lockFile]));
+        Assert.True(chown.ExitCode == 0, chown.Stderr);
+
+        using var after = await http.GetAsync(new Uri("v1/secrets/planted/after", UriKind.Relative));
+
+        await Problems.AssertAsync(after, HttpStatusCode.ServiceUnavailable);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains(
+                $"{lockFile} belongs to user id {Nobody}, neither root nor the user this process runs as (uid 0), in the directory {dataDir}, which group or others may write (mode 0777)",
+                StringComparison.Ordinal),
+            () => server.Log);
+        Assert.DoesNotContain("\"planted/after\"", await File.ReadAllTextAsync(Path.Combine(dataDir, "audit.log")), StringComparison.Ordinal);
     }
 
     [Fact]
