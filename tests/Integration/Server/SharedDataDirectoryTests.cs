@@ -124,6 +124,34 @@ public sealed class SharedDataDirectoryTests : IDisposable
         Assert.DoesNotContain("\"planted/after\"", await File.ReadAllTextAsync(Path.Combine(dataDir, "audit.log")), StringComparison.Ordinal);
     }
 
+    [StoreFact]
+    public async Task An_api_token_file_another_user_puts_in_place_after_the_start_is_refused_and_the_token_read_before_still_holds()
+    {
+        var dataDir = SharedDirectory("shared");
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, MemoryStoreKmsOff);
+        using var admin = await BearerClient.FromTokenFileAsync(server.BaseAddress, tokenFile);
+
+        // The planter cannot write trousseaud's file, but the directory lets them rename one of their own over it.
+        var planted = Path.Combine(dataDir, "planted.tmp");
+        await File.WriteAllTextAsync(planted, "a-token-the-planter-knows\n");
+        File.SetUnixFileMode(planted, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var chown = await ChildProcess.RunAsync(new ProcessStartInfo("chown", [$"{Nobody}:{Nobody}", planted]));
+        Assert.True(chown.ExitCode == 0, chown.Stderr);
+        File.Move(planted, tokenFile, overwrite: true);
+        using var planter = BearerClient.Create(server.BaseAddress, "a-token-the-planter-knows");
+
+        using var theirs = await planter.GetAsync(new Uri("v1/secrets/planted/theirs", UriKind.Relative));
+        using var ours = await admin.GetAsync(new Uri("v1/secrets/planted/ours", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, theirs.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, ours.StatusCode);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"{tokenFile} belongs to user id {Nobody}, neither root nor the user this process runs as (uid 0), in the directory {dataDir}", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.DoesNotContain("a-token-the-planter-knows", server.Log, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_data_directory_others_may_write_with_nothing_planted_starts_with_a_warning_naming_it_its_mode_and_the_fix()
     {
