@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 
@@ -150,6 +151,32 @@ public sealed class SharedDataDirectoryTests : IDisposable
             () => server.Log.Contains($"{tokenFile} belongs to user id {Nobody}, neither root nor the user this process runs as (uid 0), in the directory {dataDir}", StringComparison.Ordinal),
             () => server.Log);
         Assert.DoesNotContain("a-token-the-planter-knows", server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_symbolic_link_planted_after_the_start_as_the_key_rings_lock_file_stops_the_rotation_and_creates_nothing_where_it_leads()
+    {
+        var dataDir = SharedDirectory("shared");
+        var lockFile = Path.Combine(dataDir, "local.keyring.lock");
+        var target = _temp.Combine("created-through-the-link");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, MemoryStoreKmsOff);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var status = await http.GetAsync(new Uri("v1/keys", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        }
+
+        File.Delete(lockFile);
+        File.CreateSymbolicLink(lockFile, target);
+
+        using var rotated = await http.PostAsJsonAsync("v1/keys/rotate", new { });
+
+        Assert.False(File.Exists(target), "the rotation created a file where the planted link leads");
+        var problem = await Problems.AssertAsync(rotated, HttpStatusCode.ServiceUnavailable);
+        Assert.Contains(
+            $"{lockFile} is a symbolic link (to {target}) in the directory {dataDir}, which group or others may write (mode 0777)",
+            problem.GetProperty("detail").GetString(),
+            StringComparison.Ordinal);
     }
 
     [Fact]
