@@ -256,6 +256,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             }
 
             MakePrivate(file, path);
+            MakeRotatedPrivate();
             FollowTail(file);
             (_file, _handle) = (file, file.SafeFileHandle);
             _ready = !_writeFailed;
@@ -295,6 +296,30 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         catch (UnauthorizedAccessException)
         {
             LogModeOpen(_logger, path, octal);
+        }
+    }
+
+    /// <summary>
+    /// Sets the rotated files (<c>PATH.1</c> … <c>PATH.N</c>) that group or others may use to mode 0600, as
+    /// <see cref="MakePrivate"/> does the trail, each with its own warning: a rotated file restored or copied with mode
+    /// 0644 stays beside the trail until <c>Audit:MaxFiles</c> rotations later. Done each time the trail is opened, at
+    /// start and at each rotation.
+    /// </summary>
+    private void MakeRotatedPrivate()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        for (var generation = 1; generation <= _options.MaxFiles; generation++)
+        {
+            var rotated = Rotated(generation);
+            if (File.Exists(rotated) && (File.GetUnixFileMode(rotated) & GroupOrOther) != 0)
+            {
+                using var file = SharedDirectoryFile.Open(rotated, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                MakePrivate(file, rotated);
+            }
         }
     }
 
