@@ -188,7 +188,8 @@ public sealed class SharedDataDirectoryTests : IDisposable
 
         Assert.Contains(
             $"The data directory {dataDir} has mode 0777, which lets group or others add, replace or remove its files (a symbolic link where trousseaud writes, a token of their own): "
-            + "remove that access (chmod go-w) or choose another directory; files put there after the start are not checked.",
+            + "remove that access (chmod go-w) or choose another directory; a symbolic link or another user's file put there after the start is refused when trousseaud opens it, "
+            + "and what needs that file stops until it is removed.",
             server.Log,
             StringComparison.Ordinal);
         Assert.Equal(0, await server.StopAsync());
