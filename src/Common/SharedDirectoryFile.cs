@@ -52,11 +52,11 @@ internal static class SharedDirectoryFile
             return new FileStream(path, options);
         }
 
-        var handle = OpenNotFollowing(path, mode, access);
+        var where = $"in the directory {directory}, which group or others may write (mode {Octal(File.GetUnixFileMode(directory))})";
+        var fix = $"Remove it (rm {path}) and remove that access (chmod go-w {directory}).";
+        var handle = OpenNotFollowing(path, mode, access, where, fix);
         try
         {
-            var where = $"in the directory {directory}, which group or others may write (mode {Octal(File.GetUnixFileMode(directory))})";
-            var fix = $"Remove it (rm {path}) and remove that access (chmod go-w {directory}).";
             if (new LinuxFileStatus().OwnerAndKind(handle) is { } status)
             {
                 if (status.Owner != 0 && status.Owner != LinuxFileStatus.EffectiveUserId())
@@ -87,33 +87,32 @@ internal static class SharedDirectoryFile
             handle.Dispose();
             throw;
         }
+    }
 
-        RefusedFileException Link() => new(
-            $"{path} is a symbolic link (to {new FileInfo(path).LinkTarget}) in the directory {directory}, which group or others may write (mode {Octal(File.GetUnixFileMode(directory))}): "
-            + $"another user may have put it there to have this process use the file it leads to, and it is not followed. Remove it (rm {path}) and remove that access (chmod go-w {directory}).");
-
-        SafeFileHandle OpenNotFollowing(string file, FileMode fileMode, FileAccess fileAccess)
+    /// <summary>open(2) with <c>O_NOFOLLOW</c>: a symbolic link at <paramref name="path"/> is refused, not followed.</summary>
+    private static SafeFileHandle OpenNotFollowing(string path, FileMode mode, FileAccess access, string where, string fix)
+    {
+        var flags = Libc.NoFollow | Libc.CloseOnExec | Libc.NonBlocking
+            | (mode == FileMode.OpenOrCreate ? Libc.Create : 0)
+            | access switch { FileAccess.Read => Libc.ReadOnly, FileAccess.Write => Libc.WriteOnly, _ => Libc.ReadWrite };
+        var handle = Libc.Open(Encoding.UTF8.GetBytes(path + "\0"), flags, (int)OwnerReadWrite);
+        if (!handle.IsInvalid)
         {
-            var flags = Libc.NoFollow | Libc.CloseOnExec | Libc.NonBlocking
-                | (fileMode == FileMode.OpenOrCreate ? Libc.Create : 0)
-                | fileAccess switch { FileAccess.Read => Libc.ReadOnly, FileAccess.Write => Libc.WriteOnly, _ => Libc.ReadWrite };
-            var opened = Libc.Open(Encoding.UTF8.GetBytes(file + "\0"), flags, (int)OwnerReadWrite);
-            if (!opened.IsInvalid)
-            {
-                return opened;
-            }
-
-            var error = Marshal.GetLastPInvokeError();
-            opened.Dispose();
-            var message = $"{file} cannot be opened: {Marshal.GetPInvokeErrorMessage(error)}.";
-            throw error switch
-            {
-                Libc.TooManyLinks => Link(),
-                Libc.NoSuchFile => new FileNotFoundException(message, file),
-                Libc.PermissionDenied or Libc.NotPermitted => new UnauthorizedAccessException(message),
-                _ => new IOException(message),
-            };
+            return handle;
         }
+
+        var error = Marshal.GetLastPInvokeError();
+        handle.Dispose();
+        var message = $"{path} cannot be opened: {Marshal.GetPInvokeErrorMessage(error)}.";
+        throw error switch
+        {
+            Libc.TooManyLinks => new RefusedFileException(
+                $"{path} is a symbolic link (to {new FileInfo(path).LinkTarget}) {where}: another user may have put it there to have this process use the file it leads to, "
+                + $"and it is not followed. {fix}"),
+            Libc.NoSuchFile => new FileNotFoundException(message, path),
+            Libc.PermissionDenied or Libc.NotPermitted => new UnauthorizedAccessException(message),
+            _ => new IOException(message),
+        };
     }
 
     private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8).PadLeft(4, '0');
