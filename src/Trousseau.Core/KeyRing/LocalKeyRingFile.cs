@@ -45,7 +45,15 @@ internal static partial class LocalKeyRingFile
             }
 
             bytes = new byte[RandomAccess.GetLength(file.SafeFileHandle)];
-            file.ReadExactly(bytes);
+            try
+            {
+                file.ReadExactly(bytes);
+            }
+            catch
+            {
+                CryptographicOperations.ZeroMemory(bytes);
+                throw;
+            }
         }
 
         try
