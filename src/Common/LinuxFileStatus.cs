@@ -28,6 +28,8 @@ internal sealed class LinuxFileStatus
     private const uint SizeField = 0x200; // STATX_SIZE
     private const int NotPermitted = 1; // EPERM
     private const int NotImplemented = 38; // ENOSYS
+    private const int FileKindBits = 0xF000; // S_IFMT
+    private const int RegularFileKind = 0x8000; // S_IFREG
 
     // struct statx is the same on every Linux architecture: u32 mask, u32 blksize, u64 attributes, u32 nlink, u32 uid,
     // u32 gid, u16 mode, u16 spare, u64 ino, u64 size, u64 blocks, u64 attributes_mask, then the atime, btime, ctime
@@ -64,6 +66,13 @@ internal sealed class LinuxFileStatus
     /// <summary>The file's size, or <see langword="null"/> where statx cannot be called.</summary>
     /// <param name="file">An open file.</param>
     public long? Size(SafeFileHandle file) => Read(file, SizeField) ? BitConverter.ToInt64(_status, SizeOffset) : null;
+
+    /// <summary>The user id that owns the file and whether it is a regular file, or <see langword="null"/> where statx cannot be called.</summary>
+    /// <param name="file">An open file.</param>
+    public (uint Owner, bool Regular)? OwnerAndKind(SafeFileHandle file) =>
+        Read(file, OwnerField | ModeField)
+            ? (BitConverter.ToUInt32(_status, OwnerOffset), (BitConverter.ToUInt16(_status, ModeOffset) & FileKindBits) == RegularFileKind)
+            : null;
 
     /// <summary>
     /// The device, inode, size, permissions and modification time of the file at <paramref name="path"/>, following

@@ -6,8 +6,9 @@ namespace Trousseau.Server;
 /// A data directory that group or others may write: another user of the machine can put files there before trousseaud
 /// starts, a symbolic link where trousseaud would write (to have it write, create or truncate a file of their choosing)
 /// or a token or key ring of their own (to hold the API or read what is stored). trousseaud's own files found there as
-/// a symbolic link or belonging to another user stop the start; the directory itself is warned about, since what is
-/// planted after the start is not caught.
+/// a symbolic link or belonging to another user stop the start; the directory itself is warned about, since its files
+/// can still be removed or replaced after the start (those trousseaud opens after the start, <see cref="SharedDirectoryFile"/>
+/// refuses when they are links or another user's).
 /// </summary>
 internal static class SharedDataDirectory
 {

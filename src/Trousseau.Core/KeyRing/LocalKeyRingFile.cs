@@ -16,28 +16,46 @@ internal static partial class LocalKeyRingFile
     private const int Format1 = 1;
     private const int Format2 = 2;
     private const string Dependency = $"key-provider:{LocalKeyRingProvider.ProviderName}";
+    private const UnixFileMode GroupOrOther =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
     /// Reads and checks the whole ring. A file that group or others may use is refused rather than made 0600, as the API
-    /// token file is: a chmod does not take back what someone else read.
+    /// token file is: a chmod does not take back what someone else read. In a directory that group or others may
+    /// write, a symbolic link or another user's file at its path is refused, not followed or read.
     /// </summary>
-    /// <exception cref="IOException">The file cannot be read, or group or others may use it.</exception>
+    /// <exception cref="IOException">The file cannot be read, group or others may use it, or another user may have put it there.</exception>
     /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing.</exception>
     /// <exception cref="JsonException">The file is not key ring JSON.</exception>
     /// <exception cref="FormatException">A key or check value is not base64.</exception>
     public static LocalKeyRing Read(string path)
     {
-        if (OwnerOnlyFile.OpenModeOrNull(path) is { } mode)
+        byte[] bytes;
+        using (var file = SharedDirectoryFile.Open(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
-            throw new IOException(
-                $"it has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; run 'chmod 600 {path}', "
-                + "and if someone else may have read it, rotate the key and rewrap the secrets (clectl key rotate, clectl key rewrap).");
+            if (!OperatingSystem.IsWindows() && File.GetUnixFileMode(file.SafeFileHandle) is var mode && (mode & GroupOrOther) != 0)
+            {
+                throw new IOException(
+                    $"it has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; run 'chmod 600 {path}', "
+                    + "and if someone else may have read it, rotate the key and rewrap the secrets (clectl key rotate, clectl key rewrap).");
+            }
+
+            bytes = new byte[RandomAccess.GetLength(file.SafeFileHandle)];
+            try
+            {
+                file.ReadExactly(bytes);
+            }
+            catch
+            {
+                CryptographicOperations.ZeroMemory(bytes);
+                throw;
+            }
         }
 
-        var bytes = File.ReadAllBytes(path);
         try
         {
             return Parse(JsonSerializer.Deserialize(bytes, KeyFileJson.Default.KeyFile) ?? throw new InvalidDataException("the file is empty"));
@@ -69,18 +87,15 @@ internal static partial class LocalKeyRingFile
 
     /// <summary>
     /// Takes the exclusive advisory lock <c>&lt;path&gt;.lock</c> (created with mode 0600), waiting up to 10 s for
-    /// another process or provider to release it. The system releases it when the process ends, even on a crash.
+    /// another process or provider to release it. The system releases it when the process ends, even on a crash. In a
+    /// directory that group or others may write, a symbolic link or another user's file at the lock's path is refused.
     /// </summary>
     /// <exception cref="DependencyUnavailableException">The lock stayed taken for 10 s.</exception>
+    /// <exception cref="RefusedFileException">Another user may have put the lock file there.</exception>
     public static IDisposable Lock(string path)
     {
         var lockPath = path + ".lock";
         OwnerOnlyFile.EnsureParentDirectory(lockPath);
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
 
         // Real time, not the injected clock: the holder is another process, which no test clock moves.
         var waiting = Stopwatch.StartNew();
@@ -88,9 +103,9 @@ internal static partial class LocalKeyRingFile
         {
             try
             {
-                return new FileStream(lockPath, options);
+                return SharedDirectoryFile.Open(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+            catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException and not RefusedFileException)
             {
                 if (waiting.Elapsed >= LockPatience)
                 {

@@ -23,6 +23,9 @@ namespace Trousseau.Hosting.Api;
 internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, ILogger<ApiToken> logger)
 {
     private const int TokenBytes = 32;
+    private const UnixFileMode GroupOrOther =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     private readonly Lock _gate = new();
     private Loaded? _loaded;
@@ -110,19 +113,26 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 
     /// <summary>
     /// Reads the token of an existing file; the message of a file that cannot be used says what to do, and, at
-    /// start, to start again.
+    /// start, to start again. In a directory that group or others may write, a symbolic link or another user's file at
+    /// its path is refused: whoever put it there would choose the token.
     /// </summary>
     private static string ReadExisting(string path, bool atStart)
     {
-        if (OwnerOnlyFile.OpenModeOrNull(path) is { } mode)
+        string token;
+        using (var file = SharedDirectoryFile.Open(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
-            var fullPath = Path.GetFullPath(path);
-            throw new IOException(
-                $"The API token file {fullPath} has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; "
-                + $"run 'chmod 600 {fullPath}' (and replace the token if someone else may have read it)" + (atStart ? ", then start again." : "."));
+            if (!OperatingSystem.IsWindows() && File.GetUnixFileMode(file.SafeFileHandle) is var mode && (mode & GroupOrOther) != 0)
+            {
+                var fullPath = Path.GetFullPath(path);
+                throw new IOException(
+                    $"The API token file {fullPath} has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; "
+                    + $"run 'chmod 600 {fullPath}' (and replace the token if someone else may have read it)" + (atStart ? ", then start again." : "."));
+            }
+
+            using var reader = new StreamReader(file, Encoding.UTF8);
+            token = reader.ReadToEnd().Trim();
         }
 
-        var token = File.ReadAllText(path).Trim();
         if (token.Length == 0)
         {
             var fullPath = Path.GetFullPath(path);

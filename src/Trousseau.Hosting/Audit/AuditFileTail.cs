@@ -27,11 +27,14 @@ internal static class AuditFileTail
         return (lastEnd + 1, line);
     }
 
-    /// <summary>The last complete line of the file at <paramref name="path"/>, or <see langword="null"/> when it has none.</summary>
+    /// <summary>
+    /// The last complete line of the file at <paramref name="path"/>, or <see langword="null"/> when it has none. In a
+    /// directory that group or others may write, a symbolic link or another user's file at its path is refused.
+    /// </summary>
     public static byte[]? LastLine(string path)
     {
-        using var file = File.OpenHandle(path);
-        return Read(file, RandomAccess.GetLength(file)).LastLine;
+        using var file = SharedDirectoryFile.Open(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return Read(file.SafeFileHandle, RandomAccess.GetLength(file.SafeFileHandle)).LastLine;
     }
 
     private static long LastLineFeedBefore(SafeFileHandle file, long end)

@@ -24,7 +24,10 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
     private SafeFileHandle? _handle;
     private bool _held;
 
-    /// <summary>Takes the lock, waiting up to 5 s for another process that holds it; creates the file (0600) and its directory when absent.</summary>
+    /// <summary>
+    /// Takes the lock, waiting up to 5 s for another process that holds it; creates the file (0600) and its directory when
+    /// absent. In a directory that group or others may write, a symbolic link or another user's file at its path is refused.
+    /// </summary>
     public void Enter()
     {
         // Real time, not the injected clock: the holder is another process, which no test clock moves.
@@ -82,10 +85,10 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
             OwnerOnlyFile.EnsureParentDirectory(_path);
             try
             {
-                _file = new FileStream(_path, AuditTrailWriter.OwnerOnly(FileShare.None));
+                _file = SharedDirectoryFile.Open(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
                 _handle = _file.SafeFileHandle;
             }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException and not RefusedFileException)
             {
                 return false;
             }

@@ -240,11 +240,14 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
     private void ExitTrail() => _trailLock!.Exit();
 
-    /// <summary>Opens the file, creating it (0600) when absent, and follows its last line.</summary>
+    /// <summary>
+    /// Opens the file, creating it (0600) when absent, and follows its last line. In a directory that group or others
+    /// may write, a symbolic link or another user's file at its path is refused, not followed or used.
+    /// </summary>
     private void Open()
     {
         var path = _path!;
-        var file = new FileStream(path, OwnerOnly(FileShare.ReadWrite));
+        var file = SharedDirectoryFile.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
         try
         {
             if (!file.CanSeek)
@@ -253,6 +256,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             }
 
             MakePrivate(file, path);
+            MakeRotatedPrivate();
             FollowTail(file);
             (_file, _handle) = (file, file.SafeFileHandle);
             _ready = !_writeFailed;
@@ -296,6 +300,30 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     }
 
     /// <summary>
+    /// Sets the rotated files (<c>PATH.1</c> … <c>PATH.N</c>) that group or others may use to mode 0600, as
+    /// <see cref="MakePrivate"/> does the trail, each with its own warning: a rotated file restored or copied with mode
+    /// 0644 stays beside the trail until <c>Audit:MaxFiles</c> rotations later. Done each time the trail is opened, at
+    /// start and at each rotation.
+    /// </summary>
+    private void MakeRotatedPrivate()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        for (var generation = 1; generation <= _options.MaxFiles; generation++)
+        {
+            var rotated = Rotated(generation);
+            if (File.Exists(rotated) && (File.GetUnixFileMode(rotated) & GroupOrOther) != 0)
+            {
+                using var file = SharedDirectoryFile.Open(rotated, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                MakePrivate(file, rotated);
+            }
+        }
+    }
+
+    /// <summary>
     /// Drops a last line that a crash or a full disk cut short, and makes the chain go on from the file's last line,
     /// else from the last line of <c>PATH.1</c>, else from the genesis value.
     /// </summary>
@@ -313,18 +341,6 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             : File.Exists(Rotated(1)) && AuditFileTail.LastLine(Rotated(1)) is { } rotatedLast ? AuditChain.Hash(rotatedLast)
             : AuditChain.Genesis;
         _length = complete;
-    }
-
-    /// <summary>Opening a file for reading and writing, unbuffered, creating it with mode 0600 when absent.</summary>
-    internal static FileStreamOptions OwnerOnly(FileShare share)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = share, BufferSize = 0 };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = OwnerReadWrite;
-        }
-
-        return options;
     }
 
     private void WriteWaiting()

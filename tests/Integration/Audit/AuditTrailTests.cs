@@ -241,6 +241,31 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_rotated_file_restored_open_to_group_or_others_is_made_0600_at_the_next_rotation_with_a_warning_naming_it()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=3", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
+        await CallsAsync(server, dataDir, 4);
+        Assert.True(File.Exists(trail + ".1"), "4 records of about 350 bytes fill more than one file of 1024 bytes");
+        File.SetUnixFileMode(trail + ".1", (UnixFileMode)Convert.ToInt32("0644", 8));
+
+        // One call at a time until the next rotation has moved that file to .2 (a file of 1024 bytes holds 2 records).
+        for (var call = 0; call < 4 && !File.Exists(trail + ".2"); call++)
+        {
+            await CallsAsync(server, dataDir, 1);
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(trail + ".2"));
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"The audit trail {trail}.2 had mode 0644, which let group or others use it; it is now 0600", StringComparison.Ordinal),
+            () => server.Log);
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+    }
+
+    [Fact]
     public async Task Lowering_max_files_removes_the_rotated_files_beyond_it_at_the_next_rotation_and_the_chain_stays_whole()
     {
         using var temp = new TempDirectory();

@@ -1,0 +1,150 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace Trousseau;
+
+// Linked into Trousseau.Hosting (the audit trail, its lock file and its rotated files) and Trousseau.Core (the local
+// key ring and its lock file).
+
+/// <summary>
+/// Opens a file in a directory that group or others may write (a Kubernetes emptyDir, a shared directory), where another
+/// user may put, at any time, a symbolic link where the file goes, to have it written, created or read where the link
+/// leads, or a file of their own. There, on Linux, the file is opened with <c>O_NOFOLLOW</c>, so that a link is refused
+/// instead of followed, and refused when it belongs to neither root nor the user this process runs as, or is not a
+/// regular file. In a directory that only its owner may write, and elsewhere than on Linux, the file is opened as
+/// <see cref="FileStream"/> opens it, links followed: the directory's owner put them there.
+/// </summary>
+internal static class SharedDirectoryFile
+{
+    private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>
+    /// Opens <paramref name="path"/> unbuffered, creating it with mode 0600 when <paramref name="mode"/> is
+    /// <see cref="FileMode.OpenOrCreate"/>; with <see cref="FileShare.None"/>, holding an exclusive advisory lock on it
+    /// (<c>flock</c>), as <see cref="FileStream"/> does on Unix.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="mode"><see cref="FileMode.Open"/> or <see cref="FileMode.OpenOrCreate"/>.</param>
+    /// <param name="access">The access wanted.</param>
+    /// <param name="share"><see cref="FileShare.None"/> for an exclusive lock, else what other openers may do.</param>
+    /// <exception cref="RefusedFileException">The file is a symbolic link, another user's, or not a regular file, in a directory group or others may write.</exception>
+    /// <exception cref="IOException">The file cannot be opened, or another process holds its lock.</exception>
+    /// <exception cref="UnauthorizedAccessException">This process may not open the file.</exception>
+    public static FileStream Open(string path, FileMode mode, FileAccess access, FileShare share)
+    {
+        if (mode is not (FileMode.Open or FileMode.OpenOrCreate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "Only Open and OpenOrCreate are supported.");
+        }
+
+        path = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(path)!;
+        if (!OperatingSystem.IsLinux() || !Directory.Exists(directory) || (File.GetUnixFileMode(directory) & WritableByOthers) == 0)
+        {
+            var options = new FileStreamOptions { Mode = mode, Access = access, Share = share, BufferSize = 0 };
+            if (mode == FileMode.OpenOrCreate && !OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = OwnerReadWrite;
+            }
+
+            return new FileStream(path, options);
+        }
+
+        var where = $"in the directory {directory}, which group or others may write (mode {Octal(File.GetUnixFileMode(directory))})";
+        var fix = $"Remove it (rm {path}) and remove that access (chmod go-w {directory}).";
+        var handle = OpenNotFollowing(path, mode, access, where, fix);
+        try
+        {
+            if (new LinuxFileStatus().OwnerAndKind(handle) is { } status)
+            {
+                if (status.Owner != 0 && status.Owner != LinuxFileStatus.EffectiveUserId())
+                {
+                    throw new RefusedFileException(
+                        $"{path} belongs to user id {status.Owner}, neither root nor the user this process runs as (uid {LinuxFileStatus.EffectiveUserId()}), {where}: "
+                        + $"another user may have put it there, and it is not used. {fix}");
+                }
+
+                if (!status.Regular)
+                {
+                    throw new RefusedFileException($"{path} is not a regular file, {where}: another user may have put it there, and it is not used. {fix}");
+                }
+            }
+
+            if (share == FileShare.None && Libc.Flock(handle, Libc.ExclusiveNonBlocking) != 0)
+            {
+                var error = Marshal.GetLastPInvokeError();
+                throw new IOException(error == Libc.WouldBlock
+                    ? $"{path} is locked by another process."
+                    : $"{path} cannot be locked: {Marshal.GetPInvokeErrorMessage(error)}.");
+            }
+
+            return new FileStream(handle, access, bufferSize: 0);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>open(2) with <c>O_NOFOLLOW</c>: a symbolic link at <paramref name="path"/> is refused, not followed.</summary>
+    private static SafeFileHandle OpenNotFollowing(string path, FileMode mode, FileAccess access, string where, string fix)
+    {
+        var flags = Libc.NoFollow | Libc.CloseOnExec | Libc.NonBlocking
+            | (mode == FileMode.OpenOrCreate ? Libc.Create : 0)
+            | access switch { FileAccess.Read => Libc.ReadOnly, FileAccess.Write => Libc.WriteOnly, _ => Libc.ReadWrite };
+        var handle = Libc.Open(Encoding.UTF8.GetBytes(path + "\0"), flags, (int)OwnerReadWrite);
+        if (!handle.IsInvalid)
+        {
+            return handle;
+        }
+
+        var error = Marshal.GetLastPInvokeError();
+        handle.Dispose();
+        var message = $"{path} cannot be opened: {Marshal.GetPInvokeErrorMessage(error)}.";
+        throw error switch
+        {
+            Libc.TooManyLinks => new RefusedFileException(
+                $"{path} is a symbolic link (to {new FileInfo(path).LinkTarget}) {where}: another user may have put it there to have this process use the file it leads to, "
+                + $"and it is not followed. {fix}"),
+            Libc.NoSuchFile => new FileNotFoundException(message, path),
+            Libc.PermissionDenied or Libc.NotPermitted => new UnauthorizedAccessException(message),
+            _ => new IOException(message),
+        };
+    }
+
+    private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8).PadLeft(4, '0');
+
+    private static class Libc
+    {
+        public const int ReadOnly = 0;
+        public const int WriteOnly = 1;
+        public const int ReadWrite = 2;
+        public const int Create = 0x40; // O_CREAT
+        public const int NonBlocking = 0x800; // O_NONBLOCK: no wait for a writer when a FIFO was put there; nothing for a regular file
+        public const int CloseOnExec = 0x80000; // O_CLOEXEC
+        public const int ExclusiveNonBlocking = 2 | 4; // LOCK_EX | LOCK_NB
+        public const int NotPermitted = 1; // EPERM
+        public const int NoSuchFile = 2; // ENOENT
+        public const int WouldBlock = 11; // EWOULDBLOCK
+        public const int PermissionDenied = 13; // EACCES
+        public const int TooManyLinks = 40; // ELOOP: what O_NOFOLLOW gives for a link
+
+        // O_NOFOLLOW is 0100000 on arm, arm64 and powerpc, 0400000 on the other architectures .NET runs on.
+        public static readonly int NoFollow = RuntimeInformation.ProcessArchitecture
+            is Architecture.Arm or Architecture.Arm64 or Architecture.Armv6 or Architecture.Ppc64le ? 0x8000 : 0x20000;
+
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern SafeFileHandle Open(byte[] path, int flags, int mode);
+
+        [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern int Flock(SafeFileHandle handle, int operation);
+    }
+}
+
+/// <summary>A file refused because another user may have put it where it is: its message names it, why, and the fix.</summary>
+internal sealed class RefusedFileException(string message) : IOException(message);
