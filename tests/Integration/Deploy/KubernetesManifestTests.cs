@@ -267,9 +267,7 @@ public sealed class KubernetesManifestTests
         var init = (YamlMappingNode)Assert.Single(((YamlSequenceNode)pod["initContainers"]).Children);
         Assert.Equal(Scalar(plugin, "image"), Scalar(init, "image"));
         var at = Scalar(Mounts(init).Single(m => Scalar(m, "name") == volume), "mountPath");
-        var command = CommandKeys.Where(key => init.Children.ContainsKey(key))
-            .SelectMany(key => ((YamlSequenceNode)init[key]).Children.Select(a => ((YamlScalarNode)a).Value!))
-            .ToList();
+        var command = Command(init);
         Assert.Equal("install", command[0]);
         var (options, directories) = InstallArguments(command.Skip(1));
         Assert.Contains("-d", options.Keys);
@@ -309,9 +307,7 @@ public sealed class KubernetesManifestTests
         var init = pod.Children.TryGetValue("initContainers", out var inits)
             ? ((YamlSequenceNode)inits).Children.Cast<YamlMappingNode>().SingleOrDefault()
             : null;
-        var command = init is null ? [] : CommandKeys.Where(key => init.Children.ContainsKey(key))
-            .SelectMany(key => ((YamlSequenceNode)init[key]).Children.Select(a => ((YamlScalarNode)a).Value!))
-            .ToList();
+        var command = init is null ? [] : Command(init);
         var given = command is ["install", .. var arguments] && InstallArguments(arguments) is var (options, directories) && options.GetValueOrDefault("-o") == Effective(pod, plugin, "runAsUser")
             ? Mounts(init!).Where(m => directories.Contains(Scalar(m, "mountPath")!)).Select(m => Scalar(m, "name")!).ToHashSet(StringComparer.Ordinal)
             : [];
@@ -412,6 +408,10 @@ public sealed class KubernetesManifestTests
 
         return (options, paths);
     }
+
+    /// <summary>The words a container runs: its <c>command</c> followed by its <c>args</c>.</summary>
+    private static List<string> Command(YamlMappingNode container) =>
+        [.. CommandKeys.Where(key => container.Children.ContainsKey(key)).SelectMany(key => ((YamlSequenceNode)container[key]).Children.Select(a => ((YamlScalarNode)a).Value!))];
 
     private static IEnumerable<YamlMappingNode> Mounts(YamlMappingNode container) =>
         ((YamlSequenceNode)container["volumeMounts"]).Children.Cast<YamlMappingNode>();
