@@ -97,13 +97,19 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             // What failed is tried again, writing no line: opening the file, and a rotation that failed.
             try
             {
+                var rotations = _rotations;
                 EnterTrail();
                 try
                 {
-                    if (_rotationFailed)
+                    if (_rotationFailed && _rotations == rotations && _length > 0)
                     {
                         Rotate();
                     }
+
+                    // Otherwise another process rotated the trail meanwhile, or this one did but could not count it:
+                    // the file is a new one, and rotating it again would leave an empty rotated file, whose last line
+                    // the next file's first line could not name.
+                    _rotationFailed = false;
                 }
                 finally
                 {

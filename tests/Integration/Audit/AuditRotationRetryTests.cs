@@ -71,6 +71,43 @@ public sealed class AuditRotationRetryTests : IDisposable
         Assert.Equal(answered, report.GetProperty("lines").GetInt64());
     }
 
+    [StoreFact]
+    public async Task A_rotation_both_daemons_on_a_trail_failed_is_done_once_when_both_try_it_again_and_the_chain_stays_whole()
+    {
+        var dataDir = _temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var first = await TrousseauServerProcess.StartAsync(dataDir, Settings);
+        await using var second = await TrousseauServerProcess.StartAsync(dataDir, Settings);
+        using var firstHttp = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var secondHttp = await BearerClient.FromTokenFileAsync(second.BaseAddress, Path.Combine(dataDir, "api.token"));
+        for (var call = 0; call < 8 && !File.Exists(trail + ".1"); call++)
+        {
+            Assert.Equal(HttpStatusCode.NotFound, await ReadAsync(firstHttp, $"before-{call}"));
+        }
+
+        Assert.True(File.Exists(trail + ".1"), "8 records of about 350 bytes fill more than one file of 1024 bytes");
+
+        // The full file cannot be rotated while audit.log.1 cannot be renamed: each daemon fails the rotation.
+        await using (await ImmutableFile.ProtectAsync(trail + ".1"))
+        {
+            await Eventually.ReturnsAsync(
+                () => ReadAsync(firstHttp, "filler"),
+                status => status == HttpStatusCode.ServiceUnavailable,
+                awaited: "a call to the first daemon refused once the rotation fails",
+                show: status => $"{(int)status}; the server's output:\n{first.Log}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadAsync(secondHttp, "refused"));
+        }
+
+        // Each tries it again at its readiness check, writing no line: the first rotates the trail, and the second
+        // finds it rotated.
+        await first.WaitForReadinessAsync(HttpStatusCode.OK);
+        await second.WaitForReadinessAsync(HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAsync(secondHttp, "after"));
+
+        var report = await VerifyAsync(trail);
+        Assert.True(report.GetProperty("startsAtGenesis").GetBoolean(), $"the trail's first lines are kept: {report}");
+    }
+
     private static async Task<HttpStatusCode> ReadAsync(HttpClient http, string name)
     {
         using var response = await http.GetAsync(new Uri($"v1/secrets/audit/{name}", UriKind.Relative));
