@@ -12,8 +12,9 @@ namespace Trousseau;
 /// user may put, at any time, a symbolic link where the file goes, to have it written, created or read where the link
 /// leads, or a file of their own. There, on Linux, the file is opened with <c>O_NOFOLLOW</c>, so that a link is refused
 /// instead of followed, and refused when it belongs to neither root nor the user this process runs as, or is not a
-/// regular file. In a directory that only its owner may write, and elsewhere than on Linux, the file is opened as
-/// <see cref="FileStream"/> opens it, links followed: the directory's owner put them there.
+/// regular file. In a directory that only its owner may write, links are followed (the directory's owner put them
+/// there), and on Linux a file that is not a regular one is refused too, so that a FIFO does not block the open. Elsewhere
+/// than on Linux, the file is opened as <see cref="FileStream"/> opens it.
 /// </summary>
 internal static class SharedDirectoryFile
 {
@@ -41,7 +42,12 @@ internal static class SharedDirectoryFile
 
         path = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(path)!;
-        if (!OperatingSystem.IsLinux() || !Directory.Exists(directory) || (File.GetUnixFileMode(directory) & WritableByOthers) == 0)
+        if (OperatingSystem.IsLinux() && Directory.Exists(directory) && (File.GetUnixFileMode(directory) & WritableByOthers) == 0)
+        {
+            return OpenPrivate(path, mode, access, share);
+        }
+
+        if (!OperatingSystem.IsLinux() || !Directory.Exists(directory))
         {
             var options = new FileStreamOptions { Mode = mode, Access = access, Share = share, BufferSize = 0 };
             if (mode == FileMode.OpenOrCreate && !OperatingSystem.IsWindows())
@@ -54,7 +60,7 @@ internal static class SharedDirectoryFile
 
         var where = $"in the directory {directory}, which group or others may write (mode {Octal(File.GetUnixFileMode(directory))})";
         var fix = $"Remove it (rm {path}) and remove that access (chmod go-w {directory}).";
-        var handle = OpenNotFollowing(path, mode, access, where, fix);
+        var handle = OpenFlags(path, mode, access, Libc.NoFollow, where, fix);
         try
         {
             if (new LinuxFileStatus().OwnerAndKind(handle) is { } status)
@@ -72,14 +78,7 @@ internal static class SharedDirectoryFile
                 }
             }
 
-            if (share == FileShare.None && Libc.Flock(handle, Libc.ExclusiveNonBlocking) != 0)
-            {
-                var error = Marshal.GetLastPInvokeError();
-                throw new IOException(error == Libc.WouldBlock
-                    ? $"{path} is locked by another process."
-                    : $"{path} cannot be locked: {Marshal.GetPInvokeErrorMessage(error)}.");
-            }
-
+            Lock(handle, path, share);
             return new FileStream(handle, access, bufferSize: 0);
         }
         catch
@@ -89,10 +88,51 @@ internal static class SharedDirectoryFile
         }
     }
 
-    /// <summary>open(2) with <c>O_NOFOLLOW</c>: a symbolic link at <paramref name="path"/> is refused, not followed.</summary>
-    private static SafeFileHandle OpenNotFollowing(string path, FileMode mode, FileAccess access, string where, string fix)
+    /// <summary>
+    /// Opens a file in a directory that only its owner may write, on Linux: links followed, as the owner put them there,
+    /// but a file that is not a regular one (a FIFO, a socket, a device) refused, naming it, as in a shared directory:
+    /// opening a FIFO would wait for a writer, for ever, and the audit trail's lock with it.
+    /// </summary>
+    private static FileStream OpenPrivate(string path, FileMode mode, FileAccess access, FileShare share)
     {
-        var flags = Libc.NoFollow | Libc.CloseOnExec | Libc.NonBlocking
+        var handle = OpenFlags(path, mode, access, follow: 0, where: null, fix: null);
+        try
+        {
+            if (new LinuxFileStatus().OwnerAndKind(handle) is { Regular: false })
+            {
+                throw new IOException($"{path} is not a regular file (a FIFO, a socket or a device), and it is not used. Remove it (rm {path}).");
+            }
+
+            Lock(handle, path, share);
+            return new FileStream(handle, access, bufferSize: 0);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>With <see cref="FileShare.None"/>, takes an exclusive advisory lock (<c>flock</c>) on the file, as <see cref="FileStream"/> does on Unix.</summary>
+    private static void Lock(SafeFileHandle handle, string path, FileShare share)
+    {
+        if (share == FileShare.None && Libc.Flock(handle, Libc.ExclusiveNonBlocking) != 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            throw new IOException(error == Libc.WouldBlock
+                ? $"{path} is locked by another process."
+                : $"{path} cannot be locked: {Marshal.GetPInvokeErrorMessage(error)}.");
+        }
+    }
+
+    /// <summary>
+    /// open(2) with <c>O_NONBLOCK</c> (no wait for a writer when a FIFO is at <paramref name="path"/>) and the
+    /// <paramref name="follow"/> flags: with <c>O_NOFOLLOW</c>, a symbolic link at <paramref name="path"/> is refused,
+    /// not followed, naming <paramref name="where"/> it is and the <paramref name="fix"/>.
+    /// </summary>
+    private static SafeFileHandle OpenFlags(string path, FileMode mode, FileAccess access, int follow, string? where, string? fix)
+    {
+        var flags = follow | Libc.CloseOnExec | Libc.NonBlocking
             | (mode == FileMode.OpenOrCreate ? Libc.Create : 0)
             | access switch { FileAccess.Read => Libc.ReadOnly, FileAccess.Write => Libc.WriteOnly, _ => Libc.ReadWrite };
         var handle = Libc.Open(Encoding.UTF8.GetBytes(path + "\0"), flags, (int)OwnerReadWrite);
@@ -106,7 +146,7 @@ internal static class SharedDirectoryFile
         var message = $"{path} cannot be opened: {Marshal.GetPInvokeErrorMessage(error)}.";
         throw error switch
         {
-            Libc.TooManyLinks => new RefusedFileException(
+            Libc.TooManyLinks when follow != 0 => new RefusedFileException(
                 $"{path} is a symbolic link (to {new FileInfo(path).LinkTarget}) {where}: another user may have put it there to have this process use the file it leads to, "
                 + $"and it is not followed. {fix}"),
             Libc.NoSuchFile => new FileNotFoundException(message, path),

@@ -97,13 +97,19 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             // What failed is tried again, writing no line: opening the file, and a rotation that failed.
             try
             {
+                var rotations = _rotations;
                 EnterTrail();
                 try
                 {
-                    if (_rotationFailed)
+                    if (_rotationFailed && _rotations == rotations && _length > 0)
                     {
                         Rotate();
                     }
+
+                    // Otherwise another process rotated the trail meanwhile, or this one did but could not count it:
+                    // the file is a new one, and rotating it again would leave an empty rotated file, whose last line
+                    // the next file's first line could not name.
+                    _rotationFailed = false;
                 }
                 finally
                 {
@@ -521,7 +527,12 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         Console.Out.Flush();
     }
 
-    /// <summary>Syncs and closes the full file, shifts the rotated ones up (deleting the oldest) and opens a new file.</summary>
+    /// <summary>
+    /// Syncs and closes the full file, shifts the rotated ones up (deleting the oldest) and opens a new file. A rotation
+    /// cut short (a rename that failed, a crash) is resumed by the next one, which shifts only what it had not: the
+    /// files are shifted from the highest number down, so the first number missing is where it stopped, the files above
+    /// it having moved already.
+    /// </summary>
     private void Rotate()
     {
         var file = _file!;
@@ -535,17 +546,23 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             file.Dispose();
         }
 
-        foreach (var beyond in RotatedFrom(_options.MaxFiles))
+        // The first number missing: the end of the rotated files, or the gap a rotation cut short left; past MaxFiles
+        // when every kept file is there, and then the oldest is deleted to make room.
+        var free = 1;
+        while (free <= _options.MaxFiles && File.Exists(Rotated(free)))
+        {
+            free++;
+        }
+
+        var full = free > _options.MaxFiles;
+        foreach (var beyond in RotatedFrom(full ? _options.MaxFiles : _options.MaxFiles + 1))
         {
             File.Delete(beyond);
         }
 
-        for (var generation = _options.MaxFiles - 1; generation >= 1; generation--)
+        for (var generation = (full ? _options.MaxFiles : free) - 1; generation >= 1; generation--)
         {
-            if (File.Exists(Rotated(generation)))
-            {
-                File.Move(Rotated(generation), Rotated(generation + 1), overwrite: true);
-            }
+            File.Move(Rotated(generation), Rotated(generation + 1), overwrite: true);
         }
 
         var previousFile = Rotated(1);

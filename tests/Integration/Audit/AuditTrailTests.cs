@@ -493,6 +493,38 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_fifo_at_a_rotated_files_path_in_a_private_directory_is_refused_naming_it_instead_of_blocking_the_trail()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        Directory.CreateDirectory(dataDir);
+        File.SetUnixFileMode(dataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var mkfifo = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", trail + ".1"]));
+        Assert.True(mkfifo.ExitCode == 0, $"mkfifo failed: {mkfifo.Stderr}");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        using (var refused = await http.GetAsync(new Uri("v1/secrets/audit/fifo", UriKind.Relative)))
+        {
+            var problem = await Problems.AssertAsync(refused, HttpStatusCode.ServiceUnavailable);
+            Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
+        }
+
+        Assert.Contains($"{trail}.1 is not a regular file", server.Log, StringComparison.Ordinal);
+
+        // Once it is removed, the trail is opened before the next call, which acts.
+        File.Delete(trail + ".1");
+        using (var read = await http.GetAsync(new Uri("v1/secrets/audit/fifo", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+    }
+
+    [Fact]
     public async Task With_fail_open_calls_go_on_when_the_trail_cannot_be_written_and_the_failure_is_logged_once()
     {
         using var temp = new TempDirectory();

@@ -83,7 +83,17 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         string[] allArgs = ["--urls", listener.Urls, .. args];
         var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
         var server = new TrousseauServerProcess(Process.Start(info)!, listener, Path.GetFileNameWithoutExtension(dll));
-        await server.WaitUntilLiveAsync(probe);
+        try
+        {
+            await server.WaitUntilLiveAsync(probe);
+        }
+        catch
+        {
+            // A start that hangs fails the test, and the process is not left running after it.
+            await server.DisposeAsync();
+            throw;
+        }
+
         return server;
     }
 
