@@ -112,6 +112,17 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Theory]
+    [InlineData("secret get", "Missing argument NAME for 'clectl secret get'. (see clectl secret get --help)")]
+    [InlineData("context use", "Missing argument NAME for 'clectl context use'. (see clectl context use --help)")]
+    [InlineData("audit verify", "Missing argument FILE for 'clectl audit verify'. (see clectl audit verify --help)")]
+    public async Task A_missing_argument_is_the_one_line_the_reference_quotes(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.Equal("clectl: " + expected, error);
+    }
+
+    [Theory]
     [InlineData("secret generate db/orders --length abc", "--length 'abc' is not valid; give a whole number from 1 to 4096")]
     [InlineData("secret regenerate db/orders --length 99999999999", "--length '99999999999' is not valid; give a whole number from 1 to 4096")]
     [InlineData("secret delete db/orders --if-revision abc", "--if-revision 'abc' is not valid; give a revision, a whole number from 1")]
