@@ -48,6 +48,21 @@ public sealed class CliUsageTests : IDisposable
         Assert.Empty(help.Stderr);
     }
 
+    [Theory]
+    [InlineData("-o json help secret", "-o json secret --help")]
+    [InlineData("--server http://127.0.0.1:1 --raw help secret get", "secret get --help")]
+    [InlineData("--output=yaml help kms", "kms --help")]
+    public async Task Help_after_global_options_prints_that_commands_help_as_it_does_first(string line, string same)
+    {
+        var help = await _clectl.RunAsync(line.Split(' '));
+        var flag = await _clectl.RunAsync(same.Split(' '));
+
+        ClectlAssert.Ok(help);
+        Assert.Contains("Usage:", help.Stdout, StringComparison.Ordinal);
+        Assert.Equal(flag.Stdout, help.Stdout);
+        Assert.Empty(help.Stderr);
+    }
+
     [Fact]
     public async Task Help_for_an_unknown_command_exits_2_naming_it()
     {
