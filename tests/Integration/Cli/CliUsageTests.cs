@@ -138,6 +138,21 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Theory]
+    [InlineData("first line\nsecond line")]
+    [InlineData("{\"keyId\": \"k1\", ")]
+    [InlineData("- k1\n- AAAA")]
+    [InlineData("? [a, b]\n: c")]
+    public async Task Kms_decrypt_given_input_kms_encrypt_did_not_print_exits_2_saying_what_it_expects(string input)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunWithInputAsync(input, "kms", "decrypt", "--socket", _temp.Combine("kms.sock")), 2);
+
+        Assert.Equal(
+            "clectl: stdin is not what kms encrypt prints: give its line KEY-ID CIPHERTEXT, its -o json or -o yaml object "
+            + "with keyId and ciphertext, or a bare base64 ciphertext with --key-id.",
+            error);
+    }
+
+    [Theory]
     [InlineData("secret generate db/orders --length abc", "--length 'abc' is not valid; give a whole number from 1 to 4096")]
     [InlineData("secret regenerate db/orders --length 99999999999", "--length '99999999999' is not valid; give a whole number from 1 to 4096")]
     [InlineData("secret delete db/orders --if-revision abc", "--if-revision 'abc' is not valid; give a revision, a whole number from 1")]
