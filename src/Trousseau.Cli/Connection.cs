@@ -270,15 +270,25 @@ internal sealed record ServerEndpoint(Uri Url, string? Token, string TokenSource
 /// <summary>The TLS files of a connection, as absolute paths, each <see langword="null"/> when not given.</summary>
 internal sealed record ConnectionTls(string? CaFile, string? CertFile, string? KeyFile);
 
-/// <summary>Notes whether trousseaud answered 401, which the client reports as forbidden like a 403.</summary>
-internal sealed class UnauthenticatedWatch(HttpMessageHandler inner) : DelegatingHandler(inner)
+/// <summary>
+/// Notes what the client does not report of trousseaud's answers: whether it answered 401, which the client reports as
+/// forbidden like a 403, and the keys a patch removed that the secret did not hold
+/// (<see cref="Remote.TrousseauClient.AbsentKeysHeader"/>).
+/// </summary>
+internal sealed class AnswerWatch(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
-    public bool Seen { get; private set; }
+    public bool Unauthenticated { get; private set; }
+
+    /// <summary>The keys the last answer named as absent, in the order given; empty when it named none.</summary>
+    public IReadOnlyList<string> AbsentKeys { get; private set; } = [];
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken);
-        Seen |= response.StatusCode == HttpStatusCode.Unauthorized;
+        Unauthenticated |= response.StatusCode == HttpStatusCode.Unauthorized;
+        AbsentKeys = response.Headers.TryGetValues(Remote.TrousseauClient.AbsentKeysHeader, out var values)
+            ? [.. values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))]
+            : [];
         return response;
     }
 }
