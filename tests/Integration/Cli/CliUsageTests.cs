@@ -228,6 +228,17 @@ public sealed class CliUsageTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public async Task Context_set_with_an_empty_name_exits_2_and_saves_nothing(string name)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("context", "set", name, "--server", "http://127.0.0.1:1"), 2);
+
+        Assert.Equal("clectl: A context needs a name, for example 'clectl context set prod --server URL'.", error);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
     [Fact]
     public async Task A_directory_given_to_from_file_exits_2_saying_it_is_a_directory()
     {
