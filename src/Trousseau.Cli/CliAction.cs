@@ -14,6 +14,11 @@ internal static class CliAction
             try
             {
                 await CommandLineExposure.WarnAsync(parse, console.Error);
+                if (CliContexts.Exposure(CliContexts.DefaultPath) is { } exposed)
+                {
+                    await console.Error.WriteLineAsync("clectl: warning: " + exposed);
+                }
+
                 return await body(parse, cancellationToken);
             }
             catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)

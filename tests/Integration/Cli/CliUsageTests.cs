@@ -240,6 +240,31 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Fact]
+    public async Task A_contexts_file_that_holds_a_token_and_others_can_read_is_warned_about_until_it_is_owner_only()
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "set", "paths", "--server", "http://127.0.0.1:1"));
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var pathsOnly = await _clectl.RunAsync("context", "list");
+        File.WriteAllText(file, """{"current":"tok","contexts":{"tok":{"server":"http://127.0.0.1:1","token":"stored-token-5e1f"}}}""");
+
+        var list = await _clectl.RunAsync("context", "list");
+        var kms = await _clectl.RunWithInputAsync("dek", "kms", "encrypt", "--socket", _temp.Combine("none.sock"));
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var ownerOnly = await _clectl.RunAsync("context", "list");
+
+        ClectlAssert.Ok(pathsOnly);
+        Assert.Empty(pathsOnly.Stderr);
+        ClectlAssert.Ok(list);
+        var warning = $"clectl: warning: {file} holds an API token and others than its owner have access to it (mode 644); run chmod 600 {file}.";
+        Assert.Equal(warning + "\n", list.Stderr);
+        Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("stored-token-5e1f", list.Stderr + list.Stdout, StringComparison.Ordinal);
+        ClectlAssert.Ok(ownerOnly);
+        Assert.Empty(ownerOnly.Stderr);
+    }
+
+    [Fact]
     public async Task A_directory_given_to_from_file_exits_2_saying_it_is_a_directory()
     {
         var error = ClectlAssert.Fails(await _clectl.RunAsync("secret", "create", "db/orders", "--from-file", $"k={_temp.Path}", "--server", "http://127.0.0.1:1"), 2);
