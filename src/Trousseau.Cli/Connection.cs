@@ -73,12 +73,20 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     /// </summary>
     public SocketsHttpHandler CreateHandler()
     {
+        var handler = CreateTlsHandler(Tls);
+        handler.ConnectTimeout = ServerFailover.ConnectTimeout;
+        handler.Proxy = new LoopbackProxyBypass(HttpClient.DefaultProxy);
+        return handler;
+    }
+
+    /// <summary>Reads <paramref name="tls"/>'s files as <see cref="CreateHandler"/> does: a usage error when one is missing or not PEM.</summary>
+    public static void CheckTls(ConnectionTls tls) => CreateTlsHandler(tls).Dispose();
+
+    private static SocketsHttpHandler CreateTlsHandler(ConnectionTls tls)
+    {
         try
         {
-            var handler = TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = Tls.CaFile, CertFile = Tls.CertFile, KeyFile = Tls.KeyFile });
-            handler.ConnectTimeout = ServerFailover.ConnectTimeout;
-            handler.Proxy = new LoopbackProxyBypass(HttpClient.DefaultProxy);
-            return handler;
+            return TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = tls.CaFile, CertFile = tls.CertFile, KeyFile = tls.KeyFile });
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {

@@ -48,6 +48,9 @@ internal static class ContextCommands
             }
 
             var tls = GlobalOptions.Tls(parse);
+
+            // The TLS files read as a call through the context reads them: one missing or not PEM is refused now.
+            Connection.CheckTls(tls);
             var allowInsecureHttp = parse.GetValue(GlobalOptions.AllowInsecureHttp) ? true : (bool?)null;
             contexts.Contexts[name] = new CliContext(server, tokenFile, token, tls.CaFile, tls.CertFile, tls.KeyFile, allowInsecureHttp);
             contexts.Current ??= name;

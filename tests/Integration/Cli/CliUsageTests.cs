@@ -239,6 +239,32 @@ public sealed class CliUsageTests : IDisposable
         Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
     }
 
+    [Theory]
+    [InlineData("--ca-file")]
+    [InlineData("--cert")]
+    public async Task Context_set_with_a_tls_file_that_does_not_exist_exits_2_naming_it_and_saves_nothing(string option)
+    {
+        var missing = _temp.Combine("no-such.pem");
+        string[] tls = option == "--ca-file" ? ["--ca-file", missing] : ["--cert", missing, "--key", _temp.Combine("no-such.key")];
+
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(["context", "set", "x", "--server", "https://127.0.0.1:1", .. tls]), 2);
+
+        Assert.StartsWith($"clectl: The file {missing} does not exist.", error, StringComparison.Ordinal);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
+    [Fact]
+    public async Task Context_set_with_a_ca_file_that_is_not_pem_exits_2_and_saves_nothing()
+    {
+        var notPem = _temp.Combine("ca.txt");
+        File.WriteAllText(notPem, "not a certificate\n");
+
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("context", "set", "x", "--server", "https://127.0.0.1:1", "--ca-file", notPem), 2);
+
+        Assert.Contains(notPem, error, StringComparison.Ordinal);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
     [Fact]
     public async Task A_contexts_file_that_holds_a_token_and_others_can_read_is_warned_about_until_it_is_owner_only()
     {
