@@ -29,6 +29,11 @@ internal sealed class CliContexts
 
     public static CliContexts Load(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw Invalid(path, "it is a directory; remove it, and clectl context set writes the file.");
+        }
+
         if (!File.Exists(path))
         {
             return new CliContexts();

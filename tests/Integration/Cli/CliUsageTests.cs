@@ -266,6 +266,20 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Fact]
+    public async Task A_contexts_file_that_is_a_directory_exits_2_naming_it()
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        Directory.CreateDirectory(file);
+
+        foreach (var command in new[] { "context list", "context set x --server http://127.0.0.1:1", "secret list" })
+        {
+            var error = ClectlAssert.Fails(await _clectl.RunAsync(command.Split(' ')), 2);
+
+            Assert.Equal($"clectl: {file} is not a valid clectl configuration: it is a directory; remove it, and clectl context set writes the file.", error);
+        }
+    }
+
+    [Fact]
     public async Task A_contexts_file_that_holds_a_token_and_others_can_read_is_warned_about_until_it_is_owner_only()
     {
         var file = _temp.Combine("config", "trousseau", "config.json");
