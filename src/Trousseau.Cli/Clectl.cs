@@ -18,10 +18,10 @@ internal static class Clectl
             return await ShellCompletion.CompleteAsync(root, words, console.Out);
         }
 
-        // As kubectl help: 'clectl help secret get' is 'clectl secret get --help'.
-        if (args is [HelpCommand, .. var command])
+        // As kubectl help: 'clectl help secret get' is 'clectl secret get --help', global options before it too.
+        if (HelpWord(args) is { } help)
         {
-            args = [.. command, "--help"];
+            args = [.. args[..help], .. args[(help + 1)..], "--help"];
         }
 
         // An unknown word is an error with --help too, which would otherwise print the help of the command before it.
@@ -33,6 +33,36 @@ internal static class Clectl
         }
 
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = console.Out, Error = console.Error });
+    }
+
+    /// <summary>
+    /// Where <see cref="HelpCommand"/> stands when it is the first word that is neither a global option nor its value
+    /// (<c>clectl -o json help secret</c>), else <see langword="null"/>.
+    /// </summary>
+    private static int? HelpWord(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            var word = args[i];
+            if (!word.StartsWith('-'))
+            {
+                return word == HelpCommand ? i : null;
+            }
+
+            var option = GlobalOptions.All.FirstOrDefault(o => o.Name == word || o.Aliases.Contains(word));
+            if (option is null && !GlobalOptions.All.Any(o => word.StartsWith(o.Name + "=", StringComparison.Ordinal) || word.StartsWith(o.Name + ":", StringComparison.Ordinal)))
+            {
+                // Not a global option, nor one given with its value (--output=json): the command's own, not help's.
+                return null;
+            }
+
+            if (option is { Arity.MinimumNumberOfValues: > 0 })
+            {
+                i++;
+            }
+        }
+
+        return null;
     }
 
     private static RootCommand CreateRoot(CliConsole console)

@@ -14,6 +14,11 @@ internal static class CliAction
             try
             {
                 await CommandLineExposure.WarnAsync(parse, console.Error);
+                if (CliContexts.Exposure(CliContexts.DefaultPath) is { } exposed)
+                {
+                    await console.Error.WriteLineAsync("clectl: warning: " + exposed);
+                }
+
                 return await body(parse, cancellationToken);
             }
             catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)
@@ -37,16 +42,23 @@ internal static class CliAction
     /// As <see cref="WithClientAsync(ParseResult, Func{Remote.TrousseauClient, Task{int}})"/>, giving
     /// <paramref name="call"/> the failover too, to name the server that answered.
     /// </summary>
-    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, Task<int>> call)
+    public static Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, Task<int>> call) =>
+        WithClientAsync(parse, (client, failover, _) => call(client, failover));
+
+    /// <summary>
+    /// As <see cref="WithClientAsync(ParseResult, Func{Remote.TrousseauClient, ServerFailover, Task{int}})"/>, giving
+    /// <paramref name="call"/> the <see cref="AnswerWatch"/> too, for what the client does not report of an answer.
+    /// </summary>
+    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, AnswerWatch, Task<int>> call)
     {
         using var failover = GlobalOptions.Failover(parse);
-        using var watch = new UnauthenticatedWatch(failover);
+        using var watch = new AnswerWatch(failover);
         using var http = failover.Connection.CreateHttpClient(watch);
         try
         {
-            return await call(Connection.CreateClient(http), failover);
+            return await call(Connection.CreateClient(http), failover, watch);
         }
-        catch (AccessForbiddenException e) when (watch.Seen)
+        catch (AccessForbiddenException e) when (watch.Unauthenticated)
         {
             throw new AccessForbiddenException(Connection.Unauthenticated(failover.Current, e.Message), e);
         }

@@ -29,6 +29,11 @@ internal sealed class CliContexts
 
     public static CliContexts Load(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw Invalid(path, "it is a directory; remove it, and clectl context set writes the file.");
+        }
+
         if (!File.Exists(path))
         {
             return new CliContexts();
@@ -64,6 +69,29 @@ internal sealed class CliContexts
         }
 
         return contexts;
+    }
+
+    /// <summary>
+    /// The warning for a contexts file at <paramref name="path"/> that holds a token (<c>context set --token</c>) and
+    /// that group or others can read or change, as after a <c>chmod</c> or a copy (clectl writes it 0600), else
+    /// <see langword="null"/>: none for a file without a token (paths only), nor for one that cannot be read, which the
+    /// commands that use contexts report.
+    /// </summary>
+    public static string? Exposure(string path)
+    {
+        try
+        {
+            if (!File.Exists(path) || OwnerOnlyFile.OpenModeOrNull(path) is not { } mode || !Load(path).Contexts.Values.Any(c => !string.IsNullOrEmpty(c.Token)))
+            {
+                return null;
+            }
+
+            return $"{path} holds an API token and others than its owner have access to it (mode {Convert.ToString((int)mode & 0x1FF, 8)}); run chmod 600 {path}.";
+        }
+        catch (Exception e) when (e is CliUsageException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static CliUsageException Invalid(string path, string problem) => new($"{path} is not a valid clectl configuration: {problem}");

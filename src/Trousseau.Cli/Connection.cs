@@ -73,12 +73,20 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     /// </summary>
     public SocketsHttpHandler CreateHandler()
     {
+        var handler = CreateTlsHandler(Tls);
+        handler.ConnectTimeout = ServerFailover.ConnectTimeout;
+        handler.Proxy = new LoopbackProxyBypass(HttpClient.DefaultProxy);
+        return handler;
+    }
+
+    /// <summary>Reads <paramref name="tls"/>'s files as <see cref="CreateHandler"/> does: a usage error when one is missing or not PEM.</summary>
+    public static void CheckTls(ConnectionTls tls) => CreateTlsHandler(tls).Dispose();
+
+    private static SocketsHttpHandler CreateTlsHandler(ConnectionTls tls)
+    {
         try
         {
-            var handler = TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = Tls.CaFile, CertFile = Tls.CertFile, KeyFile = Tls.KeyFile });
-            handler.ConnectTimeout = ServerFailover.ConnectTimeout;
-            handler.Proxy = new LoopbackProxyBypass(HttpClient.DefaultProxy);
-            return handler;
+            return TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = tls.CaFile, CertFile = tls.CertFile, KeyFile = tls.KeyFile });
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {
@@ -270,15 +278,25 @@ internal sealed record ServerEndpoint(Uri Url, string? Token, string TokenSource
 /// <summary>The TLS files of a connection, as absolute paths, each <see langword="null"/> when not given.</summary>
 internal sealed record ConnectionTls(string? CaFile, string? CertFile, string? KeyFile);
 
-/// <summary>Notes whether trousseaud answered 401, which the client reports as forbidden like a 403.</summary>
-internal sealed class UnauthenticatedWatch(HttpMessageHandler inner) : DelegatingHandler(inner)
+/// <summary>
+/// Notes what the client does not report of trousseaud's answers: whether it answered 401, which the client reports as
+/// forbidden like a 403, and the keys a patch removed that the secret did not hold
+/// (<see cref="Remote.TrousseauClient.AbsentKeysHeader"/>).
+/// </summary>
+internal sealed class AnswerWatch(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
-    public bool Seen { get; private set; }
+    public bool Unauthenticated { get; private set; }
+
+    /// <summary>The keys the last answer named as absent, in the order given; empty when it named none.</summary>
+    public IReadOnlyList<string> AbsentKeys { get; private set; } = [];
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken);
-        Seen |= response.StatusCode == HttpStatusCode.Unauthorized;
+        Unauthenticated |= response.StatusCode == HttpStatusCode.Unauthorized;
+        AbsentKeys = response.Headers.TryGetValues(Remote.TrousseauClient.AbsentKeysHeader, out var values)
+            ? [.. values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))]
+            : [];
         return response;
     }
 }

@@ -24,11 +24,16 @@ internal static class ContextCommands
         };
         CliAction.Set(set, console, async (parse, _) =>
         {
+            var name = parse.GetValue(Name)!;
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                throw new CliUsageException("A context needs a name, for example 'clectl context set prod --server URL'.");
+            }
+
             var server = ServerList.Canonical(parse.GetValue(GlobalOptions.Server) ?? throw new CliUsageException("context set needs --server URL[,URL...]."), "--server");
 
             var path = CliContexts.DefaultPath;
             var contexts = CliContexts.Load(path);
-            var name = parse.GetValue(Name)!;
             var tokenFile = parse.GetValue(GlobalOptions.TokenFile) is { } file ? Path.GetFullPath(file) : null;
             var token = parse.GetValue(GlobalOptions.Token);
             if (tokenFile is not null && token is not null)
@@ -43,6 +48,9 @@ internal static class ContextCommands
             }
 
             var tls = GlobalOptions.Tls(parse);
+
+            // The TLS files read as a call through the context reads them: one missing or not PEM is refused now.
+            Connection.CheckTls(tls);
             var allowInsecureHttp = parse.GetValue(GlobalOptions.AllowInsecureHttp) ? true : (bool?)null;
             contexts.Contexts[name] = new CliContext(server, tokenFile, token, tls.CaFile, tls.CertFile, tls.KeyFile, allowInsecureHttp);
             contexts.Current ??= name;

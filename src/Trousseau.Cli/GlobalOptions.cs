@@ -9,7 +9,7 @@ internal static class GlobalOptions
     {
         Description = "trousseaud URL, or several separated by commas, tried in order: clectl moves to the next when a "
             + $"server cannot be reached (connection refused, unknown host, no connection within {ServerFailover.ConnectTimeout.TotalSeconds:0} s, TLS handshake failed), "
-            + "and a read also past a 5xx, an answer cut off or none in time; a write that may have reached a server goes nowhere else, so it is never sent twice. "
+            + "and a read also past a 5xx or 429, an answer cut off or none in time; a write that may have reached a server goes nowhere else, so it is never sent twice. "
             + "Else the context, $TROUSSEAU_SERVER, or " + Cli.Connection.DefaultServer + ".",
         HelpName = "URL[,URL...]",
         Recursive = true,

@@ -16,6 +16,11 @@ namespace Trousseau.Cli;
 /// </summary>
 internal static class KmsCommands
 {
+    /// <summary>What <c>kms decrypt</c> says of input that is none of the forms it reads.</summary>
+    private const string NotEncrypted =
+        "stdin is not what kms encrypt prints: give its line KEY-ID CIPHERTEXT, its -o json or -o yaml object with keyId and ciphertext, "
+        + "or a bare base64 ciphertext with --key-id.";
+
     private static readonly Option<string?> Socket = new("--socket")
     {
         Description = $"The KMS plugin's Unix socket (default: kms.sock in trousseaud's data directory, {DataDirectory.Rule}).",
@@ -233,9 +238,10 @@ internal static class KmsCommands
                 }
             }
         }
-        catch (YamlException e)
+        catch (YamlException)
         {
-            throw new CliUsageException($"stdin is not what kms encrypt prints ({e.Message.ReplaceLineEndings(" ")}).");
+            // The parser's words (which event it expected) say nothing to whoever piped the wrong thing in.
+            throw new CliUsageException(NotEncrypted);
         }
 
         return fields;

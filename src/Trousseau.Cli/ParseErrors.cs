@@ -50,14 +50,14 @@ internal static class ParseErrors
 
     /// <summary>
     /// What the parser's "Required argument missing" means, in clectl's words: the argument, as the reference writes it
-    /// (NAME), and the command that needs it; or the option given without its value. <see langword="null"/> for any other error.
+    /// (NAME), and the command that needs it (its help, which <see cref="Describe"/> points to, says what it is); or the option given without its value. <see langword="null"/> for any other error.
     /// </summary>
     private static string? MissingValue(SymbolResult? result) => result switch
     {
         CommandResult command when command.Command.Arguments.FirstOrDefault(a => IsMissing(command.GetResult(a), a)) is { } argument =>
-            $"Missing argument {argument.Name.ToUpperInvariant()} for '{Path(command)}'. {argument.Description}",
+            $"Missing argument {argument.Name.ToUpperInvariant()} for '{Path(command)}'.",
         ArgumentResult { Parent: CommandResult command } argument when IsMissing(argument, argument.Argument) =>
-            $"Missing argument {argument.Argument.Name.ToUpperInvariant()} for '{Path(command)}'. {argument.Argument.Description}",
+            $"Missing argument {argument.Argument.Name.ToUpperInvariant()} for '{Path(command)}'.",
         OptionResult option when option.Tokens.Count == 0 && option.Option.Arity.MinimumNumberOfValues > 0 => $"{option.Option.Name} needs a value.",
         ArgumentResult { Parent: OptionResult option } argument when IsMissing(argument, argument.Argument) => $"{option.Option.Name} needs a value.",
         _ => null,

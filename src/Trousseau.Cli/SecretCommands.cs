@@ -181,9 +181,16 @@ internal static class SecretCommands
                 throw new CliUsageException("Nothing to update: give --from-literal, --from-file, --username, --password-stdin, --endpoint or --remove.");
             }
 
-            return await CliAction.WithClientAsync(parse, async client =>
+            return await CliAction.WithClientAsync(parse, async (client, _, answer) =>
             {
                 var metadata = await client.PatchSecretAsync(parse.GetValue(Name)!, changes, parse.GetValue(IfRevision), ct);
+
+                // As kubectl label does: removing a key that is not there changes nothing, and says so.
+                foreach (var key in answer.AbsentKeys.Where(k => changes.TryGetValue(k, out var value) && value is null))
+                {
+                    await console.Error.WriteLineAsync($"clectl: warning: secret '{metadata.Name}' has no key '{key}' to remove.");
+                }
+
                 await Output.MetadataAsync(console.Out, parse.GetValue(GlobalOptions.Output), metadata);
                 return ExitCodes.Ok;
             });

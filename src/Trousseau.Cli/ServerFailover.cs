@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -11,12 +12,13 @@ namespace Trousseau.Cli;
 /// resolve, no connection within <see cref="ConnectTimeout"/>, a failed TLS handshake), so the request was certainly
 /// not processed. A write that may have reached a server (any answer, a 5xx too; an answer cut off; no whole answer
 /// in time) goes nowhere else, so it is never applied twice. A read (GET), which changes nothing, also moves on past a
-/// server that answered 5xx, cut its answer off, sent one too large or did not answer in time. The server that answered
+/// server that answered 5xx or 429, cut its answer off, sent one too large or did not answer in time. The server that answered
 /// takes every later request of the command. Each answer is read whole within the answer timeout, and no further than
 /// <see cref="TrousseauClient.MaxAnswerBytes"/>, so that reading it neither hangs, nor grows without bound, nor fails
 /// later without naming the server. A failure becomes a <see cref="DependencyUnavailableException"/> naming the
-/// server, or, when several were tried, every server and why: a read whose last server answers 5xx too, after others
-/// were passed over, fails so (unless <see cref="LastAnswerAsItIs"/>), each 5xx with its problem details' words.
+/// server, or, when several were tried, every server and why: a read whose last server answers 5xx or 429 too, after
+/// others were passed over, fails so (unless <see cref="LastAnswerAsItIs"/>), each 5xx with its problem details' words,
+/// each 429 with the wait it asks for.
 /// </summary>
 /// <param name="connection">The servers, their tokens and the TLS files.</param>
 /// <param name="inner">The handler that connects (see <see cref="Connection.CreateHandler"/>).</param>
@@ -75,7 +77,7 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
                 case Failed(_, var failed):
                     _chosen = server;
                     throw failed;
-                case Answered(var response) when read && (int)response.StatusCode >= 500 && !(last && (tried.Count == 0 || TakesLastAnswer(request))):
+                case Answered(var response) when read && PassedOver(response) && !(last && (tried.Count == 0 || TakesLastAnswer(request))):
                     tried.Add((server, await AnsweredAsync(response, cancellationToken)));
                     response.Dispose();
                     break;
@@ -160,20 +162,39 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
 
     private static bool TakesLastAnswer(HttpRequestMessage request) => request.Options.TryGetValue(LastAnswerAsItIs, out var asItIs) && asItIs;
 
-    /// <summary>What a server answered with a 5xx: the status, and the detail (else the title) of its problem details, if any.</summary>
+    /// <summary>An answer a read moves on past: a 5xx, or a 429 (the server, or a proxy in front of it, limits its rate).</summary>
+    private static bool PassedOver(HttpResponseMessage response) =>
+        (int)response.StatusCode >= 500 || response.StatusCode == HttpStatusCode.TooManyRequests;
+
+    /// <summary>
+    /// What a server answered with a 5xx or a 429: the status, the detail (else the title) of its problem details, if
+    /// any, and the wait a 429's <c>Retry-After</c> asks for.
+    /// </summary>
     private static async Task<string> AnsweredAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var answered = $"{AnsweredPrefix}{(int)response.StatusCode} {response.ReasonPhrase}";
         try
         {
             var problem = await response.Content.ReadFromJsonAsync(WireJson.Default.ProblemBody, cancellationToken);
-            return (problem?.Detail ?? problem?.Title) is { } explained ? $"{answered}: {explained}" : answered;
+            if ((problem?.Detail ?? problem?.Title) is { } explained)
+            {
+                answered = $"{answered}: {explained}";
+            }
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
         {
             // Not problem details (a proxy's page, say): the status alone says what it answered.
-            return answered;
         }
+
+        var wait = response.StatusCode == HttpStatusCode.TooManyRequests
+            ? response.Headers.RetryAfter switch
+            {
+                { Delta: { } delta } => delta,
+                { Date: { } date } => date - TimeProvider.System.GetUtcNow(),
+                _ => (TimeSpan?)null,
+            }
+            : null;
+        return wait is { } asked ? $"{answered.TrimEnd('.')}; it asks to wait {Math.Max(0, Math.Ceiling(asked.TotalSeconds)):0} s before trying again" : answered;
     }
 
     private Failed NoAnswer(ServerEndpoint server, Exception e) => new(

@@ -27,6 +27,13 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     public const int MaxAnswerBytes = 16 * 1024 * 1024;
 
     /// <summary>
+    /// The header of trousseaud's answer to a <c>PATCH</c> that removes keys: the keys it was asked to remove that the
+    /// secret did not hold, comma-separated (a merge patch removing an absent key changes nothing, so a mistyped key
+    /// would otherwise go unnoticed). Absent when every key removed was there.
+    /// </summary>
+    public const string AbsentKeysHeader = "Trousseau-Absent-Keys";
+
+    /// <summary>
     /// The wire contract as answers are read: a property the contract never leaves out (a name, a type, a date, the
     /// data) that is missing or null makes the answer not trousseaud's, so that a stranger's <c>{}</c> fails the call
     /// rather than turning into a secret with no name or revision 0.

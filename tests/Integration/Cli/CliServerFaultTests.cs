@@ -87,6 +87,33 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Empty(next.Requests);
     }
 
+    [Fact]
+    public async Task A_read_rate_limited_by_its_last_server_after_others_were_passed_over_names_each_server_and_what_it_answered()
+    {
+        var dead = $"http://127.0.0.1:{FreePort.Next()}/";
+        await using var limited = await RecordingServer.StartAsync(_ => new RateLimited());
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{dead},{limited.BaseAddress}", "secret", "get", "fault/limited-last");
+
+        var line = ClectlAssert.Fails(get, 6);
+        Assert.StartsWith("clectl: None of the 2 trousseaud servers answered, tried in order: ", line, StringComparison.Ordinal);
+        Assert.Contains($"{dead} (", line, StringComparison.Ordinal);
+        Assert.EndsWith($"{limited.BaseAddress} (answered 429 Too Many Requests; it asks to wait 30 s before trying again).", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_read_moves_on_past_a_rate_limited_server_as_past_a_5xx()
+    {
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "fault/limited-first", "--from-file", $"k={ValueFile()}"));
+        await using var limited = await RecordingServer.StartAsync(_ => new RateLimited());
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{limited.BaseAddress},{fixture.Server.BaseAddress}", "secret", "get", "fault/limited-first", "--key", "k");
+
+        ClectlAssert.Ok(get);
+        Assert.Equal("fault-value-4c1e", get.Stdout);
+        Assert.Single(limited.Requests);
+    }
+
     [Theory]
     [InlineData("200 OK", "get")]
     [InlineData("500 Internal Server Error", "get")]

@@ -60,6 +60,32 @@ public sealed class CliServerSideUpdateTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task Update_removing_a_key_the_secret_does_not_hold_warns_naming_it_and_makes_the_rest_of_the_change()
+    {
+        ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "cli-patch/absent", "--from-literal", "user=orders", "--from-literal", "old=1"));
+        var before = (await GetJsonAsync("cli-patch/absent")).GetProperty("revision").GetInt64();
+
+        var typo = await _clectl.RunAsync("secret", "update", "cli-patch/absent", "--remove", "nokey");
+        var afterTypo = (await GetJsonAsync("cli-patch/absent")).GetProperty("revision").GetInt64();
+        var mixed = await _clectl.RunAsync("secret", "update", "cli-patch/absent", "--remove", "old", "--remove", "olde", "-o", "json");
+
+        ClectlAssert.Ok(typo);
+        Assert.Equal("clectl: warning: secret 'cli-patch/absent' has no key 'nokey' to remove.\n", typo.Stderr);
+        Assert.Contains("cli-patch/absent", typo.Stdout, StringComparison.Ordinal);
+        Assert.Equal(before, afterTypo);
+        ClectlAssert.Ok(mixed);
+        Assert.Equal("clectl: warning: secret 'cli-patch/absent' has no key 'olde' to remove.\n", mixed.Stderr);
+        using (var metadata = JsonDocument.Parse(mixed.Stdout))
+        {
+            Assert.Equal("cli-patch/absent", metadata.RootElement.GetProperty("name").GetString());
+        }
+
+        var data = (await GetJsonAsync("cli-patch/absent")).GetProperty("data");
+        Assert.False(data.TryGetProperty("old", out _));
+        Assert.Equal("orders", data.GetProperty("user").GetString());
+    }
+
+    [Fact]
     public async Task Regenerate_prints_only_the_metadata_and_the_stored_value_changes()
     {
         ClectlAssert.Ok(await _clectl.RunAsync("secret", "generate", "cli-regen/api", "--key", "token", "--length", "40"));

@@ -48,6 +48,21 @@ public sealed class CliUsageTests : IDisposable
         Assert.Empty(help.Stderr);
     }
 
+    [Theory]
+    [InlineData("-o json help secret", "-o json secret --help")]
+    [InlineData("--server http://127.0.0.1:1 --raw help secret get", "secret get --help")]
+    [InlineData("--output=yaml help kms", "kms --help")]
+    public async Task Help_after_global_options_prints_that_commands_help_as_it_does_first(string line, string same)
+    {
+        var help = await _clectl.RunAsync(line.Split(' '));
+        var flag = await _clectl.RunAsync(same.Split(' '));
+
+        ClectlAssert.Ok(help);
+        Assert.Contains("Usage:", help.Stdout, StringComparison.Ordinal);
+        Assert.Equal(flag.Stdout, help.Stdout);
+        Assert.Empty(help.Stderr);
+    }
+
     [Fact]
     public async Task Help_for_an_unknown_command_exits_2_naming_it()
     {
@@ -109,6 +124,32 @@ public sealed class CliUsageTests : IDisposable
         var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
 
         Assert.StartsWith("clectl: " + expected, error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("secret get", "Missing argument NAME for 'clectl secret get'. (see clectl secret get --help)")]
+    [InlineData("context use", "Missing argument NAME for 'clectl context use'. (see clectl context use --help)")]
+    [InlineData("audit verify", "Missing argument FILE for 'clectl audit verify'. (see clectl audit verify --help)")]
+    public async Task A_missing_argument_is_the_one_line_the_reference_quotes(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.Equal("clectl: " + expected, error);
+    }
+
+    [Theory]
+    [InlineData("first line\nsecond line")]
+    [InlineData("{\"keyId\": \"k1\", ")]
+    [InlineData("- k1\n- AAAA")]
+    [InlineData("? [a, b]\n: c")]
+    public async Task Kms_decrypt_given_input_kms_encrypt_did_not_print_exits_2_saying_what_it_expects(string input)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunWithInputAsync(input, "kms", "decrypt", "--socket", _temp.Combine("kms.sock")), 2);
+
+        Assert.Equal(
+            "clectl: stdin is not what kms encrypt prints: give its line KEY-ID CIPHERTEXT, its -o json or -o yaml object "
+            + "with keyId and ciphertext, or a bare base64 ciphertext with --key-id.",
+            error);
     }
 
     [Theory]
@@ -185,6 +226,82 @@ public sealed class CliUsageTests : IDisposable
             // The file's path is random hex that can hold "abc" itself: look for the token only in what follows it.
             Assert.DoesNotContain("abc", error[(error.IndexOf(file, StringComparison.Ordinal) + file.Length)..], StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public async Task Context_set_with_an_empty_name_exits_2_and_saves_nothing(string name)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("context", "set", name, "--server", "http://127.0.0.1:1"), 2);
+
+        Assert.Equal("clectl: A context needs a name, for example 'clectl context set prod --server URL'.", error);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
+    [Theory]
+    [InlineData("--ca-file")]
+    [InlineData("--cert")]
+    public async Task Context_set_with_a_tls_file_that_does_not_exist_exits_2_naming_it_and_saves_nothing(string option)
+    {
+        var missing = _temp.Combine("no-such.pem");
+        string[] tls = option == "--ca-file" ? ["--ca-file", missing] : ["--cert", missing, "--key", _temp.Combine("no-such.key")];
+
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(["context", "set", "x", "--server", "https://127.0.0.1:1", .. tls]), 2);
+
+        Assert.StartsWith($"clectl: The file {missing} does not exist.", error, StringComparison.Ordinal);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
+    [Fact]
+    public async Task Context_set_with_a_ca_file_that_is_not_pem_exits_2_and_saves_nothing()
+    {
+        var notPem = _temp.Combine("ca.txt");
+        File.WriteAllText(notPem, "not a certificate\n");
+
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("context", "set", "x", "--server", "https://127.0.0.1:1", "--ca-file", notPem), 2);
+
+        Assert.Contains(notPem, error, StringComparison.Ordinal);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
+    [Fact]
+    public async Task A_contexts_file_that_is_a_directory_exits_2_naming_it()
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        Directory.CreateDirectory(file);
+
+        foreach (var command in new[] { "context list", "context set x --server http://127.0.0.1:1", "secret list" })
+        {
+            var error = ClectlAssert.Fails(await _clectl.RunAsync(command.Split(' ')), 2);
+
+            Assert.Equal($"clectl: {file} is not a valid clectl configuration: it is a directory; remove it, and clectl context set writes the file.", error);
+        }
+    }
+
+    [Fact]
+    public async Task A_contexts_file_that_holds_a_token_and_others_can_read_is_warned_about_until_it_is_owner_only()
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "set", "paths", "--server", "http://127.0.0.1:1"));
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var pathsOnly = await _clectl.RunAsync("context", "list");
+        File.WriteAllText(file, """{"current":"tok","contexts":{"tok":{"server":"http://127.0.0.1:1","token":"stored-token-5e1f"}}}""");
+
+        var list = await _clectl.RunAsync("context", "list");
+        var kms = await _clectl.RunWithInputAsync("dek", "kms", "encrypt", "--socket", _temp.Combine("none.sock"));
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var ownerOnly = await _clectl.RunAsync("context", "list");
+
+        ClectlAssert.Ok(pathsOnly);
+        Assert.Empty(pathsOnly.Stderr);
+        ClectlAssert.Ok(list);
+        var warning = $"clectl: warning: {file} holds an API token and others than its owner have access to it (mode 644); run chmod 600 {file}.";
+        Assert.Equal(warning + "\n", list.Stderr);
+        Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("stored-token-5e1f", list.Stderr + list.Stdout, StringComparison.Ordinal);
+        ClectlAssert.Ok(ownerOnly);
+        Assert.Empty(ownerOnly.Stderr);
     }
 
     [Fact]

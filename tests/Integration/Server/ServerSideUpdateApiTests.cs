@@ -37,6 +37,21 @@ public sealed class ServerSideUpdateApiTests(ApiServerFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task A_patch_removing_keys_the_secret_does_not_hold_names_them_in_its_answer()
+    {
+        await CreateAsync("patch/absent-keys", """{"k":"v","old":"x","older":"y"}""");
+
+        using var partly = await PatchAsync("patch/absent-keys", """{"data":{"old":null,"gone":null,"k":"v2","olde":null}}""");
+        using var present = await PatchAsync("patch/absent-keys", """{"data":{"older":null}}""");
+
+        Assert.Equal(HttpStatusCode.OK, partly.StatusCode);
+        Assert.Equal(["gone, olde"], partly.Headers.GetValues("Trousseau-Absent-Keys"));
+        Assert.Equal(HttpStatusCode.OK, present.StatusCode);
+        Assert.False(present.Headers.Contains("Trousseau-Absent-Keys"));
+        Assert.Equal(new Dictionary<string, string> { ["k"] = "v2" }, await DataAsync("patch/absent-keys"));
+    }
+
+    [Fact]
     public async Task A_patch_with_if_match_applies_at_that_revision_and_gets_412_after_a_change()
     {
         var revision = await CreateAsync("patch/cas", """{"k":"v1"}""");
