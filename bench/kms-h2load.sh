@@ -61,7 +61,7 @@ for i in "${!trees[@]}"; do
   fi
   "${build[@]}" >"$data/build.log" 2>&1 || { echo "kms-h2load.sh: $tree: ${build[*]} failed:" >&2; cat "$data/build.log" >&2; exit 1; }
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  [[ ${program[1]} == */KmsPeer.dll ]] || program+=(--data-dir "$data" --urls "http://127.0.0.1:$port")
+  [[ ${program[1]-} == */KmsPeer.dll ]] || program+=(--data-dir "$data" --urls "http://127.0.0.1:$port")
   env Logging__LogLevel__Default=Warning "${variables[@]}" "${program[@]}" "${arguments[@]}" >"$data/server.log" 2>&1 &
   servers+=($!)
   until [[ -S "$data/kms.sock" ]]; do sleep 0.1; done
