@@ -153,6 +153,20 @@ public static class OwnerOnlyFile
         return (mode & GroupOrOther) != 0 ? mode : null;
     }
 
+    /// <summary>The open file's mode when group or others have any access to it, else <see langword="null"/>.</summary>
+    /// <param name="file">An open file: what is at its path may have changed since it was opened.</param>
+    /// <returns>The too-open mode, or <see langword="null"/> when the file is private (or on Windows).</returns>
+    public static UnixFileMode? OpenModeOrNull(SafeFileHandle file)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        var mode = File.GetUnixFileMode(file);
+        return (mode & GroupOrOther) != 0 ? mode : null;
+    }
+
     /// <summary>
     /// fsync(2) of a directory, which makes the entries created, renamed or removed in it durable. .NET opens no
     /// directory as a file, so this asks libc. A file system that cannot flush directories (EINVAL) has nothing to do.

@@ -16,9 +16,6 @@ internal static partial class LocalKeyRingFile
     private const int Format1 = 1;
     private const int Format2 = 2;
     private const string Dependency = $"key-provider:{LocalKeyRingProvider.ProviderName}";
-    private const UnixFileMode GroupOrOther =
-        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
@@ -37,7 +34,7 @@ internal static partial class LocalKeyRingFile
         byte[] bytes;
         using (var file = SharedDirectoryFile.Open(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
-            if (!OperatingSystem.IsWindows() && File.GetUnixFileMode(file.SafeFileHandle) is var mode && (mode & GroupOrOther) != 0)
+            if (OwnerOnlyFile.OpenModeOrNull(file.SafeFileHandle) is { } mode)
             {
                 throw new IOException(
                     $"it has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, which lets group or others read or change it; run 'chmod 600 {path}', "

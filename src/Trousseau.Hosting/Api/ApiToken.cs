@@ -23,9 +23,6 @@ namespace Trousseau.Hosting.Api;
 internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, ILogger<ApiToken> logger)
 {
     private const int TokenBytes = 32;
-    private const UnixFileMode GroupOrOther =
-        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     private readonly Lock _gate = new();
     private Loaded? _loaded;
@@ -121,7 +118,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
         string token;
         using (var file = SharedDirectoryFile.Open(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
-            if (!OperatingSystem.IsWindows() && File.GetUnixFileMode(file.SafeFileHandle) is var mode && (mode & GroupOrOther) != 0)
+            if (OwnerOnlyFile.OpenModeOrNull(file.SafeFileHandle) is { } mode)
             {
                 var fullPath = Path.GetFullPath(path);
                 throw new IOException(

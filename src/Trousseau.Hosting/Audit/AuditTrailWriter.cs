@@ -24,9 +24,6 @@ namespace Trousseau.Hosting.Audit;
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private const UnixFileMode GroupOrOther =
-        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     // _lock guards the file and the chain; _queueLock the lines waiting to be written, which one caller at a time
     // writes together (see AppendAsync).
@@ -282,13 +279,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     /// </summary>
     private void MakePrivate(FileStream file, string path)
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        var mode = File.GetUnixFileMode(file.SafeFileHandle);
-        if ((mode & GroupOrOther) == 0)
+        if (OperatingSystem.IsWindows() || OwnerOnlyFile.OpenModeOrNull(file.SafeFileHandle) is not { } mode)
         {
             return;
         }
@@ -321,7 +312,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         for (var generation = 1; generation <= _options.MaxFiles; generation++)
         {
             var rotated = Rotated(generation);
-            if (File.Exists(rotated) && (File.GetUnixFileMode(rotated) & GroupOrOther) != 0)
+            if (File.Exists(rotated) && OwnerOnlyFile.OpenModeOrNull(rotated) is not null)
             {
                 using var file = SharedDirectoryFile.Open(rotated, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
                 MakePrivate(file, rotated);
