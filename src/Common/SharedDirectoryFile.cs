@@ -4,8 +4,8 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
 
-// Linked into Trousseau.Hosting (the audit trail, its lock file and its rotated files) and Trousseau.Core (the local
-// key ring and its lock file).
+// Linked into Trousseau.Hosting (the audit trail, its lock file and its rotated files), Trousseau.Core (the local key
+// ring and its lock file) and clectl (the files audit verify reads).
 
 /// <summary>
 /// Opens a file in a directory that group or others may write (a Kubernetes emptyDir, a shared directory), where another

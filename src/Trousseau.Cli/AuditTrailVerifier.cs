@@ -185,9 +185,10 @@ internal static class AuditTrailVerifier
             throw new CliUsageException($"cannot read the audit file {file}: it is a directory; give a trail's current file, such as {Path.Combine(file, "audit.log")}.");
         }
 
+        // Not File.OpenRead: a FIFO planted among the rotated files would have it wait for a writer for ever.
         try
         {
-            return File.OpenRead(file);
+            return SharedDirectoryFile.Open(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -422,6 +422,22 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Verify_refuses_a_fifo_among_the_rotated_files_naming_it_instead_of_waiting_for_a_writer()
+    {
+        using var temp = new TempDirectory();
+        var trail = temp.Combine("audit.log");
+        await File.WriteAllTextAsync(trail, "");
+        var fifo = trail + ".1";
+        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", [fifo]));
+        Assert.True(made.ExitCode == 0, made.Stderr);
+
+        var line = ClectlAssert.Fails(await Clectl.RunAsync("audit", "verify", trail), 2);
+
+        Assert.StartsWith($"clectl: cannot read the audit file {fifo}: ", line, StringComparison.Ordinal);
+        Assert.Contains("not a regular file", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Concurrent_calls_written_together_each_get_one_line_and_keep_one_chain_across_rotations()
     {
         using var temp = new TempDirectory();
