@@ -157,7 +157,8 @@ internal static class SharedDirectoryFile
 
     private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8).PadLeft(4, '0');
 
-    private static class Libc
+    /// <summary>The libc calls and constants of Linux the files of a data directory are opened and locked with.</summary>
+    internal static class Libc
     {
         public const int ReadOnly = 0;
         public const int WriteOnly = 1;
@@ -166,8 +167,10 @@ internal static class SharedDirectoryFile
         public const int NonBlocking = 0x800; // O_NONBLOCK: no wait for a writer when a FIFO was put there; nothing for a regular file
         public const int CloseOnExec = 0x80000; // O_CLOEXEC
         public const int ExclusiveNonBlocking = 2 | 4; // LOCK_EX | LOCK_NB
+        public const int Unlock = 8; // LOCK_UN
         public const int NotPermitted = 1; // EPERM
         public const int NoSuchFile = 2; // ENOENT
+        public const int Interrupted = 4; // EINTR
         public const int WouldBlock = 11; // EWOULDBLOCK
         public const int PermissionDenied = 13; // EACCES
         public const int TooManyLinks = 40; // ELOOP: what O_NOFOLLOW gives for a link

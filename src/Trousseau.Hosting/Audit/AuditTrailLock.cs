@@ -55,7 +55,7 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
         }
 
         _held = false;
-        if (!LinuxFileStatus.IsAvailable || Libc.Flock(_handle!, Libc.Unlock) != 0)
+        if (!LinuxFileStatus.IsAvailable || SharedDirectoryFile.Libc.Flock(_handle!, SharedDirectoryFile.Libc.Unlock) != 0)
         {
             Close();
         }
@@ -101,10 +101,10 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
     private bool TryLockKept()
     {
         var handle = _handle!;
-        if (Libc.Flock(handle, Libc.ExclusiveNonBlocking) != 0)
+        if (SharedDirectoryFile.Libc.Flock(handle, SharedDirectoryFile.Libc.ExclusiveNonBlocking) != 0)
         {
             var error = Marshal.GetLastPInvokeError();
-            if (error is Libc.WouldBlock or Libc.Interrupted)
+            if (error is SharedDirectoryFile.Libc.WouldBlock or SharedDirectoryFile.Libc.Interrupted)
             {
                 return false;
             }
@@ -138,17 +138,5 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
     {
         _file?.Dispose();
         (_file, _handle) = (null, null);
-    }
-
-    private static class Libc
-    {
-        public const int ExclusiveNonBlocking = 2 | 4; // LOCK_EX | LOCK_NB
-        public const int Unlock = 8; // LOCK_UN
-        public const int Interrupted = 4; // EINTR
-        public const int WouldBlock = 11; // EWOULDBLOCK
-
-        [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Flock(SafeFileHandle handle, int operation);
     }
 }
