@@ -317,6 +317,29 @@ public sealed class KubernetesManifestTests
         Assert.All(written, volume => Assert.True(given.Contains(volume), $"{manifest}: the plugin writes the host directory of volume '{volume}', which nothing gives to its user"));
     }
 
+    [StoreTheory]
+    [MemberData(nameof(Workloads))]
+    public async Task The_data_directory_is_writable_by_trousseauds_user_alone_when_it_starts(string manifest)
+    {
+        var objects = await ObjectsAsync(manifest);
+        var pod = PodSpec(Workload(objects));
+        var plugin = Container(pod);
+        var dataDir = Settings(objects)["data-dir"];
+        Assert.False(string.IsNullOrEmpty(dataDir), $"{manifest}: no --data-dir");
+        var init = pod.Children.TryGetValue("initContainers", out var inits)
+            ? ((YamlSequenceNode)inits).Children.Cast<YamlMappingNode>().SingleOrDefault()
+            : null;
+        var given = init is not null && Command(init) is ["install", .. var arguments] && InstallArguments(arguments) is var (options, directories)
+            && directories.Contains(dataDir!) && options.GetValueOrDefault("-o") == Effective(pod, plugin, "runAsUser")
+            && ((UnixFileMode)Convert.ToInt32(options.GetValueOrDefault("-m", "0777"), 8) & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) == UnixFileMode.None;
+        var below = Mounts(plugin).Any(m => dataDir!.StartsWith(Scalar(m, "mountPath") + "/", StringComparison.Ordinal));
+
+        // kubelet makes an emptyDir mode 0777 and a hostPath directory root's: trousseaud would warn at every start that
+        // others may plant files there (event 9002). A directory below a mount, trousseaud creates mode 0700 when it
+        // first writes there.
+        Assert.True(given || below, $"{manifest}: the data directory {dataDir} is a volume's own directory, which nothing gives to trousseaud's user with a mode others cannot write");
+    }
+
     [StoreFact]
     public async Task The_static_pod_on_the_host_network_serves_health_and_metrics_on_the_nodes_loopback_only()
     {
