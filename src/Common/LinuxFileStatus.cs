@@ -30,6 +30,11 @@ internal sealed class LinuxFileStatus
     private const int NotImplemented = 38; // ENOSYS
     private const int FileKindBits = 0xF000; // S_IFMT
     private const int RegularFileKind = 0x8000; // S_IFREG
+    private const int DirectoryKind = 0x4000; // S_IFDIR
+    private const int FifoKind = 0x1000; // S_IFIFO
+    private const int SocketKind = 0xC000; // S_IFSOCK
+    private const int CharacterDeviceKind = 0x2000; // S_IFCHR
+    private const int BlockDeviceKind = 0x6000; // S_IFBLK
 
     // struct statx is the same on every Linux architecture: u32 mask, u32 blksize, u64 attributes, u32 nlink, u32 uid,
     // u32 gid, u16 mode, u16 spare, u64 ino, u64 size, u64 blocks, u64 attributes_mask, then the atime, btime, ctime
@@ -67,12 +72,50 @@ internal sealed class LinuxFileStatus
     /// <param name="file">An open file.</param>
     public long? Size(SafeFileHandle file) => Read(file, SizeField) ? BitConverter.ToInt64(_status, SizeOffset) : null;
 
-    /// <summary>The user id that owns the file and whether it is a regular file, or <see langword="null"/> where statx cannot be called.</summary>
+    /// <summary>
+    /// The user id that owns the file and, unless it is a regular file, what it is (<see cref="KindOf(int)"/>), or
+    /// <see langword="null"/> where statx cannot be called.
+    /// </summary>
     /// <param name="file">An open file.</param>
-    public (uint Owner, bool Regular)? OwnerAndKind(SafeFileHandle file) =>
+    public (uint Owner, string? NotRegular)? OwnerAndKind(SafeFileHandle file) =>
         Read(file, OwnerField | ModeField)
-            ? (BitConverter.ToUInt32(_status, OwnerOffset), (BitConverter.ToUInt16(_status, ModeOffset) & FileKindBits) == RegularFileKind)
+            ? (BitConverter.ToUInt32(_status, OwnerOffset), KindOf(BitConverter.ToUInt16(_status, ModeOffset)))
             : null;
+
+    /// <summary>
+    /// What the file at <paramref name="path"/> is, following links, when it is not a regular file ("a FIFO", "a
+    /// socket", "a character device", "a block device", "a directory"); <see langword="null"/> for a regular file, when
+    /// it cannot be examined (absent, not permitted) and where statx cannot be called.
+    /// </summary>
+    /// <param name="path">The path.</param>
+    public static string? NotRegularAt(string path)
+    {
+        if (!s_available)
+        {
+            return null;
+        }
+
+        try
+        {
+            var status = t_pathStatus ??= new byte[StatusBytes];
+            if (Statx(CurrentDirectory, Encoding.UTF8.GetBytes(path + "\0"), 0, ModeField, status) == 0)
+            {
+                return KindOf(BitConverter.ToUInt16(status, ModeOffset));
+            }
+
+            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
+            {
+                return null;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc without statx: the caller does without.
+        }
+
+        s_available = false;
+        return null;
+    }
 
     /// <summary>
     /// The device, inode, size, permissions and modification time of the file at <paramref name="path"/>, following
@@ -164,6 +207,18 @@ internal sealed class LinuxFileStatus
     [DllImport("libc", EntryPoint = "geteuid")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     public static extern uint EffectiveUserId();
+
+    /// <summary>What a file of <paramref name="mode"/> (st_mode) is, unless it is a regular file.</summary>
+    private static string? KindOf(int mode) => (mode & FileKindBits) switch
+    {
+        RegularFileKind => null,
+        DirectoryKind => "a directory",
+        FifoKind => "a FIFO",
+        SocketKind => "a socket",
+        CharacterDeviceKind => "a character device",
+        BlockDeviceKind => "a block device",
+        _ => "a file of another kind",
+    };
 
     private bool Read(SafeFileHandle file, uint field)
     {

@@ -72,9 +72,9 @@ internal static class SharedDirectoryFile
                         + $"another user may have put it there, and it is not used. {fix}");
                 }
 
-                if (!status.Regular)
+                if (status.NotRegular is { } kind)
                 {
-                    throw new RefusedFileException($"{path} is not a regular file, {where}: another user may have put it there, and it is not used. {fix}");
+                    throw new RefusedFileException($"{path} is not a regular file but {kind}, {where}: another user may have put it there, and it is not used. {fix}");
                 }
             }
 
@@ -98,9 +98,9 @@ internal static class SharedDirectoryFile
         var handle = OpenFlags(path, mode, access, follow: 0, where: null, fix: null);
         try
         {
-            if (new LinuxFileStatus().OwnerAndKind(handle) is { Regular: false })
+            if (new LinuxFileStatus().OwnerAndKind(handle) is { NotRegular: { } kind })
             {
-                throw new IOException($"{path} is not a regular file (a FIFO, a socket or a device), and it is not used. Remove it (rm {path}).");
+                throw new IOException($"{path} is not a regular file but {kind}, and it is not used. Remove it (rm {path}).");
             }
 
             Lock(handle, path, share);
