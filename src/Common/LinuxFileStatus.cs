@@ -9,11 +9,11 @@ namespace Trousseau;
 // Trousseau.Core (the local key ring), Trousseau.Vault (the Vault token file) and trousseaud.
 
 /// <summary>
-/// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not
-/// read its timestamps (since Linux 6.13, a file whose timestamps were read gets fine-grained ones at its next write,
-/// an inode update on every write for a file whose size is read before each line, as the audit trail's is). Of a
-/// path, following links: which file the path leads to and what identifies a version of it, in one system call
-/// (<see cref="OfPath"/>).
+/// statx(2) on Linux, asking only for the fields needed: unlike fstat, reading a file's size this way does not read its
+/// timestamps (since Linux 6.13, a file whose timestamps were read gets fine-grained ones at its next write, an inode
+/// update on every write for a file whose size is read before each line, as the audit trail's is,
+/// <see cref="IdentityAndSize"/>). Of an open file: its link count, identity, owner and kind. Of a path, following
+/// links: which file the path leads to and what identifies a version of it, in one system call (<see cref="OfPath"/>).
 /// </summary>
 internal sealed class LinuxFileStatus
 {
@@ -68,9 +68,44 @@ internal sealed class LinuxFileStatus
     /// <param name="file">An open file.</param>
     public uint? LinkCount(SafeFileHandle file) => Read(file, LinkCountField) ? BitConverter.ToUInt32(_status, LinkCountOffset) : null;
 
-    /// <summary>The file's size, or <see langword="null"/> where statx cannot be called.</summary>
+    /// <summary>Which file it is (device and inode), or <see langword="null"/> where statx cannot be called.</summary>
     /// <param name="file">An open file.</param>
-    public long? Size(SafeFileHandle file) => Read(file, SizeField) ? BitConverter.ToInt64(_status, SizeOffset) : null;
+    public FileIdentity? Identity(SafeFileHandle file) => Read(file, InodeField) ? IdentityIn(_status) : null;
+
+    /// <summary>
+    /// Which file is at <paramref name="path"/>, following links, and its size, asking for these alone (not the
+    /// timestamps, see the class's summary): one system call that tells both whether the path still leads to a file
+    /// held open and how long that file is. <see cref="FileIdentity"/>'s default when nothing is there or it cannot be
+    /// examined, and <see langword="null"/> where statx cannot be called.
+    /// </summary>
+    /// <param name="path">The path, in UTF-8 with a terminating zero byte.</param>
+    public (FileIdentity File, long Size)? IdentityAndSize(byte[] path)
+    {
+        if (!s_available)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (Statx(CurrentDirectory, path, 0, InodeField | SizeField, _status) == 0)
+            {
+                return (IdentityIn(_status), BitConverter.ToInt64(_status, SizeOffset));
+            }
+
+            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
+            {
+                return (default, 0);
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc without statx: the caller falls back to what .NET offers.
+        }
+
+        s_available = false;
+        return null;
+    }
 
     /// <summary>
     /// The user id that owns the file and, unless it is a regular file, what it is (<see cref="KindOf(int)"/>), or
@@ -136,10 +171,7 @@ internal sealed class LinuxFileStatus
             if (Statx(CurrentDirectory, path, 0, InodeField | SizeField | ModeField | ModifiedField, status) == 0)
             {
                 return new PathVersion(
-                    new FileIdentity(
-                        BitConverter.ToUInt32(status, DeviceMajorOffset),
-                        BitConverter.ToUInt32(status, DeviceMinorOffset),
-                        BitConverter.ToUInt64(status, InodeOffset)),
+                    IdentityIn(status),
                     BitConverter.ToInt64(status, SizeOffset),
                     (UnixFileMode)(BitConverter.ToUInt16(status, ModeOffset) & 0xFFF),
                     BitConverter.ToInt64(status, ModifiedOffset),
@@ -207,6 +239,10 @@ internal sealed class LinuxFileStatus
     [DllImport("libc", EntryPoint = "geteuid")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     public static extern uint EffectiveUserId();
+
+    /// <summary>The device and inode in a statx buffer (the device is filled whatever fields were asked for).</summary>
+    private static FileIdentity IdentityIn(byte[] status) =>
+        new(BitConverter.ToUInt32(status, DeviceMajorOffset), BitConverter.ToUInt32(status, DeviceMinorOffset), BitConverter.ToUInt64(status, InodeOffset));
 
     /// <summary>What a file of <paramref name="mode"/> (st_mode) is, unless it is a regular file.</summary>
     private static string? KindOf(int mode) => (mode & FileKindBits) switch
