@@ -9,11 +9,11 @@ namespace Trousseau;
 // Trousseau.Core (the local key ring), Trousseau.Vault (the Vault token file) and trousseaud.
 
 /// <summary>
-/// statx(2) on Linux. Of an open file, asking for one field only: unlike fstat, reading a file's size this way does not
-/// read its timestamps (since Linux 6.13, a file whose timestamps were read gets fine-grained ones at its next write,
-/// an inode update on every write for a file whose size is read before each line, as the audit trail's is). Of a
-/// path, following links: which file the path leads to and what identifies a version of it, in one system call
-/// (<see cref="OfPath"/>).
+/// statx(2) on Linux, asking only for the fields needed: unlike fstat, reading a file's size this way does not read its
+/// timestamps (since Linux 6.13, a file whose timestamps were read gets fine-grained ones at its next write, an inode
+/// update on every write for a file whose size is read before each line, as the audit trail's is,
+/// <see cref="IdentityAndSize"/>). Of an open file: its link count, identity, owner and kind. Of a path, following
+/// links: which file the path leads to and what identifies a version of it, in one system call (<see cref="OfPath"/>).
 /// </summary>
 internal sealed class LinuxFileStatus
 {
@@ -30,6 +30,11 @@ internal sealed class LinuxFileStatus
     private const int NotImplemented = 38; // ENOSYS
     private const int FileKindBits = 0xF000; // S_IFMT
     private const int RegularFileKind = 0x8000; // S_IFREG
+    private const int DirectoryKind = 0x4000; // S_IFDIR
+    private const int FifoKind = 0x1000; // S_IFIFO
+    private const int SocketKind = 0xC000; // S_IFSOCK
+    private const int CharacterDeviceKind = 0x2000; // S_IFCHR
+    private const int BlockDeviceKind = 0x6000; // S_IFBLK
 
     // struct statx is the same on every Linux architecture: u32 mask, u32 blksize, u64 attributes, u32 nlink, u32 uid,
     // u32 gid, u16 mode, u16 spare, u64 ino, u64 size, u64 blocks, u64 attributes_mask, then the atime, btime, ctime
@@ -63,16 +68,89 @@ internal sealed class LinuxFileStatus
     /// <param name="file">An open file.</param>
     public uint? LinkCount(SafeFileHandle file) => Read(file, LinkCountField) ? BitConverter.ToUInt32(_status, LinkCountOffset) : null;
 
-    /// <summary>The file's size, or <see langword="null"/> where statx cannot be called.</summary>
+    /// <summary>Which file it is (device and inode), or <see langword="null"/> where statx cannot be called.</summary>
     /// <param name="file">An open file.</param>
-    public long? Size(SafeFileHandle file) => Read(file, SizeField) ? BitConverter.ToInt64(_status, SizeOffset) : null;
+    public FileIdentity? Identity(SafeFileHandle file) => Read(file, InodeField) ? IdentityIn(_status) : null;
 
-    /// <summary>The user id that owns the file and whether it is a regular file, or <see langword="null"/> where statx cannot be called.</summary>
+    /// <summary>
+    /// Which file is at <paramref name="path"/>, following links, and its size, asking for these alone (not the
+    /// timestamps, see the class's summary): one system call that tells both whether the path still leads to a file
+    /// held open and how long that file is. <see cref="FileIdentity"/>'s default when nothing is there or it cannot be
+    /// examined, and <see langword="null"/> where statx cannot be called.
+    /// </summary>
+    /// <param name="path">The path, in UTF-8 with a terminating zero byte.</param>
+    public (FileIdentity File, long Size)? IdentityAndSize(byte[] path)
+    {
+        if (!s_available)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (Statx(CurrentDirectory, path, 0, InodeField | SizeField, _status) == 0)
+            {
+                return (IdentityIn(_status), BitConverter.ToInt64(_status, SizeOffset));
+            }
+
+            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
+            {
+                return (default, 0);
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc without statx: the caller falls back to what .NET offers.
+        }
+
+        s_available = false;
+        return null;
+    }
+
+    /// <summary>
+    /// The user id that owns the file and, unless it is a regular file, what it is (<see cref="KindOf(int)"/>), or
+    /// <see langword="null"/> where statx cannot be called.
+    /// </summary>
     /// <param name="file">An open file.</param>
-    public (uint Owner, bool Regular)? OwnerAndKind(SafeFileHandle file) =>
+    public (uint Owner, string? NotRegular)? OwnerAndKind(SafeFileHandle file) =>
         Read(file, OwnerField | ModeField)
-            ? (BitConverter.ToUInt32(_status, OwnerOffset), (BitConverter.ToUInt16(_status, ModeOffset) & FileKindBits) == RegularFileKind)
+            ? (BitConverter.ToUInt32(_status, OwnerOffset), KindOf(BitConverter.ToUInt16(_status, ModeOffset)))
             : null;
+
+    /// <summary>
+    /// What the file at <paramref name="path"/> is, following links, when it is not a regular file ("a FIFO", "a
+    /// socket", "a character device", "a block device", "a directory"); <see langword="null"/> for a regular file, when
+    /// it cannot be examined (absent, not permitted) and where statx cannot be called.
+    /// </summary>
+    /// <param name="path">The path.</param>
+    public static string? NotRegularAt(string path)
+    {
+        if (!s_available)
+        {
+            return null;
+        }
+
+        try
+        {
+            var status = t_pathStatus ??= new byte[StatusBytes];
+            if (Statx(CurrentDirectory, Encoding.UTF8.GetBytes(path + "\0"), 0, ModeField, status) == 0)
+            {
+                return KindOf(BitConverter.ToUInt16(status, ModeOffset));
+            }
+
+            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
+            {
+                return null;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc without statx: the caller does without.
+        }
+
+        s_available = false;
+        return null;
+    }
 
     /// <summary>
     /// The device, inode, size, permissions and modification time of the file at <paramref name="path"/>, following
@@ -93,10 +171,7 @@ internal sealed class LinuxFileStatus
             if (Statx(CurrentDirectory, path, 0, InodeField | SizeField | ModeField | ModifiedField, status) == 0)
             {
                 return new PathVersion(
-                    new FileIdentity(
-                        BitConverter.ToUInt32(status, DeviceMajorOffset),
-                        BitConverter.ToUInt32(status, DeviceMinorOffset),
-                        BitConverter.ToUInt64(status, InodeOffset)),
+                    IdentityIn(status),
                     BitConverter.ToInt64(status, SizeOffset),
                     (UnixFileMode)(BitConverter.ToUInt16(status, ModeOffset) & 0xFFF),
                     BitConverter.ToInt64(status, ModifiedOffset),
@@ -164,6 +239,22 @@ internal sealed class LinuxFileStatus
     [DllImport("libc", EntryPoint = "geteuid")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     public static extern uint EffectiveUserId();
+
+    /// <summary>The device and inode in a statx buffer (the device is filled whatever fields were asked for).</summary>
+    private static FileIdentity IdentityIn(byte[] status) =>
+        new(BitConverter.ToUInt32(status, DeviceMajorOffset), BitConverter.ToUInt32(status, DeviceMinorOffset), BitConverter.ToUInt64(status, InodeOffset));
+
+    /// <summary>What a file of <paramref name="mode"/> (st_mode) is, unless it is a regular file.</summary>
+    private static string? KindOf(int mode) => (mode & FileKindBits) switch
+    {
+        RegularFileKind => null,
+        DirectoryKind => "a directory",
+        FifoKind => "a FIFO",
+        SocketKind => "a socket",
+        CharacterDeviceKind => "a character device",
+        BlockDeviceKind => "a block device",
+        _ => "a file of another kind",
+    };
 
     private bool Read(SafeFileHandle file, uint field)
     {

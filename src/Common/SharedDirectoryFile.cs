@@ -30,7 +30,7 @@ internal static class SharedDirectoryFile
     /// <param name="mode"><see cref="FileMode.Open"/> or <see cref="FileMode.OpenOrCreate"/>.</param>
     /// <param name="access">The access wanted.</param>
     /// <param name="share"><see cref="FileShare.None"/> for an exclusive lock, else what other openers may do.</param>
-    /// <exception cref="RefusedFileException">The file is a symbolic link, another user's, or not a regular file, in a directory group or others may write.</exception>
+    /// <exception cref="RefusedFileException">The file is not a regular file, or is a symbolic link or another user's in a directory group or others may write.</exception>
     /// <exception cref="IOException">The file cannot be opened, or another process holds its lock.</exception>
     /// <exception cref="UnauthorizedAccessException">This process may not open the file.</exception>
     public static FileStream Open(string path, FileMode mode, FileAccess access, FileShare share)
@@ -72,9 +72,9 @@ internal static class SharedDirectoryFile
                         + $"another user may have put it there, and it is not used. {fix}");
                 }
 
-                if (!status.Regular)
+                if (status.NotRegular is { } kind)
                 {
-                    throw new RefusedFileException($"{path} is not a regular file, {where}: another user may have put it there, and it is not used. {fix}");
+                    throw new RefusedFileException($"{path} is not a regular file but {kind}, {where}: another user may have put it there, and it is not used. {fix}");
                 }
             }
 
@@ -98,9 +98,9 @@ internal static class SharedDirectoryFile
         var handle = OpenFlags(path, mode, access, follow: 0, where: null, fix: null);
         try
         {
-            if (new LinuxFileStatus().OwnerAndKind(handle) is { Regular: false })
+            if (new LinuxFileStatus().OwnerAndKind(handle) is { NotRegular: { } kind })
             {
-                throw new IOException($"{path} is not a regular file (a FIFO, a socket or a device), and it is not used. Remove it (rm {path}).");
+                throw new RefusedFileException($"{path} is not a regular file but {kind}, and it is not used. Remove it (rm {path}).");
             }
 
             Lock(handle, path, share);
@@ -189,5 +189,9 @@ internal static class SharedDirectoryFile
     }
 }
 
-/// <summary>A file refused because another user may have put it where it is: its message names it, why, and the fix.</summary>
+/// <summary>
+/// A file refused for what it is, not because it is busy or cannot be opened: a symbolic link or another user's file
+/// in a directory that group or others may write, or a file that is not a regular one. Its message names it, why, and
+/// the fix. Trying again does not help until the file is removed.
+/// </summary>
 internal sealed class RefusedFileException(string message) : IOException(message);

@@ -11,15 +11,20 @@ internal static class WritableLocation
 {
     /// <summary>
     /// Why the file at <paramref name="path"/> (a full path) cannot be written, or created with its directory, as a
-    /// clause that follows the path ("which is a directory", "whose directory /d is on a read-only file system");
-    /// <see langword="null"/> when nothing stands in the way that the file system tells of. The directory must be
-    /// writable too, for the files written beside (a lock, a rotated copy).
+    /// clause that follows the path ("which is a directory", "which is a FIFO, not a regular file", "whose directory /d
+    /// is on a read-only file system"); <see langword="null"/> when nothing stands in the way that the file system tells
+    /// of. The directory must be writable too, for the files written beside (a lock, a rotated copy).
     /// </summary>
     public static string? WhyFileCannotBeWritten(string path)
     {
         if (Directory.Exists(path))
         {
             return "which is a directory";
+        }
+
+        if (LinuxFileStatus.NotRegularAt(path) is { } kind)
+        {
+            return $"which is {kind}, not a regular file";
         }
 
         if (Path.GetDirectoryName(path) is { } directory && WhyNoFileCanBeCreatedIn(directory) is { } why)

@@ -309,15 +309,16 @@ internal static class TrousseauServer
     }
 
     /// <summary>
-    /// Refuses, before anything is created, an audit trail that cannot be written (a directory, a directory that cannot
-    /// be created or written) while <c>Audit:FailOpen</c> is false: every call would be refused until it can. With
-    /// <c>Audit:FailOpen</c> true the start goes on, and the trail's one warning says that calls go unrecorded.
+    /// Refuses, before anything is created, an audit trail that cannot be written (a directory, a FIFO, a socket or a
+    /// device, a directory that cannot be created or written, a lock file beside it that is not a regular file) while
+    /// <c>Audit:FailOpen</c> is false: every call would be refused until it can. With <c>Audit:FailOpen</c> true the
+    /// start goes on, and the trail's one warning says that calls go unrecorded.
     /// </summary>
     private static void CheckAuditTrail(WebApplication app)
     {
         var audit = app.Services.GetRequiredService<IOptions<TrousseauAuditOptions>>().Value;
         if (audit is { FailOpen: false, Path: { } path } && path != TrousseauAuditOptions.StandardOutput
-            && WritableLocation.WhyFileCannotBeWritten(Path.GetFullPath(path)) is { } reason)
+            && WhyAuditTrailCannotBeWritten(Path.GetFullPath(path)) is { } reason)
         {
             var key = $"{ServerConfiguration.SectionName}:Audit";
             throw new InvalidConfigurationException(
@@ -325,6 +326,11 @@ internal static class TrousseauServer
                 + $"or - for standard output, or set {key}:FailOpen=true to serve calls unrecorded meanwhile.");
         }
     }
+
+    /// <summary>Why the audit trail at <paramref name="trail"/> (a full path) cannot be written, as a clause that follows it; <see langword="null"/> when nothing stands in the way.</summary>
+    private static string? WhyAuditTrailCannotBeWritten(string trail) =>
+        WritableLocation.WhyFileCannotBeWritten(trail)
+        ?? (LinuxFileStatus.NotRegularAt(trail + ".lock") is { } kind ? $"whose lock file {trail}.lock is {kind}, not a regular file (remove it)" : null);
 
     /// <summary>
     /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -80,6 +81,7 @@ internal sealed class LocalKeyRingKey : IDisposable
     public const int TagSize = 16;
     private const int CheckSize = 16;
     private const int FingerprintSize = 4;
+    private static readonly SearchValues<char> LowerHexDigits = SearchValues.Create("0123456789abcdef");
 
     private LocalKeyRingKey(KeyInfo info, DateTimeOffset created, byte[] material, byte[] check)
     {
@@ -147,6 +149,34 @@ internal sealed class LocalKeyRingKey : IDisposable
         return new LocalKeyRingKey(new KeyInfo(keyId, version), created, material, check ?? CheckValue(material, keyId));
     }
 
+    /// <summary>
+    /// Whether <paramref name="keyId"/> is shaped as a key ring names its keys, <c>local-RING-vN</c> or
+    /// <c>local-RING-vN-FINGERPRINT</c> (RING 16 lowercase hex digits, N a version from 1): an id of this ring or of
+    /// another one, as against another provider's or none at all.
+    /// </summary>
+    public static bool IsKeyIdShaped(string keyId)
+    {
+        const string Prefix = LocalKeyRingProvider.ProviderName + "-";
+        const int RingIdLength = 16;
+        if (!keyId.StartsWith(Prefix, StringComparison.Ordinal) || keyId.Length < Prefix.Length + RingIdLength + 3)
+        {
+            return false;
+        }
+
+        var rest = keyId.AsSpan(Prefix.Length);
+        if (!IsLowerHex(rest[..RingIdLength]) || !rest[RingIdLength..].StartsWith("-v", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        rest = rest[(RingIdLength + 2)..];
+        var dash = rest.IndexOf('-');
+        var version = dash < 0 ? rest : rest[..dash];
+        return version is [>= '1' and <= '9', ..]
+            && uint.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            && (dash < 0 || (rest.Length - dash - 1 == 2 * FingerprintSize && IsLowerHex(rest[(dash + 1)..])));
+    }
+
     /// <summary>Whether <paramref name="other"/> is this same key (same id, same key bytes).</summary>
     public bool IsSameKey(LocalKeyRingKey other) =>
         Info == other.Info && CryptographicOperations.FixedTimeEquals(Check, other.Check);
@@ -160,6 +190,8 @@ internal sealed class LocalKeyRingKey : IDisposable
     /// <summary>The id of a key version without fingerprint, as the first file format named every version.</summary>
     private static string LegacyKeyId(string ringId, uint version) =>
         string.Create(CultureInfo.InvariantCulture, $"{LocalKeyRingProvider.ProviderName}-{ringId}-v{version}");
+
+    private static bool IsLowerHex(ReadOnlySpan<char> text) => !text.ContainsAnyExcept(LowerHexDigits);
 
     private static bool IsFingerprinted(string keyId, string legacyId) =>
         keyId.Length == legacyId.Length + 1 + (2 * FingerprintSize)

@@ -85,10 +85,11 @@ internal static partial class LocalKeyRingFile
     /// <summary>
     /// Takes the exclusive advisory lock <c>&lt;path&gt;.lock</c> (created with mode 0600), waiting up to 10 s for
     /// another process or provider to release it. The system releases it when the process ends, even on a crash. In a
-    /// directory that group or others may write, a symbolic link or another user's file at the lock's path is refused.
+    /// directory that group or others may write, a symbolic link or another user's file at the lock's path is refused, and
+    /// anywhere a lock path that is not a regular file (a FIFO), at once.
     /// </summary>
     /// <exception cref="DependencyUnavailableException">The lock stayed taken for 10 s.</exception>
-    /// <exception cref="RefusedFileException">Another user may have put the lock file there.</exception>
+    /// <exception cref="RefusedFileException">Another user may have put the lock file there, or it is not a regular file.</exception>
     public static IDisposable Lock(string path)
     {
         var lockPath = path + ".lock";

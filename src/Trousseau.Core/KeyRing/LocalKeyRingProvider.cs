@@ -308,10 +308,17 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// <summary>
     /// Why a wrapped key names no key of this ring, and, since a key ring restored from an older copy (or another
     /// installation's) is the usual cause for what was written here, which copy to put back. The key id's ring id
-    /// tells this ring's own keys (from a later copy) from another ring's.
+    /// tells this ring's own keys (from a later copy) from another ring's; a key id no key ring issues (another
+    /// provider's, a KMS caller's garbage) gets no such advice, and only a bounded, escaped excerpt of it is repeated.
     /// </summary>
     private static string NotInRing(WrappedKey wrapped, LocalKeyRing ring)
     {
+        if (!LocalKeyRingKey.IsKeyIdShaped(wrapped.KeyId))
+        {
+            return $"The key id '{Excerpt.Escaped(wrapped.KeyId, 64)}' is not a local key ring's ({ProviderName}-<ring id>-v<version>-<fingerprint>): the ciphertext "
+                + "was wrapped by another key provider or KMS plugin, or its key id was changed; decrypt it with the one that wrapped it.";
+        }
+
         if (ring.Keys.FirstOrDefault(k => k.Info.KeyId == wrapped.KeyId) is { } named)
         {
             // The key id is this ring's, at another version than the wrap's: a caller (KMS v2 sends the key id beside

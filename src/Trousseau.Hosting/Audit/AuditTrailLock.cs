@@ -26,7 +26,8 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
 
     /// <summary>
     /// Takes the lock, waiting up to 5 s for another process that holds it; creates the file (0600) and its directory when
-    /// absent. In a directory that group or others may write, a symbolic link or another user's file at its path is refused.
+    /// absent. A file at its path that is not a regular one (a FIFO) is refused at once, naming what it is, and so, in a
+    /// directory that group or others may write, are a symbolic link and another user's file.
     /// </summary>
     public void Enter()
     {

@@ -3,7 +3,6 @@ using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau.Hosting.Audit;
 
@@ -19,7 +18,10 @@ namespace Trousseau.Hosting.Audit;
 /// asked), writing no line; another failed write (a full disk) makes the trail unavailable until a write succeeds again. Processes may share
 /// the trail (two daemons on one data directory): lines are written holding an exclusive advisory lock on
 /// <c>PATH.lock</c>, after catching up with what other processes wrote (the chain goes on from the file's last line) or
-/// reopening the file when another process rotated it (the lock file's first 8 bytes count rotations).
+/// reopening the file when another process rotated it: the lock file's first 8 bytes count rotations, and on Linux the
+/// statx that reads the trail's size before each write reads it at <c>PATH</c>, with its device and inode, so that a
+/// file renamed away from <c>PATH</c> (a rotation another process could not count, a crash between its rename and its
+/// count, a file moved or deleted by hand) is not written on but left for the one at <c>PATH</c>.
 /// </summary>
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
@@ -33,6 +35,9 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly ArrayBufferWriter<byte> _line = new(512);
     private readonly TrousseauAuditOptions _options;
     private readonly string? _path;
+
+    // _path in UTF-8 with a terminating zero byte, for statx.
+    private readonly byte[]? _pathBytes;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
@@ -41,8 +46,8 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private long _rotations;
     private FileStream? _file;
 
-    // _file's handle, taken once: FileStream.SafeFileHandle seeks the file each time it is read.
-    private SafeFileHandle? _handle;
+    // Which file _file is (device and inode), where statx can tell.
+    private FileIdentity? _identity;
     private long _length;
     private string? _previous;
     // A write of lines failed other than for want of access: only a write shows that the trail can be written again.
@@ -72,6 +77,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         else
         {
             _trailLock = new AuditTrailLock(_path);
+            _pathBytes = System.Text.Encoding.UTF8.GetBytes(_path + "\0");
         }
     }
 
@@ -192,7 +198,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         {
             if (_file is { } file)
             {
-                (_file, _handle) = (null, null);
+                _file = null;
                 _ready = false;
                 try
                 {
@@ -214,8 +220,9 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
     /// <summary>
     /// Takes the trail's lock (waiting up to 5 s for another process that holds it), then makes the open file the
-    /// trail's current one and the chain follow its last line: opens the file when it is not open or another process
-    /// rotated it, and reads its last line again when another process appended to it.
+    /// trail's current one and the chain follow its last line: opens the file when it is not open, another process
+    /// rotated it, or it is no longer the file at the trail's path, and reads its last line again when another process
+    /// appended to it.
     /// </summary>
     private void EnterTrail()
     {
@@ -225,11 +232,21 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             var rotations = _trailLock.ReadRotations();
             if (_file is null || rotations != _rotations)
             {
-                Close(truncateTo: null);
-                Open();
-                _rotations = rotations;
+                Reopen(rotations);
             }
-            else if ((_status.Size(_handle!) ?? _file.Length) != _length)
+            else if (_status.IdentityAndSize(_pathBytes!) is { } atPath)
+            {
+                // One statx, at the path: which file is there as well as its size, instead of the size of the file held.
+                if (atPath.File != _identity)
+                {
+                    Reopen(rotations);
+                }
+                else if (atPath.Size != _length)
+                {
+                    FollowTail(_file);
+                }
+            }
+            else if (_file.Length != _length)
             {
                 FollowTail(_file);
             }
@@ -242,6 +259,13 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     }
 
     private void ExitTrail() => _trailLock!.Exit();
+
+    private void Reopen(long rotations)
+    {
+        Close(truncateTo: null);
+        Open();
+        _rotations = rotations;
+    }
 
     /// <summary>
     /// Opens the file, creating it (0600) when absent, and follows its last line. In a directory that group or others
@@ -261,7 +285,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             MakePrivate(file, path);
             MakeRotatedPrivate();
             FollowTail(file);
-            (_file, _handle) = (file, file.SafeFileHandle);
+            (_file, _identity) = (file, _status.Identity(file.SafeFileHandle));
             _ready = !_writeFailed;
         }
         catch
@@ -527,7 +551,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private void Rotate()
     {
         var file = _file!;
-        (_file, _handle, _rotationFailed) = (null, null, true);
+        (_file, _rotationFailed) = (null, true);
         try
         {
             file.Flush(flushToDisk: true);
@@ -573,7 +597,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             return;
         }
 
-        (_file, _handle) = (null, null);
+        _file = null;
         try
         {
             if (truncateTo is { } length)

@@ -108,6 +108,50 @@ public sealed class AuditRotationRetryTests : IDisposable
         Assert.True(report.GetProperty("startsAtGenesis").GetBoolean(), $"the trail's first lines are kept: {report}");
     }
 
+    [StoreFact]
+    public async Task A_daemon_not_told_of_a_rotation_because_its_count_could_not_be_written_notices_the_new_file_and_the_chain_stays_whole()
+    {
+        var dataDir = _temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+
+        // Only the first daemon rotates: the second allows a larger file, so that it writes on in the file it holds
+        // unless it notices the rotation.
+        await using var first = await TrousseauServerProcess.StartAsync(dataDir, Settings);
+        await using var second = await TrousseauServerProcess.StartAsync(
+            dataDir, ["--Trousseau:Audit:MaxFileBytes=1048576", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
+        using var firstHttp = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var secondHttp = await BearerClient.FromTokenFileAsync(second.BaseAddress, Path.Combine(dataDir, "api.token"));
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAsync(secondHttp, "second-before"));
+
+        // The lock file cannot be written: the first daemon's rotation renames audit.log, then cannot count it there,
+        // which is how the other daemons on the trail learn of a rotation.
+        await using (await ImmutableFile.ProtectAsync(trail + ".lock"))
+        {
+            var call = 0;
+            await Eventually.ReturnsAsync(
+                () => ReadAsync(firstHttp, $"first-{call++}"),
+                status => status == HttpStatusCode.ServiceUnavailable,
+                awaited: "a call to the first daemon refused once its rotation could not be counted",
+                show: status => $"{(int)status}; the server's output:\n{first.Log}");
+            Assert.True(File.Exists(trail + ".1"), "the rotation renamed audit.log before it failed");
+
+            Assert.Equal(HttpStatusCode.NotFound, await ReadAsync(firstHttp, "first-after-rotation"));
+            Assert.Equal(HttpStatusCode.NotFound, await ReadAsync(secondHttp, "second-after-rotation"));
+        }
+
+        var report = await VerifyAsync(trail);
+        Assert.True(report.GetProperty("startsAtGenesis").GetBoolean(), $"the trail's first lines are kept: {report}");
+        Assert.Equal(
+            ["audit/first-after-rotation", "audit/second-after-rotation"],
+            File.ReadAllLines(trail).Select(SecretOf));
+    }
+
+    private static string? SecretOf(string line)
+    {
+        using var record = JsonDocument.Parse(line);
+        return record.RootElement.GetProperty("secret").GetString();
+    }
+
     private static async Task<HttpStatusCode> ReadAsync(HttpClient http, string name)
     {
         using var response = await http.GetAsync(new Uri($"v1/secrets/audit/{name}", UriKind.Relative));

@@ -541,6 +541,59 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_fifo_at_the_lock_files_path_stops_the_start_at_once_with_exit_2_naming_it_as_not_a_regular_file()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        Directory.CreateDirectory(dataDir);
+        File.SetUnixFileMode(dataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await MakeFifoAsync(trail + ".lock");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            $"trousseaud: invalid configuration: Trousseau:Audit:Path is '{trail}', whose lock file {trail}.lock is a FIFO, not a regular file",
+            line,
+            StringComparison.Ordinal);
+        Assert.False(File.Exists(trail), "a refused start created the audit trail");
+    }
+
+    [Fact]
+    public async Task A_fifo_put_at_the_lock_files_path_while_serving_is_refused_naming_it_as_not_a_regular_file_not_as_locked()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
+        await CallsAsync(server, dataDir, 1);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        File.Delete(trail + ".lock");
+        await MakeFifoAsync(trail + ".lock");
+
+        using (var refused = await http.GetAsync(new Uri("v1/secrets/audit/fifo-lock", UriKind.Relative)))
+        {
+            var problem = await Problems.AssertAsync(refused, HttpStatusCode.ServiceUnavailable);
+            Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
+        }
+
+        Assert.Contains($"{trail}.lock is not a regular file but a FIFO", server.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("locked by another process", server.Log, StringComparison.Ordinal);
+
+        // Once it is removed, the next call acts and is recorded in the same chain.
+        File.Delete(trail + ".lock");
+        using (var read = await http.GetAsync(new Uri("v1/secrets/audit/fifo-lock", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+    }
+
+    [Fact]
     public async Task With_fail_open_calls_go_on_when_the_trail_cannot_be_written_and_the_failure_is_logged_once()
     {
         using var temp = new TempDirectory();
@@ -621,6 +674,12 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
             using var response = await http.GetAsync(new Uri($"v1/secrets/audit/rotation-{i}", UriKind.Relative));
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }
+    }
+
+    private static async Task MakeFifoAsync(string path)
+    {
+        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", path]));
+        Assert.True(made.ExitCode == 0, $"mkfifo failed: {made.Stderr}");
     }
 
     private static List<JsonElement> Records(string text) =>

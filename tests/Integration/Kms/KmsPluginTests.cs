@@ -146,6 +146,30 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task Decrypt_with_a_key_id_no_local_key_ring_issues_says_so_with_a_bounded_escaped_excerpt_instead_of_advising_a_key_ring_restore()
+    {
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var ciphertext = encrypted.GetProperty("ciphertext").GetString();
+        var hostile = "evil\u001b[2J\u0007" + new string('x', 900);
+
+        var otherProvider = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = "some-other-plugin-key" });
+        var garbage = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = hostile });
+        var otherRing = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = "local-0000000000000000-v1" });
+
+        Assert.All(new[] { otherProvider, garbage, otherRing }, r => Assert.Equal("INVALID_ARGUMENT", r.GetProperty("code").GetString()));
+        Assert.Equal(
+            "The key id 'some-other-plugin-key' is not a local key ring's (local-<ring id>-v<version>-<fingerprint>): the ciphertext was wrapped by another "
+            + "key provider or KMS plugin, or its key id was changed; decrypt it with the one that wrapped it.",
+            otherProvider.GetProperty("details").GetString());
+        var garbageDetails = garbage.GetProperty("details").GetString()!;
+        Assert.StartsWith($"The key id 'evil\\u001B[2J\\u0007{new string('x', 55)}…' is not a local key ring's", garbageDetails, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('x', 56), garbageDetails, StringComparison.Ordinal);
+        Assert.DoesNotContain(garbageDetails, c => c is < ' ' or > '~' and not '…');
+        Assert.All(new[] { otherProvider, garbage }, r => Assert.DoesNotContain("put back", r.GetProperty("details").GetString(), StringComparison.Ordinal));
+        Assert.Contains("this is another key ring", otherRing.GetProperty("details").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task After_a_rotation_status_shows_the_new_key_at_once_and_old_ciphertext_still_decrypts()
     {
         var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
