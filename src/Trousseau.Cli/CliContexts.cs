@@ -94,6 +94,13 @@ internal sealed class CliContexts
         }
     }
 
+    /// <summary>The usage error for a context name that is not among <see cref="Contexts"/>, with the nearest names.</summary>
+    public CliUsageException Unknown(string name)
+    {
+        var nearest = ParseErrors.Suggest(name, Contexts.Keys).Select(c => $"'{c}'").ToList();
+        return new CliUsageException($"No context named '{name}'." + (nearest.Count > 0 ? $" Did you mean {string.Join(" or ", nearest)}?" : "") + " (see clectl context list)");
+    }
+
     private static CliUsageException Invalid(string path, string problem) => new($"{path} is not a valid clectl configuration: {problem}");
 
     public void Save(string path) =>
