@@ -292,6 +292,32 @@ public sealed class CliUsageTests : IDisposable
         Assert.Empty(ownerOnly.Stderr);
     }
 
+    [Theory]
+    [InlineData("620")]
+    [InlineData("602")]
+    [InlineData("666")]
+    public async Task A_contexts_file_that_group_or_others_may_write_is_warned_about_without_a_token_until_it_is_owner_only(string mode)
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        var tokenFile = _temp.Combine("api.token");
+        File.WriteAllText(tokenFile, "token-from-the-file-7c2a\n");
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "set", "paths", "--server", "http://127.0.0.1:1", "--token-file", tokenFile));
+        File.SetUnixFileMode(file, (UnixFileMode)Convert.ToInt32(mode, 8));
+
+        var list = await _clectl.RunAsync("context", "list");
+        var kms = await _clectl.RunWithInputAsync("dek", "kms", "encrypt", "--socket", _temp.Combine("none.sock"));
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var ownerOnly = await _clectl.RunAsync("context", "list");
+
+        ClectlAssert.Ok(list);
+        var warning = $"clectl: warning: {file} can be changed by others than its owner (mode {mode}), who could point a context at a server of theirs and receive its token; run chmod 600 {file}.";
+        Assert.Equal(warning + "\n", list.Stderr);
+        Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("token-from-the-file-7c2a", list.Stderr + kms.Stderr, StringComparison.Ordinal);
+        ClectlAssert.Ok(ownerOnly);
+        Assert.Empty(ownerOnly.Stderr);
+    }
+
     [Fact]
     public async Task A_directory_given_to_from_file_exits_2_saying_it_is_a_directory()
     {
