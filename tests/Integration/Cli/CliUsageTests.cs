@@ -40,6 +40,14 @@ public sealed class CliUsageTests : IDisposable
     [InlineData("-o json help secret", "-o json secret --help")]
     [InlineData("--server http://127.0.0.1:1 --raw help secret get", "secret get --help")]
     [InlineData("--output=yaml help kms", "kms --help")]
+    [InlineData("-ojson help secret", "-o json secret --help")]
+    [InlineData("-o:json help secret get", "secret get --help")]
+    [InlineData("-o=yaml help kms", "kms --help")]
+    [InlineData("secret help", "secret --help")]
+    [InlineData("secret help list", "secret list --help")]
+    [InlineData("kms help status", "kms status --help")]
+    [InlineData("secret -ojson help get", "secret get --help")]
+    [InlineData("--raw context --output json help delete", "context delete --help")]
     public async Task Help_before_a_command_and_after_any_global_options_prints_that_commands_help_as_kubectl_help_does(string line, string same)
     {
         var help = await _clectl.RunAsync(line.Split(' '));
@@ -49,6 +57,22 @@ public sealed class CliUsageTests : IDisposable
         Assert.Contains("Usage:", help.Stdout, StringComparison.Ordinal);
         Assert.Equal(flag.Stdout, help.Stdout);
         Assert.Empty(help.Stderr);
+    }
+
+    [Fact]
+    public async Task Help_after_a_command_that_groups_none_is_that_commands_argument()
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("context", "use", "help"), 2);
+
+        Assert.Equal("clectl: No context named 'help'. (see clectl context list)", error);
+    }
+
+    [Fact]
+    public async Task Help_after_a_group_for_an_unknown_command_exits_2_naming_it()
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("secret", "help", "lst"), 2);
+
+        Assert.StartsWith("clectl: Unknown command 'lst' for 'clectl secret'. Did you mean 'list'?", error, StringComparison.Ordinal);
     }
 
     [Fact]
