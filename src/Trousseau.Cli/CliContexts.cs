@@ -91,7 +91,7 @@ internal sealed class CliContexts
             const string Redirect = "could point a context at a server of theirs and receive its token";
             if (LinuxFileStatus.StrangerOwning(path) is { } owner)
             {
-                return $"{path} belongs to user id {owner}, not to the user clectl runs as (uid {LinuxFileStatus.EffectiveUserId()}), who {Redirect}; "
+                return $"{path} belongs to user id {owner}, not to you (uid {LinuxFileStatus.EffectiveUserId()}): that user {Redirect}; "
                     + $"make it yours: cp {path} {path}.new && mv {path}.new {path} && chmod 600 {path}.";
             }
 
@@ -107,7 +107,7 @@ internal sealed class CliContexts
             }
 
             return (mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0
-                ? $"{path} can be changed by others than its owner (mode {octal}), who {Redirect}; run chmod 600 {path}."
+                ? $"{path} can be changed by others than its owner (mode {octal}): they {Redirect}; run chmod 600 {path}."
                 : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

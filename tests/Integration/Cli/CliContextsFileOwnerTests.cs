@@ -38,7 +38,7 @@ public sealed class CliContextsFileOwnerTests : IDisposable
         var own = await _clectl.RunAsync("context", "list");
 
         ClectlAssert.Ok(list);
-        var warning = $"clectl: warning: {file} belongs to user id {Nobody}, not to the user clectl runs as (uid 0), who could point a context at a server of theirs and receive its token; "
+        var warning = $"clectl: warning: {file} belongs to user id {Nobody}, not to you (uid 0): that user could point a context at a server of theirs and receive its token; "
             + $"make it yours: cp {file} {file}.new && mv {file}.new {file} && chmod 600 {file}.";
         Assert.Equal(warning + "\n", list.Stderr);
         Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);

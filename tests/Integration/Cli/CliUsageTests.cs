@@ -334,7 +334,7 @@ public sealed class CliUsageTests : IDisposable
         var ownerOnly = await _clectl.RunAsync("context", "list");
 
         ClectlAssert.Ok(list);
-        var warning = $"clectl: warning: {file} can be changed by others than its owner (mode {mode}), who could point a context at a server of theirs and receive its token; run chmod 600 {file}.";
+        var warning = $"clectl: warning: {file} can be changed by others than its owner (mode {mode}): they could point a context at a server of theirs and receive its token; run chmod 600 {file}.";
         Assert.Equal(warning + "\n", list.Stderr);
         Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("token-from-the-file-7c2a", list.Stderr + kms.Stderr, StringComparison.Ordinal);
