@@ -18,8 +18,9 @@ internal static class Clectl
             return await ShellCompletion.CompleteAsync(root, words, console.Out);
         }
 
-        // As kubectl help: 'clectl help secret get' is 'clectl secret get --help', global options before it too.
-        if (HelpWord(args) is { } help)
+        // As kubectl help: 'clectl help secret get' and 'clectl secret help get' are 'clectl secret get --help', global
+        // options before or among them too.
+        if (HelpWord(root, args) is { } help)
         {
             args = [.. args[..help], .. args[(help + 1)..], "--help"];
         }
@@ -36,29 +37,68 @@ internal static class Clectl
     }
 
     /// <summary>
-    /// Where <see cref="HelpCommand"/> stands when it is the first word that is neither a global option nor its value
-    /// (<c>clectl -o json help secret</c>), else <see langword="null"/>.
+    /// Where <see cref="HelpCommand"/> stands when it follows clectl or a command that groups others, with nothing
+    /// before it but the commands that lead there and global options with their values (<c>clectl -o json help secret</c>,
+    /// <c>clectl secret help list</c>), else <see langword="null"/>: after a command that groups none, <c>help</c> is
+    /// that command's argument.
     /// </summary>
-    private static int? HelpWord(string[] args)
+    private static int? HelpWord(Command root, string[] args)
     {
+        var command = root;
         for (var i = 0; i < args.Length; i++)
         {
             var word = args[i];
             if (!word.StartsWith('-'))
             {
-                return word == HelpCommand ? i : null;
+                if (command.Subcommands.Count > 0 && word == HelpCommand)
+                {
+                    return i;
+                }
+
+                command = command.Subcommands.FirstOrDefault(c => c.Name == word || c.Aliases.Contains(word));
+                if (command is null)
+                {
+                    return null;
+                }
+
+                continue;
             }
 
-            var option = GlobalOptions.All.FirstOrDefault(o => o.Name == word || o.Aliases.Contains(word));
-            if (option is null && !GlobalOptions.All.Any(o => word.StartsWith(o.Name + "=", StringComparison.Ordinal) || word.StartsWith(o.Name + ":", StringComparison.Ordinal)))
+            if (GlobalOption(word) is not { } global)
             {
-                // Not a global option, nor one given with its value (--output=json): the command's own, not help's.
+                // Not a global option: the command's own, not help's.
                 return null;
             }
 
-            if (option is { Arity.MinimumNumberOfValues: > 0 })
+            if (!global.ValueAttached && global.Option.Arity.MinimumNumberOfValues > 0)
             {
                 i++;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The global option <paramref name="word"/> gives, and whether its value is in the same word, as the parser takes
+    /// it: <c>--output=json</c>, <c>-o:json</c>, and for a one-letter name <c>-ojson</c>.
+    /// </summary>
+    private static (Option Option, bool ValueAttached)? GlobalOption(string word)
+    {
+        foreach (var option in GlobalOptions.All)
+        {
+            foreach (var name in option.Aliases.Prepend(option.Name))
+            {
+                if (word == name)
+                {
+                    return (option, false);
+                }
+
+                if (word.StartsWith(name, StringComparison.Ordinal)
+                    && (word[name.Length] is '=' or ':' || (!name.StartsWith("--", StringComparison.Ordinal) && option.Arity.MinimumNumberOfValues > 0)))
+                {
+                    return (option, true);
+                }
             }
         }
 

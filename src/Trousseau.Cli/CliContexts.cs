@@ -72,25 +72,67 @@ internal sealed class CliContexts
     }
 
     /// <summary>
-    /// The warning for a contexts file at <paramref name="path"/> that holds a token (<c>context set --token</c>) and
-    /// that group or others can read or change, as after a <c>chmod</c> or a copy (clectl writes it 0600), else
-    /// <see langword="null"/>: none for a file without a token (paths only), nor for one that cannot be read, which the
-    /// commands that use contexts report.
+    /// The warning for a contexts file at <paramref name="path"/> that others than the user clectl runs as may use, else
+    /// <see langword="null"/>: one that belongs to another user (not root), who can change it whatever its mode, as ssh
+    /// refuses such a config file; one that holds a token (<c>context set --token</c>) and that group or others can read
+    /// or change; one that group or others can change, as after a <c>chmod</c> or a copy (clectl writes it 0600), where
+    /// they could point a context's server at theirs and receive the token of its token file. None for a file that
+    /// cannot be examined, which the commands that use contexts report.
     /// </summary>
     public static string? Exposure(string path)
     {
         try
         {
-            if (!File.Exists(path) || OwnerOnlyFile.OpenModeOrNull(path) is not { } mode || !Load(path).Contexts.Values.Any(c => !string.IsNullOrEmpty(c.Token)))
+            if (!File.Exists(path))
             {
                 return null;
             }
 
-            return $"{path} holds an API token and others than its owner have access to it (mode {Convert.ToString((int)mode & 0x1FF, 8)}); run chmod 600 {path}.";
+            const string Redirect = "could point a context at a server of theirs and receive its token";
+            if (LinuxFileStatus.StrangerOwning(path) is { } owner)
+            {
+                return $"{path} belongs to user id {owner}, not to you (uid {LinuxFileStatus.EffectiveUserId()}): that user {Redirect}; "
+                    + $"make it yours: cp {path} {path}.new && mv {path}.new {path} && chmod 600 {path}.";
+            }
+
+            if (OwnerOnlyFile.OpenModeOrNull(path) is not { } mode)
+            {
+                return null;
+            }
+
+            var octal = Convert.ToString((int)mode & 0x1FF, 8);
+            if (HoldsToken(path))
+            {
+                return $"{path} holds an API token and others than its owner have access to it (mode {octal}); run chmod 600 {path}.";
+            }
+
+            return (mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0
+                ? $"{path} can be changed by others than its owner (mode {octal}): they {Redirect}; run chmod 600 {path}."
+                : null;
         }
-        catch (Exception e) when (e is CliUsageException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    /// <summary>The usage error for a context name that is not among <see cref="Contexts"/>, with the nearest names.</summary>
+    public CliUsageException Unknown(string name)
+    {
+        var nearest = ParseErrors.Suggest(name, Contexts.Keys).Select(c => $"'{c}'").ToList();
+        return new CliUsageException($"No context named '{name}'." + (nearest.Count > 0 ? $" Did you mean {string.Join(" or ", nearest)}?" : "") + " (see clectl context list)");
+    }
+
+    /// <summary>Whether the file holds a token; one clectl cannot read as contexts holds none that it would use.</summary>
+    private static bool HoldsToken(string path)
+    {
+        try
+        {
+            return Load(path).Contexts.Values.Any(c => !string.IsNullOrEmpty(c.Token));
+        }
+        catch (CliUsageException)
+        {
+            return false;
         }
     }
 

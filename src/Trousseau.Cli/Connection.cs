@@ -218,10 +218,11 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
         _ => null,
     };
 
-    private static NamedContext FindContext(string name) =>
-        CliContexts.Load(CliContexts.DefaultPath).Contexts.TryGetValue(name, out var context)
-            ? new NamedContext(name, context)
-            : throw new CliUsageException($"No context named '{name}'; see clectl context list.");
+    private static NamedContext FindContext(string name)
+    {
+        var contexts = CliContexts.Load(CliContexts.DefaultPath);
+        return contexts.Contexts.TryGetValue(name, out var context) ? new NamedContext(name, context) : throw contexts.Unknown(name);
+    }
 
     private static NamedContext? CurrentContext()
     {

@@ -3,7 +3,7 @@ using System.CommandLine.Completions;
 
 namespace Trousseau.Cli;
 
-/// <summary><c>clectl context set|use|list</c>: several trousseaud instances, one current.</summary>
+/// <summary><c>clectl context set|use|delete|list</c>: several trousseaud instances, one current.</summary>
 internal static class ContextCommands
 {
     private static readonly Argument<string> Name = new("name")
@@ -67,12 +67,36 @@ internal static class ContextCommands
             var name = parse.GetValue(Name)!;
             if (!contexts.Contexts.ContainsKey(name))
             {
-                throw new CliUsageException($"No context named '{name}'; see clectl context list.");
+                throw contexts.Unknown(name);
             }
 
             contexts.Current = name;
             contexts.Save(path);
             await console.Out.WriteLineAsync($"using context {name}");
+            return ExitCodes.Ok;
+        });
+
+        var delete = new Command("delete", "Delete a context; when it was the current one, none is current until clectl context use NAME.") { Name };
+        CliAction.Set(delete, console, async (parse, _) =>
+        {
+            var path = CliContexts.DefaultPath;
+            var contexts = CliContexts.Load(path);
+            var name = parse.GetValue(Name)!;
+            if (!contexts.Contexts.Remove(name))
+            {
+                throw contexts.Unknown(name);
+            }
+
+            var wasCurrent = contexts.Current == name;
+            if (wasCurrent)
+            {
+                contexts.Current = null;
+            }
+
+            contexts.Save(path);
+            await console.Out.WriteLineAsync(wasCurrent
+                ? $"context {name} deleted; it was the current context, so none is current now (choose one with clectl context use NAME)"
+                : $"context {name} deleted");
             return ExitCodes.Ok;
         });
 
@@ -113,6 +137,7 @@ internal static class ContextCommands
 
         context.Subcommands.Add(set);
         context.Subcommands.Add(use);
+        context.Subcommands.Add(delete);
         context.Subcommands.Add(list);
         return context;
     }

@@ -67,7 +67,7 @@ internal static class ParseErrors
         (result?.Tokens.Count ?? 0) < argument.Arity.MinimumNumberOfValues;
 
     /// <summary>Known names within a small edit distance of <paramref name="token"/>, or starting with it.</summary>
-    private static IEnumerable<string> Suggest(string token, IEnumerable<string> candidates)
+    public static IEnumerable<string> Suggest(string token, IEnumerable<string> candidates)
     {
         var typed = token.TrimStart('-');
         if (typed.Length < 2)

@@ -40,6 +40,14 @@ public sealed class CliUsageTests : IDisposable
     [InlineData("-o json help secret", "-o json secret --help")]
     [InlineData("--server http://127.0.0.1:1 --raw help secret get", "secret get --help")]
     [InlineData("--output=yaml help kms", "kms --help")]
+    [InlineData("-ojson help secret", "-o json secret --help")]
+    [InlineData("-o:json help secret get", "secret get --help")]
+    [InlineData("-o=yaml help kms", "kms --help")]
+    [InlineData("secret help", "secret --help")]
+    [InlineData("secret help list", "secret list --help")]
+    [InlineData("kms help status", "kms status --help")]
+    [InlineData("secret -ojson help get", "secret get --help")]
+    [InlineData("--raw context --output json help delete", "context delete --help")]
     public async Task Help_before_a_command_and_after_any_global_options_prints_that_commands_help_as_kubectl_help_does(string line, string same)
     {
         var help = await _clectl.RunAsync(line.Split(' '));
@@ -49,6 +57,22 @@ public sealed class CliUsageTests : IDisposable
         Assert.Contains("Usage:", help.Stdout, StringComparison.Ordinal);
         Assert.Equal(flag.Stdout, help.Stdout);
         Assert.Empty(help.Stderr);
+    }
+
+    [Fact]
+    public async Task Help_after_a_command_that_groups_none_is_that_commands_argument()
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("context", "use", "help"), 2);
+
+        Assert.Equal("clectl: No context named 'help'. (see clectl context list)", error);
+    }
+
+    [Fact]
+    public async Task Help_after_a_group_for_an_unknown_command_exits_2_naming_it()
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync("secret", "help", "lst"), 2);
+
+        Assert.StartsWith("clectl: Unknown command 'lst' for 'clectl secret'. Did you mean 'list'?", error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -288,6 +312,32 @@ public sealed class CliUsageTests : IDisposable
         Assert.Equal(warning + "\n", list.Stderr);
         Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("stored-token-5e1f", list.Stderr + list.Stdout, StringComparison.Ordinal);
+        ClectlAssert.Ok(ownerOnly);
+        Assert.Empty(ownerOnly.Stderr);
+    }
+
+    [Theory]
+    [InlineData("620")]
+    [InlineData("602")]
+    [InlineData("666")]
+    public async Task A_contexts_file_that_group_or_others_may_write_is_warned_about_without_a_token_until_it_is_owner_only(string mode)
+    {
+        var file = _temp.Combine("config", "trousseau", "config.json");
+        var tokenFile = _temp.Combine("api.token");
+        File.WriteAllText(tokenFile, "token-from-the-file-7c2a\n");
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "set", "paths", "--server", "http://127.0.0.1:1", "--token-file", tokenFile));
+        File.SetUnixFileMode(file, (UnixFileMode)Convert.ToInt32(mode, 8));
+
+        var list = await _clectl.RunAsync("context", "list");
+        var kms = await _clectl.RunWithInputAsync("dek", "kms", "encrypt", "--socket", _temp.Combine("none.sock"));
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var ownerOnly = await _clectl.RunAsync("context", "list");
+
+        ClectlAssert.Ok(list);
+        var warning = $"clectl: warning: {file} can be changed by others than its owner (mode {mode}): they could point a context at a server of theirs and receive its token; run chmod 600 {file}.";
+        Assert.Equal(warning + "\n", list.Stderr);
+        Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("token-from-the-file-7c2a", list.Stderr + kms.Stderr, StringComparison.Ordinal);
         ClectlAssert.Ok(ownerOnly);
         Assert.Empty(ownerOnly.Stderr);
     }
