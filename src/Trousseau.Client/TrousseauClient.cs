@@ -348,9 +348,10 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 
     /// <summary>
     /// Sends the request and reads its answer as <paramref name="responseType"/>, then turns it and the answer's headers
-    /// into what the caller returns with <paramref name="convert"/>: an answer that is not trousseaud's (not JSON, a field missing, a type
-    /// or base64 text no secret or key has) fails the call as <see cref="DependencyUnavailableException"/>, naming
-    /// the server, rather than with whatever the conversion would throw.
+    /// into what the caller returns with <paramref name="convert"/>: an answer that is not trousseaud's (not JSON, a
+    /// field missing, a type or base64 text no secret or key has) fails the call as
+    /// <see cref="DependencyUnavailableException"/>, naming the server, rather than with whatever the conversion would
+    /// throw.
     /// </summary>
     private async Task<TResult> SendAsync<TAnswer, TResult>(
         HttpMethod method,

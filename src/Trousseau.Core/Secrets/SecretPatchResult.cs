@@ -1,7 +1,9 @@
 namespace Trousseau;
 
-/// <summary>What <see cref="ITrousseau.PatchSecretAsync"/> did: the secret's metadata after the patch, and the keys it
-/// was asked to remove that the secret did not hold. Never holds a value.</summary>
+/// <summary>
+/// What <see cref="ITrousseau.PatchSecretAsync"/> did: the secret's metadata after the patch, and the keys it was asked
+/// to remove that the secret did not hold. Never holds a value.
+/// </summary>
 /// <param name="Metadata">The secret's new metadata (its metadata as it was, when the patch changed no value).</param>
 /// <param name="AbsentKeys">
 /// The keys the patch removed (set to <see langword="null"/>) that the secret did not hold at the revision the patch
