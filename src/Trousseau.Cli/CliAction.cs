@@ -42,21 +42,14 @@ internal static class CliAction
     /// As <see cref="WithClientAsync(ParseResult, Func{Remote.TrousseauClient, Task{int}})"/>, giving
     /// <paramref name="call"/> the failover too, to name the server that answered.
     /// </summary>
-    public static Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, Task<int>> call) =>
-        WithClientAsync(parse, (client, failover, _) => call(client, failover));
-
-    /// <summary>
-    /// As <see cref="WithClientAsync(ParseResult, Func{Remote.TrousseauClient, ServerFailover, Task{int}})"/>, giving
-    /// <paramref name="call"/> the <see cref="AnswerWatch"/> too, for what the client does not report of an answer.
-    /// </summary>
-    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, AnswerWatch, Task<int>> call)
+    public static async Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, ServerFailover, Task<int>> call)
     {
         using var failover = GlobalOptions.Failover(parse);
         using var watch = new AnswerWatch(failover);
         using var http = failover.Connection.CreateHttpClient(watch);
         try
         {
-            return await call(Connection.CreateClient(http), failover, watch);
+            return await call(Connection.CreateClient(http), failover);
         }
         catch (AccessForbiddenException e) when (watch.Unauthenticated)
         {

@@ -281,23 +281,16 @@ internal sealed record ConnectionTls(string? CaFile, string? CertFile, string? K
 
 /// <summary>
 /// Notes what the client does not report of trousseaud's answers: whether it answered 401, which the client reports as
-/// forbidden like a 403, and the keys a patch removed that the secret did not hold
-/// (<see cref="Remote.TrousseauClient.AbsentKeysHeader"/>).
+/// forbidden like a 403.
 /// </summary>
 internal sealed class AnswerWatch(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
     public bool Unauthenticated { get; private set; }
 
-    /// <summary>The keys the last answer named as absent, in the order given; empty when it named none.</summary>
-    public IReadOnlyList<string> AbsentKeys { get; private set; } = [];
-
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken);
         Unauthenticated |= response.StatusCode == HttpStatusCode.Unauthorized;
-        AbsentKeys = response.Headers.TryGetValues(Remote.TrousseauClient.AbsentKeysHeader, out var values)
-            ? [.. values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))]
-            : [];
         return response;
     }
 }

@@ -181,12 +181,12 @@ internal static class SecretCommands
                 throw new CliUsageException("Nothing to update: give --from-literal, --from-file, --username, --password-stdin, --endpoint or --remove.");
             }
 
-            return await CliAction.WithClientAsync(parse, async (client, _, answer) =>
+            return await CliAction.WithClientAsync(parse, async client =>
             {
-                var metadata = await client.PatchSecretAsync(parse.GetValue(Name)!, changes, parse.GetValue(IfRevision), ct);
+                var (metadata, absent) = await client.PatchSecretAsync(parse.GetValue(Name)!, changes, parse.GetValue(IfRevision), ct);
 
                 // As kubectl label does: removing a key that is not there changes nothing, and says so.
-                foreach (var key in answer.AbsentKeys.Where(k => changes.TryGetValue(k, out var value) && value is null))
+                foreach (var key in absent)
                 {
                     await console.Error.WriteLineAsync($"clectl: warning: secret '{metadata.Name}' has no key '{key}' to remove.");
                 }

@@ -157,8 +157,11 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     }
 
     /// <inheritdoc />
-    /// <remarks>Sends <c>PATCH /v1/secrets/{name}</c> with only the changes: the values kept are never read.</remarks>
-    public async ValueTask<SecretMetadata> PatchSecretAsync(
+    /// <remarks>
+    /// Sends <c>PATCH /v1/secrets/{name}</c> with only the changes: the values kept are never read. The absent keys are
+    /// those the answer's <see cref="AbsentKeysHeader"/> names among the keys this patch removes.
+    /// </remarks>
+    public async ValueTask<SecretPatchResult> PatchSecretAsync(
         string name,
         IReadOnlyDictionary<string, string?> changes,
         long? expectedRevision = null,
@@ -176,12 +179,24 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             SecretData.ValidateKey(key);
         }
 
-        var body = new PatchSecretBody(new Dictionary<string, string?>(changes, StringComparer.Ordinal));
-        var content = JsonContent.Create(body, WireJson.Default.PatchSecretBody, new MediaTypeHeaderValue(MergePatchMediaType));
+        var patch = new Dictionary<string, string?>(changes, StringComparer.Ordinal);
+        var content = JsonContent.Create(new PatchSecretBody(patch), WireJson.Default.PatchSecretBody, new MediaTypeHeaderValue(MergePatchMediaType));
         return await SendAsync(HttpMethod.Patch, SecretPath(name), content, Answers.SecretMetadataBody, name, expectedRevision,
-            result => result.ToMetadata(),
+            (result, headers) => new SecretPatchResult(result.ToMetadata(), AbsentKeys(headers, patch)),
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The keys <see cref="AbsentKeysHeader"/> names that <paramref name="changes"/> removes, in the order the header
+    /// gives them: a name the patch did not remove is not the server's answer to it, and is left out.
+    /// </summary>
+    private static string[] AbsentKeys(HttpResponseHeaders headers, Dictionary<string, string?> changes) =>
+        headers.TryGetValues(AbsentKeysHeader, out var values)
+            ? [.. values
+                .SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                .Where(key => changes.TryGetValue(key, out var value) && value is null)
+                .Distinct(StringComparer.Ordinal)]
+            : [];
 
     /// <inheritdoc />
     public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
@@ -317,10 +332,26 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         SendAsync(method, path, content, responseType, name, expectedRevision, static answer => answer, cancellationToken);
 
     /// <summary>
-    /// Sends the request and reads its answer as <paramref name="responseType"/>, then turns it into what the caller
-    /// returns with <paramref name="convert"/>: an answer that is not trousseaud's (not JSON, a field missing, a type
-    /// or base64 text no secret or key has) fails the call as <see cref="DependencyUnavailableException"/>, naming
-    /// the server, rather than with whatever the conversion would throw.
+    /// As <see cref="SendAsync{TAnswer, TResult}(HttpMethod, string, HttpContent?, JsonTypeInfo{TAnswer}, string?, long?, Func{TAnswer, HttpResponseHeaders, TResult}, CancellationToken)"/>,
+    /// for an answer whose headers say nothing the caller returns.
+    /// </summary>
+    private Task<TResult> SendAsync<TAnswer, TResult>(
+        HttpMethod method,
+        string path,
+        HttpContent? content,
+        JsonTypeInfo<TAnswer> responseType,
+        string? name,
+        long? expectedRevision,
+        Func<TAnswer, TResult> convert,
+        CancellationToken cancellationToken) =>
+        SendAsync(method, path, content, responseType, name, expectedRevision, (answer, _) => convert(answer), cancellationToken);
+
+    /// <summary>
+    /// Sends the request and reads its answer as <paramref name="responseType"/>, then turns it and the answer's headers
+    /// into what the caller returns with <paramref name="convert"/>: an answer that is not trousseaud's (not JSON, a
+    /// field missing, a type or base64 text no secret or key has) fails the call as
+    /// <see cref="DependencyUnavailableException"/>, naming the server, rather than with whatever the conversion would
+    /// throw.
     /// </summary>
     private async Task<TResult> SendAsync<TAnswer, TResult>(
         HttpMethod method,
@@ -329,7 +360,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         JsonTypeInfo<TAnswer> responseType,
         string? name,
         long? expectedRevision,
-        Func<TAnswer, TResult> convert,
+        Func<TAnswer, HttpResponseHeaders, TResult> convert,
         CancellationToken cancellationToken)
     {
         using var response = await SendRawAsync(method, path, content, name, expectedRevision, cancellationToken).ConfigureAwait(false);
@@ -337,7 +368,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         {
             var answer = await response.Content.ReadFromJsonAsync(responseType, cancellationToken).ConfigureAwait(false)
                 ?? throw new DependencyUnavailableException(Dependency, $"trousseaud at {ServerOf(response.RequestMessage, path)} answered {method} {path} with an empty body.");
-            return convert(answer);
+            return convert(answer, response.Headers);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException or FormatException)
         {

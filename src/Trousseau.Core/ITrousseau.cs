@@ -78,8 +78,8 @@ public interface ITrousseau
     /// <param name="name">The name of an existing secret.</param>
     /// <param name="changes">
     /// At least one data key: a key with a value sets that value, a key with <see langword="null"/> removes the key
-    /// (removing a key the secret does not hold changes nothing). A patch that changes no value writes nothing, and the
-    /// secret keeps its revision. The merged data must still obey the secret type's
+    /// (removing a key the secret does not hold changes nothing, and the result names it). A patch that changes no
+    /// value writes nothing, and the secret keeps its revision. The merged data must still obey the secret type's
     /// rules (a login secret keeps a non-empty <c>username</c> and <c>password</c>) and
     /// <see cref="TrousseauLimits.MaxSecretDataBytes"/>.
     /// </param>
@@ -89,11 +89,14 @@ public interface ITrousseau
     /// from the new data, so no change is lost.
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The secret's new metadata (its metadata as it was, when the patch changes no value).</returns>
+    /// <returns>
+    /// The secret's new metadata (its metadata as it was, when the patch changes no value), with the keys the patch
+    /// removed that the secret did not hold (<see cref="SecretPatchResult.AbsentKeys"/>).
+    /// </returns>
     /// <exception cref="SecretNotFoundException">There is no such secret.</exception>
     /// <exception cref="InvalidInputException">No data key, a bad key, or merged data the type does not allow.</exception>
     /// <exception cref="SecretTooLargeException">The merged data is over <see cref="TrousseauLimits.MaxSecretDataBytes"/>.</exception>
-    ValueTask<SecretMetadata> PatchSecretAsync(
+    ValueTask<SecretPatchResult> PatchSecretAsync(
         string name,
         IReadOnlyDictionary<string, string?> changes,
         long? expectedRevision = null,

@@ -115,7 +115,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         }
     }
 
-    public ValueTask<SecretMetadata> PatchSecretAsync(
+    public async ValueTask<SecretPatchResult> PatchSecretAsync(
         string name,
         IReadOnlyDictionary<string, string?> changes,
         long? expectedRevision = null,
@@ -132,27 +132,42 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             SecretData.ValidateKey(key);
         }
 
-        var patch = new Dictionary<string, string?>(changes, StringComparer.Ordinal);
-        return ChangeDataAsync(
+        var patch = changes.ToList();
+
+        // The keys removed that the data the patch applies to does not hold; found again on each attempt, so that they
+        // are those of the revision the patch was made at.
+        var absent = new List<string>();
+        var metadata = await ChangeDataAsync(
             name,
             expectedRevision,
             (_, data) =>
             {
+                absent.Clear();
                 var changed = false;
                 foreach (var (key, value) in patch)
                 {
-                    changed |= value is null
-                        ? data.Remove(key)
-                        : !data.TryGetValue(key, out var old) || !string.Equals(old, value, StringComparison.Ordinal);
-                    if (value is not null)
+                    if (value is null)
                     {
+                        if (data.Remove(key))
+                        {
+                            changed = true;
+                        }
+                        else
+                        {
+                            absent.Add(key);
+                        }
+                    }
+                    else
+                    {
+                        changed |= !data.TryGetValue(key, out var old) || !string.Equals(old, value, StringComparison.Ordinal);
                         data[key] = value;
                     }
                 }
 
                 return changed ? data : null;
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
+        return new SecretPatchResult(metadata, absent);
     }
 
     public ValueTask<SecretMetadata> RegenerateSecretAsync(

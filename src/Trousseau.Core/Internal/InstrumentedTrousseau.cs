@@ -25,7 +25,7 @@ internal sealed class InstrumentedTrousseau(InProcessTrousseau inner, IKeyProvid
     public ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
         TraceAsync("secret.update", () => inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken));
 
-    public ValueTask<SecretMetadata> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+    public ValueTask<SecretPatchResult> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
         TraceAsync("secret.patch", () => inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken));
 
     public ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>

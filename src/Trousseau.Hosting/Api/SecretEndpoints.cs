@@ -15,9 +15,6 @@ internal static class SecretEndpoints
     private const string GenerateSuffix = "/generate";
     private const string RegenerateSuffix = "/regenerate";
 
-    /// <summary>How many times a patch that removes keys reads them and tries its write at the revision read.</summary>
-    private const int AbsentKeyAttempts = 3;
-
     /// <summary>
     /// What a <c>POST</c> below <c>/v1/secrets/</c> that ends with neither <c>/generate</c> nor <c>/regenerate</c> is
     /// answered, with 404.
@@ -158,10 +155,7 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required and cannot be removed: an object of at least one data key, each a string to set it or null to remove it.");
         }
 
-        var removed = changes.Where(p => p.Value is null).Select(p => p.Key).ToList();
-        var (metadata, absent) = removed.Count == 0
-            ? (await trousseau.PatchSecretAsync(name ?? "", changes, expected, context.RequestAborted), Array.Empty<string>())
-            : await PatchNamingAbsentKeysAsync(trousseau, name ?? "", changes, removed, expected, context.RequestAborted);
+        var (metadata, absent) = await trousseau.PatchSecretAsync(name ?? "", changes, expected, context.RequestAborted);
         if (absent.Count > 0)
         {
             context.Response.Headers[TrousseauClient.AbsentKeysHeader] = string.Join(", ", absent);
@@ -169,38 +163,6 @@ internal static class SecretEndpoints
 
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
-    }
-
-    /// <summary>
-    /// A patch that removes <paramref name="removed"/>, with those of them the secret did not hold at the revision the
-    /// patch applied to: the keys are read on the server (no value leaves it) and the patch is made at the revision
-    /// read, read again when another write came between, a few times; the last attempt, when the caller gave no
-    /// revision, applies the patch to the data as it is then, as a patch without <c>If-Match</c> does.
-    /// </summary>
-    private static async Task<(SecretMetadata Metadata, IReadOnlyList<string> Absent)> PatchNamingAbsentKeysAsync(
-        ITrousseau trousseau, string name, Dictionary<string, string?> changes, List<string> removed, long? expected, CancellationToken cancellationToken)
-    {
-        // Bad input is refused as the patch alone refuses it, before the read could answer 404.
-        SecretNames.Validate(name);
-        foreach (var key in changes.Keys)
-        {
-            SecretData.ValidateKey(key);
-        }
-
-        for (var attempt = 1; ; attempt++)
-        {
-            var current = await trousseau.GetSecretAsync(name, cancellationToken);
-            var absent = removed.Where(key => !current.Data.ContainsKey(key)).ToList();
-            try
-            {
-                var revision = expected ?? (attempt < AbsentKeyAttempts ? current.Metadata.Revision : null);
-                return (await trousseau.PatchSecretAsync(name, changes, revision, cancellationToken), absent);
-            }
-            catch (SecretConflictException e) when (expected is null && attempt < AbsentKeyAttempts && e.Reason == SecretConflictReason.RevisionMismatch)
-            {
-                // Written between the read and the patch: read the keys again.
-            }
-        }
     }
 
     public static async Task<IResult> DeleteAsync(HttpContext context, ITrousseau trousseau, string? name)

@@ -410,7 +410,7 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         public ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
             inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken);
 
-        public ValueTask<SecretMetadata> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+        public ValueTask<SecretPatchResult> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
             inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken);
 
         public ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>

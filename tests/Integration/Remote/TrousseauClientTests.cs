@@ -112,6 +112,37 @@ public sealed class TrousseauClientTests : IClassFixture<ApiServerFixture>, IDis
     }
 
     [Fact]
+    public async Task A_patch_names_the_removed_keys_the_secret_did_not_hold_as_the_server_answered_them()
+    {
+        var created = await _client.CreateSecretAsync("remote-patch/absent", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v", ["old"] = "x", ["older"] = "y" });
+
+        var partly = await _client.PatchSecretAsync("remote-patch/absent", new Dictionary<string, string?> { ["old"] = null, ["gone"] = null, ["k"] = "v2", ["olde"] = null });
+        var present = await _client.PatchSecretAsync("remote-patch/absent", new Dictionary<string, string?> { ["older"] = null });
+
+        Assert.Equal(["gone", "olde"], partly.AbsentKeys);
+        Assert.Empty(present.AbsentKeys);
+        Assert.True(partly.Metadata.Revision > created.Revision);
+        var secret = await _client.GetSecretAsync("remote-patch/absent");
+        Assert.Equal(present.Metadata, secret.Metadata);
+        Assert.Equal(new Dictionary<string, string> { ["k"] = "v2" }, secret.Data);
+    }
+
+    [Fact]
+    public async Task A_server_naming_as_absent_keys_the_patch_did_not_remove_is_not_believed_for_those()
+    {
+        const string Body = """{"name":"remote/odd","type":"opaque","revision":7,"createdAt":"2026-01-01T00:00:00+00:00","updatedAt":"2026-01-01T00:00:00+00:00"}""";
+        using var odd = TcpStandIn.Writing(
+            $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTrousseau-Absent-Keys: k, stranger, olde\r\nContent-Length: {Body.Length}\r\nConnection: close\r\n\r\n{Body}");
+        using var http = new HttpClient { BaseAddress = odd.BaseAddress };
+        var client = new TrousseauClient(http);
+
+        var result = await client.PatchSecretAsync("remote/odd", new Dictionary<string, string?> { ["k"] = "v", ["olde"] = null });
+
+        Assert.Equal(["olde"], result.AbsentKeys);
+        Assert.Equal(7, result.Metadata.Revision);
+    }
+
+    [Fact]
     public async Task A_wrong_token_is_forbidden_and_a_stopped_server_is_unavailable()
     {
         using var http = new HttpClient { BaseAddress = _fixture.Server.BaseAddress };

@@ -1,11 +1,14 @@
 using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
+using Trousseau.Tests.Integration.Infrastructure;
 using Xunit;
 
 namespace Trousseau.Tests.StoreContract;
 
 /// <summary>
-/// What every <see cref="ISecretStore"/> promises. A store's test class derives from this and says how to open
-/// the store; the same facts then run against memory, SQLite and etcd.
+/// What every <see cref="ISecretStore"/> promises, and what the library does on it where a store's answers decide it.
+/// A store's test class derives from this and says how to open the store; the same facts then run against memory,
+/// SQLite and etcd.
 /// </summary>
 public abstract class SecretStoreContract
 {
@@ -364,6 +367,42 @@ public abstract class SecretStoreContract
         var health = await store.CheckHealthAsync();
 
         Assert.True(health.IsHealthy, health.Description);
+    }
+
+    [StoreFact]
+    public async Task A_patch_names_exactly_the_keys_it_removed_that_the_secret_did_not_hold()
+    {
+        using var directory = new TempDirectory();
+        await using var library = Library(OpenStore(), directory);
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        var name = Key("patch/absent-keys");
+        var created = await trousseau.CreateSecretAsync(name, SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v", ["old"] = "x", ["older"] = "y" });
+
+        var partly = await trousseau.PatchSecretAsync(name, new Dictionary<string, string?> { ["old"] = null, ["gone"] = null, ["k"] = "v2", ["olde"] = null });
+        var present = await trousseau.PatchSecretAsync(name, new Dictionary<string, string?> { ["older"] = null });
+        var setting = await trousseau.PatchSecretAsync(name, new Dictionary<string, string?> { ["k"] = "v3" });
+        var nothing = await trousseau.PatchSecretAsync(name, new Dictionary<string, string?> { ["older"] = null });
+
+        Assert.Equal(["gone", "olde"], partly.AbsentKeys);
+        Assert.True(partly.Metadata.Revision > created.Revision);
+        Assert.Empty(present.AbsentKeys);
+        Assert.True(present.Metadata.Revision > partly.Metadata.Revision);
+        Assert.Empty(setting.AbsentKeys);
+        Assert.Equal(["older"], nothing.AbsentKeys);
+        Assert.Equal(setting.Metadata, nothing.Metadata);
+        var secret = await trousseau.GetSecretAsync(name);
+        Assert.Equal(new Dictionary<string, string> { ["k"] = "v3" }, secret.Data);
+        Assert.Equal(nothing.Metadata, secret.Metadata);
+    }
+
+    /// <summary>The in-process library as an application builds it, over <paramref name="store"/>, with a local key ring in <paramref name="directory"/>.</summary>
+    private static ServiceProvider Library(ISecretStore store, TempDirectory directory)
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = directory.Combine("ring.json"))
+            .AddSecretStore("contract", _ => store);
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
     /// <summary>Every entry under <paramref name="prefix"/>, page after page of a few entries each.</summary>

@@ -559,11 +559,30 @@ public sealed class TrousseauSecretTests : IDisposable
         var patchedData = await local.Trousseau.GetSecretAsync("merge/patch");
         var login = await local.Trousseau.GetSecretAsync("merge/login");
         Assert.Equal(Data(("a", "10"), ("b", "2")), patchedData.Data);
-        Assert.Equal(patched.Revision, patchedData.Metadata.Revision);
+        Assert.Equal(patched.Metadata.Revision, patchedData.Metadata.Revision);
+        Assert.Empty(patched.AbsentKeys);
         Assert.Equal(("app", "db:5432"), (login.Data["username"], login.Data["endpoint"]));
         Assert.NotEqual("first", login.Data["password"]);
         Assert.Equal(SecretGenerationOptions.DefaultLength, login.Data["password"].Length);
         Assert.Equal(regenerated.Revision, login.Metadata.Revision);
+    }
+
+    [Fact]
+    public async Task A_patch_names_as_absent_the_keys_missing_from_the_data_it_was_merged_into_not_from_an_earlier_read()
+    {
+        // Another writer removes 'old' and adds 'new' between the patch's read and its write: the patch starts again
+        // from that data, so 'old' was absent where the removal landed, and 'new' was not.
+        InterleavingStore store = null!;
+        using var local = new LocalTrousseau(_time, inner => store = new InterleavingStore(inner));
+        await local.Trousseau.CreateSecretAsync("merge/absent", SecretType.Opaque, Data(("a", "1"), ("old", "x")));
+        store.BeforeNextUpdateOf("merge/absent", async () => await local.Trousseau.UpdateSecretAsync("merge/absent", Data(("a", "1"), ("new", "y"))));
+
+        var patched = await local.Trousseau.PatchSecretAsync("merge/absent", new Dictionary<string, string?> { ["old"] = null, ["new"] = null, ["a"] = "2" });
+
+        Assert.Equal(["old"], patched.AbsentKeys);
+        var secret = await local.Trousseau.GetSecretAsync("merge/absent");
+        Assert.Equal(Data(("a", "2")), secret.Data);
+        Assert.Equal(patched.Metadata, secret.Metadata);
     }
 
     [Fact]
