@@ -10,7 +10,7 @@ namespace Trousseau.Vault.Internal;
 /// <summary>
 /// Holds the Vault token and keeps it alive in process: token (value or file), Kubernetes (the JWT file re-read
 /// at each login, since projected tokens rotate) or AppRole. The token is renewed at about two thirds of its TTL; when
-/// renewal is refused, when the max TTL nears, or when Vault answers 401 or 403 (<see cref="Reject"/>), the source
+/// renewal is refused, when the max TTL nears, or when Vault answers 401 or 403 (<see cref="RejectAsync"/>), the source
 /// logs in again. While the token is valid a call never waits for a renewal or login: it goes on with the token, and
 /// the first call to find it due starts the renewal or login in the background. Only calls that find no valid token
 /// (none yet, expired, or refused by Vault) wait, all for the same login, and share its outcome; one renewal or login
@@ -133,18 +133,27 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>
     /// Drops <paramref name="token"/> after Vault refused it (401 or 403), so that the next call logs in again, and
     /// returns true; unless Vault refused this very token, fresh from a login, less than a backoff ago
-    /// (<see cref="DeniedAfterLogin"/>): then a policy denies the call, a new login would only make Vault issue one more
-    /// token, and the token is kept (false).
+    /// (<see cref="DeniedAfterLoginAsync"/>) and the token still lives: then a policy denies the call, a new login
+    /// would only make Vault issue one more token, and the token is kept (false). Vault answers 403 "permission
+    /// denied" alike to a call its policy denies and to a token it no longer knows (revoked, expired): a token that
+    /// could look itself up when denied is looked up again (<c>auth/token/lookup-self</c>, one request, no login), and
+    /// is dropped when Vault refuses that, so that a token revoked during the backoff is replaced at the next call.
     /// </summary>
-    public bool Reject(string token)
+    public async ValueTask<bool> RejectAsync(string token, CancellationToken cancellationToken)
     {
+        PolicyDenial? denial;
         lock (_sync)
         {
-            if (_policyDenial is { } denial && denial.Token == token && _time.GetUtcNow() < denial.Until)
-            {
-                return false;
-            }
+            denial = _policyDenial is { } last && last.Token == token && _time.GetUtcNow() < last.Until ? last : null;
+        }
 
+        if (denial is not null && !(denial.LooksUp && await LookUpAsync(token, cancellationToken).ConfigureAwait(false) == false))
+        {
+            return false;
+        }
+
+        lock (_sync)
+        {
             if (_lease is { } refused && refused.Token == token)
             {
                 _lease = null;
@@ -158,16 +167,19 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>
     /// Notes that Vault refused a call with <paramref name="token"/>, which the login after a refusal had just brought:
     /// its policy denies the call. Until a backoff has passed (1 s, doubling at each such refusal in a row up to 30 s), a
-    /// refusal of this token keeps it (<see cref="Reject"/>); then the next refusal logs in again, since a role given the
-    /// policy meanwhile issues tokens that carry it.
+    /// refusal of this token keeps it while it lives (<see cref="RejectAsync"/>); then the next refusal logs in again,
+    /// since a role given the policy meanwhile issues tokens that carry it. Whether the token can look itself up (the
+    /// <c>default</c> policy lets it) is asked now, while it surely lives: only then does a refusal of that lookup later
+    /// mean that Vault no longer knows the token.
     /// </summary>
-    public void DeniedAfterLogin(string token)
+    public async ValueTask DeniedAfterLoginAsync(string token, CancellationToken cancellationToken)
     {
+        var looksUp = await LookUpAsync(token, cancellationToken).ConfigureAwait(false) == true;
         lock (_sync)
         {
             var now = _time.GetUtcNow();
             var backoff = Backoff(_policyDenial is { } last && now - last.Until < MaxRetryDelay ? last.Backoff : null);
-            _policyDenial = new PolicyDenial(token, now + backoff, backoff);
+            _policyDenial = new PolicyDenial(token, now + backoff, backoff, looksUp);
         }
     }
 
@@ -285,7 +297,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             lock (_sync)
             {
                 // A new token from the token file that replaced the lease meanwhile serves the calls. Unless Vault
-                // refused the token meanwhile (Reject), a valid one goes on serving them until the next attempt; any
+                // refused the token meanwhile (RejectAsync), a valid one goes on serving them until the next attempt; any
                 // other is dropped, so that calls wait for the next login.
                 if (_lease is { } current && !ReferenceEquals(current, lease))
                 {
@@ -489,6 +501,28 @@ internal sealed partial class VaultTokenSource : IDisposable
         return await ReadCredentialAsync(path, "Auth:TokenFile", "a Vault token", cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether Vault still knows <paramref name="token"/>: true when it answers the token's lookup-self, false when it
+    /// refuses it (401, 403), null when Vault cannot tell now (out of reach, 5xx).
+    /// </summary>
+    private async Task<bool?> LookUpAsync(string token, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _http.SendAsync<object, TokenLookupResponse>(
+                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
+            return true;
+        }
+        catch (AccessForbiddenException)
+        {
+            return false;
+        }
+        catch (TrousseauException)
+        {
+            return null;
+        }
+    }
+
     private bool IsValid(Lease lease) => lease.ExpiresAt is not { } expires || _time.GetUtcNow() < expires;
 
     private bool IsDue(Lease lease) => lease.RefreshAt is { } due && _time.GetUtcNow() >= due;
@@ -679,11 +713,15 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// </summary>
     private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal, bool LoggedInBefore);
 
-    /// <summary>A token a policy denied a call right after a login, until when such a refusal keeps it, and the backoff that led there.</summary>
-    private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff)
+    /// <summary>
+    /// A token a policy denied a call right after a login, until when such a refusal keeps it, the backoff that led
+    /// there, and whether the token could look itself up then (so that a refused lookup later means Vault no longer
+    /// knows it).
+    /// </summary>
+    private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff, bool LooksUp)
     {
         /// <summary>Everything but the token, which must appear in no log or message.</summary>
-        public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff} }}";
+        public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff}, LooksUp = {LooksUp} }}";
     }
 
     /// <summary>A Vault token, when it expires and is due for renewal, its TTL, how it was obtained, and whether Vault issued it as a batch token.</summary>
