@@ -329,7 +329,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// Runs a call with the current token; when Vault refuses the token (401, 403) drops it, logs in again and retries
     /// once. Refused again with a token Vault has just issued, the refusal stands: Vault's policy forbids Trousseau
     /// the call (<see cref="AccessForbiddenException"/>), which an operator must grant. Calls that token meets refused
-    /// within a backoff after that (<see cref="VaultTokenSource.DeniedAfterLogin"/>) are forbidden without a login.
+    /// within a backoff after that (<see cref="VaultTokenSource.DeniedAfterLoginAsync"/>) are forbidden without a login,
+    /// unless Vault no longer knows that token (revoked, expired): then the next call logs in again.
     /// </summary>
     private async Task<T> CallAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
     {
@@ -354,7 +355,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         }
         catch (AccessForbiddenException refused)
         {
-            if (!_tokens.Reject(token))
+            if (!await _tokens.RejectAsync(token, cancellationToken).ConfigureAwait(false))
             {
                 throw PolicyDenies(refused);
             }
@@ -366,7 +367,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             }
             catch (AccessForbiddenException again)
             {
-                _tokens.DeniedAfterLogin(fresh);
+                await _tokens.DeniedAfterLoginAsync(fresh, cancellationToken).ConfigureAwait(false);
                 throw PolicyDenies(again);
             }
         }

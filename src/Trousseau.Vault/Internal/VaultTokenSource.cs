@@ -10,7 +10,7 @@ namespace Trousseau.Vault.Internal;
 /// <summary>
 /// Holds the Vault token and keeps it alive in process: token (value or file), Kubernetes (the JWT file re-read
 /// at each login, since projected tokens rotate) or AppRole. The token is renewed at about two thirds of its TTL; when
-/// renewal is refused, when the max TTL nears, or when Vault answers 401 or 403 (<see cref="Reject"/>), the source
+/// renewal is refused, when the max TTL nears, or when Vault answers 401 or 403 (<see cref="RejectAsync"/>), the source
 /// logs in again. While the token is valid a call never waits for a renewal or login: it goes on with the token, and
 /// the first call to find it due starts the renewal or login in the background. Only calls that find no valid token
 /// (none yet, expired, or refused by Vault) wait, all for the same login, and share its outcome; one renewal or login
@@ -25,7 +25,8 @@ namespace Trousseau.Vault.Internal;
 /// that call on, and its TTL looked up in the background. A login handed over by <see cref="VaultConfigOverlay"/>
 /// (<see cref="VaultLoginHandOver"/>) is the first lease, so that trousseaud logs in once even with a single-use
 /// AppRole secret id. A token a login brought is revoked once it is dropped (replaced by another login, or refused by
-/// Vault), in the background, and when the host has stopped (<see cref="StopAsync"/>); a configured token never is.
+/// Vault), in the background, and when the host has stopped (<see cref="StopAsync"/>), as is the token of a login still
+/// under way then, once Vault answers it; a configured token never is.
 /// </summary>
 internal sealed partial class VaultTokenSource : IDisposable
 {
@@ -133,18 +134,27 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>
     /// Drops <paramref name="token"/> after Vault refused it (401 or 403), so that the next call logs in again, and
     /// returns true; unless Vault refused this very token, fresh from a login, less than a backoff ago
-    /// (<see cref="DeniedAfterLogin"/>): then a policy denies the call, a new login would only make Vault issue one more
-    /// token, and the token is kept (false).
+    /// (<see cref="DeniedAfterLoginAsync"/>) and the token still lives: then a policy denies the call, a new login
+    /// would only make Vault issue one more token, and the token is kept (false). Vault answers 403 "permission
+    /// denied" alike to a call its policy denies and to a token it no longer knows (revoked, expired): a token that
+    /// could look itself up when denied is looked up again (<c>auth/token/lookup-self</c>, one request, no login), and
+    /// is dropped when Vault refuses that, so that a token revoked during the backoff is replaced at the next call.
     /// </summary>
-    public bool Reject(string token)
+    public async ValueTask<bool> RejectAsync(string token, CancellationToken cancellationToken)
     {
+        PolicyDenial? denial;
         lock (_sync)
         {
-            if (_policyDenial is { } denial && denial.Token == token && _time.GetUtcNow() < denial.Until)
-            {
-                return false;
-            }
+            denial = _policyDenial is { } last && last.Token == token && _time.GetUtcNow() < last.Until ? last : null;
+        }
 
+        if (denial is not null && !(denial.LooksUp && await LookUpAsync(token, cancellationToken).ConfigureAwait(false) == false))
+        {
+            return false;
+        }
+
+        lock (_sync)
+        {
             if (_lease is { } refused && refused.Token == token)
             {
                 _lease = null;
@@ -158,35 +168,33 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>
     /// Notes that Vault refused a call with <paramref name="token"/>, which the login after a refusal had just brought:
     /// its policy denies the call. Until a backoff has passed (1 s, doubling at each such refusal in a row up to 30 s), a
-    /// refusal of this token keeps it (<see cref="Reject"/>); then the next refusal logs in again, since a role given the
-    /// policy meanwhile issues tokens that carry it.
+    /// refusal of this token keeps it while it lives (<see cref="RejectAsync"/>); then the next refusal logs in again,
+    /// since a role given the policy meanwhile issues tokens that carry it. Whether the token can look itself up (the
+    /// <c>default</c> policy lets it) is asked now, while it surely lives: only then does a refusal of that lookup later
+    /// mean that Vault no longer knows the token.
     /// </summary>
-    public void DeniedAfterLogin(string token)
+    public async ValueTask DeniedAfterLoginAsync(string token, CancellationToken cancellationToken)
     {
+        var looksUp = await LookUpAsync(token, cancellationToken).ConfigureAwait(false) == true;
         lock (_sync)
         {
             var now = _time.GetUtcNow();
             var backoff = Backoff(_policyDenial is { } last && now - last.Until < MaxRetryDelay ? last.Backoff : null);
-            _policyDenial = new PolicyDenial(token, now + backoff, backoff);
+            _policyDenial = new PolicyDenial(token, now + backoff, backoff, looksUp);
         }
     }
 
     /// <summary>
-    /// Stops once the host has stopped and nothing calls Vault any more: a renewal or login under way is abandoned, and
-    /// the token of a login in use is revoked, with those dropped earlier still waiting, within
-    /// <see cref="RevocationWait"/> (or until <paramref name="cancellationToken"/>, the host's own limit); a Vault that
-    /// has not answered by then is not waited for, and the token lapses with its TTL.
+    /// Stops once the host has stopped and nothing calls Vault any more: a renewal under way is abandoned, and the token
+    /// of a login in use is revoked, with those dropped earlier still waiting; a login under way goes on, and the token
+    /// Vault answers it with is revoked as well (<see cref="Settle"/>). All within <see cref="RevocationWait"/> (or until
+    /// <paramref name="cancellationToken"/>, the host's own limit); a Vault that has not answered by then is not waited
+    /// for, and the token lapses with its TTL.
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        if (Volatile.Read(ref _refresh) is { } refresh)
-        {
-            // Ends at once, cancelled; its failure is logged already or of no interest now.
-            await ((Task)refresh).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        Task[] revocations;
+        Task? refresh;
         lock (_sync)
         {
             if (_lease is { } current)
@@ -196,17 +204,17 @@ internal sealed partial class VaultTokenSource : IDisposable
 
             _lease = null;
             _stopped = true;
-            revocations = [.. _revocations];
+            refresh = _refresh;
         }
 
         try
         {
-            await Task.WhenAll(revocations).WaitAsync(RevocationWait, _time, cancellationToken).ConfigureAwait(false);
+            await RevocationsAsync(refresh).WaitAsync(RevocationWait, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
             await _abandon.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(revocations).ConfigureAwait(false);
+            await RevocationsAsync(refresh).ConfigureAwait(false);
         }
     }
 
@@ -230,6 +238,27 @@ internal sealed partial class VaultTokenSource : IDisposable
     }
 
     /// <summary>
+    /// Ends once <paramref name="refresh"/> (the renewal or login under way at stop, if any) has ended, and then every
+    /// revocation started, that of the token the login brought among them.
+    /// </summary>
+    private async Task RevocationsAsync(Task? refresh)
+    {
+        if (refresh is not null)
+        {
+            // Its failure is logged already or of no interest now.
+            await refresh.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        Task[] revocations;
+        lock (_sync)
+        {
+            revocations = [.. _revocations];
+        }
+
+        await Task.WhenAll(revocations).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// The current lease while it is valid, starting its renewal or login in the background when it is due and none
     /// runs; without a valid lease, the renewal or login under way (or a new one) for the caller to wait for.
     /// </summary>
@@ -243,8 +272,8 @@ internal sealed partial class VaultTokenSource : IDisposable
             {
                 // It runs to its end (bounded by Vault:Timeout) even when every call that waits for it gives up. The
                 // lease's times count from now: Vault issues or renews the token no earlier.
-                var (started, stopping) = (_time.GetUtcNow(), _stopping.Token);
-                _refresh = Task.Run(() => RefreshAsync(lease, started, stopping), CancellationToken.None);
+                var (started, stopping, abandon) = (_time.GetUtcNow(), _stopping.Token, _abandon.Token);
+                _refresh = Task.Run(() => RefreshAsync(lease, started, stopping, abandon), CancellationToken.None);
 
                 // A failure no call waits for is logged already; observing it keeps it off UnobservedTaskException.
                 _ = _refresh.ContinueWith(static refresh => refresh.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -257,14 +286,15 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>
     /// Renews <paramref name="lease"/> or logs in again (or, with none, logs in) and makes the outcome the current
     /// lease. On failure, a lease still valid stays in use until the next attempt; otherwise it is dropped and the
-    /// failure is thrown.
+    /// failure is thrown. <paramref name="stopping"/> ends it when the host stops, except for a login already sent,
+    /// which <paramref name="abandon"/> alone ends (<see cref="LoginAsync"/>).
     /// </summary>
-    private async Task<Lease> RefreshAsync(Lease? lease, DateTimeOffset started, CancellationToken cancellationToken)
+    private async Task<Lease> RefreshAsync(Lease? lease, DateTimeOffset started, CancellationToken stopping, CancellationToken abandon)
     {
         var held = lease;
         try
         {
-            if (held is { Renewable: true } && IsValid(held) && await RenewAsync(held, started, cancellationToken).ConfigureAwait(false) is { } renewed)
+            if (held is { Renewable: true } && IsValid(held) && await RenewAsync(held, started, stopping).ConfigureAwait(false) is { } renewed)
             {
                 // A renewal granting clearly less than before means the max TTL is near: log in afresh then.
                 if (renewed.Method == VaultAuthMethod.Token || renewed.Ttl >= held.Ttl / 2)
@@ -275,7 +305,7 @@ internal sealed partial class VaultTokenSource : IDisposable
                 held = renewed;
             }
 
-            return Settle(lease, await AcquireAsync(started, cancellationToken).ConfigureAwait(false));
+            return Settle(lease, await AcquireAsync(started, stopping, abandon).ConfigureAwait(false));
         }
         catch (TrousseauException e)
         {
@@ -285,7 +315,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             lock (_sync)
             {
                 // A new token from the token file that replaced the lease meanwhile serves the calls. Unless Vault
-                // refused the token meanwhile (Reject), a valid one goes on serving them until the next attempt; any
+                // refused the token meanwhile (RejectAsync), a valid one goes on serving them until the next attempt; any
                 // other is dropped, so that calls wait for the next login.
                 if (_lease is { } current && !ReferenceEquals(current, lease))
                 {
@@ -341,7 +371,8 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <summary>
     /// Makes <paramref name="lease"/>, the outcome of a renewal or login begun from <paramref name="from"/>, the current
     /// one, closing a run of failures; unless a new token from the token file replaced <paramref name="from"/>
-    /// meanwhile, which stays.
+    /// meanwhile, which stays. Once the host has stopped, nothing is current any more: a token a login brought is
+    /// revoked at once (<see cref="StopAsync"/> waits for that), as the token in use was at stop.
     /// </summary>
     private Lease Settle(Lease? from, Lease lease)
     {
@@ -353,6 +384,16 @@ internal sealed partial class VaultTokenSource : IDisposable
 
         lock (_sync)
         {
+            if (_stopped)
+            {
+                if (!_disposed && lease.Token != from?.Token)
+                {
+                    StartRevocation(lease);
+                }
+
+                return lease;
+            }
+
             if (_lease is { } current && !ReferenceEquals(current, from) && current.Token != lease.Token)
             {
                 return current;
@@ -375,7 +416,16 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// </summary>
     private void RevokeLater(Lease dropped)
     {
-        if (!dropped.Revocable || _stopped)
+        if (!_stopped)
+        {
+            StartRevocation(dropped);
+        }
+    }
+
+    /// <summary>Starts <see cref="RevokeAsync"/> for <paramref name="dropped"/> when a login brought it, and tracks it for <see cref="StopAsync"/>. Called under <see cref="_sync"/>.</summary>
+    private void StartRevocation(Lease dropped)
+    {
+        if (!dropped.Revocable)
         {
             return;
         }
@@ -489,20 +539,47 @@ internal sealed partial class VaultTokenSource : IDisposable
         return await ReadCredentialAsync(path, "Auth:TokenFile", "a Vault token", cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether Vault still knows <paramref name="token"/>: true when it answers the token's lookup-self, false when it
+    /// refuses it (401, 403), null when Vault cannot tell now (out of reach, 5xx).
+    /// </summary>
+    private async Task<bool?> LookUpAsync(string token, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _http.SendAsync<object, TokenLookupResponse>(
+                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
+            return true;
+        }
+        catch (AccessForbiddenException)
+        {
+            return false;
+        }
+        catch (TrousseauException)
+        {
+            return null;
+        }
+    }
+
     private bool IsValid(Lease lease) => lease.ExpiresAt is not { } expires || _time.GetUtcNow() < expires;
 
     private bool IsDue(Lease lease) => lease.RefreshAt is { } due && _time.GetUtcNow() >= due;
 
-    private async Task<Lease> AcquireAsync(DateTimeOffset started, CancellationToken cancellationToken)
+    /// <summary>
+    /// The lease of the configured token, looked up, or of a new login. <paramref name="stopping"/> ends it when the
+    /// host stops, except for a login already sent, which only <paramref name="abandon"/> ends: Vault may have issued
+    /// its token, which must be revoked then.
+    /// </summary>
+    private async Task<Lease> AcquireAsync(DateTimeOffset started, CancellationToken stopping, CancellationToken abandon)
     {
         var method = Auth.Method.ToLowerInvariant();
         if (method == "token")
         {
             var token = Auth.Token is { Length: > 0 } configured
                 ? configured
-                : await ReadTokenFileAsync(Auth.TokenFile!, cancellationToken).ConfigureAwait(false);
+                : await ReadTokenFileAsync(Auth.TokenFile!, stopping).ConfigureAwait(false);
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
-                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, cancellationToken, repeatable: true).ConfigureAwait(false);
+                HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, stopping, repeatable: true).ConfigureAwait(false);
             var data = lookup.Value?.Data;
             return NewLease(token, data?.Ttl ?? 0, data?.Renewable ?? false, VaultAuthMethod.Token, started, batch: false);
         }
@@ -511,18 +588,20 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             "kubernetes" => await LoginAsync(
                 $"v1/auth/{Auth.Mount.Trim('/')}/login",
-                await ReadCredentialAsync(Auth.JwtFile, "Auth:JwtFile", "the service-account token (a JWT)", cancellationToken).ConfigureAwait(false),
+                await ReadCredentialAsync(Auth.JwtFile, "Auth:JwtFile", "the service-account token (a JWT)", stopping).ConfigureAwait(false),
                 "Auth:JwtFile",
                 jwt => new KubernetesLogin(Auth.Role!, jwt),
                 VaultJson.Default.KubernetesLogin,
-                cancellationToken).ConfigureAwait(false),
+                stopping,
+                abandon).ConfigureAwait(false),
             "approle" => await LoginAsync(
                 "v1/auth/approle/login",
-                Auth.SecretId ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", cancellationToken).ConfigureAwait(false),
+                Auth.SecretId ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", stopping).ConfigureAwait(false),
                 Auth.SecretId is null ? "Auth:SecretIdFile" : null,
                 secretId => new AppRoleLogin(Auth.RoleId!, secretId),
                 VaultJson.Default.AppRoleLogin,
-                cancellationToken).ConfigureAwait(false),
+                stopping,
+                abandon).ConfigureAwait(false),
             _ => throw new InvalidOperationException($"Unknown Vault auth method '{Auth.Method}'."),
         };
         Interlocked.Increment(ref _logins);
@@ -569,7 +648,9 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// <paramref name="credentialKey"/>, a file, when given). Credentials Vault refused are not sent again before their
     /// backoff has passed (1 s after the first refusal, doubling at each one in a row up to 30 s): meanwhile the login
     /// fails at once with Vault's refusal, unless the credential read now is another one (a service-account token
-    /// kubelet has rotated, a new secret id).
+    /// kubelet has rotated, a new secret id). Once sent, the login is no longer ended by <paramref name="stopping"/> (the
+    /// host stopping) but by <paramref name="abandon"/> alone, within <c>Vault:Timeout</c>, so that the token Vault
+    /// issues for it is not left unrevoked.
     /// </summary>
     private async Task<VaultAuth> LoginAsync<TBody>(
         string path,
@@ -577,7 +658,8 @@ internal sealed partial class VaultTokenSource : IDisposable
         string? credentialKey,
         Func<string, TBody> body,
         System.Text.Json.Serialization.Metadata.JsonTypeInfo<TBody> type,
-        CancellationToken cancellationToken)
+        CancellationToken stopping,
+        CancellationToken abandon)
     {
         var digest = SHA256.HashData(Encoding.UTF8.GetBytes(credential));
         var refused = _refusedLogin is { } last && CryptographicOperations.FixedTimeEquals(last.Credential, digest) ? last : null;
@@ -590,6 +672,7 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             // Vault answers 400 to a login with an unknown role or a wrong secret id: the credentials are refused. A
             // login is sent once: an AppRole secret id may be good for one use only.
+            stopping.ThrowIfCancellationRequested();
             var answer = await _http.SendAsync(
                 HttpMethod.Post,
                 path,
@@ -597,7 +680,7 @@ internal sealed partial class VaultTokenSource : IDisposable
                 type,
                 VaultJson.Default.VaultAuthResponse,
                 token: null,
-                cancellationToken,
+                abandon,
                 badRequest: errors => new AccessForbiddenException($"Vault answered 400 to {path}: {errors}"),
                 repeatable: false).ConfigureAwait(false);
             var auth = answer.Value?.Auth ?? throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault's answer to {path} holds no token.");
@@ -679,11 +762,15 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// </summary>
     private sealed record RefusedLogin(byte[] Credential, string? CredentialKey, DateTimeOffset RetryAt, TimeSpan Backoff, AccessForbiddenException Refusal, bool LoggedInBefore);
 
-    /// <summary>A token a policy denied a call right after a login, until when such a refusal keeps it, and the backoff that led there.</summary>
-    private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff)
+    /// <summary>
+    /// A token a policy denied a call right after a login, until when such a refusal keeps it, the backoff that led
+    /// there, and whether the token could look itself up then (so that a refused lookup later means Vault no longer
+    /// knows it).
+    /// </summary>
+    private sealed record PolicyDenial(string Token, DateTimeOffset Until, TimeSpan Backoff, bool LooksUp)
     {
         /// <summary>Everything but the token, which must appear in no log or message.</summary>
-        public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff} }}";
+        public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff}, LooksUp = {LooksUp} }}";
     }
 
     /// <summary>A Vault token, when it expires and is due for renewal, its TTL, how it was obtained, and whether Vault issued it as a batch token.</summary>

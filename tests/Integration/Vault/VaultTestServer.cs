@@ -32,7 +32,8 @@ namespace Trousseau.Tests.Integration.Vault;
 /// shapes, against a real Vault as well when one is configured). Every request is recorded with the
 /// status it got (<see cref="Requests"/>), so tests count retries, logins and refusals where Vault would see them.
 /// Fault switches: seal, latency, 5xx, revoke every token, any status or body on chosen paths (<see cref="Fault"/>),
-/// answers held back on chosen paths until the test lets them go (<see cref="Hold"/>).
+/// answers held back on chosen paths until the test lets them go, before or after the request is carried out
+/// (<see cref="Hold"/>).
 /// </summary>
 internal sealed class VaultTestServer : IAsyncDisposable
 {
@@ -274,7 +275,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var arrived = DateTimeOffset.UtcNow;
         try
         {
-            await AnswerAsync(context);
+            if (Hold is { Answered: true } late && (context.Request.Path.Value ?? "").Contains(late.PathContains, StringComparison.Ordinal))
+            {
+                await AnswerLateAsync(context, late.Release);
+            }
+            else
+            {
+                await AnswerAsync(context);
+            }
         }
         finally
         {
@@ -285,6 +293,27 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Carries the request out at once and sends its answer once <paramref name="release"/> completes.</summary>
+    private async Task AnswerLateAsync(HttpContext context, Task release)
+    {
+        var body = context.Response.Body;
+        using var answer = new MemoryStream();
+        context.Response.Body = answer;
+        try
+        {
+            await AnswerAsync(context);
+            Interlocked.Increment(ref _held);
+            await release.WaitAsync(context.RequestAborted);
+        }
+        finally
+        {
+            context.Response.Body = body;
+        }
+
+        answer.Position = 0;
+        await answer.CopyToAsync(body, context.RequestAborted);
+    }
+
     private async Task AnswerAsync(HttpContext context)
     {
         if (Latency > TimeSpan.Zero)
@@ -293,7 +322,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         }
 
         var path = context.Request.Path.Value ?? "";
-        if (Hold is { } hold && path.Contains(hold.PathContains, StringComparison.Ordinal))
+        if (Hold is { Answered: false } hold && path.Contains(hold.PathContains, StringComparison.Ordinal))
         {
             Interlocked.Increment(ref _held);
             await hold.Release.WaitAsync(context.RequestAborted);
@@ -1076,8 +1105,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// </summary>
     public sealed record VaultFault(int Status, string Error, TimeSpan? RetryAfter = null, string? PathContains = null, string? Body = null);
 
-    /// <summary>What <see cref="Hold"/> holds back: requests whose path contains <see cref="PathContains"/>, until <see cref="Release"/> completes.</summary>
-    public sealed record VaultHold(string PathContains, Task Release);
+    /// <summary>
+    /// What <see cref="Hold"/> holds back: requests whose path contains <see cref="PathContains"/>, until
+    /// <see cref="Release"/> completes. With <see cref="Answered"/>, each is carried out at once (a login issues its
+    /// token) and only its answer waits, as on a slow network: a client that gives up meanwhile never gets it.
+    /// </summary>
+    public sealed record VaultHold(string PathContains, Task Release, bool Answered = false);
 
     /// <summary>One request as the server answered it: method, path without <c>/v1/</c>, status, when it arrived.</summary>
     public sealed record VaultRequest(string Method, string Path, int Status, DateTimeOffset At);

@@ -559,6 +559,38 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerTheory]
+    [InlineData("kubernetes")]
+    [InlineData("approle")]
+    public async Task A_login_vault_answers_after_the_host_began_to_stop_has_its_token_revoked(string method)
+    {
+        var server = Server();
+        var provider = method == "kubernetes" ? KubernetesWithTtl(Minute, Minute).Provider : AppRoleWithTtl(Minute, Minute);
+        var (issued, held, revoked) = (server.IssuedTokens.Count, server.Held, server.Count("auth/token/revoke-self", 204));
+
+        // Vault issues the token at once; its answer is slow to come back, and the host stops meanwhile.
+        var answer = new TaskCompletionSource();
+        server.Hold = new VaultTestServer.VaultHold("/login", answer.Task, Answered: true);
+        var call = provider.WrapAsync("dek"u8.ToArray()).AsTask();
+        await Eventually.HoldsAsync(() => server.Held - held == 1);
+        var token = Assert.Single(server.IssuedTokens.Skip(issued));
+        var services = _providers[^1];
+        _providers.Remove(services);
+        var stopped = Task.WhenAll(services.GetServices<IHostedService>().OfType<IHostedLifecycleService>().Select(s => s.StoppedAsync(CancellationToken.None)));
+        answer.SetResult();
+
+        // Within the stop's wait for Vault (the test clock stands still): the late answer's token is revoked.
+        await Eventually.HoldsAsync(() => stopped.IsCompleted);
+        server.Hold = null;
+        await stopped;
+        await Record.ExceptionAsync(() => call);
+        await services.DisposeAsync();
+
+        Assert.Equal(1, server.Count("auth/token/revoke-self", 204) - revoked);
+        Assert.False(server.IsLive(token), "the token of a login answered while the host stopped outlived the host");
+        AssertNoCredentialLeaked();
+    }
+
     [VaultTestServerFact]
     public async Task A_configured_single_use_secret_id_vault_refuses_at_the_login_the_max_ttl_forces_is_named_with_the_fix()
     {

@@ -627,6 +627,67 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         Assert.Equal(2, server.Count("auth/approle/login", 200) - logins);
     }
 
+    [VaultTestServerFact]
+    public async Task A_token_revoked_in_vault_while_a_policy_denial_is_waited_out_is_replaced_by_a_login_at_the_next_call()
+    {
+        var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var provider = await AppRoleProviderAsync(server, "role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"), keyName, clock);
+        await provider.GetCurrentKeyAsync();
+
+        // A policy without Transit encrypt on the key: refusals in a row, each backoff waited out, bring it to 16 s.
+        server.Forbid($"transit/encrypt/{keyName}");
+        foreach (var backoff in new[] { 1, 2, 4, 8 })
+        {
+            await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+            clock.Advance(TimeSpan.FromSeconds(backoff));
+        }
+
+        await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var logins = server.Count("auth/approle/login", 200);
+
+        // The operator gives the role the policy and revokes the tokens it issued before, so that clients log in for
+        // one that carries it: Vault answers 403 to the revoked token, as to a denied one.
+        server.Allow($"transit/encrypt/{keyName}");
+        server.RevokeAllTokens();
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(wrapped));
+        Assert.Equal(1, server.Count("auth/approle/login", 200) - logins);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_denied_token_that_cannot_look_itself_up_still_waits_out_the_backoff_without_a_login_per_call()
+    {
+        var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var provider = await AppRoleProviderAsync(server, "role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"), keyName, clock);
+        await provider.GetCurrentKeyAsync();
+
+        // A role whose tokens lack the default policy: Vault refuses their lookup-self as it refuses a revoked token's,
+        // so the refusal of a lookup tells nothing, and calls the policy denies do not each log in.
+        server.Forbid("auth/token/lookup-self");
+        server.Forbid($"transit/encrypt/{keyName}");
+        var logins = server.Count("auth/approle/login", 200);
+        try
+        {
+            for (var call = 0; call < 5; call++)
+            {
+                await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+            }
+        }
+        finally
+        {
+            server.Allow("auth/token/lookup-self");
+        }
+
+        Assert.Equal(1, server.Count("auth/approle/login", 200) - logins);
+    }
+
     [VaultTestServerTheory]
     [InlineData("datakey/plaintext/", """{"data":{"plaintext":"not base64!","ciphertext":"vault:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}""")]
     [InlineData("decrypt/", """{"data":{"batch_results":[{"plaintext":"not base64!"}]}}""")]
