@@ -403,12 +403,17 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                 return;
             }
 
-            OwnerOnlyFile.EnsureExists(_path);
+            // The lock first, so that no other store in this process has SQLite's locks on the files opened (and closed)
+            // here, which closing any handle to a file releases; then the files, before SQLite opens them, refused if
+            // another user may have put them there; then SQLite, which opens its -wal and -shm files without following
+            // links.
+            OwnerOnlyFile.EnsureParentDirectory(_path);
             _ownerLock = OwnerLock.Acquire(_path);
-            _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
             try
             {
                 DatabaseFileModes.MakePrivate(_path, _logger);
+                OwnerOnlyFile.EnsureExists(_path);
+                _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
                 CreateOrUpgradeSchema();
             }
             catch
