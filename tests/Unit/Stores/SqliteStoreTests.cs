@@ -267,6 +267,25 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_write_ahead_log_removed_while_open_has_its_writes_copied_into_the_database_and_further_writes_are_refused()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("acknowledged", "v1"u8.ToArray());
+        File.Delete(DatabasePath + "-wal");
+
+        var health = await store.CheckHealthAsync();
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("later", "v2"u8.ToArray()));
+
+        // What a crash (kill -9) would now leave: the database file alone, the removed log gone with the process.
+        var leftByACrash = _directory.Combine("crash", "secrets.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(leftByACrash)!);
+        File.Copy(DatabasePath, leftByACrash);
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' lost its write-ahead log", refused.Message, StringComparison.Ordinal);
+        Assert.Equal((false, refused.Message), (health.IsHealthy, health.Description));
+        Assert.Equal("v1"u8.ToArray(), (await Open(leftByACrash).GetAsync("acknowledged"))?.Value.ToArray());
+    }
+
+    [Fact]
     public async Task A_database_cut_short_is_reported_as_malformed_naming_the_file_and_is_left_unchanged()
     {
         var store = Open(DatabasePath);
