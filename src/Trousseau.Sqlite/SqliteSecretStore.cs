@@ -551,8 +551,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                 OwnerOnlyFile.EnsureExists(_path);
                 _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
                 CreateOrUpgradeSchema();
-                var target = SharedDirectoryFile.IsShared(_path) ? _path : File.ResolveLinkTarget(_path, returnFinalTarget: true)?.FullName ?? _path;
-                _logPathBytes = Encoding.UTF8.GetBytes(target + "-wal\0");
+                _logPathBytes = Encoding.UTF8.GetBytes(DatabaseFileModes.FileOpened(_path) + "-wal\0");
                 HoldLog();
             }
             catch

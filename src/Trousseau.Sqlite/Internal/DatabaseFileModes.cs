@@ -32,9 +32,7 @@ internal static class DatabaseFileModes
             return;
         }
 
-        var target = SharedDirectoryFile.IsShared(databasePath) || !File.Exists(databasePath)
-            ? databasePath
-            : File.ResolveLinkTarget(databasePath, returnFinalTarget: true)?.FullName ?? databasePath;
+        var target = FileOpened(databasePath);
         foreach (var suffix in Suffixes)
         {
             var path = target + suffix;
@@ -56,6 +54,17 @@ internal static class DatabaseFileModes
             }
         }
     }
+
+    /// <summary>
+    /// The file SQLite opens for <paramref name="databasePath"/>, beside which it keeps its <c>-wal</c> and <c>-shm</c>
+    /// files: where a symbolic link leads, in a directory only its owner may write; the path itself in a directory that
+    /// group or others may write, where a link is refused, not followed (and where none is yet).
+    /// </summary>
+    /// <param name="databasePath">The database file, as configured.</param>
+    public static string FileOpened(string databasePath) =>
+        SharedDirectoryFile.IsShared(databasePath) || !File.Exists(databasePath)
+            ? databasePath
+            : File.ResolveLinkTarget(databasePath, returnFinalTarget: true)?.FullName ?? databasePath;
 
     [UnsupportedOSPlatform("windows")]
     private static void MakePrivate(FileStream file, string path, ILogger logger)

@@ -21,10 +21,7 @@ internal sealed class OwnerLock : IDisposable
     /// </summary>
     public static OwnerLock Acquire(string databasePath)
     {
-        var target = SharedDirectoryFile.IsShared(databasePath) || !File.Exists(databasePath)
-            ? databasePath
-            : File.ResolveLinkTarget(databasePath, returnFinalTarget: true)?.FullName ?? databasePath;
-        var path = target + ".lock";
+        var path = DatabaseFileModes.FileOpened(databasePath) + ".lock";
         try
         {
             return Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
