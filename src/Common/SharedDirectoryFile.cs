@@ -5,7 +5,8 @@ using Microsoft.Win32.SafeHandles;
 namespace Trousseau;
 
 // Linked into Trousseau.Hosting (the audit trail, its lock file and its rotated files), Trousseau.Core (the local key
-// ring and its lock file) and clectl (the files audit verify reads).
+// ring and its lock file), Trousseau.Sqlite (the database, its -wal, -shm and lock files) and clectl (the files audit
+// verify reads).
 
 /// <summary>
 /// Opens a file in a directory that group or others may write (a Kubernetes emptyDir, a shared directory), where another
@@ -42,7 +43,7 @@ internal static class SharedDirectoryFile
 
         path = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(path)!;
-        if (OperatingSystem.IsLinux() && Directory.Exists(directory) && (File.GetUnixFileMode(directory) & WritableByOthers) == 0)
+        if (OperatingSystem.IsLinux() && Directory.Exists(directory) && !IsShared(path))
         {
             return OpenPrivate(path, mode, access, share);
         }
@@ -87,6 +88,17 @@ internal static class SharedDirectoryFile
             throw;
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> is in a directory that group or others may write, on Linux: where <see cref="Open"/>
+    /// refuses a symbolic link, so that a caller does not follow one there before opening (to find where a file leads).
+    /// </summary>
+    /// <param name="path">A file's path.</param>
+    public static bool IsShared(string path) =>
+        OperatingSystem.IsLinux()
+        && Path.GetDirectoryName(Path.GetFullPath(path)) is { } directory
+        && Directory.Exists(directory)
+        && (File.GetUnixFileMode(directory) & WritableByOthers) != 0;
 
     /// <summary>
     /// Opens a file in a directory that only its owner may write, on Linux: links followed, as the owner put them there,

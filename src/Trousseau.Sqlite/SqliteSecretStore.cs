@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -20,7 +21,10 @@ namespace Trousseau.Sqlite;
 /// to 0600 with a warning naming it and its mode (a file of another user's, whose mode this process may not change,
 /// gets a warning saying how to fix it). On Linux, a file removed or replaced while the store has it open (a restore
 /// made while the process runs) is noticed by its inode, and every call is refused as unavailable until the file is
-/// put back, so that no write goes into the old file and is lost. On a full disk a write fails as unavailable, saying
+/// put back, so that no write goes into the old file and is lost; a <c>-wal</c> file removed or replaced while open has
+/// what it holds copied into the database, and every call is refused until the store is opened again (a restart). In a
+/// directory that group or others may write, a file of the store's that is a symbolic link or another user's is
+/// refused when the store first opens the database. On a full disk a write fails as unavailable, saying
 /// so and changing nothing, and goes through again once space is freed; the health check reports the store degraded
 /// below 16 MiB free.
 /// </summary>
@@ -54,6 +58,10 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024);
     private OwnerLock? _ownerLock;
     private FileIdentity? _openedFile;
+    private SqliteConnection? _logHolder;
+    private byte[] _logPathBytes = [];
+    private StrongBox<FileIdentity>? _heldLog;
+    private string? _logLost;
     private bool _fileMoved;
     private bool _initialized;
 
@@ -247,6 +255,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         _writeLock.Dispose();
         _readers.Dispose();
+        ReleaseLog();
         ClearPool();
         _ownerLock?.Dispose();
     }
@@ -267,6 +276,13 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
             try
             {
+                // A write that passed the check before the -wal file was removed, and waited here while the check of
+                // another call copied what it held: it would go into the removed file.
+                if (LogChanged())
+                {
+                    throw LogLost(writeLockHeld: true);
+                }
+
                 // One busy timeout for the whole write: the time spent behind this store's other writes counts.
                 var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
                 var timeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
@@ -352,6 +368,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// <summary>Closes the pooled connections and the idle readers, so that the next call opens the file afresh.</summary>
     private void CloseIdleConnections()
     {
+        ReleaseLog();
         ClearPool();
         _readers.Clear();
     }
@@ -377,6 +394,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// </summary>
     private void EnsureSameFile()
     {
+        if (Volatile.Read(ref _logLost) is { } lost)
+        {
+            throw new DependencyUnavailableException(Dependency, lost);
+        }
+
         if (_openedFile is not { } opened || LinuxFileStatus.OfPath(_pathBytes)?.File is not { } now)
         {
             return;
@@ -387,6 +409,120 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         if (moved)
         {
             throw FileMoved();
+        }
+
+        EnsureSameLog();
+    }
+
+    /// <summary>
+    /// Refuses the call when the <c>-wal</c> file at its path is no longer the one the store's connections write (removed
+    /// or replaced while open): their writes go on into a file no longer on disk, which a crash takes away with every
+    /// write it holds, and the store would come back without them. SQLite removes and makes that file again itself,
+    /// but only when its last connection closes, which <see cref="_logHolder"/> keeps from happening while the store
+    /// checks; so a change seen here is someone else's. The writes the removed file holds are copied into the
+    /// database first (a checkpoint through a connection that has it open), and from then on calls are refused.
+    /// </summary>
+    private void EnsureSameLog()
+    {
+        if (Volatile.Read(ref _logHolder) is null)
+        {
+            lock (_initializeLock)
+            {
+                if (_logHolder is null)
+                {
+                    HoldLog();
+                }
+            }
+        }
+
+        if (LogChanged())
+        {
+            throw LogLost(writeLockHeld: false);
+        }
+    }
+
+    private bool LogChanged() =>
+        Volatile.Read(ref _logLost) is not null
+        || (Volatile.Read(ref _heldLog) is { } held && LinuxFileStatus.OfPath(_logPathBytes)?.File is { } now && now != held.Value);
+
+    /// <summary>
+    /// Opens a connection that reads the database once, which opens the <c>-wal</c> file, and keeps it open until the
+    /// pool is emptied, so that SQLite does not remove that file while the store runs; and notes which file it is.
+    /// </summary>
+    private void HoldLog()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            using var read = connection.CreateCommand();
+            read.CommandText = "SELECT count(*) FROM revision_counter";
+            read.ExecuteScalar();
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        _logHolder = connection;
+        Volatile.Write(ref _heldLog, LinuxFileStatus.OfPath(_logPathBytes)?.File is { } log && log != default ? new StrongBox<FileIdentity>(log) : null);
+    }
+
+    private void ReleaseLog()
+    {
+        lock (_initializeLock)
+        {
+            _logHolder?.Dispose();
+            _logHolder = null;
+            Volatile.Write(ref _heldLog, null);
+        }
+    }
+
+    /// <summary>
+    /// Copies what the removed <c>-wal</c> file holds into the database, after the writes under way (so that theirs are
+    /// copied too), and refuses every call from then on; when the copy cannot be made, the next call tries again.
+    /// </summary>
+    /// <param name="writeLockHeld">Whether the caller holds <see cref="_writeLock"/> (a write about to be made).</param>
+    private DependencyUnavailableException LogLost(bool writeLockHeld)
+    {
+        var log = System.IO.Path.GetFileName(_path) + "-wal";
+        var what = $"The SQLite store '{_path}' lost its write-ahead log: {log} was removed or replaced while the store had it open";
+        var writesDone = !writeLockHeld && _writeLock.Wait(_busyTimeout);
+        try
+        {
+            lock (_initializeLock)
+            {
+                if (_logLost is null && _logHolder is not null)
+                {
+                    using var checkpoint = _logHolder.CreateCommand();
+                    checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+                    try
+                    {
+                        using var result = checkpoint.ExecuteReader();
+                        if (!result.Read() || result.GetInt64(0) != 0)
+                        {
+                            return new DependencyUnavailableException(Dependency, $"{what}, and the writes it held could not be copied into the database yet: a reader held it. The next call tries again; stop the process cleanly (SIGTERM), which copies them too, rather than killing it.");
+                        }
+                    }
+                    catch (SqliteException ex)
+                    {
+                        return new DependencyUnavailableException(Dependency, $"{what}, and the writes it held could not be copied into the database yet ({ex.Message}). The next call tries again; stop the process cleanly (SIGTERM), which copies them too, rather than killing it.", ex);
+                    }
+
+                    Volatile.Write(ref _logLost, $"{what}: a write now would go into a file no longer on disk, lost at the next crash, so reads and writes are refused. The writes it held were copied into {_path}. Restart the process (trousseaud) to open the store again; remove or restore the store's files only while the process is stopped.");
+                    Volatile.Write(ref _fileMoved, true);
+                }
+
+                return new DependencyUnavailableException(Dependency, _logLost ?? $"{what}.");
+            }
+        }
+        finally
+        {
+            if (writesDone)
+            {
+                _writeLock.Release();
+            }
         }
     }
 
@@ -403,13 +539,20 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                 return;
             }
 
-            OwnerOnlyFile.EnsureExists(_path);
+            // The lock first, so that no other store in this process has SQLite's locks on the files opened (and closed)
+            // here, which closing any handle to a file releases; then the files, before SQLite opens them, refused if
+            // another user may have put them there; then SQLite, which opens its -wal and -shm files without following
+            // links.
+            OwnerOnlyFile.EnsureParentDirectory(_path);
             _ownerLock = OwnerLock.Acquire(_path);
-            _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
             try
             {
                 DatabaseFileModes.MakePrivate(_path, _logger);
+                OwnerOnlyFile.EnsureExists(_path);
+                _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
                 CreateOrUpgradeSchema();
+                _logPathBytes = Encoding.UTF8.GetBytes(DatabaseFileModes.FileOpened(_path) + "-wal\0");
+                HoldLog();
             }
             catch
             {

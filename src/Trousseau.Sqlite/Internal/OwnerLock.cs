@@ -13,16 +13,22 @@ internal sealed class OwnerLock : IDisposable
 
     /// <summary>
     /// Takes the lock beside the file <paramref name="databasePath"/> leads to, following symbolic links, so that two
-    /// stores reaching one file by different paths take one lock. A lock file this process may read but not write (its
-    /// mode, a read-only mount) is locked through a read-only handle, so that the database is still read.
+    /// stores reaching one file by different paths take one lock; in a directory that group or others may write, the
+    /// lock is taken beside <paramref name="databasePath"/> itself, whose link there is refused later
+    /// (<see cref="SharedDirectoryFile"/>), and a link at the lock file's path is refused, not followed. A lock file this
+    /// process may read but not write (its mode, a read-only mount) is locked through a read-only handle, so that the
+    /// database is still read.
     /// </summary>
     public static OwnerLock Acquire(string databasePath)
     {
-        var target = File.ResolveLinkTarget(databasePath, returnFinalTarget: true)?.FullName ?? databasePath;
-        var path = target + ".lock";
+        var path = DatabaseFileModes.FileOpened(databasePath) + ".lock";
         try
         {
             return Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
+        }
+        catch (RefusedFileException ex)
+        {
+            throw new DependencyUnavailableException("store:sqlite", $"The SQLite store '{databasePath}' cannot be opened: {ex.Message}", ex);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException && File.Exists(path))
         {
@@ -44,16 +50,8 @@ internal sealed class OwnerLock : IDisposable
 
     public void Dispose() => _file.Dispose();
 
-    private static OwnerLock Open(string path, FileMode mode, FileAccess access)
-    {
-        var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows() && mode != FileMode.Open)
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        return new OwnerLock(new FileStream(path, options));
-    }
+    private static OwnerLock Open(string path, FileMode mode, FileAccess access) =>
+        new(SharedDirectoryFile.Open(path, mode, access, FileShare.None));
 
     private static DependencyUnavailableException CannotCreate(string databasePath, string path, Exception ex) => new(
         "store:sqlite",

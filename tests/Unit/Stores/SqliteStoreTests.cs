@@ -117,6 +117,47 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         Assert.Contains(link, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("-wal", true)]
+    [InlineData("-shm", true)]
+    [InlineData(".lock", false)]
+    public async Task A_symbolic_link_planted_before_the_first_call_in_a_directory_others_may_write_is_refused_naming_it_and_where_it_leads_is_left_as_it_was(
+        string suffix, bool targetExists)
+    {
+        var directory = Directory.CreateDirectory(_directory.Combine("shared")).FullName;
+        File.SetUnixFileMode(directory, (UnixFileMode)0x1FF);
+        var database = Path.Combine(directory, "store.db");
+        var store = Open(database);
+        var target = _directory.Combine("outside", "someone-elses-file");
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        const UnixFileMode readableByAll = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        if (targetExists)
+        {
+            await File.WriteAllTextAsync(target, "not trousseau's\n");
+            File.SetUnixFileMode(target, readableByAll);
+        }
+
+        var link = database + suffix;
+        File.CreateSymbolicLink(link, target);
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("planted", "v"u8.ToArray()));
+
+        Assert.Contains(
+            $"{link} is a symbolic link (to {target}) in the directory {directory}, which group or others may write (mode 0777)",
+            error.Message,
+            StringComparison.Ordinal);
+        string[] leftThere = targetExists ? [target] : [];
+        Assert.Equal(leftThere, Directory.GetFileSystemEntries(Path.GetDirectoryName(target)!));
+        if (targetExists)
+        {
+            Assert.Equal(("not trousseau's\n", readableByAll), (await File.ReadAllTextAsync(target), File.GetUnixFileMode(target)));
+        }
+
+        var health = await store.CheckHealthAsync();
+        Assert.Equal((false, error.Message), (health.IsHealthy, health.Description));
+    }
+
     [Fact]
     public async Task Writes_queued_behind_a_lock_held_by_another_process_each_give_up_after_the_busy_timeout_not_one_after_another()
     {
@@ -223,6 +264,25 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         Assert.StartsWith($"The SQLite store '{DatabasePath}' is no longer the file this store opened", refused.Message, StringComparison.Ordinal);
         Assert.False(health.IsHealthy);
         Assert.False(File.Exists(DatabasePath));
+    }
+
+    [Fact]
+    public async Task A_write_ahead_log_removed_while_open_has_its_writes_copied_into_the_database_and_further_writes_are_refused()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("acknowledged", "v1"u8.ToArray());
+        File.Delete(DatabasePath + "-wal");
+
+        var health = await store.CheckHealthAsync();
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await store.CreateAsync("later", "v2"u8.ToArray()));
+
+        // What a crash (kill -9) would now leave: the database file alone, the removed log gone with the process.
+        var leftByACrash = _directory.Combine("crash", "secrets.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(leftByACrash)!);
+        File.Copy(DatabasePath, leftByACrash);
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' lost its write-ahead log", refused.Message, StringComparison.Ordinal);
+        Assert.Equal((false, refused.Message), (health.IsHealthy, health.Description));
+        Assert.Equal("v1"u8.ToArray(), (await Open(leftByACrash).GetAsync("acknowledged"))?.Value.ToArray());
     }
 
     [Fact]
