@@ -161,6 +161,7 @@ internal static class SharedDirectoryFile
             Libc.TooManyLinks when follow != 0 => new RefusedFileException(
                 $"{path} is a symbolic link (to {new FileInfo(path).LinkTarget}) {where}: another user may have put it there to have this process use the file it leads to, "
                 + $"and it is not followed. {fix}"),
+            Libc.IsDirectory => new RefusedFileException($"{path} is not a regular file but a directory, and it is not used. Remove it (rmdir {path})."),
             Libc.NoSuchFile => new FileNotFoundException(message, path),
             Libc.PermissionDenied or Libc.NotPermitted => new UnauthorizedAccessException(message),
             _ => new IOException(message),
@@ -185,6 +186,7 @@ internal static class SharedDirectoryFile
         public const int Interrupted = 4; // EINTR
         public const int WouldBlock = 11; // EWOULDBLOCK
         public const int PermissionDenied = 13; // EACCES
+        public const int IsDirectory = 21; // EISDIR: a directory opened for writing
         public const int TooManyLinks = 40; // ELOOP: what O_NOFOLLOW gives for a link
 
         // O_NOFOLLOW is 0100000 on arm, arm64 and powerpc, 0400000 on the other architectures .NET runs on.

@@ -561,8 +561,10 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         Assert.False(File.Exists(trail), "a refused start created the audit trail");
     }
 
-    [Fact]
-    public async Task A_fifo_put_at_the_lock_files_path_while_serving_is_refused_naming_it_as_not_a_regular_file_not_as_locked()
+    [Theory]
+    [InlineData("a FIFO")]
+    [InlineData("a directory")]
+    public async Task A_fifo_or_a_directory_put_at_the_lock_files_path_while_serving_is_refused_naming_what_it_is_not_as_locked(string kind)
     {
         using var temp = new TempDirectory();
         var dataDir = temp.Combine("data");
@@ -571,7 +573,14 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         await CallsAsync(server, dataDir, 1);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
         File.Delete(trail + ".lock");
-        await MakeFifoAsync(trail + ".lock");
+        if (kind == "a FIFO")
+        {
+            await MakeFifoAsync(trail + ".lock");
+        }
+        else
+        {
+            Directory.CreateDirectory(trail + ".lock");
+        }
 
         using (var refused = await http.GetAsync(new Uri("v1/secrets/audit/fifo-lock", UriKind.Relative)))
         {
@@ -579,11 +588,19 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
             Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
         }
 
-        Assert.Contains($"{trail}.lock is not a regular file but a FIFO", server.Log, StringComparison.Ordinal);
+        Assert.Contains($"{trail}.lock is not a regular file but {kind}", server.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("locked by another process", server.Log, StringComparison.Ordinal);
 
         // Once it is removed, the next call acts and is recorded in the same chain.
-        File.Delete(trail + ".lock");
+        if (kind == "a FIFO")
+        {
+            File.Delete(trail + ".lock");
+        }
+        else
+        {
+            Directory.Delete(trail + ".lock");
+        }
+
         using (var read = await http.GetAsync(new Uri("v1/secrets/audit/fifo-lock", UriKind.Relative)))
         {
             Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
