@@ -33,45 +33,43 @@ internal sealed class InProcessKeyAdministration(
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
-    public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
         // The key may have rotated outside this process (Vault's CLI, another instance): asked of the provider's
         // source, not its memory, and new data keys first.
         var current = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireUnlessWrappedBy(current.KeyId);
-        long checkedCount = 0;
-        long moved = 0;
+        var counts = new RewrapCounts();
         string? startAfter = null;
         StorePage page;
         do
         {
             page = await store.ListAsync("", startAfter, BatchSize, cancellationToken).ConfigureAwait(false);
-            moved += await RewrapBatchAsync(page.Entries, current.KeyId, cancellationToken).ConfigureAwait(false);
-            checkedCount += page.Entries.Count;
+            await RewrapBatchAsync(page.Entries, current.KeyId, counts, cancellationToken).ConfigureAwait(false);
             if (page.Entries.Count > 0)
             {
                 startAfter = page.Entries[^1].Key;
             }
 
             // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
-            if (page.HasMore && moved > 0)
+            if (page.HasMore && counts.Rewrapped > 0)
             {
-                Log.RewrapProgress(_logger, checkedCount, moved, current.KeyId);
+                Log.RewrapProgress(_logger, counts.Rewrapped + counts.Skipped + counts.Failed, counts.Rewrapped, current.KeyId);
             }
         }
         while (page.HasMore && page.Entries.Count > 0);
 
-        Log.Rewrapped(_logger, moved, current.KeyId);
-        return moved;
+        var result = new RewrapResult(counts.Rewrapped, counts.Skipped, counts.Failed);
+        Log.Rewrapped(_logger, result.Rewrapped, current.KeyId, result.Skipped, result.Failed);
+        return result;
     }
 
     /// <summary>
-    /// Rewraps the records of one page of the listing, a few at a time, since each is a store read and a write;
-    /// returns how many it moved. The listing gives keys only: each record is read whole just before it is rewrapped.
+    /// Rewraps the records of one page of the listing, a few at a time, since each is a store read and a write, and
+    /// counts each one. The listing gives keys only: each record is read whole just before it is rewrapped.
     /// </summary>
-    private async Task<long> RewrapBatchAsync(IReadOnlyList<StoreEntryHead> batch, string currentKeyId, CancellationToken cancellationToken)
+    private async Task RewrapBatchAsync(IReadOnlyList<StoreEntryHead> batch, string currentKeyId, RewrapCounts counts, CancellationToken cancellationToken)
     {
-        long moved = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(batch, parallel, async (listed, token) =>
         {
@@ -80,16 +78,20 @@ internal sealed class InProcessKeyAdministration(
                 if (await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
                     && await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false))
                 {
-                    Interlocked.Increment(ref moved);
+                    Interlocked.Increment(ref counts.Rewrapped);
+                }
+                else
+                {
+                    Interlocked.Increment(ref counts.Skipped);
                 }
             }
             catch (InvalidCiphertextException)
             {
                 // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
+                Interlocked.Increment(ref counts.Failed);
                 Log.RewrapSkipped(_logger, listed.Key);
             }
         }).ConfigureAwait(false);
-        return moved;
     }
 
     private async ValueTask<bool> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
@@ -150,5 +152,13 @@ internal sealed class InProcessKeyAdministration(
     {
         var layout = EnvelopeFormat.Parse(envelope);
         return layout.Purpose == EnvelopePurpose.Store && Encoding.UTF8.GetString(envelope[layout.KeyId]) == currentKeyId;
+    }
+
+    /// <summary>The counts of a rewrap under way, added to by the records rewrapped in parallel.</summary>
+    private sealed class RewrapCounts
+    {
+        public long Rewrapped;
+        public long Skipped;
+        public long Failed;
     }
 }

@@ -30,6 +30,9 @@ public interface IKeyAdministration
     /// current key is skipped, so an interrupted rewrap resumes where it stopped when run again.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call; records rewrapped so far stay rewrapped.</param>
-    /// <returns>The number of records rewrapped.</returns>
-    ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default);
+    /// <returns>
+    /// How many records were rewrapped, how many needed no move, and how many could not be decrypted and stay under an
+    /// older key (<see cref="RewrapResult.Failed"/>: not zero means the rewrap is not complete).
+    /// </returns>
+    ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default);
 }

@@ -406,8 +406,8 @@ public sealed class TrousseauSecretTests : IDisposable
 
         var before = await _local.Keys.GetKeyStatusAsync();
         var after = await _local.Keys.RotateKeyAsync();
-        var rewrapped = await _local.Keys.RewrapSecretsAsync();
-        var again = await _local.Keys.RewrapSecretsAsync();
+        var rewrapped = (await _local.Keys.RewrapSecretsAsync()).Rewrapped;
+        var again = (await _local.Keys.RewrapSecretsAsync()).Rewrapped;
 
         Assert.NotEqual(before.KeyId, after.KeyId);
         Assert.Equal(10, rewrapped);
@@ -428,10 +428,10 @@ public sealed class TrousseauSecretTests : IDisposable
         }
 
         await _local.Keys.RotateKeyAsync();
-        var rewrapped = await _local.Keys.RewrapSecretsAsync();
+        var rewrapped = (await _local.Keys.RewrapSecretsAsync()).Rewrapped;
 
         Assert.Equal(count, rewrapped);
-        Assert.Equal(0, await _local.Keys.RewrapSecretsAsync());
+        Assert.Equal(0, (await _local.Keys.RewrapSecretsAsync()).Rewrapped);
         Assert.Equal($"v{count - 1}", (await Trousseau.GetSecretAsync($"pages/{count - 1:D4}")).Data["k"]);
     }
 
@@ -443,7 +443,7 @@ public sealed class TrousseauSecretTests : IDisposable
         var updated = await Trousseau.UpdateSecretAsync("keep/b", Data(("k", "b2")));
         await _local.Keys.RotateKeyAsync();
 
-        Assert.Equal(2, await _local.Keys.RewrapSecretsAsync());
+        Assert.Equal(2, (await _local.Keys.RewrapSecretsAsync()).Rewrapped);
 
         var read = await Trousseau.GetSecretAsync("keep/a");
         var listed = await Trousseau.ListSecretsAsync("keep/").ToListAsync();
@@ -532,8 +532,8 @@ public sealed class TrousseauSecretTests : IDisposable
         var rewrapped = await local.Keys.RewrapSecretsAsync();
 
         // The even secrets were already under the new key when the rewrap looked again: it moved the odd ones.
-        Assert.Equal(revisions.Length / 2, rewrapped);
-        Assert.Equal(0, await local.Keys.RewrapSecretsAsync());
+        Assert.Equal(new RewrapResult(revisions.Length / 2, revisions.Length / 2, 0), rewrapped);
+        Assert.Equal(0, (await local.Keys.RewrapSecretsAsync()).Rewrapped);
         for (var i = 0; i < revisions.Length; i++)
         {
             var secret = await local.Trousseau.GetSecretAsync($"busy/{i:D2}");
