@@ -26,18 +26,18 @@ internal static class KeyCommands
 
         var rewrap = new Command(
             "rewrap",
-            $"Re-encrypt every stored secret under the current key, on the server; exit {ExitCodes.Error} when some could not be decrypted and stay under an older key.");
+            $"Re-encrypt every stored secret under the current key, on the server; exit {ExitCodes.Error} when some stay under an older key.");
         CliAction.Set(rewrap, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
         {
             var result = await client.RewrapSecretsAsync(ct);
             if (result.Failed > 0)
             {
                 var failed = result.Failed == 1
-                    ? "1 secret could not be decrypted and stays"
-                    : string.Create(CultureInfo.InvariantCulture, $"{result.Failed} secrets could not be decrypted and stay");
+                    ? "1 secret could not be rewrapped and stays"
+                    : string.Create(CultureInfo.InvariantCulture, $"{result.Failed} secrets could not be rewrapped and stay");
                 await console.Error.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"clectl: the rewrap is not complete: {failed} under an older key (trousseaud's log names each, event 1204); {result.Rewrapped} rewrapped, {result.Skipped} needed no move"));
+                    $"clectl: the rewrap is not complete: {failed} under an older key (trousseaud's log names each and why, events 1204 and 1205); {result.Rewrapped} rewrapped, {result.Skipped} needed no move"));
                 return ExitCodes.Error;
             }
 

@@ -122,7 +122,7 @@ public sealed record EmptyBody;
 /// <summary>The answer to <c>POST /v1/keys/rewrap</c>: each stored secret found is counted once.</summary>
 /// <param name="Rewrapped">How many stored secrets were sealed anew under the current key.</param>
 /// <param name="Skipped">How many needed no move: already under the current key, or deleted meanwhile.</param>
-/// <param name="Failed">How many could not be decrypted and stay under an older key (0 from a server that does not count them).</param>
+/// <param name="Failed">How many stay under an older key: not decrypted, or written again under an older key at each attempt (0 from a server that does not count them).</param>
 public sealed record RewrapBody(long Rewrapped, long Skipped, long Failed);
 
 /// <summary>The body of <c>POST /v1/encrypt</c>.</summary>

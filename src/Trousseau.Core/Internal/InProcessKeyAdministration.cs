@@ -75,14 +75,21 @@ internal sealed class InProcessKeyAdministration(
         {
             try
             {
-                if (await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
-                    && await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false))
+                var outcome = await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
+                    ? await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false)
+                    : RewrapOutcome.NoMove;
+                switch (outcome)
                 {
-                    Interlocked.Increment(ref counts.Rewrapped);
-                }
-                else
-                {
-                    Interlocked.Increment(ref counts.Skipped);
+                    case RewrapOutcome.Moved:
+                        Interlocked.Increment(ref counts.Rewrapped);
+                        break;
+                    case RewrapOutcome.NoMove:
+                        Interlocked.Increment(ref counts.Skipped);
+                        break;
+                    default:
+                        Interlocked.Increment(ref counts.Failed);
+                        Log.RewrapOutpaced(_logger, listed.Key, RewrapAttempts);
+                        break;
                 }
             }
             catch (InvalidCiphertextException)
@@ -94,7 +101,11 @@ internal sealed class InProcessKeyAdministration(
         }).ConfigureAwait(false);
     }
 
-    private async ValueTask<bool> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves one record under the current key by compare-and-swap, reading it again when it was written in between;
+    /// gives up (<see cref="RewrapOutcome.Outpaced"/>) when it was written again under an older key at every attempt.
+    /// </summary>
+    private async ValueTask<RewrapOutcome> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -102,7 +113,12 @@ internal sealed class InProcessKeyAdministration(
             var envelope = entry.Value[header.Length..];
             if (IsCurrent(envelope.Span, currentKeyId))
             {
-                return false;
+                return RewrapOutcome.NoMove;
+            }
+
+            if (attempt > RewrapAttempts)
+            {
+                return RewrapOutcome.Outpaced;
             }
 
             // The record gets a new store revision, but its data does not change: the header keeps the secret's revision.
@@ -123,21 +139,23 @@ internal sealed class InProcessKeyAdministration(
             try
             {
                 await store.UpdateAsync(entry.Key, record, entry.Revision, cancellationToken).ConfigureAwait(false);
-                return true;
+                return RewrapOutcome.Moved;
             }
-            catch (SecretConflictException) when (attempt < RewrapAttempts)
+            catch (SecretConflictException)
             {
-                // Written since we read it: look again, the writer may already have used the current key.
+                // Written since we read it: look again, the writer may already have used the current key. A writer
+                // still on an older key (an instance that has not yet seen the rotation) can win every time; the
+                // record is then left to the next rewrap rather than the whole rewrap failing as a conflict.
             }
             catch (SecretNotFoundException)
             {
-                return false;
+                return RewrapOutcome.NoMove;
             }
 
             var latest = await store.GetAsync(entry.Key, cancellationToken).ConfigureAwait(false);
             if (latest is null)
             {
-                return false;
+                return RewrapOutcome.NoMove;
             }
 
             entry = latest;
@@ -160,5 +178,18 @@ internal sealed class InProcessKeyAdministration(
         public long Rewrapped;
         public long Skipped;
         public long Failed;
+    }
+
+    /// <summary>What became of one record a rewrap looked at.</summary>
+    private enum RewrapOutcome
+    {
+        /// <summary>Sealed anew under the current key.</summary>
+        Moved,
+
+        /// <summary>Already under the current key, or deleted.</summary>
+        NoMove,
+
+        /// <summary>Written again under an older key at each attempt: left as it is.</summary>
+        Outpaced,
     }
 }

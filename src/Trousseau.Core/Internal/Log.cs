@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(1204, LogLevel.Warning, "Rewrap left secret {Name} as it is: it cannot be decrypted (damaged, or written under a key this provider does not have)")]
     public static partial void RewrapSkipped(ILogger logger, string name);
+
+    [LoggerMessage(1205, LogLevel.Warning, "Rewrap left secret {Name} under an older key: it was written again under an older key before each of {Attempts} attempts to move it (by an instance that has not yet seen the rotation); a later rewrap moves it")]
+    public static partial void RewrapOutpaced(ILogger logger, string name, int attempts);
 }

@@ -31,8 +31,8 @@ public interface IKeyAdministration
     /// </summary>
     /// <param name="cancellationToken">Cancels the call; records rewrapped so far stay rewrapped.</param>
     /// <returns>
-    /// How many records were rewrapped, how many needed no move, and how many could not be decrypted and stay under an
-    /// older key (<see cref="RewrapResult.Failed"/>: not zero means the rewrap is not complete).
+    /// How many records were rewrapped, how many needed no move, and how many stay under an older key
+    /// (<see cref="RewrapResult.Failed"/>: not zero means the rewrap is not complete).
     /// </returns>
     ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default);
 }

@@ -10,7 +10,9 @@ namespace Trousseau;
 /// by someone else too), or deleted while the rewrap ran.
 /// </param>
 /// <param name="Failed">
-/// Secrets left under an older key because they could not be decrypted (damaged, or sealed under a key version the
-/// key provider does not have, such as one a key ring restored from an older copy lacks); each is logged by name.
+/// Secrets left under an older key, each logged by name with the reason: they could not be decrypted (damaged, or
+/// sealed under a key version the key provider does not have, such as one a key ring restored from an older copy
+/// lacks), or they were written again under an older key before each attempt to move them (by an instance that had
+/// not yet seen the rotation; a later rewrap moves them).
 /// </param>
 public readonly record struct RewrapResult(long Rewrapped, long Skipped, long Failed);
