@@ -21,7 +21,10 @@ internal sealed class InProcessKeyAdministration(
 
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
+        // A rotation made elsewhere (another instance, Vault's CLI) shows here first: the data keys that the older key
+        // wrapped stop sealing new writes now, not when they reach DataKeys:MaxAge.
         var key = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+        encryptor.RetireUnlessWrappedBy(key.KeyId);
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 

@@ -8,7 +8,8 @@ public interface IKeyAdministration
 {
     /// <summary>
     /// The key provider and the key that new writes are encrypted under, asked of where the key lives (Vault, the key
-    /// ring file), so that a rotation made outside this process (Vault's CLI, another instance) shows at once.
+    /// ring file), so that a rotation made outside this process (Vault's CLI, another instance) shows at once; new
+    /// writes of this process use that key from then on.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The current key.</returns>

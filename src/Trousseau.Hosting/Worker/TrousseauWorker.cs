@@ -52,8 +52,9 @@ internal sealed partial class TrousseauWorker(
                 return;
             }
 
-            // Asked of the provider's source, so that a rotation another process made reaches this one's wraps and KMS Status.
-            var key = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+            // Asked of the provider's source, so that a rotation another process made reaches this one's wraps, KMS
+            // Status and new writes (whose data key wrapped under the older key is retired), rewrap or not.
+            var key = await keys.GetKeyStatusAsync(cancellationToken).ConfigureAwait(false);
             if (!_watching)
             {
                 LogWatching(logger, provider.Name, key.KeyId);
