@@ -41,7 +41,7 @@ public class RewrapBenchmarks : IDisposable
     [Benchmark(Description = "rewrap every secret after a rotation")]
     public async Task<long> Rewrap()
     {
-        var moved = await _keys.RewrapSecretsAsync();
+        var moved = (await _keys.RewrapSecretsAsync()).Rewrapped;
         return moved == Secrets ? moved : throw new InvalidOperationException($"rewrapped {moved} of {Secrets}");
     }
 

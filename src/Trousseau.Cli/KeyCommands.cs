@@ -24,20 +24,35 @@ internal static class KeyCommands
             return ExitCodes.Ok;
         }));
 
-        var rewrap = new Command("rewrap", "Re-encrypt every stored secret under the current key, on the server.");
+        var rewrap = new Command(
+            "rewrap",
+            $"Re-encrypt every stored secret under the current key, on the server; exit {ExitCodes.Error} when some stay under an older key.");
         CliAction.Set(rewrap, console, (parse, ct) => CliAction.WithClientAsync(parse, async client =>
         {
-            var count = await client.RewrapSecretsAsync(ct);
+            var result = await client.RewrapSecretsAsync(ct);
+            if (result.Failed > 0)
+            {
+                var failed = result.Failed == 1
+                    ? "1 secret could not be rewrapped and stays"
+                    : string.Create(CultureInfo.InvariantCulture, $"{result.Failed} secrets could not be rewrapped and stay");
+                await console.Error.WriteLineAsync(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"clectl: the rewrap is not complete: {failed} under an older key (trousseaud's log names each and why, events 1204 and 1205); {result.Rewrapped} rewrapped, {result.Skipped} needed no move"));
+                return ExitCodes.Error;
+            }
+
             await Output.WriteAsync(
                 console.Out,
                 parse.GetValue(GlobalOptions.Output),
                 json =>
                 {
                     json.WriteStartObject();
-                    json.WriteNumber("rewrapped", count);
+                    json.WriteNumber("rewrapped", result.Rewrapped);
+                    json.WriteNumber("skipped", result.Skipped);
+                    json.WriteNumber("failed", result.Failed);
                     json.WriteEndObject();
                 },
-                w => w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"rewrapped {count} secrets")));
+                w => w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"rewrapped {result.Rewrapped} secrets, {result.Skipped} needed no move")));
             return ExitCodes.Ok;
         }));
 

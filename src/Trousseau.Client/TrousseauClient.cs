@@ -299,10 +299,10 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     }
 
     /// <inheritdoc />
-    public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
         return await SendAsync(HttpMethod.Post, "v1/keys/rewrap", EmptyJsonObject(), Answers.RewrapBody, null, null,
-            result => result.Rewrapped,
+            result => new RewrapResult(result.Rewrapped, result.Skipped, result.Failed),
             cancellationToken).ConfigureAwait(false);
     }
 

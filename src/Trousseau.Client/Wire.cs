@@ -119,9 +119,11 @@ public sealed record KeyStatusBody(string KeyId, string Provider, uint Version)
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record EmptyBody;
 
-/// <summary>The answer to <c>POST /v1/keys/rewrap</c>.</summary>
+/// <summary>The answer to <c>POST /v1/keys/rewrap</c>: each stored secret found is counted once.</summary>
 /// <param name="Rewrapped">How many stored secrets were sealed anew under the current key.</param>
-public sealed record RewrapBody(long Rewrapped);
+/// <param name="Skipped">How many needed no move: already under the current key, or deleted meanwhile.</param>
+/// <param name="Failed">How many stay under an older key: not decrypted, or written again under an older key at each attempt (0 from a server that does not count them).</param>
+public sealed record RewrapBody(long Rewrapped, long Skipped, long Failed);
 
 /// <summary>The body of <c>POST /v1/encrypt</c>.</summary>
 /// <param name="Plaintext">The bytes to encrypt, in base64.</param>

@@ -21,7 +21,10 @@ internal sealed class InProcessKeyAdministration(
 
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
+        // A rotation made elsewhere (another instance, Vault's CLI) shows here first: the data keys that the older key
+        // wrapped stop sealing new writes now, not when they reach DataKeys:MaxAge.
         var key = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+        encryptor.RetireUnlessWrappedBy(key.KeyId);
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
@@ -33,66 +36,79 @@ internal sealed class InProcessKeyAdministration(
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
-    public async ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
         // The key may have rotated outside this process (Vault's CLI, another instance): asked of the provider's
         // source, not its memory, and new data keys first.
         var current = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireUnlessWrappedBy(current.KeyId);
-        long checkedCount = 0;
-        long moved = 0;
+        var counts = new RewrapCounts();
         string? startAfter = null;
         StorePage page;
         do
         {
             page = await store.ListAsync("", startAfter, BatchSize, cancellationToken).ConfigureAwait(false);
-            moved += await RewrapBatchAsync(page.Entries, current.KeyId, cancellationToken).ConfigureAwait(false);
-            checkedCount += page.Entries.Count;
+            await RewrapBatchAsync(page.Entries, current.KeyId, counts, cancellationToken).ConfigureAwait(false);
             if (page.Entries.Count > 0)
             {
                 startAfter = page.Entries[^1].Key;
             }
 
             // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
-            if (page.HasMore && moved > 0)
+            if (page.HasMore && counts.Rewrapped > 0)
             {
-                Log.RewrapProgress(_logger, checkedCount, moved, current.KeyId);
+                Log.RewrapProgress(_logger, counts.Rewrapped + counts.Skipped + counts.Failed, counts.Rewrapped, current.KeyId);
             }
         }
         while (page.HasMore && page.Entries.Count > 0);
 
-        Log.Rewrapped(_logger, moved, current.KeyId);
-        return moved;
+        var result = new RewrapResult(counts.Rewrapped, counts.Skipped, counts.Failed);
+        Log.Rewrapped(_logger, result.Rewrapped, current.KeyId, result.Skipped, result.Failed);
+        return result;
     }
 
     /// <summary>
-    /// Rewraps the records of one page of the listing, a few at a time, since each is a store read and a write;
-    /// returns how many it moved. The listing gives keys only: each record is read whole just before it is rewrapped.
+    /// Rewraps the records of one page of the listing, a few at a time, since each is a store read and a write, and
+    /// counts each one. The listing gives keys only: each record is read whole just before it is rewrapped.
     /// </summary>
-    private async Task<long> RewrapBatchAsync(IReadOnlyList<StoreEntryHead> batch, string currentKeyId, CancellationToken cancellationToken)
+    private async Task RewrapBatchAsync(IReadOnlyList<StoreEntryHead> batch, string currentKeyId, RewrapCounts counts, CancellationToken cancellationToken)
     {
-        long moved = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(batch, parallel, async (listed, token) =>
         {
             try
             {
-                if (await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
-                    && await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false))
+                var outcome = await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
+                    ? await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false)
+                    : RewrapOutcome.NoMove;
+                switch (outcome)
                 {
-                    Interlocked.Increment(ref moved);
+                    case RewrapOutcome.Moved:
+                        Interlocked.Increment(ref counts.Rewrapped);
+                        break;
+                    case RewrapOutcome.NoMove:
+                        Interlocked.Increment(ref counts.Skipped);
+                        break;
+                    default:
+                        Interlocked.Increment(ref counts.Failed);
+                        Log.RewrapOutpaced(_logger, listed.Key, RewrapAttempts);
+                        break;
                 }
             }
             catch (InvalidCiphertextException)
             {
                 // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
+                Interlocked.Increment(ref counts.Failed);
                 Log.RewrapSkipped(_logger, listed.Key);
             }
         }).ConfigureAwait(false);
-        return moved;
     }
 
-    private async ValueTask<bool> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves one record under the current key by compare-and-swap, reading it again when it was written in between;
+    /// gives up (<see cref="RewrapOutcome.Outpaced"/>) when it was written again under an older key at every attempt.
+    /// </summary>
+    private async ValueTask<RewrapOutcome> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -100,7 +116,12 @@ internal sealed class InProcessKeyAdministration(
             var envelope = entry.Value[header.Length..];
             if (IsCurrent(envelope.Span, currentKeyId))
             {
-                return false;
+                return RewrapOutcome.NoMove;
+            }
+
+            if (attempt > RewrapAttempts)
+            {
+                return RewrapOutcome.Outpaced;
             }
 
             // The record gets a new store revision, but its data does not change: the header keeps the secret's revision.
@@ -121,21 +142,23 @@ internal sealed class InProcessKeyAdministration(
             try
             {
                 await store.UpdateAsync(entry.Key, record, entry.Revision, cancellationToken).ConfigureAwait(false);
-                return true;
+                return RewrapOutcome.Moved;
             }
-            catch (SecretConflictException) when (attempt < RewrapAttempts)
+            catch (SecretConflictException)
             {
-                // Written since we read it: look again, the writer may already have used the current key.
+                // Written since we read it: look again, the writer may already have used the current key. A writer
+                // still on an older key (an instance that has not yet seen the rotation) can win every time; the
+                // record is then left to the next rewrap rather than the whole rewrap failing as a conflict.
             }
             catch (SecretNotFoundException)
             {
-                return false;
+                return RewrapOutcome.NoMove;
             }
 
             var latest = await store.GetAsync(entry.Key, cancellationToken).ConfigureAwait(false);
             if (latest is null)
             {
-                return false;
+                return RewrapOutcome.NoMove;
             }
 
             entry = latest;
@@ -150,5 +173,26 @@ internal sealed class InProcessKeyAdministration(
     {
         var layout = EnvelopeFormat.Parse(envelope);
         return layout.Purpose == EnvelopePurpose.Store && Encoding.UTF8.GetString(envelope[layout.KeyId]) == currentKeyId;
+    }
+
+    /// <summary>The counts of a rewrap under way, added to by the records rewrapped in parallel.</summary>
+    private sealed class RewrapCounts
+    {
+        public long Rewrapped;
+        public long Skipped;
+        public long Failed;
+    }
+
+    /// <summary>What became of one record a rewrap looked at.</summary>
+    private enum RewrapOutcome
+    {
+        /// <summary>Sealed anew under the current key.</summary>
+        Moved,
+
+        /// <summary>Already under the current key, or deleted.</summary>
+        NoMove,
+
+        /// <summary>Written again under an older key at each attempt: left as it is.</summary>
+        Outpaced,
     }
 }

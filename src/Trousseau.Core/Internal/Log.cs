@@ -26,12 +26,15 @@ internal static partial class Log
     [LoggerMessage(1201, LogLevel.Information, "Rotated the {Provider} key: new writes use {KeyId}")]
     public static partial void KeyRotated(ILogger logger, string provider, string keyId);
 
-    [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}")]
-    public static partial void Rewrapped(ILogger logger, long count, string keyId);
+    [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}; {Skipped} needed no move, {Failed} could not be decrypted and stay under an older key")]
+    public static partial void Rewrapped(ILogger logger, long count, string keyId, long skipped, long failed);
 
     [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Checked} stored secrets checked, {Moved} moved to {KeyId} so far")]
     public static partial void RewrapProgress(ILogger logger, long @checked, long moved, string keyId);
 
     [LoggerMessage(1204, LogLevel.Warning, "Rewrap left secret {Name} as it is: it cannot be decrypted (damaged, or written under a key this provider does not have)")]
     public static partial void RewrapSkipped(ILogger logger, string name);
+
+    [LoggerMessage(1205, LogLevel.Warning, "Rewrap left secret {Name} under an older key: it was written again under an older key before each of {Attempts} attempts to move it (by an instance that has not yet seen the rotation); a later rewrap moves it")]
+    public static partial void RewrapOutpaced(ILogger logger, string name, int attempts);
 }

@@ -8,7 +8,8 @@ public interface IKeyAdministration
 {
     /// <summary>
     /// The key provider and the key that new writes are encrypted under, asked of where the key lives (Vault, the key
-    /// ring file), so that a rotation made outside this process (Vault's CLI, another instance) shows at once.
+    /// ring file), so that a rotation made outside this process (Vault's CLI, another instance) shows at once; new
+    /// writes of this process use that key from then on.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The current key.</returns>
@@ -30,6 +31,9 @@ public interface IKeyAdministration
     /// current key is skipped, so an interrupted rewrap resumes where it stopped when run again.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call; records rewrapped so far stay rewrapped.</param>
-    /// <returns>The number of records rewrapped.</returns>
-    ValueTask<long> RewrapSecretsAsync(CancellationToken cancellationToken = default);
+    /// <returns>
+    /// How many records were rewrapped, how many needed no move, and how many stay under an older key
+    /// (<see cref="RewrapResult.Failed"/>: not zero means the rewrap is not complete).
+    /// </returns>
+    ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default);
 }

@@ -316,7 +316,13 @@ internal static class SecretEndpoints
     public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys)
     {
         var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
-        return error ?? Results.Json(new RewrapBody(await keys.RewrapSecretsAsync(context.RequestAborted)), ApiJson.Wire.RewrapBody);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var result = await keys.RewrapSecretsAsync(context.RequestAborted);
+        return Results.Json(new RewrapBody(result.Rewrapped, result.Skipped, result.Failed), ApiJson.Wire.RewrapBody);
     }
 
     public static async Task<IResult> EncryptAsync(HttpContext context, ITrousseau trousseau)

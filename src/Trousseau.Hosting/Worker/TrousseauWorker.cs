@@ -52,8 +52,9 @@ internal sealed partial class TrousseauWorker(
                 return;
             }
 
-            // Asked of the provider's source, so that a rotation another process made reaches this one's wraps and KMS Status.
-            var key = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+            // Asked of the provider's source, so that a rotation another process made reaches this one's wraps, KMS
+            // Status and new writes (whose data key wrapped under the older key is retired), rewrap or not.
+            var key = await keys.GetKeyStatusAsync(cancellationToken).ConfigureAwait(false);
             if (!_watching)
             {
                 LogWatching(logger, provider.Name, key.KeyId);
@@ -72,8 +73,8 @@ internal sealed partial class TrousseauWorker(
                         LogStartRewrap(logger, key.KeyId);
                     }
 
-                    var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
-                    LogStartRewrapDone(logger, moved, key.KeyId);
+                    var result = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
+                    LogStartRewrapDone(logger, result.Rewrapped, key.KeyId, result.Skipped, result.Failed);
                 }
                 else
                 {
@@ -82,8 +83,8 @@ internal sealed partial class TrousseauWorker(
                         LogRotationSeen(logger, _lastKeyId, key.KeyId);
                     }
 
-                    var moved = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
-                    LogRewrapDone(logger, moved, key.KeyId);
+                    var result = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
+                    LogRewrapDone(logger, result.Rewrapped, key.KeyId, result.Skipped, result.Failed);
                 }
             }
 
@@ -138,14 +139,14 @@ internal sealed partial class TrousseauWorker(
     [LoggerMessage(EventId = 6006, Level = LogLevel.Information, Message = "Rewrapping at start any stored secret not under the current key {KeyId}, which a rewrap cut short or a rotation while stopped leaves behind")]
     private static partial void LogStartRewrap(ILogger logger, string keyId);
 
-    [LoggerMessage(EventId = 6007, Level = LogLevel.Information, Message = "Rewrap at start finished: {Moved} stored secrets moved to {KeyId}; the others were already under it")]
-    private static partial void LogStartRewrapDone(ILogger logger, long moved, string keyId);
+    [LoggerMessage(EventId = 6007, Level = LogLevel.Information, Message = "Rewrap at start finished: {Moved} stored secrets moved to {KeyId}, {Skipped} needed no move, {Failed} left under an older key (each named, with the reason, in event 1204 or 1205)")]
+    private static partial void LogStartRewrapDone(ILogger logger, long moved, string keyId, long skipped, long failed);
 
     [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "The current key changed from {Previous} to {Current}; rewrapping stored secrets")]
     private static partial void LogRotationSeen(ILogger logger, string previous, string current);
 
-    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Rewrap after rotation finished: {Moved} stored secrets moved to {KeyId}; the others were already under it")]
-    private static partial void LogRewrapDone(ILogger logger, long moved, string keyId);
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Rewrap after rotation finished: {Moved} stored secrets moved to {KeyId}, {Skipped} needed no move, {Failed} left under an older key (each named, with the reason, in event 1204 or 1205)")]
+    private static partial void LogRewrapDone(ILogger logger, long moved, string keyId, long skipped, long failed);
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Worker tick failed with {Error}: {Message}")]
     private static partial void LogTickFailed(ILogger logger, string error, string message);

@@ -144,6 +144,40 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
     }
 
     [StoreFact]
+    public async Task After_another_instance_rotated_the_shared_key_ring_writes_through_one_that_does_not_rewrap_use_the_new_version_by_its_next_worker_tick()
+    {
+        var dataDir = _temp.Combine("rotated");
+        string[] args =
+        [
+            "--Trousseau:Store=etcd",
+            $"--Trousseau:Etcd:Endpoints:0={shared.Etcd.ClientUrl}",
+            "--Trousseau:Etcd:Prefix=/rotated/",
+            "--Trousseau:Worker:RewrapAfterRotation=false",
+            "--Trousseau:Worker:Interval=00:00:00.2",
+        ];
+        await using var writer = await TrousseauServerProcess.StartAsync(dataDir, args);
+        var writerClectl = ClectlRunner.For(writer, dataDir, _temp.Path);
+        ClectlAssert.Ok(await writerClectl.RunAsync("secret", "create", "busy", "--from-literal", "k=0"));
+        await using var other = await TrousseauServerProcess.StartAsync(dataDir, [.. args, "--kms-socket", _temp.Combine("other.sock")]);
+        var otherClectl = ClectlRunner.For(other, dataDir, _temp.Path);
+        ClectlAssert.Ok(await otherClectl.RunAsync("key", "rotate"));
+
+        // Each round writes through the first instance, then rewraps through the other: once the first instance's
+        // worker has read the rotation, its writes are under the new version and the rewrap finds nothing to move.
+        var writes = 0;
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                ClectlAssert.Ok(await writerClectl.RunAsync("secret", "update", "busy", "--from-literal", $"k={++writes}"));
+                var rewrap = await otherClectl.RunAsync("key", "rewrap", "-o", "json");
+                ClectlAssert.Ok(rewrap);
+                return JsonDocument.Parse(rewrap.Stdout).RootElement.GetProperty("rewrapped").GetInt64() == 0;
+            },
+            () => $"each of {writes} writes through the first instance was still under the key version before the rotation");
+        Assert.Equal($"{writes}", (await otherClectl.RunAsync("secret", "get", "busy", "--key", "k")).Stdout);
+    }
+
+    [StoreFact]
     public async Task Username_and_password_auth_is_used_and_a_wrong_password_is_unavailable()
     {
         await using var etcd = await EtcdProcess.StartAsync();

@@ -116,7 +116,7 @@ public sealed class EtcdSharedSecretWriteTests(EtcdFixture fixture) : IClassFixt
         await a.Secrets.CreateSecretAsync("app/db", SecretType.Login, Data(("username", "app"), ("password", "v1")));
         var seen = await a.Secrets.GetSecretAsync("app/db");
         await b.Keys.RotateKeyAsync();
-        Assert.Equal(1, await b.Keys.RewrapSecretsAsync());
+        Assert.Equal(1, (await b.Keys.RewrapSecretsAsync()).Rewrapped);
         var rewrapped = await b.Secrets.GetSecretAsync("app/db");
 
         var mine = await a.Secrets.UpdateSecretAsync("app/db", Data(("username", "app"), ("password", "from-a")), expectedRevision: seen.Revision);

@@ -244,9 +244,9 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
 
         var before = await keys.GetKeyStatusAsync();
         await _vault.RotateKeyAsync(keyName);
-        var moved = await keys.RewrapSecretsAsync();
+        var moved = (await keys.RewrapSecretsAsync()).Rewrapped;
         var after = await keys.GetKeyStatusAsync();
-        var movedAgain = await keys.RewrapSecretsAsync();
+        var movedAgain = (await keys.RewrapSecretsAsync()).Rewrapped;
 
         Assert.Equal(1u, before.Version);
         Assert.Equal(5, moved);

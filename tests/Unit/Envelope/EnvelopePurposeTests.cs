@@ -87,7 +87,7 @@ public sealed class EnvelopePurposeTests : IDisposable
 
         var secret = await _local.Trousseau.GetSecretAsync("legacy/record");
         var refused = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await _local.Trousseau.DecryptAsync(envelope, context));
-        var rewrapped = await _local.Keys.RewrapSecretsAsync();
+        var rewrapped = (await _local.Keys.RewrapSecretsAsync()).Rewrapped;
         var stored = (await _local.Store.GetAsync("legacy/record"))!.Value.ToArray();
 
         Assert.Equal("old", secret.Data["password"]);
