@@ -202,6 +202,27 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Equal("after-outage", configuration["db:login:password"]);
     }
 
+    [Fact]
+    public async Task The_configuration_debug_view_with_HideSecretValues_shows_where_each_key_comes_from_and_no_secret_value()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "orders", ["password"] = "debug-view-canary-71c2" });
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([KeyValuePair.Create<string, string?>("db:login:timeout", "30")])
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        var view = configuration.GetDebugView(TrousseauConfigurationBuilderExtensions.HideSecretValues);
+
+        Assert.DoesNotContain("debug-view-canary-71c2", view, StringComparison.Ordinal);
+        Assert.DoesNotContain("=orders", view, StringComparison.Ordinal);
+        Assert.Contains("password=*** (TrousseauSecretsConfigurationProvider)", view, StringComparison.Ordinal);
+        Assert.Contains("timeout=30 (MemoryConfigurationProvider)", view, StringComparison.Ordinal);
+        Assert.Equal("debug-view-canary-71c2", configuration["db:login:password"]);
+    }
+
     [Theory]
     [InlineData("db")]
     [InlineData("db/orders")]
