@@ -20,13 +20,20 @@ public static class TrousseauHealthChecksBuilderExtensions
 
     /// <summary>
     /// Adds one check for the key provider and one for the store, tagged <see cref="Tag"/>. Both answer from a background
-    /// monitor that checks each dependency every 5 seconds, so that a probe never calls Vault or etcd itself.
+    /// monitor that checks each dependency every 5 seconds, so that a probe never calls Vault or etcd itself. Calling it
+    /// again (from a module of the application, say) adds nothing more.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <returns>The builder.</returns>
     public static IHealthChecksBuilder AddTrousseau(this IHealthChecksBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        if (builder.Services.Any(service => service.ServiceType == typeof(DependencyMonitor)))
+        {
+            // Health checks refuse two registrations of one name, and would stop the application at its first report.
+            return builder;
+        }
+
         builder.Services.TryAddSingleton<DependencyStateLog>();
         builder.Services.TryAddSingleton(static sp =>
         {

@@ -23,4 +23,15 @@ public static class TrousseauConfigurationBuilderExtensions
         configure(options);
         return builder.Add(new TrousseauSecretsConfigurationSource(options));
     }
+
+    /// <summary>
+    /// For <c>IConfigurationRoot.GetDebugView</c>: shows <c>***</c> in place of each value that comes from
+    /// <see cref="AddTrousseauSecrets"/>, and every other value as it is, so that a debug view can be logged or served
+    /// without the secrets: <c>root.GetDebugView(TrousseauConfigurationBuilderExtensions.HideSecretValues)</c>.
+    /// <c>GetDebugView()</c> without it prints every value, secrets included.
+    /// </summary>
+    /// <param name="context">A key of the debug view, its value and the provider that value comes from.</param>
+    /// <returns>What the debug view shows as the value.</returns>
+    public static string HideSecretValues(ConfigurationDebugViewContext context) =>
+        context.ConfigurationProvider is TrousseauSecretsConfigurationProvider ? "***" : context.Value ?? "";
 }

@@ -133,7 +133,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
             var (changed, unreadable) = await ReloadAsync(force: false, _stop.Token).ConfigureAwait(false);
             if (changed)
             {
-                OnReload();
+                NotifyReload();
             }
 
             Report(unreadable);
@@ -155,6 +155,24 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
             // Disposed during the reload, which ends here and changes nothing; a cancellation of the library's own (a
             // timeout) leaves the next poll to try again.
             return !_stop.IsCancellationRequested;
+        }
+    }
+
+    /// <summary>
+    /// Fires the reload token. Its listeners are the application's: <c>IOptionsMonitor</c> validates the new values in
+    /// its listener and throws there when they fail validation. Every listener has run by then, and the application
+    /// sees the failure when it reads those options; the exception must not end the polling or the watch, or the
+    /// value that fixes them would never be loaded.
+    /// </summary>
+    private void NotifyReload()
+    {
+        try
+        {
+            OnReload();
+        }
+        catch (AggregateException)
+        {
+            // Thrown by the listeners, once each has run.
         }
     }
 

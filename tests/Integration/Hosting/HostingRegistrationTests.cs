@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -41,6 +42,27 @@ public sealed class HostingRegistrationTests : IDisposable
 
         Assert.Equal(HealthStatus.Healthy, report.Status);
         Assert.Equal(["key-provider", "store"], report.Entries.Keys.Order());
+    }
+
+    [Fact]
+    public async Task Health_checks_added_twice_serve_readyz_with_one_entry_per_dependency()
+    {
+        // An application and a module of its own (or a shared startup helper) may each add Trousseau's checks.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddTrousseau(_ => { }).UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("ring.json")).UseInMemoryStore();
+        builder.Services.AddHealthChecks().AddTrousseau();
+        builder.Services.AddHealthChecks().AddTrousseau();
+        await using var app = builder.Build();
+        app.MapTrousseauHealth();
+        await app.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()), Timeout = TimeSpan.FromSeconds(30) };
+
+        using var ready = await http.GetAsync("/readyz");
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        using var report = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        Assert.Equal(["key-provider", "store"], report.RootElement.GetProperty("checks").EnumerateObject().Select(check => check.Name).Order());
     }
 
     [Fact]

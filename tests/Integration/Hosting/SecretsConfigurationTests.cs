@@ -44,6 +44,32 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_secret_value_the_applications_options_validation_refuses_does_not_stop_later_reloads()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "first" });
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(100); })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+        var services = new ServiceCollection();
+        services.AddOptions<DbLogin>().Bind(configuration.GetSection("db:login")).Validate(login => login.Password != "refused", "the password is refused");
+        await using var app = services.BuildServiceProvider();
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        Assert.Equal("first", monitor.CurrentValue.Password);
+
+        // IOptionsMonitor validates the new value inside the configuration's reload callback, and throws there.
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "refused" });
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "refused");
+        Assert.Throws<OptionsValidationException>(() => monitor.CurrentValue);
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "fixed" });
+
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "fixed", () => $"db:login:password is still '{configuration["db:login:password"]}'");
+        Assert.Equal("fixed", monitor.CurrentValue.Password);
+    }
+
+    [Fact]
     public async Task Secrets_from_a_remote_trousseaud_reload_too()
     {
         await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"));
@@ -200,6 +226,27 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "after-outage" });
         configuration.Reload();
         Assert.Equal("after-outage", configuration["db:login:password"]);
+    }
+
+    [Fact]
+    public async Task The_configuration_debug_view_with_HideSecretValues_shows_where_each_key_comes_from_and_no_secret_value()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "orders", ["password"] = "debug-view-canary-71c2" });
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([KeyValuePair.Create<string, string?>("db:login:timeout", "30")])
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        var view = configuration.GetDebugView(TrousseauConfigurationBuilderExtensions.HideSecretValues);
+
+        Assert.DoesNotContain("debug-view-canary-71c2", view, StringComparison.Ordinal);
+        Assert.DoesNotContain("=orders", view, StringComparison.Ordinal);
+        Assert.Contains("password=*** (TrousseauSecretsConfigurationProvider)", view, StringComparison.Ordinal);
+        Assert.Contains("timeout=30 (MemoryConfigurationProvider)", view, StringComparison.Ordinal);
+        Assert.Equal("debug-view-canary-71c2", configuration["db:login:password"]);
     }
 
     [Theory]
