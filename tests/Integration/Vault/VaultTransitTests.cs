@@ -596,12 +596,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     [VaultTestServerFact]
     public async Task Calls_a_vault_policy_denies_log_in_again_once_not_each_and_are_served_as_soon_as_the_policy_allows_them()
     {
-        var server = RequireTestServer();
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var keyName = VaultTarget.UniqueKeyName();
-        await _vault.CreateKeyAsync(keyName);
-        var provider = await AppRoleProviderAsync(server, "role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"), keyName, clock);
-        await provider.GetCurrentKeyAsync();
+        var (server, clock, keyName, provider) = await LoggedInAppRoleProviderAsync();
         var logins = server.Count("auth/approle/login", 200);
 
         // A policy without Transit encrypt on the key: every call is refused, and only the first logs in again to see
@@ -630,12 +625,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     [VaultTestServerFact]
     public async Task A_token_revoked_in_vault_while_a_policy_denial_is_waited_out_is_replaced_by_a_login_at_the_next_call()
     {
-        var server = RequireTestServer();
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var keyName = VaultTarget.UniqueKeyName();
-        await _vault.CreateKeyAsync(keyName);
-        var provider = await AppRoleProviderAsync(server, "role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"), keyName, clock);
-        await provider.GetCurrentKeyAsync();
+        var (server, clock, keyName, provider) = await LoggedInAppRoleProviderAsync();
 
         // A policy without Transit encrypt on the key: refusals in a row, each backoff waited out, bring it to 16 s.
         server.Forbid($"transit/encrypt/{keyName}");
@@ -661,12 +651,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     [VaultTestServerFact]
     public async Task A_denied_token_that_cannot_look_itself_up_still_waits_out_the_backoff_without_a_login_per_call()
     {
-        var server = RequireTestServer();
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var keyName = VaultTarget.UniqueKeyName();
-        await _vault.CreateKeyAsync(keyName);
-        var provider = await AppRoleProviderAsync(server, "role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"), keyName, clock);
-        await provider.GetCurrentKeyAsync();
+        var (server, clock, keyName, provider) = await LoggedInAppRoleProviderAsync();
 
         // A role whose tokens lack the default policy: Vault refuses their lookup-self as it refuses a revoked token's,
         // so the refusal of a lookup tells nothing, and calls the policy denies do not each log in.
@@ -760,6 +745,18 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     private static string KeyIdShape(uint version) => $"^vault-[0-9a-f]{{16}}-v{version}$";
 
     private VaultTestServer RequireTestServer() => _vault.RequireTestServer();
+
+    /// <summary>A provider logged in with a role and secret id of its own, on a new key, whose clock the test moves.</summary>
+    private async Task<(VaultTestServer Server, FakeTimeProvider Clock, string KeyName, IKeyProvider Provider)> LoggedInAppRoleProviderAsync()
+    {
+        var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var provider = await AppRoleProviderAsync(server, "role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"), keyName, clock);
+        await provider.GetCurrentKeyAsync();
+        return (server, clock, keyName, provider);
+    }
 
     /// <summary>
     /// The Vault key provider signed in with AppRole, the role and secret id made known to the test server first, on
