@@ -161,6 +161,27 @@ public sealed class ConfigurationReloadTests : IDisposable
         Assert.False(server.HasExited);
     }
 
+    [Fact]
+    public async Task A_config_file_left_half_written_is_not_taken_the_policies_in_force_stay_and_the_log_says_where()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["team/**"], "Actions": ["read"] }"""));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Api": { "Policies": [ """);
+        var warning = await WarningAsync(server, NotTaken, "It is not valid JSON");
+        using var elsewhere = await http.GetAsync(new Uri("v1/secrets/other/x", UriKind.Relative));
+        using var allowed = await http.GetAsync(new Uri("v1/secrets/team/absent", UriKind.Relative));
+
+        Assert.Contains(config, warning, StringComparison.Ordinal);
+        Assert.EndsWith("The settings in use stay until a change validates.", warning, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, elsewhere.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, allowed.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
     private static string PolicySettings(string policy) => $$"""{ "Trousseau": { "Store": "memory", "Api": { "Policies": [ {{policy}} ] } } }""";
 
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
