@@ -52,7 +52,11 @@ public static class TrousseauApiBuilderExtensions
         builder.Services.TryAddSingleton(services => new ApiAuthenticationFilter(services.GetRequiredService<IOptions<TrousseauApiOptions>>(), services, sectionPath));
         builder.Services.TryAddSingleton(services => new CallerCheck(
             services.GetRequiredService<ICallerVerifier>(), services.GetRequiredService<IOptions<TrousseauApiOptions>>(), services.GetRequiredService<TimeProvider>()));
-        builder.Services.TryAddSingleton(services => new ApiPolicies(services.GetRequiredService<IOptions<TrousseauApiOptions>>(), $"{sectionPath}:Policies"));
+        builder.Services.TryAddSingleton(services => new ApiPolicies(
+            services.GetRequiredService<IOptions<TrousseauApiOptions>>(),
+            services.GetRequiredService<IOptionsMonitor<TrousseauApiOptions>>(),
+            $"{sectionPath}:Policies",
+            (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<ApiPolicies>()));
         builder.Services.TryAddSingleton<ApiExceptionFilter>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IExceptionHandler, ApiExceptionHandler>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, ApiExceptionHandlerStartupFilter>());

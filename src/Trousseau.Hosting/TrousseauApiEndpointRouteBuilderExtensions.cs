@@ -31,6 +31,9 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
             throw new InvalidOperationException("MapTrousseauApi needs its services: call services.AddTrousseau(...).AddHttpApi() first.");
         }
 
+        // Made now, not at the first call, so that the policies follow every configuration change from the start.
+        endpoints.ServiceProvider.GetRequiredService<ApiPolicies>();
+
         var api = endpoints.MapGroup("/v1").WithMetadata(TrousseauApiEndpointMetadata.Instance);
         api.AddEndpointFilter<NoSniffFilter>();
         if (endpoints.ServiceProvider.GetService<IAuditTrail>() is not null)

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -350,7 +351,8 @@ internal static class TrousseauServer
     /// that an edit did nothing: a key that is no setting (event 9003: nothing reads it and the next start would refuse
     /// it, while the settings that follow changes take the rest of the file), and etcd settings that no longer validate
     /// or an etcd user removed while etcd auth is on (event 9001: the store keeps the user and password in use; only a
-    /// restart turns etcd auth off).
+    /// restart turns etcd auth off), API settings that no longer validate (event 9001: the <c>Api:Policies</c> in
+    /// force stay), and a file that can no longer be read (event 9001).
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
@@ -359,6 +361,14 @@ internal static class TrousseauServer
             ? app.Services.GetRequiredService<IOptionsFactory<EtcdStoreOptions>>()
             : null;
         var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
+        var api = section.GetValue("Api:Enabled", defaultValue: true) ? app.Services.GetRequiredService<IOptionsFactory<TrousseauApiOptions>>() : null;
+
+        // A file that no longer reads (left half-written, not JSON) raises no change: .NET only throws inside its watcher.
+        foreach (var file in ((IConfigurationRoot)app.Configuration).Providers.OfType<FileConfigurationProvider>())
+        {
+            file.Source.OnLoadException = context => Log.ChangeNotTaken(app.Logger, StartupErrors.DescribeConfigurationError(context.Exception) ?? context.Exception.Message);
+        }
+
         ChangeToken.OnChange(app.Configuration.GetReloadToken, () =>
         {
             try
@@ -383,6 +393,15 @@ internal static class TrousseauServer
                         $"{ServerConfiguration.SectionName}:Etcd:Username is no longer set, but etcd auth is on, and only a restart turns it off: "
                         + "keep the user and password in the file, or restart trousseaud without them.");
                 }
+            }
+            catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
+            {
+                reasons.Add(reason);
+            }
+
+            try
+            {
+                api?.Create(Options.DefaultName);
             }
             catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
             {

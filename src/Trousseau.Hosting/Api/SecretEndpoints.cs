@@ -181,8 +181,10 @@ internal static class SecretEndpoints
     /// <c>GET /v1/secrets?prefix=P&amp;limit=N&amp;continue=T</c>: one page of the metadata the caller may list, with the
     /// token of the next page as <c>continue</c> while there is one. Without <c>limit</c>, a page holds up to
     /// <see cref="TrousseauLimits.DefaultListPageSize"/> items. The store is read on past the secrets the caller may not
-    /// list until the page is full or the listing ends, so that <c>continue</c> always leads on from a secret the page
-    /// showed: a token from a hidden secret would name it.
+    /// list until the page is full and one more secret the caller may list is found, or the listing ends: so
+    /// <c>continue</c> always leads on from a secret the page showed (a token from a hidden secret would name it), and
+    /// is given only when a secret the caller may list follows (a token given whenever the store holds more would tell
+    /// that hidden secrets follow the last one shown).
     /// </summary>
     public static async Task<IResult> ListAsync(
         HttpContext context,
@@ -202,18 +204,22 @@ internal static class SecretEndpoints
         var identity = ApiCall.Of(context).Identity!;
         var listed = new List<SecretMetadataBody>(pageSize);
         var token = string.IsNullOrEmpty(continueToken) ? null : continueToken;
+
+        // One more than the page, so that a caller who may list every secret learns whether one follows in one read.
+        var readSize = Math.Min(pageSize + 1, TrousseauLimits.MaxListPageSize);
         do
         {
-            var page = await trousseau.ListSecretsPageAsync(prefix ?? "", token, pageSize, context.RequestAborted);
+            var page = await trousseau.ListSecretsPageAsync(prefix ?? "", token, readSize, context.RequestAborted);
             token = page.ContinuationToken;
             foreach (var item in page.Items.Where(item => policies.Allows(identity, ApiAction.List, item.Name)))
             {
-                listed.Add(SecretMetadataBody.From(item));
                 if (listed.Count == pageSize)
                 {
-                    token = ReferenceEquals(item, page.Items[^1]) ? page.ContinuationToken : SecretPage.ContinueAfter(item.Name);
-                    return Results.Json(new SecretListBody([.. listed], token), ApiJson.Wire.SecretListBody);
+                    // A name the caller may list follows the full page: only now does it get a continue token.
+                    return Results.Json(new SecretListBody([.. listed], SecretPage.ContinueAfter(listed[^1].Name)), ApiJson.Wire.SecretListBody);
                 }
+
+                listed.Add(SecretMetadataBody.From(item));
             }
         }
         while (token is not null);

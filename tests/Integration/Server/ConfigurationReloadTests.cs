@@ -98,6 +98,94 @@ public sealed class ConfigurationReloadTests : IDisposable
         Assert.DoesNotContain("etcd-pass-", server.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_policy_taken_away_in_the_config_file_refuses_the_next_call_without_a_restart_and_the_audit_trail_records_the_denial()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["**"], "Actions": ["read", "create"] }"""));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"team/db","data":{"k":"v"}}""")))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["other/**"], "Actions": ["read"] }"""));
+        var refused = await Eventually.ReturnsAsync(
+            async () =>
+            {
+                using var read = await http.GetAsync(new Uri("v1/secrets/team/db", UriKind.Relative));
+                return (read.StatusCode, Body: await read.Content.ReadAsStringAsync());
+            },
+            answer => answer.StatusCode != HttpStatusCode.OK,
+            awaited: "a read refused once the policy allowing it is gone from the file",
+            show: answer => $"{(int)answer.StatusCode} {answer.Body}");
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("may not do 'read' on the secret 'team/db'", refused.Body, StringComparison.Ordinal);
+        var audit = await File.ReadAllLinesAsync(Path.Combine(dataDir, "audit.log"));
+        Assert.Contains(audit, line =>
+        {
+            using var entry = System.Text.Json.JsonDocument.Parse(line);
+            var root = entry.RootElement;
+            return root.GetProperty("secret").GetString() == "team/db" && root.GetProperty("action").GetString() == "read"
+                && root.GetProperty("outcome").GetString() == "denied" && root.GetProperty("httpStatus").GetInt32() == 403;
+        });
+        Assert.DoesNotContain(NotTaken, server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_config_file_whose_policies_are_invalid_or_all_removed_is_not_taken_the_policies_in_force_stay_and_the_log_says_why()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["team/**"], "Actions": ["read", "create"] }"""));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["**"], "Actions": ["raed", "create"] }"""));
+        var invalid = await WarningAsync(server, NotTaken, "Trousseau:Api:Policies:0:Actions:0");
+        using var elsewhereAfterInvalid = await http.GetAsync(new Uri("v1/secrets/other/x", UriKind.Relative));
+
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory" } }""");
+        var emptied = await WarningAsync(server, "The changed Trousseau:Api:Policies is not taken", "every identity");
+        using var elsewhereAfterEmptied = await http.GetAsync(new Uri("v1/secrets/other/x", UriKind.Relative));
+        using var allowed = await http.GetAsync(new Uri("v1/secrets/team/absent", UriKind.Relative));
+
+        Assert.Contains("Trousseau:Api:Policies:0:Actions:0 is 'raed', which is not an action", invalid, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, elsewhereAfterInvalid.StatusCode);
+        Assert.Contains("it holds no policy", emptied, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, elsewhereAfterEmptied.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, allowed.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
+    [Fact]
+    public async Task A_config_file_left_half_written_is_not_taken_the_policies_in_force_stay_and_the_log_says_where()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["team/**"], "Actions": ["read"] }"""));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Api": { "Policies": [ """);
+        var warning = await WarningAsync(server, NotTaken, "It is not valid JSON");
+        using var elsewhere = await http.GetAsync(new Uri("v1/secrets/other/x", UriKind.Relative));
+        using var allowed = await http.GetAsync(new Uri("v1/secrets/team/absent", UriKind.Relative));
+
+        Assert.Contains(config, warning, StringComparison.Ordinal);
+        Assert.EndsWith("The settings in use stay until a change validates.", warning, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, elsewhere.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, allowed.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
+    private static string PolicySettings(string policy) => $$"""{ "Trousseau": { "Store": "memory", "Api": { "Policies": [ {{policy}} ] } } }""";
+
+    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+
     /// <summary>The first line of the log that starts with <paramref name="start"/> and names <paramref name="key"/>.</summary>
     private static async Task<string> WarningAsync(TrousseauServerProcess server, string start, string key) =>
         (await Eventually.ReturnsAsync(

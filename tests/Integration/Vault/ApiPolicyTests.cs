@@ -109,6 +109,40 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
     }
 
     [VaultTestServerFact]
+    public async Task A_full_page_carries_a_continue_token_only_when_a_secret_the_identity_may_list_follows()
+    {
+        using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
+        using var reader = fixture.Client(KubernetesApiFixture.ReaderJwt);
+        var prefix = $"payments/page-{Guid.NewGuid():N}"[..30];
+        await CreateAsync(orders, $"{prefix}a", "v");
+        await CreateAsync(orders, $"{prefix}b", "v");
+        await CreateAsync(orders, $"{prefix}c/hidden", "v");
+
+        var first = await PageAsync(reader, prefix, null);
+        var last = await PageAsync(reader, prefix, first.Continue);
+        var byOrders = await PageAsync(orders, prefix, (await PageAsync(orders, prefix, null)).Continue);
+
+        // Whether a name the reader may not list (payments/*/...) follows must not show in the answer it gets.
+        Assert.Equal([$"{prefix}a"], first.Names);
+        Assert.NotNull(first.Continue);
+        Assert.Equal([$"{prefix}b"], last.Names);
+        Assert.Null(last.Continue);
+        Assert.Equal([$"{prefix}b"], byOrders.Names);
+        Assert.NotNull(byOrders.Continue);
+
+        static async Task<(List<string> Names, string? Continue)> PageAsync(HttpClient http, string prefix, string? token)
+        {
+            var query = $"v1/secrets?prefix={Uri.EscapeDataString(prefix)}&limit=1" + (token is null ? "" : $"&continue={Uri.EscapeDataString(token)}");
+            using var list = await http.GetAsync(new Uri(query, UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+            using var body = JsonDocument.Parse(await list.Content.ReadAsStringAsync());
+            return (
+                [.. body.RootElement.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!)],
+                body.RootElement.TryGetProperty("continue", out var next) ? next.GetString() : null);
+        }
+    }
+
+    [VaultTestServerFact]
     public async Task Clectl_exits_5_on_a_refused_call_naming_the_identity_the_action_and_the_secret()
     {
         var clectl = fixture.Clectl(KubernetesApiFixture.IntruderJwt);
