@@ -527,7 +527,7 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
             Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
         }
 
-        Assert.Contains($"{trail}.1 is not a regular file", server.Log, StringComparison.Ordinal);
+        await Eventually.HoldsAsync(() => server.Log.Contains($"{trail}.1 is not a regular file", StringComparison.Ordinal), () => server.Log);
 
         // Once it is removed, the trail is opened before the next call, which acts.
         File.Delete(trail + ".1");
@@ -588,7 +588,8 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
             Assert.Equal("urn:trousseau:problem:audit-unavailable", problem.GetProperty("type").GetString());
         }
 
-        Assert.Contains($"{trail}.lock is not a regular file but {kind}", server.Log, StringComparison.Ordinal);
+        // The log line is written after the answer is sent.
+        await Eventually.HoldsAsync(() => server.Log.Contains($"{trail}.lock is not a regular file but {kind}", StringComparison.Ordinal), () => server.Log);
         Assert.DoesNotContain("locked by another process", server.Log, StringComparison.Ordinal);
 
         // Once it is removed, the next call acts and is recorded in the same chain.
