@@ -31,7 +31,7 @@ internal sealed class InProcessKeyAdministration(
     public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
     {
         var key = await provider.RotateAsync(cancellationToken).ConfigureAwait(false);
-        encryptor.RetireCurrentKey();
+        encryptor.RetireUnlessWrappedBy(key.KeyId);
         Log.KeyRotated(_logger, provider.Name, key.KeyId);
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }

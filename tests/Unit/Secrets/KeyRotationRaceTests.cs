@@ -76,6 +76,22 @@ public sealed class KeyRotationRaceTests : IDisposable
         Assert.Equal("v", (await trousseau.GetSecretAsync("app/a")).Data["k"]);
     }
 
+    [Fact]
+    public async Task A_secret_written_after_a_rotation_returns_is_under_the_new_key_even_when_a_write_was_making_a_data_key_as_it_began()
+    {
+        var wrappedUnderOldKey = _provider.HoldNextWrap();
+        var write = _trousseau.CreateSecretAsync("app/during", SecretType.Opaque, Data("k", "v")).AsTask();
+        await wrappedUnderOldKey;
+        var rotated = await _keys.RotateKeyAsync();
+        _provider.ReleaseWrap();
+        await write;
+
+        await _trousseau.CreateSecretAsync("app/after", SecretType.Opaque, Data("k", "w"));
+
+        Assert.Equal(rotated.KeyId, await KeyIdOfAsync("app/after"));
+        Assert.Equal("w", (await _trousseau.GetSecretAsync("app/after")).Data["k"]);
+    }
+
     private static Dictionary<string, string> Data(string key, string value) => new(StringComparer.Ordinal) { [key] = value };
 
     /// <summary>The key id that the stored record of <paramref name="name"/> names, as a rewrap and an operator read it.</summary>
