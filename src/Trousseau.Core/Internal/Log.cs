@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(1201, LogLevel.Information, "Rotated the {Provider} key: new writes use {KeyId}")]
     public static partial void KeyRotated(ILogger logger, string provider, string keyId);
 
-    [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}; {Skipped} needed no move, {Failed} stay under an older key (events 1204, 1205 and 1206 name each)")]
+    [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}; {Skipped} needed no move, {Failed} stay under an older key (events 1204 to 1206 name each)")]
     public static partial void Rewrapped(ILogger logger, long count, string keyId, long skipped, long failed);
 
     [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Checked} stored secrets checked, {Moved} moved to {KeyId} so far")]
