@@ -37,7 +37,7 @@ internal static class KeyCommands
                     : string.Create(CultureInfo.InvariantCulture, $"{result.Failed} secrets could not be rewrapped and stay");
                 await console.Error.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"clectl: the rewrap is not complete: {failed} under an older key (trousseaud's log names each and why, events 1204 and 1205); {result.Rewrapped} rewrapped, {result.Skipped} needed no move"));
+                    $"clectl: the rewrap is not complete: {failed} under an older key (trousseaud's log names each and why, events 1204 to 1206); {result.Rewrapped} rewrapped, {result.Skipped} needed no move"));
                 return ExitCodes.Error;
             }
 

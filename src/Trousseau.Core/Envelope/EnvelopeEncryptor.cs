@@ -36,6 +36,14 @@ internal sealed class EnvelopeEncryptor : IDisposable
     // The data key each purpose encrypts under now, by purpose.
     private readonly DataKey?[] _current = new DataKey?[EnvelopePurposes.Count];
 
+    // Orders retiring the current data keys against making a new one current, which a slow wrap may reach only after.
+    private readonly Lock _retireLock = new();
+
+    // The current key id this encryptor was last told of (RetireUnlessWrappedBy), and how many times it was told of
+    // another one or had every data key retired: a wrap that spans one of those may be under the older key.
+    private string? _knownKeyId;
+    private long _keyChanges;
+
     public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, TrousseauInstrumentation instrumentation, ILogger<EnvelopeEncryptor>? logger = null)
     {
         _provider = provider;
@@ -95,24 +103,45 @@ internal sealed class EnvelopeEncryptor : IDisposable
         return DecryptWithUnwrapAsync(envelope, layout, context, cancellationToken);
     }
 
-    /// <summary>Stops encrypting under the current data keys, so that the next write of each purpose wraps a new one (after a rotation).</summary>
+    /// <summary>
+    /// Stops encrypting under the current data keys, so that the next write of each purpose wraps a new one; a data key
+    /// whose wrap is still under way seals only the write that made it.
+    /// </summary>
     public void RetireCurrentKey()
     {
-        for (var i = 0; i < _current.Length; i++)
+        lock (_retireLock)
         {
-            Interlocked.Exchange(ref _current[i], null)?.Release();
+            _knownKeyId = null;
+            _keyChanges++;
+            for (var i = 0; i < _current.Length; i++)
+            {
+                Interlocked.Exchange(ref _current[i], null)?.Release();
+            }
         }
     }
 
-    /// <summary>Retires each current data key that another key than <paramref name="keyId"/> wrapped (a rotation made elsewhere).</summary>
+    /// <summary>
+    /// Retires each current data key that another key than <paramref name="keyId"/>, the key provider's current key,
+    /// wrapped (after a rotation, made here or elsewhere). A data key whose wrap is still under way stops sealing new
+    /// writes as well: unless <paramref name="keyId"/> wrapped it, it seals only the write that made it.
+    /// </summary>
     public void RetireUnlessWrappedBy(string keyId)
     {
-        for (var i = 0; i < _current.Length; i++)
+        lock (_retireLock)
         {
-            var current = Volatile.Read(ref _current[i]);
-            if (current is not null && current.KeyId != keyId && Interlocked.CompareExchange(ref _current[i], null, current) == current)
+            if (_knownKeyId != keyId)
             {
-                current.Release();
+                _knownKeyId = keyId;
+                _keyChanges++;
+            }
+
+            for (var i = 0; i < _current.Length; i++)
+            {
+                var current = Volatile.Read(ref _current[i]);
+                if (current is not null && current.KeyId != keyId && Interlocked.CompareExchange(ref _current[i], null, current) == current)
+                {
+                    current.Release();
+                }
             }
         }
     }
@@ -183,6 +212,12 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 current.Release();
             }
 
+            long keyChanges;
+            lock (_retireLock)
+            {
+                keyChanges = _keyChanges;
+            }
+
             var plaintextKey = GC.AllocateUninitializedArray<byte>(EnvelopeFormat.KeySize, pinned: true);
             byte[]? labelled = null;
             try
@@ -201,9 +236,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 fresh.CountUse();
                 var key = _cache.AddLeased(fresh, keep: fresh);
 
-                // The encryptor's own reference on its current key, given back when the key is retired or replaced.
-                key.TryAcquire();
-                Interlocked.Exchange(ref _current[(int)purpose], key)?.Release();
+                MakeCurrent(purpose, key, keyChanges);
                 Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
                 return key;
             }
@@ -216,6 +249,26 @@ internal sealed class EnvelopeEncryptor : IDisposable
         finally
         {
             _newKeyLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="key"/> the purpose's current data key, unless the encryptor was told of another current
+    /// key or had its keys retired since the wrap began (<paramref name="keyChanges"/>) and another key than the one it
+    /// was told of wrapped it: such a key, under the version a rotation replaced, seals only the write that made it.
+    /// </summary>
+    private void MakeCurrent(EnvelopePurpose purpose, DataKey key, long keyChanges)
+    {
+        lock (_retireLock)
+        {
+            if (_keyChanges != keyChanges && key.KeyId != _knownKeyId)
+            {
+                return;
+            }
+
+            // The encryptor's own reference on its current key, given back when the key is retired or replaced.
+            key.TryAcquire();
+            Interlocked.Exchange(ref _current[(int)purpose], key)?.Release();
         }
     }
 

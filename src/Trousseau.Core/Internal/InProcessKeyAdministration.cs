@@ -31,7 +31,7 @@ internal sealed class InProcessKeyAdministration(
     public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
     {
         var key = await provider.RotateAsync(cancellationToken).ConfigureAwait(false);
-        encryptor.RetireCurrentKey();
+        encryptor.RetireUnlessWrappedBy(key.KeyId);
         Log.KeyRotated(_logger, provider.Name, key.KeyId);
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
@@ -89,9 +89,13 @@ internal sealed class InProcessKeyAdministration(
                     case RewrapOutcome.NoMove:
                         Interlocked.Increment(ref counts.Skipped);
                         break;
-                    default:
+                    case RewrapOutcome.Outpaced:
                         Interlocked.Increment(ref counts.Failed);
                         Log.RewrapOutpaced(_logger, listed.Key, RewrapAttempts);
+                        break;
+                    default:
+                        Interlocked.Increment(ref counts.Failed);
+                        Log.RewrapUnsealed(_logger, listed.Key, currentKeyId, RewrapAttempts);
                         break;
                 }
             }
@@ -128,14 +132,19 @@ internal sealed class InProcessKeyAdministration(
             var keptHeader = SecretRecord.BuildHeader(header.Type, header.CreatedAt, header.UpdatedAt, header.RevisionAt(entry.Revision));
             var plaintext = await encryptor.DecryptAsync(EnvelopePurpose.Store, envelope, SecretRecord.AssociatedData(entry.Key, entry.Value.Span[..header.Length]), cancellationToken)
                 .ConfigureAwait(false);
-            EncryptResult sealedData;
+            EncryptResult? sealedData;
             try
             {
-                sealedData = await encryptor.EncryptAsync(EnvelopePurpose.Store, plaintext, SecretRecord.AssociatedData(entry.Key, keptHeader), cancellationToken).ConfigureAwait(false);
+                sealedData = await SealUnderCurrentKeyAsync(plaintext, SecretRecord.AssociatedData(entry.Key, keptHeader), currentKeyId, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
                 CryptographicOperations.ZeroMemory(plaintext);
+            }
+
+            if (sealedData is null)
+            {
+                return RewrapOutcome.Unsealed;
             }
 
             byte[] record = [.. keptHeader, .. sealedData.Ciphertext];
@@ -163,6 +172,27 @@ internal sealed class InProcessKeyAdministration(
 
             entry = latest;
         }
+    }
+
+    /// <summary>
+    /// Seals a record's data for the store under the current key. The encryptor's data key may have been wrapped under
+    /// an older key (made by a write that was under way as the rotation was seen): such a key is retired and the data
+    /// sealed again under a new one. Null when the key provider wrapped under another key at every attempt.
+    /// </summary>
+    private async ValueTask<EncryptResult?> SealUnderCurrentKeyAsync(byte[] plaintext, byte[] context, string currentKeyId, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; attempt <= RewrapAttempts; attempt++)
+        {
+            var sealedData = await encryptor.EncryptAsync(EnvelopePurpose.Store, plaintext, context, cancellationToken).ConfigureAwait(false);
+            if (sealedData.KeyId == currentKeyId)
+            {
+                return sealedData;
+            }
+
+            encryptor.RetireUnlessWrappedBy(currentKeyId);
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -194,5 +224,8 @@ internal sealed class InProcessKeyAdministration(
 
         /// <summary>Written again under an older key at each attempt: left as it is.</summary>
         Outpaced,
+
+        /// <summary>Sealed by the key provider under another key than the current one at each attempt: left as it is.</summary>
+        Unsealed,
     }
 }

@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(1201, LogLevel.Information, "Rotated the {Provider} key: new writes use {KeyId}")]
     public static partial void KeyRotated(ILogger logger, string provider, string keyId);
 
-    [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}; {Skipped} needed no move, {Failed} stay under an older key (events 1204 and 1205 name each)")]
+    [LoggerMessage(1202, LogLevel.Information, "Rewrapped {Count} stored secrets under {KeyId}; {Skipped} needed no move, {Failed} stay under an older key (events 1204 to 1206 name each)")]
     public static partial void Rewrapped(ILogger logger, long count, string keyId, long skipped, long failed);
 
     [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Checked} stored secrets checked, {Moved} moved to {KeyId} so far")]
@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(1205, LogLevel.Warning, "Rewrap left secret {Name} under an older key: it was written again under an older key before each of {Attempts} attempts to move it (by an instance that has not yet seen the rotation); a later rewrap moves it")]
     public static partial void RewrapOutpaced(ILogger logger, string name, int attempts);
+
+    [LoggerMessage(1206, LogLevel.Warning, "Rewrap left secret {Name} under an older key: the key provider wrapped its new data key under another key than the current {KeyId} at each of {Attempts} attempts (rotated again meanwhile, or answered by a Vault node that has not yet seen the rotation); a later rewrap moves it")]
+    public static partial void RewrapUnsealed(ILogger logger, string name, string keyId, int attempts);
 }

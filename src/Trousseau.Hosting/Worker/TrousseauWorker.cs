@@ -139,13 +139,13 @@ internal sealed partial class TrousseauWorker(
     [LoggerMessage(EventId = 6006, Level = LogLevel.Information, Message = "Rewrapping at start any stored secret not under the current key {KeyId}, which a rewrap cut short or a rotation while stopped leaves behind")]
     private static partial void LogStartRewrap(ILogger logger, string keyId);
 
-    [LoggerMessage(EventId = 6007, Level = LogLevel.Information, Message = "Rewrap at start finished: {Moved} stored secrets moved to {KeyId}, {Skipped} needed no move, {Failed} left under an older key (each named, with the reason, in event 1204 or 1205)")]
+    [LoggerMessage(EventId = 6007, Level = LogLevel.Information, Message = "Rewrap at start finished: {Moved} stored secrets moved to {KeyId}, {Skipped} needed no move, {Failed} left under an older key (each named, with the reason, in event 1204, 1205 or 1206)")]
     private static partial void LogStartRewrapDone(ILogger logger, long moved, string keyId, long skipped, long failed);
 
     [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "The current key changed from {Previous} to {Current}; rewrapping stored secrets")]
     private static partial void LogRotationSeen(ILogger logger, string previous, string current);
 
-    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Rewrap after rotation finished: {Moved} stored secrets moved to {KeyId}, {Skipped} needed no move, {Failed} left under an older key (each named, with the reason, in event 1204 or 1205)")]
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Rewrap after rotation finished: {Moved} stored secrets moved to {KeyId}, {Skipped} needed no move, {Failed} left under an older key (each named, with the reason, in event 1204, 1205 or 1206)")]
     private static partial void LogRewrapDone(ILogger logger, long moved, string keyId, long skipped, long failed);
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Worker tick failed with {Error}: {Message}")]

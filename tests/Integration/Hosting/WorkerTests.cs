@@ -82,7 +82,7 @@ public sealed class WorkerTests : IDisposable
         if (rewrapAfterRotation)
         {
             await Eventually.HoldsAsync(
-                () => Messages(log).Contains($"Rewrap at start finished: 30 stored secrets moved to {rotatedKeyId}, 0 needed no move, 0 left under an older key (each named, with the reason, in event 1204 or 1205)"),
+                () => Messages(log).Contains($"Rewrap at start finished: 30 stored secrets moved to {rotatedKeyId}, 0 needed no move, 0 left under an older key (each named, with the reason, in event 1204, 1205 or 1206)"),
                 () => string.Join(" | ", Messages(log)));
             Assert.Equal(0, (await keys.RewrapSecretsAsync()).Rewrapped);
         }

@@ -9,11 +9,15 @@ namespace Trousseau.Tests.Unit.Support;
 internal sealed class InterleavingStore(ISecretStore inner) : ISecretStore
 {
     private readonly ConcurrentDictionary<string, Func<Task>> _beforeUpdate = new(StringComparer.Ordinal);
+    private Func<Task>? _beforeList;
 
     public string Name => inner.Name;
 
     /// <summary>Runs <paramref name="action"/> once, just before the next update of <paramref name="key"/> goes to the store.</summary>
     public void BeforeNextUpdateOf(string key, Func<Task> action) => _beforeUpdate[key] = action;
+
+    /// <summary>Runs <paramref name="action"/> once, just before the next listing goes to the store.</summary>
+    public void BeforeNextList(Func<Task> action) => _beforeList = action;
 
     public ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default) => inner.GetAsync(key, cancellationToken);
 
@@ -33,8 +37,15 @@ internal sealed class InterleavingStore(ISecretStore inner) : ISecretStore
     public ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
         inner.DeleteAsync(key, expectedRevision, cancellationToken);
 
-    public ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default) =>
-        inner.ListAsync(prefix, startAfter, limit, cancellationToken);
+    public async ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _beforeList, null) is { } action)
+        {
+            await action();
+        }
+
+        return await inner.ListAsync(prefix, startAfter, limit, cancellationToken);
+    }
 
     public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) => inner.CheckHealthAsync(cancellationToken);
 }

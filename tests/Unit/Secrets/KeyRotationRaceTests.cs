@@ -1,0 +1,105 @@
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using Trousseau.Envelope;
+using Trousseau.Internal;
+using Trousseau.Tests.Unit.Support;
+
+namespace Trousseau.Tests.Unit.Secrets;
+
+/// <summary>
+/// A write that is making a new data key while a rotation or a rewrap starts: the key provider has wrapped that data
+/// key under the older key version, and its answer arrives after the encryptor was told of the new version.
+/// </summary>
+public sealed class KeyRotationRaceTests : IDisposable
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly TempDirectory _directory = new();
+    private readonly HeldWrapKeyProvider _provider;
+    private readonly InterleavingStore _store = new(new InMemorySecretStore());
+    private readonly EnvelopeEncryptor _encryptor;
+    private readonly InProcessTrousseau _trousseau;
+    private readonly InProcessKeyAdministration _keys;
+
+    public KeyRotationRaceTests()
+    {
+        _provider = new HeldWrapKeyProvider(KeyRings.Open(RingFile, _time));
+        _encryptor = KeyRings.Encryptor(_provider, _time);
+        _trousseau = new InProcessTrousseau(_encryptor, _store, _time);
+        _keys = new InProcessKeyAdministration(_provider, _store, _encryptor);
+    }
+
+    private string RingFile => _directory.Combine("ring.json");
+
+    public void Dispose()
+    {
+        _encryptor.Dispose();
+        _directory.Dispose();
+    }
+
+    [Fact]
+    public async Task A_rewrap_that_reports_no_failure_leaves_no_secret_under_the_older_key_when_a_write_was_making_a_data_key_as_it_started()
+    {
+        // The write's data key is wrapped under version 1; another instance sharing the key ring then rotates it, and
+        // the rewrap here sees version 2 before the write's data key comes back.
+        var wrappedUnderOldKey = _provider.HoldNextWrap();
+        var write = _trousseau.CreateSecretAsync("app/during", SecretType.Opaque, Data("k", "v")).AsTask();
+        await wrappedUnderOldKey;
+        var rotated = await KeyRings.Open(RingFile, _time).RotateAsync();
+        _store.BeforeNextList(async () =>
+        {
+            _provider.ReleaseWrap();
+            await write;
+        });
+
+        var result = await _keys.RewrapSecretsAsync();
+
+        Assert.Equal((0L, rotated.KeyId), (result.Failed, await KeyIdOfAsync("app/during")));
+        Assert.Equal("v", (await _trousseau.GetSecretAsync("app/during")).Data["k"]);
+    }
+
+    [Fact]
+    public async Task A_rewrap_counts_as_failed_and_leaves_as_it_is_a_secret_the_key_provider_keeps_sealing_under_the_older_key()
+    {
+        var source = KeyRings.Open(RingFile, _time);
+        var provider = new LaggingKeyProvider(KeyRings.Open(RingFile, _time), source);
+        using var encryptor = KeyRings.Encryptor(provider, _time);
+        var trousseau = new InProcessTrousseau(encryptor, _store, _time);
+        var keys = new InProcessKeyAdministration(provider, _store, encryptor);
+        await trousseau.CreateSecretAsync("app/a", SecretType.Opaque, Data("k", "v"));
+        var before = await _store.GetAsync("app/a");
+        await source.RotateAsync();
+
+        var result = await keys.RewrapSecretsAsync();
+
+        Assert.Equal(new RewrapResult(0, 0, 1), result);
+        Assert.Equal(before!.Revision, (await _store.GetAsync("app/a"))!.Revision);
+        Assert.Equal("v", (await trousseau.GetSecretAsync("app/a")).Data["k"]);
+    }
+
+    [Fact]
+    public async Task A_secret_written_after_a_rotation_returns_is_under_the_new_key_even_when_a_write_was_making_a_data_key_as_it_began()
+    {
+        var wrappedUnderOldKey = _provider.HoldNextWrap();
+        var write = _trousseau.CreateSecretAsync("app/during", SecretType.Opaque, Data("k", "v")).AsTask();
+        await wrappedUnderOldKey;
+        var rotated = await _keys.RotateKeyAsync();
+        _provider.ReleaseWrap();
+        await write;
+
+        await _trousseau.CreateSecretAsync("app/after", SecretType.Opaque, Data("k", "w"));
+
+        Assert.Equal(rotated.KeyId, await KeyIdOfAsync("app/after"));
+        Assert.Equal("w", (await _trousseau.GetSecretAsync("app/after")).Data["k"]);
+    }
+
+    private static Dictionary<string, string> Data(string key, string value) => new(StringComparer.Ordinal) { [key] = value };
+
+    /// <summary>The key id that the stored record of <paramref name="name"/> names, as a rewrap and an operator read it.</summary>
+    private async Task<string> KeyIdOfAsync(string name)
+    {
+        var record = (await _store.GetAsync(name))!.Value;
+        var header = SecretRecord.ReadHeader(name, record.Span);
+        var envelope = record.Span[header.Length..];
+        return Encoding.UTF8.GetString(envelope[EnvelopeFormat.Parse(envelope).KeyId]);
+    }
+}
