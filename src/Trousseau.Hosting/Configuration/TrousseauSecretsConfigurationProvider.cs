@@ -8,7 +8,8 @@ namespace Trousseau.Hosting.Configuration;
 /// Secrets as configuration: secret <c>db/login</c> with key <c>password</c> becomes <c>db:login:password</c>
 /// (under the configured prefix). Reloads when a secret's revision changes, by polling and, with an etcd store,
 /// by watching; <c>IOptionsMonitor</c> then sees the new values. Values live only in memory. A reload after start that
-/// fails, whatever it throws, is logged and ends neither the polling nor the watch: only disposal does.
+/// fails, whatever it throws, and an <c>OnLoadError</c> that throws, are logged and end neither the polling nor the
+/// watch: only disposal does.
 /// </summary>
 internal sealed partial class TrousseauSecretsConfigurationProvider : ConfigurationProvider, IDisposable
 {
@@ -18,6 +19,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
     private readonly Lock _outage = new();
     private int _failedReloads;
     private Type? _failure;
+    private bool _onLoadErrorThrew;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _reload = new(1, 1);
     private Dictionary<string, LoadedSecret> _secrets = new(StringComparer.Ordinal);
@@ -151,7 +153,11 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
                 NotifyReload();
             }
 
-            Report(unreadable);
+            foreach (var e in unreadable)
+            {
+                Tell(e);
+            }
+
             return true;
         }
         catch (Exception) when (_stop.IsCancellationRequested)
@@ -164,7 +170,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
             Failed(e);
             if (e is TrousseauException failure)
             {
-                _options.OnLoadError?.Invoke(failure);
+                Tell(failure);
             }
 
             return true;
@@ -216,6 +222,40 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         if (failures > 0)
         {
             LogReloadsSucceedAgain(_logger, _options.Prefix, failures);
+        }
+    }
+
+    /// <summary>
+    /// Gives the application's <c>OnLoadError</c> a failure of a reload after start. What it throws is logged, once
+    /// until a call to it returns, and ends neither the polling nor the watch.
+    /// </summary>
+    private void Tell(TrousseauException failure)
+    {
+        if (_options.OnLoadError is not { } onLoadError)
+        {
+            return;
+        }
+
+        try
+        {
+            onLoadError(failure);
+            lock (_outage)
+            {
+                _onLoadErrorThrew = false;
+            }
+        }
+        catch (Exception e)
+        {
+            bool first;
+            lock (_outage)
+            {
+                (first, _onLoadErrorThrew) = (!_onLoadErrorThrew, true);
+            }
+
+            if (first)
+            {
+                LogOnLoadErrorThrew(_logger, _options.Prefix, e.GetType().Name, e);
+            }
         }
     }
 
@@ -357,6 +397,9 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
 
     [LoggerMessage(EventId = 6403, Level = LogLevel.Information, Message = "Trousseau secrets under '{Prefix}' reload again after {Failures} failed reloads")]
     private static partial void LogReloadsSucceedAgain(ILogger logger, string prefix, int failures);
+
+    [LoggerMessage(EventId = 6404, Level = LogLevel.Error, Message = "OnLoadError of the Trousseau secrets under '{Prefix}' threw {Error}; it is called again at the next failure, and reloads go on")]
+    private static partial void LogOnLoadErrorThrew(ILogger logger, string prefix, string error, Exception exception);
 
     [LoggerMessage(EventId = 6405, Level = LogLevel.Warning, Message = "The store's watch of the Trousseau secrets under '{Prefix}' ended with {Error}; changes now arrive only at the next poll (none when ReloadInterval is infinite) or IConfigurationRoot.Reload()")]
     private static partial void LogWatchEnded(ILogger logger, string prefix, string error, Exception exception);

@@ -359,6 +359,46 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         AssertNoSecretValueLogged(log, "before-outage-3f1a", "after-outage-8c2d");
     }
 
+    [Fact]
+    public async Task An_OnLoadError_that_throws_is_logged_once_and_a_change_after_the_outage_is_seen_at_the_next_poll()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new FailingOnDemand(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "before-outage-5e7b" });
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var interval = TimeSpan.FromSeconds(1);
+        var told = 0;
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o =>
+            {
+                o.Trousseau = trousseau;
+                o.Prefix = "app/";
+                o.ReloadInterval = interval;
+                o.LoggerFactory = loggers;
+                o.OnLoadError = _ =>
+                {
+                    Interlocked.Increment(ref told);
+                    throw new InvalidOperationException("The application's error handler failed.");
+                };
+            })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        trousseau.Failure = new DependencyUnavailableException("trousseaud", "trousseaud at http://127.0.0.1:1/ cannot be reached.");
+        await Eventually.HoldsAsync(() => Volatile.Read(ref told) >= 3, () => $"the provider stopped polling after OnLoadError threw {Volatile.Read(ref told)} times");
+        trousseau.Failure = null;
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "after-outage-0d94" });
+
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "after-outage-0d94", () => $"db:login:password is still '{configuration["db:login:password"]}'", 3 * interval);
+        var thrown = Assert.Single(log.GetSnapshot(), r => r.Id.Id == 6404);
+        Assert.Contains(nameof(InvalidOperationException), thrown.Message, StringComparison.Ordinal);
+        Assert.IsType<InvalidOperationException>(thrown.Exception);
+        var failed = Assert.Single(log.GetSnapshot(), r => r.Id.Id == 6400);
+        Assert.Contains(nameof(DependencyUnavailableException), failed.Message, StringComparison.Ordinal);
+        AssertNoSecretValueLogged(log, "before-outage-5e7b", "after-outage-0d94");
+    }
+
     [StoreFact]
     public async Task With_an_etcd_watch_and_no_polling_a_reload_that_throws_is_logged_and_a_change_after_it_arrives_through_the_watch()
     {
