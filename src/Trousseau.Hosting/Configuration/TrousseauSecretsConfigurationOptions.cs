@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Trousseau.Hosting;
 
 /// <summary>Where <c>AddTrousseauSecrets</c> reads secrets and how it keeps them fresh.</summary>
@@ -41,4 +43,14 @@ public sealed class TrousseauSecretsConfigurationOptions
     /// unreported.
     /// </summary>
     public Action<TrousseauException>? OnLoadError { get; set; }
+
+    /// <summary>
+    /// Where the provider logs a reload after start that fails (category
+    /// <c>Trousseau.Hosting.Configuration.TrousseauSecretsConfigurationProvider</c>): once when the failures begin, again
+    /// only when the kind of failure changes, and once when a reload succeeds again; and an <see cref="OnLoadError"/> that
+    /// throws, once until a call to it returns. Configuration is read before the host has a logger, so this is one of
+    /// the application's own (<c>LoggerFactory.Create(logging => logging.AddConsole())</c>). Default: none, and such
+    /// failures are not logged.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
 }

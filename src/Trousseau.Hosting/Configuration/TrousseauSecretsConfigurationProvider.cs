@@ -1,16 +1,25 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Trousseau.Hosting.Configuration;
 
 /// <summary>
 /// Secrets as configuration: secret <c>db/login</c> with key <c>password</c> becomes <c>db:login:password</c>
 /// (under the configured prefix). Reloads when a secret's revision changes, by polling and, with an etcd store,
-/// by watching; <c>IOptionsMonitor</c> then sees the new values. Values live only in memory.
+/// by watching; <c>IOptionsMonitor</c> then sees the new values. Values live only in memory. A reload after start that
+/// fails, whatever it throws, and an <c>OnLoadError</c> that throws, are logged and end neither the polling nor the
+/// watch: only disposal does.
 /// </summary>
-internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvider, IDisposable
+internal sealed partial class TrousseauSecretsConfigurationProvider : ConfigurationProvider, IDisposable
 {
     private readonly TrousseauSecretsConfigurationOptions _options;
     private readonly ITrousseau _trousseau;
+    private readonly ILogger _logger;
+    private readonly Lock _outage = new();
+    private int _failedReloads;
+    private Type? _failure;
+    private bool _onLoadErrorThrew;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _reload = new(1, 1);
     private Dictionary<string, LoadedSecret> _secrets = new(StringComparer.Ordinal);
@@ -23,6 +32,7 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
     public TrousseauSecretsConfigurationProvider(TrousseauSecretsConfigurationOptions options)
     {
         _options = options;
+        _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<TrousseauSecretsConfigurationProvider>();
         _trousseau = options.Trousseau ?? throw new ArgumentException("TrousseauSecretsConfigurationOptions.Trousseau is required.", nameof(options));
         if (options.Prefix is not { } prefix || (prefix.Length > 0 && !prefix.EndsWith('/')))
         {
@@ -103,13 +113,14 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
             // Disposed.
         }
-        catch (Exception e) when (e is TrousseauException or ObjectDisposedException)
+        catch (Exception e)
         {
             // The store gave up the watch (it retries what is transient itself); polling, if any, goes on.
+            LogWatchEnded(_logger, _options.Prefix, e.GetType().Name, e);
         }
     }
 
@@ -125,36 +136,126 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
         }
     }
 
-    /// <summary>Reloads if a secret changed; returns whether to go on, which is not once disposed.</summary>
+    /// <summary>
+    /// Reloads if a secret changed; returns whether to go on, which is not once disposed. A failure keeps the last good
+    /// values, whatever it is: a <see cref="TrousseauException"/>, or anything else the <see cref="ITrousseau"/> read
+    /// through throws (an application's decorator, an HTTP client's failure, a cancellation of its own such as a
+    /// timeout, a library disposed before the configuration); the next poll or change tries again.
+    /// </summary>
     private async Task<bool> TryReloadAsync()
     {
         try
         {
             var (changed, unreadable) = await ReloadAsync(force: false, _stop.Token).ConfigureAwait(false);
+            Succeeded();
             if (changed)
             {
                 NotifyReload();
             }
 
-            Report(unreadable);
+            foreach (var e in unreadable)
+            {
+                Tell(e);
+            }
+
             return true;
         }
-        catch (TrousseauException e) when (!_stop.IsCancellationRequested)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
-            // Keep the last good values; the next poll or change tries again.
-            _options.OnLoadError?.Invoke(e);
-            return true;
-        }
-        catch (ObjectDisposedException)
-        {
-            // The library it reads through was disposed first: the application is stopping.
+            // Disposed during the reload, which ends here and changes nothing.
             return false;
         }
-        catch (Exception e) when (e is OperationCanceledException or TrousseauException)
+        catch (Exception e)
         {
-            // Disposed during the reload, which ends here and changes nothing; a cancellation of the library's own (a
-            // timeout) leaves the next poll to try again.
-            return !_stop.IsCancellationRequested;
+            Failed(e);
+            if (e is TrousseauException failure)
+            {
+                Tell(failure);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Logs a failed reload: when it begins a run of failures, or fails otherwise than the reload before, at Warning
+    /// (a <see cref="TrousseauException"/>, whose message names no value) or at Error with the exception (anything
+    /// else); else at Debug.
+    /// </summary>
+    private void Failed(Exception failure)
+    {
+        var kind = failure.GetType();
+        Type? previous;
+        int failures;
+        lock (_outage)
+        {
+            (previous, _failure) = (_failure, kind);
+            failures = ++_failedReloads;
+        }
+
+        if (kind != previous)
+        {
+            if (failure is TrousseauException)
+            {
+                LogReloadFailed(_logger, _options.Prefix, kind.Name, failure.Message);
+            }
+            else
+            {
+                LogReloadFailedUnexpectedly(_logger, _options.Prefix, kind.Name, failure);
+            }
+        }
+        else
+        {
+            LogReloadFailedAgain(_logger, _options.Prefix, kind.Name, failures);
+        }
+    }
+
+    /// <summary>Ends a run of failed reloads, logging how long it was.</summary>
+    private void Succeeded()
+    {
+        int failures;
+        lock (_outage)
+        {
+            (failures, _failedReloads, _failure) = (_failedReloads, 0, null);
+        }
+
+        if (failures > 0)
+        {
+            LogReloadsSucceedAgain(_logger, _options.Prefix, failures);
+        }
+    }
+
+    /// <summary>
+    /// Gives the application's <c>OnLoadError</c> a failure of a reload after start. What it throws is logged, once
+    /// until a call to it returns, and ends neither the polling nor the watch.
+    /// </summary>
+    private void Tell(TrousseauException failure)
+    {
+        if (_options.OnLoadError is not { } onLoadError)
+        {
+            return;
+        }
+
+        try
+        {
+            onLoadError(failure);
+            lock (_outage)
+            {
+                _onLoadErrorThrew = false;
+            }
+        }
+        catch (Exception e)
+        {
+            bool first;
+            lock (_outage)
+            {
+                (first, _onLoadErrorThrew) = (!_onLoadErrorThrew, true);
+            }
+
+            if (first)
+            {
+                LogOnLoadErrorThrew(_logger, _options.Prefix, e.GetType().Name, e);
+            }
         }
     }
 
@@ -284,4 +385,22 @@ internal sealed class TrousseauSecretsConfigurationProvider : ConfigurationProvi
     /// reload until it is read.
     /// </summary>
     private sealed record LoadedSecret(long Revision, IReadOnlyDictionary<string, string> Data, bool Readable);
+
+    [LoggerMessage(EventId = 6400, Level = LogLevel.Warning, Message = "Trousseau secrets under '{Prefix}' not reloaded into configuration: {Error}: {Message} The values already loaded stay; the next poll or change tries again")]
+    private static partial void LogReloadFailed(ILogger logger, string prefix, string error, string message);
+
+    [LoggerMessage(EventId = 6401, Level = LogLevel.Error, Message = "Trousseau secrets under '{Prefix}' not reloaded into configuration: reading them threw {Error}. The values already loaded stay; the next poll or change tries again")]
+    private static partial void LogReloadFailedUnexpectedly(ILogger logger, string prefix, string error, Exception exception);
+
+    [LoggerMessage(EventId = 6402, Level = LogLevel.Debug, Message = "Trousseau secrets under '{Prefix}' not reloaded again: {Error} ({Failures} reloads in a row)")]
+    private static partial void LogReloadFailedAgain(ILogger logger, string prefix, string error, int failures);
+
+    [LoggerMessage(EventId = 6403, Level = LogLevel.Information, Message = "Trousseau secrets under '{Prefix}' reload again after {Failures} failed reloads")]
+    private static partial void LogReloadsSucceedAgain(ILogger logger, string prefix, int failures);
+
+    [LoggerMessage(EventId = 6404, Level = LogLevel.Error, Message = "OnLoadError of the Trousseau secrets under '{Prefix}' threw {Error}; it is called again at the next failure, and reloads go on")]
+    private static partial void LogOnLoadErrorThrew(ILogger logger, string prefix, string error, Exception exception);
+
+    [LoggerMessage(EventId = 6405, Level = LogLevel.Warning, Message = "The store's watch of the Trousseau secrets under '{Prefix}' ended with {Error}; changes now arrive only at the next poll (none when ReloadInterval is infinite) or IConfigurationRoot.Reload()")]
+    private static partial void LogWatchEnded(ILogger logger, string prefix, string error, Exception exception);
 }

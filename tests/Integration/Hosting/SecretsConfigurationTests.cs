@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
 using Trousseau.Remote;
@@ -329,6 +331,120 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_read_that_throws_an_exception_of_another_kind_is_logged_once_and_a_change_after_it_is_seen_at_the_next_poll()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new FailingOnDemand(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "before-outage-3f1a" });
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var interval = TimeSpan.FromSeconds(1);
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = interval; o.LoggerFactory = loggers; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        // What a remote broker's client throws when the connection drops mid-answer: not a TrousseauException.
+        trousseau.Failure = new HttpRequestException("An error occurred while sending the request.");
+        await Eventually.HoldsAsync(() => trousseau.Failures >= 3, () => $"the provider stopped polling after {trousseau.Failures} failed reads");
+        trousseau.Failure = null;
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "after-outage-8c2d" });
+
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "after-outage-8c2d", () => $"db:login:password is still '{configuration["db:login:password"]}'", 3 * interval);
+        var failure = Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal(6401, failure.Id.Id);
+        Assert.Contains(nameof(HttpRequestException), failure.Message, StringComparison.Ordinal);
+        Assert.IsType<HttpRequestException>(failure.Exception);
+        await Eventually.HoldsAsync(() => log.GetSnapshot().Any(r => r.Id.Id == 6403), () => string.Join(" | ", log.GetSnapshot().Select(r => r.Message)));
+        AssertNoSecretValueLogged(log, "before-outage-3f1a", "after-outage-8c2d");
+    }
+
+    [Fact]
+    public async Task An_OnLoadError_that_throws_is_logged_once_and_a_change_after_the_outage_is_seen_at_the_next_poll()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new FailingOnDemand(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "before-outage-5e7b" });
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var interval = TimeSpan.FromSeconds(1);
+        var told = 0;
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o =>
+            {
+                o.Trousseau = trousseau;
+                o.Prefix = "app/";
+                o.ReloadInterval = interval;
+                o.LoggerFactory = loggers;
+                o.OnLoadError = _ =>
+                {
+                    Interlocked.Increment(ref told);
+                    throw new InvalidOperationException("The application's error handler failed.");
+                };
+            })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        trousseau.Failure = new DependencyUnavailableException("trousseaud", "trousseaud at http://127.0.0.1:1/ cannot be reached.");
+        await Eventually.HoldsAsync(() => Volatile.Read(ref told) >= 3, () => $"the provider stopped polling after OnLoadError threw {Volatile.Read(ref told)} times");
+        trousseau.Failure = null;
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "after-outage-0d94" });
+
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "after-outage-0d94", () => $"db:login:password is still '{configuration["db:login:password"]}'", 3 * interval);
+        var thrown = Assert.Single(log.GetSnapshot(), r => r.Id.Id == 6404);
+        Assert.Contains(nameof(InvalidOperationException), thrown.Message, StringComparison.Ordinal);
+        Assert.IsType<InvalidOperationException>(thrown.Exception);
+        var failed = Assert.Single(log.GetSnapshot(), r => r.Id.Id == 6400);
+        Assert.Contains(nameof(DependencyUnavailableException), failed.Message, StringComparison.Ordinal);
+        AssertNoSecretValueLogged(log, "before-outage-5e7b", "after-outage-0d94");
+    }
+
+    [StoreFact]
+    public async Task With_an_etcd_watch_and_no_polling_a_reload_that_throws_is_logged_and_a_change_after_it_arrives_through_the_watch()
+    {
+        var prefix = $"/configuration-{Guid.NewGuid():N}/";
+        await using var library = Library(
+            store => store.UseEtcdStore(o =>
+            {
+                o.Endpoints.Add(etcd.Etcd.ClientUrl);
+                o.Prefix = prefix;
+            }),
+            storeName: "etcd");
+        var trousseau = new FailingOnDemand(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "watched-0" });
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o =>
+            {
+                o.Trousseau = trousseau;
+                o.Prefix = "app/";
+                o.ReloadInterval = Timeout.InfiniteTimeSpan;
+                o.Watch = library.GetRequiredService<EtcdSecretStore>();
+                o.LoggerFactory = loggers;
+            })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        // The watch opens in the background; keep writing new revisions until a reload it triggers has failed.
+        trousseau.Failure = new System.Text.Json.JsonException("The JSON value could not be converted.");
+        var attempt = 1;
+        await Eventually.HoldsAsync(() => trousseau.Failures > 0 || Write($"watched-{attempt++}"));
+        trousseau.Failure = null;
+        Write("after-failure");
+
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "after-failure", () => $"db:login:password is still '{configuration["db:login:password"]}'");
+        var failure = Assert.Single(log.GetSnapshot(), r => r.Id.Id == 6401);
+        Assert.Contains(nameof(System.Text.Json.JsonException), failure.Message, StringComparison.Ordinal);
+
+        bool Write(string password)
+        {
+            trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "u", ["password"] = password }).AsTask().GetAwaiter().GetResult();
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task Disposing_the_configuration_while_a_reload_is_under_way_ends_that_reload_without_an_unobserved_exception()
     {
         await using var library = Library(store => store.UseInMemoryStore());
@@ -405,6 +521,17 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         ((IDisposable)configuration).Dispose();
     }
 
+    private static void AssertNoSecretValueLogged(FakeLogCollector log, params string[] values)
+    {
+        foreach (var record in log.GetSnapshot())
+        {
+            foreach (var value in values)
+            {
+                Assert.DoesNotContain(value, $"{record.Message} {record.Exception}", StringComparison.Ordinal);
+            }
+        }
+    }
+
     /// <summary>What an application binds its database login to.</summary>
     public sealed class DbLogin
     {
@@ -471,5 +598,68 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
 
         public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
             inner.GenerateSecretAsync(name, options, cancellationToken);
+    }
+
+    /// <summary>The library, except that its reads (listing and getting secrets) throw <see cref="Failure"/> while it is set.</summary>
+    private sealed class FailingOnDemand(ITrousseau inner) : ITrousseau
+    {
+        private int _failures;
+
+        /// <summary>What every read throws, or <see langword="null"/> to read through.</summary>
+        public Exception? Failure { get; set; }
+
+        /// <summary>How many reads threw.</summary>
+        public int Failures => Volatile.Read(ref _failures);
+
+        public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            ThrowIfFailing();
+            await foreach (var metadata in inner.ListSecretsAsync(prefix, cancellationToken).ConfigureAwait(false))
+            {
+                yield return metadata;
+            }
+        }
+
+        public ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        {
+            ThrowIfFailing();
+            return inner.GetSecretAsync(name, cancellationToken);
+        }
+
+        public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
+            inner.EncryptAsync(plaintext, context, cancellationToken);
+
+        public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
+            inner.DecryptAsync(ciphertext, context, cancellationToken);
+
+        public ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default) =>
+            inner.CreateSecretAsync(name, type, data, cancellationToken);
+
+        public ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken);
+
+        public ValueTask<SecretPatchResult> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken);
+
+        public ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.RegenerateSecretAsync(name, options, expectedRevision, cancellationToken);
+
+        public ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.DeleteSecretAsync(name, expectedRevision, cancellationToken);
+
+        public ValueTask<SecretPage> ListSecretsPageAsync(string prefix = "", string? continuationToken = null, int limit = TrousseauLimits.DefaultListPageSize, CancellationToken cancellationToken = default) =>
+            inner.ListSecretsPageAsync(prefix, continuationToken, limit, cancellationToken);
+
+        public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.GenerateSecretAsync(name, options, cancellationToken);
+
+        private void ThrowIfFailing()
+        {
+            if (Failure is { } failure)
+            {
+                Interlocked.Increment(ref _failures);
+                throw failure;
+            }
+        }
     }
 }
