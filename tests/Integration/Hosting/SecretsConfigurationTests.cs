@@ -540,8 +540,49 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         public string? Password { get; set; }
     }
 
+    /// <summary>An <see cref="ITrousseau"/> that hands every call to <paramref name="inner"/>, for the test decorators to change one or two.</summary>
+    private abstract class ForwardingTrousseau(ITrousseau inner) : ITrousseau
+    {
+        public virtual async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            await foreach (var metadata in inner.ListSecretsAsync(prefix, cancellationToken).ConfigureAwait(false))
+            {
+                yield return metadata;
+            }
+        }
+
+        public virtual ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
+            inner.EncryptAsync(plaintext, context, cancellationToken);
+
+        public virtual ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
+            inner.DecryptAsync(ciphertext, context, cancellationToken);
+
+        public virtual ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default) =>
+            inner.CreateSecretAsync(name, type, data, cancellationToken);
+
+        public virtual ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default) => inner.GetSecretAsync(name, cancellationToken);
+
+        public virtual ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken);
+
+        public virtual ValueTask<SecretPatchResult> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken);
+
+        public virtual ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.RegenerateSecretAsync(name, options, expectedRevision, cancellationToken);
+
+        public virtual ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+            inner.DeleteSecretAsync(name, expectedRevision, cancellationToken);
+
+        public virtual ValueTask<SecretPage> ListSecretsPageAsync(string prefix = "", string? continuationToken = null, int limit = TrousseauLimits.DefaultListPageSize, CancellationToken cancellationToken = default) =>
+            inner.ListSecretsPageAsync(prefix, continuationToken, limit, cancellationToken);
+
+        public virtual ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.GenerateSecretAsync(name, options, cancellationToken);
+    }
+
     /// <summary>The library, except that every listing after the first waits at a gate until <see cref="Release"/>.</summary>
-    private sealed class GatedListing(ITrousseau inner) : ITrousseau
+    private sealed class GatedListing(ITrousseau inner) : ForwardingTrousseau(inner)
     {
         private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _gate = new();
@@ -555,7 +596,7 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
 
         public void Release() => _gate.SetResult();
 
-        public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        public override async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
         {
             if (Interlocked.Increment(ref _listings) > 1)
             {
@@ -564,44 +605,15 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
                 Resumed = true;
             }
 
-            await foreach (var metadata in inner.ListSecretsAsync(prefix, CancellationToken.None).ConfigureAwait(false))
+            await foreach (var metadata in base.ListSecretsAsync(prefix, CancellationToken.None).ConfigureAwait(false))
             {
                 yield return metadata;
             }
         }
-
-        public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
-            inner.EncryptAsync(plaintext, context, cancellationToken);
-
-        public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
-            inner.DecryptAsync(ciphertext, context, cancellationToken);
-
-        public ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default) =>
-            inner.CreateSecretAsync(name, type, data, cancellationToken);
-
-        public ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default) => inner.GetSecretAsync(name, cancellationToken);
-
-        public ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken);
-
-        public ValueTask<SecretPatchResult> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken);
-
-        public ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.RegenerateSecretAsync(name, options, expectedRevision, cancellationToken);
-
-        public ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.DeleteSecretAsync(name, expectedRevision, cancellationToken);
-
-        public ValueTask<SecretPage> ListSecretsPageAsync(string prefix = "", string? continuationToken = null, int limit = TrousseauLimits.DefaultListPageSize, CancellationToken cancellationToken = default) =>
-            inner.ListSecretsPageAsync(prefix, continuationToken, limit, cancellationToken);
-
-        public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
-            inner.GenerateSecretAsync(name, options, cancellationToken);
     }
 
     /// <summary>The library, except that its reads (listing and getting secrets) throw <see cref="Failure"/> while it is set.</summary>
-    private sealed class FailingOnDemand(ITrousseau inner) : ITrousseau
+    private sealed class FailingOnDemand(ITrousseau inner) : ForwardingTrousseau(inner)
     {
         private int _failures;
 
@@ -611,47 +623,20 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         /// <summary>How many reads threw.</summary>
         public int Failures => Volatile.Read(ref _failures);
 
-        public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        public override async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
         {
             ThrowIfFailing();
-            await foreach (var metadata in inner.ListSecretsAsync(prefix, cancellationToken).ConfigureAwait(false))
+            await foreach (var metadata in base.ListSecretsAsync(prefix, cancellationToken).ConfigureAwait(false))
             {
                 yield return metadata;
             }
         }
 
-        public ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        public override ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
         {
             ThrowIfFailing();
-            return inner.GetSecretAsync(name, cancellationToken);
+            return base.GetSecretAsync(name, cancellationToken);
         }
-
-        public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
-            inner.EncryptAsync(plaintext, context, cancellationToken);
-
-        public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default) =>
-            inner.DecryptAsync(ciphertext, context, cancellationToken);
-
-        public ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default) =>
-            inner.CreateSecretAsync(name, type, data, cancellationToken);
-
-        public ValueTask<SecretMetadata> UpdateSecretAsync(string name, IReadOnlyDictionary<string, string> data, SecretType? type = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.UpdateSecretAsync(name, data, type, expectedRevision, cancellationToken);
-
-        public ValueTask<SecretPatchResult> PatchSecretAsync(string name, IReadOnlyDictionary<string, string?> changes, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.PatchSecretAsync(name, changes, expectedRevision, cancellationToken);
-
-        public ValueTask<SecretMetadata> RegenerateSecretAsync(string name, SecretRegenerationOptions? options = null, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.RegenerateSecretAsync(name, options, expectedRevision, cancellationToken);
-
-        public ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
-            inner.DeleteSecretAsync(name, expectedRevision, cancellationToken);
-
-        public ValueTask<SecretPage> ListSecretsPageAsync(string prefix = "", string? continuationToken = null, int limit = TrousseauLimits.DefaultListPageSize, CancellationToken cancellationToken = default) =>
-            inner.ListSecretsPageAsync(prefix, continuationToken, limit, cancellationToken);
-
-        public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
-            inner.GenerateSecretAsync(name, options, cancellationToken);
 
         private void ThrowIfFailing()
         {
