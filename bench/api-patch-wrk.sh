@@ -68,9 +68,7 @@ for i in "${!trees[@]}"; do
   wrk -t"$threads" -c"$connections" -d3s -H "$auth" -H 'Content-Type: application/merge-patch+json' -s "$work/patch.lua" "$url" >/dev/null
 done
 
-ticks=$(getconf CLK_TCK)
-cpu() { awk '{ print $14 + $15 }' "/proc/${servers[$1]}/stat"; }
-median() { sort -n "$1" | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
+source bench/rounds.sh
 
 count=${#trees[@]}
 for round in $(seq 1 "$rounds"); do

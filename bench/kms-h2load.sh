@@ -77,9 +77,7 @@ for i in "${!trees[@]}"; do
 done
 
 # The server's own CPU time (user + system, from /proc/PID/stat) per call: steadier than req/s on a shared machine.
-ticks=$(getconf CLK_TCK)
-cpu() { awk '{ print $14 + $15 }' "/proc/${servers[$1]}/stat"; }
-median() { sort -n "$1" | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
+source bench/rounds.sh
 
 count=${#trees[@]}
 for round in $(seq 1 "$rounds"); do
