@@ -68,15 +68,33 @@ internal sealed class ShellScript : IAsyncDisposable
     /// <summary>Stops the script's whole process group (SIGINT, as Ctrl+C would, then SIGKILL).</summary>
     public async ValueTask DisposeAsync()
     {
+        // Interrupted as a terminal's Ctrl+C would, killed after 10 s; and gone before the next test starts, so that a
+        // port it listened on (the README's 8787) is free again.
         await SignalGroupAsync("INT");
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!grace.IsCancellationRequested && await SignalGroupAsync("0"))
+        if (!await GroupEndsWithinAsync(TimeSpan.FromSeconds(10)))
         {
+            await SignalGroupAsync("KILL");
+            await GroupEndsWithinAsync(TimeSpan.FromSeconds(10));
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>Whether every process of the script's group has ended within <paramref name="grace"/>.</summary>
+    private async Task<bool> GroupEndsWithinAsync(TimeSpan grace)
+    {
+        using var timeout = new CancellationTokenSource(grace);
+        while (await SignalGroupAsync("0"))
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                return false;
+            }
+
             await Task.Delay(100, CancellationToken.None);
         }
 
-        await SignalGroupAsync("KILL");
-        _process.Dispose();
+        return true;
     }
 
     private async Task<bool> SignalGroupAsync(string signal)
