@@ -295,14 +295,7 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     [StoreFact]
     public async Task With_an_etcd_watch_and_no_polling_a_change_arrives_through_the_watch()
     {
-        var prefix = $"/configuration-{Guid.NewGuid():N}/";
-        await using var library = Library(
-            store => store.UseEtcdStore(o =>
-            {
-                o.Endpoints.Add(etcd.Etcd.ClientUrl);
-                o.Prefix = prefix;
-            }),
-            storeName: "etcd");
+        await using var library = EtcdLibrary();
         var trousseau = library.GetRequiredService<ITrousseau>();
         await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "watched-1" });
 
@@ -402,14 +395,7 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     [StoreFact]
     public async Task With_an_etcd_watch_and_no_polling_a_reload_that_throws_is_logged_and_a_change_after_it_arrives_through_the_watch()
     {
-        var prefix = $"/configuration-{Guid.NewGuid():N}/";
-        await using var library = Library(
-            store => store.UseEtcdStore(o =>
-            {
-                o.Endpoints.Add(etcd.Etcd.ClientUrl);
-                o.Prefix = prefix;
-            }),
-            storeName: "etcd");
+        await using var library = EtcdLibrary();
         var trousseau = new FailingOnDemand(library.GetRequiredService<ITrousseau>());
         await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "watched-0" });
         var log = new FakeLogCollector();
@@ -478,6 +464,19 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
 
         Assert.True(trousseau.Resumed, "the reload never went on past the gate");
         Assert.Empty(unobserved);
+    }
+
+    /// <summary>The library on the test's etcd, under a prefix of its own.</summary>
+    private ServiceProvider EtcdLibrary()
+    {
+        var prefix = $"/configuration-{Guid.NewGuid():N}/";
+        return Library(
+            store => store.UseEtcdStore(o =>
+            {
+                o.Endpoints.Add(etcd.Etcd.ClientUrl);
+                o.Prefix = prefix;
+            }),
+            storeName: "etcd");
     }
 
     private ServiceProvider Library(Action<ITrousseauBuilder> store, string? storeName = null)
