@@ -55,7 +55,7 @@ internal sealed class LinuxFileStatus
     // Linux, with a libc that has statx (glibc 2.28, musl 1.2.5) and no seccomp profile refusing it.
     private static bool s_available = OperatingSystem.IsLinux();
 
-    // OfPath's buffer: it is called from many threads at once, and each needs its own.
+    // The buffer of the calls about a path (PathStatus).
     [ThreadStatic]
     private static byte[]? t_pathStatus;
 
@@ -79,33 +79,12 @@ internal sealed class LinuxFileStatus
     /// examined, and <see langword="null"/> where statx cannot be called.
     /// </summary>
     /// <param name="path">The path, in UTF-8 with a terminating zero byte.</param>
-    public (FileIdentity File, long Size)? IdentityAndSize(byte[] path)
+    public (FileIdentity File, long Size)? IdentityAndSize(byte[] path) => StatAt(path, InodeField | SizeField, _status) switch
     {
-        if (!s_available)
-        {
-            return null;
-        }
-
-        try
-        {
-            if (Statx(CurrentDirectory, path, 0, InodeField | SizeField, _status) == 0)
-            {
-                return (IdentityIn(_status), BitConverter.ToInt64(_status, SizeOffset));
-            }
-
-            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
-            {
-                return (default, 0);
-            }
-        }
-        catch (EntryPointNotFoundException)
-        {
-            // A libc without statx: the caller falls back to what .NET offers.
-        }
-
-        s_available = false;
-        return null;
-    }
+        true => (IdentityIn(_status), BitConverter.ToInt64(_status, SizeOffset)),
+        false => (default, 0),
+        null => null,
+    };
 
     /// <summary>
     /// The user id that owns the file and, unless it is a regular file, what it is (<see cref="KindOf(int)"/>), or
@@ -123,34 +102,8 @@ internal sealed class LinuxFileStatus
     /// it cannot be examined (absent, not permitted) and where statx cannot be called.
     /// </summary>
     /// <param name="path">The path.</param>
-    public static string? NotRegularAt(string path)
-    {
-        if (!s_available)
-        {
-            return null;
-        }
-
-        try
-        {
-            var status = t_pathStatus ??= new byte[StatusBytes];
-            if (Statx(CurrentDirectory, Encoding.UTF8.GetBytes(path + "\0"), 0, ModeField, status) == 0)
-            {
-                return KindOf(BitConverter.ToUInt16(status, ModeOffset));
-            }
-
-            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
-            {
-                return null;
-            }
-        }
-        catch (EntryPointNotFoundException)
-        {
-            // A libc without statx: the caller does without.
-        }
-
-        s_available = false;
-        return null;
-    }
+    public static string? NotRegularAt(string path) =>
+        StatAt(Encoding.UTF8.GetBytes(path + "\0"), ModeField, PathStatus) == true ? KindOf(BitConverter.ToUInt16(PathStatus, ModeOffset)) : null;
 
     /// <summary>
     /// The device, inode, size, permissions and modification time of the file at <paramref name="path"/>, following
@@ -160,36 +113,18 @@ internal sealed class LinuxFileStatus
     /// <param name="path">The path, in UTF-8 with a terminating zero byte.</param>
     public static PathVersion? OfPath(byte[] path)
     {
-        if (!s_available)
+        var status = PathStatus;
+        return StatAt(path, InodeField | SizeField | ModeField | ModifiedField, status) switch
         {
-            return null;
-        }
-
-        try
-        {
-            var status = t_pathStatus ??= new byte[StatusBytes];
-            if (Statx(CurrentDirectory, path, 0, InodeField | SizeField | ModeField | ModifiedField, status) == 0)
-            {
-                return new PathVersion(
-                    IdentityIn(status),
-                    BitConverter.ToInt64(status, SizeOffset),
-                    (UnixFileMode)(BitConverter.ToUInt16(status, ModeOffset) & 0xFFF),
-                    BitConverter.ToInt64(status, ModifiedOffset),
-                    BitConverter.ToUInt32(status, ModifiedOffset + 8));
-            }
-
-            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
-            {
-                return default(PathVersion);
-            }
-        }
-        catch (EntryPointNotFoundException)
-        {
-            // A libc without statx: the caller falls back to what .NET offers.
-        }
-
-        s_available = false;
-        return null;
+            true => new PathVersion(
+                IdentityIn(status),
+                BitConverter.ToInt64(status, SizeOffset),
+                (UnixFileMode)(BitConverter.ToUInt16(status, ModeOffset) & 0xFFF),
+                BitConverter.ToInt64(status, ModifiedOffset),
+                BitConverter.ToUInt32(status, ModifiedOffset + 8)),
+            false => default(PathVersion),
+            null => null,
+        };
     }
 
     /// <summary>
@@ -197,34 +132,8 @@ internal sealed class LinuxFileStatus
     /// be examined (absent, not permitted) or where statx cannot be called.
     /// </summary>
     /// <param name="path">The path.</param>
-    public static uint? OwnerOf(string path)
-    {
-        if (!s_available)
-        {
-            return null;
-        }
-
-        try
-        {
-            var status = t_pathStatus ??= new byte[StatusBytes];
-            if (Statx(CurrentDirectory, Encoding.UTF8.GetBytes(path + "\0"), 0, OwnerField, status) == 0)
-            {
-                return BitConverter.ToUInt32(status, OwnerOffset);
-            }
-
-            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
-            {
-                return null;
-            }
-        }
-        catch (EntryPointNotFoundException)
-        {
-            // A libc without statx: the caller does without.
-        }
-
-        s_available = false;
-        return null;
-    }
+    public static uint? OwnerOf(string path) =>
+        StatAt(Encoding.UTF8.GetBytes(path + "\0"), OwnerField, PathStatus) == true ? BitConverter.ToUInt32(PathStatus, OwnerOffset) : null;
 
     /// <summary>
     /// The owner of the file at <paramref name="path"/> when it is neither root nor the user this process runs as: a
@@ -255,6 +164,42 @@ internal sealed class LinuxFileStatus
         BlockDeviceKind => "a block device",
         _ => "a file of another kind",
     };
+
+    /// <summary>This thread's buffer for a path's status: the static calls come from many threads at once.</summary>
+    private static byte[] PathStatus => t_pathStatus ??= new byte[StatusBytes];
+
+    /// <summary>
+    /// statx of <paramref name="path"/> (UTF-8, zero-terminated), following links, asking for <paramref name="mask"/>,
+    /// into <paramref name="status"/>: true when it answered, false when the file cannot be examined (absent, not
+    /// permitted), <see langword="null"/> where statx cannot be called, which holds from then on.
+    /// </summary>
+    private static bool? StatAt(byte[] path, uint mask, byte[] status)
+    {
+        if (!s_available)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (Statx(CurrentDirectory, path, 0, mask, status) == 0)
+            {
+                return true;
+            }
+
+            if (Marshal.GetLastPInvokeError() is not NotImplemented and not NotPermitted)
+            {
+                return false;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc without statx: the callers fall back to what .NET offers, or do without.
+        }
+
+        s_available = false;
+        return null;
+    }
 
     private bool Read(SafeFileHandle file, uint field)
     {
