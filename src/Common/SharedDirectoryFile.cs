@@ -43,11 +43,6 @@ internal static class SharedDirectoryFile
 
         path = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(path)!;
-        if (OperatingSystem.IsLinux() && Directory.Exists(directory) && !IsShared(path))
-        {
-            return OpenPrivate(path, mode, access, share);
-        }
-
         if (!OperatingSystem.IsLinux() || !Directory.Exists(directory))
         {
             var options = new FileStreamOptions { Mode = mode, Access = access, Share = share, BufferSize = 0 };
@@ -59,7 +54,13 @@ internal static class SharedDirectoryFile
             return new FileStream(path, options);
         }
 
-        var where = $"in the directory {directory}, which group or others may write (mode {Octal(File.GetUnixFileMode(directory))})";
+        var directoryMode = File.GetUnixFileMode(directory);
+        if ((directoryMode & WritableByOthers) == 0)
+        {
+            return OpenPrivate(path, mode, access, share);
+        }
+
+        var where = $"in the directory {directory}, which group or others may write (mode {Octal(directoryMode)})";
         var fix = $"Remove it (rm {path}) and remove that access (chmod go-w {directory}).";
         var handle = OpenFlags(path, mode, access, Libc.NoFollow, where, fix);
         try
