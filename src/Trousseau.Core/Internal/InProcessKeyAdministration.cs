@@ -42,6 +42,10 @@ internal sealed class InProcessKeyAdministration(
         // source, not its memory, and new data keys first.
         var current = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireUnlessWrappedBy(current.KeyId);
+
+        // A write begun before now may still be sealing under the older key, and reach the store after the listing
+        // has passed its name: the rewrap waits for those writes once it has listed, and moves what they left behind.
+        var earlierWrites = encryptor.StoreWrites.Close();
         var counts = new RewrapCounts();
         string? startAfter = null;
         StorePage page;
@@ -62,6 +66,9 @@ internal sealed class InProcessKeyAdministration(
         }
         while (page.HasMore && page.Entries.Count > 0);
 
+        await earlierWrites.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await RewrapLateAsync(current.KeyId, counts, cancellationToken).ConfigureAwait(false);
+
         var result = new RewrapResult(counts.Rewrapped, counts.Skipped, counts.Failed);
         Log.Rewrapped(_logger, result.Rewrapped, current.KeyId, result.Skipped, result.Failed);
         return result;
@@ -76,36 +83,80 @@ internal sealed class InProcessKeyAdministration(
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(batch, parallel, async (listed, token) =>
         {
-            try
+            var outcome = await RewrapNamedAsync(listed.Key, currentKeyId, token).ConfigureAwait(false);
+            Count(outcome, listed.Key, currentKeyId, counts);
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Rewraps the records that writes of this process left under another key than the current one, read once the
+    /// writes begun before the rewrap have ended: a record the listing had already moved is under the current key and
+    /// not counted again.
+    /// </summary>
+    private async Task RewrapLateAsync(string currentKeyId, RewrapCounts counts, CancellationToken cancellationToken)
+    {
+        var late = encryptor.StoreWrites.LateRecords();
+        if (late.Length == 0)
+        {
+            return;
+        }
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(late, parallel, async (record, token) =>
+        {
+            var outcome = await RewrapNamedAsync(record.Key, currentKeyId, token).ConfigureAwait(false);
+            if (outcome is RewrapOutcome.Moved or RewrapOutcome.NoMove)
             {
-                var outcome = await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
-                    ? await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false)
-                    : RewrapOutcome.NoMove;
-                switch (outcome)
-                {
-                    case RewrapOutcome.Moved:
-                        Interlocked.Increment(ref counts.Rewrapped);
-                        break;
-                    case RewrapOutcome.NoMove:
-                        Interlocked.Increment(ref counts.Skipped);
-                        break;
-                    case RewrapOutcome.Outpaced:
-                        Interlocked.Increment(ref counts.Failed);
-                        Log.RewrapOutpaced(_logger, listed.Key, RewrapAttempts);
-                        break;
-                    default:
-                        Interlocked.Increment(ref counts.Failed);
-                        Log.RewrapUnsealed(_logger, listed.Key, currentKeyId, RewrapAttempts);
-                        break;
-                }
+                encryptor.StoreWrites.Settled(record);
             }
-            catch (InvalidCiphertextException)
+
+            if (outcome != RewrapOutcome.NoMove)
             {
-                // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
-                Interlocked.Increment(ref counts.Failed);
-                Log.RewrapSkipped(_logger, listed.Key);
+                Count(outcome, record.Key, currentKeyId, counts);
             }
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the record of <paramref name="name"/> and moves it under the current key, unless it needs no move.</summary>
+    private async ValueTask<RewrapOutcome> RewrapNamedAsync(string name, string currentKeyId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.GetAsync(name, cancellationToken).ConfigureAwait(false) is { } entry
+                ? await RewrapAsync(entry, currentKeyId, cancellationToken).ConfigureAwait(false)
+                : RewrapOutcome.NoMove;
+        }
+        catch (InvalidCiphertextException)
+        {
+            // A damaged or foreign record must not hold back every other secret; it stays as it is.
+            return RewrapOutcome.Undecryptable;
+        }
+    }
+
+    /// <summary>Counts what became of one record, and names those left under an older key in the log.</summary>
+    private void Count(RewrapOutcome outcome, string name, string currentKeyId, RewrapCounts counts)
+    {
+        switch (outcome)
+        {
+            case RewrapOutcome.Moved:
+                Interlocked.Increment(ref counts.Rewrapped);
+                break;
+            case RewrapOutcome.NoMove:
+                Interlocked.Increment(ref counts.Skipped);
+                break;
+            case RewrapOutcome.Outpaced:
+                Interlocked.Increment(ref counts.Failed);
+                Log.RewrapOutpaced(_logger, name, RewrapAttempts);
+                break;
+            case RewrapOutcome.Unsealed:
+                Interlocked.Increment(ref counts.Failed);
+                Log.RewrapUnsealed(_logger, name, currentKeyId, RewrapAttempts);
+                break;
+            default:
+                Interlocked.Increment(ref counts.Failed);
+                Log.RewrapSkipped(_logger, name);
+                break;
+        }
     }
 
     /// <summary>
@@ -227,5 +278,8 @@ internal sealed class InProcessKeyAdministration(
 
         /// <summary>Sealed by the key provider under another key than the current one at each attempt: left as it is.</summary>
         Unsealed,
+
+        /// <summary>Cannot be decrypted (damaged, or from another key provider): left as it is.</summary>
+        Undecryptable,
     }
 }

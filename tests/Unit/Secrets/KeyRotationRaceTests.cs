@@ -58,6 +58,27 @@ public sealed class KeyRotationRaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rewrap_that_reports_no_failure_leaves_no_secret_under_the_older_key_when_a_write_under_way_reaches_the_store_after_its_listing()
+    {
+        // The write's data key is wrapped under version 1, the key rotates, and the write's record reaches the store
+        // only once the rewrap's listing has passed the place of its name.
+        var wrappedUnderOldKey = _provider.HoldNextWrap();
+        var write = _trousseau.CreateSecretAsync("app/late", SecretType.Opaque, Data("k", "v")).AsTask();
+        await wrappedUnderOldKey;
+        var rotated = await _keys.RotateKeyAsync();
+        _store.AfterNextList(async () =>
+        {
+            _provider.ReleaseWrap();
+            await write;
+        });
+
+        var result = await _keys.RewrapSecretsAsync();
+
+        Assert.Equal((new RewrapResult(1, 0, 0), rotated.KeyId), (result, await KeyIdOfAsync("app/late")));
+        Assert.Equal("v", (await _trousseau.GetSecretAsync("app/late")).Data["k"]);
+    }
+
+    [Fact]
     public async Task A_rewrap_counts_as_failed_and_leaves_as_it_is_a_secret_the_key_provider_keeps_sealing_under_the_older_key()
     {
         var source = KeyRings.Open(RingFile, _time);
