@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -47,32 +48,49 @@ internal sealed class InProcessKeyAdministration(
         // has passed its name: the rewrap waits for those writes once it has listed, and moves what they left behind.
         var earlierWrites = encryptor.StoreWrites.Close();
         var counts = new RewrapCounts();
-        string? startAfter = null;
-        StorePage page;
-        do
+        try
         {
-            page = await store.ListAsync("", startAfter, BatchSize, cancellationToken).ConfigureAwait(false);
-            await RewrapBatchAsync(page.Entries, current.KeyId, counts, cancellationToken).ConfigureAwait(false);
-            if (page.Entries.Count > 0)
+            string? startAfter = null;
+            StorePage page;
+            do
             {
-                startAfter = page.Entries[^1].Key;
-            }
+                page = await store.ListAsync("", startAfter, BatchSize, cancellationToken).ConfigureAwait(false);
+                await RewrapBatchAsync(page.Entries, current.KeyId, counts, cancellationToken).ConfigureAwait(false);
+                if (page.Entries.Count > 0)
+                {
+                    startAfter = page.Entries[^1].Key;
+                }
 
-            // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
-            if (page.HasMore && counts.Rewrapped > 0)
-            {
-                Log.RewrapProgress(_logger, counts.Rewrapped + counts.Skipped + counts.Failed, counts.Rewrapped, current.KeyId);
+                // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
+                if (page.HasMore && counts.Rewrapped > 0)
+                {
+                    Log.RewrapProgress(_logger, counts.Rewrapped + counts.Skipped + counts.Failed, counts.Rewrapped, current.KeyId);
+                }
             }
+            while (page.HasMore && page.Entries.Count > 0);
+
+            await earlierWrites.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await RewrapLateAsync(current.KeyId, counts, cancellationToken).ConfigureAwait(false);
         }
-        while (page.HasMore && page.Entries.Count > 0);
-
-        await earlierWrites.WaitAsync(cancellationToken).ConfigureAwait(false);
-        await RewrapLateAsync(current.KeyId, counts, cancellationToken).ConfigureAwait(false);
+        catch (DependencyUnavailableException e)
+        {
+            // What was moved stays moved, and a rewrap run again resumes: the answer says how far this one got.
+            throw new DependencyUnavailableException(e.Dependency, Interrupted(e.Message, counts), e.RetryAfter, e);
+        }
 
         var result = new RewrapResult(counts.Rewrapped, counts.Skipped, counts.Failed);
         Log.Rewrapped(_logger, result.Rewrapped, current.KeyId, result.Skipped, result.Failed);
         return result;
     }
+
+    /// <summary>The error of a rewrap that a dependency cut off: its cause, and the counts so far.</summary>
+    private static string Interrupted(string cause, RewrapCounts counts) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{cause} The rewrap stopped there, after moving {Secrets(counts.Rewrapped)} to the current key ({counts.Skipped} needed no move, {counts.Failed} could not be moved); run it again to move the rest.");
+
+    private static string Secrets(long count) => count == 1
+        ? "1 secret"
+        : string.Create(CultureInfo.InvariantCulture, $"{count} secrets");
 
     /// <summary>
     /// Rewraps the records of one page of the listing, a few at a time, since each is a store read and a write, and

@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Trousseau.Envelope;
 using Trousseau.Internal;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.Unit.Support;
 
 namespace Trousseau.Tests.Unit.Secrets;
@@ -95,6 +96,30 @@ public sealed class KeyRotationRaceTests : IDisposable
         Assert.Equal(new RewrapResult(0, 0, 1), result);
         Assert.Equal(before!.Revision, (await _store.GetAsync("app/a"))!.Revision);
         Assert.Equal("v", (await trousseau.GetSecretAsync("app/a")).Data["k"]);
+    }
+
+    [Fact]
+    public async Task A_rewrap_cut_off_by_the_key_provider_says_in_its_error_how_many_secrets_it_had_moved()
+    {
+        // "app/a" is sealed under a data key this process holds, "app/c" under one only the key provider can unwrap:
+        // the rewrap moves the first and meets the outage at the second.
+        var provider = new OutageKeyProvider(KeyRings.Open(RingFile, _time));
+        using var encryptor = KeyRings.Encryptor(provider, _time);
+        var keys = new InProcessKeyAdministration(provider, _store, encryptor);
+        await new InProcessTrousseau(encryptor, _store, _time).CreateSecretAsync("app/a", SecretType.Opaque, Data("k", "v"));
+        using (var other = KeyRings.Encryptor(KeyRings.Open(RingFile, _time), _time))
+        {
+            await new InProcessTrousseau(other, _store, _time).CreateSecretAsync("app/c", SecretType.Opaque, Data("k", "w"));
+        }
+
+        var rotated = await KeyRings.Open(RingFile, _time).RotateAsync();
+        provider.BeforeOutage = () => Eventually.HoldsAsync(async () => await KeyIdOfAsync("app/a") == rotated.KeyId);
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await keys.RewrapSecretsAsync());
+
+        Assert.Equal(
+            "The key provider is sealed (503). The rewrap stopped there, after moving 1 secret to the current key (0 needed no move, 0 could not be moved); run it again to move the rest.",
+            error.Message);
     }
 
     [Fact]
