@@ -99,6 +99,29 @@ public sealed class KeyRotationRaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rewrap_that_a_second_rotation_overtakes_counts_no_failure_for_secrets_already_under_the_newest_key()
+    {
+        // The first rewrap reads version 2; before it goes through its listing, the key rotates again and a second
+        // rewrap moves every secret to version 3.
+        await _trousseau.CreateSecretAsync("app/a", SecretType.Opaque, Data("k", "v"));
+        await _trousseau.CreateSecretAsync("app/b", SecretType.Opaque, Data("k", "w"));
+        await _keys.RotateKeyAsync();
+        KeyStatus? newest = null;
+        RewrapResult? overtaking = null;
+        _store.AfterNextList(async () =>
+        {
+            newest = await _keys.RotateKeyAsync();
+            overtaking = await _keys.RewrapSecretsAsync();
+        });
+
+        var overtaken = await _keys.RewrapSecretsAsync();
+
+        Assert.Equal(new RewrapResult(2, 0, 0), overtaking);
+        Assert.Equal(new RewrapResult(0, 2, 0), overtaken);
+        Assert.Equal([newest!.KeyId, newest.KeyId], [await KeyIdOfAsync("app/a"), await KeyIdOfAsync("app/b")]);
+    }
+
+    [Fact]
     public async Task A_rewrap_cut_off_by_the_key_provider_says_in_its_error_how_many_secrets_it_had_moved()
     {
         // "app/a" is sealed under a data key this process holds, "app/c" under one only the key provider can unwrap:
