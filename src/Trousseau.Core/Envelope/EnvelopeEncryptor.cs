@@ -52,7 +52,11 @@ internal sealed class EnvelopeEncryptor : IDisposable
         _instrumentation = instrumentation;
         _logger = logger ?? NullLogger<EnvelopeEncryptor>.Instance;
         _cache = new DataKeyCache(_options.CacheSize, _options.CacheTimeToLive, time);
+        StoreWrites = new StoreWriteTracker(() => Interlocked.CompareExchange(ref _knownKeyId, null, null));
     }
+
+    /// <summary>The writes of stored records under way, which a rewrap waits for (see <see cref="StoreWriteTracker"/>).</summary>
+    public StoreWriteTracker StoreWrites { get; }
 
     /// <summary>Number of unwrapped data keys held now.</summary>
     public int CachedKeyCount => _cache.Count;

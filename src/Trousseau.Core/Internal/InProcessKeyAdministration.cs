@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -42,83 +43,151 @@ internal sealed class InProcessKeyAdministration(
         // source, not its memory, and new data keys first.
         var current = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireUnlessWrappedBy(current.KeyId);
-        var counts = new RewrapCounts();
-        string? startAfter = null;
-        StorePage page;
-        do
+
+        // A write begun before now may still be sealing under the older key, and reach the store after the listing
+        // has passed its name: the rewrap waits for those writes once it has listed, and moves what they left behind.
+        var earlierWrites = encryptor.StoreWrites.Close();
+        var run = new RewrapRun(current.KeyId);
+        try
         {
-            page = await store.ListAsync("", startAfter, BatchSize, cancellationToken).ConfigureAwait(false);
-            await RewrapBatchAsync(page.Entries, current.KeyId, counts, cancellationToken).ConfigureAwait(false);
-            if (page.Entries.Count > 0)
+            string? startAfter = null;
+            StorePage page;
+            do
             {
-                startAfter = page.Entries[^1].Key;
-            }
+                page = await store.ListAsync("", startAfter, BatchSize, cancellationToken).ConfigureAwait(false);
+                await RewrapBatchAsync(page.Entries, run, cancellationToken).ConfigureAwait(false);
+                if (page.Entries.Count > 0)
+                {
+                    startAfter = page.Entries[^1].Key;
+                }
 
-            // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
-            if (page.HasMore && counts.Rewrapped > 0)
-            {
-                Log.RewrapProgress(_logger, counts.Rewrapped + counts.Skipped + counts.Failed, counts.Rewrapped, current.KeyId);
+                // A pass that has moved nothing yet is only checking (the worker's pass at start, mostly): it stays quiet.
+                if (page.HasMore && run.Rewrapped > 0)
+                {
+                    Log.RewrapProgress(_logger, run.Rewrapped + run.Skipped + run.Failed, run.Rewrapped, run.CurrentKeyId);
+                }
             }
+            while (page.HasMore && page.Entries.Count > 0);
+
+            await earlierWrites.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await RewrapLateAsync(run, cancellationToken).ConfigureAwait(false);
         }
-        while (page.HasMore && page.Entries.Count > 0);
+        catch (DependencyUnavailableException e)
+        {
+            // What was moved stays moved, and a rewrap run again resumes: the answer says how far this one got.
+            throw new DependencyUnavailableException(e.Dependency, Interrupted(e.Message, run), e.RetryAfter, e);
+        }
 
-        var result = new RewrapResult(counts.Rewrapped, counts.Skipped, counts.Failed);
-        Log.Rewrapped(_logger, result.Rewrapped, current.KeyId, result.Skipped, result.Failed);
+        var result = new RewrapResult(run.Rewrapped, run.Skipped, run.Failed);
+        Log.Rewrapped(_logger, result.Rewrapped, run.CurrentKeyId, result.Skipped, result.Failed);
         return result;
     }
+
+    /// <summary>The error of a rewrap that a dependency cut off: its cause, and the counts so far.</summary>
+    private static string Interrupted(string cause, RewrapRun run) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{cause} The rewrap stopped there, after moving {Secrets(run.Rewrapped)} to the current key ({run.Skipped} needed no move, {run.Failed} could not be moved); run it again to move the rest.");
+
+    private static string Secrets(long count) => count == 1
+        ? "1 secret"
+        : string.Create(CultureInfo.InvariantCulture, $"{count} secrets");
 
     /// <summary>
     /// Rewraps the records of one page of the listing, a few at a time, since each is a store read and a write, and
     /// counts each one. The listing gives keys only: each record is read whole just before it is rewrapped.
     /// </summary>
-    private async Task RewrapBatchAsync(IReadOnlyList<StoreEntryHead> batch, string currentKeyId, RewrapCounts counts, CancellationToken cancellationToken)
+    private async Task RewrapBatchAsync(IReadOnlyList<StoreEntryHead> batch, RewrapRun run, CancellationToken cancellationToken)
     {
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(batch, parallel, async (listed, token) =>
         {
-            try
+            var outcome = await RewrapNamedAsync(listed.Key, run, token).ConfigureAwait(false);
+            Count(outcome, listed.Key, run);
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Rewraps the records that writes of this process left under another key than the current one, read once the
+    /// writes begun before the rewrap have ended: a record the listing had already moved is under the current key and
+    /// not counted again.
+    /// </summary>
+    private async Task RewrapLateAsync(RewrapRun run, CancellationToken cancellationToken)
+    {
+        var late = encryptor.StoreWrites.LateRecords();
+        if (late.Length == 0)
+        {
+            return;
+        }
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(late, parallel, async (record, token) =>
+        {
+            var outcome = await RewrapNamedAsync(record.Key, run, token).ConfigureAwait(false);
+            if (outcome is RewrapOutcome.Moved or RewrapOutcome.NoMove)
             {
-                var outcome = await store.GetAsync(listed.Key, token).ConfigureAwait(false) is { } entry
-                    ? await RewrapAsync(entry, currentKeyId, token).ConfigureAwait(false)
-                    : RewrapOutcome.NoMove;
-                switch (outcome)
-                {
-                    case RewrapOutcome.Moved:
-                        Interlocked.Increment(ref counts.Rewrapped);
-                        break;
-                    case RewrapOutcome.NoMove:
-                        Interlocked.Increment(ref counts.Skipped);
-                        break;
-                    case RewrapOutcome.Outpaced:
-                        Interlocked.Increment(ref counts.Failed);
-                        Log.RewrapOutpaced(_logger, listed.Key, RewrapAttempts);
-                        break;
-                    default:
-                        Interlocked.Increment(ref counts.Failed);
-                        Log.RewrapUnsealed(_logger, listed.Key, currentKeyId, RewrapAttempts);
-                        break;
-                }
+                encryptor.StoreWrites.Settled(record);
             }
-            catch (InvalidCiphertextException)
+
+            if (outcome != RewrapOutcome.NoMove)
             {
-                // A damaged or foreign record must not hold back every secret listed after it; it stays as it is.
-                Interlocked.Increment(ref counts.Failed);
-                Log.RewrapSkipped(_logger, listed.Key);
+                Count(outcome, record.Key, run);
             }
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the record of <paramref name="name"/> and moves it under the current key, unless it needs no move.</summary>
+    private async ValueTask<RewrapOutcome> RewrapNamedAsync(string name, RewrapRun run, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.GetAsync(name, cancellationToken).ConfigureAwait(false) is { } entry
+                ? await RewrapAsync(entry, run, cancellationToken).ConfigureAwait(false)
+                : RewrapOutcome.NoMove;
+        }
+        catch (InvalidCiphertextException)
+        {
+            // A damaged or foreign record must not hold back every other secret; it stays as it is.
+            return RewrapOutcome.Undecryptable;
+        }
+    }
+
+    /// <summary>Counts what became of one record, and names those left under an older key in the log.</summary>
+    private void Count(RewrapOutcome outcome, string name, RewrapRun run)
+    {
+        switch (outcome)
+        {
+            case RewrapOutcome.Moved:
+                Interlocked.Increment(ref run.Rewrapped);
+                break;
+            case RewrapOutcome.NoMove:
+                Interlocked.Increment(ref run.Skipped);
+                break;
+            case RewrapOutcome.Outpaced:
+                Interlocked.Increment(ref run.Failed);
+                Log.RewrapOutpaced(_logger, name, RewrapAttempts);
+                break;
+            case RewrapOutcome.Unsealed:
+                Interlocked.Increment(ref run.Failed);
+                Log.RewrapUnsealed(_logger, name, run.CurrentKeyId, RewrapAttempts);
+                break;
+            default:
+                Interlocked.Increment(ref run.Failed);
+                Log.RewrapSkipped(_logger, name);
+                break;
+        }
     }
 
     /// <summary>
     /// Moves one record under the current key by compare-and-swap, reading it again when it was written in between;
     /// gives up (<see cref="RewrapOutcome.Outpaced"/>) when it was written again under an older key at every attempt.
     /// </summary>
-    private async ValueTask<RewrapOutcome> RewrapAsync(StoreEntry entry, string currentKeyId, CancellationToken cancellationToken)
+    private async ValueTask<RewrapOutcome> RewrapAsync(StoreEntry entry, RewrapRun run, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             var header = SecretRecord.ReadHeader(entry.Key, entry.Value.Span);
             var envelope = entry.Value[header.Length..];
-            if (IsCurrent(envelope.Span, currentKeyId))
+            if (IsCurrent(envelope.Span, run.CurrentKeyId))
             {
                 return RewrapOutcome.NoMove;
             }
@@ -135,7 +204,7 @@ internal sealed class InProcessKeyAdministration(
             EncryptResult? sealedData;
             try
             {
-                sealedData = await SealUnderCurrentKeyAsync(plaintext, SecretRecord.AssociatedData(entry.Key, keptHeader), currentKeyId, cancellationToken).ConfigureAwait(false);
+                sealedData = await SealUnderCurrentKeyAsync(plaintext, SecretRecord.AssociatedData(entry.Key, keptHeader), run, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -145,6 +214,12 @@ internal sealed class InProcessKeyAdministration(
             if (sealedData is null)
             {
                 return RewrapOutcome.Unsealed;
+            }
+
+            // A rotation made since the rewrap began may have put the record under the key it now moves records to.
+            if (IsCurrent(envelope.Span, run.CurrentKeyId))
+            {
+                return RewrapOutcome.NoMove;
             }
 
             byte[] record = [.. keptHeader, .. sealedData.Ciphertext];
@@ -177,19 +252,34 @@ internal sealed class InProcessKeyAdministration(
     /// <summary>
     /// Seals a record's data for the store under the current key. The encryptor's data key may have been wrapped under
     /// an older key (made by a write that was under way as the rotation was seen): such a key is retired and the data
-    /// sealed again under a new one. Null when the key provider wrapped under another key at every attempt.
+    /// sealed again under a new one. A key provider that wraps under another key may have rotated again since the
+    /// rewrap began: asked once, its newest key becomes the one the rewrap moves records to. Null when the key provider
+    /// wrapped under another key at every attempt.
     /// </summary>
-    private async ValueTask<EncryptResult?> SealUnderCurrentKeyAsync(byte[] plaintext, byte[] context, string currentKeyId, CancellationToken cancellationToken)
+    private async ValueTask<EncryptResult?> SealUnderCurrentKeyAsync(byte[] plaintext, byte[] context, RewrapRun run, CancellationToken cancellationToken)
     {
+        var asked = false;
         for (var attempt = 1; attempt <= RewrapAttempts; attempt++)
         {
             var sealedData = await encryptor.EncryptAsync(EnvelopePurpose.Store, plaintext, context, cancellationToken).ConfigureAwait(false);
-            if (sealedData.KeyId == currentKeyId)
+            if (sealedData.KeyId == run.CurrentKeyId)
             {
                 return sealedData;
             }
 
-            encryptor.RetireUnlessWrappedBy(currentKeyId);
+            if (!asked)
+            {
+                asked = true;
+                var latest = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+                run.CurrentKeyId = latest.KeyId;
+                if (sealedData.KeyId == latest.KeyId)
+                {
+                    encryptor.RetireUnlessWrappedBy(latest.KeyId);
+                    return sealedData;
+                }
+            }
+
+            encryptor.RetireUnlessWrappedBy(run.CurrentKeyId);
         }
 
         return null;
@@ -205,12 +295,22 @@ internal sealed class InProcessKeyAdministration(
         return layout.Purpose == EnvelopePurpose.Store && Encoding.UTF8.GetString(envelope[layout.KeyId]) == currentKeyId;
     }
 
-    /// <summary>The counts of a rewrap under way, added to by the records rewrapped in parallel.</summary>
-    private sealed class RewrapCounts
+    /// <summary>
+    /// A rewrap under way: the key it moves records to, which a rotation made meanwhile replaces, and its counts, added to
+    /// by the records rewrapped in parallel.
+    /// </summary>
+    private sealed class RewrapRun(string currentKeyId)
     {
         public long Rewrapped;
         public long Skipped;
         public long Failed;
+        private string _currentKeyId = currentKeyId;
+
+        public string CurrentKeyId
+        {
+            get => Volatile.Read(ref _currentKeyId);
+            set => Volatile.Write(ref _currentKeyId, value);
+        }
     }
 
     /// <summary>What became of one record a rewrap looked at.</summary>
@@ -227,5 +327,8 @@ internal sealed class InProcessKeyAdministration(
 
         /// <summary>Sealed by the key provider under another key than the current one at each attempt: left as it is.</summary>
         Unsealed,
+
+        /// <summary>Cannot be decrypted (damaged, or from another key provider): left as it is.</summary>
+        Undecryptable,
     }
 }

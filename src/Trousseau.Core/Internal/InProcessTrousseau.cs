@@ -50,7 +50,8 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         SecretNames.Validate(name);
         SecretData.Validate(type, data);
         var now = Now();
-        var record = await SealAsync(name, type, now, now, data, cancellationToken).ConfigureAwait(false);
+        using var write = encryptor.StoreWrites.Begin(name);
+        var record = await SealAsync(name, type, now, now, data, write, cancellationToken).ConfigureAwait(false);
         var revision = await store.CreateAsync(name, record, cancellationToken).ConfigureAwait(false);
         return Remember(new SecretMetadata(name, type, revision, now, now));
     }
@@ -332,7 +333,8 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         CancellationToken cancellationToken)
     {
         var now = Now();
-        var record = await SealAsync(name, type, createdAt, now, data, cancellationToken).ConfigureAwait(false);
+        using var write = encryptor.StoreWrites.Begin(name);
+        var record = await SealAsync(name, type, createdAt, now, data, write, cancellationToken).ConfigureAwait(false);
         long revision;
         try
         {
@@ -393,6 +395,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         DateTimeOffset createdAt,
         DateTimeOffset updatedAt,
         IReadOnlyDictionary<string, string> data,
+        StoreWriteTracker.Write write,
         CancellationToken cancellationToken)
     {
         var header = SecretRecord.BuildHeader(type, createdAt, updatedAt);
@@ -400,6 +403,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         try
         {
             var sealedData = await encryptor.EncryptAsync(EnvelopePurpose.Store, plaintext, SecretRecord.AssociatedData(name, header), cancellationToken).ConfigureAwait(false);
+            write.Sealed(sealedData.KeyId);
             return [.. header, .. sealedData.Ciphertext];
         }
         finally

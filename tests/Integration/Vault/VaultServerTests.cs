@@ -399,6 +399,34 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
         Assert.True(vault.Count($"transit/decrypt/{_keyName}") > decrypts, "the plain read asked Vault for no decrypt");
     }
 
+    [VaultTestServerFact]
+    public async Task A_rewrap_that_vault_cuts_off_exits_6_saying_how_far_it_got_and_a_rewrap_after_vault_is_back_moves_the_rest()
+    {
+        var vault = _vault.RequireTestServer();
+        var data = _temp.Combine("data");
+        await using (var first = await TrousseauServerProcess.StartAsync(data, VaultArgs()))
+        {
+            ClectlAssert.Ok(await ClectlRunner.For(first, data, _temp.Path).RunAsync("secret", "create", "cut/off", "--from-literal", "k=v"));
+            await first.StopAsync();
+        }
+
+        // A new process holds no data key: moving the secret needs Vault to decrypt one, which it now refuses.
+        await _vault.RotateKeyAsync(_keyName);
+        await using var server = await TrousseauServerProcess.StartAsync(data, [.. VaultArgs(), "--Trousseau:Worker:RewrapAfterRotation=false"]);
+        var clectl = ClectlRunner.For(server, data, _temp.Path);
+        vault.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", PathContains: "transit/decrypt");
+        var cut = await clectl.RunAsync("key", "rewrap");
+        vault.ClearFaults();
+        var resumed = await clectl.RunAsync("key", "rewrap", "-o", "json");
+
+        Assert.EndsWith(
+            "The rewrap stopped there, after moving 0 secrets to the current key (0 needed no move, 0 could not be moved); run it again to move the rest.",
+            ClectlAssert.Fails(cut, 6),
+            StringComparison.Ordinal);
+        ClectlAssert.Ok(resumed);
+        Assert.Equal(1, JsonNode.Parse(resumed.Stdout)!["rewrapped"]!.GetValue<long>());
+    }
+
     [Fact]
     public async Task An_unreachable_vault_at_startup_is_one_clear_line_and_exit_1()
     {

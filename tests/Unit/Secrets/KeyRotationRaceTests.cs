@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Trousseau.Envelope;
 using Trousseau.Internal;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.Unit.Support;
 
 namespace Trousseau.Tests.Unit.Secrets;
@@ -58,6 +59,27 @@ public sealed class KeyRotationRaceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rewrap_that_reports_no_failure_leaves_no_secret_under_the_older_key_when_a_write_under_way_reaches_the_store_after_its_listing()
+    {
+        // The write's data key is wrapped under version 1, the key rotates, and the write's record reaches the store
+        // only once the rewrap's listing has passed the place of its name.
+        var wrappedUnderOldKey = _provider.HoldNextWrap();
+        var write = _trousseau.CreateSecretAsync("app/late", SecretType.Opaque, Data("k", "v")).AsTask();
+        await wrappedUnderOldKey;
+        var rotated = await _keys.RotateKeyAsync();
+        _store.AfterNextList(async () =>
+        {
+            _provider.ReleaseWrap();
+            await write;
+        });
+
+        var result = await _keys.RewrapSecretsAsync();
+
+        Assert.Equal((new RewrapResult(1, 0, 0), rotated.KeyId), (result, await KeyIdOfAsync("app/late")));
+        Assert.Equal("v", (await _trousseau.GetSecretAsync("app/late")).Data["k"]);
+    }
+
+    [Fact]
     public async Task A_rewrap_counts_as_failed_and_leaves_as_it_is_a_secret_the_key_provider_keeps_sealing_under_the_older_key()
     {
         var source = KeyRings.Open(RingFile, _time);
@@ -74,6 +96,53 @@ public sealed class KeyRotationRaceTests : IDisposable
         Assert.Equal(new RewrapResult(0, 0, 1), result);
         Assert.Equal(before!.Revision, (await _store.GetAsync("app/a"))!.Revision);
         Assert.Equal("v", (await trousseau.GetSecretAsync("app/a")).Data["k"]);
+    }
+
+    [Fact]
+    public async Task A_rewrap_that_a_second_rotation_overtakes_counts_no_failure_for_secrets_already_under_the_newest_key()
+    {
+        // The first rewrap reads version 2; before it goes through its listing, the key rotates again and a second
+        // rewrap moves every secret to version 3.
+        await _trousseau.CreateSecretAsync("app/a", SecretType.Opaque, Data("k", "v"));
+        await _trousseau.CreateSecretAsync("app/b", SecretType.Opaque, Data("k", "w"));
+        await _keys.RotateKeyAsync();
+        KeyStatus? newest = null;
+        RewrapResult? overtaking = null;
+        _store.AfterNextList(async () =>
+        {
+            newest = await _keys.RotateKeyAsync();
+            overtaking = await _keys.RewrapSecretsAsync();
+        });
+
+        var overtaken = await _keys.RewrapSecretsAsync();
+
+        Assert.Equal(new RewrapResult(2, 0, 0), overtaking);
+        Assert.Equal(new RewrapResult(0, 2, 0), overtaken);
+        Assert.Equal([newest!.KeyId, newest.KeyId], [await KeyIdOfAsync("app/a"), await KeyIdOfAsync("app/b")]);
+    }
+
+    [Fact]
+    public async Task A_rewrap_cut_off_by_the_key_provider_says_in_its_error_how_many_secrets_it_had_moved()
+    {
+        // "app/a" is sealed under a data key this process holds, "app/c" under one only the key provider can unwrap:
+        // the rewrap moves the first and meets the outage at the second.
+        var provider = new OutageKeyProvider(KeyRings.Open(RingFile, _time));
+        using var encryptor = KeyRings.Encryptor(provider, _time);
+        var keys = new InProcessKeyAdministration(provider, _store, encryptor);
+        await new InProcessTrousseau(encryptor, _store, _time).CreateSecretAsync("app/a", SecretType.Opaque, Data("k", "v"));
+        using (var other = KeyRings.Encryptor(KeyRings.Open(RingFile, _time), _time))
+        {
+            await new InProcessTrousseau(other, _store, _time).CreateSecretAsync("app/c", SecretType.Opaque, Data("k", "w"));
+        }
+
+        var rotated = await KeyRings.Open(RingFile, _time).RotateAsync();
+        provider.BeforeOutage = () => Eventually.HoldsAsync(async () => await KeyIdOfAsync("app/a") == rotated.KeyId);
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await keys.RewrapSecretsAsync());
+
+        Assert.Equal(
+            "The key provider is sealed (503). The rewrap stopped there, after moving 1 secret to the current key (0 needed no move, 0 could not be moved); run it again to move the rest.",
+            error.Message);
     }
 
     [Fact]

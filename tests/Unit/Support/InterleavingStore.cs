@@ -10,6 +10,7 @@ internal sealed class InterleavingStore(ISecretStore inner) : ISecretStore
 {
     private readonly ConcurrentDictionary<string, Func<Task>> _beforeUpdate = new(StringComparer.Ordinal);
     private Func<Task>? _beforeList;
+    private Func<Task>? _afterList;
 
     public string Name => inner.Name;
 
@@ -18,6 +19,9 @@ internal sealed class InterleavingStore(ISecretStore inner) : ISecretStore
 
     /// <summary>Runs <paramref name="action"/> once, just before the next listing goes to the store.</summary>
     public void BeforeNextList(Func<Task> action) => _beforeList = action;
+
+    /// <summary>Runs <paramref name="action"/> once, when the next listing has been read from the store and before its caller gets it.</summary>
+    public void AfterNextList(Func<Task> action) => _afterList = action;
 
     public ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default) => inner.GetAsync(key, cancellationToken);
 
@@ -44,7 +48,13 @@ internal sealed class InterleavingStore(ISecretStore inner) : ISecretStore
             await action();
         }
 
-        return await inner.ListAsync(prefix, startAfter, limit, cancellationToken);
+        var page = await inner.ListAsync(prefix, startAfter, limit, cancellationToken);
+        if (Interlocked.Exchange(ref _afterList, null) is { } after)
+        {
+            await after();
+        }
+
+        return page;
     }
 
     public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) => inner.CheckHealthAsync(cancellationToken);
