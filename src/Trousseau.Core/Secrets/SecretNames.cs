@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Trousseau;
 
 /// <summary>
@@ -14,7 +16,13 @@ public static class SecretNames
     /// <summary>Whether <paramref name="name"/> is a valid secret name.</summary>
     /// <param name="name">The candidate name.</param>
     /// <returns><see langword="true"/> when it follows <see cref="Pattern"/>.</returns>
-    public static bool IsValid(string? name)
+    public static bool IsValid(string? name) => IsEarlierReleaseName(name) && !HasEmptyOrDotSegment(name);
+
+    /// <summary>
+    /// Whether <paramref name="name"/> follows the rule of releases before empty, <c>.</c> and <c>..</c> segments were
+    /// refused (<c>team//db</c>, <c>x/./y</c>): a store they wrote may hold such a name, and listings show it.
+    /// </summary>
+    internal static bool IsEarlierReleaseName([NotNullWhen(true)] string? name)
     {
         if (name is null || name.Length is 0 or > TrousseauLimits.MaxNameLength
             || !IsLetterOrDigit(name[0]) || !IsLetterOrDigit(name[^1]))
@@ -30,7 +38,7 @@ public static class SecretNames
             }
         }
 
-        return !HasEmptyOrDotSegment(name);
+        return true;
     }
 
     /// <summary>Whether <paramref name="prefix"/> can start a secret name (empty included).</summary>

@@ -177,7 +177,7 @@ public sealed class TrousseauSecretTests : IDisposable
         await Trousseau.CreateSecretAsync("team/b", SecretType.Opaque, Data(("k", "2")));
         var token = (await Trousseau.ListSecretsPageAsync("team/", limit: 1)).ContinuationToken!;
 
-        foreach (var (prefix, bad) in new[] { ("other/", token), ("team/", "not-a-token"), ("team/", token + "x"), ("team/", "AXRlYW0vLi4vYQ") })
+        foreach (var (prefix, bad) in new[] { ("other/", token), ("team/", "not-a-token"), ("team/", token + "x"), ("team/", "AXRlYW0vQSBi") })
         {
             var error = await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.ListSecretsPageAsync(prefix, bad));
             Assert.Equal("continue", error.Field);
