@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using OpenTelemetry.Exporter;
@@ -94,10 +95,15 @@ internal static class ServerTelemetry
 
     /// <summary>
     /// A request's path names the secret (<c>/v1/secrets/prod/db</c>); the span keeps the route
-    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name. A request that matched no
-    /// route (404, a method the route does not take, 405) has none to keep: its path becomes
-    /// <see cref="RedactedPath"/>, as OpenTelemetry writes the values of a query.
+    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name. The route is the one routing
+    /// chose, also for a request that failed and was answered by the exception handler, which clears the endpoint
+    /// before it answers. A request that matched no route (404, a method the route does not take, 405) has none to
+    /// keep: its path becomes <see cref="RedactedPath"/>, as OpenTelemetry writes the values of a query.
     /// </summary>
-    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response) =>
-        activity.SetTag("url.path", response.HttpContext.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route } ? route : RedactedPath);
+    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response)
+    {
+        var context = response.HttpContext;
+        var endpoint = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint();
+        activity.SetTag("url.path", endpoint is RouteEndpoint { RoutePattern.RawText: { } route } ? route : RedactedPath);
+    }
 }

@@ -139,6 +139,34 @@ public sealed class OtlpExportTests : IDisposable
         Assert.DoesNotContain(Name, traces, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_request_the_exception_handler_answers_is_traced_with_its_route_and_without_the_secret_name()
+    {
+        const string Name = "otlp-failed-canary";
+        await using var collector = await Collector.StartAsync();
+        var dataDir = _temp.Combine("data");
+        var environment = new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            [StartupHook.ModeVariable] = StartupHook.FailingAnswerMode,
+        };
+        await using var server = await TrousseauServerProcess.StartHostAsync(
+            RepositoryPaths.ServerDll, _temp.Path, ["--data-dir", dataDir], "healthz", environment, prepare: info => StartupHook.Enable(info, _temp.Path));
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"v1/secrets/{Name}", UriKind.Relative));
+        request.Headers.Add(StartupHook.FailingAnswerHeader, "1");
+
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal(0, await server.StopAsync());
+
+        var span = Assert.Single(collector.Spans, s => s.Kind == OtlpSpan.ServerKind && s.Attributes.GetValueOrDefault("http.response.status_code") is 500L);
+        Assert.Equal("/v1/secrets/{**name}", span.Attributes["url.path"]);
+        Assert.DoesNotContain(Name, collector.Traces, StringComparison.Ordinal);
+    }
+
     /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
     private sealed class Collector : IAsyncDisposable
     {
@@ -151,6 +179,12 @@ public sealed class OtlpExportTests : IDisposable
         public string Endpoint { get; }
 
         public ConcurrentQueue<(string Path, byte[] Body)> Received { get; }
+
+        /// <summary>The spans of every trace export received.</summary>
+        public IReadOnlyList<OtlpSpan> Spans => OtlpSpan.Read(Received.Where(r => r.Path == "/v1/traces").Select(r => r.Body));
+
+        /// <summary>Every trace export received, as text, to look for a string in any of them.</summary>
+        public string Traces => string.Concat(Received.Where(r => r.Path == "/v1/traces").Select(r => Encoding.Latin1.GetString(r.Body)));
 
         public static async Task<Collector> StartAsync()
         {
