@@ -55,7 +55,11 @@ internal static class ServerTelemetry
         {
             telemetry.WithTracing(tracing => tracing
                 .AddTrousseauInstrumentation()
-                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.EnrichWithHttpResponse = PathAsRoute)
+                .AddAspNetCoreInstrumentation(aspNetCore =>
+                {
+                    aspNetCore.EnrichWithHttpRequest = ServerAsListening;
+                    aspNetCore.EnrichWithHttpResponse = PathAsRoute;
+                })
                 .AddHttpClientInstrumentation()
                 .AddOtlpExporter(otlp => UseSignalEndpoint(otlp, tracesEndpoint)));
         }
@@ -92,6 +96,20 @@ internal static class ServerTelemetry
 
     /// <summary>Serves <c>GET /metrics</c> in the Prometheus text format, without authentication.</summary>
     public static void MapMetrics(WebApplication app) => app.MapPrometheusScrapingEndpoint();
+
+    /// <summary>
+    /// OpenTelemetry takes a request span's <c>server.address</c> and <c>server.port</c> from the request's <c>Host</c>
+    /// header, which the client writes as it likes: any name, one per request, in every span a trace backend indexes.
+    /// The span names the IP address and port the connection came in on instead, one of those trousseaud listens on
+    /// (the interface's own address under <c>0.0.0.0</c>); a connection with no IP address (a Unix socket) has neither.
+    /// </summary>
+    private static void ServerAsListening(System.Diagnostics.Activity activity, HttpRequest request)
+    {
+        var connection = request.HttpContext.Connection;
+        var address = connection.LocalIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : connection.LocalIpAddress;
+        activity.SetTag("server.address", address?.ToString());
+        activity.SetTag("server.port", address is null ? null : connection.LocalPort);
+    }
 
     /// <summary>
     /// A request's path names the secret (<c>/v1/secrets/prod/db</c>); the span keeps the route

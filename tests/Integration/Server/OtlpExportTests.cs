@@ -167,6 +167,41 @@ public sealed class OtlpExportTests : IDisposable
         Assert.DoesNotContain(Name, collector.Traces, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_request_span_names_the_address_that_took_the_call_not_the_host_header_the_client_made_up()
+    {
+        const string MadeUp = "otlp-host-canary.example";
+        await using var collector = await Collector.StartAsync();
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        var requests = new[] { (Path: "healthz", Status: HttpStatusCode.OK), (Path: "v1/secrets", Status: HttpStatusCode.MisdirectedRequest) };
+        foreach (var (path, status) in requests)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+            request.Headers.Host = $"{MadeUp}:4444";
+            using var response = await http.SendAsync(request);
+            Assert.Equal(status, response.StatusCode);
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+
+        // The start's own calls to /healthz are among them.
+        var spans = collector.Spans.Where(s => s.Kind == OtlpSpan.ServerKind).ToList();
+        Assert.Contains(spans, s => s.Attributes.GetValueOrDefault("http.response.status_code") is 421L);
+        Assert.All(spans, span =>
+        {
+            Assert.Equal("127.0.0.1", span.Attributes["server.address"]);
+            Assert.Equal((long)server.BaseAddress.Port, span.Attributes["server.port"]);
+        });
+        Assert.DoesNotContain(MadeUp, collector.Traces, StringComparison.Ordinal);
+    }
+
     /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
     private sealed class Collector : IAsyncDisposable
     {
