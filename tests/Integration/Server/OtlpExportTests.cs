@@ -202,6 +202,31 @@ public sealed class OtlpExportTests : IDisposable
         Assert.DoesNotContain(MadeUp, collector.Traces, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_collector_that_takes_the_exports_and_never_answers_holds_up_neither_the_calls_nor_the_stop()
+    {
+        using var collector = TcpStandIn.Silent();
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+
+            // Each export waits ten minutes for the collector's answer: a stop that waited for the exports under way
+            // would outlast the test's wait for the process to exit.
+            ["OTEL_EXPORTER_OTLP_TIMEOUT"] = "600000",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+
+        Assert.Equal(0, (await clectl.RunAsync("secret", "create", "otlp/silent", "--from-literal", "k=v")).ExitCode);
+        await Eventually.HoldsAsync(() => collector.Connections >= 2, () => $"{collector.Connections} connections");
+        Assert.Equal(0, (await clectl.RunAsync("secret", "get", "otlp/silent")).ExitCode);
+
+        Assert.Equal(0, await server.StopAsync());
+    }
+
     /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
     private sealed class Collector : IAsyncDisposable
     {
