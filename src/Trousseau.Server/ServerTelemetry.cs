@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using OpenTelemetry.Exporter;
@@ -54,7 +55,11 @@ internal static class ServerTelemetry
         {
             telemetry.WithTracing(tracing => tracing
                 .AddTrousseauInstrumentation()
-                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.EnrichWithHttpResponse = PathAsRoute)
+                .AddAspNetCoreInstrumentation(aspNetCore =>
+                {
+                    aspNetCore.EnrichWithHttpRequest = ServerAsListening;
+                    aspNetCore.EnrichWithHttpResponse = PathAsRoute;
+                })
                 .AddHttpClientInstrumentation()
                 .AddOtlpExporter(otlp => UseSignalEndpoint(otlp, tracesEndpoint)));
         }
@@ -93,11 +98,30 @@ internal static class ServerTelemetry
     public static void MapMetrics(WebApplication app) => app.MapPrometheusScrapingEndpoint();
 
     /// <summary>
-    /// A request's path names the secret (<c>/v1/secrets/prod/db</c>); the span keeps the route
-    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name. A request that matched no
-    /// route (404, a method the route does not take, 405) has none to keep: its path becomes
-    /// <see cref="RedactedPath"/>, as OpenTelemetry writes the values of a query.
+    /// OpenTelemetry takes a request span's <c>server.address</c> and <c>server.port</c> from the request's <c>Host</c>
+    /// header, which the client writes as it likes: any name, one per request, in every span a trace backend indexes.
+    /// The span names the IP address and port the connection came in on instead, one of those trousseaud listens on
+    /// (the interface's own address under <c>0.0.0.0</c>); a connection with no IP address (a Unix socket) has neither.
     /// </summary>
-    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response) =>
-        activity.SetTag("url.path", response.HttpContext.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route } ? route : RedactedPath);
+    private static void ServerAsListening(System.Diagnostics.Activity activity, HttpRequest request)
+    {
+        var connection = request.HttpContext.Connection;
+        var address = connection.LocalIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : connection.LocalIpAddress;
+        activity.SetTag("server.address", address?.ToString());
+        activity.SetTag("server.port", address is null ? null : connection.LocalPort);
+    }
+
+    /// <summary>
+    /// A request's path names the secret (<c>/v1/secrets/prod/db</c>); the span keeps the route
+    /// (<c>/v1/secrets/{**name}</c>) instead, so that no span carries a secret's name. The route is the one routing
+    /// chose, also for a request that failed and was answered by the exception handler, which clears the endpoint
+    /// before it answers. A request that matched no route (404, a method the route does not take, 405) has none to
+    /// keep: its path becomes <see cref="RedactedPath"/>, as OpenTelemetry writes the values of a query.
+    /// </summary>
+    private static void PathAsRoute(System.Diagnostics.Activity activity, HttpResponse response)
+    {
+        var context = response.HttpContext;
+        var endpoint = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint();
+        activity.SetTag("url.path", endpoint is RouteEndpoint { RoutePattern.RawText: { } route } ? route : RedactedPath);
+    }
 }

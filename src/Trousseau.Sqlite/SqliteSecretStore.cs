@@ -52,6 +52,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly TimeSpan _busyTimeout;
+    private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Lock _initializeLock = new();
     private readonly PointReaderPool _readers;
@@ -68,10 +69,15 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// <summary>Creates the store; the file is opened on first use, and created by the first write or health check (a read of a file not yet created finds nothing).</summary>
     /// <param name="options">Where the file is.</param>
     /// <param name="logger">Where warnings about the file go (a mode made private); none when <see langword="null"/>.</param>
-    public SqliteSecretStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSecretStore>? logger = null)
+    /// <param name="timeProvider">
+    /// The clock that measures how long a write waits behind this store's other writes, up to
+    /// <see cref="SqliteStoreOptions.BusyTimeout"/>; the system's when <see langword="null"/>.
+    /// </param>
+    public SqliteSecretStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSecretStore>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _time = timeProvider ?? TimeProvider.System;
         var value = options.Value;
         _path = System.IO.Path.GetFullPath(value.Path ?? throw new ArgumentException("SqliteStoreOptions.Path is required.", nameof(options)));
         _pathBytes = Encoding.UTF8.GetBytes(_path + '\0');
@@ -267,8 +273,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var started = Stopwatch.GetTimestamp();
-            if (!await _writeLock.WaitAsync(_busyTimeout, cancellationToken).ConfigureAwait(false))
+            var started = _time.GetTimestamp();
+            if (!await WaitForEarlierWritesAsync(cancellationToken).ConfigureAwait(false))
             {
                 throw new DependencyUnavailableException(
                     Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
@@ -284,7 +290,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                 }
 
                 // One busy timeout for the whole write: the time spent behind this store's other writes counts.
-                var left = _busyTimeout - Stopwatch.GetElapsedTime(started);
+                var left = _busyTimeout - _time.GetElapsedTime(started);
                 var timeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
                 connection.DefaultTimeout = timeout;
                 try
@@ -310,6 +316,30 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         finally
         {
             await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Takes <see cref="_writeLock"/>, waiting behind this store's earlier writes at most BusyTimeout by the store's
+    /// clock; <see langword="false"/> when that time passed first.
+    /// </summary>
+    private async ValueTask<bool> WaitForEarlierWritesAsync(CancellationToken cancellationToken)
+    {
+        if (_writeLock.Wait(0, CancellationToken.None))
+        {
+            return true;
+        }
+
+        using var budget = new CancellationTokenSource(_busyTimeout, _time);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budget.Token);
+        try
+        {
+            await _writeLock.WaitAsync(waiting.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

@@ -75,13 +75,21 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
     /// <summary>
     /// Starts the web host <paramref name="dll"/> with these arguments plus <c>--urls</c> (plain HTTP on a free loopback
     /// port unless <paramref name="listener"/> says otherwise), and returns once <paramref name="probe"/> answers 200.
+    /// <paramref name="prepare"/>, when given, changes how the process is started (<see cref="StartupHook.Enable"/>).
     /// </summary>
     public static async Task<TrousseauServerProcess> StartHostAsync(
-        string dll, string workingDirectory, IEnumerable<string> args, string probe, IReadOnlyDictionary<string, string?>? environment = null, ServerListener? listener = null)
+        string dll,
+        string workingDirectory,
+        IEnumerable<string> args,
+        string probe,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        ServerListener? listener = null,
+        Action<ProcessStartInfo>? prepare = null)
     {
         listener ??= ServerListener.Loopback();
         string[] allArgs = ["--urls", listener.Urls, .. args];
         var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
+        prepare?.Invoke(info);
         var server = new TrousseauServerProcess(Process.Start(info)!, listener, Path.GetFileNameWithoutExtension(dll));
         try
         {

@@ -139,6 +139,94 @@ public sealed class OtlpExportTests : IDisposable
         Assert.DoesNotContain(Name, traces, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_request_the_exception_handler_answers_is_traced_with_its_route_and_without_the_secret_name()
+    {
+        const string Name = "otlp-failed-canary";
+        await using var collector = await Collector.StartAsync();
+        var dataDir = _temp.Combine("data");
+        var environment = new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            [StartupHook.ModeVariable] = StartupHook.FailingAnswerMode,
+        };
+        await using var server = await TrousseauServerProcess.StartHostAsync(
+            RepositoryPaths.ServerDll, _temp.Path, ["--data-dir", dataDir], "healthz", environment, prepare: info => StartupHook.Enable(info, _temp.Path));
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"v1/secrets/{Name}", UriKind.Relative));
+        request.Headers.Add(StartupHook.FailingAnswerHeader, "1");
+
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal(0, await server.StopAsync());
+
+        var span = Assert.Single(collector.Spans, s => s.Kind == OtlpSpan.ServerKind && s.Attributes.GetValueOrDefault("http.response.status_code") is 500L);
+        Assert.Equal("/v1/secrets/{**name}", span.Attributes["url.path"]);
+        Assert.DoesNotContain(Name, collector.Traces, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_request_span_names_the_address_that_took_the_call_not_the_host_header_the_client_made_up()
+    {
+        const string MadeUp = "otlp-host-canary.example";
+        await using var collector = await Collector.StartAsync();
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        var requests = new[] { (Path: "healthz", Status: HttpStatusCode.OK), (Path: "v1/secrets", Status: HttpStatusCode.MisdirectedRequest) };
+        foreach (var (path, status) in requests)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+            request.Headers.Host = $"{MadeUp}:4444";
+            using var response = await http.SendAsync(request);
+            Assert.Equal(status, response.StatusCode);
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+
+        // The start's own calls to /healthz are among them.
+        var spans = collector.Spans.Where(s => s.Kind == OtlpSpan.ServerKind).ToList();
+        Assert.Contains(spans, s => s.Attributes.GetValueOrDefault("http.response.status_code") is 421L);
+        Assert.All(spans, span =>
+        {
+            Assert.Equal("127.0.0.1", span.Attributes["server.address"]);
+            Assert.Equal((long)server.BaseAddress.Port, span.Attributes["server.port"]);
+        });
+        Assert.DoesNotContain(MadeUp, collector.Traces, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_collector_that_takes_the_exports_and_never_answers_holds_up_neither_the_calls_nor_the_stop()
+    {
+        using var collector = TcpStandIn.Silent();
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+
+            // Each export waits ten minutes for the collector's answer: a stop that waited for the exports under way
+            // would outlast the test's wait for the process to exit.
+            ["OTEL_EXPORTER_OTLP_TIMEOUT"] = "600000",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+
+        Assert.Equal(0, (await clectl.RunAsync("secret", "create", "otlp/silent", "--from-literal", "k=v")).ExitCode);
+        await Eventually.HoldsAsync(() => collector.Connections >= 2, () => $"{collector.Connections} connections");
+        Assert.Equal(0, (await clectl.RunAsync("secret", "get", "otlp/silent")).ExitCode);
+
+        Assert.Equal(0, await server.StopAsync());
+    }
+
     /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
     private sealed class Collector : IAsyncDisposable
     {
@@ -151,6 +239,12 @@ public sealed class OtlpExportTests : IDisposable
         public string Endpoint { get; }
 
         public ConcurrentQueue<(string Path, byte[] Body)> Received { get; }
+
+        /// <summary>The spans of every trace export received.</summary>
+        public IReadOnlyList<OtlpSpan> Spans => OtlpSpan.Read(Received.Where(r => r.Path == "/v1/traces").Select(r => r.Body));
+
+        /// <summary>Every trace export received, as text, to look for a string in any of them.</summary>
+        public string Traces => string.Concat(Received.Where(r => r.Path == "/v1/traces").Select(r => Encoding.Latin1.GetString(r.Body)));
 
         public static async Task<Collector> StartAsync()
         {

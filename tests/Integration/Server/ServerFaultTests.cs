@@ -41,18 +41,10 @@ public sealed class ServerFaultTests : IDisposable
     [Fact]
     public async Task A_background_service_that_faults_stops_trousseaud_with_exit_code_1_not_0()
     {
-        // A startup hook is how the test adds a failing service. Only the .NET runtime runs hooks, and trousseaud, built
-        // for Native AOT, turns them off in its runtimeconfig.json: the test starts the trousseaud assembly, even when
-        // the suite runs against a native trousseaud, with a copy of that file that turns them on.
-        var environment = new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location };
-        var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path, environment);
-        var runtimeConfig = _temp.Combine("trousseaud.runtimeconfig.json");
-        File.WriteAllText(runtimeConfig, File.ReadAllText(Path.ChangeExtension(RepositoryPaths.ServerDll, ".runtimeconfig.json"))
-            .Replace("\"System.StartupHookProvider.IsSupported\": false", "\"System.StartupHookProvider.IsSupported\": true", StringComparison.Ordinal));
-        foreach (var argument in new[] { "exec", "--runtimeconfig", runtimeConfig }.Reverse())
-        {
-            info.ArgumentList.Insert(0, argument);
-        }
+        // A startup hook is how the test adds a failing service; it runs the trousseaud assembly even when the suite runs
+        // against a native trousseaud.
+        var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path);
+        StartupHook.Enable(info, _temp.Path);
 
         var result = await ChildProcess.RunAsync(info);
 
