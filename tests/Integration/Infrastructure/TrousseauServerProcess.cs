@@ -57,6 +57,26 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         StartHostAsync(RepositoryPaths.Server, Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], "healthz", environment, listener);
 
     /// <summary>
+    /// Starts trousseaud with <c>--data-dir</c> on a free loopback port, with its open-file limit (soft and
+    /// hard, <c>RLIMIT_NOFILE</c>) set to <paramref name="openFiles"/> by util-linux's <c>prlimit</c>, and returns once
+    /// <c>/healthz</c> answers 200.
+    /// </summary>
+    public static async Task<TrousseauServerProcess> StartWithOpenFileLimitAsync(string dataDir, int openFiles)
+    {
+        var listener = ServerListener.Loopback();
+        var info = DotnetProcess.StartInfo(RepositoryPaths.Server, ["--urls", listener.Urls, "--data-dir", dataDir], Path.GetDirectoryName(dataDir)!);
+        string[] command = [info.FileName, .. info.ArgumentList];
+        info.FileName = "prlimit";
+        info.ArgumentList.Clear();
+        foreach (var word in (string[])[$"--nofile={openFiles}", "--", .. command])
+        {
+            info.ArgumentList.Add(word);
+        }
+
+        return await LaunchAsync(info, listener, Path.GetFileNameWithoutExtension(RepositoryPaths.Server), "healthz");
+    }
+
+    /// <summary>
     /// Runs trousseaud with <c>--data-dir</c> to its exit, as a start it refuses or a <c>--help</c> does, listening as
     /// <paramref name="listener"/> says (plain HTTP on a free loopback port unless given), and returns its exit code and
     /// output. A trousseaud still running after the time a start is given is killed, and the test fails.
@@ -81,8 +101,13 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
     {
         listener ??= ServerListener.Loopback();
         string[] allArgs = ["--urls", listener.Urls, .. args];
-        var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
-        var server = new TrousseauServerProcess(Process.Start(info)!, listener, Path.GetFileNameWithoutExtension(dll));
+        return await LaunchAsync(DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment), listener, Path.GetFileNameWithoutExtension(dll), probe);
+    }
+
+    /// <summary>Starts the process <paramref name="info"/> describes, listening as <paramref name="listener"/> says, and returns once <paramref name="probe"/> answers 200.</summary>
+    private static async Task<TrousseauServerProcess> LaunchAsync(ProcessStartInfo info, ServerListener listener, string name, string probe)
+    {
+        var server = new TrousseauServerProcess(Process.Start(info)!, listener, name);
         try
         {
             await server.WaitUntilLiveAsync(probe);
