@@ -60,7 +60,8 @@ public interface ITrousseau
     /// <param name="type">The new type, or <see langword="null"/> to keep the current one.</param>
     /// <param name="expectedRevision">
     /// When set, the write happens only if the secret is still at this revision; otherwise it fails with
-    /// <see cref="SecretConflictReason.RevisionMismatch"/>.
+    /// <see cref="SecretConflictReason.RevisionMismatch"/>. Without it, the write applies to any revision: a concurrent
+    /// write makes it read the secret again and retry, as often as others write first, so it never fails with a conflict.
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The secret's new metadata.</returns>
@@ -86,7 +87,7 @@ public interface ITrousseau
     /// <param name="expectedRevision">
     /// When set, the write happens only if the secret is still at this revision; otherwise it fails with
     /// <see cref="SecretConflictReason.RevisionMismatch"/>. Without it, a concurrent write makes the merge start again
-    /// from the new data, so no change is lost.
+    /// from the new data, as often as others write first, so no change is lost and the patch never fails with a conflict.
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>

@@ -122,6 +122,7 @@ internal static class TrousseauServer
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
         builder.WebHost.UseUrls(urls);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxConcurrentConnections = ApiConnectionLimit.FromOpenFileLimit());
         if (apiEnabled)
         {
             // https:// URLs serve Api:Tls's certificate, read again when its files change.

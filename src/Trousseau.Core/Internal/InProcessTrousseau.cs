@@ -108,10 +108,12 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             {
                 return await WriteDataAsync(name, effectiveType, current.CreatedAt, data, entry.Revision, cancellationToken).ConfigureAwait(false);
             }
-            catch (SecretConflictException) when (attempt < WriteAttempts)
+            catch (SecretConflictException) when (expectedRevision is null || attempt < WriteAttempts)
             {
                 // Written between our read and our write: read again. A write of the data changed the revision, so
-                // an expected revision now fails the check above; a rewrap kept it, so the update goes on.
+                // an expected revision now fails the check above; a rewrap kept it, so the update goes on. Without an
+                // expected revision the update applies to any, so it tries until it lands: each refusal means another
+                // write landed, so the writers all get through.
             }
         }
     }
@@ -299,9 +301,10 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             {
                 return await WriteDataAsync(name, current.Type, current.CreatedAt, data, entry.Revision, cancellationToken).ConfigureAwait(false);
             }
-            catch (SecretConflictException) when (attempt < WriteAttempts)
+            catch (SecretConflictException) when (expectedRevision is null || attempt < WriteAttempts)
             {
-                // Written between our read and our write: read again and apply the change to what is there now.
+                // Written between our read and our write: read again and apply the change to what is there now. Without
+                // an expected revision, until it lands, as an update does.
             }
         }
     }

@@ -57,6 +57,23 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         StartHostAsync(RepositoryPaths.Server, Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir, .. extraArgs ?? []], "healthz", environment, listener);
 
     /// <summary>
+    /// Starts trousseaud with <c>--data-dir</c> on a free loopback port, with its open-file limit (soft and
+    /// hard, <c>RLIMIT_NOFILE</c>) set to <paramref name="openFiles"/> by util-linux's <c>prlimit</c>, and returns once
+    /// <c>/healthz</c> answers 200.
+    /// </summary>
+    public static Task<TrousseauServerProcess> StartWithOpenFileLimitAsync(string dataDir, int openFiles) =>
+        StartHostAsync(RepositoryPaths.Server, Path.GetDirectoryName(dataDir)!, ["--data-dir", dataDir], "healthz", prepare: info =>
+        {
+            string[] command = [info.FileName, .. info.ArgumentList];
+            info.FileName = "prlimit";
+            info.ArgumentList.Clear();
+            foreach (var word in (string[])[$"--nofile={openFiles}", "--", .. command])
+            {
+                info.ArgumentList.Add(word);
+            }
+        });
+
+    /// <summary>
     /// Runs trousseaud with <c>--data-dir</c> to its exit, as a start it refuses or a <c>--help</c> does, listening as
     /// <paramref name="listener"/> says (plain HTTP on a free loopback port unless given), and returns its exit code and
     /// output. A trousseaud still running after the time a start is given is killed, and the test fails.
