@@ -206,6 +206,52 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
     }
 
     [VaultTestServerFact]
+    public async Task Trousseaud_calls_on_its_transit_key_only_the_paths_the_brokers_documented_vault_policy_grants()
+    {
+        var server = _vault.RequireTestServer();
+        var granted = DocumentedPolicyPaths("docs/broker.md", "trousseau");
+        var dataDir = _temp.Combine("data");
+        await using (var trousseaud = await TrousseauServerProcess.StartAsync(dataDir, VaultArgs()))
+        {
+            var clectl = ClectlRunner.For(trousseaud, dataDir, _temp.Path);
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "policy/db", "--from-literal", "k=v1"));
+            ClectlAssert.Ok(await clectl.RunAsync("secret", "update", "policy/db", "--from-literal", "k=v2"));
+            ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
+            ClectlAssert.Ok(await clectl.RunAsync("key", "rewrap"));
+            ClectlAssert.Ok(await clectl.RunAsync("key", "status"));
+            var kms = new ClectlRunner(_temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = dataDir });
+            var wrapped = await kms.RunWithInputAsync("a data key", "kms", "encrypt");
+            ClectlAssert.Ok(wrapped);
+            var unwrapped = await kms.RunWithInputAsync(wrapped.Stdout, "kms", "decrypt");
+            ClectlAssert.Ok(unwrapped);
+            Assert.Equal("a data key", unwrapped.Stdout);
+            await trousseaud.StopAsync();
+        }
+
+        // Restarted, so that the read below unwraps its data key in Vault instead of finding it in memory.
+        await using (var restarted = await TrousseauServerProcess.StartAsync(dataDir, VaultArgs()))
+        {
+            var read = await ClectlRunner.For(restarted, dataDir, _temp.Path).RunAsync("secret", "get", "policy/db", "--key", "k");
+            ClectlAssert.Ok(read);
+            Assert.Equal("v2", read.Stdout);
+        }
+
+        var transitPaths = server.Requests.Select(r => r.Path).Where(p => p.StartsWith("transit/", StringComparison.Ordinal) && p.Contains(_keyName, StringComparison.Ordinal)).ToHashSet();
+        // Every path it calls is granted, and the policy grants no path it never calls.
+        Assert.Equal(granted.Order(), transitPaths.Select(p => p.Replace(_keyName, "trousseau", StringComparison.Ordinal)).Order());
+    }
+
+    /// <summary>The paths the Vault policy written in <paramref name="page"/> grants, for its Transit key <paramref name="keyName"/>.</summary>
+    private static HashSet<string> DocumentedPolicyPaths(string page, string keyName)
+    {
+        var paths = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Path.Combine(RepositoryPaths.Root, page)), "^path \"(transit/[^\"]+)\"", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => m.Groups[1].Value)
+            .ToHashSet();
+        Assert.Contains($"transit/encrypt/{keyName}", paths);
+        return paths;
+    }
+
+    [VaultTestServerFact]
     public async Task Api_kubernetes_mode_admits_callers_whose_service_account_token_vault_accepts()
     {
         const string CallerJwt = "caller.service-account.jwt";
