@@ -220,7 +220,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                     return new StorePage(entries, HasMore: true);
                 }
 
-                entries.Add(new StoreEntryHead(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2)));
+                entries.Add(new StoreEntryHead(reader.GetString(0), reader.GetFieldValue<byte[]>(1), reader.GetInt64(2)));
             }
 
             return new StorePage(entries, HasMore: false);

@@ -56,4 +56,37 @@ public sealed class StoreHandEditTests : IDisposable
             ["app/one", "app/two"],
             listing!.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
     }
+
+    [Fact]
+    public async Task A_value_written_by_hand_as_text_is_refused_naming_its_secret_and_can_be_deleted()
+    {
+        var dataDir = _temp.Combine("data");
+        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+            using var created = await client.PostAsJsonAsync("v1/secrets", new { name = "app/one", type = "opaque", data = new { value = "one" } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        // As the sqlite3 shell writes a quoted value: a text value, where Trousseau writes blobs.
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var edit = connection.CreateCommand();
+            edit.CommandText = "UPDATE secrets SET value = 'not an envelope' WHERE key = 'app/one'; SELECT typeof(value) FROM secrets WHERE key = 'app/one';";
+            Assert.Equal("text", edit.ExecuteScalar());
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var reader = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var read = await reader.GetAsync(new Uri("v1/secrets/app/one", UriKind.Relative)))
+        {
+            var problem = await Problems.AssertAsync(read, HttpStatusCode.BadRequest);
+            Assert.Equal("The stored record of secret 'app/one' is corrupt: record format 110 is not supported.", problem.GetProperty("detail").GetString());
+        }
+
+        using var deleted = await reader.DeleteAsync(new Uri("v1/secrets/app/one", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+    }
 }
