@@ -250,6 +250,19 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="DependencyUnavailableException"/> when another process or store instance has the file open (it
+    /// holds the lock file <c>PATH.lock</c>), naming that process when the system says which: for a host that should
+    /// refuse to start rather than answer every call as unavailable. Opens and creates nothing.
+    /// </summary>
+    public void ThrowIfInUseElsewhere()
+    {
+        if (_ownerLock is null)
+        {
+            OwnerLock.ThrowIfHeld(_path);
+        }
+    }
+
     /// <summary>Releases pooled connections to the file.</summary>
     public void Dispose()
     {
