@@ -64,6 +64,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private string? _logLost;
     private bool _fileMoved;
     private bool _initialized;
+    private bool _revisionCounterChecked;
 
     /// <summary>Creates the store; the file is opened on first use, and created by the first write or health check (a read of a file not yet created finds nothing).</summary>
     /// <param name="options">Where the file is.</param>
@@ -329,8 +330,14 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private long Commit(SqliteConnection connection, string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write)
     {
         using var transaction = connection.BeginTransaction(deferred: false);
+        if (!_revisionCounterChecked)
+        {
+            CatchUpRevisionCounter(connection, transaction);
+        }
+
         var result = write(connection, transaction);
         transaction.Commit();
+        _revisionCounterChecked = true;
         _cache.Written(key, value is null ? null : new StoreEntry(key, value, result));
         return result;
     }
@@ -601,6 +608,26 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             using var upgrade = Command(connection, transaction, Schema.AddHeads);
             upgrade.ExecuteNonQuery();
             transaction.Commit();
+        }
+
+    }
+
+    /// <summary>
+    /// Moves the revision counter up to the greatest revision a record holds, when a record's revision was set above it
+    /// (by hand, or a table copied in from another file): the next writes would otherwise give revisions below it, and
+    /// in time reuse it for another record of that key. Reads the small <c>secret_heads</c> table, in the first write
+    /// of the store (a file opened read-only is not written).
+    /// </summary>
+    private void CatchUpRevisionCounter(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var catchUp = Command(connection, transaction, """
+            UPDATE revision_counter SET value = (SELECT max(revision) FROM secret_heads)
+            WHERE id = 1 AND value < (SELECT max(revision) FROM secret_heads)
+            RETURNING value
+            """);
+        if (catchUp.ExecuteScalar() is long revision)
+        {
+            Log.RevisionCounterCaughtUp(_logger, _path, revision);
         }
     }
 

@@ -58,6 +58,36 @@ public sealed class StoreHandEditTests : IDisposable
     }
 
     [Fact]
+    public async Task A_revision_set_by_hand_above_the_stores_counter_is_followed_by_greater_ones_not_reused()
+    {
+        var dataDir = _temp.Combine("data");
+        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+            using var created = await client.PostAsJsonAsync("v1/secrets", new { name = "app/one", type = "opaque", data = new { value = "one" } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var edit = connection.CreateCommand();
+            edit.CommandText = "UPDATE secrets SET revision = 1000 WHERE key = 'app/one'; SELECT value FROM revision_counter;";
+            Assert.True((long)edit.ExecuteScalar()! < 1000);
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var writer = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var update = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/app/one") { Content = JsonContent.Create(new { data = new { value = "two" } }) };
+        update.Headers.IfMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue("\"1000\""));
+        using var updated = await writer.SendAsync(update);
+        Assert.True(updated.StatusCode == HttpStatusCode.OK, await updated.Content.ReadAsStringAsync());
+        using var metadata = JsonDocument.Parse(await updated.Content.ReadAsStringAsync());
+        Assert.True(metadata.RootElement.GetProperty("revision").GetInt64() > 1000, metadata.RootElement.ToString());
+    }
+
+    [Fact]
     public async Task A_value_written_by_hand_as_text_is_refused_naming_its_secret_and_can_be_deleted()
     {
         var dataDir = _temp.Combine("data");
