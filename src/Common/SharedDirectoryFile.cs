@@ -132,9 +132,10 @@ internal static class SharedDirectoryFile
         if (share == FileShare.None && Libc.Flock(handle, Libc.ExclusiveNonBlocking) != 0)
         {
             var error = Marshal.GetLastPInvokeError();
-            throw new IOException(error == Libc.WouldBlock
-                ? $"{path} is locked by another process."
-                : $"{path} cannot be locked: {Marshal.GetPInvokeErrorMessage(error)}.");
+            // Held elsewhere: the HRESULT FileStream gives then (ERROR_SHARING_VIOLATION), so callers tell it apart.
+            throw error == Libc.WouldBlock
+                ? new IOException($"{path} is locked by another process.", unchecked((int)0x80070020))
+                : new IOException($"{path} cannot be locked: {Marshal.GetPInvokeErrorMessage(error)}.");
         }
     }
 

@@ -52,6 +52,7 @@ internal static class TrousseauServer
             CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
+            CheckStoreFree(app);
             footprint = StartFootprint.Before(created.Concat(AuditTrailFile(app)));
             LoadApiToken(app);
             await app.StartAsync();
@@ -339,6 +340,18 @@ internal static class TrousseauServer
     /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
     /// refusal is its one line. The plugin checks again when it listens.
     /// </summary>
+    /// <summary>
+    /// Refuses the start when another process has the SQLite store open: the store is used by one process at a time,
+    /// and a second trousseaud would otherwise run and answer every call 503.
+    /// </summary>
+    private static void CheckStoreFree(WebApplication app)
+    {
+        if (app.Services.GetRequiredService<ISecretStore>() is SqliteSecretStore sqlite)
+        {
+            sqlite.ThrowIfInUseElsewhere();
+        }
+    }
+
     private static void CheckKmsSocket(WebApplication app)
     {
         if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })

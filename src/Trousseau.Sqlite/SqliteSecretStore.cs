@@ -37,6 +37,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private const int SqliteBusy = 5;
     private const int SqliteReadOnly = 8;
     private const int SqliteFull = 13;
+    private const int SqliteCorrupt = 11;
     private const int SqliteConstraint = 19;
     private const int SqliteCannotOpen = 14;
 
@@ -65,6 +66,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private string? _logLost;
     private bool _fileMoved;
     private bool _initialized;
+    private bool _revisionCounterChecked;
+    private string? _damage;
 
     /// <summary>Creates the store; the file is opened on first use, and created by the first write or health check (a read of a file not yet created finds nothing).</summary>
     /// <param name="options">Where the file is.</param>
@@ -226,7 +229,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                     return new StorePage(entries, HasMore: true);
                 }
 
-                entries.Add(new StoreEntryHead(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2)));
+                entries.Add(new StoreEntryHead(reader.GetString(0), reader.GetFieldValue<byte[]>(1), reader.GetInt64(2)));
             }
 
             return new StorePage(entries, HasMore: false);
@@ -236,7 +239,8 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// <inheritdoc />
     /// <remarks>
     /// Unhealthy when the file cannot be opened for writing or read; degraded when the file system holding it has less
-    /// than 16 MiB free: reads go on, and writes may fail with the disk full.
+    /// than 16 MiB free (reads go on, and writes may fail with the disk full), or once a call found the file damaged
+    /// (SQLite's "database disk image is malformed"), until the process restarts on a restored file.
     /// </remarks>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
@@ -246,6 +250,11 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT count(*) FROM revision_counter";
             await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            if (Volatile.Read(ref _damage) is { } damage)
+            {
+                return DependencyHealth.Degraded($"{damage} A call found the file damaged; the records it does not reach still answer. Stop the process and restore the file from a backup (or recover what it holds with sqlite3's .recover), then start it again.");
+            }
+
             return FileSystemSpace.Available(_directoryBytes) is { } free && free < MinFreeBytes
                 ? DependencyHealth.Degraded(string.Create(CultureInfo.InvariantCulture, $"SQLite store {_path}: the file system holding it has {free} bytes free, less than the {MinFreeBytes / (1024 * 1024)} MiB writes may need. Writes fail while it is full; free space there and they go through again, without a restart."))
                 : DependencyHealth.Healthy($"SQLite store {_path}");
@@ -253,6 +262,19 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         catch (Exception ex) when (ex is DependencyUnavailableException or SqliteException)
         {
             return DependencyHealth.Unhealthy(ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Throws <see cref="DependencyUnavailableException"/> when another process or store instance has the file open (it
+    /// holds the lock file <c>PATH.lock</c>), naming that process when the system says which: for a host that should
+    /// refuse to start rather than answer every call as unavailable. Opens and creates nothing.
+    /// </summary>
+    public void ThrowIfInUseElsewhere()
+    {
+        if (_ownerLock is null)
+        {
+            OwnerLock.ThrowIfHeld(_path);
         }
     }
 
@@ -346,8 +368,14 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private long Commit(SqliteConnection connection, string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write)
     {
         using var transaction = connection.BeginTransaction(deferred: false);
+        if (!_revisionCounterChecked)
+        {
+            CatchUpRevisionCounter(connection, transaction);
+        }
+
         var result = write(connection, transaction);
         transaction.Commit();
+        _revisionCounterChecked = true;
         _cache.Written(key, value is null ? null : new StoreEntry(key, value, result));
         return result;
     }
@@ -619,6 +647,26 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             upgrade.ExecuteNonQuery();
             transaction.Commit();
         }
+
+    }
+
+    /// <summary>
+    /// Moves the revision counter up to the greatest revision a record holds, when a record's revision was set above it
+    /// (by hand, or a table copied in from another file): the next writes would otherwise give revisions below it, and
+    /// in time reuse it for another record of that key. Reads the small <c>secret_heads</c> table, in the first write
+    /// of the store (a file opened read-only is not written).
+    /// </summary>
+    private void CatchUpRevisionCounter(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var catchUp = Command(connection, transaction, """
+            UPDATE revision_counter SET value = (SELECT max(revision) FROM secret_heads)
+            WHERE id = 1 AND value < (SELECT max(revision) FROM secret_heads)
+            RETURNING value
+            """);
+        if (catchUp.ExecuteScalar() is long revision)
+        {
+            Log.RevisionCounterCaughtUp(_logger, _path, revision);
+        }
     }
 
     /// <summary>
@@ -733,9 +781,23 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
     }
 
-    private DependencyUnavailableException Unavailable(Exception ex) => ex is SqliteException { SqliteErrorCode: SqliteFull }
-        ? new(Dependency, $"The SQLite store '{_path}' cannot be written: the file system holding it is full ({FreeBytes()} bytes free); nothing was changed. Free space there, and the next call goes through without a restart.", ex)
-        : new(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}{Hint(ex)}", ex);
+    private DependencyUnavailableException Unavailable(Exception ex)
+    {
+        if (ex is SqliteException { SqliteErrorCode: SqliteFull })
+        {
+            return new(Dependency, $"The SQLite store '{_path}' cannot be written: the file system holding it is full ({FreeBytes()} bytes free); nothing was changed. Free space there, and the next call goes through without a restart.", ex);
+        }
+
+        var unavailable = new DependencyUnavailableException(Dependency, $"The SQLite store '{_path}' is unavailable: {ex.Message}{Hint(ex)}", ex);
+        if (ex is SqliteException { SqliteErrorCode: SqliteCorrupt } && Volatile.Read(ref _initialized))
+        {
+            // Damage inside a file the store has open shows only to the calls that read the damaged pages: the health
+            // check remembers it. (A file that does not open at all is tried again by the next call, and may be restored.)
+            Volatile.Write(ref _damage, unavailable.Message);
+        }
+
+        return unavailable;
+    }
 
     private string FreeBytes() =>
         FileSystemSpace.Available(_directoryBytes)?.ToString(CultureInfo.InvariantCulture) ?? "unknown";

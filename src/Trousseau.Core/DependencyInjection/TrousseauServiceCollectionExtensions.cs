@@ -65,7 +65,7 @@ public static class TrousseauServiceCollectionExtensions
         services.TryAddSingleton<EnvelopeEncryptor>();
         services.TryAddSingleton(sp => new InProcessTrousseau(
             sp.GetRequiredService<EnvelopeEncryptor>(), new TracedSecretStore(sp.GetRequiredService<ISecretStore>(), sp.GetRequiredService<TrousseauInstrumentation>()),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<InProcessTrousseau>>()));
         services.TryAddSingleton<ITrousseau, InstrumentedTrousseau>();
         services.TryAddSingleton(sp => new DataProtectionKeyEncryptor(sp.GetRequiredService<EnvelopeEncryptor>()));
         services.TryAddSingleton<IKeyAdministration, InProcessKeyAdministration>();

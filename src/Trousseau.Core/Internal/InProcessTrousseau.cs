@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Trousseau.Envelope;
 
 namespace Trousseau.Internal;
@@ -20,13 +22,19 @@ namespace Trousseau.Internal;
 /// with no read first. When the record moved since (another instance, a rewrap, a delete), the store refuses the
 /// write and the update reads the record and goes on as it would have without the guess.
 /// </para>
+/// <para>
+/// A listing leaves out what the store holds under a key that is not a secret record: a key that is no secret name, or
+/// a record whose clear header does not read (damaged, or written there by another program). Each is named in a
+/// warning, and a read of it names it in its error, so that one such key holds back no listing of the others.
+/// </para>
 /// </remarks>
-internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretStore store, TimeProvider time) : ITrousseau
+internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretStore store, TimeProvider time, ILogger? logger = null) : ITrousseau
 {
     private const int WriteAttempts = 5;
     private const int RememberedRecords = 4096;
 
     private readonly RecordHeaderCache _headers = new(RememberedRecords);
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
@@ -237,7 +245,11 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             page = await store.ListAsync(prefix, startAfter, TrousseauLimits.DefaultListPageSize, cancellationToken).ConfigureAwait(false);
             foreach (var entry in page.Entries)
             {
-                yield return ToMetadata(entry);
+                if (Listed(entry) is { } metadata)
+                {
+                    yield return metadata;
+                }
+
                 startAfter = entry.Key;
             }
         }
@@ -256,10 +268,27 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
             throw new InvalidInputException("limit", $"The page size (limit) must be from 1 to {TrousseauLimits.MaxListPageSize}, not {limit}.");
         }
 
+        // The token names the last secret listed, never a key left out: a page of keys left out only is read past.
         var startAfter = string.IsNullOrEmpty(continuationToken) ? null : ContinuationToken.Read(continuationToken, prefix);
-        var page = await store.ListAsync(prefix, startAfter, limit, cancellationToken).ConfigureAwait(false);
-        var items = page.Entries.Select(ToMetadata).ToList();
-        return new SecretPage(items, page.HasMore && items.Count > 0 ? ContinuationToken.Create(items[^1].Name) : null);
+        while (true)
+        {
+            var page = await store.ListAsync(prefix, startAfter, limit, cancellationToken).ConfigureAwait(false);
+            var items = new List<SecretMetadata>(page.Entries.Count);
+            foreach (var entry in page.Entries)
+            {
+                if (Listed(entry) is { } metadata)
+                {
+                    items.Add(metadata);
+                }
+            }
+
+            if (items.Count > 0 || !page.HasMore || page.Entries.Count == 0)
+            {
+                return new SecretPage(items, page.HasMore && items.Count > 0 ? ContinuationToken.Create(items[^1].Name) : null);
+            }
+
+            startAfter = page.Entries[^1].Key;
+        }
     }
 
     public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default)
@@ -423,10 +452,28 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         }
     }
 
-    private static SecretMetadata ToMetadata(StoreEntryHead entry)
+    /// <summary>
+    /// The metadata of a listed record, or <see langword="null"/> (with a warning naming it) when its key is no secret
+    /// name or its header does not read.
+    /// </summary>
+    private SecretMetadata? Listed(StoreEntryHead entry)
     {
-        var header = SecretRecord.ReadHeader(entry.Key, entry.Head.Span);
-        return new SecretMetadata(entry.Key, header.Type, header.RevisionAt(entry.Revision), header.CreatedAt, header.UpdatedAt);
+        if (!SecretNames.IsValid(entry.Key))
+        {
+            Log.ListingLeftOutForeignKey(_logger, entry.Key);
+            return null;
+        }
+
+        try
+        {
+            var header = SecretRecord.ReadHeader(entry.Key, entry.Head.Span);
+            return new SecretMetadata(entry.Key, header.Type, header.RevisionAt(entry.Revision), header.CreatedAt, header.UpdatedAt);
+        }
+        catch (InvalidCiphertextException ex)
+        {
+            Log.ListingLeftOutDamagedRecord(_logger, entry.Key, ex.Message);
+            return null;
+        }
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());

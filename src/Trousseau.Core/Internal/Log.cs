@@ -40,4 +40,10 @@ internal static partial class Log
 
     [LoggerMessage(1206, LogLevel.Warning, "Rewrap left secret {Name} under an older key: the key provider wrapped its new data key under another key than the current {KeyId} at each of {Attempts} attempts (rotated again meanwhile, or answered by a Vault node that has not yet seen the rotation); a later rewrap moves it")]
     public static partial void RewrapUnsealed(ILogger logger, string name, string keyId, int attempts);
+
+    [LoggerMessage(1207, LogLevel.Warning, "Listing left out secret {Name}: {Reason} Reading it answers the same error; delete it, or put back its record from a backup")]
+    public static partial void ListingLeftOutDamagedRecord(ILogger logger, string name, string reason);
+
+    [LoggerMessage(1208, LogLevel.Warning, "Listing left out the store key {Key}: it is no secret name, so no record of Trousseau's (another program wrote it under the store's prefix, or it was copied there); remove it with that store's own tool")]
+    public static partial void ListingLeftOutForeignKey(ILogger logger, string key);
 }

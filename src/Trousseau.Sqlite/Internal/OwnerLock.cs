@@ -7,6 +7,9 @@ namespace Trousseau.Sqlite.Internal;
 /// </summary>
 internal sealed class OwnerLock : IDisposable
 {
+    // What .NET reports when the lock is held elsewhere: ERROR_SHARING_VIOLATION, as an HRESULT.
+    private const int SharingViolation = unchecked((int)0x80070020);
+
     private readonly FileStream _file;
 
     private OwnerLock(FileStream file) => _file = file;
@@ -38,8 +41,7 @@ internal sealed class OwnerLock : IDisposable
             }
             catch (IOException inUse)
             {
-                throw new DependencyUnavailableException(
-                    "store:sqlite", $"The SQLite store '{databasePath}' is in use by another process or store instance (lock file {path}).", inUse);
+                throw InUse(databasePath, path, inUse);
             }
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
@@ -48,7 +50,44 @@ internal sealed class OwnerLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// Throws when another process or store instance holds the lock of <paramref name="databasePath"/>, naming that
+    /// process when the system says which; takes no lock and creates nothing (a lock file not yet made means the file is
+    /// free). Whatever else goes wrong here is left to the store's first use to report.
+    /// </summary>
+    public static void ThrowIfHeld(string databasePath)
+    {
+        var path = DatabaseFileModes.FileOpened(databasePath) + ".lock";
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        FileStream probe;
+        try
+        {
+            probe = SharedDirectoryFile.Open(path, FileMode.Open, FileAccess.Read, FileShare.None);
+        }
+        catch (IOException inUse) when (inUse.HResult == SharingViolation && inUse is not RefusedFileException)
+        {
+            throw InUse(databasePath, path, inUse);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        probe.Dispose();
+    }
+
     public void Dispose() => _file.Dispose();
+
+    private static DependencyUnavailableException InUse(string databasePath, string path, IOException inner) => new(
+        "store:sqlite",
+        $"The SQLite store '{databasePath}' is in use by another process or store instance (lock file {path})"
+            + (LockHolder.Describe(path) is { } holder ? $": {holder} holds it." : ".")
+            + " Stop that one, or give this one its own Sqlite:Path (or data directory).",
+        inner);
 
     private static OwnerLock Open(string path, FileMode mode, FileAccess access) =>
         new(SharedDirectoryFile.Open(path, mode, access, FileShare.None));

@@ -34,7 +34,7 @@ internal sealed class PointReader : IDisposable
     {
         _key.Value = key;
         using var reader = _command.ExecuteReader();
-        return reader.Read() ? new StoreEntry(key, (byte[])reader[0], reader.GetInt64(1)) : null;
+        return reader.Read() ? new StoreEntry(key, reader.GetFieldValue<byte[]>(0), reader.GetInt64(1)) : null;
     }
 
     public void Dispose()

@@ -293,6 +293,29 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [StoreFact]
+    public async Task Keys_another_program_wrote_under_the_etcd_prefix_hold_back_no_secret_from_configuration()
+    {
+        var prefix = $"/configuration-{Guid.NewGuid():N}/";
+        await using var library = EtcdLibrary(prefix);
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "loaded" });
+        using (var client = new dotnet_etcd.EtcdClient(etcd.Etcd.ClientUrl.GetLeftPart(UriPartial.Authority)))
+        {
+            await client.PutAsync(prefix + "app/notes", "written by another program");
+            await client.PutAsync(prefix + "app/Other Program", "{}");
+        }
+
+        await using var app = App(o =>
+        {
+            o.Trousseau = trousseau;
+            o.Prefix = "app/";
+        });
+
+        Assert.Equal("loaded", app.GetRequiredService<IOptionsMonitor<DbLogin>>().CurrentValue.Password);
+        Assert.Equal(["app/db/login"], await trousseau.ListSecretsAsync("app/").Select(m => m.Name).ToListAsync());
+    }
+
+    [StoreFact]
     public async Task With_an_etcd_watch_and_no_polling_a_change_arrives_through_the_watch()
     {
         await using var library = EtcdLibrary();
@@ -467,9 +490,9 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     /// <summary>The library on the test's etcd, under a prefix of its own.</summary>
-    private ServiceProvider EtcdLibrary()
+    private ServiceProvider EtcdLibrary(string? prefix = null)
     {
-        var prefix = $"/configuration-{Guid.NewGuid():N}/";
+        prefix ??= $"/configuration-{Guid.NewGuid():N}/";
         return Library(
             store => store.UseEtcdStore(o =>
             {

@@ -33,6 +33,9 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
     /// <summary>A client of the server (over TLS, one that trusts its CA), with no token.</summary>
     public HttpClient Http { get; }
 
+    /// <summary>The process id.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>Whether the process has ended (by itself or killed).</summary>
     public bool HasExited => _process.HasExited;
 

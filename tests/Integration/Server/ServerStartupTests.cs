@@ -36,6 +36,29 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_second_trousseaud_on_the_sqlite_file_another_has_open_is_refused_at_start_naming_the_file_and_that_process()
+    {
+        var dataDir = _temp.Combine("data");
+        var storePath = Path.Combine(dataDir, "store.db");
+        await using var first = await TrousseauServerProcess.StartAsync(dataDir);
+        using (var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token")))
+        using (var created = await client.PostAsync("v1/secrets", new StringContent("""{"name":"app/one","type":"opaque","data":{"k":"v"}}""", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        var second = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("second"), [$"--Trousseau:Sqlite:Path={storePath}", $"--Trousseau:Local:KeyFile={Path.Combine(dataDir, "local.keyring")}"]);
+
+        Assert.Equal(1, second.ExitCode);
+        var line = Assert.Single(second.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            $"trousseaud: cannot start: The SQLite store '{storePath}' is in use by another process or store instance (lock file {storePath}.lock): process {first.ProcessId} (",
+            line,
+            StringComparison.Ordinal);
+        Assert.False(File.Exists(_temp.Combine("second", "api.token")));
+    }
+
+    [Fact]
     public async Task Data_directory_is_the_flag_else_TROUSSEAU_HOME_else_dot_trousseau()
     {
         var home = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = _temp.Combine("home") };

@@ -56,4 +56,150 @@ public sealed class StoreHandEditTests : IDisposable
             ["app/one", "app/two"],
             listing!.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
     }
+
+    [Fact]
+    public async Task A_revision_set_by_hand_above_the_stores_counter_is_followed_by_greater_ones_not_reused()
+    {
+        var dataDir = _temp.Combine("data");
+        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+            using var created = await client.PostAsJsonAsync("v1/secrets", new { name = "app/one", type = "opaque", data = new { value = "one" } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var edit = connection.CreateCommand();
+            edit.CommandText = "UPDATE secrets SET revision = 1000 WHERE key = 'app/one'; SELECT value FROM revision_counter;";
+            Assert.True((long)edit.ExecuteScalar()! < 1000);
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var writer = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var update = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/app/one") { Content = JsonContent.Create(new { data = new { value = "two" } }) };
+        update.Headers.IfMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue("\"1000\""));
+        using var updated = await writer.SendAsync(update);
+        Assert.True(updated.StatusCode == HttpStatusCode.OK, await updated.Content.ReadAsStringAsync());
+        using var metadata = JsonDocument.Parse(await updated.Content.ReadAsStringAsync());
+        Assert.True(metadata.RootElement.GetProperty("revision").GetInt64() > 1000, metadata.RootElement.ToString());
+    }
+
+    [Fact]
+    public async Task A_value_written_by_hand_as_text_is_refused_naming_its_secret_and_can_be_deleted()
+    {
+        var dataDir = _temp.Combine("data");
+        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+            using var created = await client.PostAsJsonAsync("v1/secrets", new { name = "app/one", type = "opaque", data = new { value = "one" } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        // As the sqlite3 shell writes a quoted value: a text value, where Trousseau writes blobs.
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var edit = connection.CreateCommand();
+            edit.CommandText = "UPDATE secrets SET value = 'not an envelope' WHERE key = 'app/one'; SELECT typeof(value) FROM secrets WHERE key = 'app/one';";
+            Assert.Equal("text", edit.ExecuteScalar());
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var reader = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var read = await reader.GetAsync(new Uri("v1/secrets/app/one", UriKind.Relative)))
+        {
+            var problem = await Problems.AssertAsync(read, HttpStatusCode.BadRequest);
+            Assert.Equal("The stored record of secret 'app/one' is corrupt: record format 110 is not supported.", problem.GetProperty("detail").GetString());
+        }
+
+        using var deleted = await reader.DeleteAsync(new Uri("v1/secrets/app/one", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_record_whose_header_is_damaged_is_named_when_read_and_left_out_of_listings_while_the_others_list_read_and_rewrap()
+    {
+        var dataDir = _temp.Combine("data");
+        var storePath = Path.Combine(dataDir, "store.db");
+        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+            foreach (var name in new[] { "app/one", "app/two", "app/three" })
+            {
+                using var created = await client.PostAsJsonAsync("v1/secrets", new { name, type = "opaque", data = new { value = name } });
+                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            }
+
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={storePath};Pooling=False"))
+        {
+            connection.Open();
+            using var read = connection.CreateCommand();
+            read.CommandText = "SELECT value FROM secrets WHERE key = 'app/two'";
+            var record = (byte[])read.ExecuteScalar()!;
+            record[0] = 7;
+
+            // The record's format byte changed, and a row another program added.
+            using var damage = connection.CreateCommand();
+            damage.CommandText = """
+                UPDATE secrets SET value = $record WHERE key = 'app/two';
+                UPDATE revision_counter SET value = value + 1;
+                INSERT INTO secrets (key, value, revision) SELECT 'app/note', CAST('not an envelope' AS BLOB), value FROM revision_counter;
+                SELECT count(*) FROM secret_heads WHERE key IN ('app/two', 'app/note');
+                """;
+            damage.Parameters.AddWithValue("$record", record);
+            Assert.Equal(2L, damage.ExecuteScalar());
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var reader = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        var listed = new List<string?>();
+        var next = "v1/secrets?prefix=app/&limit=1";
+        while (next is not null)
+        {
+            using var page = await reader.GetAsync(new Uri(next, UriKind.Relative));
+            Assert.True(page.StatusCode == HttpStatusCode.OK, await page.Content.ReadAsStringAsync());
+            using var body = JsonDocument.Parse(await page.Content.ReadAsStringAsync());
+            listed.AddRange(body.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
+            next = body.RootElement.TryGetProperty("continue", out var token) && token.GetString() is { } value
+                ? $"v1/secrets?prefix=app/&limit=1&continue={Uri.EscapeDataString(value)}"
+                : null;
+        }
+
+        Assert.Equal(["app/one", "app/three"], listed);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains("Listing left out secret app/two: The stored record of secret 'app/two' is corrupt: record format 7 is not supported.", StringComparison.Ordinal)
+                && server.Log.Contains("Listing left out secret app/note: The stored record of secret 'app/note' is corrupt: record format 110 is not supported.", StringComparison.Ordinal),
+            () => server.Log);
+
+        using (var damaged = await reader.GetAsync(new Uri("v1/secrets/app/two", UriKind.Relative)))
+        {
+            var problem = await Problems.AssertAsync(damaged, HttpStatusCode.BadRequest);
+            Assert.Equal("The stored record of secret 'app/two' is corrupt: record format 7 is not supported.", problem.GetProperty("detail").GetString());
+        }
+
+        using (var other = await reader.GetAsync(new Uri("v1/secrets/app/three", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        }
+
+        using (var rewrap = await reader.PostAsJsonAsync("v1/keys/rewrap", new { }))
+        {
+            Assert.Equal(HttpStatusCode.OK, rewrap.StatusCode);
+            using var counts = JsonDocument.Parse(await rewrap.Content.ReadAsStringAsync());
+            Assert.Equal(2, counts.RootElement.GetProperty("failed").GetInt64());
+        }
+
+        var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+        var list = await clectl.RunAsync("secret", "list", "--prefix", "app/", "-o", "json");
+        ClectlAssert.Ok(list);
+        using var cliListing = JsonDocument.Parse(list.Stdout);
+        Assert.Equal(["app/one", "app/three"], cliListing.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
+    }
 }

@@ -141,6 +141,31 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
+    public async Task Listings_leave_out_stored_keys_that_are_no_secret_record_and_page_past_them()
+    {
+        await Trousseau.CreateSecretAsync("paged/a", SecretType.Opaque, Data(("k", "a")));
+        await _local.Store.CreateAsync("paged/b", "not a record"u8.ToArray());
+        await _local.Store.CreateAsync("paged/c", new byte[] { 1, 40, 0 });
+        await Trousseau.CreateSecretAsync("paged/d", SecretType.Opaque, Data(("k", "d")));
+        await _local.Store.CreateAsync("paged/e f", (await _local.Store.GetAsync("paged/d"))!.Value);
+
+        var first = await Trousseau.ListSecretsPageAsync("paged/", limit: 2);
+        var second = await Trousseau.ListSecretsPageAsync("paged/", first.ContinuationToken, limit: 2);
+        var all = new List<string>();
+        await foreach (var metadata in Trousseau.ListSecretsAsync("paged/"))
+        {
+            all.Add(metadata.Name);
+        }
+
+        Assert.Equal(["paged/a"], first.Items.Select(m => m.Name));
+        Assert.Equal(["paged/d"], second.Items.Select(m => m.Name));
+        Assert.Null(second.ContinuationToken);
+        Assert.Equal(["paged/a", "paged/d"], all);
+        var damaged = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("paged/c"));
+        Assert.Equal("The stored record of secret 'paged/c' is corrupt: its header is malformed.", damaged.Message);
+    }
+
+    [Fact]
     public async Task Listing_more_secrets_than_one_page_enumerates_them_all_in_name_order()
     {
         var names = Enumerable.Range(0, TrousseauLimits.DefaultListPageSize * 2 + 1).Select(i => $"many/{i:D4}").ToList();

@@ -51,6 +51,31 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Records_on_a_damaged_page_fail_as_unavailable_naming_the_file_and_the_health_check_reports_the_damage()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", RandomNumberGenerator.GetBytes(200));
+        store.Dispose();
+        SqliteConnection.ClearAllPools();
+
+        // Bytes overwritten inside the records' page (page 2; the file header and the revision counter's page stay whole).
+        using (var file = new FileStream(DatabasePath, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = (2 * 4096) - 400;
+            file.Write(Enumerable.Repeat((byte)0xA5, 300).ToArray());
+        }
+
+        var reopened = Open(DatabasePath);
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("kept"));
+        var health = await reopened.CheckHealthAsync();
+
+        Assert.StartsWith($"The SQLite store '{DatabasePath}' is unavailable: SQLite Error 11: 'database disk image is malformed'.", read.Message, StringComparison.Ordinal);
+        Assert.True(health.IsDegraded, health.Description);
+        Assert.Contains(DatabasePath, health.Description, StringComparison.Ordinal);
+        Assert.Contains("malformed", health.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reads_before_the_file_exists_find_nothing_and_create_nothing_until_the_first_write()
     {
         var store = Open(DatabasePath);
