@@ -336,11 +336,6 @@ internal static class TrousseauServer
         ?? (LinuxFileStatus.NotRegularAt(trail + ".lock") is { } kind ? $"whose lock file {trail}.lock is {kind}, not a regular file (remove it)" : null);
 
     /// <summary>
-    /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that
-    /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
-    /// refusal is its one line. The plugin checks again when it listens.
-    /// </summary>
-    /// <summary>
     /// Refuses the start when another process has the SQLite store open: the store is used by one process at a time,
     /// and a second trousseaud would otherwise run and answer every call 503.
     /// </summary>
@@ -352,6 +347,11 @@ internal static class TrousseauServer
         }
     }
 
+    /// <summary>
+    /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that
+    /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
+    /// refusal is its one line. The plugin checks again when it listens.
+    /// </summary>
     private static void CheckKmsSocket(WebApplication app)
     {
         if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })

@@ -647,7 +647,6 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             upgrade.ExecuteNonQuery();
             transaction.Commit();
         }
-
     }
 
     /// <summary>
