@@ -33,6 +33,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxRevocationWait = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LookupReuse = TimeSpan.FromSeconds(1);
 
     private readonly VaultHttp _http;
     private readonly IOptions<VaultOptions> _options;
@@ -50,6 +51,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private int _failuresInARow;
     private RefusedLogin? _refusedLogin;
     private PolicyDenial? _policyDenial;
+    private TokenLookup? _deniedLookup;
     private long _renewals;
     private long _logins;
     private bool _stopped;
@@ -138,7 +140,9 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// would only make Vault issue one more token, and the token is kept (false). Vault answers 403 "permission
     /// denied" alike to a call its policy denies and to a token it no longer knows (revoked, expired): a token that
     /// could look itself up when denied is looked up again (<c>auth/token/lookup-self</c>, one request, no login), and
-    /// is dropped when Vault refuses that, so that a token revoked during the backoff is replaced at the next call.
+    /// is dropped when Vault refuses that, so that a token revoked during the backoff is replaced at the next call. The
+    /// refused calls share that lookup: those that come while it runs, or less than 1 s after it began, take its answer
+    /// (<see cref="DeniedLookUpAsync"/>), so that a load of denied calls does not send Vault one lookup each.
     /// </summary>
     public async ValueTask<bool> RejectAsync(string token, CancellationToken cancellationToken)
     {
@@ -148,7 +152,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             denial = _policyDenial is { } last && last.Token == token && _time.GetUtcNow() < last.Until ? last : null;
         }
 
-        if (denial is not null && !(denial.LooksUp && await LookUpAsync(token, cancellationToken).ConfigureAwait(false) == false))
+        if (denial is not null && !(denial.LooksUp && await DeniedLookUpAsync(token).WaitAsync(cancellationToken).ConfigureAwait(false) == false))
         {
             return false;
         }
@@ -561,6 +565,27 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
+    /// <summary>
+    /// The lookup of <paramref name="token"/>, which a policy denied, that refused calls share: the one under way, or
+    /// begun less than <see cref="LookupReuse"/> ago, else a new one. It runs to its end (bounded by <c>Vault:Timeout</c>)
+    /// even when every call that waits for it gives up.
+    /// </summary>
+    private Task<bool?> DeniedLookUpAsync(string token)
+    {
+        lock (_sync)
+        {
+            var now = _time.GetUtcNow();
+            if (_deniedLookup is { } shared && shared.Token == token && (!shared.Outcome.IsCompleted || now - shared.Started < LookupReuse))
+            {
+                return shared.Outcome;
+            }
+
+            var outcome = Task.Run(() => LookUpAsync(token, CancellationToken.None), CancellationToken.None);
+            _deniedLookup = new TokenLookup(token, now, outcome);
+            return outcome;
+        }
+    }
+
     private bool IsValid(Lease lease) => lease.ExpiresAt is not { } expires || _time.GetUtcNow() < expires;
 
     private bool IsDue(Lease lease) => lease.RefreshAt is { } due && _time.GetUtcNow() >= due;
@@ -771,6 +796,13 @@ internal sealed partial class VaultTokenSource : IDisposable
     {
         /// <summary>Everything but the token, which must appear in no log or message.</summary>
         public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff}, LooksUp = {LooksUp} }}";
+    }
+
+    /// <summary>A lookup of a denied token that refused calls share: the token, when it began, and its answer (<see cref="LookUpAsync"/>).</summary>
+    private sealed record TokenLookup(string Token, DateTimeOffset Started, Task<bool?> Outcome)
+    {
+        /// <summary>Everything but the token, which must appear in no log or message.</summary>
+        public override string ToString() => $"TokenLookup {{ Started = {Started}, Outcome = {Outcome.Status} }}";
     }
 
     /// <summary>A Vault token, when it expires and is due for renewal, its TTL, how it was obtained, and whether Vault issued it as a batch token.</summary>
