@@ -675,7 +675,8 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// fails at once with Vault's refusal, unless the credential read now is another one (a service-account token
     /// kubelet has rotated, a new secret id). Once sent, the login is no longer ended by <paramref name="stopping"/> (the
     /// host stopping) but by <paramref name="abandon"/> alone, within <c>Vault:Timeout</c>, so that the token Vault
-    /// issues for it is not left unrevoked.
+    /// issues for it is not left unrevoked; a login the stop gives up on (<see cref="StopAsync"/>) is one warning, since
+    /// the token Vault may have issued for it is then neither used nor revoked.
     /// </summary>
     private async Task<VaultAuth> LoginAsync<TBody>(
         string path,
@@ -716,6 +717,12 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             var backoff = Backoff(refused?.Backoff);
             _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e, LoggedInBefore: credentialKey is null && _loggedIn);
+            throw;
+        }
+        catch (OperationCanceledException) when (abandon.IsCancellationRequested)
+        {
+            // The stop's wait ended before Vault answered: the token it may have issued is never read, so never revoked.
+            LogLoginAbandoned(_logger, Auth.Method, RevocationWait.TotalSeconds);
             throw;
         }
     }
@@ -841,6 +848,9 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     [LoggerMessage(EventId = 5011, Level = LogLevel.Warning, Message = "The Vault token of a {Method} login that trousseaud no longer uses could not be revoked: {Reason}. It stays valid in Vault until its TTL ends, in {SecondsLeft} s.")]
     private static partial void LogNotRevoked(ILogger logger, string method, string reason, long secondsLeft);
+
+    [LoggerMessage(EventId = 5012, Level = LogLevel.Warning, Message = "trousseaud stopped before Vault answered a {Method} login (it waits {WaitSeconds:0.###} s at most): the token Vault may have issued for it is neither used nor revoked, and stays valid in Vault until its TTL ends.")]
+    private static partial void LogLoginAbandoned(ILogger logger, string method, double waitSeconds);
 
     [LoggerMessage(EventId = 5008, Level = LogLevel.Information, Message = "{SettingsPath}:Auth:TokenFile '{Path}' holds a new Vault token; calls use it from now on.")]
     private static partial void LogNewTokenFile(ILogger logger, string settingsPath, string path);
