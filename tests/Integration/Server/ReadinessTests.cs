@@ -54,6 +54,60 @@ public sealed class ReadinessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_vault_that_accepts_connections_but_never_answers_holds_up_neither_the_start_nor_readiness_saying_so()
+    {
+        // A "Vault" that accepts connections and never answers, noting each connection trousseaud gives up on.
+        using var vault = new TcpListener(IPAddress.Loopback, 0);
+        vault.Start();
+        var (connections, abandoned) = (0, 0);
+        var accepting = Task.Run(async () =>
+        {
+            while (true)
+            {
+                var client = await vault.AcceptTcpClientAsync();
+                Interlocked.Increment(ref connections);
+                _ = Task.Run(async () =>
+                {
+                    using (client)
+                    {
+                        var buffer = new byte[4096];
+                        try
+                        {
+                            while (await client.GetStream().ReadAsync(buffer) > 0)
+                            {
+                            }
+                        }
+                        catch (IOException)
+                        {
+                        }
+
+                        Interlocked.Increment(ref abandoned);
+                    }
+                });
+            }
+        });
+
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir,
+            [
+                "--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address=http://127.0.0.1:{((IPEndPoint)vault.LocalEndpoint).Port}", "--Trousseau:Vault:Auth:Token=t",
+                "--Trousseau:Vault:Timeout=00:01:00", "--Trousseau:Vault:AttemptTimeout=00:01:00", "--Trousseau:Kms:Enabled=false",
+            ]);
+
+        // trousseaud answers while its first check of Vault still waits for an answer: the start did not wait for it.
+        Assert.Equal(0, Volatile.Read(ref abandoned));
+
+        // The first readiness answer is the first check's: Vault did not answer, not "not checked yet".
+        using var holder = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var ready = await holder.GetAsync(new Uri("readyz", UriKind.Relative));
+        using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("no answer within 4 s", report.RootElement.GetProperty("checks").GetProperty("key-provider").GetProperty("description").GetString());
+        Assert.True(Volatile.Read(ref connections) > 0, $"the fake Vault saw no connection (its accept loop: {accepting.Status})");
+    }
+
+    [Fact]
     public async Task Check_details_are_shown_only_to_a_caller_with_the_api_token()
     {
         var dataDir = _temp.Combine("data");
