@@ -46,7 +46,7 @@ public static class TrousseauHealthChecksBuilderExtensions
         });
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DependencyMonitor>(sp => sp.GetRequiredService<DependencyMonitor>()));
         return builder
-            .Add(new HealthCheckRegistration(KeyProviderCheckName, sp => new DependencyHealthCheck(() => sp.GetRequiredService<DependencyMonitor>().KeyProvider), HealthStatus.Unhealthy, [Tag]))
-            .Add(new HealthCheckRegistration(StoreCheckName, sp => new DependencyHealthCheck(() => sp.GetRequiredService<DependencyMonitor>().Store), HealthStatus.Unhealthy, [Tag]));
+            .Add(new HealthCheckRegistration(KeyProviderCheckName, sp => new DependencyHealthCheck(sp.GetRequiredService<DependencyMonitor>(), static monitor => monitor.KeyProvider), HealthStatus.Unhealthy, [Tag]))
+            .Add(new HealthCheckRegistration(StoreCheckName, sp => new DependencyHealthCheck(sp.GetRequiredService<DependencyMonitor>(), static monitor => monitor.Store), HealthStatus.Unhealthy, [Tag]));
     }
 }

@@ -67,6 +67,18 @@ internal static class ServerSettings
     ];
 
     /// <summary>
+    /// The list settings: each known key's part before an index, and whether the list's items are objects (keys below
+    /// the index) rather than values.
+    /// </summary>
+    private static readonly (string[] Key, bool OfObjects)[] Lists =
+    [
+        .. Known
+            .SelectMany(known => Enumerable.Range(0, known.Length).Where(i => known[i] == Index).Select(i => (Key: known[..i], OfObjects: known.Length > i + 1)))
+            .GroupBy(list => string.Join(':', list.Key), StringComparer.Ordinal)
+            .Select(group => (group.First().Key, group.Any(list => list.OfObjects))),
+    ];
+
+    /// <summary>
     /// Refuses the keys below <paramref name="section"/> that are no setting of trousseaud, naming each (never its
     /// value) with the nearest setting when one is a slip of the keyboard away.
     /// </summary>
@@ -89,6 +101,38 @@ internal static class ServerSettings
         var what = unknown.Count == 1 ? "is not a setting" : "are not settings";
         var refused = origin is null ? $"{named} {what}" : $"{origin} sets {named}, which {what}";
         throw new InvalidConfigurationException($"{refused} of trousseaud. Every setting is listed in docs/reference.md of the Trousseau repository.");
+    }
+
+    /// <summary>
+    /// Refuses one value given to a list setting (<c>--Trousseau:Etcd:Endpoints=URL</c>, <c>"Endpoints": "URL"</c>), which
+    /// the configuration binder would ignore, leaving the list empty, saying how a list is written instead.
+    /// </summary>
+    /// <param name="section">The <c>Trousseau</c> section.</param>
+    /// <exception cref="InvalidConfigurationException">A list is given one value.</exception>
+    public static void RefuseValuesOfLists(IConfigurationSection section)
+    {
+        var refusals = section.AsEnumerable(makePathsRelative: true)
+            .Where(pair => !string.IsNullOrEmpty(pair.Value))
+            .Select(pair => (Key: pair.Key, List: Lists.FirstOrDefault(list => Matches(list.Key, pair.Key.Split(':')))))
+            .Where(found => found.List.Key is not null)
+            .OrderBy(found => found.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(found => DescribeList($"{section.Path}:{found.Key}", found.List.OfObjects))
+            .ToList();
+        if (refusals.Count > 0)
+        {
+            throw new InvalidConfigurationException(string.Join(" ", refusals));
+        }
+    }
+
+    /// <summary>How to write the items of the list <paramref name="key"/>, which was given one value.</summary>
+    private static string DescribeList(string key, bool ofObjects)
+    {
+        var variable = key.Replace(":", "__", StringComparison.Ordinal);
+        return ofObjects
+            ? $"{key} is a list of objects, so the one value given to it would not be read: write each item's settings with its index, "
+                + $"as --{key}:0:NAME=VALUE on the command line, {variable}__0__NAME=VALUE in the environment, or a JSON array of objects in a file."
+            : $"{key} is a list, so the one value given to it would not be read: write each item with its index, "
+                + $"as --{key}:0=VALUE on the command line, {variable}__0=VALUE in the environment, or a JSON array in a file.";
     }
 
     /// <summary>
@@ -167,7 +211,7 @@ internal static class ServerSettings
 
         if (ItemType(type) is { } item)
         {
-            // A list is also one key, whose value the binder ignores: the validators then report the list as empty.
+            // A list is also one key, whose value the binder ignores: RefuseValuesOfLists refuses one.
             return ValueKeys(item, [.. key, Index], settable: true).Prepend(key);
         }
 

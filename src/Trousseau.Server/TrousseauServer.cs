@@ -101,13 +101,14 @@ internal static class TrousseauServer
         ServerSettings.RefuseOutsideSection(builder.Configuration);
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
         ServerSettings.RefuseUnknown(section);
+        ServerSettings.RefuseValuesOfLists(section);
 
         // Vault:ConfigPath's KV v2 data is laid over everything local. Its Vault login goes to the Vault key provider,
         // or is revoked when the overlay is disposed.
         await using var overlay = await VaultConfigOverlay.LoadAsync(section);
-        ServerSettings.RefuseUnknown(
-            new ConfigurationBuilder().AddInMemoryCollection(overlay.Values).Build().GetSection(ServerConfiguration.SectionName),
-            $"{section.Path}:Vault:ConfigPath '{section["Vault:ConfigPath"]}'");
+        var overlaid = new ConfigurationBuilder().AddInMemoryCollection(overlay.Values).Build().GetSection(ServerConfiguration.SectionName);
+        ServerSettings.RefuseUnknown(overlaid, $"{section.Path}:Vault:ConfigPath '{section["Vault:ConfigPath"]}'");
+        ServerSettings.RefuseValuesOfLists(overlaid);
         builder.Configuration.AddInMemoryCollection(overlay.Values);
 
         // With the API off, Api:Urls still serves /healthz and /readyz for probes, but no /v1 route.

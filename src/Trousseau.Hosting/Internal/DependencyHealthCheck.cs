@@ -4,19 +4,20 @@ namespace Trousseau.Hosting.Internal;
 
 /// <summary>
 /// An ASP.NET Core health check that answers from <see cref="DependencyMonitor"/>'s last result, so that a probe
-/// never calls Vault or etcd itself.
+/// never calls Vault or etcd itself; before the monitor's first check has ended, it waits for that check.
 /// </summary>
-internal sealed class DependencyHealthCheck(Func<DependencyHealth> lastResult) : IHealthCheck
+internal sealed class DependencyHealthCheck(DependencyMonitor monitor, Func<DependencyMonitor, DependencyHealth> lastResult) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var health = lastResult();
+        await monitor.FirstCheckAsync(cancellationToken).ConfigureAwait(false);
+        var health = lastResult(monitor);
         var status = health switch
         {
             { IsHealthy: false } => context.Registration.FailureStatus,
             { IsDegraded: true } => HealthStatus.Degraded,
             _ => HealthStatus.Healthy,
         };
-        return Task.FromResult(new HealthCheckResult(status, health.Description));
+        return new HealthCheckResult(status, health.Description);
     }
 }

@@ -5,7 +5,10 @@ namespace Trousseau.Hosting.Internal;
 /// <summary>
 /// Asks the key provider and the store for their health in the background, every <see cref="Interval"/>, so that
 /// readiness probes answer from memory: however often <c>/readyz</c> is called, and however long a dependency stays
-/// down, it costs at most one check per dependency per interval. A state change is logged once.
+/// down, it costs at most one check per dependency per interval. A state change is logged once. The first check runs
+/// while the host goes on starting, so that a Vault or etcd that accepts connections but does not answer holds up
+/// neither <c>/healthz</c> nor the KMS socket; a readiness answer asked for meanwhile waits for it
+/// (<see cref="FirstCheckAsync"/>), so that it is already real.
 /// </summary>
 internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore store, DependencyStateLog stateLog, TimeProvider time) : BackgroundService
 {
@@ -17,6 +20,8 @@ internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore stor
 
     private static readonly DependencyHealth NotCheckedYet = DependencyHealth.Unhealthy("not checked yet");
 
+    private readonly TaskCompletionSource _firstCheck = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     // Replaced whole, so that a reader on another thread never sees half of an update.
     private volatile Results _last = new(NotCheckedYet, NotCheckedYet);
 
@@ -26,15 +31,33 @@ internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore stor
     /// <summary>The store's health as last checked.</summary>
     public DependencyHealth Store => _last.Store;
 
-    /// <summary>Checks once before the host goes on starting, so that the first readiness answer is already real.</summary>
-    public override async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Ends once the first check has ended, or after <see cref="CheckTimeout"/>, which bounds that check (a monitor the
+    /// host never started leaves the health "not checked yet").
+    /// </summary>
+    public async Task FirstCheckAsync(CancellationToken cancellationToken)
     {
-        await CheckAllAsync(cancellationToken).ConfigureAwait(false);
-        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _firstCheck.Task.WaitAsync(CheckTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The health stays as last known: not checked yet.
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await CheckAllAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _firstCheck.TrySetResult();
+        }
+
         using var timer = new PeriodicTimer(Interval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {

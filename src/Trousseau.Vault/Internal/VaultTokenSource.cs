@@ -33,6 +33,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxRevocationWait = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LookupReuse = TimeSpan.FromSeconds(1);
 
     private readonly VaultHttp _http;
     private readonly IOptions<VaultOptions> _options;
@@ -50,6 +51,7 @@ internal sealed partial class VaultTokenSource : IDisposable
     private int _failuresInARow;
     private RefusedLogin? _refusedLogin;
     private PolicyDenial? _policyDenial;
+    private TokenLookup? _deniedLookup;
     private long _renewals;
     private long _logins;
     private bool _stopped;
@@ -138,7 +140,9 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// would only make Vault issue one more token, and the token is kept (false). Vault answers 403 "permission
     /// denied" alike to a call its policy denies and to a token it no longer knows (revoked, expired): a token that
     /// could look itself up when denied is looked up again (<c>auth/token/lookup-self</c>, one request, no login), and
-    /// is dropped when Vault refuses that, so that a token revoked during the backoff is replaced at the next call.
+    /// is dropped when Vault refuses that, so that a token revoked during the backoff is replaced at the next call. The
+    /// refused calls share that lookup: those that come while it runs, or less than 1 s after it began, take its answer
+    /// (<see cref="DeniedLookUpAsync"/>), so that a load of denied calls does not send Vault one lookup each.
     /// </summary>
     public async ValueTask<bool> RejectAsync(string token, CancellationToken cancellationToken)
     {
@@ -148,7 +152,7 @@ internal sealed partial class VaultTokenSource : IDisposable
             denial = _policyDenial is { } last && last.Token == token && _time.GetUtcNow() < last.Until ? last : null;
         }
 
-        if (denial is not null && !(denial.LooksUp && await LookUpAsync(token, cancellationToken).ConfigureAwait(false) == false))
+        if (denial is not null && !(denial.LooksUp && await DeniedLookUpAsync(token).WaitAsync(cancellationToken).ConfigureAwait(false) == false))
         {
             return false;
         }
@@ -561,6 +565,27 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
     }
 
+    /// <summary>
+    /// The lookup of <paramref name="token"/>, which a policy denied, that refused calls share: the one under way, or
+    /// begun less than <see cref="LookupReuse"/> ago, else a new one. It runs to its end (bounded by <c>Vault:Timeout</c>)
+    /// even when every call that waits for it gives up.
+    /// </summary>
+    private Task<bool?> DeniedLookUpAsync(string token)
+    {
+        lock (_sync)
+        {
+            var now = _time.GetUtcNow();
+            if (_deniedLookup is { } shared && shared.Token == token && (!shared.Outcome.IsCompleted || now - shared.Started < LookupReuse))
+            {
+                return shared.Outcome;
+            }
+
+            var outcome = Task.Run(() => LookUpAsync(token, CancellationToken.None), CancellationToken.None);
+            _deniedLookup = new TokenLookup(token, now, outcome);
+            return outcome;
+        }
+    }
+
     private bool IsValid(Lease lease) => lease.ExpiresAt is not { } expires || _time.GetUtcNow() < expires;
 
     private bool IsDue(Lease lease) => lease.RefreshAt is { } due && _time.GetUtcNow() >= due;
@@ -650,7 +675,8 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// fails at once with Vault's refusal, unless the credential read now is another one (a service-account token
     /// kubelet has rotated, a new secret id). Once sent, the login is no longer ended by <paramref name="stopping"/> (the
     /// host stopping) but by <paramref name="abandon"/> alone, within <c>Vault:Timeout</c>, so that the token Vault
-    /// issues for it is not left unrevoked.
+    /// issues for it is not left unrevoked; a login the stop gives up on (<see cref="StopAsync"/>) is one warning, since
+    /// the token Vault may have issued for it is then neither used nor revoked.
     /// </summary>
     private async Task<VaultAuth> LoginAsync<TBody>(
         string path,
@@ -691,6 +717,12 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             var backoff = Backoff(refused?.Backoff);
             _refusedLogin = new RefusedLogin(digest, credentialKey, _time.GetUtcNow() + backoff, backoff, e, LoggedInBefore: credentialKey is null && _loggedIn);
+            throw;
+        }
+        catch (OperationCanceledException) when (abandon.IsCancellationRequested)
+        {
+            // The stop's wait ended before Vault answered: the token it may have issued is never read, so never revoked.
+            LogLoginAbandoned(_logger, Auth.Method, RevocationWait.TotalSeconds);
             throw;
         }
     }
@@ -773,6 +805,13 @@ internal sealed partial class VaultTokenSource : IDisposable
         public override string ToString() => $"PolicyDenial {{ Until = {Until}, Backoff = {Backoff}, LooksUp = {LooksUp} }}";
     }
 
+    /// <summary>A lookup of a denied token that refused calls share: the token, when it began, and its answer (<see cref="LookUpAsync"/>).</summary>
+    private sealed record TokenLookup(string Token, DateTimeOffset Started, Task<bool?> Outcome)
+    {
+        /// <summary>Everything but the token, which must appear in no log or message.</summary>
+        public override string ToString() => $"TokenLookup {{ Started = {Started}, Outcome = {Outcome.Status} }}";
+    }
+
     /// <summary>A Vault token, when it expires and is due for renewal, its TTL, how it was obtained, and whether Vault issued it as a batch token.</summary>
     public sealed record Lease(string Token, DateTimeOffset? ExpiresAt, DateTimeOffset? RefreshAt, TimeSpan Ttl, bool Renewable, VaultAuthMethod Method, bool Batch = false)
     {
@@ -809,6 +848,9 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     [LoggerMessage(EventId = 5011, Level = LogLevel.Warning, Message = "The Vault token of a {Method} login that trousseaud no longer uses could not be revoked: {Reason}. It stays valid in Vault until its TTL ends, in {SecondsLeft} s.")]
     private static partial void LogNotRevoked(ILogger logger, string method, string reason, long secondsLeft);
+
+    [LoggerMessage(EventId = 5012, Level = LogLevel.Warning, Message = "trousseaud stopped before Vault answered a {Method} login (it waits {WaitSeconds:0.###} s at most): the token Vault may have issued for it is neither used nor revoked, and stays valid in Vault until its TTL ends.")]
+    private static partial void LogLoginAbandoned(ILogger logger, string method, double waitSeconds);
 
     [LoggerMessage(EventId = 5008, Level = LogLevel.Information, Message = "{SettingsPath}:Auth:TokenFile '{Path}' holds a new Vault token; calls use it from now on.")]
     private static partial void LogNewTokenFile(ILogger logger, string settingsPath, string path);

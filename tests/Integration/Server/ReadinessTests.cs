@@ -54,6 +54,40 @@ public sealed class ReadinessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_first_readyz_asked_while_vault_accepts_connections_but_never_answers_says_so_not_that_nothing_was_checked()
+    {
+        // A "Vault" that accepts connections and never answers.
+        using var vault = new TcpListener(IPAddress.Loopback, 0);
+        vault.Start();
+        var connections = 0;
+        var accepting = Task.Run(async () =>
+        {
+            var held = new List<TcpClient>();
+            while (true)
+            {
+                held.Add(await vault.AcceptTcpClientAsync());
+                Interlocked.Increment(ref connections);
+            }
+        });
+
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir,
+            [
+                "--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address=http://127.0.0.1:{((IPEndPoint)vault.LocalEndpoint).Port}", "--Trousseau:Vault:Auth:Token=t",
+                "--Trousseau:Vault:Timeout=00:01:00", "--Trousseau:Vault:AttemptTimeout=00:01:00", "--Trousseau:Kms:Enabled=false",
+            ]);
+
+        // The start does not wait for the first check; the first readiness answer does, so it is the check's own.
+        using var holder = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var ready = await holder.GetAsync(new Uri("readyz", UriKind.Relative));
+        using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("no answer within 4 s", report.RootElement.GetProperty("checks").GetProperty("key-provider").GetProperty("description").GetString());
+        Assert.True(Volatile.Read(ref connections) > 0, $"the fake Vault saw no connection (its accept loop: {accepting.Status})");
+    }
+
+    [Fact]
     public async Task Check_details_are_shown_only_to_a_caller_with_the_api_token()
     {
         var dataDir = _temp.Combine("data");

@@ -28,6 +28,54 @@ public sealed class UnknownSettingTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Theory]
+    [InlineData("--Trousseau:Etcd:Endpoints=http://127.0.0.1:2379", null, null, "Trousseau:Etcd:Endpoints")]
+    [InlineData(null, "Trousseau__Api__AllowedHosts", "proxy.local", "Trousseau:Api:AllowedHosts")]
+    [InlineData(null, null, """{ "Trousseau": { "Etcd": { "Endpoints": "http://127.0.0.1:2379" } } }""", "Trousseau:Etcd:Endpoints")]
+    [InlineData(null, null, """{ "Trousseau": { "Api": { "Policies": [ { "Subjects": "admin", "Secrets": ["**"], "Actions": ["read"] } ] } } }""", "Trousseau:Api:Policies:0:Subjects")]
+    public async Task One_value_given_to_a_list_exits_2_saying_how_to_write_a_list(string? argument, string? variable, string? value, string key)
+    {
+        var environment = new Dictionary<string, string?>();
+        List<string> args = ["--Trousseau:Store=memory"];
+        if (argument is not null)
+        {
+            args.Add(argument);
+        }
+        else if (variable is not null)
+        {
+            environment[variable] = value;
+        }
+        else
+        {
+            var file = _temp.Combine("settings.json");
+            await File.WriteAllTextAsync(file, value);
+            args.AddRange(["--config", file]);
+        }
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), args, environment);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: invalid configuration: {key} is a list, so the one value given to it would not be read: write each item "
+            + $"with its index, as --{key}:0=VALUE on the command line, {key.Replace(":", "__", StringComparison.Ordinal)}__0=VALUE in "
+            + "the environment, or a JSON array in a file.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Fact]
+    public async Task One_value_given_to_a_list_of_objects_exits_2_saying_how_to_write_its_items()
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:Store=memory", "--Trousseau:Api:Policies=admin"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            "trousseaud: invalid configuration: Trousseau:Api:Policies is a list of objects, so the one value given to it would not be "
+            + "read: write each item's settings with its index, as --Trousseau:Api:Policies:0:NAME=VALUE on the command line, "
+            + "Trousseau__Api__Policies__0__NAME=VALUE in the environment, or a JSON array of objects in a file.",
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     [Fact]
     public async Task Settings_written_outside_the_Trousseau_section_of_a_config_file_exit_2_naming_the_file_and_them()
     {

@@ -591,6 +591,40 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerTheory]
+    [InlineData("kubernetes")]
+    [InlineData("approle")]
+    public async Task A_login_vault_answers_only_after_the_stops_wait_is_one_warning_naming_the_method_never_the_token(string method)
+    {
+        var server = Server();
+        var provider = method == "kubernetes" ? KubernetesWithTtl(Minute, Minute).Provider : AppRoleWithTtl(Minute, Minute);
+        var (issued, held) = (server.IssuedTokens.Count, server.Held);
+
+        // Vault issues the token at once, but its answer comes only after the stop has waited for Vault (5 s).
+        var answer = new TaskCompletionSource();
+        server.Hold = new VaultTestServer.VaultHold("/login", answer.Task, Answered: true);
+        var call = provider.WrapAsync("dek"u8.ToArray()).AsTask();
+        try
+        {
+            await Eventually.HoldsAsync(() => server.Held - held == 1);
+            await StopHostAsync();
+        }
+        finally
+        {
+            server.Hold = null;
+            answer.SetResult();
+        }
+
+        await Record.ExceptionAsync(() => call);
+        var token = Assert.Single(server.IssuedTokens.Skip(issued));
+        var warning = Assert.Single(Warnings(), w => w.Id.Id == 5012);
+        Assert.Equal(
+            $"trousseaud stopped before Vault answered a {method} login (it waits 5 s at most): the token Vault may have issued for it is neither used nor revoked, and stays valid in Vault until its TTL ends.",
+            warning.Message);
+        Assert.True(server.IsLive(token), "the test server revoked the token of a login whose answer trousseaud never read");
+        AssertNoCredentialLeaked();
+    }
+
     [VaultTestServerFact]
     public async Task A_configured_single_use_secret_id_vault_refuses_at_the_login_the_max_ttl_forces_is_named_with_the_fix()
     {

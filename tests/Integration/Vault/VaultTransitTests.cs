@@ -623,6 +623,25 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [VaultTestServerFact]
+    public async Task Calls_a_vault_policy_denies_during_the_backoff_share_one_lookup_of_the_token_not_one_each()
+    {
+        var (server, _, keyName, provider) = await LoggedInAppRoleProviderAsync();
+        server.Forbid($"transit/encrypt/{keyName}");
+        await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var lookups = server.Count("auth/token/lookup-self");
+
+        // Under load, many calls are refused within the same backoff: checking that Vault still knows the token takes
+        // one lookup, not one more Vault request per refused call.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()))));
+        for (var call = 0; call < 4; call++)
+        {
+            await Assert.ThrowsAsync<AccessForbiddenException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        }
+
+        Assert.Equal(1, server.Count("auth/token/lookup-self") - lookups);
+    }
+
+    [VaultTestServerFact]
     public async Task A_token_revoked_in_vault_while_a_policy_denial_is_waited_out_is_replaced_by_a_login_at_the_next_call()
     {
         var (server, clock, keyName, provider) = await LoggedInAppRoleProviderAsync();
