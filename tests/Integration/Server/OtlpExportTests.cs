@@ -112,12 +112,7 @@ public sealed class OtlpExportTests : IDisposable
         const string Name = "otlp-unrouted-canary";
         await using var collector = await Collector.StartAsync();
         var dataDir = _temp.Combine("data");
-        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
-        {
-            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
-        });
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: TracesTo(collector));
         var requests = new[]
         {
             (Method: HttpMethod.Options, Path: $"v1/secrets/{Name}/options", Status: HttpStatusCode.MethodNotAllowed),
@@ -145,13 +140,8 @@ public sealed class OtlpExportTests : IDisposable
         const string Name = "otlp-failed-canary";
         await using var collector = await Collector.StartAsync();
         var dataDir = _temp.Combine("data");
-        var environment = new Dictionary<string, string?>
-        {
-            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
-            [StartupHook.ModeVariable] = StartupHook.FailingAnswerMode,
-        };
+        var environment = TracesTo(collector);
+        environment[StartupHook.ModeVariable] = StartupHook.FailingAnswerMode;
         await using var server = await TrousseauServerProcess.StartHostAsync(
             RepositoryPaths.ServerDll, _temp.Path, ["--data-dir", dataDir], "healthz", environment, prepare: info => StartupHook.Enable(info, _temp.Path));
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
@@ -173,12 +163,7 @@ public sealed class OtlpExportTests : IDisposable
         const string MadeUp = "otlp-host-canary.example";
         await using var collector = await Collector.StartAsync();
         var dataDir = _temp.Combine("data");
-        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
-        {
-            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
-        });
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: TracesTo(collector));
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
         var requests = new[] { (Path: "healthz", Status: HttpStatusCode.OK), (Path: "v1/secrets", Status: HttpStatusCode.MisdirectedRequest) };
         foreach (var (path, status) in requests)
@@ -226,6 +211,14 @@ public sealed class OtlpExportTests : IDisposable
 
         Assert.Equal(0, await server.StopAsync());
     }
+
+    /// <summary>The environment that sends trousseaud's spans to <paramref name="collector"/> over OTLP/HTTP, exported every 200 ms.</summary>
+    private static Dictionary<string, string?> TracesTo(Collector collector) => new()
+    {
+        ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+    };
 
     /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
     private sealed class Collector : IAsyncDisposable

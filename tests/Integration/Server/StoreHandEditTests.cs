@@ -17,22 +17,10 @@ public sealed class StoreHandEditTests : IDisposable
     public async Task Values_swapped_between_two_records_are_refused_naming_each_secret_and_the_listing_still_answers()
     {
         var dataDir = _temp.Combine("data");
-        var storePath = Path.Combine(dataDir, "store.db");
-        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
-        {
-            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
-            foreach (var name in new[] { "app/one", "app/two" })
-            {
-                using var created = await client.PostAsJsonAsync("v1/secrets", new { name, type = "opaque", data = new { value = name } });
-                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-            }
+        await CreateAndStopAsync(dataDir, "app/one", "app/two");
 
-            Assert.Equal(0, await first.StopAsync());
-        }
-
-        using (var connection = new SqliteConnection($"Data Source={storePath};Pooling=False"))
+        using (var connection = OpenStore(dataDir))
         {
-            connection.Open();
             using var swap = connection.CreateCommand();
             swap.CommandText = """
                 CREATE TEMP TABLE before AS SELECT key, value FROM secrets;
@@ -61,17 +49,10 @@ public sealed class StoreHandEditTests : IDisposable
     public async Task A_revision_set_by_hand_above_the_stores_counter_is_followed_by_greater_ones_not_reused()
     {
         var dataDir = _temp.Combine("data");
-        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
-        {
-            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
-            using var created = await client.PostAsJsonAsync("v1/secrets", new { name = "app/one", type = "opaque", data = new { value = "one" } });
-            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-            Assert.Equal(0, await first.StopAsync());
-        }
+        await CreateAndStopAsync(dataDir, "app/one");
 
-        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False"))
+        using (var connection = OpenStore(dataDir))
         {
-            connection.Open();
             using var edit = connection.CreateCommand();
             edit.CommandText = "UPDATE secrets SET revision = 1000 WHERE key = 'app/one'; SELECT value FROM revision_counter;";
             Assert.True((long)edit.ExecuteScalar()! < 1000);
@@ -91,18 +72,11 @@ public sealed class StoreHandEditTests : IDisposable
     public async Task A_value_written_by_hand_as_text_is_refused_naming_its_secret_and_can_be_deleted()
     {
         var dataDir = _temp.Combine("data");
-        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
-        {
-            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
-            using var created = await client.PostAsJsonAsync("v1/secrets", new { name = "app/one", type = "opaque", data = new { value = "one" } });
-            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-            Assert.Equal(0, await first.StopAsync());
-        }
+        await CreateAndStopAsync(dataDir, "app/one");
 
         // As the sqlite3 shell writes a quoted value: a text value, where Trousseau writes blobs.
-        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False"))
+        using (var connection = OpenStore(dataDir))
         {
-            connection.Open();
             using var edit = connection.CreateCommand();
             edit.CommandText = "UPDATE secrets SET value = 'not an envelope' WHERE key = 'app/one'; SELECT typeof(value) FROM secrets WHERE key = 'app/one';";
             Assert.Equal("text", edit.ExecuteScalar());
@@ -124,22 +98,10 @@ public sealed class StoreHandEditTests : IDisposable
     public async Task A_record_whose_header_is_damaged_is_named_when_read_and_left_out_of_listings_while_the_others_list_read_and_rewrap()
     {
         var dataDir = _temp.Combine("data");
-        var storePath = Path.Combine(dataDir, "store.db");
-        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
-        {
-            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
-            foreach (var name in new[] { "app/one", "app/two", "app/three" })
-            {
-                using var created = await client.PostAsJsonAsync("v1/secrets", new { name, type = "opaque", data = new { value = name } });
-                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-            }
+        await CreateAndStopAsync(dataDir, "app/one", "app/two", "app/three");
 
-            Assert.Equal(0, await first.StopAsync());
-        }
-
-        using (var connection = new SqliteConnection($"Data Source={storePath};Pooling=False"))
+        using (var connection = OpenStore(dataDir))
         {
-            connection.Open();
             using var read = connection.CreateCommand();
             read.CommandText = "SELECT value FROM secrets WHERE key = 'app/two'";
             var record = (byte[])read.ExecuteScalar()!;
@@ -201,5 +163,27 @@ public sealed class StoreHandEditTests : IDisposable
         ClectlAssert.Ok(list);
         using var cliListing = JsonDocument.Parse(list.Stdout);
         Assert.Equal(["app/one", "app/three"], cliListing.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
+    }
+
+    /// <summary>Runs trousseaud on <paramref name="dataDir"/> to create each opaque secret named (its value is its name), then stops it.</summary>
+    private static async Task CreateAndStopAsync(string dataDir, params string[] names)
+    {
+        await using var first = await TrousseauServerProcess.StartAsync(dataDir);
+        using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+        foreach (var name in names)
+        {
+            using var created = await client.PostAsJsonAsync("v1/secrets", new { name, type = "opaque", data = new { value = name } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        Assert.Equal(0, await first.StopAsync());
+    }
+
+    /// <summary>The store of a stopped trousseaud, opened as the sqlite3 shell would.</summary>
+    private static SqliteConnection OpenStore(string dataDir)
+    {
+        var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False");
+        connection.Open();
+        return connection;
     }
 }
