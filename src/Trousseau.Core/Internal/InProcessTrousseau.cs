@@ -458,7 +458,8 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     /// </summary>
     private SecretMetadata? Listed(StoreEntryHead entry)
     {
-        if (!SecretNames.IsValid(entry.Key))
+        // A name an earlier release stored (team//db) is listed, so that it can be found and copied to a valid name.
+        if (!SecretNames.IsEarlierReleaseName(entry.Key))
         {
             Log.ListingLeftOutForeignKey(_logger, entry.Key);
             return null;
