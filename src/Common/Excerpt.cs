@@ -3,8 +3,9 @@ using System.Text;
 
 namespace Trousseau;
 
-// Linked into Trousseau.Core, Trousseau.Hosting, Trousseau.Kms and Trousseau.Vault: how an error message or an audit
-// line repeats a value the caller sent, which may be megabytes long or hold control characters.
+// Linked into Trousseau.Core, Trousseau.Hosting, Trousseau.Kms, Trousseau.Sqlite and Trousseau.Vault: how an error
+// message or an audit line repeats a value the caller sent or the system reported, which may be megabytes long or hold
+// control characters.
 
 /// <summary>Text as a message repeats it: whole while short, otherwise its start followed by <c>…</c>.</summary>
 internal static class Excerpt

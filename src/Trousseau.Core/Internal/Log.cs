@@ -32,8 +32,14 @@ internal static partial class Log
     [LoggerMessage(1203, LogLevel.Information, "Rewrap in progress: {Checked} stored secrets checked, {Moved} moved to {KeyId} so far")]
     public static partial void RewrapProgress(ILogger logger, long @checked, long moved, string keyId);
 
+    /// <summary>
+    /// A rewrap left a record it cannot decrypt as it is. Its key comes from the store's listing, and may be no secret
+    /// name (another program's key, any text): it is shown as <see cref="StoreKey"/> writes it.
+    /// </summary>
+    public static void RewrapSkipped(ILogger logger, string name) => LogRewrapSkipped(logger, StoreKey(name));
+
     [LoggerMessage(1204, LogLevel.Warning, "Rewrap left secret {Name} as it is: it cannot be decrypted (damaged, or written under a key this provider does not have)")]
-    public static partial void RewrapSkipped(ILogger logger, string name);
+    private static partial void LogRewrapSkipped(ILogger logger, string name);
 
     [LoggerMessage(1205, LogLevel.Warning, "Rewrap left secret {Name} under an older key: it was written again under an older key before each of {Attempts} attempts to move it (by an instance that has not yet seen the rotation); a later rewrap moves it")]
     public static partial void RewrapOutpaced(ILogger logger, string name, int attempts);
@@ -44,6 +50,16 @@ internal static partial class Log
     [LoggerMessage(1207, LogLevel.Warning, "Listing left out secret {Name}: {Reason} Reading it answers the same error; delete it, or put back its record from a backup")]
     public static partial void ListingLeftOutDamagedRecord(ILogger logger, string name, string reason);
 
+    /// <summary>A listing left out a store key that is no secret name, shown as <see cref="StoreKey"/> writes it.</summary>
+    public static void ListingLeftOutForeignKey(ILogger logger, string key) => LogListingLeftOutForeignKey(logger, StoreKey(key));
+
     [LoggerMessage(1208, LogLevel.Warning, "Listing left out the store key {Key}: it is no secret name, so no record of Trousseau's (another program wrote it under the store's prefix, or it was copied there); remove it with that store's own tool")]
-    public static partial void ListingLeftOutForeignKey(ILogger logger, string key);
+    private static partial void LogListingLeftOutForeignKey(ILogger logger, string key);
+
+    /// <summary>
+    /// A key read from the store as a log line may repeat it: whoever can write the store can give a key any text, so a
+    /// control character (a line break that would forge a log line, an escape sequence that would rewrite a terminal)
+    /// is written as an escape, and a key longer than any secret name is cut.
+    /// </summary>
+    private static string StoreKey(string key) => Excerpt.Escaped(key, TrousseauLimits.MaxNameLength);
 }

@@ -6,10 +6,14 @@ namespace Trousseau.Sqlite.Internal;
 /// <summary>
 /// Which process holds a <c>flock</c> on a file, as Linux lists it in <c>/proc/locks</c>, so that a refusal can name
 /// the other process rather than only say that there is one. Only its id and short name (<c>/proc/PID/comm</c>) are
-/// read: never its command line, which may hold a token.
+/// read: never its command line, which may hold a token. A process sets its short name as it likes, control characters
+/// included: they are written as escapes, so that the name can neither rewrite a terminal nor forge a log line.
 /// </summary>
 internal static class LockHolder
 {
+    // The kernel keeps at most 15 bytes of a short name (TASK_COMM_LEN, less its terminating zero).
+    private const int MaxNameLength = 15;
+
     /// <summary>
     /// <c>process 1234 (trousseaud)</c> for the process holding a lock on the file at <paramref name="path"/>, or
     /// <see langword="null"/> when the system does not say (not Linux, another PID namespace, the lock gone meanwhile).
@@ -31,7 +35,7 @@ internal static class LockHolder
                 if (fields is [_, "FLOCK", _, _, var pid, var where, ..] && where == device
                     && int.TryParse(pid, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0)
                 {
-                    var name = File.Exists($"/proc/{id}/comm") ? File.ReadAllText($"/proc/{id}/comm").Trim() : null;
+                    var name = File.Exists($"/proc/{id}/comm") ? ShortName(File.ReadAllText($"/proc/{id}/comm")) : null;
                     return string.IsNullOrEmpty(name) ? $"process {id}" : $"process {id} ({name})";
                 }
             }
@@ -43,4 +47,8 @@ internal static class LockHolder
 
         return null;
     }
+
+    /// <summary>The name <c>/proc/PID/comm</c> gives, less the line feed the kernel ends it with, control characters escaped.</summary>
+    private static string ShortName(string comm) =>
+        Excerpt.Escaped(comm.EndsWith('\n') ? comm[..^1] : comm, MaxNameLength);
 }

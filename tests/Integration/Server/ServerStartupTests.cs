@@ -59,6 +59,41 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_sqlite_file_held_by_a_process_whose_name_holds_control_characters_is_refused_in_one_line_with_them_escaped()
+    {
+        // Any local program that can open the lock file may hold it, and a program names itself as it likes
+        // (/proc/self/comm): here a terminal title sequence and a line break that would forge a second line.
+        var heldDir = _temp.Combine("held");
+        Directory.CreateDirectory(heldDir);
+        File.SetUnixFileMode(heldDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var storePath = Path.Combine(heldDir, "store.db");
+        var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
+            "python3",
+            ["-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600); fcntl.flock(fd, fcntl.LOCK_EX); open('/proc/self/comm', 'w').write('\\x1b]0;own\\x07\\nFAKE'); print('held', flush=True); sys.stdin.read()", storePath + ".lock"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            Assert.Equal("held", await holder.StandardOutput.ReadLineAsync());
+
+            var refused = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:Sqlite:Path={storePath}"]);
+
+            Assert.Equal(1, refused.ExitCode);
+            var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains($"(lock file {storePath}.lock): process {holder.Id} (\\u001B]0;own\\u0007\\u000AFAKE) holds it.", line, StringComparison.Ordinal);
+            Assert.DoesNotContain(line, char.IsControl);
+        }
+        finally
+        {
+            holder.Kill();
+            await holder.WaitForExitAsync();
+            holder.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Data_directory_is_the_flag_else_TROUSSEAU_HOME_else_dot_trousseau()
     {
         var home = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = _temp.Combine("home") };

@@ -95,6 +95,53 @@ public sealed class StoreHandEditTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stored_key_holding_control_characters_is_named_in_the_log_with_them_escaped_forging_no_line()
+    {
+        var dataDir = _temp.Combine("data");
+        await using (var first = await TrousseauServerProcess.StartAsync(dataDir))
+        {
+            using var client = await BearerClient.FromTokenFileAsync(first.BaseAddress, Path.Combine(dataDir, "api.token"));
+            using var created = await client.PostAsJsonAsync("v1/secrets", new { name = "app/one", type = "opaque", data = new { value = "one" } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        // A key another program wrote under the store's prefix: a screen clear and a line break, then a forged line.
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "store.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var insert = connection.CreateCommand();
+            insert.CommandText = """
+                UPDATE revision_counter SET value = value + 1;
+                INSERT INTO secrets (key, value, revision) SELECT $key, CAST('not an envelope' AS BLOB), value FROM revision_counter;
+                SELECT count(*) FROM secret_heads WHERE key = $key;
+                """;
+            insert.Parameters.AddWithValue("$key", "app/x\u001B[2J\nforged: line");
+            Assert.Equal(1L, insert.ExecuteScalar());
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir);
+        using var reader = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using (var listing = await reader.GetFromJsonAsync<JsonDocument>("v1/secrets?prefix=app/"))
+        {
+            Assert.Equal(["app/one"], listing!.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
+        }
+
+        using (var rewrap = await reader.PostAsJsonAsync("v1/keys/rewrap", new { }))
+        {
+            Assert.Equal(HttpStatusCode.OK, rewrap.StatusCode);
+        }
+
+        const string Escaped = @"app/x\u001B[2J\u000Aforged: line";
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"Listing left out the store key {Escaped}: it is no secret name", StringComparison.Ordinal)
+                && server.Log.Contains($"Rewrap left secret {Escaped} as it is", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.DoesNotContain(server.Log.Split('\n'), line => line.TrimStart().StartsWith("forged", StringComparison.Ordinal));
+        Assert.DoesNotContain('\u001B', server.Log);
+    }
+
+    [Fact]
     public async Task A_record_whose_header_is_damaged_is_named_when_read_and_left_out_of_listings_while_the_others_list_read_and_rewrap()
     {
         var dataDir = _temp.Combine("data");
