@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 9003, Level = LogLevel.Warning, Message = "The changed configuration names a key that is no setting: {Reason} Nothing reads it, and the next start refuses it; the rest of the change is taken as usual.")]
     public static partial void ChangeNamesUnknownKey(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 9004, Level = LogLevel.Warning, Message = "{Reason} This trousseaud serves all the same (its key ring, KMS plugin and audit trail work beside the other one), but its secret calls answer 503 until that process stops.")]
+    public static partial void StoreInUseElsewhere(ILogger logger, string reason);
 }

@@ -52,7 +52,7 @@ internal static class TrousseauServer
             CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
             CheckKmsSocket(app);
-            CheckStoreFree(app);
+            WarnIfStoreInUse(app);
             footprint = StartFootprint.Before(created.Concat(AuditTrailFile(app)));
             LoadApiToken(app);
             await app.StartAsync();
@@ -337,14 +337,25 @@ internal static class TrousseauServer
         ?? (LinuxFileStatus.NotRegularAt(trail + ".lock") is { } kind ? $"whose lock file {trail}.lock is {kind}, not a regular file (remove it)" : null);
 
     /// <summary>
-    /// Refuses the start when another process has the SQLite store open: the store is used by one process at a time,
-    /// and a second trousseaud would otherwise run and answer every call 503.
+    /// Warns, once at start, when another process has the SQLite store open: the store serves one process at a time,
+    /// so this one answers its secret calls 503 until the other stops. It starts all the same, since a second
+    /// trousseaud on one data directory, for its own KMS socket, shares the key ring and the audit trail (a supported
+    /// setup).
     /// </summary>
-    private static void CheckStoreFree(WebApplication app)
+    private static void WarnIfStoreInUse(WebApplication app)
     {
-        if (app.Services.GetRequiredService<ISecretStore>() is SqliteSecretStore sqlite)
+        if (app.Services.GetRequiredService<ISecretStore>() is not SqliteSecretStore sqlite)
+        {
+            return;
+        }
+
+        try
         {
             sqlite.ThrowIfInUseElsewhere();
+        }
+        catch (DependencyUnavailableException inUse)
+        {
+            Log.StoreInUseElsewhere(app.Logger, inUse.Message);
         }
     }
 

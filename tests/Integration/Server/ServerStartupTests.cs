@@ -36,7 +36,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
-    public async Task A_second_trousseaud_on_the_sqlite_file_another_has_open_is_refused_at_start_naming_the_file_and_that_process()
+    public async Task A_second_trousseaud_on_the_sqlite_file_another_has_open_serves_and_warns_once_naming_the_file_and_that_process()
     {
         var dataDir = _temp.Combine("data");
         var storePath = Path.Combine(dataDir, "store.db");
@@ -47,19 +47,20 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
 
-        var second = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("second"), [$"--Trousseau:Sqlite:Path={storePath}", $"--Trousseau:Local:KeyFile={Path.Combine(dataDir, "local.keyring")}"]);
+        await using var second = await TrousseauServerProcess.StartAsync(
+            _temp.Combine("second"), [$"--Trousseau:Sqlite:Path={storePath}", $"--Trousseau:Local:KeyFile={Path.Combine(dataDir, "local.keyring")}"]);
+        var inUse = $"The SQLite store '{storePath}' is in use by another process or store instance (lock file {storePath}.lock): process {first.ProcessId} (";
+        await Eventually.HoldsAsync(() => second.Log.Contains(inUse, StringComparison.Ordinal), () => second.Log);
+        using var reader = await BearerClient.FromTokenFileAsync(second.BaseAddress, _temp.Combine("second", "api.token"));
+        using var read = await reader.GetAsync(new Uri("v1/secrets/app/one", UriKind.Relative));
 
-        Assert.Equal(1, second.ExitCode);
-        var line = Assert.Single(second.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith(
-            $"trousseaud: cannot start: The SQLite store '{storePath}' is in use by another process or store instance (lock file {storePath}.lock): process {first.ProcessId} (",
-            line,
-            StringComparison.Ordinal);
-        Assert.False(File.Exists(_temp.Combine("second", "api.token")));
+        var problem = await Problems.AssertAsync(read, HttpStatusCode.ServiceUnavailable);
+        Assert.StartsWith(inUse, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Single(second.Log.Split('\n'), line => line.Contains("but its secret calls answer 503 until that process stops", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task A_sqlite_file_held_by_a_process_whose_name_holds_control_characters_is_refused_in_one_line_with_them_escaped()
+    public async Task A_sqlite_file_held_by_a_process_whose_name_holds_control_characters_is_named_with_them_escaped_forging_no_log_line()
     {
         // Any local program that can open the lock file may hold it, and a program names itself as it likes
         // (/proc/self/comm): here a terminal title sequence and a line break that would forge a second line.
@@ -78,12 +79,12 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         {
             Assert.Equal("held", await holder.StandardOutput.ReadLineAsync());
 
-            var refused = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:Sqlite:Path={storePath}"]);
+            await using var server = await TrousseauServerProcess.StartAsync(_temp.Combine("data"), [$"--Trousseau:Sqlite:Path={storePath}"]);
 
-            Assert.Equal(1, refused.ExitCode);
-            var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-            Assert.Contains($"(lock file {storePath}.lock): process {holder.Id} (\\u001B]0;own\\u0007\\u000AFAKE) holds it.", line, StringComparison.Ordinal);
-            Assert.DoesNotContain(line, char.IsControl);
+            var named = $"(lock file {storePath}.lock): process {holder.Id} (\\u001B]0;own\\u0007\\u000AFAKE) holds it.";
+            await Eventually.HoldsAsync(() => server.Log.Contains(named, StringComparison.Ordinal), () => server.Log);
+            Assert.DoesNotContain('\u001B', server.Log);
+            Assert.DoesNotContain(server.Log.Split('\n'), line => line.StartsWith("FAKE", StringComparison.Ordinal));
         }
         finally
         {
