@@ -377,8 +377,9 @@ internal static class TrousseauServer
     /// that an edit did nothing: a key that is no setting (event 9003: nothing reads it and the next start would refuse
     /// it, while the settings that follow changes take the rest of the file), and etcd settings that no longer validate
     /// or an etcd user removed while etcd auth is on (event 9001: the store keeps the user and password in use; only a
-    /// restart turns etcd auth off), API settings that no longer validate (event 9001: the <c>Api:Policies</c> in
-    /// force stay), and a file that can no longer be read (event 9001).
+    /// restart turns etcd auth off), one value given to a list setting, which it would read as an empty list (event
+    /// 9001, saying how to write a list, as the start does), API settings that no longer validate (event 9001: the
+    /// <c>Api:Policies</c> in force stay), and a file that can no longer be read (event 9001).
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
@@ -404,6 +405,18 @@ internal static class TrousseauServer
             catch (InvalidConfigurationException e)
             {
                 Log.ChangeNamesUnknownKey(app.Logger, e.Message);
+            }
+
+            // One value given to a list is read as an empty list, which the checks below would call empty: say how
+            // to write a list instead, as the start does.
+            try
+            {
+                ServerSettings.RefuseValuesOfLists(section);
+            }
+            catch (InvalidConfigurationException e)
+            {
+                Log.ChangeNotTaken(app.Logger, e.Message);
+                return;
             }
 
             var reasons = new List<string>();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
@@ -25,7 +26,8 @@ namespace Trousseau.Internal;
 /// <para>
 /// A listing leaves out what the store holds under a key that is not a secret record: a key that is no secret name, or
 /// a record whose clear header does not read (damaged, or written there by another program). Each is named in a
-/// warning, and a read of it names it in its error, so that one such key holds back no listing of the others.
+/// warning, once at each store revision of it however often listings pass it (secrets as configuration list at
+/// every poll), and a read of it names it in its error, so that one such key holds back no listing of the others.
 /// </para>
 /// </remarks>
 internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretStore store, TimeProvider time, ILogger? logger = null) : ITrousseau
@@ -34,6 +36,9 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     private const int RememberedRecords = 4096;
 
     private readonly RecordHeaderCache _headers = new(RememberedRecords);
+
+    // The store keys a listing left out, each with the store revision it was named at.
+    private readonly ConcurrentDictionary<string, long> _leftOut = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
@@ -453,15 +458,19 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
     }
 
     /// <summary>
-    /// The metadata of a listed record, or <see langword="null"/> (with a warning naming it) when its key is no secret
-    /// name or its header does not read.
+    /// The metadata of a listed record, or <see langword="null"/> (with a warning naming it, see
+    /// <see cref="FirstLeftOut"/>) when its key is no secret name or its header does not read.
     /// </summary>
     private SecretMetadata? Listed(StoreEntryHead entry)
     {
         // A name an earlier release stored (team//db) is listed, so that it can be found and copied to a valid name.
         if (!SecretNames.IsEarlierReleaseName(entry.Key))
         {
-            Log.ListingLeftOutForeignKey(_logger, entry.Key);
+            if (FirstLeftOut(entry))
+            {
+                Log.ListingLeftOutForeignKey(_logger, entry.Key);
+            }
+
             return null;
         }
 
@@ -472,9 +481,34 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         }
         catch (InvalidCiphertextException ex)
         {
-            Log.ListingLeftOutDamagedRecord(_logger, entry.Key, ex.Message);
+            if (FirstLeftOut(entry))
+            {
+                Log.ListingLeftOutDamagedRecord(_logger, entry.Key, ex.Message);
+            }
+
             return null;
         }
+    }
+
+    /// <summary>
+    /// Whether no listing has left out <paramref name="entry"/> at its store revision yet, and notes that one now has;
+    /// so each key left out is named once, and again once it changes. The keys noted are bounded: past that many, the
+    /// notes start again.
+    /// </summary>
+    private bool FirstLeftOut(StoreEntryHead entry)
+    {
+        if (_leftOut.TryGetValue(entry.Key, out var revision) && revision == entry.Revision)
+        {
+            return false;
+        }
+
+        if (_leftOut.Count >= RememberedRecords)
+        {
+            _leftOut.Clear();
+        }
+
+        _leftOut[entry.Key] = entry.Revision;
+        return true;
     }
 
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());

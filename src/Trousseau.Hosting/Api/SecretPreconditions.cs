@@ -65,8 +65,9 @@ internal sealed class SecretPreconditions
 
     /// <summary>
     /// For a change of an existing secret (<c>PUT</c>, <c>PATCH</c>, <c>DELETE</c>, regenerate): the revision to write
-    /// at by compare-and-swap (<see langword="null"/>: any), or the answer refusing the change: 400 when a header is
-    /// malformed, 412 when a precondition does not hold. A secret that does not exist throws
+    /// at by compare-and-swap (<see langword="null"/>: any, as for <c>If-Match: *</c> alone, which the write's own
+    /// check that the secret exists answers), or the answer refusing the change: 400 when a header is malformed, 412
+    /// when a precondition does not hold. A secret that does not exist throws
     /// <see cref="SecretNotFoundException"/>, with preconditions or not.
     /// </summary>
     public static async ValueTask<(long? ExpectedRevision, IResult? Refusal)> CheckChangeAsync(HttpContext context, ITrousseau trousseau, string name)
@@ -86,6 +87,14 @@ internal sealed class SecretPreconditions
         {
             // The write compares it itself, atomically; no read needed.
             return (single, null);
+        }
+
+        if (ifNoneMatch is null && ifMatch!.Any)
+        {
+            // "*" holds while the secret exists (RFC 9110, section 13.1.1), whatever another client writes meanwhile:
+            // the write applies to the revision it finds, retrying on a concurrent change as a write without
+            // precondition does, and a secret gone by then is 404, as it would be without the header.
+            return (null, null);
         }
 
         var current = await CurrentRevisionAsync(trousseau, name, context.RequestAborted) ?? throw new SecretNotFoundException(name);

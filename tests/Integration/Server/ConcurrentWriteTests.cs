@@ -46,18 +46,71 @@ public sealed class ConcurrentWriteTests(ApiServerFixture fixture) : IClassFixtu
         Assert.Equal($"v{last.Index}", (await DataAsync(name))["v"]);
     }
 
+    [Fact]
+    public async Task Patches_with_if_match_star_sent_at_once_all_apply_since_the_secret_exists_throughout()
+    {
+        const string name = "concurrent/patches-star";
+        await CreateAsync(name);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, Writers).Select(i =>
+            SendAsync(HttpMethod.Patch, name, i, $$$"""{"data":{"k{{{i}}}":"v{{{i}}}"}}""", "application/merge-patch+json", ifMatch: "*")));
+
+        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.Status));
+        var data = await DataAsync(name);
+        Assert.Equal(Writers + 1, data.Count);
+        Assert.All(Enumerable.Range(0, Writers), i => Assert.Equal($"v{i}", data[$"k{i}"]));
+    }
+
+    [Fact]
+    public async Task Puts_and_regenerates_with_if_match_star_sent_at_once_all_apply()
+    {
+        const string name = "concurrent/puts-star";
+        await CreateAsync(name);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, Writers).Select(i => i % 2 == 0
+            ? SendAsync(HttpMethod.Put, name, i, $$$"""{"data":{"base":"v{{{i}}}"}}""", "application/json", ifMatch: "*")
+            : SendAsync(HttpMethod.Post, name + "/regenerate", i, "{}", "application/json", ifMatch: "*")));
+
+        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.Status));
+        Assert.Equal(Writers, answers.Select(answer => answer.Revision).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_delete_with_if_match_star_among_writers_deletes_the_secret()
+    {
+        const string name = "concurrent/delete-star";
+        await CreateAsync(name);
+
+        var writes = Enumerable.Range(0, Writers).Select(i =>
+            SendAsync(HttpMethod.Patch, name, i, $$$"""{"data":{"k{{{i}}}":"v{{{i}}}"}}""", "application/merge-patch+json")).ToList();
+        var delete = SendAsync(HttpMethod.Delete, name, Writers, null, null, ifMatch: "*");
+        await Task.WhenAll(writes);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await delete).Status);
+        using var read = await _http.GetAsync(new Uri("v1/secrets/" + name, UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+    }
+
     private async Task CreateAsync(string name)
     {
         using var created = await _http.PostAsJsonAsync(new Uri("v1/secrets", UriKind.Relative), new { name, data = new { @base = "x" } });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
     }
 
-    private async Task<(HttpStatusCode Status, long Revision, int Index)> SendAsync(HttpMethod method, string name, int index, string body, string mediaType)
+    private async Task<(HttpStatusCode Status, long Revision, int Index)> SendAsync(
+        HttpMethod method, string name, int index, string? body, string? mediaType, string? ifMatch = null)
     {
-        using var request = new HttpRequestMessage(method, new Uri("v1/secrets/" + name, UriKind.Relative))
+        using var request = new HttpRequestMessage(method, new Uri("v1/secrets/" + name, UriKind.Relative));
+        if (body is not null)
         {
-            Content = new StringContent(body, Encoding.UTF8, mediaType),
-        };
+            request.Content = new StringContent(body, Encoding.UTF8, mediaType);
+        }
+
+        if (ifMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        }
+
         using var response = await _http.SendAsync(request);
         var revision = response.StatusCode == HttpStatusCode.OK
             ? (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64()

@@ -162,6 +162,28 @@ public sealed class ConfigurationReloadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_policy_item_given_one_value_in_the_changed_config_file_is_not_taken_and_the_log_says_how_to_write_a_list()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["team/**"], "Actions": ["read"] }"""));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": "admin", "Secrets": ["**"], "Actions": ["read"] }"""));
+        var warning = await WarningAsync(server, NotTaken, "Trousseau:Api:Policies:0:Subjects");
+        using var elsewhere = await http.GetAsync(new Uri("v1/secrets/other/x", UriKind.Relative));
+
+        Assert.Equal(
+            $"{NotTaken}Trousseau:Api:Policies:0:Subjects is a list, so the one value given to it would not be read: write each item with its index, "
+            + "as --Trousseau:Api:Policies:0:Subjects:0=VALUE on the command line, Trousseau__Api__Policies__0__Subjects__0=VALUE in the environment, "
+            + "or a JSON array in a file. The settings in use stay until a change validates.",
+            warning);
+        Assert.Equal(HttpStatusCode.Forbidden, elsewhere.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
+    [Fact]
     public async Task A_config_file_left_half_written_is_not_taken_the_policies_in_force_stay_and_the_log_says_where()
     {
         var dataDir = _temp.Combine("data");
