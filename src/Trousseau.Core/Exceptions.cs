@@ -127,7 +127,16 @@ public sealed class SecretTooLargeException : InvalidInputException
         Size = size;
     }
 
-    /// <summary>The data's size in bytes (UTF-8 keys and values).</summary>
+    /// <summary>Creates the exception for data within the limit whose stored record is more than the store takes.</summary>
+    /// <param name="size">The size in bytes of the write the store refused.</param>
+    /// <param name="message">Why the store refused it and what to do, without secret values.</param>
+    public SecretTooLargeException(long size, string message)
+        : base("data", message)
+    {
+        Size = size;
+    }
+
+    /// <summary>The data's size in bytes (UTF-8 keys and values), or that of the write the store refused.</summary>
     public long Size { get; }
 }
 

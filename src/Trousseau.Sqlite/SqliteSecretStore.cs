@@ -57,7 +57,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Lock _initializeLock = new();
     private readonly PointReaderPool _readers;
-    private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024);
+    private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024, maxTotalBytes: 64L * 1024 * 1024);
     private OwnerLock? _ownerLock;
     private FileIdentity? _openedFile;
     private SqliteConnection? _logHolder;
@@ -99,6 +99,9 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
     /// <inheritdoc />
     public string Name => StoreName;
+
+    /// <summary>How many encrypted records the store holds in memory to answer reads, and their bytes.</summary>
+    internal (int Records, long Bytes) CachedRecords => _cache.Held;
 
     /// <inheritdoc />
     public ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)

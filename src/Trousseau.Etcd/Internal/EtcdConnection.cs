@@ -133,6 +133,15 @@ internal sealed class EtcdConnection : IDisposable
         {
             throw new OperationCanceledException("The etcd txn was cancelled by its caller.", e, cancellationToken);
         }
+        catch (RpcException e) when (IsTooLarge(e))
+        {
+            var size = request.CalculateSize();
+            throw new SecretTooLargeException(
+                size,
+                $"The secret's stored record makes a write of {size} bytes, more than etcd takes in one request ({e.Status.Detail}; "
+                + "etcd's --max-request-bytes, 1.5 MiB unless raised), and nothing was changed. The data is within the 1 MiB limit, "
+                + "but each data key adds 8 bytes to the record: keep fewer keys in one secret, or raise etcd's --max-request-bytes.");
+        }
         catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded
             or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled)
         {
@@ -204,6 +213,16 @@ internal sealed class EtcdConnection : IDisposable
                 e),
         };
     }
+
+    /// <summary>
+    /// Whether etcd refused a request as larger than it takes: over its <c>--max-request-bytes</c> (INVALID_ARGUMENT,
+    /// "etcdserver: request is too large"), or over the gRPC message size its server reads, that limit plus 512 KiB
+    /// (RESOURCE_EXHAUSTED, "grpc: received message larger than max"). Neither applied anything. RESOURCE_EXHAUSTED
+    /// also means a full database or too many requests, which the message tells apart.
+    /// </summary>
+    private static bool IsTooLarge(RpcException e) =>
+        (e.StatusCode == StatusCode.InvalidArgument && e.Status.Detail.Contains("request is too large", StringComparison.Ordinal))
+        || (e.StatusCode == StatusCode.ResourceExhausted && e.Status.Detail.Contains("larger than max", StringComparison.Ordinal));
 
     /// <summary>
     /// Whether <paramref name="failure"/> is etcd's refusal of a read at a revision it does not hold: compacted since

@@ -16,7 +16,7 @@ public sealed class EtcdAnswerTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [StoreFact]
-    public async Task A_secret_larger_than_etcd_accepts_is_a_400_naming_etcds_refusal_not_a_503()
+    public async Task A_secret_larger_than_etcd_accepts_is_a_413_naming_etcds_refusal_not_a_503()
     {
         await using var etcd = await EtcdProcess.StartAsync("--max-request-bytes", "16384");
         var dataDir = _temp.Combine("data");
@@ -25,11 +25,11 @@ public sealed class EtcdAnswerTests : IDisposable
 
         using var small = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/small","data":{"k":"v"}}"""));
         using var large = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"etcd/large","data":{"k":"{{{new string('x', 64 * 1024)}}}"}}"""));
-        var problem = await Problems.AssertAsync(large, HttpStatusCode.BadRequest);
+        var problem = await Problems.AssertAsync(large, HttpStatusCode.RequestEntityTooLarge);
         using var ready = await http.GetAsync(new Uri("readyz", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.Created, small.StatusCode);
-        Assert.Equal("urn:trousseau:problem:invalid-input", problem.GetProperty("type").GetString());
+        Assert.Equal("urn:trousseau:problem:too-large", problem.GetProperty("type").GetString());
         Assert.Contains("request is too large", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
