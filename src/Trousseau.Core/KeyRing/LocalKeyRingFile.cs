@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
 
@@ -9,7 +11,8 @@ namespace Trousseau;
 /// The key ring file (JSON, mode 0600) and the lock beside it. Format 2 keeps, for every key version, its key id
 /// and a check value, and the latest version ever issued: a damaged or trimmed file is refused when it is read,
 /// instead of failing every unwrap later. A format 1 file (no key ids, no check values) is read as it is and
-/// written as format 2 at its next rotation.
+/// written as format 2 at its next rotation. The keys go between the file and their arrays as base64 without ever
+/// being a string or passing through a buffer that is not zeroed, so no copy of them outlives the ring in memory.
 /// </summary>
 internal static partial class LocalKeyRingFile
 {
@@ -27,8 +30,7 @@ internal static partial class LocalKeyRingFile
     /// </summary>
     /// <exception cref="IOException">The file cannot be read, group or others may use it, or another user may have put it there.</exception>
     /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing.</exception>
-    /// <exception cref="JsonException">The file is not key ring JSON.</exception>
-    /// <exception cref="FormatException">A key or check value is not base64.</exception>
+    /// <exception cref="JsonException">The file is not key ring JSON, or a key or check value is not base64.</exception>
     public static LocalKeyRing Read(string path)
     {
         byte[] bytes;
@@ -44,7 +46,7 @@ internal static partial class LocalKeyRingFile
             bytes = new byte[RandomAccess.GetLength(file.SafeFileHandle)];
             try
             {
-                file.ReadExactly(bytes);
+                ReadAll(file.SafeFileHandle, bytes);
             }
             catch
             {
@@ -53,9 +55,21 @@ internal static partial class LocalKeyRingFile
             }
         }
 
+        KeyFile? parsed = null;
         try
         {
-            return Parse(JsonSerializer.Deserialize(bytes, KeyFileJson.Default.KeyFile) ?? throw new InvalidDataException("the file is empty"));
+            parsed = JsonSerializer.Deserialize(bytes, KeyFileJson.Default.KeyFile) ?? throw new InvalidDataException("the file is empty");
+            return Parse(parsed);
+        }
+        catch
+        {
+            // The keys a refused ring read are zeroed: those it loaded are disposed already, the others never were.
+            foreach (var entry in parsed?.Keys ?? [])
+            {
+                CryptographicOperations.ZeroMemory(entry?.Key);
+            }
+
+            throw;
         }
         finally
         {
@@ -70,16 +84,16 @@ internal static partial class LocalKeyRingFile
             Format2,
             ring.Id,
             ring.Current.Info.Version,
-            [.. ring.Keys.Select(k => new KeyFileEntry(k.Info.Version, k.Info.KeyId, k.Created, Convert.ToBase64String(k.Material), Convert.ToBase64String(k.Check)))]);
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(file, KeyFileJson.Default.KeyFile);
-        try
+            [.. ring.Keys.Select(k => new KeyFileEntry(k.Info.Version, k.Info.KeyId, k.Created, k.Material, k.Check))]);
+
+        // Not SerializeToUtf8Bytes: the serializer's own pooled buffer keeps the text it wrote, keys included.
+        using var text = new ZeroedBufferWriter();
+        using (var writer = new Utf8JsonWriter(text, new JsonWriterOptions { Indented = true }))
         {
-            OwnerOnlyFile.WriteAtomically(path, bytes, overwrite: true);
+            JsonSerializer.Serialize(writer, file, KeyFileJson.Default.KeyFile);
         }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(bytes);
-        }
+
+        OwnerOnlyFile.WriteAtomically(path, text.WrittenSpan, overwrite: true);
     }
 
     /// <summary>
@@ -118,7 +132,7 @@ internal static partial class LocalKeyRingFile
 
     /// <summary>Whether <paramref name="exception"/> is one that reading or writing the ring raises for a bad file.</summary>
     public static bool IsFileProblem(Exception exception) =>
-        exception is IOException or UnauthorizedAccessException or JsonException or InvalidDataException or FormatException;
+        exception is IOException or UnauthorizedAccessException or JsonException or InvalidDataException;
 
     /// <summary>The error for a ring that cannot be used, naming the file; never the file's content.</summary>
     public static DependencyUnavailableException Unusable(string path, Exception exception) =>
@@ -184,10 +198,54 @@ internal static partial class LocalKeyRingFile
                 throw new InvalidDataException($"key version {entry.Version} has no keyId or no check value");
             }
 
-            check = Convert.FromBase64String(entry.Check);
+            check = entry.Check;
         }
 
-        return LocalKeyRingKey.Load(file.RingId, entry.Version, entry.KeyId, entry.Created, Convert.FromBase64String(entry.Key ?? string.Empty), check);
+        return LocalKeyRingKey.Load(file.RingId, entry.Version, entry.KeyId, entry.Created, entry.Key ?? [], check);
+    }
+
+    /// <summary>
+    /// Reads the whole file into <paramref name="bytes"/> straight from the handle: a stream's buffer would keep a copy
+    /// of the keys' text that nothing zeroes.
+    /// </summary>
+    private static void ReadAll(SafeFileHandle file, byte[] bytes)
+    {
+        for (var read = 0; read < bytes.Length;)
+        {
+            var count = RandomAccess.Read(file, bytes.AsSpan(read), read);
+            read += count > 0 ? count : throw new IOException("it became shorter while it was read");
+        }
+    }
+
+    /// <summary>A growing buffer that zeroes each array it outgrows, and its last one when disposed.</summary>
+    private sealed class ZeroedBufferWriter : IBufferWriter<byte>, IDisposable
+    {
+        private byte[] _buffer = new byte[4096];
+        private int _written;
+
+        public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => Reserve(sizeHint).AsMemory(_written);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => Reserve(sizeHint).AsSpan(_written);
+
+        public void Dispose() => CryptographicOperations.ZeroMemory(_buffer);
+
+        private byte[] Reserve(int sizeHint)
+        {
+            var needed = _written + Math.Max(sizeHint, 1);
+            if (needed > _buffer.Length)
+            {
+                var larger = new byte[Math.Max(needed, 2 * _buffer.Length)];
+                WrittenSpan.CopyTo(larger);
+                CryptographicOperations.ZeroMemory(_buffer);
+                _buffer = larger;
+            }
+
+            return _buffer;
+        }
     }
 
     internal sealed record KeyFile(
@@ -200,10 +258,9 @@ internal static partial class LocalKeyRingFile
         [property: JsonPropertyName("version")] uint Version,
         [property: JsonPropertyName("keyId")] string? KeyId,
         [property: JsonPropertyName("created")] DateTimeOffset Created,
-        [property: JsonPropertyName("key")] string Key,
-        [property: JsonPropertyName("check")] string? Check);
+        [property: JsonPropertyName("key")] byte[] Key,
+        [property: JsonPropertyName("check")] byte[]? Check);
 
     [JsonSerializable(typeof(KeyFile))]
-    [JsonSourceGenerationOptions(WriteIndented = true)]
     internal sealed partial class KeyFileJson : JsonSerializerContext;
 }

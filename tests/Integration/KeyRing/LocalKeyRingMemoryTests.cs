@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.KeyRing;
+
+/// <summary>
+/// What a memory dump of trousseaud shows of its local key ring: the keys are held as bytes that are zeroed when
+/// dropped, never as the base64 text of the file, which a .NET string or a dead buffer would keep until overwritten.
+/// </summary>
+public sealed partial class LocalKeyRingMemoryTests : IDisposable
+{
+    private const int ChunkSize = 4 << 20;
+
+    private readonly TempDirectory _temp = new();
+
+    private string DataDir => _temp.Combine("data");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task After_the_key_ring_is_made_and_rotated_no_key_is_found_as_text_in_trousseauds_memory()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir);
+        var clectl = ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
+        ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "db", "--from-literal", "password=hunter2"));
+        ClectlAssert.Ok(await clectl.RunAsync("key", "rotate"));
+        ClectlAssert.Ok(await clectl.RunAsync("secret", "get", "db"));
+
+        var patterns = KeyTexts(await File.ReadAllTextAsync(Path.Combine(DataDir, "local.keyring")));
+        Assert.Equal(2 * 3, patterns.Count);
+
+        var found = FindInMemory(server.ProcessId, patterns);
+
+        Assert.True(found.Count == 0, $"trousseaud's memory holds its key ring's keys as text: {string.Join(", ", found)}");
+    }
+
+    /// <summary>
+    /// Each key of the file as a .NET string holds its base64 (UTF-16), as UTF-8 bytes hold it, and as the file spells
+    /// it (a JSON string may escape '+').
+    /// </summary>
+    private static Dictionary<string, byte[]> KeyTexts(string file)
+    {
+        var patterns = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var key in JsonNode.Parse(file)!["keys"]!.AsArray())
+        {
+            var version = key!["version"]!.GetValue<int>();
+            var base64 = key["key"]!.GetValue<string>();
+            Assert.Equal(32, Convert.FromBase64String(base64).Length);
+            var spelled = KeyFields().Matches(file).Select(m => m.Groups[1].Value).Single(v => Unescape(v) == base64);
+            patterns[$"key version {version} as a string (UTF-16)"] = Encoding.Unicode.GetBytes(base64);
+            patterns[$"key version {version} as UTF-8 base64"] = Encoding.UTF8.GetBytes(base64);
+            patterns[$"key version {version} as the file spells it"] = Encoding.UTF8.GetBytes(spelled);
+        }
+
+        return patterns;
+    }
+
+    private static string Unescape(string jsonStringContent) => JsonNode.Parse($"\"{jsonStringContent}\"")!.GetValue<string>();
+
+    /// <summary>
+    /// Where each pattern occurs in the writable memory of process <paramref name="pid"/>, read through
+    /// <c>/proc/PID/mem</c> (this process started it, so it may read it); regions that cannot be read are passed over.
+    /// </summary>
+    private static List<string> FindInMemory(int pid, Dictionary<string, byte[]> patterns)
+    {
+        var longest = patterns.Values.Max(p => p.Length);
+        var buffer = new byte[ChunkSize + longest];
+        var found = new List<string>();
+        using var memory = new FileStream($"/proc/{pid}/mem", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+        var scanned = 0L;
+        foreach (var line in File.ReadLines($"/proc/{pid}/maps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (!fields[1].StartsWith("rw", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var bounds = fields[0].Split('-');
+            var start = long.Parse(bounds[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            var end = long.Parse(bounds[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            for (var at = start; at < end; at += ChunkSize)
+            {
+                var length = (int)Math.Min(buffer.Length, end - at);
+                try
+                {
+                    memory.Seek(at, SeekOrigin.Begin);
+                    memory.ReadExactly(buffer, 0, length);
+                }
+                catch (IOException)
+                {
+                    break;
+                }
+
+                scanned += length;
+                foreach (var (name, pattern) in patterns)
+                {
+                    var chunk = buffer.AsSpan(0, length);
+                    for (var offset = chunk.IndexOf(pattern); offset >= 0; offset = NextIndex(chunk, pattern, offset))
+                    {
+                        // A match in the overlap is found again at the start of the next chunk.
+                        if (offset < ChunkSize)
+                        {
+                            found.Add($"{name} at 0x{at + offset:x}");
+                        }
+                    }
+                }
+            }
+        }
+
+        Assert.True(scanned > 1 << 20, $"only {scanned} bytes of trousseaud's memory could be read");
+        return found;
+    }
+
+    private static int NextIndex(ReadOnlySpan<byte> chunk, byte[] pattern, int previous)
+    {
+        var next = chunk[(previous + 1)..].IndexOf(pattern);
+        return next < 0 ? -1 : previous + 1 + next;
+    }
+
+    [GeneratedRegex("\"key\": \"([^\"]*)\"")]
+    private static partial Regex KeyFields();
+}
