@@ -171,7 +171,8 @@ internal static partial class LocalKeyRingFile
         {
             foreach (var entry in file.Keys)
             {
-                keys.Add(ParseKey(file, entry, expectedVersion: (uint)keys.Count + 1));
+                var position = (uint)keys.Count + 1;
+                keys.Add(ParseKey(file, entry ?? throw new InvalidDataException($"its key at position {position} is null; restore the file from a backup"), expectedVersion: position));
             }
         }
         catch
@@ -252,7 +253,7 @@ internal static partial class LocalKeyRingFile
         [property: JsonPropertyName("format")] int Format,
         [property: JsonPropertyName("ringId")] string RingId,
         [property: JsonPropertyName("latestVersion")] uint LatestVersion,
-        [property: JsonPropertyName("keys")] List<KeyFileEntry> Keys);
+        [property: JsonPropertyName("keys")] List<KeyFileEntry?> Keys);
 
     internal sealed record KeyFileEntry(
         [property: JsonPropertyName("version")] uint Version,
