@@ -20,6 +20,9 @@ internal static partial class LocalKeyRingFile
     private const int Format2 = 2;
     private const string Dependency = $"key-provider:{LocalKeyRingProvider.ProviderName}";
 
+    // About 60,000 key versions: a bigger file is not a key ring, and is refused before it is read into memory.
+    private const int MaxFileBytes = 16 << 20;
+
     private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
 
@@ -29,7 +32,7 @@ internal static partial class LocalKeyRingFile
     /// write, a symbolic link or another user's file at its path is refused, not followed or read.
     /// </summary>
     /// <exception cref="IOException">The file cannot be read, group or others may use it, or another user may have put it there.</exception>
-    /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing.</exception>
+    /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing, or the file is above 16 MiB.</exception>
     /// <exception cref="JsonException">The file is not key ring JSON, or a key or check value is not base64.</exception>
     public static LocalKeyRing Read(string path)
     {
@@ -43,7 +46,13 @@ internal static partial class LocalKeyRingFile
                     + "and if someone else may have read it, rotate the key and rewrap the secrets (clectl key rotate, clectl key rewrap).");
             }
 
-            bytes = new byte[RandomAccess.GetLength(file.SafeFileHandle)];
+            var length = RandomAccess.GetLength(file.SafeFileHandle);
+            if (length > MaxFileBytes)
+            {
+                throw new InvalidDataException($"it is {length} bytes, more than a key ring file holds (at most {MaxFileBytes >> 20} MiB): is it the key ring?");
+            }
+
+            bytes = new byte[length];
             try
             {
                 ReadAll(file.SafeFileHandle, bytes);
@@ -78,6 +87,7 @@ internal static partial class LocalKeyRingFile
     }
 
     /// <summary>Replaces the file with <paramref name="ring"/> in format 2, all or nothing and flushed to disk.</summary>
+    /// <exception cref="InvalidDataException">The ring would make a file above 16 MiB, which <see cref="Read"/> refuses.</exception>
     public static void Write(string path, LocalKeyRing ring)
     {
         var file = new KeyFile(
@@ -91,6 +101,11 @@ internal static partial class LocalKeyRingFile
         using (var writer = new Utf8JsonWriter(text, new JsonWriterOptions { Indented = true }))
         {
             JsonSerializer.Serialize(writer, file, KeyFileJson.Default.KeyFile);
+        }
+
+        if (text.WrittenSpan.Length > MaxFileBytes)
+        {
+            throw new InvalidDataException($"with key version {ring.Current.Info.Version} it would be more than {MaxFileBytes >> 20} MiB, which a key ring file never holds");
         }
 
         OwnerOnlyFile.WriteAtomically(path, text.WrittenSpan, overwrite: true);
