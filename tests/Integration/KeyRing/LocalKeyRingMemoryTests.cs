@@ -1,14 +1,18 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.KeyRing;
 
 /// <summary>
-/// What a memory dump of trousseaud shows of its local key ring: the keys are held as bytes that are zeroed when
-/// dropped, never as the base64 text of the file, which a .NET string or a dead buffer would keep until overwritten.
+/// What a memory dump of trousseaud shows of its keys: the local key ring's are held as bytes that are zeroed when
+/// dropped, never as the base64 text of the file, which a .NET string or a dead buffer would keep until overwritten;
+/// a data key is zeroed once it seals nothing more and no cache or reader holds it.
 /// </summary>
 public sealed partial class LocalKeyRingMemoryTests : IDisposable
 {
@@ -35,6 +39,56 @@ public sealed partial class LocalKeyRingMemoryTests : IDisposable
         var found = FindInMemory(server.ProcessId, patterns);
 
         Assert.True(found.Count == 0, $"trousseaud's memory holds its key ring's keys as text: {string.Join(", ", found)}");
+    }
+
+    [Fact]
+    public async Task A_data_key_past_its_max_age_leaves_trousseauds_memory_without_waiting_for_another_write()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(
+            DataDir, ["--Trousseau:DataKeys:MaxAge=00:00:01", "--Trousseau:DataKeys:CacheTimeToLive=00:00:01"]);
+        var clectl = ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
+        ClectlAssert.Ok(await clectl.RunAsync("secret", "create", "db", "--from-literal", "password=hunter2"));
+        var dataKey = new Dictionary<string, byte[]>(StringComparer.Ordinal) { ["the data key of secret db"] = await DataKeyOfAsync("db") };
+
+        await Eventually.ReturnsAsync(
+            () => Task.Run(() => FindInMemory(server.ProcessId, dataKey)),
+            hits => hits.Count == 0,
+            awaited: "the data key to be zeroed",
+            show: hits => string.Join(", ", hits));
+    }
+
+    /// <summary>The data key a record's envelope wraps, unwrapped with the key ring as the file holds it.</summary>
+    private async Task<byte[]> DataKeyOfAsync(string name)
+    {
+        byte[] record;
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(DataDir, "store.db")};Mode=ReadOnly;Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT value FROM secrets WHERE key = $key";
+            command.Parameters.AddWithValue("$key", name);
+            record = (byte[])(await command.ExecuteScalarAsync())!;
+        }
+
+        // The record's clear header (format, type, times, and in format 2 a revision), then a format 2 envelope.
+        var envelope = record[(2 + record[1] + 16 + (record[0] == 2 ? 8 : 0))..];
+        Assert.Equal("TRS\u0002"u8.ToArray(), envelope[..4]);
+        var offset = 7 + envelope[6];
+        var keyIdLength = BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset));
+        var keyId = Encoding.UTF8.GetString(envelope, offset + 2, keyIdLength);
+        offset += 2 + keyIdLength + 4;
+        var wrapped = envelope[(offset + 2)..(offset + 2 + BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset)))];
+
+        var ring = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(DataDir, "local.keyring")))!;
+        var ringKey = Convert.FromBase64String(ring["keys"]!.AsArray().Single(k => k!["keyId"]!.GetValue<string>() == keyId)!["key"]!.GetValue<string>());
+        var labelled = new byte[wrapped.Length - 12 - 16];
+        using (var aes = new AesGcm(ringKey, 16))
+        {
+            aes.Decrypt(wrapped.AsSpan(0, 12), wrapped.AsSpan(12, labelled.Length), wrapped.AsSpan(^16), labelled, Encoding.UTF8.GetBytes($"trousseau/local-wrap/v1:{keyId}"));
+        }
+
+        Assert.Equal("trousseau/store\0"u8.ToArray(), labelled[..^32]);
+        return labelled[^32..];
     }
 
     /// <summary>
