@@ -66,7 +66,8 @@ public static class OwnerOnlyFile
         path = Path.GetFullPath(path);
         EnsureParentDirectory(path);
         var temporary = $"{path}.{Guid.NewGuid():N}{TemporarySuffix}";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        // Unbuffered: a stream's buffer would keep a copy of what it wrote (a key ring's keys) that nothing zeroes.
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = FileMode0600;

@@ -32,6 +32,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly ILogger _logger;
     private readonly DataKeyCache _cache;
     private readonly SemaphoreSlim _newKeyLock = new(1, 1);
+    private readonly ITimer _ageCheck;
 
     // The data key each purpose encrypts under now, by purpose.
     private readonly DataKey?[] _current = new DataKey?[EnvelopePurposes.Count];
@@ -53,6 +54,8 @@ internal sealed class EnvelopeEncryptor : IDisposable
         _logger = logger ?? NullLogger<EnvelopeEncryptor>.Instance;
         _cache = new DataKeyCache(_options.CacheSize, _options.CacheTimeToLive, time);
         StoreWrites = new StoreWriteTracker(() => Interlocked.CompareExchange(ref _knownKeyId, null, null));
+        var checkEvery = TimeSpan.FromTicks(Math.Clamp(_options.MaxAge.Ticks / 4, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+        _ageCheck = time.CreateTimer(static state => ((EnvelopeEncryptor)state!).RetireAgedKeys(), this, checkEvery, checkEvery);
     }
 
     /// <summary>The writes of stored records under way, which a rewrap waits for (see <see cref="StoreWriteTracker"/>).</summary>
@@ -152,9 +155,29 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
     public void Dispose()
     {
+        _ageCheck.Dispose();
         RetireCurrentKey();
         _cache.Dispose();
         _newKeyLock.Dispose();
+    }
+
+    /// <summary>
+    /// Lets go of each current data key past <see cref="DataKeyOptions.MaxAge"/>, which seals nothing more: it is zeroed
+    /// once the cache and its last reader let go of it too, not only when the next write replaces it.
+    /// </summary>
+    private void RetireAgedKeys()
+    {
+        lock (_retireLock)
+        {
+            for (var i = 0; i < _current.Length; i++)
+            {
+                var current = Volatile.Read(ref _current[i]);
+                if (current is not null && _time.GetElapsedTime(current.CreatedAt) >= _options.MaxAge && Interlocked.CompareExchange(ref _current[i], null, current) == current)
+                {
+                    current.Release();
+                }
+            }
+        }
     }
 
     private bool IsFresh(DataKey key) =>

@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
 
@@ -9,13 +11,17 @@ namespace Trousseau;
 /// The key ring file (JSON, mode 0600) and the lock beside it. Format 2 keeps, for every key version, its key id
 /// and a check value, and the latest version ever issued: a damaged or trimmed file is refused when it is read,
 /// instead of failing every unwrap later. A format 1 file (no key ids, no check values) is read as it is and
-/// written as format 2 at its next rotation.
+/// written as format 2 at its next rotation. The keys go between the file and their arrays as base64 without ever
+/// being a string or passing through a buffer that is not zeroed, so no copy of them outlives the ring in memory.
 /// </summary>
 internal static partial class LocalKeyRingFile
 {
     private const int Format1 = 1;
     private const int Format2 = 2;
     private const string Dependency = $"key-provider:{LocalKeyRingProvider.ProviderName}";
+
+    // About 60,000 key versions: a bigger file is not a key ring, and is refused before it is read into memory.
+    private const int MaxFileBytes = 16 << 20;
 
     private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
@@ -26,9 +32,8 @@ internal static partial class LocalKeyRingFile
     /// write, a symbolic link or another user's file at its path is refused, not followed or read.
     /// </summary>
     /// <exception cref="IOException">The file cannot be read, group or others may use it, or another user may have put it there.</exception>
-    /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing.</exception>
-    /// <exception cref="JsonException">The file is not key ring JSON.</exception>
-    /// <exception cref="FormatException">A key or check value is not base64.</exception>
+    /// <exception cref="InvalidDataException">A version, key, key id or check value is wrong or missing, or the file is above 16 MiB.</exception>
+    /// <exception cref="JsonException">The file is not key ring JSON, or a key or check value is not base64.</exception>
     public static LocalKeyRing Read(string path)
     {
         byte[] bytes;
@@ -41,10 +46,16 @@ internal static partial class LocalKeyRingFile
                     + "and if someone else may have read it, rotate the key and rewrap the secrets (clectl key rotate, clectl key rewrap).");
             }
 
-            bytes = new byte[RandomAccess.GetLength(file.SafeFileHandle)];
+            var length = RandomAccess.GetLength(file.SafeFileHandle);
+            if (length > MaxFileBytes)
+            {
+                throw new InvalidDataException($"it is {length} bytes, more than a key ring file holds (at most {MaxFileBytes >> 20} MiB): is it the key ring?");
+            }
+
+            bytes = new byte[length];
             try
             {
-                file.ReadExactly(bytes);
+                ReadAll(file.SafeFileHandle, bytes);
             }
             catch
             {
@@ -53,9 +64,21 @@ internal static partial class LocalKeyRingFile
             }
         }
 
+        KeyFile? parsed = null;
         try
         {
-            return Parse(JsonSerializer.Deserialize(bytes, KeyFileJson.Default.KeyFile) ?? throw new InvalidDataException("the file is empty"));
+            parsed = JsonSerializer.Deserialize(bytes, KeyFileJson.Default.KeyFile) ?? throw new InvalidDataException("the file is empty");
+            return Parse(parsed);
+        }
+        catch
+        {
+            // The keys a refused ring read are zeroed: those it loaded are disposed already, the others never were.
+            foreach (var entry in parsed?.Keys ?? [])
+            {
+                CryptographicOperations.ZeroMemory(entry?.Key);
+            }
+
+            throw;
         }
         finally
         {
@@ -64,22 +87,28 @@ internal static partial class LocalKeyRingFile
     }
 
     /// <summary>Replaces the file with <paramref name="ring"/> in format 2, all or nothing and flushed to disk.</summary>
+    /// <exception cref="InvalidDataException">The ring would make a file above 16 MiB, which <see cref="Read"/> refuses.</exception>
     public static void Write(string path, LocalKeyRing ring)
     {
         var file = new KeyFile(
             Format2,
             ring.Id,
             ring.Current.Info.Version,
-            [.. ring.Keys.Select(k => new KeyFileEntry(k.Info.Version, k.Info.KeyId, k.Created, Convert.ToBase64String(k.Material), Convert.ToBase64String(k.Check)))]);
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(file, KeyFileJson.Default.KeyFile);
-        try
+            [.. ring.Keys.Select(k => new KeyFileEntry(k.Info.Version, k.Info.KeyId, k.Created, k.Material, k.Check))]);
+
+        // Not SerializeToUtf8Bytes: the serializer's own pooled buffer keeps the text it wrote, keys included.
+        using var text = new ZeroedBufferWriter();
+        using (var writer = new Utf8JsonWriter(text, new JsonWriterOptions { Indented = true }))
         {
-            OwnerOnlyFile.WriteAtomically(path, bytes, overwrite: true);
+            JsonSerializer.Serialize(writer, file, KeyFileJson.Default.KeyFile);
         }
-        finally
+
+        if (text.WrittenSpan.Length > MaxFileBytes)
         {
-            CryptographicOperations.ZeroMemory(bytes);
+            throw new InvalidDataException($"with key version {ring.Current.Info.Version} it would be more than {MaxFileBytes >> 20} MiB, which a key ring file never holds");
         }
+
+        OwnerOnlyFile.WriteAtomically(path, text.WrittenSpan, overwrite: true);
     }
 
     /// <summary>
@@ -118,7 +147,7 @@ internal static partial class LocalKeyRingFile
 
     /// <summary>Whether <paramref name="exception"/> is one that reading or writing the ring raises for a bad file.</summary>
     public static bool IsFileProblem(Exception exception) =>
-        exception is IOException or UnauthorizedAccessException or JsonException or InvalidDataException or FormatException;
+        exception is IOException or UnauthorizedAccessException or JsonException or InvalidDataException;
 
     /// <summary>The error for a ring that cannot be used, naming the file; never the file's content.</summary>
     public static DependencyUnavailableException Unusable(string path, Exception exception) =>
@@ -157,7 +186,8 @@ internal static partial class LocalKeyRingFile
         {
             foreach (var entry in file.Keys)
             {
-                keys.Add(ParseKey(file, entry, expectedVersion: (uint)keys.Count + 1));
+                var position = (uint)keys.Count + 1;
+                keys.Add(ParseKey(file, entry ?? throw new InvalidDataException($"its key at position {position} is null; restore the file from a backup"), expectedVersion: position));
             }
         }
         catch
@@ -184,26 +214,69 @@ internal static partial class LocalKeyRingFile
                 throw new InvalidDataException($"key version {entry.Version} has no keyId or no check value");
             }
 
-            check = Convert.FromBase64String(entry.Check);
+            check = entry.Check;
         }
 
-        return LocalKeyRingKey.Load(file.RingId, entry.Version, entry.KeyId, entry.Created, Convert.FromBase64String(entry.Key ?? string.Empty), check);
+        return LocalKeyRingKey.Load(file.RingId, entry.Version, entry.KeyId, entry.Created, entry.Key ?? [], check);
+    }
+
+    /// <summary>
+    /// Reads the whole file into <paramref name="bytes"/> straight from the handle: a stream's buffer would keep a copy
+    /// of the keys' text that nothing zeroes.
+    /// </summary>
+    private static void ReadAll(SafeFileHandle file, byte[] bytes)
+    {
+        for (var read = 0; read < bytes.Length;)
+        {
+            var count = RandomAccess.Read(file, bytes.AsSpan(read), read);
+            read += count > 0 ? count : throw new IOException("it became shorter while it was read");
+        }
+    }
+
+    /// <summary>A growing buffer that zeroes each array it outgrows, and its last one when disposed.</summary>
+    private sealed class ZeroedBufferWriter : IBufferWriter<byte>, IDisposable
+    {
+        private byte[] _buffer = new byte[4096];
+        private int _written;
+
+        public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => Reserve(sizeHint).AsMemory(_written);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => Reserve(sizeHint).AsSpan(_written);
+
+        public void Dispose() => CryptographicOperations.ZeroMemory(_buffer);
+
+        private byte[] Reserve(int sizeHint)
+        {
+            var needed = _written + Math.Max(sizeHint, 1);
+            if (needed > _buffer.Length)
+            {
+                var larger = new byte[Math.Max(needed, 2 * _buffer.Length)];
+                WrittenSpan.CopyTo(larger);
+                CryptographicOperations.ZeroMemory(_buffer);
+                _buffer = larger;
+            }
+
+            return _buffer;
+        }
     }
 
     internal sealed record KeyFile(
         [property: JsonPropertyName("format")] int Format,
         [property: JsonPropertyName("ringId")] string RingId,
         [property: JsonPropertyName("latestVersion")] uint LatestVersion,
-        [property: JsonPropertyName("keys")] List<KeyFileEntry> Keys);
+        [property: JsonPropertyName("keys")] List<KeyFileEntry?> Keys);
 
     internal sealed record KeyFileEntry(
         [property: JsonPropertyName("version")] uint Version,
         [property: JsonPropertyName("keyId")] string? KeyId,
         [property: JsonPropertyName("created")] DateTimeOffset Created,
-        [property: JsonPropertyName("key")] string Key,
-        [property: JsonPropertyName("check")] string? Check);
+        [property: JsonPropertyName("key")] byte[] Key,
+        [property: JsonPropertyName("check")] byte[]? Check);
 
     [JsonSerializable(typeof(KeyFile))]
-    [JsonSourceGenerationOptions(WriteIndented = true)]
     internal sealed partial class KeyFileJson : JsonSerializerContext;
 }

@@ -82,6 +82,41 @@ public sealed class LocalKeyRingFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_ring_whose_key_list_holds_null_is_refused_naming_the_file_and_the_position()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        file["keys"]![1] = null;
+        await File.WriteAllTextAsync(KeyFile, file.ToJsonString());
+
+        using var edited = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await edited.GetCurrentKeyAsync());
+
+        Assert.Equal($"The local key ring '{KeyFile}' cannot be used: its key at position 2 is null; restore the file from a backup", error.Message);
+        Assert.False((await edited.CheckHealthAsync()).IsHealthy);
+    }
+
+    [Fact]
+    public async Task A_key_file_of_gigabytes_is_refused_naming_its_size_without_being_read()
+    {
+        using (var file = new FileStream(KeyFile, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        {
+            file.SetLength(3L << 30);
+        }
+
+        using var ring = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await ring.GetCurrentKeyAsync());
+
+        Assert.Equal(
+            $"The local key ring '{KeyFile}' cannot be used: it is 3221225472 bytes, more than a key ring file holds (at most 16 MiB): is it the key ring?",
+            error.Message);
+    }
+
+    [Fact]
     public async Task A_key_ring_whose_newest_version_was_removed_is_refused_instead_of_issuing_that_version_again()
     {
         using (var ring = KeyRings.Open(KeyFile))
