@@ -76,8 +76,9 @@ internal sealed class CliContexts
     /// <see langword="null"/>: one that belongs to another user (not root), who can change it whatever its mode, as ssh
     /// refuses such a config file; one that holds a token (<c>context set --token</c>) and that group or others can read
     /// or change; one that group or others can change, as after a <c>chmod</c> or a copy (clectl writes it 0600), where
-    /// they could point a context's server at theirs and receive the token of its token file. None for a file that
-    /// cannot be examined, which the commands that use contexts report.
+    /// they could point a context's server at theirs and receive the token of its token file; else one whose directory
+    /// group or others can change, where they could replace the file. None for a file that cannot be examined, which
+    /// the commands that use contexts report.
     /// </summary>
     public static string? Exposure(string path)
     {
@@ -97,7 +98,7 @@ internal sealed class CliContexts
 
             if (OwnerOnlyFile.OpenModeOrNull(path) is not { } mode)
             {
-                return null;
+                return DirectoryExposure(path);
             }
 
             var octal = Convert.ToString((int)mode & 0x1FF, 8);
@@ -108,12 +109,31 @@ internal sealed class CliContexts
 
             return (mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0
                 ? $"{path} can be changed by others than its owner (mode {octal}): they {Redirect}; run chmod 600 {path}."
-                : null;
+                : DirectoryExposure(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The warning for the directory holding the contexts file at <paramref name="path"/> when group or others may
+    /// change it (clectl creates it 0700): they could put a file of theirs in place of the contexts file.
+    /// </summary>
+    private static string? DirectoryExposure(string path)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (OperatingSystem.IsWindows() || string.IsNullOrEmpty(directory))
+        {
+            return null;
+        }
+
+        var mode = File.GetUnixFileMode(directory);
+        return (mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0
+            ? $"{directory}, the directory of {path}, can be changed by others than its owner (mode {Convert.ToString((int)mode & 0x1FF, 8)}): "
+                + $"they could replace the file, point a context at a server of theirs and receive its token; run chmod 700 {directory}."
+            : null;
     }
 
     /// <summary>The usage error for a context name that is not among <see cref="Contexts"/>, with the nearest names.</summary>

@@ -76,6 +76,7 @@ internal static class TrousseauServer
         }
 
         await app.WaitForShutdownAsync();
+        await ServerTelemetry.StopAsync(app.Services, app.Logger);
 
         // The host stops itself when a background service faults (BackgroundServiceExceptionBehavior.StopHost): that
         // is a failure, and a supervisor that restarts on failure must see one.

@@ -78,7 +78,7 @@ internal sealed class InProcessKeyAdministration(
             throw new DependencyUnavailableException(e.Dependency, Interrupted(e.Message, run), e.RetryAfter, e);
         }
 
-        var result = new RewrapResult(run.Rewrapped, run.Skipped, run.Failed);
+        var result = new RewrapResult(run.Rewrapped, run.Skipped, run.Failed) { KeyId = run.CurrentKeyId };
         Log.Rewrapped(_logger, result.Rewrapped, run.CurrentKeyId, result.Skipped, result.Failed);
         return result;
     }

@@ -15,4 +15,11 @@ namespace Trousseau;
 /// lacks), or they were written again under an older key before each attempt to move them (by an instance that had
 /// not yet seen the rotation; a later rewrap moves them).
 /// </param>
-public readonly record struct RewrapResult(long Rewrapped, long Skipped, long Failed);
+public readonly record struct RewrapResult(long Rewrapped, long Skipped, long Failed)
+{
+    /// <summary>
+    /// The key the secrets were moved to: the current key when the rewrap began, or a newer one when the key rotated
+    /// while it ran. <see langword="null"/> when the answer does not say (a remote trousseaud's <c>POST /v1/keys/rewrap</c>).
+    /// </summary>
+    public string? KeyId { get; init; }
+}

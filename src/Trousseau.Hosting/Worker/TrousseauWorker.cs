@@ -61,6 +61,8 @@ internal sealed partial class TrousseauWorker(
                 _watching = true;
             }
 
+            // The key the stored secrets are under now: a rewrap moves them to a key rotated while it ran, if any.
+            var keyId = key.KeyId;
             if (_lastKeyId != key.KeyId && options.Value.RewrapAfterRotation)
             {
                 // A rewrap that failed runs again at each tick; the operator is told of it once.
@@ -74,7 +76,8 @@ internal sealed partial class TrousseauWorker(
                     }
 
                     var result = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
-                    LogStartRewrapDone(logger, result.Rewrapped, key.KeyId, result.Skipped, result.Failed);
+                    keyId = result.KeyId ?? keyId;
+                    LogStartRewrapDone(logger, result.Rewrapped, keyId, result.Skipped, result.Failed);
                 }
                 else
                 {
@@ -84,12 +87,14 @@ internal sealed partial class TrousseauWorker(
                     }
 
                     var result = await keys.RewrapSecretsAsync(cancellationToken).ConfigureAwait(false);
-                    LogRewrapDone(logger, result.Rewrapped, key.KeyId, result.Skipped, result.Failed);
+                    keyId = result.KeyId ?? keyId;
+                    LogRewrapDone(logger, result.Rewrapped, keyId, result.Skipped, result.Failed);
                 }
             }
 
-            // Moved on only once the rewrap is done, so that a failed one (at start too) runs again at the next tick.
-            _lastKeyId = key.KeyId;
+            // Moved on only once the rewrap is done, so that a failed one (at start too) runs again at the next tick; to
+            // the key the rewrap moved the secrets to, so that the next tick does not rewrap again for nothing.
+            _lastKeyId = keyId;
             if (_failedTicks > 0)
             {
                 LogTicksSucceedAgain(logger, _failedTicks);

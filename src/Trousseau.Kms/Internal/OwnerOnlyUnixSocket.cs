@@ -114,7 +114,9 @@ internal static class OwnerOnlyUnixSocket
 
         // Only a refused connection shows that nothing serves the socket: one this process may not connect to (another
         // user's, mode 0600) may be live, and replacing it would take kube-apiserver's calls from the plugin serving it.
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        // Probed without blocking: a live plugin whose backlog is full (busy, or hung) would hold a blocking connect,
+        // and the start with it, until it accepts again; such a plugin is live too (EAGAIN).
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
         try
         {
             probe.Connect(new UnixDomainSocketEndPoint(path));
@@ -122,6 +124,11 @@ internal static class OwnerOnlyUnixSocket
         catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {
             return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+        {
+            throw new IOException(
+                $"The KMS socket {path} is in use by another process, which accepts no connection for now (its backlog of connections waiting to be accepted is full).", e);
         }
         catch (SocketException) when (!File.Exists(path))
         {

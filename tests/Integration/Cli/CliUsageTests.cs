@@ -342,6 +342,32 @@ public sealed class CliUsageTests : IDisposable
         Assert.Empty(ownerOnly.Stderr);
     }
 
+    [Theory]
+    [InlineData("770")]
+    [InlineData("707")]
+    [InlineData("777")]
+    public async Task A_contexts_directory_that_group_or_others_may_write_is_warned_about_until_it_is_owner_only(string mode)
+    {
+        var directory = _temp.Combine("config", "trousseau");
+        var file = Path.Combine(directory, "config.json");
+        var tokenFile = _temp.Combine("api.token");
+        File.WriteAllText(tokenFile, "token-from-the-file-3d8b\n");
+        ClectlAssert.Ok(await _clectl.RunAsync("context", "set", "paths", "--server", "http://127.0.0.1:1", "--token-file", tokenFile));
+        File.SetUnixFileMode(directory, (UnixFileMode)Convert.ToInt32(mode, 8));
+
+        var list = await _clectl.RunAsync("context", "list");
+        var kms = await _clectl.RunWithInputAsync("dek", "kms", "encrypt", "--socket", _temp.Combine("none.sock"));
+        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var ownerOnly = await _clectl.RunAsync("context", "list");
+
+        ClectlAssert.Ok(list);
+        var warning = $"clectl: warning: {directory}, the directory of {file}, can be changed by others than its owner (mode {mode}): they could replace the file, point a context at a server of theirs and receive its token; run chmod 700 {directory}.";
+        Assert.Equal(warning + "\n", list.Stderr);
+        Assert.StartsWith(warning + "\n", kms.Stderr, StringComparison.Ordinal);
+        ClectlAssert.Ok(ownerOnly);
+        Assert.Empty(ownerOnly.Stderr);
+    }
+
     [Fact]
     public async Task A_directory_given_to_from_file_exits_2_saying_it_is_a_directory()
     {

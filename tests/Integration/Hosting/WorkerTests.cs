@@ -6,6 +6,7 @@ using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Tests.Integration.Etcd;
 using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.Integration.Vault;
 using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Hosting;
@@ -162,6 +163,65 @@ public sealed class WorkerTests : IDisposable
         }
 
         await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_rewrap_that_moves_on_to_a_key_rotated_while_it_runs_names_that_key_and_is_not_run_again_at_the_next_tick()
+    {
+        await using var vault = await VaultTestServer.StartAsync();
+        vault.CreateKey("worker");
+        var log = new FakeLogCollector();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(log));
+        builder.Services.AddTrousseau(_ => { })
+            .UseVaultTransit(o =>
+            {
+                o.Address = vault.Address;
+                o.KeyName = "worker";
+                o.Auth.Token = vault.RootToken;
+            })
+            .UseInMemoryStore()
+            .AddWorker(o => o.Interval = TimeSpan.FromMilliseconds(100));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var trousseau = host.Services.GetRequiredService<ITrousseau>();
+        for (var i = 0; i < 5; i++)
+        {
+            await trousseau.CreateSecretAsync($"moving/{i}", SecretType.Opaque, new Dictionary<string, string> { ["k"] = $"v{i}" });
+        }
+
+        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Rewrap at start finished", StringComparison.Ordinal)), () => string.Join(" | ", Messages(log)));
+
+        // Rotated in Vault twice, the second time while the worker's rewrap after the first waits for Vault to wrap its
+        // new data key: Vault wraps it under the newest version, and the rewrap moves the secrets there.
+        var release = new TaskCompletionSource();
+        vault.Hold = new VaultTestServer.VaultHold("/encrypt/worker", release.Task);
+        await RotateInVaultAsync(vault, "worker");
+        await Eventually.HoldsAsync(() => vault.Held > 0);
+        await RotateInVaultAsync(vault, "worker");
+        vault.Hold = null;
+        release.SetResult();
+        await Eventually.HoldsAsync(() => Messages(log).Any(m => m.StartsWith("Rewrap after rotation finished", StringComparison.Ordinal)), () => string.Join(" | ", Messages(log)));
+
+        // Each tick reads the key once before anything else: by the third read, the tick after the rewrap is over.
+        var readsBefore = KeyReads(vault);
+        await Eventually.HoldsAsync(() => KeyReads(vault) >= readsBefore + 3);
+        var newest = (await host.Services.GetRequiredService<IKeyAdministration>().GetKeyStatusAsync()).KeyId;
+        Assert.Equal(
+            $"Rewrap after rotation finished: 5 stored secrets moved to {newest}, 0 needed no move, 0 left under an older key (each named, with the reason, in event 1204, 1205 or 1206)",
+            string.Join(" | ", Messages(log).Where(m => m.StartsWith("Rewrap after rotation finished", StringComparison.Ordinal))));
+        Assert.Single(Messages(log), m => m.StartsWith("The current key changed", StringComparison.Ordinal));
+        await host.StopAsync();
+    }
+
+    private static int KeyReads(VaultTestServer vault) => vault.Requests.Count(r => r.Method == "GET" && r.Path == "transit/keys/worker");
+
+    private static async Task RotateInVaultAsync(VaultTestServer vault, string key)
+    {
+        using var http = new HttpClient { BaseAddress = vault.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/transit/keys/{key}/rotate");
+        request.Headers.Add("X-Vault-Token", vault.RootToken);
+        (await http.SendAsync(request)).EnsureSuccessStatusCode();
     }
 
     [Theory]

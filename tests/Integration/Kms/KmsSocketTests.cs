@@ -274,6 +274,51 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task A_live_socket_whose_backlog_is_full_is_not_taken_over_and_the_start_says_it_is_in_use()
+    {
+        using var temp = new TempDirectory();
+        var socket = temp.Combine("run", "kms.sock");
+        Directory.CreateDirectory(Path.GetDirectoryName(socket)!);
+        var endPoint = new UnixDomainSocketEndPoint(socket);
+        using var live = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        live.Bind(endPoint);
+        live.Listen(1);
+
+        // A plugin that accepts no connection for now: connections wait in its backlog until it is full.
+        var waiting = new List<Socket>();
+        try
+        {
+            while (waiting.Count < 100)
+            {
+                var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
+                try
+                {
+                    client.Connect(endPoint);
+                    waiting.Add(client);
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+                {
+                    client.Dispose();
+                    break;
+                }
+            }
+
+            var result = await TrousseauServerProcess.RunToExitAsync(temp.Combine("data"), ["--kms-socket", socket]);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Equal(
+                $"trousseaud: cannot start: The KMS socket {socket} is in use by another process, which accepts no connection for now (its backlog of connections waiting to be accepted is full).",
+                result.Stderr.Trim());
+            using var accepted = live.Accept();
+            Assert.True(File.Exists(socket), $"{socket}, a live plugin's socket, was removed");
+        }
+        finally
+        {
+            waiting.ForEach(c => c.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task A_plugin_stopping_after_another_took_over_its_removed_socket_path_leaves_the_new_socket_in_place()
     {
         using var temp = new TempDirectory();

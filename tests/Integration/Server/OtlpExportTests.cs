@@ -49,6 +49,7 @@ public sealed class OtlpExportTests : IDisposable
         }
 
         Assert.Equal(0, await server.StopAsync());
+        Assert.DoesNotContain("did not finish within 2 s of the stop", server.Log, StringComparison.Ordinal);
 
         var received = collector.Received;
         var paths = received.Select(r => r.Path).ToHashSet();
@@ -210,6 +211,30 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Equal(0, (await clectl.RunAsync("secret", "get", "otlp/silent")).ExitCode);
 
         Assert.Equal(0, await server.StopAsync());
+    }
+
+    [Fact]
+    public async Task A_stop_gives_the_exports_to_a_collector_that_never_answers_two_seconds_and_says_what_it_dropped()
+    {
+        using var collector = TcpStandIn.Silent();
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        var clectl = ClectlRunner.For(server, dataDir, _temp.Path);
+        Assert.Equal(0, (await clectl.RunAsync("secret", "create", "otlp/stop", "--from-literal", "k=v")).ExitCode);
+        await Eventually.HoldsAsync(() => collector.Connections >= 2, () => $"{collector.Connections} connections");
+
+        Assert.Equal(0, await server.StopAsync());
+
+        // The metrics' last export, made at the stop, waits for the collector's answer: metrics at least are named.
+        var dropped = server.Log.Split('\n').SingleOrDefault(l => l.Contains("did not finish within 2 s of the stop", StringComparison.Ordinal));
+        Assert.True(dropped is not null, server.Log);
+        Assert.Matches(@"The OpenTelemetry export of (traces and )?metrics to the OTLP endpoint did not finish within 2 s of the stop; what it still held is dropped", dropped);
     }
 
     /// <summary>The environment that sends trousseaud's spans to <paramref name="collector"/> over OTLP/HTTP, exported every 200 ms.</summary>

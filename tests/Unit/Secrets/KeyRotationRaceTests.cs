@@ -75,7 +75,7 @@ public sealed class KeyRotationRaceTests : IDisposable
 
         var result = await _keys.RewrapSecretsAsync();
 
-        Assert.Equal((new RewrapResult(1, 0, 0), rotated.KeyId), (result, await KeyIdOfAsync("app/late")));
+        Assert.Equal((new RewrapResult(1, 0, 0) { KeyId = rotated.KeyId }, rotated.KeyId), (result, await KeyIdOfAsync("app/late")));
         Assert.Equal("v", (await _trousseau.GetSecretAsync("app/late")).Data["k"]);
     }
 
@@ -89,11 +89,11 @@ public sealed class KeyRotationRaceTests : IDisposable
         var keys = new InProcessKeyAdministration(provider, _store, encryptor);
         await trousseau.CreateSecretAsync("app/a", SecretType.Opaque, Data("k", "v"));
         var before = await _store.GetAsync("app/a");
-        await source.RotateAsync();
+        var rotated = await source.RotateAsync();
 
         var result = await keys.RewrapSecretsAsync();
 
-        Assert.Equal(new RewrapResult(0, 0, 1), result);
+        Assert.Equal(new RewrapResult(0, 0, 1) { KeyId = rotated.KeyId }, result);
         Assert.Equal(before!.Revision, (await _store.GetAsync("app/a"))!.Revision);
         Assert.Equal("v", (await trousseau.GetSecretAsync("app/a")).Data["k"]);
     }
@@ -116,9 +116,9 @@ public sealed class KeyRotationRaceTests : IDisposable
 
         var overtaken = await _keys.RewrapSecretsAsync();
 
-        Assert.Equal(new RewrapResult(2, 0, 0), overtaking);
-        Assert.Equal(new RewrapResult(0, 2, 0), overtaken);
-        Assert.Equal([newest!.KeyId, newest.KeyId], [await KeyIdOfAsync("app/a"), await KeyIdOfAsync("app/b")]);
+        Assert.Equal(new RewrapResult(2, 0, 0) { KeyId = newest!.KeyId }, overtaking);
+        Assert.Equal(new RewrapResult(0, 2, 0) { KeyId = newest.KeyId }, overtaken);
+        Assert.Equal([newest.KeyId, newest.KeyId], [await KeyIdOfAsync("app/a"), await KeyIdOfAsync("app/b")]);
     }
 
     [Fact]

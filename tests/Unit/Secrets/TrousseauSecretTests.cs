@@ -545,7 +545,7 @@ public sealed class TrousseauSecretTests : IDisposable
         }
 
         var underOldKey = (await store.GetAsync("hot/b"))!.Value.ToArray();
-        await local.Keys.RotateKeyAsync();
+        var rotated = await local.Keys.RotateKeyAsync();
         async Task WriteUnderOldKeyAgain()
         {
             await store.UpdateAsync("hot/b", underOldKey, (await store.GetAsync("hot/b"))!.Revision);
@@ -558,7 +558,7 @@ public sealed class TrousseauSecretTests : IDisposable
         store.BeforeNextUpdateOf("hot/b", () => Task.CompletedTask);
         var quiet = await local.Keys.RewrapSecretsAsync();
 
-        Assert.Equal((new RewrapResult(2, 0, 1), new RewrapResult(1, 2, 0)), (busy, quiet));
+        Assert.Equal((new RewrapResult(2, 0, 1) { KeyId = rotated.KeyId }, new RewrapResult(1, 2, 0) { KeyId = rotated.KeyId }), (busy, quiet));
         Assert.Equal("hot/b", (await local.Trousseau.GetSecretAsync("hot/b")).Data["k"]);
     }
 
@@ -575,7 +575,7 @@ public sealed class TrousseauSecretTests : IDisposable
             revisions[i] = (await local.Trousseau.CreateSecretAsync($"busy/{i:D2}", SecretType.Opaque, Data(("k", "v0")))).Revision;
         }
 
-        await local.Keys.RotateKeyAsync();
+        var rotated = await local.Keys.RotateKeyAsync();
         for (var i = 0; i < revisions.Length; i += 2)
         {
             var name = $"busy/{i:D2}";
@@ -587,7 +587,7 @@ public sealed class TrousseauSecretTests : IDisposable
         var rewrapped = await local.Keys.RewrapSecretsAsync();
 
         // The even secrets were already under the new key when the rewrap looked again: it moved the odd ones.
-        Assert.Equal(new RewrapResult(revisions.Length / 2, revisions.Length / 2, 0), rewrapped);
+        Assert.Equal(new RewrapResult(revisions.Length / 2, revisions.Length / 2, 0) { KeyId = rotated.KeyId }, rewrapped);
         Assert.Equal(0, (await local.Keys.RewrapSecretsAsync()).Rewrapped);
         for (var i = 0; i < revisions.Length; i++)
         {
