@@ -606,6 +606,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             try
             {
                 DatabaseFileModes.MakePrivate(_path, _logger);
+                DeleteTemporaries();
                 OwnerOnlyFile.EnsureExists(_path);
                 _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
                 CreateOrUpgradeSchema();
@@ -623,6 +624,25 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             }
 
             Volatile.Write(ref _initialized, true);
+        }
+    }
+
+    /// <summary>
+    /// Deletes the empty files a process killed while it created the database left beside it (between the creation
+    /// of the temporary file and its rename onto the path), so that kills at that moment do not pile them up. Called
+    /// holding the lock, so no other store is creating the file meanwhile.
+    /// </summary>
+    private void DeleteTemporaries()
+    {
+        var leftovers = OwnerOnlyFile.FindTemporaries(_path);
+        foreach (var leftover in leftovers)
+        {
+            File.Delete(leftover);
+        }
+
+        if (leftovers.Count > 0)
+        {
+            Log.TemporariesDeleted(_logger, _path, leftovers.Count);
         }
     }
 
