@@ -634,15 +634,23 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// </summary>
     private void DeleteTemporaries()
     {
-        var leftovers = OwnerOnlyFile.FindTemporaries(_path);
-        foreach (var leftover in leftovers)
+        var deleted = 0;
+        foreach (var leftover in OwnerOnlyFile.FindTemporaries(_path))
         {
-            File.Delete(leftover);
+            try
+            {
+                File.Delete(leftover);
+                deleted++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left as it is (another user's file in a shared directory, say): it holds nothing in use.
+            }
         }
 
-        if (leftovers.Count > 0)
+        if (deleted > 0)
         {
-            Log.TemporariesDeleted(_logger, _path, leftovers.Count);
+            Log.TemporariesDeleted(_logger, _path, deleted);
         }
     }
 

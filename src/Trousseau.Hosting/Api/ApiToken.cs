@@ -118,15 +118,23 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     /// </summary>
     private void DeleteTemporaries(string path)
     {
-        var leftovers = OwnerOnlyFile.FindTemporaries(path);
-        foreach (var leftover in leftovers)
+        var deleted = 0;
+        foreach (var leftover in OwnerOnlyFile.FindTemporaries(path))
         {
-            File.Delete(leftover);
+            try
+            {
+                File.Delete(leftover);
+                deleted++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left as it is (another user's file in a shared directory, say): it holds nothing in use.
+            }
         }
 
-        if (leftovers.Count > 0)
+        if (deleted > 0)
         {
-            LogTemporariesDeleted(logger, Path.GetFullPath(path), leftovers.Count);
+            LogTemporariesDeleted(logger, Path.GetFullPath(path), deleted);
         }
     }
 
