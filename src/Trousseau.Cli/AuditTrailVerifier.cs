@@ -101,7 +101,8 @@ internal static class AuditTrailVerifier
     /// holding a shared lock on <c>FILE.lock</c>, which trousseaud holds exclusively while it writes a line or rotates
     /// the files, so that a rotation under way is neither seen half done nor makes a file be read under another's
     /// name; the files are read after the lock is released, the current one up to the length it had (its lines then
-    /// complete). A trail without a lock file (a copy) is opened as it is.
+    /// complete). A trail without a lock file (a copy) is opened as it is; one whose current file is missing beside rotated
+    /// files is the rotated files.
     /// </summary>
     private static List<(string File, FileStream Stream, long Length)> OpenTrail(string trail)
     {
@@ -109,7 +110,13 @@ internal static class AuditTrailVerifier
         using var writers = HoldOffWriters(trail + ".lock");
         try
         {
-            foreach (var file in RotatedPredecessors(trail).Append(trail))
+            var rotated = RotatedPredecessors(trail).ToList();
+
+            // A trousseaud killed during a rotation, after it renamed the full file and before it made the new one,
+            // leaves rotated files without the current one: the chain is in them, and trousseaud makes the current
+            // file again, its first line naming the last line of FILE.1.
+            var current = rotated.Count > 0 && !File.Exists(trail) && !Directory.Exists(trail) ? [] : new[] { trail };
+            foreach (var file in rotated.Concat(current))
             {
                 var stream = Open(file);
                 opened.Add((file, stream, stream.Length));

@@ -609,6 +609,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             try
             {
                 DatabaseFileModes.MakePrivate(_path, _logger);
+                DeleteTemporaries();
                 OwnerOnlyFile.EnsureExists(_path);
                 _openedFile = LinuxFileStatus.OfPath(_pathBytes)?.File;
                 CreateOrUpgradeSchema();
@@ -626,6 +627,33 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
             }
 
             Volatile.Write(ref _initialized, true);
+        }
+    }
+
+    /// <summary>
+    /// Deletes the empty files a process killed while it created the database left beside it (between the creation
+    /// of the temporary file and its rename onto the path), so that kills at that moment do not pile them up. Called
+    /// holding the lock, so no other store is creating the file meanwhile.
+    /// </summary>
+    private void DeleteTemporaries()
+    {
+        var deleted = 0;
+        foreach (var leftover in OwnerOnlyFile.FindTemporaries(_path))
+        {
+            try
+            {
+                File.Delete(leftover);
+                deleted++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left as it is (another user's file in a shared directory, say): it holds nothing in use.
+            }
+        }
+
+        if (deleted > 0)
+        {
+            Log.TemporariesDeleted(_logger, _path, deleted);
         }
     }
 

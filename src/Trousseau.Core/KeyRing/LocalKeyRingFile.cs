@@ -20,6 +20,8 @@ internal static partial class LocalKeyRingFile
     private const int Format2 = 2;
     private const string Dependency = $"key-provider:{LocalKeyRingProvider.ProviderName}";
 
+    private const string RestoreIt = "restore it from a backup (a new key ring could not decrypt what the store holds)";
+
     // About 60,000 key versions: a bigger file is not a key ring, and is refused before it is read into memory.
     private const int MaxFileBytes = 16 << 20;
 
@@ -62,6 +64,11 @@ internal static partial class LocalKeyRingFile
                 CryptographicOperations.ZeroMemory(bytes);
                 throw;
             }
+        }
+
+        if (bytes.Length == 0)
+        {
+            throw new InvalidDataException($"it is empty: a write or a copy of it was cut short; {RestoreIt}");
         }
 
         KeyFile? parsed = null;
@@ -152,8 +159,12 @@ internal static partial class LocalKeyRingFile
     /// <summary>The error for a ring that cannot be used, naming the file; never the file's content.</summary>
     public static DependencyUnavailableException Unusable(string path, Exception exception) =>
         new(Dependency,
-            $"The local key ring '{path}' cannot be used: {(exception is JsonException ? "it is not valid key ring JSON" : exception.Message)}",
+            $"The local key ring '{path}' cannot be used: {(exception is JsonException json ? NotJson(json) : exception.Message)}",
             exception is JsonException ? null : exception);
+
+    /// <summary>Where the file stops being key ring JSON, never what it holds there.</summary>
+    private static string NotJson(JsonException exception) =>
+        $"it is not valid key ring JSON at line {(exception.LineNumber ?? 0) + 1}, byte {(exception.BytePositionInLine ?? 0) + 1}: it was cut short or edited; {RestoreIt}";
 
     private static LocalKeyRing Parse(KeyFile file)
     {

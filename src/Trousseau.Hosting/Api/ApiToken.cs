@@ -94,18 +94,48 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
-    private static string LoadOrCreate(string path)
+    private string LoadOrCreate(string path)
     {
         if (!File.Exists(path))
         {
             var created = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(TokenBytes));
             if (OwnerOnlyFile.WriteAtomically(path, Encoding.UTF8.GetBytes(created + "\n"), overwrite: false))
             {
+                DeleteTemporaries(path);
                 return created;
             }
         }
 
-        return ReadExisting(path, atStart: true);
+        var token = ReadExisting(path, atStart: true);
+        DeleteTemporaries(path);
+        return token;
+    }
+
+    /// <summary>
+    /// Deletes the temporary files a start killed while it wrote a new token left beside the file: their tokens never
+    /// took effect. Only once the file exists: a process creating it at the same moment then finds it there and reads
+    /// it, whether or not its own temporary file was deleted.
+    /// </summary>
+    private void DeleteTemporaries(string path)
+    {
+        var deleted = 0;
+        foreach (var leftover in OwnerOnlyFile.FindTemporaries(path))
+        {
+            try
+            {
+                File.Delete(leftover);
+                deleted++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left as it is (another user's file in a shared directory, say): it holds nothing in use.
+            }
+        }
+
+        if (deleted > 0)
+        {
+            LogTemporariesDeleted(logger, Path.GetFullPath(path), deleted);
+        }
     }
 
     /// <summary>
@@ -144,6 +174,9 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "The API token file {TokenFile} holds a new API token; requests must present it from now on, and the previous token is refused.")]
     private static partial void LogReplaced(ILogger logger, string tokenFile);
+
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Warning, Message = "Deleted {Count} temporary files beside the API token file {TokenFile} that a start killed while it wrote a new token left behind; their tokens never took effect.")]
+    private static partial void LogTemporariesDeleted(ILogger logger, string tokenFile, int count);
 
     [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "The API token file changed but cannot be used: {Reason} Requests are checked against the token read before until the file changes again.")]
     private static partial void LogUnusable(ILogger logger, string reason);

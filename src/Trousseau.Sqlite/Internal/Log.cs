@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "SQLite store {Path}: a record's revision was above the store's revision counter (set by hand, or a table copied in from another file); the counter now continues from {Revision}, so that later writes never give a smaller revision nor reuse one")]
     public static partial void RevisionCounterCaughtUp(ILogger logger, string path, long revision);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Deleted {Count} empty temporary files beside SQLite store {Path} that a process killed while it created the database left behind")]
+    public static partial void TemporariesDeleted(ILogger logger, string path, int count);
 }

@@ -218,6 +218,48 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task After_a_kill_between_a_rotations_rename_and_the_new_file_verify_passes_and_the_restart_goes_on_from_the_renamed_file()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        string[] settings = ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=5", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"];
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, settings))
+        {
+            await CallsAsync(server, dataDir, 4);
+            Assert.True(File.Exists(trail + ".1"), "4 records of about 350 bytes fill more than one file of 1024 bytes");
+            await server.KillAsync();
+        }
+
+        // The files as a kill leaves them right after a rotation renamed the full file to audit.log.1, before it
+        // opened the new audit.log: the rotated files shifted up, no audit.log.
+        for (var generation = 4; generation >= 1; generation--)
+        {
+            if (File.Exists($"{trail}.{generation}"))
+            {
+                File.Move($"{trail}.{generation}", $"{trail}.{generation + 1}");
+            }
+        }
+
+        File.Move(trail, trail + ".1");
+        var lines = Directory.EnumerateFiles(dataDir, "audit.log.*").Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)).Sum(f => File.ReadAllLines(f).Length);
+        var clectl = new ClectlRunner(temp.Path, new Dictionary<string, string?>());
+
+        var crashed = await clectl.RunAsync("audit", "verify", trail, "-o", "json");
+
+        ClectlAssert.Ok(crashed);
+        Assert.Equal(lines, JsonDocument.Parse(crashed.Stdout).RootElement.GetProperty("trails")[0].GetProperty("lines").GetInt64());
+        await using (var restarted = await TrousseauServerProcess.StartAsync(dataDir, settings))
+        {
+            await CallsAsync(restarted, dataDir, 1);
+        }
+
+        var whole = await clectl.RunAsync("audit", "verify", trail, "-o", "json");
+        ClectlAssert.Ok(whole);
+        Assert.True(JsonDocument.Parse(whole.Stdout).RootElement.GetProperty("trails")[0].GetProperty("lines").GetInt64() > lines, whole.Stdout);
+    }
+
+    [Fact]
     public async Task A_trail_restored_open_to_group_or_others_is_made_0600_with_a_warning_naming_it_and_its_old_mode_and_its_chain_goes_on()
     {
         using var temp = new TempDirectory();

@@ -81,6 +81,30 @@ public sealed class LocalKeyRingServerTests : IDisposable
         Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0, "it is empty: a write or a copy of it was cut short", "")]
+    [InlineData(120, "it is not valid key ring JSON at line ", ": it was cut short or edited")]
+    public async Task A_key_ring_cut_short_stops_trousseaud_at_start_saying_so_and_to_restore_it_and_is_left_as_it_is(int length, string problem, string problemEnd)
+    {
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            ClectlAssert.Ok(await Clectl(server).RunAsync("secret", "create", "db", "--from-literal", "password=hunter2"));
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        // What a copy cut short by a full disk leaves, or a power loss on a file system that does not keep a rename
+        // behind the data written before it.
+        var cut = (await File.ReadAllBytesAsync(KeyRingFile))[..length];
+        await File.WriteAllBytesAsync(KeyRingFile, cut);
+        var result = await TrousseauServerProcess.RunToExitAsync(DataDir);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: cannot start: The local key ring '{KeyRingFile}' cannot be used: {problem}", line, StringComparison.Ordinal);
+        Assert.EndsWith($"{problemEnd}; restore it from a backup (a new key ring could not decrypt what the store holds)", line, StringComparison.Ordinal);
+        Assert.Equal(cut, await File.ReadAllBytesAsync(KeyRingFile));
+    }
+
     [Fact]
     public async Task A_key_ring_open_to_group_or_others_stops_trousseaud_at_start_naming_the_file_its_mode_and_the_fix()
     {

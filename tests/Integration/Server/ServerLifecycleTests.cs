@@ -71,6 +71,27 @@ public sealed class ServerLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task The_temporary_token_files_a_start_killed_while_it_wrote_the_token_left_are_deleted_at_the_next_start()
+    {
+        // What a first start killed between writing the new token beside api.token and renaming it onto the path
+        // leaves: a file holding a token that never took effect, one more at each such kill.
+        Directory.CreateDirectory(DataDir);
+        var tokenFile = Path.Combine(DataDir, "api.token");
+        string[] leftovers = [$"{tokenFile}.{Guid.NewGuid():N}.tmp", $"{tokenFile}.{Guid.NewGuid():N}.tmp"];
+        foreach (var leftover in leftovers)
+        {
+            await File.WriteAllTextAsync(leftover, "never-used-token\n");
+        }
+
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, tokenFile);
+        using var whoami = await http.GetAsync(new Uri("v1/auth/whoami", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, whoami.StatusCode);
+        Assert.Equal([], Directory.EnumerateFiles(DataDir, "*.tmp").Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task Sigterm_under_write_load_exits_0_and_keeps_every_acknowledged_write()
     {
         await using var server = await TrousseauServerProcess.StartAsync(DataDir);

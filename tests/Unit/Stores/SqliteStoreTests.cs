@@ -92,6 +92,26 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task The_empty_temporary_file_a_process_killed_while_creating_the_database_left_beside_it_is_deleted_when_the_store_opens_it()
+    {
+        // What a trousseaud killed during its first start leaves when the kill falls between the creation of the
+        // empty database file beside the path and its rename onto the path; another start could be killed so too.
+        Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
+        string[] leftovers = [$"{DatabasePath}.{Guid.NewGuid():N}.tmp", $"{DatabasePath}.{Guid.NewGuid():N}.tmp"];
+        var unrelated = DatabasePath + ".notes.tmp";
+        foreach (var file in leftovers.Append(unrelated))
+        {
+            File.WriteAllBytes(file, []);
+        }
+
+        var store = Open(DatabasePath);
+        await store.CreateAsync("first", "v"u8.ToArray());
+
+        Assert.Equal([Path.GetFileName(unrelated)], leftovers.Append(unrelated).Where(File.Exists).Select(Path.GetFileName));
+        Assert.Equal("first", Assert.Single((await store.ListAsync(string.Empty, startAfter: null, limit: 10)).Entries).Key);
+    }
+
+    [Fact]
     public async Task The_database_uses_write_ahead_logging()
     {
         var store = Open(DatabasePath);
