@@ -130,6 +130,32 @@ public static class OwnerOnlyFile
         })];
     }
 
+    /// <summary>
+    /// Deletes the temporary files <see cref="FindTemporaries"/> finds beside <paramref name="path"/>, under the same
+    /// condition: call it only while no other process can be writing <paramref name="path"/>. A file that cannot be
+    /// deleted (another user's, in a shared directory) is left as it is: it never took effect.
+    /// </summary>
+    /// <param name="path">The file that was being written.</param>
+    /// <returns>How many temporary files were deleted.</returns>
+    public static int DeleteTemporaries(string path)
+    {
+        var deleted = 0;
+        foreach (var leftover in FindTemporaries(path))
+        {
+            try
+            {
+                File.Delete(leftover);
+                deleted++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left for its owner: it holds nothing in use.
+            }
+        }
+
+        return deleted;
+    }
+
     /// <summary>Creates an empty file with mode 0600 (and its directory with 0700) unless it exists.</summary>
     /// <param name="path">The file to create.</param>
     public static void EnsureExists(string path)

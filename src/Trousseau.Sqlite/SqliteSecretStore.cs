@@ -637,21 +637,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// </summary>
     private void DeleteTemporaries()
     {
-        var deleted = 0;
-        foreach (var leftover in OwnerOnlyFile.FindTemporaries(_path))
-        {
-            try
-            {
-                File.Delete(leftover);
-                deleted++;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Left as it is (another user's file in a shared directory, say): it holds nothing in use.
-            }
-        }
-
-        if (deleted > 0)
+        if (OwnerOnlyFile.DeleteTemporaries(_path) is > 0 and var deleted)
         {
             Log.TemporariesDeleted(_logger, _path, deleted);
         }

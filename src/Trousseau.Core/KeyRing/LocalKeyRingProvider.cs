@@ -293,15 +293,9 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// <summary>Deletes the temporary copies a killed write left beside the file; call it holding the file's lock.</summary>
     private void DeleteTemporaries()
     {
-        var leftovers = OwnerOnlyFile.FindTemporaries(_path);
-        foreach (var leftover in leftovers)
+        if (OwnerOnlyFile.DeleteTemporaries(_path) is > 0 and var deleted)
         {
-            File.Delete(leftover);
-        }
-
-        if (leftovers.Count > 0)
-        {
-            Log.KeyRingTemporariesDeleted(_logger, _path, leftovers.Count);
+            Log.KeyRingTemporariesDeleted(_logger, _path, deleted);
         }
     }
 

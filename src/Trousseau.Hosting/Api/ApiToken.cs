@@ -118,21 +118,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
     /// </summary>
     private void DeleteTemporaries(string path)
     {
-        var deleted = 0;
-        foreach (var leftover in OwnerOnlyFile.FindTemporaries(path))
-        {
-            try
-            {
-                File.Delete(leftover);
-                deleted++;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Left as it is (another user's file in a shared directory, say): it holds nothing in use.
-            }
-        }
-
-        if (deleted > 0)
+        if (OwnerOnlyFile.DeleteTemporaries(path) is > 0 and var deleted)
         {
             LogTemporariesDeleted(logger, Path.GetFullPath(path), deleted);
         }
