@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -75,7 +76,12 @@ internal static class TrousseauServer
             return ExitStartupFailure;
         }
 
-        await app.WaitForShutdownAsync();
+        // A terminal that closes sends SIGHUP, whose default ends the process where it stands, as a kill would: it
+        // stops trousseaud as SIGTERM does instead (calls under way finish, the KMS socket is removed, the trail synced).
+        using (PosixSignalRegistration.Create(PosixSignal.SIGHUP, StopOnSignal(app)))
+        {
+            await app.WaitForShutdownAsync();
+        }
 
         // The host stops itself when a background service faults (BackgroundServiceExceptionBehavior.StopHost): that
         // is a failure, and a supervisor that restarts on failure must see one.
@@ -89,6 +95,12 @@ internal static class TrousseauServer
 
         return 0;
     }
+
+    private static Action<PosixSignalContext> StopOnSignal(WebApplication app) => context =>
+    {
+        context.Cancel = true;
+        app.Lifetime.StopApplication();
+    };
 
     /// <summary>The type name of a background service whose work ended with an exception, if any.</summary>
     private static string? FaultedBackgroundService(IServiceProvider services) =>
