@@ -265,7 +265,7 @@ internal static class KmsCommands
     /// <summary>Reads stdin as bytes (a DEK is binary), at most 64 KiB.</summary>
     private static async Task<byte[]> ReadStdinAsync(CancellationToken cancellationToken)
     {
-        await using var stdin = Console.OpenStandardInput();
+        await using var stdin = StandardInput.Open();
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
         int read;
