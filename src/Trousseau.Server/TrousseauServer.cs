@@ -75,6 +75,12 @@ internal static class TrousseauServer
             footprint?.Remove();
             return ExitStartupFailure;
         }
+        catch (OperationCanceledException) when (app?.Lifetime.ApplicationStopping.IsCancellationRequested == true)
+        {
+            // SIGTERM or SIGINT while the services start cancels their start: what had started stops, as once started.
+            await StopAsync(app);
+            return 0;
+        }
 
         // A terminal that closes sends SIGHUP, whose default ends the process where it stands, as a kill would: it
         // stops trousseaud as SIGTERM does instead (calls under way finish, the KMS socket is removed, the trail synced).

@@ -25,4 +25,22 @@ public sealed class ServerSignalTests
         Assert.False(File.Exists(Path.Combine(dataDir, "kms.sock")), "the KMS socket was left behind");
         Assert.False(File.Exists(Path.Combine(dataDir, "store.db-wal")), "the store's write-ahead log was left behind, as after a kill");
     }
+
+    [Fact]
+    public async Task Sigterm_while_trousseaud_is_still_starting_stops_it_with_exit_0_and_no_stack_trace()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartHostAsync(
+            RepositoryPaths.ServerDll,
+            temp.Path,
+            ["--data-dir", dataDir],
+            "healthz",
+            new Dictionary<string, string?> { [StartupHook.ModeVariable] = StartupHook.StartNeverEndsMode },
+            prepare: info => StartupHook.Enable(info, temp.Path));
+
+        Assert.Equal(0, await server.StopAsync());
+        Assert.DoesNotContain("Unhandled exception", server.Log, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "kms.sock")), "the KMS socket was left behind");
+    }
 }
