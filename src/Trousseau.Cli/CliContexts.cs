@@ -5,7 +5,8 @@ namespace Trousseau.Cli;
 
 /// <summary>
 /// Named trousseaud instances ("contexts") and the one in use, kept in
-/// <c>$XDG_CONFIG_HOME/trousseau/config.json</c> (else <c>~/.config/trousseau/config.json</c>), mode 0600.
+/// <c>$XDG_CONFIG_HOME/trousseau/config.json</c> (else, or when it is not an absolute path,
+/// <c>~/.config/trousseau/config.json</c>), mode 0600.
 /// </summary>
 internal sealed class CliContexts
 {
@@ -17,8 +18,9 @@ internal sealed class CliContexts
     {
         get
         {
+            // The XDG base directory spec has a relative path there ignored: it would move with the working directory.
             var configHome = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
-            if (string.IsNullOrEmpty(configHome))
+            if (string.IsNullOrEmpty(configHome) || !Path.IsPathFullyQualified(configHome))
             {
                 configHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
             }

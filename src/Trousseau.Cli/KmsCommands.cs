@@ -21,6 +21,9 @@ internal static class KmsCommands
         "stdin is not what kms encrypt prints: give its line KEY-ID CIPHERTEXT, its -o json or -o yaml object with keyId and ciphertext, "
         + "or a bare base64 ciphertext with --key-id.";
 
+    // sun_path holds 108 bytes, the last of them the terminating zero.
+    private const int MaxSocketPathBytes = 107;
+
     private static readonly Option<string?> Socket = new("--socket")
     {
         Description = $"The KMS plugin's Unix socket (default: kms.sock in trousseaud's data directory, {DataDirectory.Rule}).",
@@ -121,7 +124,7 @@ internal static class KmsCommands
         CancellationToken cancellationToken)
     {
         var seconds = parse.GetValue(Timeout);
-        var socket = parse.GetValue(Socket) ?? DataDirectory.KmsSocket;
+        var socket = SocketPath(parse);
         using var channel = Channel(socket);
         var client = new V2.KeyManagementService.KeyManagementServiceClient(channel);
         try
@@ -142,6 +145,18 @@ internal static class KmsCommands
         {
             throw new KmsCallException(e.StatusCode, $"the KMS plugin answered {e.StatusCode}: {e.Status.Detail}");
         }
+    }
+
+    /// <summary>
+    /// The socket <c>--socket</c> names, or trousseaud's in the data directory; a <see cref="CliUsageException"/> for a
+    /// path longer than a Unix socket address holds (107 bytes, in UTF-8), which no connection could reach.
+    /// </summary>
+    private static string SocketPath(ParseResult parse)
+    {
+        var socket = parse.GetValue(Socket) ?? DataDirectory.KmsSocket;
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(socket);
+        return bytes <= MaxSocketPathBytes ? socket : throw new CliUsageException(
+            $"the KMS socket path {socket} is {bytes} bytes long, more than the {MaxSocketPathBytes} a Unix socket address holds; give a shorter path (a symbolic link to its directory, say).");
     }
 
     /// <summary>A gRPC channel whose every connection goes to the Unix socket at <paramref name="socket"/>.</summary>
@@ -250,7 +265,7 @@ internal static class KmsCommands
     /// <summary>Reads stdin as bytes (a DEK is binary), at most 64 KiB.</summary>
     private static async Task<byte[]> ReadStdinAsync(CancellationToken cancellationToken)
     {
-        await using var stdin = Console.OpenStandardInput();
+        await using var stdin = StandardInput.Open();
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
         int read;

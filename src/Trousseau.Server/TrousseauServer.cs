@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -74,8 +75,20 @@ internal static class TrousseauServer
             footprint?.Remove();
             return ExitStartupFailure;
         }
+        catch (OperationCanceledException) when (app?.Lifetime.ApplicationStopping.IsCancellationRequested == true)
+        {
+            // SIGTERM or SIGINT while the services start cancels their start: what had started stops, as once started.
+            await StopAsync(app);
+            return 0;
+        }
 
-        await app.WaitForShutdownAsync();
+        // A terminal that closes sends SIGHUP, whose default ends the process where it stands, as a kill would: it
+        // stops trousseaud as SIGTERM does instead (calls under way finish, the KMS socket is removed, the trail synced).
+        using (PosixSignalRegistration.Create(PosixSignal.SIGHUP, StopOnSignal(app)))
+        {
+            await app.WaitForShutdownAsync();
+        }
+
         await ServerTelemetry.StopAsync(app.Services, app.Logger);
 
         // The host stops itself when a background service faults (BackgroundServiceExceptionBehavior.StopHost): that
@@ -90,6 +103,12 @@ internal static class TrousseauServer
 
         return 0;
     }
+
+    private static Action<PosixSignalContext> StopOnSignal(WebApplication app) => context =>
+    {
+        context.Cancel = true;
+        app.Lifetime.StopApplication();
+    };
 
     /// <summary>The type name of a background service whose work ended with an exception, if any.</summary>
     private static string? FaultedBackgroundService(IServiceProvider services) =>

@@ -21,7 +21,8 @@ namespace Trousseau.Hosting.Audit;
 /// reopening the file when another process rotated it: the lock file's first 8 bytes count rotations, and on Linux the
 /// statx that reads the trail's size before each write reads it at <c>PATH</c>, with its device and inode, so that a
 /// file renamed away from <c>PATH</c> (a rotation another process could not count, a crash between its rename and its
-/// count, a file moved or deleted by hand) is not written on but left for the one at <c>PATH</c>.
+/// count, a file moved or deleted by hand) is not written on but left for the one at <c>PATH</c>. On standard output
+/// (<see cref="StandardOutputLines"/>) a pipe nobody reads any more, and one not read for 5 s, is a failed write.
 /// </summary>
 internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, IDisposable
 {
@@ -42,6 +43,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     private readonly TimeProvider _time;
 
     private readonly AuditTrailLock? _trailLock;
+    private readonly StandardOutputLines? _standardOutput;
     private readonly LinuxFileStatus _status = new();
     private long _rotations;
     private FileStream? _file;
@@ -72,7 +74,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         _time = time;
         if (_path is null)
         {
-            (_previous, _ready) = (AuditChain.Genesis, true);
+            (_previous, _ready, _standardOutput) = (AuditChain.Genesis, true, new StandardOutputLines());
         }
         else
         {
@@ -423,6 +425,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
             if (_path is null)
             {
                 writing = true;
+                _previous = _standardOutput!.TakeLate() ?? _previous;
                 WriteLines(batch, ref written);
             }
             else
@@ -493,7 +496,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         {
             if (_path is null)
             {
-                WriteToStandardOutput(_buffer.WrittenSpan);
+                _standardOutput!.Write(_buffer.WrittenSpan, previous);
             }
             else
             {
@@ -533,13 +536,6 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     {
         _line.ResetWrittenCount();
         return AuditLine.Write(_line, record, _time.GetUtcNow(), previous);
-    }
-
-    private static void WriteToStandardOutput(ReadOnlySpan<byte> lines)
-    {
-        // Through Console.Out, whose lock keeps the lines whole beside the console log; they are ASCII.
-        Console.Out.Write(System.Text.Encoding.ASCII.GetString(lines));
-        Console.Out.Flush();
     }
 
     /// <summary>

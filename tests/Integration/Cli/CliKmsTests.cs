@@ -38,6 +38,21 @@ public sealed class CliKmsTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_socket_path_longer_than_a_unix_socket_address_holds_exits_2_with_one_line_counting_its_bytes()
+    {
+        var ascii = "/tmp/" + new string('k', 60) + "/" + new string('s', 60) + ".sock";
+        var accented = "/tmp/" + new string('\u00e9', 50) + "/kms.sock";
+
+        var line = ClectlAssert.Fails(await fixture.Clectl.RunAsync("kms", "status", "--socket", ascii), 2);
+        var accentedLine = ClectlAssert.Fails(await fixture.Clectl.RunAsync("kms", "status", "--socket", accented), 2);
+
+        Assert.Equal(
+            $"clectl: the KMS socket path {ascii} is 131 bytes long, more than the 107 a Unix socket address holds; give a shorter path (a symbolic link to its directory, say).",
+            line);
+        Assert.Contains(" is 114 bytes long, more than the 107 ", accentedLine, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Input_the_plugin_refuses_exits_2()
     {
         var encrypted = await fixture.Clectl.RunWithInputAsync("dek", "kms", "encrypt");

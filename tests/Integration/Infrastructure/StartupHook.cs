@@ -9,7 +9,7 @@ using Microsoft.Extensions.Hosting;
 /// <summary>
 /// A .NET startup hook: a process started with <c>DOTNET_STARTUP_HOOKS</c> naming this assembly (see
 /// <see cref="Enable"/>) gets, in the first host it builds (trousseaud's main host, not the KMS socket's), one of two
-/// faults, as <see cref="ModeVariable"/> says: by default one more background service that fails as soon as the host has
+/// faults, as <see cref="ModeVariable"/> says (or, with <see cref="StartNeverEndsMode"/>, a start that never ends): by default one more background service that fails as soon as the host has
 /// started (<see cref="FailureMessage"/>), to see what the program does when one of its background services faults;
 /// with <see cref="FailingAnswerMode"/>, an answer that cannot be written for each request carrying
 /// <see cref="FailingAnswerHeader"/>, to see what the program does with a request that fails unexpectedly. It reaches
@@ -25,6 +25,12 @@ internal static class StartupHook
 
     /// <summary>The value of <see cref="ModeVariable"/> that makes the answers of some requests fail.</summary>
     public const string FailingAnswerMode = "failing-answer";
+
+    /// <summary>
+    /// The value of <see cref="ModeVariable"/> that adds a hosted service, started after the HTTP server, whose start
+    /// ends only when the host is asked to stop: the process serves <c>/healthz</c> but never finishes starting.
+    /// </summary>
+    public const string StartNeverEndsMode = "start-never-ends";
 
     /// <summary>In <see cref="FailingAnswerMode"/>, the request header whose requests' answers fail as they are written.</summary>
     public const string FailingAnswerHeader = "X-Test-Failing-Answer";
@@ -82,6 +88,10 @@ internal static class StartupHook
                     {
                         services.AddTransient<IStartupFilter, FailingAnswers>();
                     }
+                    else if (Environment.GetEnvironmentVariable(ModeVariable) == StartNeverEndsMode)
+                    {
+                        services.AddHostedService<StartUntilStopped>();
+                    }
                     else
                     {
                         services.AddHostedService<FailingService>();
@@ -111,6 +121,13 @@ internal static class StartupHook
 
             throw new InvalidOperationException(FailureMessage);
         }
+    }
+
+    private sealed class StartUntilStopped : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken);
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>

@@ -125,12 +125,12 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Sends SIGTERM and waits for the process to exit; returns its exit code.</summary>
-    public async Task<int> StopAsync()
+    /// <summary>Sends SIGTERM (or <paramref name="signal"/>, such as <c>HUP</c>) and waits for the process to exit; returns its exit code.</summary>
+    public async Task<int> StopAsync(string signal = "TERM")
     {
         if (!_process.HasExited)
         {
-            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             await kill.WaitForExitAsync();
             using var cts = new CancellationTokenSource(StopTimeout);
             try
@@ -139,7 +139,7 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail($"{_name} did not exit within {StopTimeout.TotalSeconds} s of SIGTERM:\n{Log}");
+                Assert.Fail($"{_name} did not exit within {StopTimeout.TotalSeconds} s of SIG{signal}:\n{Log}");
             }
         }
 

@@ -1,0 +1,72 @@
+namespace Trousseau.Cli;
+
+/// <summary>
+/// clectl's standard input, read as empty (as <c>/dev/null</c> is) when clectl was started with it closed
+/// (<c>&lt;&amp;-</c>). Descriptor 0 is then the first one the .NET runtime opened for itself, a pipe whose write end it
+/// holds too, and reading it would wait forever.
+/// </summary>
+internal static class StandardInput
+{
+    // Decided before anything reads standard input: reading it duplicates descriptor 0.
+    private static readonly bool ClosedAtStart = IsOwnPipe();
+
+    /// <summary>Standard input as text.</summary>
+    public static TextReader Reader() => ClosedAtStart ? TextReader.Null : Console.In;
+
+    /// <summary>Standard input as bytes.</summary>
+    public static Stream Open() => ClosedAtStart ? Stream.Null : Console.OpenStandardInput();
+
+    /// <summary>
+    /// Whether descriptor 0 is a pipe this process also holds open for writing (Linux, through <c>/proc/self</c>): no
+    /// program that starts clectl hands it both ends of its input.
+    /// </summary>
+    private static bool IsOwnPipe()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        try
+        {
+            var input = new FileInfo("/proc/self/fd/0").LinkTarget;
+            if (input is null || !input.StartsWith("pipe:", StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            foreach (var descriptor in new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos())
+            {
+                if (descriptor.Name != "0" && descriptor.LinkTarget == input && OpenForWriting(descriptor.Name))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Whether descriptor <paramref name="name"/> is open write-only or read-write (its <c>flags</c> in <c>/proc/self/fdinfo</c>, in octal).</summary>
+    private static bool OpenForWriting(string name)
+    {
+        foreach (var line in File.ReadLines("/proc/self/fdinfo/" + name))
+        {
+            if (line.StartsWith("flags:", StringComparison.Ordinal))
+            {
+                var flags = Convert.ToInt32(line["flags:".Length..].Trim(), 8);
+                return (flags & 3) is 1 or 2;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,28 @@
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>Where clectl keeps its contexts when <c>XDG_CONFIG_HOME</c> is not an absolute path.</summary>
+public sealed class CliConfigHomeTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task A_relative_xdg_config_home_is_ignored_as_the_xdg_spec_says_so_contexts_do_not_depend_on_the_working_directory()
+    {
+        var home = Directory.CreateDirectory(_temp.Combine("home")).FullName;
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        var other = Directory.CreateDirectory(_temp.Combine("other")).FullName;
+        var environment = new Dictionary<string, string?> { ["HOME"] = home, ["XDG_CONFIG_HOME"] = "relative-config" };
+
+        ClectlAssert.Ok(await new ClectlRunner(work, environment).RunAsync("context", "set", "prod", "--server", "https://trousseau.example:8787"));
+        var listed = await new ClectlRunner(other, environment).RunAsync("context", "list");
+
+        Assert.True(File.Exists(Path.Combine(home, ".config", "trousseau", "config.json")), "the contexts are not in $HOME/.config");
+        Assert.False(Directory.Exists(Path.Combine(work, "relative-config")), "the contexts went below the working directory");
+        ClectlAssert.Ok(listed);
+        Assert.Contains("https://trousseau.example:8787", listed.Stdout, StringComparison.Ordinal);
+    }
+}
