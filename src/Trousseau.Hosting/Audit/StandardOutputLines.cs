@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 
@@ -19,6 +20,8 @@ internal sealed class StandardOutputLines
     private const int StandardOutputDescriptor = 1;
     private const int Interrupted = 4;
 
+    private readonly BlockingCollection<(byte[] Lines, TaskCompletionSource Done)> _pending = [];
+    private Thread? _writer;
     private Task? _late;
     private string? _lateLast;
 
@@ -56,25 +59,11 @@ internal sealed class StandardOutputLines
             return;
         }
 
-        // On a thread of its own, since a write to a pipe nobody reads never returns.
-        var copy = lines.ToArray();
+        // On a thread of its own, since a write to a pipe nobody reads never returns; not a pool thread, which a busy
+        // pool could leave waiting past Patience while this one blocks for it.
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static state =>
-            {
-                var (bytes, completion) = state;
-                try
-                {
-                    WriteAll(bytes);
-                    completion.SetResult();
-                }
-                catch (IOException e)
-                {
-                    completion.SetException(e);
-                }
-            },
-            (copy, done),
-            preferLocal: false);
+        _pending.Add((lines.ToArray(), done));
+        EnsureWriter();
         try
         {
             if (done.Task.Wait(Patience))
@@ -89,6 +78,38 @@ internal sealed class StandardOutputLines
 
         (_late, _lateLast) = (done.Task, last);
         throw new IOException($"Standard output did not take the audit lines within {Patience.TotalSeconds:0} s: nothing reads it.");
+    }
+
+    /// <summary>Starts the thread that writes the lines handed to it, one write after another, at the first write.</summary>
+    private void EnsureWriter()
+    {
+        if (_writer is not null)
+        {
+            return;
+        }
+
+        _writer = new Thread(static state => ((StandardOutputLines)state!).WritePending())
+        {
+            IsBackground = true,
+            Name = "Audit trail to standard output",
+        };
+        _writer.Start(this);
+    }
+
+    private void WritePending()
+    {
+        foreach (var (lines, done) in _pending.GetConsumingEnumerable())
+        {
+            try
+            {
+                WriteAll(lines);
+                done.SetResult();
+            }
+            catch (IOException e)
+            {
+                done.SetException(e);
+            }
+        }
     }
 
     private static void WriteAll(byte[] bytes)
