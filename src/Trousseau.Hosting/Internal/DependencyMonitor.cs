@@ -32,14 +32,16 @@ internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore stor
     public DependencyHealth Store => _last.Store;
 
     /// <summary>
-    /// Ends once the first check has ended, or after <see cref="CheckTimeout"/>, which bounds that check (a monitor the
-    /// host never started leaves the health "not checked yet").
+    /// Ends once the first check has ended, or after twice <see cref="CheckTimeout"/>: the check is bounded by
+    /// <see cref="CheckTimeout"/> from its own start, which comes before any readiness question, and the rest leaves a
+    /// loaded machine the time to end it, so that the answer is the check's (a monitor the host never started leaves the
+    /// health "not checked yet").
     /// </summary>
     public async Task FirstCheckAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await _firstCheck.Task.WaitAsync(CheckTimeout, cancellationToken).ConfigureAwait(false);
+            await _firstCheck.Task.WaitAsync(2 * CheckTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
