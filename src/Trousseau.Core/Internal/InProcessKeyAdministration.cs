@@ -15,6 +15,8 @@ internal sealed class InProcessKeyAdministration(
     ILogger<InProcessKeyAdministration>? logger = null) : IKeyAdministration
 {
     private readonly ILogger _logger = logger ?? NullLogger<InProcessKeyAdministration>.Instance;
+    private readonly Lock _rewrapGate = new();
+    private SharedRewrap? _rewrap;
 
     private const int RewrapAttempts = 5;
     private const int BatchSize = 500;
@@ -37,17 +39,91 @@ internal sealed class InProcessKeyAdministration(
         return new KeyStatus(provider.Name, key.KeyId, key.Version);
     }
 
+    /// <remarks>
+    /// A rewrap asked while one runs toward the same key joins it: each caller gets the counts of the whole run, and
+    /// its cancellation ends only its own wait; the run is cancelled once no caller waits for it. One asked after the
+    /// key rotated again runs toward the newer key, beside the running one.
+    /// </remarks>
     public async ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
         // The key may have rotated outside this process (Vault's CLI, another instance): asked of the provider's
         // source, not its memory, and new data keys first.
         var current = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireUnlessWrappedBy(current.KeyId);
+        SharedRewrap run;
+        lock (_rewrapGate)
+        {
+            if (_rewrap is null || _rewrap.KeyId != current.KeyId)
+            {
+                // None runs, or one toward an older key, which finds the newer key as it seals and goes on beside this one.
+                var started = new SharedRewrap(current.KeyId);
+                started.Completion = Task.Run(() => RunSharedAsync(started), CancellationToken.None);
+                _rewrap = started;
+            }
 
+            run = _rewrap;
+            run.Waiting++;
+        }
+
+        return await WaitAsync(run, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for <paramref name="run"/>'s answer; a caller that stops waiting cancels the run if it was the last one waiting.</summary>
+    private async Task<RewrapResult> WaitAsync(SharedRewrap run, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await run.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            lock (_rewrapGate)
+            {
+                if (--run.Waiting == 0 && !run.Ended)
+                {
+                    // No one waits for its answer any more: what it moved stays moved, and a rewrap asked later resumes.
+                    if (_rewrap == run)
+                    {
+                        _rewrap = null;
+                    }
+
+                    run.Cancel();
+                }
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Runs the rewrap that <paramref name="run"/> stands for, and lets a later one start once it has ended.</summary>
+    private async Task<RewrapResult> RunSharedAsync(SharedRewrap run)
+    {
+        try
+        {
+            return await RunAsync(run.KeyId, run.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_rewrapGate)
+            {
+                if (_rewrap == run)
+                {
+                    _rewrap = null;
+                }
+
+                // Cancelled only before it has ended, under this lock: nothing reads its token any more.
+                run.Ended = true;
+                run.Dispose();
+            }
+        }
+    }
+
+    private async Task<RewrapResult> RunAsync(string currentKeyId, CancellationToken cancellationToken)
+    {
         // A write begun before now may still be sealing under the older key, and reach the store after the listing
         // has passed its name: the rewrap waits for those writes once it has listed, and moves what they left behind.
         var earlierWrites = encryptor.StoreWrites.Close();
-        var run = new RewrapRun(current.KeyId);
+        var run = new RewrapRun(currentKeyId);
         try
         {
             string? startAfter = null;
@@ -311,6 +387,29 @@ internal sealed class InProcessKeyAdministration(
             get => Volatile.Read(ref _currentKeyId);
             set => Volatile.Write(ref _currentKeyId, value);
         }
+    }
+
+    /// <summary>
+    /// The rewrap under way in this process toward one key, and how many callers wait for its answer. Guarded by
+    /// <see cref="_rewrapGate"/>.
+    /// </summary>
+    private sealed class SharedRewrap(string keyId) : IDisposable
+    {
+        private readonly CancellationTokenSource _cancellation = new();
+
+        public string KeyId => keyId;
+
+        public int Waiting;
+
+        public bool Ended;
+
+        public Task<RewrapResult> Completion { get; set; } = Task.FromResult(default(RewrapResult));
+
+        public CancellationToken Token => _cancellation.Token;
+
+        public void Cancel() => _cancellation.Cancel();
+
+        public void Dispose() => _cancellation.Dispose();
     }
 
     /// <summary>What became of one record a rewrap looked at.</summary>

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Trousseau.Remote;
 
 namespace Trousseau.Hosting.Api;
@@ -319,6 +321,9 @@ internal static class SecretEndpoints
         return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), ApiJson.Wire.KeyStatusBody);
     }
 
+    private const string RewrapCutOffByStop =
+        "The rewrap was cut off because the server is stopping; the secrets it moved stay moved: run it again to move the rest.";
+
     public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys)
     {
         var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
@@ -327,7 +332,20 @@ internal static class SecretEndpoints
             return error;
         }
 
-        var result = await keys.RewrapSecretsAsync(context.RequestAborted);
+        // A stop ends the rewrap at once rather than after the host's shutdown timeout (which a supervisor's grace period,
+        // 30 s in Kubernetes, may not outlast): the caller is told to run it again, and the process exits promptly.
+        var stopping = context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        RewrapResult result;
+        try
+        {
+            result = await keys.RewrapSecretsAsync(cancellation.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            return ApiProblems.Unavailable(RewrapCutOffByStop, retryAfter: null, context.Response);
+        }
+
         return Results.Json(new RewrapBody(result.Rewrapped, result.Skipped, result.Failed), ApiJson.Wire.RewrapBody);
     }
 

@@ -473,6 +473,38 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
         Assert.Equal(1, JsonNode.Parse(resumed.Stdout)!["rewrapped"]!.GetValue<long>());
     }
 
+    [VaultTestServerFact]
+    public async Task A_stop_during_a_rewrap_cuts_it_off_at_once_telling_the_caller_to_run_it_again_and_trousseaud_exits_0()
+    {
+        var vault = _vault.RequireTestServer();
+        var data = _temp.Combine("data");
+        await using (var first = await TrousseauServerProcess.StartAsync(data, VaultArgs()))
+        {
+            ClectlAssert.Ok(await ClectlRunner.For(first, data, _temp.Path).RunAsync("secret", "create", "stopped/during", "--from-literal", "k=v"));
+            await first.StopAsync();
+        }
+
+        // Vault may take up to 5 min to answer: the rewrap waits on it longer than the host's shutdown timeout (30 s).
+        await _vault.RotateKeyAsync(_keyName);
+        await using var server = await TrousseauServerProcess.StartAsync(data,
+            [.. VaultArgs(), "--Trousseau:Worker:RewrapAfterRotation=false", "--Trousseau:Kms:Enabled=false", "--Trousseau:Vault:Timeout=00:05:00", "--Trousseau:Vault:AttemptTimeout=00:05:00"]);
+        var clectl = ClectlRunner.For(server, data, _temp.Path);
+        var never = new TaskCompletionSource();
+        vault.Hold = new VaultTestServer.VaultHold("transit/decrypt", never.Task);
+        var rewrap = clectl.RunAsync("key", "rewrap", "--request-timeout", "600");
+        await Eventually.HoldsAsync(() => vault.Held > 0, () => "the rewrap never asked Vault to decrypt a data key\n" + server.Log);
+
+        var exitCode = await server.StopAsync();
+        var line = ClectlAssert.Fails(await rewrap, 6);
+        vault.ClearFaults();
+
+        Assert.Equal(0, exitCode);
+        Assert.EndsWith(
+            "The rewrap was cut off because the server is stopping; the secrets it moved stay moved: run it again to move the rest.",
+            line,
+            StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_unreachable_vault_at_startup_is_one_clear_line_and_exit_1()
     {
