@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -10,6 +11,12 @@ namespace Trousseau.Cli;
 /// </summary>
 internal sealed class CliContexts
 {
+    // The HRESULT of a file locked by another process (ERROR_SHARING_VIOLATION), as SharedDirectoryFile gives it.
+    private const int HeldElsewhere = unchecked((int)0x80070020);
+
+    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(20);
+
     public string? Current { get; set; }
 
     public SortedDictionary<string, CliContext> Contexts { get; set; } = new(StringComparer.Ordinal);
@@ -159,6 +166,51 @@ internal sealed class CliContexts
     }
 
     private static CliUsageException Invalid(string path, string problem) => new($"{path} is not a valid clectl configuration: {problem}");
+
+    /// <summary>
+    /// Takes the exclusive advisory lock <c>config.json.lock</c> beside the contexts file (flock(2), mode 0600), waiting
+    /// up to 10 s for another clectl to release it, then deletes the temporary files a clectl killed while it saved the
+    /// file left beside it (they may hold a context's token), with one warning on <paramref name="error"/>. The commands
+    /// that change contexts hold it from their read to their save: two at once keep both changes, and a temporary file
+    /// found under it is no live save's. The system releases it when clectl ends, however it ends. With
+    /// <paramref name="create"/> false and no directory for the file, there is nothing to lock and nothing is created.
+    /// </summary>
+    public static async Task<IDisposable?> LockAsync(string path, bool create, TextWriter error)
+    {
+        var lockPath = path + ".lock";
+        if (!create && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(lockPath))))
+        {
+            return null;
+        }
+
+        OwnerOnlyFile.EnsureParentDirectory(lockPath);
+        var waiting = Stopwatch.StartNew();
+        FileStream held;
+        while (true)
+        {
+            try
+            {
+                held = SharedDirectoryFile.Open(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                break;
+            }
+            catch (IOException e) when (e.HResult == HeldElsewhere && waiting.Elapsed < LockPatience)
+            {
+                await Task.Delay(LockRetryDelay);
+            }
+            catch (IOException e) when (e.HResult == HeldElsewhere)
+            {
+                throw new IOException($"{path} has been locked by another clectl for {LockPatience.TotalSeconds:0} s (lock file {lockPath}); try again when it ends.", e);
+            }
+        }
+
+        if (OwnerOnlyFile.DeleteTemporaries(path) is > 0 and var deleted)
+        {
+            await error.WriteLineAsync(
+                $"clectl: warning: deleted {deleted} temporary {(deleted == 1 ? "file" : "files")} beside {path} that a clectl killed while it saved that file left behind; it may have held a context's token.");
+        }
+
+        return held;
+    }
 
     public void Save(string path) =>
         OwnerOnlyFile.WriteAtomically(path, JsonSerializer.SerializeToUtf8Bytes(this, CliJson.Default.CliContexts), overwrite: true);

@@ -33,7 +33,6 @@ internal static class ContextCommands
             var server = ServerList.Canonical(parse.GetValue(GlobalOptions.Server) ?? throw new CliUsageException("context set needs --server URL[,URL...]."), "--server");
 
             var path = CliContexts.DefaultPath;
-            var contexts = CliContexts.Load(path);
             var tokenFile = parse.GetValue(GlobalOptions.TokenFile) is { } file ? Path.GetFullPath(file) : null;
             var token = parse.GetValue(GlobalOptions.Token);
             if (tokenFile is not null && token is not null)
@@ -52,6 +51,8 @@ internal static class ContextCommands
             // The TLS files read as a call through the context reads them: one missing or not PEM is refused now.
             Connection.CheckTls(tls);
             var allowInsecureHttp = parse.GetValue(GlobalOptions.AllowInsecureHttp) ? true : (bool?)null;
+            using var held = await CliContexts.LockAsync(path, create: true, console.Error);
+            var contexts = CliContexts.Load(path);
             contexts.Contexts[name] = new CliContext(server, tokenFile, token, tls.CaFile, tls.CertFile, tls.KeyFile, allowInsecureHttp);
             contexts.Current ??= name;
             contexts.Save(path);
@@ -63,6 +64,7 @@ internal static class ContextCommands
         CliAction.Set(use, console, async (parse, _) =>
         {
             var path = CliContexts.DefaultPath;
+            using var held = await CliContexts.LockAsync(path, create: false, console.Error);
             var contexts = CliContexts.Load(path);
             var name = parse.GetValue(Name)!;
             if (!contexts.Contexts.ContainsKey(name))
@@ -80,6 +82,7 @@ internal static class ContextCommands
         CliAction.Set(delete, console, async (parse, _) =>
         {
             var path = CliContexts.DefaultPath;
+            using var held = await CliContexts.LockAsync(path, create: false, console.Error);
             var contexts = CliContexts.Load(path);
             var name = parse.GetValue(Name)!;
             if (!contexts.Contexts.Remove(name))

@@ -195,6 +195,21 @@ public static class OwnerOnlyFile
     }
 
     /// <summary>
+    /// Flushes <paramref name="path"/>'s directory to disk, so that the files created, renamed or deleted in it (the
+    /// renames of a rotation) survive a power loss in the order they were made, as <see cref="WriteAtomically"/> does
+    /// after its rename. Nothing on Windows.
+    /// </summary>
+    /// <param name="path">A file path.</param>
+    /// <exception cref="IOException">The directory cannot be opened or flushed.</exception>
+    public static void FlushParentDirectory(string path)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        }
+    }
+
+    /// <summary>
     /// fsync(2) of a directory, which makes the entries created, renamed or removed in it durable. .NET opens no
     /// directory as a file, so this asks libc. A file system that cannot flush directories (EINVAL) has nothing to do.
     /// </summary>

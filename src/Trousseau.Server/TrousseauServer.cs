@@ -474,7 +474,10 @@ internal static class TrousseauServer
         });
     }
 
-    /// <summary>Stops what a failed start had already started (the KMS socket, background services), then disposes.</summary>
+    /// <summary>
+    /// Stops what a failed start had already started (the KMS socket, background services), gives the OpenTelemetry
+    /// exporters the same bounded time as a normal stop (<see cref="ServerTelemetry.StopAsync"/>), then disposes.
+    /// </summary>
     private static async ValueTask StopAsync(WebApplication? app)
     {
         if (app is null)
@@ -489,6 +492,15 @@ internal static class TrousseauServer
         catch (OperationCanceledException)
         {
             // A service that did not start has nothing to stop.
+        }
+
+        try
+        {
+            await ServerTelemetry.StopAsync(app.Services, app.Logger);
+        }
+        catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is not null)
+        {
+            // A provider that the configuration refused to make has nothing to export; the start's one line said why.
         }
 
         await app.DisposeAsync();

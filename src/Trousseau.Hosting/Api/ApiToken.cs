@@ -17,12 +17,15 @@ namespace Trousseau.Hosting.Api;
 /// link; one statx on Linux) with those last seen (<see cref="FileStamp"/>), and reads it again when they differ, or
 /// when it had been written less than 2 s before it was last read (<see cref="FileLook"/>: a rewrite within one tick
 /// of the file system's clock can leave them all the same); from the first request that sees the change on, only the
-/// new token is accepted. A changed file that cannot be used (removed, empty, open to group or others, unreadable)
-/// leaves the token in use, with one warning until the file changes again.
+/// new token is accepted. A changed file that cannot be used (removed, empty, over 4 KiB, not a regular file, open to
+/// group or others, unreadable) leaves the token in use, with one warning until the file changes again.
 /// </remarks>
 internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, ILogger<ApiToken> logger)
 {
     private const int TokenBytes = 32;
+
+    /// <summary>The largest token file read: a token trousseaud makes is 43 characters.</summary>
+    private const int MaxTokenFileBytes = 4096;
 
     private readonly Lock _gate = new();
     private Loaded? _loaded;
@@ -142,8 +145,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
                     + $"run 'chmod 600 {fullPath}' (and replace the token if someone else may have read it)" + (atStart ? ", then start again." : "."));
             }
 
-            using var reader = new StreamReader(file, Encoding.UTF8);
-            token = reader.ReadToEnd().Trim();
+            token = ReadBounded(file, path, atStart);
         }
 
         if (token.Length == 0)
@@ -156,6 +158,33 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
         }
 
         return token;
+    }
+
+    /// <summary>
+    /// The file's text, read up to <see cref="MaxTokenFileBytes"/>: a file larger than that (one pointed at a log or an
+    /// image by mistake) holds no token and is refused before it is read whole. Counted as read, not from its size,
+    /// which a file still being written outgrows.
+    /// </summary>
+    private static string ReadBounded(FileStream file, string path, bool atStart)
+    {
+        var buffer = new byte[MaxTokenFileBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = file.Read(buffer, length, buffer.Length - length)) > 0)
+        {
+            length += read;
+        }
+
+        if (length > MaxTokenFileBytes)
+        {
+            var fullPath = Path.GetFullPath(path);
+            throw new IOException(
+                $"The API token file {fullPath} is larger than {MaxTokenFileBytes} bytes, which no API token is (trousseaud makes them 43 characters long); "
+                + "write the token alone into it" + (atStart ? $", or remove it ('rm {fullPath}') to have a new one made, then start again." : "."));
+        }
+
+        var text = buffer.AsSpan(0, length);
+        return Encoding.UTF8.GetString(text.StartsWith(Encoding.UTF8.Preamble) ? text[Encoding.UTF8.Preamble.Length..] : text).Trim();
     }
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "The API token file {TokenFile} holds a new API token; requests must present it from now on, and the previous token is refused.")]

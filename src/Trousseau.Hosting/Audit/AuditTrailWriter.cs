@@ -539,10 +539,10 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
     }
 
     /// <summary>
-    /// Syncs and closes the full file, shifts the rotated ones up (deleting the oldest) and opens a new file. A rotation
-    /// cut short (a rename that failed, a crash) is resumed by the next one, which shifts only what it had not: the
-    /// files are shifted from the highest number down, so the first number missing is where it stopped, the files above
-    /// it having moved already.
+    /// Syncs and closes the full file, shifts the rotated ones up (deleting the oldest), syncs the directory so that the
+    /// renames survive a power loss, and opens a new file. A rotation cut short (a rename that failed, a crash) is
+    /// resumed by the next one, which shifts only what it had not: the files are shifted from the highest number down,
+    /// so the first number missing is where it stopped, the files above it having moved already.
     /// </summary>
     private void Rotate()
     {
@@ -578,6 +578,10 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
 
         var previousFile = Rotated(1);
         File.Move(_path!, previousFile, overwrite: true);
+
+        // The renames made durable before the new file is written: after a power loss, the rotated files hold the chain
+        // in order, as they do after a kill. A flush that fails leaves the rotation as a crash after its renames does.
+        OwnerOnlyFile.FlushParentDirectory(_path!);
         _rotations++;
         _trailLock!.WriteRotations(_rotations);
         _rotationFailed = false;

@@ -194,6 +194,37 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Fact]
+    public async Task A_token_file_larger_than_4_KiB_exits_2_saying_so_and_context_set_saves_nothing()
+    {
+        var huge = _temp.Combine("huge.token");
+        File.WriteAllText(huge, new string('h', 64 * 1024));
+        const string Expected = " (from --token-file) is larger than 4096 bytes, which no API token is (trousseaud makes them 43 characters long); give the file that holds the API token alone.";
+
+        var fromCall = ClectlAssert.Fails(await _clectl.RunAsync("secret", "list", "--server", "http://127.0.0.1:1", "--token-file", huge), 2);
+        var fromSet = ClectlAssert.Fails(await _clectl.RunAsync("context", "set", "x", "--server", "http://127.0.0.1:1", "--token-file", huge), 2);
+
+        Assert.Equal($"clectl: The token file {huge}{Expected}", fromCall);
+        Assert.Equal($"clectl: The token file {huge}{Expected}", fromSet);
+        Assert.Equal("current: null\ncontexts: []\n", (await _clectl.RunAsync("context", "list", "-o", "yaml")).Stdout);
+    }
+
+    [Fact]
+    public async Task A_token_file_that_is_a_fifo_or_a_device_exits_2_naming_what_it_is_instead_of_waiting_or_reading_without_end()
+    {
+        var fifo = _temp.Combine("fifo.token");
+        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", fifo]));
+        Assert.True(made.ExitCode == 0, $"mkfifo failed: {made.Stderr}");
+        var device = _temp.Combine("zero.token");
+        File.CreateSymbolicLink(device, "/dev/zero");
+
+        var fromFifo = ClectlAssert.Fails(await _clectl.RunAsync("secret", "list", "--server", "http://127.0.0.1:1", "--token-file", fifo), 2);
+        var fromDevice = ClectlAssert.Fails(await _clectl.RunAsync("context", "set", "x", "--server", "http://127.0.0.1:1", "--token-file", device), 2);
+
+        Assert.Equal($"clectl: The token file {fifo} (from --token-file) is not a regular file but a FIFO; give the file that holds the API token.", fromFifo);
+        Assert.Equal($"clectl: The token file {device} (from --token-file) is not a regular file but a character device; give the file that holds the API token.", fromDevice);
+    }
+
+    [Fact]
     public async Task Context_set_with_a_token_file_that_is_missing_empty_or_a_directory_exits_2_naming_the_path_and_saves_nothing()
     {
         var missing = _temp.Combine("no-such.token");

@@ -71,6 +71,25 @@ public sealed class ApiTokenRotationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_token_file_replaced_by_one_larger_than_4_KiB_is_not_used_and_the_old_token_goes_on_working()
+    {
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir);
+        var oldToken = await BearerClient.ReadTokenAsync(TokenFile);
+        using var old = BearerClient.Create(server.BaseAddress, oldToken);
+
+        var huge = new string('h', 8 * 1024);
+        ReplaceOwnerOnly(TokenFile, huge + "\n");
+
+        Assert.Equal(HttpStatusCode.OK, (await old.GetAsync("v1/secrets")).StatusCode);
+        using var fresh = BearerClient.Create(server.BaseAddress, huge);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fresh.GetAsync("v1/secrets")).StatusCode);
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"The API token file changed but cannot be used: The API token file {TokenFile} is larger than 4096 bytes", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.DoesNotContain("hhhh", server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_token_rewritten_in_place_with_the_same_length_and_time_stamp_right_after_it_was_read_is_taken()
     {
         // Both writes carry the same time stamp, as two writes within one tick of a coarse file system clock (or of a

@@ -237,6 +237,30 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Matches(@"The OpenTelemetry export of (traces and )?metrics to the OTLP endpoint did not finish within 2 s of the stop; what it still held is dropped", dropped);
     }
 
+    [Fact]
+    public async Task A_refused_start_gives_the_exports_to_a_collector_that_never_answers_the_same_two_seconds_and_says_what_it_dropped()
+    {
+        using var collector = TcpStandIn.Silent();
+        var dataDir = _temp.Combine("data");
+        var tokenFile = Path.Combine(dataDir, "api.token");
+        Directory.CreateDirectory(dataDir);
+        await File.WriteAllTextAsync(tokenFile, "a-token-others-may-read\n");
+        File.SetUnixFileMode(tokenFile, (UnixFileMode)Convert.ToInt32("0644", 8));
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, [], new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        });
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"trousseaud: cannot start: The API token file {tokenFile} has mode 0644", result.Stderr, StringComparison.Ordinal);
+        var output = result.Stdout + result.Stderr;
+        var dropped = output.Split('\n').SingleOrDefault(l => l.Contains("did not finish within 2 s of the stop", StringComparison.Ordinal));
+        Assert.True(dropped is not null, output);
+        Assert.Matches(@"The OpenTelemetry export of (traces and )?metrics to the OTLP endpoint did not finish within 2 s of the stop; what it still held is dropped", dropped);
+    }
+
     /// <summary>The environment that sends trousseaud's spans to <paramref name="collector"/> over OTLP/HTTP, exported every 200 ms.</summary>
     private static Dictionary<string, string?> TracesTo(Collector collector) => new()
     {

@@ -456,6 +456,24 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task An_api_token_file_larger_than_4_KiB_stops_the_start_in_one_line_without_quoting_it()
+    {
+        var tokenFile = _temp.Combine("data", "api.token");
+        Directory.CreateDirectory(_temp.Combine("data"));
+        await File.WriteAllTextAsync(tokenFile, "not-a-token-but-a-log-line\n" + new string('x', 64 * 1024));
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"));
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single((result.Stdout + result.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(
+            $"trousseaud: cannot start: The API token file {tokenFile} is larger than 4096 bytes, which no API token is (trousseaud makes them 43 characters long); "
+                + $"write the token alone into it, or remove it ('rm {tokenFile}') to have a new one made, then start again.",
+            line);
+    }
+
+    [Fact]
     public async Task A_refused_api_token_file_stops_the_start_before_the_kms_socket_and_the_worker_start()
     {
         var dataDir = _temp.Combine("data");
