@@ -49,12 +49,14 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         }
 
         ValidateContext(context);
+        cancellationToken.ThrowIfCancellationRequested();
         return encryptor.EncryptAsync(EnvelopePurpose.Api, plaintext, context, cancellationToken);
     }
 
     public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
         ValidateContext(context);
+        cancellationToken.ThrowIfCancellationRequested();
         return encryptor.DecryptAsync(EnvelopePurpose.Api, ciphertext, context, cancellationToken);
     }
 

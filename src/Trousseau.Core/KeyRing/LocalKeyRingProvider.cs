@@ -50,8 +50,11 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     public string Name => ProviderName;
 
     /// <inheritdoc />
-    public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) =>
-        new(Load().Current.Info);
+    public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Load().Current.Info);
+    }
 
     /// <inheritdoc />
     /// <remarks>
@@ -59,12 +62,16 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// it rotated), or had been written less than 2 s before that (a rewrite within one tick of the file system's
     /// clock can leave the same time stamp), and takes in the versions added there: wraps use the newest from then on.
     /// </remarks>
-    public ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default) =>
-        new(Reload().Current.Info);
+    public ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Reload().Current.Info);
+    }
 
     /// <inheritdoc />
     public ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var key = Load().Current;
         var output = new byte[NonceSize + plaintext.Length + TagSize];
         var nonce = output.AsSpan(0, NonceSize);
@@ -81,6 +88,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     public ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(wrapped);
+        cancellationToken.ThrowIfCancellationRequested();
         var key = Load().Find(wrapped.KeyVersion);
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
@@ -122,6 +130,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// </remarks>
     public ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             var current = Load();
