@@ -29,6 +29,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
+    private bool _disposed;
     private LocalKeyRing? _ring;
 
     // The file as this provider last read or wrote it, to notice that another process changed it.
@@ -189,11 +190,12 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         }
     }
 
-    /// <summary>Zeroes the keys held in memory.</summary>
+    /// <summary>Zeroes the keys held in memory. Every later call throws <see cref="ObjectDisposedException"/>, and reads or writes no file.</summary>
     public void Dispose()
     {
         lock (_lock)
         {
+            _disposed = true;
             _ring?.Dispose();
             _ring = null;
         }
@@ -209,9 +211,18 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         lock (_lock)
         {
+            if (_disposed)
+            {
+                throw Disposed(_path);
+            }
+
             return _ring ??= Open();
         }
     }
+
+    private static ObjectDisposedException Disposed(string path) => new(
+        $"The local key ring provider of '{path}' has been disposed (its keys zeroed): the service provider (host) that made it has stopped.",
+        innerException: null);
 
     /// <summary>Reads the ring, or creates it when there is no file; first deletes what a killed write left.</summary>
     private LocalKeyRing Open()
