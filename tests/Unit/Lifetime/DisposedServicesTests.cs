@@ -109,4 +109,28 @@ public sealed class DisposedServicesTests : IDisposable
             Assert.Contains(Disposed, error.Message, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_disposed_SQLite_store_answers_no_read_from_memory_and_writes_nothing()
+    {
+        var path = _directory.Combine("direct.db");
+        var store = new Trousseau.Sqlite.SqliteSecretStore(Microsoft.Extensions.Options.Options.Create(new Trousseau.Sqlite.SqliteStoreOptions { Path = path }));
+        var revision = await store.CreateAsync("kept", "v1"u8.ToArray());
+        Assert.NotNull(await store.GetAsync("kept"));
+        store.Dispose();
+
+        var calls = new Func<Task>[]
+        {
+            async () => await store.GetAsync("kept"),
+            async () => await store.ListAsync("", null, 10),
+            async () => await store.UpdateAsync("kept", "v2"u8.ToArray(), revision),
+            async () => await store.CreateAsync("new", "v"u8.ToArray()),
+            async () => await store.DeleteAsync("kept"),
+        };
+        foreach (var call in calls)
+        {
+            var error = await Assert.ThrowsAsync<ObjectDisposedException>(call);
+            Assert.Contains($"The SQLite store '{path}' has been disposed", error.Message, StringComparison.Ordinal);
+        }
+    }
 }
