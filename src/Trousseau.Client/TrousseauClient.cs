@@ -427,6 +427,15 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
                 + "it was not read further: is this the address trousseaud serves its API on?",
                 ex);
         }
+        catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            // The connection ended (or a handler's timeout ran out) before the whole answer had arrived.
+            response.Dispose();
+            throw new DependencyUnavailableException(
+                Dependency,
+                $"trousseaud at {ServerOf(request, path)} cut its answer to {method} {path} short: {ex.GetBaseException().Message}",
+                ex);
+        }
 
         if (response.IsSuccessStatusCode)
         {

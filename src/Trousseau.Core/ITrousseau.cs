@@ -8,7 +8,10 @@ namespace Trousseau;
 /// Every method throws a subtype of <see cref="TrousseauException"/> for expected failures:
 /// <see cref="SecretNotFoundException"/>, <see cref="SecretConflictException"/>,
 /// <see cref="InvalidInputException"/>, <see cref="InvalidCiphertextException"/>,
-/// <see cref="DependencyUnavailableException"/> and <see cref="AccessForbiddenException"/>.
+/// <see cref="DependencyUnavailableException"/> and <see cref="AccessForbiddenException"/>. A call whose token is
+/// cancelled, before it starts or while it waits, throws <see cref="OperationCanceledException"/> carrying that token;
+/// the in-process implementation throws <see cref="ObjectDisposedException"/> once the service provider (host) that
+/// made it has been disposed.
 /// </remarks>
 public interface ITrousseau
 {

@@ -55,6 +55,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private readonly TimeSpan _busyTimeout;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private int _disposed;
     private readonly Lock _initializeLock = new();
     private readonly PointReaderPool _readers;
     private readonly RecordCache _cache = new(maxEntries: 100_000, maxValueBytes: 64 * 1024, maxTotalBytes: 64L * 1024 * 1024);
@@ -107,6 +108,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     public ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         if (Volatile.Read(ref _fileMoved))
         {
@@ -206,6 +208,7 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(prefix);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ThrowIfDisposed();
         if (NotCreatedYet())
         {
             return new StorePage([], HasMore: false);
@@ -281,9 +284,10 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         }
     }
 
-    /// <summary>Releases pooled connections to the file.</summary>
+    /// <summary>Releases pooled connections to the file and its lock; every later call throws <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
+        Volatile.Write(ref _disposed, 1);
         _writeLock.Dispose();
         _readers.Dispose();
         ReleaseLog();
@@ -291,10 +295,23 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         _ownerLock?.Dispose();
     }
 
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw Disposed(_path);
+        }
+    }
+
+    private static ObjectDisposedException Disposed(string path) => new(
+        $"The SQLite store '{path}' has been disposed: the service provider (host) that made it has stopped, and the file may belong to another store now.",
+        innerException: null);
+
     /// <summary>Runs <paramref name="write"/> in one immediate transaction; <paramref name="value"/> is the record written (null: deleted).</summary>
     private async ValueTask<long> WriteAsync(string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
+        ThrowIfDisposed();
         var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -44,6 +44,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     // another one or had every data key retired: a wrap that spans one of those may be under the older key.
     private string? _knownKeyId;
     private long _keyChanges;
+    private int _disposed;
 
     public EnvelopeEncryptor(IKeyProvider provider, IOptions<TrousseauOptions> options, TimeProvider time, TrousseauInstrumentation instrumentation, ILogger<EnvelopeEncryptor>? logger = null)
     {
@@ -66,6 +67,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
     public ValueTask<EncryptResult> EncryptAsync(EnvelopePurpose purpose, ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var key = Volatile.Read(ref _current[(int)purpose]);
         if (key is not null && key.TryAcquire())
         {
@@ -89,6 +91,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
     public ValueTask<byte[]> DecryptAsync(EnvelopePurpose purpose, ReadOnlyMemory<byte> envelope, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var layout = EnvelopeFormat.Parse(envelope.Span);
         CheckPurpose(layout.Purpose, purpose, context.Span);
         if (_cache.TryLease(envelope.Span[layout.Wrapped], out var key))
@@ -153,12 +156,32 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Throws the <see cref="ObjectDisposedException"/> of a call made after the service provider that made this
+    /// encryptor (and the <see cref="ITrousseau"/> and <see cref="IKeyAdministration"/> over it) was disposed.
+    /// </summary>
+    public void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw Disposed();
+        }
+    }
+
+    private static ObjectDisposedException Disposed() => new(
+        "Trousseau has been disposed: the service provider (host) that made it has stopped, and its key provider and store with it. Resolve ITrousseau from a running host.",
+        innerException: null);
+
+    /// <remarks>
+    /// The lock that orders the making of data keys is not disposed: a call waiting on it when the provider stops is let
+    /// in by the call ahead of it, and then fails with <see cref="ThrowIfDisposed"/>'s exception rather than wait forever.
+    /// </remarks>
     public void Dispose()
     {
+        Volatile.Write(ref _disposed, 1);
         _ageCheck.Dispose();
         RetireCurrentKey();
         _cache.Dispose();
-        _newKeyLock.Dispose();
     }
 
     /// <summary>
@@ -228,6 +251,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         await _newKeyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            ThrowIfDisposed();
             var current = Volatile.Read(ref _current[(int)purpose]);
             if (current is not null && current.TryAcquire())
             {
@@ -256,6 +280,8 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 {
                     wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(labelled, cancellationToken)).ConfigureAwait(false);
                 }
+
+                ThrowIfDisposed();
 
                 var fresh = new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
 

@@ -24,6 +24,8 @@ internal sealed class InProcessKeyAdministration(
 
     public async ValueTask<KeyStatus> GetKeyStatusAsync(CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
+
         // A rotation made elsewhere (another instance, Vault's CLI) shows here first: the data keys that the older key
         // wrapped stop sealing new writes now, not when they reach DataKeys:MaxAge.
         var key = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
@@ -33,6 +35,7 @@ internal sealed class InProcessKeyAdministration(
 
     public async ValueTask<KeyStatus> RotateKeyAsync(CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         var key = await provider.RotateAsync(cancellationToken).ConfigureAwait(false);
         encryptor.RetireUnlessWrappedBy(key.KeyId);
         Log.KeyRotated(_logger, provider.Name, key.KeyId);
@@ -46,6 +49,8 @@ internal sealed class InProcessKeyAdministration(
     /// </remarks>
     public async ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
+
         // The key may have rotated outside this process (Vault's CLI, another instance): asked of the provider's
         // source, not its memory, and new data keys first.
         var current = await provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);

@@ -43,23 +43,28 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
     public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         if (plaintext.Length > TrousseauLimits.MaxPlaintextBytes)
         {
             throw new InvalidInputException("plaintext", $"Plaintext is {plaintext.Length} bytes; the limit is {TrousseauLimits.MaxPlaintextBytes} bytes.");
         }
 
         ValidateContext(context);
+        cancellationToken.ThrowIfCancellationRequested();
         return encryptor.EncryptAsync(EnvelopePurpose.Api, plaintext, context, cancellationToken);
     }
 
     public ValueTask<byte[]> DecryptAsync(ReadOnlyMemory<byte> ciphertext, ReadOnlyMemory<byte> context = default, CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         ValidateContext(context);
+        cancellationToken.ThrowIfCancellationRequested();
         return encryptor.DecryptAsync(EnvelopePurpose.Api, ciphertext, context, cancellationToken);
     }
 
     public async ValueTask<SecretMetadata> CreateSecretAsync(string name, SecretType type, IReadOnlyDictionary<string, string> data, CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         SecretNames.Validate(name);
         SecretData.Validate(type, data);
         var now = Now();
@@ -71,6 +76,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
     public async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         SecretNames.Validate(name);
         var (entry, header) = await ReadAsync(name, cancellationToken).ConfigureAwait(false);
         var data = await OpenAsync(name, entry, header, cancellationToken).ConfigureAwait(false);
@@ -84,6 +90,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         long? expectedRevision = null,
         CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         SecretNames.Validate(name);
         if (type is { } newType)
         {
@@ -137,6 +144,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         long? expectedRevision = null,
         CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         SecretNames.Validate(name);
         if (changes is null || changes.Count == 0)
         {
@@ -192,6 +200,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         long? expectedRevision = null,
         CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         SecretNames.Validate(name);
         options ??= new SecretRegenerationOptions();
         SecretGenerator.Validate(options);
@@ -200,6 +209,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
     public async ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         SecretNames.Validate(name);
         try
         {
@@ -242,6 +252,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
     public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         ValidatePrefix(prefix);
         string? startAfter = null;
         StorePage page;
@@ -267,6 +278,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
         int limit = TrousseauLimits.DefaultListPageSize,
         CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         ValidatePrefix(prefix);
         if (limit is < 1 or > TrousseauLimits.MaxListPageSize)
         {
@@ -298,6 +310,7 @@ internal sealed class InProcessTrousseau(EnvelopeEncryptor encryptor, ISecretSto
 
     public ValueTask<SecretMetadata> GenerateSecretAsync(string name, SecretGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
+        encryptor.ThrowIfDisposed();
         SecretNames.Validate(name);
         var (type, data) = SecretGenerator.Generate(options);
         return CreateSecretAsync(name, type, data, cancellationToken);

@@ -29,6 +29,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
+    private bool _disposed;
     private LocalKeyRing? _ring;
 
     // The file as this provider last read or wrote it, to notice that another process changed it.
@@ -50,8 +51,11 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     public string Name => ProviderName;
 
     /// <inheritdoc />
-    public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) =>
-        new(Load().Current.Info);
+    public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Load().Current.Info);
+    }
 
     /// <inheritdoc />
     /// <remarks>
@@ -59,12 +63,16 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// it rotated), or had been written less than 2 s before that (a rewrite within one tick of the file system's
     /// clock can leave the same time stamp), and takes in the versions added there: wraps use the newest from then on.
     /// </remarks>
-    public ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default) =>
-        new(Reload().Current.Info);
+    public ValueTask<KeyInfo> RefreshCurrentKeyAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Reload().Current.Info);
+    }
 
     /// <inheritdoc />
     public ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var key = Load().Current;
         var output = new byte[NonceSize + plaintext.Length + TagSize];
         var nonce = output.AsSpan(0, NonceSize);
@@ -81,6 +89,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     public ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(wrapped);
+        cancellationToken.ThrowIfCancellationRequested();
         var key = Load().Find(wrapped.KeyVersion);
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
@@ -122,6 +131,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// </remarks>
     public ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             var current = Load();
@@ -180,11 +190,12 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         }
     }
 
-    /// <summary>Zeroes the keys held in memory.</summary>
+    /// <summary>Zeroes the keys held in memory. Every later call throws <see cref="ObjectDisposedException"/>, and reads or writes no file.</summary>
     public void Dispose()
     {
         lock (_lock)
         {
+            _disposed = true;
             _ring?.Dispose();
             _ring = null;
         }
@@ -200,9 +211,18 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         lock (_lock)
         {
+            if (_disposed)
+            {
+                throw Disposed(_path);
+            }
+
             return _ring ??= Open();
         }
     }
+
+    private static ObjectDisposedException Disposed(string path) => new(
+        $"The local key ring provider of '{path}' has been disposed (its keys zeroed): the service provider (host) that made it has stopped.",
+        innerException: null);
 
     /// <summary>Reads the ring, or creates it when there is no file; first deletes what a killed write left.</summary>
     private LocalKeyRing Open()

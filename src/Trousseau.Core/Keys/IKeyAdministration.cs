@@ -4,6 +4,12 @@ namespace Trousseau;
 /// Administration of the key that protects stored secrets: its status, rotation, and rewrapping every stored
 /// secret under the current key. Implemented in process and by the remote client of a trousseaud.
 /// </summary>
+/// <remarks>
+/// A call whose token is cancelled, before it starts or while it waits, throws <see cref="OperationCanceledException"/>
+/// carrying that token, and a rotation asked with a token already cancelled rotates nothing; the in-process
+/// implementation throws <see cref="ObjectDisposedException"/> once the service provider (host) that made it has been
+/// disposed.
+/// </remarks>
 public interface IKeyAdministration
 {
     /// <summary>

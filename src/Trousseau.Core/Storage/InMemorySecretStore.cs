@@ -19,6 +19,7 @@ public sealed class InMemorySecretStore : ISecretStore
     /// <inheritdoc />
     public ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             return new(_entries.GetValueOrDefault(key));
@@ -28,6 +29,7 @@ public sealed class InMemorySecretStore : ISecretStore
     /// <inheritdoc />
     public ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             if (_entries.ContainsKey(key))
@@ -42,6 +44,7 @@ public sealed class InMemorySecretStore : ISecretStore
     /// <inheritdoc />
     public ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             Check(key, expectedRevision);
@@ -52,6 +55,7 @@ public sealed class InMemorySecretStore : ISecretStore
     /// <inheritdoc />
     public ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             Check(key, expectedRevision);

@@ -28,10 +28,10 @@ internal sealed class ApiAuditFilter(IAuditTrail trail) : IEndpointFilter
         {
             result = await next(context);
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // An exception no filter mapped: the exception handler answers 500, or nobody when the caller went away.
-            await TryAppendAsync(http, http.RequestAborted.IsCancellationRequested ? null : StatusCodes.Status500InternalServerError);
+            await TryAppendAsync(http, ApiProblems.IsClientGone(e, http) ? null : StatusCodes.Status500InternalServerError);
             throw;
         }
 

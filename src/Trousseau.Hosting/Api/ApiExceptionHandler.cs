@@ -21,6 +21,14 @@ internal sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> l
             return false;
         }
 
+        if (ApiProblems.IsClientGone(exception, httpContext))
+        {
+            // Nobody is left to answer, and nothing failed: no error logged (as ASP.NET Core's own handler does once
+            // the request's token is cancelled).
+            httpContext.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return true;
+        }
+
         if (!ApiProblems.IsMapped(exception))
         {
             LogUnexpected(logger, httpContext.Request.Method, (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? endpoint.DisplayName ?? "", exception);

@@ -39,6 +39,14 @@ internal static class ApiProblems
 
     public static bool IsMapped(Exception exception) => exception is TrousseauException or BadHttpRequestException;
 
+    /// <summary>
+    /// Whether <paramref name="exception"/> ends a request whose client went away: the request is aborted, or the
+    /// exception is a cancellation by its token, which Kestrel may cancel a moment after the failure it caused.
+    /// </summary>
+    public static bool IsClientGone(Exception exception, HttpContext context) =>
+        context.RequestAborted.IsCancellationRequested
+        || (exception is OperationCanceledException cancelled && cancelled.CancellationToken == context.RequestAborted);
+
     public static IResult Invalid(string detail) => Problem(StatusCodes.Status400BadRequest, detail, ProblemTypes.InvalidInput);
 
     public static IResult Unauthenticated(string detail) =>

@@ -55,6 +55,12 @@ internal static class ApiRequests
             var body = await JsonSerializer.DeserializeAsync(request.Body, typeInfo, context.RequestAborted);
             return body is null ? (null, ApiProblems.Invalid("The request body must be a JSON object.")) : (body, null);
         }
+        catch (Exception e) when (e is BadHttpRequestException or IOException && (context.RequestAborted.IsCancellationRequested || EndedEarly(e)))
+        {
+            // The client went away while sending the body: Kestrel closes the connection without an answer, so the
+            // request was not answered 400 but cancelled, and is audited as such.
+            throw new OperationCanceledException("The client closed the connection while sending the request body.", e, context.RequestAborted);
+        }
         catch (JsonException e)
         {
             return (null, ApiProblems.Invalid($"The request body is not valid JSON for this route: {Describe(e)} Each property is spelled as documented (case-sensitive), appears once and has the documented JSON type."));
@@ -70,6 +76,14 @@ internal static class ApiRequests
             return (null, ApiProblems.BodyRejected(StatusCodes.Status400BadRequest, e.Message, limit));
         }
     }
+
+    /// <summary>
+    /// Whether Kestrel refused the body because the connection ended before the length it announced: Kestrel then
+    /// aborts the request, but cancels <see cref="HttpContext.RequestAborted"/> only a moment later, on the thread pool.
+    /// </summary>
+    private static bool EndedEarly(Exception e) =>
+        e is BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad
+        && string.Equals(bad.Message, "Unexpected end of request content.", StringComparison.Ordinal);
 
     /// <summary>The largest request body accepted, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
     public static long BodyLimit(HttpContext context) =>

@@ -37,6 +37,8 @@ internal sealed class LocalTrousseau : IDisposable
 
     public IKeyAdministration Keys => _services.GetRequiredService<IKeyAdministration>();
 
+    public IKeyProvider Provider => _services.GetRequiredService<IKeyProvider>();
+
     public void Dispose()
     {
         _services.Dispose();
