@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Trousseau.Remote;
 
 namespace Trousseau.Cli;
@@ -22,9 +21,6 @@ namespace Trousseau.Cli;
 internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, ConnectionTls Tls)
 {
     public const string DefaultServer = "http://127.0.0.1:8787";
-
-    /// <summary>The largest token file read: a token trousseaud makes is 43 characters.</summary>
-    private const int MaxTokenFileBytes = 4096;
 
     private static readonly Uri DefaultUri = new(DefaultServer);
 
@@ -256,7 +252,7 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     /// <summary>
     /// The token in the file, <see langword="null"/> when it is empty. A file that is not a regular one (a FIFO would have
     /// clectl wait for a writer, a device such as /dev/zero read without end) or that is larger than
-    /// <see cref="MaxTokenFileBytes"/> (no token is) is an error, and is not read whole.
+    /// <see cref="TokenFileText.MaxBytes"/> (no token is) is an error, and is not read whole.
     /// </summary>
     private static string? ReadToken(string path, string namedBy)
     {
@@ -271,25 +267,13 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
             throw new CliUsageException($"The token file {fullPath} (from {namedBy}) is not a regular file but {kind}; give the file that holds the API token.");
         }
 
-        var buffer = new byte[MaxTokenFileBytes + 1];
-        var length = 0;
+        string? token;
         using (var file = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0))
         {
-            int read;
-            while (length < buffer.Length && (read = file.Read(buffer, length, buffer.Length - length)) > 0)
-            {
-                length += read;
-            }
+            token = TokenFileText.Read(file) ?? throw new CliUsageException(
+                $"The token file {fullPath} (from {namedBy}) is larger than {TokenFileText.MaxBytes} bytes, which no API token is (trousseaud makes them 43 characters long); give the file that holds the API token alone.");
         }
 
-        if (length > MaxTokenFileBytes)
-        {
-            throw new CliUsageException(
-                $"The token file {fullPath} (from {namedBy}) is larger than {MaxTokenFileBytes} bytes, which no API token is (trousseaud makes them 43 characters long); give the file that holds the API token alone.");
-        }
-
-        var text = buffer.AsSpan(0, length);
-        var token = Encoding.UTF8.GetString(text.StartsWith(Encoding.UTF8.Preamble) ? text[Encoding.UTF8.Preamble.Length..] : text).Trim();
         return token.Length == 0 ? null : token;
     }
 

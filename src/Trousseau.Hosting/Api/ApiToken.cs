@@ -24,9 +24,6 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
 {
     private const int TokenBytes = 32;
 
-    /// <summary>The largest token file read: a token trousseaud makes is 43 characters.</summary>
-    private const int MaxTokenFileBytes = 4096;
-
     private readonly Lock _gate = new();
     private Loaded? _loaded;
     private byte[]? _nativeTokenFile;
@@ -160,31 +157,18 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
         return token;
     }
 
-    /// <summary>
-    /// The file's text, read up to <see cref="MaxTokenFileBytes"/>: a file larger than that (one pointed at a log or an
-    /// image by mistake) holds no token and is refused before it is read whole. Counted as read, not from its size,
-    /// which a file still being written outgrows.
-    /// </summary>
+    /// <summary>The file's text; a file larger than <see cref="TokenFileText.MaxBytes"/> holds no token and is refused.</summary>
     private static string ReadBounded(FileStream file, string path, bool atStart)
     {
-        var buffer = new byte[MaxTokenFileBytes + 1];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = file.Read(buffer, length, buffer.Length - length)) > 0)
+        if (TokenFileText.Read(file) is { } text)
         {
-            length += read;
+            return text;
         }
 
-        if (length > MaxTokenFileBytes)
-        {
-            var fullPath = Path.GetFullPath(path);
-            throw new IOException(
-                $"The API token file {fullPath} is larger than {MaxTokenFileBytes} bytes, which no API token is (trousseaud makes them 43 characters long); "
-                + "write the token alone into it" + (atStart ? $", or remove it ('rm {fullPath}') to have a new one made, then start again." : "."));
-        }
-
-        var text = buffer.AsSpan(0, length);
-        return Encoding.UTF8.GetString(text.StartsWith(Encoding.UTF8.Preamble) ? text[Encoding.UTF8.Preamble.Length..] : text).Trim();
+        var fullPath = Path.GetFullPath(path);
+        throw new IOException(
+            $"The API token file {fullPath} is larger than {TokenFileText.MaxBytes} bytes, which no API token is (trousseaud makes them 43 characters long); "
+            + "write the token alone into it" + (atStart ? $", or remove it ('rm {fullPath}') to have a new one made, then start again." : "."));
     }
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "The API token file {TokenFile} holds a new API token; requests must present it from now on, and the previous token is refused.")]
