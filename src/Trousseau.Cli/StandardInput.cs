@@ -2,13 +2,14 @@ namespace Trousseau.Cli;
 
 /// <summary>
 /// clectl's standard input, read as empty (as <c>/dev/null</c> is) when clectl was started with it closed
-/// (<c>&lt;&amp;-</c>). Descriptor 0 is then the first one the .NET runtime opened for itself, a pipe whose write end it
-/// holds too, and reading it would wait forever.
+/// (<c>&lt;&amp;-</c>). Descriptor 0 is then either still closed (the native build), and reading it fails, or the first
+/// one the .NET runtime opened for itself (the build run by <c>dotnet</c>), a pipe whose write end it holds too, and
+/// reading it would wait forever.
 /// </summary>
 internal static class StandardInput
 {
     // Decided before anything reads standard input: reading it duplicates descriptor 0.
-    private static readonly bool ClosedAtStart = IsOwnPipe();
+    private static readonly bool ClosedAtStart = OperatingSystem.IsLinux() && (!File.Exists("/proc/self/fd/0") || IsOwnPipe());
 
     /// <summary>Standard input as text.</summary>
     public static TextReader Reader() => ClosedAtStart ? TextReader.Null : Console.In;
@@ -22,11 +23,6 @@ internal static class StandardInput
     /// </summary>
     private static bool IsOwnPipe()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return false;
-        }
-
         try
         {
             var input = new FileInfo("/proc/self/fd/0").LinkTarget;
