@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -21,6 +22,41 @@ internal static class SharedDirectoryFile
 {
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>
+    /// The <see cref="Exception.HResult"/> of the <see cref="IOException"/> <see cref="Open"/> throws when another process
+    /// holds the file's lock: ERROR_SHARING_VIOLATION, the one <see cref="FileStream"/> gives then.
+    /// </summary>
+    public const int LockedElsewhere = unchecked((int)0x80070020);
+
+    private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Opens <paramref name="lockPath"/> as <see cref="Open"/> does with <see cref="FileShare.None"/>, holding its lock,
+    /// trying again every 10 ms while it throws an exception <paramref name="held"/> takes for the lock being held
+    /// elsewhere, for <paramref name="patience"/> at most (real time: the holder is another process, which no test
+    /// clock moves); then throws what <paramref name="stillHeld"/> makes of the last exception.
+    /// </summary>
+    public static FileStream OpenLock(string lockPath, TimeSpan patience, Func<IOException, bool> held, Func<IOException, Exception> stillHeld)
+    {
+        var waiting = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return Open(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e) when (held(e))
+            {
+                if (waiting.Elapsed >= patience)
+                {
+                    throw stillHeld(e);
+                }
+
+                Thread.Sleep(LockRetryDelay);
+            }
+        }
+    }
 
     /// <summary>
     /// Opens <paramref name="path"/> unbuffered, creating it with mode 0600 when <paramref name="mode"/> is
@@ -134,7 +170,7 @@ internal static class SharedDirectoryFile
             var error = Marshal.GetLastPInvokeError();
             // Held elsewhere: the HRESULT FileStream gives then (ERROR_SHARING_VIOLATION), so callers tell it apart.
             throw error == Libc.WouldBlock
-                ? new IOException($"{path} is locked by another process.", unchecked((int)0x80070020))
+                ? new IOException($"{path} is locked by another process.", LockedElsewhere)
                 : new IOException($"{path} cannot be locked: {Marshal.GetPInvokeErrorMessage(error)}.");
         }
     }

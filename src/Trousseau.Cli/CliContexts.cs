@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -11,11 +10,7 @@ namespace Trousseau.Cli;
 /// </summary>
 internal sealed class CliContexts
 {
-    // The HRESULT of a file locked by another process (ERROR_SHARING_VIOLATION), as SharedDirectoryFile gives it.
-    private const int HeldElsewhere = unchecked((int)0x80070020);
-
     private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(20);
 
     public string? Current { get; set; }
 
@@ -184,24 +179,11 @@ internal sealed class CliContexts
         }
 
         OwnerOnlyFile.EnsureParentDirectory(lockPath);
-        var waiting = Stopwatch.StartNew();
-        FileStream held;
-        while (true)
-        {
-            try
-            {
-                held = SharedDirectoryFile.Open(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                break;
-            }
-            catch (IOException e) when (e.HResult == HeldElsewhere && waiting.Elapsed < LockPatience)
-            {
-                await Task.Delay(LockRetryDelay);
-            }
-            catch (IOException e) when (e.HResult == HeldElsewhere)
-            {
-                throw new IOException($"{path} has been locked by another clectl for {LockPatience.TotalSeconds:0} s (lock file {lockPath}); try again when it ends.", e);
-            }
-        }
+        var held = SharedDirectoryFile.OpenLock(
+            lockPath,
+            LockPatience,
+            held: e => e.HResult == SharedDirectoryFile.LockedElsewhere,
+            stillHeld: e => new IOException($"{path} has been locked by another clectl for {LockPatience.TotalSeconds:0} s (lock file {lockPath}); try again when it ends.", e));
 
         if (OwnerOnlyFile.DeleteTemporaries(path) is > 0 and var deleted)
         {

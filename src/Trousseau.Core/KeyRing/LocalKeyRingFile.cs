@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -26,7 +25,6 @@ internal static partial class LocalKeyRingFile
     private const int MaxFileBytes = 16 << 20;
 
     private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
     /// Reads and checks the whole ring. A file that group or others may use is refused rather than made 0600, as the API
@@ -130,26 +128,12 @@ internal static partial class LocalKeyRingFile
     {
         var lockPath = path + ".lock";
         OwnerOnlyFile.EnsureParentDirectory(lockPath);
-
-        // Real time, not the injected clock: the holder is another process, which no test clock moves.
-        var waiting = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return SharedDirectoryFile.Open(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException and not RefusedFileException)
-            {
-                if (waiting.Elapsed >= LockPatience)
-                {
-                    throw new DependencyUnavailableException(
-                        Dependency, $"The local key ring '{path}' has been locked by another process for {LockPatience.TotalSeconds:0} s (lock file {lockPath}).", ex);
-                }
-
-                Thread.Sleep(LockRetryDelay);
-            }
-        }
+        return SharedDirectoryFile.OpenLock(
+            lockPath,
+            LockPatience,
+            held: ex => ex is not FileNotFoundException and not DirectoryNotFoundException and not RefusedFileException,
+            stillHeld: ex => new DependencyUnavailableException(
+                Dependency, $"The local key ring '{path}' has been locked by another process for {LockPatience.TotalSeconds:0} s (lock file {lockPath}).", ex));
     }
 
     /// <summary>Whether <paramref name="exception"/> is one that reading or writing the ring raises for a bad file.</summary>

@@ -7,9 +7,6 @@ namespace Trousseau.Sqlite.Internal;
 /// </summary>
 internal sealed class OwnerLock : IDisposable
 {
-    // What .NET reports when the lock is held elsewhere: ERROR_SHARING_VIOLATION, as an HRESULT.
-    private const int SharingViolation = unchecked((int)0x80070020);
-
     private readonly FileStream _file;
 
     private OwnerLock(FileStream file) => _file = file;
@@ -68,7 +65,7 @@ internal sealed class OwnerLock : IDisposable
         {
             probe = SharedDirectoryFile.Open(path, FileMode.Open, FileAccess.Read, FileShare.None);
         }
-        catch (IOException inUse) when (inUse.HResult == SharingViolation && inUse is not RefusedFileException)
+        catch (IOException inUse) when (inUse.HResult == SharedDirectoryFile.LockedElsewhere && inUse is not RefusedFileException)
         {
             throw InUse(databasePath, path, inUse);
         }
