@@ -151,6 +151,28 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task Decrypt_accepts_annotation_keys_written_with_a_trailing_dot_as_kube_apiserver_does_and_refuses_what_it_refuses()
+    {
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var ciphertext = encrypted.GetProperty("ciphertext").GetString();
+        var keyId = encrypted.GetProperty("key_id").GetString();
+        var value = Convert.ToBase64String("1"u8.ToArray());
+
+        // kube-apiserver checks each key as a fully qualified domain name, whose one trailing dot is allowed, and stores
+        // the key as written; 253 characters before that dot are the most a DNS subdomain has.
+        var absolute = new Dictionary<string, string> { ["version.encryption.k8s.io."] = value, [string.Join('.', Enumerable.Repeat(new string('a', 63), 4))[..253] + "."] = value };
+        var accepted = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = absolute });
+        var refused = new List<JsonElement>();
+        foreach (var key in new[] { ".", "example.com..", "localhost.", "-bad.example.com." })
+        {
+            refused.Add(await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = new Dictionary<string, string> { [key] = value } }));
+        }
+
+        Assert.Equal(Dek, KmsPeer.Ok(accepted).GetProperty("plaintext").GetString());
+        Assert.All(refused, r => Assert.Equal("INVALID_ARGUMENT", r.GetProperty("code").GetString()));
+    }
+
+    [Fact]
     public async Task Decrypt_refuses_foreign_key_ids_tampered_garbage_and_empty_input()
     {
         var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
