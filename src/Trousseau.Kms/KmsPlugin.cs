@@ -244,7 +244,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         var total = 0;
         foreach (var (key, value) in annotations)
         {
-            if (!IsDnsSubdomain(key))
+            if (!IsFullyQualifiedDomainName(key))
             {
                 throw Invalid("Annotation keys must be fully qualified domain names.");
             }
@@ -258,9 +258,14 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         }
     }
 
-    /// <summary>A DNS subdomain name (RFC 1123): dot-separated labels of a-z, 0-9 and '-', at most 253 characters.</summary>
-    private static bool IsDnsSubdomain(string name)
+    /// <summary>
+    /// A fully qualified domain name as kube-apiserver checks annotation keys: a DNS subdomain (RFC 1123) of two labels
+    /// or more, each of a-z, 0-9 and '-', at most 253 characters, optionally followed by one dot (the root), which
+    /// kube-apiserver allows and keeps in the key.
+    /// </summary>
+    private static bool IsFullyQualifiedDomainName(string key)
     {
+        var name = key.EndsWith('.') ? key[..^1] : key;
         if (name.Length is 0 or > 253 || !name.Contains('.', StringComparison.Ordinal))
         {
             return false;

@@ -26,7 +26,15 @@ internal sealed class KmsSocketHost(
     TimeProvider time,
     IAuditTrail? audit = null) : IHostedService, IAsyncDisposable
 {
-    private const int MaxMessageBytes = 64 * 1024;
+    /// <summary>
+    /// The largest request: room for the largest Decrypt kube-apiserver sends (a 1 KiB ciphertext and key_id, and 32 KiB
+    /// of annotation keys and values, which protobuf's framing of many short keys takes to about 84 KiB), so that every
+    /// request it may send is answered by the plugin's own rules, not refused RESOURCE_EXHAUSTED before they are applied.
+    /// </summary>
+    private const int MaxRequestBytes = 128 * 1024;
+
+    /// <summary>The largest answer: a Status key id, an Encrypt ciphertext and key id or a Decrypt plaintext, each 1 KiB at most.</summary>
+    private const int MaxResponseBytes = 64 * 1024;
 
     private readonly ILogger _logger = loggerFactory.CreateLogger<KmsSocketHost>();
     private WebApplication? _app;
@@ -81,8 +89,8 @@ internal sealed class KmsSocketHost(
             builder.Services
                 .AddGrpc(grpc =>
                 {
-                    grpc.MaxReceiveMessageSize = MaxMessageBytes;
-                    grpc.MaxSendMessageSize = MaxMessageBytes;
+                    grpc.MaxReceiveMessageSize = MaxRequestBytes;
+                    grpc.MaxSendMessageSize = MaxResponseBytes;
                 })
                 .AddServiceOptions<KmsV2Service>(service => service.Interceptors.Add<KmsCallInterceptor>())
                 .AddServiceOptions<KmsV1Service>(service => service.Interceptors.Add<KmsCallInterceptor>());

@@ -120,6 +120,59 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task Decrypt_as_large_as_kube_apiserver_sends_it_is_answered_and_an_oversized_plaintext_is_refused_naming_the_limit()
+    {
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+
+        // kube-apiserver keeps annotations totalling 32 KiB of keys and values, each key a domain name of two labels or
+        // more; in the shortest keys, with empty values, protobuf's framing more than doubles them on the wire.
+        var labels = "abcdefghijklmnopqrstuvwxyz0123456789";
+        var keys = labels.SelectMany(a => labels.Select(b => $"{a}.{b}"))
+            .Concat(labels.SelectMany(a => labels.SelectMany(b => labels.Select(c => $"{a}{b}.{c}"))));
+        var annotations = new Dictionary<string, string>();
+        var total = 0;
+        foreach (var key in keys)
+        {
+            if (total + key.Length > 32 * 1024)
+            {
+                break;
+            }
+
+            total += key.Length;
+            annotations[key] = "";
+        }
+
+        var decrypted = await Peer.CallAsync(Decrypt, new { ciphertext = encrypted.GetProperty("ciphertext").GetString(), key_id = encrypted.GetProperty("key_id").GetString(), annotations });
+        var oversized = await Peer.CallAsync(Encrypt, new { plaintext = Convert.ToBase64String(new byte[64 * 1024]) });
+
+        Assert.Equal(Dek, KmsPeer.Ok(decrypted).GetProperty("plaintext").GetString());
+        Assert.Equal("INVALID_ARGUMENT", oversized.GetProperty("code").GetString());
+        Assert.Equal("plaintext must be 1 to 512 bytes, not 65536.", oversized.GetProperty("details").GetString());
+    }
+
+    [Fact]
+    public async Task Decrypt_accepts_annotation_keys_written_with_a_trailing_dot_as_kube_apiserver_does_and_refuses_what_it_refuses()
+    {
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var ciphertext = encrypted.GetProperty("ciphertext").GetString();
+        var keyId = encrypted.GetProperty("key_id").GetString();
+        var value = Convert.ToBase64String("1"u8.ToArray());
+
+        // kube-apiserver checks each key as a fully qualified domain name, whose one trailing dot is allowed, and stores
+        // the key as written; 253 characters before that dot are the most a DNS subdomain has.
+        var absolute = new Dictionary<string, string> { ["version.encryption.k8s.io."] = value, [string.Join('.', Enumerable.Repeat(new string('a', 63), 4))[..253] + "."] = value };
+        var accepted = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = absolute });
+        var refused = new List<JsonElement>();
+        foreach (var key in new[] { ".", "example.com..", "localhost.", "-bad.example.com." })
+        {
+            refused.Add(await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = new Dictionary<string, string> { [key] = value } }));
+        }
+
+        Assert.Equal(Dek, KmsPeer.Ok(accepted).GetProperty("plaintext").GetString());
+        Assert.All(refused, r => Assert.Equal("INVALID_ARGUMENT", r.GetProperty("code").GetString()));
+    }
+
+    [Fact]
     public async Task Decrypt_refuses_foreign_key_ids_tampered_garbage_and_empty_input()
     {
         var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));

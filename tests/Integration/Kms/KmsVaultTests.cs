@@ -224,6 +224,40 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
     }
 
     [VaultTestServerFact]
+    public async Task While_vault_does_not_answer_for_its_key_status_still_answers_within_the_apiserver_deadline_unhealthy_under_the_key_id_it_last_had()
+    {
+        var vault = Target.RequireTestServer();
+        var keyId = KmsPeer.Ok(await Peer.CallAsync(Status)).GetProperty("key_id").GetString();
+        var release = new TaskCompletionSource();
+        vault.Hold = new VaultTestServer.VaultHold($"transit/keys/{Plugin.KeyName}", release.Task);
+        try
+        {
+            // The provider's health and key last it 10 s. The first Status not answered healthy found both gone and asked
+            // Vault for the key for each: kube-apiserver, waiting 3 s, must get that answer, not DEADLINE_EXCEEDED.
+            var answer = await Eventually.ReturnsAsync(
+                () => Peer.CallAsync(Status, timeoutSeconds: 3),
+                r => r.GetProperty("code").GetString() != "OK" || r.GetProperty("response").GetProperty("healthz").GetString() != "ok",
+                awaited: "a Status that is not healthy",
+                show: r => r.ToString());
+
+            var status = KmsPeer.Ok(answer);
+            Assert.Contains("did not answer within 2 s", status.GetProperty("healthz").GetString(), StringComparison.Ordinal);
+            Assert.Equal(keyId, status.GetProperty("key_id").GetString());
+        }
+        finally
+        {
+            vault.Hold = null;
+            release.TrySetResult();
+        }
+
+        await Eventually.ReturnsAsync(
+            () => Peer.CallAsync(Status),
+            r => r.GetProperty("code").GetString() == "OK" && r.GetProperty("response").GetProperty("healthz").GetString() == "ok",
+            awaited: "a healthy Status once Vault answers again",
+            show: r => r.ToString());
+    }
+
+    [VaultTestServerFact]
     public async Task On_sigterm_an_encrypt_waiting_for_vault_is_answered_before_the_plugin_exits_and_the_socket_is_removed()
     {
         var vault = Target.RequireTestServer();
