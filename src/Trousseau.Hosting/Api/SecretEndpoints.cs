@@ -72,6 +72,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
         SetETag(context, metadata.Revision);
+        SetLocation(context, $"{context.Request.Path.Value?.TrimEnd('/')}/{name}");
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
@@ -275,6 +276,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
         SetETag(context, metadata.Revision);
+        SetLocation(context, context.Request.Path.Value![..^GenerateSuffix.Length]);
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
@@ -428,6 +430,13 @@ internal static class SecretEndpoints
             return false;
         }
     }
+
+    /// <summary>
+    /// The <c>Location</c> of a 201: the new secret's <c>GET</c> address, <paramref name="path"/> below the path base
+    /// the application serves the API under. A valid name holds no character a URL path must escape.
+    /// </summary>
+    private static void SetLocation(HttpContext context, string path) =>
+        context.Response.Headers.Location = context.Request.PathBase.Add(new PathString(path)).ToUriComponent();
 
     private static void SetETag(HttpContext context, long revision)
     {

