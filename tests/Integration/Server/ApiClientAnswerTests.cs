@@ -28,6 +28,25 @@ public sealed class ApiClientAnswerTests(ApiServerFixture fixture) : IClassFixtu
         Assert.Equal(name, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("name").GetString());
     }
 
+    [Fact]
+    public async Task Every_answer_that_carries_or_makes_a_secret_value_tells_caches_not_to_store_it()
+    {
+        using var encrypted = await SendAsync(HttpMethod.Post, "v1/encrypt", """{"plaintext":"c2VjcmV0"}""");
+        var ciphertext = (await encrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ciphertext").GetString();
+        using var decrypted = await SendAsync(HttpMethod.Post, "v1/decrypt", $$"""{"ciphertext":"{{ciphertext}}"}""");
+        using var generated = await SendAsync(HttpMethod.Post, "v1/secrets/answers/no-store/generate", "{}");
+        using var regenerated = await SendAsync(HttpMethod.Post, "v1/secrets/answers/no-store/regenerate", "{}");
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/answers/no-store");
+
+        Assert.Equal("c2VjcmV0", (await decrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("plaintext").GetString());
+        Assert.Equal(HttpStatusCode.Created, generated.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, regenerated.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.All(
+            new[] { ("decrypt", decrypted), ("generate", generated), ("regenerate", regenerated), ("read", read) },
+            answer => Assert.True(answer.Item2.Headers.CacheControl?.NoStore == true, $"{answer.Item1} answered Cache-Control: {answer.Item2.Headers.CacheControl}"));
+    }
+
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null)
     {
         using var request = new HttpRequestMessage(method, path);
