@@ -73,6 +73,10 @@ internal static class ApiProblems
 
     public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, detail, ProblemTypes.NotFound);
 
+    /// <summary>A method the route does not take: the request's own fault, of the type bad input has.</summary>
+    public static IResult MethodNotAllowed(string detail) =>
+        Problem(StatusCodes.Status405MethodNotAllowed, detail, ProblemTypes.InvalidInput);
+
     /// <summary>A request body over <paramref name="limit"/> bytes, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
     public static IResult BodyTooLarge(long limit) => Problem(
         StatusCodes.Status413PayloadTooLarge,

@@ -47,6 +47,28 @@ public sealed class ApiClientAnswerTests(ApiServerFixture fixture) : IClassFixtu
             answer => Assert.True(answer.Item2.Headers.CacheControl?.NoStore == true, $"{answer.Item1} answered Cache-Control: {answer.Item2.Headers.CacheControl}"));
     }
 
+    [Theory]
+    [InlineData("GET", "v1/nothing", HttpStatusCode.NotFound, "urn:trousseau:problem:not-found", null)]
+    [InlineData("GET", "v1", HttpStatusCode.NotFound, "urn:trousseau:problem:not-found", null)]
+    [InlineData("DELETE", "v1/keys", HttpStatusCode.MethodNotAllowed, Problems.InvalidInput, "GET, HEAD")]
+    [InlineData("GET", "v1/keys/rotate", HttpStatusCode.MethodNotAllowed, Problems.InvalidInput, "POST")]
+    [InlineData("OPTIONS", "v1/secrets/answers/x", HttpStatusCode.MethodNotAllowed, Problems.InvalidInput, "DELETE, GET, HEAD, PATCH, POST, PUT")]
+    public async Task A_path_no_route_serves_or_a_method_the_route_does_not_take_is_answered_with_problem_details(
+        string method, string path, HttpStatusCode status, string type, string? allow)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        using var response = await Http.SendAsync(request);
+
+        var problem = await Problems.AssertAsync(response, status);
+        Assert.Equal(type, problem.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
+        if (allow is not null)
+        {
+            Assert.Equal(allow, string.Join(", ", response.Content.Headers.Allow.Order(StringComparer.Ordinal)));
+            Assert.Contains(allow, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null)
     {
         using var request = new HttpRequestMessage(method, path);
