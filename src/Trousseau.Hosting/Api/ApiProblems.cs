@@ -99,6 +99,12 @@ internal static class ApiProblems
     public static IResult AuditUnavailable() =>
         Problem(StatusCodes.Status503ServiceUnavailable, "The server cannot write its audit trail, and answers no call it cannot record; its log says why.", ProblemTypes.AuditUnavailable);
 
+    /// <summary>A body sent with a content coding (<c>Content-Encoding: gzip</c>): the API reads bodies as they are.</summary>
+    public static IResult UnsupportedContentCoding(string coding) => Problem(
+        StatusCodes.Status415UnsupportedMediaType,
+        $"The request body is sent with Content-Encoding {Excerpt.Escaped(coding, 40)}; send it uncompressed, without Content-Encoding (or as identity).",
+        ProblemTypes.InvalidInput);
+
     public static IResult UnsupportedMediaType(string mediaType) =>
         Problem(StatusCodes.Status415UnsupportedMediaType, $"Send the body as {mediaType} in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);
 

@@ -1,4 +1,6 @@
+using System.IO.Compression;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -67,6 +69,31 @@ public sealed class ApiClientAnswerTests(ApiServerFixture fixture) : IClassFixtu
             Assert.Equal(allow, string.Join(", ", response.Content.Headers.Allow.Order(StringComparer.Ordinal)));
             Assert.Contains(allow, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("identity, br")]
+    public async Task A_body_sent_with_a_content_coding_is_415_naming_identity_and_creates_nothing(string coding)
+    {
+        var json = Encoding.UTF8.GetBytes("""{"name":"answers/compressed","data":{"k":"v"}}""");
+        using var compressed = new MemoryStream();
+        await using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gzip.WriteAsync(json);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/secrets") { Content = new ByteArrayContent(coding == "gzip" ? compressed.ToArray() : json) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Content.Headers.TryAddWithoutValidation("Content-Encoding", coding);
+
+        using var response = await Http.SendAsync(request);
+
+        var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Contains("Content-Encoding", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("identity", string.Join(", ", response.Headers.GetValues("Accept-Encoding")));
+        using var read = await Http.GetAsync("v1/secrets/answers/compressed");
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null)
