@@ -73,6 +73,10 @@ internal static class ApiProblems
 
     public static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, detail, ProblemTypes.NotFound);
 
+    /// <summary>A method the route does not take: the request's own fault, of the type bad input has.</summary>
+    public static IResult MethodNotAllowed(string detail) =>
+        Problem(StatusCodes.Status405MethodNotAllowed, detail, ProblemTypes.InvalidInput);
+
     /// <summary>A request body over <paramref name="limit"/> bytes, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
     public static IResult BodyTooLarge(long limit) => Problem(
         StatusCodes.Status413PayloadTooLarge,
@@ -94,6 +98,12 @@ internal static class ApiProblems
     /// <summary>The call was not answered because its audit record could not be written; the detail says nothing of the record.</summary>
     public static IResult AuditUnavailable() =>
         Problem(StatusCodes.Status503ServiceUnavailable, "The server cannot write its audit trail, and answers no call it cannot record; its log says why.", ProblemTypes.AuditUnavailable);
+
+    /// <summary>A body sent with a content coding (<c>Content-Encoding: gzip</c>): the API reads bodies as they are.</summary>
+    public static IResult UnsupportedContentCoding(string coding) => Problem(
+        StatusCodes.Status415UnsupportedMediaType,
+        $"The request body is sent with Content-Encoding {Excerpt.Escaped(coding, 40)}; send it uncompressed, without Content-Encoding (or as identity).",
+        ProblemTypes.InvalidInput);
 
     public static IResult UnsupportedMediaType(string mediaType) =>
         Problem(StatusCodes.Status415UnsupportedMediaType, $"Send the body as {mediaType} in UTF-8; the only parameter allowed is charset=utf-8.", ProblemTypes.InvalidInput);

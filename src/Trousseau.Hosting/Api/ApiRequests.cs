@@ -34,6 +34,13 @@ internal static class ApiRequests
             return (null, ApiProblems.UnsupportedMediaType(mediaType));
         }
 
+        if (ContentCoding(request) is { } coding)
+        {
+            // RFC 9110, section 15.5.16: a 415 for a content coding the server does not take names the ones it does.
+            context.Response.Headers.AcceptEncoding = "identity";
+            return (null, ApiProblems.UnsupportedContentCoding(coding));
+        }
+
         var limit = BodyLimit(context);
         if (request.ContentLength > limit)
         {
@@ -84,6 +91,19 @@ internal static class ApiRequests
     private static bool EndedEarly(Exception e) =>
         e is BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad
         && string.Equals(bad.Message, "Unexpected end of request content.", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The request's <c>Content-Encoding</c> when it names a coding other than <c>identity</c> (<c>gzip</c>, <c>br</c>):
+    /// the API reads bodies as they are, and would take compressed bytes for malformed JSON.
+    /// </summary>
+    private static string? ContentCoding(HttpRequest request)
+    {
+        var codings = request.Headers.ContentEncoding
+            .SelectMany(value => (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .Where(coding => !coding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        return codings.Count == 0 ? null : string.Join(", ", codings);
+    }
 
     /// <summary>The largest request body accepted, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
     public static long BodyLimit(HttpContext context) =>

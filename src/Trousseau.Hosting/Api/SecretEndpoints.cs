@@ -72,6 +72,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
         SetETag(context, metadata.Revision);
+        SetLocation(context, $"{context.Request.Path.Value?.TrimEnd('/')}/{name}");
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
@@ -83,7 +84,7 @@ internal static class SecretEndpoints
     /// </summary>
     public static async Task<IResult> GetAsync(HttpContext context, ITrousseau trousseau, string name)
     {
-        context.Response.Headers.CacheControl = "no-store";
+        NoStore(context);
         var (checkedRevision, answer) = await SecretPreconditions.CheckReadAsync(context, trousseau, name);
         if (answer is not null)
         {
@@ -240,6 +241,7 @@ internal static class SecretEndpoints
     public static async Task<IResult> PostToSecretAsync(HttpContext context, ITrousseau trousseau, string path)
     {
         var name = PostedSecretName(path) ?? throw new InvalidOperationException($"{nameof(ApiRouteFilter)} lets no other POST below /v1/secrets/ through.");
+        NoStore(context);
 
         if (path.EndsWith(RegenerateSuffix, StringComparison.Ordinal))
         {
@@ -275,6 +277,7 @@ internal static class SecretEndpoints
 
         var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
         SetETag(context, metadata.Revision);
+        SetLocation(context, context.Request.Path.Value![..^GenerateSuffix.Length]);
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
     }
 
@@ -371,6 +374,7 @@ internal static class SecretEndpoints
 
     public static async Task<IResult> DecryptAsync(HttpContext context, ITrousseau trousseau)
     {
+        NoStore(context);
         var (body, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.DecryptBody);
         if (error is not null)
         {
@@ -428,6 +432,19 @@ internal static class SecretEndpoints
             return false;
         }
     }
+
+    /// <summary>
+    /// Tells every cache on the way not to keep the answer (RFC 9111, section 5.2.2.5): a secret's value, a decrypted
+    /// plaintext, or the answer to a generate or regenerate, which made a value.
+    /// </summary>
+    private static void NoStore(HttpContext context) => context.Response.Headers.CacheControl = "no-store";
+
+    /// <summary>
+    /// The <c>Location</c> of a 201: the new secret's <c>GET</c> address, <paramref name="path"/> below the path base
+    /// the application serves the API under. A valid name holds no character a URL path must escape.
+    /// </summary>
+    private static void SetLocation(HttpContext context, string path) =>
+        context.Response.Headers.Location = context.Request.PathBase.Add(new PathString(path)).ToUriComponent();
 
     private static void SetETag(HttpContext context, long revision)
     {
