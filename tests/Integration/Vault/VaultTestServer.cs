@@ -106,6 +106,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// </summary>
     public VaultHold? Hold { get; set; }
 
+    /// <summary>
+    /// While set, every request but sys/health is answered as a standby node without request forwarding answers it:
+    /// 307, no body, and <c>Location</c> naming the same path and query at this address, the active node's.
+    /// </summary>
+    public Uri? RedirectTo { get; set; }
+
     /// <summary>How many requests <see cref="Hold"/> has held back so far, counted as each arrives.</summary>
     public long Held => Interlocked.Read(ref _held);
 
@@ -225,6 +231,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     public void ClearFaults()
     {
         Sealed = false;
+        RedirectTo = null;
         Latency = TimeSpan.Zero;
         Fault = null;
         Hold = null;
@@ -364,6 +371,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
         if (Sealed)
         {
             await ErrorAsync(context, 503, "Vault is sealed");
+            return;
+        }
+
+        if (RedirectTo is { } active)
+        {
+            context.Response.StatusCode = 307;
+            context.Response.Headers.Location = new Uri(active, path + context.Request.QueryString).AbsoluteUri;
             return;
         }
 

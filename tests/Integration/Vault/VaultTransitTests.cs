@@ -468,6 +468,27 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [VaultTestServerFact]
+    public async Task A_standby_redirecting_each_call_to_the_active_node_is_followed_with_the_token_the_namespace_and_the_body()
+    {
+        var active = RequireTestServer();
+        await using var standby = await VaultTestServer.StartAsync();
+        standby.RedirectTo = active.Address;
+        var (services, _) = await BuildAsync(o => (o.Address, o.Namespace) = (standby.Address, "team-a"));
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var before = active.Namespaces.Count;
+        var dek = RandomNumberGenerator.GetBytes(32);
+
+        var unwrapped = await provider.UnwrapAsync(await provider.WrapAsync(dek));
+        var health = await provider.RefreshHealthAsync(default);
+
+        Assert.Equal(dek, unwrapped);
+        Assert.True(health.IsHealthy, health.Description);
+        Assert.Contains(standby.Requests, r => r.Path.Contains("/encrypt/", StringComparison.Ordinal) && r.Status == 307);
+        Assert.NotEmpty(active.Namespaces.Skip(before));
+        Assert.All(active.Namespaces.Skip(before), n => Assert.Equal("team-a", n));
+    }
+
+    [VaultTestServerFact]
     public async Task Transient_5xx_answers_are_retried_and_4xx_are_not()
     {
         var server = RequireTestServer();
