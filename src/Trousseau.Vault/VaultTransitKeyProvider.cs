@@ -290,6 +290,11 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);
         var key = answer.Value?.Data ?? throw Malformed("keys");
+        if (Unusable(key) is { } problem)
+        {
+            throw new DependencyUnavailableException(VaultHttp.Dependency, problem);
+        }
+
         var created = new Dictionary<uint, string>();
         foreach (var (name, entry) in key.Keys ?? [])
         {
@@ -300,6 +305,26 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         }
 
         return Remember(new KeyFacts(new KeyInfo(KeyId(created, key.LatestVersion), key.LatestVersion), created, _time.GetTimestamp(), read));
+    }
+
+    /// <summary>
+    /// Why Trousseau cannot wrap with <paramref name="key"/>, or null when it can: Transit encrypt and decrypt without a
+    /// context need a key type that encrypts (Vault's <c>supports_encryption</c> and <c>supports_decryption</c>) and a
+    /// key that is not derived. Vault would refuse each call otherwise; this says so at the key read that readiness
+    /// and KMS Status make, naming the key and its type.
+    /// </summary>
+    private string? Unusable(TransitKey key)
+    {
+        var type = key.Type ?? "(unknown)";
+        var refusal = key switch
+        {
+            { SupportsEncryption: false } or { SupportsDecryption: false } => "a type Transit cannot encrypt and decrypt with",
+            { Derived: true } => "derived (convergent or not): Vault refuses every encrypt and decrypt without a per-call context, which Trousseau never sends",
+            _ => null,
+        };
+        return refusal is null
+            ? null
+            : $"Vault Transit key '{_options.KeyName}' at mount '{_options.TransitMount.Trim('/')}' is of type {type}, {refusal}. Trousseau needs a key that is not derived, of type aes256-gcm96 (what vault write -f {_options.TransitMount.Trim('/')}/keys/NAME creates), aes128-gcm96, chacha20-poly1305 or rsa-2048, rsa-3072 or rsa-4096: set Vault:KeyName to one.";
     }
 
     /// <summary>

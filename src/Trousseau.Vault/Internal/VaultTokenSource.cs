@@ -741,10 +741,19 @@ internal sealed partial class VaultTokenSource : IDisposable
             : "";
         return new DependencyUnavailableException(
             VaultHttp.Dependency,
-            $"Vault refused Trousseau's {Auth.Method} credentials. {refused.Refusal.Message.TrimEnd('.')}.{spent} They are sent again in {Math.Ceiling(wait.TotalSeconds):0} s{unless}.",
+            $"{RefusedWhat()} {refused.Refusal.Message.TrimEnd('.')}.{spent} They are sent again in {Math.Ceiling(wait.TotalSeconds):0} s{unless}.",
             wait,
             refused.Refusal);
     }
+
+    /// <summary>
+    /// What Vault refused: for Kubernetes auth the role and the mount, since Vault's refusal alone blames neither (it
+    /// answers 403 "permission denied" alike to a token its TokenReview does not admit and to a login at a mount where
+    /// no auth method is enabled, and 400 "invalid role name" to a role that mount does not have).
+    /// </summary>
+    private string RefusedWhat() => string.Equals(Auth.Method, "kubernetes", StringComparison.OrdinalIgnoreCase)
+        ? $"Vault refused Trousseau's Kubernetes login as {_settingsPath}:Auth:Role '{Auth.Role}' at {_settingsPath}:Auth:Mount '{Auth.Mount.Trim('/')}': the role may not exist at that mount (400 invalid role name), or no Kubernetes auth method be enabled there, or Vault's TokenReview not admit the service-account token (both 403 permission denied)."
+        : $"Vault refused Trousseau's {Auth.Method} credentials.";
 
     /// <summary>
     /// A credential read anew from <paramref name="path"/>, trimmed. A file that cannot be read or holds nothing is an

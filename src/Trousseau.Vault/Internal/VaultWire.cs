@@ -67,13 +67,19 @@ internal sealed record TransitPlaintext([property: JsonPropertyName("plaintext")
 
 internal sealed record TransitPlaintextResponse([property: JsonPropertyName("data")] TransitPlaintext? Data);
 
-/// <summary>A Transit key as <c>GET {mount}/keys/{name}</c> describes it; <c>keys</c> maps version → creation.</summary>
+/// <summary>
+/// A Transit key as <c>GET {mount}/keys/{name}</c> describes it; <c>keys</c> maps version → creation. Whether the key
+/// type encrypts and decrypts, and whether it is derived (needs a context with every call), null when not said.
+/// </summary>
 internal sealed record TransitKey(
     [property: JsonPropertyName("name")] string? Name,
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("latest_version")] uint LatestVersion,
     [property: JsonPropertyName("min_decryption_version")] uint MinDecryptionVersion,
-    [property: JsonPropertyName("keys")] Dictionary<string, JsonElement>? Keys);
+    [property: JsonPropertyName("keys")] Dictionary<string, JsonElement>? Keys,
+    [property: JsonPropertyName("supports_encryption")] bool? SupportsEncryption = null,
+    [property: JsonPropertyName("supports_decryption")] bool? SupportsDecryption = null,
+    [property: JsonPropertyName("derived")] bool? Derived = null);
 
 internal sealed record TransitKeyResponse([property: JsonPropertyName("data")] TransitKey? Data);
 

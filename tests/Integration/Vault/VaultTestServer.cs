@@ -15,7 +15,8 @@ namespace Trousseau.Tests.Integration.Vault;
 
 /// <summary>
 /// A stand-in for HashiCorp Vault (no Vault binary can be installed here), on real Kestrel, following Vault's
-/// documented HTTP API: Transit (aes256-gcm96; ciphertext <c>vault:vN:</c> + base64 of nonce ‖ ciphertext ‖ tag;
+/// documented HTTP API: Transit (keys of every community type, derived, convergent, exportable: those that encrypt do,
+/// those that cannot refuse as Vault does; ciphertext <c>vault:vN:</c> + base64 of nonce ‖ ciphertext ‖ tag, or RSA-OAEP;
 /// batch_input; rotate; <c>keys/NAME/config</c> with min_decryption_version, min_encryption_version and
 /// deletion_allowed, versions below min_decryption_version archived as Vault archives them; key deletion), token
 /// lookup-self and renew-self with TTL and max TTL, enabling a secrets engine (<c>sys/mounts/PATH</c>, answered as for
@@ -104,6 +105,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// null answers at once again.
     /// </summary>
     public VaultHold? Hold { get; set; }
+
+    /// <summary>
+    /// While set, every request but sys/health is answered as a standby node without request forwarding answers it:
+    /// 307, no body, and <c>Location</c> naming the same path and query at this address, the active node's.
+    /// </summary>
+    public Uri? RedirectTo { get; set; }
 
     /// <summary>How many requests <see cref="Hold"/> has held back so far, counted as each arrives.</summary>
     public long Held => Interlocked.Read(ref _held);
@@ -224,6 +231,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     public void ClearFaults()
     {
         Sealed = false;
+        RedirectTo = null;
         Latency = TimeSpan.Zero;
         Fault = null;
         Hold = null;
@@ -366,6 +374,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
+        if (RedirectTo is { } active)
+        {
+            context.Response.StatusCode = 307;
+            context.Response.Headers.Location = new Uri(active, path + context.Request.QueryString).AbsoluteUri;
+            return;
+        }
+
         if (Fault is { } fault && (fault.PathContains is null || path.Contains(fault.PathContains, StringComparison.Ordinal)))
         {
             if (fault.RetryAfter is { } retryAfter)
@@ -469,7 +484,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 await ReadKeyAsync(context, name);
                 return;
             case ["v1", _, "keys", var name] when method is "POST" or "PUT":
-                await CreateKeyAsync(context, name);
+                await CreateKeyAsync(context, name, body);
                 return;
             case ["v1", _, "keys", var name] when method == "DELETE":
                 await DeleteKeyAsync(context, name);
@@ -814,6 +829,12 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes((bits ?? 256) / 8));
         var result = Seal(key, plaintext);
+        if (result.Error is { } refused)
+        {
+            await ErrorAsync(context, 400, refused);
+            return;
+        }
+
         await DataAsync(context, kind == "plaintext"
             ? new { key_version = result.KeyVersion, ciphertext = result.Ciphertext, plaintext }
             : new { key_version = result.KeyVersion, ciphertext = result.Ciphertext });
@@ -831,15 +852,73 @@ internal sealed class VaultTestServer : IAsyncDisposable
         await DataAsync(context, key.Describe(name));
     }
 
-    private async Task CreateKeyAsync(HttpContext context, string name)
+    /// <summary>
+    /// Vault's <c>pathPolicyWrite</c>: its parameters read and checked in its order (auto_rotate_period, convergent
+    /// without derived, the type), then the key created, or the existing one answered with a warning, its settings
+    /// unchanged.
+    /// </summary>
+    private async Task CreateKeyAsync(HttpContext context, string name, JsonObject body)
     {
+        if (!TryReadBool(body, "derived", out var derived, out var invalid)
+            || !TryReadBool(body, "convergent_encryption", out var convergent, out invalid)
+            || !TryReadBool(body, "exportable", out var exportable, out invalid)
+            || !TryReadBool(body, "allow_plaintext_backup", out var allowPlaintextBackup, out invalid)
+            || !TryReadSeconds(body, "auto_rotate_period", out var autoRotate, out invalid))
+        {
+            await ErrorAsync(context, 400, invalid);
+            return;
+        }
+
+        if (autoRotate is > 0 and < 3600)
+        {
+            await ErrorAsync(context, 400, "auto rotate period must be 0 to disable or at least an hour");
+            return;
+        }
+
+        if (convergent == true && derived != true)
+        {
+            await ErrorAsync(context, 400, "convergent encryption requires derivation to be enabled");
+            return;
+        }
+
+        var type = body["type"]?.GetValueKind() == JsonValueKind.String ? body["type"]!.GetValue<string>() : TransitKey.DefaultType;
+        if (!TransitKey.Types.Contains(type, StringComparer.Ordinal))
+        {
+            await ErrorAsync(context, 400, $"unknown key type {type}");
+            return;
+        }
+
         var created = false;
         var key = _keys.GetOrAdd(name, _ =>
         {
             created = true;
-            return new TransitKey();
+            return new TransitKey(type, derived ?? false, convergent ?? false, exportable ?? false, allowPlaintextBackup ?? false, autoRotate ?? 0);
         });
         await DataAsync(context, key.Describe(name), created ? null : [$"key {name} already existed"]);
+    }
+
+    /// <summary>
+    /// A duration parameter as Vault's framework reads one (<c>TypeDurationSecond</c>): a number of seconds, or a
+    /// string holding one or a Go duration with one unit (<c>24h</c>, <c>90m</c>, <c>3600s</c>).
+    /// </summary>
+    private static bool TryReadSeconds(JsonObject body, string field, out long? seconds, out string error)
+    {
+        (seconds, error) = (null, "");
+        if (!body.TryGetPropertyValue(field, out var node) || node is null)
+        {
+            return true;
+        }
+
+        var text = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : node.ToJsonString();
+        var unit = text.Length > 0 ? text[^1] switch { 'h' => 3600, 'm' => 60, 's' => 1, _ => 0 } : 0;
+        if (long.TryParse(unit == 0 ? text : text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+        {
+            seconds = parsed * Math.Max(unit, 1);
+            return true;
+        }
+
+        error = $"error converting input {node.ToJsonString()} for field \"{field}\"";
+        return false;
     }
 
     private async Task DeleteKeyAsync(HttpContext context, string name)
@@ -995,18 +1074,48 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return Convert.FromBase64String(kept.ToString());
     }
 
+    /// <summary>Encrypts as Vault's <c>Policy.EncryptWithFactory</c> does, with its checks in its order and its error texts.</summary>
     private static SealResult Seal(TransitKey key, string? plaintextBase64)
     {
+        if (!key.SupportsEncryption)
+        {
+            return new SealResult(null, 0, $"message encryption not supported for key type {key.Type}");
+        }
+
         if (DecodeBase64(plaintextBase64 ?? "", out var invalid) is not { } plaintext)
         {
             return new SealResult(null, 0, invalid);
         }
 
+        if (key.Derived)
+        {
+            return new SealResult(null, 0, TransitKey.MissingContext);
+        }
+
         var (version, material) = key.Latest;
-        var output = new byte[12 + plaintext.Length + 16];
-        RandomNumberGenerator.Fill(output.AsSpan(0, 12));
-        using var aes = new AesGcm(material, 16);
-        aes.Encrypt(output.AsSpan(0, 12), plaintext, output.AsSpan(12, plaintext.Length), output.AsSpan(12 + plaintext.Length));
+        byte[] output;
+        if (key.IsRsa)
+        {
+            using var rsa = RSA.Create();
+            rsa.ImportRSAPrivateKey(material, out _);
+            output = rsa.Encrypt(plaintext, RSAEncryptionPadding.OaepSHA256);
+        }
+        else
+        {
+            output = new byte[12 + plaintext.Length + 16];
+            RandomNumberGenerator.Fill(output.AsSpan(0, 12));
+            if (key.Type == "chacha20-poly1305")
+            {
+                using var chacha = new ChaCha20Poly1305(material);
+                chacha.Encrypt(output.AsSpan(0, 12), plaintext, output.AsSpan(12, plaintext.Length), output.AsSpan(12 + plaintext.Length));
+            }
+            else
+            {
+                using var aes = new AesGcm(material, 16);
+                aes.Encrypt(output.AsSpan(0, 12), plaintext, output.AsSpan(12, plaintext.Length), output.AsSpan(12 + plaintext.Length));
+            }
+        }
+
         return new SealResult($"vault:v{version}:{Convert.ToBase64String(output)}", version, null);
     }
 
@@ -1014,6 +1123,11 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private static (string? Plaintext, string? Error) Open(TransitKey key, string? ciphertext)
     {
         const string Prefix = "vault:v";
+        if (!key.SupportsEncryption)
+        {
+            return (null, $"message decryption not supported for key type {key.Type}");
+        }
+
         if (ciphertext is null || !ciphertext.StartsWith(Prefix, StringComparison.Ordinal))
         {
             return (null, "invalid ciphertext: no prefix");
@@ -1046,6 +1160,25 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return (null, "invalid ciphertext: could not decode base64");
         }
 
+        if (key.Derived)
+        {
+            return (null, TransitKey.MissingContext);
+        }
+
+        if (key.IsRsa)
+        {
+            using var rsa = RSA.Create();
+            rsa.ImportRSAPrivateKey(material, out _);
+            try
+            {
+                return (Convert.ToBase64String(rsa.Decrypt(data, RSAEncryptionPadding.OaepSHA256)), null);
+            }
+            catch (CryptographicException)
+            {
+                return (null, "failed to RSA decrypt the ciphertext: crypto/rsa: decryption error");
+            }
+        }
+
         // Vault checks only that the nonce is there; a shorter tag fails authentication, as Go's GCM has it.
         if (data.Length < 12)
         {
@@ -1060,8 +1193,16 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var plaintext = new byte[data.Length - 28];
         try
         {
-            using var aes = new AesGcm(material, 16);
-            aes.Decrypt(data.AsSpan(0, 12), data.AsSpan(12, plaintext.Length), data.AsSpan(12 + plaintext.Length), plaintext);
+            if (key.Type == "chacha20-poly1305")
+            {
+                using var chacha = new ChaCha20Poly1305(material);
+                chacha.Decrypt(data.AsSpan(0, 12), data.AsSpan(12, plaintext.Length), data.AsSpan(12 + plaintext.Length), plaintext);
+            }
+            else
+            {
+                using var aes = new AesGcm(material, 16);
+                aes.Decrypt(data.AsSpan(0, 12), data.AsSpan(12, plaintext.Length), data.AsSpan(12 + plaintext.Length), plaintext);
+            }
         }
         catch (AuthenticationTagMismatchException)
         {
@@ -1221,18 +1362,42 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     private sealed record SealResult(string? Ciphertext, int KeyVersion, string? Error);
 
+    /// <summary>One version of a Transit key: its material, when it was made, and the public key of an asymmetric type.</summary>
+    private sealed record KeyVersion(byte[] Material, DateTimeOffset Created, string? PublicKey);
+
     /// <summary>
-    /// A Transit key: its versions, and the configuration <c>keys/NAME/config</c> sets. As in Vault's
-    /// <c>Policy.handleArchiving</c>, versions below min_decryption_version are archived: the read-key answer no
-    /// longer lists them and they decrypt nothing, until min_decryption_version is lowered again.
+    /// A Transit key: its type and creation settings (<c>keys/NAME</c>: type, derived, convergent_encryption,
+    /// exportable, allow_plaintext_backup, auto_rotate_period), its versions, and the configuration
+    /// <c>keys/NAME/config</c> sets. As in Vault's <c>Policy.handleArchiving</c>, versions below
+    /// min_decryption_version are archived: the read-key answer no longer lists them and they decrypt nothing, until
+    /// min_decryption_version is lowered again. Encryption works as Vault's <c>keysutil</c> does it for the types that
+    /// support it (AES-GCM and ChaCha20-Poly1305: nonce ‖ ciphertext ‖ tag; RSA: OAEP with SHA-256); a derived key
+    /// refuses every call without a context, and this server takes none, as Trousseau sends none.
     /// </summary>
-    private sealed class TransitKey
+    private sealed class TransitKey(string type = TransitKey.DefaultType, bool derived = false, bool convergent = false, bool exportable = false, bool allowPlaintextBackup = false, long autoRotateSeconds = 0)
     {
+        public const string DefaultType = "aes256-gcm96";
+
+        /// <summary>The key types Vault's community edition creates (<c>pathPolicyWrite</c>), managed and CMAC keys aside.</summary>
+        public static readonly string[] Types = ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "ed25519", "rsa-2048", "rsa-3072", "rsa-4096", "hmac"];
+
+        /// <summary>Vault's <c>GetKey</c> refusal for a derived key asked without a context.</summary>
+        public const string MissingContext = "missing 'context' for key derivation; the key was created using a derived key, which means additional, per-request information must be included in order to perform operations with the key";
+
         private readonly Lock _lock = new();
-        private readonly List<(byte[] Material, long Created)> _versions = [NewVersion()];
+        private readonly List<KeyVersion> _versions = [NewVersion(type)];
         private int _minDecryptionVersion = 1;
         private int _minEncryptionVersion;
         private bool _deletionAllowed;
+
+        public string Type => type;
+
+        public bool Derived => derived;
+
+        /// <summary>Vault's <c>KeyType.EncryptionSupported</c> (and DecryptionSupported, the same types).</summary>
+        public bool SupportsEncryption => type is "aes128-gcm96" or "aes256-gcm96" or "chacha20-poly1305" || IsRsa;
+
+        public bool IsRsa => type.StartsWith("rsa-", StringComparison.Ordinal);
 
         public bool DeletionAllowed
         {
@@ -1267,6 +1432,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
             }
         }
 
+        private bool IsAsymmetric => type.StartsWith("ecdsa-", StringComparison.Ordinal) || type == "ed25519" || IsRsa;
+
         /// <summary>The key material of <paramref name="version"/>, or null when it is too new or below min_decryption_version.</summary>
         public byte[]? DecryptionKey(int version)
         {
@@ -1280,7 +1447,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         {
             lock (_lock)
             {
-                _versions.Add(NewVersion());
+                _versions.Add(NewVersion(type));
             }
         }
 
@@ -1339,35 +1506,104 @@ internal sealed class VaultTestServer : IAsyncDisposable
             }
         }
 
-        /// <summary>The <c>data</c> of Vault's read-key answer (<c>formatKeyPolicy</c>) for an aes256-gcm96 key.</summary>
-        public object Describe(string name)
+        /// <summary>
+        /// The <c>data</c> of Vault's read-key answer (<c>formatKeyPolicy</c>): symmetric keys list each version's
+        /// creation in seconds, asymmetric ones an object with its public key and creation time, HMAC keys none; a
+        /// derived key adds its KDF and whether it is convergent.
+        /// </summary>
+        public Dictionary<string, object?> Describe(string name)
         {
             lock (_lock)
             {
-                return new
+                var versions = Enumerable.Range(_minDecryptionVersion, _versions.Count - _minDecryptionVersion + 1);
+                var data = new Dictionary<string, object?>
                 {
-                    name,
-                    type = "aes256-gcm96",
-                    derived = false,
-                    deletion_allowed = _deletionAllowed,
-                    min_available_version = 0,
-                    min_decryption_version = _minDecryptionVersion,
-                    min_encryption_version = _minEncryptionVersion,
-                    latest_version = _versions.Count,
-                    exportable = false,
-                    allow_plaintext_backup = false,
-                    supports_encryption = true,
-                    supports_decryption = true,
-                    supports_signing = false,
-                    supports_derivation = true,
-                    auto_rotate_period = 0,
-                    imported_key = false,
-                    keys = Enumerable.Range(_minDecryptionVersion, _versions.Count - _minDecryptionVersion + 1)
-                        .ToDictionary(v => v.ToString(CultureInfo.InvariantCulture), v => _versions[v - 1].Created),
+                    ["name"] = name,
+                    ["type"] = type,
+                    ["derived"] = derived,
+                    ["deletion_allowed"] = _deletionAllowed,
+                    ["min_available_version"] = 0,
+                    ["min_decryption_version"] = _minDecryptionVersion,
+                    ["min_encryption_version"] = _minEncryptionVersion,
+                    ["latest_version"] = _versions.Count,
+                    ["exportable"] = exportable,
+                    ["allow_plaintext_backup"] = allowPlaintextBackup,
+                    ["supports_encryption"] = SupportsEncryption,
+                    ["supports_decryption"] = SupportsEncryption,
+                    ["supports_signing"] = IsAsymmetric,
+                    ["supports_derivation"] = type is "aes128-gcm96" or "aes256-gcm96" or "chacha20-poly1305" or "ed25519",
+                    ["auto_rotate_period"] = autoRotateSeconds,
+                    ["imported_key"] = false,
                 };
+                if (type == "hmac")
+                {
+                    data["key_size"] = _versions[^1].Material.Length;
+                }
+
+                if (derived)
+                {
+                    data["kdf"] = "hkdf_sha256";
+                    data["convergent_encryption"] = convergent;
+                    if (convergent)
+                    {
+                        data["convergent_encryption_version"] = 3;
+                    }
+                }
+
+                if (IsAsymmetric)
+                {
+                    data["keys"] = versions.ToDictionary(v => v.ToString(CultureInfo.InvariantCulture), v => (object)new Dictionary<string, object?>
+                    {
+                        ["certificate_chain"] = "",
+                        ["creation_time"] = _versions[v - 1].Created.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture),
+                        ["name"] = type switch
+                        {
+                            "ecdsa-p256" => "P-256",
+                            "ecdsa-p384" => "P-384",
+                            "ecdsa-p521" => "P-521",
+                            _ => type,
+                        },
+                        ["public_key"] = type == "ed25519" && derived ? "" : _versions[v - 1].PublicKey,
+                    });
+                }
+                else if (type != "hmac")
+                {
+                    data["keys"] = versions.ToDictionary(v => v.ToString(CultureInfo.InvariantCulture), v => (object)_versions[v - 1].Created.ToUnixTimeSeconds());
+                }
+
+                return data;
             }
         }
 
-        private static (byte[] Material, long Created) NewVersion() => (RandomNumberGenerator.GetBytes(32), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        /// <summary>
+        /// A new version's material as Vault makes it for <paramref name="keyType"/>: random bytes for symmetric and
+        /// HMAC keys, a private key for asymmetric ones, with the public key Vault lists (PEM, or base64 for ed25519).
+        /// </summary>
+        private static KeyVersion NewVersion(string keyType)
+        {
+            var created = DateTimeOffset.UtcNow;
+            switch (keyType)
+            {
+                case "aes128-gcm96":
+                    return new KeyVersion(RandomNumberGenerator.GetBytes(16), created, null);
+                case "ecdsa-p256" or "ecdsa-p384" or "ecdsa-p521":
+                    using (var ecdsa = ECDsa.Create(keyType switch { "ecdsa-p256" => ECCurve.NamedCurves.nistP256, "ecdsa-p384" => ECCurve.NamedCurves.nistP384, _ => ECCurve.NamedCurves.nistP521 }))
+                    {
+                        return new KeyVersion(ecdsa.ExportECPrivateKey(), created, ecdsa.ExportSubjectPublicKeyInfoPem() + "\n");
+                    }
+
+                case "ed25519":
+                    // .NET has no Ed25519: the seed is random and the listed public key random bytes of its length.
+                    return new KeyVersion(RandomNumberGenerator.GetBytes(32), created, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+                case var rsaType when rsaType.StartsWith("rsa-", StringComparison.Ordinal):
+                    using (var rsa = RSA.Create(int.Parse(rsaType["rsa-".Length..], CultureInfo.InvariantCulture)))
+                    {
+                        return new KeyVersion(rsa.ExportRSAPrivateKey(), created, rsa.ExportSubjectPublicKeyInfoPem() + "\n");
+                    }
+
+                default:
+                    return new KeyVersion(RandomNumberGenerator.GetBytes(32), created, null);
+            }
+        }
     }
 }

@@ -113,6 +113,31 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerTheory]
+    [InlineData("k8s-missing", null)]
+    [InlineData("kubernetes", "no-such-role")]
+    public async Task A_kubernetes_login_at_a_mount_without_the_method_or_as_an_unknown_role_is_an_error_naming_both(string mount, string? role)
+    {
+        var server = Server();
+        var token = ProjectedServiceAccountToken.Create(_files.Combine("serviceaccount"), Jwt());
+        server.AddKubernetesRole(_role, token.Jwt, Minute, Minute);
+        var provider = Build(o =>
+        {
+            o.Auth.Method = "kubernetes";
+            o.Auth.Mount = mount;
+            o.Auth.Role = role ?? _role;
+            o.Auth.JwtFile = token.Path;
+        });
+        var logins = server.Count($"auth/{mount}/login");
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        Assert.Contains($"Trousseau:Vault:Auth:Mount '{mount}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"Trousseau:Vault:Auth:Role '{role ?? _role}'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, server.Count($"auth/{mount}/login") - logins);
+        AssertNoCredentialLeaked(error);
+    }
+
     [VaultTestServerFact]
     public async Task An_empty_secret_id_file_at_a_login_is_an_unavailable_error_naming_the_file_and_nothing_is_sent()
     {

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -334,6 +336,57 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         Assert.Equal(HttpStatusCode.NotFound, status);
     }
 
+    [Theory]
+    [InlineData("aes128-gcm96", false)]
+    [InlineData("chacha20-poly1305", false)]
+    [InlineData("rsa-2048", false)]
+    [InlineData("aes256-gcm96", true)]
+    public async Task A_transit_key_of_any_type_that_encrypts_wraps_unwraps_rewraps_and_makes_data_keys(string type, bool exportable)
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await CreateKeyAsync(keyName, new JsonObject { ["type"] = type, ["exportable"] = exportable, ["allow_plaintext_backup"] = exportable });
+        var (services, _) = await BuildAsync(keyName: keyName);
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var dek = RandomNumberGenerator.GetBytes(32);
+
+        var health = await provider.CheckHealthAsync();
+        var wrapped = await provider.WrapAsync(dek);
+        var (plaintext, dataKey) = await provider.GenerateDataKeyAsync();
+        var rewrapped = await provider.RewrapAsync(wrapped);
+        var batch = await provider.UnwrapBatchAsync((await provider.WrapBatchAsync([dek])).Select(r => r.Value!).ToList());
+
+        Assert.True(health.IsHealthy, health.Description);
+        Assert.Equal(dek, await provider.UnwrapAsync(wrapped));
+        Assert.Equal(plaintext, await provider.UnwrapAsync(dataKey));
+        Assert.Equal(dek, await provider.UnwrapAsync(rewrapped));
+        Assert.Equal(dek, Assert.Single(batch).Value);
+    }
+
+    [Theory]
+    [InlineData("ecdsa-p256", false, false, "ecdsa-p256")]
+    [InlineData("ed25519", false, false, "ed25519")]
+    [InlineData("hmac", false, false, "hmac")]
+    [InlineData("aes256-gcm96", true, false, "derived")]
+    [InlineData("aes256-gcm96", true, true, "derived")]
+    public async Task A_transit_key_that_cannot_wrap_turns_health_red_naming_the_key_and_why_and_wraps_fail_typed(string type, bool derived, bool convergent, string why)
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await CreateKeyAsync(keyName, new JsonObject { ["type"] = type, ["derived"] = derived, ["convergent_encryption"] = convergent });
+        var (services, _) = await BuildAsync(keyName: keyName);
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+
+        var health = await provider.CheckHealthAsync();
+        var wrap = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync(new byte[32]));
+        var dataKey = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.GenerateDataKeyAsync());
+
+        Assert.False(health.IsHealthy, health.Description);
+        Assert.Contains($"'{keyName}'", health.Description, StringComparison.Ordinal);
+        Assert.Contains(type, health.Description, StringComparison.Ordinal);
+        Assert.Contains(why, health.Description, StringComparison.Ordinal);
+        Assert.Contains(keyName, wrap.Message, StringComparison.Ordinal);
+        Assert.Contains(keyName, dataKey.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Two_hundred_secret_writes_and_a_read_make_one_transit_call()
     {
@@ -412,6 +465,27 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         var sent = server.Namespaces.Skip(before).ToList();
         Assert.NotEmpty(sent);
         Assert.All(sent, n => Assert.Equal("team-a/payments", n));
+    }
+
+    [VaultTestServerFact]
+    public async Task A_standby_redirecting_each_call_to_the_active_node_is_followed_with_the_token_the_namespace_and_the_body()
+    {
+        var active = RequireTestServer();
+        await using var standby = await VaultTestServer.StartAsync();
+        standby.RedirectTo = active.Address;
+        var (services, _) = await BuildAsync(o => (o.Address, o.Namespace) = (standby.Address, "team-a"));
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var before = active.Namespaces.Count;
+        var dek = RandomNumberGenerator.GetBytes(32);
+
+        var unwrapped = await provider.UnwrapAsync(await provider.WrapAsync(dek));
+        var health = await provider.RefreshHealthAsync(default);
+
+        Assert.Equal(dek, unwrapped);
+        Assert.True(health.IsHealthy, health.Description);
+        Assert.Contains(standby.Requests, r => r.Path.Contains("/encrypt/", StringComparison.Ordinal) && r.Status == 307);
+        Assert.NotEmpty(active.Namespaces.Skip(before));
+        Assert.All(active.Namespaces.Skip(before), n => Assert.Equal("team-a", n));
     }
 
     [VaultTestServerFact]
@@ -797,6 +871,13 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             keyName,
             time);
         return services.GetRequiredService<IKeyProvider>();
+    }
+
+    /// <summary>Creates a Transit key with <paramref name="settings"/>, as <c>vault write transit/keys/NAME type=...</c> would.</summary>
+    private async Task CreateKeyAsync(string keyName, JsonObject settings)
+    {
+        var (status, body) = await _vault.SendAsync(HttpMethod.Post, $"transit/keys/{keyName}", settings);
+        Assert.True(status == HttpStatusCode.OK, $"{status}: {body}");
     }
 
     /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
