@@ -324,7 +324,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         };
         return refusal is null
             ? null
-            : $"Vault Transit key '{_options.KeyName}' at mount '{_options.TransitMount.Trim('/')}' is of type {type}, {refusal}. Trousseau needs a key that is not derived, of type aes256-gcm96 (what vault write -f {_options.TransitMount.Trim('/')}/keys/NAME creates), aes128-gcm96, chacha20-poly1305 or rsa-2048, rsa-3072 or rsa-4096: set Vault:KeyName to one.";
+            : $"Vault Transit key '{_options.KeyName}' at mount '{_options.TransitMount.Trim('/')}' is of type {type}, {refusal}. Trousseau needs a key that is not derived, of type aes256-gcm96 (what vault write -f {_options.TransitMount.Trim('/')}/keys/NAME creates), aes128-gcm96, chacha20-poly1305 or rsa-2048, rsa-3072 or rsa-4096: set Trousseau:Vault:KeyName to one.";
     }
 
     /// <summary>
