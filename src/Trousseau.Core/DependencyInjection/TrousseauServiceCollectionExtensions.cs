@@ -43,7 +43,11 @@ public static class TrousseauServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var builder = AddCore(services, configuration);
-        services.Configure<TrousseauOptions>(configuration);
+        if (SectionBinding<TrousseauOptions>.MarkFirst(services))
+        {
+            services.Configure<TrousseauOptions>(configuration);
+        }
+
         return builder;
     }
 
