@@ -196,6 +196,24 @@ public sealed class ServiceRegistrationTests : IDisposable
     }
 
     [Fact]
+    public void AddTrousseau_again_with_another_section_fails_at_once_naming_both_and_registers_nothing()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Trousseau:Store"] = "sqlite",
+            ["App:Secrets:Store"] = "memory",
+        }).Build();
+        var services = EmbeddedDefault(configuration.GetSection("Trousseau"));
+        var registered = services.Count;
+
+        var error = Assert.Throws<InvalidOperationException>(() => services.AddTrousseau(configuration.GetSection("App:Secrets")));
+
+        Assert.Contains("'App:Secrets'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Trousseau'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(registered, services.Count);
+    }
+
+    [Fact]
     public async Task AddTrousseau_twice_with_the_same_section_and_logging_works_as_one_registration()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
