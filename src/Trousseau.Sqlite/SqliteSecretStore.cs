@@ -246,10 +246,12 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// <remarks>
     /// Unhealthy when the file cannot be opened for writing or read; degraded when the file system holding it has less
     /// than 16 MiB free (reads go on, and writes may fail with the disk full), or once a call found the file damaged
-    /// (SQLite's "database disk image is malformed"), until the process restarts on a restored file.
+    /// (SQLite's "database disk image is malformed"), until the process restarts on a restored file. Once the store
+    /// is disposed it throws <see cref="ObjectDisposedException"/> and opens nothing, as every other call does.
     /// </remarks>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
+        ThrowIfDisposed();
         try
         {
             using var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);

@@ -63,7 +63,9 @@ public static class TrousseauBuilderExtensions
     /// <summary>
     /// Registers a backend's options: bound by <paramref name="bind"/> from the child <paramref name="sectionName"/> of
     /// the builder's configuration section (when it has one) and bound again when that configuration reloads, then
-    /// set by <paramref name="configure"/>, validated at start.
+    /// set by <paramref name="configure"/>, validated at start. Called again (a second <c>AddTrousseau(section)</c>, or
+    /// the same builder method twice), it binds the section no second time, so that one reload of the configuration
+    /// is one change of the options; <paramref name="configure"/> is added each time.
     /// </summary>
     /// <remarks>
     /// <paramref name="bind"/> is usually <c>(options, section) =&gt; section.Bind(options)</c>, written where the
@@ -83,7 +85,7 @@ public static class TrousseauBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(bind);
         var options = builder.Services.AddOptions<TOptions>();
-        if (builder.Configuration is { } configuration)
+        if (builder.Configuration is { } configuration && SectionBinding<TOptions>.MarkFirst(builder.Services))
         {
             var section = configuration.GetSection(sectionName);
             options.Configure(o => bind(o, section));

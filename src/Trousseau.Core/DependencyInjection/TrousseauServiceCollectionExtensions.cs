@@ -38,12 +38,17 @@ public static class TrousseauServiceCollectionExtensions
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The section to bind.</param>
+    /// <exception cref="InvalidOperationException">An earlier call gave another section.</exception>
     /// <returns>A builder for choosing the key provider and the store.</returns>
     public static ITrousseauBuilder AddTrousseau(this IServiceCollection services, IConfigurationSection configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var builder = AddCore(services, configuration);
-        services.Configure<TrousseauOptions>(configuration);
+        if (SectionBinding<TrousseauOptions>.MarkFirst(services))
+        {
+            services.Configure<TrousseauOptions>(configuration);
+        }
+
         return builder;
     }
 
@@ -51,9 +56,19 @@ public static class TrousseauServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         var builder = new TrousseauBuilder(services, configuration);
+        var earlier = services.LastOrDefault(d => d.ServiceType == typeof(TrousseauSectionPath))?.ImplementationInstance as TrousseauSectionPath;
+        if (configuration is not null && earlier is { IsBound: true } && !string.Equals(earlier.Value, configuration.Path, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException(
+                $"AddTrousseau was given the configuration section '{configuration.Path}' after an earlier call gave '{earlier.Value}': Trousseau's options bind from one section. Give every AddTrousseau call the same section, or set the other values in code (AddTrousseau(options => ...)).");
+        }
 
         services.AddOptions<TrousseauOptions>().ValidateOnStart();
-        services.TryAddSingleton(new TrousseauSectionPath(builder.ConfigurationPath()));
+        if (earlier is null || (configuration is not null && !earlier.IsBound))
+        {
+            services.Replace(ServiceDescriptor.Singleton(new TrousseauSectionPath(builder.ConfigurationPath(), configuration is not null)));
+        }
+
         services.AddAnnotationsValidator<TrousseauOptions, TrousseauOptionsAnnotationsValidator>(builder.ConfigurationPath());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
 

@@ -196,6 +196,54 @@ public sealed class ServiceRegistrationTests : IDisposable
     }
 
     [Fact]
+    public void AddTrousseau_again_with_another_section_fails_at_once_naming_both_and_registers_nothing()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Trousseau:Store"] = "sqlite",
+            ["App:Secrets:Store"] = "memory",
+        }).Build();
+        var services = EmbeddedDefault(configuration.GetSection("Trousseau"));
+        var registered = services.Count;
+
+        var error = Assert.Throws<InvalidOperationException>(() => services.AddTrousseau(configuration.GetSection("App:Secrets")));
+
+        Assert.Contains("'App:Secrets'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Trousseau'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(registered, services.Count);
+    }
+
+    [Fact]
+    public async Task AddTrousseau_twice_with_the_same_section_and_logging_works_as_one_registration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Trousseau:Store"] = "sqlite",
+            ["Trousseau:Local:KeyFile"] = _directory.Combine("ring.json"),
+            ["Trousseau:Sqlite:Path"] = _directory.Combine("secrets.db"),
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.AddFakeLogging());
+        services.AddTrousseau(configuration.GetSection("Trousseau")).UseLocalKeyRing().UseSqliteStore();
+        services.AddTrousseau(configuration.GetSection("Trousseau")).UseLocalKeyRing().UseSqliteStore().UseInMemoryStore();
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+
+        var trousseau = provider.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/key", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "v" });
+        var changes = new List<string>();
+        using var core = provider.GetRequiredService<IOptionsMonitor<TrousseauOptions>>().OnChange(_ => changes.Add("core"));
+        using var sqlite = provider.GetRequiredService<IOptionsMonitor<SqliteStoreOptions>>().OnChange(_ => changes.Add("sqlite"));
+        using var ring = provider.GetRequiredService<IOptionsMonitor<LocalKeyRingOptions>>().OnChange(_ => changes.Add("ring"));
+        configuration.Reload();
+
+        // One configuration reload is one change of each options type, not one per AddTrousseau call.
+        Assert.Equal(["core", "ring", "sqlite"], changes.Order(StringComparer.Ordinal));
+        Assert.Single(provider.GetServices<ITrousseau>());
+        Assert.Equal("v", (await provider.GetRequiredService<ITrousseau>().GetSecretAsync("app/key")).Data["k"]);
+        Assert.Single(provider.GetFakeLogCollector().GetSnapshot(), r => r.Message.StartsWith("Created local key ring", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Options_set_in_code_reach_the_library()
     {
         var services = new ServiceCollection();

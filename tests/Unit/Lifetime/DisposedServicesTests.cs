@@ -133,4 +133,22 @@ public sealed class DisposedServicesTests : IDisposable
             Assert.Contains($"The SQLite store '{path}' has been disposed", error.Message, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_disposed_SQLite_store_reports_no_health_and_opens_no_file_for_it()
+    {
+        var path = _directory.Combine("health.db");
+        var store = new Trousseau.Sqlite.SqliteSecretStore(Microsoft.Extensions.Options.Options.Create(new Trousseau.Sqlite.SqliteStoreOptions { Path = path }));
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        Assert.True((await store.CheckHealthAsync()).IsHealthy);
+        store.Dispose();
+
+        var error = await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.CheckHealthAsync());
+        Assert.Contains($"The SQLite store '{path}' has been disposed", error.Message, StringComparison.Ordinal);
+
+        // The file is free for the store that takes it over: the disposed one's health check took back no lock.
+        using var next = new Trousseau.Sqlite.SqliteSecretStore(Microsoft.Extensions.Options.Options.Create(new Trousseau.Sqlite.SqliteStoreOptions { Path = path }));
+        Assert.True((await next.CheckHealthAsync()).IsHealthy);
+        Assert.NotNull(await next.GetAsync("kept"));
+    }
 }
