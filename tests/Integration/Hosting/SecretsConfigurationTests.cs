@@ -489,6 +489,35 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Empty(unobserved);
     }
 
+    [Fact]
+    public async Task At_start_the_secrets_are_read_sixteen_at_a_time_never_more_and_every_one_becomes_configuration()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        for (var i = 0; i < 40; i++)
+        {
+            await trousseau.CreateSecretAsync($"app/s{i}", SecretType.Opaque, new Dictionary<string, string> { ["value"] = $"v{i}" });
+        }
+
+        var reads = new GatedReads(trousseau);
+        var building = Task.Run(() => new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = reads; o.Prefix = "app/"; o.ReloadInterval = Timeout.InfiniteTimeSpan; })
+            .Build());
+        try
+        {
+            await Eventually.HoldsAsync(() => reads.InFlight == 16, () => $"{reads.InFlight} reads under way at once");
+        }
+        finally
+        {
+            reads.Release();
+        }
+
+        var configuration = await building;
+        using var disposing = (IDisposable)configuration;
+        Assert.Equal(16, reads.MostInFlight);
+        Assert.All(Enumerable.Range(0, 40), i => Assert.Equal($"v{i}", configuration[$"s{i}:value"]));
+    }
+
     /// <summary>The library on the test's etcd, under a prefix of its own.</summary>
     private ServiceProvider EtcdLibrary(string? prefix = null)
     {
@@ -630,6 +659,62 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
             await foreach (var metadata in base.ListSecretsAsync(prefix, CancellationToken.None).ConfigureAwait(false))
             {
                 yield return metadata;
+            }
+        }
+    }
+
+    /// <summary>The library, except that its reads of secrets (not listings) wait at a gate until <see cref="Release"/>, counting how many wait at once.</summary>
+    private sealed class GatedReads(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _counts = new();
+        private int _inFlight;
+        private int _mostInFlight;
+
+        /// <summary>How many reads are under way now.</summary>
+        public int InFlight
+        {
+            get
+            {
+                lock (_counts)
+                {
+                    return _inFlight;
+                }
+            }
+        }
+
+        /// <summary>The most reads that were under way at once.</summary>
+        public int MostInFlight
+        {
+            get
+            {
+                lock (_counts)
+                {
+                    return _mostInFlight;
+                }
+            }
+        }
+
+        public void Release() => _gate.TrySetResult();
+
+        public override async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        {
+            lock (_counts)
+            {
+                _mostInFlight = Math.Max(_mostInFlight, ++_inFlight);
+            }
+
+            try
+            {
+                await _gate.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                return await base.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_counts)
+                {
+                    _inFlight--;
+                }
             }
         }
     }
