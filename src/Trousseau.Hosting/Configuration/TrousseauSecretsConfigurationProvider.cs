@@ -24,6 +24,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _reload = new(1, 1);
     private Dictionary<string, LoadedSecret> _secrets = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _unreadableLogged = new(StringComparer.Ordinal);
     private Task? _polling;
     private Task? _watching;
 
@@ -316,6 +317,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
             var reads = await ReadAllAsync(toRead, cancellationToken).ConfigureAwait(false);
             var secrets = new Dictionary<string, LoadedSecret>(StringComparer.Ordinal);
             var unreadable = new List<TrousseauException>();
+            var unreadableNames = new List<string>();
             foreach (var (name, revision) in revisions)
             {
                 var known = _secrets.GetValueOrDefault(name);
@@ -337,6 +339,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
                         break;
                     case TrousseauException e:
                         unreadable.Add(NotLoaded(name, e));
+                        unreadableNames.Add(name);
                         if (known is not null)
                         {
                             secrets[name] = known with { Readable = false };
@@ -352,6 +355,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
                 throw unreadable[0];
             }
 
+            LogUnreadable(unreadable, unreadableNames, secrets);
             _secrets = secrets;
             if (changed)
             {
@@ -417,6 +421,30 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         return byName;
     }
 
+    /// <summary>
+    /// Logs each secret that could not be read once, when its reads begin to fail, and once when it is read again; not
+    /// at every poll between. Called under the reload semaphore.
+    /// </summary>
+    private void LogUnreadable(List<TrousseauException> unreadable, List<string> unreadableNames, Dictionary<string, LoadedSecret> secrets)
+    {
+        foreach (var name in _unreadableLogged.Where(name => !unreadableNames.Contains(name)).ToList())
+        {
+            _unreadableLogged.Remove(name);
+            if (secrets.ContainsKey(name))
+            {
+                LogSecretReadAgain(_logger, _options.Prefix, name);
+            }
+        }
+
+        foreach (var (name, failure) in unreadableNames.Zip(unreadable))
+        {
+            if (_unreadableLogged.Add(name))
+            {
+                LogSecretNotLoaded(_logger, _options.Prefix, failure.GetType().Name, failure.Message);
+            }
+        }
+    }
+
     /// <summary>Why one secret was left out, naming it, with the same type as <paramref name="cause"/>.</summary>
     private static TrousseauException NotLoaded(string name, TrousseauException cause)
     {
@@ -464,4 +492,10 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
 
     [LoggerMessage(EventId = 6405, Level = LogLevel.Warning, Message = "The store's watch of the Trousseau secrets under '{Prefix}' ended with {Error}; changes now arrive only at the next poll (none when ReloadInterval is infinite) or IConfigurationRoot.Reload()")]
     private static partial void LogWatchEnded(ILogger logger, string prefix, string error, Exception exception);
+
+    [LoggerMessage(EventId = 6406, Level = LogLevel.Warning, Message = "Trousseau secrets under '{Prefix}': {Error}: {Message} Its last values stay, or it has none; each poll tries it again, and this is logged again only once it has been read")]
+    private static partial void LogSecretNotLoaded(ILogger logger, string prefix, string error, string message);
+
+    [LoggerMessage(EventId = 6407, Level = LogLevel.Information, Message = "Trousseau secrets under '{Prefix}': secret '{Name}' is read into configuration again")]
+    private static partial void LogSecretReadAgain(ILogger logger, string prefix, string name);
 }

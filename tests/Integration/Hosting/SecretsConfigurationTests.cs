@@ -376,6 +376,40 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_secret_that_does_not_decrypt_after_start_is_logged_once_by_name_not_at_every_poll_and_once_when_it_is_read_again()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        var store = library.GetRequiredService<ISecretStore>();
+        await trousseau.CreateSecretAsync("app/cache/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "last-good-9b4e" });
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var failures = new ConcurrentQueue<TrousseauException>();
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.LoggerFactory = loggers; o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        var cached = (await store.GetAsync("app/cache/key"))!;
+        var damaged = cached.Value.ToArray();
+        damaged[^1] ^= 0xff;
+        await store.UpdateAsync("app/cache/key", damaged, cached.Revision);
+        await Eventually.HoldsAsync(() => failures.Count >= 3, () => $"{failures.Count} failed reads reported");
+
+        Assert.Equal("last-good-9b4e", configuration["cache:key:value"]);
+        var logged = Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal(6406, logged.Id.Id);
+        Assert.Contains("Secret 'app/cache/key' was not loaded into configuration", logged.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(InvalidCiphertextException), logged.Message, StringComparison.Ordinal);
+
+        await trousseau.UpdateSecretAsync("app/cache/key", new Dictionary<string, string> { ["value"] = "repaired-61d0" }, SecretType.Opaque);
+        await Eventually.HoldsAsync(() => configuration["cache:key:value"] == "repaired-61d0", () => $"cache:key:value is still '{configuration["cache:key:value"]}'");
+        await Eventually.HoldsAsync(() => log.GetSnapshot().Any(r => r.Id.Id == 6407 && r.Message.Contains("'app/cache/key'", StringComparison.Ordinal)), () => string.Join(" | ", log.GetSnapshot().Select(r => r.Message)));
+        Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        AssertNoSecretValueLogged(log, "last-good-9b4e", "repaired-61d0");
+    }
+
+    [Fact]
     public async Task An_OnLoadError_that_throws_is_logged_once_and_a_change_after_the_outage_is_seen_at_the_next_poll()
     {
         await using var library = Library(store => store.UseInMemoryStore());
