@@ -67,10 +67,13 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         try
         {
             unreadable = ReloadAsync(force: true, _stop.Token).GetAwaiter().GetResult().Unreadable;
+            Succeeded();
         }
         catch (TrousseauException e) when (_options.Optional)
         {
             // The values stay as they were: none at startup, the last good ones at a reload the application asked for.
+            // Logged as the first failure of a run, which the poll or change that reads the secrets again ends.
+            Failed(e);
             _options.OnLoadError?.Invoke(e);
         }
 

@@ -230,6 +230,40 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Equal("after-outage", configuration["db:login:password"]);
     }
 
+    [StoreFact]
+    public async Task With_Optional_a_start_while_etcd_is_down_goes_on_without_values_says_so_in_the_log_and_loads_the_secrets_when_etcd_is_back()
+    {
+        // An etcd of its own, not the shared EtcdFixture: this test stops etcd and starts it again.
+        await using var outage = await EtcdProcess.StartAsync();
+        await using var library = Library(store => store.UseEtcdStore(o => o.Endpoints.Add(outage.ClientUrl)), storeName: "etcd");
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "stored-before-start-27ac" });
+        await outage.StopAsync();
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var failures = new ConcurrentQueue<TrousseauException>();
+
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromSeconds(1); o.LoggerFactory = loggers; o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+        var reloads = 0;
+        using var counting = Microsoft.Extensions.Primitives.ChangeToken.OnChange(configuration.GetReloadToken, () => Interlocked.Increment(ref reloads));
+
+        Assert.Null(configuration["db:login:password"]);
+        Assert.IsType<DependencyUnavailableException>(failures.First());
+        var atStart = Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal(6400, atStart.Id.Id);
+        Assert.Contains(nameof(DependencyUnavailableException), atStart.Message, StringComparison.Ordinal);
+
+        await outage.StartAgainAsync();
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "stored-before-start-27ac", () => $"db:login:password is '{configuration["db:login:password"]}'");
+        Assert.True(Volatile.Read(ref reloads) >= 1, "the secrets arrived without firing the reload token");
+        await Eventually.HoldsAsync(() => log.GetSnapshot().Any(r => r.Id.Id == 6403), () => string.Join(" | ", log.GetSnapshot().Select(r => r.Message)));
+        Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        AssertNoSecretValueLogged(log, "stored-before-start-27ac");
+    }
+
     [Fact]
     public async Task The_configuration_debug_view_with_HideSecretValues_shows_where_each_key_comes_from_and_no_secret_value()
     {
