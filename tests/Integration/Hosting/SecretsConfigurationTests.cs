@@ -46,6 +46,64 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_change_fires_the_reload_token_once_reaches_options_monitor_OnChange_and_a_renamed_secret_moves_its_keys()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new CountingListings(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "first" });
+        await trousseau.CreateSecretAsync("app/old/name", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "moved" });
+        await using var app = App(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(100); });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        var configuration = app.GetRequiredService<IConfiguration>();
+        var seen = new ConcurrentQueue<string?>();
+        using var onChange = monitor.OnChange(login => seen.Enqueue(login.Password));
+        var reloads = 0;
+        using var counting = Microsoft.Extensions.Primitives.ChangeToken.OnChange(configuration.GetReloadToken, () => Interlocked.Increment(ref reloads));
+
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "second" });
+        await Eventually.HoldsAsync(() => seen.Contains("second"), () => $"OnChange saw [{string.Join(", ", seen)}]");
+        var listings = trousseau.Listings;
+        await Eventually.HoldsAsync(() => trousseau.Listings >= listings + 3, () => $"{trousseau.Listings - listings} polls since");
+        Assert.Equal(1, Volatile.Read(ref reloads));
+
+        await trousseau.DeleteSecretAsync("app/old/name");
+        await trousseau.CreateSecretAsync("app/new/name", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "moved" });
+        await Eventually.HoldsAsync(
+            () => configuration["new:name:value"] == "moved" && configuration["old:name:value"] is null,
+            () => $"new:name:value is '{configuration["new:name:value"]}', old:name:value is '{configuration["old:name:value"]}'");
+        Assert.Equal("second", monitor.CurrentValue.Password);
+    }
+
+    [Fact]
+    public async Task Two_sources_with_their_own_prefixes_and_one_whose_prefix_matches_nothing_yet_reload_side_by_side_and_keys_stay_as_written()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/svc", SecretType.Opaque, new Dictionary<string, string> { ["Logging__Level"] = "Debug", ["mode"] = "a" });
+        await trousseau.CreateSecretAsync("ops/svc", SecretType.Opaque, new Dictionary<string, string> { ["region"] = "eu" });
+        var interval = TimeSpan.FromMilliseconds(100);
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = interval; })
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "ops/"; o.ReloadInterval = interval; })
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "later/"; o.ReloadInterval = interval; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        // A data key is one last segment as written: '__' is not a separator here, as it is in environment variables.
+        Assert.Equal("Debug", configuration["svc:Logging__Level"]);
+        Assert.Null(configuration["svc:Logging:Level"]);
+        Assert.Equal(("a", "eu"), (configuration["svc:mode"], configuration["svc:region"]));
+        Assert.Empty(configuration.GetSection("later").GetChildren());
+
+        await trousseau.UpdateSecretAsync("ops/svc", new Dictionary<string, string> { ["region"] = "us" });
+        await trousseau.CreateSecretAsync("later/feature", SecretType.Opaque, new Dictionary<string, string> { ["enabled"] = "true" });
+        await Eventually.HoldsAsync(
+            () => configuration["svc:region"] == "us" && configuration["feature:enabled"] == "true",
+            () => $"svc:region is '{configuration["svc:region"]}', feature:enabled is '{configuration["feature:enabled"]}'");
+        Assert.Equal(("a", "Debug"), (configuration["svc:mode"], configuration["svc:Logging__Level"]));
+    }
+
+    [Fact]
     public async Task A_secret_value_the_applications_options_validation_refuses_does_not_stop_later_reloads()
     {
         await using var library = Library(store => store.UseInMemoryStore());
@@ -728,6 +786,21 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
             {
                 yield return metadata;
             }
+        }
+    }
+
+    /// <summary>The library, counting its listings: one for each load, reload or poll.</summary>
+    private sealed class CountingListings(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private int _listings;
+
+        /// <summary>How many listings began.</summary>
+        public int Listings => Volatile.Read(ref _listings);
+
+        public override IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _listings);
+            return base.ListSecretsAsync(prefix, cancellationToken);
         }
     }
 
