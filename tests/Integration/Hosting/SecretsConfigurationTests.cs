@@ -323,6 +323,34 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_key_provider_down_at_start_stops_the_reads_and_the_start_or_with_Optional_the_secrets_arrive_when_it_is_back()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new FailingReads(library.GetRequiredService<ITrousseau>());
+        for (var i = 0; i < 40; i++)
+        {
+            await trousseau.CreateSecretAsync($"app/s{i}", SecretType.Opaque, new Dictionary<string, string> { ["value"] = $"v{i}" });
+        }
+
+        trousseau.Failure = new DependencyUnavailableException("vault", "Vault at http://127.0.0.1:1/ cannot be reached.");
+        var error = Assert.Throws<DependencyUnavailableException>(() => new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; }).Build());
+        Assert.Contains("Vault", error.Message, StringComparison.Ordinal);
+        Assert.InRange(trousseau.Reads, 1, 39);
+
+        var failures = new ConcurrentQueue<TrousseauException>();
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+        Assert.IsType<DependencyUnavailableException>(Assert.Single(failures));
+        Assert.Empty(configuration.AsEnumerable());
+
+        trousseau.Failure = null;
+        await Eventually.HoldsAsync(() => configuration.AsEnumerable().Count(pair => pair.Value is not null) == 40, () => $"{configuration.AsEnumerable().Count(pair => pair.Value is not null)} values loaded");
+        Assert.All(Enumerable.Range(0, 40), i => Assert.Equal($"v{i}", configuration[$"s{i}:value"]));
+    }
+
+    [Fact]
     public async Task The_configuration_debug_view_with_HideSecretValues_shows_where_each_key_comes_from_and_no_secret_value()
     {
         await using var library = Library(store => store.UseInMemoryStore());
@@ -786,6 +814,24 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
             {
                 yield return metadata;
             }
+        }
+    }
+
+    /// <summary>The library, except that its reads of secrets (not listings) throw <see cref="Failure"/> while it is set, as with a key provider down.</summary>
+    private sealed class FailingReads(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private int _reads;
+
+        /// <summary>What every read throws, or <see langword="null"/> to read through.</summary>
+        public Exception? Failure { get; set; }
+
+        /// <summary>How many reads began.</summary>
+        public int Reads => Volatile.Read(ref _reads);
+
+        public override ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _reads);
+            return Failure is { } failure ? ValueTask.FromException<Secret>(failure) : base.GetSecretAsync(name, cancellationToken);
         }
     }
 
