@@ -45,10 +45,11 @@ public sealed class TrousseauSecretsConfigurationOptions
     public Action<TrousseauException>? OnLoadError { get; set; }
 
     /// <summary>
-    /// Where the provider logs a reload after start that fails (category
-    /// <c>Trousseau.Hosting.Configuration.TrousseauSecretsConfigurationProvider</c>): once when the failures begin, again
-    /// only when the kind of failure changes, and once when a reload succeeds again; and an <see cref="OnLoadError"/> that
-    /// throws, once until a call to it returns. Configuration is read before the host has a logger, so this is one of
+    /// Where the provider logs a reload after start that fails, and with <see cref="Optional"/> a load at start that
+    /// fails (category <c>Trousseau.Hosting.Configuration.TrousseauSecretsConfigurationProvider</c>): once when the
+    /// failures begin, again only when the kind of failure changes, and once when a reload succeeds again; a secret that
+    /// does not decrypt or may not be read, once until it is read again, and once then; and an <see cref="OnLoadError"/>
+    /// that throws, once until a call to it returns. Configuration is read before the host has a logger, so this is one of
     /// the application's own (<c>LoggerFactory.Create(logging => logging.AddConsole())</c>). Default: none, and such
     /// failures are not logged.
     /// </summary>

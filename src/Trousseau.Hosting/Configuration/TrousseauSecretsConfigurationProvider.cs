@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,11 +24,15 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _reload = new(1, 1);
     private Dictionary<string, LoadedSecret> _secrets = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _unreadableLogged = new(StringComparer.Ordinal);
     private Task? _polling;
     private Task? _watching;
 
     // The longest period a timer takes: 2^32 - 2 ms, about 49.7 days.
     private static readonly TimeSpan MaxReloadInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>How many secrets a load reads at once: enough to hide a broker's or a store's round trip, few enough not to crowd it.</summary>
+    private const int MaxConcurrentReads = 16;
 
     public TrousseauSecretsConfigurationProvider(TrousseauSecretsConfigurationOptions options)
     {
@@ -62,10 +67,13 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         try
         {
             unreadable = ReloadAsync(force: true, _stop.Token).GetAwaiter().GetResult().Unreadable;
+            Succeeded();
         }
         catch (TrousseauException e) when (_options.Optional)
         {
             // The values stay as they were: none at startup, the last good ones at a reload the application asked for.
+            // Logged as the first failure of a run, which the poll or change that reads the secrets again ends.
+            Failed(e);
             _options.OnLoadError?.Invoke(e);
         }
 
@@ -297,42 +305,50 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         await _reload.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var revisions = new Dictionary<string, long>(StringComparer.Ordinal);
+            var revisions = new List<(string Name, long Revision)>();
             await foreach (var metadata in _trousseau.ListSecretsAsync(_options.Prefix, cancellationToken).ConfigureAwait(false))
             {
-                revisions[metadata.Name] = metadata.Revision;
+                revisions.Add((metadata.Name, metadata.Revision));
             }
 
-            var changed = force || _secrets.Keys.Any(name => !revisions.ContainsKey(name));
+            var listed = revisions.Select(secret => secret.Name).ToHashSet(StringComparer.Ordinal);
+            var changed = force || _secrets.Keys.Any(name => !listed.Contains(name));
+            var toRead = revisions
+                .Where(secret => force || _secrets.GetValueOrDefault(secret.Name) is not { Readable: true } known || known.Revision != secret.Revision)
+                .Select(secret => secret.Name)
+                .ToList();
+            var reads = await ReadAllAsync(toRead, cancellationToken).ConfigureAwait(false);
             var secrets = new Dictionary<string, LoadedSecret>(StringComparer.Ordinal);
             var unreadable = new List<TrousseauException>();
+            var unreadableNames = new List<string>();
             foreach (var (name, revision) in revisions)
             {
                 var known = _secrets.GetValueOrDefault(name);
-                if (!force && known is { Readable: true } && known.Revision == revision)
+                if (!reads.TryGetValue(name, out var read))
                 {
-                    secrets[name] = known;
+                    secrets[name] = known!;
                     continue;
                 }
 
-                try
+                switch (read)
                 {
-                    var secret = await _trousseau.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
-                    secrets[name] = new LoadedSecret(revision, secret.Data, Readable: true);
-                    changed = true;
-                }
-                catch (SecretNotFoundException)
-                {
-                    // Deleted since the listing.
-                    changed |= known is not null;
-                }
-                catch (Exception e) when (e is InvalidCiphertextException or AccessForbiddenException)
-                {
-                    unreadable.Add(NotLoaded(name, e));
-                    if (known is not null)
-                    {
-                        secrets[name] = known with { Readable = false };
-                    }
+                    case Secret secret:
+                        secrets[name] = new LoadedSecret(revision, secret.Data, Readable: true);
+                        changed = true;
+                        break;
+                    case SecretNotFoundException:
+                        // Deleted since the listing.
+                        changed |= known is not null;
+                        break;
+                    case TrousseauException e:
+                        unreadable.Add(NotLoaded(name, e));
+                        unreadableNames.Add(name);
+                        if (known is not null)
+                        {
+                            secrets[name] = known with { Readable = false };
+                        }
+
+                        break;
                 }
             }
 
@@ -342,6 +358,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
                 throw unreadable[0];
             }
 
+            LogUnreadable(unreadable, unreadableNames, secrets);
             _secrets = secrets;
             if (changed)
             {
@@ -356,8 +373,83 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         }
     }
 
+    /// <summary>
+    /// Reads the secrets named, at most <see cref="MaxConcurrentReads"/> at a time, into the secret, or the
+    /// <see cref="SecretNotFoundException"/>, <see cref="InvalidCiphertextException"/> or
+    /// <see cref="AccessForbiddenException"/> it threw, by name. Any other failure stops the reads not yet started, lets
+    /// those under way end, and is thrown: the first that happened, not a cancellation it caused.
+    /// </summary>
+    private async Task<Dictionary<string, object>> ReadAllAsync(List<string> names, CancellationToken cancellationToken)
+    {
+        var reads = new object[names.Count];
+        Exception? failure = null;
+        var next = -1;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        async Task ReadSomeAsync()
+        {
+            int i;
+            while (!stop.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < names.Count)
+            {
+                try
+                {
+                    reads[i] = await _trousseau.GetSecretAsync(names[i], stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SecretNotFoundException or InvalidCiphertextException or AccessForbiddenException)
+                {
+                    reads[i] = e;
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref failure, e, null);
+                    await stop.CancelAsync().ConfigureAwait(false);
+                }
+            }
+        }
+
+        var readers = Enumerable.Range(0, Math.Min(MaxConcurrentReads, names.Count)).Select(_ => Task.Run(ReadSomeAsync, CancellationToken.None));
+        await Task.WhenAll(readers).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
+
+        var byName = new Dictionary<string, object>(names.Count, StringComparer.Ordinal);
+        for (var i = 0; i < names.Count; i++)
+        {
+            byName[names[i]] = reads[i];
+        }
+
+        return byName;
+    }
+
+    /// <summary>
+    /// Logs each secret that could not be read once, when its reads begin to fail, and once when it is read again; not
+    /// at every poll between. Called under the reload semaphore.
+    /// </summary>
+    private void LogUnreadable(List<TrousseauException> unreadable, List<string> unreadableNames, Dictionary<string, LoadedSecret> secrets)
+    {
+        foreach (var name in _unreadableLogged.Where(name => !unreadableNames.Contains(name)).ToList())
+        {
+            _unreadableLogged.Remove(name);
+            if (secrets.ContainsKey(name))
+            {
+                LogSecretReadAgain(_logger, _options.Prefix, name);
+            }
+        }
+
+        foreach (var (name, failure) in unreadableNames.Zip(unreadable))
+        {
+            if (_unreadableLogged.Add(name))
+            {
+                LogSecretNotLoaded(_logger, _options.Prefix, failure.GetType().Name, failure.Message);
+            }
+        }
+    }
+
     /// <summary>Why one secret was left out, naming it, with the same type as <paramref name="cause"/>.</summary>
-    private static TrousseauException NotLoaded(string name, Exception cause)
+    private static TrousseauException NotLoaded(string name, TrousseauException cause)
     {
         var message = $"Secret '{name}' was not loaded into configuration: {cause.Message}";
         return cause is AccessForbiddenException ? new AccessForbiddenException(message, cause) : new InvalidCiphertextException(message, cause);
@@ -403,4 +495,10 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
 
     [LoggerMessage(EventId = 6405, Level = LogLevel.Warning, Message = "The store's watch of the Trousseau secrets under '{Prefix}' ended with {Error}; changes now arrive only at the next poll (none when ReloadInterval is infinite) or IConfigurationRoot.Reload()")]
     private static partial void LogWatchEnded(ILogger logger, string prefix, string error, Exception exception);
+
+    [LoggerMessage(EventId = 6406, Level = LogLevel.Warning, Message = "Trousseau secrets under '{Prefix}': {Error}: {Message} Its last values stay, or it has none; each poll tries it again, and this is logged again only once it has been read")]
+    private static partial void LogSecretNotLoaded(ILogger logger, string prefix, string error, string message);
+
+    [LoggerMessage(EventId = 6407, Level = LogLevel.Information, Message = "Trousseau secrets under '{Prefix}': secret '{Name}' is read into configuration again")]
+    private static partial void LogSecretReadAgain(ILogger logger, string prefix, string name);
 }

@@ -46,6 +46,64 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_change_fires_the_reload_token_once_reaches_options_monitor_OnChange_and_a_renamed_secret_moves_its_keys()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new CountingListings(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "first" });
+        await trousseau.CreateSecretAsync("app/old/name", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "moved" });
+        await using var app = App(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(100); });
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        var configuration = app.GetRequiredService<IConfiguration>();
+        var seen = new ConcurrentQueue<string?>();
+        using var onChange = monitor.OnChange(login => seen.Enqueue(login.Password));
+        var reloads = 0;
+        using var counting = Microsoft.Extensions.Primitives.ChangeToken.OnChange(configuration.GetReloadToken, () => Interlocked.Increment(ref reloads));
+
+        await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "second" });
+        await Eventually.HoldsAsync(() => seen.Contains("second"), () => $"OnChange saw [{string.Join(", ", seen)}]");
+        var listings = trousseau.Listings;
+        await Eventually.HoldsAsync(() => trousseau.Listings >= listings + 3, () => $"{trousseau.Listings - listings} polls since");
+        Assert.Equal(1, Volatile.Read(ref reloads));
+
+        await trousseau.DeleteSecretAsync("app/old/name");
+        await trousseau.CreateSecretAsync("app/new/name", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "moved" });
+        await Eventually.HoldsAsync(
+            () => configuration["new:name:value"] == "moved" && configuration["old:name:value"] is null,
+            () => $"new:name:value is '{configuration["new:name:value"]}', old:name:value is '{configuration["old:name:value"]}'");
+        Assert.Equal("second", monitor.CurrentValue.Password);
+    }
+
+    [Fact]
+    public async Task Two_sources_with_their_own_prefixes_and_one_whose_prefix_matches_nothing_yet_reload_side_by_side_and_keys_stay_as_written()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/svc", SecretType.Opaque, new Dictionary<string, string> { ["Logging__Level"] = "Debug", ["mode"] = "a" });
+        await trousseau.CreateSecretAsync("ops/svc", SecretType.Opaque, new Dictionary<string, string> { ["region"] = "eu" });
+        var interval = TimeSpan.FromMilliseconds(100);
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = interval; })
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "ops/"; o.ReloadInterval = interval; })
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "later/"; o.ReloadInterval = interval; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        // A data key is one last segment as written: '__' is not a separator here, as it is in environment variables.
+        Assert.Equal("Debug", configuration["svc:Logging__Level"]);
+        Assert.Null(configuration["svc:Logging:Level"]);
+        Assert.Equal(("a", "eu"), (configuration["svc:mode"], configuration["svc:region"]));
+        Assert.Empty(configuration.GetSection("later").GetChildren());
+
+        await trousseau.UpdateSecretAsync("ops/svc", new Dictionary<string, string> { ["region"] = "us" });
+        await trousseau.CreateSecretAsync("later/feature", SecretType.Opaque, new Dictionary<string, string> { ["enabled"] = "true" });
+        await Eventually.HoldsAsync(
+            () => configuration["svc:region"] == "us" && configuration["feature:enabled"] == "true",
+            () => $"svc:region is '{configuration["svc:region"]}', feature:enabled is '{configuration["feature:enabled"]}'");
+        Assert.Equal(("a", "Debug"), (configuration["svc:mode"], configuration["svc:Logging__Level"]));
+    }
+
+    [Fact]
     public async Task A_secret_value_the_applications_options_validation_refuses_does_not_stop_later_reloads()
     {
         await using var library = Library(store => store.UseInMemoryStore());
@@ -230,6 +288,68 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.Equal("after-outage", configuration["db:login:password"]);
     }
 
+    [StoreFact]
+    public async Task With_Optional_a_start_while_etcd_is_down_goes_on_without_values_says_so_in_the_log_and_loads_the_secrets_when_etcd_is_back()
+    {
+        // An etcd of its own, not the shared EtcdFixture: this test stops etcd and starts it again.
+        await using var outage = await EtcdProcess.StartAsync();
+        await using var library = Library(store => store.UseEtcdStore(o => o.Endpoints.Add(outage.ClientUrl)), storeName: "etcd");
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "stored-before-start-27ac" });
+        await outage.StopAsync();
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var failures = new ConcurrentQueue<TrousseauException>();
+
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromSeconds(1); o.LoggerFactory = loggers; o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+        var reloads = 0;
+        using var counting = Microsoft.Extensions.Primitives.ChangeToken.OnChange(configuration.GetReloadToken, () => Interlocked.Increment(ref reloads));
+
+        Assert.Null(configuration["db:login:password"]);
+        Assert.IsType<DependencyUnavailableException>(failures.First());
+        var atStart = Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal(6400, atStart.Id.Id);
+        Assert.Contains(nameof(DependencyUnavailableException), atStart.Message, StringComparison.Ordinal);
+
+        await outage.StartAgainAsync();
+        await Eventually.HoldsAsync(() => configuration["db:login:password"] == "stored-before-start-27ac", () => $"db:login:password is '{configuration["db:login:password"]}'");
+        Assert.True(Volatile.Read(ref reloads) >= 1, "the secrets arrived without firing the reload token");
+        await Eventually.HoldsAsync(() => log.GetSnapshot().Any(r => r.Id.Id == 6403), () => string.Join(" | ", log.GetSnapshot().Select(r => r.Message)));
+        Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        AssertNoSecretValueLogged(log, "stored-before-start-27ac");
+    }
+
+    [Fact]
+    public async Task A_key_provider_down_at_start_stops_the_reads_and_the_start_or_with_Optional_the_secrets_arrive_when_it_is_back()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new FailingReads(library.GetRequiredService<ITrousseau>());
+        for (var i = 0; i < 40; i++)
+        {
+            await trousseau.CreateSecretAsync($"app/s{i}", SecretType.Opaque, new Dictionary<string, string> { ["value"] = $"v{i}" });
+        }
+
+        trousseau.Failure = new DependencyUnavailableException("vault", "Vault at http://127.0.0.1:1/ cannot be reached.");
+        var error = Assert.Throws<DependencyUnavailableException>(() => new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; }).Build());
+        Assert.Contains("Vault", error.Message, StringComparison.Ordinal);
+        Assert.InRange(trousseau.Reads, 1, 39);
+
+        var failures = new ConcurrentQueue<TrousseauException>();
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.Optional = true; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+        Assert.IsType<DependencyUnavailableException>(Assert.Single(failures));
+        Assert.Empty(configuration.AsEnumerable());
+
+        trousseau.Failure = null;
+        await Eventually.HoldsAsync(() => configuration.AsEnumerable().Count(pair => pair.Value is not null) == 40, () => $"{configuration.AsEnumerable().Count(pair => pair.Value is not null)} values loaded");
+        Assert.All(Enumerable.Range(0, 40), i => Assert.Equal($"v{i}", configuration[$"s{i}:value"]));
+    }
+
     [Fact]
     public async Task The_configuration_debug_view_with_HideSecretValues_shows_where_each_key_comes_from_and_no_secret_value()
     {
@@ -376,6 +496,40 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_secret_that_does_not_decrypt_after_start_is_logged_once_by_name_not_at_every_poll_and_once_when_it_is_read_again()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        var store = library.GetRequiredService<ISecretStore>();
+        await trousseau.CreateSecretAsync("app/cache/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "last-good-9b4e" });
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var failures = new ConcurrentQueue<TrousseauException>();
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(100); o.LoggerFactory = loggers; o.OnLoadError = failures.Enqueue; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        var cached = (await store.GetAsync("app/cache/key"))!;
+        var damaged = cached.Value.ToArray();
+        damaged[^1] ^= 0xff;
+        await store.UpdateAsync("app/cache/key", damaged, cached.Revision);
+        await Eventually.HoldsAsync(() => failures.Count >= 3, () => $"{failures.Count} failed reads reported");
+
+        Assert.Equal("last-good-9b4e", configuration["cache:key:value"]);
+        var logged = Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal(6406, logged.Id.Id);
+        Assert.Contains("Secret 'app/cache/key' was not loaded into configuration", logged.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(InvalidCiphertextException), logged.Message, StringComparison.Ordinal);
+
+        await trousseau.UpdateSecretAsync("app/cache/key", new Dictionary<string, string> { ["value"] = "repaired-61d0" }, SecretType.Opaque);
+        await Eventually.HoldsAsync(() => configuration["cache:key:value"] == "repaired-61d0", () => $"cache:key:value is still '{configuration["cache:key:value"]}'");
+        await Eventually.HoldsAsync(() => log.GetSnapshot().Any(r => r.Id.Id == 6407 && r.Message.Contains("'app/cache/key'", StringComparison.Ordinal)), () => string.Join(" | ", log.GetSnapshot().Select(r => r.Message)));
+        Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        AssertNoSecretValueLogged(log, "last-good-9b4e", "repaired-61d0");
+    }
+
+    [Fact]
     public async Task An_OnLoadError_that_throws_is_logged_once_and_a_change_after_the_outage_is_seen_at_the_next_poll()
     {
         await using var library = Library(store => store.UseInMemoryStore());
@@ -487,6 +641,35 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
 
         Assert.True(trousseau.Resumed, "the reload never went on past the gate");
         Assert.Empty(unobserved);
+    }
+
+    [Fact]
+    public async Task At_start_the_secrets_are_read_sixteen_at_a_time_never_more_and_every_one_becomes_configuration()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = library.GetRequiredService<ITrousseau>();
+        for (var i = 0; i < 40; i++)
+        {
+            await trousseau.CreateSecretAsync($"app/s{i}", SecretType.Opaque, new Dictionary<string, string> { ["value"] = $"v{i}" });
+        }
+
+        var reads = new GatedReads(trousseau);
+        var building = Task.Run(() => new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = reads; o.Prefix = "app/"; o.ReloadInterval = Timeout.InfiniteTimeSpan; })
+            .Build());
+        try
+        {
+            await Eventually.HoldsAsync(() => reads.InFlight == 16, () => $"{reads.InFlight} reads under way at once");
+        }
+        finally
+        {
+            reads.Release();
+        }
+
+        var configuration = await building;
+        using var disposing = (IDisposable)configuration;
+        Assert.Equal(16, reads.MostInFlight);
+        Assert.All(Enumerable.Range(0, 40), i => Assert.Equal($"v{i}", configuration[$"s{i}:value"]));
     }
 
     /// <summary>The library on the test's etcd, under a prefix of its own.</summary>
@@ -630,6 +813,95 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
             await foreach (var metadata in base.ListSecretsAsync(prefix, CancellationToken.None).ConfigureAwait(false))
             {
                 yield return metadata;
+            }
+        }
+    }
+
+    /// <summary>The library, except that its reads of secrets (not listings) throw <see cref="Failure"/> while it is set, as with a key provider down.</summary>
+    private sealed class FailingReads(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private int _reads;
+
+        /// <summary>What every read throws, or <see langword="null"/> to read through.</summary>
+        public Exception? Failure { get; set; }
+
+        /// <summary>How many reads began.</summary>
+        public int Reads => Volatile.Read(ref _reads);
+
+        public override ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _reads);
+            return Failure is { } failure ? ValueTask.FromException<Secret>(failure) : base.GetSecretAsync(name, cancellationToken);
+        }
+    }
+
+    /// <summary>The library, counting its listings: one for each load, reload or poll.</summary>
+    private sealed class CountingListings(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private int _listings;
+
+        /// <summary>How many listings began.</summary>
+        public int Listings => Volatile.Read(ref _listings);
+
+        public override IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _listings);
+            return base.ListSecretsAsync(prefix, cancellationToken);
+        }
+    }
+
+    /// <summary>The library, except that its reads of secrets (not listings) wait at a gate until <see cref="Release"/>, counting how many wait at once.</summary>
+    private sealed class GatedReads(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _counts = new();
+        private int _inFlight;
+        private int _mostInFlight;
+
+        /// <summary>How many reads are under way now.</summary>
+        public int InFlight
+        {
+            get
+            {
+                lock (_counts)
+                {
+                    return _inFlight;
+                }
+            }
+        }
+
+        /// <summary>The most reads that were under way at once.</summary>
+        public int MostInFlight
+        {
+            get
+            {
+                lock (_counts)
+                {
+                    return _mostInFlight;
+                }
+            }
+        }
+
+        public void Release() => _gate.TrySetResult();
+
+        public override async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        {
+            lock (_counts)
+            {
+                _mostInFlight = Math.Max(_mostInFlight, ++_inFlight);
+            }
+
+            try
+            {
+                await _gate.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                return await base.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_counts)
+                {
+                    _inFlight--;
+                }
             }
         }
     }
