@@ -381,14 +381,23 @@ internal static class TrousseauServer
 
     /// <summary>
     /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that
-    /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
-    /// refusal is its one line. The plugin checks again when it listens.
+    /// group or others may write, a path that is no socket or that another process serves, one too long) or could not
+    /// make (a directory this user may not write or create, where the socket is bound), so that the refusal is its one
+    /// line. The plugin checks again when it listens.
     /// </summary>
     private static void CheckKmsSocket(WebApplication app)
     {
         if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })
         {
-            OwnerOnlyUnixSocket.Check(Path.GetFullPath(socket));
+            var path = Path.GetFullPath(socket);
+            OwnerOnlyUnixSocket.Check(path);
+            var directory = Path.GetDirectoryName(path)!;
+            if (WritableLocation.WhyNoFileCanBeCreatedIn(directory) is { } why)
+            {
+                throw new IOException(
+                    $"The KMS socket {path} cannot be made: its directory {directory} {why}: give the user trousseaud runs as ({Environment.UserName}) "
+                    + $"write access there, or choose another path with --kms-socket or {ServerConfiguration.SectionName}:Kms:Socket.");
+            }
         }
     }
 
