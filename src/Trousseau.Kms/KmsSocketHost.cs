@@ -164,14 +164,23 @@ internal sealed class KmsSocketHost(
 
     /// <summary>
     /// Closes the listening socket (Kestrel only borrowed it) and removes its file, once: the file this host bound, not
-    /// one another plugin put at the path after this one's was removed, which that plugin serves.
+    /// one another plugin put at the path after this one's was removed, which that plugin serves. A file that cannot be
+    /// removed (its directory made read-only since the start) is left with a warning: it refuses connections, and the
+    /// next start replaces it.
     /// </summary>
     private void Release()
     {
         _listener?.Dispose();
         if (_socket is { } socket && File.Exists(socket) && (_socketFile is null || IdentityOf(socket) == _socketFile))
         {
-            File.Delete(socket);
+            try
+            {
+                File.Delete(socket);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log.SocketLeftBehind(_logger, socket, e.Message);
+            }
         }
 
         (_listener, _socket, _socketFile) = (null, null, null);

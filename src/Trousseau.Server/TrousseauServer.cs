@@ -32,6 +32,18 @@ internal static class TrousseauServer
 
         WebApplication? app = null;
         StartFootprint? footprint = null;
+
+        // A terminal that closes sends SIGHUP, whose default ends the process where it stands, as a kill would: once the
+        // host exists it stops trousseaud as SIGTERM does instead (calls under way finish, the KMS socket is removed, the
+        // trail synced), also while the host still starts, when it stops what had started.
+        using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            if (app is { } built)
+            {
+                context.Cancel = true;
+                built.Lifetime.StopApplication();
+            }
+        });
         try
         {
             app = await BuildAsync(args);
@@ -82,12 +94,7 @@ internal static class TrousseauServer
             return 0;
         }
 
-        // A terminal that closes sends SIGHUP, whose default ends the process where it stands, as a kill would: it
-        // stops trousseaud as SIGTERM does instead (calls under way finish, the KMS socket is removed, the trail synced).
-        using (PosixSignalRegistration.Create(PosixSignal.SIGHUP, StopOnSignal(app)))
-        {
-            await app.WaitForShutdownAsync();
-        }
+        await app.WaitForShutdownAsync();
 
         await ServerTelemetry.StopAsync(app.Services, app.Logger);
 
@@ -103,12 +110,6 @@ internal static class TrousseauServer
 
         return 0;
     }
-
-    private static Action<PosixSignalContext> StopOnSignal(WebApplication app) => context =>
-    {
-        context.Cancel = true;
-        app.Lifetime.StopApplication();
-    };
 
     /// <summary>The type name of a background service whose work ended with an exception, if any.</summary>
     private static string? FaultedBackgroundService(IServiceProvider services) =>
@@ -381,14 +382,23 @@ internal static class TrousseauServer
 
     /// <summary>
     /// Refuses, before the host starts, a KMS socket path that the plugin would refuse when it listens (a directory that
-    /// group or others may write, a path that is no socket or that another process serves, one too long), so that the
-    /// refusal is its one line. The plugin checks again when it listens.
+    /// group or others may write, a path that is no socket or that another process serves, one too long) or could not
+    /// make (a directory this user may not write or create, where the socket is bound), so that the refusal is its one
+    /// line. The plugin checks again when it listens.
     /// </summary>
     private static void CheckKmsSocket(WebApplication app)
     {
         if (app.Services.GetRequiredService<IOptions<KmsOptions>>().Value is { Enabled: true, Socket: { } socket })
         {
-            OwnerOnlyUnixSocket.Check(Path.GetFullPath(socket));
+            var path = Path.GetFullPath(socket);
+            OwnerOnlyUnixSocket.Check(path);
+            var directory = Path.GetDirectoryName(path)!;
+            if (WritableLocation.WhyNoFileCanBeCreatedIn(directory) is { } why)
+            {
+                throw new IOException(
+                    $"The KMS socket {path} cannot be made: its directory {directory} {why}: give the user trousseaud runs as ({Environment.UserName}) "
+                    + $"write access there, or choose another path with --kms-socket or {ServerConfiguration.SectionName}:Kms:Socket.");
+            }
         }
     }
 

@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "KMS Decrypt accepts ciphertexts written before the plugin labelled its wraps (Trousseau:Kms:AcceptLegacyCiphertext is true): a Trousseau data key written before that version also unwraps through the socket. Set it to false once kube-apiserver has re-encrypted what it stores (docs/kms.md).")]
     public static partial void AcceptingLegacyCiphertext(ILogger logger);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "The KMS socket {Socket} could not be removed at the stop ({Reason}): it is left behind, refusing connections, and the next start replaces it.")]
+    public static partial void SocketLeftBehind(ILogger logger, string socket, string reason);
 }

@@ -26,8 +26,10 @@ public sealed class ServerSignalTests
         Assert.False(File.Exists(Path.Combine(dataDir, "store.db-wal")), "the store's write-ahead log was left behind, as after a kill");
     }
 
-    [Fact]
-    public async Task Sigterm_while_trousseaud_is_still_starting_stops_it_with_exit_0_and_no_stack_trace()
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("HUP")]
+    public async Task A_stop_signal_while_trousseaud_is_still_starting_stops_it_with_exit_0_and_no_stack_trace(string signal)
     {
         using var temp = new TempDirectory();
         var dataDir = temp.Combine("data");
@@ -39,7 +41,7 @@ public sealed class ServerSignalTests
             new Dictionary<string, string?> { [StartupHook.ModeVariable] = StartupHook.StartNeverEndsMode },
             prepare: info => StartupHook.Enable(info, temp.Path));
 
-        Assert.Equal(0, await server.StopAsync());
+        Assert.Equal(0, await server.StopAsync(signal));
         Assert.DoesNotContain("Unhandled exception", server.Log, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dataDir, "kms.sock")), "the KMS socket was left behind");
     }
