@@ -349,7 +349,7 @@ internal static class SecretEndpoints
             return ApiProblems.Unavailable(RewrapCutOffByStop, retryAfter: null, context.Response);
         }
 
-        return Results.Json(new RewrapBody(result.Rewrapped, result.Skipped, result.Failed), ApiJson.Wire.RewrapBody);
+        return Results.Json(new RewrapBody(result.Rewrapped, result.Skipped, result.Failed) { KeyId = result.KeyId }, ApiJson.Wire.RewrapBody);
     }
 
     public static async Task<IResult> EncryptAsync(HttpContext context, ITrousseau trousseau)
