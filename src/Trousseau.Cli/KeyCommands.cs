@@ -50,9 +50,16 @@ internal static class KeyCommands
                     json.WriteNumber("rewrapped", result.Rewrapped);
                     json.WriteNumber("skipped", result.Skipped);
                     json.WriteNumber("failed", result.Failed);
+                    if (result.KeyId is { } keyId)
+                    {
+                        json.WriteString("keyId", keyId);
+                    }
+
                     json.WriteEndObject();
                 },
-                w => w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"rewrapped {result.Rewrapped} secrets, {result.Skipped} needed no move")));
+                w => w.WriteLineAsync(result.KeyId is { } keyId
+                    ? string.Create(CultureInfo.InvariantCulture, $"rewrapped {result.Rewrapped} secrets to key {keyId}, {result.Skipped} needed no move")
+                    : string.Create(CultureInfo.InvariantCulture, $"rewrapped {result.Rewrapped} secrets, {result.Skipped} needed no move")));
             return ExitCodes.Ok;
         }));
 

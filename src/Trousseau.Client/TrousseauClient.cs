@@ -302,7 +302,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     public async ValueTask<RewrapResult> RewrapSecretsAsync(CancellationToken cancellationToken = default)
     {
         return await SendAsync(HttpMethod.Post, "v1/keys/rewrap", EmptyJsonObject(), Answers.RewrapBody, null, null,
-            result => new RewrapResult(result.Rewrapped, result.Skipped, result.Failed),
+            result => new RewrapResult(result.Rewrapped, result.Skipped, result.Failed) { KeyId = result.KeyId },
             cancellationToken).ConfigureAwait(false);
     }
 

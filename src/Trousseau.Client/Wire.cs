@@ -123,7 +123,14 @@ public sealed record EmptyBody;
 /// <param name="Rewrapped">How many stored secrets were sealed anew under the current key.</param>
 /// <param name="Skipped">How many needed no move: already under the current key, or deleted meanwhile.</param>
 /// <param name="Failed">How many stay under an older key: not decrypted, or written again under an older key at each attempt (0 from a server that does not count them).</param>
-public sealed record RewrapBody(long Rewrapped, long Skipped, long Failed);
+public sealed record RewrapBody(long Rewrapped, long Skipped, long Failed)
+{
+    /// <summary>
+    /// The id of the key the secrets were moved to (a newer one than the key current when the rewrap began if the key
+    /// rotated while it ran), or <see langword="null"/> from a server that does not say.
+    /// </summary>
+    public string? KeyId { get; init; }
+}
 
 /// <summary>The body of <c>POST /v1/encrypt</c>.</summary>
 /// <param name="Plaintext">The bytes to encrypt, in base64.</param>

@@ -80,7 +80,7 @@ internal sealed class InProcessKeyAdministration(
         {
             return await run.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
             lock (_rewrapGate)
             {
@@ -96,7 +96,7 @@ internal sealed class InProcessKeyAdministration(
                 }
             }
 
-            throw;
+            throw new RewrapCancelledException(run.Progress.Counts(), e, cancellationToken);
         }
     }
 
@@ -105,7 +105,7 @@ internal sealed class InProcessKeyAdministration(
     {
         try
         {
-            return await RunAsync(run.KeyId, run.Token).ConfigureAwait(false);
+            return await RunAsync(run.Progress, run.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -123,12 +123,11 @@ internal sealed class InProcessKeyAdministration(
         }
     }
 
-    private async Task<RewrapResult> RunAsync(string currentKeyId, CancellationToken cancellationToken)
+    private async Task<RewrapResult> RunAsync(RewrapRun run, CancellationToken cancellationToken)
     {
         // A write begun before now may still be sealing under the older key, and reach the store after the listing
         // has passed its name: the rewrap waits for those writes once it has listed, and moves what they left behind.
         var earlierWrites = encryptor.StoreWrites.Close();
-        var run = new RewrapRun(currentKeyId);
         try
         {
             string? startAfter = null;
@@ -159,7 +158,7 @@ internal sealed class InProcessKeyAdministration(
             throw new DependencyUnavailableException(e.Dependency, Interrupted(e.Message, run), e.RetryAfter, e);
         }
 
-        var result = new RewrapResult(run.Rewrapped, run.Skipped, run.Failed) { KeyId = run.CurrentKeyId };
+        var result = run.Counts();
         Log.Rewrapped(_logger, result.Rewrapped, run.CurrentKeyId, result.Skipped, result.Failed);
         return result;
     }
@@ -392,6 +391,10 @@ internal sealed class InProcessKeyAdministration(
             get => Volatile.Read(ref _currentKeyId);
             set => Volatile.Write(ref _currentKeyId, value);
         }
+
+        /// <summary>The counts so far, read while records may still be counted.</summary>
+        public RewrapResult Counts() =>
+            new(Interlocked.Read(ref Rewrapped), Interlocked.Read(ref Skipped), Interlocked.Read(ref Failed)) { KeyId = CurrentKeyId };
     }
 
     /// <summary>
@@ -403,6 +406,9 @@ internal sealed class InProcessKeyAdministration(
         private readonly CancellationTokenSource _cancellation = new();
 
         public string KeyId => keyId;
+
+        /// <summary>The run's key and counts, which a caller that stops waiting reports.</summary>
+        public RewrapRun Progress { get; } = new(keyId);
 
         public int Waiting;
 

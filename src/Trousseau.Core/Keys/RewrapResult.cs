@@ -19,7 +19,8 @@ public readonly record struct RewrapResult(long Rewrapped, long Skipped, long Fa
 {
     /// <summary>
     /// The key the secrets were moved to: the current key when the rewrap began, or a newer one when the key rotated
-    /// while it ran. <see langword="null"/> when the answer does not say (a remote trousseaud's <c>POST /v1/keys/rewrap</c>).
+    /// while it ran. <see langword="null"/> when the answer does not say (a remote trousseaud of a release whose
+    /// <c>POST /v1/keys/rewrap</c> answer has no <c>keyId</c>).
     /// </summary>
     public string? KeyId { get; init; }
 }

@@ -327,6 +327,11 @@ internal static class SecretEndpoints
     private const string RewrapCutOffByStop =
         "The rewrap was cut off because the server is stopping; the secrets it moved stay moved: run it again to move the rest.";
 
+    /// <summary>The stop's answer with how far the rewrap got, when the key administration says (it does in this process).</summary>
+    private static string RewrapCutOffByStopAfter(RewrapResult progress) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"The rewrap was cut off because the server is stopping, after moving {progress.Rewrapped} {(progress.Rewrapped == 1 ? "secret" : "secrets")} to the current key ({progress.Skipped} needed no move, {progress.Failed} could not be moved); the secrets it moved stay moved: run it again to move the rest.");
+
     public static async Task<IResult> RewrapAsync(HttpContext context, IKeyAdministration keys)
     {
         var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
@@ -344,12 +349,13 @@ internal static class SecretEndpoints
         {
             result = await keys.RewrapSecretsAsync(cancellation.Token);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException e) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
-            return ApiProblems.Unavailable(RewrapCutOffByStop, retryAfter: null, context.Response);
+            var detail = e is RewrapCancelledException cancelled ? RewrapCutOffByStopAfter(cancelled.Progress) : RewrapCutOffByStop;
+            return ApiProblems.Unavailable(detail, retryAfter: null, context.Response);
         }
 
-        return Results.Json(new RewrapBody(result.Rewrapped, result.Skipped, result.Failed), ApiJson.Wire.RewrapBody);
+        return Results.Json(new RewrapBody(result.Rewrapped, result.Skipped, result.Failed) { KeyId = result.KeyId }, ApiJson.Wire.RewrapBody);
     }
 
     public static async Task<IResult> EncryptAsync(HttpContext context, ITrousseau trousseau)

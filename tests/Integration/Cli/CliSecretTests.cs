@@ -164,12 +164,16 @@ public sealed class CliSecretTests(ClectlFixture fixture)
         var status = await JsonAsync(clectl, "key", "status");
         var rewrap = await JsonAsync(clectl, "key", "rewrap");
         var again = await JsonAsync(clectl, "key", "rewrap");
+        var said = await clectl.RunAsync("key", "rewrap");
 
         Assert.NotEqual(before.GetProperty("keyId").GetString(), rotated.GetProperty("keyId").GetString());
         Assert.Equal(rotated.GetProperty("keyId").GetString(), status.GetProperty("keyId").GetString());
         Assert.Equal("local", status.GetProperty("provider").GetString());
         Assert.Equal(2, rewrap.GetProperty("rewrapped").GetInt64());
         Assert.Equal(0, again.GetProperty("rewrapped").GetInt64());
+        Assert.Equal(rotated.GetProperty("keyId").GetString(), rewrap.TryGetProperty("keyId", out var keyId) ? keyId.GetString() : null);
+        ClectlAssert.Ok(said);
+        Assert.Equal($"rewrapped 0 secrets to key {rotated.GetProperty("keyId").GetString()}, 2 needed no move", said.Stdout.TrimEnd());
         Assert.Equal("value-a", (await clectl.RunAsync("secret", "get", "keys/a", "--key", "k")).Stdout);
         Assert.Equal("value-b", (await clectl.RunAsync("secret", "get", "keys/b", "--key", "k")).Stdout);
     }

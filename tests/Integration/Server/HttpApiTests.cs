@@ -381,7 +381,9 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
 
         Assert.Equal("local", before.GetProperty("provider").GetString());
         Assert.NotEqual(before.GetProperty("keyId").GetString(), after.GetProperty("keyId").GetString());
-        Assert.Equal(1, (await rewrap.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rewrapped").GetInt64());
+        var rewrapped = await rewrap.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(1, rewrapped.GetProperty("rewrapped").GetInt64());
+        Assert.Equal(after.GetProperty("keyId").GetString(), rewrapped.TryGetProperty("keyId", out var keyId) ? keyId.GetString() : null);
     }
 
     /// <summary>

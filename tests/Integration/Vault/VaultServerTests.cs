@@ -474,7 +474,7 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
     }
 
     [VaultTestServerFact]
-    public async Task A_stop_during_a_rewrap_cuts_it_off_at_once_telling_the_caller_to_run_it_again_and_trousseaud_exits_0()
+    public async Task A_stop_during_a_rewrap_cuts_it_off_at_once_telling_the_caller_how_far_it_got_and_to_run_it_again_and_trousseaud_exits_0()
     {
         var vault = _vault.RequireTestServer();
         var data = _temp.Combine("data");
@@ -500,7 +500,7 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
 
         Assert.Equal(0, exitCode);
         Assert.EndsWith(
-            "The rewrap was cut off because the server is stopping; the secrets it moved stay moved: run it again to move the rest.",
+            "The rewrap was cut off because the server is stopping, after moving 0 secrets to the current key (0 needed no move, 0 could not be moved); the secrets it moved stay moved: run it again to move the rest.",
             line,
             StringComparison.Ordinal);
     }
