@@ -1,7 +1,5 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Trousseau;
@@ -10,31 +8,57 @@ namespace Trousseau;
 // default section (Trousseau:Sqlite:Path); an application that gave AddTrousseau a section of its own reads its own
 // keys instead (Secrets:Sqlite:Path).
 
-/// <summary>Registers options' DataAnnotations validators so that their failures name the application's keys.</summary>
+/// <summary>Registers options' validators once, their failures naming the keys of the section the application bound.</summary>
 internal static partial class SectionNamedValidation
 {
     private const string DefaultSection = "Trousseau";
 
     /// <summary>
-    /// Registers <typeparamref name="TValidator"/> (an <c>[OptionsValidator]</c>), its failures naming keys under
-    /// <paramref name="section"/>, the configuration path of the application's Trousseau section.
+    /// Registers <typeparamref name="TValidator"/> (an <c>[OptionsValidator]</c>), its failures naming keys under the
+    /// builder's section, once however often and in whatever order <c>AddTrousseau</c> is called (see
+    /// <see cref="AddSectionValidator{TOptions, TValidator}"/>).
     /// </summary>
-    public static void AddAnnotationsValidator<TOptions, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TValidator>(this IServiceCollection services, string section)
+    public static void AddAnnotationsValidator<TOptions, TValidator>(this ITrousseauBuilder builder)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>, new()
     {
-        if (section == DefaultSection)
-        {
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
-        }
-        else
-        {
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, SectionNamedValidator<TOptions>>(
-                _ => new SectionNamedValidator<TOptions>(new TValidator(), section)));
-        }
+        var section = builder.ConfigurationPath();
+        builder.AddSectionValidator<TOptions, SectionNamedValidator<TOptions>>(_ => new SectionNamedValidator<TOptions>(new TValidator(), section));
     }
 
-    private static string Rename(string failure, string section) => DefaultSectionKey().Replace(failure, section + ":");
+    /// <summary>
+    /// Registers a validator of <typeparamref name="TOptions"/> whose messages name keys of the builder's section,
+    /// once. A builder given a section (<c>AddTrousseau(section)</c>) replaces, in place, the one registered by an
+    /// earlier builder without a section (<c>AddTrousseau()</c>), whose keys bind from nowhere; a builder without a
+    /// section leaves an earlier registration as it is.
+    /// </summary>
+    public static void AddSectionValidator<TOptions, TValidator>(this ITrousseauBuilder builder, Func<IServiceProvider, TValidator> create)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
+    {
+        var services = builder.Services;
+        var descriptor = ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>(create);
+        for (var i = 0; i < services.Count; i++)
+        {
+            if (services[i].ServiceType == typeof(IValidateOptions<TOptions>) && !services[i].IsKeyedService && ImplementationType(services[i]) == typeof(TValidator))
+            {
+                if (builder.Configuration is not null)
+                {
+                    services[i] = descriptor;
+                }
+
+                return;
+            }
+        }
+
+        services.Add(descriptor);
+    }
+
+    private static Type? ImplementationType(ServiceDescriptor descriptor) =>
+        descriptor.ImplementationType ?? descriptor.ImplementationInstance?.GetType() ?? descriptor.ImplementationFactory?.Method.ReturnType;
+
+    private static string Rename(string failure, string section) =>
+        section == DefaultSection ? failure : DefaultSectionKey().Replace(failure, section + ":");
 
     [GeneratedRegex(@"\bTrousseau:(?=[A-Za-z])", RegexOptions.CultureInvariant)]
     private static partial Regex DefaultSectionKey();

@@ -22,8 +22,9 @@ public static class EtcdTrousseauBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions<EtcdStoreOptions>("Etcd", static (options, section) => section.Bind(options), configure);
-        builder.Services.AddAnnotationsValidator<EtcdStoreOptions, EtcdOptionsAnnotationsValidator>(builder.ConfigurationPath());
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EtcdStoreOptions>>(new EtcdOptionsValidator(builder.ConfigurationPath("Etcd"))));
+        builder.AddAnnotationsValidator<EtcdStoreOptions, EtcdOptionsAnnotationsValidator>();
+        var sectionPath = builder.ConfigurationPath("Etcd");
+        builder.AddSectionValidator<EtcdStoreOptions, EtcdOptionsValidator>(_ => new EtcdOptionsValidator(sectionPath));
 
         builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptionsMonitor<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(sp => new EtcdSecretStore(sp.GetRequiredService<EtcdConnection>(), sp.GetRequiredService<IOptions<EtcdStoreOptions>>()));

@@ -41,9 +41,8 @@ public static class TrousseauApiBuilderExtensions
                 section.Bind(options);
             },
             configure);
-        builder.Services.AddAnnotationsValidator<TrousseauApiOptions, TrousseauApiOptionsAnnotationsValidator>(builder.ConfigurationPath());
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauApiOptions>, TrousseauApiOptionsValidator>(
-            services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services)));
+        builder.AddAnnotationsValidator<TrousseauApiOptions, TrousseauApiOptionsAnnotationsValidator>();
+        builder.AddSectionValidator<TrousseauApiOptions, TrousseauApiOptionsValidator>(services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services));
         builder.Services.TryAddSingleton(services => new ApiTlsCertificate(
             tlsPath,
             services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Tls,

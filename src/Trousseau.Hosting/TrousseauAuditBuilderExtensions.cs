@@ -33,7 +33,7 @@ public static class TrousseauAuditBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var first = !builder.Services.Any(service => service.ServiceType == typeof(AuditTrailWriter));
         builder.AddBackendOptions<TrousseauAuditOptions>("Audit", static (options, section) => section.Bind(options), configure);
-        builder.Services.AddAnnotationsValidator<TrousseauAuditOptions, TrousseauAuditOptionsAnnotationsValidator>(builder.ConfigurationPath());
+        builder.AddAnnotationsValidator<TrousseauAuditOptions, TrousseauAuditOptionsAnnotationsValidator>();
         builder.Services.TryAddSingleton(sp => new AuditTrailWriter(
             sp.GetRequiredService<IOptions<TrousseauAuditOptions>>(),
             sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,

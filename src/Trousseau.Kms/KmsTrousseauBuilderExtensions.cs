@@ -22,9 +22,9 @@ public static class KmsTrousseauBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions<KmsOptions>("Kms", static (options, section) => section.Bind(options), configure);
-        builder.Services.AddAnnotationsValidator<KmsOptions, KmsOptionsAnnotationsValidator>(builder.ConfigurationPath());
+        builder.AddAnnotationsValidator<KmsOptions, KmsOptionsAnnotationsValidator>();
         var sectionPath = builder.ConfigurationPath("Kms");
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KmsOptions>, KmsOptionsValidator>(services => new KmsOptionsValidator(sectionPath, services)));
+        builder.AddSectionValidator<KmsOptions, KmsOptionsValidator>(services => new KmsOptionsValidator(sectionPath, services));
         builder.Services.TryAddSingleton<KmsPlugin>();
         builder.Services.TryAddSingleton<KmsTelemetry>();
         builder.Services.AddHostedService<KmsSocketHost>();

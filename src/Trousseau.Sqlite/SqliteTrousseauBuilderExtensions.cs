@@ -19,8 +19,9 @@ public static class SqliteTrousseauBuilderExtensions
     public static ITrousseauBuilder UseSqliteStore(this ITrousseauBuilder builder, Action<SqliteStoreOptions>? configure = null)
     {
         builder.AddBackendOptions<SqliteStoreOptions>("Sqlite", static (options, section) => section.Bind(options), configure);
-        builder.Services.AddAnnotationsValidator<SqliteStoreOptions, SqliteStoreOptionsAnnotationsValidator>(builder.ConfigurationPath());
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteStoreOptions>>(new SqliteStoreOptionsValidator(builder.ConfigurationPath("Sqlite"))));
+        builder.AddAnnotationsValidator<SqliteStoreOptions, SqliteStoreOptionsAnnotationsValidator>();
+        var sectionPath = builder.ConfigurationPath("Sqlite");
+        builder.AddSectionValidator<SqliteStoreOptions, SqliteStoreOptionsValidator>(_ => new SqliteStoreOptionsValidator(sectionPath));
         builder.Services.TryAddSingleton<SqliteSecretStore>();
         return builder.AddSecretStore(SqliteSecretStore.StoreName, sp => sp.GetRequiredService<SqliteSecretStore>());
     }

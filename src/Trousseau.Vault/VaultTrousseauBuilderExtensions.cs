@@ -23,8 +23,9 @@ public static class VaultTrousseauBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions<VaultOptions>("Vault", static (options, section) => section.Bind(options), configure);
-        builder.Services.AddAnnotationsValidator<VaultOptions, VaultOptionsAnnotationsValidator>(builder.ConfigurationPath());
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VaultOptions>>(new VaultOptionsValidator(builder.ConfigurationPath("Vault"))));
+        builder.AddAnnotationsValidator<VaultOptions, VaultOptionsAnnotationsValidator>();
+        var sectionPath = builder.ConfigurationPath("Vault");
+        builder.AddSectionValidator<VaultOptions, VaultOptionsValidator>(_ => new VaultOptionsValidator(sectionPath));
 
         builder.Services.AddHttpClient(VaultHttp.ClientName, (sp, client) =>
             {

@@ -22,8 +22,8 @@ public static class TrousseauBuilderExtensions
     {
         builder.AddBackendOptions<LocalKeyRingOptions>("Local", static (options, section) => section.Bind(options), configure);
         var sectionPath = builder.ConfigurationPath("Local");
-        builder.Services.AddAnnotationsValidator<LocalKeyRingOptions, LocalKeyRingOptionsAnnotationsValidator>(builder.ConfigurationPath());
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalKeyRingOptions>, LocalKeyRingStartupCheck>(sp => new LocalKeyRingStartupCheck(sectionPath, sp)));
+        builder.AddAnnotationsValidator<LocalKeyRingOptions, LocalKeyRingOptionsAnnotationsValidator>();
+        builder.AddSectionValidator<LocalKeyRingOptions, LocalKeyRingStartupCheck>(sp => new LocalKeyRingStartupCheck(sectionPath, sp));
         builder.Services.TryAddSingleton<LocalKeyRingProvider>();
         return builder.AddKeyProvider(LocalKeyRingProvider.ProviderName, sp => sp.GetRequiredService<LocalKeyRingProvider>());
     }

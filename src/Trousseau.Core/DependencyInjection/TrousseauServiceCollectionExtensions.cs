@@ -69,7 +69,7 @@ public static class TrousseauServiceCollectionExtensions
             services.Replace(ServiceDescriptor.Singleton(new TrousseauSectionPath(builder.ConfigurationPath(), configuration is not null)));
         }
 
-        services.AddAnnotationsValidator<TrousseauOptions, TrousseauOptionsAnnotationsValidator>(builder.ConfigurationPath());
+        builder.AddAnnotationsValidator<TrousseauOptions, TrousseauOptionsAnnotationsValidator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);

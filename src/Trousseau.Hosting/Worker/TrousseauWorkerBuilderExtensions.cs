@@ -24,7 +24,7 @@ public static class TrousseauWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions<TrousseauWorkerOptions>("Worker", static (options, section) => section.Bind(options), configure);
-        builder.Services.AddAnnotationsValidator<TrousseauWorkerOptions, TrousseauWorkerOptionsAnnotationsValidator>(builder.ConfigurationPath());
+        builder.AddAnnotationsValidator<TrousseauWorkerOptions, TrousseauWorkerOptionsAnnotationsValidator>();
         builder.Services.TryAddSingleton<DependencyStateLog>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TrousseauWorker>());
         return builder;

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Trousseau.Etcd;
+using Trousseau.Sqlite;
+using Trousseau.Vault;
+
+namespace Trousseau.Tests.Integration.Hosting;
+
+/// <summary>
+/// An application that calls <c>AddTrousseau()</c> in one module and <c>AddTrousseau(section)</c> in another reads
+/// each bad setting once, under the key of the section it gave, whichever call comes first.
+/// </summary>
+public sealed class RepeatedAddTrousseauSettingsTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_bad_setting_is_reported_once_under_the_section_given_whichever_AddTrousseau_call_comes_first(bool sectionFirst)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["App:Secrets:DataKeys:MaxUses"] = "0",
+            ["App:Secrets:Sqlite:Path"] = " ",
+            ["App:Secrets:Etcd:Endpoints:0"] = "etcd-0",
+        }).Build();
+        var services = new ServiceCollection();
+        if (sectionFirst)
+        {
+            AddEveryBackend(services.AddTrousseau(configuration.GetSection("App:Secrets")));
+            AddEveryBackend(services.AddTrousseau());
+        }
+        else
+        {
+            AddEveryBackend(services.AddTrousseau());
+            AddEveryBackend(services.AddTrousseau(configuration.GetSection("App:Secrets")));
+        }
+
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Equal(
+            ["App:Secrets:DataKeys:MaxUses must be between 1 and 2147483648, not 0."],
+            Failures<TrousseauOptions>(provider).Where(f => f.Contains("MaxUses", StringComparison.Ordinal)));
+        Assert.Equal(
+            ["App:Secrets:Sqlite:Path is ' '; it must be the path of the SQLite database file (for example /var/lib/trousseau/store.db)."],
+            Failures<SqliteStoreOptions>(provider));
+        Assert.Equal(
+            ["App:Secrets:Local:KeyFile is not set; it must be the path of the local key ring file (for example /var/lib/trousseau/local.keyring)."],
+            Failures<LocalKeyRingOptions>(provider));
+        Assert.Equal(
+            ["App:Secrets:Etcd:Endpoints holds 'etcd-0', which is not an http(s) URL such as http://127.0.0.1:2379."],
+            Failures<EtcdStoreOptions>(provider));
+        var vault = Failures<VaultOptions>(provider);
+        Assert.Single(vault, f => f.StartsWith("App:Secrets:Vault:Address is required", StringComparison.Ordinal));
+        Assert.All(vault, f => Assert.DoesNotContain("Trousseau:", f, StringComparison.Ordinal));
+        Assert.Equal(vault.Distinct(), vault);
+    }
+
+    private static void AddEveryBackend(ITrousseauBuilder builder) =>
+        builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().UseInMemoryStore();
+
+    private static IReadOnlyList<string> Failures<TOptions>(IServiceProvider provider)
+        where TOptions : class =>
+        [.. Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TOptions>>().Value).Failures];
+}
