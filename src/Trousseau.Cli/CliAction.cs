@@ -21,6 +21,11 @@ internal static class CliAction
 
                 return await body(parse, cancellationToken);
             }
+            catch (StandardOutputException e) when (e.PipeClosed)
+            {
+                // As a Unix tool ended by SIGPIPE: nothing to say, the reader has what it wanted (| head).
+                return ExitCodes.OutputPipeClosed;
+            }
             catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)
             {
                 // A server's words (problem details, a reason phrase, a Location) are in the message: escaped, no

@@ -15,6 +15,12 @@ internal static class ExitCodes
     public const int AuditTrailBroken = 7;
 
     /// <summary>
+    /// Standard output is a pipe whose reader went away (<c>clectl secret list | head -1</c>): clectl stops quietly with
+    /// the status a shell shows for a Unix tool that SIGPIPE ended, 128 + 13.
+    /// </summary>
+    public const int OutputPipeClosed = 141;
+
+    /// <summary>
     /// The exit code for an error. Input the server or the KMS plugin refuses (a bad name, data over the limit, a
     /// login secret without a username, an unknown key id, a ciphertext that is not one) is the caller's to fix, so it
     /// counts as a usage error, like a bad flag.

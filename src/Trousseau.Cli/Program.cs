@@ -1,3 +1,3 @@
 using Trousseau.Cli;
 
-return await Clectl.RunAsync(args, new CliConsole(StandardInput.Reader(), Console.Out, Console.Error, OutIsTerminal: !Console.IsOutputRedirected));
+return await Clectl.RunAsync(args, new CliConsole(StandardInput.Reader(), StandardOutput.Writer(), Console.Error, OutIsTerminal: !Console.IsOutputRedirected));
