@@ -22,6 +22,18 @@ public sealed class CliStandardOutputTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_closed_standard_output_with_standard_input_on_a_terminal_exits_1_with_the_same_line_rather_than_a_crash()
+    {
+        // script gives clectl a terminal for standard input and standard error, as a user typing the command has.
+        var result = await _clectl.ShellAsync("bash", "script --quiet --return --command 'clectl secret list >&-' /dev/null");
+
+        Assert.True(result.ExitCode == 1, $"expected exit 1, got {result.ExitCode}: {result.Stdout}");
+        // The terminal's set-up sequences (.NET's, when clectl runs on dotnet) may come before the line.
+        Assert.EndsWith($"clectl: Cannot write to standard output: Bad file descriptor (it is closed). {Consequence}", result.Stdout.Trim(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_create_whose_output_cannot_be_written_says_the_change_stands_and_the_secret_is_there()
     {
         var result = await _clectl.ShellAsync("bash", "clectl secret create stdout/created --from-literal k=v > /dev/full");
