@@ -14,10 +14,17 @@ internal static class StandardOutput
     public static TextWriter Writer() => new StreamWriter(Open(), new UTF8Encoding(false)) { AutoFlush = true };
 
     /// <summary>Standard output as bytes, unbuffered.</summary>
-    public static Stream Open() => OperatingSystem.IsLinux() ? new DescriptorStream() : new ConsoleStream(Console.OpenStandardOutput());
+    public static Stream Open() => OperatingSystem.IsLinux() ? new DescriptorStream(ClosedAtStart) : new ConsoleStream(Console.OpenStandardOutput());
 
-    /// <summary>Writes to descriptor 1 with write(2), waiting with poll(2) when it was left non-blocking.</summary>
-    private sealed class DescriptorStream : OutputStream
+    // Told before anything else opens a file, which would take descriptor 1 when it is closed: on a terminal, .NET's
+    // set-up of Console.In does, and what clectl printed would go there.
+    private static readonly bool ClosedAtStart = OperatingSystem.IsLinux() && !File.Exists("/proc/self/fd/1");
+
+    /// <summary>
+    /// Writes to descriptor 1 with write(2), waiting with poll(2) when it was left non-blocking; when it was
+    /// <paramref name="closed"/> at start, every write fails as write(2) fails on a closed descriptor.
+    /// </summary>
+    private sealed class DescriptorStream(bool closed) : OutputStream
     {
         private const int Descriptor = 1;
         private const int Interrupted = 4; // EINTR
@@ -28,6 +35,11 @@ internal static class StandardOutput
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
+            if (closed)
+            {
+                throw Failure(BadDescriptor);
+            }
+
             var pending = buffer.ToArray();
             var offset = 0;
             while (offset < pending.Length)
@@ -47,11 +59,13 @@ internal static class StandardOutput
                 }
                 else if (error != Interrupted)
                 {
-                    var reason = Marshal.GetPInvokeErrorMessage(error) + (error == BadDescriptor ? " (it is closed)" : "");
-                    throw new StandardOutputException(reason, pipeClosed: error == BrokenPipe);
+                    throw Failure(error);
                 }
             }
         }
+
+        private static StandardOutputException Failure(int error) =>
+            new(Marshal.GetPInvokeErrorMessage(error) + (error == BadDescriptor ? " (it is closed)" : ""), pipeClosed: error == BrokenPipe);
 
         [DllImport("libc", EntryPoint = "write", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
