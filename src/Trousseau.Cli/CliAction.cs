@@ -21,6 +21,16 @@ internal static class CliAction
 
                 return await body(parse, cancellationToken);
             }
+            catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
+            {
+                await console.Error.WriteLineAsync("clectl: " + (e is CliInterruptedException interrupted ? interrupted.Message : "Interrupted."));
+                return ExitCodes.Interrupted;
+            }
+            catch (StandardOutputException e) when (e.PipeClosed)
+            {
+                // As a Unix tool ended by SIGPIPE: nothing to say, the reader has what it wanted (| head).
+                return ExitCodes.OutputPipeClosed;
+            }
             catch (Exception e) when (e is TrousseauException or CliUsageException or KmsCallException or IOException or UnauthorizedAccessException)
             {
                 // A server's words (problem details, a reason phrase, a Location) are in the message: escaped, no
@@ -55,5 +65,13 @@ internal static class CliAction
         {
             throw new AccessForbiddenException(Connection.Unauthenticated(failover.Current, e.Message), e);
         }
+        catch (OperationCanceledException e)
+        {
+            // The command's token, cancelled by Ctrl-C: the client has no other (its timeouts are the failover's).
+            throw new CliInterruptedException(failover.Interrupted(), e);
+        }
     }
 }
+
+/// <summary>clectl was interrupted (Ctrl-C) during a call; the message says what a server may have been left with.</summary>
+internal sealed class CliInterruptedException(string message, Exception inner) : OperationCanceledException(message, inner);

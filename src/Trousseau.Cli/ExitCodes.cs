@@ -14,6 +14,15 @@ internal static class ExitCodes
     /// <summary><c>audit verify</c>: a line of the audit trail does not hold the hash of the line before it.</summary>
     public const int AuditTrailBroken = 7;
 
+    /// <summary>Interrupted (Ctrl-C, SIGINT): 128 + 2, the status a shell shows for a program SIGINT ended.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>
+    /// Standard output is a pipe whose reader went away (<c>clectl secret list | head -1</c>): clectl stops quietly with
+    /// the status a shell shows for a Unix tool that SIGPIPE ended, 128 + 13.
+    /// </summary>
+    public const int OutputPipeClosed = 141;
+
     /// <summary>
     /// The exit code for an error. Input the server or the KMS plugin refuses (a bad name, data over the limit, a
     /// login secret without a username, an unknown key id, a ciphertext that is not one) is the caller's to fix, so it

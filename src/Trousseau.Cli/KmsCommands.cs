@@ -103,7 +103,7 @@ internal static class KmsCommands
             var request = new V2.DecryptRequest { Ciphertext = ByteString.CopyFrom(ciphertext), KeyId = keyId, Uid = Guid.NewGuid().ToString() };
             var response = await CallAsync(parse, (client, options) => client.DecryptAsync(request, options), ct);
             await console.Out.FlushAsync(ct);
-            await using var stdout = Console.OpenStandardOutput();
+            await using var stdout = StandardOutput.Open();
             await stdout.WriteAsync(response.Plaintext.Memory, ct);
             return ExitCodes.Ok;
         });

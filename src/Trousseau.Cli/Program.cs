@@ -1,3 +1,5 @@
 using Trousseau.Cli;
 
-return await Clectl.RunAsync(args, new CliConsole(StandardInput.Reader(), Console.Out, Console.Error, OutIsTerminal: !Console.IsOutputRedirected));
+// Standard output first: whether descriptor 1 is closed is told before anything opens a file that would take it.
+var output = StandardOutput.Writer();
+return await Clectl.RunAsync(args, new CliConsole(StandardInput.Reader(), output, Console.Error, OutIsTerminal: !Console.IsOutputRedirected));

@@ -27,6 +27,7 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
 {
     private const string Dependency = "trousseaud";
     private const string AnsweredPrefix = "answered ";
+    private const string CheckFirst = "check (clectl secret get, secret list, key status) before you repeat it.";
 
     /// <summary>How long clectl tries to connect to a server (TCP and TLS) before it counts as unreachable.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
@@ -45,12 +46,26 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
     public static readonly HttpRequestOptionsKey<bool> LastAnswerAsItIs = new("Trousseau.Cli.LastAnswerAsItIs");
 
     private ServerEndpoint? _chosen;
+    private (ServerEndpoint Server, HttpMethod Method, string Path)? _awaiting;
 
     /// <summary>The servers, their tokens and the TLS files.</summary>
     public Connection Connection => connection;
 
     /// <summary>The server requests went to: the one that was reached, else (before any was) the first.</summary>
     public ServerEndpoint Current => _chosen ?? connection.Servers[0];
+
+    /// <summary>
+    /// What clectl was doing when it was interrupted (Ctrl-C): which server held which request unanswered, and whether it
+    /// may have been applied there (a write), so that nothing is left half-done without a word; never the token.
+    /// </summary>
+    public string Interrupted() => _awaiting switch
+    {
+        null => "Interrupted; no request was awaiting an answer.",
+        var (server, method, path) when method == HttpMethod.Get =>
+            $"Interrupted while trousseaud at {server} held the request ({method} {path}) unanswered; a read changes nothing.",
+        var (server, method, path) =>
+            $"Interrupted while trousseaud at {server} held the request ({method} {path}) unanswered: it may or may not have been applied there; {CheckFirst}",
+    };
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -65,7 +80,10 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
             var last = i == candidates.Count - 1;
             request.RequestUri = new Uri(server.Url, relative);
             request.Headers.Authorization = server.Token is { } token ? new AuthenticationHeaderValue("Bearer", token) : null;
-            switch (await AttemptAsync(request, server, cancellationToken))
+            _awaiting = (server, request.Method, PathOf(relative));
+            var attempt = await AttemptAsync(request, server, cancellationToken);
+            _awaiting = null;
+            switch (attempt)
             {
                 case NotReached(var why):
                     tried.Add((server, why));
@@ -76,7 +94,10 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
                     break;
                 case Failed(_, var failed):
                     _chosen = server;
-                    throw failed;
+                    throw new DependencyUnavailableException(
+                        Dependency,
+                        $"{failed.Message}{(failed.Message.EndsWith('.') || failed.Message.EndsWith('?') ? "" : ".")} The {request.Method} {PathOf(relative)} may or may not have been applied at {server}: {CheckFirst}",
+                        failed.InnerException);
                 case Answered(var response) when read && PassedOver(response) && !(last && (tried.Count == 0 || TakesLastAnswer(request))):
                     tried.Add((server, await AnsweredAsync(response, cancellationToken)));
                     response.Dispose();
@@ -159,6 +180,9 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
             return NoAnswer(server, e);
         }
     }
+
+    /// <summary>A request's path without its query, to name it in a message.</summary>
+    private static string PathOf(string relative) => relative.Split('?')[0];
 
     private static bool TakesLastAnswer(HttpRequestMessage request) => request.Options.TryGetValue(LastAnswerAsItIs, out var asItIs) && asItIs;
 

@@ -11,8 +11,27 @@ internal static class StandardInput
     // Decided before anything reads standard input: reading it duplicates descriptor 0.
     private static readonly bool ClosedAtStart = OperatingSystem.IsLinux() && (!File.Exists("/proc/self/fd/0") || IsOwnPipe());
 
-    /// <summary>Standard input as text.</summary>
-    public static TextReader Reader() => ClosedAtStart ? TextReader.Null : Console.In;
+    /// <summary>
+    /// Standard input as text. On a terminal, <see cref="Console.In"/> sets the terminal up through standard output, and
+    /// fails when that is closed (<c>&gt;&amp;-</c>): standard input is then read as a plain stream, and the command's
+    /// first write to standard output says it is closed.
+    /// </summary>
+    public static TextReader Reader()
+    {
+        if (ClosedAtStart)
+        {
+            return TextReader.Null;
+        }
+
+        try
+        {
+            return Console.In;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new StreamReader(Console.OpenStandardInput());
+        }
+    }
 
     /// <summary>Standard input as bytes.</summary>
     public static Stream Open() => ClosedAtStart ? Stream.Null : Console.OpenStandardInput();

@@ -20,7 +20,8 @@ public static class OwnerOnlyFile
     private const int TemporaryIdLength = 32;
 
     /// <summary>
-    /// Creates <paramref name="path"/>'s directory (mode 0700) when it does not exist, and flushes the directories
+    /// Creates <paramref name="path"/>'s directory, and each missing directory above it, with mode 0700 when it does not
+    /// exist (as the XDG base directory spec asks of a configuration directory), and flushes the directories
     /// that received a new entry, so that the new directories survive a power loss.
     /// </summary>
     /// <param name="path">A file path.</param>
@@ -44,9 +45,11 @@ public static class OwnerOnlyFile
             return;
         }
 
-        Directory.CreateDirectory(directory, DirectoryMode0700);
+        // One at a time, outermost first: Directory.CreateDirectory gives its mode to the last directory only, and the
+        // missing ones above it 0777 less the umask (0777 itself under umask 0).
         foreach (var newDirectory in created)
         {
+            Directory.CreateDirectory(newDirectory, DirectoryMode0700);
             FlushDirectory(Path.GetDirectoryName(newDirectory)!);
         }
     }

@@ -2,7 +2,7 @@ using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Cli;
 
-/// <summary>Where clectl keeps its contexts when <c>XDG_CONFIG_HOME</c> is not an absolute path.</summary>
+/// <summary>Where clectl keeps its contexts when <c>XDG_CONFIG_HOME</c> is not an absolute path, and the directories it makes for them.</summary>
 public sealed class CliConfigHomeTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -24,5 +24,20 @@ public sealed class CliConfigHomeTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(work, "relative-config")), "the contexts went below the working directory");
         ClectlAssert.Ok(listed);
         Assert.Contains("https://trousseau.example:8787", listed.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Context_set_creates_every_missing_directory_of_the_contexts_file_0700_under_umask_0_as_the_xdg_spec_asks()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        var configHome = _temp.Combine("missing", "parent", "config");
+        var clectl = new ClectlRunner(work, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = configHome });
+
+        ClectlAssert.Ok(await clectl.ShellAsync("bash", "umask 0 && clectl context set prod --server https://trousseau.example:8787"));
+
+        string[] created = [_temp.Combine("missing"), _temp.Combine("missing", "parent"), configHome, Path.Combine(configHome, "trousseau")];
+        Assert.All(created, directory => Assert.Equal(
+            (directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute),
+            (directory, File.GetUnixFileMode(directory))));
     }
 }

@@ -31,6 +31,28 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Theory]
+    [InlineData("silent", "secret", "create", "fault/unknown-outcome", "POST v1/secrets")]
+    [InlineData("cut off", "secret", "delete", "fault/unknown-outcome", "DELETE v1/secrets/fault/unknown-outcome")]
+    [InlineData("silent", "key", "rotate", "", "POST v1/keys/rotate")]
+    public async Task A_write_left_without_a_whole_answer_says_it_may_or_may_not_have_been_applied_on_that_server(string fault, string group, string command, string name, string request)
+    {
+        using var server = fault == "silent" ? TcpStandIn.Silent() : TcpStandIn.Writing("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{");
+        string[] args = (group, name) switch
+        {
+            ("key", _) => [group, command],
+            (_, _) when command == "create" => [group, command, name, "--from-file", $"k={ValueFile()}"],
+            _ => [group, command, name],
+        };
+
+        var result = await fixture.Clectl.RunAsync(["--server", server.BaseAddress.ToString(), "--request-timeout", "1", .. args]);
+
+        Assert.EndsWith(
+            $" The {request} may or may not have been applied at {server.BaseAddress}: check (clectl secret get, secret list, key status) before you repeat it.",
+            ClectlAssert.Fails(result, 6),
+            StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("secret", "get", "fault/elsewhere")]
     [InlineData("secret", "delete", "fault/elsewhere")]
     public async Task A_404_without_trousseauds_problem_details_is_not_taken_for_a_missing_secret(params string[] command)
@@ -128,7 +150,8 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
 
         Assert.Equal(
             $"clectl: The answer of trousseaud at {endless.BaseAddress} runs past 16 MiB, more than trousseaud ever sends; "
-            + "it was not read further: is this the address trousseaud serves its API on?",
+            + "it was not read further: is this the address trousseaud serves its API on?"
+            + (command == "create" ? $" The POST v1/secrets may or may not have been applied at {endless.BaseAddress}: check (clectl secret get, secret list, key status) before you repeat it." : ""),
             ClectlAssert.Fails(result, 6));
     }
 

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Cli;
+
+/// <summary>clectl interrupted (Ctrl-C, SIGINT) while a server of its list holds a request it has not answered.</summary>
+public sealed class CliInterruptTests : IDisposable
+{
+    private const string Token = "interrupt-test-token-never-shown";
+
+    // SIGINT back to its default for clectl: a shell starts a background job, and may start the tests, with it ignored.
+    private const string WithSigint = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])";
+
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Ctrl_c_during_a_write_exits_130_saying_which_server_may_have_applied_it_and_never_the_token()
+    {
+        using var silent = TcpStandIn.Silent();
+        var servers = $"http://127.0.0.1:1/,{silent.BaseAddress}";
+
+        var result = await InterruptedAsync(silent, "secret", "create", "app/db", "--from-file", "k=" + Value(), "--server", servers);
+
+        Assert.Equal(
+            $"clectl: Interrupted while trousseaud at {silent.BaseAddress} held the request (POST v1/secrets) unanswered: it may or may not have been applied there; check (clectl secret get, secret list, key status) before you repeat it.",
+            ClectlAssert.Fails(result, 130));
+        Assert.DoesNotContain(Token, result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ctrl_c_during_a_listing_exits_130_with_no_cut_document_and_says_nothing_changed()
+    {
+        using var silent = TcpStandIn.Silent();
+
+        var result = await InterruptedAsync(silent, "secret", "list", "-o", "json", "--server", silent.BaseAddress.ToString());
+
+        Assert.Equal(
+            $"clectl: Interrupted while trousseaud at {silent.BaseAddress} held the request (GET v1/secrets) unanswered; a read changes nothing.",
+            ClectlAssert.Fails(result, 130));
+    }
+
+    private string Value()
+    {
+        var file = _temp.Combine("value");
+        File.WriteAllText(file, "v");
+        return file;
+    }
+
+    /// <summary>Runs clectl with <paramref name="args"/> and sends it SIGINT once <paramref name="server"/> holds its connection.</summary>
+    private async Task<ProcessResult> InterruptedAsync(TcpStandIn server, params string[] args)
+    {
+        var info = DotnetProcess.StartInfo(RepositoryPaths.Cli, args, _temp.Path, new Dictionary<string, string?>
+        {
+            ["TROUSSEAU_TOKEN"] = Token,
+            ["XDG_CONFIG_HOME"] = _temp.Combine("config"),
+        });
+        info.ArgumentList.Insert(0, info.FileName);
+        info.ArgumentList.Insert(0, WithSigint);
+        info.ArgumentList.Insert(0, "-c");
+        info.FileName = "python3";
+        using var clectl = Process.Start(info)!;
+        var stdout = clectl.StandardOutput.ReadToEndAsync();
+        var stderr = clectl.StandardError.ReadToEndAsync();
+        try
+        {
+            await Eventually.HoldsAsync(() => server.Connections > 0, () => $"clectl never connected to {server.BaseAddress}");
+            var interrupt = await ChildProcess.RunAsync(new ProcessStartInfo("kill", ["-INT", clectl.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]));
+            Assert.True(interrupt.ExitCode == 0, interrupt.Stderr);
+            using var patience = new CancellationTokenSource(ChildProcess.DefaultTimeout);
+            await clectl.WaitForExitAsync(patience.Token);
+        }
+        finally
+        {
+            if (!clectl.HasExited)
+            {
+                clectl.Kill(entireProcessTree: true);
+            }
+        }
+
+        return new ProcessResult(clectl.ExitCode, await stdout, await stderr);
+    }
+}
