@@ -200,13 +200,17 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
 
     /// <summary>
     /// The provider's health: a healthy answer less than 10 s old (the background monitor refreshes it every 5 s)
-    /// is reused; otherwise Vault is asked now. An unhealthy answer is never reused, so recovery shows at once.
+    /// is reused while the key it names is still the current key as cached (a wrap that reported a newer version has
+    /// the key read again, and the next check names that version); otherwise Vault is asked now. An unhealthy answer
+    /// is never reused, so recovery shows at once.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The provider's health.</returns>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
-        if (Volatile.Read(ref _healthy) is { } healthy && _time.GetElapsedTime(healthy.At) < HealthReuse)
+        if (Volatile.Read(ref _healthy) is { } healthy
+            && _time.GetElapsedTime(healthy.At) < HealthReuse
+            && healthy.Key == Volatile.Read(ref _facts)?.Current)
         {
             return healthy.Health;
         }
@@ -217,12 +221,13 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <summary>Asks Vault for its health now and remembers a healthy answer.</summary>
     internal async ValueTask<DependencyHealth> RefreshHealthAsync(CancellationToken cancellationToken)
     {
-        var health = await CheckHealthNowAsync(cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _healthy, health.IsHealthy ? new HealthAt(health, _time.GetTimestamp()) : null);
+        var (health, key) = await CheckHealthNowAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _healthy, health.IsHealthy ? new HealthAt(health, _time.GetTimestamp(), key) : null);
         return health;
     }
 
-    private async ValueTask<DependencyHealth> CheckHealthNowAsync(CancellationToken cancellationToken)
+    /// <summary>Vault's health and, when healthy, the current key that the answer names.</summary>
+    private async ValueTask<(DependencyHealth Health, KeyInfo? Key)> CheckHealthNowAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -239,15 +244,15 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             };
             if (state is not null)
             {
-                return DependencyHealth.Unhealthy(state);
+                return (DependencyHealth.Unhealthy(state), null);
             }
 
             var key = await GetCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
-            return DependencyHealth.Healthy($"Vault Transit key {_options.KeyName}, current key {key.KeyId}");
+            return (DependencyHealth.Healthy($"Vault Transit key {_options.KeyName}, current key {key.KeyId}"), key);
         }
         catch (TrousseauException e)
         {
-            return DependencyHealth.Unhealthy(e.Message);
+            return (DependencyHealth.Unhealthy(e.Message), null);
         }
     }
 
@@ -463,7 +468,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// </summary>
     private sealed record KeyFacts(KeyInfo Current, IReadOnlyDictionary<uint, string> Created, long At, long Read);
 
-    private sealed record HealthAt(DependencyHealth Health, long At);
+    /// <summary>A healthy answer, when it was given, and the cached current key it named.</summary>
+    private sealed record HealthAt(DependencyHealth Health, long At, KeyInfo? Key);
 
     private static string Printable(string keyId) =>
         Excerpt.IsPrintable(keyId, 80) ? keyId : "(unprintable)";

@@ -332,6 +332,28 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
     }
 
     [Fact]
+    public async Task After_a_rotation_made_in_vault_the_status_and_key_status_following_an_encrypt_under_the_new_version_name_its_key_id()
+    {
+        // Rotates its key in Vault: a plugin (and key) of its own, not the shared one.
+        await using var plugin = await VaultKmsPlugin.StartAsync(Target);
+        var peer = plugin.Peer;
+        var before = KmsPeer.Ok(await peer.CallAsync(Status));
+
+        await Target.RotateKeyAsync(plugin.KeyName);
+        var encrypted = KmsPeer.Ok(await peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var after = KmsPeer.Ok(await peer.CallAsync(Status));
+        var keyStatus = await plugin.Clectl.RunAsync("key", "status", "-o", "json");
+
+        var newKeyId = encrypted.GetProperty("key_id").GetString();
+        Assert.EndsWith("-v2", newKeyId, StringComparison.Ordinal);
+        Assert.NotEqual(before.GetProperty("key_id").GetString(), newKeyId);
+        Assert.Equal(newKeyId, after.GetProperty("key_id").GetString());
+        Assert.Equal("ok", after.GetProperty("healthz").GetString());
+        Assert.True(keyStatus.ExitCode == 0, keyStatus.Stderr);
+        Assert.Contains($"\"keyId\": \"{newKeyId}\"", keyStatus.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Secrets_are_stored_under_the_vault_key_through_clectl()
     {
         var clectl = Plugin.Clectl;

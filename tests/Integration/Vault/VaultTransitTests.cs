@@ -287,6 +287,28 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [Fact]
+    public async Task Once_a_wrap_after_a_rotation_in_vault_has_named_the_new_version_the_current_key_and_the_health_name_it_too()
+    {
+        // The clock stands still, so neither the cached key nor the cached health ever grows old on its own.
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var (services, _) = await BuildAsync(keyName: keyName, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var before = await provider.CheckHealthAsync();
+
+        await _vault.RotateKeyAsync(keyName);
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        var current = await provider.GetCurrentKeyAsync();
+        var health = await provider.CheckHealthAsync();
+
+        Assert.True(before.IsHealthy, before.Description);
+        Assert.Matches(KeyIdShape(2), wrapped.KeyId);
+        Assert.Equal(wrapped.KeyId, current.KeyId);
+        Assert.True(health.IsHealthy, health.Description);
+        Assert.EndsWith($"current key {wrapped.KeyId}", health.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_key_deleted_and_recreated_in_vault_shows_with_its_lower_version_at_the_next_key_status()
     {
         var keyName = VaultTarget.UniqueKeyName();
