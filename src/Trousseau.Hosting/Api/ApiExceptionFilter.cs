@@ -39,6 +39,13 @@ internal sealed class ApiExceptionFilter(IHostApplicationLifetime lifetime, Time
             {
                 return ApiProblems.Unavailable(CutOffByStop, retryAfter: null, http.Response);
             }
+            catch (OperationCanceledException e) when (e.CancellationToken == cutOff.Token)
+            {
+                // A client gone mid-body is told before Kestrel cancels the request's token (ApiRequests.ReadJsonAsync),
+                // by the token this filter lent: it is given the request's own, by which the audit filter and the
+                // exception handler, outside, tell a client's going away from a failure.
+                throw new OperationCanceledException(e.Message, e, aborted);
+            }
             finally
             {
                 http.RequestAborted = aborted;
