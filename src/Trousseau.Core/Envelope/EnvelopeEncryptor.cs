@@ -31,8 +31,11 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly TrousseauInstrumentation _instrumentation;
     private readonly ILogger _logger;
     private readonly DataKeyCache _cache;
-    private readonly SemaphoreSlim _newKeyLock = new(1, 1);
     private readonly ITimer _ageCheck;
+
+    // The wrap of a new data key under way for each purpose, by purpose, which every call needing one waits for.
+    private readonly KeyWrap?[] _making = new KeyWrap?[EnvelopePurposes.Count];
+    private readonly Lock _makingLock = new();
 
     // The data key each purpose encrypts under now, by purpose.
     private readonly DataKey?[] _current = new DataKey?[EnvelopePurposes.Count];
@@ -115,7 +118,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
     /// <summary>
     /// Stops encrypting under the current data keys, so that the next write of each purpose wraps a new one; a data key
-    /// whose wrap is still under way seals only the write that made it.
+    /// whose wrap is still under way seals only the writes that waited for its wrap.
     /// </summary>
     public void RetireCurrentKey()
     {
@@ -133,7 +136,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// <summary>
     /// Retires each current data key that another key than <paramref name="keyId"/>, the key provider's current key,
     /// wrapped (after a rotation, made here or elsewhere). A data key whose wrap is still under way stops sealing new
-    /// writes as well: unless <paramref name="keyId"/> wrapped it, it seals only the write that made it.
+    /// writes as well: unless <paramref name="keyId"/> wrapped it, it seals only the writes that waited for its wrap.
     /// </summary>
     public void RetireUnlessWrappedBy(string keyId)
     {
@@ -173,8 +176,8 @@ internal sealed class EnvelopeEncryptor : IDisposable
         innerException: null);
 
     /// <remarks>
-    /// The lock that orders the making of data keys is not disposed: a call waiting on it when the provider stops is let
-    /// in by the call ahead of it, and then fails with <see cref="ThrowIfDisposed"/>'s exception rather than wait forever.
+    /// A call waiting for a data key when the provider stops takes the outcome of the wrap under way, which fails with
+    /// <see cref="ThrowIfDisposed"/>'s exception once the key provider answers it, rather than wait forever.
     /// </remarks>
     public void Dispose()
     {
@@ -245,70 +248,151 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
     }
 
-    /// <summary>The purpose's current data key, or a new one made current; the caller holds a reference on it and releases it.</summary>
+    /// <summary>
+    /// The purpose's current data key, or the one the wrap under way for it makes (a new wrap when none runs); the
+    /// caller holds a reference on it and releases it. Every call that finds no current data key waits for the same
+    /// wrap and takes its outcome, its failure too, so that a key provider that is down fails them all at once rather
+    /// than one after another, each with a wrap of its own; a call that comes after a wrap failed starts the next one.
+    /// </summary>
     private async ValueTask<DataKey> GetFreshKeyAsync(EnvelopePurpose purpose, CancellationToken cancellationToken)
     {
-        await _newKeyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        while (true)
         {
-            ThrowIfDisposed();
-            var current = Volatile.Read(ref _current[(int)purpose]);
-            if (current is not null && current.TryAcquire())
+            KeyWrap making;
+            lock (_makingLock)
             {
-                if (IsFresh(current))
+                ThrowIfDisposed();
+                var current = Volatile.Read(ref _current[(int)purpose]);
+                if (current is not null && TryTake(current))
                 {
                     return current;
                 }
 
-                current.Release();
-            }
-
-            long keyChanges;
-            lock (_retireLock)
-            {
-                keyChanges = _keyChanges;
-            }
-
-            var plaintextKey = GC.AllocateUninitializedArray<byte>(EnvelopeFormat.KeySize, pinned: true);
-            byte[]? labelled = null;
-            try
-            {
-                RandomNumberGenerator.Fill(plaintextKey);
-                labelled = WrapPurpose.Label(EnvelopePurposes.WrapLabel(purpose), plaintextKey);
-                WrappedKey wrapped;
-                using (var span = _instrumentation.StartKeyProvider("wrap", _provider.Name))
+                if (_making[(int)purpose] is not { Outcome.IsCompleted: false } underWay)
                 {
-                    wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(labelled, cancellationToken)).ConfigureAwait(false);
+                    underWay = _making[(int)purpose] = new KeyWrap();
+                    var cancel = underWay.Cancel.Token;
+                    underWay.Outcome = Task.Run(() => MakeKeyAsync(purpose, cancel), CancellationToken.None);
+
+                    // A failure no call waits for any more is of no interest; observing it keeps it off UnobservedTaskException.
+                    _ = underWay.Outcome.ContinueWith(static done => _ = done.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 }
 
-                ThrowIfDisposed();
-
-                var fresh = new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
-
-                // The record this key is made for is its first use, counted as IsFresh counts every later one.
-                fresh.CountUse();
-                var key = _cache.AddLeased(fresh, keep: fresh);
-
-                MakeCurrent(purpose, key, keyChanges);
-                Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
-                return key;
+                making = underWay;
+                making.Waiters++;
             }
-            finally
+
+            DataKey made;
+            try
             {
-                CryptographicOperations.ZeroMemory(plaintextKey);
-                CryptographicOperations.ZeroMemory(labelled);
+                made = await making.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The last call to give up on the wrap ends it (the next call starts another), so that nothing waits on a
+                // key provider that no caller waits for any more.
+                lock (_makingLock)
+                {
+                    if (--making.Waiters == 0 && !making.Outcome.IsCompleted)
+                    {
+                        if (_making[(int)purpose] == making)
+                        {
+                            _making[(int)purpose] = null;
+                        }
+
+                        making.Cancel.Cancel();
+                    }
+                }
+
+                throw;
+            }
+
+            // A data key made current is taken from there; one a rotation kept from being current seals only the
+            // writes that waited for its wrap. A caller that finds it used up or let go meanwhile waits for another.
+            if (TryTake(made))
+            {
+                return made;
+            }
+        }
+    }
+
+    /// <summary>Takes a reference on <paramref name="key"/> and counts a use of it, when it is still usable and fresh.</summary>
+    private bool TryTake(DataKey key)
+    {
+        if (!key.TryAcquire())
+        {
+            return false;
+        }
+
+        if (IsFresh(key))
+        {
+            return true;
+        }
+
+        key.Release();
+        return false;
+    }
+
+    /// <summary>
+    /// Wraps a new data key for <paramref name="purpose"/> and makes it current, until <paramref name="cancellationToken"/>
+    /// (every call waiting for it gave up); the key provider bounds its own calls (<c>Vault:Timeout</c>). The key is
+    /// returned without a reference held for it (the cache holds one, and the encryptor another while it is current).
+    /// </summary>
+    private async Task<DataKey> MakeKeyAsync(EnvelopePurpose purpose, CancellationToken cancellationToken)
+    {
+        long keyChanges;
+        lock (_retireLock)
+        {
+            keyChanges = _keyChanges;
+        }
+
+        var plaintextKey = GC.AllocateUninitializedArray<byte>(EnvelopeFormat.KeySize, pinned: true);
+        byte[]? labelled = null;
+        try
+        {
+            RandomNumberGenerator.Fill(plaintextKey);
+            labelled = WrapPurpose.Label(EnvelopePurposes.WrapLabel(purpose), plaintextKey);
+            WrappedKey wrapped;
+            using (var span = _instrumentation.StartKeyProvider("wrap", _provider.Name))
+            {
+                wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(labelled, cancellationToken)).ConfigureAwait(false);
+            }
+
+            ThrowIfDisposed();
+
+            var fresh = new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
+            var key = _cache.AddLeased(fresh, keep: fresh);
+            MakeCurrent(purpose, key, keyChanges);
+            Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
+            key.Release();
+            return key;
         }
         finally
         {
-            _newKeyLock.Release();
+            CryptographicOperations.ZeroMemory(plaintextKey);
+            CryptographicOperations.ZeroMemory(labelled);
         }
+    }
+
+    /// <summary>
+    /// A wrap of a new data key under way, which the calls that wait for it share: its outcome, how many calls wait for
+    /// it (under <see cref="_makingLock"/>), and what ends it once none does.
+    /// </summary>
+    private sealed class KeyWrap
+    {
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public Task<DataKey> Outcome { get; set; } = null!;
+
+        public int Waiters { get; set; }
     }
 
     /// <summary>
     /// Makes <paramref name="key"/> the purpose's current data key, unless the encryptor was told of another current
     /// key or had its keys retired since the wrap began (<paramref name="keyChanges"/>) and another key than the one it
-    /// was told of wrapped it: such a key, under the version a rotation replaced, seals only the write that made it.
+    /// was told of wrapped it: such a key, under the version a rotation replaced, seals only the writes that waited for
+    /// its wrap.
     /// </summary>
     private void MakeCurrent(EnvelopePurpose purpose, DataKey key, long keyChanges)
     {
