@@ -25,6 +25,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
     private readonly SemaphoreSlim _reload = new(1, 1);
     private Dictionary<string, LoadedSecret> _secrets = new(StringComparer.Ordinal);
     private readonly HashSet<string> _unreadableLogged = new(StringComparer.Ordinal);
+    private HashSet<(string Name, string Loaded, string LeftOut)> _clashesLogged = [];
     private Task? _polling;
     private Task? _watching;
 
@@ -455,19 +456,40 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         return cause is AccessForbiddenException ? new AccessForbiddenException(message, cause) : new InvalidCiphertextException(message, cause);
     }
 
-    /// <summary>Secret <c>db/login</c> with key <c>password</c>, under prefix <c>app/</c>, becomes <c>db:login:password</c>.</summary>
+    /// <summary>
+    /// Secret <c>db/login</c> with key <c>password</c>, under prefix <c>app/</c>, becomes <c>db:login:password</c>.
+    /// Configuration keys ignore case: of a secret's data keys that differ only in case, the one last in ordinal order
+    /// (<c>password</c> before <c>Password</c>) gives the key and its value, whatever order the data came in, and each
+    /// other is left out and logged once by name, until the secret has one spelling again. Called under the reload
+    /// semaphore.
+    /// </summary>
     private Dictionary<string, string?> ToConfiguration(Dictionary<string, LoadedSecret> secrets)
     {
         var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var clashes = new HashSet<(string Name, string Loaded, string LeftOut)>();
         foreach (var (name, secret) in secrets)
         {
             var section = name[_options.Prefix.Length..].Replace('/', ':');
-            foreach (var (key, value) in secret.Data)
+            var loaded = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var key in secret.Data.Keys.OrderDescending(StringComparer.Ordinal))
             {
-                data[ConfigurationPath.Combine(section, key)] = value;
+                if (loaded.TryAdd(key, key))
+                {
+                    data[ConfigurationPath.Combine(section, key)] = secret.Data[key];
+                }
+                else
+                {
+                    var clash = (Name: name, Loaded: loaded[key], LeftOut: key);
+                    clashes.Add(clash);
+                    if (!_clashesLogged.Contains(clash))
+                    {
+                        LogKeysDifferOnlyInCase(_logger, _options.Prefix, name, clash.Loaded, key);
+                    }
+                }
             }
         }
 
+        _clashesLogged = clashes;
         return data;
     }
 
@@ -501,4 +523,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
 
     [LoggerMessage(EventId = 6407, Level = LogLevel.Information, Message = "Trousseau secrets under '{Prefix}': secret '{Name}' is read into configuration again")]
     private static partial void LogSecretReadAgain(ILogger logger, string prefix, string name);
+
+    [LoggerMessage(EventId = 6408, Level = LogLevel.Warning, Message = "Trousseau secrets under '{Prefix}': secret '{Name}' has data keys that differ only in case, which configuration keys ignore: '{Loaded}' is loaded and '{LeftOut}' is left out. Give each key one spelling; this is logged again only once the secret has had one")]
+    private static partial void LogKeysDifferOnlyInCase(ILogger logger, string prefix, string name, string loaded, string leftOut);
 }

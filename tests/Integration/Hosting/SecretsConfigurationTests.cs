@@ -672,6 +672,44 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         Assert.All(Enumerable.Range(0, 40), i => Assert.Equal($"v{i}", configuration[$"s{i}:value"]));
     }
 
+    [Fact]
+    public async Task Data_keys_that_differ_only_in_case_load_the_one_last_in_ordinal_order_at_every_load_and_the_clash_is_logged_once_by_names()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new AlternatingDataOrder(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/svc", SecretType.Opaque, new Dictionary<string, string> { ["Password"] = "upper-3c1f", ["password"] = "lower-8d2a", ["mode"] = "a" });
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = Timeout.InfiniteTimeSpan; o.LoggerFactory = loggers; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+
+        // Each load reads the keys in another order; the value and the key's spelling stay the same.
+        for (var load = 0; load < 4; load++)
+        {
+            Assert.Equal("lower-8d2a", configuration["svc:password"]);
+            Assert.Equal(["mode", "password"], configuration.GetSection("svc").GetChildren().Select(child => child.Key).Order(StringComparer.Ordinal));
+            configuration.Reload();
+        }
+
+        var clash = Assert.Single(log.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal(6408, clash.Id.Id);
+        Assert.Contains("secret 'app/svc'", clash.Message, StringComparison.Ordinal);
+        Assert.Contains("'password' is loaded and 'Password' is left out", clash.Message, StringComparison.Ordinal);
+
+        // Given one spelling the clash is gone; when one comes back, it is logged again.
+        await trousseau.UpdateSecretAsync("app/svc", new Dictionary<string, string> { ["password"] = "lower-8d2a", ["mode"] = "a" });
+        configuration.Reload();
+        await trousseau.UpdateSecretAsync("app/svc", new Dictionary<string, string> { ["password"] = "lower-8d2a", ["PASSWORD"] = "caps-77e0", ["mode"] = "a" });
+        configuration.Reload();
+        configuration.Reload();
+        Assert.Equal("lower-8d2a", configuration["svc:PASSWORD"]);
+        Assert.Equal(2, log.GetSnapshot().Count(r => r.Level >= LogLevel.Warning));
+        Assert.Contains("'password' is loaded and 'PASSWORD' is left out", log.LatestRecord.Message, StringComparison.Ordinal);
+        AssertNoSecretValueLogged(log, "upper-3c1f", "lower-8d2a", "caps-77e0");
+    }
+
     /// <summary>The library on the test's etcd, under a prefix of its own.</summary>
     private ServiceProvider EtcdLibrary(string? prefix = null)
     {
@@ -832,6 +870,32 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         {
             Interlocked.Increment(ref _reads);
             return Failure is { } failure ? ValueTask.FromException<Secret>(failure) : base.GetSecretAsync(name, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The library, except that every other read of a secret hands its data keys in the reverse order, as an
+    /// <see cref="ITrousseau"/> of the application's may: a dictionary promises no order.
+    /// </summary>
+    private sealed class AlternatingDataOrder(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private int _reads;
+
+        public override async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        {
+            var secret = await base.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
+            if (Interlocked.Increment(ref _reads) % 2 == 0)
+            {
+                return secret;
+            }
+
+            var reversed = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (key, value) in secret.Data.Reverse())
+            {
+                reversed.Add(key, value);
+            }
+
+            return new Secret(secret.Metadata, reversed);
         }
     }
 
