@@ -41,6 +41,32 @@ public sealed class CliInterruptTests : IDisposable
             ClectlAssert.Fails(result, 130));
     }
 
+    [Theory]
+    [InlineData("table")]
+    [InlineData("json")]
+    public async Task Ctrl_c_while_a_listing_waits_on_its_second_page_exits_130_saying_a_read_changes_nothing(string format)
+    {
+        const string FirstPage = "{\"items\":[{\"name\":\"interrupt/first\",\"type\":\"opaque\",\"revision\":1,\"updatedAt\":\"2025-01-01T00:00:00Z\",\"createdAt\":\"2025-01-01T00:00:00Z\"}],\"continue\":\"c1\"}";
+        using var hanging = TcpStandIn.AnsweringFirstThenSilent(
+            $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {FirstPage.Length}\r\nConnection: close\r\n\r\n{FirstPage}");
+
+        var result = await InterruptedAsync(hanging, 2, "secret", "list", "-o", format, "--server", hanging.BaseAddress.ToString());
+
+        Assert.True(result.ExitCode == 130, $"expected exit 130, got {result.ExitCode}: {result.Stderr}");
+        Assert.Equal(
+            [$"clectl: Interrupted while trousseaud at {hanging.BaseAddress} held the request (GET v1/secrets) unanswered; a read changes nothing."],
+            result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        if (format == "table")
+        {
+            // A table is printed as pages come: the first page's rows stay, the exit code says the listing is cut.
+            Assert.Contains("interrupt/first", result.Stdout, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(result.Stdout);
+        }
+    }
+
     private string Value()
     {
         var file = _temp.Combine("value");
@@ -49,7 +75,13 @@ public sealed class CliInterruptTests : IDisposable
     }
 
     /// <summary>Runs clectl with <paramref name="args"/> and sends it SIGINT once <paramref name="server"/> holds its connection.</summary>
-    private async Task<ProcessResult> InterruptedAsync(TcpStandIn server, params string[] args)
+    private Task<ProcessResult> InterruptedAsync(TcpStandIn server, params string[] args) => InterruptedAsync(server, 1, args);
+
+    /// <summary>
+    /// Runs clectl with <paramref name="args"/> and sends it SIGINT once <paramref name="server"/> accepted
+    /// <paramref name="connections"/> connections from it.
+    /// </summary>
+    private async Task<ProcessResult> InterruptedAsync(TcpStandIn server, int connections, params string[] args)
     {
         var info = DotnetProcess.StartInfo(RepositoryPaths.Cli, args, _temp.Path, new Dictionary<string, string?>
         {
@@ -65,7 +97,7 @@ public sealed class CliInterruptTests : IDisposable
         var stderr = clectl.StandardError.ReadToEndAsync();
         try
         {
-            await Eventually.HoldsAsync(() => server.Connections > 0, () => $"clectl never connected to {server.BaseAddress}");
+            await Eventually.HoldsAsync(() => server.Connections >= connections, () => $"clectl never made {connections} connections to {server.BaseAddress}");
             var interrupt = await ChildProcess.RunAsync(new ProcessStartInfo("kill", ["-INT", clectl.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]));
             Assert.True(interrupt.ExitCode == 0, interrupt.Stderr);
             using var patience = new CancellationTokenSource(ChildProcess.DefaultTimeout);
