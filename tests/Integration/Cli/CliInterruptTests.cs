@@ -67,6 +67,43 @@ public sealed class CliInterruptTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Ctrl_c_while_password_stdin_waits_for_its_input_exits_130_with_one_line_and_sends_nothing()
+    {
+        using var silent = TcpStandIn.Silent();
+
+        var result = await InterruptedAsync(
+            ReadsStandardInput,
+            () => "clectl never waited on its standard input",
+            "secret", "create", "app/db", "--username", "u", "--password-stdin", "--server", silent.BaseAddress.ToString());
+
+        Assert.Equal("clectl: Interrupted.", ClectlAssert.Fails(result, 130));
+        Assert.Equal(0, silent.Connections);
+    }
+
+    /// <summary>
+    /// Whether a thread of process <paramref name="id"/> is blocked in read(2) on its standard input: on descriptor 0 or
+    /// on one that refers to the same pipe (.NET reads a copy of it).
+    /// </summary>
+    private static bool ReadsStandardInput(int id)
+    {
+        var input = new FileInfo($"/proc/{id}/fd/0").LinkTarget;
+        return Directory.EnumerateDirectories($"/proc/{id}/task").Any(task =>
+        {
+            try
+            {
+                var call = File.ReadAllText(Path.Combine(task, "syscall")).Split(' ');
+                return call is ["0", var descriptor, ..]
+                    && new FileInfo($"/proc/{id}/fd/{Convert.ToInt32(descriptor, 16)}").LinkTarget == input;
+            }
+            catch (IOException)
+            {
+                // The thread, or the descriptor, is gone meanwhile.
+                return false;
+            }
+        });
+    }
+
     private string Value()
     {
         var file = _temp.Combine("value");
@@ -81,7 +118,16 @@ public sealed class CliInterruptTests : IDisposable
     /// Runs clectl with <paramref name="args"/> and sends it SIGINT once <paramref name="server"/> accepted
     /// <paramref name="connections"/> connections from it.
     /// </summary>
-    private async Task<ProcessResult> InterruptedAsync(TcpStandIn server, int connections, params string[] args)
+    private Task<ProcessResult> InterruptedAsync(TcpStandIn server, int connections, params string[] args) => InterruptedAsync(
+        _ => server.Connections >= connections,
+        () => $"clectl never made {connections} connections to {server.BaseAddress}",
+        args);
+
+    /// <summary>
+    /// Runs clectl with <paramref name="args"/>, its standard input a pipe left open, and sends it SIGINT once
+    /// <paramref name="ready"/> holds for its process id.
+    /// </summary>
+    private async Task<ProcessResult> InterruptedAsync(Func<int, bool> ready, Func<string> never, params string[] args)
     {
         var info = DotnetProcess.StartInfo(RepositoryPaths.Cli, args, _temp.Path, new Dictionary<string, string?>
         {
@@ -97,7 +143,7 @@ public sealed class CliInterruptTests : IDisposable
         var stderr = clectl.StandardError.ReadToEndAsync();
         try
         {
-            await Eventually.HoldsAsync(() => server.Connections >= connections, () => $"clectl never made {connections} connections to {server.BaseAddress}");
+            await Eventually.HoldsAsync(() => ready(clectl.Id), never);
             var interrupt = await ChildProcess.RunAsync(new ProcessStartInfo("kill", ["-INT", clectl.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]));
             Assert.True(interrupt.ExitCode == 0, interrupt.Stderr);
             using var patience = new CancellationTokenSource(ChildProcess.DefaultTimeout);
