@@ -122,12 +122,16 @@ internal static class Clectl
         root.Subcommands.Add(AuditCommands.Create(console));
         root.Subcommands.Add(ShellCompletion.Create(console));
 
-        ShowHelpOnGroups(root, new GroupHelpAction((HelpAction)root.Options.OfType<HelpOption>().Single().Action!));
+        var help = root.Options.OfType<HelpOption>().Single();
+        var version = root.Options.OfType<VersionOption>().Single();
+        ShowHelpOnGroups(root, new PrintingAction(new GroupHelpAction((HelpAction)help.Action!), console.Error));
+        help.Action = new PrintingAction((HelpAction)help.Action!, console.Error);
+        version.Action = new PrintingAction((SynchronousCommandLineAction)version.Action!, console.Error);
         return root;
     }
 
     /// <summary>As kubectl does: a command that only groups others (clectl, clectl secret, ...) prints its help, exit 0.</summary>
-    private static void ShowHelpOnGroups(Command command, GroupHelpAction help)
+    private static void ShowHelpOnGroups(Command command, PrintingAction help)
     {
         if (command.Subcommands.Count > 0 && command.Action is null)
         {
@@ -137,6 +141,33 @@ internal static class Clectl
         foreach (var subcommand in command.Subcommands)
         {
             ShowHelpOnGroups(subcommand, help);
+        }
+    }
+
+    /// <summary>
+    /// System.CommandLine's help or version, whose output standard output refuses ends as a command's does (see
+    /// <see cref="CliAction"/>): one line on stderr and exit 1, or quietly 141 when it is a pipe nobody reads, rather
+    /// than System.CommandLine's handler of unexpected exceptions and its stack trace.
+    /// </summary>
+    private sealed class PrintingAction(SynchronousCommandLineAction inner, TextWriter error) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => inner.ClearsParseErrors;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            try
+            {
+                return inner.Invoke(parseResult);
+            }
+            catch (StandardOutputException e) when (e.PipeClosed)
+            {
+                return ExitCodes.OutputPipeClosed;
+            }
+            catch (StandardOutputException e)
+            {
+                error.WriteLine("clectl: " + e.Message);
+                return ExitCodes.For(e);
+            }
         }
     }
 

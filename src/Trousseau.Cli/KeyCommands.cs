@@ -35,9 +35,10 @@ internal static class KeyCommands
                 var failed = result.Failed == 1
                     ? "1 secret could not be rewrapped and stays"
                     : string.Create(CultureInfo.InvariantCulture, $"{result.Failed} secrets could not be rewrapped and stay");
+                var rewrap = result.KeyId is { } movedTo ? $"the rewrap to key {TerminalText.Cell(movedTo)}" : "the rewrap";
                 await console.Error.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"clectl: the rewrap is not complete: {failed} under an older key (trousseaud's log names each and why, events 1204 to 1206); {result.Rewrapped} rewrapped, {result.Skipped} needed no move"));
+                    $"clectl: {rewrap} is not complete: {failed} under an older key (trousseaud's log names each and why, events 1204 to 1206); {result.Rewrapped} rewrapped, {result.Skipped} needed no move"));
                 return ExitCodes.Error;
             }
 

@@ -63,7 +63,7 @@ internal static class SecretCommands
         CliAction.Set(command, console, async (parse, ct) =>
         {
             var type = ParseType(parse.GetValue(Type));
-            var data = await ReadDataAsync(parse, console);
+            var data = await ReadDataAsync(parse, console, ct);
             if (data.Count == 0)
             {
                 throw new CliUsageException(
@@ -167,7 +167,7 @@ internal static class SecretCommands
         };
         CliAction.Set(command, console, async (parse, ct) =>
         {
-            var changes = (await ReadDataAsync(parse, console)).ToDictionary(p => p.Key, string? (p) => p.Value, StringComparer.Ordinal);
+            var changes = (await ReadDataAsync(parse, console, ct)).ToDictionary(p => p.Key, string? (p) => p.Value, StringComparer.Ordinal);
             foreach (var key in parse.GetValue(Remove) ?? [])
             {
                 if (!changes.TryAdd(key, null))
@@ -303,7 +303,7 @@ internal static class SecretCommands
         _ => throw new CliUsageException($"--type must be opaque or login, not '{value}'."),
     };
 
-    private static async Task<Dictionary<string, string>> ReadDataAsync(ParseResult parse, CliConsole console)
+    private static async Task<Dictionary<string, string>> ReadDataAsync(ParseResult parse, CliConsole console, CancellationToken cancellationToken)
     {
         var data = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var literal in parse.GetValue(FromLiteral) ?? [])
@@ -325,7 +325,10 @@ internal static class SecretCommands
 
         if (parse.GetValue(PasswordStdin))
         {
-            var password = (await console.In.ReadToEndAsync()).TrimEnd('\n').TrimEnd('\r');
+            // Standard input is read with blocking read(2), which neither returns to the caller nor sees the token: the
+            // read runs on a thread of its own, and Ctrl-C stops the wait for it, the read left behind as clectl exits.
+            var read = Task.Run(() => console.In.ReadToEndAsync(cancellationToken), cancellationToken);
+            var password = (await read.WaitAsync(cancellationToken)).TrimEnd('\n').TrimEnd('\r');
             if (password.Length == 0)
             {
                 throw new CliUsageException("--password-stdin read an empty password.");

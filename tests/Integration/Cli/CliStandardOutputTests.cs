@@ -21,6 +21,19 @@ public sealed class CliStandardOutputTests(ClectlFixture fixture)
         Assert.Equal($"clectl: Cannot write to standard output: {reason}. {Consequence}", ClectlAssert.Fails(result, 1));
     }
 
+    [Theory]
+    [InlineData("--help", ">&-", "Bad file descriptor (it is closed)")]
+    [InlineData("secret get --help", "> /dev/full", "No space left on device")]
+    [InlineData("help secret", ">&-", "Bad file descriptor (it is closed)")]
+    [InlineData("secret", "> /dev/full", "No space left on device")]
+    [InlineData("--version", ">&-", "Bad file descriptor (it is closed)")]
+    public async Task Help_or_version_that_standard_output_refuses_exits_1_with_the_same_one_line_rather_than_a_stack_trace(string words, string redirection, string reason)
+    {
+        var result = await _clectl.ShellAsync("bash", $"clectl {words} {redirection}");
+
+        Assert.Equal($"clectl: Cannot write to standard output: {reason}. {Consequence}", ClectlAssert.Fails(result, 1));
+    }
+
     [Fact]
     public async Task A_closed_standard_output_with_standard_input_on_a_terminal_exits_1_with_the_same_line_rather_than_a_crash()
     {

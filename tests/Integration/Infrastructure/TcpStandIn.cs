@@ -8,7 +8,8 @@ namespace Trousseau.Tests.Integration.Infrastructure;
 /// A stand-in for a server that misbehaves below HTTP, where Kestrel cannot show the fault: on a free loopback port it
 /// accepts each connection, reads the request's first bytes, writes the bytes given (possibly none) and then either
 /// closes the connection, keeps it open without another byte until disposed, or goes on writing one chunk of an HTTP
-/// chunked body after another for as long as the client reads. It counts the connections.
+/// chunked body after another for as long as the client reads; or it answers the first connection alone and holds every
+/// later one. It counts the connections.
 /// </summary>
 internal sealed class TcpStandIn : IDisposable
 {
@@ -17,14 +18,16 @@ internal sealed class TcpStandIn : IDisposable
     private readonly byte[] _reply;
     private readonly bool _keepOpen;
     private readonly byte[]? _endlessChunk;
+    private readonly bool _firstOnly;
     private readonly Task _accepting;
     private int _connections;
 
-    private TcpStandIn(string reply, bool keepOpen, byte[]? endlessChunk = null)
+    private TcpStandIn(string reply, bool keepOpen, byte[]? endlessChunk = null, bool firstOnly = false)
     {
         _reply = Encoding.ASCII.GetBytes(reply);
         _keepOpen = keepOpen;
         _endlessChunk = endlessChunk;
+        _firstOnly = firstOnly;
         _listener.Start();
         BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
         _accepting = AcceptAsync();
@@ -47,6 +50,12 @@ internal sealed class TcpStandIn : IDisposable
 
     /// <summary>A server that writes <paramref name="reply"/> and then sends nothing more, keeping the connection open.</summary>
     public static TcpStandIn WritingThenSilent(string reply) => new(reply, keepOpen: true);
+
+    /// <summary>
+    /// A server that writes <paramref name="reply"/> on its first connection and closes it, and holds every later one
+    /// open without a byte, as one that hangs after its first answer.
+    /// </summary>
+    public static TcpStandIn AnsweringFirstThenSilent(string reply) => new(reply, keepOpen: false, firstOnly: true);
 
     /// <summary>
     /// A server that answers with <paramref name="statusLine"/> (say <c>200 OK</c>) and a chunked JSON body that never
@@ -78,8 +87,8 @@ internal sealed class TcpStandIn : IDisposable
             while (true)
             {
                 var client = await _listener.AcceptTcpClientAsync(_stopping.Token);
-                Interlocked.Increment(ref _connections);
-                connections.Add(ServeAsync(client));
+                var number = Interlocked.Increment(ref _connections);
+                connections.Add(ServeAsync(client, held: _firstOnly && number > 1));
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
@@ -90,7 +99,7 @@ internal sealed class TcpStandIn : IDisposable
         await Task.WhenAll(connections);
     }
 
-    private async Task ServeAsync(TcpClient client)
+    private async Task ServeAsync(TcpClient client, bool held)
     {
         using (client)
         {
@@ -98,6 +107,11 @@ internal sealed class TcpStandIn : IDisposable
             {
                 var stream = client.GetStream();
                 await stream.ReadAtLeastAsync(new byte[4096], 1, throwOnEndOfStream: false, _stopping.Token);
+                if (held)
+                {
+                    await Task.Delay(Timeout.Infinite, _stopping.Token);
+                }
+
                 await stream.WriteAsync(_reply, _stopping.Token);
                 while (_endlessChunk is not null)
                 {

@@ -80,9 +80,10 @@ public sealed class DataDirectoryBackupTests : IDisposable
         Assert.Equal(1, counts.RootElement.GetProperty("rewrapped").GetInt64());
         Assert.Equal(1, counts.RootElement.GetProperty("skipped").GetInt64());
         Assert.Equal(1, counts.RootElement.GetProperty("failed").GetInt64());
+        var keyId = counts.RootElement.GetProperty("keyId").GetString();
 
         var line = ClectlAssert.Fails(await again.RunAsync("key", "rewrap"), 1);
-        Assert.Equal("clectl: the rewrap is not complete: 1 secret could not be rewrapped and stays under an older key (trousseaud's log names each and why, events 1204 to 1206); 0 rewrapped, 2 needed no move", line);
+        Assert.Equal($"clectl: the rewrap to key {keyId} is not complete: 1 secret could not be rewrapped and stays under an older key (trousseaud's log names each and why, events 1204 to 1206); 0 rewrapped, 2 needed no move", line);
         Assert.Equal("old", (await again.RunAsync("secret", "get", "app/old", "--key", "k")).Stdout);
     }
 
