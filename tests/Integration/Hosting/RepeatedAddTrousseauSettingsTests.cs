@@ -2,6 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
+using Trousseau.Hosting;
+using Trousseau.Kms;
 using Trousseau.Sqlite;
 using Trousseau.Vault;
 
@@ -56,8 +58,63 @@ public sealed class RepeatedAddTrousseauSettingsTests
         Assert.Equal(vault.Distinct(), vault);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Backends_chosen_on_a_builder_without_a_section_bind_from_the_section_another_AddTrousseau_call_gave(bool sectionFirst)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["X:Sqlite:Path"] = "/data/x.db",
+            ["X:Etcd:Prefix"] = "/x/",
+            ["X:Vault:TransitMount"] = "x-transit",
+            ["X:Local:KeyFile"] = "/data/x.keyring",
+            ["X:Kms:Socket"] = "/run/x.sock",
+            ["X:Api:AllowedHosts:0"] = "x.example",
+            ["X:Audit:Path"] = "/data/x-audit.log",
+            ["X:Worker:Interval"] = "00:01:07",
+        }).Build();
+        var services = new ServiceCollection();
+        if (sectionFirst)
+        {
+            services.AddTrousseau(configuration.GetSection("X"));
+            AddEveryOption(services.AddTrousseau());
+        }
+        else
+        {
+            AddEveryOption(services.AddTrousseau());
+            services.AddTrousseau(configuration.GetSection("X"));
+        }
+
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Equal("/data/x.db", Bound<SqliteStoreOptions>(provider).Path);
+        Assert.Equal("/x/", Bound<EtcdStoreOptions>(provider).Prefix);
+        Assert.Equal("x-transit", Bound<VaultOptions>(provider).TransitMount);
+        Assert.Equal("/data/x.keyring", Bound<LocalKeyRingOptions>(provider).KeyFile);
+        Assert.Equal("/run/x.sock", Bound<KmsOptions>(provider).Socket);
+        Assert.Equal(["x.example"], Bound<TrousseauApiOptions>(provider).AllowedHosts);
+        Assert.Equal("/data/x-audit.log", Bound<TrousseauAuditOptions>(provider).Path);
+        Assert.Equal(TimeSpan.FromSeconds(67), Bound<TrousseauWorkerOptions>(provider).Interval);
+    }
+
+    private static void AddEveryOption(ITrousseauBuilder builder) =>
+        builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().AddKmsPlugin().AddHttpApi().AddAuditTrail().AddWorker();
+
     private static void AddEveryBackend(ITrousseauBuilder builder) =>
         builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().UseInMemoryStore();
+
+    private static TOptions Bound<TOptions>(IServiceProvider provider)
+        where TOptions : class, new()
+    {
+        var options = new TOptions();
+        foreach (var configure in provider.GetServices<IConfigureOptions<TOptions>>())
+        {
+            configure.Configure(options);
+        }
+
+        return options;
+    }
 
     private static IReadOnlyList<string> Failures<TOptions>(IServiceProvider provider)
         where TOptions : class =>
