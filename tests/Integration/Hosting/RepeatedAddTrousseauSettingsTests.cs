@@ -101,6 +101,34 @@ public sealed class RepeatedAddTrousseauSettingsTests
     private static void AddEveryOption(ITrousseauBuilder builder) =>
         builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().AddKmsPlugin().AddHttpApi().AddAuditTrail().AddWorker();
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_bad_worker_setting_is_reported_once_when_the_application_calls_both_AddWorker_and_AddTrousseauWorker(bool addWorkerFirst)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["App:Secrets:Worker:Interval"] = "00:00:00",
+        }).Build();
+        var services = new ServiceCollection();
+        if (addWorkerFirst)
+        {
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseInMemoryStore().AddWorker();
+            services.AddTrousseauWorker();
+        }
+        else
+        {
+            services.AddTrousseauWorker();
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseInMemoryStore().AddWorker();
+        }
+
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Equal(
+            ["App:Secrets:Worker:Interval is 00:00:00; it must be at least 00:00:00.1 and at most 1.00:00:00."],
+            Failures<TrousseauWorkerOptions>(provider));
+    }
+
     private static void AddEveryBackend(ITrousseauBuilder builder) =>
         builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().UseInMemoryStore();
 
