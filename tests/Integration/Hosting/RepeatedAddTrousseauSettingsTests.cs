@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Kms;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Sqlite;
 using Trousseau.Vault;
 
@@ -127,6 +128,37 @@ public sealed class RepeatedAddTrousseauSettingsTests
         Assert.Equal(
             ["App:Secrets:Worker:Interval is 00:00:00; it must be at least 00:00:00.1 and at most 1.00:00:00."],
             Failures<TrousseauWorkerOptions>(provider));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Vault_errors_at_run_time_name_the_keys_of_the_section_given_whichever_AddTrousseau_call_comes_first(bool sectionFirst)
+    {
+        using var directory = new TempDirectory();
+        var tokenFile = directory.Combine("vault.token");
+        await File.WriteAllTextAsync(tokenFile, "");
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["App:Secrets:Vault:Address"] = "http://127.0.0.1:9",
+            ["App:Secrets:Vault:Auth:TokenFile"] = tokenFile,
+        }).Build();
+        var services = new ServiceCollection();
+        if (sectionFirst)
+        {
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseVaultTransit().UseInMemoryStore();
+            services.AddTrousseau().UseVaultTransit();
+        }
+        else
+        {
+            services.AddTrousseau().UseVaultTransit();
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseVaultTransit().UseInMemoryStore();
+        }
+
+        await using var provider = services.BuildServiceProvider();
+
+        var error = await Assert.ThrowsAnyAsync<TrousseauException>(() => provider.GetRequiredService<ITrousseau>().EncryptAsync("x"u8.ToArray()).AsTask());
+        Assert.Equal($"App:Secrets:Vault:Auth:TokenFile '{tokenFile}' is empty; it must hold a Vault token.", error.Message);
     }
 
     private static void AddEveryBackend(ITrousseauBuilder builder) =>
