@@ -39,11 +39,21 @@ public static class VaultTrousseauBuilderExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<VaultHttp>();
         builder.Services.TryAddSingleton<VaultMetrics>();
-        builder.Services.TryAddSingleton(new VaultSettingsPath(builder.ConfigurationPath("Vault")));
+        var settingsPath = ServiceDescriptor.Singleton(new VaultSettingsPath(builder.ConfigurationPath("Vault")));
+        if (builder.Configuration is null)
+        {
+            builder.Services.TryAdd(settingsPath);
+        }
+        else
+        {
+            // A builder given a section names its keys, whichever AddTrousseau call came first.
+            builder.Services.Replace(settingsPath);
+        }
+
         builder.Services.TryAddSingleton<VaultTokenSource>();
-        var timeoutKey = builder.ConfigurationPath("Vault:Timeout");
         builder.Services.TryAddSingleton(sp => new VaultTransitKeyProvider(
-            sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>(), timeoutKey));
+            sp.GetRequiredService<VaultHttp>(), sp.GetRequiredService<VaultTokenSource>(), sp.GetRequiredService<IOptions<VaultOptions>>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<VaultSettingsPath>().Value + ":Timeout"));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VaultHealthMonitor>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VaultTokenRevocationAtStop>());
         builder.Services.TryAddSingleton<ICallerVerifier>(sp => new VaultKubernetesCallerVerifier(

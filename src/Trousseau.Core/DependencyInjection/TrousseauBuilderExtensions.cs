@@ -63,7 +63,8 @@ public static class TrousseauBuilderExtensions
     /// <summary>
     /// Registers a backend's options: bound by <paramref name="bind"/> from the child <paramref name="sectionName"/> of
     /// the builder's configuration section (when it has one) and bound again when that configuration reloads, then
-    /// set by <paramref name="configure"/>, validated at start. Called again (a second <c>AddTrousseau(section)</c>, or
+    /// set by <paramref name="configure"/>, validated at start. On a builder without a section, the options bind from the
+    /// section another <c>AddTrousseau(section)</c> call gives, before or after this one. Called again (a second <c>AddTrousseau(section)</c>, or
     /// the same builder method twice), it binds the section no second time, so that one reload of the configuration
     /// is one change of the options; <paramref name="configure"/> is added each time.
     /// </summary>
@@ -85,11 +86,27 @@ public static class TrousseauBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(bind);
         var options = builder.Services.AddOptions<TOptions>();
-        if (builder.Configuration is { } configuration && SectionBinding<TOptions>.MarkFirst(builder.Services))
+        if (SectionBinding<TOptions>.MarkFirst(builder.Services))
         {
-            var section = configuration.GetSection(sectionName);
-            options.Configure(o => bind(o, section));
-            builder.Services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(new ConfigurationChangeTokenSource<TOptions>(options.Name, section));
+            if (builder.Configuration is { } configuration)
+            {
+                var section = configuration.GetSection(sectionName);
+                options.Configure(o => bind(o, section));
+                builder.Services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(new ConfigurationChangeTokenSource<TOptions>(options.Name, section));
+            }
+            else
+            {
+                // A builder without a section binds from the one another AddTrousseau call gives, before or after it.
+                var name = options.Name;
+                builder.Services.AddSingleton<IConfigureOptions<TOptions>>(sp => new ConfigureNamedOptions<TOptions>(name, o =>
+                {
+                    if (GivenSection(sp, sectionName) is { } section)
+                    {
+                        bind(o, section);
+                    }
+                }));
+                builder.Services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(sp => new SectionChangeTokenSource<TOptions>(name, GivenSection(sp, sectionName)));
+            }
         }
 
         if (configure is not null)
@@ -113,6 +130,9 @@ public static class TrousseauBuilderExtensions
         var root = builder.Configuration?.Path ?? TrousseauServiceCollectionExtensions.DefaultSectionName;
         return relativeKey is null ? root : Configuration.ConfigurationPath.Combine(root, relativeKey);
     }
+
+    private static IConfigurationSection? GivenSection(IServiceProvider services, string sectionName) =>
+        services.GetService<TrousseauSectionPath>()?.Section?.GetSection(sectionName);
 
     private static ITrousseauBuilder AddBackend<TBackend>(ITrousseauBuilder builder, string name, Func<IServiceProvider, TBackend> factory)
         where TBackend : class

@@ -1,6 +1,15 @@
+using Microsoft.Extensions.Configuration;
+
 namespace Trousseau;
 
-/// <summary>The configuration path Trousseau's options were bound from, so that validation messages name full keys.</summary>
+/// <summary>
+/// The configuration path Trousseau's options were bound from, so that validation messages name full keys, and the
+/// section itself, from which the backends chosen on a builder without a section bind.
+/// </summary>
 /// <param name="Value">For example <c>Trousseau</c>.</param>
-/// <param name="IsBound">Whether an <c>AddTrousseau</c> call gave that section (otherwise it is the default name only).</param>
-internal sealed record TrousseauSectionPath(string Value, bool IsBound);
+/// <param name="Section">The section an <c>AddTrousseau</c> call gave, or <see langword="null"/> (then <paramref name="Value"/> is the default name only).</param>
+internal sealed record TrousseauSectionPath(string Value, IConfigurationSection? Section)
+{
+    /// <summary>Whether an <c>AddTrousseau</c> call gave a section.</summary>
+    public bool IsBound => Section is not null;
+}

@@ -55,8 +55,11 @@ public static class TrousseauServiceCollectionExtensions
     private static TrousseauBuilder AddCore(IServiceCollection services, IConfigurationSection? configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var builder = new TrousseauBuilder(services, configuration);
         var earlier = services.LastOrDefault(d => d.ServiceType == typeof(TrousseauSectionPath))?.ImplementationInstance as TrousseauSectionPath;
+
+        // A call without a section after one that gave a section builds on that section, so that the backends it
+        // chooses bind from it and name its keys.
+        var builder = new TrousseauBuilder(services, configuration ?? earlier?.Section);
         if (configuration is not null && earlier is { IsBound: true } && !string.Equals(earlier.Value, configuration.Path, StringComparison.OrdinalIgnoreCase))
         {
             throw new InvalidOperationException(
@@ -66,7 +69,7 @@ public static class TrousseauServiceCollectionExtensions
         services.AddOptions<TrousseauOptions>().ValidateOnStart();
         if (earlier is null || (configuration is not null && !earlier.IsBound))
         {
-            services.Replace(ServiceDescriptor.Singleton(new TrousseauSectionPath(builder.ConfigurationPath(), configuration is not null)));
+            services.Replace(ServiceDescriptor.Singleton(new TrousseauSectionPath(builder.ConfigurationPath(), configuration)));
         }
 
         builder.AddAnnotationsValidator<TrousseauOptions, TrousseauOptionsAnnotationsValidator>();

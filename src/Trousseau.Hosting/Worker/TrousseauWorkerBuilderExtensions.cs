@@ -38,7 +38,7 @@ public static class TrousseauWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         var options = services.AddOptions<TrousseauWorkerOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauWorkerOptions>, TrousseauWorkerOptionsAnnotationsValidator>());
+        new WorkerOnlyBuilder(services).AddAnnotationsValidator<TrousseauWorkerOptions, TrousseauWorkerOptionsAnnotationsValidator>();
         if (configure is not null)
         {
             options.Configure(configure);
@@ -57,5 +57,16 @@ public static class TrousseauWorkerBuilderExtensions
                 trousseau.GetRequiredService<ILogger<TrousseauWorker>>());
         }));
         return services;
+    }
+
+    /// <summary>
+    /// The worker's options registered without <c>AddTrousseau</c>'s builder, so that their validator is the one
+    /// <c>AddWorker()</c> registers, once, whichever comes first.
+    /// </summary>
+    private sealed class WorkerOnlyBuilder(IServiceCollection services) : ITrousseauBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+
+        public IConfigurationSection? Configuration => null;
     }
 }

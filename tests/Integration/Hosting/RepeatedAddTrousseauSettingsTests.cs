@@ -2,6 +2,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Trousseau.Etcd;
+using Trousseau.Hosting;
+using Trousseau.Kms;
+using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Sqlite;
 using Trousseau.Vault;
 
@@ -56,8 +59,122 @@ public sealed class RepeatedAddTrousseauSettingsTests
         Assert.Equal(vault.Distinct(), vault);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Backends_chosen_on_a_builder_without_a_section_bind_from_the_section_another_AddTrousseau_call_gave(bool sectionFirst)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["X:Sqlite:Path"] = "/data/x.db",
+            ["X:Etcd:Prefix"] = "/x/",
+            ["X:Vault:TransitMount"] = "x-transit",
+            ["X:Local:KeyFile"] = "/data/x.keyring",
+            ["X:Kms:Socket"] = "/run/x.sock",
+            ["X:Api:AllowedHosts:0"] = "x.example",
+            ["X:Audit:Path"] = "/data/x-audit.log",
+            ["X:Worker:Interval"] = "00:01:07",
+        }).Build();
+        var services = new ServiceCollection();
+        if (sectionFirst)
+        {
+            services.AddTrousseau(configuration.GetSection("X"));
+            AddEveryOption(services.AddTrousseau());
+        }
+        else
+        {
+            AddEveryOption(services.AddTrousseau());
+            services.AddTrousseau(configuration.GetSection("X"));
+        }
+
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Equal("/data/x.db", Bound<SqliteStoreOptions>(provider).Path);
+        Assert.Equal("/x/", Bound<EtcdStoreOptions>(provider).Prefix);
+        Assert.Equal("x-transit", Bound<VaultOptions>(provider).TransitMount);
+        Assert.Equal("/data/x.keyring", Bound<LocalKeyRingOptions>(provider).KeyFile);
+        Assert.Equal("/run/x.sock", Bound<KmsOptions>(provider).Socket);
+        Assert.Equal(["x.example"], Bound<TrousseauApiOptions>(provider).AllowedHosts);
+        Assert.Equal("/data/x-audit.log", Bound<TrousseauAuditOptions>(provider).Path);
+        Assert.Equal(TimeSpan.FromSeconds(67), Bound<TrousseauWorkerOptions>(provider).Interval);
+    }
+
+    private static void AddEveryOption(ITrousseauBuilder builder) =>
+        builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().AddKmsPlugin().AddHttpApi().AddAuditTrail().AddWorker();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_bad_worker_setting_is_reported_once_when_the_application_calls_both_AddWorker_and_AddTrousseauWorker(bool addWorkerFirst)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["App:Secrets:Worker:Interval"] = "00:00:00",
+        }).Build();
+        var services = new ServiceCollection();
+        if (addWorkerFirst)
+        {
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseInMemoryStore().AddWorker();
+            services.AddTrousseauWorker();
+        }
+        else
+        {
+            services.AddTrousseauWorker();
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseInMemoryStore().AddWorker();
+        }
+
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Equal(
+            ["App:Secrets:Worker:Interval is 00:00:00; it must be at least 00:00:00.1 and at most 1.00:00:00."],
+            Failures<TrousseauWorkerOptions>(provider));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Vault_errors_at_run_time_name_the_keys_of_the_section_given_whichever_AddTrousseau_call_comes_first(bool sectionFirst)
+    {
+        using var directory = new TempDirectory();
+        var tokenFile = directory.Combine("vault.token");
+        await File.WriteAllTextAsync(tokenFile, "");
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["App:Secrets:Vault:Address"] = "http://127.0.0.1:9",
+            ["App:Secrets:Vault:Auth:TokenFile"] = tokenFile,
+        }).Build();
+        var services = new ServiceCollection();
+        if (sectionFirst)
+        {
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseVaultTransit().UseInMemoryStore();
+            services.AddTrousseau().UseVaultTransit();
+        }
+        else
+        {
+            services.AddTrousseau().UseVaultTransit();
+            services.AddTrousseau(configuration.GetSection("App:Secrets")).UseVaultTransit().UseInMemoryStore();
+        }
+
+        await using var provider = services.BuildServiceProvider();
+
+        var error = await Assert.ThrowsAnyAsync<TrousseauException>(() => provider.GetRequiredService<ITrousseau>().EncryptAsync("x"u8.ToArray()).AsTask());
+        Assert.Equal($"App:Secrets:Vault:Auth:TokenFile '{tokenFile}' is empty; it must hold a Vault token.", error.Message);
+    }
+
     private static void AddEveryBackend(ITrousseauBuilder builder) =>
         builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().UseInMemoryStore();
+
+    private static TOptions Bound<TOptions>(IServiceProvider provider)
+        where TOptions : class, new()
+    {
+        var options = new TOptions();
+        foreach (var configure in provider.GetServices<IConfigureOptions<TOptions>>())
+        {
+            configure.Configure(options);
+        }
+
+        return options;
+    }
 
     private static IReadOnlyList<string> Failures<TOptions>(IServiceProvider provider)
         where TOptions : class =>
