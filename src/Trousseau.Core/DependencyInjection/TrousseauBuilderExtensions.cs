@@ -63,10 +63,10 @@ public static class TrousseauBuilderExtensions
     /// <summary>
     /// Registers a backend's options: bound by <paramref name="bind"/> from the child <paramref name="sectionName"/> of
     /// the builder's configuration section (when it has one) and bound again when that configuration reloads, then
-    /// set by <paramref name="configure"/>, validated at start. On a builder without a section, the options bind from the
-    /// section another <c>AddTrousseau(section)</c> call gives, before or after this one. Called again (a second <c>AddTrousseau(section)</c>, or
-    /// the same builder method twice), it binds the section no second time, so that one reload of the configuration
-    /// is one change of the options; <paramref name="configure"/> is added each time.
+    /// set by <paramref name="configure"/>, validated at start. On a builder without a section, the options bind from
+    /// the section another <c>AddTrousseau(section)</c> call gives, before or after this one. Called again (a second
+    /// <c>AddTrousseau(section)</c>, or the same builder method twice), it binds the section no second time, so that one
+    /// reload of the configuration is one change of the options; <paramref name="configure"/> is added each time.
     /// </summary>
     /// <remarks>
     /// <paramref name="bind"/> is usually <c>(options, section) =&gt; section.Bind(options)</c>, written where the
