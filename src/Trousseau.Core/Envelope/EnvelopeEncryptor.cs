@@ -37,6 +37,10 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly KeyWrap?[] _making = new KeyWrap?[EnvelopePurposes.Count];
     private readonly Lock _makingLock = new();
 
+    // The unwrap of a data key under way for each envelope's wrapped key, which every read needing that key waits for.
+    private readonly Dictionary<UnwrapTarget, KeyUnwrap> _unwrapping = [];
+    private readonly Lock _unwrappingLock = new();
+
     // The data key each purpose encrypts under now, by purpose.
     private readonly DataKey?[] _current = new DataKey?[EnvelopePurposes.Count];
 
@@ -428,31 +432,182 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         var wrapped = new WrappedKey(keyId, layout.KeyVersion, envelope[layout.Wrapped].ToArray());
-        byte[] unwrapped;
-        using (var span = _instrumentation.StartKeyProvider("unwrap", _provider.Name))
-        {
-            unwrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.UnwrapAsync(wrapped, cancellationToken)).ConfigureAwait(false);
-        }
-
-        var plaintextKey = Unlabel(layout.Purpose, unwrapped);
-        DataKey key;
+        var key = await GetUnwrappedKeyAsync(layout.Purpose, wrapped, cancellationToken).ConfigureAwait(false);
         try
         {
-            key = _cache.AddLeased(new DataKey(layout.Purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: Volatile.Read(ref _current[(int)layout.Purpose]));
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plaintextKey);
-        }
-
-        try
-        {
+            CheckKeyPurpose(key, layout.Purpose);
             return Decrypt(key, envelope.Span, layout, context.Span);
         }
         finally
         {
             key.Release();
         }
+    }
+
+    /// <summary>
+    /// The data key of <paramref name="wrapped"/> from the cache, or the one the unwrap under way for it makes (a new
+    /// unwrap when none runs); the caller holds a reference on it and releases it. Every call that needs the same
+    /// uncached data key waits for the same unwrap and takes its outcome, its failure too, so that concurrent reads make
+    /// one key-provider call rather than one each; a call that comes after an unwrap failed starts the next one.
+    /// </summary>
+    private async ValueTask<DataKey> GetUnwrappedKeyAsync(EnvelopePurpose purpose, WrappedKey wrapped, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var target = new UnwrapTarget(purpose, wrapped.KeyId, wrapped.KeyVersion, Convert.ToBase64String(wrapped.Ciphertext.Span));
+        while (true)
+        {
+            KeyUnwrap unwrapping;
+            lock (_unwrappingLock)
+            {
+                if (_cache.TryLease(wrapped.Ciphertext.Span, out var cached))
+                {
+                    return cached;
+                }
+
+                if (!_unwrapping.TryGetValue(target, out var underWay) || underWay.Outcome.IsCompleted)
+                {
+                    underWay = _unwrapping[target] = new KeyUnwrap();
+                    var cancel = underWay.Cancel.Token;
+                    underWay.Outcome = Task.Run(() => UnwrapKeyAsync(purpose, wrapped, cancel), CancellationToken.None);
+
+                    // Once done, the unwrap leaves the table (the cache holds its key); its failure, which no call may
+                    // wait for any more, is observed, which keeps it off UnobservedTaskException.
+                    var done = underWay;
+                    _ = done.Outcome.ContinueWith(outcome => Forget(target, done, outcome), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                }
+
+                unwrapping = underWay;
+                unwrapping.Waiters++;
+            }
+
+            DataKey unwrapped;
+            try
+            {
+                unwrapped = await unwrapping.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                lock (_unwrappingLock)
+                {
+                    Leave(target, unwrapping);
+                }
+
+                throw;
+            }
+
+            // The unwrap holds a reference on its key until its last waiter has taken one, so cache pressure never
+            // zeroes the key before each waiter has it.
+            lock (_unwrappingLock)
+            {
+                unwrapped.TryAcquire();
+                Leave(target, unwrapping);
+            }
+
+            return unwrapped;
+        }
+    }
+
+    /// <summary>
+    /// A waiter leaves <paramref name="unwrapping"/> (under <see cref="_unwrappingLock"/>). The last call to give up on
+    /// an unwrap under way ends it (the next call starts another), so that nothing waits on a key provider that no
+    /// caller waits for any more; the last to leave a finished one lets go of its key.
+    /// </summary>
+    private void Leave(UnwrapTarget target, KeyUnwrap unwrapping)
+    {
+        if (--unwrapping.Waiters != 0)
+        {
+            return;
+        }
+
+        if (unwrapping.Outcome.IsCompleted)
+        {
+            LetGo(unwrapping);
+            return;
+        }
+
+        if (_unwrapping.TryGetValue(target, out var current) && current == unwrapping)
+        {
+            _unwrapping.Remove(target);
+        }
+
+        unwrapping.Cancel.Cancel();
+    }
+
+    /// <summary>Gives back, once, the reference a finished unwrap holds on its key (under <see cref="_unwrappingLock"/>).</summary>
+    private static void LetGo(KeyUnwrap unwrapping)
+    {
+        if (unwrapping.Outcome.IsCompletedSuccessfully && !unwrapping.LetGo)
+        {
+            unwrapping.LetGo = true;
+            unwrapping.Outcome.Result.Release();
+        }
+    }
+
+    /// <summary>
+    /// Removes a finished unwrap from the table, unless a newer one for the same key took its place, and lets go of its
+    /// key when no call waits for it any more.
+    /// </summary>
+    private void Forget(UnwrapTarget target, KeyUnwrap unwrapping, Task<DataKey> outcome)
+    {
+        _ = outcome.Exception;
+        lock (_unwrappingLock)
+        {
+            if (_unwrapping.TryGetValue(target, out var current) && current == unwrapping)
+            {
+                _unwrapping.Remove(target);
+            }
+
+            if (unwrapping.Waiters == 0)
+            {
+                LetGo(unwrapping);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Unwraps <paramref name="wrapped"/> for an envelope of <paramref name="purpose"/> and caches its data key, until
+    /// <paramref name="cancellationToken"/> (every call waiting for it gave up). The key is returned with a reference
+    /// held for the unwrap (<see cref="LetGo"/> gives it back), besides the cache's own.
+    /// </summary>
+    private async Task<DataKey> UnwrapKeyAsync(EnvelopePurpose purpose, WrappedKey wrapped, CancellationToken cancellationToken)
+    {
+        byte[] unwrapped;
+        using (var span = _instrumentation.StartKeyProvider("unwrap", _provider.Name))
+        {
+            unwrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.UnwrapAsync(wrapped, cancellationToken)).ConfigureAwait(false);
+        }
+
+        var plaintextKey = Unlabel(purpose, unwrapped);
+        DataKey key;
+        try
+        {
+            key = _cache.AddLeased(new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: Volatile.Read(ref _current[(int)purpose]));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintextKey);
+        }
+
+        return key;
+    }
+
+    /// <summary>What an unwrap is shared by: the same wrapped key, under the same key id and version, for the same purpose.</summary>
+    private readonly record struct UnwrapTarget(EnvelopePurpose Purpose, string KeyId, uint KeyVersion, string Wrapped);
+
+    /// <summary>
+    /// An unwrap of a data key under way, which the calls that wait for it share: its outcome, how many calls wait for
+    /// it and whether its key's reference was given back (both under <see cref="_unwrappingLock"/>), and what ends it
+    /// once none waits.
+    /// </summary>
+    private sealed class KeyUnwrap
+    {
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public Task<DataKey> Outcome { get; set; } = null!;
+
+        public int Waiters { get; set; }
+
+        public bool LetGo { get; set; }
     }
 
     /// <summary>
