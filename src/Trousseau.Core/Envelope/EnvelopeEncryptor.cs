@@ -496,14 +496,18 @@ internal sealed class EnvelopeEncryptor : IDisposable
             }
 
             // The unwrap holds a reference on its key until its last waiter has taken one, so cache pressure never
-            // zeroes the key before each waiter has it.
+            // zeroes the key before each waiter has it; a key found let go all the same is unwrapped anew.
+            bool taken;
             lock (_unwrappingLock)
             {
-                unwrapped.TryAcquire();
+                taken = unwrapped.TryAcquire();
                 Leave(target, unwrapping);
             }
 
-            return unwrapped;
+            if (taken)
+            {
+                return unwrapped;
+            }
         }
     }
 
