@@ -34,11 +34,11 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly ITimer _ageCheck;
 
     // The wrap of a new data key under way for each purpose, by purpose, which every call needing one waits for.
-    private readonly KeyWrap?[] _making = new KeyWrap?[EnvelopePurposes.Count];
+    private readonly SharedKeyCall?[] _making = new SharedKeyCall?[EnvelopePurposes.Count];
     private readonly Lock _makingLock = new();
 
     // The unwrap of a data key under way for each envelope's wrapped key, which every read needing that key waits for.
-    private readonly Dictionary<UnwrapTarget, KeyUnwrap> _unwrapping = [];
+    private readonly Dictionary<UnwrapTarget, SharedKeyCall> _unwrapping = [];
     private readonly Lock _unwrappingLock = new();
 
     // The data key each purpose encrypts under now, by purpose.
@@ -263,7 +263,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         while (true)
         {
-            KeyWrap making;
+            SharedKeyCall making;
             lock (_makingLock)
             {
                 ThrowIfDisposed();
@@ -275,9 +275,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
                 if (_making[(int)purpose] is not { Outcome.IsCompleted: false } underWay)
                 {
-                    underWay = _making[(int)purpose] = new KeyWrap();
-                    var cancel = underWay.Cancel.Token;
-                    underWay.Outcome = Task.Run(() => MakeKeyAsync(purpose, cancel), CancellationToken.None);
+                    underWay = _making[(int)purpose] = new SharedKeyCall(cancel => MakeKeyAsync(purpose, cancel));
 
                     // A failure no call waits for any more is of no interest; observing it keeps it off UnobservedTaskException.
                     _ = underWay.Outcome.ContinueWith(static done => _ = done.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -305,7 +303,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
                             _making[(int)purpose] = null;
                         }
 
-                        making.Cancel.Cancel();
+                        making.Cancel();
                     }
                 }
 
@@ -380,19 +378,6 @@ internal sealed class EnvelopeEncryptor : IDisposable
     }
 
     /// <summary>
-    /// A wrap of a new data key under way, which the calls that wait for it share: its outcome, how many calls wait for
-    /// it (under <see cref="_makingLock"/>), and what ends it once none does.
-    /// </summary>
-    private sealed class KeyWrap
-    {
-        public CancellationTokenSource Cancel { get; } = new();
-
-        public Task<DataKey> Outcome { get; set; } = null!;
-
-        public int Waiters { get; set; }
-    }
-
-    /// <summary>
     /// Makes <paramref name="key"/> the purpose's current data key, unless the encryptor was told of another current
     /// key or had its keys retired since the wrap began (<paramref name="keyChanges"/>) and another key than the one it
     /// was told of wrapped it: such a key, under the version a rotation replaced, seals only the writes that waited for
@@ -456,7 +441,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         var target = new UnwrapTarget(purpose, wrapped.KeyId, wrapped.KeyVersion, Convert.ToBase64String(wrapped.Ciphertext.Span));
         while (true)
         {
-            KeyUnwrap unwrapping;
+            SharedKeyCall unwrapping;
             lock (_unwrappingLock)
             {
                 if (_cache.TryLease(wrapped.Ciphertext.Span, out var cached))
@@ -466,9 +451,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
                 if (!_unwrapping.TryGetValue(target, out var underWay) || underWay.Outcome.IsCompleted)
                 {
-                    underWay = _unwrapping[target] = new KeyUnwrap();
-                    var cancel = underWay.Cancel.Token;
-                    underWay.Outcome = Task.Run(() => UnwrapKeyAsync(purpose, wrapped, cancel), CancellationToken.None);
+                    underWay = _unwrapping[target] = new SharedKeyCall(cancel => UnwrapKeyAsync(purpose, wrapped, cancel));
 
                     // Once done, the unwrap leaves the table (the cache holds its key); its failure, which no call may
                     // wait for any more, is observed, which keeps it off UnobservedTaskException.
@@ -516,7 +499,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// an unwrap under way ends it (the next call starts another), so that nothing waits on a key provider that no
     /// caller waits for any more; the last to leave a finished one lets go of its key.
     /// </summary>
-    private void Leave(UnwrapTarget target, KeyUnwrap unwrapping)
+    private void Leave(UnwrapTarget target, SharedKeyCall unwrapping)
     {
         if (--unwrapping.Waiters != 0)
         {
@@ -534,11 +517,11 @@ internal sealed class EnvelopeEncryptor : IDisposable
             _unwrapping.Remove(target);
         }
 
-        unwrapping.Cancel.Cancel();
+        unwrapping.Cancel();
     }
 
     /// <summary>Gives back, once, the reference a finished unwrap holds on its key (under <see cref="_unwrappingLock"/>).</summary>
-    private static void LetGo(KeyUnwrap unwrapping)
+    private static void LetGo(SharedKeyCall unwrapping)
     {
         if (unwrapping.Outcome.IsCompletedSuccessfully && !unwrapping.LetGo)
         {
@@ -551,7 +534,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// Removes a finished unwrap from the table, unless a newer one for the same key took its place, and lets go of its
     /// key when no call waits for it any more.
     /// </summary>
-    private void Forget(UnwrapTarget target, KeyUnwrap unwrapping, Task<DataKey> outcome)
+    private void Forget(UnwrapTarget target, SharedKeyCall unwrapping, Task<DataKey> outcome)
     {
         _ = outcome.Exception;
         lock (_unwrappingLock)
@@ -599,19 +582,30 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly record struct UnwrapTarget(EnvelopePurpose Purpose, string KeyId, uint KeyVersion, string Wrapped);
 
     /// <summary>
-    /// An unwrap of a data key under way, which the calls that wait for it share: its outcome, how many calls wait for
-    /// it and whether its key's reference was given back (both under <see cref="_unwrappingLock"/>), and what ends it
-    /// once none waits.
+    /// A wrap of a new data key, or an unwrap of an envelope's, under way, which the calls that need its key share: its
+    /// outcome, how many calls wait for it and (for an unwrap) whether its key's reference was given back, both under
+    /// the lock of the table that holds it, and what ends it once no call waits.
     /// </summary>
-    private sealed class KeyUnwrap
+    private sealed class SharedKeyCall
     {
-        public CancellationTokenSource Cancel { get; } = new();
+        /// <summary>Starts <paramref name="call"/> on the thread pool, apart from any caller's cancellation.</summary>
+        public SharedKeyCall(Func<CancellationToken, Task<DataKey>> call)
+        {
+            var cancel = Cancellation.Token;
+            Outcome = Task.Run(() => call(cancel), CancellationToken.None);
+        }
 
-        public Task<DataKey> Outcome { get; set; } = null!;
+        public Task<DataKey> Outcome { get; }
 
         public int Waiters { get; set; }
 
         public bool LetGo { get; set; }
+
+        /// <summary>Ends the call, once no call waits for it.</summary>
+        public void Cancel() => Cancellation.Cancel();
+
+        // Not disposed: it has no timer, and the call may still observe it after the last waiter left.
+        private CancellationTokenSource Cancellation { get; } = new();
     }
 
     /// <summary>
