@@ -296,14 +296,9 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 // key provider that no caller waits for any more.
                 lock (_makingLock)
                 {
-                    if (--making.Waiters == 0 && !making.Outcome.IsCompleted)
+                    if (making.LeaveUnfinished() && _making[(int)purpose] == making)
                     {
-                        if (_making[(int)purpose] == making)
-                        {
-                            _making[(int)purpose] = null;
-                        }
-
-                        making.Cancel();
+                        _making[(int)purpose] = null;
                     }
                 }
 
@@ -501,23 +496,17 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// </summary>
     private void Leave(UnwrapTarget target, SharedKeyCall unwrapping)
     {
-        if (--unwrapping.Waiters != 0)
+        if (unwrapping.LeaveUnfinished())
         {
-            return;
+            if (_unwrapping.TryGetValue(target, out var current) && current == unwrapping)
+            {
+                _unwrapping.Remove(target);
+            }
         }
-
-        if (unwrapping.Outcome.IsCompleted)
+        else if (unwrapping.Waiters == 0)
         {
             LetGo(unwrapping);
-            return;
         }
-
-        if (_unwrapping.TryGetValue(target, out var current) && current == unwrapping)
-        {
-            _unwrapping.Remove(target);
-        }
-
-        unwrapping.Cancel();
     }
 
     /// <summary>Gives back, once, the reference a finished unwrap holds on its key (under <see cref="_unwrappingLock"/>).</summary>
@@ -601,8 +590,21 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
         public bool LetGo { get; set; }
 
-        /// <summary>Ends the call, once no call waits for it.</summary>
-        public void Cancel() => Cancellation.Cancel();
+        /// <summary>
+        /// A waiter leaves, under the lock of the table that holds the call: when it was the last to wait for a call
+        /// still under way, the call is ended and <see langword="true"/> returned, for the caller to take it out of the
+        /// table (the next call starts another).
+        /// </summary>
+        public bool LeaveUnfinished()
+        {
+            if (--Waiters != 0 || Outcome.IsCompleted)
+            {
+                return false;
+            }
+
+            Cancellation.Cancel();
+            return true;
+        }
 
         // Not disposed: it has no timer, and the call may still observe it after the last waiter left.
         private CancellationTokenSource Cancellation { get; } = new();

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace Trousseau.Hosting.Api;
@@ -98,12 +99,15 @@ internal static class ApiRequests
     /// </summary>
     private static string? ContentCoding(HttpRequest request)
     {
-        var codings = request.Headers.ContentEncoding
-            .SelectMany(value => (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        var codings = ListValues(request.Headers.ContentEncoding)
             .Where(coding => !coding.Equals("identity", StringComparison.OrdinalIgnoreCase))
             .ToList();
         return codings.Count == 0 ? null : string.Join(", ", codings);
     }
+
+    /// <summary>The members of a header whose value is a comma-separated list (RFC 9110, section 5.6.1), trimmed.</summary>
+    public static IEnumerable<string> ListValues(StringValues header) =>
+        header.SelectMany(value => (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>The largest request body accepted, <c>Trousseau:Api:MaxRequestBodyBytes</c>.</summary>
     public static long BodyLimit(HttpContext context) =>

@@ -31,7 +31,7 @@ internal static class ApiRoutingProblems
             (StatusCodes.Status404NotFound, null) => ApiProblems.NotFound("No route of the API serves this path; the reference lists them, each under /v1."),
             (StatusCodes.Status405MethodNotAllowed, not RouteEndpoint) => ApiProblems.MethodNotAllowed(
                 $"This route does not take the method {Excerpt.Escaped(context.Request.Method, MaxShownMethodLength)}; it takes "
-                + $"{string.Join(", ", response.Headers.Allow.SelectMany(value => (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).Order(StringComparer.Ordinal))} (the Allow header lists them)."),
+                + $"{string.Join(", ", ApiRequests.ListValues(response.Headers.Allow).Order(StringComparer.Ordinal))} (the Allow header lists them)."),
             _ => null,
         };
 
