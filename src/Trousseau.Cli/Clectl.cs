@@ -15,7 +15,14 @@ internal static class Clectl
         var root = CreateRoot(console);
         if (args is [ShellCompletion.CompleteCommand, .. var words])
         {
-            return await ShellCompletion.CompleteAsync(root, words, console.Out);
+            try
+            {
+                return await ShellCompletion.CompleteAsync(root, words, console.Out);
+            }
+            catch (StandardOutputException e)
+            {
+                return Refused(e, console.Error, e.Message);
+            }
         }
 
         // As kubectl help: 'clectl help secret get' and 'clectl secret help get' are 'clectl secret get --help', global
@@ -130,6 +137,21 @@ internal static class Clectl
         return root;
     }
 
+    /// <summary>
+    /// How clectl ends when standard output refused what it printed (see <see cref="CliAction"/>): quietly with 141 when
+    /// it is a pipe nobody reads, else with <paramref name="line"/> on stderr and exit 1.
+    /// </summary>
+    private static int Refused(StandardOutputException refused, TextWriter error, string line)
+    {
+        if (refused.PipeClosed)
+        {
+            return ExitCodes.OutputPipeClosed;
+        }
+
+        error.WriteLine("clectl: " + line);
+        return ExitCodes.For(refused);
+    }
+
     /// <summary>As kubectl does: a command that only groups others (clectl, clectl secret, ...) prints its help, exit 0.</summary>
     private static void ShowHelpOnGroups(Command command, PrintingAction help)
     {
@@ -159,14 +181,9 @@ internal static class Clectl
             {
                 return inner.Invoke(parseResult);
             }
-            catch (StandardOutputException e) when (e.PipeClosed)
-            {
-                return ExitCodes.OutputPipeClosed;
-            }
             catch (StandardOutputException e)
             {
-                error.WriteLine("clectl: " + e.Message);
-                return ExitCodes.For(e);
+                return Refused(e, error, e.Message);
             }
         }
     }
