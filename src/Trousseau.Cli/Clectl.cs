@@ -131,9 +131,9 @@ internal static class Clectl
 
         var help = root.Options.OfType<HelpOption>().Single();
         var version = root.Options.OfType<VersionOption>().Single();
-        ShowHelpOnGroups(root, new PrintingAction(new GroupHelpAction((HelpAction)help.Action!), console.Error));
-        help.Action = new PrintingAction((HelpAction)help.Action!, console.Error);
-        version.Action = new PrintingAction((SynchronousCommandLineAction)version.Action!, console.Error);
+        ShowHelpOnGroups(root, new PrintingAction(new GroupHelpAction((HelpAction)help.Action!), console.Error, "the help"));
+        help.Action = new PrintingAction((HelpAction)help.Action!, console.Error, "the help");
+        version.Action = new PrintingAction((SynchronousCommandLineAction)version.Action!, console.Error, "the version");
         return root;
     }
 
@@ -167,11 +167,12 @@ internal static class Clectl
     }
 
     /// <summary>
-    /// System.CommandLine's help or version, whose output standard output refuses ends as a command's does (see
-    /// <see cref="CliAction"/>): one line on stderr and exit 1, or quietly 141 when it is a pipe nobody reads, rather
-    /// than System.CommandLine's handler of unexpected exceptions and its stack trace.
+    /// System.CommandLine's help or version, whose output standard output refuses ends with exit 1 and one line on
+    /// stderr saying that <paramref name="what"/> could not be written and why (they change nothing, so the line says
+    /// nothing of a change), or quietly with 141 when it is a pipe nobody reads, rather than System.CommandLine's
+    /// handler of unexpected exceptions and its stack trace.
     /// </summary>
-    private sealed class PrintingAction(SynchronousCommandLineAction inner, TextWriter error) : SynchronousCommandLineAction
+    private sealed class PrintingAction(SynchronousCommandLineAction inner, TextWriter error, string what) : SynchronousCommandLineAction
     {
         public override bool ClearsParseErrors => inner.ClearsParseErrors;
 
@@ -183,7 +184,7 @@ internal static class Clectl
             }
             catch (StandardOutputException e)
             {
-                return Refused(e, error, e.Message);
+                return Refused(e, error, $"Cannot write {what} to standard output: {e.Reason}.");
             }
         }
     }
