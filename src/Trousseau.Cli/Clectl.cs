@@ -15,7 +15,14 @@ internal static class Clectl
         var root = CreateRoot(console);
         if (args is [ShellCompletion.CompleteCommand, .. var words])
         {
-            return await ShellCompletion.CompleteAsync(root, words, console.Out);
+            try
+            {
+                return await ShellCompletion.CompleteAsync(root, words, console.Out);
+            }
+            catch (StandardOutputException e)
+            {
+                return Refused(e, console.Error, e.Message);
+            }
         }
 
         // As kubectl help: 'clectl help secret get' and 'clectl secret help get' are 'clectl secret get --help', global
@@ -124,10 +131,25 @@ internal static class Clectl
 
         var help = root.Options.OfType<HelpOption>().Single();
         var version = root.Options.OfType<VersionOption>().Single();
-        ShowHelpOnGroups(root, new PrintingAction(new GroupHelpAction((HelpAction)help.Action!), console.Error));
-        help.Action = new PrintingAction((HelpAction)help.Action!, console.Error);
-        version.Action = new PrintingAction((SynchronousCommandLineAction)version.Action!, console.Error);
+        ShowHelpOnGroups(root, new PrintingAction(new GroupHelpAction((HelpAction)help.Action!), console.Error, "the help"));
+        help.Action = new PrintingAction((HelpAction)help.Action!, console.Error, "the help");
+        version.Action = new PrintingAction((SynchronousCommandLineAction)version.Action!, console.Error, "the version");
         return root;
+    }
+
+    /// <summary>
+    /// How clectl ends when standard output refused what it printed (see <see cref="CliAction"/>): quietly with 141 when
+    /// it is a pipe nobody reads, else with <paramref name="line"/> on stderr and exit 1.
+    /// </summary>
+    private static int Refused(StandardOutputException refused, TextWriter error, string line)
+    {
+        if (refused.PipeClosed)
+        {
+            return ExitCodes.OutputPipeClosed;
+        }
+
+        error.WriteLine("clectl: " + line);
+        return ExitCodes.For(refused);
     }
 
     /// <summary>As kubectl does: a command that only groups others (clectl, clectl secret, ...) prints its help, exit 0.</summary>
@@ -145,11 +167,12 @@ internal static class Clectl
     }
 
     /// <summary>
-    /// System.CommandLine's help or version, whose output standard output refuses ends as a command's does (see
-    /// <see cref="CliAction"/>): one line on stderr and exit 1, or quietly 141 when it is a pipe nobody reads, rather
-    /// than System.CommandLine's handler of unexpected exceptions and its stack trace.
+    /// System.CommandLine's help or version, whose output standard output refuses ends with exit 1 and one line on
+    /// stderr saying that <paramref name="what"/> could not be written and why (they change nothing, so the line says
+    /// nothing of a change), or quietly with 141 when it is a pipe nobody reads, rather than System.CommandLine's
+    /// handler of unexpected exceptions and its stack trace.
     /// </summary>
-    private sealed class PrintingAction(SynchronousCommandLineAction inner, TextWriter error) : SynchronousCommandLineAction
+    private sealed class PrintingAction(SynchronousCommandLineAction inner, TextWriter error, string what) : SynchronousCommandLineAction
     {
         public override bool ClearsParseErrors => inner.ClearsParseErrors;
 
@@ -159,14 +182,9 @@ internal static class Clectl
             {
                 return inner.Invoke(parseResult);
             }
-            catch (StandardOutputException e) when (e.PipeClosed)
-            {
-                return ExitCodes.OutputPipeClosed;
-            }
             catch (StandardOutputException e)
             {
-                error.WriteLine("clectl: " + e.Message);
-                return ExitCodes.For(e);
+                return Refused(e, error, $"Cannot write {what} to standard output: {e.Reason}.");
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Trousseau.Remote;
 
 namespace Trousseau.Cli;
@@ -23,6 +24,9 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     public const string DefaultServer = "http://127.0.0.1:8787";
 
     private static readonly Uri DefaultUri = new(DefaultServer);
+
+    /// <summary>Why a request failed when the server closed (or reset) the connection before any answer came.</summary>
+    private const string ClosedWithoutAnswer = "trousseaud closed the connection without answering.";
 
     /// <summary>The environment variable that allows a token over plain http beyond this machine, as <c>--allow-insecure-http</c> does.</summary>
     public const string AllowInsecureHttpVariable = "TROUSSEAU_ALLOW_INSECURE_HTTP";
@@ -104,12 +108,16 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     /// <summary>
     /// Why a request to <paramref name="server"/> failed without an answer: for a failed TLS handshake, what the
     /// handshake said; for a connection that trousseaud closed unanswered over TLS, the likely cause, since a server
-    /// that requires a client certificate (under TLS 1.3) refuses it only after the handshake.
+    /// that requires a client certificate (under TLS 1.3) refuses it only after the handshake; for one closed or reset
+    /// unanswered over plain HTTP, that, rather than .NET's words, which speak of sending the request as though it had
+    /// not been sent.
     /// </summary>
     public string Describe(ServerEndpoint server, HttpRequestException exception) => exception.HttpRequestError switch
     {
         HttpRequestError.SecureConnectionError => $"the TLS handshake failed: {exception.GetBaseException().Message}",
         HttpRequestError.ResponseEnded when server.Url.Scheme == Uri.UriSchemeHttps => $"{exception.Message} {ClosedUnanswered()}",
+        HttpRequestError.ResponseEnded => ClosedWithoutAnswer,
+        _ when exception.GetBaseException() is SocketException { SocketErrorCode: SocketError.ConnectionReset } => ClosedWithoutAnswer,
         _ => exception.Message,
     };
 

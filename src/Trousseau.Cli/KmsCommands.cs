@@ -262,8 +262,10 @@ internal static class KmsCommands
         return fields;
     }
 
-    /// <summary>Reads stdin as bytes (a DEK is binary), at most 64 KiB.</summary>
-    private static async Task<byte[]> ReadStdinAsync(CancellationToken cancellationToken)
+    /// <summary>Reads stdin as bytes (a DEK is binary), at most 64 KiB, until Ctrl-C (see <see cref="StandardInput.ReadAsync"/>).</summary>
+    private static Task<byte[]> ReadStdinAsync(CancellationToken cancellationToken) => StandardInput.ReadAsync(ReadAllStdinAsync, cancellationToken);
+
+    private static async Task<byte[]> ReadAllStdinAsync(CancellationToken cancellationToken)
     {
         await using var stdin = StandardInput.Open();
         using var buffer = new MemoryStream();

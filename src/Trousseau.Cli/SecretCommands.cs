@@ -325,10 +325,7 @@ internal static class SecretCommands
 
         if (parse.GetValue(PasswordStdin))
         {
-            // Standard input is read with blocking read(2), which neither returns to the caller nor sees the token: the
-            // read runs on a thread of its own, and Ctrl-C stops the wait for it, the read left behind as clectl exits.
-            var read = Task.Run(() => console.In.ReadToEndAsync(cancellationToken), cancellationToken);
-            var password = (await read.WaitAsync(cancellationToken)).TrimEnd('\n').TrimEnd('\r');
+            var password = (await StandardInput.ReadAsync(console.In.ReadToEndAsync, cancellationToken)).TrimEnd('\n').TrimEnd('\r');
             if (password.Length == 0)
             {
                 throw new CliUsageException("--password-stdin read an empty password.");

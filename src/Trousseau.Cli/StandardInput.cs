@@ -37,6 +37,15 @@ internal static class StandardInput
     public static Stream Open() => ClosedAtStart ? Stream.Null : Console.OpenStandardInput();
 
     /// <summary>
+    /// Runs <paramref name="read"/>, a read of standard input, until it ends or Ctrl-C cancels
+    /// <paramref name="cancellationToken"/>. Standard input is read with blocking read(2), which neither returns to the
+    /// caller nor sees the token: the read runs on a thread of its own, and Ctrl-C stops the wait for it, the read left
+    /// behind as clectl exits.
+    /// </summary>
+    public static Task<T> ReadAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
+        Task.Run(() => read(cancellationToken), cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>
     /// Whether descriptor 0 is a pipe this process also holds open for writing (Linux, through <c>/proc/self</c>): no
     /// program that starts clectl hands it both ends of its input.
     /// </summary>

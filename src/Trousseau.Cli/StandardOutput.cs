@@ -160,4 +160,7 @@ internal sealed class StandardOutputException(string reason, bool pipeClosed) : 
 {
     /// <summary>Whether standard output is a pipe nobody reads any more (EPIPE), which ends clectl quietly, as it does Unix tools.</summary>
     public bool PipeClosed { get; } = pipeClosed;
+
+    /// <summary>Why standard output refused the write, as write(2) tells it (<c>No space left on device</c>).</summary>
+    public string Reason { get; } = reason;
 }

@@ -81,6 +81,22 @@ public sealed class CliInterruptTests : IDisposable
         Assert.Equal(0, silent.Connections);
     }
 
+    [Theory]
+    [InlineData("encrypt")]
+    [InlineData("decrypt")]
+    public async Task Ctrl_c_while_kms_encrypt_or_decrypt_waits_for_its_input_exits_130_with_one_line_and_calls_no_plugin(string command)
+    {
+        // A socket nobody serves: a call would end in a line naming it, not in the one of the interrupt.
+        var socket = _temp.Combine("kms.sock");
+
+        var result = await InterruptedAsync(
+            ReadsStandardInput,
+            () => "clectl never waited on its standard input",
+            "kms", command, "--socket", socket);
+
+        Assert.Equal("clectl: Interrupted.", ClectlAssert.Fails(result, 130));
+    }
+
     /// <summary>
     /// Whether a thread of process <paramref name="id"/> is blocked in read(2) on its standard input: on descriptor 0 or
     /// on one that refers to the same pipe (.NET reads a copy of it).

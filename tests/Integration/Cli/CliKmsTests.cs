@@ -68,6 +68,27 @@ public sealed class CliKmsTests(ClectlFixture fixture)
         Assert.Contains("InvalidArgument", notOurs, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(513)]
+    [InlineData(64 * 1024)]
+    public async Task A_plaintext_over_the_plugins_512_bytes_exits_2_with_the_plugins_invalid_argument_message_in_one_line(int length)
+    {
+        // clectl sends up to 64 KiB, as a KMS plugin may take; trousseaud's takes 512 bytes at most.
+        var result = await fixture.Clectl.RunWithInputAsync(new string('p', length), "kms", "encrypt");
+
+        Assert.Equal(
+            $"clectl: the KMS plugin answered InvalidArgument: plaintext must be 1 to 512 bytes, not {length}.",
+            ClectlAssert.Fails(result, 2));
+    }
+
+    [Fact]
+    public async Task More_than_the_64_KiB_clectl_sends_exits_2_with_its_own_line()
+    {
+        var result = await fixture.Clectl.RunWithInputAsync(new string('p', (64 * 1024) + 1), "kms", "encrypt");
+
+        Assert.Equal("clectl: stdin holds more than 64 KiB; KMS messages are small.", ClectlAssert.Fails(result, 2));
+    }
+
     [Fact]
     public async Task A_socket_nobody_serves_exits_6_and_names_it()
     {

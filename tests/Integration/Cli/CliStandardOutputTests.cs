@@ -8,6 +8,15 @@ public sealed class CliStandardOutputTests(ClectlFixture fixture)
 {
     private const string Consequence = "Nothing more was printed; a change the command made (create, update, delete, rotate) stands.";
 
+    // Runs the command with standard output a pipe whose read end is closed before it starts, as 'clectl secret list |
+    // head -c 1' leaves it once head has its byte: every write clectl makes to it fails with EPIPE, whenever it comes.
+    private const string ClosedPipe = """
+        import os, subprocess, sys
+        read, write = os.pipe()
+        os.close(read)
+        sys.exit(subprocess.call(sys.argv[1:], stdout=write))
+        """;
+
     private readonly ClectlRunner _clectl = fixture.Clectl;
 
     [Theory]
@@ -22,14 +31,27 @@ public sealed class CliStandardOutputTests(ClectlFixture fixture)
     }
 
     [Theory]
-    [InlineData("--help", ">&-", "Bad file descriptor (it is closed)")]
-    [InlineData("secret get --help", "> /dev/full", "No space left on device")]
-    [InlineData("help secret", ">&-", "Bad file descriptor (it is closed)")]
-    [InlineData("secret", "> /dev/full", "No space left on device")]
-    [InlineData("--version", ">&-", "Bad file descriptor (it is closed)")]
-    public async Task Help_or_version_that_standard_output_refuses_exits_1_with_the_same_one_line_rather_than_a_stack_trace(string words, string redirection, string reason)
+    [InlineData("--help", ">&-", "the help", "Bad file descriptor (it is closed)")]
+    [InlineData("secret get --help", "> /dev/full", "the help", "No space left on device")]
+    [InlineData("help secret", ">&-", "the help", "Bad file descriptor (it is closed)")]
+    [InlineData("secret", "> /dev/full", "the help", "No space left on device")]
+    [InlineData("--version", ">&-", "the version", "Bad file descriptor (it is closed)")]
+    public async Task Help_or_version_that_standard_output_refuses_exits_1_with_one_line_saying_it_could_not_be_written_rather_than_a_stack_trace(
+        string words, string redirection, string what, string reason)
     {
         var result = await _clectl.ShellAsync("bash", $"clectl {words} {redirection}");
+
+        // Help and the version change nothing: the line says only what could not be written, and why.
+        Assert.Equal($"clectl: Cannot write {what} to standard output: {reason}.", ClectlAssert.Fails(result, 1));
+    }
+
+    [Theory]
+    [InlineData(">&-", "Bad file descriptor (it is closed)")]
+    [InlineData("> /dev/full", "No space left on device")]
+    public async Task Completion_candidates_that_standard_output_refuses_exit_1_with_one_line_rather_than_a_stack_trace(string redirection, string reason)
+    {
+        // What the completion scripts run for 'clectl sec<TAB>'.
+        var result = await _clectl.ShellAsync("bash", $"clectl __complete sec {redirection}");
 
         Assert.Equal($"clectl: Cannot write to standard output: {reason}. {Consequence}", ClectlAssert.Fails(result, 1));
     }
@@ -62,15 +84,16 @@ public sealed class CliStandardOutputTests(ClectlFixture fixture)
     {
         ClectlAssert.Ok(await _clectl.RunAsync("secret", "create", "stdout/piped", "--from-literal", "k=v"));
 
-        // The pipe's read end is closed before clectl starts, as 'clectl secret list | head -c 1' leaves it once head has
-        // its byte: every write clectl makes to it fails with EPIPE, whenever it comes.
-        const string ClosedPipe = """
-            import os, subprocess, sys
-            read, write = os.pipe()
-            os.close(read)
-            sys.exit(subprocess.call(sys.argv[1:], stdout=write))
-            """;
         var result = await _clectl.ShellAsync("bash", $"python3 -c '{ClosedPipe}' clectl secret list");
+
+        Assert.True(result.ExitCode == 141, $"expected exit 141, got {result.ExitCode}: {result.Stderr}");
+        Assert.Empty(result.Stderr);
+    }
+
+    [Fact]
+    public async Task Completion_candidates_to_a_pipe_whose_reader_went_away_end_clectl_quietly_with_141()
+    {
+        var result = await _clectl.ShellAsync("bash", $"python3 -c '{ClosedPipe}' clectl __complete sec");
 
         Assert.True(result.ExitCode == 141, $"expected exit 141, got {result.ExitCode}: {result.Stderr}");
         Assert.Empty(result.Stderr);
