@@ -185,7 +185,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// </remarks>
     public void Dispose()
     {
-        Volatile.Write(ref _disposed, 1);
+        Interlocked.Exchange(ref _disposed, 1);
         _ageCheck.Dispose();
         RetireCurrentKey();
         _cache.Dispose();
@@ -356,10 +356,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(labelled, cancellationToken)).ConfigureAwait(false);
             }
 
-            ThrowIfDisposed();
-
-            var fresh = new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
-            var key = _cache.AddLeased(fresh, keep: fresh);
+            var key = AddUnlessDisposed(new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keepCurrent: null);
             MakeCurrent(purpose, key, keyChanges);
             Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
             key.Release();
@@ -382,7 +379,8 @@ internal sealed class EnvelopeEncryptor : IDisposable
     {
         lock (_retireLock)
         {
-            if (_keyChanges != keyChanges && key.KeyId != _knownKeyId)
+            // Dispose retires the current keys under this lock: none is made current after it.
+            if (Volatile.Read(ref _disposed) != 0 || (_keyChanges != keyChanges && key.KeyId != _knownKeyId))
             {
                 return;
             }
@@ -554,14 +552,39 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         var plaintextKey = Unlabel(purpose, unwrapped);
-        DataKey key;
         try
         {
-            key = _cache.AddLeased(new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: Volatile.Read(ref _current[(int)purpose]));
+            return AddUnlessDisposed(new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keepCurrent: purpose);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(plaintextKey);
+        }
+    }
+
+    /// <summary>
+    /// Caches <paramref name="fresh"/>, a data key the provider has just wrapped or unwrapped, and returns the key to use
+    /// with the reference the caller holds (see <see cref="DataKeyCache.AddLeased"/>); the cache keeps the current data
+    /// key of <paramref name="keepCurrent"/>, or <paramref name="fresh"/> itself when null. A key provider that answers
+    /// after the encryptor was disposed gets <see cref="ThrowIfDisposed"/>'s exception, and its key is zeroed rather
+    /// than kept in the disposed cache.
+    /// </summary>
+    private DataKey AddUnlessDisposed(DataKey fresh, EnvelopePurpose? keepCurrent)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            fresh.Release();
+            throw Disposed();
+        }
+
+        var key = _cache.AddLeased(fresh, keep: keepCurrent is { } purpose ? Volatile.Read(ref _current[(int)purpose]) : fresh);
+
+        // Disposed meanwhile: the cache may have been emptied before the key reached it.
+        if (Interlocked.CompareExchange(ref _disposed, 0, 0) != 0)
+        {
+            _cache.Remove(key);
+            key.Release();
+            throw Disposed();
         }
 
         return key;
