@@ -34,11 +34,11 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly ITimer _ageCheck;
 
     // The wrap of a new data key under way for each purpose, by purpose, which every call needing one waits for.
-    private readonly SharedKeyCall?[] _making = new SharedKeyCall?[EnvelopePurposes.Count];
+    private readonly SharedCall<DataKey>?[] _making = new SharedCall<DataKey>?[EnvelopePurposes.Count];
     private readonly Lock _makingLock = new();
 
     // The unwrap of a data key under way for each envelope's wrapped key, which every read needing that key waits for.
-    private readonly Dictionary<UnwrapTarget, SharedKeyCall> _unwrapping = [];
+    private readonly Dictionary<UnwrapTarget, SharedCall<DataKey>> _unwrapping = [];
     private readonly Lock _unwrappingLock = new();
 
     // The data key each purpose encrypts under now, by purpose.
@@ -185,7 +185,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     /// </remarks>
     public void Dispose()
     {
-        Volatile.Write(ref _disposed, 1);
+        Interlocked.Exchange(ref _disposed, 1);
         _ageCheck.Dispose();
         RetireCurrentKey();
         _cache.Dispose();
@@ -263,7 +263,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         while (true)
         {
-            SharedKeyCall making;
+            SharedCall<DataKey> making;
             lock (_makingLock)
             {
                 ThrowIfDisposed();
@@ -273,37 +273,19 @@ internal sealed class EnvelopeEncryptor : IDisposable
                     return current;
                 }
 
-                if (_making[(int)purpose] is not { Outcome.IsCompleted: false } underWay)
+                if (_making[(int)purpose] is not { IsUnderWay: true } underWay)
                 {
-                    underWay = _making[(int)purpose] = new SharedKeyCall(cancel => MakeKeyAsync(purpose, cancel));
-
-                    // A failure no call waits for any more is of no interest; observing it keeps it off UnobservedTaskException.
-                    _ = underWay.Outcome.ContinueWith(static done => _ = done.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    underWay = _making[(int)purpose] = new SharedCall<DataKey>(
+                        _makingLock,
+                        cancel => MakeKeyAsync(purpose, cancel),
+                        ended => ForgetWrap(purpose, ended));
                 }
 
                 making = underWay;
-                making.Waiters++;
+                making.Join();
             }
 
-            DataKey made;
-            try
-            {
-                made = await making.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // The last call to give up on the wrap ends it (the next call starts another), so that nothing waits on a
-                // key provider that no caller waits for any more.
-                lock (_makingLock)
-                {
-                    if (making.LeaveUnfinished() && _making[(int)purpose] == making)
-                    {
-                        _making[(int)purpose] = null;
-                    }
-                }
-
-                throw;
-            }
+            var made = await making.WaitAsync(cancellationToken).ConfigureAwait(false);
 
             // A data key made current is taken from there; one a rotation kept from being current seals only the
             // writes that waited for its wrap. A caller that finds it used up or let go meanwhile waits for another.
@@ -311,6 +293,15 @@ internal sealed class EnvelopeEncryptor : IDisposable
             {
                 return made;
             }
+        }
+    }
+
+    /// <summary>Takes a wrap that has ended or was given up on out of <see cref="_making"/>, unless a newer one took its place (under <see cref="_makingLock"/>).</summary>
+    private void ForgetWrap(EnvelopePurpose purpose, SharedCall<DataKey> ended)
+    {
+        if (_making[(int)purpose] == ended)
+        {
+            _making[(int)purpose] = null;
         }
     }
 
@@ -356,10 +347,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
                 wrapped = await TrousseauTelemetry.ObserveAsync(span, _provider.WrapAsync(labelled, cancellationToken)).ConfigureAwait(false);
             }
 
-            ThrowIfDisposed();
-
-            var fresh = new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp());
-            var key = _cache.AddLeased(fresh, keep: fresh);
+            var key = AddUnlessDisposed(new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keepCurrent: null);
             MakeCurrent(purpose, key, keyChanges);
             Log.DataKeyCreated(_logger, _provider.Name, wrapped.KeyId, wrapped.KeyVersion);
             key.Release();
@@ -382,7 +370,8 @@ internal sealed class EnvelopeEncryptor : IDisposable
     {
         lock (_retireLock)
         {
-            if (_keyChanges != keyChanges && key.KeyId != _knownKeyId)
+            // Dispose retires the current keys under this lock: none is made current after it.
+            if (Volatile.Read(ref _disposed) != 0 || (_keyChanges != keyChanges && key.KeyId != _knownKeyId))
             {
                 return;
             }
@@ -436,7 +425,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         var target = new UnwrapTarget(purpose, wrapped.KeyId, wrapped.KeyVersion, Convert.ToBase64String(wrapped.Ciphertext.Span));
         while (true)
         {
-            SharedKeyCall unwrapping;
+            SharedCall<DataKey> unwrapping;
             lock (_unwrappingLock)
             {
                 if (_cache.TryLease(wrapped.Ciphertext.Span, out var cached))
@@ -444,44 +433,26 @@ internal sealed class EnvelopeEncryptor : IDisposable
                     return cached;
                 }
 
-                if (!_unwrapping.TryGetValue(target, out var underWay) || underWay.Outcome.IsCompleted)
+                if (!_unwrapping.TryGetValue(target, out var underWay) || !underWay.IsUnderWay)
                 {
-                    underWay = _unwrapping[target] = new SharedKeyCall(cancel => UnwrapKeyAsync(purpose, wrapped, cancel));
-
-                    // Once done, the unwrap leaves the table (the cache holds its key); its failure, which no call may
-                    // wait for any more, is observed, which keeps it off UnobservedTaskException.
-                    var done = underWay;
-                    _ = done.Outcome.ContinueWith(outcome => Forget(target, done, outcome), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                    // Once ended, the unwrap leaves the table (the cache holds its key).
+                    underWay = _unwrapping[target] = new SharedCall<DataKey>(
+                        _unwrappingLock,
+                        cancel => UnwrapKeyAsync(purpose, wrapped, cancel),
+                        ended => ForgetUnwrap(target, ended),
+                        letGo: static key => key.Release());
                 }
 
                 unwrapping = underWay;
-                unwrapping.Waiters++;
+                unwrapping.Join();
             }
 
-            DataKey unwrapped;
-            try
-            {
-                unwrapped = await unwrapping.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                lock (_unwrappingLock)
-                {
-                    Leave(target, unwrapping);
-                }
+            var unwrapped = await unwrapping.WaitAsync(cancellationToken).ConfigureAwait(false);
 
-                throw;
-            }
-
-            // The unwrap holds a reference on its key until its last waiter has taken one, so cache pressure never
-            // zeroes the key before each waiter has it; a key found let go all the same is unwrapped anew.
-            bool taken;
-            lock (_unwrappingLock)
-            {
-                taken = unwrapped.TryAcquire();
-                Leave(target, unwrapping);
-            }
-
+            // The unwrap holds a reference on its key until its last waiter has left, so cache pressure never zeroes the
+            // key before each waiter has taken one; a key found let go all the same is unwrapped anew.
+            var taken = unwrapped.TryAcquire();
+            unwrapping.Leave();
             if (taken)
             {
                 return unwrapped;
@@ -489,61 +460,19 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
     }
 
-    /// <summary>
-    /// A waiter leaves <paramref name="unwrapping"/> (under <see cref="_unwrappingLock"/>). The last call to give up on
-    /// an unwrap under way ends it (the next call starts another), so that nothing waits on a key provider that no
-    /// caller waits for any more; the last to leave a finished one lets go of its key.
-    /// </summary>
-    private void Leave(UnwrapTarget target, SharedKeyCall unwrapping)
+    /// <summary>Takes an unwrap that has ended or was given up on out of <see cref="_unwrapping"/>, unless a newer one took its place (under <see cref="_unwrappingLock"/>).</summary>
+    private void ForgetUnwrap(UnwrapTarget target, SharedCall<DataKey> ended)
     {
-        if (unwrapping.LeaveUnfinished())
+        if (_unwrapping.TryGetValue(target, out var current) && current == ended)
         {
-            if (_unwrapping.TryGetValue(target, out var current) && current == unwrapping)
-            {
-                _unwrapping.Remove(target);
-            }
-        }
-        else if (unwrapping.Waiters == 0)
-        {
-            LetGo(unwrapping);
-        }
-    }
-
-    /// <summary>Gives back, once, the reference a finished unwrap holds on its key (under <see cref="_unwrappingLock"/>).</summary>
-    private static void LetGo(SharedKeyCall unwrapping)
-    {
-        if (unwrapping.Outcome.IsCompletedSuccessfully && !unwrapping.LetGo)
-        {
-            unwrapping.LetGo = true;
-            unwrapping.Outcome.Result.Release();
-        }
-    }
-
-    /// <summary>
-    /// Removes a finished unwrap from the table, unless a newer one for the same key took its place, and lets go of its
-    /// key when no call waits for it any more.
-    /// </summary>
-    private void Forget(UnwrapTarget target, SharedKeyCall unwrapping, Task<DataKey> outcome)
-    {
-        _ = outcome.Exception;
-        lock (_unwrappingLock)
-        {
-            if (_unwrapping.TryGetValue(target, out var current) && current == unwrapping)
-            {
-                _unwrapping.Remove(target);
-            }
-
-            if (unwrapping.Waiters == 0)
-            {
-                LetGo(unwrapping);
-            }
+            _unwrapping.Remove(target);
         }
     }
 
     /// <summary>
     /// Unwraps <paramref name="wrapped"/> for an envelope of <paramref name="purpose"/> and caches its data key, until
     /// <paramref name="cancellationToken"/> (every call waiting for it gave up). The key is returned with a reference
-    /// held for the unwrap (<see cref="LetGo"/> gives it back), besides the cache's own.
+    /// held for the unwrap (its waiters' last to leave gives it back), besides the cache's own.
     /// </summary>
     private async Task<DataKey> UnwrapKeyAsync(EnvelopePurpose purpose, WrappedKey wrapped, CancellationToken cancellationToken)
     {
@@ -554,14 +483,39 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         var plaintextKey = Unlabel(purpose, unwrapped);
-        DataKey key;
         try
         {
-            key = _cache.AddLeased(new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keep: Volatile.Read(ref _current[(int)purpose]));
+            return AddUnlessDisposed(new DataKey(purpose, plaintextKey, wrapped, _provider.Name, _time.GetTimestamp()), keepCurrent: purpose);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(plaintextKey);
+        }
+    }
+
+    /// <summary>
+    /// Caches <paramref name="fresh"/>, a data key the provider has just wrapped or unwrapped, and returns the key to use
+    /// with the reference the caller holds (see <see cref="DataKeyCache.AddLeased"/>); the cache keeps the current data
+    /// key of <paramref name="keepCurrent"/>, or <paramref name="fresh"/> itself when null. A key provider that answers
+    /// after the encryptor was disposed gets <see cref="ThrowIfDisposed"/>'s exception, and its key is zeroed rather
+    /// than kept in the disposed cache.
+    /// </summary>
+    private DataKey AddUnlessDisposed(DataKey fresh, EnvelopePurpose? keepCurrent)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            fresh.Release();
+            throw Disposed();
+        }
+
+        var key = _cache.AddLeased(fresh, keep: keepCurrent is { } purpose ? Volatile.Read(ref _current[(int)purpose]) : fresh);
+
+        // Disposed meanwhile: the cache may have been emptied before the key reached it.
+        if (Interlocked.CompareExchange(ref _disposed, 0, 0) != 0)
+        {
+            _cache.Remove(key);
+            key.Release();
+            throw Disposed();
         }
 
         return key;
@@ -569,46 +523,6 @@ internal sealed class EnvelopeEncryptor : IDisposable
 
     /// <summary>What an unwrap is shared by: the same wrapped key, under the same key id and version, for the same purpose.</summary>
     private readonly record struct UnwrapTarget(EnvelopePurpose Purpose, string KeyId, uint KeyVersion, string Wrapped);
-
-    /// <summary>
-    /// A wrap of a new data key, or an unwrap of an envelope's, under way, which the calls that need its key share: its
-    /// outcome, how many calls wait for it and (for an unwrap) whether its key's reference was given back, both under
-    /// the lock of the table that holds it, and what ends it once no call waits.
-    /// </summary>
-    private sealed class SharedKeyCall
-    {
-        /// <summary>Starts <paramref name="call"/> on the thread pool, apart from any caller's cancellation.</summary>
-        public SharedKeyCall(Func<CancellationToken, Task<DataKey>> call)
-        {
-            var cancel = Cancellation.Token;
-            Outcome = Task.Run(() => call(cancel), CancellationToken.None);
-        }
-
-        public Task<DataKey> Outcome { get; }
-
-        public int Waiters { get; set; }
-
-        public bool LetGo { get; set; }
-
-        /// <summary>
-        /// A waiter leaves, under the lock of the table that holds the call: when it was the last to wait for a call
-        /// still under way, the call is ended and <see langword="true"/> returned, for the caller to take it out of the
-        /// table (the next call starts another).
-        /// </summary>
-        public bool LeaveUnfinished()
-        {
-            if (--Waiters != 0 || Outcome.IsCompleted)
-            {
-                return false;
-            }
-
-            Cancellation.Cancel();
-            return true;
-        }
-
-        // Not disposed: it has no timer, and the call may still observe it after the last waiter left.
-        private CancellationTokenSource Cancellation { get; } = new();
-    }
 
     /// <summary>
     /// The data key in what the provider unwrapped for an envelope of <paramref name="purpose"/>: behind that purpose's

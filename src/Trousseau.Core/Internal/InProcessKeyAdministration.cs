@@ -58,68 +58,38 @@ internal sealed class InProcessKeyAdministration(
         SharedRewrap run;
         lock (_rewrapGate)
         {
-            if (_rewrap is null || _rewrap.KeyId != current.KeyId)
+            if (_rewrap is not { Call.IsUnderWay: true } || _rewrap.KeyId != current.KeyId)
             {
                 // None runs, or one toward an older key, which finds the newer key as it seals and goes on beside this one.
-                var started = new SharedRewrap(current.KeyId);
-                started.Completion = Task.Run(() => RunSharedAsync(started), CancellationToken.None);
-                _rewrap = started;
+                // One that no caller waits for any more is cancelled: what it moved stays moved, and a rewrap asked later
+                // resumes.
+                var progress = new RewrapRun(current.KeyId);
+                _rewrap = new SharedRewrap(current.KeyId, progress, new SharedCall<RewrapResult>(
+                    _rewrapGate,
+                    cancel => RunAsync(progress, cancel),
+                    ForgetRewrap));
             }
 
             run = _rewrap;
-            run.Waiting++;
+            run.Call.Join();
         }
 
-        return await WaitAsync(run, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Waits for <paramref name="run"/>'s answer; a caller that stops waiting cancels the run if it was the last one waiting.</summary>
-    private async Task<RewrapResult> WaitAsync(SharedRewrap run, CancellationToken cancellationToken)
-    {
         try
         {
-            return await run.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await run.Call.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
-            lock (_rewrapGate)
-            {
-                if (--run.Waiting == 0 && !run.Ended)
-                {
-                    // No one waits for its answer any more: what it moved stays moved, and a rewrap asked later resumes.
-                    if (_rewrap == run)
-                    {
-                        _rewrap = null;
-                    }
-
-                    run.Cancel();
-                }
-            }
-
             throw new RewrapCancelledException(run.Progress.Counts(), e, cancellationToken);
         }
     }
 
-    /// <summary>Runs the rewrap that <paramref name="run"/> stands for, and lets a later one start once it has ended.</summary>
-    private async Task<RewrapResult> RunSharedAsync(SharedRewrap run)
+    /// <summary>Lets a later rewrap start once <paramref name="ended"/> has ended or was given up on, unless a newer one runs (under <see cref="_rewrapGate"/>).</summary>
+    private void ForgetRewrap(SharedCall<RewrapResult> ended)
     {
-        try
+        if (_rewrap?.Call == ended)
         {
-            return await RunAsync(run.Progress, run.Token).ConfigureAwait(false);
-        }
-        finally
-        {
-            lock (_rewrapGate)
-            {
-                if (_rewrap == run)
-                {
-                    _rewrap = null;
-                }
-
-                // Cancelled only before it has ended, under this lock: nothing reads its token any more.
-                run.Ended = true;
-                run.Dispose();
-            }
+            _rewrap = null;
         }
     }
 
@@ -398,30 +368,10 @@ internal sealed class InProcessKeyAdministration(
     }
 
     /// <summary>
-    /// The rewrap under way in this process toward one key, and how many callers wait for its answer. Guarded by
-    /// <see cref="_rewrapGate"/>.
+    /// The rewrap under way in this process toward <paramref name="KeyId"/>: its counts (<paramref name="Progress"/>),
+    /// which a caller that stops waiting reports, and the call its callers share.
     /// </summary>
-    private sealed class SharedRewrap(string keyId) : IDisposable
-    {
-        private readonly CancellationTokenSource _cancellation = new();
-
-        public string KeyId => keyId;
-
-        /// <summary>The run's key and counts, which a caller that stops waiting reports.</summary>
-        public RewrapRun Progress { get; } = new(keyId);
-
-        public int Waiting;
-
-        public bool Ended;
-
-        public Task<RewrapResult> Completion { get; set; } = Task.FromResult(default(RewrapResult));
-
-        public CancellationToken Token => _cancellation.Token;
-
-        public void Cancel() => _cancellation.Cancel();
-
-        public void Dispose() => _cancellation.Dispose();
-    }
+    private sealed record SharedRewrap(string KeyId, RewrapRun Progress, SharedCall<RewrapResult> Call);
 
     /// <summary>What became of one record a rewrap looked at.</summary>
     private enum RewrapOutcome

@@ -57,6 +57,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private int _failures;
     private long _transitCalls;
     private long _held;
+    private long _abandoned;
 
     private VaultTestServer(WebApplication app)
     {
@@ -114,6 +115,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
     /// <summary>How many requests <see cref="Hold"/> has held back so far, counted as each arrives.</summary>
     public long Held => Interlocked.Read(ref _held);
+
+    /// <summary>How many requests <see cref="Hold"/> held back were abandoned by their client (cancelled, or the connection closed) before their answer.</summary>
+    public long Abandoned => Interlocked.Read(ref _abandoned);
 
     /// <summary>Every token issued so far but the root token (revoked ones included), to check they leak nowhere.</summary>
     public IReadOnlyCollection<string> IssuedTokens
@@ -311,7 +315,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         {
             await AnswerAsync(context);
             Interlocked.Increment(ref _held);
-            await release.WaitAsync(context.RequestAborted);
+            await WaitForReleaseAsync(context, release);
         }
         finally
         {
@@ -320,6 +324,20 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         answer.Position = 0;
         await answer.CopyToAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>Waits until <paramref name="release"/> completes, counting the request in <see cref="Abandoned"/> when its client leaves first.</summary>
+    private async Task WaitForReleaseAsync(HttpContext context, Task release)
+    {
+        try
+        {
+            await release.WaitAsync(context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _abandoned);
+            throw;
+        }
     }
 
     private async Task AnswerAsync(HttpContext context)
@@ -333,7 +351,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         if (Hold is { Answered: false } hold && path.Contains(hold.PathContains, StringComparison.Ordinal))
         {
             Interlocked.Increment(ref _held);
-            await hold.Release.WaitAsync(context.RequestAborted);
+            await WaitForReleaseAsync(context, hold.Release);
         }
 
         var method = context.Request.Method;

@@ -111,6 +111,36 @@ public sealed class DisposedServicesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_decrypt_waiting_for_its_data_key_unwrap_ends_when_the_provider_is_disposed_meanwhile()
+    {
+        EncryptResult sealedElsewhere;
+        using (var first = Start())
+        {
+            sealedElsewhere = await first.GetRequiredService<ITrousseau>().EncryptAsync("sealed before"u8.ToArray());
+        }
+
+        var services = new ServiceCollection();
+        services.AddSingleton(sp => new HeldUnwrapKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
+        services.AddTrousseau(o => o.KeyProvider = "held")
+            .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
+            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldUnwrapKeyProvider>())
+            .UseInMemoryStore();
+        var provider = services.BuildServiceProvider();
+        var trousseau = provider.GetRequiredService<ITrousseau>();
+        var held = provider.GetRequiredService<HeldUnwrapKeyProvider>();
+
+        var unwrapping = held.HoldNextUnwrap();
+        var read = trousseau.DecryptAsync(sealedElsewhere.Ciphertext).AsTask();
+        await unwrapping;
+        provider.Dispose();
+        held.ReleaseUnwrap();
+
+        // The key the provider unwrapped after the host stopped is neither used nor kept: the read is told the host went.
+        var error = await Assert.ThrowsAsync<ObjectDisposedException>(() => read);
+        Assert.Contains(Disposed, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_disposed_SQLite_store_answers_no_read_from_memory_and_writes_nothing()
     {
         var path = _directory.Combine("direct.db");
