@@ -21,8 +21,8 @@ internal enum HistoryOutcome
 /// <summary>
 /// One secret as the one client that writes it knows it: what it believes the secret holds (to send <c>If-Match</c>),
 /// and every write and read in order with how each ended. The secret may hold the value of its last acknowledged write
-/// or read (none after a delete), or the value of a write after it that failed ambiguously; anything else is a write
-/// lost, a delete undone, or a refused write applied all the same.
+/// or read (none after a delete), or the value of a write that failed ambiguously since the last acknowledged write;
+/// anything else is a write lost, a delete undone, or a refused write applied all the same.
 /// </summary>
 internal sealed class SecretHistory(string name)
 {
@@ -51,12 +51,12 @@ internal sealed class SecretHistory(string name)
         }
     }
 
-    /// <summary>Whether a write failed ambiguously since the last acknowledged write or read, so that the secret may have moved.</summary>
+    /// <summary>Whether a write failed ambiguously since the last acknowledged write, so that the secret may have moved.</summary>
     public bool MayHaveMoved()
     {
         lock (_lock)
         {
-            return _events.Skip(LastCertain() + 1).Any(e => e.Outcome == HistoryOutcome.Ambiguous);
+            return MayStillLand().Any();
         }
     }
 
@@ -67,7 +67,7 @@ internal sealed class SecretHistory(string name)
         {
             var last = LastCertain();
             var allowed = new List<string?> { last < 0 ? null : _events[last].Value };
-            allowed.AddRange(_events.Skip(last + 1).Where(e => e.Outcome == HistoryOutcome.Ambiguous).Select(e => e.Value));
+            allowed.AddRange(MayStillLand().Select(e => e.Value));
             if (allowed.Contains(found))
             {
                 return null;
@@ -83,6 +83,14 @@ internal sealed class SecretHistory(string name)
     }
 
     private static string Describe(string? value) => value is null ? "no secret" : $"'{value}'";
+
+    /// <summary>
+    /// The writes that failed ambiguously since the last acknowledged one: any of them may land at any time, even
+    /// after a read that did not see it (etcd may apply a request it held unanswered later). An acknowledged write
+    /// with <c>If-Match</c> ends that: each of them names a revision that write superseded.
+    /// </summary>
+    private IEnumerable<(HistoryOutcome Outcome, string? Value, string Answer)> MayStillLand() =>
+        _events.Skip(_events.FindLastIndex(e => e.Outcome == HistoryOutcome.Acknowledged) + 1).Where(e => e.Outcome == HistoryOutcome.Ambiguous);
 
     private int LastCertain() => _events.FindLastIndex(e => e.Outcome is HistoryOutcome.Acknowledged or HistoryOutcome.Observed);
 }
