@@ -107,7 +107,9 @@ public sealed class DependencyFaultTests(ITestOutputHelper output) : IDisposable
 
     private static string Report(FaultLoad load) =>
         "Answers by method, status and problem type:\n"
-        + string.Join('\n', load.Statuses.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"  {s.Key}: {s.Value}"));
+        + string.Join('\n', load.Statuses.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"  {s.Key}: {s.Value}"))
+        + "\nThe most frequent refusals (5xx, or no answer):\n"
+        + string.Join('\n', load.Failures.OrderByDescending(f => f.Value).ThenBy(f => f.Key, StringComparer.Ordinal).Take(12).Select(f => $"  {f.Value} x {f.Key}"));
 
     /// <summary>The faults, one after another, each held until the load felt it, each followed by writes acknowledged again.</summary>
     private async Task FaultsAsync(FaultLoad load, VaultTestServer vault, IReadOnlyList<EtcdProcess> etcd)

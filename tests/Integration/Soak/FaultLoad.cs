@@ -26,6 +26,7 @@ internal sealed class FaultLoad(HttpClient api, IReadOnlyDictionary<string, int[
     private static readonly TimeSpan Pace = TimeSpan.FromMilliseconds(25);
 
     private readonly ConcurrentDictionary<string, long> _statuses = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _failures = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _violations = new();
     private long _answered;
     private long _unavailable;
@@ -48,6 +49,9 @@ internal sealed class FaultLoad(HttpClient api, IReadOnlyDictionary<string, int[
 
     /// <summary>Answers by <c>METHOD status</c> (and problem type for errors; <c>none</c> when no answer came).</summary>
     public IReadOnlyDictionary<string, long> Statuses => _statuses;
+
+    /// <summary>Each distinct 5xx or missing answer (method, status, problem type and detail), with how often it came.</summary>
+    public IReadOnlyDictionary<string, long> Failures => _failures;
 
     /// <summary>Answered requests by HTTP status, as the audit trail's <c>httpStatus</c> counts them.</summary>
     public IReadOnlyDictionary<int, long> AnsweredByStatus =>
@@ -287,6 +291,11 @@ internal sealed class FaultLoad(HttpClient api, IReadOnlyDictionary<string, int[
 
         var status = answer.Status is { } code ? ((int)code).ToString(CultureInfo.InvariantCulture) : "none";
         _statuses.AddOrUpdate($"{method} {status}{(answer.ProblemType is { } type ? " " + type : "")}", 1, (_, n) => n + 1);
+        if (answer.Status is not { } answered || (int)answered >= 500)
+        {
+            _failures.AddOrUpdate($"{method} {answer.Summary}", 1, (_, n) => n + 1);
+        }
+
         if (answer.Status == HttpStatusCode.ServiceUnavailable)
         {
             Interlocked.Increment(ref _unavailable);
