@@ -15,7 +15,11 @@ namespace Trousseau.Tests.Integration.Etcd;
 /// </summary>
 public sealed class EtcdUnansweredWriteTests : IDisposable
 {
-    private const int Secrets = 6;
+    /// <summary>Enough secrets that, with trousseaud's calls spread over three members, updates of them reach the frozen one.</summary>
+    private const int Secrets = 20;
+
+    /// <summary>The update stops once this many were refused.</summary>
+    private const int Refusals = 2;
 
     private readonly TempDirectory _temp = new();
 
@@ -49,7 +53,7 @@ public sealed class EtcdUnansweredWriteTests : IDisposable
             var unanswered = new List<string>();
             try
             {
-                for (var i = 0; i < Secrets; i++)
+                for (var i = 0; i < Secrets && unanswered.Count < Refusals; i++)
                 {
                     using var update = new HttpRequestMessage(HttpMethod.Put, new Uri($"v1/secrets/held/{i}", UriKind.Relative)) { Content = Json("""{"data":{"k":"during"}}""") };
                     update.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{revisions[i]}\""));
