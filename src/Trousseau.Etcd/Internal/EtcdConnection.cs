@@ -33,6 +33,15 @@ internal sealed class EtcdConnection : IDisposable
 {
     public const string Dependency = "store:etcd";
 
+    /// <summary>Said of a transaction whose answer was lost and whose read back did not find it applied.</summary>
+    private const string NotFoundApplied = ", and it was not found applied when read back";
+
+    /// <summary>
+    /// Said of every transaction whose answer was lost and that was not found applied: a member that received it and
+    /// did not answer (hung, or cut off from the leader) may still apply it later, so its caller must read again.
+    /// </summary>
+    private const string MayStillApply = "; etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it";
+
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
@@ -246,15 +255,6 @@ internal sealed class EtcdConnection : IDisposable
             : $"{failure.Message}; the read of whether the txn was applied failed too: {readFailure.Message}";
         return new DependencyUnavailableException(Dependency, message + MayStillApply, txn);
     }
-
-    /// <summary>Said of a transaction whose answer was lost and whose read back did not find it applied.</summary>
-    private const string NotFoundApplied = ", and it was not found applied when read back";
-
-    /// <summary>
-    /// Said of every transaction whose answer was lost and that was not found applied: a member that received it and
-    /// did not answer (hung, or cut off from the leader) may still apply it later, so its caller must read again.
-    /// </summary>
-    private const string MayStillApply = "; etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it";
 
     private static string Seconds(TimeSpan time) => $"{time.TotalSeconds:0.#} s";
 
