@@ -33,6 +33,15 @@ internal sealed class EtcdConnection : IDisposable
 {
     public const string Dependency = "store:etcd";
 
+    /// <summary>Said of a transaction whose answer was lost and whose read back did not find it applied.</summary>
+    private const string NotFoundApplied = ", and it was not found applied when read back";
+
+    /// <summary>
+    /// Said of every transaction whose answer was lost and that was not found applied: a member that received it and
+    /// did not answer (hung, or cut off from the leader) may still apply it later, so its caller must read again.
+    /// </summary>
+    private const string MayStillApply = "; etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it";
+
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
@@ -113,7 +122,8 @@ internal sealed class EtcdConnection : IDisposable
     /// Sends a transaction once. When its answer is lost (the connection dropped after it was sent, the deadline
     /// passed, etcd timed out the proposal), it may or may not have been applied: <paramref name="readBack"/> then
     /// says, from what etcd holds now, at which revision the write landed, or <see langword="null"/> when it cannot
-    /// be seen; a write that landed is answered as a success, anything else as the failure it was.
+    /// be seen; a write that landed is answered as a success, anything else as the failure it was, saying that the
+    /// write may or may not have been applied: a member that holds it unanswered may still apply it after the read.
     /// </summary>
     public async Task<TxnResponse> TxnAsync(
         TxnRequest request,
@@ -158,7 +168,7 @@ internal sealed class EtcdConnection : IDisposable
 
             return landed is { } revision
                 ? new TxnResponse { Succeeded = true, Header = new ResponseHeader { Revision = revision } }
-                : throw failure;
+                : throw new DependencyUnavailableException(Dependency, failure.Message + NotFoundApplied + MayStillApply, e);
         }
         catch (RpcException e)
         {
@@ -243,7 +253,7 @@ internal sealed class EtcdConnection : IDisposable
         var message = bothTimedOut
             ? $"etcd cannot be reached: it did not answer the txn within {Seconds(CallTimeout)}, nor the read of whether it was applied within {Seconds(CallTimeout)} more ({Seconds(CallTimeout * 2)} in all)"
             : $"{failure.Message}; the read of whether the txn was applied failed too: {readFailure.Message}";
-        return new DependencyUnavailableException(Dependency, message, txn);
+        return new DependencyUnavailableException(Dependency, message + MayStillApply, txn);
     }
 
     private static string Seconds(TimeSpan time) => $"{time.TotalSeconds:0.#} s";
