@@ -45,6 +45,34 @@ public sealed class VaultKeyDeletedTests(VaultFixture fixture) : IClassFixture<V
         Assert.Equal(HttpStatusCode.NotFound, status);
     }
 
+    [VaultTestServerFact]
+    public async Task A_vault_403_that_stands_after_a_new_login_says_the_key_may_be_missing_or_the_policy_may_deny_it()
+    {
+        var vault = _vault.RequireTestServer();
+        vault.DenyCreate($"transit/encrypt/{_keyName}");
+        vault.Forbid($"transit/keys/{_keyName}");
+        var tokenFile = _temp.Combine("vault-token");
+        await File.WriteAllTextAsync(tokenFile, vault.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(2)));
+        var data = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(data,
+        [
+            "--Trousseau:KeyProvider=vault",
+            $"--Trousseau:Vault:Address={_vault.Address}",
+            $"--Trousseau:Vault:KeyName={_keyName}",
+            $"--Trousseau:Vault:Auth:TokenFile={tokenFile}",
+            "--Trousseau:Kms:Enabled=false",
+        ]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(data, "api.token"));
+
+        using var refused = await CreateAsync(http, "forbidden/first");
+
+        var problem = await Problems.AssertAsync(refused, HttpStatusCode.Forbidden);
+        var detail = problem.GetProperty("detail").GetString();
+        Assert.Contains($"'{_keyName}'", detail, StringComparison.Ordinal);
+        Assert.Contains("policy denies", detail, StringComparison.Ordinal);
+        Assert.Contains("the key does not exist", detail, StringComparison.Ordinal);
+    }
+
     private async Task AssertDeletedKeyRefusesWritesAsync(string vaultToken)
     {
         await _vault.CreateKeyAsync(_keyName);
