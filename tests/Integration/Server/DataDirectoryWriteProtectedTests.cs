@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
@@ -40,6 +41,35 @@ public sealed class DataDirectoryWriteProtectedTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
         Assert.Empty(Directory.GetFiles(data, "*.tmp"));
     }
+
+    [Fact]
+    public async Task A_write_protected_data_directory_shows_on_readyz_as_the_local_key_ring_degraded_naming_it_and_clears_once_writable_again()
+    {
+        var data = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(data, ["--Trousseau:Kms:Enabled=false"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(data, "api.token"));
+
+        Readiness protectedDirectory;
+        await using (await WriteProtectedDirectory.CreateAsync(data))
+        {
+            protectedDirectory = await Eventually.ReturnsAsync(() => ReadinessAsync(http), r => r.KeyProvider == "degraded", show: r => $"{r}\n{server.Log}");
+        }
+
+        await Eventually.ReturnsAsync(() => ReadinessAsync(http), r => r.KeyProvider == "healthy", show: r => $"{r}\n{server.Log}");
+        Assert.Equal(HttpStatusCode.OK, protectedDirectory.Status);
+        Assert.Contains($"directory {data} ", protectedDirectory.KeyProviderDescription, StringComparison.Ordinal);
+        Assert.Contains("rotation", protectedDirectory.KeyProviderDescription, StringComparison.Ordinal);
+    }
+
+    private static async Task<Readiness> ReadinessAsync(HttpClient http)
+    {
+        using var response = await http.GetAsync(new Uri("readyz", UriKind.Relative));
+        using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var check = report.RootElement.GetProperty("checks").GetProperty("key-provider");
+        return new Readiness(response.StatusCode, check.GetProperty("status").GetString(), check.GetProperty("description").GetString());
+    }
+
+    private sealed record Readiness(HttpStatusCode Status, string? KeyProvider, string? KeyProviderDescription);
 
     private static async Task<HttpResponseMessage> RotateAsync(HttpClient http)
     {
