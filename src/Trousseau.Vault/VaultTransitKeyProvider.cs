@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -21,8 +22,11 @@ namespace Trousseau.Vault;
 /// this provider and <see cref="RefreshCurrentKeyAsync"/> (key status, rewrap) read them from Vault at once. Of reads
 /// that overlap, the answer to the one started last is kept, whichever arrives last: an answer given before a rotation
 /// never replaces a newer one, and a key deleted and recreated in Vault shows with its version 1 at the next read.
+/// A read that finds the key gone (Vault answers 404) tells <see cref="IKeyLossNotifier"/>'s registrations, and from
+/// then on every call reads the key first and is refused with a <see cref="DependencyUnavailableException"/> naming
+/// it until Vault has a key of that name again: no wrap makes Vault create an empty key on the spot.
 /// </summary>
-public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider
+public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider, IKeyLossNotifier
 {
     /// <summary>The provider id written into envelopes.</summary>
     public const string ProviderName = "vault";
@@ -43,6 +47,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     private KeyFacts? _facts;
     private long _factReads;
     private HealthAt? _healthy;
+    private int _keyGone;
+    private ImmutableArray<Action> _onKeyLost = [];
 
     internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time, string timeoutKey)
     {
@@ -80,7 +86,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <inheritdoc />
     public async ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
     {
-        var answer = await CallAsync(
+        var answer = await SealAsync(
             token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/encrypt/{_options.KeyName}", new TransitEncrypt(Convert.ToBase64String(plaintext.Span)), VaultJson.Default.TransitEncrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);
         var ciphertext = answer.Value?.Data?.Ciphertext ?? throw Malformed("encrypt");
@@ -105,6 +111,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             throw new InvalidCiphertextException($"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not a Vault Transit key id for version {version}, the version that made this ciphertext.");
         }
 
+        await ThrowIfKeyGoneAsync(cancellationToken).ConfigureAwait(false);
         var answer = await CallAsync(
             token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/decrypt/{_options.KeyName}", new TransitDecrypt(ciphertext), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitPlaintextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused the wrapped key: {errors}"), repeatable: true),
             cancellationToken).ConfigureAwait(false);
@@ -165,7 +172,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     public async Task<WrappedKey> RewrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(wrapped);
-        var answer = await CallAsync(
+        var answer = await SealAsync(
             token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/rewrap/{_options.KeyName}", new TransitDecrypt(Encoding.ASCII.GetString(wrapped.Ciphertext.Span)), VaultJson.Default.TransitDecrypt, VaultJson.Default.TransitCiphertextResponse, token, cancellationToken, badRequest: static errors => new InvalidCiphertextException($"Vault Transit refused to rewrap the value: {errors}"), repeatable: true),
             cancellationToken).ConfigureAwait(false);
 
@@ -180,7 +187,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <returns>The plaintext key (the caller zeroes it after use) and the key wrapped under the latest version.</returns>
     public async Task<(byte[] Plaintext, WrappedKey Wrapped)> GenerateDataKeyAsync(CancellationToken cancellationToken = default)
     {
-        var answer = await CallAsync(
+        var answer = await SealAsync(
             token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/datakey/plaintext/{_options.KeyName}", new TransitDataKeyRequest(256), VaultJson.Default.TransitDataKeyRequest, VaultJson.Default.TransitDataKeyResponse, token, cancellationToken, repeatable: true),
             cancellationToken).ConfigureAwait(false);
         var data = answer.Value?.Data ?? throw Malformed("datakey");
@@ -192,6 +199,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <inheritdoc />
     public async ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default)
     {
+        await ThrowIfKeyGoneAsync(cancellationToken).ConfigureAwait(false);
         await CallAsync(
             token => _http.SendAsync<object, object>(HttpMethod.Post, $"{_keyPath}/keys/{_options.KeyName}/rotate", null, null, null, token, cancellationToken, repeatable: false),
             cancellationToken).ConfigureAwait(false);
@@ -258,7 +266,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
 
     private async Task<IReadOnlyList<TransitBatchResult>> BatchAsync(string operation, List<TransitBatchItem> items, int count, CancellationToken cancellationToken)
     {
-        var answer = await CallAsync(
+        var answer = await SealAsync(
             token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/{operation}/{_options.KeyName}", new TransitBatchRequest(items), VaultJson.Default.TransitBatchRequest, VaultJson.Default.TransitBatchResponse, token, cancellationToken, isAnswer: status => status == HttpStatusCode.BadRequest, repeatable: true),
             cancellationToken).ConfigureAwait(false);
 
@@ -276,7 +284,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     private async ValueTask<KeyFacts> FactsAsync(CancellationToken cancellationToken, uint refreshBelow = 0)
     {
         var cached = Volatile.Read(ref _facts);
-        if (cached is not null && cached.Current.Version >= refreshBelow && _time.GetElapsedTime(cached.At) < KeyCacheDuration)
+        if (cached is not null && cached.Current.Version >= refreshBelow && _time.GetElapsedTime(cached.At) < KeyCacheDuration && Volatile.Read(ref _keyGone) == 0)
         {
             return cached;
         }
@@ -292,8 +300,14 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     {
         var read = Interlocked.Increment(ref _factReads);
         var answer = await CallAsync(
-            token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken, repeatable: true),
+            token => _http.SendAsync<object, TransitKeyResponse>(HttpMethod.Get, $"{_keyPath}/keys/{_options.KeyName}", null, null, VaultJson.Default.TransitKeyResponse, token, cancellationToken, isAnswer: static status => status == HttpStatusCode.NotFound, repeatable: true),
             cancellationToken).ConfigureAwait(false);
+        if (answer.Status == HttpStatusCode.NotFound)
+        {
+            throw KeyGone();
+        }
+
+        Volatile.Write(ref _keyGone, 0);
         var key = answer.Value?.Data ?? throw Malformed("keys");
         if (Unusable(key) is { } problem)
         {
@@ -404,7 +418,64 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     }
 
     private AccessForbiddenException PolicyDenies(AccessForbiddenException refusal) =>
-        new($"Vault's policy denies Trousseau's token the Transit key '{_options.KeyName}', even after logging in again. {refusal.Message}", refusal);
+        new($"Vault refused Trousseau's token the Transit key '{_options.KeyName}' at mount '{_options.TransitMount.Trim('/')}', even after logging in again: its policy denies the call, or the key does not exist (for a key that is missing, Vault answers an encrypt 403 under a policy that may update the key but not create it). {refusal.Message}", refusal);
+
+    /// <inheritdoc />
+    public IDisposable OnKeyLost(Action onKeyLost)
+    {
+        ArgumentNullException.ThrowIfNull(onKeyLost);
+        ImmutableInterlocked.Update(ref _onKeyLost, static (list, added) => list.Add(added), onKeyLost);
+        return new KeyLossRegistration(this, onKeyLost);
+    }
+
+    /// <summary>
+    /// Runs a call that may encrypt under the key (encrypt, datakey, rewrap, a batch). Once a read has found the key gone, the key
+    /// is read first, so that Vault, for a token that may create the key, does not create an empty one on the spot. A
+    /// 403 has the key read: a key Vault no longer has is refused as missing, not as a policy that denies.
+    /// </summary>
+    private async Task<T> SealAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
+    {
+        await ThrowIfKeyGoneAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await CallAsync(call, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AccessForbiddenException)
+        {
+            await ReadFactsAsync(cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Once the key was found gone, reads it again: refused while Vault still has no key of that name.</summary>
+    private async ValueTask ThrowIfKeyGoneAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _keyGone) != 0)
+        {
+            await ReadFactsAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Remembers that Vault no longer has the key, forgets its facts and its health, tells the registrations the first
+    /// time, and returns the refusal that names the key.
+    /// </summary>
+    private DependencyUnavailableException KeyGone()
+    {
+        Volatile.Write(ref _healthy, null);
+        if (Interlocked.Exchange(ref _keyGone, 1) == 0)
+        {
+            foreach (var onKeyLost in _onKeyLost)
+            {
+                onKeyLost();
+            }
+        }
+
+        var mount = _options.TransitMount.Trim('/');
+        return new DependencyUnavailableException(
+            VaultHttp.Dependency,
+            $"Vault Transit key '{_options.KeyName}' at mount '{mount}' does not exist: Vault answered 404 to reading it (deleted, never created, or the mount is gone). Trousseau wraps nothing under that name until Vault has the key again; what the deleted key wrapped cannot be unwrapped, not even by a new key of the same name.");
+    }
 
     /// <summary>
     /// <c>vault-</c>, 16 hex digits of SHA-256 over the key's path and the version's creation time (empty when Vault
@@ -467,6 +538,13 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// the read's place in the order reads were started.
     /// </summary>
     private sealed record KeyFacts(KeyInfo Current, IReadOnlyDictionary<uint, string> Created, long At, long Read);
+
+    /// <summary>One <see cref="OnKeyLost"/> registration, removed when disposed.</summary>
+    private sealed class KeyLossRegistration(VaultTransitKeyProvider provider, Action onKeyLost) : IDisposable
+    {
+        public void Dispose() =>
+            ImmutableInterlocked.Update(ref provider._onKeyLost, static (list, removed) => list.Remove(removed), onKeyLost);
+    }
 
     /// <summary>A healthy answer, when it was given, and the cached current key it named.</summary>
     private sealed record HealthAt(DependencyHealth Health, long At, KeyInfo? Key);

@@ -104,13 +104,19 @@ internal sealed class DataKeyCache : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>Lets go of every key; each is zeroed once its last user has released it.</summary>
+    public void RemoveAll()
     {
-        _sweeper.Dispose();
         foreach (var (_, key) in _entries)
         {
             Remove(key);
         }
+    }
+
+    public void Dispose()
+    {
+        _sweeper.Dispose();
+        RemoveAll();
     }
 
     private bool EvictLeastRecentlyUsed(DataKey? keep)

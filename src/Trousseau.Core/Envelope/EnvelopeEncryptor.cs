@@ -32,6 +32,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     private readonly ILogger _logger;
     private readonly DataKeyCache _cache;
     private readonly ITimer _ageCheck;
+    private readonly IDisposable? _keyLoss;
 
     // The wrap of a new data key under way for each purpose, by purpose, which every call needing one waits for.
     private readonly SharedCall<DataKey>?[] _making = new SharedCall<DataKey>?[EnvelopePurposes.Count];
@@ -64,6 +65,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         StoreWrites = new StoreWriteTracker(() => Interlocked.CompareExchange(ref _knownKeyId, null, null));
         var checkEvery = TimeSpan.FromTicks(Math.Clamp(_options.MaxAge.Ticks / 4, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
         _ageCheck = time.CreateTimer(static state => ((EnvelopeEncryptor)state!).RetireAgedKeys(), this, checkEvery, checkEvery);
+        _keyLoss = (provider as IKeyLossNotifier)?.OnKeyLost(DropEveryKey);
     }
 
     /// <summary>The writes of stored records under way, which a rewrap waits for (see <see cref="StoreWriteTracker"/>).</summary>
@@ -138,6 +140,16 @@ internal sealed class EnvelopeEncryptor : IDisposable
     }
 
     /// <summary>
+    /// Retires every current data key and lets go of every cached one: the key provider found its key gone, so none of
+    /// them may seal a new write (no restart could unwrap it again), and reads ask the provider, which says what is wrong.
+    /// </summary>
+    private void DropEveryKey()
+    {
+        RetireCurrentKey();
+        _cache.RemoveAll();
+    }
+
+    /// <summary>
     /// Retires each current data key that another key than <paramref name="keyId"/>, the key provider's current key,
     /// wrapped (after a rotation, made here or elsewhere). A data key whose wrap is still under way stops sealing new
     /// writes as well: unless <paramref name="keyId"/> wrapped it, it seals only the writes that waited for its wrap.
@@ -187,6 +199,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
     {
         Interlocked.Exchange(ref _disposed, 1);
         _ageCheck.Dispose();
+        _keyLoss?.Dispose();
         RetireCurrentKey();
         _cache.Dispose();
     }

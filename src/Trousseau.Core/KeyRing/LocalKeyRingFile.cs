@@ -113,7 +113,33 @@ internal static partial class LocalKeyRingFile
             throw new InvalidDataException($"with key version {ring.Current.Info.Version} it would be more than {MaxFileBytes >> 20} MiB, which a key ring file never holds");
         }
 
-        OwnerOnlyFile.WriteAtomically(path, text.WrittenSpan, overwrite: true);
+        try
+        {
+            OwnerOnlyFile.WriteAtomically(path, text.WrittenSpan, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException(NotWritten(path, ex), ex);
+        }
+    }
+
+    /// <summary>
+    /// Why the ring could not be written, naming its directory and the cause, not the temporary file the write makes
+    /// beside it (which the failed write removes): a directory this process may not create files in, a read-only or
+    /// full file system.
+    /// </summary>
+    private static string NotWritten(string path, Exception exception)
+    {
+        const int NoSpace = 28, ReadOnlyFileSystem = 30, QuotaExceeded = 122;
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        var cause = exception switch
+        {
+            UnauthorizedAccessException => $"this process may not create files in its directory {directory} (its mode, owner or immutable attribute)",
+            IOException { HResult: NoSpace or QuotaExceeded } => $"the file system holding its directory {directory} is full",
+            IOException { HResult: ReadOnlyFileSystem } => $"its directory {directory} is on a read-only file system",
+            _ => $"a new file in its directory {directory} could not be written ({exception.Message.Split(" : '")[0]})",
+        };
+        return $"it cannot be written, since {cause}; the file is unchanged and the current key stays in use. Make the directory writable (or free space there) and try again: no restart is needed.";
     }
 
     /// <summary>

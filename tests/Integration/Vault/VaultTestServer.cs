@@ -27,7 +27,8 @@ namespace Trousseau.Tests.Integration.Vault;
 /// not renewable; an
 /// AppRole secret id good for a number of uses is refused once they are used up, as with Vault's
 /// <c>secret_id_num_uses</c>), token revoke-self (a batch token refused, as Vault cannot revoke one), policies that deny a path,
-/// sys/health, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every answer with a body but errors has
+/// sys/health, an encrypt for a missing key created on the spot or, for a token that may update but not create
+/// (<see cref="DenyCreate"/>), refused 403 as Vault's existence check has it, and <c>{"errors":[...]}</c> bodies with Vault's status codes. Every answer with a body but errors has
 /// Vault's envelope (request_id, lease fields, data, wrap_info, warnings, auth, mount_type); batch results, datakey,
 /// decrypt's error texts and their order follow Vault's Transit source (<see cref="VaultApiShapeTests"/> checks the
 /// shapes, against a real Vault as well when one is configured). Every request is recorded with the
@@ -50,6 +51,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, AppRoleSecret> _appRoles = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, List<KvVersion>> _kv = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _forbiddenPaths = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _createDenied = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _authMounts = new(StringComparer.Ordinal);
     private readonly List<VaultRequest> _requests = [];
     private readonly List<string> _issued = [];
@@ -256,6 +258,15 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// every token but the root token, as a policy without it would.
     /// </summary>
     public void Forbid(string path) => _forbiddenPaths[path] = true;
+
+    /// <summary>
+    /// Gives every token but the root token <c>update</c> without <c>create</c> on <paramref name="path"/>, as the
+    /// least-privilege policy in Trousseau's docs does for <c>transit/encrypt/KEY</c>. Vault's Transit encrypt has an
+    /// existence check (<c>pathEncryptExistenceCheck</c>): for a key that does not exist the request is a create, which
+    /// such a policy refuses with 403 "permission denied" before Transit sees it; a token that may create (the root
+    /// token, or any token on a path not named here) has the key created on the spot (an upsert), as Vault does.
+    /// </summary>
+    public void DenyCreate(string path) => _createDenied[path] = true;
 
     /// <summary>Lets every token call <paramref name="path"/> again, as adding it to the tokens' policy would (<see cref="Forbid"/>).</summary>
     public void Allow(string path) => _forbiddenPaths.TryRemove(path, out _);
@@ -482,6 +493,13 @@ internal sealed class VaultTestServer : IAsyncDisposable
                 return;
             case ["v1", var mount, "encrypt", var name] when method is "POST" or "PUT" && mount != "auth":
                 Interlocked.Increment(ref _transitCalls);
+                if (token != RootToken && !_keys.ContainsKey(name) && _createDenied.ContainsKey(string.Join('/', segments.Skip(1))))
+                {
+                    // Vault's ACL checks the create capability that the existence check asked for, before Transit runs.
+                    await ErrorAsync(context, 403, "permission denied");
+                    return;
+                }
+
                 await EncryptAsync(context, name, body);
                 return;
             case ["v1", var mount, "decrypt", var name] when method is "POST" or "PUT" && mount != "auth":
