@@ -45,10 +45,14 @@ public static class TrousseauApiEndpointRouteBuilderExtensions
         api.AddEndpointFilter<BrowserRequestFilter>();
         api.AddEndpointFilter(authentication);
         api.AddEndpointFilter<ApiRouteFilter>();
+
+        // The name as sent is checked before the policies, so that a misspelt name is a 400 whoever calls, and a path
+        // whose dot segments the server resolved to another name is refused rather than checked against that name.
+        api.AddEndpointFilter<RequestTargetFilter>();
+        api.AddEndpointFilter<SecretNameFilter>();
         api.AddEndpointFilter<ApiAuthorizationFilter>();
         api.AddEndpointFilter<JsonContentTypeFilter>();
         api.AddEndpointFilter<ApiExceptionFilter>();
-        api.AddEndpointFilter<RequestTargetFilter>();
 
         // Trousseau's own routes, in a group of their own inside the one returned: each refuses a query parameter it
         // does not take, while a route the application adds to the returned group reads its query as it likes.

@@ -50,6 +50,9 @@ internal static class SecretEndpoints
         }
 
         ApiCall.Of(context).SecretName = name;
+
+        // A name the rule refuses is a 400 whatever the policies say of that spelling.
+        SecretNames.Validate(name);
         if (policies.Deny(context) is { } denied)
         {
             return denied;

@@ -92,6 +92,53 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         Assert.Contains($"'billing/{id}'", (await Problems.AssertAsync(elsewhere, HttpStatusCode.Forbidden)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [VaultTestServerTheory]
+    [InlineData("GET", "payments/spelt-{0}/")]
+    [InlineData("GET", "payments//spelt-{0}")]
+    [InlineData("GET", "Payments/spelt-{0}")]
+    [InlineData("GET", "payments/../other/spelt-{0}")]
+    [InlineData("GET", "payments/%2e%2e/other/spelt-{0}")]
+    [InlineData("PUT", "payments/spelt-{0}/")]
+    [InlineData("DELETE", "PAYMENTS/spelt-{0}")]
+    [InlineData("POST", "payments//spelt-{0}/generate")]
+    public async Task A_name_spelt_against_the_name_rule_is_400_naming_the_rule_whatever_the_policies_say_of_that_spelling(string method, string path)
+    {
+        using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
+        using var reader = fixture.Client(KubernetesApiFixture.ReaderJwt);
+        var id = Guid.NewGuid().ToString("N")[..8];
+        await CreateAsync(orders, $"payments/spelt-{id}", "before");
+        var spelt = string.Format(System.Globalization.CultureInfo.InvariantCulture, path, id);
+
+        // The reader may read payments/* and the orders service act on payments/**; neither glob matches these
+        // spellings, and none of them is a valid name: the answer must say what is wrong with the name (400), not
+        // that the caller lacks a right (403) over a secret that may not even be the one it named.
+        foreach (var http in new[] { reader, orders })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(http.BaseAddress + "v1/secrets/" + spelt, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }))
+            {
+                Content = method is "GET" or "DELETE" ? null : Json("""{"data":{"k":"after"}}"""),
+            };
+            using var response = await http.SendAsync(request);
+            var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+            Assert.DoesNotContain("Trousseau:Api:Policies", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        await AssertUnchangedAsync(orders, "read", $"payments/spelt-{id}");
+    }
+
+    [VaultTestServerFact]
+    public async Task A_create_whose_name_breaks_the_name_rule_is_400_naming_the_rule_even_where_no_policy_matches_that_spelling()
+    {
+        using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
+        var id = Guid.NewGuid().ToString("N")[..8];
+
+        using var created = await orders.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"Payments/made-{{{id}}}","data":{"k":"v"}}"""));
+
+        var problem = await Problems.AssertInvalidInputAsync(created, HttpStatusCode.BadRequest);
+        Assert.Contains("Invalid secret name", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain($"payments/made-{id}", await ListAsync(orders, "payments/made-"));
+    }
+
     [VaultTestServerFact]
     public async Task A_listing_shows_only_the_secrets_the_identity_may_list()
     {
