@@ -65,6 +65,13 @@ internal sealed class ServerFailover : DelegatingHandler
     /// <summary>The servers, their tokens and the TLS files.</summary>
     public Connection Connection => _connection;
 
+    /// <summary>
+    /// For the last request, when it ended on a server's answer after servers that took it were passed over (a read past
+    /// a 5xx, a 429, an answer cut off or none in time): each server tried before, in order, and what it did, as
+    /// <c>https://a.example:8787/ (answered 503 Service Unavailable: ...)</c>; else <see langword="null"/>.
+    /// </summary>
+    public string? ServersPassedOver { get; private set; }
+
     /// <summary>The server requests went to: the one that was reached, else (before any was) the first.</summary>
     public ServerEndpoint Current => _chosen ?? _connection.Servers[0];
 
@@ -88,6 +95,7 @@ internal sealed class ServerFailover : DelegatingHandler
         var read = request.Method == HttpMethod.Get;
         var tried = new List<(ServerEndpoint Server, string Why)>(candidates.Count);
         DependencyUnavailableException? failure = null;
+        ServersPassedOver = null;
         for (var i = 0; i < candidates.Count; i++)
         {
             var server = candidates[i];
@@ -118,6 +126,7 @@ internal sealed class ServerFailover : DelegatingHandler
                     break;
                 case Answered(var response):
                     _chosen = server;
+                    ServersPassedOver = failure is not null || tried.Any(t => t.Why.StartsWith(AnsweredPrefix, StringComparison.Ordinal)) ? InOrder(tried) : null;
                     return response;
             }
         }
@@ -130,7 +139,7 @@ internal sealed class ServerFailover : DelegatingHandler
             _ => new DependencyUnavailableException(
                 Dependency,
                 $"{(reached ? "None" : "Cannot reach any")} of the {tried.Count} trousseaud servers{(reached ? " answered" : "")}, tried in order: "
-                + string.Join("; ", tried.Select(t => $"{t.Server} ({t.Why.TrimEnd('.')})")) + ".",
+                + InOrder(tried) + ".",
                 failure),
         };
     }
@@ -220,6 +229,10 @@ internal sealed class ServerFailover : DelegatingHandler
             _awaitingWrite = null;
         }
     }
+
+    /// <summary>The servers tried, in order, each with what it did: <c>https://a.example:8787/ (answered 503 ...); ...</c>.</summary>
+    private static string InOrder(IEnumerable<(ServerEndpoint Server, string Why)> tried) =>
+        string.Join("; ", tried.Select(t => $"{t.Server} ({t.Why.TrimEnd('.')})"));
 
     /// <summary>A request's path without its query, to name it in a message.</summary>
     private static string PathOf(string relative) => relative.Split('?')[0];
