@@ -21,7 +21,7 @@ internal static class Clectl
             }
             catch (StandardOutputException e)
             {
-                return Refused(e, console.Error, e.Message);
+                return Refused(e, console.Error, $"Cannot write the completion candidates to standard output: {e.Reason}.");
             }
         }
 

@@ -43,7 +43,7 @@ internal static class CliAction
     /// <summary>
     /// Runs <paramref name="call"/> with a client for the resolved connection, sending each request through
     /// <see cref="ServerFailover"/>. A 401 becomes a message saying where the token came from, or where clectl looked
-    /// for one.
+    /// for one; a 401 or 403 that came after servers were passed over also names each of those and what it did.
     /// </summary>
     public static Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call) =>
         WithClientAsync(parse, (client, _) => call(client));
@@ -63,7 +63,11 @@ internal static class CliAction
         }
         catch (AccessForbiddenException e) when (watch.Unauthenticated)
         {
-            throw new AccessForbiddenException(Connection.Unauthenticated(failover.Current, e.Message), e);
+            throw new AccessForbiddenException(Connection.Unauthenticated(failover.Current, e.Message) + PassedOver(failover), e);
+        }
+        catch (AccessForbiddenException e) when (failover.ServersPassedOver is not null)
+        {
+            throw new AccessForbiddenException(e.Message + PassedOver(failover), e);
         }
         catch (OperationCanceledException e)
         {
@@ -71,6 +75,10 @@ internal static class CliAction
             throw new CliInterruptedException(failover.Interrupted(), e);
         }
     }
+
+    /// <summary>What the servers passed over before the refusal did, to end its line, or nothing when none was.</summary>
+    private static string PassedOver(ServerFailover failover) =>
+        failover.ServersPassedOver is { } passed ? $" Before it, clectl passed over: {passed}." : "";
 }
 
 /// <summary>clectl was interrupted (Ctrl-C) during a call; the message says what a server may have been left with.</summary>

@@ -73,13 +73,15 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     /// <summary>
     /// The handler that sends requests, trusting the CA file and presenting the client certificate, giving up on a
     /// connection (TCP and TLS) after <see cref="ServerFailover.ConnectTimeout"/>, and through the environment's proxy
-    /// for any server but one on this machine (see <see cref="LoopbackProxyBypass"/>).
+    /// for any server but one on this machine (see <see cref="LoopbackProxyBypass"/>); it calls
+    /// <paramref name="requestWriting"/> before each write to a connection made (TCP and TLS), as a request goes out.
     /// </summary>
-    public SocketsHttpHandler CreateHandler()
+    public SocketsHttpHandler CreateHandler(Action requestWriting)
     {
         var handler = CreateTlsHandler(Tls);
         handler.ConnectTimeout = ServerFailover.ConnectTimeout;
         handler.Proxy = new LoopbackProxyBypass(HttpClient.DefaultProxy);
+        handler.PlaintextStreamFilter = (context, _) => ValueTask.FromResult<Stream>(new RequestWriteWatch(context.PlaintextStream, requestWriting));
         return handler;
     }
 

@@ -96,7 +96,7 @@ internal static class GlobalOptions
     public static ServerFailover Failover(ParseResult parse)
     {
         var connection = Connection(parse);
-        return new ServerFailover(connection, connection.CreateHandler(), TimeSpan.FromSeconds(parse.GetValue(RequestTimeout)));
+        return new ServerFailover(connection, TimeSpan.FromSeconds(parse.GetValue(RequestTimeout)));
     }
 
     private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);

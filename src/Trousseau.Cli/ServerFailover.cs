@@ -20,10 +20,7 @@ namespace Trousseau.Cli;
 /// others were passed over, fails so (unless <see cref="LastAnswerAsItIs"/>), each 5xx with its problem details' words,
 /// each 429 with the wait it asks for.
 /// </summary>
-/// <param name="connection">The servers, their tokens and the TLS files.</param>
-/// <param name="inner">The handler that connects (see <see cref="Connection.CreateHandler"/>).</param>
-/// <param name="answerTimeout">How long to wait for a whole answer once connected (<c>--request-timeout</c>).</param>
-internal sealed class ServerFailover(Connection connection, HttpMessageHandler inner, TimeSpan answerTimeout) : DelegatingHandler(inner)
+internal sealed class ServerFailover : DelegatingHandler
 {
     private const string Dependency = "trousseaud";
     private const string AnsweredPrefix = "answered ";
@@ -45,14 +42,38 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
     /// </summary>
     public static readonly HttpRequestOptionsKey<bool> LastAnswerAsItIs = new("Trousseau.Cli.LastAnswerAsItIs");
 
+    private readonly Connection _connection;
+    private readonly TimeSpan _answerTimeout;
+    private readonly Lock _sending = new();
+    private CancellationTokenSource? _awaitingWrite;
     private ServerEndpoint? _chosen;
     private (ServerEndpoint Server, HttpMethod Method, string Path)? _awaiting;
 
+    /// <summary>A failover over <paramref name="connection"/>'s servers, through the handler that connects to them.</summary>
+    /// <param name="connection">The servers, their tokens and the TLS files.</param>
+    /// <param name="answerTimeout">
+    /// How long to wait for a whole answer once connected (<c>--request-timeout</c>): counted from the moment the request is
+    /// written to the connection, made (TCP and TLS) or reused, never from the start of the connection attempt.
+    /// </param>
+    public ServerFailover(Connection connection, TimeSpan answerTimeout)
+    {
+        _connection = connection;
+        _answerTimeout = answerTimeout;
+        InnerHandler = connection.CreateHandler(RequestWriting);
+    }
+
     /// <summary>The servers, their tokens and the TLS files.</summary>
-    public Connection Connection => connection;
+    public Connection Connection => _connection;
+
+    /// <summary>
+    /// For the last request, when it ended on a server's answer after servers that took it were passed over (a read past
+    /// a 5xx, a 429, an answer cut off or none in time): each server tried before, in order, and what it did, as
+    /// <c>https://a.example:8787/ (answered 503 Service Unavailable: ...)</c>; else <see langword="null"/>.
+    /// </summary>
+    public string? ServersPassedOver { get; private set; }
 
     /// <summary>The server requests went to: the one that was reached, else (before any was) the first.</summary>
-    public ServerEndpoint Current => _chosen ?? connection.Servers[0];
+    public ServerEndpoint Current => _chosen ?? _connection.Servers[0];
 
     /// <summary>
     /// What clectl was doing when it was interrupted (Ctrl-C): which server held which request unanswered, and whether it
@@ -70,10 +91,11 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var relative = RelativeToFirstServer(request.RequestUri);
-        var candidates = _chosen is { } chosen ? [chosen] : connection.Servers;
+        var candidates = _chosen is { } chosen ? [chosen] : _connection.Servers;
         var read = request.Method == HttpMethod.Get;
         var tried = new List<(ServerEndpoint Server, string Why)>(candidates.Count);
         DependencyUnavailableException? failure = null;
+        ServersPassedOver = null;
         for (var i = 0; i < candidates.Count; i++)
         {
             var server = candidates[i];
@@ -104,6 +126,7 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
                     break;
                 case Answered(var response):
                     _chosen = server;
+                    ServersPassedOver = failure is not null || tried.Any(t => t.Why.StartsWith(AnsweredPrefix, StringComparison.Ordinal)) ? InOrder(tried) : null;
                     return response;
             }
         }
@@ -116,7 +139,7 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
             _ => new DependencyUnavailableException(
                 Dependency,
                 $"{(reached ? "None" : "Cannot reach any")} of the {tried.Count} trousseaud servers{(reached ? " answered" : "")}, tried in order: "
-                + string.Join("; ", tried.Select(t => $"{t.Server} ({t.Why.TrimEnd('.')})")) + ".",
+                + InOrder(tried) + ".",
                 failure),
         };
     }
@@ -127,18 +150,24 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
     /// </summary>
     private async Task<Attempt> AttemptAsync(HttpRequestMessage request, ServerEndpoint server, CancellationToken cancellationToken)
     {
-        // The deadline leaves the whole answer timeout after the longest connection, so that it never cuts a
-        // connection short: a server not connected to yet is unreachable, and the request goes on to the next.
+        // Until the request is written the deadline leaves the whole answer timeout after the longest connection, so
+        // that it never cuts a connection short: a server not connected to yet is unreachable, and the request goes on
+        // to the next. Once written (see RequestWriting), the answer timeout starts again from then.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(ConnectTimeout + answerTimeout);
+        deadline.CancelAfter(ConnectTimeout + _answerTimeout);
         HttpResponseMessage response;
         try
         {
+            lock (_sending)
+            {
+                _awaitingWrite = deadline;
+            }
+
             response = await base.SendAsync(request, deadline.Token);
         }
         catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
         {
-            return new NotReached(connection.Describe(server, e));
+            return new NotReached(_connection.Describe(server, e));
         }
         catch (OperationCanceledException e) when (e.InnerException is TimeoutException && !deadline.IsCancellationRequested)
         {
@@ -146,12 +175,19 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
         }
         catch (HttpRequestException e)
         {
-            var why = connection.Describe(server, e);
+            var why = _connection.Describe(server, e);
             return new Failed(why, new DependencyUnavailableException(Dependency, $"The request to trousseaud at {server} failed: {why}", e));
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             return NoAnswer(server, e);
+        }
+        finally
+        {
+            lock (_sending)
+            {
+                _awaitingWrite = null;
+            }
         }
 
         try
@@ -180,6 +216,23 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
             return NoAnswer(server, e);
         }
     }
+
+    /// <summary>
+    /// Called before each write to a connection (see <see cref="RequestWriteWatch"/>): the first write of an attempt is
+    /// its request going out on a connection made or reused, so the answer timeout counts from then.
+    /// </summary>
+    private void RequestWriting()
+    {
+        lock (_sending)
+        {
+            _awaitingWrite?.CancelAfter(_answerTimeout);
+            _awaitingWrite = null;
+        }
+    }
+
+    /// <summary>The servers tried, in order, each with what it did: <c>https://a.example:8787/ (answered 503 ...); ...</c>.</summary>
+    private static string InOrder(IEnumerable<(ServerEndpoint Server, string Why)> tried) =>
+        string.Join("; ", tried.Select(t => $"{t.Server} ({t.Why.TrimEnd('.')})"));
 
     /// <summary>A request's path without its query, to name it in a message.</summary>
     private static string PathOf(string relative) => relative.Split('?')[0];
@@ -222,16 +275,16 @@ internal sealed class ServerFailover(Connection connection, HttpMessageHandler i
     }
 
     private Failed NoAnswer(ServerEndpoint server, Exception e) => new(
-        $"no answer within {answerTimeout.TotalSeconds:0.###} s",
+        $"no answer within {_answerTimeout.TotalSeconds:0.###} s",
         new DependencyUnavailableException(
             Dependency,
-            $"trousseaud at {server} did not answer within {answerTimeout.TotalSeconds:0.###} s (--request-timeout).",
+            $"trousseaud at {server} did not answer within {_answerTimeout.TotalSeconds:0.###} s (--request-timeout).",
             e));
 
     /// <summary>The request's URI relative to the first server, the <see cref="HttpClient.BaseAddress"/> it was made on.</summary>
     private string RelativeToFirstServer(Uri? requestUri)
     {
-        var first = connection.Servers[0].Url.AbsoluteUri;
+        var first = _connection.Servers[0].Url.AbsoluteUri;
         var uri = requestUri?.AbsoluteUri ?? "";
         return uri.StartsWith(first, StringComparison.Ordinal)
             ? uri[first.Length..]

@@ -71,13 +71,23 @@ internal static class ShellCompletion
         CliAction.Set(command, console, async (parse, _) =>
         {
             var shell = parse.GetValue(Shell);
-            await console.Out.WriteAsync(shell switch
+            var script = shell switch
             {
                 "bash" => Bash,
                 "zsh" => Zsh,
                 "fish" => Fish,
                 _ => throw new CliUsageException($"clectl completion takes bash, zsh or fish, not '{shell}'."),
-            });
+            };
+            try
+            {
+                await console.Out.WriteAsync(script);
+            }
+            catch (StandardOutputException e) when (!e.PipeClosed)
+            {
+                // The script changes nothing: the line says only that it could not be written, and why.
+                throw new IOException($"Cannot write the completion script to standard output: {e.Reason}.", e);
+            }
+
             return ExitCodes.Ok;
         });
         return command;

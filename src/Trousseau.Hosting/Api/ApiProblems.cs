@@ -112,10 +112,13 @@ internal static class ApiProblems
     // same in a Native AOT host, whatever JSON options the application set.
     /// <summary>
     /// A problem of <paramref name="type"/>, whose title is the type's own: RFC 9457 keeps a type's title the same from
-    /// occurrence to occurrence, whichever check found the problem; the detail says what happened this time.
+    /// occurrence to occurrence, whichever check found the problem; the detail says what happened this time, as a
+    /// sentence with its final period, which a dependency's words (etcd's, Vault's, Kestrel's) may lack.
     /// </summary>
     private static IResult Problem(int status, string detail, string type) =>
-        Results.Json(new ProblemBody(type, TitleOf(type), status, detail), ApiJson.Wire.ProblemBody, ProblemContentType, status);
+        Results.Json(new ProblemBody(type, TitleOf(type), status, Sentence(detail)), ApiJson.Wire.ProblemBody, ProblemContentType, status);
+
+    private static string Sentence(string detail) => detail.EndsWith('.') || detail.EndsWith('?') || detail.EndsWith('!') ? detail : detail + ".";
 
     private static string TitleOf(string type) => type switch
     {

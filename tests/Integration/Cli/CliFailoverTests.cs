@@ -168,6 +168,24 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_read_whose_last_server_refuses_the_token_after_another_answered_503_exits_5_naming_both()
+    {
+        await using var unavailable = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."));
+        var clectl = fixture.Clectl.With(("TROUSSEAU_TOKEN", "not-the-token-of-either"));
+
+        var get = await clectl.RunAsync("--server", $"{unavailable.BaseAddress},{Live}", "secret", "get", "failover/refused");
+
+        // The refusal is the answer (exit 5), and the line says too why the first server did not give it.
+        var line = ClectlAssert.Fails(get, 5);
+        Assert.StartsWith($"clectl: trousseaud at {Live} refused the API token from $TROUSSEAU_TOKEN (", line, StringComparison.Ordinal);
+        Assert.EndsWith(
+            $" Before it, clectl passed over: {unavailable.BaseAddress} (answered 503 Service Unavailable: The store cannot be reached).",
+            line,
+            StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-token-of-either", get.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_read_that_no_server_answers_exits_6_naming_each_and_what_it_did()
     {
         await using var unavailable = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached."));

@@ -30,6 +30,24 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Empty(next.Requests);
     }
 
+    [Fact]
+    public async Task The_request_timeout_counts_from_the_connection_so_an_answer_held_past_it_is_not_waited_for()
+    {
+        // The server takes the connection at once and holds its answer until clectl has exited, else for 5 s, five
+        // times the timeout: clectl must give up 1 s after its request went out, with the documented line, not take
+        // the answer (counted from the start of the attempt, with 5 s for connecting, it waited 6 s and took it).
+        var exited = new TaskCompletionSource();
+        await using var holding = await RecordingServer.StartAsync(_ => new Held(
+            Task.WhenAny(exited.Task, Task.Delay(TimeSpan.FromSeconds(5))),
+            Results.Json(new { items = new[] { Metadata("fault/held") } })));
+
+        var list = await fixture.Clectl.RunAsync("--server", holding.BaseAddress.ToString(), "--request-timeout", "1", "secret", "list");
+        exited.SetResult();
+
+        Assert.Equal($"clectl: trousseaud at {holding.BaseAddress} did not answer within 1 s (--request-timeout).", ClectlAssert.Fails(list, 6));
+        Assert.Single(holding.Requests);
+    }
+
     [Theory]
     [InlineData("silent", "secret", "create", "fault/unknown-outcome", "POST v1/secrets")]
     [InlineData("cut off", "secret", "delete", "fault/unknown-outcome", "DELETE v1/secrets/fault/unknown-outcome")]
@@ -363,6 +381,16 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
             httpContext.Response.Headers.RetryAfter = "30";
             httpContext.Response.ContentType = "text/html";
             return httpContext.Response.WriteAsync("<h1>429 Too Many Requests</h1>");
+        }
+    }
+
+    /// <summary>An answer given only once <paramref name="release"/> completes, as a server that hangs while answering.</summary>
+    private sealed class Held(Task release, IResult answer) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            await release;
+            await answer.ExecuteAsync(httpContext);
         }
     }
 

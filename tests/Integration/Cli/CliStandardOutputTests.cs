@@ -48,12 +48,23 @@ public sealed class CliStandardOutputTests(ClectlFixture fixture)
     [Theory]
     [InlineData(">&-", "Bad file descriptor (it is closed)")]
     [InlineData("> /dev/full", "No space left on device")]
+    public async Task A_completion_script_that_standard_output_refuses_exits_1_with_one_line_saying_it_could_not_be_written(string redirection, string reason)
+    {
+        var result = await _clectl.ShellAsync("bash", $"clectl completion bash {redirection}");
+
+        // Printing the script changes nothing: the line says nothing of a change.
+        Assert.Equal($"clectl: Cannot write the completion script to standard output: {reason}.", ClectlAssert.Fails(result, 1));
+    }
+
+    [Theory]
+    [InlineData(">&-", "Bad file descriptor (it is closed)")]
+    [InlineData("> /dev/full", "No space left on device")]
     public async Task Completion_candidates_that_standard_output_refuses_exit_1_with_one_line_rather_than_a_stack_trace(string redirection, string reason)
     {
         // What the completion scripts run for 'clectl sec<TAB>'.
         var result = await _clectl.ShellAsync("bash", $"clectl __complete sec {redirection}");
 
-        Assert.Equal($"clectl: Cannot write to standard output: {reason}. {Consequence}", ClectlAssert.Fails(result, 1));
+        Assert.Equal($"clectl: Cannot write the completion candidates to standard output: {reason}.", ClectlAssert.Fails(result, 1));
     }
 
     [Fact]

@@ -122,9 +122,12 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         await etcd.ThawAsync();
         using var written = await http.PutAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative), Json("""{"data":{"k":"after"}}"""));
 
-        Assert.Contains("did not answer the range within 3 s", readProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // Each detail is a sentence, with its final period, as docs/reference.md quotes it.
+        Assert.EndsWith("did not answer the range within 3 s.", readProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         // The write's answer took both deadlines: the transaction's, then the read of whether it was applied.
-        Assert.Contains("did not answer the txn within 3 s, nor the read of whether it was applied within 3 s more (6 s in all)", writeProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(
+            "etcd cannot be reached: it did not answer the txn within 3 s, nor the read of whether it was applied within 3 s more (6 s in all).",
+            writeProblem.GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.OK, written.StatusCode);
         Assert.Equal("after", (await ClectlRunner.For(server, dataDir, _temp.Path).RunAsync("secret", "get", "etcd/frozen", "--key", "k")).Stdout);
     }
