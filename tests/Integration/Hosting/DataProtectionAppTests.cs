@@ -184,6 +184,23 @@ public sealed class DataProtectionAppTests(VaultFixture fixture) : IClassFixture
         Assert.All(skipped, r => Assert.Contains(damaged, file => file.Contains(r.Message.Split('"')[1], StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task Without_Trousseau_registered_the_app_does_not_start_and_the_error_names_the_missing_call()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddDataProtection()
+            .PersistKeysToFileSystem(new DirectoryInfo(_temp.Combine("keys")))
+            .ProtectKeysWithTrousseau();
+        await using var app = builder.Build();
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+
+        Assert.Contains("ProtectKeysWithTrousseau needs Trousseau: call services.AddTrousseau(...)", Assert.Single(error.Failures), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("keys")) && Directory.GetFiles(_temp.Combine("keys")).Length > 0, "a key was written without Trousseau");
+    }
+
     private static async Task DamageCiphertextAsync(string file, Func<byte[], byte[]> damage)
     {
         var xml = await File.ReadAllTextAsync(file);
