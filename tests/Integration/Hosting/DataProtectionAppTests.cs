@@ -143,6 +143,30 @@ public sealed class DataProtectionAppTests(VaultFixture fixture) : IClassFixture
     }
 
     [VaultTestServerFact]
+    public async Task A_key_made_after_a_rotation_in_Vault_is_under_the_new_version_and_its_cookies_survive_min_decryption_version_raised_past_the_old_one()
+    {
+        var key = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(key);
+        await using (var app = await StartAsync(vaultKey: key))
+        {
+            await SignInAsync(app, "alice");
+            await _vault.RotateKeyAsync(key);
+            app.Services.GetRequiredService<IKeyManager>().CreateNewKey(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(90));
+        }
+
+        string cookie;
+        await using (var restarted = await StartAsync(vaultKey: key))
+        {
+            cookie = await SignInAsync(restarted, "bob");
+        }
+
+        await _vault.ConfigureKeyAsync(key, new Dictionary<string, string> { ["min_decryption_version"] = "2" });
+
+        await using var again = await StartAsync(vaultKey: key);
+        Assert.Equal("bob", await WhoAmIAsync(again, cookie));
+    }
+
+    [VaultTestServerFact]
     public async Task Instances_sharing_the_key_directory_and_Transit_key_read_each_others_cookies_and_another_application_does_not()
     {
         var key = VaultTarget.UniqueKeyName();
