@@ -11,8 +11,13 @@ namespace Trousseau;
 public sealed class DataProtectionKeyEncryptor
 {
     private readonly EnvelopeEncryptor _encryptor;
+    private readonly IKeyProvider _provider;
 
-    internal DataProtectionKeyEncryptor(EnvelopeEncryptor encryptor) => _encryptor = encryptor;
+    internal DataProtectionKeyEncryptor(EnvelopeEncryptor encryptor, IKeyProvider provider)
+    {
+        _encryptor = encryptor;
+        _provider = provider;
+    }
 
     /// <summary>
     /// The associated data of every key ring element's envelope. It is also the context an application that reaches
@@ -20,12 +25,36 @@ public sealed class DataProtectionKeyEncryptor
     /// </summary>
     public static ReadOnlyMemory<byte> Context { get; } = "Microsoft.AspNetCore.DataProtection key ring"u8.ToArray();
 
-    /// <summary>Encrypts one key ring element.</summary>
+    /// <summary>
+    /// Encrypts one key ring element under the key provider's current key, asked of where the key lives (Vault, the key
+    /// ring file): an element is encrypted once, when Data Protection makes its key, and never again, so one sealed
+    /// under a data key that an older key wrapped (the key rotated outside this process) is sealed again under a new
+    /// data key. When the key provider cannot be asked, the data key held seals it.
+    /// </summary>
     /// <param name="plaintext">The element's XML, as UTF-8.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The envelope and the provider, key id and key version that protect it.</returns>
-    public ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default) =>
-        _encryptor.EncryptAsync(EnvelopePurpose.DataProtection, plaintext, Context, cancellationToken);
+    public async ValueTask<EncryptResult> EncryptAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default)
+    {
+        var result = await _encryptor.EncryptAsync(EnvelopePurpose.DataProtection, plaintext, Context, cancellationToken).ConfigureAwait(false);
+        KeyInfo current;
+        try
+        {
+            current = await _provider.RefreshCurrentKeyAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (DependencyUnavailableException)
+        {
+            return result;
+        }
+
+        if (current.KeyId == result.KeyId)
+        {
+            return result;
+        }
+
+        _encryptor.RetireUnlessWrappedBy(current.KeyId);
+        return await _encryptor.EncryptAsync(EnvelopePurpose.DataProtection, plaintext, Context, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Decrypts what <see cref="EncryptAsync"/> wrote, and the envelopes of key ring elements written before envelopes

@@ -85,7 +85,7 @@ public static class TrousseauServiceCollectionExtensions
             sp.GetRequiredService<EnvelopeEncryptor>(), new TracedSecretStore(sp.GetRequiredService<ISecretStore>(), sp.GetRequiredService<TrousseauInstrumentation>()),
             sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<InProcessTrousseau>>()));
         services.TryAddSingleton<ITrousseau, InstrumentedTrousseau>();
-        services.TryAddSingleton(sp => new DataProtectionKeyEncryptor(sp.GetRequiredService<EnvelopeEncryptor>()));
+        services.TryAddSingleton(sp => new DataProtectionKeyEncryptor(sp.GetRequiredService<EnvelopeEncryptor>(), sp.GetRequiredService<IKeyProvider>()));
         services.TryAddSingleton<IKeyAdministration, InProcessKeyAdministration>();
         return builder;
     }

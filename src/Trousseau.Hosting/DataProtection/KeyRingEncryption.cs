@@ -21,6 +21,5 @@ internal static class KeyRingEncryption
             : RemoteTrousseau(services).DecryptAsync(ciphertext, DataProtectionKeyEncryptor.Context).AsTask().GetAwaiter().GetResult());
 
     private static ITrousseau RemoteTrousseau(IServiceProvider services) =>
-        services.GetService<ITrousseau>() ?? throw new InvalidOperationException(
-            "ProtectKeysWithTrousseau needs Trousseau: call services.AddTrousseau(...) with a key provider and a store, or register the ITrousseau (a TrousseauClient) that encrypts the keys.");
+        services.GetService<ITrousseau>() ?? throw new InvalidOperationException(KeyRingEncryptionValidator.MissingTrousseau);
 }

@@ -14,7 +14,9 @@ public static class TrousseauDataProtectionBuilderExtensions
     /// Encrypts every Data Protection key with Trousseau before it is persisted (wherever <c>PersistKeysTo...</c> puts
     /// it), and decrypts it on load. Register Trousseau itself with <c>AddTrousseau()</c>: the keys then have a purpose
     /// of their own (<see cref="DataProtectionKeyEncryptor"/>) that no encrypt/decrypt caller can open. With only a
-    /// remote <see cref="ITrousseau"/>, they go through its encrypt and decrypt.
+    /// remote <see cref="ITrousseau"/>, they go through its encrypt and decrypt. With neither registered, the host's start
+    /// (or, without a host, the first resolution of Data Protection) throws an <see cref="OptionsValidationException"/>
+    /// naming the missing call.
     /// </summary>
     /// <param name="builder">The Data Protection builder.</param>
     /// <returns>The builder.</returns>
@@ -24,6 +26,8 @@ public static class TrousseauDataProtectionBuilderExtensions
         builder.Services.TryAddSingleton(services => new KeyRingOutage(services.GetService<TimeProvider>() ?? TimeProvider.System));
         builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(services =>
             new ConfigureOptions<KeyManagementOptions>(options => options.XmlEncryptor = new TrousseauXmlEncryptor(services)));
+        builder.Services.AddOptions<KeyManagementOptions>().ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeyManagementOptions>, KeyRingEncryptionValidator>());
         return builder;
     }
 }

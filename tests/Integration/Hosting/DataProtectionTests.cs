@@ -143,7 +143,7 @@ public sealed class DataProtectionTests(VaultFixture fixture) : IClassFixture<Va
     }
 
     [Fact]
-    public void Without_Trousseau_registered_the_first_protect_fails_naming_the_missing_call_and_writes_no_key()
+    public void Without_Trousseau_registered_and_without_a_host_Data_Protection_fails_at_first_use_naming_the_missing_call_and_writes_no_key()
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -153,11 +153,9 @@ public sealed class DataProtectionTests(VaultFixture fixture) : IClassFixture<Va
             .ProtectKeysWithTrousseau();
         using var provider = services.BuildServiceProvider();
 
-        // Data Protection wraps whatever fails inside Protect; the cause is the inner exception.
-        var error = Assert.Throws<System.Security.Cryptography.CryptographicException>(() => provider.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Protect("payload"));
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<IDataProtectionProvider>().CreateProtector("orders").Protect("payload"));
 
-        var cause = Assert.IsType<InvalidOperationException>(error.InnerException);
-        Assert.Contains("ProtectKeysWithTrousseau needs Trousseau: call services.AddTrousseau(...)", cause.Message, StringComparison.Ordinal);
+        Assert.Contains("ProtectKeysWithTrousseau needs Trousseau: call services.AddTrousseau(...)", Assert.Single(error.Failures), StringComparison.Ordinal);
         Assert.Empty(Directory.Exists(_temp.Combine("keys")) ? Directory.GetFiles(_temp.Combine("keys")) : []);
     }
 
