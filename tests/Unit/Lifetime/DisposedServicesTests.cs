@@ -85,14 +85,14 @@ public sealed class DisposedServicesTests : IDisposable
     public async Task An_encrypt_waiting_behind_a_data_key_being_made_ends_when_the_provider_is_disposed_meanwhile()
     {
         var services = new ServiceCollection();
-        services.AddSingleton(sp => new HeldWrapKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
+        services.AddSingleton(sp => new HeldKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
         services.AddTrousseau(o => o.KeyProvider = "held")
             .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
-            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldWrapKeyProvider>())
+            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldKeyProvider>())
             .UseInMemoryStore();
         var provider = services.BuildServiceProvider();
         var trousseau = provider.GetRequiredService<ITrousseau>();
-        var held = provider.GetRequiredService<HeldWrapKeyProvider>();
+        var held = provider.GetRequiredService<HeldKeyProvider>();
 
         var wrapping = held.HoldNextWrap();
         var first = trousseau.EncryptAsync("first"u8.ToArray()).AsTask();
@@ -120,14 +120,14 @@ public sealed class DisposedServicesTests : IDisposable
         }
 
         var services = new ServiceCollection();
-        services.AddSingleton(sp => new HeldUnwrapKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
+        services.AddSingleton(sp => new HeldKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
         services.AddTrousseau(o => o.KeyProvider = "held")
             .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
-            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldUnwrapKeyProvider>())
+            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldKeyProvider>())
             .UseInMemoryStore();
         var provider = services.BuildServiceProvider();
         var trousseau = provider.GetRequiredService<ITrousseau>();
-        var held = provider.GetRequiredService<HeldUnwrapKeyProvider>();
+        var held = provider.GetRequiredService<HeldKeyProvider>();
 
         var unwrapping = held.HoldNextUnwrap();
         var read = trousseau.DecryptAsync(sealedElsewhere.Ciphertext).AsTask();

@@ -15,7 +15,7 @@ public sealed class KeyRotationRaceTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly TempDirectory _directory = new();
-    private readonly HeldWrapKeyProvider _provider;
+    private readonly HeldKeyProvider _provider;
     private readonly InterleavingStore _store = new(new InMemorySecretStore());
     private readonly EnvelopeEncryptor _encryptor;
     private readonly InProcessTrousseau _trousseau;
@@ -23,7 +23,7 @@ public sealed class KeyRotationRaceTests : IDisposable
 
     public KeyRotationRaceTests()
     {
-        _provider = new HeldWrapKeyProvider(KeyRings.Open(RingFile, _time));
+        _provider = new HeldKeyProvider(KeyRings.Open(RingFile, _time));
         _encryptor = KeyRings.Encryptor(_provider, _time);
         _trousseau = new InProcessTrousseau(_encryptor, _store, _time);
         _keys = new InProcessKeyAdministration(_provider, _store, _encryptor);
