@@ -60,22 +60,31 @@ public sealed class ApiPolicySettingsTests : IDisposable
     }
 
     [Fact]
-    public async Task A_create_the_policies_refuse_names_its_secret_in_at_most_253_characters_however_long_the_name()
+    public async Task A_create_the_policies_refuse_names_its_secret_whole_and_a_name_too_long_for_the_rule_is_400_without_echoing_it()
     {
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(
             dataDir, [$"{Policy}Subjects:0=admin", $"{Policy}Secrets:0=team/**", $"{Policy}Actions:0=create"]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
-        var name = "other/" + new string('z', 1024 * 1024);
+        var longest = "other/" + new string('z', 253 - "other/".Length);
+        var tooLong = "other/" + new string('z', 1024 * 1024);
 
-        using var created = await http.PostAsync(
-            new Uri("v1/secrets", UriKind.Relative),
-            new StringContent(JsonSerializer.Serialize(new { name, data = new { k = "v" } }), System.Text.Encoding.UTF8, "application/json"));
+        using var refused = await CreateAsync(http, longest);
+        using var invalid = await CreateAsync(http, tooLong);
 
-        var detail = (await Problems.AssertAsync(created, HttpStatusCode.Forbidden)).GetProperty("detail").GetString()!;
-        Assert.Equal($"The identity 'admin' may not do 'create' on the secret '{name[..253]}…': no entry of Trousseau:Api:Policies allows it.", detail);
+        var refusedDetail = (await Problems.AssertAsync(refused, HttpStatusCode.Forbidden)).GetProperty("detail").GetString()!;
+        Assert.Equal($"The identity 'admin' may not do 'create' on the secret '{longest}': no entry of Trousseau:Api:Policies allows it.", refusedDetail);
+
+        // The name rule is checked before the policies (a misspelt name says what is wrong with it, whoever calls), and
+        // a name that long is not echoed, in the answer or the audit trail.
+        var invalidDetail = (await Problems.AssertAsync(invalid, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.StartsWith("Invalid secret name: use 1 to 253 characters", invalidDetail, StringComparison.Ordinal);
         Assert.DoesNotContain(File.ReadAllLines(Path.Combine(dataDir, "audit.log")), line => line.Length > 1024);
     }
+
+    private static Task<HttpResponseMessage> CreateAsync(HttpClient http, string name) => http.PostAsync(
+        new Uri("v1/secrets", UriKind.Relative),
+        new StringContent(JsonSerializer.Serialize(new { name, data = new { k = "v" } }), System.Text.Encoding.UTF8, "application/json"));
 
     [Theory]
     [InlineData("generate", """{}""")]
