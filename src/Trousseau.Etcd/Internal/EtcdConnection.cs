@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Security.Authentication;
 using dotnet_etcd;
 using Etcdserverpb;
 using Grpc.Core;
@@ -40,7 +42,7 @@ internal sealed class EtcdConnection : IDisposable
     /// Said of every transaction whose answer was lost and that was not found applied: a member that received it and
     /// did not answer (hung, or cut off from the leader) may still apply it later, so its caller must read again.
     /// </summary>
-    private const string MayStillApply = "; etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it";
+    private const string MayStillApply = "; etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it.";
 
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
@@ -55,6 +57,7 @@ internal sealed class EtcdConnection : IDisposable
     private static readonly Metadata RequireLeader = new() { { "hasleader", "true" } };
 
     private readonly EtcdClient _client;
+    private readonly IReadOnlyList<string> _endpoints;
     private readonly TimeProvider _time;
     private readonly IDisposable? _credentialChanges;
     private readonly Lock _credentialsLock = new();
@@ -66,7 +69,8 @@ internal sealed class EtcdConnection : IDisposable
         _time = time;
         _credentials = (settings.Username, settings.Password);
         History = new EtcdHistory();
-        var endpoints = string.Join(',', settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority)));
+        _endpoints = [.. settings.Endpoints.Select(e => e.GetLeftPart(UriPartial.Authority))];
+        var endpoints = string.Join(',', _endpoints);
         var serverName = settings.Endpoints.FirstOrDefault()?.Host ?? "localhost";
         _client = settings.Endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps)
             ? new EtcdClient(
@@ -168,7 +172,7 @@ internal sealed class EtcdConnection : IDisposable
 
             return landed is { } revision
                 ? new TxnResponse { Succeeded = true, Header = new ResponseHeader { Revision = revision } }
-                : throw new DependencyUnavailableException(Dependency, failure.Message + NotFoundApplied + MayStillApply, e);
+                : throw new DependencyUnavailableException(Dependency, Clause(failure) + NotFoundApplied + MayStillApply, e);
         }
         catch (RpcException e)
         {
@@ -184,45 +188,127 @@ internal sealed class EtcdConnection : IDisposable
         _client.GetConnection().WatchClient.Watch(RequireLeader, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// What etcd's refusal of a call means. Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed
-    /// authentication): etcd is unavailable to Trousseau. A request etcd finds invalid (INVALID_ARGUMENT, for example
-    /// one over its request size limit): the caller's input. Anything else (no member reachable, no leader, a
-    /// deadline, a connection broken under the call, a compacted revision, a full database): unavailable.
+    /// What etcd's refusal of a call means, in one sentence naming etcd, the member (when the failure names it, or when
+    /// only one is configured), what failed and its likely cause, in place of the gRPC and HTTP libraries' own words.
+    /// Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed authentication): etcd is unavailable to
+    /// Trousseau. A request etcd finds invalid (INVALID_ARGUMENT, for example one over its request size limit): the
+    /// caller's input. Anything else (no member reachable, no leader, a deadline, a connection broken under the call,
+    /// a failed TLS handshake, a compacted revision, a full database): unavailable.
     /// </summary>
-    public static TrousseauException Failure(RpcException e, string call)
+    private TrousseauException Failure(RpcException e, string call)
     {
         var detail = e.Status.Detail;
+        var member = Member(e);
         if (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied
             || detail.Contains("authentication failed", StringComparison.OrdinalIgnoreCase)
             || detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase))
         {
-            return new DependencyUnavailableException(Dependency, $"etcd refused Trousseau's credentials: {detail}", e);
+            var cause = detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase)
+                ? "the user Etcd:Username names has no read-write role on Etcd:Prefix"
+                : "check Etcd:Username and Etcd:Password against etcd's users";
+            return Unavailable($"etcd refused Trousseau's credentials at {member} ({detail}): {cause}", e);
         }
 
         if (e.StatusCode == StatusCode.InvalidArgument)
         {
-            return new InvalidInputException("request", $"etcd refused the request: {detail}");
+            return new InvalidInputException("request", $"etcd refused the request at {member}: {detail}.");
+        }
+
+        if (e.Status.DebugException is { } transport)
+        {
+            return Unavailable($"etcd cannot be reached: {Transport(transport, member, call)}", e);
         }
 
         return e.StatusCode switch
         {
-            StatusCode.Unavailable =>
-                new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
-            // A connection that broke under the call (a TLS refusal of the client certificate arrives after the
-            // handshake) is grpc-dotnet's INTERNAL with the transport's exception inside: etcd cannot be reached.
-            StatusCode.Internal when e.Status.DebugException is HttpRequestException or IOException =>
-                new DependencyUnavailableException(Dependency, $"etcd cannot be reached: {detail}", e),
             // Also when no member could be connected to: the call waited for one until its deadline.
-            StatusCode.DeadlineExceeded => new DependencyUnavailableException(
-                Dependency,
-                $"etcd cannot be reached: it did not answer the {call} within {Seconds(CallTimeout)}",
+            StatusCode.DeadlineExceeded => Unavailable(
+                $"etcd cannot be reached: {member} did not answer the {call} within {Seconds(CallTimeout)} "
+                + "(etcd is down, hung or overloaded there, or the network drops its packets)",
                 e),
-            _ => new DependencyUnavailableException(
-                Dependency,
-                $"etcd did not serve the {call} ({e.StatusCode}): {detail}",
+            StatusCode.ResourceExhausted when detail.Contains("space exceeded", StringComparison.Ordinal) => Unavailable(
+                $"etcd refused the {call} at {member}: its database is full ({detail}): compact and defragment it, or raise "
+                + "its --quota-backend-bytes, then clear the NOSPACE alarm with etcdctl alarm disarm",
                 e),
+            StatusCode.OutOfRange => Unavailable(
+                $"etcd no longer holds the revision the {call} asked {member} for: it was compacted ({detail})",
+                e),
+            _ when detail.Contains("no leader", StringComparison.Ordinal) => Unavailable(
+                $"etcd cannot serve the {call} at {member}: the cluster has no leader ({detail}), as when most of its "
+                + "members are down or cut off from each other",
+                e),
+            _ when detail.Contains("timed out", StringComparison.Ordinal) || detail.Contains("leader changed", StringComparison.Ordinal) => Unavailable(
+                $"etcd did not serve the {call} at {member} in time ({detail}): the cluster is overloaded, or its leader changed",
+                e),
+            StatusCode.Unavailable => Unavailable($"etcd cannot be reached: {member} did not serve the {call} ({detail})", e),
+            _ => Unavailable($"etcd did not serve the {call} at {member} ({detail})", e),
         };
     }
+
+    /// <summary>
+    /// What went wrong under a call that grpc-dotnet failed itself, read from the transport's exception rather than its
+    /// status text (which names exception types): the connection refused, the TLS handshake failed, or the connection
+    /// broken before the member answered (a member killed or restarted, a connection cut; also a client certificate
+    /// the member refused, which it says after the handshake).
+    /// </summary>
+    private static string Transport(Exception transport, string member, string call)
+    {
+        var chain = new List<Exception>();
+        for (var e = transport; e is not null; e = e.InnerException)
+        {
+            chain.Add(e);
+        }
+
+        if (chain.OfType<AuthenticationException>().FirstOrDefault() is { } tls)
+        {
+            var why = tls.Message.Contains("remote certificate", StringComparison.OrdinalIgnoreCase)
+                ? "the remote certificate was rejected: no CA in Etcd:CaFile signed it, or it does not name the endpoint's host"
+                : "the member and Trousseau share no TLS version or cipher, or the endpoint does not speak TLS";
+            return $"the TLS handshake with {member} failed ({why}): check Etcd:CaFile, Etcd:CertFile and Etcd:KeyFile";
+        }
+
+        if (chain.OfType<HttpRequestException>().Any(h => h.HttpRequestError == HttpRequestError.SecureConnectionError))
+        {
+            return $"the TLS handshake with {member} failed: check Etcd:CaFile, Etcd:CertFile and Etcd:KeyFile";
+        }
+
+        if (chain.OfType<SocketException>().FirstOrDefault() is { SocketErrorCode: SocketError.ConnectionRefused }
+            || chain.OfType<HttpRequestException>().Any(h => h.HttpRequestError == HttpRequestError.ConnectionError))
+        {
+            return $"{member} refused the connection (etcd is down or restarting there, or the endpoint is wrong)";
+        }
+
+        return $"the connection to {member} broke before it answered the {call} (the member stopped or restarted, the "
+            + "connection was cut, or the member refused Trousseau's client certificate)";
+    }
+
+    /// <summary>
+    /// The member a failure happened at: the configured endpoint the transport's error names, the only one when one
+    /// is configured, else all of them (which one the channel picked is not known).
+    /// </summary>
+    private string Member(RpcException e)
+    {
+        if (_endpoints.Count == 1)
+        {
+            return $"member {_endpoints[0]}";
+        }
+
+        for (Exception? inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (_endpoints.FirstOrDefault(endpoint => inner.Message.Contains($"({new Uri(endpoint).Authority})", StringComparison.Ordinal)) is { } named)
+            {
+                return $"member {named}";
+            }
+        }
+
+        return $"a member of {string.Join(", ", _endpoints)}";
+    }
+
+    private static DependencyUnavailableException Unavailable(string sentence, RpcException e) =>
+        new(Dependency, sentence + ".", e);
+
+    /// <summary>A failure's message without its final period, to go on into a longer sentence.</summary>
+    private static string Clause(Exception failure) => failure.Message.TrimEnd('.');
 
     /// <summary>
     /// Whether etcd refused a request as larger than it takes: over its <c>--max-request-bytes</c> (INVALID_ARGUMENT,
@@ -246,13 +332,13 @@ internal sealed class EtcdConnection : IDisposable
     /// A transaction whose answer was lost, and whose read-back failed as well: the message names both, and, when both
     /// waited out their deadlines, the time the caller waited in all.
     /// </summary>
-    private static DependencyUnavailableException ReadBackFailure(RpcException txn, TrousseauException failure, DependencyUnavailableException readFailure)
+    private DependencyUnavailableException ReadBackFailure(RpcException txn, TrousseauException failure, DependencyUnavailableException readFailure)
     {
         var bothTimedOut = txn.StatusCode == StatusCode.DeadlineExceeded
             && readFailure.InnerException is RpcException { StatusCode: StatusCode.DeadlineExceeded };
         var message = bothTimedOut
-            ? $"etcd cannot be reached: it did not answer the txn within {Seconds(CallTimeout)}, nor the read of whether it was applied within {Seconds(CallTimeout)} more ({Seconds(CallTimeout * 2)} in all)"
-            : $"{failure.Message}; the read of whether the txn was applied failed too: {readFailure.Message}";
+            ? $"etcd cannot be reached: {Member(txn)} did not answer the txn within {Seconds(CallTimeout)}, nor the read of whether it was applied within {Seconds(CallTimeout)} more ({Seconds(CallTimeout * 2)} in all)"
+            : $"{Clause(failure)}; the read of whether the txn was applied failed too: {Clause(readFailure)}";
         return new DependencyUnavailableException(Dependency, message + MayStillApply, txn);
     }
 

@@ -104,14 +104,7 @@ internal sealed class FaultLoad(HttpClient api, IReadOnlyDictionary<string, int[
     /// <summary>A read of a route other than a secret's, counted and checked as the clients' calls are.</summary>
     public Task<ApiAnswer> GetAsync(string path) => SendAsync(HttpMethod.Get, path);
 
-    /// <summary>
-    /// Whether a failed write may have taken effect, as docs/reference.md says of such answers: none came, the audit
-    /// trail could not record it once done, or the detail says it may or may not have been applied (or made).
-    /// </summary>
-    private static bool IsAmbiguous(ApiAnswer answer) =>
-        answer.Status is null
-        || answer.ProblemType == "urn:trousseau:problem:audit-unavailable"
-        || answer.Detail.Contains("may or may not have been", StringComparison.Ordinal);
+    private static bool IsAmbiguous(ApiAnswer answer) => SecretHistory.MayHaveApplied(answer.Status, answer.ProblemType, answer.Detail);
 
     private async Task ClientAsync(SecretHistory[] secrets, Random random, CancellationToken stop)
     {

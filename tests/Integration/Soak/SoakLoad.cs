@@ -12,8 +12,9 @@ namespace Trousseau.Tests.Integration.Soak;
 
 /// <summary>
 /// Steady mixed load on trousseaud, every answer checked: writers create secrets and update them with
-/// <c>If-Match</c> (each secret has one writer, which keeps its <see cref="SoakLedgerEntry"/>), readers read
-/// acknowledged secrets back, and kube-apiserver-like peers call KMS v2 Encrypt and Decrypt. At the end,
+/// <c>If-Match</c> (each secret has one writer, which keeps its <see cref="SecretHistory"/>: a write refused without
+/// saying it may or may not have been applied must not be found applied), readers read acknowledged secrets back,
+/// and kube-apiserver-like peers call KMS v2 Encrypt and Decrypt. At the end,
 /// <see cref="VerifyAsync"/> reads every stored secret and decrypts every KMS ciphertext ever returned.
 /// </summary>
 internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, SoakTimeline timeline, SoakFigures figures, int seed)
@@ -37,7 +38,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
 
     private static readonly string Padding = Convert.ToBase64String(RandomNumberGenerator.GetBytes(192));
 
-    private readonly List<SoakLedgerEntry> _entries = [];
+    private readonly List<SecretHistory> _entries = [];
     private readonly List<KmsRecord> _ciphertexts = [];
     private int _ciphertextsVerified;
 
@@ -97,7 +98,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
             },
             $"the secrets under {Prefix} to be listed (final check)");
 
-        List<SoakLedgerEntry> entries;
+        List<SecretHistory> entries;
         lock (_entries)
         {
             entries = [.. _entries];
@@ -145,15 +146,15 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
 
     private async Task WriteAsync(int writer, Random random, CancellationToken stop)
     {
-        var owned = new List<SoakLedgerEntry>();
+        var owned = new List<SecretHistory>();
         var sequence = 0L;
         using var pace = new PeriodicTimer(Pace);
         while (await NextAsync(pace, stop))
         {
-            SoakLedgerEntry entry;
+            SecretHistory entry;
             if (owned.Count < NamesPerWriter && (owned.Count == 0 || random.Next(4) == 0))
             {
-                entry = new SoakLedgerEntry(string.Create(CultureInfo.InvariantCulture, $"{Prefix}w{writer}/s{owned.Count:D3}"));
+                entry = new SecretHistory(string.Create(CultureInfo.InvariantCulture, $"{Prefix}w{writer}/s{owned.Count:D3}"));
                 owned.Add(entry);
                 lock (_entries)
                 {
@@ -165,7 +166,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
                 entry = owned[random.Next(owned.Count)];
             }
 
-            if (entry.NeedsResync)
+            if (!entry.Known)
             {
                 await ResyncAsync(entry);
             }
@@ -177,19 +178,20 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
     }
 
     /// <summary>Creates the secret, or updates it with <c>If-Match</c> on the revision its writer last saw.</summary>
-    private async Task WriteOnceAsync(SoakLedgerEntry entry, long sequence)
+    private async Task WriteOnceAsync(SecretHistory entry, long sequence)
     {
-        var data = new Dictionary<string, string>(StringComparer.Ordinal) { ["value"] = entry.Attempt(sequence), ["padding"] = Padding };
+        var value = entry.Value(sequence);
+        var data = new Dictionary<string, string>(StringComparer.Ordinal) { ["value"] = value, ["padding"] = Padding };
         var started = Stopwatch.GetTimestamp();
+        entry.Record(HistoryOutcome.Sending, value, "sent");
         var answer = entry.Revision is { } revision
             ? await SendAsync(HttpMethod.Put, SecretPath(entry.Name), new { data }, revision)
             : await SendAsync(HttpMethod.Post, "v1/secrets", new { name = entry.Name, type = "opaque", data });
         switch (answer.Status)
         {
             case HttpStatusCode.Created or HttpStatusCode.OK:
-                var acknowledged = answer.Json().GetProperty("revision").GetInt64();
-                entry.Acknowledge(sequence, acknowledged);
-                entry.Revision = acknowledged;
+                entry.Record(HistoryOutcome.Acknowledged, value, answer.Summary);
+                entry.Revision = answer.Json().GetProperty("revision").GetInt64();
                 if (answer.Status == HttpStatusCode.Created)
                 {
                     figures.Created();
@@ -203,42 +205,51 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
                 return;
             case HttpStatusCode.Conflict or HttpStatusCode.PreconditionFailed:
                 // A rewrap moved the record, or a write whose answer was lost did land: read, then write again.
+                entry.Record(HistoryOutcome.Refused, value, answer.Summary);
                 figures.Conflicted();
                 break;
             case HttpStatusCode.NotFound:
-                figures.Lost.Add(entry.Name, $"{entry.Name}: an update answered 404 after write #{entry.Acknowledged.Sequence} was acknowledged");
+                entry.Record(HistoryOutcome.Refused, value, answer.Summary);
+                figures.Lost.Add(entry.Name, $"{entry.Name}: an update answered 404 after its writer had seen it stored at revision {entry.Revision}");
                 break;
             default:
+                var ambiguous = SecretHistory.MayHaveApplied(answer.Status, answer.ProblemType, answer.Detail);
+                entry.Record(ambiguous ? HistoryOutcome.Ambiguous : HistoryOutcome.Refused, value, answer.Summary);
                 Failed(answer, entry.Revision is null ? "POST" : "PUT", figures.WriteFailed);
                 break;
         }
 
-        entry.NeedsResync = true;
+        entry.Known = false;
     }
 
-    /// <summary>After a lost or refused answer: reads the secret to learn what landed and its revision.</summary>
-    private async Task ResyncAsync(SoakLedgerEntry entry)
+    /// <summary>
+    /// After a lost or refused answer: reads the secret to learn what landed and its revision, which must be what it
+    /// held or a write that may have been applied, never one refused outright.
+    /// </summary>
+    private async Task ResyncAsync(SecretHistory entry)
     {
-        var before = entry.Acknowledged;
         var started = Stopwatch.GetTimestamp();
         var answer = await SendAsync(HttpMethod.Get, SecretPath(entry.Name));
         if (answer.Status == HttpStatusCode.NotFound)
         {
-            if (before.Sequence >= 0)
+            if (entry.Check(null) is { } problem)
             {
-                figures.Lost.Add(entry.Name, $"{entry.Name}: answered 404 after write #{before.Sequence} was acknowledged");
+                figures.Lost.Add(entry.Name, problem);
             }
 
             // The create did not land (or the secret is gone): create it again.
+            entry.Record(HistoryOutcome.Observed, null, "404");
             entry.Revision = null;
-            entry.NeedsResync = false;
+            entry.Known = true;
             return;
         }
 
-        if (CheckRead(entry, answer, before, started) is { } revision)
+        if (Found(entry, answer, started) is { } found)
         {
-            entry.Revision = revision;
-            entry.NeedsResync = false;
+            CheckFound(entry, found, entry.Check(found.Value), entry.Revision, "");
+            entry.Record(HistoryOutcome.Observed, found.Value, "200");
+            entry.Revision = found.Revision;
+            entry.Known = true;
         }
     }
 
@@ -247,7 +258,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         using var pace = new PeriodicTimer(Pace);
         while (await NextAsync(pace, stop))
         {
-            SoakLedgerEntry entry;
+            SecretHistory entry;
             lock (_entries)
             {
                 if (_entries.Count == 0)
@@ -258,8 +269,9 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
                 entry = _entries[random.Next(_entries.Count)];
             }
 
-            var before = entry.Acknowledged;
-            if (before.Sequence < 0)
+            // The writer goes on meanwhile: the read may find what the secret held here, or any write sent since.
+            var mark = entry.Mark();
+            if (entry.Check(null, mark) is null)
             {
                 continue;
             }
@@ -268,32 +280,30 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
             var answer = await SendAsync(HttpMethod.Get, SecretPath(entry.Name));
             if (answer.Status == HttpStatusCode.NotFound)
             {
-                figures.Lost.Add(entry.Name, $"{entry.Name}: answered 404 after write #{before.Sequence} was acknowledged");
+                if (entry.Check(null, mark) is { } problem)
+                {
+                    figures.Lost.Add(entry.Name, problem);
+                }
+
                 continue;
             }
 
-            CheckRead(entry, answer, before, started);
+            if (Found(entry, answer, started) is { } found)
+            {
+                CheckFound(entry, found, entry.Check(found.Value, mark), null, "");
+            }
         }
     }
 
-    /// <summary>Checks a read's answer against the ledger; returns the revision read, or null when there is none.</summary>
-    private long? CheckRead(SoakLedgerEntry entry, ApiAnswer answer, (long Sequence, long Revision) before, long started)
+    /// <summary>The value and revision a read found, or null (counted) when it was refused or did not decrypt.</summary>
+    private (string? Value, long Revision)? Found(SecretHistory entry, ApiAnswer answer, long started)
     {
         if (answer.Status == HttpStatusCode.OK)
         {
             var secret = answer.Json();
-            var revision = secret.GetProperty("revision").GetInt64();
-            if (entry.CheckRead(secret.GetProperty("data").GetProperty("value").GetString(), revision, before) is { } problem)
-            {
-                figures.Lost.Add(entry.Name, problem);
-            }
-            else
-            {
-                figures.Read();
-                timeline.Succeeded(SoakOperation.SecretRead, started);
-            }
-
-            return revision;
+            figures.Read();
+            timeline.Succeeded(SoakOperation.SecretRead, started);
+            return (secret.GetProperty("data").GetProperty("value").GetString(), secret.GetProperty("revision").GetInt64());
         }
 
         if (answer.Status == HttpStatusCode.BadRequest && answer.ProblemType == InvalidCiphertext)
@@ -306,6 +316,22 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Counts what is wrong with a value found (<paramref name="problem"/>, from its history), or with its revision:
+    /// lower than <paramref name="seen"/>, the revision its writer last saw stored.
+    /// </summary>
+    private void CheckFound(SecretHistory entry, (string? Value, long Revision) found, string? problem, long? seen, string when)
+    {
+        if (problem is not null)
+        {
+            figures.Lost.Add(entry.Name, problem + when);
+        }
+        else if (found.Revision < seen)
+        {
+            figures.Lost.Add(entry.Name, $"{entry.Name} read back revision {found.Revision} after its writer saw revision {seen}{when}");
+        }
     }
 
     /// <summary>A refusal the faults explain (503, no answer) is counted; anything else is an unexpected answer.</summary>
@@ -439,14 +465,13 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         return code;
     }
 
-    private async Task VerifySecretAsync(TrousseauClient client, SoakLedgerEntry entry, bool listed)
+    private async Task VerifySecretAsync(TrousseauClient client, SecretHistory entry, bool listed)
     {
-        var before = entry.Acknowledged;
         if (!listed)
         {
-            if (before.Sequence >= 0)
+            if (entry.Check(null) is { } problem)
             {
-                figures.Lost.Add(entry.Name, $"{entry.Name}: not listed at the end, after write #{before.Sequence} was acknowledged");
+                figures.Lost.Add(entry.Name, problem + " (not listed at the end)");
             }
 
             return;
@@ -455,11 +480,8 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         try
         {
             var secret = await PatientlyAsync(async () => await client.GetSecretAsync(entry.Name), $"{entry.Name} to be read back (final check)");
-            if (entry.CheckRead(secret.Data.GetValueOrDefault("value"), secret.Revision, before) is { } problem)
-            {
-                figures.Lost.Add(entry.Name, problem + " (final read)");
-            }
-
+            var value = secret.Data.GetValueOrDefault("value");
+            CheckFound(entry, (value, secret.Revision), entry.Check(value), entry.Revision, " (final read)");
             SecretsVerified++;
         }
         catch (SecretNotFoundException)
@@ -494,6 +516,9 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         public string? ProblemType => Problem("type");
 
         public string Detail => Problem("detail") ?? Body;
+
+        /// <summary>The answer as the history records it: status (or "no answer"), problem type and detail.</summary>
+        public string Summary => $"{(Status is { } s ? ((int)s).ToString(CultureInfo.InvariantCulture) : "no answer")} {ProblemType} {Detail}";
 
         public JsonElement Json()
         {

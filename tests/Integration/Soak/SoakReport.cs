@@ -31,7 +31,7 @@ internal static class SoakReport
         Line(text, $"| secret writes refused as unavailable, or unanswered | {figures.WriteFailures:N0} |");
         Line(text, $"| writes answered 409/412 (a rewrap moved the record, or an unanswered write had landed) | {figures.Conflicts:N0} |");
         Line(text, $"| secret reads checked against the acknowledged writes | {figures.Reads:N0} (refused or unanswered: {figures.ReadFailures:N0}) |");
-        Line(text, $"| **acknowledged writes lost** | **{figures.Lost.Count:N0}** |");
+        Line(text, $"| **acknowledged writes lost, or refused writes found applied** | **{figures.Lost.Count:N0}** |");
         Line(text, $"| secrets read back at the end | {load.SecretsVerified:N0} |");
         Line(text, $"| **secrets and KMS ciphertexts undecryptable** | **{figures.Undecryptable.Count:N0}** |");
         Line(text, $"| KMS calls (Encrypt and Decrypt) | {figures.KmsCalls:N0} ({string.Join(", ", figures.KmsCodes.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value:N0}"))}) |");
@@ -42,7 +42,7 @@ internal static class SoakReport
         Line(text, $"| **final check timed out before checking everything** | **{(load.FinalCheckTimeout is null ? 0 : 1)}** |");
         Line(text);
         List(text, "Unexpected answers (count, kind: one example)", figures.UnexpectedAnswers.OrderByDescending(a => a.Value.Count).Select(a => $"{a.Value.Count:N0} × {a.Key}: {a.Value.Example}"));
-        List(text, "Lost writes (first examples)", figures.Lost.Examples);
+        List(text, "Lost writes, or refused writes found applied (first examples)", figures.Lost.Examples);
         List(text, "Undecryptable (first examples)", figures.Undecryptable.Examples);
         List(text, "Unexpected exits", system.UnexpectedExits);
         List(text, "Final check timeout", load.FinalCheckTimeout is { } timeout ? [timeout] : []);

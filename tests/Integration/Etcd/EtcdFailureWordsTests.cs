@@ -1,0 +1,163 @@
+using Microsoft.Extensions.DependencyInjection;
+using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.StoreContract;
+using Xunit.Abstractions;
+
+namespace Trousseau.Tests.Integration.Etcd;
+
+/// <summary>
+/// What a caller of <see cref="ITrousseau"/> reads when etcd fails it, each way a user can meet with a real etcd: one
+/// sentence naming etcd, the member where it is known, what failed and the likely cause, never the words of the gRPC
+/// or HTTP library underneath. Each test starts an etcd of its own, as it stops, freezes or fills it.
+/// </summary>
+public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposable
+{
+    /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
+    public static string? SkipReason => EtcdProcess.SkipReason;
+
+    private readonly TempDirectory _temp = new();
+    private readonly List<ServiceProvider> _providers = [];
+
+    public void Dispose()
+    {
+        foreach (var provider in _providers)
+        {
+            provider.Dispose();
+        }
+
+        _temp.Dispose();
+    }
+
+    [StoreFact]
+    public async Task A_write_whose_connection_broke_after_etcd_took_it_names_the_member_and_the_broken_connection()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await using var proxy = AnswerDroppingProxy.Start(etcd.ClientUrl);
+        var secrets = Open(proxy.Url);
+        await secrets.CreateSecretAsync("words/warm-up", SecretType.Opaque, Data("before"));
+
+        proxy.DropAnswers();
+        var write = secrets.CreateSecretAsync("words/cut", SecretType.Opaque, Data("during")).AsTask();
+        await Eventually.HoldsAsync(
+            async () => (await etcd.CtlAsync("get", "/trousseau/words/cut", "--keys-only")).Length > 0,
+            () => "etcd never applied the write sent through the proxy");
+        proxy.CutAndRefuse();
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(() => write);
+
+        AssertWords(failure.Message, proxy.Url);
+        Assert.Contains("connection", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("may or may not have been applied", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_read_from_a_stopped_etcd_names_the_member_it_could_not_connect_to()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var secrets = Open(etcd.ClientUrl);
+        await secrets.CreateSecretAsync("words/stopped", SecretType.Opaque, Data("kept"));
+
+        await etcd.StopAsync();
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/stopped"));
+
+        AssertWords(failure.Message, etcd.ClientUrl);
+        Assert.Contains("etcd cannot be reached", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_wrong_password_says_etcd_refused_the_credentials_and_names_the_settings_to_check()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await etcd.EnableAuthAsync("trousseau", "right-pass-1", "/trousseau/");
+        await Open(etcd.ClientUrl, o => (o.Username, o.Password) = ("trousseau", "right-pass-1"))
+            .CreateSecretAsync("words/auth", SecretType.Opaque, Data("kept"));
+        var secrets = Open(etcd.ClientUrl, o => (o.Username, o.Password) = ("trousseau", "wrong-pass-1"));
+
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/auth"));
+
+        AssertWords(failure.Message, etcd.ClientUrl);
+        Assert.Contains("refused Trousseau's credentials", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("Etcd:Password", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-pass-1", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_write_to_an_etcd_whose_database_is_full_says_so_and_how_to_free_it()
+    {
+        await using var etcd = await EtcdProcess.StartAsync("--quota-backend-bytes=1");
+        var secrets = Open(etcd.ClientUrl);
+
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+            await secrets.CreateSecretAsync("words/full", SecretType.Opaque, Data("refused")));
+
+        AssertWords(failure.Message, etcd.ClientUrl);
+        Assert.Contains("database is full", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("--quota-backend-bytes", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("etcdctl alarm disarm", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_read_from_a_frozen_etcd_names_the_member_and_the_deadline()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var secrets = Open(etcd.ClientUrl);
+        await secrets.CreateSecretAsync("words/frozen", SecretType.Opaque, Data("kept"));
+
+        await etcd.FreezeAsync();
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/frozen"));
+        await etcd.ThawAsync();
+
+        AssertWords(failure.Message, etcd.ClientUrl);
+        Assert.Contains("did not answer the range within 3 s", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_member_whose_TLS_certificate_is_not_trusted_is_named_with_the_handshake_that_failed()
+    {
+        var tls = EtcdTlsFiles.Create(_temp.Path, "etcd");
+        var other = EtcdTlsFiles.Create(_temp.Path, "other");
+        await using var etcd = await EtcdProcess.StartTlsAsync(tls);
+        await Open(etcd.ClientUrl, o => (o.CaFile, o.CertFile, o.KeyFile) = (tls.CaFile, tls.ClientCert, tls.ClientKey))
+            .CreateSecretAsync("words/tls", SecretType.Opaque, Data("kept"));
+        var secrets = Open(etcd.ClientUrl, o => (o.CaFile, o.CertFile, o.KeyFile) = (other.CaFile, tls.ClientCert, tls.ClientKey));
+
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/tls"));
+
+        AssertWords(failure.Message, etcd.ClientUrl);
+        Assert.Contains("TLS handshake", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("Etcd:CaFile", failure.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// One sentence a user can act on: it names etcd and the member, ends with a period, and carries none of the
+    /// library's own words (exception type names, grpc-dotnet's "Error starting gRPC call", stack text).
+    /// </summary>
+    private void AssertWords(string detail, Uri member)
+    {
+        output.WriteLine(detail);
+        Assert.StartsWith("etcd", detail, StringComparison.Ordinal);
+        Assert.Contains(member.GetLeftPart(UriPartial.Authority), detail, StringComparison.Ordinal);
+        Assert.EndsWith(".", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("gRPC call", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("StatusCode", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', detail);
+    }
+
+    private static Dictionary<string, string> Data(string value) => new(StringComparer.Ordinal) { ["k"] = value };
+
+    /// <summary>An instance of the library on <paramref name="endpoint"/>, with this test's key ring.</summary>
+    private ITrousseau Open(Uri endpoint, Action<Trousseau.Etcd.EtcdStoreOptions>? configure = null)
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { })
+            .UseLocalKeyRing(ring => ring.KeyFile = _temp.Combine("local.keyring"))
+            .UseEtcdStore(o =>
+            {
+                o.Endpoints.Add(endpoint);
+                configure?.Invoke(o);
+            });
+        var provider = services.BuildServiceProvider();
+        _providers.Add(provider);
+        return provider.GetRequiredService<ITrousseau>();
+    }
+}
