@@ -122,11 +122,15 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         await etcd.ThawAsync();
         using var written = await http.PutAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative), Json("""{"data":{"k":"after"}}"""));
 
-        // Each detail is a sentence, with its final period, as docs/reference.md quotes it.
-        Assert.EndsWith("did not answer the range within 3 s.", readProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        // The write's answer took both deadlines: the transaction's, then the read of whether it was applied.
+        // Each detail is a sentence naming the member, with its final period, as docs/reference.md quotes it.
+        var member = $"member {etcd.ClientUrl.GetLeftPart(UriPartial.Authority)}";
         Assert.Equal(
-            "etcd cannot be reached: it did not answer the txn within 3 s, nor the read of whether it was applied within 3 s more (6 s in all).",
+            $"etcd cannot be reached: {member} did not answer the range within 3 s (etcd is down, hung or overloaded there, or the network drops its packets).",
+            readProblem.GetProperty("detail").GetString());
+        // The write's answer took both deadlines: the transaction's, then the read of whether it was applied; etcd may
+        // still apply it once it thaws, so it says the write may or may not have been applied.
+        Assert.Equal(
+            $"etcd cannot be reached: {member} did not answer the txn within 3 s, nor the read of whether it was applied within 3 s more (6 s in all); etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it.",
             writeProblem.GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.OK, written.StatusCode);
         Assert.Equal("after", (await ClectlRunner.For(server, dataDir, _temp.Path).RunAsync("secret", "get", "etcd/frozen", "--key", "k")).Stdout);
