@@ -43,7 +43,8 @@ internal static class CliAction
     /// <summary>
     /// Runs <paramref name="call"/> with a client for the resolved connection, sending each request through
     /// <see cref="ServerFailover"/>. A 401 becomes a message saying where the token came from, or where clectl looked
-    /// for one; a 401 or 403 that came after servers were passed over also names each of those and what it did.
+    /// for one; any failing answer (401, 403, 404, 409, ...) that came after servers were passed over also names each of
+    /// those and what it did, and keeps the exit code of the answer.
     /// </summary>
     public static Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call) =>
         WithClientAsync(parse, (client, _) => call(client));
@@ -65,9 +66,9 @@ internal static class CliAction
         {
             throw new AccessForbiddenException(Connection.Unauthenticated(failover.Current, e.Message) + PassedOver(failover), e);
         }
-        catch (AccessForbiddenException e) when (failover.ServersPassedOver is not null)
+        catch (TrousseauException e) when (failover.ServersPassedOver is not null)
         {
-            throw new AccessForbiddenException(e.Message + PassedOver(failover), e);
+            throw new PassedOverException(e.Message + PassedOver(failover), e);
         }
         catch (OperationCanceledException e)
         {
@@ -83,3 +84,13 @@ internal static class CliAction
 
 /// <summary>clectl was interrupted (Ctrl-C) during a call; the message says what a server may have been left with.</summary>
 internal sealed class CliInterruptedException(string message, Exception inner) : OperationCanceledException(message, inner);
+
+/// <summary>
+/// A server's failing answer that came after servers were passed over: the answer's message, then each server passed
+/// over and what it did. The exit code is that of <see cref="Answer"/>.
+/// </summary>
+internal sealed class PassedOverException(string message, TrousseauException answer) : TrousseauException(message, answer)
+{
+    /// <summary>The failing answer of the server the request ended on.</summary>
+    public TrousseauException Answer => answer;
+}

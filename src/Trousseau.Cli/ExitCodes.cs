@@ -30,6 +30,7 @@ internal static class ExitCodes
     /// </summary>
     public static int For(Exception exception) => exception switch
     {
+        PassedOverException passed => For(passed.Answer),
         CliUsageException => Usage,
         InvalidInputException => Usage,
         SecretNotFoundException => NotFound,

@@ -24,7 +24,9 @@ namespace Trousseau.Vault;
 /// never replaces a newer one, and a key deleted and recreated in Vault shows with its version 1 at the next read.
 /// A read that finds the key gone (Vault answers 404) tells <see cref="IKeyLossNotifier"/>'s registrations, and from
 /// then on every call reads the key first and is refused with a <see cref="DependencyUnavailableException"/> naming
-/// it until Vault has a key of that name again: no wrap makes Vault create an empty key on the spot.
+/// it until Vault has a key of that name again: no wrap makes Vault create an empty key on the spot. A read that finds
+/// the key made again since the last read (its latest version went back, or a version was created at another time)
+/// tells those registrations too, so that no data key the deleted key wrapped seals a new write.
 /// </summary>
 public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider, IKeyLossNotifier
 {
@@ -323,8 +325,26 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             }
         }
 
-        return Remember(new KeyFacts(new KeyInfo(KeyId(created, key.LatestVersion), key.LatestVersion), created, _time.GetTimestamp(), read));
+        var previous = Volatile.Read(ref _facts);
+        var facts = new KeyFacts(new KeyInfo(KeyId(created, key.LatestVersion), key.LatestVersion), created, _time.GetTimestamp(), read);
+        var remembered = Remember(facts);
+        if (ReferenceEquals(remembered, facts) && previous is not null && Recreated(previous, facts))
+        {
+            // The key was deleted and made again between two reads, without a read finding it gone: what the deleted
+            // key wrapped (the current data keys too) can no longer be unwrapped, so none of it may seal a new write.
+            TellKeyLost();
+        }
+
+        return remembered;
     }
+
+    /// <summary>
+    /// Whether <paramref name="later"/> describes another key than <paramref name="earlier"/> under the same name: its
+    /// latest version went back, or a version both list was created at another time.
+    /// </summary>
+    private static bool Recreated(KeyFacts earlier, KeyFacts later) =>
+        later.Current.Version < earlier.Current.Version
+        || later.Created.Any(v => earlier.Created.TryGetValue(v.Key, out var before) && before != v.Value);
 
     /// <summary>
     /// Why Trousseau cannot wrap with <paramref name="key"/>, or null when it can: Transit encrypt and decrypt without a
@@ -465,16 +485,22 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         Volatile.Write(ref _healthy, null);
         if (Interlocked.Exchange(ref _keyGone, 1) == 0)
         {
-            foreach (var onKeyLost in _onKeyLost)
-            {
-                onKeyLost();
-            }
+            TellKeyLost();
         }
 
         var mount = _options.TransitMount.Trim('/');
         return new DependencyUnavailableException(
             VaultHttp.Dependency,
             $"Vault Transit key '{_options.KeyName}' at mount '{mount}' does not exist: Vault answered 404 to reading it (deleted, never created, or the mount is gone). Trousseau wraps nothing under that name until Vault has the key again; what the deleted key wrapped cannot be unwrapped, not even by a new key of the same name.");
+    }
+
+    /// <summary>Tells every <see cref="OnKeyLost"/> registration that what the key wrapped can no longer be unwrapped.</summary>
+    private void TellKeyLost()
+    {
+        foreach (var onKeyLost in _onKeyLost)
+        {
+            onKeyLost();
+        }
     }
 
     /// <summary>

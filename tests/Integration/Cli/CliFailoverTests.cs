@@ -185,6 +185,25 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
         Assert.DoesNotContain("not-the-token-of-either", get.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(StatusCodes.Status503ServiceUnavailable, "The store cannot be reached.", "answered 503 Service Unavailable: The store cannot be reached", StatusCodes.Status404NotFound, 3)]
+    [InlineData(StatusCodes.Status429TooManyRequests, "Slow down.", "answered 429 Too Many Requests: Slow down", StatusCodes.Status409Conflict, 4)]
+    public async Task A_read_whose_last_server_fails_it_after_another_was_passed_over_keeps_its_exit_code_and_names_both(
+        int passedOverStatus, string passedOverDetail, string passedOverAnswer, int lastStatus, int exitCode)
+    {
+        await using var passedOver = await RecordingServer.StartAsync(_ => Results.Problem(statusCode: passedOverStatus, title: "Passed over", detail: passedOverDetail));
+        await using var conflicting = await RecordingServer.StartAsync(_ => Results.Problem(
+            statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: "Secret 'failover/after-a-pass' already exists.", type: "urn:trousseau:problem:already-exists"));
+        var last = lastStatus == StatusCodes.Status404NotFound ? Live : conflicting.BaseAddress.ToString();
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{passedOver.BaseAddress},{last}", "secret", "get", "failover/after-a-pass");
+
+        // The answer of the last server decides the exit code; the line says too why the first did not give it.
+        var line = ClectlAssert.Fails(get, exitCode);
+        Assert.StartsWith("clectl: Secret 'failover/after-a-pass' ", line, StringComparison.Ordinal);
+        Assert.EndsWith($" Before it, clectl passed over: {passedOver.BaseAddress} ({passedOverAnswer}).", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_read_that_no_server_answers_exits_6_naming_each_and_what_it_did()
     {

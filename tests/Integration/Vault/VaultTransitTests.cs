@@ -202,6 +202,45 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await recreated.GetRequiredService<IKeyProvider>().UnwrapAsync(wrapped));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_write_after_the_key_was_deleted_and_recreated_in_vault_and_read_again_is_sealed_under_the_new_key_and_reads_back_after_a_restart(int versionsBeforeDeletion)
+    {
+        // The clock moves only when the test says. The deletion is never seen as a 404: the key is there again by the
+        // time the provider reads it, as the readiness check does once its facts are 10 s old.
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var directory = new Infrastructure.TempDirectory();
+        var store = directory.Combine("store.db");
+        var (services, _) = await BuildAsync(keyName: keyName, time: clock, storePath: store);
+        var trousseau = services.GetRequiredService<ITrousseau>();
+        var keys = services.GetRequiredService<IKeyAdministration>();
+        for (var v = 1; v < versionsBeforeDeletion; v++)
+        {
+            await keys.RotateKeyAsync();
+        }
+
+        await trousseau.CreateSecretAsync("recreated/before", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "before-deletion" });
+        var created = (await _vault.ReadKeyAsync(keyName)).GetProperty("keys").EnumerateObject().Max(v => v.Value.GetInt64());
+
+        await _vault.ConfigureKeyAsync(keyName, new Dictionary<string, string> { ["deletion_allowed"] = "true" });
+        await _vault.DeleteKeyAsync(keyName);
+        // Vault stamps key versions in whole seconds: an operator's recreation comes at least a second later.
+        await Infrastructure.Eventually.HoldsAsync(() => DateTimeOffset.UtcNow.ToUnixTimeSeconds() > created + 1);
+        await _vault.CreateKeyAsync(keyName);
+        clock.Advance(TimeSpan.FromSeconds(11));
+        var health = await services.GetRequiredService<IKeyProvider>().CheckHealthAsync();
+        await trousseau.CreateSecretAsync("recreated/after", SecretType.Opaque, new Dictionary<string, string> { ["k"] = "after-recreation" });
+        await services.DisposeAsync();
+        var (restarted, _) = await BuildAsync(keyName: keyName, time: clock, storePath: store);
+
+        // Read by a provider started afresh, with none of the first one's data keys in memory.
+        Assert.True(health.IsHealthy, health.Description);
+        Assert.Equal("after-recreation", (await restarted.GetRequiredService<ITrousseau>().GetSecretAsync("recreated/after")).Data["k"]);
+    }
+
     [Fact]
     public async Task Batch_calls_report_errors_per_item_and_rewrap_and_datakey_use_the_latest_version()
     {
@@ -904,7 +943,8 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
 
     /// <summary>A provider over <paramref name="keyName"/>, or over a new key of its own when none is given.</summary>
     /// <remarks><paramref name="answers"/>, when given, sees every request to Vault and its answer.</remarks>
-    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null, TimeProvider? time = null, DelegatingHandler? answers = null)
+    /// <remarks><paramref name="storePath"/>, when given, is a SQLite store that outlives the provider; else the store is in memory.</remarks>
+    private async Task<(ServiceProvider Services, List<string> TransitCalls)> BuildAsync(Action<VaultOptions>? configure = null, string? keyName = null, TimeProvider? time = null, DelegatingHandler? answers = null, string? storePath = null)
     {
         if (keyName is null)
         {
@@ -919,15 +959,23 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             services.AddSingleton(time);
         }
 
-        services.AddTrousseau(_ => { })
+        var builder = services.AddTrousseau(_ => { })
             .UseVaultTransit(o =>
             {
                 o.Address = _vault.Address;
                 o.KeyName = keyName;
                 o.Auth.Token = _vault.Token;
                 configure?.Invoke(o);
-            })
-            .UseInMemoryStore();
+            });
+        if (storePath is null)
+        {
+            builder.UseInMemoryStore();
+        }
+        else
+        {
+            builder.UseSqliteStore(o => o.Path = storePath);
+        }
+
         services.AddHttpClient("Trousseau.Vault").AddHttpMessageHandler(() => new CountingHandler(calls));
         if (answers is not null)
         {
