@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -259,16 +257,7 @@ internal sealed class FaultLoad(HttpClient api, IReadOnlyDictionary<string, int[
     /// <summary>Sends one request, counts its answer, and checks that a failure is a documented problem and not a 500.</summary>
     private async Task<ApiAnswer> SendAsync(HttpMethod method, string path, object? body = null, long? ifMatch = null)
     {
-        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body);
-        }
-
-        if (ifMatch is { } revision)
-        {
-            request.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{revision.ToString(CultureInfo.InvariantCulture)}\""));
-        }
+        using var request = SoakRequest.Create(method, path, body, ifMatch);
 
         ApiAnswer answer;
         try

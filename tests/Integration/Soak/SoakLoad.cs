@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Trousseau.Remote;
@@ -350,16 +348,7 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
 
     private async Task<ApiAnswer> SendAsync(HttpMethod method, string path, object? body = null, long? ifMatch = null)
     {
-        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body);
-        }
-
-        if (ifMatch is { } revision)
-        {
-            request.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{revision.ToString(CultureInfo.InvariantCulture)}\""));
-        }
+        using var request = SoakRequest.Create(method, path, body, ifMatch);
 
         try
         {
