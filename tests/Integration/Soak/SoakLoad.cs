@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Trousseau.Remote;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -353,15 +352,15 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
         try
         {
             using var response = await system.Api.SendAsync(request);
-            return new ApiAnswer(response.StatusCode, await response.Content.ReadAsStringAsync());
+            return new ApiAnswer(response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync());
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
-            return new ApiAnswer(null, e.Message);
+            return new ApiAnswer(null, null, e.Message);
         }
         catch (TaskCanceledException)
         {
-            return new ApiAnswer(null, "no answer in time");
+            return new ApiAnswer(null, null, "no answer in time");
         }
     }
 
@@ -498,33 +497,4 @@ internal sealed class SoakLoad(SoakSystem system, IReadOnlyList<KmsPeer> peers, 
 
     /// <summary>A KMS v2 Encrypt's input and answer (base64, as the peer gives them).</summary>
     private sealed record KmsRecord(string Plaintext, string Ciphertext, string KeyId);
-
-    /// <summary>An HTTP answer: its status (null when none came) and body, or why none came.</summary>
-    private sealed record ApiAnswer(HttpStatusCode? Status, string Body)
-    {
-        public string? ProblemType => Problem("type");
-
-        public string Detail => Problem("detail") ?? Body;
-
-        /// <summary>The answer as the history records it: status (or "no answer"), problem type and detail.</summary>
-        public string Summary => $"{(Status is { } s ? ((int)s).ToString(CultureInfo.InvariantCulture) : "no answer")} {ProblemType} {Detail}";
-
-        public JsonElement Json()
-        {
-            using var document = JsonDocument.Parse(Body);
-            return document.RootElement.Clone();
-        }
-
-        private string? Problem(string field)
-        {
-            try
-            {
-                return Json().TryGetProperty(field, out var value) ? value.GetString() : null;
-            }
-            catch (JsonException)
-            {
-                return null;
-            }
-        }
-    }
 }
