@@ -24,6 +24,18 @@ public sealed class DisposedServicesTests : IDisposable
         return services.BuildServiceProvider();
     }
 
+    /// <summary>The library on this test's key ring, through a <see cref="HeldKeyProvider"/> that can hold a wrap or an unwrap.</summary>
+    private ServiceProvider StartHeld()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(sp => new HeldKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
+        services.AddTrousseau(o => o.KeyProvider = "held")
+            .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
+            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldKeyProvider>())
+            .UseInMemoryStore();
+        return services.BuildServiceProvider();
+    }
+
     [Fact]
     public async Task Every_call_after_the_provider_is_disposed_throws_ObjectDisposedException_saying_the_host_stopped()
     {
@@ -84,13 +96,7 @@ public sealed class DisposedServicesTests : IDisposable
     [Fact]
     public async Task An_encrypt_waiting_behind_a_data_key_being_made_ends_when_the_provider_is_disposed_meanwhile()
     {
-        var services = new ServiceCollection();
-        services.AddSingleton(sp => new HeldKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
-        services.AddTrousseau(o => o.KeyProvider = "held")
-            .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
-            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldKeyProvider>())
-            .UseInMemoryStore();
-        var provider = services.BuildServiceProvider();
+        var provider = StartHeld();
         var trousseau = provider.GetRequiredService<ITrousseau>();
         var held = provider.GetRequiredService<HeldKeyProvider>();
 
@@ -119,13 +125,7 @@ public sealed class DisposedServicesTests : IDisposable
             sealedElsewhere = await first.GetRequiredService<ITrousseau>().EncryptAsync("sealed before"u8.ToArray());
         }
 
-        var services = new ServiceCollection();
-        services.AddSingleton(sp => new HeldKeyProvider(sp.GetRequiredService<LocalKeyRingProvider>()));
-        services.AddTrousseau(o => o.KeyProvider = "held")
-            .UseLocalKeyRing(ring => ring.KeyFile = _directory.Combine("ring.json"))
-            .AddKeyProvider("held", sp => sp.GetRequiredService<HeldKeyProvider>())
-            .UseInMemoryStore();
-        var provider = services.BuildServiceProvider();
+        var provider = StartHeld();
         var trousseau = provider.GetRequiredService<ITrousseau>();
         var held = provider.GetRequiredService<HeldKeyProvider>();
 
