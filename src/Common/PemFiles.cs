@@ -15,7 +15,7 @@ internal static class PemFiles
     /// <summary>The certificates of the PEM file at <paramref name="path"/>, in their order in the file.</summary>
     /// <param name="path">The file.</param>
     /// <param name="setting">The setting that names the file, for the message, for example <c>Trousseau:Etcd:CaFile</c>.</param>
-    /// <exception cref="InvalidDataException">The file does not exist, cannot be read, or holds no certificate that can be read.</exception>
+    /// <exception cref="InvalidDataException">The file does not exist, is a directory, cannot be read, or holds no certificate that can be read.</exception>
     public static X509Certificate2Collection ReadCertificates(string path, string? setting = null)
     {
         var fullPath = Existing(path, setting);
@@ -45,7 +45,7 @@ internal static class PemFiles
     /// <param name="certSetting">The setting that names the certificate file, for the message.</param>
     /// <param name="keySetting">The setting that names the key file, for the message.</param>
     /// <exception cref="InvalidDataException">
-    /// A file does not exist or cannot be read, the certificate file holds no certificate, or the key file does not hold
+    /// A file does not exist, is a directory or cannot be read, the certificate file holds no certificate, or the key file does not hold
     /// the certificate's unencrypted private key.
     /// </exception>
     public static (X509Certificate2 Certificate, X509Certificate2Collection Intermediates) ReadCertificateWithKey(
@@ -141,6 +141,11 @@ internal static class PemFiles
     private static string Existing(string path, string? setting)
     {
         var fullPath = Path.GetFullPath(path);
-        return File.Exists(fullPath) ? fullPath : throw Unusable(setting, fullPath, "does not exist");
+        if (File.Exists(fullPath))
+        {
+            return fullPath;
+        }
+
+        throw Unusable(setting, fullPath, Directory.Exists(fullPath) ? "is a directory, not a file" : "does not exist");
     }
 }

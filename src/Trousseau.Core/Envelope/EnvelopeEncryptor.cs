@@ -400,7 +400,9 @@ internal sealed class EnvelopeEncryptor : IDisposable
         var provider = envelope.Span[layout.Provider];
         if (!provider.SequenceEqual(System.Text.Encoding.ASCII.GetBytes(_provider.Name)))
         {
-            throw EnvelopeFormat.Invalid($"it was written by another key provider than '{_provider.Name}'");
+            // The provider id names the setup that wrote the envelope (local, vault, a KMS plugin's): no key material.
+            var writer = Excerpt.Escaped(System.Text.Encoding.Latin1.GetString(provider), EnvelopeFormat.MaxProviderLength);
+            throw EnvelopeFormat.Invalid($"it was written by another key provider than '{_provider.Name}' (by '{writer}')");
         }
 
         string keyId;

@@ -208,6 +208,28 @@ public sealed class DataProtectionAppTests(VaultFixture fixture) : IClassFixture
         Assert.All(skipped, r => Assert.Contains(damaged, file => file.Contains(r.Message.Split('"')[1], StringComparison.Ordinal)));
     }
 
+    [VaultTestServerFact]
+    public async Task A_key_element_the_local_key_ring_wrote_is_skipped_under_Vault_with_an_error_naming_both_providers()
+    {
+        var key = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(key);
+        string cookie;
+        await using (var local = await StartAsync())
+        {
+            cookie = await SignInAsync(local, "alice");
+        }
+
+        var log = new FakeLogCollector();
+        await using var vault = await StartAsync(vaultKey: key, log: log);
+
+        Assert.Null(await WhoAmIAsync(vault, cookie));
+        var skipped = log.GetSnapshot().Where(r => r.Level == LogLevel.Error && r.Exception is InvalidCiphertextException).ToList();
+        Assert.NotEmpty(skipped);
+        Assert.All(skipped, r => Assert.Equal(
+            "The ciphertext cannot be decrypted: it was written by another key provider than 'vault' (by 'local').",
+            r.Exception!.Message));
+    }
+
     [Fact]
     public async Task Without_Trousseau_registered_the_app_does_not_start_and_the_error_names_the_missing_call()
     {

@@ -89,6 +89,24 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_file_replaced_by_a_directory_leaves_the_previous_certificate_served_with_a_warning_saying_it_is_a_directory()
+    {
+        var (certFile, keyFile) = (_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
+        var first = _root.IssueServer();
+        first.WriteTo(certFile, keyFile);
+        await using var server = await StartAsync(certFile, keyFile);
+
+        File.Delete(keyFile);
+        Directory.CreateDirectory(keyFile);
+
+        await Eventually.HoldsAsync(
+            async () => await ServedThumbprintAsync(server.BaseAddress) == first.Thumbprint
+                && server.Log.Contains($"The API TLS files changed but cannot be used: Trousseau:Api:Tls:KeyFile names {keyFile}, which is a directory, not a file. Still serving CN=127.0.0.1 (thumbprint {first.Thumbprint})", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.DoesNotContain("does not exist", server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_certificate_and_key_rewritten_in_place_with_the_same_lengths_and_time_stamps_right_after_they_were_read_are_served()
     {
         // Both versions carry the same time stamps, as writes within one tick of a coarse file system clock (or of a file
@@ -118,6 +136,7 @@ public sealed class TlsTests : IDisposable
     [InlineData("missing-cert", "Trousseau:Api:Tls:CertFile names {dir}/absent.pem, which does not exist.")]
     [InlineData("not-pem", "Trousseau:Api:Tls:CertFile names {dir}/server.pem, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).")]
     [InlineData("wrong-key", "Trousseau:Api:Tls:KeyFile names {dir}/other-key.pem, which is not the unencrypted PEM private key of the certificate in {dir}/server.pem.")]
+    [InlineData("cert-directory", "Trousseau:Api:Tls:CertFile names {dir}/certs, which is a directory, not a file.")]
     [InlineData("missing-client-ca", "Trousseau:Api:Tls:ClientCaFile names {dir}/absent-ca.pem, which does not exist.")]
     [InlineData("client-ca-only", "Trousseau:Api:Tls:ClientCaFile is set, but client certificates are asked for only over TLS: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile too.")]
     [InlineData("https-without-cert", "Trousseau:Api:Urls has 'https://127.0.0.1:{port}', which needs a certificate: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile (PEM files).")]
@@ -137,6 +156,7 @@ public sealed class TlsTests : IDisposable
             "missing-cert" => ["--urls", https, "--Trousseau:Api:Tls:CertFile=absent.pem", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
             "not-pem" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={WriteNotPem(certFile)}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
             "wrong-key" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("other-key.pem")}"],
+            "cert-directory" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={Directory.CreateDirectory(_temp.Combine("certs")).FullName}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
             "missing-client-ca" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}", "--Trousseau:Api:Tls:ClientCaFile=absent-ca.pem"],
             "client-ca-only" => ["--urls", http, $"--Trousseau:Api:Tls:ClientCaFile={_caFile}"],
             "https-without-cert" => ["--urls", https],

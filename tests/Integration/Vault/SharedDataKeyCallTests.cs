@@ -160,16 +160,7 @@ public sealed class SharedDataKeyCallTests(VaultFixture fixture) : IClassFixture
     {
         var services = new ServiceCollection();
         services.AddMetrics();
-        services.AddTrousseau(_ => { })
-            .UseVaultTransit(o =>
-            {
-                o.Address = _vault.Address;
-                o.KeyName = keyName;
-                o.Auth.Token = _vault.Token;
-                o.Timeout = TimeSpan.FromMinutes(1);
-                o.AttemptTimeout = TimeSpan.FromMinutes(1);
-            })
-            .UseInMemoryStore();
+        _vault.AddTrousseauOnKey(services, keyName);
         var provider = services.BuildServiceProvider();
         _providers.Add(provider);
         var misses = new MetricCollector<long>(provider.GetRequiredService<IMeterFactory>(), TrousseauDiagnostics.MeterName, "trousseau.datakey.cache.misses");

@@ -62,16 +62,7 @@ public sealed class VaultHeldCallTests(VaultFixture fixture) : IClassFixture<Vau
     private ITrousseau Build(string keyName)
     {
         var services = new ServiceCollection();
-        services.AddTrousseau(_ => { })
-            .UseVaultTransit(o =>
-            {
-                o.Address = _vault.Address;
-                o.KeyName = keyName;
-                o.Auth.Token = _vault.Token;
-                o.Timeout = TimeSpan.FromMinutes(1);
-                o.AttemptTimeout = TimeSpan.FromMinutes(1);
-            })
-            .UseInMemoryStore();
+        _vault.AddTrousseauOnKey(services, keyName);
         var provider = services.BuildServiceProvider();
         _providers.Add(provider);
         return provider.GetRequiredService<ITrousseau>();

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Trousseau.Tests.Integration.Vault;
 
@@ -84,6 +85,23 @@ internal sealed class VaultTarget : IAsyncDisposable
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone());
     }
+
+    /// <summary>
+    /// Adds the in-process library to <paramref name="services"/> on this Vault's Transit key <paramref name="keyName"/>,
+    /// with its token and a minute for each call and each attempt (longer than any test waits, so that only the test's
+    /// own hold or cancellation ends a call), and an in-memory store.
+    /// </summary>
+    public ITrousseauBuilder AddTrousseauOnKey(IServiceCollection services, string keyName) =>
+        services.AddTrousseau(_ => { })
+            .UseVaultTransit(o =>
+            {
+                o.Address = Address;
+                o.KeyName = keyName;
+                o.Auth.Token = Token;
+                o.Timeout = TimeSpan.FromMinutes(1);
+                o.AttemptTimeout = TimeSpan.FromMinutes(1);
+            })
+            .UseInMemoryStore();
 
     /// <summary>A Transit key name no other test uses.</summary>
     public static string UniqueKeyName() => "trousseau-test-" + Guid.NewGuid().ToString("N")[..10];

@@ -102,7 +102,23 @@ public sealed class EnvelopeTamperTests
         var error = await Assert.ThrowsAsync<InvalidCiphertextException>(
             async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, EnvelopeVectorTests.VectorEnvelope(), EnvelopeVectorTests.VectorContext(), default));
 
-        Assert.Contains("another key provider", error.Message, StringComparison.Ordinal);
+        Assert.Equal("The ciphertext cannot be decrypted: it was written by another key provider than 'local' (by 'test').", error.Message);
         Assert.Equal(0, counting.Unwraps);
+    }
+
+    [Fact]
+    public async Task An_envelope_whose_provider_id_holds_a_control_character_is_refused_naming_it_escaped()
+    {
+        using var keys = new TempDirectory();
+        using var ring = KeyRings.Open(keys.Combine("ring.json"));
+        using var encryptor = KeyRings.Encryptor(ring);
+        var envelope = EnvelopeVectorTests.VectorEnvelope();
+        var provider = envelope.AsSpan().IndexOf("test"u8);
+        envelope[provider + 2] = 0x1B;
+
+        var error = await Assert.ThrowsAsync<InvalidCiphertextException>(
+            async () => await encryptor.DecryptAsync(EnvelopePurpose.Api, envelope, EnvelopeVectorTests.VectorContext(), default));
+
+        Assert.Equal(@"The ciphertext cannot be decrypted: it was written by another key provider than 'local' (by 'te\u001Bt').", error.Message);
     }
 }
