@@ -23,7 +23,7 @@ public static class TrousseauHttpHandler
     /// <returns>A handler to pass to <see cref="HttpClient(HttpMessageHandler)"/>.</returns>
     /// <exception cref="ArgumentException">A certificate is given without its key, or the reverse.</exception>
     /// <exception cref="FileNotFoundException">A file does not exist; the message names its full path.</exception>
-    /// <exception cref="InvalidDataException">A file does not hold what it should; the message names its full path.</exception>
+    /// <exception cref="InvalidDataException">A file is a directory or does not hold what it should; the message names its full path.</exception>
     public static SocketsHttpHandler Create(TrousseauClientTlsOptions tls)
     {
         ArgumentNullException.ThrowIfNull(tls);
@@ -86,6 +86,13 @@ public static class TrousseauHttpHandler
     private static string Existing(string path)
     {
         var fullPath = Path.GetFullPath(path);
-        return File.Exists(fullPath) ? fullPath : throw new FileNotFoundException($"The file {fullPath} does not exist.", fullPath);
+        if (File.Exists(fullPath))
+        {
+            return fullPath;
+        }
+
+        throw Directory.Exists(fullPath)
+            ? new InvalidDataException($"The file {fullPath} is a directory, not a file.")
+            : new FileNotFoundException($"The file {fullPath} does not exist.", fullPath);
     }
 }

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Mvccpb;
 using Polly;
@@ -32,31 +33,21 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
     public const string StoreName = "etcd";
 
-    /// <summary>
-    /// How the watch waits before it opens its stream again after a failure: exponential backoff with jitter from
-    /// 250 ms to 5 s, for as long as the watch is read.
-    /// </summary>
-    private static readonly ResiliencePipeline WatchRetry = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e) && !args.Context.CancellationToken.IsCancellationRequested),
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = TimeSpan.FromMilliseconds(250),
-            MaxDelay = TimeSpan.FromSeconds(5),
-            MaxRetryAttempts = int.MaxValue,
-        })
-        .Build();
-
     private readonly EtcdConnection _etcd;
     private readonly string _prefix;
     private readonly ByteString _prefixBytes;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _watchesLock = new();
+    private readonly List<EtcdWatchFailures> _watches = [];
 
-    internal EtcdSecretStore(EtcdConnection etcd, IOptions<EtcdStoreOptions> options)
+    internal EtcdSecretStore(EtcdConnection etcd, IOptions<EtcdStoreOptions> options, ILogger logger, TimeProvider time)
     {
         _etcd = etcd;
         _prefix = options.Value.Prefix;
         _prefixBytes = ByteString.CopyFromUtf8(_prefix);
+        _logger = logger;
+        _time = time;
     }
 
     /// <inheritdoc />
@@ -210,8 +201,9 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>
     /// Keeps one etcd watch stream open and forwards its events; after a connection loss it resumes after the last
-    /// revision seen (also when etcd cancels the watch). After a compaction of the history it missed, when etcd is
-    /// found behind that revision (its data lost or restored from an older snapshot), or when another etcd cluster
+    /// revision seen (also when etcd cancels the watch). Each failure that makes it open its stream again goes to
+    /// <see cref="EtcdWatchFailures"/>, which logs it and feeds the store's health. After a compaction of the history
+    /// it missed, when etcd is found behind that revision (its data lost or restored from an older snapshot), or when another etcd cluster
     /// answers, it reports a reset and goes on right after a revision read before the reset was reported, so that
     /// nothing written after the reader's reload is missed, and nothing of another history is passed on as a change.
     /// Every answer's header feeds the store's health (<see cref="EtcdHistory"/>). A failure it does not retry ends the
@@ -225,11 +217,18 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         long? next = null;
         ulong cluster = 0;
         Exception? failure = null;
+        var failures = new EtcdWatchFailures(_prefix + prefix, _logger, _time);
+        var retry = WatchRetry(failures);
+        lock (_watchesLock)
+        {
+            _watches.Add(failures);
+        }
+
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                await WatchRetry.ExecuteAsync(FollowAsync, cancellationToken).ConfigureAwait(false);
+                await retry.ExecuteAsync(FollowAsync, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -238,6 +237,11 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         }
         finally
         {
+            lock (_watchesLock)
+            {
+                _watches.Remove(failures);
+            }
+
             changes.TryComplete(failure);
         }
 
@@ -284,13 +288,18 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
                         // etcd cancels a watch opened with an expired token as "permission denied", and no status
                         // tells the channel to drop that token: sign in again, or every new attempt would present it.
                         _etcd.SignInAgain();
-                        throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch: {response.CancelReason}");
+                        throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd cancelled the watch at {_etcd.Members} ({response.CancelReason}).");
                     }
 
                     if (await HistoryLostAsync(response.Header, token).ConfigureAwait(false) is { } reset)
                     {
                         await changes.WriteAsync(new StoreChange(null, StoreChangeKind.Reset, reset), token).ConfigureAwait(false);
                         return;
+                    }
+
+                    if (!worked)
+                    {
+                        failures.Worked(_etcd.Members);
                     }
 
                     worked = true;
@@ -304,12 +313,13 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
             }
             catch (Exception e) when (worked && IsTransient(e) && !token.IsCancellationRequested)
             {
+                failures.Failed(Reason(e));
                 return;
             }
 
             if (!worked)
             {
-                throw new DependencyUnavailableException(EtcdConnection.Dependency, "etcd ended the watch stream before it answered");
+                throw new DependencyUnavailableException(EtcdConnection.Dependency, $"etcd ended the watch stream at {_etcd.Members} before it answered.");
             }
         }
 
@@ -343,7 +353,8 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     /// Degraded (still serving calls) once etcd answered as another cluster than the one first answered with, or went
     /// back to a revision below one it had answered with: secrets written before are then missing unless it was
     /// restored from a snapshot that holds them. It stays so until the process restarts, or, for another cluster,
-    /// until the first one answers again.
+    /// until the first one answers again. Degraded too while a watch of this store has been failing for longer than a
+    /// minute: changes under its prefix are then not followed.
     /// </remarks>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
@@ -351,9 +362,12 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
         {
             var response = await _etcd.RangeAsync(new RangeRequest { Key = Encode("health-probe"), Limit = 1 }, cancellationToken).ConfigureAwait(false);
             var healthy = $"etcd store under '{_prefix}', revision {response.Header.Revision}";
-            return _etcd.History.Change is { } change
-                ? DependencyHealth.Degraded($"{healthy}, but {change}")
-                : DependencyHealth.Healthy(healthy);
+            if (_etcd.History.Change is { } change)
+            {
+                return DependencyHealth.Degraded($"{healthy}, but {change}");
+            }
+
+            return WatchTrouble() is { } trouble ? DependencyHealth.Degraded($"{healthy}, but {trouble}") : DependencyHealth.Healthy(healthy);
         }
         catch (DependencyUnavailableException e)
         {
@@ -391,6 +405,44 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
 
     /// <summary>Whether the watch outlives <paramref name="e"/>: etcd unavailable, a broken stream, a lost connection.</summary>
     private static bool IsTransient(Exception e) => e is TrousseauException or RpcException or IOException;
+
+    /// <summary>
+    /// How a watch waits before it opens its stream again after a failure (each one told to <paramref name="failures"/>):
+    /// exponential backoff with jitter from 250 ms to 5 s, for as long as the watch is read.
+    /// </summary>
+    private ResiliencePipeline WatchRetry(EtcdWatchFailures failures) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e) && !args.Context.CancellationToken.IsCancellationRequested),
+            OnRetry = args =>
+            {
+                failures.Failed(Reason(args.Outcome.Exception!));
+                return default;
+            },
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(250),
+            MaxDelay = TimeSpan.FromSeconds(5),
+            MaxRetryAttempts = int.MaxValue,
+        })
+        .Build();
+
+    /// <summary>A failure of the watch in one sentence naming the member, as <see cref="EtcdConnection"/> words a failed call.</summary>
+    private string Reason(Exception e) => e switch
+    {
+        RpcException rpc => _etcd.WatchFailure(rpc).Message,
+        TrousseauException known => known.Message,
+        _ => $"the connection to {_etcd.Members} broke under the watch ({e.Message.TrimEnd('.')}).",
+    };
+
+    /// <summary>What the store's health says of the first of its running watches that has been failing for longer than a minute.</summary>
+    private string? WatchTrouble()
+    {
+        lock (_watchesLock)
+        {
+            return _watches.Select(w => w.Trouble).FirstOrDefault(t => t is not null);
+        }
+    }
 
     /// <summary>The header of a linearizable read: the cluster that answers and its revision now.</summary>
     private async Task<ResponseHeader> CurrentAsync(CancellationToken cancellationToken) =>

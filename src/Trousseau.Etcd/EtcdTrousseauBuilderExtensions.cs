@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Trousseau;
 using Trousseau.Etcd;
@@ -27,7 +29,11 @@ public static class EtcdTrousseauBuilderExtensions
         builder.AddSectionValidator<EtcdStoreOptions, EtcdOptionsValidator>(_ => new EtcdOptionsValidator(sectionPath));
 
         builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptionsMonitor<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.TryAddSingleton(sp => new EtcdSecretStore(sp.GetRequiredService<EtcdConnection>(), sp.GetRequiredService<IOptions<EtcdStoreOptions>>()));
+        builder.Services.TryAddSingleton(sp => new EtcdSecretStore(
+            sp.GetRequiredService<EtcdConnection>(),
+            sp.GetRequiredService<IOptions<EtcdStoreOptions>>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<EtcdSecretStore>(),
+            sp.GetRequiredService<TimeProvider>()));
         return builder.AddSecretStore(EtcdSecretStore.StoreName, sp => sp.GetRequiredService<EtcdSecretStore>());
     }
 }

@@ -83,6 +83,12 @@ internal sealed class EtcdConnection : IDisposable
         _credentialChanges = options.OnChange(FollowCredentials);
     }
 
+    /// <summary>
+    /// The member a call goes to, as failures name it when theirs does not say: the only endpoint when one is
+    /// configured (<c>member URL</c>), else <c>a member of URL, URL, ...</c>.
+    /// </summary>
+    public string Members => _endpoints.Count == 1 ? $"member {_endpoints[0]}" : $"a member of {string.Join(", ", _endpoints)}";
+
     /// <summary>What etcd's answers said of its cluster since trousseaud connected.</summary>
     public EtcdHistory History { get; }
 
@@ -187,6 +193,9 @@ internal sealed class EtcdConnection : IDisposable
     public AsyncDuplexStreamingCall<WatchRequest, WatchResponse> Watch(CancellationToken cancellationToken) =>
         _client.GetConnection().WatchClient.Watch(RequireLeader, cancellationToken: cancellationToken);
 
+    /// <summary>A watch stream that broke or was refused, in the words of <see cref="Failure"/>.</summary>
+    public TrousseauException WatchFailure(RpcException e) => Failure(e, "watch");
+
     /// <summary>
     /// What etcd's refusal of a call means, in one sentence naming etcd, the member (when the failure names it, or when
     /// only one is configured), what failed and its likely cause, in place of the gRPC and HTTP libraries' own words.
@@ -290,7 +299,7 @@ internal sealed class EtcdConnection : IDisposable
     {
         if (_endpoints.Count == 1)
         {
-            return $"member {_endpoints[0]}";
+            return Members;
         }
 
         for (Exception? inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
@@ -301,7 +310,7 @@ internal sealed class EtcdConnection : IDisposable
             }
         }
 
-        return $"a member of {string.Join(", ", _endpoints)}";
+        return Members;
     }
 
     private static DependencyUnavailableException Unavailable(string sentence, RpcException e) =>

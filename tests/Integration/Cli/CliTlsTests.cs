@@ -192,4 +192,23 @@ public sealed class CliTlsTests(TlsServersFixture servers) : IClassFixture<TlsSe
         Assert.Contains("--cert needs --key", ClectlAssert.Fails(certOnly, 2), StringComparison.Ordinal);
         Assert.Contains("--cert needs --key", ClectlAssert.Fails(keyAsSecretKey, 2), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("--ca-file")]
+    [InlineData("--cert")]
+    [InlineData("--key")]
+    public async Task A_tls_file_option_naming_a_directory_is_a_usage_error_saying_it_is_a_directory(string option)
+    {
+        var clectl = ClectlRunner.For(servers.Tls, servers.TlsDataDir, _temp.Path);
+        var directory = _temp.Combine("tls-directory");
+        Directory.CreateDirectory(directory);
+        var files = new Dictionary<string, string> { ["--ca-file"] = servers.CaFile, ["--cert"] = servers.ClientCert, ["--key"] = servers.ClientKey };
+        files[option] = directory;
+
+        var result = await clectl.RunAsync("secret", "list", "--ca-file", files["--ca-file"], "--cert", files["--cert"], "--key", files["--key"]);
+
+        Assert.Equal(
+            $"clectl: The file {directory} is a directory, not a file. (from --ca-file, --cert, --key or the context)",
+            ClectlAssert.Fails(result, 2).Trim());
+    }
 }

@@ -1,4 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Trousseau.Etcd;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
@@ -213,6 +216,81 @@ public sealed class EtcdWatchTests : IAsyncLifetime
 
         Assert.Contains("did not answer the range within 3 s", refused.Message, StringComparison.Ordinal);
         Assert.Equal(new StoreChange("config/app", StoreChangeKind.Put, created), await watch.NextAsync("create after the thaw"));
+        await watch.StopAsync();
+    }
+
+    [StoreFact]
+    public async Task A_watch_etcd_keeps_refusing_is_logged_once_a_minute_naming_the_member_turns_the_store_degraded_after_a_minute_and_is_logged_when_it_works_again()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await etcd.EnableAuthAsync("watcher", "etcd-pass-7", "/trousseau/");
+        var member = $"member {etcd.ClientUrl.GetLeftPart(UriPartial.Authority)}";
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddFakeLogging());
+        services.AddTrousseau(_ => { }).UseEtcdStore(o =>
+        {
+            o.Endpoints.Add(etcd.ClientUrl);
+            o.Username = "watcher";
+            o.Password = "etcd-pass-7";
+        });
+        await using var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredService<EtcdSecretStore>();
+        var logs = provider.GetFakeLogCollector();
+        IReadOnlyList<FakeLogRecord> Logged(int eventId) => [.. logs.GetSnapshot().Where(r => r.Id.Id == eventId)];
+        await using var watch = new WatchRecorder(store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
+        await watch.WaitUntilOpenAsync(probe => store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
+
+        // The role may now read the health check's key only: etcd refuses the watch each time it is opened again.
+        await etcd.CtlAsync("--user", "root:root-pass-1", "role", "revoke-permission", "watcher", "--prefix=true", "/trousseau/");
+        await etcd.CtlAsync("--user", "root:root-pass-1", "role", "grant-permission", "watcher", "read", "/trousseau/health-probe");
+        await etcd.StopAsync();
+        await etcd.StartAgainAsync();
+        await Eventually.HoldsAsync(
+            () => Logged(2003).Count(r => r.Message.Contains("permission denied", StringComparison.Ordinal)) >= 3,
+            () => string.Join(" | ", logs.GetSnapshot().Select(r => r.Message)),
+            awaited: "three refusals of the watch");
+        var firstMinute = Logged(2001);
+        var early = await store.CheckHealthAsync();
+        clock.Advance(TimeSpan.FromSeconds(61));
+        var degraded = await Eventually.ReturnsAsync(
+            async () => await store.CheckHealthAsync(),
+            health => health.IsDegraded,
+            awaited: "the store's health to say the watch fails",
+            show: health => health.Description);
+        var nextMinute = await Eventually.ReturnsAsync(
+            () => Task.FromResult(Logged(2001)),
+            warnings => warnings.Count == 2,
+            awaited: "a second warning once a minute had passed",
+            show: warnings => string.Join(" | ", warnings.Select(w => w.Message)));
+
+        await etcd.CtlAsync("--user", "root:root-pass-1", "role", "grant-permission", "watcher", "--prefix=true", "readwrite", "/trousseau/");
+        var works = await Eventually.ReturnsAsync(
+            () => Task.FromResult(Logged(2002)),
+            lines => lines.Count == 1,
+            awaited: "the line saying the watch works again",
+            show: lines => string.Join(" | ", logs.GetSnapshot().Select(r => r.Message)));
+        var created = await store.CreateAsync("config/after", "v"u8.ToArray());
+        var change = await watch.NextAsync("the write after the watch works again");
+        var healthAfter = await store.CheckHealthAsync();
+
+        var first = Assert.Single(firstMinute);
+        Assert.Equal(LogLevel.Warning, first.Level);
+        Assert.Contains(member, first.Message, StringComparison.Ordinal);
+        Assert.EndsWith(".", first.Message, StringComparison.Ordinal);
+        Assert.Equal(LogLevel.Warning, nextMinute[1].Level);
+        Assert.Contains($": etcd cancelled the watch at {member} (", nextMinute[1].Message, StringComparison.Ordinal);
+        Assert.EndsWith("etcdserver: permission denied).", nextMinute[1].Message, StringComparison.Ordinal);
+        Assert.False(early.IsDegraded, early.Description);
+        Assert.True(degraded.IsHealthy && degraded.IsDegraded, degraded.Description);
+        Assert.Contains("the watch of '/trousseau/config/' has been failing for 61 s", degraded.Description, StringComparison.Ordinal);
+        Assert.Equal(LogLevel.Information, works[0].Level);
+        Assert.Contains(member, works[0].Message, StringComparison.Ordinal);
+        Assert.EndsWith(".", works[0].Message, StringComparison.Ordinal);
+        Assert.Equal(new StoreChange("config/after", StoreChangeKind.Put, created), change);
+        Assert.False(healthAfter.IsDegraded, healthAfter.Description);
+        Assert.DoesNotContain(logs.GetSnapshot(), r => r.Message.Contains("etcd-pass-7", StringComparison.Ordinal));
         await watch.StopAsync();
     }
 
