@@ -234,31 +234,12 @@ public static class OwnerOnlyFile
         }
     }
 
-    /// <summary>
-    /// Whether this process may create files in <paramref name="directory"/> now (access(2) with W_OK and X_OK: its
-    /// mode, owner, immutable attribute and a read-only mount all count, for root too); true where that cannot be asked.
-    /// </summary>
-    public static bool CanCreateFilesIn(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return true;
-        }
-
-        var path = Encoding.UTF8.GetBytes(directory + "\0");
-        return Libc.Access(path, Libc.WriteAndSearch) == 0 || Marshal.GetLastPInvokeError() == Libc.NoSuchFile;
-    }
-
     private static IOException FlushFailed(string directory, int error) =>
         new($"The directory '{directory}' cannot be flushed to disk: {Marshal.GetPInvokeErrorMessage(error)}.");
 
     private static class Libc
     {
         public const int InvalidArgument = 22;
-        public const int NoSuchFile = 2;
-
-        // W_OK | X_OK, the same on every Unix.
-        public const int WriteAndSearch = 2 | 1;
 
         // O_RDONLY | O_CLOEXEC; O_CLOEXEC differs between systems.
         public static readonly int ReadOnlyCloseOnExec =
@@ -267,10 +248,6 @@ public static class OwnerOnlyFile
         [DllImport("libc", EntryPoint = "open", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern SafeFileHandle Open(byte[] path, int flags);
-
-        [DllImport("libc", EntryPoint = "access", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Access(byte[] path, int mode);
 
         [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

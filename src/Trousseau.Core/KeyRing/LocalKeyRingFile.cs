@@ -125,20 +125,19 @@ internal static partial class LocalKeyRingFile
 
     /// <summary>
     /// Why the ring could not be written, naming its directory and the cause, not the temporary file the write makes
-    /// beside it (which the failed write removes): a directory this process may not create files in, a read-only or
-    /// full file system.
+    /// beside it (which the failed write removes): a full file system, or what <see cref="WritableLocation"/> finds
+    /// keeps this process from creating files there (a read-only file system, the directory's mode or immutable
+    /// attribute).
     /// </summary>
     private static string NotWritten(string path, Exception exception)
     {
-        const int NoSpace = 28, ReadOnlyFileSystem = 30, QuotaExceeded = 122;
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        var cause = exception switch
-        {
-            UnauthorizedAccessException => $"this process may not create files in its directory {directory} (its mode, owner or immutable attribute)",
-            IOException { HResult: NoSpace or QuotaExceeded } => $"the file system holding its directory {directory} is full",
-            IOException { HResult: ReadOnlyFileSystem } => $"its directory {directory} is on a read-only file system",
-            _ => $"a new file in its directory {directory} could not be written ({exception.Message.Split(" : '")[0]})",
-        };
+        const int NoSpace = 28, QuotaExceeded = 122;
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var cause = exception is IOException { HResult: NoSpace or QuotaExceeded }
+            ? $"the file system holding its directory {directory} is full"
+            : WritableLocation.WhyNoFileCanBeCreatedIn(directory) is { } why
+                ? $"its directory {directory} {why}, so this process may not create files there"
+                : $"a new file in its directory {directory} could not be written ({exception.Message.Split(" : '")[0]})";
         return $"it cannot be written, since {cause}; the file is unchanged and the current key stays in use. Make the directory writable (or free space there) and try again: no restart is needed.";
     }
 

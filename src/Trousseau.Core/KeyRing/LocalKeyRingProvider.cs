@@ -184,9 +184,9 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         {
             var current = Load().Current.Info.KeyId;
             var directory = Path.GetDirectoryName(_path)!;
-            return new(OwnerOnlyFile.CanCreateFilesIn(directory)
-                ? DependencyHealth.Healthy($"local key ring, current key {current}")
-                : DependencyHealth.Degraded($"local key ring, current key {current}: this process may not create files in its directory {directory} (its mode, owner or immutable attribute, or a read-only file system), so a key rotation would fail, and so would a restart; make the directory writable again."));
+            return new(WritableLocation.WhyNoFileCanBeCreatedIn(directory) is { } why
+                ? DependencyHealth.Degraded($"local key ring, current key {current}: its directory {directory} {why}, so this process may not create files there: a key rotation would fail, and so would a restart; make the directory writable again.")
+                : DependencyHealth.Healthy($"local key ring, current key {current}"));
         }
         catch (DependencyUnavailableException ex)
         {
