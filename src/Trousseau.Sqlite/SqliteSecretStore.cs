@@ -309,30 +309,35 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
         $"The SQLite store '{path}' has been disposed: the service provider (host) that made it has stopped, and the file may belong to another store now.",
         innerException: null);
 
-    /// <summary>Runs <paramref name="write"/> in one immediate transaction; <paramref name="value"/> is the record written (null: deleted).</summary>
+    /// <summary>
+    /// Runs <paramref name="write"/> in one immediate transaction; <paramref name="value"/> is the record written (null:
+    /// deleted). The connection is opened once the write's turn has come, so that writes queued behind this store's
+    /// earlier ones hold no connection (two open files each) while they wait, and leave none behind in the pool.
+    /// </summary>
     private async ValueTask<long> WriteAsync(string key, byte[]? value, Func<SqliteConnection, SqliteTransaction, long> write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         ThrowIfDisposed();
-        var connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
+        CheckFile();
+        var started = _time.GetTimestamp();
+        if (!await WaitForEarlierWritesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new DependencyUnavailableException(
+                Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
+        }
+
         try
         {
-            var started = _time.GetTimestamp();
-            if (!await WaitForEarlierWritesAsync(cancellationToken).ConfigureAwait(false))
+            // A write that passed the check before the -wal file was removed, and waited here while the check of
+            // another call copied what it held: it would go into the removed file.
+            if (LogChanged())
             {
-                throw new DependencyUnavailableException(
-                    Dependency, $"The SQLite store '{_path}' is busy: a write waited BusyTimeout ({_busyTimeout:c}) behind this store's earlier writes, and gave up.");
+                throw LogLost(writeLockHeld: true);
             }
 
+            var connection = await ConnectWritableAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                // A write that passed the check before the -wal file was removed, and waited here while the check of
-                // another call copied what it held: it would go into the removed file.
-                if (LogChanged())
-                {
-                    throw LogLost(writeLockHeld: true);
-                }
-
                 // One busy timeout for the whole write: the time spent behind this store's other writes counts.
                 var left = _busyTimeout - _time.GetElapsedTime(started);
                 var timeout = Math.Max(1, (int)Math.Ceiling(left.TotalSeconds));
@@ -347,19 +352,19 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
                     // index of the write-ahead log read-only for every connection of this process. Guard has closed the
                     // idle ones: a connection opened now writes, if the file can be written again.
                     await connection.DisposeAsync().ConfigureAwait(false);
-                    connection = await OpenWritableAsync(cancellationToken).ConfigureAwait(false);
+                    connection = await ConnectWritableAsync(cancellationToken).ConfigureAwait(false);
                     connection.DefaultTimeout = timeout;
                     return await Guard(() => Task.FromResult(Commit(connection, key, value, write))).ConfigureAwait(false);
                 }
             }
             finally
             {
-                _writeLock.Release();
+                await connection.DisposeAsync().ConfigureAwait(false);
             }
         }
         finally
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            _writeLock.Release();
         }
     }
 
@@ -404,11 +409,30 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
 
     private async ValueTask<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
+        CheckFile();
+        return await ConnectAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates the file on first use, and refuses the call when the path no longer leads to the file the store opened.</summary>
+    private void CheckFile()
+    {
         try
         {
             EnsureInitialized();
             EnsureSameFile();
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <summary>Opens a connection to the file <see cref="CheckFile"/> checked.</summary>
+    private async ValueTask<SqliteConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA synchronous = FULL";
@@ -429,7 +453,14 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     /// </summary>
     private async ValueTask<SqliteConnection> OpenWritableAsync(CancellationToken cancellationToken)
     {
-        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        CheckFile();
+        return await ConnectWritableAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens a connection that can write (see <see cref="OpenWritableAsync"/>) to the file <see cref="CheckFile"/> checked.</summary>
+    private async ValueTask<SqliteConnection> ConnectWritableAsync(CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         if (raw.sqlite3_db_readonly(connection.Handle, "main") != 1)
         {
             return connection;

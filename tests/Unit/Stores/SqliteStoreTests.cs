@@ -208,6 +208,24 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_writers_leave_no_more_open_database_files_behind_than_one_writer_does()
+    {
+        var store = Open(DatabasePath, time: new FakeTimeProvider());
+        await store.CreateAsync("warm", "v"u8.ToArray());
+        await store.GetAsync("warm");
+        var before = OpenDescriptorsOf(DatabasePath);
+
+        // As requests do, each write runs on a thread of its own; those queued behind the one writing wait meanwhile.
+        const int Writers = 200;
+        await Task.WhenAll(Enumerable.Range(0, Writers).Select(i => Task.Run(() => store.CreateAsync($"burst/{i}", "v"u8.ToArray()).AsTask())));
+        var after = OpenDescriptorsOf(DatabasePath);
+
+        Assert.True(
+            after <= before + 2,
+            $"{after} descriptors of {DatabasePath} are open after {Writers} concurrent writes, {before} before: each queued writer opened a connection of its own, and the pool keeps them.");
+    }
+
+    [Fact]
     public async Task Writes_queued_behind_a_lock_held_by_another_process_each_give_up_after_the_busy_timeout_not_one_after_another()
     {
         var store = Open(DatabasePath, busyTimeout: TimeSpan.FromSeconds(1));
@@ -615,6 +633,21 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
 
         command.ExecuteNonQuery();
     }
+
+    /// <summary>How many of this process's file descriptors are open on <paramref name="path"/> (one for each SQLite connection open on it).</summary>
+    private static int OpenDescriptorsOf(string path) =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Count(descriptor =>
+        {
+            try
+            {
+                return descriptor.LinkTarget == path;
+            }
+            catch (IOException)
+            {
+                // Closed while listed.
+                return false;
+            }
+        });
 
     private SqliteSecretStore Open(string path, TimeSpan? busyTimeout = null, TimeProvider? time = null)
     {
