@@ -325,7 +325,7 @@ internal static class SecretCommands
 
         if (parse.GetValue(PasswordStdin))
         {
-            var password = (await StandardInput.ReadAsync(console.In.ReadToEndAsync, cancellationToken)).TrimEnd('\n').TrimEnd('\r');
+            var password = (await StandardInput.ReadAsync(console.In.ReadToEndAsync, cancellationToken)).TrimEnd('\r', '\n');
             if (password.Length == 0)
             {
                 throw new CliUsageException("--password-stdin read an empty password.");

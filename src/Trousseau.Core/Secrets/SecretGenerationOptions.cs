@@ -30,6 +30,9 @@ public sealed class SecretGenerationOptions
     /// <summary>
     /// The characters to draw from: at least two, all distinct, none a control character. A character beyond the Basic
     /// Multilingual Plane (an emoji) counts as one, in the alphabet and in <see cref="Length"/>; half of one is refused.
+    /// Each must stand alone, so that no two values read as one: a character that Unicode normalization (NFKC) changes
+    /// (full-width letters, ligatures), a combining mark, a conjoining Hangul jamo, a format character, a line or
+    /// paragraph separator, or an unassigned code point is refused.
     /// </summary>
     public string Alphabet { get; set; } = DefaultAlphabet;
 

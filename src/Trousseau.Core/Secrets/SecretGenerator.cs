@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -142,8 +143,33 @@ internal static class SecretGenerator
             throw new InvalidInputException("alphabet", "The alphabet needs at least two distinct characters, whole ones (no half of a surrogate pair), and no control characters.");
         }
 
+        foreach (var character in characters)
+        {
+            if (!StandsAlone(character))
+            {
+                throw new InvalidInputException(
+                    "alphabet",
+                    $"The alphabet holds 'U+{character.Value:X4}', which does not stand alone: Unicode normalization changes it or joins it to the character before it (a compatibility form such as a full-width letter or a ligature, a combining mark, a Hangul jamo), or it shows as nothing (a format character, a line or paragraph separator, an unassigned code point); a value holding it could read as another value, so it would hold fewer bits than its length says.");
+            }
+        }
+
         return characters;
     }
+
+    /// <summary>
+    /// Whether a character, drawn beside any other that stands alone, stays itself: normalization (NFC, NFKC) leaves it
+    /// as it is and joins it to no neighbour, and it shows. Otherwise two different values could be one once normalized
+    /// (as PostgreSQL's SCRAM and many forms normalize passwords), or look the same.
+    /// </summary>
+    private static bool StandsAlone(Rune character) =>
+        Rune.GetUnicodeCategory(character) is not (UnicodeCategory.Format or UnicodeCategory.OtherNotAssigned
+            or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark
+            or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator)
+        && !IsHangulJamo(character.Value)
+        && character.ToString().IsNormalized(NormalizationForm.FormKC);
+
+    /// <summary>The conjoining Hangul jamo, which normalization joins into syllables: U+1100 to U+11FF, U+A960 to U+A97F, U+D7B0 to U+D7FF.</summary>
+    private static bool IsHangulJamo(int value) => value is (>= 0x1100 and <= 0x11FF) or (>= 0xA960 and <= 0xA97F) or (>= 0xD7B0 and <= 0xD7FF);
 
     /// <summary>The characters of <paramref name="text"/>, or <see langword="null"/> when it holds half of one.</summary>
     private static Rune[]? CharactersOf(string text)

@@ -45,6 +45,26 @@ public sealed class CliSecretTests(ClectlFixture fixture)
         ClectlAssert.Fails(missing, 3);
     }
 
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    [InlineData("\r\n\r\n")]
+    [InlineData("\n\r\n")]
+    public async Task Password_stdin_stores_the_password_without_any_of_its_trailing_line_breaks(string lineBreaks)
+    {
+        var name = $"stdin/breaks-{lineBreaks.Length}-{(int)lineBreaks[0]}";
+        ClectlAssert.Ok(await _clectl.RunWithInputAsync(Password + lineBreaks, "secret", "create", name, "--type", "login", "--username", "app", "--password-stdin"));
+        var created = await _clectl.RunAsync("secret", "get", name, "--key", "password");
+
+        ClectlAssert.Ok(await _clectl.RunWithInputAsync("rotated-" + Password + lineBreaks, "secret", "update", name, "--password-stdin"));
+        var updated = await _clectl.RunAsync("secret", "get", name, "--key", "password");
+
+        ClectlAssert.Ok(created);
+        ClectlAssert.Ok(updated);
+        Assert.Equal(Password, created.Stdout);
+        Assert.Equal("rotated-" + Password, updated.Stdout);
+    }
+
     [Fact]
     public async Task List_prints_every_secret_of_every_page_in_name_order()
     {

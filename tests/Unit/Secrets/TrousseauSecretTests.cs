@@ -388,6 +388,33 @@ public sealed class TrousseauSecretTests : IDisposable
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gen/half"));
     }
 
+    [Theory]
+    [InlineData("A\uFF21", "U+FF21")]
+    [InlineData("ab\uFB01", "U+FB01")]
+    [InlineData("\u2126ab", "U+2126")]
+    [InlineData("ae\u0301\u00E9", "U+0301")]
+    [InlineData("ab\u200B", "U+200B")]
+    [InlineData("\u1100\u1161\uAC00", "U+1100")]
+    [InlineData("ab\u2028", "U+2028")]
+    [InlineData("ab\u0378", "U+0378")]
+    public async Task An_alphabet_with_a_character_that_does_not_stand_alone_is_refused_naming_it(string alphabet, string named)
+    {
+        // Full-width 'Ａ' is 'A' once normalized (NFKC, as PostgreSQL's SCRAM does to a password): "AＡ" would make 2^32
+        // values of 32 characters that all normalize to the same one. A combining mark or a Hangul jamo joins the character
+        // before it ('e' and U+0301 make 'é'), and an invisible or unassigned character reads as nothing.
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("gen/unstable", new SecretGenerationOptions { Length = 32, Alphabet = alphabet }));
+        await Trousseau.CreateSecretAsync("gen/unstable-regenerate", SecretType.Opaque, Data(("value", "old")));
+        var refusedRegeneration = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.RegenerateSecretAsync("gen/unstable-regenerate", new SecretRegenerationOptions { Alphabet = alphabet }));
+
+        Assert.Equal("alphabet", refused.Field);
+        Assert.Contains($"'{named}'", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(refused.Message, refusedRegeneration.Message);
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gen/unstable"));
+        Assert.Equal("old", (await Trousseau.GetSecretAsync("gen/unstable-regenerate")).Data["value"]);
+    }
+
     [Fact]
     public async Task A_generated_login_secret_gets_a_password_beside_its_username()
     {
