@@ -6,11 +6,13 @@ namespace Trousseau.Tests.Integration.Server;
 
 /// <summary>
 /// trousseaud reading its files from Kubernetes volumes as kubelet writes them (<see cref="KubeletVolume"/>): the API
-/// token from a Secret, swapped in by kubelet's atomic writer while it runs.
+/// token from a Secret, the settings file from a ConfigMap, each swapped in by kubelet's atomic writer while it runs.
 /// </summary>
 public sealed class KubeletVolumeTests : IDisposable
 {
     private const UnixFileMode OwnerRead = UnixFileMode.UserRead;
+    private const UnixFileMode ConfigMapDefault = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private const string UnknownKey = "The changed configuration names a key that is no setting: ";
 
     private readonly TempDirectory _temp = new();
 
@@ -91,6 +93,38 @@ public sealed class KubeletVolumeTests : IDisposable
         Assert.DoesNotContain("token-inside", start.Stdout + start.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("token-outside", start.Stdout + start.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_settings_file_from_a_config_map_swapped_by_kubelet_is_applied_and_read_once_per_swap()
+    {
+        var volume = KubeletVolume.Create(_temp.Combine("config"), ConfigMapDefault, Settings("team/**", extra: ""));
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir, ["--config", volume.PathOf("config.json"), "--Trousseau:Kms:Enabled=false"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("v1/secrets/team/absent")).StatusCode);
+
+        volume.Update(Settings("other/**", extra: """, "Sotre": "memory" """));
+
+        await Eventually.HoldsAsync(
+            async () => (await http.GetAsync("v1/secrets/team/absent")).StatusCode == HttpStatusCode.Forbidden,
+            () => server.Log);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("v1/secrets/other/absent")).StatusCode);
+
+        // A second swap, seen once the server has polled again: the first one must not have been read twice.
+        volume.Update(Settings("other/**", extra: """, "Stroe": "memory" """));
+        await Eventually.HoldsAsync(() => Lines(server, UnknownKey, "Trousseau:Stroe") == 1, () => server.Log);
+
+        Assert.Equal(1, Lines(server, UnknownKey, "Trousseau:Sotre"));
+        Assert.Equal(1, Lines(server, "Trousseau:Api:Policies changed", ""));
+        Assert.Equal(0, Lines(server, "The changed configuration is not taken", ""));
+        Assert.False(server.HasExited);
+    }
+
+    private static Dictionary<string, string> Settings(string secrets, string extra) => new()
+    {
+        ["config.json"] = $$"""
+            { "Trousseau": { "Store": "memory"{{extra}}, "Api": { "Policies": [ { "Subjects": ["admin"], "Secrets": ["{{secrets}}"], "Actions": ["read"] } ] } } }
+            """,
+    };
 
     /// <summary>How many lines of the server's log start with <paramref name="start"/> and hold <paramref name="text"/>.</summary>
     private static int Lines(TrousseauServerProcess server, string start, string text) =>
