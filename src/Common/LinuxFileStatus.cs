@@ -18,6 +18,7 @@ namespace Trousseau;
 internal sealed class LinuxFileStatus
 {
     private const int AtEmptyPath = 0x1000;
+    private const int NoFollow = 0x100; // AT_SYMLINK_NOFOLLOW
     private const int CurrentDirectory = -100; // AT_FDCWD
     private const uint Root = 0;
     private const uint ModeField = 0x2; // STATX_MODE
@@ -136,6 +137,14 @@ internal sealed class LinuxFileStatus
         StatAt(Encoding.UTF8.GetBytes(path + "\0"), OwnerField, PathStatus) == true ? BitConverter.ToUInt32(PathStatus, OwnerOffset) : null;
 
     /// <summary>
+    /// The user id that owns what is at <paramref name="path"/> itself, a symbolic link rather than where it leads;
+    /// <see langword="null"/> when it cannot be examined (absent, not permitted) or where statx cannot be called.
+    /// </summary>
+    /// <param name="path">The path.</param>
+    public static uint? LinkOwnerOf(string path) =>
+        StatAt(Encoding.UTF8.GetBytes(path + "\0"), OwnerField, PathStatus, NoFollow) == true ? BitConverter.ToUInt32(PathStatus, OwnerOffset) : null;
+
+    /// <summary>
     /// The owner of the file at <paramref name="path"/> when it is neither root nor the user this process runs as: a
     /// user who may replace what is in a directory it owns, or who put a file there; <see langword="null"/> otherwise,
     /// and where the owner cannot be told.
@@ -169,11 +178,12 @@ internal sealed class LinuxFileStatus
     private static byte[] PathStatus => t_pathStatus ??= new byte[StatusBytes];
 
     /// <summary>
-    /// statx of <paramref name="path"/> (UTF-8, zero-terminated), following links, asking for <paramref name="mask"/>,
+    /// statx of <paramref name="path"/> (UTF-8, zero-terminated), following links unless <paramref name="flags"/> has
+    /// <c>AT_SYMLINK_NOFOLLOW</c>, asking for <paramref name="mask"/>,
     /// into <paramref name="status"/>: true when it answered, false when the file cannot be examined (absent, not
     /// permitted), <see langword="null"/> where statx cannot be called, which holds from then on.
     /// </summary>
-    private static bool? StatAt(byte[] path, uint mask, byte[] status)
+    private static bool? StatAt(byte[] path, uint mask, byte[] status, int flags = 0)
     {
         if (!s_available)
         {
@@ -182,7 +192,7 @@ internal sealed class LinuxFileStatus
 
         try
         {
-            if (Statx(CurrentDirectory, path, 0, mask, status) == 0)
+            if (Statx(CurrentDirectory, path, flags, mask, status) == 0)
             {
                 return true;
             }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
@@ -14,14 +15,19 @@ namespace Trousseau;
 /// user may put, at any time, a symbolic link where the file goes, to have it written, created or read where the link
 /// leads, or a file of their own. There, on Linux, the file is opened with <c>O_NOFOLLOW</c>, so that a link is refused
 /// instead of followed, and refused when it belongs to neither root nor the user this process runs as, or is not a
-/// regular file. In a directory that only its owner may write, links are followed (the directory's owner put them
-/// there), and on Linux a file that is not a regular one is refused too, so that a FIFO does not block the open. Elsewhere
-/// than on Linux, the file is opened as <see cref="FileStream"/> opens it.
+/// regular file. One kind of link is followed there, for a file opened to be read: in a directory with the sticky bit,
+/// where no other user can remove or replace a link of root's or this user's, a link of theirs that leads, through
+/// links and directories of theirs only, to a file within the same directory, as kubelet lays out a Secret, ConfigMap
+/// or projected volume (mode 1777, <c>token -&gt; ..data/token</c>, <c>..data -&gt; ..2026_11_27_10_00_00.1</c>); a
+/// link that leads out of it is refused. In a directory that only its owner may write, links are followed (the
+/// directory's owner put them there), and on Linux a file that is not a regular one is refused too, so that a FIFO does
+/// not block the open. Elsewhere than on Linux, the file is opened as <see cref="FileStream"/> opens it.
 /// </summary>
 internal static class SharedDirectoryFile
 {
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const int MostLinksFollowed = 40; // as Linux, which gives ELOOP past 40
 
     /// <summary>
     /// The <see cref="Exception.HResult"/> of the <see cref="IOException"/> <see cref="Open"/> throws when another process
@@ -98,7 +104,7 @@ internal static class SharedDirectoryFile
 
         var where = $"in the directory {directory}, which group or others may write (mode {Octal(directoryMode)})";
         var fix = $"Remove it (rm {path}) and remove that access (chmod go-w {directory}).";
-        var handle = OpenFlags(path, mode, access, Libc.NoFollow, where, fix);
+        var handle = OpenShared(path, directory, mode, access, where, fix);
         try
         {
             if (new LinuxFileStatus().OwnerAndKind(handle) is { } status)
@@ -124,6 +130,122 @@ internal static class SharedDirectoryFile
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// open(2) of <paramref name="path"/>, in <paramref name="directory"/> that group or others may write, without
+    /// following a link, unless it is one kubelet's volumes are made of (see the class's summary): then the file it leads
+    /// to is opened, without following a link either. A link that changed between the look and the open (kubelet
+    /// swapping <c>..data</c> and removing the directory it led to) is looked at once more.
+    /// </summary>
+    [SupportedOSPlatform("linux")]
+    private static SafeFileHandle OpenShared(string path, string directory, FileMode mode, FileAccess access, string where, string fix)
+    {
+        if (mode != FileMode.Open || access != FileAccess.Read || (File.GetUnixFileMode(directory) & UnixFileMode.StickyBit) == 0)
+        {
+            return OpenFlags(path, mode, access, Libc.NoFollow, where, fix);
+        }
+
+        for (var look = 1; ; look++)
+        {
+            var target = new FileInfo(path).LinkTarget is null ? path : WithinLinks(directory, Path.GetFileName(path)) ?? path;
+            try
+            {
+                return OpenFlags(target, mode, access, Libc.NoFollow, where, fix);
+            }
+            catch (FileNotFoundException) when (target != path && look == 1)
+            {
+                // The link led into a directory removed since: look again.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where <paramref name="name"/> in the sticky <paramref name="directory"/> leads, as kubelet's volumes are made:
+    /// every link on the way belonging to root or this process's user, every directory on the way theirs and, when
+    /// group or others may write it, sticky; <see langword="null"/> when the way leaves <paramref name="directory"/>,
+    /// passes anything else, or holds more than 40 links. Where the way reaches nothing, the path reached, which the open
+    /// then finds missing.
+    /// </summary>
+    [SupportedOSPlatform("linux")]
+    private static string? WithinLinks(string directory, string name)
+    {
+        var user = LinuxFileStatus.EffectiveUserId();
+        var reached = directory;
+        var ahead = new List<string> { name };
+        var links = 0;
+        while (ahead.Count > 0)
+        {
+            var part = ahead[0];
+            ahead.RemoveAt(0);
+            if (part is "" or ".")
+            {
+                continue;
+            }
+
+            if (part == "..")
+            {
+                if (reached == directory)
+                {
+                    return null;
+                }
+
+                reached = Path.GetDirectoryName(reached)!;
+                continue;
+            }
+
+            var next = Path.Combine(reached, part);
+            var link = new FileInfo(next).LinkTarget;
+            if (link is null)
+            {
+                if (!Path.Exists(next))
+                {
+                    // Missing (kubelet removed the directory a link led to): opening it says so.
+                    return next;
+                }
+
+                if (ahead.Count > 0 && !IsOwnDirectory(next, user))
+                {
+                    return null;
+                }
+
+                reached = next;
+                continue;
+            }
+
+            if (++links > MostLinksFollowed || LinuxFileStatus.LinkOwnerOf(next) is not { } owner || (owner != 0 && owner != user))
+            {
+                return null;
+            }
+
+            if (Path.IsPathRooted(link))
+            {
+                if (!link.StartsWith(directory + "/", StringComparison.Ordinal))
+                {
+                    return null;
+                }
+
+                reached = directory;
+                link = link[(directory.Length + 1)..];
+            }
+
+            ahead.InsertRange(0, link.Split('/'));
+        }
+
+        return reached == directory ? null : reached;
+    }
+
+    /// <summary>Whether <paramref name="path"/> is a directory of root or <paramref name="user"/> that no one else may change: not writable by group or others, or sticky.</summary>
+    [SupportedOSPlatform("linux")]
+    private static bool IsOwnDirectory(string path, uint user)
+    {
+        if (!Directory.Exists(path) || LinuxFileStatus.LinkOwnerOf(path) is not { } owner || (owner != 0 && owner != user))
+        {
+            return false;
+        }
+
+        var mode = File.GetUnixFileMode(path);
+        return (mode & WritableByOthers) == 0 || (mode & UnixFileMode.StickyBit) != 0;
     }
 
     /// <summary>

@@ -60,6 +60,27 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task While_a_secret_volume_update_leaves_the_files_missing_the_previous_certificate_is_served_with_one_warning_then_the_new_one()
+    {
+        const string Unusable = "The API TLS files changed but cannot be used";
+        var first = _root.IssueServer();
+        var volume = KubeletVolume.Create(_temp.Combine("tls"), UnixFileMode.UserRead | UnixFileMode.UserWrite, Pems(first));
+        await using var server = await StartAsync(volume.PathOf("tls.crt"), volume.PathOf("tls.key"));
+        var renewed = _root.IssueServer();
+
+        volume.BeginUpdateWithGap(Pems(renewed));
+        await Eventually.HoldsAsync(
+            async () => await ServedThumbprintAsync(server.BaseAddress) == first.Thumbprint && server.Log.Contains(Unusable, StringComparison.Ordinal),
+            () => server.Log);
+        Assert.Equal(first.Thumbprint, await ServedThumbprintAsync(server.BaseAddress));
+        volume.FinishUpdate();
+
+        await Eventually.ReturnsAsync(() => ServedThumbprintAsync(server.BaseAddress), served => served == renewed.Thumbprint);
+        Assert.Single(server.Log.Split('\n'), line => line.Contains(Unusable, StringComparison.Ordinal));
+        Assert.DoesNotContain(renewed.KeyPem.Split('\n')[1], server.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Files_rewritten_half_way_leave_the_previous_certificate_served_with_a_warning_until_they_are_whole()
     {
         var (certFile, keyFile) = (_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
@@ -278,6 +299,12 @@ public sealed class TlsTests : IDisposable
             _temp.Combine("data"),
             [$"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}", "--Trousseau:Kms:Enabled=false"],
             listener: ServerListener.Https(() => TrousseauHttpHandler.Create(new TrousseauClientTlsOptions { CaFile = _caFile })));
+
+    private static Dictionary<string, string> Pems(IssuedCertificate certificate) => new()
+    {
+        ["tls.crt"] = certificate.CertificatePem,
+        ["tls.key"] = certificate.KeyPem,
+    };
 
     /// <summary>Writes the certificate in a new directory of the volume and points <c>..data</c> at it in one rename, as kubelet does.</summary>
     private static async Task WriteVolumeAsync(string volume, string version, IssuedCertificate certificate)
