@@ -33,6 +33,10 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
     private readonly KmsOptions _options = options.Value;
     private readonly Lock _statusLock = new();
     private long? _healthyAt;
+
+    // Guarded by _statusLock: how many answers found the provider unhealthy, so that a healthy answer whose check began
+    // before one of them (Status calls overlap: kube-apiserver's poll, the gRPC health probe) is not reused.
+    private long _unhealthyAnswers;
     private string? _lastKeyId;
 
     /// <summary>
@@ -61,27 +65,42 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
             lock (_statusLock)
             {
                 _healthyAt = null;
+                _unhealthyAnswers++;
             }
 
             return new V2.StatusResponse { Version = "v2", Healthz = e.Message, KeyId = Volatile.Read(ref _lastKeyId) ?? "unavailable" };
         }
     }
 
-    /// <summary>Null when healthy, else the provider's description of what is wrong.</summary>
+    /// <summary>
+    /// Null when healthy, else the provider's description of what is wrong. A healthy answer is kept for reuse only
+    /// when no answer found the provider unhealthy while its check ran.
+    /// </summary>
     private async ValueTask<string?> IsHealthyAsync(CancellationToken cancellationToken)
     {
+        long unhealthyBefore;
         lock (_statusLock)
         {
             if (_healthyAt is { } at && time.GetElapsedTime(at) < _options.StatusCacheDuration)
             {
                 return null;
             }
+
+            unhealthyBefore = _unhealthyAnswers;
         }
 
         var health = await WithinTimeout(provider.CheckHealthAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         lock (_statusLock)
         {
-            _healthyAt = health.IsHealthy ? time.GetTimestamp() : null;
+            if (!health.IsHealthy)
+            {
+                _healthyAt = null;
+                _unhealthyAnswers++;
+            }
+            else if (_unhealthyAnswers == unhealthyBefore)
+            {
+                _healthyAt = time.GetTimestamp();
+            }
         }
 
         return health.IsHealthy ? null : health.Description;

@@ -49,6 +49,10 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     private KeyFacts? _facts;
     private long _factReads;
     private HealthAt? _healthy;
+
+    // Counts what made Vault's health doubtful (a call that failed, the key found gone, an unhealthy answer): a healthy
+    // answer is reused only while no such thing happened since its check began.
+    private long _healthDoubts;
     private int _keyGone;
     private ImmutableArray<Action> _onKeyLost = [];
 
@@ -219,6 +223,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _healthy) is { } healthy
+            && healthy.Doubts == Interlocked.Read(ref _healthDoubts)
             && _time.GetElapsedTime(healthy.At) < HealthReuse
             && healthy.Key == Volatile.Read(ref _facts)?.Current)
         {
@@ -228,12 +233,32 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         return await RefreshHealthAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Asks Vault for its health now and remembers a healthy answer.</summary>
+    /// <summary>
+    /// Asks Vault for its health now and remembers a healthy answer, for reuse only while nothing made the health
+    /// doubtful since this check began: checks overlap (the monitor's, KMS Status), and a healthy answer Vault gave
+    /// before it sealed may arrive after a call, or a later check, found it sealed.
+    /// </summary>
     internal async ValueTask<DependencyHealth> RefreshHealthAsync(CancellationToken cancellationToken)
     {
+        var doubts = Interlocked.Read(ref _healthDoubts);
         var (health, key) = await CheckHealthNowAsync(cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _healthy, health.IsHealthy ? new HealthAt(health, _time.GetTimestamp(), key) : null);
+        if (health.IsHealthy)
+        {
+            Volatile.Write(ref _healthy, new HealthAt(health, _time.GetTimestamp(), key, doubts));
+        }
+        else
+        {
+            DoubtHealth();
+        }
+
         return health;
+    }
+
+    /// <summary>Stops reusing any healthy answer, those of checks still under way included.</summary>
+    private void DoubtHealth()
+    {
+        Interlocked.Increment(ref _healthDoubts);
+        Volatile.Write(ref _healthy, null);
     }
 
     /// <summary>Vault's health and, when healthy, the current key that the answer names.</summary>
@@ -405,7 +430,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         catch (DependencyUnavailableException)
         {
             // Vault just failed us: readiness and KMS Status must not keep saying healthy.
-            Volatile.Write(ref _healthy, null);
+            DoubtHealth();
             throw;
         }
     }
@@ -482,7 +507,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// </summary>
     private DependencyUnavailableException KeyGone()
     {
-        Volatile.Write(ref _healthy, null);
+        DoubtHealth();
         if (Interlocked.Exchange(ref _keyGone, 1) == 0)
         {
             TellKeyLost();
@@ -572,8 +597,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
             ImmutableInterlocked.Update(ref provider._onKeyLost, static (list, removed) => list.Remove(removed), onKeyLost);
     }
 
-    /// <summary>A healthy answer, when it was given, and the cached current key it named.</summary>
-    private sealed record HealthAt(DependencyHealth Health, long At, KeyInfo? Key);
+    /// <summary>A healthy answer, when it was given, the cached current key it named, and the doubts counted when its check began.</summary>
+    private sealed record HealthAt(DependencyHealth Health, long At, KeyInfo? Key, long Doubts);
 
     private static string Printable(string keyId) =>
         Excerpt.IsPrintable(keyId, 80) ? keyId : "(unprintable)";

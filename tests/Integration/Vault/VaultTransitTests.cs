@@ -487,6 +487,36 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [VaultTestServerFact]
+    public async Task A_health_check_answered_before_vault_sealed_but_arriving_after_a_call_failed_leaves_the_next_check_red()
+    {
+        // The clock stands still, so a healthy answer, once remembered, would be reused by every later check.
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync(time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+
+        // A health check (the monitor's, or KMS Status) gets Vault's healthy answer late; meanwhile Vault seals, and a
+        // call (a rotation, sent once) fails on it.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var heldBefore = server.Held;
+        server.Hold = new VaultTestServer.VaultHold("sys/health", release.Task, Answered: true);
+        var slowCheck = provider.CheckHealthAsync().AsTask();
+        await Infrastructure.Eventually.HoldsAsync(() => server.Held > heldBefore, () => $"held {server.Held - heldBefore}");
+        server.Sealed = true;
+        var failed = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.RotateAsync());
+        release.SetResult();
+        var late = await slowCheck;
+        server.Hold = null;
+
+        var health = await provider.CheckHealthAsync();
+
+        Assert.Contains("sealed", failed.Message, StringComparison.Ordinal);
+        Assert.True(late.IsHealthy, late.Description);
+        Assert.False(health.IsHealthy, $"a check after a call failed on a sealed Vault answered healthy: {health.Description}");
+        Assert.Contains("sealed", health.Description, StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
     public async Task Health_follows_sys_health_standby_uninitialized_and_unreachable()
     {
         // A server of its own, since this test stops it.
