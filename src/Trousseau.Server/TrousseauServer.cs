@@ -145,7 +145,7 @@ internal static class TrousseauServer
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
         builder.WebHost.UseUrls(urls);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxConcurrentConnections = ApiConnectionLimit.FromOpenFileLimit());
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxConcurrentConnections = ApiConnectionLimit.ForThisProcess());
         if (apiEnabled)
         {
             // https:// URLs serve Api:Tls's certificate, read again when its files change.
