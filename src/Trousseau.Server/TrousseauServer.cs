@@ -146,13 +146,19 @@ internal static class TrousseauServer
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
         builder.WebHost.UseUrls(urls);
+        var connectionLimit = ApiConnectionLimit.ForThisProcess();
+        var perAddress = new ApiConnectionsPerAddress(Math.Max(1, connectionLimit / 2));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxConcurrentConnections = ApiConnectionLimit.ForThisProcess();
+            kestrel.Limits.MaxConcurrentConnections = connectionLimit;
 
             // HTTP/1.1 only: a connection then holds one request's headers, as the connection limit counts it, where
             // HTTP/2 would let one connection without a token hold 100 requests' (over 3 MiB).
-            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.ConfigureEndpointDefaults(listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(perAddress.Apply);
+            });
         });
         if (apiEnabled)
         {

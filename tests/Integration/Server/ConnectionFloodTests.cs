@@ -124,6 +124,50 @@ public sealed class ConnectionFloodTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, read);
     }
 
+    [Fact]
+    public async Task One_address_holding_idle_connections_leaves_room_for_a_caller_from_another_address()
+    {
+        // An open-file limit of 1024 allows 512 connections, at most 256 of them from one address.
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartWithOpenFileLimitAsync(dataDir, OpenFileLimit);
+        var token = await BearerClient.ReadTokenAsync(Path.Combine(dataDir, "api.token"));
+        using var other = new HttpClient(new SocketsHttpHandler
+        {
+            // Another client: a connection from 127.0.0.2, which is loopback on Linux as all of 127.0.0.0/8 is.
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        })
+        { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        other.DefaultRequestHeaders.Authorization = new("Bearer", token);
+
+        var flood = new List<Socket>();
+        try
+        {
+            await OpenAsync(flood, new DnsEndPoint(server.BaseAddress.Host, server.BaseAddress.Port), OpenFileLimit);
+            using var created = await other.PostAsJsonAsync(new Uri("v1/secrets", UriKind.Relative), new { name = "flood/other", data = new { k = "v" } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            using var live = await other.GetAsync(new Uri("healthz", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        }
+        finally
+        {
+            flood.ForEach(socket => socket.Dispose());
+        }
+    }
+
     public void Dispose() => _temp.Dispose();
 
     /// <summary>
