@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -145,7 +146,20 @@ internal static class TrousseauServer
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
         builder.WebHost.UseUrls(urls);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxConcurrentConnections = ApiConnectionLimit.FromOpenFileLimit());
+        var connectionLimit = ApiConnectionLimit.ForThisProcess();
+        var perAddress = new ApiConnectionsPerAddress(Math.Max(1, connectionLimit / 2));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxConcurrentConnections = connectionLimit;
+
+            // HTTP/1.1 only: a connection then holds one request's headers, as the connection limit counts it, where
+            // HTTP/2 would let one connection without a token hold 100 requests' (over 3 MiB).
+            kestrel.ConfigureEndpointDefaults(listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(perAddress.Apply);
+            });
+        });
         if (apiEnabled)
         {
             // https:// URLs serve Api:Tls's certificate, read again when its files change.
