@@ -218,6 +218,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <returns>The provider's health.</returns>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         if (Volatile.Read(ref _healthy) is { } healthy
             && _time.GetElapsedTime(healthy.At) < HealthReuse
             && healthy.Key == Volatile.Read(ref _facts)?.Current)
@@ -285,6 +286,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <summary>The key's latest version and each listed version's creation time, read at most every 10 s.</summary>
     private async ValueTask<KeyFacts> FactsAsync(CancellationToken cancellationToken, uint refreshBelow = 0)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var cached = Volatile.Read(ref _facts);
         if (cached is not null && cached.Current.Version >= refreshBelow && _time.GetElapsedTime(cached.At) < KeyCacheDuration && Volatile.Read(ref _keyGone) == 0)
         {
