@@ -366,6 +366,33 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [Fact]
+    public async Task Once_its_service_provider_is_disposed_every_call_throws_ObjectDisposedException_naming_the_vault_key_provider()
+    {
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        Assert.True((await provider.CheckHealthAsync()).IsHealthy);
+        await services.DisposeAsync();
+
+        var calls = new Func<Task>[]
+        {
+            async () => await provider.GetCurrentKeyAsync(),
+            async () => await provider.RefreshCurrentKeyAsync(),
+            async () => await provider.WrapAsync("dek"u8.ToArray()),
+            async () => await provider.UnwrapAsync(wrapped),
+            async () => await provider.RotateAsync(),
+            async () => await provider.CheckHealthAsync(),
+        };
+
+        foreach (var call in calls)
+        {
+            var error = await Assert.ThrowsAsync<ObjectDisposedException>(call);
+            Assert.StartsWith("The Vault key provider (", error.Message, StringComparison.Ordinal);
+            Assert.Contains("has been disposed: the service provider (host) that made it has stopped", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_key_deleted_and_recreated_in_vault_shows_with_its_lower_version_at_the_next_key_status()
     {
         var keyName = VaultTarget.UniqueKeyName();
