@@ -23,6 +23,7 @@ public interface ITrousseau
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The ciphertext and the provider, key id and key version that protect it.</returns>
+    /// <exception cref="InvalidInputException">The plaintext or the context is over its limit.</exception>
     ValueTask<EncryptResult> EncryptAsync(
         ReadOnlyMemory<byte> plaintext,
         ReadOnlyMemory<byte> context = default,
@@ -45,6 +46,11 @@ public interface ITrousseau
     /// <param name="data">The data, key to value, at most <see cref="TrousseauLimits.MaxSecretDataBytes"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The new secret's metadata.</returns>
+    /// <exception cref="SecretConflictException">The name is taken (<see cref="SecretConflictReason.AlreadyExists"/>).</exception>
+    /// <exception cref="InvalidInputException">
+    /// The name is not a secret name, or the data is empty, has a bad key or lacks a key the type needs.
+    /// </exception>
+    /// <exception cref="SecretTooLargeException">The data is over <see cref="TrousseauLimits.MaxSecretDataBytes"/>.</exception>
     ValueTask<SecretMetadata> CreateSecretAsync(
         string name,
         SecretType type,
@@ -55,6 +61,8 @@ public interface ITrousseau
     /// <param name="name">The name.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The secret with its data.</returns>
+    /// <exception cref="SecretNotFoundException">There is no such secret.</exception>
+    /// <exception cref="InvalidCiphertextException">The stored record does not decrypt (damaged, or sealed under another key).</exception>
     ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default);
 
     /// <summary>Replaces a secret's data (and optionally its type).</summary>
@@ -68,6 +76,12 @@ public interface ITrousseau
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The secret's new metadata.</returns>
+    /// <exception cref="SecretNotFoundException">There is no such secret.</exception>
+    /// <exception cref="SecretConflictException">
+    /// The secret is no longer at <paramref name="expectedRevision"/> (<see cref="SecretConflictReason.RevisionMismatch"/>).
+    /// </exception>
+    /// <exception cref="InvalidInputException">The data is empty, has a bad key, or does not suit the type.</exception>
+    /// <exception cref="SecretTooLargeException">The data is over <see cref="TrousseauLimits.MaxSecretDataBytes"/>.</exception>
     ValueTask<SecretMetadata> UpdateSecretAsync(
         string name,
         IReadOnlyDictionary<string, string> data,
@@ -133,6 +147,10 @@ public interface ITrousseau
     /// <param name="name">The name of an existing secret.</param>
     /// <param name="expectedRevision">When set, deletes only if the secret is still at this revision.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="SecretNotFoundException">There is no such secret.</exception>
+    /// <exception cref="SecretConflictException">
+    /// The secret is no longer at <paramref name="expectedRevision"/> (<see cref="SecretConflictReason.RevisionMismatch"/>).
+    /// </exception>
     ValueTask DeleteSecretAsync(string name, long? expectedRevision = null, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -175,6 +193,10 @@ public interface ITrousseau
     /// <param name="options">Type, key, length and alphabet; defaults when <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The new secret's metadata (not its value).</returns>
+    /// <exception cref="SecretConflictException">The name is taken (<see cref="SecretConflictReason.AlreadyExists"/>).</exception>
+    /// <exception cref="InvalidInputException">
+    /// The name is not a secret name, a login secret has no user name, or the key, length or alphabet is out of range.
+    /// </exception>
     ValueTask<SecretMetadata> GenerateSecretAsync(
         string name,
         SecretGenerationOptions? options = null,

@@ -28,7 +28,7 @@ namespace Trousseau.Vault;
 /// the key made again since the last read (its latest version went back, or a version was created at another time)
 /// tells those registrations too, so that no data key the deleted key wrapped seals a new write.
 /// </summary>
-public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider, IKeyLossNotifier
+public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvider, IKeyLossNotifier, IDisposable
 {
     /// <summary>The provider id written into envelopes.</summary>
     public const string ProviderName = "vault";
@@ -55,6 +55,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     private long _healthDoubts;
     private int _keyGone;
     private ImmutableArray<Action> _onKeyLost = [];
+    private volatile bool _disposed;
 
     internal VaultTransitKeyProvider(VaultHttp http, VaultTokenSource tokens, IOptions<VaultOptions> options, TimeProvider time, string timeoutKey)
     {
@@ -222,6 +223,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <returns>The provider's health.</returns>
     public async ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
         if (Volatile.Read(ref _healthy) is { } healthy
             && healthy.Doubts == Interlocked.Read(ref _healthDoubts)
             && _time.GetElapsedTime(healthy.At) < HealthReuse
@@ -310,6 +313,8 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
     /// <summary>The key's latest version and each listed version's creation time, read at most every 10 s.</summary>
     private async ValueTask<KeyFacts> FactsAsync(CancellationToken cancellationToken, uint refreshBelow = 0)
     {
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
         var cached = Volatile.Read(ref _facts);
         if (cached is not null && cached.Current.Version >= refreshBelow && _time.GetElapsedTime(cached.At) < KeyCacheDuration && Volatile.Read(ref _keyGone) == 0)
         {
@@ -437,6 +442,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
 
     private async Task<T> CallWithTokenAsync<T>(Func<string, Task<T>> call, CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var token = await _tokens.GetTokenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -464,6 +470,24 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
 
     private AccessForbiddenException PolicyDenies(AccessForbiddenException refusal) =>
         new($"Vault refused Trousseau's token the Transit key '{_options.KeyName}' at mount '{_options.TransitMount.Trim('/')}', even after logging in again: its policy denies the call, or the key does not exist (for a key that is missing, Vault answers an encrypt 403 under a policy that may update the key but not create it). {refusal.Message}", refusal);
+
+    /// <summary>
+    /// Marks the provider disposed, as the service provider (host) that made it does when it stops: every later call
+    /// throws <see cref="ObjectDisposedException"/>, and none is answered from what the provider remembers.
+    /// </summary>
+    public void Dispose() => _disposed = true;
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            throw Disposed();
+        }
+    }
+
+    private ObjectDisposedException Disposed() => new(
+        $"The Vault key provider ({_options.Address}, Transit key '{_options.KeyName}') has been disposed: the service provider (host) that made it has stopped.",
+        innerException: null);
 
     /// <inheritdoc />
     public IDisposable OnKeyLost(Action onKeyLost)

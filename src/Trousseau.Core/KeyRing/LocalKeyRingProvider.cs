@@ -180,6 +180,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// <inheritdoc />
     public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         try
         {
             var current = Load().Current.Info.KeyId;

@@ -83,8 +83,11 @@ public sealed class InMemorySecretStore : ISecretStore
     }
 
     /// <inheritdoc />
-    public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) =>
-        new(DependencyHealth.Healthy("in-memory store"));
+    public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(DependencyHealth.Healthy("in-memory store"));
+    }
 
     private void Check(string key, long? expectedRevision)
     {

@@ -62,6 +62,7 @@ internal sealed class EtcdConnection : IDisposable
     private readonly IDisposable? _credentialChanges;
     private readonly Lock _credentialsLock = new();
     private (string? Username, string? Password) _credentials;
+    private volatile bool _disposed;
 
     public EtcdConnection(IOptionsMonitor<EtcdStoreOptions> options, TimeProvider time)
     {
@@ -109,6 +110,7 @@ internal sealed class EtcdConnection : IDisposable
 
     public async Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var reached = History.Reached;
         try
         {
@@ -140,6 +142,7 @@ internal sealed class EtcdConnection : IDisposable
         Func<CancellationToken, Task<long?>> readBack,
         CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var reached = History.Reached;
         try
         {
@@ -190,8 +193,11 @@ internal sealed class EtcdConnection : IDisposable
     /// Opens a watch stream (no deadline: it stays open) that etcd ends when its member loses the leader; the caller
     /// writes its create request and reads.
     /// </summary>
-    public AsyncDuplexStreamingCall<WatchRequest, WatchResponse> Watch(CancellationToken cancellationToken) =>
-        _client.GetConnection().WatchClient.Watch(RequireLeader, cancellationToken: cancellationToken);
+    public AsyncDuplexStreamingCall<WatchRequest, WatchResponse> Watch(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        return _client.GetConnection().WatchClient.Watch(RequireLeader, cancellationToken: cancellationToken);
+    }
 
     /// <summary>A watch stream that broke or was refused, in the words of <see cref="Failure"/>.</summary>
     public TrousseauException WatchFailure(RpcException e) => Failure(e, "watch");
@@ -373,11 +379,25 @@ internal sealed class EtcdConnection : IDisposable
         SignInAgain();
     }
 
+    /// <summary>Closes the connections; every later call throws <see cref="ObjectDisposedException"/> naming the store.</summary>
     public void Dispose()
     {
+        _disposed = true;
         _credentialChanges?.Dispose();
         _client.Dispose();
     }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            throw Disposed();
+        }
+    }
+
+    private ObjectDisposedException Disposed() => new(
+        $"The etcd store ({Members}) has been disposed: the service provider (host) that made it has stopped, and its connections are closed.",
+        innerException: null);
 
     /// <summary>
     /// A unary call's options: its deadline, the caller's token, and a wait for a connection within that deadline.

@@ -39,6 +39,38 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     }
 
     [StoreFact]
+    public async Task Once_its_service_provider_is_disposed_every_call_throws_ObjectDisposedException_naming_the_etcd_store()
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { }).UseEtcdStore(o =>
+        {
+            o.Endpoints.Add(fixture.Etcd.ClientUrl);
+            o.Prefix = $"/disposed-{Guid.NewGuid():N}/";
+        });
+        var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredService<Trousseau.Etcd.EtcdSecretStore>();
+        await store.CreateAsync("kept", "v"u8.ToArray());
+        await provider.DisposeAsync();
+
+        var calls = new Func<Task>[]
+        {
+            async () => await store.GetAsync("kept"),
+            async () => await store.CreateAsync("new", "v"u8.ToArray()),
+            async () => await store.UpdateAsync("kept", "w"u8.ToArray(), 1),
+            async () => await store.DeleteAsync("kept"),
+            async () => await store.ListAsync(string.Empty, null, 10),
+            async () => await store.CheckHealthAsync(),
+            async () => await store.WatchAsync(string.Empty).GetAsyncEnumerator().MoveNextAsync(),
+        };
+
+        foreach (var call in calls)
+        {
+            var error = await Assert.ThrowsAsync<ObjectDisposedException>(call);
+            Assert.StartsWith($"The etcd store (member {fixture.Etcd.ClientUrl.GetLeftPart(UriPartial.Authority)}) has been disposed", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [StoreFact]
     public async Task Listing_more_keys_than_one_page_returns_each_exactly_once_in_order()
     {
         var store = OpenStore();

@@ -348,6 +348,51 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [Fact]
+    public async Task Health_and_the_current_key_with_a_cancelled_token_throw_that_token_even_when_the_last_answer_is_still_fresh()
+    {
+        // The clock stands still, so the cached key and health would answer without asking Vault.
+        var (services, _) = await BuildAsync(time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        Assert.True((await provider.CheckHealthAsync()).IsHealthy);
+        await provider.GetCurrentKeyAsync();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        var health = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await provider.CheckHealthAsync(cancelled.Token));
+        var key = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await provider.GetCurrentKeyAsync(cancelled.Token));
+
+        Assert.Equal(cancelled.Token, health.CancellationToken);
+        Assert.Equal(cancelled.Token, key.CancellationToken);
+    }
+
+    [Fact]
+    public async Task Once_its_service_provider_is_disposed_every_call_throws_ObjectDisposedException_naming_the_vault_key_provider()
+    {
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        Assert.True((await provider.CheckHealthAsync()).IsHealthy);
+        await services.DisposeAsync();
+
+        var calls = new Func<Task>[]
+        {
+            async () => await provider.GetCurrentKeyAsync(),
+            async () => await provider.RefreshCurrentKeyAsync(),
+            async () => await provider.WrapAsync("dek"u8.ToArray()),
+            async () => await provider.UnwrapAsync(wrapped),
+            async () => await provider.RotateAsync(),
+            async () => await provider.CheckHealthAsync(),
+        };
+
+        foreach (var call in calls)
+        {
+            var error = await Assert.ThrowsAsync<ObjectDisposedException>(call);
+            Assert.StartsWith("The Vault key provider (", error.Message, StringComparison.Ordinal);
+            Assert.Contains("has been disposed: the service provider (host) that made it has stopped", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_key_deleted_and_recreated_in_vault_shows_with_its_lower_version_at_the_next_key_status()
     {
         var keyName = VaultTarget.UniqueKeyName();

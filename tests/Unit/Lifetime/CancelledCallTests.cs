@@ -62,6 +62,20 @@ public sealed class CancelledCallTests : IDisposable
     }
 
     [Fact]
+    public async Task Health_checks_of_the_local_key_ring_and_the_in_memory_store_with_a_cancelled_token_throw_that_token()
+    {
+        // Both answer from memory and the key ring's directory, with nothing to await.
+        Assert.True((await _local.Provider.CheckHealthAsync()).IsHealthy);
+        Assert.True((await _local.Store.CheckHealthAsync()).IsHealthy);
+
+        var provider = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await _local.Provider.CheckHealthAsync(_cancelled.Token));
+        var store = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await _local.Store.CheckHealthAsync(_cancelled.Token));
+
+        Assert.Equal(_cancelled.Token, provider.CancellationToken);
+        Assert.Equal(_cancelled.Token, store.CancellationToken);
+    }
+
+    [Fact]
     public async Task Every_secret_call_with_a_cancelled_token_throws_that_token_and_writes_nothing()
     {
         var data = new Dictionary<string, string>(StringComparer.Ordinal) { ["k"] = "v" };
