@@ -11,8 +11,9 @@ namespace Trousseau.Hosting.Configuration;
 /// (under the configured prefix). Reloads when a secret's revision changes, by polling and, with an etcd store,
 /// by watching; <c>IOptionsMonitor</c> then sees the new values. The watch's changes are merged while a reload (and the
 /// application's reload token listeners) runs, so a burst of writes makes one more reload, not one per write, and holds
-/// no more in memory than a count and a revision. Values live only in memory. A reload after start that fails, whatever it throws, and an <c>OnLoadError</c> that throws, are logged and end neither the polling nor the
-/// watch: only disposal does.
+/// no more in memory than a count and a revision. Values live only in memory. A reload after start that fails, whatever
+/// it throws, and an <c>OnLoadError</c> that throws, are logged and end neither the polling nor the watch: only disposal
+/// does.
 /// </summary>
 internal sealed partial class TrousseauSecretsConfigurationProvider : ConfigurationProvider, IDisposable
 {
@@ -136,7 +137,8 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
                 lock (_watched)
                 {
                     _changesWatched++;
-                    _revisionWatched = Math.Max(_revisionWatched, change.Revision);
+                    // The latest, in the watch's order: after a reset, etcd's revisions may have gone back.
+                    _revisionWatched = change.Revision;
                 }
 
                 _watchReported.Writer.TryWrite(true);
