@@ -33,6 +33,12 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     /// <summary>The store's name in configuration (<c>Trousseau:Store=etcd</c>).</summary>
     public const string StoreName = "etcd";
 
+    /// <summary>
+    /// How many changes a watch holds for a reader that falls behind; beyond them it stops reading etcd's stream until
+    /// the reader catches up, and etcd keeps the rest (or, once it has compacted them, the reader gets a reset).
+    /// </summary>
+    private const int WatchBuffer = 1024;
+
     private readonly EtcdConnection _etcd;
     private readonly string _prefix;
     private readonly ByteString _prefixBytes;
@@ -179,11 +185,15 @@ public sealed class EtcdSecretStore : IWatchableSecretStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A reader that falls behind holds back the watch: at most 1,024 changes wait in memory, and etcd keeps the rest
+    /// until the reader takes them (or reports a reset once it has compacted them).
+    /// </remarks>
     public async IAsyncEnumerable<StoreChange> WatchAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prefix);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var channel = Channel.CreateUnbounded<StoreChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateBounded<StoreChange>(new BoundedChannelOptions(WatchBuffer) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var pump = PumpWatchAsync(prefix, channel.Writer, stop.Token);
         try
         {

@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -8,9 +9,11 @@ namespace Trousseau.Hosting.Configuration;
 /// <summary>
 /// Secrets as configuration: secret <c>db/login</c> with key <c>password</c> becomes <c>db:login:password</c>
 /// (under the configured prefix). Reloads when a secret's revision changes, by polling and, with an etcd store,
-/// by watching; <c>IOptionsMonitor</c> then sees the new values. Values live only in memory. A reload after start that
-/// fails, whatever it throws, and an <c>OnLoadError</c> that throws, are logged and end neither the polling nor the
-/// watch: only disposal does.
+/// by watching; <c>IOptionsMonitor</c> then sees the new values. The watch's changes are merged while a reload (and the
+/// application's reload token listeners) runs, so a burst of writes makes one more reload, not one per write, and holds
+/// no more in memory than a count and a revision. Values live only in memory. A reload after start that fails, whatever
+/// it throws, and an <c>OnLoadError</c> that throws, are logged and end neither the polling nor the watch: only disposal
+/// does.
 /// </summary>
 internal sealed partial class TrousseauSecretsConfigurationProvider : ConfigurationProvider, IDisposable
 {
@@ -28,6 +31,15 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
     private HashSet<(string Name, string Loaded, string LeftOut)> _clashesLogged = [];
     private Task? _polling;
     private Task? _watching;
+    private Task? _reloadingOnChanges;
+
+    /// <summary>Holds one item while the watch has reported changes that no reload has begun to take in since.</summary>
+    private readonly Channel<bool> _watchReported = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true, SingleWriter = true });
+
+    private readonly Lock _watched = new();
+    private int _changesWatched;
+    private long _revisionWatched;
 
     // The longest period a timer takes: 2^32 - 2 ms, about 49.7 days.
     private static readonly TimeSpan MaxReloadInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
@@ -87,6 +99,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
 
         if (_options.Watch is not null)
         {
+            _reloadingOnChanges ??= Task.Run(ReloadOnChangesAsync);
             _watching ??= Task.Run(WatchAsync);
         }
     }
@@ -110,16 +123,25 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         }
     }
 
+    /// <summary>
+    /// Follows the store's watch without waiting for reloads: each change (a reset too, after which the listing of a
+    /// reload reads everything again) is counted and tells <see cref="ReloadOnChangesAsync"/> to reload. When the watch
+    /// ends, the changes it reported before are still reloaded.
+    /// </summary>
     private async Task WatchAsync()
     {
         try
         {
             await foreach (var change in _options.Watch!.WatchAsync(_options.Prefix, _stop.Token).ConfigureAwait(false))
             {
-                if (!await TryReloadAsync().ConfigureAwait(false))
+                lock (_watched)
                 {
-                    return;
+                    _changesWatched++;
+                    // The latest, in the watch's order: after a reset, etcd's revisions may have gone back.
+                    _revisionWatched = change.Revision;
                 }
+
+                _watchReported.Writer.TryWrite(true);
             }
         }
         catch (Exception) when (_stop.IsCancellationRequested)
@@ -130,6 +152,42 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
         {
             // The store gave up the watch (it retries what is transient itself); polling, if any, goes on.
             LogWatchEnded(_logger, _options.Prefix, e.GetType().Name, e);
+        }
+        finally
+        {
+            _watchReported.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>
+    /// Reloads once for every change the watch reported since the last reload began, however many: those reported
+    /// while a reload runs are taken in by one more. Ends when the watch has ended and its changes are reloaded, or at
+    /// disposal.
+    /// </summary>
+    private async Task ReloadOnChangesAsync()
+    {
+        try
+        {
+            while (await _watchReported.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            {
+                _watchReported.Reader.TryRead(out _);
+                int changes;
+                long revision;
+                lock (_watched)
+                {
+                    (changes, revision, _changesWatched) = (_changesWatched, _revisionWatched, 0);
+                }
+
+                LogReloadingForChanges(_logger, _options.Prefix, changes, revision);
+                if (!await TryReloadAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Disposed.
         }
     }
 
@@ -526,4 +584,7 @@ internal sealed partial class TrousseauSecretsConfigurationProvider : Configurat
 
     [LoggerMessage(EventId = 6408, Level = LogLevel.Warning, Message = "Trousseau secrets under '{Prefix}': secret '{Name}' has data keys that differ only in case, which configuration keys ignore: '{Loaded}' is loaded and '{LeftOut}' is left out. Give each key one spelling; this is logged again only once the secret has had one")]
     private static partial void LogKeysDifferOnlyInCase(ILogger logger, string prefix, string name, string loaded, string leftOut);
+
+    [LoggerMessage(EventId = 6409, Level = LogLevel.Debug, Message = "Trousseau secrets under '{Prefix}' reload for {Changes} changes the store's watch reported, up to revision {Revision}")]
+    private static partial void LogReloadingForChanges(ILogger logger, string prefix, int changes, long revision);
 }

@@ -58,6 +58,54 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     }
 
     [StoreFact]
+    public async Task A_reader_that_falls_behind_a_burst_of_more_writes_than_the_watch_holds_still_gets_every_change_in_order()
+    {
+        // More than the 1,024 changes the watch holds for a reader that falls behind: the rest wait in etcd.
+        const int Writes = 2_500;
+        using var stop = new CancellationTokenSource();
+        var changes = Store.WatchAsync("burst/", stop.Token).GetAsyncEnumerator(stop.Token);
+        var probe = 0;
+        try
+        {
+            // The watch opens in the background; write probes until the reader gets one.
+            var first = changes.MoveNextAsync().AsTask();
+            await Eventually.HoldsAsync(async () => first.IsCompleted || await WriteProbeAsync());
+            Assert.True(await first, "the watch ended before it reported a probe");
+
+            var written = new List<StoreChange>(Writes);
+            for (var i = 0; i < Writes; i++)
+            {
+                written.Add(new StoreChange($"burst/item-{i}", StoreChangeKind.Put, await Store.CreateAsync($"burst/item-{i}", "v"u8.ToArray())));
+            }
+
+            var seen = new List<StoreChange>(Writes);
+            while (seen.Count < Writes)
+            {
+                Assert.True(
+                    await changes.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)),
+                    $"the watch ended after {seen.Count} of {Writes} changes");
+                if (changes.Current.Key?.StartsWith("burst/probe-", StringComparison.Ordinal) != true)
+                {
+                    seen.Add(changes.Current);
+                }
+            }
+
+            Assert.Equal(written, seen);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await changes.DisposeAsync();
+        }
+
+        async Task<bool> WriteProbeAsync()
+        {
+            await Store.CreateAsync($"burst/probe-{probe++}", "p"u8.ToArray());
+            return false;
+        }
+    }
+
+    [StoreFact]
     public async Task A_watch_reports_a_reset_when_etcd_comes_back_with_its_data_gone_and_then_follows_the_new_history()
     {
         await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);

@@ -466,6 +466,96 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         });
     }
 
+    [StoreFact]
+    public async Task With_an_etcd_watch_a_burst_of_writes_while_an_OnChange_handler_is_busy_is_merged_into_a_few_reloads_that_end_at_the_last_values()
+    {
+        const int Secrets = 5;
+        const int Writes = 500;
+        const int FewReloads = 5;
+        await using var library = EtcdLibrary();
+        var trousseau = new CountingListings(library.GetRequiredService<ITrousseau>());
+        string[] names = ["app/db/login", .. Enumerable.Range(1, Secrets - 1).Select(i => $"app/svc/{i}")];
+        foreach (var name in names)
+        {
+            await trousseau.CreateSecretAsync(name, SecretType.Opaque, new Dictionary<string, string> { ["password"] = "start" });
+        }
+
+        var log = new FakeLogCollector();
+        using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o =>
+            {
+                o.Trousseau = trousseau;
+                o.Prefix = "app/";
+                o.ReloadInterval = Timeout.InfiniteTimeSpan;
+                o.Watch = library.GetRequiredService<EtcdSecretStore>();
+                o.LoggerFactory = loggers;
+            })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.Configure<DbLogin>(configuration.GetSection("db:login"));
+        await using var app = services.BuildServiceProvider();
+        var monitor = app.GetRequiredService<IOptionsMonitor<DbLogin>>();
+        Assert.Equal("start", monitor.CurrentValue.Password);
+
+        // The application's OnChange is slow: the first call waits at the gate until the burst is written.
+        using var gate = new ManualResetEventSlim();
+        var onChanges = 0;
+        using var onChange = monitor.OnChange(_ =>
+        {
+            Interlocked.Increment(ref onChanges);
+            gate.Wait();
+        });
+        try
+        {
+            // The watch opens in the background; keep writing until a change it reports reaches the handler.
+            var attempt = 0;
+            await Eventually.HoldsAsync(() => Volatile.Read(ref onChanges) > 0 || Write(names[0], $"before-{attempt++}"));
+            long last = 0;
+            for (var i = 0; i < Writes; i++)
+            {
+                last = (await trousseau.UpdateSecretAsync(names[i % Secrets], new Dictionary<string, string> { ["password"] = $"burst-{i}" })).Revision;
+            }
+
+            var listingsBefore = trousseau.Listings;
+            var onChangesBefore = Volatile.Read(ref onChanges);
+            gate.Set();
+
+            // Done once a reload has taken in the watch's changes up to the last write (debug 6409), or, where the
+            // changes are not merged, once half the burst has been read again one change at a time.
+            await Eventually.HoldsAsync(
+                () => ReloadedUpTo(log) >= last || trousseau.Listings - listingsBefore > Writes / 2,
+                () => $"reloaded up to revision {ReloadedUpTo(log)} of {last}, {trousseau.Listings - listingsBefore} listings since the handler returned");
+            string[] expected = [.. names.Select((_, s) => $"burst-{Writes - Secrets + s}")];
+            await Eventually.HoldsAsync(
+                () => names.Select(Value).SequenceEqual(expected),
+                () => $"the configuration holds [{string.Join(", ", names.Select(Value))}], not [{string.Join(", ", expected)}]");
+
+            var listings = trousseau.Listings - listingsBefore;
+            Assert.True(listings <= FewReloads, $"{listings} reloads (each a listing of the secrets) after the OnChange handler returned, for {Writes} writes made while it was busy; expected at most {FewReloads}");
+            var calls = Volatile.Read(ref onChanges) - onChangesBefore;
+            Assert.True(calls <= FewReloads, $"OnChange was called {calls} times after it returned, for {Writes} writes made while it was busy; expected at most {FewReloads}");
+            Assert.Equal($"burst-{Writes - Secrets}", monitor.CurrentValue.Password);
+        }
+        finally
+        {
+            gate.Set();
+        }
+
+        string? Value(string name) => configuration[$"{name["app/".Length..].Replace('/', ':')}:password"];
+
+        bool Write(string name, string password)
+        {
+            trousseau.UpdateSecretAsync(name, new Dictionary<string, string> { ["password"] = password }).AsTask().GetAwaiter().GetResult();
+            return false;
+        }
+
+        static long ReloadedUpTo(FakeLogCollector log) =>
+            log.GetSnapshot().Where(r => r.Id.Id == 6409).Select(r => long.Parse(r.GetStructuredStateValue("Revision")!, System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+    }
+
     [Fact]
     public async Task A_read_that_throws_an_exception_of_another_kind_is_logged_once_and_a_change_after_it_is_seen_at_the_next_poll()
     {
