@@ -179,6 +179,23 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Verify_names_a_last_line_without_its_line_feed_as_incomplete_though_its_chain_holds()
+    {
+        using (var response = await fixture.Http.GetAsync(new Uri("v1/secrets/audit/torn-line", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
+        var copy = Path.Combine(Directory.CreateDirectory(Path.Combine(fixture.WorkingDirectory, Guid.NewGuid().ToString("N")[..8])).FullName, "audit.log");
+        await File.WriteAllTextAsync(copy, string.Join('\n', lines));
+
+        var error = ClectlAssert.Fails(await Clectl.RunAsync("audit", "verify", copy), 7);
+
+        Assert.Contains($"audit.log line {lines.Length} is incomplete (no line feed at its end)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rotation_and_restarts_keep_one_chain_across_files_and_a_line_cut_short_is_dropped()
     {
         using var temp = new TempDirectory();

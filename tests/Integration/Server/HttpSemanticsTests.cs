@@ -233,6 +233,25 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     }
 
     [Theory]
+    [InlineData("GET", null, "*", HttpStatusCode.NotFound)]
+    [InlineData("DELETE", null, "*", HttpStatusCode.NotFound)]
+    [InlineData("POST", "*", null, HttpStatusCode.PreconditionFailed)]
+    public async Task A_conditional_call_on_a_secret_that_does_not_exist_is_not_answered_from_a_secret_whose_name_begins_with_its_name(
+        string method, string? ifMatch, string? ifNoneMatch, HttpStatusCode status)
+    {
+        var name = "conditional/begun-" + method.ToLowerInvariant();
+        var longer = await CreateAsync(name + "-longer");
+        var (path, body) = method == "POST" ? ("v1/secrets", $$$"""{"name":"{{{name}}}","data":{"k":"v"}}""") : ("v1/secrets/" + name, null);
+
+        using var response = await SendAsync(new HttpMethod(method), path, body, ifMatch, ifNoneMatch);
+
+        Assert.Equal(status, response.StatusCode);
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/" + name);
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        Assert.Equal(longer, await RevisionAsync($"v1/secrets/{name}-longer"));
+    }
+
+    [Theory]
     [InlineData("v1/secrets/routes/kept/bogus")]
     [InlineData("v1/secrets/routes/kept")]
     [InlineData("v1/secrets/routes/kept/generate/more")]

@@ -68,6 +68,18 @@ public sealed class EnvelopePurposeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_header_relabelled_to_another_purpose_is_refused_by_the_process_that_holds_its_data_key_too()
+    {
+        var record = (await Encryptor.EncryptAsync(EnvelopePurpose.Store, "record"u8.ToArray(), default, default)).Ciphertext;
+        record[5] = (byte)EnvelopePurpose.Api;
+
+        // The process that wrote it: the data key is found in its cache, unwrapped for the stored records.
+        var error = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Encryptor.DecryptAsync(EnvelopePurpose.Api, record, default, default));
+
+        Assert.Equal("The ciphertext cannot be decrypted: its data key was wrapped for another purpose than the envelope names.", error.Message);
+    }
+
+    [Fact]
     public async Task The_data_protection_encryptor_round_trips_and_decrypt_never_opens_its_envelopes()
     {
         var element = (await KeyRingEncryptor.EncryptAsync("<key/>"u8.ToArray())).Ciphertext;

@@ -80,6 +80,21 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
+    public async Task An_update_at_a_revision_the_secret_has_not_reached_conflicts_and_changes_nothing()
+    {
+        var created = await Trousseau.CreateSecretAsync("svc/ahead", SecretType.Opaque, Data(("key", "v1")));
+        Assert.Equal("v1", (await Trousseau.GetSecretAsync("svc/ahead")).Data["key"]);
+
+        var ahead = await Assert.ThrowsAsync<SecretConflictException>(
+            async () => await Trousseau.UpdateSecretAsync("svc/ahead", Data(("key", "v2")), expectedRevision: created.Revision + 1));
+
+        var secret = await Trousseau.GetSecretAsync("svc/ahead");
+        Assert.Equal(SecretConflictReason.RevisionMismatch, ahead.Reason);
+        Assert.Equal("v1", secret.Data["key"]);
+        Assert.Equal(created.Revision, secret.Metadata.Revision);
+    }
+
+    [Fact]
     public async Task Missing_secrets_are_not_found_for_every_operation()
     {
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("nope"));
