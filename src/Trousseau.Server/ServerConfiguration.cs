@@ -18,6 +18,7 @@ internal static class ServerConfiguration
     public const string DefaultUrls = "http://127.0.0.1:8787";
 
     private const string ConfigFlag = "--config";
+    private const string HomeVariable = "TROUSSEAU_HOME";
 
     private static readonly Dictionary<string, string> FriendlyFlags = new(StringComparer.Ordinal)
     {
@@ -29,6 +30,11 @@ internal static class ServerConfiguration
     public static void Apply(ConfigurationManager configuration, string[] args, string environmentName)
     {
         var (configFile, rest) = SplitConfigFlag(args);
+        if (configFile is not null && string.IsNullOrWhiteSpace(configFile))
+        {
+            throw new InvalidConfigurationException($"{ConfigFlag} is '{configFile}', which names no file: give the path of a JSON file of settings, or leave {ConfigFlag} out.");
+        }
+
         configuration.Sources.Clear();
         AddWatchedJsonFile(configuration, Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
         AddWatchedJsonFile(configuration, Path.Combine(AppContext.BaseDirectory, $"appsettings.{environmentName}.json"), optional: true);
@@ -40,10 +46,27 @@ internal static class ServerConfiguration
         configuration.AddEnvironmentVariables();
         configuration.AddCommandLine(rest, FriendlyFlags);
 
-        var dataDir = Path.GetFullPath(configuration["Trousseau:DataDir"]
-            ?? Environment.GetEnvironmentVariable("TROUSSEAU_HOME")
-            ?? ".trousseau");
+        var dataDir = Path.GetFullPath(DataDir(configuration));
         configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults(dataDir) });
+    }
+
+    /// <summary>
+    /// The data directory as given: <c>Trousseau:DataDir</c> from any source, else <c>TROUSSEAU_HOME</c> unless it is
+    /// empty (as clectl reads it), else <c>.trousseau</c>. One that is empty or blank is refused, naming what gave it,
+    /// rather than taken for the working directory or a directory named by blanks.
+    /// </summary>
+    private static string DataDir(ConfigurationManager configuration)
+    {
+        var (given, origin) = configuration[$"{SectionName}:DataDir"] is { } setting ? (setting, $"{SectionName}:DataDir")
+            : Environment.GetEnvironmentVariable(HomeVariable) is { Length: > 0 } home ? (home, HomeVariable)
+            : (".trousseau", null);
+        if (string.IsNullOrWhiteSpace(given))
+        {
+            throw new InvalidConfigurationException(
+                $"{origin} is '{given}', which names no directory: give the data directory (created when missing) with --data-dir, {SectionName}:DataDir or {HomeVariable}.");
+        }
+
+        return given;
     }
 
     /// <summary>
@@ -115,7 +138,7 @@ internal static class ServerConfiguration
             return $"{SectionName}:DataDir, which --data-dir sets";
         }
 
-        return Environment.GetEnvironmentVariable("TROUSSEAU_HOME") is not null ? "TROUSSEAU_HOME" : "default, .trousseau in the working directory";
+        return string.IsNullOrEmpty(Environment.GetEnvironmentVariable(HomeVariable)) ? "default, .trousseau in the working directory" : HomeVariable;
     }
 
     /// <summary>

@@ -1,0 +1,66 @@
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// Values a user may give a setting by mistake, from any source: each stops the start with exit 2 and one line naming
+/// the setting and what is wrong, with no stack trace and no credential in it, before any file is made.
+/// </summary>
+public sealed class SettingValueTests : IDisposable
+{
+    private const string Invalid = "trousseaud: invalid configuration: ";
+
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData("--Trousseau:DataDir=", "Trousseau:DataDir is ''")]
+    [InlineData("--data-dir= ", "Trousseau:DataDir is ' '")]
+    [InlineData("--config=", "--config is ''")]
+    public async Task An_empty_data_directory_or_config_file_path_exits_2_naming_it_and_creates_nothing(string argument, string named)
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls, argument]);
+
+        AssertRefused(result, named);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    [Fact]
+    public async Task A_blank_TROUSSEAU_HOME_exits_2_naming_it_and_creates_nothing()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls], new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = " " });
+
+        AssertRefused(result, "TROUSSEAU_HOME is ' '");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    [Fact]
+    public async Task An_empty_TROUSSEAU_HOME_is_read_as_unset_as_clectl_reads_it()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        await using (var server = await TrousseauServerProcess.StartInAsync(work, [], new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = "" }))
+        {
+            Assert.False(server.HasExited);
+        }
+
+        Assert.True(File.Exists(Path.Combine(work, ".trousseau", "api.token")));
+    }
+
+    private static void AssertRefused(ProcessResult result, string named)
+    {
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(Invalid, line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    private static Task<ProcessResult> RunInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, args, workingDirectory, environment));
+}
