@@ -156,6 +156,51 @@ internal static class ServerConfiguration
     }
 
     /// <summary>
+    /// Refuses an <c>Api:Urls</c> that Kestrel cannot serve as written, before any check reads it or any file is made:
+    /// no URL at all (which Kestrel would take for http://localhost:5000), one that is not an absolute http(s) URL
+    /// with a port from 0 to 65535, one with a path (Kestrel serves none), and one with a user name or password, which
+    /// nothing uses and which is not shown. <c>http://unix:/PATH</c>, Kestrel's Unix socket address, is left to it.
+    /// </summary>
+    public static void CheckUrls(string urls)
+    {
+        const string key = $"{SectionName}:Api:Urls";
+        var each = Split(urls);
+        if (each.Length == 0)
+        {
+            throw new InvalidConfigurationException(
+                $"{key} is '{urls}', which holds no URL: give one or more, separated by ';', with --urls or {key} (default {DefaultUrls}).");
+        }
+
+        foreach (var url in each)
+        {
+            if (url.Contains('@', StringComparison.Ordinal))
+            {
+                throw new InvalidConfigurationException(
+                    $"{key} has a URL with a user name or password before '@', not shown here, which trousseaud never uses: write it as http(s)://HOST:PORT.");
+            }
+
+            if (url.StartsWith("http://unix:", StringComparison.OrdinalIgnoreCase) || url.StartsWith("https://unix:", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var normalized = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
+            if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
+            {
+                throw new InvalidConfigurationException(
+                    $"{key} has '{url}', which is not an http:// or https:// URL with a host and a port from 0 to 65535, such as {DefaultUrls}.");
+            }
+
+            if (uri.PathAndQuery != "/" || uri.Fragment.Length > 0)
+            {
+                throw new InvalidConfigurationException(
+                    $"{key} has '{url}', whose path {uri.PathAndQuery}{uri.Fragment} trousseaud cannot serve: it serves its routes at the root of each address. "
+                    + "Write http(s)://HOST:PORT, and let a proxy in front of trousseaud add a path.");
+            }
+        }
+    }
+
+    /// <summary>
     /// Refuses an <c>https://</c> URL without a certificate to serve, a certificate with no <c>https://</c> URL to serve
     /// it on (which would leave the API on plain HTTP unawares), and HTTPS while the API is off.
     /// </summary>

@@ -141,6 +141,7 @@ internal static class TrousseauServer
         }
 
         var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
+        ServerConfiguration.CheckUrls(urls);
         ServerConfiguration.CheckDataDir(section);
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);

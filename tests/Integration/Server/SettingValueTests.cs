@@ -52,6 +52,23 @@ public sealed class SettingValueTests : IDisposable
         Assert.True(File.Exists(Path.Combine(work, ".trousseau", "api.token")));
     }
 
+    [Theory]
+    [InlineData("", "Trousseau:Api:Urls is '', which holds no URL")]
+    [InlineData(" ; ", "Trousseau:Api:Urls is ' ; ', which holds no URL")]
+    [InlineData("127.0.0.1:0", "Trousseau:Api:Urls has '127.0.0.1:0', which is not an http:// or https:// URL")]
+    [InlineData("ftp://127.0.0.1:0", "Trousseau:Api:Urls has 'ftp://127.0.0.1:0', which is not an http:// or https:// URL")]
+    [InlineData("http://127.0.0.1:99999", "Trousseau:Api:Urls has 'http://127.0.0.1:99999', which is not an http:// or https:// URL")]
+    [InlineData("http://127.0.0.1:0/api", "Trousseau:Api:Urls has 'http://127.0.0.1:0/api', whose path /api trousseaud cannot serve")]
+    [InlineData("http://admin:url-pass@127.0.0.1:0", "Trousseau:Api:Urls has a URL with a user name or password before '@'")]
+    public async Task An_api_url_that_cannot_be_served_as_written_exits_2_naming_it_and_creates_nothing(string urls, string named)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:Api:Urls={urls}"]);
+
+        AssertRefused(result, named);
+        Assert.DoesNotContain("url-pass", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
