@@ -69,6 +69,20 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Theory]
+    [InlineData("--Trousseau:Store=etcd", "--Trousseau:Etcd:Endpoints:0=http://root:etcd-url-pass@127.0.0.1:1", "Trousseau:Etcd:Endpoints:0 holds a user name or password")]
+    [InlineData("--Trousseau:Store=etcd", "--Trousseau:Etcd:Endpoints:0=root:etcd-url-pass@127.0.0.1:1", "Trousseau:Etcd:Endpoints:0 holds a user name or password")]
+    [InlineData("--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://admin:vault-url-pass@127.0.0.1:1", "Trousseau:Vault:Address holds a user name or password")]
+    [InlineData("--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=admin:vault-url-pass@127.0.0.1:1", "Trousseau:Vault:Address holds a user name or password")]
+    public async Task A_dependency_url_with_a_password_in_it_exits_2_without_showing_it(string backend, string url, string named)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [backend, url, "--Trousseau:Vault:Auth:Token=hvs.not-a-real-token"]);
+
+        AssertRefused(result, named);
+        Assert.DoesNotContain("url-pass", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
