@@ -83,6 +83,18 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("2")]
+    [InlineData("token,kubernetes")]
+    public async Task An_api_auth_mode_given_as_a_number_or_a_list_exits_2_naming_the_modes(string mode)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:Api:Auth:Mode={mode}"]);
+
+        AssertRefused(result, $"Trousseau:Api:Auth:Mode is '{mode}', which is not one of token, kubernetes, none (case-insensitive).");
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
