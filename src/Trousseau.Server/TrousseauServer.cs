@@ -119,6 +119,7 @@ internal static class TrousseauServer
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         ServerConfiguration.Apply(builder.Configuration, args, builder.Environment.EnvironmentName);
+        ServerSettings.RefuseEnvironmentSpellings();
         ServerSettings.RefuseOutsideSection(builder.Configuration);
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
         ServerSettings.RefuseUnknown(section);

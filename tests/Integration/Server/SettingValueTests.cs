@@ -95,6 +95,19 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Fact]
+    public async Task One_setting_given_by_two_environment_variables_spelt_in_different_case_exits_2_naming_both_never_their_values()
+    {
+        var environment = new Dictionary<string, string?> { ["Trousseau__Store"] = "memory", ["TROUSSEAU__STORE"] = "sqlite" };
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [], environment);
+
+        AssertRefused(result, "The environment variables TROUSSEAU__STORE and Trousseau__Store both set Trousseau:Store: ");
+        Assert.DoesNotContain("memory", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("sqlite", result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
