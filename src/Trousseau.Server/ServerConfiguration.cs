@@ -27,6 +27,26 @@ internal static class ServerConfiguration
         ["--kms-socket"] = "Trousseau:Kms:Socket",
     };
 
+    /// <summary>The settings that name a file, each with the name of an example file.</summary>
+    private static readonly Dictionary<string, string> FileExamples = new(StringComparer.Ordinal)
+    {
+        ["Local:KeyFile"] = "local.keyring",
+        ["Sqlite:Path"] = "store.db",
+        ["Audit:Path"] = "audit.log",
+        ["Api:Auth:TokenFile"] = "api.token",
+        ["Kms:Socket"] = "kms.sock",
+        ["Api:Tls:CertFile"] = "tls.crt",
+        ["Api:Tls:KeyFile"] = "tls.key",
+        ["Api:Tls:ClientCaFile"] = "clients-ca.pem",
+        ["Vault:CaFile"] = "vault-ca.pem",
+        ["Vault:Auth:TokenFile"] = "vault.token",
+        ["Vault:Auth:JwtFile"] = "sa.token",
+        ["Vault:Auth:SecretIdFile"] = "secret-id",
+        ["Etcd:CaFile"] = "etcd-ca.pem",
+        ["Etcd:CertFile"] = "etcd.crt",
+        ["Etcd:KeyFile"] = "etcd.key",
+    };
+
     public static void Apply(ConfigurationManager configuration, string[] args, string environmentName)
     {
         var (configFile, rest) = SplitConfigFlag(args);
@@ -66,8 +86,46 @@ internal static class ServerConfiguration
                 $"{origin} is '{given}', which names no directory: give the data directory (created when missing) with --data-dir, {SectionName}:DataDir or {HomeVariable}.");
         }
 
+        if (WhyNotExpanded(given) is { } why)
+        {
+            throw new InvalidConfigurationException($"{origin} is '{given}', {why}");
+        }
+
         return given;
     }
+
+    /// <summary>
+    /// Refuses a path setting that would not lead where it was meant to: one starting with <c>~</c>, which only a
+    /// shell expands (trousseaud would make a directory named <c>~</c> in its working directory), and a file's path
+    /// ending with <c>/</c>, which names a directory (trousseaud would make that directory and then fail to use it as a
+    /// file, after the start).
+    /// </summary>
+    public static void CheckPaths(IConfiguration section)
+    {
+        foreach (var key in FileExamples.Keys)
+        {
+            if (section[key] is not { Length: > 0 } path)
+            {
+                continue;
+            }
+
+            if (WhyNotExpanded(path) is { } why)
+            {
+                throw new InvalidConfigurationException($"{SectionName}:{key} is '{path}', {why}");
+            }
+
+            if (path.EndsWith('/') || path.EndsWith("/.", StringComparison.Ordinal) || path.EndsWith("/..", StringComparison.Ordinal) || path is "." or "..")
+            {
+                throw new InvalidConfigurationException(
+                    $"{SectionName}:{key} is '{path}', which names a directory: it must be the path of a file (for example {Path.Combine("/var/lib/trousseau", FileExamples[key])}).");
+            }
+        }
+    }
+
+    private static string? WhyNotExpanded(string path) =>
+        path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
+            ? "and trousseaud does not expand ~ as a shell does (it would make a directory named ~ in its working directory): write the full path."
+            : null;
 
     /// <summary>
     /// Adds a JSON file that is read again when it changes. Its modification time is polled (every 4 s, through

@@ -143,6 +143,7 @@ internal static class TrousseauServer
 
         var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
         ServerConfiguration.CheckUrls(urls);
+        ServerConfiguration.CheckPaths(section);
         ServerConfiguration.CheckDataDir(section);
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);

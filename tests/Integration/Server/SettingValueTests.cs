@@ -108,6 +108,23 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Theory]
+    [InlineData("Audit:Path", "{new}/audit/", "Trousseau:Audit:Path is '{new}/audit/', which names a directory: it must be the path of a file")]
+    [InlineData("Local:KeyFile", "~/local.keyring", "Trousseau:Local:KeyFile is '~/local.keyring', and trousseaud does not expand ~ as a shell does")]
+    [InlineData("DataDir", "~/trousseau", "Trousseau:DataDir is '~/trousseau', and trousseaud does not expand ~ as a shell does")]
+    public async Task A_path_that_would_not_lead_where_it_was_meant_to_exits_2_naming_it_and_creates_nothing(string key, string path, string named)
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        var fresh = _temp.Combine("new");
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls, "--data-dir", _temp.Combine("data"), $"--Trousseau:{key}={path.Replace("{new}", fresh, StringComparison.Ordinal)}"]);
+
+        AssertRefused(result, named.Replace("{new}", fresh, StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+        Assert.False(Directory.Exists(fresh));
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
