@@ -1,3 +1,4 @@
+using System.Net;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
@@ -9,6 +10,7 @@ namespace Trousseau.Tests.Integration.Server;
 public sealed class SettingValueTests : IDisposable
 {
     private const string Invalid = "trousseaud: invalid configuration: ";
+    private const string NotTaken = "The changed configuration is not taken: ";
 
     private readonly TempDirectory _temp = new();
 
@@ -123,6 +125,39 @@ public sealed class SettingValueTests : IDisposable
         Assert.Empty(Directory.EnumerateFileSystemEntries(work));
         Assert.False(Directory.Exists(fresh));
         Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("""
+        "Worker": { "Interval": "30s" }
+        """, "Trousseau:Worker:Interval is '30s', which is not a time span such as 00:00:30.")]
+    [InlineData("""
+        "DataKeys": { "MaxUses": -1 }
+        """, "Trousseau:DataKeys:MaxUses must be between 1 and 2147483648, not -1.")]
+    [InlineData("""
+        "Sqlite": { "Path": "/var/lib/trousseau/" }
+        """, "Trousseau:Sqlite:Path is '/var/lib/trousseau/', which names a directory")]
+    public async Task A_setting_read_at_start_given_a_bad_value_in_the_changed_config_file_is_named_in_one_warning_while_the_server_serves_on(string change, string reason)
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory" } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await File.WriteAllTextAsync(config, $$"""{ "Trousseau": { "Store": "memory", "Vault": { "Auth": { "Token": "hvs.reload-secret" } }, {{change}} } }""");
+        var warning = await Eventually.ReturnsAsync(
+            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(NotTaken, StringComparison.Ordinal) && l.Contains(reason, StringComparison.Ordinal))),
+            line => line is not null,
+            awaited: "warning 9001 for the changed file",
+            show: _ => server.Log);
+        using var read = await http.GetAsync(new Uri("v1/secrets/absent", UriKind.Relative));
+
+        Assert.StartsWith($"{NotTaken}{reason}", warning, StringComparison.Ordinal);
+        Assert.Single(server.Log.Split('\n'), l => l.Contains(reason, StringComparison.Ordinal));
+        Assert.DoesNotContain("reload-secret", server.Log, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        Assert.False(server.HasExited);
     }
 
     private static void AssertRefused(ProcessResult result, string named)
