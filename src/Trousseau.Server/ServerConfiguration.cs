@@ -18,6 +18,7 @@ internal static class ServerConfiguration
     public const string DefaultUrls = "http://127.0.0.1:8787";
 
     private const string ConfigFlag = "--config";
+    private const string HomeVariable = "TROUSSEAU_HOME";
 
     private static readonly Dictionary<string, string> FriendlyFlags = new(StringComparer.Ordinal)
     {
@@ -26,9 +27,34 @@ internal static class ServerConfiguration
         ["--kms-socket"] = "Trousseau:Kms:Socket",
     };
 
+    /// <summary>The settings that name a file, each with the name of an example file.</summary>
+    private static readonly Dictionary<string, string> FileExamples = new(StringComparer.Ordinal)
+    {
+        ["Local:KeyFile"] = "local.keyring",
+        ["Sqlite:Path"] = "store.db",
+        ["Audit:Path"] = "audit.log",
+        ["Api:Auth:TokenFile"] = "api.token",
+        ["Kms:Socket"] = "kms.sock",
+        ["Api:Tls:CertFile"] = "tls.crt",
+        ["Api:Tls:KeyFile"] = "tls.key",
+        ["Api:Tls:ClientCaFile"] = "clients-ca.pem",
+        ["Vault:CaFile"] = "vault-ca.pem",
+        ["Vault:Auth:TokenFile"] = "vault.token",
+        ["Vault:Auth:JwtFile"] = "sa.token",
+        ["Vault:Auth:SecretIdFile"] = "secret-id",
+        ["Etcd:CaFile"] = "etcd-ca.pem",
+        ["Etcd:CertFile"] = "etcd.crt",
+        ["Etcd:KeyFile"] = "etcd.key",
+    };
+
     public static void Apply(ConfigurationManager configuration, string[] args, string environmentName)
     {
         var (configFile, rest) = SplitConfigFlag(args);
+        if (configFile is not null && string.IsNullOrWhiteSpace(configFile))
+        {
+            throw new InvalidConfigurationException($"{ConfigFlag} is '{configFile}', which names no file: give the path of a JSON file of settings, or leave {ConfigFlag} out.");
+        }
+
         configuration.Sources.Clear();
         AddWatchedJsonFile(configuration, Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
         AddWatchedJsonFile(configuration, Path.Combine(AppContext.BaseDirectory, $"appsettings.{environmentName}.json"), optional: true);
@@ -40,11 +66,66 @@ internal static class ServerConfiguration
         configuration.AddEnvironmentVariables();
         configuration.AddCommandLine(rest, FriendlyFlags);
 
-        var dataDir = Path.GetFullPath(configuration["Trousseau:DataDir"]
-            ?? Environment.GetEnvironmentVariable("TROUSSEAU_HOME")
-            ?? ".trousseau");
+        var dataDir = Path.GetFullPath(DataDir(configuration));
         configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = Defaults(dataDir) });
     }
+
+    /// <summary>
+    /// The data directory as given: <c>Trousseau:DataDir</c> from any source, else <c>TROUSSEAU_HOME</c> unless it is
+    /// empty (as clectl reads it), else <c>.trousseau</c>. One that is empty or blank is refused, naming what gave it,
+    /// rather than taken for the working directory or a directory named by blanks.
+    /// </summary>
+    private static string DataDir(ConfigurationManager configuration)
+    {
+        var (given, origin) = configuration[$"{SectionName}:DataDir"] is { } setting ? (setting, $"{SectionName}:DataDir")
+            : Environment.GetEnvironmentVariable(HomeVariable) is { Length: > 0 } home ? (home, HomeVariable)
+            : (".trousseau", null);
+        if (string.IsNullOrWhiteSpace(given))
+        {
+            throw new InvalidConfigurationException(
+                $"{origin} is '{given}', which names no directory: give the data directory (created when missing) with --data-dir, {SectionName}:DataDir or {HomeVariable}.");
+        }
+
+        if (WhyNotExpanded(given) is { } why)
+        {
+            throw new InvalidConfigurationException($"{origin} is '{given}', {why}");
+        }
+
+        return given;
+    }
+
+    /// <summary>
+    /// Refuses a path setting that would not lead where it was meant to: one starting with <c>~</c>, which only a
+    /// shell expands (trousseaud would make a directory named <c>~</c> in its working directory), and a file's path
+    /// ending with <c>/</c>, which names a directory (trousseaud would make that directory and then fail to use it as a
+    /// file, after the start).
+    /// </summary>
+    public static void CheckPaths(IConfiguration section)
+    {
+        foreach (var key in FileExamples.Keys)
+        {
+            if (section[key] is not { Length: > 0 } path)
+            {
+                continue;
+            }
+
+            if (WhyNotExpanded(path) is { } why)
+            {
+                throw new InvalidConfigurationException($"{SectionName}:{key} is '{path}', {why}");
+            }
+
+            if (path.EndsWith('/') || path.EndsWith("/.", StringComparison.Ordinal) || path.EndsWith("/..", StringComparison.Ordinal) || path is "." or "..")
+            {
+                throw new InvalidConfigurationException(
+                    $"{SectionName}:{key} is '{path}', which names a directory: it must be the path of a file (for example {Path.Combine("/var/lib/trousseau", FileExamples[key])}).");
+            }
+        }
+    }
+
+    private static string? WhyNotExpanded(string path) =>
+        path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
+            ? "and trousseaud does not expand ~ as a shell does (it would make a directory named ~ in its working directory): write the full path."
+            : null;
 
     /// <summary>
     /// Adds a JSON file that is read again when it changes. Its modification time is polled (every 4 s, through
@@ -115,7 +196,7 @@ internal static class ServerConfiguration
             return $"{SectionName}:DataDir, which --data-dir sets";
         }
 
-        return Environment.GetEnvironmentVariable("TROUSSEAU_HOME") is not null ? "TROUSSEAU_HOME" : "default, .trousseau in the working directory";
+        return string.IsNullOrEmpty(Environment.GetEnvironmentVariable(HomeVariable)) ? "default, .trousseau in the working directory" : HomeVariable;
     }
 
     /// <summary>
@@ -129,6 +210,51 @@ internal static class ServerConfiguration
             throw new InvalidConfigurationException(
                 $"Kestrel:Endpoints is set, but trousseaud listens on {SectionName}:Api:Urls (--urls) only, with the TLS settings of {SectionName}:Api:Tls: "
                 + $"put each endpoint's URL in {SectionName}:Api:Urls (separated by ';') and remove Kestrel:Endpoints.");
+        }
+    }
+
+    /// <summary>
+    /// Refuses an <c>Api:Urls</c> that Kestrel cannot serve as written, before any check reads it or any file is made:
+    /// no URL at all (which Kestrel would take for http://localhost:5000), one that is not an absolute http(s) URL
+    /// with a port from 0 to 65535, one with a path (Kestrel serves none), and one with a user name or password, which
+    /// nothing uses and which is not shown. <c>http://unix:/PATH</c>, Kestrel's Unix socket address, is left to it.
+    /// </summary>
+    public static void CheckUrls(string urls)
+    {
+        const string key = $"{SectionName}:Api:Urls";
+        var each = Split(urls);
+        if (each.Length == 0)
+        {
+            throw new InvalidConfigurationException(
+                $"{key} is '{urls}', which holds no URL: give one or more, separated by ';', with --urls or {key} (default {DefaultUrls}).");
+        }
+
+        foreach (var url in each)
+        {
+            if (url.Contains('@', StringComparison.Ordinal))
+            {
+                throw new InvalidConfigurationException(
+                    $"{key} has a URL with a user name or password before '@', not shown here, which trousseaud never uses: write it as http(s)://HOST:PORT.");
+            }
+
+            if (url.StartsWith("http://unix:", StringComparison.OrdinalIgnoreCase) || url.StartsWith("https://unix:", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var normalized = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
+            if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
+            {
+                throw new InvalidConfigurationException(
+                    $"{key} has '{url}', which is not an http:// or https:// URL with a host and a port from 0 to 65535, such as {DefaultUrls}.");
+            }
+
+            if (uri.PathAndQuery != "/" || uri.Fragment.Length > 0)
+            {
+                throw new InvalidConfigurationException(
+                    $"{key} has '{url}', whose path {uri.PathAndQuery}{uri.Fragment} trousseaud cannot serve: it serves its routes at the root of each address. "
+                    + "Write http(s)://HOST:PORT, and let a proxy in front of trousseaud add a path.");
+            }
         }
     }
 

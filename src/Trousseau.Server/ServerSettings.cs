@@ -136,6 +136,41 @@ internal static class ServerSettings
     }
 
     /// <summary>
+    /// Refuses one setting given by several environment variables whose names differ only in case
+    /// (<c>Trousseau__Store</c> and <c>TROUSSEAU__STORE</c>): .NET reads them as one key, and which value it keeps
+    /// depends on the order in which the environment happens to list them. The line names the variables, never their values.
+    /// </summary>
+    /// <exception cref="InvalidConfigurationException">Two variables give one setting.</exception>
+    public static void RefuseEnvironmentSpellings()
+    {
+        var refusals = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(name => name.StartsWith(SectionName + "__", StringComparison.OrdinalIgnoreCase) || name.StartsWith(SectionName + ":", StringComparison.OrdinalIgnoreCase))
+            .GroupBy(name => name.Replace("__", ":", StringComparison.Ordinal), StringComparer.OrdinalIgnoreCase)
+            .Where(names => names.Count() > 1)
+            .OrderBy(names => names.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(names =>
+            {
+                var spellings = names.Order(StringComparer.Ordinal).ToList();
+                return $"The environment variables {string.Join(", ", spellings[..^1])} and {spellings[^1]} both set {Spelt(names.Key)}: setting names are "
+                    + "case-insensitive, so .NET reads them as one, and which value it keeps is left to chance. Keep one of them.";
+            })
+            .ToList();
+        if (refusals.Count > 0)
+        {
+            throw new InvalidConfigurationException(string.Join(" ", refusals));
+        }
+    }
+
+    /// <summary>The full key <paramref name="key"/>, spelt as the setting it names is, when it names one.</summary>
+    private static string Spelt(string key)
+    {
+        var relative = key.Split(':')[1..];
+        return Known.FirstOrDefault(known => Matches(known, relative)) is { } setting
+            ? $"{SectionName}:{string.Join(':', setting.Select((segment, i) => segment == Index ? relative[i] : segment))}"
+            : $"{SectionName}:{string.Join(':', relative)}";
+    }
+
+    /// <summary>
     /// Refuses settings of trousseaud written at the top level of a JSON settings file (<c>appsettings.json</c>,
     /// <c>--config FILE</c>), outside the <c>Trousseau</c> section, where nothing would read them.
     /// </summary>

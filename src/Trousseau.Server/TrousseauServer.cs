@@ -120,6 +120,7 @@ internal static class TrousseauServer
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         ServerConfiguration.Apply(builder.Configuration, args, builder.Environment.EnvironmentName);
+        ServerSettings.RefuseEnvironmentSpellings();
         ServerSettings.RefuseOutsideSection(builder.Configuration);
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
         ServerSettings.RefuseUnknown(section);
@@ -142,6 +143,8 @@ internal static class TrousseauServer
         }
 
         var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
+        ServerConfiguration.CheckUrls(urls);
+        ServerConfiguration.CheckPaths(section);
         ServerConfiguration.CheckDataDir(section);
         ServerConfiguration.RefuseKestrelEndpoints(builder.Configuration);
         ServerConfiguration.CheckTls(section, urls, apiEnabled);
@@ -423,7 +426,8 @@ internal static class TrousseauServer
     /// or an etcd user removed while etcd auth is on (event 9001: the store keeps the user and password in use; only a
     /// restart turns etcd auth off), one value given to a list setting, which it would read as an empty list (event
     /// 9001, saying how to write a list, as the start does), API settings that no longer validate (event 9001: the
-    /// <c>Api:Policies</c> in force stay), and a file that can no longer be read (event 9001).
+    /// <c>Api:Policies</c> in force stay), a setting read only at start whose new value the next start would refuse
+    /// (event 9001), and a file that can no longer be read (event 9001).
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
@@ -433,6 +437,22 @@ internal static class TrousseauServer
             : null;
         var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
         var api = section.GetValue("Api:Enabled", defaultValue: true) ? app.Services.GetRequiredService<IOptionsFactory<TrousseauApiOptions>>() : null;
+
+        // Settings read only at start, checked as the start checks them, so that a value the next start would refuse
+        // (Worker:Interval '30s', DataKeys:MaxUses -1, an empty Api:Urls) is named now rather than at that start.
+        Action[] readAtStart =
+        [
+            () => ServerConfiguration.CheckUrls(section["Api:Urls"] ?? ServerConfiguration.DefaultUrls),
+            () => ServerConfiguration.CheckPaths(section),
+            () => section.GetValue<bool>("Api:Enabled"),
+            () => section.GetValue<bool>("Api:AllowInsecureHttp"),
+            () => app.Services.GetRequiredService<IOptionsFactory<TrousseauOptions>>().Create(Options.DefaultName),
+            () => app.Services.GetRequiredService<IOptionsFactory<KmsOptions>>().Create(Options.DefaultName),
+            () => app.Services.GetRequiredService<IOptionsFactory<TrousseauWorkerOptions>>().Create(Options.DefaultName),
+            () => app.Services.GetRequiredService<IOptionsFactory<TrousseauAuditOptions>>().Create(Options.DefaultName),
+            () => app.Services.GetRequiredService<IOptionsFactory<SqliteStoreOptions>>().Create(Options.DefaultName),
+            () => app.Services.GetRequiredService<IOptionsFactory<VaultOptions>>().Create(Options.DefaultName),
+        ];
 
         // A file that no longer reads (left half-written, not JSON) raises no change: .NET only throws inside its watcher.
         foreach (var file in ((IConfigurationRoot)app.Configuration).Providers.OfType<FileConfigurationProvider>())
@@ -489,6 +509,18 @@ internal static class TrousseauServer
             catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
             {
                 reasons.Add(reason);
+            }
+
+            foreach (var check in readAtStart)
+            {
+                try
+                {
+                    check();
+                }
+                catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
+                {
+                    reasons.Add(reason);
+                }
             }
 
             if (reasons.Count > 0)

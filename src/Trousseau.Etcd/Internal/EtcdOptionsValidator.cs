@@ -12,9 +12,18 @@ internal sealed class EtcdOptionsValidator(string sectionPath) : IValidateOption
     public ValidateOptionsResult Validate(string? name, EtcdStoreOptions options)
     {
         var failures = new List<string>();
-        foreach (var endpoint in options.Endpoints.Where(e => !e.IsAbsoluteUri || (e.Scheme != Uri.UriSchemeHttp && e.Scheme != Uri.UriSchemeHttps)))
+        foreach (var (endpoint, index) in options.Endpoints.Select((e, i) => (e, i)))
         {
-            failures.Add($"{Key("Endpoints")} holds '{endpoint.OriginalString}', which is not an http(s) URL such as http://127.0.0.1:2379.");
+            if (endpoint.OriginalString.Contains('@', StringComparison.Ordinal))
+            {
+                // Never shown: the etcd client signs in with Username and Password only, and each message naming the member would show it.
+                failures.Add($"{Key($"Endpoints:{index}")} holds a user name or password before '@', not shown here, which Trousseau never sends to etcd: "
+                    + $"write the endpoint as http(s)://HOST:PORT, and set {Key("Username")} and {Key("Password")} for etcd auth.");
+            }
+            else if (!endpoint.IsAbsoluteUri || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
+            {
+                failures.Add($"{Key("Endpoints")} holds '{endpoint.OriginalString}', which is not an http(s) URL such as http://127.0.0.1:2379.");
+            }
         }
 
         if (options.Endpoints.Any(e => e.IsAbsoluteUri && e.Scheme == Uri.UriSchemeHttps) && options.Endpoints.Any(e => e.IsAbsoluteUri && e.Scheme == Uri.UriSchemeHttp))

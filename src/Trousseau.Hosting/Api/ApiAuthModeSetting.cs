@@ -5,7 +5,7 @@ namespace Trousseau.Hosting.Api;
 
 /// <summary>
 /// Checks <c>Api:Auth:Mode</c> before the configuration binder converts it, whose own error for a misspelt mode names
-/// the enum type rather than the modes a user can write.
+/// the enum type rather than the modes a user can write, and which takes a number or a list of names for a mode.
 /// </summary>
 internal static class ApiAuthModeSetting
 {
@@ -13,7 +13,9 @@ internal static class ApiAuthModeSetting
     /// <param name="mode">The <c>Api:Auth:Mode</c> section.</param>
     public static void Check(IConfigurationSection mode)
     {
-        if (mode.Value is { } value && !(Enum.TryParse<TrousseauApiAuthMode>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)))
+        // By name only: the binder would also take a number ('1' is None, turning authentication off) or a list of
+        // names ('token,kubernetes', read as their bitwise or).
+        if (mode.Value is { } value && !Enum.GetNames<TrousseauApiAuthMode>().Contains(value.Trim(), StringComparer.OrdinalIgnoreCase))
         {
             throw new OptionsValidationException(
                 Options.DefaultName,

@@ -15,7 +15,13 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
     public ValidateOptionsResult Validate(string? name, VaultOptions options)
     {
         var failures = new List<string>();
-        if (options.Address is not null && (!options.Address.IsAbsoluteUri || (options.Address.Scheme != Uri.UriSchemeHttp && options.Address.Scheme != Uri.UriSchemeHttps)))
+        if (options.Address is not null && options.Address.OriginalString.Contains('@', StringComparison.Ordinal))
+        {
+            // Never shown: HttpClient sends no such password, and each message naming Vault's address would show it.
+            failures.Add($"{Key("Address")} holds a user name or password before '@', not shown here, which Trousseau never sends to Vault: "
+                + $"write the address as http(s)://HOST:PORT, and log in with {Key("Auth")}.");
+        }
+        else if (options.Address is not null && (!options.Address.IsAbsoluteUri || (options.Address.Scheme != Uri.UriSchemeHttp && options.Address.Scheme != Uri.UriSchemeHttps)))
         {
             failures.Add($"{Key("Address")} is '{options.Address.OriginalString}', which is not an http(s) URL such as https://vault:8200.");
         }

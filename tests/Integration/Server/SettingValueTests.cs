@@ -1,0 +1,174 @@
+using System.Net;
+using Trousseau.Tests.Integration.Infrastructure;
+
+namespace Trousseau.Tests.Integration.Server;
+
+/// <summary>
+/// Values a user may give a setting by mistake, from any source: each stops the start with exit 2 and one line naming
+/// the setting and what is wrong, with no stack trace and no credential in it, before any file is made.
+/// </summary>
+public sealed class SettingValueTests : IDisposable
+{
+    private const string Invalid = "trousseaud: invalid configuration: ";
+    private const string NotTaken = "The changed configuration is not taken: ";
+
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData("--Trousseau:DataDir=", "Trousseau:DataDir is ''")]
+    [InlineData("--data-dir= ", "Trousseau:DataDir is ' '")]
+    [InlineData("--config=", "--config is ''")]
+    public async Task An_empty_data_directory_or_config_file_path_exits_2_naming_it_and_creates_nothing(string argument, string named)
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls, argument]);
+
+        AssertRefused(result, named);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    [Fact]
+    public async Task A_blank_TROUSSEAU_HOME_exits_2_naming_it_and_creates_nothing()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls], new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = " " });
+
+        AssertRefused(result, "TROUSSEAU_HOME is ' '");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    [Fact]
+    public async Task An_empty_TROUSSEAU_HOME_is_read_as_unset_as_clectl_reads_it()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        await using (var server = await TrousseauServerProcess.StartInAsync(work, [], new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = "" }))
+        {
+            Assert.False(server.HasExited);
+        }
+
+        Assert.True(File.Exists(Path.Combine(work, ".trousseau", "api.token")));
+    }
+
+    [Theory]
+    [InlineData("", "Trousseau:Api:Urls is '', which holds no URL")]
+    [InlineData(" ; ", "Trousseau:Api:Urls is ' ; ', which holds no URL")]
+    [InlineData("127.0.0.1:0", "Trousseau:Api:Urls has '127.0.0.1:0', which is not an http:// or https:// URL")]
+    [InlineData("ftp://127.0.0.1:0", "Trousseau:Api:Urls has 'ftp://127.0.0.1:0', which is not an http:// or https:// URL")]
+    [InlineData("http://127.0.0.1:99999", "Trousseau:Api:Urls has 'http://127.0.0.1:99999', which is not an http:// or https:// URL")]
+    [InlineData("http://127.0.0.1:0/api", "Trousseau:Api:Urls has 'http://127.0.0.1:0/api', whose path /api trousseaud cannot serve")]
+    [InlineData("http://admin:url-pass@127.0.0.1:0", "Trousseau:Api:Urls has a URL with a user name or password before '@'")]
+    public async Task An_api_url_that_cannot_be_served_as_written_exits_2_naming_it_and_creates_nothing(string urls, string named)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:Api:Urls={urls}"]);
+
+        AssertRefused(result, named);
+        Assert.DoesNotContain("url-pass", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("--Trousseau:Store=etcd", "--Trousseau:Etcd:Endpoints:0=http://root:etcd-url-pass@127.0.0.1:1", "Trousseau:Etcd:Endpoints:0 holds a user name or password")]
+    [InlineData("--Trousseau:Store=etcd", "--Trousseau:Etcd:Endpoints:0=root:etcd-url-pass@127.0.0.1:1", "Trousseau:Etcd:Endpoints:0 holds a user name or password")]
+    [InlineData("--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://admin:vault-url-pass@127.0.0.1:1", "Trousseau:Vault:Address holds a user name or password")]
+    [InlineData("--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=admin:vault-url-pass@127.0.0.1:1", "Trousseau:Vault:Address holds a user name or password")]
+    public async Task A_dependency_url_with_a_password_in_it_exits_2_without_showing_it(string backend, string url, string named)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [backend, url, "--Trousseau:Vault:Auth:Token=hvs.not-a-real-token"]);
+
+        AssertRefused(result, named);
+        Assert.DoesNotContain("url-pass", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("2")]
+    [InlineData("token,kubernetes")]
+    public async Task An_api_auth_mode_given_as_a_number_or_a_list_exits_2_naming_the_modes(string mode)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:Api:Auth:Mode={mode}"]);
+
+        AssertRefused(result, $"Trousseau:Api:Auth:Mode is '{mode}', which is not one of token, kubernetes, none (case-insensitive).");
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Fact]
+    public async Task One_setting_given_by_two_environment_variables_spelt_in_different_case_exits_2_naming_both_never_their_values()
+    {
+        var environment = new Dictionary<string, string?> { ["Trousseau__Store"] = "memory", ["TROUSSEAU__STORE"] = "sqlite" };
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [], environment);
+
+        AssertRefused(result, "The environment variables TROUSSEAU__STORE and Trousseau__Store both set Trousseau:Store: ");
+        Assert.DoesNotContain("memory", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("sqlite", result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("Audit:Path", "{new}/audit/", "Trousseau:Audit:Path is '{new}/audit/', which names a directory: it must be the path of a file")]
+    [InlineData("Local:KeyFile", "~/local.keyring", "Trousseau:Local:KeyFile is '~/local.keyring', and trousseaud does not expand ~ as a shell does")]
+    [InlineData("DataDir", "~/trousseau", "Trousseau:DataDir is '~/trousseau', and trousseaud does not expand ~ as a shell does")]
+    public async Task A_path_that_would_not_lead_where_it_was_meant_to_exits_2_naming_it_and_creates_nothing(string key, string path, string named)
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        var fresh = _temp.Combine("new");
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls, "--data-dir", _temp.Combine("data"), $"--Trousseau:{key}={path.Replace("{new}", fresh, StringComparison.Ordinal)}"]);
+
+        AssertRefused(result, named.Replace("{new}", fresh, StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+        Assert.False(Directory.Exists(fresh));
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("""
+        "Worker": { "Interval": "30s" }
+        """, "Trousseau:Worker:Interval is '30s', which is not a time span such as 00:00:30.")]
+    [InlineData("""
+        "DataKeys": { "MaxUses": -1 }
+        """, "Trousseau:DataKeys:MaxUses must be between 1 and 2147483648, not -1.")]
+    [InlineData("""
+        "Sqlite": { "Path": "/var/lib/trousseau/" }
+        """, "Trousseau:Sqlite:Path is '/var/lib/trousseau/', which names a directory")]
+    public async Task A_setting_read_at_start_given_a_bad_value_in_the_changed_config_file_is_named_in_one_warning_while_the_server_serves_on(string change, string reason)
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory" } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await File.WriteAllTextAsync(config, $$"""{ "Trousseau": { "Store": "memory", "Vault": { "Auth": { "Token": "hvs.reload-secret" } }, {{change}} } }""");
+        var warning = await Eventually.ReturnsAsync(
+            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(NotTaken, StringComparison.Ordinal) && l.Contains(reason, StringComparison.Ordinal))),
+            line => line is not null,
+            awaited: "warning 9001 for the changed file",
+            show: _ => server.Log);
+        using var read = await http.GetAsync(new Uri("v1/secrets/absent", UriKind.Relative));
+
+        Assert.StartsWith($"{NotTaken}{reason}", warning, StringComparison.Ordinal);
+        Assert.Single(server.Log.Split('\n'), l => l.Contains(reason, StringComparison.Ordinal));
+        Assert.DoesNotContain("reload-secret", server.Log, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
+    private static void AssertRefused(ProcessResult result, string named)
+    {
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(Invalid, line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    private static Task<ProcessResult> RunInAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null) =>
+        ChildProcess.RunAsync(DotnetProcess.StartInfo(RepositoryPaths.Server, args, workingDirectory, environment));
+}
