@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Json;
@@ -60,11 +61,17 @@ internal static class ServerSettings
         Properties<TrousseauApiPolicy>(),
     ]);
 
+    private static readonly (string[] Key, Type Type)[] BoundKeys =
+        [.. Bound.SelectMany(o => Keys(o.Options, o.Section.Length == 0 ? [] : [o.Section]))];
+
     private static readonly string[][] Known =
     [
-        .. Bound.SelectMany(o => Keys(o.Options, o.Section.Length == 0 ? [] : [o.Section])),
+        .. BoundKeys.Select(bound => bound.Key),
         .. ReadByServer.Select(k => k.Split(':')),
     ];
+
+    /// <summary>The settings that take a time span.</summary>
+    private static readonly string[][] TimeSpans = [.. BoundKeys.Where(bound => bound.Type == typeof(TimeSpan)).Select(bound => bound.Key)];
 
     /// <summary>
     /// The list settings: each known key's part before an index, and whether the list's items are objects (keys below
@@ -133,6 +140,27 @@ internal static class ServerSettings
                 + $"as --{key}:0:NAME=VALUE on the command line, {variable}__0__NAME=VALUE in the environment, or a JSON array of objects in a file."
             : $"{key} is a list, so the one value given to it would not be read: write each item with its index, "
                 + $"as --{key}:0=VALUE on the command line, {variable}__0=VALUE in the environment, or a JSON array in a file.";
+    }
+
+    /// <summary>
+    /// Refuses a time-span setting given a number alone (<c>DataKeys:MaxAge=3600</c>), which .NET reads as that many
+    /// days, where a user most likely meant seconds; the line says how to write the span instead.
+    /// </summary>
+    /// <param name="section">The <c>Trousseau</c> section.</param>
+    /// <exception cref="InvalidConfigurationException">A time span is given as a number alone.</exception>
+    public static void RefuseNumbersAsTimeSpans(IConfigurationSection section)
+    {
+        var refusals = section.AsEnumerable(makePathsRelative: true)
+            .Where(pair => pair.Value is { } value && long.TryParse(value, NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out _)
+                && TimeSpans.Any(span => Matches(span, pair.Key.Split(':'))))
+            .OrderBy(pair => pair.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(pair => $"{section.Path}:{pair.Key} is '{pair.Value}', a number alone, which .NET reads as {pair.Value!.Trim()} days: "
+                + "write a time span as [d.]hh:mm:ss, 00:00:30 for 30 seconds, 01:00:00 for an hour, 2.00:00:00 for two days.")
+            .ToList();
+        if (refusals.Count > 0)
+        {
+            throw new InvalidConfigurationException(string.Join(" ", refusals));
+        }
     }
 
     /// <summary>
@@ -222,7 +250,7 @@ internal static class ServerSettings
     /// value converted from a string is one key, a list's items are keys below an index, an object's properties are
     /// keys below it.
     /// </summary>
-    private static IEnumerable<string[]> Keys(Type type, string[] prefix)
+    private static IEnumerable<(string[] Key, Type Type)> Keys(Type type, string[] prefix)
     {
         var properties = OptionsClasses.TryGetValue(type, out var listed)
             ? listed
@@ -237,17 +265,17 @@ internal static class ServerSettings
         }
     }
 
-    private static IEnumerable<string[]> ValueKeys(Type type, string[] key, bool settable)
+    private static IEnumerable<(string[] Key, Type Type)> ValueKeys(Type type, string[] key, bool settable)
     {
         if (IsValue(type))
         {
-            return settable ? [key] : [];
+            return settable ? [(key, type)] : [];
         }
 
         if (ItemType(type) is { } item)
         {
             // A list is also one key, whose value the binder ignores: RefuseValuesOfLists refuses one.
-            return ValueKeys(item, [.. key, Index], settable: true).Prepend(key);
+            return ValueKeys(item, [.. key, Index], settable: true).Prepend((key, type));
         }
 
         return Keys(type, key);

@@ -133,6 +133,7 @@ internal static class TrousseauServer
         ServerSettings.RefuseUnknown(overlaid, $"{section.Path}:Vault:ConfigPath '{section["Vault:ConfigPath"]}'");
         ServerSettings.RefuseValuesOfLists(overlaid);
         builder.Configuration.AddInMemoryCollection(overlay.Values);
+        ServerSettings.RefuseNumbersAsTimeSpans(section);
 
         // With the API off, Api:Urls still serves /healthz and /readyz for probes, but no /v1 route.
         var apiEnabled = section.GetValue("Api:Enabled", defaultValue: true);
@@ -444,6 +445,7 @@ internal static class TrousseauServer
         [
             () => ServerConfiguration.CheckUrls(section["Api:Urls"] ?? ServerConfiguration.DefaultUrls),
             () => ServerConfiguration.CheckPaths(section),
+            () => ServerSettings.RefuseNumbersAsTimeSpans(section),
             () => section.GetValue<bool>("Api:Enabled"),
             () => section.GetValue<bool>("Api:AllowInsecureHttp"),
             () => app.Services.GetRequiredService<IOptionsFactory<TrousseauOptions>>().Create(Options.DefaultName),

@@ -160,6 +160,18 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(server.HasExited);
     }
 
+    [Theory]
+    [InlineData("DataKeys:MaxAge", "3600")]
+    [InlineData("Worker:Interval", "30")]
+    [InlineData("Kms:ProviderTimeout", " 2 ")]
+    public async Task A_time_span_given_as_a_bare_number_exits_2_saying_it_would_be_read_as_days(string key, string value)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:{key}={value}"]);
+
+        AssertRefused(result, $"Trousseau:{key} is '{value}', a number alone, which .NET reads as {value.Trim()} days");
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
