@@ -137,6 +137,9 @@ public sealed class SettingValueTests : IDisposable
     [InlineData("""
         "Sqlite": { "Path": "/var/lib/trousseau/" }
         """, "Trousseau:Sqlite:Path is '/var/lib/trousseau/', which names a directory")]
+    [InlineData("""
+        "DataKeys": { "MaxAge": 3600 }
+        """, "Trousseau:DataKeys:MaxAge is '3600', a number alone, which .NET reads as 3600 days")]
     public async Task A_setting_read_at_start_given_a_bad_value_in_the_changed_config_file_is_named_in_one_warning_while_the_server_serves_on(string change, string reason)
     {
         var dataDir = _temp.Combine("data");
