@@ -87,13 +87,21 @@ internal static class ServerSettings
 
     /// <summary>
     /// Refuses the keys below <paramref name="section"/> that are no setting of trousseaud, naming each (never its
-    /// value) with the nearest setting when one is a slip of the keyboard away.
+    /// value) with the nearest setting when one is a slip of the keyboard away, and a value given to the section itself.
     /// </summary>
     /// <param name="section">The <c>Trousseau</c> section.</param>
     /// <param name="origin">What set the keys, for the message, when it is not the local configuration.</param>
     /// <exception cref="InvalidConfigurationException">A key is not a setting.</exception>
     public static void RefuseUnknown(IConfigurationSection section, string? origin = null)
     {
+        if (!string.IsNullOrEmpty(section.Value))
+        {
+            // Not shown: whatever it is, it is no setting.
+            var given = origin is null ? $"{section.Path} is given a value of its own" : $"{origin} gives {section.Path} a value of its own";
+            throw new InvalidConfigurationException(
+                $"{given}, which trousseaud does not read: it is the section every setting is written in, as {{ \"{section.Path}\": {{ \"Store\": \"memory\" }} }} in a file or --{section.Path}:Store=memory on the command line.");
+        }
+
         var unknown = section.AsEnumerable(makePathsRelative: true)
             .Where(pair => pair.Value is not null && !IsKnown(pair.Key.Split(':')))
             .Select(pair => Describe(section.Path, pair.Key))

@@ -175,6 +175,19 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Fact]
+    public async Task A_value_given_to_the_section_itself_exits_2_rather_than_being_passed_over()
+    {
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": "sqlite-please" }""");
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--config", config]);
+
+        AssertRefused(result, "Trousseau is given a value of its own");
+        Assert.DoesNotContain("sqlite-please", result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
