@@ -482,16 +482,7 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
 
         var log = new FakeLogCollector();
         using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
-        var configuration = new ConfigurationBuilder()
-            .AddTrousseauSecrets(o =>
-            {
-                o.Trousseau = trousseau;
-                o.Prefix = "app/";
-                o.ReloadInterval = Timeout.InfiniteTimeSpan;
-                o.Watch = library.GetRequiredService<EtcdSecretStore>();
-                o.LoggerFactory = loggers;
-            })
-            .Build();
+        var configuration = WatchedWithoutPolling(trousseau, library, loggers);
         using var disposing = (IDisposable)configuration;
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
@@ -667,16 +658,7 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "u", ["password"] = "watched-0" });
         var log = new FakeLogCollector();
         using var loggers = new LoggerFactory([new FakeLoggerProvider(log)]);
-        var configuration = new ConfigurationBuilder()
-            .AddTrousseauSecrets(o =>
-            {
-                o.Trousseau = trousseau;
-                o.Prefix = "app/";
-                o.ReloadInterval = Timeout.InfiniteTimeSpan;
-                o.Watch = library.GetRequiredService<EtcdSecretStore>();
-                o.LoggerFactory = loggers;
-            })
-            .Build();
+        var configuration = WatchedWithoutPolling(trousseau, library, loggers);
         using var disposing = (IDisposable)configuration;
 
         // The watch opens in the background; keep writing new revisions until a reload it triggers has failed.
@@ -801,6 +783,19 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
     }
 
     /// <summary>The library on the test's etcd, under a prefix of its own.</summary>
+    /// <summary>Secrets under <c>app/</c> as configuration, reloaded through the etcd store's watch only (no polling).</summary>
+    private static IConfigurationRoot WatchedWithoutPolling(ITrousseau trousseau, ServiceProvider library, ILoggerFactory loggers) =>
+        new ConfigurationBuilder()
+            .AddTrousseauSecrets(o =>
+            {
+                o.Trousseau = trousseau;
+                o.Prefix = "app/";
+                o.ReloadInterval = Timeout.InfiniteTimeSpan;
+                o.Watch = library.GetRequiredService<EtcdSecretStore>();
+                o.LoggerFactory = loggers;
+            })
+            .Build();
+
     private ServiceProvider EtcdLibrary(string? prefix = null)
     {
         prefix ??= $"/configuration-{Guid.NewGuid():N}/";

@@ -52,6 +52,34 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
     }
 
     /// <summary>
+    /// Waits up to 10 s for <paramref name="client"/>'s GET of <paramref name="path"/> to be answered (a connection
+    /// refused or reset is tried again), then asserts that the server still runs and answered 200: that a flood of
+    /// connections, once closed, left it serving.
+    /// </summary>
+    public async Task AssertAnswersOkAsync(HttpClient client, string path, string awaited)
+    {
+        var status = await Eventually.ReturnsAsync(
+            async () =>
+            {
+                try
+                {
+                    using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+                    return (HttpStatusCode?)response.StatusCode;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    return null;
+                }
+            },
+            answered => answered is not null || HasExited,
+            TimeSpan.FromSeconds(10),
+            awaited,
+            answered => $"{answered?.ToString() ?? "no answer"}; trousseaud's output:\n{Log}");
+        Assert.False(HasExited, Log);
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    /// <summary>
     /// Starts trousseaud with <c>--data-dir</c>, listening as <paramref name="listener"/> says (plain HTTP on a free
     /// loopback port unless given), and returns once <c>/healthz</c> answers 200.
     /// </summary>

@@ -8,6 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Trousseau.Remote;
 using Trousseau.Tests.Integration.Infrastructure;
+using Trousseau.Tests.Integration.Kms;
 
 namespace Trousseau.Tests.Integration.Server;
 
@@ -62,25 +63,7 @@ public sealed class Http2FloodTests : IDisposable
             flood.ForEach(stream => stream.Dispose());
         }
 
-        var read = await Eventually.ReturnsAsync(
-            async () =>
-            {
-                try
-                {
-                    using var response = await before.GetAsync(new Uri("v1/secrets/flood/h2", UriKind.Relative));
-                    return (HttpStatusCode?)response.StatusCode;
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    return null;
-                }
-            },
-            status => status is not null || server.HasExited,
-            TimeSpan.FromSeconds(10),
-            "a request to be answered once the flood is closed",
-            status => $"{status?.ToString() ?? "no answer"}; trousseaud's output:\n{server.Log}");
-        Assert.False(server.HasExited, server.Log);
-        Assert.Equal(HttpStatusCode.OK, read);
+        await server.AssertAnswersOkAsync(before, "v1/secrets/flood/h2", "a request to be answered once the flood is closed");
     }
 
     /// <summary>
@@ -137,7 +120,7 @@ public sealed class Http2FloodTests : IDisposable
     {
         var settings = new byte[6];
         BinaryPrimitives.WriteUInt16BigEndian(settings, 0x4);
-        return [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. Frame(0x4, 0, 0, settings)];
+        return [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. RawHttp2Connection.FrameOf(0x4, 0, 0, settings)];
     }
 
     /// <summary>
@@ -160,24 +143,11 @@ public sealed class Http2FloodTests : IDisposable
         {
             var last = i == chunks.Count - 1;
             frames.AddRange(i == 0
-                ? Frame(0x1, (byte)(0x1 | (last ? 0x4 : 0)), streamId, chunks[i])
-                : Frame(0x9, (byte)(last ? 0x4 : 0), streamId, chunks[i]));
+                ? RawHttp2Connection.FrameOf(0x1, (byte)(0x1 | (last ? 0x4 : 0)), streamId, chunks[i])
+                : RawHttp2Connection.FrameOf(0x9, (byte)(last ? 0x4 : 0), streamId, chunks[i]));
         }
 
         return [.. frames];
-    }
-
-    private static byte[] Frame(byte type, byte flags, int streamId, byte[] payload)
-    {
-        var frame = new byte[9 + payload.Length];
-        frame[0] = (byte)(payload.Length >> 16);
-        frame[1] = (byte)(payload.Length >> 8);
-        frame[2] = (byte)payload.Length;
-        frame[3] = type;
-        frame[4] = flags;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
-        payload.CopyTo(frame, 9);
-        return frame;
     }
 
     /// <summary>An HPACK literal header field without indexing, new name (RFC 7541 §6.2.2), lengths below 2^14.</summary>

@@ -16,18 +16,27 @@ public sealed class KubeletVolumeTests : IDisposable
 
     private readonly TempDirectory _temp = new();
 
+    private const string FirstToken = "first-token-from-a-kubernetes-secret-0001";
+    private const string SecondToken = "second-token-kubelet-swapped-in-0000002";
+
     private string DataDir => _temp.Combine("data");
 
     public void Dispose() => _temp.Dispose();
 
+    /// <summary>trousseaud with its API token in a Secret volume laid out as kubelet does, holding <see cref="FirstToken"/>.</summary>
+    private async Task<(KubeletVolume Volume, TrousseauServerProcess Server)> StartWithTokenVolumeAsync()
+    {
+        var volume = KubeletVolume.Create(_temp.Combine("api-token"), OwnerRead, new Dictionary<string, string> { ["api.token"] = FirstToken + "\n" });
+        var server = await TrousseauServerProcess.StartAsync(
+            DataDir, [$"--Trousseau:Api:Auth:TokenFile={volume.PathOf("api.token")}", "--Trousseau:Kms:Enabled=false"]);
+        return (volume, server);
+    }
+
     [Fact]
     public async Task An_api_token_from_a_secret_volume_is_accepted_and_after_kubelet_swaps_in_a_new_one_only_the_new_one_is()
     {
-        const string FirstToken = "first-token-from-a-kubernetes-secret-0001";
-        const string SecondToken = "second-token-kubelet-swapped-in-0000002";
-        var volume = KubeletVolume.Create(_temp.Combine("api-token"), OwnerRead, new Dictionary<string, string> { ["api.token"] = FirstToken + "\n" });
-        await using var server = await TrousseauServerProcess.StartAsync(
-            DataDir, [$"--Trousseau:Api:Auth:TokenFile={volume.PathOf("api.token")}", "--Trousseau:Kms:Enabled=false"]);
+        var (volume, server) = await StartWithTokenVolumeAsync();
+        await using var stopping = server;
         using var first = BearerClient.Create(server.BaseAddress, FirstToken);
         using var second = BearerClient.Create(server.BaseAddress, SecondToken);
         Assert.Equal(HttpStatusCode.OK, (await first.GetAsync("v1/secrets")).StatusCode);
@@ -44,11 +53,8 @@ public sealed class KubeletVolumeTests : IDisposable
     [Fact]
     public async Task While_a_secret_volume_update_leaves_the_api_token_missing_the_token_in_force_goes_on_working_with_one_warning()
     {
-        const string FirstToken = "first-token-from-a-kubernetes-secret-0001";
-        const string SecondToken = "second-token-kubelet-swapped-in-0000002";
-        var volume = KubeletVolume.Create(_temp.Combine("api-token"), OwnerRead, new Dictionary<string, string> { ["api.token"] = FirstToken + "\n" });
-        await using var server = await TrousseauServerProcess.StartAsync(
-            DataDir, [$"--Trousseau:Api:Auth:TokenFile={volume.PathOf("api.token")}", "--Trousseau:Kms:Enabled=false"]);
+        var (volume, server) = await StartWithTokenVolumeAsync();
+        await using var stopping = server;
         using var first = BearerClient.Create(server.BaseAddress, FirstToken);
         using var second = BearerClient.Create(server.BaseAddress, SecondToken);
 
