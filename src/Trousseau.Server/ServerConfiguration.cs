@@ -358,20 +358,26 @@ internal static class ServerConfiguration
     }
 
     /// <summary>
-    /// The backend that <c>Trousseau:<paramref name="key"/></c> names, matched without regard to case and returned
-    /// as spelled in <paramref name="choices"/>; the first choice when the key is unset.
+    /// The backend that <c>Trousseau:<paramref name="key"/></c> names, matched without regard to case (as the library's
+    /// own check matches it, so not trimmed) and returned as spelled in <paramref name="choices"/>; the first choice
+    /// when the key is unset. A value that is empty or blank is refused, naming every choice.
     /// </summary>
     public static string Choose(IConfiguration section, string key, params string[] choices)
     {
         var given = section[key];
-        if (string.IsNullOrWhiteSpace(given))
+        if (given is null)
         {
             return choices[0];
         }
 
-        return choices.FirstOrDefault(c => string.Equals(c, given.Trim(), StringComparison.OrdinalIgnoreCase))
-            ?? throw new InvalidConfigurationException(
-                $"{SectionName}:{key} is '{given}', which trousseaud does not know: use one of {string.Join(", ", choices)} (case-insensitive).");
+        var named = $"use one of {string.Join(", ", choices)} (case-insensitive)";
+        if (string.IsNullOrWhiteSpace(given))
+        {
+            throw new InvalidConfigurationException($"{SectionName}:{key} is '{given}', which names none: {named}, or leave it out for {choices[0]}.");
+        }
+
+        return choices.FirstOrDefault(c => string.Equals(c, given, StringComparison.OrdinalIgnoreCase))
+            ?? throw new InvalidConfigurationException($"{SectionName}:{key} is '{given}', which trousseaud does not know: {named}.");
     }
 
     private static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -188,6 +188,18 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Theory]
+    [InlineData("Store", " memory ", "Trousseau:Store is ' memory ', which trousseaud does not know: use one of sqlite, etcd, memory")]
+    [InlineData("Store", "", "Trousseau:Store is '', which names none: use one of sqlite, etcd, memory (case-insensitive), or leave it out for sqlite.")]
+    [InlineData("KeyProvider", " ", "Trousseau:KeyProvider is ' ', which names none: use one of local, vault (case-insensitive), or leave it out for local.")]
+    public async Task A_backend_choice_that_is_blank_or_padded_exits_2_naming_every_choice(string key, string value, string named)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:{key}={value}"]);
+
+        AssertRefused(result, named);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
