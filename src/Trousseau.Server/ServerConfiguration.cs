@@ -17,6 +17,9 @@ internal static class ServerConfiguration
     public const string SectionName = "Trousseau";
     public const string DefaultUrls = "http://127.0.0.1:8787";
 
+    /// <summary><c>Api:Urls</c> of trousseaud's <paramref name="section"/>, else <see cref="DefaultUrls"/>.</summary>
+    public static string Urls(IConfiguration section) => section["Api:Urls"] ?? DefaultUrls;
+
     private const string ConfigFlag = "--config";
     private const string HomeVariable = "TROUSSEAU_HOME";
 
@@ -242,8 +245,7 @@ internal static class ServerConfiguration
                 continue;
             }
 
-            var normalized = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
-            if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
+            if (AsUri(url) is not { } uri || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
             {
                 throw new InvalidConfigurationException(
                     $"{key} has '{url}', which is not an http:// or https:// URL with a host and a port from 0 to 65535, such as {DefaultUrls}.");
@@ -293,7 +295,7 @@ internal static class ServerConfiguration
     /// </summary>
     public static void CheckAuthBinding(IConfiguration section, TrousseauApiAuthMode mode)
     {
-        var urls = section["Api:Urls"] ?? DefaultUrls;
+        var urls = Urls(section);
         var allowInsecureHttp = section.GetValue<bool>("Api:AllowInsecureHttp");
         foreach (var url in Split(urls).Where(u => !IsLoopback(u)))
         {
@@ -344,9 +346,7 @@ internal static class ServerConfiguration
 
     private static IPEndPoint? ListenAddress(string url)
     {
-        // Kestrel reads "*" and "+" as every address, which Uri does not parse as a host.
-        var normalized = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
-        if (!Uri.TryCreate(normalized, UriKind.Absolute, out var uri) || uri.Port <= 0)
+        if (AsUri(url) is not { } uri || uri.Port <= 0)
         {
             return null;
         }
@@ -356,6 +356,19 @@ internal static class ServerConfiguration
             : null;
         return address is null ? null : new IPEndPoint(address, uri.Port);
     }
+
+    /// <summary>
+    /// <paramref name="url"/> of <c>Api:Urls</c> as a <see cref="Uri"/>, with Kestrel's <c>*</c> and <c>+</c> (every
+    /// address, which <see cref="Uri"/> does not parse as a host) read as 0.0.0.0; <see langword="null"/> when it is no
+    /// absolute URL.
+    /// </summary>
+    private static Uri? AsUri(string url) =>
+        Uri.TryCreate(
+            url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal),
+            UriKind.Absolute,
+            out var uri)
+            ? uri
+            : null;
 
     /// <summary>
     /// The backend that <c>Trousseau:<paramref name="key"/></c> names, matched without regard to case (as the library's

@@ -64,7 +64,7 @@ internal static class TrousseauServer
             ServerConfiguration.CheckDataDirWritable((IConfigurationRoot)app.Configuration, created);
             SharedDataDirectory.Check(app.Configuration.GetSection(ServerConfiguration.SectionName)["DataDir"]!, FilesInUse(app, created), app.Logger);
             CheckAuditTrail(app);
-            ServerConfiguration.CheckAddressesFree(app.Configuration.GetSection(ServerConfiguration.SectionName)["Api:Urls"] ?? ServerConfiguration.DefaultUrls);
+            ServerConfiguration.CheckAddressesFree(ServerConfiguration.Urls(app.Configuration.GetSection(ServerConfiguration.SectionName)));
             CheckKmsSocket(app);
             WarnIfStoreInUse(app);
             footprint = StartFootprint.Before(created.Concat(AuditTrailFile(app)));
@@ -143,7 +143,7 @@ internal static class TrousseauServer
                 $"{ServerConfiguration.SectionName}:Api:Enabled and {ServerConfiguration.SectionName}:Kms:Enabled are both false: trousseaud would serve nothing.");
         }
 
-        var urls = section["Api:Urls"] ?? ServerConfiguration.DefaultUrls;
+        var urls = ServerConfiguration.Urls(section);
         ServerConfiguration.CheckUrls(urls);
         ServerConfiguration.CheckPaths(section);
         ServerConfiguration.CheckDataDir(section);
@@ -443,7 +443,7 @@ internal static class TrousseauServer
         // (Worker:Interval '30s', DataKeys:MaxUses -1, an empty Api:Urls) is named now rather than at that start.
         Action[] readAtStart =
         [
-            () => ServerConfiguration.CheckUrls(section["Api:Urls"] ?? ServerConfiguration.DefaultUrls),
+            () => ServerConfiguration.CheckUrls(ServerConfiguration.Urls(section)),
             () => ServerConfiguration.CheckPaths(section),
             () => ServerSettings.RefuseNumbersAsTimeSpans(section),
             () => section.GetValue<bool>("Api:Enabled"),
