@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Trousseau;
@@ -5,7 +6,7 @@ namespace Trousseau;
 /// <summary>
 /// The rules for a secret's data, by type: data keys of 1 to 253 characters of <c>A-Z a-z 0-9 . _ -</c>, at most
 /// <see cref="TrousseauLimits.MaxSecretDataBytes"/> in all, at least one key, and for a login secret a
-/// <see cref="UsernameKey"/> that is not empty or only white space, a non-empty <see cref="PasswordKey"/>, an optional
+/// <see cref="UsernameKey"/> that shows at least one character and holds no control character, a non-empty <see cref="PasswordKey"/>, an optional
 /// <see cref="EndpointKey"/> that is not empty or only white space, and nothing else.
 /// Error messages name keys, never values.
 /// </summary>
@@ -74,6 +75,8 @@ public static class SecretData
                 throw new InvalidInputException("data", $"A login secret's '{UsernameKey}' is only white space; give the account's name.");
             }
 
+            ValidateUsername(data[UsernameKey], "data");
+
             if (data.TryGetValue(EndpointKey, out var endpoint))
             {
                 ValidateEndpoint(endpoint, "data");
@@ -101,6 +104,32 @@ public static class SecretData
                 $"Invalid data key{(key is { Length: <= 300 } ? $" '{key}'" : string.Empty)}: use 1 to {TrousseauLimits.MaxDataKeyLength} characters of A-Z, a-z, 0-9, '.', '_', '-'.");
         }
     }
+
+    /// <summary>
+    /// Checks a login secret's username that is not only white space: it holds no control character (a line break or a
+    /// NUL would end it early in most places it is given), and at least one character that shows, so that a name made of
+    /// format characters such as U+200B is refused, while a joiner between letters (U+200C in Persian names) is kept.
+    /// </summary>
+    /// <param name="username">The username.</param>
+    /// <param name="field">The input field that carries it: <c>data</c>, or <c>username</c> for a generated secret.</param>
+    /// <exception cref="InvalidInputException">The username holds a control character or shows nothing.</exception>
+    internal static void ValidateUsername(string username, string field)
+    {
+        if (username.Any(char.IsControl))
+        {
+            throw new InvalidInputException(
+                field, $"A login secret's '{UsernameKey}' holds a control character (a line break, a tab, a NUL), which no account's name holds; give the name as it is typed.");
+        }
+
+        if (username.All(ShowsNothing))
+        {
+            throw new InvalidInputException(
+                field, $"A login secret's '{UsernameKey}' shows nothing: it holds only white space and invisible characters (such as U+200B); give the account's name.");
+        }
+    }
+
+    private static bool ShowsNothing(char c) =>
+        char.IsWhiteSpace(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
 
     /// <summary>Checks a login secret's endpoint: when there is one, it holds more than white space.</summary>
     /// <param name="endpoint">The endpoint.</param>

@@ -26,6 +26,8 @@ internal static class SecretGenerator
                 throw new InvalidInputException("username", "A generated login secret needs a username.");
             }
 
+            SecretData.ValidateUsername(options.Username, "username");
+
             var data = new Dictionary<string, string>(StringComparer.Ordinal)
             {
                 [SecretData.UsernameKey] = options.Username,

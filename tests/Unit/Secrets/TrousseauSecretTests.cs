@@ -12,6 +12,12 @@ public sealed class TrousseauSecretTests : IDisposable
 {
     private const string EmptyDataMessage = "A secret holds at least one data key; 'data' is empty (delete the secret to remove every key).";
 
+    private const string Invisible =
+        "A login secret's 'username' shows nothing: it holds only white space and invisible characters (such as U+200B); give the account's name.";
+
+    private const string Control =
+        "A login secret's 'username' holds a control character (a line break, a tab, a NUL), which no account's name holds; give the name as it is typed.";
+
     private const string EmptyEndpointMessage = "A login secret's 'endpoint' is empty or only white space; leave it out when there is none.";
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -310,6 +316,35 @@ public sealed class TrousseauSecretTests : IDisposable
         Assert.Equal(("username", "A generated login secret needs a username."), (generated.Field, generated.Message));
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("username/given"));
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("username/generated"));
+    }
+
+    [Theory]
+    [InlineData("\u200B", Invisible)]
+    [InlineData("\u2060\u00A0\u200D", Invisible)]
+    [InlineData("admin\n", Control)]
+    [InlineData("ad\u0000min", Control)]
+    [InlineData("\u0085root", Control)]
+    public async Task A_login_username_that_shows_nothing_or_holds_a_control_character_is_refused_saying_why_whether_given_or_generated(string username, string message)
+    {
+        var given = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.CreateSecretAsync("username/given", SecretType.Login, Data(("username", username), ("password", "p"))));
+        var generated = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("username/generated", new SecretGenerationOptions { Type = SecretType.Login, Username = username }));
+
+        Assert.Equal(("data", message), (given.Field, given.Message));
+        Assert.Equal(("username", message), (generated.Field, generated.Message));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("username/given"));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("username/generated"));
+    }
+
+    [Theory]
+    [InlineData("\u0645\u0647\u200C\u0633\u0627")]
+    [InlineData("o'brien.example")]
+    public async Task A_login_username_with_a_joiner_between_letters_is_kept_as_given(string username)
+    {
+        await Trousseau.CreateSecretAsync("username/joined", SecretType.Login, Data(("username", username), ("password", "p")));
+
+        Assert.Equal(username, (await Trousseau.GetSecretAsync("username/joined")).Data["username"]);
     }
 
     [Fact]
