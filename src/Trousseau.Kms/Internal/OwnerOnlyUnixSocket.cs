@@ -1,12 +1,14 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using System.Text;
 
 namespace Trousseau.Kms.Internal;
 
 /// <summary>
 /// A listening Unix socket that nobody but its owner can connect to, from the first instant it appears at its path:
-/// it is bound in a fresh directory of mode 0700 beside that path, made 0600 there, and only then moved onto the
-/// path. The move is a rename on one file system, so the socket keeps listening: it is bound to its inode, not its name.
+/// it is bound in a fresh directory of mode 0700 beside that path, made 0600 there, and only then given the path's name
+/// too (a hard link on one file system), so the socket keeps listening: it is bound to its inode, not its name.
 /// The directory it is moved into must be one that nobody else may change: neither writable by group or others nor
 /// owned by a user other than root or the one this process runs as, since whoever may change it could replace the
 /// socket with one of their own, to which kube-apiserver would hand its keys.
@@ -16,6 +18,10 @@ internal static class OwnerOnlyUnixSocket
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlySocket = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+
+    // A dead socket taken away, then the path found taken again by a dead socket, more times than any start racing
+    // plugins that crash at once would see.
+    private const int MaxPlacementAttempts = 3;
 
     /// <summary>
     /// Listens on <paramref name="path"/>: creates its directory (0700) when missing, refuses a directory that group or
@@ -37,12 +43,17 @@ internal static class OwnerOnlyUnixSocket
             OwnerOnlyFile.EnsureParentDirectory(path);
         }
 
-        if (IsLeftBehind(path))
+        if (OperatingSystem.IsWindows())
         {
-            File.Delete(path);
+            if (IsLeftBehind(path))
+            {
+                File.Delete(path);
+            }
+
+            return ListenInPlace(path);
         }
 
-        return OperatingSystem.IsWindows() ? ListenInPlace(path) : ListenPrivatelyThenMove(path);
+        return ListenPrivatelyThenMove(path);
     }
 
     /// <summary>
@@ -173,15 +184,7 @@ internal static class OwnerOnlyUnixSocket
             listener.Bind(EndPoint(staged, path));
             listener.Listen();
             File.SetUnixFileMode(staged, OwnerOnlySocket);
-            try
-            {
-                File.Move(staged, path, overwrite: false);
-            }
-            catch (IOException e) when (File.Exists(path))
-            {
-                throw InUse(path, e);
-            }
-
+            PutInPlace(staged, path, Path.Combine(staging, "old"));
             return listener;
         }
         catch
@@ -194,6 +197,89 @@ internal static class OwnerOnlyUnixSocket
             Directory.Delete(staging, recursive: true);
         }
     }
+
+    /// <summary>
+    /// Gives the listening socket <paramref name="staged"/> the name <paramref name="path"/>, replacing only a socket
+    /// left by a process that is gone. Another plugin may start on the same path at the same moment, find the same dead
+    /// socket and put its own live one there first, so nothing here tests and then acts on what the path holds: the
+    /// name is given by link(2), which fails when the path exists (a rename would replace whatever is there), and a dead
+    /// socket is taken away by a rename into <paramref name="taken"/>, which moves whatever the path holds at that
+    /// instant; when that is no longer the socket found dead, it is put back and the path is in use.
+    /// </summary>
+    [UnsupportedOSPlatform("windows")]
+    private static void PutInPlace(string staged, string path, string taken)
+    {
+        var stagedName = NativePath(staged);
+        var pathName = NativePath(path);
+        for (var attempt = 0; attempt < MaxPlacementAttempts; attempt++)
+        {
+            if (Libc.Link(stagedName, pathName) == 0)
+            {
+                return;
+            }
+
+            var error = Marshal.GetLastPInvokeError();
+            if (error is Libc.NotPermitted or Libc.NotSupported)
+            {
+                // A file system without hard links: a rename where nothing is, as close as it allows.
+                MoveUnlessTaken(staged, path);
+                return;
+            }
+
+            if (error != Libc.AlreadyExists)
+            {
+                throw new IOException($"The KMS socket {path} cannot be made: {Marshal.GetPInvokeErrorMessage(error)}.");
+            }
+
+            var found = IdentityOf(pathName);
+            if (!IsLeftBehind(path))
+            {
+                continue;
+            }
+
+            try
+            {
+                File.Move(path, taken, overwrite: true);
+            }
+            catch (FileNotFoundException)
+            {
+                continue;
+            }
+
+            if (found is not { } dead || IdentityOf(NativePath(taken)) is not { } moved || moved == dead)
+            {
+                File.Delete(taken);
+                continue;
+            }
+
+            // Another plugin's socket, put there since this one was found dead: back where it was, untouched.
+            _ = Libc.Link(NativePath(taken), pathName);
+            throw InUse(path);
+        }
+
+        throw InUse(path);
+    }
+
+    private static void MoveUnlessTaken(string staged, string path)
+    {
+        if (IsLeftBehind(path))
+        {
+            File.Delete(path);
+        }
+
+        try
+        {
+            File.Move(staged, path, overwrite: false);
+        }
+        catch (IOException e) when (File.Exists(path))
+        {
+            throw InUse(path, e);
+        }
+    }
+
+    private static FileIdentity? IdentityOf(byte[] path) => LinuxFileStatus.OfPath(path) is { } version && version != default ? version.File : null;
+
+    private static byte[] NativePath(string path) => Encoding.UTF8.GetBytes(path + "\0");
 
     // Short names, since a Unix socket address holds little more than 100 bytes.
     private static string StagingDirectory(string path) => Path.Combine(Path.GetDirectoryName(path)!, ".kms-" + Path.GetRandomFileName()[..6]);
@@ -214,4 +300,15 @@ internal static class OwnerOnlyUnixSocket
 
     private static IOException InUse(string path, Exception? inner = null) =>
         new($"The KMS socket {path} is in use by another process.", inner);
+
+    private static class Libc
+    {
+        public const int NotPermitted = 1; // EPERM
+        public const int AlreadyExists = 17; // EEXIST
+        public const int NotSupported = 95; // EOPNOTSUPP
+
+        [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern int Link(byte[] existing, byte[] created);
+    }
 }
