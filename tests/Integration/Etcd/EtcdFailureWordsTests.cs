@@ -1,3 +1,6 @@
+using dotnet_etcd;
+using Etcdserverpb;
+using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
@@ -125,6 +128,35 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
         AssertWords(failure.Message, etcd.ClientUrl);
         Assert.Contains("TLS handshake", failure.Message, StringComparison.Ordinal);
         Assert.Contains("Etcd:CaFile", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_paged_listing_whose_revision_etcd_compacted_between_pages_lists_every_secret_once()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var secrets = Open(etcd.ClientUrl);
+        string[] names = ["words/paged-0", "words/paged-1", "words/paged-2", "words/paged-3", "words/paged-4"];
+        foreach (var name in names)
+        {
+            await secrets.CreateSecretAsync(name, SecretType.Opaque, Data("v"));
+        }
+
+        var first = await secrets.ListSecretsPageAsync("words/paged-", null, limit: 2);
+        using (var other = new EtcdClient(etcd.ClientUrl.GetLeftPart(UriPartial.Authority)))
+        {
+            var put = await other.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("/compacted-between-pages"), Value = ByteString.CopyFromUtf8("c") });
+            await other.CompactAsync(new CompactionRequest { Revision = put.Header.Revision });
+        }
+
+        var listed = first.Items.Select(i => i.Name).ToList();
+        for (var token = first.ContinuationToken; token is not null;)
+        {
+            var page = await secrets.ListSecretsPageAsync("words/paged-", token, limit: 2);
+            listed.AddRange(page.Items.Select(i => i.Name));
+            token = page.ContinuationToken;
+        }
+
+        Assert.Equal(names, listed);
     }
 
     /// <summary>
