@@ -44,6 +44,9 @@ internal sealed class EtcdConnection : IDisposable
     /// </summary>
     private const string MayStillApply = "; etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it.";
 
+    /// <summary>Said of a transaction that failed before its request was written to any member.</summary>
+    private const string NotSent = "; the write was not sent to etcd, so it was not applied.";
+
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
@@ -112,6 +115,7 @@ internal sealed class EtcdConnection : IDisposable
     {
         ThrowIfDisposed();
         var reached = History.Reached;
+        var sending = EtcdRequestSending.Begin();
         try
         {
             var response = await _client.GetConnection().KVClient
@@ -126,7 +130,7 @@ internal sealed class EtcdConnection : IDisposable
         }
         catch (RpcException e)
         {
-            throw Failure(e, "range");
+            throw CallFailure(e, "range", sending);
         }
     }
 
@@ -136,6 +140,8 @@ internal sealed class EtcdConnection : IDisposable
     /// says, from what etcd holds now, at which revision the write landed, or <see langword="null"/> when it cannot
     /// be seen; a write that landed is answered as a success, anything else as the failure it was, saying that the
     /// write may or may not have been applied: a member that holds it unanswered may still apply it after the read.
+    /// A transaction whose request was never written to a member (no connection could be made) was not applied, and
+    /// its failure says so.
     /// </summary>
     public async Task<TxnResponse> TxnAsync(
         TxnRequest request,
@@ -144,6 +150,7 @@ internal sealed class EtcdConnection : IDisposable
     {
         ThrowIfDisposed();
         var reached = History.Reached;
+        var sending = EtcdRequestSending.Begin();
         try
         {
             var response = await _client.GetConnection().KVClient
@@ -168,7 +175,12 @@ internal sealed class EtcdConnection : IDisposable
         catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded
             or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled)
         {
-            var failure = Failure(e, "txn");
+            var failure = CallFailure(e, "txn", sending);
+            if (!sending.Sent)
+            {
+                throw new DependencyUnavailableException(Dependency, Clause(failure) + NotSent, e);
+            }
+
             long? landed;
             try
             {
@@ -198,6 +210,18 @@ internal sealed class EtcdConnection : IDisposable
         ThrowIfDisposed();
         return _client.GetConnection().WatchClient.Watch(RequireLeader, cancellationToken: cancellationToken);
     }
+
+    /// <summary>
+    /// A unary call's failure in the words of <see cref="Failure"/>, except a call that waited out its deadline without
+    /// its request ever being written to a member: no member gave it a connection.
+    /// </summary>
+    private TrousseauException CallFailure(RpcException e, string call, EtcdRequestSending.Call sending) =>
+        e.StatusCode == StatusCode.DeadlineExceeded && e.Status.DebugException is null && !sending.Sent
+            ? Unavailable(
+                $"etcd cannot be reached: no connection to {Member(e)} could be made within {Seconds(CallTimeout)} (etcd is down or "
+                + "restarting there, the endpoint is wrong, or the network drops its packets)",
+                e)
+            : Failure(e, call);
 
     /// <summary>A watch stream that broke or was refused, in the words of <see cref="Failure"/>.</summary>
     public TrousseauException WatchFailure(RpcException e) => Failure(e, "watch");
@@ -236,7 +260,7 @@ internal sealed class EtcdConnection : IDisposable
 
         return e.StatusCode switch
         {
-            // Also when no member could be connected to: the call waited for one until its deadline.
+            // A member took the call and did not answer it within its deadline (a call never sent is told apart above).
             StatusCode.DeadlineExceeded => Unavailable(
                 $"etcd cannot be reached: {member} did not answer the {call} within {Seconds(CallTimeout)} "
                 + "(etcd is down, hung or overloaded there, or the network drops its packets)",
@@ -414,7 +438,8 @@ internal sealed class EtcdConnection : IDisposable
     /// the member back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd
     /// turns both into <see cref="OperationCanceledException"/>, which would hide a deadline from
     /// <see cref="Failure"/>). The channel logs nothing: an etcd outage is reported by the store's health, once, not by
-    /// a log line per call.
+    /// a log line per call. Its handler is wrapped in <see cref="EtcdRequestSending"/>, so that a failed call says
+    /// whether its request was ever written to a member.
     /// </summary>
     /// <remarks>
     /// The handler has no <c>ConnectTimeout</c>. grpc-dotnet (2.85) bounds a member's whole reconnect loop by it, and
@@ -427,6 +452,7 @@ internal sealed class EtcdConnection : IDisposable
     private static void ConfigureChannel(GrpcChannelOptions channel)
     {
         channel.ThrowOperationCanceledOnCancellation = false;
+        channel.HttpHandler = new EtcdRequestSending(channel.HttpHandler ?? new SocketsHttpHandler());
         var service = channel.ServiceConfig ??= new ServiceConfig();
         service.RetryThrottling = null;
         service.MethodConfigs.Clear();

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Text;
 using dotnet_etcd;
 using Etcdserverpb;
 using Google.Protobuf;
@@ -128,6 +130,63 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
         AssertWords(failure.Message, etcd.ClientUrl);
         Assert.Contains("TLS handshake", failure.Message, StringComparison.Ordinal);
         Assert.Contains("Etcd:CaFile", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_read_from_an_endpoint_where_no_etcd_listens_says_no_connection_to_the_member_could_be_made()
+    {
+        // The key ring is made beside a store that can be read, as it would have been before etcd went away.
+        await using (var etcd = await EtcdProcess.StartAsync())
+        {
+            await Open(etcd.ClientUrl).CreateSecretAsync("words/elsewhere", SecretType.Opaque, Data("kept"));
+        }
+
+        var nowhere = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
+        var secrets = Open(nowhere);
+
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/nowhere"));
+
+        AssertWords(failure.Message, nowhere);
+        Assert.Contains($"etcd cannot be reached: no connection to member {nowhere.GetLeftPart(UriPartial.Authority)} could be made within 3 s", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_write_to_a_stopped_etcd_says_it_was_not_sent_and_so_not_applied()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var secrets = Open(etcd.ClientUrl);
+        await secrets.CreateSecretAsync("words/before-the-stop", SecretType.Opaque, Data("kept"));
+
+        await etcd.StopAsync();
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+            await secrets.CreateSecretAsync("words/unsent", SecretType.Opaque, Data("refused")));
+        await etcd.StartAgainAsync();
+
+        AssertWords(failure.Message, etcd.ClientUrl);
+        Assert.StartsWith("etcd cannot be reached: ", failure.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; the write was not sent to etcd, so it was not applied.", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("may or may not", failure.Message, StringComparison.Ordinal);
+        Assert.Equal("", (await etcd.CtlAsync("get", "--prefix", "/trousseau/words/unsent", "--keys-only")).Trim());
+    }
+
+    [StoreFact]
+    public async Task Through_trousseaud_a_write_to_a_stopped_etcd_is_a_503_unavailable_saying_it_was_not_applied()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var dataDir = _temp.Combine("server");
+        await using var server = await EtcdServerTests.StartServerAsync(etcd, dataDir);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await etcd.StopAsync();
+        using var write = await http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent("""{"name":"words/unsent-over-http","data":{"k":"v"}}""", Encoding.UTF8, "application/json"));
+
+        var problem = await Problems.AssertAsync(write, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("urn:trousseau:problem:unavailable", problem.GetProperty("type").GetString());
+        var detail = problem.GetProperty("detail").GetString()!;
+        AssertWords(detail, etcd.ClientUrl);
+        Assert.EndsWith("; the write was not sent to etcd, so it was not applied.", detail, StringComparison.Ordinal);
     }
 
     [StoreFact]
