@@ -47,6 +47,9 @@ internal sealed class EtcdConnection : IDisposable
     /// <summary>Said of a transaction that failed before its request was written to any member.</summary>
     private const string NotSent = "; the write was not sent to etcd, so it was not applied.";
 
+    /// <summary>How long the question of whether the cluster has a leader, asked after a call's deadline passed, may take.</summary>
+    private static readonly TimeSpan LeaderQuestionTimeout = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
@@ -130,7 +133,7 @@ internal sealed class EtcdConnection : IDisposable
         }
         catch (RpcException e)
         {
-            throw CallFailure(e, "range", sending);
+            throw (await FailureAsync(e, "range", sending).ConfigureAwait(false)).Failure;
         }
     }
 
@@ -141,7 +144,8 @@ internal sealed class EtcdConnection : IDisposable
     /// be seen; a write that landed is answered as a success, anything else as the failure it was, saying that the
     /// write may or may not have been applied: a member that holds it unanswered may still apply it after the read.
     /// A transaction whose request was never written to a member (no connection could be made) was not applied, and
-    /// its failure says so.
+    /// its failure says so; one whose member has no leader is not read back, since that read would wait for the leader
+    /// too.
     /// </summary>
     public async Task<TxnResponse> TxnAsync(
         TxnRequest request,
@@ -175,10 +179,15 @@ internal sealed class EtcdConnection : IDisposable
         catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded
             or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled)
         {
-            var failure = CallFailure(e, "txn", sending);
+            var (failure, leaderless) = await FailureAsync(e, "txn", sending).ConfigureAwait(false);
             if (!sending.Sent)
             {
                 throw new DependencyUnavailableException(Dependency, Clause(failure) + NotSent, e);
+            }
+
+            if (leaderless)
+            {
+                throw new DependencyUnavailableException(Dependency, Clause(failure) + MayStillApply, e);
             }
 
             long? landed;
@@ -212,16 +221,55 @@ internal sealed class EtcdConnection : IDisposable
     }
 
     /// <summary>
-    /// A unary call's failure in the words of <see cref="Failure"/>, except a call that waited out its deadline without
-    /// its request ever being written to a member: no member gave it a connection.
+    /// A unary call's failure in the words of <see cref="Failure"/>, and whether the cluster was found without a leader.
+    /// When its deadline passed, the words say what is known of why: a call whose request was never written to a
+    /// member waited for a connection that no member gave; one written to a member is followed by a short question
+    /// to etcd (see <see cref="LeaderlessAsync"/>), since a member whose cluster has no leader holds reads and writes
+    /// unanswered as a hung one does.
     /// </summary>
-    private TrousseauException CallFailure(RpcException e, string call, EtcdRequestSending.Call sending) =>
-        e.StatusCode == StatusCode.DeadlineExceeded && e.Status.DebugException is null && !sending.Sent
-            ? Unavailable(
+    private async Task<(TrousseauException Failure, bool Leaderless)> FailureAsync(RpcException e, string call, EtcdRequestSending.Call sending)
+    {
+        if (!TimedOut(e))
+        {
+            return (Failure(e, call), false);
+        }
+
+        if (!sending.Sent)
+        {
+            return (Unavailable(
                 $"etcd cannot be reached: no connection to {Member(e)} could be made within {Seconds(CallTimeout)} (etcd is down or "
                 + "restarting there, the endpoint is wrong, or the network drops its packets)",
-                e)
-            : Failure(e, call);
+                e), false);
+        }
+
+        return await LeaderlessAsync().ConfigureAwait(false) is { } detail
+            ? (Unavailable(NoLeader(call, Member(e), detail), e), true)
+            : (Failure(e, call), false);
+    }
+
+    /// <summary>
+    /// etcd's own words when the member the channel picks answers, within half a second, that its cluster has no
+    /// leader (its status names none); else <see langword="null"/>: it has one, or it did not answer.
+    /// </summary>
+    private async Task<string?> LeaderlessAsync()
+    {
+        try
+        {
+            var status = await _client.StatusAsync(new StatusRequest(), deadline: (_time.GetUtcNow() + LeaderQuestionTimeout).UtcDateTime)
+                .ConfigureAwait(false);
+            return status.Leader == 0
+                ? status.Errors.FirstOrDefault(error => error.Contains("no leader", StringComparison.Ordinal)) ?? "etcdserver: no leader"
+                : null;
+        }
+        catch (RpcException)
+        {
+            return null;
+        }
+    }
+
+    private static string NoLeader(string call, string member, string detail) =>
+        $"etcd cannot serve the {call} at {member}: the cluster has no leader ({detail}), as when most of its members are down or "
+        + "cut off from each other";
 
     /// <summary>A watch stream that broke or was refused, in the words of <see cref="Failure"/>.</summary>
     public TrousseauException WatchFailure(RpcException e) => Failure(e, "watch");
@@ -260,8 +308,8 @@ internal sealed class EtcdConnection : IDisposable
 
         return e.StatusCode switch
         {
-            // A member took the call and did not answer it within its deadline (a call never sent is told apart above).
-            StatusCode.DeadlineExceeded => Unavailable(
+            // A member took the call and did not answer it within its deadline (FailureAsync tells a call never sent).
+            _ when TimedOut(e) => Unavailable(
                 $"etcd cannot be reached: {member} did not answer the {call} within {Seconds(CallTimeout)} "
                 + "(etcd is down, hung or overloaded there, or the network drops its packets)",
                 e),
@@ -272,10 +320,7 @@ internal sealed class EtcdConnection : IDisposable
             StatusCode.OutOfRange => Unavailable(
                 $"etcd no longer holds the revision the {call} asked {member} for: it was compacted ({detail})",
                 e),
-            _ when detail.Contains("no leader", StringComparison.Ordinal) => Unavailable(
-                $"etcd cannot serve the {call} at {member}: the cluster has no leader ({detail}), as when most of its "
-                + "members are down or cut off from each other",
-                e),
+            _ when detail.Contains("no leader", StringComparison.Ordinal) => Unavailable(NoLeader(call, member, detail), e),
             _ when detail.Contains("timed out", StringComparison.Ordinal) || detail.Contains("leader changed", StringComparison.Ordinal) => Unavailable(
                 $"etcd did not serve the {call} at {member} in time ({detail}): the cluster is overloaded, or its leader changed",
                 e),
@@ -343,6 +388,14 @@ internal sealed class EtcdConnection : IDisposable
         return Members;
     }
 
+    /// <summary>
+    /// Whether a call ran out of its deadline: here, or at its member, which answers "context deadline exceeded" (as
+    /// <c>UNKNOWN</c>) when the deadline sent with the call passes while it waits there (for a leader, for example).
+    /// </summary>
+    private static bool TimedOut(RpcException e) =>
+        e.Status.DebugException is null
+        && (e.StatusCode == StatusCode.DeadlineExceeded || e.Status.Detail.Contains("context deadline exceeded", StringComparison.Ordinal));
+
     private static DependencyUnavailableException Unavailable(string sentence, RpcException e) =>
         new(Dependency, sentence + ".", e);
 
@@ -373,8 +426,7 @@ internal sealed class EtcdConnection : IDisposable
     /// </summary>
     private DependencyUnavailableException ReadBackFailure(RpcException txn, TrousseauException failure, DependencyUnavailableException readFailure)
     {
-        var bothTimedOut = txn.StatusCode == StatusCode.DeadlineExceeded
-            && readFailure.InnerException is RpcException { StatusCode: StatusCode.DeadlineExceeded };
+        var bothTimedOut = TimedOut(txn) && readFailure.InnerException is RpcException read && TimedOut(read);
         var message = bothTimedOut
             ? $"etcd cannot be reached: {Member(txn)} did not answer the txn within {Seconds(CallTimeout)}, nor the read of whether it was applied within {Seconds(CallTimeout)} more ({Seconds(CallTimeout * 2)} in all)"
             : $"{Clause(failure)}; the read of whether the txn was applied failed too: {Clause(readFailure)}";

@@ -190,6 +190,40 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
     }
 
     [StoreFact]
+    public async Task A_cluster_with_two_of_three_members_stopped_says_it_has_no_leader_for_a_read_and_a_write()
+    {
+        var members = await EtcdProcess.StartClusterAsync(3);
+        try
+        {
+            // Only the member that stays up is configured, so each call goes to it rather than to a member being stopped.
+            var secrets = Open(members[0].ClientUrl);
+            await secrets.CreateSecretAsync("words/leaderless", SecretType.Opaque, Data("kept"));
+
+            await members[1].StopAsync();
+            await members[2].StopAsync();
+            var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/leaderless"));
+            var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+                await secrets.CreateSecretAsync("words/leaderless-write", SecretType.Opaque, Data("during")));
+
+            var member = $"member {members[0].ClientUrl.GetLeftPart(UriPartial.Authority)}";
+            AssertWords(read.Message, members[0].ClientUrl);
+            Assert.StartsWith($"etcd cannot serve the range at {member}: ", read.Message, StringComparison.Ordinal);
+            Assert.Contains("the cluster has no leader (etcdserver: no leader)", read.Message, StringComparison.Ordinal);
+            AssertWords(write.Message, members[0].ClientUrl);
+            Assert.StartsWith($"etcd cannot serve the txn at {member}: ", write.Message, StringComparison.Ordinal);
+            Assert.Contains("the cluster has no leader (etcdserver: no leader)", write.Message, StringComparison.Ordinal);
+            Assert.EndsWith("so the write may or may not have been applied: read it again before you repeat it.", write.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var member in members)
+            {
+                await member.DisposeAsync();
+            }
+        }
+    }
+
+    [StoreFact]
     public async Task A_paged_listing_whose_revision_etcd_compacted_between_pages_lists_every_secret_once()
     {
         await using var etcd = await EtcdProcess.StartAsync();
