@@ -277,23 +277,27 @@ internal sealed class EtcdConnection : IDisposable
     /// <summary>
     /// What etcd's refusal of a call means, in one sentence naming etcd, the member (when the failure names it, or when
     /// only one is configured), what failed and its likely cause, in place of the gRPC and HTTP libraries' own words.
-    /// Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed authentication): etcd is unavailable to
-    /// Trousseau. A request etcd finds invalid (INVALID_ARGUMENT, for example one over its request size limit): the
-    /// caller's input. Anything else (no member reachable, no leader, a deadline, a connection broken under the call,
+    /// Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed authentication), or a user whose role does
+    /// not cover the prefix ("permission denied"): etcd is unavailable to Trousseau. A request etcd finds invalid
+    /// (INVALID_ARGUMENT, for example one over its request size limit): the caller's input. Anything else (no member reachable, no leader, a deadline, a connection broken under the call,
     /// a failed TLS handshake, a compacted revision, a full database): unavailable.
     /// </summary>
     private TrousseauException Failure(RpcException e, string call)
     {
         var detail = e.Status.Detail;
         var member = Member(e);
-        if (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied
-            || detail.Contains("authentication failed", StringComparison.OrdinalIgnoreCase)
-            || detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase))
+        if (detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase))
         {
-            var cause = detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase)
-                ? "the user Etcd:Username names has no read-write role on Etcd:Prefix"
-                : "check Etcd:Username and Etcd:Password against etcd's users";
-            return Unavailable($"etcd refused Trousseau's credentials at {member} ({detail}): {cause}", e);
+            return Unavailable(
+                $"etcd denied the {call} at {member} to the user Etcd:Username names ({detail}): grant that user a role with "
+                + "read-write permission on the keys under Etcd:Prefix",
+                e);
+        }
+
+        if (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied
+            || detail.Contains("authentication failed", StringComparison.OrdinalIgnoreCase))
+        {
+            return Unavailable($"etcd refused Trousseau's credentials at {member} ({detail}): check Etcd:Username and Etcd:Password against etcd's users", e);
         }
 
         if (e.StatusCode == StatusCode.InvalidArgument)

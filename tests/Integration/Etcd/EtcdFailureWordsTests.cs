@@ -224,6 +224,27 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
     }
 
     [StoreFact]
+    public async Task A_user_whose_role_does_not_cover_the_prefix_is_told_which_settings_to_grant_for_a_read_and_a_write()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await Open(etcd.ClientUrl).CreateSecretAsync("words/before-auth", SecretType.Opaque, Data("kept"));
+        await etcd.EnableAuthAsync("trousseau", "right-pass-1", "/elsewhere/");
+        var secrets = Open(etcd.ClientUrl, o => (o.Username, o.Password) = ("trousseau", "right-pass-1"));
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/denied"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+            await secrets.CreateSecretAsync("words/denied", SecretType.Opaque, Data("refused")));
+
+        foreach (var (failure, call) in new[] { (read, "range"), (write, "txn") })
+        {
+            AssertWords(failure.Message, etcd.ClientUrl);
+            Assert.StartsWith($"etcd denied the {call} at member {etcd.ClientUrl.GetLeftPart(UriPartial.Authority)} to the user Etcd:Username names (etcdserver: permission denied)", failure.Message, StringComparison.Ordinal);
+            Assert.Contains("read-write permission on the keys under Etcd:Prefix", failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("right-pass-1", failure.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [StoreFact]
     public async Task A_paged_listing_whose_revision_etcd_compacted_between_pages_lists_every_secret_once()
     {
         await using var etcd = await EtcdProcess.StartAsync();
