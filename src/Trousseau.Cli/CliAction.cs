@@ -43,8 +43,8 @@ internal static class CliAction
     /// <summary>
     /// Runs <paramref name="call"/> with a client for the resolved connection, sending each request through
     /// <see cref="ServerFailover"/>. A 401 becomes a message saying where the token came from, or where clectl looked
-    /// for one; any failing answer (401, 403, 404, 409, ...) that came after servers were passed over also names each of
-    /// those and what it did, and keeps the exit code of the answer.
+    /// for one; any failing answer (401, 403, 404, 409, ...) that came after servers were passed over (one that refused
+    /// the connection too) also names each of those and what it did, and keeps the exit code of the answer.
     /// </summary>
     public static Task<int> WithClientAsync(ParseResult parse, Func<Remote.TrousseauClient, Task<int>> call) =>
         WithClientAsync(parse, (client, _) => call(client));

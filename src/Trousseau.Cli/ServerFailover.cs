@@ -66,9 +66,10 @@ internal sealed class ServerFailover : DelegatingHandler
     public Connection Connection => _connection;
 
     /// <summary>
-    /// For the last request, when it ended on a server's answer after servers that took it were passed over (a read past
-    /// a 5xx, a 429, an answer cut off or none in time): each server tried before, in order, and what it did, as
-    /// <c>https://a.example:8787/ (answered 503 Service Unavailable: ...)</c>; else <see langword="null"/>.
+    /// For the last request, when it ended on a server's answer after servers were passed over (one that could not be
+    /// reached; for a read, also a 5xx, a 429, an answer cut off or none in time): each server tried before, in order,
+    /// and what it did, as <c>https://a.example:8787/ (answered 503 Service Unavailable: ...)</c> or
+    /// <c>https://a.example:8787/ (Connection refused (a.example:8787))</c>; else <see langword="null"/>.
     /// </summary>
     public string? ServersPassedOver { get; private set; }
 
@@ -126,7 +127,7 @@ internal sealed class ServerFailover : DelegatingHandler
                     break;
                 case Answered(var response):
                     _chosen = server;
-                    ServersPassedOver = failure is not null || tried.Any(t => t.Why.StartsWith(AnsweredPrefix, StringComparison.Ordinal)) ? InOrder(tried) : null;
+                    ServersPassedOver = tried.Count > 0 ? InOrder(tried) : null;
                     return response;
             }
         }

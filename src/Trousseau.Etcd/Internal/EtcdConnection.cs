@@ -44,6 +44,12 @@ internal sealed class EtcdConnection : IDisposable
     /// </summary>
     private const string MayStillApply = "; etcd may still apply it, so the write may or may not have been applied: read it again before you repeat it.";
 
+    /// <summary>Said of a transaction that failed before its request was written to any member.</summary>
+    private const string NotSent = "; the write was not sent to etcd, so it was not applied.";
+
+    /// <summary>How long the question of whether the cluster has a leader, asked after a call's deadline passed, may take.</summary>
+    private static readonly TimeSpan LeaderQuestionTimeout = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How long a unary call (its wait for a connection included) may take.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
 
@@ -112,6 +118,7 @@ internal sealed class EtcdConnection : IDisposable
     {
         ThrowIfDisposed();
         var reached = History.Reached;
+        var sending = EtcdRequestSending.Begin();
         try
         {
             var response = await _client.GetConnection().KVClient
@@ -126,7 +133,7 @@ internal sealed class EtcdConnection : IDisposable
         }
         catch (RpcException e)
         {
-            throw Failure(e, "range");
+            throw (await FailureAsync(e, "range", sending).ConfigureAwait(false)).Failure;
         }
     }
 
@@ -136,6 +143,9 @@ internal sealed class EtcdConnection : IDisposable
     /// says, from what etcd holds now, at which revision the write landed, or <see langword="null"/> when it cannot
     /// be seen; a write that landed is answered as a success, anything else as the failure it was, saying that the
     /// write may or may not have been applied: a member that holds it unanswered may still apply it after the read.
+    /// A transaction whose request was never written to a member (no connection could be made) was not applied, and
+    /// its failure says so; one whose member has no leader is not read back, since that read would wait for the leader
+    /// too.
     /// </summary>
     public async Task<TxnResponse> TxnAsync(
         TxnRequest request,
@@ -144,6 +154,7 @@ internal sealed class EtcdConnection : IDisposable
     {
         ThrowIfDisposed();
         var reached = History.Reached;
+        var sending = EtcdRequestSending.Begin();
         try
         {
             var response = await _client.GetConnection().KVClient
@@ -168,7 +179,17 @@ internal sealed class EtcdConnection : IDisposable
         catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded
             or StatusCode.Unknown or StatusCode.Internal or StatusCode.Cancelled)
         {
-            var failure = Failure(e, "txn");
+            var (failure, leaderless) = await FailureAsync(e, "txn", sending).ConfigureAwait(false);
+            if (!sending.Sent)
+            {
+                throw new DependencyUnavailableException(Dependency, Clause(failure) + NotSent, e);
+            }
+
+            if (leaderless)
+            {
+                throw new DependencyUnavailableException(Dependency, Clause(failure) + MayStillApply, e);
+            }
+
             long? landed;
             try
             {
@@ -199,29 +220,84 @@ internal sealed class EtcdConnection : IDisposable
         return _client.GetConnection().WatchClient.Watch(RequireLeader, cancellationToken: cancellationToken);
     }
 
+    /// <summary>
+    /// A unary call's failure in the words of <see cref="Failure"/>, and whether the cluster was found without a leader.
+    /// When its deadline passed, the words say what is known of why: a call whose request was never written to a
+    /// member waited for a connection that no member gave; one written to a member is followed by a short question
+    /// to etcd (see <see cref="LeaderlessAsync"/>), since a member whose cluster has no leader holds reads and writes
+    /// unanswered as a hung one does.
+    /// </summary>
+    private async Task<(TrousseauException Failure, bool Leaderless)> FailureAsync(RpcException e, string call, EtcdRequestSending.Call sending)
+    {
+        if (!TimedOut(e))
+        {
+            return (Failure(e, call), false);
+        }
+
+        if (!sending.Sent)
+        {
+            return (Unavailable(
+                $"etcd cannot be reached: no connection to {Member(e)} could be made within {Seconds(CallTimeout)} (etcd is down or "
+                + "restarting there, the endpoint is wrong, or the network drops its packets)",
+                e), false);
+        }
+
+        return await LeaderlessAsync().ConfigureAwait(false) is { } detail
+            ? (Unavailable(NoLeader(call, Member(e), detail), e), true)
+            : (Failure(e, call), false);
+    }
+
+    /// <summary>
+    /// etcd's own words when the member the channel picks answers, within half a second, that its cluster has no
+    /// leader (its status names none); else <see langword="null"/>: it has one, or it did not answer.
+    /// </summary>
+    private async Task<string?> LeaderlessAsync()
+    {
+        try
+        {
+            var status = await _client.StatusAsync(new StatusRequest(), deadline: (_time.GetUtcNow() + LeaderQuestionTimeout).UtcDateTime)
+                .ConfigureAwait(false);
+            return status.Leader == 0
+                ? status.Errors.FirstOrDefault(error => error.Contains("no leader", StringComparison.Ordinal)) ?? "etcdserver: no leader"
+                : null;
+        }
+        catch (RpcException)
+        {
+            return null;
+        }
+    }
+
+    private static string NoLeader(string call, string member, string detail) =>
+        $"etcd cannot serve the {call} at {member}: the cluster has no leader ({detail}), as when most of its members are down or "
+        + "cut off from each other";
+
     /// <summary>A watch stream that broke or was refused, in the words of <see cref="Failure"/>.</summary>
     public TrousseauException WatchFailure(RpcException e) => Failure(e, "watch");
 
     /// <summary>
     /// What etcd's refusal of a call means, in one sentence naming etcd, the member (when the failure names it, or when
     /// only one is configured), what failed and its likely cause, in place of the gRPC and HTTP libraries' own words.
-    /// Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed authentication): etcd is unavailable to
-    /// Trousseau. A request etcd finds invalid (INVALID_ARGUMENT, for example one over its request size limit): the
-    /// caller's input. Anything else (no member reachable, no leader, a deadline, a connection broken under the call,
+    /// Refused credentials (UNAUTHENTICATED, PERMISSION_DENIED, or a failed authentication), or a user whose role does
+    /// not cover the prefix ("permission denied"): etcd is unavailable to Trousseau. A request etcd finds invalid
+    /// (INVALID_ARGUMENT, for example one over its request size limit): the caller's input. Anything else (no member reachable, no leader, a deadline, a connection broken under the call,
     /// a failed TLS handshake, a compacted revision, a full database): unavailable.
     /// </summary>
     private TrousseauException Failure(RpcException e, string call)
     {
         var detail = e.Status.Detail;
         var member = Member(e);
-        if (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied
-            || detail.Contains("authentication failed", StringComparison.OrdinalIgnoreCase)
-            || detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase))
+        if (detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase))
         {
-            var cause = detail.Contains("permission denied", StringComparison.OrdinalIgnoreCase)
-                ? "the user Etcd:Username names has no read-write role on Etcd:Prefix"
-                : "check Etcd:Username and Etcd:Password against etcd's users";
-            return Unavailable($"etcd refused Trousseau's credentials at {member} ({detail}): {cause}", e);
+            return Unavailable(
+                $"etcd denied the {call} at {member} to the user Etcd:Username names ({detail}): grant that user a role with "
+                + "read-write permission on the keys under Etcd:Prefix",
+                e);
+        }
+
+        if (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied
+            || detail.Contains("authentication failed", StringComparison.OrdinalIgnoreCase))
+        {
+            return Unavailable($"etcd refused Trousseau's credentials at {member} ({detail}): check Etcd:Username and Etcd:Password against etcd's users", e);
         }
 
         if (e.StatusCode == StatusCode.InvalidArgument)
@@ -236,8 +312,8 @@ internal sealed class EtcdConnection : IDisposable
 
         return e.StatusCode switch
         {
-            // Also when no member could be connected to: the call waited for one until its deadline.
-            StatusCode.DeadlineExceeded => Unavailable(
+            // A member took the call and did not answer it within its deadline (FailureAsync tells a call never sent).
+            _ when TimedOut(e) => Unavailable(
                 $"etcd cannot be reached: {member} did not answer the {call} within {Seconds(CallTimeout)} "
                 + "(etcd is down, hung or overloaded there, or the network drops its packets)",
                 e),
@@ -248,10 +324,7 @@ internal sealed class EtcdConnection : IDisposable
             StatusCode.OutOfRange => Unavailable(
                 $"etcd no longer holds the revision the {call} asked {member} for: it was compacted ({detail})",
                 e),
-            _ when detail.Contains("no leader", StringComparison.Ordinal) => Unavailable(
-                $"etcd cannot serve the {call} at {member}: the cluster has no leader ({detail}), as when most of its "
-                + "members are down or cut off from each other",
-                e),
+            _ when detail.Contains("no leader", StringComparison.Ordinal) => Unavailable(NoLeader(call, member, detail), e),
             _ when detail.Contains("timed out", StringComparison.Ordinal) || detail.Contains("leader changed", StringComparison.Ordinal) => Unavailable(
                 $"etcd did not serve the {call} at {member} in time ({detail}): the cluster is overloaded, or its leader changed",
                 e),
@@ -319,6 +392,14 @@ internal sealed class EtcdConnection : IDisposable
         return Members;
     }
 
+    /// <summary>
+    /// Whether a call ran out of its deadline: here, or at its member, which answers "context deadline exceeded" (as
+    /// <c>UNKNOWN</c>) when the deadline sent with the call passes while it waits there (for a leader, for example).
+    /// </summary>
+    private static bool TimedOut(RpcException e) =>
+        e.Status.DebugException is null
+        && (e.StatusCode == StatusCode.DeadlineExceeded || e.Status.Detail.Contains("context deadline exceeded", StringComparison.Ordinal));
+
     private static DependencyUnavailableException Unavailable(string sentence, RpcException e) =>
         new(Dependency, sentence + ".", e);
 
@@ -349,8 +430,7 @@ internal sealed class EtcdConnection : IDisposable
     /// </summary>
     private DependencyUnavailableException ReadBackFailure(RpcException txn, TrousseauException failure, DependencyUnavailableException readFailure)
     {
-        var bothTimedOut = txn.StatusCode == StatusCode.DeadlineExceeded
-            && readFailure.InnerException is RpcException { StatusCode: StatusCode.DeadlineExceeded };
+        var bothTimedOut = TimedOut(txn) && readFailure.InnerException is RpcException read && TimedOut(read);
         var message = bothTimedOut
             ? $"etcd cannot be reached: {Member(txn)} did not answer the txn within {Seconds(CallTimeout)}, nor the read of whether it was applied within {Seconds(CallTimeout)} more ({Seconds(CallTimeout * 2)} in all)"
             : $"{Clause(failure)}; the read of whether the txn was applied failed too: {Clause(readFailure)}";
@@ -414,7 +494,8 @@ internal sealed class EtcdConnection : IDisposable
     /// the member back well within its deadline. A deadline or a cancellation is reported as gRPC's status (dotnet-etcd
     /// turns both into <see cref="OperationCanceledException"/>, which would hide a deadline from
     /// <see cref="Failure"/>). The channel logs nothing: an etcd outage is reported by the store's health, once, not by
-    /// a log line per call.
+    /// a log line per call. Its handler is wrapped in <see cref="EtcdRequestSending"/>, so that a failed call says
+    /// whether its request was ever written to a member.
     /// </summary>
     /// <remarks>
     /// The handler has no <c>ConnectTimeout</c>. grpc-dotnet (2.85) bounds a member's whole reconnect loop by it, and
@@ -427,6 +508,7 @@ internal sealed class EtcdConnection : IDisposable
     private static void ConfigureChannel(GrpcChannelOptions channel)
     {
         channel.ThrowOperationCanceledOnCancellation = false;
+        channel.HttpHandler = new EtcdRequestSending(channel.HttpHandler ?? new SocketsHttpHandler());
         var service = channel.ServiceConfig ??= new ServiceConfig();
         service.RetryThrottling = null;
         service.MethodConfigs.Clear();

@@ -204,6 +204,27 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
         Assert.EndsWith($" Before it, clectl passed over: {passedOver.BaseAddress} ({passedOverAnswer}).", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("get", 3)]
+    [InlineData("create", 4)]
+    public async Task A_failing_answer_after_a_server_that_refused_the_connection_names_that_server_too(string command, int exitCode)
+    {
+        var name = $"failover/{command}-past-a-refusal";
+        if (command == "create")
+        {
+            ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", name, "--from-literal", "k=v"));
+        }
+
+        var dead = Dead();
+        string[] args = command == "get" ? ["secret", "get", name] : ["secret", "create", name, "--from-literal", "k=again"];
+
+        var run = await fixture.Clectl.RunAsync(["--server", $"{dead},{Live}", .. args]);
+
+        // The answer of the server reached decides the exit code; the line says too that the first refused the connection.
+        var line = ClectlAssert.Fails(run, exitCode);
+        Assert.EndsWith($" Before it, clectl passed over: {dead} (Connection refused (127.0.0.1:{new Uri(dead).Port})).", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_read_that_no_server_answers_exits_6_naming_each_and_what_it_did()
     {

@@ -1,3 +1,8 @@
+using System.Net;
+using System.Text;
+using dotnet_etcd;
+using Etcdserverpb;
+using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
@@ -125,6 +130,147 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
         AssertWords(failure.Message, etcd.ClientUrl);
         Assert.Contains("TLS handshake", failure.Message, StringComparison.Ordinal);
         Assert.Contains("Etcd:CaFile", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_read_from_an_endpoint_where_no_etcd_listens_says_no_connection_to_the_member_could_be_made()
+    {
+        // The key ring is made beside a store that can be read, as it would have been before etcd went away.
+        await using (var etcd = await EtcdProcess.StartAsync())
+        {
+            await Open(etcd.ClientUrl).CreateSecretAsync("words/elsewhere", SecretType.Opaque, Data("kept"));
+        }
+
+        var nowhere = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
+        var secrets = Open(nowhere);
+
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/nowhere"));
+
+        AssertWords(failure.Message, nowhere);
+        Assert.Contains($"etcd cannot be reached: no connection to member {nowhere.GetLeftPart(UriPartial.Authority)} could be made within 3 s", failure.Message, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_write_to_a_stopped_etcd_says_it_was_not_sent_and_so_not_applied()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var secrets = Open(etcd.ClientUrl);
+        await secrets.CreateSecretAsync("words/before-the-stop", SecretType.Opaque, Data("kept"));
+
+        await etcd.StopAsync();
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+            await secrets.CreateSecretAsync("words/unsent", SecretType.Opaque, Data("refused")));
+        await etcd.StartAgainAsync();
+
+        AssertWords(failure.Message, etcd.ClientUrl);
+        Assert.StartsWith("etcd cannot be reached: ", failure.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; the write was not sent to etcd, so it was not applied.", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("may or may not", failure.Message, StringComparison.Ordinal);
+        Assert.Equal("", (await etcd.CtlAsync("get", "--prefix", "/trousseau/words/unsent", "--keys-only")).Trim());
+    }
+
+    [StoreFact]
+    public async Task Through_trousseaud_a_write_to_a_stopped_etcd_is_a_503_unavailable_saying_it_was_not_applied()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var dataDir = _temp.Combine("server");
+        await using var server = await EtcdServerTests.StartServerAsync(etcd, dataDir);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await etcd.StopAsync();
+        using var write = await http.PostAsync(
+            new Uri("v1/secrets", UriKind.Relative),
+            new StringContent("""{"name":"words/unsent-over-http","data":{"k":"v"}}""", Encoding.UTF8, "application/json"));
+
+        var problem = await Problems.AssertAsync(write, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("urn:trousseau:problem:unavailable", problem.GetProperty("type").GetString());
+        var detail = problem.GetProperty("detail").GetString()!;
+        AssertWords(detail, etcd.ClientUrl);
+        Assert.EndsWith("; the write was not sent to etcd, so it was not applied.", detail, StringComparison.Ordinal);
+    }
+
+    [StoreFact]
+    public async Task A_cluster_with_two_of_three_members_stopped_says_it_has_no_leader_for_a_read_and_a_write()
+    {
+        var members = await EtcdProcess.StartClusterAsync(3);
+        try
+        {
+            // Only the member that stays up is configured, so each call goes to it rather than to a member being stopped.
+            var secrets = Open(members[0].ClientUrl);
+            await secrets.CreateSecretAsync("words/leaderless", SecretType.Opaque, Data("kept"));
+
+            await members[1].StopAsync();
+            await members[2].StopAsync();
+            var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/leaderless"));
+            var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+                await secrets.CreateSecretAsync("words/leaderless-write", SecretType.Opaque, Data("during")));
+
+            var member = $"member {members[0].ClientUrl.GetLeftPart(UriPartial.Authority)}";
+            AssertWords(read.Message, members[0].ClientUrl);
+            Assert.StartsWith($"etcd cannot serve the range at {member}: ", read.Message, StringComparison.Ordinal);
+            Assert.Contains("the cluster has no leader (etcdserver: no leader)", read.Message, StringComparison.Ordinal);
+            AssertWords(write.Message, members[0].ClientUrl);
+            Assert.StartsWith($"etcd cannot serve the txn at {member}: ", write.Message, StringComparison.Ordinal);
+            Assert.Contains("the cluster has no leader (etcdserver: no leader)", write.Message, StringComparison.Ordinal);
+            Assert.EndsWith("so the write may or may not have been applied: read it again before you repeat it.", write.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var member in members)
+            {
+                await member.DisposeAsync();
+            }
+        }
+    }
+
+    [StoreFact]
+    public async Task A_user_whose_role_does_not_cover_the_prefix_is_told_which_settings_to_grant_for_a_read_and_a_write()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        await Open(etcd.ClientUrl).CreateSecretAsync("words/before-auth", SecretType.Opaque, Data("kept"));
+        await etcd.EnableAuthAsync("trousseau", "right-pass-1", "/elsewhere/");
+        var secrets = Open(etcd.ClientUrl, o => (o.Username, o.Password) = ("trousseau", "right-pass-1"));
+
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/denied"));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+            await secrets.CreateSecretAsync("words/denied", SecretType.Opaque, Data("refused")));
+
+        foreach (var (failure, call) in new[] { (read, "range"), (write, "txn") })
+        {
+            AssertWords(failure.Message, etcd.ClientUrl);
+            Assert.StartsWith($"etcd denied the {call} at member {etcd.ClientUrl.GetLeftPart(UriPartial.Authority)} to the user Etcd:Username names (etcdserver: permission denied)", failure.Message, StringComparison.Ordinal);
+            Assert.Contains("read-write permission on the keys under Etcd:Prefix", failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("right-pass-1", failure.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [StoreFact]
+    public async Task A_paged_listing_whose_revision_etcd_compacted_between_pages_lists_every_secret_once()
+    {
+        await using var etcd = await EtcdProcess.StartAsync();
+        var secrets = Open(etcd.ClientUrl);
+        string[] names = ["words/paged-0", "words/paged-1", "words/paged-2", "words/paged-3", "words/paged-4"];
+        foreach (var name in names)
+        {
+            await secrets.CreateSecretAsync(name, SecretType.Opaque, Data("v"));
+        }
+
+        var first = await secrets.ListSecretsPageAsync("words/paged-", null, limit: 2);
+        using (var other = new EtcdClient(etcd.ClientUrl.GetLeftPart(UriPartial.Authority)))
+        {
+            var put = await other.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("/compacted-between-pages"), Value = ByteString.CopyFromUtf8("c") });
+            await other.CompactAsync(new CompactionRequest { Revision = put.Header.Revision });
+        }
+
+        var listed = first.Items.Select(i => i.Name).ToList();
+        for (var token = first.ContinuationToken; token is not null;)
+        {
+            var page = await secrets.ListSecretsPageAsync("words/paged-", token, limit: 2);
+            listed.AddRange(page.Items.Select(i => i.Name));
+            token = page.ContinuationToken;
+        }
+
+        Assert.Equal(names, listed);
     }
 
     /// <summary>
