@@ -35,6 +35,11 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     // The file as this provider last read or wrote it, to notice that another process changed it.
     private FileLook? _seen;
 
+    // The newest key of this ring that a wrapped key named and the ring lacks (it was restored from an older copy),
+    // reported by the health check until the ring holds it again.
+    private readonly Lock _lackingLock = new();
+    private (string KeyId, uint Version)? _lacking;
+
     /// <summary>Creates the provider; the key file is read, or created, on first use.</summary>
     /// <param name="options">Where the key file is.</param>
     /// <param name="time">The clock used for key creation times.</param>
@@ -99,7 +104,9 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
-            throw new InvalidCiphertextException(NotInRing(wrapped, Load()));
+            var ring = Load();
+            NoteLacking(wrapped, ring);
+            throw new InvalidCiphertextException(NotInRing(wrapped, ring));
         }
 
         var data = wrapped.Ciphertext.Span;
@@ -183,7 +190,15 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            var current = Load().Current.Info.KeyId;
+            var ring = Load();
+            var current = ring.Current.Info.KeyId;
+            if (Lacking(ring) is { } lacking)
+            {
+                return new(DependencyHealth.Degraded(
+                    $"local key ring, current key {current}: data was wrapped under key '{lacking.KeyId}' (version {lacking.Version}), which this key ring lacks: "
+                    + $"it was restored from a copy older than that key, and what that key wrapped cannot be decrypted; put back a copy of the key ring taken after version {lacking.Version} was made."));
+            }
+
             var directory = Path.GetDirectoryName(_path)!;
             return new(WritableLocation.WhyNoFileCanBeCreatedIn(directory) is { } why
                 ? DependencyHealth.Degraded($"local key ring, current key {current}: its directory {directory} {why}, so this process may not create files there: a key rotation would fail, and so would a restart; make the directory writable again.")
@@ -321,6 +336,46 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         if (OwnerOnlyFile.DeleteTemporaries(_path) is > 0 and var deleted)
         {
             Log.KeyRingTemporariesDeleted(_logger, _path, deleted);
+        }
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="wrapped"/>'s key for the health check when it is one of this ring's own (its ring id) that
+    /// the ring lacks, at a version no lower than one kept before; another provider's or ring's key id, or one of this
+    /// ring's at a version paired wrongly with its ciphertext, says nothing about the ring.
+    /// </summary>
+    private void NoteLacking(WrappedKey wrapped, LocalKeyRing ring)
+    {
+        if (!LocalKeyRingKey.IsKeyIdShaped(wrapped.KeyId)
+            || !wrapped.KeyId.StartsWith($"{ProviderName}-{ring.Id}-v", StringComparison.Ordinal)
+            || ring.Keys.Any(k => k.Info.KeyId == wrapped.KeyId))
+        {
+            return;
+        }
+
+        lock (_lackingLock)
+        {
+            if (_lacking is not { } kept || kept.Version <= wrapped.KeyVersion)
+            {
+                _lacking = (wrapped.KeyId, wrapped.KeyVersion);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The key kept by <see cref="NoteLacking"/>, unless the ring holds it now (a copy that has it was put back, and
+    /// read again when a ciphertext asked for it or at the worker's check).
+    /// </summary>
+    private (string KeyId, uint Version)? Lacking(LocalKeyRing ring)
+    {
+        lock (_lackingLock)
+        {
+            if (_lacking is { } lacking && ring.Find(lacking.Version)?.Info.KeyId == lacking.KeyId)
+            {
+                _lacking = null;
+            }
+
+            return _lacking;
         }
     }
 

@@ -64,6 +64,26 @@ public sealed class DataDirectoryBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_ring_restored_from_before_a_rotation_shows_on_readyz_and_in_clectl_health_as_degraded_naming_the_version_it_lacks()
+    {
+        await RestoreAKeyRingFromBeforeARotationAsync();
+        await using var restored = await TrousseauServerProcess.StartAsync(DataDir);
+        using var http = await BearerClient.FromTokenFileAsync(restored.BaseAddress, Path.Combine(DataDir, "api.token"));
+
+        var readiness = await Eventually.ReturnsAsync(
+            () => KeyProviderReadinessAsync(http),
+            r => r.Status != "healthy",
+            awaited: "the key-provider check of /readyz to say that the key ring lacks a version the store uses",
+            show: r => $"{r}\n{restored.Log}");
+        var health = await Clectl(restored).RunAsync("health");
+
+        Assert.Equal(new KeyProviderReadiness(HttpStatusCode.OK, "degraded", readiness.Description), readiness);
+        Assert.Contains("(version 2), which this key ring lacks", readiness.Description, StringComparison.Ordinal);
+        Assert.Contains("put back a copy of the key ring taken after version 2 was made", readiness.Description, StringComparison.Ordinal);
+        Assert.Contains("which this key ring lacks", health.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_rewrap_beside_a_key_ring_restored_from_before_a_rotation_counts_the_secrets_it_cannot_move_and_exits_1()
     {
         await RestoreAKeyRingFromBeforeARotationAsync();
@@ -111,6 +131,16 @@ public sealed class DataDirectoryBackupTests : IDisposable
 
         File.Copy(_temp.Combine("local.keyring.v1"), keyRing, overwrite: true);
     }
+
+    private static async Task<KeyProviderReadiness> KeyProviderReadinessAsync(HttpClient http)
+    {
+        using var response = await http.GetAsync(new Uri("readyz", UriKind.Relative));
+        using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var check = report.RootElement.GetProperty("checks").GetProperty("key-provider");
+        return new KeyProviderReadiness(response.StatusCode, check.GetProperty("status").GetString(), check.GetProperty("description").GetString() ?? "");
+    }
+
+    private sealed record KeyProviderReadiness(HttpStatusCode Code, string? Status, string Description);
 
     private ClectlRunner Clectl(TrousseauServerProcess server) =>
         ClectlRunner.For(server, DataDir, Directory.CreateDirectory(_temp.Combine("work")).FullName);
