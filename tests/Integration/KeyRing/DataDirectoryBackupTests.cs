@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -51,6 +52,114 @@ public sealed class DataDirectoryBackupTests : IDisposable
         Assert.Equal("after", (await again.RunAsync("secret", "get", "after", "--key", "k")).Stdout);
         ClectlAssert.Fails(await again.RunAsync("secret", "get", "later"), 3);
         Assert.DoesNotContain("had mode", restored.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_backup_taken_while_trousseaud_writes_restores_into_a_new_data_directory_every_secret_acknowledged_before_it_began_at_its_revision()
+    {
+        var (backup, restore) = DocumentedShell.BackupAndRestore("Data directory: backup and restore");
+        var copy = Directory.CreateDirectory(_temp.Combine("backup")).FullName;
+        var acknowledged = new ConcurrentQueue<(string Name, string Value, long Revision)>();
+        (string Name, string Value, long Revision)[] beforeBackup;
+
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
+            using var stop = new CancellationTokenSource();
+            var writer = Task.Run(async () =>
+            {
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    acknowledged.Enqueue(($"busy/{i}", $"v{i}", await WriteAsync(http, HttpMethod.Post, "v1/secrets", $$$"""{"name":"busy/{{{i}}}","data":{"k":"v{{{i}}}"}}""")));
+                    acknowledged.Enqueue(("busy/counter", $"c{i}", await WriteAsync(http, i == 0 ? HttpMethod.Post : HttpMethod.Put, i == 0 ? "v1/secrets" : "v1/secrets/busy/counter", i == 0 ? """{"name":"busy/counter","data":{"k":"c0"}}""" : $$$"""{"data":{"k":"c{{{i}}}"}}""")));
+                }
+            });
+            await Eventually.HoldsAsync(() => acknowledged.Count >= 40 || writer.IsCompleted, () => $"{acknowledged.Count} writes acknowledged");
+
+            beforeBackup = [.. acknowledged];
+            await DocumentedShell.RunAsync(backup, _temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = DataDir, ["BACKUP"] = copy });
+            var acknowledgedBeforeBackupEnded = acknowledged.Count;
+            await Eventually.HoldsAsync(() => acknowledged.Count >= acknowledgedBeforeBackupEnded + 10 || writer.IsCompleted, () => $"{acknowledged.Count} writes acknowledged");
+            await stop.CancelAsync();
+            await writer;
+        }
+
+        var restoredDir = Directory.CreateDirectory(_temp.Combine("restored")).FullName;
+        File.SetUnixFileMode(restoredDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await DocumentedShell.RunAsync(restore, _temp.Path, new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = restoredDir, ["BACKUP"] = copy });
+
+        await using var restored = await TrousseauServerProcess.StartAsync(restoredDir);
+        using var again = await BearerClient.FromTokenFileAsync(restored.BaseAddress, Path.Combine(restoredDir, "api.token"));
+        foreach (var (name, value, revision) in beforeBackup.Where(w => w.Name != "busy/counter"))
+        {
+            Assert.Equal((name, value, revision), await ReadAsync(again, name));
+        }
+
+        var counter = await ReadAsync(again, "busy/counter");
+        var lastBefore = beforeBackup.Last(w => w.Name == "busy/counter");
+        Assert.True(counter.Revision >= lastBefore.Revision, $"busy/counter came back as {counter}, older than {lastBefore}, acknowledged before the backup began");
+        Assert.Contains(counter, acknowledged);
+        using var listing = JsonDocument.Parse(await again.GetStringAsync(new Uri("v1/secrets?prefix=busy/&limit=1000", UriKind.Relative)));
+        foreach (var item in listing.RootElement.GetProperty("items").EnumerateArray())
+        {
+            var name = item.GetProperty("name").GetString()!;
+            Assert.Contains(await ReadAsync(again, name), acknowledged);
+        }
+    }
+
+    [Fact]
+    public async Task An_older_backup_restored_over_a_newer_store_serves_what_it_holds_and_a_client_holding_a_later_revision_gets_a_conflict()
+    {
+        var (backup, restore) = DocumentedShell.BackupAndRestore("Data directory: backup and restore");
+        var environment = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = DataDir, ["BACKUP"] = Directory.CreateDirectory(_temp.Combine("backup")).FullName };
+        long older;
+        long later;
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
+            older = await WriteAsync(http, HttpMethod.Post, "v1/secrets", """{"name":"app/kept","data":{"k":"old"}}""");
+            await DocumentedShell.RunAsync(backup, _temp.Path, environment);
+            later = await WriteAsync(http, HttpMethod.Put, "v1/secrets/app/kept", """{"data":{"k":"new"}}""");
+            await WriteAsync(http, HttpMethod.Post, "v1/secrets", """{"name":"app/since","data":{"k":"v"}}""");
+            Assert.Equal(0, await server.StopAsync());
+        }
+
+        await DocumentedShell.RunAsync(restore, _temp.Path, environment);
+
+        await using var restored = await TrousseauServerProcess.StartAsync(DataDir);
+        using var again = await BearerClient.FromTokenFileAsync(restored.BaseAddress, Path.Combine(DataDir, "api.token"));
+        var clectl = Clectl(restored);
+        Assert.Equal(("app/kept", "old", older), await ReadAsync(again, "app/kept"));
+        ClectlAssert.Fails(await clectl.RunAsync("secret", "get", "app/since"), 3);
+        using var listing = JsonDocument.Parse(await again.GetStringAsync(new Uri("v1/secrets?prefix=app/", UriKind.Relative)));
+        Assert.Equal(["app/kept"], listing.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
+        ClectlAssert.Fails(await clectl.RunAsync("secret", "update", "app/kept", "--from-literal", "k=stale", "--if-revision", $"{later}"), 4);
+        Assert.Equal("old", (await clectl.RunAsync("secret", "get", "app/kept", "--key", "k")).Stdout);
+    }
+
+    [Fact]
+    public async Task A_copy_of_store_db_alone_taken_while_trousseaud_runs_starts_without_a_word_and_without_the_secrets_as_the_docs_warn()
+    {
+        string copy;
+        await using (var server = await TrousseauServerProcess.StartAsync(DataDir))
+        {
+            using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
+            await WriteAsync(http, HttpMethod.Post, "v1/secrets", """{"name":"app/one","data":{"k":"v"}}""");
+            await WriteAsync(http, HttpMethod.Post, "v1/secrets", """{"name":"app/two","data":{"k":"v"}}""");
+            copy = Directory.CreateDirectory(_temp.Combine("copied")).FullName;
+            File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.Copy(Path.Combine(DataDir, "store.db"), Path.Combine(copy, "store.db"));
+            File.Copy(Path.Combine(DataDir, "local.keyring"), Path.Combine(copy, "local.keyring"));
+        }
+
+        await using var restored = await TrousseauServerProcess.StartAsync(copy);
+        using var again = await BearerClient.FromTokenFileAsync(restored.BaseAddress, Path.Combine(copy, "api.token"));
+        using var ready = await again.GetAsync(new Uri("readyz", UriKind.Relative));
+        using var listing = JsonDocument.Parse(await again.GetStringAsync(new Uri("v1/secrets", UriKind.Relative)));
+
+        Assert.Equal(0, listing.RootElement.GetProperty("items").GetArrayLength());
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.DoesNotContain("\"degraded\"", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -130,6 +239,27 @@ public sealed class DataDirectoryBackupTests : IDisposable
         }
 
         File.Copy(_temp.Combine("local.keyring.v1"), keyRing, overwrite: true);
+    }
+
+    /// <summary>Sends a write and returns the revision of its answer, failing the test unless it is a 2xx.</summary>
+    private static async Task<long> WriteAsync(HttpClient http, HttpMethod method, string path, string body)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var answer = await http.SendAsync(request);
+        var text = await answer.Content.ReadAsStringAsync();
+        Assert.True(answer.IsSuccessStatusCode, $"{method} {path}: {(int)answer.StatusCode} {text}");
+        using var metadata = JsonDocument.Parse(text);
+        return metadata.RootElement.GetProperty("revision").GetInt64();
+    }
+
+    /// <summary>The secret's name, the value of its key <c>k</c> and its revision, failing the test unless it reads.</summary>
+    private static async Task<(string Name, string Value, long Revision)> ReadAsync(HttpClient http, string name)
+    {
+        using var answer = await http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+        var text = await answer.Content.ReadAsStringAsync();
+        Assert.True(answer.StatusCode == HttpStatusCode.OK, $"GET {name}: {(int)answer.StatusCode} {text}");
+        using var secret = JsonDocument.Parse(text);
+        return (name, secret.RootElement.GetProperty("data").GetProperty("k").GetString()!, secret.RootElement.GetProperty("revision").GetInt64());
     }
 
     private static async Task<KeyProviderReadiness> KeyProviderReadinessAsync(HttpClient http)
