@@ -195,8 +195,8 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
             if (Lacking(ring) is { } lacking)
             {
                 return new(DependencyHealth.Degraded(
-                    $"local key ring, current key {current}: data was wrapped under key '{lacking.KeyId}' (version {lacking.Version}), which this key ring lacks: "
-                    + $"it was restored from a copy older than that key, and what that key wrapped cannot be decrypted; put back a copy of the key ring taken after version {lacking.Version} was made."));
+                    $"local key ring, current key {current}: data was wrapped under key '{lacking.KeyId}' (version {lacking.Version}), which this key ring lacks, "
+                    + $"so what that key wrapped cannot be decrypted: {RestoredFromOlderCopy(lacking.Version, ring)}"));
             }
 
             var directory = Path.GetDirectoryName(_path)!;
@@ -402,18 +402,20 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
                 + $"{wrapped.KeyVersion}{wrappedUnder}: the key id does not belong to this ciphertext (a KMS caller sends the key id Encrypt returned with it).";
         }
 
-        var newest = ring.Current.Info.Version;
         var ownRing = wrapped.KeyId.StartsWith($"{ProviderName}-{ring.Id}-v", StringComparison.Ordinal);
-        var reason = (ownRing, wrapped.KeyVersion > newest) switch
-        {
-            (true, true) =>
-                $"the key ring was restored from a copy older than that version; put back a copy of the key ring taken after version {wrapped.KeyVersion} was made.",
-            (true, false) =>
-                $"the key ring was restored from a copy older than that key and has made another version {wrapped.KeyVersion} since; put back a copy of the key ring taken after that key was made.",
-            _ => "this is another key ring (restored from another installation, or made anew); put back the key ring it was written with.",
-        };
-        return $"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring, whose newest version is {newest}: if it was written here, {reason}";
+        var reason = ownRing
+            ? RestoredFromOlderCopy(wrapped.KeyVersion, ring)
+            : "this is another key ring (restored from another installation, or made anew); put back the key ring it was written with.";
+        return $"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring, whose newest version is {ring.Current.Info.Version}: if it was written here, {reason}";
     }
+
+    /// <summary>
+    /// Why this ring lacks its own key of <paramref name="version"/>, and which copy to put back: the ring was restored
+    /// from a copy older than that version, or older than that key and has made another key of that version since.
+    /// </summary>
+    private static string RestoredFromOlderCopy(uint version, LocalKeyRing ring) => version > ring.Current.Info.Version
+        ? $"the key ring was restored from a copy older than that version; put back a copy of the key ring taken after version {version} was made."
+        : $"the key ring was restored from a copy older than that key and has made another version {version} since; put back a copy of the key ring taken after that key was made.";
 
     /// <summary>A key id fit for an error message: itself when short and printable ASCII.</summary>
     internal static string Printable(string keyId) =>
