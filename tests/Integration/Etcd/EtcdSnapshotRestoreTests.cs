@@ -49,6 +49,10 @@ public sealed class EtcdSnapshotRestoreTests : IDisposable
         };
         using var staleAnswer = await http.SendAsync(stale);
         using var health = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains("Store etcd is degraded: ", StringComparison.Ordinal),
+            () => server.Log,
+            awaited: "trousseaud's log to say that the store is degraded");
 
         Assert.Equal(("degraded", HttpStatusCode.OK), (store.Status, health.StatusCode));
         Assert.Contains($"etcd went back from revision {createdSince} to revision {kept} since trousseaud connected", store.Description, StringComparison.Ordinal);
