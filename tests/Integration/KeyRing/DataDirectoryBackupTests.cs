@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Trousseau.Remote;
 using Trousseau.Tests.Integration.Docs;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -135,6 +137,35 @@ public sealed class DataDirectoryBackupTests : IDisposable
         Assert.Equal(["app/kept"], listing.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("name").GetString()));
         ClectlAssert.Fails(await clectl.RunAsync("secret", "update", "app/kept", "--from-literal", "k=stale", "--if-revision", $"{later}"), 4);
         Assert.Equal("old", (await clectl.RunAsync("secret", "get", "app/kept", "--key", "k")).Stdout);
+    }
+
+    [Fact]
+    public async Task Configuration_read_from_a_running_trousseaud_follows_an_older_backup_restored_there_back_to_its_values()
+    {
+        var (backup, restore) = DocumentedShell.BackupAndRestore("Data directory: backup and restore");
+        var environment = new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = DataDir, ["BACKUP"] = Directory.CreateDirectory(_temp.Combine("backup")).FullName };
+        var listener = ServerListener.Loopback();
+        await using var server = await TrousseauServerProcess.StartAsync(DataDir, listener: listener);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
+        await WriteAsync(http, HttpMethod.Post, "v1/secrets", """{"name":"app/kept","data":{"k":"old"}}""");
+        await DocumentedShell.RunAsync(backup, _temp.Path, environment);
+        await WriteAsync(http, HttpMethod.Put, "v1/secrets/app/kept", """{"data":{"k":"new"}}""");
+        await WriteAsync(http, HttpMethod.Post, "v1/secrets", """{"name":"app/since","data":{"k":"v"}}""");
+
+        using var remote = new HttpClient { BaseAddress = listener.BaseAddress };
+        var client = new TrousseauClient(remote, await BearerClient.ReadTokenAsync(Path.Combine(DataDir, "api.token")));
+        var configuration = new ConfigurationBuilder().AddTrousseauSecrets(o => { o.Trousseau = client; o.Prefix = "app/"; o.ReloadInterval = TimeSpan.FromMilliseconds(200); }).Build();
+        using (configuration as IDisposable)
+        {
+            var before = (configuration["kept:k"], configuration["since:k"]);
+            Assert.Equal(0, await server.StopAsync());
+            await DocumentedShell.RunAsync(restore, _temp.Path, environment);
+            await using var restored = await TrousseauServerProcess.StartAsync(DataDir, listener: listener);
+            await Eventually.HoldsAsync(() => configuration["kept:k"] == "old", () => $"kept:k is still '{configuration["kept:k"]}'");
+
+            Assert.Equal(("new", "v"), before);
+            Assert.Null(configuration["since:k"]);
+        }
     }
 
     [Fact]
