@@ -35,6 +35,11 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     // The file as this provider last read or wrote it, to notice that another process changed it.
     private FileLook? _seen;
 
+    // The newest key of this ring that a wrapped key named and the ring lacks (it was restored from an older copy),
+    // reported by the health check until the ring holds it again.
+    private readonly Lock _lackingLock = new();
+    private (string KeyId, uint Version)? _lacking;
+
     /// <summary>Creates the provider; the key file is read, or created, on first use.</summary>
     /// <param name="options">Where the key file is.</param>
     /// <param name="time">The clock used for key creation times.</param>
@@ -99,7 +104,9 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
-            throw new InvalidCiphertextException(NotInRing(wrapped, Load()));
+            var ring = Load();
+            NoteLacking(wrapped, ring);
+            throw new InvalidCiphertextException(NotInRing(wrapped, ring));
         }
 
         var data = wrapped.Ciphertext.Span;
@@ -183,7 +190,15 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            var current = Load().Current.Info.KeyId;
+            var ring = Load();
+            var current = ring.Current.Info.KeyId;
+            if (Lacking(ring) is { } lacking)
+            {
+                return new(DependencyHealth.Degraded(
+                    $"local key ring, current key {current}: data was wrapped under key '{lacking.KeyId}' (version {lacking.Version}), which this key ring lacks, "
+                    + $"so what that key wrapped cannot be decrypted: {RestoredFromOlderCopy(lacking.Version, ring)}"));
+            }
+
             var directory = Path.GetDirectoryName(_path)!;
             return new(WritableLocation.WhyNoFileCanBeCreatedIn(directory) is { } why
                 ? DependencyHealth.Degraded($"local key ring, current key {current}: its directory {directory} {why}, so this process may not create files there: a key rotation would fail, and so would a restart; make the directory writable again.")
@@ -325,6 +340,46 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     }
 
     /// <summary>
+    /// Keeps <paramref name="wrapped"/>'s key for the health check when it is one of this ring's own (its ring id) that
+    /// the ring lacks, at a version no lower than one kept before; another provider's or ring's key id, or one of this
+    /// ring's at a version paired wrongly with its ciphertext, says nothing about the ring.
+    /// </summary>
+    private void NoteLacking(WrappedKey wrapped, LocalKeyRing ring)
+    {
+        if (!LocalKeyRingKey.IsKeyIdShaped(wrapped.KeyId)
+            || !wrapped.KeyId.StartsWith($"{ProviderName}-{ring.Id}-v", StringComparison.Ordinal)
+            || ring.Keys.Any(k => k.Info.KeyId == wrapped.KeyId))
+        {
+            return;
+        }
+
+        lock (_lackingLock)
+        {
+            if (_lacking is not { } kept || kept.Version <= wrapped.KeyVersion)
+            {
+                _lacking = (wrapped.KeyId, wrapped.KeyVersion);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The key kept by <see cref="NoteLacking"/>, unless the ring holds it now (a copy that has it was put back, and
+    /// read again when a ciphertext asked for it or at the worker's check).
+    /// </summary>
+    private (string KeyId, uint Version)? Lacking(LocalKeyRing ring)
+    {
+        lock (_lackingLock)
+        {
+            if (_lacking is { } lacking && ring.Find(lacking.Version)?.Info.KeyId == lacking.KeyId)
+            {
+                _lacking = null;
+            }
+
+            return _lacking;
+        }
+    }
+
+    /// <summary>
     /// Why a wrapped key names no key of this ring, and, since a key ring restored from an older copy (or another
     /// installation's) is the usual cause for what was written here, which copy to put back. The key id's ring id
     /// tells this ring's own keys (from a later copy) from another ring's; a key id no key ring issues (another
@@ -347,18 +402,20 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
                 + $"{wrapped.KeyVersion}{wrappedUnder}: the key id does not belong to this ciphertext (a KMS caller sends the key id Encrypt returned with it).";
         }
 
-        var newest = ring.Current.Info.Version;
         var ownRing = wrapped.KeyId.StartsWith($"{ProviderName}-{ring.Id}-v", StringComparison.Ordinal);
-        var reason = (ownRing, wrapped.KeyVersion > newest) switch
-        {
-            (true, true) =>
-                $"the key ring was restored from a copy older than that version; put back a copy of the key ring taken after version {wrapped.KeyVersion} was made.",
-            (true, false) =>
-                $"the key ring was restored from a copy older than that key and has made another version {wrapped.KeyVersion} since; put back a copy of the key ring taken after that key was made.",
-            _ => "this is another key ring (restored from another installation, or made anew); put back the key ring it was written with.",
-        };
-        return $"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring, whose newest version is {newest}: if it was written here, {reason}";
+        var reason = ownRing
+            ? RestoredFromOlderCopy(wrapped.KeyVersion, ring)
+            : "this is another key ring (restored from another installation, or made anew); put back the key ring it was written with.";
+        return $"The key id '{Printable(wrapped.KeyId)}' (version {wrapped.KeyVersion}) is not in this key ring, whose newest version is {ring.Current.Info.Version}: if it was written here, {reason}";
     }
+
+    /// <summary>
+    /// Why this ring lacks its own key of <paramref name="version"/>, and which copy to put back: the ring was restored
+    /// from a copy older than that version, or older than that key and has made another key of that version since.
+    /// </summary>
+    private static string RestoredFromOlderCopy(uint version, LocalKeyRing ring) => version > ring.Current.Info.Version
+        ? $"the key ring was restored from a copy older than that version; put back a copy of the key ring taken after version {version} was made."
+        : $"the key ring was restored from a copy older than that key and has made another version {version} since; put back a copy of the key ring taken after that key was made.";
 
     /// <summary>A key id fit for an error message: itself when short and printable ASCII.</summary>
     internal static string Printable(string keyId) =>

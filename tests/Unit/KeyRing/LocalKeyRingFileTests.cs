@@ -158,6 +158,48 @@ public sealed class LocalKeyRingFileTests : IDisposable
         var error = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(wrappedUnderLost));
         Assert.Contains("is not in this key ring", error.Message, StringComparison.Ordinal);
         Assert.Contains($"has made another version {lost.Version} since; put back a copy of the key ring taken after that key was made", error.Message, StringComparison.Ordinal);
+        var health = await restored.CheckHealthAsync();
+        Assert.True(health.IsHealthy && health.IsDegraded, health.Description);
+        Assert.Contains($"'{lost.KeyId}' (version {lost.Version}), which this key ring lacks", health.Description, StringComparison.Ordinal);
+        Assert.Contains($"has made another version {lost.Version} since", health.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_ring_restored_from_an_older_copy_is_degraded_once_a_key_it_lacks_is_asked_for_and_healthy_again_once_a_newer_copy_is_put_back()
+    {
+        var olderCopy = _directory.Combine("ring.older");
+        var newerCopy = _directory.Combine("ring.newer");
+        KeyInfo lost;
+        WrappedKey wrappedUnderLost;
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.GetCurrentKeyAsync();
+            File.Copy(KeyFile, olderCopy);
+            lost = await ring.RotateAsync();
+            wrappedUnderLost = await ring.WrapAsync("written after the copy"u8.ToArray());
+            File.Copy(KeyFile, newerCopy);
+        }
+
+        File.Copy(olderCopy, KeyFile, overwrite: true);
+        using var restored = KeyRings.Open(KeyFile);
+        var current = await restored.GetCurrentKeyAsync();
+        var otherRing = new WrappedKey("local-00000000000000aa-v7-0a1b2c3d", 7, new byte[60]);
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(otherRing));
+        var afterOtherRing = await restored.CheckHealthAsync();
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(wrappedUnderLost));
+        var lacking = await restored.CheckHealthAsync();
+        File.Copy(newerCopy, KeyFile, overwrite: true);
+        await restored.RefreshCurrentKeyAsync();
+        var putBack = await restored.CheckHealthAsync();
+
+        Assert.False(afterOtherRing.IsDegraded, afterOtherRing.Description);
+        Assert.True(lacking.IsHealthy && lacking.IsDegraded, lacking.Description);
+        Assert.Equal(
+            $"local key ring, current key {current.KeyId}: data was wrapped under key '{lost.KeyId}' (version {lost.Version}), which this key ring lacks, so what that key wrapped " +
+            $"cannot be decrypted: the key ring was restored from a copy older than that version; put back a copy of the key ring taken after version {lost.Version} was made.",
+            lacking.Description);
+        Assert.False(putBack.IsDegraded, putBack.Description);
+        Assert.Equal("written after the copy"u8.ToArray(), await restored.UnwrapAsync(wrappedUnderLost));
     }
 
     [Fact]
