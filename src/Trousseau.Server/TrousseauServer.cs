@@ -125,6 +125,7 @@ internal static class TrousseauServer
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
         ServerSettings.RefuseUnknown(section);
         ServerSettings.RefuseValuesOfLists(section);
+        ServerSettings.RefuseEmptyValues(section);
 
         // Vault:ConfigPath's KV v2 data is laid over everything local. Its Vault login goes to the Vault key provider,
         // or is revoked when the overlay is disposed.
@@ -132,6 +133,7 @@ internal static class TrousseauServer
         var overlaid = new ConfigurationBuilder().AddInMemoryCollection(overlay.Values).Build().GetSection(ServerConfiguration.SectionName);
         ServerSettings.RefuseUnknown(overlaid, $"{section.Path}:Vault:ConfigPath '{section["Vault:ConfigPath"]}'");
         ServerSettings.RefuseValuesOfLists(overlaid);
+        ServerSettings.RefuseEmptyValues(overlaid);
         builder.Configuration.AddInMemoryCollection(overlay.Values);
         ServerSettings.RefuseNumbersAsTimeSpans(section);
 
@@ -446,6 +448,7 @@ internal static class TrousseauServer
             () => ServerConfiguration.CheckUrls(ServerConfiguration.Urls(section)),
             () => ServerConfiguration.CheckPaths(section),
             () => ServerSettings.RefuseNumbersAsTimeSpans(section),
+            () => ServerSettings.RefuseEmptyValues(section),
             () => section.GetValue<bool>("Api:Enabled"),
             () => section.GetValue<bool>("Api:AllowInsecureHttp"),
             () => app.Services.GetRequiredService<IOptionsFactory<TrousseauOptions>>().Create(Options.DefaultName),

@@ -140,6 +140,9 @@ public sealed class SettingValueTests : IDisposable
     [InlineData("""
         "DataKeys": { "MaxAge": 3600 }
         """, "Trousseau:DataKeys:MaxAge is '3600', a number alone, which .NET reads as 3600 days")]
+    [InlineData("""
+        "DataKeys": { "MaxUses": "" }
+        """, "Trousseau:DataKeys:MaxUses is '', which is not a whole number")]
     public async Task A_setting_read_at_start_given_a_bad_value_in_the_changed_config_file_is_named_in_one_warning_while_the_server_serves_on(string change, string reason)
     {
         var dataDir = _temp.Combine("data");
@@ -197,6 +200,34 @@ public sealed class SettingValueTests : IDisposable
         var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:{key}={value}"]);
 
         AssertRefused(result, named);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("environment", "DataKeys:MaxUses", "a whole number")]
+    [InlineData("environment", "Api:Enabled", "true or false")]
+    [InlineData("file", "Worker:Interval", "a time span such as 00:00:30")]
+    [InlineData("file", "Api:AllowInsecureHttp", "true or false")]
+    [InlineData("command line", "Kms:Enabled", "true or false")]
+    [InlineData("command line", "Audit:MaxFiles", "a whole number")]
+    public async Task An_empty_number_time_span_or_boolean_exits_2_naming_what_it_takes_rather_than_keeping_its_default(string source, string key, string expected)
+    {
+        var config = _temp.Combine("settings.json");
+        var parts = key.Split(':');
+        await File.WriteAllTextAsync(config, source == "file"
+            ? $$"""{ "Trousseau": { "{{parts[0]}}": { "{{parts[1]}}": "" } } }"""
+            : """{ "Trousseau": { } }""");
+        var environment = new Dictionary<string, string?>();
+        if (source == "environment")
+        {
+            environment[$"Trousseau__{key.Replace(":", "__", StringComparison.Ordinal)}"] = "";
+        }
+
+        string[] args = source == "command line" ? ["--config", config, $"--Trousseau:{key}="] : ["--config", config];
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), args, environment);
+
+        AssertRefused(result, $"Trousseau:{key} is '', which is not {expected}: write one, or leave the setting out for its default.");
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
