@@ -203,6 +203,31 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Fact]
+    public async Task An_api_auth_mode_changed_in_the_config_file_while_the_server_runs_is_named_in_warning_9001_and_the_mode_in_use_stays()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory" } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var anonymous = new HttpClient { BaseAddress = server.BaseAddress };
+
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Api": { "Auth": { "Mode": "none" } } } }""");
+        var warning = await Eventually.ReturnsAsync(
+            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(NotTaken, StringComparison.Ordinal))),
+            line => line is not null,
+            awaited: "warning 9001 for the changed mode",
+            show: _ => server.Log);
+        using var read = await anonymous.GetAsync(new Uri("v1/secrets/absent", UriKind.Relative));
+
+        Assert.StartsWith(
+            $"{NotTaken}Trousseau:Api:Auth:Mode is 'none' in the changed configuration, but the mode is read only at start: the API goes on authenticating as it started, in mode 'token', until trousseaud restarts.",
+            warning,
+            StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, read.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
     [Theory]
     [InlineData("environment", "DataKeys:MaxUses", "a whole number")]
     [InlineData("environment", "Api:Enabled", "true or false")]
