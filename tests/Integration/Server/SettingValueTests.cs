@@ -86,6 +86,19 @@ public sealed class SettingValueTests : IDisposable
     }
 
     [Theory]
+    [InlineData("http://127.0.0.1:1/some/path")]
+    [InlineData("http://127.0.0.1:1/?token=etcd-url-pass")]
+    [InlineData("http://127.0.0.1:1#etcd-url-pass")]
+    public async Task An_etcd_endpoint_with_a_path_query_or_fragment_exits_2_naming_it_without_showing_what_follows(string endpoint)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={endpoint}"]);
+
+        AssertRefused(result, "Trousseau:Etcd:Endpoints:0 is http://127.0.0.1:1 followed by a path, query or fragment, not shown here, which the etcd client would drop");
+        Assert.DoesNotContain("etcd-url-pass", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
     [InlineData("1")]
     [InlineData("2")]
     [InlineData("token,kubernetes")]
