@@ -220,7 +220,8 @@ internal static class ServerConfiguration
     /// Refuses an <c>Api:Urls</c> that Kestrel cannot serve as written, before any check reads it or any file is made:
     /// no URL at all (which Kestrel would take for http://localhost:5000), one that is not an absolute http(s) URL
     /// with a port from 0 to 65535, one with a path (Kestrel serves none), and one with a user name or password, which
-    /// nothing uses and which is not shown. <c>http://unix:/PATH</c>, Kestrel's Unix socket address, is left to it.
+    /// nothing uses and which is not shown, and <c>http://unix:/PATH</c>, Kestrel's Unix socket address, whose socket nothing
+    /// here would make owner-only, check or remove when stale (as the KMS socket's).
     /// </summary>
     public static void CheckUrls(string urls)
     {
@@ -242,7 +243,9 @@ internal static class ServerConfiguration
 
             if (url.StartsWith("http://unix:", StringComparison.OrdinalIgnoreCase) || url.StartsWith("https://unix:", StringComparison.OrdinalIgnoreCase))
             {
-                continue;
+                throw new InvalidConfigurationException(
+                    $"{key} has '{url}', a Unix socket, on which trousseaud does not serve HTTP (nothing would set its mode, check its directory or replace "
+                    + $"a stale one, as for the KMS socket): give http(s)://HOST:PORT, such as {DefaultUrls}, and the KMS plugin's socket with --kms-socket.");
             }
 
             if (AsUri(url) is not { } uri || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)

@@ -99,6 +99,25 @@ public sealed class SettingValueTests : IDisposable
     }
 
     [Theory]
+    [InlineData("http://unix:{temp}/api.sock", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:api.sock", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:{temp}/missing/api.sock", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:{temp}/taken", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:{temp}/api.sock", "--Trousseau:Api:AllowInsecureHttp=true")]
+    public async Task An_api_url_on_a_unix_socket_exits_2_naming_it_and_creates_nothing(string url, string setting)
+    {
+        var temp = Directory.CreateDirectory(_temp.Combine("sockets")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(temp, "taken"), "a file");
+        var urls = url.Replace("{temp}", temp, StringComparison.Ordinal);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--urls", urls, setting, "--Trousseau:Store=memory"]);
+
+        AssertRefused(result, $"Trousseau:Api:Urls has '{urls}', a Unix socket, on which trousseaud does not serve HTTP");
+        Assert.Equal(["taken"], Directory.EnumerateFileSystemEntries(temp).Select(Path.GetFileName));
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
     [InlineData("1")]
     [InlineData("2")]
     [InlineData("token,kubernetes")]
