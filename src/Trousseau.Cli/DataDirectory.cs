@@ -18,7 +18,8 @@ internal static class DataDirectory
 
     /// <summary>
     /// The file <paramref name="name"/> in the data directory; a <see cref="CliUsageException"/> when
-    /// <c>$TROUSSEAU_HOME</c> is blank (spaces only), which trousseaud refuses too, rather than a directory named by blanks.
+    /// <c>$TROUSSEAU_HOME</c> is blank (spaces only) or has spaces at its start or end, which trousseaud refuses too,
+    /// rather than a directory named by blanks.
     /// </summary>
     private static string File(string name)
     {
@@ -26,6 +27,11 @@ internal static class DataDirectory
         if (!string.IsNullOrEmpty(home) && string.IsNullOrWhiteSpace(home))
         {
             throw new CliUsageException($"$TROUSSEAU_HOME is '{home}', which names no directory: set it to trousseaud's data directory, or unset it for ./.trousseau.");
+        }
+
+        if (home is not null && home.Trim() != home)
+        {
+            throw new CliUsageException($"$TROUSSEAU_HOME is '{home}', with spaces at its start or end, which clectl would take as part of a name: remove them.");
         }
 
         return Path.GetFullPath(Path.Combine(string.IsNullOrEmpty(home) ? ".trousseau" : home, name));

@@ -42,6 +42,17 @@ public sealed class SettingValueTests : IDisposable
     }
 
     [Fact]
+    public async Task A_TROUSSEAU_HOME_with_spaces_around_it_exits_2_naming_it_and_creates_nothing()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls], new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = $" {_temp.Combine("home")}" });
+
+        AssertRefused(result, $"TROUSSEAU_HOME is ' {_temp.Combine("home")}', with spaces at its start or end");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    [Fact]
     public async Task An_empty_TROUSSEAU_HOME_is_read_as_unset_as_clectl_reads_it()
     {
         var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
@@ -146,6 +157,8 @@ public sealed class SettingValueTests : IDisposable
     [InlineData("Audit:Path", "{new}/audit/", "Trousseau:Audit:Path is '{new}/audit/', which names a directory: it must be the path of a file")]
     [InlineData("Local:KeyFile", "~/local.keyring", "Trousseau:Local:KeyFile is '~/local.keyring', and trousseaud does not expand ~ as a shell does")]
     [InlineData("DataDir", "~/trousseau", "Trousseau:DataDir is '~/trousseau', and trousseaud does not expand ~ as a shell does")]
+    [InlineData("DataDir", " {new}", "Trousseau:DataDir is ' {new}', with spaces at its start or end, which trousseaud would take as part of a name")]
+    [InlineData("Audit:Path", "{new}/audit.log ", "Trousseau:Audit:Path is '{new}/audit.log ', with spaces at its start or end, which trousseaud would take as part of a name")]
     public async Task A_path_that_would_not_lead_where_it_was_meant_to_exits_2_naming_it_and_creates_nothing(string key, string path, string named)
     {
         var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
@@ -198,6 +211,31 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(server.HasExited);
     }
 
+    [Fact]
+    public async Task An_api_auth_mode_changed_in_the_config_file_while_the_server_runs_is_named_in_warning_9001_and_the_mode_in_use_stays()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory" } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var anonymous = new HttpClient { BaseAddress = server.BaseAddress };
+
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Api": { "Auth": { "Mode": "none" } } } }""");
+        var warning = await Eventually.ReturnsAsync(
+            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(NotTaken, StringComparison.Ordinal))),
+            line => line is not null,
+            awaited: "warning 9001 for the changed mode",
+            show: _ => server.Log);
+        using var read = await anonymous.GetAsync(new Uri("v1/secrets/absent", UriKind.Relative));
+
+        Assert.StartsWith(
+            $"{NotTaken}Trousseau:Api:Auth:Mode is 'none' in the changed configuration, but the mode is read only at start: the API goes on authenticating as it started, in mode 'token', until trousseaud restarts.",
+            warning,
+            StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, read.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
     [Theory]
     [InlineData("DataKeys:MaxAge", "3600")]
     [InlineData("Worker:Interval", "30")]
@@ -233,31 +271,6 @@ public sealed class SettingValueTests : IDisposable
 
         AssertRefused(result, named);
         Assert.False(Directory.Exists(_temp.Combine("data")));
-    }
-
-    [Fact]
-    public async Task An_api_auth_mode_changed_in_the_config_file_while_the_server_runs_is_named_in_warning_9001_and_the_mode_in_use_stays()
-    {
-        var dataDir = _temp.Combine("data");
-        var config = _temp.Combine("settings.json");
-        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory" } }""");
-        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
-        using var anonymous = new HttpClient { BaseAddress = server.BaseAddress };
-
-        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Api": { "Auth": { "Mode": "none" } } } }""");
-        var warning = await Eventually.ReturnsAsync(
-            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(NotTaken, StringComparison.Ordinal))),
-            line => line is not null,
-            awaited: "warning 9001 for the changed mode",
-            show: _ => server.Log);
-        using var read = await anonymous.GetAsync(new Uri("v1/secrets/absent", UriKind.Relative));
-
-        Assert.StartsWith(
-            $"{NotTaken}Trousseau:Api:Auth:Mode is 'none' in the changed configuration, but the mode is read only at start: the API goes on authenticating as it started, in mode 'token', until trousseaud restarts.",
-            warning,
-            StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.Unauthorized, read.StatusCode);
-        Assert.False(server.HasExited);
     }
 
     [Theory]
