@@ -89,7 +89,7 @@ internal static class ServerConfiguration
                 $"{origin} is '{given}', which names no directory: give the data directory (created when missing) with --data-dir, {SectionName}:DataDir or {HomeVariable}.");
         }
 
-        if (WhyNotExpanded(given) is { } why)
+        if (WhyNotAsMeant(given) is { } why)
         {
             throw new InvalidConfigurationException($"{origin} is '{given}', {why}");
         }
@@ -98,10 +98,10 @@ internal static class ServerConfiguration
     }
 
     /// <summary>
-    /// Refuses a path setting that would not lead where it was meant to: one starting with <c>~</c>, which only a
-    /// shell expands (trousseaud would make a directory named <c>~</c> in its working directory), and a file's path
-    /// ending with <c>/</c>, which names a directory (trousseaud would make that directory and then fail to use it as a
-    /// file, after the start).
+    /// Refuses a path setting that would not lead where it was meant to: one with spaces at its start or end, taken as
+    /// part of a name; one starting with <c>~</c>, which only a shell expands (trousseaud would make a directory named
+    /// <c>~</c> in its working directory); and a file's path ending with <c>/</c>, which names a directory (trousseaud
+    /// would make that directory and then fail to use it as a file, after the start).
     /// </summary>
     public static void CheckPaths(IConfiguration section)
     {
@@ -112,7 +112,7 @@ internal static class ServerConfiguration
                 continue;
             }
 
-            if (WhyNotExpanded(path) is { } why)
+            if (WhyNotAsMeant(path) is { } why)
             {
                 throw new InvalidConfigurationException($"{SectionName}:{key} is '{path}', {why}");
             }
@@ -125,8 +125,15 @@ internal static class ServerConfiguration
         }
     }
 
-    private static string? WhyNotExpanded(string path) =>
-        path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
+    /// <summary>
+    /// Why <paramref name="path"/> would not lead where it was meant to, as a clause that follows it: spaces at its start
+    /// or end, which would be part of a name (<c>' /var/lib/trousseau'</c> names a directory <c>' '</c> in the working
+    /// directory), or a <c>~</c>, which only a shell expands; <see langword="null"/> otherwise.
+    /// </summary>
+    private static string? WhyNotAsMeant(string path) =>
+        path.Trim() != path
+            ? "with spaces at its start or end, which trousseaud would take as part of a name (' /var/lib/trousseau' is a directory named ' ' in its working directory): remove them."
+        : path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
             ? "and trousseaud does not expand ~ as a shell does (it would make a directory named ~ in its working directory): write the full path."
             : null;
 
@@ -220,7 +227,8 @@ internal static class ServerConfiguration
     /// Refuses an <c>Api:Urls</c> that Kestrel cannot serve as written, before any check reads it or any file is made:
     /// no URL at all (which Kestrel would take for http://localhost:5000), one that is not an absolute http(s) URL
     /// with a port from 0 to 65535, one with a path (Kestrel serves none), and one with a user name or password, which
-    /// nothing uses and which is not shown. <c>http://unix:/PATH</c>, Kestrel's Unix socket address, is left to it.
+    /// nothing uses and which is not shown, and <c>http://unix:/PATH</c>, Kestrel's Unix socket address, whose socket nothing
+    /// here would make owner-only, check or remove when stale (as the KMS socket's).
     /// </summary>
     public static void CheckUrls(string urls)
     {
@@ -242,7 +250,9 @@ internal static class ServerConfiguration
 
             if (url.StartsWith("http://unix:", StringComparison.OrdinalIgnoreCase) || url.StartsWith("https://unix:", StringComparison.OrdinalIgnoreCase))
             {
-                continue;
+                throw new InvalidConfigurationException(
+                    $"{key} has '{url}', a Unix socket, on which trousseaud does not serve HTTP (nothing would set its mode, check its directory or replace "
+                    + $"a stale one, as for the KMS socket): give http(s)://HOST:PORT, such as {DefaultUrls}, and the KMS plugin's socket with --kms-socket.");
             }
 
             if (AsUri(url) is not { } uri || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)

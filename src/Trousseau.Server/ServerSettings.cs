@@ -45,7 +45,8 @@ internal static class ServerSettings
     public static readonly IReadOnlyList<(Type Options, string Section)> BoundOptions = [.. Bound.Select(b => (b.Options, b.Section))];
 
     /// <summary>Settings that trousseaud reads itself and no options class binds.</summary>
-    private static readonly string[] ReadByServer = ["DataDir", "Api:Enabled", "Api:Urls", "Api:AllowInsecureHttp"];
+    private static readonly (string Key, Type Type)[] ReadByServer =
+        [("DataDir", typeof(string)), ("Api:Enabled", typeof(bool)), ("Api:Urls", typeof(string)), ("Api:AllowInsecureHttp", typeof(bool))];
 
     private static readonly Type[] ListTypes =
         [typeof(IEnumerable<>), typeof(ICollection<>), typeof(IList<>), typeof(List<>), typeof(IReadOnlyCollection<>), typeof(IReadOnlyList<>), typeof(ISet<>), typeof(HashSet<>)];
@@ -64,11 +65,14 @@ internal static class ServerSettings
     private static readonly (string[] Key, Type Type)[] BoundKeys =
         [.. Bound.SelectMany(o => Keys(o.Options, o.Section.Length == 0 ? [] : [o.Section]))];
 
-    private static readonly string[][] Known =
+    /// <summary>Every setting, with the type its value is converted to.</summary>
+    private static readonly (string[] Key, Type Type)[] Typed =
     [
-        .. BoundKeys.Select(bound => bound.Key),
-        .. ReadByServer.Select(k => k.Split(':')),
+        .. BoundKeys,
+        .. ReadByServer.Select(read => (read.Key.Split(':'), read.Type)),
     ];
+
+    private static readonly string[][] Known = [.. Typed.Select(setting => setting.Key)];
 
     /// <summary>The settings that take a time span.</summary>
     private static readonly string[][] TimeSpans = [.. BoundKeys.Where(bound => bound.Type == typeof(TimeSpan)).Select(bound => bound.Key)];
@@ -170,6 +174,36 @@ internal static class ServerSettings
             throw new InvalidConfigurationException(string.Join(" ", refusals));
         }
     }
+
+    /// <summary>
+    /// Refuses a number, time span or boolean setting given an empty value (<c>Trousseau__DataKeys__MaxUses=</c>,
+    /// <c>"Enabled": ""</c>, <c>--Trousseau:Api:Enabled=</c>), which the configuration binder passes over, leaving the
+    /// default in force unnoticed: whoever wrote the key meant something. The line says what the setting takes.
+    /// </summary>
+    /// <param name="section">The <c>Trousseau</c> section.</param>
+    /// <exception cref="InvalidConfigurationException">Such a setting is empty.</exception>
+    public static void RefuseEmptyValues(IConfigurationSection section)
+    {
+        var refusals = section.AsEnumerable(makePathsRelative: true)
+            .Where(pair => pair.Value is { Length: 0 })
+            .Select(pair => (pair.Key, Setting: Typed.FirstOrDefault(setting => Matches(setting.Key, pair.Key.Split(':')))))
+            .Where(found => found.Setting.Type is { } type && Expected(type) is not null)
+            .OrderBy(found => found.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(found => $"{section.Path}:{found.Key} is '', which is not {Expected(found.Setting.Type)}: write one, or leave the setting out for its default.")
+            .ToList();
+        if (refusals.Count > 0)
+        {
+            throw new InvalidConfigurationException(string.Join(" ", refusals));
+        }
+    }
+
+    /// <summary>What a value of <paramref name="type"/> is written as, for the number, time span and boolean settings; else <see langword="null"/>.</summary>
+    private static string? Expected(Type type) =>
+        type == typeof(bool) ? "true or false"
+        : type == typeof(TimeSpan) ? "a time span such as 00:00:30"
+        : type == typeof(int) || type == typeof(long) || type == typeof(uint) || type == typeof(ulong) || type == typeof(short) || type == typeof(ushort) || type == typeof(byte) ? "a whole number"
+        : type == typeof(double) || type == typeof(float) || type == typeof(decimal) ? "a number"
+        : null;
 
     /// <summary>
     /// Refuses one setting given by several environment variables whose names differ only in case

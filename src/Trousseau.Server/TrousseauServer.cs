@@ -125,6 +125,7 @@ internal static class TrousseauServer
         var section = builder.Configuration.GetSection(ServerConfiguration.SectionName);
         ServerSettings.RefuseUnknown(section);
         ServerSettings.RefuseValuesOfLists(section);
+        ServerSettings.RefuseEmptyValues(section);
 
         // Vault:ConfigPath's KV v2 data is laid over everything local. Its Vault login goes to the Vault key provider,
         // or is revoked when the overlay is disposed.
@@ -132,6 +133,7 @@ internal static class TrousseauServer
         var overlaid = new ConfigurationBuilder().AddInMemoryCollection(overlay.Values).Build().GetSection(ServerConfiguration.SectionName);
         ServerSettings.RefuseUnknown(overlaid, $"{section.Path}:Vault:ConfigPath '{section["Vault:ConfigPath"]}'");
         ServerSettings.RefuseValuesOfLists(overlaid);
+        ServerSettings.RefuseEmptyValues(overlaid);
         builder.Configuration.AddInMemoryCollection(overlay.Values);
         ServerSettings.RefuseNumbersAsTimeSpans(section);
 
@@ -427,7 +429,8 @@ internal static class TrousseauServer
     /// or an etcd user removed while etcd auth is on (event 9001: the store keeps the user and password in use; only a
     /// restart turns etcd auth off), one value given to a list setting, which it would read as an empty list (event
     /// 9001, saying how to write a list, as the start does), API settings that no longer validate (event 9001: the
-    /// <c>Api:Policies</c> in force stay), a setting read only at start whose new value the next start would refuse
+    /// <c>Api:Policies</c> in force stay), an <c>Api:Auth:Mode</c> other than the one the API started with (event 9001:
+    /// the mode is read only at start), a setting read only at start whose new value the next start would refuse
     /// (event 9001), and a file that can no longer be read (event 9001).
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
@@ -438,6 +441,7 @@ internal static class TrousseauServer
             : null;
         var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
         var api = section.GetValue("Api:Enabled", defaultValue: true) ? app.Services.GetRequiredService<IOptionsFactory<TrousseauApiOptions>>() : null;
+        var authMode = app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode;
 
         // Settings read only at start, checked as the start checks them, so that a value the next start would refuse
         // (Worker:Interval '30s', DataKeys:MaxUses -1, an empty Api:Urls) is named now rather than at that start.
@@ -446,6 +450,7 @@ internal static class TrousseauServer
             () => ServerConfiguration.CheckUrls(ServerConfiguration.Urls(section)),
             () => ServerConfiguration.CheckPaths(section),
             () => ServerSettings.RefuseNumbersAsTimeSpans(section),
+            () => ServerSettings.RefuseEmptyValues(section),
             () => section.GetValue<bool>("Api:Enabled"),
             () => section.GetValue<bool>("Api:AllowInsecureHttp"),
             () => app.Services.GetRequiredService<IOptionsFactory<TrousseauOptions>>().Create(Options.DefaultName),
@@ -506,7 +511,12 @@ internal static class TrousseauServer
 
             try
             {
-                api?.Create(Options.DefaultName);
+                if (api?.Create(Options.DefaultName).Auth.Mode is { } mode && mode != authMode)
+                {
+                    reasons.Add(
+                        $"{ServerConfiguration.SectionName}:Api:Auth:Mode is '{Spelt(mode)}' in the changed configuration, but the mode is read only at start: "
+                        + $"the API goes on authenticating as it started, in mode '{Spelt(authMode)}', until trousseaud restarts.");
+                }
             }
             catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
             {
@@ -531,6 +541,9 @@ internal static class TrousseauServer
             }
         });
     }
+
+    /// <summary>An API authentication mode as a user writes it.</summary>
+    private static string Spelt(TrousseauApiAuthMode mode) => mode.ToString().ToLowerInvariant();
 
     /// <summary>
     /// Stops what a failed start had already started (the KMS socket, background services), gives the OpenTelemetry

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace Trousseau.Etcd.Internal;
 
 /// <summary>
-/// Checks the settings of <see cref="EtcdStoreOptions"/> that DataAnnotations cannot at start: endpoint schemes, the
+/// Checks the settings of <see cref="EtcdStoreOptions"/> that DataAnnotations cannot at start: endpoint schemes and paths, the
 /// prefix, settings that go together, files. Each failure names the configuration key, the value given (never the
 /// password) and what would be valid. <see cref="EtcdOptionsAnnotationsValidator"/> checks the rest.
 /// </summary>
@@ -23,6 +23,12 @@ internal sealed class EtcdOptionsValidator(string sectionPath) : IValidateOption
             else if (!endpoint.IsAbsoluteUri || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
             {
                 failures.Add($"{Key("Endpoints")} holds '{endpoint.OriginalString}', which is not an http(s) URL such as http://127.0.0.1:2379.");
+            }
+            else if (endpoint.AbsolutePath != "/" || endpoint.Query.Length > 0 || endpoint.Fragment.Length > 0)
+            {
+                // Not shown: a query or fragment may hold a token, and the etcd client reads only the scheme, host and port.
+                failures.Add($"{Key($"Endpoints:{index}")} is {endpoint.GetLeftPart(UriPartial.Authority)} followed by a path, query or fragment, not shown here, "
+                    + $"which the etcd client would drop: write the endpoint as http(s)://HOST:PORT, and put the key prefix in {Key("Prefix")}.");
             }
         }
 

@@ -399,6 +399,26 @@ public sealed class CliUsageTests : IDisposable
         Assert.Empty(ownerOnly.Stderr);
     }
 
+    [Theory]
+    [InlineData(" ", "kms status")]
+    [InlineData("   ", "secret list")]
+    public async Task A_blank_TROUSSEAU_HOME_exits_2_naming_it_as_trousseaud_refuses_it(string home, string command)
+    {
+        var error = ClectlAssert.Fails(await _clectl.With(("TROUSSEAU_HOME", home)).RunAsync(command.Split(' ')), 2);
+
+        Assert.Equal($"clectl: $TROUSSEAU_HOME is '{home}', which names no directory: set it to trousseaud's data directory, or unset it for ./.trousseau.", error);
+    }
+
+    [Theory]
+    [InlineData(" /var/lib/trousseau", "kms status")]
+    [InlineData("/var/lib/trousseau ", "secret list")]
+    public async Task A_TROUSSEAU_HOME_with_spaces_around_it_exits_2_naming_it_as_trousseaud_refuses_it(string home, string command)
+    {
+        var error = ClectlAssert.Fails(await _clectl.With(("TROUSSEAU_HOME", home)).RunAsync(command.Split(' ')), 2);
+
+        Assert.Equal($"clectl: $TROUSSEAU_HOME is '{home}', with spaces at its start or end, which clectl would take as part of a name: remove them.", error);
+    }
+
     [Fact]
     public async Task A_directory_given_to_from_file_exits_2_saying_it_is_a_directory()
     {

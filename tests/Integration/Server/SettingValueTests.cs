@@ -42,6 +42,17 @@ public sealed class SettingValueTests : IDisposable
     }
 
     [Fact]
+    public async Task A_TROUSSEAU_HOME_with_spaces_around_it_exits_2_naming_it_and_creates_nothing()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+
+        var result = await RunInAsync(work, ["--urls", ServerListener.Loopback().Urls], new Dictionary<string, string?> { ["TROUSSEAU_HOME"] = $" {_temp.Combine("home")}" });
+
+        AssertRefused(result, $"TROUSSEAU_HOME is ' {_temp.Combine("home")}', with spaces at its start or end");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    [Fact]
     public async Task An_empty_TROUSSEAU_HOME_is_read_as_unset_as_clectl_reads_it()
     {
         var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
@@ -86,6 +97,38 @@ public sealed class SettingValueTests : IDisposable
     }
 
     [Theory]
+    [InlineData("http://127.0.0.1:1/some/path")]
+    [InlineData("http://127.0.0.1:1/?token=etcd-url-pass")]
+    [InlineData("http://127.0.0.1:1#etcd-url-pass")]
+    public async Task An_etcd_endpoint_with_a_path_query_or_fragment_exits_2_naming_it_without_showing_what_follows(string endpoint)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={endpoint}"]);
+
+        AssertRefused(result, "Trousseau:Etcd:Endpoints:0 is http://127.0.0.1:1 followed by a path, query or fragment, not shown here, which the etcd client would drop");
+        Assert.DoesNotContain("etcd-url-pass", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("http://unix:{temp}/api.sock", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:api.sock", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:{temp}/missing/api.sock", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:{temp}/taken", "--Trousseau:Api:Enabled=false")]
+    [InlineData("http://unix:{temp}/api.sock", "--Trousseau:Api:AllowInsecureHttp=true")]
+    public async Task An_api_url_on_a_unix_socket_exits_2_naming_it_and_creates_nothing(string url, string setting)
+    {
+        var temp = Directory.CreateDirectory(_temp.Combine("sockets")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(temp, "taken"), "a file");
+        var urls = url.Replace("{temp}", temp, StringComparison.Ordinal);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--urls", urls, setting, "--Trousseau:Store=memory"]);
+
+        AssertRefused(result, $"Trousseau:Api:Urls has '{urls}', a Unix socket, on which trousseaud does not serve HTTP");
+        Assert.Equal(["taken"], Directory.EnumerateFileSystemEntries(temp).Select(Path.GetFileName));
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
     [InlineData("1")]
     [InlineData("2")]
     [InlineData("token,kubernetes")]
@@ -114,6 +157,8 @@ public sealed class SettingValueTests : IDisposable
     [InlineData("Audit:Path", "{new}/audit/", "Trousseau:Audit:Path is '{new}/audit/', which names a directory: it must be the path of a file")]
     [InlineData("Local:KeyFile", "~/local.keyring", "Trousseau:Local:KeyFile is '~/local.keyring', and trousseaud does not expand ~ as a shell does")]
     [InlineData("DataDir", "~/trousseau", "Trousseau:DataDir is '~/trousseau', and trousseaud does not expand ~ as a shell does")]
+    [InlineData("DataDir", " {new}", "Trousseau:DataDir is ' {new}', with spaces at its start or end, which trousseaud would take as part of a name")]
+    [InlineData("Audit:Path", "{new}/audit.log ", "Trousseau:Audit:Path is '{new}/audit.log ', with spaces at its start or end, which trousseaud would take as part of a name")]
     public async Task A_path_that_would_not_lead_where_it_was_meant_to_exits_2_naming_it_and_creates_nothing(string key, string path, string named)
     {
         var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
@@ -140,6 +185,9 @@ public sealed class SettingValueTests : IDisposable
     [InlineData("""
         "DataKeys": { "MaxAge": 3600 }
         """, "Trousseau:DataKeys:MaxAge is '3600', a number alone, which .NET reads as 3600 days")]
+    [InlineData("""
+        "DataKeys": { "MaxUses": "" }
+        """, "Trousseau:DataKeys:MaxUses is '', which is not a whole number")]
     public async Task A_setting_read_at_start_given_a_bad_value_in_the_changed_config_file_is_named_in_one_warning_while_the_server_serves_on(string change, string reason)
     {
         var dataDir = _temp.Combine("data");
@@ -160,6 +208,31 @@ public sealed class SettingValueTests : IDisposable
         Assert.Single(server.Log.Split('\n'), l => l.Contains(reason, StringComparison.Ordinal));
         Assert.DoesNotContain("reload-secret", server.Log, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
+    [Fact]
+    public async Task An_api_auth_mode_changed_in_the_config_file_while_the_server_runs_is_named_in_warning_9001_and_the_mode_in_use_stays()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory" } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var anonymous = new HttpClient { BaseAddress = server.BaseAddress };
+
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Api": { "Auth": { "Mode": "none" } } } }""");
+        var warning = await Eventually.ReturnsAsync(
+            () => Task.FromResult(server.Log.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(NotTaken, StringComparison.Ordinal))),
+            line => line is not null,
+            awaited: "warning 9001 for the changed mode",
+            show: _ => server.Log);
+        using var read = await anonymous.GetAsync(new Uri("v1/secrets/absent", UriKind.Relative));
+
+        Assert.StartsWith(
+            $"{NotTaken}Trousseau:Api:Auth:Mode is 'none' in the changed configuration, but the mode is read only at start: the API goes on authenticating as it started, in mode 'token', until trousseaud restarts.",
+            warning,
+            StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, read.StatusCode);
         Assert.False(server.HasExited);
     }
 
@@ -197,6 +270,34 @@ public sealed class SettingValueTests : IDisposable
         var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [$"--Trousseau:{key}={value}"]);
 
         AssertRefused(result, named);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("environment", "DataKeys:MaxUses", "a whole number")]
+    [InlineData("environment", "Api:Enabled", "true or false")]
+    [InlineData("file", "Worker:Interval", "a time span such as 00:00:30")]
+    [InlineData("file", "Api:AllowInsecureHttp", "true or false")]
+    [InlineData("command line", "Kms:Enabled", "true or false")]
+    [InlineData("command line", "Audit:MaxFiles", "a whole number")]
+    public async Task An_empty_number_time_span_or_boolean_exits_2_naming_what_it_takes_rather_than_keeping_its_default(string source, string key, string expected)
+    {
+        var config = _temp.Combine("settings.json");
+        var parts = key.Split(':');
+        await File.WriteAllTextAsync(config, source == "file"
+            ? $$"""{ "Trousseau": { "{{parts[0]}}": { "{{parts[1]}}": "" } } }"""
+            : """{ "Trousseau": { } }""");
+        var environment = new Dictionary<string, string?>();
+        if (source == "environment")
+        {
+            environment[$"Trousseau__{key.Replace(":", "__", StringComparison.Ordinal)}"] = "";
+        }
+
+        string[] args = source == "command line" ? ["--config", config, $"--Trousseau:{key}="] : ["--config", config];
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), args, environment);
+
+        AssertRefused(result, $"Trousseau:{key} is '', which is not {expected}: write one, or leave the setting out for its default.");
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
