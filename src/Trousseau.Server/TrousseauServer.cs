@@ -441,7 +441,7 @@ internal static class TrousseauServer
             : null;
         var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
         var api = section.GetValue("Api:Enabled", defaultValue: true) ? app.Services.GetRequiredService<IOptionsFactory<TrousseauApiOptions>>() : null;
-        var authMode = app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode;
+        var authMode = api is null ? default : app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode;
 
         // Settings read only at start, checked as the start checks them, so that a value the next start would refuse
         // (Worker:Interval '30s', DataKeys:MaxUses -1, an empty Api:Urls) is named now rather than at that start.
