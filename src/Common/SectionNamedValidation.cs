@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -54,6 +55,23 @@ internal static partial class SectionNamedValidation
         services.Add(descriptor);
     }
 
+    /// <summary>
+    /// Validates <typeparamref name="TOptions"/> when the host starts (<c>ValidateOnStart</c>), registered once however
+    /// often it is called: each <c>ValidateOnStart</c> call adds a start-up validation entry of its own, which two
+    /// <c>AddTrousseau</c> calls (two libraries of one application, or a test host adding it again) would double.
+    /// </summary>
+    public static OptionsBuilder<TOptions> ValidateOnStartOnce<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TOptions>(this OptionsBuilder<TOptions> options)
+        where TOptions : class
+    {
+        if (!options.Services.Any(d => d.ServiceType == typeof(ValidatedOnStart<TOptions>)))
+        {
+            options.Services.AddSingleton(new ValidatedOnStart<TOptions>());
+            options.ValidateOnStart();
+        }
+
+        return options;
+    }
+
     private static Type? ImplementationType(ServiceDescriptor descriptor) =>
         descriptor.ImplementationType ?? descriptor.ImplementationInstance?.GetType() ?? descriptor.ImplementationFactory?.Method.ReturnType;
 
@@ -62,6 +80,10 @@ internal static partial class SectionNamedValidation
 
     [GeneratedRegex(@"\bTrousseau:(?=[A-Za-z])", RegexOptions.CultureInvariant)]
     private static partial Regex DefaultSectionKey();
+
+    /// <summary>Marks options of type <typeparamref name="TOptions"/> as validated at start (<see cref="ValidateOnStartOnce{TOptions}"/>).</summary>
+    private sealed class ValidatedOnStart<TOptions>
+        where TOptions : class;
 
     /// <summary>A DataAnnotations validator whose failures name keys under the application's section.</summary>
     private sealed class SectionNamedValidator<TOptions>(IValidateOptions<TOptions> annotations, string section) : IValidateOptions<TOptions>

@@ -27,15 +27,20 @@ public static class VaultTrousseauBuilderExtensions
         var sectionPath = builder.ConfigurationPath("Vault");
         builder.AddSectionValidator<VaultOptions, VaultOptionsValidator>(_ => new VaultOptionsValidator(sectionPath));
 
-        builder.Services.AddHttpClient(VaultHttp.ClientName, (sp, client) =>
-            {
-                var address = sp.GetRequiredService<IOptions<VaultOptions>>().Value.Address!;
-                client.BaseAddress = new Uri(address.AbsoluteUri.TrimEnd('/') + "/");
-                client.Timeout = Timeout.InfiniteTimeSpan;
-            })
-            .ConfigurePrimaryHttpMessageHandler(sp => VaultTls.CreateHandler(sp.GetRequiredService<IOptions<VaultOptions>>().Value.CaFile))
-            .AddResilienceHandler(VaultResilience.PipelineName, (pipeline, context) => VaultResilience.Configure(
-                pipeline, context.ServiceProvider.GetRequiredService<IOptions<VaultOptions>>().Value, context.ServiceProvider.GetRequiredService<TimeProvider>()));
+        if (!builder.Services.Any(service => service.ServiceType == typeof(VaultHttp)))
+        {
+            // Once, however often it is called: a second resilience handler would retry each attempt of the first.
+            builder.Services.AddHttpClient(VaultHttp.ClientName, (sp, client) =>
+                {
+                    var address = sp.GetRequiredService<IOptions<VaultOptions>>().Value.Address!;
+                    client.BaseAddress = new Uri(address.AbsoluteUri.TrimEnd('/') + "/");
+                    client.Timeout = Timeout.InfiniteTimeSpan;
+                })
+                .ConfigurePrimaryHttpMessageHandler(sp => VaultTls.CreateHandler(sp.GetRequiredService<IOptions<VaultOptions>>().Value.CaFile))
+                .AddResilienceHandler(VaultResilience.PipelineName, (pipeline, context) => VaultResilience.Configure(
+                    pipeline, context.ServiceProvider.GetRequiredService<IOptions<VaultOptions>>().Value, context.ServiceProvider.GetRequiredService<TimeProvider>()));
+        }
+
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<VaultHttp>();
         builder.Services.TryAddSingleton<VaultMetrics>();

@@ -21,6 +21,14 @@ public interface IAuditTrail
     /// Appends one record, written through to the operating system before the returned task completes. Records
     /// appended concurrently may be written together.
     /// </summary>
+    /// <remarks>
+    /// It takes no <see cref="CancellationToken"/>, on purpose: a host appends the record of a call once the call has
+    /// acted (or been refused), and the record must be written even when the caller has left meanwhile (an HTTP
+    /// client that disconnected, a gRPC deadline that passed), or the trail would miss an act that took place. An
+    /// implementation bounds the wait itself instead, and fails rather than waits without end (the Hosting package's
+    /// trail hands each record to the operating system at once, and counts a standard output not read for 5 s as a
+    /// failed write).
+    /// </remarks>
     /// <param name="record">The call to record.</param>
     /// <returns>A task that completes once the record is written.</returns>
     /// <exception cref="AuditUnavailableException">The record could not be written and the trail refuses calls it cannot record.</exception>

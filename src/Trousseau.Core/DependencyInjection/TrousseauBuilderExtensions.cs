@@ -114,7 +114,7 @@ public static class TrousseauBuilderExtensions
             options.Configure(configure);
         }
 
-        return options.ValidateOnStart();
+        return options.ValidateOnStartOnce();
     }
 
     /// <summary>

@@ -66,7 +66,7 @@ public static class TrousseauServiceCollectionExtensions
                 $"AddTrousseau was given the configuration section '{configuration.Path}' after an earlier call gave '{earlier.Value}': Trousseau's options bind from one section. Give every AddTrousseau call the same section, or set the other values in code (AddTrousseau(options => ...)).");
         }
 
-        services.AddOptions<TrousseauOptions>().ValidateOnStart();
+        services.AddOptions<TrousseauOptions>().ValidateOnStartOnce();
         if (earlier is null || (configuration is not null && !earlier.IsBound))
         {
             services.Replace(ServiceDescriptor.Singleton(new TrousseauSectionPath(builder.ConfigurationPath(), configuration)));
@@ -76,7 +76,12 @@ public static class TrousseauServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
-        services.AddMetrics();
+        if (earlier is null)
+        {
+            // Once: each AddMetrics call adds a start-up validation entry of its own.
+            services.AddMetrics();
+        }
+
         services.TryAddSingleton<TrousseauInstrumentation>();
         services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.KeyProvider));
         services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,9 @@ namespace Trousseau.Hosting.Api;
 /// (<see cref="FileStamp"/>), a few system calls; when they differ, or while a file had been written less than 2 s
 /// before it was last read (<see cref="FileLook"/>: a rewrite within one tick of the file system's clock can leave them
 /// all the same), the files are read again. Files that cannot be used (written half-way, a key that does not match its
-/// certificate yet) leave the previous material in use, with one warning until they change again.
+/// certificate yet) leave the previous material in use, with one warning until they change again. Material that new
+/// files replaced is disposed once no connection uses it: each connection holds the material its handshake was given
+/// until it closes, so that neither a handshake under way nor a connection served the old certificate sees it disposed.
 /// </summary>
 internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApiTlsOptions tls, ILogger<ApiTlsCertificate> logger)
 {
@@ -46,20 +49,59 @@ internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApi
             return;
         }
 
-        // Kestrel takes a certificate up front; each handshake then takes the current one with its intermediates,
-        // which a ServerCertificateSelector's certificate would go out without.
-        var material = Current;
-        https.ServerCertificate = material.Certificate;
-        https.ServerCertificateChain = material.Intermediates;
-        https.OnAuthenticate = (_, ssl) => ssl.ServerCertificateContext = Current.Context;
+        // Kestrel takes a certificate up front, kept for as long as it serves the endpoint: copies of its own, so that
+        // the material can go once replaced. Each handshake then takes the current material with its intermediates,
+        // which a ServerCertificateSelector's certificate would go out without, and holds it until its connection closes.
+        var material = Acquire();
+        try
+        {
+            https.ServerCertificate = new X509Certificate2(material.Certificate);
+            https.ServerCertificateChain = [.. material.Intermediates.Select(certificate => new X509Certificate2(certificate))];
+        }
+        finally
+        {
+            material.Release();
+        }
+
+        https.OnAuthenticate = (connection, ssl) =>
+        {
+            var served = Acquire();
+            ssl.ServerCertificateContext = served.Context;
+            connection.ConnectionClosed.Register(static used => ((ApiTlsMaterial)used!).Release(), served);
+        };
 
         if (!string.IsNullOrWhiteSpace(tls.ClientCaFile))
         {
             // The client's certificate is checked against ClientCaFile alone, without revocation (no CRL is fetched),
-            // with the material the handshake's OnAuthenticate has just made current.
+            // with the material current now: the one the handshake's OnAuthenticate has just taken, or newer.
             https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
             https.CheckCertificateRevocation = false;
-            https.ClientCertificateValidation = (certificate, chain, _) => Volatile.Read(ref _material)!.TrustsClient(certificate, chain);
+            https.ClientCertificateValidation = (certificate, chain, _) =>
+            {
+                var current = Acquire();
+                try
+                {
+                    return current.TrustsClient(certificate, chain);
+                }
+                finally
+                {
+                    current.Release();
+                }
+            };
+        }
+    }
+
+    /// <summary>A use of the current material (<see cref="ApiTlsMaterial.TryAcquire"/>), to be released by the caller.</summary>
+    private ApiTlsMaterial Acquire()
+    {
+        while (true)
+        {
+            // A material replaced since it was read may be gone already: the newer one is current by then.
+            var material = Current;
+            if (material.TryAcquire())
+            {
+                return material;
+            }
         }
     }
 
@@ -92,10 +134,14 @@ internal sealed partial class ApiTlsCertificate(string sectionPath, TrousseauApi
                 return previous;
             }
 
-            var unchanged = !_unusable && sameStamps && _material?.Certificate.Thumbprint == loaded.Certificate.Thumbprint;
+            var replaced = _material;
+            var unchanged = !_unusable && sameStamps && replaced?.Certificate.Thumbprint == loaded.Certificate.Thumbprint;
             Volatile.Write(ref _material, loaded);
             Volatile.Write(ref _looks, looks);
             _unusable = false;
+
+            // Disposed once the connections that were given it have closed.
+            replaced?.Dispose();
             if (unchanged)
             {
                 return loaded;

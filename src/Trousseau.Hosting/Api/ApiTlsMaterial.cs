@@ -7,7 +7,9 @@ namespace Trousseau.Hosting.Api;
 /// <summary>
 /// What the files of <see cref="TrousseauApiTlsOptions"/> hold, read whole: the server certificate with its key and
 /// intermediates, ready for a handshake, and the CAs of client certificates. <see cref="Load"/> fails with a message
-/// that names the setting and the file, never their contents.
+/// that names the setting and the file, never their contents. The certificates are disposed once the one who loaded
+/// the material has disposed it and each use taken since (<see cref="TryAcquire"/>) has been released: a handshake
+/// under way with it, a connection that was served it, keeps it open.
 /// </summary>
 internal sealed class ApiTlsMaterial : IDisposable
 {
@@ -15,6 +17,10 @@ internal sealed class ApiTlsMaterial : IDisposable
     private const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
 
     private readonly X509Certificate2Collection? _clientAuthorities;
+
+    // The uses not released yet, the loader's among them until it disposes the material; none left, the certificates are disposed.
+    private int _uses = 1;
+    private int _disposed;
 
     private ApiTlsMaterial(X509Certificate2 certificate, X509Certificate2Collection intermediates, X509Certificate2Collection? clientAuthorities)
     {
@@ -93,12 +99,46 @@ internal sealed class ApiTlsMaterial : IDisposable
         return chain.Build(clientCertificate);
     }
 
+    /// <summary>
+    /// Takes a use of the material, to be given back with <see cref="Release"/>; false once its certificates have been
+    /// disposed (the loader disposed it and every use was released), when the caller must take the newer material.
+    /// </summary>
+    public bool TryAcquire()
+    {
+        var uses = Volatile.Read(ref _uses);
+        while (uses > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _uses, uses + 1, uses);
+            if (seen == uses)
+            {
+                return true;
+            }
+
+            uses = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>Gives back a use taken with <see cref="TryAcquire"/>; the last one disposes the certificates.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _uses) == 0)
+        {
+            Certificate.Dispose();
+            foreach (var certificate in Intermediates.Concat(_clientAuthorities ?? []))
+            {
+                certificate.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Gives back the loader's use, once however often it is called; the certificates go with the last use.</summary>
     public void Dispose()
     {
-        Certificate.Dispose();
-        foreach (var certificate in Intermediates.Concat(_clientAuthorities ?? []))
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            certificate.Dispose();
+            Release();
         }
     }
 }

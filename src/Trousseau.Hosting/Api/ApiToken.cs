@@ -81,7 +81,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
                 if (!previous.Unusable || previous.Look.Stamp != look.Stamp)
                 {
                     var reason = e is FileNotFoundException or DirectoryNotFoundException
-                        ? $"The API token file {fullPath} does not exist; write the new token into it, or restart trousseaud to have a new one made."
+                        ? $"The API token file {fullPath} does not exist; put the token back: write it into the file, or, for a file mounted from a Kubernetes Secret, into the Secret, whose new version kubelet swaps in. A restart makes a new token only where trousseaud may create the file."
                         : e.Message;
                     LogUnusable(logger, reason);
                 }

@@ -23,10 +23,15 @@ public static class TrousseauDataProtectionBuilderExtensions
     public static IDataProtectionBuilder ProtectKeysWithTrousseau(this IDataProtectionBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        if (!builder.Services.Any(service => service.ServiceType == typeof(KeyRingOutage)))
+        {
+            // Once, however often it is called: a second call would only set the same encryptor again.
+            builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(services =>
+                new ConfigureOptions<KeyManagementOptions>(options => options.XmlEncryptor = new TrousseauXmlEncryptor(services)));
+        }
+
         builder.Services.TryAddSingleton(services => new KeyRingOutage(services.GetService<TimeProvider>() ?? TimeProvider.System));
-        builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(services =>
-            new ConfigureOptions<KeyManagementOptions>(options => options.XmlEncryptor = new TrousseauXmlEncryptor(services)));
-        builder.Services.AddOptions<KeyManagementOptions>().ValidateOnStart();
+        builder.Services.AddOptions<KeyManagementOptions>().ValidateOnStartOnce();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeyManagementOptions>, KeyRingEncryptionValidator>());
         return builder;
     }

@@ -8,7 +8,8 @@ namespace Trousseau.Hosting.Internal;
 /// down, it costs at most one check per dependency per interval. A state change is logged once. The first check runs
 /// while the host goes on starting, so that a Vault or etcd that accepts connections but does not answer holds up
 /// neither <c>/healthz</c> nor the KMS socket; a readiness answer asked for meanwhile waits for it
-/// (<see cref="FirstCheckAsync"/>), so that it is already real.
+/// (<see cref="FirstCheckAsync"/>), so that it is already real. Every wait follows the <see cref="TimeProvider"/> the
+/// application registered (a <c>FakeTimeProvider</c> in its tests): the interval, a check's limit and that first wait.
 /// </summary>
 internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore store, DependencyStateLog stateLog, TimeProvider time) : BackgroundService
 {
@@ -41,7 +42,7 @@ internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore stor
     {
         try
         {
-            await _firstCheck.Task.WaitAsync(2 * CheckTimeout, cancellationToken).ConfigureAwait(false);
+            await _firstCheck.Task.WaitAsync(2 * CheckTimeout, time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -77,10 +78,10 @@ internal sealed class DependencyMonitor(IKeyProvider provider, ISecretStore stor
         stateLog.Observe(DependencyStateLog.StoreName(store), results.Store);
     }
 
-    private static async Task<DependencyHealth> CheckAsync(Func<CancellationToken, ValueTask<DependencyHealth>> check, CancellationToken stoppingToken)
+    private async Task<DependencyHealth> CheckAsync(Func<CancellationToken, ValueTask<DependencyHealth>> check, CancellationToken stoppingToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        timeout.CancelAfter(CheckTimeout);
+        using var limit = new CancellationTokenSource(CheckTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, limit.Token);
         try
         {
             return await check(timeout.Token).ConfigureAwait(false);

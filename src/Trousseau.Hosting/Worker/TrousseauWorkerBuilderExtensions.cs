@@ -37,7 +37,7 @@ public static class TrousseauWorkerBuilderExtensions
     public static IServiceCollection AddTrousseauWorker(this IServiceCollection services, Action<TrousseauWorkerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<TrousseauWorkerOptions>().ValidateOnStart();
+        var options = services.AddOptions<TrousseauWorkerOptions>().ValidateOnStartOnce();
         new WorkerOnlyBuilder(services).AddAnnotationsValidator<TrousseauWorkerOptions, TrousseauWorkerOptionsAnnotationsValidator>();
         if (configure is not null)
         {

@@ -115,10 +115,12 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     /// <summary>
     /// A token to call Vault with: the current one while it is valid (starting its renewal or login in the background
-    /// when it is due), else the outcome of the login every call without a valid token waits for.
+    /// when it is due), else the outcome of the login every call without a valid token waits for. A call cancelled
+    /// before it came here starts nothing: no lookup, renewal or login, nor a read of the token file.
     /// </summary>
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var lease = Volatile.Read(ref _lease);
         if (lease is not null && TokenFile is { } tokenFile && TokenFileChanged(tokenFile))
         {
@@ -142,10 +144,12 @@ internal sealed partial class VaultTokenSource : IDisposable
     /// could look itself up when denied is looked up again (<c>auth/token/lookup-self</c>, one request, no login), and
     /// is dropped when Vault refuses that, so that a token revoked during the backoff is replaced at the next call. The
     /// refused calls share that lookup: those that come while it runs, or less than 1 s after it began, take its answer
-    /// (<see cref="DeniedLookUpAsync"/>), so that a load of denied calls does not send Vault one lookup each.
+    /// (<see cref="DeniedLookUpAsync"/>), so that a load of denied calls does not send Vault one lookup each. A call
+    /// cancelled meanwhile starts no lookup and drops nothing.
     /// </summary>
     public async ValueTask<bool> RejectAsync(string token, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         PolicyDenial? denial;
         lock (_sync)
         {

@@ -1,9 +1,11 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Options;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -122,4 +124,65 @@ public sealed class HostingRegistrationTests : IDisposable
             "AddTrousseauWorker() needs Trousseau in this process: call services.AddTrousseau(...) with a key provider and a store.",
             error.Message);
     }
+
+    [Fact]
+    public async Task Every_part_of_trousseau_added_twice_registers_what_adding_it_once_does()
+    {
+        // Two libraries of one application (or a test host adding its own) may each add Trousseau with every part.
+        var once = await RegistrationsAsync(AddEveryPart(new ServiceCollection()));
+        var twice = await RegistrationsAsync(AddEveryPart(AddEveryPart(new ServiceCollection())));
+
+        Assert.Equal(once, twice);
+    }
+
+    private IServiceCollection AddEveryPart(IServiceCollection services)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Trousseau:KeyProvider"] = "local",
+            ["Trousseau:Store"] = "memory",
+            ["Trousseau:Local:KeyFile"] = _temp.Combine("ring.json"),
+            ["Trousseau:Api:Auth:TokenFile"] = _temp.Combine("api.token"),
+            ["Trousseau:Audit:Path"] = _temp.Combine("audit.log"),
+            ["Trousseau:Kms:Socket"] = _temp.Combine("kms.sock"),
+        }).Build();
+        services.AddTrousseau(configuration.GetSection("Trousseau"))
+            .UseLocalKeyRing()
+            .UseSqliteStore()
+            .UseEtcdStore()
+            .UseVaultTransit()
+            .UseInMemoryStore()
+            .AddHttpApi()
+            .AddAuditTrail()
+            .AddKmsPlugin()
+            .AddWorker();
+        services.AddHealthChecks().AddTrousseau();
+        services.AddDataProtection().ProtectKeysWithTrousseau();
+        return services;
+    }
+
+    /// <summary>
+    /// What runs at start and what checks the application: each hosted service, each start-up validation entry (one per
+    /// <c>ValidateOnStart</c> call), each options validator, each health check, each setting of Data Protection's key
+    /// encryptor, and each step of the Vault HTTP client's pipeline (a resilience handler added twice would retry each
+    /// of its own attempts).
+    /// </summary>
+    private static async Task<List<string>> RegistrationsAsync(IServiceCollection services)
+    {
+        await using var provider = services.AddLogging().BuildServiceProvider();
+        var startupValidation = typeof(IStartupValidator).Assembly.GetType("Microsoft.Extensions.Options.StartupValidatorOptions", throwOnError: true)!;
+        var counted = services
+            .Where(d => d.ServiceType == typeof(IHostedService)
+                || d.ServiceType == typeof(IConfigureOptions<KeyManagementOptions>)
+                || (d.ServiceType.IsGenericType && d.ServiceType.GetGenericTypeDefinition() == typeof(IValidateOptions<>)))
+            .Select(d => $"{Named(d.ServiceType)}: {Named(d.ImplementationType ?? d.ImplementationInstance?.GetType() ?? d.ImplementationFactory?.Method.ReturnType)}");
+        var entries = provider.GetServices(typeof(IConfigureOptions<>).MakeGenericType(startupValidation)).Select(e => "start-up validation of " + Named(e!.GetType()));
+        var checks = provider.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations.Select(r => "health check " + r.Name);
+        var vault = provider.GetRequiredService<IOptionsMonitor<HttpClientFactoryOptions>>().Get(Trousseau.Vault.Internal.VaultHttp.ClientName);
+        return [.. counted.Concat(entries).Concat(checks).Order(StringComparer.Ordinal), $"Vault client: {vault.HttpClientActions.Count} client steps, {vault.HttpMessageHandlerBuilderActions.Count} handler steps"];
+    }
+
+    /// <summary>A type's name with those of its type arguments, which tell what options a start-up validation entry is for.</summary>
+    private static string Named(Type? type) =>
+        type is { IsGenericType: true } ? $"{type.Name}<{string.Join(", ", type.GenericTypeArguments.Select(Named))}>" : type?.Name ?? "?";
 }

@@ -68,6 +68,11 @@ public sealed class KubeletVolumeTests : IDisposable
         await Eventually.HoldsAsync(() => Lines(server, missing, "") == 1, () => server.Log);
         volume.FinishUpdate();
 
+        // The warning's advice fits a file that trousseaud cannot write, as a Secret volume is read-only.
+        Assert.Equal(
+            1,
+            Lines(server, missing, "; put the token back: write it into the file, or, for a file mounted from a Kubernetes Secret, into the Secret, whose new version kubelet swaps in. A restart makes a new token only where trousseaud may create the file."));
+
         Assert.Equal(HttpStatusCode.OK, (await second.GetAsync("v1/secrets")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await first.GetAsync("v1/secrets")).StatusCode);
         Assert.Equal(1, Lines(server, "cannot be used", ""));

@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trousseau.Hosting;
+using Trousseau.Hosting.Api;
 using Trousseau.Remote;
 using Trousseau.Tests.Integration.Infrastructure;
 
@@ -261,6 +262,33 @@ public sealed class TlsTests : IDisposable
         Assert.Equal("CN=deployer", await withCertificate.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
         await Assert.ThrowsAsync<HttpRequestException>(() => withOther.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
         await Assert.ThrowsAsync<HttpRequestException>(() => without.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+    }
+
+    [Fact]
+    public async Task A_certificate_a_renewal_replaced_is_disposed_once_no_connection_uses_it_and_a_handshake_begun_before_completes()
+    {
+        await using var app = await StartApplicationAsync(clientCaFile: null);
+        var address = AddressOf(app);
+        var replaced = app.Services.GetRequiredService<ApiTlsCertificate>().Current.Certificate;
+
+        // A connection Kestrel took before the renewal, whose client has not sent its hello yet.
+        using var pending = new TcpClient();
+        await pending.ConnectAsync(address.Host, address.Port);
+
+        var renewed = _root.IssueServer();
+        renewed.WriteTo(_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
+        await Eventually.ReturnsAsync(() => ServedThumbprintAsync(address), served => served == renewed.Thumbprint);
+        await using (var handshake = new SslStream(pending.GetStream()))
+        {
+            await handshake.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "127.0.0.1",
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null,
+            });
+        }
+
+        // Its native handle goes with the connections that used it, not with a finalizer some day.
+        await Eventually.HoldsAsync(() => replaced.Handle == IntPtr.Zero, () => "the certificate served before the renewal is still open");
     }
 
     /// <summary>

@@ -540,6 +540,41 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerFact]
+    public async Task A_call_cancelled_before_it_began_starts_no_lookup_of_the_token_so_the_next_call_counts_its_ttl_from_its_own_start()
+    {
+        var server = Server();
+        var token = server.CreateToken(Minute, Minute);
+        var provider = Build(o => o.Auth.Token = token);
+        var (lookups, held) = (server.Count("auth/token/lookup-self"), server.Held);
+        var release = new TaskCompletionSource();
+        server.Hold = new VaultTestServer.VaultHold("auth/token/lookup-self", release.Task);
+        try
+        {
+            using var cancelled = new CancellationTokenSource();
+            await cancelled.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await provider.WrapAsync("dek"u8.ToArray(), cancelled.Token));
+
+            // 45 s later a call looks the token up: Vault says 15 s are left. A lookup the cancelled call had started
+            // would be this call's too, and its lease would count those 15 s from the cancelled call: long expired.
+            _clock.Advance(TimeSpan.FromSeconds(45));
+            var call = RoundTripAsync(provider);
+            await Eventually.HoldsAsync(() => server.Held > held, () => "the call never looked the token up");
+            release.SetResult();
+            await call;
+        }
+        finally
+        {
+            server.Hold = null;
+            release.TrySetResult();
+        }
+
+        // With 15 s left from its own lookup, the token serves the next call without another.
+        await RoundTripAsync(provider);
+
+        Assert.Equal(1, server.Count("auth/token/lookup-self") - lookups);
+    }
+
     [VaultTestServerTheory]
     [InlineData("kubernetes")]
     [InlineData("approle")]
