@@ -400,6 +400,14 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Any);
         }
 
+        // HttpClient.Timeout bounds only the head of an answer read with ResponseHeadersRead; this deadline, started
+        // with the request, bounds its body too, as the timeout does for a call that reads the whole answer.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_http.Timeout != Timeout.InfiniteTimeSpan)
+        {
+            deadline.CancelAfter(_http.Timeout);
+        }
+
         HttpResponseMessage response;
         try
         {
@@ -411,12 +419,18 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         }
         catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new DependencyUnavailableException(Dependency, $"trousseaud at {_http.BaseAddress} did not answer in time.", ex);
+            throw new DependencyUnavailableException(Dependency, NoAnswerInTime(ServerOf(request, path), method, path), ex);
         }
 
         try
         {
-            await response.Content.LoadIntoBufferAsync(MaxAnswerBytes, cancellationToken).ConfigureAwait(false);
+            await response.Content.LoadIntoBufferAsync(MaxAnswerBytes, deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (deadline.IsCancellationRequested)
+        {
+            response.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new DependencyUnavailableException(Dependency, NoAnswerInTime(ServerOf(request, path), method, path), ex);
         }
         catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
         {
@@ -456,6 +470,10 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         request?.RequestUri is { IsAbsoluteUri: true, AbsoluteUri: var sent } && sent.EndsWith(path, StringComparison.Ordinal)
             ? sent[..^path.Length]
             : _http.BaseAddress!.AbsoluteUri;
+
+    /// <summary>The message of a call that <see cref="HttpClient.Timeout"/> ended, naming the server, the request and the timeout.</summary>
+    private string NoAnswerInTime(string server, HttpMethod method, string path) =>
+        $"trousseaud at {server} did not answer {method} {path} within {_http.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s (the HttpClient's Timeout).";
 
     /// <summary>How long a 429 asks callers to wait: its <c>Retry-After</c>, as seconds or a date (read against the client's clock).</summary>
     private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
