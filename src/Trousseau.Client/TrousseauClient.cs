@@ -531,7 +531,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
             (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
             (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, retryAfter), retryAfter),
-            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}"),
+            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}", retryAfter),
             _ => new InvalidInputException("request", detail),
         };
     }

@@ -60,6 +60,26 @@ public sealed class TrousseauClientOptionsTests
         Assert.Contains("wait 90 s", refused.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// trousseaud answers an unavailable store or key provider with 503 and <c>Retry-After</c>, the dependency's own
+    /// wait when it gave one (Vault's rate limit, the kubernetes mode's login limit): the caller gets that wait as
+    /// in process.
+    /// </summary>
+    [Fact]
+    public async Task A_503_s_retry_after_reaches_the_caller_as_in_process()
+    {
+        await using var unavailable = await RecordingServer.StartAsync(_ => new Unavailable("30"));
+        using var http = new HttpClient { BaseAddress = unavailable.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetSecretAsync("db/orders"));
+
+        Assert.Equal(TimeSpan.FromSeconds(30), refused.RetryAfter);
+        Assert.Equal(
+            $"trousseaud at {unavailable.BaseAddress} answered 503 Service Unavailable: Vault is unavailable: it answered 429 (rate limit quota exceeded).",
+            refused.Message);
+    }
+
     [Fact]
     public async Task A_decrypt_answer_whose_plaintext_is_not_base64_fails_as_unavailable_naming_the_server()
     {
@@ -73,6 +93,20 @@ public sealed class TrousseauClientOptionsTests
     }
 
     private static IResult KeyStatus() => Results.Json(new { provider = "local", keyId = "k1", version = 1 });
+
+    /// <summary>trousseaud's answer when a dependency cannot serve: a 503 problem with <c>Retry-After</c>.</summary>
+    private sealed class Unavailable(string retryAfter) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = retryAfter;
+            return Results.Json(
+                new ProblemBody(ProblemTypes.Unavailable, "Dependency unavailable", StatusCodes.Status503ServiceUnavailable, "Vault is unavailable: it answered 429 (rate limit quota exceeded)."),
+                WireJson.Default.ProblemBody,
+                "application/problem+json",
+                StatusCodes.Status503ServiceUnavailable).ExecuteAsync(httpContext);
+        }
+    }
 
     /// <summary>A 429 whose <c>Retry-After</c> is an HTTP date.</summary>
     private sealed class RateLimited(string retryAt) : IResult
