@@ -528,6 +528,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
                 Dependency, $"{answered} without trousseaud's problem details: is this the address trousseaud serves its API on?"),
             (ProblemTypes.AlreadyExists, _) or (null, HttpStatusCode.Conflict) => new SecretConflictException(secretName, SecretConflictReason.AlreadyExists),
             (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
+            (ProblemTypes.TooLarge, _) => new SecretTooLargeException(problem?.Size ?? 0, detail),
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
             (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
             (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, retryAfter), retryAfter),
