@@ -133,7 +133,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     {
         SecretNames.Validate(name);
         return await SendAsync(HttpMethod.Get, SecretPath(name), null, Answers.SecretBody, name, null,
-            result => new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data),
+            result => result.Data.Values.Contains(null)
+                ? throw new JsonException("A data value is null.")
+                : new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data),
             cancellationToken).ConfigureAwait(false);
     }
 

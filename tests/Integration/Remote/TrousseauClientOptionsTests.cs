@@ -92,6 +92,24 @@ public sealed class TrousseauClientOptionsTests
         Assert.Equal($"trousseaud at {stranger.BaseAddress} answered POST v1/decrypt with a body that is not the expected JSON.", refused.Message);
     }
 
+    /// <summary>
+    /// A secret whose data holds <c>null</c> is no secret trousseaud stores: it fails the call rather than reaching the
+    /// caller as a value that is null where the type says it never is.
+    /// </summary>
+    [Fact]
+    public async Task A_secret_answer_with_a_null_value_fails_as_unavailable_rather_than_holding_null()
+    {
+        await using var stranger = await RecordingServer.StartAsync(_ => Results.Content(
+            """{"name":"db/orders","type":"opaque","data":{"password":null},"revision":3,"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}""",
+            "application/json"));
+        using var http = new HttpClient { BaseAddress = stranger.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetSecretAsync("db/orders"));
+
+        Assert.Equal($"trousseaud at {stranger.BaseAddress} answered GET v1/secrets/db/orders with a body that is not the expected JSON.", refused.Message);
+    }
+
     private static IResult KeyStatus() => Results.Json(new { provider = "local", keyId = "k1", version = 1 });
 
     /// <summary>trousseaud's answer when a dependency cannot serve: a 503 problem with <c>Retry-After</c>.</summary>
