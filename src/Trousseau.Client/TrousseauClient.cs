@@ -219,6 +219,13 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
                 yield return item;
             }
 
+            if (page.ContinuationToken is not null && page.ContinuationToken == continuationToken)
+            {
+                throw new DependencyUnavailableException(
+                    Dependency,
+                    $"trousseaud at {_http.BaseAddress} answered a page of the listing of '{prefix}' with the continuation token it was given, so the listing would never end.");
+            }
+
             continuationToken = page.ContinuationToken;
         }
         while (continuationToken is not null);

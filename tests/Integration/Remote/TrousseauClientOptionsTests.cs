@@ -110,6 +110,32 @@ public sealed class TrousseauClientOptionsTests
         Assert.Equal($"trousseaud at {stranger.BaseAddress} answered GET v1/secrets/db/orders with a body that is not the expected JSON.", refused.Message);
     }
 
+    /// <summary>
+    /// A server that answers each page with the continuation token it was sent would keep a listing going for ever: the
+    /// listing stops at the second such page. The caller's token, cancelled a minute later, only keeps a failing run
+    /// from hanging.
+    /// </summary>
+    [Fact]
+    public async Task A_listing_whose_server_hands_back_the_same_continuation_ends_as_unavailable()
+    {
+        await using var stranger = await RecordingServer.StartAsync(_ => Results.Content("""{"items":[],"continue":"again"}""", "application/json"));
+        using var http = new HttpClient { BaseAddress = stranger.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+        using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+        {
+            await foreach (var _ in client.ListSecretsAsync("db/", backstop.Token))
+            {
+            }
+        });
+
+        Assert.Equal(
+            $"trousseaud at {stranger.BaseAddress} answered a page of the listing of 'db/' with the continuation token it was given, so the listing would never end.",
+            refused.Message);
+        Assert.Equal(2, stranger.Requests.Count);
+    }
+
     private static IResult KeyStatus() => Results.Json(new { provider = "local", keyId = "k1", version = 1 });
 
     /// <summary>trousseaud's answer when a dependency cannot serve: a 503 problem with <c>Retry-After</c>.</summary>
