@@ -530,7 +530,10 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
                 "server",
                 $"{answered}, a redirect to {response.Headers.Location?.ToString() ?? "no location"}, which is not followed: it would carry the request, "
                 + "secret values included, to an address not given. Give the address trousseaud serves its API on."),
-            (ProblemTypes.NotFound, _) => new SecretNotFoundException(secretName),
+            (ProblemTypes.NotFound, _) when name is not null => new SecretNotFoundException(name),
+
+            // A call about no secret (keys, encrypt, whoami) is not found only where no route serves it: an older server.
+            (ProblemTypes.NotFound, _) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}"),
 
             // trousseaud says "not found" with problem details; a bare 404 is another server's (a wrong address or path).
             (null, HttpStatusCode.NotFound) => new DependencyUnavailableException(

@@ -136,6 +136,26 @@ public sealed class TrousseauClientOptionsTests
         Assert.Equal(2, stranger.Requests.Count);
     }
 
+    /// <summary>
+    /// trousseaud answers not-found for a <c>/v1</c> path no route serves too (an older server without the route): for a
+    /// call about no secret, that is no <see cref="SecretNotFoundException"/> naming a secret of no name.
+    /// </summary>
+    [Fact]
+    public async Task A_not_found_answer_to_a_call_about_no_secret_names_the_server_not_a_secret()
+    {
+        await using var older = await RecordingServer.StartAsync(_ => Results.Json(
+            new ProblemBody(ProblemTypes.NotFound, "Not found", StatusCodes.Status404NotFound, "No route serves GET /v1/auth/whoami."),
+            WireJson.Default.ProblemBody,
+            "application/problem+json",
+            StatusCodes.Status404NotFound));
+        using var http = new HttpClient { BaseAddress = older.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.WhoAmIAsync());
+
+        Assert.Equal($"trousseaud at {older.BaseAddress} answered 404 Not Found: No route serves GET /v1/auth/whoami.", refused.Message);
+    }
+
     private static IResult KeyStatus() => Results.Json(new { provider = "local", keyId = "k1", version = 1 });
 
     /// <summary>trousseaud's answer when a dependency cannot serve: a 503 problem with <c>Retry-After</c>.</summary>
