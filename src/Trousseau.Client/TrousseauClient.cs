@@ -484,7 +484,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     private string NoAnswerInTime(string server, HttpMethod method, string path) =>
         $"trousseaud at {server} did not answer {method} {path} within {_http.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s (the HttpClient's Timeout).";
 
-    /// <summary>How long a 429 asks callers to wait: its <c>Retry-After</c>, as seconds or a date (read against the client's clock).</summary>
+    /// <summary>How long a 429 or 5xx asks callers to wait: its <c>Retry-After</c>, as seconds or a date (read against the client's clock).</summary>
     private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
     {
         { Delta: { } delta } => delta,
