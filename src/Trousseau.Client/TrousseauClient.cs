@@ -133,7 +133,9 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     {
         SecretNames.Validate(name);
         return await SendAsync(HttpMethod.Get, SecretPath(name), null, Answers.SecretBody, name, null,
-            result => new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data),
+            result => result.Data.Values.Contains(null)
+                ? throw new JsonException("A data value is null.")
+                : new Secret(new SecretMetadata(result.Name, new SecretType(result.Type), result.Revision, result.CreatedAt, result.UpdatedAt), result.Data),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -215,6 +217,13 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             foreach (var item in page.Items)
             {
                 yield return item;
+            }
+
+            if (page.ContinuationToken is not null && page.ContinuationToken == continuationToken)
+            {
+                throw new DependencyUnavailableException(
+                    Dependency,
+                    $"trousseaud at {_http.BaseAddress} answered a page of the listing of '{prefix}' with the continuation token it was given, so the listing would never end.");
             }
 
             continuationToken = page.ContinuationToken;
@@ -400,6 +409,14 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Any);
         }
 
+        // HttpClient.Timeout bounds only the head of an answer read with ResponseHeadersRead; this deadline, started
+        // with the request, bounds its body too, as the timeout does for a call that reads the whole answer.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_http.Timeout != Timeout.InfiniteTimeSpan)
+        {
+            deadline.CancelAfter(_http.Timeout);
+        }
+
         HttpResponseMessage response;
         try
         {
@@ -411,12 +428,18 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         }
         catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new DependencyUnavailableException(Dependency, $"trousseaud at {_http.BaseAddress} did not answer in time.", ex);
+            throw new DependencyUnavailableException(Dependency, NoAnswerInTime(ServerOf(request, path), method, path), ex);
         }
 
         try
         {
-            await response.Content.LoadIntoBufferAsync(MaxAnswerBytes, cancellationToken).ConfigureAwait(false);
+            await response.Content.LoadIntoBufferAsync(MaxAnswerBytes, deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (deadline.IsCancellationRequested)
+        {
+            response.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new DependencyUnavailableException(Dependency, NoAnswerInTime(ServerOf(request, path), method, path), ex);
         }
         catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
         {
@@ -457,7 +480,11 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             ? sent[..^path.Length]
             : _http.BaseAddress!.AbsoluteUri;
 
-    /// <summary>How long a 429 asks callers to wait: its <c>Retry-After</c>, as seconds or a date (read against the client's clock).</summary>
+    /// <summary>The message of a call that <see cref="HttpClient.Timeout"/> ended, naming the server, the request and the timeout.</summary>
+    private string NoAnswerInTime(string server, HttpMethod method, string path) =>
+        $"trousseaud at {server} did not answer {method} {path} within {_http.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s (the HttpClient's Timeout).";
+
+    /// <summary>How long a 429 or 5xx asks callers to wait: its <c>Retry-After</c>, as seconds or a date (read against the client's clock).</summary>
     private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
     {
         { Delta: { } delta } => delta,
@@ -503,17 +530,21 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
                 "server",
                 $"{answered}, a redirect to {response.Headers.Location?.ToString() ?? "no location"}, which is not followed: it would carry the request, "
                 + "secret values included, to an address not given. Give the address trousseaud serves its API on."),
-            (ProblemTypes.NotFound, _) => new SecretNotFoundException(secretName),
+            (ProblemTypes.NotFound, _) when name is not null => new SecretNotFoundException(name),
+
+            // A call about no secret (keys, encrypt, whoami) is not found only where no route serves it: an older server.
+            (ProblemTypes.NotFound, _) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}"),
 
             // trousseaud says "not found" with problem details; a bare 404 is another server's (a wrong address or path).
             (null, HttpStatusCode.NotFound) => new DependencyUnavailableException(
                 Dependency, $"{answered} without trousseaud's problem details: is this the address trousseaud serves its API on?"),
             (ProblemTypes.AlreadyExists, _) or (null, HttpStatusCode.Conflict) => new SecretConflictException(secretName, SecretConflictReason.AlreadyExists),
             (ProblemTypes.RevisionMismatch, _) or (null, HttpStatusCode.PreconditionFailed) => new SecretConflictException(secretName, SecretConflictReason.RevisionMismatch),
+            (ProblemTypes.TooLarge, _) => new SecretTooLargeException(problem?.Size ?? 0, detail),
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
             (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
             (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, retryAfter), retryAfter),
-            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}"),
+            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}", retryAfter),
             _ => new InvalidInputException("request", detail),
         };
     }

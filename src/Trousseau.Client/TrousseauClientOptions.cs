@@ -13,7 +13,7 @@ public sealed class TrousseauClientOptions
     public bool AllowInsecureHttp { get; set; }
 
     /// <summary>
-    /// The clock that a <c>Retry-After</c> date of a 429 answer is read against, to say how long to wait; the system
+    /// The clock that a <c>Retry-After</c> date of a 429 or 5xx answer is read against, to say how long to wait; the system
     /// clock by default.
     /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

@@ -176,7 +176,15 @@ public sealed record WhoAmIPolicyBody(IReadOnlyList<string> Secrets, IReadOnlyLi
 /// <param name="Title">A short summary of the kind of failure.</param>
 /// <param name="Status">The HTTP status code.</param>
 /// <param name="Detail">What went wrong in this request.</param>
-public sealed record ProblemBody(string? Type, string? Title, int? Status, string? Detail);
+public sealed record ProblemBody(string? Type, string? Title, int? Status, string? Detail)
+{
+    /// <summary>
+    /// For <see cref="ProblemTypes.TooLarge"/>, the size in bytes found over the limit (<see cref="SecretTooLargeException.Size"/>:
+    /// the secret's data, or the write the store refused), or <see langword="null"/> when the server did not measure it
+    /// (a request body over its limit) or is older than this member.
+    /// </summary>
+    public long? Size { get; init; }
+}
 
 /// <summary>
 /// The JSON of trousseaud's HTTP API: camel-case names as on the web, read strictly (exact property names, numbers

@@ -136,7 +136,10 @@ public sealed class SecretTooLargeException : InvalidInputException
         Size = size;
     }
 
-    /// <summary>The data's size in bytes (UTF-8 keys and values), or that of the write the store refused.</summary>
+    /// <summary>
+    /// The data's size in bytes (UTF-8 keys and values), or that of the write the store refused; 0 from the remote
+    /// client when the server did not measure it (a request body over the server's limit).
+    /// </summary>
     public long Size { get; }
 }
 

@@ -28,7 +28,7 @@ internal static class ApiProblems
         SecretConflictException { Reason: SecretConflictReason.AlreadyExists } e =>
             Problem(StatusCodes.Status409Conflict, e.Message, ProblemTypes.AlreadyExists),
         SecretConflictException e => Problem(StatusCodes.Status412PreconditionFailed, e.Message, ProblemTypes.RevisionMismatch),
-        SecretTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, e.Message, ProblemTypes.TooLarge),
+        SecretTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, e.Message, ProblemTypes.TooLarge, e.Size),
         InvalidInputException e => Problem(StatusCodes.Status400BadRequest, e.Message, ProblemTypes.InvalidInput),
         InvalidCiphertextException e => Problem(StatusCodes.Status400BadRequest, e.Message, ProblemTypes.InvalidCiphertext),
         AccessForbiddenException e => Problem(StatusCodes.Status403Forbidden, e.Message, ProblemTypes.Forbidden),
@@ -115,8 +115,8 @@ internal static class ApiProblems
     /// occurrence to occurrence, whichever check found the problem; the detail says what happened this time, as a
     /// sentence with its final period, which a dependency's words (etcd's, Vault's, Kestrel's) may lack.
     /// </summary>
-    private static IResult Problem(int status, string detail, string type) =>
-        Results.Json(new ProblemBody(type, TitleOf(type), status, Sentence(detail)), ApiJson.Wire.ProblemBody, ProblemContentType, status);
+    private static IResult Problem(int status, string detail, string type, long? size = null) =>
+        Results.Json(new ProblemBody(type, TitleOf(type), status, Sentence(detail)) { Size = size }, ApiJson.Wire.ProblemBody, ProblemContentType, status);
 
     private static string Sentence(string detail) => detail.EndsWith('.') || detail.EndsWith('?') || detail.EndsWith('!') ? detail : detail + ".";
 

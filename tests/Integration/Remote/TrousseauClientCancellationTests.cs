@@ -28,6 +28,26 @@ public sealed class TrousseauClientCancellationTests
         Assert.Equal(cancel.Token, error.CancellationToken);
     }
 
+    /// <summary>
+    /// <see cref="HttpClient.Timeout"/> bounds the whole call, as it does for any <see cref="HttpClient.SendAsync(HttpRequestMessage, CancellationToken)"/>
+    /// that reads the body: a server that sends the head of its answer and then stalls in the body fails the call too.
+    /// The caller's token, cancelled a minute later, only keeps a failing run from hanging.
+    /// </summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"name\":\"remote/half")]
+    public async Task The_HttpClient_timeout_bounds_the_answer_s_body_as_well_as_its_head(string answeredSoFar)
+    {
+        using var server = TcpStandIn.WritingThenSilent(answeredSoFar);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(1) };
+        var client = new TrousseauClient(http);
+        using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetSecretAsync("remote/stalled", backstop.Token));
+
+        Assert.Equal($"trousseaud at {server.BaseAddress} did not answer GET v1/secrets/remote/stalled within 1 s (the HttpClient's Timeout).", error.Message);
+    }
+
     [Fact]
     public async Task An_answer_cut_short_by_the_server_is_unavailable_not_an_HttpRequestException()
     {

@@ -60,6 +60,26 @@ public sealed class TrousseauClientOptionsTests
         Assert.Contains("wait 90 s", refused.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// trousseaud answers an unavailable store or key provider with 503 and <c>Retry-After</c>, the dependency's own
+    /// wait when it gave one (Vault's rate limit, the kubernetes mode's login limit): the caller gets that wait as
+    /// in process.
+    /// </summary>
+    [Fact]
+    public async Task A_503_s_retry_after_reaches_the_caller_as_in_process()
+    {
+        await using var unavailable = await RecordingServer.StartAsync(_ => new Unavailable("30"));
+        using var http = new HttpClient { BaseAddress = unavailable.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetSecretAsync("db/orders"));
+
+        Assert.Equal(TimeSpan.FromSeconds(30), refused.RetryAfter);
+        Assert.Equal(
+            $"trousseaud at {unavailable.BaseAddress} answered 503 Service Unavailable: Vault is unavailable: it answered 429 (rate limit quota exceeded).",
+            refused.Message);
+    }
+
     [Fact]
     public async Task A_decrypt_answer_whose_plaintext_is_not_base64_fails_as_unavailable_naming_the_server()
     {
@@ -72,7 +92,85 @@ public sealed class TrousseauClientOptionsTests
         Assert.Equal($"trousseaud at {stranger.BaseAddress} answered POST v1/decrypt with a body that is not the expected JSON.", refused.Message);
     }
 
+    /// <summary>
+    /// A secret whose data holds <c>null</c> is no secret trousseaud stores: it fails the call rather than reaching the
+    /// caller as a value that is null where the type says it never is.
+    /// </summary>
+    [Fact]
+    public async Task A_secret_answer_with_a_null_value_fails_as_unavailable_rather_than_holding_null()
+    {
+        await using var stranger = await RecordingServer.StartAsync(_ => Results.Content(
+            """{"name":"db/orders","type":"opaque","data":{"password":null},"revision":3,"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}""",
+            "application/json"));
+        using var http = new HttpClient { BaseAddress = stranger.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetSecretAsync("db/orders"));
+
+        Assert.Equal($"trousseaud at {stranger.BaseAddress} answered GET v1/secrets/db/orders with a body that is not the expected JSON.", refused.Message);
+    }
+
+    /// <summary>
+    /// A server that answers each page with the continuation token it was sent would keep a listing going for ever: the
+    /// listing stops at the second such page. The caller's token, cancelled a minute later, only keeps a failing run
+    /// from hanging.
+    /// </summary>
+    [Fact]
+    public async Task A_listing_whose_server_hands_back_the_same_continuation_ends_as_unavailable()
+    {
+        await using var stranger = await RecordingServer.StartAsync(_ => Results.Content("""{"items":[],"continue":"again"}""", "application/json"));
+        using var http = new HttpClient { BaseAddress = stranger.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+        using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+        {
+            await foreach (var _ in client.ListSecretsAsync("db/", backstop.Token))
+            {
+            }
+        });
+
+        Assert.Equal(
+            $"trousseaud at {stranger.BaseAddress} answered a page of the listing of 'db/' with the continuation token it was given, so the listing would never end.",
+            refused.Message);
+        Assert.Equal(2, stranger.Requests.Count);
+    }
+
+    /// <summary>
+    /// trousseaud answers not-found for a <c>/v1</c> path no route serves too (an older server without the route): for a
+    /// call about no secret, that is no <see cref="SecretNotFoundException"/> naming a secret of no name.
+    /// </summary>
+    [Fact]
+    public async Task A_not_found_answer_to_a_call_about_no_secret_names_the_server_not_a_secret()
+    {
+        await using var older = await RecordingServer.StartAsync(_ => Results.Json(
+            new ProblemBody(ProblemTypes.NotFound, "Not found", StatusCodes.Status404NotFound, "No route serves GET /v1/auth/whoami."),
+            WireJson.Default.ProblemBody,
+            "application/problem+json",
+            StatusCodes.Status404NotFound));
+        using var http = new HttpClient { BaseAddress = older.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.WhoAmIAsync());
+
+        Assert.Equal($"trousseaud at {older.BaseAddress} answered 404 Not Found: No route serves GET /v1/auth/whoami.", refused.Message);
+    }
+
     private static IResult KeyStatus() => Results.Json(new { provider = "local", keyId = "k1", version = 1 });
+
+    /// <summary>trousseaud's answer when a dependency cannot serve: a 503 problem with <c>Retry-After</c>.</summary>
+    private sealed class Unavailable(string retryAfter) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = retryAfter;
+            return Results.Json(
+                new ProblemBody(ProblemTypes.Unavailable, "Dependency unavailable", StatusCodes.Status503ServiceUnavailable, "Vault is unavailable: it answered 429 (rate limit quota exceeded)."),
+                WireJson.Default.ProblemBody,
+                "application/problem+json",
+                StatusCodes.Status503ServiceUnavailable).ExecuteAsync(httpContext);
+        }
+    }
 
     /// <summary>A 429 whose <c>Retry-After</c> is an HTTP date.</summary>
     private sealed class RateLimited(string retryAt) : IResult

@@ -91,6 +91,24 @@ public sealed class TrousseauClientTests : IClassFixture<ApiServerFixture>, IDis
         Assert.Equal(SecretConflictReason.RevisionMismatch, stale.Reason);
     }
 
+    /// <summary>
+    /// A patch whose merged data runs past 1 MiB is refused by the server alone (the client does not hold the values
+    /// kept): the caller gets <see cref="SecretTooLargeException"/> with the merged size, as in process.
+    /// </summary>
+    [Fact]
+    public async Task A_patch_the_server_finds_too_large_is_a_SecretTooLargeException_with_its_size()
+    {
+        var value = new string('x', TrousseauLimits.MaxSecretDataBytes - 10);
+        var created = await _client.CreateSecretAsync("remote-large/patched", SecretType.Opaque, Data("k", value));
+
+        var refused = await Assert.ThrowsAsync<SecretTooLargeException>(
+            async () => await _client.PatchSecretAsync("remote-large/patched", new Dictionary<string, string?> { ["k2"] = new string('y', 100) }));
+
+        Assert.Equal("k".Length + value.Length + "k2".Length + 100, refused.Size);
+        Assert.Equal($"Secret data is {refused.Size} bytes; the limit is {TrousseauLimits.MaxSecretDataBytes} bytes.", refused.Message);
+        Assert.Equal(created, (await _client.GetSecretAsync("remote-large/patched")).Metadata);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]
