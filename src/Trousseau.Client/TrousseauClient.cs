@@ -208,27 +208,37 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// trousseaud gives a continuation token only with a page that holds secrets, and each leads on from the last of
+    /// them: a page without secrets but with a token, or a token given before, would have the listing ask for pages
+    /// without end, so the listing stops there, before taking that page, with <see cref="DependencyUnavailableException"/>.
+    /// </remarks>
     public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        var given = new HashSet<string>(StringComparer.Ordinal);
         string? continuationToken = null;
-        do
+        for (var number = 1; ; number++)
         {
             var page = await ListSecretsPageAsync(prefix, continuationToken, TrousseauLimits.DefaultListPageSize, cancellationToken).ConfigureAwait(false);
+            continuationToken = page.ContinuationToken;
+            if (continuationToken is not null && (page.Items.Count == 0 || !given.Add(continuationToken)))
+            {
+                var gave = page.Items.Count == 0 ? "no secrets but a continue token" : "a continue token it gave before";
+                throw new DependencyUnavailableException(
+                    Dependency,
+                    $"trousseaud at {_http.BaseAddress} answered page {number} of the listing of '{prefix}' with {gave}, which trousseaud never does: the listing would not end.");
+            }
+
             foreach (var item in page.Items)
             {
                 yield return item;
             }
 
-            if (page.ContinuationToken is not null && page.ContinuationToken == continuationToken)
+            if (continuationToken is null)
             {
-                throw new DependencyUnavailableException(
-                    Dependency,
-                    $"trousseaud at {_http.BaseAddress} answered a page of the listing of '{prefix}' with the continuation token it was given, so the listing would never end.");
+                yield break;
             }
-
-            continuationToken = page.ContinuationToken;
         }
-        while (continuationToken is not null);
     }
 
     /// <inheritdoc />

@@ -112,7 +112,7 @@ public sealed class TrousseauClientOptionsTests
 
     /// <summary>
     /// A server that answers each page with the continuation token it was sent would keep a listing going for ever: the
-    /// listing stops at the second such page. The caller's token, cancelled a minute later, only keeps a failing run
+    /// listing stops at the first such page. The caller's token, cancelled a minute later, only keeps a failing run
     /// from hanging.
     /// </summary>
     [Fact]
@@ -131,9 +131,44 @@ public sealed class TrousseauClientOptionsTests
         });
 
         Assert.Equal(
-            $"trousseaud at {stranger.BaseAddress} answered a page of the listing of 'db/' with the continuation token it was given, so the listing would never end.",
+            $"trousseaud at {stranger.BaseAddress} answered page 1 of the listing of 'db/' with no secrets but a continue token, which trousseaud never does: the listing would not end.",
             refused.Message);
-        Assert.Equal(2, stranger.Requests.Count);
+        Assert.Single(stranger.Requests);
+    }
+
+    /// <summary>
+    /// A server whose continuation tokens lead back to one it gave before (a, b, a, ...) keeps a listing going for ever
+    /// as well: the listing stops at the page that gives such a token, before taking its secrets, as clectl does.
+    /// </summary>
+    [Fact]
+    public async Task A_listing_whose_continuation_tokens_go_round_ends_as_unavailable()
+    {
+        var served = 0;
+        await using var stranger = await RecordingServer.StartAsync(_ =>
+        {
+            var page = Interlocked.Increment(ref served);
+            return Results.Json(
+                new SecretListBody([new SecretMetadataBody($"db/{page}", "opaque", page, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch)], page % 2 == 1 ? "a" : "b"),
+                WireJson.Default.SecretListBody);
+        });
+        using var http = new HttpClient { BaseAddress = stranger.BaseAddress };
+        var client = new TrousseauClient(http, Token);
+        using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var listed = new List<string>();
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
+        {
+            await foreach (var secret in client.ListSecretsAsync("db/", backstop.Token))
+            {
+                listed.Add(secret.Name);
+            }
+        });
+
+        Assert.Equal(
+            $"trousseaud at {stranger.BaseAddress} answered page 3 of the listing of 'db/' with a continue token it gave before, which trousseaud never does: the listing would not end.",
+            refused.Message);
+        Assert.Equal(["db/1", "db/2"], listed);
+        Assert.Equal(3, stranger.Requests.Count);
     }
 
     /// <summary>
