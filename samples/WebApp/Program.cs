@@ -17,8 +17,9 @@ if (!File.Exists(broker.TokenFile))
 
 // Secret db/orders, data key password, becomes configuration key orders:password, bound to OrdersDatabase. Optional:
 // the app starts while the broker is down (answering 503 below) and reads the login once the broker is back; each
-// failed read is one line on stderr, naming the broker and the failure, never a value.
-using var http = new HttpClient { BaseAddress = broker.Server };
+// failed read is one line on stderr, naming the broker and the failure, never a value. The client follows no redirect:
+// one would send the request on to an address not configured.
+using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = broker.Server };
 builder.Configuration.AddTrousseauSecrets(secrets =>
 {
     secrets.Trousseau = new TrousseauClient(http, File.ReadAllText(broker.TokenFile).Trim());
