@@ -325,6 +325,31 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task The_oldest_rotated_file_kept_restored_open_to_group_or_others_is_made_0600_at_the_next_start()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        string[] settings = ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=3", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"];
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, settings))
+        {
+            await CallsAsync(server, dataDir, 8);
+        }
+
+        Assert.True(File.Exists(trail + ".3"), "8 records of about 350 bytes fill more than three files of 1024 bytes");
+        File.SetUnixFileMode(trail + ".3", (UnixFileMode)Convert.ToInt32("0644", 8));
+
+        await using (var server = await TrousseauServerProcess.StartAsync(dataDir, settings))
+        {
+            await Eventually.HoldsAsync(
+                () => server.Log.Contains($"The audit trail {trail}.3 had mode 0644, which let group or others use it; it is now 0600", StringComparison.Ordinal),
+                () => server.Log);
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(trail + ".3"));
+    }
+
+    [Fact]
     public async Task Lowering_max_files_removes_the_rotated_files_beyond_it_at_the_next_rotation_and_the_chain_stays_whole()
     {
         using var temp = new TempDirectory();

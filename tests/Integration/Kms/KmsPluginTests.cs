@@ -163,7 +163,7 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         var absolute = new Dictionary<string, string> { ["version.encryption.k8s.io."] = value, [string.Join('.', Enumerable.Repeat(new string('a', 63), 4))[..253] + "."] = value };
         var accepted = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = absolute });
         var refused = new List<JsonElement>();
-        foreach (var key in new[] { ".", "example.com..", "localhost.", "-bad.example.com." })
+        foreach (var key in new[] { ".", "example.com..", "localhost.", "-bad.example.com.", new string('a', 64) + ".example.com" })
         {
             refused.Add(await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = new Dictionary<string, string> { [key] = value } }));
         }
@@ -298,14 +298,17 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
-    public async Task A_key_id_over_the_limit_is_refused_naming_its_length_and_a_v1_version_past_64_characters_is_not_echoed()
+    public async Task A_key_id_empty_or_over_the_limit_is_refused_naming_its_length_and_a_v1_version_past_64_characters_is_not_echoed()
     {
         var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
 
+        var emptyKeyId = await Peer.CallAsync(Decrypt, new { ciphertext = encrypted.GetProperty("ciphertext").GetString(), key_id = "" });
         var longKeyId = await Peer.CallAsync(Decrypt, new { ciphertext = encrypted.GetProperty("ciphertext").GetString(), key_id = new string('k', 2000) });
         var longVersion = await Peer.CallAsync("/v1beta1.KeyManagementService/Version", new { version = new string('v', 100) });
 
         Assert.Equal("INVALID_ARGUMENT", longKeyId.GetProperty("code").GetString());
+        Assert.Equal("INVALID_ARGUMENT", emptyKeyId.GetProperty("code").GetString());
+        Assert.Equal("key_id must be 1 to 1024 bytes, not 0.", emptyKeyId.GetProperty("details").GetString());
         Assert.Equal("key_id must be 1 to 1024 bytes, not 2000.", longKeyId.GetProperty("details").GetString());
         Assert.Equal("Unsupported KMS API version (100 characters); this service speaks v1beta1.", longVersion.GetProperty("details").GetString());
     }

@@ -47,8 +47,12 @@ public sealed class ApiPolicySettingsTests : IDisposable
         using var whoami = await http.GetAsync(new Uri("v1/auth/whoami", UriKind.Relative));
         using var headKeys = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/keys"));
         using var headList = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/secrets"));
+        using var rotate = await http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), EmptyJson());
+        using var rewrap = await http.PostAsync(new Uri("v1/keys/rewrap", UriKind.Relative), EmptyJson());
 
         Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, rotate.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, rewrap.StatusCode);
         Assert.Equal(HttpStatusCode.OK, headKeys.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, headList.StatusCode);
         var refused = await Problems.AssertAsync(list, HttpStatusCode.Forbidden);
@@ -57,6 +61,72 @@ public sealed class ApiPolicySettingsTests : IDisposable
         Assert.Equal("admin", body.RootElement.GetProperty("identity").GetString());
         Assert.Equal(["keys"], body.RootElement.GetProperty("actions").EnumerateArray().Select(a => a.GetString()));
         Assert.Empty(Assert.Single(body.RootElement.GetProperty("policies").EnumerateArray()).GetProperty("secrets").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Key_status_rotation_and_rewrap_need_keys_and_a_patch_needs_update_not_read()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir, [$"{Policy}Subjects:0=admin", $"{Policy}Secrets:0=**", $"{Policy}Actions:0=create", $"{Policy}Actions:1=read", $"{Policy}Actions:2=list"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var created = await CreateAsync(http, "team/app");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        using var patch = await http.PatchAsync(
+            new Uri("v1/secrets/team/app", UriKind.Relative),
+            new StringContent("""{"data":{"k":"patched"}}""", System.Text.Encoding.UTF8, "application/merge-patch+json"));
+        using var keys = await http.GetAsync(new Uri("v1/keys", UriKind.Relative));
+        using var rotate = await http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), EmptyJson());
+        using var rewrap = await http.PostAsync(new Uri("v1/keys/rewrap", UriKind.Relative), EmptyJson());
+
+        var patchDetail = (await Problems.AssertAsync(patch, HttpStatusCode.Forbidden)).GetProperty("detail").GetString();
+        Assert.Equal("The identity 'admin' may not do 'update' on the secret 'team/app': no entry of Trousseau:Api:Policies allows it.", patchDetail);
+        foreach (var refused in new[] { keys, rotate, rewrap })
+        {
+            var detail = (await Problems.AssertAsync(refused, HttpStatusCode.Forbidden)).GetProperty("detail").GetString();
+            Assert.Equal("The identity 'admin' may not do 'keys': no entry of Trousseau:Api:Policies allows it.", detail);
+        }
+
+        using var read = await http.GetAsync(new Uri("v1/secrets/team/app", UriKind.Relative));
+        using var secret = JsonDocument.Parse(await read.Content.ReadAsStringAsync());
+        Assert.Equal("v", secret.RootElement.GetProperty("data").GetProperty("k").GetString());
+    }
+
+    [Fact]
+    public async Task Globs_match_whole_names_and_identities_case_sensitively_and_neither_a_star_nor_a_question_mark_crosses_a_slash()
+    {
+        var dataDir = _temp.Combine("data");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir,
+            [$"{Policy}Subjects:0=admin", $"{Policy}Secrets:0=**", $"{Policy}Actions:0=create",
+             "--Trousseau:Api:Policies:1:Subjects:0=admin", "--Trousseau:Api:Policies:1:Secrets:0=team/**", "--Trousseau:Api:Policies:1:Secrets:1=db?x",
+             "--Trousseau:Api:Policies:1:Secrets:2=app/*", "--Trousseau:Api:Policies:1:Actions:0=read",
+             "--Trousseau:Api:Policies:2:Subjects:0=ADMIN", "--Trousseau:Api:Policies:2:Subjects:1=dmin", "--Trousseau:Api:Policies:2:Subjects:2=adm",
+             "--Trousseau:Api:Policies:2:Secrets:0=**", "--Trousseau:Api:Policies:2:Actions:0=delete"]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        string[] readable = ["team/app", "team/eu/web", "dbax", "app/web"];
+        string[] unreadable = ["old/team/app", "db/x", "app/eu/web", "app/web-old/x"];
+        foreach (var name in readable.Concat(unreadable))
+        {
+            using var created = await CreateAsync(http, name);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        foreach (var name in readable)
+        {
+            using var read = await http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+            Assert.True(read.StatusCode == HttpStatusCode.OK, $"{name}: {(int)read.StatusCode}");
+        }
+
+        foreach (var name in unreadable)
+        {
+            using var read = await http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative));
+            Assert.True(read.StatusCode == HttpStatusCode.Forbidden, $"{name}: {(int)read.StatusCode}");
+        }
+
+        using var delete = await http.DeleteAsync(new Uri("v1/secrets/team/app", UriKind.Relative));
+        Assert.Contains("may not do 'delete'", (await Problems.AssertAsync(delete, HttpStatusCode.Forbidden)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -81,6 +151,8 @@ public sealed class ApiPolicySettingsTests : IDisposable
         Assert.StartsWith("Invalid secret name: use 1 to 253 characters", invalidDetail, StringComparison.Ordinal);
         Assert.DoesNotContain(File.ReadAllLines(Path.Combine(dataDir, "audit.log")), line => line.Length > 1024);
     }
+
+    private static StringContent EmptyJson() => new("{}", System.Text.Encoding.UTF8, "application/json");
 
     private static Task<HttpResponseMessage> CreateAsync(HttpClient http, string name) => http.PostAsync(
         new Uri("v1/secrets", UriKind.Relative),
