@@ -138,18 +138,7 @@ public sealed class LocalKeyRingFileTests : IDisposable
     [Fact]
     public async Task A_key_ring_restored_from_an_older_copy_never_issues_a_key_id_it_issued_before()
     {
-        var olderCopy = _directory.Combine("ring.backup");
-        KeyInfo lost;
-        WrappedKey wrappedUnderLost;
-        using (var ring = KeyRings.Open(KeyFile))
-        {
-            await ring.GetCurrentKeyAsync();
-            File.Copy(KeyFile, olderCopy);
-            lost = await ring.RotateAsync();
-            wrappedUnderLost = await ring.WrapAsync("written after the copy"u8.ToArray());
-        }
-
-        File.Copy(olderCopy, KeyFile, overwrite: true);
+        var (lost, wrappedUnderLost) = await RestoredFromBeforeARotationAsync(newerCopy: null);
         using var restored = KeyRings.Open(KeyFile);
         var reissued = await restored.RotateAsync();
 
@@ -167,20 +156,8 @@ public sealed class LocalKeyRingFileTests : IDisposable
     [Fact]
     public async Task A_key_ring_restored_from_an_older_copy_is_degraded_once_a_key_it_lacks_is_asked_for_and_healthy_again_once_a_newer_copy_is_put_back()
     {
-        var olderCopy = _directory.Combine("ring.older");
         var newerCopy = _directory.Combine("ring.newer");
-        KeyInfo lost;
-        WrappedKey wrappedUnderLost;
-        using (var ring = KeyRings.Open(KeyFile))
-        {
-            await ring.GetCurrentKeyAsync();
-            File.Copy(KeyFile, olderCopy);
-            lost = await ring.RotateAsync();
-            wrappedUnderLost = await ring.WrapAsync("written after the copy"u8.ToArray());
-            File.Copy(KeyFile, newerCopy);
-        }
-
-        File.Copy(olderCopy, KeyFile, overwrite: true);
+        var (lost, wrappedUnderLost) = await RestoredFromBeforeARotationAsync(newerCopy);
         using var restored = KeyRings.Open(KeyFile);
         var current = await restored.GetCurrentKeyAsync();
         var otherRing = new WrappedKey("local-00000000000000aa-v7-0a1b2c3d", 7, new byte[60]);
@@ -200,6 +177,31 @@ public sealed class LocalKeyRingFileTests : IDisposable
             lacking.Description);
         Assert.False(putBack.IsDegraded, putBack.Description);
         Assert.Equal("written after the copy"u8.ToArray(), await restored.UnwrapAsync(wrappedUnderLost));
+    }
+
+    /// <summary>
+    /// Copies the key ring, rotates it and wraps a key under the new version (copying the ring again to
+    /// <paramref name="newerCopy"/> when given), then puts the older copy back: the ring lacks the key returned.
+    /// </summary>
+    private async Task<(KeyInfo Lost, WrappedKey WrappedUnderLost)> RestoredFromBeforeARotationAsync(string? newerCopy)
+    {
+        var olderCopy = _directory.Combine("ring.older");
+        KeyInfo lost;
+        WrappedKey wrappedUnderLost;
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.GetCurrentKeyAsync();
+            File.Copy(KeyFile, olderCopy);
+            lost = await ring.RotateAsync();
+            wrappedUnderLost = await ring.WrapAsync("written after the copy"u8.ToArray());
+            if (newerCopy is not null)
+            {
+                File.Copy(KeyFile, newerCopy);
+            }
+        }
+
+        File.Copy(olderCopy, KeyFile, overwrite: true);
+        return (lost, wrappedUnderLost);
     }
 
     [Fact]
