@@ -18,7 +18,7 @@ namespace Trousseau.Cli;
 /// later without naming the server. A failure becomes a <see cref="DependencyUnavailableException"/> naming the
 /// server, or, when several were tried, every server and why: a read whose last server answers 5xx or 429 too, after
 /// others were passed over, fails so (unless <see cref="LastAnswerAsItIs"/>), each 5xx with its problem details' words,
-/// each 429 with the wait it asks for.
+/// each 429 or 503 with the wait its <c>Retry-After</c> asks for.
 /// </summary>
 internal sealed class ServerFailover : DelegatingHandler
 {
@@ -246,7 +246,8 @@ internal sealed class ServerFailover : DelegatingHandler
 
     /// <summary>
     /// What a server answered with a 5xx or a 429: the status, the detail (else the title) of its problem details, if
-    /// any, and the wait a 429's <c>Retry-After</c> asks for.
+    /// any, and the wait the <c>Retry-After</c> of a 429 or a 503 (trousseaud sends one with each) asks for. clectl does
+    /// not wait it out: a read goes on to the next server at once, and the line tells when to try this one again.
     /// </summary>
     private static async Task<string> AnsweredAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
@@ -264,7 +265,7 @@ internal sealed class ServerFailover : DelegatingHandler
             // Not problem details (a proxy's page, say): the status alone says what it answered.
         }
 
-        var wait = response.StatusCode == HttpStatusCode.TooManyRequests
+        var wait = response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
             ? response.Headers.RetryAfter switch
             {
                 { Delta: { } delta } => delta,

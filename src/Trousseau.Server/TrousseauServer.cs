@@ -66,10 +66,10 @@ internal static class TrousseauServer
             CheckAuditTrail(app);
             ServerConfiguration.CheckAddressesFree(ServerConfiguration.Urls(app.Configuration.GetSection(ServerConfiguration.SectionName)));
             CheckKmsSocket(app);
-            WarnIfStoreInUse(app);
             footprint = StartFootprint.Before(created.Concat(AuditTrailFile(app)));
             LoadApiToken(app);
             await app.StartAsync();
+            await WarnIfStoreInUseAsync(app);
             ReportChangesNotTaken(app);
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
@@ -381,15 +381,17 @@ internal static class TrousseauServer
     /// Warns, once at start, when another process has the SQLite store open: the store serves one process at a time,
     /// so this one answers its secret calls 503 until the other stops. It starts all the same, since a second
     /// trousseaud on one data directory, for its own KMS socket, shares the key ring and the audit trail (a supported
-    /// setup).
+    /// setup). The store is opened here, not only looked at: two trousseaud started at once on a store not created yet
+    /// both find it free before either opens it, and only opening it says which one holds it.
     /// </summary>
-    private static void WarnIfStoreInUse(WebApplication app)
+    private static async Task WarnIfStoreInUseAsync(WebApplication app)
     {
         if (app.Services.GetRequiredService<ISecretStore>() is not SqliteSecretStore sqlite)
         {
             return;
         }
 
+        await sqlite.CheckHealthAsync(app.Lifetime.ApplicationStopping);
         try
         {
             sqlite.ThrowIfInUseElsewhere();

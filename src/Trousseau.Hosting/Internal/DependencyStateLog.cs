@@ -5,11 +5,17 @@ namespace Trousseau.Hosting.Internal;
 /// <summary>
 /// Logs a dependency (the key provider, the store) going down, becoming degraded or coming back once per change of
 /// state, however often its health is asked for: a readiness probe every few seconds must not fill the log while Vault
-/// is down.
+/// is down. While it stays down or degraded, a reason not logged before in that state (etcd that went back to an older
+/// revision and then answers as another cluster) is logged once too, so that the second cause is not hidden behind the
+/// first; a reason that differs only in its numbers (a revision, the bytes free) is the same reason, and one logged
+/// before in that state, a reason that comes back or alternates with another, is not logged again.
 /// </summary>
 internal sealed partial class DependencyStateLog(ILogger<DependencyStateLog> logger)
 {
-    private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
+    /// <summary>How many reasons one spell of a state logs at most, should a dependency's reasons keep changing.</summary>
+    private const int MaxReasonsPerState = 16;
+
+    private readonly Dictionary<string, (State State, HashSet<string> Reasons)> _states = new(StringComparer.Ordinal);
 
     private enum State
     {
@@ -33,30 +39,55 @@ internal sealed partial class DependencyStateLog(ILogger<DependencyStateLog> log
             { IsDegraded: true } => State.Degraded,
             _ => State.Healthy,
         };
+        var reason = health.Description.TrimEnd('.');
         lock (_states)
         {
             var known = _states.TryGetValue(dependency, out var was);
-            if (known && was == state)
+            if (known && was.State == state)
             {
-                return;
+                if (state == State.Healthy || was.Reasons.Count >= MaxReasonsPerState || !was.Reasons.Add(WithoutNumbers(reason)))
+                {
+                    return;
+                }
             }
-
-            _states[dependency] = state;
+            else
+            {
+                _states[dependency] = (state, new HashSet<string>(StringComparer.Ordinal) { WithoutNumbers(reason) });
+            }
 
             // The messages end the reason with their own full stop.
             if (state == State.Unhealthy)
             {
-                LogUnavailable(logger, dependency, health.Description.TrimEnd('.'));
+                LogUnavailable(logger, dependency, reason);
             }
             else if (state == State.Degraded)
             {
-                LogDegraded(logger, dependency, health.Description.TrimEnd('.'));
+                LogDegraded(logger, dependency, reason);
             }
             else if (known)
             {
                 LogRecovered(logger, dependency);
             }
         }
+    }
+
+    /// <summary>A reason with each run of digits as one <c>#</c>, so that a revision or a count that moves on is no new reason.</summary>
+    private static string WithoutNumbers(string reason)
+    {
+        var builder = new System.Text.StringBuilder(reason.Length);
+        foreach (var c in reason)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                builder.Append(c);
+            }
+            else if (builder.Length == 0 || builder[^1] != '#')
+            {
+                builder.Append('#');
+            }
+        }
+
+        return builder.ToString();
     }
 
     [LoggerMessage(EventId = 6100, Level = LogLevel.Warning, Message = "{Dependency} is unavailable: {Reason}. Requests that need it answer 503 (KMS: UNAVAILABLE) until it recovers.")]

@@ -142,6 +142,24 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task A_read_that_every_server_answers_503_names_the_wait_each_retry_after_asks_as_for_a_429()
+    {
+        // trousseaud sends Retry-After with every 503 (the wait its store or key provider asked for, else 1 s).
+        await using var first = await RecordingServer.StartAsync(_ => new Unavailable("7"));
+        await using var second = await RecordingServer.StartAsync(_ => new Unavailable("12"));
+
+        var get = await fixture.Clectl.RunAsync("--server", $"{first.BaseAddress},{second.BaseAddress}", "secret", "get", "fault/unavailable");
+
+        Assert.Equal(
+            "clectl: None of the 2 trousseaud servers answered, tried in order: "
+            + $"{first.BaseAddress} (answered 503 Service Unavailable: The store cannot be reached; it asks to wait 7 s before trying again); "
+            + $"{second.BaseAddress} (answered 503 Service Unavailable: The store cannot be reached; it asks to wait 12 s before trying again).",
+            ClectlAssert.Fails(get, 6));
+        Assert.Single(first.Requests);
+        Assert.Single(second.Requests);
+    }
+
+    [Fact]
     public async Task A_read_moves_on_past_a_rate_limited_server_as_past_a_5xx()
     {
         ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "fault/limited-first", "--from-file", $"k={ValueFile()}"));
@@ -381,6 +399,19 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
             httpContext.Response.Headers.RetryAfter = "30";
             httpContext.Response.ContentType = "text/html";
             return httpContext.Response.WriteAsync("<h1>429 Too Many Requests</h1>");
+        }
+    }
+
+    /// <summary>What trousseaud answers when its store cannot be reached: 503 problem details with <c>Retry-After</c>.</summary>
+    private sealed class Unavailable(string retryAfter) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            httpContext.Response.Headers.RetryAfter = retryAfter;
+            httpContext.Response.ContentType = "application/problem+json";
+            return httpContext.Response.WriteAsync(
+                "{\"type\":\"urn:trousseau:problem:unavailable\",\"title\":\"Dependency unavailable\",\"status\":503,\"detail\":\"The store cannot be reached.\"}");
         }
     }
 
