@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Logging;
 
 namespace Trousseau.Hosting.Internal;
@@ -74,7 +75,7 @@ internal sealed partial class DependencyStateLog(ILogger<DependencyStateLog> log
     /// <summary>A reason with each run of digits as one <c>#</c>, so that a revision or a count that moves on is no new reason.</summary>
     private static string WithoutNumbers(string reason)
     {
-        var builder = new System.Text.StringBuilder(reason.Length);
+        var builder = new StringBuilder(reason.Length);
         foreach (var c in reason)
         {
             if (!char.IsAsciiDigit(c))
