@@ -546,10 +546,22 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         var heldBefore = server.Held;
         server.Hold = new VaultTestServer.VaultHold("sys/health", release.Task, Answered: true);
         var slowCheck = provider.CheckHealthAsync().AsTask();
-        await Infrastructure.Eventually.HoldsAsync(() => server.Held > heldBefore, () => $"held {server.Held - heldBefore}");
-        server.Sealed = true;
-        var failed = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.RotateAsync());
-        release.SetResult();
+        DependencyUnavailableException failed;
+        try
+        {
+            await Infrastructure.Eventually.HoldsAsync(() => server.Held > heldBefore, () => $"held {server.Held - heldBefore}");
+            server.Sealed = true;
+
+            // A rotation retried would wait its backoff on the clock that stands still, for ever: the backstop ends it.
+            using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            failed = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.RotateAsync(backstop.Token));
+        }
+        finally
+        {
+            // Held, the health check would keep the provider (disposed after the test) from stopping.
+            release.SetResult();
+        }
+
         var late = await slowCheck;
         server.Hold = null;
 
