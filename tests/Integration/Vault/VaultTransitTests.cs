@@ -546,10 +546,22 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         var heldBefore = server.Held;
         server.Hold = new VaultTestServer.VaultHold("sys/health", release.Task, Answered: true);
         var slowCheck = provider.CheckHealthAsync().AsTask();
-        await Infrastructure.Eventually.HoldsAsync(() => server.Held > heldBefore, () => $"held {server.Held - heldBefore}");
-        server.Sealed = true;
-        var failed = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.RotateAsync());
-        release.SetResult();
+        DependencyUnavailableException failed;
+        try
+        {
+            await Infrastructure.Eventually.HoldsAsync(() => server.Held > heldBefore, () => $"held {server.Held - heldBefore}");
+            server.Sealed = true;
+
+            // A rotation retried would wait its backoff on the clock that stands still, for ever: the backstop ends it.
+            using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            failed = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.RotateAsync(backstop.Token));
+        }
+        finally
+        {
+            // Held, the health check would keep the provider (disposed after the test) from stopping.
+            release.SetResult();
+        }
+
         var late = await slowCheck;
         server.Hold = null;
 
@@ -680,6 +692,48 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
 
         Assert.Equal(TimeSpan.FromSeconds(7), error.RetryAfter);
         Assert.Equal(1, server.Count("/encrypt/") - before);
+    }
+
+    [VaultTestServerFact]
+    public async Task Vault_rate_limiting_a_call_with_429_for_a_second_has_it_retried_and_answered()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var (limited, encrypted) = (server.Count("/encrypt/", 429), server.Count("/encrypt/", 200));
+
+        server.Fault = new VaultTestServer.VaultFault(429, "rate limit quota exceeded", RetryAfter: TimeSpan.FromSeconds(1), PathContains: "/encrypt/");
+        var lifted = Task.Run(async () =>
+        {
+            await Infrastructure.Eventually.HoldsAsync(() => server.Count("/encrypt/", 429) > limited);
+            server.Fault = null;
+        });
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+        await lifted;
+
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(wrapped));
+        Assert.Equal(1, server.Count("/encrypt/", 429) - limited);
+        Assert.Equal(1, server.Count("/encrypt/", 200) - encrypted);
+    }
+
+    [VaultTestServerFact]
+    public async Task Vault_asking_again_for_a_wait_longer_than_the_time_the_call_has_left_ends_the_retries_with_its_retry_after()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync(o => o.Timeout = TimeSpan.FromSeconds(3));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var before = server.Count("/encrypt/");
+
+        // The first Retry-After (2 s) fits in the call's 3 s; the second no longer does, with 1 s left.
+        server.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", RetryAfter: TimeSpan.FromSeconds(2), PathContains: "/encrypt/");
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        server.Fault = null;
+
+        Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(2), error.RetryAfter);
+        Assert.Equal(2, server.Count("/encrypt/") - before);
     }
 
     [VaultTestServerFact]

@@ -121,6 +121,21 @@ public abstract class SecretStoreContract
     }
 
     [StoreFact]
+    public async Task An_update_or_a_delete_at_a_revision_the_record_has_not_reached_conflicts_and_changes_nothing()
+    {
+        var store = OpenStore();
+        var created = await store.CreateAsync(Key("ahead"), Value("v1"));
+        var ahead = created + 1_000_000;
+
+        var update = await Assert.ThrowsAsync<SecretConflictException>(async () => await store.UpdateAsync(Key("ahead"), Value("v2"), ahead));
+        var delete = await Assert.ThrowsAsync<SecretConflictException>(async () => await store.DeleteAsync(Key("ahead"), ahead));
+
+        Assert.Equal((SecretConflictReason.RevisionMismatch, SecretConflictReason.RevisionMismatch), (update.Reason, delete.Reason));
+        var entry = await store.GetAsync(Key("ahead"));
+        Assert.Equal(("v1", created), (Text(entry!.Value), entry.Revision));
+    }
+
+    [StoreFact]
     public async Task A_recreated_key_never_gets_an_old_revision_back()
     {
         var store = OpenStore();
