@@ -14,8 +14,7 @@ public sealed class KmsSocketSharedPathTests : IDisposable
     private readonly TempDirectory _temp = new();
 
     /// <summary>Read by <see cref="StoreFactAttribute"/>: strace is needed, and required under CI.</summary>
-    public static string? SkipReason { get; } =
-        Environment.GetEnvironmentVariable("CI") == "true" || File.Exists("/usr/bin/strace") ? null : "strace is not installed (Debian package strace)";
+    public static string? SkipReason => StraceStops.SkipReason;
 
     public void Dispose() => _temp.Dispose();
 
@@ -35,20 +34,14 @@ public sealed class KmsSocketSharedPathTests : IDisposable
             RepositoryPaths.Server,
             ["--urls", ServerListener.Loopback().Urls, "--data-dir", _temp.Combine("late"), "--kms-socket", socket, "--Trousseau:Store=memory"],
             _temp.Path);
-        string[] strace = ["-f", "-qq", "-o", trace, "-e", "trace=connect", "-e", "signal=SIGSTOP", "-e", "inject=connect:signal=SIGSTOP", info.FileName];
-        foreach (var argument in strace.Reverse())
-        {
-            info.ArgumentList.Insert(0, argument);
-        }
-
-        info.FileName = "strace";
+        StraceStops.Wrap(info, trace, "connect");
         using var late = Process.Start(info)!;
         var lateStdout = late.StandardOutput.ReadToEndAsync();
         var lateStderr = late.StandardError.ReadToEndAsync();
         try
         {
-            await ContinueAsync(await StoppedAfterConnectAsync(trace, 1));
-            var latePid = await StoppedAfterConnectAsync(trace, 2);
+            await StraceStops.ContinueAsync(await StraceStops.StoppedAsync(trace, 1));
+            var latePid = await StraceStops.StoppedAsync(trace, 2);
 
             await using var first = await TrousseauServerProcess.StartAsync(_temp.Combine("first"), ["--kms-socket", socket, "--Trousseau:Store=memory"]);
             using var channel = KmsSocketTests.ChannelFor(socket);
@@ -57,7 +50,7 @@ public sealed class KmsSocketSharedPathTests : IDisposable
                 async () => (await kms.StatusAsync()).KeyId,
                 keyId => keyId.Length > 0,
                 awaited: "the first plugin to serve the socket");
-            await ContinueAsync(latePid);
+            await StraceStops.ContinueAsync(latePid);
 
             using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
             {
@@ -86,31 +79,5 @@ public sealed class KmsSocketSharedPathTests : IDisposable
                 await late.WaitForExitAsync();
             }
         }
-    }
-
-    /// <summary>
-    /// Waits until strace has stopped the traced process after its <paramref name="count"/>th connect, and returns the
-    /// id strace names it by (the thread that called connect, whose process the stop holds whole).
-    /// </summary>
-    private static async Task<string> StoppedAfterConnectAsync(string trace, int count) =>
-        await Eventually.ReturnsAsync<string?>(
-            () =>
-            {
-                var stops = File.Exists(trace)
-                    ? File.ReadLines(trace).Where(line => line.Contains("--- SIGSTOP {si_signo=SIGSTOP, si_code=SI_KERNEL} ---", StringComparison.Ordinal)).ToList()
-                    : [];
-                var pid = stops.Count == count ? stops[^1].Split(' ')[0] : null;
-                return Task.FromResult(pid is not null && File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Trim()[0] is 't' or 'T' ? pid : null);
-            },
-            pid => pid is not null,
-            TimeSpan.FromSeconds(60),
-            $"trousseaud stopped by strace after connect number {count}",
-            _ => File.Exists(trace) ? File.ReadAllText(trace) : "no trace yet") ?? string.Empty;
-
-    private static async Task ContinueAsync(string pid)
-    {
-        using var resume = Process.Start("kill", ["-CONT", pid]);
-        await resume.WaitForExitAsync();
-        Assert.Equal(0, resume.ExitCode);
     }
 }

@@ -12,13 +12,10 @@ namespace Trousseau.Tests.Integration.Server;
 /// </summary>
 public sealed class SqliteStoreStartRaceTests : IDisposable
 {
-    private const string StoppedLine = "--- SIGSTOP {si_signo=SIGSTOP, si_code=SI_KERNEL} ---";
-
     private readonly TempDirectory _temp = new();
 
     /// <summary>Read by <see cref="StoreFactAttribute"/>: strace is needed, and required under CI.</summary>
-    public static string? SkipReason { get; } =
-        Environment.GetEnvironmentVariable("CI") == "true" || File.Exists("/usr/bin/strace") ? null : "strace is not installed (Debian package strace)";
+    public static string? SkipReason => StraceStops.SkipReason;
 
     public void Dispose() => _temp.Dispose();
 
@@ -27,19 +24,15 @@ public sealed class SqliteStoreStartRaceTests : IDisposable
     {
         var dataDir = _temp.Combine("data");
         var storePath = Path.Combine(dataDir, "store.db");
-        string[] shared = [$"--Trousseau:Sqlite:Path={storePath}", $"--Trousseau:Local:KeyFile={Path.Combine(dataDir, "local.keyring")}"];
+
+        // Only the store is shared: each has a key ring of its own, which the late one, stopped, could hold locked.
+        string[] shared = [$"--Trousseau:Sqlite:Path={storePath}"];
 
         // Each look of the late one at the lock file stops it (SIGSTOP) once the call returns; the first finds none.
         var trace = _temp.Combine("strace");
         var info = DotnetProcess.StartInfo(
             RepositoryPaths.Server, ["--urls", ServerListener.Loopback().Urls, "--data-dir", _temp.Combine("late"), .. shared], _temp.Path);
-        string[] strace = ["-f", "-qq", "-o", trace, "-P", storePath + ".lock", "-e", "trace=all", "-e", "signal=SIGSTOP", "-e", "inject=all:signal=SIGSTOP", info.FileName];
-        foreach (var argument in strace.Reverse())
-        {
-            info.ArgumentList.Insert(0, argument);
-        }
-
-        info.FileName = "strace";
+        StraceStops.Wrap(info, trace, "all", storePath + ".lock");
         var output = new StringBuilder();
         using var late = new Process { StartInfo = info };
         late.OutputDataReceived += (_, e) => Append(output, e.Data);
@@ -49,7 +42,7 @@ public sealed class SqliteStoreStartRaceTests : IDisposable
         late.BeginErrorReadLine();
         try
         {
-            var latePid = await StoppedAsync(trace, 1);
+            var latePid = await StraceStops.StoppedAsync(trace, 1);
 
             await using var first = await TrousseauServerProcess.StartAsync(_temp.Combine("first"), shared);
             await first.WaitForReadinessAsync(System.Net.HttpStatusCode.OK);
@@ -58,9 +51,9 @@ public sealed class SqliteStoreStartRaceTests : IDisposable
             var log = await Eventually.ReturnsAsync(
                 async () =>
                 {
-                    if (IsStopped(latePid))
+                    if (StraceStops.IsStopped(latePid))
                     {
-                        await ContinueAsync(latePid);
+                        await StraceStops.ContinueAsync(latePid);
                     }
 
                     return Text(output);
@@ -103,28 +96,5 @@ public sealed class SqliteStoreStartRaceTests : IDisposable
         {
             return output.ToString();
         }
-    }
-
-    private static bool IsStopped(string pid) =>
-        File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Trim()[0] is 't' or 'T';
-
-    /// <summary>Waits until strace has stopped the traced process for the <paramref name="count"/>th time, and returns the id strace names it by.</summary>
-    private static async Task<string> StoppedAsync(string trace, int count) =>
-        await Eventually.ReturnsAsync<string?>(
-            () =>
-            {
-                var stops = File.Exists(trace) ? File.ReadLines(trace).Where(line => line.Contains(StoppedLine, StringComparison.Ordinal)).ToList() : [];
-                var pid = stops.Count == count ? stops[^1].Split(' ')[0] : null;
-                return Task.FromResult(pid is not null && IsStopped(pid) ? pid : null);
-            },
-            pid => pid is not null,
-            TimeSpan.FromSeconds(60),
-            $"trousseaud stopped by strace for the {count}th time",
-            _ => File.Exists(trace) ? File.ReadAllText(trace) : "no trace yet") ?? string.Empty;
-
-    private static async Task ContinueAsync(string pid)
-    {
-        using var resume = Process.Start("kill", ["-CONT", pid]);
-        await resume.WaitForExitAsync();
     }
 }
