@@ -263,29 +263,20 @@ internal static class SecretCommands
     }
 
     /// <summary>
-    /// Every page of a listing, asking for the next one only when the previous one has been taken. trousseaud gives a
-    /// <c>continue</c> token only with a page that holds secrets, and each leads on from the last of them; a page
-    /// without secrets but with a token, or a token given before, would have the listing ask for pages without end, so
-    /// it stops there, before taking that page, as unavailable, naming the server.
+    /// Every page of a listing, asking for the next one only when the previous one has been taken; a page that would
+    /// keep the listing going for ever (<see cref="ListingPages"/>) stops it, before that page is taken, as unavailable,
+    /// naming the server.
     /// </summary>
     private static async IAsyncEnumerable<IReadOnlyList<SecretMetadata>> PagesAsync(
         Remote.TrousseauClient client, ServerFailover failover, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var given = new HashSet<string>(StringComparer.Ordinal);
+        var pages = new ListingPages();
         string? continuationToken = null;
         for (var number = 1; ; number++)
         {
             var page = await client.ListSecretsPageAsync(prefix, continuationToken, cancellationToken: cancellationToken);
-            continuationToken = page.ContinuationToken;
-            if (continuationToken is null)
+            if (pages.WhyEndless(page) is { } gave)
             {
-                yield return page.Items;
-                yield break;
-            }
-
-            if (page.Items.Count == 0 || !given.Add(continuationToken))
-            {
-                var gave = page.Items.Count == 0 ? "no secrets but a continue token" : "a continue token it gave before";
                 throw new DependencyUnavailableException(
                     "trousseaud",
                     $"trousseaud at {failover.Current} answered page {number} of the listing with {gave}, which trousseaud never does: "
@@ -293,6 +284,11 @@ internal static class SecretCommands
             }
 
             yield return page.Items;
+            continuationToken = page.ContinuationToken;
+            if (continuationToken is null)
+            {
+                yield break;
+            }
         }
     }
 

@@ -209,21 +209,19 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 
     /// <inheritdoc />
     /// <remarks>
-    /// trousseaud gives a continuation token only with a page that holds secrets, and each leads on from the last of
-    /// them: a page without secrets but with a token, or a token given before, would have the listing ask for pages
-    /// without end, so the listing stops there, before taking that page, with <see cref="DependencyUnavailableException"/>.
+    /// A page that would keep the listing going for ever (<see cref="ListingPages"/>) ends it, before that page's secrets
+    /// are taken, with <see cref="DependencyUnavailableException"/>.
     /// </remarks>
     public async IAsyncEnumerable<SecretMetadata> ListSecretsAsync(string prefix = "", [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var given = new HashSet<string>(StringComparer.Ordinal);
+        var pages = new ListingPages();
         string? continuationToken = null;
         for (var number = 1; ; number++)
         {
             var page = await ListSecretsPageAsync(prefix, continuationToken, TrousseauLimits.DefaultListPageSize, cancellationToken).ConfigureAwait(false);
             continuationToken = page.ContinuationToken;
-            if (continuationToken is not null && (page.Items.Count == 0 || !given.Add(continuationToken)))
+            if (pages.WhyEndless(page) is { } gave)
             {
-                var gave = page.Items.Count == 0 ? "no secrets but a continue token" : "a continue token it gave before";
                 throw new DependencyUnavailableException(
                     Dependency,
                     $"trousseaud at {_http.BaseAddress} answered page {number} of the listing of '{prefix}' with {gave}, which trousseaud never does: the listing would not end.");
