@@ -3,8 +3,8 @@ using System.Text;
 namespace Trousseau;
 
 // Linked, with LinuxFileStatus.cs, into Trousseau.Core (the local key ring), Trousseau.Hosting (the API token file,
-// the API's TLS files), Trousseau.Vault (the Vault token file) and trousseaud (which checks the API token file before
-// its host starts).
+// the API's TLS files), Trousseau.Vault (the Vault token file), Trousseau.Client (the token file of AddTrousseauClient)
+// and trousseaud (which checks the API token file before its host starts).
 
 /// <summary>
 /// What a look at a file sees, to tell a change without reading it: on Linux, from one statx following links, the file

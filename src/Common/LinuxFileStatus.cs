@@ -6,7 +6,8 @@ namespace Trousseau;
 
 // Linked into Trousseau.Hosting (the audit trail; through FileStamp.cs, the API token file and the TLS files),
 // Trousseau.Sqlite (the database file), Trousseau.Kms (the owner of the socket's directory), and, for FileStamp.cs,
-// Trousseau.Core (the local key ring), Trousseau.Vault (the Vault token file) and trousseaud.
+// Trousseau.Core (the local key ring), Trousseau.Vault (the Vault token file), Trousseau.Client (the token file of
+// AddTrousseauClient) and trousseaud.
 
 /// <summary>
 /// statx(2) on Linux, asking only for the fields needed: unlike fstat, reading a file's size this way does not read its

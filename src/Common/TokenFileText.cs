@@ -2,8 +2,8 @@ using System.Text;
 
 namespace Trousseau;
 
-// Linked into Trousseau.Hosting and trousseaud, which read api.token, and clectl, which reads token files: one bound
-// for all.
+// Linked into Trousseau.Hosting and trousseaud, which read api.token, and clectl and Trousseau.Client
+// (AddTrousseauClient), which read token files: one bound for all.
 
 /// <summary>
 /// The text of an API token file, read by trousseaud (<c>api.token</c>) and clectl (<c>--token-file</c>, contexts): at

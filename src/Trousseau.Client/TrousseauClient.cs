@@ -6,6 +6,9 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Trousseau.Remote.Internal;
 
 namespace Trousseau.Remote;
 
@@ -45,7 +48,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     });
 
     private readonly HttpClient _http;
-    private readonly AuthenticationHeaderValue? _authorization;
+    private readonly Func<AuthenticationHeaderValue?> _authorization;
     private readonly TimeProvider _timeProvider;
 
     /// <summary>Creates a client.</summary>
@@ -76,6 +79,42 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     /// not on this machine, a token is given and <see cref="TrousseauClientOptions.AllowInsecureHttp"/> is not set.
     /// </exception>
     public TrousseauClient(HttpClient http, string? token, TrousseauClientOptions options)
+        : this(http, !string.IsNullOrEmpty(token), Fixed(token), options)
+    {
+    }
+
+    /// <summary>
+    /// Creates the client that <c>AddTrousseauClient</c> registers, as <c>IHttpClientFactory</c> makes its typed
+    /// clients: with the token and settings of its <see cref="TrousseauClientConnectionOptions"/>, and the clock of
+    /// <paramref name="services"/> (a registered <see cref="TimeProvider"/>, else the system's).
+    /// </summary>
+    /// <param name="http">The <see cref="HttpClient"/> that <c>IHttpClientFactory</c> made for this client.</param>
+    /// <param name="services">The application's services, where <c>AddTrousseauClient</c> registered the client.</param>
+    /// <exception cref="InvalidOperationException">
+    /// <c>AddTrousseauClient</c> was not called: <c>AddHttpClient&lt;TrousseauClient&gt;()</c> alone gives the client
+    /// no token, and an <see cref="HttpClient"/> that follows redirects.
+    /// </exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are not valid; the message names each key at fault.</exception>
+    [ActivatorUtilitiesConstructor]
+    public TrousseauClient(HttpClient http, IServiceProvider services)
+        : this(http, Registered(services), services)
+    {
+    }
+
+    private TrousseauClient(HttpClient http, ConnectionToken token, IServiceProvider services)
+        : this(
+            http,
+            token.IsSet,
+            () => token.Current is { Length: > 0 } current ? new AuthenticationHeaderValue("Bearer", current) : null,
+            new TrousseauClientOptions
+            {
+                AllowInsecureHttp = services.GetRequiredService<IOptions<TrousseauClientConnectionOptions>>().Value.AllowInsecureHttp,
+                TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System,
+            })
+    {
+    }
+
+    private TrousseauClient(HttpClient http, bool hasToken, Func<AuthenticationHeaderValue?> authorization, TrousseauClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(options);
@@ -84,7 +123,6 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             throw new ArgumentException("The HttpClient needs a BaseAddress: the trousseaud URL.", nameof(http));
         }
 
-        var hasToken = !string.IsNullOrEmpty(token);
         if (hasToken && !options.AllowInsecureHttp && server.Scheme == Uri.UriSchemeHttp && !server.IsLoopback)
         {
             throw new ArgumentException(
@@ -94,7 +132,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         }
 
         _http = http;
-        _authorization = hasToken ? new AuthenticationHeaderValue("Bearer", token) : null;
+        _authorization = authorization;
         _timeProvider = options.TimeProvider ?? throw new ArgumentException($"{nameof(TrousseauClientOptions)}.{nameof(TrousseauClientOptions.TimeProvider)} is null; leave it unset for the system clock.", nameof(options));
     }
 
@@ -331,6 +369,21 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     public async ValueTask<WhoAmIBody> WhoAmIAsync(CancellationToken cancellationToken = default) =>
         await SendAsync(HttpMethod.Get, "v1/auth/whoami", null, Answers.WhoAmIBody, null, null, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>The header sending <paramref name="token"/>, made once; none without a token.</summary>
+    private static Func<AuthenticationHeaderValue?> Fixed(string? token)
+    {
+        var header = string.IsNullOrEmpty(token) ? null : new AuthenticationHeaderValue("Bearer", token);
+        return () => header;
+    }
+
+    private static ConnectionToken Registered(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.GetService<ConnectionToken>() ?? throw new InvalidOperationException(
+            "TrousseauClient is registered with services.AddTrousseauClient(...), which gives it the server's address, its token and an HttpClient that follows no redirect; "
+            + "AddHttpClient<TrousseauClient>() alone gives it none of them. Call AddTrousseauClient, and customise its HttpClient through the builder it returns.");
+    }
+
     private static string SecretPath(string name) => "v1/secrets/" + string.Join('/', name.Split('/').Select(Uri.EscapeDataString));
 
     private static JsonContent Content<T>(T body, JsonTypeInfo<T> typeInfo) => JsonContent.Create(body, typeInfo);
@@ -404,7 +457,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = content };
-        request.Headers.Authorization = _authorization;
+        request.Headers.Authorization = _authorization();
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (expectedRevision is >= 1 and var revision)
         {

@@ -152,12 +152,12 @@ public sealed partial class PackagesTests(PackagesTests.PackedSolution packed) :
     }
 
     [Fact]
-    public void The_client_depends_on_the_core_library_alone_and_not_on_asp_net_core()
+    public void The_client_depends_on_the_core_library_and_the_http_client_factory_alone_and_not_on_asp_net_core()
     {
         var path = PackagePath("Trousseau.Client");
         var metadata = Nuspec(path);
 
-        Assert.Equal(["Trousseau.Core"], Dependencies(path).Select(d => d.Id));
+        Assert.Equal(["Microsoft.Extensions.Http", "Trousseau.Core"], Dependencies(path).Select(d => d.Id).Order(StringComparer.Ordinal));
         Assert.Empty(metadata.Descendants(metadata.Name.Namespace + "frameworkReference"));
     }
 
