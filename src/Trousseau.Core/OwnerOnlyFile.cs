@@ -57,8 +57,9 @@ public static class OwnerOnlyFile
     /// <summary>
     /// Writes <paramref name="contents"/> to <paramref name="path"/> with mode 0600, all or nothing, durably: a
     /// temporary file beside it (<c>NAME.&lt;32 hex&gt;.tmp</c>) is written and flushed to disk, renamed over the
-    /// target, and the directory is flushed so that the rename itself survives a power loss. On failure the
-    /// temporary file is deleted; only a killed process leaves one (see <see cref="FindTemporaries"/>).
+    /// target (without <paramref name="overwrite"/>, given its name by link(2), which fails where a file is), and the
+    /// directory is flushed so that the new name survives a power loss. On failure the temporary file is deleted; only
+    /// a killed process leaves one (see <see cref="FindTemporaries"/>).
     /// </summary>
     /// <param name="path">The file to write.</param>
     /// <param name="contents">The whole contents.</param>
@@ -84,11 +85,7 @@ public static class OwnerOnlyFile
                 stream.Flush(flushToDisk: true);
             }
 
-            try
-            {
-                File.Move(temporary, path, overwrite);
-            }
-            catch (IOException) when (!overwrite && File.Exists(path))
+            if (!PutInPlace(temporary, path, overwrite))
             {
                 return false;
             }
@@ -103,6 +100,46 @@ public static class OwnerOnlyFile
         finally
         {
             File.Delete(temporary);
+        }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="temporary"/>'s file the name <paramref name="path"/>. Without <paramref name="overwrite"/>,
+    /// another process may create <paramref name="path"/> at the same moment, so nothing here tests and then acts on
+    /// it (a rename would replace a file put there since the test): the name is given by link(2), which fails when
+    /// <paramref name="path"/> exists; only a file system without hard links gets a rename where nothing is.
+    /// </summary>
+    /// <returns><see langword="false"/> when <paramref name="overwrite"/> is false and the file already exists.</returns>
+    private static bool PutInPlace(string temporary, string path, bool overwrite)
+    {
+        if (!overwrite && !OperatingSystem.IsWindows())
+        {
+            if (Libc.Link(Encoding.UTF8.GetBytes(temporary + "\0"), Encoding.UTF8.GetBytes(path + "\0")) == 0)
+            {
+                return true;
+            }
+
+            // EEXIST; or the temporary file deleted by another process that created the file (ENOENT).
+            var error = Marshal.GetLastPInvokeError();
+            if (error == Libc.AlreadyExists || File.Exists(path))
+            {
+                return false;
+            }
+
+            if (error is not (Libc.NotPermitted or Libc.NotSupported))
+            {
+                throw new IOException($"The file '{path}' cannot be created: {Marshal.GetPInvokeErrorMessage(error)}.");
+            }
+        }
+
+        try
+        {
+            File.Move(temporary, path, overwrite);
+            return true;
+        }
+        catch (IOException) when (!overwrite && File.Exists(path))
+        {
+            return false;
         }
     }
 
@@ -239,7 +276,10 @@ public static class OwnerOnlyFile
 
     private static class Libc
     {
+        public const int NotPermitted = 1; // EPERM
+        public const int AlreadyExists = 17; // EEXIST
         public const int InvalidArgument = 22;
+        public const int NotSupported = 95; // EOPNOTSUPP
 
         // O_RDONLY | O_CLOEXEC; O_CLOEXEC differs between systems.
         public static readonly int ReadOnlyCloseOnExec =
@@ -248,6 +288,10 @@ public static class OwnerOnlyFile
         [DllImport("libc", EntryPoint = "open", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern SafeFileHandle Open(byte[] path, int flags);
+
+        [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern int Link(byte[] existing, byte[] created);
 
         [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

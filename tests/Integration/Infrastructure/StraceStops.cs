@@ -55,6 +55,34 @@ internal static class StraceStops
             $"the process stopped by strace for the {count}th time",
             _ => File.Exists(trace) ? File.ReadAllText(trace) : "no trace yet") ?? string.Empty;
 
+    /// <summary>
+    /// The id of the process that the thread <paramref name="tid"/> (as <see cref="StoppedAsync"/> returns it) belongs
+    /// to, which outlives the thread.
+    /// </summary>
+    public static string ProcessOf(string tid) =>
+        File.ReadLines($"/proc/{tid}/status").First(line => line.StartsWith("Tgid:", StringComparison.Ordinal))["Tgid:".Length..].Trim();
+
+    /// <summary>
+    /// Lets the process that <paramref name="pid"/> belongs to go on at each stop until <paramref name="task"/> (which
+    /// needs it, such as a call it answers) ends; fails after 60 s naming <paramref name="awaited"/>.
+    /// </summary>
+    public static async Task GoOnUntilAsync(string pid, Task task, string awaited)
+    {
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                if (IsStopped(pid))
+                {
+                    await ContinueAsync(pid);
+                }
+
+                return task.IsCompleted;
+            },
+            timeout: TimeSpan.FromSeconds(60),
+            awaited: awaited);
+        await task;
+    }
+
     /// <summary>Lets the process that <paramref name="pid"/> belongs to go on.</summary>
     public static async Task ContinueAsync(string pid)
     {

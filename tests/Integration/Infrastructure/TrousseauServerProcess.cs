@@ -134,11 +134,7 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         ServerListener? listener = null,
         Action<ProcessStartInfo>? prepare = null)
     {
-        listener ??= ServerListener.Loopback();
-        string[] allArgs = ["--urls", listener.Urls, .. args];
-        var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
-        prepare?.Invoke(info);
-        var server = new TrousseauServerProcess(Process.Start(info)!, listener, Path.GetFileNameWithoutExtension(dll));
+        var server = Launch(dll, workingDirectory, args, environment, listener, prepare);
         try
         {
             await server.WaitUntilLiveAsync(probe);
@@ -151,6 +147,25 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         }
 
         return server;
+    }
+
+    /// <summary>
+    /// Starts the web host <paramref name="dll"/> as <see cref="StartHostAsync"/> does, but returns at once, for a start
+    /// the test holds part-way (<see cref="StraceStops"/>); <see cref="WaitUntilLiveAsync"/> waits for it to answer.
+    /// </summary>
+    public static TrousseauServerProcess Launch(
+        string dll,
+        string workingDirectory,
+        IEnumerable<string> args,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        ServerListener? listener = null,
+        Action<ProcessStartInfo>? prepare = null)
+    {
+        listener ??= ServerListener.Loopback();
+        string[] allArgs = ["--urls", listener.Urls, .. args];
+        var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
+        prepare?.Invoke(info);
+        return new TrousseauServerProcess(Process.Start(info)!, listener, Path.GetFileNameWithoutExtension(dll));
     }
 
     /// <summary>Sends SIGTERM (or <paramref name="signal"/>, such as <c>HUP</c>) and waits for the process to exit; returns its exit code.</summary>
@@ -204,7 +219,8 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
             },
             () => $"/readyz did not answer {(int)expected}:\n{Log}");
 
-    private Task WaitUntilLiveAsync(string probe) =>
+    /// <summary>Waits up to 60 s for <paramref name="probe"/> to answer 200; fails at once when the process exits.</summary>
+    public Task WaitUntilLiveAsync(string probe = "healthz") =>
         Eventually.ReturnsAsync(
             async () =>
             {
