@@ -226,6 +226,27 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     }
 
     [StoreFact]
+    public async Task A_delete_whose_answer_is_lost_while_another_writer_puts_the_secret_back_is_not_reported_as_done()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
+        var store = OpenStore(prefix, proxy.Url);
+        var direct = OpenStore(prefix);
+        var created = await store.CreateAsync("lost/back", "v1"u8.ToArray());
+        long? putBack = null;
+
+        // Once etcd shows the delete applied, and before its caller learns anything, another writer creates the secret again.
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => AfterLostAnswerAsync(
+            proxy,
+            async () => { await store.DeleteAsync("lost/back", created); return 0; },
+            async () => await direct.GetAsync("lost/back") is null && (putBack = await direct.CreateAsync("lost/back", "v2"u8.ToArray())) is not null));
+
+        Assert.Contains("may or may not have been applied", error.Message, StringComparison.Ordinal);
+        var kept = await direct.GetAsync("lost/back");
+        Assert.Equal(("v2", putBack), (Encoding.UTF8.GetString(kept!.Value.Span), (long?)kept.Revision));
+    }
+
+    [StoreFact]
     public async Task The_first_write_once_etcd_can_be_reached_again_goes_through()
     {
         var prefix = $"/contract-{Guid.NewGuid():N}/";

@@ -264,6 +264,9 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     [InlineData("\"1\", *")]
     [InlineData("\"1\", \"2")]
     [InlineData("W/")]
+    [InlineData(",")]
+    [InlineData("W/1")]
+    [InlineData("\"a b\"")]
     public async Task A_garbage_if_match_on_delete_is_400_and_deletes_nothing(string ifMatch)
     {
         var revision = await EnsureAsync("if-match/kept", "original");

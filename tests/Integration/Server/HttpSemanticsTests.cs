@@ -91,6 +91,8 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     [InlineData("\"999999\"", HttpStatusCode.OK)]
     [InlineData("\"abc\", W/\"\"", HttpStatusCode.OK)]
     [InlineData("\"abc\", W/\"{0}\"", HttpStatusCode.NotModified)]
+    [InlineData("{0}", HttpStatusCode.NotModified)]
+    [InlineData("999999", HttpStatusCode.OK)]
     public async Task A_conditional_get_or_head_is_304_with_the_etag_when_if_none_match_names_the_revision(string ifNoneMatch, HttpStatusCode status)
     {
         var revision = await CreateAsync("conditional/read");
@@ -123,6 +125,26 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
         Assert.Equal(ProblemTypes.RevisionMismatch, problem.GetProperty("type").GetString());
         Assert.Contains("If-None-Match", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(revision, await RevisionAsync(path));
+    }
+
+    [Theory]
+    [InlineData("PUT", null, "W/\"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("DELETE", null, "\"999999\", \"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("PATCH", "\"{0}\"", "\"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("DELETE", "\"{0}\"", "W/\"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("PUT", "\"{0}\"", "\"999999\"", HttpStatusCode.OK)]
+    public async Task If_none_match_naming_the_current_revision_weakly_or_strongly_refuses_a_write_even_when_if_match_holds(
+        string method, string? ifMatch, string ifNoneMatch, HttpStatusCode status)
+    {
+        var name = $"conditional/none-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name);
+        string? Format(string? header) => header is null ? null : string.Format(CultureInfo.InvariantCulture, header, revision);
+
+        using var response = await SendAsync(
+            new HttpMethod(method), "v1/secrets/" + name, method == "DELETE" ? null : """{"data":{"k":"changed"}}""", Format(ifMatch), Format(ifNoneMatch));
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(status == HttpStatusCode.OK, await RevisionAsync("v1/secrets/" + name) != revision);
     }
 
     [Theory]
@@ -169,6 +191,9 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     [InlineData("\"999998\", \"{0}\"", HttpStatusCode.OK)]
     [InlineData("*", HttpStatusCode.OK)]
     [InlineData("\"999998\", \"999999\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("{0}", HttpStatusCode.OK)]
+    [InlineData("999998, {0}", HttpStatusCode.OK)]
+    [InlineData("999999", HttpStatusCode.PreconditionFailed)]
     public async Task If_match_on_a_put_takes_a_list_of_revisions_or_star(string ifMatch, HttpStatusCode status)
     {
         var name = $"conditional/list-{Guid.NewGuid():N}";

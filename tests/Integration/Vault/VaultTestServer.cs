@@ -57,6 +57,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     private readonly List<string> _issued = [];
     private readonly List<string> _namespaces = [];
     private int _failures;
+    private (int Status, string Error) _failure = (500, "internal error");
     private long _transitCalls;
     private long _held;
     private long _abandoned;
@@ -162,8 +163,15 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>The next <paramref name="count"/> requests answer 500.</summary>
-    public void FailNext(int count) => Interlocked.Exchange(ref _failures, count);
+    /// <summary>
+    /// The next <paramref name="count"/> requests answer <paramref name="status"/> with Vault's error body saying
+    /// <paramref name="error"/>: 500 "internal error" unless given.
+    /// </summary>
+    public void FailNext(int count, int status = 500, string error = "internal error")
+    {
+        _failure = (status, error);
+        Interlocked.Exchange(ref _failures, count);
+    }
 
     /// <summary>Revokes every token but the root token, as <c>vault token revoke</c> would.</summary>
     public void RevokeAllTokens()
@@ -431,7 +439,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
 
         if (Volatile.Read(ref _failures) > 0 && Interlocked.Decrement(ref _failures) >= 0)
         {
-            await ErrorAsync(context, 500, "internal error");
+            await ErrorAsync(context, _failure.Status, _failure.Error);
             return;
         }
 

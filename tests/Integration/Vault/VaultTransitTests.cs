@@ -740,21 +740,131 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     public async Task A_retry_after_the_call_can_wait_is_waited_before_each_retry()
     {
         var server = RequireTestServer();
-        var (services, _) = await BuildAsync(o => o.Timeout = TimeSpan.FromSeconds(10));
+        var clock = new WaitRecordingClock();
+        // An attempt timeout other than the Retry-After, so that the only waits of 1 s the call sets are its retries'.
+        var (services, _) = await BuildAsync(o => (o.Timeout, o.AttemptTimeout) = (TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5)), time: clock);
         var provider = services.GetRequiredService<IKeyProvider>();
         await provider.GetCurrentKeyAsync();
-        var before = server.Requests.Count;
+        var (before, waited) = (server.Count("/encrypt/"), clock.Waits(TimeSpan.FromSeconds(1)));
 
         server.Fault = new VaultTestServer.VaultFault(503, "Vault is sealed", RetryAfter: TimeSpan.FromSeconds(1), PathContains: "/encrypt/");
-        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        var wrap = provider.WrapAsync("dek"u8.ToArray()).AsTask();
+        try
+        {
+            // The call's clock moves only when the test moves it: each retry is sent once it has moved by Vault's Retry-After.
+            for (var retry = 1; retry <= Trousseau.Vault.Internal.VaultResilience.Retries; retry++)
+            {
+                await Infrastructure.Eventually.HoldsAsync(
+                    () => clock.Waits(TimeSpan.FromSeconds(1)) - waited == retry, awaited: $"the call to wait Vault's Retry-After of 1 s before retry {retry}");
+                Assert.True(server.Count("/encrypt/") - before <= retry, $"retry {retry} was sent before the call's clock reached Vault's Retry-After");
+                clock.Advance(TimeSpan.FromSeconds(1));
+            }
+        }
+        catch
+        {
+            // Past the call's 10 s: a call that waited otherwise ends, instead of holding the provider's disposal.
+            clock.Advance(TimeSpan.FromSeconds(10));
+            throw;
+        }
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => wrap);
         server.Fault = null;
-        var sent = server.Requests.Skip(before).Where(r => r.Path.Contains("/encrypt/", StringComparison.Ordinal)).ToList();
 
         Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
-        Assert.Equal(3, sent.Count);
-        // The test server stamps a request when it handles it, a few milliseconds after it arrived; without the
-        // Retry-After, the backoff alone would resend within a few hundred milliseconds.
-        Assert.All(sent.Zip(sent.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= TimeSpan.FromMilliseconds(900), $"a retry came {pair.Second.At - pair.First.At} after a Retry-After of 1 s"));
+        Assert.Equal(Trousseau.Vault.Internal.VaultResilience.Retries + 1, server.Count("/encrypt/") - before);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_retry_after_given_as_a_date_is_the_wait_it_names()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync(answers: new RetryAfterAsDate());
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var before = server.Count("/encrypt/");
+
+        server.Fault = new VaultTestServer.VaultFault(429, "rate limit quota exceeded", RetryAfter: TimeSpan.FromSeconds(60), PathContains: "/encrypt/");
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        server.Fault = null;
+
+        // The date is a whole second: a minute from when the answer passed the proxy, less the time it took since.
+        Assert.InRange(error.RetryAfter ?? TimeSpan.Zero, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60));
+        Assert.Equal(1, server.Count("/encrypt/") - before);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_standby_not_caught_up_answering_412_has_the_call_retried_and_answered()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var (refused, encrypted) = (server.Count("/encrypt/", 412), server.Count("/encrypt/", 200));
+
+        // Vault's answer from a node that has not yet caught up with the index state a request asks for.
+        server.FailNext(1, 412, "required index state not present");
+        var wrapped = await provider.WrapAsync("dek"u8.ToArray());
+
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(wrapped));
+        Assert.Equal(1, server.Count("/encrypt/", 412) - refused);
+        Assert.Equal(1, server.Count("/encrypt/", 200) - encrypted);
+    }
+
+    [VaultTestServerFact]
+    public async Task An_attempt_vault_leaves_unanswered_past_the_attempt_timeout_is_sent_again_and_answered()
+    {
+        var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (services, _) = await BuildAsync(o => (o.Timeout, o.AttemptTimeout) = (TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(20)), time: clock);
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var held = server.Held;
+        var release = new TaskCompletionSource();
+        server.Hold = new VaultTestServer.VaultHold("/encrypt/", release.Task);
+
+        var wrap = provider.WrapAsync("dek"u8.ToArray()).AsTask();
+        await Infrastructure.Eventually.HoldsAsync(() => server.Held > held, awaited: "the first encrypt to reach Vault");
+        server.Hold = null;
+        clock.Advance(TimeSpan.FromSeconds(20));
+        // The backoff before the retry is jittered: the clock moves on in steps of 10 ms, far below the retry's own
+        // attempt timeout, until the call ends.
+        await Infrastructure.Eventually.HoldsAsync(
+            () =>
+            {
+                clock.Advance(TimeSpan.FromMilliseconds(10));
+                return wrap.IsCompleted;
+            },
+            awaited: "the call to end after its first attempt timed out");
+        release.SetResult();
+
+        // Answered by the retry: the first request was still held when the call ended.
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(await wrap));
+    }
+
+    [VaultTestServerFact]
+    public async Task A_login_and_a_key_rotation_slower_than_the_attempt_timeout_are_waited_for_and_sent_once()
+    {
+        var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (roleId, secretId) = ("role-id-" + Guid.NewGuid().ToString("N"), "secret-id-" + Guid.NewGuid().ToString("N"));
+        server.AddAppRole(roleId, secretId);
+        var (services, _) = await BuildAsync(
+            o =>
+            {
+                (o.Auth.Method, o.Auth.RoleId, o.Auth.SecretId) = ("approle", roleId, secretId);
+                (o.Timeout, o.AttemptTimeout) = (TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(1));
+            },
+            time: clock);
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var (logins, rotations) = (server.Count("auth/approle/login"), server.Count("/rotate"));
+
+        var wrapped = await AnsweredAfterTheAttemptTimeoutAsync(server, clock, "auth/approle/login", () => provider.WrapAsync("dek"u8.ToArray()).AsTask());
+        var rotated = await AnsweredAfterTheAttemptTimeoutAsync(server, clock, "/rotate", () => provider.RotateAsync().AsTask());
+
+        Assert.Equal("dek"u8.ToArray(), await provider.UnwrapAsync(wrapped));
+        Assert.Equal(2u, rotated.Version);
+        Assert.Equal(1, server.Count("auth/approle/login") - logins);
+        Assert.Equal(1, server.Count("/rotate") - rotations);
     }
 
     [VaultTestServerFact]
@@ -1140,6 +1250,66 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
                 await response.Content.LoadIntoBufferAsync(cancellationToken);
                 _answered.SetResult();
                 await _release.Task.WaitAsync(cancellationToken);
+            }
+
+            return response;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="call"/> while Vault holds its request to <paramref name="path"/>, moves the call's clock
+    /// 2 s on, past a 1 s attempt timeout and within a 1 min call timeout, then lets Vault answer.
+    /// </summary>
+    private static async Task<T> AnsweredAfterTheAttemptTimeoutAsync<T>(VaultTestServer server, FakeTimeProvider clock, string path, Func<Task<T>> call)
+    {
+        var release = new TaskCompletionSource();
+        var held = server.Held;
+        server.Hold = new VaultTestServer.VaultHold(path, release.Task);
+        var running = call();
+        await Infrastructure.Eventually.HoldsAsync(() => server.Held > held, awaited: $"the request to {path} to reach Vault");
+        server.Hold = null;
+        clock.Advance(TimeSpan.FromSeconds(2));
+        release.SetResult();
+        return await running;
+    }
+
+    /// <summary>A fake clock that keeps how long each one-shot timer set on it was to wait.</summary>
+    private sealed class WaitRecordingClock() : FakeTimeProvider(DateTimeOffset.UtcNow)
+    {
+        private readonly List<TimeSpan> _waits = [];
+
+        /// <summary>How many one-shot timers of exactly <paramref name="wait"/> were set so far.</summary>
+        public int Waits(TimeSpan wait)
+        {
+            lock (_waits)
+            {
+                return _waits.Count(w => w == wait);
+            }
+        }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (period == global::System.Threading.Timeout.InfiniteTimeSpan)
+            {
+                lock (_waits)
+                {
+                    _waits.Add(dueTime);
+                }
+            }
+
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
+    /// <summary>Gives Vault's <c>Retry-After</c> as the date it names (RFC 9110, section 10.2.3), as a proxy in front of Vault may.</summary>
+    private sealed class RetryAfterAsDate : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (response.Headers.RetryAfter?.Delta is { } delta)
+            {
+                response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(DateTimeOffset.UtcNow + delta);
             }
 
             return response;
