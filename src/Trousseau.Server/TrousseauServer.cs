@@ -90,26 +90,35 @@ internal static class TrousseauServer
         }
         catch (OperationCanceledException) when (app?.Lifetime.ApplicationStopping.IsCancellationRequested == true)
         {
-            // SIGTERM or SIGINT while the services start cancels their start: what had started stops, as once started.
+            // SIGTERM or SIGINT while the services start cancels their start, as does a background service that fails
+            // before the start is done (it failed before it stopped the host): what had started stops, as once started.
+            var failedWhileStarting = FaultedBackgroundService(app.Services);
             await StopAsync(app);
-            return 0;
+            return await ExitCodeAsync(failedWhileStarting);
         }
 
         await app.WaitForShutdownAsync();
 
         await ServerTelemetry.StopAsync(app.Services, app.Logger);
-
-        // The host stops itself when a background service faults (BackgroundServiceExceptionBehavior.StopHost): that
-        // is a failure, and a supervisor that restarts on failure must see one.
         var failed = FaultedBackgroundService(app.Services);
         await app.DisposeAsync();
-        if (failed is not null)
+        return await ExitCodeAsync(failed);
+    }
+
+    /// <summary>
+    /// How trousseaud ends once its host is stopped: the host stops itself when a background service faults
+    /// (BackgroundServiceExceptionBehavior.StopHost), which is a failure a supervisor that restarts on failure must see.
+    /// </summary>
+    /// <param name="failed">The background service that faulted, if one did.</param>
+    private static async Task<int> ExitCodeAsync(string? failed)
+    {
+        if (failed is null)
         {
-            await Console.Error.WriteLineAsync($"trousseaud: stopped because a background service failed ({failed}); see the log above.");
-            return ExitBackgroundServiceFailed;
+            return 0;
         }
 
-        return 0;
+        await Console.Error.WriteLineAsync($"trousseaud: stopped because a background service failed ({failed}); see the log above.");
+        return ExitBackgroundServiceFailed;
     }
 
     /// <summary>The type name of a background service whose work ended with an exception, if any.</summary>

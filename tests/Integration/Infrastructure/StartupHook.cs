@@ -10,7 +10,8 @@ using Microsoft.Extensions.Hosting;
 /// A .NET startup hook: a process started with <c>DOTNET_STARTUP_HOOKS</c> naming this assembly (see
 /// <see cref="Enable"/>) gets, in the first host it builds (trousseaud's main host, not the KMS socket's), one of two
 /// faults, as <see cref="ModeVariable"/> says (or, with <see cref="StartNeverEndsMode"/>, a start that never ends): by default one more background service that fails as soon as the host has
-/// started (<see cref="FailureMessage"/>), to see what the program does when one of its background services faults;
+/// started (<see cref="FailureMessage"/>; with <see cref="FailsBeforeStartReturnsMode"/>, before the host's start has
+/// returned to the program), to see what the program does when one of its background services faults;
 /// with <see cref="FailingAnswerMode"/>, an answer that cannot be written for each request carrying
 /// <see cref="FailingAnswerHeader"/>, to see what the program does with a request that fails unexpectedly. It reaches
 /// the host through the <c>HostBuilding</c> diagnostic event, so the program itself has no hook for tests.
@@ -31,6 +32,13 @@ internal static class StartupHook
     /// ends only when the host is asked to stop: the process serves <c>/healthz</c> but never finishes starting.
     /// </summary>
     public const string StartNeverEndsMode = "start-never-ends";
+
+    /// <summary>
+    /// The value of <see cref="ModeVariable"/> that makes the failing background service fail before the host's start
+    /// has returned to the program: the host's start holds until the failure has made the host stop, as a loaded
+    /// machine can order it, so that what the program does after the start meets a host already stopping.
+    /// </summary>
+    public const string FailsBeforeStartReturnsMode = "fails-before-start-returns";
 
     /// <summary>In <see cref="FailingAnswerMode"/>, the request header whose requests' answers fail as they are written.</summary>
     public const string FailingAnswerHeader = "X-Test-Failing-Answer";
@@ -94,7 +102,9 @@ internal static class StartupHook
                     }
                     else
                     {
-                        services.AddHostedService<FailingService>();
+                        services.AddHostedService(provider => new FailingService(
+                            provider.GetRequiredService<IHostApplicationLifetime>(),
+                            Environment.GetEnvironmentVariable(ModeVariable) == FailsBeforeStartReturnsMode));
                     }
                 });
             }
@@ -109,16 +119,29 @@ internal static class StartupHook
         }
     }
 
-    private sealed class FailingService(IHostApplicationLifetime lifetime) : BackgroundService
+    private sealed class FailingService : BackgroundService
     {
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public FailingService(IHostApplicationLifetime lifetime, bool beforeStartReturns)
+        {
+            // Registered here, before the host starts, so that the host calls it inside its start (ExecuteAsync runs on
+            // a thread of its own, and could register only after the start).
+            lifetime.ApplicationStarted.Register(() =>
+            {
+                _started.TrySetResult();
+                if (beforeStartReturns)
+                {
+                    // Holding the host's start until the failure below has made the host stop; a minute bounds it
+                    // should the host never stop.
+                    lifetime.ApplicationStopping.WaitHandle.WaitOne(TimeSpan.FromMinutes(1));
+                }
+            });
+        }
+
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
-            var started = new TaskCompletionSource();
-            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-            {
-                await started.Task.WaitAsync(stoppingToken);
-            }
-
+            await _started.Task.WaitAsync(stoppingToken);
             throw new InvalidOperationException(FailureMessage);
         }
     }

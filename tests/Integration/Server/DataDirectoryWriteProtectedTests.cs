@@ -52,11 +52,13 @@ public sealed class DataDirectoryWriteProtectedTests : IDisposable
         Readiness protectedDirectory;
         await using (await WriteProtectedDirectory.CreateAsync(data))
         {
-            protectedDirectory = await Eventually.ReturnsAsync(() => ReadinessAsync(http), r => r.KeyProvider == "degraded", show: r => $"{r}\n{server.Log}");
+            // Degraded is still ready (200); on a loaded machine another check can time out meanwhile (503), which is
+            // not what this test is about, so the answer waited for is the degraded key ring with nothing unhealthy.
+            protectedDirectory = await Eventually.ReturnsAsync(
+                () => ReadinessAsync(http), r => r is { KeyProvider: "degraded", Status: HttpStatusCode.OK }, show: r => $"{r}\n{server.Log}");
         }
 
         await Eventually.ReturnsAsync(() => ReadinessAsync(http), r => r.KeyProvider == "healthy", show: r => $"{r}\n{server.Log}");
-        Assert.Equal(HttpStatusCode.OK, protectedDirectory.Status);
         Assert.Contains($"directory {data} ", protectedDirectory.KeyProviderDescription, StringComparison.Ordinal);
         Assert.Contains("rotation", protectedDirectory.KeyProviderDescription, StringComparison.Ordinal);
     }

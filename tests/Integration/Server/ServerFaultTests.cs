@@ -53,6 +53,20 @@ public sealed class ServerFaultTests : IDisposable
         Assert.Contains("trousseaud: stopped because a background service failed", result.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_background_service_that_faults_before_trousseaud_has_finished_starting_stops_it_with_exit_code_1_not_0()
+    {
+        var info = DotnetProcess.StartInfo(RepositoryPaths.ServerDll, ["--urls", $"http://127.0.0.1:{FreePort.Next()}", "--data-dir", DataDir], _temp.Path);
+        StartupHook.Enable(info, _temp.Path);
+        info.Environment[StartupHook.ModeVariable] = StartupHook.FailsBeforeStartReturnsMode;
+
+        var result = await ChildProcess.RunAsync(info);
+
+        Assert.True(result.ExitCode == 1, $"exit code {result.ExitCode}\n{result.Stdout}\n{result.Stderr}");
+        Assert.Contains(StartupHook.FailureMessage, result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("trousseaud: stopped because a background service failed", result.Stderr, StringComparison.Ordinal);
+    }
+
     private Task<HttpClient> ClientAsync(TrousseauServerProcess server) =>
         BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(DataDir, "api.token"));
 
