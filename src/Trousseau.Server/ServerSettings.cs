@@ -48,6 +48,13 @@ internal static class ServerSettings
     private static readonly (string Key, Type Type)[] ReadByServer =
         [("DataDir", typeof(string)), ("Api:Enabled", typeof(bool)), ("Api:Urls", typeof(string)), ("Api:AllowInsecureHttp", typeof(bool))];
 
+    /// <summary>
+    /// The settings that a changed settings file changes while trousseaud runs, with every key below them: the etcd
+    /// user and password (the next call to etcd signs in with them) and the API's policies (the next call is checked
+    /// against them). Every other setting is read only at start.
+    /// </summary>
+    private static readonly string[] FollowedOnChange = ["Etcd:Username", "Etcd:Password", "Api:Policies"];
+
     private static readonly Type[] ListTypes =
         [typeof(IEnumerable<>), typeof(ICollection<>), typeof(IList<>), typeof(List<>), typeof(IReadOnlyCollection<>), typeof(IReadOnlyList<>), typeof(ISet<>), typeof(HashSet<>)];
 
@@ -116,7 +123,7 @@ internal static class ServerSettings
             return;
         }
 
-        var named = unknown.Count == 1 ? unknown[0] : $"{string.Join(", ", unknown[..^1])} and {unknown[^1]}";
+        var named = Listed(unknown);
         var what = unknown.Count == 1 ? "is not a setting" : "are not settings";
         var refused = origin is null ? $"{named} {what}" : $"{origin} sets {named}, which {what}";
         throw new InvalidConfigurationException($"{refused} of trousseaud. Every setting is listed in docs/reference.md of the Trousseau repository.");
@@ -262,12 +269,63 @@ internal static class ServerSettings
             }
 
             var path = file.Source.FileProvider?.GetFileInfo(file.Source.Path!).PhysicalPath ?? file.Source.Path;
-            var named = misplaced.Count == 1 ? misplaced[0] : $"{string.Join(", ", misplaced[..^1])} and {misplaced[^1]}";
+            var named = Listed(misplaced);
             throw new InvalidConfigurationException(
                 $"{path} sets {named} at its top level, outside the {SectionName} section, where trousseaud reads no setting: "
                 + $"move {(misplaced.Count == 1 ? "it" : "them")} into that section, as {{ \"{SectionName}\": {{ \"{misplaced[0]}\": ... }} }}.");
         }
     }
+
+    /// <summary>
+    /// The values of the settings below <paramref name="section"/> that are read only at start, by key relative to it
+    /// (case-insensitive): every setting of trousseaud but those that follow a changed settings file while it runs
+    /// (<see cref="FollowedOnChange"/>).
+    /// </summary>
+    /// <param name="section">The <c>Trousseau</c> section.</param>
+    public static IReadOnlyDictionary<string, string> ReadOnlyAtStart(IConfigurationSection section) =>
+        section.AsEnumerable(makePathsRelative: true)
+            .Where(pair => pair.Value is not null && IsKnown(pair.Key.Split(':'))
+                && !FollowedOnChange.Any(followed => pair.Key.Equals(followed, StringComparison.OrdinalIgnoreCase)
+                    || pair.Key.StartsWith(followed + ":", StringComparison.OrdinalIgnoreCase)))
+            .ToDictionary(pair => pair.Key, pair => pair.Value!, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Names, in one sentence, the settings read only at start whose values in <paramref name="now"/> differ from
+    /// those trousseaud started with, each with its new value (a credential's never shown), and says that they take a
+    /// restart; <see langword="null"/> when none differs.
+    /// </summary>
+    /// <param name="atStart">The settings read only at start as trousseaud started with them (<see cref="ReadOnlyAtStart"/>).</param>
+    /// <param name="now">The same settings as the changed configuration gives them.</param>
+    /// <param name="toldApart">Settings whose change another sentence of the same warning tells.</param>
+    public static string? DescribeRestartNeeded(IReadOnlyDictionary<string, string> atStart, IReadOnlyDictionary<string, string> now, IEnumerable<string> toldApart)
+    {
+        var told = toldApart.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var changed = now.Keys.Concat(atStart.Keys.Where(key => !now.ContainsKey(key)))
+            .Where(key => !told.Contains(key) && (!atStart.TryGetValue(key, out var was) || !now.TryGetValue(key, out var value) || !string.Equals(was, value, StringComparison.Ordinal)))
+            .Order(StringComparer.OrdinalIgnoreCase)
+            .Select(key => !now.TryGetValue(key, out var value) ? $"{SectionName}:{key} is no longer set"
+                : IsCredential(key) ? $"{SectionName}:{key} is changed (its value is not shown)"
+                : $"{SectionName}:{key} is now '{value}'")
+            .ToList();
+        return changed.Count switch
+        {
+            0 => null,
+            1 => $"{changed[0]}: this setting is read only at start, so it takes effect when trousseaud restarts, and until then the value it started with stays in use.",
+            _ => $"{Listed(changed)}: these settings are read only at start, so they take effect when trousseaud restarts, and until then the values it started with stay in use.",
+        };
+    }
+
+    /// <summary>
+    /// Whether the value of <paramref name="key"/> (relative to the section) is a credential, or half of one, which no
+    /// message shows: <c>Etcd:Password</c>, <c>Vault:Auth:Token</c>, AppRole's <c>Vault:Auth:RoleId</c> and
+    /// <c>Vault:Auth:SecretId</c>, in <c>KeyProviders</c> too.
+    /// </summary>
+    private static bool IsCredential(string key) =>
+        key.Split(':')[^1].ToUpperInvariant() is "PASSWORD" or "TOKEN" or "ROLEID" or "SECRETID";
+
+    /// <summary><c>A</c>, <c>A and B</c>, <c>A, B and C</c>.</summary>
+    private static string Listed(List<string> items) =>
+        items.Count == 1 ? items[0] : $"{string.Join(", ", items[..^1])} and {items[^1]}";
 
     private static bool IsKnown(string[] key) => Known.Any(known => Matches(known, key));
 

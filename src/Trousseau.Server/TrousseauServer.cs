@@ -442,7 +442,9 @@ internal static class TrousseauServer
     /// 9001, saying how to write a list, as the start does), API settings that no longer validate (event 9001: the
     /// <c>Api:Policies</c> in force stay), an <c>Api:Auth:Mode</c> other than the one the API started with (event 9001:
     /// the mode is read only at start), a setting read only at start whose new value the next start would refuse
-    /// (event 9001), and a file that can no longer be read (event 9001).
+    /// (event 9001), every setting read only at start whose value differs from the one trousseaud started with, named
+    /// with its new value, never a credential's (event 9001: it takes a restart), and a file that can no longer be read
+    /// (event 9001). Each changed file gives one 9001 line at most, with every reason.
     /// </summary>
     private static void ReportChangesNotTaken(WebApplication app)
     {
@@ -453,6 +455,8 @@ internal static class TrousseauServer
         var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
         var api = section.GetValue("Api:Enabled", defaultValue: true) ? app.Services.GetRequiredService<IOptionsFactory<TrousseauApiOptions>>() : null;
         var authMode = api is null ? default : app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode;
+        var atStart = ServerSettings.ReadOnlyAtStart(section);
+        string[] toldApart = api is null ? [] : ["Api:Auth:Mode"];
 
         // Settings read only at start, checked as the start checks them, so that a value the next start would refuse
         // (Worker:Interval '30s', DataKeys:MaxUses -1, an empty Api:Urls) is named now rather than at that start.
@@ -464,7 +468,9 @@ internal static class TrousseauServer
             () => ServerSettings.RefuseEmptyValues(section),
             () => section.GetValue<bool>("Api:Enabled"),
             () => section.GetValue<bool>("Api:AllowInsecureHttp"),
-            () => app.Services.GetRequiredService<IOptionsFactory<TrousseauOptions>>().Create(Options.DefaultName),
+            () => ServerConfiguration.Choose(section, "KeyProvider", LocalKeyRingProvider.ProviderName, VaultTransitKeyProvider.ProviderName),
+            () => ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName),
+            () => CreateBesideChoices(app.Services.GetRequiredService<IOptionsFactory<TrousseauOptions>>()),
             () => app.Services.GetRequiredService<IOptionsFactory<KmsOptions>>().Create(Options.DefaultName),
             () => app.Services.GetRequiredService<IOptionsFactory<TrousseauWorkerOptions>>().Create(Options.DefaultName),
             () => app.Services.GetRequiredService<IOptionsFactory<TrousseauAuditOptions>>().Create(Options.DefaultName),
@@ -546,11 +552,43 @@ internal static class TrousseauServer
                 }
             }
 
+            if (ServerSettings.DescribeRestartNeeded(atStart, ServerSettings.ReadOnlyAtStart(section), toldApart) is { } restartNeeded)
+            {
+                reasons.Add(restartNeeded);
+            }
+
             if (reasons.Count > 0)
             {
                 Log.ChangeNotTaken(app.Logger, string.Join(" ", reasons));
             }
         });
+    }
+
+    /// <summary>
+    /// Makes <see cref="TrousseauOptions"/> from the changed configuration as the start checks them, but for the choice
+    /// of key provider and store, which the options check against the backends this process registered at start, so
+    /// that another backend trousseaud has (<c>Store</c> changed from <c>memory</c> to <c>sqlite</c>) would be called
+    /// unavailable: the start's own check of the choice (<see cref="ServerConfiguration.Choose"/>) judges it instead, and
+    /// a change of it is named as one that takes a restart.
+    /// </summary>
+    private static void CreateBesideChoices(IOptionsFactory<TrousseauOptions> factory)
+    {
+        try
+        {
+            factory.Create(Options.DefaultName);
+        }
+        catch (OptionsValidationException e)
+        {
+            var others = e.Failures
+                .Where(failure => !(failure.StartsWith($"{ServerConfiguration.SectionName}:KeyProvider is '", StringComparison.Ordinal)
+                    || failure.StartsWith($"{ServerConfiguration.SectionName}:Store is '", StringComparison.Ordinal))
+                    || !failure.Contains("which is not an available", StringComparison.Ordinal))
+                .ToList();
+            if (others.Count > 0)
+            {
+                throw new OptionsValidationException(e.OptionsName, e.OptionsType, others);
+            }
+        }
     }
 
     /// <summary>An API authentication mode as a user writes it.</summary>

@@ -204,6 +204,80 @@ public sealed class ConfigurationReloadTests : IDisposable
         Assert.False(server.HasExited);
     }
 
+    [Fact]
+    public async Task Settings_read_only_at_start_changed_in_the_config_file_are_named_in_one_warning_with_their_new_values_never_a_credential_and_stay_as_started()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        var movedSocket = _temp.Combine("moved.sock");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Worker": { "Interval": "00:00:30" } } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await RewriteAsync(config, $$"""
+            { "Trousseau": { "Store": "sqlite", "Kms": { "Socket": "{{movedSocket}}" }, "Vault": { "Auth": { "Token": "s3cr3t-vault-token" } } } }
+            """);
+        var warning = await WarningAsync(server, NotTaken, "Trousseau:Kms:Socket");
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"reload/after-store-changed","data":{"k":"v"}}"""));
+
+        Assert.Equal(
+            $"{NotTaken}Trousseau:Kms:Socket is now '{movedSocket}', Trousseau:Store is now 'sqlite', Trousseau:Vault:Auth:Token is changed (its value is not shown) "
+            + "and Trousseau:Worker:Interval is no longer set: these settings are read only at start, so they take effect when trousseaud restarts, "
+            + "and until then the values it started with stay in use. The settings in use stay until a change validates.",
+            warning);
+        Assert.Single(server.Log.Split('\n'), line => line.Contains("Trousseau:Kms:Socket", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.True(File.Exists(Path.Combine(dataDir, "kms.sock")));
+        Assert.False(File.Exists(movedSocket));
+        Assert.False(File.Exists(Path.Combine(dataDir, "store.db")));
+        Assert.DoesNotContain("s3cr3t", server.Log, StringComparison.Ordinal);
+        Assert.False(server.HasExited);
+    }
+
+    [Fact]
+    public async Task A_setting_read_only_at_start_changed_back_is_no_longer_named_and_a_policy_change_which_is_taken_is_never_named()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        string Settings(string maxUses, string actions) =>
+            $$"""{ "Trousseau": { "Store": "memory", "DataKeys": { "MaxUses": "{{maxUses}}" }, "Api": { "Policies": [ { "Subjects": ["admin"], "Secrets": ["**"], "Actions": [{{actions}}] } ] } } }""";
+        await File.WriteAllTextAsync(config, Settings("100", "\"read\", \"create\""));
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+
+        await RewriteAsync(config, Settings("200", "\"read\", \"create\""));
+        var changed = await WarningAsync(server, NotTaken, "Trousseau:DataKeys:MaxUses is now '200'");
+        await RewriteAsync(config, Settings("100", "\"read\""));
+        var refused = await Eventually.ReturnsAsync(
+            async () =>
+            {
+                using var create = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"reload/x","data":{"k":"v"}}"""));
+                return create.StatusCode;
+            },
+            status => status != HttpStatusCode.Created,
+            awaited: "a create refused once the file's policy allows only reads");
+
+        // The changes are read in turn, so once the next one is told, nothing more is told of this one.
+        await RewriteAsync(config, Settings("300", "\"read\""));
+        var changedAgain = await WarningAsync(server, NotTaken, "Trousseau:DataKeys:MaxUses is now '300'");
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused);
+        Assert.StartsWith($"{NotTaken}Trousseau:DataKeys:MaxUses is now '200': this setting is read only at start, so it takes effect when trousseaud restarts", changed, StringComparison.Ordinal);
+        Assert.StartsWith($"{NotTaken}Trousseau:DataKeys:MaxUses is now '300': this setting", changedAgain, StringComparison.Ordinal);
+        Assert.Equal([changed, changedAgain], server.Log.Split('\n').Select(line => line.Trim()).Where(line => line.Contains(NotTaken, StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// Replaces the settings file whole, as an editor saving through a new file does, so that trousseaud's look at it
+    /// never finds it half-written.
+    /// </summary>
+    private static async Task RewriteAsync(string path, string text)
+    {
+        var written = path + ".new";
+        await File.WriteAllTextAsync(written, text);
+        File.Move(written, path, overwrite: true);
+    }
+
     private static string PolicySettings(string policy) => $$"""{ "Trousseau": { "Store": "memory", "Api": { "Policies": [ {{policy}} ] } } }""";
 
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");

@@ -237,6 +237,21 @@ public sealed class SettingValueTests : IDisposable
     }
 
     [Theory]
+    [InlineData("https://vault :8200", "which is not a URL.")]
+    [InlineData("vault:8200", "which is not an http(s) URL such as https://vault:8200.")]
+    [InlineData("/vault", "which is not an http(s) URL such as https://vault:8200.")]
+    [InlineData("ftp://vault:8200", "which is not an http(s) URL such as https://vault:8200.")]
+    public async Task A_vault_address_with_a_space_inside_or_not_an_absolute_http_url_exits_2_naming_the_setting(string address, string why)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(
+            _temp.Combine("data"), ["--Trousseau:KeyProvider=vault", $"--Trousseau:Vault:Address={address}", "--Trousseau:Vault:Auth:Token=hvs.address-test"]);
+
+        AssertRefused(result, $"Trousseau:Vault:Address is '{address}', {why}");
+        Assert.DoesNotContain("hvs.address-test", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
     [InlineData("DataKeys:MaxAge", "3600")]
     [InlineData("Worker:Interval", "30")]
     [InlineData("Kms:ProviderTimeout", " 2 ")]
