@@ -50,6 +50,7 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
             .Select(url =>
             {
                 var (found, tokenSource) = FindToken(token, tokenFile, named, current, url);
+                RefuseLineBreaks(found, tokenSource);
                 return new ServerEndpoint(url, found, tokenSource);
             })
             .ToList();
@@ -175,6 +176,20 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
             $"Refusing to send the API token (from {server.TokenSource}) to {server} over plain HTTP: that server is not on this machine, "
             + $"so the token would cross the network in clear text. Use https:// ({secure.AbsoluteUri}), or, on a network where clear text is acceptable, "
             + $"pass --allow-insecure-http, set {AllowInsecureHttpVariable}=1, or save that choice with 'clectl context set NAME --server {server} --allow-insecure-http'.");
+    }
+
+    /// <summary>
+    /// Refuses, before anything is sent, a token that holds a line break or NUL (one copied with a Windows line end,
+    /// <c>tok\r</c>), which no HTTP header may carry: naming where it came from, never the token.
+    /// </summary>
+    private static void RefuseLineBreaks(string? token, string source)
+    {
+        if (token is not null && token.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+        {
+            throw new CliUsageException(
+                $"The API token from {source} holds a line break (or a NUL character), which no API token has and no HTTP header can carry; "
+                + "give the token alone, on one line (a file written on Windows may end its lines with \\r).");
+        }
     }
 
     /// <summary><c>$TROUSSEAU_ALLOW_INSECURE_HTTP</c>: 1 or true allows, 0, false or unset does not; anything else is refused.</summary>

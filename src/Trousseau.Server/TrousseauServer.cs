@@ -23,6 +23,9 @@ internal static class TrousseauServer
     public const int ExitStartupFailure = 1;
     public const int ExitBackgroundServiceFailed = 1;
 
+    /// <summary>The log category of Kestrel's requests refused as malformed (HTTP 400 before any endpoint).</summary>
+    private const string KestrelBadRequests = "Microsoft.AspNetCore.Server.Kestrel.BadRequests";
+
     public static async Task<int> RunAsync(string[] args)
     {
         if (ServerUsage.Requested(args) is { } usage)
@@ -219,6 +222,7 @@ internal static class TrousseauServer
 
         builder.Services.AddHealthChecks().AddTrousseau();
         ServerTelemetry.Add(builder);
+        KeepBadRequestLinesOutOfTheLog(builder.Services);
 
         var app = builder.Build();
         MarkEveryAnswerNoSniff(app);
@@ -231,6 +235,22 @@ internal static class TrousseauServer
 
         return app;
     }
+
+    /// <summary>
+    /// Keeps Kestrel's bad-request events (category <see cref="KestrelBadRequests"/>, at debug level) out of every log,
+    /// whatever the <c>Logging</c> settings say: they quote the malformed request line or header line, which may hold
+    /// the API token (<c>Authorization : Bearer ...</c>, a space before the colon). The rule is repeated for each
+    /// logging provider a setting names (<c>Logging:Console:LogLevel</c>), since a rule naming a provider outranks
+    /// every rule that names none; added after the settings' own rules, it wins over one naming that category too.
+    /// </summary>
+    private static void KeepBadRequestLinesOutOfTheLog(IServiceCollection services) =>
+        services.PostConfigure<LoggerFilterOptions>(options =>
+        {
+            foreach (var provider in options.Rules.Select(rule => rule.ProviderName).Append(null).Distinct().ToList())
+            {
+                options.Rules.Add(new LoggerFilterRule(provider, KestrelBadRequests, LogLevel.None, filter: null));
+            }
+        });
 
     /// <summary>
     /// Marks every answer with <c>X-Content-Type-Options: nosniff</c>, those routing gives by itself included (404 for a

@@ -50,6 +50,19 @@ public sealed class CliAuthTests(ClectlFixture fixture)
         Assert.All([fromEnvironment, fromFile, fromFlag], result => Assert.DoesNotContain(WrongToken, result.Stderr, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("\r")]
+    [InlineData("\n")]
+    public async Task A_token_with_a_line_break_in_it_is_a_usage_error_naming_where_it_came_from_and_never_printed(string lineBreak)
+    {
+        var fromEnvironment = await fixture.Clectl.With(("TROUSSEAU_TOKEN", WrongToken + lineBreak)).RunAsync("secret", "list");
+        var fromFlag = await fixture.Clectl.RunAsync("secret", "list", "--token", WrongToken + lineBreak + "x");
+
+        Assert.Contains("The API token from $TROUSSEAU_TOKEN holds a line break", ClectlAssert.Fails(fromEnvironment, 2), StringComparison.Ordinal);
+        Assert.Contains("The API token from --token holds a line break", ClectlAssert.Fails(fromFlag, 2), StringComparison.Ordinal);
+        Assert.All([fromEnvironment, fromFlag], result => Assert.DoesNotContain(WrongToken, result.Stdout + result.Stderr, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_token_file_that_does_not_exist_is_a_usage_error_naming_it()
     {

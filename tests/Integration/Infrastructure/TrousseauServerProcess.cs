@@ -1,5 +1,6 @@
-using System.Net;
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace Trousseau.Tests.Integration.Infrastructure;
@@ -166,6 +167,41 @@ internal sealed class TrousseauServerProcess : IAsyncDisposable
         var info = DotnetProcess.StartInfo(dll, allArgs, workingDirectory, environment);
         prepare?.Invoke(info);
         return new TrousseauServerProcess(Process.Start(info)!, listener, Path.GetFileNameWithoutExtension(dll));
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> byte for byte over a new connection and reads the answer until the server
+    /// closes it; returns the status code, the media type and the body as text (chunk framing left in place).
+    /// </summary>
+    public async Task<(int Status, string? ContentType, string Body)> SendRawAsync(string request)
+    {
+        var limit = TimeSpan.FromSeconds(30);
+        using var deadline = new CancellationTokenSource(limit);
+        using var client = new TcpClient();
+        using var received = new MemoryStream();
+        try
+        {
+            await client.ConnectAsync(BaseAddress.Host, BaseAddress.Port, deadline.Token);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), deadline.Token);
+            await stream.CopyToAsync(received, deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            Assert.Fail($"trousseaud at {BaseAddress} did not answer '{request.Split("\r\n")[0]}' and close the connection within {limit.TotalSeconds} s; "
+                + $"it sent '{Encoding.UTF8.GetString(received.ToArray())}'; its log:\n{Log}");
+        }
+
+        var text = Encoding.UTF8.GetString(received.ToArray());
+        var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.True(headEnd > 0, $"no complete answer: '{text}'");
+        var lines = text[..headEnd].Split("\r\n");
+        var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var contentType = lines.Skip(1)
+            .Where(l => l.StartsWith("Content-Type:", StringComparison.OrdinalIgnoreCase))
+            .Select(l => l["Content-Type:".Length..].Split(';')[0].Trim())
+            .FirstOrDefault();
+        return (status, contentType, text[(headEnd + 4)..]);
     }
 
     /// <summary>Sends SIGTERM (or <paramref name="signal"/>, such as <c>HUP</c>) and waits for the process to exit; returns its exit code.</summary>

@@ -1,13 +1,5 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Server;
@@ -27,7 +19,7 @@ public sealed class OtlpExportTests : IDisposable
     public async Task Traces_and_metrics_reach_the_collector_without_secret_values()
     {
         const string Value = "otlp-canary-77ab2e";
-        await using var collector = await Collector.StartAsync();
+        await using var collector = await OtlpCollector.StartAsync();
         var endpoint = collector.Endpoint;
 
         var dataDir = _temp.Combine("data");
@@ -71,7 +63,7 @@ public sealed class OtlpExportTests : IDisposable
     [Fact]
     public async Task A_traces_endpoint_alone_exports_traces_and_no_metrics()
     {
-        await using var collector = await Collector.StartAsync();
+        await using var collector = await OtlpCollector.StartAsync();
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: new Dictionary<string, string?>
         {
@@ -111,7 +103,7 @@ public sealed class OtlpExportTests : IDisposable
     public async Task A_request_that_matches_no_route_is_traced_without_its_path()
     {
         const string Name = "otlp-unrouted-canary";
-        await using var collector = await Collector.StartAsync();
+        await using var collector = await OtlpCollector.StartAsync();
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: TracesTo(collector));
         var requests = new[]
@@ -139,7 +131,7 @@ public sealed class OtlpExportTests : IDisposable
     public async Task A_request_the_exception_handler_answers_is_traced_with_its_route_and_without_the_secret_name()
     {
         const string Name = "otlp-failed-canary";
-        await using var collector = await Collector.StartAsync();
+        await using var collector = await OtlpCollector.StartAsync();
         var dataDir = _temp.Combine("data");
         var environment = TracesTo(collector);
         environment[StartupHook.ModeVariable] = StartupHook.FailingAnswerMode;
@@ -162,7 +154,7 @@ public sealed class OtlpExportTests : IDisposable
     public async Task A_request_span_names_the_address_that_took_the_call_not_the_host_header_the_client_made_up()
     {
         const string MadeUp = "otlp-host-canary.example";
-        await using var collector = await Collector.StartAsync();
+        await using var collector = await OtlpCollector.StartAsync();
         var dataDir = _temp.Combine("data");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, [], environment: TracesTo(collector));
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
@@ -262,49 +254,10 @@ public sealed class OtlpExportTests : IDisposable
     }
 
     /// <summary>The environment that sends trousseaud's spans to <paramref name="collector"/> over OTLP/HTTP, exported every 200 ms.</summary>
-    private static Dictionary<string, string?> TracesTo(Collector collector) => new()
+    private static Dictionary<string, string?> TracesTo(OtlpCollector collector) => new()
     {
         ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
         ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
         ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
     };
-
-    /// <summary>An OTLP/HTTP collector stand-in on loopback that keeps every request's path and body.</summary>
-    private sealed class Collector : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private Collector(WebApplication app, string endpoint, ConcurrentQueue<(string Path, byte[] Body)> received) =>
-            (_app, Endpoint, Received) = (app, endpoint, received);
-
-        /// <summary>The collector's base URL, without a path.</summary>
-        public string Endpoint { get; }
-
-        public ConcurrentQueue<(string Path, byte[] Body)> Received { get; }
-
-        /// <summary>The spans of every trace export received.</summary>
-        public IReadOnlyList<OtlpSpan> Spans => OtlpSpan.Read(Received.Where(r => r.Path == "/v1/traces").Select(r => r.Body));
-
-        /// <summary>Every trace export received, as text, to look for a string in any of them.</summary>
-        public string Traces => string.Concat(Received.Where(r => r.Path == "/v1/traces").Select(r => Encoding.Latin1.GetString(r.Body)));
-
-        public static async Task<Collector> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var app = builder.Build();
-            var received = new ConcurrentQueue<(string Path, byte[] Body)>();
-            app.Run(async context =>
-            {
-                using var body = new MemoryStream();
-                await context.Request.Body.CopyToAsync(body);
-                received.Enqueue((context.Request.Path.Value ?? "", body.ToArray()));
-            });
-            await app.StartAsync();
-            return new Collector(app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(), received);
-        }
-
-        public ValueTask DisposeAsync() => _app.DisposeAsync();
-    }
 }

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -245,7 +244,7 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         await EnsureAsync("chunked/target", "original");
         var (method, path) = (route.Split(' ')[0], route.Split(' ')[1]);
 
-        var (status, contentType, body) = await SendRawAsync(
+        var (status, contentType, body) = await fixture.Server.SendRawAsync(
             $"{method} /{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {fixture.Token}\r\n"
             + $"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{framing}\r\n{{\"name\":\"x\"");
 
@@ -290,40 +289,5 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         using var list = await SendAsync(HttpMethod.Get, "v1/secrets?prefix=" + Uri.EscapeDataString(prefix));
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
         return (await list.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
-    }
-
-    /// <summary>
-    /// Sends <paramref name="request"/> byte for byte over a new connection and reads the answer until the server
-    /// closes it; returns the status code, the media type and the body as text (chunk framing left in place).
-    /// </summary>
-    private async Task<(int Status, string? ContentType, string Body)> SendRawAsync(string request)
-    {
-        var limit = TimeSpan.FromSeconds(30);
-        using var deadline = new CancellationTokenSource(limit);
-        using var client = new TcpClient();
-        using var received = new MemoryStream();
-        try
-        {
-            await client.ConnectAsync(fixture.Server.BaseAddress.Host, fixture.Server.BaseAddress.Port, deadline.Token);
-            var stream = client.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), deadline.Token);
-            await stream.CopyToAsync(received, deadline.Token);
-        }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
-        {
-            Assert.Fail($"trousseaud at {fixture.Server.BaseAddress} did not answer '{request.Split("\r\n")[0]}' and close the connection within {limit.TotalSeconds} s; "
-                + $"it sent '{Encoding.UTF8.GetString(received.ToArray())}'; its log:\n{fixture.Server.Log}");
-        }
-
-        var text = Encoding.UTF8.GetString(received.ToArray());
-        var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-        Assert.True(headEnd > 0, $"no complete answer: '{text}'");
-        var lines = text[..headEnd].Split("\r\n");
-        var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-        var contentType = lines.Skip(1)
-            .Where(l => l.StartsWith("Content-Type:", StringComparison.OrdinalIgnoreCase))
-            .Select(l => l["Content-Type:".Length..].Split(';')[0].Trim())
-            .FirstOrDefault();
-        return (status, contentType, text[(headEnd + 4)..]);
     }
 }
