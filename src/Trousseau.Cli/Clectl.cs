@@ -34,7 +34,7 @@ internal static class Clectl
 
         // An unknown word is an error with --help too, which would otherwise print the help of the command before it.
         var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0 || parsed.UnmatchedTokens.Count > 0)
+        if (ParseErrors.Any(parsed))
         {
             await console.Error.WriteLineAsync("clectl: " + ParseErrors.Describe(parsed));
             return ExitCodes.Usage;

@@ -6,7 +6,7 @@ namespace Trousseau.Cli;
 /// <summary>
 /// Named trousseaud instances ("contexts") and the one in use, kept in
 /// <c>$XDG_CONFIG_HOME/trousseau/config.json</c> (else, or when it is not an absolute path,
-/// <c>~/.config/trousseau/config.json</c>), mode 0600.
+/// <c>~/.config/trousseau/config.json</c>), mode 0600; with neither, nowhere.
 /// </summary>
 internal sealed class CliContexts
 {
@@ -16,7 +16,13 @@ internal sealed class CliContexts
 
     public SortedDictionary<string, CliContext> Contexts { get; set; } = new(StringComparer.Ordinal);
 
-    public static string DefaultPath
+    /// <summary>
+    /// The contexts file, or <see langword="null"/> when there is no place for one: <c>$XDG_CONFIG_HOME</c> is not an
+    /// absolute path and there is no home directory (<c>$HOME</c> unset or naming none, the user's own missing). Never a
+    /// path relative to the working directory, where a checkout's <c>.config/trousseau/config.json</c> would take the
+    /// token to its server.
+    /// </summary>
+    public static string? DefaultPath
     {
         get
         {
@@ -24,15 +30,36 @@ internal sealed class CliContexts
             var configHome = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
             if (string.IsNullOrEmpty(configHome) || !Path.IsPathFullyQualified(configHome))
             {
-                configHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
+                // Empty when the home directory does not exist.
+                var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+                if (!Path.IsPathFullyQualified(home))
+                {
+                    return null;
+                }
+
+                configHome = Path.Combine(home, ".config");
             }
 
             return Path.Combine(configHome, "trousseau", "config.json");
         }
     }
 
-    public static CliContexts Load(string path)
+    /// <summary>The contexts file that <c>context set</c>, <c>use</c> and <c>delete</c> write; a usage error when there is no place for one.</summary>
+    public static string WritablePath => DefaultPath ?? throw new CliUsageException(
+        "No place for clectl's contexts: $XDG_CONFIG_HOME is "
+        + (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XDG_CONFIG_HOME")) ? "not set" : "not an absolute path")
+        + " and there is no home directory (HOME is "
+        + (Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } home ? home : "not set")
+        + "); set XDG_CONFIG_HOME or HOME to an absolute directory of yours.");
+
+    /// <summary>The contexts in <paramref name="path"/>; none when there is no such file, or no place for one (<see langword="null"/>).</summary>
+    public static CliContexts Load(string? path)
     {
+        if (path is null)
+        {
+            return new CliContexts();
+        }
+
         if (Directory.Exists(path))
         {
             throw Invalid(path, "it is a directory; remove it, and clectl context set writes the file.");
@@ -84,11 +111,11 @@ internal sealed class CliContexts
     /// group or others can change, where they could replace the file. None for a file that cannot be examined, which
     /// the commands that use contexts report.
     /// </summary>
-    public static string? Exposure(string path)
+    public static string? Exposure(string? path)
     {
         try
         {
-            if (!File.Exists(path))
+            if (path is null || !File.Exists(path))
             {
                 return null;
             }

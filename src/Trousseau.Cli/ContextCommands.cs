@@ -32,7 +32,7 @@ internal static class ContextCommands
 
             var server = ServerList.Canonical(parse.GetValue(GlobalOptions.Server) ?? throw new CliUsageException("context set needs --server URL[,URL...]."), "--server");
 
-            var path = CliContexts.DefaultPath;
+            var path = CliContexts.WritablePath;
             var tokenFile = parse.GetValue(GlobalOptions.TokenFile) is { } file ? Path.GetFullPath(file) : null;
             var token = parse.GetValue(GlobalOptions.Token);
             if (tokenFile is not null && token is not null)
@@ -63,7 +63,7 @@ internal static class ContextCommands
         var use = new Command("use", "Make a context the current one.") { Name };
         CliAction.Set(use, console, async (parse, _) =>
         {
-            var path = CliContexts.DefaultPath;
+            var path = CliContexts.WritablePath;
             using var held = await CliContexts.LockAsync(path, create: false, console.Error);
             var contexts = CliContexts.Load(path);
             var name = parse.GetValue(Name)!;
@@ -81,7 +81,7 @@ internal static class ContextCommands
         var delete = new Command("delete", "Delete a context; when it was the current one, none is current until clectl context use NAME.") { Name };
         CliAction.Set(delete, console, async (parse, _) =>
         {
-            var path = CliContexts.DefaultPath;
+            var path = CliContexts.WritablePath;
             using var held = await CliContexts.LockAsync(path, create: false, console.Error);
             var contexts = CliContexts.Load(path);
             var name = parse.GetValue(Name)!;

@@ -9,9 +9,13 @@ namespace Trousseau.Cli;
 /// </summary>
 internal static class ParseErrors
 {
+    /// <summary>Whether the command line holds a mistake that <see cref="Describe"/> names.</summary>
+    public static bool Any(ParseResult parse) =>
+        parse.Errors.Count > 0 || parse.UnmatchedTokens.Count > 0 || OptionTakenForArgument(parse) is not null;
+
     public static string Describe(ParseResult parse)
     {
-        var unmatched = parse.UnmatchedTokens;
+        IReadOnlyList<string> unmatched = OptionTakenForArgument(parse) is { } option ? [option, .. parse.UnmatchedTokens] : parse.UnmatchedTokens;
         var command = unmatched.Count > 0 ? GivenTo(parse, unmatched[0]) : parse.CommandResult;
         var path = Path(command);
         var messages = parse.Errors
@@ -29,6 +33,30 @@ internal static class ParseErrors
         }
 
         return $"{string.Join(" ", messages)} (see {path} --help)";
+    }
+
+    /// <summary>
+    /// The first word starting with <c>-</c> that the parser took for a command's argument (<c>--keys</c> in
+    /// <c>clectl secret get --keys password db</c>): an option the command does not know, since no secret name, context
+    /// name, shell or audit file clectl is given starts so, except after <c>--</c>, where every word is an argument
+    /// (<c>clectl audit verify -- -trail</c>). <see langword="null"/> when there is none.
+    /// </summary>
+    private static string? OptionTakenForArgument(ParseResult parse)
+    {
+        var tokens = parse.Tokens.ToList();
+        var doubleDash = tokens.FindIndex(t => t.Type == TokenType.DoubleDash);
+        for (var command = parse.CommandResult; command is not null; command = command.Parent as CommandResult)
+        {
+            foreach (var token in command.Children.OfType<ArgumentResult>().SelectMany(a => a.Tokens))
+            {
+                if (token.Value.Length > 1 && token.Value[0] == '-' && (doubleDash < 0 || tokens.FindIndex(t => ReferenceEquals(t, token)) < doubleDash))
+                {
+                    return token.Value;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

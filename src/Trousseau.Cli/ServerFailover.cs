@@ -266,14 +266,9 @@ internal sealed class ServerFailover : DelegatingHandler
         }
 
         var wait = response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
-            ? response.Headers.RetryAfter switch
-            {
-                { Delta: { } delta } => delta,
-                { Date: { } date } => date - TimeProvider.System.GetUtcNow(),
-                _ => (TimeSpan?)null,
-            }
+            ? RetryAfterWait.Of(response.Headers, TimeProvider.System)
             : null;
-        return wait is { } asked ? $"{answered.TrimEnd('.')}; it asks to wait {Math.Max(0, Math.Ceiling(asked.TotalSeconds)):0} s before trying again" : answered;
+        return wait is { } asked ? answered.TrimEnd('.') + RetryAfterWait.Asked(asked) : answered;
     }
 
     private Failed NoAnswer(ServerEndpoint server, Exception e) => new(

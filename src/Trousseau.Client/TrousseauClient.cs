@@ -545,18 +545,21 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
     private string NoAnswerInTime(string server, HttpMethod method, string path) =>
         $"trousseaud at {server} did not answer {method} {path} within {_http.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s (the HttpClient's Timeout).";
 
-    /// <summary>How long a 429 or 5xx asks callers to wait: its <c>Retry-After</c>, as seconds or a date (read against the client's clock).</summary>
-    private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
-    {
-        { Delta: { } delta } => delta,
-        { Date: { } date } => date - _timeProvider.GetUtcNow(),
-        _ => null,
-    };
-
     /// <summary>The message of a 429 (from trousseaud or a proxy in front of it): a limit, not an error of the request.</summary>
     private static string RateLimited(string answered, string? explained, TimeSpan? retryAfter) =>
         (explained is null ? answered : $"{answered}: {explained.TrimEnd('.')}")
-        + (retryAfter is { } wait ? $"; it asks to wait {Math.Max(0, Math.Ceiling(wait.TotalSeconds)):0} s before trying again." : "; try again later.");
+        + (retryAfter is { } wait ? RetryAfterWait.Asked(wait) + "." : "; try again later.");
+
+    /// <summary>
+    /// The message of a 5xx: what the server said, and for a 503 the wait its <c>Retry-After</c> asks for (trousseaud
+    /// sends one with each), as clectl names it for each server of a list.
+    /// </summary>
+    private static string Unavailable(string answered, string? explained, HttpStatusCode status, TimeSpan? retryAfter) =>
+        (status, retryAfter) switch
+        {
+            (HttpStatusCode.ServiceUnavailable, { } wait) => (explained is null ? answered : $"{answered}: {explained.TrimEnd('.')}") + RetryAfterWait.Asked(wait) + ".",
+            _ => explained is null ? answered + "." : $"{answered}: {explained}",
+        };
 
     /// <summary>
     /// Why a request could not be sent: for a failed TLS handshake, what the handshake said (for example why the
@@ -583,7 +586,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
         var answered = $"trousseaud at {server} answered {status} {response.ReasonPhrase}";
         var explained = problem?.Detail ?? problem?.Title;
         var detail = explained ?? answered + ".";
-        var retryAfter = RetryAfter(response);
+        var retryAfter = RetryAfterWait.Of(response.Headers, _timeProvider);
         var secretName = name ?? "";
         return (problem?.Type, response.StatusCode) switch
         {
@@ -605,7 +608,7 @@ public sealed class TrousseauClient : ITrousseau, IKeyAdministration
             (ProblemTypes.InvalidCiphertext, _) => new InvalidCiphertextException(detail),
             (ProblemTypes.Unauthenticated or ProblemTypes.Forbidden or ProblemTypes.CrossSite, _) or (null, HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) => new AccessForbiddenException(detail),
             (_, HttpStatusCode.TooManyRequests) => new DependencyUnavailableException(Dependency, RateLimited(answered, explained, retryAfter), retryAfter),
-            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, explained is null ? answered + "." : $"{answered}: {explained}", retryAfter),
+            (_, >= HttpStatusCode.InternalServerError) => new DependencyUnavailableException(Dependency, Unavailable(answered, explained, response.StatusCode, retryAfter), retryAfter),
             _ => new InvalidInputException("request", detail),
         };
     }

@@ -27,6 +27,31 @@ public sealed class CliConfigHomeTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_a_home_directory_or_xdg_config_home_no_contexts_file_below_the_working_directory_is_read_or_written()
+    {
+        // A user with no home directory (HOME unset or naming none, as a container's user may have) running clectl in a
+        // checkout that holds .config/trousseau/config.json: that file's current context would take the token of
+        // $TROUSSEAU_TOKEN to its server.
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        var planted = Path.Combine(work, ".config", "trousseau", "config.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(planted)!);
+        File.WriteAllText(planted, """{"current":"planted","contexts":{"planted":{"server":"https://planted.example:8787"}}}""");
+        File.SetUnixFileMode(planted, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var clectl = new ClectlRunner(work, new Dictionary<string, string?> { ["HOME"] = _temp.Combine("no-such-home"), ["XDG_CONFIG_HOME"] = null });
+
+        var listed = await clectl.RunAsync("context", "list", "-o", "json");
+        var set = await clectl.RunAsync("context", "set", "prod", "--server", "https://trousseau.example:8787");
+
+        ClectlAssert.Ok(listed);
+        Assert.DoesNotContain("planted.example", listed.Stdout, StringComparison.Ordinal);
+        Assert.Equal(
+            "clectl: No place for clectl's contexts: $XDG_CONFIG_HOME is not set and there is no home directory "
+            + $"(HOME is {_temp.Combine("no-such-home")}); set XDG_CONFIG_HOME or HOME to an absolute directory of yours.",
+            ClectlAssert.Fails(set, 2));
+        Assert.DoesNotContain("trousseau.example", File.ReadAllText(planted), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Context_set_creates_every_missing_directory_of_the_contexts_file_0700_under_umask_0_as_the_xdg_spec_asks()
     {
         var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;

@@ -159,6 +159,22 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Single(second.Requests);
     }
 
+    [Theory]
+    [InlineData("secret", "get", "fault/unavailable-alone")]
+    [InlineData("secret", "create", "fault/unavailable-alone", "--from-literal", "k=v")]
+    [InlineData("key", "status")]
+    public async Task A_503_of_the_only_server_names_the_wait_its_retry_after_asks_as_with_several_servers(params string[] command)
+    {
+        await using var unavailable = await RecordingServer.StartAsync(_ => new Unavailable("7"));
+
+        var run = await fixture.Clectl.RunAsync(["--server", unavailable.BaseAddress.ToString(), .. command]);
+
+        Assert.Equal(
+            $"clectl: trousseaud at {unavailable.BaseAddress} answered 503 Service Unavailable: The store cannot be reached; it asks to wait 7 s before trying again.",
+            ClectlAssert.Fails(run, 6));
+        Assert.Single(unavailable.Requests);
+    }
+
     [Fact]
     public async Task A_read_moves_on_past_a_rate_limited_server_as_past_a_5xx()
     {

@@ -113,6 +113,30 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Theory]
+    [InlineData("secret get --keys password db/orders", "Unknown option '--keys' for 'clectl secret get'. Did you mean '--key'? (see clectl secret get --help)")]
+    [InlineData("secret get --bogus", "Unknown option '--bogus' for 'clectl secret get'. (see clectl secret get --help)")]
+    [InlineData("secret get --bogus --help", "Unknown option '--bogus' for 'clectl secret get'. (see clectl secret get --help)")]
+    [InlineData("context set --prod --server http://127.0.0.1:9", "Unknown option '--prod' for 'clectl context set'. (see clectl context set --help)")]
+    public async Task An_unknown_option_where_a_commands_argument_goes_is_named_as_unknown_and_not_taken_for_the_argument(string line, string expected)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.Equal("clectl: " + expected, error);
+        Assert.False(File.Exists(_temp.Combine("config", "trousseau", "config.json")), "context set saved a context");
+    }
+
+    [Theory]
+    [InlineData("secret get -- -x", "Invalid secret name '-x'")]
+    [InlineData("audit verify -- -trail", "-trail")]
+    public async Task After_a_double_dash_a_word_starting_with_a_dash_is_the_commands_argument(string line, string named)
+    {
+        var error = ClectlAssert.Fails(await _clectl.RunAsync(line.Split(' ')), 2);
+
+        Assert.Contains(named, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unknown option", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("bogus secret list", "Unknown command 'bogus' for 'clectl'. (see clectl --help)")]
     [InlineData("secret bogus get db", "Unknown command 'bogus' for 'clectl secret'. (see clectl secret --help)")]
     [InlineData("secret lst list", "Unknown command 'lst' for 'clectl secret'. Did you mean 'list'? (see clectl secret --help)")]

@@ -63,7 +63,7 @@ public sealed class TrousseauClientOptionsTests
     /// <summary>
     /// trousseaud answers an unavailable store or key provider with 503 and <c>Retry-After</c>, the dependency's own
     /// wait when it gave one (Vault's rate limit, the kubernetes mode's login limit): the caller gets that wait as
-    /// in process.
+    /// in process, and the message names it as clectl's line does.
     /// </summary>
     [Fact]
     public async Task A_503_s_retry_after_reaches_the_caller_as_in_process()
@@ -76,7 +76,7 @@ public sealed class TrousseauClientOptionsTests
 
         Assert.Equal(TimeSpan.FromSeconds(30), refused.RetryAfter);
         Assert.Equal(
-            $"trousseaud at {unavailable.BaseAddress} answered 503 Service Unavailable: Vault is unavailable: it answered 429 (rate limit quota exceeded).",
+            $"trousseaud at {unavailable.BaseAddress} answered 503 Service Unavailable: Vault is unavailable: it answered 429 (rate limit quota exceeded); it asks to wait 30 s before trying again.",
             refused.Message);
     }
 
