@@ -142,6 +142,14 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
         {
             throw new DependencyUnavailableException(Dependency, $"Vault at {options.Value.Address} cannot be reached: {e.Message}", e);
         }
+        catch (TimeoutRejectedException e) when (e.Timeout < options.Value.Timeout)
+        {
+            // The attempt timeout cut the last attempt the retries allow, well before the call's own time was up.
+            throw new DependencyUnavailableException(
+                Dependency,
+                $"Vault did not answer {path} within {e.Timeout.TotalSeconds:0.###} s (Trousseau:Vault:AttemptTimeout) at the last of the {VaultResilience.Retries + 1} attempts a call makes.",
+                e);
+        }
         catch (TimeoutRejectedException e)
         {
             throw NoAnswer(path, e);

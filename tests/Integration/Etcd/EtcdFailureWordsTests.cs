@@ -158,6 +158,7 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
         await secrets.CreateSecretAsync("words/before-the-stop", SecretType.Opaque, Data("kept"));
 
         await etcd.StopAsync();
+        await UntilNoConnectionAsync(async () => (await Record.ExceptionAsync(async () => await secrets.GetSecretAsync("words/before-the-stop")))?.Message ?? "an answer");
         var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () =>
             await secrets.CreateSecretAsync("words/unsent", SecretType.Opaque, Data("refused")));
         await etcd.StartAgainAsync();
@@ -178,6 +179,11 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
 
         await etcd.StopAsync();
+        await UntilNoConnectionAsync(async () =>
+        {
+            using var read = await http.GetAsync(new Uri("v1/secrets/words/before-the-stop", UriKind.Relative));
+            return await read.Content.ReadAsStringAsync();
+        });
         using var write = await http.PostAsync(
             new Uri("v1/secrets", UriKind.Relative),
             new StringContent("""{"name":"words/unsent-over-http","data":{"k":"v"}}""", Encoding.UTF8, "application/json"));
@@ -306,4 +312,12 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
         _providers.Add(provider);
         return provider.GetRequiredService<ITrousseau>();
     }
+
+    /// <summary>
+    /// Waits until a read (<paramref name="read"/>, returning its error's words) finds no connection to the stopped
+    /// member: only then has the store seen the member gone. A write sent before that, on the connection the stop cut,
+    /// went out towards etcd, and is rightly worded as one that may have been applied (seen once on a busy machine).
+    /// </summary>
+    private static Task UntilNoConnectionAsync(Func<Task<string>> read) =>
+        Eventually.ReturnsAsync(read, words => words.Contains("no connection to member", StringComparison.Ordinal), awaited: "a read to find no connection to the stopped etcd");
 }

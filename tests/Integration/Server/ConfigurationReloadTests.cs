@@ -251,7 +251,8 @@ public sealed class ConfigurationReloadTests : IDisposable
         var refused = await Eventually.ReturnsAsync(
             async () =>
             {
-                using var create = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"reload/x","data":{"k":"v"}}"""));
+                // A name of its own each time: a create that went through before the change would make the next 409.
+                using var create = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"reload/x-{{{Guid.NewGuid():N}}}","data":{"k":"v"}}"""));
                 return create.StatusCode;
             },
             status => status != HttpStatusCode.Created,

@@ -466,7 +466,7 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
         var resumed = await clectl.RunAsync("key", "rewrap", "-o", "json");
 
         Assert.EndsWith(
-            "The rewrap stopped there, after moving 0 secrets to the current key (0 needed no move, 0 could not be moved); run it again to move the rest.",
+            "The rewrap stopped there, after moving 0 secrets to the current key (0 needed no move, 0 could not be moved); run it again to move the rest; it asks to wait 1 s before trying again.",
             ClectlAssert.Fails(cut, 6),
             StringComparison.Ordinal);
         ClectlAssert.Ok(resumed);
@@ -500,7 +500,7 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
 
         Assert.Equal(0, exitCode);
         Assert.EndsWith(
-            "The rewrap was cut off because the server is stopping, after moving 0 secrets to the current key (0 needed no move, 0 could not be moved); the secrets it moved stay moved: run it again to move the rest.",
+            "The rewrap was cut off because the server is stopping, after moving 0 secrets to the current key (0 needed no move, 0 could not be moved); the secrets it moved stay moved: run it again to move the rest; it asks to wait 1 s before trying again.",
             line,
             StringComparison.Ordinal);
     }

@@ -842,6 +842,45 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [VaultTestServerFact]
+    public async Task A_call_whose_every_attempt_vault_leaves_unanswered_names_the_attempt_timeout_not_the_call_s_timeout()
+    {
+        var server = RequireTestServer();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (services, _) = await BuildAsync(o => (o.Timeout, o.AttemptTimeout) = (TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(20)), time: clock);
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var seen = server.Held;
+        var release = new TaskCompletionSource();
+        server.Hold = new VaultTestServer.VaultHold("/encrypt/", release.Task);
+
+        var wrap = provider.WrapAsync("dek"u8.ToArray()).AsTask();
+        // Each attempt, once Vault holds it, is let run past its attempt timeout; the jittered backoffs between them
+        // pass in steps of 10 ms. Three attempts take a minute of the call's five.
+        await Infrastructure.Eventually.HoldsAsync(
+            () =>
+            {
+                if (server.Held > seen)
+                {
+                    seen = server.Held;
+                    clock.Advance(TimeSpan.FromSeconds(20));
+                }
+                else
+                {
+                    clock.Advance(TimeSpan.FromMilliseconds(10));
+                }
+
+                return wrap.IsCompleted;
+            },
+            awaited: "the call to end after every attempt timed out");
+        release.SetResult();
+
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(() => wrap);
+        Assert.Contains("within 20 s", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("Trousseau:Vault:AttemptTimeout", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("300 s", failure.Message, StringComparison.Ordinal);
+    }
+
+    [VaultTestServerFact]
     public async Task A_login_and_a_key_rotation_slower_than_the_attempt_timeout_are_waited_for_and_sent_once()
     {
         var server = RequireTestServer();
