@@ -318,6 +318,14 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
     /// member: only then has the store seen the member gone. A write sent before that, on the connection the stop cut,
     /// went out towards etcd, and is rightly worded as one that may have been applied (seen once on a busy machine).
     /// </summary>
+    /// <summary>
+    /// Waits until a read has tried a new connection to the stopped etcd, which the channel words as no connection made
+    /// within the deadline while it backs off, or as a connection refused when it tries at once: a write made after it
+    /// goes out on no connection, never on the one the stop cut.
+    /// </summary>
     private static Task UntilNoConnectionAsync(Func<Task<string>> read) =>
-        Eventually.ReturnsAsync(read, words => words.Contains("no connection to member", StringComparison.Ordinal), awaited: "a read to find no connection to the stopped etcd");
+        Eventually.ReturnsAsync(
+            read,
+            words => words.Contains("no connection to member", StringComparison.Ordinal) || words.Contains("refused the connection", StringComparison.Ordinal),
+            awaited: "a read to find no connection to the stopped etcd");
 }
