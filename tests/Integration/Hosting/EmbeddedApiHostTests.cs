@@ -162,6 +162,30 @@ public sealed class EmbeddedApiHostTests : IDisposable
         Assert.Contains("AddHttpApi()", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_change_made_between_the_check_of_an_if_match_list_and_the_write_is_a_412_and_is_not_written_over()
+    {
+        var store = new ChangedAfterItsListing();
+        await using var app = await StartAsync(trousseau => trousseau.AddSecretStore("changed-after-listing", _ => store));
+        using var http = await ClientAsync(app);
+        using var created = await http.PostAsync("v1/secrets", Json("""{"name":"app/raced","data":{"k":"first"}}"""));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var tag = created.Headers.ETag!.Tag;
+
+        // A list of tags is checked against the secret's revision read before the write; another writer changes the
+        // secret right after that read, so the write must find it no longer at the revision checked.
+        store.ChangeAfterNextListing();
+        using var put = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/app/raced") { Content = Json("""{"data":{"k":"second"}}""") };
+        put.Headers.TryAddWithoutValidation("If-Match", $"{tag}, \"999999\"");
+        using var answer = await http.SendAsync(put);
+
+        await AssertProblemAsync(answer, HttpStatusCode.PreconditionFailed);
+        Assert.True(store.Changed, "the other writer's change was not made between the check and the write");
+        using var read = await http.GetAsync("v1/secrets/app/raced");
+        using var secret = JsonDocument.Parse(await read.Content.ReadAsStringAsync());
+        Assert.Equal("first", secret.RootElement.GetProperty("data").GetProperty("k").GetString());
+    }
+
     private async Task<WebApplication> StartAsync(Action<ITrousseauBuilder> store, Action<RouteGroupBuilder>? addRoutes = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -199,4 +223,46 @@ public sealed class EmbeddedApiHostTests : IDisposable
         var problem = await Problems.AssertAsync(response, expected);
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
     }
+}
+
+/// <summary>
+/// An in-memory store where another writer rewrites the first record of the next listing (as it is, at a new revision)
+/// right after that listing is read: the moment between a precondition's check and the write it guards.
+/// </summary>
+internal sealed class ChangedAfterItsListing : ISecretStore
+{
+    private readonly InMemorySecretStore _inner = new();
+    private int _armed;
+
+    /// <summary>Whether the armed listing found a record and it was rewritten.</summary>
+    public bool Changed { get; private set; }
+
+    public string Name => "changed-after-listing";
+
+    public void ChangeAfterNextListing() => Interlocked.Exchange(ref _armed, 1);
+
+    public async ValueTask<StorePage> ListAsync(string prefix, string? startAfter, int limit, CancellationToken cancellationToken = default)
+    {
+        var page = await _inner.ListAsync(prefix, startAfter, limit, cancellationToken);
+        if (Interlocked.Exchange(ref _armed, 0) == 1 && page.Entries is [var first, ..] && await _inner.GetAsync(first.Key, cancellationToken) is { } entry)
+        {
+            await _inner.UpdateAsync(entry.Key, entry.Value, entry.Revision, cancellationToken);
+            Changed = true;
+        }
+
+        return page;
+    }
+
+    public ValueTask<StoreEntry?> GetAsync(string key, CancellationToken cancellationToken = default) => _inner.GetAsync(key, cancellationToken);
+
+    public ValueTask<long> CreateAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
+        _inner.CreateAsync(key, value, cancellationToken);
+
+    public ValueTask<long> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedRevision, CancellationToken cancellationToken = default) =>
+        _inner.UpdateAsync(key, value, expectedRevision, cancellationToken);
+
+    public ValueTask DeleteAsync(string key, long? expectedRevision = null, CancellationToken cancellationToken = default) =>
+        _inner.DeleteAsync(key, expectedRevision, cancellationToken);
+
+    public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) => _inner.CheckHealthAsync(cancellationToken);
 }
