@@ -186,6 +186,25 @@ public sealed class EmbeddedApiHostTests : IDisposable
         Assert.Equal("first", secret.RootElement.GetProperty("data").GetProperty("k").GetString());
     }
 
+    [Fact]
+    public async Task A_read_whose_secret_changed_after_its_if_match_was_checked_is_a_412_not_the_changed_secret()
+    {
+        var store = new ChangedAfterItsListing();
+        await using var app = await StartAsync(trousseau => trousseau.AddSecretStore("changed-after-listing", _ => store));
+        using var http = await ClientAsync(app);
+        using var created = await http.PostAsync("v1/secrets", Json("""{"name":"app/raced-read","data":{"k":"first"}}"""));
+        var tag = created.Headers.ETag!.Tag;
+
+        store.ChangeAfterNextListing();
+        using var get = new HttpRequestMessage(HttpMethod.Get, "v1/secrets/app/raced-read");
+        get.Headers.TryAddWithoutValidation("If-Match", tag);
+        using var answer = await http.SendAsync(get);
+
+        await AssertProblemAsync(answer, HttpStatusCode.PreconditionFailed);
+        Assert.True(store.Changed, "the other writer's change was not made between the check and the read");
+        Assert.NotEqual(tag, answer.Headers.ETag?.Tag);
+    }
+
     private async Task<WebApplication> StartAsync(Action<ITrousseauBuilder> store, Action<RouteGroupBuilder>? addRoutes = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
