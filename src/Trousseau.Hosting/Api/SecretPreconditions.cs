@@ -242,7 +242,8 @@ internal sealed class SecretPreconditions
 
         /// <summary>
         /// Reads one entity tag from the start of <paramref name="value"/>: its weakness and the revision it names
-        /// (<see langword="null"/> for a well-formed tag that is not a revision, a whole number from 1).
+        /// (<see langword="null"/> for a well-formed tag that is not a revision, a whole number from 1). What follows the
+        /// tag is left for the caller's loop, which takes only a comma or whitespace there.
         /// </summary>
         private static bool TryReadTag(ref ReadOnlySpan<char> value, out bool weak, out long? revision)
         {
@@ -281,11 +282,6 @@ internal sealed class SecretPreconditions
                 }
 
                 value = value[opaque.Length..];
-            }
-
-            if (!value.IsEmpty && value[0] is not (',' or ' ' or '\t'))
-            {
-                return false;
             }
 
             if (long.TryParse(opaque, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0)
