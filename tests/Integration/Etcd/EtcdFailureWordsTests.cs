@@ -318,14 +318,10 @@ public sealed class EtcdFailureWordsTests(EtcdFixture shared, ITestOutputHelper 
     }
 
     /// <summary>
-    /// Waits until a read (<paramref name="read"/>, returning its error's words) finds no connection to the stopped
-    /// member: only then has the store seen the member gone. A write sent before that, on the connection the stop cut,
-    /// went out towards etcd, and is rightly worded as one that may have been applied (seen once on a busy machine).
-    /// </summary>
-    /// <summary>
-    /// Waits until a read has tried a new connection to the stopped etcd, which the channel words as no connection made
-    /// within the deadline while it backs off, or as a connection refused when it tries at once: a write made after it
-    /// goes out on no connection, never on the one the stop cut.
+    /// Waits until a read (<paramref name="read"/>, returning its error's words) has tried a new connection to the
+    /// stopped etcd, which the channel words as no connection made within the deadline while it backs off, or as a
+    /// connection refused when it tries at once: a write made after it goes out on no connection, never on the one the
+    /// stop cut, which went out towards etcd and is rightly worded as one that may have been applied.
     /// </summary>
     private static Task UntilNoConnectionAsync(Func<Task<string>> read) =>
         Eventually.ReturnsAsync(
