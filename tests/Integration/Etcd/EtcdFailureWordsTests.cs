@@ -13,15 +13,22 @@ namespace Trousseau.Tests.Integration.Etcd;
 /// <summary>
 /// What a caller of <see cref="ITrousseau"/> reads when etcd fails it, each way a user can meet with a real etcd: one
 /// sentence naming etcd, the member where it is known, what failed and the likely cause, never the words of the gRPC
-/// or HTTP library underneath. Each test starts an etcd of its own, as it stops, freezes or fills it.
+/// or HTTP library underneath. A test that stops, freezes, fills or reconfigures etcd starts an etcd of its own; the
+/// others share the class's, each under a key prefix of its own.
 /// </summary>
-public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposable
+public sealed class EtcdFailureWordsTests(EtcdFixture shared, ITestOutputHelper output) : IClassFixture<EtcdFixture>, IDisposable
 {
     /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
     public static string? SkipReason => EtcdProcess.SkipReason;
 
     private readonly TempDirectory _temp = new();
     private readonly List<ServiceProvider> _providers = [];
+
+    /// <summary>
+    /// This test's key prefix on the shared etcd: each test has a key ring of its own, and a key ring is refused beside
+    /// records another one sealed.
+    /// </summary>
+    private readonly string _sharedPrefix = $"/words-{Guid.NewGuid():N}/";
 
     public void Dispose()
     {
@@ -36,15 +43,15 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
     [StoreFact]
     public async Task A_write_whose_connection_broke_after_etcd_took_it_names_the_member_and_the_broken_connection()
     {
-        await using var etcd = await EtcdProcess.StartAsync();
+        var etcd = shared.Etcd;
         await using var proxy = AnswerDroppingProxy.Start(etcd.ClientUrl);
-        var secrets = Open(proxy.Url);
+        var secrets = Open(proxy.Url, o => o.Prefix = _sharedPrefix);
         await secrets.CreateSecretAsync("words/warm-up", SecretType.Opaque, Data("before"));
 
         proxy.DropAnswers();
         var write = secrets.CreateSecretAsync("words/cut", SecretType.Opaque, Data("during")).AsTask();
         await Eventually.HoldsAsync(
-            async () => (await etcd.CtlAsync("get", "/trousseau/words/cut", "--keys-only")).Length > 0,
+            async () => (await etcd.CtlAsync("get", _sharedPrefix + "words/cut", "--keys-only")).Length > 0,
             () => "etcd never applied the write sent through the proxy");
         proxy.CutAndRefuse();
         var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(() => write);
@@ -136,10 +143,7 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
     public async Task A_read_from_an_endpoint_where_no_etcd_listens_says_no_connection_to_the_member_could_be_made()
     {
         // The key ring is made beside a store that can be read, as it would have been before etcd went away.
-        await using (var etcd = await EtcdProcess.StartAsync())
-        {
-            await Open(etcd.ClientUrl).CreateSecretAsync("words/elsewhere", SecretType.Opaque, Data("kept"));
-        }
+        await Open(shared.Etcd.ClientUrl, o => o.Prefix = _sharedPrefix).CreateSecretAsync("words/elsewhere", SecretType.Opaque, Data("kept"));
 
         var nowhere = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
         var secrets = Open(nowhere);
@@ -253,8 +257,8 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
     [StoreFact]
     public async Task A_paged_listing_whose_revision_etcd_compacted_between_pages_lists_every_secret_once()
     {
-        await using var etcd = await EtcdProcess.StartAsync();
-        var secrets = Open(etcd.ClientUrl);
+        var etcd = shared.Etcd;
+        var secrets = Open(etcd.ClientUrl, o => o.Prefix = _sharedPrefix);
         string[] names = ["words/paged-0", "words/paged-1", "words/paged-2", "words/paged-3", "words/paged-4"];
         foreach (var name in names)
         {
@@ -314,14 +318,10 @@ public sealed class EtcdFailureWordsTests(ITestOutputHelper output) : IDisposabl
     }
 
     /// <summary>
-    /// Waits until a read (<paramref name="read"/>, returning its error's words) finds no connection to the stopped
-    /// member: only then has the store seen the member gone. A write sent before that, on the connection the stop cut,
-    /// went out towards etcd, and is rightly worded as one that may have been applied (seen once on a busy machine).
-    /// </summary>
-    /// <summary>
-    /// Waits until a read has tried a new connection to the stopped etcd, which the channel words as no connection made
-    /// within the deadline while it backs off, or as a connection refused when it tries at once: a write made after it
-    /// goes out on no connection, never on the one the stop cut.
+    /// Waits until a read (<paramref name="read"/>, returning its error's words) has tried a new connection to the
+    /// stopped etcd, which the channel words as no connection made within the deadline while it backs off, or as a
+    /// connection refused when it tries at once: a write made after it goes out on no connection, never on the one the
+    /// stop cut, which went out towards etcd and is rightly worded as one that may have been applied.
     /// </summary>
     private static Task UntilNoConnectionAsync(Func<Task<string>> read) =>
         Eventually.ReturnsAsync(

@@ -8,34 +8,58 @@ using Trousseau.Tests.StoreContract;
 
 namespace Trousseau.Tests.Integration.Etcd;
 
-/// <summary>Change notifications from a real etcd, across an etcd restart.</summary>
-public sealed class EtcdWatchTests : IAsyncLifetime
+/// <summary>
+/// Change notifications from a real etcd, across an etcd restart. A test that stops, freezes or empties etcd starts an
+/// etcd of its own (<see cref="StartOwnEtcdAsync"/>); the others share the class's, each under keys of its own.
+/// </summary>
+public sealed class EtcdWatchTests(EtcdFixture shared) : IClassFixture<EtcdFixture>, IAsyncLifetime
 {
     /// <summary>Read by <see cref="StoreFactAttribute"/>: skip when etcd is missing outside CI.</summary>
     public static string? SkipReason => EtcdProcess.SkipReason;
 
-    private EtcdProcess _etcd = null!;
-    private ServiceProvider _services = null!;
+    private EtcdProcess? _ownEtcd;
+    private ServiceProvider? _services;
 
-    private EtcdSecretStore Store => _services.GetRequiredService<EtcdSecretStore>();
+    /// <summary>This test's etcd: its own once <see cref="StartOwnEtcdAsync"/> has run, else the class's.</summary>
+    private EtcdProcess Etcd => _ownEtcd ?? shared.Etcd;
 
-    public async Task InitializeAsync()
-    {
-        _etcd = await EtcdProcess.StartAsync();
-        var services = new ServiceCollection();
-        services.AddTrousseau(_ => { }).UseEtcdStore(o => o.Endpoints.Add(_etcd.ClientUrl));
-        _services = services.BuildServiceProvider();
-    }
+    /// <summary>The store of this test, on <see cref="Etcd"/>, made at its first use.</summary>
+    private EtcdSecretStore Store => (_services ??= StoreServices(Etcd.ClientUrl)).GetRequiredService<EtcdSecretStore>();
+
+    public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        await _services.DisposeAsync();
-        await _etcd.DisposeAsync();
+        if (_services is not null)
+        {
+            await _services.DisposeAsync();
+        }
+
+        if (_ownEtcd is not null)
+        {
+            await _ownEtcd.DisposeAsync();
+        }
+    }
+
+    /// <summary>Starts an etcd for this test alone, which it may stop, freeze or empty; called before the first use of <see cref="Store"/>.</summary>
+    private async Task StartOwnEtcdAsync()
+    {
+        Assert.Null(_services);
+        _ownEtcd = await EtcdProcess.StartAsync();
+    }
+
+    private static ServiceProvider StoreServices(Uri endpoint)
+    {
+        var services = new ServiceCollection();
+        services.AddTrousseau(_ => { }).UseEtcdStore(o => o.Endpoints.Add(endpoint));
+        return services.BuildServiceProvider();
     }
 
     [StoreFact]
     public async Task A_watch_reports_puts_and_deletes_under_its_prefix_only_and_survives_an_etcd_restart()
     {
+        await StartOwnEtcdAsync();
+
         // A change outside the prefix would come out of NextAsync and fail the test.
         await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
         await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
@@ -49,8 +73,8 @@ public sealed class EtcdWatchTests : IAsyncLifetime
         Assert.Equal(new StoreChange("config/app", StoreChangeKind.Put, updated), await watch.NextAsync("update"));
         Assert.Equal(StoreChangeKind.Delete, (await watch.NextAsync("delete")).Kind);
 
-        await _etcd.StopAsync();
-        await _etcd.StartAgainAsync();
+        await Etcd.StopAsync();
+        await Etcd.StartAgainAsync();
         var afterRestart = await Store.CreateAsync("config/after-restart", "v"u8.ToArray());
 
         Assert.Equal(new StoreChange("config/after-restart", StoreChangeKind.Put, afterRestart), await watch.NextAsync("write after the restart"));
@@ -108,6 +132,7 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     [StoreFact]
     public async Task A_watch_reports_a_reset_when_etcd_comes_back_with_its_data_gone_and_then_follows_the_new_history()
     {
+        await StartOwnEtcdAsync();
         await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
         await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
         for (var i = 0; i < 10; i++)
@@ -120,8 +145,8 @@ public sealed class EtcdWatchTests : IAsyncLifetime
             Assert.Equal($"config/before-{i}", (await watch.NextAsync($"create {i}")).Key);
         }
 
-        await _etcd.StopAsync();
-        await _etcd.StartEmptyAsync();
+        await Etcd.StopAsync();
+        await Etcd.StartEmptyAsync();
 
         Assert.Equal(StoreChangeKind.Reset, (await watch.NextAsync("a reset after etcd came back empty")).Kind);
         var created = await Store.CreateAsync("config/after-rebuild", "v"u8.ToArray());
@@ -132,6 +157,8 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     [StoreFact]
     public async Task A_watch_whose_etcd_comes_back_as_another_cluster_further_on_reports_a_reset_instead_of_passing_on_that_cluster_history()
     {
+        await StartOwnEtcdAsync();
+
         // The other cluster: a backup of another etcd, whose history under the same prefix is longer than the one
         // the watch has followed.
         using var temp = new TempDirectory();
@@ -154,8 +181,8 @@ public sealed class EtcdWatchTests : IAsyncLifetime
         var created = await Store.CreateAsync("config/before", "v"u8.ToArray());
         Assert.Equal(new StoreChange("config/before", StoreChangeKind.Put, created), await watch.NextAsync("the write before the switch"));
 
-        await _etcd.StopAsync();
-        await _etcd.StartFromSnapshotAsync(snapshot, clusterToken: "restored-elsewhere");
+        await Etcd.StopAsync();
+        await Etcd.StartFromSnapshotAsync(snapshot, clusterToken: "restored-elsewhere");
         var afterSwitch = await watch.NextAsync("the first change after etcd came back as another cluster");
         var written = await Store.CreateAsync("config/after-switch", "v"u8.ToArray());
 
@@ -168,6 +195,7 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     [StoreFact]
     public async Task After_etcd_comes_back_empty_with_its_old_flags_the_store_health_is_degraded_naming_the_revision_it_went_back_from()
     {
+        await StartOwnEtcdAsync();
         for (var i = 0; i < 5; i++)
         {
             await Store.CreateAsync($"health/before-{i}", "v"u8.ToArray());
@@ -175,8 +203,8 @@ public sealed class EtcdWatchTests : IAsyncLifetime
 
         var before = await Store.CheckHealthAsync();
         var reached = (await Store.GetAsync("health/before-4"))!.Revision;
-        await _etcd.StopAsync();
-        await _etcd.StartEmptyAsync();
+        await Etcd.StopAsync();
+        await Etcd.StartEmptyAsync();
         var after = await Eventually.ReturnsAsync(
             async () => await Store.CheckHealthAsync(),
             health => health.Description.Contains("went back", StringComparison.Ordinal),
@@ -194,10 +222,12 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     [StoreFact]
     public async Task A_watcher_whose_etcd_comes_back_empty_with_its_old_flags_reports_the_store_degraded_though_its_own_calls_never_saw_the_lost_revisions()
     {
+        await StartOwnEtcdAsync();
+
         // Another process writes; this one only watches, so its own calls never reach the revisions it sees through
         // the watch, and the health check's read alone cannot tell that etcd went back below them.
         var writerServices = new ServiceCollection();
-        writerServices.AddTrousseau(_ => { }).UseEtcdStore(o => o.Endpoints.Add(_etcd.ClientUrl));
+        writerServices.AddTrousseau(_ => { }).UseEtcdStore(o => o.Endpoints.Add(Etcd.ClientUrl));
         await using var writer = writerServices.BuildServiceProvider();
         var writes = writer.GetRequiredService<EtcdSecretStore>();
         long firstProbe = 0;
@@ -218,8 +248,8 @@ public sealed class EtcdWatchTests : IAsyncLifetime
             Assert.Equal($"config/before-{i}", (await watch.NextAsync($"create {i}")).Key);
         }
 
-        await _etcd.StopAsync();
-        await _etcd.StartEmptyAsync();
+        await Etcd.StopAsync();
+        await Etcd.StartEmptyAsync();
         Assert.Equal(StoreChangeKind.Reset, (await watch.NextAsync("a reset after etcd came back empty")).Kind);
 
         // etcd back at or above every revision this store's own calls had reached (before the probes), still below
@@ -253,12 +283,13 @@ public sealed class EtcdWatchTests : IAsyncLifetime
     [StoreFact]
     public async Task A_read_of_a_frozen_etcd_is_unavailable_naming_the_deadline_and_a_watch_opened_meanwhile_follows_once_it_thaws()
     {
-        await _etcd.FreezeAsync();
+        await StartOwnEtcdAsync();
+        await Etcd.FreezeAsync();
         await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
 
         // Begun after the watch's first call to etcd, so that call has met its deadline too when this one has.
         var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await Store.GetAsync("config/app"));
-        await _etcd.ThawAsync();
+        await Etcd.ThawAsync();
         await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
         var created = await Store.CreateAsync("config/app", "v1"u8.ToArray());
 
@@ -348,7 +379,7 @@ public sealed class EtcdWatchTests : IAsyncLifetime
         await using var watch = new WatchRecorder(Store, "config/", c => c.Key?.StartsWith("config/probe-", StringComparison.Ordinal) == true);
         await watch.WaitUntilOpenAsync(probe => Store.CreateAsync($"config/probe-{probe}", "p"u8.ToArray()).AsTask());
 
-        await _services.DisposeAsync();
+        await _services!.DisposeAsync();
 
         Assert.IsType<ObjectDisposedException>(await watch.FaultAsync());
     }
