@@ -119,7 +119,7 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         _instrumentation.DataKeyCacheMisses.Add(1, DecryptTag);
-        return DecryptWithUnwrapAsync(envelope, layout, context, cancellationToken);
+        return DecryptWithUnwrapAsync(purpose, envelope, layout, context, cancellationToken);
     }
 
     /// <summary>
@@ -395,7 +395,12 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
     }
 
-    private async ValueTask<byte[]> DecryptWithUnwrapAsync(ReadOnlyMemory<byte> envelope, EnvelopeLayout layout, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens <paramref name="envelope"/>, for <paramref name="purpose"/>, with its data key unwrapped by the provider. When
+    /// the provider refuses the key of a record Trousseau keeps (<see cref="EnvelopePurposes.IsKeptByTrousseau"/>), a
+    /// local key ring is told, so that its health check reports a key of its own that it lacks.
+    /// </summary>
+    private async ValueTask<byte[]> DecryptWithUnwrapAsync(EnvelopePurpose purpose, ReadOnlyMemory<byte> envelope, EnvelopeLayout layout, ReadOnlyMemory<byte> context, CancellationToken cancellationToken)
     {
         var provider = envelope.Span[layout.Provider];
         if (!provider.SequenceEqual(System.Text.Encoding.ASCII.GetBytes(_provider.Name)))
@@ -416,7 +421,17 @@ internal sealed class EnvelopeEncryptor : IDisposable
         }
 
         var wrapped = new WrappedKey(keyId, layout.KeyVersion, envelope[layout.Wrapped].ToArray());
-        var key = await GetUnwrappedKeyAsync(layout.Purpose, wrapped, cancellationToken).ConfigureAwait(false);
+        DataKey key;
+        try
+        {
+            key = await GetUnwrappedKeyAsync(layout.Purpose, wrapped, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidCiphertextException) when (EnvelopePurposes.IsKeptByTrousseau(purpose) && _provider is LocalKeyRingProvider ring)
+        {
+            ring.NoteLacking(wrapped);
+            throw;
+        }
+
         try
         {
             CheckKeyPurpose(key, layout.Purpose);

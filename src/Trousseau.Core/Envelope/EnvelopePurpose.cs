@@ -37,6 +37,13 @@ internal static class EnvelopePurposes
     /// <summary>Whether a header byte names a purpose that format 2 envelopes carry.</summary>
     public static bool IsLabelled(byte value) => value is >= (byte)EnvelopePurpose.Api and <= (byte)EnvelopePurpose.DataProtection;
 
+    /// <summary>
+    /// Whether envelopes opened for <paramref name="purpose"/> are records Trousseau itself keeps and read from where it
+    /// keeps them (stored secrets, Data Protection key ring elements), rather than ciphertexts a caller sent: only those
+    /// tell something about the key provider, such as a key it lacks.
+    /// </summary>
+    public static bool IsKeptByTrousseau(EnvelopePurpose purpose) => purpose is EnvelopePurpose.Store or EnvelopePurpose.DataProtection;
+
     /// <summary>What the purpose is for, as error messages name it.</summary>
     public static string Describe(EnvelopePurpose purpose) => purpose switch
     {

@@ -35,8 +35,8 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     // The file as this provider last read or wrote it, to notice that another process changed it.
     private FileLook? _seen;
 
-    // The newest key of this ring that a wrapped key named and the ring lacks (it was restored from an older copy),
-    // reported by the health check until the ring holds it again.
+    // The newest key of this ring that a record Trousseau keeps named and the ring lacks (it was restored from an older
+    // copy), reported by the health check until the ring holds it again.
     private readonly Lock _lackingLock = new();
     private (string KeyId, uint Version)? _lacking;
 
@@ -104,9 +104,7 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
 
         if (key is null || key.Info.KeyId != wrapped.KeyId)
         {
-            var ring = Load();
-            NoteLacking(wrapped, ring);
-            throw new InvalidCiphertextException(NotInRing(wrapped, ring));
+            throw new InvalidCiphertextException(NotInRing(wrapped, Load()));
         }
 
         var data = wrapped.Ciphertext.Span;
@@ -342,10 +340,13 @@ public sealed class LocalKeyRingProvider : IKeyProvider, IDisposable
     /// <summary>
     /// Keeps <paramref name="wrapped"/>'s key for the health check when it is one of this ring's own (its ring id) that
     /// the ring lacks, at a version no lower than one kept before; another provider's or ring's key id, or one of this
-    /// ring's at a version paired wrongly with its ciphertext, says nothing about the ring.
+    /// ring's at a version paired wrongly with its ciphertext, says nothing about the ring. Called only for what
+    /// Trousseau read from where it keeps its own records, never for a ciphertext a caller sent (<c>/v1/decrypt</c>,
+    /// the KMS socket), whose key id anyone may write: a caller's input must not change what the health check says.
     /// </summary>
-    private void NoteLacking(WrappedKey wrapped, LocalKeyRing ring)
+    internal void NoteLacking(WrappedKey wrapped)
     {
+        var ring = Load();
         if (!LocalKeyRingKey.IsKeyIdShaped(wrapped.KeyId)
             || !wrapped.KeyId.StartsWith($"{ProviderName}-{ring.Id}-v", StringComparison.Ordinal)
             || ring.Keys.Any(k => k.Info.KeyId == wrapped.KeyId))

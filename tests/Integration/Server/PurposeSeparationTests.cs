@@ -166,6 +166,39 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
         Assert.Contains("Trousseau:Kms:AcceptLegacyCiphertext is true", fixture.Server.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_ciphertext_naming_a_version_of_this_key_ring_that_it_lacks_is_refused_naming_it_and_leaves_the_key_provider_check_healthy()
+    {
+        var current = await CurrentKeyIdAsync();
+        var forgedKeyId = $"local-{current.Split('-')[1]}-v9-0badc0de";
+        using var encrypted = await fixture.Http.PostAsJsonAsync("v1/encrypt", new { plaintext = Convert.ToBase64String("api data"u8) });
+        var ciphertext = Convert.FromBase64String((await encrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ciphertext").GetString()!);
+
+        var forged = new EnvelopeFields(forgedKeyId, 9, RandomNumberGenerator.GetBytes(60));
+
+        using var refused = await DecryptAsync(EnvelopeFields.WithKey(ciphertext, forged), []);
+        var problem = await Problems.AssertAsync(refused, HttpStatusCode.BadRequest);
+        var refusedByKms = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(3, forged)), key_id = forgedKeyId });
+        var unchanged = await CurrentKeyIdAsync();
+
+        // A check that names the key made after the decrypts ran after them.
+        using var body = new StringContent("{}", Encoding.UTF8, "application/json");
+        using var rotate = await fixture.Http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), body);
+        var rotated = (await rotate.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("keyId").GetString()!;
+        var check = await Eventually.ReturnsAsync(
+            KeyProviderCheckAsync,
+            c => c.Description.Contains(rotated, StringComparison.Ordinal),
+            awaited: $"the key-provider check of /readyz to name the key {rotated} made after the decrypts",
+            show: c => $"{c}\n{fixture.Server.Log}");
+
+        Assert.Equal("urn:trousseau:problem:invalid-ciphertext", problem.GetProperty("type").GetString());
+        Assert.Contains($"'{forgedKeyId}' (version 9) is not in this key ring", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("INVALID_ARGUMENT", refusedByKms.GetProperty("code").GetString());
+        Assert.Contains($"'{forgedKeyId}' (version 9) is not in this key ring", refusedByKms.GetProperty("details").GetString(), StringComparison.Ordinal);
+        Assert.Equal(current, unchanged);
+        Assert.Equal(new KeyProviderCheck(HttpStatusCode.OK, "healthy", $"local key ring, current key {rotated}"), check);
+    }
+
     private static void AssertRefusedByKms(JsonElement result)
     {
         Assert.Equal("INVALID_ARGUMENT", result.GetProperty("code").GetString());
@@ -175,6 +208,19 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
 
     private Task<HttpResponseMessage> DecryptAsync(byte[] ciphertext, byte[] context) =>
         fixture.Http.PostAsJsonAsync("v1/decrypt", new { ciphertext = Convert.ToBase64String(ciphertext), context = Base64OrNull(context) });
+
+    private async Task<string> CurrentKeyIdAsync() =>
+        (await fixture.Http.GetFromJsonAsync<JsonElement>("v1/keys")).GetProperty("keyId").GetString()!;
+
+    private async Task<KeyProviderCheck> KeyProviderCheckAsync()
+    {
+        using var response = await fixture.Http.GetAsync(new Uri("readyz", UriKind.Relative));
+        using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var check = report.RootElement.GetProperty("checks").GetProperty("key-provider");
+        return new KeyProviderCheck(response.StatusCode, check.GetProperty("status").GetString(), check.GetProperty("description").GetString() ?? "");
+    }
+
+    private sealed record KeyProviderCheck(HttpStatusCode Code, string? Status, string Description);
 
     private static string? Base64OrNull(byte[] bytes) => bytes.Length == 0 ? null : Convert.ToBase64String(bytes);
 
@@ -225,17 +271,41 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
     {
         public static EnvelopeFields Parse(byte[] envelope)
         {
-            Assert.Equal("TRS"u8.ToArray(), envelope[..3]);
-
-            // Format 2 has a purpose byte after the algorithm; format 1 none.
-            var offset = envelope[3] == 2 ? 6 : 5;
-            offset += 1 + envelope[offset];
+            var offset = KeyIdOffset(envelope);
             var keyIdLength = BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset));
             var keyId = Encoding.UTF8.GetString(envelope, offset + 2, keyIdLength);
             offset += 2 + keyIdLength;
             var keyVersion = BinaryPrimitives.ReadUInt32BigEndian(envelope.AsSpan(offset));
             var wrappedLength = BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset + 4));
             return new EnvelopeFields(keyId, keyVersion, envelope[(offset + 6)..(offset + 6 + wrappedLength)]);
+        }
+
+        /// <summary>
+        /// <paramref name="envelope"/> with its key id, key version and wrapped data key replaced by these, as a caller
+        /// forging one could send it: a wrapped key unseen before reaches the key provider.
+        /// </summary>
+        public static byte[] WithKey(byte[] envelope, EnvelopeFields key)
+        {
+            var offset = KeyIdOffset(envelope);
+            var old = Parse(envelope);
+            var rest = offset + 2 + Encoding.UTF8.GetByteCount(old.KeyId) + 6 + old.Wrapped.Length;
+            var id = Encoding.UTF8.GetBytes(key.KeyId);
+            var fields = new byte[2 + id.Length + 6 + key.Wrapped.Length];
+            BinaryPrimitives.WriteUInt16BigEndian(fields, (ushort)id.Length);
+            id.CopyTo(fields, 2);
+            BinaryPrimitives.WriteUInt32BigEndian(fields.AsSpan(2 + id.Length), key.KeyVersion);
+            BinaryPrimitives.WriteUInt16BigEndian(fields.AsSpan(6 + id.Length), (ushort)key.Wrapped.Length);
+            key.Wrapped.CopyTo(fields, 8 + id.Length);
+            return [.. envelope[..offset], .. fields, .. envelope[rest..]];
+        }
+
+        private static int KeyIdOffset(byte[] envelope)
+        {
+            Assert.Equal("TRS"u8.ToArray(), envelope[..3]);
+
+            // Format 2 has a purpose byte after the algorithm; format 1 none.
+            var offset = envelope[3] == 2 ? 6 : 5;
+            return offset + 1 + envelope[offset];
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Trousseau.Envelope;
 using Trousseau.Tests.Unit.Support;
 
 namespace Trousseau.Tests.Unit.KeyRing;
@@ -32,6 +33,8 @@ public sealed class LocalKeyRingFileTests : IDisposable
 
     private static readonly WrappedKey FormatOneWrappedV2 = new(
         "local-4424c62d242d9d33-v2", 2, Convert.FromBase64String("U830BU6USzNb89U48b4FxeCzrqvK9g8dntEh7JrQuQfC3mVyBEfYjJoR86xVIjWB"));
+
+    private static readonly byte[] StoredContext = "trousseau/secret/v1\0app/db"u8.ToArray();
 
     private readonly TempDirectory _directory = new();
 
@@ -138,7 +141,7 @@ public sealed class LocalKeyRingFileTests : IDisposable
     [Fact]
     public async Task A_key_ring_restored_from_an_older_copy_never_issues_a_key_id_it_issued_before()
     {
-        var (lost, wrappedUnderLost) = await RestoredFromBeforeARotationAsync(newerCopy: null);
+        var (lost, wrappedUnderLost, storedUnderLost) = await RestoredFromBeforeARotationAsync(newerCopy: null);
         using var restored = KeyRings.Open(KeyFile);
         var reissued = await restored.RotateAsync();
 
@@ -147,6 +150,7 @@ public sealed class LocalKeyRingFileTests : IDisposable
         var error = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(wrappedUnderLost));
         Assert.Contains("is not in this key ring", error.Message, StringComparison.Ordinal);
         Assert.Contains($"has made another version {lost.Version} since; put back a copy of the key ring taken after that key was made", error.Message, StringComparison.Ordinal);
+        await ReadStoredAsync(restored, storedUnderLost);
         var health = await restored.CheckHealthAsync();
         Assert.True(health.IsHealthy && health.IsDegraded, health.Description);
         Assert.Contains($"'{lost.KeyId}' (version {lost.Version}), which this key ring lacks", health.Description, StringComparison.Ordinal);
@@ -154,22 +158,25 @@ public sealed class LocalKeyRingFileTests : IDisposable
     }
 
     [Fact]
-    public async Task A_key_ring_restored_from_an_older_copy_is_degraded_once_a_key_it_lacks_is_asked_for_and_healthy_again_once_a_newer_copy_is_put_back()
+    public async Task A_key_ring_restored_from_an_older_copy_is_degraded_once_a_stored_record_asks_for_a_key_it_lacks_and_healthy_again_once_a_newer_copy_is_put_back()
     {
         var newerCopy = _directory.Combine("ring.newer");
-        var (lost, wrappedUnderLost) = await RestoredFromBeforeARotationAsync(newerCopy);
+        var (lost, wrappedUnderLost, storedUnderLost) = await RestoredFromBeforeARotationAsync(newerCopy);
         using var restored = KeyRings.Open(KeyFile);
         var current = await restored.GetCurrentKeyAsync();
         var otherRing = new WrappedKey("local-00000000000000aa-v7-0a1b2c3d", 7, new byte[60]);
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(otherRing));
         var afterOtherRing = await restored.CheckHealthAsync();
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await restored.UnwrapAsync(wrappedUnderLost));
+        var afterCallersCiphertext = await restored.CheckHealthAsync();
+        await ReadStoredAsync(restored, storedUnderLost);
         var lacking = await restored.CheckHealthAsync();
         File.Copy(newerCopy, KeyFile, overwrite: true);
         await restored.RefreshCurrentKeyAsync();
         var putBack = await restored.CheckHealthAsync();
 
         Assert.False(afterOtherRing.IsDegraded, afterOtherRing.Description);
+        Assert.False(afterCallersCiphertext.IsDegraded, afterCallersCiphertext.Description);
         Assert.True(lacking.IsHealthy && lacking.IsDegraded, lacking.Description);
         Assert.Equal(
             $"local key ring, current key {current.KeyId}: data was wrapped under key '{lost.KeyId}' (version {lost.Version}), which this key ring lacks, so what that key wrapped " +
@@ -180,20 +187,26 @@ public sealed class LocalKeyRingFileTests : IDisposable
     }
 
     /// <summary>
-    /// Copies the key ring, rotates it and wraps a key under the new version (copying the ring again to
-    /// <paramref name="newerCopy"/> when given), then puts the older copy back: the ring lacks the key returned.
+    /// Copies the key ring, rotates it, wraps a key and seals a stored record under the new version (copying the ring
+    /// again to <paramref name="newerCopy"/> when given), then puts the older copy back: the ring lacks the key returned.
     /// </summary>
-    private async Task<(KeyInfo Lost, WrappedKey WrappedUnderLost)> RestoredFromBeforeARotationAsync(string? newerCopy)
+    private async Task<(KeyInfo Lost, WrappedKey WrappedUnderLost, byte[] StoredUnderLost)> RestoredFromBeforeARotationAsync(string? newerCopy)
     {
         var olderCopy = _directory.Combine("ring.older");
         KeyInfo lost;
         WrappedKey wrappedUnderLost;
+        EncryptResult storedUnderLost;
         using (var ring = KeyRings.Open(KeyFile))
         {
             await ring.GetCurrentKeyAsync();
             File.Copy(KeyFile, olderCopy);
             lost = await ring.RotateAsync();
             wrappedUnderLost = await ring.WrapAsync("written after the copy"u8.ToArray());
+            using (var encryptor = KeyRings.Encryptor(ring))
+            {
+                storedUnderLost = await encryptor.EncryptAsync(EnvelopePurpose.Store, "stored after the copy"u8.ToArray(), StoredContext, default);
+            }
+
             if (newerCopy is not null)
             {
                 File.Copy(KeyFile, newerCopy);
@@ -201,7 +214,14 @@ public sealed class LocalKeyRingFileTests : IDisposable
         }
 
         File.Copy(olderCopy, KeyFile, overwrite: true);
-        return (lost, wrappedUnderLost);
+        return (lost, wrappedUnderLost, storedUnderLost.Ciphertext);
+    }
+
+    /// <summary>Reads <paramref name="stored"/> as the store's records are read, through <paramref name="ring"/>, which lacks its key.</summary>
+    private static async Task ReadStoredAsync(LocalKeyRingProvider ring, byte[] stored)
+    {
+        using var encryptor = KeyRings.Encryptor(ring);
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await encryptor.DecryptAsync(EnvelopePurpose.Store, stored, StoredContext, default));
     }
 
     [Fact]
