@@ -65,16 +65,22 @@ internal sealed class ShellScript : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>Stops the script's whole process group (SIGINT, as Ctrl+C would, then SIGKILL).</summary>
+    /// <summary>Stops the script's whole process group (SIGINT, as Ctrl+C would, then SIGTERM, then SIGKILL).</summary>
     public async ValueTask DisposeAsync()
     {
-        // Interrupted as a terminal's Ctrl+C would, killed after 10 s; and gone before the next test starts, so that a
-        // port it listened on (the README's 8787) is free again.
+        // Interrupted as a terminal's Ctrl+C would; then terminated, as a service manager stops a process, for a test run
+        // started where SIGINT is ignored (a shell's background job), which its processes inherit and .NET then keeps;
+        // killed after 10 s more; and gone before the next test starts, so that a port it listened on (the README's
+        // 8787) is free again.
         await SignalGroupAsync("INT");
-        if (!await GroupEndsWithinAsync(TimeSpan.FromSeconds(10)))
+        if (!await GroupEndsWithinAsync(TimeSpan.FromSeconds(2)))
         {
-            await SignalGroupAsync("KILL");
-            await GroupEndsWithinAsync(TimeSpan.FromSeconds(10));
+            await SignalGroupAsync("TERM");
+            if (!await GroupEndsWithinAsync(TimeSpan.FromSeconds(10)))
+            {
+                await SignalGroupAsync("KILL");
+                await GroupEndsWithinAsync(TimeSpan.FromSeconds(10));
+            }
         }
 
         _process.Dispose();
