@@ -11,7 +11,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 9005, Level = LogLevel.Warning, Message = "The OpenTelemetry export of {Signals} to the OTLP endpoint did not finish within {Seconds} s of the stop; what it still held is dropped.")]
     public static partial void ExportCutAtStop(ILogger logger, string signals, double seconds);
 
-    [LoggerMessage(EventId = 9001, Level = LogLevel.Warning, Message = "The changed configuration is not taken: {Reason} The settings in use stay until a change validates.")]
+    [LoggerMessage(EventId = 9001, Level = LogLevel.Warning, Message = "The changed configuration is not taken: {Reason}")]
     public static partial void ChangeNotTaken(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 9002, Level = LogLevel.Warning, Message = "The data directory {DataDir} has mode {Mode}, which lets group or others add, replace or remove its files (a symbolic link where trousseaud writes, a token of their own): remove that access (chmod go-w) or choose another directory; a symbolic link or another user's file put there after the start is refused when trousseaud opens it, and what needs that file stops until it is removed.")]

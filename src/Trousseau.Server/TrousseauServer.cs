@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Primitives;
 using Trousseau.Etcd;
 using Trousseau.Hosting;
 using Trousseau.Hosting.Api;
@@ -73,7 +72,7 @@ internal static class TrousseauServer
             LoadApiToken(app);
             await app.StartAsync();
             await WarnIfStoreInUseAsync(app);
-            ReportChangesNotTaken(app);
+            ChangedSettingsReport.Watch(app);
             var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
             Log.Started(app.Logger, ServerUsage.Version, section["KeyProvider"]!, section["Store"]!, section["DataDir"]!);
         }
@@ -452,167 +451,6 @@ internal static class TrousseauServer
             }
         }
     }
-
-    /// <summary>
-    /// Logs, in one line each, what a changed configuration file does not change, so that an operator learns at once
-    /// that an edit did nothing: a key that is no setting (event 9003: nothing reads it and the next start would refuse
-    /// it, while the settings that follow changes take the rest of the file), and etcd settings that no longer validate
-    /// or an etcd user removed while etcd auth is on (event 9001: the store keeps the user and password in use; only a
-    /// restart turns etcd auth off), one value given to a list setting, which it would read as an empty list (event
-    /// 9001, saying how to write a list, as the start does), API settings that no longer validate (event 9001: the
-    /// <c>Api:Policies</c> in force stay), an <c>Api:Auth:Mode</c> other than the one the API started with (event 9001:
-    /// the mode is read only at start), a setting read only at start whose new value the next start would refuse
-    /// (event 9001), every setting read only at start whose value differs from the one trousseaud started with, named
-    /// with its new value, never a credential's (event 9001: it takes a restart), and a file that can no longer be read
-    /// (event 9001). Each changed file gives one 9001 line at most, with every reason.
-    /// </summary>
-    private static void ReportChangesNotTaken(WebApplication app)
-    {
-        var section = app.Configuration.GetSection(ServerConfiguration.SectionName);
-        var etcd = ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName) == EtcdSecretStore.StoreName
-            ? app.Services.GetRequiredService<IOptionsFactory<EtcdStoreOptions>>()
-            : null;
-        var etcdAuth = etcd is not null && !string.IsNullOrEmpty(etcd.Create(Options.DefaultName).Username);
-        var api = section.GetValue("Api:Enabled", defaultValue: true) ? app.Services.GetRequiredService<IOptionsFactory<TrousseauApiOptions>>() : null;
-        var authMode = api is null ? default : app.Services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Auth.Mode;
-        var atStart = ServerSettings.ReadOnlyAtStart(section);
-        string[] toldApart = api is null ? [] : ["Api:Auth:Mode"];
-
-        // Settings read only at start, checked as the start checks them, so that a value the next start would refuse
-        // (Worker:Interval '30s', DataKeys:MaxUses -1, an empty Api:Urls) is named now rather than at that start.
-        Action[] readAtStart =
-        [
-            () => ServerConfiguration.CheckUrls(ServerConfiguration.Urls(section)),
-            () => ServerConfiguration.CheckPaths(section),
-            () => ServerSettings.RefuseNumbersAsTimeSpans(section),
-            () => ServerSettings.RefuseEmptyValues(section),
-            () => section.GetValue<bool>("Api:Enabled"),
-            () => section.GetValue<bool>("Api:AllowInsecureHttp"),
-            () => ServerConfiguration.Choose(section, "KeyProvider", LocalKeyRingProvider.ProviderName, VaultTransitKeyProvider.ProviderName),
-            () => ServerConfiguration.Choose(section, "Store", SqliteSecretStore.StoreName, EtcdSecretStore.StoreName, InMemorySecretStore.StoreName),
-            () => CreateBesideChoices(app.Services.GetRequiredService<IOptionsFactory<TrousseauOptions>>()),
-            () => app.Services.GetRequiredService<IOptionsFactory<KmsOptions>>().Create(Options.DefaultName),
-            () => app.Services.GetRequiredService<IOptionsFactory<TrousseauWorkerOptions>>().Create(Options.DefaultName),
-            () => app.Services.GetRequiredService<IOptionsFactory<TrousseauAuditOptions>>().Create(Options.DefaultName),
-            () => app.Services.GetRequiredService<IOptionsFactory<SqliteStoreOptions>>().Create(Options.DefaultName),
-            () => app.Services.GetRequiredService<IOptionsFactory<VaultOptions>>().Create(Options.DefaultName),
-        ];
-
-        // A file that no longer reads (left half-written, not JSON) raises no change: .NET only throws inside its watcher.
-        foreach (var file in ((IConfigurationRoot)app.Configuration).Providers.OfType<FileConfigurationProvider>())
-        {
-            file.Source.OnLoadException = context => Log.ChangeNotTaken(app.Logger, StartupErrors.DescribeConfigurationError(context.Exception) ?? context.Exception.Message);
-        }
-
-        ChangeToken.OnChange(app.Configuration.GetReloadToken, () =>
-        {
-            try
-            {
-                ServerSettings.RefuseUnknown(section);
-            }
-            catch (InvalidConfigurationException e)
-            {
-                Log.ChangeNamesUnknownKey(app.Logger, e.Message);
-            }
-
-            // One value given to a list is read as an empty list, which the checks below would call empty: say how
-            // to write a list instead, as the start does.
-            try
-            {
-                ServerSettings.RefuseValuesOfLists(section);
-            }
-            catch (InvalidConfigurationException e)
-            {
-                Log.ChangeNotTaken(app.Logger, e.Message);
-                return;
-            }
-
-            var reasons = new List<string>();
-            try
-            {
-                if (etcd?.Create(Options.DefaultName).Username is { Length: > 0 })
-                {
-                    etcdAuth = true;
-                }
-                else if (etcdAuth)
-                {
-                    reasons.Add(
-                        $"{ServerConfiguration.SectionName}:Etcd:Username is no longer set, but etcd auth is on, and only a restart turns it off: "
-                        + "keep the user and password in the file, or restart trousseaud without them.");
-                }
-            }
-            catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
-            {
-                reasons.Add(reason);
-            }
-
-            try
-            {
-                if (api?.Create(Options.DefaultName).Auth.Mode is { } mode && mode != authMode)
-                {
-                    reasons.Add(
-                        $"{ServerConfiguration.SectionName}:Api:Auth:Mode is '{Spelt(mode)}' in the changed configuration, but the mode is read only at start: "
-                        + $"the API goes on authenticating as it started, in mode '{Spelt(authMode)}', until trousseaud restarts.");
-                }
-            }
-            catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
-            {
-                reasons.Add(reason);
-            }
-
-            foreach (var check in readAtStart)
-            {
-                try
-                {
-                    check();
-                }
-                catch (Exception e) when (StartupErrors.DescribeConfigurationError(e) is { } reason)
-                {
-                    reasons.Add(reason);
-                }
-            }
-
-            if (ServerSettings.DescribeRestartNeeded(atStart, ServerSettings.ReadOnlyAtStart(section), toldApart) is { } restartNeeded)
-            {
-                reasons.Add(restartNeeded);
-            }
-
-            if (reasons.Count > 0)
-            {
-                Log.ChangeNotTaken(app.Logger, string.Join(" ", reasons));
-            }
-        });
-    }
-
-    /// <summary>
-    /// Makes <see cref="TrousseauOptions"/> from the changed configuration as the start checks them, but for the choice
-    /// of key provider and store, which the options check against the backends this process registered at start, so
-    /// that another backend trousseaud has (<c>Store</c> changed from <c>memory</c> to <c>sqlite</c>) would be called
-    /// unavailable: the start's own check of the choice (<see cref="ServerConfiguration.Choose"/>) judges it instead, and
-    /// a change of it is named as one that takes a restart.
-    /// </summary>
-    private static void CreateBesideChoices(IOptionsFactory<TrousseauOptions> factory)
-    {
-        try
-        {
-            factory.Create(Options.DefaultName);
-        }
-        catch (OptionsValidationException e)
-        {
-            var others = e.Failures
-                .Where(failure => !(failure.StartsWith($"{ServerConfiguration.SectionName}:KeyProvider is '", StringComparison.Ordinal)
-                    || failure.StartsWith($"{ServerConfiguration.SectionName}:Store is '", StringComparison.Ordinal))
-                    || !failure.Contains("which is not an available", StringComparison.Ordinal))
-                .ToList();
-            if (others.Count > 0)
-            {
-                throw new OptionsValidationException(e.OptionsName, e.OptionsType, others);
-            }
-        }
-    }
-
-    /// <summary>An API authentication mode as a user writes it.</summary>
-    private static string Spelt(TrousseauApiAuthMode mode) => mode.ToString().ToLowerInvariant();
 
     /// <summary>
     /// Stops what a failed start had already started (the KMS socket, background services), gives the OpenTelemetry

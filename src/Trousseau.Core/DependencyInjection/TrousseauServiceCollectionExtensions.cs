@@ -73,7 +73,8 @@ public static class TrousseauServiceCollectionExtensions
         }
 
         builder.AddAnnotationsValidator<TrousseauOptions, TrousseauOptionsAnnotationsValidator>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrousseauOptions>, TrousseauOptionsValidator>());
+        services.AddOptions<BackendChoice>().ValidateOnStartOnce();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackendChoice>, BackendChoiceCheck>());
 
         services.TryAddSingleton(TimeProvider.System);
         if (earlier is null)
@@ -83,8 +84,8 @@ public static class TrousseauServiceCollectionExtensions
         }
 
         services.TryAddSingleton<TrousseauInstrumentation>();
-        services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.KeyProvider));
-        services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, sp.GetRequiredService<IOptions<TrousseauOptions>>().Value.Store));
+        services.TryAddSingleton<IKeyProvider>(sp => Select<IKeyProvider>(sp, Chosen(sp).KeyProvider));
+        services.TryAddSingleton<ISecretStore>(sp => Select<ISecretStore>(sp, Chosen(sp).Store));
         services.TryAddSingleton<EnvelopeEncryptor>();
         services.TryAddSingleton(sp => new InProcessTrousseau(
             sp.GetRequiredService<EnvelopeEncryptor>(), new TracedSecretStore(sp.GetRequiredService<ISecretStore>(), sp.GetRequiredService<TrousseauInstrumentation>()),
@@ -95,10 +96,21 @@ public static class TrousseauServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// The options that choose the backends, once their choice passed <see cref="BackendChoiceCheck"/>: a host checked
+    /// it at start already, a service provider built by hand checks it here.
+    /// </summary>
+    private static TrousseauOptions Chosen(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<TrousseauOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<BackendChoice>>().Value;
+        return options;
+    }
+
     private static TBackend Select<TBackend>(IServiceProvider services, string? name)
         where TBackend : class
     {
-        // The options validator has already rejected a missing or ambiguous choice with a message naming the key.
+        // The choice was checked (Chosen): a missing, ambiguous or unavailable one was refused with a message naming the key.
         var registrations = services.GetServices<BackendRegistration<TBackend>>().ToList();
         var chosen = name is null ? registrations.Single() : registrations.Last(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase));
         return chosen.Factory(services);

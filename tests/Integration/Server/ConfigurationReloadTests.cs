@@ -215,15 +215,16 @@ public sealed class ConfigurationReloadTests : IDisposable
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
 
         await RewriteAsync(config, $$"""
-            { "Trousseau": { "Store": "sqlite", "Kms": { "Socket": "{{movedSocket}}" }, "Vault": { "Auth": { "Token": "s3cr3t-vault-token" } } } }
+            { "Trousseau": { "Store": "sqlite", "KeyProvider": "vault", "Kms": { "Socket": "{{movedSocket}}" }, "Vault": { "Auth": { "Token": "s3cr3t-vault-token" } } } }
             """);
         var warning = await WarningAsync(server, NotTaken, "Trousseau:Kms:Socket");
         using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"reload/after-store-changed","data":{"k":"v"}}"""));
 
+        // Nothing in the change fails a check, so the warning does not say that the settings in use wait for one that passes.
         Assert.Equal(
-            $"{NotTaken}Trousseau:Kms:Socket is now '{movedSocket}', Trousseau:Store is now 'sqlite', Trousseau:Vault:Auth:Token is changed (its value is not shown) "
-            + "and Trousseau:Worker:Interval is no longer set: these settings are read only at start, so they take effect when trousseaud restarts, "
-            + "and until then the values it started with stay in use. The settings in use stay until a change validates.",
+            $"{NotTaken}Trousseau:KeyProvider is now 'vault', Trousseau:Kms:Socket is now '{movedSocket}', Trousseau:Store is now 'sqlite', "
+            + "Trousseau:Vault:Auth:Token is changed (its value is not shown) and Trousseau:Worker:Interval is no longer set: these settings are read only at start, "
+            + "so they take effect when trousseaud restarts, and until then the values it started with stay in use.",
             warning);
         Assert.Single(server.Log.Split('\n'), line => line.Contains("Trousseau:Kms:Socket", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -266,6 +267,24 @@ public sealed class ConfigurationReloadTests : IDisposable
         Assert.StartsWith($"{NotTaken}Trousseau:DataKeys:MaxUses is now '200': this setting is read only at start, so it takes effect when trousseaud restarts", changed, StringComparison.Ordinal);
         Assert.StartsWith($"{NotTaken}Trousseau:DataKeys:MaxUses is now '300': this setting", changedAgain, StringComparison.Ordinal);
         Assert.Equal([changed, changedAgain], server.Log.Split('\n').Select(line => line.Trim()).Where(line => line.Contains(NotTaken, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_setting_read_only_at_start_given_a_value_the_next_start_refuses_is_named_once_with_why_beside_another_that_takes_a_restart()
+    {
+        var dataDir = _temp.Combine("data");
+        var config = _temp.Combine("settings.json");
+        await File.WriteAllTextAsync(config, """{ "Trousseau": { "Store": "memory", "Worker": { "Interval": "00:00:30" }, "DataKeys": { "MaxUses": "100" } } }""");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
+
+        await RewriteAsync(config, """{ "Trousseau": { "Store": "memory", "Worker": { "Interval": "30s" }, "DataKeys": { "MaxUses": "200" } } }""");
+        var warning = await WarningAsync(server, NotTaken, "Trousseau:Worker:Interval");
+
+        Assert.Equal(
+            $"{NotTaken}Trousseau:Worker:Interval is '30s', which is not a time span such as 00:00:30. Trousseau:DataKeys:MaxUses is now '200': this setting is read only "
+            + "at start, so it takes effect when trousseaud restarts, and until then the value it started with stays in use. The settings in use stay until a change validates.",
+            warning);
+        Assert.False(server.HasExited);
     }
 
     /// <summary>

@@ -85,7 +85,7 @@ public sealed class ServiceRegistrationTests : IDisposable
     {
         await using var provider = EmbeddedDefault(Section()).BuildServiceProvider();
 
-        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<ITrousseau>());
 
         Assert.Contains("Trousseau:Store must name the store to use: one of sqlite, memory.", error.Failures);
     }
@@ -97,7 +97,7 @@ public sealed class ServiceRegistrationTests : IDisposable
         services.AddTrousseau(_ => { });
         await using var provider = services.BuildServiceProvider();
 
-        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<ITrousseau>());
 
         Assert.Contains(
             "No key provider is registered: call UseLocalKeyRing() or UseVaultTransit() (package Trousseau.Vault) on the Trousseau builder.",
@@ -108,11 +108,11 @@ public sealed class ServiceRegistrationTests : IDisposable
     }
 
     [Fact]
-    public async Task An_unknown_backend_is_named_with_its_key_and_the_choices()
+    public async Task An_unknown_backend_is_named_with_its_key_and_the_choices_at_start()
     {
         await using var provider = EmbeddedDefault(Section(("Trousseau:Store", "redis"), ("Trousseau:KeyProvider", "kms"))).BuildServiceProvider();
 
-        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TrousseauOptions>>().Value);
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
 
         Assert.Contains("Trousseau:Store is 'redis', which is not an available store: use one of sqlite, memory (case-insensitive).", error.Failures);
         Assert.Contains("Trousseau:KeyProvider is 'kms', which is not an available key provider: use one of local (case-insensitive).", error.Failures);
@@ -190,7 +190,8 @@ public sealed class ServiceRegistrationTests : IDisposable
             .ToList();
 
         Assert.Equal(validators.Distinct().Count(), validators.Count);
-        Assert.Equal(2, validators.Count(v => v.ServiceType == typeof(IValidateOptions<TrousseauOptions>)));
+        Assert.Single(validators, v => v.ServiceType == typeof(IValidateOptions<TrousseauOptions>));
+        Assert.Single(validators, v => v.ServiceType == typeof(IValidateOptions<BackendChoice>));
         Assert.Equal(2, validators.Count(v => v.ServiceType == typeof(IValidateOptions<LocalKeyRingOptions>)));
         Assert.Equal(2, validators.Count(v => v.ServiceType == typeof(IValidateOptions<SqliteStoreOptions>)));
     }
