@@ -792,6 +792,27 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         Assert.Equal(1, server.Count("/encrypt/") - before);
     }
 
+    /// <summary>
+    /// A <c>Retry-After</c> date already past asks for no wait (RFC 9110): the call is retried at once, and the caller's
+    /// error carries a wait of 0, as the remote client's does, rather than none.
+    /// </summary>
+    [VaultTestServerFact]
+    public async Task A_retry_after_date_already_past_is_a_wait_of_0()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync(answers: new RetryAfterAsDate(past: true));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        await provider.GetCurrentKeyAsync();
+        var before = server.Count("/encrypt/");
+
+        server.Fault = new VaultTestServer.VaultFault(429, "rate limit quota exceeded", RetryAfter: TimeSpan.FromSeconds(60), PathContains: "/encrypt/");
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+        server.Fault = null;
+
+        Assert.Equal(TimeSpan.Zero, error.RetryAfter);
+        Assert.Equal(1 + Trousseau.Vault.Internal.VaultResilience.Retries, server.Count("/encrypt/") - before);
+    }
+
     [VaultTestServerFact]
     public async Task A_standby_not_caught_up_answering_412_has_the_call_retried_and_answered()
     {
@@ -1340,15 +1361,18 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         }
     }
 
-    /// <summary>Gives Vault's <c>Retry-After</c> as the date it names (RFC 9110, section 10.2.3), as a proxy in front of Vault may.</summary>
-    private sealed class RetryAfterAsDate : DelegatingHandler
+    /// <summary>
+    /// Gives Vault's <c>Retry-After</c> as the date it names (RFC 9110, section 10.2.3), as a proxy in front of Vault may;
+    /// <paramref name="past"/>: as a date that long ago instead.
+    /// </summary>
+    private sealed class RetryAfterAsDate(bool past = false) : DelegatingHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var response = await base.SendAsync(request, cancellationToken);
             if (response.Headers.RetryAfter?.Delta is { } delta)
             {
-                response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(DateTimeOffset.UtcNow + delta);
+                response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(DateTimeOffset.UtcNow + (past ? -delta : delta));
             }
 
             return response;
