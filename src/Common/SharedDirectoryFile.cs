@@ -8,7 +8,8 @@ namespace Trousseau;
 
 // Linked into Trousseau.Hosting (the audit trail, its lock file and its rotated files), Trousseau.Core (the local key
 // ring and its lock file), Trousseau.Sqlite (the database, its -wal, -shm and lock files) and clectl (the files audit
-// verify reads).
+// verify reads); and, for its libc calls alone, into Trousseau.Client (the token file, through TokenFileText.cs) and
+// Trousseau.Kms (link(2), which Core's OwnerOnlyFile uses too, for the KMS socket).
 
 /// <summary>
 /// Opens a file in a directory that group or others may write (a Kubernetes emptyDir, a shared directory), where another
@@ -360,6 +361,11 @@ internal static class SharedDirectoryFile
         [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int Flock(SafeFileHandle handle, int operation);
+
+        /// <summary>link(2): gives <paramref name="existing"/> (UTF-8, zero-terminated) the name <paramref name="created"/> too; fails when that name exists.</summary>
+        [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern int Link(byte[] existing, byte[] created);
     }
 }
 

@@ -275,11 +275,9 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
     }
 
     /// <summary>
-    /// The token in the file, <see langword="null"/> when it is empty. A file that is not a regular one (a FIFO would have
-    /// clectl wait for a writer, a device such as /dev/zero read without end) or that is larger than
-    /// <see cref="TokenFileText.MaxBytes"/> (no token is) is an error, and is not read whole. What is checked is the file
-    /// opened, without waiting for a FIFO's writer (<c>O_NONBLOCK</c>), not the path before the open, which another
-    /// process may point at a FIFO in between.
+    /// The token in the file, <see langword="null"/> when it is empty. A file that is not a regular one or that is larger
+    /// than <see cref="TokenFileText.MaxBytes"/> (no token is) is an error, and is not read whole (see
+    /// <see cref="TokenFileText"/>).
     /// </summary>
     private static string? ReadToken(string path, string namedBy)
     {
@@ -290,9 +288,9 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
         }
 
         string? token;
-        using (var file = OpenToken(fullPath))
+        using (var file = TokenFileText.Open(fullPath))
         {
-            if (NotRegular(file) is { } kind)
+            if (TokenFileText.NotRegular(file) is { } kind)
             {
                 throw new CliUsageException($"The token file {fullPath} (from {namedBy}) is not a regular file but {kind}; give the file that holds the API token.");
             }
@@ -303,36 +301,6 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
 
         return token.Length == 0 ? null : token;
     }
-
-    /// <summary>The token file opened for reading, on Linux with <c>O_NONBLOCK</c>: a FIFO is opened without waiting for a writer.</summary>
-    private static FileStream OpenToken(string fullPath)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
-        }
-
-        var flags = SharedDirectoryFile.Libc.ReadOnly | SharedDirectoryFile.Libc.NonBlocking | SharedDirectoryFile.Libc.CloseOnExec;
-        var handle = SharedDirectoryFile.Libc.Open(System.Text.Encoding.UTF8.GetBytes(fullPath + "\0"), flags, 0);
-        if (handle.IsInvalid)
-        {
-            var error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            handle.Dispose();
-            throw new IOException($"The token file {fullPath} cannot be opened: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(error)}.");
-        }
-
-        return new FileStream(handle, FileAccess.Read, bufferSize: 0);
-    }
-
-    /// <summary>
-    /// What the opened <paramref name="file"/> is unless it is a regular file, from the descriptor (statx); where statx
-    /// cannot be called (a seccomp profile refusing it), a file that cannot seek is no regular file either.
-    /// </summary>
-    private static string? NotRegular(FileStream file) =>
-        !OperatingSystem.IsLinux() ? null
-        : new LinuxFileStatus().OwnerAndKind(file.SafeFileHandle) is { } status ? status.NotRegular
-        : file.CanSeek ? null
-        : "a FIFO, a socket or a terminal";
 
     private sealed record NamedContext(string Name, CliContext Context);
 }

@@ -18,7 +18,7 @@ namespace Trousseau.Remote;
 /// </summary>
 public sealed class TrousseauClient : ITrousseau, IKeyAdministration
 {
-    private const string Dependency = "trousseaud";
+    internal const string Dependency = "trousseaud";
     private const string MergePatchMediaType = "application/merge-patch+json";
 
     /// <summary>

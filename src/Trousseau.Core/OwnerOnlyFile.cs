@@ -114,7 +114,7 @@ public static class OwnerOnlyFile
     {
         if (!overwrite && !OperatingSystem.IsWindows())
         {
-            if (Libc.Link(Encoding.UTF8.GetBytes(temporary + "\0"), Encoding.UTF8.GetBytes(path + "\0")) == 0)
+            if (SharedDirectoryFile.Libc.Link(Encoding.UTF8.GetBytes(temporary + "\0"), Encoding.UTF8.GetBytes(path + "\0")) == 0)
             {
                 return true;
             }
@@ -288,10 +288,6 @@ public static class OwnerOnlyFile
         [DllImport("libc", EntryPoint = "open", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern SafeFileHandle Open(byte[] path, int flags);
-
-        [DllImport("libc", EntryPoint = "link", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Link(byte[] existing, byte[] created);
 
         [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

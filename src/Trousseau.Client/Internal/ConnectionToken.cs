@@ -18,7 +18,10 @@ internal sealed class ConnectionToken(IOptions<TrousseauClientConnectionOptions>
     public bool IsSet => !string.IsNullOrEmpty(options.Value.Token) || !string.IsNullOrEmpty(options.Value.TokenFile);
 
     /// <summary>The token to send now; <see langword="null"/> when none is configured.</summary>
-    /// <exception cref="IOException">The token file has never been read, and cannot be now; the message names it.</exception>
+    /// <exception cref="DependencyUnavailableException">
+    /// The token file has never been read, and cannot be now (removed since the start, replaced by a FIFO...): no request
+    /// is sent without it; the message names the file.
+    /// </exception>
     public string? Current
     {
         get
@@ -35,9 +38,13 @@ internal sealed class ConnectionToken(IOptions<TrousseauClientConnectionOptions>
     }
 
     /// <summary>
-    /// The token in the file at <paramref name="path"/>.
+    /// The token in the file at <paramref name="path"/>, opened as clectl opens its token file: without waiting for a
+    /// FIFO's writer, and refused when it is not a regular file (<see cref="TokenFileText"/>).
     /// </summary>
-    /// <exception cref="IOException">The file does not exist, cannot be read, is empty, or is larger than a token file is; the message names it.</exception>
+    /// <exception cref="IOException">
+    /// The file does not exist, cannot be opened or read, is not a regular file, is empty, or is larger than a token file
+    /// is; the message names it.
+    /// </exception>
     /// <exception cref="UnauthorizedAccessException">This process may not read the file.</exception>
     public static string Read(string path)
     {
@@ -47,7 +54,12 @@ internal sealed class ConnectionToken(IOptions<TrousseauClientConnectionOptions>
             throw new FileNotFoundException($"The token file {fullPath} does not exist.", fullPath);
         }
 
-        using var file = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        using var file = TokenFileText.Open(fullPath);
+        if (TokenFileText.NotRegular(file) is { } kind)
+        {
+            throw new IOException($"The token file {fullPath} is not a regular file but {kind}; it must be the file that holds the API token, as trousseaud writes it to api.token.");
+        }
+
         var token = TokenFileText.Read(file)
             ?? throw new IOException($"The token file {fullPath} is larger than {TokenFileText.MaxBytes} bytes, which no API token is (trousseaud makes them 43 characters long); it must hold the token alone.");
         return token.Length > 0 ? token : throw new IOException($"The token file {fullPath} is empty; it must hold the API token, as trousseaud writes it to api.token.");
@@ -64,11 +76,13 @@ internal sealed class ConnectionToken(IOptions<TrousseauClientConnectionOptions>
                 Volatile.Write(ref _loaded, next);
                 return next.Token;
             }
-            catch (Exception e) when (_loaded is { } previous && e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Being rewritten, or replaced by a file not yet usable: the token read before stays, and the file is
                 // looked at again on the next call.
-                return previous.Token;
+                return _loaded is { } previous
+                    ? previous.Token
+                    : throw new DependencyUnavailableException(TrousseauClient.Dependency, $"{e.Message.TrimEnd('.')}; no request was sent to trousseaud without the token it holds.", e);
             }
         }
     }

@@ -213,7 +213,7 @@ internal static class OwnerOnlyUnixSocket
         var pathName = NativePath(path);
         for (var attempt = 0; attempt < MaxPlacementAttempts; attempt++)
         {
-            if (Libc.Link(stagedName, pathName) == 0)
+            if (SharedDirectoryFile.Libc.Link(stagedName, pathName) == 0)
             {
                 return;
             }
@@ -253,7 +253,7 @@ internal static class OwnerOnlyUnixSocket
             }
 
             // Another plugin's socket, put there since this one was found dead: back where it was, untouched.
-            _ = Libc.Link(NativePath(taken), pathName);
+            _ = SharedDirectoryFile.Libc.Link(NativePath(taken), pathName);
             throw InUse(path);
         }
 
@@ -306,9 +306,5 @@ internal static class OwnerOnlyUnixSocket
         public const int NotPermitted = 1; // EPERM
         public const int AlreadyExists = 17; // EEXIST
         public const int NotSupported = 95; // EOPNOTSUPP
-
-        [DllImport("libc", EntryPoint = "link", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Link(byte[] existing, byte[] created);
     }
 }

@@ -131,7 +131,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
                 }
 
                 var errors = await ReadErrorsAsync(response, reading.Token).ConfigureAwait(false);
-                throw Refusal(response.StatusCode, path, errors, VaultResilience.RetryAfter(response, time), badRequest);
+                throw Refusal(response.StatusCode, path, errors, RetryAfterWait.Of(response.Headers, time), badRequest);
             }
             catch (OperationCanceledException e) when (reading.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {

@@ -39,7 +39,7 @@ internal static class VaultResilience
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context, options.Timeout, time)),
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? RetryAfter(response, time) : null),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? RetryAfterWait.Of(response.Headers, time) : null),
                 OnRetry = args =>
                 {
                     Activity.Current?.SetTag("http.request.resend_count", args.AttemptNumber + 1);
@@ -51,14 +51,6 @@ internal static class VaultResilience
                 TimeoutGenerator = args => ValueTask.FromResult(IsRepeatable(args.Context) ? options.AttemptTimeout : System.Threading.Timeout.InfiniteTimeSpan),
             });
     }
-
-    /// <summary>How long Vault asked to wait (<c>Retry-After</c>, in seconds or as a date), if it said.</summary>
-    public static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider time) => response.Headers.RetryAfter switch
-    {
-        { Delta: { } delta } => delta,
-        { Date: { } date } when date > time.GetUtcNow() => date - time.GetUtcNow(),
-        _ => null,
-    };
 
     private static bool IsRepeatable(ResilienceContext context) =>
         context.GetRequestMessage() is { } request && request.Options.TryGetValue(Repeatable, out var repeatable) && repeatable;
@@ -82,7 +74,7 @@ internal static class VaultResilience
         }
 
         // A Retry-After that the call cannot wait out ends the retries here, and the caller sees it.
-        return RetryAfter(response, time) is not { } wait || wait < TimeLeft(context, timeout, time);
+        return RetryAfterWait.Of(response.Headers, time) is not { } wait || wait < TimeLeft(context, timeout, time);
     }
 
     private static TimeSpan TimeLeft(ResilienceContext context, TimeSpan timeout, TimeProvider time) =>

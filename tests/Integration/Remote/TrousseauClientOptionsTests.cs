@@ -60,6 +60,22 @@ public sealed class TrousseauClientOptionsTests
         Assert.Contains("wait 90 s", refused.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A <c>Retry-After</c> date already past asks for no wait (RFC 9110): 0, not a negative wait.</summary>
+    [Fact]
+    public async Task A_retry_after_date_already_past_is_no_wait()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2031, 3, 14, 9, 26, 53, TimeSpan.Zero));
+        var retryAt = clock.GetUtcNow().AddSeconds(-90).ToString("r", CultureInfo.InvariantCulture);
+        await using var limited = await RecordingServer.StartAsync(_ => new RateLimited(retryAt));
+        using var http = new HttpClient { BaseAddress = limited.BaseAddress };
+        var client = new TrousseauClient(http, Token, new TrousseauClientOptions { TimeProvider = clock });
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.GetKeyStatusAsync());
+
+        Assert.Equal(TimeSpan.Zero, refused.RetryAfter);
+        Assert.Contains("wait 0 s", refused.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// trousseaud answers an unavailable store or key provider with 503 and <c>Retry-After</c>, the dependency's own
     /// wait when it gave one (Vault's rate limit, the kubernetes mode's login limit): the caller gets that wait as

@@ -129,6 +129,55 @@ public sealed class TrousseauClientRegistrationTests(ApiServerFixture fixture) :
         Assert.Equal([$"Trousseau:Client:TokenFile: The token file {temp.Combine("absent.token")} does not exist."], refused.Failures);
     }
 
+    /// <summary>
+    /// A FIFO at the token file's path would have the start wait for a writer that never comes, and a device such as
+    /// /dev/zero be read without end: the start stops at once, naming the file and what it is.
+    /// </summary>
+    [Fact]
+    public async Task A_token_file_that_is_a_fifo_or_a_device_stops_the_host_at_start_naming_what_it_is_instead_of_waiting()
+    {
+        using var temp = new TempDirectory();
+        var fifo = temp.Combine("fifo.token");
+        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", fifo]));
+        Assert.True(made.ExitCode == 0, $"mkfifo failed: {made.Stderr}");
+        var device = temp.Combine("zero.token");
+        File.CreateSymbolicLink(device, "/dev/zero");
+        using var fromFifo = Host(new() { ["BaseAddress"] = fixture.Server.BaseAddress.AbsoluteUri, ["TokenFile"] = fifo });
+        using var fromDevice = Host(new() { ["BaseAddress"] = fixture.Server.BaseAddress.AbsoluteUri, ["TokenFile"] = device });
+
+        // The options are checked before StartAsync first yields: run it where a start that waits blocks no test thread.
+        var fifoRefused = await Assert.ThrowsAsync<OptionsValidationException>(
+            () => Task.Run(() => fromFifo.StartAsync()).WaitAsync(TimeSpan.FromSeconds(30)));
+        var deviceRefused = await Assert.ThrowsAsync<OptionsValidationException>(
+            () => Task.Run(() => fromDevice.StartAsync()).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal([$"Trousseau:Client:TokenFile: The token file {fifo} is not a regular file but a FIFO; it must be the file that holds the API token, as trousseaud writes it to api.token."], fifoRefused.Failures);
+        Assert.Equal([$"Trousseau:Client:TokenFile: The token file {device} is not a regular file but a character device; it must be the file that holds the API token, as trousseaud writes it to api.token."], deviceRefused.Failures);
+    }
+
+    /// <summary>
+    /// The token file checked at start and removed before the client's first call: the call fails with the library's typed error
+    /// naming the file, and sends nothing, rather than with a bare file-system exception.
+    /// </summary>
+    [Fact]
+    public async Task A_token_file_removed_after_the_start_fails_the_first_call_as_unavailable_naming_the_file_and_sends_nothing()
+    {
+        using var temp = new TempDirectory();
+        var tokenFile = temp.Combine("api.token");
+        await File.WriteAllTextAsync(tokenFile, Token + "\n");
+        await using var remote = await RecordingServer.StartAsync(_ => Results.Json(new { identity = "admin", actions = Array.Empty<string>() }));
+        using var host = Host(new() { ["BaseAddress"] = remote.BaseAddress.AbsoluteUri, ["TokenFile"] = tokenFile });
+        await host.StartAsync();
+        var client = host.Services.GetRequiredService<TrousseauClient>();
+        File.Delete(tokenFile);
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await client.WhoAmIAsync());
+
+        Assert.Equal($"The token file {tokenFile} does not exist; no request was sent to trousseaud without the token it holds.", refused.Message);
+        Assert.Empty(remote.Requests);
+        await host.StopAsync();
+    }
+
     [Fact]
     public void A_typed_client_registered_without_AddTrousseauClient_fails_saying_to_use_it()
     {

@@ -774,11 +774,18 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         Assert.Equal(Trousseau.Vault.Internal.VaultResilience.Retries + 1, server.Count("/encrypt/") - before);
     }
 
-    [VaultTestServerFact]
-    public async Task A_retry_after_given_as_a_date_is_the_wait_it_names()
+    /// <summary>
+    /// A <c>Retry-After</c> given as a date is the wait it names: a minute ahead, more than the call can wait, ends the
+    /// retries and reaches the caller; a date already past asks for no wait (RFC 9110), so the call is retried at once,
+    /// and the caller's error carries a wait of 0, as the remote client's does, rather than none.
+    /// </summary>
+    [VaultTestServerTheory]
+    [InlineData(false, 50, 60, 1)]
+    [InlineData(true, 0, 0, 1 + Trousseau.Vault.Internal.VaultResilience.Retries)]
+    public async Task A_retry_after_given_as_a_date_is_the_wait_it_names_and_none_once_past(bool past, int fewestSeconds, int mostSeconds, int sent)
     {
         var server = RequireTestServer();
-        var (services, _) = await BuildAsync(answers: new RetryAfterAsDate());
+        var (services, _) = await BuildAsync(answers: new RetryAfterAsDate(past));
         var provider = services.GetRequiredService<IKeyProvider>();
         await provider.GetCurrentKeyAsync();
         var before = server.Count("/encrypt/");
@@ -787,9 +794,10 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
         server.Fault = null;
 
-        // The date is a whole second: a minute from when the answer passed the proxy, less the time it took since.
-        Assert.InRange(error.RetryAfter ?? TimeSpan.Zero, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60));
-        Assert.Equal(1, server.Count("/encrypt/") - before);
+        // A date is a whole second: a minute ahead is a minute from when the answer passed the proxy, less the time since.
+        Assert.NotNull(error.RetryAfter);
+        Assert.InRange(error.RetryAfter.Value, TimeSpan.FromSeconds(fewestSeconds), TimeSpan.FromSeconds(mostSeconds));
+        Assert.Equal(sent, server.Count("/encrypt/") - before);
     }
 
     [VaultTestServerFact]
@@ -1340,15 +1348,18 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         }
     }
 
-    /// <summary>Gives Vault's <c>Retry-After</c> as the date it names (RFC 9110, section 10.2.3), as a proxy in front of Vault may.</summary>
-    private sealed class RetryAfterAsDate : DelegatingHandler
+    /// <summary>
+    /// Gives Vault's <c>Retry-After</c> as the date it names (RFC 9110, section 10.2.3), as a proxy in front of Vault may;
+    /// <paramref name="past"/>: as a date that long ago instead.
+    /// </summary>
+    private sealed class RetryAfterAsDate(bool past) : DelegatingHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var response = await base.SendAsync(request, cancellationToken);
             if (response.Headers.RetryAfter?.Delta is { } delta)
             {
-                response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(DateTimeOffset.UtcNow + delta);
+                response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(DateTimeOffset.UtcNow + (past ? -delta : delta));
             }
 
             return response;
