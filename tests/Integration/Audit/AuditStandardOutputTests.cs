@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -18,7 +17,7 @@ public sealed class AuditStandardOutputTests
     {
         using var temp = new TempDirectory();
         var dataDir = temp.Combine("data");
-        var fifo = await MakeFifoAsync(temp.Combine("stdout"));
+        var fifo = await Fifo.MakeAsync(temp.Combine("stdout"));
         var reader = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read));
         await using var server = await StartWritingToAsync(dataDir, fifo);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
@@ -44,7 +43,7 @@ public sealed class AuditStandardOutputTests
     {
         using var temp = new TempDirectory();
         var dataDir = temp.Combine("data");
-        var fifo = await MakeFifoAsync(temp.Combine("stdout"));
+        var fifo = await Fifo.MakeAsync(temp.Combine("stdout"));
         var reader = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read));
         await using var server = await StartWritingToAsync(dataDir, fifo);
         await using var output = await reader;
@@ -107,11 +106,4 @@ public sealed class AuditStandardOutputTests
                     info.ArgumentList.Add(arg);
                 }
             });
-
-    private static async Task<string> MakeFifoAsync(string path)
-    {
-        var made = await ChildProcess.RunAsync(new ProcessStartInfo("mkfifo", ["-m", "600", path]));
-        Assert.True(made.ExitCode == 0, $"mkfifo failed: {made.Stderr}");
-        return path;
-    }
 }

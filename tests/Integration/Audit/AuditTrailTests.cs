@@ -512,8 +512,7 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         var trail = temp.Combine("audit.log");
         await File.WriteAllTextAsync(trail, "");
         var fifo = trail + ".1";
-        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", [fifo]));
-        Assert.True(made.ExitCode == 0, made.Stderr);
+        await Fifo.MakeAsync(fifo);
 
         var line = ClectlAssert.Fails(await Clectl.RunAsync("audit", "verify", trail), 2);
 
@@ -600,8 +599,7 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         var trail = Path.Combine(dataDir, "audit.log");
         Directory.CreateDirectory(dataDir);
         File.SetUnixFileMode(dataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var mkfifo = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", trail + ".1"]));
-        Assert.True(mkfifo.ExitCode == 0, $"mkfifo failed: {mkfifo.Stderr}");
+        await Fifo.MakeAsync(trail + ".1");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
 
@@ -632,7 +630,7 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         var trail = Path.Combine(dataDir, "audit.log");
         Directory.CreateDirectory(dataDir);
         File.SetUnixFileMode(dataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        await MakeFifoAsync(trail + ".lock");
+        await Fifo.MakeAsync(trail + ".lock");
 
         var result = await TrousseauServerProcess.RunToExitAsync(dataDir, ["--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
 
@@ -659,7 +657,7 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         File.Delete(trail + ".lock");
         if (kind == "a FIFO")
         {
-            await MakeFifoAsync(trail + ".lock");
+            await Fifo.MakeAsync(trail + ".lock");
         }
         else
         {
@@ -776,12 +774,6 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
             using var response = await http.GetAsync(new Uri($"v1/secrets/audit/rotation-{i}", UriKind.Relative));
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }
-    }
-
-    private static async Task MakeFifoAsync(string path)
-    {
-        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", path]));
-        Assert.True(made.ExitCode == 0, $"mkfifo failed: {made.Stderr}");
     }
 
     private static List<JsonElement> Records(string text) =>

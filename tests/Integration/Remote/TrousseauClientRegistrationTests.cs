@@ -138,8 +138,7 @@ public sealed class TrousseauClientRegistrationTests(ApiServerFixture fixture) :
     {
         using var temp = new TempDirectory();
         var fifo = temp.Combine("fifo.token");
-        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", fifo]));
-        Assert.True(made.ExitCode == 0, $"mkfifo failed: {made.Stderr}");
+        await Fifo.MakeAsync(fifo);
         var device = temp.Combine("zero.token");
         File.CreateSymbolicLink(device, "/dev/zero");
         using var fromFifo = Host(new() { ["BaseAddress"] = fixture.Server.BaseAddress.AbsoluteUri, ["TokenFile"] = fifo });

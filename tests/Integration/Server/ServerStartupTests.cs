@@ -604,7 +604,7 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         {
             "directory" => (Directory.CreateDirectory(_temp.Combine("audit")).FullName, "which is a directory"),
             "under-a-file" => (Path.Combine(notADirectory, "audit", "audit.log"), $"whose directory {Path.Combine(notADirectory, "audit")} does not exist and cannot be created: {notADirectory} is a file, not a directory"),
-            "fifo" => (await MakeFifoAsync(_temp.Combine("audit.log")), "which is a FIFO, not a regular file"),
+            "fifo" => (await Fifo.MakeAsync(_temp.Combine("audit.log")), "which is a FIFO, not a regular file"),
             "socket" => (await MakeSocketAsync(_temp.Combine("audit.log")), "which is a socket, not a regular file"),
             "character-device" => ("/dev/null", "which is a character device, not a regular file"),
             _ => (Path.Combine(protectedDirectory.Path, "audit.log"), $"whose directory {protectedDirectory.Path} "),
@@ -732,13 +732,6 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     {
         using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-    }
-
-    private static async Task<string> MakeFifoAsync(string path)
-    {
-        var made = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("mkfifo", ["-m", "600", path]));
-        Assert.True(made.ExitCode == 0, $"mkfifo failed: {made.Stderr}");
-        return path;
     }
 
     /// <summary>Leaves a socket file at <paramref name="path"/>: bound by python3, which, unlike .NET, does not remove it on close.</summary>
