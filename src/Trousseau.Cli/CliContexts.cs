@@ -205,7 +205,14 @@ internal sealed class CliContexts
             return null;
         }
 
-        OwnerOnlyFile.EnsureParentDirectory(lockPath);
+        try
+        {
+            OwnerOnlyFile.EnsureParentDirectory(lockPath);
+        }
+        catch (IOException e)
+        {
+            throw new CliUsageException($"No place for clectl's contexts: {e.Message.TrimEnd('.')}; set XDG_CONFIG_HOME or HOME to a directory of yours.");
+        }
         var held = SharedDirectoryFile.OpenLock(
             lockPath,
             LockPatience,

@@ -25,6 +25,7 @@ public static class OwnerOnlyFile
     /// that received a new entry, so that the new directories survive a power loss.
     /// </summary>
     /// <param name="path">A file path.</param>
+    /// <exception cref="IOException">A directory cannot be created; when a file stands where one goes, the message names both.</exception>
     public static void EnsureParentDirectory(string path)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -36,6 +37,12 @@ public static class OwnerOnlyFile
         var created = new Stack<string>();
         for (var missing = directory; !string.IsNullOrEmpty(missing) && !Directory.Exists(missing); missing = Path.GetDirectoryName(missing))
         {
+            if (File.Exists(missing))
+            {
+                // .NET would say "The file '…' already exists.", as if the directory were the file.
+                throw new IOException($"{directory} cannot be created, as {missing} is a file, not a directory.");
+            }
+
             created.Push(missing);
         }
 

@@ -52,6 +52,23 @@ public sealed class CliConfigHomeTests : IDisposable
     }
 
     [Fact]
+    public async Task An_xdg_config_home_that_is_a_file_is_named_as_no_place_for_contexts_and_nothing_is_written()
+    {
+        var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
+        var configHome = _temp.Combine("config-file");
+        File.WriteAllText(configHome, "kept");
+        var clectl = new ClectlRunner(work, new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = configHome });
+
+        var set = await clectl.RunAsync("context", "set", "prod", "--server", "https://trousseau.example:8787");
+
+        Assert.Equal(
+            $"clectl: No place for clectl's contexts: {Path.Combine(configHome, "trousseau")} cannot be created, as {configHome} is a file, "
+            + "not a directory; set XDG_CONFIG_HOME or HOME to a directory of yours.",
+            ClectlAssert.Fails(set, 2));
+        Assert.Equal("kept", File.ReadAllText(configHome));
+    }
+
+    [Fact]
     public async Task Context_set_creates_every_missing_directory_of_the_contexts_file_0700_under_umask_0_as_the_xdg_spec_asks()
     {
         var work = Directory.CreateDirectory(_temp.Combine("work")).FullName;
