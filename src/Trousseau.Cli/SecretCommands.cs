@@ -304,13 +304,13 @@ internal static class SecretCommands
         var data = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var literal in parse.GetValue(FromLiteral) ?? [])
         {
-            var (key, value) = Split(literal, "--from-literal");
+            var (key, value) = Split(literal, "--from-literal", "VALUE");
             Add(data, key, value);
         }
 
         foreach (var fileSpec in parse.GetValue(FromFile) ?? [])
         {
-            var (key, path) = Split(fileSpec, "--from-file");
+            var (key, path) = Split(fileSpec, "--from-file", "PATH");
             Add(data, key, await ReadValueFileAsync(path));
         }
 
@@ -355,10 +355,15 @@ internal static class SecretCommands
         }
     }
 
-    private static (string Key, string Value) Split(string spec, string option)
+    /// <summary>
+    /// <paramref name="spec"/>, given to <paramref name="option"/> as <c>KEY=VALUE</c> (or <c>KEY=PATH</c>), split at its
+    /// first <c>=</c>. What is given is never quoted in the error: without <c>=</c>, it may be the value alone.
+    /// </summary>
+    private static (string Key, string Value) Split(string spec, string option, string what)
     {
         var at = spec.IndexOf('=', StringComparison.Ordinal);
-        return at > 0 ? (spec[..at], spec[(at + 1)..]) : throw new CliUsageException($"{option} takes KEY=VALUE; got a value without a key.");
+        return at > 0 ? (spec[..at], spec[(at + 1)..])
+            : throw new CliUsageException($"{option} takes KEY={what}; got " + (at < 0 ? "one without '='." : $"a {what.ToLowerInvariant()} without a key."));
     }
 
     private static void Add(Dictionary<string, string> data, string key, string value)

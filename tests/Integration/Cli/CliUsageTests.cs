@@ -101,6 +101,19 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--from-literal", "password", "--from-literal takes KEY=VALUE; got one without '='.")]
+    [InlineData("--from-literal", "=s3cret", "--from-literal takes KEY=VALUE; got a value without a key.")]
+    [InlineData("--from-file", "password", "--from-file takes KEY=PATH; got one without '='.")]
+    [InlineData("--from-file", "=/run/secrets/db", "--from-file takes KEY=PATH; got a path without a key.")]
+    public async Task A_literal_or_file_without_a_key_and_value_exits_2_saying_what_is_missing_without_showing_it(string option, string given, string expected)
+    {
+        var line = ClectlAssert.Fails(await _clectl.RunAsync("secret", "create", "app/x", option, given, "--server", "http://127.0.0.1:9"), 2);
+
+        Assert.Equal("clectl: " + expected, line);
+        Assert.DoesNotContain("s3cret", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("secert list", "Unknown command 'secert' for 'clectl'. Did you mean 'secret'?")]
     [InlineData("secret crate db", "Unknown command 'crate' for 'clectl secret'. Did you mean 'create'?")]
     [InlineData("secret create db --from-litral k=v", "Unknown option '--from-litral' for 'clectl secret create'. Did you mean '--from-literal'?")]
