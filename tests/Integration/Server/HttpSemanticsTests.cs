@@ -133,6 +133,9 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     [InlineData("PATCH", "\"{0}\"", "\"{0}\"", HttpStatusCode.PreconditionFailed)]
     [InlineData("DELETE", "\"{0}\"", "W/\"{0}\"", HttpStatusCode.PreconditionFailed)]
     [InlineData("PUT", "\"{0}\"", "\"999999\"", HttpStatusCode.OK)]
+    [InlineData("PUT", "*", "\"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("PATCH", "*", "W/\"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("PUT", "*", "\"999999\"", HttpStatusCode.OK)]
     public async Task If_none_match_naming_the_current_revision_weakly_or_strongly_refuses_a_write_even_when_if_match_holds(
         string method, string? ifMatch, string ifNoneMatch, HttpStatusCode status)
     {
