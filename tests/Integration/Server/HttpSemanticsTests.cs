@@ -196,6 +196,8 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     [InlineData("\"999998\", \"999999\"", HttpStatusCode.PreconditionFailed)]
     [InlineData("{0}", HttpStatusCode.OK)]
     [InlineData("999998, {0}", HttpStatusCode.OK)]
+    [InlineData("\"999998\",\t\"{0}\"", HttpStatusCode.OK)]
+    [InlineData("\"999998\"\t,\t{0}", HttpStatusCode.OK)]
     [InlineData("999999", HttpStatusCode.PreconditionFailed)]
     public async Task If_match_on_a_put_takes_a_list_of_revisions_or_star(string ifMatch, HttpStatusCode status)
     {
