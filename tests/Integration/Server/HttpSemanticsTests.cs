@@ -236,6 +236,21 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     }
 
     [Theory]
+    [InlineData("GET")]
+    [InlineData("HEAD")]
+    public async Task A_read_whose_if_match_fails_is_412_even_when_if_none_match_names_the_revision(string method)
+    {
+        var name = $"conditional/order-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name);
+
+        using var response = await SendAsync(
+            new HttpMethod(method), "v1/secrets/" + name, ifMatch: "\"999999\"", ifNoneMatch: $"\"{revision}\"");
+
+        Assert.Equal(HttpStatusCode.PreconditionFailed, response.StatusCode);
+        Assert.Equal($"\"{revision}\"", response.Headers.ETag?.ToString());
+    }
+
+    [Theory]
     [InlineData("W/\"{0}\", \"{0}\"")]
     [InlineData("\"abc\", \"{0}\"")]
     [InlineData("\"\", W/\"{0}\", \"{0}\"")]
