@@ -251,6 +251,28 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     }
 
     [Theory]
+    [InlineData("PUT", "W/\"{0}\"", true)]
+    [InlineData("PUT", "\"999999\"", false)]
+    [InlineData("PUT", "\"999998\", \"999999\"", false)]
+    [InlineData("GET", "W/\"{0}\"", true)]
+    [InlineData("GET", "\"999999\"", false)]
+    public async Task A_412_for_if_match_explains_strong_comparison_only_when_the_header_holds_a_weak_tag(string method, string ifMatch, bool weak)
+    {
+        var name = $"conditional/note-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name);
+
+        using var response = await SendAsync(
+            new HttpMethod(method),
+            "v1/secrets/" + name,
+            method == "PUT" ? """{"data":{"k":"changed"}}""" : null,
+            ifMatch: string.Format(CultureInfo.InvariantCulture, ifMatch, revision));
+
+        var detail = (await Problems.AssertAsync(response, HttpStatusCode.PreconditionFailed)).GetProperty("detail").GetString();
+        Assert.Equal(weak, detail!.Contains("a weak tag, W/\"42\", never matches", StringComparison.Ordinal));
+        Assert.Equal(revision, await RevisionAsync("v1/secrets/" + name));
+    }
+
+    [Theory]
     [InlineData("W/\"{0}\", \"{0}\"")]
     [InlineData("\"abc\", \"{0}\"")]
     [InlineData("\"\", W/\"{0}\", \"{0}\"")]
