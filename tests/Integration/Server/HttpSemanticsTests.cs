@@ -252,6 +252,7 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
 
     [Theory]
     [InlineData("PUT", "W/\"{0}\"", true)]
+    [InlineData("PUT", "W/\"{0}\", \"999999\"", true)]
     [InlineData("PUT", "\"999999\"", false)]
     [InlineData("PUT", "\"999998\", \"999999\"", false)]
     [InlineData("GET", "W/\"{0}\"", true)]
