@@ -175,8 +175,11 @@ internal sealed class SecretPreconditions
 
         private static readonly SearchValues<char> Digits = SearchValues.Create("0123456789");
 
-        /// <summary>The one revision a strong comparison can match, when there is exactly one: a compare-and-swap does the comparison.</summary>
-        public long? Single => !Any && Strong.Count == 1 ? Strong[0] : null;
+        /// <summary>
+        /// The one revision a strong comparison can match, when the header names exactly one and holds no weak tag: a compare-and-swap does
+        /// the comparison. A header with a weak tag goes through the check, whose 412 says why the weak tag never matches.
+        /// </summary>
+        public long? Single => !Any && !HasWeakTag && Strong.Count == 1 ? Strong[0] : null;
 
         /// <summary>Strong comparison (<c>If-Match</c>): a weak tag never matches.</summary>
         public bool NamesStrongly(long revision) => Any || Strong.Contains(revision);

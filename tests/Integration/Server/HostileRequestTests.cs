@@ -282,6 +282,36 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("GET", "\"1\" \"2\"")]
+    [InlineData("HEAD", "W/1")]
+    [InlineData("GET", ",")]
+    [InlineData("PUT", "\"1\", *")]
+    [InlineData("DELETE", "W/\"1")]
+    public async Task A_garbage_if_none_match_is_400_naming_the_header_and_changes_nothing(string method, string ifNoneMatch)
+    {
+        var revision = await EnsureAsync("if-none-match/kept", "original");
+        using var request = new HttpRequestMessage(new HttpMethod(method), "v1/secrets/if-none-match/kept");
+        if (method == "PUT")
+        {
+            request.Content = new StringContent("""{"data":{"k":"changed"}}""", Encoding.UTF8, "application/json");
+        }
+
+        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+
+        using var response = await Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        if (method != "HEAD")
+        {
+            var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+            Assert.Contains("If-None-Match", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        using var read = await Http.GetAsync(new Uri("v1/secrets/if-none-match/kept", UriKind.Relative));
+        Assert.Equal(revision, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revision").GetInt64());
+    }
+
+    [Theory]
     [InlineData("GET", "v1/secrets/query-other/kept?verison=3", null, "verison", "GET /v1/secrets/{name}")]
     [InlineData("PUT", "v1/secrets/query-other/kept?x=1", """{"data":{"k":"changed"}}""", "x", "PUT /v1/secrets/{name}")]
     [InlineData("PATCH", "v1/secrets/query-other/kept?x=1", """{"data":{"k":"changed"}}""", "x", "PATCH /v1/secrets/{name}")]

@@ -133,6 +133,9 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     [InlineData("PATCH", "\"{0}\"", "\"{0}\"", HttpStatusCode.PreconditionFailed)]
     [InlineData("DELETE", "\"{0}\"", "W/\"{0}\"", HttpStatusCode.PreconditionFailed)]
     [InlineData("PUT", "\"{0}\"", "\"999999\"", HttpStatusCode.OK)]
+    [InlineData("PUT", "*", "\"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("PATCH", "*", "W/\"{0}\"", HttpStatusCode.PreconditionFailed)]
+    [InlineData("PUT", "*", "\"999999\"", HttpStatusCode.OK)]
     public async Task If_none_match_naming_the_current_revision_weakly_or_strongly_refuses_a_write_even_when_if_match_holds(
         string method, string? ifMatch, string ifNoneMatch, HttpStatusCode status)
     {
@@ -193,6 +196,8 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
     [InlineData("\"999998\", \"999999\"", HttpStatusCode.PreconditionFailed)]
     [InlineData("{0}", HttpStatusCode.OK)]
     [InlineData("999998, {0}", HttpStatusCode.OK)]
+    [InlineData("\"999998\",\t\"{0}\"", HttpStatusCode.OK)]
+    [InlineData("\"999998\"\t,\t{0}", HttpStatusCode.OK)]
     [InlineData("999999", HttpStatusCode.PreconditionFailed)]
     public async Task If_match_on_a_put_takes_a_list_of_revisions_or_star(string ifMatch, HttpStatusCode status)
     {
@@ -227,6 +232,44 @@ public sealed class HttpSemanticsTests(ApiServerFixture fixture) : IClassFixture
 
         var problem = await Problems.AssertAsync(response, HttpStatusCode.PreconditionFailed);
         Assert.Equal(ProblemTypes.RevisionMismatch, problem.GetProperty("type").GetString());
+        Assert.Equal(revision, await RevisionAsync("v1/secrets/" + name));
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("HEAD")]
+    public async Task A_read_whose_if_match_fails_is_412_even_when_if_none_match_names_the_revision(string method)
+    {
+        var name = $"conditional/order-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name);
+
+        using var response = await SendAsync(
+            new HttpMethod(method), "v1/secrets/" + name, ifMatch: "\"999999\"", ifNoneMatch: $"\"{revision}\"");
+
+        Assert.Equal(HttpStatusCode.PreconditionFailed, response.StatusCode);
+        Assert.Equal($"\"{revision}\"", response.Headers.ETag?.ToString());
+    }
+
+    [Theory]
+    [InlineData("PUT", "W/\"{0}\"", true)]
+    [InlineData("PUT", "W/\"{0}\", \"999999\"", true)]
+    [InlineData("PUT", "\"999999\"", false)]
+    [InlineData("PUT", "\"999998\", \"999999\"", false)]
+    [InlineData("GET", "W/\"{0}\"", true)]
+    [InlineData("GET", "\"999999\"", false)]
+    public async Task A_412_for_if_match_explains_strong_comparison_only_when_the_header_holds_a_weak_tag(string method, string ifMatch, bool weak)
+    {
+        var name = $"conditional/note-{Guid.NewGuid():N}";
+        var revision = await CreateAsync(name);
+
+        using var response = await SendAsync(
+            new HttpMethod(method),
+            "v1/secrets/" + name,
+            method == "PUT" ? """{"data":{"k":"changed"}}""" : null,
+            ifMatch: string.Format(CultureInfo.InvariantCulture, ifMatch, revision));
+
+        var detail = (await Problems.AssertAsync(response, HttpStatusCode.PreconditionFailed)).GetProperty("detail").GetString();
+        Assert.Equal(weak, detail!.Contains("a weak tag, W/\"42\", never matches", StringComparison.Ordinal));
         Assert.Equal(revision, await RevisionAsync("v1/secrets/" + name));
     }
 
