@@ -1,4 +1,3 @@
-using System.Text;
 
 namespace Trousseau;
 
@@ -17,10 +16,10 @@ internal readonly record struct FileStamp(FileIdentity File, long Length, UnixFi
     public bool Found => this != default;
 
     /// <summary>The file at <paramref name="path"/> as it is now.</summary>
-    public static FileStamp Of(string path) => Of(path, NativePath(path));
+    public static FileStamp Of(string path) => Of(path, Libc.PathOf(path));
 
     /// <summary>
-    /// The file at <paramref name="path"/> as it is now, the path also given as <see cref="NativePath"/> made it, for a
+    /// The file at <paramref name="path"/> as it is now, the path also given as <see cref="Libc.PathOf"/> made it, for a
     /// file looked at on each request.
     /// </summary>
     public static FileStamp Of(string path, byte[] nativePath)
@@ -43,9 +42,6 @@ internal readonly record struct FileStamp(FileIdentity File, long Length, UnixFi
             return default;
         }
     }
-
-    /// <summary><paramref name="path"/> as the system call takes it: UTF-8, ending with a NUL.</summary>
-    public static byte[] NativePath(string path) => Encoding.UTF8.GetBytes(path + "\0");
 }
 
 /// <summary>

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
@@ -105,7 +104,7 @@ internal sealed class LinuxFileStatus
     /// </summary>
     /// <param name="path">The path.</param>
     public static string? NotRegularAt(string path) =>
-        StatAt(Encoding.UTF8.GetBytes(path + "\0"), ModeField, PathStatus) == true ? KindOf(BitConverter.ToUInt16(PathStatus, ModeOffset)) : null;
+        StatAt(Libc.PathOf(path), ModeField, PathStatus) == true ? KindOf(BitConverter.ToUInt16(PathStatus, ModeOffset)) : null;
 
     /// <summary>
     /// The device, inode, size, permissions and modification time of the file at <paramref name="path"/>, following
@@ -135,7 +134,7 @@ internal sealed class LinuxFileStatus
     /// </summary>
     /// <param name="path">The path.</param>
     public static uint? OwnerOf(string path) =>
-        StatAt(Encoding.UTF8.GetBytes(path + "\0"), OwnerField, PathStatus) == true ? BitConverter.ToUInt32(PathStatus, OwnerOffset) : null;
+        StatAt(Libc.PathOf(path), OwnerField, PathStatus) == true ? BitConverter.ToUInt32(PathStatus, OwnerOffset) : null;
 
     /// <summary>
     /// The user id that owns what is at <paramref name="path"/> itself, a symbolic link rather than where it leads;
@@ -143,7 +142,7 @@ internal sealed class LinuxFileStatus
     /// </summary>
     /// <param name="path">The path.</param>
     public static uint? LinkOwnerOf(string path) =>
-        StatAt(Encoding.UTF8.GetBytes(path + "\0"), OwnerField, PathStatus, NoFollow) == true ? BitConverter.ToUInt32(PathStatus, OwnerOffset) : null;
+        StatAt(Libc.PathOf(path), OwnerField, PathStatus, NoFollow) == true ? BitConverter.ToUInt32(PathStatus, OwnerOffset) : null;
 
     /// <summary>
     /// The owner of the file at <paramref name="path"/> when it is neither root nor the user this process runs as: a

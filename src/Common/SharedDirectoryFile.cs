@@ -1,15 +1,13 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
 
 // Linked into Trousseau.Hosting (the audit trail, its lock file and its rotated files), Trousseau.Core (the local key
 // ring and its lock file), Trousseau.Sqlite (the database, its -wal, -shm and lock files) and clectl (the files audit
-// verify reads); and, for its libc calls alone, into Trousseau.Client (the token file, through TokenFileText.cs) and
-// Trousseau.Kms (link(2), which Core's OwnerOnlyFile uses too, for the KMS socket).
+// verify reads), with Libc.cs.
 
 /// <summary>
 /// Opens a file in a directory that group or others may write (a Kubernetes emptyDir, a shared directory), where another
@@ -308,7 +306,7 @@ internal static class SharedDirectoryFile
         var flags = follow | Libc.CloseOnExec | Libc.NonBlocking
             | (mode == FileMode.OpenOrCreate ? Libc.Create : 0)
             | access switch { FileAccess.Read => Libc.ReadOnly, FileAccess.Write => Libc.WriteOnly, _ => Libc.ReadWrite };
-        var handle = Libc.Open(Encoding.UTF8.GetBytes(path + "\0"), flags, (int)OwnerReadWrite);
+        var handle = Libc.Open(Libc.PathOf(path), flags, (int)OwnerReadWrite);
         if (!handle.IsInvalid)
         {
             return handle;
@@ -330,43 +328,6 @@ internal static class SharedDirectoryFile
     }
 
     private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8).PadLeft(4, '0');
-
-    /// <summary>The libc calls and constants of Linux the files of a data directory are opened and locked with.</summary>
-    internal static class Libc
-    {
-        public const int ReadOnly = 0;
-        public const int WriteOnly = 1;
-        public const int ReadWrite = 2;
-        public const int Create = 0x40; // O_CREAT
-        public const int NonBlocking = 0x800; // O_NONBLOCK: no wait for a writer when a FIFO was put there; nothing for a regular file
-        public const int CloseOnExec = 0x80000; // O_CLOEXEC
-        public const int ExclusiveNonBlocking = 2 | 4; // LOCK_EX | LOCK_NB
-        public const int Unlock = 8; // LOCK_UN
-        public const int NotPermitted = 1; // EPERM
-        public const int NoSuchFile = 2; // ENOENT
-        public const int Interrupted = 4; // EINTR
-        public const int WouldBlock = 11; // EWOULDBLOCK
-        public const int PermissionDenied = 13; // EACCES
-        public const int IsDirectory = 21; // EISDIR: a directory opened for writing
-        public const int TooManyLinks = 40; // ELOOP: what O_NOFOLLOW gives for a link
-
-        // O_NOFOLLOW is 0100000 on arm, arm64 and powerpc, 0400000 on the other architectures .NET runs on.
-        public static readonly int NoFollow = RuntimeInformation.ProcessArchitecture
-            is Architecture.Arm or Architecture.Arm64 or Architecture.Armv6 or Architecture.Ppc64le ? 0x8000 : 0x20000;
-
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern SafeFileHandle Open(byte[] path, int flags, int mode);
-
-        [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Flock(SafeFileHandle handle, int operation);
-
-        /// <summary>link(2): gives <paramref name="existing"/> (UTF-8, zero-terminated) the name <paramref name="created"/> too; fails when that name exists.</summary>
-        [DllImport("libc", EntryPoint = "link", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Link(byte[] existing, byte[] created);
-    }
 }
 
 /// <summary>

@@ -5,7 +5,7 @@ namespace Trousseau;
 
 // Linked into Trousseau.Hosting and trousseaud, which read api.token, and clectl and Trousseau.Client
 // (AddTrousseauClient), which read token files: one bound for all, and, for the two clients, one way to open the file
-// (with SharedDirectoryFile.cs and LinuxFileStatus.cs).
+// (with Libc.cs and LinuxFileStatus.cs).
 
 /// <summary>
 /// The text of an API token file, read by trousseaud (<c>api.token</c>), clectl (<c>--token-file</c>, contexts) and the
@@ -53,8 +53,7 @@ internal static class TokenFileText
             return new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
         }
 
-        var flags = SharedDirectoryFile.Libc.ReadOnly | SharedDirectoryFile.Libc.NonBlocking | SharedDirectoryFile.Libc.CloseOnExec;
-        var handle = SharedDirectoryFile.Libc.Open(Encoding.UTF8.GetBytes(fullPath + "\0"), flags, 0);
+        var handle = Libc.Open(Libc.PathOf(fullPath), Libc.ReadOnly | Libc.NonBlocking | Libc.CloseOnExec, 0);
         if (handle.IsInvalid)
         {
             var error = Marshal.GetLastPInvokeError();

@@ -27,17 +27,13 @@ internal static class StandardOutput
     private sealed class DescriptorStream(bool closed) : OutputStream
     {
         private const int Descriptor = 1;
-        private const int Interrupted = 4; // EINTR
-        private const int WouldBlock = 11; // EAGAIN
-        private const int BadDescriptor = 9; // EBADF: closed, or open for reading only
-        private const int BrokenPipe = 32; // EPIPE
         private const short PollOut = 4; // POLLOUT
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             if (closed)
             {
-                throw Failure(BadDescriptor);
+                throw Failure(Libc.BadDescriptor);
             }
 
             var pending = buffer.ToArray();
@@ -52,12 +48,12 @@ internal static class StandardOutput
                 }
 
                 var error = Marshal.GetLastPInvokeError();
-                if (error == WouldBlock)
+                if (error == Libc.WouldBlock)
                 {
                     var wait = new PollDescriptor { Descriptor = Descriptor, Events = PollOut };
                     _ = Poll(ref wait, 1, -1);
                 }
-                else if (error != Interrupted)
+                else if (error != Libc.Interrupted)
                 {
                     throw Failure(error);
                 }
@@ -65,17 +61,13 @@ internal static class StandardOutput
         }
 
         private static StandardOutputException Failure(int error) =>
-            new(Marshal.GetPInvokeErrorMessage(error) + (error == BadDescriptor ? " (it is closed)" : ""), pipeClosed: error == BrokenPipe);
-
-        [DllImport("libc", EntryPoint = "write", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        private static extern nint WriteDescriptor(int descriptor, ref byte buffer, nint count);
+            new(Marshal.GetPInvokeErrorMessage(error) + (error == Libc.BadDescriptor ? " (it is closed)" : ""), pipeClosed: error == Libc.BrokenPipe);
 
         [DllImport("libc", EntryPoint = "poll", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         private static extern int Poll(ref PollDescriptor descriptors, nuint count, int timeout);
 
-        private static nint Send(int descriptor, byte[] buffer, int offset, int count) => WriteDescriptor(descriptor, ref buffer[offset], count);
+        private static nint Send(int descriptor, byte[] buffer, int offset, int count) => Libc.Write(descriptor, ref buffer[offset], (nuint)count);
 
         [StructLayout(LayoutKind.Sequential)]
         private struct PollDescriptor

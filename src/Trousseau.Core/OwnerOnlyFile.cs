@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
 
 namespace Trousseau;
@@ -121,7 +120,7 @@ public static class OwnerOnlyFile
     {
         if (!overwrite && !OperatingSystem.IsWindows())
         {
-            if (SharedDirectoryFile.Libc.Link(Encoding.UTF8.GetBytes(temporary + "\0"), Encoding.UTF8.GetBytes(path + "\0")) == 0)
+            if (Libc.Link(Libc.PathOf(temporary), Libc.PathOf(path)) == 0)
             {
                 return true;
             }
@@ -262,7 +261,7 @@ public static class OwnerOnlyFile
     /// </summary>
     private static void FlushDirectory(string directory)
     {
-        using var handle = Libc.Open(Encoding.UTF8.GetBytes(directory + "\0"), Libc.ReadOnlyCloseOnExec);
+        using var handle = Libc.Open(Libc.PathOf(directory), Libc.ReadOnly | Libc.CloseOnExec, 0);
         if (handle.IsInvalid)
         {
             throw FlushFailed(directory, Marshal.GetLastPInvokeError());
@@ -280,24 +279,4 @@ public static class OwnerOnlyFile
 
     private static IOException FlushFailed(string directory, int error) =>
         new($"The directory '{directory}' cannot be flushed to disk: {Marshal.GetPInvokeErrorMessage(error)}.");
-
-    private static class Libc
-    {
-        public const int NotPermitted = 1; // EPERM
-        public const int AlreadyExists = 17; // EEXIST
-        public const int InvalidArgument = 22;
-        public const int NotSupported = 95; // EOPNOTSUPP
-
-        // O_RDONLY | O_CLOEXEC; O_CLOEXEC differs between systems.
-        public static readonly int ReadOnlyCloseOnExec =
-            OperatingSystem.IsMacOS() ? 0x1000000 : OperatingSystem.IsFreeBSD() ? 0x100000 : 0x80000;
-
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern SafeFileHandle Open(byte[] path, int flags);
-
-        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int Fsync(SafeFileHandle handle);
-    }
 }

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
@@ -187,5 +186,5 @@ internal sealed class KmsSocketHost(
     }
 
     /// <summary>Which file is at <paramref name="path"/>, or <see langword="null"/> where statx cannot tell.</summary>
-    private static FileIdentity? IdentityOf(string path) => LinuxFileStatus.OfPath(Encoding.UTF8.GetBytes(path + "\0"))?.File;
+    private static FileIdentity? IdentityOf(string path) => LinuxFileStatus.OfPath(Libc.PathOf(path))?.File;
 }

@@ -42,7 +42,7 @@ internal sealed partial class ApiToken(IOptions<TrousseauApiOptions> options, IL
         get
         {
             // Looked at on each request: the path is encoded once.
-            var stamp = FileStamp.Of(TokenFile, _nativeTokenFile ??= FileStamp.NativePath(TokenFile));
+            var stamp = FileStamp.Of(TokenFile, _nativeTokenFile ??= Libc.PathOf(TokenFile));
             return Volatile.Read(ref _loaded) is { } loaded && loaded.Look.IsCurrent(stamp) ? loaded : Reload(stamp);
         }
     }

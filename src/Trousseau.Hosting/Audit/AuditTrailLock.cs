@@ -56,7 +56,7 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
         }
 
         _held = false;
-        if (!LinuxFileStatus.IsAvailable || SharedDirectoryFile.Libc.Flock(_handle!, SharedDirectoryFile.Libc.Unlock) != 0)
+        if (!LinuxFileStatus.IsAvailable || Libc.Flock(_handle!, Libc.Unlock) != 0)
         {
             Close();
         }
@@ -102,10 +102,10 @@ internal sealed class AuditTrailLock(string trail) : IDisposable
     private bool TryLockKept()
     {
         var handle = _handle!;
-        if (SharedDirectoryFile.Libc.Flock(handle, SharedDirectoryFile.Libc.ExclusiveNonBlocking) != 0)
+        if (Libc.Flock(handle, Libc.ExclusiveNonBlocking) != 0)
         {
             var error = Marshal.GetLastPInvokeError();
-            if (error is SharedDirectoryFile.Libc.WouldBlock or SharedDirectoryFile.Libc.Interrupted)
+            if (error is Libc.WouldBlock or Libc.Interrupted)
             {
                 return false;
             }

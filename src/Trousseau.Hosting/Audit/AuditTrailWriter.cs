@@ -79,7 +79,7 @@ internal sealed partial class AuditTrailWriter : IAuditTrail, IHostedService, ID
         else
         {
             _trailLock = new AuditTrailLock(_path);
-            _pathBytes = System.Text.Encoding.UTF8.GetBytes(_path + "\0");
+            _pathBytes = Libc.PathOf(_path);
         }
     }
 

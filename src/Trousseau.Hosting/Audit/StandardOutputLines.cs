@@ -18,7 +18,6 @@ internal sealed class StandardOutputLines
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
 
     private const int StandardOutputDescriptor = 1;
-    private const int Interrupted = 4;
 
     private readonly BlockingCollection<(byte[] Lines, TaskCompletionSource Done)> _pending = [];
     private Thread? _writer;
@@ -127,18 +126,11 @@ internal sealed class StandardOutputLines
                 }
 
                 var error = Marshal.GetLastPInvokeError();
-                if (error != Interrupted)
+                if (error != Libc.Interrupted)
                 {
                     throw new IOException($"Standard output cannot be written: {Marshal.GetPInvokeErrorMessage(error)}.");
                 }
             }
         }
-    }
-
-    private static class Libc
-    {
-        [DllImport("libc", EntryPoint = "write", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern nint Write(int descriptor, ref byte buffer, nuint count);
     }
 }

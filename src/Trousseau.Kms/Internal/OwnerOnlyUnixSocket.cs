@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using System.Text;
 
 namespace Trousseau.Kms.Internal;
 
@@ -209,11 +208,11 @@ internal static class OwnerOnlyUnixSocket
     [UnsupportedOSPlatform("windows")]
     private static void PutInPlace(string staged, string path, string taken)
     {
-        var stagedName = NativePath(staged);
-        var pathName = NativePath(path);
+        var stagedName = Libc.PathOf(staged);
+        var pathName = Libc.PathOf(path);
         for (var attempt = 0; attempt < MaxPlacementAttempts; attempt++)
         {
-            if (SharedDirectoryFile.Libc.Link(stagedName, pathName) == 0)
+            if (Libc.Link(stagedName, pathName) == 0)
             {
                 return;
             }
@@ -246,14 +245,14 @@ internal static class OwnerOnlyUnixSocket
                 continue;
             }
 
-            if (found is not { } dead || IdentityOf(NativePath(taken)) is not { } moved || moved == dead)
+            if (found is not { } dead || IdentityOf(Libc.PathOf(taken)) is not { } moved || moved == dead)
             {
                 File.Delete(taken);
                 continue;
             }
 
             // Another plugin's socket, put there since this one was found dead: back where it was, untouched.
-            _ = SharedDirectoryFile.Libc.Link(NativePath(taken), pathName);
+            _ = Libc.Link(Libc.PathOf(taken), pathName);
             throw InUse(path);
         }
 
@@ -279,8 +278,6 @@ internal static class OwnerOnlyUnixSocket
 
     private static FileIdentity? IdentityOf(byte[] path) => LinuxFileStatus.OfPath(path) is { } version && version != default ? version.File : null;
 
-    private static byte[] NativePath(string path) => Encoding.UTF8.GetBytes(path + "\0");
-
     // Short names, since a Unix socket address holds little more than 100 bytes.
     private static string StagingDirectory(string path) => Path.Combine(Path.GetDirectoryName(path)!, ".kms-" + Path.GetRandomFileName()[..6]);
 
@@ -300,11 +297,4 @@ internal static class OwnerOnlyUnixSocket
 
     private static IOException InUse(string path, Exception? inner = null) =>
         new($"The KMS socket {path} is in use by another process.", inner);
-
-    private static class Libc
-    {
-        public const int NotPermitted = 1; // EPERM
-        public const int AlreadyExists = 17; // EEXIST
-        public const int NotSupported = 95; // EOPNOTSUPP
-    }
 }
