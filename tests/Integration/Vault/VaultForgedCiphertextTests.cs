@@ -98,6 +98,29 @@ public sealed class VaultForgedCiphertextTests(VaultFixture fixture) : IClassFix
         Assert.Equal(("healthy", $"Vault Transit key {_keyName}, current key {check.KeyId}"), (check.Status, check.Description));
     }
 
+    [VaultTestServerFact]
+    public async Task Under_an_rsa_transit_key_a_ciphertext_vault_cannot_decrypt_is_refused_400_and_invalid_argument_after_one_vault_call()
+    {
+        var vault = _vault.RequireTestServer();
+        var (created, _) = await _vault.SendAsync(HttpMethod.Post, $"transit/keys/{_keyName}", new JsonObject { ["type"] = "rsa-2048" });
+        Assert.True(created is HttpStatusCode.OK or HttpStatusCode.NoContent, $"creating the RSA key: {created}");
+        await using var daemon = await StartAsync();
+        var template = await daemon.EncryptAsync("api data"u8.ToArray());
+        var keyId = EnvelopeFields.Parse(template).KeyId;
+
+        // RSA-OAEP ciphertext of the key's size (2048 bits) that the key does not decrypt: Vault answers it 500.
+        var forged = Forged(keyId, 1, $"vault:v1:{Convert.ToBase64String(RandomNumberGenerator.GetBytes(256))}");
+        var decrypts = vault.Count($"transit/decrypt/{_keyName}");
+        var (status, problem, kms) = await daemon.DecryptBothWaysAsync(EnvelopeFields.WithKey(template, forged), forged);
+        var vaultCalls = vault.Count($"transit/decrypt/{_keyName}") - decrypts;
+        var check = await daemon.RotateAndWaitForKeyProviderCheckAsync();
+
+        Assert.Equal((HttpStatusCode.BadRequest, "INVALID_ARGUMENT", 2L, "healthy"), (status, kms.GetProperty("code").GetString(), (long)vaultCalls, check.Status));
+        Assert.Equal("urn:trousseau:problem:invalid-ciphertext", problem.GetProperty("type").GetString());
+        Assert.Contains("failed to RSA decrypt the ciphertext", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("failed to RSA decrypt the ciphertext", kms.GetProperty("details").GetString(), StringComparison.Ordinal);
+    }
+
     private static EnvelopeFields Forged(string keyId, uint version, string vaultCiphertext) =>
         new(keyId, version, Encoding.UTF8.GetBytes(vaultCiphertext));
 
