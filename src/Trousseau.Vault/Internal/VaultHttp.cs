@@ -21,6 +21,16 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
     private const string NoDetail = "no error detail";
 
     /// <summary>
+    /// Vault's error when an RSA Transit key does not decrypt a ciphertext. Its Transit source returns it as an
+    /// internal error, which Vault answers 500 (listed as "1 error occurred: * failed to RSA decrypt the ciphertext:
+    /// crypto/rsa: decryption error"), where it answers every other ciphertext it refuses 400.
+    /// </summary>
+    private const string RsaDecryptFailed = "failed to RSA decrypt the ciphertext";
+
+    /// <summary>Whether Vault's answer (its <c>errors</c>, or its whole body) refuses the ciphertext of a decrypt or rewrap with its RSA key.</summary>
+    public static bool RefusesCiphertext(string answer) => answer.Contains(RsaDecryptFailed, StringComparison.Ordinal);
+
+    /// <summary>
     /// Revokes <paramref name="token"/> (<c>auth/token/revoke-self</c>), sent once, and returns null; a Vault out of
     /// reach or refusing is let be and its failure returned: the token lapses at the end of its TTL.
     /// </summary>
@@ -99,6 +109,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
             using var request = new HttpRequestMessage(method, path);
             request.Options.Set(VaultResilience.Repeatable, repeatable);
             request.Options.Set(VaultResilience.StartedAt, started);
+            request.Options.Set(VaultResilience.OpensCiphertext, badRequest is not null);
             if (token is not null)
             {
                 request.Headers.TryAddWithoutValidation("X-Vault-Token", token);
@@ -168,7 +179,8 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
     /// <summary>
     /// What Vault's refusal of a call means. 401 and 403: the token is not, or no longer, allowed (callers log in
     /// again once before giving up). 400: what the call says its input was (<paramref name="badRequest"/>), else Vault
-    /// refused Trousseau's own request. Anything else (404, 412, 429 rate limit, 5xx, sealed...): Vault cannot serve
+    /// refused Trousseau's own request; so is the 500 with which Vault refuses a ciphertext its RSA key does not decrypt
+    /// (<see cref="RefusesCiphertext"/>). Anything else (404, 412, 429 rate limit, 5xx, sealed...): Vault cannot serve
     /// the call now, with its <c>Retry-After</c> when it gave one.
     /// </summary>
     private static TrousseauException Refusal(HttpStatusCode status, string path, string errors, TimeSpan? retryAfter, Func<string, TrousseauException>? badRequest)
@@ -178,6 +190,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
         return code switch
         {
             400 when badRequest is not null => badRequest(errors),
+            500 when badRequest is not null && RefusesCiphertext(errors) => badRequest(string.Join(' ', errors.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))),
             401 or 403 => new AccessForbiddenException(answered),
             404 => new DependencyUnavailableException(Dependency, $"Vault has nothing at {path} (404; is the mount or the key missing?): {errors}"),
             429 => new DependencyUnavailableException(Dependency, $"Vault is limiting Trousseau's requests (429 to {path}): {errors}", retryAfter),

@@ -12,8 +12,10 @@ namespace Trousseau.Vault.Internal;
 /// (<see cref="VaultOptions.Timeout"/>), jittered exponential retries, and the attempt timeout
 /// (<see cref="VaultOptions.AttemptTimeout"/>). Only a request marked <see cref="Repeatable"/> is retried or cut per
 /// attempt; a login or a key rotation is sent once. Retried: connection failures, an attempt that timed out, 5xx,
-/// 429 and 412 (a standby not caught up). A <c>Retry-After</c> is waited when the call's time allows it; a longer
-/// one ends the retries, so that the caller's typed error carries it.
+/// 429 and 412 (a standby not caught up), but not the 500 with which Vault refuses a ciphertext that its RSA key does
+/// not decrypt (<see cref="VaultHttp.RefusesCiphertext"/>) to a request marked <see cref="OpensCiphertext"/>: no retry
+/// changes the ciphertext. A <c>Retry-After</c> is waited when the call's time allows it; a longer one ends the
+/// retries, so that the caller's typed error carries it.
 /// </summary>
 internal static class VaultResilience
 {
@@ -27,6 +29,9 @@ internal static class VaultResilience
     /// <summary>When the call began (a <see cref="TimeProvider"/> timestamp), to know how much of its time is left.</summary>
     public static readonly HttpRequestOptionsKey<long> StartedAt = new("Trousseau.Vault.StartedAt");
 
+    /// <summary>Marks a Transit decrypt or rewrap: its ciphertext comes from a caller, and Vault may refuse it.</summary>
+    public static readonly HttpRequestOptionsKey<bool> OpensCiphertext = new("Trousseau.Vault.OpensCiphertext");
+
     public static void Configure(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, VaultOptions options, TimeProvider time)
     {
         pipeline.TimeProvider = time;
@@ -38,7 +43,7 @@ internal static class VaultResilience
                 Delay = FirstBackoff,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context, options.Timeout, time)),
+                ShouldHandle = args => ShouldRetryAsync(args.Outcome, args.Context, options.Timeout, time),
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } response ? RetryAfterWait.Of(response.Headers, time) : null),
                 OnRetry = args =>
                 {
@@ -52,8 +57,27 @@ internal static class VaultResilience
             });
     }
 
-    private static bool IsRepeatable(ResilienceContext context) =>
-        context.GetRequestMessage() is { } request && request.Options.TryGetValue(Repeatable, out var repeatable) && repeatable;
+    private static bool IsRepeatable(ResilienceContext context) => IsMarked(context, Repeatable);
+
+    private static bool IsMarked(ResilienceContext context, HttpRequestOptionsKey<bool> mark) =>
+        context.GetRequestMessage() is { } request && request.Options.TryGetValue(mark, out var marked) && marked;
+
+    private static async ValueTask<bool> ShouldRetryAsync(Outcome<HttpResponseMessage> outcome, ResilienceContext context, TimeSpan timeout, TimeProvider time)
+    {
+        if (!ShouldRetry(outcome, context, timeout, time))
+        {
+            return false;
+        }
+
+        if (outcome.Result is not { StatusCode: HttpStatusCode.InternalServerError } response || !IsMarked(context, OpensCiphertext))
+        {
+            return true;
+        }
+
+        // Buffered, so that the caller reads Vault's errors from it again.
+        await response.Content.LoadIntoBufferAsync(context.CancellationToken).ConfigureAwait(false);
+        return !VaultHttp.RefusesCiphertext(await response.Content.ReadAsStringAsync(context.CancellationToken).ConfigureAwait(false));
+    }
 
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, ResilienceContext context, TimeSpan timeout, TimeProvider time)
     {

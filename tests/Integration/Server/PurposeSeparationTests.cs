@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
@@ -62,13 +61,13 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
 
         foreach (var format in new byte[] { 1, 3 })
         {
-            var v2 = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(format, record.Envelope)), key_id = record.Envelope.KeyId });
+            var v2 = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(record.Envelope.KmsV2Ciphertext(format)), key_id = record.Envelope.KeyId });
             AssertRefusedByKms(v2);
         }
 
         foreach (var format in new byte[] { 2, 4 })
         {
-            var v1 = await fixture.Peer.CallAsync(V1Decrypt, new { version = "v1beta1", cipher = Convert.ToBase64String(KmsV1Ciphertext(format, record.Envelope)) });
+            var v1 = await fixture.Peer.CallAsync(V1Decrypt, new { version = "v1beta1", cipher = Convert.ToBase64String(record.Envelope.KmsV1Ciphertext(format)) });
             AssertRefusedByKms(v1);
         }
     }
@@ -141,7 +140,7 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
         using var encrypted = await fixture.Http.PostAsJsonAsync("v1/encrypt", new { plaintext = Convert.ToBase64String("api data"u8) });
         var envelope = EnvelopeFields.Parse(Convert.FromBase64String((await encrypted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ciphertext").GetString()!));
 
-        var refused = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(1, envelope)), key_id = envelope.KeyId });
+        var refused = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(envelope.KmsV2Ciphertext(1)), key_id = envelope.KeyId });
 
         AssertRefusedByKms(refused);
     }
@@ -158,8 +157,8 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
         }
 
         var envelope = new EnvelopeFields(wrapped.KeyId, wrapped.KeyVersion, wrapped.Ciphertext.ToArray());
-        var decrypted = KmsPeer.Ok(await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(1, envelope)), key_id = envelope.KeyId }));
-        var decryptedV1 = KmsPeer.Ok(await fixture.Peer.CallAsync(V1Decrypt, new { version = "v1beta1", cipher = Convert.ToBase64String(KmsV1Ciphertext(2, envelope)) }));
+        var decrypted = KmsPeer.Ok(await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(envelope.KmsV2Ciphertext(1)), key_id = envelope.KeyId }));
+        var decryptedV1 = KmsPeer.Ok(await fixture.Peer.CallAsync(V1Decrypt, new { version = "v1beta1", cipher = Convert.ToBase64String(envelope.KmsV1Ciphertext(2)) }));
 
         Assert.Equal(seed, Convert.FromBase64String(decrypted.GetProperty("plaintext").GetString()!));
         Assert.Equal(seed, Convert.FromBase64String(decryptedV1.GetProperty("plain").GetString()!));
@@ -178,7 +177,7 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
 
         using var refused = await DecryptAsync(EnvelopeFields.WithKey(ciphertext, forged), []);
         var problem = await Problems.AssertAsync(refused, HttpStatusCode.BadRequest);
-        var refusedByKms = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(KmsV2Ciphertext(3, forged)), key_id = forgedKeyId });
+        var refusedByKms = await fixture.Peer.CallAsync(V2Decrypt, new { ciphertext = Convert.ToBase64String(forged.KmsV2Ciphertext(3)), key_id = forgedKeyId });
         var unchanged = await CurrentKeyIdAsync();
 
         // A check that names the key made after the decrypts ran after them.
@@ -243,69 +242,5 @@ public sealed class PurposeSeparationTests(PurposeSeparationFixture fixture) : I
         return new StoredRecord(name, value[..headerLength], envelope, EnvelopeFields.Parse(envelope));
     }
 
-    private static byte[] KmsV2Ciphertext(byte format, EnvelopeFields envelope)
-    {
-        var output = new byte[5 + envelope.Wrapped.Length];
-        output[0] = format;
-        BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(1), envelope.KeyVersion);
-        envelope.Wrapped.CopyTo(output, 5);
-        return output;
-    }
-
-    private static byte[] KmsV1Ciphertext(byte format, EnvelopeFields envelope)
-    {
-        var keyId = Encoding.UTF8.GetBytes(envelope.KeyId);
-        var output = new byte[7 + keyId.Length + envelope.Wrapped.Length];
-        output[0] = format;
-        BinaryPrimitives.WriteUInt16BigEndian(output.AsSpan(1), (ushort)keyId.Length);
-        keyId.CopyTo(output, 3);
-        BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(3 + keyId.Length), envelope.KeyVersion);
-        envelope.Wrapped.CopyTo(output, 7 + keyId.Length);
-        return output;
-    }
-
     private sealed record StoredRecord(string Name, byte[] Header, byte[] EnvelopeBytes, EnvelopeFields Envelope);
-
-    /// <summary>The fields of an envelope's header, read as docs/envelope.md lays them out.</summary>
-    private sealed record EnvelopeFields(string KeyId, uint KeyVersion, byte[] Wrapped)
-    {
-        public static EnvelopeFields Parse(byte[] envelope)
-        {
-            var offset = KeyIdOffset(envelope);
-            var keyIdLength = BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset));
-            var keyId = Encoding.UTF8.GetString(envelope, offset + 2, keyIdLength);
-            offset += 2 + keyIdLength;
-            var keyVersion = BinaryPrimitives.ReadUInt32BigEndian(envelope.AsSpan(offset));
-            var wrappedLength = BinaryPrimitives.ReadUInt16BigEndian(envelope.AsSpan(offset + 4));
-            return new EnvelopeFields(keyId, keyVersion, envelope[(offset + 6)..(offset + 6 + wrappedLength)]);
-        }
-
-        /// <summary>
-        /// <paramref name="envelope"/> with its key id, key version and wrapped data key replaced by these, as a caller
-        /// forging one could send it: a wrapped key unseen before reaches the key provider.
-        /// </summary>
-        public static byte[] WithKey(byte[] envelope, EnvelopeFields key)
-        {
-            var offset = KeyIdOffset(envelope);
-            var old = Parse(envelope);
-            var rest = offset + 2 + Encoding.UTF8.GetByteCount(old.KeyId) + 6 + old.Wrapped.Length;
-            var id = Encoding.UTF8.GetBytes(key.KeyId);
-            var fields = new byte[2 + id.Length + 6 + key.Wrapped.Length];
-            BinaryPrimitives.WriteUInt16BigEndian(fields, (ushort)id.Length);
-            id.CopyTo(fields, 2);
-            BinaryPrimitives.WriteUInt32BigEndian(fields.AsSpan(2 + id.Length), key.KeyVersion);
-            BinaryPrimitives.WriteUInt16BigEndian(fields.AsSpan(6 + id.Length), (ushort)key.Wrapped.Length);
-            key.Wrapped.CopyTo(fields, 8 + id.Length);
-            return [.. envelope[..offset], .. fields, .. envelope[rest..]];
-        }
-
-        private static int KeyIdOffset(byte[] envelope)
-        {
-            Assert.Equal("TRS"u8.ToArray(), envelope[..3]);
-
-            // Format 2 has a purpose byte after the algorithm; format 1 none.
-            var offset = envelope[3] == 2 ? 6 : 5;
-            return offset + 1 + envelope[offset];
-        }
-    }
 }

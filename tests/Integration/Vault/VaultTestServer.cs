@@ -801,14 +801,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
             var results = opened.Select((r, i) => r.Error is null
                 ? (object)new { plaintext = r.Plaintext, reference = Reference(items[i]) }
                 : new { plaintext = "", error = r.Error, reference = Reference(items[i]) }).ToList();
-            await BatchAnswerAsync(context, body, opened.Count(r => r.Error is null), opened.Count(r => r.Error is not null), new { batch_results = results });
+            await BatchAnswerAsync(context, body, opened.Count(r => r.Error is null), opened.Count(r => r.Error is not null), new { batch_results = results }, opened.Count(r => r.Error == RsaDecryptFailure));
             return;
         }
 
         var (plaintext, failure) = Open(key, body["ciphertext"]?.GetValue<string>());
         if (failure is not null)
         {
-            await ErrorAsync(context, 400, failure);
+            await RefuseCiphertextAsync(context, failure);
             return;
         }
 
@@ -832,7 +832,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
         var (plaintext, failure) = Open(key, body["ciphertext"]?.GetValue<string>());
         if (failure is not null)
         {
-            await ErrorAsync(context, 400, failure);
+            await RefuseCiphertextAsync(context, failure);
             return;
         }
 
@@ -1069,7 +1069,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// A batch's answer, as Vault's <c>batchRequestResponse</c> gives it: 200 when every item succeeded, else 400 with
     /// every item's result, or the caller's <c>partial_failure_response_code</c> (1-599) when some items succeeded.
     /// </summary>
-    private static async Task BatchAnswerAsync(HttpContext context, JsonObject body, int succeeded, int failed, object data)
+    private static async Task BatchAnswerAsync(HttpContext context, JsonObject body, int succeeded, int failed, object data, int internalFailures = 0)
     {
         if (!TryReadInt(body, "partial_failure_response_code", out var partial, out var invalid))
         {
@@ -1077,7 +1077,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return;
         }
 
-        context.Response.StatusCode = failed == 0 ? 200 : succeeded > 0 && partial is >= 1 and <= 599 ? partial.Value : 400;
+        // Vault's batchRequestResponse: a user error makes the batch 400, else an internal error 500.
+        context.Response.StatusCode = failed == 0 ? 200 : succeeded > 0 && partial is >= 1 and <= 599 ? partial.Value : failed > internalFailures ? 400 : 500;
         await DataAsync(context, data);
     }
 
@@ -1163,6 +1164,9 @@ internal sealed class VaultTestServer : IAsyncDisposable
         return new SealResult($"vault:v{version}:{Convert.ToBase64String(output)}", version, null);
     }
 
+    /// <summary>Vault's <c>DecryptWithFactory</c> error for an RSA key that does not decrypt a ciphertext, an internal error.</summary>
+    private const string RsaDecryptFailure = "failed to RSA decrypt the ciphertext: crypto/rsa: decryption error";
+
     /// <summary>Decrypts as Vault's <c>Policy.DecryptWithFactory</c> does, with its checks in its order and its error texts.</summary>
     private static (string? Plaintext, string? Error) Open(TransitKey key, string? ciphertext)
     {
@@ -1183,7 +1187,8 @@ internal sealed class VaultTestServer : IAsyncDisposable
             return (null, "invalid ciphertext: wrong number of fields");
         }
 
-        if (!int.TryParse(parts[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var version))
+        // Vault's strconv.Atoi: Go's int, 64 bits on the platforms Vault ships for.
+        if (!long.TryParse(parts[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var version))
         {
             return (null, "invalid ciphertext: version number could not be decoded");
         }
@@ -1219,7 +1224,7 @@ internal sealed class VaultTestServer : IAsyncDisposable
             }
             catch (CryptographicException)
             {
-                return (null, "failed to RSA decrypt the ciphertext: crypto/rsa: decryption error");
+                return (null, RsaDecryptFailure);
             }
         }
 
@@ -1277,6 +1282,14 @@ internal sealed class VaultTestServer : IAsyncDisposable
             auth,
             mount_type = mountType,
         });
+
+    /// <summary>
+    /// Transit decrypt's or rewrap's refusal of one ciphertext: 400 with the error, but 500 for an RSA key that does not
+    /// decrypt it, which Vault's <c>DecryptWithFactory</c> returns as an internal error, listed as Vault's request
+    /// handling lists a backend's error ("1 error occurred").
+    /// </summary>
+    private static Task RefuseCiphertextAsync(HttpContext context, string failure) =>
+        failure == RsaDecryptFailure ? ErrorAsync(context, 500, $"1 error occurred:\n\t* {failure}\n\n") : ErrorAsync(context, 400, failure);
 
     private static async Task ErrorAsync(HttpContext context, int status, string error)
     {
@@ -1479,11 +1492,11 @@ internal sealed class VaultTestServer : IAsyncDisposable
         private bool IsAsymmetric => type.StartsWith("ecdsa-", StringComparison.Ordinal) || type == "ed25519" || IsRsa;
 
         /// <summary>The key material of <paramref name="version"/>, or null when it is too new or below min_decryption_version.</summary>
-        public byte[]? DecryptionKey(int version)
+        public byte[]? DecryptionKey(long version)
         {
             lock (_lock)
             {
-                return version > _versions.Count || version < _minDecryptionVersion ? null : _versions[version - 1].Material;
+                return version > _versions.Count || version < _minDecryptionVersion ? null : _versions[(int)version - 1].Material;
             }
         }
 
