@@ -51,6 +51,26 @@ public sealed class DataKeyTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_byte_of_the_nonce_is_drawn_anew_for_each_envelope_under_one_data_key()
+    {
+        using var encryptor = KeyRings.Encryptor(_provider, _time);
+
+        var nonces = new List<byte[]>();
+        for (var i = 0; i < 256; i++)
+        {
+            var envelope = (await encryptor.EncryptAsync(EnvelopePurpose.Api, "same"u8.ToArray(), default, default)).Ciphertext;
+            nonces.Add(envelope.AsSpan(EnvelopeFormat.Parse(envelope).NonceOffset, EnvelopeFormat.NonceSize).ToArray());
+        }
+
+        // A nonce twice under one AES-GCM key gives away the XOR of two plaintexts and the key's authentication; a
+        // random byte that came out the same in 256 nonces has a chance of 256^-255, and two equal 96-bit nonces below 2^-80.
+        var alike = Enumerable.Range(0, EnvelopeFormat.NonceSize).Where(position => nonces.All(n => n[position] == nonces[0][position])).ToList();
+        Assert.Equal(1, _provider.Wraps);
+        Assert.True(alike.Count == 0, $"Nonce bytes {string.Join(", ", alike)} (of 0 to 11) were the same in all {nonces.Count} envelopes.");
+        Assert.Equal(nonces.Count, nonces.Select(Convert.ToHexString).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Many_encryptions_and_decryptions_make_one_provider_call()
     {
         using var encryptor = KeyRings.Encryptor(_provider, _time);
@@ -124,11 +144,62 @@ public sealed class DataKeyTests : IDisposable
         _time.Advance(TimeSpan.FromMinutes(9));
         Assert.Equal(2, encryptor.CachedKeyCount);
 
-        // The sweeper runs on the encryptor's clock, at most a minute apart: no read is needed to drop them.
-        _time.Advance(TimeSpan.FromMinutes(2));
+        // The sweeper runs on the encryptor's clock, at most a minute apart: no read is needed to drop them, and the
+        // sweep at exactly their time to live drops them.
+        _time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(0, encryptor.CachedKeyCount);
         Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, old.Ciphertext, default, default)));
         Assert.Equal(1, _provider.Unwraps);
+    }
+
+    [Fact]
+    public async Task A_cached_data_key_is_not_used_once_its_time_to_live_has_passed_even_before_the_next_sweep()
+    {
+        // The sweeper runs a minute apart: at five and a half minutes it last ran at five, and the key is still listed.
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.CacheTimeToLive = TimeSpan.FromSeconds(330));
+        var old = await encryptor.EncryptAsync(EnvelopePurpose.Api, "old"u8.ToArray(), default, default);
+
+        _time.Advance(TimeSpan.FromSeconds(300));
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, encryptor.CachedKeyCount);
+
+        Assert.Equal("old", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Api, old.Ciphertext, default, default)));
+        Assert.Equal(1, _provider.Unwraps);
+    }
+
+    [Fact]
+    public async Task A_data_key_seals_nothing_once_its_max_age_has_passed_even_before_the_next_age_check()
+    {
+        // Age checks run a minute apart: at five and a half minutes the last one ran at five.
+        using var encryptor = KeyRings.Encryptor(_provider, _time, keys => keys.MaxAge = TimeSpan.FromSeconds(330));
+        var before = await encryptor.EncryptAsync(EnvelopePurpose.Api, "x"u8.ToArray(), default, default);
+
+        _time.Advance(TimeSpan.FromSeconds(300));
+        _time.Advance(TimeSpan.FromSeconds(30));
+        var after = await encryptor.EncryptAsync(EnvelopePurpose.Api, "x"u8.ToArray(), default, default);
+
+        Assert.Equal(2, _provider.Wraps);
+        Assert.NotEqual(WrappedKeyOf(before.Ciphertext), WrappedKeyOf(after.Ciphertext));
+    }
+
+    [Fact]
+    public async Task Once_the_key_provider_finds_its_key_gone_no_cached_data_key_opens_or_seals_anything()
+    {
+        var losing = new KeyLosingProvider(_provider);
+        using var encryptor = KeyRings.Encryptor(losing, _time);
+        var record = await encryptor.EncryptAsync(EnvelopePurpose.Store, "record"u8.ToArray(), default, default);
+        Assert.Equal("record", Encoding.UTF8.GetString(await encryptor.DecryptAsync(EnvelopePurpose.Store, record.Ciphertext, default, default)));
+
+        losing.LoseKey();
+
+        // Reads and writes ask the provider, which says what is wrong, rather than go on with keys no restart could unwrap.
+        Assert.Equal(0, encryptor.CachedKeyCount);
+        var read = await Assert.ThrowsAsync<DependencyUnavailableException>(
+            async () => await encryptor.DecryptAsync(EnvelopePurpose.Store, record.Ciphertext, default, default));
+        var write = await Assert.ThrowsAsync<DependencyUnavailableException>(
+            async () => await encryptor.EncryptAsync(EnvelopePurpose.Store, "new"u8.ToArray(), default, default));
+        Assert.Equal("The key provider's key was deleted.", read.Message);
+        Assert.Equal("The key provider's key was deleted.", write.Message);
     }
 
     [Fact]
@@ -233,6 +304,9 @@ public sealed class DataKeyTests : IDisposable
 
         Assert.True(failures.Count == 0, $"{failures.Count} of 600 operations failed, first: {failures.FirstOrDefault()}");
     }
+
+    /// <summary>The wrapped data key an envelope names in its header.</summary>
+    private static string WrappedKeyOf(byte[] envelope) => Convert.ToHexString(envelope[EnvelopeFormat.Parse(envelope).Wrapped]);
 
     /// <summary>Runs <paramref name="operation"/> on the thread pool; null when it succeeded, else what it threw.</summary>
     private static Task<string?> FailureOfAsync(Func<Task> operation) => Task.Run(async () =>

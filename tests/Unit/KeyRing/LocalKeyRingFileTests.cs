@@ -104,6 +104,27 @@ public sealed class LocalKeyRingFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_ring_whose_versions_were_reordered_is_refused_instead_of_wrapping_under_an_older_key()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        var keys = file["keys"]!.AsArray();
+        var first = keys[0]!.DeepClone();
+        keys.RemoveAt(0);
+        keys.Add(first);
+        await File.WriteAllTextAsync(KeyFile, file.ToJsonString());
+
+        using var reordered = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reordered.GetCurrentKeyAsync());
+
+        Assert.Equal($"The local key ring '{KeyFile}' cannot be used: key versions must count 1, 2, 3...; found 2 at position 1", error.Message);
+    }
+
+    [Fact]
     public async Task A_key_file_of_gigabytes_is_refused_naming_its_size_without_being_read()
     {
         using (var file = new FileStream(KeyFile, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))

@@ -15,6 +15,9 @@ public sealed class LocalKeyRingSharingTests : IDisposable
 
     public void Dispose() => _directory.Dispose();
 
+    /// <summary>The ring id in a key id, <c>local-RING-vN-FINGERPRINT</c>.</summary>
+    private static string RingIdOf(KeyInfo key) => key.KeyId.Split('-')[1];
+
     [Fact]
     public async Task Two_providers_that_rotate_in_turn_keep_every_version_the_other_made()
     {
@@ -34,6 +37,48 @@ public sealed class LocalKeyRingSharingTests : IDisposable
         Assert.Equal("first", Encoding.UTF8.GetString(await restarted.UnwrapAsync(wrappedByFirst)));
         Assert.Equal("second", Encoding.UTF8.GetString(await restarted.UnwrapAsync(wrappedBySecond)));
         Assert.Equal(rotatedBySecond, await restarted.GetCurrentKeyAsync());
+    }
+
+    [Fact]
+    public async Task A_rotation_after_another_key_ring_was_put_in_place_of_the_file_is_refused_naming_both_rings()
+    {
+        using var other = new TempDirectory();
+        using var ring = KeyRings.Open(KeyFile);
+        using var otherRing = KeyRings.Open(other.Combine("ring.json"));
+        var own = await ring.GetCurrentKeyAsync();
+        var otherKey = await otherRing.GetCurrentKeyAsync();
+        File.Copy(other.Combine("ring.json"), KeyFile, overwrite: true);
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await ring.RotateAsync());
+
+        Assert.Equal(
+            $"The local key ring '{KeyFile}' cannot be used: it now holds key ring {RingIdOf(otherKey)}, not ring {RingIdOf(own)} that this process loaded; restart to use the new file, or put the old one back",
+            error.Message);
+        using var reopened = KeyRings.Open(KeyFile);
+        Assert.Equal(otherKey, await reopened.GetCurrentKeyAsync());
+    }
+
+    [Fact]
+    public async Task A_rotation_after_the_file_was_restored_and_rotated_elsewhere_is_refused_rather_than_dropping_the_other_version()
+    {
+        var olderCopy = _directory.Combine("ring.older");
+        using var first = KeyRings.Open(KeyFile);
+        await first.GetCurrentKeyAsync();
+        File.Copy(KeyFile, olderCopy);
+        var rotatedByFirst = await first.RotateAsync();
+        File.Copy(olderCopy, KeyFile, overwrite: true);
+        using var second = KeyRings.Open(KeyFile);
+        var rotatedBySecond = await second.RotateAsync();
+        var wrappedBySecond = await second.WrapAsync("second"u8.ToArray());
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await first.RotateAsync());
+
+        Assert.Equal(
+            $"The local key ring '{KeyFile}' cannot be used: its key version 2 is not the one this process holds ({rotatedByFirst.KeyId}); restart to use the new file, or put the old one back",
+            error.Message);
+        using var restarted = KeyRings.Open(KeyFile);
+        Assert.Equal(rotatedBySecond, await restarted.GetCurrentKeyAsync());
+        Assert.Equal("second", Encoding.UTF8.GetString(await restarted.UnwrapAsync(wrappedBySecond)));
     }
 
     [Fact]

@@ -101,6 +101,8 @@ public sealed class LocalKeyRingTests : IDisposable
 
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await ring.UnwrapAsync(wrapped with { KeyId = "local-0000000000000000-v1" }));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await ring.UnwrapAsync(wrapped with { KeyVersion = 9 }));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await ring.UnwrapAsync(wrapped with { KeyVersion = 0 }));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await ring.UnwrapAsync(wrapped with { KeyVersion = uint.MaxValue }));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await ring.UnwrapAsync(wrapped with { Ciphertext = tampered }));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await ring.UnwrapAsync(wrapped with { Ciphertext = new byte[5] }));
     }

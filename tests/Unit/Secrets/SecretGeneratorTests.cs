@@ -47,14 +47,29 @@ public sealed class SecretGeneratorTests
             $"The {favoured.Count} characters a byte modulo {size} favours made {counted} of {drawn} characters ({(double)counted / drawn:P2}): nearer {p1:P2} (biased) than {p0:P2} (uniform).");
     }
 
-    [Fact]
-    public void Every_character_of_the_alphabet_comes_up_and_no_other()
+    [Theory]
+    [InlineData(SecretGenerationOptions.DefaultAlphabet)]
+    [InlineData(SecretGenerationOptions.DefaultAlphabet + "\U0001F511")]
+    public void Every_character_of_the_alphabet_comes_up_and_no_other(string alphabet)
     {
-        var (_, data) = SecretGenerator.Generate(new SecretGenerationOptions { Length = SecretGenerationOptions.MaxLength });
+        var (_, data) = SecretGenerator.Generate(new SecretGenerationOptions { Length = SecretGenerationOptions.MaxLength, Alphabet = alphabet });
 
-        // 4096 draws all missing one of 62 characters: probability at most 62 × (61/62)^4096, below e^-62.
+        // 4096 draws all missing one of 62 (63) characters: probability at most 63 × (62/63)^4096, below e^-61.
         Assert.Equal(
-            SecretGenerationOptions.DefaultAlphabet.Order().ToArray(),
-            data[SecretData.DefaultValueKey].Distinct().Order().ToArray());
+            alphabet.EnumerateRunes().Order().ToArray(),
+            data[SecretData.DefaultValueKey].EnumerateRunes().Distinct().Order().ToArray());
+    }
+
+    [Theory]
+    [InlineData(SecretGenerationOptions.DefaultAlphabet)]
+    [InlineData(SecretGenerationOptions.DefaultAlphabet + "\U0001F511")]
+    public void No_two_generated_values_are_alike(string alphabet)
+    {
+        // 64 values of 32 characters: two alike with probability below 64² × 62^-32, about 2^-178.
+        var values = Enumerable.Range(0, 64)
+            .Select(_ => SecretGenerator.Generate(new SecretGenerationOptions { Alphabet = alphabet }).Data[SecretData.DefaultValueKey])
+            .ToList();
+
+        Assert.Equal(values.Count, values.Distinct(StringComparer.Ordinal).Count());
     }
 }

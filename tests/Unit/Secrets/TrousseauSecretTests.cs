@@ -439,12 +439,30 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Theory]
+    [InlineData("ab\t")]
+    [InlineData("ab\u001B")]
+    [InlineData("ab\u007F")]
+    [InlineData("ab\u0085")]
+    public async Task An_alphabet_with_a_control_character_is_refused(string alphabet)
+    {
+        // A tab, an escape, DEL or NEL in a password is typed as nothing, or as a key that does something else.
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("gen/control", new SecretGenerationOptions { Length = 32, Alphabet = alphabet }));
+
+        Assert.Equal("alphabet", refused.Field);
+        Assert.Contains("no control characters", refused.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gen/control"));
+    }
+
+    [Theory]
     [InlineData("A\uFF21", "U+FF21")]
     [InlineData("ab\uFB01", "U+FB01")]
     [InlineData("\u2126ab", "U+2126")]
     [InlineData("ae\u0301\u00E9", "U+0301")]
     [InlineData("ab\u200B", "U+200B")]
     [InlineData("\u1100\u1161\uAC00", "U+1100")]
+    [InlineData("\uA960ab", "U+A960")]
+    [InlineData("ab\uD7B0", "U+D7B0")]
     [InlineData("ab\u2028", "U+2028")]
     [InlineData("ab\u0378", "U+0378")]
     public async Task An_alphabet_with_a_character_that_does_not_stand_alone_is_refused_naming_it(string alphabet, string named)
@@ -463,6 +481,18 @@ public sealed class TrousseauSecretTests : IDisposable
         Assert.Equal(refused.Message, refusedRegeneration.Message);
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gen/unstable"));
         Assert.Equal("old", (await Trousseau.GetSecretAsync("gen/unstable-regenerate")).Data["value"]);
+    }
+
+    [Fact]
+    public async Task Regenerating_draws_the_new_value_with_the_length_and_from_the_alphabet_asked_for()
+    {
+        await Trousseau.CreateSecretAsync("gen/regenerated", SecretType.Opaque, Data(("pin", "typed-by-a-person")));
+
+        await Trousseau.RegenerateSecretAsync("gen/regenerated", new SecretRegenerationOptions { Length = 48, Alphabet = "0123456789" });
+
+        var pin = (await Trousseau.GetSecretAsync("gen/regenerated")).Data["pin"];
+        Assert.Equal(48, pin.Length);
+        Assert.All(pin, c => Assert.InRange(c, '0', '9'));
     }
 
     [Fact]
