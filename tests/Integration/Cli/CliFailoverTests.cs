@@ -155,6 +155,30 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
     }
 
     [Fact]
+    public async Task Every_page_of_a_listing_comes_from_the_server_that_answered_the_first()
+    {
+        // The first server answers 503, then as though it had recovered, with a listing of its own: a later page taken
+        // from it would splice another server's secrets into the listing, past a continue token it never gave.
+        var asked = 0;
+        await using var recovering = await RecordingServer.StartAsync(_ => Interlocked.Increment(ref asked) == 1
+            ? Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached.")
+            : Results.Json(new { items = new[] { Metadata("failover/of-the-recovered-server") } }));
+        var pages = 0;
+        await using var answering = await RecordingServer.StartAsync(_ => Interlocked.Increment(ref pages) == 1
+            ? Results.Json(new { items = new[] { Metadata("failover/page-one") }, @continue = "c1" })
+            : Results.Json(new { items = new[] { Metadata("failover/page-two") } }));
+
+        var list = await fixture.Clectl.RunAsync("--server", $"{recovering.BaseAddress},{answering.BaseAddress}", "secret", "list");
+
+        ClectlAssert.Ok(list);
+        Assert.Equal(
+            ["failover/page-one", "failover/page-two"],
+            list.Stdout.Split('\n').Where(row => row.StartsWith("failover/", StringComparison.Ordinal)).Select(row => row.Split(' ')[0]));
+        Assert.Single(recovering.Requests);
+        Assert.Equal(2, answering.Requests.Count);
+    }
+
+    [Fact]
     public async Task A_4xx_answer_to_a_read_is_the_answer_and_the_next_server_is_not_asked()
     {
         ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "failover/only-on-live", "--from-literal", "k=v"));
