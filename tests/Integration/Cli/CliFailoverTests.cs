@@ -15,20 +15,25 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
 
     private string Live => fixture.Server.BaseAddress.ToString();
 
-    [Fact]
-    public async Task A_first_server_that_cannot_be_reached_is_skipped_for_create_get_and_list()
+    [Theory]
+    [InlineData("refused")]
+    [InlineData("unresolvable")]
+    public async Task A_first_server_that_cannot_be_reached_is_skipped_for_create_get_and_list(string fault)
     {
-        var servers = $"{Dead()},{Live}";
+        // A name under .invalid never resolves (RFC 6761); no proxy of the environment is to resolve it instead.
+        var servers = $"{(fault == "refused" ? Dead() : "https://trousseaud.invalid:8787/")},{Live}";
+        var name = $"failover/flag-{fault}";
+        var clectl = fixture.Clectl.With(("HTTP_PROXY", null), ("http_proxy", null), ("ALL_PROXY", null), ("all_proxy", null));
 
-        var create = await fixture.Clectl.RunAsync("--server", servers, "secret", "create", "failover/flag", "--from-literal", "k=created-past-a-dead-server");
-        var get = await fixture.Clectl.RunAsync("--server", servers, "secret", "get", "failover/flag", "--key", "k");
-        var list = await fixture.Clectl.RunAsync("--server", servers, "secret", "list", "--prefix", "failover/");
+        var create = await clectl.RunAsync("--server", servers, "secret", "create", name, "--from-literal", "k=created-past-a-dead-server");
+        var get = await clectl.RunAsync("--server", servers, "secret", "get", name, "--key", "k");
+        var list = await clectl.RunAsync("--server", servers, "secret", "list", "--prefix", "failover/");
 
         ClectlAssert.Ok(create);
         ClectlAssert.Ok(get);
         Assert.Equal("created-past-a-dead-server", get.Stdout);
         ClectlAssert.Ok(list);
-        Assert.Contains("failover/flag", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains(name, list.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
