@@ -130,6 +130,21 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         Assert.Empty(next.Requests);
     }
 
+    [Theory]
+    [InlineData("secret", "get", "fault/guarded")]
+    [InlineData("secret", "delete", "fault/guarded")]
+    public async Task A_403_of_a_proxy_in_front_without_problem_details_exits_5_naming_the_server_and_the_next_is_not_asked(params string[] command)
+    {
+        // A proxy or firewall in front that refuses the caller: a refusal (exit 5), not a request clectl got wrong (exit 2).
+        using var guard = TcpStandIn.Writing("HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: 14\r\n\r\n<h1>403</h1>\r\n");
+        await using var next = await RecordingServer.StartAsync(_ => Results.Ok());
+
+        var result = await fixture.Clectl.RunAsync(["--server", $"{guard.BaseAddress},{next.BaseAddress}", .. command]);
+
+        Assert.Equal($"clectl: trousseaud at {guard.BaseAddress} answered 403 Forbidden.", ClectlAssert.Fails(result, 5));
+        Assert.Empty(next.Requests);
+    }
+
     [Fact]
     public async Task A_read_rate_limited_by_its_last_server_after_others_were_passed_over_names_each_server_and_what_it_answered()
     {
