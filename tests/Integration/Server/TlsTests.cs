@@ -159,6 +159,7 @@ public sealed class TlsTests : IDisposable
     [InlineData("not-pem", "Trousseau:Api:Tls:CertFile names {dir}/server.pem, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).")]
     [InlineData("wrong-key", "Trousseau:Api:Tls:KeyFile names {dir}/other-key.pem, which is not the unencrypted PEM private key of the certificate in {dir}/server.pem.")]
     [InlineData("cert-directory", "Trousseau:Api:Tls:CertFile names {dir}/certs, which is a directory, not a file.")]
+    [InlineData("client-cert", "Trousseau:Api:Tls:CertFile names {dir}/client.pem, whose certificate (CN=deployer) is not for servers: its extended key usage lacks serverAuth.")]
     [InlineData("missing-client-ca", "Trousseau:Api:Tls:ClientCaFile names {dir}/absent-ca.pem, which does not exist.")]
     [InlineData("client-ca-only", "Trousseau:Api:Tls:ClientCaFile is set, but client certificates are asked for only over TLS: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile too.")]
     [InlineData("https-without-cert", "Trousseau:Api:Urls has 'https://127.0.0.1:{port}', which needs a certificate: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile (PEM files).")]
@@ -179,6 +180,7 @@ public sealed class TlsTests : IDisposable
             "not-pem" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={WriteNotPem(certFile)}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
             "wrong-key" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("other-key.pem")}"],
             "cert-directory" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={Directory.CreateDirectory(_temp.Combine("certs")).FullName}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
+            "client-cert" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={WriteClientCertificate()}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("client-key.pem")}"],
             "missing-client-ca" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}", "--Trousseau:Api:Tls:ClientCaFile=absent-ca.pem"],
             "client-ca-only" => ["--urls", http, $"--Trousseau:Api:Tls:ClientCaFile={_caFile}"],
             "https-without-cert" => ["--urls", https],
@@ -380,5 +382,12 @@ public sealed class TlsTests : IDisposable
     {
         File.WriteAllText(path, "not a certificate\n");
         return path;
+    }
+
+    /// <summary>Writes a client certificate of the test CA (extended key usage clientAuth alone) and its key; returns the certificate's path.</summary>
+    private string WriteClientCertificate()
+    {
+        _root.IssueClient("CN=deployer").WriteTo(_temp.Combine("client.pem"), _temp.Combine("client-key.pem"));
+        return _temp.Combine("client.pem");
     }
 }
