@@ -267,6 +267,24 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task With_a_client_ca_a_certificate_of_its_intermediate_sent_with_its_chain_gets_through_and_one_not_for_clients_does_not()
+    {
+        await using var app = await StartApplicationAsync(clientCaFile: _caFile);
+        var address = AddressOf(app);
+        using var intermediate = _root.CreateIntermediate("trousseau test client intermediate");
+        intermediate.IssueClient("CN=chained-deployer").WriteTo(_temp.Combine("chained.pem"), _temp.Combine("chained-key.pem"));
+        _root.IssueServer().WriteTo(_temp.Combine("server-usage.pem"), _temp.Combine("server-usage-key.pem"));
+        using var chained = ClientWith(address, "chained");
+        using var serverUsage = ClientWith(address, "server-usage");
+
+        // The client CA file holds the root alone: the intermediate comes with the client's certificate.
+        Assert.Equal("CN=chained-deployer", await chained.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+
+        // Issued by the client CA, but for servers only (its extended key usage lacks clientAuth).
+        await Assert.ThrowsAsync<HttpRequestException>(() => serverUsage.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+    }
+
+    [Fact]
     public async Task A_certificate_a_renewal_replaced_is_disposed_once_no_connection_uses_it_and_a_handshake_begun_before_completes()
     {
         await using var app = await StartApplicationAsync(clientCaFile: null);
@@ -320,6 +338,13 @@ public sealed class TlsTests : IDisposable
         await app.StartAsync();
         return app;
     }
+
+    /// <summary>A client of <paramref name="address"/> that trusts the test CA and presents <c>NAME.pem</c> with <c>NAME-key.pem</c>.</summary>
+    private HttpClient ClientWith(Uri address, string name) =>
+        new(TrousseauHttpHandler.Create(new TrousseauClientTlsOptions
+        {
+            CaFile = _caFile, CertFile = _temp.Combine($"{name}.pem"), KeyFile = _temp.Combine($"{name}-key.pem"),
+        })) { BaseAddress = address };
 
     private static Uri AddressOf(WebApplication app) =>
         new(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
