@@ -15,20 +15,25 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
 
     private string Live => fixture.Server.BaseAddress.ToString();
 
-    [Fact]
-    public async Task A_first_server_that_cannot_be_reached_is_skipped_for_create_get_and_list()
+    [Theory]
+    [InlineData("refused")]
+    [InlineData("unresolvable")]
+    public async Task A_first_server_that_cannot_be_reached_is_skipped_for_create_get_and_list(string fault)
     {
-        var servers = $"{Dead()},{Live}";
+        // A name under .invalid never resolves (RFC 6761); no proxy of the environment is to resolve it instead.
+        var servers = $"{(fault == "refused" ? Dead() : "https://trousseaud.invalid:8787/")},{Live}";
+        var name = $"failover/flag-{fault}";
+        var clectl = fixture.Clectl.With(("HTTP_PROXY", null), ("http_proxy", null), ("ALL_PROXY", null), ("all_proxy", null));
 
-        var create = await fixture.Clectl.RunAsync("--server", servers, "secret", "create", "failover/flag", "--from-literal", "k=created-past-a-dead-server");
-        var get = await fixture.Clectl.RunAsync("--server", servers, "secret", "get", "failover/flag", "--key", "k");
-        var list = await fixture.Clectl.RunAsync("--server", servers, "secret", "list", "--prefix", "failover/");
+        var create = await clectl.RunAsync("--server", servers, "secret", "create", name, "--from-literal", "k=created-past-a-dead-server");
+        var get = await clectl.RunAsync("--server", servers, "secret", "get", name, "--key", "k");
+        var list = await clectl.RunAsync("--server", servers, "secret", "list", "--prefix", "failover/");
 
         ClectlAssert.Ok(create);
         ClectlAssert.Ok(get);
         Assert.Equal("created-past-a-dead-server", get.Stdout);
         ClectlAssert.Ok(list);
-        Assert.Contains("failover/flag", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains(name, list.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -152,6 +157,30 @@ public sealed class CliFailoverTests(ClectlFixture fixture)
         // Each read reached the faulty server first (.NET itself sends a GET again on a connection closed unanswered).
         var taken = fault == "answers 503" ? unavailable.Requests.Count : standIn.Connections;
         Assert.True(taken >= 2, $"the faulty server took {taken} requests or connections, not one for each of the two reads");
+    }
+
+    [Fact]
+    public async Task Every_page_of_a_listing_comes_from_the_server_that_answered_the_first()
+    {
+        // The first server answers 503, then as though it had recovered, with a listing of its own: a later page taken
+        // from it would splice another server's secrets into the listing, past a continue token it never gave.
+        var asked = 0;
+        await using var recovering = await RecordingServer.StartAsync(_ => Interlocked.Increment(ref asked) == 1
+            ? Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: "The store cannot be reached.")
+            : Results.Json(new { items = new[] { Metadata("failover/of-the-recovered-server") } }));
+        var pages = 0;
+        await using var answering = await RecordingServer.StartAsync(_ => Interlocked.Increment(ref pages) == 1
+            ? Results.Json(new { items = new[] { Metadata("failover/page-one") }, @continue = "c1" })
+            : Results.Json(new { items = new[] { Metadata("failover/page-two") } }));
+
+        var list = await fixture.Clectl.RunAsync("--server", $"{recovering.BaseAddress},{answering.BaseAddress}", "secret", "list");
+
+        ClectlAssert.Ok(list);
+        Assert.Equal(
+            ["failover/page-one", "failover/page-two"],
+            list.Stdout.Split('\n').Where(row => row.StartsWith("failover/", StringComparison.Ordinal)).Select(row => row.Split(' ')[0]));
+        Assert.Single(recovering.Requests);
+        Assert.Equal(2, answering.Requests.Count);
     }
 
     [Fact]

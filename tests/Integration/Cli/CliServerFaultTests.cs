@@ -91,13 +91,16 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
     {
         using var hung = TcpStandIn.Silent();
         var silentTls = new UriBuilder(hung.BaseAddress) { Scheme = Uri.UriSchemeHttps }.Uri;
-        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "fault/past-tls", "--from-file", $"k={ValueFile()}"));
+        var servers = $"{silentTls},{fixture.Server.BaseAddress}";
 
-        var get = await fixture.Clectl.RunAsync("--server", $"{silentTls},{fixture.Server.BaseAddress}", "secret", "get", "fault/past-tls", "--key", "k");
+        // A write too: it never went out on that connection, so it cannot have been applied there.
+        var create = await fixture.Clectl.RunAsync("--server", servers, "secret", "create", "fault/past-tls", "--from-file", $"k={ValueFile()}");
+        var get = await fixture.Clectl.RunAsync("--server", servers, "secret", "get", "fault/past-tls", "--key", "k");
 
+        ClectlAssert.Ok(create);
         ClectlAssert.Ok(get);
         Assert.Equal("fault-value-4c1e", get.Stdout);
-        Assert.Equal(1, hung.Connections);
+        Assert.Equal(2, hung.Connections);
     }
 
     [Fact]
@@ -124,6 +127,21 @@ public sealed class CliServerFaultTests(ClectlFixture fixture)
         var line = ClectlAssert.Fails(create, 6);
         Assert.Contains($"trousseaud at {limited.BaseAddress} answered 429 Too Many Requests", line, StringComparison.Ordinal);
         Assert.Contains("30 s", line, StringComparison.Ordinal);
+        Assert.Empty(next.Requests);
+    }
+
+    [Theory]
+    [InlineData("secret", "get", "fault/guarded")]
+    [InlineData("secret", "delete", "fault/guarded")]
+    public async Task A_403_of_a_proxy_in_front_without_problem_details_exits_5_naming_the_server_and_the_next_is_not_asked(params string[] command)
+    {
+        // A proxy or firewall in front that refuses the caller: a refusal (exit 5), not a request clectl got wrong (exit 2).
+        using var guard = TcpStandIn.Writing("HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: 14\r\n\r\n<h1>403</h1>\r\n");
+        await using var next = await RecordingServer.StartAsync(_ => Results.Ok());
+
+        var result = await fixture.Clectl.RunAsync(["--server", $"{guard.BaseAddress},{next.BaseAddress}", .. command]);
+
+        Assert.Equal($"clectl: trousseaud at {guard.BaseAddress} answered 403 Forbidden.", ClectlAssert.Fails(result, 5));
         Assert.Empty(next.Requests);
     }
 

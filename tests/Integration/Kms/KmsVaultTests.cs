@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
@@ -303,6 +304,30 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
 
         Assert.Equal("UNAVAILABLE", slow.GetProperty("code").GetString());
         Assert.Contains("did not answer", slow.GetProperty("details").GetString(), StringComparison.Ordinal);
+        KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+    }
+
+    [VaultTestServerFact]
+    public async Task A_vault_policy_that_refuses_the_key_gives_permission_denied_with_vaults_words_and_the_plugin_serves_once_it_allows_it_again()
+    {
+        var vault = Target.RequireTestServer();
+        KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+
+        // A policy change took the plugin's token the right to encrypt with its key: kube-apiserver must see that the
+        // plugin is refused (PERMISSION_DENIED), not that Vault is down (UNAVAILABLE) or that the plugin failed (INTERNAL).
+        vault.Fault = new VaultTestServer.VaultFault(403, "permission denied", PathContains: $"transit/encrypt/{Plugin.KeyName}");
+        JsonElement refused;
+        try
+        {
+            refused = await Peer.CallAsync(Encrypt, new { plaintext = Dek });
+        }
+        finally
+        {
+            vault.Fault = null;
+        }
+
+        Assert.Equal("PERMISSION_DENIED", refused.GetProperty("code").GetString());
+        Assert.Contains("permission denied", refused.GetProperty("details").GetString(), StringComparison.Ordinal);
         KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
     }
 

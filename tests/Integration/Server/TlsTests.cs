@@ -159,6 +159,7 @@ public sealed class TlsTests : IDisposable
     [InlineData("not-pem", "Trousseau:Api:Tls:CertFile names {dir}/server.pem, which holds no PEM certificate (-----BEGIN CERTIFICATE-----).")]
     [InlineData("wrong-key", "Trousseau:Api:Tls:KeyFile names {dir}/other-key.pem, which is not the unencrypted PEM private key of the certificate in {dir}/server.pem.")]
     [InlineData("cert-directory", "Trousseau:Api:Tls:CertFile names {dir}/certs, which is a directory, not a file.")]
+    [InlineData("client-cert", "Trousseau:Api:Tls:CertFile names {dir}/client.pem, whose certificate (CN=deployer) is not for servers: its extended key usage lacks serverAuth.")]
     [InlineData("missing-client-ca", "Trousseau:Api:Tls:ClientCaFile names {dir}/absent-ca.pem, which does not exist.")]
     [InlineData("client-ca-only", "Trousseau:Api:Tls:ClientCaFile is set, but client certificates are asked for only over TLS: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile too.")]
     [InlineData("https-without-cert", "Trousseau:Api:Urls has 'https://127.0.0.1:{port}', which needs a certificate: set Trousseau:Api:Tls:CertFile and Trousseau:Api:Tls:KeyFile (PEM files).")]
@@ -179,6 +180,7 @@ public sealed class TlsTests : IDisposable
             "not-pem" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={WriteNotPem(certFile)}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
             "wrong-key" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("other-key.pem")}"],
             "cert-directory" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={Directory.CreateDirectory(_temp.Combine("certs")).FullName}", $"--Trousseau:Api:Tls:KeyFile={keyFile}"],
+            "client-cert" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={WriteClientCertificate()}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("client-key.pem")}"],
             "missing-client-ca" => ["--urls", https, $"--Trousseau:Api:Tls:CertFile={certFile}", $"--Trousseau:Api:Tls:KeyFile={keyFile}", "--Trousseau:Api:Tls:ClientCaFile=absent-ca.pem"],
             "client-ca-only" => ["--urls", http, $"--Trousseau:Api:Tls:ClientCaFile={_caFile}"],
             "https-without-cert" => ["--urls", https],
@@ -265,6 +267,24 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task With_a_client_ca_a_certificate_of_its_intermediate_sent_with_its_chain_gets_through_and_one_not_for_clients_does_not()
+    {
+        await using var app = await StartApplicationAsync(clientCaFile: _caFile);
+        var address = AddressOf(app);
+        using var intermediate = _root.CreateIntermediate("trousseau test client intermediate");
+        intermediate.IssueClient("CN=chained-deployer").WriteTo(_temp.Combine("chained.pem"), _temp.Combine("chained-key.pem"));
+        _root.IssueServer().WriteTo(_temp.Combine("server-usage.pem"), _temp.Combine("server-usage-key.pem"));
+        using var chained = ClientWith(address, "chained");
+        using var serverUsage = ClientWith(address, "server-usage");
+
+        // The client CA file holds the root alone: the intermediate comes with the client's certificate.
+        Assert.Equal("CN=chained-deployer", await chained.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+
+        // Issued by the client CA, but for servers only (its extended key usage lacks clientAuth).
+        await Assert.ThrowsAsync<HttpRequestException>(() => serverUsage.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+    }
+
+    [Fact]
     public async Task A_certificate_a_renewal_replaced_is_disposed_once_no_connection_uses_it_and_a_handshake_begun_before_completes()
     {
         await using var app = await StartApplicationAsync(clientCaFile: null);
@@ -318,6 +338,13 @@ public sealed class TlsTests : IDisposable
         await app.StartAsync();
         return app;
     }
+
+    /// <summary>A client of <paramref name="address"/> that trusts the test CA and presents <c>NAME.pem</c> with <c>NAME-key.pem</c>.</summary>
+    private HttpClient ClientWith(Uri address, string name) =>
+        new(TrousseauHttpHandler.Create(new TrousseauClientTlsOptions
+        {
+            CaFile = _caFile, CertFile = _temp.Combine($"{name}.pem"), KeyFile = _temp.Combine($"{name}-key.pem"),
+        })) { BaseAddress = address };
 
     private static Uri AddressOf(WebApplication app) =>
         new(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
@@ -380,5 +407,12 @@ public sealed class TlsTests : IDisposable
     {
         File.WriteAllText(path, "not a certificate\n");
         return path;
+    }
+
+    /// <summary>Writes a client certificate of the test CA (extended key usage clientAuth alone) and its key; returns the certificate's path.</summary>
+    private string WriteClientCertificate()
+    {
+        _root.IssueClient("CN=deployer").WriteTo(_temp.Combine("client.pem"), _temp.Combine("client-key.pem"));
+        return _temp.Combine("client.pem");
     }
 }
