@@ -13,7 +13,7 @@ namespace Trousseau.Vault.Internal;
 /// (<see cref="VaultOptions.AttemptTimeout"/>). Only a request marked <see cref="Repeatable"/> is retried or cut per
 /// attempt; a login or a key rotation is sent once. Retried: connection failures, an attempt that timed out, 5xx,
 /// 429 and 412 (a standby not caught up), but not the 500 with which Vault refuses a ciphertext that its RSA key does
-/// not decrypt (<see cref="VaultHttp.RefusesCiphertext"/>) to a request marked <see cref="OpensCiphertext"/>: no retry
+/// not decrypt (<see cref="VaultHttp.RefusesCiphertext"/>) to a request marked <see cref="MayRefuseInput"/>: no retry
 /// changes the ciphertext. A <c>Retry-After</c> is waited when the call's time allows it; a longer one ends the
 /// retries, so that the caller's typed error carries it.
 /// </summary>
@@ -29,8 +29,11 @@ internal static class VaultResilience
     /// <summary>When the call began (a <see cref="TimeProvider"/> timestamp), to know how much of its time is left.</summary>
     public static readonly HttpRequestOptionsKey<long> StartedAt = new("Trousseau.Vault.StartedAt");
 
-    /// <summary>Marks a Transit decrypt or rewrap: its ciphertext comes from a caller, and Vault may refuse it.</summary>
-    public static readonly HttpRequestOptionsKey<bool> OpensCiphertext = new("Trousseau.Vault.OpensCiphertext");
+    /// <summary>
+    /// Marks a call whose refusal may be of its input rather than of Vault's state (one given a <c>badRequest</c>): a
+    /// Transit decrypt or rewrap, whose ciphertext comes from a caller, a login, a caller check.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> MayRefuseInput = new("Trousseau.Vault.MayRefuseInput");
 
     public static void Configure(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, VaultOptions options, TimeProvider time)
     {
@@ -69,7 +72,7 @@ internal static class VaultResilience
             return false;
         }
 
-        if (outcome.Result is not { StatusCode: HttpStatusCode.InternalServerError } response || !IsMarked(context, OpensCiphertext))
+        if (outcome.Result is not { StatusCode: HttpStatusCode.InternalServerError } response || !IsMarked(context, MayRefuseInput))
         {
             return true;
         }
