@@ -71,9 +71,15 @@ internal sealed class TestCertificateAuthority : IDisposable
     /// <summary>A client certificate whose subject is <paramref name="subject"/>, for example <c>CN=deployer</c>.</summary>
     public IssuedCertificate IssueClient(string subject) => Issue(subject, ClientAuthentication, null);
 
+    /// <summary>
+    /// A client certificate whose validity has ended: its minute began when the CA's did, five minutes before the CA
+    /// was made.
+    /// </summary>
+    public IssuedCertificate IssueExpiredClient(string subject) => Issue(subject, ClientAuthentication, null, expired: true);
+
     public void Dispose() => _ca.Dispose();
 
-    private IssuedCertificate Issue(string subject, string usage, X509Extension? alternativeNames)
+    private IssuedCertificate Issue(string subject, string usage, X509Extension? alternativeNames, bool expired = false)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
@@ -85,7 +91,8 @@ internal sealed class TestCertificateAuthority : IDisposable
             request.CertificateExtensions.Add(alternativeNames);
         }
 
-        using var certificate = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-5), _ca.NotAfter, RandomNumberGenerator.GetBytes(16));
+        var (notBefore, notAfter) = expired ? (_ca.NotBefore, _ca.NotBefore.AddMinutes(1)) : (DateTimeOffset.UtcNow.AddMinutes(-5), _ca.NotAfter);
+        using var certificate = request.Create(_ca, notBefore, notAfter, RandomNumberGenerator.GetBytes(16));
         return new IssuedCertificate(certificate.ExportCertificatePem() + "\n" + _chainPem, key.ExportPkcs8PrivateKeyPem(), certificate.Thumbprint);
     }
 }

@@ -285,6 +285,21 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task With_a_client_ca_a_certificate_of_it_whose_validity_has_ended_is_refused_at_the_handshake()
+    {
+        await using var app = await StartApplicationAsync(clientCaFile: _caFile);
+        var address = AddressOf(app);
+        _root.IssueExpiredClient("CN=lapsed-deployer").WriteTo(_temp.Combine("lapsed.pem"), _temp.Combine("lapsed-key.pem"));
+        _root.IssueClient("CN=current-deployer").WriteTo(_temp.Combine("current.pem"), _temp.Combine("current-key.pem"));
+        using var lapsed = ClientWith(address, "lapsed");
+        using var current = ClientWith(address, "current");
+
+        // The same CA and usage: only the dates differ.
+        await Assert.ThrowsAsync<HttpRequestException>(() => lapsed.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+        Assert.Equal("CN=current-deployer", await current.GetStringAsync(new Uri("client-certificate", UriKind.Relative)));
+    }
+
+    [Fact]
     public async Task A_certificate_a_renewal_replaced_is_disposed_once_no_connection_uses_it_and_a_handshake_begun_before_completes()
     {
         await using var app = await StartApplicationAsync(clientCaFile: null);
