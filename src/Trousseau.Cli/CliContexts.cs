@@ -213,6 +213,7 @@ internal sealed class CliContexts
         {
             throw new CliUsageException($"No place for clectl's contexts: {e.Message.TrimEnd('.')}; set XDG_CONFIG_HOME or HOME to a directory of yours.");
         }
+
         var held = SharedDirectoryFile.OpenLock(
             lockPath,
             LockPatience,
