@@ -49,6 +49,8 @@ public sealed class DataDirectoryWriteProtectedTests : IDisposable
         await using var server = await TrousseauServerProcess.StartAsync(data, ["--Trousseau:Kms:Enabled=false"]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(data, "api.token"));
 
+        // Ready first: the store creates its file at its first check, which a directory protected before that refuses.
+        await server.WaitForReadinessAsync(HttpStatusCode.OK);
         Readiness protectedDirectory;
         await using (await WriteProtectedDirectory.CreateAsync(data))
         {
@@ -68,10 +70,11 @@ public sealed class DataDirectoryWriteProtectedTests : IDisposable
         using var response = await http.GetAsync(new Uri("readyz", UriKind.Relative));
         using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var check = report.RootElement.GetProperty("checks").GetProperty("key-provider");
-        return new Readiness(response.StatusCode, check.GetProperty("status").GetString(), check.GetProperty("description").GetString());
+        return new Readiness(response.StatusCode, check.GetProperty("status").GetString(), check.GetProperty("description").GetString(), report.RootElement.GetRawText());
     }
 
-    private sealed record Readiness(HttpStatusCode Status, string? KeyProvider, string? KeyProviderDescription);
+    /// <summary>The key provider's check, and the whole report, which names the check that made it 503.</summary>
+    private sealed record Readiness(HttpStatusCode Status, string? KeyProvider, string? KeyProviderDescription, string Report);
 
     private static async Task<HttpResponseMessage> RotateAsync(HttpClient http)
     {
