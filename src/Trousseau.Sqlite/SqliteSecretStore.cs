@@ -41,6 +41,9 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private const int SqliteConstraint = 19;
     private const int SqliteCannotOpen = 14;
 
+    /// <summary>SQLITE_IOERR_DELETE: a file SQLite had done with (a journal it rolled back) could not be removed.</summary>
+    private const int SqliteCannotDelete = 2570;
+
     /// <summary>
     /// Below this much free space the store reports itself degraded: room for the largest write (a secret of 1 MiB,
     /// encrypted) a few times over, and for SQLite to copy a full write-ahead log (about 4 MiB) back into the database.
@@ -868,8 +871,16 @@ public sealed class SqliteSecretStore : ISecretStore, IDisposable
     private string FreeBytes() =>
         FileSystemSpace.Available(_directoryBytes)?.ToString(CultureInfo.InvariantCulture) ?? "unknown";
 
-    /// <summary>What SQLite's "unable to open database file" leaves out: the file may be fine, and its directory not.</summary>
-    private string Hint(Exception ex) => ex is SqliteException { SqliteErrorCode: SqliteCannotOpen }
-        ? $" SQLite opens the file and creates its -wal and -shm files beside it: this process needs to read and write the file and the directory {System.IO.Path.GetDirectoryName(_path)}."
-        : "";
+    /// <summary>
+    /// What SQLite's "unable to open database file" and "disk I/O error" leave out when the file may be fine and its
+    /// directory is not: one that this process may not create files in, or remove them from.
+    /// </summary>
+    private string Hint(Exception ex) => ex switch
+    {
+        SqliteException { SqliteErrorCode: SqliteCannotOpen } =>
+            $" SQLite opens the file and creates its -wal and -shm files beside it: this process needs to read and write the file and the directory {System.IO.Path.GetDirectoryName(_path)}.",
+        SqliteException { SqliteExtendedErrorCode: SqliteCannotDelete } =>
+            $" SQLite could not remove the journal {_path}-journal after rolling back the write it holds (one a process was stopped in the middle of): this process needs to write the directory {System.IO.Path.GetDirectoryName(_path)}. Leave the journal where it is; the next call rolls it back again.",
+        _ => "",
+    };
 }

@@ -499,6 +499,52 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_write_sqlite_must_roll_back_in_a_directory_the_process_cannot_write_names_the_directory_and_is_rolled_back_once_it_is_writable()
+    {
+        var store = Open(DatabasePath);
+        await store.CreateAsync("kept", "v1"u8.ToArray());
+        store.Dispose();
+        var directory = Path.GetDirectoryName(DatabasePath)!;
+
+        // A process killed in the middle of a write under a rollback journal (a creation of the file cut short, before
+        // it is switched to write-ahead logging, or sqlite3 run on it so) leaves a journal SQLite must roll back and
+        // then delete before it reads the file again; a directory that refuses the deletion gives SQLite's bare
+        // "disk I/O error".
+        var killed = await ChildProcess.RunAsync(new System.Diagnostics.ProcessStartInfo("python3", ["-c", """
+            import os, sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], isolation_level=None)
+            db.execute("PRAGMA journal_mode = DELETE")
+            db.execute("PRAGMA cache_size = 1")
+            db.execute("BEGIN IMMEDIATE")
+            for _ in range(40):
+                db.execute("UPDATE secrets SET value = randomblob(20000)")
+            os._exit(0)
+            """, DatabasePath]));
+        Assert.True(killed.ExitCode == 0 && File.Exists(DatabasePath + "-journal"), $"no journal was left: {killed.Stderr}");
+        await WriteProtectAsync(directory, protect: true);
+        try
+        {
+            var reopened = Open(DatabasePath);
+
+            var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetAsync("kept"));
+            var health = await reopened.CheckHealthAsync();
+
+            Assert.Contains($"The SQLite store '{DatabasePath}' is unavailable", refused.Message, StringComparison.Ordinal);
+            Assert.Contains($"{DatabasePath}-journal", refused.Message, StringComparison.Ordinal);
+            Assert.Contains($"the directory {directory}", refused.Message, StringComparison.Ordinal);
+            Assert.Equal((false, refused.Message), (health.IsHealthy, health.Description));
+
+            await WriteProtectAsync(directory, protect: false);
+            Assert.Equal("v1"u8.ToArray(), (await reopened.GetAsync("kept"))!.Value.ToArray());
+            Assert.False(File.Exists(DatabasePath + "-journal"), "the journal was not rolled back and removed");
+        }
+        finally
+        {
+            await WriteProtectAsync(directory, protect: false);
+        }
+    }
+
     /// <summary>
     /// Makes a file or directory unwritable for this process: no write permission for its owner, or, for root (whom
     /// modes do not stop), the immutable attribute.
