@@ -170,7 +170,10 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     public async Task A_body_over_the_limit_sent_without_a_length_is_413_and_changes_nothing(string method, string path, string opening, string closing)
     {
         await EnsureAsync("chunked-big/kept", "original");
-        var body = Encoding.UTF8.GetBytes(opening + "\"" + new string('A', 5 * 1024 * 1024) + "\"" + closing);
+        // Just over the limit: the server answers once the limit is passed and closes the connection with the rest
+        // unread, and a client still writing megabytes then may see its write fail (broken pipe) before it reads the
+        // answer, as HttpClient did once under load.
+        var body = Encoding.UTF8.GetBytes(opening + "\"" + new string('A', (4 * 1024 * 1024) + 1024) + "\"" + closing);
         using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new StreamContent(new MemoryStream(body)) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.TransferEncodingChunked = true;
