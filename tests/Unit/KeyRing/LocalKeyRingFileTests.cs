@@ -202,6 +202,26 @@ public sealed class LocalKeyRingFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_ring_whose_latest_version_reads_lower_than_the_versions_it_holds_is_refused_as_damaged()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        file["latestVersion"] = 1;
+        await File.WriteAllTextAsync(KeyFile, file.ToJsonString());
+
+        using var damaged = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await damaged.GetCurrentKeyAsync());
+
+        Assert.Equal(
+            $"The local key ring '{KeyFile}' cannot be used: it holds key versions 1 to 2, beyond the latest version issued, 1: the file is damaged; restore it from a backup",
+            error.Message);
+    }
+
+    [Fact]
     public async Task A_key_ring_restored_from_an_older_copy_never_issues_a_key_id_it_issued_before()
     {
         var (lost, wrappedUnderLost, storedUnderLost) = await RestoredFromBeforeARotationAsync(newerCopy: null);
