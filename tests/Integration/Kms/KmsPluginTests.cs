@@ -151,6 +151,20 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task A_request_of_128_KiB_is_answered_by_the_plugin_and_one_a_byte_larger_is_refused_resource_exhausted()
+    {
+        // An Encrypt request without uid is its plaintext field alone: a tag byte, a three-byte length, the bytes.
+        const int Limit = 128 * 1024;
+        var atLimit = await Peer.CallAsync(Encrypt, new { plaintext = Convert.ToBase64String(new byte[Limit - 4]) });
+        var overLimit = await Peer.CallAsync(Encrypt, new { plaintext = Convert.ToBase64String(new byte[Limit - 3]) });
+
+        Assert.Equal("INVALID_ARGUMENT", atLimit.GetProperty("code").GetString());
+        Assert.Equal($"plaintext must be 1 to 512 bytes, not {Limit - 4}.", atLimit.GetProperty("details").GetString());
+        Assert.Equal("RESOURCE_EXHAUSTED", overLimit.GetProperty("code").GetString());
+        Assert.Equal("ok", KmsPeer.Ok(await Peer.CallAsync(Status)).GetProperty("healthz").GetString());
+    }
+
+    [Fact]
     public async Task Decrypt_accepts_annotation_keys_written_with_a_trailing_dot_as_kube_apiserver_does_and_refuses_what_it_refuses()
     {
         var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));

@@ -84,6 +84,48 @@ public sealed class LocalKeyRingFileTests : IDisposable
         Assert.False((await damaged.CheckHealthAsync()).IsHealthy);
     }
 
+    /// <summary>
+    /// An entry edited so that its key still decodes: its key id given another fingerprint (a well-formed id, which only
+    /// the check value ties to the key), a bit of its check value changed, or a fingerprint that is not hex. Opened as
+    /// it is, the ring would wrap under an id no ciphertext names, or take a damaged file for a sound one.
+    /// </summary>
+    [Theory]
+    [InlineData("fingerprint", "does not match its check value: the file is damaged; restore it from a backup")]
+    [InlineData("check", "does not match its check value: the file is damaged; restore it from a backup")]
+    [InlineData("shape", "which is not one of ring")]
+    public async Task A_key_id_or_check_value_edited_in_the_file_is_refused_when_the_ring_is_opened_naming_the_version(string edit, string problem)
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        var entry = file["keys"]![0]!;
+        var keyId = entry["keyId"]!.GetValue<string>();
+        if (edit == "check")
+        {
+            var check = Convert.FromBase64String(entry["check"]!.GetValue<string>());
+            check[^1] ^= 0x01;
+            entry["check"] = Convert.ToBase64String(check);
+        }
+        else
+        {
+            entry["keyId"] = edit == "fingerprint" ? keyId[..^1] + (keyId[^1] == '0' ? '1' : '0') : keyId[..^8] + "ZZZZZZZZ";
+        }
+
+        await File.WriteAllTextAsync(KeyFile, file.ToJsonString());
+        var edited = await File.ReadAllTextAsync(KeyFile);
+
+        using var opened = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await opened.GetCurrentKeyAsync());
+
+        Assert.StartsWith($"The local key ring '{KeyFile}' cannot be used: key version 1 ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+        Assert.False((await opened.CheckHealthAsync()).IsHealthy);
+        Assert.Equal(edited, await File.ReadAllTextAsync(KeyFile));
+    }
+
     [Fact]
     public async Task A_key_ring_whose_key_list_holds_null_is_refused_naming_the_file_and_the_position()
     {
@@ -157,6 +199,26 @@ public sealed class LocalKeyRingFileTests : IDisposable
 
         Assert.Contains(KeyFile, error.Message, StringComparison.Ordinal);
         Assert.Contains("key version 2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_ring_whose_latest_version_reads_lower_than_the_versions_it_holds_is_refused_as_damaged()
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.RotateAsync();
+        }
+
+        var file = JsonNode.Parse(await File.ReadAllTextAsync(KeyFile))!;
+        file["latestVersion"] = 1;
+        await File.WriteAllTextAsync(KeyFile, file.ToJsonString());
+
+        using var damaged = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await damaged.GetCurrentKeyAsync());
+
+        Assert.Equal(
+            $"The local key ring '{KeyFile}' cannot be used: it holds key versions 1 to 2, beyond the latest version issued, 1: the file is damaged; restore it from a backup",
+            error.Message);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using Trousseau.Tests.Unit.Support;
 
@@ -79,6 +80,36 @@ public sealed class LocalKeyRingSharingTests : IDisposable
         using var restarted = KeyRings.Open(KeyFile);
         Assert.Equal(rotatedBySecond, await restarted.GetCurrentKeyAsync());
         Assert.Equal("second", Encoding.UTF8.GetString(await restarted.UnwrapAsync(wrappedBySecond)));
+    }
+
+    /// <summary>
+    /// A file of the first format names its keys by ring and version alone (<c>local-RING-v1</c>) and keeps no check
+    /// value: only the key bytes tell this key from another one at the same version, put there by a restore or damage.
+    /// </summary>
+    [Fact]
+    public async Task A_rotation_after_a_first_format_file_was_given_another_key_at_a_version_is_refused_rather_than_writing_over_it()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(KeyFile)!);
+        await WriteFormatOneAsync(RandomNumberGenerator.GetBytes(32));
+        using var ring = KeyRings.Open(KeyFile);
+        var held = await ring.GetCurrentKeyAsync();
+        await WriteFormatOneAsync(RandomNumberGenerator.GetBytes(32));
+        var changed = await File.ReadAllTextAsync(KeyFile);
+
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await ring.RotateAsync());
+
+        Assert.Equal(
+            $"The local key ring '{KeyFile}' cannot be used: its key version 1 is not the one this process holds ({held.KeyId}); restart to use the new file, or put the old one back",
+            error.Message);
+        Assert.Equal(changed, await File.ReadAllTextAsync(KeyFile));
+    }
+
+    private async Task WriteFormatOneAsync(byte[] key)
+    {
+        await File.WriteAllTextAsync(
+            KeyFile,
+            $$"""{"format":1,"ringId":"4424c62d242d9d33","keys":[{"version":1,"created":"2026-11-25T23:38:26+00:00","key":"{{Convert.ToBase64String(key)}}"}]}""");
+        File.SetUnixFileMode(KeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     [Fact]

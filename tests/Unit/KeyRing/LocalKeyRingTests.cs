@@ -22,6 +22,34 @@ public sealed class LocalKeyRingTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(KeyFile));
     }
 
+    /// <summary>Group read alone (a restore into a shared group's directory), group write alone, others' read alone.</summary>
+    [Theory]
+    [InlineData("0640")]
+    [InlineData("0620")]
+    [InlineData("0604")]
+    public async Task A_key_file_its_group_or_others_may_use_is_refused_naming_its_mode_and_the_fix_and_left_as_it_is(string mode)
+    {
+        using (var ring = KeyRings.Open(KeyFile))
+        {
+            await ring.GetCurrentKeyAsync();
+        }
+
+        var open = (UnixFileMode)Convert.ToInt32(mode, 8);
+        File.SetUnixFileMode(KeyFile, open);
+        var content = await File.ReadAllBytesAsync(KeyFile);
+
+        using var reopened = KeyRings.Open(KeyFile);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await reopened.GetCurrentKeyAsync());
+
+        Assert.StartsWith(
+            $"The local key ring '{KeyFile}' cannot be used: it has mode {mode}, which lets group or others read or change it; run 'chmod 600 {KeyFile}'",
+            error.Message,
+            StringComparison.Ordinal);
+        Assert.False((await reopened.CheckHealthAsync()).IsHealthy);
+        Assert.Equal(open, File.GetUnixFileMode(KeyFile));
+        Assert.Equal(content, await File.ReadAllBytesAsync(KeyFile));
+    }
+
     [Fact]
     public async Task The_key_id_is_stable_across_reopen()
     {
