@@ -141,6 +141,13 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
                     return new VaultAnswer<TResponse>(response.StatusCode, value);
                 }
 
+                if (Downgrade(response) is { } to)
+                {
+                    throw new DependencyUnavailableException(
+                        Dependency,
+                        $"Vault answered {(int)response.StatusCode} to {path}, a redirect to {to}, which is not followed: a redirect from https to http would send the token in clear. Give Trousseau:Vault:Address the active node's address, or serve every node over TLS.");
+                }
+
                 var errors = await ReadErrorsAsync(response, reading.Token).ConfigureAwait(false);
                 throw Refusal(response.StatusCode, path, errors, RetryAfterWait.Of(response.Headers, time), badRequest);
             }
@@ -166,6 +173,18 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
             throw NoAnswer(path, e);
         }
     }
+
+    /// <summary>
+    /// Where a redirect that .NET did not follow because it leads from https to http points (a standby's 307 to an
+    /// active node served without TLS): its scheme, host and port only.
+    /// </summary>
+    private static string? Downgrade(HttpResponseMessage response) =>
+        (int)response.StatusCode is >= 300 and < 400
+        && response.RequestMessage?.RequestUri is { Scheme: "https" } from
+        && response.Headers.Location is { } location
+        && new Uri(from, location) is { Scheme: "http" } to
+            ? to.GetLeftPart(UriPartial.Authority)
+            : null;
 
     private DependencyUnavailableException NoAnswer(string path, Exception inner) =>
         new(Dependency, $"Vault did not answer {path} within {options.Value.Timeout.TotalSeconds:0.###} s (Trousseau:Vault:Timeout).", inner);

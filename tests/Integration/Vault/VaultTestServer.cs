@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -10,6 +12,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Vault;
 
@@ -149,11 +152,20 @@ internal sealed class VaultTestServer : IAsyncDisposable
     /// <summary>Transit encrypt and decrypt calls so far (batch calls count once).</summary>
     public long TransitCalls => Interlocked.Read(ref _transitCalls);
 
-    public static async Task<VaultTestServer> StartAsync()
+    public static async Task<VaultTestServer> StartAsync(IssuedCertificate? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (certificate is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            var served = X509Certificate2.CreateFromPem(certificate.CertificatePem, certificate.KeyPem);
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(served)));
+        }
+
         var app = builder.Build();
         var server = new VaultTestServer(app);
         app.Run(server.HandleAsync);

@@ -644,6 +644,29 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
     }
 
     [VaultTestServerFact]
+    public async Task A_standby_served_over_https_redirecting_to_a_plain_http_address_is_not_followed_so_the_token_never_travels_in_clear()
+    {
+        var active = RequireTestServer();
+        using var ca = Infrastructure.TestCertificateAuthority.Create("Vault test CA");
+        await using var standby = await VaultTestServer.StartAsync(ca.IssueServer());
+        standby.RedirectTo = active.Address;
+        using var directory = new Infrastructure.TempDirectory();
+        var caFile = ca.WriteCertificate(directory.Combine("ca.pem"));
+        var (services, _) = await BuildAsync(o => (o.Address, o.CaFile) = (standby.Address, caFile));
+        var provider = services.GetRequiredService<IKeyProvider>();
+        var before = active.Requests.Count;
+
+        var refused = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        Assert.Equal(Uri.UriSchemeHttps, standby.Address.Scheme);
+        Assert.Contains(standby.Requests, r => r.Status == 307);
+        Assert.Equal(before, active.Requests.Count);
+        Assert.Equal(
+            $"Vault answered 307 to v1/auth/token/lookup-self, a redirect to {active.Address.GetLeftPart(UriPartial.Authority)}, which is not followed: a redirect from https to http would send the token in clear. Give Trousseau:Vault:Address the active node's address, or serve every node over TLS.",
+            refused.Message);
+    }
+
+    [VaultTestServerFact]
     public async Task Transient_5xx_answers_are_retried_and_4xx_are_not()
     {
         var server = RequireTestServer();
