@@ -296,12 +296,20 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
 
     private async Task<IReadOnlyList<TransitBatchResult>> BatchAsync(string operation, List<TransitBatchItem> items, int count, CancellationToken cancellationToken)
     {
+        // Vault answers a batch in which an item failed with every item's result: 400 when an item's input was refused,
+        // else 500 when an item failed inside Vault, as a ciphertext its RSA key does not decrypt does.
+        var decrypts = operation == "decrypt";
+        var path = $"{_keyPath}/{operation}/{_options.KeyName}";
         var answer = await SealAsync(
-            token => _http.SendAsync(HttpMethod.Post, $"{_keyPath}/{operation}/{_options.KeyName}", new TransitBatchRequest(items), VaultJson.Default.TransitBatchRequest, VaultJson.Default.TransitBatchResponse, token, cancellationToken, isAnswer: status => status == HttpStatusCode.BadRequest, repeatable: true),
+            token => _http.SendAsync(HttpMethod.Post, path, new TransitBatchRequest(items), VaultJson.Default.TransitBatchRequest, VaultJson.Default.TransitBatchResponse, token, cancellationToken, isAnswer: status => status == HttpStatusCode.BadRequest || (decrypts && status == HttpStatusCode.InternalServerError), repeatable: true),
             cancellationToken).ConfigureAwait(false);
 
-        // Vault answers 400 when every item failed, still with batch_results.
         var results = answer.Value?.Data?.BatchResults;
+        if (answer.Status == HttpStatusCode.InternalServerError && results?.Any(r => r.Error is { } error && VaultHttp.RefusesCiphertext(error)) != true)
+        {
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault answered 500 to {path}: {string.Join("; ", answer.Value?.Errors ?? ["no error detail"])}");
+        }
+
         if (results is null || results.Count != count)
         {
             throw Malformed(operation + " (batch)");

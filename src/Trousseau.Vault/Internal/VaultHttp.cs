@@ -109,7 +109,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
             using var request = new HttpRequestMessage(method, path);
             request.Options.Set(VaultResilience.Repeatable, repeatable);
             request.Options.Set(VaultResilience.StartedAt, started);
-            request.Options.Set(VaultResilience.MayRefuseInput, badRequest is not null);
+            request.Options.Set(VaultResilience.MayRefuseInput, badRequest is not null || isAnswer?.Invoke(HttpStatusCode.InternalServerError) == true);
             if (token is not null)
             {
                 request.Headers.TryAddWithoutValidation("X-Vault-Token", token);

@@ -30,8 +30,9 @@ internal static class VaultResilience
     public static readonly HttpRequestOptionsKey<long> StartedAt = new("Trousseau.Vault.StartedAt");
 
     /// <summary>
-    /// Marks a call whose refusal may be of its input rather than of Vault's state (one given a <c>badRequest</c>): a
-    /// Transit decrypt or rewrap, whose ciphertext comes from a caller, a login, a caller check.
+    /// Marks a call whose refusal may be of its input rather than of Vault's state (one given a <c>badRequest</c>, or one
+    /// that takes a 500 as an answer): a Transit decrypt, batch decrypt or rewrap, whose ciphertext comes from a caller,
+    /// a login, a caller check.
     /// </summary>
     public static readonly HttpRequestOptionsKey<bool> MayRefuseInput = new("Trousseau.Vault.MayRefuseInput");
 

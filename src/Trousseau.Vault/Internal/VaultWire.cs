@@ -49,7 +49,10 @@ internal sealed record TransitBatchResult(
 
 internal sealed record TransitBatchResults([property: JsonPropertyName("batch_results")] IReadOnlyList<TransitBatchResult>? BatchResults);
 
-internal sealed record TransitBatchResponse([property: JsonPropertyName("data")] TransitBatchResults? Data);
+/// <summary>A batch's answer: its results, or, for a 500 that is not an item's failure, Vault's <c>errors</c>.</summary>
+internal sealed record TransitBatchResponse(
+    [property: JsonPropertyName("data")] TransitBatchResults? Data,
+    [property: JsonPropertyName("errors")] IReadOnlyList<string>? Errors = null);
 
 internal sealed record TransitDataKey(
     [property: JsonPropertyName("plaintext")] string? Plaintext,

@@ -449,6 +449,27 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         Assert.Equal(HttpStatusCode.NotFound, status);
     }
 
+    [Fact]
+    public async Task Under_an_rsa_key_a_batch_with_a_forged_item_gives_the_other_items_and_that_items_error_after_one_vault_call()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await CreateKeyAsync(keyName, new JsonObject { ["type"] = "rsa-2048" });
+        var (services, calls) = await BuildAsync(keyName: keyName);
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var good = (await provider.WrapBatchAsync(["one"u8.ToArray(), "three"u8.ToArray()])).Select(r => r.Value!).ToList();
+        var forged = good[0] with { Ciphertext = Encoding.ASCII.GetBytes("vault:v1:" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(256))) };
+        var before = calls.Count;
+
+        // Vault answers a batch that an item fails inside its RSA key with 500 and every item's result.
+        var unwrapped = await provider.UnwrapBatchAsync([good[0], forged, good[1]]);
+
+        Assert.Equal("one"u8.ToArray(), unwrapped[0].Value);
+        Assert.False(unwrapped[1].Succeeded);
+        Assert.StartsWith("failed to RSA decrypt the ciphertext", unwrapped[1].Error, StringComparison.Ordinal);
+        Assert.Equal("three"u8.ToArray(), unwrapped[2].Value);
+        Assert.Equal(1, calls.Count - before);
+    }
+
     [Theory]
     [InlineData("aes128-gcm96", false)]
     [InlineData("chacha20-poly1305", false)]
@@ -1144,6 +1165,29 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         }
 
         Assert.Equal(1, server.Count("auth/approle/login", 200) - logins);
+    }
+
+    [VaultTestServerFact]
+    public async Task A_batch_decrypt_vault_fails_with_a_500_of_its_own_is_retried_then_unavailable_naming_vaults_error()
+    {
+        var server = RequireTestServer();
+        var (services, _) = await BuildAsync();
+        var provider = services.GetRequiredService<VaultTransitKeyProvider>();
+        var wrapped = (await provider.WrapBatchAsync(["dek"u8.ToArray()])).Single().Value!;
+        var before = server.Count("/decrypt/", 500);
+
+        server.Fault = new VaultTestServer.VaultFault(500, "internal error", PathContains: "/decrypt/");
+        try
+        {
+            var error = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.UnwrapBatchAsync([wrapped]));
+
+            Assert.Matches("^Vault answered 500 to v1/transit/decrypt/[^:]+: internal error$", error.Message);
+            Assert.Equal(3, server.Count("/decrypt/", 500) - before);
+        }
+        finally
+        {
+            server.Fault = null;
+        }
     }
 
     [VaultTestServerTheory]
