@@ -23,8 +23,7 @@ internal static partial class SectionNamedValidation
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>, new()
     {
-        var section = builder.ConfigurationPath();
-        builder.AddSectionValidator<TOptions, SectionNamedValidator<TOptions>>(_ => new SectionNamedValidator<TOptions>(new TValidator(), section));
+        builder.AddSectionValidator<TOptions, SectionNamedValidator<TOptions>>(_ => new SectionNamedValidator<TOptions>(new TValidator(), builder.ConfigurationPath()));
     }
 
     /// <summary>

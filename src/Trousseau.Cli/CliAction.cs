@@ -64,7 +64,7 @@ internal static class CliAction
         }
         catch (AccessForbiddenException e) when (watch.Unauthenticated)
         {
-            throw new AccessForbiddenException(Connection.Unauthenticated(failover.Current, e.Message) + PassedOver(failover), e);
+            throw new AccessForbiddenException(failover.Connection.Unauthenticated(failover.Current, e.Message) + PassedOver(failover), e);
         }
         catch (TrousseauException e) when (failover.ServersPassedOver is not null)
         {

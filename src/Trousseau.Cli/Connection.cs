@@ -129,11 +129,14 @@ internal sealed record Connection(IReadOnlyList<ServerEndpoint> Servers, Connect
         : $"trousseaud closed the connection without answering, as it does when it requires a client certificate and does not accept {Tls.CertFile}: it must be issued under the CA of the server's Trousseau:Api:Tls:ClientCaFile.";
 
     /// <summary>
-    /// The one line to print when <paramref name="server"/> answered 401: where clectl looked when it had no token for
-    /// it, else which token was refused; never the token itself.
+    /// The one line to print when <paramref name="server"/> answered 401: with no token but a client certificate over
+    /// https, the certificate and the server's reason; where clectl looked when it had no token for it; else which token
+    /// was refused; never the token itself.
     /// </summary>
-    public static string Unauthenticated(ServerEndpoint server, string serverDetail) => (server.Token, server.IsDefault) switch
+    public string Unauthenticated(ServerEndpoint server, string serverDetail) => (server.Token, server.IsDefault) switch
     {
+        (null, _) when Tls.CertFile is { } certificate && server.Url.Scheme == Uri.UriSchemeHttps =>
+            $"trousseaud at {server} took no identity from the client certificate {certificate}, and clectl sent no API token: {serverDetail}",
         (null, true) =>
             $"trousseaud at {server} wants an API token and clectl found none; it looked for --token, --token-file, " +
             $"$TROUSSEAU_TOKEN, a context's token and {server.TokenSource}. Pass --token-file <data dir>/api.token, " +

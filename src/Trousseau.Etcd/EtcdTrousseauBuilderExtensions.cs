@@ -25,8 +25,7 @@ public static class EtcdTrousseauBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions<EtcdStoreOptions>("Etcd", static (options, section) => section.Bind(options), configure);
         builder.AddAnnotationsValidator<EtcdStoreOptions, EtcdOptionsAnnotationsValidator>();
-        var sectionPath = builder.ConfigurationPath("Etcd");
-        builder.AddSectionValidator<EtcdStoreOptions, EtcdOptionsValidator>(_ => new EtcdOptionsValidator(sectionPath));
+        builder.AddSectionValidator<EtcdStoreOptions, EtcdOptionsValidator>(_ => new EtcdOptionsValidator(builder.ConfigurationPath("Etcd")));
 
         builder.Services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptionsMonitor<EtcdStoreOptions>>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(sp => new EtcdSecretStore(

@@ -30,9 +30,6 @@ public static class TrousseauApiBuilderExtensions
     public static ITrousseauBuilder AddHttpApi(this ITrousseauBuilder builder, Action<TrousseauApiOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var sectionPath = builder.ConfigurationPath("Api");
-        var keyProviderKey = builder.ConfigurationPath("KeyProvider");
-        var tlsPath = builder.ConfigurationPath("Api:Tls");
         builder.AddBackendOptions<TrousseauApiOptions>(
             "Api",
             static (options, section) =>
@@ -42,19 +39,19 @@ public static class TrousseauApiBuilderExtensions
             },
             configure);
         builder.AddAnnotationsValidator<TrousseauApiOptions, TrousseauApiOptionsAnnotationsValidator>();
-        builder.AddSectionValidator<TrousseauApiOptions, TrousseauApiOptionsValidator>(services => new TrousseauApiOptionsValidator(sectionPath, keyProviderKey, services));
+        builder.AddSectionValidator<TrousseauApiOptions, TrousseauApiOptionsValidator>(services => new TrousseauApiOptionsValidator(builder.ConfigurationPath("Api"), builder.ConfigurationPath("KeyProvider"), services));
         builder.Services.TryAddSingleton(services => new ApiTlsCertificate(
-            tlsPath,
+            builder.ConfigurationPath("Api:Tls"),
             services.GetRequiredService<IOptions<TrousseauApiOptions>>().Value.Tls,
             (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<ApiTlsCertificate>()));
         builder.Services.TryAddSingleton<ApiToken>();
-        builder.Services.TryAddSingleton(services => new ApiAuthenticationFilter(services.GetRequiredService<IOptions<TrousseauApiOptions>>(), services, sectionPath));
+        builder.Services.TryAddSingleton(services => new ApiAuthenticationFilter(services.GetRequiredService<IOptions<TrousseauApiOptions>>(), services, builder.ConfigurationPath("Api")));
         builder.Services.TryAddSingleton(services => new CallerCheck(
             services.GetRequiredService<ICallerVerifier>(), services.GetRequiredService<IOptions<TrousseauApiOptions>>(), services.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(services => new ApiPolicies(
             services.GetRequiredService<IOptions<TrousseauApiOptions>>(),
             services.GetRequiredService<IOptionsMonitor<TrousseauApiOptions>>(),
-            $"{sectionPath}:Policies",
+            builder.ConfigurationPath("Api:Policies"),
             (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<ApiPolicies>()));
         builder.Services.TryAddSingleton<ApiExceptionFilter>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IExceptionHandler, ApiExceptionHandler>());

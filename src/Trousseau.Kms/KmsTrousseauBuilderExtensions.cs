@@ -23,8 +23,7 @@ public static class KmsTrousseauBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions<KmsOptions>("Kms", static (options, section) => section.Bind(options), configure);
         builder.AddAnnotationsValidator<KmsOptions, KmsOptionsAnnotationsValidator>();
-        var sectionPath = builder.ConfigurationPath("Kms");
-        builder.AddSectionValidator<KmsOptions, KmsOptionsValidator>(services => new KmsOptionsValidator(sectionPath, services));
+        builder.AddSectionValidator<KmsOptions, KmsOptionsValidator>(services => new KmsOptionsValidator(builder.ConfigurationPath("Kms"), services));
         builder.Services.TryAddSingleton<KmsPlugin>();
         builder.Services.TryAddSingleton<KmsTelemetry>();
         builder.Services.AddHostedService<KmsSocketHost>();

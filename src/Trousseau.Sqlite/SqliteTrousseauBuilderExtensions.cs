@@ -20,8 +20,7 @@ public static class SqliteTrousseauBuilderExtensions
     {
         builder.AddBackendOptions<SqliteStoreOptions>("Sqlite", static (options, section) => section.Bind(options), configure);
         builder.AddAnnotationsValidator<SqliteStoreOptions, SqliteStoreOptionsAnnotationsValidator>();
-        var sectionPath = builder.ConfigurationPath("Sqlite");
-        builder.AddSectionValidator<SqliteStoreOptions, SqliteStoreOptionsValidator>(_ => new SqliteStoreOptionsValidator(sectionPath));
+        builder.AddSectionValidator<SqliteStoreOptions, SqliteStoreOptionsValidator>(_ => new SqliteStoreOptionsValidator(builder.ConfigurationPath("Sqlite")));
         builder.Services.TryAddSingleton<SqliteSecretStore>();
         return builder.AddSecretStore(SqliteSecretStore.StoreName, sp => sp.GetRequiredService<SqliteSecretStore>());
     }

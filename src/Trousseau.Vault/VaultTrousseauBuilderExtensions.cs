@@ -24,8 +24,7 @@ public static class VaultTrousseauBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddBackendOptions<VaultOptions>("Vault", static (options, section) => section.Bind(options), configure);
         builder.AddAnnotationsValidator<VaultOptions, VaultOptionsAnnotationsValidator>();
-        var sectionPath = builder.ConfigurationPath("Vault");
-        builder.AddSectionValidator<VaultOptions, VaultOptionsValidator>(_ => new VaultOptionsValidator(sectionPath));
+        builder.AddSectionValidator<VaultOptions, VaultOptionsValidator>(_ => new VaultOptionsValidator(builder.ConfigurationPath("Vault")));
 
         if (!builder.Services.Any(service => service.ServiceType == typeof(VaultHttp)))
         {
@@ -44,7 +43,7 @@ public static class VaultTrousseauBuilderExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<VaultHttp>();
         builder.Services.TryAddSingleton<VaultMetrics>();
-        var settingsPath = ServiceDescriptor.Singleton(new VaultSettingsPath(builder.ConfigurationPath("Vault")));
+        var settingsPath = ServiceDescriptor.Singleton(_ => new VaultSettingsPath(builder.ConfigurationPath("Vault")));
         if (builder.Configuration is null)
         {
             builder.Services.TryAdd(settingsPath);

@@ -12,8 +12,8 @@ public interface ITrousseauBuilder
     IServiceCollection Services { get; }
 
     /// <summary>
-    /// The configuration section <c>AddTrousseau</c> was given (by this call, or for a call without one by an earlier
-    /// call), or <see langword="null"/>. Backends bind their own options from a child of it (for example
+    /// The configuration section <c>AddTrousseau</c> was given (by this call, or for a call without one by another
+    /// call, earlier or later), or <see langword="null"/>. Backends bind their own options from a child of it (for example
     /// <c>Sqlite</c>) and name its path in validation errors.
     /// </summary>
     IConfigurationSection? Configuration { get; }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Trousseau;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -6,5 +7,10 @@ internal sealed class TrousseauBuilder(IServiceCollection services, IConfigurati
 {
     public IServiceCollection Services { get; } = services;
 
-    public IConfigurationSection? Configuration { get; } = configuration;
+    /// <summary>
+    /// The section this call gave, else the one another <c>AddTrousseau</c> call gave, before or after this one: read
+    /// when a service is made, it names that section's keys whichever call came first.
+    /// </summary>
+    public IConfigurationSection? Configuration =>
+        configuration ?? (Services.LastOrDefault(d => d.ServiceType == typeof(TrousseauSectionPath))?.ImplementationInstance as TrousseauSectionPath)?.Section;
 }

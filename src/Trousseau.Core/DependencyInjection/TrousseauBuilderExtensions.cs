@@ -21,9 +21,8 @@ public static class TrousseauBuilderExtensions
     public static ITrousseauBuilder UseLocalKeyRing(this ITrousseauBuilder builder, Action<LocalKeyRingOptions>? configure = null)
     {
         builder.AddBackendOptions<LocalKeyRingOptions>("Local", static (options, section) => section.Bind(options), configure);
-        var sectionPath = builder.ConfigurationPath("Local");
         builder.AddAnnotationsValidator<LocalKeyRingOptions, LocalKeyRingOptionsAnnotationsValidator>();
-        builder.AddSectionValidator<LocalKeyRingOptions, LocalKeyRingStartupCheck>(sp => new LocalKeyRingStartupCheck(sectionPath, sp));
+        builder.AddSectionValidator<LocalKeyRingOptions, LocalKeyRingStartupCheck>(sp => new LocalKeyRingStartupCheck(builder.ConfigurationPath("Local"), sp));
         builder.Services.TryAddSingleton<LocalKeyRingProvider>();
         return builder.AddKeyProvider(LocalKeyRingProvider.ProviderName, sp => sp.GetRequiredService<LocalKeyRingProvider>());
     }

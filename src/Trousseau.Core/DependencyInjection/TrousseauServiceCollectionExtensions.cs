@@ -57,9 +57,9 @@ public static class TrousseauServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         var earlier = services.LastOrDefault(d => d.ServiceType == typeof(TrousseauSectionPath))?.ImplementationInstance as TrousseauSectionPath;
 
-        // A call without a section after one that gave a section builds on that section, so that the backends it
-        // chooses bind from it and name its keys.
-        var builder = new TrousseauBuilder(services, configuration ?? earlier?.Section);
+        // A call without a section builds on the section another call gives, before or after it, so that the backends
+        // it chooses bind from it and name its keys.
+        var builder = new TrousseauBuilder(services, configuration);
         if (configuration is not null && earlier is { IsBound: true } && !string.Equals(earlier.Value, configuration.Path, StringComparison.OrdinalIgnoreCase))
         {
             throw new InvalidOperationException(

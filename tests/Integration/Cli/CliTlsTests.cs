@@ -34,6 +34,10 @@ public sealed class TlsServersFixture : IAsyncLifetime, IDisposable
 
     internal string OtherClientKey => _temp.Combine("other-client-key.pem");
 
+    internal string SubjectlessClientCert => _temp.Combine("subjectless-client.pem");
+
+    internal string SubjectlessClientKey => _temp.Combine("subjectless-client-key.pem");
+
     internal string TlsDataDir => _temp.Combine("tls-data");
 
     internal string MutualDataDir => _temp.Combine("mutual-data");
@@ -45,6 +49,7 @@ public sealed class TlsServersFixture : IAsyncLifetime, IDisposable
         _ca.IssueServer().WriteTo(_temp.Combine("server.pem"), _temp.Combine("server-key.pem"));
         _ca.IssueClient("CN=deployer").WriteTo(ClientCert, ClientKey);
         _other.IssueClient("CN=deployer").WriteTo(OtherClientCert, OtherClientKey);
+        _ca.IssueClient("").WriteTo(SubjectlessClientCert, SubjectlessClientKey);
         string[] tls = [$"--Trousseau:Api:Tls:CertFile={_temp.Combine("server.pem")}", $"--Trousseau:Api:Tls:KeyFile={_temp.Combine("server-key.pem")}", "--Trousseau:Kms:Enabled=false"];
 
         Tls = await TrousseauServerProcess.StartAsync(TlsDataDir, tls, listener: ServerListener.Https(() => Handler(withClientCertificate: false)));
@@ -156,6 +161,19 @@ public sealed class CliTlsTests(TlsServersFixture servers) : IClassFixture<TlsSe
         ClectlAssert.Ok(byToken);
         Assert.Equal("CN=deployer", JsonDocument.Parse(bySubject.Stdout).RootElement.GetProperty("identity").GetString());
         Assert.Equal("admin", JsonDocument.Parse(byToken.Stdout).RootElement.GetProperty("identity").GetString());
+    }
+
+    [Fact]
+    public async Task Under_mutual_tls_a_certificate_the_server_takes_for_no_identity_is_refused_with_exit_5_giving_the_servers_reason()
+    {
+        var clectl = ClectlRunner.For(servers.Mutual, servers.MutualDataDir, _temp.Path).With(("TROUSSEAU_TOKEN", null));
+
+        var whoami = await clectl.RunAsync(
+            "--ca-file", servers.CaFile, "--cert", servers.SubjectlessClientCert, "--key", servers.SubjectlessClientKey, "auth", "whoami");
+
+        var error = ClectlAssert.Fails(whoami, 5);
+        Assert.Contains($"the client certificate {servers.SubjectlessClientCert}", error, StringComparison.Ordinal);
+        Assert.Contains("The client certificate's subject is empty, so it names no identity", error, StringComparison.Ordinal);
     }
 
     [Fact]

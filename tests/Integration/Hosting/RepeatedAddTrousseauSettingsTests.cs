@@ -105,6 +105,47 @@ public sealed class RepeatedAddTrousseauSettingsTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void Backends_chosen_only_on_a_builder_without_a_section_name_the_keys_of_the_section_given_whichever_call_comes_first(bool sectionFirst)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["App:Secrets:Sqlite:Path"] = " ",
+            ["App:Secrets:Sqlite:BusyTimeout"] = "-00:00:01",
+            ["App:Secrets:Etcd:Endpoints:0"] = "etcd-0",
+            ["App:Secrets:Api:Auth:TokenFile"] = " ",
+            ["App:Secrets:Vault:Address"] = "http://127.0.0.1:9",
+            ["App:Secrets:Vault:Timeout"] = "00:00:00",
+        }).Build();
+        var services = new ServiceCollection();
+        if (sectionFirst)
+        {
+            services.AddTrousseau(configuration.GetSection("App:Secrets"));
+            AddEveryOption(services.AddTrousseau());
+        }
+        else
+        {
+            AddEveryOption(services.AddTrousseau());
+            services.AddTrousseau(configuration.GetSection("App:Secrets"));
+        }
+
+        using var provider = services.BuildServiceProvider();
+
+        string[] failures =
+        [
+            .. Failures<SqliteStoreOptions>(provider), .. Failures<LocalKeyRingOptions>(provider), .. Failures<EtcdStoreOptions>(provider),
+            .. Failures<KmsOptions>(provider), .. Failures<TrousseauApiOptions>(provider), .. Failures<VaultOptions>(provider),
+        ];
+        foreach (var key in new[] { "Sqlite:Path", "Sqlite:BusyTimeout", "Local:KeyFile", "Etcd:Endpoints", "Api:Auth:TokenFile", "Vault:Timeout" })
+        {
+            Assert.True(failures.Any(f => f.StartsWith($"App:Secrets:{key}", StringComparison.Ordinal)), $"no failure names App:Secrets:{key}:\n{string.Join('\n', failures)}");
+        }
+
+        Assert.All(failures, f => Assert.DoesNotContain("Trousseau:", f, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void A_bad_worker_setting_is_reported_once_when_the_application_calls_both_AddWorker_and_AddTrousseauWorker(bool addWorkerFirst)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
