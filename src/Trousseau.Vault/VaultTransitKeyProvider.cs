@@ -307,7 +307,7 @@ public sealed class VaultTransitKeyProvider : IKeyProvider, ITimeLimitedKeyProvi
         var results = answer.Value?.Data?.BatchResults;
         if (answer.Status == HttpStatusCode.InternalServerError && results?.Any(r => r.Error is { } error && VaultHttp.RefusesCiphertext(error)) != true)
         {
-            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault answered 500 to {path}: {string.Join("; ", answer.Value?.Errors ?? ["no error detail"])}");
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"Vault answered 500 to {path}: {string.Join("; ", answer.Value?.Errors ?? [VaultHttp.NoDetail])}");
         }
 
         if (results is null || results.Count != count)

@@ -18,7 +18,7 @@ internal sealed class VaultHttp(IHttpClientFactory clients, IOptions<VaultOption
 {
     public const string ClientName = "Trousseau.Vault";
     public const string Dependency = "vault";
-    private const string NoDetail = "no error detail";
+    public const string NoDetail = "no error detail";
 
     /// <summary>
     /// Vault's error when an RSA Transit key does not decrypt a ciphertext. Its Transit source returns it as an
