@@ -75,17 +75,7 @@ public sealed class RepeatedAddTrousseauSettingsTests
             ["X:Audit:Path"] = "/data/x-audit.log",
             ["X:Worker:Interval"] = "00:01:07",
         }).Build();
-        var services = new ServiceCollection();
-        if (sectionFirst)
-        {
-            services.AddTrousseau(configuration.GetSection("X"));
-            AddEveryOption(services.AddTrousseau());
-        }
-        else
-        {
-            AddEveryOption(services.AddTrousseau());
-            services.AddTrousseau(configuration.GetSection("X"));
-        }
+        var services = WithEveryOptionBesideASection(configuration.GetSection("X"), sectionFirst);
 
         using var provider = services.BuildServiceProvider();
 
@@ -99,8 +89,26 @@ public sealed class RepeatedAddTrousseauSettingsTests
         Assert.Equal(TimeSpan.FromSeconds(67), Bound<TrousseauWorkerOptions>(provider).Interval);
     }
 
-    private static void AddEveryOption(ITrousseauBuilder builder) =>
-        builder.UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().AddKmsPlugin().AddHttpApi().AddAuditTrail().AddWorker();
+    /// <summary>
+    /// <c>AddTrousseau(section)</c> alone, and every backend and host option chosen on an <c>AddTrousseau()</c> without a
+    /// section, called after it or before it.
+    /// </summary>
+    private static ServiceCollection WithEveryOptionBesideASection(IConfigurationSection section, bool sectionFirst)
+    {
+        var services = new ServiceCollection();
+        if (sectionFirst)
+        {
+            services.AddTrousseau(section);
+        }
+
+        services.AddTrousseau().UseLocalKeyRing().UseSqliteStore().UseEtcdStore().UseVaultTransit().AddKmsPlugin().AddHttpApi().AddAuditTrail().AddWorker();
+        if (!sectionFirst)
+        {
+            services.AddTrousseau(section);
+        }
+
+        return services;
+    }
 
     [Theory]
     [InlineData(false)]
@@ -116,17 +124,7 @@ public sealed class RepeatedAddTrousseauSettingsTests
             ["App:Secrets:Vault:Address"] = "http://127.0.0.1:9",
             ["App:Secrets:Vault:Timeout"] = "00:00:00",
         }).Build();
-        var services = new ServiceCollection();
-        if (sectionFirst)
-        {
-            services.AddTrousseau(configuration.GetSection("App:Secrets"));
-            AddEveryOption(services.AddTrousseau());
-        }
-        else
-        {
-            AddEveryOption(services.AddTrousseau());
-            services.AddTrousseau(configuration.GetSection("App:Secrets"));
-        }
+        var services = WithEveryOptionBesideASection(configuration.GetSection("App:Secrets"), sectionFirst);
 
         using var provider = services.BuildServiceProvider();
 
