@@ -568,6 +568,25 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
+    public async Task A_record_the_rewrap_cannot_decrypt_is_counted_as_failed_at_each_rewrap_and_left_as_it_is()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await Trousseau.CreateSecretAsync($"mixed/{i}", SecretType.Opaque, Data(("k", $"v{i}")));
+        }
+
+        var damaged = "\u0001not a sealed record"u8.ToArray();
+        await _local.Store.CreateAsync("mixed/damaged", damaged);
+        var rotated = await _local.Keys.RotateKeyAsync();
+
+        var first = await _local.Keys.RewrapSecretsAsync();
+        var again = await _local.Keys.RewrapSecretsAsync();
+
+        Assert.Equal((new RewrapResult(3, 0, 1) { KeyId = rotated.KeyId }, new RewrapResult(0, 3, 1) { KeyId = rotated.KeyId }), (first, again));
+        Assert.Equal(damaged, (await _local.Store.GetAsync("mixed/damaged"))!.Value.ToArray());
+    }
+
+    [Fact]
     public async Task A_rewrap_keeps_every_revision_so_writes_at_a_revision_read_before_it_succeed()
     {
         var kept = await Trousseau.CreateSecretAsync("keep/a", SecretType.Opaque, Data(("k", "a1")));
