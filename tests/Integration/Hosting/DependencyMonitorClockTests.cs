@@ -66,4 +66,32 @@ public sealed class DependencyMonitorClockTests(VaultFixture fixture) : IClassFi
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);
         Assert.Equal("no answer within 4 s", entry.Description);
     }
+
+    [VaultTestServerFact]
+    public async Task Before_any_check_has_run_both_checks_answer_unhealthy_not_checked_yet_once_their_wait_for_the_first_ends()
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(_clock);
+        services.AddLogging();
+        _vault.AddTrousseauOnKey(services, keyName);
+        services.AddHealthChecks().AddTrousseau();
+        _services = services.BuildServiceProvider();
+
+        // The monitor is never started (a host whose hosted services do not run): readiness may not claim anything.
+        var report = _services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        await Eventually.HoldsAsync(
+            () =>
+            {
+                _clock.Advance(TimeSpan.FromSeconds(1));
+                return report.IsCompleted;
+            },
+            () => "the health report did not end as the clock moved on");
+
+        var entries = (await report).Entries;
+        Assert.All(
+            [TrousseauHealthChecksBuilderExtensions.KeyProviderCheckName, TrousseauHealthChecksBuilderExtensions.StoreCheckName],
+            name => Assert.Equal((HealthStatus.Unhealthy, "not checked yet"), (entries[name].Status, entries[name].Description)));
+    }
 }
