@@ -12,5 +12,5 @@ internal sealed class TrousseauBuilder(IServiceCollection services, IConfigurati
     /// when a service is made, it names that section's keys whichever call came first.
     /// </summary>
     public IConfigurationSection? Configuration =>
-        configuration ?? (Services.LastOrDefault(d => d.ServiceType == typeof(TrousseauSectionPath))?.ImplementationInstance as TrousseauSectionPath)?.Section;
+        configuration ?? TrousseauSectionPath.RegisteredIn(Services)?.Section;
 }

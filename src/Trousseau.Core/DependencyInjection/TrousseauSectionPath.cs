@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Trousseau;
 
@@ -12,4 +13,8 @@ internal sealed record TrousseauSectionPath(string Value, IConfigurationSection?
 {
     /// <summary>Whether an <c>AddTrousseau</c> call gave a section.</summary>
     public bool IsBound => Section is not null;
+
+    /// <summary>The path the last <c>AddTrousseau</c> call registered in <paramref name="services"/>, if any.</summary>
+    public static TrousseauSectionPath? RegisteredIn(IServiceCollection services) =>
+        services.LastOrDefault(d => d.ServiceType == typeof(TrousseauSectionPath))?.ImplementationInstance as TrousseauSectionPath;
 }

@@ -55,7 +55,7 @@ public static class TrousseauServiceCollectionExtensions
     private static TrousseauBuilder AddCore(IServiceCollection services, IConfigurationSection? configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var earlier = services.LastOrDefault(d => d.ServiceType == typeof(TrousseauSectionPath))?.ImplementationInstance as TrousseauSectionPath;
+        var earlier = TrousseauSectionPath.RegisteredIn(services);
 
         // A call without a section builds on the section another call gives, before or after it, so that the backends
         // it chooses bind from it and name its keys.
