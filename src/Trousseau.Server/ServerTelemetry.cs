@@ -98,7 +98,8 @@ internal static class ServerTelemetry
 
     /// <summary>
     /// An OTLP endpoint setting, checked here since the exporter would pass over a value that is no URL and export
-    /// nowhere, saying nothing.
+    /// nowhere, saying nothing, and would never send a user name and password written in the URL. A value with an
+    /// <c>@</c>, where a password may be, is not shown.
     /// </summary>
     private static Uri? OtlpEndpoint(string variable, string? value, string example)
     {
@@ -107,9 +108,16 @@ internal static class ServerTelemetry
             return null;
         }
 
-        return Uri.TryCreate(value, UriKind.Absolute, out var endpoint) && (endpoint.Scheme == Uri.UriSchemeHttp || endpoint.Scheme == Uri.UriSchemeHttps)
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var endpoint) || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
+        {
+            var given = value.Contains('@', StringComparison.Ordinal) ? "(not shown, as it may hold a password)" : $"is '{value}'; it";
+            throw new InvalidConfigurationException($"{variable} {given} must be an http:// or https:// URL, for example {example}.");
+        }
+
+        return endpoint.UserInfo.Length == 0
             ? endpoint
-            : throw new InvalidConfigurationException($"{variable} is '{value}'; it must be an http:// or https:// URL, for example {example}.");
+            : throw new InvalidConfigurationException(
+                $"{variable} has a user name or password, which the exporter never sends; give the collector's credentials in {OtlpHeadersVariable} (Authorization=Basic ...), and the URL without them. The URL is not shown.");
     }
 
     /// <summary>
