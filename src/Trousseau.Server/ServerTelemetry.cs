@@ -24,6 +24,10 @@ internal static class ServerTelemetry
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
     private const string OtlpTracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
     private const string OtlpMetricsEndpointVariable = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+    private const string OtlpHeadersVariable = "OTEL_EXPORTER_OTLP_HEADERS";
+
+    /// <summary>The header the exporter adds to its own, named so (the case counts): one given again aborts the start.</summary>
+    private const string ExporterUserAgent = "User-Agent";
 
     /// <summary>
     /// How long a stop gives the exporters to send what they still hold, traces and metrics at once, in place of the
@@ -42,6 +46,11 @@ internal static class ServerTelemetry
         var metricsEndpoint = OtlpEndpoint(OtlpMetricsEndpointVariable, builder.Configuration[OtlpMetricsEndpointVariable], "http://collector:4318/v1/metrics");
         var otlpTraces = endpoint is not null || tracesEndpoint is not null;
         var otlpMetrics = endpoint is not null || metricsEndpoint is not null;
+        if (otlpTraces || otlpMetrics)
+        {
+            CheckOtlpHeaders(builder.Configuration[OtlpHeadersVariable]);
+        }
+
         var telemetry = builder.Services.AddOpenTelemetry();
 
         // The SDK reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES before this default; read again after it, they
@@ -89,7 +98,8 @@ internal static class ServerTelemetry
 
     /// <summary>
     /// An OTLP endpoint setting, checked here since the exporter would pass over a value that is no URL and export
-    /// nowhere, saying nothing.
+    /// nowhere, saying nothing, and would never send a user name and password written in the URL. A value with an
+    /// <c>@</c>, where a password may be, is not shown.
     /// </summary>
     private static Uri? OtlpEndpoint(string variable, string? value, string example)
     {
@@ -98,10 +108,76 @@ internal static class ServerTelemetry
             return null;
         }
 
-        return Uri.TryCreate(value, UriKind.Absolute, out var endpoint) && (endpoint.Scheme == Uri.UriSchemeHttp || endpoint.Scheme == Uri.UriSchemeHttps)
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var endpoint) || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
+        {
+            var given = value.Contains('@', StringComparison.Ordinal) ? "(not shown, as it may hold a password)" : $"is '{value}'; it";
+            throw new InvalidConfigurationException($"{variable} {given} must be an http:// or https:// URL, for example {example}.");
+        }
+
+        return endpoint.UserInfo.Length == 0
             ? endpoint
-            : throw new InvalidConfigurationException($"{variable} is '{value}'; it must be an http:// or https:// URL, for example {example}.");
+            : throw new InvalidConfigurationException(
+                $"{variable} has a user name or password, which the exporter never sends; give the collector's credentials in {OtlpHeadersVariable} (Authorization=Basic ...), and the URL without them. The URL is not shown.");
     }
+
+    /// <summary>
+    /// Checks <c>OTEL_EXPORTER_OTLP_HEADERS</c> as the exporter reads it (URL-decoded, then <c>name=value</c> entries
+    /// separated by commas, an empty last one passed over) and as each export adds it to its request: the exporter
+    /// would abort the start with its stack trace on an entry with no <c>=</c> or a name given twice, and fail every
+    /// export, saying nothing, on a name or value a request cannot carry; <c>User-Agent</c> is its own. The line names
+    /// the entry by its place, never its name or value, where a credential may be (<c>Authorization: Bearer TOKEN</c>
+    /// has no <c>=</c>).
+    /// </summary>
+    private static void CheckOtlpHeaders(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return;
+        }
+
+        var entries = Uri.UnescapeDataString(value).Split(',');
+        var count = entries[^1].Length == 0 ? entries.Length - 1 : entries.Length;
+        var places = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var place = 1; place <= count; place++)
+        {
+            var entry = entries[place - 1];
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            if (equals < 0)
+            {
+                throw InvalidOtlpHeaders($"its entry {place} has no '='");
+            }
+
+            var name = entry[..equals].Trim();
+            if (name == ExporterUserAgent)
+            {
+                throw InvalidOtlpHeaders($"its entry {place} names {ExporterUserAgent}, which the exporter sends itself");
+            }
+
+            if (!places.TryAdd(name, place))
+            {
+                throw InvalidOtlpHeaders($"its entry {place} names a header entry {places[name]} names already");
+            }
+
+            using var request = new HttpRequestMessage();
+            if (name.Length == 0 || !request.Headers.TryAddWithoutValidation(name, string.Empty))
+            {
+                throw InvalidOtlpHeaders($"the name of its entry {place} is not an HTTP request header name");
+            }
+
+            request.Headers.Remove(name);
+            try
+            {
+                request.Headers.Add(name, entry[(equals + 1)..].Trim());
+            }
+            catch (FormatException)
+            {
+                throw InvalidOtlpHeaders($"the value of its entry {place} is not one an HTTP header can carry (a line break, say)");
+            }
+        }
+    }
+
+    private static InvalidConfigurationException InvalidOtlpHeaders(string why) => new(
+        $"{OtlpHeadersVariable} is not a list of name=value pairs separated by commas: {why}; write each header as name=value, as in Authorization=Bearer TOKEN,X-Tenant=blue (the variable's value is not shown).");
 
     /// <summary>
     /// Shuts the tracer and meter providers down once the host has stopped, both at once, each given

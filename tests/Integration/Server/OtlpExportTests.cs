@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -96,6 +97,59 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains($"{variable} is '{value}'; it must be an http:// or https:// URL", line, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "api.token")));
+    }
+
+    /// <summary>
+    /// An OTLP endpoint with a user name and password in it: the exporter would never send them (every export refused
+    /// by a collector that wants them, unsaid), and a refused start used to print the URL, password and all.
+    /// </summary>
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:{0}@collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT has a user name or password, which the exporter never sends; give the collector's credentials in OTEL_EXPORTER_OTLP_HEADERS")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpcs://otel:{0}@collector:4317", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (not shown, as it may hold a password) must be an http:// or https:// URL")]
+    public async Task An_otlp_endpoint_with_a_password_in_it_stops_the_start_with_one_line_that_does_not_show_it(string variable, string value, string expected)
+    {
+        var dataDir = _temp.Combine("data");
+        var password = $"otlp-password-{Guid.NewGuid():N}";
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, environment: new Dictionary<string, string?>
+        {
+            [variable] = string.Format(CultureInfo.InvariantCulture, value, password),
+        });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(expected, line, StringComparison.Ordinal);
+        Assert.DoesNotContain(password, result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "api.token")));
+    }
+
+    /// <summary>
+    /// An operator who writes a header as HTTP shows it (<c>Authorization: Bearer TOKEN</c>), names one twice (or names
+    /// the exporter's own <c>User-Agent</c>), or gives one a name HTTP does not allow: the start stops with one line
+    /// naming the variable and the entry, never its value, where trousseaud used to abort with the exporter's stack
+    /// trace, or start and drop every export unsaid.
+    /// </summary>
+    [Theory]
+    [InlineData("Authorization: Bearer {0}", "its entry 1 has no '='")]
+    [InlineData("x-tenant=blue,Authorization=Bearer {0},x-tenant=green", "its entry 3 names a header entry 1 names already")]
+    [InlineData("x-tenant=blue,Authorization Bearer={0}", "the name of its entry 2 is not an HTTP request header name")]
+    [InlineData("Authorization=Bearer {0},User-Agent=probe", "its entry 2 names User-Agent, which the exporter sends itself")]
+    public async Task Otlp_headers_that_are_not_a_list_of_name_value_pairs_stop_the_start_with_one_line_that_shows_no_value(string headers, string why)
+    {
+        var dataDir = _temp.Combine("data");
+        var token = $"otlp-bearer-{Guid.NewGuid():N}";
+
+        var result = await TrousseauServerProcess.RunToExitAsync(dataDir, environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9",
+            ["OTEL_EXPORTER_OTLP_HEADERS"] = string.Format(CultureInfo.InvariantCulture, headers, token),
+        });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"trousseaud: invalid configuration: OTEL_EXPORTER_OTLP_HEADERS is not a list of name=value pairs separated by commas: {why}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, result.Stdout + result.Stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dataDir, "api.token")));
     }
 
