@@ -37,7 +37,11 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         var configuration = app.GetRequiredService<IConfiguration>();
 
         Assert.Equal(("app", "first"), (monitor.CurrentValue.Username, monitor.CurrentValue.Password));
-        Assert.Null(configuration["other:ignored:k"]);
+
+        // The secrets under the prefix alone: other/ignored's value is under no key at all, whatever its name.
+        Assert.Equal(
+            ["db:login:password", "db:login:username"],
+            configuration.AsEnumerable().Where(pair => pair.Value is not null).Select(pair => pair.Key).Order(StringComparer.Ordinal));
 
         await trousseau.UpdateSecretAsync("app/db/login", new Dictionary<string, string> { ["username"] = "app", ["password"] = "second" });
 
@@ -185,6 +189,28 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
         await Eventually.HoldsAsync(() => configuration["cache:key:value"] is null, () => $"cache:key:value is still '{configuration["cache:key:value"]}'");
         Assert.Equal("kept-through-outage", monitor.CurrentValue.Password);
         Assert.True(Volatile.Read(ref reloads) >= 1, "the deletion did not fire the reload token");
+    }
+
+    [Fact]
+    public async Task A_secret_deleted_between_the_listing_and_its_read_leaves_configuration_at_that_reload()
+    {
+        await using var library = Library(store => store.UseInMemoryStore());
+        var trousseau = new DeletedBeforeRead(library.GetRequiredService<ITrousseau>());
+        await trousseau.CreateSecretAsync("app/db/login", SecretType.Login, new Dictionary<string, string> { ["username"] = "app", ["password"] = "first" });
+        await trousseau.CreateSecretAsync("app/cache/key", SecretType.Opaque, new Dictionary<string, string> { ["value"] = "deleted-during-reload" });
+        var configuration = new ConfigurationBuilder()
+            .AddTrousseauSecrets(o => { o.Trousseau = trousseau; o.Prefix = "app/"; o.ReloadInterval = Timeout.InfiniteTimeSpan; })
+            .Build();
+        using var disposing = (IDisposable)configuration;
+        Assert.Equal("deleted-during-reload", configuration["cache:key:value"]);
+
+        // The reload lists app/cache/key, which another writer deletes before the reload reads it.
+        trousseau.Deleting = "app/cache/key";
+        configuration.Reload();
+
+        Assert.Equal(1, trousseau.Deleted);
+        Assert.Null(configuration["cache:key:value"]);
+        Assert.Equal("first", configuration["db:login:password"]);
     }
 
     [Fact]
@@ -937,6 +963,30 @@ public sealed class SecretsConfigurationTests(EtcdFixture etcd) : IClassFixture<
             {
                 yield return metadata;
             }
+        }
+    }
+
+    /// <summary>The library, except that a read of the secret <see cref="Deleting"/> names deletes it first, as another writer may between a listing and a read.</summary>
+    private sealed class DeletedBeforeRead(ITrousseau inner) : ForwardingTrousseau(inner)
+    {
+        private int _deleted;
+
+        /// <summary>The secret to delete when it is next read, or <see langword="null"/> to read through.</summary>
+        public string? Deleting { get; set; }
+
+        /// <summary>How many secrets were deleted before their read.</summary>
+        public int Deleted => Volatile.Read(ref _deleted);
+
+        public override async ValueTask<Secret> GetSecretAsync(string name, CancellationToken cancellationToken = default)
+        {
+            if (name == Deleting)
+            {
+                Deleting = null;
+                await DeleteSecretAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                Interlocked.Increment(ref _deleted);
+            }
+
+            return await base.GetSecretAsync(name, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -508,6 +508,43 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public async Task Lengths_1_and_4096_the_bounds_the_reference_gives_are_generated_and_regenerated(int length)
+    {
+        await Trousseau.GenerateSecretAsync("gen/bound", new SecretGenerationOptions { Length = length });
+        var generated = (await Trousseau.GetSecretAsync("gen/bound")).Data["value"];
+        await Trousseau.RegenerateSecretAsync("gen/bound", new SecretRegenerationOptions { Length = length });
+        var regenerated = (await Trousseau.GetSecretAsync("gen/bound")).Data["value"];
+
+        Assert.Equal((length, length), (generated.Length, regenerated.Length));
+    }
+
+    [Fact]
+    public async Task The_default_alphabet_is_the_documented_ASCII_letters_and_digits_when_generating_and_regenerating()
+    {
+        // 4096 draws miss one of 62 characters with probability below 62 × (61/62)^4096, about e^-62.
+        const string Documented = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        await Trousseau.GenerateSecretAsync("gen/default-alphabet", new SecretGenerationOptions { Length = 4096 });
+        var generated = (await Trousseau.GetSecretAsync("gen/default-alphabet")).Data["value"];
+        await Trousseau.RegenerateSecretAsync("gen/default-alphabet", new SecretRegenerationOptions { Length = 4096 });
+        var regenerated = (await Trousseau.GetSecretAsync("gen/default-alphabet")).Data["value"];
+
+        Assert.Equal(Documented.Order(), generated.Distinct().Order());
+        Assert.Equal(Documented.Order(), regenerated.Distinct().Order());
+    }
+
+    [Fact]
+    public async Task A_login_secret_generated_with_no_username_at_all_is_refused_and_nothing_is_stored()
+    {
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.GenerateSecretAsync("gen/no-username", new SecretGenerationOptions { Type = SecretType.Login }));
+
+        Assert.Equal(("username", "A generated login secret needs a username."), (refused.Field, refused.Message));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("gen/no-username"));
+    }
+
+    [Theory]
     [InlineData(0, SecretGenerationOptions.DefaultAlphabet)]
     [InlineData(SecretGenerationOptions.MaxLength + 1, SecretGenerationOptions.DefaultAlphabet)]
     [InlineData(10, "a")]
