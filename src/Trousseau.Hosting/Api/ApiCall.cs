@@ -33,9 +33,10 @@ internal sealed class ApiCall
     public long? Revision { get; set; }
 
     /// <summary>
-    /// What a change of a secret is given to stop by, in place of <see cref="HttpContext.RequestAborted"/>: cancelled
-    /// only when the host's stop cuts the call off, not when the caller goes away, since a change that has reached the
-    /// store may be applied there all the same; carried through, it is audited as done, with the revision it made.
+    /// What a change (of a secret, or a key rotation) is given to stop by, in place of
+    /// <see cref="HttpContext.RequestAborted"/>: cancelled only when the host's stop cuts the call off, not when the
+    /// caller goes away, since a change that has reached the store or the key provider may be made there all the same;
+    /// carried through, it is audited as done, with the revision it made.
     /// </summary>
     public CancellationToken ChangeAborted { get; set; }
 

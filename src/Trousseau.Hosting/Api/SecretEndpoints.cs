@@ -324,7 +324,7 @@ internal static class SecretEndpoints
     public static async Task<IResult> RotateAsync(HttpContext context, IKeyAdministration keys)
     {
         var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
-        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), ApiJson.Wire.KeyStatusBody);
+        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(ApiCall.Of(context).ChangeAborted)), ApiJson.Wire.KeyStatusBody);
     }
 
     private const string RewrapCutOffByStop =
