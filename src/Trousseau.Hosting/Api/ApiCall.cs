@@ -32,6 +32,14 @@ internal sealed class ApiCall
     /// <summary>The secret's revision after the call, when it has one.</summary>
     public long? Revision { get; set; }
 
+    /// <summary>
+    /// What a change (of a secret, or a key rotation) is given to stop by, in place of
+    /// <see cref="HttpContext.RequestAborted"/>: cancelled only when the host's stop cuts the call off, not when the
+    /// caller goes away, since a change that has reached the store or the key provider may be made there all the same;
+    /// carried through, it is audited as done, with the revision it made.
+    /// </summary>
+    public CancellationToken ChangeAborted { get; set; }
+
     /// <summary>The call record of <paramref name="context"/>, created on first use.</summary>
     public static ApiCall Of(HttpContext context)
     {

@@ -22,11 +22,13 @@ internal sealed class ApiExceptionFilter(IHostApplicationLifetime lifetime, Time
     {
         var http = context.HttpContext;
         var aborted = http.RequestAborted;
-        using var cutOff = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        using var stopCutOff = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        using var cutOff = CancellationTokenSource.CreateLinkedTokenSource(stopCutOff.Token);
         using (aborted.Register(static state => ((CancellationTokenSource)state!).Cancel(), cutOff))
-        using (lifetime.ApplicationStopping.Register(static state => ((CancellationTokenSource)state!).CancelAfter(StopGrace), cutOff))
+        using (lifetime.ApplicationStopping.Register(static state => ((CancellationTokenSource)state!).CancelAfter(StopGrace), stopCutOff))
         {
             http.RequestAborted = cutOff.Token;
+            ApiCall.Of(http).ChangeAborted = stopCutOff.Token;
             try
             {
                 return await next(context);

@@ -73,7 +73,7 @@ internal static class SecretEndpoints
             return failed;
         }
 
-        var metadata = await trousseau.CreateSecretAsync(name, type, data, context.RequestAborted);
+        var metadata = await trousseau.CreateSecretAsync(name, type, data, ApiCall.Of(context).ChangeAborted);
         SetETag(context, metadata.Revision);
         SetLocation(context, $"{context.Request.Path.Value?.TrimEnd('/')}/{name}");
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
@@ -133,7 +133,7 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required: an object of string keys and string values.");
         }
 
-        var metadata = await trousseau.UpdateSecretAsync(name ?? "", data, type, expected, context.RequestAborted);
+        var metadata = await trousseau.UpdateSecretAsync(name ?? "", data, type, expected, ApiCall.Of(context).ChangeAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
@@ -161,7 +161,7 @@ internal static class SecretEndpoints
             return ApiProblems.Invalid("'data' is required and cannot be removed: an object of at least one data key, each a string to set it or null to remove it.");
         }
 
-        var (metadata, absent) = await trousseau.PatchSecretAsync(name ?? "", changes, expected, context.RequestAborted);
+        var (metadata, absent) = await trousseau.PatchSecretAsync(name ?? "", changes, expected, ApiCall.Of(context).ChangeAborted);
         if (absent.Count > 0)
         {
             context.Response.Headers[TrousseauClient.AbsentKeysHeader] = string.Join(", ", absent);
@@ -179,7 +179,7 @@ internal static class SecretEndpoints
             return refusal;
         }
 
-        await trousseau.DeleteSecretAsync(name ?? "", expected, context.RequestAborted);
+        await trousseau.DeleteSecretAsync(name ?? "", expected, ApiCall.Of(context).ChangeAborted);
         return Results.NoContent();
     }
 
@@ -278,7 +278,7 @@ internal static class SecretEndpoints
             return failed;
         }
 
-        var metadata = await trousseau.GenerateSecretAsync(name, options, context.RequestAborted);
+        var metadata = await trousseau.GenerateSecretAsync(name, options, ApiCall.Of(context).ChangeAborted);
         SetETag(context, metadata.Revision);
         SetLocation(context, context.Request.Path.Value![..^GenerateSuffix.Length]);
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody, statusCode: StatusCodes.Status201Created);
@@ -313,7 +313,7 @@ internal static class SecretEndpoints
             options.Alphabet = alphabet;
         }
 
-        var metadata = await trousseau.RegenerateSecretAsync(name, options, expected, context.RequestAborted);
+        var metadata = await trousseau.RegenerateSecretAsync(name, options, expected, ApiCall.Of(context).ChangeAborted);
         SetETag(context, metadata.Revision);
         return Results.Json(SecretMetadataBody.From(metadata), ApiJson.Wire.SecretMetadataBody);
     }
@@ -324,7 +324,7 @@ internal static class SecretEndpoints
     public static async Task<IResult> RotateAsync(HttpContext context, IKeyAdministration keys)
     {
         var (_, error) = await ApiRequests.ReadJsonAsync(context, ApiJson.Wire.EmptyBody);
-        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(context.RequestAborted)), ApiJson.Wire.KeyStatusBody);
+        return error ?? Results.Json(KeyStatusBody.From(await keys.RotateKeyAsync(ApiCall.Of(context).ChangeAborted)), ApiJson.Wire.KeyStatusBody);
     }
 
     private const string RewrapCutOffByStop =
