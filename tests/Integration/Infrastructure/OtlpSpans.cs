@@ -2,11 +2,17 @@ using Google.Protobuf;
 
 namespace Trousseau.Tests.Integration.Infrastructure;
 
-/// <summary>One span of an OTLP/HTTP protobuf export: its name, its kind and its attributes (strings and integers).</summary>
+/// <summary>
+/// One span of an OTLP/HTTP protobuf export: its name, its kind, its attributes (strings and integers), and its place in
+/// its trace.
+/// </summary>
 /// <param name="Name">The span's name.</param>
 /// <param name="Kind">The OTLP span kind: 1 internal, 2 server, 3 client.</param>
 /// <param name="Attributes">The attributes, a string or a long each.</param>
-internal sealed record OtlpSpan(string Name, int Kind, IReadOnlyDictionary<string, object> Attributes)
+/// <param name="TraceId">The trace's id, in hex.</param>
+/// <param name="SpanId">The span's id, in hex.</param>
+/// <param name="ParentSpanId">The parent span's id, in hex; empty for a trace's root.</param>
+internal sealed record OtlpSpan(string Name, int Kind, IReadOnlyDictionary<string, object> Attributes, string TraceId, string SpanId, string ParentSpanId)
 {
     public const int ServerKind = 2;
 
@@ -30,7 +36,7 @@ internal sealed record OtlpSpan(string Name, int Kind, IReadOnlyDictionary<strin
 
     private static OtlpSpan ReadSpan(ByteString span)
     {
-        var (name, kind) = ("", 0);
+        var (name, kind, traceId, spanId, parentSpanId) = ("", 0, "", "", "");
         var attributes = new Dictionary<string, object>(StringComparer.Ordinal);
         var input = span.CreateCodedInput();
         uint tag;
@@ -38,6 +44,15 @@ internal sealed record OtlpSpan(string Name, int Kind, IReadOnlyDictionary<strin
         {
             switch (WireFormat.GetTagFieldNumber(tag))
             {
+                case 1:
+                    traceId = Convert.ToHexString(input.ReadBytes().Span);
+                    break;
+                case 2:
+                    spanId = Convert.ToHexString(input.ReadBytes().Span);
+                    break;
+                case 4:
+                    parentSpanId = Convert.ToHexString(input.ReadBytes().Span);
+                    break;
                 case 5:
                     name = input.ReadString();
                     break;
@@ -58,7 +73,7 @@ internal sealed record OtlpSpan(string Name, int Kind, IReadOnlyDictionary<strin
             }
         }
 
-        return new OtlpSpan(name, kind, attributes);
+        return new OtlpSpan(name, kind, attributes, traceId, spanId, parentSpanId);
     }
 
     /// <summary>A <c>KeyValue</c>: its key and its value when a string or an integer.</summary>

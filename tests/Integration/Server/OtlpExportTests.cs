@@ -83,6 +83,37 @@ public sealed class OtlpExportTests : IDisposable
         Assert.Contains("trousseau.secret.create", string.Concat(collector.Received.Select(r => Encoding.Latin1.GetString(r.Body))), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_kms_call_is_traced_as_the_kms_span_under_asp_net_cores_span_for_the_request_on_the_socket()
+    {
+        await using var collector = await OtlpCollector.StartAsync();
+        var dataDir = _temp.Combine("data");
+        var socket = _temp.Combine("run", "kms.sock");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--kms-socket", socket], environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = collector.Endpoint + "/v1/traces",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        await using (var peer = KmsPeer.Start(socket))
+        {
+            var dek = Convert.ToBase64String(new byte[32]);
+            Assert.Equal("OK", (await peer.CallAsync("/v2.KeyManagementService/Encrypt", new { plaintext = dek, uid = "uid-1" })).GetProperty("code").GetString());
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+
+        var kms = Assert.Single(collector.Spans, s => s.Name == "trousseau.kms.request");
+        var request = Assert.Single(collector.Spans, s => s.SpanId == kms.ParentSpanId);
+        Assert.Equal(
+            ("POST /v2.KeyManagementService/Encrypt", OtlpSpan.ServerKind, kms.TraceId, ""),
+            (request.Name, request.Kind, request.TraceId, request.ParentSpanId));
+        Assert.Equal(
+            ("/v2.KeyManagementService/Encrypt", "/v2.KeyManagementService/Encrypt"),
+            (request.Attributes.GetValueOrDefault("grpc.method"), request.Attributes.GetValueOrDefault("http.route")));
+        Assert.Equal(("v2.KeyManagementService", "Encrypt"), (kms.Attributes.GetValueOrDefault("rpc.service"), kms.Attributes.GetValueOrDefault("rpc.method")));
+    }
+
     [Theory]
     [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]
     [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317")]
