@@ -792,6 +792,35 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task With_fail_open_a_trail_that_stops_being_writable_while_serving_logs_it_once_and_its_recovery_with_the_lines_it_missed()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir, ["--Trousseau:Audit:FailOpen=true", "--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
+
+        // The file fills after a few lines, and its rotation cannot move it to a name a directory holds.
+        Directory.CreateDirectory(trail + ".1");
+        const int calls = 6;
+        await CallsAsync(server, dataDir, calls);
+        var missed = calls - Records(await File.ReadAllTextAsync(trail)).Count;
+        Assert.True(missed > 0, "6 records of about 350 bytes fill more than one file of 1024 bytes");
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains("cannot be written: calls go on without their record until it can (Trousseau:Audit:FailOpen is true)", StringComparison.Ordinal),
+            () => server.Log);
+
+        Directory.Delete(trail + ".1");
+        await CallsAsync(server, dataDir, 1);
+
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"is written again; {missed} records could not be written meanwhile", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.Equal(1, Occurrences(server.Log, "calls go on without their record"));
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+    }
+
+    [Fact]
     public async Task With_path_dash_the_lines_go_to_standard_output_starting_from_the_genesis_value()
     {
         using var temp = new TempDirectory();
