@@ -821,6 +821,34 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_kms_call_whose_line_cannot_be_written_is_answered_unavailable_and_every_call_answered_ok_has_its_line()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Store=memory"]);
+        var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+        // The file fills after a few lines, and its rotation cannot move it to a name a directory holds.
+        Directory.CreateDirectory(trail + ".1");
+        var codes = new List<string>();
+        await using (var peer = KmsPeer.Start(Path.Combine(dataDir, "kms.sock")))
+        {
+            for (var call = 0; call < 6; call++)
+            {
+                var answer = await peer.CallAsync("/v2.KeyManagementService/Encrypt", new { plaintext });
+                codes.Add(answer.GetProperty("code").GetString()!);
+            }
+        }
+
+        Assert.Contains("UNAVAILABLE", codes);
+        Assert.All(codes, code => Assert.True(code is "OK" or "UNAVAILABLE", $"a KMS call got {code}"));
+        var kms = Records(await File.ReadAllTextAsync(trail));
+        Assert.Equal(codes.Count(code => code == "OK"), kms.Count);
+        Assert.All(kms, r => Assert.Equal("OK", r.GetProperty("grpcStatus").GetString()));
+    }
+
+    [Fact]
     public async Task With_path_dash_the_lines_go_to_standard_output_starting_from_the_genesis_value()
     {
         using var temp = new TempDirectory();
