@@ -152,6 +152,28 @@ public sealed class AuditRotationRetryTests : IDisposable
         return record.RootElement.GetProperty("secret").GetString();
     }
 
+    [StoreFact]
+    public async Task A_write_refused_for_want_of_access_is_tried_again_before_the_next_call_which_acts_once_the_file_can_be_written()
+    {
+        var dataDir = _temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, Settings);
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAsync(http, "before"));
+
+        await using (await ImmutableFile.ProtectAsync(trail))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadAsync(http, "withheld"));
+        }
+
+        // The file can be written again: the next call is not refused for the write that failed.
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAsync(http, "after"));
+
+        var report = await VerifyAsync(trail);
+        Assert.Equal(2, report.GetProperty("lines").GetInt64());
+        Assert.Equal(["audit/before", "audit/after"], File.ReadAllLines(trail).Select(SecretOf));
+    }
+
     private static async Task<HttpStatusCode> ReadAsync(HttpClient http, string name)
     {
         using var response = await http.GetAsync(new Uri($"v1/secrets/audit/{name}", UriKind.Relative));

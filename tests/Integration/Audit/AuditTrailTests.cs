@@ -196,6 +196,85 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Verify_names_an_earlier_line_written_again_after_the_last_as_not_following_it()
+    {
+        for (var call = 0; call < 2; call++)
+        {
+            using var response = await fixture.Http.GetAsync(new Uri($"v1/secrets/audit/replayed-{call}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
+
+        // Each copy names a line of the chain, but not the one right before it.
+        var lastAgain = ClectlAssert.Fails(await VerifyCopyAsync([.. lines, lines[^1]]), 7);
+        var secondAgain = ClectlAssert.Fails(await VerifyCopyAsync([.. lines, lines[1]]), 7);
+
+        Assert.Contains($"audit.log line {lines.Length + 1} does not follow line {lines.Length}", lastAgain, StringComparison.Ordinal);
+        Assert.Contains($"audit.log line {lines.Length + 1} does not follow line {lines.Length}", secondAgain, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("in uppercase")]
+    [InlineData("cut to its first half")]
+    public async Task Verify_names_a_last_line_whose_prev_is_not_64_lowercase_hex_as_not_a_record_though_it_names_the_line_before(string change)
+    {
+        for (var call = 0; call < 2; call++)
+        {
+            using var response = await fixture.Http.GetAsync(new Uri($"v1/secrets/audit/last-prev-{call}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var lines = (await File.ReadAllTextAsync(Trail)).Split('\n')[..^1];
+        var prev = Sha256(lines[^2]);
+        var changed = change == "in uppercase" ? prev.ToUpperInvariant() : prev[..32];
+        var edited = lines.ToArray();
+        edited[^1] = edited[^1].Replace($"\"prev\":\"{prev}\"", $"\"prev\":\"{changed}\"", StringComparison.Ordinal);
+        Assert.NotEqual(lines[^1], edited[^1]);
+
+        var error = ClectlAssert.Fails(await VerifyCopyAsync(edited), 7);
+
+        Assert.Contains($"audit.log line {lines.Length} is not an audit record: a JSON object whose \"prev\" is a SHA-256 in lowercase hex.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_names_the_first_line_of_a_file_that_does_not_follow_the_last_line_of_the_rotated_file_before_it()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using (var server = await TrousseauServerProcess.StartAsync(
+            dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Audit:MaxFiles=5", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]))
+        {
+            await CallsAsync(server, dataDir, 8);
+        }
+
+        Assert.True(File.Exists(trail + ".3"), "8 records of about 350 bytes fill more than three files of 1024 bytes");
+        var clectl = new ClectlRunner(temp.Path, new Dictionary<string, string?>());
+        ClectlAssert.Ok(await clectl.RunAsync("audit", "verify", trail));
+
+        // A rotated file removed from the middle: audit.log.1 now comes right after audit.log.3.
+        var withoutFile = CopyTrail(trail, temp.Combine("without-file"));
+        File.Delete(withoutFile + ".2");
+        var droppedFile = ClectlAssert.Fails(await clectl.RunAsync("audit", "verify", withoutFile), 7);
+
+        // The last line of audit.log.1 removed: the line before it is now the one audit.log's first line must name.
+        var withoutLine = CopyTrail(trail, temp.Combine("without-line"));
+        var rotated = File.ReadAllLines(withoutLine + ".1");
+        await File.WriteAllTextAsync(withoutLine + ".1", string.Join('\n', rotated[..^1]) + "\n");
+        var droppedLine = ClectlAssert.Fails(await clectl.RunAsync("audit", "verify", withoutLine), 7);
+
+        Assert.Contains(
+            $"{withoutFile}.1 line 1 does not follow {withoutFile}.3 line {File.ReadAllLines(withoutFile + ".3").Length}: its \"prev\" is not the SHA-256 of that line",
+            droppedFile,
+            StringComparison.Ordinal);
+        Assert.Contains(
+            $"{withoutLine} line 1 does not follow {withoutLine}.1 line {rotated.Length - 1}: its \"prev\" is not the SHA-256 of that line",
+            droppedLine,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rotation_and_restarts_keep_one_chain_across_files_and_a_line_cut_short_is_dropped()
     {
         using var temp = new TempDirectory();
@@ -713,6 +792,63 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task With_fail_open_a_trail_that_stops_being_writable_while_serving_logs_it_once_and_its_recovery_with_the_lines_it_missed()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(
+            dataDir, ["--Trousseau:Audit:FailOpen=true", "--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Kms:Enabled=false", "--Trousseau:Store=memory"]);
+
+        // The file fills after a few lines, and its rotation cannot move it to a name a directory holds.
+        Directory.CreateDirectory(trail + ".1");
+        const int calls = 6;
+        await CallsAsync(server, dataDir, calls);
+        var missed = calls - Records(await File.ReadAllTextAsync(trail)).Count;
+        Assert.True(missed > 0, "6 records of about 350 bytes fill more than one file of 1024 bytes");
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains("cannot be written: calls go on without their record until it can (Trousseau:Audit:FailOpen is true)", StringComparison.Ordinal),
+            () => server.Log);
+
+        Directory.Delete(trail + ".1");
+        await CallsAsync(server, dataDir, 1);
+
+        await Eventually.HoldsAsync(
+            () => server.Log.Contains($"is written again; {missed} records could not be written meanwhile", StringComparison.Ordinal),
+            () => server.Log);
+        Assert.Equal(1, Occurrences(server.Log, "calls go on without their record"));
+        ClectlAssert.Ok(await new ClectlRunner(temp.Path, new Dictionary<string, string?>()).RunAsync("audit", "verify", trail));
+    }
+
+    [Fact]
+    public async Task A_kms_call_whose_line_cannot_be_written_is_answered_unavailable_and_every_call_answered_ok_has_its_line()
+    {
+        using var temp = new TempDirectory();
+        var dataDir = temp.Combine("data");
+        var trail = Path.Combine(dataDir, "audit.log");
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Audit:MaxFileBytes=1024", "--Trousseau:Store=memory"]);
+        var plaintext = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+        // The file fills after a few lines, and its rotation cannot move it to a name a directory holds.
+        Directory.CreateDirectory(trail + ".1");
+        var codes = new List<string>();
+        await using (var peer = KmsPeer.Start(Path.Combine(dataDir, "kms.sock")))
+        {
+            for (var call = 0; call < 6; call++)
+            {
+                var answer = await peer.CallAsync("/v2.KeyManagementService/Encrypt", new { plaintext });
+                codes.Add(answer.GetProperty("code").GetString()!);
+            }
+        }
+
+        Assert.Contains("UNAVAILABLE", codes);
+        Assert.All(codes, code => Assert.True(code is "OK" or "UNAVAILABLE", $"a KMS call got {code}"));
+        var kms = Records(await File.ReadAllTextAsync(trail));
+        Assert.Equal(codes.Count(code => code == "OK"), kms.Count);
+        Assert.All(kms, r => Assert.Equal("OK", r.GetProperty("grpcStatus").GetString()));
+    }
+
+    [Fact]
     public async Task With_path_dash_the_lines_go_to_standard_output_starting_from_the_genesis_value()
     {
         using var temp = new TempDirectory();
@@ -764,6 +900,18 @@ public sealed class AuditTrailTests(ApiServerFixture fixture) : IClassFixture<Ap
         var copy = Path.Combine(Directory.CreateDirectory(Path.Combine(fixture.WorkingDirectory, Guid.NewGuid().ToString("N")[..8])).FullName, "audit.log");
         await File.WriteAllTextAsync(copy, string.Join('\n', lines) + "\n");
         return await Clectl.RunAsync("audit", "verify", copy);
+    }
+
+    /// <summary>Copies the trail's files into <paramref name="directory"/>; the copy's current file.</summary>
+    private static string CopyTrail(string trail, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var file in Files(trail))
+        {
+            File.Copy(file, Path.Combine(directory, Path.GetFileName(file)));
+        }
+
+        return Path.Combine(directory, Path.GetFileName(trail));
     }
 
     private static async Task CallsAsync(TrousseauServerProcess server, string dataDir, int count)

@@ -53,8 +53,17 @@ internal sealed class VaultKmsPlugin : IAsyncDisposable
     public string Socket => _temp.Combine("run", "kms.sock");
 
     /// <summary>How many calls the plugin's audit trail records as answered DEADLINE_EXCEEDED so far.</summary>
-    public int AuditedDeadlines() =>
-        File.ReadLines(_temp.Combine("data", "audit.log")).Count(line => line.Contains("\"grpcStatus\":\"DEADLINE_EXCEEDED\"", StringComparison.Ordinal));
+    public int AuditedDeadlines() => AuditedOutcomes("DEADLINE_EXCEEDED").Count;
+
+    /// <summary>The <c>outcome</c> of each call the plugin's audit trail records as answered <paramref name="grpcStatus"/> so far, oldest first.</summary>
+    public List<string?> AuditedOutcomes(string grpcStatus) =>
+        [.. File.ReadLines(_temp.Combine("data", "audit.log"))
+            .Where(line => line.Contains($"\"grpcStatus\":\"{grpcStatus}\"", StringComparison.Ordinal))
+            .Select(line =>
+            {
+                using var record = JsonDocument.Parse(line);
+                return record.RootElement.GetProperty("outcome").GetString();
+            })];
 
     public TrousseauServerProcess Server { get; private set; } = null!;
 
@@ -304,6 +313,7 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
 
         Assert.Equal("UNAVAILABLE", slow.GetProperty("code").GetString());
         Assert.Contains("did not answer", slow.GetProperty("details").GetString(), StringComparison.Ordinal);
+        Assert.Equal("unavailable", Plugin.AuditedOutcomes("UNAVAILABLE").Last());
         KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
     }
 
@@ -354,6 +364,7 @@ public sealed class KmsVaultTests : IClassFixture<KmsVaultFixture>
         vault.Latency = TimeSpan.Zero;
 
         Assert.Equal("DEADLINE_EXCEEDED", peerCall.GetProperty("code").GetString());
+        Assert.All(Plugin.AuditedOutcomes("DEADLINE_EXCEEDED"), outcome => Assert.Equal("unavailable", outcome));
         Assert.Equal(StatusCode.DeadlineExceeded, clientCall.StatusCode);
         KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         Assert.DoesNotContain("failed unexpectedly", Server.Log[logFrom..], StringComparison.Ordinal);
