@@ -94,6 +94,27 @@ public sealed class BrowserRequestTests(OpenLoopbackServerFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task A_cross_site_read_is_refused_and_its_answer_holds_no_secret_value()
+    {
+        ClectlAssert.Ok(await fixture.Clectl.RunAsync("secret", "create", "browser/read", "--from-literal", "k=cross-site-read-value"));
+        var crossSite = new (string Name, string Value)[][]
+        {
+            [("Origin", "http://evil.example")],
+            [("Sec-Fetch-Site", "cross-site")],
+        };
+
+        foreach (var headers in crossSite)
+        {
+            using var response = await SendAsync(HttpMethod.Get, "v1/secrets/browser/read", headers: headers);
+
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("cross-site-read-value", body, StringComparison.Ordinal);
+            var problem = await Problems.AssertAsync(response, HttpStatusCode.Forbidden);
+            Assert.Equal(ProblemTypes.CrossSite, problem.GetProperty("type").GetString());
+        }
+    }
+
+    [Fact]
     public async Task A_same_origin_request_is_served()
     {
         (string, string)[] sameOrigin = [("Origin", $"http://127.0.0.1:{fixture.Port}"), ("Sec-Fetch-Site", "same-origin")];

@@ -97,6 +97,24 @@ public sealed class HostileRequestTests(ApiServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_url_name_with_an_encoded_slash_is_recorded_as_sent_never_as_the_secret_it_resembles()
+    {
+        await EnsureAsync("slash-audit/gone", "original");
+
+        using var response = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, fixture.RawUri("v1/secrets/slash-audit%2Fgone")));
+
+        await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal("original", await ValueAsync("slash-audit/gone"));
+        var deletes = File.ReadAllLines(Trail)
+            .Select(line => JsonSerializer.Deserialize<JsonElement>(line))
+            .Where(record => record.TryGetProperty("action", out var action) && action.GetString() == "delete")
+            .Select(record => (Secret: record.GetProperty("secret").GetString(), Outcome: record.GetProperty("outcome").GetString()))
+            .Where(delete => delete.Secret?.StartsWith("slash-audit", StringComparison.Ordinal) == true)
+            .ToList();
+        Assert.Equal([("slash-audit%2Fgone", "invalid")], deletes);
+    }
+
+    [Fact]
     public async Task A_name_far_over_the_limit_is_refused_and_recorded_cut_to_the_longest_valid_name()
     {
         var inBody = "long-body/" + new string('x', 1024 * 1024);
