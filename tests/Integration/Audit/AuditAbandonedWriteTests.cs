@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Etcd;
 using Trousseau.Tests.Integration.Infrastructure;
@@ -34,7 +33,7 @@ public sealed class AuditAbandonedWriteTests : IDisposable
         await using var server = await TrousseauServerProcess.StartAsync(
             dataDir, ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={proxy.Url}", "--Trousseau:Kms:Enabled=false"]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
-        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{Name}}}","data":{"k":"before"}}""")))
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"{{{Name}}}","data":{"k":"before"}}""")))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
@@ -44,7 +43,7 @@ public sealed class AuditAbandonedWriteTests : IDisposable
         // etcd applies the update but its answer never comes back; the caller gives up once etcd holds the new record.
         proxy.DropAnswers();
         using var giveUp = new CancellationTokenSource();
-        using var update = new HttpRequestMessage(HttpMethod.Put, new Uri("v1/secrets/" + Name, UriKind.Relative)) { Content = Json("""{"data":{"k":"after"}}""") };
+        using var update = new HttpRequestMessage(HttpMethod.Put, new Uri("v1/secrets/" + Name, UriKind.Relative)) { Content = JsonBody.Of("""{"data":{"k":"after"}}""") };
         var sent = http.SendAsync(update, giveUp.Token);
         await Eventually.HoldsAsync(async () => await ModRevisionAsync(etcd) != before, awaited: "etcd to apply the update");
         await giveUp.CancelAsync();
@@ -52,7 +51,7 @@ public sealed class AuditAbandonedWriteTests : IDisposable
         proxy.CutAndHeal();
 
         var line = await Eventually.ReturnsAsync(
-            () => Task.FromResult(File.ReadLines(trail).Select(l => JsonDocument.Parse(l).RootElement).LastOrDefault(l => l.GetProperty("action").GetString() == "update")),
+            () => Task.FromResult(Records(trail).LastOrDefault(l => l.GetProperty("action").GetString() == "update")),
             l => l.ValueKind == JsonValueKind.Object,
             awaited: "the update's audit line",
             show: _ => server.Log);
@@ -85,14 +84,14 @@ public sealed class AuditAbandonedWriteTests : IDisposable
         var release = new TaskCompletionSource();
         vault.Hold = new VaultTestServer.VaultHold("/rotate", release.Task, Answered: true);
         using var giveUp = new CancellationTokenSource();
-        var sent = http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), Json("{}"), giveUp.Token);
+        var sent = http.PostAsync(new Uri("v1/keys/rotate", UriKind.Relative), JsonBody.Of("{}"), giveUp.Token);
         await Eventually.HoldsAsync(() => vault.Held == 1, awaited: "Vault to rotate the key");
         await giveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sent);
         release.SetResult();
 
         var lines = await Eventually.ReturnsAsync(
-            () => Task.FromResult(File.ReadLines(trail).Select(l => JsonDocument.Parse(l).RootElement).Where(l => l.GetProperty("action").GetString() == "keys").ToList()),
+            () => Task.FromResult(Records(trail).Where(l => l.GetProperty("action").GetString() == "keys").ToList()),
             keys => keys.Count == 2,
             awaited: "the audit lines of the key status read and of the rotation",
             show: _ => server.Log);
@@ -100,10 +99,11 @@ public sealed class AuditAbandonedWriteTests : IDisposable
         Assert.Equal("ok", lines[1].GetProperty("outcome").GetString());
     }
 
+    private static IEnumerable<JsonElement> Records(string trail) => File.ReadLines(trail).Select(line => JsonDocument.Parse(line).RootElement);
+
     private static async Task<string> KeyIdAsync(HttpClient http) =>
         JsonDocument.Parse(await http.GetStringAsync(new Uri("v1/keys", UriKind.Relative))).RootElement.GetProperty("keyId").GetString()!;
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     /// <summary>The etcd revision of the secret's record, read with etcdctl past trousseaud and the relay.</summary>
     private static async Task<long> ModRevisionAsync(EtcdProcess etcd) =>

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
 
@@ -23,8 +22,8 @@ public sealed class EtcdAnswerTests : IDisposable
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--Trousseau:Store=etcd", $"--Trousseau:Etcd:Endpoints:0={etcd.ClientUrl}"]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
 
-        using var small = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/small","data":{"k":"v"}}"""));
-        using var large = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"etcd/large","data":{"k":"{{{new string('x', 64 * 1024)}}}"}}"""));
+        using var small = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"etcd/small","data":{"k":"v"}}"""));
+        using var large = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"etcd/large","data":{"k":"{{{new string('x', 64 * 1024)}}}"}}"""));
         var problem = await Problems.AssertAsync(large, HttpStatusCode.RequestEntityTooLarge);
         using var ready = await http.GetAsync(new Uri("readyz", UriKind.Relative));
 
@@ -33,6 +32,4 @@ public sealed class EtcdAnswerTests : IDisposable
         Assert.Contains("request is too large", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

@@ -109,18 +109,18 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         var dataDir = _temp.Combine("frozen");
         await using var server = await StartServerAsync(etcd, dataDir);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
-        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/frozen","data":{"k":"before"}}""")))
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"etcd/frozen","data":{"k":"before"}}""")))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
 
         await etcd.FreezeAsync();
         using var read = await http.GetAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative));
-        using var write = await http.PutAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative), Json("""{"data":{"k":"during"}}"""));
+        using var write = await http.PutAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative), JsonBody.Of("""{"data":{"k":"during"}}"""));
         var readProblem = await Problems.AssertAsync(read, HttpStatusCode.ServiceUnavailable);
         var writeProblem = await Problems.AssertAsync(write, HttpStatusCode.ServiceUnavailable);
         await etcd.ThawAsync();
-        using var written = await http.PutAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative), Json("""{"data":{"k":"after"}}"""));
+        using var written = await http.PutAsync(new Uri("v1/secrets/etcd/frozen", UriKind.Relative), JsonBody.Of("""{"data":{"k":"after"}}"""));
 
         // Each detail is a sentence naming the member, with its final period, as docs/reference.md quotes it.
         var member = $"member {etcd.ClientUrl.GetLeftPart(UriPartial.Authority)}";
@@ -218,7 +218,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         await WriteEtcdConfigAsync(config, etcd, "etcd-pass-old");
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
-        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/password","data":{"k":"v"}}""")))
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"etcd/password","data":{"k":"v"}}""")))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
@@ -261,7 +261,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
             line => line is not null,
             awaited: "a log line saying why the rewritten configuration is not taken",
             show: _ => $"the server's output:\n{server.Log}");
-        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/after-invalid-reload","data":{"k":"v"}}"""));
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"etcd/after-invalid-reload","data":{"k":"v"}}"""));
 
         Assert.StartsWith("The changed configuration is not taken: ", warning!.Trim(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -275,7 +275,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         var dataDir = _temp.Combine("rebuilt");
         await using var server = await StartServerAsync(etcd, dataDir);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
-        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/before-rebuild","data":{"k":"v"}}""")))
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"etcd/before-rebuild","data":{"k":"v"}}""")))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
@@ -290,7 +290,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
             check => check.Status == "degraded",
             awaited: "the store check to say degraded after etcd came back empty",
             show: check => $"{check.Status}: {check.Description}");
-        using var written = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"etcd/after-rebuild","data":{"k":"v"}}"""));
+        using var written = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"etcd/after-rebuild","data":{"k":"v"}}"""));
         using var ready = await server.Http.GetAsync(new Uri(server.BaseAddress, "readyz"));
 
         Assert.Equal("healthy", before.Status);
@@ -309,7 +309,7 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         var before = Enumerable.Range(0, 1100).Select(i => $"etcd/paged/{i:D4}").ToList();
         await Parallel.ForEachAsync(before, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, ct) =>
         {
-            using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}","data":{"k":"v"}}"""), ct);
+            using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"{{{name}}}","data":{"k":"v"}}"""), ct);
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         });
 
@@ -322,8 +322,8 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
             for (var i = 0; !stop.IsCancellationRequested; i++)
             {
                 var name = before[i * 37 % before.Count];
-                using var updated = await http.PutAsync(new Uri($"v1/secrets/{name}", UriKind.Relative), Json($$$"""{"data":{"k":"w{{{i}}}"}}"""));
-                using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}-new","data":{"k":"n"}}"""));
+                using var updated = await http.PutAsync(new Uri($"v1/secrets/{name}", UriKind.Relative), JsonBody.Of($$$"""{"data":{"k":"w{{{i}}}"}}"""));
+                using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"{{{name}}}-new","data":{"k":"n"}}"""));
                 using var deleted = await http.DeleteAsync(new Uri($"v1/secrets/{name}-new", UriKind.Relative));
                 Interlocked.Increment(ref writes);
             }
@@ -341,7 +341,6 @@ public sealed class EtcdServerTests(EtcdServerFixture shared) : IClassFixture<Et
         Assert.Equal(before, listed.Where(n => !n.EndsWith("-new", StringComparison.Ordinal)));
     }
 
-    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
 
     /// <summary>Writes a <c>--config</c> file that puts trousseaud on <paramref name="etcd"/> as user trousseau with <paramref name="password"/>.</summary>
     private static Task WriteEtcdConfigAsync(string path, EtcdProcess etcd, string password) =>

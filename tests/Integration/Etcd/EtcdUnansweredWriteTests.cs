@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Trousseau.Tests.Integration.Infrastructure;
 using Trousseau.Tests.StoreContract;
@@ -42,7 +41,7 @@ public sealed class EtcdUnansweredWriteTests : IDisposable
             var revisions = new long[Secrets];
             for (var i = 0; i < Secrets; i++)
             {
-                using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("{\"name\":\"held/" + i + "\",\"data\":{\"k\":\"before\"}}"));
+                using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("{\"name\":\"held/" + i + "\",\"data\":{\"k\":\"before\"}}"));
                 Assert.Equal(HttpStatusCode.Created, created.StatusCode);
                 revisions[i] = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("revision").GetInt64();
             }
@@ -55,7 +54,7 @@ public sealed class EtcdUnansweredWriteTests : IDisposable
             {
                 for (var i = 0; i < Secrets && unanswered.Count < Refusals; i++)
                 {
-                    using var update = new HttpRequestMessage(HttpMethod.Put, new Uri($"v1/secrets/held/{i}", UriKind.Relative)) { Content = Json("""{"data":{"k":"during"}}""") };
+                    using var update = new HttpRequestMessage(HttpMethod.Put, new Uri($"v1/secrets/held/{i}", UriKind.Relative)) { Content = JsonBody.Of("""{"data":{"k":"during"}}""") };
                     update.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{revisions[i]}\""));
                     using var answer = await http.SendAsync(update);
                     if (answer.StatusCode != HttpStatusCode.OK)
@@ -85,6 +84,4 @@ public sealed class EtcdUnansweredWriteTests : IDisposable
             }
         }
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

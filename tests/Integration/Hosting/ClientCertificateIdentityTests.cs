@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -32,8 +31,8 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
         using var http = api.Client(token: null);
 
         using var whoami = await http.GetAsync(new Uri("v1/auth/whoami", UriKind.Relative));
-        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"ci/build","data":{"k":"v"}}"""));
-        using var refused = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"prod/db","data":{"k":"v"}}"""));
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"ci/build","data":{"k":"v"}}"""));
+        using var refused = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"prod/db","data":{"k":"v"}}"""));
 
         Assert.Equal(HttpStatusCode.OK, whoami.StatusCode);
         using (var body = JsonDocument.Parse(await whoami.Content.ReadAsStringAsync()))
@@ -76,7 +75,6 @@ public sealed class ClientCertificateIdentityTests(ClientCertificateIdentityTest
             problem.GetProperty("detail").GetString());
     }
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     /// <summary>
     /// The application, on Kestrel over HTTPS requiring a client certificate from its own test CA, with two policies:

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -33,7 +32,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
         await using var app = await StartAsync(trousseau => trousseau.UseInMemoryStore());
         using var http = await ClientAsync(app);
 
-        using var created = await http.PostAsync("v1/secrets", Json($$$"""{"name":"app/db","type":"login","data":{"username":"orders","password":"{{{Password}}}"}}"""));
+        using var created = await http.PostAsync("v1/secrets", JsonBody.Of($$$"""{"name":"app/db","type":"login","data":{"username":"orders","password":"{{{Password}}}"}}"""));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         using var read = await http.GetAsync("v1/secrets/app/db");
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
@@ -67,13 +66,13 @@ public sealed class EmbeddedApiHostTests : IDisposable
 
         using var refused = await anonymous.GetAsync("v1/secrets/app/db");
         await AssertProblemAsync(refused, HttpStatusCode.Unauthorized);
-        using var rejected = await wrong.PostAsync("v1/secrets", Json("""{"name":"app/x","data":{"k":"v"}}"""));
+        using var rejected = await wrong.PostAsync("v1/secrets", JsonBody.Of("""{"name":"app/x","data":{"k":"v"}}"""));
         await AssertProblemAsync(rejected, HttpStatusCode.Unauthorized);
         using var missing = await http.GetAsync("v1/secrets/app/nothing-here");
         await AssertProblemAsync(missing, HttpStatusCode.NotFound);
-        using var malformed = await http.PostAsync("v1/secrets", Json("""{"name":"app/x","data":"""));
+        using var malformed = await http.PostAsync("v1/secrets", JsonBody.Of("""{"name":"app/x","data":"""));
         await AssertProblemAsync(malformed, HttpStatusCode.BadRequest);
-        using var badName = await http.PostAsync("v1/secrets", Json("""{"name":"../etc/passwd","data":{"k":"v"}}"""));
+        using var badName = await http.PostAsync("v1/secrets", JsonBody.Of("""{"name":"../etc/passwd","data":{"k":"v"}}"""));
         await AssertProblemAsync(badName, HttpStatusCode.BadRequest);
 
         using var list = await http.GetAsync("v1/secrets");
@@ -168,14 +167,14 @@ public sealed class EmbeddedApiHostTests : IDisposable
         var store = new ChangedAfterItsListing();
         await using var app = await StartAsync(trousseau => trousseau.AddSecretStore("changed-after-listing", _ => store));
         using var http = await ClientAsync(app);
-        using var created = await http.PostAsync("v1/secrets", Json("""{"name":"app/raced","data":{"k":"first"}}"""));
+        using var created = await http.PostAsync("v1/secrets", JsonBody.Of("""{"name":"app/raced","data":{"k":"first"}}"""));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var tag = created.Headers.ETag!.Tag;
 
         // A list of tags is checked against the secret's revision read before the write; another writer changes the
         // secret right after that read, so the write must find it no longer at the revision checked.
         store.ChangeAfterNextListing();
-        using var put = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/app/raced") { Content = Json("""{"data":{"k":"second"}}""") };
+        using var put = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/app/raced") { Content = JsonBody.Of("""{"data":{"k":"second"}}""") };
         put.Headers.TryAddWithoutValidation("If-Match", $"{tag}, \"999999\"");
         using var answer = await http.SendAsync(put);
 
@@ -192,7 +191,7 @@ public sealed class EmbeddedApiHostTests : IDisposable
         var store = new ChangedAfterItsListing();
         await using var app = await StartAsync(trousseau => trousseau.AddSecretStore("changed-after-listing", _ => store));
         using var http = await ClientAsync(app);
-        using var created = await http.PostAsync("v1/secrets", Json("""{"name":"app/raced-read","data":{"k":"first"}}"""));
+        using var created = await http.PostAsync("v1/secrets", JsonBody.Of("""{"name":"app/raced-read","data":{"k":"first"}}"""));
         var tag = created.Headers.ETag!.Tag;
 
         store.ChangeAfterNextListing();
@@ -235,7 +234,6 @@ public sealed class EmbeddedApiHostTests : IDisposable
     private static Uri Address(WebApplication app) =>
         new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single() + "/");
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
     {

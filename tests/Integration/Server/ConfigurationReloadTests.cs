@@ -106,7 +106,7 @@ public sealed class ConfigurationReloadTests : IDisposable
         await File.WriteAllTextAsync(config, PolicySettings("""{ "Subjects": ["admin"], "Secrets": ["**"], "Actions": ["read", "create"] }"""));
         await using var server = await TrousseauServerProcess.StartAsync(dataDir, ["--config", config]);
         using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
-        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"team/db","data":{"k":"v"}}""")))
+        using (var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"team/db","data":{"k":"v"}}""")))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
@@ -218,7 +218,7 @@ public sealed class ConfigurationReloadTests : IDisposable
             { "Trousseau": { "Store": "sqlite", "KeyProvider": "vault", "Kms": { "Socket": "{{movedSocket}}" }, "Vault": { "Auth": { "Token": "s3cr3t-vault-token" } } } }
             """);
         var warning = await WarningAsync(server, NotTaken, "Trousseau:Kms:Socket");
-        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json("""{"name":"reload/after-store-changed","data":{"k":"v"}}"""));
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of("""{"name":"reload/after-store-changed","data":{"k":"v"}}"""));
 
         // Nothing in the change fails a check, so the warning does not say that the settings in use wait for one that passes.
         Assert.Equal(
@@ -253,7 +253,7 @@ public sealed class ConfigurationReloadTests : IDisposable
             async () =>
             {
                 // A name of its own each time: a create that went through before the change would make the next 409.
-                using var create = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"reload/x-{{{Guid.NewGuid():N}}}","data":{"k":"v"}}"""));
+                using var create = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"reload/x-{{{Guid.NewGuid():N}}}","data":{"k":"v"}}"""));
                 return create.StatusCode;
             },
             status => status != HttpStatusCode.Created,
@@ -300,7 +300,6 @@ public sealed class ConfigurationReloadTests : IDisposable
 
     private static string PolicySettings(string policy) => $$"""{ "Trousseau": { "Store": "memory", "Api": { "Policies": [ {{policy}} ] } } }""";
 
-    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
 
     /// <summary>The first line of the log that starts with <paramref name="start"/> and names <paramref name="key"/>.</summary>
     private static async Task<string> WarningAsync(TrousseauServerProcess server, string start, string key) =>

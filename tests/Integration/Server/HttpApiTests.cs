@@ -305,7 +305,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         using var created = await SendAsync(HttpMethod.Post, "v1/secrets", """{"name":"im/one","type":"opaque","data":{"k":"v1"}}""");
         Assert.True(created.IsSuccessStatusCode || created.StatusCode == HttpStatusCode.Conflict);
 
-        using var request = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/im/one") { Content = Json("""{"data":{"k":"changed"}}""") };
+        using var request = new HttpRequestMessage(HttpMethod.Put, "v1/secrets/im/one") { Content = JsonBody.Of("""{"data":{"k":"changed"}}""") };
         request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
         using var response = await _http.SendAsync(request);
 
@@ -416,7 +416,7 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
         {
-            request.Content = Json(body);
+            request.Content = JsonBody.Of(body);
         }
 
         if (ifMatch is { } revision)
@@ -429,7 +429,6 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
 
     private static long Revision(string etag) => long.Parse(etag.Trim('"'), System.Globalization.CultureInfo.InvariantCulture);
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private async Task<string> PasswordAsync(string name)
     {

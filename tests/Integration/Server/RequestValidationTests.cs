@@ -86,8 +86,8 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         using var request = new HttpRequestMessage(new HttpMethod(method), fixture.RawUri("v1/secrets/" + path));
         request.Content = method switch
         {
-            "PUT" => Json("""{"data":{"k":"changed"}}"""),
-            "POST" => Json("""{"type":"opaque"}"""),
+            "PUT" => JsonBody.Of("""{"data":{"k":"changed"}}"""),
+            "POST" => JsonBody.Of("""{"type":"opaque"}"""),
             _ => null,
         };
 
@@ -256,14 +256,13 @@ public sealed class RequestValidationTests(ApiServerFixture fixture) : IClassFix
         Assert.Equal("original", await ValueAsync("chunked/target"));
     }
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
         {
-            request.Content = Json(body);
+            request.Content = JsonBody.Of(body);
         }
 
         return await Http.SendAsync(request);

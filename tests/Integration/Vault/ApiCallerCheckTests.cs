@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using Trousseau.Tests.Integration.Infrastructure;
 
 namespace Trousseau.Tests.Integration.Vault;
@@ -25,7 +24,7 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         try
         {
             using var http = fixture.Client(jwt);
-            var calls = Enumerable.Range(0, Concurrent).Select(_ => http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), Json("""{"plaintext":"aGk="}"""))).ToList();
+            var calls = Enumerable.Range(0, Concurrent).Select(_ => http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), JsonBody.Of("""{"plaintext":"aGk="}"""))).ToList();
             await Eventually.HoldsAsync(async () => await fixture.ActiveRequestsAsync("POST") >= Concurrent, () => "trousseaud did not have every request in hand");
             release.SetResult();
             answers = await Task.WhenAll(calls);
@@ -145,6 +144,4 @@ public sealed class ApiCallerCheckTests(KubernetesApiFixture fixture) : IClassFi
         Assert.True(throttled[0].Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {throttled[0].Headers.RetryAfter}");
         Assert.Equal(HttpStatusCode.OK, during.StatusCode);
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

@@ -59,8 +59,8 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         using var intruder = fixture.Client(KubernetesApiFixture.IntruderJwt);
         using var reader = fixture.Client(KubernetesApiFixture.ReaderJwt);
 
-        using var json = await intruder.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), Json("{}"));
-        using var readerJson = await reader.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), Json("{}"));
+        using var json = await intruder.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), JsonBody.Of("{}"));
+        using var readerJson = await reader.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), JsonBody.Of("{}"));
         using var text = await intruder.PostAsync(new Uri("v1/secrets/payments/a/frobnicate", UriKind.Relative), new StringContent("x", Encoding.UTF8, "text/plain"));
 
         foreach (var response in new[] { json, readerJson, text })
@@ -82,8 +82,8 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         using var top = await reader.GetAsync(new Uri($"v1/secrets/payments/top-{id}", UriKind.Relative));
         using var deep = await reader.GetAsync(new Uri($"v1/secrets/payments/eu/deep-{id}", UriKind.Relative));
         using var deepByOrders = await orders.GetAsync(new Uri($"v1/secrets/payments/eu/deep-{id}", UriKind.Relative));
-        using var write = await reader.PutAsync(new Uri($"v1/secrets/payments/top-{id}", UriKind.Relative), Json("""{"data":{"k":"w"}}"""));
-        using var elsewhere = await orders.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"billing/{{{id}}}","data":{"k":"v"}}"""));
+        using var write = await reader.PutAsync(new Uri($"v1/secrets/payments/top-{id}", UriKind.Relative), JsonBody.Of("""{"data":{"k":"w"}}"""));
+        using var elsewhere = await orders.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"billing/{{{id}}}","data":{"k":"v"}}"""));
 
         Assert.Equal(HttpStatusCode.OK, top.StatusCode);
         await Problems.AssertAsync(deep, HttpStatusCode.Forbidden);
@@ -116,7 +116,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         {
             using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(http.BaseAddress + "v1/secrets/" + spelt, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }))
             {
-                Content = method is "GET" or "DELETE" ? null : Json("""{"data":{"k":"after"}}"""),
+                Content = method is "GET" or "DELETE" ? null : JsonBody.Of("""{"data":{"k":"after"}}"""),
             };
             using var response = await http.SendAsync(request);
             var problem = await Problems.AssertInvalidInputAsync(response, HttpStatusCode.BadRequest);
@@ -132,7 +132,7 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
         using var orders = fixture.Client(KubernetesApiFixture.OrdersJwt);
         var id = Guid.NewGuid().ToString("N")[..8];
 
-        using var created = await orders.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"Payments/made-{{{id}}}","data":{"k":"v"}}"""));
+        using var created = await orders.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"Payments/made-{{{id}}}","data":{"k":"v"}}"""));
 
         var problem = await Problems.AssertInvalidInputAsync(created, HttpStatusCode.BadRequest);
         Assert.Contains("Invalid secret name", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
@@ -275,13 +275,13 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
     {
         "read" => http.GetAsync(new Uri($"v1/secrets/{name}", UriKind.Relative)),
         "list" => http.GetAsync(new Uri("v1/secrets?prefix=payments/", UriKind.Relative)),
-        "create" => http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}","data":{"k":"created"}}""")),
-        "update" => http.PutAsync(new Uri($"v1/secrets/{name}", UriKind.Relative), Json("""{"data":{"k":"after"}}""")),
+        "create" => http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"{{{name}}}","data":{"k":"created"}}""")),
+        "update" => http.PutAsync(new Uri($"v1/secrets/{name}", UriKind.Relative), JsonBody.Of("""{"data":{"k":"after"}}""")),
         "delete" => http.DeleteAsync(new Uri($"v1/secrets/{name}", UriKind.Relative)),
-        "generate" => http.PostAsync(new Uri($"v1/secrets/{name}/generate", UriKind.Relative), Json("{}")),
+        "generate" => http.PostAsync(new Uri($"v1/secrets/{name}/generate", UriKind.Relative), JsonBody.Of("{}")),
         "keys" => http.GetAsync(new Uri("v1/keys", UriKind.Relative)),
-        "encrypt" => http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), Json("""{"plaintext":"aGk="}""")),
-        "decrypt" => http.PostAsync(new Uri("v1/decrypt", UriKind.Relative), Json($$"""{"ciphertext":"{{ciphertext}}"}""")),
+        "encrypt" => http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), JsonBody.Of("""{"plaintext":"aGk="}""")),
+        "decrypt" => http.PostAsync(new Uri("v1/decrypt", UriKind.Relative), JsonBody.Of($$"""{"ciphertext":"{{ciphertext}}"}""")),
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "not an action"),
     };
 
@@ -303,13 +303,13 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
 
     private static async Task CreateAsync(HttpClient http, string name, string value)
     {
-        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), Json($$$"""{"name":"{{{name}}}","data":{"k":"{{{value}}}"}}"""));
+        using var created = await http.PostAsync(new Uri("v1/secrets", UriKind.Relative), JsonBody.Of($$$"""{"name":"{{{name}}}","data":{"k":"{{{value}}}"}}"""));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
     }
 
     private static async Task<string> EncryptAsync(HttpClient http)
     {
-        using var encrypted = await http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), Json("""{"plaintext":"aGk="}"""));
+        using var encrypted = await http.PostAsync(new Uri("v1/encrypt", UriKind.Relative), JsonBody.Of("""{"plaintext":"aGk="}"""));
         Assert.Equal(HttpStatusCode.OK, encrypted.StatusCode);
         using var body = JsonDocument.Parse(await encrypted.Content.ReadAsStringAsync());
         return body.RootElement.GetProperty("ciphertext").GetString()!;
@@ -324,6 +324,4 @@ public sealed class ApiPolicyTests(KubernetesApiFixture fixture) : IClassFixture
     }
 
     private static List<string?> Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString())];
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
