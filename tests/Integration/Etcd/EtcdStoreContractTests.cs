@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using dotnet_etcd;
@@ -130,6 +131,44 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         await compactor;
 
         Assert.True(failures.Count == 0, $"{failures.Count} of 300 listings failed, the first with: {failures.FirstOrDefault()}");
+    }
+
+    [StoreFact]
+    public async Task Listings_while_another_writer_updates_a_record_show_each_head_with_the_revision_it_was_written_at()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        var store = OpenStore(prefix);
+        var writer = OpenStore(prefix);
+        var revision = await store.CreateAsync("raced/one", "v0"u8.ToArray());
+        var written = new ConcurrentDictionary<long, string> { [revision] = "v0" };
+
+        // Another writer updates the record as fast as it can: a write may land between a listing's read of the names
+        // and its read of their heads.
+        using var stop = new CancellationTokenSource();
+        var updates = Task.Run(async () =>
+        {
+            for (var i = 1; !stop.IsCancellationRequested; i++)
+            {
+                var value = $"v{i}";
+                revision = await writer.UpdateAsync("raced/one", Encoding.UTF8.GetBytes(value), revision);
+                written[revision] = value;
+            }
+        });
+        await Eventually.HoldsAsync(() => written.Count > 1, () => "no update yet");
+        var listed = new List<(long Revision, string Head)>();
+        for (var i = 0; i < 300; i++)
+        {
+            var entry = Assert.Single((await store.ListAsync("raced/", null, limit: 10)).Entries);
+            listed.Add((entry.Revision, Encoding.UTF8.GetString(entry.Head.Span)));
+        }
+
+        await stop.CancelAsync();
+        await updates;
+
+        var mismatched = listed.Where(l => written[l.Revision] != l.Head).ToList();
+        Assert.True(
+            mismatched.Count == 0,
+            $"{mismatched.Count} of 300 listings showed a head with another write's revision, the first {mismatched.FirstOrDefault()} (written there: {(mismatched.Count == 0 ? "" : written[mismatched[0].Revision])})");
     }
 
     [StoreFact]
