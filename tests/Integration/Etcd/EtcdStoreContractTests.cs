@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using dotnet_etcd;
@@ -133,6 +134,44 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     }
 
     [StoreFact]
+    public async Task Listings_while_another_writer_updates_a_record_show_each_head_with_the_revision_it_was_written_at()
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        var store = OpenStore(prefix);
+        var writer = OpenStore(prefix);
+        var revision = await store.CreateAsync("raced/one", "v0"u8.ToArray());
+        var written = new ConcurrentDictionary<long, string> { [revision] = "v0" };
+
+        // Another writer updates the record as fast as it can: a write may land between a listing's read of the names
+        // and its read of their heads.
+        using var stop = new CancellationTokenSource();
+        var updates = Task.Run(async () =>
+        {
+            for (var i = 1; !stop.IsCancellationRequested; i++)
+            {
+                var value = $"v{i}";
+                revision = await writer.UpdateAsync("raced/one", Encoding.UTF8.GetBytes(value), revision);
+                written[revision] = value;
+            }
+        });
+        await Eventually.HoldsAsync(() => written.Count > 1, () => "no update yet");
+        var listed = new List<(long Revision, string Head)>();
+        for (var i = 0; i < 300; i++)
+        {
+            var entry = Assert.Single((await store.ListAsync("raced/", null, limit: 10)).Entries);
+            listed.Add((entry.Revision, Encoding.UTF8.GetString(entry.Head.Span)));
+        }
+
+        await stop.CancelAsync();
+        await updates;
+
+        var mismatched = listed.Where(l => written[l.Revision] != l.Head).ToList();
+        Assert.True(
+            mismatched.Count == 0,
+            $"{mismatched.Count} of 300 listings showed a head with another write's revision, the first {mismatched.FirstOrDefault()} (written there: {(mismatched.Count == 0 ? "" : written[mismatched[0].Revision])})");
+    }
+
+    [StoreFact]
     public async Task An_endpoint_down_from_the_start_is_left_out_and_every_call_goes_to_the_live_one()
     {
         var prefix = $"/contract-{Guid.NewGuid():N}/";
@@ -208,10 +247,8 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     [StoreFact]
     public async Task A_write_whose_answer_is_lost_after_etcd_applied_it_is_reported_as_done()
     {
-        var prefix = $"/contract-{Guid.NewGuid():N}/";
         await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
-        var store = OpenStore(prefix, proxy.Url);
-        var direct = OpenStore(prefix);
+        var (store, direct) = OpenBehind(proxy);
         await store.CreateAsync("lost/warm-up", "w"u8.ToArray());
 
         var created = await AfterLostAnswerAsync(proxy, () => store.CreateAsync("lost/one", "v1"u8.ToArray()).AsTask(), async () => await direct.GetAsync("lost/one") is not null);
@@ -228,10 +265,8 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     [StoreFact]
     public async Task A_delete_whose_answer_is_lost_while_another_writer_puts_the_secret_back_is_not_reported_as_done()
     {
-        var prefix = $"/contract-{Guid.NewGuid():N}/";
         await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
-        var store = OpenStore(prefix, proxy.Url);
-        var direct = OpenStore(prefix);
+        var (store, direct) = OpenBehind(proxy);
         var created = await store.CreateAsync("lost/back", "v1"u8.ToArray());
         long? putBack = null;
 
@@ -244,6 +279,26 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         Assert.Contains("may or may not have been applied", error.Message, StringComparison.Ordinal);
         var kept = await direct.GetAsync("lost/back");
         Assert.Equal(("v2", putBack), (Encoding.UTF8.GetString(kept!.Value.Span), (long?)kept.Revision));
+    }
+
+    [StoreFact]
+    public async Task A_create_whose_answer_is_lost_while_another_writer_overwrites_it_is_not_reported_as_done_at_the_other_writers_revision()
+    {
+        await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
+        var (store, direct) = OpenBehind(proxy);
+        await store.CreateAsync("lost/warm-up", "w"u8.ToArray());
+        long? overwritten = null;
+
+        // Once etcd shows the create applied, and before its caller learns anything, another writer replaces the value.
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => AfterLostAnswerAsync(
+            proxy,
+            () => store.CreateAsync("lost/taken", "mine"u8.ToArray()).AsTask(),
+            async () => await direct.GetAsync("lost/taken") is { } created
+                && (overwritten = await direct.UpdateAsync("lost/taken", "theirs"u8.ToArray(), created.Revision)) is not null));
+
+        Assert.Contains("may or may not have been applied", error.Message, StringComparison.Ordinal);
+        var kept = await direct.GetAsync("lost/taken");
+        Assert.Equal(("theirs", overwritten), (Encoding.UTF8.GetString(kept!.Value.Span), (long?)kept.Revision));
     }
 
     [StoreFact]
@@ -265,10 +320,8 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     [StoreFact]
     public async Task A_watch_that_missed_compacted_history_reports_a_reset_then_follows_again()
     {
-        var prefix = $"/contract-{Guid.NewGuid():N}/";
         await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
-        var watched = OpenStore(prefix, proxy.Url);
-        var direct = OpenStore(prefix);
+        var (watched, direct) = OpenBehind(proxy);
         await using var watch = new WatchRecorder(watched, "", c => c.Key?.StartsWith("probe-", StringComparison.Ordinal) == true);
         await watch.WaitUntilOpenAsync(probe => direct.CreateAsync($"probe-{probe}", "p"u8.ToArray()).AsTask());
 
@@ -289,10 +342,8 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
     [StoreFact]
     public async Task A_write_made_as_soon_as_a_compaction_reset_is_seen_is_reported_by_the_watch()
     {
-        var prefix = $"/contract-{Guid.NewGuid():N}/";
         await using var proxy = AnswerDroppingProxy.Start(fixture.Etcd.ClientUrl);
-        var watched = OpenStore(prefix, proxy.Url);
-        var direct = OpenStore(prefix);
+        var (watched, direct) = OpenBehind(proxy);
         await using var watch = new WatchRecorder(watched, "", c => c.Key?.StartsWith("probe-", StringComparison.Ordinal) == true);
         await watch.WaitUntilOpenAsync(probe => direct.CreateAsync($"probe-{probe}", "p"u8.ToArray()).AsTask());
 
@@ -307,6 +358,13 @@ public sealed class EtcdStoreContractTests(EtcdFixture fixture) : SecretStoreCon
         // A reader reloads what it follows once it sees the reset; a write made after that must come through the watch.
         Assert.Equal(new StoreChange("written-at-once", StoreChangeKind.Put, after), await watch.NextAsync("the write made at once"));
         await watch.StopAsync();
+    }
+
+    /// <summary>A store under a prefix of its own that reaches etcd through <paramref name="proxy"/>, and one under the same prefix that reaches etcd directly.</summary>
+    private (Trousseau.Etcd.EtcdSecretStore Proxied, Trousseau.Etcd.EtcdSecretStore Direct) OpenBehind(AnswerDroppingProxy proxy)
+    {
+        var prefix = $"/contract-{Guid.NewGuid():N}/";
+        return (OpenStore(prefix, proxy.Url), OpenStore(prefix));
     }
 
     /// <summary>
