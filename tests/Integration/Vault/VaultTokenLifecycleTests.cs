@@ -437,6 +437,20 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerFact]
+    public async Task A_configured_token_ending_with_a_line_break_is_used_without_it()
+    {
+        var server = Server();
+
+        // What a Kubernetes Secret made with `kubectl create secret generic --from-file` gives an environment variable.
+        var provider = Build(o => o.Auth.Token = server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1)) + "\n");
+        var refused = RefusedCalls(server);
+        await RoundTripAsync(provider);
+
+        Assert.Equal(refused, RefusedCalls(server));
+        AssertNoCredentialLeaked();
+    }
+
     [VaultTestServerTheory]
     [InlineData("a Vault Agent sink")]
     [InlineData("a Secret volume")]
