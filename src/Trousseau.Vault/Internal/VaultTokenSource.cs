@@ -604,8 +604,9 @@ internal sealed partial class VaultTokenSource : IDisposable
         var method = Auth.Method.ToLowerInvariant();
         if (method == "token")
         {
+            // Whitespace around a token given as a value (a Secret's line break) would go into the X-Vault-Token header.
             var token = Auth.Token is { Length: > 0 } configured
-                ? configured
+                ? configured.Trim()
                 : await ReadTokenFileAsync(Auth.TokenFile!, stopping).ConfigureAwait(false);
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
                 HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, stopping, repeatable: true).ConfigureAwait(false);

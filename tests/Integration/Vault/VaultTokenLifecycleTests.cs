@@ -227,6 +227,30 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked();
     }
 
+    [VaultTestServerFact]
+    public async Task A_login_failing_with_minutes_of_token_life_left_is_tried_again_within_30_seconds_as_the_warning_says()
+    {
+        var server = Server();
+        var (provider, _) = KubernetesWithTtl(TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), batchTokens: true);
+        await RoundTripAsync(provider);
+        var succeeded = server.Count("/login", 200);
+
+        // At 200 s, two thirds of its TTL, the token (not renewable) is due for a login, which Vault fails.
+        server.Fault = new VaultTestServer.VaultFault(500, "internal error", PathContains: "/login");
+        _clock.Advance(TimeSpan.FromSeconds(200));
+        await RoundTripAsync(provider);
+        await Eventually.HoldsAsync(() => Warnings().Count > 0);
+        Assert.Contains("expires in 100 s; trying again in 30 s", Assert.Single(Warnings()).Message, StringComparison.Ordinal);
+
+        // Half of the 100 s left would be 50 s: the login is tried again 30 s later at most.
+        server.Fault = null;
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        await RoundTripAsync(provider);
+        await Eventually.HoldsAsync(() => server.Count("/login", 200) - succeeded == 1, () => "no login 30 s after the failed one");
+
+        AssertNoCredentialLeaked();
+    }
+
     [VaultTestServerTheory]
     [InlineData("a kubernetes role that does not exist", "invalid role name")]
     [InlineData("a service-account token the role does not admit", "permission denied")]
@@ -258,6 +282,30 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         Assert.Single(warnings);
         Assert.Equal(2, server.Count(loginPath) - logins);
         AssertNoCredentialLeaked([.. errors]);
+    }
+
+    [VaultTestServerFact]
+    public async Task Credentials_vault_refuses_in_a_row_wait_twice_as_long_before_each_new_login_up_to_30_seconds()
+    {
+        var server = Server();
+        var (provider, loginPath, _) = Refused("an approle secret id that is wrong or used up");
+        await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+
+        // Each refusal in a row doubles the wait before the same secret id is sent again: 1, 2, 4, 8, 16 s, then 30 s.
+        foreach (var backoff in new[] { 1, 2, 4, 8, 16, 30, 30 })
+        {
+            var sent = server.Count(loginPath);
+            _clock.Advance(TimeSpan.FromSeconds(backoff - 1));
+            var waiting = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+            Assert.True(sent == server.Count(loginPath), $"the refused secret id was sent again {backoff - 1} s after its refusal, before its {backoff} s backoff had passed");
+            Assert.Equal(TimeSpan.FromSeconds(1), waiting.RetryAfter);
+
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await provider.WrapAsync("dek"u8.ToArray()));
+            Assert.True(sent + 1 == server.Count(loginPath), $"the refused secret id was not sent again once its {backoff} s backoff had passed");
+        }
+
+        AssertNoCredentialLeaked();
     }
 
     [VaultTestServerFact]
@@ -434,6 +482,38 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
 
         Assert.Equal(refused, RefusedCalls(server));
         Assert.Equal(1, server.Count("lookup-self") - lookups);
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
+    public async Task A_token_file_ending_with_a_line_break_is_used_without_it_and_so_is_a_new_token_written_so()
+    {
+        var server = Server();
+        var file = TokenFile.Create("a Vault Agent sink", _files.Combine("vault-token"), server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1)) + "\n");
+        var provider = Build(o => o.Auth.TokenFile = file.Path);
+        await RoundTripAsync(provider);
+        var refused = RefusedCalls(server);
+
+        // What `echo "$TOKEN" > FILE` or an editor leaves: the token and a line break.
+        server.RevokeAllTokens();
+        file.Replace(server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1)) + "\r\n");
+        await RoundTripAsync(provider);
+
+        Assert.Equal(refused, RefusedCalls(server));
+        AssertNoCredentialLeaked();
+    }
+
+    [VaultTestServerFact]
+    public async Task A_configured_token_ending_with_a_line_break_is_used_without_it()
+    {
+        var server = Server();
+
+        // What a Kubernetes Secret made with `kubectl create secret generic --from-file` gives an environment variable.
+        var provider = Build(o => o.Auth.Token = server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1)) + "\n");
+        var refused = RefusedCalls(server);
+        await RoundTripAsync(provider);
+
+        Assert.Equal(refused, RefusedCalls(server));
         AssertNoCredentialLeaked();
     }
 
