@@ -31,7 +31,7 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
         {
             failures.Add($"{Key("Auth:Method")} is '{auth.Method}': use one of {string.Join(", ", Methods)} (case-insensitive).");
         }
-        else if (IsMethod(auth, "token") && string.IsNullOrEmpty(auth.Token) && string.IsNullOrEmpty(auth.TokenFile))
+        else if (IsMethod(auth, "token") && string.IsNullOrWhiteSpace(auth.Token) && string.IsNullOrEmpty(auth.TokenFile))
         {
             failures.Add($"{Key("Auth:Token")} or {Key("Auth:TokenFile")} is required for token auth.");
         }

@@ -91,7 +91,7 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     /// <summary>The token file calls look at for a new token: token auth from <c>Auth:TokenFile</c> (a token given as a value wins).</summary>
     private string? TokenFile =>
-        string.Equals(Auth.Method, "token", StringComparison.OrdinalIgnoreCase) && Auth.Token is not { Length: > 0 } && Auth.TokenFile is { Length: > 0 } file ? file : null;
+        string.Equals(Auth.Method, "token", StringComparison.OrdinalIgnoreCase) && string.IsNullOrWhiteSpace(Auth.Token) && Auth.TokenFile is { Length: > 0 } file ? file : null;
 
     /// <summary>
     /// How long a token a login replaced is kept before it is revoked, so that calls still under way with it are not
@@ -604,8 +604,9 @@ internal sealed partial class VaultTokenSource : IDisposable
         var method = Auth.Method.ToLowerInvariant();
         if (method == "token")
         {
-            // Whitespace around a token given as a value (a Secret's line break) would go into the X-Vault-Token header.
-            var token = Auth.Token is { Length: > 0 } configured
+            // Whitespace around a token given as a value (a Secret's line break) would go into the X-Vault-Token header;
+            // a value of whitespace only is no token, and the token file is read.
+            var token = Auth.Token is { } configured && !string.IsNullOrWhiteSpace(configured)
                 ? configured.Trim()
                 : await ReadTokenFileAsync(Auth.TokenFile!, stopping).ConfigureAwait(false);
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(

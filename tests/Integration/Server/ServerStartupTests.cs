@@ -236,6 +236,17 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
     }
 
     [Fact]
+    public async Task A_vault_token_of_spaces_only_is_refused_at_start_as_no_token()
+    {
+        // An environment variable left holding a blank line (TROUSSEAU__VAULT__AUTH__TOKEN from an empty Secret key).
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
+            ["--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1", "--Trousseau:Vault:Auth:Token= \n"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Trousseau:Vault:Auth:Token or Trousseau:Vault:Auth:TokenFile is required for token auth.", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_missing_tls_file_is_named_with_its_full_path()
     {
         var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
