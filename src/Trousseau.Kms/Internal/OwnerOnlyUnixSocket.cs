@@ -102,10 +102,16 @@ internal static class OwnerOnlyUnixSocket
 
     /// <summary>
     /// Whether <paramref name="path"/> is a socket file that no process serves any more, left by one that is gone;
-    /// refuses a path that is no socket, one a live process serves, or one this process may not connect to.
+    /// refuses a path that is no socket (a symbolic link too, whatever it points to), one a live process serves, or
+    /// one this process may not connect to.
     /// </summary>
     private static bool IsLeftBehind(string path)
     {
+        if (new FileInfo(path).LinkTarget is { } target)
+        {
+            throw new IOException($"The KMS socket path {path} is a symbolic link (to {target}), not a socket; refusing to follow or replace it.");
+        }
+
         if (Directory.Exists(path))
         {
             throw new IOException($"The KMS socket path {path} is a directory, not a socket; refusing to replace it.");

@@ -151,6 +151,48 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task Encrypt_takes_a_plaintext_of_exactly_512_bytes_and_refuses_513_bytes_or_none_naming_the_limit()
+    {
+        var largest = Convert.ToBase64String(Enumerable.Range(0, 512).Select(i => (byte)i).ToArray());
+
+        var atLimit = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = largest }));
+        var overLimit = await Peer.CallAsync(Encrypt, new { plaintext = Convert.ToBase64String(new byte[513]) });
+        var empty = await Peer.CallAsync(Encrypt, new { plaintext = "" });
+        var v1OverLimit = await Peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1beta1", plain = Convert.ToBase64String(new byte[513]) });
+        var decrypted = KmsPeer.Ok(await Peer.CallAsync(Decrypt, new { ciphertext = atLimit.GetProperty("ciphertext").GetString(), key_id = atLimit.GetProperty("key_id").GetString() }));
+
+        Assert.Equal(largest, decrypted.GetProperty("plaintext").GetString());
+        Assert.All(new[] { overLimit, empty, v1OverLimit }, r => Assert.Equal("INVALID_ARGUMENT", r.GetProperty("code").GetString()));
+        Assert.Equal("plaintext must be 1 to 512 bytes, not 513.", overLimit.GetProperty("details").GetString());
+        Assert.Equal("plaintext must be 1 to 512 bytes, not 0.", empty.GetProperty("details").GetString());
+        Assert.Equal("plaintext must be 1 to 512 bytes, not 513.", v1OverLimit.GetProperty("details").GetString());
+    }
+
+    [Fact]
+    public async Task Decrypt_refuses_annotations_one_byte_over_32_KiB_and_keys_kube_apiserver_refuses_in_capitals_or_over_253_characters()
+    {
+        var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
+        var ciphertext = encrypted.GetProperty("ciphertext").GetString();
+        var keyId = encrypted.GetProperty("key_id").GetString();
+        var value = Convert.ToBase64String("1"u8.ToArray());
+
+        // "big.example.com" is 15 bytes: with a value of 32 KiB - 15 bytes the total is at the limit, one more byte over it.
+        var atLimit = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = new Dictionary<string, string> { ["big.example.com"] = Convert.ToBase64String(new byte[(32 * 1024) - 15]) } });
+        var overLimit = await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = new Dictionary<string, string> { ["big.example.com"] = Convert.ToBase64String(new byte[(32 * 1024) - 14]) } });
+        var refusedKeys = new List<JsonElement>();
+        foreach (var key in new[] { "Version.Encryption.K8s.io", string.Join('.', Enumerable.Repeat(new string('a', 63), 5))[..254], string.Join('.', Enumerable.Repeat(new string('a', 63), 5))[..254] + "." })
+        {
+            refusedKeys.Add(await Peer.CallAsync(Decrypt, new { ciphertext, key_id = keyId, annotations = new Dictionary<string, string> { [key] = value } }));
+        }
+
+        Assert.Equal(Dek, KmsPeer.Ok(atLimit).GetProperty("plaintext").GetString());
+        Assert.Equal("INVALID_ARGUMENT", overLimit.GetProperty("code").GetString());
+        Assert.Equal("Annotations total 32769 bytes; the limit is 32768.", overLimit.GetProperty("details").GetString());
+        Assert.All(refusedKeys, r => Assert.Equal("INVALID_ARGUMENT", r.GetProperty("code").GetString()));
+        Assert.All(refusedKeys, r => Assert.Equal("Annotation keys must be fully qualified domain names.", r.GetProperty("details").GetString()));
+    }
+
+    [Fact]
     public async Task A_request_of_128_KiB_is_answered_by_the_plugin_and_one_a_byte_larger_is_refused_resource_exhausted()
     {
         // An Encrypt request without uid is its plaintext field alone: a tag byte, a three-byte length, the bytes.
@@ -312,6 +354,20 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task Kms_v1_encrypt_naming_another_version_is_refused_naming_it_and_one_naming_none_is_served()
+    {
+        var ping = Convert.ToBase64String("ping"u8.ToArray());
+
+        var otherVersion = await Peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { version = "v1", plain = ping });
+        var noVersion = KmsPeer.Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Encrypt", new { plain = ping }));
+        var decrypted = KmsPeer.Ok(await Peer.CallAsync("/v1beta1.KeyManagementService/Decrypt", new { version = "v1beta1", cipher = noVersion.GetProperty("cipher").GetString() }));
+
+        Assert.Equal("INVALID_ARGUMENT", otherVersion.GetProperty("code").GetString());
+        Assert.Equal("Unsupported KMS API version 'v1'; this service speaks v1beta1.", otherVersion.GetProperty("details").GetString());
+        Assert.Equal(ping, decrypted.GetProperty("plain").GetString());
+    }
+
+    [Fact]
     public async Task A_key_id_empty_or_over_the_limit_is_refused_naming_its_length_and_a_v1_version_past_64_characters_is_not_echoed()
     {
         var encrypted = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
@@ -341,6 +397,9 @@ public sealed class KmsPluginTests(KmsPluginFixture fixture) : IClassFixture<Kms
         var before = KmsPeer.Ok(await Peer.CallAsync(Encrypt, new { plaintext = Dek }));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Socket));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(Socket)!));
+
+        // The directory the socket was made in before it was given its name is gone once the plugin serves.
+        Assert.Equal([Socket], Directory.GetFileSystemEntries(Path.GetDirectoryName(Socket)!));
 
         Assert.Equal(0, await fixture.Server.StopAsync());
         Assert.False(File.Exists(Socket));

@@ -341,6 +341,29 @@ public sealed class KmsSocketTests(KmsSocketFixture fixture) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task A_socket_path_that_is_a_symbolic_link_is_not_followed_and_no_socket_appears_where_it_points()
+    {
+        using var temp = new TempDirectory();
+        var directory = temp.Combine("run");
+        var elsewhere = temp.Combine("elsewhere");
+        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(elsewhere, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var socket = Path.Combine(directory, "kms.sock");
+        var target = Path.Combine(elsewhere, "kms.sock");
+        File.CreateSymbolicLink(socket, target);
+
+        var result = await TrousseauServerProcess.RunToExitAsync(temp.Combine("data"), ["--kms-socket", socket]);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(
+            $"trousseaud: cannot start: The KMS socket path {socket} is a symbolic link (to {target}), not a socket; refusing to follow or replace it.",
+            result.Stderr.Trim());
+        Assert.Equal(target, new FileInfo(socket).LinkTarget);
+        Assert.Empty(Directory.GetFileSystemEntries(elsewhere));
+        Assert.Equal([socket], Directory.GetFileSystemEntries(directory));
+    }
+
+    [Fact]
     public async Task A_socket_directory_too_long_for_the_socket_to_be_bound_in_is_refused_naming_the_path()
     {
         using var temp = new TempDirectory();

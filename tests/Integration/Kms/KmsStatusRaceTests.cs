@@ -7,8 +7,9 @@ using Trousseau.Tests.Integration.Vault;
 namespace Trousseau.Tests.Integration.Kms;
 
 /// <summary>
-/// KMS Status calls that overlap (kube-apiserver's poll, the gRPC health service's probe) over Vault Transit: the
-/// plugin is hosted in process on a real Unix socket, over the in-repo Vault server, which can hold an answer back.
+/// KMS Status over Vault Transit: calls that overlap (kube-apiserver's poll, the gRPC health service's probe), and a
+/// plugin whose Vault was sealed from its start. The plugin is hosted in process on a real Unix socket, over the
+/// in-repo Vault server, which can hold an answer back or seal.
 /// </summary>
 public sealed class KmsStatusRaceTests(VaultFixture fixture) : IClassFixture<VaultFixture>, IDisposable
 {
@@ -22,17 +23,8 @@ public sealed class KmsStatusRaceTests(VaultFixture fixture) : IClassFixture<Vau
     {
         // The clock stands still, so a healthy answer, once remembered, would be reused by every later Status.
         var server = _vault.RequireTestServer();
-        var keyName = VaultTarget.UniqueKeyName();
-        await _vault.CreateKeyAsync(keyName);
         var socket = _temp.Combine("run", "kms.sock");
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(DateTimeOffset.UtcNow));
-        builder.Services.AddTrousseau()
-            .UseVaultTransit(o => (o.Address, o.KeyName, o.Auth.Token) = (_vault.Address, keyName, _vault.Token))
-            .UseInMemoryStore()
-            .AddKmsPlugin(kms => (kms.Socket, kms.ProviderTimeout) = (socket, TimeSpan.FromSeconds(30)));
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await StartPluginAsync(socket, new FakeTimeProvider(DateTimeOffset.UtcNow));
         try
         {
             using var channel = KmsSocketTests.ChannelFor(socket);
@@ -68,5 +60,45 @@ public sealed class KmsStatusRaceTests(VaultFixture fixture) : IClassFixture<Vau
         {
             await host.StopAsync();
         }
+    }
+
+    [VaultTestServerFact]
+    public async Task A_plugin_whose_vault_was_sealed_since_it_started_answers_status_unhealthy_with_the_key_id_unavailable()
+    {
+        var socket = _temp.Combine("run", "kms.sock");
+        using var host = await StartPluginAsync(socket, TimeProvider.System, sealedAtStart: true);
+        try
+        {
+            using var channel = KmsSocketTests.ChannelFor(socket);
+            var status = await new KmsV2Client(channel.CreateCallInvoker()).StatusAsync();
+
+            Assert.Equal("v2", status.Version);
+            Assert.NotEqual("ok", status.Healthz);
+            Assert.Equal("unavailable", status.KeyId);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    /// <summary>
+    /// Starts a host serving the KMS plugin on <paramref name="socket"/> over a new Transit key of the in-repo Vault,
+    /// on <paramref name="clock"/>, with Vault sealed before the start when <paramref name="sealedAtStart"/>.
+    /// </summary>
+    private async Task<IHost> StartPluginAsync(string socket, TimeProvider clock, bool sealedAtStart = false)
+    {
+        var keyName = VaultTarget.UniqueKeyName();
+        await _vault.CreateKeyAsync(keyName);
+        _vault.RequireTestServer().Sealed = sealedAtStart;
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(clock);
+        builder.Services.AddTrousseau()
+            .UseVaultTransit(o => (o.Address, o.KeyName, o.Auth.Token) = (_vault.Address, keyName, _vault.Token))
+            .UseInMemoryStore()
+            .AddKmsPlugin(kms => (kms.Socket, kms.ProviderTimeout) = (socket, TimeSpan.FromSeconds(30)));
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
     }
 }
