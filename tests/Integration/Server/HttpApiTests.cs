@@ -49,6 +49,18 @@ public sealed class HttpApiTests(ApiServerFixture fixture) : IClassFixture<ApiSe
         await Problems.AssertAsync(updateGone, HttpStatusCode.NotFound);
     }
 
+    [Theory]
+    [InlineData("""{"data":{"k":"v"}}""")]
+    [InlineData("""{"type":"opaque","data":{"k":"v"}}""")]
+    public async Task A_put_of_a_secret_that_does_not_exist_gets_404_and_creates_nothing_even_naming_a_type(string body)
+    {
+        using var put = await SendAsync(HttpMethod.Put, "v1/secrets/api/put-absent", body);
+
+        await Problems.AssertAsync(put, HttpStatusCode.NotFound);
+        using var read = await SendAsync(HttpMethod.Get, "v1/secrets/api/put-absent");
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+    }
+
     [Fact]
     public async Task An_etag_read_before_a_rewrap_still_updates_and_deletes_while_a_real_change_in_between_gets_412()
     {

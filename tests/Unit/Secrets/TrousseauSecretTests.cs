@@ -105,7 +105,10 @@ public sealed class TrousseauSecretTests : IDisposable
     {
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("nope"));
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.UpdateSecretAsync("nope", Data(("k", "v"))));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.UpdateSecretAsync("nope", Data(("k", "v")), SecretType.Opaque));
         await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.DeleteSecretAsync("nope"));
+
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("nope"));
     }
 
     [Fact]
@@ -135,6 +138,20 @@ public sealed class TrousseauSecretTests : IDisposable
 
         Assert.Equal(["team/a", "team/b"], listed.Select(m => m.Name));
         Assert.Equal([SecretType.Opaque, SecretType.Login], listed.Select(m => m.Type));
+    }
+
+    [Fact]
+    public async Task A_prefix_lists_every_name_that_starts_with_it_not_only_those_below_a_slash()
+    {
+        await Trousseau.CreateSecretAsync("team/a", SecretType.Opaque, Data(("k", "1")));
+        await Trousseau.CreateSecretAsync("teammate/x", SecretType.Opaque, Data(("k", "2")));
+        await Trousseau.CreateSecretAsync("tea", SecretType.Opaque, Data(("k", "3")));
+
+        var listed = await Trousseau.ListSecretsAsync("team").ToListAsync();
+        var page = await Trousseau.ListSecretsPageAsync("team");
+
+        Assert.Equal(["team/a", "teammate/x"], listed.Select(m => m.Name));
+        Assert.Equal(["team/a", "teammate/x"], page.Items.Select(m => m.Name));
     }
 
     [Fact]
@@ -265,6 +282,48 @@ public sealed class TrousseauSecretTests : IDisposable
         await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.CreateSecretAsync("l4", new SecretType("certificate"), Data(("k", "v"))));
     }
 
+    [Theory]
+    [InlineData("Password")]
+    [InlineData("USERNAME")]
+    [InlineData("Endpoint")]
+    public async Task A_login_secret_refuses_a_key_that_differs_from_its_own_keys_only_in_case(string key)
+    {
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.CreateSecretAsync("login/cased", SecretType.Login, Data(("username", "u"), ("password", "p"), (key, "x"))));
+
+        Assert.Equal(("data", $"A login secret holds only 'username', 'password' and 'endpoint', not '{key}'."), (refused.Field, refused.Message));
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("login/cased"));
+    }
+
+    [Theory]
+    [InlineData("a/b")]
+    [InlineData("a b")]
+    [InlineData("caf\u00e9")]
+    [InlineData("key:1")]
+    [InlineData("")]
+    [InlineData("k254")]
+    public async Task A_data_key_outside_1_to_253_letters_digits_dots_underscores_and_dashes_is_refused_and_nothing_is_stored(string key)
+    {
+        key = key == "k254" ? new string('k', 254) : key;
+
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(
+            async () => await Trousseau.CreateSecretAsync("keys/bad", SecretType.Opaque, Data((key, "v"))));
+
+        Assert.Equal("data", refused.Field);
+        Assert.EndsWith("use 1 to 253 characters of A-Z, a-z, 0-9, '.', '_', '-'.", refused.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<SecretNotFoundException>(async () => await Trousseau.GetSecretAsync("keys/bad"));
+    }
+
+    [Fact]
+    public async Task Data_keys_of_253_characters_and_of_every_allowed_character_are_kept()
+    {
+        var data = Data((new string('k', 253), "long"), ("A-z_0.9", "mixed"), (".", "dot"), ("..", "dots"));
+
+        await Trousseau.CreateSecretAsync("keys/good", SecretType.Opaque, data);
+
+        Assert.Equal(data, (await Trousseau.GetSecretAsync("keys/good")).Data);
+    }
+
     [Fact]
     public async Task A_secret_holds_at_least_one_key_so_empty_data_and_a_patch_removing_every_key_are_refused_and_change_nothing()
     {
@@ -374,13 +433,65 @@ public sealed class TrousseauSecretTests : IDisposable
     }
 
     [Fact]
-    public async Task A_record_moved_to_another_name_does_not_decrypt()
+    public async Task A_record_moved_to_another_name_of_any_length_does_not_decrypt()
     {
         await Trousseau.CreateSecretAsync("origin", SecretType.Opaque, Data(("k", "v")));
         var entry = await _local.Store.GetAsync("origin");
         await _local.Store.CreateAsync("moved", entry!.Value);
+        await _local.Store.CreateAsync("origim", entry.Value);
 
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("moved"));
+        await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("origim"));
+        Assert.Equal(Data(("k", "v")), (await Trousseau.GetSecretAsync("origin")).Data);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(2 + 6 + 7)]
+    [InlineData(2 + 6 + 8 + 7)]
+    public async Task A_records_type_or_timestamps_edited_in_the_store_do_not_decrypt(int editedByte)
+    {
+        // The clear header of an opaque secret's record: format, type length, "opaque", created and updated times.
+        await Trousseau.CreateSecretAsync("times/a", SecretType.Opaque, Data(("k", "v")));
+        var entry = await _local.Store.GetAsync("times/a");
+        var edited = entry!.Value.ToArray();
+        edited[editedByte] ^= 0x20;
+
+        await _local.Store.UpdateAsync("times/a", edited, entry.Revision);
+
+        var refused = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("times/a"));
+        Assert.StartsWith("The stored record of secret 'times/a' cannot be decrypted", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_record_cut_short_inside_its_header_is_refused_as_corrupt_and_left_out_of_listings()
+    {
+        await Trousseau.CreateSecretAsync("cut/a", SecretType.Opaque, Data(("k", "v")));
+        await Trousseau.CreateSecretAsync("cut/b", SecretType.Opaque, Data(("k", "v")));
+        var entry = await _local.Store.GetAsync("cut/a");
+        await _local.Store.UpdateAsync("cut/a", entry!.Value[..(2 + entry.Value.Span[1] + 12)], entry.Revision);
+
+        var refused = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("cut/a"));
+
+        Assert.Equal("The stored record of secret 'cut/a' is corrupt: its header is malformed.", refused.Message);
+        Assert.Equal(["cut/b"], (await Trousseau.ListSecretsAsync("cut/").ToListAsync()).Select(m => m.Name));
+    }
+
+    [Theory]
+    [InlineData("00000001" + "00000001" + "6b" + "00000001" + "76" + "00")]
+    [InlineData("00000001" + "00000001" + "6b" + "0000000a" + "767676")]
+    [InlineData("00000002" + "00000001" + "6b" + "00000001" + "76")]
+    [InlineData("00000001" + "00000001" + "6b" + "00000002" + "c328")]
+    [InlineData("00000001" + "ffffffff" + "6b")]
+    public async Task Sealed_data_that_does_not_decode_exactly_is_refused_as_corrupt_not_read_in_part(string plaintextHex)
+    {
+        await SealRecordAsync("coded/good", SecretType.Opaque, Convert.FromHexString("00000001" + "00000001" + "6b" + "00000001" + "76"));
+        await SealRecordAsync("coded/bad", SecretType.Opaque, Convert.FromHexString(plaintextHex));
+
+        var refused = await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.GetSecretAsync("coded/bad"));
+
+        Assert.Equal(Data(("k", "v")), (await Trousseau.GetSecretAsync("coded/good")).Data);
+        Assert.Equal("The stored record of secret 'coded/bad' is corrupt: its data does not decode.", refused.Message);
     }
 
     [Fact]
@@ -563,6 +674,18 @@ public sealed class TrousseauSecretTests : IDisposable
 
         Assert.Equal("payload", Encoding.UTF8.GetString(await Trousseau.DecryptAsync(sealedBytes.Ciphertext, "tenant-1"u8.ToArray())));
         await Assert.ThrowsAsync<InvalidCiphertextException>(async () => await Trousseau.DecryptAsync(sealedBytes.Ciphertext, "tenant-2"u8.ToArray()));
+    }
+
+    [Fact]
+    public async Task Key_status_after_a_rotation_names_the_key_and_version_the_rotation_answered()
+    {
+        var before = await _local.Keys.GetKeyStatusAsync();
+        var rotated = await _local.Keys.RotateKeyAsync();
+        var after = await _local.Keys.GetKeyStatusAsync();
+
+        Assert.Equal(before.Version + 1, rotated.Version);
+        Assert.NotEqual(before.KeyId, rotated.KeyId);
+        Assert.Equal(rotated, after);
     }
 
     [Fact]
@@ -825,10 +948,7 @@ public sealed class TrousseauSecretTests : IDisposable
     public async Task Regenerating_a_secret_stored_without_keys_says_to_name_a_key_and_makes_the_key_named()
     {
         // Older versions stored a secret with no keys; the library now refuses to, so the record is written as they did.
-        var header = SecretRecord.BuildHeader(SecretType.Opaque, _time.GetUtcNow(), _time.GetUtcNow());
-        var sealedData = await _local.Services.GetRequiredService<EnvelopeEncryptor>().EncryptAsync(
-            EnvelopePurpose.Store, SecretRecord.EncodeData(new Dictionary<string, string>()), SecretRecord.AssociatedData("old/empty", header), CancellationToken.None);
-        await _local.Store.CreateAsync("old/empty", (byte[])[.. header, .. sealedData.Ciphertext]);
+        await SealRecordAsync("old/empty", SecretType.Opaque, SecretRecord.EncodeData(new Dictionary<string, string>()));
 
         var unnamed = await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.RegenerateSecretAsync("old/empty"));
         var regenerated = await Trousseau.RegenerateSecretAsync("old/empty", new SecretRegenerationOptions { Key = "token" });
@@ -846,10 +966,7 @@ public sealed class TrousseauSecretTests : IDisposable
     public async Task Regenerating_a_login_secret_stored_without_keys_says_to_give_its_username_and_password_and_changes_nothing()
     {
         // Older versions stored a secret with no keys; the library now refuses to, so the record is written as they did.
-        var header = SecretRecord.BuildHeader(SecretType.Login, _time.GetUtcNow(), _time.GetUtcNow());
-        var sealedData = await _local.Services.GetRequiredService<EnvelopeEncryptor>().EncryptAsync(
-            EnvelopePurpose.Store, SecretRecord.EncodeData(new Dictionary<string, string>()), SecretRecord.AssociatedData("old/login", header), CancellationToken.None);
-        await _local.Store.CreateAsync("old/login", (byte[])[.. header, .. sealedData.Ciphertext]);
+        await SealRecordAsync("old/login", SecretType.Login, SecretRecord.EncodeData(new Dictionary<string, string>()));
         var before = (await Trousseau.GetSecretAsync("old/login")).Metadata;
 
         var refused = await Assert.ThrowsAsync<InvalidInputException>(async () => await Trousseau.RegenerateSecretAsync("old/login"));
@@ -861,6 +978,23 @@ public sealed class TrousseauSecretTests : IDisposable
         await Trousseau.PatchSecretAsync("old/login", new Dictionary<string, string?> { ["username"] = "app", ["password"] = "p" });
         await Trousseau.RegenerateSecretAsync("old/login");
         Assert.NotEqual("p", (await Trousseau.GetSecretAsync("old/login")).Data["password"]);
+    }
+
+    [Fact]
+    public async Task A_patch_that_changes_no_value_writes_nothing_and_answers_the_metadata_at_the_same_revision()
+    {
+        var created = await Trousseau.CreateSecretAsync("merge/same", SecretType.Opaque, Data(("a", "1"), ("b", "2")));
+        var stored = await _local.Store.GetAsync("merge/same");
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        var patched = await Trousseau.PatchSecretAsync("merge/same", new Dictionary<string, string?> { ["a"] = "1", ["gone"] = null });
+
+        Assert.Equal(created, patched.Metadata);
+        Assert.Equal(["gone"], patched.AbsentKeys);
+        Assert.Equal(stored!.Revision, (await _local.Store.GetAsync("merge/same"))!.Revision);
+        var secret = await Trousseau.GetSecretAsync("merge/same");
+        Assert.Equal(created, secret.Metadata);
+        Assert.Equal(Data(("a", "1"), ("b", "2")), secret.Data);
     }
 
     [Fact]
@@ -879,5 +1013,14 @@ public sealed class TrousseauSecretTests : IDisposable
         var secret = await Trousseau.GetSecretAsync("merge/bad");
         Assert.Equal(created, secret.Metadata);
         Assert.Equal(Data(("username", "app"), ("password", "p")), secret.Data);
+    }
+
+    /// <summary>Stores a record whose sealed data is <paramref name="plaintext"/>, as an older version or another writer would.</summary>
+    private async Task SealRecordAsync(string name, SecretType type, byte[] plaintext)
+    {
+        var header = SecretRecord.BuildHeader(type, _time.GetUtcNow(), _time.GetUtcNow());
+        var sealedData = await _local.Services.GetRequiredService<EnvelopeEncryptor>().EncryptAsync(
+            EnvelopePurpose.Store, plaintext, SecretRecord.AssociatedData(name, header), CancellationToken.None);
+        await _local.Store.CreateAsync(name, (byte[])[.. header, .. sealedData.Ciphertext]);
     }
 }
