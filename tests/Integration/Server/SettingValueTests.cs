@@ -316,6 +316,80 @@ public sealed class SettingValueTests : IDisposable
         Assert.False(Directory.Exists(_temp.Combine("data")));
     }
 
+    [Theory]
+    [InlineData("DataKeys:MaxUses", "0", "Trousseau:DataKeys:MaxUses must be between 1 and 2147483648, not 0.")]
+    [InlineData("DataKeys:MaxUses", "2147483649", "Trousseau:DataKeys:MaxUses must be between 1 and 2147483648, not 2147483649.")]
+    [InlineData("DataKeys:CacheSize", "0", "Trousseau:DataKeys:CacheSize must be between 1 and 1000000, not 0.")]
+    [InlineData("DataKeys:CacheSize", "1000001", "Trousseau:DataKeys:CacheSize must be between 1 and 1000000, not 1000001.")]
+    [InlineData("DataKeys:MaxAge", "00:00:00", "Trousseau:DataKeys:MaxAge must be a positive time span (for example 01:00:00), not 00:00:00.")]
+    [InlineData("DataKeys:CacheTimeToLive", "00:00:00", "Trousseau:DataKeys:CacheTimeToLive must be a positive time span (for example 01:00:00), not 00:00:00.")]
+    [InlineData("Sqlite:BusyTimeout", "00:00:00", "Trousseau:Sqlite:BusyTimeout is 00:00:00; it must be above 00:00:00 and at most 00:10:00.")]
+    [InlineData("Sqlite:BusyTimeout", "00:10:00.0000001", "Trousseau:Sqlite:BusyTimeout is 00:10:00.0000001; it must be above 00:00:00 and at most 00:10:00.")]
+    [InlineData("Kms:ProviderTimeout", "00:00:00", "Trousseau:Kms:ProviderTimeout is 00:00:00; it must be above 00:00:00 and at most 00:00:30.")]
+    [InlineData("Kms:ProviderTimeout", "00:00:30.0000001", "Trousseau:Kms:ProviderTimeout is 00:00:30.0000001; it must be above 00:00:00 and at most 00:00:30.")]
+    [InlineData("Kms:StatusCacheDuration", "-00:00:00.0000001", "Trousseau:Kms:StatusCacheDuration is -00:00:00.0000001; it must be at least 00:00:00 and at most 00:00:50.")]
+    [InlineData("Kms:StatusCacheDuration", "00:00:50.0000001", "Trousseau:Kms:StatusCacheDuration is 00:00:50.0000001; it must be at least 00:00:00 and at most 00:00:50.")]
+    [InlineData("Api:MaxRequestBodyBytes", "65535", "Trousseau:Api:MaxRequestBodyBytes is 65535; it must be at least 65536 (64 KiB) and at most 67108864 (64 MiB).")]
+    [InlineData("Api:MaxRequestBodyBytes", "67108865", "Trousseau:Api:MaxRequestBodyBytes is 67108865; it must be at least 65536 (64 KiB) and at most 67108864 (64 MiB).")]
+    [InlineData("Api:Auth:MaxLoginsPerSecond", "0", "Trousseau:Api:Auth:MaxLoginsPerSecond is 0; it must be a whole number from 1 to 10000.")]
+    [InlineData("Api:Auth:MaxLoginsPerSecond", "10001", "Trousseau:Api:Auth:MaxLoginsPerSecond is 10001; it must be a whole number from 1 to 10000.")]
+    [InlineData("Audit:MaxFileBytes", "1023", "Trousseau:Audit:MaxFileBytes is 1023; it must be at least 1024 and at most 1099511627776 (1 TiB).")]
+    [InlineData("Audit:MaxFileBytes", "1099511627777", "Trousseau:Audit:MaxFileBytes is 1099511627777; it must be at least 1024 and at most 1099511627776 (1 TiB).")]
+    [InlineData("Audit:MaxFiles", "0", "Trousseau:Audit:MaxFiles is 0; it must be at least 1 and at most 1000.")]
+    [InlineData("Audit:MaxFiles", "1001", "Trousseau:Audit:MaxFiles is 1001; it must be at least 1 and at most 1000.")]
+    [InlineData("Worker:Interval", "00:00:00.0999999", "Trousseau:Worker:Interval is 00:00:00.0999999; it must be at least 00:00:00.1 and at most 1.00:00:00.")]
+    [InlineData("Worker:Interval", "1.00:00:00.0000001", "Trousseau:Worker:Interval is 1.00:00:00.0000001; it must be at least 00:00:00.1 and at most 1.00:00:00.")]
+    [InlineData("Vault:Timeout", "00:00:00.0099999", "Trousseau:Vault:Timeout is 00:00:00.0099999; it must be at least 00:00:00.01 and at most 00:05:00.")]
+    [InlineData("Vault:Timeout", "00:05:00.0000001", "Trousseau:Vault:Timeout is 00:05:00.0000001; it must be at least 00:00:00.01 and at most 00:05:00.")]
+    public async Task A_number_or_time_span_just_beyond_a_bound_the_reference_gives_exits_2_naming_the_bounds_and_creates_nothing(string key, string value, string named)
+    {
+        string[] vault = key.StartsWith("Vault:", StringComparison.Ordinal)
+            ? ["--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1", "--Trousseau:Vault:Auth:Token=hvs.bound-test", "--Trousseau:Kms:Enabled=false"]
+            : [];
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), [.. vault, $"--Trousseau:{key}={value}"]);
+
+        AssertRefused(result, named);
+        Assert.DoesNotContain("hvs.bound-test", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
+    [Theory]
+    [InlineData("lowest")]
+    [InlineData("highest")]
+    public async Task Every_bound_the_reference_gives_is_itself_accepted_and_the_server_serves(string edge)
+    {
+        string[] settings = edge == "lowest"
+            ? ["DataKeys:MaxUses=1", "DataKeys:CacheSize=1", "DataKeys:MaxAge=00:00:00.0000001", "DataKeys:CacheTimeToLive=00:00:00.0000001",
+                "Sqlite:BusyTimeout=00:00:00.0000001", "Kms:ProviderTimeout=00:00:00.0000001", "Kms:StatusCacheDuration=00:00:00",
+                "Api:MaxRequestBodyBytes=65536", "Api:Auth:MaxLoginsPerSecond=1", "Audit:MaxFileBytes=1024", "Audit:MaxFiles=1", "Worker:Interval=00:00:00.1"]
+            : ["DataKeys:MaxUses=2147483648", "DataKeys:CacheSize=1000000", "Sqlite:BusyTimeout=00:10:00", "Kms:ProviderTimeout=00:00:30",
+                "Kms:StatusCacheDuration=00:00:50", "Api:MaxRequestBodyBytes=67108864", "Api:Auth:MaxLoginsPerSecond=10000",
+                "Audit:MaxFileBytes=1099511627776", "Audit:MaxFiles=1000", "Worker:Interval=1.00:00:00"];
+        var dataDir = _temp.Combine("data");
+
+        await using var server = await TrousseauServerProcess.StartAsync(dataDir, settings.Select(setting => $"--Trousseau:{setting}"));
+        using var http = await BearerClient.FromTokenFileAsync(server.BaseAddress, Path.Combine(dataDir, "api.token"));
+        using var read = await http.GetAsync(new Uri("v1/secrets/absent", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        Assert.False(server.HasExited);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--Trousseau:Api:Auth:KubernetesRole=api-callers" },
+        "Trousseau:Api:Auth:Mode is 'kubernetes', which checks callers through Vault and needs the Vault key provider; set Trousseau:KeyProvider to vault, or set Trousseau:Api:Auth:Mode to token or none.")]
+    [InlineData(new[] { "--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1", "--Trousseau:Vault:Auth:Token=hvs.mode-test" },
+        "Trousseau:Api:Auth:KubernetesRole is not set; while Trousseau:Api:Auth:Mode is kubernetes it must name the Vault Kubernetes auth role callers log in to (for example api-callers), or set Trousseau:Api:Auth:Mode to token or none.")]
+    public async Task Kubernetes_auth_without_the_vault_key_provider_or_without_a_role_exits_2_naming_what_it_needs_and_creates_nothing(string[] settings, string named)
+    {
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"), ["--Trousseau:Api:Auth:Mode=kubernetes", .. settings]);
+
+        AssertRefused(result, named);
+        Assert.DoesNotContain("hvs.mode-test", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("data")));
+    }
+
     private static void AssertRefused(ProcessResult result, string named)
     {
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}; stderr: {result.Stderr}");
