@@ -1391,7 +1391,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         server.Hold = null;
         clock.Advance(TimeSpan.FromSeconds(2));
         release.SetResult();
-        return await running;
+        return await Infrastructure.Eventually.EndsAsync(running, awaited: $"the call whose request to {path} Vault answered after the attempt timeout");
     }
 
     /// <summary>A fake clock that keeps how long each one-shot timer set on it was to wait.</summary>
