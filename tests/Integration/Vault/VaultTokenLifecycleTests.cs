@@ -469,7 +469,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         {
             try
             {
-                await call;
+                await Eventually.EndsAsync(call, awaited: "a call waiting for the login they share");
                 return null;
             }
             catch (DependencyUnavailableException e)
@@ -708,7 +708,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
             var call = RoundTripAsync(provider);
             await Eventually.HoldsAsync(() => server.Held > held, () => "the call never looked the token up");
             release.SetResult();
-            await call;
+            await Eventually.EndsAsync(call, awaited: "the call whose token lookup Vault held");
         }
         finally
         {

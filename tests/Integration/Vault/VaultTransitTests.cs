@@ -322,7 +322,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         await _vault.RotateKeyAsync(keyName);
         var status = await keys.GetKeyStatusAsync();
         lateRead.Release();
-        await slowRead;
+        await Infrastructure.Eventually.EndsAsync(slowRead, awaited: "the key read whose answer Vault let arrive late");
 
         var current = await provider.GetCurrentKeyAsync();
         var health = await provider.CheckHealthAsync();
@@ -590,7 +590,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             release.SetResult();
         }
 
-        var late = await slowCheck;
+        var late = await Infrastructure.Eventually.EndsAsync(slowCheck, awaited: "the health check whose answer Vault let arrive late");
         server.Hold = null;
 
         var health = await provider.CheckHealthAsync();
@@ -818,7 +818,8 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             throw;
         }
 
-        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => wrap);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() =>
+            Infrastructure.Eventually.EndsAsync(wrap, awaited: "the call after its last retry on a sealed Vault"));
         server.Fault = null;
 
         Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
