@@ -32,6 +32,38 @@ public static class Eventually
         await ReturnsAsync(condition, held => held, timeout, awaited, _ => describe?.Invoke() ?? "it did not hold");
 
     /// <summary>
+    /// Awaits <paramref name="call"/>, a call that ends by itself (with an answer or an exception, which is thrown
+    /// here), and returns its answer. After <paramref name="timeout"/> (30 s unless given) the test fails naming
+    /// <paramref name="awaited"/> (the call's source text unless given), instead of waiting for ever on a call that never
+    /// ends (a retry with no end, or a wait on a clock that stands still).
+    /// </summary>
+    public static async Task<T> EndsAsync<T>(
+        Task<T> call,
+        TimeSpan? timeout = null,
+        [CallerArgumentExpression(nameof(call))] string? awaited = null)
+    {
+        await EndsAsync((Task)call, timeout, awaited);
+        return await call;
+    }
+
+    /// <inheritdoc cref="EndsAsync{T}(Task{T}, TimeSpan?, string?)"/>
+    public static async Task EndsAsync(
+        Task call,
+        TimeSpan? timeout = null,
+        [CallerArgumentExpression(nameof(call))] string? awaited = null)
+    {
+        var limit = timeout ?? DefaultTimeout;
+        try
+        {
+            await call.WaitAsync(limit);
+        }
+        catch (TimeoutException) when (!call.IsCompleted)
+        {
+            Assert.Fail($"Waited {limit.TotalSeconds} s for {awaited} to end; it neither answered nor failed");
+        }
+    }
+
+    /// <summary>
     /// Calls <paramref name="probe"/> until what it returns satisfies <paramref name="accept"/>, and returns that.
     /// An exception from the probe counts as "not yet" (only one that <paramref name="transient"/> accepts, when
     /// given; any other ends the wait and is thrown). After <paramref name="timeout"/> (30 s unless given) the test

@@ -4,7 +4,8 @@ namespace Trousseau.Vault.Internal;
 
 /// <summary>
 /// Checks the settings of <see cref="VaultOptions"/> that DataAnnotations cannot at start: the address's scheme, the
-/// credentials each auth method needs, the CA file. Each failure names the configuration key, the value given (never
+/// credentials each auth method needs (and that those given as values hold no line break or other control character
+/// inside them), the CA file. Each failure names the configuration key, the value given (never
 /// a token or secret id) and what would be valid. <see cref="VaultOptionsAnnotationsValidator"/> checks the rest.
 /// </summary>
 internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptions<VaultOptions>
@@ -44,6 +45,16 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
             failures.Add($"{Key("Auth:RoleId")} and {Key("Auth:SecretId")} (or {Key("Auth:SecretIdFile")}) are required for approle auth.");
         }
 
+        foreach (var (key, value) in CredentialValues(auth))
+        {
+            if (VaultCredential.HasControlCharacter(value))
+            {
+                // Never shown: the value is a credential.
+                failures.Add($"{Key(key)} holds a line break or another control character inside its value, not shown here, which no "
+                    + "Vault credential has: give the credential alone, on one line.");
+            }
+        }
+
         if (options.AttemptTimeout < MinAttemptTimeout || options.AttemptTimeout > options.Timeout)
         {
             failures.Add($"{Key("AttemptTimeout")} is {options.AttemptTimeout:c}; it must be at least {MinAttemptTimeout:c} and at most {Key("Timeout")} ({options.Timeout:c}).");
@@ -55,6 +66,20 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The credentials given as values that the configured auth method sends to Vault, by their keys under <c>Auth</c>.</summary>
+    private static IEnumerable<(string Key, string? Value)> CredentialValues(VaultAuthOptions auth)
+    {
+        if (IsMethod(auth, "token"))
+        {
+            yield return ("Auth:Token", auth.Token);
+        }
+        else if (IsMethod(auth, "approle"))
+        {
+            yield return ("Auth:RoleId", auth.RoleId);
+            yield return ("Auth:SecretId", auth.SecretId);
+        }
     }
 
     private static bool IsMethod(VaultAuthOptions auth, string method) => string.Equals(auth.Method, method, StringComparison.OrdinalIgnoreCase);

@@ -627,9 +627,9 @@ internal sealed partial class VaultTokenSource : IDisposable
                 abandon).ConfigureAwait(false),
             "approle" => await LoginAsync(
                 "v1/auth/approle/login",
-                Auth.SecretId ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", stopping).ConfigureAwait(false),
+                Auth.SecretId?.Trim() ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", stopping).ConfigureAwait(false),
                 Auth.SecretId is null ? "Auth:SecretIdFile" : null,
-                secretId => new AppRoleLogin(Auth.RoleId!, secretId),
+                secretId => new AppRoleLogin(Auth.RoleId!.Trim(), secretId),
                 VaultJson.Default.AppRoleLogin,
                 stopping,
                 abandon).ConfigureAwait(false),
@@ -762,7 +762,8 @@ internal sealed partial class VaultTokenSource : IDisposable
         : $"Vault refused Trousseau's {Auth.Method} credentials.";
 
     /// <summary>
-    /// A credential read anew from <paramref name="path"/>, trimmed. A file that cannot be read or holds nothing is an
+    /// A credential read anew from <paramref name="path"/>, trimmed. A file that cannot be read, holds nothing, or holds a
+    /// line break or another control character inside its credential (which in a header would garble the request) is an
     /// error naming the setting and the file, never what it holds, and nothing is sent to Vault.
     /// </summary>
     private async Task<string> ReadCredentialAsync(string path, string key, string holds, CancellationToken cancellationToken)
@@ -778,9 +779,17 @@ internal sealed partial class VaultTokenSource : IDisposable
         }
 
         var credential = text.Trim();
-        return credential.Length > 0
-            ? credential
-            : throw new DependencyUnavailableException(VaultHttp.Dependency, $"{_settingsPath}:{key} '{path}' is empty; it must hold {holds}.");
+        if (credential.Length == 0)
+        {
+            throw new DependencyUnavailableException(VaultHttp.Dependency, $"{_settingsPath}:{key} '{path}' is empty; it must hold {holds}.");
+        }
+
+        // Never shown: the file's content is a credential, or most of one.
+        return VaultCredential.HasControlCharacter(credential)
+            ? throw new DependencyUnavailableException(
+                VaultHttp.Dependency,
+                $"{_settingsPath}:{key} '{path}' holds a line break or another control character inside what should be {holds} (the content is not shown here): write {holds} alone in it, on one line.")
+            : credential;
     }
 
     /// <summary>A lease for a token Vault issued or renewed for <paramref name="ttlSeconds"/> no earlier than <paramref name="started"/>.</summary>

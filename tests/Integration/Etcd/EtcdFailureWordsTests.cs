@@ -84,7 +84,8 @@ public sealed class EtcdFailureWordsTests(EtcdFixture shared, ITestOutputHelper 
             .CreateSecretAsync("words/auth", SecretType.Opaque, Data("kept"));
         var secrets = Open(etcd.ClientUrl, o => (o.Username, o.Password) = ("trousseau", "wrong-pass-1"));
 
-        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(async () => await secrets.GetSecretAsync("words/auth"));
+        var failure = await Assert.ThrowsAsync<DependencyUnavailableException>(() =>
+            Eventually.EndsAsync(secrets.GetSecretAsync("words/auth").AsTask(), awaited: "the read signed in with the wrong password"));
 
         AssertWords(failure.Message, etcd.ClientUrl);
         Assert.Contains("refused Trousseau's credentials", failure.Message, StringComparison.Ordinal);

@@ -246,6 +246,30 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Contains("Trousseau:Vault:Auth:Token or Trousseau:Vault:Auth:TokenFile is required for token auth.", result.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("token", "Token")]
+    [InlineData("approle", "RoleId")]
+    [InlineData("approle", "SecretId")]
+    public async Task A_vault_credential_with_a_line_break_inside_is_refused_at_start_naming_the_key_never_the_value(string method, string key)
+    {
+        // A value pasted with a line break in its middle (two lines of a file joined into one environment variable).
+        var (before, after) = ("cred-" + Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+        var credentials = new Dictionary<string, string> { ["Token"] = "s.token", ["RoleId"] = "role-id", ["SecretId"] = "secret-id" };
+        credentials[key] = $" {before}\n{after}\n";
+        string[] args = method == "token"
+            ? ["--Trousseau:Vault:Auth:Token=" + credentials["Token"]]
+            : ["--Trousseau:Vault:Auth:Method=approle", "--Trousseau:Vault:Auth:RoleId=" + credentials["RoleId"], "--Trousseau:Vault:Auth:SecretId=" + credentials["SecretId"]];
+
+        var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
+            ["--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1", .. args]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"trousseaud: invalid configuration: Trousseau:Vault:Auth:{key} holds a line break or another control character", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(before, result.Stderr + result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(after, result.Stderr + result.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_missing_tls_file_is_named_with_its_full_path()
     {

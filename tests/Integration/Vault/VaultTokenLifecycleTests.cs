@@ -165,6 +165,73 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         AssertNoCredentialLeaked(error);
     }
 
+    [VaultTestServerTheory]
+    [InlineData("TokenFile")]
+    [InlineData("SecretIdFile")]
+    [InlineData("JwtFile")]
+    public async Task A_credential_file_with_a_line_break_inside_is_an_unavailable_error_naming_the_file_not_its_content_until_it_is_fixed(string key)
+    {
+        var server = Server();
+        var (provider, path, write, repair, sentTo) = CredentialInFile(key);
+        await RoundTripAsync(provider);
+        var sent = server.Count(sentTo);
+
+        // Two lines where one credential belongs: a file written by a script that joined two outputs.
+        write(Remember("first-line-" + Guid.NewGuid().ToString("N")) + "\n" + Remember("second-line-" + Guid.NewGuid().ToString("N")) + "\n");
+        server.RevokeAllTokens();
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() =>
+            Eventually.EndsAsync(provider.WrapAsync("dek"u8.ToArray()).AsTask(), awaited: $"the call with a line break inside {key}"));
+
+        Assert.Contains($"Trousseau:Vault:Auth:{key} '{path}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("line break or another control character", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, server.Count(sentTo) - sent);
+        AssertNoCredentialLeaked(error);
+
+        repair();
+        await RoundTripAsync(provider);
+    }
+
+    /// <summary>
+    /// A key provider whose credential is read from the file the setting <paramref name="key"/> names; that file's
+    /// path, a way to write it, what makes it hold a credential Vault admits again, and the path where that credential
+    /// is sent.
+    /// </summary>
+    private (VaultTransitKeyProvider Provider, string Path, Action<string> Write, Action Repair, string SentTo) CredentialInFile(string key)
+    {
+        var server = Server();
+        switch (key)
+        {
+            case "TokenFile":
+            {
+                var file = TokenFile.Create("a Vault Agent sink", _files.Combine("vault-token"), server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1)));
+                var provider = Build(o => o.Auth.TokenFile = file.Path);
+                return (provider, file.Path, file.Replace, () => file.Replace(server.CreateToken(TimeSpan.FromHours(1), TimeSpan.FromHours(1))), "lookup-self");
+            }
+
+            case "SecretIdFile":
+            {
+                var (roleId, secretId) = ("role-" + Guid.NewGuid().ToString("N"), Secret());
+                server.AddAppRole(roleId, secretId);
+                var path = _files.Combine("secret-id");
+                File.WriteAllText(path, secretId);
+                var provider = Build(o =>
+                {
+                    o.Auth.Method = "approle";
+                    o.Auth.RoleId = roleId;
+                    o.Auth.SecretIdFile = path;
+                });
+                return (provider, path, text => File.WriteAllText(path, text), () => File.WriteAllText(path, secretId), "/login");
+            }
+
+            default:
+            {
+                var (provider, token) = KubernetesWithTtl(Minute, Minute);
+                var jwt = token.Jwt;
+                return (provider, token.Path, token.Rotate, () => token.Rotate(jwt), "/login");
+            }
+        }
+    }
+
     [VaultTestServerFact]
     public async Task A_token_vault_issues_as_not_renewable_is_never_renewed_and_is_replaced_by_a_login_before_it_expires()
     {
@@ -402,7 +469,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
         {
             try
             {
-                await call;
+                await Eventually.EndsAsync(call, awaited: "a call waiting for the login they share");
                 return null;
             }
             catch (DependencyUnavailableException e)
@@ -641,7 +708,7 @@ public sealed class VaultTokenLifecycleTests(VaultFixture fixture) : IClassFixtu
             var call = RoundTripAsync(provider);
             await Eventually.HoldsAsync(() => server.Held > held, () => "the call never looked the token up");
             release.SetResult();
-            await call;
+            await Eventually.EndsAsync(call, awaited: "the call whose token lookup Vault held");
         }
         finally
         {

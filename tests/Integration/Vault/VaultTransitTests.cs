@@ -322,7 +322,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         await _vault.RotateKeyAsync(keyName);
         var status = await keys.GetKeyStatusAsync();
         lateRead.Release();
-        await slowRead;
+        await Infrastructure.Eventually.EndsAsync(slowRead, awaited: "the key read whose answer Vault let arrive late");
 
         var current = await provider.GetCurrentKeyAsync();
         var health = await provider.CheckHealthAsync();
@@ -590,7 +590,7 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             release.SetResult();
         }
 
-        var late = await slowCheck;
+        var late = await Infrastructure.Eventually.EndsAsync(slowCheck, awaited: "the health check whose answer Vault let arrive late");
         server.Hold = null;
 
         var health = await provider.CheckHealthAsync();
@@ -818,7 +818,8 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
             throw;
         }
 
-        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => wrap);
+        var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() =>
+            Infrastructure.Eventually.EndsAsync(wrap, awaited: "the call after its last retry on a sealed Vault"));
         server.Fault = null;
 
         Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
@@ -1391,7 +1392,16 @@ public sealed class VaultTransitTests(VaultFixture fixture) : IClassFixture<Vaul
         server.Hold = null;
         clock.Advance(TimeSpan.FromSeconds(2));
         release.SetResult();
-        return await running;
+        try
+        {
+            return await Infrastructure.Eventually.EndsAsync(running, awaited: $"the call whose request to {path} Vault answered after the attempt timeout");
+        }
+        catch
+        {
+            // Past the call's Vault:Timeout: a call still waiting on the clock ends, instead of holding the provider's disposal.
+            clock.Advance(TimeSpan.FromMinutes(1));
+            throw;
+        }
     }
 
     /// <summary>A fake clock that keeps how long each one-shot timer set on it was to wait.</summary>

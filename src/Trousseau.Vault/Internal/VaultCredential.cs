@@ -1,0 +1,13 @@
+namespace Trousseau.Vault.Internal;
+
+/// <summary>
+/// What a credential Trousseau sends to Vault (a token in the <c>X-Vault-Token</c> header, a JWT, role id or secret id
+/// in a login's body) may hold: whitespace around it is dropped (the line break a file or a Kubernetes Secret ends
+/// with), and a control character left inside it (a line break between two lines) makes it no credential: in a header
+/// it would end the header early and garble the request, and Vault refuses it in a login anyway.
+/// </summary>
+internal static class VaultCredential
+{
+    /// <summary>Whether <paramref name="value"/>, without the whitespace around it, holds a control character.</summary>
+    public static bool HasControlCharacter(string? value) => value is not null && value.Trim().Any(char.IsControl);
+}
