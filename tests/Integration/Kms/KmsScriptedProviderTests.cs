@@ -52,6 +52,20 @@ public sealed class KmsScriptedProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_provider_that_never_answers_ends_the_encrypt_unavailable_naming_the_provider_timeout_and_its_call_is_cancelled()
+    {
+        _provider.WrapsHang = true;
+        await using var plugin = await PluginHost.StartAsync(_temp, _provider, TimeProvider.System, providerTimeout: TimeSpan.FromSeconds(1));
+
+        // The caller's deadline is 10 s, as kube-apiserver's own (3 s) is longer than the plugin's provider timeout.
+        var refused = await Assert.ThrowsAsync<RpcException>(() => plugin.Kms.EncryptAsync(new EncryptRequest { Plaintext = ByteString.CopyFrom(new byte[32]), Uid = "hanging" }));
+
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains("The key provider 'scripted' did not answer within 1 s.", refused.Status.Detail, StringComparison.Ordinal);
+        await Eventually.HoldsAsync(() => _provider.WrapCancelled.Task.IsCompleted, () => "the provider's wrap is still waiting, never cancelled");
+    }
+
+    [Fact]
     public async Task A_healthy_status_is_reused_for_the_status_cache_duration_and_not_a_moment_longer()
     {
         // The clock moves only when the test moves it; each Status has answered, its health stored, before the next step.
@@ -104,8 +118,8 @@ public sealed class KmsScriptedProviderTests : IDisposable
     }
 
     /// <summary>
-    /// A key provider whose answers the test sets: its key id, how many bytes a wrap gives and its health. It unwraps
-    /// nothing.
+    /// A key provider whose answers the test sets: its key id, how many bytes a wrap gives, its health, and whether a
+    /// wrap waits until its caller cancels it. It unwraps nothing.
     /// </summary>
     private sealed class ScriptedKeyProvider : IKeyProvider
     {
@@ -117,10 +131,15 @@ public sealed class KmsScriptedProviderTests : IDisposable
 
         public DependencyHealth Health { get; set; } = DependencyHealth.Healthy("the test's provider");
 
+        public bool WrapsHang { get; set; }
+
+        /// <summary>Completes when a waiting wrap is cancelled.</summary>
+        public TaskCompletionSource WrapCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public ValueTask<KeyInfo> GetCurrentKeyAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(new KeyInfo(KeyId, 1));
 
         public ValueTask<WrappedKey> WrapAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken = default) =>
-            ValueTask.FromResult(new WrappedKey(KeyId, 1, new byte[WrappedBytes]));
+            WrapsHang ? new(HangAsync(cancellationToken)) : ValueTask.FromResult(new WrappedKey(KeyId, 1, new byte[WrappedBytes]));
 
         public ValueTask<byte[]> UnwrapAsync(WrappedKey wrapped, CancellationToken cancellationToken = default) =>
             ValueTask.FromException<byte[]>(new InvalidCiphertextException("The test's provider unwraps nothing."));
@@ -128,5 +147,16 @@ public sealed class KmsScriptedProviderTests : IDisposable
         public ValueTask<KeyInfo> RotateAsync(CancellationToken cancellationToken = default) => GetCurrentKeyAsync(cancellationToken);
 
         public ValueTask<DependencyHealth> CheckHealthAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(Health);
+
+        private async Task<WrappedKey> HangAsync(CancellationToken cancellationToken)
+        {
+            var answer = new TaskCompletionSource<WrappedKey>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var cancelled = cancellationToken.Register(() =>
+            {
+                WrapCancelled.TrySetResult();
+                answer.TrySetCanceled(cancellationToken);
+            });
+            return await answer.Task;
+        }
     }
 }
