@@ -56,7 +56,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         try
         {
             var healthy = await IsHealthyAsync(cancellationToken).ConfigureAwait(false);
-            var key = await WithinTimeout(provider.GetCurrentKeyAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+            var key = await WithinTimeout(provider.GetCurrentKeyAsync, cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _lastKeyId, key.KeyId);
             return new V2.StatusResponse { Version = "v2", Healthz = healthy ?? "ok", KeyId = key.KeyId };
         }
@@ -89,7 +89,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
             unhealthyBefore = _unhealthyAnswers;
         }
 
-        var health = await WithinTimeout(provider.CheckHealthAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+        var health = await WithinTimeout(provider.CheckHealthAsync, cancellationToken).ConfigureAwait(false);
         lock (_statusLock)
         {
             if (!health.IsHealthy)
@@ -170,7 +170,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         var labelled = WrapPurpose.Label(WrapPurpose.Kms, plaintext.Span);
         try
         {
-            return await WithinTimeout(provider.WrapAsync(labelled, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return await WithinTimeout(bounded => provider.WrapAsync(labelled, bounded), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -190,7 +190,7 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
                 "The ciphertext was not wrapped by this KMS plugin: it has no KMS purpose label (the format written before it), and Trousseau:Kms:AcceptLegacyCiphertext is false.");
         }
 
-        var unwrapped = await WithinTimeout(provider.UnwrapAsync(wrapped.Key, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var unwrapped = await WithinTimeout(bounded => provider.UnwrapAsync(wrapped.Key, bounded), cancellationToken).ConfigureAwait(false);
         if (wrapped.Labelled)
         {
             return WrapPurpose.Unlabel(WrapPurpose.Kms, unwrapped) ?? throw NotWrappedHere();
@@ -210,13 +210,35 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
 
     /// <summary>
     /// A provider call, given <see cref="KmsOptions.ProviderTimeout"/> to finish: a provider too slow for it is as good
-    /// as down, so the call ends UNAVAILABLE inside kube-apiserver's own deadline. A provider answering from memory
-    /// (the local ring, a warm cache) has completed already, and is passed through without a timer or a state machine.
+    /// as down, so the call ends UNAVAILABLE inside kube-apiserver's own deadline, and the provider's call is cancelled
+    /// (the end of a KMS call does not cancel the token gRPC gave it, so a call left running would run on unbounded).
+    /// A provider answering from memory (the local ring, a warm cache) has completed already, and is passed through
+    /// without a timer or a state machine.
     /// </summary>
-    private ValueTask<T> WithinTimeout<T>(ValueTask<T> pending, CancellationToken cancellationToken) =>
-        pending.IsCompletedSuccessfully ? pending : WaitAsync(pending, cancellationToken);
+    private ValueTask<T> WithinTimeout<T>(Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
+    {
+        var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ValueTask<T> pending;
+        try
+        {
+            pending = call(bounded.Token);
+        }
+        catch
+        {
+            bounded.Dispose();
+            throw;
+        }
 
-    private async ValueTask<T> WaitAsync<T>(ValueTask<T> pending, CancellationToken cancellationToken)
+        if (pending.IsCompletedSuccessfully)
+        {
+            bounded.Dispose();
+            return pending;
+        }
+
+        return WaitAsync(pending, bounded, cancellationToken);
+    }
+
+    private async ValueTask<T> WaitAsync<T>(ValueTask<T> pending, CancellationTokenSource bounded, CancellationToken cancellationToken)
     {
         try
         {
@@ -224,10 +246,15 @@ internal sealed class KmsPlugin(IKeyProvider provider, IOptions<KmsOptions> opti
         }
         catch (TimeoutException e)
         {
+            await bounded.CancelAsync().ConfigureAwait(false);
             throw new DependencyUnavailableException(
                 $"key-provider:{provider.Name}",
                 $"The key provider '{provider.Name}' did not answer within {_options.ProviderTimeout.TotalSeconds:0.###} s.",
                 e);
+        }
+        finally
+        {
+            bounded.Dispose();
         }
     }
 

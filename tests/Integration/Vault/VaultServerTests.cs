@@ -319,6 +319,7 @@ public sealed class VaultServerTests(VaultFixture fixture) : IClassFixture<Vault
     [InlineData("""{ "Kms": { "Enabled": false } }""", "Trousseau:Kms:Enabled")]
     [InlineData("""{ "Api": { "Enabled": false } }""", "Trousseau:Api:Enabled")]
     [InlineData("""{ "Audit": { "FailOpen": true }, "Local": { "KeyFile": "/tmp/overlay-local.keyring" } }""", "Trousseau:Audit:FailOpen and Trousseau:Local:KeyFile")]
+    [InlineData("""{ "Audit": { "Sink": { "Http": { "Url": "http://overlay-collector" } } }, "Local": { "Ring": { "File": "/tmp/overlay-ring" } } }""", "Trousseau:Audit:Sink:Http:Url and Trousseau:Local:Ring:File")]
     [InlineData("""{ "Worker": { "Intervall": "00:01:00" }, "Retries": "3" }""", "Trousseau:Retries and Trousseau:Worker:Intervall (did you mean Trousseau:Worker:Interval?)")]
     public async Task The_kv_v2_overlay_may_not_change_whom_trousseaud_trusts_which_key_wraps_where_secrets_go_or_how_its_api_is_served_nor_set_what_is_no_setting(string overlay, string refusedKeys)
     {
