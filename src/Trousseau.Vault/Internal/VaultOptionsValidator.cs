@@ -40,7 +40,7 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
         {
             failures.Add($"{Key("Auth:Role")} is required for kubernetes auth: the Vault role to log in as.");
         }
-        else if (IsMethod(auth, "approle") && (string.IsNullOrEmpty(auth.RoleId) || (string.IsNullOrEmpty(auth.SecretId) && string.IsNullOrEmpty(auth.SecretIdFile))))
+        else if (IsMethod(auth, "approle") && (string.IsNullOrWhiteSpace(auth.RoleId) || (string.IsNullOrWhiteSpace(auth.SecretId) && string.IsNullOrEmpty(auth.SecretIdFile))))
         {
             failures.Add($"{Key("Auth:RoleId")} and {Key("Auth:SecretId")} (or {Key("Auth:SecretIdFile")}) are required for approle auth.");
         }

@@ -606,8 +606,8 @@ internal sealed partial class VaultTokenSource : IDisposable
         {
             // Whitespace around a token given as a value (a Secret's line break) would go into the X-Vault-Token header;
             // a value of whitespace only is no token, and the token file is read.
-            var token = Auth.Token is { } configured && !string.IsNullOrWhiteSpace(configured)
-                ? configured.Trim()
+            var token = !string.IsNullOrWhiteSpace(Auth.Token)
+                ? Auth.Token.Trim()
                 : await ReadTokenFileAsync(Auth.TokenFile!, stopping).ConfigureAwait(false);
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
                 HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, stopping, repeatable: true).ConfigureAwait(false);
@@ -627,8 +627,10 @@ internal sealed partial class VaultTokenSource : IDisposable
                 abandon).ConfigureAwait(false),
             "approle" => await LoginAsync(
                 "v1/auth/approle/login",
-                Auth.SecretId?.Trim() ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", stopping).ConfigureAwait(false),
-                Auth.SecretId is null ? "Auth:SecretIdFile" : null,
+                !string.IsNullOrWhiteSpace(Auth.SecretId)
+                    ? Auth.SecretId.Trim()
+                    : await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", stopping).ConfigureAwait(false),
+                string.IsNullOrWhiteSpace(Auth.SecretId) ? "Auth:SecretIdFile" : null,
                 secretId => new AppRoleLogin(Auth.RoleId!.Trim(), secretId),
                 VaultJson.Default.AppRoleLogin,
                 stopping,

@@ -235,15 +235,19 @@ public sealed class ServerStartupTests(ApiServerFixture started) : IClassFixture
         Assert.Contains("Trousseau:Vault:Address is required", vault.Stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task A_vault_token_of_spaces_only_is_refused_at_start_as_no_token()
+    [Theory]
+    [InlineData("token", "--Trousseau:Vault:Auth:Token= \n", "Trousseau:Vault:Auth:Token or Trousseau:Vault:Auth:TokenFile is required for token auth.")]
+    [InlineData("approle", "--Trousseau:Vault:Auth:RoleId= ", "Trousseau:Vault:Auth:RoleId and Trousseau:Vault:Auth:SecretId (or Trousseau:Vault:Auth:SecretIdFile) are required for approle auth.")]
+    [InlineData("approle", "--Trousseau:Vault:Auth:SecretId=\n", "Trousseau:Vault:Auth:RoleId and Trousseau:Vault:Auth:SecretId (or Trousseau:Vault:Auth:SecretIdFile) are required for approle auth.")]
+    public async Task A_vault_credential_of_whitespace_only_is_refused_at_start_as_none(string method, string blank, string line)
     {
         // An environment variable left holding a blank line (TROUSSEAU__VAULT__AUTH__TOKEN from an empty Secret key).
+        string[] given = method == "token" ? [blank] : ["--Trousseau:Vault:Auth:RoleId=role", "--Trousseau:Vault:Auth:SecretId=secret", blank];
         var result = await TrousseauServerProcess.RunToExitAsync(_temp.Combine("data"),
-            ["--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1", "--Trousseau:Vault:Auth:Token= \n"]);
+            ["--Trousseau:KeyProvider=vault", "--Trousseau:Vault:Address=http://127.0.0.1:1", $"--Trousseau:Vault:Auth:Method={method}", .. given]);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("Trousseau:Vault:Auth:Token or Trousseau:Vault:Auth:TokenFile is required for token auth.", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains(line, result.Stderr, StringComparison.Ordinal);
     }
 
     [Theory]
