@@ -8,6 +8,12 @@ namespace Trousseau.Vault.Internal;
 /// </summary>
 internal static class VaultCredential
 {
+    /// <summary>
+    /// The credential <paramref name="value"/> gives, without the whitespace around it; <see langword="null"/> when it
+    /// gives none (null, empty or whitespace only), so that a file given beside it is read instead.
+    /// </summary>
+    public static string? Given(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
     /// <summary>Whether <paramref name="value"/>, without the whitespace around it, holds a control character.</summary>
-    public static bool HasControlCharacter(string? value) => value is not null && value.Trim().Any(char.IsControl);
+    public static bool HasControlCharacter(string? value) => Given(value)?.Any(char.IsControl) == true;
 }

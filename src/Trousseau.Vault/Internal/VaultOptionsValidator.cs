@@ -32,7 +32,7 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
         {
             failures.Add($"{Key("Auth:Method")} is '{auth.Method}': use one of {string.Join(", ", Methods)} (case-insensitive).");
         }
-        else if (IsMethod(auth, "token") && string.IsNullOrWhiteSpace(auth.Token) && string.IsNullOrEmpty(auth.TokenFile))
+        else if (IsMethod(auth, "token") && VaultCredential.Given(auth.Token) is null && string.IsNullOrEmpty(auth.TokenFile))
         {
             failures.Add($"{Key("Auth:Token")} or {Key("Auth:TokenFile")} is required for token auth.");
         }
@@ -40,7 +40,7 @@ internal sealed class VaultOptionsValidator(string sectionPath) : IValidateOptio
         {
             failures.Add($"{Key("Auth:Role")} is required for kubernetes auth: the Vault role to log in as.");
         }
-        else if (IsMethod(auth, "approle") && (string.IsNullOrWhiteSpace(auth.RoleId) || (string.IsNullOrWhiteSpace(auth.SecretId) && string.IsNullOrEmpty(auth.SecretIdFile))))
+        else if (IsMethod(auth, "approle") && (VaultCredential.Given(auth.RoleId) is null || (VaultCredential.Given(auth.SecretId) is null && string.IsNullOrEmpty(auth.SecretIdFile))))
         {
             failures.Add($"{Key("Auth:RoleId")} and {Key("Auth:SecretId")} (or {Key("Auth:SecretIdFile")}) are required for approle auth.");
         }

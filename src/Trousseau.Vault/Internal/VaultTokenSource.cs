@@ -91,7 +91,7 @@ internal sealed partial class VaultTokenSource : IDisposable
 
     /// <summary>The token file calls look at for a new token: token auth from <c>Auth:TokenFile</c> (a token given as a value wins).</summary>
     private string? TokenFile =>
-        string.Equals(Auth.Method, "token", StringComparison.OrdinalIgnoreCase) && string.IsNullOrWhiteSpace(Auth.Token) && Auth.TokenFile is { Length: > 0 } file ? file : null;
+        string.Equals(Auth.Method, "token", StringComparison.OrdinalIgnoreCase) && VaultCredential.Given(Auth.Token) is null && Auth.TokenFile is { Length: > 0 } file ? file : null;
 
     /// <summary>
     /// How long a token a login replaced is kept before it is revoked, so that calls still under way with it are not
@@ -604,11 +604,8 @@ internal sealed partial class VaultTokenSource : IDisposable
         var method = Auth.Method.ToLowerInvariant();
         if (method == "token")
         {
-            // Whitespace around a token given as a value (a Secret's line break) would go into the X-Vault-Token header;
-            // a value of whitespace only is no token, and the token file is read.
-            var token = !string.IsNullOrWhiteSpace(Auth.Token)
-                ? Auth.Token.Trim()
-                : await ReadTokenFileAsync(Auth.TokenFile!, stopping).ConfigureAwait(false);
+            var token = VaultCredential.Given(Auth.Token)
+                ?? await ReadTokenFileAsync(Auth.TokenFile!, stopping).ConfigureAwait(false);
             var lookup = await _http.SendAsync<object, TokenLookupResponse>(
                 HttpMethod.Get, "v1/auth/token/lookup-self", null, null, VaultJson.Default.TokenLookupResponse, token, stopping, repeatable: true).ConfigureAwait(false);
             var data = lookup.Value?.Data;
@@ -627,11 +624,10 @@ internal sealed partial class VaultTokenSource : IDisposable
                 abandon).ConfigureAwait(false),
             "approle" => await LoginAsync(
                 "v1/auth/approle/login",
-                !string.IsNullOrWhiteSpace(Auth.SecretId)
-                    ? Auth.SecretId.Trim()
-                    : await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", stopping).ConfigureAwait(false),
-                string.IsNullOrWhiteSpace(Auth.SecretId) ? "Auth:SecretIdFile" : null,
-                secretId => new AppRoleLogin(Auth.RoleId!.Trim(), secretId),
+                VaultCredential.Given(Auth.SecretId)
+                    ?? await ReadCredentialAsync(Auth.SecretIdFile!, "Auth:SecretIdFile", "the AppRole secret id", stopping).ConfigureAwait(false),
+                VaultCredential.Given(Auth.SecretId) is null ? "Auth:SecretIdFile" : null,
+                secretId => new AppRoleLogin(VaultCredential.Given(Auth.RoleId)!, secretId),
                 VaultJson.Default.AppRoleLogin,
                 stopping,
                 abandon).ConfigureAwait(false),
